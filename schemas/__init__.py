@@ -1,0 +1,21 @@
+"""The versioned record contract shared by curation (``curate``) and training (``train``)."""
+
+from schemas.arrow import arrow_schema, read_records, to_table, write_parquet
+from schemas.record import (
+    SCHEMA_VERSION,
+    CameraSegment,
+    Caption,
+    ClipRecord,
+    ClipVideo,
+    MotionStep,
+    RejectRecord,
+    Scores,
+    SourceInfo,
+    Span,
+)
+
+__all__ = [
+    "SCHEMA_VERSION", "CameraSegment", "Caption", "ClipRecord", "ClipVideo", "MotionStep",
+    "RejectRecord", "Scores", "SourceInfo", "Span",
+    "arrow_schema", "read_records", "to_table", "write_parquet",
+]

@@ -1,0 +1,191 @@
+"""The clip record: the one contract between curation and training.
+
+Declared once here and versioned with :data:`SCHEMA_VERSION`. The Arrow schema of
+``index.parquet`` and ``rejects.parquet`` is derived from these models by
+:func:`schemas.arrow.arrow_schema`, and every shard sample's ``<key>.json`` is
+``ClipRecord.model_dump_json()``. The trainer parses the same ``.json`` back with
+:meth:`ClipRecord.model_validate_json`.
+
+The record is composed of small groups (source facts, span, encoded clip, scores,
+signals, caption) rather than one flat class with dozens of optional fields
+(the shape cosmos-curate's ``data_model.py`` grew into and DESIGN.md warns against).
+
+Units: times in seconds, rates in frames per second, sizes in pixels or bytes as
+named. Frame indices count decoded frames from the start of the source (0-based);
+``end_frame`` is exclusive.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceInfo(_Model):
+    """Container and video-stream facts of a source video, from the probe stage.
+
+    ``duration_s`` is the video stream's duration from its timestamps (audio tracks
+    that run longer do not count). ``fps`` is the average rate; ``vfr`` is true when
+    frame intervals vary by more than a few percent. ``rotation`` is the display
+    rotation in degrees (0, 90, 180, 270) that upright output applies.
+    """
+
+    path: str
+    source_id: str = Field(description="content fingerprint: hash of size and sampled bytes")
+    size_bytes: int
+    duration_s: float
+    fps: float
+    vfr: bool = False
+    num_frames: int = Field(description="frames that decode (counted when the container does not say)")
+    width: int
+    height: int
+    rotation: int = 0
+    codec: str
+    pix_fmt: str = ""
+    has_audio: bool = False
+
+
+class Span(_Model):
+    """A time range of a source that becomes one clip.
+
+    ``shot_index`` numbers the shots of the source found by the split stage;
+    ``window_index`` numbers the windows a long shot was cut into (0 when it was not).
+    Frames ``[start_frame, end_frame)`` in decode order; times are the presentation
+    timestamps of ``start_frame`` and of the frame after the last one.
+    """
+
+    shot_index: int
+    window_index: int = 0
+    start_frame: int
+    end_frame: int
+    start_s: float
+    end_s: float
+
+    @property
+    def num_frames(self) -> int:
+        """Source frames in the span."""
+        return self.end_frame - self.start_frame
+
+    @property
+    def duration_s(self) -> float:
+        """Span length in seconds."""
+        return self.end_s - self.start_s
+
+
+class ClipVideo(_Model):
+    """The encoded clip file: H.264, yuv420p, upright, even width and height."""
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    duration_s: float
+    codec: str = "h264"
+    pix_fmt: str = "yuv420p"
+    size_bytes: int = 0
+
+
+class Scores(_Model):
+    """Per-clip quality scores; ``None`` where a scorer did not run.
+
+    - ``motion``: mean optical-flow magnitude, in frame widths per second.
+    - ``sharpness``: variance of the Laplacian of the frame sample (short side 224).
+    - ``luma_mean``: mean BT.601 luma, 0..255.
+    - ``black_fraction``: share of sampled frames whose mean luma is below the black level.
+    """
+
+    motion: float | None = None
+    sharpness: float | None = None
+    luma_mean: float | None = None
+    black_fraction: float | None = None
+
+
+class MotionStep(_Model):
+    """Global motion between two consecutive motion-sample frames, centred at ``t_s``.
+
+    ``pan_x``/``pan_y``: median optical flow, frame widths per second (positive =
+    content moves right/down). ``zoom``: relative scale change per second (positive =
+    content grows, camera zooms in). ``residual``: mean magnitude of flow not explained
+    by the global model (object motion), frame widths per second. ``luma``: mean luma.
+    ``t_s`` is relative to the clip start.
+    """
+
+    t_s: float
+    pan_x: float
+    pan_y: float
+    zoom: float
+    residual: float
+    luma: float
+
+
+class CameraSegment(_Model):
+    """A time segment of the clip with one camera-motion label and motion intensity."""
+
+    start_s: float
+    end_s: float
+    camera: Literal[
+        "static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out"
+    ]
+    intensity: Literal["still", "low", "moderate", "strong"]
+    brightness: Literal["steady", "brightens", "darkens"] = "steady"
+
+
+class Caption(_Model):
+    """The clip's caption and where it came from (``signals`` or a model id)."""
+
+    text: str
+    source: Literal["signals", "model"] = "signals"
+    model_id: str | None = None
+    prompt_version: str | None = None
+
+
+class ClipRecord(_Model):
+    """One clip: the row of ``index.parquet`` and the ``<key>.json`` of its shard sample.
+
+    ``clip_id`` is the sample key: a content-addressed hex id (no dots) of the source
+    fingerprint, the span and the settings that change the clip.
+    ``phash`` is the clip's perceptual hash (hex) used by dedup; ``duplicate_of``
+    names the kept clip of a near-duplicate group (set on dropped duplicates only).
+    ``shard`` is the shard file name, set when the clip is written.
+    """
+
+    schema_version: str = SCHEMA_VERSION
+    clip_id: str
+    source: SourceInfo
+    span: Span
+    clip: ClipVideo
+    scores: Scores = Field(default_factory=Scores)
+    motion_track: list[MotionStep] = Field(default_factory=list)
+    camera_segments: list[CameraSegment] = Field(default_factory=list)
+    phash: str = ""
+    duplicate_of: str | None = None
+    caption: Caption | None = None
+    shard: str | None = None
+
+
+class RejectRecord(_Model):
+    """A dropped source or clip: a row of ``rejects.parquet``.
+
+    ``stage`` names the stage that dropped it and ``reason`` is a stable code from
+    :data:`curate.reasons.REASONS`; ``detail`` is free text (an error message, the
+    threshold that failed). ``clip_id``/``span`` are empty for a source-level reject.
+    """
+
+    schema_version: str = SCHEMA_VERSION
+    source_path: str
+    source_id: str = ""
+    clip_id: str | None = None
+    stage: str
+    reason: str
+    detail: str = ""
+    span: Span | None = None
+    scores: Scores | None = None
+    duplicate_of: str | None = None
+    duration_s: float = 0.0
