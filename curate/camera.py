@@ -1,0 +1,108 @@
+"""Camera-motion segments from a clip's motion track.
+
+Each :class:`schemas.MotionStep` is labelled by its dominant global motion, compared
+with thresholds: a pan/tilt when the translation exceeds ``pan_threshold`` (frame widths
+per second), a zoom when the scale change exceeds ``zoom_threshold`` (per second),
+static otherwise. The camera moves against the content: content moving right (flow
+``pan_x > 0``) means the camera pans left; content moving down means it tilts up;
+content growing means a zoom in. Intensity comes from the total motion (global plus
+residual object motion). Labels are smoothed with a 3-step majority filter, runs of
+equal labels become segments, and segments shorter than ``min_segment_s`` merge into
+their neighbour, so one jittery step does not split a pan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from schemas import CameraSegment, MotionStep
+
+
+@dataclass(frozen=True)
+class CameraThresholds:
+    """Thresholds for labelling motion steps (units in the module docstring)."""
+
+    pan_threshold: float = 0.04
+    zoom_threshold: float = 0.04
+    intensity_levels: tuple[float, float, float] = (0.01, 0.04, 0.12)
+    brightness_delta: float = 12.0
+    min_segment_s: float = 0.5
+
+
+def step_label(step: MotionStep, th: CameraThresholds) -> str:
+    """Camera label of one step: static, pan_left/right, tilt_up/down, zoom_in/out."""
+    cand = {
+        "pan": abs(step.pan_x) / th.pan_threshold,
+        "tilt": abs(step.pan_y) / th.pan_threshold,
+        "zoom": abs(step.zoom) / th.zoom_threshold,
+    }
+    kind = max(cand, key=cand.get)
+    if cand[kind] < 1.0:
+        return "static"
+    if kind == "pan":
+        return "pan_left" if step.pan_x > 0 else "pan_right"
+    if kind == "tilt":
+        return "tilt_up" if step.pan_y > 0 else "tilt_down"
+    return "zoom_in" if step.zoom > 0 else "zoom_out"
+
+
+def intensity(step: MotionStep, th: CameraThresholds) -> str:
+    """Motion intensity of one step: still, low, moderate or strong."""
+    total = float(np.hypot(step.pan_x, step.pan_y)) + step.residual
+    a, b, c = th.intensity_levels
+    return "still" if total < a else "low" if total < b else "moderate" if total < c else "strong"
+
+
+def _majority(labels: list[str]) -> list[str]:
+    out = list(labels)
+    for i in range(1, len(labels) - 1):
+        if labels[i - 1] == labels[i + 1] != labels[i]:
+            out[i] = labels[i - 1]
+    return out
+
+
+def camera_segments(track: list[MotionStep], duration_s: float,
+                    th: CameraThresholds = CameraThresholds()) -> list[CameraSegment]:
+    """Segments covering ``[0, duration_s]`` without gaps, in time order.
+
+    An empty track (a clip too short for two motion frames) gives one static segment.
+    """
+    if not track:
+        return [CameraSegment(start_s=0.0, end_s=round(duration_s, 3), camera="static", intensity="still")]
+    cams = _majority([step_label(s, th) for s in track])
+    ints = _majority([intensity(s, th) for s in track])
+    bounds = [0.0] + [(a.t_s + b.t_s) / 2 for a, b in zip(track[:-1], track[1:])] + [duration_s]
+    runs: list[list] = []  # [start, end, camera, intensity, first step, last step]
+    for i, (cam, inten) in enumerate(zip(cams, ints)):
+        if runs and runs[-1][2] == cam and runs[-1][3] == inten:
+            runs[-1][1], runs[-1][5] = bounds[i + 1], i
+        else:
+            runs.append([bounds[i], bounds[i + 1], cam, inten, i, i])
+    runs = _merge_short(runs, th.min_segment_s)
+    return [CameraSegment(start_s=round(r[0], 3), end_s=round(r[1], 3), camera=r[2], intensity=r[3],
+                          brightness=_brightness(track[r[4]:r[5] + 1], th.brightness_delta))
+            for r in runs]
+
+
+def _merge_short(runs: list[list], min_s: float) -> list[list]:
+    changed = True
+    while changed and len(runs) > 1:
+        changed = False
+        for i, r in enumerate(runs):
+            if r[1] - r[0] < min_s:
+                j = i - 1 if i > 0 else i + 1
+                a, b = sorted((i, j))
+                merged = [runs[a][0], runs[b][1], runs[j][2], runs[j][3], runs[a][4], runs[b][5]]
+                runs = runs[:a] + [merged] + runs[b + 1:]
+                changed = True
+                break
+    return runs
+
+
+def _brightness(steps: list[MotionStep], delta: float) -> str:
+    if len(steps) < 2:
+        return "steady"
+    change = steps[-1].luma - steps[0].luma
+    return "brightens" if change > delta else "darkens" if change < -delta else "steady"

@@ -1,0 +1,134 @@
+"""Sequential decoding with PyAV: frames with their presentation times, resized on the way.
+
+Every pass (the cheap shot-detection pass, the per-span extraction pass) measures time
+the same way: a frame's time is its presentation timestamp minus the stream's start
+time, in seconds. Frames without a timestamp take the previous one plus the average
+frame interval. Resizing happens in FFmpeg's swscale (``frame.reformat``) so a 4K
+source never exists as a full-size NumPy array. Rotation metadata is applied after
+resizing (``np.rot90``), so frames come out upright.
+
+PyAV is chosen over decord for these passes: both are sequential reads of every
+frame, where PyAV's threaded decoder is as fast and decord's background read-ahead
+costs memory (DESIGN.md, codecs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from curate.codec.errors import CodecError, classify, open_container
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """One decoded frame: ``t_s`` seconds from stream start, ``index`` in decode-pass order.
+
+    ``image``: ``(H, W, 3) uint8`` (rgb24/bgr24) or ``(H, W) uint8`` (gray), upright.
+    ``index`` counts frames from where the pass started (0 after a seek).
+    """
+
+    index: int
+    t_s: float
+    image: np.ndarray
+
+
+def scaled_size(width: int, height: int, short_side: int | None, even: bool = True) -> tuple[int, int]:
+    """Width and height scaled so the short side is ``short_side`` (never upscaled).
+
+    Keeps the aspect ratio; rounds to even numbers when ``even`` (H.264 yuv420p needs
+    them). Returns the input size (made even) when ``short_side`` is None or larger.
+    """
+    scale = 1.0 if not short_side else min(1.0, short_side / min(width, height))
+    w, h = width * scale, height * scale
+    if even:
+        return max(2, int(round(w / 2)) * 2), max(2, int(round(h / 2)) * 2)
+    return max(1, int(round(w))), max(1, int(round(h)))
+
+
+_ROT_K = {0: 0, 90: -1, 180: 2, 270: 1}
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply a display rotation (degrees, counter-clockwise as FFmpeg reports it)."""
+    k = _ROT_K.get(rotation % 360, 0)
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def iter_frames(
+    path: str,
+    *,
+    size: tuple[int, int] | None = None,
+    fmt: str = "rgb24",
+    rotation: int = 0,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> Iterator[DecodedFrame]:
+    """Decode the first video stream of ``path`` in presentation order.
+
+    Args:
+        size: ``(width, height)`` of the upright output; None keeps the coded size.
+        fmt: ``rgb24``, ``bgr24`` or ``gray``.
+        rotation: display rotation to apply (from :func:`curate.codec.probe.probe`).
+        start_s, end_s: decode only frames with ``start_s <= t < end_s`` (seconds);
+            ``start_s`` seeks to the keyframe before it first.
+
+    Raises :class:`CodecError` (``decode_error``/``truncated``/...) when decoding
+    fails before the first frame; a failure after frames were produced ends the
+    iteration early (a truncated tail), which callers see as fewer frames.
+    """
+    eps = 1e-4
+    coded = size if rotation % 180 == 0 or size is None else (size[1], size[0])
+    with open_container(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base)
+        t0 = float(stream.start_time * tb) if stream.start_time is not None else None
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        if start_s is not None and start_s > 0:
+            base = t0 or 0.0
+            container.seek(int((base + start_s) / tb), stream=stream, backward=True)
+        frames = _decode(container, stream)
+        index, last_t = 0, None
+        for frame in frames:
+            if frame.pts is None:
+                t = (last_t + 1.0 / rate) if last_t is not None else 0.0
+            else:
+                if t0 is None:
+                    t0 = frame.pts * tb
+                t = frame.pts * tb - t0
+            last_t = t
+            if start_s is not None and t < start_s - eps:
+                continue
+            if end_s is not None and t >= end_s - eps:
+                break
+            yield DecodedFrame(index, t, _to_array(frame, coded, fmt, rotation))
+            index += 1
+
+
+def _decode(container, stream) -> Iterator[av.VideoFrame]:
+    produced = False
+    try:
+        for frame in container.decode(stream):
+            produced = True
+            yield frame
+    except av.error.FFmpegError as exc:
+        if not produced:
+            raise classify(exc) from exc
+        # Frames already produced stand: a corrupt tail shortens the pass.
+        return
+
+
+def _to_array(frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int) -> np.ndarray:
+    if coded is not None and (frame.width, frame.height) != coded:
+        frame = frame.reformat(width=coded[0], height=coded[1], interpolation="AREA")
+    if fmt == "gray":
+        img = frame.to_ndarray(format="gray")
+    elif fmt in ("rgb24", "bgr24"):
+        img = frame.to_ndarray(format=fmt)
+    else:
+        raise CodecError("decode_error", f"unsupported output format {fmt}")
+    return upright(img, rotation)

@@ -1,0 +1,91 @@
+"""H.264 clip encoding with PyAV (libx264 from the PyAV wheel; no system ffmpeg).
+
+Output: MP4, yuv420p, even width and height, constant frame rate, ``+faststart``.
+libx264 output is deterministic for the same frames and options (x264 only gives that
+up with ``--non-deterministic``), so the same span and settings give the same bytes.
+The file is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from curate.codec.errors import CodecError
+
+
+def as_rate(fps: float) -> Fraction:
+    """A frame rate as a Fraction, snapping NTSC-style rates (29.97 -> 30000/1001)."""
+    frac = Fraction(fps).limit_denominator(1001)
+    return frac if abs(float(frac) - fps) < 1e-3 else Fraction(round(fps * 1000), 1000)
+
+
+class ClipWriter:
+    """Write ``(H, W, 3) uint8`` RGB frames to an H.264 MP4 at a constant ``fps``.
+
+    Use as a context manager; frames must all have the size given at construction
+    (even width and height). ``num_frames`` counts frames written. On an exception
+    inside the ``with`` block the temporary file is removed and nothing appears at
+    ``path``. Raises :class:`CodecError` (``encode_error``) when the encoder fails.
+    """
+
+    def __init__(self, path: str, width: int, height: int, fps: float, crf: int = 23,
+                 preset: str = "veryfast"):
+        if width % 2 or height % 2:
+            raise CodecError("encode_error", f"odd size {width}x{height}")
+        self.path, self.tmp = path, f"{path}.part"
+        self.width, self.height, self.rate = width, height, as_rate(fps)
+        self.options = {"crf": str(crf), "preset": preset}
+        self.num_frames = 0
+        self._container = None
+        self._stream = None
+
+    def __enter__(self) -> "ClipWriter":
+        try:
+            self._container = av.open(self.tmp, mode="w", format="mp4",
+                                      options={"movflags": "+faststart"})
+            stream = self._container.add_stream("libx264", rate=self.rate)
+            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
+            stream.codec_context.time_base = 1 / self.rate
+            stream.codec_context.options = self.options
+            self._stream = stream
+        except av.error.FFmpegError as exc:
+            self._discard()
+            raise CodecError("encode_error", str(exc)) from exc
+        return self
+
+    def write(self, image: np.ndarray) -> None:
+        """Encode one frame, ``(H, W, 3) uint8`` RGB of the writer's size."""
+        if image.shape[:2] != (self.height, self.width):
+            raise CodecError("encode_error", f"frame {image.shape} != {self.height}x{self.width}")
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts = self.num_frames
+        frame.time_base = 1 / self.rate
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.num_frames += 1
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+            self._container.close()
+        except av.error.FFmpegError as err:
+            self._discard()
+            raise CodecError("encode_error", str(err)) from err
+        os.replace(self.tmp, self.path)
+
+    def _discard(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.close()
+            except av.error.FFmpegError:
+                pass  # closing a broken container; the file is removed below
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)

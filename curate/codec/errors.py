@@ -1,0 +1,66 @@
+"""Codec errors carry a stable reject reason (see :mod:`curate.reasons`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import av
+
+
+class CodecError(Exception):
+    """A source cannot be probed, decoded or encoded.
+
+    ``reason`` is a code from :data:`curate.reasons.REASONS`; ``detail`` the specifics.
+    """
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def classify(exc: BaseException) -> CodecError:
+    """Map a PyAV/FFmpeg exception to a :class:`CodecError` with a stable reason."""
+    if isinstance(exc, CodecError):
+        return exc
+    if isinstance(exc, FileNotFoundError):
+        return CodecError("not_found", str(exc))
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, av.error.DecoderNotFoundError) or "decoder not found" in low:
+        return CodecError("unsupported_codec", text)
+    if isinstance(exc, (av.error.InvalidDataError, av.error.EOFError)) or "end of file" in low:
+        return CodecError("truncated" if "end of file" in low else "decode_error", text)
+    return CodecError("decode_error", f"{type(exc).__name__}: {text}")
+
+
+@contextlib.contextmanager
+def open_container(path: str) -> Iterator[av.container.InputContainer]:
+    """Open ``path`` for reading with PyAV; errors become :class:`CodecError`.
+
+    Remote URLs (``s3://``, ``gs://``, ``http(s)://``) are opened through fsspec.
+    """
+    handle = None
+    try:
+        if "://" in path and not path.startswith("file://"):
+            import fsspec
+
+            handle = fsspec.open(path, "rb").open()
+            container = av.open(handle, mode="r")
+        else:
+            container = av.open(path.removeprefix("file://"), mode="r")
+    except Exception as exc:  # noqa: BLE001 - every open failure becomes a reason
+        if handle is not None:
+            handle.close()
+        raise classify(exc) from exc
+    try:
+        yield container
+    except CodecError:
+        raise
+    except av.error.FFmpegError as exc:
+        raise classify(exc) from exc
+    finally:
+        container.close()
+        if handle is not None:
+            handle.close()

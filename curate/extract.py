@@ -1,0 +1,123 @@
+"""Extract stage: decode a span once, encode the clip, keep small frame and motion samples.
+
+One sequential PyAV pass over ``[start_s, end_s)`` at the target size feeds three
+consumers: the H.264 writer (:class:`curate.codec.ClipWriter`), the frame sample
+(``sample_frames`` frames evenly spaced, short side <= ``sample_short_side``) and the
+motion sample (luma frames at ``motion_fps``, short side ``motion_short_side``) that
+the score stage turns into optical flow.
+
+Frame rate: the output is constant-rate at ``min(source fps, max_fps)``; source frames
+are mapped onto that time grid like FFmpeg's ``fps`` filter (each output time takes the
+last source frame at or before it), which also turns variable-rate sources into CFR.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from curate.codec import ClipWriter, DecodedFrame, iter_frames, scaled_size
+from curate.frames_io import save_frames
+from curate.stage import RejectError, Stage
+from curate.tasks import ClipTask
+from schemas import ClipRecord, ClipVideo
+
+
+def resample(frames: Iterator[DecodedFrame], start_s: float, end_s: float, fps: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Map source frames onto a constant-rate grid ``start_s + k / fps`` for grid times < ``end_s``.
+
+    Yields ``(k, image)``; output time k takes the last source frame whose time is
+    at or before it (a quarter-frame tolerance absorbs rounding in timestamps).
+    """
+    n_out = max(1, int(round((end_s - start_s) * fps)))
+    tol = 0.25 / fps
+    k, prev = 0, None
+    for frame in frames:
+        while prev is not None and k < n_out and start_s + k / fps < frame.t_s - tol:
+            yield k, prev
+            k += 1
+        prev = frame.image
+    while prev is not None and k < n_out:
+        yield k, prev
+        k += 1
+
+
+def _small(img: np.ndarray, short_side: int, gray: bool = False) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = min(1.0, short_side / min(h, w))
+    out = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else img
+    return cv2.cvtColor(out, cv2.COLOR_RGB2GRAY) if gray else out
+
+
+class ExtractStage(Stage):
+    """Encode one span to ``<work_dir>/clips/<clip_id>.mp4`` and fill ``task.record``.
+
+    Config: ``short_side`` (pixels of the encoded clip; never upscaled), ``max_fps``,
+    ``crf`` and ``preset`` (libx264), ``sample_frames``, ``sample_short_side``,
+    ``motion_fps``, ``motion_short_side``. Only the first four change the clip's bytes
+    and enter the clip id (:meth:`clip_settings`).
+
+    Rejects ``decode_error``/``truncated`` when the span yields no frame and
+    ``encode_error`` when writing fails.
+    """
+
+    name = "extract"
+    stage: Literal["extract"] = "extract"
+    short_side: int = Field(256, ge=16)
+    max_fps: float = Field(24.0, gt=0)
+    crf: int = Field(23, ge=0, le=51)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    sample_frames: int = Field(8, ge=1, le=64)
+    sample_short_side: int = Field(224, ge=16)
+    motion_fps: float = Field(4.0, gt=0)
+    motion_short_side: int = Field(128, ge=16)
+
+    def clip_settings(self) -> dict:
+        """Settings that change the encoded clip (part of every clip id)."""
+        return {"short_side": self.short_side, "max_fps": self.max_fps, "crf": self.crf, "preset": self.preset}
+
+    def process(self, task: ClipTask) -> ClipTask:
+        src, span = task.source, task.span
+        fps = min(src.fps, self.max_fps)
+        width, height = scaled_size(src.width, src.height, self.short_side)
+        n_out = max(1, int(round(span.duration_s * fps)))
+        sample_idx = set(np.linspace(0, n_out - 1, min(self.sample_frames, n_out)).round().astype(int).tolist())
+        motion_step = max(1, int(round(fps / self.motion_fps)))
+        frames, frame_times, motion, motion_times = [], [], [], []
+        os.makedirs(os.path.join(task.work_dir, "clips"), exist_ok=True)
+        path = clip_path(task.work_dir, task.clip_id)
+        decoded = iter_frames(src.path, size=(width, height), fmt="rgb24", rotation=src.rotation,
+                              start_s=span.start_s, end_s=span.end_s)
+        with ClipWriter(path, width, height, fps, self.crf, self.preset) as writer:
+            for k, img in resample(decoded, span.start_s, span.end_s, fps):
+                writer.write(img)
+                if k in sample_idx:
+                    frames.append(_small(img, self.sample_short_side))
+                    frame_times.append(round(k / fps, 6))
+                if k % motion_step == 0:
+                    motion.append(_small(img, self.motion_short_side, gray=True))
+                    motion_times.append(round(k / fps, 6))
+            if writer.num_frames == 0:
+                raise RejectError("truncated", "the span decodes to no frame")
+        task.frames, task.frame_times = np.stack(frames), frame_times
+        task.motion, task.motion_times = np.stack(motion), motion_times
+        save_frames(frames_path(task.work_dir, task.clip_id), task.frames, frame_times)
+        video = ClipVideo(num_frames=writer.num_frames, fps=round(fps, 6), width=width, height=height,
+                          duration_s=round(writer.num_frames / fps, 6), size_bytes=os.path.getsize(path))
+        task.record = ClipRecord(clip_id=task.clip_id, source=src, span=span, clip=video)
+        return task
+
+
+def clip_path(work_dir: str, clip_id: str) -> str:
+    """Where the extract stage writes a clip's mp4."""
+    return os.path.join(work_dir, "clips", f"{clip_id}.mp4")
+
+
+def frames_path(work_dir: str, clip_id: str) -> str:
+    """Where the extract stage saves a clip's frame sample."""
+    return os.path.join(work_dir, "clips", f"{clip_id}.frames.npz")

@@ -1,0 +1,55 @@
+"""Filter stage: drop clips whose scores fall outside thresholds from the pipeline file.
+
+Every threshold is optional (None = not applied). A dropped clip keeps all its scores
+in its ``rejects.parquet`` row, with the first failing check as the reason and the
+value and threshold in ``detail``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from curate.stage import RejectError, Stage
+from curate.tasks import ClipTask
+
+# (config field, score name, "min" or "max", reject reason)
+CHECKS = (
+    ("min_motion", "motion", "min", "low_motion"),
+    ("max_motion", "motion", "max", "high_motion"),
+    ("min_sharpness", "sharpness", "min", "blurry"),
+    ("min_luma", "luma_mean", "min", "too_dark"),
+    ("max_luma", "luma_mean", "max", "too_bright"),
+    ("max_black_fraction", "black_fraction", "max", "black_frames"),
+)
+
+
+class FilterStage(Stage):
+    """Threshold the scores of :class:`curate.score.ScoreStage`.
+
+    Config: ``min_motion``/``max_motion`` (frame widths per second),
+    ``min_sharpness`` (Laplacian variance), ``min_luma``/``max_luma`` (0..255),
+    ``max_black_fraction`` (0..1). Rejects with ``low_motion``, ``high_motion``,
+    ``blurry``, ``too_dark``, ``too_bright`` or ``black_frames``.
+    """
+
+    name = "filter"
+    stage: Literal["filter"] = "filter"
+    min_motion: float | None = Field(None, ge=0)
+    max_motion: float | None = Field(None, ge=0)
+    min_sharpness: float | None = Field(None, ge=0)
+    min_luma: float | None = Field(None, ge=0, le=255)
+    max_luma: float | None = Field(None, ge=0, le=255)
+    max_black_fraction: float | None = Field(None, ge=0, le=1)
+
+    def process(self, task: ClipTask) -> ClipTask:
+        scores = task.record.scores
+        for key, score, kind, reason in CHECKS:
+            limit = getattr(self, key)
+            value = getattr(scores, score)
+            if limit is None or value is None:
+                continue
+            if (kind == "min" and value < limit) or (kind == "max" and value > limit):
+                raise RejectError(reason, f"{score}={value:.4g} {'<' if kind == 'min' else '>'} {key}={limit}")
+        return task

@@ -1,0 +1,53 @@
+"""Probe stage: fingerprint the source and read its container facts (PyAV)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from curate.codec import probe
+from curate.ids import source_fingerprint
+from curate.stage import RejectError, Stage
+from curate.tasks import SourceTask
+from schemas import SourceInfo
+
+
+class ProbeStage(Stage):
+    """Fill ``task.source`` (:class:`schemas.SourceInfo`) or reject the source.
+
+    Config: ``min_duration_s`` (shorter sources are ``too_short``) and
+    ``max_duration_s`` (longer ones are ``too_long``; None = no limit), in seconds.
+    Rejects: ``not_found``, ``no_video_stream``, ``unsupported_codec``, ``truncated``,
+    ``decode_error`` (see :func:`curate.codec.probe.probe`).
+    """
+
+    name = "probe"
+    stage: Literal["probe"] = "probe"
+    min_duration_s: float = Field(0.5, ge=0)
+    max_duration_s: float | None = Field(None, gt=0)
+
+    def process(self, task: SourceTask) -> SourceTask:
+        try:
+            fingerprint = source_fingerprint(task.path)
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            raise RejectError("not_found", str(exc)) from exc
+        p = probe(task.path)
+        task.source = SourceInfo(
+            path=task.path, source_id=fingerprint, size_bytes=_size(task.path),
+            duration_s=round(p.duration_s, 6), fps=round(p.fps, 6), vfr=p.vfr,
+            num_frames=p.num_frames, width=p.width, height=p.height, rotation=p.rotation,
+            codec=p.codec, pix_fmt=p.pix_fmt, has_audio=p.has_audio,
+        )
+        if p.duration_s < self.min_duration_s:
+            raise RejectError("too_short", f"{p.duration_s:.3f} s < {self.min_duration_s} s")
+        if self.max_duration_s is not None and p.duration_s > self.max_duration_s:
+            raise RejectError("too_long", f"{p.duration_s:.1f} s > {self.max_duration_s} s")
+        return task
+
+
+def _size(path: str) -> int:
+    import fsspec
+
+    fs, _, (p,) = fsspec.get_fs_token_paths(path)
+    return int(fs.size(p))

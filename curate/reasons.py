@@ -1,0 +1,34 @@
+"""Stable reject reasons: the values that ``rejects.parquet`` uses in its ``reason`` column.
+
+A reason is a short code; ``detail`` carries the specifics (error text, the threshold
+that failed). Adding a reason is fine; renaming one breaks users' queries.
+"""
+
+from __future__ import annotations
+
+REASONS: dict[str, str] = {
+    "not_found": "the input path does not exist or cannot be read",
+    "no_video_stream": "the file has no video stream (audio-only, data, image list)",
+    "unsupported_codec": "the video stream's codec cannot be decoded by this build",
+    "truncated": "the file ends early and too little of it decodes",
+    "decode_error": "decoding failed",
+    "timeout": "decoding the source took longer than the per-source time limit",
+    "too_short": "the source or shot is shorter than the minimum clip length",
+    "too_long": "the source is longer than the configured maximum",
+    "encode_error": "writing the clip failed",
+    "stage_error": "a stage raised an unexpected error (detail has the message)",
+    "low_motion": "motion score below the minimum",
+    "high_motion": "motion score above the maximum",
+    "blurry": "sharpness below the minimum",
+    "too_dark": "mean luma below the minimum",
+    "too_bright": "mean luma above the maximum",
+    "black_frames": "share of near-black frames above the maximum",
+    "duplicate": "near-duplicate of another clip (see duplicate_of)",
+}
+
+
+def check(reason: str) -> str:
+    """Return ``reason`` if it is a known code; raise ValueError otherwise."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown reject reason {reason!r}; known: {sorted(REASONS)}")
+    return reason

@@ -1,0 +1,81 @@
+"""Score stage: motion, sharpness, exposure and black frames from the shared samples.
+
+- ``motion``: mean optical-flow magnitude over the motion sample (frame widths per
+  second; :mod:`curate.flow`), as in Cosmos-Curate's motion filter.
+- ``sharpness``: variance of the Laplacian (Pech-Pacheco et al., ICPR 2000) of each
+  sample frame's luma at the sample size (short side <= 224), averaged.
+- ``luma_mean``: mean BT.601 luma of the frame sample, 0..255.
+- ``black_fraction``: share of motion-sample frames whose mean luma < ``black_luma``.
+
+Also fills ``record.motion_track`` (one :class:`schemas.MotionStep` per consecutive
+pair of motion-sample frames), which the caption stage turns into camera segments.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from curate.flow import global_motion
+from curate.stage import Stage
+from curate.tasks import ClipTask
+from schemas import MotionStep, Scores
+
+
+def sharpness(frames: np.ndarray) -> float:
+    """Mean variance of the Laplacian over ``(N, H, W, 3) uint8`` RGB frames."""
+    vals = [cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for f in frames]
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    """Mean BT.601 luma per frame of ``(N, H, W, 3) uint8`` RGB: ``(N,) float64``."""
+    f = frames.astype(np.float64)
+    return (0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]).mean(axis=(1, 2))
+
+
+def motion_track(motion: np.ndarray, times: list[float], method: str) -> tuple[list[MotionStep], list[float]]:
+    """Global motion between consecutive ``(M, H, W) uint8`` luma frames at ``times`` (s).
+
+    Returns the steps and each pair's mean flow magnitude (frame widths per second).
+    """
+    steps, mags = [], []
+    for i in range(1, len(motion)):
+        dt = times[i] - times[i - 1]
+        gm = global_motion(motion[i - 1], motion[i], dt, method)
+        mags.append(gm.magnitude)
+        steps.append(MotionStep(
+            t_s=round((times[i] + times[i - 1]) / 2, 4), pan_x=round(gm.pan_x, 5),
+            pan_y=round(gm.pan_y, 5), zoom=round(gm.zoom, 5), residual=round(gm.residual, 5),
+            luma=round(float(motion[i].mean()), 3),
+        ))
+    return steps, mags
+
+
+class ScoreStage(Stage):
+    """Compute :class:`schemas.Scores` and the motion track for every clip.
+
+    Config: ``flow`` (``farneback`` | ``dis``), ``black_luma`` (0..255).
+    """
+
+    name = "score"
+    stage: Literal["score"] = "score"
+    flow: Literal["farneback", "dis"] = "farneback"
+    black_luma: float = Field(20.0, ge=0, le=255)
+
+    def process(self, task: ClipTask) -> ClipTask:
+        rec = task.record
+        track, mags = motion_track(task.motion, task.motion_times, self.flow)
+        motion_luma = task.motion.reshape(len(task.motion), -1).mean(axis=1)
+        rec.motion_track = track
+        rec.scores = Scores(
+            motion=round(float(np.mean(mags)), 5) if mags else 0.0,
+            sharpness=round(sharpness(task.frames), 3),
+            luma_mean=round(float(luma(task.frames).mean()), 3),
+            black_fraction=round(float((motion_luma < self.black_luma).mean()), 4),
+        )
+        return task
+

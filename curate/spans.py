@@ -1,0 +1,95 @@
+"""From shot boundaries to clip spans: trim at cuts, drop short shots, window long ones.
+
+Rules (after PySceneDetect's ``split-video`` and Cosmos-Curate's fixed-stride splitting):
+
+- Frames within ``trim_s`` of a cut are removed from both neighbouring shots, so no
+  clip holds a frame of the other shot (detectors can be a frame late on soft cuts).
+  The first and last frame of the source are not trimmed.
+- A shot shorter than ``min_clip_s`` after trimming is dropped (``too_short``).
+- A shot longer than ``max_clip_s`` is cut into ``k = ceil(d / max)`` consecutive
+  windows of equal frame count (so none exceeds ``max``). When equal windows would be
+  shorter than ``min_clip_s``, windows of exactly ``max_clip_s`` are taken from the
+  start instead and the remainder is dropped as ``too_short``.
+
+Times are presentation times (seconds from the stream start); ``frame_times[i]`` is
+frame ``i``'s time and ``end_time`` the end of the last frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+from schemas import Span
+
+_EPS = 1e-6
+
+
+def _time(i: int, frame_times: list[float], end_time: float) -> float:
+    return frame_times[i] if i < len(frame_times) else end_time
+
+
+def _span(shot: int, win: int, a: int, z: int, frame_times: list[float], end: float) -> Span:
+    return Span(shot_index=shot, window_index=win, start_frame=a, end_frame=z,
+                start_s=round(_time(a, frame_times, end), 6), end_s=round(_time(z, frame_times, end), 6))
+
+
+def _windows(a: int, z: int, frame_times: list[float], end: float, min_s: float, max_s: float) -> list[tuple[int, int]]:
+    dur = _time(z, frame_times, end) - _time(a, frame_times, end)
+    k = max(1, math.ceil(dur / max_s - _EPS))
+    while True:
+        bounds = [a + round(j * (z - a) / k) for j in range(k + 1)]
+        pieces = list(zip(bounds[:-1], bounds[1:]))
+        lengths = [_time(q, frame_times, end) - _time(p, frame_times, end) for p, q in pieces]
+        if max(lengths) <= max_s + _EPS:
+            break
+        k += 1
+    if min(lengths) >= min_s - _EPS:
+        return pieces
+    # Equal windows too short: fixed windows of max_s from the start.
+    out, p = [], a
+    while p < z:
+        q = p
+        while q < z and _time(q + 1, frame_times, end) - _time(p, frame_times, end) <= max_s + _EPS:
+            q += 1
+        q = max(q, p + 1)
+        out.append((p, q))
+        p = q
+    return out
+
+
+def plan_spans(cuts: list[int], frame_times: list[float], end_time: float, *, min_clip_s: float,
+               max_clip_s: float, trim_s: float = 0.0) -> tuple[list[Span], list[Span]]:
+    """Turn cuts into clip spans.
+
+    Args:
+        cuts: frame indices where a new shot starts (from :class:`curate.shots.ShotDetector`).
+        frame_times: presentation time of every decoded frame, seconds, increasing.
+        end_time: end of the last frame, seconds.
+        min_clip_s, max_clip_s, trim_s: see the module docstring (seconds).
+
+    Returns ``(kept, too_short)`` spans; ``too_short`` holds dropped shots/remainders.
+    Raises ValueError when ``min_clip_s > max_clip_s``.
+    """
+    if min_clip_s > max_clip_s:
+        raise ValueError(f"min_clip_s {min_clip_s} > max_clip_s {max_clip_s}")
+    n = len(frame_times)
+    bounds = [0] + [c for c in cuts if 0 < c < n] + [n]
+    kept, short = [], []
+    for shot, (a, z) in enumerate(zip(bounds[:-1], bounds[1:])):
+        if a > 0:
+            t_cut = frame_times[a]
+            while a < z and frame_times[a] < t_cut + trim_s - _EPS:
+                a += 1
+        if z < n:
+            t_cut = frame_times[z]
+            while z > a and frame_times[z - 1] > t_cut - trim_s - _EPS:
+                z -= 1
+        dur = _time(z, frame_times, end_time) - _time(a, frame_times, end_time)
+        if z <= a or dur < min_clip_s - _EPS:
+            short.append(_span(shot, 0, a, max(z, a), frame_times, end_time))
+            continue
+        pieces = _windows(a, z, frame_times, end_time, min_clip_s, max_clip_s)
+        for win, (p, q) in enumerate(pieces):
+            span = _span(shot, win, p, q, frame_times, end_time)
+            (kept if span.duration_s >= min_clip_s - _EPS else short).append(span)
+    return kept, short

@@ -1,0 +1,90 @@
+"""Split stage: one cheap decode at reduced size -> shot boundaries -> clip spans.
+
+The pass decodes every frame once at ``detect_width`` (FFmpeg swscale), feeds
+PySceneDetect detectors (:mod:`curate.shots`) and records each frame's presentation
+time, so spans and frame counts come from what actually decodes, not from the
+container's claims. Spans follow :func:`curate.spans.plan_spans`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from curate.codec import iter_frames, scaled_size
+from curate.shots import ShotDetector
+from curate.spans import plan_spans
+from curate.stage import RejectError, Stage
+from curate.tasks import SourceTask
+
+
+class SplitStage(Stage):
+    """Find shots and plan clip spans for a probed source.
+
+    Config (seconds unless noted): ``detector`` (``adaptive`` | ``content``),
+    ``threshold`` (detector threshold; None = PySceneDetect's default),
+    ``min_content_val``, ``fade_threshold`` (luma 0-255 for fade-to-black boundaries;
+    None disables), ``min_shot_s``, ``detect_width`` (pixels of the detection decode),
+    ``min_clip_s``, ``max_clip_s``, ``trim_s``, ``timeout_s`` (wall-clock limit of the
+    detection decode; a source over it is rejected with ``timeout``).
+
+    Sets ``task.spans`` and ``task.frame_times``; spans dropped as too short become
+    ``too_short`` reject rows. Updates ``source.num_frames``/``duration_s`` to what
+    decodes. Rejects the source with ``truncated`` when no frame decodes.
+    """
+
+    name = "split"
+    stage: Literal["split"] = "split"
+    detector: Literal["adaptive", "content"] = "adaptive"
+    threshold: float | None = Field(None, gt=0)
+    min_content_val: float = Field(15.0, ge=0)
+    fade_threshold: float | None = Field(12.0, ge=0, le=255)
+    min_shot_s: float = Field(0.5, gt=0)
+    detect_width: int = Field(256, ge=32)
+    min_clip_s: float = Field(2.0, gt=0)
+    max_clip_s: float = Field(10.0, gt=0)
+    trim_s: float = Field(0.0, ge=0)
+    timeout_s: float = Field(600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> "SplitStage":
+        if self.min_clip_s > self.max_clip_s:
+            raise ValueError(f"min_clip_s ({self.min_clip_s}) must not exceed max_clip_s ({self.max_clip_s})")
+        return self
+
+    def process(self, task: SourceTask) -> SourceTask:
+        src = task.source
+        w = min(self.detect_width, src.width)
+        size = scaled_size(w, max(2, round(src.height * w / src.width)), None)
+        detector = ShotDetector(src.fps, self.detector, self.threshold, self.min_content_val,
+                                self.fade_threshold, self.min_shot_s)
+        times: list[float] = []
+        start = time.monotonic()
+        for frame in iter_frames(src.path, size=size, fmt="bgr24", rotation=src.rotation):
+            detector.feed(frame.image)
+            times.append(frame.t_s)
+            if time.monotonic() - start > self.timeout_s:
+                raise RejectError("timeout", f"detection decode over {self.timeout_s} s at {frame.t_s:.1f} s")
+        if not times:
+            raise RejectError("truncated", "no frame decodes")
+        cuts = detector.cuts()
+        gaps = np.diff(times)
+        end = times[-1] + (float(np.median(gaps)) if len(gaps) else 1.0 / src.fps)
+        task.source = src.model_copy(update={"num_frames": len(times), "duration_s": round(end, 6)})
+        kept, short = plan_spans(cuts, times, end, min_clip_s=self.min_clip_s,
+                                 max_clip_s=self.max_clip_s, trim_s=self.trim_s)
+        task.spans, task.frame_times = kept, times
+        for span in short:
+            task.rejects.append(_short_row(task, span, self.min_clip_s))
+        return task
+
+
+def _short_row(task: SourceTask, span, min_clip_s: float):
+    from schemas import RejectRecord
+
+    return RejectRecord(source_path=task.path, source_id=task.source.source_id, stage="split",
+                        reason="too_short", detail=f"{span.duration_s:.3f} s < {min_clip_s} s",
+                        span=span, duration_s=span.duration_s)

@@ -1,0 +1,93 @@
+"""The stage contract: a small configured class that takes a task and returns it.
+
+After NeMo Curator's ``stages/base.py`` and cosmos-curate's ``stage_interface.py``:
+
+- the stage's pydantic fields are its configuration (what the pipeline file sets;
+  an unknown key is an error),
+- ``resources`` declares what one worker needs (CPUs, GPUs, actor-pool size),
+- ``setup()`` loads models inside the worker (never at construction, so stages
+  pickle cheaply to Ray workers),
+- ``process(task)`` does the work; ``__call__`` wraps it: a task already rejected
+  passes through untouched, a :class:`RejectError` or any other exception becomes a
+  reject row with the stage's name and a reason, and the stage's wall time is added
+  to the task's timings.
+
+No Ray import here: ``pipelines.runner`` turns stages into a Ray Data plan.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from curate.codec.errors import CodecError
+from curate.reasons import check
+
+
+class Resources(BaseModel):
+    """What one worker of a stage asks for.
+
+    ``cpus``/``gpus``: per task or actor (fractions allowed). ``concurrency``: actor-pool
+    size for model stages (None: tasks, sized by Ray). ``batch_size``: clips per call
+    for batched model stages.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    cpus: float = Field(1.0, ge=0)
+    gpus: float = Field(0.0, ge=0)
+    concurrency: int | None = Field(None, ge=1)
+    batch_size: int = Field(1, ge=1)
+
+
+class RejectError(Exception):
+    """Raised by a stage to drop a source or clip with a stable ``reason`` and ``detail``."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = check(reason)
+        self.detail = detail
+
+
+class Stage(BaseModel):
+    """Base class of every stage. Subclasses set ``name`` and implement ``process``.
+
+    ``uses_model``: true for stages that load a model in ``setup()``; the runner runs
+    them as a Ray actor pool so the model is loaded once per worker.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    name: ClassVar[str] = "stage"
+    uses_model: ClassVar[bool] = False
+    resources: Resources = Field(default_factory=Resources)
+
+    def setup(self) -> None:
+        """Load models or other per-worker state. Called once per worker before use."""
+
+    def process(self, task: Any) -> Any:
+        """Do the stage's work on one task; return the task. Raise RejectError to drop it."""
+        raise NotImplementedError
+
+    def process_batch(self, tasks: list[Any]) -> list[Any]:
+        """Run a batch of tasks (model stages override this to batch their model calls)."""
+        return [self(t) for t in tasks]
+
+    def settings(self) -> dict[str, Any]:
+        """The configuration as a plain dict (resources excluded), for ids and the manifest."""
+        return self.model_dump(mode="json", exclude={"resources"})
+
+    def __call__(self, task: Any) -> Any:
+        if task.rejected:
+            return task
+        start = time.perf_counter()
+        try:
+            task = self.process(task)
+        except (RejectError, CodecError) as exc:
+            task.reject(self.name, exc.reason, exc.detail)
+        except Exception as exc:  # noqa: BLE001 - recorded as a reject row, never dropped
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            task.reject(self.name, "stage_error", last)
+        task.timings[self.name] = task.timings.get(self.name, 0.0) + time.perf_counter() - start
+        return task

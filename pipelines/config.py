@@ -1,0 +1,142 @@
+"""Pipeline files: a YAML list of stages, validated before any work starts.
+
+A pipeline file names its stages in order; each entry's ``stage:`` key picks the stage
+class (:data:`STAGES`) and every other key is that stage's configuration, validated by
+the stage's own pydantic fields. An unknown key, a bad value or a stage out of order is
+a :class:`PipelineError` that names the file and the key, e.g.
+``pipelines/local.yaml: stages[2] (extract).crf: Input should be less than or equal to 51``.
+
+Order rules: ``probe``, ``split``, ``extract`` come first in that order; per-clip
+stages (``score``, ``embed``, ``filter``) follow; ``dedup`` at most once; ``caption``
+after ``dedup`` (captioning is the expensive step, so it only sees kept clips);
+``shards`` last, exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from curate.caption import CaptionStage
+from curate.dedup import DedupStage
+from curate.embed import EmbedStage
+from curate.extract import ExtractStage
+from curate.filter import FilterStage
+from curate.probe import ProbeStage
+from curate.score import ScoreStage
+from curate.shards import ShardStage
+from curate.split import SplitStage
+
+STAGES = (ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
+          DedupStage, CaptionStage, ShardStage)
+
+StageConfig = Annotated[
+    Union[ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
+          DedupStage, CaptionStage, ShardStage],
+    Field(discriminator="stage"),
+]
+
+CLIP_STAGES = {"score", "embed", "filter"}
+POST_STAGES = {"caption"}
+
+
+class PipelineError(ValueError):
+    """A pipeline file that cannot be used; the message names the file and the key."""
+
+
+class RayOptions(BaseModel):
+    """How to start a local Ray when no ``--address`` is given (``num_cpus`` None = all)."""
+
+    model_config = ConfigDict(extra="forbid")
+    num_cpus: int | None = Field(None, ge=1)
+
+
+class Pipeline(BaseModel):
+    """A validated pipeline: its name, Ray options and the ordered stage list."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: int = Field(1, ge=1, le=1)
+    ray: RayOptions = Field(default_factory=RayOptions)
+    stages: list[StageConfig]
+
+    @model_validator(mode="after")
+    def _check_order(self) -> "Pipeline":
+        names = [s.name for s in self.stages]
+        if names[:3] != ["probe", "split", "extract"]:
+            raise ValueError(f"stages must start with probe, split, extract; got {names[:3]}")
+        if names.count("shards") != 1 or names[-1] != "shards":
+            raise ValueError("stages must end with exactly one shards stage")
+        if names.count("dedup") > 1:
+            raise ValueError("at most one dedup stage")
+        for name in ("probe", "split", "extract", "score", "embed", "caption"):
+            if names.count(name) > 1:
+                raise ValueError(f"stage {name} appears more than once")
+        middle = names[3:-1]
+        cut = middle.index("dedup") if "dedup" in middle else next(
+            (i for i, n in enumerate(middle) if n in POST_STAGES), len(middle))
+        for i, n in enumerate(middle):
+            if i < cut and n not in CLIP_STAGES:
+                raise ValueError(f"stage {n} cannot run before dedup")
+            if i > cut and n not in POST_STAGES:
+                raise ValueError(f"stage {n} cannot run after dedup (only {sorted(POST_STAGES)})")
+        if "filter" in names and "score" in names and names.index("filter") < names.index("score"):
+            raise ValueError("filter must come after score")
+        if "dedup" in names and "embed" not in names:
+            raise ValueError("dedup needs an embed stage before it (the perceptual hash)")
+        return self
+
+    def stage(self, name: str):
+        """The first stage called ``name``, or None."""
+        return next((s for s in self.stages if s.name == name), None)
+
+    def clip_stages(self) -> list:
+        """Per-clip stages of the streaming phase (extract and what follows before dedup)."""
+        out = [self.stages[2]]
+        for s in self.stages[3:-1]:
+            if s.name not in CLIP_STAGES:
+                break
+            out.append(s)
+        return out
+
+    def post_stages(self) -> list:
+        """Stages that run on kept clips after dedup (captioning)."""
+        return [s for s in self.stages if s.name in POST_STAGES]
+
+
+def _where(loc: tuple, stages: list) -> str:
+    parts = []
+    for i, item in enumerate(loc):
+        if isinstance(item, int) and i > 0 and loc[i - 1] == "stages":
+            name = stages[item].get("stage", "?") if item < len(stages) and isinstance(stages[item], dict) else "?"
+            parts[-1] = f"stages[{item}] ({name})"
+        elif i > 1 and loc[0] == "stages" and i == 2 and isinstance(loc[1], int):
+            continue  # the discriminator tag pydantic inserts
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def parse_pipeline(data: dict, source: str = "<pipeline>") -> Pipeline:
+    """Validate a pipeline mapping. Raises :class:`PipelineError` naming ``source`` and the key."""
+    if not isinstance(data, dict):
+        raise PipelineError(f"{source}: expected a mapping with name and stages")
+    try:
+        return Pipeline.model_validate(data)
+    except ValidationError as exc:
+        stages = data.get("stages") if isinstance(data.get("stages"), list) else []
+        lines = [f"{source}: {_where(tuple(e['loc']), stages) or '(top level)'}: {e['msg']}"
+                 for e in exc.errors()]
+        raise PipelineError("\n".join(lines)) from None
+
+
+def load_pipeline(path: str) -> Pipeline:
+    """Read and validate a pipeline YAML file. Raises :class:`PipelineError` or OSError."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = yaml.safe_load(f)
+        except yaml.YAMLError as exc:
+            raise PipelineError(f"{path}: not valid YAML: {exc}") from None
+    return parse_pipeline(data, path)

@@ -1,0 +1,133 @@
+"""Turn a stage list into Ray Data plans: tasks for plain stages, actor pools for model stages.
+
+Rows carry one task each, serialised by this module (``{"task": bytes}``): tasks are
+the project's own dataclasses produced inside the same run, never data read from a
+shard. The streaming plan of the per-source phase::
+
+    sources -> map(probe) -> map(split) -> flat_map(fan out spans)
+            -> repartition(1 row per block) -> map(extract) -> map(score) -> ...
+
+Consecutive task-based maps are fused by Ray Data, so a clip's samples stay in one
+worker from extraction to filtering. Spans are re-blocked one per block so the clips of
+one long source spread over all workers. Stages with ``uses_model`` run as an actor
+pool (``resources.concurrency`` actors with ``resources.gpus`` GPUs each) and
+``setup()`` loads the model once per actor.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import ray.data
+
+from curate.ids import clip_id
+from curate.stage import Stage
+from curate.tasks import ClipTask, SourceTask
+
+
+def dumps(task: Any) -> bytes:
+    """Serialise a task for a Ray Data row."""
+    return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads(blob: bytes) -> Any:
+    """Deserialise a task produced by :func:`dumps` in this run."""
+    return pickle.loads(blob)  # noqa: S301 - our own rows, never shard data
+
+
+class _Apply:
+    """Row function for a task-based stage: set up lazily once per worker process."""
+
+    def __init__(self, stage: Stage):
+        self.stage = stage
+        self.ready = False
+
+    def __call__(self, row: dict) -> dict:
+        if not self.ready:
+            self.stage.setup()
+            self.ready = True
+        return {"task": dumps(self.stage(loads(row["task"])))}
+
+
+class _ActorStage:
+    """Batch function for a model stage, run as a Ray actor (model loaded in __init__)."""
+
+    def __init__(self, stage: Stage):
+        self.stage = stage
+        self.stage.setup()
+
+    def __call__(self, batch: dict) -> dict:
+        tasks = self.stage.process_batch([loads(b) for b in batch["task"]])
+        return {"task": [dumps(t) for t in tasks]}
+
+
+class FanOut:
+    """Turn a split source into one :class:`ClipTask` per span (or one marker task).
+
+    The first task carries the source's reject rows and its probe/split timings;
+    every task knows how many tasks its source produced, so the driver can commit a
+    source once all of them are back.
+    """
+
+    def __init__(self, clip_settings: dict):
+        self.clip_settings = clip_settings
+
+    def clip_id_fn(self, source_id: str, span) -> str:
+        """The content-addressed id of a span's clip (:func:`curate.ids.clip_id`)."""
+        return clip_id(source_id, span.start_frame, span.end_frame, self.clip_settings)
+
+    def __call__(self, row: dict) -> list[dict]:
+        src: SourceTask = loads(row["task"])
+        spans = [] if src.rejected else src.spans
+        tasks = [ClipTask(source=src.source, span=s, work_dir=src.work_dir, source_path=src.path,
+                          clip_id=self.clip_id_fn(src.source.source_id, s), n_in_source=len(spans))
+                 for s in spans]
+        if not tasks:
+            tasks = [ClipTask(source=src.source, span=None, clip_id="", work_dir=src.work_dir,
+                              source_path=src.path, n_in_source=1)]
+        tasks[0].source_rejects = list(src.rejects)
+        tasks[0].timings = dict(src.timings)
+        return [{"task": dumps(t)} for t in tasks]
+
+
+def _strip(row: dict) -> dict:
+    task: ClipTask = loads(row["task"])
+    task.drop_arrays()
+    return {"task": dumps(task)}
+
+
+def _rows(items: list[dict]) -> ray.data.Dataset:
+    """A dataset of one row per block (at most 1024 input blocks, split while streaming)."""
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 1024)))
+    return ds.repartition(target_num_rows_per_block=1)
+
+
+def add_stage(ds: ray.data.Dataset, stage: Stage) -> ray.data.Dataset:
+    """Append one stage to a plan: an actor pool for model stages, tasks otherwise."""
+    res = stage.resources
+    if stage.uses_model:
+        return ds.map_batches(_ActorStage, fn_constructor_kwargs={"stage": stage},
+                              batch_size=res.batch_size, concurrency=res.concurrency or 1,
+                              num_cpus=res.cpus, num_gpus=res.gpus or None)
+    return ds.map(_Apply(stage), num_cpus=res.cpus, num_gpus=res.gpus or None)
+
+
+def source_plan(sources: list[str], work_dir: str, probe: Stage, split: Stage,
+                clip_stages: list[Stage], clip_settings: dict) -> ray.data.Dataset:
+    """The streaming per-source plan (module docstring); rows come back without samples."""
+    items = [{"task": dumps(SourceTask(path=p, work_dir=work_dir))} for p in sources]
+    ds = _rows(items)
+    ds = add_stage(add_stage(ds, probe), split)
+    ds = ds.flat_map(FanOut(clip_settings)).repartition(target_num_rows_per_block=1)
+    for stage in clip_stages:
+        ds = add_stage(ds, stage)
+    return ds.map(_strip)
+
+
+def clip_plan(tasks: list[ClipTask], stages: list[Stage]) -> ray.data.Dataset:
+    """A plan over kept clips (captioning after dedup)."""
+    ds = _rows([{"task": dumps(t)} for t in tasks])
+    for stage in stages:
+        ds = add_stage(ds, stage)
+    return ds.map(_strip)

@@ -1,0 +1,98 @@
+"""The run's manifest (``manifest.json``) and the summary printed at the end.
+
+The manifest holds the pipeline config, package versions, counts per stage and
+reason, hours in and out, per-stage time (summed worker seconds) and per-phase wall
+time, and each shard's SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import metadata
+
+from curate.shards import ShardInfo
+from schemas import SCHEMA_VERSION, ClipRecord, RejectRecord
+
+PACKAGES = ("vidcurate", "ray", "av", "scenedetect-headless", "opencv-python-headless", "numpy",
+            "pyarrow", "webdataset", "pydantic", "torch", "transformers", "open_clip_torch")
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the output (``missing`` when absent)."""
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts, durations (hours of video), timings and shards."""
+
+    output: str
+    sources: int
+    sources_rejected: int
+    clips_kept: int
+    rejects_by_reason: dict[str, int]
+    hours_in: float
+    hours_out: float
+    wall_s: float
+    phase_wall_s: dict[str, float] = field(default_factory=dict)
+    stage_s: dict[str, float] = field(default_factory=dict)
+    shards: list[ShardInfo] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        out = [
+            f"output: {self.output}",
+            f"sources: {self.sources} ({self.sources_rejected} rejected)",
+            f"clips kept: {self.clips_kept} in {len(self.shards)} shard(s)",
+            f"hours in: {self.hours_in:.4f}  hours out: {self.hours_out:.4f}",
+            f"wall time: {self.wall_s:.1f} s",
+        ]
+        if self.rejects_by_reason:
+            out.append("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())))
+        return out
+
+
+def summarise(output: str, sources: list[str], source_info: dict[str, float], kept: list[ClipRecord],
+              rejects: list[RejectRecord], wall_s: float, phase_wall_s: dict[str, float],
+              stage_s: dict[str, float], shards: list[ShardInfo]) -> RunSummary:
+    """Build the summary. ``source_info`` maps each probed source path to its duration (s)."""
+    source_level = {r.source_path for r in rejects if r.clip_id is None and r.span is None}
+    reasons = Counter(f"{r.stage}:{r.reason}" for r in rejects)
+    return RunSummary(
+        output=output, sources=len(sources), sources_rejected=len(source_level),
+        clips_kept=len(kept), rejects_by_reason=dict(reasons),
+        hours_in=sum(source_info.values()) / 3600, hours_out=sum(r.clip.duration_s for r in kept) / 3600,
+        wall_s=wall_s, phase_wall_s=phase_wall_s, stage_s=stage_s, shards=shards,
+    )
+
+
+def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[str]) -> None:
+    """Write ``manifest.json`` (temporary name, then rename)."""
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "pipeline": config,
+        "inputs": inputs,
+        "versions": versions(),
+        "counts": {
+            "sources": summary.sources, "sources_rejected": summary.sources_rejected,
+            "clips_kept": summary.clips_kept, "rejects": summary.rejects_by_reason,
+        },
+        "hours_in": summary.hours_in, "hours_out": summary.hours_out,
+        "timings": {"wall_s": summary.wall_s, "phase_wall_s": summary.phase_wall_s,
+                    "stage_s": summary.stage_s},
+        "shards": [vars(s) for s in summary.shards],
+    }
+    tmp = f"{path}.part"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)

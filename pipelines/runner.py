@@ -1,0 +1,164 @@
+"""Run a pipeline: per-source streaming phase, dedup, captioning, shards, reports.
+
+Phases (DESIGN.md): per-source work (probe .. filter) streams through Ray Data and is
+committed per source as soon as all its clips are back (:mod:`pipelines.workstore`);
+dedup then sees every committed record of the run; captioning runs on kept clips only;
+shards, ``index.parquet``, ``rejects.parquet`` and ``manifest.json`` come last.
+Re-running the same command skips committed sources.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import ray
+
+from curate.tasks import ClipTask
+from pipelines.config import Pipeline
+from pipelines.plan import clip_plan, loads, source_plan
+from pipelines.progress import Progress
+from pipelines.report import RunSummary, summarise, write_manifest
+from pipelines.sources import expand_inputs
+from pipelines.workstore import WorkStore
+from schemas import ClipRecord, RejectRecord, write_parquet
+
+
+def init_ray(address: str | None, num_cpus: int | None) -> bool:
+    """Start a local Ray (``address`` None) or join a cluster; returns True if we started it."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    if ray.is_initialized():
+        return False
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=num_cpus, **kwargs)
+    return True
+
+
+@dataclass
+class _Pending:
+    records: list[ClipRecord] = field(default_factory=list)
+    rejects: list[RejectRecord] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    seen: int = 0
+    duration_s: float = 0.0
+
+    def add(self, task: ClipTask) -> None:
+        self.rejects += task.source_rejects
+        if task.reject_row is not None:
+            self.rejects.append(task.reject_row)
+        elif task.record is not None:
+            self.records.append(task.record)
+        for k, v in task.timings.items():
+            self.timings[k] = self.timings.get(k, 0.0) + v
+        if task.source is not None:
+            self.duration_s = task.source.duration_s
+        self.seen += 1
+
+
+class Runner:
+    """Runs one pipeline over inputs into an output folder (see module docstring)."""
+
+    def __init__(self, pipeline: Pipeline, inputs: list[str], output: str, progress: bool = True):
+        self.pipeline, self.inputs, self.output = pipeline, inputs, os.path.abspath(output)
+        self.progress = Progress(enabled=progress)
+        extract = pipeline.stages[2]
+        self.settings = extract.clip_settings()
+        per_source = pipeline.stages[:2] + pipeline.clip_stages()
+        self.store = WorkStore(self.output, {s.name: s.settings() for s in per_source})
+
+    def _source_phase(self, todo: list[str]) -> None:
+        p = self.pipeline
+        ds = source_plan(todo, self.store.root, p.stages[0], p.stages[1], p.clip_stages(), self.settings)
+        pending: dict[str, _Pending] = {}
+        self.progress.start("sources", len(todo))
+        for row in ds.iter_rows():
+            task: ClipTask = loads(row["task"])
+            entry = pending.setdefault(task.source_path, _Pending())
+            entry.add(task)
+            if entry.seen == task.n_in_source:
+                self.store.commit(task.source_path, entry.records, entry.rejects, entry.timings, entry.duration_s)
+                del pending[task.source_path]
+                self.progress.advance("sources", f"{os.path.basename(task.source_path)}: "
+                                      f"{len(entry.records)} clips, {len(entry.rejects)} dropped")
+        self.progress.stop("sources")
+
+    def _post_phase(self, kept: list[ClipRecord]) -> tuple[list[ClipRecord], list[RejectRecord]]:
+        stages = self.pipeline.post_stages()
+        if not stages or not kept:
+            return kept, []
+        tasks = [ClipTask(source=r.source, span=r.span, clip_id=r.clip_id, work_dir=self.store.root,
+                          record=r, source_path=r.source.path) for r in kept]
+        out_kept, rejects = [], []
+        self.progress.start("captions", len(tasks))
+        for row in clip_plan(tasks, stages).iter_rows():
+            task: ClipTask = loads(row["task"])
+            (rejects.append(task.reject_row) if task.reject_row else out_kept.append(task.record))
+            self.progress.advance("captions")
+        self.progress.stop("captions")
+        return out_kept, rejects
+
+    def run(self, address: str | None = None) -> RunSummary:
+        """Execute all phases and write the output folder. Returns the run summary."""
+        t0 = time.perf_counter()
+        sources = expand_inputs(self.inputs)
+        walls: dict[str, float] = {}
+        started = init_ray(address, self.pipeline.ray.num_cpus)
+        try:
+            with self.store:
+                todo = [s for s in sources if not self.store.done(s)]
+                if todo:
+                    t = time.perf_counter()
+                    self._source_phase(todo)
+                    walls["per_source"] = time.perf_counter() - t
+                records, rejects, stage_s, durations = self.store.load(sources)
+                summary = self._finish(sources, records, rejects, stage_s, durations, walls, t0)
+        finally:
+            if started:
+                ray.shutdown()
+        return summary
+
+    def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
+        t = time.perf_counter()
+        dedup = self.pipeline.stage("dedup")
+        kept = records
+        if dedup is not None:
+            kept, dropped = dedup.run(records)
+            for rec, winner in dropped:
+                task = ClipTask(source=rec.source, span=rec.span, clip_id=rec.clip_id, work_dir="", record=rec)
+                task.reject("dedup", "duplicate", f"near-duplicate of {winner}", duplicate_of=winner)
+                rejects.append(task.reject_row)
+        walls["dedup"] = time.perf_counter() - t
+        t = time.perf_counter()
+        kept, post_rejects = self._post_phase(kept)
+        rejects += post_rejects
+        walls["caption"] = time.perf_counter() - t
+        t = time.perf_counter()
+        shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output)
+        kept = sorted(kept, key=lambda r: r.clip_id)
+        write_parquet(ClipRecord, kept, os.path.join(self.output, "index.parquet"))
+        write_parquet(RejectRecord, rejects, os.path.join(self.output, "rejects.parquet"))
+        walls["shards"] = time.perf_counter() - t
+        summary = summarise(self.output, sources, durations, kept, rejects, time.perf_counter() - t0,
+                            walls, stage_s, shards)
+        write_manifest(os.path.join(self.output, "manifest.json"), summary,
+                       self.pipeline.model_dump(mode="json"), sources)
+        return summary
+
+
+def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: str | None = None,
+                 progress: bool = True) -> RunSummary:
+    """Run ``pipeline`` over ``inputs`` (files, folders, globs, list files) into ``output``.
+
+    Starts a local Ray unless one is running or ``address`` names a cluster. Raises
+    ValueError when no input is found and :class:`pipelines.workstore.OutputInUseError`
+    when the output folder is busy or holds work made with other settings.
+    """
+    return Runner(pipeline, inputs, output, progress).run(address)

