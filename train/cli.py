@@ -1,0 +1,84 @@
+"""The ``train`` and ``sample`` commands.
+
+``vidcurate`` (``pipelines.cli``) registers them with :func:`add_subcommands`; this
+module also runs on its own: ``python -m train.cli train --shards RUN/shards/*.tar
+--config tiny --output out/``. Multi-GPU / multi-node: ``torchrun --nproc_per_node G
+-m train.cli train ...`` (DDP; see :mod:`train.distributed`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from train.config import ConfigError, load_config
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Run training; 0 on success, 2 on a config or input error (message on stderr)."""
+    from train import distributed
+    from train.loop import Trainer
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    info = distributed.setup()
+    try:
+        trainer = Trainer(cfg, args.shards, args.output, info)
+        if args.resume and not trainer.resume():
+            trainer.log({"event": "no checkpoint to resume, starting at step 0"})
+        trainer.fit(args.max_steps)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"train: {err}", file=sys.stderr)
+        return 2
+    finally:
+        distributed.cleanup()
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from train.sample import sample_command
+
+    try:
+        return sample_command(args)
+    except FileNotFoundError as err:
+        print(f"sample: {err}", file=sys.stderr)
+        return 2
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``train`` and ``sample`` on ``subparsers``; each sets ``func`` to a
+    callable taking the parsed Namespace and returning an exit code."""
+    p = subparsers.add_parser("train", help="fit a video diffusion model on curated shards")
+    p.add_argument("--shards", required=True,
+                   help="shard path, run folder, glob, brace range or fsspec URL")
+    p.add_argument("--config", required=True, help="config YAML path or tiny/small/base")
+    p.add_argument("--output", required=True, help="folder for checkpoints and log.jsonl")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="stop at this optimiser step (default: optim.max_steps)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.set_defaults(func=train_command)
+
+    s = subparsers.add_parser("sample", help="generate a video from a trained checkpoint")
+    s.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
+    s.add_argument("--prompt", required=True)
+    s.add_argument("--output", required=True, help="output .mp4 path")
+    s.add_argument("--steps", type=int, default=None, help="DDIM steps")
+    s.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--gif", action="store_true", help="also write OUTPUT with .gif")
+    s.set_defaults(func=_sample)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m train.cli``."""
+    parser = argparse.ArgumentParser(prog="python -m train.cli")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

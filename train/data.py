@@ -1,0 +1,215 @@
+"""Training data: WebDataset shards of curated clips -> batches of video tensors.
+
+The stream of one process (rank) and loader worker is a webdataset pipeline:
+
+    shard URLs (resampled, or shuffled per epoch and split by node, then by worker)
+      -> samples (``train.shards``: mp4/json/txt bytes only, nothing unpickled)
+      -> shuffle buffer (``webdataset.shuffle``)
+      -> count (replay position) -> decode (PyAV, see ``train.video_io``)
+      -> batches {"video": (B, C, T, H, W), "caption": [str], ...}
+
+Each clip gives T = ``data.frames`` frames at ``data.fps`` frames/s: the stride is
+``round(record.clip.fps / data.fps)`` (at least 1) from a random start; frames are
+resized to cover H x W and centre-cropped, then scaled to float32 in [-1, 1]. The
+record comes from ``<key>.json`` via :class:`schemas.ClipRecord`. A clip shorter than
+``(T - 1) * stride + 1`` frames is skipped and counted (``short_clip``).
+
+Exact resume: every random choice is seeded from (seed, rank, worker, position), and
+each batch carries its worker's position in the shuffled stream. A resumed loader
+replays the stream up to that position reading tar bytes but decoding no video
+(``LoaderState``), so N + M steps after a resume see the same batches as a straight
+run. Loader worker ``i`` takes the place of worker ``(i + batches) % W`` so that the
+DataLoader's round-robin order continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+import webdataset as wds
+from pydantic import ValidationError
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from schemas import ClipRecord
+from train.config import DataConfig
+from train.shards import SkipStats, expand_shards, iter_samples
+from train.video_io import DecodeError, decode_frames
+
+
+@dataclass
+class LoaderState:
+    """Replay position: batches consumed and, per loader worker, samples consumed."""
+
+    batches: int = 0
+    seen: list[int] = field(default_factory=list)
+    skipped: dict[int, dict[str, int]] = field(default_factory=dict)  # per worker, not saved
+
+    def update(self, batch: dict) -> None:
+        """Record that the training loop consumed ``batch``."""
+        self.batches += 1
+        self.seen[batch["__worker__"]] = batch["__seen__"]
+        self.skipped[batch["__worker__"]] = batch["__skipped__"]
+
+    def total_skipped(self) -> dict[str, int]:
+        """Skipped shards/samples/clips by kind, summed over this rank's workers."""
+        total: dict[str, int] = {}
+        for counts in self.skipped.values():
+            for kind, n in counts.items():
+                total[kind] = total.get(kind, 0) + n
+        return total
+
+
+def clip_indices(num_frames: int, clip_fps: float, cfg: DataConfig,
+                 rng: random.Random) -> tuple[list[int], list[int]] | None:
+    """Frame indices of one training clip, or None when the clip is too short.
+
+    Returns (video indices: ``cfg.frames`` frames at stride round(clip_fps / cfg.fps)
+    from a random start, image indices: ``cfg.image_frames`` independent random frames
+    for joint image-video training).
+    """
+    stride = max(1, round(clip_fps / cfg.fps))
+    span = (cfg.frames - 1) * stride + 1
+    if num_frames < span:
+        return None
+    start = rng.randint(0, num_frames - span)
+    video = [start + i * stride for i in range(cfg.frames)]
+    images = sorted(rng.randrange(num_frames) for _ in range(cfg.image_frames))
+    return video, images
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (3, N, H, W) float32 in [-1, 1]."""
+    return torch.from_numpy(frames).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def decode_sample(sample: dict, cfg: DataConfig, rng: random.Random,
+                  stats: SkipStats) -> dict | None:
+    """Raw sample (mp4/json/txt bytes) -> {"video": (C, T, H, W) float32 in [-1, 1],
+    "images": (C, K, H, W) or None, "caption": str, "key": str}; None when skipped
+    (too short, or an undecodable mp4/record/caption), counted in ``stats``."""
+    where = f"{sample['__url__']}:{sample['__key__']}"
+    try:
+        record = ClipRecord.model_validate_json(sample["json"])
+        caption = sample["txt"].decode("utf-8").strip()
+    except (ValidationError, UnicodeDecodeError) as err:
+        stats.record("bad_sample", f"{where}: {err}")
+        return None
+    picked = clip_indices(record.clip.num_frames, record.clip.fps, cfg, rng)
+    if picked is None:
+        stats.record("short_clip", f"{where}: {record.clip.num_frames} frames")
+        return None
+    video_idx, image_idx = picked
+    try:
+        frames = decode_frames(sample["mp4"], video_idx + image_idx, cfg.height, cfg.width)
+    except DecodeError as err:
+        kind = "short_clip" if "ended early" in str(err) else "bad_sample"
+        stats.record(kind, f"{where}: {err}")
+        return None
+    tensor = _to_tensor(frames)
+    t = cfg.frames
+    images = tensor[:, t:] if cfg.image_frames else None
+    return {"video": tensor[:, :t], "images": images, "caption": caption, "key": record.clip_id}
+
+
+class ClipStream(IterableDataset):
+    """Batches of decoded clips for one rank; see the module docstring.
+
+    Yields dicts: ``video`` (B, C, T, H, W) float32 in [-1, 1], ``images``
+    (B, C, K, H, W) or None, ``caption`` list[str], ``key`` list[str], and bookkeeping
+    ``__worker__``, ``__seen__`` (replay position), ``__skipped__`` (counts by kind).
+    """
+
+    def __init__(self, shards: str | list[str], cfg: DataConfig, batch_size: int, seed: int,
+                 rank: int = 0, world_size: int = 1, state: LoaderState | None = None,
+                 exact_resume: bool = True):
+        super().__init__()
+        self.urls = expand_shards(shards)
+        self.cfg, self.batch_size, self.seed = cfg, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.state = state or LoaderState()
+        self.exact_resume = exact_resume
+
+    def _shard_urls(self, worker: int, workers: int, seed: str) -> Iterator[str]:
+        if self.cfg.resampled:
+            rng = random.Random(f"{seed}:shards")
+            while True:
+                yield rng.choice(self.urls)
+        mine = self.urls[self.rank :: self.world_size][worker::workers]
+        if not mine:
+            raise ValueError(f"{len(self.urls)} shards cannot feed {self.world_size} ranks x "
+                             f"{workers} workers; set data.resampled: true or add shards")
+        epoch = 0
+        while True:
+            order = list(mine)
+            random.Random(f"{seed}:epoch{epoch}").shuffle(order)
+            yield from order
+            epoch += 1
+
+    def _worker(self) -> tuple[int, int, int]:
+        info = get_worker_info()
+        physical, workers = (info.id, info.num_workers) if info else (0, 1)
+        logical = (physical + self.state.batches) % workers
+        exact = self.exact_resume and len(self.state.seen) == workers
+        skip = self.state.seen[logical] if exact else 0
+        return logical, workers, skip
+
+    def __iter__(self) -> Iterator[dict]:
+        worker, workers, skip = self._worker()
+        seed = f"{self.seed}:{self.rank}:{worker}"
+        if skip == 0 and self.state.batches:
+            seed += f":restart{self.state.batches}"
+        stats = SkipStats()
+        pipeline = wds.DataPipeline(
+            lambda: self._shard_urls(worker, workers, seed),
+            lambda urls: (s for url in urls for s in iter_samples(url, stats)),
+            wds.shuffle(self.cfg.shuffle_buffer, self.cfg.shuffle_initial,
+                        rng=random.Random(f"{seed}:shuffle")),
+        )
+        return self._batches(iter(pipeline), worker, skip, seed, stats)
+
+    def _batches(self, samples: Iterator[dict], worker: int, skip: int, seed: str,
+                 stats: SkipStats) -> Iterator[dict]:
+        buf: list[dict] = []
+        for pos, raw in enumerate(samples, start=1):
+            if pos <= skip:
+                continue
+            item = decode_sample(raw, self.cfg, random.Random(f"{seed}:{pos}"), stats)
+            if item is None:
+                continue
+            buf.append(item)
+            if len(buf) == self.batch_size:
+                yield collate(buf, worker, pos, stats)
+                buf = []
+
+
+def collate(items: list[dict], worker: int, seen: int, stats: SkipStats) -> dict:
+    """Stack decoded samples into a batch dict (see :class:`ClipStream`)."""
+    images = [it["images"] for it in items]
+    return {
+        "video": torch.stack([it["video"] for it in items]),
+        "images": torch.stack(images) if images[0] is not None else None,
+        "caption": [it["caption"] for it in items],
+        "key": [it["key"] for it in items],
+        "__worker__": worker,
+        "__seen__": seen,
+        "__skipped__": dict(stats.counts),
+    }
+
+
+def make_loader(stream: ClipStream) -> DataLoader:
+    """A DataLoader over ``stream`` with ``data.num_workers`` processes (batches are
+    formed in the workers, so ``batch_size=None``)."""
+    workers = stream.cfg.num_workers
+    if len(stream.state.seen) != max(1, workers):
+        if stream.state.batches:
+            warnings.warn(f"loader workers changed ({len(stream.state.seen)} -> {workers}): "
+                          "the data stream restarts with a new seed instead of replaying",
+                          stacklevel=2)
+        stream.state.seen = [0] * max(1, workers)
+    return DataLoader(stream, batch_size=None, num_workers=workers,
+                      persistent_workers=workers > 0, prefetch_factor=2 if workers else None)

@@ -1,0 +1,203 @@
+"""The training loop: v-prediction diffusion training of the 3D U-Net on shards.
+
+One optimiser step = ``optim.grad_accum`` micro-batches of ``optim.batch_size`` clips
+per process: captions dropped to "" with ``text.caption_dropout`` (classifier-free
+guidance), encoded by the frozen text encoder, the v-prediction loss (Salimans & Ho
+2022) under bf16 autocast on CUDA, backward (gradients all-reduced by DDP on the last
+micro-batch only), gradient clipping, AdamW at the warmup-cosine learning rate, EMA
+update. Rank 0 logs loss, lr, samples/s (all ranks) and, on CUDA, MFU to stdout and
+``<output>/log.jsonl``, and writes checkpoints every ``train.checkpoint_every`` steps
+and at the end. All randomness comes from seeded generators whose states are saved,
+and the loader replays its stream on resume, so a resumed run follows the same
+trajectory as a straight one (bit-exact on CPU with ``train.deterministic``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import nullcontext
+from functools import partial
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from train.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, rng_state, save_checkpoint
+from train.config import ConfigError, TrainConfig
+from train.data import ClipStream, LoaderState, make_loader
+from train.diffusion import CosineSchedule, VPrediction
+from train.distributed import DistInfo, gather, mean
+from train.metrics import Throughput, peak_flops, train_flops_per_sample
+from train.model import UNet3D, count_parameters
+from train.optim import EMA, lr_at, make_optimizer, set_lr
+from train.text import TextEncoder, drop_captions
+
+
+def set_determinism(enabled: bool) -> None:
+    """Deterministic kernels (and cuBLAS workspace) when ``enabled``."""
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+class Trainer:
+    """Owns model, EMA, optimiser, generator and loader state for one process.
+
+    ``shards``: anything :func:`train.shards.expand_shards` accepts; ``output``: run
+    folder for checkpoints and logs. Raises ConfigError on an incompatible resume.
+    """
+
+    def __init__(self, cfg: TrainConfig, shards, output: str | Path, dist: DistInfo):
+        self.cfg, self.shards, self.output, self.dist = cfg, shards, Path(output), dist
+        set_determinism(cfg.train.deterministic)
+        torch.manual_seed(cfg.train.seed)
+        self.text = TextEncoder(cfg.text).to(dist.device)
+        self.model = UNet3D(cfg.model, self.text.dim).to(dist.device)
+        self.ema = EMA(self.model, cfg.optim.ema_decay)
+        self.optimizer = make_optimizer(self.model, cfg.optim)
+        self.generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 7919 + dist.rank)
+        self.vpred = VPrediction(CosineSchedule(cfg.diffusion.timesteps, cfg.diffusion.cosine_s))
+        self.step, self.loader_state = 0, LoaderState()
+        self.ddp = DDP(self.model) if dist.world_size > 1 else None
+        net = self.ddp or self.model
+        self.net = torch.compile(net) if cfg.train.compile else net
+        bf16 = cfg.train.precision == "bf16" or (cfg.train.precision == "auto" and dist.device.type == "cuda")
+        self.autocast = (partial(torch.autocast, dist.device.type, dtype=torch.bfloat16)
+                         if bf16 else nullcontext)
+
+    # --- checkpoint state -------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Checkpoint content (tensors/numbers/strings/lists/dicts; collective call)."""
+        seen = gather(torch.tensor(self.loader_state.seen, dtype=torch.long), self.dist)
+        rngs = gather(self.generator.get_state(), self.dist)
+        return {
+            "step": self.step, "config": self.cfg.model_dump(mode="json"),
+            "context_dim": self.text.dim, "world_size": self.dist.world_size,
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_state(self.generator), "rank_generators": rngs,
+            "loader": {"batches": self.loader_state.batches, "seen": [s.tolist() for s in seen]},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from :meth:`state_dict` (this rank's generator and loader position)."""
+        saved = TrainConfig.model_validate(state["config"])
+        for section in ("model", "text", "data"):
+            if getattr(saved, section) != getattr(self.cfg, section):
+                raise ConfigError(f"checkpoint was trained with a different '{section}' section")
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        restore_rng(state["rng"], self.generator)
+        same_world = state["world_size"] == self.dist.world_size
+        if same_world:
+            self.generator.set_state(state["rank_generators"][self.dist.rank])
+        seen = state["loader"]["seen"][self.dist.rank] if same_world else []
+        self.loader_state = LoaderState(int(state["loader"]["batches"]), list(seen))
+
+    def resume(self) -> bool:
+        """Load the latest checkpoint under ``output``; False when there is none."""
+        path = latest_checkpoint(self.output)
+        if path is None:
+            return False
+        self.load_state_dict(load_checkpoint(path))
+        self.log({"event": "resumed", "checkpoint": str(path), "step": self.step})
+        return True
+
+    # --- one step ---------------------------------------------------------------
+    def _micro_loss(self, batch: dict) -> torch.Tensor:
+        video = batch["video"].to(self.dist.device, non_blocking=True)
+        k = 0
+        if batch["images"] is not None:
+            k = batch["images"].shape[2]
+            video = torch.cat([video, batch["images"].to(self.dist.device)], dim=2)
+        captions = drop_captions(batch["caption"], self.cfg.text.caption_dropout, self.generator)
+        context, mask = self.text.encode(captions)
+        with self.autocast():
+            return self.vpred.loss(partial(self.net, image_frames=k), video, context, mask,
+                                   self.generator)
+
+    def train_step(self, batches) -> torch.Tensor:
+        """One optimiser step over ``grad_accum`` batches from ``batches``; returns the
+        mean micro-batch loss (scalar tensor, not synchronised)."""
+        accum = self.cfg.optim.grad_accum
+        self.optimizer.zero_grad(set_to_none=True)
+        total = torch.zeros((), device=self.dist.device)
+        for i in range(accum):
+            batch = next(batches)
+            self.loader_state.update(batch)
+            sync = self.ddp is None or i == accum - 1
+            with nullcontext() if sync else self.ddp.no_sync():
+                loss = self._micro_loss(batch) / accum
+                loss.backward()
+            total += loss.detach()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+        set_lr(self.optimizer, lr_at(self.step, self.cfg.optim))
+        self.optimizer.step()
+        self.ema.update(self.model)
+        self.step += 1
+        return total
+
+    # --- the loop ---------------------------------------------------------------
+    def log(self, record: dict) -> None:
+        """Print and append one JSON line to ``<output>/log.jsonl`` (rank 0 only)."""
+        if not self.dist.is_main:
+            return
+        self.output.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record)
+        print(line, flush=True)
+        with open(self.output / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def checkpoint(self) -> None:
+        """Write a checkpoint of the current step (collective; rank 0 writes)."""
+        state = self.state_dict()
+        if self.dist.is_main:
+            save_checkpoint(self.output, self.step, state, self.cfg.train.keep_checkpoints)
+
+    def _flops(self) -> float | None:
+        if peak_flops(self.dist.device) is None:
+            return None
+        d = self.cfg.data
+        shape = (self.cfg.model.channels, d.frames + d.image_frames, d.height, d.width)
+        self.model.eval()  # no dropout: leaves the global RNG untouched
+        with self.autocast():
+            flops = train_flops_per_sample(self.model, shape, self.cfg.text.max_length, d.image_frames)
+        self.model.train()
+        return flops
+
+    def fit(self, max_steps: int | None = None) -> dict:
+        """Train until step ``max_steps`` (default ``optim.max_steps``); returns the last
+        log record."""
+        stop = max_steps or self.cfg.optim.max_steps
+        stream = ClipStream(self.shards, self.cfg.data, self.cfg.optim.batch_size,
+                            self.cfg.train.seed, self.dist.rank, self.dist.world_size,
+                            self.loader_state, self.cfg.train.exact_resume)
+        batches = iter(make_loader(stream))
+        self.loader_state = stream.state
+        flops, peak = self._flops(), peak_flops(self.dist.device)
+        self.log({"event": "start", "step": self.step, "parameters": count_parameters(self.model),
+                  "world_size": self.dist.world_size, "device": str(self.dist.device)})
+        meter, record = Throughput(self.dist.device), {}
+        per_step = self.cfg.optim.batch_size * self.cfg.optim.grad_accum * self.dist.world_size
+        loss_sum, n = torch.zeros((), device=self.dist.device), 0
+        while self.step < stop:
+            loss_sum += self.train_step(batches)
+            meter.add(per_step)
+            n += 1
+            if self.step % self.cfg.train.log_every == 0 or self.step == stop:
+                rate = meter.lap()
+                record = {"step": self.step, "loss": mean(loss_sum / n, self.dist),
+                          "lr": self.optimizer.param_groups[0]["lr"], "samples_per_s": rate}
+                if flops and peak:
+                    record["mfu"] = flops * rate / (peak * self.dist.world_size)
+                if skipped := self.loader_state.total_skipped():
+                    record["skipped"] = skipped
+                self.log(record)
+                loss_sum, n = torch.zeros((), device=self.dist.device), 0
+            if self.step % self.cfg.train.checkpoint_every == 0 or self.step == stop:
+                self.checkpoint()
+        return record

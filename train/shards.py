@@ -1,0 +1,183 @@
+"""Shard lists and a safe tar reader for WebDataset shards written by the pipeline.
+
+Shards are untrusted input. The reader only ever *reads bytes* of the ``.mp4``,
+``.json`` and ``.txt`` members of a sample; any other member (``.pyd``, ``.pth``, ...)
+is counted and never read, so nothing in a shard is unpickled.
+
+A shard is skipped with a :class:`SkippedDataWarning` when it is truncated, is not a
+tar, or when the files of one sample are not adjacent (webdataset groups members by
+consecutive key, so a split sample would silently turn into two broken ones). For
+local files the whole tar is checked from its headers before the first sample is
+yielded, so a bad local shard yields nothing. A remote (fsspec) shard is streamed and
+checked as it is read; it is abandoned at the first defect, after the complete
+samples before it were yielded.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tarfile
+import warnings
+from collections import Counter
+from typing import IO, Iterator
+
+import braceexpand
+import fsspec
+
+SAMPLE_EXTS = ("mp4", "json", "txt")
+_KEY_EXT = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")
+
+
+class SkippedDataWarning(UserWarning):
+    """Data (a shard, a sample, a clip) was skipped; the message counts how many."""
+
+
+class SkipStats:
+    """Counts skipped data by kind and warns: every time for shards, and at the
+    1st, 2nd, 4th, 8th, ... occurrence for more frequent kinds (samples, clips)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def record(self, kind: str, detail: str, always: bool = False) -> None:
+        """Count one skipped item of ``kind`` (e.g. ``shard``, ``short_clip``)."""
+        self.counts[kind] += 1
+        n = self.counts[kind]
+        if always or n & (n - 1) == 0:
+            warnings.warn(f"skipped {kind} ({n} so far): {detail}", SkippedDataWarning,
+                          stacklevel=2)
+
+
+def _is_remote(url: str) -> bool:
+    return "://" in url and not url.startswith("file://")
+
+
+def _local(url: str) -> str:
+    return url[len("file://"):] if url.startswith("file://") else url
+
+
+def _expand_one(spec: str) -> list[str]:
+    if _is_remote(spec):
+        if glob.has_magic(spec):
+            fs, _, paths = fsspec.get_fs_token_paths(spec)
+            protocol = spec.split("://", 1)[0]
+            return sorted(f"{protocol}://{p}" for p in paths)
+        return [spec]
+    path = _local(spec)
+    if os.path.isdir(path):
+        sub = os.path.join(path, "shards")
+        path = os.path.join(sub if os.path.isdir(sub) else path, "*.tar")
+    return sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+
+
+def expand_shards(spec: str | list[str]) -> list[str]:
+    """Shard URLs from a path, run folder, glob, brace range or fsspec URL (or a list).
+
+    A folder means its ``shards/*.tar`` (a run's output folder) or else its ``*.tar``.
+    Brace ranges (``shard-{000000..000009}.tar``) expand first, then globs.
+    Raises FileNotFoundError when nothing matches or a listed local file is missing.
+    """
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    urls: list[str] = []
+    for s in specs:
+        for part in braceexpand.braceexpand(s):
+            urls.extend(_expand_one(part))
+    if not urls:
+        raise FileNotFoundError(f"no shards match {spec!r}")
+    missing = [u for u in urls if not _is_remote(u) and not os.path.isfile(_local(u))]
+    if missing:
+        raise FileNotFoundError(f"shard files not found: {missing[:5]}")
+    return urls
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """Member name -> (sample key, extension) by webdataset's rule (first dot of the
+    base name). Names without an extension give ("", "")."""
+    m = _KEY_EXT.match(name)
+    return (m.group(1), m.group(2)) if m else ("", "")
+
+
+def check_local_tar(path: str) -> str | None:
+    """Walk a local tar's headers; return why it must be skipped, or None when sound.
+
+    Detects: not a tar, truncated data or missing end-of-archive blocks, and sample
+    files that are not adjacent.
+    """
+    end, last_key, seen = 0, None, set()
+    try:
+        with tarfile.open(path, mode="r:") as tf:
+            for member in tf:
+                end = member.offset_data + -(-member.size // 512) * 512
+                key = split_name(member.name)[0] if member.isfile() else None
+                if key and key != last_key:
+                    if key in seen:
+                        return f"files of sample {key!r} are not adjacent"
+                    seen.add(key)
+                    last_key = key
+    except tarfile.TarError as err:
+        return f"unreadable tar: {err}"
+    with open(path, "rb") as f:
+        f.seek(end)
+        tail = f.read(1024)
+    if len(tail) < 1024 or tail.strip(b"\0"):
+        return "truncated: no end-of-archive blocks after the last member"
+    return None
+
+
+def _open(url: str) -> IO[bytes]:
+    if _is_remote(url):
+        return fsspec.open(url, "rb").open()
+    return open(_local(url), "rb")
+
+
+def _stream_members(tf: tarfile.TarFile, url: str, stats: SkipStats) -> Iterator[dict]:
+    group: dict = {}
+    seen: set[str] = set()
+    for member in tf:
+        if not member.isfile():
+            continue
+        key, ext = split_name(member.name)
+        if key != group.get("__key__"):
+            if group:
+                yield group
+            if key in seen:
+                stats.record("shard", f"{url}: files of sample {key!r} are not adjacent", True)
+                return
+            seen.add(key)
+            group = {"__key__": key, "__url__": url}
+        if ext in SAMPLE_EXTS:
+            group[ext] = tf.extractfile(member).read()
+        else:
+            stats.counts["ignored_member"] += 1
+    if group:
+        yield group
+
+
+def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
+    """Yield samples ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes) of one shard.
+
+    Incomplete samples (a required member missing) are counted and skipped; bad
+    shards are skipped as the module docstring says. Errors opening the URL propagate.
+    """
+    if not _is_remote(url):
+        reason = check_local_tar(_local(url))
+        if reason:
+            stats.record("shard", f"{url}: {reason}", always=True)
+            return
+    with _open(url) as raw:
+        try:
+            with tarfile.open(fileobj=raw, mode="r|") as tf:
+                yield from _complete(_stream_members(tf, url, stats), url, stats)
+        except (tarfile.TarError, EOFError) as err:
+            stats.record("shard", f"{url}: truncated or corrupt: {err}", always=True)
+
+
+def _complete(samples: Iterator[dict], url: str, stats: SkipStats) -> Iterator[dict]:
+    for sample in samples:
+        missing = [e for e in SAMPLE_EXTS if e not in sample]
+        if missing:
+            stats.record("incomplete_sample", f"{url}:{sample['__key__']} lacks {missing}")
+            continue
+        yield sample
