@@ -5,6 +5,7 @@ from schemas.record import (
     SCHEMA_VERSION,
     CameraSegment,
     Caption,
+    CaptionEvent,
     ClipRecord,
     ClipVideo,
     MotionStep,
@@ -15,7 +16,7 @@ from schemas.record import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "CameraSegment", "Caption", "ClipRecord", "ClipVideo", "MotionStep",
+    "SCHEMA_VERSION", "CameraSegment", "Caption", "CaptionEvent", "ClipRecord", "ClipVideo", "MotionStep",
     "RejectRecord", "Scores", "SourceInfo", "Span",
     "arrow_schema", "read_records", "to_table", "write_parquet",
 ]

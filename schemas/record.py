@@ -137,13 +137,39 @@ class CameraSegment(_Model):
     brightness: Literal["steady", "brightens", "darkens"] = "steady"
 
 
+class CaptionEvent(_Model):
+    """One thing that happens in the clip, from ``start_s`` to ``end_s`` (seconds from clip start)."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+
 class Caption(_Model):
-    """The clip's caption and where it came from (``signals`` or a model id)."""
+    """The clip's caption and where it came from.
+
+    ``text`` is the main caption: the model's long caption when ``source == "model"``,
+    the signal description when ``source == "signals"``. A vision-language captioner
+    (:mod:`curate.captioning`) also fills ``short`` (one sentence), ``long`` and
+    ``events`` (in time order), ``signals`` (the signal description it was given as
+    hints), ``model_id``, ``prompt_version`` and ``generation`` (the generation settings
+    used, as a JSON object string). When its output stayed degenerate after one retry,
+    ``text`` falls back to the signal description, ``degenerate_reason`` is
+    ``caption_degenerate`` and ``degenerate_detail`` names what was wrong (``empty``,
+    ``repeated_ngram``, ``prompt_echo``, ``cut_off``).
+    """
 
     text: str
     source: Literal["signals", "model"] = "signals"
     model_id: str | None = None
     prompt_version: str | None = None
+    short: str | None = None
+    long: str | None = None
+    events: list[CaptionEvent] = Field(default_factory=list)
+    signals: str | None = None
+    generation: str | None = None
+    degenerate_reason: Literal["caption_degenerate"] | None = None
+    degenerate_detail: str | None = None
 
 
 class ClipRecord(_Model):
