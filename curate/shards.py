@@ -43,9 +43,20 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def caption_text(rec: ClipRecord) -> str:
-    """The text of ``<key>.txt``: the record's caption (empty when there is none)."""
-    return rec.caption.text if rec.caption is not None else ""
+def caption_text(rec: ClipRecord, variant: str = "text") -> str:
+    """The text of ``<key>.txt``: the record's caption (empty when there is none).
+
+    ``variant`` picks a model caption's ``short``, ``long``, ``events`` (one
+    ``"a-b s: text"`` per event, ``"; "``-joined) or ``signals``; ``text`` (or a variant
+    the caption lacks, e.g. after a degenerate model answer) gives ``caption.text``.
+    """
+    cap = rec.caption
+    if cap is None:
+        return ""
+    if variant == "events" and cap.events:
+        return "; ".join(f"{e.start_s:.1f}-{e.end_s:.1f} s: {e.text}" for e in cap.events)
+    chosen = {"short": cap.short, "long": cap.long, "signals": cap.signals}.get(variant)
+    return chosen or cap.text
 
 
 class ShardStage(Stage):

@@ -8,8 +8,10 @@ a :class:`PipelineError` that names the file and the key, e.g.
 
 Order rules: ``probe``, ``split``, ``extract`` come first in that order; per-clip
 stages (``score``, ``embed``, ``filter``) follow; ``dedup`` at most once; ``caption``
-after ``dedup`` (captioning is the expensive step, so it only sees kept clips);
-``shards`` last, exactly once.
+(signals) and ``vlm_caption`` (a vision-language model, :mod:`curate.captioning`) after
+``dedup`` (captioning is the expensive step, so it only sees kept clips), ``caption``
+before ``vlm_caption`` when both are present (its camera segments are the model's
+hints); ``shards`` last, exactly once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curate.caption import CaptionStage
+from curate.captioning import VLMCaptionStage
 from curate.dedup import DedupStage
 from curate.embed import EmbedStage
 from curate.extract import ExtractStage
@@ -30,16 +33,16 @@ from curate.shards import ShardStage
 from curate.split import SplitStage
 
 STAGES = (ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
-          DedupStage, CaptionStage, ShardStage)
+          DedupStage, CaptionStage, VLMCaptionStage, ShardStage)
 
 StageConfig = Annotated[
     Union[ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
-          DedupStage, CaptionStage, ShardStage],
+          DedupStage, CaptionStage, VLMCaptionStage, ShardStage],
     Field(discriminator="stage"),
 ]
 
 CLIP_STAGES = {"score", "embed", "filter"}
-POST_STAGES = {"caption"}
+POST_STAGES = {"caption", "vlm_caption"}
 
 
 class PipelineError(ValueError):
@@ -71,7 +74,7 @@ class Pipeline(BaseModel):
             raise ValueError("stages must end with exactly one shards stage")
         if names.count("dedup") > 1:
             raise ValueError("at most one dedup stage")
-        for name in ("probe", "split", "extract", "score", "embed", "caption"):
+        for name in ("probe", "split", "extract", "score", "embed", "caption", "vlm_caption"):
             if names.count(name) > 1:
                 raise ValueError(f"stage {name} appears more than once")
         middle = names[3:-1]
@@ -84,6 +87,8 @@ class Pipeline(BaseModel):
                 raise ValueError(f"stage {n} cannot run after dedup (only {sorted(POST_STAGES)})")
         if "filter" in names and "score" in names and names.index("filter") < names.index("score"):
             raise ValueError("filter must come after score")
+        if "vlm_caption" in names and "caption" in names and names.index("caption") > names.index("vlm_caption"):
+            raise ValueError("caption (signals) must come before vlm_caption")
         if "dedup" in names and "embed" not in names:
             raise ValueError("dedup needs an embed stage before it (the perceptual hash)")
         return self
@@ -100,6 +105,11 @@ class Pipeline(BaseModel):
                 break
             out.append(s)
         return out
+
+    def caption_variant(self) -> str:
+        """Which caption goes into ``<key>.txt``: the ``vlm_caption`` stage's ``txt``, else ``text``."""
+        vlm = self.stage("vlm_caption")
+        return vlm.txt if vlm is not None else "text"
 
     def post_stages(self) -> list:
         """Stages that run on kept clips after dedup (captioning)."""

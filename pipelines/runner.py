@@ -13,9 +13,11 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import ray
 
+from curate.shards import caption_text
 from curate.tasks import ClipTask
 from pipelines.config import Pipeline
 from pipelines.plan import clip_plan, loads, source_plan
@@ -141,7 +143,8 @@ class Runner:
         rejects += post_rejects
         walls["caption"] = time.perf_counter() - t
         t = time.perf_counter()
-        shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output)
+        text = partial(caption_text, variant=self.pipeline.caption_variant())
+        shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output, text=text)
         kept = sorted(kept, key=lambda r: r.clip_id)
         write_parquet(ClipRecord, kept, os.path.join(self.output, "index.parquet"))
         write_parquet(RejectRecord, rejects, os.path.join(self.output, "rejects.parquet"))

@@ -1,0 +1,93 @@
+"""Caption cache: one JSON file per clip and caption settings, under the run's work folder.
+
+Layout: ``<work_dir>/captions/<settings key>/<clip_id>.json`` with
+``<work_dir>/captions/<settings key>/settings.json`` naming the settings. The key is a
+hash of everything that changes what the model writes (model, dtype, prompt version,
+generation settings, windows, image size); batch size, device and which variant goes
+into ``<key>.txt`` are left out. A file is written under a temporary name and renamed,
+so a run killed mid-write leaves no half entry, and a re-run (after a crash, or with new
+filters that keep some of the same clips) generates nothing for a cached clip.
+
+Only what the model produced is cached (:class:`CachedCaption`); the signal description
+is joined in when the record's caption is built, so changing signal thresholds never
+serves stale hints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas import CaptionEvent
+
+log = logging.getLogger(__name__)
+
+
+class CachedCaption(BaseModel):
+    """The model's result for one clip: the captions, or the degenerate kinds that made it fall back.
+
+    ``generation``: JSON of the settings of the accepted attempt (or the last one tried).
+    ``new_tokens``: tokens generated over all windows and attempts. ``attempts``: 1 or 2.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    short: str | None = None
+    long: str | None = None
+    events: list[CaptionEvent] = Field(default_factory=list)
+    degenerate: list[str] = Field(default_factory=list)
+    generation: str
+    new_tokens: int = 0
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        """True when the model gave usable captions."""
+        return self.long is not None and not self.degenerate
+
+
+def settings_key(settings: dict) -> str:
+    """16 hex characters of the SHA-256 of ``settings`` as sorted JSON."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.part"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class CaptionCache:
+    """Get and put :class:`CachedCaption` by clip id for one set of caption settings."""
+
+    def __init__(self, work_dir: str, settings: dict):
+        self.settings = settings
+        self.dir = os.path.join(work_dir, "captions", settings_key(settings))
+
+    def path(self, clip_id: str) -> str:
+        """Where the entry of ``clip_id`` lives."""
+        return os.path.join(self.dir, f"{clip_id}.json")
+
+    def get(self, clip_id: str) -> CachedCaption | None:
+        """The cached entry, or None. An unreadable entry is logged and treated as missing."""
+        path = self.path(clip_id)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            return CachedCaption.model_validate_json(text)
+        except ValidationError as exc:
+            log.warning("ignoring unreadable caption cache entry %s: %s", path, exc.errors()[0]["msg"])
+            return None
+
+    def put(self, clip_id: str, entry: CachedCaption) -> None:
+        """Store ``entry`` for ``clip_id`` (atomic rename; creates the folder and its settings.json)."""
+        if not os.path.isdir(self.dir):
+            os.makedirs(self.dir, exist_ok=True)
+            _write_atomic(os.path.join(self.dir, "settings.json"), json.dumps(self.settings, sort_keys=True, indent=1))
+        _write_atomic(self.path(clip_id), entry.model_dump_json())

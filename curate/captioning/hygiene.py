@@ -1,0 +1,110 @@
+"""Output hygiene for model captions: strip boilerplate openings, detect degenerate text.
+
+Degenerate kinds (the failure modes small and quantised VLMs show in bulk captioning;
+cf. the repetition checks of cosmos-curate's caption filtering and the n-gram repetition
+measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"):
+
+- ``empty``: nothing but whitespace and punctuation, or fewer than ``min_words`` words;
+- ``repeated_ngram``: a word ``n``-gram occurring ``max_repeats`` times or more, one word
+  repeated ``max_run`` times in a row, or a 1-3 character unit repeated 10+ times;
+- ``prompt_echo``: the output copies the prompt (the format placeholders, or half of its
+  word ``echo_n``-grams appear in the prompt);
+- ``cut_off``: the text does not end a sentence (generation stopped mid-sentence, e.g. at
+  ``max_new_tokens``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+DEGENERATE_KINDS = ("empty", "repeated_ngram", "prompt_echo", "cut_off")
+
+_OPENINGS = re.compile(
+    r"^\s*(?:(?:in|throughout)\s+(?:this|the)\s+(?:video|clip|footage|sequence)\s*,?\s*"
+    r"|(?:the|this)\s+(?:video|clip|footage|sequence|frames?|images?)\s+"
+    r"(?:shows?|depicts?|features?|captures?|presents?|displays?|illustrates?)\s*(?:that\s+|how\s+)?"
+    r"|(?:these|the)\s+frames\s+(?:show|depict)\s*(?:that\s+|how\s+)?)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[a-z0-9']+")
+_TIMES = re.compile(r"\d+(?:\.\d+)?\s*[-\u2013\u2014]\s*\d+(?:\.\d+)?\s*s\b\s*:?")
+_UNIT_RUN = re.compile(r"(\S{1,3})\1{9,}")
+_END = re.compile(r"[.!?][\"')\]]*\s*$")
+_PLACEHOLDERS = ("<one sentence", "<start>-<end>", "answer in exactly this format")
+
+
+@dataclass(frozen=True)
+class DegenerateChecks:
+    """Thresholds of :func:`degenerate_kind` (see module docstring)."""
+
+    min_words: int = 3
+    n: int = 4
+    max_repeats: int = 3
+    max_run: int = 4
+    echo_n: int = 6
+    echo_share: float = 0.5
+
+
+def strip_boilerplate(text: str) -> str:
+    """Remove openings like "The video shows" / "In this clip," and re-capitalise.
+
+    >>> strip_boilerplate("The video shows a dog running.")
+    'A dog running.'
+    """
+    out = _OPENINGS.sub("", text.strip(), count=1).strip()
+    return out[:1].upper() + out[1:] if out else out
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens of ``text`` (letters, digits, apostrophes)."""
+    return _WORD.findall(text.lower())
+
+
+def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def is_repetitive(text: str, checks: DegenerateChecks = DegenerateChecks()) -> bool:
+    """True when ``text`` repeats an n-gram, a word or a short unit (module docstring)."""
+    text = _TIMES.sub(" ", text)
+    toks = words(text)
+    if _UNIT_RUN.search(text.replace(" ", "")):
+        return True
+    run = 1
+    for a, b in zip(toks[:-1], toks[1:]):
+        run = run + 1 if a == b else 1
+        if run >= checks.max_run:
+            return True
+    counts = Counter(_ngrams(toks, checks.n))
+    return bool(counts) and max(counts.values()) >= checks.max_repeats
+
+
+def echoes_prompt(text: str, prompt: str, checks: DegenerateChecks = DegenerateChecks()) -> bool:
+    """True when ``text`` copies the prompt's format placeholders or much of its wording."""
+    low = text.lower()
+    if any(p in low for p in _PLACEHOLDERS):
+        return True
+    grams = _ngrams(words(text), checks.echo_n)
+    if not grams:
+        return False
+    seen = set(_ngrams(words(prompt), checks.echo_n))
+    return sum(g in seen for g in grams) / len(grams) >= checks.echo_share
+
+
+def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = DegenerateChecks()) -> str | None:
+    """The first degenerate kind ``text`` shows, in the order of :data:`DEGENERATE_KINDS`, or None.
+
+    ``text``: a model answer after :func:`strip_boilerplate`; ``prompt``: the prompt's
+    text (:func:`curate.captioning.prompts.prompt_text`).
+    """
+    if len(words(text)) < checks.min_words:
+        return "empty"
+    if is_repetitive(text, checks):
+        return "repeated_ngram"
+    if prompt and echoes_prompt(text, prompt, checks):
+        return "prompt_echo"
+    if not _END.search(text):
+        return "cut_off"
+    return None
