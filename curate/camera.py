@@ -6,7 +6,7 @@ per second), a zoom when the scale change exceeds ``zoom_threshold`` (per second
 static otherwise. The camera moves against the content: content moving right (flow
 ``pan_x > 0``) means the camera pans left; content moving down means it tilts up;
 content growing means a zoom in. Intensity comes from the total motion (global plus
-residual object motion). Labels are smoothed with a 3-step majority filter, runs of
+residual object motion: the mean flow magnitude). Labels are smoothed with a 3-step majority filter, runs of
 equal labels become segments, and segments shorter than ``min_segment_s`` merge into
 their neighbour, so one jittery step does not split a pan.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
 from schemas import CameraSegment, MotionStep
 
@@ -50,7 +49,7 @@ def step_label(step: MotionStep, th: CameraThresholds) -> str:
 
 def intensity(step: MotionStep, th: CameraThresholds) -> str:
     """Motion intensity of one step: still, low, moderate or strong."""
-    total = float(np.hypot(step.pan_x, step.pan_y)) + step.residual
+    total = step.magnitude
     a, b, c = th.intensity_levels
     return "still" if total < a else "low" if total < b else "moderate" if total < c else "strong"
 

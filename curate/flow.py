@@ -32,7 +32,7 @@ class GlobalMotion:
     magnitude: float
 
 
-def dense_flow(prev: np.ndarray, cur: np.ndarray, method: str = "farneback") -> np.ndarray:
+def dense_flow(prev: np.ndarray, cur: np.ndarray, method: str = "dis") -> np.ndarray:
     """Flow from ``prev`` to ``cur`` (both ``(H, W) uint8``): ``(H, W, 2) float32`` pixels."""
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(prev, cur, None, 0.5, 3, 15, 3, 5, 1.2, 0)
@@ -42,12 +42,17 @@ def dense_flow(prev: np.ndarray, cur: np.ndarray, method: str = "farneback") -> 
     raise ValueError(f"unknown flow method {method!r} (farneback, dis)")
 
 
-def fit_global(flow: np.ndarray) -> tuple[float, float, float, float, np.ndarray]:
+def fit_global(flow: np.ndarray, margin: float = 0.08) -> tuple[float, float, float, float, np.ndarray]:
     """Least-squares similarity fit to ``flow`` ``(H, W, 2)``.
 
-    Returns ``(tx, ty, s, r, residual_field)`` with tx, ty in pixels, s and r per
-    frame interval, and the residual flow ``(H, W, 2)``.
+    A border of ``margin`` (fraction of each side) is left out: content entering or
+    leaving the frame has no valid flow there. Returns ``(tx, ty, s, r,
+    residual_field)`` with tx, ty in pixels, s and r per frame interval, and the
+    residual flow of the fitted region.
     """
+    h0, w0 = flow.shape[:2]
+    my, mx = int(h0 * margin), int(w0 * margin)
+    flow = flow[my:h0 - my, mx:w0 - mx]
     h, w = flow.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     xs -= (w - 1) / 2.0
@@ -62,7 +67,7 @@ def fit_global(flow: np.ndarray) -> tuple[float, float, float, float, np.ndarray
     return tx, ty, s, r, np.stack([u - model_u, v - model_v], axis=-1)
 
 
-def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "farneback") -> GlobalMotion:
+def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "dis") -> GlobalMotion:
     """Camera and object motion between two luma frames ``dt`` seconds apart.
 
     Raises ValueError when ``dt <= 0`` or the frames differ in shape.
@@ -74,7 +79,7 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "f
     flow = dense_flow(prev, cur, method)
     tx, ty, s, _r, res = fit_global(flow)
     width = float(prev.shape[1])
-    mag = float(np.linalg.norm(flow, axis=-1).mean())
+    mag = float(np.linalg.norm(flow, axis=-1).mean())  # whole frame: objects at the edges count
     resid = float(np.linalg.norm(res, axis=-1).mean())
     return GlobalMotion(pan_x=tx / width / dt, pan_y=ty / width / dt, zoom=s / dt,
                         residual=resid / width / dt, magnitude=mag / width / dt)

@@ -34,7 +34,8 @@ class SourceInfo(_Model):
     ``duration_s`` is the video stream's duration from its timestamps (audio tracks
     that run longer do not count). ``fps`` is the average rate; ``vfr`` is true when
     frame intervals vary by more than a few percent. ``rotation`` is the display
-    rotation in degrees (0, 90, 180, 270) that upright output applies.
+    rotation in degrees counter-clockwise (0, 90, 180, 270) that upright output applies;
+    ``width``/``height`` are as displayed (after that rotation).
     """
 
     path: str
@@ -113,7 +114,8 @@ class MotionStep(_Model):
     ``pan_x``/``pan_y``: median optical flow, frame widths per second (positive =
     content moves right/down). ``zoom``: relative scale change per second (positive =
     content grows, camera zooms in). ``residual``: mean magnitude of flow not explained
-    by the global model (object motion), frame widths per second. ``luma``: mean luma.
+    by the global model (object motion), frame widths per second. ``magnitude``: mean
+    flow magnitude over the frame, frame widths per second. ``luma``: mean luma 0..255.
     ``t_s`` is relative to the clip start.
     """
 
@@ -122,6 +124,7 @@ class MotionStep(_Model):
     pan_y: float
     zoom: float
     residual: float
+    magnitude: float
     luma: float
 
 

@@ -49,11 +49,12 @@ def scaled_size(width: int, height: int, short_side: int | None, even: bool = Tr
     return max(1, int(round(w))), max(1, int(round(h)))
 
 
-_ROT_K = {0: 0, 90: -1, 180: 2, 270: 1}
+_ROT_K = {0: 0, 90: 1, 180: 2, 270: 3}
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Apply a display rotation (degrees, counter-clockwise as FFmpeg reports it)."""
+    """Apply a display rotation: ``rotation`` degrees counter-clockwise, as the display
+    matrix states it (FFmpeg ``av_display_rotation_get``, PyAV ``VideoFrame.rotation``)."""
     k = _ROT_K.get(rotation % 360, 0)
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
 

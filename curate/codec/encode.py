@@ -1,8 +1,12 @@
 """H.264 clip encoding with PyAV (libx264 from the PyAV wheel; no system ffmpeg).
 
 Output: MP4, yuv420p, even width and height, constant frame rate, ``+faststart``.
-libx264 output is deterministic for the same frames and options (x264 only gives that
-up with ``--non-deterministic``), so the same span and settings give the same bytes.
+Reproducible bytes: the same frames and settings must give the same file on any
+machine. The thread count is fixed at one (``threads=1``: x264's output depends on it,
+and parallelism comes from encoding many clips at once), and x264's macroblock-tree
+rate control is off (``mbtree=0``): with it on, this libx264 build gave a different
+first encode in a fresh process for the same frames (measured; see
+tests/curate/test_codec.py), at a cost of a few percent in size at equal CRF.
 The file is written under a temporary name and renamed when complete.
 """
 
@@ -38,7 +42,7 @@ class ClipWriter:
             raise CodecError("encode_error", f"odd size {width}x{height}")
         self.path, self.tmp = path, f"{path}.part"
         self.width, self.height, self.rate = width, height, as_rate(fps)
-        self.options = {"crf": str(crf), "preset": preset}
+        self.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": "mbtree=0"}
         self.num_frames = 0
         self._container = None
         self._stream = None

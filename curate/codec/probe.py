@@ -90,8 +90,7 @@ def probe(path: str) -> ProbeResult:
     frame = _first_frame(path)
     if frame is None:
         raise CodecError("truncated", "no frame decodes")
-    rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
-    rotation = (rotation // 90) * 90
+    rotation = int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0)) * 90 % 360
     gaps = np.diff(times)
     last = float(np.median(gaps)) if len(gaps) else 0.0
     duration = float(times[-1] - times[0] + last) if len(times) > 1 else 0.0

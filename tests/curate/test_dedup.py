@@ -1,0 +1,65 @@
+"""Perceptual hashes and near-duplicate grouping with a planted duplicate."""
+
+import cv2
+import numpy as np
+
+from curate.dedup import DedupStage
+from curate.phash import clip_phash, hamming_matrix, hashes_to_bits
+from schemas import ClipRecord, ClipVideo, SourceInfo, Span
+from support.synth import render
+
+
+def _sample(seed, w, h, n=8):
+    return np.stack([render(seed, i / 4, w, h) for i in range(n)])
+
+
+def _rec(cid, phash, width=320, height=240, dur=2.0, path="a.mp4", start=0.0):
+    src = SourceInfo(path=path, source_id="s", size_bytes=1, duration_s=10, fps=25, num_frames=250,
+                     width=width, height=height, codec="h264")
+    return ClipRecord(clip_id=cid, source=src, span=Span(shot_index=0, start_frame=0, end_frame=50,
+                      start_s=start, end_s=start + dur), phash=phash,
+                      clip=ClipVideo(num_frames=50, fps=25, width=width, height=height, duration_s=dur))
+
+
+def _dist(a, b):
+    return int(hamming_matrix(hashes_to_bits([a]), hashes_to_bits([b]))[0, 0])
+
+
+def test_phash_is_stable_across_resolution_and_recompression():
+    a = clip_phash(_sample(1, 320, 240))
+    small = clip_phash(_sample(1, 160, 120))
+    jpeg = np.stack([cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 40])[1], 1)
+                     for f in _sample(1, 320, 240)])
+    assert len(a) == 64  # 4 frames x 64 bits, hex
+    assert _dist(a, small) <= 4 * 6
+    assert _dist(a, clip_phash(jpeg)) <= 4 * 6
+    assert _dist(a, clip_phash(_sample(2, 320, 240))) >= 4 * 20
+
+
+def test_planted_duplicate_is_flagged_and_distinct_clips_are_not():
+    recs = [
+        _rec("c1", clip_phash(_sample(1, 320, 240)), path="a.mp4"),
+        _rec("c2", clip_phash(_sample(2, 320, 240)), path="a.mp4", start=2),
+        _rec("c3", clip_phash(_sample(1, 480, 360)), 480, 360, path="b.mp4"),  # the duplicate
+        _rec("c4", clip_phash(_sample(3, 320, 240)), path="b.mp4", start=2),
+    ]
+    kept, dropped = DedupStage().run(recs)
+    assert [r.clip_id for r in kept] == ["c2", "c3", "c4"]  # the higher resolution copy stays
+    assert [(r.clip_id, k) for r, k in dropped] == [("c1", "c3")]
+
+
+def test_keep_rule_is_order_independent_and_chains_group():
+    h = clip_phash(_sample(5, 160, 120))
+    recs = [_rec("b", h, dur=2.0), _rec("a", h, dur=3.0), _rec("c", h, dur=3.0, path="z.mp4")]
+    for order in (recs, recs[::-1], [recs[1], recs[2], recs[0]]):
+        kept, dropped = DedupStage().run(order)
+        assert [r.clip_id for r in kept] == ["a"]  # longest, then earliest path
+        assert sorted((r.clip_id, k) for r, k in dropped) == [("b", "a"), ("c", "a")]
+
+
+def test_threshold_zero_only_groups_identical_hashes():
+    a = clip_phash(_sample(1, 320, 240))
+    b = a[:-1] + format(int(a[-1], 16) ^ 1, "x")  # one bit away
+    assert _dist(a, b) == 1
+    kept, _ = DedupStage(max_hamming=0).run([_rec("x", a), _rec("y", b), _rec("z", a)])
+    assert [r.clip_id for r in kept] == ["x", "y"]

@@ -1,0 +1,52 @@
+"""Span planning: trimming at cuts, minimum length, windows for long shots."""
+
+import pytest
+
+from curate.spans import plan_spans
+
+
+def _times(n, fps=25.0):
+    return [i / fps for i in range(n)]
+
+
+def test_no_cut_is_one_shot():
+    kept, short = plan_spans([], _times(100), 4.0, min_clip_s=1.0, max_clip_s=10.0)
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 100)]
+    assert kept[0].duration_s == pytest.approx(4.0)
+    assert short == []
+
+
+def test_cuts_split_exactly_without_trim():
+    kept, _ = plan_spans([30, 76], _times(120), 4.8, min_clip_s=1.0, max_clip_s=10.0)
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 30), (30, 76), (76, 120)]
+
+
+def test_trim_removes_frames_near_each_cut():
+    kept, _ = plan_spans([50], _times(100), 4.0, min_clip_s=1.0, max_clip_s=10.0, trim_s=0.08)
+    # 0.08 s at 25 fps: frames 48, 49 (before) and 50, 51 (after) are left out.
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 48), (52, 100)]
+
+
+def test_short_shot_is_dropped():
+    kept, short = plan_spans([10], _times(100), 4.0, min_clip_s=1.0, max_clip_s=10.0)
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(10, 100)]
+    assert [(s.start_frame, s.end_frame) for s in short] == [(0, 10)]
+
+
+def test_long_shot_cut_into_equal_windows_no_longer_than_max():
+    kept, short = plan_spans([], _times(250), 10.0, min_clip_s=1.0, max_clip_s=4.0)
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 83), (83, 167), (167, 250)]
+    assert all(s.duration_s <= 4.0 for s in kept)
+    assert [s.window_index for s in kept] == [0, 1, 2]
+    assert short == []
+
+
+def test_windows_fall_back_to_fixed_length_when_equal_ones_are_too_short():
+    kept, short = plan_spans([], _times(80), 3.2, min_clip_s=2.0, max_clip_s=3.0)
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 75)]
+    assert [(s.start_frame, s.end_frame) for s in short] == [(75, 80)]
+
+
+def test_min_above_max_is_an_error():
+    with pytest.raises(ValueError):
+        plan_spans([], _times(10), 0.4, min_clip_s=3.0, max_clip_s=2.0)

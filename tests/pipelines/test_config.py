@@ -1,0 +1,73 @@
+"""Pipeline files: validation errors name the key, before any work starts."""
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from pipelines.config import PipelineError, load_pipeline, parse_pipeline
+from support.pipelines import LOCAL_YAML, local_dict
+
+
+def test_local_yaml_is_valid():
+    p = load_pipeline(LOCAL_YAML)
+    assert [s.name for s in p.stages] == ["probe", "split", "extract", "score", "embed", "filter",
+                                          "dedup", "caption", "shards"]
+    assert [s.name for s in p.clip_stages()] == ["extract", "score", "embed", "filter"]
+    assert [s.name for s in p.post_stages()] == ["caption"]
+
+
+def _error(data) -> str:
+    with pytest.raises(PipelineError) as err:
+        parse_pipeline(data, "p.yaml")
+    return str(err.value)
+
+
+def test_unknown_key_is_named():
+    data = local_dict()
+    data["stages"][1]["max_clip_seconds"] = 5
+    assert "p.yaml: stages[1] (split).max_clip_seconds: Extra inputs are not permitted" in _error(data)
+
+
+def test_bad_value_is_named():
+    data = local_dict()
+    data["stages"][2]["crf"] = 99
+    assert "stages[2] (extract).crf" in _error(data)
+    data = local_dict()
+    data["stages"][1]["min_clip_s"] = 20.0
+    assert "min_clip_s (20.0) must not exceed max_clip_s" in _error(data)
+
+
+def test_unknown_stage_and_top_level_key():
+    data = local_dict()
+    data["stages"].insert(3, {"stage": "teleport"})
+    assert "stages[3]" in _error(data)
+    data = local_dict()
+    data["workers"] = 4
+    assert "workers: Extra inputs are not permitted" in _error(data)
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda s: s.pop(0), "must start with probe, split, extract"),
+    (lambda s: s.pop(), "must end with exactly one shards stage"),
+    (lambda s: s.insert(3, s.pop(7)), "caption cannot run before dedup"),
+    (lambda s: s.insert(3, s.pop(5)), "filter must come after score"),
+])
+def test_stage_order_rules(mutate, message):
+    data = copy.deepcopy(local_dict())
+    mutate(data["stages"])
+    assert message in _error(data)
+
+
+def test_cli_validate_exit_codes(tmp_path):
+    data = local_dict()
+    data["stages"][0]["bogus"] = 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    cmd = [sys.executable, "-m", "pipelines.cli", "validate"]
+    ok = subprocess.run(cmd + [LOCAL_YAML], capture_output=True, text=True)
+    assert ok.returncode == 0 and "probe -> split" in ok.stdout
+    res = subprocess.run(cmd + [str(bad)], capture_output=True, text=True)
+    assert res.returncode == 2 and "stages[0] (probe).bogus" in res.stderr
