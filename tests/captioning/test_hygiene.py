@@ -1,0 +1,63 @@
+"""Boilerplate openings are stripped; each kind of degenerate output is detected."""
+
+import pytest
+
+from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
+
+PROMPT = ("These 4 frames come from a 3.0 s video clip; each is labelled with its time in seconds from "
+          "the clip start. Describe what happens in the video, in time order. Name what moves, where it "
+          "goes and how the camera moves.")
+GOOD = ("SUMMARY: A cyclist crosses the street. EVENTS: 0.0-1.2 s: A cyclist enters from the left. "
+        "1.2-3.0 s: She stops at the light, then turns right as the camera pans to follow.")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("The video shows a dog running on a beach.", "A dog running on a beach."),
+    ("the clip depicts how a car parks.", "A car parks."),
+    ("In this video, a man waves.", "A man waves."),
+    ("These frames show a bird taking off.", "A bird taking off."),
+    ("A dog runs. The video shows nothing else.", "A dog runs. The video shows nothing else."),
+])
+def test_strip_boilerplate(text, expected):
+    assert strip_boilerplate(text) == expected
+
+
+def test_good_caption_is_not_degenerate():
+    assert degenerate_kind(GOOD, PROMPT) is None
+    assert degenerate_kind("A red square slides right.", PROMPT) is None
+
+
+@pytest.mark.parametrize("text", ["", "   ", "...", "Dog.", "<|im_end|>"])
+def test_empty(text):
+    assert degenerate_kind(text, PROMPT) == "empty"
+
+
+@pytest.mark.parametrize("text", [
+    "A car drives down the road and a car drives down the road and a car drives down the road.",
+    "The the the the cat sits.",
+    "A man walks. " + "!!!!!!!!!!!!!!!!!!!!",
+    "the square moves right the square moves right the square moves right the square moves right",
+])
+def test_repeated_ngrams(text):
+    assert degenerate_kind(text, PROMPT) == "repeated_ngram"
+
+
+def test_time_ranges_do_not_count_as_repetition():
+    text = "0.0-0.0 s: A car waits. 0.0-1.0 s: It starts. 1.0-1.0 s: It turns left."
+    assert degenerate_kind(text, PROMPT) is None
+
+
+@pytest.mark.parametrize("text", [
+    "SUMMARY: <one sentence about the whole clip> EVENTS: <start>-<end> s: <one sentence>.",
+    "Describe what happens in the video, in time order. Name what moves, where it goes and how the camera moves.",
+])
+def test_prompt_echo(text):
+    assert degenerate_kind(text, PROMPT) == "prompt_echo"
+
+
+@pytest.mark.parametrize("text", [
+    "A cyclist enters from the left and then",
+    "SUMMARY: A cyclist crosses the street. EVENTS: 0.0-1.2 s: A cyclist enters from the",
+])
+def test_cut_off(text):
+    assert degenerate_kind(text, PROMPT) == "cut_off"

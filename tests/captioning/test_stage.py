@@ -1,0 +1,97 @@
+"""The caption stage with a scripted model: retry, fallback, batching, errors, cache."""
+
+import json
+import os
+
+from curate.captioning import VLMCaptionStage
+from curate.captioning.cache import CaptionCache
+
+GOOD = "SUMMARY: A ball rolls left. EVENTS: 0.0-1.0 s: The ball starts rolling. 1.0-3.0 s: It rolls out of view."
+
+
+def _stage(model, **kw):
+    kw.setdefault("window_s", 10.0)
+    kw.setdefault("stride_s", 8.0)
+    return VLMCaptionStage(model="scripted-vlm", **kw)
+
+
+def test_model_caption_fills_the_record(make_clip, scripted):
+    model_cls, with_model = scripted
+    task = with_model(_stage(None), model_cls(["The video shows " + GOOD]))(make_clip())
+    cap = task.record.caption
+    assert task.reject_row is None
+    assert cap.source == "model" and cap.model_id == "scripted-vlm" and cap.prompt_version == "v1"
+    assert cap.short == "A ball rolls left."
+    assert cap.long == cap.text == "The ball starts rolling. It rolls out of view."
+    assert [(e.start_s, e.end_s) for e in cap.events] == [(0.0, 1.0), (1.0, 3.0)]
+    assert cap.signals and cap.signals.startswith("0.0-3.0 s:")  # signals computed inside when missing
+    assert json.loads(cap.generation)["do_sample"] is False
+    assert cap.degenerate_reason is None
+
+
+def test_degenerate_answer_is_retried_once_with_other_settings(make_clip, scripted):
+    model_cls, with_model = scripted
+    model = model_cls(["a ball a ball a ball a ball a ball", GOOD])
+    task = with_model(_stage(None), model)(make_clip())
+    assert len(model.calls) == 2
+    first, second = model.calls[0][1], model.calls[1][1]
+    assert not first.do_sample and second.do_sample and second.repetition_penalty > first.repetition_penalty
+    assert task.record.caption.source == "model"
+    assert json.loads(task.record.caption.generation)["do_sample"] is True
+
+
+def test_still_degenerate_falls_back_to_signals(make_clip, scripted):
+    model_cls, with_model = scripted
+    model = model_cls(["", "A ball rolls and then"])
+    task = with_model(_stage(None), model)(make_clip(pan_x=0.2))
+    cap = task.record.caption
+    assert len(model.calls) == 2  # one retry, no more
+    assert task.reject_row is None
+    assert cap.source == "signals" and cap.text == cap.signals and "pans" in cap.text
+    assert cap.degenerate_reason == "caption_degenerate" and cap.degenerate_detail == "cut_off"
+    assert cap.model_id == "scripted-vlm" and cap.short is None and cap.events == []
+
+
+def test_batches_group_windows_of_several_clips(make_clip, scripted):
+    model_cls, with_model = scripted
+    model = model_cls([GOOD])
+    stage = with_model(_stage(None, window_s=2.0, stride_s=2.0, resources={"batch_size": 3}), model)
+    tasks = [make_clip(clip_id=f"c{i}", duration_s=4.0) for i in range(3)]  # 2 windows each
+    out = stage.process_batch(tasks)
+    assert [len(call) for call, _ in model.calls] == [3, 3]
+    assert all(t.record.caption.source == "model" and t.timings["vlm_caption"] > 0 for t in out)
+
+
+def test_a_broken_clip_is_rejected_alone(make_clip, scripted):
+    model_cls, with_model = scripted
+    model = model_cls([GOOD])
+    stage = with_model(_stage(None, resources={"batch_size": 4}), model)
+    good, broken = make_clip(clip_id="good"), make_clip(clip_id="broken")
+    os.remove(os.path.join(broken.work_dir, "clips", "broken.frames.npz"))
+    stage.process_batch([good, broken])
+    assert good.reject_row is None and good.record.caption.source == "model"
+    assert broken.reject_row.stage == "vlm_caption" and broken.reject_row.reason == "stage_error"
+
+
+def test_cache_prevents_a_second_generation(make_clip, scripted):
+    model_cls, with_model = scripted
+    model = model_cls([GOOD])
+    stage = with_model(_stage(None), model)
+    first = stage(make_clip(clip_id="same"))
+    assert len(model.calls) == 1
+    cached = CaptionCache(first.work_dir, stage.cache_settings())
+    assert os.path.exists(cached.path("same"))
+    again = with_model(_stage(None), model)(make_clip(clip_id="same"))  # a new worker, same settings
+    assert len(model.calls) == 1
+    assert again.record.caption == first.record.caption
+    other = with_model(_stage(None, max_new_tokens=64), model)(make_clip(clip_id="same"))
+    assert len(model.calls) == 2 and other.record.caption.source == "model"  # other settings: new entry
+
+
+def test_cached_fallback_is_not_retried(make_clip, scripted):
+    model_cls, with_model = scripted
+    model = model_cls([""])
+    stage = with_model(_stage(None), model)
+    stage(make_clip(clip_id="bad"))
+    stage(make_clip(clip_id="bad"))
+    assert len(model.calls) == 2  # first attempt + retry, once
