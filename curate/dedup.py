@@ -1,7 +1,9 @@
 """Dedup stage: near-duplicate clips across the whole run, one kept per group.
 
-Two clips are near-duplicates when the mean Hamming distance between their per-frame
-pHashes (:mod:`curate.phash`) is at most ``max_hamming`` bits (of 64). Groups are the
+Two clips are near-duplicates when their clip pHashes (:mod:`curate.phash`) differ in at
+most ``max_distance`` of their bits (normalised Hamming distance; 0.05 by default, between
+the 1.7% of a rescaled re-encoded copy and the 8.2% of the closest distinct clips
+measured on real footage shot in one room). Groups are the
 connected components of that relation (union-find), so a chain of near-duplicates is
 one group. The kept clip of a group is chosen by a fixed rule:
 
@@ -53,13 +55,13 @@ def keep_key(rec: ClipRecord) -> tuple:
 class DedupStage(Stage):
     """Group near-duplicates over all records of a run (see module docstring).
 
-    Config: ``max_hamming`` (mean bits per 64-bit frame hash, 0..64), ``block``.
+    Config: ``max_distance`` (fraction of differing hash bits, 0..1), ``block``.
     This stage runs on the driver over every committed record, not per clip.
     """
 
     name = "dedup"
     stage: Literal["dedup"] = "dedup"
-    max_hamming: float = Field(10.0, ge=0, le=64)
+    max_distance: float = Field(0.05, ge=0, le=1)
     block: int = Field(2048, ge=1)
 
     def groups(self, records: list[ClipRecord]) -> list[list[int]]:
@@ -72,7 +74,7 @@ class DedupStage(Stage):
                 by_len.setdefault(len(r.phash), []).append(i)
         for length, idx in by_len.items():
             bits = hashes_to_bits([records[i].phash for i in idx])
-            limit = self.max_hamming * (length // 16)
+            limit = self.max_distance * length * 4  # hex chars -> bits
             for start in range(0, len(idx), self.block):
                 dist = hamming_matrix(bits[start:start + self.block], bits)
                 for a, b in zip(*np.nonzero(dist <= limit)):

@@ -16,7 +16,7 @@ from curate.tasks import ClipTask
 
 
 class EmbedStage(Stage):
-    """Set ``record.phash`` from ``hash_frames`` frames of the frame sample (64 bits each)."""
+    """Set ``record.phash`` from ``hash_frames`` frames of the frame sample (256 bits each)."""
 
     name = "embed"
     stage: Literal["embed"] = "embed"

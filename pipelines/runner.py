@@ -100,12 +100,25 @@ class Runner:
                           record=r, source_path=r.source.path) for r in kept]
         out_kept, rejects = [], []
         self.progress.start("captions", len(tasks))
-        for row in clip_plan(tasks, stages).iter_rows():
-            task: ClipTask = loads(row["task"])
+        for task in self._run_post(tasks, stages):
             (rejects.append(task.reject_row) if task.reject_row else out_kept.append(task.record))
             self.progress.advance("captions")
         self.progress.stop("captions")
         return out_kept, rejects
+
+    @staticmethod
+    def _run_post(tasks: list[ClipTask], stages: list):
+        """Model stages go to Ray (actor pools); cheap signal-only stages run here, in order."""
+        if any(s.uses_model for s in stages):
+            for row in clip_plan(tasks, stages).iter_rows():
+                yield loads(row["task"])
+            return
+        for stage in stages:
+            stage.setup()
+        for task in tasks:
+            for stage in stages:
+                task = stage(task)
+            yield task
 
     def run(self, address: str | None = None) -> RunSummary:
         """Execute all phases and write the output folder. Returns the run summary."""

@@ -1,0 +1,39 @@
+"""The vidcurate command end to end, in a subprocess with its own local Ray."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from support.pipelines import LOCAL_YAML
+from support.synth import Shot, shots_video
+
+
+def test_run_accounts_for_every_input_and_prints_a_summary(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "good clip é.mp4"), [Shot(31, 40), Shot(32, 40)], 192, 144)
+    (src / "junk.mp4").write_bytes(b"\x00" * 5000)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{src}/good clip é.mp4\n{src}/junk.mp4\n{src}/missing.mp4\n")
+    out = tmp_path / "out"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    res = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input", str(listing),
+                          "--output", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "sources: 3 (2 rejected)" in res.stdout
+    assert "clips kept: 2" in res.stdout
+    rejects = {os.path.basename(r["source_path"]): r["reason"]
+               for r in pq.read_table(out / "rejects.parquet").to_pylist()}
+    assert rejects == {"junk.mp4": "decode_error", "missing.mp4": "not_found"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["rejects"] == {"probe:decode_error": 1, "probe:not_found": 1}
+    # The same folder while another run holds it: a clear error, exit code 3.
+    import fcntl
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input",
+                               str(listing), "--output", str(out)], capture_output=True, text=True, env=env)
+    assert busy.returncode == 3 and "in use by another vidcurate run" in busy.stderr
