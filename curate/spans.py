@@ -2,8 +2,11 @@
 
 Rules (after PySceneDetect's ``split-video`` and Cosmos-Curate's fixed-stride splitting):
 
-- Frames within ``trim_s`` of a cut are removed from both neighbouring shots, so no
-  clip holds a frame of the other shot (detectors can be a frame late on soft cuts).
+- Frames inside a gap (a gradual transition or blank stretch, half-open frame interval
+  from :class:`curate.shots.Boundaries`) belong to no shot: a gap ends the shot before it
+  and the next shot starts at its end.
+- Frames within ``trim_s`` of a cut or gap edge are removed from both neighbouring shots,
+  so no clip holds a frame of the other shot (detectors can be a frame late on soft cuts).
   The first and last frame of the source are not trimmed.
 - A shot shorter than ``min_clip_s`` after trimming is dropped (``too_short``).
 - A shot longer than ``max_clip_s`` is cut into ``k = ceil(d / max)`` consecutive
@@ -18,6 +21,8 @@ frame ``i``'s time and ``end_time`` the end of the last frame.
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from schemas import Span
 
@@ -57,15 +62,31 @@ def _windows(a: int, z: int, frame_times: list[float], end: float, min_s: float,
     return out
 
 
+def shot_ranges(cuts: list[int], gaps: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """Half-open frame ranges of the shots of an ``n``-frame source: ``[0, n)`` split at
+    ``cuts``, minus the ``gaps``; empty ranges are left out."""
+    keep = np.ones(n, bool)
+    for s, e in gaps:
+        keep[max(s, 0):max(min(e, n), 0)] = False
+    bounds = [0] + sorted({c for c in cuts if 0 < c < n}) + [n]
+    out = []
+    for a, z in zip(bounds[:-1], bounds[1:]):
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], keep[a:z].astype(np.int8), [0]])))
+        out.extend((a + int(p), a + int(q)) for p, q in zip(edges[::2], edges[1::2]))
+    return out
+
+
 def plan_spans(cuts: list[int], frame_times: list[float], end_time: float, *, min_clip_s: float,
-               max_clip_s: float, trim_s: float = 0.0) -> tuple[list[Span], list[Span]]:
-    """Turn cuts into clip spans.
+               max_clip_s: float, trim_s: float = 0.0,
+               gaps: list[tuple[int, int]] = ()) -> tuple[list[Span], list[Span]]:
+    """Turn cuts and gaps into clip spans.
 
     Args:
         cuts: frame indices where a new shot starts (from :class:`curate.shots.ShotDetector`).
         frame_times: presentation time of every decoded frame, seconds, increasing.
         end_time: end of the last frame, seconds.
         min_clip_s, max_clip_s, trim_s: see the module docstring (seconds).
+        gaps: half-open frame intervals in no shot (see the module docstring).
 
     Returns ``(kept, too_short)`` spans; ``too_short`` holds dropped shots/remainders.
     Raises ValueError when ``min_clip_s > max_clip_s``.
@@ -73,9 +94,8 @@ def plan_spans(cuts: list[int], frame_times: list[float], end_time: float, *, mi
     if min_clip_s > max_clip_s:
         raise ValueError(f"min_clip_s {min_clip_s} > max_clip_s {max_clip_s}")
     n = len(frame_times)
-    bounds = [0] + [c for c in cuts if 0 < c < n] + [n]
     kept, short = [], []
-    for shot, (a, z) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for shot, (a, z) in enumerate(shot_ranges(cuts, list(gaps), n)):
         if a > 0:
             t_cut = frame_times[a]
             while a < z and frame_times[a] < t_cut + trim_s - _EPS:

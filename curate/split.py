@@ -3,7 +3,9 @@
 The pass decodes every frame once at ``detect_width`` (FFmpeg swscale), feeds
 PySceneDetect detectors (:mod:`curate.shots`) and records each frame's presentation
 time, so spans and frame counts come from what actually decodes, not from the
-container's claims. Spans follow :func:`curate.spans.plan_spans`.
+container's claims. The same frames give flash suppression and gradual transitions
+(:mod:`curate.flashes`, :mod:`curate.transitions`): dissolve and fade frames belong to no
+clip. Spans follow :func:`curate.spans.plan_spans`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class SplitStage(Stage):
     Config (seconds unless noted): ``detector`` (``adaptive`` | ``content``),
     ``threshold`` (detector threshold; None = PySceneDetect's default),
     ``min_content_val``, ``fade_threshold`` (luma 0-255 for fade-to-black boundaries;
-    None disables), ``min_shot_s``, ``detect_width`` (pixels of the detection decode),
+    None disables), ``min_shot_s``, ``gradual``, ``max_transition_s``, ``flash_s``,
+    ``blank_std`` (see the fields), ``detect_width`` (pixels of the detection decode),
     ``min_clip_s``, ``max_clip_s``, ``trim_s``, ``timeout_s`` (wall-clock limit of the
     detection decode; a source over it is rejected with ``timeout``).
 
@@ -43,6 +46,13 @@ class SplitStage(Stage):
     min_content_val: float = Field(15.0, ge=0)
     fade_threshold: float | None = Field(12.0, ge=0, le=255)
     min_shot_s: float = Field(0.5, gt=0)
+    gradual: bool = Field(True, description="find cross-dissolves and fades to any flat colour; "
+                          "their frames go to no clip (curate.transitions)")
+    max_transition_s: float = Field(2.0, gt=0, description="longest dissolve or fade leg looked for, seconds")
+    flash_s: float = Field(0.25, ge=0, description="a brightness flash up to this long (seconds) inside "
+                           "one shot is no boundary (curate.flashes); 0 keeps every cut")
+    blank_std: float | None = Field(4.0, ge=0, description="luma std (0-255) of a blank frame; blank runs "
+                                    "longer than flash_s go to no clip; null disables")
     detect_width: int = Field(256, ge=32)
     min_clip_s: float = Field(2.0, gt=0)
     max_clip_s: float = Field(10.0, gt=0)
@@ -60,7 +70,8 @@ class SplitStage(Stage):
         w = min(self.detect_width, src.width)
         size = scaled_size(w, max(2, round(src.height * w / src.width)), None)
         detector = ShotDetector(src.fps, self.detector, self.threshold, self.min_content_val,
-                                self.fade_threshold, self.min_shot_s)
+                                self.fade_threshold, self.min_shot_s, self.gradual,
+                                self.max_transition_s, self.flash_s, self.blank_std)
         times: list[float] = []
         start = time.monotonic()
         for frame in iter_frames(src.path, size=size, fmt="bgr24", rotation=src.rotation):
@@ -70,12 +81,13 @@ class SplitStage(Stage):
                 raise RejectError("timeout", f"detection decode over {self.timeout_s} s at {frame.t_s:.1f} s")
         if not times:
             raise RejectError("truncated", "no frame decodes")
-        cuts = detector.cuts()
+        bounds = detector.boundaries()
         gaps = np.diff(times)
         end = times[-1] + (float(np.median(gaps)) if len(gaps) else 1.0 / src.fps)
-        task.source = src.model_copy(update={"num_frames": len(times), "duration_s": round(end, 6)})
-        kept, short = plan_spans(cuts, times, end, min_clip_s=self.min_clip_s,
-                                 max_clip_s=self.max_clip_s, trim_s=self.trim_s)
+        task.source = src.model_copy(update={"num_frames": len(times), "duration_s": round(end, 6),
+                                             "fps": round(len(times) / end, 6) if end > 0 else src.fps})
+        kept, short = plan_spans(bounds.cuts, times, end, min_clip_s=self.min_clip_s,
+                                 max_clip_s=self.max_clip_s, trim_s=self.trim_s, gaps=bounds.gaps)
         task.spans, task.frame_times = kept, times
         for span in short:
             task.rejects.append(_short_row(task, span, self.min_clip_s))

@@ -1,0 +1,58 @@
+"""Flash suppression: hard cuts that are really a brief brightness excursion inside one shot.
+
+A photographer's flash, lightning, a muzzle flash or one or two dropped (black) frames
+make every content detector fire, often twice (into and out of the flash).
+PySceneDetect 0.7's ``FlashFilter`` (``scenedetect/detector.py``) only enforces a
+minimum scene length: in ``SUPPRESS`` mode it keeps the first of two close cuts, in
+``MERGE`` mode it moves it, so a flash inside one shot still gives a boundary. Here a
+cut is dropped when the picture *comes back*: the cut at ``c`` is a flash when some
+frame ``p < c`` and some frame ``r >= c`` at most ``max_len + 1`` frames apart look alike
+(mean absolute thumbnail difference under ``ratio`` times the jump at the cut) while
+every frame between them differs from ``p`` mostly in brightness (the mean-luma change is
+at least half of the mean absolute change). A brief insert of *other* content is not a
+brightness excursion, so its cuts are kept. Thumbnails come from
+:func:`curate.transitions.thumbnail`; frame indices are 0-based, in decode order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _dist(x: np.ndarray, y: np.ndarray) -> float:
+    """Mean absolute difference of two ``(h, w, 3) uint8`` thumbnails (0-255 levels)."""
+    return float(np.abs(x.astype(np.float32) - y.astype(np.float32)).mean())
+
+
+def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
+    """True when every frame strictly between ``p`` and ``r`` differs from frame ``p`` mostly by
+    a shift of mean brightness."""
+    ref = thumbs[p].astype(np.float32)
+    for j in range(p + 1, r):
+        d = thumbs[j].astype(np.float32) - ref
+        if abs(float(d.mean())) < 0.5 * float(np.abs(d).mean()):
+            return False
+    return True
+
+
+def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4) -> bool:
+    """Whether the cut at frame ``cut`` (first frame of the would-be new shot) is a flash of at
+    most ``max_len`` frames inside one shot. ``thumbs``: ``(n, h, w, 3) uint8``."""
+    n = len(thumbs)
+    if cut <= 0 or cut >= n:
+        return False
+    jump = _dist(thumbs[cut - 1], thumbs[cut])
+    if jump <= 0:
+        return False
+    for p in range(cut - 1, max(cut - 2 - max_len, -1), -1):
+        for r in range(max(cut, p + 2), min(p + max_len + 2, n)):
+            if _dist(thumbs[p], thumbs[r]) < ratio * jump and _brightness_led(thumbs, p, r):
+                return True
+    return False
+
+
+def drop_flashes(cuts: list[int], thumbs: np.ndarray, max_len: int, ratio: float = 0.4) -> list[int]:
+    """``cuts`` without those :func:`is_flash` explains; ``max_len`` in frames (0 keeps all)."""
+    if max_len <= 0:
+        return list(cuts)
+    return [c for c in cuts if not is_flash(thumbs, c, max_len, ratio)]
