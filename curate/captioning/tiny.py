@@ -77,7 +77,7 @@ def _chain(processor, answer: str) -> list[int]:
     tok = processor.tokenizer
     prompt = processor.apply_chat_template([{"role": "user", "content": "x"}], add_generation_prompt=True,
                                            tokenize=False)
-    last = tok(prompt, add_special_tokens=False)["input_ids"][-1]
+    last = tok(prompt)["input_ids"][-1]  # as the processor tokenises it (WordPiece appends [SEP])
     chain = [last] + tok(answer, add_special_tokens=False)["input_ids"] + [tok.convert_tokens_to_ids("<|im_end|>")]
     if len(set(chain[:-1])) != len(chain) - 1:
         raise ValueError(f"the answer's tokens must all differ (and differ from {tok.convert_ids_to_tokens(last)!r}): "
