@@ -131,14 +131,16 @@ class ShotDetector:
             gaps += find_gradual(thumbs, lengths)
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
-        return resolve(cuts, merge_intervals(gaps, gap=1), snap=max(2, self.flash_len))
+        return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
 
 
-def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int) -> Boundaries:
-    """Reconcile hard cuts with gaps: a cut inside a gap, or within ``snap`` frames of one
-    (a detector reacting to the start or end of a fade), is absorbed by widening the gap to
-    it, so no few-frame sliver of a transition is left as a shot."""
-    gaps = [list(g) for g in gaps]
+def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0) -> Boundaries:
+    """Reconcile hard cuts with gaps (frames): a cut inside a gap, or within ``snap`` frames
+    of one (a detector reacting to the start or end of a fade), is absorbed by widening the
+    gap to it, so no few-frame sliver of a transition is left as a shot. Gaps less than
+    ``join`` frames apart (the two legs of a fade around a short black hold; no shot is
+    that short) become one."""
+    gaps = [list(g) for g in merge_intervals(gaps, gap=join)]
     kept: list[int] = []
     for c in cuts:
         near = [g for g in gaps if g[0] - snap <= c <= g[1] + snap]
@@ -147,7 +149,7 @@ def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int) -> Boundari
             continue
         g = near[0]
         g[0], g[1] = min(g[0], c), max(g[1], c)
-    return Boundaries(kept, merge_intervals(gaps, gap=0))
+    return Boundaries(kept, merge_intervals(gaps, gap=join))
 
 
 def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int) -> list[int]:
