@@ -65,18 +65,13 @@ class SplitStage(Stage):
             raise ValueError(f"min_clip_s ({self.min_clip_s}) must not exceed max_clip_s ({self.max_clip_s})")
         return self
 
-    def shot_detector(self, fps: float) -> ShotDetector:
-        """A :class:`curate.shots.ShotDetector` with this stage's settings for a source at ``fps``
-        (frames per second); feed it the detection decode's ``(H, W, 3) uint8`` BGR frames."""
-        return ShotDetector(fps, self.detector, self.threshold, self.min_content_val,
-                            self.fade_threshold, self.min_shot_s, self.gradual,
-                            self.max_transition_s, self.flash_s, self.blank_std)
-
     def process(self, task: SourceTask) -> SourceTask:
         src = task.source
         w = min(self.detect_width, src.width)
         size = scaled_size(w, max(2, round(src.height * w / src.width)), None)
-        detector = self.shot_detector(src.fps)
+        detector = ShotDetector(src.fps, self.detector, self.threshold, self.min_content_val,
+                                self.fade_threshold, self.min_shot_s, self.gradual,
+                                self.max_transition_s, self.flash_s, self.blank_std)
         times: list[float] = []
         start = time.monotonic()
         for frame in iter_frames(src.path, size=size, fmt="bgr24", rotation=src.rotation):

@@ -144,6 +144,15 @@ class TrainConfig(_Strict):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: RunConfig = Field(default_factory=RunConfig)
 
+    @model_validator(mode="after")
+    def _check_sizes(self) -> "TrainConfig":
+        factor = max(2, 2 ** (len(self.model.channel_mults) - 1))
+        for key in ("height", "width"):
+            if getattr(self.data, key) % factor:
+                raise ValueError(f"data.{key} must be a multiple of {factor} "
+                                 "(U-Net downsampling, even sizes for H.264 yuv420p)")
+        return self
+
 
 def _explain(err: ValidationError, source: str) -> str:
     lines = [f"invalid trainer config {source}:"]

@@ -41,6 +41,9 @@ from train.shards import SkipStats, expand_shards, iter_samples
 from train.video_io import DecodeError, decode_frames
 
 
+MAX_CONSECUTIVE_SKIPS = 10_000
+
+
 @dataclass
 class LoaderState:
     """Replay position: batches consumed and, per loader worker, samples consumed."""
@@ -52,7 +55,9 @@ class LoaderState:
     def update(self, batch: dict) -> None:
         """Record that the training loop consumed ``batch``."""
         self.batches += 1
-        self.seen[batch["__worker__"]] = batch["__seen__"]
+        worker = batch["__worker__"]
+        self.seen.extend([0] * (worker + 1 - len(self.seen)))
+        self.seen[worker] = batch["__seen__"]
         self.skipped[batch["__worker__"]] = batch["__skipped__"]
 
     def total_skipped(self) -> dict[str, int]:
@@ -134,15 +139,20 @@ class ClipStream(IterableDataset):
         self.state = state or LoaderState()
         self.exact_resume = exact_resume
 
-    def _shard_urls(self, worker: int, workers: int, seed: str) -> Iterator[str]:
+    def _my_shards(self, worker: int, workers: int) -> list[str]:
         if self.cfg.resampled:
-            rng = random.Random(f"{seed}:shards")
-            while True:
-                yield rng.choice(self.urls)
+            return self.urls
         mine = self.urls[self.rank :: self.world_size][worker::workers]
         if not mine:
             raise ValueError(f"{len(self.urls)} shards cannot feed {self.world_size} ranks x "
                              f"{workers} workers; set data.resampled: true or add shards")
+        return mine
+
+    def _shard_urls(self, mine: list[str], seed: str) -> Iterator[str]:
+        if self.cfg.resampled:
+            rng = random.Random(f"{seed}:shards")
+            while True:
+                yield rng.choice(mine)
         epoch = 0
         while True:
             order = list(mine)
@@ -163,10 +173,10 @@ class ClipStream(IterableDataset):
         seed = f"{self.seed}:{self.rank}:{worker}"
         if skip == 0 and self.state.batches:
             seed += f":restart{self.state.batches}"
-        stats = SkipStats()
+        stats, mine = SkipStats(), self._my_shards(worker, workers)
         pipeline = wds.DataPipeline(
-            lambda: self._shard_urls(worker, workers, seed),
-            lambda urls: (s for url in urls for s in iter_samples(url, stats)),
+            lambda: self._shard_urls(mine, seed),
+            lambda urls: _samples(urls, mine, stats),
             wds.shuffle(self.cfg.shuffle_buffer, self.cfg.shuffle_initial,
                         rng=random.Random(f"{seed}:shuffle")),
         )
@@ -175,16 +185,30 @@ class ClipStream(IterableDataset):
     def _batches(self, samples: Iterator[dict], worker: int, skip: int, seed: str,
                  stats: SkipStats) -> Iterator[dict]:
         buf: list[dict] = []
+        misses = 0
         for pos, raw in enumerate(samples, start=1):
             if pos <= skip:
                 continue
             item = decode_sample(raw, self.cfg, random.Random(f"{seed}:{pos}"), stats)
             if item is None:
+                misses += 1
+                if misses >= MAX_CONSECUTIVE_SKIPS:
+                    raise RuntimeError(f"{misses} samples in a row skipped ({dict(stats.counts)}): "
+                                       "are the clips shorter than data.frames at data.fps?")
                 continue
+            misses = 0
             buf.append(item)
             if len(buf) == self.batch_size:
                 yield collate(buf, worker, pos, stats)
                 buf = []
+
+
+def _samples(urls: Iterator[str], mine: list[str], stats: SkipStats) -> Iterator[dict]:
+    """Samples of each shard in turn; raises RuntimeError once every shard is bad."""
+    for url in urls:
+        yield from iter_samples(url, stats)
+        if stats.bad_shards >= set(mine):
+            raise RuntimeError(f"all {len(mine)} shards of this loader are unusable (see warnings)")
 
 
 def collate(items: list[dict], worker: int, seen: int, stats: SkipStats) -> dict:

@@ -35,11 +35,18 @@ class SkippedDataWarning(UserWarning):
 
 
 class SkipStats:
-    """Counts skipped data by kind and warns: every time for shards, and at the
-    1st, 2nd, 4th, 8th, ... occurrence for more frequent kinds (samples, clips)."""
+    """Counts skipped data by kind and warns: once per bad shard, and at the 1st, 2nd,
+    4th, 8th, ... occurrence for more frequent kinds (samples, clips)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.bad_shards: set[str] = set()
+
+    def bad_shard(self, url: str, reason: str) -> None:
+        """Count and warn about a bad shard once; later visits skip it silently."""
+        if url not in self.bad_shards:
+            self.bad_shards.add(url)
+            self.record("shard", f"{url}: {reason}", always=True)
 
     def record(self, kind: str, detail: str, always: bool = False) -> None:
         """Count one skipped item of ``kind`` (e.g. ``shard``, ``short_clip``)."""
@@ -72,14 +79,15 @@ def _expand_one(spec: str) -> list[str]:
     return sorted(glob.glob(path)) if glob.has_magic(path) else [path]
 
 
-def expand_shards(spec: str | list[str]) -> list[str]:
+def expand_shards(spec: str | os.PathLike | list) -> list[str]:
     """Shard URLs from a path, run folder, glob, brace range or fsspec URL (or a list).
 
     A folder means its ``shards/*.tar`` (a run's output folder) or else its ``*.tar``.
     Brace ranges (``shard-{000000..000009}.tar``) expand first, then globs.
     Raises FileNotFoundError when nothing matches or a listed local file is missing.
     """
-    specs = [spec] if isinstance(spec, str) else list(spec)
+    specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    specs = [os.fspath(s) for s in specs]
     urls: list[str] = []
     for s in specs:
         for part in braceexpand.braceexpand(s):
@@ -117,7 +125,7 @@ def check_local_tar(path: str) -> str | None:
                     seen.add(key)
                     last_key = key
     except tarfile.TarError as err:
-        return f"unreadable tar: {err}"
+        return f"truncated or corrupt tar: {err}"
     with open(path, "rb") as f:
         f.seek(end)
         tail = f.read(1024)
@@ -143,7 +151,7 @@ def _stream_members(tf: tarfile.TarFile, url: str, stats: SkipStats) -> Iterator
             if group:
                 yield group
             if key in seen:
-                stats.record("shard", f"{url}: files of sample {key!r} are not adjacent", True)
+                stats.bad_shard(url, f"files of sample {key!r} are not adjacent")
                 return
             seen.add(key)
             group = {"__key__": key, "__url__": url}
@@ -161,17 +169,19 @@ def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
     Incomplete samples (a required member missing) are counted and skipped; bad
     shards are skipped as the module docstring says. Errors opening the URL propagate.
     """
+    if url in stats.bad_shards:
+        return
     if not _is_remote(url):
         reason = check_local_tar(_local(url))
         if reason:
-            stats.record("shard", f"{url}: {reason}", always=True)
+            stats.bad_shard(url, reason)
             return
     with _open(url) as raw:
         try:
             with tarfile.open(fileobj=raw, mode="r|") as tf:
                 yield from _complete(_stream_members(tf, url, stats), url, stats)
         except (tarfile.TarError, EOFError) as err:
-            stats.record("shard", f"{url}: truncated or corrupt: {err}", always=True)
+            stats.bad_shard(url, f"truncated or corrupt tar: {err}")
 
 
 def _complete(samples: Iterator[dict], url: str, stats: SkipStats) -> Iterator[dict]:

@@ -1,70 +1,18 @@
 """Fixtures for the trainer tests: real shards, a tiny text encoder, a tiny config.
 
 ``train_shards`` is the run folder the trainer tests read. It is built here from
-synthetic clips (PyAV-encoded, exact frame counts, valid ``ClipRecord`` json,
-captions) with ``webdataset.TarWriter``; when ``tests/conftest.py`` provides the
-session fixture ``curated_run`` (a finished pipeline run), point ``train_shards`` at
-it instead. Tests of exact pixel truth use ``synthetic_shards`` directly.
+synthetic clips (:mod:`.synth_shards`); to train on a real pipeline run instead, point
+it at the session fixture ``curated_run`` of ``tests/conftest.py``. Tests of exact pixel
+truth use ``synthetic_shards`` directly.
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
-import webdataset as wds
 
-from schemas import ClipRecord, ClipVideo, SourceInfo, Span
-
-# (frames, fps) per clip; (12, 24.0) is too short for 8 frames at 8 fps (needs 22).
-CLIPS = [(24, 24.0), (30, 24.0), (12, 24.0), (10, 8.0), (26, 24.0), (24, 24.0), (40, 30.0),
-         (24, 24.0)]
-WIDTH, HEIGHT = 64, 48
-
-
-def ramp_level(i: int) -> int:
-    """Grey level (0..255) of frame ``i`` in every synthetic clip."""
-    return 10 + 6 * i
-
-
-def make_mp4(frames: int, fps: float, width: int = WIDTH, height: int = HEIGHT) -> bytes:
-    """H.264 yuv420p mp4 whose frame i is flat grey ``ramp_level(i)``."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as c:
-        s = c.add_stream("libx264", rate=round(fps))
-        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
-        s.options = {"crf": "0"}
-        for i in range(frames):
-            a = np.full((height, width, 3), ramp_level(i), np.uint8)
-            c.mux(s.encode(av.VideoFrame.from_ndarray(a, format="rgb24")))
-        c.mux(s.encode(None))
-    return buf.getvalue()
-
-
-def make_record(key: str, frames: int, fps: float, size: int) -> ClipRecord:
-    """A valid record for a synthetic clip."""
-    dur = frames / fps
-    src = SourceInfo(path=f"/synthetic/{key}.mp4", source_id=key, size_bytes=size,
-                     duration_s=dur, fps=fps, num_frames=frames, width=WIDTH, height=HEIGHT,
-                     codec="h264")
-    span = Span(shot_index=0, start_frame=0, end_frame=frames, start_s=0.0, end_s=dur)
-    clip = ClipVideo(num_frames=frames, fps=fps, width=WIDTH, height=HEIGHT, duration_s=dur,
-                     size_bytes=size)
-    return ClipRecord(clip_id=key, source=src, span=span, clip=clip)
-
-
-def write_shard(path: Path, clips: list[tuple[int, float]], first: int = 0) -> None:
-    """Write one shard of synthetic samples <key>.mp4/.json/.txt."""
-    with wds.TarWriter(str(path)) as sink:
-        for j, (frames, fps) in enumerate(clips):
-            key = f"{first + j:016x}"
-            mp4 = make_mp4(frames, fps)
-            rec = make_record(key, frames, fps, len(mp4))
-            sink.write({"__key__": key, "mp4": mp4, "json": rec.model_dump_json().encode(),
-                        "txt": f"a grey ramp number {first + j}".encode()})
+from .synth_shards import CLIPS, write_shard
 
 
 @pytest.fixture(scope="session")

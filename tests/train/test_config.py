@@ -1,0 +1,46 @@
+"""Trainer configs: bundled files validate, errors name the key, comments are true."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from train.config import CONFIG_DIR, ConfigError, config_from_dict, load_config, resolve_config_path
+from train.model import UNet3D, count_parameters
+
+MINILM_DIM = 384
+
+
+@pytest.mark.parametrize("name", ["tiny", "small", "base"])
+def test_bundled_config_parameter_count_matches_comment(name):
+    cfg = load_config(name)
+    text = (CONFIG_DIR / f"{name}.yaml").read_text()
+    stated = int(re.search(r"U-Net parameters: ([\d,]+)", text).group(1).replace(",", ""))
+    with torch.device("meta"):
+        model = UNet3D(cfg.model, MINILM_DIM)
+    assert count_parameters(model) == stated
+
+
+def test_config_by_path_and_name(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text((CONFIG_DIR / "tiny.yaml").read_text())
+    assert load_config(path) == load_config("tiny")
+    assert resolve_config_path("small") == CONFIG_DIR / "small.yaml"
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match=r"model\.base_chanels: unknown key"):
+        config_from_dict({"model": {"base_chanels": 64}})
+    with pytest.raises(ConfigError, match=r"optim\.lr"):
+        config_from_dict({"optim": {"lr": -1}})
+
+
+def test_sizes_must_fit_the_unet():
+    with pytest.raises(ConfigError, match="data.height must be a multiple of 4"):
+        config_from_dict({"data": {"height": 30}, "model": {"channel_mults": [1, 2, 2]}})
+    with pytest.raises(ConfigError, match="attention_levels"):
+        config_from_dict({"model": {"channel_mults": [1, 2], "attention_levels": [2]}})

@@ -1,0 +1,154 @@
+"""The shard reader: shapes and range, frame stride, skipped shards and clips, safety."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import shutil
+import tarfile
+from itertools import islice
+from pathlib import Path
+
+import fsspec
+import pytest
+import torch
+
+from train.config import DataConfig
+from train.data import ClipStream, make_loader
+from train.shards import SkippedDataWarning, expand_shards
+
+from .synth_shards import CLIPS, make_mp4, make_record, ramp_level, write_shard
+
+CFG = DataConfig(frames=8, fps=8.0, height=32, width=24, shuffle_buffer=4, shuffle_initial=2)
+
+
+def batches(shards, cfg=CFG, n=4, batch_size=2, **kw):
+    return list(islice(iter(make_loader(ClipStream(shards, cfg, batch_size, seed=0, **kw))), n))
+
+
+def keys_of_epoch(shards, cfg=CFG) -> set[str]:
+    """Keys of the first pass over non-resampled shards (batch size 1, no shuffle buffer,
+    so the first epoch ends before the second starts)."""
+    cfg = cfg.model_copy(update={"resampled": False, "shuffle_buffer": 1})
+    return {b["key"][0] for b in batches(shards, cfg, n=len(CLIPS) - 1, batch_size=1)}
+
+
+def test_loader_yields_configured_shape_and_range(train_shards):
+    for b in batches(str(train_shards / "shards" / "*.tar")):
+        assert b["video"].shape == (2, 3, 8, 32, 24)
+        assert b["video"].dtype == torch.float32
+        assert b["video"].min() >= -1.0 and b["video"].max() <= 1.0
+        assert b["video"].std() > 0  # not a constant tensor
+        assert all(isinstance(c, str) and c for c in b["caption"])
+        assert b["images"] is None
+
+
+def test_frames_follow_target_fps_stride(synthetic_shards):
+    # 24 fps clips at 8 fps: stride 3; 30 fps: stride 4; 8 fps: stride 1.
+    strides = {f"{i:016x}": max(1, round(fps / 8.0)) for i, (_, fps) in enumerate(CLIPS)}
+    for b in batches(synthetic_shards, n=6):
+        for key, video in zip(b["key"], b["video"]):
+            grey = ((video[0, :, 16, 12] + 1) * 127.5).round()
+            steps = grey[1:] - grey[:-1]
+            expected = ramp_level(strides[key]) - ramp_level(0)
+            assert torch.allclose(steps, torch.full_like(steps, expected), atol=2), (key, grey)
+
+
+def test_short_clips_are_skipped_and_counted(synthetic_shards):
+    with pytest.warns(SkippedDataWarning, match="short_clip"):
+        keys = keys_of_epoch(synthetic_shards)
+    assert f"{2:016x}" not in keys  # the 12-frame clip cannot give 8 frames at stride 3
+    assert len(keys) == len(CLIPS) - 1
+
+
+def test_joint_training_image_frames(synthetic_shards):
+    cfg = CFG.model_copy(update={"image_frames": 3})
+    b = batches(synthetic_shards, cfg, n=1)[0]
+    assert b["images"].shape == (2, 3, 3, 32, 24)
+
+
+def test_truncated_shard_is_skipped_with_warning(synthetic_shards, tmp_path):
+    good, bad = synthetic_shards / "shards" / "shard-000000.tar", tmp_path / "shard-000001.tar"
+    shutil.copy(good, tmp_path / "shard-000000.tar")
+    data = (synthetic_shards / "shards" / "shard-000001.tar").read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.warns(SkippedDataWarning, match="shard-000001.tar: truncated or corrupt"):
+        keys = keys_of_epoch(tmp_path, CFG.model_copy(update={"num_workers": 0}))
+    assert keys == {f"{i:016x}" for i in (0, 1, 3)}  # only the good shard's long clips
+
+
+def test_shard_with_non_adjacent_sample_files_is_skipped(synthetic_shards, tmp_path):
+    src = synthetic_shards / "shards" / "shard-000000.tar"
+    with tarfile.open(src) as tf:
+        members = [(m, tf.extractfile(m).read()) for m in tf.getmembers()]
+    members.append(members.pop(0))  # first sample's first file moves to the end
+    with tarfile.open(tmp_path / "shard-000000.tar", "w") as out:
+        for m, payload in members:
+            out.addfile(m, io.BytesIO(payload))
+    shutil.copy(synthetic_shards / "shards" / "shard-000001.tar", tmp_path)
+    with pytest.warns(SkippedDataWarning, match="not adjacent"):
+        keys = keys_of_epoch(tmp_path)
+    assert keys == {f"{i:016x}" for i in range(4, 8)}
+
+
+class _Boom:
+    def __reduce__(self):
+        return (Path.touch, (Path("/tmp/vidcurate_unpickled"),))
+
+
+def test_pickle_members_are_never_decoded(tmp_path):
+    marker = Path("/tmp/vidcurate_unpickled")
+    marker.unlink(missing_ok=True)
+    key, mp4 = "00000000000000aa", make_mp4(24, 24.0)
+    with tarfile.open(tmp_path / "shard-000000.tar", "w") as tf:
+        files = {"json": make_record(key, 24, 24.0, len(mp4)).model_dump_json().encode(),
+                 "mp4": mp4, "pyd": pickle.dumps(_Boom()), "txt": b"caption"}
+        for ext, payload in files.items():
+            info = tarfile.TarInfo(f"{key}.{ext}")
+            info.size = len(payload)
+            tf.addfile(info, io.BytesIO(payload))
+    b = batches(tmp_path, n=1, batch_size=1)[0]
+    assert b["key"] == [key] and set(b) >= {"video", "caption"}
+    assert not marker.exists()
+
+
+def test_shard_specs_braces_globs_and_fsspec(synthetic_shards):
+    folder = synthetic_shards / "shards"
+    assert expand_shards(str(synthetic_shards)) == expand_shards(str(folder / "*.tar"))
+    assert len(expand_shards(str(folder / "shard-{000000..000001}.tar"))) == 2
+    with pytest.raises(FileNotFoundError):
+        expand_shards(str(folder / "nothing-*.tar"))
+    fs = fsspec.filesystem("memory")
+    for p in sorted(folder.glob("*.tar")):
+        fs.pipe(f"/wds/{p.name}", p.read_bytes())
+    assert len(expand_shards("memory://wds/*.tar")) == 2
+    assert keys_of_epoch("memory://wds/shard-{000000..000001}.tar") == keys_of_epoch(folder)
+
+
+def test_truncated_remote_shard_warns_then_all_bad_raises(synthetic_shards):
+    data = (synthetic_shards / "shards" / "shard-000001.tar").read_bytes()
+    fsspec.filesystem("memory").pipe("/cut/shard-000001.tar", data[: len(data) // 2])
+    cfg = CFG.model_copy(update={"resampled": False, "shuffle_buffer": 1})
+    got = []
+    with pytest.warns(SkippedDataWarning, match="truncated or corrupt"):
+        with pytest.raises(RuntimeError, match="all 1 shards of this loader are unusable"):
+            for batch in ClipStream("memory://cut/shard-000001.tar", cfg, 1, seed=0):
+                got.append(batch)
+    assert len(got) >= 1  # complete samples before the cut still arrive
+
+
+def test_loader_workers_split_the_shards(synthetic_shards):
+    cfg = CFG.model_copy(update={"num_workers": 2, "resampled": False})
+    got = batches(synthetic_shards, cfg, n=6)
+    assert [b["__worker__"] for b in got] == [0, 1, 0, 1, 0, 1]
+    first = {int(k, 16) for b in got[0::2] for k in b["key"]}
+    second = {int(k, 16) for b in got[1::2] for k in b["key"]}
+    assert first <= {0, 1, 3} and second <= {4, 5, 6, 7}  # shard 0 vs shard 1
+
+
+def test_ranks_split_the_shards(synthetic_shards):
+    cfg = CFG.model_copy(update={"resampled": False})
+    rank0 = batches(synthetic_shards, cfg, n=3, rank=0, world_size=2)
+    rank1 = batches(synthetic_shards, cfg, n=3, rank=1, world_size=2)
+    assert {int(k, 16) for b in rank0 for k in b["key"]} <= {0, 1, 3}
+    assert {int(k, 16) for b in rank1 for k in b["key"]} <= {4, 5, 6, 7}

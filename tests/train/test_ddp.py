@@ -1,0 +1,37 @@
+"""DDP: two gloo processes on CPU, launched by torchrun, end with identical weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_two_gloo_processes_end_with_identical_weights(tiny_config, train_shards, tmp_path):
+    # non-resampled: rank 0 reads shard 0 and rank 1 shard 1, and each rank has its own
+    # noise generator, so only the gradient all-reduce can keep the replicas equal
+    tiny_config["data"]["resampled"] = False
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps(tiny_config))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(REPO / "tests" / "train" / "ddp_worker.py"), str(config),
+           str(train_shards / "shards"), str(out), "3"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert ranks[0]["step"] == ranks[1]["step"] == 3
+    for name, w0 in ranks[0]["final"].items():
+        assert torch.equal(w0, ranks[1]["final"][name]), name
+        assert torch.equal(ranks[0]["ema"][name], ranks[1]["ema"][name]), name
+    moved = [n for n, w in ranks[0]["final"].items() if not torch.equal(w, ranks[0]["initial"][n])]
+    assert moved  # the replicas trained, they did not just stay at the initial weights
+    assert (out / "checkpoints" / "ckpt-00000003.pt").is_file()
+    assert json.loads((out / "log.jsonl").read_text().splitlines()[0])["world_size"] == 2
