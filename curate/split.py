@@ -10,7 +10,6 @@ clip. Spans follow :func:`curate.spans.plan_spans`.
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 import numpy as np
@@ -31,8 +30,8 @@ class SplitStage(Stage):
     ``min_content_val``, ``fade_threshold`` (luma 0-255 for fade-to-black boundaries;
     None disables), ``min_shot_s``, ``gradual``, ``max_transition_s``, ``flash_s``,
     ``blank_std`` (see the fields), ``detect_width`` (pixels of the detection decode),
-    ``min_clip_s``, ``max_clip_s``, ``trim_s``, ``timeout_s`` (wall-clock limit of the
-    detection decode; a source over it is rejected with ``timeout``).
+    ``min_clip_s``, ``max_clip_s``, ``trim_s``. Time and memory limits of the decode
+    come from the stage's ``limits`` (:mod:`curate.guard`).
 
     Sets ``task.spans`` and ``task.frame_times``; spans dropped as too short become
     ``too_short`` reject rows. Updates ``source.num_frames``/``duration_s`` to what
@@ -57,7 +56,6 @@ class SplitStage(Stage):
     min_clip_s: float = Field(2.0, gt=0)
     max_clip_s: float = Field(10.0, gt=0)
     trim_s: float = Field(0.0, ge=0)
-    timeout_s: float = Field(600.0, gt=0)
 
     @model_validator(mode="after")
     def _check_lengths(self) -> "SplitStage":
@@ -65,20 +63,22 @@ class SplitStage(Stage):
             raise ValueError(f"min_clip_s ({self.min_clip_s}) must not exceed max_clip_s ({self.max_clip_s})")
         return self
 
+    def shot_detector(self, fps: float) -> ShotDetector:
+        """A :class:`curate.shots.ShotDetector` with this stage's settings for a source at ``fps``
+        (frames per second); feed it the detection decode's ``(H, W, 3) uint8`` BGR frames."""
+        return ShotDetector(fps, self.detector, self.threshold, self.min_content_val,
+                            self.fade_threshold, self.min_shot_s, self.gradual,
+                            self.max_transition_s, self.flash_s, self.blank_std)
+
     def process(self, task: SourceTask) -> SourceTask:
         src = task.source
         w = min(self.detect_width, src.width)
         size = scaled_size(w, max(2, round(src.height * w / src.width)), None)
-        detector = ShotDetector(src.fps, self.detector, self.threshold, self.min_content_val,
-                                self.fade_threshold, self.min_shot_s, self.gradual,
-                                self.max_transition_s, self.flash_s, self.blank_std)
+        detector = self.shot_detector(src.fps)
         times: list[float] = []
-        start = time.monotonic()
         for frame in iter_frames(src.path, size=size, fmt="bgr24", rotation=src.rotation):
             detector.feed(frame.image)
             times.append(frame.t_s)
-            if time.monotonic() - start > self.timeout_s:
-                raise RejectError("timeout", f"detection decode over {self.timeout_s} s at {frame.t_s:.1f} s")
         if not times:
             raise RejectError("truncated", "no frame decodes")
         bounds = detector.boundaries()

@@ -5,6 +5,8 @@ After NeMo Curator's ``stages/base.py`` and cosmos-curate's ``stage_interface.py
 - the stage's pydantic fields are its configuration (what the pipeline file sets;
   an unknown key is an error),
 - ``resources`` declares what one worker needs (CPUs, GPUs, actor-pool size),
+- ``limits`` (optional) runs each call in a child process with a time limit and a
+  memory bound (:mod:`curate.guard`), for stages that decode untrusted files,
 - ``setup()`` loads models inside the worker (never at construction, so stages
   pickle cheaply to Ray workers),
 - ``process(task)`` does the work; ``__call__`` wraps it: a task already rejected
@@ -24,6 +26,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from curate.codec.errors import CodecError
+from curate.guard import LimitExceeded, Limits, run_limited
 from curate.reasons import check
 
 
@@ -62,6 +65,7 @@ class Stage(BaseModel):
     name: ClassVar[str] = "stage"
     uses_model: ClassVar[bool] = False
     resources: Resources = Field(default_factory=Resources)
+    limits: Limits | None = None
 
     def setup(self) -> None:
         """Load models or other per-worker state. Called once per worker before use."""
@@ -75,16 +79,16 @@ class Stage(BaseModel):
         return [self(t) for t in tasks]
 
     def settings(self) -> dict[str, Any]:
-        """The configuration as a plain dict (resources excluded), for ids and the manifest."""
-        return self.model_dump(mode="json", exclude={"resources"})
+        """The configuration as a plain dict (resources and limits excluded), for ids and commits."""
+        return self.model_dump(mode="json", exclude={"resources", "limits"})
 
     def __call__(self, task: Any) -> Any:
         if task.rejected:
             return task
         start = time.perf_counter()
         try:
-            task = self.process(task)
-        except (RejectError, CodecError) as exc:
+            task = run_limited(self.process, task, self.limits) if self.limits else self.process(task)
+        except (RejectError, CodecError, LimitExceeded) as exc:
             task.reject(self.name, exc.reason, exc.detail)
         except Exception as exc:  # noqa: BLE001 - recorded as a reject row, never dropped
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import av
 
+from curate.codec.isobmff import is_truncated_mp4
+
 
 class CodecError(Exception):
     """A source cannot be probed, decoded or encoded.
@@ -53,7 +55,10 @@ def open_container(path: str) -> Iterator[av.container.InputContainer]:
     except Exception as exc:  # noqa: BLE001 - every open failure becomes a reason
         if handle is not None:
             handle.close()
-        raise classify(exc) from exc
+        err = classify(exc)
+        if err.reason == "decode_error" and is_truncated_mp4(path):
+            err = CodecError("truncated", f"MP4/MOV cut short (no complete moov box): {exc}")
+        raise err from exc
     try:
         yield container
     except CodecError:

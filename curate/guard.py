@@ -1,0 +1,131 @@
+"""Run one unit of codec work in a sandbox process with a time limit and a memory bound.
+
+A decoder that hangs inside FFmpeg, crashes, or allocates without bound must cost only
+its own source (DESIGN.md: "a run with bad files finishes the good ones"). Threads
+cannot be interrupted inside C code, so the work runs in a sandbox process
+(:mod:`curate.sandbox`): one long-lived child per worker process and memory bound,
+started once with the curation modules imported, so a call costs a round trip of
+pickles, not a new interpreter. The child's address space is capped at its size at
+start plus ``memory_mb`` (``RLIMIT_AS``), so a ballooning decoder fails its own
+allocation instead of taking the node down. A child that overruns its time or dies is
+killed and replaced; a child is also replaced after ``_CALLS_PER_CHILD`` calls.
+
+A call that times out, whose child dies (signal) or runs out of memory is retried
+``retries`` times; then the task is rejected with ``timeout`` or ``decode_error``. A
+:class:`~curate.stage.RejectError` or :class:`~curate.codec.CodecError` raised by the
+work is a verdict, not an accident: it is passed on at once, without a retry.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from curate.codec.errors import CodecError
+
+_CALLS_PER_CHILD = 64
+
+
+class Limits(BaseModel):
+    """Per-call limits: ``timeout_s`` wall seconds, ``memory_mb`` of extra address space,
+    ``retries`` after a timeout or crash."""
+
+    model_config = ConfigDict(extra="forbid")
+    timeout_s: float = Field(600.0, gt=0)
+    memory_mb: int = Field(4096, ge=64)
+    retries: int = Field(1, ge=0, le=3)
+
+
+class LimitExceeded(Exception):
+    """The work timed out, crashed or ran out of memory on every attempt.
+
+    ``reason`` is ``timeout`` or ``decode_error``; ``detail`` says what happened.
+    """
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+class _Sandbox:
+    """One child process running :mod:`curate.sandbox`, reached over a socket pair."""
+
+    def __init__(self, memory_mb: int):
+        parent, child = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+                   OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "curate.sandbox", str(child.fileno()), str(memory_mb)],
+            pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
+        child.close()
+        self.conn = Connection(parent.detach())
+        self.calls = 0
+
+    def run(self, fn: Callable, arg: Any, timeout_s: float) -> tuple:
+        """One call: the tagged tuple of :func:`curate.sandbox.call`, or timeout/crash."""
+        self.calls += 1
+        try:
+            self.conn.send((fn, arg))
+            if not self.conn.poll(timeout_s):
+                return ("timeout", f"no result within {timeout_s:g} s")
+            return self.conn.recv()
+        except (EOFError, OSError):
+            code = self.proc.wait(5)
+            return ("crash", f"worker process died (exit code {code})")
+
+    def close(self) -> None:
+        """Stop the child (killed if it does not exit at once)."""
+        self.conn.close()
+        try:
+            self.proc.wait(1)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_SANDBOXES: dict[int, _Sandbox] = {}
+
+
+def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
+    box = _SANDBOXES.get(limits.memory_mb)
+    if box is None or box.proc.poll() is not None:
+        box = _SANDBOXES[limits.memory_mb] = _Sandbox(limits.memory_mb)
+    msg = box.run(fn, arg, limits.timeout_s)
+    if msg[0] in ("timeout", "crash", "memory") or box.calls >= _CALLS_PER_CHILD:
+        if msg[0] == "timeout":
+            box.proc.kill()
+        box.close()
+        del _SANDBOXES[limits.memory_mb]
+    if msg[0] == "memory":
+        return ("memory", f"over the {limits.memory_mb} MB memory bound")
+    return msg
+
+
+def run_limited(fn: Callable[[Any], Any], arg: Any, limits: Limits) -> Any:
+    """``fn(arg)`` in a child process under ``limits`` (module docstring).
+
+    ``fn`` and ``arg`` must pickle. Returns ``fn``'s result. Raises
+    :class:`CodecError` for a verdict of the work itself (no retry),
+    :class:`LimitExceeded` after the last failed attempt, and RuntimeError for an
+    unexpected exception in the work (its message included).
+    """
+    failures = []
+    for _ in range(limits.retries + 1):
+        msg = _attempt(fn, arg, limits)
+        if msg[0] == "ok":
+            return msg[1]
+        if msg[0] == "reject":
+            raise CodecError(msg[1], msg[2])
+        if msg[0] == "error":
+            raise RuntimeError(msg[1])
+        failures.append(msg)
+    kind, detail = failures[-1]
+    reason = "timeout" if kind == "timeout" else "decode_error"
+    raise LimitExceeded(reason, f"{detail} ({len(failures)} attempts)")

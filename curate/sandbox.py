@@ -1,0 +1,67 @@
+"""The sandbox process of :mod:`curate.guard`: runs work sent over a socket, one call at a time.
+
+Started as ``python -m curate.sandbox FD MEMORY_MB`` with one end of a socket pair. It
+caps its own address space at its size after start-up plus ``MEMORY_MB``
+(``RLIMIT_AS``), then answers each ``(fn, arg)`` message with a tagged tuple:
+``("ok", result)``, ``("reject", reason, detail)`` for a verdict of the work
+(:class:`~curate.codec.CodecError` or anything with a ``reason``), ``("memory", text)``
+or ``("error", text)``. Messages are the project's own objects, passed between a parent
+and the child it started (``multiprocessing.connection``), never data from files.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import traceback
+from multiprocessing.connection import Connection
+
+import curate.codec  # noqa: F401 - preload: the first call should not pay for imports
+import curate.extract  # noqa: F401
+import curate.split  # noqa: F401
+from curate.codec.errors import CodecError
+
+
+def _vm_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
+
+
+def limit_memory(memory_mb: int) -> None:
+    """Cap this process's address space at its current size plus ``memory_mb``."""
+    limit = _vm_bytes() + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def call(fn, arg) -> tuple:
+    """Run ``fn(arg)`` and tag the outcome (see module docstring)."""
+    try:
+        return ("ok", fn(arg))
+    except MemoryError:
+        return ("memory", "over the memory bound")
+    except CodecError as exc:
+        return ("reject", exc.reason, exc.detail)
+    except Exception as exc:  # noqa: BLE001 - returned to the parent, which decides
+        reason = getattr(exc, "reason", None)
+        if isinstance(reason, str):
+            return ("reject", reason, getattr(exc, "detail", str(exc)))
+        return ("error", traceback.format_exception_only(type(exc), exc)[-1].strip())
+
+
+def main(argv: list[str]) -> int:
+    """Serve calls until the parent closes the socket."""
+    conn = Connection(int(argv[0]))
+    limit_memory(int(argv[1]))
+    while True:
+        try:
+            fn, arg = conn.recv()
+        except EOFError:
+            return 0
+        except Exception as exc:  # noqa: BLE001 - a message that does not load is answered, not fatal
+            conn.send(("error", f"cannot load the call: {type(exc).__name__}: {exc}"))
+            continue
+        conn.send(call(fn, arg))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
