@@ -23,6 +23,7 @@ from pydantic import Field
 
 from curate.codec import ClipWriter, DecodedFrame, iter_frames, scaled_size
 from curate.frames_io import save_frames
+from curate.guard import Limits
 from curate.stage import RejectError, Stage
 from curate.tasks import ClipTask
 from schemas import ClipRecord, ClipVideo
@@ -68,6 +69,7 @@ class ExtractStage(Stage):
 
     name = "extract"
     stage: Literal["extract"] = "extract"
+    limits: Limits | None = Field(default_factory=lambda: Limits())
     short_side: int = Field(256, ge=16)
     max_fps: float = Field(24.0, gt=0)
     crf: int = Field(23, ge=0, le=51)

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from curate.codec import probe
 from curate.ids import source_fingerprint
+from curate.guard import Limits
 from curate.stage import RejectError, Stage
 from curate.tasks import SourceTask
 from schemas import SourceInfo
@@ -24,6 +25,7 @@ class ProbeStage(Stage):
 
     name = "probe"
     stage: Literal["probe"] = "probe"
+    limits: Limits | None = Field(default_factory=lambda: Limits(timeout_s=120, memory_mb=2048))
     min_duration_s: float = Field(0.5, ge=0)
     max_duration_s: float | None = Field(None, gt=0)
 

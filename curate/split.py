@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from curate.codec import iter_frames, scaled_size
 from curate.shots import ShotDetector
 from curate.spans import plan_spans
+from curate.guard import Limits
 from curate.stage import RejectError, Stage
 from curate.tasks import SourceTask
 
@@ -40,6 +41,7 @@ class SplitStage(Stage):
 
     name = "split"
     stage: Literal["split"] = "split"
+    limits: Limits | None = Field(default_factory=lambda: Limits())
     detector: Literal["adaptive", "content"] = "adaptive"
     threshold: float | None = Field(None, gt=0)
     min_content_val: float = Field(15.0, ge=0)

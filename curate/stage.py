@@ -5,8 +5,9 @@ After NeMo Curator's ``stages/base.py`` and cosmos-curate's ``stage_interface.py
 - the stage's pydantic fields are its configuration (what the pipeline file sets;
   an unknown key is an error),
 - ``resources`` declares what one worker needs (CPUs, GPUs, actor-pool size),
-- ``limits`` (optional) runs each call in a child process with a time limit and a
-  memory bound (:mod:`curate.guard`), for stages that decode untrusted files,
+- ``limits`` runs each call in a sandbox process with a time limit and a memory
+  bound (:mod:`curate.guard`); the stages that open untrusted files (probe, split,
+  extract) set it by default, ``limits: null`` in a pipeline file turns it off,
 - ``setup()`` loads models inside the worker (never at construction, so stages
   pickle cheaply to Ray workers),
 - ``process(task)`` does the work; ``__call__`` wraps it: a task already rejected
