@@ -163,7 +163,7 @@ def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
         clean = 0  # first frame after the last join
         for k, idx in enumerate(_no_repeats(list(order[v::videos]), paths)):
             if frames:
-                room = len(frames) - clean - 8
+                room = len(frames) - clean - 20  # every shot keeps 0.8 s untouched
                 edits.append(join(frames, segs[idx], kinds[(k + v) % len(kinds)], rng, room))
                 clean = edits[-1].end
             else:

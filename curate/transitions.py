@@ -16,9 +16,9 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
    mean change (unless one end is flat) -- the whole picture changes, not an object moving
    through a fixed frame or the exposure drifting;
 2. blend: every frame between is close to the straight mix ``A + t_j (B - A)``
-   (relative residual at most ``max_residual``), with ``t_j`` non-decreasing and at
-   least two frames clearly in between (``0.15 < t_j < 0.85``) -- a cut jumps, a flash
-   leaves the line;
+   (relative residual at most ``max_residual``), with ``t_j`` non-decreasing, no step of
+   ``t`` over 0.5 between neighbours, and at least two frames clearly in between
+   (``0.15 < t_j < 0.85``) -- a cut jumps, a flash leaves the line;
 3. variance dip: the spatial variance of the frame nearest ``t = 0.5`` is at most
    ``max_dip`` times the linear interpolation of the end variances. Mixing two unrelated
    pictures, or a picture and a flat frame, lowers contrast (the parabolic variance curve
@@ -104,8 +104,9 @@ class BlendTest:
             return None
         t, resid = fit_blend(thumbs, a, b)
         between = (t > 0.15) & (t < 0.85)
-        if between.sum() < 2 or resid.max() > self.max_residual or np.diff(t).min(initial=0) < -0.1:
-            return None
+        steps = np.diff(np.concatenate([[0.0], t, [1.0]]))
+        if between.sum() < 2 or resid.max() > self.max_residual or steps.min() < -0.1 or steps.max() > 0.5:
+            return None  # too few mixed frames, off the mix line, going back, or a jump (a cut)
         m = int(np.argmin(np.abs(t - 0.5)))
         expected = (1 - t[m]) * var[a] + t[m] * var[b]
         if var[a + 1 + m] > self.max_dip * max(float(expected), 1e-6):
