@@ -37,3 +37,33 @@ def test_run_accounts_for_every_input_and_prints_a_summary(tmp_path):
         busy = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input",
                                str(listing), "--output", str(out)], capture_output=True, text=True, env=env)
     assert busy.returncode == 3 and "in use by another vidcurate run" in busy.stderr
+
+
+def test_joins_a_running_cluster_and_refuses_other_settings(ray_session, tmp_path):
+    import yaml
+
+    from support.pipelines import local_dict
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "a.mp4"), [Shot(33, 40)], 160, 120)
+    address = ray_session.get_runtime_context().gcs_address
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    out = tmp_path / "out"
+    base = [sys.executable, "-m", "pipelines.cli", "run"]
+    from ray._private.state import jobs
+
+    drivers_before = len(jobs())
+    res = subprocess.run(base + [LOCAL_YAML, "--input", str(src), "--output", str(out), "--address", address],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "clips kept: 1" in res.stdout
+    assert len(jobs()) == drivers_before + 1  # the run was a driver of this cluster
+    other = local_dict()
+    other["stages"][2]["short_side"] = 144
+    changed = tmp_path / "other.yaml"
+    changed.write_text(yaml.safe_dump(other))
+    res = subprocess.run(base + [str(changed), "--input", str(src), "--output", str(out), "--address", address],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 3
+    assert "holds work made with other settings (changed: extract)" in res.stderr

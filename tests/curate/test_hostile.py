@@ -1,0 +1,131 @@
+"""Hostile inputs: every one becomes clips or a reject row with the right reason."""
+
+import os
+import resource
+import subprocess
+import sys
+
+import pytest
+
+from curate.codec import iter_frames, probe
+from curate.ids import clip_id
+from curate.tasks import ClipTask, SourceTask
+from support.hostile import make_all
+from support.pipelines import make_pipeline
+
+PIPELINE = make_pipeline({"split": {"min_clip_s": 0.5}})
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    return make_all(str(tmp_path_factory.mktemp("hostile")))
+
+
+def run_source(path: str, work: str):
+    """Probe, split and the per-clip stages in this process: (source task, clip tasks)."""
+    task = SourceTask(path=path, work_dir=work)
+    for stage in PIPELINE.stages[:2]:
+        task = stage(task)
+    clips = []
+    if not task.rejected:
+        ex = PIPELINE.stages[2]
+        for span in task.spans:
+            ct = ClipTask(source=task.source, span=span, work_dir=work, source_path=path,
+                          clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame,
+                                          ex.clip_settings()))
+            for stage in PIPELINE.clip_stages():
+                ct = stage(ct)
+            clips.append(ct)
+    return task, clips
+
+
+@pytest.mark.parametrize("case,reason", [
+    ("audio only", "no_video_stream"),
+    ("cut back moov", "truncated"),
+    ("noise", "decode_error"),
+    ("single", "too_short"),
+])
+def test_rejected_once_with_reason(hostile, tmp_path, case, reason):
+    task, clips = run_source(hostile[case], str(tmp_path))
+    assert [(r.stage, r.reason) for r in task.rejects] == [("probe", reason)]
+    assert clips == []
+
+
+def _clip_frames(tmp_path, ct):
+    return sum(1 for _ in iter_frames(os.path.join(tmp_path, "clips", f"{ct.clip_id}.mp4")))
+
+
+@pytest.mark.parametrize("case,frames,duration,width,height", [
+    ("av1", 60, 2.0, 160, 120),            # decoded with dav1d
+    ("hevc10", 60, 2.0, 160, 120),         # 10-bit HEVC -> 8-bit yuv420p H.264
+    ("pipe", 90, 3.0, 160, 120),           # WebM without duration or frame count
+    ("long audio", 60, 2.0, 160, 120),     # audio track 5 s, video 2 s
+    ("yuv444 odd", 60, 2.0, 160, 120),     # 161x121 4:4:4 -> even 4:2:0
+    ("cut front moov", 45, 1.5, 160, 120),  # container claims 120 frames; 45 decode
+])
+def test_decodes_to_even_yuv420p_clips_with_true_length(hostile, tmp_path, case, frames, duration, width, height):
+    task, clips = run_source(hostile[case], str(tmp_path))
+    assert task.rejects == [] and len(clips) == 1
+    assert task.source.num_frames == frames
+    assert task.source.duration_s == pytest.approx(duration, abs=0.02)
+    ct = clips[0]
+    assert ct.reject_row is None, ct.reject_row
+    rec = ct.record
+    assert (rec.clip.width, rec.clip.height) == (width, height)
+    assert rec.clip.num_frames == _clip_frames(tmp_path, ct) == frames
+    assert ct.frame_times[-1] < rec.clip.duration_s  # sampled frames never past what decodes
+    p = probe(os.path.join(tmp_path, "clips", f"{ct.clip_id}.mp4"))
+    assert (p.codec, p.pix_fmt) == ("h264", "yuv420p")
+
+
+def test_claimed_frame_count_is_not_trusted(hostile):
+    import av
+    with av.open(hostile["cut front moov"]) as c:
+        assert c.streams.video[0].frames == 120  # what the container says
+    assert probe(hostile["cut front moov"]).num_frames < 120
+
+
+def test_webm_from_a_pipe_is_counted(hostile):
+    p = probe(hostile["pipe"])
+    assert p.num_frames == 90 and p.duration_s == pytest.approx(3.0) and p.codec == "vp9"
+
+
+def test_variable_frame_rate_keeps_timestamps(hostile, tmp_path):
+    task, clips = run_source(hostile["vfr"], str(tmp_path))
+    assert task.source.vfr
+    assert task.source.duration_s == pytest.approx(2.7, abs=0.01)  # 60 x 20 ms + 29 x 50 ms + last
+    rec = clips[0].record
+    assert rec.clip.duration_s == pytest.approx(2.7, abs=0.04)  # constant-rate output, same length
+    assert rec.clip.num_frames == _clip_frames(tmp_path, clips[0])
+
+
+def test_memory_stays_bounded_on_a_long_1080p_source(tmp_path):
+    """10 s of 1080p with only 8 frames sampled: the split and extract passes decode one
+    frame at a time and resize in swscale, so peak RSS grows by far less than the 1.9 GB
+    that 300 decoded RGB frames would take (bound checked: 600 MB)."""
+    script = f"""
+import resource, sys, numpy as np
+sys.path.insert(0, {os.path.dirname(os.path.dirname(__file__))!r})
+from support.hostile import encode
+base = np.random.default_rng(0).integers(0, 255, (1080 // 8, 1920 // 8, 3), dtype=np.uint8)
+big = np.kron(base, np.ones((8, 8, 1), np.uint8))
+encode({str(tmp_path / 'hd.mp4')!r}, (np.roll(big, 4 * i, axis=1) for i in range(300)), options={{'preset': 'ultrafast'}})
+from support.pipelines import make_pipeline
+from curate.tasks import SourceTask, ClipTask
+p = make_pipeline({{'split': {{'limits': None}}, 'extract': {{'limits': None}}, 'probe': {{'limits': None}}}})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = SourceTask(path={str(tmp_path / 'hd.mp4')!r}, work_dir={str(tmp_path)!r})
+for s in p.stages[:2]:
+    t = s(t)
+for span in t.spans:
+    c = ClipTask(source=t.source, span=span, clip_id='c' + str(span.start_frame), work_dir={str(tmp_path)!r})
+    for s in p.clip_stages():
+        c = s(c)
+    assert c.reject_row is None, c.reject_row
+print(t.source.num_frames, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    frames, grown_mb = map(int, out.stdout.split())
+    assert frames == 300
+    print(f"peak RSS grew by {grown_mb} MB")
+    assert grown_mb < 600, f"peak RSS grew by {grown_mb} MB"

@@ -1,0 +1,137 @@
+"""Hostile inputs made on purpose, each with a known expected outcome.
+
+Built with PyAV's encoders (libx264, libx265, SVT-AV1, libvpx-vp9, AAC); every file is
+small (at most a few seconds at 160x120 unless the case needs more).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from support.synth import render
+
+
+def _frames(n: int, w: int = 160, h: int = 120, seed: int = 7):
+    for i in range(n):
+        yield render(seed, i / 30, w, h, pan=(0.05, 0.0))
+
+
+def encode(path_or_file, frames, *, fmt=None, codec="libx264", fps=30, pix_fmt="yuv420p",
+           options=None, pts=None, audio_s: float = 0.0, container_options=None) -> int:
+    """Encode frames; ``pts`` (list of ints, time base 1/1000) makes variable frame rate."""
+    n = 0
+    with av.open(path_or_file, "w", format=fmt, options=container_options or {}) as c:
+        s = c.add_stream(codec, rate=fps)
+        s.pix_fmt = pix_fmt
+        s.codec_context.options = options or {}
+        if pts is not None:
+            s.codec_context.time_base = Fraction(1, 1000)
+        a = None
+        for img in frames:
+            if n == 0:
+                s.height, s.width = img.shape[:2]
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = pts[n], Fraction(1, 1000)
+            for p in s.encode(frame):
+                c.mux(p)
+            n += 1
+        for p in s.encode(None):
+            c.mux(p)
+        if audio_s > 0:
+            a = c.add_stream("aac", rate=16000) if a is None else a
+    return n
+
+
+def with_audio(path: str, video_s: float, audio_s: float, fps: int = 30) -> None:
+    """H.264 video of ``video_s`` seconds with an AAC track of ``audio_s`` seconds."""
+    with av.open(path, "w") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = 160, 120, "yuv420p"
+        a = c.add_stream("aac", rate=16000)
+        for img in _frames(int(video_s * fps)):
+            for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+        chunk = np.zeros((1, 1024), np.float32)
+        for i in range(int(audio_s * 16000 / 1024)):
+            fr = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            fr.sample_rate, fr.pts = 16000, i * 1024
+            for p in a.encode(fr):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+
+
+def webm_pipe(path: str, seconds: float = 3.0, fps: int = 30) -> None:
+    """VP9 WebM written to a non-seekable stream: no duration, no cues, no frame count."""
+    class Pipe(io.RawIOBase):
+        def __init__(self):
+            self.buf = bytearray()
+
+        def writable(self):
+            return True
+
+        def seekable(self):
+            return False
+
+        def write(self, b):
+            self.buf += b
+            return len(b)
+
+    pipe = Pipe()
+    encode(pipe, _frames(int(seconds * fps)), fmt="webm", codec="libvpx-vp9", fps=fps,
+           options={"deadline": "realtime", "cpu-used": "8"})
+    with open(path, "wb") as f:
+        f.write(bytes(pipe.buf))
+
+
+def truncate(src: str, dst: str, keep: float) -> None:
+    """Copy the first ``keep`` fraction of ``src``'s bytes to ``dst``."""
+    data = open(src, "rb").read()
+    with open(dst, "wb") as f:
+        f.write(data[: int(len(data) * keep)])
+
+
+def make_all(root: str) -> dict[str, str]:
+    """Write every hostile case into ``root``; returns {case: path}."""
+    os.makedirs(root, exist_ok=True)
+    p = lambda name: os.path.join(root, name)  # noqa: E731
+    encode(p("front.mp4"), _frames(120), container_options={"movflags": "+faststart"})
+    truncate(p("front.mp4"), p("cut front moov.mp4"), 0.6)
+    encode(p("back.mp4"), _frames(120))
+    truncate(p("back.mp4"), p("cut back moov.mp4"), 0.6)
+    webm_pipe(p("pipe.webm"))
+    encode(p("av1.mkv"), _frames(60), codec="libsvtav1", options={"preset": "12"})
+    encode(p("hevc10.mkv"), _frames(60), codec="libx265", pix_fmt="yuv420p10le",
+           options={"preset": "ultrafast", "x265-params": "log-level=error"})
+    encode(p("yuv444 odd.mkv"), _frames(60, 161, 121), pix_fmt="yuv444p")
+    encode(p("single.mp4"), _frames(1))
+    vfr = np.cumsum([0] + [20 if i % 3 else 50 for i in range(89)]).tolist()
+    encode(p("vfr.mkv"), _frames(90), pts=vfr)
+    with_audio(p("long audio.mp4"), 2.0, 5.0)
+    with open(p("audio only.mp4"), "wb") as f:
+        f.write(b"")
+    _audio_only(p("audio only.mp4"))
+    with open(p("noise.mov"), "wb") as f:
+        f.write(np.random.default_rng(0).integers(0, 255, 20000, dtype=np.uint8).tobytes())
+    return {os.path.splitext(n)[0]: os.path.join(root, n) for n in os.listdir(root)}
+
+
+def _audio_only(path: str) -> None:
+    with av.open(path, "w") as c:
+        a = c.add_stream("aac", rate=16000)
+        chunk = np.zeros((1, 1024), np.float32)
+        for i in range(20):
+            fr = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            fr.sample_rate, fr.pts = 16000, i * 1024
+            for pk in a.encode(fr):
+                c.mux(pk)
+        for pk in a.encode(None):
+            c.mux(pk)
