@@ -22,7 +22,7 @@ def _frames(n: int, w: int = 160, h: int = 120, seed: int = 7):
 
 
 def encode(path_or_file, frames, *, fmt=None, codec="libx264", fps=30, pix_fmt="yuv420p",
-           options=None, pts=None, audio_s: float = 0.0, container_options=None) -> int:
+           options=None, pts=None, container_options=None) -> int:
     """Encode frames; ``pts`` (list of ints, time base 1/1000) makes variable frame rate."""
     n = 0
     with av.open(path_or_file, "w", format=fmt, options=container_options or {}) as c:
@@ -31,7 +31,6 @@ def encode(path_or_file, frames, *, fmt=None, codec="libx264", fps=30, pix_fmt="
         s.codec_context.options = options or {}
         if pts is not None:
             s.codec_context.time_base = Fraction(1, 1000)
-        a = None
         for img in frames:
             if n == 0:
                 s.height, s.width = img.shape[:2]
@@ -43,8 +42,6 @@ def encode(path_or_file, frames, *, fmt=None, codec="libx264", fps=30, pix_fmt="
             n += 1
         for p in s.encode(None):
             c.mux(p)
-        if audio_s > 0:
-            a = c.add_stream("aac", rate=16000) if a is None else a
     return n
 
 
@@ -59,14 +56,19 @@ def with_audio(path: str, video_s: float, audio_s: float, fps: int = 30) -> None
                 c.mux(p)
         for p in v.encode(None):
             c.mux(p)
-        chunk = np.zeros((1, 1024), np.float32)
-        for i in range(int(audio_s * 16000 / 1024)):
-            fr = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            fr.sample_rate, fr.pts = 16000, i * 1024
-            for p in a.encode(fr):
-                c.mux(p)
-        for p in a.encode(None):
-            c.mux(p)
+        _silence(c, a, audio_s)
+
+
+def _silence(container, stream, seconds: float) -> None:
+    """Encode ``seconds`` of mono silence (16 kHz AAC) into ``stream``."""
+    chunk = np.zeros((1, 1024), np.float32)
+    for i in range(int(seconds * 16000 / 1024)):
+        fr = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        fr.sample_rate, fr.pts = 16000, i * 1024
+        for p in stream.encode(fr):
+            container.mux(p)
+    for p in stream.encode(None):
+        container.mux(p)
 
 
 def webm_pipe(path: str, seconds: float = 3.0, fps: int = 30) -> None:
@@ -116,8 +118,6 @@ def make_all(root: str) -> dict[str, str]:
     vfr = np.cumsum([0] + [20 if i % 3 else 50 for i in range(89)]).tolist()
     encode(p("vfr.mkv"), _frames(90), pts=vfr)
     with_audio(p("long audio.mp4"), 2.0, 5.0)
-    with open(p("audio only.mp4"), "wb") as f:
-        f.write(b"")
     _audio_only(p("audio only.mp4"))
     with open(p("noise.mov"), "wb") as f:
         f.write(np.random.default_rng(0).integers(0, 255, 20000, dtype=np.uint8).tobytes())
@@ -126,12 +126,4 @@ def make_all(root: str) -> dict[str, str]:
 
 def _audio_only(path: str) -> None:
     with av.open(path, "w") as c:
-        a = c.add_stream("aac", rate=16000)
-        chunk = np.zeros((1, 1024), np.float32)
-        for i in range(20):
-            fr = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            fr.sample_rate, fr.pts = 16000, i * 1024
-            for pk in a.encode(fr):
-                c.mux(pk)
-        for pk in a.encode(None):
-            c.mux(pk)
+        _silence(c, c.add_stream("aac", rate=16000), 1.28)
