@@ -1,7 +1,8 @@
 """Extract stage: decode a span once, encode the clip, keep small frame and motion samples.
 
 One sequential PyAV pass over ``[start_s, end_s)`` at the target size feeds three
-consumers: the H.264 writer (:class:`curate.codec.ClipWriter`), the frame sample
+consumers (frames go from the decoder to yuv420p at the clip size in one swscale pass
+and into the encoder without a NumPy copy; only sampled frames are converted to RGB): the H.264 writer (:class:`curate.codec.ClipWriter`), the frame sample
 (``sample_frames`` frames evenly spaced, short side <= ``sample_short_side``) and the
 motion sample (luma frames at ``motion_fps``, short side ``motion_short_side``) that
 the score stage turns into optical flow.
@@ -98,11 +99,14 @@ class ExtractStage(Stage):
         frames, frame_times, motion, motion_times = [], [], [], []
         os.makedirs(os.path.join(task.work_dir, "clips"), exist_ok=True)
         path = clip_path(task.work_dir, task.clip_id)
-        decoded = iter_frames(src.path, size=(width, height), fmt="rgb24", rotation=src.rotation,
+        decoded = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
                               start_s=span.start_s, end_s=span.end_s)
         with ClipWriter(path, width, height, fps, self.crf, self.preset) as writer:
-            for k, img in resample(decoded, span.start_s, span.end_s, fps):
-                writer.write(img)
+            for k, frame in resample(decoded, span.start_s, span.end_s, fps):
+                writer.write(frame)
+                if k not in sample_idx and k % motion_step:
+                    continue
+                img = frame.to_ndarray(format="rgb24")  # only the sampled frames leave YUV
                 if k in sample_idx:
                     frames.append(_small(img, self.sample_short_side))
                     frame_times.append(round(k / fps, 6))

@@ -27,13 +27,14 @@ from curate.codec.errors import CodecError, classify, open_container
 class DecodedFrame:
     """One decoded frame: ``t_s`` seconds from stream start, ``index`` in decode-pass order.
 
-    ``image``: ``(H, W, 3) uint8`` (rgb24/bgr24) or ``(H, W) uint8`` (gray), upright.
+    ``image``: ``(H, W, 3) uint8`` (rgb24/bgr24), ``(H, W) uint8`` (gray) or an
+    ``av.VideoFrame`` (yuv420p), upright.
     ``index`` counts frames from where the pass started (0 after a seek).
     """
 
     index: int
     t_s: float
-    image: np.ndarray
+    image: np.ndarray | av.VideoFrame
 
 
 def scaled_size(width: int, height: int, short_side: int | None, even: bool = True) -> tuple[int, int]:
@@ -72,7 +73,9 @@ def iter_frames(
 
     Args:
         size: ``(width, height)`` of the upright output; None keeps the coded size.
-        fmt: ``rgb24``, ``bgr24`` or ``gray``.
+        fmt: ``rgb24``, ``bgr24`` or ``gray`` (NumPy images), or ``yuv420p``: an upright
+            ``av.VideoFrame`` ready for :class:`curate.codec.ClipWriter`, made in one
+            swscale pass (the extract stage's fast path).
         rotation: display rotation to apply (from :func:`curate.codec.probe.probe`).
         start_s, end_s: decode only frames with ``start_s <= t < end_s`` (seconds);
             ``start_s`` seeks to the keyframe before it first.
@@ -123,9 +126,16 @@ def _decode(container, stream) -> Iterator[av.VideoFrame]:
         return
 
 
-def _to_array(frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int) -> np.ndarray:
+def _to_array(frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int):
+    if fmt == "yuv420p" and rotation % 360 == 0:
+        # Straight to the encoder's format in one swscale pass: no RGB round trip.
+        w, h = coded or (frame.width, frame.height)
+        return frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
     if coded is not None and (frame.width, frame.height) != coded:
         frame = frame.reformat(width=coded[0], height=coded[1], interpolation="AREA")
+    if fmt == "yuv420p":  # rotated: turn upright in NumPy, then back to a frame
+        img = upright(frame.to_ndarray(format="rgb24"), rotation)
+        return av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
     if fmt == "gray":
         img = frame.to_ndarray(format="gray")
     elif fmt in ("rgb24", "bgr24"):

@@ -61,11 +61,19 @@ class ClipWriter:
             raise CodecError("encode_error", str(exc)) from exc
         return self
 
-    def write(self, image: np.ndarray) -> None:
-        """Encode one frame, ``(H, W, 3) uint8`` RGB of the writer's size."""
-        if image.shape[:2] != (self.height, self.width):
-            raise CodecError("encode_error", f"frame {image.shape} != {self.height}x{self.width}")
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+    def write(self, image: np.ndarray | av.VideoFrame) -> None:
+        """Encode one frame of the writer's size: ``(H, W, 3) uint8`` RGB, or an
+        ``av.VideoFrame`` (converted to yuv420p if it is not already)."""
+        if isinstance(image, av.VideoFrame):
+            size = (image.height, image.width)
+            frame = image if image.format.name == "yuv420p" else image.reformat(format="yuv420p")
+        else:
+            size = image.shape[:2]
+            frame = None
+        if size != (self.height, self.width):
+            raise CodecError("encode_error", f"frame {size} != {self.height}x{self.width}")
+        if frame is None:
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
         frame.pts = self.num_frames
         frame.time_base = 1 / self.rate
         for packet in self._stream.encode(frame):
