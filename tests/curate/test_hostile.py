@@ -61,7 +61,7 @@ def _clip_frames(tmp_path, ct):
     ("pipe", 90, 3.0, 160, 120),           # WebM without duration or frame count
     ("long audio", 60, 2.0, 160, 120),     # audio track 5 s, video 2 s
     ("yuv444 odd", 60, 2.0, 160, 120),     # 161x121 4:4:4 -> even 4:2:0
-    ("cut front moov", 45, 1.5, 160, 120),  # container claims 120 frames; 45 decode
+    ("cut front moov", 55, 55 / 30, 160, 120),  # container claims 120 frames; 55 decode
 ])
 def test_decodes_to_even_yuv420p_clips_with_true_length(hostile, tmp_path, case, frames, duration, width, height):
     task, clips = run_source(hostile[case], str(tmp_path))

@@ -28,7 +28,8 @@ def encode(path_or_file, frames, *, fmt=None, codec="libx264", fps=30, pix_fmt="
     with av.open(path_or_file, "w", format=fmt, options=container_options or {}) as c:
         s = c.add_stream(codec, rate=fps)
         s.pix_fmt = pix_fmt
-        s.codec_context.options = options or {}
+        defaults = {"threads": "1", "x264-params": "mbtree=0"} if codec == "libx264" else {}
+        s.codec_context.options = {**defaults, **(options or {})}  # deterministic bytes
         if pts is not None:
             s.codec_context.time_base = Fraction(1, 1000)
         for img in frames:
