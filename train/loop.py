@@ -60,7 +60,8 @@ class Trainer:
         self.generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 7919 + dist.rank)
         self.vpred = VPrediction(CosineSchedule(cfg.diffusion.timesteps, cfg.diffusion.cosine_s))
         self.step, self.loader_state = 0, LoaderState()
-        self.ddp = DDP(self.model) if dist.world_size > 1 else None
+        ids = [dist.device.index] if dist.device.type == "cuda" else None
+        self.ddp = DDP(self.model, device_ids=ids) if dist.world_size > 1 else None
         net = self.ddp or self.model
         self.net = torch.compile(net) if cfg.train.compile else net
         bf16 = cfg.train.precision == "bf16" or (cfg.train.precision == "auto" and dist.device.type == "cuda")

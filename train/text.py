@@ -87,6 +87,7 @@ class TextEncoder(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Device of the encoder's weights."""
         return next(self.backbone.parameters()).device
 
     @torch.no_grad()

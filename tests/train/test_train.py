@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import av
@@ -73,6 +74,19 @@ def test_resume_equals_straight_run(tiny_config, train_shards, tmp_path, workers
     changed = any(not torch.equal(p, q) for p, q in
                   zip(first.model.state_dict().values(), straight.model.state_dict().values()))
     assert changed  # training moved the weights, so equality above means something
+
+
+@pytest.mark.parametrize("options", [{"train": {"precision": "bf16"}},
+                                     {"data": {"image_frames": 2}, "optim": {"grad_accum": 2}}])
+def test_steps_with_bf16_autocast_and_joint_image_video(tiny_config, train_shards, tmp_path,
+                                                        options):
+    for section, values in options.items():
+        tiny_config[section].update(values)
+    trainer = Trainer(config_from_dict(tiny_config), train_shards, tmp_path, CPU)
+    before = [p.clone() for p in trainer.model.parameters()]
+    record = trainer.fit(2)
+    assert record["step"] == 2 and math.isfinite(record["loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
 
 
 def test_checkpoint_holds_only_plain_data(tiny_config, train_shards, tmp_path):
