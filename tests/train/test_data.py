@@ -27,10 +27,15 @@ def batches(shards, cfg=CFG, n=4, batch_size=2, **kw):
 
 
 def keys_of_epoch(shards, cfg=CFG) -> set[str]:
-    """Keys of the first pass over non-resampled shards (batch size 1, no shuffle buffer,
-    so the first epoch ends before the second starts)."""
-    cfg = cfg.model_copy(update={"resampled": False, "shuffle_buffer": 1})
-    return {b["key"][0] for b in batches(shards, cfg, n=len(CLIPS) - 1, batch_size=1)}
+    """Keys of the first pass over non-resampled shards: one worker, batch size 1, no
+    shuffle buffer, so the first epoch ends before any key comes again."""
+    cfg = cfg.model_copy(update={"resampled": False, "shuffle_buffer": 1, "num_workers": 0})
+    keys: set[str] = set()
+    for batch in ClipStream(shards, cfg, 1, seed=0):
+        if batch["key"][0] in keys:
+            return keys
+        keys.add(batch["key"][0])
+    raise AssertionError("the stream ended")
 
 
 def test_loader_yields_configured_shape_and_range(train_shards):
@@ -67,13 +72,23 @@ def test_joint_training_image_frames(synthetic_shards):
     assert b["images"].shape == (2, 3, 3, 32, 24)
 
 
-def test_truncated_shard_is_skipped_with_warning(synthetic_shards, tmp_path):
-    good, bad = synthetic_shards / "shards" / "shard-000000.tar", tmp_path / "shard-000001.tar"
-    shutil.copy(good, tmp_path / "shard-000000.tar")
+def test_truncated_shard_is_skipped_with_warning(train_shards, tmp_path):
+    shards = sorted((train_shards / "shards").glob("*.tar"))
+    for path in shards:
+        shutil.copy(path, tmp_path)
+    data = shards[0].read_bytes()
+    (tmp_path / "shard-999999.tar").write_bytes(data[: len(data) // 2])
+    expected = keys_of_epoch(train_shards)
+    with pytest.warns(SkippedDataWarning, match="shard-999999.tar: truncated or corrupt"):
+        assert keys_of_epoch(tmp_path) == expected
+
+
+def test_truncated_shard_yields_nothing(synthetic_shards, tmp_path):
     data = (synthetic_shards / "shards" / "shard-000001.tar").read_bytes()
-    bad.write_bytes(data[: len(data) // 2])
+    shutil.copy(synthetic_shards / "shards" / "shard-000000.tar", tmp_path)
+    (tmp_path / "shard-000001.tar").write_bytes(data[: len(data) // 2])
     with pytest.warns(SkippedDataWarning, match="shard-000001.tar: truncated or corrupt"):
-        keys = keys_of_epoch(tmp_path, CFG.model_copy(update={"num_workers": 0}))
+        keys = keys_of_epoch(tmp_path)
     assert keys == {f"{i:016x}" for i in (0, 1, 3)}  # only the good shard's long clips
 
 

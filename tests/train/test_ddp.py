@@ -14,9 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_two_gloo_processes_end_with_identical_weights(tiny_config, train_shards, tmp_path):
-    # non-resampled: rank 0 reads shard 0 and rank 1 shard 1, and each rank has its own
-    # noise generator, so only the gradient all-reduce can keep the replicas equal
-    tiny_config["data"]["resampled"] = False
+    # ranks read different clips (non-resampled: shards split by rank; one shard: each rank
+    # resamples with its own seed) and each rank has its own noise generator, so only the
+    # gradient all-reduce can keep the replicas equal
+    tiny_config["data"]["resampled"] = len(list((train_shards / "shards").glob("*.tar"))) < 2
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps(tiny_config))
     out = tmp_path / "out"
