@@ -41,7 +41,7 @@ def resample(frames: Iterator[DecodedFrame], start_s: float, end_s: float, fps: 
     Yields ``(k, image)``; output time k takes the last source frame whose time is
     at or before it (a quarter-frame tolerance absorbs rounding in timestamps).
     """
-    n_out = max(1, int(round((end_s - start_s) * fps)))
+    n_out = max(1, int(np.floor((end_s - start_s) * fps + 1e-3)))
     tol = 0.25 / fps
     k, prev = 0, None
     for frame in frames:
@@ -93,14 +93,14 @@ class ExtractStage(Stage):
         src, span = task.source, task.span
         fps = min(src.fps, self.max_fps)
         width, height = scaled_size(src.width, src.height, self.short_side)
-        n_out = max(1, int(round(span.duration_s * fps)))
+        n_out = max(1, int(np.floor(span.duration_s * fps + 1e-3)))  # never past max_clip_s
         sample_idx = set(np.linspace(0, n_out - 1, min(self.sample_frames, n_out)).round().astype(int).tolist())
         motion_step = max(1, int(round(fps / self.motion_fps)))
         frames, frame_times, motion, motion_times = [], [], [], []
         os.makedirs(os.path.join(task.work_dir, "clips"), exist_ok=True)
         path = clip_path(task.work_dir, task.clip_id)
         decoded = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
-                              start_s=span.start_s, end_s=span.end_s)
+                              start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset)
         with ClipWriter(path, width, height, fps, self.crf, self.preset) as writer:
             for k, frame in resample(decoded, span.start_s, span.end_s, fps):
                 writer.write(frame)

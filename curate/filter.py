@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from curate.stage import RejectError, Stage
 from curate.tasks import ClipTask
@@ -42,6 +42,14 @@ class FilterStage(Stage):
     min_luma: float | None = Field(None, ge=0, le=255)
     max_luma: float | None = Field(None, ge=0, le=255)
     max_black_fraction: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> "FilterStage":
+        for low, high in (("min_motion", "max_motion"), ("min_luma", "max_luma")):
+            a, b = getattr(self, low), getattr(self, high)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{low} ({a}) must not exceed {high} ({b}): every clip would be dropped")
+        return self
 
     def process(self, task: ClipTask) -> ClipTask:
         scores = task.record.scores

@@ -32,8 +32,20 @@ class GlobalMotion:
     magnitude: float
 
 
+_MIN_SIDE = 32  # DIS needs a pyramid level of at least this size
+
+
 def dense_flow(prev: np.ndarray, cur: np.ndarray, method: str = "dis") -> np.ndarray:
-    """Flow from ``prev`` to ``cur`` (both ``(H, W) uint8``): ``(H, W, 2) float32`` pixels."""
+    """Flow from ``prev`` to ``cur`` (both ``(H, W) uint8``): ``(H, W, 2) float32`` pixels.
+
+    Frames thinner than 32 px (a 2000x16 strip) are padded by edge replication for the
+    computation and the flow is cropped back.
+    """
+    h, w = prev.shape[:2]
+    if min(h, w) < _MIN_SIDE:
+        py, px = max(0, _MIN_SIDE - h), max(0, _MIN_SIDE - w)
+        pad = lambda f: cv2.copyMakeBorder(f, 0, py, 0, px, cv2.BORDER_REPLICATE)  # noqa: E731
+        return dense_flow(pad(prev), pad(cur), method)[:h, :w]
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(prev, cur, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     if method == "dis":

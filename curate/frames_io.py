@@ -8,6 +8,7 @@ loads it. JPEG at quality 92 keeps a 8-frame 224-px sample near 150 KB.
 from __future__ import annotations
 
 import os
+import uuid
 
 import cv2
 import numpy as np
@@ -27,7 +28,7 @@ def save_frames(path: str, frames: np.ndarray, times: list[float]) -> None:
             raise ValueError("JPEG encoding failed")
         blobs.append(buf.ravel())
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-    tmp = f"{path}.part.npz"
+    tmp = f"{path}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part.npz"
     np.savez(tmp, data=np.concatenate(blobs) if blobs else np.zeros(0, np.uint8),
              offsets=offsets, times=np.asarray(times, dtype=np.float64))
     os.replace(tmp, path)

@@ -38,8 +38,8 @@ class Limits(BaseModel):
     ``retries`` after a timeout or crash."""
 
     model_config = ConfigDict(extra="forbid")
-    timeout_s: float = Field(600.0, gt=0)
-    memory_mb: int = Field(4096, ge=64)
+    timeout_s: float = Field(600.0, gt=0, le=86400)
+    memory_mb: int = Field(4096, ge=64, le=1 << 20)
     retries: int = Field(1, ge=0, le=3)
 
 
@@ -76,9 +76,14 @@ class _Sandbox:
             if not self.conn.poll(timeout_s):
                 return ("timeout", f"no result within {timeout_s:g} s")
             return self.conn.recv()
-        except (EOFError, OSError):
-            code = self.proc.wait(5)
-            return ("crash", f"worker process died (exit code {code})")
+        except (EOFError, OSError) as exc:
+            self.proc.kill()
+            code = self.proc.wait()
+            return ("crash", f"worker process died (exit code {code}): {exc}")
+        except BaseException:
+            self.proc.kill()  # a late answer must never reach the next call
+            self.proc.wait()
+            raise
 
     def close(self) -> None:
         """Stop the child (killed if it does not exit at once)."""
@@ -95,7 +100,7 @@ _SANDBOXES: dict[int, _Sandbox] = {}
 
 def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
     box = _SANDBOXES.get(limits.memory_mb)
-    if box is None or box.proc.poll() is not None:
+    if box is None or box.proc.poll() is not None:  # none yet, or it died or was killed
         box = _SANDBOXES[limits.memory_mb] = _Sandbox(limits.memory_mb)
     msg = box.run(fn, arg, limits.timeout_s)
     if msg[0] in ("timeout", "crash", "memory") or box.calls >= _CALLS_PER_CHILD:

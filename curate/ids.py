@@ -24,7 +24,8 @@ def source_fingerprint(path: str) -> str:
     files cost a few reads, not a full pass. Returns 24 hex characters.
     Raises FileNotFoundError when the path does not exist.
     """
-    with fsspec.open(path, "rb") as f:
+    opener = fsspec.open(path, "rb") if "://" in path else open(path, "rb")  # "a::b.mkv" is a file name
+    with opener as f:
         f.seek(0, os.SEEK_END)
         size = f.tell()
         h = hashlib.sha256(str(size).encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field
@@ -32,8 +33,8 @@ class ProbeStage(Stage):
     def process(self, task: SourceTask) -> SourceTask:
         try:
             fingerprint = source_fingerprint(task.path)
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-            raise RejectError("not_found", str(exc)) from exc
+        except OSError as exc:  # missing, a folder, no permission, a symlink loop
+            raise RejectError("not_found", f"{type(exc).__name__}: {exc}") from exc
         p = probe(task.path)
         task.source = SourceInfo(
             path=task.path, source_id=fingerprint, size_bytes=_size(task.path),
@@ -49,6 +50,8 @@ class ProbeStage(Stage):
 
 
 def _size(path: str) -> int:
+    if "://" not in path:
+        return os.path.getsize(path)
     import fsspec
 
     fs, _, (p,) = fsspec.get_fs_token_paths(path)

@@ -15,6 +15,7 @@ REASONS: dict[str, str] = {
     "timeout": "decoding the source took longer than the per-source time limit",
     "too_short": "the source or shot is shorter than the minimum clip length",
     "too_long": "the source is longer than the configured maximum",
+    "no_shots": "no frame is in a shot: the source is blank or one long transition",
     "encode_error": "writing the clip failed",
     "stage_error": "a stage raised an unexpected error (detail has the message)",
     "low_motion": "motion score below the minimum",

@@ -29,32 +29,71 @@ from schemas import Span
 _EPS = 1e-6
 
 
-def _time(i: int, frame_times: list[float], end_time: float) -> float:
-    return frame_times[i] if i < len(frame_times) else end_time
+class _Clock:
+    """Start and end times of frame indices, robust to holes in the timestamps.
+
+    ``start(i)`` is frame ``i``'s presentation time (``end_time`` for ``i == n``).
+    ``end(z)`` is when frame ``z - 1`` stops showing: the next frame's time, unless the
+    timestamps jump there (a hole longer than ``_HOLE`` frame intervals, or time going
+    backwards), where it is frame ``z - 1``'s time plus the median interval.
+    """
+
+    def __init__(self, frame_times: list[float], end_time: float):
+        self.t, self.n, self.end_time = frame_times, len(frame_times), end_time
+        gaps = np.diff(frame_times) if self.n > 1 else np.array([end_time - frame_times[0]])
+        self.step = float(np.median(gaps)) if len(gaps) else 0.0
+
+    def start(self, i: int) -> float:
+        return self.t[i] if i < self.n else self.end_time
+
+    def end(self, z: int) -> float:
+        if z >= self.n:
+            return self.end_time
+        if z > 0 and is_break(self.t[z - 1], self.t[z], self.step):
+            return self.t[z - 1] + self.step
+        return self.t[z]
 
 
-def _span(shot: int, win: int, a: int, z: int, frame_times: list[float], end: float) -> Span:
+_HOLE = 10
+
+
+def is_break(prev_t: float, t: float, step: float) -> bool:
+    """True when the timestamps jump between two consecutive frames: backwards, or
+    forwards by more than ``_HOLE`` median frame intervals (``step``, seconds)."""
+    return t <= prev_t or (step > 0 and t - prev_t > _HOLE * step)
+
+
+def timestamp_breaks(frame_times: list[float]) -> list[int]:
+    """Frame indices after a jump in the timestamps (see :func:`is_break`): a recording
+    paused and resumed, or joined files whose clocks restart. They split shots like cuts."""
+    if len(frame_times) < 2:
+        return []
+    step = float(np.median(np.diff(frame_times)))
+    return [i for i in range(1, len(frame_times)) if is_break(frame_times[i - 1], frame_times[i], step)]
+
+
+def _span(shot: int, win: int, a: int, z: int, clock: _Clock) -> Span:
     return Span(shot_index=shot, window_index=win, start_frame=a, end_frame=z,
-                start_s=round(_time(a, frame_times, end), 6), end_s=round(_time(z, frame_times, end), 6))
+                start_s=round(clock.start(a), 6), end_s=round(clock.end(z), 6))
 
 
-def _windows(a: int, z: int, frame_times: list[float], end: float, min_s: float, max_s: float) -> list[tuple[int, int]]:
-    dur = _time(z, frame_times, end) - _time(a, frame_times, end)
+def _windows(a: int, z: int, clock: _Clock, min_s: float, max_s: float) -> list[tuple[int, int]]:
+    dur = clock.end(z) - clock.start(a)
     k = max(1, math.ceil(dur / max_s - _EPS))
-    while True:
+    while k <= z - a:
         bounds = [a + round(j * (z - a) / k) for j in range(k + 1)]
         pieces = list(zip(bounds[:-1], bounds[1:]))
-        lengths = [_time(q, frame_times, end) - _time(p, frame_times, end) for p, q in pieces]
+        lengths = [clock.end(q) - clock.start(p) for p, q in pieces]
         if max(lengths) <= max_s + _EPS:
+            if min(lengths) >= min_s - _EPS:
+                return pieces
             break
         k += 1
-    if min(lengths) >= min_s - _EPS:
-        return pieces
-    # Equal windows too short: fixed windows of max_s from the start.
+    # Equal windows too short (or none fit): fixed windows of max_s from the start.
     out, p = [], a
     while p < z:
         q = p
-        while q < z and _time(q + 1, frame_times, end) - _time(p, frame_times, end) <= max_s + _EPS:
+        while q < z and clock.end(q + 1) - clock.start(p) <= max_s + _EPS:
             q += 1
         q = max(q, p + 1)
         out.append((p, q))
@@ -83,7 +122,8 @@ def plan_spans(cuts: list[int], frame_times: list[float], end_time: float, *, mi
 
     Args:
         cuts: frame indices where a new shot starts (from :class:`curate.shots.ShotDetector`).
-        frame_times: presentation time of every decoded frame, seconds, increasing.
+        frame_times: presentation time of every decoded frame, seconds; a jump (a hole of
+            over 10 frame intervals, or time going backwards) splits shots like a cut.
         end_time: end of the last frame, seconds.
         min_clip_s, max_clip_s, trim_s: see the module docstring (seconds).
         gaps: half-open frame intervals in no shot (see the module docstring).
@@ -94,6 +134,8 @@ def plan_spans(cuts: list[int], frame_times: list[float], end_time: float, *, mi
     if min_clip_s > max_clip_s:
         raise ValueError(f"min_clip_s {min_clip_s} > max_clip_s {max_clip_s}")
     n = len(frame_times)
+    clock = _Clock(frame_times, end_time)
+    cuts = sorted(set(cuts) | set(timestamp_breaks(frame_times)))
     kept, short = [], []
     for shot, (a, z) in enumerate(shot_ranges(cuts, list(gaps), n)):
         if a > 0:
@@ -101,15 +143,15 @@ def plan_spans(cuts: list[int], frame_times: list[float], end_time: float, *, mi
             while a < z and frame_times[a] < t_cut + trim_s - _EPS:
                 a += 1
         if z < n:
-            t_cut = frame_times[z]
+            t_cut = clock.end(z)
             while z > a and frame_times[z - 1] > t_cut - trim_s - _EPS:
                 z -= 1
-        dur = _time(z, frame_times, end_time) - _time(a, frame_times, end_time)
+        dur = clock.end(z) - clock.start(a)
         if z <= a or dur < min_clip_s - _EPS:
-            short.append(_span(shot, 0, a, max(z, a), frame_times, end_time))
+            short.append(_span(shot, 0, a, max(z, a), clock))
             continue
-        pieces = _windows(a, z, frame_times, end_time, min_clip_s, max_clip_s)
+        pieces = _windows(a, z, clock, min_clip_s, max_clip_s)
         for win, (p, q) in enumerate(pieces):
-            span = _span(shot, win, p, q, frame_times, end_time)
+            span = _span(shot, win, p, q, clock)
             (kept if span.duration_s >= min_clip_s - _EPS else short).append(span)
     return kept, short

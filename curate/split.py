@@ -78,18 +78,23 @@ class SplitStage(Stage):
         size = scaled_size(w, max(2, round(src.height * w / src.width)), None)
         detector = self.shot_detector(src.fps)
         times: list[float] = []
+        reset = False
         for frame in iter_frames(src.path, size=size, fmt="bgr24", rotation=src.rotation):
             detector.feed(frame.image)
             times.append(frame.t_s)
+            reset |= frame.shifted
         if not times:
             raise RejectError("truncated", "no frame decodes")
         bounds = detector.boundaries()
         gaps = np.diff(times)
         end = times[-1] + (float(np.median(gaps)) if len(gaps) else 1.0 / src.fps)
         task.source = src.model_copy(update={"num_frames": len(times), "duration_s": round(end, 6),
+                                             "timestamps_reset": reset,
                                              "fps": round(len(times) / end, 6) if end > 0 else src.fps})
         kept, short = plan_spans(bounds.cuts, times, end, min_clip_s=self.min_clip_s,
                                  max_clip_s=self.max_clip_s, trim_s=self.trim_s, gaps=bounds.gaps)
+        if not kept and not short:
+            raise RejectError("no_shots", "every frame is blank or inside a transition")
         task.spans, task.frame_times = kept, times
         for span in short:
             task.rejects.append(_short_row(task, span, self.min_clip_s))

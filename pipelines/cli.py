@@ -5,7 +5,8 @@
     vidcurate samples DIR
     vidcurate train ... / vidcurate sample ...   (the bundled trainer, see train/)
 
-Exit codes: 0 success, 2 bad arguments or pipeline file, 3 output folder in use.
+Exit codes: 0 success, 2 bad arguments or pipeline file, 3 output folder in use,
+130 interrupted (Ctrl-C; the same command resumes).
 """
 
 from __future__ import annotations
@@ -92,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # e.g. s3:// without s3fs installed
+        print(f"error: {exc} (install the fsspec backend for that URL, e.g. pip install s3fs)",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: committed sources are kept; run the same command again to resume",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

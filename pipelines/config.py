@@ -85,7 +85,9 @@ class Pipeline(BaseModel):
                 raise ValueError(f"stage {n} cannot run before dedup")
             if i > cut and n not in POST_STAGES:
                 raise ValueError(f"stage {n} cannot run after dedup (only {sorted(POST_STAGES)})")
-        if "filter" in names and "score" in names and names.index("filter") < names.index("score"):
+        if "filter" in names and "score" not in names:
+            raise ValueError("filter needs a score stage before it")
+        if "filter" in names and names.index("filter") < names.index("score"):
             raise ValueError("filter must come after score")
         if "vlm_caption" in names and "caption" in names and names.index("caption") > names.index("vlm_caption"):
             raise ValueError("caption (signals) must come before vlm_caption")

@@ -125,9 +125,10 @@ class Runner:
         t0 = time.perf_counter()
         sources = expand_inputs(self.inputs)
         walls: dict[str, float] = {}
-        started = init_ray(address, self.pipeline.ray.num_cpus)
+        started = False
         try:
-            with self.store:
+            with self.store:  # the lock first: a busy folder fails before Ray starts
+                started = init_ray(address, self.pipeline.ray.num_cpus)
                 todo = [s for s in sources if not self.store.done(s)]
                 if todo:
                     t = time.perf_counter()
@@ -140,10 +141,26 @@ class Runner:
                 ray.shutdown()
         return summary
 
+    @staticmethod
+    def _identical(records: list[ClipRecord], rejects: list[RejectRecord]) -> list[ClipRecord]:
+        """Byte-identical sources (copies, links) give the same clip ids: the first source
+        in path order keeps its clips; the others' become ``duplicate`` reject rows."""
+        seen: dict[str, str] = {}
+        kept = []
+        for rec in records:
+            first = seen.setdefault(rec.clip_id, rec.source.path)
+            if first == rec.source.path:
+                kept.append(rec)
+                continue
+            task = ClipTask(source=rec.source, span=rec.span, clip_id=rec.clip_id, work_dir="", record=rec)
+            task.reject("dedup", "duplicate", f"identical source: same clip as in {first}", duplicate_of=rec.clip_id)
+            rejects.append(task.reject_row)
+        return kept
+
     def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
         t = time.perf_counter()
         dedup = self.pipeline.stage("dedup")
-        kept = records
+        kept = records = self._identical(records, rejects)
         if dedup is not None:
             kept, dropped = dedup.run(records)
             for rec, winner in dropped:

@@ -2,7 +2,8 @@
 
 Each PATH may be a video file, a folder (searched recursively for video extensions), a
 glob (``footage/**/*.mp4``), a text file listing paths or URLs one per line (``.txt``
-or ``.lst``; ``#`` starts a comment; relative paths are relative to the list file), or a
+or ``.lst``, UTF-8 with or without a BOM; a line starting with ``#`` is a comment, so
+``take #2.mp4`` is a name; relative paths are relative to the list file), or a
 remote URL (``s3://``, ``gs://``, ... through fsspec; a URL ending in ``/`` is a folder).
 A listed path that does not exist is kept, so it reaches the probe stage and becomes a
 ``not_found`` reject row instead of vanishing.
@@ -35,7 +36,9 @@ def _expand_one(arg: str) -> list[str]:
     protocol = _protocol(arg)
     fs = fsspec.filesystem(protocol)
     bare = arg if protocol == "file" else arg.split("://", 1)[1]
-    if any(ch in bare for ch in "*?["):
+    if protocol == "file" and os.path.exists(bare):
+        pass  # an existing name wins over glob syntax: "clip [1080p].mp4" is a file
+    elif any(ch in bare for ch in "*?["):
         return [_join(fs, protocol, p) for p in fs.glob(bare) if _is_video(p)]
     if protocol == "file":
         bare = os.path.abspath(bare)
@@ -49,10 +52,10 @@ def _expand_one(arg: str) -> list[str]:
 def _read_list(fs, protocol: str, path: str) -> list[str]:
     base = os.path.dirname(path)
     out = []
-    with fs.open(path, "r", encoding="utf-8") as f:
+    with fs.open(path, "r", encoding="utf-8-sig") as f:
         for line in f:
-            line = line.split("#", 1)[0].strip()
-            if not line:
+            line = line.strip()
+            if not line or line.startswith("#"):
                 continue
             if "://" not in line and not os.path.isabs(line):
                 line = os.path.join(base, line) if protocol == "file" else f"{base}/{line}"

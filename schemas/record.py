@@ -35,7 +35,9 @@ class SourceInfo(_Model):
     that run longer do not count). ``fps`` is the average rate; ``vfr`` is true when
     frame intervals vary by more than a few percent. ``rotation`` is the display
     rotation in degrees counter-clockwise (0, 90, 180, 270) that upright output applies;
-    ``width``/``height`` are as displayed (after that rotation).
+    ``width``/``height`` are as displayed (after that rotation). ``timestamps_reset``:
+    the timestamps went backwards or repeated (joined files), so times are shifted to
+    keep increasing and spans are extracted by a pass from the start, not a seek.
     """
 
     path: str
@@ -51,6 +53,7 @@ class SourceInfo(_Model):
     codec: str
     pix_fmt: str = ""
     has_audio: bool = False
+    timestamps_reset: bool = False
 
 
 class Span(_Model):

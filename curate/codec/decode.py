@@ -29,12 +29,15 @@ class DecodedFrame:
 
     ``image``: ``(H, W, 3) uint8`` (rgb24/bgr24), ``(H, W) uint8`` (gray) or an
     ``av.VideoFrame`` (yuv420p), upright.
-    ``index`` counts frames from where the pass started (0 after a seek).
+    ``index`` counts frames from where the pass started (0 after a seek). ``shifted``:
+    the timestamps went backwards or repeated at or before this frame, and its time was
+    moved forward to keep times increasing (joined files whose clocks restart).
     """
 
     index: int
     t_s: float
     image: np.ndarray | av.VideoFrame
+    shifted: bool = False
 
 
 def scaled_size(width: int, height: int, short_side: int | None, even: bool = True) -> tuple[int, int]:
@@ -68,6 +71,7 @@ def iter_frames(
     rotation: int = 0,
     start_s: float | None = None,
     end_s: float | None = None,
+    seek: bool = True,
 ) -> Iterator[DecodedFrame]:
     """Decode the first video stream of ``path`` in presentation order.
 
@@ -78,7 +82,12 @@ def iter_frames(
             swscale pass (the extract stage's fast path).
         rotation: display rotation to apply (from :func:`curate.codec.probe.probe`).
         start_s, end_s: decode only frames with ``start_s <= t < end_s`` (seconds);
-            ``start_s`` seeks to the keyframe before it first.
+            ``start_s`` seeks to the keyframe before it first, unless ``seek`` is false
+            (needed when timestamps were shifted: shifted times exist only in a pass
+            from the start).
+
+    Times always increase: a frame whose timestamp is not after the previous one's is
+    moved to the previous time plus one average frame interval (``shifted``).
 
     Raises :class:`CodecError` (``decode_error``/``truncated``/...) when decoding
     fails before the first frame; a failure after frames were produced ends the
@@ -92,24 +101,27 @@ def iter_frames(
         tb = float(stream.time_base)
         t0 = float(stream.start_time * tb) if stream.start_time is not None else None
         rate = float(stream.average_rate or stream.guessed_rate or 25)
-        if start_s is not None and start_s > 0:
+        if seek and start_s is not None and start_s > 0:
             base = t0 or 0.0
             container.seek(int((base + start_s) / tb), stream=stream, backward=True)
         frames = _decode(container, stream)
-        index, last_t = 0, None
+        index, last_t, offset, shifted = 0, None, 0.0, False
         for frame in frames:
             if frame.pts is None:
                 t = (last_t + 1.0 / rate) if last_t is not None else 0.0
             else:
                 if t0 is None:
                     t0 = frame.pts * tb
-                t = frame.pts * tb - t0
+                t = frame.pts * tb - t0 + offset
+                if last_t is not None and t <= last_t:
+                    offset += last_t + 1.0 / rate - t
+                    t, shifted = last_t + 1.0 / rate, True
             last_t = t
             if start_s is not None and t < start_s - eps:
                 continue
             if end_s is not None and t >= end_s - eps:
                 break
-            yield DecodedFrame(index, t, _to_array(frame, coded, fmt, rotation))
+            yield DecodedFrame(index, t, _to_array(frame, coded, fmt, rotation), shifted)
             index += 1
 
 

@@ -7,12 +7,13 @@ and parallelism comes from encoding many clips at once), and x264's macroblock-t
 rate control is off (``mbtree=0``): with it on, this libx264 build gave a different
 first encode in a fresh process for the same frames (measured; see
 tests/curate/test_codec.py), at a cost of a few percent in size at equal CRF.
-The file is written under a temporary name and renamed when complete.
+The file is written under a temporary name of its own and renamed when complete.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from fractions import Fraction
 
 import av
@@ -40,7 +41,8 @@ class ClipWriter:
                  preset: str = "veryfast"):
         if width % 2 or height % 2:
             raise CodecError("encode_error", f"odd size {width}x{height}")
-        self.path, self.tmp = path, f"{path}.part"
+        # A name of its own: two workers may write the same clip (identical sources).
+        self.path, self.tmp = path, f"{path}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
         self.width, self.height, self.rate = width, height, as_rate(fps)
         self.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": "mbtree=0"}
         self.num_frames = 0

@@ -5,6 +5,7 @@ import resource
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from curate.codec import iter_frames, probe
@@ -129,3 +130,48 @@ print(t.source.num_frames, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss -
     assert frames == 300
     print(f"peak RSS grew by {grown_mb} MB")
     assert grown_mb < 600, f"peak RSS grew by {grown_mb} MB"
+
+
+def test_blank_source_is_rejected_not_lost(tmp_path):
+    from support.hostile import encode
+
+    path = str(tmp_path / "black.mp4")
+    encode(path, (np.zeros((120, 160, 3), np.uint8) for _ in range(90)))
+    task, clips = run_source(path, str(tmp_path))
+    assert [(r.stage, r.reason) for r in task.rejects] == [("split", "no_shots")] and clips == []
+
+
+def test_joined_files_with_restarting_clocks_keep_both_parts(tmp_path):
+    from support.hostile import encode
+
+    parts = []
+    from support.synth import render
+
+    for i, channel in enumerate((0, 2)):  # a red-tinted part, then a blue-tinted one
+        part = str(tmp_path / f"p{i}.ts")
+        frames = [render(61 + i, j / 30, 160, 120) for j in range(60)]
+        for f in frames:
+            f[..., channel] = 255
+        encode(part, frames, fmt="mpegts")
+        parts.append(open(part, "rb").read())
+    joined = str(tmp_path / "joined.ts")
+    with open(joined, "wb") as f:
+        f.write(b"".join(parts))
+    task, clips = run_source(joined, str(tmp_path))
+    assert task.source.timestamps_reset and task.source.num_frames == 120
+    assert [c.span.start_frame < 60 for c in clips] == [True, False]
+    for ct, blue in zip(clips, (False, True)):
+        assert ct.reject_row is None and ct.record.clip.duration_s > 1.0
+        first = next(iter_frames(os.path.join(tmp_path, "clips", f"{ct.clip_id}.mp4"))).image
+        assert (first[..., 2].mean() > first[..., 0].mean()) == blue
+
+
+def test_a_thin_strip_video_is_scored(tmp_path):
+    from support.hostile import encode
+
+    path = str(tmp_path / "strip.mp4")
+    encode(path, (np.roll(np.tile(np.arange(2000, dtype=np.uint8)[None, :, None], (16, 1, 3)), 8 * i, 1)
+                  for i in range(60)))
+    task, clips = run_source(path, str(tmp_path))
+    assert len(clips) == 1 and clips[0].reject_row is None, clips[0].reject_row
+    assert clips[0].record.scores.motion > 0

@@ -50,3 +50,18 @@ def test_windows_fall_back_to_fixed_length_when_equal_ones_are_too_short():
 def test_min_above_max_is_an_error():
     with pytest.raises(ValueError):
         plan_spans([], _times(10), 0.4, min_clip_s=3.0, max_clip_s=2.0)
+
+
+def test_a_hole_in_the_timestamps_splits_the_shot_and_ends_clips_at_the_hole():
+    times = [i / 30 for i in range(60)] + [100 + i / 30 for i in range(60)]
+    kept, short = plan_spans([], times, 102.0, min_clip_s=1.0, max_clip_s=10.0, trim_s=0.05)
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 59), (62, 120)]
+    assert kept[0].end_s == pytest.approx(59 / 30) and kept[1].start_s == pytest.approx(100 + 2 / 30)
+    assert short == []
+
+
+def test_timestamps_that_restart_split_without_losing_the_first_part():
+    times = [i / 30 for i in range(60)] + [i / 30 for i in range(60)]  # two files joined
+    kept, _ = plan_spans([], times, 2.0, min_clip_s=1.0, max_clip_s=10.0, trim_s=0.05)
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 59), (62, 120)]
+    assert all(s.duration_s > 1.0 for s in kept)

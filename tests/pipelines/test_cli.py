@@ -67,3 +67,23 @@ def test_joins_a_running_cluster_and_refuses_other_settings(ray_session, tmp_pat
                          capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 3
     assert "holds work made with other settings (changed: extract)" in res.stderr
+
+
+def test_identical_sources_keep_one_set_of_keys(ray_session, tmp_path):
+    import shutil
+
+    from pipelines.runner import run_pipeline
+    from support.pipelines import make_pipeline
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "a.mp4"), [Shot(34, 40), Shot(35, 40)], 160, 120)
+    shutil.copyfile(src / "a.mp4", src / "b.mp4")
+    os.symlink(src / "a.mp4", src / "c.mp4")
+    out = tmp_path / "out"
+    run_pipeline(make_pipeline({"dedup": {"max_distance": 0.0}}), [str(src)], str(out), progress=False)
+    keys = [r["clip_id"] for r in pq.read_table(out / "index.parquet").to_pylist()]
+    assert len(keys) == len(set(keys)) == 2
+    dups = pq.read_table(out / "rejects.parquet").to_pylist()
+    assert sorted(os.path.basename(r["source_path"]) for r in dups) == ["b.mp4", "b.mp4", "c.mp4", "c.mp4"]
+    assert {r["duplicate_of"] for r in dups} == set(keys)

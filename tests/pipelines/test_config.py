@@ -71,3 +71,12 @@ def test_cli_validate_exit_codes(tmp_path):
     assert ok.returncode == 0 and "probe -> split" in ok.stdout
     res = subprocess.run(cmd + [str(bad)], capture_output=True, text=True)
     assert res.returncode == 2 and "stages[0] (probe).bogus" in res.stderr
+
+
+def test_contradictory_filter_and_missing_score_are_errors():
+    data = local_dict()
+    data["stages"][5]["min_luma"], data["stages"][5]["max_luma"] = 200.0, 100.0
+    assert "min_luma (200.0) must not exceed max_luma (100.0)" in _error(data)
+    data = local_dict()
+    data["stages"] = [s for s in data["stages"] if s["stage"] != "score"]
+    assert "filter needs a score stage before it" in _error(data)

@@ -28,9 +28,15 @@ def test_glob_and_file_and_dedup(tree):
 
 def test_list_file_with_relative_paths_comments_and_missing(tree):
     lst = tree / "list.txt"
-    lst.write_text("# sources\na/one.mp4\n\n  a/missing.mp4  # gone\n")
+    (tree / "a" / "take #2.mp4").write_bytes(b"x")
+    lst.write_bytes("\ufeffa/one.mp4\r\n# sources\r\n\n  a/missing.mp4  \na/take #2.mp4\n".encode())
     got = expand_inputs([str(lst)])
-    assert got == [str(tree / "a" / "missing.mp4"), str(tree / "a" / "one.mp4")]
+    assert got == [str(tree / "a" / p) for p in ("missing.mp4", "one.mp4", "take #2.mp4")]
+
+
+def test_a_real_file_with_glob_characters_is_not_a_glob(tree):
+    (tree / "clip [1080p].mp4").write_bytes(b"x")
+    assert expand_inputs([str(tree / "clip [1080p].mp4")]) == [str(tree / "clip [1080p].mp4")]
 
 
 def test_nothing_found_is_an_error(tmp_path):
