@@ -16,6 +16,8 @@ hints); ``shards`` last, exactly once.
 
 from __future__ import annotations
 
+import difflib
+import os
 from typing import Annotated, Union
 
 import yaml
@@ -131,6 +133,15 @@ def _where(loc: tuple, stages: list) -> str:
     return ".".join(parts)
 
 
+def _suggest(loc: tuple, msg: str) -> str:
+    """`` (did you mean X?)`` for an unknown stage key close to a real one."""
+    if "Extra inputs" not in msg or len(loc) != 4 or loc[0] != "stages":
+        return ""
+    cls = next((c for c in STAGES if c.model_fields["stage"].default == loc[2]), None)
+    close = difflib.get_close_matches(str(loc[3]), list(cls.model_fields) if cls else [], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def parse_pipeline(data: dict, source: str = "<pipeline>") -> Pipeline:
     """Validate a pipeline mapping. Raises :class:`PipelineError` naming ``source`` and the key."""
     if not isinstance(data, dict):
@@ -140,12 +151,27 @@ def parse_pipeline(data: dict, source: str = "<pipeline>") -> Pipeline:
     except ValidationError as exc:
         stages = data.get("stages") if isinstance(data.get("stages"), list) else []
         lines = [f"{source}: {_where(tuple(e['loc']), stages) or '(top level)'}: {e['msg']}"
-                 for e in exc.errors()]
+                 f"{_suggest(tuple(e['loc']), e['msg'])}" for e in exc.errors()]
         raise PipelineError("\n".join(lines)) from None
 
 
+def resolve_pipeline(path: str) -> str:
+    """``path`` if it exists, else the shipped pipeline of that name (``local``, ``gpu``,
+    ``pipelines/local.yaml`` from any folder). Raises FileNotFoundError."""
+    if os.path.exists(path):
+        return path
+    name = os.path.basename(path)
+    shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+    if os.path.exists(shipped):
+        return shipped
+    raise FileNotFoundError(f"no pipeline file {path!r} (shipped: local, gpu)")
+
+
 def load_pipeline(path: str) -> Pipeline:
-    """Read and validate a pipeline YAML file. Raises :class:`PipelineError` or OSError."""
+    """Read and validate a pipeline YAML file (a path or a shipped name, see
+    :func:`resolve_pipeline`). Raises :class:`PipelineError` or OSError."""
+    path = resolve_pipeline(path)
     with open(path, encoding="utf-8") as f:
         try:
             data = yaml.safe_load(f)

@@ -44,6 +44,7 @@ class RunSummary:
     hours_in: float
     hours_out: float
     wall_s: float
+    resumed: int = 0
     phase_wall_s: dict[str, float] = field(default_factory=dict)
     stage_s: dict[str, float] = field(default_factory=dict)
     shards: list[ShardInfo] = field(default_factory=list)
@@ -52,7 +53,8 @@ class RunSummary:
         """Human-readable summary lines."""
         out = [
             f"output: {self.output}",
-            f"sources: {self.sources} ({self.sources_rejected} rejected)",
+            f"sources: {self.sources} ({self.sources_rejected} rejected"
+            + (f", {self.resumed} already done by an earlier run)" if self.resumed else ")"),
             f"clips kept: {self.clips_kept} in {len(self.shards)} shard(s)",
             f"hours in: {self.hours_in:.4f}  hours out: {self.hours_out:.4f}",
             f"wall time: {self.wall_s:.1f} s",

@@ -32,6 +32,9 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
     """Start a local Ray (``address`` None) or join a cluster; returns True if we started it."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    # Ray's notice that token auth is on by default (it stays on) is noise in every run.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     if ray.is_initialized():
@@ -88,8 +91,9 @@ class Runner:
             if entry.seen == task.n_in_source:
                 self.store.commit(task.source_path, entry.records, entry.rejects, entry.timings, entry.duration_s)
                 del pending[task.source_path]
+                n = len(entry.records)
                 self.progress.advance("sources", f"{os.path.basename(task.source_path)}: "
-                                      f"{len(entry.records)} clips, {len(entry.rejects)} dropped")
+                                      f"{n} clip{'s' if n != 1 else ''} kept, {len(entry.rejects)} dropped")
         self.progress.stop("sources")
 
     def _post_phase(self, kept: list[ClipRecord]) -> tuple[list[ClipRecord], list[RejectRecord]]:
@@ -136,6 +140,7 @@ class Runner:
                     walls["per_source"] = time.perf_counter() - t
                 records, rejects, stage_s, durations = self.store.load(sources)
                 summary = self._finish(sources, records, rejects, stage_s, durations, walls, t0)
+                summary.resumed = len(sources) - len(todo)
         finally:
             if started:
                 ray.shutdown()

@@ -5,8 +5,9 @@ glob (``footage/**/*.mp4``), a text file listing paths or URLs one per line (``.
 or ``.lst``, UTF-8 with or without a BOM; a line starting with ``#`` is a comment, so
 ``take #2.mp4`` is a name; relative paths are relative to the list file), or a
 remote URL (``s3://``, ``gs://``, ... through fsspec; a URL ending in ``/`` is a folder).
-A listed path that does not exist is kept, so it reaches the probe stage and becomes a
-``not_found`` reject row instead of vanishing.
+A path given directly that does not exist is an error before any work starts (a typo);
+a path inside a list file that does not exist is kept, so it reaches the probe stage
+and becomes a ``not_found`` reject row instead of vanishing.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def _expand_one(arg: str) -> list[str]:
         return [_join(fs, protocol, p) for p in fs.find(bare) if _is_video(p)]
     if os.path.splitext(bare)[1].lower() in LIST_EXTENSIONS and fs.isfile(bare):
         return _read_list(fs, protocol, bare)
+    if protocol == "file" and not os.path.exists(bare):
+        raise FileNotFoundError(f"--input {arg}: no such file or folder")
     return [_join(fs, protocol, bare)]
 
 
@@ -66,7 +69,8 @@ def _read_list(fs, protocol: str, path: str) -> list[str]:
 def expand_inputs(args: list[str]) -> list[str]:
     """Sorted, de-duplicated source paths from ``--input`` arguments (see module docstring).
 
-    Raises ValueError when nothing at all is found.
+    Raises ValueError when nothing at all is found and FileNotFoundError for a local
+    path given directly that does not exist.
     """
     found = sorted({p for arg in args for p in _expand_one(arg)})
     if not found:

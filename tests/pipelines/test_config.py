@@ -28,7 +28,16 @@ def _error(data) -> str:
 def test_unknown_key_is_named():
     data = local_dict()
     data["stages"][1]["max_clip_seconds"] = 5
-    assert "p.yaml: stages[1] (split).max_clip_seconds: Extra inputs are not permitted" in _error(data)
+    assert ("p.yaml: stages[1] (split).max_clip_seconds: Extra inputs are not permitted "
+            "(did you mean max_clip_s?)") in _error(data)
+
+
+def test_shipped_pipelines_load_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_pipeline("local").name == "local"
+    assert load_pipeline("pipelines/gpu.yaml").name == "gpu"
+    with pytest.raises(FileNotFoundError):
+        load_pipeline("nonesuch")
 
 
 def test_bad_value_is_named():

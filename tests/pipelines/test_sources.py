@@ -42,3 +42,8 @@ def test_a_real_file_with_glob_characters_is_not_a_glob(tree):
 def test_nothing_found_is_an_error(tmp_path):
     with pytest.raises(ValueError):
         expand_inputs([str(tmp_path / "*.mp4")])
+
+
+def test_a_mistyped_path_is_an_error_not_an_empty_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        expand_inputs([str(tmp_path / "nope.mp4")])
