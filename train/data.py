@@ -160,19 +160,18 @@ class ClipStream(IterableDataset):
             yield from order
             epoch += 1
 
-    def _worker(self) -> tuple[int, int, int]:
+    def _worker(self) -> tuple[int, int, int, str]:
+        """(logical worker id, workers, samples to replay, seed) of this loader process."""
         info = get_worker_info()
         physical, workers = (info.id, info.num_workers) if info else (0, 1)
         logical = (physical + self.state.batches) % workers
-        exact = self.exact_resume and len(self.state.seen) == workers
-        skip = self.state.seen[logical] if exact else 0
-        return logical, workers, skip
+        seed = f"{self.seed}:{self.rank}:{logical}"
+        if self.exact_resume and len(self.state.seen) == workers:
+            return logical, workers, self.state.seen[logical], seed
+        return logical, workers, 0, f"{seed}:restart{self.state.batches}"
 
     def __iter__(self) -> Iterator[dict]:
-        worker, workers, skip = self._worker()
-        seed = f"{self.seed}:{self.rank}:{worker}"
-        if skip == 0 and self.state.batches:
-            seed += f":restart{self.state.batches}"
+        worker, workers, skip, seed = self._worker()
         stats, mine = SkipStats(), self._my_shards(worker, workers)
         pipeline = wds.DataPipeline(
             lambda: self._shard_urls(mine, seed),
@@ -225,9 +224,9 @@ def collate(items: list[dict], worker: int, seen: int, stats: SkipStats) -> dict
     }
 
 
-def make_loader(stream: ClipStream) -> DataLoader:
+def make_loader(stream: ClipStream, pin_memory: bool = False) -> DataLoader:
     """A DataLoader over ``stream`` with ``data.num_workers`` processes (batches are
-    formed in the workers, so ``batch_size=None``)."""
+    formed in the workers, so ``batch_size=None``); ``pin_memory`` for CUDA copies."""
     workers = stream.cfg.num_workers
     if len(stream.state.seen) != max(1, workers):
         if stream.state.batches:
@@ -235,5 +234,5 @@ def make_loader(stream: ClipStream) -> DataLoader:
                           "the data stream restarts with a new seed instead of replaying",
                           stacklevel=2)
         stream.state.seen = [0] * max(1, workers)
-    return DataLoader(stream, batch_size=None, num_workers=workers,
+    return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
                       persistent_workers=workers > 0, prefetch_factor=2 if workers else None)

@@ -177,7 +177,7 @@ class Trainer:
         stream = ClipStream(self.shards, self.cfg.data, self.cfg.optim.batch_size,
                             self.cfg.train.seed, self.dist.rank, self.dist.world_size,
                             self.loader_state, self.cfg.train.exact_resume)
-        batches = iter(make_loader(stream))
+        batches = iter(make_loader(stream, pin_memory=self.dist.device.type == "cuda"))
         self.loader_state = stream.state
         flops, peak = self._flops(), peak_flops(self.dist.device)
         self.log({"event": "start", "step": self.step, "parameters": count_parameters(self.model),
