@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from train.config import DataConfig
-from train.data import ClipStream, make_loader
+from train.data import ClipStream, LoaderState, make_loader
 from train.shards import SkippedDataWarning, expand_shards
 
 from .synth_shards import CLIPS, make_mp4, make_record, ramp_level, write_shard
@@ -167,3 +167,15 @@ def test_ranks_split_the_shards(synthetic_shards):
     rank1 = batches(synthetic_shards, cfg, n=3, rank=1, world_size=2)
     assert {int(k, 16) for b in rank0 for k in b["key"]} <= {0, 1, 3}
     assert {int(k, 16) for b in rank1 for k in b["key"]} <= {4, 5, 6, 7}
+
+
+@pytest.mark.parametrize(("workers", "consumed"), [(0, 3), (2, 1), (2, 3)])
+def test_resumed_loader_continues_the_same_batches(synthetic_shards, workers, consumed):
+    cfg = CFG.model_copy(update={"num_workers": workers})
+    straight = batches(synthetic_shards, cfg, n=consumed + 3)
+    state = LoaderState(seen=[0] * max(1, workers))  # as make_loader sets it up
+    for b in straight[:consumed]:
+        state.update(b)
+    resumed = batches(synthetic_shards, cfg, n=3, state=state)
+    for a, b in zip(straight[consumed:], resumed):
+        assert a["key"] == b["key"] and torch.equal(a["video"], b["video"])
