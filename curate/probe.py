@@ -26,7 +26,7 @@ class ProbeStage(Stage):
 
     name = "probe"
     stage: Literal["probe"] = "probe"
-    limits: Limits | None = Field(default_factory=lambda: Limits(timeout_s=120, memory_mb=2048))
+    limits: Limits | None = Field(default_factory=lambda: Limits(timeout_s=120))
     min_duration_s: float = Field(0.5, ge=0)
     max_duration_s: float | None = Field(None, gt=0)
 
