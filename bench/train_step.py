@@ -12,7 +12,8 @@ samples/s (batch / median step time; the two models' steps are timed in turn, so
 from other processes hits both alike), the ratio ours/theirs, and on CUDA the model
 FLOPs utilisation (MFU) of each, from FLOPs counted with ``torch.utils.flop_counter``.
 
-Usage: ``python bench/train_step.py [--configs tiny small] [--seconds 30] [--batch N]``
+Usage: ``python bench/train_step.py [--configs tiny small] [--seconds 30] [--batch N]
+[--warmup 2]``
 (a few minutes on a 2-core CPU with the defaults).
 """
 
@@ -99,18 +100,18 @@ def step_fn(net, opt, x, target, t, device):
     return step
 
 
-def prepare(net, shape, device):
-    """(training step callable, FLOPs per sample) for ``net`` on random (B, C, T, H, W)."""
+def prepare(net, shape, device, warmup: int):
+    """(training step callable, FLOPs per sample) for ``net`` on random (B, C, T, H, W),
+    after 1 + ``warmup`` untimed steps (allocator and kernel caches settle)."""
     net.to(device).train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
     x, target = torch.randn(shape, device=device), torch.randn(shape, device=device)
     t = torch.randint(0, 1000, (shape[0],), device=device)
     step = step_fn(net, opt, x, target, t, device)
     with FlopCounterMode(display=False) as counter:
-        step()  # also the first warm-up step
-    if device.type == "cuda":
-        for _ in range(3):
-            step()
+        step()
+    for _ in range(warmup):
+        step()
     return step, counter.get_total_flops() / shape[0]
 
 
@@ -135,7 +136,7 @@ def interleaved(steps: list, device, seconds: float, min_steps: int = 2) -> list
     return [statistics.median(ts) for ts in times]
 
 
-def bench_config(name: str, device, seconds: float, batch: int | None) -> None:
+def bench_config(name: str, device, seconds: float, batch: int | None, warmup: int) -> None:
     """Measure and print both models at the size of bundled config ``name``."""
     cfg = load_config(name)
     b = batch or (cfg.optim.batch_size if device.type == "cuda" else CPU_BATCH[name])
@@ -146,7 +147,7 @@ def bench_config(name: str, device, seconds: float, batch: int | None) -> None:
     theirs, dim = lucidrains_matched(cfg.model, count_parameters(ours))
     nets = {"vidcurate UNet3D": Ours(ours, b, device),
             f"lucidrains Unet3D dim={dim}": Theirs(theirs, b, device)}
-    prepared = [prepare(net, shape, device) for net in nets.values()]
+    prepared = [prepare(net, shape, device, warmup) for net in nets.values()]
     medians = interleaved([step for step, _ in prepared], device, seconds)
     peak = peak_flops(device)
     print(f"\n[{name}] video {tuple(shape[1:])} batch {b} on {device}")
@@ -167,11 +168,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0,
                         help="timed seconds per config (both models, interleaved)")
     parser.add_argument("--batch", type=int, default=None, help="override the batch size")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {device}")
     for name in args.configs:
-        bench_config(name, device, args.seconds, args.batch)
+        bench_config(name, device, args.seconds, args.batch, args.warmup)
     return 0
 
 
