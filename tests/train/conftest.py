@@ -1,9 +1,9 @@
 """Fixtures for the trainer tests: real shards, a tiny text encoder, a tiny config.
 
-``train_shards`` is the run folder the trainer tests read. It is built here from
-synthetic clips (:mod:`.synth_shards`); to train on a real pipeline run instead, point
-it at the session fixture ``curated_run`` of ``tests/conftest.py``. Tests of exact pixel
-truth use ``synthetic_shards`` directly.
+``train_shards`` is the run folder the trainer tests read: the shards the curation
+pipeline wrote in this test session (``curated_run`` of ``tests/conftest.py``). Tests of
+exact pixel truth use ``synthetic_shards``, built here from synthetic clips
+(:mod:`.synth_shards`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ def synthetic_shards(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def train_shards(synthetic_shards) -> Path:
-    """The run folder the trainer tests read (switch to ``curated_run`` when provided)."""
-    return synthetic_shards
+def train_shards(curated_run) -> Path:
+    """The run folder the trainer tests read: shards the curation pipeline wrote in this
+    test session (``curated_run`` of tests/conftest.py)."""
+    return curated_run
 
 
 @pytest.fixture(scope="session")
