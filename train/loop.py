@@ -157,7 +157,8 @@ class Trainer:
         """Write a checkpoint of the current step (collective; rank 0 writes)."""
         state = self.state_dict()
         if self.dist.is_main:
-            save_checkpoint(self.output, self.step, state, self.cfg.train.keep_checkpoints)
+            path = save_checkpoint(self.output, self.step, state, self.cfg.train.keep_checkpoints)
+            self.log({"event": "checkpoint", "step": self.step, "path": str(path)})
 
     def _flops(self) -> float | None:
         if peak_flops(self.dist.device) is None:
