@@ -11,7 +11,9 @@ import time
 import pyarrow.parquet as pq
 
 from support.pipelines import LOCAL_YAML
-from support.synth import Shot, shots_video
+import numpy as np
+
+from support.synth import Shot, render, shots_video, write_video
 
 
 def _cmd(src, out):
@@ -33,21 +35,25 @@ def _complete_shards_only(out):
 def test_kill_and_rerun_equals_uninterrupted(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
-    for i in range(6):
+    for i in range(5):
         shots_video(str(src / f"v{i}.mp4"), [Shot(40 + i, 60 + 20 * i), Shot(50 + i, 70)], 256, 192)
+    # One long source (40 s, 4 windows): still in work when the first short one commits.
+    base = render(49, 0.0, 512, 192)
+    write_video(str(src / "zlong.mp4"), (np.roll(base, 2 * k, axis=1)[:, :256] for k in range(1000)))
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     proc = subprocess.Popen(_cmd(src, killed), env=_env(), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sources = killed / "work" / "sources"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if sources.exists() and len(list(sources.glob("*.json"))) >= 2:
+        if sources.exists() and any(sources.glob("*.json")):
             break
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     committed = {p.name: p.stat().st_mtime_ns for p in sources.glob("*.json")}
-    assert 2 <= len(committed) < 6, "the kill should land mid-run"
+    print(f"committed at the kill: {len(committed)} of 6")
+    assert 1 <= len(committed) < 6, "the kill should land mid-run"
     assert not (killed / "manifest.json").exists()
     if (killed / "shards").exists():
         _complete_shards_only(killed)
@@ -58,7 +64,7 @@ def test_kill_and_rerun_equals_uninterrupted(tmp_path):
     for name, mtime in committed.items():  # committed work was not redone
         assert (sources / name).stat().st_mtime_ns == mtime
     keys = lambda out: [r["clip_id"] for r in pq.read_table(out / "index.parquet").to_pylist()]  # noqa: E731
-    assert keys(killed) == keys(clean) and len(keys(clean)) == 12
+    assert keys(killed) == keys(clean) and len(keys(clean)) == 10 + 4
     shas = lambda out: [s["sha256"] for s in json.loads((out / "manifest.json").read_text())["shards"]]  # noqa: E731
     assert shas(killed) == shas(clean)
     _complete_shards_only(killed)
