@@ -151,7 +151,12 @@ class Runner:
         return summary
 
     @staticmethod
-    def _identical(records: list[ClipRecord], rejects: list[RejectRecord]) -> list[ClipRecord]:
+    def _duplicate_row(rec: ClipRecord, of: str, detail: str) -> RejectRecord:
+        task = ClipTask(source=rec.source, span=rec.span, clip_id=rec.clip_id, work_dir="", record=rec)
+        task.reject("dedup", "duplicate", detail, duplicate_of=of)
+        return task.reject_row
+
+    def _identical(self, records: list[ClipRecord], rejects: list[RejectRecord]) -> list[ClipRecord]:
         """Byte-identical sources (copies, links) give the same clip ids: the first source
         in path order keeps its clips; the others' become ``duplicate`` reject rows."""
         seen: dict[str, str] = {}
@@ -161,9 +166,7 @@ class Runner:
             if first == rec.source.path:
                 kept.append(rec)
                 continue
-            task = ClipTask(source=rec.source, span=rec.span, clip_id=rec.clip_id, work_dir="", record=rec)
-            task.reject("dedup", "duplicate", f"identical source: same clip as in {first}", duplicate_of=rec.clip_id)
-            rejects.append(task.reject_row)
+            rejects.append(self._duplicate_row(rec, rec.clip_id, f"identical source: same clip as in {first}"))
         return kept
 
     def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
@@ -172,10 +175,7 @@ class Runner:
         kept = records = self._identical(records, rejects)
         if dedup is not None:
             kept, dropped = dedup.run(records)
-            for rec, winner in dropped:
-                task = ClipTask(source=rec.source, span=rec.span, clip_id=rec.clip_id, work_dir="", record=rec)
-                task.reject("dedup", "duplicate", f"near-duplicate of {winner}", duplicate_of=winner)
-                rejects.append(task.reject_row)
+            rejects += [self._duplicate_row(rec, winner, f"near-duplicate of {winner}") for rec, winner in dropped]
         walls["dedup"] = time.perf_counter() - t
         t = time.perf_counter()
         kept, post_rejects = self._post_phase(kept)
