@@ -55,6 +55,15 @@ class RejectError(Exception):
         self.detail = detail
 
 
+def reject_for(task: Any, stage: str, exc: BaseException) -> None:
+    """Record ``exc`` as ``task``'s reject row: a :class:`RejectError`, a codec verdict or
+    an exhausted limit keeps its reason; anything else is ``stage_error`` with its message."""
+    if isinstance(exc, (RejectError, CodecError, LimitExceeded)):
+        task.reject(stage, exc.reason, exc.detail)
+    else:
+        task.reject(stage, "stage_error", traceback.format_exception_only(type(exc), exc)[-1].strip())
+
+
 class Stage(BaseModel):
     """Base class of every stage. Subclasses set ``name`` and implement ``process``.
 
@@ -89,10 +98,7 @@ class Stage(BaseModel):
         start = time.perf_counter()
         try:
             task = run_limited(self.process, task, self.limits) if self.limits else self.process(task)
-        except (RejectError, CodecError, LimitExceeded) as exc:
-            task.reject(self.name, exc.reason, exc.detail)
         except Exception as exc:  # noqa: BLE001 - recorded as a reject row, never dropped
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            task.reject(self.name, "stage_error", last)
+            reject_for(task, self.name, exc)
         task.timings[self.name] = task.timings.get(self.name, 0.0) + time.perf_counter() - start
         return task

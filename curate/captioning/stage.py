@@ -17,7 +17,6 @@ record that arrives without them gets them here with that stage's default thresh
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,10 +31,9 @@ from curate.captioning.merge import merge_windows, parse_answer
 from curate.captioning.model import Generation, GenerationSettings, Request, VisionLanguageModel
 from curate.captioning.prompts import PROMPT_VERSIONS, build_messages, hints_of, prompt_text
 from curate.captioning.windows import Window, frames_in, make_windows
-from curate.codec.errors import CodecError
 from curate.extract import frames_path
 from curate.frames_io import load_frames
-from curate.stage import RejectError, Stage
+from curate.stage import Stage, reject_for
 from curate.tasks import ClipTask
 from schemas import Caption
 
@@ -71,14 +69,6 @@ def increasing(frames: np.ndarray, times: list[float]) -> tuple[np.ndarray, list
     order = sorted(range(len(times)), key=times.__getitem__)
     keep = [i for k, i in enumerate(order) if k == 0 or times[i] > times[order[k - 1]]]
     return frames[keep], [float(times[i]) for i in keep]
-
-
-def _reject(task: ClipTask, stage: str, exc: Exception) -> None:
-    """Record ``exc`` as the clip's reject row, as :meth:`curate.stage.Stage.__call__` does."""
-    if isinstance(exc, (RejectError, CodecError)):
-        task.reject(stage, exc.reason, exc.detail)
-    else:
-        task.reject(stage, "stage_error", traceback.format_exception_only(type(exc), exc)[-1].strip())
 
 
 class VLMCaptionStage(Stage):
@@ -156,7 +146,7 @@ class VLMCaptionStage(Stage):
             try:
                 job = self._prepare(task)
             except Exception as exc:  # noqa: BLE001 - becomes the clip's reject row
-                _reject(task, self.name, exc)
+                reject_for(task, self.name, exc)
                 continue
             if job is not None:
                 jobs.append(job)
@@ -164,7 +154,7 @@ class VLMCaptionStage(Stage):
             self._run(jobs)
         except Exception as exc:  # noqa: BLE001 - every clip of the failed batch gets a reject row
             for job in jobs:
-                _reject(job.task, self.name, exc)
+                reject_for(job.task, self.name, exc)
         share = (time.perf_counter() - start) / max(1, len(live))
         for task in live:
             task.timings[self.name] = task.timings.get(self.name, 0.0) + share

@@ -1,7 +1,6 @@
 """Hostile inputs: every one becomes clips or a reject row with the right reason."""
 
 import os
-import resource
 import subprocess
 import sys
 

@@ -17,7 +17,7 @@ from train.config import DataConfig
 from train.data import ClipStream, LoaderState, make_loader
 from train.shards import SkippedDataWarning, expand_shards
 
-from .synth_shards import CLIPS, make_mp4, make_record, ramp_level, write_shard
+from .synth_shards import CLIPS, make_mp4, make_record, ramp_level
 
 CFG = DataConfig(frames=8, fps=8.0, height=32, width=24, shuffle_buffer=4, shuffle_initial=2)
 
