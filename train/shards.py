@@ -1,8 +1,8 @@
 """Shard lists and a safe tar reader for WebDataset shards written by the pipeline.
 
 Shards are untrusted input. The reader only ever *reads bytes* of the ``.mp4``,
-``.json`` and ``.txt`` members of a sample; any other member (``.pyd``, ``.pth``, ...)
-is counted and never read, so nothing in a shard is unpickled.
+``.json`` and ``.txt`` members of a sample; any other member (a pickle, a tensor file,
+...) is counted and never read, so nothing in a shard is unpickled.
 
 A shard is skipped with a :class:`SkippedDataWarning` when it is truncated, is not a
 tar, or when the files of one sample are not adjacent (webdataset groups members by

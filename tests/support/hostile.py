@@ -8,42 +8,16 @@ from __future__ import annotations
 
 import io
 import os
-from fractions import Fraction
 
 import av
 import numpy as np
 
-from support.synth import render
+from support.synth import encode, render
 
 
 def _frames(n: int, w: int = 160, h: int = 120, seed: int = 7):
     for i in range(n):
         yield render(seed, i / 30, w, h, pan=(0.05, 0.0))
-
-
-def encode(path_or_file, frames, *, fmt=None, codec="libx264", fps=30, pix_fmt="yuv420p",
-           options=None, pts=None, container_options=None) -> int:
-    """Encode frames; ``pts`` (list of ints, time base 1/1000) makes variable frame rate."""
-    n = 0
-    with av.open(path_or_file, "w", format=fmt, options=container_options or {}) as c:
-        s = c.add_stream(codec, rate=fps)
-        s.pix_fmt = pix_fmt
-        defaults = {"threads": "1", "x264-params": "mbtree=0"} if codec == "libx264" else {}
-        s.codec_context.options = {**defaults, **(options or {})}  # deterministic bytes
-        if pts is not None:
-            s.codec_context.time_base = Fraction(1, 1000)
-        for img in frames:
-            if n == 0:
-                s.height, s.width = img.shape[:2]
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            if pts is not None:
-                frame.pts, frame.time_base = pts[n], Fraction(1, 1000)
-            for p in s.encode(frame):
-                c.mux(p)
-            n += 1
-        for p in s.encode(None):
-            c.mux(p)
-    return n
 
 
 def with_audio(path: str, video_s: float, audio_s: float, fps: int = 30) -> None:

@@ -56,29 +56,45 @@ def render(seed: int, t: float, width: int, height: int, pan=(0.0, 0.0), zoom: f
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def encode(path_or_file, frames, *, fmt=None, codec="libx264", fps=30, pix_fmt="yuv420p",
+           options=None, pts=None, container_options=None, rotation: int = 0) -> int:
+    """Encode ``(H, W, 3) uint8`` RGB frames with any PyAV encoder; returns the count.
+
+    ``pts`` (list of ints, time base 1/1000) makes variable frame rate; ``rotation``
+    (degrees, counter-clockwise) is stored as display-matrix metadata. libx264 runs
+    single-threaded with mbtree off, so the bytes are the same on every run.
+    """
+    n = 0
+    with av.open(path_or_file, "w", format=fmt, options=container_options or {}) as c:
+        s = c.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        s.pix_fmt = pix_fmt
+        if rotation:
+            s.set_display_rotation(rotation)
+        defaults = {"threads": "1", "x264-params": "mbtree=0"} if codec == "libx264" else {}
+        s.codec_context.options = {**defaults, **(options or {})}  # deterministic bytes
+        if pts is not None:
+            s.codec_context.time_base = Fraction(1, 1000)
+        for img in frames:
+            if n == 0:
+                s.height, s.width = img.shape[:2]
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = pts[n], Fraction(1, 1000)
+            for p in s.encode(frame):
+                c.mux(p)
+            n += 1
+        for p in s.encode(None):
+            c.mux(p)
+    return n
+
+
 def write_video(path: str, frames, fps: float = 25.0, rotation: int = 0, crf: int = 18) -> int:
     """Encode ``(H, W, 3) uint8`` RGB frames to H.264 MP4 (or MKV by extension); returns the count.
 
     ``rotation`` (degrees) is stored as display-matrix metadata.
     """
-    n = 0
-    with av.open(path, mode="w") as container:
-        stream = None
-        for img in frames:
-            if stream is None:
-                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-                stream.height, stream.width = img.shape[:2]
-                stream.pix_fmt = "yuv420p"
-                stream.codec_context.options = {"crf": str(crf), "preset": "ultrafast"}
-                if rotation:
-                    stream.set_display_rotation(rotation)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-            n += 1
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return n
+    return encode(path, frames, fps=fps, rotation=rotation,
+                  options={"crf": str(crf), "preset": "ultrafast"})
 
 
 def shots_video(path: str, shots: list[Shot], width: int = 320, height: int = 240, fps: float = 25.0,
