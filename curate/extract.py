@@ -100,7 +100,8 @@ class ExtractStage(Stage):
         os.makedirs(os.path.join(task.work_dir, "clips"), exist_ok=True)
         path = clip_path(task.work_dir, task.clip_id)
         decoded = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
-                              start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset)
+                              start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset,
+                              stream_index=src.stream_index)
         with ClipWriter(path, width, height, fps, self.crf, self.preset) as writer:
             for k, frame in resample(decoded, span.start_s, span.end_s, fps):
                 writer.write(frame)

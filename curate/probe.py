@@ -41,6 +41,7 @@ class ProbeStage(Stage):
             duration_s=round(p.duration_s, 6), fps=round(p.fps, 6), vfr=p.vfr,
             num_frames=p.num_frames, width=p.width, height=p.height, rotation=p.rotation,
             codec=p.codec, pix_fmt=p.pix_fmt, has_audio=p.has_audio,
+            stream_index=p.stream_index, probed_frames=p.num_frames,
         )
         if p.duration_s < self.min_duration_s:
             raise RejectError("too_short", f"{p.duration_s:.3f} s < {self.min_duration_s} s")

@@ -12,6 +12,9 @@ REASONS: dict[str, str] = {
     "unsupported_codec": "the video stream's codec cannot be decoded by this build",
     "truncated": "the file ends early and too little of it decodes",
     "decode_error": "decoding failed",
+    "partially_decoded": "decoding failed part-way: clips come from the frames before the failure "
+                         "(source.partial); the row's span is the part lost, detail says frames "
+                         "decoded of expected and the time of the failure",
     "timeout": "decoding the source took longer than the per-source time limit",
     "too_short": "the source or shot is shorter than the minimum clip length",
     "too_long": "the source is longer than the configured maximum",

@@ -36,7 +36,10 @@ class SplitStage(Stage):
 
     Sets ``task.spans`` and ``task.frame_times``; spans dropped as too short become
     ``too_short`` reject rows. Updates ``source.num_frames``/``duration_s`` to what
-    decodes. Rejects the source with ``truncated`` when no frame decodes.
+    decodes. Rejects the source with ``truncated`` when no frame decodes. When decoding
+    fails part-way (a corrupt middle or tail), clips come from the frames before the
+    failure, ``source.partial`` is set and a ``partially_decoded`` row records the part
+    lost (:func:`partial_row`).
     """
 
     name = "split"
@@ -79,7 +82,9 @@ class SplitStage(Stage):
         detector = self.shot_detector(src.fps)
         times: list[float] = []
         reset = False
-        for frame in iter_frames(src.path, size=size, fmt="bgr24", rotation=src.rotation):
+        failed: list[tuple[Exception, float | None]] = []
+        for frame in iter_frames(src.path, size=size, fmt="bgr24", rotation=src.rotation,
+                                 stream_index=src.stream_index, on_error=lambda e, t: failed.append((e, t))):
             detector.feed(frame.image)
             times.append(frame.t_s)
             reset |= frame.shifted
@@ -90,15 +95,39 @@ class SplitStage(Stage):
         end = times[-1] + (float(np.median(gaps)) if len(gaps) else 1.0 / src.fps)
         task.source = src.model_copy(update={"num_frames": len(times), "duration_s": round(end, 6),
                                              "timestamps_reset": reset,
+                                             "partial": bool(failed) and len(times) < src.num_frames,
                                              "fps": round(len(times) / end, 6) if end > 0 else src.fps})
         kept, short = plan_spans(bounds.cuts, times, end, min_clip_s=self.min_clip_s,
                                  max_clip_s=self.max_clip_s, trim_s=self.trim_s, gaps=bounds.gaps)
         if not kept and not short:
             raise RejectError("no_shots", "every frame is blank or inside a transition")
         task.spans, task.frame_times = kept, times
+        if task.source.partial:
+            task.rejects.append(partial_row(task, src, failed[0][0], end))
         for span in short:
             task.rejects.append(_short_row(task, span, self.min_clip_s))
         return task
+
+
+def partial_row(task: SourceTask, probed, error: Exception, end_s: float):
+    """The ``partially_decoded`` reject row of a source whose decode failed part-way.
+
+    ``probed``: the :class:`schemas.SourceInfo` before the split pass (its ``num_frames``
+    and ``duration_s`` are what the probe counted); ``end_s``: seconds, end of the last
+    good frame. The row's span is the part lost: frames ``[decoded, probed)`` and times
+    ``[end_s, probed duration)``; ``shot_index`` is -1 (the part is no shot).
+    """
+    from schemas import RejectRecord, Span
+
+    n, expected = task.source.num_frames, probed.num_frames
+    lost_end = max(probed.duration_s, end_s)
+    span = Span(shot_index=-1, start_frame=n, end_frame=expected, start_s=round(end_s, 6),
+                end_s=round(lost_end, 6))
+    detail = (f"decoded {n} of {expected} frames ({expected - n} lost); decoding failed after "
+              f"{end_s:.3f} s of {probed.duration_s:.3f} s: {error}")
+    return RejectRecord(source_path=task.path, source_id=task.source.source_id, stage="split",
+                        reason="partially_decoded", detail=detail, span=span,
+                        duration_s=round(lost_end - end_s, 6))
 
 
 def _short_row(task: SourceTask, span, min_clip_s: float):

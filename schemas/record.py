@@ -38,6 +38,10 @@ class SourceInfo(_Model):
     ``width``/``height`` are as displayed (after that rotation). ``timestamps_reset``:
     the timestamps went backwards or repeated (joined files), so times are shifted to
     keep increasing and spans are extracted by a pass from the start, not a seek.
+    ``stream_index``: the container stream decoded (cover art and still-image tracks are
+    skipped, :func:`curate.codec.probe.pick_video_stream`). ``partial``: decoding failed
+    part-way, so only the first ``num_frames`` of ``probed_frames`` (the video packets the
+    probe counted) were kept; ``rejects.parquet`` has a ``partially_decoded`` row for the rest.
     """
 
     path: str
@@ -53,6 +57,9 @@ class SourceInfo(_Model):
     codec: str
     pix_fmt: str = ""
     has_audio: bool = False
+    stream_index: int = 0
+    probed_frames: int | None = None
+    partial: bool = False
     timestamps_reset: bool = False
 
 

@@ -14,13 +14,14 @@ costs memory (DESIGN.md, codecs).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import av
 import numpy as np
 
 from curate.codec.errors import CodecError, classify, open_container
+from curate.codec.probe import video_stream_index
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,10 @@ def iter_frames(
     start_s: float | None = None,
     end_s: float | None = None,
     seek: bool = True,
+    stream_index: int | None = None,
+    on_error: Callable[[CodecError, float | None], None] | None = None,
 ) -> Iterator[DecodedFrame]:
-    """Decode the first video stream of ``path`` in presentation order.
+    """Decode the source's video stream of ``path`` in presentation order.
 
     Args:
         size: ``(width, height)`` of the upright output; None keeps the coded size.
@@ -85,18 +88,26 @@ def iter_frames(
             ``start_s`` seeks to the keyframe before it first, unless ``seek`` is false
             (needed when timestamps were shifted: shifted times exist only in a pass
             from the start).
+        stream_index: ``container.streams[i]`` to decode (the probe's
+            ``stream_index``); None picks it with :func:`curate.codec.probe.pick_video_stream`.
+        on_error: called as ``on_error(error, t_s)`` when decoding fails after frames were
+            produced (``t_s``: seconds, the time of the last good frame), before the
+            iteration ends; how callers learn that a source was only partly decoded.
 
     Times always increase: a frame whose timestamp is not after the previous one's is
     moved to the previous time plus one average frame interval (``shifted``).
 
     Raises :class:`CodecError` (``decode_error``/``truncated``/...) when decoding
     fails before the first frame; a failure after frames were produced ends the
-    iteration early (a truncated tail), which callers see as fewer frames.
+    iteration early (a corrupt middle or a truncated tail: fewer frames, and a call to
+    ``on_error``).
     """
     eps = 1e-4
     coded = size if rotation % 180 == 0 or size is None else (size[1], size[0])
+    if stream_index is None:
+        stream_index = video_stream_index(path)
     with open_container(path) as container:
-        stream = container.streams.video[0]
+        stream = container.streams[stream_index]
         stream.thread_type = "AUTO"
         tb = float(stream.time_base)
         t0 = float(stream.start_time * tb) if stream.start_time is not None else None
@@ -104,7 +115,7 @@ def iter_frames(
         if seek and start_s is not None and start_s > 0:
             base = t0 or 0.0
             container.seek(int((base + start_s) / tb), stream=stream, backward=True)
-        frames = _decode(container, stream)
+        frames = _decode(container, stream, on_error, lambda: last_t)
         index, last_t, offset, shifted = 0, None, 0.0, False
         for frame in frames:
             if frame.pts is None:
@@ -125,7 +136,7 @@ def iter_frames(
             index += 1
 
 
-def _decode(container, stream) -> Iterator[av.VideoFrame]:
+def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[av.VideoFrame]:
     produced = False
     try:
         for frame in container.decode(stream):
@@ -134,7 +145,9 @@ def _decode(container, stream) -> Iterator[av.VideoFrame]:
     except av.error.FFmpegError as exc:
         if not produced:
             raise classify(exc) from exc
-        # Frames already produced stand: a corrupt tail shortens the pass.
+        # Frames already produced stand (the pass ends early); the caller is told.
+        if on_error is not None:
+            on_error(classify(exc), last_t())
         return
 
 

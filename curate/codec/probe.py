@@ -22,7 +22,9 @@ from curate.codec.errors import CodecError, open_container
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """Facts of the first video stream. ``width``/``height`` are as displayed (after rotation).
+    """Facts of the source's video stream (:func:`pick_video_stream`). ``width``/``height``
+    are as displayed (after rotation); ``stream_index`` is that stream's index in the
+    container (``container.streams[i]``), which every later decode of the source uses.
 
     ``duration_s`` and ``fps`` come from packet timestamps; ``num_frames`` counts
     video packets with a timestamp (the split pass later replaces it with the
@@ -39,6 +41,57 @@ class ProbeResult:
     codec: str
     pix_fmt: str
     has_audio: bool
+    stream_index: int = 0
+
+
+_PICTURE = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
+_DEFAULT = av.stream.Disposition.default
+
+
+def is_picture(stream) -> bool:
+    """True for a video stream that is a picture, not video: cover art (``attached_pic``
+    disposition: MP3 APIC, MP4 ``covr``, Matroska image attachments) or ``still_image``."""
+    return bool(int(stream.disposition) & int(_PICTURE))
+
+
+def pick_video_stream(container: av.container.InputContainer):
+    """The source's video stream: the best real video stream of ``container``, or None.
+
+    Pictures (:func:`is_picture`) never count. With several candidates, the container's
+    video packets are counted in one demux pass and the stream with the most packets
+    wins (a 1-frame still image stored before the real video loses), then the largest
+    area, then the ``default`` disposition, then the lowest index. That pass reads the
+    container to its end: reopen it before decoding. Deterministic for a given file, so
+    the probe and every decode of a source agree (the probe also records the index).
+    """
+    found = [s for s in container.streams.video if not is_picture(s)]
+    if len(found) <= 1:
+        return found[0] if found else None
+    counts = dict.fromkeys((s.index for s in found), 0)
+    for packet in container.demux(*found):
+        if packet.size > 0 and packet.pts is not None:
+            counts[packet.stream.index] += 1
+    ctx = lambda s: s.codec_context  # noqa: E731
+    return max(found, key=lambda s: (counts[s.index], (ctx(s).width or 0) * (ctx(s).height or 0),
+                                     bool(int(s.disposition) & int(_DEFAULT)), -s.index))
+
+
+def video_stream_index(path: str) -> int:
+    """``stream.index`` of :func:`pick_video_stream` for ``path``.
+
+    Raises :class:`CodecError` ``no_video_stream`` when there is none (audio only, or
+    only cover art).
+    """
+    with open_container(path) as container:
+        stream = pick_video_stream(container)
+        if stream is None:
+            raise CodecError("no_video_stream", _streams_detail(container))
+        return stream.index
+
+
+def _streams_detail(container) -> str:
+    kinds = [("cover art" if s.type == "video" and is_picture(s) else s.type) for s in container.streams]
+    return f"no video stream; streams: {kinds}"
 
 
 def _packet_times(container: av.container.InputContainer, stream) -> np.ndarray:
@@ -59,9 +112,9 @@ def _is_vfr(times: np.ndarray, tolerance: float = 0.1) -> bool:
     return float(np.mean(np.abs(gaps - med) > tolerance * med)) > 0.05
 
 
-def _first_frame(path: str):
+def _first_frame(path: str, index: int):
     with open_container(path) as container:
-        stream = container.streams.video[0]
+        stream = container.streams[index]
         for frame in container.decode(stream):
             return frame
     return None
@@ -70,14 +123,15 @@ def _first_frame(path: str):
 def probe(path: str) -> ProbeResult:
     """Probe ``path`` (a local path or anything ``av.open`` takes).
 
-    Raises :class:`CodecError` with reason ``no_video_stream`` (no video stream),
+    The video stream is :func:`pick_video_stream`'s (cover art and still images skipped).
+    Raises :class:`CodecError` with reason ``no_video_stream`` (no video stream, or only
+    cover art),
     ``unsupported_codec`` (no decoder in this FFmpeg build), ``truncated`` (no
     packet or no frame decodes) or ``decode_error`` (the container cannot be read).
     """
+    index = video_stream_index(path)
     with open_container(path) as container:
-        if not container.streams.video:
-            raise CodecError("no_video_stream", f"streams: {[s.type for s in container.streams]}")
-        stream = container.streams.video[0]
+        stream = container.streams[index]
         ctx = stream.codec_context
         if ctx is None or not ctx.name:
             raise CodecError("unsupported_codec", "no decoder for the video stream")
@@ -87,7 +141,7 @@ def probe(path: str) -> ProbeResult:
         times = _packet_times(container, stream)
     if len(times) == 0:
         raise CodecError("truncated", "no video packets")
-    frame = _first_frame(path)
+    frame = _first_frame(path, index)
     if frame is None:
         raise CodecError("truncated", "no frame decodes")
     rotation = int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0)) * 90 % 360
@@ -100,5 +154,5 @@ def probe(path: str) -> ProbeResult:
     return ProbeResult(
         duration_s=duration, fps=fps, vfr=_is_vfr(times), num_frames=len(times),
         width=width, height=height, rotation=rotation, codec=codec, pix_fmt=pix_fmt,
-        has_audio=has_audio,
+        has_audio=has_audio, stream_index=index,
     )
