@@ -1,6 +1,8 @@
 """H.264 clip encoding with PyAV (libx264 from the PyAV wheel; no system ffmpeg).
 
-Output: MP4, yuv420p, even width and height, constant frame rate, ``+faststart``.
+Output: MP4, yuv420p, even width and height, constant frame rate, ``+faststart``,
+limited range with the source's matrix, tagged so from the first frame written
+(:mod:`curate.codec.colour`), square pixels.
 Reproducible bytes: the same frames and settings must give the same file on any
 machine. The thread count is fixed at one (``threads=1``: x264's output depends on it,
 and parallelism comes from encoding many clips at once), and x264's macroblock-tree
@@ -19,6 +21,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from curate.codec.colour import rgb_to_clip_yuv, tag_clip_stream, to_clip_yuv
 from curate.codec.errors import CodecError
 
 
@@ -65,17 +68,21 @@ class ClipWriter:
 
     def write(self, image: np.ndarray | av.VideoFrame) -> None:
         """Encode one frame of the writer's size: ``(H, W, 3) uint8`` RGB, or an
-        ``av.VideoFrame`` (converted to yuv420p if it is not already)."""
+        ``av.VideoFrame``: a ``yuv420p`` one is taken as a clip frame (limited range:
+        :func:`curate.codec.colour.to_clip_yuv`), any other is converted so. The first
+        frame's colour tags become the stream's."""
         if isinstance(image, av.VideoFrame):
             size = (image.height, image.width)
-            frame = image if image.format.name == "yuv420p" else image.reformat(format="yuv420p")
+            frame = image if image.format.name == "yuv420p" else to_clip_yuv(image, image.width, image.height)
         else:
             size = image.shape[:2]
             frame = None
         if size != (self.height, self.width):
             raise CodecError("encode_error", f"frame {size} != {self.height}x{self.width}")
         if frame is None:
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            frame = rgb_to_clip_yuv(image)
+        if self.num_frames == 0:
+            tag_clip_stream(self._stream.codec_context, frame)
         frame.pts = self.num_frames
         frame.time_base = 1 / self.rate
         for packet in self._stream.encode(frame):

@@ -1,0 +1,104 @@
+"""Colour facts of a source, and the one colour conversion every clip frame takes.
+
+Sources come in limited range (``tv``: Y 16-235) or full range (``pc``: Y 0-255;
+``yuvj420p``, every MJPEG, many phones, webcams and screen recordings), with BT.601,
+BT.709 or BT.2020 matrices, and SDR or HDR transfer functions. Clips are always
+limited range, tagged so in the H.264 stream (VUI) and the MP4 ``colr`` box, and keep
+the source's matrix, primaries and transfer, also tagged (an untagged source's matrix
+is written as ``smpte170m``, BT.601, which is how FFmpeg decodes untagged video), so a
+player decodes a clip to the colours of the source.
+
+The conversion is swscale's (``VideoFrame.reformat``), with the source's range and
+matrix read from the decoded frame and the destination range always stated. PyAV
+copies the source frame's tags onto a reformatted frame, so converting a full-range
+frame to ``yuv420p`` without a stated range kept it full range, and the untagged
+encoder then made every player stretch the range a second time (greys 52 -> 41,
+243 -> 255). The matrix is kept rather than converted to BT.709: swscale's YUV-to-YUV
+matrix conversion shifts greys by a code value (measured: mean RGB error 1.7 on a
+limited-range chart, against 0.1 when the matrix is kept).
+
+HDR transfers (PQ, SMPTE ST 2084, and HLG, ARIB STD-B67) are not tone-mapped: this
+FFmpeg build has no zimg (``zscale``) to linearise them for the ``tonemap`` filter,
+so such sources are rejected with ``hdr_unsupported`` (:mod:`curate.reasons`) rather
+than written with washed-out colours.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
+
+HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
+"""Transfer functions (FFmpeg names) of HDR video: PQ and HLG."""
+
+# AVColorSpace (frame tags) -> swscale matrix; anything else decodes as BT.601.
+_SWS_MATRIX = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601, 6: Colorspace.ITU601,
+               7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
+_SMPTE170M = 6
+
+
+def _name(enum, value) -> str:
+    try:
+        name = enum(int(value)).name
+    except (ValueError, TypeError):
+        return f"unknown-{value}"
+    return "unknown" if name == "UNSPECIFIED" else name.lower().replace("_", "-")
+
+
+def primaries_name(value: int | None) -> str:
+    """FFmpeg's name of ``AVColorPrimaries`` ``value`` (``bt709``, ``bt2020``, ...; ``unknown``)."""
+    return _name(ColorPrimaries, value or 2)
+
+
+def transfer_name(value: int | None) -> str:
+    """FFmpeg's name of ``AVColorTransferCharacteristic`` ``value`` (``bt709``,
+    ``smpte2084``, ``arib-std-b67``, ...; ``unknown``)."""
+    return _name(ColorTrc, value or 2)
+
+
+def range_name(frame: av.VideoFrame) -> str:
+    """``pc`` (full range: tagged so, or a ``yuvj`` format), ``tv`` (limited) or
+    ``unknown`` (untagged; decoders treat it as limited) for a decoded frame."""
+    if frame.format.name.startswith("yuvj") or int(frame.color_range) == ColorRange.JPEG:
+        return "pc"
+    return "tv" if int(frame.color_range) == ColorRange.MPEG else "unknown"
+
+
+def is_hdr(transfer: str) -> bool:
+    """True for an HDR transfer function name (see :data:`HDR_TRANSFERS`)."""
+    return transfer in HDR_TRANSFERS
+
+
+def clip_matrix(colorspace: int | None) -> int:
+    """The ``AVColorSpace`` a clip is written and tagged with for a source frame's
+    ``colorspace``: the same matrix when swscale knows it (BT.709, BT.601, FCC,
+    SMPTE 240M, BT.2020 non-constant), else ``smpte170m`` (BT.601)."""
+    return int(colorspace) if int(colorspace or 2) in _SWS_MATRIX else _SMPTE170M
+
+
+def to_clip_yuv(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+    """A decoded frame as a clip frame: ``yuv420p``, ``width`` x ``height`` (swscale
+    area filter), limited range, the source's matrix; the source's range and matrix
+    come from the frame's own tags (untagged: limited range, BT.601, as FFmpeg decodes)."""
+    return frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA",
+                          dst_color_range=ColorRange.MPEG)
+
+
+def rgb_to_clip_yuv(image: np.ndarray, colorspace: int | None = None) -> av.VideoFrame:
+    """An ``(H, W, 3) uint8`` RGB image as a clip frame: ``yuv420p``, limited range,
+    matrix :func:`clip_matrix` of ``colorspace`` (an ``AVColorSpace``; None: BT.601)."""
+    frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+    matrix = _SWS_MATRIX[clip_matrix(colorspace)]
+    return frame.reformat(format="yuv420p", dst_colorspace=matrix, dst_color_range=ColorRange.MPEG)
+
+
+def tag_clip_stream(ctx, frame: av.VideoFrame) -> None:
+    """Tag an encoder's codec context for clip frames like ``frame`` (a clip frame from
+    :func:`to_clip_yuv`/:func:`rgb_to_clip_yuv`): limited range, :func:`clip_matrix`,
+    the frame's primaries and transfer. Written to the H.264 VUI and the MP4 ``colr``
+    box; call before the encoder opens (before the first ``encode``)."""
+    ctx.color_range = int(ColorRange.MPEG)
+    ctx.colorspace = clip_matrix(frame.colorspace)
+    ctx.color_primaries = int(frame.color_primaries)
+    ctx.color_trc = int(frame.color_trc)
