@@ -1,6 +1,6 @@
 """The ``vidcurate`` command.
 
-    vidcurate run PIPELINE.yaml --input PATH [PATH ...] --output DIR [--address ADDR]
+    vidcurate run PIPELINE.yaml --input PATH [PATH ...] --output DIR [--address ADDR] [--dedup-against PATH ...]
     vidcurate validate PIPELINE.yaml
     vidcurate samples DIR
     vidcurate train ... / vidcurate sample ...   (the bundled trainer, see train/)
@@ -24,7 +24,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     pipeline = load_pipeline(args.pipeline)
     summary = run_pipeline(pipeline, args.input, args.output, address=args.address,
-                           progress=not args.quiet)
+                           progress=not args.quiet, dedup_against=args.dedup_against)
     console = Console()
     console.rule("vidcurate run: summary")
     for line in summary.lines():
@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help="output folder")
     run.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--dedup-against", nargs="+", default=None, metavar="PATH",
+                     help="earlier run folders or index.parquet paths (local or URL): new clips "
+                          "near one of their clips are rejected as duplicate")
     run.set_defaults(func=_cmd_run)
     val = sub.add_parser("validate", help="check a pipeline file without running it")
     val.add_argument("pipeline")

@@ -18,6 +18,7 @@ from functools import partial
 import ray
 
 from curate.shards import caption_text
+from curate.dedup.against import locate_index
 from curate.tasks import ClipTask
 from pipelines.config import Pipeline
 from pipelines.plan import clip_plan, loads, source_plan
@@ -75,9 +76,15 @@ class _Pending:
 class Runner:
     """Runs one pipeline over inputs into an output folder (see module docstring)."""
 
-    def __init__(self, pipeline: Pipeline, inputs: list[str], output: str, progress: bool = True):
+    def __init__(self, pipeline: Pipeline, inputs: list[str], output: str, progress: bool = True,
+                 dedup_against: list[str] | None = None):
         self.pipeline, self.inputs, self.output = pipeline, inputs, os.path.abspath(output)
         self.progress = Progress(enabled=progress)
+        self.dedup_against = list(dedup_against or [])
+        for path in self.dedup_against:
+            locate_index(path)  # FileNotFoundError now, not after the per-source phase
+        if self.dedup_against and pipeline.stage("dedup") is None:
+            raise ValueError("--dedup-against needs a dedup stage in the pipeline")
         extract = pipeline.stages[2]
         self.settings = extract.clip_settings()
         per_source = pipeline.stages[:2] + pipeline.clip_stages()
@@ -174,8 +181,8 @@ class Runner:
         dedup = self.pipeline.stage("dedup")
         kept = records = self._identical(records, rejects)
         if dedup is not None:
-            kept, dropped = dedup.run(records)
-            rejects += [self._duplicate_row(rec, winner, f"near-duplicate of {winner}") for rec, winner in dropped]
+            kept, dropped = dedup.run(records, against=self.dedup_against)
+            rejects += [self._duplicate_row(rec, winner, detail) for rec, winner, detail in dropped]
         walls["dedup"] = time.perf_counter() - t
         t = time.perf_counter()
         kept, post_rejects = self._post_phase(kept)
@@ -196,11 +203,14 @@ class Runner:
 
 
 def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: str | None = None,
-                 progress: bool = True) -> RunSummary:
+                 progress: bool = True, dedup_against: list[str] | None = None) -> RunSummary:
     """Run ``pipeline`` over ``inputs`` (files, folders, globs, list files) into ``output``.
 
     Starts a local Ray unless one is running or ``address`` names a cluster. Raises
     ValueError when no input is found and :class:`pipelines.workstore.OutputInUseError`
     when the output folder is busy or holds work made with other settings.
+    ``dedup_against``: earlier runs (folders or ``index.parquet`` paths, local or fsspec
+    URLs) whose clips new clips must not duplicate (:mod:`curate.dedup.against`); a path
+    without an index raises FileNotFoundError before any work.
     """
-    return Runner(pipeline, inputs, output, progress).run(address)
+    return Runner(pipeline, inputs, output, progress, dedup_against).run(address)

@@ -25,6 +25,13 @@ def _dist(a, b):
     return int(hamming_matrix(hashes_to_bits([a]), hashes_to_bits([b]))[0, 0])
 
 
+def _flip(h: str, bits) -> str:
+    """``h`` (hex) with the given bit positions (0 = most significant) flipped."""
+    v = np.unpackbits(np.frombuffer(bytes.fromhex(h), dtype=np.uint8))
+    v[list(bits)] ^= 1
+    return np.packbits(v).tobytes().hex()
+
+
 def test_phash_is_stable_across_resolution_and_recompression():
     a = clip_phash(_sample(1, 320, 240))
     small = clip_phash(_sample(1, 160, 120))
@@ -45,7 +52,7 @@ def test_planted_duplicate_is_flagged_and_distinct_clips_are_not():
     ]
     kept, dropped = DedupStage().run(recs)
     assert [r.clip_id for r in kept] == ["c2", "c3", "c4"]  # the higher resolution copy stays
-    assert [(r.clip_id, k) for r, k in dropped] == [("c1", "c3")]
+    assert [(r.clip_id, k, d) for r, k, d in dropped] == [("c1", "c3", "near-duplicate of c3")]
 
 
 def test_keep_rule_is_order_independent_and_chains_group():
@@ -54,7 +61,7 @@ def test_keep_rule_is_order_independent_and_chains_group():
     for order in (recs, recs[::-1], [recs[1], recs[2], recs[0]]):
         kept, dropped = DedupStage().run(order)
         assert [r.clip_id for r in kept] == ["a"]  # longest, then earliest path
-        assert sorted((r.clip_id, k) for r, k in dropped) == [("b", "a"), ("c", "a")]
+        assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("b", "a"), ("c", "a")]
 
 
 def test_threshold_zero_only_groups_identical_hashes():
@@ -63,3 +70,31 @@ def test_threshold_zero_only_groups_identical_hashes():
     assert _dist(a, b) == 1
     kept, _ = DedupStage(max_distance=0).run([_rec("x", a), _rec("y", b), _rec("z", a)])
     assert [r.clip_id for r in kept] == ["x", "y"]
+
+
+def test_stage_groups_at_known_distances_just_inside_and_outside():
+    rng = np.random.default_rng(7)
+    base = [rng.integers(0, 256, 128, dtype=np.uint8).tobytes().hex() for _ in range(4)]
+    limit = DedupStage().max_bits(256)  # 51 of 1024 bits
+    assert limit == 51
+    spread = np.arange(0, 1024, 9)  # distinct positions, spread over every band
+    recs = [
+        _rec("in0", base[0], width=640, height=480), _rec("in1", _flip(base[0], spread[:limit])),
+        _rec("out0", base[1], width=640, height=480), _rec("out1", _flip(base[1], spread[:limit + 1])),
+        # a chain: A~B and B~C are 40 bits apart, A and C 80 bits
+        _rec("chainA", base[2], width=640, height=480), _rec("chainB", _flip(base[2], spread[:40])),
+        _rec("chainC", _flip(base[2], spread[:80])),
+        _rec("lone", base[3]),
+    ]
+    assert _dist(recs[4].phash, recs[6].phash) == 80
+    kept, dropped = DedupStage().run(recs)
+    assert [r.clip_id for r in kept] == ["in0", "out0", "out1", "chainA", "lone"]
+    assert [(r.clip_id, k) for r, k, _ in dropped] == [("in1", "in0"), ("chainB", "chainA"),
+                                                       ("chainC", "chainA")]
+
+
+def test_every_pair_within_a_loose_threshold_is_one_group():
+    recs = [_rec(f"c{i}", clip_phash(_sample(i, 64, 48)), width=64 + i) for i in range(4)]
+    kept, dropped = DedupStage(max_distance=1.0).run(recs)
+    assert [r.clip_id for r in kept] == ["c3"]  # all pairs match; the widest source stays
+    assert len(dropped) == 3

@@ -1,0 +1,94 @@
+"""Earlier runs' clips (``--dedup-against``): their ids and hashes, read with pyarrow.
+
+A path is a run's output folder (its ``index.parquet`` is used) or an ``index.parquet``
+itself, a single file or a dataset folder of several files; local paths and fsspec
+URLs (``s3://``, ``gs://``, ``file://``) alike. Only the ``clip_id`` and ``phash``
+columns are read, batch by batch, so memory is the codes (``phash`` bytes per clip)
+plus the ids.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+import fsspec
+import numpy as np
+import pyarrow.dataset as pads
+
+from curate.dedup.codes import hex_codes
+
+
+@dataclass
+class EarlierClips:
+    """Clips of one hash length from earlier runs, sorted by (run position, clip id).
+
+    ``codes``: ``(M, B) uint8``; ``clip_ids``: ``(M,)`` str; ``runs``: ``(M,) int32``
+    positions in ``paths``. The first row of a group is the one a duplicate is named after.
+    """
+
+    codes: np.ndarray
+    clip_ids: np.ndarray
+    runs: np.ndarray
+
+
+@dataclass
+class EarlierIndex:
+    """Every earlier run's clips, by hash length in hex characters (see module docstring)."""
+
+    paths: list[str]
+    by_len: dict[int, EarlierClips] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return sum(len(c.clip_ids) for c in self.by_len.values())
+
+
+def locate_index(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and ``index.parquet`` path of an earlier run folder or index path.
+
+    Raises FileNotFoundError naming ``path`` when neither exists.
+    """
+    fs, root = fsspec.core.url_to_fs(path)
+    candidates = [root] if root.rstrip("/").endswith(".parquet") else []
+    candidates.append(posixpath.join(root, "index.parquet"))
+    for p in candidates:
+        if fs.exists(p):
+            return fs, p
+    raise FileNotFoundError(f"--dedup-against {path}: no earlier run's index.parquet there")
+
+
+def _read_one(path: str) -> dict[int, tuple[list[str], list[str]]]:
+    """{hash length: (clip ids, hashes)} of one earlier index, empty hashes skipped."""
+    fs, p = locate_index(path)
+    ds = pads.dataset(p, filesystem=fs, format="parquet")
+    missing = {"clip_id", "phash"} - set(ds.schema.names)
+    if missing:
+        raise ValueError(f"--dedup-against {path}: index has no {sorted(missing)} column")
+    out: dict[int, tuple[list[str], list[str]]] = {}
+    for batch in ds.to_batches(columns=["clip_id", "phash"]):
+        for cid, h in zip(batch.column("clip_id").to_pylist(), batch.column("phash").to_pylist()):
+            if h:
+                ids, hashes = out.setdefault(len(h), ([], []))
+                ids.append(cid)
+                hashes.append(h)
+    return out
+
+
+def load_earlier(paths: list[str]) -> EarlierIndex:
+    """Read every earlier run in ``paths`` (in order) into an :class:`EarlierIndex`.
+
+    Raises FileNotFoundError for a path with no index, ValueError for an index without
+    ``clip_id``/``phash`` columns or with a malformed hash.
+    """
+    index = EarlierIndex(list(paths))
+    parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for run, path in enumerate(paths):
+        for length, (ids, hashes) in _read_one(path).items():
+            ids_arr = np.array(ids, dtype=object)
+            order = np.argsort(ids_arr.astype(str), kind="stable")
+            codes = hex_codes(hashes, length // 2)[order]
+            parts.setdefault(length, []).append((codes, ids_arr[order], np.full(len(ids), run, np.int32)))
+    for length, chunks in parts.items():
+        codes, ids, runs = (np.concatenate(c) for c in zip(*chunks))
+        index.by_len[length] = EarlierClips(codes, ids, runs)
+    return index

@@ -1,0 +1,24 @@
+"""Near-duplicate groups: connected components of the near-pair graph (scipy.sparse.csgraph)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+
+def components(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
+    """Groups of two or more of the nodes ``0..n-1`` joined by edges ``(i[k], j[k])``.
+
+    Each group is a sorted ``(K,) int64`` array; groups come in order of their smallest
+    node; singletons are left out. A chain ``a~b~c`` is one group even when ``a`` and
+    ``c`` are not joined directly.
+    """
+    if len(i) == 0:
+        return []
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    nodes = np.flatnonzero(np.bincount(labels)[labels] > 1)  # members of groups of 2+
+    nodes = nodes[np.argsort(labels[nodes], kind="stable")]
+    cuts = np.flatnonzero(np.diff(labels[nodes])) + 1
+    return sorted(np.split(nodes, cuts), key=lambda g: int(g[0]))
