@@ -20,6 +20,7 @@ in tests/curate/test_hostile.py: 600 MB), however long the span.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Literal
 
@@ -27,6 +28,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from curate import store
 from curate.codec import ClipWriter, DecodedFrame, iter_frames, scaled_size
 from curate.frames_io import save_frames
 from curate.guard import Limits
@@ -62,7 +64,7 @@ def _small(img: np.ndarray, short_side: int, gray: bool = False) -> np.ndarray:
 
 
 class ExtractStage(Stage):
-    """Encode one span to ``<work_dir>/clips/<clip_id>.mp4`` and fill ``task.record``.
+    """Encode one span to ``<work_dir>/clips/<clip_id>.mp4`` (in the output store) and fill ``task.record``.
 
     Config: ``short_side`` (pixels of the encoded clip; never upscaled), ``max_fps``,
     ``crf`` and ``preset`` (libx264), ``sample_frames``, ``sample_short_side``,
@@ -90,6 +92,15 @@ class ExtractStage(Stage):
         return {"short_side": self.short_side, "max_fps": self.max_fps, "crf": self.crf, "preset": self.preset}
 
     def process(self, task: ClipTask) -> ClipTask:
+        """Extract into node-local scratch (deleted after), then upload the clip and its
+        frame sample to the output store (:func:`clip_path`, :func:`frames_path`)."""
+        with tempfile.TemporaryDirectory(prefix="vidcurate-extract-") as scratch:
+            task = self._extract(task, scratch)
+            store.upload(os.path.join(scratch, "clip.mp4"), clip_path(task.work_dir, task.clip_id))
+            store.upload(os.path.join(scratch, "frames.npz"), frames_path(task.work_dir, task.clip_id))
+        return task
+
+    def _extract(self, task: ClipTask, scratch: str) -> ClipTask:
         src, span = task.source, task.span
         fps = min(src.fps, self.max_fps)
         width, height = scaled_size(src.width, src.height, self.short_side)
@@ -97,8 +108,7 @@ class ExtractStage(Stage):
         sample_idx = set(np.linspace(0, n_out - 1, min(self.sample_frames, n_out)).round().astype(int).tolist())
         motion_step = max(1, int(round(fps / self.motion_fps)))
         frames, frame_times, motion, motion_times = [], [], [], []
-        os.makedirs(os.path.join(task.work_dir, "clips"), exist_ok=True)
-        path = clip_path(task.work_dir, task.clip_id)
+        path = os.path.join(scratch, "clip.mp4")
         decoded = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
                               start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset,
                               stream_index=src.stream_index)
@@ -118,7 +128,7 @@ class ExtractStage(Stage):
                 raise RejectError("truncated", "the span decodes to no frame")
         task.frames, task.frame_times = np.stack(frames), frame_times
         task.motion, task.motion_times = np.stack(motion), motion_times
-        save_frames(frames_path(task.work_dir, task.clip_id), task.frames, frame_times)
+        save_frames(os.path.join(scratch, "frames.npz"), task.frames, frame_times)
         video = ClipVideo(num_frames=writer.num_frames, fps=round(fps, 6), width=width, height=height,
                           duration_s=round(writer.num_frames / fps, 6), size_bytes=os.path.getsize(path))
         task.record = ClipRecord(clip_id=task.clip_id, source=src, span=span, clip=video)
@@ -126,10 +136,10 @@ class ExtractStage(Stage):
 
 
 def clip_path(work_dir: str, clip_id: str) -> str:
-    """Where the extract stage writes a clip's mp4."""
-    return os.path.join(work_dir, "clips", f"{clip_id}.mp4")
+    """Where the extract stage puts a clip's mp4 (a store location under ``work_dir``)."""
+    return store.join(work_dir, "clips", f"{clip_id}.mp4")
 
 
 def frames_path(work_dir: str, clip_id: str) -> str:
-    """Where the extract stage saves a clip's frame sample."""
-    return os.path.join(work_dir, "clips", f"{clip_id}.frames.npz")
+    """Where the extract stage puts a clip's frame sample (a store location under ``work_dir``)."""
+    return store.join(work_dir, "clips", f"{clip_id}.frames.npz")

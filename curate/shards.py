@@ -1,23 +1,29 @@
 """Shard writing: WebDataset tars of ``<key>.mp4``, ``<key>.json`` and ``<key>.txt``.
 
-Samples are written in clip-id order with webdataset's ``TarWriter`` (fixed mtime,
-user and mode, so the same clips give byte-identical shards whatever the run's
-parallelism). A shard closes once adding the next sample would pass ``target_mb``; it
-is written as ``shard-NNNNNN.tar.part`` and renamed to ``shard-NNNNNN.tar`` only when
-complete, so readers never see half a shard.
+The assignment of clips to shards is decided from metadata alone (:func:`plan_shards`,
+on the driver): kept clips in clip-id order, a shard closing once adding the next clip
+would pass ``target_mb`` of clip bytes (``record.clip.size_bytes``). Each shard is then
+packed independently (:func:`write_shard`, one Ray task per shard on any node): its
+clips are read from the output store, the tar is built in node-local scratch with
+webdataset's ``TarWriter`` (fixed mtime, user and mode) and put to
+``<output>/shards/shard-NNNNNN.tar`` in one atomic upload (:mod:`curate.store`), so
+readers never see half a shard and the same inputs and settings give byte-identical
+shards whatever the number of nodes or workers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 import webdataset as wds
 from pydantic import Field
 
+from curate import store
 from curate.stage import Stage
 from schemas import ClipRecord
 
@@ -59,65 +65,102 @@ def caption_text(rec: ClipRecord, variant: str = "text") -> str:
     return chosen or cap.text
 
 
-class ShardStage(Stage):
-    """Pack kept clips into shards under ``<output>/shards/``.
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard to pack: its store location and, per sample in order, the clip's store
+    location, key, ``<key>.json`` bytes and ``<key>.txt`` bytes (metadata only)."""
 
-    Config: ``target_mb`` (shard size target, MB; a single larger sample still gets
-    its own shard). Runs on the driver after captioning.
+    name: str
+    location: str
+    samples: list[tuple[str, str, bytes, bytes]]
+
+
+def plan_shards(records: Iterable[ClipRecord], target_mb: float) -> list[list[ClipRecord]]:
+    """Cut ``records`` (sorted here by clip id) into shards by cumulative clip bytes.
+
+    A shard closes once adding the next clip's ``clip.size_bytes`` would pass
+    ``target_mb`` (1 MB = 10^6 bytes); a single larger clip gets a shard of its own.
+    Sets ``record.shard`` to the shard's file name. Pure metadata: no clip is read.
+    """
+    limit = target_mb * 1e6
+    groups: list[list[ClipRecord]] = []
+    size = 0
+    for rec in sorted(records, key=lambda r: r.clip_id):
+        if groups and groups[-1] and size + rec.clip.size_bytes > limit:
+            groups.append([])
+            size = 0
+        if not groups:
+            groups.append([])
+        groups[-1].append(rec)
+        size += rec.clip.size_bytes
+    for index, group in enumerate(groups):
+        for rec in group:
+            rec.shard = SHARD_PATTERN.format(index)
+    return groups
+
+
+def write_shard(job: ShardJob) -> ShardInfo:
+    """Pack one shard (run on a worker): read its clips from the store, build the tar in
+    node-local scratch (deleted after), upload it atomically. Returns its info.
+
+    Raises FileNotFoundError when a clip is missing from the store.
+    """
+    with tempfile.TemporaryDirectory(prefix="vidcurate-shard-") as scratch:
+        local = os.path.join(scratch, job.name)
+        with open(local, "wb") as f, wds.TarWriter(f, user="vidcurate", group="vidcurate",
+                                                   mode=0o644, encoder=False, mtime=0) as tar:
+            for clip_location, key, meta, txt in job.samples:
+                tar.write({"__key__": key, "mp4": store.read_bytes(clip_location), "json": meta, "txt": txt})
+        info = ShardInfo(name=job.name, samples=len(job.samples), bytes=os.path.getsize(local),
+                         sha256=sha256_file(local))
+        store.upload(local, job.location)
+    return info
+
+
+class ShardStage(Stage):
+    """Pack kept clips into shards under ``<output>/shards/`` (module docstring).
+
+    Config: ``target_mb`` (shard size target, MB of clip bytes; a single larger clip
+    still gets its own shard).
     """
 
     name = "shards"
     stage: Literal["shards"] = "shards"
     target_mb: float = Field(256.0, gt=0)
 
-    def write(self, records: list[ClipRecord], clip_file: Callable[[str], str], out_dir: str,
-              text: Callable[[ClipRecord], str] = caption_text) -> list[ShardInfo]:
-        """Write shards for ``records`` (sorted by clip id) and return their infos.
+    def jobs(self, records: list[ClipRecord], clip_file: Callable[[str], str], out_dir: str,
+             text: Callable[[ClipRecord], str] = caption_text) -> list[ShardJob]:
+        """The shard jobs for ``records`` (:func:`plan_shards`; sets ``record.shard``).
 
-        ``clip_file(clip_id)`` gives the path of a clip's mp4. Sets ``record.shard``
-        on each record. Removes stale shards from an earlier run with more shards.
-        Raises FileNotFoundError when a clip file is missing.
+        ``clip_file(clip_id)`` gives a clip's store location; ``out_dir`` is the output.
         """
-        shard_dir = os.path.join(out_dir, "shards")
-        os.makedirs(shard_dir, exist_ok=True)
-        limit = self.target_mb * 1e6
-        infos: list[ShardInfo] = []
-        batch: list[tuple[ClipRecord, bytes]] = []
-        size = 0
-        for rec in sorted(records, key=lambda r: r.clip_id):
-            with open(clip_file(rec.clip_id), "rb") as f:
-                mp4 = f.read()
-            if batch and size + len(mp4) > limit:
-                infos.append(self._write_one(shard_dir, len(infos), batch, text))
-                batch, size = [], 0
-            batch.append((rec, mp4))
-            size += len(mp4)
-        if batch:
-            infos.append(self._write_one(shard_dir, len(infos), batch, text))
-        _remove_stale(shard_dir, len(infos))
+        out = []
+        for index, group in enumerate(plan_shards(records, self.target_mb)):
+            name = SHARD_PATTERN.format(index)
+            samples = [(clip_file(r.clip_id), r.clip_id, r.model_dump_json().encode(), text(r).encode())
+                       for r in group]
+            out.append(ShardJob(name, store.join(out_dir, "shards", name), samples))
+        return out
+
+    def write(self, records: list[ClipRecord], clip_file: Callable[[str], str], out_dir: str,
+              text: Callable[[ClipRecord], str] = caption_text,
+              pack: Callable[[list[ShardJob]], list[ShardInfo]] | None = None) -> list[ShardInfo]:
+        """Write shards for ``records`` and return their infos, in shard order.
+
+        ``pack`` runs the jobs (e.g. one Ray task each); by default they run here, one
+        after another. Removes stale shards of an earlier run that had more shards.
+        Raises FileNotFoundError when a clip is missing from the store.
+        """
+        jobs = self.jobs(records, clip_file, out_dir, text)
+        infos = pack(jobs) if pack is not None else [write_shard(j) for j in jobs]
+        remove_stale(store.join(out_dir, "shards"), len(infos))
         return infos
 
-    def _write_one(self, shard_dir: str, index: int, batch, text) -> ShardInfo:
-        name = SHARD_PATTERN.format(index)
-        final = os.path.join(shard_dir, name)
-        tmp = final + ".part"
-        with open(tmp, "wb") as f, wds.TarWriter(f, user="vidcurate", group="vidcurate",
-                                                 mode=0o644, encoder=False, mtime=0) as tar:
-            for rec, mp4 in batch:
-                rec.shard = name
-                tar.write({"__key__": rec.clip_id, "mp4": mp4,
-                           "json": rec.model_dump_json().encode(), "txt": text(rec).encode()})
-        os.replace(tmp, final)
-        return ShardInfo(name=name, samples=len(batch), bytes=os.path.getsize(final),
-                         sha256=sha256_file(final))
 
-
-def _remove_stale(shard_dir: str, count: int) -> None:
-    for fname in os.listdir(shard_dir):
-        if fname.endswith(".part"):
-            os.remove(os.path.join(shard_dir, fname))
-            continue
-        if fname.startswith("shard-") and fname.endswith(".tar"):
-            index = int(fname[6:12])
-            if index >= count:
-                os.remove(os.path.join(shard_dir, fname))
+def remove_stale(shard_dir: str, count: int) -> None:
+    """Delete ``shard-NNNNNN.tar`` with NNNNNN >= ``count`` and leftover ``.part`` files."""
+    for fname in store.listdir(shard_dir):
+        stale = fname.endswith(".part") or (
+            fname.startswith("shard-") and fname.endswith(".tar") and int(fname[6:12]) >= count)
+        if stale:
+            store.remove(store.join(shard_dir, fname))

@@ -8,12 +8,12 @@ time, and each shard's SHA-256.
 from __future__ import annotations
 
 import json
-import os
 import platform
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import metadata
 
+from curate import store
 from curate.shards import ShardInfo
 from schemas import SCHEMA_VERSION, ClipRecord, RejectRecord
 
@@ -79,7 +79,7 @@ def summarise(output: str, sources: list[str], source_info: dict[str, float], ke
 
 
 def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[str]) -> None:
-    """Write ``manifest.json`` (temporary name, then rename)."""
+    """Write ``manifest.json`` at ``path`` (local path or store URL) in one atomic put."""
     data = {
         "schema_version": SCHEMA_VERSION,
         "pipeline": config,
@@ -94,7 +94,4 @@ def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[st
                     "stage_s": summary.stage_s},
         "shards": [vars(s) for s in summary.shards],
     }
-    tmp = f"{path}.part"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    store.write_bytes(path, json.dumps(data, indent=2, sort_keys=True).encode())

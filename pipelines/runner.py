@@ -3,7 +3,10 @@
 Phases (DESIGN.md): per-source work (probe .. filter) streams through Ray Data and is
 committed per source as soon as all its clips are back (:mod:`pipelines.workstore`);
 dedup then sees every committed record of the run; captioning runs on kept clips only;
-shards, ``index.parquet``, ``rejects.parquet`` and ``manifest.json`` come last.
+shards (planned on the driver from metadata, packed by one Ray task each), then
+``index.parquet``, ``rejects.parquet`` and ``manifest.json`` come last. The output is a
+local folder or an fsspec URL (:mod:`curate.store`); workers write clips, frame samples
+and shards to it directly and the driver handles records and reject rows only.
 Re-running the same command skips committed sources.
 """
 
@@ -17,7 +20,8 @@ from functools import partial
 
 import ray
 
-from curate.shards import caption_text
+from curate import store
+from curate.shards import ShardInfo, ShardJob, caption_text, write_shard
 from curate.dedup.against import locate_index
 from curate.tasks import ClipTask
 from pipelines.config import Pipeline
@@ -52,6 +56,13 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
+def pack_shards(jobs: list[ShardJob]) -> list[ShardInfo]:
+    """Pack shards in parallel: one Ray task per shard, reading clips from the store and
+    putting its tar there (:func:`curate.shards.write_shard`); infos in shard order."""
+    task = ray.remote(num_cpus=1, max_retries=3)(write_shard)
+    return ray.get([task.remote(job) for job in jobs])
+
+
 @dataclass
 class _Pending:
     records: list[ClipRecord] = field(default_factory=list)
@@ -78,7 +89,7 @@ class Runner:
 
     def __init__(self, pipeline: Pipeline, inputs: list[str], output: str, progress: bool = True,
                  dedup_against: list[str] | None = None):
-        self.pipeline, self.inputs, self.output = pipeline, inputs, os.path.abspath(output)
+        self.pipeline, self.inputs, self.output = pipeline, inputs, store.resolve(output)
         self.progress = Progress(enabled=progress)
         self.dedup_against = list(dedup_against or [])
         for path in self.dedup_against:
@@ -190,14 +201,15 @@ class Runner:
         walls["caption"] = time.perf_counter() - t
         t = time.perf_counter()
         text = partial(caption_text, variant=self.pipeline.caption_variant())
-        shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output, text=text)
+        shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output, text=text,
+                                                pack=pack_shards)
         kept = sorted(kept, key=lambda r: r.clip_id)
-        write_parquet(ClipRecord, kept, os.path.join(self.output, "index.parquet"))
-        write_parquet(RejectRecord, rejects, os.path.join(self.output, "rejects.parquet"))
+        write_parquet(ClipRecord, kept, store.join(self.output, "index.parquet"))
+        write_parquet(RejectRecord, rejects, store.join(self.output, "rejects.parquet"))
         walls["shards"] = time.perf_counter() - t
         summary = summarise(self.output, sources, durations, kept, rejects, time.perf_counter() - t0,
                             walls, stage_s, shards)
-        write_manifest(os.path.join(self.output, "manifest.json"), summary,
+        write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources)
         return summary
 

@@ -70,14 +70,18 @@ def to_table(model: type[BaseModel], rows: list[BaseModel]) -> pa.Table:
 
 
 def write_parquet(model: type[BaseModel], rows: list[BaseModel], path: str) -> None:
-    """Write rows to a parquet file at ``path`` (via a temporary name, then rename)."""
-    import os
+    """Write rows to a parquet file at ``path``, a local path or fsspec URL, in one
+    atomic put (:func:`curate.store.write_bytes`): readers never see half a file."""
+    from curate import store
 
-    tmp = f"{path}.tmp"
-    pq.write_table(to_table(model, rows), tmp)
-    os.replace(tmp, path)
+    buf = pa.BufferOutputStream()
+    pq.write_table(to_table(model, rows), buf)
+    store.write_bytes(path, buf.getvalue().to_pybytes())
 
 
 def read_records(model: type[BaseModel], path: str) -> list[BaseModel]:
-    """Read a parquet file written by :func:`write_parquet` back into models."""
-    return [model.model_validate(r) for r in pq.read_table(path).to_pylist()]
+    """Read a parquet file written by :func:`write_parquet` (local path or fsspec URL) into models."""
+    from fsspec.core import url_to_fs
+
+    fs, inner = url_to_fs(path)
+    return [model.model_validate(r) for r in pq.read_table(inner, filesystem=fs).to_pylist()]

@@ -4,8 +4,9 @@ Layout: ``<work_dir>/captions/<settings key>/<clip_id>.json`` with
 ``<work_dir>/captions/<settings key>/settings.json`` naming the settings. The key is a
 hash of everything that changes what the model writes (model, dtype, prompt version,
 generation settings, windows, image size); batch size, device and which variant goes
-into ``<key>.txt`` are left out. A file is written under a temporary name and renamed,
-so a run killed mid-write leaves no half entry, and a re-run (after a crash, or with new
+into ``<key>.txt`` are left out. The work folder is in the output store
+(:mod:`curate.store`: a local folder or an object-store prefix); an entry is one atomic
+put, so a run killed mid-write leaves no half entry, and a re-run (after a crash, or with new
 filters that keep some of the same clips) generates nothing for a cached clip.
 
 Only what the model produced is cached (:class:`CachedCaption`); the signal description
@@ -18,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from curate import store
 from schemas import CaptionEvent
 
 log = logging.getLogger(__name__)
@@ -54,31 +55,25 @@ def settings_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.{os.getpid()}.part"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 class CaptionCache:
     """Get and put :class:`CachedCaption` by clip id for one set of caption settings."""
 
     def __init__(self, work_dir: str, settings: dict):
         self.settings = settings
-        self.dir = os.path.join(work_dir, "captions", settings_key(settings))
+        self._named = False
+        self.dir = store.join(work_dir, "captions", settings_key(settings))
 
     def path(self, clip_id: str) -> str:
-        """Where the entry of ``clip_id`` lives."""
-        return os.path.join(self.dir, f"{clip_id}.json")
+        """Where the entry of ``clip_id`` lives (a store location)."""
+        return store.join(self.dir, f"{clip_id}.json")
 
     def get(self, clip_id: str) -> CachedCaption | None:
         """The cached entry, or None. An unreadable entry is logged and treated as missing."""
         path = self.path(clip_id)
-        if not os.path.exists(path):
+        try:
+            text = store.read_bytes(path).decode("utf-8")
+        except FileNotFoundError:
             return None
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
         try:
             return CachedCaption.model_validate_json(text)
         except ValidationError as exc:
@@ -86,8 +81,9 @@ class CaptionCache:
             return None
 
     def put(self, clip_id: str, entry: CachedCaption) -> None:
-        """Store ``entry`` for ``clip_id`` (atomic rename; creates the folder and its settings.json)."""
-        if not os.path.isdir(self.dir):
-            os.makedirs(self.dir, exist_ok=True)
-            _write_atomic(os.path.join(self.dir, "settings.json"), json.dumps(self.settings, sort_keys=True, indent=1))
-        _write_atomic(self.path(clip_id), entry.model_dump_json())
+        """Store ``entry`` for ``clip_id`` (atomic put; writes the folder's settings.json first)."""
+        settings = store.join(self.dir, "settings.json")
+        if not self._named and not store.exists(settings):
+            store.write_bytes(settings, json.dumps(self.settings, sort_keys=True, indent=1).encode())
+        self._named = True
+        store.write_bytes(self.path(clip_id), entry.model_dump_json().encode())

@@ -1,7 +1,7 @@
 """VLM caption stage: temporally ordered captions from a vision-language model.
 
-Per clip (kept clips only; it runs after dedup): the frame sample saved by extract is
-loaded (no second decode), the clip is cut into time windows (:mod:`.windows`), each
+Per clip (kept clips only; it runs after dedup): the frame sample extract put in the
+output store is loaded (no second decode), the clip is cut into time windows (:mod:`.windows`), each
 window becomes a prompt with its frames' timestamps and the measured signals as hints
 (:mod:`.prompts`), windows of the whole batch are generated together in batches of
 ``resources.batch_size`` (:mod:`.model`), answers are checked (:mod:`.hygiene`) and a
@@ -16,6 +16,7 @@ record that arrives without them gets them here with that stage's default thresh
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,7 @@ import cv2
 import numpy as np
 from pydantic import Field, PrivateAttr, model_validator
 
+from curate import store
 from curate.caption import CaptionStage
 from curate.captioning.cache import CachedCaption, CaptionCache
 from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
@@ -171,7 +173,8 @@ class VLMCaptionStage(Stage):
         if hit is not None:
             rec.caption = self._caption(hit, signals)
             return None
-        frames, times = load_frames(frames_path(task.work_dir, task.clip_id))
+        # The frame sample is in the output store (written by extract on whichever node).
+        frames, times = load_frames(io.BytesIO(store.read_bytes(frames_path(task.work_dir, task.clip_id))))
         frames, times = increasing(frames, times)
         duration = rec.clip.duration_s
         windows = make_windows(duration, self.window_s, self.stride_s)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pyarrow.parquet as pq
 
@@ -31,12 +32,12 @@ def test_run_accounts_for_every_input_and_prints_a_summary(tmp_path):
     assert rejects == {"junk.mp4": "decode_error", "missing.mp4": "not_found"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["rejects"] == {"probe:decode_error": 1, "probe:not_found": 1}
-    # The same folder while another run holds it: a clear error, exit code 3.
-    import fcntl
-    with open(out / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        busy = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input",
-                               str(listing), "--output", str(out)], capture_output=True, text=True, env=env)
+    # The same output while another live run holds its lease: a clear error, exit code 3.
+    assert not (out / "work" / "lease.json").exists()  # a finished run gives its lease back
+    lease = {"owner": "other", "host": "another-node", "pid": 1, "expiry": time.time() + 600, "ttl_s": 60}
+    (out / "work" / "lease.json").write_text(json.dumps(lease))
+    busy = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input",
+                           str(listing), "--output", str(out)], capture_output=True, text=True, env=env)
     assert busy.returncode == 3 and "in use by another vidcurate run" in busy.stderr
 
 

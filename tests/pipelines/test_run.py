@@ -11,6 +11,7 @@ import pytest
 
 from curate.codec import iter_frames
 from pipelines.runner import run_pipeline
+from schemas import SCHEMA_VERSION
 from support.pipelines import TEST_OVERRIDES, make_pipeline
 
 
@@ -71,7 +72,7 @@ def test_every_sample_has_mp4_json_txt_and_matches_the_index(curated_run):
         assert set(files) == {"mp4", "json", "txt"}
         assert "." not in key
         record = json.loads(files["json"])
-        assert record["clip_id"] == key and record["schema_version"] == "1.0"
+        assert record["clip_id"] == key and record["schema_version"] == SCHEMA_VERSION
         assert record["caption"]["source"] == "signals"
         assert files["txt"].decode() == record["caption"]["text"] != ""
         assert index[key]["shard"] == record["shard"]

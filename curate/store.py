@@ -1,0 +1,120 @@
+"""The output store: one code path over fsspec for local folders and object stores.
+
+A store location is either a local path (kept as an absolute path, read and written
+through fsspec's local filesystem) or an fsspec URL (``s3://bucket/out``,
+``gs://...``, ``memory://...``; ``file:///abs/path`` becomes ``/abs/path``). Workers
+on any node write clips, frame samples and shards here directly; nothing assumes a
+shared POSIX filesystem.
+
+Atomic writes: a reader never sees a half object. On an object store one whole-object
+put (or a completed multipart upload) is atomic, so :func:`write_bytes` and
+:func:`upload` put the final key directly. On a local filesystem the bytes go to a
+unique ``<name>.<random>.part`` beside the final name and are renamed over it.
+
+Credentials and endpoints come from the usual places of each backend (for S3: the
+``AWS_*`` variables, ``~/.aws``, an instance role; ``FSSPEC_S3_ENDPOINT_URL`` or
+``AWS_ENDPOINT_URL`` for an S3-compatible server), on the driver and on every worker.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import fsspec
+from fsspec.core import url_to_fs
+
+
+def is_url(location: str) -> bool:
+    """True for ``protocol://...`` locations other than ``file://``."""
+    return "://" in location and not location.startswith("file://")
+
+
+def resolve(location: str) -> str:
+    """The canonical form of a store location (see module docstring).
+
+    Local paths (and ``file://`` URLs) become absolute paths, so workers whose
+    working directory differs from the driver's write to the same folder; URLs lose
+    a trailing ``/``. Raises ImportError when the URL's backend (e.g. ``s3fs``) is
+    missing, ValueError for an unknown protocol.
+    """
+    if location.startswith("file://"):
+        location = location[len("file://"):]
+    if not is_url(location):
+        return os.path.abspath(location)
+    fsspec.get_filesystem_class(location.split("://", 1)[0])  # fail now, not in a worker
+    return location.rstrip("/")
+
+
+def join(root: str, *parts: str) -> str:
+    """``root/part/...`` with ``/`` separators (local paths and URLs alike)."""
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def filesystem(location: str):
+    """``(fs, path)``: the fsspec filesystem of ``location`` and the path within it."""
+    return url_to_fs(location)
+
+
+def _is_local(fs) -> bool:
+    return bool(getattr(fs, "local_file", False))
+
+
+def exists(location: str) -> bool:
+    """True when an object (or local file/folder) exists at ``location``."""
+    fs, path = filesystem(location)
+    return fs.exists(path)
+
+
+def read_bytes(location: str) -> bytes:
+    """All bytes of the object at ``location``. Raises FileNotFoundError when absent."""
+    fs, path = filesystem(location)
+    return fs.cat_file(path)
+
+
+def write_bytes(location: str, data: bytes) -> None:
+    """Put ``data`` at ``location`` atomically (module docstring); parents are created."""
+    fs, path = filesystem(location)
+    if not _is_local(fs):
+        fs.pipe_file(path, data)
+        return
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
+    fs.pipe_file(tmp, data)
+    fs.mv(tmp, path)  # a rename within one folder
+
+
+def upload(local_path: str, location: str) -> None:
+    """Copy a local (node scratch) file to ``location`` atomically; parents are created."""
+    fs, path = filesystem(location)
+    if not _is_local(fs):
+        fs.put_file(local_path, path)
+        return
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
+    fs.put_file(local_path, tmp)
+    fs.mv(tmp, path)
+
+
+def download(location: str, local_path: str) -> None:
+    """Copy the object at ``location`` to a local (node scratch) file."""
+    fs, path = filesystem(location)
+    fs.get_file(path, local_path)
+
+
+def listdir(location: str) -> list[str]:
+    """Base names of the entries directly under ``location`` ([] when it does not exist)."""
+    fs, path = filesystem(location)
+    try:
+        return sorted(os.path.basename(p.rstrip("/")) for p in fs.ls(path, detail=False))
+    except FileNotFoundError:
+        return []
+
+
+def remove(location: str) -> None:
+    """Delete the object at ``location`` (nothing when it is already gone)."""
+    fs, path = filesystem(location)
+    try:
+        fs.rm_file(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,125 @@
+"""The run lease: one run at a time per output, on any store (no ``fcntl``, no rename).
+
+``<output>/work/lease.json`` holds ``{"owner", "host", "pid", "expiry", "ttl_s"}``
+(``expiry``: Unix time, seconds). A run takes the lease when there is none, when it is
+past its expiry (a run killed without cleaning up; taken over with a warning), or when
+it names a process on this very host that no longer exists (so a killed local run is
+resumed at once). A heartbeat thread pushes the expiry ``ttl_s`` ahead every
+``ttl_s / 3`` seconds while the run lives; the lease object is deleted on exit.
+
+Taking the lease is write-then-read-back: after a short settle time the run reads
+the lease again and gives up if another owner's write landed last. Two runs started
+within the same fraction of a second on a store without conditional writes could
+both pass; everything else (a run started while another is live) is refused with
+:class:`OutputInUseError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from curate import store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL_S = 60.0
+
+
+class OutputInUseError(RuntimeError):
+    """The output is leased by another live run or holds work made with other settings."""
+
+
+def _alive_here(info: dict) -> bool:
+    """False when ``info`` names a process of this host that is gone; True otherwise."""
+    if info.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(info.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+class Lease:
+    """The lease of one run on ``location`` (a store URL or path of ``lease.json``).
+
+    Use as a context manager. ``ttl_s``: seconds a lease stays valid without renewal;
+    ``settle_s``: wait before the read-back check. Raises :class:`OutputInUseError`
+    when another live run holds it.
+    """
+
+    def __init__(self, location: str, ttl_s: float = DEFAULT_TTL_S, settle_s: float = 0.2):
+        self.location, self.ttl_s, self.settle_s = location, ttl_s, settle_s
+        self.owner = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def read(self) -> dict | None:
+        """The current lease, or None when there is none (or it is unreadable)."""
+        try:
+            return json.loads(store.read_bytes(self.location))
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            log.warning("ignoring an unreadable lease %s", self.location)
+            return None
+
+    def _write(self) -> None:
+        info = {"owner": self.owner, "host": socket.gethostname(), "pid": os.getpid(),
+                "expiry": time.time() + self.ttl_s, "ttl_s": self.ttl_s}
+        store.write_bytes(self.location, json.dumps(info).encode())
+
+    def _busy(self, held: dict) -> OutputInUseError:
+        left = held.get("expiry", 0) - time.time()
+        return OutputInUseError(
+            f"{os.path.dirname(os.path.dirname(self.location))} is in use by another vidcurate run "
+            f"(host {held.get('host')}, pid {held.get('pid')}; its lease {self.location} expires in "
+            f"{left:.0f} s unless renewed)")
+
+    def acquire(self) -> None:
+        """Take the lease (module docstring) and start the heartbeat."""
+        held = self.read()
+        if held is not None and held.get("owner") != self.owner:
+            if held.get("expiry", 0) > time.time() and _alive_here(held):
+                raise self._busy(held)
+            log.warning("taking over the lease of a run that stopped (host %s, pid %s): %s",
+                        held.get("host"), held.get("pid"), self.location)
+        self._write()
+        time.sleep(self.settle_s)
+        now = self.read()
+        if now is None or now.get("owner") != self.owner:
+            raise self._busy(now or {})
+        self._thread = threading.Thread(target=self._heartbeat, name="vidcurate-lease", daemon=True)
+        self._thread.start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            try:
+                self._write()
+            except Exception as exc:  # noqa: BLE001 - a failed renewal is retried next beat
+                log.warning("could not renew the lease %s: %s", self.location, exc)
+
+    def release(self) -> None:
+        """Stop the heartbeat and delete the lease if it is still ours."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        held = self.read()
+        if held is not None and held.get("owner") == self.owner:
+            store.remove(self.location)
+
+    def __enter__(self) -> "Lease":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
