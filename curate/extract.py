@@ -7,6 +7,12 @@ and into the encoder without a NumPy copy; only sampled frames are converted to 
 motion sample (luma frames at ``motion_fps``, short side ``motion_short_side``) that
 the score stage turns into optical flow.
 
+Picture: frames are deinterlaced first when the source is interlaced (``bwdif``,
+:mod:`curate.codec.interlace`), then scaled to the display aspect with square pixels
+(``source.width`` is the display width) and converted to limited range whatever the
+source's range, keeping its matrix (:mod:`curate.codec.colour`); samples are taken from
+those frames, so scores see the source's true colours.
+
 Frame rate: the output is constant-rate at ``min(source fps, max_fps)``; source frames
 are mapped onto that time grid like FFmpeg's ``fps`` filter (each output time takes the
 last source frame at or before it), which also turns variable-rate sources into CFR.
@@ -111,7 +117,7 @@ class ExtractStage(Stage):
         path = os.path.join(scratch, "clip.mp4")
         decoded = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
                               start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset,
-                              stream_index=src.stream_index)
+                              stream_index=src.stream_index, field_order=src.field_order)
         with ClipWriter(path, width, height, fps, self.crf, self.preset) as writer:
             for k, frame in resample(decoded, span.start_s, span.end_s, fps):
                 writer.write(frame)

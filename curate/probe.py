@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from curate.codec import probe
+from curate.codec.colour import is_hdr
 from curate.ids import source_fingerprint
 from curate.guard import Limits
 from curate.stage import RejectError, Stage
@@ -21,7 +22,8 @@ class ProbeStage(Stage):
     Config: ``min_duration_s`` (shorter sources are ``too_short``) and
     ``max_duration_s`` (longer ones are ``too_long``; None = no limit), in seconds.
     Rejects: ``not_found``, ``no_video_stream``, ``unsupported_codec``, ``truncated``,
-    ``decode_error`` (see :func:`curate.codec.probe.probe`).
+    ``decode_error`` (see :func:`curate.codec.probe.probe`), ``hdr_unsupported`` (PQ or
+    HLG transfer: :mod:`curate.codec.colour`).
     """
 
     name = "probe"
@@ -42,7 +44,12 @@ class ProbeStage(Stage):
             num_frames=p.num_frames, width=p.width, height=p.height, rotation=p.rotation,
             codec=p.codec, pix_fmt=p.pix_fmt, has_audio=p.has_audio,
             stream_index=p.stream_index, probed_frames=p.num_frames,
+            sar=p.sar, color_range=p.color_range, color_primaries=p.color_primaries,
+            color_transfer=p.color_transfer, field_order=p.field_order,
         )
+        if is_hdr(p.color_transfer):
+            raise RejectError("hdr_unsupported", f"transfer {p.color_transfer}, primaries "
+                              f"{p.color_primaries}: no tone mapping in this build")
         if p.duration_s < self.min_duration_s:
             raise RejectError("too_short", f"{p.duration_s:.3f} s < {self.min_duration_s} s")
         if self.max_duration_s is not None and p.duration_s > self.max_duration_s:

@@ -20,6 +20,7 @@ REASONS: dict[str, str] = {
     "too_long": "the source is longer than the configured maximum",
     "no_shots": "no frame is in a shot: the source is blank or one long transition",
     "encode_error": "writing the clip failed",
+    "hdr_unsupported": "the source is HDR (PQ or HLG transfer) and this build cannot tone-map it to SDR",
     "stage_error": "a stage raised an unexpected error (detail has the message)",
     "low_motion": "motion score below the minimum",
     "high_motion": "motion score above the maximum",

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: SourceInfo picture facts (sar, colour, field order)
 
 
 class _Model(BaseModel):
@@ -42,6 +42,13 @@ class SourceInfo(_Model):
     skipped, :func:`curate.codec.probe.pick_video_stream`). ``partial``: decoding failed
     part-way, so only the first ``num_frames`` of ``probed_frames`` (the video packets the
     probe counted) were kept; ``rejects.parquet`` has a ``partially_decoded`` row for the rest.
+    Picture facts: ``width`` is the display width, the coded width times ``sar`` (the
+    coded pixels' aspect ``num:den``; clips have square pixels); ``color_range`` is
+    ``tv`` (limited), ``pc`` (full) or ``unknown`` (decoded as limited);
+    ``color_primaries``/``color_transfer`` are FFmpeg's names (``bt709``, ``bt2020``,
+    ``smpte2084``, ``arib-std-b67``, ``unknown``, ...); ``field_order`` is ``progressive``,
+    ``tt``/``bb``/``tb``/``bt`` (interlaced, as the stream declares), ``interlaced`` (frames
+    flagged) or ``unknown``; interlaced sources are deinterlaced (:mod:`curate.codec.interlace`).
     """
 
     path: str
@@ -60,6 +67,11 @@ class SourceInfo(_Model):
     stream_index: int = 0
     probed_frames: int | None = None
     partial: bool = False
+    sar: str = "1:1"
+    color_range: str = "unknown"
+    color_primaries: str = "unknown"
+    color_transfer: str = "unknown"
+    field_order: str = "unknown"
     timestamps_reset: bool = False
 
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
+from curate.codec.colour import rgb_to_clip_yuv, to_clip_yuv
 from curate.codec.errors import CodecError, classify, open_container
+from curate.codec.interlace import deinterlace, is_interlaced
 from curate.codec.probe import video_stream_index
 
 
@@ -75,6 +77,7 @@ def iter_frames(
     seek: bool = True,
     stream_index: int | None = None,
     on_error: Callable[[CodecError, float | None], None] | None = None,
+    field_order: str = "progressive",
 ) -> Iterator[DecodedFrame]:
     """Decode the source's video stream of ``path`` in presentation order.
 
@@ -82,7 +85,10 @@ def iter_frames(
         size: ``(width, height)`` of the upright output; None keeps the coded size.
         fmt: ``rgb24``, ``bgr24`` or ``gray`` (NumPy images), or ``yuv420p``: an upright
             ``av.VideoFrame`` ready for :class:`curate.codec.ClipWriter`, made in one
-            swscale pass (the extract stage's fast path).
+            swscale pass (the extract stage's fast path) and converted to the clip's
+            colour (limited range, the source's matrix: :mod:`curate.codec.colour`)
+            whatever the source's range. A ``size`` of another aspect than the coded one
+            (a source with non-square pixels) gives square pixels at that size.
         rotation: display rotation to apply (from :func:`curate.codec.probe.probe`).
         start_s, end_s: decode only frames with ``start_s <= t < end_s`` (seconds);
             ``start_s`` seeks to the keyframe before it first, unless ``seek`` is false
@@ -93,6 +99,8 @@ def iter_frames(
         on_error: called as ``on_error(error, t_s)`` when decoding fails after frames were
             produced (``t_s``: seconds, the time of the last good frame), before the
             iteration ends; how callers learn that a source was only partly decoded.
+        field_order: the source's field order (:func:`curate.codec.interlace.field_order_name`);
+            an interlaced one is deinterlaced (``bwdif``) before any scaling.
 
     Times always increase: a frame whose timestamp is not after the previous one's is
     moved to the previous time plus one average frame interval (``shifted``).
@@ -116,6 +124,8 @@ def iter_frames(
             base = t0 or 0.0
             container.seek(int((base + start_s) / tb), stream=stream, backward=True)
         frames = _decode(container, stream, on_error, lambda: last_t)
+        if is_interlaced(field_order):
+            frames = deinterlace(frames, field_order, stream.time_base)
         index, last_t, offset, shifted = 0, None, 0.0, False
         for frame in frames:
             if frame.pts is None:
@@ -153,14 +163,14 @@ def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[a
 
 def _to_array(frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int):
     if fmt == "yuv420p" and rotation % 360 == 0:
-        # Straight to the encoder's format in one swscale pass: no RGB round trip.
+        # Straight to the clip's format, range and matrix in one swscale pass.
         w, h = coded or (frame.width, frame.height)
-        return frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+        return to_clip_yuv(frame, w, h)
     if coded is not None and (frame.width, frame.height) != coded:
         frame = frame.reformat(width=coded[0], height=coded[1], interpolation="AREA")
     if fmt == "yuv420p":  # rotated: turn upright in NumPy, then back to a frame
         img = upright(frame.to_ndarray(format="rgb24"), rotation)
-        return av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        return rgb_to_clip_yuv(img, frame.colorspace)
     if fmt == "gray":
         img = frame.to_ndarray(format="gray")
     elif fmt in ("rgb24", "bgr24"):

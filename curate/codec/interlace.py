@@ -58,7 +58,8 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str,
         field_order: a name from :func:`field_order_name`; it sets the filter's parity.
         time_base: the stream's time base (timestamps pass through unchanged).
 
-    Yields frames of the input's size and pixel format, each with its input's ``pts``.
+    Yields frames of the input's size and pixel format, each with its input's ``pts``
+    (in ``time_base``).
     The filter looks one frame ahead, so the last frame comes out when the input ends.
     """
     graph = sink = src = None
@@ -66,10 +67,10 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str,
         if graph is None:
             graph, src, sink = _graph(frame, field_order, time_base)
         src.push(frame)
-        yield from _drain(sink)
+        yield from _drain(sink, time_base)
     if graph is not None:
         src.push(None)
-        yield from _drain(sink)
+        yield from _drain(sink, time_base)
 
 
 def _graph(frame: av.VideoFrame, field_order: str, time_base):
@@ -86,9 +87,15 @@ def _graph(frame: av.VideoFrame, field_order: str, time_base):
     return graph, src, sink
 
 
-def _drain(sink) -> Iterator[av.VideoFrame]:
+def _drain(sink, time_base) -> Iterator[av.VideoFrame]:
+    """Pull every ready frame, with ``pts`` back in the stream's ``time_base`` (bwdif
+    halves the time base so that ``send_field`` mode could time fields)."""
     while True:
         try:
-            yield sink.pull()
+            frame = sink.pull()
         except (av.error.BlockingIOError, av.error.EOFError):
             return
+        if frame.pts is not None and frame.time_base is not None and frame.time_base != time_base:
+            frame.pts = int(round(frame.pts * frame.time_base / time_base))
+            frame.time_base = time_base
+        yield frame

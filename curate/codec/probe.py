@@ -13,11 +13,14 @@ decord is kept for random access in the trainer's loader.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import av
 import numpy as np
 
+from curate.codec.colour import primaries_name, range_name, transfer_name
 from curate.codec.errors import CodecError, open_container
+from curate.codec.interlace import field_order_name
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,13 @@ class ProbeResult:
     ``duration_s`` and ``fps`` come from packet timestamps; ``num_frames`` counts
     video packets with a timestamp (the split pass later replaces it with the
     number of frames that actually decode).
+
+    Picture facts (:func:`picture_facts`): ``sar`` is the coded pixels' sample aspect
+    ratio (``num:den``; ``width`` is the coded width times it, so width x height is
+    the display size in square pixels); ``color_range`` ``tv``/``pc``/``unknown``,
+    ``color_primaries`` and ``color_transfer`` are FFmpeg's names
+    (:mod:`curate.codec.colour`); ``field_order`` is
+    :func:`curate.codec.interlace.field_order_name`'s.
     """
 
     duration_s: float
@@ -42,6 +52,11 @@ class ProbeResult:
     pix_fmt: str
     has_audio: bool
     stream_index: int = 0
+    sar: str = "1:1"
+    color_range: str = "unknown"
+    color_primaries: str = "unknown"
+    color_transfer: str = "unknown"
+    field_order: str = "unknown"
 
 
 _PICTURE = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
@@ -137,6 +152,7 @@ def probe(path: str) -> ProbeResult:
             raise CodecError("unsupported_codec", "no decoder for the video stream")
         codec, pix_fmt = ctx.name, ctx.pix_fmt or ""
         width, height = ctx.width, ctx.height
+        sar, stream_field_order = sample_aspect(stream), ctx.field_order
         has_audio = bool(container.streams.audio)
         times = _packet_times(container, stream)
     if len(times) == 0:
@@ -149,10 +165,29 @@ def probe(path: str) -> ProbeResult:
     last = float(np.median(gaps)) if len(gaps) else 0.0
     duration = float(times[-1] - times[0] + last) if len(times) > 1 else 0.0
     fps = len(times) / duration if duration > 0 else float(stream.average_rate or 0)
+    width = max(1, round(width * sar))  # display width: square pixels
     if rotation in (90, 270):
         width, height = height, width
-    return ProbeResult(
+    return ProbeResult(**picture_facts(frame, sar, stream_field_order),
         duration_s=duration, fps=fps, vfr=_is_vfr(times), num_frames=len(times),
         width=width, height=height, rotation=rotation, codec=codec, pix_fmt=pix_fmt,
         has_audio=has_audio, stream_index=index,
     )
+
+
+def sample_aspect(stream) -> Fraction:
+    """The stream's sample (pixel) aspect ratio as a Fraction; 1 when unset or invalid."""
+    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if value is not None and value.numerator > 0 and value.denominator > 0:
+            return Fraction(value.numerator, value.denominator)
+    return Fraction(1)
+
+
+def picture_facts(frame: av.VideoFrame, sar: Fraction, stream_field_order: int | None) -> dict:
+    """ProbeResult's picture fields from the first decoded frame, the stream's sample
+    aspect ratio and its ``AVFieldOrder``: ``sar`` (``num:den``), ``color_range``,
+    ``color_primaries``, ``color_transfer`` and ``field_order``."""
+    return {"sar": f"{sar.numerator}:{sar.denominator}", "color_range": range_name(frame),
+            "color_primaries": primaries_name(frame.color_primaries),
+            "color_transfer": transfer_name(frame.color_trc),
+            "field_order": field_order_name(stream_field_order, bool(frame.interlaced_frame))}

@@ -1,0 +1,155 @@
+"""Picture fidelity of clips: full-range colour, non-square pixels, interlacing, HDR.
+
+Each source is generated with exact known truth (tests/support/picture.py) and goes
+through the real probe -> split -> extract (-> score) stages.
+"""
+
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from curate.extract import ExtractStage, clip_path
+from curate.ids import clip_id
+from curate.probe import ProbeStage
+from curate.reasons import REASONS
+from curate.score import ScoreStage, luma
+from curate.split import SplitStage
+from curate.tasks import ClipTask, SourceTask
+from support.picture import CHART_COLOURS, chart, combing, field_frames, patch_centres, write
+
+
+def _clip(path, tmp_path, **cfg):
+    """Probe, split (one span) and extract ``path``; returns the finished ClipTask."""
+    task = ProbeStage()(SourceTask(path=path, work_dir=""))
+    assert task.rejects == [], task.rejects
+    task = SplitStage(min_clip_s=0.5)(task)
+    span = task.spans[0]
+    stage = ExtractStage(**cfg)
+    cid = clip_id(task.source.source_id, span.start_frame, span.end_frame, stage.clip_settings())
+    done = stage(ClipTask(source=task.source, span=span, clip_id=cid, work_dir=str(tmp_path)))
+    assert done.reject_row is None, done.reject_row
+    return done
+
+
+def _decode(path, fmt="rgb24"):
+    with av.open(path) as c:
+        return [f.to_ndarray(format=fmt) for f in c.decode(video=0)]
+
+
+def _full_range_mjpeg(path):
+    write(path, [chart()] * 25, codec="mjpeg", pix_fmt="yuvj420p", full_range=True)
+
+
+def _full_range_h264(path):
+    write(path, [chart()] * 25, full_range=True, options={"crf": "10"})
+
+
+@pytest.mark.parametrize("name,make", [("chart.avi", _full_range_mjpeg), ("chart.mp4", _full_range_h264)])
+def test_full_range_source_keeps_its_colours(tmp_path, name, make):
+    src = str(tmp_path / name)
+    make(src)
+    t = _clip(src, tmp_path, short_side=240)
+    assert t.source.color_range == "pc"
+    clip = clip_path(str(tmp_path), t.clip_id)
+    with av.open(clip) as c:
+        ctx = c.streams.video[0].codec_context
+        assert int(ctx.color_range) == 1  # limited range, tagged so
+        assert (c.streams.video[0].sample_aspect_ratio or 1) == 1
+    reference = _decode(src)[0].astype(np.int16)  # FFmpeg's decode of the full-range source
+    out = _decode(clip)[0].astype(np.int16)
+    assert out.shape == reference.shape
+    assert np.abs(out - reference).mean() < 1.5  # was 9.5: the range stretched twice
+    # Patch centres against the chart's exact colours (greys 52 and 243 came out 39 and 255).
+    assert np.abs(patch_centres(out) - np.asarray(CHART_COLOURS)).max() < 4.0
+    scored = ScoreStage()(t)
+    true_luma = float(luma(chart()[None]).mean())
+    assert scored.record.scores.luma_mean == pytest.approx(true_luma, abs=1.5)
+    assert scored.record.scores.black_fraction == 0.0
+
+
+def test_dark_full_range_source_is_not_black(tmp_path):
+    """A checkerboard of greys 16 and 32: true luma 24, above the black level 20
+    (stretched a second time, the clip read as 9)."""
+    src = str(tmp_path / "dark.avi")
+    dark = np.where((np.indices((120, 160)) // 8).sum(axis=0)[..., None] % 2, 32, 16).astype(np.uint8)
+    write(src, [np.repeat(dark, 3, axis=2)] * 25, codec="mjpeg", pix_fmt="yuvj420p", full_range=True)
+    t = ScoreStage()(_clip(src, tmp_path))
+    assert t.record.scores.luma_mean == pytest.approx(24.0, abs=1.5)
+    assert t.record.scores.black_fraction == 0.0
+    out = _decode(clip_path(str(tmp_path), t.clip_id))[0]
+    assert abs(float(out.mean()) - 24.0) < 1.5
+
+
+def test_non_square_pixels_give_display_aspect(tmp_path):
+    """480x360 coded at SAR 4:3 displays as 640x360 (16:9); a 120x160 coded box is a square."""
+    img = np.full((360, 480, 3), 30, np.uint8)
+    img[100:260, 180:300] = 230  # 120 coded px wide = 160 display px = its height
+    src = str(tmp_path / "anamorphic.mp4")
+    write(src, [img] * 25, context={"sample_aspect_ratio": Fraction(4, 3)})
+    t = _clip(src, tmp_path)  # default short side 256
+    assert t.source.sar == "4:3"
+    assert (t.source.width, t.source.height) == (640, 360)
+    assert (t.record.clip.width, t.record.clip.height) == (456, 256)
+    clip = clip_path(str(tmp_path), t.clip_id)
+    with av.open(clip) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.width, s.codec_context.height) == (456, 256)
+        assert s.sample_aspect_ratio in (None, 1)
+    frame = _decode(clip, "gray")[0]
+    ys, xs = np.nonzero(frame > 130)
+    width, height = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    assert width / height == pytest.approx(1.0, abs=0.03)  # squeezed, it was 0.75
+
+
+@pytest.mark.parametrize("top_first,order", [(True, "tt"), (False, "bb")])
+def test_interlaced_source_is_deinterlaced(tmp_path, top_first, order):
+    src = str(tmp_path / f"{order}.mp4")
+    opts = {"crf": "12"} if top_first else {"crf": "12", "x264-params": "mbtree=0:bff=1"}
+    write(src, field_frames(30, top_first=top_first), interlaced=True, options=opts)
+    t = _clip(src, tmp_path, short_side=240, max_fps=30)  # no scaling: the fields stay rows
+    assert t.source.field_order == order
+    assert t.record.clip.num_frames == 30
+    combed = np.mean([combing(g) for g in _decode(src, "gray")])
+    clean = np.mean([combing(g) for g in _decode(clip_path(str(tmp_path), t.clip_id), "gray")])
+    assert combed > 2.0  # the source combs on the bar's edges
+    assert clean < 0.2 * combed
+    # The bar is where the first field put it: x = 20 + 8 i (left edge), within 4 px.
+    frame = _decode(clip_path(str(tmp_path), t.clip_id), "gray")[10]
+    left = int(np.nonzero(frame[120] > 130)[0].min())
+    assert abs(left - (20 + 8 * 10)) <= 4
+
+
+def test_progressive_source_is_left_alone(tmp_path):
+    src = str(tmp_path / "p.mp4")
+    write(src, [chart()] * 25)
+    t = _clip(src, tmp_path, short_side=240)
+    assert t.source.field_order in ("progressive", "unknown")
+    assert t.source.sar == "1:1" and t.source.color_range in ("tv", "unknown")
+
+
+@pytest.mark.parametrize("transfer,name", [(16, "smpte2084"), (18, "arib-std-b67")])
+def test_hdr_source_is_rejected_with_a_reason(tmp_path, transfer, name):
+    src = str(tmp_path / f"{name}.mkv")
+    write(src, [chart(160, 120)] * 10, codec="libx265", pix_fmt="yuv420p10le",
+          context={"color_primaries": 9, "color_trc": transfer, "colorspace": 9},
+          options={"preset": "ultrafast", "x265-params": "log-level=error"})
+    task = ProbeStage()(SourceTask(path=src, work_dir=""))
+    assert [(r.stage, r.reason) for r in task.rejects] == [("probe", "hdr_unsupported")]
+    assert "hdr_unsupported" in REASONS and name in task.rejects[0].detail
+    assert "bt2020" in task.rejects[0].detail
+
+
+def test_sdr_bt709_tags_are_recorded_and_kept(tmp_path):
+    src = str(tmp_path / "709.mp4")
+    write(src, [chart()] * 25, context={"color_primaries": 1, "color_trc": 1, "colorspace": 1})
+    t = _clip(src, tmp_path, short_side=240)
+    assert (t.source.color_primaries, t.source.color_transfer) == ("bt709", "bt709")
+    with av.open(clip_path(str(tmp_path), t.clip_id)) as c:
+        ctx = c.streams.video[0].codec_context
+        assert (int(ctx.colorspace), int(ctx.color_primaries), int(ctx.color_trc)) == (1, 1, 1)
+    ref, out = _decode(src)[0].astype(np.int16), _decode(clip_path(str(tmp_path), t.clip_id))[0]
+    assert np.abs(out.astype(np.int16) - ref).mean() < 1.5
+    assert os.path.getsize(clip_path(str(tmp_path), t.clip_id)) > 0
