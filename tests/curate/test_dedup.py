@@ -5,7 +5,9 @@ import numpy as np
 
 from curate.dedup import DedupStage
 from curate.phash import clip_phash, hamming_matrix, hashes_to_bits
-from schemas import ClipRecord, ClipVideo, SourceInfo, Span
+from support.dedup import clip_record as _rec
+from support.dedup import flip as _flip
+from support.dedup import random_hashes
 from support.synth import render
 
 
@@ -13,23 +15,8 @@ def _sample(seed, w, h, n=8):
     return np.stack([render(seed, i / 4, w, h) for i in range(n)])
 
 
-def _rec(cid, phash, width=320, height=240, dur=2.0, path="a.mp4", start=0.0):
-    src = SourceInfo(path=path, source_id="s", size_bytes=1, duration_s=10, fps=25, num_frames=250,
-                     width=width, height=height, codec="h264")
-    return ClipRecord(clip_id=cid, source=src, span=Span(shot_index=0, start_frame=0, end_frame=50,
-                      start_s=start, end_s=start + dur), phash=phash,
-                      clip=ClipVideo(num_frames=50, fps=25, width=width, height=height, duration_s=dur))
-
-
 def _dist(a, b):
     return int(hamming_matrix(hashes_to_bits([a]), hashes_to_bits([b]))[0, 0])
-
-
-def _flip(h: str, bits) -> str:
-    """``h`` (hex) with the given bit positions (0 = most significant) flipped."""
-    v = np.unpackbits(np.frombuffer(bytes.fromhex(h), dtype=np.uint8))
-    v[list(bits)] ^= 1
-    return np.packbits(v).tobytes().hex()
 
 
 def test_phash_is_stable_across_resolution_and_recompression():
@@ -73,8 +60,7 @@ def test_threshold_zero_only_groups_identical_hashes():
 
 
 def test_stage_groups_at_known_distances_just_inside_and_outside():
-    rng = np.random.default_rng(7)
-    base = [rng.integers(0, 256, 128, dtype=np.uint8).tobytes().hex() for _ in range(4)]
+    base = random_hashes(4, seed=7)
     limit = DedupStage().max_bits(256)  # 51 of 1024 bits
     assert limit == 51
     spread = np.arange(0, 1024, 9)  # distinct positions, spread over every band

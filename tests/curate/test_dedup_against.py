@@ -1,0 +1,87 @@
+"""Dedup against earlier runs' index.parquet (``--dedup-against``)."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.dedup import DedupStage, load_earlier
+from schemas import ClipRecord, write_parquet
+from support.dedup import clip_record as _rec
+from support.dedup import flip as _flip
+from support.dedup import random_hashes as _hashes
+from support.synth import Shot, shots_video
+
+
+def _earlier(folder, recs):
+    folder.mkdir()
+    write_parquet(ClipRecord, recs, str(folder / "index.parquet"))
+    return str(folder)
+
+
+def test_new_clips_near_an_earlier_run_are_dropped_and_earlier_clips_win(tmp_path):
+    h = _hashes(4)
+    run1 = _earlier(tmp_path / "run1", [_rec("E1", h[0]), _rec("E2", h[1])])
+    new = [
+        _rec("N1", _flip(h[0], range(0, 300, 15)), width=1920, height=1080),  # 20 bits from E1
+        _rec("N2", _flip(h[0], range(5, 1000, 25))),  # 40 bits from E1, 60 from N1: a chain via E1
+        _rec("N3", h[2]),
+        _rec("E2", h[1]),  # the same clip again (same id and hash)
+        _rec("N4", h[3]), _rec("N5", _flip(h[3], range(7))),  # a pair inside the new batch only
+    ]
+    kept, dropped = DedupStage().run(new, against=[run1])
+    assert [r.clip_id for r in kept] == ["N3", "N4"]
+    assert [(r.clip_id, k) for r, k, _ in dropped] == [("N1", "E1"), ("N2", "E1"), ("E2", "E2"),
+                                                       ("N5", "N4")]
+    assert dropped[0][2] == f"near-duplicate of E1 in earlier run {run1}"
+    assert dropped[3][2] == "near-duplicate of N4"
+
+
+def test_paths_urls_and_the_first_earlier_run_named(tmp_path):
+    h = _hashes(2, seed=1)
+    run1 = _earlier(tmp_path / "run1", [_rec("B", _flip(h[0], range(0, 60, 3)))])  # 20 bits from A
+    run2 = _earlier(tmp_path / "run2", [_rec("A", h[0]), _rec("C", h[1])])
+    new = [_rec("X", _flip(h[0], range(1, 60, 3)))]  # 20 bits from A, 40 from B
+    for runs in ([run1, run2], [run1 + "/index.parquet", "file://" + run2]):
+        _, dropped = DedupStage().run(new, against=runs)
+        assert [(r.clip_id, k) for r, k, _ in dropped] == [("X", "B")]  # group {A, B, X}: run1 first
+        assert dropped[0][2].endswith(f"in earlier run {runs[0]}")
+    index = load_earlier([run2, run1])
+    assert len(index) == 3 and index.by_len[256].clip_ids.tolist() == ["A", "C", "B"]
+
+
+def test_missing_or_hashless_indexes_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere: no earlier run's index.parquet"):
+        load_earlier([str(tmp_path / "nowhere")])
+    (tmp_path / "bad").mkdir()
+    pq.write_table(pa.table({"clip_id": ["a"]}), tmp_path / "bad" / "index.parquet")
+    with pytest.raises(ValueError, match=r"no \['phash'\] column"):
+        load_earlier([str(tmp_path / "bad")])
+
+
+def test_run_pipeline_rejects_clips_already_in_an_earlier_run(ray_session, tmp_path):
+    from pipelines.runner import run_pipeline
+    from support.pipelines import make_pipeline
+
+    for name, shots, size in (("in1", [Shot(34, 40), Shot(35, 40)], (160, 120)),
+                              ("in2", [Shot(34, 40), Shot(36, 40)], (240, 180))):  # shot 34 again
+        (tmp_path / name).mkdir()
+        shots_video(str(tmp_path / name / "v.mp4"), shots, *size)
+    first, second = tmp_path / "first", tmp_path / "second"
+    with pytest.raises(FileNotFoundError, match="in1: no earlier run's index.parquet"):
+        run_pipeline(make_pipeline(), [str(tmp_path / "in2")], str(second), progress=False,
+                     dedup_against=[str(tmp_path / "in1")])  # checked before any work
+    run_pipeline(make_pipeline(), [str(tmp_path / "in1")], str(first), progress=False)
+    with pytest.raises(ValueError, match="needs a dedup stage"):
+        run_pipeline(make_pipeline(drop=("dedup",)), [str(tmp_path / "in2")], str(second),
+                     progress=False, dedup_against=[str(first)])
+    assert not second.exists()
+    before = pq.read_table(first / "index.parquet").to_pylist()
+    assert len(before) == 2
+    run_pipeline(make_pipeline(), [str(tmp_path / "in2")], str(second), progress=False,
+                 dedup_against=[str(first)])
+    after = pq.read_table(second / "index.parquet").to_pylist()
+    dups = [r for r in pq.read_table(second / "rejects.parquet").to_pylist() if r["reason"] == "duplicate"]
+    assert len(after) == 1 and len(dups) == 1  # the higher-resolution copy of shot 34 is not re-added
+    assert dups[0]["duplicate_of"] == before[[r["span"]["start_frame"] for r in before].index(0)]["clip_id"]
+    assert dups[0]["detail"].endswith(f"in earlier run {first}")
+    assert after[0]["span"]["start_frame"] > 0 and pq.read_table(first / "index.parquet").to_pylist() == before
