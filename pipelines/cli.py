@@ -1,6 +1,6 @@
 """The ``vidcurate`` command.
 
-    vidcurate run PIPELINE.yaml --input PATH [PATH ...] --output DIR [--address ADDR] [--dedup-against PATH ...]
+    vidcurate run PIPELINE.yaml --input PATH [PATH ...] [--input-list FILE ...] --output DIR [--address ADDR] [--dedup-against PATH ...]
     vidcurate validate PIPELINE.yaml
     vidcurate samples DIR
     vidcurate train ... / vidcurate sample ...   (the bundled trainer, see train/)
@@ -21,9 +21,11 @@ from rich.console import Console
 def _cmd_run(args: argparse.Namespace) -> int:
     from pipelines.config import load_pipeline
     from pipelines.runner import run_pipeline
+    from pipelines.sources import InputList
 
     pipeline = load_pipeline(args.pipeline)
-    summary = run_pipeline(pipeline, args.input, args.output, address=args.address,
+    inputs = args.input + [InputList(p) for p in args.input_list]
+    summary = run_pipeline(pipeline, inputs, args.output, address=args.address,
                            progress=not args.quiet, dedup_against=args.dedup_against)
     console = Console()
     console.rule("vidcurate run: summary")
@@ -54,8 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a curation pipeline")
     run.add_argument("pipeline", help="pipeline YAML file, e.g. pipelines/local.yaml")
-    run.add_argument("--input", nargs="+", required=True,
-                     help="video files, folders, globs, or text files listing paths/URLs")
+    run.add_argument("--input", nargs="+", default=[], metavar="PATH",
+                     help="video files, folders (recursive) or globs, local or URL; files without "
+                          "a video extension are skipped and listed in manifest.json")
+    run.add_argument("--input-list", nargs="+", default=[], metavar="FILE",
+                     help="text files listing one source path or URL per line (# comments)")
     run.add_argument("--output", required=True, help="output folder")
     run.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     run.add_argument("--quiet", action="store_true", help="no progress display")

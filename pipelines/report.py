@@ -2,7 +2,8 @@
 
 The manifest holds the pipeline config, package versions, counts per stage and
 reason, hours in and out, per-stage time (summed worker seconds) and per-phase wall
-time, and each shard's SHA-256.
+time, each shard's SHA-256, and the input files skipped as not videos (``skipped``:
+path and the rule that skipped it, :mod:`pipelines.sources`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from importlib import metadata
 
 from curate import store
 from curate.shards import ShardInfo
+from pipelines.sources import Skipped
 from schemas import SCHEMA_VERSION, ClipRecord, RejectRecord
 
 PACKAGES = ("vidcurate", "ray", "av", "scenedetect-headless", "opencv-python-headless", "numpy",
@@ -48,6 +50,7 @@ class RunSummary:
     phase_wall_s: dict[str, float] = field(default_factory=dict)
     stage_s: dict[str, float] = field(default_factory=dict)
     shards: list[ShardInfo] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -59,6 +62,9 @@ class RunSummary:
             f"hours in: {self.hours_in:.4f}  hours out: {self.hours_out:.4f}",
             f"wall time: {self.wall_s:.1f} s",
         ]
+        if self.skipped:
+            out.append(f"skipped: {len(self.skipped)} input file(s) that are not videos "
+                       "(manifest.json lists each with its rule)")
         if self.rejects_by_reason:
             out.append("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())))
         return out
@@ -66,15 +72,20 @@ class RunSummary:
 
 def summarise(output: str, sources: list[str], source_info: dict[str, float], kept: list[ClipRecord],
               rejects: list[RejectRecord], wall_s: float, phase_wall_s: dict[str, float],
-              stage_s: dict[str, float], shards: list[ShardInfo]) -> RunSummary:
-    """Build the summary. ``source_info`` maps each probed source path to its duration (s)."""
+              stage_s: dict[str, float], shards: list[ShardInfo], skipped: list[Skipped] = ()) -> RunSummary:
+    """Build the summary. ``source_info`` maps each probed source path to its duration (s);
+    ``skipped``: input files that are not source videos (:func:`pipelines.sources.scan_inputs`).
+
+    A source counts as rejected when it has a row for the whole source (no span, no clip);
+    span rows (``too_short`` shots, the lost part of a ``partially_decoded`` source) do not.
+    """
     source_level = {r.source_path for r in rejects if r.clip_id is None and r.span is None}
     reasons = Counter(f"{r.stage}:{r.reason}" for r in rejects)
     return RunSummary(
         output=output, sources=len(sources), sources_rejected=len(source_level),
         clips_kept=len(kept), rejects_by_reason=dict(reasons),
         hours_in=sum(source_info.values()) / 3600, hours_out=sum(r.clip.duration_s for r in kept) / 3600,
-        wall_s=wall_s, phase_wall_s=phase_wall_s, stage_s=stage_s, shards=shards,
+        wall_s=wall_s, phase_wall_s=phase_wall_s, stage_s=stage_s, shards=shards, skipped=list(skipped),
     )
 
 
@@ -88,7 +99,9 @@ def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[st
         "counts": {
             "sources": summary.sources, "sources_rejected": summary.sources_rejected,
             "clips_kept": summary.clips_kept, "rejects": summary.rejects_by_reason,
+            "skipped": len(summary.skipped),
         },
+        "skipped": [{"path": s.path, "rule": s.rule} for s in summary.skipped],
         "hours_in": summary.hours_in, "hours_out": summary.hours_out,
         "timings": {"wall_s": summary.wall_s, "phase_wall_s": summary.phase_wall_s,
                     "stage_s": summary.stage_s},

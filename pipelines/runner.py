@@ -28,7 +28,7 @@ from pipelines.config import Pipeline
 from pipelines.plan import clip_plan, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
-from pipelines.sources import expand_inputs
+from pipelines.sources import scan_inputs
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord, write_parquet
 
@@ -149,7 +149,8 @@ class Runner:
     def run(self, address: str | None = None) -> RunSummary:
         """Execute all phases and write the output folder. Returns the run summary."""
         t0 = time.perf_counter()
-        sources = expand_inputs(self.inputs)
+        scanned = scan_inputs(self.inputs)  # sources, and files skipped as not videos
+        sources, self.skipped = scanned.sources, scanned.skipped
         walls: dict[str, float] = {}
         started = False
         try:
@@ -208,7 +209,7 @@ class Runner:
         write_parquet(RejectRecord, rejects, store.join(self.output, "rejects.parquet"))
         walls["shards"] = time.perf_counter() - t
         summary = summarise(self.output, sources, durations, kept, rejects, time.perf_counter() - t0,
-                            walls, stage_s, shards)
+                            walls, stage_s, shards, self.skipped)
         write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources)
         return summary
@@ -216,7 +217,8 @@ class Runner:
 
 def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: str | None = None,
                  progress: bool = True, dedup_against: list[str] | None = None) -> RunSummary:
-    """Run ``pipeline`` over ``inputs`` (files, folders, globs, list files) into ``output``.
+    """Run ``pipeline`` over ``inputs`` (files, folders, globs; :class:`pipelines.sources.InputList`
+    for list files: the input rule is in :mod:`pipelines.sources`) into ``output``.
 
     Starts a local Ray unless one is running or ``address`` names a cluster. Raises
     ValueError when no input is found and :class:`pipelines.workstore.OutputInUseError`

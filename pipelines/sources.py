@@ -1,55 +1,141 @@
-"""Expand ``--input`` arguments into a sorted list of source videos.
+"""Expand ``--input`` and ``--input-list`` arguments into source videos and skipped files.
 
-Each PATH may be a video file, a folder (searched recursively for video extensions), a
-glob (``footage/**/*.mp4``), a text file listing paths or URLs one per line (``.txt``
-or ``.lst``, UTF-8 with or without a BOM; a line starting with ``#`` is a comment, so
-``take #2.mp4`` is a name; relative paths are relative to the list file), or a
-remote URL (``s3://``, ``gs://``, ... through fsspec; a URL ending in ``/`` is a folder).
-A path given directly that does not exist is an error before any work starts (a typo);
-a path inside a list file that does not exist is kept, so it reaches the probe stage
-and becomes a ``not_found`` reject row instead of vanishing.
+The input rule (README, "Inputs"):
+
+- ``--input PATH``: PATH is a file, a folder (searched recursively), a glob
+  (``footage/**/*.mp4``; a shell-expanded glob arrives as files and folders) or a URL
+  (``s3://``, ``gs://``, ... through fsspec; a URL ending in ``/`` is a folder). Every
+  file named or matched is a **source video** when its extension is in
+  :data:`VIDEO_EXTENSIONS` (case-insensitive; animated ``.gif``/``.webp``/``.apng`` count,
+  and a ``.png`` that is an APNG); any other file is **skipped** with the rule that
+  skipped it (:class:`Skipped`), which the run lists in ``manifest.json``. Inside a
+  folder or glob, hidden files and folders (a name starting with ``.``, e.g. macOS
+  ``._clip.mp4``) are skipped too. Nothing is read as a list of
+  paths, whatever its extension: a ``LICENSE.txt`` matched by ``*`` is skipped, not read.
+- ``--input-list FILE`` (:class:`InputList` in the library API): FILE lists sources one
+  per line (UTF-8 with or without a BOM; a line starting with ``#`` is a comment, so
+  ``take #2.mp4`` is a name; relative paths are relative to the list file). Every line
+  is a source whatever its extension; one that does not exist reaches the probe stage
+  and becomes a ``not_found`` reject row instead of vanishing.
+
+A path given directly (file, folder or list) that does not exist is an error before
+any work starts (a typo).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 import fsspec
 
+ANIMATED_IMAGE_EXTENSIONS = {".gif", ".webp", ".apng"}
 VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".ts",
-                    ".flv", ".wmv", ".3gp", ".ogv", ".mxf", ".m2ts", ".mts"}
-LIST_EXTENSIONS = {".txt", ".lst"}
+                    ".flv", ".wmv", ".3gp", ".3g2", ".ogv", ".mxf", ".m2ts", ".mts", ".vob", ".dv",
+                    ".f4v", ".asf", ".y4m", ".ivf", ".nut"} | ANIMATED_IMAGE_EXTENSIONS
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _is_video(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS
+class InputList(str):
+    """A path or URL to read as a list of sources (``--input-list``), e.g.
+    ``run_pipeline(p, ["clips/", InputList("more.txt")], "out")``."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file named or matched by ``--input`` that is not a source video, and why."""
+
+    path: str
+    rule: str
+
+
+@dataclass
+class Inputs:
+    """Sorted, de-duplicated source paths and the skipped files (sorted by path)."""
+
+    sources: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def is_apng(fs, path: str) -> bool:
+    """True when the PNG at ``path`` is animated: an ``acTL`` chunk before the first ``IDAT``."""
+    try:
+        with fs.open(path, "rb") as f:
+            if f.read(8) != _PNG_SIGNATURE:
+                return False
+            while len(head := f.read(8)) == 8:
+                length, kind = int.from_bytes(head[:4], "big"), head[4:]
+                if kind in (b"acTL", b"IDAT", b"IEND"):
+                    return kind == b"acTL"
+                f.seek(length + 4, os.SEEK_CUR)  # chunk data and CRC
+    except OSError:
+        return False
+    return False
+
+
+def skip_rule(fs, path: str) -> str | None:
+    """None when ``path`` (a file) is a source video by the input rule, else the rule
+    that skips it, e.g. ``"not a video extension (.txt); list files need --input-list"``."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in VIDEO_EXTENSIONS:
+        return None
+    if ext == ".png":
+        return None if is_apng(fs, path) else "still PNG image (not an APNG)"
+    if not ext:
+        return "no file extension (name it in --input-list to curate it)"
+    hint = "; list files need --input-list" if ext in (".txt", ".lst", ".csv") else ""
+    return f"not a video extension ({ext}){hint}"
 
 
 def _protocol(path: str) -> str:
     return path.split("://", 1)[0] if "://" in path else "file"
 
 
-def _join(fs, protocol: str, path: str) -> str:
+def _join(protocol: str, path: str) -> str:
     return path if protocol == "file" else f"{protocol}://{path}"
 
 
-def _expand_one(arg: str) -> list[str]:
+_HIDDEN = "hidden: a name starting with '.' inside a folder or glob"
+
+
+def _files(fs, root: str, matched: bool) -> list[tuple[str, bool]]:
+    """``(path, hidden)`` for ``root`` itself when it is a file, else for every file under
+    it (recursive). Hidden: a name starting with ``.`` below ``root`` (or ``root``'s own
+    name when a glob ``matched`` it); a file named directly is never hidden."""
+    hidden = matched and os.path.basename(root.rstrip("/")).startswith(".")
+    if not fs.isdir(root):
+        return [(root, hidden)]
+    prefix = root.rstrip("/") + "/"
+    out = []
+    for path in fs.find(root):
+        rel = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
+        out.append((path, hidden or any(part.startswith(".") for part in rel.split("/"))))
+    return out
+
+
+def _expand_one(arg: str, found: Inputs) -> None:
     protocol = _protocol(arg)
     fs = fsspec.filesystem(protocol)
     bare = arg if protocol == "file" else arg.split("://", 1)[1]
+    if isinstance(arg, InputList):
+        if protocol == "file" and not os.path.isfile(bare):
+            raise FileNotFoundError(f"--input-list {arg}: no such file")
+        found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
+        return
     if protocol == "file" and os.path.exists(bare):
-        pass  # an existing name wins over glob syntax: "clip [1080p].mp4" is a file
+        paths = _files(fs, os.path.abspath(bare), False)  # an existing name wins over glob syntax
     elif any(ch in bare for ch in "*?["):
-        return [_join(fs, protocol, p) for p in fs.glob(bare) if _is_video(p)]
-    if protocol == "file":
-        bare = os.path.abspath(bare)
-    if fs.isdir(bare):
-        return [_join(fs, protocol, p) for p in fs.find(bare) if _is_video(p)]
-    if os.path.splitext(bare)[1].lower() in LIST_EXTENSIONS and fs.isfile(bare):
-        return _read_list(fs, protocol, bare)
-    if protocol == "file" and not os.path.exists(bare):
+        paths = [p for match in fs.glob(bare) for p in _files(fs, match, True)]
+    elif protocol == "file":
         raise FileNotFoundError(f"--input {arg}: no such file or folder")
-    return [_join(fs, protocol, bare)]
+    else:
+        paths = _files(fs, bare, False)
+    for path, hidden in paths:
+        rule = _HIDDEN if hidden else skip_rule(fs, path)
+        if rule is None:
+            found.sources.append(_join(protocol, path))
+        else:
+            found.skipped.append(Skipped(_join(protocol, path), rule))
 
 
 def _read_list(fs, protocol: str, path: str) -> list[str]:
@@ -62,17 +148,35 @@ def _read_list(fs, protocol: str, path: str) -> list[str]:
                 continue
             if "://" not in line and not os.path.isabs(line):
                 line = os.path.join(base, line) if protocol == "file" else f"{base}/{line}"
-            out.append(line if "://" in line or protocol == "file" else _join(fs, protocol, line))
+            out.append(line if "://" in line or protocol == "file" else _join(protocol, line))
     return out
 
 
+def scan_inputs(args: list[str]) -> Inputs:
+    """Source videos and skipped files for ``--input`` arguments (module docstring);
+    :class:`InputList` arguments are read as list files.
+
+    Raises ValueError when no source at all is found (naming what was skipped) and
+    FileNotFoundError for a path given directly that does not exist.
+    """
+    if not args:
+        raise ValueError("no inputs: give --input PATH ... and/or --input-list FILE ...")
+    found = Inputs()
+    for arg in args:
+        _expand_one(arg, found)
+    sources = sorted(set(found.sources))
+    taken = set(sources)
+    skipped = sorted({s for s in found.skipped if s.path not in taken}, key=lambda s: s.path)
+    if not sources:
+        why = "; ".join(f"{os.path.basename(s.path)}: {s.rule}" for s in skipped[:5])
+        raise ValueError(f"no video files found in {list(args)}" + (f" (skipped {len(skipped)}: {why})" if why else ""))
+    return Inputs(sources, skipped)
+
+
 def expand_inputs(args: list[str]) -> list[str]:
-    """Sorted, de-duplicated source paths from ``--input`` arguments (see module docstring).
+    """Sorted, de-duplicated source paths of :func:`scan_inputs` (skipped files dropped).
 
     Raises ValueError when nothing at all is found and FileNotFoundError for a local
     path given directly that does not exist.
     """
-    found = sorted({p for arg in args for p in _expand_one(arg)})
-    if not found:
-        raise ValueError(f"no video files found in {args}")
-    return found
+    return scan_inputs(args).sources

@@ -21,7 +21,7 @@ def test_run_accounts_for_every_input_and_prints_a_summary(tmp_path):
     listing.write_text(f"{src}/good clip é.mp4\n{src}/junk.mp4\n{src}/missing.mp4\n")
     out = tmp_path / "out"
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    res = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input", str(listing),
+    res = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input-list", str(listing),
                           "--output", str(out)], capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "sources: 3 (2 rejected)" in res.stdout
@@ -36,7 +36,7 @@ def test_run_accounts_for_every_input_and_prints_a_summary(tmp_path):
     assert not (out / "work" / "lease.json").exists()  # a finished run gives its lease back
     lease = {"owner": "other", "host": "another-node", "pid": 1, "expiry": time.time() + 600, "ttl_s": 60}
     (out / "work" / "lease.json").write_text(json.dumps(lease))
-    busy = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input",
+    busy = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input-list",
                            str(listing), "--output", str(out)], capture_output=True, text=True, env=env)
     assert busy.returncode == 3 and "in use by another vidcurate run" in busy.stderr
 

@@ -1,10 +1,10 @@
-"""--input expansion: files, folders, globs, list files, missing paths."""
+"""--input expansion: files, folders, globs, list files (--input-list), skipped files, missing paths."""
 
 import os
 
 import pytest
 
-from pipelines.sources import expand_inputs
+from pipelines.sources import InputList, Skipped, expand_inputs, scan_inputs
 
 
 @pytest.fixture
@@ -29,9 +29,70 @@ def test_glob_and_file_and_dedup(tree):
 def test_list_file_with_relative_paths_comments_and_missing(tree):
     lst = tree / "list.txt"
     (tree / "a" / "take #2.mp4").write_bytes(b"x")
-    lst.write_bytes("\ufeffa/one.mp4\r\n# sources\r\n\n  a/missing.mp4  \na/take #2.mp4\n".encode())
-    got = expand_inputs([str(lst)])
-    assert got == [str(tree / "a" / p) for p in ("missing.mp4", "one.mp4", "take #2.mp4")]
+    lst.write_bytes("\ufeffa/one.mp4\r\n# sources\r\n\n  a/missing.mp4  \na/take #2.mp4\na/b/raw\n".encode())
+    got = expand_inputs([InputList(str(lst))])
+    # every listed line is a source, whatever its extension; the missing one reaches the probe
+    assert got == [str(tree / "a" / p) for p in ("b/raw", "missing.mp4", "one.mp4", "take #2.mp4")]
+
+
+def test_a_text_file_given_as_input_is_skipped_not_read(tree):
+    lst = tree / "LICENSE.txt"
+    lst.write_text("\n".join(f"line {i} of the licence" for i in range(300)))
+    found = scan_inputs([str(lst), str(tree / "a" / "one.mp4")])
+    assert found.sources == [str(tree / "a" / "one.mp4")]
+    assert found.skipped == [Skipped(str(lst), "not a video extension (.txt); list files need --input-list")]
+
+
+def test_a_missing_list_file_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--input-list"):
+        scan_inputs([InputList(str(tmp_path / "nope.txt"))])
+
+
+def test_every_file_in_a_folder_or_glob_is_a_source_or_skipped_with_its_rule(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    names = ["anim.gif", "anim.WEBP", "clip.mp4", "LICENSE.txt", "README.md", "Makefile", "song.mp3",
+             ".DS_Store", "._clip.mp4", ".cache/x.mp4", "still.png", "moving.png", "moving.apng"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    frames = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (0, 128)]
+    frames[0].save(tmp_path / "still.png")
+    for name in ("moving.png", "moving.apng"):
+        frames[0].save(tmp_path / name, format="PNG", save_all=True, append_images=frames[1:])
+    want_sources = sorted(str(tmp_path / n) for n in ("anim.gif", "anim.WEBP", "clip.mp4", "moving.png",
+                                                      "moving.apng"))
+    want_rules = {
+        "LICENSE.txt": "not a video extension (.txt); list files need --input-list",
+        "README.md": "not a video extension (.md)",
+        "Makefile": "no file extension (name it in --input-list to curate it)",
+        "song.mp3": "not a video extension (.mp3)",
+        ".DS_Store": "hidden: a name starting with '.' inside a folder or glob",
+        "._clip.mp4": "hidden: a name starting with '.' inside a folder or glob",
+        ".cache/x.mp4": "hidden: a name starting with '.' inside a folder or glob",
+        "still.png": "still PNG image (not an APNG)",
+    }
+    for args in ([str(tmp_path)], [str(tmp_path / "*"), str(tmp_path / ".*")]):
+        found = scan_inputs(args)
+        assert found.sources == want_sources
+        assert {os.path.relpath(s.path, tmp_path): s.rule for s in found.skipped} == want_rules
+        # accounted for: every file is a source or skipped, exactly once
+        assert len(found.sources) + len(found.skipped) == len(names)
+
+
+def test_a_shell_expanded_glob_skips_what_a_folder_skips(tmp_path):
+    for name in ("clip.mp4", "LICENSE.txt", "README.md"):
+        (tmp_path / name).write_bytes(b"x")
+    named = scan_inputs([str(p) for p in sorted(tmp_path.iterdir())])  # what `vidcurate run --input *` gets
+    assert named == scan_inputs([str(tmp_path)])
+    assert named.sources == [str(tmp_path / "clip.mp4")]
+
+
+def test_only_skipped_files_is_an_error_that_names_them(tmp_path):
+    (tmp_path / "notes.txt").write_text("a.mp4\n")
+    with pytest.raises(ValueError, match=r"skipped 1: notes.txt: not a video extension \(.txt\)"):
+        scan_inputs([str(tmp_path)])
 
 
 def test_a_real_file_with_glob_characters_is_not_a_glob(tree):

@@ -1,0 +1,177 @@
+"""The output store: local folders, file:// and s3:// URLs; the lease; commits; the driver's share."""
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate import store
+from pipelines.lease import Lease
+from pipelines.workstore import OutputInUseError, WorkStore
+from schemas import RejectRecord
+from support.pipelines import LOCAL_YAML, TEST_OVERRIDES, make_pipeline
+from support.s3 import s3  # noqa: F401 - the module-scoped S3 server fixture
+from support.synth import Shot, shots_video
+
+SETTINGS = {"probe": {"min_duration_s": 0.5}}
+
+
+def _lease_file(out) -> str:
+    return store.join(store.resolve(str(out)), "work", "lease.json")
+
+
+def _plant_lease(location: str, host: str, pid: int, expiry: float) -> None:
+    store.write_bytes(location, json.dumps({"owner": "someone", "host": host, "pid": pid,
+                                            "expiry": expiry, "ttl_s": 60}).encode())
+
+
+def test_live_lease_of_another_run_is_refused(tmp_path):
+    _plant_lease(_lease_file(tmp_path), "another-node", 4242, time.time() + 600)
+    with pytest.raises(OutputInUseError, match="in use by another vidcurate run"):
+        with WorkStore(str(tmp_path), SETTINGS):
+            pass
+    assert json.loads(store.read_bytes(_lease_file(tmp_path)))["owner"] == "someone"  # left alone
+
+
+@pytest.mark.parametrize("host_pid", [("another-node", 4242), ("same-host-dead-pid", None)])
+def test_stale_lease_is_taken_over_with_a_warning_and_released(tmp_path, caplog, host_pid):
+    host, pid = host_pid
+    if pid is None:  # a killed run on this host: its pid is gone, the expiry still ahead
+        child = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+        child.wait()
+        host, pid, expiry = socket.gethostname(), child.pid, time.time() + 600
+    else:  # a run on another node that stopped renewing
+        expiry = time.time() - 1
+    _plant_lease(_lease_file(tmp_path), host, pid, expiry)
+    with caplog.at_level(logging.WARNING, logger="pipelines.lease"):
+        with WorkStore(str(tmp_path), SETTINGS) as ws:
+            held = json.loads(store.read_bytes(_lease_file(tmp_path)))
+            assert held["owner"] == ws.lease.owner and held["pid"] == os.getpid()
+    assert "taking over the lease" in caplog.text
+    assert not store.exists(_lease_file(tmp_path))  # given back on exit
+
+
+def test_heartbeat_renews_the_lease(tmp_path):
+    lease = Lease(_lease_file(tmp_path), ttl_s=0.6, settle_s=0.0)
+    with lease:
+        first = lease.read()["expiry"]
+        deadline = time.time() + 30
+        while lease.read()["expiry"] == first and time.time() < deadline:
+            time.sleep(0.05)
+        assert lease.read()["expiry"] > first
+        assert lease.read()["owner"] == lease.owner
+
+
+def _reject(path: str) -> RejectRecord:
+    return RejectRecord(source_path=path, source_id="s", stage="probe", reason="not_found")
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_commits_resume_and_settings_guard_on_a_store_url(tmp_path, kind):
+    out = f"memory://vidcurate-test/{tmp_path.name}/out" if kind == "memory" else f"file://{tmp_path}/out"
+    with WorkStore(out, SETTINGS) as ws:
+        ws.commit("s3://in/a.mp4", [], [_reject("s3://in/a.mp4")], {"probe": 1.5}, duration_s=2.0)
+        assert ws.done("s3://in/a.mp4") and not ws.done("s3://in/b.mp4")
+    with WorkStore(out, SETTINGS) as again:  # a new run sees exactly the committed sources
+        assert again.done("s3://in/a.mp4") and not again.done("s3://in/b.mp4")
+        records, rejects, timings, durations = again.load(["s3://in/a.mp4"])
+        assert (records, timings, durations) == ([], {"probe": 1.5}, {"s3://in/a.mp4": 2.0})
+        assert [r.reason for r in rejects] == ["not_found"]
+    names = store.listdir(store.join(store.resolve(out), "work"))
+    assert names == ["settings.json", "sources"]  # no lease left, no temporary names
+    with pytest.raises(OutputInUseError, match=r"other settings \(changed: probe\)"):
+        with WorkStore(out, {"probe": {"min_duration_s": 1.0}}):
+            pass
+    if kind == "file":
+        assert os.path.isdir(tmp_path / "out" / "work" / "sources") and not os.path.exists("file:")
+
+
+def test_file_url_output_and_the_driver_reads_no_clip_bytes(ray_session, footage, tmp_path, monkeypatch):
+    """The driver opens no clip or frame sample (audit hook on ``open``) and receives rows
+    without samples; workers put every clip, frame sample and shard into the store."""
+    import pipelines.runner as runner
+    from pipelines.runner import run_pipeline
+
+    opened: list[str] = []
+    watching = [True]
+
+    def hook(event, args):
+        if watching[0] and event == "open" and isinstance(args[0], (str, bytes)):
+            opened.append(os.fsdecode(args[0]))
+
+    sys.addaudithook(hook)  # cannot be removed: ``watching`` switches it off after the run
+    rows: list[tuple] = []
+    real_loads = runner.loads
+
+    def spy(blob):
+        task = real_loads(blob)
+        rows.append((getattr(task, "frames", None), getattr(task, "motion", None)))
+        return task
+
+    monkeypatch.setattr(runner, "loads", spy)
+    out = tmp_path / "out"
+    try:
+        summary = run_pipeline(make_pipeline(TEST_OVERRIDES), [footage["cuts"][0], footage["long"][0]],
+                               f"file://{out}", progress=False)
+    finally:
+        watching[0] = False
+    assert summary.clips_kept == 3 + 3 and summary.output == str(out)
+    clips = sorted(p.name for p in (out / "work" / "clips").iterdir())
+    assert len([c for c in clips if c.endswith(".mp4")]) == 6 and len(clips) == 12
+    assert not [p for p in opened if p.endswith((".mp4", ".npz", ".tar")) and p.startswith(str(out))]
+    assert rows and all(f is None and m is None for f, m in rows)  # metadata only, no samples
+    index = pq.read_table(out / "index.parquet").to_pylist()
+    packed = set()
+    for shard in sorted((out / "shards").glob("shard-*.tar")):
+        with tarfile.open(shard) as tar:
+            packed |= {m.name.split(".", 1)[0] for m in tar.getmembers()}
+    assert packed == {r["clip_id"] for r in index}
+    assert not os.path.exists("file:") and not os.path.exists(out / "work" / "lease.json")
+
+
+def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, *args, "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL)
+
+
+def test_s3_input_and_output_resume_gives_identical_shards(s3, tmp_path):  # noqa: F811
+    """Inputs and outputs in a real S3 server on loopback (moto); a rerun after losing one
+    commit, one shard and the manifest redoes that source only and gives the same bytes."""
+    fs = s3.fs()
+    for i in range(2):
+        local = tmp_path / f"v{i}.mp4"
+        shots_video(str(local), [Shot(60 + i, 40), Shot(70 + i, 45)], 160, 120)
+        fs.put_file(str(local), f"{s3.bucket}/in/v{i}.mp4")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **s3.env)
+    args = ["--input", s3.url("in") + "/", "--output", s3.url("out")]
+    first = _run(args, env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert not os.path.exists("s3:") and "clips kept: 4" in first.stdout
+    files = s3.files("out")
+    manifest = json.loads(fs.cat_file(f"{s3.bucket}/out/manifest.json"))
+    shards = {s["name"]: s["sha256"] for s in manifest["shards"]}
+    assert shards and all(f"out/shards/{n}" in files for n in shards)
+    assert "out/work/lease.json" not in files and not [k for k in files if k.endswith(".part")]
+    with fs.open(f"{s3.bucket}/out/index.parquet", "rb") as f:
+        index = pq.read_table(f).to_pylist()
+    assert len(index) == 4 and {r["source"]["path"] for r in index} == {s3.url("in", f"v{i}.mp4") for i in range(2)}
+    commits = sorted(k for k in files if k.startswith("out/work/sources/"))
+    assert len(commits) == 2
+    shard_bytes = {n: fs.cat_file(f"{s3.bucket}/out/shards/{n}") for n in shards}
+    fs.rm_file(f"{s3.bucket}/{commits[0]}")
+    fs.rm_file(f"{s3.bucket}/out/shards/{sorted(shards)[0]}")
+    fs.rm_file(f"{s3.bucket}/out/manifest.json")
+
+    again = _run(args, env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "1 already done by an earlier run" in again.stdout
+    assert {n: fs.cat_file(f"{s3.bucket}/out/shards/{n}") for n in shards} == shard_bytes
+    with fs.open(f"{s3.bucket}/out/index.parquet", "rb") as f:
+        assert pq.read_table(f).to_pylist() == index
