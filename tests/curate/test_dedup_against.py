@@ -8,7 +8,7 @@ from curate.dedup import DedupStage, load_earlier
 from schemas import ClipRecord, write_parquet
 from support.dedup import clip_record as _rec
 from support.dedup import flip as _flip
-from support.dedup import random_hashes as _hashes
+from support.dedup import random_hashes
 from support.synth import Shot, shots_video
 
 
@@ -19,7 +19,7 @@ def _earlier(folder, recs):
 
 
 def test_new_clips_near_an_earlier_run_are_dropped_and_earlier_clips_win(tmp_path):
-    h = _hashes(4)
+    h = random_hashes(4)
     run1 = _earlier(tmp_path / "run1", [_rec("E1", h[0]), _rec("E2", h[1])])
     new = [
         _rec("N1", _flip(h[0], range(0, 300, 15)), width=1920, height=1080),  # 20 bits from E1
@@ -37,7 +37,7 @@ def test_new_clips_near_an_earlier_run_are_dropped_and_earlier_clips_win(tmp_pat
 
 
 def test_paths_urls_and_the_first_earlier_run_named(tmp_path):
-    h = _hashes(2, seed=1)
+    h = random_hashes(2, seed=1)
     run1 = _earlier(tmp_path / "run1", [_rec("B", _flip(h[0], range(0, 60, 3)))])  # 20 bits from A
     run2 = _earlier(tmp_path / "run2", [_rec("A", h[0]), _rec("C", h[1])])
     new = [_rec("X", _flip(h[0], range(1, 60, 3)))]  # 20 bits from A, 40 from B
@@ -85,3 +85,15 @@ def test_run_pipeline_rejects_clips_already_in_an_earlier_run(ray_session, tmp_p
     assert dups[0]["duplicate_of"] == before[[r["span"]["start_frame"] for r in before].index(0)]["clip_id"]
     assert dups[0]["detail"].endswith(f"in earlier run {first}")
     assert after[0]["span"]["start_frame"] > 0 and pq.read_table(first / "index.parquet").to_pylist() == before
+
+
+def test_an_index_dataset_of_several_files_is_read_whole(tmp_path):
+    h = random_hashes(3, seed=2)
+    parts = tmp_path / "run" / "index.parquet"
+    parts.mkdir(parents=True)
+    pq.write_table(pa.table({"clip_id": ["B", "A"], "phash": [h[1], h[0]]}), parts / "part-0.parquet")
+    pq.write_table(pa.table({"clip_id": ["C", "D"], "phash": [h[2], ""]}), parts / "part-1.parquet")
+    index = load_earlier([str(tmp_path / "run")])
+    assert index.by_len[256].clip_ids.tolist() == ["A", "B", "C"]  # sorted; no hash, no entry
+    kept, dropped = DedupStage().run([_rec("X", _flip(h[2], range(3))), _rec("Y", h[0][::-1])], against=index)
+    assert [r.clip_id for r in kept] == ["Y"] and [(r.clip_id, k) for r, k, _ in dropped] == [("X", "C")]
