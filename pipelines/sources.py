@@ -169,7 +169,8 @@ def scan_inputs(args: list[str]) -> Inputs:
     skipped = sorted({s for s in found.skipped if s.path not in taken}, key=lambda s: s.path)
     if not sources:
         why = "; ".join(f"{os.path.basename(s.path)}: {s.rule}" for s in skipped[:5])
-        raise ValueError(f"no video files found in {list(args)}" + (f" (skipped {len(skipped)}: {why})" if why else ""))
+        raise ValueError(f"no video files found in {list(args)}"
+                         + (f" (skipped {len(skipped)}: {why})" if why else ""))
     return Inputs(sources, skipped)
 
 

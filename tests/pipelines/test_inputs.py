@@ -45,11 +45,11 @@ def test_a_folder_with_a_gif_and_text_files(ray_session, tmp_path):
     assert ("corrupt.mp4", "split", "partially_decoded") in rejected
     assert all(r["source"]["partial"] == r["source"]["path"].endswith("corrupt.mp4") for r in kept)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["skipped"] == [
-        {"path": str(src / "LICENSE.txt"), "rule": "not a video extension (.txt); list files need --input-list"},
-        {"path": str(src / "README.md"), "rule": "not a video extension (.md)"},
-    ]
+    txt_rule = "not a video extension (.txt); list files need --input-list"
+    assert manifest["skipped"] == [{"path": str(src / "LICENSE.txt"), "rule": txt_rule},
+                                   {"path": str(src / "README.md"), "rule": "not a video extension (.md)"}]
     assert manifest["counts"]["skipped"] == 2
     assert manifest["counts"]["rejects"].get("split:partially_decoded") == 1
     assert summary.sources == 3 and summary.sources_rejected == 0
-    assert "skipped: 2 input file(s) that are not videos (manifest.json lists each with its rule)" in summary.lines()
+    assert "skipped: 2 input file(s) that are not videos (manifest.json lists each with its rule)" \
+        in summary.lines()
