@@ -108,3 +108,8 @@ def test_nothing_found_is_an_error(tmp_path):
 def test_a_mistyped_path_is_an_error_not_an_empty_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         expand_inputs([str(tmp_path / "nope.mp4")])
+
+
+def test_no_inputs_at_all_is_an_error():
+    with pytest.raises(ValueError, match="--input PATH ... and/or --input-list FILE"):
+        scan_inputs([])
