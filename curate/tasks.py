@@ -3,7 +3,9 @@
 A :class:`SourceTask` goes through probe and split; the runner fans it out into one
 :class:`ClipTask` per span. Tasks carry small arrays only (the frame sample and the
 motion sample, short side <= 224 px), never full-resolution frames: the encoded
-clip lives on disk at ``clip_path``.
+clip lives in the output store at :func:`curate.extract.clip_path` under ``work_dir``
+(a local folder or an object-store URL, :mod:`curate.store`), written by the worker
+that extracted it.
 """
 
 from __future__ import annotations
