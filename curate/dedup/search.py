@@ -77,21 +77,25 @@ def _band_candidates(kq: np.ndarray, kb: np.ndarray | None, budget: int):
 
 def search_bands(query: np.ndarray, base: np.ndarray | None, max_dist: int,
                  bands: list[tuple[int, int]], budget: int = BUDGET) -> tuple[Pairs, int]:
-    """Pairs within ``max_dist`` found through ``bands`` (duplicates across bands included)
-    and the number of candidates checked. ``base`` None searches ``query`` against itself."""
+    """Unique pairs within ``max_dist`` found through ``bands`` and the number of
+    candidates checked. ``base`` None searches ``query`` against itself (pairs ``i < j``).
+    Pairs found again in later bands are merged band by band, so memory holds the
+    distinct pairs, not one copy per band."""
     wq = words_t(query)
     wb = wq if base is None else words_t(base)
-    found, checked = [], 0
+    n_base = len(query) if base is None else len(base)
+    empty = np.zeros(0, dtype=np.int64)
+    acc: Pairs = (empty, empty, np.zeros(0, dtype=np.uint16))
+    checked = 0
     for start, end in bands:
         kq = band_keys(query, start, end)
         kb = None if base is None else band_keys(base, start, end)
+        found = [acc]
         for i, j in _band_candidates(kq, kb, budget):
             checked += len(i)
             found.append(_within(wq, wb, i, j, max_dist))
-    if not found:
-        empty = np.zeros(0, dtype=np.int64)
-        return (empty, empty, np.zeros(0, dtype=np.uint16)), checked
-    return tuple(np.concatenate(parts) for parts in zip(*found)), checked
+        acc = _unique(tuple(np.concatenate(p) for p in zip(*found)), n_base, ordered=base is None)
+    return acc, checked
 
 
 def _unique(pairs: Pairs, n_base: int, ordered: bool) -> Pairs:

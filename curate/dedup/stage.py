@@ -90,12 +90,18 @@ class DedupStage(Stage):
               paths: list[str], dropped: dict[int, tuple[str, str]]) -> None:
         """Mark the dropped members of each group among ``records[idx]`` (same hash length)."""
         codes = hex_codes([records[i].phash for i in idx])
+        # Identical hashes are searched once (a bucket of many equal codes would cost
+        # its square in candidates): each record is joined to the first with its code.
+        _, first, same = np.unique(codes.view(f"V{codes.shape[1]}").ravel(), return_index=True,
+                                   return_inverse=True)
+        codes, n = codes[first], len(idx)
         i, j, _ = near_pairs(codes, max_dist, workers=self.workers)
-        n, rows = len(idx), np.zeros(0, dtype=np.int64)
+        i, j = np.r_[first[i], np.arange(n)], np.r_[first[j], first[same]]
+        rows = np.zeros(0, dtype=np.int64)
         if earlier is not None and len(earlier.clip_ids):
             qi, bj, _ = near_pairs(codes, max_dist, base=earlier.codes, workers=self.workers)
             rows, node = np.unique(bj, return_inverse=True)  # earlier rows in the graph
-            i, j = np.r_[i, qi], np.r_[j, n + node]
+            i, j = np.r_[i, first[qi]], np.r_[j, n + node]
         for group in components(n + len(rows), i, j):
             old = group[group >= n]
             if len(old):

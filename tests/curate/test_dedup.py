@@ -84,3 +84,12 @@ def test_every_pair_within_a_loose_threshold_is_one_group():
     kept, dropped = DedupStage(max_distance=1.0).run(recs)
     assert [r.clip_id for r in kept] == ["c3"]  # all pairs match; the widest source stays
     assert len(dropped) == 3
+
+
+def test_identical_hashes_join_their_near_duplicates():
+    h = random_hashes(2, seed=3)
+    recs = [_rec(f"s{k}", h[0], start=k) for k in range(5)]
+    recs += [_rec("big", _flip(h[0], range(0, 300, 10)), width=640, height=480), _rec("other", h[1])]
+    kept, dropped = DedupStage().run(recs)
+    assert [r.clip_id for r in kept] == ["big", "other"]  # 30 bits from five identical copies
+    assert [(r.clip_id, k) for r, k, _ in dropped] == [(f"s{k}", "big") for k in range(5)]

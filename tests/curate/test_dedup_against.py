@@ -97,3 +97,16 @@ def test_an_index_dataset_of_several_files_is_read_whole(tmp_path):
     assert index.by_len[256].clip_ids.tolist() == ["A", "B", "C"]  # sorted; no hash, no entry
     kept, dropped = DedupStage().run([_rec("X", _flip(h[2], range(3))), _rec("Y", h[0][::-1])], against=index)
     assert [r.clip_id for r in kept] == ["Y"] and [(r.clip_id, k) for r, k, _ in dropped] == [("X", "C")]
+
+
+def test_cli_missing_earlier_index_exits_2_before_any_work(tmp_path, capsys):
+    from pipelines.cli import main
+
+    src = tmp_path / "v.mp4"
+    shots_video(str(src), [Shot(3, 30)], 64, 48)
+    out = tmp_path / "out"
+    rc = main(["run", "local", "--input", str(src), "--output", str(out), "--quiet",
+               "--dedup-against", str(tmp_path / "gone"), str(tmp_path / "other")])
+    assert rc == 2
+    assert f"--dedup-against {tmp_path / 'gone'}: no earlier run's index.parquet" in capsys.readouterr().err
+    assert not out.exists()
