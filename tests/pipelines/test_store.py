@@ -228,3 +228,30 @@ def test_driver_memory_per_source_is_bounded_while_clip_count_grows(tmp_path, mo
     large = _source_phase_peak(tmp_path / "large", 80, 10, monkeypatch)
     print(f"driver peak: {small / 1e3:.0f} kB for 50 clips, {large / 1e3:.0f} kB for 800 clips")
     assert large < 1.5 * small
+
+
+def test_shards_are_the_same_bytes_packed_in_parallel_or_one_by_one(curated_run, ray_session, tmp_path):
+    """The clip-to-shard plan comes from the records alone (any input order); one Ray task
+    per shard gives the same bytes as packing one shard after another in this process."""
+    from curate.shards import ShardStage
+    from pipelines.runner import pack_shards
+    from schemas import ClipRecord, read_records
+
+    records = read_records(ClipRecord, str(curated_run / "index.parquet"))
+    sizes = [r.clip.size_bytes for r in records]
+    stage = ShardStage(target_mb=sum(sizes) / 3 / 1e6)  # about three shards
+
+    def clip_file(clip_id: str) -> str:
+        return store.join(str(curated_run), "work", "clips", f"{clip_id}.mp4")
+
+    serial = stage.write([r.model_copy(deep=True) for r in records], clip_file, str(tmp_path / "serial"))
+    shuffled = [r.model_copy(deep=True) for r in reversed(records)]
+    parallel = stage.write(shuffled, clip_file, str(tmp_path / "parallel"), pack=pack_shards)
+    assert len(serial) >= 3 and parallel == serial
+    assert sum(s.samples for s in serial) == len(records)
+    for info in serial:
+        one = (tmp_path / "serial" / "shards" / info.name).read_bytes()
+        assert one == (tmp_path / "parallel" / "shards" / info.name).read_bytes()
+        members = [r for r in shuffled if r.shard == info.name]
+        assert len(members) == info.samples
+        assert len(members) == 1 or sum(r.clip.size_bytes for r in members) <= stage.target_mb * 1e6
