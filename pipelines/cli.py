@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "a video extension are skipped and listed in manifest.json")
     run.add_argument("--input-list", nargs="+", default=[], metavar="FILE",
                      help="text files listing one source path or URL per line (# comments)")
-    run.add_argument("--output", required=True, help="output folder")
+    run.add_argument("--output", required=True,
+                     help="output folder or fsspec URL (s3://bucket/prefix, gs://..., file:///path)")
     run.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--dedup-against", nargs="+", default=None, metavar="PATH",

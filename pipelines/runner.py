@@ -222,7 +222,8 @@ def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: st
 
     Starts a local Ray unless one is running or ``address`` names a cluster. Raises
     ValueError when no input is found and :class:`pipelines.workstore.OutputInUseError`
-    when the output folder is busy or holds work made with other settings.
+    when another live run holds the output's lease or it holds work made with other settings.
+    ``output`` is a local folder or an fsspec URL (:mod:`curate.store`).
     ``dedup_against``: earlier runs (folders or ``index.parquet`` paths, local or fsspec
     URLs) whose clips new clips must not duplicate (:mod:`curate.dedup.against`); a path
     without an index raises FileNotFoundError before any work.
