@@ -5,7 +5,8 @@
 past its expiry (a run killed without cleaning up; taken over with a warning), or when
 it names a process on this very host that no longer exists (so a killed local run is
 resumed at once). A heartbeat thread pushes the expiry ``ttl_s`` ahead every
-``ttl_s / 3`` seconds while the run lives; the lease object is deleted on exit.
+``ttl_s / 3`` seconds while the run lives (and stops, with an error in the log, if it
+finds the lease taken over); the lease object is deleted on exit.
 
 Taking the lease is write-then-read-back: after a short settle time the run reads
 the lease again and gives up if another owner's write landed last. Two runs started
@@ -103,6 +104,12 @@ class Lease:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.ttl_s / 3):
             try:
+                held = self.read()
+                if held is not None and held.get("owner") != self.owner:
+                    log.error("the lease %s was taken over by host %s, pid %s (this run stopped renewing "
+                              "for over %g s); not renewing it", self.location, held.get("host"),
+                              held.get("pid"), self.ttl_s)
+                    return
                 self._write()
             except Exception as exc:  # noqa: BLE001 - a failed renewal is retried next beat
                 log.warning("could not renew the lease %s: %s", self.location, exc)

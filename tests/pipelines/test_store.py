@@ -255,3 +255,18 @@ def test_shards_are_the_same_bytes_packed_in_parallel_or_one_by_one(curated_run,
         members = [r for r in shuffled if r.shard == info.name]
         assert len(members) == info.samples
         assert len(members) == 1 or sum(r.clip.size_bytes for r in members) <= stage.target_mb * 1e6
+
+
+def test_heartbeat_never_takes_back_a_lease_another_run_took_over(tmp_path, caplog):
+    lease = Lease(_lease_file(tmp_path), ttl_s=0.3, settle_s=0.0)
+    with caplog.at_level(logging.ERROR, logger="pipelines.lease"):
+        lease.acquire()
+        deadline = time.time() + 60
+        while lease._thread.is_alive() and time.time() < deadline:  # until the heartbeat sees it
+            if lease.read()["owner"] != "someone":  # (re)plant: a beat may have been mid-write
+                _plant_lease(_lease_file(tmp_path), "another-node", 4242, time.time() + 600)
+            lease._thread.join(timeout=0.05)
+        assert not lease._thread.is_alive()
+        lease.release()
+    assert json.loads(store.read_bytes(_lease_file(tmp_path)))["owner"] == "someone"
+    assert "was taken over" in caplog.text
