@@ -19,6 +19,8 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
     graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     nodes = np.flatnonzero(np.bincount(labels)[labels] > 1)  # members of groups of 2+
+    if len(nodes) == 0:
+        return []
     nodes = nodes[np.argsort(labels[nodes], kind="stable")]
     cuts = np.flatnonzero(np.diff(labels[nodes])) + 1
     return sorted(np.split(nodes, cuts), key=lambda g: int(g[0]))

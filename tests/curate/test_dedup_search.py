@@ -99,6 +99,7 @@ def test_components_join_chains_and_drop_singletons():
     groups = components(7, np.array([0, 1, 5]), np.array([1, 2, 6]))
     assert [g.tolist() for g in groups] == [[0, 1, 2], [5, 6]]
     assert components(3, np.array([], dtype=int), np.array([], dtype=int)) == []
+    assert components(3, np.arange(3), np.arange(3)) == []  # self-loops only
 
 
 def test_ray_tasks_over_bands_give_the_same_pairs(ray_session):
