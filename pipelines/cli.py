@@ -17,6 +17,8 @@ import sys
 
 from rich.console import Console
 
+from pipelines.terminal import detach_stdin
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from pipelines.config import load_pipeline
@@ -86,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vidcurate`` command; returns the exit code."""
+    # No command reads stdin: point it at /dev/null before anything imports PySceneDetect
+    # (which runs ffmpeg) or starts Ray, so no child can block on the terminal.
+    detach_stdin()
     from pipelines.config import PipelineError
     from pipelines.workstore import OutputInUseError
 

@@ -29,6 +29,7 @@ from pipelines.plan import clip_plan, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.sources import scan_inputs
+from pipelines.terminal import WORKER_SETUP_HOOK
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord, write_parquet
 
@@ -48,7 +49,9 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
     ctx.op_resource_reservation_enabled = False
     if ray.is_initialized():
         return False
-    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    # Workers never own the user's terminal (pipelines/terminal.py): stdin is /dev/null.
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
+              "runtime_env": {"worker_process_setup_hook": WORKER_SETUP_HOOK}}
     if address:
         ray.init(address=address, **kwargs)
     else:

@@ -1,0 +1,60 @@
+"""Keep every process of a run away from the user's terminal.
+
+A Ray worker runs in a process group of its own. If it inherits the terminal as
+standard input and anything in it reads from there, the kernel stops it (SIGTTIN) and
+the run hangs with no message. PySceneDetect does exactly that at import time: it runs
+``ffmpeg -v quiet`` to see whether FFmpeg is on PATH, and that child inherits the
+worker's stdin. Two guards, both needed:
+
+- :func:`detach_stdin` points the ``vidcurate`` process's own fd 0 at ``/dev/null``
+  before Ray starts, so the raylet and every worker it forks inherit ``/dev/null``
+  (the command itself never reads stdin; Ctrl-C still arrives as a signal).
+- :func:`worker_setup` is Ray's ``worker_process_setup_hook``: each worker points its
+  own fd 0 at ``/dev/null`` before it runs any stage, which also covers library use
+  from an interactive Python and clusters whose nodes were started from a terminal.
+
+Child processes the project starts itself (:mod:`curate.guard`) get
+``stdin=subprocess.DEVNULL`` explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Ray ``runtime_env`` entry that runs :func:`worker_setup` in every worker process.
+WORKER_SETUP_HOOK = "pipelines.terminal.worker_setup"
+
+
+def _is_devnull(fd: int) -> bool:
+    try:
+        st, null = os.fstat(fd), os.stat(os.devnull)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (null.st_dev, null.st_ino)
+
+
+def detach_stdin() -> bool:
+    """Point this process's fd 0 at ``/dev/null`` (unless it already is).
+
+    Returns True when fd 0 was replaced. Python's ``sys.stdin`` object keeps working
+    and reads end-of-file from then on. Only the command-line entry point calls this:
+    a library caller's interactive stdin is left alone.
+    """
+    if _is_devnull(0):
+        return False
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null, 0)
+    finally:
+        os.close(null)
+    return True
+
+
+def worker_setup() -> None:
+    """Ray worker process setup hook: fd 0 of this worker becomes ``/dev/null``."""
+    detach_stdin()
+
+
+def stdin_is_detached() -> bool:
+    """True when fd 0 of this process is ``/dev/null`` (used by tests)."""
+    return _is_devnull(0)

@@ -1,0 +1,81 @@
+"""The real ``vidcurate run`` under a pseudo-terminal, with an ``ffmpeg`` on PATH that reads stdin.
+
+PySceneDetect runs ``ffmpeg -v quiet`` when it is imported (in every Ray worker). Before
+the fix, that child inherited the terminal as stdin from a background process group,
+was stopped by SIGTTIN, and the run hung at ``sources 0/N``. The fake ``ffmpeg`` here
+reads a line from stdin, so it blocks or stops exactly like that if any of our
+processes hands it the terminal; it also records what its stdin was, so the test knows
+the probe really ran.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import sys
+import time
+
+import pyarrow.parquet as pq
+
+from support.pipelines import LOCAL_YAML
+from support.synth import Shot, shots_video
+
+FAKE_FFMPEG = """#!/bin/sh
+echo "$(readlink /proc/$$/fd/0)" >> "{log}"
+read line
+exit 0
+"""
+
+
+def _run_in_pty(argv: list[str], env: dict, deadline_s: float) -> tuple[int | None, str]:
+    """Run ``argv`` as the session leader of a new pseudo-terminal; (exit code or None if
+    still running at the deadline, everything it printed)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the pty is its controlling terminal and stdin/stdout/stderr
+        os.execve(argv[0], argv, env)
+    out, end = bytearray(), time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    else:
+        os.killpg(pid, signal.SIGKILL)  # a hang: take the run and its Ray down with it
+        os.waitpid(pid, 0)
+        os.close(fd)
+        return None, out.decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_run_under_a_terminal_finishes_and_no_child_reads_it(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "a.mp4"), [Shot(41, 40), Shot(42, 40)], 160, 120)
+    bindir, log = tmp_path / "bin", tmp_path / "ffmpeg-stdin.log"
+    bindir.mkdir()
+    (bindir / "ffmpeg").write_text(FAKE_FFMPEG.format(log=log))
+    (bindir / "ffmpeg").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", RAY_USAGE_STATS_ENABLED="0",
+               TERM="xterm")
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input", str(src),
+            "--output", str(out)]
+    code, text = _run_in_pty(argv, env, deadline_s=480)
+    assert code is not None, f"vidcurate run hung under a terminal; it printed:\n{text[-3000:]}"
+    assert code == 0, text[-3000:]
+    assert pq.read_table(out / "index.parquet").num_rows == 2
+    probes = log.read_text().split()
+    assert probes, "the fake ffmpeg never ran: PySceneDetect's probe was not exercised"
+    assert set(probes) == {"/dev/null"}, probes
