@@ -7,7 +7,7 @@ with ``np.bitwise_count`` on 64-bit words, pruning pairs already over the distan
 after every few words. Since ``m > d`` bands cover the code, every pair within distance
 ``d`` shares a bucket in some band: the result equals exhaustive search (it is exact,
 not approximate). Work is ``O(N log N)`` per band plus the candidates, which for
-unrelated codes number about ``N^2 m / 2^w`` (``w`` the band width: ~20 bits for
+unrelated codes number about ``N^2 m / 2^(w+1)`` (``w`` the band width: ~20 bits for
 1024-bit hashes at ``d = 51``); near-identical footage in bulk raises it.
 
 Bands are independent: with ``workers > 1`` and Ray initialised they are searched by
