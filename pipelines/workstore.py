@@ -45,11 +45,13 @@ class WorkStore:
         self.settings = settings
         self.fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         self.lease = Lease(store.join(self.root, "lease.json"), ttl_s=lease_ttl_s)
+        self._committed: set[str] = set()
 
     def __enter__(self) -> "WorkStore":
         self.lease.acquire()
         try:
             self._check_settings()
+            self._committed = set(store.listdir(self.sources_dir))  # one listing, not one request per source
         except BaseException:
             self.lease.release()
             raise
@@ -72,12 +74,17 @@ class WorkStore:
                 f"{self.output} holds work made with other settings (changed: {', '.join(changed)}); "
                 "use a new --output folder")
 
+    @staticmethod
+    def _name(source_path: str) -> str:
+        return f"{text_id(source_path)}.json"
+
     def _path(self, source_path: str) -> str:
-        return store.join(self.sources_dir, f"{text_id(source_path)}.json")
+        return store.join(self.sources_dir, self._name(source_path))
 
     def done(self, source_path: str) -> bool:
-        """True when ``source_path`` was committed by this or an earlier run."""
-        return store.exists(self._path(source_path))
+        """True when ``source_path`` was committed by this or an earlier run (its commit
+        object was listed when the lease was taken, or this run wrote it)."""
+        return self._name(source_path) in self._committed
 
     def commit(self, source_path: str, records: list[ClipRecord], rejects: list[RejectRecord],
                timings: dict[str, float], duration_s: float = 0.0) -> None:
@@ -89,12 +96,14 @@ class WorkStore:
             "rejects": [r.model_dump(mode="json") for r in rejects],
             "timings": timings,
         }).encode())
+        self._committed.add(self._name(source_path))
 
     def load(self, source_paths: list[str]) -> tuple[list[ClipRecord], list[RejectRecord], dict[str, float], dict[str, float]]:
         """Records, reject rows, summed stage timings and source durations (s) of ``source_paths``."""
         records, rejects, timings, durations = [], [], {}, {}
-        for path in source_paths:
-            data = json.loads(store.read_bytes(self._path(path)))
+        blobs = store.read_many([self._path(p) for p in source_paths])
+        for path, blob in zip(source_paths, blobs):
+            data = json.loads(blob)
             durations[path] = data.get("duration_s", 0.0)
             records += [ClipRecord.model_validate(r) for r in data["records"]]
             rejects += [RejectRecord.model_validate(r) for r in data["rejects"]]
