@@ -94,7 +94,8 @@ class Runner:
                  dedup_against: list[str] | None = None):
         self.pipeline, self.inputs, self.output = pipeline, inputs, store.resolve(output)
         if self.output.startswith("memory://"):
-            raise ValueError(f"--output {output}: a memory:// store lives in one process; Ray workers cannot write to it")
+            raise ValueError(f"--output {output}: a memory:// store lives in one process; "
+                             "Ray workers cannot write to it")
         self.progress = Progress(enabled=progress)
         self.dedup_against = list(dedup_against or [])
         for path in self.dedup_against:

@@ -65,7 +65,8 @@ class WorkStore:
         try:
             old = json.loads(store.read_bytes(path))
         except FileNotFoundError:
-            store.write_bytes(path, json.dumps({"fingerprint": self.fingerprint, "settings": self.settings}).encode())
+            guard = {"fingerprint": self.fingerprint, "settings": self.settings}
+            store.write_bytes(path, json.dumps(guard).encode())
             return
         if old.get("fingerprint") != self.fingerprint:
             changed = sorted(k for k in set(old.get("settings", {})) | set(self.settings)

@@ -161,7 +161,8 @@ def test_s3_input_and_output_resume_gives_identical_shards(s3, tmp_path):  # noq
     assert "out/work/lease.json" not in files and not [k for k in files if k.endswith(".part")]
     with fs.open(f"{s3.bucket}/out/index.parquet", "rb") as f:
         index = pq.read_table(f).to_pylist()
-    assert len(index) == 4 and {r["source"]["path"] for r in index} == {s3.url("in", f"v{i}.mp4") for i in range(2)}
+    assert len(index) == 4
+    assert {r["source"]["path"] for r in index} == {s3.url("in", f"v{i}.mp4") for i in range(2)}
     import pyarrow.dataset as pads
 
     assert pads.dataset(f"{s3.bucket}/out/index.parquet", filesystem=fs).to_table().num_rows == 4
