@@ -8,7 +8,9 @@ started once with the curation modules imported, so a call costs a round trip of
 pickles, not a new interpreter. The child's address space is capped at its size at
 start plus ``memory_mb`` (``RLIMIT_AS``), so a ballooning decoder fails its own
 allocation instead of taking the node down. A child that overruns its time or dies is
-killed and replaced; a child is also replaced after ``_CALLS_PER_CHILD`` calls.
+killed and replaced; a child is also replaced after ``_CALLS_PER_CHILD`` calls. The
+time limit counts from the moment the child is ready (imports done), so it measures the
+work alone, not the start-up of a new child on a loaded machine.
 
 A call that times out, whose child dies (signal) or runs out of memory is retried
 ``retries`` times; then the task is rejected with ``timeout`` or ``decode_error``. A
@@ -31,6 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from curate.codec.errors import CodecError
 
 _CALLS_PER_CHILD = 64
+_START_TIMEOUT_S = 300.0  # a child that has not imported its modules by then is broken
+_SANDBOX_MODULE = "curate.sandbox"  # run with ``python -m``; tests swap in a slow starter
 
 
 class Limits(BaseModel):
@@ -62,15 +66,33 @@ class _Sandbox:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
                    OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "curate.sandbox", str(child.fileno()), str(memory_mb)],
+            [sys.executable, "-m", _SANDBOX_MODULE, str(child.fileno()), str(memory_mb)],
             pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
         child.close()
         self.conn = Connection(parent.detach())
         self.calls = 0
+        self.ready = False
+
+    def _wait_ready(self) -> tuple | None:
+        """Wait for the child's start-up message (imports done, memory capped).
+
+        The call's time limit starts only after this, so a slow start on a loaded
+        machine is never mistaken for a hung decoder. None when ready, else a crash tuple.
+        """
+        try:
+            if self.conn.poll(_START_TIMEOUT_S) and self.conn.recv() == ("ready",):
+                self.ready = True
+                return None
+        except (EOFError, OSError):
+            pass
+        self.proc.kill()
+        return ("crash", f"worker process did not start (exit code {self.proc.wait()})")
 
     def run(self, fn: Callable, arg: Any, timeout_s: float) -> tuple:
         """One call: the tagged tuple of :func:`curate.sandbox.call`, or timeout/crash."""
         self.calls += 1
+        if not self.ready and (failed := self._wait_ready()) is not None:
+            return failed
         try:
             self.conn.send((fn, arg))
             if not self.conn.poll(timeout_s):

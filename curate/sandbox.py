@@ -2,7 +2,7 @@
 
 Started as ``python -m curate.sandbox FD MEMORY_MB`` with one end of a socket pair. It
 caps its own address space at its size after start-up plus ``MEMORY_MB``
-(``RLIMIT_AS``), then answers each ``(fn, arg)`` message with a tagged tuple:
+(``RLIMIT_AS``), says ``("ready",)``, then answers each ``(fn, arg)`` message with a tagged tuple:
 ``("ok", result)``, ``("reject", reason, detail)`` for a verdict of the work
 (:class:`~curate.codec.CodecError` or anything with a ``reason``), ``("memory", text)``
 or ``("error", text)``. Messages are the project's own objects, passed between a parent
@@ -52,6 +52,7 @@ def main(argv: list[str]) -> int:
     """Serve calls until the parent closes the socket."""
     conn = Connection(int(argv[0]))
     limit_memory(int(argv[1]))
+    conn.send(("ready",))
     while True:
         try:
             fn, arg = conn.recv()
