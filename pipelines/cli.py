@@ -5,8 +5,10 @@
     vidcurate samples DIR
     vidcurate train ... / vidcurate sample ...   (the bundled trainer, see train/)
 
-Exit codes: 0 success, 2 bad arguments or pipeline file, 3 output folder in use,
-130 interrupted (Ctrl-C; the same command resumes).
+Exit codes (:mod:`pipelines.exits`): 0 success, 1 internal error, 2 bad arguments,
+inputs or pipeline file, 3 output in use, 4 nothing kept, 5 stage errors over the
+pipeline's budget, 6 cluster not reachable, 7 cluster lacks the resources a stage asks
+for, 130 interrupted (Ctrl-C; the same command resumes).
 """
 
 from __future__ import annotations
@@ -14,26 +16,35 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import traceback
 
 from rich.console import Console
 
+from pipelines import exits
 from pipelines.terminal import detach_stdin
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from pipelines.config import load_pipeline
     from pipelines.runner import run_pipeline
+    from pipelines.address import check_address
     from pipelines.sources import InputList
 
     pipeline = load_pipeline(args.pipeline)
     inputs = args.input + [InputList(p) for p in args.input_list]
+    check_address(args.address, args.connect_timeout)  # before the lease and before Ray
     summary = run_pipeline(pipeline, inputs, args.output, address=args.address,
                            progress=not args.quiet, dedup_against=args.dedup_against)
     console = Console()
     console.rule("vidcurate run: summary")
     for line in summary.lines():
         console.print(line)
-    return 0
+    code, message = exits.run_outcome(summary.clips_kept, summary.rejects_by_reason,
+                                      pipeline.max_stage_error_share)
+    if message:
+        print(f"error: {message}", file=sys.stderr)
+    return code
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -65,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="text files listing one source path or URL per line (# comments)")
     run.add_argument("--output", required=True,
                      help="output folder or fsspec URL (s3://bucket/prefix, gs://..., file:///path)")
-    run.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    run.add_argument("--address", default=None,
+                     help="Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto (default: start a local Ray)")
+    run.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
+                     help="how long to wait for --address to answer before exit code 6 (default 30)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--dedup-against", nargs="+", default=None, metavar="PATH",
                      help="earlier run folders or index.parquet paths (local or URL): new clips "
@@ -86,8 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _internal_error(exc: BaseException) -> int:
+    """One line for a bug, with the traceback saved to a file; exit code 1."""
+    fd, path = tempfile.mkstemp(prefix="vidcurate-error-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("".join(traceback.format_exception(exc)))
+    print(f"error: internal error: {type(exc).__name__}: {exc} (traceback in {path}; "
+          "please report it)", file=sys.stderr)
+    return exits.INTERNAL
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``vidcurate`` command; returns the exit code."""
+    """Entry point of the ``vidcurate`` command; returns the exit code (:mod:`pipelines.exits`)."""
     # No command reads stdin: point it at /dev/null before anything imports PySceneDetect
     # (which runs ffmpeg) or starts Ray, so no child can block on the terminal.
     detach_stdin()
@@ -96,25 +120,23 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     args = build_parser().parse_args(argv)
+    expected = [((PipelineError, exits.UsageError), exits.USAGE, ""),
+                (OutputInUseError, exits.OUTPUT_IN_USE, ""),
+                (exits.ClusterUnreachable, exits.CLUSTER_UNREACHABLE, ""),
+                (exits.InsufficientResources, exits.RESOURCES, ""),
+                (ImportError, exits.USAGE, " (install the fsspec backend for that URL, e.g. pip install gcsfs)")]
     try:
         return int(args.func(args) or 0)
-    except PipelineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OutputInUseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ImportError as exc:  # e.g. s3:// without s3fs installed
-        print(f"error: {exc} (install the fsspec backend for that URL, e.g. pip install s3fs)",
-              file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted: committed sources are kept; run the same command again to resume",
               file=sys.stderr)
-        return 130
+        return exits.INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - every failure ends in one line and its code
+        for kinds, code, hint in expected:
+            if isinstance(exc, kinds):
+                print(f"error: {exc}{hint}", file=sys.stderr)
+                return code
+        return _internal_error(exc)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from curate.probe import ProbeStage
 from curate.score import ScoreStage
 from curate.shards import ShardStage
 from curate.split import SplitStage
+from pipelines.exits import InputNotFound
 
 STAGES = (ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
           DedupStage, CaptionStage, VLMCaptionStage, ShardStage)
@@ -59,12 +60,15 @@ class RayOptions(BaseModel):
 
 
 class Pipeline(BaseModel):
-    """A validated pipeline: its name, Ray options and the ordered stage list."""
+    """A validated pipeline: its name, Ray options, the stage-error budget and the ordered stage list."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
     version: int = Field(1, ge=1, le=1)
     ray: RayOptions = Field(default_factory=RayOptions)
+    #: share (0..1) of sources and clips that may end in ``stage_error`` before the run
+    #: exits with code 5 (pipelines/exits.py); 0 = any stage error fails the run
+    max_stage_error_share: float = Field(0.0, ge=0.0, le=1.0)
     stages: list[StageConfig]
 
     @model_validator(mode="after")
@@ -165,7 +169,7 @@ def resolve_pipeline(path: str) -> str:
                            name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
     if os.path.exists(shipped):
         return shipped
-    raise FileNotFoundError(f"no pipeline file {path!r} (shipped: local, gpu)")
+    raise InputNotFound(f"no pipeline file {path!r} (shipped: local, gpu)")
 
 
 def load_pipeline(path: str) -> Pipeline:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,10 +26,12 @@ from curate.shards import ShardInfo, ShardJob, caption_text, write_shard
 from curate.dedup.against import locate_index
 from curate.tasks import ClipTask
 from pipelines.config import Pipeline
+from pipelines.exits import ClusterUnreachable, InputNotFound, UsageError
 from pipelines.plan import clip_plan, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.sources import scan_inputs
+from pipelines.resources import fit_to_cluster
 from pipelines.terminal import WORKER_SETUP_HOOK
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord, write_parquet
@@ -52,10 +55,13 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
     # Workers never own the user's terminal (pipelines/terminal.py): stdin is /dev/null.
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
               "runtime_env": {"worker_process_setup_hook": WORKER_SETUP_HOOK}}
-    if address:
-        ray.init(address=address, **kwargs)
-    else:
-        ray.init(num_cpus=num_cpus, **kwargs)
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus, **kwargs)
+    except ConnectionError as exc:  # e.g. --address auto with no cluster running here
+        raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
     return True
 
 
@@ -94,14 +100,17 @@ class Runner:
                  dedup_against: list[str] | None = None):
         self.pipeline, self.inputs, self.output = pipeline, inputs, store.resolve(output)
         if self.output.startswith("memory://"):
-            raise ValueError(f"--output {output}: a memory:// store lives in one process; "
+            raise UsageError(f"--output {output}: a memory:// store lives in one process; "
                              "Ray workers cannot write to it")
         self.progress = Progress(enabled=progress)
         self.dedup_against = list(dedup_against or [])
         for path in self.dedup_against:
-            locate_index(path)  # FileNotFoundError now, not after the per-source phase
+            try:
+                locate_index(path)  # an error now, not after the per-source phase
+            except FileNotFoundError as exc:
+                raise InputNotFound(str(exc)) from None
         if self.dedup_against and pipeline.stage("dedup") is None:
-            raise ValueError("--dedup-against needs a dedup stage in the pipeline")
+            raise UsageError("--dedup-against needs a dedup stage in the pipeline")
         extract = pipeline.stages[2]
         self.settings = extract.clip_settings()
         per_source = pipeline.stages[:2] + pipeline.clip_stages()
@@ -162,6 +171,8 @@ class Runner:
         try:
             with self.store:  # the lock first: a busy folder fails before Ray starts
                 started = init_ray(address, self.pipeline.ray.num_cpus)
+                for line in fit_to_cluster(self.pipeline.stages, ray.nodes()):  # before any work
+                    print(f"warning: {line}", file=sys.stderr)
                 todo = [s for s in sources if not self.store.done(s)]
                 if todo:
                     t = time.perf_counter()

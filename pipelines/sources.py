@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import fsspec
 
+from pipelines.exits import InputNotFound, UsageError
+
 ANIMATED_IMAGE_EXTENSIONS = {".gif", ".webp", ".apng"}
 VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".ts",
                     ".flv", ".wmv", ".3gp", ".3g2", ".ogv", ".mxf", ".m2ts", ".mts", ".vob", ".dv",
@@ -119,7 +121,7 @@ def _expand_one(arg: str, found: Inputs) -> None:
     bare = arg if protocol == "file" else arg.split("://", 1)[1]
     if isinstance(arg, InputList):
         if protocol == "file" and not os.path.isfile(bare):
-            raise FileNotFoundError(f"--input-list {arg}: no such file")
+            raise InputNotFound(f"--input-list {arg}: no such file")
         found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
         return
     if protocol == "file" and os.path.exists(bare):
@@ -127,7 +129,7 @@ def _expand_one(arg: str, found: Inputs) -> None:
     elif any(ch in bare for ch in "*?["):
         paths = [p for match in fs.glob(bare) for p in _files(fs, match, True)]
     elif protocol == "file":
-        raise FileNotFoundError(f"--input {arg}: no such file or folder")
+        raise InputNotFound(f"--input {arg}: no such file or folder")
     else:
         paths = _files(fs, bare, False)
     for path, hidden in paths:
@@ -160,7 +162,7 @@ def scan_inputs(args: list[str]) -> Inputs:
     FileNotFoundError for a path given directly that does not exist.
     """
     if not args:
-        raise ValueError("no inputs: give --input PATH ... and/or --input-list FILE ...")
+        raise UsageError("no inputs: give --input PATH ... and/or --input-list FILE ...")
     found = Inputs()
     for arg in args:
         _expand_one(arg, found)
@@ -169,7 +171,7 @@ def scan_inputs(args: list[str]) -> Inputs:
     skipped = sorted({s for s in found.skipped if s.path not in taken}, key=lambda s: s.path)
     if not sources:
         why = "; ".join(f"{os.path.basename(s.path)}: {s.rule}" for s in skipped[:5])
-        raise ValueError(f"no video files found in {list(args)}"
+        raise UsageError(f"no video files found in {list(args)}"
                          + (f" (skipped {len(skipped)}: {why})" if why else ""))
     return Inputs(sources, skipped)
 

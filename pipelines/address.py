@@ -1,0 +1,58 @@
+"""Fail fast and clearly when ``--address`` names no reachable Ray cluster.
+
+``ray.init(address="10.0.0.5:6379")`` against a host where nothing listens retries for
+minutes while printing Ray's own warnings. Before Ray is touched, :func:`check_address`
+opens a TCP connection to the cluster's GCS port (``HOST:PORT`` or ``ray://HOST:PORT``),
+retrying for at most ``timeout_s`` seconds (a cluster that is still starting gets that
+long), and raises :class:`~pipelines.exits.ClusterUnreachable` (exit code 6) otherwise.
+``auto`` is resolved by Ray itself from the local node's address file; when none is
+running, :func:`pipelines.runner.init_ray` turns Ray's ConnectionError into the same error.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from pipelines.exits import ClusterUnreachable, UsageError
+
+
+def parse_address(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of ``HOST:PORT`` / ``ray://HOST:PORT`` / ``[v6]:PORT``; None for ``auto``.
+
+    Raises :class:`~pipelines.exits.UsageError` for anything else.
+    """
+    if address in ("auto", "local"):
+        return None
+    bare = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = bare.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
+    return host, int(port)
+
+
+def check_address(address: str | None, timeout_s: float = 30.0) -> None:
+    """Return once ``address``'s port accepts a TCP connection (no-op for None and ``auto``).
+
+    Raises :class:`~pipelines.exits.ClusterUnreachable` after ``timeout_s`` seconds of
+    refused or timed-out connections, :class:`~pipelines.exits.UsageError` for a
+    malformed address.
+    """
+    target = parse_address(address) if address else None
+    if target is None:
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection(target, timeout=max(0.1, min(5.0, left))):
+                return
+        except OSError as exc:
+            last = exc
+        if time.monotonic() + 1.0 > deadline:
+            break
+        time.sleep(1.0)
+    raise ClusterUnreachable(f"--address {address}: no Ray cluster answers at {target[0]}:{target[1]} "
+                             f"within {timeout_s:g} s ({last.strerror or last}); is it started "
+                             "(ray start --head) and is the port open?")

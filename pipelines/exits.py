@@ -1,0 +1,61 @@
+"""Exit codes of the ``vidcurate`` command and the errors that lead to them.
+
+Every code says what happened, in one line on stderr:
+
+====  =====================================================================
+code  meaning
+====  =====================================================================
+0     success: clips kept, stage errors within the pipeline's budget
+1     internal error: a bug in vidcurate (the traceback is saved to a file)
+2     bad arguments, input paths or pipeline file (:class:`UsageError`)
+3     output in use by another run, or holding work made with other settings
+4     nothing kept: every source or clip was rejected (outputs are written)
+5     stage errors above ``max_stage_error_share`` of the pipeline (outputs are written)
+6     the Ray cluster of ``--address`` cannot be reached (:class:`ClusterUnreachable`)
+7     the cluster cannot give what the pipeline asks for, e.g. GPUs (:class:`InsufficientResources`)
+130   interrupted (Ctrl-C); the same command resumes
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+OK, INTERNAL, USAGE, OUTPUT_IN_USE, NOTHING_KEPT, STAGE_ERRORS = 0, 1, 2, 3, 4, 5
+CLUSTER_UNREACHABLE, RESOURCES, INTERRUPTED = 6, 7, 130
+
+
+class UsageError(ValueError):
+    """Bad arguments or input paths: the user can fix the command line (exit code 2)."""
+
+
+class InputNotFound(UsageError, FileNotFoundError):
+    """A path given on the command line does not exist (exit code 2)."""
+
+
+class ClusterUnreachable(ConnectionError):
+    """``--address`` names no reachable Ray cluster within the time limit (exit code 6)."""
+
+
+class InsufficientResources(RuntimeError):
+    """A stage asks for more than any node or the whole cluster has (exit code 7)."""
+
+
+def run_outcome(clips_kept: int, rejects_by_reason: Mapping[str, int], max_stage_error_share: float
+                ) -> tuple[int, str | None]:
+    """The exit code of a finished run and its one-line message (None for success).
+
+    ``rejects_by_reason`` counts reject rows by ``stage:reason`` (the manifest's counts).
+    The stage-error share is ``stage_error`` rows over kept clips plus all reject rows;
+    it fails the run when it is above ``max_stage_error_share`` (0..1).
+    """
+    errors = sum(n for key, n in rejects_by_reason.items() if key.endswith(":stage_error"))
+    total = clips_kept + sum(rejects_by_reason.values())
+    if errors and errors > max_stage_error_share * total:
+        where = sorted({key.split(":")[0] for key in rejects_by_reason if key.endswith(":stage_error")})
+        return STAGE_ERRORS, (f"{errors} of {total} sources/clips failed with stage_error in "
+                              f"{', '.join(where)} (over max_stage_error_share "
+                              f"{max_stage_error_share:g}); see rejects.parquet for each message")
+    if clips_kept == 0:
+        return NOTHING_KEPT, "no clip kept: every source or clip was rejected (see rejects.parquet)"
+    return OK, None

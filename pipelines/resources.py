@@ -1,0 +1,74 @@
+"""Check a pipeline's resource requests against the Ray cluster before any work starts.
+
+Ray Data waits forever for resources that never appear: a ``vlm_caption`` actor asking
+for one GPU on a CPU-only cluster, or eight actors on a two-GPU cluster, used to leave
+the run silent after ``sources N/N``. :func:`fit_to_cluster` runs right after Ray is up:
+
+- a worker of any stage must fit on one alive node (its ``cpus`` and ``gpus``), else
+  :class:`~pipelines.exits.InsufficientResources` (exit code 7) names the stage, what it
+  asks for and what the largest node has;
+- an actor pool larger than the cluster can host at once (summed over nodes, each
+  node hosting ``min(node GPUs / gpus, node CPUs / cpus)`` actors) is scaled down to
+  what fits, with a warning line.
+
+An autoscaling cluster can grow later; size ``resources.concurrency`` to the nodes it
+can reach and start the run when they are up (docs/cluster.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from pipelines.exits import InsufficientResources
+
+
+def _capacity(nodes: Iterable[Mapping]) -> list[tuple[float, float]]:
+    """(CPUs, GPUs) of each alive node, from ``ray.nodes()`` entries."""
+    out = []
+    for node in nodes:
+        if node.get("Alive", node.get("alive", True)):
+            res = node.get("Resources", {})
+            out.append((float(res.get("CPU", 0.0)), float(res.get("GPU", 0.0))))
+    return out
+
+
+def _per_node(cpus: float, gpus: float, node: tuple[float, float]) -> int:
+    """How many workers asking for ``cpus``/``gpus`` one node can host at once."""
+    fits = [math.floor(have / want + 1e-9) for have, want in zip(node, (cpus, gpus)) if want > 0]
+    return min(fits) if fits else 1 << 30
+
+
+def _describe(cpus: float, gpus: float) -> str:
+    parts = [f"{cpus:g} CPU"] if cpus else []
+    parts += [f"{gpus:g} GPU"] if gpus else []
+    return " and ".join(parts) or "nothing"
+
+
+def fit_to_cluster(stages: list, nodes: Iterable[Mapping]) -> list[str]:
+    """Check ``stages`` (pipeline stage objects with ``.name`` and ``.resources``) against
+    ``nodes`` (``ray.nodes()``); scale actor pools down in place where needed.
+
+    Returns warning lines (one per scaled pool). Raises
+    :class:`~pipelines.exits.InsufficientResources` when some stage's worker fits on no node.
+    """
+    capacity = _capacity(nodes)
+    largest = (max((c for c, _ in capacity), default=0.0), max((g for _, g in capacity), default=0.0))
+    warnings = []
+    for stage in stages:
+        res = stage.resources
+        hosts = [_per_node(res.cpus, res.gpus, node) for node in capacity]
+        if not any(hosts):
+            have = "has no GPU" if res.gpus and largest[1] == 0 else \
+                f"has at most {_describe(*largest)} on one node"
+            raise InsufficientResources(
+                f"stage {stage.name} asks for {_describe(res.cpus, res.gpus)} per worker, but the "
+                f"Ray cluster {have}; lower its resources in the pipeline file or run on a cluster "
+                "with such nodes (docs/cluster.md)")
+        fit = sum(hosts)
+        if stage.uses_model and res.concurrency and res.concurrency > fit:
+            warnings.append(f"stage {stage.name}: resources.concurrency {res.concurrency} > {fit} "
+                            f"actors the cluster can host ({_describe(res.cpus, res.gpus)} each); "
+                            f"using {fit}")
+            stage.resources = res.model_copy(update={"concurrency": fit})
+    return warnings

@@ -1,0 +1,124 @@
+"""Exit codes that tell the truth (pipelines/exits.py) and the cluster checks behind 6 and 7."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines import cli, exits
+from pipelines.resources import fit_to_cluster
+from support.pipelines import LOCAL_YAML
+
+
+def test_outcome_counts_nothing_kept_and_stage_errors():
+    assert exits.run_outcome(3, {"probe:not_found": 1}, 0.0) == (0, None)
+    code, msg = exits.run_outcome(0, {"probe:decode_error": 2, "probe:not_found": 1}, 0.0)
+    assert code == exits.NOTHING_KEPT and "no clip kept" in msg
+    # A bug in a stage: 4 stage_error rows among 4 clips + 1 other reject; budget 0.
+    code, msg = exits.run_outcome(0, {"score:stage_error": 4, "probe:not_found": 1}, 0.0)
+    assert code == exits.STAGE_ERRORS and msg.startswith("4 of 5") and "score" in msg
+    # Within a budget of 25 %: 1 error among 8 kept + 1 error -> 1/9.
+    assert exits.run_outcome(8, {"extract:stage_error": 1}, 0.25) == (0, None)
+    assert exits.run_outcome(8, {"extract:stage_error": 1}, 0.1)[0] == exits.STAGE_ERRORS
+
+
+class _Stage:
+    def __init__(self, name, cpus=1.0, gpus=0.0, concurrency=None, uses_model=False):
+        from curate.stage import Resources
+
+        self.name, self.uses_model = name, uses_model
+        self.resources = Resources(cpus=cpus, gpus=gpus, concurrency=concurrency)
+
+
+def _node(cpus, gpus=0, alive=True):
+    return {"Alive": alive, "Resources": {"CPU": cpus, **({"GPU": gpus} if gpus else {})}}
+
+
+def test_a_gpu_stage_on_a_cpu_cluster_is_refused_before_work():
+    stages = [_Stage("probe"), _Stage("vlm_caption", cpus=4, gpus=1, concurrency=8, uses_model=True)]
+    with pytest.raises(exits.InsufficientResources, match="vlm_caption asks for 4 CPU and 1 GPU.*has no GPU"):
+        fit_to_cluster(stages, [_node(16), _node(16)])
+
+
+def test_an_actor_pool_larger_than_the_gpus_is_scaled_down():
+    vlm = _Stage("vlm_caption", cpus=4, gpus=1, concurrency=8, uses_model=True)
+    # Two GPU nodes: 2 GPUs/8 CPUs hosts 2 actors, 4 GPUs/8 CPUs hosts 2 (CPU-bound); a dead node counts 0.
+    warnings = fit_to_cluster([vlm], [_node(8, 2), _node(8, 4), _node(64, 8, alive=False)])
+    assert vlm.resources.concurrency == 4
+    assert warnings == ["stage vlm_caption: resources.concurrency 8 > 4 actors the cluster can host "
+                        "(4 CPU and 1 GPU each); using 4"]
+    assert fit_to_cluster([vlm], [_node(8, 2), _node(8, 4)]) == []  # now it fits
+
+
+def test_a_worker_larger_than_every_node_is_refused():
+    with pytest.raises(exits.InsufficientResources, match="extract asks for 8 CPU.*at most 4 CPU"):
+        fit_to_cluster([_Stage("extract", cpus=8)], [_node(4), _node(2)])
+
+
+def test_gpu_pipeline_on_this_cpu_machine_stops_with_exit_7(ray_session, tmp_path, capsys):
+    from support.synth import Shot, shots_video
+
+    shots_video(str(tmp_path / "a.mp4"), [Shot(51, 40)], 160, 120)
+    out = tmp_path / "out"
+    code = cli.main(["run", "gpu", "--input", str(tmp_path / "a.mp4"), "--output", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == exits.RESOURCES, err
+    assert "stage vlm_caption asks for 4 CPU and 1 GPU per worker" in err and "has no GPU" in err
+    assert not (out / "index.parquet").exists() and not list(out.rglob("*.mp4"))  # no work done
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_or_malformed_address_is_one_clear_line(tmp_path, capsys):
+    port = _free_port()  # nothing listens there
+    args = ["run", LOCAL_YAML, "--input", str(tmp_path), "--output", str(tmp_path / "o"),
+            "--connect-timeout", "2", "--address"]
+    assert cli.main(args + [f"127.0.0.1:{port}"]) == exits.CLUSTER_UNREACHABLE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --address 127.0.0.1:{port}: no Ray cluster answers at 127.0.0.1:{port} "
+                   "within 2 s (Connection refused); is it started (ray start --head) and is the port open?"]
+    assert cli.main(args + ["head-node"]) == exits.USAGE
+    assert "expected HOST:PORT" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing written before the cluster answered
+
+
+def test_a_bug_deep_in_a_run_is_exit_1_with_a_saved_traceback(tmp_path, capsys, monkeypatch):
+    import pipelines.runner
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not the user's arguments")
+
+    monkeypatch.setattr(pipelines.runner, "run_pipeline", broken)
+    code = cli.main(["run", LOCAL_YAML, "--input", str(tmp_path), "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == exits.INTERNAL and len(err) == 1
+    assert err[0].startswith("error: internal error: ValueError: a bug, not the user's arguments")
+    path = err[0].split("traceback in ")[1].split(";")[0]
+    assert "in broken" in open(path, encoding="utf-8").read()
+    os.unlink(path)
+
+
+def test_every_input_rejected_exits_4_and_keeps_the_outputs(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "junk.mp4").write_bytes(b"\x00" * 5000)
+    (src / "silence.mp4").write_bytes(b"ftyp" * 100)
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input", str(src),
+                          "--output", str(out), "--quiet"], capture_output=True, text=True,
+                         env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"), timeout=600,
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == exits.NOTHING_KEPT, res.stderr[-3000:]
+    assert res.stderr.strip().splitlines()[-1] == ("error: no clip kept: every source or clip was "
+                                                   "rejected (see rejects.parquet)")
+    assert "clips kept: 0" in res.stdout
+    assert pq.read_table(out / "rejects.parquet").num_rows == 2
