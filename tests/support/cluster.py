@@ -4,10 +4,14 @@ Each node is its own ``ray start --block`` process group (so the test stops it, 
 kills it mid-run, by process group id and never touches another Ray on the machine),
 with one CPU, its own ``--temp-dir`` and its own scratch folder (``TMPDIR``, which the
 raylet's workers inherit). Every node after the head runs in a private mount namespace
-(``unshare --mount``) with an empty tmpfs over the test session's temporary root: it
-cannot see the head's folders, the driver's folders or any test file, and nobody outside
-sees its own. So a pipeline that passes a local path from one process to another fails
+(``unshare --mount``) with empty tmpfs mounts over the temporary folders (the system
+temp folder by default, which holds the head's, the driver's and the test's folders): it
+cannot see any of them, and nobody outside sees its own. So a pipeline that passes a local path from one process to another fails
 here as it would on a real cluster. Needs root (or CAP_SYS_ADMIN) for ``unshare``.
+
+The cluster uses token authentication with its own token (``RAY_AUTH_MODE=token``,
+``RAY_AUTH_TOKEN``), passed to every node and, through :attr:`LocalCluster.client_env`,
+to drivers, so nothing depends on a token file in the user's HOME.
 
 ``ray stop`` is never used: it stops every Ray process of the user, including the
 session Ray of ``tests/conftest.py``.
@@ -40,7 +44,7 @@ _PRIVATE = (
 )
 
 _PROBE = r"""
-import json, os, sys, tempfile, ray
+import json, sys, tempfile, time, ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 ray.init(address=sys.argv[1], include_dashboard=False, log_to_driver=False, logging_level="ERROR")
 want, url = int(sys.argv[2]), sys.argv[3]
@@ -50,7 +54,6 @@ def where(url):
     with fsspec.open(url, "rb") as f:
         seen = f.read().decode()
     return {"node_id": ray.get_runtime_context().get_node_id(), "tmpdir": tempfile.gettempdir(), "read": seen}
-import time
 deadline = time.time() + 60
 while len([n for n in ray.nodes() if n["Alive"]]) < want and time.time() < deadline:
     time.sleep(0.5)
@@ -92,7 +95,7 @@ class RayNode:
         except ProcessLookupError:
             pass
 
-    def stop(self, grace_s: float = 15.0) -> None:
+    def stop(self, grace_s: float = 5.0) -> None:
         """SIGTERM (``ray start --block`` shuts its processes down), then SIGKILL what is left."""
         self.signal(signal.SIGTERM)
         deadline = time.time() + grace_s
@@ -175,7 +178,7 @@ class LocalCluster:
     def probe(self, url: str) -> list[dict]:
         """Wait until every node is up, then run one task pinned to each node that reads
         ``url`` through fsspec; returns ``[{node_id, tmpdir, read}]``, one per alive node."""
-        env = {**self._node_env(self.root), "PYTHONPATH": os.pathsep.join(sys.path)}
+        env = self._node_env(self.root)
         proc = subprocess.run([sys.executable, "-c", _PROBE, self.address, str(len(self.nodes)), url],
                               env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=180, cwd=self.root)
@@ -195,11 +198,20 @@ class LocalCluster:
         assert not left, f"processes left after stopping the cluster: {left}"
 
 
+def can_isolate() -> bool:
+    """True when this process may give a node a private mount namespace (``unshare --mount``)."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                           stdin=subprocess.DEVNULL, capture_output=True)
+    return probe.returncode == 0
+
+
 def start_cluster(root: Path, env: dict[str, str], num_nodes: int = 2,
                   hide: list[Path] | None = None) -> LocalCluster:
     """Start ``num_nodes`` one-CPU nodes (see :class:`LocalCluster`); the caller stops it."""
-    if shutil.which("unshare") is None:
-        raise RuntimeError("unshare (util-linux) is needed for nodes that share no disk")
+    if not can_isolate():
+        raise RuntimeError("nodes that share no folder need unshare --mount (root or CAP_SYS_ADMIN)")
     cluster = LocalCluster(root=root, env=env)
     if hide is not None:  # a folder inside another hidden one is hidden already
         paths = [p.resolve() for p in hide]

@@ -1,0 +1,272 @@
+"""A real two-node Ray cluster and a real S3 server: the same output as one local run.
+
+The cluster (tests/support/cluster.py) has two one-CPU nodes that share no folder: the
+second lives in its own mount namespace, so a local path handed from one process to
+another fails here as it would across machines. Sources and outputs live only in a
+bucket of moto's S3 server on loopback (tests/support/s3.py). ``vidcurate run`` runs
+as a subprocess with ``--address`` (the session Ray of tests/conftest.py is never
+touched), from an empty working folder with an empty HOME.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.dataset as pads
+import pytest
+import yaml
+
+from support.cluster import LocalCluster, RayNode, can_isolate, start_cluster
+from support.pipelines import TEST_OVERRIDES, local_dict
+from support.s3 import S3Server, s3  # noqa: F401 - the module-scoped S3 fixture
+from support.synth import Shot, shots_video
+
+# Three sources, 2 + 2 + 2 clips (the last: one 6 s shot cut into 2 windows <= 4 s);
+# b.mp4's second shot is a.mp4's first again: one planted near-duplicate.
+SOURCES = {
+    "a.mp4": [Shot(61, 40), Shot(62, 45, pan=(0.1, 0.0))],
+    "b.mp4": [Shot(65, 45, pan=(0.0, 0.1)), Shot(61, 40)],
+    "c.mp4": [Shot(67, 150, pan=(0.08, 0.0))],
+}
+N_KEPT = 5
+# The per-clip operator of the per-source plan (pipelines/plan.py): the stage maps from
+# extract on, fused by Ray Data with the final ``_strip`` map into one task per clip.
+CLIP_TASK = "Map(_strip)"
+RUN_TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def inputs(s3: S3Server, tmp_path_factory) -> str:
+    """The sources, written locally and uploaded to ``s3://<bucket>/in/``; the input URL."""
+    local = tmp_path_factory.mktemp("sources")
+    fs = s3.fs()
+    for name, shots in SOURCES.items():
+        shots_video(str(local / name), shots, 192, 144)
+        fs.put_file(str(local / name), f"{s3.bucket}/in/{name}")
+    return s3.url("in") + "/"
+
+
+@pytest.fixture(scope="module")
+def pipeline_file(tmp_path_factory) -> Path:
+    """pipelines/local.yaml with the end-to-end test overrides, as a YAML file."""
+    data = local_dict()
+    for stage in data["stages"]:
+        stage.update(TEST_OVERRIDES.get(stage["stage"], {}))
+    path = tmp_path_factory.mktemp("pipeline") / "test.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def short_tmp():
+    """A temporary folder with a short path (Ray's socket paths must fit in 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="vc-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Driver:
+    """``vidcurate run`` as a subprocess with its own empty cwd and HOME, and TMPDIR ``tmp``."""
+
+    def __init__(self, root: Path, tmp: Path, env: dict[str, str]):
+        self.cwd, self.home, self.tmp = root / "cwd", root / "home", tmp
+        for d in (self.cwd, self.home, self.tmp):
+            d.mkdir(parents=True)
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_", "FSSPEC_"))}
+        self.env = {**clean, **env, "HOME": str(self.home), "TMPDIR": str(self.tmp),
+                    "RAY_USAGE_STATS_ENABLED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def cmd(self, pipeline: Path, inputs: str, output: str, address: str | None) -> list[str]:
+        """The command line of one run."""
+        extra = ["--address", address] if address else []
+        return [sys.executable, "-m", "pipelines.cli", "run", str(pipeline), "--input", inputs,
+                "--output", output, "--quiet", *extra]
+
+    def start(self, *args) -> subprocess.Popen:
+        """Start a run (own process group, stdin on /dev/null, output captured)."""
+        return subprocess.Popen(self.cmd(*args), cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+
+    def run(self, *args) -> str:
+        """Run to the end; returns its output, fails the test on a non-zero exit."""
+        proc = self.start(*args)
+        try:
+            out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            raise
+        assert proc.returncode == 0, f"vidcurate run exited {proc.returncode}:\n{out[-4000:]}"
+        return out
+
+    def local_files(self) -> list[str]:
+        """Files the driver left in its working folder and HOME (it should leave none)."""
+        return sorted(str(p) for d in (self.cwd, self.home) for p in d.rglob("*"))
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def read_output(fs, root: str) -> dict:
+    """Shard bytes by name, index rows and reject rows (sorted) of a run's output."""
+    shards = {Path(p).name: fs.cat_file(p) for p in sorted(fs.glob(f"{root}/shards/shard-*.tar"))}
+
+    def rows(name: str, key) -> list[dict]:
+        table = pads.dataset(f"{root}/{name}", filesystem=fs, format="parquet").to_table()
+        return sorted(table.to_pylist(), key=key)
+
+    return {"shards": shards,
+            "index": rows("index.parquet", lambda r: r["clip_id"]),
+            "rejects": rows("rejects.parquet", lambda r: (r["source_path"], r["clip_id"] or "", r["reason"]))}
+
+
+def _flat(row: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in row.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def differences(got: dict, want: dict) -> list[str]:
+    """What differs between two :func:`read_output` results: shard members whose bytes
+    differ (by name), index/reject rows and the fields in which they differ."""
+    diffs = []
+    for name in sorted(set(got["shards"]) | set(want["shards"])):
+        a, b = (_members(o["shards"].get(name, b"")) for o in (got, want))
+        diffs += [f"{name}:{m} differs" for m in sorted(set(a) | set(b)) if a.get(m) != b.get(m)]
+    for table in ("index", "rejects"):
+        if len(got[table]) != len(want[table]):
+            diffs.append(f"{table}: {len(got[table])} rows, want {len(want[table])}")
+        for i, (a, b) in enumerate(zip(map(_flat, got[table]), map(_flat, want[table]))):
+            diffs += [f"{table}[{i}].{k}: {a.get(k)!r:.80} != {b.get(k)!r:.80}" for k in sorted(set(a) | set(b))
+                      if a.get(k) != b.get(k)]
+    return diffs
+
+
+def _members(tar: bytes) -> dict[str, str]:
+    if not tar:
+        return {}
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        return {m.name: hashlib.sha256(t.extractfile(m).read()).hexdigest() if m.isfile() else str(m)
+                for m in t.getmembers()}
+
+
+@pytest.fixture(scope="module")
+def reference(s3: S3Server, inputs: str, pipeline_file: Path, short_tmp: Path, tmp_path_factory) -> dict:
+    """A single-node local run (its own local Ray) of the same inputs into a local folder."""
+    import fsspec
+
+    root = tmp_path_factory.mktemp("reference")
+    out = root / "out"
+    Driver(root / "driver", short_tmp / "ref", s3.env).run(pipeline_file, inputs, str(out), None)
+    result = read_output(fsspec.filesystem("file"), str(out))
+    assert len(result["index"]) == N_KEPT and result["shards"]
+    assert [r["reason"] for r in result["rejects"]] == ["duplicate"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def cluster(s3: S3Server, reference, short_tmp: Path, tmp_path_factory):
+    """Two one-CPU nodes that share no folder, both reaching the bucket (checked)."""
+    if not can_isolate():
+        pytest.skip("nodes that share no folder need unshare --mount (root or CAP_SYS_ADMIN)")
+    s3.fs().pipe_file(f"{s3.bucket}/probe.txt", b"bucket reachable")
+    c = start_cluster(short_tmp / "cluster", s3.env, num_nodes=2,
+                      hide=[Path(tempfile.gettempdir()), short_tmp, tmp_path_factory.getbasetemp()])
+    try:
+        seen = c.probe(s3.url("probe.txt"))
+        for node, info in zip(c.nodes, sorted(seen, key=lambda i: i["tmpdir"] != str(c.nodes[0].scratch))):
+            assert info["tmpdir"] == str(node.scratch) and info["read"] == "bucket reachable"
+            node.node_id = info["node_id"]
+        assert len({n.node_id for n in c.nodes}) == 2
+        yield c
+    finally:
+        c.stop()
+
+
+def test_cluster_fixture_nodes_share_no_folder(cluster: LocalCluster):
+    head, other = cluster.nodes
+    assert not other.scratch.exists()  # the second node's folders live only in its namespace
+    view = _namespace_view(other)
+    assert (view / str(other.scratch).lstrip("/")).is_dir()
+    assert not (view / str(head.scratch).lstrip("/")).exists()  # and it cannot see the head's
+
+
+def _namespace_view(node: RayNode) -> Path:
+    """The filesystem as the node's processes see it (``/proc/<pid>/root``)."""
+    return Path(f"/proc/{node.proc.pid}/root")
+
+
+def _task_names(node: RayNode) -> list[str]:
+    """Names of the Ray tasks this node's workers started (Ray logs ``:task_name:<name>``)."""
+    root = str(_namespace_view(node)) if node.private else ""
+    names = []
+    for log in glob.glob(f"{root}{node.temp_dir}/session_2*/logs/worker-*.err"):
+        with open(log, encoding="utf-8", errors="replace") as f:
+            names += [line.split(":task_name:", 1)[1].strip() for line in f if ":task_name:" in line]
+    return names
+
+
+def test_two_nodes_and_s3_give_the_local_output(cluster: LocalCluster, s3: S3Server, inputs: str,
+                                                pipeline_file: Path, reference: dict, tmp_path):
+    driver = Driver(tmp_path / "driver", cluster.root / "d1", {**s3.env, **cluster.client_env})
+    out = s3.url("out-clean")
+    driver.run(pipeline_file, inputs, out, cluster.address)
+
+    got = read_output(s3.fs(), f"{s3.bucket}/out-clean")
+    diffs = differences(got, reference)
+    assert not diffs, "output differs from the single-node local run:\n" + "\n".join(diffs)
+    assert got == reference  # byte for byte (shard headers too), row for row
+    assert driver.local_files() == []  # nothing on the driver's disk but temp
+    for node in cluster.nodes:  # per-clip work (extract ... filter) ran on both nodes
+        names = _task_names(node)
+        clip_tasks = [n for n in names if n.endswith(CLIP_TASK) and "Map(_Apply)" in n]
+        assert clip_tasks, f"no per-clip task ran on {node.name}; its tasks: {sorted(set(names))}"
+
+
+def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(
+        cluster: LocalCluster, s3: S3Server, inputs: str, pipeline_file: Path, reference: dict, tmp_path):
+    driver = Driver(tmp_path / "driver", cluster.root / "d2", {**s3.env, **cluster.client_env})
+    fs, out = s3.fs(), s3.url("out-killed")
+    args = (pipeline_file, inputs, out, cluster.address)
+    proc = driver.start(*args)
+    deadline = time.time() + RUN_TIMEOUT_S
+    commits: list[str] = []
+    while time.time() < deadline and proc.poll() is None and not commits:
+        commits = fs.glob(f"{s3.bucket}/out-killed/work/sources/*.json")
+        time.sleep(0.1)
+    victim = cluster.nodes[1]
+    victim.signal(signal.SIGKILL)  # the whole node at once: raylet, workers, agents
+    victim.proc.wait()
+    assert 1 <= len(commits) < len(SOURCES), f"the kill should land mid-run ({len(commits)} committed)"
+    assert not fs.exists(f"{s3.bucket}/out-killed/manifest.json")
+    try:  # Ray may finish on the head alone, or fail
+        out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+        print(f"run with the node killed: exit {proc.returncode}; {out.strip().splitlines()[-1:]}")
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        print("run with the node killed: still running after the time limit, killed")
+    assert not victim.pids()
+
+    driver.run(*args)  # the same command again
+    got = read_output(s3.fs(), f"{s3.bucket}/out-killed")
+    diffs = differences(got, reference)
+    assert not diffs, "output differs from the single-node local run:\n" + "\n".join(diffs)
+    assert got == reference
+    assert driver.local_files() == []
