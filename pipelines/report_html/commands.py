@@ -1,0 +1,78 @@
+"""The ``report``, ``stats`` and ``inspect`` subcommands of ``vidcurate``.
+
+    vidcurate report OUTPUT                    rebuild OUTPUT/report.html (folder or store URL)
+    vidcurate stats OUTPUT [--json]            funnel and score quantiles
+    vidcurate inspect SHARDS [--key K] [--sample N] [--seed S] [--json] [--contact-sheet PNG]
+
+A missing output or shard path is a usage error (exit code 2, :mod:`pipelines.exits`).
+Heavy imports (matplotlib, PyAV) happen inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipelines.exits import InputNotFound
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.report_html.page import write_report
+
+    try:
+        location = write_report(args.output)
+    except FileNotFoundError as exc:
+        raise InputNotFound(str(exc)) from None
+    print(location)
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from pipelines.report_html.data import load_run
+    from pipelines.report_html.stats import print_stats
+
+    try:
+        run = load_run(args.output)
+    except FileNotFoundError as exc:
+        raise InputNotFound(str(exc)) from None
+    print_stats(run, as_json=args.json)
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from pipelines.report_html import inspect
+
+    try:
+        chosen = inspect.select(args.shards, key=args.key, sample=args.sample, seed=args.seed)
+    except FileNotFoundError as exc:
+        raise InputNotFound(str(exc)) from None
+    if args.key is not None and not chosen:
+        raise InputNotFound(f"no sample with key {args.key!r} in {args.shards}")
+    for s in chosen:
+        print(inspect.record_json(s) if args.json else "\n".join(inspect.describe(s)))
+    if args.contact_sheet:
+        if not chosen:
+            raise InputNotFound(f"no samples in {args.shards} for a contact sheet")
+        w, h = inspect.contact_sheet(chosen, args.contact_sheet)
+        print(f"contact sheet: {args.contact_sheet} ({len(chosen)} clips, {w}x{h} px)")
+    return 0
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
+    """Add ``report``, ``stats`` and ``inspect`` to the ``vidcurate`` parser's subparsers."""
+    report = sub.add_parser("report", help="rebuild report.html of a run's output")
+    report.add_argument("output", help="output folder or store URL of a finished run")
+    report.set_defaults(func=_cmd_report)
+    stats = sub.add_parser("stats", help="print a run's funnel and score quantiles")
+    stats.add_argument("output", help="output folder or store URL of a finished run")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    stats.set_defaults(func=_cmd_stats)
+    ins = sub.add_parser("inspect", help="print shard samples' records and captions")
+    ins.add_argument("shards", help="output folder, shard tar, glob, brace range or URL")
+    ins.add_argument("--key", default=None, help="only the sample with this key (clip id)")
+    ins.add_argument("--sample", type=int, default=None, metavar="N",
+                     help="N samples drawn at random (reads every shard; default: the first 10)")
+    ins.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    ins.add_argument("--json", action="store_true", help="one JSON line per sample")
+    ins.add_argument("--contact-sheet", default=None, metavar="PNG",
+                     help="also write a PNG of 3 frames per sample with its key and caption")
+    ins.set_defaults(func=_cmd_inspect)

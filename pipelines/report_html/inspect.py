@@ -1,0 +1,111 @@
+"""``vidcurate inspect SHARDS``: print the records and captions of shard samples, and
+optionally write a contact sheet PNG of their frames.
+
+Shards are read with the trainer's safe reader (:mod:`train.shards`): only the ``.mp4``,
+``.json`` and ``.txt`` members are read as bytes, nothing in a shard is unpickled, and
+truncated or scrambled tars are skipped with a warning. SHARDS is anything
+:func:`train.shards.expand_shards` takes: a run's output folder, a tar, a glob, a brace
+range or an fsspec URL.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from typing import Iterator
+
+from PIL import Image, ImageDraw
+
+from pipelines.report_html import thumbs
+from schemas import ClipRecord
+from train.shards import SkipStats, expand_shards, iter_samples
+
+DEFAULT_LIMIT = 10
+SHEET_COLUMNS = 2
+
+
+def samples(spec: str) -> Iterator[dict]:
+    """Every complete sample ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes) of the
+    shards of ``spec``, in shard order. Raises FileNotFoundError when nothing matches."""
+    stats = SkipStats()
+    for url in expand_shards(spec):
+        yield from iter_samples(url, stats)
+
+
+def select(spec: str, key: str | None = None, sample: int | None = None, seed: int = 0,
+           limit: int = DEFAULT_LIMIT) -> list[dict]:
+    """The samples to show: the one named ``key`` (stops reading when found; [] when absent),
+    ``sample`` drawn uniformly at random (reservoir sampling with ``seed``: reads every
+    shard), or else the first ``limit`` in shard order."""
+    if key is not None:
+        return next(([s] for s in samples(spec) if s["__key__"] == key), [])
+    if sample is None:
+        out = []
+        for s in samples(spec):
+            if len(out) >= limit:
+                break
+            out.append(s)
+        return out
+    rng, reservoir = random.Random(seed), []
+    for i, s in enumerate(samples(spec)):
+        if i < sample:
+            reservoir.append(s)
+        elif (j := rng.randint(0, i)) < sample:
+            reservoir[j] = s
+    return reservoir
+
+
+def describe(s: dict) -> list[str]:
+    """Lines for one sample: key, shard, source and span, clip format, scores, caption text
+    (``<key>.txt``) and, for model captions, the short caption and timed events."""
+    rec = ClipRecord.model_validate_json(s["json"])
+    sc = rec.scores
+    lines = [f"{s['__key__']}  ({s['__url__'].rsplit('/', 1)[-1]})",
+             f"  source: {rec.source.path} @ {rec.span.start_s:.2f}-{rec.span.end_s:.2f} s",
+             f"  clip: {rec.clip.width}x{rec.clip.height} {rec.clip.fps:g} fps {rec.clip.num_frames} frames "
+             f"{rec.clip.duration_s:.2f} s, {len(s['mp4'])} bytes",
+             "  scores: " + ", ".join(f"{k} {v:.4g}" for k, v in sc.model_dump().items() if v is not None),
+             f"  txt: {s['txt'].decode('utf-8', 'replace')}"]
+    cap = rec.caption
+    if cap is not None and cap.source == "model":
+        lines.append(f"  caption ({cap.model_id}): {cap.short or ''}")
+        lines += [f"    {e.start_s:.1f}-{e.end_s:.1f} s: {e.text}" for e in cap.events]
+    return lines
+
+
+def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
+    """Write a PNG at ``path`` (local): one tile per sample, 3 frames of its mp4 (first,
+    middle, last; decoded with PyAV, ``thumbs.THUMB_H`` px high) above its key and the
+    start of its caption, ``SHEET_COLUMNS`` tiles per row. Returns the sheet's (width,
+    height) in pixels. Raises ValueError when ``chosen`` is empty."""
+    if not chosen:
+        raise ValueError("no samples for a contact sheet")
+    tiles = []
+    for s in chosen:
+        try:
+            frames = thumbs.mp4_frames(s["mp4"])
+        except Exception:  # noqa: BLE001 - an undecodable clip gets a grey tile, not a crash
+            frames = []
+        strip = (Image.open(io.BytesIO(thumbs.strip(frames))) if frames
+                 else Image.new("RGB", (3 * thumbs.THUMB_W, thumbs.THUMB_H), (200, 200, 200)))
+        tile = Image.new("RGB", (3 * thumbs.THUMB_W + 8, thumbs.THUMB_H + 40), "white")
+        tile.paste(strip, (4, 4))
+        draw = ImageDraw.Draw(tile)
+        draw.text((4, thumbs.THUMB_H + 8), s["__key__"], fill="black")
+        draw.text((4, thumbs.THUMB_H + 22), s["txt"].decode("utf-8", "replace")[:70], fill=(60, 60, 60))
+        tiles.append(tile)
+    w, h = tiles[0].size
+    cols = min(SHEET_COLUMNS, len(tiles))
+    sheet = Image.new("RGB", (cols * w, -(-len(tiles) // cols) * h), "white")
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % cols) * w, (i // cols) * h))
+    sheet.save(path, format="PNG")
+    return sheet.size
+
+
+def record_json(s: dict) -> str:
+    """One JSON line: the sample's key, shard URL, record and caption text."""
+    return json.dumps({"key": s["__key__"], "shard": s["__url__"], "record": json.loads(s["json"]),
+                       "txt": s["txt"].decode("utf-8", "replace")})
+

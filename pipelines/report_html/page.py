@@ -1,0 +1,123 @@
+"""Assemble and write ``report.html``: one self-contained page (no script, no network).
+
+:func:`render_report` turns a :class:`~pipelines.report_html.data.RunData` into HTML with
+the Jinja2 template ``templates/report.html.j2``: funnel, score histograms with the
+filter thresholds, thumbnail tiles of kept clips and of dropped clips per reason
+(sampled: at most ``max_kept`` kept and ``max_per_reason`` per reason, the first clip
+ids in order, i.e. a hash-random but stable sample; the page states the numbers),
+per-stage time and throughput, skipped inputs, versions and settings. Charts are inline
+SVG and thumbnails inline JPEG, so the file can be opened anywhere, also after being
+copied out of a bucket. Page size is bounded by the sample, not by the run's size.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import jinja2
+
+from curate import store
+from pipelines.report_html import plots, thumbs
+from pipelines.report_html.data import (SCORES, RunData, funnel, load_run, quantiles, score_values,
+                                        texts, thresholds)
+from pipelines.report_html.tiles import Tile, dropped_tiles, kept_tiles
+
+MAX_KEPT, MAX_PER_REASON, MAX_SKIPPED = 24, 8, 200
+FrameSource = Callable[[str, Tile], tuple[list, str]]
+
+
+def frames_from_store(root: str, tile: Tile) -> tuple[list, str]:
+    """Default frame source: :mod:`pipelines.report_html.thumbs` reading the output store."""
+    if tile.kind == "kept":
+        return thumbs.kept_frames(root, tile.clip_id, tile.shard)
+    return thumbs.dropped_frames(root, tile.clip_id, tile.source, tile.span)
+
+
+def fill_thumbnails(root: str, tiles: list[Tile], frames: FrameSource = frames_from_store,
+                    workers: int = 4) -> None:
+    """Set each tile's ``image`` (JPEG data URI, or None) and ``note`` (where the frames
+    came from, or why there are none); store reads overlap in ``workers`` threads."""
+    def one(tile: Tile) -> None:
+        got, tile.note = frames(root, tile)
+        tile.image = thumbs.data_uri(thumbs.strip(got)) if got else None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, tiles))
+
+
+def _timing_rows(m: dict) -> tuple[list[dict], list[dict]]:
+    video_s = float(m.get("hours_in", 0.0)) * 3600
+    timings = m.get("timings", {})
+    stages = [{"name": k, "seconds": v, "rate": video_s / v if v > 0 else None}
+              for k, v in timings.get("stage_s", {}).items()]
+    phases = [{"name": k, "seconds": v, "rate": video_s / v if v > 0 and k == "per_source" else None}
+              for k, v in timings.get("phase_wall_s", {}).items()]
+    return stages, phases
+
+
+def _settings(m: dict) -> list[dict]:
+    pipe = m.get("pipeline", {})
+    rows = [{"name": "pipeline", "items": {k: v for k, v in pipe.items() if k != "stages"}}]
+    for stage in pipe.get("stages", []):
+        rows.append({"name": stage.get("stage", "?"),
+                     "items": {k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                               for k, v in stage.items() if k != "stage"}})
+    return rows
+
+
+def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kept: int = MAX_KEPT,
+                  max_per_reason: int = MAX_PER_REASON) -> dict:
+    """Everything the template shows (charts rendered, thumbnails decoded)."""
+    m = run.manifest
+    rows = funnel(run)
+    limits = thresholds(m)
+    hists = [{"score": s, "svg": plots.histogram_svg(s, *score_values(run, s), limits.get(s, []))}
+             for s in SCORES]
+    kept = kept_tiles(run, max_kept)
+    groups = dropped_tiles(run, max_per_reason)
+    fill_thumbnails(run.output, kept + [t for g in groups for t in g["tiles"]], frames)
+    stages, phases = _timing_rows(m)
+    timings = m.get("timings", {})
+    skipped = m.get("skipped", [])
+    unit, factor = plots.time_unit(rows[0].hours if rows else 0.0)
+    return {
+        "output": run.output, "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "m": m, "counts": m.get("counts", {}), "wall_s": timings.get("wall_s", 0.0),
+        "funnel_svg": plots.funnel_svg(rows), "funnel": rows, "unit": unit, "factor": factor,
+        "hists": hists, "quantiles": quantiles(run), "limits": limits,
+        "kept_tiles": kept, "kept_total": run.kept.num_rows, "dropped_groups": groups,
+        "max_kept": max_kept, "max_per_reason": max_per_reason, "thumb_h": thumbs.THUMB_H,
+        "timing_svg": plots.stage_time_svg(timings.get("stage_s", {}), timings.get("phase_wall_s", {})),
+        "stages": stages, "phases": phases,
+        "skipped": skipped[:MAX_SKIPPED], "skipped_total": len(skipped),
+        "versions": m.get("versions", {}), "settings": _settings(m),
+        "inputs_total": len(m.get("inputs", [])), "sources": sorted(set(texts(run.kept, "source.path"))),
+    }
+
+
+def _env() -> jinja2.Environment:
+    here = os.path.join(os.path.dirname(__file__), "templates")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(here), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = lambda v, d=3: "-" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:.{d}g}")
+    env.filters["base"] = lambda p: os.path.basename(str(p).rstrip("/")) or str(p)
+    return env
+
+
+def render_report(run: RunData, frames: FrameSource = frames_from_store, **limits) -> str:
+    """The report page of ``run`` as HTML text (``limits``: ``max_kept``, ``max_per_reason``)."""
+    return _env().get_template("report.html.j2").render(**build_context(run, frames, **limits))
+
+
+def write_report(output: str, frames: FrameSource = frames_from_store, **limits) -> str:
+    """Read the run at ``output`` (folder or store URL), write ``<output>/report.html`` in
+    one atomic put and return its location. Raises FileNotFoundError when the output lacks
+    the manifest or parquet files (:func:`pipelines.report_html.data.load_run`)."""
+    run = load_run(output)
+    location = store.join(run.output, "report.html")
+    store.write_bytes(location, render_report(run, frames, **limits).encode("utf-8"))
+    return location

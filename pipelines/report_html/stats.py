@@ -1,0 +1,78 @@
+"""``vidcurate stats OUTPUT``: the funnel and score quantiles of a run, as tables or JSON.
+
+Reads only ``manifest.json``, ``index.parquet`` and ``rejects.parquet``
+(:func:`pipelines.report_html.data.load_run`), so it is quick on a bucket too.
+"""
+
+from __future__ import annotations
+
+import json
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.report_html.data import QUANTILES, RunData, funnel, quantiles, thresholds
+
+QUANTILE_KEYS = tuple(f"p{round(q * 100)}" for q in QUANTILES)
+
+
+def stats_dict(run: RunData) -> dict:
+    """The run's numbers as plain JSON-able data::
+
+        {"output", "sources", "clips_kept", "hours_in", "hours_out", "wall_s",
+         "funnel": [{"stage", "reason", "count", "hours", "remaining_hours", "share"}],
+         "scores": {score: {"kept"|"dropped": {"n", "p0", ..., "p100"}}},
+         "thresholds": {score: [{"kind", "value", "reason"}]}}
+
+    ``share``: the row's hours over the source hours (0 when there are none).
+    """
+    m = run.manifest
+    rows = funnel(run)
+    total = rows[0].hours if rows else 0.0
+    return {
+        "output": run.output,
+        "sources": m.get("counts", {}).get("sources", 0),
+        "clips_kept": run.kept.num_rows,
+        "hours_in": m.get("hours_in", 0.0), "hours_out": m.get("hours_out", 0.0),
+        "wall_s": m.get("timings", {}).get("wall_s"),
+        "funnel": [{"stage": r.stage, "reason": r.reason, "count": r.count, "hours": r.hours,
+                    "remaining_hours": r.remaining_h, "share": r.hours / total if total else 0.0}
+                   for r in rows],
+        "scores": quantiles(run),
+        "thresholds": {k: [{"kind": a, "value": b, "reason": c} for a, b, c in v]
+                       for k, v in thresholds(m).items()},
+    }
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def print_stats(run: RunData, as_json: bool = False, console: Console | None = None) -> None:
+    """Print the funnel and the score quantiles (rich tables), or :func:`stats_dict` as JSON."""
+    data = stats_dict(run)
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    console = console or Console()
+    if not console.is_terminal and console.width < 120:  # piped: no reason to squeeze columns
+        console = Console(width=120)
+    console.print(f"output: {data['output']}  sources: {data['sources']}  clips kept: {data['clips_kept']}  "
+                  f"hours in: {data['hours_in']:.4f}  hours out: {data['hours_out']:.4f}")
+    table = Table(title="funnel: source video to kept clips")
+    for name in ("stage", "reason", "rows", "hours", "hours left", "share of input"):
+        table.add_column(name, justify="left" if name in ("stage", "reason") else "right")
+    for r in data["funnel"]:
+        table.add_row(r["stage"], r["reason"], str(r["count"]), f"{r['hours']:.4f}",
+                      f"{r['remaining_hours']:.4f}", f"{100 * r['share']:.1f}%")
+    console.print(table)
+    scores = Table(title="scores (quantiles)", box=box.SIMPLE_HEAD)
+    for name in ("score", "group", "n", *QUANTILE_KEYS):
+        scores.add_column(name, justify="left" if name in ("score", "group") else "right")
+    for score, groups in data["scores"].items():
+        for group, row in groups.items():
+            scores.add_row(score, group, str(row["n"]), *(_fmt(row.get(k)) for k in QUANTILE_KEYS))
+    console.print(scores)
+    for score, limits in data["thresholds"].items():
+        console.print(f"threshold {score}: " + ", ".join(f"{t['kind']} {t['value']:g} ({t['reason']})" for t in limits))
