@@ -11,7 +11,7 @@ frame ``p < c`` and some frame ``r >= c`` at most ``max_len + 1`` frames apart l
 every frame between them differs from ``p`` mostly in brightness (the mean-luma change is
 at least half of the mean absolute change). A brief insert of *other* content is not a
 brightness excursion, so its cuts are kept. Thumbnails come from
-:func:`curate.transitions.thumbnail`; frame indices are 0-based, in decode order.
+:func:`curate.split.transitions.thumbnail`; frame indices are 0-based, in decode order.
 """
 
 from __future__ import annotations

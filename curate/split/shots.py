@@ -1,16 +1,25 @@
-"""Shot-boundary detection on a stream of downscaled frames, with PySceneDetect detectors.
+"""Shot-boundary detection on a stream of downscaled frames: PySceneDetect or TransNetV2.
 
-We feed PySceneDetect's detectors (``AdaptiveDetector``, ``ContentDetector`` and, for
-fades to and from black, ``ThresholdDetector``) directly with frames that our own
-PyAV pass decoded at reduced size, instead of letting PySceneDetect open the file:
-one cheap decode gives both the cuts and every frame's presentation time.
+We feed the detectors directly with frames that our own PyAV pass decoded at reduced
+size, instead of letting them open the file: one cheap decode gives the cuts and every
+frame's presentation time.
 
-Hard cuts come from PySceneDetect; :mod:`curate.flashes` then drops cuts that are only a
-brief flash inside one shot, and :mod:`curate.transitions` finds gradual transitions
-(dissolves, fades to black or white) and blank stretches as frame intervals that belong
-to no shot. Both work on 32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
+- ``adaptive`` / ``content``: PySceneDetect's ``AdaptiveDetector`` or ``ContentDetector``
+  (plus ``ThresholdDetector`` for fades to black) give hard cuts, with no minimum scene
+  length of their own; :mod:`curate.split.transitions` finds dissolves and fades as gaps.
+- ``transnetv2``: the TransNetV2 network (:mod:`curate.split.transnet`) on 48x27 copies of
+  the same frames; a detection one or two frames long is a hard cut, a longer one (its
+  ``many`` head marks every transition frame) a gap.
 
-References: PySceneDetect ``scenedetect/detectors/`` (Castellano, BSD-3).
+Whichever detector runs, :mod:`curate.split.flashes` drops cuts that are only a brief flash
+inside one shot, runs of blank frames become gaps, the minimum shot length is applied
+after the flash filter (of cuts closer than ``min_shot_s`` the larger picture change
+wins, so a flash or a whip pan just before a real cut does not hide it), and gaps less than
+``min_shot_s`` apart merge (a fade out and in around a black hold is one gap). Flash and
+gap logic works on 32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
+
+References: PySceneDetect ``scenedetect/detectors/`` (Castellano, BSD-3); TransNetV2
+(Soucek & Lokoc 2020, see :mod:`curate.split.transnet`).
 """
 
 from __future__ import annotations
@@ -22,8 +31,11 @@ import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector, ThresholdDetector
 from scenedetect.common import FrameTimecode
 
-from curate.flashes import drop_flashes
-from curate.transitions import find_blank, find_gradual, merge_intervals, thumbnail
+from curate.split import transnet
+from curate.split.flashes import drop_flashes, is_flash
+from curate.split.transitions import find_blank, find_gradual, merge_intervals, thumbnail
+
+DETECTORS = ("adaptive", "content", "transnetv2")
 
 
 @dataclass(frozen=True)
@@ -50,19 +62,23 @@ class ShotDetector:
     Args:
         fps: average frame rate of the source (frames per second); PySceneDetect
             counts ``min_shot_s`` in frames at this rate.
-        detector: ``adaptive`` (rolling-average content score, robust to fast motion)
-            or ``content`` (fixed threshold on HSV/edge change).
-        threshold: ``adaptive_threshold`` (ratio, default 3.0) or the content
-            threshold (default 27.0), depending on ``detector``.
+        detector: ``adaptive`` (rolling-average content score, robust to fast motion),
+            ``content`` (fixed threshold on HSV/edge change) or ``transnetv2`` (network).
+        threshold: ``adaptive_threshold`` (ratio, default 3.0), the content threshold
+            (default 27.0) or the TransNetV2 probability (default 0.5), by ``detector``.
         min_content_val: adaptive only: minimum content score for a cut.
         fade_threshold: mean-intensity level (0-255) below which a frame is black for
             fade detection; None disables fade detection.
         min_shot_s: minimum shot length (seconds) between two boundaries.
-        gradual: find dissolves and fades (:mod:`curate.transitions`) as gaps.
+        gradual: find dissolves and fades (:mod:`curate.split.transitions`) as gaps.
         max_transition_s: longest gradual transition (or fade leg) looked for, seconds.
         flash_s: longest flash (seconds) whose cuts are dropped; 0 keeps every cut.
         blank_std: thumbnail luma std (0-255) at or below which a frame is blank; runs of
             blank frames longer than ``flash_s`` become gaps. None disables.
+        device: ``transnetv2`` only: ``auto`` (GPU when present), ``cpu`` or ``cuda[:i]``.
+        batch: ``transnetv2`` only: 100-frame windows per forward pass.
+
+    Raises ValueError for an unknown ``detector``.
 
     ``boundaries()`` returns :class:`Boundaries`; ``cuts()`` only its cuts (a video without
     cuts gives ``[]``, one shot).
@@ -71,25 +87,29 @@ class ShotDetector:
     def __init__(self, fps: float, detector: str = "adaptive", threshold: float | None = None,
                  min_content_val: float = 15.0, fade_threshold: float | None = 12.0,
                  min_shot_s: float = 0.5, gradual: bool = True, max_transition_s: float = 2.0,
-                 flash_s: float = 0.25, blank_std: float | None = 4.0):
+                 flash_s: float = 0.25, blank_std: float | None = 4.0, device: str = "auto",
+                 batch: int = 8):
+        if detector not in DETECTORS:
+            raise ValueError(f"unknown detector {detector!r} ({', '.join(DETECTORS)})")
         self.fps = float(fps)
         self.min_len = max(1, int(round(min_shot_s * self.fps)))
         self.gradual, self.max_transition_s, self.blank_std = gradual, max_transition_s, blank_std
         self.flash_len = int(round(flash_s * self.fps))
+        self.kind, self.threshold, self.device, self.batch = detector, threshold, device, batch
         self._thumbs: list[np.ndarray] = []
+        self._net: list[np.ndarray] = []  # transnetv2: (27, 48, 3) RGB inputs
         self._final: Boundaries | None = None
+        # No minimum scene length inside PySceneDetect: it would keep a flash's cut and
+        # suppress a real cut just after it; merge_cuts applies min_shot_s after the flash filter.
+        self.detectors = []
         if detector == "adaptive":
-            main = AdaptiveDetector(adaptive_threshold=threshold or 3.0, min_scene_len=self.min_len,
-                                    min_content_val=min_content_val)
+            self.detectors.append(AdaptiveDetector(adaptive_threshold=threshold or 3.0, min_scene_len=1,
+                                                   min_content_val=min_content_val))
         elif detector == "content":
-            main = ContentDetector(threshold=threshold or 27.0, min_scene_len=self.min_len)
-        else:
-            raise ValueError(f"unknown detector {detector!r} (adaptive, content)")
-        self.detectors = [main]
-        if fade_threshold is not None:
-            self.detectors.append(ThresholdDetector(threshold=fade_threshold,
-                                                    min_scene_len=self.min_len, fade_bias=0.0,
-                                                    add_final_scene=False))
+            self.detectors.append(ContentDetector(threshold=threshold or 27.0, min_scene_len=1))
+        if fade_threshold is not None and detector != "transnetv2":
+            self.detectors.append(ThresholdDetector(threshold=fade_threshold, min_scene_len=1,
+                                                    fade_bias=0.0, add_final_scene=False))
         self._found: list[int] = []
         self.num_frames = 0
 
@@ -101,6 +121,8 @@ class ShotDetector:
         tc = self._tc(self.num_frames)
         for det in self.detectors:
             self._found.extend(c.frame_num for c in det.process_frame(tc, frame_bgr))
+        if self.kind == "transnetv2":
+            self._net.append(transnet.input_frame(frame_bgr))
         self._thumbs.append(thumbnail(frame_bgr))
         self.num_frames += 1
 
@@ -122,10 +144,17 @@ class ShotDetector:
         if not self._thumbs:
             return Boundaries([], [])
         thumbs = np.stack(self._thumbs)
-        raw = sorted({int(c) for c in self._found if 0 < c < self.num_frames})
-        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.min_len)
         gaps: list[tuple[int, int]] = []
-        if self.gradual:
+        if self.kind == "transnetv2":
+            single, many = transnet.predict(np.stack(self._net), self.device, self.batch)
+            self._net = []
+            found, net_gaps = net_boundaries(single, many, self.threshold or 0.5)
+            self._found.extend(found)
+            gaps += [g for g in net_gaps if not is_flash(thumbs, g[0], self.flash_len)]
+        raw = sorted({int(c) for c in self._found if 0 < c < self.num_frames})
+        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.min_len,
+                          strength=jumps(thumbs))
+        if self.gradual and self.kind != "transnetv2":
             top = max(3, int(round(self.max_transition_s * self.fps)))
             lengths = sorted({max(3, top >> k) for k in range(4)})
             gaps += find_gradual(thumbs, lengths)
@@ -152,14 +181,51 @@ def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int =
     return Boundaries(kept, merge_intervals(gaps, gap=join))
 
 
-def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int) -> list[int]:
-    """Sorted unique cuts inside ``(0, num_frames)``, dropping any closer than ``min_gap``
-    frames to the previous kept cut (the earlier one wins)."""
+def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,
+               strength: np.ndarray | None = None) -> list[int]:
+    """Sorted unique cuts inside ``(0, num_frames)`` with none closer than ``min_gap`` frames.
+
+    Of cuts too close together the one with the larger ``strength[c]`` (the picture change
+    into frame ``c``, see :func:`jumps`) wins; without ``strength`` the earlier one wins."""
+    inside = sorted({int(c) for c in cuts if 0 < c < num_frames})
+    order = sorted(inside, key=lambda c: -float(strength[c])) if strength is not None else inside
     kept: list[int] = []
-    for c in sorted(set(int(c) for c in cuts)):
-        if c <= 0 or c >= num_frames:
-            continue
-        if kept and c - kept[-1] < min_gap:
-            continue
-        kept.append(c)
-    return kept
+    for c in order:
+        if all(abs(c - k) >= min_gap for k in kept):
+            kept.append(c)
+    return sorted(kept)
+
+
+def jumps(thumbs: np.ndarray) -> np.ndarray:
+    """Mean absolute thumbnail change into each frame: ``(n, h, w, 3) uint8`` -> ``(n,) float32``
+    (0-255 levels; frame 0 gets 0)."""
+    d = np.abs(np.diff(thumbs.astype(np.int16), axis=0)).reshape(len(thumbs) - 1, -1).mean(axis=1)
+    return np.concatenate([[0.0], d]).astype(np.float32)
+
+
+def net_boundaries(single: np.ndarray, many: np.ndarray, threshold: float = 0.5,
+                   max_cut_len: int = 2) -> tuple[list[int], list[tuple[int, int]]]:
+    """Hard cuts and gradual transitions from TransNetV2 scores (:func:`curate.split.transnet.predict`).
+
+    ``single``, ``many``: ``(n,) float32`` per-frame scores. Each run of frames with
+    ``single > threshold`` is one detection; its extent is the run joined with the run of
+    ``many > threshold`` around its peak. An extent of at most ``max_cut_len`` frames is a
+    hard cut, reported as the frame after the peak (the network marks the last frame of the
+    outgoing shot); a longer one is a gap, half-open ``(start, end)``. Frame indices 0-based."""
+    cuts: list[int] = []
+    gaps: list[tuple[int, int]] = []
+    hot = np.concatenate([[False], single > threshold, [False]])
+    edges = np.flatnonzero(np.diff(hot.astype(np.int8)))
+    for s, e in zip(edges[::2], edges[1::2]):
+        peak = int(s + np.argmax(single[s:e]))
+        lo, hi = int(s), int(e)
+        if many[peak] > threshold:
+            while lo > 0 and many[lo - 1] > threshold:
+                lo -= 1
+            while hi < len(many) and many[hi] > threshold:
+                hi += 1
+        if hi - lo <= max_cut_len:
+            cuts.append(peak + 1)
+        else:
+            gaps.append((lo, hi))
+    return cuts, merge_intervals(gaps)

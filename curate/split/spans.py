@@ -3,7 +3,7 @@
 Rules (after PySceneDetect's ``split-video`` and Cosmos-Curate's fixed-stride splitting):
 
 - Frames inside a gap (a gradual transition or blank stretch, half-open frame interval
-  from :class:`curate.shots.Boundaries`) belong to no shot: a gap ends the shot before it
+  from :class:`curate.split.shots.Boundaries`) belong to no shot: a gap ends the shot before it
   and the next shot starts at its end.
 - Frames within ``trim_s`` of a cut or gap edge are removed from both neighbouring shots,
   so no clip holds a frame of the other shot (detectors can be a frame late on soft cuts).
@@ -121,7 +121,7 @@ def plan_spans(cuts: list[int], frame_times: list[float], end_time: float, *, mi
     """Turn cuts and gaps into clip spans.
 
     Args:
-        cuts: frame indices where a new shot starts (from :class:`curate.shots.ShotDetector`).
+        cuts: frame indices where a new shot starts (from :class:`curate.split.shots.ShotDetector`).
         frame_times: presentation time of every decoded frame, seconds; a jump (a hole of
             over 10 frame intervals, or time going backwards) splits shots like a cut.
         end_time: end of the last frame, seconds.

@@ -1,11 +1,12 @@
 """Split stage: one cheap decode at reduced size -> shot boundaries -> clip spans.
 
-The pass decodes every frame once at ``detect_width`` (FFmpeg swscale), feeds
-PySceneDetect detectors (:mod:`curate.shots`) and records each frame's presentation
-time, so spans and frame counts come from what actually decodes, not from the
-container's claims. The same frames give flash suppression and gradual transitions
-(:mod:`curate.flashes`, :mod:`curate.transitions`): dissolve and fade frames belong to no
-clip. Spans follow :func:`curate.spans.plan_spans`.
+The pass decodes every frame once at ``detect_width`` (FFmpeg swscale), feeds the shot
+detector (:mod:`curate.split.shots`: PySceneDetect, or TransNetV2 on 48x27 copies of the
+same frames) and records each frame's presentation time, so spans and frame counts come
+from what actually decodes, not from the container's claims. The same frames give flash
+suppression and gradual transitions (:mod:`curate.split.flashes`,
+:mod:`curate.split.transitions`): dissolve and fade frames belong to no clip. Spans follow
+:func:`curate.split.spans.plan_spans`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from curate.codec import iter_frames, scaled_size
-from curate.shots import ShotDetector
-from curate.spans import plan_spans
+from curate.split.shots import ShotDetector
+from curate.split.spans import plan_spans
 from curate.guard import Limits
 from curate.stage import RejectError, Stage
 from curate.tasks import SourceTask
@@ -26,8 +27,9 @@ from curate.tasks import SourceTask
 class SplitStage(Stage):
     """Find shots and plan clip spans for a probed source.
 
-    Config (seconds unless noted): ``detector`` (``adaptive`` | ``content``),
-    ``threshold`` (detector threshold; None = PySceneDetect's default),
+    Config (seconds unless noted): ``detector`` (``adaptive`` | ``content`` | ``transnetv2``),
+    ``threshold`` (detector threshold; None = the detector's default), ``device`` and
+    ``batch`` (TransNetV2 only),
     ``min_content_val``, ``fade_threshold`` (luma 0-255 for fade-to-black boundaries;
     None disables), ``min_shot_s``, ``gradual``, ``max_transition_s``, ``flash_s``,
     ``blank_std`` (see the fields), ``detect_width`` (pixels of the detection decode),
@@ -45,16 +47,18 @@ class SplitStage(Stage):
     name = "split"
     stage: Literal["split"] = "split"
     limits: Limits | None = Field(default_factory=lambda: Limits())
-    detector: Literal["adaptive", "content"] = "adaptive"
+    detector: Literal["adaptive", "content", "transnetv2"] = "adaptive"
     threshold: float | None = Field(None, gt=0)
+    device: str = Field("auto", description="transnetv2: auto (GPU when present) | cpu | cuda[:i]")
+    batch: int = Field(8, ge=1, description="transnetv2: 100-frame windows per forward pass")
     min_content_val: float = Field(15.0, ge=0)
     fade_threshold: float | None = Field(12.0, ge=0, le=255)
     min_shot_s: float = Field(0.5, gt=0)
     gradual: bool = Field(True, description="find cross-dissolves and fades to any flat colour; "
-                          "their frames go to no clip (curate.transitions)")
+                          "their frames go to no clip (curate.split.transitions)")
     max_transition_s: float = Field(2.0, gt=0, description="longest dissolve or fade leg looked for, seconds")
     flash_s: float = Field(0.25, ge=0, description="a brightness flash up to this long (seconds) inside "
-                           "one shot is no boundary (curate.flashes); 0 keeps every cut")
+                           "one shot is no boundary (curate.split.flashes); 0 keeps every cut")
     blank_std: float | None = Field(4.0, ge=0, description="luma std (0-255) of a blank frame; blank runs "
                                     "longer than flash_s go to no clip; null disables")
     detect_width: int = Field(256, ge=32)
@@ -69,11 +73,11 @@ class SplitStage(Stage):
         return self
 
     def shot_detector(self, fps: float) -> ShotDetector:
-        """A :class:`curate.shots.ShotDetector` with this stage's settings for a source at ``fps``
+        """A :class:`curate.split.shots.ShotDetector` with this stage's settings for a source at ``fps``
         (frames per second); feed it the detection decode's ``(H, W, 3) uint8`` BGR frames."""
         return ShotDetector(fps, self.detector, self.threshold, self.min_content_val,
                             self.fade_threshold, self.min_shot_s, self.gradual,
-                            self.max_transition_s, self.flash_s, self.blank_std)
+                            self.max_transition_s, self.flash_s, self.blank_std, self.device, self.batch)
 
     def process(self, task: SourceTask) -> SourceTask:
         src = task.source

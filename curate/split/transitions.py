@@ -22,7 +22,13 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
 3. variance dip: the spatial variance of the frame nearest ``t = 0.5`` is at most
    ``max_dip`` times the linear interpolation of the end variances. Mixing two unrelated
    pictures, or a picture and a flat frame, lowers contrast (the parabolic variance curve
-   of Alattar 1993 and Meng, Juan & Chang 1995); camera motion and exposure drift do not.
+   of Alattar 1993 and Meng, Juan & Chang 1995); camera motion and exposure drift do not;
+4. coherence: in a mix every changed pixel is part-way at once. For the frames of the
+   clear middle (``0.3 < t_j < 0.7``), each pixel whose colour changes by more than 20
+   levels between the ends gets its own mix weight (projection of its change on its
+   ``B - A``); at least ``min_coherence`` of them must lie within 0.25 of the frame's
+   ``t_j``. An object moving in a fixed frame (a car driving towards the camera, a bus
+   crossing) replaces pixels one by one, so they sit near 0 or 1 instead.
 
 The transition frames of a passing window are those where a straight line fitted to the
 clear part of the ramp (``0.15 < t_j < 0.85``) lies in ``(lo, hi)``; overlapping ones
@@ -79,6 +85,25 @@ def fit_blend(thumbs: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarra
     return t, np.sqrt((resid ** 2).mean(axis=1)) / scale
 
 
+def coherence(thumbs: np.ndarray, a: int, b: int, t: np.ndarray, level: float = 20.0) -> float:
+    """Share of changed pixels that are mixed as far as their frame (step 4 of the module
+    docstring), over frames ``a+1 .. b-1`` with ``0.3 < t_j < 0.7`` (the frame nearest 0.5
+    when none is). ``thumbs``: ``(n, h, w, 3) uint8``; ``t``: from :func:`fit_blend`.
+    Returns 1.0 when no pixel changes by more than ``level`` (0-255, colour distance)."""
+    ends = thumbs[[a, b]].astype(np.float32)
+    d = ends[1] - ends[0]
+    dd = (d * d).sum(axis=-1)
+    changed = dd > level ** 2
+    if not changed.any():
+        return 1.0
+    mid = np.flatnonzero((t > 0.3) & (t < 0.7))
+    if len(mid) == 0:
+        mid = np.array([int(np.argmin(np.abs(t - 0.5)))])
+    x = thumbs[a + 1 + mid].astype(np.float32) - ends[0]
+    own = (x * d).sum(axis=-1)[:, changed] / dd[changed]
+    return float((np.abs(own - t[mid, None]) < 0.25).mean())
+
+
 class BlendTest:
     """Decides whether a window is a gradual transition (see the module docstring).
 
@@ -90,10 +115,13 @@ class BlendTest:
         max_dip: largest variance ratio at mid-transition (1.0 = no dip required).
         lo, hi: mix weights that bound the frames reported as transition frames.
         flat_std: an end with spatial std at most this (0-255 levels) is a flat frame.
+        min_coherence: least share of changed pixels mixed as far as the whole frame (step 4).
     """
 
     def __init__(self, min_change: float = 12.0, min_spread: float = 0.5, max_residual: float = 0.4,
-                 max_dip: float = 0.7, lo: float = 0.04, hi: float = 0.96, flat_std: float = 6.0):
+                 max_dip: float = 0.7, lo: float = 0.04, hi: float = 0.96, flat_std: float = 6.0,
+                 min_coherence: float = 0.75):
+        self.min_coherence = min_coherence
         self.min_change, self.min_spread = min_change, min_spread
         self.max_residual, self.max_dip = max_residual, max_dip
         self.lo, self.hi, self.flat_std = lo, hi, flat_std
@@ -111,6 +139,8 @@ class BlendTest:
         expected = (1 - t[m]) * var[a] + t[m] * var[b]
         if var[a + 1 + m] > self.max_dip * max(float(expected), 1e-6):
             return None
+        if coherence(thumbs, a, b, t) < self.min_coherence:
+            return None  # pixels replaced one by one: an object moving, not a mix
         return self._ramp(t[between], np.flatnonzero(between) + a + 1, a, b)
 
     def _ramp(self, t: np.ndarray, frames: np.ndarray, a: int, b: int) -> tuple[int, int] | None:

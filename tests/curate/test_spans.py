@@ -2,7 +2,7 @@
 
 import pytest
 
-from curate.spans import plan_spans
+from curate.split.spans import plan_spans
 
 
 def _times(n, fps=25.0):

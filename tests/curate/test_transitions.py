@@ -8,13 +8,13 @@ handling switched off, to show the footage really fools PySceneDetect alone.
 import numpy as np
 import pytest
 
-from curate.flashes import drop_flashes, is_flash
+from curate.split.flashes import drop_flashes, is_flash
 from curate.probe import ProbeStage
-from curate.shots import resolve
-from curate.spans import plan_spans, shot_ranges
+from curate.split.shots import resolve
+from curate.split.spans import plan_spans, shot_ranges
 from curate.split import SplitStage
 from curate.tasks import SourceTask
-from curate.transitions import find_gradual, thumbnail
+from curate.split.transitions import find_gradual, thumbnail
 from support.synth import render
 from support.transitions import dissolve_video, fade_video, flash_video
 
