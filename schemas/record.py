@@ -181,7 +181,9 @@ class Caption(_Model):
     used, as a JSON object string). When its output stayed degenerate after one retry,
     ``text`` falls back to the signal description, ``degenerate_reason`` is
     ``caption_degenerate`` and ``degenerate_detail`` names what was wrong (``empty``,
-    ``repeated_ngram``, ``prompt_echo``, ``cut_off``).
+    ``cut_off``, ``no_events``, ``repeated_ngram``, ``prompt_echo``). When the model could
+    not run on the clip at all (out of GPU memory even alone), ``degenerate_reason`` is
+    ``caption_failed`` and ``degenerate_detail`` says why (``cuda_oom``).
     """
 
     text: str
@@ -193,7 +195,7 @@ class Caption(_Model):
     events: list[CaptionEvent] = Field(default_factory=list)
     signals: str | None = None
     generation: str | None = None
-    degenerate_reason: Literal["caption_degenerate"] | None = None
+    degenerate_reason: Literal["caption_degenerate", "caption_failed"] | None = None
     degenerate_detail: str | None = None
 
 

@@ -5,12 +5,15 @@ cf. the repetition checks of cosmos-curate's caption filtering and the n-gram re
 measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"):
 
 - ``empty``: nothing but whitespace and punctuation, or fewer than ``min_words`` words;
-- ``repeated_ngram``: a word ``n``-gram occurring ``max_repeats`` times or more, one word
-  repeated ``max_run`` times in a row, or a 1-3 character unit repeated 10+ times;
+- ``cut_off``: generation stopped at ``max_new_tokens`` without an end-of-sequence token
+  (what the engine reports; a missing final period is not a sign of it);
+- ``no_events``: timed events were asked for and none could be read from the answer;
+- ``repeated_ngram``: within one piece of the answer (the summary or one event's text,
+  so a subject named in several events does not count), a word ``n``-gram occurring
+  ``max_repeats`` times or more or one word repeated ``max_run`` times in a row; or
+  ``max_repeats`` events with the same text; or a 1-3 character unit repeated 10+ times;
 - ``prompt_echo``: the output copies the prompt (the format placeholders, or half of its
-  word ``echo_n``-grams appear in the prompt);
-- ``cut_off``: the text does not end a sentence (generation stopped mid-sentence, e.g. at
-  ``max_new_tokens``).
+  word ``echo_n``-grams appear in the prompt).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-DEGENERATE_KINDS = ("empty", "repeated_ngram", "prompt_echo", "cut_off")
+DEGENERATE_KINDS = ("empty", "cut_off", "no_events", "repeated_ngram", "prompt_echo")
 
 _OPENINGS = re.compile(
     r"^\s*(?:(?:in|throughout)\s+(?:this|the)\s+(?:video|clip|footage|sequence)\s*,?\s*"
@@ -31,8 +34,7 @@ _OPENINGS = re.compile(
 _WORD = re.compile(r"[a-z0-9']+")
 _TIMES = re.compile(r"\d+(?:\.\d+)?\s*[-\u2013\u2014]\s*\d+(?:\.\d+)?\s*s\b\s*:?")
 _UNIT_RUN = re.compile(r"(\S{1,3})\1{9,}")
-_END = re.compile(r"[.!?][\"')\]]*\s*$")
-_PLACEHOLDERS = ("<one sentence", "<start>-<end>", "answer in exactly this format")
+_PLACEHOLDERS = ("<one sentence", "<start>-<end>", "answer in exactly this format", "<start, seconds>")
 
 
 @dataclass(frozen=True)
@@ -93,18 +95,28 @@ def echoes_prompt(text: str, prompt: str, checks: DegenerateChecks = DegenerateC
     return sum(g in seen for g in grams) / len(grams) >= checks.echo_share
 
 
-def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = DegenerateChecks()) -> str | None:
-    """The first degenerate kind ``text`` shows, in the order of :data:`DEGENERATE_KINDS`, or None.
+def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = DegenerateChecks(),
+                    hit_limit: bool = False, pieces: list[str] | None = None,
+                    events: int | None = None) -> str | None:
+    """The first degenerate kind the answer shows, in the order of :data:`DEGENERATE_KINDS`, or None.
 
-    ``text``: a model answer after :func:`strip_boilerplate`; ``prompt``: the prompt's
-    text (:func:`curate.captioning.prompts.prompt_text`).
+    ``text``: the raw model answer (after :func:`strip_boilerplate`); ``prompt``: the
+    prompt's text (:func:`curate.captioning.prompts.prompt_text`); ``hit_limit``: the
+    engine stopped at ``max_new_tokens``; ``pieces``: the answer as read (summary, then
+    each event's text; default ``[text]``); ``events``: how many timed events were read
+    (None when none were asked for).
     """
     if len(words(text)) < checks.min_words:
         return "empty"
-    if is_repetitive(text, checks):
-        return "repeated_ngram"
-    if prompt and echoes_prompt(text, prompt, checks):
-        return "prompt_echo"
-    if not _END.search(text):
+    if hit_limit:
         return "cut_off"
+    if events == 0:
+        return "no_events"
+    pieces = [p for p in (pieces if pieces is not None else [text]) if p]
+    same = Counter(tuple(words(p)) for p in pieces[1:])
+    if (_UNIT_RUN.search(text.replace(" ", "")) or any(is_repetitive(p, checks) for p in pieces)
+            or (same and max(same.values()) >= checks.max_repeats)):
+        return "repeated_ngram"
+    if prompt and (any(p in text.lower() for p in _PLACEHOLDERS) or echoes_prompt(" ".join(pieces), prompt, checks)):
+        return "prompt_echo"
     return None

@@ -1,79 +1,69 @@
-"""The vision-language model behind the caption stage, kept apart from the stage itself.
+"""The transformers engine behind the caption stage, kept apart from the stage itself.
 
 After cosmos-curate's split of ``model_interface`` (load weights, run the model) from
 ``stage_interface`` (records, batching, caching): this module knows transformers and
 torch, nothing about clips. Any model that ``AutoModelForImageTextToText`` loads and whose
-``AutoProcessor`` has a chat template taking several images works (Qwen2/2.5/3-VL,
-LLaVA-OneVision, SmolVLM2, Idefics3, ...), named by hub id or local path. With
+``AutoProcessor`` has a chat template works, named by hub id or local path. With
 ``HF_HUB_OFFLINE=1`` only local paths (or models already in the hub cache) load.
 
-Batched generation pads on the left (decoder-only generation continues from the last
-position of every row), as Ray Data's vision-LLM batch-inference example and the
-transformers docs prescribe. torch and transformers are imported when a model is
-loaded, so reading a pipeline file stays cheap.
+- **Video input.** Models of :data:`VIDEO_MODELS` (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) get a
+  window's frames as one video with its metadata (``fps`` = the frame sample's rate,
+  ``do_sample_frames=False``), so Qwen2.5-VL's time-aligned rotary positions
+  (``second_per_grid_ts``) and Qwen3-VL's timestamp tokens see real time, and two
+  frames share one temporal patch (half the vision tokens of separate images). Other
+  models get the frames as separate images. The processor's own resize only rounds to
+  its patch grid: frames arrive at the stage's ``image_side`` already.
+- **Loading.** ``device_map`` puts the weights straight onto the device (no full copy in
+  host RAM first); FlashAttention 2 when ``flash_attn`` is installed and the device is
+  CUDA, else PyTorch SDPA.
+- **Batches** pad on the left (decoder-only generation continues from every row's last
+  position). ``count_tokens`` gives a request's prompt tokens, vision tokens included,
+  for the stage's token-budget batching.
+- **Structured answers.** ``generate(..., schema=...)`` constrains decoding to a JSON
+  schema with :mod:`curate.captioning.constrain` when lm-format-enforcer is installed.
+
+torch and transformers are imported when a model is loaded, so reading a pipeline file
+stays cheap.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, replace
+import importlib.util
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from curate.captioning.generation import Generation, GenerationSettings
+
 DTYPES = ("float32", "bfloat16", "float16")
+VIDEO_MODELS = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe")
+MIN_PIXELS, MAX_PIXELS = 4 * 28 * 28, 16384 * 28 * 28  # the processor only rounds to its grid
 
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Settings of one ``generate()`` call. ``max_new_tokens`` counts tokens; ``seed`` seeds sampling."""
-
-    max_new_tokens: int = 256
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    repetition_penalty: float = 1.05
-    no_repeat_ngram_size: int = 0
-    seed: int = 0
-
-    def generate_kwargs(self) -> dict:
-        """Keyword arguments for ``model.generate`` (sampling knobs only when sampling)."""
-        kw = {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample,
-              "repetition_penalty": self.repetition_penalty}
-        if self.do_sample:
-            kw.update(temperature=self.temperature, top_p=self.top_p)
-        else:
-            kw.update(temperature=None, top_p=None, top_k=None)
-        if self.no_repeat_ngram_size:
-            kw["no_repeat_ngram_size"] = self.no_repeat_ngram_size
-        return kw
-
-    def retry(self) -> "GenerationSettings":
-        """The other settings of the one retry after a degenerate answer: sampling with a
-        stronger repetition penalty, no repeated 4-grams and half as many tokens again."""
-        return replace(self, do_sample=True, temperature=0.7, top_p=0.9, repetition_penalty=1.2,
-                       no_repeat_ngram_size=4, max_new_tokens=int(self.max_new_tokens * 1.5),
-                       seed=self.seed + 1)
-
-    def to_json(self) -> str:
-        """The settings as a compact JSON object string (stored in ``Caption.generation``)."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+__all__ = ["Generation", "GenerationSettings", "Request", "VisionLanguageModel", "resolve_device", "resolve_dtype"]
 
 
 @dataclass
 class Request:
-    """One prompt: ``images`` (each ``(H, W, 3) uint8`` RGB) and the chat ``messages`` that place them."""
+    """One prompt: frames ``images`` (each ``(H, W, 3) uint8`` RGB, equal sizes, in time order),
+    the chat ``messages`` that place them, and how they go in.
+
+    ``video``: the frames go in as one video (``messages`` hold one ``{"type": "video"}``)
+    sampled at ``fps`` frames per second, else as images (one ``{"type": "image"}`` each).
+    ``offset_s``: the clip time (seconds) of time 0 in the prompt and the answer.
+    """
 
     images: list[np.ndarray]
     messages: list[dict]
+    video: bool = False
+    fps: float = 1.0
+    offset_s: float = 0.0
 
-
-@dataclass(frozen=True)
-class Generation:
-    """A decoded answer, the tokens generated for it (up to and including EOS) and whether it hit the limit."""
-
-    text: str
-    new_tokens: int
-    hit_limit: bool
+    def video_metadata(self) -> dict:
+        """transformers ``VideoMetadata`` fields: frame ``k`` is at ``k / fps`` seconds."""
+        n = len(self.images)
+        return {"fps": self.fps, "total_num_frames": n, "frames_indices": list(range(n)),
+                "duration": n / self.fps}
 
 
 def resolve_device(device: str) -> str:
@@ -97,34 +87,96 @@ def resolve_dtype(dtype: str, device: str):
     return getattr(torch, dtype)
 
 
+def attention_implementation(device: str, requested: str = "auto") -> str:
+    """``auto`` -> ``flash_attention_2`` on CUDA when ``flash_attn`` is installed, else ``sdpa``."""
+    if requested != "auto":
+        return requested
+    if device.startswith("cuda") and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def qwen_vision_tokens(n_frames: int, height: int, width: int, video: bool, patch: int = 14,
+                       merge: int = 2, temporal: int = 2) -> int:
+    """Vision tokens Qwen2/2.5/3-VL spend on ``n_frames`` frames of ``height x width`` pixels
+    (as one video: a temporal patch of ``temporal`` frames; as images: one patch each)."""
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    h, w = smart_resize(height, width, factor=patch * merge, min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+    per = (h // patch) * (w // patch) // merge ** 2
+    return per * (math.ceil(n_frames / temporal) if video else n_frames)
+
+
+def count_tokens(engine, request: Request) -> int:
+    """Prompt tokens of ``request`` for ``engine`` (its ``processor``, ``model_type`` and
+    ``chat_text``), vision tokens included: exact for the Qwen-VL family (chat text
+    tokens plus :func:`qwen_vision_tokens`), else measured by running the processor."""
+    if engine.model_type not in VIDEO_MODELS:
+        batch = engine.processor(text=[engine.chat_text(request)], images=[list(request.images)], return_tensors="pt")
+        return int(batch["input_ids"].shape[1])
+    text = len(engine.processor.tokenizer(engine.chat_text(request))["input_ids"])
+    h, w = request.images[0].shape[:2]
+    if request.video:
+        return text + qwen_vision_tokens(len(request.images), h, w, True)
+    return text + sum(qwen_vision_tokens(1, *img.shape[:2], False) for img in request.images)
+
+
 class VisionLanguageModel:
-    """A loaded VLM: ``generate(requests, settings) -> [Generation]``, one per request, in order.
+    """A loaded VLM: ``generate(requests, settings, schema) -> [Generation]``, one per request, in order.
 
     ``model_id``: hub id or local folder (saved with ``save_pretrained``, processor included).
-    Raises OSError when the weights cannot be found (e.g. a hub id under ``HF_HUB_OFFLINE=1``).
+    ``attn``: ``auto`` (see :func:`attention_implementation`), ``sdpa``, ``eager``,
+    ``flash_attention_2``. Raises OSError when the weights cannot be found (e.g. a hub id
+    under ``HF_HUB_OFFLINE=1``).
     """
 
-    def __init__(self, model_id: str, dtype: str = "auto", device: str = "auto"):
+    engine = "transformers"
+
+    def __init__(self, model_id: str, dtype: str = "auto", device: str = "auto", attn: str = "auto"):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.model_id = model_id
         self.device = resolve_device(device)
         self.processor = AutoProcessor.from_pretrained(model_id)
         self.processor.tokenizer.padding_side = "left"
+        self.attn = attention_implementation(self.device, attn)
         self.model = AutoModelForImageTextToText.from_pretrained(
-            model_id, dtype=resolve_dtype(dtype, self.device)).to(self.device).eval()
+            model_id, dtype=resolve_dtype(dtype, self.device), device_map=self.device,
+            attn_implementation=self.attn).eval()
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
         tok = self.processor.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.eos_ids, default=0)
+        self.model_type = getattr(self.model.config, "model_type", "")
+        self.takes_video = self.model_type in VIDEO_MODELS and getattr(self.processor, "video_processor", None) is not None
+        self._constraint = None
+
+    def chat_text(self, request: Request) -> str:
+        """The request's prompt as the chat template writes it (vision placeholders unexpanded)."""
+        return self.processor.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=False)
 
     def encode(self, requests: list[Request]) -> dict:
-        """Chat-template, tokenise and preprocess a batch; tensors on the model's device."""
-        texts = [self.processor.apply_chat_template(r.messages, add_generation_prompt=True, tokenize=False)
-                 for r in requests]
-        images = [list(r.images) for r in requests]
-        batch = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        """Chat-template, tokenise and preprocess a batch; tensors on the model's device.
+
+        Raises ValueError when the batch mixes video and image requests.
+        """
+        if len({r.video for r in requests}) > 1:
+            raise ValueError("a batch must be all video or all image requests")
+        texts = [self.chat_text(r) for r in requests]
+        size = {"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS}
+        if requests[0].video:
+            batch = self.processor(
+                text=texts, videos=[np.stack(r.images) for r in requests], padding=True, return_tensors="pt",
+                video_metadata=[r.video_metadata() for r in requests], do_sample_frames=False,
+                videos_kwargs={"size": size, "cap_pixels_per_frame": False})
+        else:
+            batch = self.processor(text=texts, images=[list(r.images) for r in requests], padding=True,
+                                   return_tensors="pt", images_kwargs={"size": size})
         return batch.to(self.device)
+
+    def count_tokens(self, request: Request) -> int:
+        """Prompt tokens of ``request``, vision tokens included (:func:`count_tokens`)."""
+        return count_tokens(self, request)
 
     def _count(self, row) -> tuple[int, bool]:
         """Tokens of one generated row ``(T,) int64`` up to the first EOS, and whether none came."""
@@ -133,18 +185,38 @@ class VisionLanguageModel:
                 return i + 1, False
         return len(row), True
 
-    def generate(self, requests: list[Request], settings: GenerationSettings) -> list[Generation]:
-        """Generate one answer per request in a single batched ``generate()`` call."""
+    def constraint(self):
+        """The :class:`~curate.captioning.constrain.SchemaConstraint` of this tokenizer, or None
+        when lm-format-enforcer is not installed."""
+        from curate.captioning import constrain
+
+        if self._constraint is None and constrain.available():
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            self._constraint = constrain.SchemaConstraint(self.processor.tokenizer, sorted(self.eos_ids), vocab)
+        return self._constraint
+
+    def generate(self, requests: list[Request], settings: GenerationSettings,
+                 schema: dict | None = None) -> list[Generation]:
+        """Generate one answer per request in a single batched ``generate()`` call.
+
+        ``schema``: constrain answers to this JSON schema when lm-format-enforcer is
+        installed. Raises ``torch.cuda.OutOfMemoryError`` when the batch does not fit.
+        """
         import torch
 
         if not requests:
             return []
         batch = self.encode(requests)
+        prompt_len = batch["input_ids"].shape[1]
+        extra = {}
+        if schema is not None and self.constraint() is not None:
+            extra["prefix_allowed_tokens_fn"] = self.constraint().allowed_tokens_fn(schema)
         if settings.do_sample:
             torch.manual_seed(settings.seed)
         with torch.inference_mode():
-            out = self.model.generate(**batch, pad_token_id=self.pad_id, **settings.generate_kwargs())
-        new = out[:, batch["input_ids"].shape[1]:].cpu()
+            out = self.model.generate(**batch, pad_token_id=self.pad_id, **settings.generate_kwargs(),
+                                      logits_processor=settings.logits_processors(prompt_len), **extra)
+        new = out[:, prompt_len:].cpu()
         texts = self.processor.batch_decode(new, skip_special_tokens=True)
         gens = []
         for text, row in zip(texts, new):

@@ -8,6 +8,15 @@ prompting of Qwen2.5-VL's and LLaVA-Video's video captioning recipes, done in te
 it works for any multi-image model). The measured signals (camera motion per segment,
 motion intensity, on-screen text when a scorer measured it) follow as hints.
 
+``v2`` (the default) asks for JSON of :data:`curate.captioning.answers.ANSWER_SCHEMA`.
+For a model that takes video (:data:`curate.captioning.model.VIDEO_MODELS`) the window's
+frames go in as one video whose frame ``k`` is at ``k / fps`` seconds (``fps`` the frame
+sample's rate), and the prompt states exactly those times, in seconds from the start of
+the video; the answer's times are then shifted by the clip time of the first frame
+(``offset_s``). The hints are shifted the same way, so every time the model reads or
+writes is on one clock. For other models, ``v2`` labels each image with its clip time,
+as ``v1`` does. ``v1`` asks for ``SUMMARY:``/``EVENTS:`` free text and always uses images.
+
 Prompt versions are stable: changing a prompt's wording means adding a version, since
 the version is part of the caption cache key and of every record it produced.
 """
@@ -21,7 +30,7 @@ from curate.camera import CameraThresholds
 from curate.captioning.windows import Window
 from schemas import CameraSegment, ClipRecord
 
-PROMPT_VERSIONS = ("v1",)
+PROMPT_VERSIONS = ("v1", "v2")
 
 _V1_TASK = (
     "Describe what happens in the video, in time order. Answer in exactly this format:\n"
@@ -31,6 +40,26 @@ _V1_TASK = (
     "Name what moves, where it goes and how the camera moves. Use the times above. "
     "Do not describe the frames one by one and do not begin with \"The video shows\"."
 )
+
+_V2_TASK = (
+    "Describe what happens in the {span}, in time order. Answer with JSON only, in this form:\n"
+    '{{"summary": "<one sentence about the whole {span}>", "events": [{{"start_s": <start, seconds>, '
+    '"end_s": <end, seconds>, "text": "<one sentence about what happens then>"}}]}}\n'
+    "Give one event per distinct action; times are seconds {clock}. Name what moves, where it goes and "
+    "how the camera moves. Do not describe the frames one by one and do not begin with \"The video shows\"."
+)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A window's prompt: chat ``messages``, whether the frames go in as one ``video``, the
+    frame sample's rate ``fps`` (frames per second; frame ``k`` at ``k / fps`` s of the video)
+    and ``offset_s``, the clip time of time 0 in the prompt and the answer (seconds)."""
+
+    messages: list[dict]
+    video: bool
+    fps: float
+    offset_s: float
 
 
 @dataclass(frozen=True)
@@ -66,11 +95,13 @@ def motion_label(motion: float, th: CameraThresholds = CameraThresholds()) -> st
             else "moderate motion" if motion < c else "strong motion")
 
 
-def hint_lines(hints: Hints, window: Window) -> list[str]:
-    """Hint lines for one window: camera segments clipped to it, motion, on-screen text."""
-    segs = [seg.model_copy(update={"start_s": max(seg.start_s, window.start_s),
-                                   "end_s": min(seg.end_s, window.end_s)})
-            for seg in hints.segments if seg.end_s > window.start_s and seg.start_s < window.end_s]
+def hint_lines(hints: Hints, window: Window, offset_s: float = 0.0) -> list[str]:
+    """Hint lines for one window: camera segments clipped to it (times minus ``offset_s``,
+    never below 0), motion, on-screen text."""
+    segs = [seg.model_copy(update={"start_s": max(seg.start_s, window.start_s, offset_s) - offset_s,
+                                   "end_s": min(seg.end_s, window.end_s) - offset_s})
+            for seg in hints.segments
+            if seg.end_s > max(window.start_s, offset_s) and seg.start_s < window.end_s]
     lines = [f"camera {part}" for part in describe(segs).split("; ") if part]
     if hints.motion is not None:
         lines.append(f"overall: {motion_label(hints.motion)}")
@@ -106,6 +137,49 @@ def build_messages(times: list[float], hints: Hints, window: Window, duration_s:
     task = _V1_TASK.format(span="clip" if whole else "part")
     content.append({"type": "text", "text": f"{hint_text}\n{task}"})
     return [{"role": "user", "content": content}]
+
+
+def sample_rate(times: list[float]) -> float:
+    """Frames per second of a frame sample with these times (1.0 for a single frame)."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 1.0
+
+
+def build_prompt(times: list[float], hints: Hints, window: Window, duration_s: float,
+                 version: str = "v2", video: bool = False) -> Prompt:
+    """The :class:`Prompt` of one window (module docstring).
+
+    ``times``: the window's frame times in seconds from the clip start (strictly
+    increasing); ``video``: the model takes video (used by ``v2`` when there are at least
+    two frames). Raises ValueError like :func:`build_messages`.
+    """
+    if version == "v1" or not video or len(times) < 2:
+        if version not in PROMPT_VERSIONS:
+            raise ValueError(f"unknown prompt version {version!r}; known: {PROMPT_VERSIONS}")
+        msgs = build_messages(times, hints, window, duration_s, "v1")
+        if version == "v2":
+            msgs[0]["content"][-1]["text"] = msgs[0]["content"][-1]["text"].split("\nDescribe")[0] + "\n" + \
+                _V2_TASK.format(span="video", clock="from the clip start, as the frames are labelled")
+        return Prompt(msgs, False, sample_rate(times), 0.0)
+    build_messages(times, hints, window, duration_s, "v1")  # the same checks
+    fps, offset = sample_rate(times), times[0]
+    whole = window.start_s <= 0 and window.end_s >= duration_s
+    stamps = ", ".join(f"{k / fps:.2f}" for k in range(len(times)))
+    intro = (f"The video has {len(times)} frames at {fps:.2f} frames per second"
+             + ("" if whole else f"; it is part of a {duration_s:.1f} s clip")
+             + f". Frame times in seconds from the start of the video: {stamps}.")
+    lines = hint_lines(hints, window, offset)
+    hint_text = ("\nMeasured signals (reliable for camera motion; times from the start of the video):\n"
+                 + "\n".join(f"- {x}" for x in lines)) if lines else ""
+    task = _V2_TASK.format(span="video", clock="from the start of the video")
+    content = [{"type": "video"}, {"type": "text", "text": f"{intro}{hint_text}\n{task}"}]
+    return Prompt([{"role": "user", "content": content}], True, fps, offset)
+
+
+def video_times_in_prompt(messages: list[dict]) -> list[float]:
+    """The frame times a video prompt states (seconds from the start of the video)."""
+    text = prompt_text(messages)
+    stamps = text.split("Frame times in seconds from the start of the video: ", 1)[1].split(".\n", 1)[0]
+    return [float(x) for x in stamps.rstrip(".").split(", ")]
 
 
 def prompt_text(messages: list[dict]) -> str:

@@ -1,14 +1,18 @@
 """VLM caption stage: temporally ordered captions from a vision-language model.
 
 Per clip (kept clips only; it runs after dedup): the frame sample extract put in the
-output store is loaded (no second decode), the clip is cut into time windows (:mod:`.windows`), each
-window becomes a prompt with its frames' timestamps and the measured signals as hints
-(:mod:`.prompts`), windows of the whole batch are generated together in batches of
-``resources.batch_size`` (:mod:`.model`), answers are checked (:mod:`.hygiene`) and a
-degenerate one is retried once with other settings; the windows' answers are merged into
-a short caption, a long caption and events in time order (:mod:`.merge`). A clip whose
-answer stays degenerate keeps the signal description with ``caption_degenerate``.
-Results are cached by clip id and caption settings (:mod:`.cache`).
+output store is loaded (no second decode), the clip is cut into time windows
+(:mod:`.windows`), each window becomes a prompt (:mod:`.prompts`: the frames as one video
+with their fps for models that take video, else images labelled with their times; the
+measured signals as hints; JSON answers asked for). Windows of the whole batch are
+generated together in batches sized by a token budget (:mod:`.batching`; halved on CUDA
+out-of-memory) by the transformers engine (:mod:`.model`) or vLLM (:mod:`.vllm_engine`),
+answers are read (:mod:`.answers`) and checked (:mod:`.hygiene`); a failed answer
+(degenerate, cut off, or no timed events) is retried once with sampling. The windows'
+answers are merged into a short caption, a long caption and events in time order
+(:mod:`.merge`). A clip whose answer stays failed keeps the signal description with
+``caption_degenerate``; one that did not fit in GPU memory even alone keeps it with
+``caption_failed``. Results are cached by clip id and caption settings (:mod:`.cache`).
 
 The signals caption stage normally runs first (its camera segments are the hints); a
 record that arrives without them gets them here with that stage's default thresholds.
@@ -27,11 +31,14 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from curate import store
 from curate.caption import CaptionStage
+from curate.captioning.answers import ANSWER_SCHEMA, WindowCaption, read_answer
+from curate.captioning.batching import FittingGenerator, pack
 from curate.captioning.cache import CachedCaption, CaptionCache
+from curate.captioning.generation import Generation, GenerationSettings
 from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
-from curate.captioning.merge import merge_windows, parse_answer
-from curate.captioning.model import Generation, GenerationSettings, Request, VisionLanguageModel
-from curate.captioning.prompts import PROMPT_VERSIONS, build_messages, hints_of, prompt_text
+from curate.captioning.merge import merge_windows
+from curate.captioning.model import Request
+from curate.captioning.prompts import PROMPT_VERSIONS, build_prompt, hints_of, prompt_text
 from curate.captioning.windows import Window, frames_in, make_windows
 from curate.extract import frames_path
 from curate.frames_io import load_frames
@@ -39,21 +46,22 @@ from curate.stage import Stage, reject_for
 from curate.tasks import ClipTask
 from schemas import Caption
 
-CACHE_FIELDS = ("model", "dtype", "max_new_tokens", "prompt_version", "window_s", "stride_s",
-                "image_side", "seed")
+CACHE_FIELDS = ("model", "engine", "dtype", "max_new_tokens", "prompt_version", "window_s", "stride_s",
+                "image_side", "seed", "video", "structured")
 
 
 @dataclass
 class _Job:
-    """One clip waiting for generation: its windows, requests, prompt texts and answers."""
+    """One clip waiting for generation: its windows, requests, prompt texts and what came back."""
 
     task: ClipTask
     signals: str
     windows: list[Window]
     requests: list[Request]
     prompts: list[str]
-    answers: list[str | None]
+    captions: list[WindowCaption | None]
     kinds: list[str | None]
+    errors: list[str | None]
     new_tokens: int = 0
 
 
@@ -76,31 +84,45 @@ def increasing(frames: np.ndarray, times: list[float]) -> tuple[np.ndarray, list
 class VLMCaptionStage(Stage):
     """Caption kept clips with a vision-language model (module docstring).
 
-    Config: ``model`` (hub id or local path), ``dtype`` (auto | float32 | bfloat16 |
-    float16), ``device`` (auto | cpu | cuda | cuda:N), ``max_new_tokens`` (per window),
-    ``prompt_version``, ``window_s``/``stride_s`` (seconds, stride <= window),
-    ``image_side`` (short side in pixels of frames given to the model), ``txt`` (the
-    variant written to ``<key>.txt``: short | long | events | signals), ``seed``
-    (sampling seed of the retry), ``cache`` (reuse captions under ``<work>/captions``).
-    ``resources.batch_size`` is both the clips per call and the prompts per ``generate()``.
+    Config: ``model`` (hub id or local path), ``engine`` (transformers | vllm), ``dtype``
+    (auto | float32 | bfloat16 | float16), ``device`` (auto | cpu | cuda | cuda:N; the
+    transformers engine), ``attn`` (auto | sdpa | eager | flash_attention_2),
+    ``max_new_tokens`` (per window), ``prompt_version`` (v2: JSON answers; v1: free text),
+    ``structured`` (constrain v2 answers to the JSON schema where the engine can),
+    ``video`` (auto: frames as one video for models that take video; off: always images),
+    ``window_s``/``stride_s`` (seconds, stride <= window), ``image_side`` (short side in
+    pixels of frames given to the model), ``max_batch_tokens`` (token budget of one
+    ``generate()`` call: rows x (longest prompt + max_new_tokens)), ``txt`` (the variant
+    written to ``<key>.txt``: short | long | events | signals), ``seed`` (sampling seed of
+    the retry), ``cache`` (reuse captions under ``<work>/captions``),
+    ``gpu_memory_utilization`` (vllm engine). ``resources.batch_size`` is the clips per
+    call and the most prompts per ``generate()``.
     """
 
     name = "vlm_caption"
     uses_model = True
     stage: Literal["vlm_caption"] = "vlm_caption"
     model: str
+    engine: Literal["transformers", "vllm"] = "transformers"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "auto"
+    attn: Literal["auto", "sdpa", "eager", "flash_attention_2"] = "auto"
     max_new_tokens: int = Field(256, ge=8, le=4096)
-    prompt_version: Literal[PROMPT_VERSIONS] = "v1"  # type: ignore[valid-type]
+    prompt_version: Literal[PROMPT_VERSIONS] = "v2"  # type: ignore[valid-type]
+    structured: bool = True
+    video: Literal["auto", "off"] = "auto"
     window_s: float = Field(10.0, gt=0)
     stride_s: float = Field(8.0, gt=0)
     image_side: int = Field(224, ge=28)
+    max_batch_tokens: int = Field(32768, ge=256)
     txt: Literal["short", "long", "events", "signals"] = "long"
     seed: int = 0
     cache: bool = True
-    _vlm: VisionLanguageModel | None = PrivateAttr(None)
-    _stats: dict = PrivateAttr(default_factory=lambda: {"generate_calls": 0, "prompts": 0, "new_tokens": 0})
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    _vlm: object = PrivateAttr(None)
+    _fit: FittingGenerator | None = PrivateAttr(None)
+    _stats: dict = PrivateAttr(default_factory=lambda: {"generate_calls": 0, "prompts": 0, "new_tokens": 0,
+                                                        "oom_splits": 0, "failed": 0})
 
     @model_validator(mode="after")
     def _check_stride(self) -> "VLMCaptionStage":
@@ -109,18 +131,30 @@ class VLMCaptionStage(Stage):
         return self
 
     def setup(self) -> None:
-        """Load the model once per worker."""
+        """Load the model once per worker (the engine named by ``engine``)."""
         if self._vlm is None:
-            self._vlm = VisionLanguageModel(self.model, self.dtype, self.device)
+            if self.engine == "vllm":
+                from curate.captioning.vllm_engine import VLLMEngine
+
+                self._vlm = VLLMEngine(self.model, self.dtype, gpu_memory_utilization=self.gpu_memory_utilization)
+            else:
+                from curate.captioning.model import VisionLanguageModel
+
+                self._vlm = VisionLanguageModel(self.model, self.dtype, self.device, self.attn)
 
     @property
     def stats(self) -> dict:
-        """Counters of this worker: ``generate_calls``, ``prompts``, ``new_tokens``."""
+        """Counters of this worker: ``generate_calls``, ``prompts``, ``new_tokens``, ``oom_splits``
+        (batches halved after running out of GPU memory), ``failed`` (prompts that did not fit alone)."""
         return self._stats
 
     def generation(self) -> GenerationSettings:
         """Settings of the first attempt (greedy); :meth:`GenerationSettings.retry` gives the second."""
         return GenerationSettings(max_new_tokens=self.max_new_tokens, seed=self.seed)
+
+    def schema(self) -> dict | None:
+        """The JSON schema answers are constrained to (v2 with ``structured``), else None."""
+        return ANSWER_SCHEMA if self.prompt_version == "v2" and self.structured else None
 
     def cache_settings(self) -> dict:
         """What keys the caption cache (see :mod:`curate.captioning.cache`)."""
@@ -173,6 +207,8 @@ class VLMCaptionStage(Stage):
         if hit is not None:
             rec.caption = self._caption(hit, signals)
             return None
+        self.setup()
+        video = self.video == "auto" and bool(getattr(self._vlm, "takes_video", False))
         # The frame sample is in the output store (written by extract on whichever node).
         frames, times = load_frames(io.BytesIO(store.read_bytes(frames_path(task.work_dir, task.clip_id))))
         frames, times = increasing(frames, times)
@@ -182,28 +218,49 @@ class VLMCaptionStage(Stage):
         requests, prompts = [], []
         for w in windows:
             idx = frames_in(w, times, duration)
-            msgs = build_messages([times[i] for i in idx], hints, w, duration, self.prompt_version)
-            requests.append(Request([resize_short_side(frames[i], self.image_side) for i in idx], msgs))
-            prompts.append(prompt_text(msgs))
+            p = build_prompt([times[i] for i in idx], hints, w, duration, self.prompt_version, video)
+            images = [resize_short_side(frames[i], self.image_side) for i in idx]
+            requests.append(Request(images, p.messages, video=p.video, fps=p.fps, offset_s=p.offset_s))
+            prompts.append(prompt_text(p.messages))
         n = len(windows)
-        return _Job(task, signals, windows, requests, prompts, [None] * n, [None] * n)
+        return _Job(task, signals, windows, requests, prompts, [None] * n, [None] * n, [None] * n)
 
     def _generate(self, items: list[tuple[_Job, int]], settings: GenerationSettings) -> None:
-        """Generate the given windows in batches; store each answer and its degenerate kind."""
-        step = self.resources.batch_size
-        for i in range(0, len(items), step):
-            chunk = items[i:i + step]
-            gens: list[Generation] = self._vlm.generate([j.requests[w] for j, w in chunk], settings)
-            self._stats["generate_calls"] += 1
-            self._stats["prompts"] += len(chunk)
-            for (job, w), gen in zip(chunk, gens):
-                job.answers[w] = strip_boilerplate(gen.text)
-                job.kinds[w] = degenerate_kind(job.answers[w], job.prompts[w])
-                job.new_tokens += gen.new_tokens
-                self._stats["new_tokens"] += gen.new_tokens
+        """Generate the given windows in token-budget batches; read and check each answer."""
+        if self._fit is None:
+            self._fit = FittingGenerator(self._vlm.generate)
+        for video in (False, True):
+            group = [(j, w) for j, w in items if j.requests[w].video == video]
+            costs = [self._vlm.count_tokens(j.requests[w]) for j, w in group]
+            cap = min(self.resources.batch_size, self._fit.cap or self.resources.batch_size)
+            for batch in pack(costs, self.max_batch_tokens, cap, reserve=settings.max_new_tokens):
+                chunk = [group[i] for i in batch]
+                gens = self._fit([j.requests[w] for j, w in chunk], settings, self.schema())
+                self._stats["prompts"] += len(chunk)
+                for (job, w), gen in zip(chunk, gens):
+                    self._answer(job, w, gen)
+        self._stats.update(generate_calls=self._fit.calls, oom_splits=self._fit.splits, failed=self._fit.failed)
+
+    def _answer(self, job: _Job, w: int, gen: Generation) -> None:
+        """Read one answer into the job: its window caption and degenerate kind, or its error."""
+        job.new_tokens += gen.new_tokens
+        self._stats["new_tokens"] += gen.new_tokens
+        if gen.error:
+            job.errors[w], job.kinds[w] = gen.error, None
+            return
+        text = strip_boilerplate(gen.text)
+        cap = read_answer(text, job.windows[w], job.requests[w].offset_s)
+        pieces = [cap.summary] + [e.text for e in cap.events]
+        job.captions[w] = cap
+        job.kinds[w] = degenerate_kind(text, job.prompts[w], hit_limit=gen.hit_limit, pieces=pieces,
+                                       events=len(cap.events))
 
     def _run(self, jobs: list[_Job]) -> None:
-        """First attempt for every window, one retry for degenerate ones, then records and cache."""
+        """First attempt for every window, one retry for failed answers, then records and cache.
+
+        A clip with a window that did not fit in GPU memory even alone keeps its signal
+        caption with ``caption_failed`` and is not cached (a later run may have the room).
+        """
         if not jobs:
             return
         self.setup()
@@ -216,6 +273,10 @@ class VLMCaptionStage(Stage):
         for job in jobs:
             settings = first.retry() if id(job) in retried else first
             entry = self._entry(job, settings, attempts=2 if id(job) in retried else 1)
+            errors = sorted({e for e in job.errors if e})
+            if errors:
+                job.task.record.caption = self._failed(entry, job.signals, errors)
+                continue
             if self.cache:
                 CaptionCache(job.task.work_dir, self.cache_settings()).put(job.task.clip_id, entry)
             job.task.record.caption = self._caption(entry, job.signals)
@@ -224,17 +285,24 @@ class VLMCaptionStage(Stage):
         """The cacheable result of a finished job: merged captions, or the degenerate kinds."""
         common = {"generation": settings.to_json(), "new_tokens": job.new_tokens, "attempts": attempts}
         kinds = sorted({k for k in job.kinds if k})
-        if kinds:
+        if kinds or any(e for e in job.errors):
             return CachedCaption(degenerate=kinds, **common)
-        short, long, events = merge_windows([parse_answer(a, w) for a, w in zip(job.answers, job.windows)])
+        short, long, events = merge_windows(list(job.captions))
         return CachedCaption(short=short, long=long, events=events, **common)
+
+    def _common(self, entry: CachedCaption, signals: str) -> dict:
+        return {"model_id": self.model, "prompt_version": self.prompt_version,
+                "generation": entry.generation, "signals": signals}
 
     def _caption(self, entry: CachedCaption, signals: str) -> Caption:
         """The record's caption: the model's when usable, else the signals with ``caption_degenerate``."""
-        common = {"model_id": self.model, "prompt_version": self.prompt_version,
-                  "generation": entry.generation, "signals": signals}
         if entry.ok:
             return Caption(text=entry.long, source="model", short=entry.short, long=entry.long,
-                           events=entry.events, **common)
+                           events=entry.events, **self._common(entry, signals))
         return Caption(text=signals, source="signals", degenerate_reason="caption_degenerate",
-                       degenerate_detail=",".join(entry.degenerate), **common)
+                       degenerate_detail=",".join(entry.degenerate), **self._common(entry, signals))
+
+    def _failed(self, entry: CachedCaption, signals: str, errors: list[str]) -> Caption:
+        """The signal caption of a clip the model could not run on, with ``caption_failed``."""
+        return Caption(text=signals, source="signals", degenerate_reason="caption_failed",
+                       degenerate_detail=",".join(errors), **self._common(entry, signals))

@@ -20,7 +20,7 @@ from pipelines.config import Pipeline, parse_pipeline  # noqa: E402
 from schemas import ClipRecord, ClipVideo, MotionStep, Scores, SourceInfo, Span  # noqa: E402
 from support.pipelines import TEST_OVERRIDES, local_dict  # noqa: E402
 
-ANSWER = "A red square slides right."
+ANSWER = "0 - 3 s : a red square slides right."  # every token distinct (wire_answer)
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def random_vlm(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def answer_vlm(tmp_path_factory) -> str:
-    """Folder of a tiny Qwen2.5-VL wired to answer every prompt with :data:`ANSWER`."""
+    """Folder of a tiny Qwen2.5-VL wired to answer every prompt with :data:`ANSWER` (one timed event)."""
     return wire_answer(build_tiny_vlm(str(tmp_path_factory.mktemp("vlm") / "answer")), ANSWER)
 
 
@@ -58,16 +58,23 @@ class ScriptedModel:
     """Stands in for :class:`curate.captioning.model.VisionLanguageModel`.
 
     ``answers``: texts returned in turn (the last one repeats); records every call's
-    requests and settings.
+    requests, settings and schema. ``takes_video``: whether prompts should send video.
+    ``count_tokens``: 100 + 10 per frame.
     """
 
-    def __init__(self, answers: list[str]):
+    def __init__(self, answers: list[str], takes_video: bool = False):
         self.answers = list(answers)
         self.calls: list[tuple[list, object]] = []
+        self.schemas: list = []
         self.served = 0
+        self.takes_video = takes_video
 
-    def generate(self, requests, settings) -> list[Generation]:
+    def count_tokens(self, request) -> int:
+        return 100 + 10 * len(request.images)
+
+    def generate(self, requests, settings, schema=None) -> list[Generation]:
         self.calls.append((list(requests), settings))
+        self.schemas.append(schema)
         out = []
         for _ in requests:
             text = self.answers[min(self.served, len(self.answers) - 1)]
@@ -79,6 +86,7 @@ class ScriptedModel:
 def with_model(stage, model):
     """``stage`` with ``model`` installed as its loaded model (no weights loaded)."""
     stage._vlm = model
+    stage._fit = None
     return stage
 
 

@@ -59,5 +59,28 @@ def test_prompt_echo(text):
     "A cyclist enters from the left and then",
     "SUMMARY: A cyclist crosses the street. EVENTS: 0.0-1.2 s: A cyclist enters from the",
 ])
-def test_cut_off(text):
-    assert degenerate_kind(text, PROMPT) == "cut_off"
+def test_cut_off_only_when_the_engine_hit_the_limit(text):
+    assert degenerate_kind(text, PROMPT, hit_limit=True) == "cut_off"
+    assert degenerate_kind(text, PROMPT) is None  # no final period alone is not a cut-off
+
+
+def test_no_events_when_events_were_asked_for():
+    assert degenerate_kind("A cyclist crosses the street.", PROMPT, events=0) == "no_events"
+    assert degenerate_kind("A cyclist crosses the street.", PROMPT, events=1) is None
+
+
+def test_a_subject_named_in_several_events_is_not_repetition():
+    events = ["A man in a red shirt walks in.", "The man in a red shirt sits down.",
+              "Later the man in a red shirt waves."]
+    raw = " ".join(events)
+    assert degenerate_kind(raw, PROMPT, pieces=["A man sits and waves."] + events, events=3) is None
+    assert degenerate_kind(raw, PROMPT) == "repeated_ngram"  # read as one piece it would look like a loop
+    loop = ["The car moves."] * 3
+    assert degenerate_kind(" ".join(loop), PROMPT, pieces=["A car."] + loop, events=3) == "repeated_ngram"
+
+
+def test_json_answer_is_not_degenerate():
+    raw = ('{"summary": "A cyclist crosses the street", "events": [{"start_s": 0.0, "end_s": 1.2, "text": '
+           '"A cyclist enters from the left"}, {"start_s": 1.2, "end_s": 3.0, "text": "She stops at the light"}]}')
+    pieces = ["A cyclist crosses the street.", "A cyclist enters from the left.", "She stops at the light."]
+    assert degenerate_kind(raw, PROMPT, pieces=pieces, events=2) is None

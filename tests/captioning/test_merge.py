@@ -1,6 +1,7 @@
 """Answers become summaries and timed events; merged events keep time order."""
 
-from curate.captioning.merge import WindowCaption, merge_events, merge_windows, parse_answer
+from curate.captioning.answers import read_answer as parse_answer
+from curate.captioning.merge import WindowCaption, merge_events, merge_windows
 from curate.captioning.windows import Window, make_windows
 from schemas import CaptionEvent
 
@@ -15,13 +16,18 @@ def test_parse_structured_answer():
 
 
 def test_parse_answer_without_line_breaks_or_format():
-    cap = parse_answer("summary : a gray square moves. events : 0. 5 - 1. 0 s : the square slides right.",
+    cap = parse_answer("summary : a gray square moves. events : 0.5 - 1.0 s : the square slides right.",
                        Window(0.0, 2.0))
     assert cap.summary == "A gray square moves."
     assert [(e.start_s, e.end_s, e.text) for e in cap.events] == [(0.5, 1.0, "The square slides right.")]
     plain = parse_answer("A cat sits on a mat.", Window(2.0, 4.0))
     assert plain.summary == "A cat sits on a mat."
-    assert [(e.start_s, e.end_s) for e in plain.events] == [(2.0, 4.0)]
+    assert plain.events == []  # no timed event: the stage treats it as a failed answer
+
+
+def test_numbers_never_contain_spaces():
+    cap = parse_answer("1. 0-3 s: A car waits.\n2. 3-6 s: It leaves.", Window(0.0, 6.0))
+    assert [(e.start_s, e.end_s) for e in cap.events] == [(0.0, 3.0), (3.0, 6.0)]
 
 
 def test_merged_events_are_in_time_order():

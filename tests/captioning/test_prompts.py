@@ -3,7 +3,8 @@
 import pytest
 
 from curate.captioning import VLMCaptionStage
-from curate.captioning.prompts import Hints, build_messages, frame_times_in_prompt, hint_lines, prompt_text
+from curate.captioning.prompts import (Hints, build_messages, build_prompt, frame_times_in_prompt, hint_lines,
+                                      prompt_text, video_times_in_prompt)
 from curate.captioning.windows import Window
 from schemas import CameraSegment
 
@@ -19,7 +20,7 @@ def test_stage_prompts_carry_increasing_timestamps(make_clip, scripted):
     model_cls, with_model = scripted
     # frame sample stored out of order and with a repeated time: the prompt must still increase
     task = make_clip(duration_s=6.0, times=[3.5, 0.5, 1.5, 1.5, 5.5, 2.5, 4.5])
-    model = model_cls(["A ball rolls to the left."])
+    model = model_cls(["0.0-4.0 s: A ball rolls to the left."])
     stage = with_model(VLMCaptionStage(model="scripted", window_s=4.0, stride_s=2.0, cache=False), model)
     stage.process(task)
     requests = [r for call, _ in model.calls for r in call]
@@ -62,3 +63,37 @@ def test_prompt_names_window_and_hints(make_clip):
     assert "the part from 4.0 s to 8.0 s" in text
     assert "4.0-8.0 s: camera zooms in, moderate motion" in text
     assert frame_times_in_prompt(msgs) == [4.5, 5.5]
+
+
+def test_video_prompt_states_the_times_the_model_is_given(make_clip, scripted):
+    model_cls, with_model = scripted
+    task = make_clip(duration_s=12.0, times=[0.25 + 0.5 * k for k in range(24)])  # 2 fps sample
+    model = model_cls(['{"summary": "A ball rolls.", "events": [{"start_s": 0, "end_s": 1, "text": "It rolls."}]}'],
+                      takes_video=True)
+    stage = with_model(VLMCaptionStage(model="scripted", window_s=8.0, stride_s=6.0, cache=False), model)
+    stage.process(task)
+    reqs = sorted((r for call, _ in model.calls for r in call), key=lambda r: r.offset_s)  # batches go by length
+    assert [(r.video, r.fps, r.offset_s, len(r.images)) for r in reqs] == [(True, 2.0, 0.25, 16), (True, 2.0, 6.25, 12)]
+    for r in reqs:
+        assert [c["type"] for c in r.messages[0]["content"]] == ["video", "text"]
+        stated = video_times_in_prompt(r.messages)
+        meta = r.video_metadata()
+        assert stated == [k / meta["fps"] for k in meta["frames_indices"]]  # what transformers computes
+    assert model.schemas[0] is not None and "events" in model.schemas[0]["properties"]
+    # answer times are from the start of the video: shifted by the first frame's clip time
+    assert [(e.start_s, e.end_s) for e in task.record.caption.events] == [(0.25, 1.25), (6.25, 7.25)]
+
+
+def test_video_prompt_hints_use_the_video_clock():
+    segs = (CameraSegment(start_s=0.0, end_s=5.0, camera="static", intensity="low"),
+            CameraSegment(start_s=5.0, end_s=10.0, camera="pan_left", intensity="strong"))
+    p = build_prompt([4.5, 5.5, 6.5, 7.5], Hints(segs), Window(4.0, 8.0), 10.0, "v2", video=True)
+    assert p.video and p.fps == 1.0 and p.offset_s == 4.5
+    text = prompt_text(p.messages)
+    assert "0.0-0.5 s: static camera, low motion" in text
+    assert "0.5-3.5 s: camera pans left, strong motion" in text
+    assert video_times_in_prompt(p.messages) == [0.0, 1.0, 2.0, 3.0]
+    single = build_prompt([4.5], Hints(segs), Window(4.0, 8.0), 10.0, "v2", video=True)
+    assert not single.video and frame_times_in_prompt(single.messages) == [4.5]  # one frame: an image
+    images = build_prompt([4.5, 5.5], Hints(segs), Window(4.0, 8.0), 10.0, "v2", video=False)
+    assert not images.video and images.offset_s == 0.0 and '"start_s"' in prompt_text(images.messages)

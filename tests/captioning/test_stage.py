@@ -20,7 +20,7 @@ def test_model_caption_fills_the_record(make_clip, scripted):
     task = with_model(_stage(None), model_cls(["The video shows " + GOOD]))(make_clip())
     cap = task.record.caption
     assert task.reject_row is None
-    assert cap.source == "model" and cap.model_id == "scripted-vlm" and cap.prompt_version == "v1"
+    assert cap.source == "model" and cap.model_id == "scripted-vlm" and cap.prompt_version == "v2"
     assert cap.short == "A ball rolls left."
     assert cap.long == cap.text == "The ball starts rolling. It rolls out of view."
     assert [(e.start_s, e.end_s) for e in cap.events] == [(0.0, 1.0), (1.0, 3.0)]
@@ -48,7 +48,7 @@ def test_still_degenerate_falls_back_to_signals(make_clip, scripted):
     assert len(model.calls) == 2  # one retry, no more
     assert task.reject_row is None
     assert cap.source == "signals" and cap.text == cap.signals and "pans" in cap.text
-    assert cap.degenerate_reason == "caption_degenerate" and cap.degenerate_detail == "cut_off"
+    assert cap.degenerate_reason == "caption_degenerate" and cap.degenerate_detail == "no_events"
     assert cap.model_id == "scripted-vlm" and cap.short is None and cap.events == []
 
 

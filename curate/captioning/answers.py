@@ -1,0 +1,231 @@
+"""Read a model's answer into a summary and timed events: JSON first, free text as the fallback.
+
+The v2 prompt (:mod:`curate.captioning.prompts`) asks for JSON of :data:`ANSWER_SCHEMA`
+(``{"summary": ..., "events": [{"start_s", "end_s", "text"}]}``) and, where the engine
+can, decoding is constrained to it. Models still answer in other ways (an unconstrained
+engine, the v1 free-text prompt, a cut-off JSON), so the reader accepts:
+
+- JSON, bare or in a Markdown code fence, with the schema's keys or common variants
+  (``start``/``end``/``description``, ``"time": "0.0-2.5 s"``, a bare list of events);
+- free text with one time label per event: ``0.0-2.5 s:``, ``0.0 s - 4.0 s:``,
+  ``0.0s - 4.0s:``, ``[0.0-4.5s]``, ``0:00-0:03:``, ``00:01.5 - 00:03.0``, ``From 0s to 3s,``,
+  ``Between 2 and 5 seconds,``, ``2.5 to 5.0 s:``, ``At 2 seconds,`` / ``At 0:05,`` (a point
+  time: the event lasts until the next one starts, or the window ends), inside Markdown
+  bullets, numbered lists, ``**bold**`` and table rows.
+
+A number only starts a label at a word boundary (never inside a decimal such as the
+``.50`` of ``2.50``) and numbers never contain spaces. Times in the answer are seconds
+from the start of what the model was shown; ``offset_s`` (the clip time of that start)
+is added, then they are clamped to the window. An answer with no readable event gives
+``events == []``: the stage treats that as a failed answer (retried, never cached as a
+caption).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from curate.captioning.hygiene import strip_boilerplate, words
+from curate.captioning.windows import Window
+from schemas import CaptionEvent
+
+ANSWER_SCHEMA: dict = {
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string"},
+        "events": {"type": "array", "minItems": 1, "items": {
+            "type": "object",
+            "properties": {"start_s": {"type": "number"}, "end_s": {"type": "number"}, "text": {"type": "string"}},
+            "required": ["start_s", "end_s", "text"]}},
+    },
+    "required": ["summary", "events"],
+}
+
+_T = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:\.\d+)?|\d+(?:\.\d+)?"
+_UNIT = r"\s*(?:s|secs?|seconds?)\b"
+_RANGE = re.compile(
+    rf"(?<![\w.:])(?P<pre>(?:from|between)\s+)?(?P<a>{_T})(?P<ua>{_UNIT})?\s*(?:[-\u2013\u2014~]|to|and|until)\s*"
+    rf"(?P<b>{_T})(?![\w.:]\d)(?P<ub>{_UNIT})?", re.IGNORECASE)
+_POINT = re.compile(rf"(?<![\w.:])(?:at|around)\s+(?:(?P<c>\d{{1,2}}:\d{{2}}(?:\.\d+)?)|(?P<n>\d+(?:\.\d+)?){_UNIT})",
+                    re.IGNORECASE)
+_AFTER = re.compile(r"^[\s*_\]\)>|]*(?:[:,\u2013\u2014-](?!\d)|\|)?[\s*_|]*")
+_LINE_HEAD = re.compile(r"(?:^|\n)[ \t]*(?:[-*\u2022+>|]|\d+[.)])?[ \t]*(?:\*\*|__)?[ \t]*[\[(<]?[ \t]*$")
+_SUMMARY = re.compile(r"(?:^|\n)[#>\s*_]*summary[\s*_]*[:\-\u2013]?[\s*_]*", re.IGNORECASE)
+_EVENTS = re.compile(r"(?:^|\n)[#>\s*_]*(?:events|timeline)[\s*_]*:?[\s*_]*(?=\n|$|\d|\[|-)", re.IGNORECASE)
+_TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]*-{3,}[\s:|-]*$|^\s*\|\s*(?:time|timestamp)s?\s*\|.*$",
+                         re.IGNORECASE | re.MULTILINE)
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.DOTALL)
+_SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
+
+
+@dataclass
+class WindowCaption:
+    """What the model said about one window: a summary sentence and events (seconds from clip start)."""
+
+    window: Window
+    summary: str
+    events: list[CaptionEvent] = field(default_factory=list)
+    structured: bool = False
+
+
+def seconds(text: str) -> float:
+    """Seconds of a time written as ``12``, ``2.5``, ``0:03``, ``00:01.5`` or ``1:02:03``.
+
+    >>> seconds("01:02.5")
+    62.5
+    """
+    parts = text.strip().split(":")
+    out = 0.0
+    for p in parts:
+        out = out * 60 + float(p)
+    return out
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (all of it when it has no sentence end)."""
+    m = _SENTENCE.match(text.strip())
+    return m.group(1).strip() if m else text.strip()
+
+
+def clean_sentence(text: str) -> str:
+    """Event or summary text without Markdown, list markers, quotes or openings; ends with a period."""
+    text = re.sub(r"\*\*|__|`", "", text)
+    text = re.sub(r"\s*\|\s*", " ", text)
+    text = " ".join(text.split()).strip(" ;,-\u2013\u2014:\"'")
+    text = strip_boilerplate(text)
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
+def _event(a: float, b: float, text: str, window: Window, offset_s: float) -> CaptionEvent | None:
+    body = clean_sentence(text)
+    if not words(body):
+        return None
+    a, b = sorted((a + offset_s, b + offset_s))
+    a, b = (min(max(x, window.start_s), window.end_s) for x in (a, b))
+    return CaptionEvent(start_s=round(a, 3), end_s=round(max(a, b), 3), text=body)
+
+
+def _at_start(text: str, pos: int) -> bool:
+    """True when only list markers, Markdown or a sentence end separate ``pos`` from a line start."""
+    before = text[:pos].rstrip(" \t*_-\u2022+>#|[(")
+    return not before or before[-1] in "\n.!?:;"
+
+
+def _labels(text: str) -> list[tuple[int, int, float, float | None]]:
+    """Time labels in ``text``: ``(start, end, t0, t1)``; ``t1`` None for a point time.
+
+    A range counts when it is boxed (followed by ``:``, ``]``, ``)`` or ``|``), or starts a line or sentence and has a unit, a clock time or
+    ``from``/``between``. A point time (``At 2 s``) counts only at a line or sentence start.
+    """
+    found = []
+    for m in _RANGE.finditer(text):
+        after = text[m.end():m.end() + 4].lstrip(" *_")
+        boxed = after[:1] in (":", "]", ")", "|")
+        marked = m["ua"] or m["ub"] or ":" in m["a"] + m["b"] or m["pre"]
+        if boxed or (marked and _at_start(text, m.start())):
+            found.append((m.start(), m.end(), seconds(m["a"]), seconds(m["b"])))
+    for m in _POINT.finditer(text):
+        if _at_start(text, m.start()) and not any(s <= m.start() < e for s, e, _, _ in found):
+            found.append((m.start(), m.end(), seconds(m["c"] or m["n"]), None))
+    return sorted(found)
+
+
+def read_free_text(text: str, window: Window, offset_s: float = 0.0) -> WindowCaption:
+    """Free-text reader (module docstring); ``events`` is empty when no time label is found."""
+    text = _TABLE_RULE.sub("", strip_boilerplate(text.replace("\r", "")))
+    labels = _labels(text)
+    head = text[:labels[0][0]] if labels else text
+    m_sum = _SUMMARY.search(head)
+    summary = head[m_sum.end():] if m_sum else head
+    summary = _LINE_HEAD.sub("", _EVENTS.split(summary)[0])
+    events = []
+    for i, (start, end, t0, t1) in enumerate(labels):
+        stop = labels[i + 1][0] if i + 1 < len(labels) else len(text)
+        body = text[end:stop]
+        body = _AFTER.sub("", body, count=1)
+        body = _LINE_HEAD.sub("", body)
+        if i + 1 == len(labels):
+            body = re.split(r"\n\s*\n", body)[0]
+        if t1 is None:
+            nxt = labels[i + 1][2] if i + 1 < len(labels) else window.end_s - offset_s
+            t1 = max(t0, nxt)
+        ev = _event(t0, t1, body, window, offset_s)
+        if ev is not None:
+            events.append(ev)
+    summary = clean_sentence(first_sentence(summary)) if words(summary) else ""
+    return WindowCaption(window=window, summary=summary or (events[0].text if events else ""), events=events)
+
+
+def _json_value(text: str):
+    """The first JSON object or array in ``text`` (fenced or bare), or None."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    for cand in candidates:
+        for open_, close in (("{", "}"), ("[", "]")):
+            i, j = cand.find(open_), cand.rfind(close)
+            if 0 <= i < j:
+                try:
+                    return json.loads(cand[i:j + 1])
+                except ValueError:
+                    continue
+    return None
+
+
+def _pick(d: dict, keys: tuple[str, ...]):
+    return next((d[k] for k in keys if k in d and d[k] is not None), None)
+
+
+def _json_time(v) -> float | None:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, str):
+        m = re.fullmatch(rf"\s*({_T})\s*(?:s|secs?|seconds?)?\s*", v, re.IGNORECASE)
+        return seconds(m.group(1)) if m else None
+    return None
+
+
+def _json_event(item, window: Window, offset_s: float) -> CaptionEvent | None:
+    if not isinstance(item, dict):
+        return None
+    text = _pick(item, ("text", "description", "event", "caption", "action"))
+    a = _json_time(_pick(item, ("start_s", "start", "start_time", "begin", "from")))
+    b = _json_time(_pick(item, ("end_s", "end", "end_time", "to")))
+    span = _pick(item, ("time", "timestamp", "times", "span"))
+    if (a is None or b is None) and isinstance(span, str):
+        labels = _labels(span if re.search(r"[a-z:]", span, re.I) else span + " s")
+        if labels:
+            a, b = labels[0][2], labels[0][3] if labels[0][3] is not None else labels[0][2]
+    if a is None or b is None or not isinstance(text, str):
+        return None
+    return _event(a, b, text, window, offset_s)
+
+
+def read_json(text: str, window: Window, offset_s: float = 0.0) -> WindowCaption | None:
+    """JSON reader (module docstring); None when ``text`` holds no JSON object or list of events."""
+    value = _json_value(text)
+    if isinstance(value, list):
+        value = {"events": value}
+    if not isinstance(value, dict):
+        return None
+    items = _pick(value, ("events", "timeline", "segments"))
+    events = [e for e in (_json_event(i, window, offset_s) for i in (items or [])) if e is not None]
+    summary = _pick(value, ("summary", "caption", "description"))
+    summary = clean_sentence(first_sentence(summary)) if isinstance(summary, str) and words(summary) else ""
+    return WindowCaption(window=window, summary=summary or (events[0].text if events else ""),
+                         events=events, structured=True)
+
+
+def read_answer(answer: str, window: Window, offset_s: float = 0.0) -> WindowCaption:
+    """Read ``answer`` about ``window``: JSON when it holds JSON with events, else free text.
+
+    ``offset_s``: clip time (seconds) of time 0 in the answer. Event times are returned in
+    seconds from the clip start, clamped to ``window``, in the answer's order.
+    """
+    parsed = read_json(answer, window, offset_s)
+    if parsed is not None and parsed.events:
+        return parsed
+    free = read_free_text(answer, window, offset_s)
+    if free.events or parsed is None:
+        return free
+    return parsed
