@@ -30,12 +30,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import run_pipeline
     from pipelines.address import check_address
     from pipelines.sources import InputList
+    from pipelines.progress import process_started_at
 
     pipeline = load_pipeline(args.pipeline)
     inputs = args.input + [InputList(p) for p in args.input_list]
     check_address(args.address, args.connect_timeout)  # before the lease and before Ray
     summary = run_pipeline(pipeline, inputs, args.output, address=args.address,
-                           progress=not args.quiet, dedup_against=args.dedup_against)
+                           progress=not args.quiet, dedup_against=args.dedup_against,
+                           started_at=process_started_at())  # wall time counts imports too
     console = Console()
     console.rule("vidcurate run: summary")
     for line in summary.lines():

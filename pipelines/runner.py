@@ -30,6 +30,7 @@ from pipelines.exits import ClusterUnreachable, InputNotFound, UsageError
 from pipelines.plan import clip_plan, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
+from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
 from pipelines.terminal import WORKER_SETUP_HOOK
@@ -161,16 +162,21 @@ class Runner:
                 task = stage(task)
             yield task
 
-    def run(self, address: str | None = None) -> RunSummary:
-        """Execute all phases and write the output folder. Returns the run summary."""
-        t0 = time.perf_counter()
-        scanned = scan_inputs(self.inputs)  # sources, and files skipped as not videos
+    def run(self, address: str | None = None, started_at: float | None = None) -> RunSummary:
+        """Execute all phases and write the output folder. Returns the run summary.
+        ``started_at``: ``time.time()`` when the command started (its start-up counts in
+        the summary's wall time); default now."""
+        t0 = time.perf_counter() - (time.time() - started_at if started_at else 0.0)
+        with self.progress.step("scanning inputs"):
+            scanned = scan_inputs(self.inputs)  # sources, and files skipped as not videos
         sources, self.skipped = scanned.sources, scanned.skipped
         walls: dict[str, float] = {}
         started = False
         try:
             with self.store:  # the lock first: a busy folder fails before Ray starts
-                started = init_ray(address, self.pipeline.ray.num_cpus)
+                with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
+                    started = init_ray(address, self.pipeline.ray.num_cpus)
+                walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
                 for line in fit_to_cluster(self.pipeline.stages, ray.nodes()):  # before any work
                     print(f"warning: {line}", file=sys.stderr)
                 todo = [s for s in sources if not self.store.done(s)]
@@ -229,11 +235,14 @@ class Runner:
                             walls, stage_s, shards, self.skipped)
         write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources)
+        with self.progress.step("writing report.html"):
+            write_report_safely(self.output)
         return summary
 
 
 def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: str | None = None,
-                 progress: bool = True, dedup_against: list[str] | None = None) -> RunSummary:
+                 progress: bool = True, dedup_against: list[str] | None = None,
+                 started_at: float | None = None) -> RunSummary:
     """Run ``pipeline`` over ``inputs`` (files, folders, globs; :class:`pipelines.sources.InputList`
     for list files: the input rule is in :mod:`pipelines.sources`) into ``output``.
 
@@ -243,6 +252,8 @@ def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: st
     ``output`` is a local folder or an fsspec URL (:mod:`curate.store`).
     ``dedup_against``: earlier runs (folders or ``index.parquet`` paths, local or fsspec
     URLs) whose clips new clips must not duplicate (:mod:`curate.dedup.against`); a path
-    without an index raises FileNotFoundError before any work.
+    without an index raises FileNotFoundError before any work. ``started_at``:
+    ``time.time()`` when the command started (default: now), so the summary's wall time
+    includes start-up (imports, Ray).
     """
-    return Runner(pipeline, inputs, output, progress, dedup_against).run(address)
+    return Runner(pipeline, inputs, output, progress, dedup_against).run(address, started_at)

@@ -20,4 +20,19 @@ def write_report(output: str, **kwargs) -> str:
     return _write(output, **kwargs)
 
 
-__all__ = ["write_report"]
+def write_report_safely(output: str) -> str | None:
+    """:func:`write_report` at the end of a run: a report that fails (a bug, a store
+    error) costs a warning on stderr, not the finished run; returns the location or None."""
+    import sys
+    import traceback
+
+    try:
+        return write_report(output)
+    except Exception as exc:  # noqa: BLE001 - the curated output is complete without the page
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"warning: report.html not written ({type(exc).__name__}: {exc}, at {last.filename}:"
+              f"{last.lineno}); rebuild it with: vidcurate report {output}", file=sys.stderr)
+        return None
+
+
+__all__ = ["write_report", "write_report_safely"]

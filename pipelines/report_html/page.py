@@ -49,24 +49,33 @@ def fill_thumbnails(root: str, tiles: list[Tile], frames: FrameSource = frames_f
         list(pool.map(one, tiles))
 
 
-def _timing_rows(m: dict) -> tuple[list[dict], list[dict]]:
+PHASES = ("startup", "per_source", "dedup", "caption", "shards")
+
+
+def _ordered(data: dict, order) -> dict:
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(data.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def _timing_rows(run: RunData) -> tuple[dict, dict, list[dict], list[dict]]:
+    m = run.manifest
     video_s = float(m.get("hours_in", 0.0)) * 3600
     timings = m.get("timings", {})
-    stages = [{"name": k, "seconds": v, "rate": video_s / v if v > 0 else None}
-              for k, v in timings.get("stage_s", {}).items()]
+    stage_s = _ordered(timings.get("stage_s", {}), run.stage_order)
+    phase_s = _ordered(timings.get("phase_wall_s", {}), PHASES)
+    stages = [{"name": k, "seconds": v, "rate": video_s / v if v > 0 else None} for k, v in stage_s.items()]
     phases = [{"name": k, "seconds": v, "rate": video_s / v if v > 0 and k == "per_source" else None}
-              for k, v in timings.get("phase_wall_s", {}).items()]
-    return stages, phases
+              for k, v in phase_s.items()]
+    return stage_s, phase_s, stages, phases
 
 
 def _settings(m: dict) -> list[dict]:
     pipe = m.get("pipeline", {})
-    rows = [{"name": "pipeline", "items": {k: v for k, v in pipe.items() if k != "stages"}}]
-    for stage in pipe.get("stages", []):
-        rows.append({"name": stage.get("stage", "?"),
-                     "items": {k: json.dumps(v) if isinstance(v, (dict, list)) else v
-                               for k, v in stage.items() if k != "stage"}})
-    return rows
+    def items(d: dict) -> dict:
+        return {k: json.dumps(v) for k, v in d.items() if k not in ("stage", "stages")}
+
+    return [{"name": "pipeline", "items": items(pipe)}] + [
+        {"name": stage.get("stage", "?"), "items": items(stage)} for stage in pipe.get("stages", [])]
 
 
 def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kept: int = MAX_KEPT,
@@ -80,7 +89,7 @@ def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kep
     kept = kept_tiles(run, max_kept)
     groups = dropped_tiles(run, max_per_reason)
     fill_thumbnails(run.output, kept + [t for g in groups for t in g["tiles"]], frames)
-    stages, phases = _timing_rows(m)
+    stage_s, phase_s, stages, phases = _timing_rows(run)
     timings = m.get("timings", {})
     skipped = m.get("skipped", [])
     unit, factor = plots.time_unit(rows[0].hours if rows else 0.0)
@@ -91,7 +100,7 @@ def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kep
         "hists": hists, "quantiles": quantiles(run), "limits": limits,
         "kept_tiles": kept, "kept_total": run.kept.num_rows, "dropped_groups": groups,
         "max_kept": max_kept, "max_per_reason": max_per_reason, "thumb_h": thumbs.THUMB_H,
-        "timing_svg": plots.stage_time_svg(timings.get("stage_s", {}), timings.get("phase_wall_s", {})),
+        "timing_svg": plots.stage_time_svg(stage_s, phase_s),
         "stages": stages, "phases": phases,
         "skipped": skipped[:MAX_SKIPPED], "skipped_total": len(skipped),
         "versions": m.get("versions", {}), "settings": _settings(m),
