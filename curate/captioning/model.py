@@ -116,9 +116,9 @@ def count_tokens(engine, request: Request) -> int:
         return int(batch["input_ids"].shape[1])
     text = len(engine.processor.tokenizer(engine.chat_text(request))["input_ids"])
     h, w = request.images[0].shape[:2]
-    if request.video:
-        return text + qwen_vision_tokens(len(request.images), h, w, True)
-    return text + sum(qwen_vision_tokens(1, *img.shape[:2], False) for img in request.images)
+    if request.video:  # the one placeholder token becomes the vision tokens
+        return text - 1 + qwen_vision_tokens(len(request.images), h, w, True)
+    return text + sum(qwen_vision_tokens(1, *img.shape[:2], False) - 1 for img in request.images)
 
 
 class VisionLanguageModel:
