@@ -6,15 +6,25 @@ per second), a zoom when the scale change exceeds ``zoom_threshold`` (per second
 static otherwise. The camera moves against the content: content moving right (flow
 ``pan_x > 0``) means the camera pans left; content moving down means it tilts up;
 content growing means a zoom in. Intensity comes from the total motion (global plus
-residual object motion: the mean flow magnitude). Labels are smoothed with a 3-step majority filter, runs of
-equal labels become segments, and segments shorter than ``min_segment_s`` merge into
-their neighbour, so one jittery step does not split a pan.
+residual object motion: the mean flow magnitude). A step whose camera fit has a
+``confidence`` below ``min_confidence`` (the camera model explains too little of the
+frame: a cut, a flash, a frame filled by one moving object) is ``unknown``: no camera
+label is better than a wrong one. Labels are smoothed with a 3-step majority filter,
+runs of equal labels become segments, and segments shorter than ``min_segment_s`` merge
+into their neighbour, so one jittery step does not split a pan.
+
+Subject motion of a segment: the mean share of the frame moving against the camera
+(``subject_share``); under ``subject_min_share`` it is ``none``. Its direction is that
+of the share-weighted mean subject velocity when that mean is at least
+``subject_consistency`` of the mean speed (the subject goes somewhere) and above
+``subject_min_speed``; otherwise ``in_place`` (hands signing, leaves shaking).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 
 from schemas import CameraSegment, MotionStep
 
@@ -28,10 +38,16 @@ class CameraThresholds:
     intensity_levels: tuple[float, float, float] = (0.01, 0.04, 0.12)
     brightness_delta: float = 12.0
     min_segment_s: float = 0.5
+    min_confidence: float = 0.5
+    subject_min_share: float = 0.01
+    subject_consistency: float = 0.5
+    subject_min_speed: float = 0.02
 
 
 def step_label(step: MotionStep, th: CameraThresholds) -> str:
-    """Camera label of one step: static, pan_left/right, tilt_up/down, zoom_in/out."""
+    """Camera label of one step: static, pan_left/right, tilt_up/down, zoom_in/out, unknown."""
+    if step.confidence is not None and step.confidence < th.min_confidence:
+        return "unknown"
     cand = {
         "pan": abs(step.pan_x) / th.pan_threshold,
         "tilt": abs(step.pan_y) / th.pan_threshold,
@@ -81,8 +97,28 @@ def camera_segments(track: list[MotionStep], duration_s: float,
             runs.append([bounds[i], bounds[i + 1], cam, inten, i, i])
     runs = _merge_short(runs, th.min_segment_s)
     return [CameraSegment(start_s=round(r[0], 3), end_s=round(r[1], 3), camera=r[2], intensity=r[3],
-                          brightness=_brightness(track[r[4]:r[5] + 1], th.brightness_delta))
+                          brightness=_brightness(track[r[4]:r[5] + 1], th.brightness_delta),
+                          **subject(track[r[4]:r[5] + 1], th))
             for r in runs]
+
+
+def subject(steps: list[MotionStep], th: CameraThresholds) -> dict:
+    """Subject motion of a run of steps: ``{"subject": ..., "subject_share": ...}`` (module docstring)."""
+    share = np.array([s.subject_share for s in steps])
+    mean_share = float(share.mean()) if len(share) else 0.0
+    if mean_share < th.subject_min_share:
+        return {"subject": "none", "subject_share": round(mean_share, 4)}
+    vel = np.array([[s.subject_x, s.subject_y] for s in steps])
+    mean_vel = (share[:, None] * vel).sum(axis=0) / share.sum()
+    speed = float((share * np.linalg.norm(vel, axis=1)).sum() / share.sum())
+    net = float(np.linalg.norm(mean_vel))
+    if net < th.subject_consistency * speed or net < th.subject_min_speed:
+        way = "in_place"
+    elif abs(mean_vel[0]) >= abs(mean_vel[1]):
+        way = "right" if mean_vel[0] > 0 else "left"
+    else:
+        way = "down" if mean_vel[1] > 0 else "up"
+    return {"subject": way, "subject_share": round(mean_share, 4)}
 
 
 def _merge_short(runs: list[list], min_s: float) -> list[list]:

@@ -8,8 +8,17 @@ Global motion: a least-squares similarity model fitted to the flow field around 
 frame centre, ``u = tx + s*x - r*y``, ``v = ty + s*y + r*x`` (x, y centred pixel
 coordinates): ``tx, ty`` is the pan/tilt translation, ``s`` the relative scale change
 (zoom), ``r`` the rotation. What the model does not explain (``residual``) is object
-motion. Everything is returned per second and normalised by frame width, so values
-compare across resolutions and frame rates.
+motion. This least-squares fit (``fit="least_squares"``) lets object motion pull the
+camera estimate (a car driving in reads as a zoom); the default ``fit="ransac"`` takes
+the camera model from :func:`curate.camfit.fit_camera` (tracked features, RANSAC,
+spatial support) and measures everything else against it.
+
+Subject motion: the flow that the camera model does not explain, above
+``subject_px`` pixels per frame interval, is the moving region (``subject_share`` of the
+frame inside the margin); ``subject_x``/``subject_y`` is its mean residual flow.
+
+Everything is returned per second and normalised by frame width, so values compare
+across resolutions and frame rates.
 """
 
 from __future__ import annotations
@@ -19,17 +28,26 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from curate.camfit import changed, fit_camera, model_flow
+
 
 @dataclass(frozen=True)
 class GlobalMotion:
     """Motion between two frames, per second: ``pan_x``/``pan_y``/``residual``/``magnitude``
-    in frame widths per second; ``zoom`` in relative scale per second."""
+    and ``subject_x``/``subject_y`` in frame widths per second; ``zoom`` in relative scale
+    per second; ``subject_share`` 0..1; ``inlier_share`` and ``confidence`` 0..1 from the
+    robust fit (None for the least-squares fit)."""
 
     pan_x: float
     pan_y: float
     zoom: float
     residual: float
     magnitude: float
+    inlier_share: float | None = None
+    confidence: float | None = None
+    subject_share: float = 0.0
+    subject_x: float = 0.0
+    subject_y: float = 0.0
 
 
 _MIN_SIDE = 32  # DIS needs a pyramid level of at least this size
@@ -41,6 +59,7 @@ def dense_flow(prev: np.ndarray, cur: np.ndarray, method: str = "dis") -> np.nda
     Frames thinner than 32 px (a 2000x16 strip) are padded by edge replication for the
     computation and the flow is cropped back.
     """
+    prev, cur = np.ascontiguousarray(prev), np.ascontiguousarray(cur)
     h, w = prev.shape[:2]
     if min(h, w) < _MIN_SIDE:
         py, px = max(0, _MIN_SIDE - h), max(0, _MIN_SIDE - w)
@@ -79,19 +98,59 @@ def fit_global(flow: np.ndarray, margin: float = 0.08) -> tuple[float, float, fl
     return tx, ty, s, r, np.stack([u - model_u, v - model_v], axis=-1)
 
 
-def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "dis") -> GlobalMotion:
-    """Camera and object motion between two luma frames ``dt`` seconds apart.
+def _margin(field: np.ndarray, margin: float) -> np.ndarray:
+    h, w = field.shape[:2]
+    my, mx = int(h * margin), int(w * margin)
+    return field[my:h - my, mx:w - mx]
 
-    Raises ValueError when ``dt <= 0`` or the frames differ in shape.
+
+def subject_motion(residual: np.ndarray, subject_px: float,
+                   change: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Moving region of a residual flow field ``(H, W, 2)`` (pixels per interval).
+
+    Returns ``(share, dx, dy)``: the share of pixels whose residual exceeds
+    ``subject_px`` (and that changed, where a ``(H, W) bool`` ``change`` mask is given:
+    flow spreads into flat surroundings that did not change), and their mean residual in
+    pixels (0 when none moves).
+    """
+    mag = np.linalg.norm(residual, axis=-1)
+    moving = mag > subject_px
+    if change is not None:
+        moving &= change
+    share = float(moving.mean()) if moving.size else 0.0
+    if not moving.any():
+        return share, 0.0, 0.0
+    return share, float(residual[..., 0][moving].mean()), float(residual[..., 1][moving].mean())
+
+
+def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "dis",
+                  fit: str = "ransac", subject_px: float = 1.0, margin: float = 0.08) -> GlobalMotion:
+    """Camera, subject and total motion between two luma frames ``dt`` seconds apart.
+
+    ``fit``: ``ransac`` (default, :func:`curate.camfit.fit_camera`) or ``least_squares``
+    (:func:`fit_global` on the flow field). Raises ValueError when ``dt <= 0``, the
+    frames differ in shape or ``fit`` is unknown.
     """
     if dt <= 0:
         raise ValueError(f"dt must be positive, got {dt}")
     if prev.shape != cur.shape:
         raise ValueError(f"frame shapes differ: {prev.shape} vs {cur.shape}")
+    if fit not in ("ransac", "least_squares"):
+        raise ValueError(f"unknown camera fit {fit!r} (ransac, least_squares)")
     flow = dense_flow(prev, cur, method)
-    tx, ty, s, _r, res = fit_global(flow)
     width = float(prev.shape[1])
+    norm = width * dt
     mag = float(np.linalg.norm(flow, axis=-1).mean())  # whole frame: objects at the edges count
-    resid = float(np.linalg.norm(res, axis=-1).mean())
-    return GlobalMotion(pan_x=tx / width / dt, pan_y=ty / width / dt, zoom=s / dt,
-                        residual=resid / width / dt, magnitude=mag / width / dt)
+    if fit == "least_squares":
+        tx, ty, s, _r, res = fit_global(flow, margin)
+        inl = conf = change = None
+    else:
+        cam = fit_camera(prev, cur, flow, margin=margin)
+        tx, ty, s, inl, conf = cam.tx, cam.ty, cam.scale - 1.0, cam.inlier_share, cam.confidence
+        res = _margin(flow - model_flow(cam.matrix, prev.shape[:2]), margin)
+        change = _margin(changed(prev, cur, cam.matrix), margin)
+    share, sx, sy = subject_motion(res, subject_px, change)
+    resid = float(np.linalg.norm(res, axis=-1).mean()) if res.size else 0.0
+    return GlobalMotion(pan_x=tx / norm, pan_y=ty / norm, zoom=s / dt, residual=resid / norm,
+                        magnitude=mag / norm, inlier_share=inl, confidence=conf,
+                        subject_share=share, subject_x=sx / norm, subject_y=sy / norm)

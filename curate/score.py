@@ -8,7 +8,9 @@
 - ``black_fraction``: share of motion-sample frames whose mean luma < ``black_luma``.
 
 Also fills ``record.motion_track`` (one :class:`schemas.MotionStep` per consecutive
-pair of motion-sample frames), which the caption stage turns into camera segments.
+pair of motion-sample frames: camera motion from the robust fit of :mod:`curate.camfit`
+with its confidence, and subject motion against it), which the caption stage turns into
+camera segments.
 """
 
 from __future__ import annotations
@@ -37,21 +39,30 @@ def luma(frames: np.ndarray) -> np.ndarray:
     return (0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]).mean(axis=(1, 2))
 
 
-def motion_track(motion: np.ndarray, times: list[float], method: str) -> tuple[list[MotionStep], list[float]]:
-    """Global motion between consecutive ``(M, H, W) uint8`` luma frames at ``times`` (s).
+def _r(x: float | None, nd: int = 5) -> float | None:
+    return None if x is None else round(x, nd)
 
-    Returns the steps and each pair's mean flow magnitude (frame widths per second).
+
+def motion_track(motion: np.ndarray, times: list[float], method: str,
+                 fit: str = "ransac") -> tuple[list[MotionStep], list[float]]:
+    """Camera and subject motion between consecutive ``(M, H, W) uint8`` luma frames at ``times`` (s).
+
+    ``fit``: ``ransac`` (robust, :mod:`curate.camfit`) or ``least_squares`` (the flow
+    field's similarity fit, kept for comparison). Returns the steps and each pair's mean
+    flow magnitude (frame widths per second). Raises ValueError on an unknown ``fit``.
     """
     steps, mags = [], []
     for i in range(1, len(motion)):
         dt = times[i] - times[i - 1]
-        gm = global_motion(motion[i - 1], motion[i], dt, method)
+        gm = global_motion(motion[i - 1], motion[i], dt, method, fit=fit)
         mags.append(gm.magnitude)
         steps.append(MotionStep(
             t_s=round((times[i] + times[i - 1]) / 2, 4), pan_x=round(gm.pan_x, 5),
             pan_y=round(gm.pan_y, 5), zoom=round(gm.zoom, 5), residual=round(gm.residual, 5),
-            magnitude=round(gm.magnitude, 5),
-            luma=round(float(motion[i].mean()), 3),
+            magnitude=round(gm.magnitude, 5), luma=round(float(motion[i].mean()), 3),
+            inlier_share=_r(gm.inlier_share, 3), confidence=_r(gm.confidence, 3),
+            subject_share=round(gm.subject_share, 4), subject_x=round(gm.subject_x, 5),
+            subject_y=round(gm.subject_y, 5),
         ))
     return steps, mags
 
@@ -59,17 +70,19 @@ def motion_track(motion: np.ndarray, times: list[float], method: str) -> tuple[l
 class ScoreStage(Stage):
     """Compute :class:`schemas.Scores` and the motion track for every clip.
 
-    Config: ``flow`` (``dis``, the default, fast and accurate on pans; or ``farneback``), ``black_luma`` (0..255).
+    Config: ``flow`` (``dis``, the default, fast and accurate on pans; or ``farneback``),
+    ``camera_fit`` (``ransac``, the default, or ``least_squares``), ``black_luma`` (0..255).
     """
 
     name = "score"
     stage: Literal["score"] = "score"
     flow: Literal["farneback", "dis"] = "dis"
+    camera_fit: Literal["ransac", "least_squares"] = "ransac"
     black_luma: float = Field(20.0, ge=0, le=255)
 
     def process(self, task: ClipTask) -> ClipTask:
         rec = task.record
-        track, mags = motion_track(task.motion, task.motion_times, self.flow)
+        track, mags = motion_track(task.motion, task.motion_times, self.flow, self.camera_fit)
         motion_luma = task.motion.reshape(len(task.motion), -1).mean(axis=1)
         rec.motion_track = track
         rec.scores = Scores(

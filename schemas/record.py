@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"  # 1.1: SourceInfo picture facts (sar, colour, field order)
+SCHEMA_VERSION = "1.2"  # 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion
 
 
 class _Model(BaseModel):
@@ -133,12 +133,16 @@ class Scores(_Model):
 class MotionStep(_Model):
     """Global motion between two consecutive motion-sample frames, centred at ``t_s``.
 
-    ``pan_x``/``pan_y``: median optical flow, frame widths per second (positive =
+    ``pan_x``/``pan_y``: camera motion of the frame centre, frame widths per second (positive =
     content moves right/down). ``zoom``: relative scale change per second (positive =
     content grows, camera zooms in). ``residual``: mean magnitude of flow not explained
     by the global model (object motion), frame widths per second. ``magnitude``: mean
     flow magnitude over the frame, frame widths per second. ``luma``: mean luma 0..255.
-    ``t_s`` is relative to the clip start.
+    ``t_s`` is relative to the clip start. From the robust camera fit
+    (:mod:`curate.camfit`): ``inlier_share``, the share of the frame the camera model
+    explains, and ``confidence`` 0..1 (None: not measured, a least-squares fit or an
+    older record); ``subject_share``, the share of the frame moving against the camera,
+    and ``subject_x``/``subject_y``, its mean motion in frame widths per second.
     """
 
     t_s: float
@@ -148,18 +152,31 @@ class MotionStep(_Model):
     residual: float
     magnitude: float
     luma: float
+    inlier_share: float | None = None
+    confidence: float | None = None
+    subject_share: float = 0.0
+    subject_x: float = 0.0
+    subject_y: float = 0.0
 
 
 class CameraSegment(_Model):
-    """A time segment of the clip with one camera-motion label and motion intensity."""
+    """A time segment of the clip with one camera-motion label and motion intensity.
+
+    ``camera`` is ``unknown`` where the camera fit was too weak to label. ``subject``:
+    how the moving region (objects moving against the camera) goes, ``none`` when under
+    the noise floor, ``in_place`` when it moves without a net direction;
+    ``subject_share``: its mean share of the frame, 0..1.
+    """
 
     start_s: float
     end_s: float
     camera: Literal[
-        "static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out"
+        "static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "unknown"
     ]
     intensity: Literal["still", "low", "moderate", "strong"]
     brightness: Literal["steady", "brightens", "darkens"] = "steady"
+    subject: Literal["none", "in_place", "left", "right", "up", "down"] = "none"
+    subject_share: float = 0.0
 
 
 class CaptionEvent(_Model):

@@ -1,0 +1,199 @@
+"""Camera-motion labels on real footage: fixed cameras (truth: static) and virtual camera moves.
+
+    python bench/camera_accuracy.py [--footage ../shared/footage] [--split test|tuning|both] [--clip-s 3]
+
+Labelled set, built from ``../shared/footage`` (real camera footage nobody on the project made):
+
+- *static*: windows of ``--clip-s`` seconds of fixed-camera footage with people and vehicles
+  moving through (truth: static camera). ``cityCC0.mpg`` contributes only its second shot
+  (from frame 116): in its first shot the camera itself moves slowly (a steady zoom out of
+  about 0.03 per second, measured by both fits), so it is not fixed-camera truth.
+- *virtual moves*: the same windows seen through a crop window (60 % of the frame, or
+  shrinking/growing between 90 % and about 40 %) that moves at a known speed: pan left/right
+  and tilt up/down at 0.08 to 0.2 crop widths (heights) per second, zoom in/out at 0.1 to
+  0.25 per second (truth: that direction). The crop is resampled to the motion sample's
+  size (short side 128 px) at 4 fps, as the extract stage makes it.
+
+Splits, by file: ``tuning`` (the fit's thresholds were chosen on it) is
+``one-by-one-person-detection.mp4`` and the first ten ``asl/*.mkv`` in name order;
+``test`` is ``car-detection.mp4``, ``cityCC0.mpg`` and the last ten ``asl/*.mkv``.
+
+For each clip the score stage's motion track (:func:`curate.score.motion_track`) is made
+with the robust fit (``ransac``, :mod:`curate.camfit`) and with the previous
+least-squares fit (``least_squares``) in the same run, and labelled by
+:func:`curate.camera.camera_segments` with default thresholds. A static clip is right
+when every segment is ``static``; a virtual move when the label covering most of the
+clip is the true direction. Prints accuracies, the labels given, and the motion-track
+time per clip for both fits. Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from curate.camera import camera_segments  # noqa: E402
+from curate.codec import iter_frames, probe  # noqa: E402
+from curate.score import motion_track  # noqa: E402
+
+FPS = 4.0
+SHORT = 128
+WORK = 360  # short side the crops are taken from
+FITS = ("ransac", "least_squares")
+MOVES = ("pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out")
+RANGES = {"cityCC0.mpg": (116 / 25, None)}  # seconds of fixed-camera footage in a file
+
+
+def splits(footage: str) -> dict[str, list[str]]:
+    """File names of the tuning and test splits (module docstring)."""
+    asl = sorted(f"asl/{n}" for n in os.listdir(os.path.join(footage, "asl")) if n.endswith(".mkv"))
+    return {"tuning": ["one-by-one-person-detection.mp4"] + asl[:10],
+            "test": ["car-detection.mp4", "cityCC0.mpg"] + asl[10:]}
+
+
+def load(path: str) -> tuple[list[np.ndarray], list[float]]:
+    """Luma frames of ``path`` at about 4 fps, short side ``WORK``, and their times (s)."""
+    src = probe(path)
+    s = WORK / min(src.width, src.height)
+    size = (round(src.width * s / 2) * 2, round(src.height * s / 2) * 2)
+    step = max(1, int(round(src.fps / FPS)))
+    frames, times = [], []
+    for k, f in enumerate(iter_frames(path, size=size, fmt="gray", rotation=src.rotation)):
+        if k % step == 0:
+            frames.append(np.ascontiguousarray(f.image))
+            times.append(f.t_s)
+    return frames, times
+
+
+def windows(times: list[float], lo: float, hi: float | None, clip_s: float) -> list[list[int]]:
+    """Frame indices of consecutive ``clip_s`` windows inside ``[lo, hi)`` (a last part >= half kept)."""
+    idx = [i for i, t in enumerate(times) if t >= lo and (hi is None or t < hi)]
+    n = int(round(clip_s * FPS)) + 1
+    out = [idx[i:i + n] for i in range(0, len(idx), n - 1)]
+    return [w for w in out if len(w) >= max(3, n // 2)]
+
+
+def crop(img: np.ndarray, cx: float, cy: float, frac: float) -> np.ndarray:
+    """A window of ``frac`` of the frame centred at ``(cx, cy)`` (pixels), resized to short side SHORT."""
+    h, w = img.shape
+    out_w, out_h = (round(SHORT * w / h), SHORT) if w >= h else (SHORT, round(SHORT * h / w))
+    scale = frac * w / out_w  # source pixels per output pixel
+    src = cv2.GaussianBlur(img, (0, 0), max(0.1, 0.5 * scale)) if scale > 1 else img
+    m = np.array([[scale, 0, cx - scale * (out_w - 1) / 2], [0, scale, cy - scale * (out_h - 1) / 2]])
+    return cv2.warpAffine(src, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REFLECT)
+
+
+def virtual(frames: list[np.ndarray], times: list[float], move: str, speed: float) -> list[np.ndarray]:
+    """The frames seen by a virtual camera doing ``move`` at ``speed`` (per second, see module docstring)."""
+    h, w = frames[0].shape
+    t0, dur = times[0], times[-1] - times[0]
+    out = []
+    for img, t in zip(frames, times):
+        u = t - t0
+        frac, cx, cy = 0.6, w / 2, h / 2
+        if move.startswith("pan"):
+            d = speed * frac * w * (u - dur / 2)
+            cx += d if move == "pan_right" else -d
+        elif move.startswith("tilt"):
+            d = speed * frac * h * (u - dur / 2)
+            cy += d if move == "tilt_down" else -d
+        else:
+            frac = 0.9 * np.exp(-speed * u) if move == "zoom_in" else 0.9 * np.exp(-speed * (dur - u))
+        out.append(crop(img, cx, cy, frac))
+    return out
+
+
+def label_of(frames: list[np.ndarray], times: list[float], fit: str) -> tuple[list[str], str, float]:
+    """Segment labels, the label covering most of the clip, and the motion-track seconds."""
+    t = [x - times[0] for x in times]
+    start = time.perf_counter()
+    track, _ = motion_track(np.stack(frames), t, "dis", fit)
+    spent = time.perf_counter() - start
+    segs = camera_segments(track, t[-1] + 1 / FPS)
+    cover = collections.Counter()
+    for s in segs:
+        cover[s.camera] += s.end_s - s.start_s
+    return [s.camera for s in segs], cover.most_common(1)[0][0], spent
+
+
+def small(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Frames resized to short side SHORT (INTER_AREA, as the extract stage does)."""
+    h, w = frames[0].shape
+    size = (round(SHORT * w / h), SHORT) if w >= h else (SHORT, round(SHORT * h / w))
+    return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+
+
+def run_split(footage: str, names: list[str], clip_s: float, seed: int) -> dict:
+    """Every clip of one split through both fits: counts, labels and times."""
+    rng = np.random.default_rng(seed)
+    res = {f: {"static_ok": 0, "static_n": 0, "move_ok": 0, "move_n": 0, "secs": 0.0, "clips": 0,
+               "static_labels": collections.Counter(), "move_wrong": collections.Counter()} for f in FITS}
+    for name in names:
+        frames, times = load(os.path.join(footage, name))
+        lo, hi = RANGES.get(name, (0.0, None))
+        for win in windows(times, lo, hi, clip_s):
+            fr, ts = [frames[i] for i in win], [times[i] for i in win]
+            cases = [("static", small(fr))]
+            for move in MOVES:
+                speed = rng.uniform(0.1, 0.25) if move.startswith("zoom") else rng.uniform(0.08, 0.2)
+                cases.append((move, virtual(fr, ts, move, speed)))
+            for fit in FITS:
+                r = res[fit]
+                for truth, clip in cases:
+                    labels, main, spent = label_of(clip, ts, fit)
+                    r["secs"] += spent
+                    r["clips"] += 1
+                    if truth == "static":
+                        r["static_n"] += 1
+                        r["static_ok"] += all(x == "static" for x in labels)
+                        r["static_labels"].update(set(labels) - {"static"})
+                    else:
+                        r["move_n"] += 1
+                        r["move_ok"] += main == truth
+                        if main != truth:
+                            r["move_wrong"][f"{truth}->{main}"] += 1
+    return res
+
+
+def report(split: str, names: list[str], res: dict) -> None:
+    """Print one split's table."""
+    print(f"\n== {split} split: {', '.join(names)}")
+    print("| fit | static clips labelled static | virtual moves, right direction | motion track ms/clip |")
+    print("|---|---|---|---|")
+    for fit in FITS:
+        r = res[fit]
+        print(f"| {fit} | {r['static_ok']}/{r['static_n']} ({r['static_ok'] / max(1, r['static_n']):.1%}) "
+              f"| {r['move_ok']}/{r['move_n']} ({r['move_ok'] / max(1, r['move_n']):.1%}) "
+              f"| {1000 * r['secs'] / max(1, r['clips']):.0f} |")
+    for fit in FITS:
+        r = res[fit]
+        print(f"{fit}: other labels in static clips {dict(r['static_labels'])}; "
+              f"wrong moves {dict(r['move_wrong'])}")
+    ratio = res["ransac"]["secs"] / max(1e-9, res["least_squares"]["secs"])
+    print(f"time ransac / least_squares: {ratio:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--footage", default=os.path.join(ROOT, "..", "shared", "footage"))
+    ap.add_argument("--split", choices=["test", "tuning", "both"], default="test")
+    ap.add_argument("--clip-s", type=float, default=3.0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    sets = splits(args.footage)
+    for split in (["tuning", "test"] if args.split == "both" else [args.split]):
+        report(split, sets[split], run_split(args.footage, sets[split], args.clip_s, args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Robust camera-motion fit between two luma frames: candidate models, judged cell by cell.
+
+Camera motion moves the whole picture; objects move a part of it. A least-squares fit to
+the flow field lets a car driving in read as a zoom. Here a few candidate models are
+fitted robustly and the picture decides between them region by region, with the fixed
+camera as the default that a moving model must clearly beat:
+
+1. Candidates: the fixed camera (identity); a similarity model (translation, scale,
+   rotation) fitted by RANSAC (Fischler and Bolles, CACM 1981;
+   ``cv2.estimateAffinePartial2D``) to Shi-Tomasi corners (Shi and Tomasi, "Good
+   Features to Track", CVPR 1994) found cell by cell and tracked by pyramidal
+   Lucas-Kanade with a forward-backward check (Kalal et al., ICPR 2010); one fitted by
+   RANSAC to the dense flow (DIS, :mod:`curate.flow`) on a grid; and one fitted to the
+   flow the previous one leaves out (a second motion: the background when an object
+   dominates the flow, or the object).
+2. Per-cell error: ``prev`` is warped by each model and compared with ``cur`` in an
+   8x8 grid of cells (inside a border), each cell's mean difference removed first so an
+   exposure change (a camera adapting to a white car) is no motion.
+3. Decision: a moving model is chosen only when it *clearly* beats the fixed camera
+   (error x ``vote_ratio`` + ``vote_tolerance`` below the fixed camera's) in at least
+   ``min_exclusive`` of the cells and in more cells than the fixed camera clearly beats
+   it (a large object moving over a still, textured background loses to the background);
+   of several such, the one with the lowest total error. Flat cells (asphalt, sky)
+   cannot tell models apart and so never vote for motion.
+4. ``confidence`` = 1 - the share of cells that a *distinct* candidate (one moving some
+   frame corner more than ``ransac_px`` away from the chosen model) clearly explains
+   better than the chosen one: low when several motions split the frame and none
+   dominates, and :mod:`curate.camera` then gives no camera label. ``inlier_share``:
+   the share of cells where the chosen model is within tolerance of the best candidate.
+
+Coordinates are centred on the frame, so ``tx, ty`` is the motion of the frame centre.
+Pixel thresholds are at the motion sample's size (short side 128).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CameraFit:
+    """Camera motion between two frames, per frame interval.
+
+    ``tx``/``ty``: content displacement at the frame centre in pixels (positive =
+    content moves right/down); ``scale``: relative scale (> 1: content grows);
+    ``rotation`` in radians; ``matrix``: ``(2, 3) float64`` similarity mapping centred
+    ``prev`` coordinates to ``cur``; ``points``: tracked corners; ``inlier_share`` and
+    ``confidence`` 0..1 (module docstring); ``support``: share of cells where the chosen
+    model clearly beats the fixed camera (0 for it); ``static``: the fixed camera won.
+    """
+
+    tx: float
+    ty: float
+    scale: float
+    rotation: float
+    matrix: np.ndarray
+    points: int
+    inlier_share: float
+    support: float
+    confidence: float
+    static: bool
+
+
+@dataclass(frozen=True)
+class FitParams:
+    """Settings of :func:`fit_camera` (module docstring): corner ``grid`` cells per side
+    and corners per cell, the RANSAC reprojection threshold and forward-backward limit
+    (pixels), the fewest tracked corners for their fit, the flow sampling step (pixels),
+    error ``cells`` per side, the clear-win rule (``vote_ratio``, ``vote_tolerance`` grey
+    levels), ``min_exclusive`` (share of cells) and ``second_share`` (share of flow samples
+    left out before a second motion is fitted)."""
+
+    grid: int = 4
+    per_cell: int = 12
+    ransac_px: float = 0.75
+    fb_px: float = 0.5
+    min_points: int = 8
+    flow_step: int = 4
+    cells: int = 8
+    vote_ratio: float = 1.2
+    vote_tolerance: float = 0.5
+    min_exclusive: float = 0.35
+    second_share: float = 0.1
+
+
+_IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+_LK = {"winSize": (11, 11), "maxLevel": 2,
+       "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+
+
+def grid_corners(gray: np.ndarray, grid: int, per_cell: int) -> np.ndarray:
+    """Shi-Tomasi corners of ``(H, W) uint8`` found cell by cell: ``(N, 2) float32`` (x, y)."""
+    h, w = gray.shape
+    out = []
+    for i in range(grid):
+        for j in range(grid):
+            y0, y1, x0, x1 = h * i // grid, h * (i + 1) // grid, w * j // grid, w * (j + 1) // grid
+            pts = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], per_cell, 0.01, 3, blockSize=5)
+            if pts is not None:
+                out.append(pts.reshape(-1, 2) + (x0, y0))
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 2), np.float32)
+
+
+def track(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, fb_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lucas-Kanade tracks of ``pts`` from ``prev`` to ``cur`` that pass the forward-backward check.
+
+    Returns ``(p0, p1)``, both ``(K, 2) float32``.
+    """
+    if len(pts) == 0:
+        return pts, pts
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts.reshape(-1, 1, 2), None, **_LK)
+    back, st_b, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **_LK)
+    fb = np.linalg.norm(back.reshape(-1, 2) - pts, axis=1)
+    ok = (st.ravel() == 1) & (st_b.ravel() == 1) & (fb < fb_px)
+    return pts[ok], p1.reshape(-1, 2)[ok]
+
+
+def ransac_similarity(c0: np.ndarray, c1: np.ndarray, px: float) -> np.ndarray | None:
+    """Similarity ``(2, 3) float64`` mapping ``c0`` to ``c1`` (``(K, 2)``) by RANSAC; None if it fails."""
+    if len(c0) < 3:
+        return None
+    matrix, _ = cv2.estimateAffinePartial2D(c0, c1, method=cv2.RANSAC, ransacReprojThreshold=px,
+                                            maxIters=500, confidence=0.99, refineIters=10)
+    return None if matrix is None else np.asarray(matrix, np.float64)
+
+
+def _cell_spread(diff: np.ndarray, grid: int) -> np.ndarray:
+    """Mean absolute deviation of ``diff`` ``(H, W)`` from its mean in each of ``grid`` x ``grid``
+    cells (the last rows and columns that do not fill a cell are left out):
+    ``(grid * grid,) float64``. Removing each cell's mean difference ignores exposure and
+    flicker changes, which shift a cell's brightness without moving it."""
+    h, w = diff.shape
+    ch, cw = h // grid, w // grid
+    cells = diff[:ch * grid, :cw * grid].reshape(grid, ch, grid, cw).transpose(0, 2, 1, 3).reshape(grid * grid, -1)
+    return np.abs(cells - cells.mean(axis=1, keepdims=True)).mean(axis=1)
+
+
+def _uncentred(matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    c = np.array([(shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0])
+    out = matrix.copy()
+    out[:, 2] = c - matrix[:, :2] @ c + matrix[:, 2]
+    return out
+
+
+def _flow_samples(flow: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
+    c0 = np.stack([xs.ravel() - (w - 1) / 2.0, ys.ravel() - (h - 1) / 2.0], axis=1).astype(np.float32)
+    return c0, c0 + flow[ys.ravel(), xs.ravel()]
+
+
+def candidates(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitParams) -> tuple[list[np.ndarray], int]:
+    """The fixed camera, a RANSAC similarity on tracked corners, one on the flow field and,
+    when at least ``second_share`` of the flow is left out by it, one on that rest.
+
+    Returns the centred ``(2, 3)`` models (fixed camera first) and the tracked point count.
+    """
+    centre = np.array([(prev.shape[1] - 1) / 2.0, (prev.shape[0] - 1) / 2.0], np.float32)
+    p0, p1 = track(prev, cur, grid_corners(prev, params.grid, params.per_cell), params.fb_px)
+    f0, f1 = _flow_samples(flow, params.flow_step)
+    first = ransac_similarity(f0, f1, params.ransac_px)
+    found = [first]
+    if first is not None:  # a second motion: RANSAC again on what the first model leaves out
+        rest = np.linalg.norm(f0 @ first[:, :2].T + first[:, 2] - f1, axis=1) > 2 * params.ransac_px
+        if rest.sum() >= params.second_share * len(f0):
+            found.append(ransac_similarity(f0[rest], f1[rest], params.ransac_px))
+    if len(p0) >= params.min_points:
+        found.append(ransac_similarity(p0 - centre, p1 - centre, params.ransac_px))
+    return [_IDENTITY] + [m for m in found if m is not None], len(p0)
+
+
+def cell_errors(prev: np.ndarray, cur: np.ndarray, models: list[np.ndarray], cells: int,
+                margin: float) -> np.ndarray:
+    """Error of ``cur`` against ``prev`` warped by each model, per cell (:func:`_cell_spread`).
+
+    Both frames are blurred (3x3 Gaussian) first; a border of ``margin`` is left out.
+    Returns ``(len(models), cells * cells) float64`` in grey levels.
+    """
+    h, w = prev.shape
+    my, mx = int(h * margin), int(w * margin)
+    a = cv2.GaussianBlur(prev, (3, 3), 0).astype(np.float32)
+    b = cv2.GaussianBlur(cur, (3, 3), 0).astype(np.float32)
+    errs = []
+    for m in models:
+        pred = cv2.warpAffine(a, _uncentred(m, (h, w)), (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        errs.append(_cell_spread((b - pred)[my:h - my, mx:w - mx], cells))
+    return np.array(errs)
+
+
+def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitParams = FitParams(),
+               margin: float = 0.08) -> CameraFit:
+    """Camera motion from ``prev`` to ``cur`` (both ``(H, W) uint8``), per the module docstring.
+
+    ``flow``: the dense flow ``(H, W, 2) float32`` from ``prev`` to ``cur`` in pixels
+    (:func:`curate.flow.dense_flow`), one source of candidate models. Cells inside a
+    border of ``margin`` (content entering or leaving) vote. Raises ValueError when the
+    shapes differ.
+    """
+    if prev.shape != cur.shape or flow.shape[:2] != prev.shape:
+        raise ValueError(f"shapes differ: {prev.shape}, {cur.shape}, flow {flow.shape}")
+    models, points = candidates(prev, cur, flow, params)
+    err = cell_errors(prev, cur, models, params.cells, margin)
+    clearly = err * params.vote_ratio + params.vote_tolerance  # a cell clearly prefers model j over i
+    beats_static = (clearly < err[0]).mean(axis=1)
+    static_beats = (clearly[0] < err).mean(axis=1)
+    moving = [j for j in range(1, len(models))
+              if beats_static[j] >= params.min_exclusive and beats_static[j] > static_beats[j]]
+    k = min(moving, key=lambda j: err[j].sum()) if moving else 0
+    matrix = models[k]
+    rivals = [j for j in range(len(models)) if _distinct(models[j], matrix, prev.shape, params.ransac_px)]
+    against = (clearly[rivals] < err[k]).any(axis=0) if rivals else np.zeros(err.shape[1], bool)
+    share = float((err[k] <= err.min(axis=0) * params.vote_ratio + params.vote_tolerance).mean())
+    a, b = float(matrix[0, 0]), float(matrix[1, 0])
+    return CameraFit(tx=float(matrix[0, 2]), ty=float(matrix[1, 2]), scale=float(np.hypot(a, b)),
+                     rotation=float(np.arctan2(b, a)), matrix=matrix, points=points,
+                     inlier_share=share, support=float(beats_static[k]),
+                     confidence=1.0 - float(against.mean()), static=k == 0)
+
+
+def _distinct(m1: np.ndarray, m2: np.ndarray, shape: tuple[int, int], px: float) -> bool:
+    """Whether two centred models move some frame corner more than ``px`` apart."""
+    h, w = shape
+    corners = np.array([[-(w - 1) / 2, -(h - 1) / 2, 1], [(w - 1) / 2, (h - 1) / 2, 1],
+                        [-(w - 1) / 2, (h - 1) / 2, 1], [(w - 1) / 2, -(h - 1) / 2, 1]])
+    return float(np.abs(corners @ (m1 - m2).T).max()) > px
+
+
+def model_flow(matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Displacement field of a centred ``(2, 3)`` similarity over a frame of ``shape``: ``(H, W, 2) float32``."""
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    xs -= (w - 1) / 2.0
+    ys -= (h - 1) / 2.0
+    u = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2] - xs
+    v = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2] - ys
+    return np.stack([u, v], axis=-1).astype(np.float32)
+
+
+def changed(prev: np.ndarray, cur: np.ndarray, matrix: np.ndarray, grey: float = 6.0,
+            grow: int = 7) -> np.ndarray:
+    """Pixels of ``cur`` that ``prev`` warped by the camera model does not predict: ``(H, W) bool``.
+
+    A pixel changed when its absolute difference, less the median difference (an exposure
+    change), exceeds ``grey`` levels; the mask is dilated by a ``grow`` x ``grow`` square
+    so the flat inside of a moving object joins its edges.
+    """
+    h, w = prev.shape
+    a = cv2.GaussianBlur(prev, (3, 3), 0).astype(np.float32)
+    b = cv2.GaussianBlur(cur, (3, 3), 0).astype(np.float32)
+    pred = cv2.warpAffine(a, _uncentred(matrix, (h, w)), (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    diff = b - pred
+    mask = (np.abs(diff - np.median(diff)) > grey).astype(np.uint8)
+    return cv2.dilate(mask, np.ones((grow, grow), np.uint8)).astype(bool)
