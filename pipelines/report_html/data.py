@@ -124,7 +124,7 @@ def funnel(run: RunData) -> list[FunnelRow]:
     residual = max(0.0, hours_in - hours_out - sum(h for _, h in drops.values()))
     if residual > 1e-9:
         drops[("split", RESIDUAL)] = [0, residual]
-    order = {name: i for i, name in enumerate(run.stage_order)}
+    order = {name: i for i, name in reversed(list(enumerate(run.stage_order)))}
     keys = sorted(drops, key=lambda k: (order.get(k[0], len(order)), k[1] != RESIDUAL, k[1]))
     counts = m.get("counts", {})
     rows = [FunnelRow("source video", "", int(counts.get("sources", 0)), hours_in, hours_in)]

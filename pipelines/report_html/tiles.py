@@ -73,7 +73,7 @@ def dropped_tiles(run: RunData, limit: int) -> list[dict]:
     groups: dict[tuple[str, str], list[int]] = {}
     for i, key in enumerate(zip(stages, reasons)):
         groups.setdefault(key, []).append(i)
-    order = {name: i for i, name in enumerate(run.stage_order)}
+    order = {name: i for i, name in reversed(list(enumerate(run.stage_order)))}
     out = []
     for stage, reason in sorted(groups, key=lambda k: (order.get(k[0], len(order)), k[1])):
         members = groups[(stage, reason)]
