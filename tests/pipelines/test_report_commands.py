@@ -1,0 +1,105 @@
+"""``vidcurate stats`` and ``vidcurate inspect`` on the curated run (tests/conftest.py), and
+the progress display when the output is not a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from pipelines.cli import main
+from pipelines.progress import Progress
+
+
+def test_stats_json_funnel_and_quantiles_match_the_output(curated_run, capsys):
+    assert main(["stats", str(curated_run), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    manifest = json.loads((curated_run / "manifest.json").read_text())
+    index = pq.read_table(curated_run / "index.parquet").to_pylist()
+    rejects = pq.read_table(curated_run / "rejects.parquet").to_pylist()
+    funnel = data["funnel"]
+    assert [(r["stage"], r["reason"], r["count"]) for r in funnel] == [
+        ("source video", "", 3), ("dedup", "duplicate", 1), ("kept", "", 7)]
+    assert funnel[0]["hours"] == pytest.approx(manifest["hours_in"])
+    assert funnel[1]["hours"] * 3600 == pytest.approx(rejects[0]["duration_s"])
+    assert funnel[2]["hours"] * 3600 == pytest.approx(sum(r["clip"]["duration_s"] for r in index))
+    sharp = [r["scores"]["sharpness"] for r in index]
+    assert data["scores"]["sharpness"]["kept"]["p50"] == pytest.approx(float(np.median(sharp)))
+    assert data["scores"]["sharpness"]["kept"]["p100"] == pytest.approx(max(sharp))
+    assert data["scores"]["sharpness"]["dropped"]["n"] == 1
+
+
+def test_stats_table_names_each_step(curated_run, capsys):
+    assert main(["stats", str(curated_run)]) == 0
+    out = capsys.readouterr().out
+    for text in ("source video", "duplicate", "kept", "sharpness", "threshold sharpness: min 5 (blurry)"):
+        assert text in out
+
+
+def test_inspect_key_prints_record_and_caption(curated_run, capsys):
+    index = sorted(pq.read_table(curated_run / "index.parquet").to_pylist(), key=lambda r: r["clip_id"])
+    rec = index[3]
+    assert main(["inspect", str(curated_run), "--key", rec["clip_id"]]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(f"{rec['clip_id']}  (shard-")
+    assert f"txt: {rec['caption']['text']}" in out
+    assert f"{rec['clip']['width']}x{rec['clip']['height']}" in out
+    assert main(["inspect", str(curated_run), "--key", "0" * 24]) == 2
+
+
+def test_inspect_sample_json_and_contact_sheet(curated_run, capsys, tmp_path):
+    sheet = tmp_path / "sheet.png"
+    assert main(["inspect", str(curated_run), "--sample", "3", "--seed", "1", "--json",
+                 "--contact-sheet", str(sheet)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    records = [json.loads(line) for line in lines[:3]]
+    keys = {r["clip_id"] for r in pq.read_table(curated_run / "index.parquet").to_pylist()}
+    assert len({r["key"] for r in records}) == 3 and {r["key"] for r in records} <= keys
+    assert all(r["record"]["clip_id"] == r["key"] and r["txt"] for r in records)
+    img = np.asarray(Image.open(sheet).convert("RGB"), np.float64)
+    assert lines[3] == f"contact sheet: {sheet} (3 clips, {img.shape[1]}x{img.shape[0]} px)"
+    assert img.shape[0] == 2 * (90 + 40)  # 2 rows of tiles: 3 frames, key and caption
+    strip = img[4:94, 4:120]  # the first frame of the first tile
+    assert strip.std() > 10  # decoded picture, not a grey placeholder
+
+
+def _plain(clock) -> tuple[Progress, io.StringIO]:
+    buf = io.StringIO()
+    return Progress(console=Console(file=buf, force_terminal=False, width=200), interval_s=10.0,
+                    clock=clock), buf
+
+
+def test_progress_prints_plain_lines_when_not_a_terminal():
+    now = [100.0]
+    progress, buf = _plain(lambda: now[0])
+    assert progress.plain
+    with progress.step("starting Ray"):
+        now[0] += 3.0
+    progress.start("sources", 5)
+    for t, name in ((101, "a"), (105, "b"), (115, "c"), (118, "d"), (126, "e")):
+        now[0] = t + 3.0
+        progress.advance("sources", f"{name}.mp4: 1 clip kept, 0 dropped")
+    progress.stop("sources")
+    assert buf.getvalue().splitlines() == [
+        "starting Ray ...",
+        "starting Ray: done in 3.0 s",
+        "sources: 0/5",
+        "sources: 3/5 (60%) in 15 s, 0.20/s, about 10 s left; last: c.mp4: 1 clip kept, 0 dropped",
+        "sources: 5/5 (100%) in 26 s, 0.19/s; last: e.mp4: 1 clip kept, 0 dropped",
+        "sources: 5/5 done in 26.0 s",
+    ]
+
+
+def test_quiet_progress_prints_nothing():
+    buf = io.StringIO()
+    progress = Progress(enabled=False, console=Console(file=buf, force_terminal=False))
+    with progress.step("starting Ray"):
+        progress.start("sources", 2)
+        progress.advance("sources", "x")
+        progress.stop("sources")
+    assert buf.getvalue() == ""
