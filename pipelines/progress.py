@@ -4,14 +4,15 @@ On a terminal (rich): a spinner while a start-up step runs (scanning inputs, sta
 or joining Ray: about 20 s with nothing else to show), then one live bar per phase with a
 line per finished source above it. When the output is not a terminal (a log file, CI, a
 pipe), no bar is drawn: each step prints a line when it starts and when it ends, and each
-phase prints plain progress lines (done/total, elapsed seconds, rate, time left and the
-latest message) at most every ``interval_s`` seconds, plus one when it starts and one when
-it ends, so a log shows the run moving instead of one bar at the end.
+phase prints plain progress lines (done/total, elapsed seconds, rate, time left) at most
+every ``interval_s`` seconds, plus one when it starts and one when it ends, between the
+per-source lines, so a log shows the run moving instead of one bar at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -26,7 +27,6 @@ class _Plain:
     t0: float
     done: int = 0
     last_print: float = 0.0
-    message: str = ""
 
 
 class Progress:
@@ -79,14 +79,14 @@ class Progress:
         self._bars[phase] = (bar, bar.add_task(phase, total=total))
 
     def advance(self, phase: str, message: str | None = None) -> None:
-        """One step of ``phase`` done; ``message`` is printed above the bar (on a terminal)
-        or carried in the next plain progress line."""
+        """One step of ``phase`` done; ``message`` is printed (above the bar on a terminal)."""
         if not self.enabled:
             return
         if phase in self._plain:
             state = self._plain[phase]
             state.done += 1
-            state.message = message or state.message
+            if message:
+                self.console.print(f"  {message}", highlight=False, soft_wrap=True)
             if self.clock() - state.last_print >= self.interval_s:
                 self._plain_line(phase, state)
             return
@@ -104,9 +104,8 @@ class Progress:
         rate = state.done / elapsed if elapsed > 0 else 0.0
         left = f", about {(state.total - state.done) / rate:.0f} s left" if rate > 0 and state.done < state.total else ""
         pct = 100 * state.done / state.total if state.total else 100.0
-        last = f"; last: {state.message}" if state.message else ""
         self.console.print(f"{phase}: {state.done}/{state.total} ({pct:.0f}%) in {elapsed:.0f} s, "
-                           f"{rate:.2f}/s{left}{last}", highlight=False, soft_wrap=True)
+                           f"{rate:.2f}/s{left}", highlight=False, soft_wrap=True)
 
     def stop(self, phase: str) -> None:
         """Close the progress of ``phase`` (a plain mode prints its final line)."""
@@ -117,3 +116,17 @@ class Progress:
         if phase in self._bars:
             bar, _ = self._bars.pop(phase)
             bar.stop()
+
+
+def process_started_at() -> float:
+    """``time.time()`` at which this process started (Linux ``/proc``: the process start
+    in clock ticks since boot against ``/proc/uptime``; now elsewhere), so a command's
+    wall time includes its imports and start-up."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        return time.time() - max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.time()

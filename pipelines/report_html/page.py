@@ -111,7 +111,7 @@ def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kep
 def _env() -> jinja2.Environment:
     here = os.path.join(os.path.dirname(__file__), "templates")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(here), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda v, d=3: "-" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:.{d}g}")
     env.filters["base"] = lambda p: os.path.basename(str(p).rstrip("/")) or str(p)
     return env

@@ -89,8 +89,13 @@ def test_progress_prints_plain_lines_when_not_a_terminal():
         "starting Ray ...",
         "starting Ray: done in 3.0 s",
         "sources: 0/5",
-        "sources: 3/5 (60%) in 15 s, 0.20/s, about 10 s left; last: c.mp4: 1 clip kept, 0 dropped",
-        "sources: 5/5 (100%) in 26 s, 0.19/s; last: e.mp4: 1 clip kept, 0 dropped",
+        "  a.mp4: 1 clip kept, 0 dropped",
+        "  b.mp4: 1 clip kept, 0 dropped",
+        "  c.mp4: 1 clip kept, 0 dropped",
+        "sources: 3/5 (60%) in 15 s, 0.20/s, about 10 s left",
+        "  d.mp4: 1 clip kept, 0 dropped",
+        "  e.mp4: 1 clip kept, 0 dropped",
+        "sources: 5/5 (100%) in 26 s, 0.19/s",
         "sources: 5/5 done in 26.0 s",
     ]
 

@@ -118,3 +118,17 @@ def test_large_run_without_video_says_where_no_frames_exist(big_run):
     assert html.count("no clip file in work/clips or its shard") == 3
     assert html.count("no frames: the whole source was rejected before any clip was made") == 2
     assert "could not be read for this span" in html  # too_short spans of missing sources
+
+
+def test_report_of_a_run_that_kept_nothing(tmp_path):
+    """Exit code 4 runs still get a page: the funnel ends at 0, the reject is shown."""
+    from pipelines.report_html import write_report
+    from schemas import write_parquet
+
+    write_parquet(ClipRecord, [], str(tmp_path / "index.parquet"))
+    write_parquet(RejectRecord, [RejectRecord(source_path="/x/junk.mp4", stage="probe", reason="decode_error",
+                                              detail="invalid data", duration_s=0.0)], str(tmp_path / "rejects.parquet"))
+    (tmp_path / "manifest.json").write_text(json.dumps({"hours_in": 0.0, "hours_out": 0.0, "counts": {"sources": 1}}))
+    html = (tmp_path / "report.html").read_text() if write_report(str(tmp_path)) else ""
+    assert "Showing 0 of 0 kept clips" in html and "probe: decode_error" in html
+    assert "invalid data" in html and "the whole source was rejected" in html
