@@ -48,8 +48,8 @@ class GenerationSettings:
               "repetition_penalty": 1.0, "no_repeat_ngram_size": 0}
         if self.do_sample:
             kw.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
-        else:
-            kw.update(temperature=1.0, top_p=1.0, top_k=0)
+        else:  # greedy: no sampling knob applies (None clears the model's own values)
+            kw.update(temperature=None, top_p=None, top_k=None)
         return kw
 
     def logits_processors(self, prompt_len: int) -> list:
