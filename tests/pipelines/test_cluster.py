@@ -111,8 +111,14 @@ class Driver:
         return out
 
     def local_files(self) -> list[str]:
-        """Files the driver left in its working folder and HOME (it should leave none)."""
-        return sorted(str(p) for d in (self.cwd, self.home) for p in d.rglob("*"))
+        """Files the driver left in its working folder and HOME (it should leave none).
+
+        Library caches under ``HOME/.cache`` (e.g. matplotlib's font list, made once per
+        HOME) are disposable like temp files and not counted; empty folders neither.
+        """
+        cache = self.home / ".cache"
+        return sorted(str(p) for d in (self.cwd, self.home) for p in d.rglob("*")
+                      if p.is_file() and not p.is_relative_to(cache))
 
 
 def _kill(proc: subprocess.Popen) -> None:

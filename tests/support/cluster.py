@@ -169,7 +169,7 @@ class LocalCluster:
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _PRIVATE, "vidcurate-node",
                    str(len(self.hide)), *map(str, self.hide), str(temp_dir), str(scratch), *cmd]
         with open(log, "wb") as out:
-            proc = subprocess.Popen(cmd, env=self._node_env(scratch), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(cmd, env=self._node_env(scratch), stdin=subprocess.DEVNULL, cwd=self.root,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         node = RayNode(name, proc, temp_dir, scratch, private=not head, log=log)
         self.nodes.append(node)
