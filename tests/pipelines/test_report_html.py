@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from support.chromium import find_chromium, render
+from support.s3 import s3  # noqa: F401 - the module-scoped S3 server fixture
 
 DATA_URI = re.compile(r'src="data:image/jpeg;base64,([^"]+)"')
 PAGE_FACTS = """(() => {
@@ -155,3 +156,23 @@ def test_process_start_counts_time_before_the_import(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          stdin=subprocess.DEVNULL, cwd=tmp_path)
     assert 1.5 <= float(out.stdout) < 600
+
+
+def test_report_command_on_an_s3_bucket_reads_thumbnails_from_shards(curated_run, s3, tmp_path):  # noqa: F811
+    """``vidcurate report s3://...`` on a real S3 endpoint (moto on loopback): an output whose
+    work folder lost the kept clips' mp4s still gets every thumbnail, from the shards."""
+    fs = s3.fs()
+    for path in curated_run.rglob("*"):
+        rel = str(path.relative_to(curated_run))
+        if path.is_file() and path.name != "report.html" and not (rel.startswith("work/clips/")
+                                                                   and rel.endswith(".mp4")):
+            fs.put_file(str(path), f"{s3.bucket}/runs/a/{rel}")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **s3.env)
+    res = subprocess.run([sys.executable, "-m", "pipelines.cli", "report", s3.url("runs", "a")],
+                         capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip() == s3.url("runs", "a", "report.html")
+    html = fs.cat_file(f"{s3.bucket}/runs/a/report.html").decode()
+    assert len(DATA_URI.findall(html)) == 8
+    assert html.count("frames: shard shard-000000.tar") == 7 and "frames: frame sample" in html
+    assert not (tmp_path / "s3:").exists()
