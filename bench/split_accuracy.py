@@ -1,24 +1,28 @@
-"""Shot-boundary accuracy of the split stage against PySceneDetect's ``detect-adaptive``, same run.
+"""Shot-boundary accuracy of the split stage against PySceneDetect and TransNetV2, one run.
 
-    python bench/split_accuracy.py [--footage ../shared/footage] [--videos 6] [--rounds 2] [--seed 0]
+    python bench/split_accuracy.py [--split test] [--footage ../shared/footage] [--videos 4] [--seed 0]
 
-Builds a labelled set by editing real footage with hard cuts, dissolves, fades to black
-and white, and 2-frame white flashes at known frames (:mod:`labelled_edits`), then
-prints precision, recall and F1 of boundaries for
+Builds a labelled set by editing real footage (:mod:`labelled_edits`): hard cuts, jump
+cuts within one camera or room, dissolves, fades to black and white, and distractors that
+are no boundary (2-frame white flashes, whip pans, brightness dips and rises, some within
+half a second before a cut); one video has variable frame timing. ``--split tuning`` uses
+the segments the thresholds were tuned on, ``--split test`` (default) segments that none
+were. Prints precision, recall and F1 of boundaries, recall per transition kind, false
+positives per distractor kind and detection speed (frames per second on this machine) for
 
-- ``split``: our split stage's detection path (``SplitStage().shot_detector`` fed by the
-  same reduced-size PyAV decode as :meth:`curate.split.SplitStage.process`); each hard
-  cut is one boundary, each gap (transition left out of the clips) one boundary at its
-  middle frame;
-- ``split, cuts only``: the same with ``gradual=False, flash_s=0, blank_std=None``
-  (PySceneDetect detectors as fed before transition handling);
-- ``detect-adaptive``: ``scenedetect.detect(path, AdaptiveDetector())``, PySceneDetect's
-  defaults, each scene start after the first one boundary.
+- ``split/adaptive``, ``split/content``, ``split/transnetv2``: the split stage's detection
+  path (``SplitStage(detector=...).shot_detector`` fed by the same reduced-size PyAV decode
+  as :meth:`curate.split.SplitStage.process`); each hard cut is one boundary, each gap
+  (transition left out of the clips) one boundary at its middle frame;
+- ``transnetv2 alone``: the network's detections without our flash and blank handling
+  (scored from the ``split/transnetv2`` pass, so it has that pass's speed);
+- ``detect-adaptive`` / ``detect-content``: ``scenedetect.detect(path, AdaptiveDetector())``
+  or ``ContentDetector()``, PySceneDetect's defaults, each scene start after the first.
 
-Matching is one-to-one: a true cut at frame ``c`` is found by a boundary in
+Matching is one-to-one: a true cut or jump cut at frame ``c`` is found by a boundary in
 ``[c - 2, c + 2]``; a dissolve or fade ``[s, e)`` by one in ``[s - 2, e + 1]``. A
-boundary near a flash, or matching nothing, is a false positive. Per-kind recall and
-flash false positives are printed too. Not a test: nothing is asserted.
+boundary matching nothing is a false positive, and counted against a distractor when it
+lies within 2 frames of one. Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -29,16 +33,20 @@ import sys
 import tempfile
 import time
 
-from scenedetect import AdaptiveDetector, detect
+import numpy as np
+from scenedetect import AdaptiveDetector, ContentDetector, detect
 
 from curate.codec import iter_frames, probe, scaled_size
 from curate.split import SplitStage
+from curate.split.shots import Boundaries, net_boundaries
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from labelled_edits import Edit, build_set  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOL = 2  # frames
+NEGATIVE = ("flash", "whip_pan", "brightness")
+NET_SCORES: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # path -> TransNetV2 scores of the last pass
 
 
 def ours(path: str, stage: SplitStage) -> list[int]:
@@ -49,43 +57,53 @@ def ours(path: str, stage: SplitStage) -> list[int]:
     detector = stage.shot_detector(src.fps)
     for frame in iter_frames(path, size=size, fmt="bgr24", rotation=src.rotation):
         detector.feed(frame.image)
-    return detector.boundaries().points()
+    points = detector.boundaries().points()
+    if detector.net_scores is not None:
+        NET_SCORES[path] = detector.net_scores
+    return points
 
 
-def adaptive(path: str) -> list[int]:
-    """Scene starts (after the first) of PySceneDetect's default adaptive detection."""
-    return [start.frame_num for start, _ in detect(path, AdaptiveDetector())[1:]]
+def net_alone(path: str) -> list[int]:
+    """TransNetV2's own detections (from the scores of the ``split/transnetv2`` pass)."""
+    cuts, gaps = net_boundaries(*NET_SCORES[path])
+    return Boundaries(cuts, gaps).points()
+
+
+def scenedetect_starts(path: str, detector) -> list[int]:
+    """Scene starts (after the first) of ``scenedetect.detect`` with ``detector``."""
+    return [start.frame_num for start, _ in detect(path, detector)[1:]]
 
 
 def match(edits: list[Edit], found: list[int]) -> tuple[dict[str, list[int]], int, int]:
     """One-to-one matching. Returns ``({kind: [hits, total]}, true positives, false positives)``;
-    flashes count under ``flash`` as ``[boundaries near it, flashes]``."""
+    distractors count as ``[false boundaries near them, distractors]``."""
     left = sorted(found)
     per: dict[str, list[int]] = {}
     tp = 0
-    for e in sorted((e for e in edits if e.kind != "flash"), key=lambda e: e.end - e.start):
-        lo, hi = (e.start - TOL, e.end + TOL) if e.kind == "cut" else (e.start - TOL, e.end - 1 + TOL)
+    for e in sorted((e for e in edits if e.kind not in NEGATIVE), key=lambda e: e.end - e.start):
+        lo, hi = (e.start - TOL, e.end + TOL) if e.start == e.end else (e.start - TOL, e.end - 1 + TOL)
         hit = next((f for f in left if lo <= f <= hi), None)
         per.setdefault(e.kind, [0, 0])[1] += 1
         if hit is not None:
             left.remove(hit)
             per[e.kind][0] += 1
             tp += 1
-    for e in (e for e in edits if e.kind == "flash"):
-        per.setdefault("flash", [0, 0])
-        per["flash"][0] += sum(1 for f in left if e.start - TOL <= f <= e.end + TOL)
-        per["flash"][1] += 1
+    for e in (e for e in edits if e.kind in NEGATIVE):
+        per.setdefault(e.kind, [0, 0])
+        per[e.kind][0] += sum(1 for f in left if e.start - TOL <= f <= e.end + TOL)
+        per[e.kind][1] += 1
     return per, tp, len(left)
 
 
-def score(name: str, results: list[tuple[list[Edit], list[int]]], seconds: float) -> None:
-    """Print precision, recall, F1 and per-kind recall of one detector over the set."""
+def score(name: str, results: list[tuple[list[Edit], list[int]]], seconds: float, frames: int) -> None:
+    """Print precision, recall, F1, per-kind recall, distractor false positives and speed
+    (``frames`` decoded in ``seconds``) of one detector over the set."""
     tp = fp = n_true = 0
     kinds: dict[str, list[int]] = {}
     for edits, found in results:
         per, t, f = match(edits, found)
         tp, fp = tp + t, fp + f
-        n_true += sum(1 for e in edits if e.kind != "flash")
+        n_true += sum(1 for e in edits if e.kind not in NEGATIVE)
         for k, (h, n) in per.items():
             kinds.setdefault(k, [0, 0])
             kinds[k][0] += h
@@ -93,36 +111,45 @@ def score(name: str, results: list[tuple[list[Edit], list[int]]], seconds: float
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / n_true if n_true else 0.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
-    detail = "  ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(kinds.items()) if k != "flash")
-    flash = kinds.get("flash", [0, 0])
-    print(f"{name:<20} P {p:.3f}  R {r:.3f}  F1 {f1:.3f}  (tp {tp}, fp {fp}, true {n_true}; "
-          f"{seconds:.1f} s)  recall: {detail}  flash false positives {flash[0]}/{flash[1]} flashes")
+    detail = " ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(kinds.items()) if k not in NEGATIVE)
+    neg = " ".join(f"{k} {h}/{n}" for k, (h, n) in sorted(kinds.items()) if k in NEGATIVE)
+    speed = f"{frames / seconds:.0f} fps" if seconds > 0 else "same pass"
+    print(f"{name:<18} P {p:.3f} R {r:.3f} F1 {f1:.3f} (tp {tp} fp {fp} true {n_true}; {speed})\n"
+          f"{'':<18} recall: {detail}\n{'':<18} false boundaries on distractors: {neg}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--footage", default=os.path.join(ROOT, "..", "shared", "footage"))
-    ap.add_argument("--videos", type=int, default=6)
-    ap.add_argument("--rounds", type=int, default=2, help="times each footage segment is used")
+    ap.add_argument("--split", default="test", choices=["tuning", "test"])
+    ap.add_argument("--videos", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=1, help="times each footage segment is used")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", nargs="*", help="names of the detectors to run (default: all)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="split-accuracy-") as tmp:
         start = time.perf_counter()
-        labelled = build_set(tmp, args.footage, args.videos, args.seed, args.rounds)
+        labelled = build_set(tmp, args.footage, args.videos, args.seed, args.rounds, args.split)
         n_frames = sum(probe(p).num_frames or 0 for p, _ in labelled)
-        counts = {}
+        counts: dict[str, int] = {}
         for _, edits in labelled:
             for e in edits:
                 counts[e.kind] = counts.get(e.kind, 0) + 1
-        print(f"labelled set: {len(labelled)} videos, {n_frames} frames at 25 fps, edits {counts} "
-              f"(built in {time.perf_counter() - start:.1f} s)")
-        runs = [("split", lambda p: ours(p, SplitStage())),
-                ("split, cuts only", lambda p: ours(p, SplitStage(gradual=False, flash_s=0.0, blank_std=None))),
-                ("detect-adaptive", adaptive)]
+        print(f"{args.split} split: {len(labelled)} videos, {n_frames} frames at 25 fps (video 1 VFR), "
+              f"edits {counts} (built in {time.perf_counter() - start:.1f} s)")
+        runs = [("split/adaptive", lambda p: ours(p, SplitStage(detector="adaptive"))),
+                ("split/content", lambda p: ours(p, SplitStage(detector="content"))),
+                ("split/transnetv2", lambda p: ours(p, SplitStage(detector="transnetv2", device="cpu"))),
+                ("transnetv2 alone", net_alone),
+                ("detect-adaptive", lambda p: scenedetect_starts(p, AdaptiveDetector())),
+                ("detect-content", lambda p: scenedetect_starts(p, ContentDetector()))]
         for name, fn in runs:
+            if args.only and name not in args.only and not (name == "transnetv2 alone" and "split/transnetv2" in args.only):
+                continue
             start = time.perf_counter()
             results = [(edits, fn(path)) for path, edits in labelled]
-            score(name, results, time.perf_counter() - start)
+            seconds = 0.0 if name == "transnetv2 alone" else time.perf_counter() - start
+            score(name, results, seconds, n_frames)
 
 
 if __name__ == "__main__":

@@ -56,3 +56,25 @@ def drop_flashes(cuts: list[int], thumbs: np.ndarray, max_len: int, ratio: float
     if max_len <= 0:
         return list(cuts)
     return [c for c in cuts if not is_flash(thumbs, c, max_len, ratio)]
+
+
+def is_excursion(thumbs: np.ndarray, start: int, end: int, ratio: float = 0.4, min_std: float = 4.0) -> bool:
+    """Whether the frames ``[start, end)`` are a brightness excursion inside one shot (an
+    exposure dip or rise, a light switched off and on) rather than a transition: the frames
+    just before and after look alike (mean absolute difference under ``ratio`` times the
+    largest difference of a frame inside from the one before), the frame-to-frame changes
+    from before to after are mostly changes of mean brightness (summed over the frames; the
+    picture may move meanwhile), and no frame inside is blank (thumbnail luma std
+    above ``min_std``, 0-255; a fade through black or white reaches a flat frame).
+    ``thumbs``: ``(n, h, w, 3) uint8``; frame indices 0-based."""
+    p, r = start - 1, end
+    if p < 0 or r >= len(thumbs) or end <= start:
+        return False
+    luma = thumbs[start:end].reshape(end - start, -1, 3).astype(np.float32) @ np.float32([0.114, 0.587, 0.299])
+    if float(luma.std(axis=1).min()) <= min_std:
+        return False
+    peak = max(_dist(thumbs[p], thumbs[j]) for j in range(start, end))
+    if _dist(thumbs[p], thumbs[r]) >= ratio * peak:
+        return False
+    steps = np.diff(thumbs[p:r + 1].astype(np.float32), axis=0).reshape(r - p, -1)
+    return float(np.abs(steps.mean(axis=1)).sum()) >= 0.5 * float(np.abs(steps).mean(axis=1).sum())

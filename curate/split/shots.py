@@ -12,7 +12,7 @@ frame's presentation time.
   ``many`` head marks every transition frame) a gap.
 
 Whichever detector runs, :mod:`curate.split.flashes` drops cuts that are only a brief flash
-inside one shot, runs of blank frames become gaps, the minimum shot length is applied
+inside one shot (and TransNetV2 gaps that are only a brightness dip or rise), runs of blank frames become gaps, the minimum shot length is applied
 after the flash filter (of cuts closer than ``min_shot_s`` the larger picture change
 wins, so a flash or a whip pan just before a real cut does not hide it), and gaps less than
 ``min_shot_s`` apart merge (a fade out and in around a black hold is one gap). Flash and
@@ -32,7 +32,7 @@ from scenedetect import AdaptiveDetector, ContentDetector, ThresholdDetector
 from scenedetect.common import FrameTimecode
 
 from curate.split import transnet
-from curate.split.flashes import drop_flashes, is_flash
+from curate.split.flashes import drop_flashes, is_excursion, is_flash
 from curate.split.transitions import find_blank, find_gradual, merge_intervals, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
@@ -98,6 +98,7 @@ class ShotDetector:
         self.kind, self.threshold, self.device, self.batch = detector, threshold, device, batch
         self._thumbs: list[np.ndarray] = []
         self._net: list[np.ndarray] = []  # transnetv2: (27, 48, 3) RGB inputs
+        self.net_scores: tuple[np.ndarray, np.ndarray] | None = None  # transnetv2: (single, many)
         self._final: Boundaries | None = None
         # No minimum scene length inside PySceneDetect: it would keep a flash's cut and
         # suppress a real cut just after it; merge_cuts applies min_shot_s after the flash filter.
@@ -147,10 +148,12 @@ class ShotDetector:
         gaps: list[tuple[int, int]] = []
         if self.kind == "transnetv2":
             single, many = transnet.predict(np.stack(self._net), self.device, self.batch)
-            self._net = []
+            self._net, self.net_scores = [], (single, many)
             found, net_gaps = net_boundaries(single, many, self.threshold or 0.5)
             self._found.extend(found)
-            gaps += [g for g in net_gaps if not is_flash(thumbs, g[0], self.flash_len)]
+            net_gaps = merge_intervals(net_gaps, gap=self.min_len)  # legs of one dip or fade
+            gaps += [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len)
+                                                    or is_excursion(thumbs, *g))]
         raw = sorted({int(c) for c in self._found if 0 < c < self.num_frames})
         cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.min_len,
                           strength=jumps(thumbs))

@@ -120,7 +120,7 @@ class BlendTest:
 
     def __init__(self, min_change: float = 12.0, min_spread: float = 0.5, max_residual: float = 0.4,
                  max_dip: float = 0.7, lo: float = 0.04, hi: float = 0.96, flat_std: float = 6.0,
-                 min_coherence: float = 0.75):
+                 min_coherence: float = 0.8):
         self.min_coherence = min_coherence
         self.min_change, self.min_spread = min_change, min_spread
         self.max_residual, self.max_dip = max_residual, max_dip

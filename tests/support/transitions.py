@@ -97,3 +97,47 @@ def flash_video(path: str, seed: int, frames: int, flash_at: int, flash_len: int
                 yield render(seed, i / fps, width, height, drift=drift)
     write_video(path, gen(), fps)
     return flash_at, flash_at + flash_len
+
+
+def moving_object_video(path: str, seed_bg: int, seed_obj: int, frames: int, approach: bool = False,
+                        width: int = 256, height: int = 144, fps: float = 25.0) -> None:
+    """One fixed-camera shot: a static textured scene ``seed_bg`` (nothing in it moves) with a
+    large textured object ``seed_obj`` that either crosses the frame left to right at half
+    the frame height (``approach=False``) or drives towards the camera, growing from 5 % to
+    125 % of the frame about the centre (``approach=True``), like a car driving in. No
+    frame is a shot boundary or a transition."""
+    import cv2
+
+    bg = render(seed_bg, 0.0, width, height, drift=0.0)
+    obj = render(seed_obj, 0.0, width, height, drift=0.0) // 2  # darker, like a car body
+
+    def gen() -> Iterator[np.ndarray]:
+        for i in range(frames):
+            u = i / (frames - 1)
+            img = bg.copy()
+            s = 0.05 + 1.2 * u ** 2 if approach else 0.6
+            ow, oh = max(2, int(width * s)), max(2, int(height * s))
+            x = (width - ow) // 2 if approach else int(-ow + (width + ow) * u)
+            y = (height - oh) // 2
+            big = cv2.resize(obj, (ow, oh), interpolation=cv2.INTER_AREA)
+            x0, x1, y0, y1 = max(x, 0), min(x + ow, width), max(y, 0), min(y + oh, height)
+            if x1 > x0 and y1 > y0:
+                img[y0:y1, x0:x1] = big[y0 - y:y1 - y, x0 - x:x1 - x]
+            yield img
+    write_video(path, gen(), fps)
+
+
+def flash_then_cut_video(path: str, seed_a: int, seed_b: int, flash_at: int, cut_at: int, frames: int,
+                         width: int = 256, height: int = 144, fps: float = 25.0) -> int:
+    """Shot ``seed_a`` with a 2-frame white flash at ``flash_at``, a hard cut to shot ``seed_b``
+    at ``cut_at`` (first frame of the new shot), ``frames`` frames in all; returns ``cut_at``."""
+    white = np.full((height, width, 3), 255, np.uint8)
+
+    def gen() -> Iterator[np.ndarray]:
+        for i in range(frames):
+            if flash_at <= i < flash_at + 2:
+                yield white
+            else:
+                yield render(seed_a if i < cut_at else seed_b, i / fps, width, height)
+    write_video(path, gen(), fps)
+    return cut_at
