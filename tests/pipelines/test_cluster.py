@@ -194,7 +194,7 @@ def cluster(s3: S3Server, reference, short_tmp: Path, tmp_path_factory):
         pytest.skip("nodes that share no folder need unshare --mount (root or CAP_SYS_ADMIN)")
     s3.fs().pipe_file(f"{s3.bucket}/probe.txt", b"bucket reachable")
     c = start_cluster(short_tmp / "cluster", s3.env, num_nodes=2,
-                      hide=[Path(tempfile.gettempdir()), short_tmp, tmp_path_factory.getbasetemp()])
+                      hide=[short_tmp, tmp_path_factory.getbasetemp()])
     try:
         seen = c.probe(s3.url("probe.txt"))
         for node, info in zip(c.nodes, sorted(seen, key=lambda i: i["tmpdir"] != str(c.nodes[0].scratch))):

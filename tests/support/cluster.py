@@ -4,9 +4,9 @@ Each node is its own ``ray start --block`` process group (so the test stops it, 
 kills it mid-run, by process group id and never touches another Ray on the machine),
 with one CPU, its own ``--temp-dir`` and its own scratch folder (``TMPDIR``, which the
 raylet's workers inherit). Every node after the head runs in a private mount namespace
-(``unshare --mount``) with empty tmpfs mounts over the temporary folders (the system
-temp folder by default, which holds the head's, the driver's and the test's folders): it
-cannot see any of them, and nobody outside sees its own. So a pipeline that passes a local path from one process to another fails
+(``unshare --mount``) with empty tmpfs mounts over the given temporary folders (those
+that hold the head's, the driver's and the test's folders; never the repository or the
+Python environment): it cannot see any of them, and nobody outside sees its own. So a pipeline that passes a local path from one process to another fails
 here as it would on a real cluster. Needs root (or CAP_SYS_ADMIN) for ``unshare``.
 
 The cluster uses token authentication with its own token (``RAY_AUTH_MODE=token``,
@@ -26,11 +26,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.pipelines import ROOT as REPO
 from support.s3 import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -119,14 +119,14 @@ class LocalCluster:
 
     ``root``: a folder for the nodes' files (temp dir, scratch, logs), with a short path:
     Ray's socket paths under it must stay within 107 bytes. ``hide``: folders that later
-    nodes see as empty tmpfs mounts (default: the system temp folder, which should hold
-    ``root``, the test's temporary folders and the driver's). ``env``: extra environment
-    for every node (e.g. S3 endpoint and credentials).
+    nodes see as empty tmpfs mounts (default: ``root``; add the test's and the driver's
+    temporary folders). ``env``: extra environment for every node (e.g. S3 endpoint and
+    credentials).
     """
 
     root: Path
     env: dict[str, str]
-    hide: list[Path] = field(default_factory=lambda: [Path(tempfile.gettempdir())])
+    hide: list[Path] = field(default_factory=list)
     nodes: list[RayNode] = field(default_factory=list)
     port: int = 0
     dashboard_port: int = 0
@@ -166,8 +166,9 @@ class LocalCluster:
             temp_dir.mkdir(parents=True)
             scratch.mkdir(parents=True)
         else:  # empty tmpfs mounts over the shared temporary folders, then its own folders
+            hide = self.hide or [self.root]
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", _PRIVATE, "vidcurate-node",
-                   str(len(self.hide)), *map(str, self.hide), str(temp_dir), str(scratch), *cmd]
+                   str(len(hide)), *map(str, hide), str(temp_dir), str(scratch), *cmd]
         with open(log, "wb") as out:
             proc = subprocess.Popen(cmd, env=self._node_env(scratch), stdin=subprocess.DEVNULL, cwd=self.root,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -213,9 +214,12 @@ def start_cluster(root: Path, env: dict[str, str], num_nodes: int = 2,
     if not can_isolate():
         raise RuntimeError("nodes that share no folder need unshare --mount (root or CAP_SYS_ADMIN)")
     cluster = LocalCluster(root=root, env=env)
-    if hide is not None:  # a folder inside another hidden one is hidden already
-        paths = [p.resolve() for p in hide]
-        cluster.hide = [p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths)]
+    paths = [p.resolve() for p in [root, *(hide or [])]]
+    for path in paths:  # the nodes must still see the code and the interpreter
+        if any(Path(need).resolve().is_relative_to(path) for need in (REPO, sys.prefix)):
+            raise ValueError(f"cannot hide {path}: it holds the repository or the Python environment")
+    # a folder inside another hidden one is hidden already
+    cluster.hide = [p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths)]
     try:
         for _ in range(num_nodes):
             cluster.add_node()
