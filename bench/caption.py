@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
     for r in rows:
         r["clips_ratio"], r["tok_ratio"] = r["clips_s"] / base["clips_s"], r["tok_s"] / base["tok_s"]
         print(f"  {r['side']:<13}{r['clips_s']:8.2f} clips/s/GPU {r['tok_s']:9.1f} output tokens/s/GPU "
-              f"({r['tokens']} tokens)  x{r['clips_ratio']:.2f} clips/s, x{r['tok_ratio']:.2f} tokens/s vs {base['side']}")
+              f"({r['tokens']} tokens)  x{r['clips_ratio']:.2f} clips/s, x{r['tok_ratio']:.2f} tokens/s "
+              f"vs {base['side']}")
         if "stats" in r:
             print(f"      stage counters: {r['stats']}")
     for t in clips[:args.show]:

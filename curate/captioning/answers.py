@@ -116,8 +116,9 @@ def _at_start(text: str, pos: int) -> bool:
 def _labels(text: str) -> list[tuple[int, int, float, float | None]]:
     """Time labels in ``text``: ``(start, end, t0, t1)``; ``t1`` None for a point time.
 
-    A range counts when it is boxed (followed by ``:``, ``]``, ``)`` or ``|``), or starts a line or sentence and has a unit, a clock time or
-    ``from``/``between``. A point time (``At 2 s``) counts only at a line or sentence start.
+    A range counts when it is boxed (followed by ``:``, ``]``, ``)`` or ``|``), or starts
+    a line or sentence and has a unit, a clock time or ``from``/``between``. A point time
+    (``At 2 s``) counts only at a line or sentence start.
     """
     found = []
     for m in _RANGE.finditer(text):

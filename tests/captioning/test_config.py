@@ -20,6 +20,9 @@ def test_vlm_stage_validates_in_a_pipeline(pipeline_with_vlm):
     ({"txt": "medium"}, "txt"),
     ({"max_new_tokens": 2}, "max_new_tokens"),
     ({"prompt_version": "v9"}, "prompt_version"),
+    ({"engine": "tgi"}, "engine"),
+    ({"max_batch_tokens": 10}, "max_batch_tokens"),
+    ({"video": "always"}, "video"),
 ])
 def test_bad_settings_name_the_key(pipeline_with_vlm, bad, match):
     with pytest.raises(PipelineError, match=match):
