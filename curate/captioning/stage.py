@@ -44,7 +44,7 @@ from curate.extract import frames_path
 from curate.frames_io import load_frames
 from curate.stage import Stage, reject_for
 from curate.tasks import ClipTask
-from schemas import Caption
+from schemas import Caption, CaptionEvent
 
 CACHE_FIELDS = ("model", "engine", "dtype", "max_new_tokens", "prompt_version", "window_s", "stride_s",
                 "image_side", "seed", "video", "structured")
@@ -205,7 +205,7 @@ class VLMCaptionStage(Stage):
         cache = CaptionCache(task.work_dir, self.cache_settings()) if self.cache else None
         hit = cache.get(task.clip_id) if cache else None
         if hit is not None:
-            rec.caption = self._caption(hit, signals)
+            rec.caption = self._caption(hit, signals, _signal_events(rec))
             return None
         self.setup()
         video = self.video == "auto" and bool(getattr(self._vlm, "takes_video", False))
@@ -274,12 +274,13 @@ class VLMCaptionStage(Stage):
             settings = first.retry() if id(job) in retried else first
             entry = self._entry(job, settings, attempts=2 if id(job) in retried else 1)
             errors = sorted({e for e in job.errors if e})
+            signal_events = _signal_events(job.task.record)
             if errors:
-                job.task.record.caption = self._failed(entry, job.signals, errors)
+                job.task.record.caption = self._failed(entry, job.signals, errors, signal_events)
                 continue
             if self.cache:
                 CaptionCache(job.task.work_dir, self.cache_settings()).put(job.task.clip_id, entry)
-            job.task.record.caption = self._caption(entry, job.signals)
+            job.task.record.caption = self._caption(entry, job.signals, signal_events)
 
     def _entry(self, job: _Job, settings: GenerationSettings, attempts: int) -> CachedCaption:
         """The cacheable result of a finished job: merged captions, or the degenerate kinds."""
@@ -294,15 +295,26 @@ class VLMCaptionStage(Stage):
         return {"model_id": self.model, "prompt_version": self.prompt_version,
                 "generation": entry.generation, "signals": signals}
 
-    def _caption(self, entry: CachedCaption, signals: str) -> Caption:
-        """The record's caption: the model's when usable, else the signals with ``caption_degenerate``."""
+    def _caption(self, entry: CachedCaption, signals: str, signal_events: list[CaptionEvent]) -> Caption:
+        """The record's caption: the model's when usable, else the signals (with their timed
+        events) and ``caption_degenerate``."""
         if entry.ok:
             return Caption(text=entry.long, source="model", short=entry.short, long=entry.long,
                            events=entry.events, **self._common(entry, signals))
         return Caption(text=signals, source="signals", degenerate_reason="caption_degenerate",
-                       degenerate_detail=",".join(entry.degenerate), **self._common(entry, signals))
+                       degenerate_detail=",".join(entry.degenerate), events=signal_events,
+                       **self._common(entry, signals))
 
-    def _failed(self, entry: CachedCaption, signals: str, errors: list[str]) -> Caption:
-        """The signal caption of a clip the model could not run on, with ``caption_failed``."""
+    def _failed(self, entry: CachedCaption, signals: str, errors: list[str],
+                signal_events: list[CaptionEvent]) -> Caption:
+        """The signal caption (and its timed events) of a clip the model could not run on,
+        with ``caption_failed``."""
         return Caption(text=signals, source="signals", degenerate_reason="caption_failed",
-                       degenerate_detail=",".join(errors), **self._common(entry, signals))
+                       degenerate_detail=",".join(errors), events=signal_events,
+                       **self._common(entry, signals))
+
+
+def _signal_events(record) -> list[CaptionEvent]:
+    """Timed events of the signal caption already on ``record`` (kept when the model falls back)."""
+    prior = getattr(record, "caption", None)
+    return list(prior.events) if prior is not None and prior.source == "signals" else []
