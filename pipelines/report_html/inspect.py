@@ -10,6 +10,7 @@ range or an fsspec URL.
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import random
@@ -17,6 +18,7 @@ from typing import Iterator
 
 from PIL import Image, ImageDraw
 
+from curate import store
 from pipelines.report_html import thumbs
 from schemas import ClipRecord
 from train.shards import SkipStats, expand_shards, iter_samples
@@ -25,11 +27,19 @@ DEFAULT_LIMIT = 10
 SHEET_COLUMNS = 2
 
 
+def shard_spec(spec: str) -> str:
+    """A run's output URL (``s3://bucket/run``) means its ``shards/*.tar``; anything else
+    (local folders included, :func:`train.shards.expand_shards` handles them) is kept."""
+    if store.is_url(spec) and not spec.endswith(".tar") and not glob.has_magic(spec) and "{" not in spec:
+        return store.join(spec, "shards", "*.tar")
+    return spec
+
+
 def samples(spec: str) -> Iterator[dict]:
     """Every complete sample ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes) of the
     shards of ``spec``, in shard order. Raises FileNotFoundError when nothing matches."""
     stats = SkipStats()
-    for url in expand_shards(spec):
+    for url in expand_shards(shard_spec(spec)):
         yield from iter_samples(url, stats)
 
 

@@ -109,9 +109,10 @@ def shard_member(location: str, name: str) -> bytes | None:
 def span_frames(source: str, start_s: float, end_s: float) -> list[np.ndarray]:
     """Up to 3 frames of ``source`` between ``start_s`` and ``end_s`` (seconds), decoded
     with PyAV at low resolution (rotation metadata is not applied). Local path or URL."""
-    targets = list(np.linspace(start_s, max(start_s, end_s - 1e-3), FRAMES))
+    targets = list(np.linspace(start_s, end_s, FRAMES))  # the last one: the span's last frame
     fs, path = store.filesystem(source)
     got: list[np.ndarray] = []
+    last = None
     with fs.open(path, "rb") as f, av.open(f) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -119,11 +120,16 @@ def span_frames(source: str, start_s: float, end_s: float) -> list[np.ndarray]:
             container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
         for i, frame in enumerate(container.decode(stream)):
             t = frame.time if frame.time is not None else 0.0
+            if t >= end_s - 1e-6 or i >= MAX_SOURCE_FRAMES:
+                break
             while targets and t >= targets[0] - 1e-3:
                 got.append(_small(frame))
                 targets.pop(0)
-            if not targets or t >= end_s or i >= MAX_SOURCE_FRAMES:
+            last = frame if t >= start_s - 1e-3 else last
+            if not targets:
                 break
+    if targets and last is not None:
+        got.append(_small(last))
     return got
 
 

@@ -108,3 +108,23 @@ def test_quiet_progress_prints_nothing():
         progress.advance("sources", "x")
         progress.stop("sources")
     assert buf.getvalue() == ""
+
+
+def test_a_source_span_decodes_to_the_clip_frames(curated_run, footage):
+    """A dropped shot without a clip file gets its thumbnail from the source span: the same
+    picture as the clip extracted from that span (shot 1 of cuts.mp4, frames 0-49)."""
+    from pipelines.report_html import thumbs
+
+    index = pq.read_table(curated_run / "index.parquet").to_pylist()
+    rejects = pq.read_table(curated_run / "rejects.parquet").to_pylist()
+    path = footage["cuts"][0]
+    dup = next(r for r in rejects if r["source_path"] == path)  # the planted duplicate: shot 1
+    assert dup["span"]["start_s"] == 0.0
+    from_span = thumbs.span_frames(path, dup["span"]["start_s"], dup["span"]["end_s"])
+    from_sample, note = thumbs.dropped_frames(str(curated_run), dup["clip_id"], path, None)
+    assert note == "frame sample" and len(from_span) == len(from_sample) == 3
+    first = np.asarray(Image.fromarray(from_sample[0]).resize(from_span[0].shape[1::-1]), np.float64)
+    other = next(r for r in index if r["source"]["path"] == path and r["span"]["start_s"] > 0)
+    elsewhere = thumbs.span_frames(path, other["span"]["start_s"], other["span"]["end_s"])[0]
+    diffs = [np.abs(first - f.astype(np.float64)).mean() for f in (*from_span, elsewhere)]
+    assert max(diffs[:3]) < 12 < diffs[3]  # shot 1 is still: its 3 frames match, shot 2 does not

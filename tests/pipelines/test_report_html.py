@@ -176,3 +176,7 @@ def test_report_command_on_an_s3_bucket_reads_thumbnails_from_shards(curated_run
     assert len(DATA_URI.findall(html)) == 8
     assert html.count("frames: shard shard-000000.tar") == 7 and "frames: frame sample" in html
     assert not (tmp_path / "s3:").exists()
+    res = subprocess.run([sys.executable, "-m", "pipelines.cli", "inspect", s3.url("runs", "a"), "--sample", "2"],
+                         capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("(shard-000000.tar)") == 2 and res.stdout.count("  txt: ") == 2
