@@ -251,16 +251,19 @@ def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(
     driver = Driver(tmp_path / "driver", cluster.root / "d2", {**s3.env, **cluster.client_env})
     fs, out = s3.fs(), s3.url("out-killed")
     args = (pipeline_file, inputs, out, cluster.address)
+    victim = cluster.nodes[1]
+    before = len(_task_names(victim))
     proc = driver.start(*args)
     deadline = time.time() + RUN_TIMEOUT_S
     commits: list[str] = []
     while time.time() < deadline and proc.poll() is None and not commits:
         commits = fs.glob(f"{s3.bucket}/out-killed/work/sources/*.json")
         time.sleep(0.1)
-    victim = cluster.nodes[1]
+    started_there = len(_task_names(victim)) - before
     victim.signal(signal.SIGKILL)  # the whole node at once: raylet, workers, agents
     victim.proc.wait()
     assert 1 <= len(commits) < len(SOURCES), f"the kill should land mid-run ({len(commits)} committed)"
+    assert started_there > 0, "the killed node should have been working on this run"
     assert not fs.exists(f"{s3.bucket}/out-killed/manifest.json")
     try:  # Ray may finish on the head alone, or fail
         out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
