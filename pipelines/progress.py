@@ -102,7 +102,8 @@ class Progress:
         state.last_print = now
         elapsed = now - state.t0
         rate = state.done / elapsed if elapsed > 0 else 0.0
-        left = f", about {(state.total - state.done) / rate:.0f} s left" if rate > 0 and state.done < state.total else ""
+        todo = state.total - state.done
+        left = f", about {todo / rate:.0f} s left" if rate > 0 and todo > 0 else ""
         pct = 100 * state.done / state.total if state.total else 100.0
         self.console.print(f"{phase}: {state.done}/{state.total} ({pct:.0f}%) in {elapsed:.0f} s, "
                            f"{rate:.2f}/s{left}", highlight=False, soft_wrap=True)

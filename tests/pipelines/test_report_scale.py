@@ -126,8 +126,8 @@ def test_report_of_a_run_that_kept_nothing(tmp_path):
     from schemas import write_parquet
 
     write_parquet(ClipRecord, [], str(tmp_path / "index.parquet"))
-    write_parquet(RejectRecord, [RejectRecord(source_path="/x/junk.mp4", stage="probe", reason="decode_error",
-                                              detail="invalid data", duration_s=0.0)], str(tmp_path / "rejects.parquet"))
+    junk = RejectRecord(source_path="/x/junk.mp4", stage="probe", reason="decode_error", detail="invalid data")
+    write_parquet(RejectRecord, [junk], str(tmp_path / "rejects.parquet"))
     (tmp_path / "manifest.json").write_text(json.dumps({"hours_in": 0.0, "hours_out": 0.0, "counts": {"sources": 1}}))
     html = (tmp_path / "report.html").read_text() if write_report(str(tmp_path)) else ""
     assert "Showing 0 of 0 kept clips" in html and "probe: decode_error" in html
