@@ -30,10 +30,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.pipelines import ROOT as REPO
 from support.s3 import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))
+REPO = Path(__file__).resolve().parents[2]
 OBJECT_STORE_BYTES = 200 * 1024 * 1024
 
 # sh -c script: $1 = how many folders to hide, then those folders, then the node's
@@ -143,7 +143,10 @@ class LocalCluster:
         return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token, "RAY_USAGE_STATS_ENABLED": "0"}
 
     def _node_env(self, scratch: Path) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+        """The test's environment without Ray, store and import-path settings, plus the
+        cluster's (a ``tests/`` entry on PYTHONPATH would shadow the ``schemas`` package)."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("RAY_", "AWS_", "FSSPEC_")) and k != "PYTHONPATH"}
         return {**env, **self.env, **self.client_env, "TMPDIR": str(scratch)}
 
     def add_node(self) -> RayNode:
