@@ -246,7 +246,7 @@ def test_two_nodes_and_s3_give_the_local_output(cluster: LocalCluster, s3: S3Ser
         assert clip_tasks, f"no per-clip task ran on {node.name}; its tasks: {sorted(set(names))}"
 
 
-def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(
+def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(  # last: it kills a node
         cluster: LocalCluster, s3: S3Server, inputs: str, pipeline_file: Path, reference: dict, tmp_path):
     driver = Driver(tmp_path / "driver", cluster.root / "d2", {**s3.env, **cluster.client_env})
     fs, out = s3.fs(), s3.url("out-killed")
@@ -266,8 +266,8 @@ def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(
     assert started_there > 0, "the killed node should have been working on this run"
     assert not fs.exists(f"{s3.bucket}/out-killed/manifest.json")
     try:  # Ray may finish on the head alone, or fail
-        out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
-        print(f"run with the node killed: exit {proc.returncode}; {out.strip().splitlines()[-1:]}")
+        log, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+        print(f"run with the node killed: exit {proc.returncode}; {log.strip().splitlines()[-1:]}")
     except subprocess.TimeoutExpired:
         _kill(proc)
         print("run with the node killed: still running after the time limit, killed")
