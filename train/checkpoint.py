@@ -9,6 +9,7 @@ uses ``torch.load(..., weights_only=True)`` and never unpickles arbitrary object
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -65,16 +66,50 @@ def load_checkpoint(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def rng_state(generator: torch.Generator) -> dict:
-    """RNG states as uint8 tensors: the training generator, torch CPU, CUDA devices."""
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+def local_rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's RNG states as uint8 tensors: ``generator`` (the training
+    generator), torch's CPU generator and the CUDA generator of ``device`` (an empty
+    tensor when ``device`` is not CUDA). Every rank saves its own (see
+    :func:`gather_rng`), so a resumed multi-GPU run restores each GPU's stream."""
+    cuda = (torch.cuda.get_rng_state(device) if device.type == "cuda"
+            else torch.empty(0, dtype=torch.uint8))
     return {"generator": generator.get_state(), "torch": torch.get_rng_state(), "cuda": cuda}
 
 
-def restore_rng(state: dict, generator: torch.Generator) -> None:
-    """Inverse of :func:`rng_state` (CUDA states only when the device count matches)."""
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch"])
-    cuda = state.get("cuda", [])
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+def gather_rng(local: dict[str, torch.Tensor], gather) -> list[dict[str, torch.Tensor]]:
+    """Every rank's :func:`local_rng_state`, rank order, via ``gather(tensor) ->
+    list[tensor]`` (an all-gather; empty tensors are not sent)."""
+    parts = {k: (gather(v) if v.numel() else None) for k, v in local.items()}
+    world = len(next(p for p in parts.values() if p is not None))
+    return [{k: (p[r] if p is not None else local[k]) for k, p in parts.items()}
+            for r in range(world)]
+
+
+def rank_seed(seed: int, rank: int, world_size: int, step: int) -> int:
+    """A 63-bit seed of its own for ``rank`` of a run resumed at ``step`` with a new
+    world size (SHA-256 of the four numbers)."""
+    digest = hashlib.sha256(f"{seed}:{rank}:{world_size}:{step}".encode()).hexdigest()
+    return int(digest[:15], 16)
+
+
+def restore_rng(saved: dict, generator: torch.Generator, rank: int, world_size: int,
+                device: torch.device, seed: int, step: int) -> bool:
+    """Restore this rank's RNG states from a checkpoint's ``rng`` entry.
+
+    Same world size: rank r gets exactly the generator, CPU and CUDA states that rank r
+    saved (True). Another world size: the saved streams cannot be shared out, so each
+    rank seeds its generator, CPU and CUDA RNG from :func:`rank_seed` (distinct per
+    rank; False).
+    """
+    ranks = saved["ranks"]
+    if len(ranks) == world_size:
+        mine = ranks[rank]
+        generator.set_state(mine["generator"])
+        torch.set_rng_state(mine["torch"])
+        if device.type == "cuda" and mine["cuda"].numel():
+            torch.cuda.set_rng_state(mine["cuda"], device)
+        return True
+    s = rank_seed(seed, rank, world_size, step)
+    generator.manual_seed(s)
+    torch.manual_seed(s ^ 0x5DEECE66D)  # CPU and every CUDA device
+    return False

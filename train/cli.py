@@ -17,6 +17,7 @@ from train.config import ConfigError, load_config
 def train_command(args: argparse.Namespace) -> int:
     """Run training; 0 on success, 2 on a config or input error (message on stderr)."""
     from train import distributed
+    from train.data import SchemaVersionError
     from train.loop import Trainer
 
     try:
@@ -30,7 +31,7 @@ def train_command(args: argparse.Namespace) -> int:
         if args.resume and not trainer.resume():
             trainer.log({"event": "no checkpoint to resume, starting at step 0"})
         trainer.fit(args.max_steps)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, SchemaVersionError) as err:
         print(f"train: {err}", file=sys.stderr)
         return 2
     finally:

@@ -34,7 +34,9 @@ class DataConfig(_Strict):
 
     ``image_frames`` > 0 switches on joint image-video training (Ho et al. 2022, sec. 3):
     that many independent frames of the clip are appended to each video and the
-    model's temporal attention is masked for them.
+    model's temporal attention is masked for them. ``decode_threads``: codec threads
+    per decode in each loader process (fixed, so ``num_workers`` processes never
+    oversubscribe the cores).
     """
 
     frames: int = Field(8, ge=1)
@@ -46,6 +48,7 @@ class DataConfig(_Strict):
     shuffle_initial: int = Field(64, ge=1)
     resampled: bool = True
     num_workers: int = Field(0, ge=0)
+    decode_threads: int = Field(1, ge=1)
 
 
 class TextConfig(_Strict):

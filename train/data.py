@@ -24,6 +24,7 @@ DataLoader's round-robin order continues where it stopped.
 
 from __future__ import annotations
 
+import json
 import random
 import warnings
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ import webdataset as wds
 from pydantic import ValidationError
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from schemas import ClipRecord
+from schemas import SCHEMA_VERSION, ClipRecord
 from train.config import DataConfig
 from train.shards import SkipStats, expand_shards, iter_samples
 from train.video_io import DecodeError, decode_frames
@@ -87,6 +88,30 @@ def clip_indices(num_frames: int, clip_fps: float, cfg: DataConfig,
     return video, images
 
 
+class SchemaVersionError(RuntimeError):
+    """A shard record written by a newer vidcurate than this trainer understands."""
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("."))
+
+
+def check_schema_version(raw_json: bytes, where: str) -> None:
+    """Raise :class:`SchemaVersionError` when the record's ``schema_version`` is newer
+    than :data:`schemas.SCHEMA_VERSION` (the shards need a newer trainer: skipping such
+    records as bad samples would silently drop the whole data set). Unreadable JSON or
+    a missing/odd version is left to the record validation (a counted bad sample)."""
+    try:
+        version = json.loads(raw_json).get("schema_version")
+        newer = isinstance(version, str) and _version(version) > _version(SCHEMA_VERSION)
+    except (ValueError, AttributeError, TypeError):
+        return
+    if newer:
+        raise SchemaVersionError(
+            f"{where}: record schema_version {version} is newer than this trainer's "
+            f"{SCHEMA_VERSION}; upgrade vidcurate to train on these shards")
+
+
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (3, N, H, W) float32 in [-1, 1]."""
     return torch.from_numpy(frames).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)
@@ -98,6 +123,7 @@ def decode_sample(sample: dict, cfg: DataConfig, rng: random.Random,
     "images": (C, K, H, W) or None, "caption": str, "key": str}; None when skipped
     (too short, or an undecodable mp4/record/caption), counted in ``stats``."""
     where = f"{sample['__url__']}:{sample['__key__']}"
+    check_schema_version(sample["json"], where)
     try:
         record = ClipRecord.model_validate_json(sample["json"])
         caption = sample["txt"].decode("utf-8").strip()
@@ -110,7 +136,8 @@ def decode_sample(sample: dict, cfg: DataConfig, rng: random.Random,
         return None
     video_idx, image_idx = picked
     try:
-        frames = decode_frames(sample["mp4"], video_idx + image_idx, cfg.height, cfg.width)
+        frames = decode_frames(sample["mp4"], video_idx + image_idx, cfg.height, cfg.width,
+                               cfg.decode_threads)
     except DecodeError as err:
         kind = "short_clip" if "ended early" in str(err) else "bad_sample"
         stats.record(kind, f"{where}: {err}")

@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from train.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, rng_state, save_checkpoint
+from train.checkpoint import (gather_rng, latest_checkpoint, load_checkpoint, local_rng_state,
+                              restore_rng, save_checkpoint)
 from train.config import ConfigError, TrainConfig
 from train.data import ClipStream, LoaderState, make_loader
 from train.diffusion import CosineSchedule, VPrediction
@@ -72,13 +73,14 @@ class Trainer:
     def state_dict(self) -> dict:
         """Checkpoint content (tensors/numbers/strings/lists/dicts; collective call)."""
         seen = gather(torch.tensor(self.loader_state.seen, dtype=torch.long), self.dist)
-        rngs = gather(self.generator.get_state(), self.dist)
+        rngs = gather_rng(local_rng_state(self.generator, self.dist.device),
+                          partial(gather, info=self.dist))
         return {
             "step": self.step, "config": self.cfg.model_dump(mode="json"),
             "context_dim": self.text.dim, "world_size": self.dist.world_size,
             "model": self.model.state_dict(), "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": rng_state(self.generator), "rank_generators": rngs,
+            "rng": {"ranks": rngs},
             "loader": {"batches": self.loader_state.batches, "seen": [s.tolist() for s in seen]},
         }
 
@@ -92,10 +94,13 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
-        restore_rng(state["rng"], self.generator)
-        same_world = state["world_size"] == self.dist.world_size
-        if same_world:
-            self.generator.set_state(state["rank_generators"][self.dist.rank])
+        same_world = restore_rng(state["rng"], self.generator, self.dist.rank,
+                                 self.dist.world_size, self.dist.device, self.cfg.train.seed,
+                                 self.step)
+        if not same_world:
+            self.log({"event": "world size changed", "saved": state["world_size"],
+                      "now": self.dist.world_size,
+                      "note": "each rank reseeded its RNG; the data stream restarts"})
         seen = state["loader"]["seen"][self.dist.rank] if same_world else []
         self.loader_state = LoaderState(int(state["loader"]["batches"]), list(seen))
 

@@ -50,12 +50,23 @@ def center_crop(frames: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return frames[:, top : top + out_h, left : left + out_w]
 
 
-def decode_frames(data: bytes, indices: list[int], out_h: int, out_w: int) -> np.ndarray:
+def configure_decoder(stream: "av.video.stream.VideoStream", threads: int) -> None:
+    """Decode ``stream`` with exactly ``threads`` codec threads (FFmpeg's default, 0,
+    starts one per core in every loader worker: W workers on C cores would run W x C
+    decode threads)."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    stream.codec_context.thread_count = threads
+    stream.codec_context.thread_type = "AUTO" if threads > 1 else "NONE"
+
+
+def decode_frames(data: bytes, indices: list[int], out_h: int, out_w: int,
+                  threads: int = 1) -> np.ndarray:
     """Decode frames ``indices`` (0-based, any order, repeats allowed) of an mp4 in ``data``.
 
     Each frame is resized to cover ``out_h`` x ``out_w`` (aspect kept) and
-    centre-cropped. Returns (len(indices), out_h, out_w, 3) uint8 RGB.
-    Raises DecodeError when the stream is unreadable or ends before the last index.
+    centre-cropped. ``threads``: codec threads (:func:`configure_decoder`).
+    Returns (len(indices), out_h, out_w, 3) uint8 RGB. Raises DecodeError when the stream is unreadable or ends before the last index.
     """
     if not indices or min(indices) < 0:
         raise DecodeError(f"indices must be non-empty and >= 0, got {indices}")
@@ -67,7 +78,7 @@ def decode_frames(data: bytes, indices: list[int], out_h: int, out_w: int) -> np
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            configure_decoder(stream, threads)
             rh, rw = cover_size(stream.codec_context.height, stream.codec_context.width,
                                 out_h, out_w)
             for i, frame in enumerate(container.decode(stream)):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import pickle
+import random
 import shutil
 import tarfile
 from itertools import islice
@@ -12,10 +15,14 @@ from pathlib import Path
 import fsspec
 import pytest
 import torch
+import webdataset as wds
+
+from schemas import SCHEMA_VERSION
+from train import video_io
 
 from train.config import DataConfig
-from train.data import ClipStream, LoaderState, make_loader
-from train.shards import SkippedDataWarning, expand_shards
+from train.data import ClipStream, LoaderState, SchemaVersionError, decode_sample, make_loader
+from train.shards import SkippedDataWarning, SkipStats, expand_shards
 
 from .synth_shards import CLIPS, make_mp4, make_record, ramp_level
 
@@ -179,3 +186,48 @@ def test_resumed_loader_continues_the_same_batches(synthetic_shards, workers, co
     resumed = batches(synthetic_shards, cfg, n=3, state=state)
     for a, b in zip(straight[consumed:], resumed):
         assert a["key"] == b["key"] and torch.equal(a["video"], b["video"])
+
+
+def test_newer_schema_version_is_a_clear_error_not_a_skipped_sample(tmp_path):
+    key, mp4 = "00000000000000bb", make_mp4(24, 24.0)
+    record = make_record(key, 24, 24.0, len(mp4)).model_dump(mode="json")
+    major, minor = (int(p) for p in SCHEMA_VERSION.split("."))
+    record["schema_version"] = f"{major}.{minor + 1}"
+    record["a_field_of_the_future"] = 1
+    with wds.TarWriter(str(tmp_path / "shard-000000.tar")) as sink:
+        sink.write({"__key__": key, "mp4": mp4, "json": json.dumps(record).encode(),
+                    "txt": b"caption"})
+    with pytest.raises(SchemaVersionError, match=rf"{key}: record schema_version "
+                                                 rf"{major}\.{minor + 1} is newer than"):
+        batches(tmp_path, n=1, batch_size=1)
+    record["schema_version"] = SCHEMA_VERSION  # same version, unknown field: a bad sample
+    with pytest.warns(SkippedDataWarning, match="bad_sample"):
+        stats = SkipStats()
+        raw = {"__url__": "u", "__key__": key, "mp4": mp4, "txt": b"c",
+               "json": json.dumps(record).encode()}
+        assert decode_sample(raw, CFG, random.Random(0), stats) is None
+    assert stats.counts["bad_sample"] == 1
+
+
+def test_loader_workers_decode_with_the_configured_thread_count(synthetic_shards, tmp_path,
+                                                                 monkeypatch):
+    # workers are forked after the patch, so they log every decoder they configure
+    log = tmp_path / "decoders.txt"
+
+    def logged(stream, threads):
+        original(stream, threads)
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {stream.codec_context.thread_count} "
+                    f"{stream.codec_context.thread_type.name}\n")
+
+    original = video_io.configure_decoder
+    monkeypatch.setattr(video_io, "configure_decoder", logged)
+    for threads, kind in ((1, "NONE"), (3, "AUTO")):
+        log.unlink(missing_ok=True)
+        cfg = CFG.model_copy(update={"num_workers": 2, "decode_threads": threads})
+        batches(synthetic_shards, cfg, n=4)
+        rows = [line.split() for line in log.read_text().splitlines()]
+        assert len(rows) >= 8  # 4 batches of 2 clips
+        assert {(r[1], r[2]) for r in rows} == {(str(threads), kind)}
+        assert len({r[0] for r in rows}) == 2 and str(os.getpid()) not in {r[0] for r in rows}
+    assert DataConfig().decode_threads == 1  # the default: one thread per loader process

@@ -34,5 +34,7 @@ def test_two_gloo_processes_end_with_identical_weights(tiny_config, train_shards
         assert torch.equal(ranks[0]["ema"][name], ranks[1]["ema"][name]), name
     moved = [n for n, w in ranks[0]["final"].items() if not torch.equal(w, ranks[0]["initial"][n])]
     assert moved  # the replicas trained, they did not just stay at the initial weights
-    assert (out / "checkpoints" / "ckpt-00000003.pt").is_file()
+    ckpt = torch.load(out / "checkpoints" / "ckpt-00000003.pt", weights_only=True)
+    gens = [r["generator"] for r in ckpt["rng"]["ranks"]]
+    assert len(gens) == 2 and not torch.equal(gens[0], gens[1])  # each rank's own stream
     assert json.loads((out / "log.jsonl").read_text().splitlines()[0])["world_size"] == 2

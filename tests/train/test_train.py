@@ -93,7 +93,8 @@ def test_checkpoint_holds_only_plain_data(tiny_config, train_shards, tmp_path):
     cfg = config_from_dict(tiny_config)
     _train(cfg, train_shards, tmp_path, 1)
     state = load_checkpoint(tmp_path)  # torch.load(weights_only=True) inside
-    assert state["step"] == 1 and state["rng"]["generator"].dtype == torch.uint8
+    assert state["step"] == 1 and len(state["rng"]["ranks"]) == 1
+    assert state["rng"]["ranks"][0]["generator"].dtype == torch.uint8
     assert set(state) >= {"model", "ema", "optimizer", "config", "loader"}
 
 
