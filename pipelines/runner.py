@@ -31,11 +31,15 @@ from pipelines.plan import clip_plan, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
+from pipelines.report_html.page import frames_from_store
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
 from pipelines.terminal import WORKER_SETUP_HOOK
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord, write_parquet
+
+
+_thumbnail_task = ray.remote(num_cpus=0.5, max_retries=1)(frames_from_store)
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> bool:
@@ -64,6 +68,13 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
     except ConnectionError as exc:  # e.g. --address auto with no cluster running here
         raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
     return True
+
+
+def thumbnail_frames_on_workers(root: str, tile) -> tuple[list, str]:
+    """report.html's frame source at the end of a run: a Ray task decodes the tile's clip
+    (or source span) and returns its few small thumbnail frames, so the driver never
+    reads clip bytes (:func:`pipelines.report_html.page.frames_from_store` does the work)."""
+    return ray.get(_thumbnail_task.remote(root, tile))
 
 
 def pack_shards(jobs: list[ShardJob]) -> list[ShardInfo]:
@@ -236,7 +247,7 @@ class Runner:
         write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources)
         with self.progress.step("writing report.html"):
-            write_report_safely(self.output)
+            write_report_safely(self.output, frames=thumbnail_frames_on_workers)
         return summary
 
 

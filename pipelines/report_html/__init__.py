@@ -20,14 +20,14 @@ def write_report(output: str, **kwargs) -> str:
     return _write(output, **kwargs)
 
 
-def write_report_safely(output: str) -> str | None:
+def write_report_safely(output: str, **kwargs) -> str | None:
     """:func:`write_report` at the end of a run: a report that fails (a bug, a store
     error) costs a warning on stderr, not the finished run; returns the location or None."""
     import sys
     import traceback
 
     try:
-        return write_report(output)
+        return write_report(output, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the curated output is complete without the page
         last = traceback.extract_tb(exc.__traceback__)[-1]
         print(f"warning: report.html not written ({type(exc).__name__}: {exc}, at {last.filename}:"

@@ -95,10 +95,8 @@ def test_commits_resume_and_settings_guard_on_a_store_url(tmp_path, kind):
 
 def test_file_url_output_and_the_driver_reads_no_clip_bytes(ray_session, footage, tmp_path, monkeypatch):
     """The driver opens no clip or frame sample (audit hook on ``open``) and receives rows
-    without samples; workers put every clip, frame sample and shard into the store.
-
-    Left out: report.html's thumbnail tiles (pipelines/report_html/thumbs.py), a bounded
-    sample of clips the driver decodes after the output is complete."""
+    without samples; workers put every clip, frame sample and shard into the store, and
+    decode report.html's thumbnails."""
     import pipelines.runner as runner
     from pipelines.runner import run_pipeline
 
@@ -119,16 +117,6 @@ def test_file_url_output_and_the_driver_reads_no_clip_bytes(ray_session, footage
         return task
 
     monkeypatch.setattr(runner, "loads", spy)
-    real_report = runner.write_report_safely
-
-    def report(*args, **kwargs):
-        watching[0] = False
-        try:
-            return real_report(*args, **kwargs)
-        finally:
-            watching[0] = True
-
-    monkeypatch.setattr(runner, "write_report_safely", report)
     out = tmp_path / "out"
     try:
         summary = run_pipeline(make_pipeline(TEST_OVERRIDES), [footage["cuts"][0], footage["long"][0]],
@@ -147,6 +135,8 @@ def test_file_url_output_and_the_driver_reads_no_clip_bytes(ray_session, footage
             packed |= {m.name.split(".", 1)[0] for m in tar.getmembers()}
     assert packed == {r["clip_id"] for r in index}
     assert not os.path.exists("file:") and not os.path.exists(out / "work" / "lease.json")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/jpeg;base64,") >= 6  # thumbnails of the kept clips, made by workers
 
 
 def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
