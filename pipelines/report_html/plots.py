@@ -10,12 +10,18 @@ with the number of clips: histograms are binned first.
 from __future__ import annotations
 
 import io
+import os
 import re
+import tempfile
 
-import matplotlib
-import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+# matplotlib caches fonts under ~/.cache and ~/.config unless told otherwise; a run must
+# write nothing into the driver's home folder, so its cache lives in the temp folder.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "vidcurate-matplotlib"))
+
+import matplotlib  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from pipelines.report_html.data import SCORE_UNITS, FunnelRow
 
