@@ -63,7 +63,15 @@ def segment_list(footage: str | None, split: str = "tuning") -> list[list[tuple[
         return test_segments(footage)
     if split != "tuning":
         raise ValueError(f"split must be tuning or test, not {split!r}")
-    return [[s] for s in tuning_segments(footage)]
+    segs = [[s] for s in tuning_segments(footage)]
+    if footage and os.path.isdir(os.path.join(footage, "asl")):  # jump cuts from the same footage
+        f = lambda name: os.path.join(footage, name)  # noqa: E731
+        asl = [f("asl/" + n) for n in sorted(os.listdir(f("asl")))[:6]]
+        segs += [[(a, 0, 10_000), (b, 0, 10_000)] for a, b in zip(asl[::2], asl[1::2])]
+        segs += [[(f("car-detection.mp4"), 0, 45), (f("car-detection.mp4"), 55, 35)],
+                 [(f("one-by-one-person-detection.mp4"), 900, 45), (f("one-by-one-person-detection.mp4"), 960, 45)],
+                 [(f("bottle-detection.mp4"), 420, 50), (f("bottle-detection.mp4"), 485, 45)]]
+    return segs
 
 
 def test_segments(footage: str | None) -> list[list[tuple[str, int, int]]]:

@@ -9,9 +9,12 @@ frame's presentation time.
   length of their own; :mod:`curate.split.transitions` finds dissolves and fades as gaps.
 - ``transnetv2``: the TransNetV2 network (:mod:`curate.split.transnet`) on 48x27 copies of
   the same frames; a detection one or two frames long is a hard cut, a longer one (its
-  ``many`` head marks every transition frame) a gap.
+  ``many`` head marks every transition frame) a gap, unless it is only a brightness dip
+  or rise (:func:`curate.split.flashes.is_excursion`); :mod:`curate.split.transitions`
+  adds the dissolves and fades it misses.
 
-Whichever detector runs, :mod:`curate.split.flashes` drops cuts that are only a brief flash
+Whichever detector runs, isolated spikes of the thumbnail change add weak cuts (a jump
+cut inside one camera, :func:`spike_cuts`), :mod:`curate.split.flashes` drops cuts that are only a brief flash
 inside one shot (and TransNetV2 gaps that are only a brightness dip or rise), runs of blank frames become gaps, the minimum shot length is applied
 after the flash filter (of cuts closer than ``min_shot_s`` the larger picture change
 wins, so a flash or a whip pan just before a real cut does not hide it), and gaps less than
@@ -150,14 +153,16 @@ class ShotDetector:
             single, many = transnet.predict(np.stack(self._net), self.device, self.batch)
             self._net, self.net_scores = [], (single, many)
             found, net_gaps = net_boundaries(single, many, self.threshold or 0.5)
-            self._found.extend(found)
+            self._found.extend(c for c in found  # not the steep part of a brightness dip or rise
+                               if not any(is_excursion(thumbs, c - k, c + k) for k in (3, 6, 12)))
             net_gaps = merge_intervals(net_gaps, gap=self.min_len)  # legs of one dip or fade
             gaps += [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len)
                                                     or is_excursion(thumbs, *g))]
-        raw = sorted({int(c) for c in self._found if 0 < c < self.num_frames})
+        strength = jumps(thumbs)
+        raw = sorted({int(c) for c in self._found + spike_cuts(strength) if 0 < c < self.num_frames})
         cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.min_len,
-                          strength=jumps(thumbs))
-        if self.gradual and self.kind != "transnetv2":
+                          strength=strength)
+        if self.gradual:
             top = max(3, int(round(self.max_transition_s * self.fps)))
             lengths = sorted({max(3, top >> k) for k in range(4)})
             gaps += find_gradual(thumbs, lengths)
@@ -204,6 +209,25 @@ def jumps(thumbs: np.ndarray) -> np.ndarray:
     (0-255 levels; frame 0 gets 0)."""
     d = np.abs(np.diff(thumbs.astype(np.int16), axis=0)).reshape(len(thumbs) - 1, -1).mean(axis=1)
     return np.concatenate([[0.0], d]).astype(np.float32)
+
+
+def spike_cuts(change: np.ndarray, min_level: float = 2.0, ratio: float = 6.0,
+               isolation: float = 3.0, half: int = 5) -> list[int]:
+    """Weak hard cuts (a jump cut inside one camera or room) as isolated spikes of the
+    frame-to-frame change: frames ``c`` with ``change[c]`` (from :func:`jumps`, 0-255
+    levels) at least ``min_level``, ``ratio`` times the median and ``isolation`` times the
+    largest change of the ``half`` frames on each side. Motion, pans and exposure ramps
+    change every frame alike; a flash gives two spikes close together (and
+    :func:`curate.split.flashes.drop_flashes` runs after)."""
+    out = []
+    for c in np.flatnonzero(change >= min_level):
+        if c < 1:
+            continue
+        near = np.concatenate([change[max(1, c - half):c], change[c + 1:c + 1 + half]])
+        if len(near) and change[c] >= ratio * max(float(np.median(near)), 0.3) \
+                and change[c] >= isolation * float(near.max()):
+            out.append(int(c))
+    return out
 
 
 def net_boundaries(single: np.ndarray, many: np.ndarray, threshold: float = 0.5,

@@ -128,6 +128,12 @@ class BlendTest:
 
     def __call__(self, thumbs: np.ndarray, var: np.ndarray, a: int, b: int) -> tuple[int, int] | None:
         """Transition interval inside window ``(a, b)`` (frame indices), or None."""
+        hit = self.check(thumbs, var, a, b)
+        return hit[0] if hit is not None and hit[1] else None
+
+    def check(self, thumbs: np.ndarray, var: np.ndarray, a: int, b: int) -> tuple[tuple[int, int], bool] | None:
+        """``(interval, coherent)`` when window ``(a, b)`` passes steps 1-3 (``coherent``: step 4
+        too), else None. Windows failing only step 4 still tell a transition's extent."""
         if self._spread(thumbs[a], thumbs[b], var[a], var[b]) < self.min_spread:
             return None
         t, resid = fit_blend(thumbs, a, b)
@@ -139,9 +145,9 @@ class BlendTest:
         expected = (1 - t[m]) * var[a] + t[m] * var[b]
         if var[a + 1 + m] > self.max_dip * max(float(expected), 1e-6):
             return None
-        if coherence(thumbs, a, b, t) < self.min_coherence:
-            return None  # pixels replaced one by one: an object moving, not a mix
-        return self._ramp(t[between], np.flatnonzero(between) + a + 1, a, b)
+        ramp = self._ramp(t[between], np.flatnonzero(between) + a + 1, a, b)
+        # below min_coherence: pixels replaced one by one (an object moving), or a noisy window
+        return None if ramp is None else (ramp, coherence(thumbs, a, b, t) >= self.min_coherence)
 
     def _ramp(self, t: np.ndarray, frames: np.ndarray, a: int, b: int) -> tuple[int, int] | None:
         """Frames where the straight line fitted to ``t`` over ``frames`` lies in ``(lo, hi)``,
@@ -169,10 +175,12 @@ def find_gradual(thumbs: np.ndarray, lengths: list[int], test: BlendTest | None 
     """Gradual-transition intervals of a thumbnail sequence ``(n, h, w, 3) uint8``.
 
     ``lengths``: window lengths to scan (frames, each >= 3). Returns merged half-open
-    intervals, sorted."""
+    intervals of the windows that pass steps 1-3, sorted, keeping those that hold at least
+    one window passing step 4 too (coherence)."""
     test = test or BlendTest()
     var = spatial_var(thumbs)
     found: list[tuple[int, int]] = []
+    sure: list[tuple[int, int]] = []
     for length in sorted(set(lengths)):
         if length < 3 or length >= len(thumbs):
             continue
@@ -181,10 +189,12 @@ def find_gradual(thumbs: np.ndarray, lengths: list[int], test: BlendTest | None 
         # Cheap screen before the full fit: ends differ, the middle frame is not sharper.
         ends = 0.5 * (var[:len(change)] + var[length:length + len(change)])
         for a in np.flatnonzero((change >= test.min_change) & (mid <= ends)):
-            hit = test(thumbs, var, int(a), int(a) + length)
+            hit = test.check(thumbs, var, int(a), int(a) + length)
             if hit is not None:
-                found.append(hit)
-    return merge_intervals(found, gap=1)
+                found.append(hit[0])
+                if hit[1]:
+                    sure.append(hit[0])
+    return [g for g in merge_intervals(found, gap=1) if any(g[0] <= s < g[1] for s, _ in sure)]
 
 
 def find_blank(thumbs: np.ndarray, max_std: float, min_len: int) -> list[tuple[int, int]]:

@@ -30,12 +30,20 @@ def input_frame(frame_bgr: np.ndarray) -> np.ndarray:
 
 
 def pick_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; other names pass through."""
+    """``auto`` -> ``cuda`` when torch sees a GPU and can allocate on it (a worker without a
+    GPU assigned, or a sandbox whose address-space cap stops CUDA from starting, gets
+    ``cpu``); other names pass through."""
     import torch
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    if device != "auto":
+        return device
+    if not torch.cuda.is_available():
+        return "cpu"
+    try:
+        torch.zeros(1, device="cuda")
+    except (RuntimeError, MemoryError):
+        return "cpu"
+    return "cuda"
 
 
 @functools.lru_cache(maxsize=4)
