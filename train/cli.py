@@ -1,4 +1,4 @@
-"""The ``train`` and ``sample`` commands.
+"""The ``train``, ``sample`` and ``latents`` commands.
 
 ``vidcurate`` (``pipelines.cli``) registers them with :func:`add_subcommands`; this
 module also runs on its own: ``python -m train.cli train --shards RUN/shards/*.tar
@@ -49,9 +49,32 @@ def _sample(args: argparse.Namespace) -> int:
         return 2
 
 
+def latents_command(args: argparse.Namespace) -> int:
+    """Write copies of the shards with VAE latents (:mod:`train.latent_shards`); 0 on
+    success, 2 on a config or input error (message on stderr)."""
+    import torch
+
+    from train.latent_shards import write_latent_shards
+    from train.latents import LatentCodec
+
+    try:
+        cfg = load_config(args.config)
+        if cfg.vae is None:
+            raise ConfigError(f"config {args.config} has no vae section")
+        device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        codec = LatentCodec.from_config(cfg.vae).to(device)
+        counts = write_latent_shards(args.shards, args.output, cfg, codec, device)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"latents: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {counts['samples']} samples with latents in {counts['shards']} shards to "
+          f"{args.output}/shards ({counts['skipped']} bad samples left out)")
+    return 0
+
+
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``train`` and ``sample`` on ``subparsers``; each sets ``func`` to a
-    callable taking the parsed Namespace and returning an exit code."""
+    """Register ``train``, ``sample`` and ``latents`` on ``subparsers``; each sets
+    ``func`` to a callable taking the parsed Namespace and returning an exit code."""
     p = subparsers.add_parser("train", help="fit a video diffusion model on curated shards")
     p.add_argument("--shards", required=True,
                    help="shard path, run folder, glob, brace range or fsspec URL")
@@ -71,6 +94,15 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--gif", action="store_true", help="also write OUTPUT with .gif")
     s.set_defaults(func=_sample)
+
+    a = subparsers.add_parser("latents", help="copy shards with precomputed VAE latents")
+    a.add_argument("--shards", required=True,
+                   help="shard path, run folder, glob, brace range or fsspec URL")
+    a.add_argument("--config", required=True,
+                   help="trainer config with a vae section (its data sizes and fps are used)")
+    a.add_argument("--output", required=True, help="folder; shards go to OUTPUT/shards/")
+    a.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    a.set_defaults(func=latents_command)
 
 
 def main(argv: list[str] | None = None) -> int:

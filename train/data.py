@@ -70,22 +70,29 @@ class LoaderState:
         return total
 
 
-def clip_indices(num_frames: int, clip_fps: float, cfg: DataConfig,
-                 rng: random.Random) -> tuple[list[int], list[int]] | None:
+def clip_indices(num_frames: int, clip_fps: float, cfg: DataConfig, rng: random.Random,
+                 grid: bool = False) -> tuple[list[int], list[int]] | None:
     """Frame indices of one training clip, or None when the clip is too short.
 
     Returns (video indices: ``cfg.frames`` frames at stride round(clip_fps / cfg.fps)
     from a random start, image indices: ``cfg.image_frames`` independent random frames
-    for joint image-video training).
+    for joint image-video training). ``grid=True`` (latent training) takes every frame
+    from the stride grid 0, s, 2s, ... with the same random draws as
+    :func:`train.latent_shards.pick_latents`, so clips encoded on the fly and stored
+    latents give the same frames.
     """
     stride = max(1, round(clip_fps / cfg.fps))
     span = (cfg.frames - 1) * stride + 1
     if num_frames < span:
         return None
-    start = rng.randint(0, num_frames - span)
-    video = [start + i * stride for i in range(cfg.frames)]
-    images = sorted(rng.randrange(num_frames) for _ in range(cfg.image_frames))
-    return video, images
+    if grid:
+        n = -(-num_frames // stride)  # frames on the grid
+        start = stride * rng.randint(0, n - cfg.frames)
+        images = sorted(stride * rng.randrange(n) for _ in range(cfg.image_frames))
+    else:
+        start = rng.randint(0, num_frames - span)
+        images = sorted(rng.randrange(num_frames) for _ in range(cfg.image_frames))
+    return [start + i * stride for i in range(cfg.frames)], images
 
 
 class SchemaVersionError(RuntimeError):
@@ -118,19 +125,30 @@ def _to_tensor(frames: np.ndarray) -> torch.Tensor:
 
 
 def decode_sample(sample: dict, cfg: DataConfig, rng: random.Random,
-                  stats: SkipStats) -> dict | None:
+                  stats: SkipStats, latents: dict | None = None) -> dict | None:
     """Raw sample (mp4/json/txt bytes) -> {"video": (C, T, H, W) float32 in [-1, 1],
     "images": (C, K, H, W) or None, "caption": str, "key": str}; None when skipped
-    (too short, or an undecodable mp4/record/caption), counted in ``stats``."""
+    (too short, or an undecodable mp4/record/caption), counted in ``stats``.
+
+    ``latents``: the latents record a trainer accepts (:func:`train.latent_shards.
+    latent_meta`); a sample with matching stored latents gives {"latents": (C', T+K,
+    h, w) float32, "caption", "key"} instead, without decoding its mp4."""
     where = f"{sample['__url__']}:{sample['__key__']}"
     check_schema_version(sample["json"], where)
+    if latents is not None:
+        from train.latent_shards import latents_item
+
+        item = latents_item(sample, cfg, latents, rng, stats)
+        if item is not False:
+            return item
     try:
         record = ClipRecord.model_validate_json(sample["json"])
         caption = sample["txt"].decode("utf-8").strip()
     except (ValidationError, UnicodeDecodeError) as err:
         stats.record("bad_sample", f"{where}: {err}")
         return None
-    picked = clip_indices(record.clip.num_frames, record.clip.fps, cfg, rng)
+    picked = clip_indices(record.clip.num_frames, record.clip.fps, cfg, rng,
+                          grid=latents is not None)
     if picked is None:
         stats.record("short_clip", f"{where}: {record.clip.num_frames} frames")
         return None
@@ -152,14 +170,18 @@ class ClipStream(IterableDataset):
     """Batches of decoded clips for one rank; see the module docstring.
 
     Yields dicts: ``video`` (B, C, T, H, W) float32 in [-1, 1], ``images``
-    (B, C, K, H, W) or None, ``caption`` list[str], ``key`` list[str], and bookkeeping
+    (B, C, K, H, W) or None, ``latents`` (B', C', T + K, h, w) stored VAE latents or
+    None (only with ``latents``, the accepted latents record: see
+    :func:`decode_sample`; then ``video`` holds the other B - B' clips, or is None),
+    ``caption`` list[str], ``key`` list[str], and bookkeeping
     ``__worker__``, ``__seen__`` (replay position), ``__skipped__`` (counts by kind).
     """
 
     def __init__(self, shards: str | list[str], cfg: DataConfig, batch_size: int, seed: int,
                  rank: int = 0, world_size: int = 1, state: LoaderState | None = None,
-                 exact_resume: bool = True):
+                 exact_resume: bool = True, latents: dict | None = None):
         super().__init__()
+        self.latents = latents
         self.urls = expand_shards(shards)
         self.cfg, self.batch_size, self.seed = cfg, batch_size, seed
         self.rank, self.world_size = rank, world_size
@@ -215,7 +237,8 @@ class ClipStream(IterableDataset):
         for pos, raw in enumerate(samples, start=1):
             if pos <= skip:
                 continue
-            item = decode_sample(raw, self.cfg, random.Random(f"{seed}:{pos}"), stats)
+            item = decode_sample(raw, self.cfg, random.Random(f"{seed}:{pos}"), stats,
+                                 self.latents)
             if item is None:
                 misses += 1
                 if misses >= MAX_CONSECUTIVE_SKIPS:
@@ -238,11 +261,17 @@ def _samples(urls: Iterator[str], mine: list[str], stats: SkipStats) -> Iterator
 
 
 def collate(items: list[dict], worker: int, seen: int, stats: SkipStats) -> dict:
-    """Stack decoded samples into a batch dict (see :class:`ClipStream`)."""
-    images = [it["images"] for it in items]
+    """Stack decoded samples into a batch dict (see :class:`ClipStream`); items with
+    stored latents come first (``latents``), then decoded ones (``video``/``images``),
+    and ``caption``/``key`` follow that order."""
+    stored = [it for it in items if "latents" in it]
+    items = stored + [it for it in items if "latents" not in it]
+    pixels = items[len(stored):]
+    images = [it["images"] for it in pixels]
     return {
-        "video": torch.stack([it["video"] for it in items]),
-        "images": torch.stack(images) if images[0] is not None else None,
+        "latents": torch.stack([it["latents"] for it in stored]) if stored else None,
+        "video": torch.stack([it["video"] for it in pixels]) if pixels else None,
+        "images": torch.stack(images) if images and images[0] is not None else None,
         "caption": [it["caption"] for it in items],
         "key": [it["key"] for it in items],
         "__worker__": worker,

@@ -124,11 +124,12 @@ class DDIMSampler:
     @torch.no_grad()
     def sample(self, model: Denoiser, shape: tuple[int, ...], cond: tuple[torch.Tensor, torch.Tensor],
                null: tuple[torch.Tensor, torch.Tensor], guidance: float,
-               generator: torch.Generator) -> torch.Tensor:
+               generator: torch.Generator, clip: bool = True) -> torch.Tensor:
         """Draw (B, C, T, H, W) float32 videos clipped to [-1, 1].
 
         ``cond``/``null``: (tokens (B, L, D), mask (B, L)) of the prompts and of "".
         ``generator`` on the target device seeds the initial noise (and eta noise).
+        ``clip=False`` leaves predictions unclipped (VAE latents are not in [-1, 1]).
         """
         device = cond[0].device
         z = torch.randn(shape, generator=generator, device=device)
@@ -137,9 +138,9 @@ class DDIMSampler:
             t = torch.full((shape[0],), t_now, device=device, dtype=torch.long)
             v = self._guided_v(model, z, t, cond, null, guidance).float()
             x0, _ = self.param.to_x0_eps(z, v, t)
-            x0 = x0.clamp(-1, 1)
+            x0 = x0.clamp(-1, 1) if clip else x0
             alpha, sigma = self.schedule.alpha_sigma(t)
             eps = (z - _bcast(alpha, z) * x0) / _bcast(sigma, z)
             t_next = times[i + 1] if i + 1 < len(times) else -1
             z = self._step(z, x0, eps, t_now, t_next, generator)
-        return z.clamp(-1, 1)
+        return z.clamp(-1, 1) if clip else z

@@ -1,4 +1,8 @@
-"""The training loop: v-prediction diffusion training of the 3D U-Net on shards.
+"""The training loop: v-prediction diffusion training of a video U-Net on shards.
+
+The denoiser is the 3D U-Net of Ho et al. (pixels or VAE latents) or an image U-Net
+inflated with temporal layers (:mod:`train.build`). With a VAE, clips are encoded
+per frame on the training device unless the shards carry matching latents.
 
 One optimiser step = ``optim.grad_accum`` micro-batches of ``optim.batch_size`` clips
 per process: captions dropped to "" with ``text.caption_dropout`` (classifier-free
@@ -30,7 +34,9 @@ from train.data import ClipStream, LoaderState, make_loader
 from train.diffusion import CosineSchedule, VPrediction
 from train.distributed import DistInfo, gather, mean
 from train.metrics import Throughput, peak_flops, train_flops_per_sample
-from train.model import UNet3D, count_parameters
+from train.build import build_codec, build_model, sample_shape
+from train.latent_shards import latent_meta
+from train.model import count_parameters
 from train.optim import EMA, lr_at, make_optimizer, set_lr
 from train.text import TextEncoder, drop_captions
 
@@ -55,7 +61,10 @@ class Trainer:
         set_determinism(cfg.train.deterministic)
         torch.manual_seed(cfg.train.seed)
         self.text = TextEncoder(cfg.text).to(dist.device)
-        self.model = UNet3D(cfg.model, self.text.dim).to(dist.device)
+        self.codec = build_codec(cfg)
+        if self.codec is not None:
+            self.codec.to(dist.device)
+        self.model = build_model(cfg, self.text.dim, self.codec).to(dist.device)
         self.ema = EMA(self.model, cfg.optim.ema_decay)
         self.optimizer = make_optimizer(self.model, cfg.optim)
         self.generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 7919 + dist.rank)
@@ -78,6 +87,7 @@ class Trainer:
         return {
             "step": self.step, "config": self.cfg.model_dump(mode="json"),
             "context_dim": self.text.dim, "world_size": self.dist.world_size,
+            "unet_config": getattr(self.model, "unet_config", None),
             "model": self.model.state_dict(), "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": {"ranks": rngs},
@@ -87,7 +97,7 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         """Restore from :meth:`state_dict` (this rank's generator and loader position)."""
         saved = TrainConfig.model_validate(state["config"])
-        for section in ("model", "text", "data"):
+        for section in ("model", "text", "data", "vae", "inflate"):
             if getattr(saved, section) != getattr(self.cfg, section):
                 raise ConfigError(f"checkpoint was trained with a different '{section}' section")
         self.model.load_state_dict(state["model"])
@@ -114,16 +124,26 @@ class Trainer:
         return True
 
     # --- one step ---------------------------------------------------------------
+    def inputs(self, batch: dict) -> torch.Tensor:
+        """The batch's diffusion variable x0 (B, C, T + K, H, W): pixels, or VAE latents
+        (stored ones first, then the decoded clips encoded now), in caption order."""
+        parts = []
+        if batch.get("latents") is not None:
+            parts.append(batch["latents"].to(self.dist.device, non_blocking=True).float())
+        if batch["video"] is not None:
+            video = batch["video"].to(self.dist.device, non_blocking=True)
+            if batch["images"] is not None:
+                video = torch.cat([video, batch["images"].to(self.dist.device)], dim=2)
+            parts.append(self.codec.encode(video) if self.codec is not None else video)
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
+
     def _micro_loss(self, batch: dict) -> torch.Tensor:
-        video = batch["video"].to(self.dist.device, non_blocking=True)
-        k = 0
-        if batch["images"] is not None:
-            k = batch["images"].shape[2]
-            video = torch.cat([video, batch["images"].to(self.dist.device)], dim=2)
+        x0 = self.inputs(batch)
+        k = self.cfg.data.image_frames
         captions = drop_captions(batch["caption"], self.cfg.text.caption_dropout, self.generator)
         context, mask = self.text.encode(captions)
         with self.autocast():
-            return self.vpred.loss(partial(self.net, image_frames=k), video, context, mask,
+            return self.vpred.loss(partial(self.net, image_frames=k), x0, context, mask,
                                    self.generator)
 
     def train_step(self, batches) -> torch.Tensor:
@@ -169,7 +189,8 @@ class Trainer:
         if peak_flops(self.dist.device) is None:
             return None
         d = self.cfg.data
-        shape = (self.cfg.model.channels, d.frames + d.image_frames, d.height, d.width)
+        _, c, t, h, w = sample_shape(self.cfg, self.model, self.codec, 1)
+        shape = (c, t + d.image_frames, h, w)
         self.model.eval()  # no dropout: leaves the global RNG untouched
         with self.autocast():
             flops = train_flops_per_sample(self.model, shape, self.cfg.text.max_length, d.image_frames)
@@ -180,9 +201,11 @@ class Trainer:
         """Train until step ``max_steps`` (default ``optim.max_steps``); returns the last
         log record."""
         stop = max_steps or self.cfg.optim.max_steps
+        stored = (latent_meta(self.cfg, self.codec) if self.codec is not None
+                  and self.cfg.vae.precomputed == "auto" else None)
         stream = ClipStream(self.shards, self.cfg.data, self.cfg.optim.batch_size,
                             self.cfg.train.seed, self.dist.rank, self.dist.world_size,
-                            self.loader_state, self.cfg.train.exact_resume)
+                            self.loader_state, self.cfg.train.exact_resume, stored)
         batches = iter(make_loader(stream, pin_memory=self.dist.device.type == "cuda"))
         self.loader_state = stream.state
         flops, peak = self._flops(), peak_flops(self.dist.device)

@@ -1,7 +1,8 @@
 """Shard lists and a safe tar reader for WebDataset shards written by the pipeline.
 
 Shards are untrusted input. The reader only ever *reads bytes* of the ``.mp4``,
-``.json`` and ``.txt`` members of a sample; any other member (a pickle, a tensor file,
+``.json`` and ``.txt`` members of a sample (and of ``.latents.safetensors``, which
+safetensors parses without pickle); any other member (a pickle, a tensor file,
 ...) is counted and never read, so nothing in a shard is unpickled.
 
 A shard is skipped with a :class:`SkippedDataWarning` when it is truncated, is not a
@@ -27,6 +28,7 @@ import braceexpand
 import fsspec
 
 SAMPLE_EXTS = ("mp4", "json", "txt")
+OPTIONAL_EXTS = ("latents.safetensors",)  # precomputed VAE latents (train.latent_shards)
 _KEY_EXT = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")
 
 
@@ -155,7 +157,7 @@ def _stream_members(tf: tarfile.TarFile, url: str, stats: SkipStats) -> Iterator
                 return
             seen.add(key)
             group = {"__key__": key, "__url__": url}
-        if ext in SAMPLE_EXTS:
+        if ext in SAMPLE_EXTS or ext in OPTIONAL_EXTS:
             group[ext] = tf.extractfile(member).read()
         else:
             stats.counts["ignored_member"] += 1
@@ -164,7 +166,8 @@ def _stream_members(tf: tarfile.TarFile, url: str, stats: SkipStats) -> Iterator
 
 
 def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
-    """Yield samples ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes) of one shard.
+    """Yield samples ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes; plus
+    ``latents.safetensors`` where the shard has it) of one shard.
 
     Incomplete samples (a required member missing) are counted and skipped; bad
     shards are skipped as the module docstring says. Errors opening the URL propagate.

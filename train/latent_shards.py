@@ -1,0 +1,138 @@
+"""Precomputed VAE latents in the shards: ``vidcurate latents`` and their reader.
+
+Encoding every clip through the VAE each epoch costs more than the U-Net step on small
+models, so ``vidcurate latents --shards IN --config CFG --output OUT`` writes a copy of
+each shard with one more member per sample, ``<key>.latents.safetensors``: the tensor
+``latents`` (C, N, H/f, W/f) of frames 0, s, 2s, ... (s = round(clip fps / data.fps),
+each frame resized to cover ``data.height`` x ``data.width`` and centre-cropped, as the
+loader does), in ``vae.store_dtype``. The safetensors header holds dtype and shape, and
+its metadata the record of how they were made (:func:`latent_meta`): format, VAE,
+subfolder, scaling and shift factors, fps, height, width, stride, frames. A trainer
+uses stored latents only when that record matches its config (else it decodes the mp4
+and encodes on the fly, counting ``latents_mismatch``). safetensors never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+from pathlib import Path
+
+import torch
+import webdataset as wds
+from pydantic import ValidationError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from schemas import ClipRecord
+from train.config import DataConfig, TrainConfig
+from train.latents import LatentCodec
+from train.shards import SkipStats, expand_shards, iter_samples
+from train.video_io import DecodeError, decode_frames
+
+LATENTS_EXT = "latents.safetensors"
+FORMAT = "vidcurate-latents/1"
+MATCH_KEYS = ("format", "vae", "subfolder", "scaling_factor", "shift_factor", "fps",
+              "height", "width")
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+def latent_meta(cfg: TrainConfig, codec: LatentCodec) -> dict[str, str]:
+    """The part of a latents record that a trainer must match (strings, as safetensors
+    metadata): format, VAE name/subfolder, scaling and shift factors, fps, frame size."""
+    d = cfg.data
+    return {"format": FORMAT, "vae": cfg.vae.name, "subfolder": str(cfg.vae.subfolder or ""),
+            "scaling_factor": repr(codec.scaling_factor), "shift_factor": repr(codec.shift_factor),
+            "fps": repr(float(d.fps)), "height": str(d.height), "width": str(d.width)}
+
+
+def read_latents(raw: bytes) -> tuple[torch.Tensor, dict[str, str]]:
+    """``<key>.latents.safetensors`` bytes -> (latents (C, N, h, w) float32, metadata).
+    Raises ValueError when the member is not a latents file."""
+    try:
+        (size,) = struct.unpack("<Q", raw[:8])
+        meta = json.loads(raw[8 : 8 + size]).get("__metadata__") or {}
+        tensor = st_load(raw)["latents"]
+    except (struct.error, ValueError, KeyError, RuntimeError) as err:
+        raise ValueError(f"not a latents member: {err}") from None
+    return tensor.float(), meta
+
+
+def encode_sample(sample: dict, cfg: TrainConfig, codec: LatentCodec,
+                  device: torch.device) -> bytes:
+    """The ``latents.safetensors`` member of one raw sample (mp4/json bytes). Raises
+    ValidationError (bad record) or DecodeError (bad mp4)."""
+    record = ClipRecord.model_validate_json(sample["json"])
+    stride = max(1, round(record.clip.fps / cfg.data.fps))
+    indices = list(range(0, record.clip.num_frames, stride))
+    frames = decode_frames(sample["mp4"], indices, cfg.data.height, cfg.data.width,
+                           cfg.data.decode_threads)
+    video = torch.from_numpy(frames).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)
+    latents = codec.encode(video[None].to(device))[0].to(_DTYPES[cfg.vae.store_dtype]).cpu()
+    meta = {**latent_meta(cfg, codec), "stride": str(stride), "frames": json.dumps(indices),
+            "dtype": cfg.vae.store_dtype, "shape": json.dumps(list(latents.shape))}
+    return st_save({"latents": latents.contiguous()}, metadata=meta)
+
+
+def pick_latents(latents: torch.Tensor, frames: int, image_frames: int,
+                 rng: random.Random) -> torch.Tensor | None:
+    """(C, N, h, w) stored latents -> (C, frames + image_frames, h, w): ``frames``
+    consecutive latent frames from a random start, then ``image_frames`` random ones
+    (joint image-video training); None when N < frames (clip too short)."""
+    n = latents.shape[1]
+    if n < frames:
+        return None
+    start = rng.randint(0, n - frames)
+    images = sorted(rng.randrange(n) for _ in range(image_frames))
+    return latents[:, list(range(start, start + frames)) + images]
+
+
+def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: random.Random,
+                 stats: SkipStats) -> dict | None | bool:
+    """A training item {"latents": (C, T+K, h, w), ...} from a sample's stored latents;
+    False when they are missing or do not match ``expect`` (the caller decodes the
+    mp4 instead), None when the clip is too short or the member is unreadable (counted)."""
+    raw = sample.get(LATENTS_EXT)
+    if raw is None:
+        return False
+    where = f"{sample['__url__']}:{sample['__key__']}"
+    try:
+        latents, meta = read_latents(raw)
+    except ValueError as err:
+        stats.record("bad_sample", f"{where}: {err}")
+        return None
+    if any(meta.get(k) != v for k, v in expect.items()):
+        stats.record("latents_mismatch", f"{where}: made with {meta}, want {expect}")
+        return False
+    picked = pick_latents(latents, data.frames, data.image_frames, rng)
+    if picked is None:
+        stats.record("short_clip", f"{where}: {latents.shape[1]} latent frames")
+        return None
+    return {"latents": picked, "caption": sample["txt"].decode("utf-8").strip(),
+            "key": sample["__key__"]}
+
+
+def write_latent_shards(shards, output: str | Path, cfg: TrainConfig, codec: LatentCodec,
+                        device: torch.device) -> dict[str, int]:
+    """Copy every shard of ``shards`` to ``<output>/shards/<name>`` with a latents member
+    per sample; samples whose record or mp4 is bad are left out and counted. Returns
+    counts {"shards", "samples", "skipped"}."""
+    folder = Path(output) / "shards"
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {"shards": 0, "samples": 0, "skipped": 0}
+    for url in expand_shards(shards):
+        stats = SkipStats()
+        with wds.TarWriter(str(folder / Path(url.split("://")[-1]).name)) as sink:
+            for sample in iter_samples(url, stats):
+                try:
+                    member = encode_sample(sample, cfg, codec, device)
+                except (ValidationError, DecodeError) as err:
+                    stats.record("bad_sample", f"{url}:{sample['__key__']}: {err}")
+                    counts["skipped"] += 1
+                    continue
+                sink.write({"__key__": sample["__key__"], "mp4": sample["mp4"],
+                            "json": sample["json"], "txt": sample["txt"], LATENTS_EXT: member})
+                counts["samples"] += 1
+        counts["shards"] += 1
+    return counts
