@@ -14,9 +14,10 @@ Labelled set, built from ``../shared/footage`` (real camera footage nobody on th
   0.25 per second (truth: that direction). The crop is resampled to the motion sample's
   size (short side 128 px) at 4 fps, as the extract stage makes it.
 
-Splits, by file: ``tuning`` (the fit's thresholds were chosen on it) is
-``one-by-one-person-detection.mp4`` and the first ten ``asl/*.mkv`` in name order;
-``test`` is ``car-detection.mp4``, ``cityCC0.mpg`` and the last ten ``asl/*.mkv``.
+Splits: ``tuning`` (the fit's thresholds were chosen on it) is the first 69 s of
+``one-by-one-person-detection.mp4``, the first 15 s of ``car-detection.mp4`` and the first
+ten ``asl/*.mkv`` in name order; ``test`` is the rest of those two files, the second shot
+of ``cityCC0.mpg`` and the last ten ``asl/*.mkv``.
 
 For each clip the score stage's motion track (:func:`curate.score.motion_track`) is made
 with the robust fit (``ransac``, :mod:`curate.camfit`) and with the previous
@@ -50,14 +51,15 @@ SHORT = 128
 WORK = 360  # short side the crops are taken from
 FITS = ("ransac", "least_squares")
 MOVES = ("pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out")
-RANGES = {"cityCC0.mpg": (116 / 25, None)}  # seconds of fixed-camera footage in a file
 
 
-def splits(footage: str) -> dict[str, list[str]]:
-    """File names of the tuning and test splits (module docstring)."""
+def splits(footage: str) -> dict[str, list[tuple[str, float, float | None]]]:
+    """``(file, start_s, end_s)`` parts of the tuning and test splits (module docstring)."""
     asl = sorted(f"asl/{n}" for n in os.listdir(os.path.join(footage, "asl")) if n.endswith(".mkv"))
-    return {"tuning": ["one-by-one-person-detection.mp4"] + asl[:10],
-            "test": ["car-detection.mp4", "cityCC0.mpg"] + asl[10:]}
+    return {"tuning": [("one-by-one-person-detection.mp4", 0.0, 69.0), ("car-detection.mp4", 0.0, 15.0)]
+            + [(a, 0.0, None) for a in asl[:10]],
+            "test": [("one-by-one-person-detection.mp4", 69.0, None), ("car-detection.mp4", 15.0, None),
+                     ("cityCC0.mpg", 116 / 25, None)] + [(a, 0.0, None) for a in asl[10:]]}
 
 
 def load(path: str) -> tuple[list[np.ndarray], list[float]]:
@@ -133,14 +135,14 @@ def small(frames: list[np.ndarray]) -> list[np.ndarray]:
     return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
 
 
-def run_split(footage: str, names: list[str], clip_s: float, seed: int) -> dict:
+def run_split(footage: str, parts: list[tuple[str, float, float | None]], clip_s: float, seed: int) -> dict:
     """Every clip of one split through both fits: counts, labels and times."""
     rng = np.random.default_rng(seed)
     res = {f: {"static_ok": 0, "static_n": 0, "move_ok": 0, "move_n": 0, "secs": 0.0, "clips": 0,
-               "static_labels": collections.Counter(), "move_wrong": collections.Counter()} for f in FITS}
-    for name in names:
+               "static_labels": collections.Counter(), "move_wrong": collections.Counter(),
+               "by_file": collections.defaultdict(lambda: [0, 0, 0, 0])} for f in FITS}
+    for name, lo, hi in parts:
         frames, times = load(os.path.join(footage, name))
-        lo, hi = RANGES.get(name, (0.0, None))
         for win in windows(times, lo, hi, clip_s):
             fr, ts = [frames[i] for i in win], [times[i] for i in win]
             cases = [("static", small(fr))]
@@ -153,20 +155,27 @@ def run_split(footage: str, names: list[str], clip_s: float, seed: int) -> dict:
                     labels, main, spent = label_of(clip, ts, fit)
                     r["secs"] += spent
                     r["clips"] += 1
+                    key = name.split("/")[0]
                     if truth == "static":
+                        ok = all(x == "static" for x in labels)
                         r["static_n"] += 1
-                        r["static_ok"] += all(x == "static" for x in labels)
+                        r["static_ok"] += ok
                         r["static_labels"].update(set(labels) - {"static"})
+                        r["by_file"][key][0] += ok
+                        r["by_file"][key][1] += 1
                     else:
                         r["move_n"] += 1
                         r["move_ok"] += main == truth
+                        r["by_file"][key][2] += main == truth
+                        r["by_file"][key][3] += 1
                         if main != truth:
                             r["move_wrong"][f"{truth}->{main}"] += 1
     return res
 
 
-def report(split: str, names: list[str], res: dict) -> None:
+def report(split: str, parts: list[tuple[str, float, float | None]], res: dict) -> None:
     """Print one split's table."""
+    names = [f"{n} [{lo:g}, {'end' if hi is None else f'{hi:g}'}) s" for n, lo, hi in parts]
     print(f"\n== {split} split: {', '.join(names)}")
     print("| fit | static clips labelled static | virtual moves, right direction | motion track ms/clip |")
     print("|---|---|---|---|")
@@ -179,6 +188,8 @@ def report(split: str, names: list[str], res: dict) -> None:
         r = res[fit]
         print(f"{fit}: other labels in static clips {dict(r['static_labels'])}; "
               f"wrong moves {dict(r['move_wrong'])}")
+        print(f"{fit} by file (static ok/n, moves ok/n): "
+              + ", ".join(f"{k} {v[0]}/{v[1]}, {v[2]}/{v[3]}" for k, v in r["by_file"].items()))
     ratio = res["ransac"]["secs"] / max(1e-9, res["least_squares"]["secs"])
     print(f"time ransac / least_squares: {ratio:.2f}")
 

@@ -20,7 +20,8 @@ camera as the default that a moving model must clearly beat:
    (error x ``vote_ratio`` + ``vote_tolerance`` below the fixed camera's) in at least
    ``min_exclusive`` of the cells and in more cells than the fixed camera clearly beats
    it (a large object moving over a still, textured background loses to the background);
-   of several such, the one with the lowest total error. Flat cells (asphalt, sky)
+   of several such, the one with the most such cells (within ``tie`` of the most, the
+   lowest total error: a high-contrast object must not outweigh a faint background). Flat cells (asphalt, sky)
    cannot tell models apart and so never vote for motion.
 4. ``confidence`` = 1 - the share of cells that a *distinct* candidate (one moving some
    frame corner more than ``ransac_px`` away from the chosen model) clearly explains
@@ -81,9 +82,10 @@ class FitParams:
     flow_step: int = 4
     cells: int = 8
     vote_ratio: float = 1.2
-    vote_tolerance: float = 0.5
+    vote_tolerance: float = 0.3
     min_exclusive: float = 0.35
     second_share: float = 0.1
+    tie: float = 0.05
 
 
 _IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -176,13 +178,13 @@ def cell_errors(prev: np.ndarray, cur: np.ndarray, models: list[np.ndarray], cel
                 margin: float) -> np.ndarray:
     """Error of ``cur`` against ``prev`` warped by each model, per cell (:func:`_cell_spread`).
 
-    Both frames are blurred (3x3 Gaussian) first; a border of ``margin`` is left out.
-    Returns ``(len(models), cells * cells) float64`` in grey levels.
+    A border of ``margin`` is left out; frames are not blurred, so faint texture (asphalt,
+    a wall) still tells models apart. Returns ``(len(models), cells * cells) float64`` in
+    grey levels.
     """
     h, w = prev.shape
     my, mx = int(h * margin), int(w * margin)
-    a = cv2.GaussianBlur(prev, (3, 3), 0).astype(np.float32)
-    b = cv2.GaussianBlur(cur, (3, 3), 0).astype(np.float32)
+    a, b = prev.astype(np.float32), cur.astype(np.float32)
     errs = []
     for m in models:
         pred = cv2.warpAffine(a, _uncentred(m, (h, w)), (w, h), flags=cv2.INTER_LINEAR,
@@ -197,11 +199,15 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
 
     ``flow``: the dense flow ``(H, W, 2) float32`` from ``prev`` to ``cur`` in pixels
     (:func:`curate.flow.dense_flow`), one source of candidate models. Cells inside a
-    border of ``margin`` (content entering or leaving) vote. Raises ValueError when the
-    shapes differ.
+    border of ``margin`` (content entering or leaving) vote. Frames whose inside is
+    smaller than ``params.cells`` pixels on a side give the fixed camera with confidence
+    0 (no camera label). Raises ValueError when the shapes differ.
     """
     if prev.shape != cur.shape or flow.shape[:2] != prev.shape:
         raise ValueError(f"shapes differ: {prev.shape}, {cur.shape}, flow {flow.shape}")
+    h, w = prev.shape
+    if min(h - 2 * int(h * margin), w - 2 * int(w * margin)) < params.cells:  # too small to judge
+        return CameraFit(0.0, 0.0, 1.0, 0.0, _IDENTITY, 0, 0.0, 0.0, 0.0, True)
     models, points = candidates(prev, cur, flow, params)
     err = cell_errors(prev, cur, models, params.cells, margin)
     clearly = err * params.vote_ratio + params.vote_tolerance  # a cell clearly prefers model j over i
@@ -209,7 +215,10 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     static_beats = (clearly[0] < err).mean(axis=1)
     moving = [j for j in range(1, len(models))
               if beats_static[j] >= params.min_exclusive and beats_static[j] > static_beats[j]]
-    k = min(moving, key=lambda j: err[j].sum()) if moving else 0
+    k = 0
+    if moving:  # most clear wins over the fixed camera; near ties go to the lower total error
+        top = max(beats_static[j] for j in moving)
+        k = min((j for j in moving if beats_static[j] >= top - params.tie), key=lambda j: err[j].sum())
     matrix = models[k]
     rivals = [j for j in range(len(models)) if _distinct(models[j], matrix, prev.shape, params.ransac_px)]
     against = (clearly[rivals] < err[k]).any(axis=0) if rivals else np.zeros(err.shape[1], bool)

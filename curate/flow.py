@@ -141,7 +141,7 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "d
     width = float(prev.shape[1])
     norm = width * dt
     mag = float(np.linalg.norm(flow, axis=-1).mean())  # whole frame: objects at the edges count
-    if fit == "least_squares":
+    if fit == "least_squares":  # the earlier fit, kept as it was (no change mask) for comparison
         tx, ty, s, _r, res = fit_global(flow, margin)
         inl = conf = change = None
     else:

@@ -111,7 +111,7 @@ def test_frame_split_between_motions_gets_no_camera_label():
     assert np.median([s.confidence for s in track]) < 0.5
     segs = camera_segments(track, 2.25)
     assert [s.camera for s in segs] == ["unknown"]
-    assert segs[0].subject == "in_place" and segs[0].subject_share > 0.5  # four ways cancel out
+    assert segs[0].subject_share > 0.5  # most of the frame moves against any one model
 
 
 def test_fit_camera_checks_shapes_and_measures_a_shift():
