@@ -14,6 +14,7 @@ from curate.camfit import fit_camera
 from curate.caption import CaptionStage
 from curate.flow import dense_flow
 from curate.score import motion_track
+from curate.tasks import ClipTask
 from schemas import ClipRecord, ClipVideo, MotionStep, Scores, SourceInfo, Span
 from support.synth import render
 
@@ -140,7 +141,6 @@ def _task(track):
     span = Span(shot_index=0, start_frame=0, end_frame=9, start_s=0, end_s=2.25)
     rec = ClipRecord(clip_id="c1", source=src, span=span, scores=Scores(), motion_track=track,
                      clip=ClipVideo(num_frames=9, fps=4, width=W, height=H, duration_s=2.25))
-    from curate.tasks import ClipTask
     return ClipTask(source=src, span=span, clip_id="c1", work_dir="", record=rec)
 
 
