@@ -141,11 +141,17 @@ class InflateConfig(_Strict):
 
 class DiffusionConfig(_Strict):
     """Cosine noise schedule with ``timesteps`` steps (Nichol & Dhariwal 2021) and its
-    offset ``cosine_s``; DDIM sampling defaults (Song et al. 2021) with classifier-free
+    offset ``cosine_s``, or Stable Diffusion's ``scaled_linear`` one (``beta_start`` to
+    ``beta_end``); the network predicts ``v`` (Salimans & Ho 2022) or ``epsilon``
+    (match the pretrained model when inflating); DDIM sampling defaults (Song et al. 2021) with classifier-free
     ``guidance`` scale (Ho & Salimans 2022)."""
 
     timesteps: int = Field(1000, ge=2)
+    schedule: Literal["cosine", "scaled_linear"] = "cosine"
     cosine_s: float = Field(0.008, gt=0.0)
+    beta_start: float = Field(0.00085, gt=0.0, lt=1.0)
+    beta_end: float = Field(0.012, gt=0.0, lt=1.0)
+    prediction: Literal["v", "epsilon"] = "v"
     sample_steps: int = Field(50, ge=1)
     guidance: float = Field(5.0, ge=0.0)
     eta: float = Field(0.0, ge=0.0)

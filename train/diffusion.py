@@ -3,7 +3,9 @@
 Three small classes, each after one paper:
 
 - :class:`CosineSchedule`: Nichol & Dhariwal 2021, "Improved Denoising Diffusion
-  Probabilistic Models" (cosine alpha-bar, betas clipped at 0.999).
+  Probabilistic Models" (cosine alpha-bar, betas clipped at 0.999);
+  :class:`ScaledLinearSchedule`: Stable Diffusion's, for inflated SD U-Nets.
+- :class:`EpsPrediction`: Ho et al. 2020 (the network predicts the noise; SD 1.x).
 - :class:`VPrediction`: Salimans & Ho 2022, "Progressive Distillation for Fast
   Sampling of Diffusion Models" (the network predicts v = alpha * eps - sigma * x0).
 - :class:`DDIMSampler`: Song, Meng & Ermon 2021, "Denoising Diffusion Implicit
@@ -31,18 +33,11 @@ def _bcast(a: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return a.to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
 
 
-class CosineSchedule:
-    """Cosine noise schedule (Nichol & Dhariwal 2021).
+class NoiseSchedule:
+    """A discrete variance-preserving schedule given by its betas (N,) float64."""
 
-    alpha_bar(i) = f(i + 1) / f(0) with f(u) = cos(((u / N) + s) / (1 + s) * pi / 2) ** 2,
-    computed through betas clipped to 0.999 so the last step keeps a little signal.
-    """
-
-    def __init__(self, timesteps: int = 1000, s: float = 0.008):
-        u = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
-        f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
-        betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
-        self.timesteps = timesteps
+    def __init__(self, betas: torch.Tensor):
+        self.timesteps = len(betas)
         self.alphas_cumprod = torch.cumprod(1 - betas, dim=0)  # (N,) float64
 
     def alpha_sigma(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,6 +51,30 @@ class CosineSchedule:
         return _bcast(alpha, x0) * x0 + _bcast(sigma, x0) * noise
 
 
+class CosineSchedule(NoiseSchedule):
+    """Cosine noise schedule (Nichol & Dhariwal 2021).
+
+    alpha_bar(i) = f(i + 1) / f(0) with f(u) = cos(((u / N) + s) / (1 + s) * pi / 2) ** 2,
+    computed through betas clipped to 0.999 so the last step keeps a little signal.
+    """
+
+    def __init__(self, timesteps: int = 1000, s: float = 0.008):
+        u = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
+        f = torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+        super().__init__((1 - f[1:] / f[:-1]).clamp(max=0.999))
+
+
+class ScaledLinearSchedule(NoiseSchedule):
+    """Stable Diffusion's "scaled linear" schedule (Rombach et al. 2022): betas
+    linear in sqrt from ``beta_start`` to ``beta_end`` (0.00085 and 0.012 over 1000
+    steps for SD 1.x/2.x), the schedule an inflated SD U-Net was trained with."""
+
+    def __init__(self, timesteps: int = 1000, beta_start: float = 0.00085,
+                 beta_end: float = 0.012):
+        root = torch.linspace(beta_start**0.5, beta_end**0.5, timesteps, dtype=torch.float64)
+        super().__init__(root**2)
+
+
 class VPrediction:
     """v-prediction parameterisation and loss (Salimans & Ho 2022).
 
@@ -63,7 +82,7 @@ class VPrediction:
     and eps = sigma * z + alpha * v. The loss is the mean squared error on v.
     """
 
-    def __init__(self, schedule: CosineSchedule):
+    def __init__(self, schedule: NoiseSchedule):
         self.schedule = schedule
 
     def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -89,17 +108,43 @@ class VPrediction:
         return F.mse_loss(pred.float(), self.target(x0, noise, t).float())
 
 
+class EpsPrediction(VPrediction):
+    """epsilon-prediction (Ho et al. 2020, "DDPM"): the network predicts the noise, as
+    Stable Diffusion 1.x does. Loss: MSE on eps."""
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """eps target (the noise itself)."""
+        return noise
+
+    def to_x0_eps(self, z: torch.Tensor, eps: torch.Tensor, t: torch.Tensor):
+        """(x0, eps) from z_t and predicted eps: x0 = (z - sigma * eps) / alpha."""
+        alpha, sigma = self.schedule.alpha_sigma(t)
+        return (z - _bcast(sigma, z) * eps) / _bcast(alpha, z), eps
+
+
+def make_diffusion(cfg) -> VPrediction:
+    """Schedule and parameterisation of a ``DiffusionConfig``: v or epsilon prediction on
+    the cosine or scaled-linear schedule."""
+    if cfg.schedule == "cosine":
+        schedule = CosineSchedule(cfg.timesteps, cfg.cosine_s)
+    else:
+        schedule = ScaledLinearSchedule(cfg.timesteps, cfg.beta_start, cfg.beta_end)
+    return (VPrediction if cfg.prediction == "v" else EpsPrediction)(schedule)
+
+
 class DDIMSampler:
     """DDIM sampler (Song et al. 2021) with classifier-free guidance (Ho & Salimans 2022).
 
+    ``param``: the network's parameterisation (default v-prediction on ``schedule``).
     ``steps`` evenly spaced timesteps from N-1 down to 0; ``eta`` = 0 is the
     deterministic sampler, 1 matches DDPM's posterior noise. Guidance scale g mixes
     v = v_uncond + g * (v_cond - v_uncond) (g = 1: conditional only, g = 0: none);
     the unconditional branch uses the empty caption's tokens.
     """
 
-    def __init__(self, schedule: CosineSchedule, steps: int = 50, eta: float = 0.0):
-        self.param = VPrediction(schedule)
+    def __init__(self, schedule: NoiseSchedule, steps: int = 50, eta: float = 0.0,
+                 param: VPrediction | None = None):
+        self.param = param or VPrediction(schedule)
         self.schedule, self.eta = schedule, eta
         n = schedule.timesteps
         self.times = torch.linspace(n - 1, 0, min(steps, n)).round().long().unique_consecutive()

@@ -31,7 +31,7 @@ from train.checkpoint import (gather_rng, latest_checkpoint, load_checkpoint, lo
                               restore_rng, save_checkpoint)
 from train.config import ConfigError, TrainConfig
 from train.data import ClipStream, LoaderState, make_loader
-from train.diffusion import CosineSchedule, VPrediction
+from train.diffusion import make_diffusion
 from train.distributed import DistInfo, gather, mean
 from train.metrics import Throughput, peak_flops, train_flops_per_sample
 from train.build import build_codec, build_model, sample_shape
@@ -68,7 +68,7 @@ class Trainer:
         self.ema = EMA(self.model, cfg.optim.ema_decay)
         self.optimizer = make_optimizer(self.model, cfg.optim)
         self.generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 7919 + dist.rank)
-        self.vpred = VPrediction(CosineSchedule(cfg.diffusion.timesteps, cfg.diffusion.cosine_s))
+        self.vpred = make_diffusion(cfg.diffusion)
         self.step, self.loader_state = 0, LoaderState()
         ids = [dist.device.index] if dist.device.type == "cuda" else None
         self.ddp = DDP(self.model, device_ids=ids) if dist.world_size > 1 else None

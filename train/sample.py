@@ -15,7 +15,7 @@ from torch import nn
 
 from train.checkpoint import load_checkpoint
 from train.config import TrainConfig
-from train.diffusion import CosineSchedule, DDIMSampler
+from train.diffusion import DDIMSampler, make_diffusion
 from train.build import build_codec, build_model, sample_shape
 from train.latents import LatentCodec
 from train.text import TextEncoder
@@ -48,8 +48,9 @@ def sample_videos(model: nn.Module, text: TextEncoder, cfg: TrainConfig, prompts
     ``steps``/``guidance`` default to ``diffusion.sample_steps``/``diffusion.guidance``.
     """
     device = device or next(model.parameters()).device
-    sampler = DDIMSampler(CosineSchedule(cfg.diffusion.timesteps, cfg.diffusion.cosine_s),
-                          steps or cfg.diffusion.sample_steps, cfg.diffusion.eta)
+    param = make_diffusion(cfg.diffusion)
+    sampler = DDIMSampler(param.schedule, steps or cfg.diffusion.sample_steps, cfg.diffusion.eta,
+                          param)
     cond = text.encode(prompts)
     null = text.encode([""] * len(prompts))
     shape = sample_shape(cfg, model, codec, len(prompts))

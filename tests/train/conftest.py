@@ -88,9 +88,10 @@ def latent_config(tiny_config, tiny_sd) -> dict:
 @pytest.fixture()
 def inflate_config(tiny_config, tiny_sd) -> dict:
     """``tiny_config`` inflating the tiny image U-Net, on tiny-VAE latents, with the
-    image model's CLIP text tower."""
+    image model's CLIP text tower and Stable Diffusion's schedule and epsilon loss."""
     del tiny_config["model"]
     tiny_config["text"] = {"encoder": "clip", "max_length": 16, "caption_dropout": 0.1}
     tiny_config["vae"] = {"name": str(tiny_sd), "subfolder": "vae", "encode_batch": 8}
     tiny_config["inflate"] = {"name": str(tiny_sd), "temporal_head_dim": 8}
+    tiny_config["diffusion"].update(schedule="scaled_linear", prediction="epsilon")  # SD's
     return tiny_config

@@ -13,7 +13,7 @@ from train.model import UNet3D, count_parameters
 MINILM_DIM = 384
 
 
-@pytest.mark.parametrize("name", ["tiny", "small", "base"])
+@pytest.mark.parametrize("name", ["tiny", "small", "base", "latent-small"])
 def test_bundled_config_parameter_count_matches_comment(name):
     cfg = load_config(name)
     text = (CONFIG_DIR / f"{name}.yaml").read_text()
@@ -44,3 +44,16 @@ def test_sizes_must_fit_the_unet():
         config_from_dict({"data": {"height": 30}, "model": {"channel_mults": [1, 2, 2]}})
     with pytest.raises(ConfigError, match="attention_levels"):
         config_from_dict({"model": {"channel_mults": [1, 2], "attention_levels": [2]}})
+
+
+def test_bundled_latent_and_inflate_configs():
+    from train.config import BUNDLED
+
+    assert {"latent-small", "inflate-sd15"} <= set(BUNDLED)
+    latent = load_config("latent-small")
+    assert latent.vae.name == "stabilityai/sd-vae-ft-mse" and latent.model.channels == 4
+    assert latent.inflate is None
+    sd = load_config("inflate-sd15")
+    assert sd.inflate.name == sd.vae.name == sd.text.name  # one pipeline: unet, vae, text
+    assert (sd.text.encoder, sd.diffusion.schedule, sd.diffusion.prediction) == (
+        "clip", "scaled_linear", "epsilon")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from train.config import ModelConfig
-from train.diffusion import CosineSchedule, DDIMSampler, VPrediction
+from train.config import DiffusionConfig, ModelConfig
+from train.diffusion import (CosineSchedule, DDIMSampler, EpsPrediction, ScaledLinearSchedule,
+                             VPrediction, make_diffusion)
 from train.model import UNet3D
 
 
@@ -75,3 +76,35 @@ def test_sampler_returns_finite_video_from_the_unet():
     out = sampler.sample(model, (2, 3, 4, 16, 16), cond, null, 4.0, torch.Generator().manual_seed(1))
     assert out.shape == (2, 3, 4, 16, 16) and out.dtype == torch.float32
     assert torch.isfinite(out).all() and out.abs().max() <= 1.0 and out.std() > 0
+
+
+def test_scaled_linear_schedule_is_stable_diffusions():
+    from diffusers import DDPMScheduler
+
+    ours = ScaledLinearSchedule(1000, 0.00085, 0.012)
+    theirs = DDPMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
+                           beta_schedule="scaled_linear")
+    assert torch.allclose(ours.alphas_cumprod.float(), theirs.alphas_cumprod, rtol=1e-5)
+
+
+def test_epsilon_prediction_round_trip_and_ddim_with_a_perfect_denoiser():
+    cfg = DiffusionConfig(schedule="scaled_linear", prediction="epsilon", timesteps=1000)
+    param = make_diffusion(cfg)
+    assert isinstance(param, EpsPrediction) and isinstance(param.schedule, ScaledLinearSchedule)
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.rand(3, 4, 2, 4, 4, generator=g) * 4 - 2, torch.randn(3, 4, 2, 4, 4, generator=g)
+    t = torch.tensor([0, 500, 999])
+    z = param.schedule.add_noise(x0, eps, t)
+    assert torch.equal(param.target(x0, eps, t), eps)
+    x0_hat, _ = param.to_x0_eps(z, eps, t)
+    assert torch.allclose(x0_hat, x0, atol=1e-3)
+
+    def model(z, t, ctx, mask):  # the true noise for the single data point x0
+        alpha, sigma = (a.view(-1, 1, 1, 1, 1) for a in param.schedule.alpha_sigma(t))
+        return (z - alpha * x0) / sigma
+
+    sampler = DDIMSampler(param.schedule, steps=10, param=param)
+    cond = (torch.zeros(3, 2, 4), torch.ones(3, 2, dtype=torch.bool))
+    out = sampler.sample(model, tuple(x0.shape), cond, cond, 1.0, torch.Generator().manual_seed(1),
+                         clip=False)  # latents: values beyond [-1, 1] are kept
+    assert torch.allclose(out, x0, atol=1e-3) and out.abs().max() > 1.5
