@@ -1,27 +1,51 @@
-"""Embed stage: a perceptual hash for every clip, from the frame sample.
+"""Embed stage: a perceptual hash and an edit-robust signature for every clip.
 
-The hash feeds near-duplicate detection (:mod:`curate.dedup`). A learned embedding
-(open_clip) is the next step once weights are configured; the hash always exists.
+Both feed near-duplicate detection (:mod:`curate.dedup`). Black bars (letterbox,
+pillarbox) are cut off first (:func:`curate.dedup.signature.content_box`), so a padded
+re-upload hashes like its source. The pHash (:mod:`curate.phash`) comes from the frame
+sample; the signature (:mod:`curate.dedup.signature`) from the motion sample (luma at a
+few fps), or from the frame sample's luma when there is no motion sample.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
+from curate.dedup import signature
 from curate.phash import clip_phash
 from curate.stage import Stage
 from curate.tasks import ClipTask
 
 
+def _luma(frames: np.ndarray) -> np.ndarray:
+    """BT.601 luma of ``(N, H, W, 3) uint8`` RGB frames as ``(N, H, W) uint8``."""
+    y = frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
+    return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+
+
 class EmbedStage(Stage):
-    """Set ``record.phash`` from ``hash_frames`` frames of the frame sample (256 bits each)."""
+    """Set ``record.phash`` (``hash_frames`` frames of the frame sample, 256 bits each, black
+    bars cut off) and ``record.dedup_signature`` (``signature_size`` square thumbnails, at
+    most ``signature_frames``; ``signature: false`` leaves it empty)."""
 
     name = "embed"
     stage: Literal["embed"] = "embed"
     hash_frames: int = Field(4, ge=1, le=16)
+    signature: bool = True
+    signature_size: int = Field(32, ge=8, le=64)
+    signature_frames: int = Field(12, ge=1, le=64)
 
     def process(self, task: ClipTask) -> ClipTask:
-        task.record.phash = clip_phash(task.frames, self.hash_frames)
+        y0, y1, x0, x1 = signature.content_box(_luma(task.frames))
+        task.record.phash = clip_phash(task.frames[:, y0:y1, x0:x1], self.hash_frames)
+        if self.signature:
+            if task.motion is not None and len(task.motion):
+                luma, times = task.motion, task.motion_times
+            else:
+                luma, times = _luma(task.frames), task.frame_times
+            sig = signature.make(luma, list(times), self.signature_size, self.signature_frames)
+            task.record.dedup_signature = signature.encode(sig)
         return task

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.2"  # 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion
+SCHEMA_VERSION = "1.3"  # 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature
 
 
 class _Model(BaseModel):
@@ -221,8 +221,10 @@ class ClipRecord(_Model):
 
     ``clip_id`` is the sample key: a content-addressed hex id (no dots) of the source
     fingerprint, the span and the settings that change the clip.
-    ``phash`` is the clip's perceptual hash (hex) used by dedup; ``duplicate_of``
-    names the kept clip of a near-duplicate group (set on dropped duplicates only).
+    ``phash`` is the clip's perceptual hash (hex) used by dedup; ``dedup_signature`` its
+    edit-robust signature (:mod:`curate.dedup.signature`; empty when not computed);
+    ``duplicate_of`` names the kept clip of a near-duplicate group (set on dropped
+    duplicates only).
     ``shard`` is the shard file name, set when the clip is written.
     """
 
@@ -235,6 +237,7 @@ class ClipRecord(_Model):
     motion_track: list[MotionStep] = Field(default_factory=list)
     camera_segments: list[CameraSegment] = Field(default_factory=list)
     phash: str = ""
+    dedup_signature: str = ""
     duplicate_of: str | None = None
     caption: Caption | None = None
     shard: str | None = None

@@ -1,0 +1,109 @@
+"""Is one clip an edited copy of another? Signature distance with crop and time search.
+
+Two signatures (:mod:`curate.dedup.signature`) are compared in three steps:
+
+1. **geometry**: the mean thumbnail of one clip, its border ``size/16`` trimmed, is
+   located in the other's mean thumbnail scaled by 1.00 .. 1.12 (normalised cross-
+   correlation, ``cv2.matchTemplate``), both ways round: a crop of up to ~10 % at any
+   position, and a rescale, become one scale and offset;
+2. **frame similarities** under that geometry: appearance, the normalised correlation
+   of every frame pair (brightness, contrast and most of a gamma change cancel out),
+   and motion, the correlation of each frame minus its clip's mean frame (what moves:
+   two clips of one fixed camera or one room differ there first);
+3. **alignment over time**: frame ``i`` of one clip meets the frame of the other
+   nearest ``speed * t_i + offset``, for speeds 0.8 .. 1.25 and every offset leaving
+   at least 60 % of the shorter clip overlapping; the best mean wins (time shifts,
+   trims and speed changes), both ways round.
+
+The distance is ``(1 - appearance) + motion_weight * (1 - motion)``, the motion term
+counted when either clip moves (mean absolute difference from their mean frame over
+``motion_level`` luma levels); 0 for identical clips. Thresholds were tuned on the
+``tuning`` split of ``bench/dedup_pairs.py`` (real footage with planted edits).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from curate.dedup.signature import Signature
+
+SCALES = tuple(np.round(np.arange(1.0, 1.13, 0.02), 2))
+SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.25)
+MIN_OVERLAP = 0.6
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = x.reshape(len(x), -1)
+    x = x - x.mean(axis=1, keepdims=True)
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-3)
+
+
+def geometry(a: np.ndarray, b: np.ndarray) -> tuple[float, float, tuple[int, int], bool]:
+    """Best ``(correlation, scale, (x, y), a_is_larger)`` placing the trimmed mean of one
+    ``(N, T, T) float32`` thumbnail stack inside the other's mean scaled by ``scale``."""
+    t = a.shape[1]
+    m = max(1, t // 16)
+    means = a.mean(axis=0), b.mean(axis=0)
+    best = (-2.0, 1.0, (0, 0), True)
+    for s in SCALES:
+        big = round(t * s)
+        for larger, (x, y) in ((True, means), (False, means[::-1])):
+            r = cv2.matchTemplate(cv2.resize(x, (big, big)), y[m:t - m, m:t - m], cv2.TM_CCOEFF_NORMED)
+            _, v, _, loc = cv2.minMaxLoc(r)
+            best = max(best, (float(v), float(s), loc, larger), key=lambda z: z[0])
+    return best
+
+
+def _warp(thumbs: np.ndarray, scale: float, loc: tuple[int, int], core: int) -> np.ndarray:
+    big = round(thumbs.shape[1] * scale)
+    x, y = loc
+    return np.stack([cv2.resize(f, (big, big))[y:y + core, x:x + core] for f in thumbs])
+
+
+def similarities(a: Signature, b: Signature):
+    """``(appearance, motion, moving_a, moving_b)``: ``(Na, Nb)`` correlation matrices of
+    the frames of ``a`` and ``b`` under their best geometry, and each clip's mean absolute
+    difference from its mean frame (luma levels)."""
+    ta, tb = a.thumbs.astype(np.float32), b.thumbs.astype(np.float32)
+    t = ta.shape[1]
+    m = max(1, t // 16)
+    _, scale, loc, a_larger = geometry(ta, tb)
+    if a_larger:
+        xa, xb = _warp(ta, scale, loc, t - 2 * m), tb[:, m:t - m, m:t - m]
+    else:
+        xa, xb = ta[:, m:t - m, m:t - m], _warp(tb, scale, loc, t - 2 * m)
+    appearance = _unit(xa) @ _unit(xb).T
+    ra, rb = xa - xa.mean(axis=0), xb - xb.mean(axis=0)
+    motion = _unit(ra) @ _unit(rb).T
+    return appearance, motion, float(np.abs(ra).mean()), float(np.abs(rb).mean())
+
+
+def best_alignment(sim: np.ndarray, step_a: float, step_b: float) -> float:
+    """Largest mean of ``sim[i, j(i)]`` over time maps ``t_b = speed * t_a + offset`` (see
+    module docstring); ``sim`` is ``(Na, Nb)``, steps in seconds. -1 when nothing overlaps."""
+    n, m = sim.shape
+    ta = np.arange(n) * step_a
+    best = -1.0
+    for speed in SPEEDS:
+        need = max(2, MIN_OVERLAP * min(n, m / speed)) if min(n, m) > 1 else 1
+        for offset in np.arange(-n * step_a, m * step_b, step_b / 2):
+            j = np.rint((speed * ta + offset) / step_b).astype(int)
+            ok = (j >= 0) & (j < m)
+            if ok.sum() >= need:
+                best = max(best, float(sim[np.flatnonzero(ok), j[ok]].mean()))
+    return best
+
+
+def distance(a: Signature, b: Signature, motion_weight: float = 0.1, motion_level: float = 0.5) -> float:
+    """Edit distance of two signatures (see module docstring): 0 for identical clips, about
+    0.02-0.06 for edited copies, more for distinct clips. Raises ValueError when the
+    thumbnail sizes differ."""
+    if a.thumbs.shape[1:] != b.thumbs.shape[1:]:
+        raise ValueError(f"signature sizes differ: {a.thumbs.shape[1:]} vs {b.thumbs.shape[1:]}")
+    app, mot, move_a, move_b = similarities(a, b)
+    d = 1.0 - max(best_alignment(app, a.step_s, b.step_s), best_alignment(app.T, b.step_s, a.step_s))
+    if max(move_a, move_b) > motion_level:
+        d += motion_weight * (1.0 - max(best_alignment(mot, a.step_s, b.step_s),
+                                        best_alignment(mot.T, b.step_s, a.step_s)))
+    return d

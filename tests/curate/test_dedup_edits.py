@@ -1,0 +1,118 @@
+"""Edit-robust near-duplicates: planted edited copies are found, the same camera at another time is not."""
+
+import cv2
+import numpy as np
+import pytest
+
+from curate.dedup import DedupStage
+from curate.dedup.clusters import bucket_pairs
+from curate.dedup.signature import content_box, decode, encode, make
+from curate.dedup.verify import distance
+from curate.embed import EmbedStage
+from curate.tasks import ClipTask
+from support.dedup import clip_record
+from support.synth import render
+
+FPS = 4.0
+EDIT_LIMIT = 0.06  # DedupStage's default edit_distance
+
+
+def _clip(t0, dur=3.0, w=256, h=144, seed=7, edit=None):
+    """RGB frames of scene ``seed`` (fixed camera, blobs moving) from ``t0`` s, at 4 fps."""
+    frames = np.stack([render(seed, t0 + k / FPS, w, h, drift=0.15) for k in range(int(dur * FPS))])
+    return edit(frames) if edit else frames
+
+
+def _sig(frames):
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    return make(luma, [k / FPS for k in range(len(luma))])
+
+
+def crop_bright(frames, c=0.08, x=9, y=3):
+    h, w = frames.shape[1:3]
+    out = frames[:, y:y + round(h * (1 - c)), x:x + round(w * (1 - c))].astype(np.int16) + 30
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def letterbox(frames, bar=18):
+    return np.pad(frames, ((0, 0), (bar, bar), (0, 0), (0, 0)))
+
+
+def gamma(frames, g=1.5):
+    return (255 * (frames / 255.0) ** g).astype(np.uint8)
+
+
+def half(frames):
+    return np.stack([cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def test_content_box_finds_letterbox_and_pillarbox_bars():
+    frames = _clip(2.0)
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in letterbox(frames, 18)])
+    assert content_box(luma) == (18, 18 + 144, 0, 256)
+    side = np.pad(luma, ((0, 0), (0, 0), (30, 30)))
+    assert content_box(side) == (18, 162, 30, 30 + 256)
+    assert content_box(np.zeros((3, 40, 50), np.uint8)) == (0, 40, 0, 50)  # blank: whole frame
+
+
+def test_signature_round_trips_through_its_record_string():
+    sig = _sig(_clip(2.0))
+    back = decode(encode(sig))
+    assert np.array_equal(back.thumbs, sig.thumbs) and back.step_s == pytest.approx(0.25)
+    assert back.thumbs.shape == (12, 32, 32)
+    with pytest.raises(ValueError, match="bad dedup signature"):
+        decode("v1:250:32:not-base64!")
+
+
+@pytest.mark.parametrize("edit", [crop_bright, letterbox, gamma, half])
+def test_edited_copy_is_within_the_edit_distance(edit):
+    assert distance(_sig(_clip(2.0)), _sig(_clip(2.0, edit=edit))) <= EDIT_LIMIT
+
+
+def test_time_shifted_and_sped_up_copies_align():
+    orig = _sig(_clip(2.0))
+    assert distance(orig, _sig(_clip(2.3))) <= EDIT_LIMIT  # starts 0.3 s later
+    fast = np.stack([render(7, 2.0 + 1.2 * k / FPS, 256, 144, drift=0.15) for k in range(10)])
+    assert distance(orig, _sig(fast)) <= EDIT_LIMIT  # played at 1.2x
+
+
+def test_same_camera_at_another_time_is_not_a_copy():
+    orig = _sig(_clip(2.0))
+    later = _sig(_clip(12.0))  # same background, the moving blobs elsewhere
+    assert distance(orig, later) > 2 * EDIT_LIMIT
+    assert distance(orig, _sig(_clip(2.0, seed=8))) > 0.3  # another scene
+
+
+def test_bucket_pairs_equal_brute_force_when_every_bucket_is_probed():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 16)).astype(np.float32)
+    x[100:150] = x[:50] + 0.05 * rng.normal(size=(50, 16))  # planted near copies
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    sim = x @ x.T
+    want = {(i, j) for i, j in zip(*np.nonzero(np.triu(sim >= 0.9, k=1)))}
+    i, j, c = bucket_pairs(x, 0.9, bucket=30, probes=10)
+    assert set(zip(i.tolist(), j.tolist())) == want
+    assert {(k, k + 100) for k in range(50)} <= want
+    i2, j2, _ = bucket_pairs(x, 0.9, bucket=30, probes=2)  # approximate: the planted pairs stay
+    assert {(k, k + 100) for k in range(50)} <= set(zip(i2.tolist(), j2.tolist()))
+
+
+def _record(cid, frames, start=0.0, path="a.mp4", size=(640, 360)):
+    task = ClipTask(source=None, span=None, clip_id=cid, work_dir="")
+    task.record = clip_record(cid, "", *size, path=path, start=start)
+    task.frames = frames[np.linspace(0, len(frames) - 1, 8).round().astype(int)]
+    task.motion = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    task.motion_times = [k / FPS for k in range(len(frames))]
+    return EmbedStage().process(task).record
+
+
+def test_dedup_stage_drops_the_planted_edited_copy_only():
+    recs = [_record("orig", _clip(2.0), size=(1280, 720)), _record("later", _clip(12.0), start=10.0),
+            _record("copy", _clip(2.0, edit=crop_bright), path="b.mp4"),
+            _record("boxed", _clip(2.2, edit=letterbox), path="c.mp4"),
+            _record("other", _clip(2.0, seed=8), path="d.mp4")]
+    kept, dropped = DedupStage().run(recs)
+    assert [r.clip_id for r in kept] == ["orig", "later", "other"]  # orig: the largest source
+    assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
+    kept_old, _ = DedupStage(edit_distance=None).run(recs)  # the pHash rule alone
+    assert "copy" in [r.clip_id for r in kept_old]
