@@ -27,7 +27,7 @@ def _split(path, **cfg):
     return SplitStage(**cfg)(task)
 
 
-@pytest.mark.parametrize("detector", ["adaptive", "content"])
+@pytest.mark.parametrize("detector", ["adaptive", "content", "transnetv2"])
 def test_split_finds_cuts_within_one_frame(cut_video, detector):
     path, cuts = cut_video
     task = _split(path, detector=detector, min_clip_s=1.0, max_clip_s=10.0, min_shot_s=0.2)
