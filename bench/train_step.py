@@ -12,8 +12,17 @@ samples/s (batch / median step time; the two models' steps are timed in turn, so
 from other processes hits both alike), the ratio ours/theirs, and on CUDA the model
 FLOPs utilisation (MFU) of each, from FLOPs counted with ``torch.utils.flop_counter``.
 
+The latent and inflated set-ups (``--configs latent-small inflate-sd15``) are measured
+on latents of the config's size (4 x T x H/8 x W/8; the frozen VAE and text encoder are
+left out) against diffusers' ``UNet3DConditionModel`` (the ModelScope text-to-video
+U-Net, the closest public implementation of an inflated SD U-Net) with its base width
+chosen to match our total parameter count. ``inflate-sd15`` inflates a randomly
+initialised U-Net of Stable Diffusion 1.5's architecture (no weights are read), trained
+as the config says (spatial layers frozen); ``--width-scale 0.125`` shrinks every width
+for a CPU run.
+
 Usage: ``python bench/train_step.py [--configs tiny small] [--seconds 30] [--batch N]
-[--warmup 2]``
+[--warmup 2] [--width-scale 1.0] [--train-spatial]``
 (a few minutes on a 2-core CPU with the defaults).
 """
 
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import statistics
 import sys
 import time
@@ -37,6 +47,88 @@ from train.model import UNet3D, count_parameters  # noqa: E402
 
 CONTEXT_DIM, CONTEXT_LEN = 384, 16
 CPU_BATCH = {"tiny": 4, "small": 1}
+# Stable Diffusion 1.5's UNet2DConditionModel (its published unet/config.json)
+SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+                 block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768,
+                 attention_head_dim=8, norm_num_groups=32,
+                 down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                 up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)
+
+
+def total_parameters(model: torch.nn.Module) -> int:
+    """All parameters, frozen ones included."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def diffusers_unet3d_matched(mults, layers: int, context_dim: int, heads: int, groups: int,
+                             target: int):
+    """diffusers ``UNet3DConditionModel`` with block widths ``base * mults`` and the base
+    (a multiple of ``groups`` and ``heads``; diffusers' UNet3D takes its
+    ``attention_head_dim`` as the number of heads, as SD's config does) whose parameter
+    count is closest to ``target``. Returns (model, base)."""
+    from diffusers import UNet3DConditionModel
+
+    n = len(mults)
+
+    def build(base):
+        return UNet3DConditionModel(
+            in_channels=4, out_channels=4, layers_per_block=layers,
+            block_out_channels=tuple(base * m for m in mults), norm_num_groups=groups,
+            down_block_types=("CrossAttnDownBlock3D",) * (n - 1) + ("DownBlock3D",),
+            up_block_types=("UpBlock3D",) + ("CrossAttnUpBlock3D",) * (n - 1),
+            cross_attention_dim=context_dim, attention_head_dim=heads)
+
+    def params(base):
+        with torch.device("meta"):
+            return total_parameters(build(base))
+
+    step = math.lcm(groups, heads)
+    best = min(range(step, 1281, step), key=lambda b: abs(params(b) - target))
+    torch.manual_seed(0)
+    return build(best), best
+
+
+class Diffusers3D(torch.nn.Module):
+    """Adapter: (x, t) -> output of diffusers UNet3DConditionModel with random tokens."""
+
+    def __init__(self, model, batch: int, context_dim: int, device):
+        super().__init__()
+        self.model = model
+        self.ctx = torch.randn(batch, CONTEXT_LEN, context_dim, device=device)
+
+    def forward(self, x, t):
+        return self.model(x, t, encoder_hidden_states=self.ctx[: x.shape[0]]).sample
+
+
+def latent_models(name: str, b: int, device, width_scale: float, train_spatial: bool = False):
+    """(shape, {label: adapter}) for a ``latent-*`` or ``inflate-*`` config."""
+    cfg = load_config(name)
+    if cfg.inflate is not None and train_spatial:
+        cfg.inflate.train_spatial = True
+    d = cfg.data
+    shape = (b, 4, d.frames, d.height // 8, d.width // 8)
+    torch.manual_seed(0)
+    if cfg.inflate is None:
+        ours = UNet3D(cfg.model, CONTEXT_DIM)
+        ctx_dim, mults, layers = CONTEXT_DIM, cfg.model.channel_mults, cfg.model.num_res_blocks
+        heads, groups, label = cfg.model.heads, 32, "vidcurate UNet3D (latent)"
+    else:
+        from diffusers import UNet2DConditionModel
+
+        from train.inflate import InflatedUNet
+
+        widths = tuple(max(32, int(c * width_scale) // 32 * 32)
+                       for c in SD15_UNET["block_out_channels"])
+        unet = UNet2DConditionModel(**{**SD15_UNET, "block_out_channels": widths})
+        ours = InflatedUNet(unet, cfg.inflate)
+        ctx_dim, mults, layers = 768, [w // widths[0] for w in widths], 2
+        heads, groups, label = 8, 32, "vidcurate inflated SD1.5-arch"
+    ours.context_dim = ctx_dim
+    theirs, base = diffusers_unet3d_matched(mults, layers, ctx_dim, heads, groups,
+                                            total_parameters(ours))
+    nets = {label: Ours(ours, b, device, ctx_dim),
+            f"diffusers UNet3DConditionModel base={base}": Diffusers3D(theirs, b, ctx_dim, device)}
+    return shape, nets
 
 
 def lucidrains_matched(cfg, target: int):
@@ -60,10 +152,10 @@ def lucidrains_matched(cfg, target: int):
 class Ours(torch.nn.Module):
     """Adapter: (x, t) -> v-prediction with fixed random text tokens."""
 
-    def __init__(self, model: UNet3D, batch: int, device):
+    def __init__(self, model: torch.nn.Module, batch: int, device, context_dim: int = CONTEXT_DIM):
         super().__init__()
         self.model = model
-        self.ctx = torch.randn(batch, CONTEXT_LEN, CONTEXT_DIM, device=device)
+        self.ctx = torch.randn(batch, CONTEXT_LEN, context_dim, device=device)
         self.mask = torch.ones(batch, CONTEXT_LEN, dtype=torch.bool, device=device)
 
     def forward(self, x, t):
@@ -136,17 +228,21 @@ def interleaved(steps: list, device, seconds: float, min_steps: int = 2) -> list
     return [statistics.median(ts) for ts in times]
 
 
-def bench_config(name: str, device, seconds: float, batch: int | None, warmup: int) -> None:
+def bench_config(name: str, device, seconds: float, batch: int | None, warmup: int,
+                 width_scale: float = 1.0, train_spatial: bool = False) -> None:
     """Measure and print both models at the size of bundled config ``name``."""
     cfg = load_config(name)
-    b = batch or (cfg.optim.batch_size if device.type == "cuda" else CPU_BATCH[name])
-    d = cfg.data
-    shape = (b, cfg.model.channels, d.frames, d.height, d.width)
-    torch.manual_seed(0)
-    ours = UNet3D(cfg.model, CONTEXT_DIM)
-    theirs, dim = lucidrains_matched(cfg.model, count_parameters(ours))
-    nets = {"vidcurate UNet3D": Ours(ours, b, device),
-            f"lucidrains Unet3D dim={dim}": Theirs(theirs, b, device)}
+    b = batch or (cfg.optim.batch_size if device.type == "cuda" else CPU_BATCH.get(name, 1))
+    if cfg.vae is not None or cfg.inflate is not None:
+        shape, nets = latent_models(name, b, device, width_scale, train_spatial)
+    else:
+        d = cfg.data
+        shape = (b, cfg.model.channels, d.frames, d.height, d.width)
+        torch.manual_seed(0)
+        ours = UNet3D(cfg.model, CONTEXT_DIM)
+        theirs, dim = lucidrains_matched(cfg.model, count_parameters(ours))
+        nets = {"vidcurate UNet3D": Ours(ours, b, device),
+                f"lucidrains Unet3D dim={dim}": Theirs(theirs, b, device)}
     prepared = [prepare(net, shape, device, warmup) for net in nets.values()]
     medians = interleaved([step for step, _ in prepared], device, seconds)
     peak = peak_flops(device)
@@ -156,9 +252,10 @@ def bench_config(name: str, device, seconds: float, batch: int | None, warmup: i
         rate = b / median
         rates.append(rate)
         mfu = f"  MFU {flops * rate / peak:6.1%}" if peak else ""
-        print(f"  {label:30s} {count_parameters(net.model) / 1e6:7.2f}M params  "
+        print(f"  {label:44s} {total_parameters(net.model) / 1e6:8.2f}M params "
+              f"({count_parameters(net.model) / 1e6:.2f}M trained)  "
               f"{flops / 1e9:8.2f} GFLOP/sample  {rate:8.3f} samples/s{mfu}")
-    print(f"  ratio ours/lucidrains: {rates[0] / rates[1]:.2f}x samples/s")
+    print(f"  ratio ours/theirs: {rates[0] / rates[1]:.2f}x samples/s")
 
 
 def main() -> int:
@@ -169,11 +266,16 @@ def main() -> int:
                         help="timed seconds per config (both models, interleaved)")
     parser.add_argument("--batch", type=int, default=None, help="override the batch size")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model")
+    parser.add_argument("--width-scale", type=float, default=1.0,
+                        help="scale SD1.5's widths for inflate-* (0.125 for a CPU run)")
+    parser.add_argument("--train-spatial", action="store_true",
+                        help="inflate-*: train the pretrained layers too (as the baseline does)")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {device}")
     for name in args.configs:
-        bench_config(name, device, args.seconds, args.batch, args.warmup)
+        bench_config(name, device, args.seconds, args.batch, args.warmup, args.width_scale,
+                     args.train_spatial)
     return 0
 
 
