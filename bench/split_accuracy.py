@@ -144,7 +144,8 @@ def main() -> None:
                 ("detect-adaptive", lambda p: scenedetect_starts(p, AdaptiveDetector())),
                 ("detect-content", lambda p: scenedetect_starts(p, ContentDetector()))]
         for name, fn in runs:
-            if args.only and name not in args.only and not (name == "transnetv2 alone" and "split/transnetv2" in args.only):
+            wanted = set(args.only or []) | ({"transnetv2 alone"} if "split/transnetv2" in (args.only or []) else set())
+            if args.only and name not in wanted:
                 continue
             start = time.perf_counter()
             results = [(edits, fn(path)) for path, edits in labelled]

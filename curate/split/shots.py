@@ -13,11 +13,12 @@ frame's presentation time.
   or rise (:func:`curate.split.flashes.is_excursion`); :mod:`curate.split.transitions`
   adds the dissolves and fades it misses.
 
-Whichever detector runs, isolated spikes of the thumbnail change add weak cuts (a jump
-cut inside one camera, :func:`spike_cuts`), :mod:`curate.split.flashes` drops cuts that are only a brief flash
-inside one shot (and TransNetV2 gaps that are only a brightness dip or rise), runs of blank frames become gaps, the minimum shot length is applied
-after the flash filter (of cuts closer than ``min_shot_s`` the larger picture change
-wins, so a flash or a whip pan just before a real cut does not hide it), and gaps less than
+Whichever detector runs, isolated spikes of the thumbnail change add weak cuts (a jump cut
+inside one camera, :func:`spike_cuts`), :mod:`curate.split.flashes` drops cuts that are
+only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
+rise), runs of blank frames become gaps, the minimum shot length is applied after the
+flash filter (of cuts closer than ``min_shot_s`` the larger picture change wins, so a
+flash or a whip pan just before a real cut does not hide it), and gaps less than
 ``min_shot_s`` apart merge (a fade out and in around a black hold is one gap). Flash and
 gap logic works on 32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
 
@@ -148,16 +149,7 @@ class ShotDetector:
         if not self._thumbs:
             return Boundaries([], [])
         thumbs = np.stack(self._thumbs)
-        gaps: list[tuple[int, int]] = []
-        if self.kind == "transnetv2":
-            single, many = transnet.predict(np.stack(self._net), self.device, self.batch)
-            self._net, self.net_scores = [], (single, many)
-            found, net_gaps = net_boundaries(single, many, self.threshold or 0.5)
-            self._found.extend(c for c in found  # not the steep part of a brightness dip or rise
-                               if not any(is_excursion(thumbs, c - k, c + k) for k in (3, 6, 12)))
-            net_gaps = merge_intervals(net_gaps, gap=self.min_len)  # legs of one dip or fade
-            gaps += [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len)
-                                                    or is_excursion(thumbs, *g))]
+        gaps = self._network(thumbs) if self.kind == "transnetv2" else []
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in self._found + spike_cuts(strength) if 0 < c < self.num_frames})
         cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.min_len,
@@ -169,6 +161,18 @@ class ShotDetector:
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
         return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
+
+    def _network(self, thumbs: np.ndarray) -> list[tuple[int, int]]:
+        """Run TransNetV2 over the collected inputs: its cuts go to ``_found`` (unless only the
+        steep part of a brightness dip or rise), its gaps are returned (the legs of one dip or
+        fade merged first; flashes and brightness excursions dropped)."""
+        single, many = transnet.predict(np.stack(self._net), self.device, self.batch)
+        self._net, self.net_scores = [], (single, many)
+        found, net_gaps = net_boundaries(single, many, self.threshold or 0.5)
+        self._found.extend(c for c in found
+                           if not any(is_excursion(thumbs, c - k, c + k) for k in (3, 6, 12)))
+        net_gaps = merge_intervals(net_gaps, gap=self.min_len)
+        return [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len) or is_excursion(thumbs, *g))]
 
 
 def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0) -> Boundaries:
