@@ -143,7 +143,8 @@ class DiffusionConfig(_Strict):
     """Cosine noise schedule with ``timesteps`` steps (Nichol & Dhariwal 2021) and its
     offset ``cosine_s``, or Stable Diffusion's ``scaled_linear`` one (``beta_start`` to
     ``beta_end``); the network predicts ``v`` (Salimans & Ho 2022) or ``epsilon``
-    (match the pretrained model when inflating); DDIM sampling defaults (Song et al. 2021) with classifier-free
+    (match the pretrained model when inflating); DDIM sampling defaults (Song et al.
+    2021) with classifier-free
     ``guidance`` scale (Ho & Salimans 2022)."""
 
     timesteps: int = Field(1000, ge=2)

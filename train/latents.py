@@ -27,7 +27,8 @@ def load_vae(cfg: VaeConfig):
     try:
         return AutoencoderKL.from_pretrained(cfg.name, subfolder=cfg.subfolder)
     except (OSError, ValueError) as err:
-        raise FileNotFoundError(f"vae.name {cfg.name!r} (subfolder {cfg.subfolder!r}): {err}") from None
+        raise FileNotFoundError(f"vae.name {cfg.name!r} (subfolder {cfg.subfolder!r}): "
+                                f"{err}") from None
 
 
 class LatentCodec(nn.Module):

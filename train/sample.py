@@ -1,7 +1,8 @@
 """Sampling from a checkpoint: prompt -> video with DDIM and classifier-free guidance.
 
 The checkpoint carries its config, so the model and the frozen text encoder are rebuilt
-exactly as trained (and the VAE that decodes latent samples); the EMA weights are used (Ho et al. 2022 sample from the EMA).
+exactly as trained (and the VAE that decodes latent samples); the EMA weights are
+used (Ho et al. 2022 sample from the EMA).
 Videos are written as H.264 mp4 (PyAV) with T = ``data.frames`` frames at
 ``data.fps`` frames/s, and optionally as a GIF.
 """

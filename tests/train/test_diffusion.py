@@ -92,7 +92,8 @@ def test_epsilon_prediction_round_trip_and_ddim_with_a_perfect_denoiser():
     param = make_diffusion(cfg)
     assert isinstance(param, EpsPrediction) and isinstance(param.schedule, ScaledLinearSchedule)
     g = torch.Generator().manual_seed(0)
-    x0, eps = torch.rand(3, 4, 2, 4, 4, generator=g) * 4 - 2, torch.randn(3, 4, 2, 4, 4, generator=g)
+    x0 = torch.rand(3, 4, 2, 4, 4, generator=g) * 4 - 2
+    eps = torch.randn(3, 4, 2, 4, 4, generator=g)
     t = torch.tensor([0, 500, 999])
     z = param.schedule.add_noise(x0, eps, t)
     assert torch.equal(param.target(x0, eps, t), eps)

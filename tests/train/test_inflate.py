@@ -16,7 +16,7 @@ from train.config import ConfigError, InflateConfig, TextConfig, config_from_dic
 from train.inflate import InflatedUNet, TemporalAttn, TemporalConv
 from train.text import TextEncoder
 
-from .test_train import CPU, _assert_same_state, _train
+from .test_train import _assert_same_state, _train
 from .tiny_sd import TEXT_DIM
 
 
