@@ -29,6 +29,12 @@ REASONS: dict[str, str] = {
     "too_bright": "mean luma above the maximum",
     "black_frames": "share of near-black frames above the maximum",
     "duplicate": "near-duplicate of another clip (see duplicate_of)",
+    "low_resolution": "the source picture is smaller than the minimum width, height or short side",
+    "bad_aspect_ratio": "the source picture's aspect ratio (width / height) is outside the limits",
+    "text_overlay": "on-screen text (subtitles, watermarks, slides) covers more than the maximum share",
+    "nsfw": "the NSFW detector's score is above the maximum",
+    "low_aesthetic": "aesthetic score below the minimum",
+    "caption_mismatch": "CLIP score between the clip and its caption below the minimum",
 }
 
 
