@@ -92,6 +92,18 @@ def rank_seed(seed: int, rank: int, world_size: int, step: int) -> int:
     return int(digest[:15], 16)
 
 
+def saved_rng(state: dict) -> dict:
+    """A checkpoint's ``rng`` entry as ``{"ranks": [per-rank states]}``; checkpoints
+    written before per-rank RNG states (one ``rng`` of rank 0 plus
+    ``rank_generators``) give each rank its own generator and rank 0's CPU state."""
+    rng = state["rng"]
+    if "ranks" in rng:
+        return rng
+    empty = torch.empty(0, dtype=torch.uint8)
+    return {"ranks": [{"generator": g, "torch": rng["torch"], "cuda": empty}
+                      for g in state["rank_generators"]]}
+
+
 def restore_rng(saved: dict, generator: torch.Generator, rank: int, world_size: int,
                 device: torch.device, seed: int, step: int) -> bool:
     """Restore this rank's RNG states from a checkpoint's ``rng`` entry.

@@ -105,12 +105,16 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
     if any(meta.get(k) != v for k, v in expect.items()):
         stats.record("latents_mismatch", f"{where}: made with {meta}, want {expect}")
         return False
+    try:
+        caption = sample["txt"].decode("utf-8").strip()
+    except UnicodeDecodeError as err:
+        stats.record("bad_sample", f"{where}: {err}")
+        return None
     picked = pick_latents(latents, data.frames, data.image_frames, rng)
     if picked is None:
         stats.record("short_clip", f"{where}: {latents.shape[1]} latent frames")
         return None
-    return {"latents": picked, "caption": sample["txt"].decode("utf-8").strip(),
-            "key": sample["__key__"]}
+    return {"latents": picked, "caption": caption, "key": sample["__key__"]}
 
 
 def write_latent_shards(shards, output: str | Path, cfg: TrainConfig, codec: LatentCodec,

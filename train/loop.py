@@ -28,7 +28,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train.checkpoint import (gather_rng, latest_checkpoint, load_checkpoint, local_rng_state,
-                              restore_rng, save_checkpoint)
+                              restore_rng, save_checkpoint, saved_rng)
 from train.config import ConfigError, TrainConfig
 from train.data import ClipStream, LoaderState, make_loader
 from train.diffusion import make_diffusion
@@ -104,7 +104,7 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
-        same_world = restore_rng(state["rng"], self.generator, self.dist.rank,
+        same_world = restore_rng(saved_rng(state), self.generator, self.dist.rank,
                                  self.dist.world_size, self.dist.device, self.cfg.train.seed,
                                  self.step)
         if not same_world:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from train.checkpoint import gather_rng, local_rng_state, rank_seed, restore_rng
+from train.checkpoint import gather_rng, local_rng_state, rank_seed, restore_rng, saved_rng
 
 CPU = torch.device("cpu")
 
@@ -79,3 +79,16 @@ def test_new_world_size_gives_each_rank_its_own_stream(monkeypatch):
     again = torch.Generator()
     restore_rng(saved, again, 3, 4, CPU, seed=7, step=5)
     assert torch.equal(torch.rand(8, generator=again), draws[3])  # reproducible
+
+
+def test_checkpoints_from_before_per_rank_states_still_resume():
+    gens = [torch.Generator().manual_seed(s).get_state() for s in (1, 2)]
+    old = {"rng": {"generator": gens[0], "torch": torch.get_rng_state(),
+                   "cuda": []}, "rank_generators": gens}
+    ranks = saved_rng(old)["ranks"]
+    assert [torch.equal(r["generator"], g) for r, g in zip(ranks, gens)] == [True, True]
+    g = torch.Generator()
+    assert restore_rng(saved_rng(old), g, 1, 2, CPU, seed=0, step=3)
+    assert torch.equal(g.get_state(), gens[1])
+    new = {"rng": {"ranks": ranks}}
+    assert saved_rng(new) is new["rng"]
