@@ -92,4 +92,4 @@ def test_a_pipeline_file_with_missing_weights_is_refused_before_any_work(tmp_pat
         parse_pipeline(data, "local.yaml")
     data["stages"][5].pop("nsfw_model")  # the wheel's model
     assert parse_pipeline(data, "local.yaml").stage("quality").nsfw
-    assert load_pipeline("pipelines/gpu.yaml").stage("quality").max_nsfw == 0.5
+    assert load_pipeline("pipelines/gpu.yaml").stage("quality").max_nsfw == 0.6
