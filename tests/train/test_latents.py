@@ -128,3 +128,13 @@ def test_model_channels_must_match_the_vae(latent_config, synthetic_shards, tmp_
     latent_config["model"]["channels"] = 3
     with pytest.raises(ConfigError, match="model takes 3 input channels, the data has 4"):
         Trainer(config_from_dict(latent_config), synthetic_shards, tmp_path, CPU)
+
+
+def test_latents_command_needs_a_vae_section(tiny_config, synthetic_shards, tmp_path, capsys):
+    import json
+
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps(tiny_config))
+    assert main(["latents", "--shards", str(synthetic_shards), "--config", str(config),
+                 "--output", str(tmp_path / "o")]) == 2
+    assert "has no vae section" in capsys.readouterr().err

@@ -126,3 +126,26 @@ def test_bad_config_exits_with_message(tmp_path, capsys, train_shards):
     code = main(["train", "--shards", str(train_shards), "--config", str(config), "--output",
                  str(tmp_path / "o")])
     assert code == 2 and "optim.learning_rate: unknown key" in capsys.readouterr().err
+
+
+def test_shards_of_a_newer_schema_stop_training_with_exit_2(tiny_config, tmp_path, capsys):
+    import json
+
+    import webdataset as wds
+
+    from schemas import SCHEMA_VERSION
+
+    from .synth_shards import make_mp4, make_record
+
+    key, mp4 = "00000000000000cc", make_mp4(24, 24.0)
+    record = make_record(key, 24, 24.0, len(mp4)).model_dump(mode="json")
+    record["schema_version"] = f"{int(SCHEMA_VERSION.split('.')[0]) + 1}.0"
+    (tmp_path / "shards").mkdir()
+    with wds.TarWriter(str(tmp_path / "shards" / "shard-000000.tar")) as sink:
+        sink.write({"__key__": key, "mp4": mp4, "json": json.dumps(record).encode(),
+                    "txt": b"caption"})
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(tiny_config))
+    assert main(["train", "--shards", str(tmp_path), "--config", str(config), "--output",
+                 str(tmp_path / "o"), "--max-steps", "1"]) == 2
+    assert f"schema_version {record['schema_version']} is newer" in capsys.readouterr().err
