@@ -7,7 +7,7 @@ a :class:`PipelineError` that names the file and the key, e.g.
 ``pipelines/local.yaml: stages[2] (extract).crf: Input should be less than or equal to 51``.
 
 Order rules: ``probe``, ``split``, ``extract`` come first in that order; per-clip
-stages (``score``, ``embed``, ``filter``, ``quality``) follow; ``dedup`` at most once; ``caption``
+stages (``score``, ``embed``, ``filter``, ``quality``, ``clip_embed``) follow; ``dedup`` at most once; ``caption``
 (signals) and ``vlm_caption`` (a vision-language model, :mod:`curate.captioning`) after
 ``dedup`` (captioning is the expensive step, so it only sees kept clips), ``caption``
 before ``vlm_caption`` when both are present (its camera segments are the model's
@@ -27,6 +27,7 @@ from curate.caption import CaptionStage
 from curate.captioning import VLMCaptionStage
 from curate.dedup import DedupStage
 from curate.embed import EmbedStage
+from curate.quality.clip_stage import ClipEmbedStage
 from curate.quality.stage import QualityStage
 from curate.extract import ExtractStage
 from curate.filter import FilterStage
@@ -37,15 +38,15 @@ from curate.split import SplitStage
 from pipelines.exits import InputNotFound
 
 STAGES = (ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
-          QualityStage, DedupStage, CaptionStage, VLMCaptionStage, ShardStage)
+          QualityStage, ClipEmbedStage, DedupStage, CaptionStage, VLMCaptionStage, ShardStage)
 
 StageConfig = Annotated[
     Union[ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
-          QualityStage, DedupStage, CaptionStage, VLMCaptionStage, ShardStage],
+          QualityStage, ClipEmbedStage, DedupStage, CaptionStage, VLMCaptionStage, ShardStage],
     Field(discriminator="stage"),
 ]
 
-CLIP_STAGES = {"score", "embed", "filter", "quality"}
+CLIP_STAGES = {"score", "embed", "filter", "quality", "clip_embed"}
 POST_STAGES = {"caption", "vlm_caption"}
 
 

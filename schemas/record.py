@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.3"  # 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature, Scores.text_area/nsfw/aesthetic/clip_score
+SCHEMA_VERSION = "1.3"  # 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
 
 
 class _Model(BaseModel):
@@ -231,6 +231,8 @@ class ClipRecord(_Model):
     fingerprint, the span and the settings that change the clip.
     ``phash`` is the clip's perceptual hash (hex) used by dedup; ``dedup_signature`` its
     edit-robust signature (:mod:`curate.dedup.signature`; empty when not computed);
+    ``clip_embedding`` its open_clip image embedding, base64 float16
+    (:func:`curate.quality.clip.pack`; empty without a ``clip_embed`` stage);
     ``duplicate_of`` names the kept clip of a near-duplicate group (set on dropped
     duplicates only).
     ``shard`` is the shard file name, set when the clip is written.
@@ -246,6 +248,7 @@ class ClipRecord(_Model):
     camera_segments: list[CameraSegment] = Field(default_factory=list)
     phash: str = ""
     dedup_signature: str = ""
+    clip_embedding: str = ""
     duplicate_of: str | None = None
     caption: Caption | None = None
     shard: str | None = None

@@ -13,7 +13,10 @@ search (:mod:`curate.dedup.edits`), a pair when the distance is at most
 ``edit_distance`` (0.06: on the labelled real-footage set of ``bench/dedup_pairs.py``,
 precision 1.0 and recall 0.96 on its tuning split, 1.0 and 0.97 on its test split,
 where the closest distinct pair is 0.061 apart: a thin margin);
-those pairs join the same groups.
+those pairs join the same groups. With ``semantic_min_cos`` set, clips whose open_clip
+embeddings (``record.clip_embedding``, from a ``clip_embed`` stage) have at least that
+cosine join them too (SemDeDup-style: k-means buckets, then cosine inside each,
+:mod:`curate.dedup.clusters`).
 
 The kept clip of a group is chosen by a fixed rule:
 
@@ -42,6 +45,7 @@ from pydantic import Field
 
 from curate.dedup.against import EarlierClips, EarlierIndex, load_earlier
 from curate.dedup.codes import hex_codes
+from curate.dedup.clusters import bucket_pairs
 from curate.dedup.edits import edit_pairs
 from curate.dedup.groups import components
 from curate.dedup.search import near_pairs
@@ -63,7 +67,8 @@ class DedupStage(Stage):
     Config: ``max_distance`` (fraction of differing hash bits, 0..1); ``edit_distance``
     (signature distance of an edited copy, :func:`curate.dedup.verify.distance`; null
     turns the signature rule off); ``min_gist_cos`` (cosine of two clips' gists for
-    them to be verified at all); ``workers`` (Ray tasks that search hash bands and
+    them to be verified at all); ``semantic_min_cos`` (cosine of two clips' open_clip
+    embeddings for a semantic duplicate; null = off); ``workers`` (Ray tasks that search hash bands and
     verify candidates in parallel when Ray is running; 1 = in this process).
     This stage runs on the driver over every committed record, not per clip.
     """
@@ -73,6 +78,7 @@ class DedupStage(Stage):
     max_distance: float = Field(0.05, ge=0, le=1)
     edit_distance: float | None = Field(0.06, ge=0, le=2)
     min_gist_cos: float = Field(0.7, ge=-1, le=1)
+    semantic_min_cos: float | None = Field(None, ge=-1, le=1)
     workers: int = Field(1, ge=1, le=256)
 
     def max_bits(self, hex_len: int) -> int:
@@ -116,6 +122,9 @@ class DedupStage(Stage):
             ei, ej, _ = edit_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
                                    self.min_gist_cos, workers=self.workers)
             i, j = np.r_[i, ei], np.r_[j, ej]
+        if self.semantic_min_cos is not None:
+            si, sj = semantic_pairs([records[k].clip_embedding for k in idx], self.semantic_min_cos)
+            i, j = np.r_[i, si], np.r_[j, sj]
         rows = np.zeros(0, dtype=np.int64)
         if earlier is not None and len(earlier.clip_ids):
             qi, bj, _ = near_pairs(codes, max_dist, base=earlier.codes, workers=self.workers)
@@ -135,3 +144,17 @@ class DedupStage(Stage):
             for m in members:
                 if m != best:
                     dropped[m] = (records[best].clip_id, f"near-duplicate of {records[best].clip_id}")
+
+
+def semantic_pairs(embeddings: list[str], min_cos: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)`` of positions in ``embeddings`` (packed vectors, empty = none) whose
+    cosine is at least ``min_cos`` (:func:`curate.dedup.clusters.bucket_pairs`)."""
+    from curate.quality.clip import unpack
+
+    rows = np.array([k for k, e in enumerate(embeddings) if e], dtype=np.int64)
+    if len(rows) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    x = np.stack([unpack(embeddings[k]) for k in rows])
+    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
+    i, j, _ = bucket_pairs(x, min_cos)
+    return rows[i], rows[j]
