@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -72,7 +73,7 @@ class S3Server:
 
 @contextlib.contextmanager
 def s3_server(bucket: str = BUCKET) -> Iterator[S3Server]:
-    """Start moto's S3 server on 127.0.0.1 at a free port with ``bucket`` created; stop it after."""
+    """Start moto's S3 server on 127.0.0.1 at a free port, empty but for ``bucket``; stop it after."""
     from moto.server import ThreadedMotoServer
 
     import boto3
@@ -83,6 +84,10 @@ def s3_server(bucket: str = BUCKET) -> Iterator[S3Server]:
     server.start()
     try:
         s3 = S3Server(endpoint=f"http://127.0.0.1:{port}", bucket=bucket)
+        # moto keeps its buckets in process-wide state: without a reset, objects that an
+        # earlier test module's server stored would show up in this one.
+        urllib.request.urlopen(urllib.request.Request(f"{s3.endpoint}/moto-api/reset", method="POST"),
+                               timeout=30).close()
         boto3.client("s3", endpoint_url=s3.endpoint, region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
                      aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
                      aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"]).create_bucket(Bucket=bucket)
