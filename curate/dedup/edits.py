@@ -19,10 +19,16 @@ from curate.dedup.verify import distance
 CHUNK = 2000  # candidate pairs per Ray task
 
 
-def _verify(sigs: list[Signature], pairs: list[tuple[int, int]], max_distance: float,
+def _verify(texts: dict[int, str], pairs: list[tuple[int, int]], max_distance: float,
             motion_weight: float) -> list[tuple[int, int, float]]:
+    """Verified pairs among ``pairs`` (positions into ``texts``, the signature strings);
+    each signature is decoded once."""
+    sigs: dict[int, Signature] = {}
     out = []
     for i, j in pairs:
+        for k in (i, j):
+            if k not in sigs:
+                sigs[k] = decode(texts[k])
         d = distance(sigs[i], sigs[j], motion_weight)
         if d <= max_distance:
             out.append((i, j, d))
@@ -34,36 +40,39 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     """Pairs ``(i, j, distance)`` (``i < j``, arrays) of clips whose record signatures
     (strings of :func:`curate.dedup.signature.encode`; empty = none, never paired) are
     edited copies of each other. ``stats`` receives ``candidates`` (pairs verified).
-    Raises ValueError for a malformed signature."""
-    rows = [k for k, s in enumerate(signatures) if s]
-    sigs = [decode(signatures[k]) for k in rows]
-    by_size: dict[tuple, list[int]] = {}
-    for k, s in enumerate(sigs):
-        by_size.setdefault(s.thumbs.shape[1:], []).append(k)
+    Memory: one gist (64 floats) per clip; signatures are decoded one at a time for the
+    gists and again only for candidates. Raises ValueError for a malformed signature."""
+    by_size: dict[tuple, tuple[list[int], list[np.ndarray]]] = {}
+    for k, text in enumerate(signatures):
+        if text:
+            sig = decode(text)
+            rows, gists = by_size.setdefault(sig.thumbs.shape[1:], ([], []))
+            rows.append(k)
+            gists.append(gist(sig))
     cand: list[tuple[int, int]] = []
-    for members in by_size.values():
-        g = np.stack([gist(sigs[k]) for k in members])
-        i, j, _ = bucket_pairs(g, min_cos)
-        cand += [(members[a], members[b]) for a, b in zip(i.tolist(), j.tolist())]
+    for rows, gists in by_size.values():
+        i, j, _ = bucket_pairs(np.stack(gists), min_cos)
+        cand += [(rows[a], rows[b]) for a, b in zip(i.tolist(), j.tolist())]
     if stats is not None:
         stats["candidates"] = len(cand)
-    found = _run(sigs, cand, max_distance, motion_weight, workers)
+    found = _run(signatures, cand, max_distance, motion_weight, workers)
     if not found:
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0, np.float32)
-    i, j, d = zip(*sorted(found))
-    rows_arr = np.array(rows)
-    return rows_arr[list(i)], rows_arr[list(j)], np.array(d, np.float32)
+    i, j, d = (np.array(v) for v in zip(*sorted(found)))
+    return i.astype(np.int64), j.astype(np.int64), d.astype(np.float32)
 
 
-def _run(sigs, cand, max_distance, motion_weight, workers):
-    if workers > 1 and len(cand) > CHUNK:
+def _run(signatures, cand, max_distance, motion_weight, workers):
+    """Verify ``cand`` here, or in Ray tasks of :data:`CHUNK` pairs (each sent only the
+    signatures its pairs use) when ``workers > 1`` and Ray is running."""
+    chunks = [cand[s:s + CHUNK] for s in range(0, len(cand), CHUNK)]
+    texts = lambda part: {k: signatures[k] for p in part for k in p}  # noqa: E731
+    if workers > 1 and len(chunks) > 1:
         import ray
 
         if ray.is_initialized():
             task = ray.remote(num_cpus=1)(_verify)
-            ref = ray.put(sigs)
-            parts = ray.get([task.remote(ref, cand[s:s + CHUNK], max_distance, motion_weight)
-                             for s in range(0, len(cand), CHUNK)])
+            parts = ray.get([task.remote(texts(c), c, max_distance, motion_weight) for c in chunks])
             return [p for part in parts for p in part]
-    return _verify(sigs, cand, max_distance, motion_weight)
+    return [p for c in chunks for p in _verify(texts(c), c, max_distance, motion_weight)]

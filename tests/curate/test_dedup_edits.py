@@ -116,3 +116,15 @@ def test_dedup_stage_drops_the_planted_edited_copy_only():
     assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
     kept_old, _ = DedupStage(edit_distance=None).run(recs)  # the pHash rule alone
     assert "copy" in [r.clip_id for r in kept_old]
+
+
+def test_ray_verification_finds_the_same_pairs(ray_session, monkeypatch):
+    import curate.dedup.edits as edits
+    from curate.dedup.signature import encode as enc
+
+    sigs = [enc(_sig(c)) for c in (_clip(2.0), _clip(2.0, edit=crop_bright), _clip(12.0), _clip(2.2, edit=gamma))]
+    here = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5)
+    monkeypatch.setattr(edits, "CHUNK", 1)  # one candidate per Ray task
+    there = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, workers=2)
+    assert [a.tolist() for a in here[:2]] == [a.tolist() for a in there[:2]]
+    assert set(zip(*(a.tolist() for a in here[:2]))) == {(0, 1), (0, 3), (1, 3)}
