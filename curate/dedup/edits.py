@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from curate.dedup.clusters import bucket_pairs
-from curate.dedup.signature import Signature, decode, gist
+from curate.dedup.signature import Signature, decode, read_gist
 from curate.dedup.verify import distance
 
 CHUNK = 2000  # candidate pairs per Ray task
@@ -40,15 +40,15 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     """Pairs ``(i, j, distance)`` (``i < j``, arrays) of clips whose record signatures
     (strings of :func:`curate.dedup.signature.encode`; empty = none, never paired) are
     edited copies of each other. ``stats`` receives ``candidates`` (pairs verified).
-    Memory: one gist (64 floats) per clip; signatures are decoded one at a time for the
-    gists and again only for candidates. Raises ValueError for a malformed signature."""
-    by_size: dict[tuple, tuple[list[int], list[np.ndarray]]] = {}
+    Memory: one gist (64 floats, read from the string's head) per clip; thumbnails are
+    decoded only for candidates. Raises ValueError for a malformed signature."""
+    by_size: dict[int, tuple[list[int], list[np.ndarray]]] = {}
     for k, text in enumerate(signatures):
         if text:
-            sig = decode(text)
-            rows, gists = by_size.setdefault(sig.thumbs.shape[1:], ([], []))
+            size, g = read_gist(text)
+            rows, gists = by_size.setdefault(size, ([], []))
             rows.append(k)
-            gists.append(gist(sig))
+            gists.append(g)
     cand: list[tuple[int, int]] = []
     for rows, gists in by_size.values():
         i, j, _ = bucket_pairs(np.stack(gists), min_cos)

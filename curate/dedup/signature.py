@@ -6,8 +6,10 @@ off (:func:`content_box`), each frame resized to ``size x size`` pixels, at most
 ``max_frames`` frames evenly thinned in time. :mod:`curate.dedup.verify` compares two
 signatures with a search over crop scale, position and time offset.
 
-In records it is a string ``"v1:<step ms>:<size>:<base64 of zlib(uint8 thumbnails)>"``
-(:func:`encode`, :func:`decode`): about 4-8 KB for 12 frames of 32x32.
+In records it is a string ``"v1:<step ms>:<size>:<base64 float16 gist>:<base64 of
+zlib(uint8 thumbnails)>"`` (:func:`encode`, :func:`decode`): about 4-8 KB for 12 frames
+of 32x32. The gist (:func:`gist`) comes first so that candidate search reads it without
+decompressing the thumbnails (:func:`read_gist`).
 """
 
 from __future__ import annotations
@@ -71,13 +73,26 @@ def encode(sig: Signature) -> str:
     """The record string of ``sig`` (see module docstring)."""
     n, size, _ = sig.thumbs.shape
     blob = base64.b64encode(zlib.compress(np.ascontiguousarray(sig.thumbs, np.uint8).tobytes(), 6))
-    return f"v1:{round(sig.step_s * 1000)}:{size}:{blob.decode('ascii')}"
+    g = base64.b64encode(gist(sig).astype(np.float16).tobytes()).decode("ascii")
+    return f"v1:{round(sig.step_s * 1000)}:{size}:{g}:{blob.decode('ascii')}"
+
+
+def read_gist(text: str) -> tuple[int, np.ndarray]:
+    """``(thumbnail size, (64,) float32 gist)`` of a record string, without decoding the
+    thumbnails. Raises ValueError for a damaged string."""
+    try:
+        version, _, size, g, _ = text.split(":", 4)
+        if version != "v1":
+            raise ValueError(f"unknown signature version {version!r}")
+        return int(size), np.frombuffer(base64.b64decode(g), dtype=np.float16).astype(np.float32)
+    except ValueError as exc:
+        raise ValueError(f"bad dedup signature: {exc}") from exc
 
 
 def decode(text: str) -> Signature:
     """Inverse of :func:`encode`. Raises ValueError for another format or a damaged string."""
     try:
-        version, step_ms, size, blob = text.split(":", 3)
+        version, step_ms, size, _, blob = text.split(":", 4)
         if version != "v1":
             raise ValueError(f"unknown signature version {version!r}")
         raw = np.frombuffer(zlib.decompress(base64.b64decode(blob)), dtype=np.uint8)

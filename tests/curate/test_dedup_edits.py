@@ -6,7 +6,7 @@ import pytest
 
 from curate.dedup import DedupStage
 from curate.dedup.clusters import bucket_pairs
-from curate.dedup.signature import content_box, decode, encode, make
+from curate.dedup.signature import content_box, decode, encode, gist, make, read_gist
 from curate.dedup.verify import distance
 from curate.embed import EmbedStage
 from curate.tasks import ClipTask
@@ -60,6 +60,8 @@ def test_signature_round_trips_through_its_record_string():
     back = decode(encode(sig))
     assert np.array_equal(back.thumbs, sig.thumbs) and back.step_s == pytest.approx(0.25)
     assert back.thumbs.shape == (12, 32, 32)
+    size, g = read_gist(encode(sig))  # read without the thumbnails
+    assert size == 32 and np.allclose(g, gist(sig), atol=1e-3)
     with pytest.raises(ValueError, match="bad dedup signature"):
         decode("v1:250:32:not-base64!")
 
