@@ -11,8 +11,8 @@ Two signatures (:mod:`curate.dedup.signature`) are compared in three steps:
    and motion, the correlation of each frame minus its clip's mean frame (what moves:
    two clips of one fixed camera or one room differ there first);
 3. **alignment over time** (each clip's thumbnails first doubled in rate by blending
-   neighbours, so a shift of half a frame interval still meets a frame): frame ``i`` of one clip meets the frame of the other
-   nearest ``speed * t_i + offset``, for speeds 0.8 .. 1.25 and every offset leaving
+   neighbours, so a shift of half a frame interval still meets a frame): frame ``i``
+   of one clip meets the frame of the other nearest ``speed * t_i + offset``, for speeds 0.8 .. 1.25 and every offset leaving
    at least 60 % of the shorter clip overlapping; the best mean wins (time shifts,
    trims and speed changes), both ways round.
 

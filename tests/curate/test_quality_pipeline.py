@@ -1,4 +1,4 @@
-"""The quality stage in a real run: an actor pool, a low-resolution source rejected with its row, NSFW scores in the index."""
+"""The quality stage in a real run (actor pool): a low-resolution source rejected, NSFW scores in the index."""
 
 import copy
 
