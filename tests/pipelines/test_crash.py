@@ -11,7 +11,6 @@ import time
 import pyarrow.parquet as pq
 
 from support.pipelines import LOCAL_YAML
-import numpy as np
 
 from support.synth import Shot, render, shots_video, write_video
 
@@ -38,8 +37,9 @@ def test_kill_and_rerun_equals_uninterrupted(tmp_path):
     for i in range(5):
         shots_video(str(src / f"v{i}.mp4"), [Shot(40 + i, 60 + 20 * i), Shot(50 + i, 70)], 256, 192)
     # One long source (40 s, 4 windows): still in work when the first short one commits.
-    base = render(49, 0.0, 512, 192)
-    write_video(str(src / "zlong.mp4"), (np.roll(base, 2 * k, axis=1)[:, :256] for k in range(1000)))
+    # A steady pan over a scene that does not repeat, so its windows are distinct clips
+    # (a periodic texture would make them near-duplicates, which dedup rightly drops).
+    write_video(str(src / "zlong.mp4"), (render(49, k / 25, 256, 192, pan=(0.06, 0.0)) for k in range(1000)))
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     proc = subprocess.Popen(_cmd(src, killed), env=_env(), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
