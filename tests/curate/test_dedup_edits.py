@@ -85,7 +85,14 @@ def test_same_camera_at_another_time_is_not_a_copy():
     assert distance(orig, _sig(_clip(2.0, seed=8))) > 0.3  # another scene
 
 
-def test_bucket_pairs_equal_brute_force_when_every_bucket_is_probed():
+@pytest.mark.parametrize("backend", ["faiss", "numpy"])
+def test_bucket_pairs_equal_brute_force_when_every_bucket_is_probed(backend, monkeypatch):
+    import curate.dedup.clusters as clusters
+
+    if backend == "numpy":
+        monkeypatch.setattr(clusters, "_faiss", lambda: None)
+    elif clusters._faiss() is None:
+        pytest.skip("faiss-cpu not installed")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 16)).astype(np.float32)
     x[100:150] = x[:50] + 0.05 * rng.normal(size=(50, 16))  # planted near copies
