@@ -27,6 +27,7 @@ from curate.caption import CaptionStage
 from curate.captioning import VLMCaptionStage
 from curate.dedup import DedupStage
 from curate.embed import EmbedStage
+from curate.quality.clip_score_stage import ClipScoreStage
 from curate.quality.clip_stage import ClipEmbedStage
 from curate.quality.stage import QualityStage
 from curate.extract import ExtractStage
@@ -38,16 +39,18 @@ from curate.split import SplitStage
 from pipelines.exits import InputNotFound
 
 STAGES = (ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
-          QualityStage, ClipEmbedStage, DedupStage, CaptionStage, VLMCaptionStage, ShardStage)
+          QualityStage, ClipEmbedStage, DedupStage, CaptionStage, VLMCaptionStage, ClipScoreStage,
+          ShardStage)
 
 StageConfig = Annotated[
     Union[ProbeStage, SplitStage, ExtractStage, ScoreStage, EmbedStage, FilterStage,
-          QualityStage, ClipEmbedStage, DedupStage, CaptionStage, VLMCaptionStage, ShardStage],
+          QualityStage, ClipEmbedStage, DedupStage, CaptionStage, VLMCaptionStage, ClipScoreStage,
+          ShardStage],
     Field(discriminator="stage"),
 ]
 
 CLIP_STAGES = {"score", "embed", "filter", "quality", "clip_embed"}
-POST_STAGES = {"caption", "vlm_caption"}
+POST_STAGES = {"caption", "vlm_caption", "clip_score"}
 
 
 class PipelineError(ValueError):

@@ -116,3 +116,25 @@ def test_aesthetic_head_trained_on_synthetic_ratings_scores_and_filters(tiny, tm
     stage.process_batch([fine, poor])
     assert fine.reject_row is None and fine.record.scores.aesthetic > 6
     assert poor.reject_row.reason == "low_aesthetic" and poor.reject_row.scores.aesthetic < 5
+
+
+def test_clip_score_is_the_cosine_of_clip_and_caption_and_filters(tiny):
+    from curate.quality.clip_score_stage import ClipScoreStage
+    from schemas import Caption
+
+    embed = ClipEmbedStage(**tiny)
+    tasks = [_task("a", smooth(1)), _task("b", noise(2)), _task("n", smooth(3))]
+    embed.process_batch(tasks)
+    tasks[0].record.caption = Caption(text="a smooth colour field", short="a smooth colour field")
+    tasks[1].record.caption = Caption(text="static noise", short="static noise")
+    want = [float(clip.unpack(t.record.clip_embedding) @ embed._clip.texts([t.record.caption.short])[0])
+            for t in tasks[:2]]
+    cut = (want[0] + want[1]) / 2  # one caption agrees more than the other
+    strict = ClipScoreStage(**tiny, min_clip_score=cut)
+    strict._clip = embed._clip  # the weights the embeddings were made with
+    strict.process_batch(tasks)
+    got = [t.record.scores.clip_score for t in tasks[:2]]
+    assert np.allclose(got, want, atol=2e-3) and tasks[2].record.scores.clip_score is None  # no caption
+    low = int(np.argmin(want))
+    assert tasks[low].reject_row.reason == "caption_mismatch" and tasks[1 - low].reject_row is None
+    assert tasks[2].reject_row is None
