@@ -11,7 +11,7 @@ stages (``score``, ``embed``, ``filter``, ``quality``, ``clip_embed``) follow; `
 (signals) and ``vlm_caption`` (a vision-language model, :mod:`curate.captioning`) after
 ``dedup`` (captioning is the expensive step, so it only sees kept clips), ``caption``
 before ``vlm_caption`` when both are present (its camera segments are the model's
-hints); ``shards`` last, exactly once.
+hints); ``clip_score`` (caption-clip agreement) after dedup too; ``shards`` last, exactly once.
 """
 
 from __future__ import annotations
