@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# PP-OCR weights for the on-screen-text filter; --no-deps: its opencv-python would replace cv2 headless
+	$(BIN)/python -m pip install --quiet --no-deps 'rapidocr-onnxruntime>=1.3,<2'
 	touch $@
 
 demo: setup
