@@ -137,7 +137,7 @@ class ShardStage(Stage):
         out = []
         for index, group in enumerate(plan_shards(records, self.target_mb)):
             name = SHARD_PATTERN.format(index)
-            samples = [(clip_file(r.clip_id), r.clip_id, r.model_dump_json().encode(), text(r).encode())
+            samples = [(clip_file(r.clip_id), r.clip_id, r.sample_json(), text(r).encode())
                        for r in group]
             out.append(ShardJob(name, store.join(out_dir, "shards", name), samples))
         return out

@@ -236,6 +236,8 @@ class ClipRecord(_Model):
     ``duplicate_of`` names the kept clip of a near-duplicate group (set on dropped
     duplicates only).
     ``shard`` is the shard file name, set when the clip is written.
+    The bulky vectors (:data:`VECTOR_FIELDS`) live in ``index.parquet`` beside the
+    records, not in every shard sample's ``.json`` (:meth:`sample_json`).
     """
 
     schema_version: str = SCHEMA_VERSION
@@ -252,6 +254,15 @@ class ClipRecord(_Model):
     duplicate_of: str | None = None
     caption: Caption | None = None
     shard: str | None = None
+
+    def sample_json(self) -> bytes:
+        """The ``<key>.json`` of the clip's shard sample: the record without
+        :data:`VECTOR_FIELDS` (kilobytes per clip; they stay in ``index.parquet``)."""
+        return self.model_dump_json(exclude=VECTOR_FIELDS).encode()
+
+
+#: Record fields kept out of shard samples: the dedup signature (~6 KB) and the embedding.
+VECTOR_FIELDS = frozenset({"dedup_signature", "clip_embedding"})
 
 
 class RejectRecord(_Model):

@@ -76,6 +76,9 @@ def test_every_sample_has_mp4_json_txt_and_matches_the_index(curated_run):
         assert record["caption"]["source"] == "signals"
         assert files["txt"].decode() == record["caption"]["text"] != ""
         assert index[key]["shard"] == record["shard"]
+        # The dedup signature (kilobytes) is in index.parquet only, not in every sample.
+        assert "dedup_signature" not in record and "clip_embedding" not in record
+        assert len(index[key]["dedup_signature"]) > 1000
 
 
 def test_every_clip_decodes_to_its_stated_frame_count(curated_run, tmp_path):
