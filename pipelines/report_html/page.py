@@ -84,8 +84,9 @@ def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kep
     m = run.manifest
     rows = funnel(run)
     limits = thresholds(m)
-    hists = [{"score": s, "svg": plots.histogram_svg(s, *score_values(run, s), limits.get(s, []))}
-             for s in SCORES]
+    values = {s: score_values(run, s) for s in SCORES}  # scores no stage computed get no chart
+    hists = [{"score": s, "svg": plots.histogram_svg(s, *v, limits.get(s, []))}
+             for s, v in values.items() if any(part.size for part in v)]
     kept = kept_tiles(run, max_kept)
     groups = dropped_tiles(run, max_per_reason)
     fill_thumbnails(run.output, kept + [t for g in groups for t in g["tiles"]], frames)
