@@ -11,7 +11,8 @@ consecutive key, so a split sample would silently turn into two broken ones). Fo
 local files the whole tar is checked from its headers before the first sample is
 yielded, so a bad local shard yields nothing. A remote (fsspec) shard is streamed and
 checked as it is read; it is abandoned at the first defect, after the complete
-samples before it were yielded.
+samples before it were yielded (a stream cut exactly between two members is found
+at its end, by the missing end-of-archive blocks).
 """
 
 from __future__ import annotations
@@ -142,10 +143,34 @@ def _open(url: str) -> IO[bytes]:
     return open(_local(url), "rb")
 
 
-def _stream_members(tf: tarfile.TarFile, url: str, stats: SkipStats) -> Iterator[dict]:
+class _TailReader:
+    """A read-through of a byte stream that counts bytes and keeps the last ``keep``,
+    so a streamed tar can be checked for its end-of-archive blocks."""
+
+    def __init__(self, raw: IO[bytes], keep: int = 2 * tarfile.RECORDSIZE + 1024):
+        self.raw, self.keep, self.pos, self.tail = raw, keep, 0, b""
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.pos += len(data)
+        self.tail = (self.tail + data)[-self.keep :]
+        return data
+
+    def ends_with_eoa(self, end: int) -> bool:
+        """Read to the end; True when the bytes after offset ``end`` (the last
+        member's padded end) are at least two zero blocks and nothing else."""
+        while self.read(1 << 16):
+            pass
+        rest = self.tail[max(0, end - (self.pos - len(self.tail))) :]
+        return len(rest) >= 1024 and not rest.strip(b"\0")
+
+
+def _stream_members(tf: tarfile.TarFile, url: str, stats: SkipStats,
+                    last: dict) -> Iterator[dict]:
     group: dict = {}
     seen: set[str] = set()
     for member in tf:
+        last["end"] = member.offset_data + -(-member.size // 512) * 512
         if not member.isfile():
             continue
         key, ext = split_name(member.name)
@@ -180,11 +205,16 @@ def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
             stats.bad_shard(url, reason)
             return
     with _open(url) as raw:
+        reader, last = _TailReader(raw), {"end": 0}
         try:
-            with tarfile.open(fileobj=raw, mode="r|") as tf:
-                yield from _complete(_stream_members(tf, url, stats), url, stats)
+            with tarfile.open(fileobj=reader, mode="r|") as tf:
+                yield from _complete(_stream_members(tf, url, stats, last), url, stats)
         except (tarfile.TarError, EOFError) as err:
             stats.bad_shard(url, f"truncated or corrupt tar: {err}")
+            return
+        # a stream cut exactly between members reads as a clean end to tarfile
+        if url not in stats.bad_shards and not reader.ends_with_eoa(last["end"]):
+            stats.bad_shard(url, "truncated: no end-of-archive blocks after the last member")
 
 
 def _complete(samples: Iterator[dict], url: str, stats: SkipStats) -> Iterator[dict]:
