@@ -35,7 +35,7 @@ class EmbedStage(Stage):
     stage: Literal["embed"] = "embed"
     hash_frames: int = Field(4, ge=1, le=16)
     signature: bool = True
-    signature_size: int = Field(32, ge=8, le=64)
+    signature_size: int = Field(48, ge=8, le=64)
     signature_frames: int = Field(12, ge=1, le=64)
 
     def process(self, task: ClipTask) -> ClipTask:

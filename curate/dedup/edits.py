@@ -36,7 +36,7 @@ def _verify(texts: dict[int, str], pairs: list[tuple[int, int]], max_distance: f
 
 
 def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
-               motion_weight: float = 0.1, workers: int = 1, stats: dict | None = None):
+               motion_weight: float = 0.15, workers: int = 1, stats: dict | None = None):
     """Pairs ``(i, j, distance)`` (``i < j``, arrays) of clips whose record signatures
     (strings of :func:`curate.dedup.signature.encode`; empty = none, never paired) are
     edited copies of each other. ``stats`` receives ``candidates`` (pairs verified).

@@ -11,8 +11,9 @@ records carry an edit-robust signature (:mod:`curate.dedup.signature`, set by th
 stage): candidates from gist buckets are verified with a crop, photometric and time
 search (:mod:`curate.dedup.edits`), a pair when the distance is at most
 ``edit_distance`` (0.06: on the labelled real-footage set of ``bench/dedup_pairs.py``,
-precision 1.0 and recall 0.96 on its tuning split, 1.0 and 0.97 on its test split,
-where the closest distinct pair is 0.061 apart: a thin margin);
+precision 1.0 and recall 0.96 on its tuning split, 1.0 and 1.0 on its test split; the
+closest distinct pairs are two ASL signs of one signer, 0.076 apart in the tuning
+split's 2.5 s windows and 0.063 as whole clips: a thin margin);
 those pairs join the same groups. With ``semantic_min_cos`` set, clips whose open_clip
 embeddings (``record.clip_embedding``, from a ``clip_embed`` stage) have at least that
 cosine join them too (SemDeDup-style: k-means buckets, then cosine inside each,

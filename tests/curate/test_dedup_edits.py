@@ -59,9 +59,9 @@ def test_signature_round_trips_through_its_record_string():
     sig = _sig(_clip(2.0))
     back = decode(encode(sig))
     assert np.array_equal(back.thumbs, sig.thumbs) and back.step_s == pytest.approx(0.25)
-    assert back.thumbs.shape == (12, 32, 32)
+    assert back.thumbs.shape == (12, 48, 48)
     size, g = read_gist(encode(sig))  # read without the thumbnails
-    assert size == 32 and np.allclose(g, gist(sig), atol=1e-3)
+    assert size == 48 and np.allclose(g, gist(sig), atol=1e-3)
     with pytest.raises(ValueError, match="bad dedup signature"):
         decode("v1:250:32:not-base64!")
 
@@ -83,6 +83,24 @@ def test_same_camera_at_another_time_is_not_a_copy():
     later = _sig(_clip(12.0))  # same background, the moving blobs elsewhere
     assert distance(orig, later) > 2 * EDIT_LIMIT
     assert distance(orig, _sig(_clip(2.0, seed=8))) > 0.3  # another scene
+
+
+def _wall(direction, n=12, w=256, h=144, side=14):
+    """A fixed camera on a static textured wall (scene 3, nothing drifting) with a small dark
+    square (``side`` px) crossing its middle, rightwards (``direction`` 1) or leftwards (-1)."""
+    wall = render(3, 0.0, w, h, drift=0.0)
+    out = np.repeat(wall[None], n, axis=0)
+    for k in range(n):
+        x = round(w * (0.5 + direction * (0.2 * (2 * k / (n - 1) - 1)))) - side // 2
+        out[k, h // 2 - side // 2:h // 2 + side // 2, x:x + side] = 25
+    return out
+
+
+def test_same_wall_other_local_motion_is_not_a_copy_but_its_edit_is():
+    right, left = _sig(_wall(1)), _sig(_wall(-1))
+    assert distance(right, left, motion_weight=0.0) <= EDIT_LIMIT  # the wall alone: a false pair
+    assert distance(right, left) > EDIT_LIMIT  # what moves tells them apart
+    assert distance(right, _sig(crop_bright(_wall(1)))) <= EDIT_LIMIT  # 8 % crop, +30 levels
 
 
 @pytest.mark.parametrize("backend", ["faiss", "numpy"])
