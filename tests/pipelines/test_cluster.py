@@ -255,15 +255,17 @@ def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(  # last: i
     before = len(_task_names(victim))
     proc = driver.start(*args)
     deadline = time.time() + RUN_TIMEOUT_S
-    commits: list[str] = []
-    while time.time() < deadline and proc.poll() is None and not commits:
-        commits = fs.glob(f"{s3.bucket}/out-killed/work/sources/*.json")
-        time.sleep(0.1)
+    # Kill as soon as the victim has started tasks of this run (a local log read, fast),
+    # not when a commit shows up in the bucket (a slow listing on a loaded machine let
+    # every source commit before the first listing came back).
+    while time.time() < deadline and proc.poll() is None and len(_task_names(victim)) == before:
+        time.sleep(0.05)
     started_there = len(_task_names(victim)) - before
     victim.signal(signal.SIGKILL)  # the whole node at once: raylet, workers, agents
     victim.proc.wait()
-    assert 1 <= len(commits) < len(SOURCES), f"the kill should land mid-run ({len(commits)} committed)"
+    commits = fs.glob(f"{s3.bucket}/out-killed/work/sources/*.json")
     assert started_there > 0, "the killed node should have been working on this run"
+    assert len(commits) < len(SOURCES), f"the kill should land mid-run ({len(commits)} committed)"
     assert not fs.exists(f"{s3.bucket}/out-killed/manifest.json")
     try:  # Ray may finish on the head alone, or fail
         log, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
