@@ -102,3 +102,22 @@ class Stage(BaseModel):
             reject_for(task, self.name, exc)
         task.timings[self.name] = task.timings.get(self.name, 0.0) + time.perf_counter() - start
         return task
+
+
+def run_batch(name: str, tasks: list, live: list, work) -> list:
+    """Run ``work(live)`` once for a batch of a model stage: an exception makes every
+    clip of ``live`` a reject row (:func:`reject_for`); the wall time is shared evenly
+    over ``tasks`` in ``timings[name]`` (seconds). Returns ``tasks``."""
+    import time
+
+    start = time.perf_counter()
+    try:
+        if live:
+            work(live)
+    except Exception as exc:  # noqa: BLE001 - recorded per clip
+        for t in live:
+            reject_for(t, name, exc)
+    share = (time.perf_counter() - start) / max(len(tasks), 1)
+    for t in tasks:
+        t.timings[name] = t.timings.get(name, 0.0) + share
+    return tasks

@@ -12,7 +12,6 @@ text tower in batches; the model is loaded once per actor.
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 import numpy as np
@@ -21,7 +20,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from curate.quality import clip
 from curate.quality.weights import WeightsMissing
 from curate.shards import caption_text
-from curate.stage import RejectError, Resources, Stage, reject_for
+from curate.stage import RejectError, Resources, Stage, reject_for, run_batch
 from curate.tasks import ClipTask
 
 
@@ -55,20 +54,10 @@ class ClipScoreStage(Stage):
 
     def process_batch(self, tasks: list[ClipTask]) -> list[ClipTask]:
         """Score every live clip that has an embedding and a caption, one text pass."""
-        start = time.perf_counter()
         if self._clip is None:
             self.setup()
         live = [t for t in tasks if not t.rejected and t.record.clip_embedding and caption_text(t.record, self.variant)]
-        try:
-            if live:
-                self._score(live)
-        except Exception as exc:  # noqa: BLE001 - recorded per clip
-            for t in live:
-                reject_for(t, self.name, exc)
-        share = (time.perf_counter() - start) / max(len(tasks), 1)
-        for t in tasks:
-            t.timings[self.name] = t.timings.get(self.name, 0.0) + share
-        return tasks
+        return run_batch(self.name, tasks, live, self._score)
 
     def _score(self, live: list[ClipTask]) -> None:
         vecs = np.stack([clip.unpack(t.record.clip_embedding) for t in live])

@@ -12,7 +12,6 @@ missing config, checkpoint or head stops the pipeline when its file is read.
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 import numpy as np
@@ -20,7 +19,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from curate.quality import aesthetic, clip
 from curate.quality.weights import WeightsMissing
-from curate.stage import RejectError, Resources, Stage, reject_for
+from curate.stage import RejectError, Resources, Stage, reject_for, run_batch
 from curate.tasks import ClipTask
 
 
@@ -63,20 +62,10 @@ class ClipEmbedStage(Stage):
     def process_batch(self, tasks: list[ClipTask]) -> list[ClipTask]:
         """One model pass for every live clip of ``tasks``; a failing pass makes them
         ``stage_error`` rows."""
-        start = time.perf_counter()
         if self._clip is None:
             self.setup()
         live = [t for t in tasks if not t.rejected]
-        try:
-            if live:
-                self._embed(live)
-        except Exception as exc:  # noqa: BLE001 - recorded per clip
-            for t in live:
-                reject_for(t, self.name, exc)
-        share = (time.perf_counter() - start) / max(len(tasks), 1)
-        for t in tasks:
-            t.timings[self.name] = t.timings.get(self.name, 0.0) + share
-        return tasks
+        return run_batch(self.name, tasks, live, self._embed)
 
     def _embed(self, live: list[ClipTask]) -> None:
         picks = [t.frames[np.unique(np.linspace(0, len(t.frames) - 1, min(self.frames, len(t.frames)))
