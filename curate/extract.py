@@ -106,18 +106,37 @@ class ExtractStage(Stage):
             store.upload(os.path.join(scratch, "frames.npz"), frames_path(task.work_dir, task.clip_id))
         return task
 
+    def clip_size(self, src) -> tuple[int, int]:
+        """``(width, height)`` in pixels of the clips of a probed source (:class:`schemas.SourceInfo`):
+        short side ``short_side`` (never upscaled), display aspect, even numbers."""
+        return scaled_size(src.width, src.height, self.short_side)
+
     def _extract(self, task: ClipTask, scratch: str) -> ClipTask:
         src, span = task.source, task.span
+        decoded = iter_frames(src.path, size=self.clip_size(src), fmt="yuv420p", rotation=src.rotation,
+                              start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset,
+                              stream_index=src.stream_index, field_order=src.field_order)
+        return self.encode_span(task, decoded, scratch)
+
+    def encode_span(self, task: ClipTask, decoded: Iterator[DecodedFrame], scratch: str) -> ClipTask:
+        """Encode ``task.span`` from ``decoded`` into ``<scratch>/clip.mp4`` and its frame
+        sample into ``<scratch>/frames.npz``; fill ``task.record``, the frame and motion samples.
+
+        ``decoded``: the span's frames in presentation order, ``yuv420p`` clip frames of
+        :meth:`clip_size` (:func:`curate.codec.iter_frames` with ``fmt="yuv420p"``) with
+        times in seconds from the source's start, none before ``span.start_s`` or at or
+        after ``span.end_s``. They are mapped onto the clip's constant-rate grid
+        (:func:`resample`). Raises :class:`RejectError` (``truncated``) when no frame
+        comes and :class:`curate.codec.CodecError` (``encode_error``) when writing fails.
+        """
+        src, span = task.source, task.span
         fps = min(src.fps, self.max_fps)
-        width, height = scaled_size(src.width, src.height, self.short_side)
+        width, height = self.clip_size(src)
         n_out = max(1, int(np.floor(span.duration_s * fps + 1e-3)))  # never past max_clip_s
         sample_idx = set(np.linspace(0, n_out - 1, min(self.sample_frames, n_out)).round().astype(int).tolist())
         motion_step = max(1, int(round(fps / self.motion_fps)))
         frames, frame_times, motion, motion_times = [], [], [], []
         path = os.path.join(scratch, "clip.mp4")
-        decoded = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
-                              start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset,
-                              stream_index=src.stream_index, field_order=src.field_order)
         with ClipWriter(path, width, height, fps, self.crf, self.preset) as writer:
             for k, frame in resample(decoded, span.start_s, span.end_s, fps):
                 writer.write(frame)

@@ -79,19 +79,37 @@ class SplitStage(Stage):
                             self.fade_threshold, self.min_shot_s, self.gradual,
                             self.max_transition_s, self.flash_s, self.blank_std, self.device, self.batch)
 
+    def detect_size(self, src) -> tuple[int, int]:
+        """``(width, height)`` in pixels of the detection frames for a probed source
+        (:class:`schemas.SourceInfo`): ``detect_width`` wide (never upscaled), display aspect."""
+        w = min(self.detect_width, src.width)
+        return scaled_size(w, max(2, round(src.height * w / src.width)), None)
+
     def process(self, task: SourceTask) -> SourceTask:
         src = task.source
-        w = min(self.detect_width, src.width)
-        size = scaled_size(w, max(2, round(src.height * w / src.width)), None)
         detector = self.shot_detector(src.fps)
         times: list[float] = []
         reset = False
         failed: list[tuple[Exception, float | None]] = []
-        for frame in iter_frames(src.path, size=size, fmt="bgr24", rotation=src.rotation,
+        for frame in iter_frames(src.path, size=self.detect_size(src), fmt="bgr24", rotation=src.rotation,
                                  stream_index=src.stream_index, on_error=lambda e, t: failed.append((e, t))):
             detector.feed(frame.image)
             times.append(frame.t_s)
             reset |= frame.shifted
+        return self.finish(task, detector, times, reset, failed)
+
+    def finish(self, task: SourceTask, detector: ShotDetector, times: list[float], reset: bool,
+               failed: list) -> SourceTask:
+        """Turn a finished detection pass into spans (shared by :meth:`process` and the
+        one-decode path of :mod:`curate.onepass`).
+
+        ``detector`` has been fed every decoded frame; ``times``: each frame's time
+        (seconds); ``reset``: some timestamps were shifted; ``failed``: ``(error, t_s)``
+        of a decode that failed part-way (empty when it did not). Sets ``task.spans``,
+        ``task.frame_times`` and the source's decoded ``num_frames``/``duration_s``/``fps``.
+        Raises :class:`RejectError` (``truncated``, ``no_shots``).
+        """
+        src = task.source
         if not times:
             raise RejectError("truncated", "no frame decodes")
         bounds = detector.boundaries()
