@@ -7,6 +7,10 @@ frame interval. Resizing happens in FFmpeg's swscale (``frame.reformat``) so a 4
 source never exists as a full-size NumPy array. Rotation metadata is applied after
 resizing (``np.rot90``), so frames come out upright.
 
+On a GPU node frames can be decoded by NVDEC (``decoder=``, :mod:`curate.codec.hwaccel`):
+PyAV copies each frame back to system memory (``nv12``) before it reaches the code
+below, so resizing, colour conversion and deinterlacing are the same as on the CPU path.
+
 PyAV is chosen over decord for these passes: both are sequential reads of every
 frame, where PyAV's threaded decoder is as fast and decord's background read-ahead
 costs memory (DESIGN.md, codecs).
@@ -22,6 +26,7 @@ import numpy as np
 
 from curate.codec.colour import rgb_to_clip_yuv, to_clip_yuv
 from curate.codec.errors import CodecError, classify, open_container
+from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, is_interlaced
 from curate.codec.probe import video_stream_index
 
@@ -78,6 +83,7 @@ def iter_frames(
     stream_index: int | None = None,
     on_error: Callable[[CodecError, float | None], None] | None = None,
     field_order: str = "progressive",
+    decoder: str | DecoderChoice = "cpu",
 ) -> Iterator[DecodedFrame]:
     """Decode the source's video stream of ``path`` in presentation order.
 
@@ -101,6 +107,13 @@ def iter_frames(
             iteration ends; how callers learn that a source was only partly decoded.
         field_order: the source's field order (:func:`curate.codec.interlace.field_order_name`);
             an interlaced one is deinterlaced (``bwdif``) before any scaling.
+        decoder: ``cpu`` (default), ``auto`` or ``nvdec``, resolved by
+            :func:`curate.codec.hwaccel.pick_decoder` (NVDEC only where a CUDA device
+            opens; else the CPU decoder, reason logged), or a resolved
+            :class:`~curate.codec.hwaccel.DecoderChoice`. NVDEC frames come back to system
+            memory (``nv12``/``p010le``) and take the same conversions as CPU frames; for
+            H.264/HEVC (bit-exact decoding by the standard) the pixels should match, not
+            verified on a GPU here (bench/gpu_check.sh compares them).
 
     Times always increase: a frame whose timestamp is not after the previous one's is
     moved to the previous time plus one average frame interval (``shifted``).
@@ -114,7 +127,8 @@ def iter_frames(
     coded = size if rotation % 180 == 0 or size is None else (size[1], size[0])
     if stream_index is None:
         stream_index = video_stream_index(path)
-    with open_container(path) as container:
+    choice = decoder if isinstance(decoder, DecoderChoice) else pick_decoder(decoder)
+    with open_container(path, hwaccel=choice.hwaccel) as container:
         stream = container.streams[stream_index]
         stream.thread_type = "AUTO"
         tb = float(stream.time_base)

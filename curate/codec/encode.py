@@ -10,6 +10,11 @@ rate control is off (``mbtree=0``): with it on, this libx264 build gave a differ
 first encode in a fresh process for the same frames (measured; see
 tests/curate/test_codec.py), at a cost of a few percent in size at equal CRF.
 The file is written under a temporary name of its own and renamed when complete.
+
+On a GPU node the same clip can be written by NVENC (``h264_nvenc``; ``encoder=``,
+:mod:`curate.codec.hwaccel`): same container, pixel format and colour tags, options
+mapped from the x264 settings; its bytes differ from x264's and are reproducible only
+on the same GPU generation and driver.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 
 from curate.codec.colour import rgb_to_clip_yuv, tag_clip_stream, to_clip_yuv
 from curate.codec.errors import CodecError
+from curate.codec.hwaccel import EncoderChoice, pick_encoder
 
 
 def as_rate(fps: float) -> Fraction:
@@ -38,16 +44,24 @@ class ClipWriter:
     (even width and height). ``num_frames`` counts frames written. On an exception
     inside the ``with`` block the temporary file is removed and nothing appears at
     ``path``. Raises :class:`CodecError` (``encode_error``) when the encoder fails.
+
+    ``encoder``: a setting (``libx264``, the default: today's bytes; ``auto``/``nvenc``:
+    NVENC when it works in this process, else libx264 with the reason logged) resolved
+    by :func:`curate.codec.hwaccel.pick_encoder` from ``crf`` (0-51) and ``preset``
+    (x264 names), or an :class:`~curate.codec.hwaccel.EncoderChoice` used as it is
+    (no fallback: an NVENC that does not open is an ``encode_error``). ``choice``: the
+    resolved encoder.
     """
 
     def __init__(self, path: str, width: int, height: int, fps: float, crf: int = 23,
-                 preset: str = "veryfast"):
+                 preset: str = "veryfast", encoder: str | EncoderChoice = "libx264"):
         if width % 2 or height % 2:
             raise CodecError("encode_error", f"odd size {width}x{height}")
         # A name of its own: two workers may write the same clip (identical sources).
         self.path, self.tmp = path, f"{path}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
         self.width, self.height, self.rate = width, height, as_rate(fps)
-        self.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": "mbtree=0"}
+        self.choice = encoder if isinstance(encoder, EncoderChoice) else pick_encoder(encoder, crf, preset)
+        self.options = dict(self.choice.options)
         self.num_frames = 0
         self._container = None
         self._stream = None
@@ -56,7 +70,7 @@ class ClipWriter:
         try:
             self._container = av.open(self.tmp, mode="w", format="mp4",
                                       options={"movflags": "+faststart"})
-            stream = self._container.add_stream("libx264", rate=self.rate)
+            stream = self._container.add_stream(self.choice.codec_name, rate=self.rate)
             stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
             stream.codec_context.time_base = 1 / self.rate
             stream.codec_context.options = self.options
@@ -85,8 +99,15 @@ class ClipWriter:
             tag_clip_stream(self._stream.codec_context, frame)
         frame.pts = self.num_frames
         frame.time_base = 1 / self.rate
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        # A decoded frame keeps its source's picture type (I/P/B), and libx264 obeys it:
+        # clips would copy the source's GOP (measured: 30-50 % larger at the same CRF, and
+        # bytes that depended on the decode path). The encoder chooses for itself.
+        frame.pict_type = av.video.frame.PictureType.NONE
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except av.error.FFmpegError as exc:  # the encoder opens on the first frame
+            raise CodecError("encode_error", f"{self.choice.codec_name}: {exc}") from exc
         self.num_frames += 1
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -38,10 +38,11 @@ def classify(exc: BaseException) -> CodecError:
 
 
 @contextlib.contextmanager
-def open_container(path: str) -> Iterator[av.container.InputContainer]:
+def open_container(path: str, hwaccel=None) -> Iterator[av.container.InputContainer]:
     """Open ``path`` for reading with PyAV; errors become :class:`CodecError`.
 
     Remote URLs (``s3://``, ``gs://``, ``http(s)://``) are opened through fsspec.
+    ``hwaccel``: an ``av.codec.hwaccel.HWAccel`` for GPU decoding (:mod:`curate.codec.hwaccel`).
     """
     handle = None
     try:
@@ -49,9 +50,9 @@ def open_container(path: str) -> Iterator[av.container.InputContainer]:
             import fsspec
 
             handle = fsspec.open(path, "rb").open()
-            container = av.open(handle, mode="r")
+            container = av.open(handle, mode="r", hwaccel=hwaccel)
         else:
-            container = av.open(path.removeprefix("file://"), mode="r")
+            container = av.open(path.removeprefix("file://"), mode="r", hwaccel=hwaccel)
     except Exception as exc:  # noqa: BLE001 - every open failure becomes a reason
         if handle is not None:
             handle.close()
