@@ -9,12 +9,17 @@ webdataset's ``TarWriter`` (fixed mtime, user and mode) and put to
 ``<output>/shards/shard-NNNNNN.tar`` in one atomic upload (:mod:`curate.store`), so
 readers never see half a shard and the same inputs and settings give byte-identical
 shards whatever the number of nodes or workers.
+
+A shard's ``<key>.mp4`` member is the clip's encoded bytes unchanged, so a run whose
+``work/clips`` was cleaned (``keep_work: false``, :mod:`pipelines.workstore`) gets its
+clips back from the shards that hold them (:func:`unpack_clips`) before repacking.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tarfile
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -115,6 +120,33 @@ def write_shard(job: ShardJob) -> ShardInfo:
                          sha256=sha256_file(local))
         store.upload(local, job.location)
     return info
+
+
+def unpack_clips(location: str, sizes: dict[str, int], clips_dir: str) -> list[str]:
+    """Copy clips back out of the shard at ``location`` (run on a worker).
+
+    ``sizes``: ``{clip_id: size_bytes}`` of the clips wanted (``record.clip.size_bytes``);
+    each ``<clip_id>.mp4`` member found with exactly that size is put to
+    ``<clips_dir>/<clip_id>.mp4`` (one atomic put each, :func:`curate.store.write_bytes`).
+    The tar is streamed once, one member in memory at a time, and left unchanged.
+    Returns the clip ids restored; a missing or unreadable shard (or a member cut short)
+    restores what came before it and raises nothing: the caller extracts the rest again.
+    """
+    got: list[str] = []
+    fs, path = store.filesystem(location)
+    try:
+        with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
+            for member in tar:
+                key, _, ext = member.name.partition(".")
+                if ext != "mp4" or key not in sizes or not member.isfile() or member.size != sizes[key]:
+                    continue
+                store.write_bytes(store.join(clips_dir, member.name), tar.extractfile(member).read())
+                got.append(key)
+                if len(got) == len(sizes):
+                    break
+    except (OSError, tarfile.TarError):
+        pass
+    return got
 
 
 class ShardStage(Stage):

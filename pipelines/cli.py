@@ -33,6 +33,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pipelines.progress import process_started_at
 
     pipeline = load_pipeline(args.pipeline)
+    if args.keep_work:
+        pipeline = pipeline.model_copy(update={"keep_work": True})
     inputs = args.input + [InputList(p) for p in args.input_list]
     check_address(args.address, args.connect_timeout)  # before the lease and before Ray
     summary = run_pipeline(pipeline, inputs, args.output, address=args.address,
@@ -83,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                      help="how long to wait for --address to answer before exit code 6 (default 30)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--keep-work", action="store_true",
+                     help="keep OUTPUT/work/clips (clip mp4s, frame samples) after the shards are "
+                          "written (the pipeline's keep_work: true); by default they are removed")
     run.add_argument("--dedup-against", nargs="+", default=None, metavar="PATH",
                      help="earlier run folders or index.parquet paths (local or URL): new clips "
                           "near one of their clips are rejected as duplicate")

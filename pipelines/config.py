@@ -74,6 +74,10 @@ class Pipeline(BaseModel):
     #: share (0..1) of sources and clips that may end in ``stage_error`` before the run
     #: exits with code 5 (pipelines/exits.py); 0 = any stage error fails the run
     max_stage_error_share: float = Field(0.0, ge=0.0, le=1.0)
+    #: keep ``<output>/work/clips`` (a second copy of every clip, plus frame samples) after
+    #: the shards, index and report are written; false deletes it then (commits stay, so
+    #: the same command still resumes; pipelines/workstore.py says how)
+    keep_work: bool = False
     stages: list[StageConfig]
 
     @model_validator(mode="after")

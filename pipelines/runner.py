@@ -7,7 +7,9 @@ shards (planned on the driver from metadata, packed by one Ray task each), then
 ``index.parquet``, ``rejects.parquet`` and ``manifest.json`` come last. The output is a
 local folder or an fsspec URL (:mod:`curate.store`); workers write clips, frame samples
 and shards to it directly and the driver handles records and reject rows only.
-Re-running the same command skips committed sources.
+Re-running the same command skips committed sources. Unless the pipeline says
+``keep_work: true``, ``work/clips`` is deleted once everything is written; a later run
+restores what it needs from the shards (:mod:`pipelines.workstore`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pipelines.report_html.page import frames_from_store
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
 from pipelines.terminal import WORKER_SETUP_HOOK
-from pipelines.workstore import WorkStore
+from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
 
 
@@ -82,6 +84,14 @@ def pack_shards(jobs: list[ShardJob]) -> list[ShardInfo]:
     putting its tar there (:func:`curate.shards.write_shard`); infos in shard order."""
     task = ray.remote(num_cpus=1, max_retries=3)(write_shard)
     return ray.get([task.remote(job) for job in jobs])
+
+
+def on_workers(fn, calls: list[tuple]) -> list:
+    """``[fn(*args) for args in calls]`` as one Ray task each (1 CPU), results in order."""
+    if not calls:
+        return []
+    task = ray.remote(num_cpus=1, max_retries=1)(fn)
+    return ray.get([task.remote(*args) for args in calls])
 
 
 @dataclass
@@ -230,6 +240,7 @@ class Runner:
             kept, dropped = dedup.run(records, against=self.dedup_against)
             rejects += [self._duplicate_row(rec, winner, detail) for rec, winner, detail in dropped]
         walls["dedup"] = time.perf_counter() - t
+        kept = self._restore_work(kept, rejects, walls)
         t = time.perf_counter()
         kept, post_rejects = self._post_phase(kept)
         rejects += post_rejects
@@ -248,7 +259,26 @@ class Runner:
                        self.pipeline.model_dump(mode="json"), sources)
         with self.progress.step("writing report.html"):
             write_report_safely(self.output, frames=thumbnail_frames_on_workers)
+        if not self.pipeline.keep_work:  # everything is written: work/clips is a second copy
+            with self.progress.step("removing work/clips (keep_work: false)"):
+                self.store.drop_clips()
         return summary
+
+    def _restore_work(self, kept: list[ClipRecord], rejects: list[RejectRecord], walls: dict) -> list[ClipRecord]:
+        """Bring back the work/clips files of kept clips that an earlier run's cleaning
+        removed (:meth:`pipelines.workstore.WorkStore.restore`), before captioning and
+        packing; a clip that cannot be brought back becomes its reject row."""
+        need = frames_needed(self.pipeline.post_stages(), self.store.root, kept)
+        no_mp4, no_frames = self.store.missing(kept, need)
+        if not no_mp4 and not no_frames:
+            return kept
+        t = time.perf_counter()
+        with self.progress.step(f"restoring {len(no_mp4 | no_frames)} clips removed from work/clips"):
+            lost = self.store.restore(kept, need, self.pipeline.stages[2], run=on_workers)
+        walls["restore"] = time.perf_counter() - t
+        rejects += lost
+        gone = {row.clip_id for row in lost}
+        return [r for r in kept if r.clip_id not in gone]
 
 
 def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: str | None = None,
