@@ -4,12 +4,14 @@ Rows carry one task each, serialised by this module (``{"task": bytes}``): tasks
 the project's own dataclasses produced inside the same run, never data read from a
 shard. The streaming plan of the per-source phase::
 
-    sources -> map(probe) -> map(split) -> flat_map(fan out spans)
-            -> repartition(1 row per block) -> map(extract) -> map(score) -> ...
+    sources -> map(probe) -> flat_map(split + extract from one decode, fan out clips)
+            -> repartition(1 row per block) -> map(extract: only clips not yet extracted)
+            -> map(score) -> ...
 
-Consecutive task-based maps are fused by Ray Data, so a clip's samples stay in one
-worker from extraction to filtering. Spans are re-blocked one per block so the clips of
-one long source spread over all workers. Stages with ``uses_model`` run as an actor
+A source's clips are encoded by the worker that decoded it, from the same decode
+(:mod:`curate.onepass`); consecutive task-based maps are fused by Ray Data, and clips are
+re-blocked one per block so the later per-clip stages of one long source spread over all
+workers (as do the spans of a source too large for the one-decode path). Stages with ``uses_model`` run as an actor
 pool (``resources.concurrency`` actors with ``resources.gpus`` GPUs each) and
 ``setup()`` loads the model once per actor.
 """
@@ -17,6 +19,7 @@ pool (``resources.concurrency`` actors with ``resources.gpus`` GPUs each) and
 from __future__ import annotations
 
 import pickle
+import time
 from typing import Any
 
 import ray.data
@@ -77,18 +80,61 @@ class FanOut:
         """The content-addressed id of a span's clip (:func:`curate.ids.clip_id`)."""
         return clip_id(source_id, span.start_frame, span.end_frame, self.clip_settings)
 
-    def __call__(self, row: dict) -> list[dict]:
-        src: SourceTask = loads(row["task"])
+    def tasks(self, src: SourceTask) -> list[ClipTask]:
+        """The clip tasks of a split source (one marker task when it has none)."""
         spans = [] if src.rejected else src.spans
         tasks = [ClipTask(source=src.source, span=s, work_dir=src.work_dir, source_path=src.path,
                           clip_id=self.clip_id_fn(src.source.source_id, s), n_in_source=len(spans))
                  for s in spans]
-        if not tasks:
-            tasks = [ClipTask(source=src.source, span=None, clip_id="", work_dir=src.work_dir,
-                              source_path=src.path, n_in_source=1)]
-        tasks[0].source_rejects = list(src.rejects)
-        tasks[0].timings = dict(src.timings)
-        return [{"task": dumps(t)} for t in tasks]
+        return finish_fan_out(src, tasks)
+
+    def __call__(self, row: dict) -> list[dict]:
+        return [{"task": dumps(t)} for t in self.tasks(loads(row["task"]))]
+
+
+def finish_fan_out(src: SourceTask, tasks: list[ClipTask]) -> list[ClipTask]:
+    """Give a source's clip tasks (or one marker task when there are none) the source's
+    reject rows and probe/split timings on the first task."""
+    if not tasks:
+        tasks = [ClipTask(source=src.source, span=None, clip_id="", work_dir=src.work_dir,
+                          source_path=src.path, n_in_source=1)]
+    tasks[0].source_rejects = list(src.rejects)
+    tasks[0].timings = {**tasks[0].timings, **src.timings}
+    return tasks
+
+
+class SplitExtract(FanOut):
+    """Split and extract a probed source from one decode (:mod:`curate.onepass`), in the
+    split and extract limits' sandbox, and fan it out into its clip tasks.
+
+    A source that does not fit the one-decode path (``extract.one_pass`` off, or a spill
+    over ``extract.spill_max_mb``) is split as usual and fanned out unextracted; the
+    extract stage later in the plan decodes its spans one by one. A failure of the whole
+    pass (time limit, crash, a source verdict) is the source's reject row, from ``split``.
+    """
+
+    def __init__(self, split: Stage, extract: Stage, clip_settings: dict):
+        super().__init__(clip_settings)
+        self.split, self.extract = split, extract
+
+    def __call__(self, row: dict) -> list[dict]:
+        from curate import onepass
+        from curate.guard import run_limited
+        from curate.stage import reject_for
+
+        src: SourceTask = loads(row["task"])
+        if src.rejected or not onepass.fits_one_pass(self.split, self.extract, src):
+            return super().__call__({"task": dumps(src if src.rejected else self.split(src))})
+        job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings)
+        limits = onepass.limits_for(self.split, self.extract, src.source.duration_s)
+        start = time.perf_counter()
+        try:
+            job = run_limited(onepass.run_one_pass, job, limits) if limits else onepass.run_one_pass(job)
+        except Exception as exc:  # noqa: BLE001 - the source's reject row, never dropped
+            reject_for(src, self.split.name, exc)
+            src.timings[self.split.name] = time.perf_counter() - start
+            return super().__call__({"task": dumps(src)})
+        return [{"task": dumps(t)} for t in finish_fan_out(job.task, job.clips)]
 
 
 def _strip(row: dict) -> dict:
@@ -118,8 +164,10 @@ def source_plan(sources: list[str], work_dir: str, probe: Stage, split: Stage,
     """The streaming per-source plan (module docstring); rows come back without samples."""
     items = [{"task": dumps(SourceTask(path=p, work_dir=work_dir))} for p in sources]
     ds = _rows(items)
-    ds = add_stage(add_stage(ds, probe), split)
-    ds = ds.flat_map(FanOut(clip_settings)).repartition(target_num_rows_per_block=1)
+    one_pass = SplitExtract(split, clip_stages[0], clip_settings)
+    ds = add_stage(ds, probe).flat_map(one_pass, num_cpus=split.resources.cpus,
+                                       num_gpus=split.resources.gpus or None)
+    ds = ds.repartition(target_num_rows_per_block=1)
     for stage in clip_stages:
         ds = add_stage(ds, stage)
     return ds.map(_strip)

@@ -1,0 +1,204 @@
+"""One decode per source: shot detection, clip encoding and samples fed by the same frames.
+
+The split stage needs every frame of a source (shot boundaries), and the extract stage
+needs every frame of every span (the clip). Decoding the source once for detection and
+again, span by span, for extraction doubles the most expensive work of the per-source
+phase and seeks once per clip. Here one sequential PyAV pass decodes each frame once,
+deinterlaces it when the source is interlaced, and scales and converts it once
+(swscale) to the clip's size, range and matrix (:func:`curate.codec.iter_frames` with
+``fmt="yuv420p"``). Each such clip frame
+
+- is shrunk to the split stage's detection size (``detect_width``, BGR) and fed to the
+  shot detector (:class:`curate.split.shots.ShotDetector`), and
+- is kept, as its raw ``yuv420p`` planes, in a spill file on node-local scratch disk
+  (:class:`FrameSpill`; ``W * H * 1.5`` bytes a frame, about 175 KB at 456x256).
+
+Shots are only known once the whole source has been seen (dissolves, flashes and the
+minimum shot length look both ways), so encoding waits for the end of the pass: then
+the split stage plans the spans (:meth:`curate.split.SplitStage.finish`) and each span's
+frames are read back from the spill and encoded by
+:meth:`curate.extract.ExtractStage.encode_span`, with the frame and motion samples taken
+on the way. The clips are byte-identical to those of the per-span path (same frames,
+same encoder settings), so clip ids, sample keys and shards do not change.
+
+Bounds: the pass runs in one sandbox call per source (:mod:`curate.guard`) with the split
+and extract limits added (time scaled by the source's length, see :func:`limits_for`),
+so a hung or crashing decoder or encoder costs its own source only. Memory stays at one
+decoded frame plus the detector's thumbnails; the spill is on disk and deleted with the
+scratch folder. A source whose spill would exceed ``extract.spill_max_mb`` takes the
+per-span path instead (:func:`fits_one_pass`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+
+from curate import store
+from curate.codec import DecodedFrame, iter_frames
+from curate.extract import ExtractStage, clip_path, frames_path
+from curate.guard import Limits
+from curate.ids import clip_id
+from curate.split import SplitStage
+from curate.stage import reject_for
+from curate.tasks import ClipTask, SourceTask
+
+_EPS = 1e-4  # seconds; the same tolerance as iter_frames' start_s/end_s window
+
+
+class FrameSpill:
+    """Raw ``yuv420p`` frames of one size appended to a file, read back by index.
+
+    ``width`` x ``height`` (even) clip frames are stored as their ``(H * 3 / 2, W) uint8``
+    plane layout (``VideoFrame.to_ndarray()``); colour tags (range, matrix, primaries,
+    transfer) are taken from the first frame and put back on every frame read, so a
+    frame read back converts and encodes exactly like the one written.
+    """
+
+    _TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
+
+    def __init__(self, path: str, width: int, height: int):
+        self.path, self.width, self.height = path, width, height
+        self.frame_bytes = width * height * 3 // 2
+        self.count = 0
+        self.tags: dict[str, int] = {}
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()/read
+
+    def append(self, frame: av.VideoFrame) -> None:
+        """Store one ``yuv420p`` frame of the spill's size. Raises ValueError otherwise."""
+        if frame.format.name != "yuv420p" or (frame.width, frame.height) != (self.width, self.height):
+            raise ValueError(f"expected yuv420p {self.width}x{self.height}, got "
+                             f"{frame.format.name} {frame.width}x{frame.height}")
+        if not self.tags:
+            self.tags = {k: int(getattr(frame, k)) for k in self._TAGS}
+        self._file.write(frame.to_ndarray().tobytes())
+        self.count += 1
+
+    def frame(self, i: int) -> av.VideoFrame:
+        """Frame ``i`` (0-based, in the order appended) as a tagged ``yuv420p`` frame."""
+        if not 0 <= i < self.count:
+            raise IndexError(f"frame {i} of {self.count}")
+        if not self._file.closed:
+            self._file.flush()
+        planes = np.fromfile(self.path, dtype=np.uint8, count=self.frame_bytes, offset=i * self.frame_bytes)
+        frame = av.VideoFrame.from_ndarray(planes.reshape(self.height * 3 // 2, self.width), format="yuv420p")
+        for k, v in self.tags.items():
+            setattr(frame, k, v)
+        return frame
+
+    def close(self) -> None:
+        """Close the file for writing (reads still work)."""
+        self._file.close()
+
+
+def spill_mb(split: SplitStage, extract: ExtractStage, task: SourceTask) -> float:
+    """Megabytes the spill of a probed source will take (probe's frame count x frame size)."""
+    w, h = extract.clip_size(task.source)
+    return task.source.num_frames * w * h * 1.5 / 2**20
+
+
+def fits_one_pass(split: SplitStage, extract: ExtractStage, task: SourceTask) -> bool:
+    """True when ``task``'s source takes the one-decode path: ``extract.one_pass`` is on
+    and its spill stays under ``extract.spill_max_mb``."""
+    return extract.one_pass and spill_mb(split, extract, task) <= extract.spill_max_mb
+
+
+def limits_for(split: SplitStage, extract: ExtractStage, duration_s: float) -> Limits | None:
+    """The sandbox limits of one source's pass: split's and extract's time limits added
+    and scaled by each started 10 minutes of video, the larger memory bound and retry
+    count. None when both stages run without limits."""
+    a, b = split.limits, extract.limits
+    if a is None and b is None:
+        return None
+    a, b = a or b, b or a
+    scale = max(1, math.ceil(duration_s / 600.0))
+    return Limits(timeout_s=min(86400.0, (a.timeout_s + b.timeout_s) * scale),
+                  memory_mb=max(a.memory_mb, b.memory_mb), retries=max(a.retries, b.retries))
+
+
+@dataclass
+class OnePassJob:
+    """One source's pass: the probed ``task`` and the configured stages.
+    ``settings``: the extract stage's clip settings (part of every clip id)."""
+
+    task: SourceTask
+    split: SplitStage
+    extract: ExtractStage
+    settings: dict
+    clips: list[ClipTask] = field(default_factory=list)
+
+
+def _decode(job: OnePassJob, spill: FrameSpill):
+    task, split = job.task, job.split
+    src = task.source
+    dw, dh = split.detect_size(src)
+    dw, dh = min(dw, spill.width), min(dh, spill.height)  # detection frames are never upscaled
+    detector = split.shot_detector(src.fps)
+    times: list[float] = []
+    reset, failed = False, []
+    for frame in iter_frames(src.path, size=(spill.width, spill.height), fmt="yuv420p", rotation=src.rotation,
+                             stream_index=src.stream_index, field_order=src.field_order,
+                             on_error=lambda e, t: failed.append((e, t))):
+        spill.append(frame.image)
+        small = frame.image.reformat(width=dw, height=dh, format="bgr24", interpolation="AREA")
+        detector.feed(small.to_ndarray())
+        times.append(frame.t_s)
+        reset |= frame.shifted
+    spill.close()
+    return detector, times, reset, failed
+
+
+def _span_frames(spill: FrameSpill, times: list[float], span):
+    """The spill's frames with ``span.start_s <= t < span.end_s`` as :class:`DecodedFrame`s."""
+    lo = int(np.searchsorted(times, span.start_s - _EPS, side="left"))
+    hi = int(np.searchsorted(times, span.end_s - _EPS, side="left"))
+    for k, i in enumerate(range(lo, hi)):
+        yield DecodedFrame(k, times[i], spill.frame(i))
+
+
+def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str) -> list[ClipTask]:
+    task, extract = job.task, job.extract
+    clips = []
+    for span in task.spans:
+        clip = ClipTask(source=task.source, span=span, work_dir=task.work_dir, source_path=task.path,
+                        clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame, job.settings),
+                        n_in_source=len(task.spans))
+        start = time.perf_counter()
+        try:
+            with tempfile.TemporaryDirectory(dir=scratch) as out:
+                clip = extract.encode_span(clip, _span_frames(spill, times, span), out)
+                store.upload(os.path.join(out, "clip.mp4"), clip_path(clip.work_dir, clip.clip_id))
+                store.upload(os.path.join(out, "frames.npz"), frames_path(clip.work_dir, clip.clip_id))
+        except Exception as exc:  # noqa: BLE001 - this clip's reject row; the others go on
+            reject_for(clip, extract.name, exc)
+        clip.timings[extract.name] = time.perf_counter() - start
+        clips.append(clip)
+    return clips
+
+
+def run_one_pass(job: OnePassJob) -> OnePassJob:
+    """Split and extract one probed source from a single decode (module docstring).
+
+    Returns ``job`` with ``job.task`` split (spans, reject rows, decoded frame count,
+    ``timings["split"]``: seconds of decoding and detection) and ``job.clips``: one
+    :class:`ClipTask` per span, extracted and uploaded (``record``, frame and motion
+    samples, ``timings["extract"]``: seconds of encoding), or with its reject row when
+    that span failed. Raises :class:`curate.stage.RejectError` or
+    :class:`curate.codec.CodecError` when the source itself fails (``truncated``,
+    ``no_shots``, ``decode_error``, ...).
+    """
+    start = time.perf_counter()
+    size = job.extract.clip_size(job.task.source)
+    with tempfile.TemporaryDirectory(prefix="vidcurate-onepass-") as scratch:
+        spill = FrameSpill(os.path.join(scratch, "frames.yuv"), *size)
+        detector, times, reset, failed = _decode(job, spill)
+        job.task = job.split.finish(job.task, detector, times, reset, failed)
+        job.task.timings[job.split.name] = time.perf_counter() - start
+        job.clips = _extract(job, spill, times, scratch)
+    return job

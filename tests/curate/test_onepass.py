@@ -1,0 +1,133 @@
+"""One decode per source (curate.onepass): the same clips as the split pass + per-span decodes."""
+
+import hashlib
+import os
+
+import av
+import numpy as np
+import pytest
+
+import curate.codec.decode as decode_module
+from curate.extract import ExtractStage, clip_path
+from curate.guard import Limits
+from curate.onepass import FrameSpill, limits_for
+from curate.probe import ProbeStage
+from curate.split import SplitStage
+from curate.tasks import SourceTask
+from pipelines.plan import SplitExtract, dumps, loads
+from support.picture import write
+from support.synth import Shot, shots_video
+
+
+@pytest.fixture(scope="module")
+def cut_video(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("v") / "cuts.mp4")
+    cuts = shots_video(path, [Shot(21, 40), Shot(22, 55, pan=(0.1, 0.0)), Shot(23, 8), Shot(24, 50)], 256, 192)
+    return path, cuts  # cuts at 40, 95, 103; the 8-frame shot is too short
+
+
+def _stages(**extract_cfg):
+    split = SplitStage(min_clip_s=1.0, max_clip_s=10.0, min_shot_s=0.2, limits=None)
+    extract = ExtractStage(short_side=128, limits=None, **extract_cfg)
+    return split, extract
+
+
+def _run(path, work, split, extract):
+    """Probe, then the plan's split+extract fan-out, then the extract stage as the plan runs it."""
+    task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=str(work)))
+    rows = SplitExtract(split, extract, extract.clip_settings())({"task": dumps(task)})
+    return [extract(loads(r["task"])) for r in rows]
+
+
+def _digest(work, clip):
+    with open(clip_path(str(work), clip.clip_id), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_one_pass_gives_the_per_span_clips_byte_for_byte(cut_video, tmp_path, monkeypatch):
+    path, _ = cut_video
+    calls = []
+    real = decode_module.iter_frames
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("start_s"))
+        return real(*args, **kwargs)
+
+    for module in ("curate.onepass", "curate.extract", "curate.split.stage"):
+        monkeypatch.setattr(f"{module}.iter_frames", counting)
+    one = _run(path, tmp_path / "one", *_stages())
+    assert calls == [None]  # a single decode from the start fed the split and every clip
+    calls.clear()
+    spans = _run(path, tmp_path / "spans", *_stages(one_pass=False))
+    assert len(calls) == 1 + len(spans)  # the detection pass, then one decode per span
+    assert [c.clip_id for c in one] == [c.clip_id for c in spans]
+    assert [(c.span.start_frame, c.span.end_frame) for c in one] == [(0, 40), (40, 95), (103, 153)]
+    assert [_digest(tmp_path / "one", c) for c in one] == [_digest(tmp_path / "spans", c) for c in spans]
+    for a, b in zip(one, spans):
+        assert a.record.clip == b.record.clip
+        np.testing.assert_array_equal(a.frames, b.frames)
+        np.testing.assert_array_equal(a.motion, b.motion)
+        assert a.frame_times == b.frame_times and a.motion_times == b.motion_times
+    assert [r.reason for r in one[0].source_rejects] == ["too_short"]  # the 8-frame shot, once
+    assert {"probe", "split", "extract"} <= set(one[0].timings)
+
+
+def test_a_source_over_the_spill_limit_takes_the_per_span_path(cut_video, tmp_path):
+    split, extract = _stages(spill_max_mb=0)
+    task = ProbeStage(limits=None)(SourceTask(path=cut_video[0], work_dir=str(tmp_path)))
+    rows = [loads(r["task"]) for r in SplitExtract(split, extract, extract.clip_settings())({"task": dumps(task)})]
+    assert len(rows) == 3 and all(t.record is None for t in rows)  # not extracted yet
+    done = [extract(t) for t in rows]
+    assert all(t.record is not None and t.record.clip.num_frames > 0 for t in done)
+
+
+def test_one_clip_that_fails_to_encode_costs_only_that_clip(cut_video, tmp_path, monkeypatch):
+    real = ExtractStage.encode_span
+
+    def flaky(self, task, decoded, scratch):
+        if task.span.start_frame == 40:
+            raise RuntimeError("encoder blew up")
+        return real(self, task, decoded, scratch)
+
+    monkeypatch.setattr(ExtractStage, "encode_span", flaky)
+    clips = _run(cut_video[0], tmp_path, *_stages())
+    assert [c.reject_row.reason if c.reject_row else "ok" for c in clips] == ["ok", "stage_error", "ok"]
+    assert "encoder blew up" in clips[1].reject_row.detail
+
+
+def test_a_source_with_no_shot_is_one_reject_row_from_split(tmp_path):
+    path = str(tmp_path / "grey.mp4")
+    write(path, [np.full((96, 128, 3), 128, np.uint8)] * 40)  # every frame blank: no shot
+    split, extract = _stages()
+    split.limits = extract.limits = Limits(timeout_s=120)  # through the sandbox, as in a run
+    task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=str(tmp_path)))
+    rows = [loads(r["task"]) for r in SplitExtract(split, extract, extract.clip_settings())({"task": dumps(task)})]
+    assert len(rows) == 1 and rows[0].span is None and rows[0].n_in_source == 1
+    assert [(r.stage, r.reason) for r in rows[0].source_rejects] == [("split", "no_shots")]
+    assert not os.path.exists(tmp_path / "work")  # nothing was written for it
+
+
+def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path):
+    spill = FrameSpill(str(tmp_path / "f.yuv"), 64, 48)
+    rng = np.random.default_rng(0)
+    planes = [rng.integers(0, 256, (72, 64), dtype=np.uint8) for _ in range(3)]
+    for p in planes:
+        frame = av.VideoFrame.from_ndarray(p, format="yuv420p")
+        frame.colorspace, frame.color_range = 1, 1  # BT.709, limited
+        spill.append(frame)
+    spill.close()
+    back = spill.frame(2)
+    np.testing.assert_array_equal(back.to_ndarray(), planes[2])
+    assert (int(back.colorspace), int(back.color_range)) == (1, 1)
+    with pytest.raises(IndexError):
+        spill.frame(3)
+    with pytest.raises(ValueError, match="expected yuv420p 64x48"):
+        spill.append(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24"))
+
+
+def test_limits_add_split_and_extract_and_grow_with_length():
+    split, extract = SplitStage(), ExtractStage()
+    short = limits_for(split, extract, 60.0)
+    assert short.timeout_s == split.limits.timeout_s + extract.limits.timeout_s
+    assert limits_for(split, extract, 1500.0).timeout_s == 3 * short.timeout_s  # 25 min: 3 x 10 min
+    assert limits_for(SplitStage(limits=None), ExtractStage(limits=None), 60.0) is None
