@@ -32,10 +32,11 @@ from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from curate import store
 from curate.codec import ClipWriter, DecodedFrame, iter_frames, scaled_size
+from curate.codec.hwaccel import EncoderChoice, nvenc_verdict, pick_encoder
 from curate.frames_io import save_frames
 from curate.guard import Limits
 from curate.stage import RejectError, Stage
@@ -75,7 +76,14 @@ class ExtractStage(Stage):
     Config: ``short_side`` (pixels of the encoded clip; never upscaled), ``max_fps``,
     ``crf`` and ``preset`` (libx264), ``sample_frames``, ``sample_short_side``,
     ``motion_fps``, ``motion_short_side``. Only the first four change the clip's bytes
-    and enter the clip id (:meth:`clip_settings`).
+    and enter the clip id (:meth:`clip_settings`), and the encoder when it is not libx264.
+    ``decoder`` (``auto``/``cpu``/``nvdec``) and ``encoder`` (``auto``/``libx264``/``nvenc``):
+    GPU decode/encode where it works, by the rule of :mod:`curate.codec.hwaccel`; the GPU
+    is considered only when the stage has a GPU share (``resources: {gpus: ...}``: Ray
+    hides GPUs from tasks without one). The encoder is resolved once, where
+    :meth:`clip_settings` is first called (the driver, for the clip ids), and pinned:
+    workers encode with it, and a worker where a pinned NVENC does not open fails the
+    clip with ``stage_error`` rather than write x264 bytes under an NVENC clip id.
 
     Rejects ``decode_error``/``truncated`` when the span yields no frame and
     ``encode_error`` when writing fails.
@@ -88,30 +96,47 @@ class ExtractStage(Stage):
     max_fps: float = Field(24.0, gt=0)
     crf: int = Field(23, ge=0, le=51)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    decoder: Literal["auto", "cpu", "nvdec"] = "auto"
+    encoder: Literal["auto", "libx264", "nvenc"] = "auto"
+    _encoder: EncoderChoice | None = PrivateAttr(None)  # pinned by encoder_choice()
     sample_frames: int = Field(8, ge=1, le=64)
     sample_short_side: int = Field(224, ge=16)
     motion_fps: float = Field(4.0, gt=0)
     motion_short_side: int = Field(128, ge=16)
-    one_pass: bool = Field(True, description="decode each source once for split and extract "
-                           "(curate.onepass); false: the split pass, then one decode per span")
-    spill_max_mb: int = Field(16384, ge=0, description="one_pass: sources whose clip-size frames "
-                              "would take more scratch disk than this (MB) take the per-span path")
 
-    RUN_ONLY: ClassVar[frozenset] = frozenset({"one_pass", "spill_max_mb"})  # how, not what
+    RUN_ONLY: ClassVar[frozenset] = frozenset({"decoder", "encoder"})  # how, not what
 
     def settings(self) -> dict:
         """The configuration that shapes the output (see :meth:`curate.stage.Stage.settings`);
-        ``one_pass`` and ``spill_max_mb`` change only how the work is done, not its result."""
-        return {k: v for k, v in super().settings().items() if k not in self.RUN_ONLY}
-
-    def __call__(self, task: ClipTask) -> ClipTask:
-        if task.record is not None:  # already extracted by the one-decode pass (curate.onepass)
-            return task
-        return super().__call__(task)
+        ``decoder`` changes only how the work is done; the resolved encoder enters through
+        :meth:`clip_settings`."""
+        return {k: v for k, v in super().settings().items() if k not in self.RUN_ONLY} | self.clip_settings()
 
     def clip_settings(self) -> dict:
-        """Settings that change the encoded clip (part of every clip id)."""
-        return {"short_side": self.short_side, "max_fps": self.max_fps, "crf": self.crf, "preset": self.preset}
+        """Settings that change the encoded clip (part of every clip id); ``encoder`` only
+        when the resolved encoder (:meth:`encoder_choice`) is not libx264."""
+        out = {"short_side": self.short_side, "max_fps": self.max_fps, "crf": self.crf, "preset": self.preset}
+        if self.encoder_choice().name != "libx264":
+            out["encoder"] = self.encoder_choice().name
+        return out
+
+    def decoder_setting(self) -> str:
+        """The ``decoder`` for :func:`curate.codec.iter_frames`: ``cpu`` without a GPU share."""
+        return self.decoder if self.resources.gpus else "cpu"
+
+    def gpu_ruled_out(self) -> str | None:
+        """Why the GPU codec paths are not considered (no GPU share), or None."""
+        return None if self.resources.gpus else "the extract stage has no GPU share (resources: {gpus: ...})"
+
+    def encoder_choice(self) -> EncoderChoice:
+        """The encoder, resolved on first call in this process and pinned (travels with
+        the stage to workers); a worker where a pinned NVENC does not open raises RuntimeError."""
+        if self._encoder is None:
+            self._encoder = pick_encoder(self.encoder, self.crf, self.preset, self.gpu_ruled_out())
+        elif self._encoder.name == "nvenc" and nvenc_verdict():
+            raise RuntimeError(f"clip ids name nvenc but it does not open in this worker ({nvenc_verdict()}); "
+                               "give extract a GPU share and limits.memory_mb for CUDA, or set encoder: libx264")
+        return self._encoder
 
     def process(self, task: ClipTask) -> ClipTask:
         """Extract into node-local scratch (deleted after), then upload the clip and its
@@ -130,6 +155,7 @@ class ExtractStage(Stage):
     def _extract(self, task: ClipTask, scratch: str) -> ClipTask:
         src, span = task.source, task.span
         decoded = iter_frames(src.path, size=self.clip_size(src), fmt="yuv420p", rotation=src.rotation,
+                              decoder=self.decoder_setting(),
                               start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset,
                               stream_index=src.stream_index, field_order=src.field_order)
         return self.encode_span(task, decoded, scratch)
@@ -153,7 +179,7 @@ class ExtractStage(Stage):
         motion_step = max(1, int(round(fps / self.motion_fps)))
         frames, frame_times, motion, motion_times = [], [], [], []
         path = os.path.join(scratch, "clip.mp4")
-        with ClipWriter(path, width, height, fps, self.crf, self.preset) as writer:
+        with ClipWriter(path, width, height, fps, self.crf, self.preset, encoder=self.encoder_choice()) as writer:
             for k, frame in resample(decoded, span.start_s, span.end_s, fps):
                 writer.write(frame)
                 if k not in sample_idx and k % motion_step:
