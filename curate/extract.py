@@ -103,14 +103,23 @@ class ExtractStage(Stage):
     sample_short_side: int = Field(224, ge=16)
     motion_fps: float = Field(4.0, gt=0)
     motion_short_side: int = Field(128, ge=16)
+    one_pass: bool = Field(True, description="decode each source once for split and extract "
+                           "(curate.onepass); false: the split pass, then one decode per span")
+    spill_max_mb: int = Field(16384, ge=0, description="one_pass: sources whose clip-size frames "
+                              "would take more scratch disk than this (MB) take the per-span path")
 
-    RUN_ONLY: ClassVar[frozenset] = frozenset({"decoder", "encoder"})  # how, not what
+    RUN_ONLY: ClassVar[frozenset] = frozenset({"one_pass", "spill_max_mb", "decoder", "encoder"})  # how, not what
 
     def settings(self) -> dict:
         """The configuration that shapes the output (see :meth:`curate.stage.Stage.settings`);
-        ``decoder`` changes only how the work is done; the resolved encoder enters through
-        :meth:`clip_settings`."""
+        ``one_pass`` and ``spill_max_mb`` change only how the work is done, not its result
+        (``decoder`` too; the resolved encoder enters through :meth:`clip_settings`)."""
         return {k: v for k, v in super().settings().items() if k not in self.RUN_ONLY} | self.clip_settings()
+
+    def __call__(self, task: ClipTask) -> ClipTask:
+        if task.record is not None:  # already extracted by the one-decode pass (curate.onepass)
+            return task
+        return super().__call__(task)
 
     def clip_settings(self) -> dict:
         """Settings that change the encoded clip (part of every clip id); ``encoder`` only

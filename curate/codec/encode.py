@@ -103,10 +103,6 @@ class ClipWriter:
         # clips would copy the source's GOP (measured: 30-50 % larger at the same CRF, and
         # bytes that depended on the decode path). The encoder chooses for itself.
         frame.pict_type = av.video.frame.PictureType.NONE
-        # A decoded frame keeps its source's picture type (I/P/B), and libx264 obeys it:
-        # clips would copy the source's GOP (measured: 30-50 % larger at the same CRF, and
-        # bytes that depended on the decode path). The encoder chooses for itself.
-        frame.pict_type = av.video.frame.PictureType.NONE
         try:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
