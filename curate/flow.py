@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from curate.camfit import changed, fit_camera, model_flow
+from curate.camfit import centred_grid, changed, fit_camera, model_flow, vector_length
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,7 @@ def fit_global(flow: np.ndarray, margin: float = 0.08) -> tuple[float, float, fl
     h0, w0 = flow.shape[:2]
     my, mx = int(h0 * margin), int(w0 * margin)
     flow = flow[my:h0 - my, mx:w0 - mx]
-    h, w = flow.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    xs -= (w - 1) / 2.0
-    ys -= (h - 1) / 2.0
+    xs, ys = centred_grid(*flow.shape[:2])
     u, v = flow[..., 0], flow[..., 1]
     tx, ty = float(u.mean()), float(v.mean())
     denom = float((xs * xs + ys * ys).mean()) or 1.0
@@ -113,12 +110,18 @@ def subject_motion(residual: np.ndarray, subject_px: float,
     flow spreads into flat surroundings that did not change), and their mean residual in
     pixels (0 when none moves).
     """
-    mag = np.linalg.norm(residual, axis=-1)
-    moving = mag > subject_px
+    return _subject(residual, vector_length(residual), subject_px, change)
+
+
+def _subject(residual: np.ndarray, length: np.ndarray, subject_px: float,
+             change: np.ndarray | None) -> tuple[float, float, float]:
+    """:func:`subject_motion` given the residual's length ``(H, W)`` (computed once by the caller)."""
+    moving = length > subject_px
     if change is not None:
         moving &= change
-    share = float(moving.mean()) if moving.size else 0.0
-    if not moving.any():
+    count = np.count_nonzero(moving)
+    share = count / moving.size if moving.size else 0.0
+    if not count:
         return share, 0.0, 0.0
     return share, float(residual[..., 0][moving].mean()), float(residual[..., 1][moving].mean())
 
@@ -140,17 +143,20 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "d
     flow = dense_flow(prev, cur, method)
     width = float(prev.shape[1])
     norm = width * dt
-    mag = float(np.linalg.norm(flow, axis=-1).mean())  # whole frame: objects at the edges count
+    mag = float(vector_length(flow).mean())  # whole frame: objects at the edges count
     if fit == "least_squares":  # the earlier fit, kept as it was (no change mask) for comparison
         tx, ty, s, _r, res = fit_global(flow, margin)
         inl = conf = change = None
     else:
         cam = fit_camera(prev, cur, flow, margin=margin)
         tx, ty, s, inl, conf = cam.tx, cam.ty, cam.scale - 1.0, cam.inlier_share, cam.confidence
-        res = _margin(flow - model_flow(cam.matrix, prev.shape[:2]), margin)
+        res = _margin(flow, margin)
+        if not cam.static:  # the fixed camera's model flow is zero
+            res = res - model_flow(cam.matrix, prev.shape[:2], margin)
         change = _margin(changed(prev, cur, cam.matrix), margin)
-    share, sx, sy = subject_motion(res, subject_px, change)
-    resid = float(np.linalg.norm(res, axis=-1).mean()) if res.size else 0.0
+    length = vector_length(res)
+    share, sx, sy = _subject(res, length, subject_px, change)
+    resid = float(length.mean()) if res.size else 0.0
     return GlobalMotion(pan_x=tx / norm, pan_y=ty / norm, zoom=s / dt, residual=resid / norm,
                         magnitude=mag / norm, inlier_share=inl, confidence=conf,
                         subject_share=share, subject_x=sx / norm, subject_y=sy / norm)

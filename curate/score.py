@@ -15,6 +15,7 @@ camera segments.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 import cv2
@@ -29,14 +30,36 @@ from schemas import MotionStep, Scores
 
 def sharpness(frames: np.ndarray) -> float:
     """Mean variance of the Laplacian over ``(N, H, W, 3) uint8`` RGB frames."""
-    vals = [cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for f in frames]
+    vals = [cv2.meanStdDev(cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F))[1][0, 0] ** 2
+            for f in frames]
     return float(np.mean(vals)) if vals else 0.0
 
 
 def luma(frames: np.ndarray) -> np.ndarray:
-    """Mean BT.601 luma per frame of ``(N, H, W, 3) uint8`` RGB: ``(N,) float64``."""
-    f = frames.astype(np.float64)
-    return (0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]).mean(axis=(1, 2))
+    """Mean BT.601 luma per frame of ``(N, H, W, 3) uint8`` RGB: ``(N,) float64``.
+
+    Luma is linear in R, G, B, so its mean is the weighted sum of the channel means (exact
+    integer channel sums, no float copy of the frames).
+    """
+    n, h, w = frames.shape[:3]
+    sums = frames.reshape(n, h * w, 3).sum(axis=1, dtype=np.uint64).astype(np.float64)
+    return sums @ np.array([0.299, 0.587, 0.114]) / (h * w)
+
+
+@contextlib.contextmanager
+def one_cv_thread():
+    """Run OpenCV on one thread inside the block, restoring its thread count after.
+
+    The motion sample is small (short side 128): OpenCV's thread pool costs more than it
+    saves there (DIS and Lucas-Kanade took 1.5x the CPU time on two threads, results
+    identical), and a Ray worker runs each clip task on one CPU anyway.
+    """
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def _r(x: float | None, nd: int = 5) -> float | None:
@@ -52,18 +75,19 @@ def motion_track(motion: np.ndarray, times: list[float], method: str,
     flow magnitude (frame widths per second). Raises ValueError on an unknown ``fit``.
     """
     steps, mags = [], []
-    for i in range(1, len(motion)):
-        dt = times[i] - times[i - 1]
-        gm = global_motion(motion[i - 1], motion[i], dt, method, fit=fit)
-        mags.append(gm.magnitude)
-        steps.append(MotionStep(
-            t_s=round((times[i] + times[i - 1]) / 2, 4), pan_x=round(gm.pan_x, 5),
-            pan_y=round(gm.pan_y, 5), zoom=round(gm.zoom, 5), residual=round(gm.residual, 5),
-            magnitude=round(gm.magnitude, 5), luma=round(float(motion[i].mean()), 3),
-            inlier_share=_r(gm.inlier_share, 3), confidence=_r(gm.confidence, 3),
-            subject_share=round(gm.subject_share, 4), subject_x=round(gm.subject_x, 5),
-            subject_y=round(gm.subject_y, 5),
-        ))
+    with one_cv_thread():
+        for i in range(1, len(motion)):
+            dt = times[i] - times[i - 1]
+            gm = global_motion(motion[i - 1], motion[i], dt, method, fit=fit)
+            mags.append(gm.magnitude)
+            steps.append(MotionStep(
+                t_s=round((times[i] + times[i - 1]) / 2, 4), pan_x=round(gm.pan_x, 5),
+                pan_y=round(gm.pan_y, 5), zoom=round(gm.zoom, 5), residual=round(gm.residual, 5),
+                magnitude=round(gm.magnitude, 5), luma=round(cv2.sumElems(motion[i])[0] / motion[i].size, 3),
+                inlier_share=_r(gm.inlier_share, 3), confidence=_r(gm.confidence, 3),
+                subject_share=round(gm.subject_share, 4), subject_x=round(gm.subject_x, 5),
+                subject_y=round(gm.subject_y, 5),
+            ))
     return steps, mags
 
 
@@ -82,12 +106,14 @@ class ScoreStage(Stage):
 
     def process(self, task: ClipTask) -> ClipTask:
         rec = task.record
-        track, mags = motion_track(task.motion, task.motion_times, self.flow, self.camera_fit)
+        with one_cv_thread():
+            track, mags = motion_track(task.motion, task.motion_times, self.flow, self.camera_fit)
+            sharp = sharpness(task.frames)
         motion_luma = task.motion.reshape(len(task.motion), -1).mean(axis=1)
         rec.motion_track = track
         rec.scores = Scores(
             motion=round(float(np.mean(mags)), 5) if mags else 0.0,
-            sharpness=round(sharpness(task.frames), 3),
+            sharpness=round(sharp, 3),
             luma_mean=round(float(luma(task.frames).mean()), 3),
             black_fraction=round(float((motion_luma < self.black_luma).mean()), 4),
         )
