@@ -84,6 +84,56 @@ def test_cleaned_run_drops_work_clips_and_writes_the_same_shards(kept, cleaned):
     assert html.count("frames: clip mp4") == 4  # the run's report was made before cleaning
 
 
+def test_a_run_that_fails_before_the_shards_are_written_keeps_work_clips(kept, videos, tmp_path, ray_session,
+                                                                          monkeypatch):
+    """Packing fails (a stand-in for a crash there): nothing is deleted, and the same
+    command then resumes without source work and cleans up."""
+    import pipelines.runner as runner
+
+    out = tmp_path / "out"
+    real = runner.pack_shards
+
+    def broken(jobs):
+        raise RuntimeError("packing failed")
+
+    monkeypatch.setattr(runner, "pack_shards", broken)
+    with pytest.raises(RuntimeError, match="packing failed"):
+        run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
+    index = pq.read_table(kept / "index.parquet").to_pylist()
+    names = {p.name for p in (out / "work" / "clips").iterdir()}
+    assert {f"{r['clip_id']}.mp4" for r in index} | {f"{r['clip_id']}.frames.npz" for r in index} <= names
+    monkeypatch.setattr(runner, "pack_shards", real)
+    summary = run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
+    assert summary.resumed == 2 and _shards(out) == _shards(kept)
+    phases = json.loads((out / "manifest.json").read_text())["timings"]["phase_wall_s"]
+    assert "restore" not in phases and "per_source" not in phases
+    assert not (out / "work" / "clips").exists()
+
+
+def test_unpack_clips_takes_members_of_the_right_size_and_survives_a_cut_shard(tmp_path):
+    """Clip bytes come back out of a shard only with the size the record states; a shard
+    cut in the middle gives back the clips before the cut, without an error."""
+    from curate.shards import ShardJob, unpack_clips, write_shard
+
+    blobs = {f"{i:024x}": bytes([i]) * (5000 + 700 * i) for i in range(3)}
+    ids = sorted(blobs)
+    for cid, data in blobs.items():
+        (tmp_path / f"{cid}.src").write_bytes(data)
+    samples = [(str(tmp_path / f"{cid}.src"), cid, b"{}", b"") for cid in ids]
+    write_shard(ShardJob("s.tar", str(tmp_path / "s.tar"), samples))
+    sizes = {cid: len(blobs[cid]) for cid in ids}
+    got = unpack_clips(str(tmp_path / "s.tar"), {**sizes, ids[1]: sizes[ids[1]] + 1}, str(tmp_path / "clips"))
+    assert got == [ids[0], ids[2]]
+    assert all((tmp_path / "clips" / f"{c}.mp4").read_bytes() == blobs[c] for c in got)
+    assert not (tmp_path / "clips" / f"{ids[1]}.mp4").exists()
+    data = (tmp_path / "s.tar").read_bytes()
+    cut = data.index(bytes([2]) * 100)  # inside the last clip's member
+    (tmp_path / "cut.tar").write_bytes(data[:cut])
+    assert unpack_clips(str(tmp_path / "cut.tar"), sizes, str(tmp_path / "again")) == ids[:2]
+    assert not (tmp_path / "again" / f"{ids[2]}.mp4").exists()
+    assert unpack_clips(str(tmp_path / "missing.tar"), sizes, str(tmp_path / "none")) == []
+
+
 def test_added_input_resumes_from_the_shards_and_matches_a_fresh_run(kept, videos, tmp_path, ray_session):
     """Run over a, clean, then a + b on the same output: a is not processed again (its
     commit is untouched) and its clips come back out of the shard, not from the source,
