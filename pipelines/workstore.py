@@ -18,8 +18,8 @@ differ from those that produced the committed work fails with
 :class:`OutputInUseError` instead of mixing outputs.
 
 Cleaning (``keep_work: false``, the default; pipelines/config.py): ``clips/`` is a second
-copy of every clip plus frame samples (20 MB beside 6.9 MB of shards on the footage
-run), needed only until the shards are packed. Once shards, ``index.parquet``, the
+copy of every clip plus frame samples (10.5 MB beside 5.1 MB of shards on the footage
+run, README), needed only until the shards are packed. Once shards, ``index.parquet``, the
 manifest and ``report.html`` are written, :meth:`WorkStore.drop_clips` deletes
 ``clips/``; commits, settings and the caption cache stay (small), so the same command
 still resumes. A run stopped earlier deletes nothing. A later run on the output
@@ -31,15 +31,17 @@ before any shard is rewritten, and encodes with the extract stage again, from th
 source span, a clip that is in no shard (e.g. one dedup dropped last time) or whose
 frame sample is needed. Restoring into ``clips/`` first, rather than packing straight
 from the old tars, means packing never reads a shard that a new shard of the same name
-is replacing. Invariant: a kept clip missing from ``clips/`` is in the shard
-``index.parquet`` names, since ``clips/`` is only cleaned after that index is written.
+is replacing; the price is one extra write and read of each old clip per resumed run
+(3.3 s for the footage run's 42 clips), small beside repacking every shard, which a
+resumed run does anyway. Invariant: a clip the last finished run kept and that is
+missing from ``clips/`` is in the shard ``index.parquet`` names, since ``clips/`` is
+only cleaned after that index is written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-
 from collections.abc import Callable
 
 import pyarrow.parquet as pq
