@@ -224,3 +224,24 @@ def test_s3_output_is_cleaned_and_resumes_with_an_added_input(s3, kept, videos, 
     got = {k.rsplit("/", 1)[1]: fs.cat_file(f"{s3.bucket}/{k}") for k in s3.files("clean/shards")}
     assert got == _shards(kept)
     assert not [k for k in s3.files("clean") if k.startswith("clean/work/clips/")]
+
+
+def test_frame_samples_are_needed_for_vlm_caption_cache_misses_only(tmp_path):
+    """``vlm_caption`` reads the frame samples of clips its cache lacks (all of them with
+    ``cache: false``); signal captions and clip_score read records only."""
+    from types import SimpleNamespace
+
+    from curate import store
+    from curate.caption import CaptionStage
+    from curate.captioning import VLMCaptionStage
+    from curate.captioning.cache import CaptionCache
+    from pipelines.workstore import frames_needed
+
+    work = str(tmp_path / "work")
+    records = [SimpleNamespace(clip_id=c) for c in ("a" * 24, "b" * 24, "c" * 24)]
+    vlm = VLMCaptionStage(model="some/model")
+    store.write_bytes(CaptionCache(work, vlm.cache_settings()).path("b" * 24), b"{}")
+    assert frames_needed([CaptionStage(), vlm], work, records) == {"a" * 24, "c" * 24}
+    assert frames_needed([CaptionStage(), vlm.model_copy(update={"cache": False})], work, records) == {
+        "a" * 24, "b" * 24, "c" * 24}
+    assert frames_needed([CaptionStage()], work, records) == set()
