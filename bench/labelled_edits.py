@@ -241,7 +241,8 @@ def distract(seg: list[np.ndarray], jumps: list[int], k: int, next_kind: str | N
     frames from its ends and 8 from a jump cut, plus a flash or whip pan ending 12 frames
     before the end when the next join is a hard cut. Edits are relative to ``seg[0]``."""
     out = []
-    free = [a for a in range(35, len(seg) - 35 - 25) if all(abs(a + d - j) > 8 for j in jumps for d in (0, 25))]
+    # the whole distractor (at most 25 frames) stays more than 8 frames from every jump cut
+    free = [a for a in range(35, len(seg) - 35 - 25) if all(j < a - 8 or j > a + 25 + 8 for j in jumps)]
     if free:
         kind = ["flash", "whip_pan", "brightness", "flash", "brightness"][k % 5]
         at = free[len(free) // 2]

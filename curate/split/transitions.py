@@ -12,17 +12,21 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
 ``a``, with end frames ``A = x[a]`` and ``B = x[a+L]``:
 
 1. change: ``rms(B - A)`` is at least ``min_change`` (0-255 levels) and at least
-   ``min_spread`` of the thumbnail's pixels changed by more than 10 levels beyond the
-   mean change (unless one end is flat) -- the whole picture changes, not an object moving
-   through a fixed frame or the exposure drifting;
+   ``min_spread`` of the thumbnail's pixels changed by more than 10 levels beyond what a
+   per-channel tone curve of ``A`` predicts (unless one end is flat; :func:`tone_residual`)
+   -- the whole picture changes, not an object moving through a fixed frame or the
+   exposure, gain or white balance drifting;
 2. blend: every frame between is close to the straight mix ``A + t_j (B - A)``
    (relative residual at most ``max_residual``), with ``t_j`` non-decreasing, no step of
    ``t`` over 0.5 between neighbours, and at least two frames clearly in between
    (``0.15 < t_j < 0.85``) -- a cut jumps, a flash leaves the line;
-3. variance dip: the spatial variance of the frame nearest ``t = 0.5`` is at most
-   ``max_dip`` times the linear interpolation of the end variances. Mixing two unrelated
-   pictures, or a picture and a flat frame, lowers contrast (the parabolic variance curve
-   of Alattar 1993 and Meng, Juan & Chang 1995); camera motion and exposure drift do not;
+3. variance dip: the spatial variance of the frame nearest ``t = 0.5`` falls below the
+   straight line between the end variances by at least ``min_dip`` of what a true mix of
+   these ends gives, ``t (1 - t) var(B - A)`` (:func:`blend_dip`). Mixing lowers contrast
+   (the parabolic variance curve of Alattar 1993 and Meng, Juan & Chang 1995); measuring
+   the fall against the mix's own prediction rather than against the end variances keeps
+   dissolves between pictures of similar contrast, or similar pictures (one room, one
+   framing); camera motion and exposure drift give sharp frames and no fall;
 4. coherence: in a mix every changed pixel is part-way at once. For the frames of the
    clear middle (``0.3 < t_j < 0.7``), each pixel whose colour changes by more than 20
    levels between the ends gets its own mix weight (projection of its change on its
@@ -112,18 +116,21 @@ class BlendTest:
         min_spread: least fraction of thumbnail pixels whose mean absolute change exceeds
             10 levels.
         max_residual: largest residual of a frame off the mix line, relative to ``rms(B - A)``.
-        max_dip: largest variance ratio at mid-transition (1.0 = no dip required).
+        min_dip: least fall of variance at mid-transition, as a share of a true mix's
+            (:func:`blend_dip`; 0 = no dip required).
         lo, hi: mix weights that bound the frames reported as transition frames.
         flat_std: an end with spatial std at most this (0-255 levels) is a flat frame.
         min_coherence: least share of changed pixels mixed as far as the whole frame (step 4).
+        max_bend: largest distance of a clear frame's ``t_j`` from the straight line fitted to
+            the ramp; a window whose ramp bends (two movements in it) tells no extent.
     """
 
     def __init__(self, min_change: float = 12.0, min_spread: float = 0.5, max_residual: float = 0.4,
-                 max_dip: float = 0.7, lo: float = 0.04, hi: float = 0.96, flat_std: float = 6.0,
-                 min_coherence: float = 0.8):
-        self.min_coherence = min_coherence
+                 min_dip: float = 0.5, lo: float = 0.04, hi: float = 0.96, flat_std: float = 6.0,
+                 min_coherence: float = 0.7, max_bend: float = 0.12):
+        self.min_coherence, self.max_bend = min_coherence, max_bend
         self.min_change, self.min_spread = min_change, min_spread
-        self.max_residual, self.max_dip = max_residual, max_dip
+        self.max_residual, self.min_dip = max_residual, min_dip
         self.lo, self.hi, self.flat_std = lo, hi, flat_std
 
     def __call__(self, thumbs: np.ndarray, var: np.ndarray, a: int, b: int) -> tuple[int, int] | None:
@@ -141,10 +148,8 @@ class BlendTest:
         steps = np.diff(np.concatenate([[0.0], t, [1.0]]))
         if between.sum() < 2 or resid.max() > self.max_residual or steps.min() < -0.1 or steps.max() > 0.5:
             return None  # too few mixed frames, off the mix line, going back, or a jump (a cut)
-        m = int(np.argmin(np.abs(t - 0.5)))
-        expected = (1 - t[m]) * var[a] + t[m] * var[b]
-        if var[a + 1 + m] > self.max_dip * max(float(expected), 1e-6):
-            return None
+        if blend_dip(thumbs, var, a, b, t) < self.min_dip:
+            return None  # as sharp as its ends: motion or exposure drift, not a mix
         ramp = self._ramp(t[between], np.flatnonzero(between) + a + 1, a, b)
         # below min_coherence: pixels replaced one by one (an object moving), or a noisy window
         return None if ramp is None else (ramp, coherence(thumbs, a, b, t) >= self.min_coherence)
@@ -155,20 +160,58 @@ class BlendTest:
         clear middle of the ramp is steadier than thresholding each frame's ``t``, which
         drifts on moving footage."""
         slope, icpt = np.polyfit(frames.astype(np.float64), t.astype(np.float64), 1)
-        if slope <= 0:
-            return None
+        if slope <= 0 or np.abs(t - (slope * frames + icpt)).max() > self.max_bend:
+            return None  # no straight ramp: e.g. a dissolve then an exposure drift
         start = max(a + 1, int(np.floor((self.lo - icpt) / slope)) + 1)
         end = min(b, int(np.ceil((self.hi - icpt) / slope)))
         return (start, end) if end > start else None
 
     def _spread(self, end_a: np.ndarray, end_b: np.ndarray, var_a: float, var_b: float) -> float:
         """Fraction of pixels that change by more than 10 levels between two ``(h, w, 3) uint8``
-        thumbnails. Unless one end is flat (a fade), the mean change of each channel is taken
-        out first, so a global exposure drift does not count as a change of picture."""
-        d = end_b.astype(np.float32) - end_a.astype(np.float32)
+        thumbnails. Unless one end is flat (a fade), what a tone curve of ``end_a`` explains
+        (:func:`tone_residual`) is taken out first, so an exposure change, a gain ramp that
+        clips, or a white-balance drift does not count as a change of picture."""
         if min(var_a, var_b) > self.flat_std ** 2:
-            d -= d.reshape(-1, 3).mean(axis=0)
+            d = tone_residual(end_a, end_b)
+        else:
+            d = end_b.astype(np.float32) - end_a.astype(np.float32)
         return float((np.abs(d).mean(axis=2) > 10.0).mean())
+
+
+def tone_residual(end_a: np.ndarray, end_b: np.ndarray, groups: int = 32) -> np.ndarray:
+    """``end_b`` minus its best prediction by a per-channel tone curve of ``end_a``: the pixels
+    of each channel are ranked by their ``end_a`` level and cut into ``groups`` equal-count
+    groups, and each is predicted by the mean ``end_b`` of its group (a lookup table that
+    adapts to the range ``end_a`` uses, so a dark frame is fitted as finely as a bright one).
+    ``(h, w, 3) uint8`` twice -> ``(h, w, 3) float32`` (0-255 levels). A gain, an offset, a
+    gamma or clipping leaves almost nothing; another picture leaves about its own contrast."""
+    a = end_a.reshape(-1, 3)
+    b = end_b.reshape(-1, 3).astype(np.float32)
+    n = len(a)
+    group = np.arange(n) * groups // n  # group of each rank
+    out = np.empty_like(b)
+    for c in range(3):
+        order = np.argsort(a[:, c], kind="stable")
+        means = np.bincount(group, weights=b[order, c], minlength=groups) / np.bincount(group, minlength=groups)
+        out[order, c] = b[order, c] - means[group]
+    return out.reshape(end_b.shape)
+
+
+def blend_dip(thumbs: np.ndarray, var: np.ndarray, a: int, b: int, t: np.ndarray) -> float:
+    """How far the spatial variance of the frame nearest ``t = 0.5`` falls below the straight
+    line between the end variances, as a share of the fall a true mix of the ends would give.
+
+    A mix ``(1 - t) A + t B`` has variance ``(1 - t) var A + t var B - t (1 - t) var(B - A)``
+    whatever the contrast of ``A`` and ``B``, so the share is about 1 for a dissolve or a
+    fade (also between two pictures of equal contrast) and about 0 or below for a sharp
+    frame (camera or object motion, exposure drift). ``thumbs``: ``(n, h, w, 3) uint8``;
+    ``var``: :func:`spatial_var`; ``t``: from :func:`fit_blend` for the window ``(a, b)``."""
+    m = int(np.argmin(np.abs(t - 0.5)))
+    tm = float(t[m])
+    line = (1 - tm) * float(var[a]) + tm * float(var[b])
+    d = thumbs[b].reshape(-1, 3).astype(np.float32) - thumbs[a].reshape(-1, 3).astype(np.float32)
+    fall = tm * (1 - tm) * float(d.var(axis=0).mean())
+    return (line - float(var[a + 1 + m])) / max(fall, 1e-6)
 
 
 def find_gradual(thumbs: np.ndarray, lengths: list[int], test: BlendTest | None = None) -> list[tuple[int, int]]:
