@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-import webdataset as wds
 from pydantic import Field
 
 from curate import store
@@ -110,6 +109,8 @@ def write_shard(job: ShardJob) -> ShardInfo:
 
     Raises FileNotFoundError when a clip is missing from the store.
     """
+    import webdataset as wds  # here, not at import: it imports torch (2-3 s of every run's start-up)
+
     with tempfile.TemporaryDirectory(prefix="vidcurate-shard-") as scratch:
         local = os.path.join(scratch, job.name)
         with open(local, "wb") as f, wds.TarWriter(f, user="vidcurate", group="vidcurate",

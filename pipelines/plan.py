@@ -159,10 +159,27 @@ def add_stage(ds: ray.data.Dataset, stage: Stage) -> ray.data.Dataset:
     return ds.map(_Apply(stage), num_cpus=res.cpus, num_gpus=res.gpus or None)
 
 
+def largest_first(sources: list[str]) -> list[str]:
+    """Local files in decreasing size (a long source started last would run alone at the
+    end: longest-processing-time-first scheduling), then object-store URLs in their order
+    (their sizes would cost a request each)."""
+    import os
+
+    def size(path: str) -> int:
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            return -1
+
+    local = [p for p in sources if "://" not in p]
+    return sorted(local, key=lambda p: (-size(p), p)) + [p for p in sources if "://" in p]
+
+
 def source_plan(sources: list[str], work_dir: str, probe: Stage, split: Stage,
                 clip_stages: list[Stage], clip_settings: dict) -> ray.data.Dataset:
-    """The streaming per-source plan (module docstring); rows come back without samples."""
-    items = [{"task": dumps(SourceTask(path=p, work_dir=work_dir))} for p in sources]
+    """The streaming per-source plan (module docstring), sources in :func:`largest_first`
+    order; rows come back without samples."""
+    items = [{"task": dumps(SourceTask(path=p, work_dir=work_dir))} for p in largest_first(sources)]
     ds = _rows(items)
     one_pass = SplitExtract(split, clip_stages[0], clip_settings)
     cpus = max(split.resources.cpus, clip_stages[0].resources.cpus)  # the pass does both stages' work

@@ -33,7 +33,6 @@ from pipelines.plan import clip_plan, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
-from pipelines.report_html.page import frames_from_store
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
 from pipelines.terminal import WORKER_SETUP_HOOK
@@ -41,7 +40,14 @@ from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
 
 
-_thumbnail_task = ray.remote(num_cpus=0.5, max_retries=1)(frames_from_store)
+def _frames_from_store(root: str, tile):
+    """:func:`pipelines.report_html.page.frames_from_store`, imported in the worker (matplotlib)."""
+    from pipelines.report_html.page import frames_from_store
+
+    return frames_from_store(root, tile)
+
+
+_thumbnail_task = ray.remote(num_cpus=0.5, max_retries=1)(_frames_from_store)
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> bool:

@@ -49,5 +49,7 @@ def curated_run(ray_session, footage, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("run") / "out"
     folder = os.path.dirname(footage["cuts"][0])
-    run_pipeline(make_pipeline(TEST_OVERRIDES), [folder], str(out), progress=False)
+    # keep_work: tests read work/clips (frame samples, clip mp4s) of this run
+    pipeline = make_pipeline(TEST_OVERRIDES).model_copy(update={"keep_work": True})
+    run_pipeline(pipeline, [folder], str(out), progress=False)
     return out

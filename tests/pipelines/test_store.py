@@ -119,8 +119,8 @@ def test_file_url_output_and_the_driver_reads_no_clip_bytes(ray_session, footage
     monkeypatch.setattr(runner, "loads", spy)
     out = tmp_path / "out"
     try:
-        summary = run_pipeline(make_pipeline(TEST_OVERRIDES), [footage["cuts"][0], footage["long"][0]],
-                               f"file://{out}", progress=False)
+        summary = run_pipeline(make_pipeline(TEST_OVERRIDES).model_copy(update={"keep_work": True}),
+                               [footage["cuts"][0], footage["long"][0]], f"file://{out}", progress=False)
     finally:
         watching[0] = False
     assert summary.clips_kept == 3 + 3 and summary.output == str(out)
