@@ -97,15 +97,21 @@ _LK = {"winSize": (11, 11), "maxLevel": 2,
 
 def grid_corners(gray: np.ndarray, grid: int, per_cell: int) -> np.ndarray:
     """Shi-Tomasi corners of ``(H, W) uint8`` found cell by cell: ``(N, 2) float32`` (x, y)."""
-    h, w = gray.shape
     out = []
-    for i in range(grid):
-        for j in range(grid):
-            y0, y1, x0, x1 = h * i // grid, h * (i + 1) // grid, w * j // grid, w * (j + 1) // grid
-            pts = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], per_cell, 0.01, 3, blockSize=5)
-            if pts is not None:
-                out.append(pts.reshape(-1, 2) + (x0, y0))
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 2), np.float32)
+    for y0, y1, x0, x1 in _cells(*gray.shape, grid):
+        pts = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], per_cell, 0.01, 3, blockSize=5)
+        if pts is not None:
+            pts = pts.reshape(-1, 2)
+            pts += (x0, y0)
+            out.append(pts)
+    return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _cells(h: int, w: int, grid: int) -> list[tuple[int, int, int, int]]:
+    """``(y0, y1, x0, x1)`` of each of ``grid`` x ``grid`` cells of a ``(h, w)`` frame, row by row."""
+    return [(h * i // grid, h * (i + 1) // grid, w * j // grid, w * (j + 1) // grid)
+            for i in range(grid) for j in range(grid)]
 
 
 def track(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, fb_px: float) -> tuple[np.ndarray, np.ndarray]:
@@ -116,9 +122,12 @@ def track(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, fb_px: float) -> t
     if len(pts) == 0:
         return pts, pts
     p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts.reshape(-1, 1, 2), None, **_LK)
+    found = st.ravel() == 1  # each point is tracked on its own: lost ones need no way back
+    pts, p1 = pts[found], p1[found]
+    if len(pts) == 0:
+        return pts, pts
     back, st_b, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **_LK)
-    fb = vector_length(back.reshape(-1, 2) - pts)
-    ok = (st.ravel() == 1) & (st_b.ravel() == 1) & (fb < fb_px)
+    ok = (st_b.ravel() == 1) & (vector_length(back.reshape(-1, 2) - pts) < fb_px)
     return pts[ok], p1.reshape(-1, 2)[ok]
 
 
@@ -134,8 +143,9 @@ def ransac_similarity(c0: np.ndarray, c1: np.ndarray, px: float) -> np.ndarray |
 def vector_length(vec: np.ndarray) -> np.ndarray:
     """Euclidean length over the last axis (size 2) of ``vec``, in its dtype: the same values
     as ``np.linalg.norm(vec, axis=-1)``, several times faster (no reduction over a 2-long axis)."""
-    x, y = vec[..., 0], vec[..., 1]
-    return np.sqrt(x * x + y * y)
+    sq = vec * vec
+    out = sq[..., 0] + sq[..., 1]
+    return np.sqrt(out, out=out)
 
 
 def _cell_spread(diff: np.ndarray, grid: int) -> np.ndarray:
@@ -208,10 +218,12 @@ def cell_errors(prev: np.ndarray, cur: np.ndarray, models: list[np.ndarray], cel
     """
     h, w = prev.shape
     my, mx = int(h * margin), int(w * margin)
-    a, b = prev.astype(np.float32), cur[my:h - my, mx:w - mx].astype(np.float32)
+    y1 = my + (h - 2 * my) // cells * cells  # whole cells only (_cell_spread leaves the rest out)
+    x1 = mx + (w - 2 * mx) // cells * cells
+    a, b = prev.astype(np.float32), cur[my:y1, mx:x1].astype(np.float32)
     diffs = np.empty(b.shape + (len(models),), np.float32)  # one channel per model
     for k, m in enumerate(models):
-        np.subtract(b, _warp(a, m)[my:h - my, mx:w - mx], out=diffs[..., k])
+        np.subtract(b, _warp(a, m)[my:y1, mx:x1], out=diffs[..., k])
     return _cell_spread(diffs, cells)
 
 
@@ -320,8 +332,22 @@ def changed(prev: np.ndarray, cur: np.ndarray, matrix: np.ndarray, grey: float =
 
 
 def _int_median(values: np.ndarray) -> float:
-    """``np.median`` of grey-level differences ``(H, W) int16`` in -255..255, from their histogram."""
-    counts = np.bincount(values.ravel() + 255, minlength=511).cumsum()
-    n = int(counts[-1])
-    lo, hi = np.searchsorted(counts, [(n - 1) // 2 + 1, n // 2 + 1])  # ranks (n-1)//2 and n//2
-    return (int(lo) + int(hi)) / 2 - 255
+    """``np.median`` of grey-level differences ``(H, W) int16`` in -255..255, exactly: each middle
+    rank's value by bisection on counts, first trying 0 (a still picture's usual median)."""
+    n = values.size
+    r_lo = _kth_int(values, (n - 1) // 2)
+    r_hi = r_lo if n % 2 or np.count_nonzero(values <= r_lo) >= n // 2 + 1 else _kth_int(values, n // 2)
+    return (r_lo + r_hi) / 2
+
+
+def _kth_int(values: np.ndarray, k: int) -> int:
+    """The ``k``-th smallest (from 0) of integers in -255..255: the least ``v`` with more than
+    ``k`` values ``<= v``."""
+    lo, hi, mid = -256, 255, 0  # count(<= lo) <= k < count(<= hi)
+    while hi - lo > 1:
+        if np.count_nonzero(values <= mid) > k:
+            hi = mid
+        else:
+            lo = mid
+        mid = -1 if hi == 0 else 1 if lo == 0 else (lo + hi) // 2
+    return hi
