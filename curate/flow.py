@@ -23,6 +23,7 @@ across resolutions and frame rates.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -68,9 +69,20 @@ def dense_flow(prev: np.ndarray, cur: np.ndarray, method: str = "dis") -> np.nda
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(prev, cur, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     if method == "dis":
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-        return dis.calc(prev, cur, None)
+        return _dis().calc(prev, cur, None)
     raise ValueError(f"unknown flow method {method!r} (farneback, dis)")
+
+
+_PER_THREAD = threading.local()
+
+
+def _dis() -> cv2.DISOpticalFlow:
+    """This thread's DIS instance (preset ``FAST``), kept so its buffers are allocated once;
+    without an initial flow each ``calc`` depends on its two frames only."""
+    dis = getattr(_PER_THREAD, "dis", None)
+    if dis is None:
+        dis = _PER_THREAD.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    return dis
 
 
 def fit_global(flow: np.ndarray, margin: float = 0.08) -> tuple[float, float, float, float, np.ndarray]:
@@ -143,7 +155,9 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "d
     flow = dense_flow(prev, cur, method)
     width = float(prev.shape[1])
     norm = width * dt
-    mag = float(vector_length(flow).mean())  # whole frame: objects at the edges count
+    flow_length = vector_length(flow)
+    mag = float(flow_length.mean())  # whole frame: objects at the edges count
+    length = None
     if fit == "least_squares":  # the earlier fit, kept as it was (no change mask) for comparison
         tx, ty, s, _r, res = fit_global(flow, margin)
         inl = conf = change = None
@@ -151,10 +165,13 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "d
         cam = fit_camera(prev, cur, flow, margin=margin)
         tx, ty, s, inl, conf = cam.tx, cam.ty, cam.scale - 1.0, cam.inlier_share, cam.confidence
         res = _margin(flow, margin)
-        if not cam.static:  # the fixed camera's model flow is zero
+        if cam.static:  # the fixed camera's model flow is zero: the residual is the flow
+            length = np.ascontiguousarray(_margin(flow_length, margin))
+        else:
             res = res - model_flow(cam.matrix, prev.shape[:2], margin)
         change = _margin(changed(prev, cur, cam.matrix), margin)
-    length = vector_length(res)
+    if length is None:
+        length = vector_length(res)
     share, sx, sy = _subject(res, length, subject_px, change)
     resid = float(length.mean()) if res.size else 0.0
     return GlobalMotion(pan_x=tx / norm, pan_y=ty / norm, zoom=s / dt, residual=resid / norm,

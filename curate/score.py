@@ -38,12 +38,11 @@ def sharpness(frames: np.ndarray) -> float:
 def luma(frames: np.ndarray) -> np.ndarray:
     """Mean BT.601 luma per frame of ``(N, H, W, 3) uint8`` RGB: ``(N,) float64``.
 
-    Luma is linear in R, G, B, so its mean is the weighted sum of the channel means (exact
-    integer channel sums, no float copy of the frames).
+    Luma is linear in R, G, B, so its mean is the weighted sum of the channel means (channel
+    sums by ``cv2.sumElems``, exact for 8-bit values; no float copy of the frames).
     """
-    n, h, w = frames.shape[:3]
-    sums = frames.reshape(n, h * w, 3).sum(axis=1, dtype=np.uint64).astype(np.float64)
-    return sums @ np.array([0.299, 0.587, 0.114]) / (h * w)
+    sums = np.array([cv2.sumElems(f)[:3] for f in frames], np.float64).reshape(-1, 3)
+    return sums @ np.array([0.299, 0.587, 0.114]) / (frames.shape[1] * frames.shape[2])
 
 
 @contextlib.contextmanager
