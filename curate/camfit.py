@@ -97,21 +97,25 @@ _LK = {"winSize": (11, 11), "maxLevel": 2,
 
 def grid_corners(gray: np.ndarray, grid: int, per_cell: int) -> np.ndarray:
     """Shi-Tomasi corners of ``(H, W) uint8`` found cell by cell: ``(N, 2) float32`` (x, y)."""
-    out = []
-    for y0, y1, x0, x1 in _cells(*gray.shape, grid):
-        pts = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], per_cell, 0.01, 3, blockSize=5)
-        if pts is not None:
-            pts = pts.reshape(-1, 2)
-            pts += (x0, y0)
-            out.append(pts)
-    return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
+    cells, origins = _cells(*gray.shape, grid)
+    found = [cv2.goodFeaturesToTrack(gray[c], per_cell, 0.01, 3, blockSize=5) for c in cells]
+    counts = [0 if p is None else len(p) for p in found]
+    if not any(counts):
+        return np.zeros((0, 2), np.float32)
+    pts = np.concatenate([p for p in found if p is not None]).reshape(-1, 2)
+    pts += origins.repeat(counts, axis=0)
+    return pts
 
 
 @functools.lru_cache(maxsize=16)
-def _cells(h: int, w: int, grid: int) -> list[tuple[int, int, int, int]]:
-    """``(y0, y1, x0, x1)`` of each of ``grid`` x ``grid`` cells of a ``(h, w)`` frame, row by row."""
-    return [(h * i // grid, h * (i + 1) // grid, w * j // grid, w * (j + 1) // grid)
-            for i in range(grid) for j in range(grid)]
+def _cells(h: int, w: int, grid: int) -> tuple[list[tuple[slice, slice]], np.ndarray]:
+    """The ``grid`` x ``grid`` cells of a ``(h, w)`` frame, row by row: their index slices and
+    their top-left corners ``(grid * grid, 2) float32`` (x, y)."""
+    bounds = [(h * i // grid, h * (i + 1) // grid, w * j // grid, w * (j + 1) // grid)
+              for i in range(grid) for j in range(grid)]
+    origins = np.array([(x0, y0) for y0, _, x0, _ in bounds], np.float32)
+    origins.flags.writeable = False
+    return [(slice(y0, y1), slice(x0, x1)) for y0, y1, x0, x1 in bounds], origins
 
 
 def track(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, fb_px: float) -> tuple[np.ndarray, np.ndarray]:
