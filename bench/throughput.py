@@ -43,6 +43,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import av
+from av.video.reformatter import VideoReformatter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -76,9 +77,9 @@ def _transcode(job: tuple[str, str]) -> int:
         enc = out.add_stream("libx264", rate=rate)
         enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
         enc.codec_context.options = {"crf": "23", "preset": "veryfast", "threads": "1"}
-        n = 0
+        n, scale = 0, VideoReformatter()  # one swscale context for the file, as ffmpeg keeps
         for frame in c.decode(stream):
-            small = frame.reformat(width=w, height=h, format="yuv420p", interpolation="BICUBIC")
+            small = scale.reformat(frame, width=w, height=h, format="yuv420p", interpolation="BICUBIC")
             small.pts, small.time_base, small.pict_type = n, 1 / rate, av.video.frame.PictureType.NONE
             out.mux(enc.encode(small))
             n += 1

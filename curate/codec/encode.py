@@ -8,7 +8,10 @@ machine. The thread count is fixed at one (``threads=1``: x264's output depends 
 and parallelism comes from encoding many clips at once), and x264's macroblock-tree
 rate control is off (``mbtree=0``): with it on, this libx264 build gave a different
 first encode in a fresh process for the same frames (measured; see
-tests/curate/test_codec.py), at a cost of a few percent in size at equal CRF.
+tests/curate/test_codec.py; checked again for issue 10: with mbtree on, a 12-frame clip
+with ``rc-lookahead=10`` encoded differently the first time in a process, a sign of an
+uninitialised read), at a cost measured on fixed-camera footage of 25 % more encode time
+and 45-80 % larger clips at the same CRF.
 The file is written under a temporary name of its own and renamed when complete.
 
 On a GPU node the same clip can be written by NVENC (``h264_nvenc``; ``encoder=``,
