@@ -225,10 +225,8 @@ def cell_errors(prev: np.ndarray, cur: np.ndarray, models: list[np.ndarray], cel
     y1 = my + (h - 2 * my) // cells * cells  # whole cells only (_cell_spread leaves the rest out)
     x1 = mx + (w - 2 * mx) // cells * cells
     a, b = prev.astype(np.float32), cur[my:y1, mx:x1].astype(np.float32)
-    diffs = np.empty(b.shape + (len(models),), np.float32)  # one channel per model
-    for k, m in enumerate(models):
-        np.subtract(b, _warp(a, m)[my:y1, mx:x1], out=diffs[..., k])
-    return _cell_spread(diffs, cells)
+    diffs = [cv2.subtract(b, _warp(a, m)[my:y1, mx:x1]) for m in models]  # a channel per model
+    return _cell_spread(cv2.merge(diffs) if len(diffs) > 1 else diffs[0][..., None], cells)
 
 
 def _warp(img: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -332,7 +330,13 @@ def changed(prev: np.ndarray, cur: np.ndarray, matrix: np.ndarray, grey: float =
     else:
         diff = b.astype(np.float32) - _warp(a.astype(np.float32), matrix)
         mask = np.abs(diff - np.median(diff)) > grey
-    return cv2.dilate(mask.view(np.uint8), np.ones((grow, grow), np.uint8)).view(bool)  # 0/1 bytes
+    return cv2.dilate(mask.view(np.uint8), _square(grow)).view(bool)  # 0/1 bytes
+
+
+@functools.lru_cache(maxsize=8)
+def _square(size: int) -> np.ndarray:
+    """A ``size`` x ``size`` structuring element of ones, ``uint8``."""
+    return np.ones((size, size), np.uint8)
 
 
 def _int_median(values: np.ndarray) -> float:
