@@ -69,20 +69,22 @@ def dense_flow(prev: np.ndarray, cur: np.ndarray, method: str = "dis") -> np.nda
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(prev, cur, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     if method == "dis":
-        return _dis().calc(prev, cur, None)
+        return _dis((h, w)).calc(prev, cur, None)
     raise ValueError(f"unknown flow method {method!r} (farneback, dis)")
 
 
 _PER_THREAD = threading.local()
 
 
-def _dis() -> cv2.DISOpticalFlow:
-    """This thread's DIS instance (preset ``FAST``), kept so its buffers are allocated once;
-    without an initial flow each ``calc`` depends on its two frames only."""
-    dis = getattr(_PER_THREAD, "dis", None)
-    if dis is None:
-        dis = _PER_THREAD.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    return dis
+def _dis(shape: tuple[int, int]) -> cv2.DISOpticalFlow:
+    """This thread's DIS instance (preset ``FAST``) for frames of ``shape``, kept while the
+    shape stays (a clip's pairs) so its buffers are allocated once. An instance sees one
+    shape only: after a call at another size, OpenCV's DIS gives a different flow than a
+    new instance would; at one size each ``calc`` depends on its two frames only."""
+    kept = getattr(_PER_THREAD, "dis", None)
+    if kept is None or kept[0] != shape:
+        kept = _PER_THREAD.dis = (shape, cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST))
+    return kept[1]
 
 
 def fit_global(flow: np.ndarray, margin: float = 0.08) -> tuple[float, float, float, float, np.ndarray]:
