@@ -27,6 +27,7 @@ import io
 from pathlib import Path
 
 import av
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 
@@ -81,9 +82,10 @@ def decode_frames(data: bytes, indices: list[int], out_h: int, out_w: int,
             configure_decoder(stream, threads)
             rh, rw = cover_size(stream.codec_context.height, stream.codec_context.width,
                                 out_h, out_w)
+            scale = VideoReformatter()  # one swscale context for the clip, not one per frame
             for i, frame in enumerate(container.decode(stream)):
                 if i in wanted:
-                    rgb = frame.to_ndarray(format="rgb24", width=rw, height=rh)
+                    rgb = scale.reformat(frame, format="rgb24", width=rw, height=rh).to_ndarray()
                     for pos in wanted[i]:
                         out[pos] = rgb
                 if i >= last:

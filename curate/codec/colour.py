@@ -88,12 +88,15 @@ def to_clip_yuv(frame: av.VideoFrame, width: int, height: int,
         frame, width=width, height=height, format="yuv420p", interpolation="AREA", dst_color_range=ColorRange.MPEG)
 
 
-def rgb_to_clip_yuv(image: np.ndarray, colorspace: int | None = None) -> av.VideoFrame:
+def rgb_to_clip_yuv(image: np.ndarray, colorspace: int | None = None,
+                    reformatter: VideoReformatter | None = None) -> av.VideoFrame:
     """An ``(H, W, 3) uint8`` RGB image as a clip frame: ``yuv420p``, limited range,
-    matrix :func:`clip_matrix` of ``colorspace`` (an ``AVColorSpace``; None: BT.601)."""
+    matrix :func:`clip_matrix` of ``colorspace`` (an ``AVColorSpace``; None: BT.601).
+    ``reformatter``: as in :func:`to_clip_yuv`."""
     frame = av.VideoFrame.from_ndarray(image, format="rgb24")
     matrix = _SWS_MATRIX[clip_matrix(colorspace)]
-    return frame.reformat(format="yuv420p", dst_colorspace=matrix, dst_color_range=ColorRange.MPEG)
+    return (reformatter or VideoReformatter()).reformat(
+        frame, format="yuv420p", dst_colorspace=matrix, dst_color_range=ColorRange.MPEG)
 
 
 def tag_clip_stream(ctx, frame: av.VideoFrame) -> None:

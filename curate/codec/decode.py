@@ -188,7 +188,7 @@ class _Converter:
     """
 
     def __init__(self) -> None:
-        self.scale, self.convert = VideoReformatter(), VideoReformatter()
+        self.scale, self.convert, self.back = VideoReformatter(), VideoReformatter(), VideoReformatter()
 
     def __call__(self, frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int):
         if fmt == "yuv420p" and rotation % 360 == 0:
@@ -199,7 +199,7 @@ class _Converter:
             frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA")
         if fmt == "yuv420p":  # rotated: turn upright in NumPy, then back to a frame
             img = upright(self._array(frame, "rgb24"), rotation)
-            return rgb_to_clip_yuv(img, frame.colorspace)
+            return rgb_to_clip_yuv(img, frame.colorspace, self.back)
         if fmt not in ("gray", "rgb24", "bgr24"):
             raise CodecError("decode_error", f"unsupported output format {fmt}")
         return upright(self._array(frame, fmt), rotation)
