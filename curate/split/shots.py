@@ -222,13 +222,15 @@ def spike_cuts(change: np.ndarray, min_level: float = 2.0, ratio: float = 6.0,
     levels) at least ``min_level``, ``ratio`` times the median and ``isolation`` times the
     largest change of the ``half`` frames on each side. Motion, pans and exposure ramps
     change every frame alike; a flash gives two spikes close together (and
-    :func:`curate.split.flashes.drop_flashes` runs after)."""
+    :func:`curate.split.flashes.drop_flashes` runs after). A spike needs at least two
+    changes on each side to be judged."""
     out = []
     for c in np.flatnonzero(change >= min_level):
-        if c < 1:
-            continue
-        near = np.concatenate([change[max(1, c - half):c], change[c + 1:c + 1 + half]])
-        if len(near) and change[c] >= ratio * max(float(np.median(near)), 0.3) \
+        left, right = change[max(1, c - half):c], change[c + 1:c + 1 + half]
+        if len(left) < 2 or len(right) < 2:
+            continue  # too near an end to tell a spike (the first frames of an encode jump too)
+        near = np.concatenate([left, right])
+        if change[c] >= ratio * max(float(np.median(near)), 0.3) \
                 and change[c] >= isolation * float(near.max()):
             out.append(int(c))
     return out

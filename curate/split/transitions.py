@@ -22,11 +22,15 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
    (``0.15 < t_j < 0.85``) -- a cut jumps, a flash leaves the line;
 3. variance dip: the spatial variance of the frame nearest ``t = 0.5`` falls below the
    straight line between the end variances by at least ``min_dip`` of what a true mix of
-   these ends gives, ``t (1 - t) var(B - A)`` (:func:`blend_dip`). Mixing lowers contrast
+   these ends gives, ``t (1 - t) var(B - A)``, and at most ``max_dip`` of it
+   (:func:`blend_dip`). Mixing lowers contrast
    (the parabolic variance curve of Alattar 1993 and Meng, Juan & Chang 1995); measuring
    the fall against the mix's own prediction rather than against the end variances keeps
    dissolves between pictures of similar contrast, or similar pictures (one room, one
-   framing); camera motion and exposure drift give sharp frames and no fall;
+   framing); camera motion and exposure drift give sharp frames and no fall, the motion
+   blur of a shaking camera a fall much larger than a mix's. Unless one end is flat, the
+   same holds for the frames each divided by its mean level: a mix stays a mix of the
+   divided ends, while a brightness ramp over moving footage leaves only sharp frames;
 4. coherence: in a mix every changed pixel is part-way at once. For the frames of the
    clear middle (``0.3 < t_j < 0.7``), each pixel whose colour changes by more than 20
    levels between the ends gets its own mix weight (projection of its change on its
@@ -116,8 +120,9 @@ class BlendTest:
         min_spread: least fraction of thumbnail pixels whose mean absolute change exceeds
             10 levels.
         max_residual: largest residual of a frame off the mix line, relative to ``rms(B - A)``.
-        min_dip: least fall of variance at mid-transition, as a share of a true mix's
-            (:func:`blend_dip`; 0 = no dip required).
+        min_dip, max_dip: least and largest fall of variance at mid-transition, as a share
+            of a true mix's (:func:`blend_dip`, about 1 for a mix; 0 = no fall required).
+            Motion blur of a shaking camera lowers the variance far more than a mix would.
         lo, hi: mix weights that bound the frames reported as transition frames.
         flat_std: an end with spatial std at most this (0-255 levels) is a flat frame.
         min_coherence: least share of changed pixels mixed as far as the whole frame (step 4).
@@ -126,11 +131,11 @@ class BlendTest:
     """
 
     def __init__(self, min_change: float = 12.0, min_spread: float = 0.5, max_residual: float = 0.4,
-                 min_dip: float = 0.5, lo: float = 0.04, hi: float = 0.96, flat_std: float = 6.0,
-                 min_coherence: float = 0.7, max_bend: float = 0.12):
+                 min_dip: float = 0.5, max_dip: float = 1.6, lo: float = 0.04, hi: float = 0.96, flat_std: float = 6.0,
+                 min_coherence: float = 0.8, max_bend: float = 0.12):
         self.min_coherence, self.max_bend = min_coherence, max_bend
         self.min_change, self.min_spread = min_change, min_spread
-        self.max_residual, self.min_dip = max_residual, min_dip
+        self.max_residual, self.min_dip, self.max_dip = max_residual, min_dip, max_dip
         self.lo, self.hi, self.flat_std = lo, hi, flat_std
 
     def __call__(self, thumbs: np.ndarray, var: np.ndarray, a: int, b: int) -> tuple[int, int] | None:
@@ -148,11 +153,27 @@ class BlendTest:
         steps = np.diff(np.concatenate([[0.0], t, [1.0]]))
         if between.sum() < 2 or resid.max() > self.max_residual or steps.min() < -0.1 or steps.max() > 0.5:
             return None  # too few mixed frames, off the mix line, going back, or a jump (a cut)
-        if blend_dip(thumbs, var, a, b, t) < self.min_dip:
-            return None  # as sharp as its ends: motion or exposure drift, not a mix
+        if not self.min_dip <= blend_dip(thumbs, var, a, b, t) <= self.max_dip:
+            return None  # as sharp as its ends (motion, exposure drift) or blurred (a shaking camera)
+        if min(var[a], var[b]) > self.flat_std ** 2 and not self._mix_without_gain(thumbs, a, b):
+            return None  # a brightness ramp (with the camera or the scene moving), not a mix
         ramp = self._ramp(t[between], np.flatnonzero(between) + a + 1, a, b)
         # below min_coherence: pixels replaced one by one (an object moving), or a noisy window
         return None if ramp is None else (ramp, coherence(thumbs, a, b, t) >= self.min_coherence)
+
+    def _mix_without_gain(self, thumbs: np.ndarray, a: int, b: int) -> bool:
+        """Whether frames ``a .. b``, each divided by its own mean level over the pixels that
+        no frame of the window clips (all pixels when fewer than a quarter are left), still
+        pass the variance dip (step 3). A mix of two pictures stays an exact mix of the two divided
+        ends (with other weights); a change of gain or exposure vanishes, so what is left
+        of a brightness ramp over moving footage is motion, which gives sharp frames."""
+        x = thumbs[a:b + 1].astype(np.float32)
+        keep = ((x > 4) & (x < 251)).all(axis=(0, 3))  # pixels no frame clips: gain is exact there
+        if keep.mean() >= 0.25:
+            x = x[:, keep]
+        x *= 128.0 / np.maximum(x.reshape(len(x), -1).mean(axis=1), 1.0).reshape(-1, *[1] * (x.ndim - 1))
+        t, _ = fit_blend(x, 0, b - a)
+        return self.min_dip <= blend_dip(x, spatial_var(x), 0, b - a, t) <= self.max_dip
 
     def _ramp(self, t: np.ndarray, frames: np.ndarray, a: int, b: int) -> tuple[int, int] | None:
         """Frames where the straight line fitted to ``t`` over ``frames`` lies in ``(lo, hi)``,
@@ -168,32 +189,45 @@ class BlendTest:
 
     def _spread(self, end_a: np.ndarray, end_b: np.ndarray, var_a: float, var_b: float) -> float:
         """Fraction of pixels that change by more than 10 levels between two ``(h, w, 3) uint8``
-        thumbnails. Unless one end is flat (a fade), what a tone curve of ``end_a`` explains
-        (:func:`tone_residual`) is taken out first, so an exposure change, a gain ramp that
-        clips, or a white-balance drift does not count as a change of picture."""
-        if min(var_a, var_b) > self.flat_std ** 2:
-            d = tone_residual(end_a, end_b)
-        else:
+        thumbnails. Unless one end is flat (a fade), what a gain and offset of the other end
+        explains (:func:`tone_residual`, both ways round, the larger share counts; each
+        pixel's change is the mean over the channels that neither end clips) is taken out first, so an exposure change, a gain ramp that clips, or a white-balance drift
+        does not count as a change of picture."""
+        if min(var_a, var_b) <= self.flat_std ** 2:
             d = end_b.astype(np.float32) - end_a.astype(np.float32)
-        return float((np.abs(d).mean(axis=2) > 10.0).mean())
+            return float((np.abs(d).mean(axis=2) > 10.0).mean())
+        # both ways: a low-contrast end is "explained" by a gain near 0 of the other; pixels
+        # clipped in either end are left out (clipping cannot be undone)
+        both = np.stack([end_a, end_b])
+        valid = ((both > 4) & (both < 251)).all(axis=0).astype(np.float32)  # (h, w, 3)
+        counts = valid.sum(axis=2)
+        if (counts > 0).mean() < 0.25:
+            valid[:], counts[:] = 1.0, 3.0
+        keep = counts > 0
+        return max(float(((np.abs(tone_residual(x, y)) * valid).sum(axis=2)[keep] / counts[keep] > 10.0).mean())
+                   for x, y in ((end_a, end_b), (end_b, end_a)))
 
 
-def tone_residual(end_a: np.ndarray, end_b: np.ndarray, groups: int = 32) -> np.ndarray:
-    """``end_b`` minus its best prediction by a per-channel tone curve of ``end_a``: the pixels
-    of each channel are ranked by their ``end_a`` level and cut into ``groups`` equal-count
-    groups, and each is predicted by the mean ``end_b`` of its group (a lookup table that
-    adapts to the range ``end_a`` uses, so a dark frame is fitted as finely as a bright one).
-    ``(h, w, 3) uint8`` twice -> ``(h, w, 3) float32`` (0-255 levels). A gain, an offset, a
-    gamma or clipping leaves almost nothing; another picture leaves about its own contrast."""
-    a = end_a.reshape(-1, 3)
+def tone_residual(end_a: np.ndarray, end_b: np.ndarray) -> np.ndarray:
+    """``end_b`` minus its prediction by a per-channel gain and offset of ``end_a``, clipped to
+    0-255 like the camera clips: the gain and offset are fitted (least squares) on the pixels
+    that neither end clips (levels 5-250). ``(h, w, 3) uint8`` twice -> ``(h, w, 3)
+    float32`` (0-255 levels). An exposure or gain change, also one that saturates the
+    highlights, leaves almost nothing; another picture leaves most of its own contrast (two
+    parameters per channel explain only the part linearly correlated with ``end_a``)."""
+    a = end_a.reshape(-1, 3).astype(np.float32)
     b = end_b.reshape(-1, 3).astype(np.float32)
-    n = len(a)
-    group = np.arange(n) * groups // n  # group of each rank
     out = np.empty_like(b)
     for c in range(3):
-        order = np.argsort(a[:, c], kind="stable")
-        means = np.bincount(group, weights=b[order, c], minlength=groups) / np.bincount(group, minlength=groups)
-        out[order, c] = b[order, c] - means[group]
+        x, y = a[:, c], b[:, c]
+        ok = (y > 4) & (y < 251) & (x > 4) & (x < 251)
+        if ok.sum() < 8:
+            ok = np.ones_like(ok)
+        xo, yo = x[ok], y[ok]
+        sx = float(((xo - xo.mean()) ** 2).sum())
+        gain = float(((xo - xo.mean()) * (yo - yo.mean())).sum()) / sx if sx > 1e-6 else 0.0
+        offset = float(yo.mean()) - gain * float(xo.mean())
+        out[:, c] = y - np.clip(gain * x + offset, 0, 255)
     return out.reshape(end_b.shape)
 
 

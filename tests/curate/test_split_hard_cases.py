@@ -10,7 +10,9 @@ stage uses (:func:`curate.codec.iter_frames` at the detection size):
   elsewhere in one frame over a noisy static scene; the whole picture changes by about
   2.5 grey levels (truth: one cut at that frame);
 - fixed-camera traffic: a large vehicle covering most of the frame height crosses it while
-  the light slowly brightens (truth: no boundary, no gap).
+  the light slowly brightens (truth: no boundary, no gap);
+- a brightness rise to a gain of 1.6 and back over 1 s, clipping a bright wall to white,
+  while the scene moves (truth: no boundary, no gap).
 """
 
 import numpy as np
@@ -18,7 +20,9 @@ import pytest
 
 from curate.codec import iter_frames
 from curate.split import SplitStage
-from curate.split.transitions import BlendTest, blend_dip, fit_blend, spatial_var, thumbnail, tone_residual
+from curate.split.shots import spike_cuts
+from curate.split.transitions import (BlendTest, blend_dip, find_gradual, fit_blend, spatial_var, thumbnail,
+                                      tone_residual)
 from support.synth import render, write_video
 
 W, H, FPS = 256, 144, 25.0
@@ -146,3 +150,33 @@ def test_tone_curve_explains_a_clipping_gain_but_not_another_picture():
     assert np.abs(tone_residual(a, other)).mean() > 10.0
     var = spatial_var(np.stack([a, bright]))
     assert BlendTest()._spread(a, bright, var[0], var[1]) < 0.1
+
+
+def _bright_frames(n: int = 90, at: int = 30, length: int = 25) -> list[np.ndarray]:
+    """A scene with blobs moving (a person signing) and a bright wall, whose gain rises to 1.6
+    and back over ``length`` frames from ``at``: the wall clips to white."""
+    out = []
+    for i in range(n):
+        img = render(80, i / FPS, W, H, drift=0.6).astype(np.float32) * 0.6 + 90.0
+        k = i - at
+        if 0 <= k < length:
+            img *= 1 + 0.6 * 0.5 * (1 - np.cos(2 * np.pi * (k + 1) / (length + 1)))
+        out.append(np.clip(img, 0, 255).astype(np.uint8))
+    return out
+
+
+def test_brightness_rise_that_clips_over_moving_footage_is_no_transition(tmp_path):
+    frames = _bright_frames()
+    assert np.mean(frames[42] == 255) > 0.2  # a good part of the picture clips at the peak
+    thumbs = np.stack([thumbnail(np.ascontiguousarray(f[..., ::-1])) for f in frames])
+    assert find_gradual(thumbs, [6, 12, 25, 50]) == []
+    path = str(tmp_path / "bright.mp4")
+    write_video(path, frames, FPS)
+    b = _boundaries(path)
+    assert b.cuts == [] and b.gaps == []
+
+
+def test_spike_needs_frames_on_both_sides():
+    change = np.full(30, 0.2, np.float32)
+    change[1] = change[15] = 3.0
+    assert spike_cuts(change) == [15]
