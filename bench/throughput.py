@@ -12,9 +12,10 @@ seconds of video per wall second, and ratios for
 - (a) a PyAV decode-only pass over every file (threaded decoder): the floor of any
   reading;
 - (b) the transcode floor: each file decoded, scaled to the clip's short side (256 px,
-  swscale bicubic) and encoded with libx264 at the clip settings (``veryfast``, CRF 23,
-  one thread), with as many files in parallel as there are CPUs; what a pipeline that
-  writes every frame once as a clip cannot beat;
+  swscale bicubic, one context per file as ffmpeg keeps) and encoded with libx264 at the
+  clips' own options (``veryfast``, CRF 23, one thread, macroblock tree off:
+  :func:`curate.codec.hwaccel.x264_options`), with as many files in parallel as there
+  are CPUs; what a pipeline that writes every frame once as a clip cannot beat;
 - (c) PySceneDetect's ``scenedetect -i FILE detect-adaptive split-video``, one file after
   another as its CLI runs (``split-video`` needs ffmpeg: the ``imageio-ffmpeg`` wheel's,
   ``pip install -e '.[bench]'``);
@@ -50,6 +51,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curate.codec import probe, scaled_size  # noqa: E402
+from curate.codec.hwaccel import x264_options  # noqa: E402
 from pipelines.samples import copy_samples  # noqa: E402
 from pipelines.sources import expand_inputs  # noqa: E402
 from throughput_long import long_source  # noqa: E402
@@ -76,7 +78,7 @@ def _transcode(job: tuple[str, str]) -> int:
         rate = stream.average_rate or 25
         enc = out.add_stream("libx264", rate=rate)
         enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
-        enc.codec_context.options = {"crf": "23", "preset": "veryfast", "threads": "1"}
+        enc.codec_context.options = x264_options(23, "veryfast")  # the clips' own x264 options
         n, scale = 0, VideoReformatter()  # one swscale context for the file, as ffmpeg keeps
         for frame in c.decode(stream):
             small = scale.reformat(frame, width=w, height=h, format="yuv420p", interpolation="BICUBIC")

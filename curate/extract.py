@@ -109,7 +109,11 @@ class ExtractStage(Stage):
     spill_max_mb: int = Field(16384, ge=0, description="one_pass: sources whose clip-size frames "
                               "would take more scratch disk than this (MB) take the per-span path")
 
-    RUN_ONLY: ClassVar[frozenset] = frozenset({"one_pass", "spill_max_mb", "decoder", "encoder"})  # how, not what
+    spill_memory_mb: float = Field(128.0, ge=0, description="one_pass: clip-size frames held in "
+                                   "memory (MB) before the rest go to scratch disk")
+
+    RUN_ONLY: ClassVar[frozenset] = frozenset({"one_pass", "spill_max_mb", "spill_memory_mb",
+                                               "decoder", "encoder"})  # how, not what
 
     def settings(self) -> dict:
         """The configuration that shapes the output (see :meth:`curate.stage.Stage.settings`);

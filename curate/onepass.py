@@ -10,8 +10,9 @@ deinterlaces it when the source is interlaced, and scales and converts it once
 
 - is shrunk to the split stage's detection size (``detect_width``, BGR) and fed to the
   shot detector (:class:`curate.split.shots.ShotDetector`), and
-- is kept, as its raw ``yuv420p`` planes, in a spill file on node-local scratch disk
-  (:class:`FrameSpill`; ``W * H * 1.5`` bytes a frame, about 175 KB at 456x256).
+- is kept, as its raw ``yuv420p`` planes, in memory up to ``extract.spill_memory_mb``
+  and beyond that in a spill file on node-local scratch disk (:class:`FrameSpill`;
+  ``W * H * 1.5`` bytes a frame, about 175 KB at 456x256).
 
 Shots are only known once the whole source has been seen (dissolves, flashes and the
 minimum shot length look both ways), so encoding waits for the end of the pass: then
@@ -24,9 +25,9 @@ same encoder settings), so clip ids, sample keys and shards do not change.
 Bounds: the pass runs in one sandbox call per source (:mod:`curate.guard`) with the split
 and extract limits added (time scaled by the source's length, see :func:`limits_for`),
 so a hung or crashing decoder or encoder costs its own source only. Memory stays at one
-decoded frame plus the detector's thumbnails; the spill is on disk and deleted with the
-scratch folder. A source whose spill would exceed ``extract.spill_max_mb`` takes the
-per-span path instead (:func:`fits_one_pass`).
+decoded frame, the detector's thumbnails and ``spill_memory_mb`` of held frames; the rest
+of the spill is on disk and deleted with the scratch folder. A source whose spill would
+exceed ``extract.spill_max_mb`` takes the per-span path instead (:func:`fits_one_pass`).
 """
 
 from __future__ import annotations
@@ -54,22 +55,26 @@ _EPS = 1e-4  # seconds; the same tolerance as iter_frames' start_s/end_s window
 
 
 class FrameSpill:
-    """Raw ``yuv420p`` frames of one size appended to a file, read back by index.
+    """Raw ``yuv420p`` frames of one size, kept in memory up to a budget, then in a file.
 
     ``width`` x ``height`` (even) clip frames are stored as their ``(H * 3 / 2, W) uint8``
-    plane layout (``VideoFrame.to_ndarray()``); colour tags (range, matrix, primaries,
-    transfer) are taken from the first frame and put back on every frame read, so a
-    frame read back converts and encodes exactly like the one written.
+    plane layout (``VideoFrame.to_ndarray()``): the first ``memory_mb`` megabytes of
+    frames stay in RAM (most sources: no disk traffic at all), the rest are appended to
+    the file at ``path``, on node-local scratch. Colour tags (range, matrix, primaries,
+    transfer) are taken from the first frame and put back on every frame read, so a frame
+    read back converts and encodes exactly like the one written.
     """
 
     _TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
 
-    def __init__(self, path: str, width: int, height: int):
+    def __init__(self, path: str, width: int, height: int, memory_mb: float = 128.0):
         self.path, self.width, self.height = path, width, height
         self.frame_bytes = width * height * 3 // 2
+        self.in_memory = max(0, int(memory_mb * 2**20) // self.frame_bytes)  # frames kept in RAM
         self.count = 0
         self.tags: dict[str, int] = {}
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()/read
+        self._held: list[np.ndarray] = []
+        self._file = None
 
     def append(self, frame: av.VideoFrame) -> None:
         """Store one ``yuv420p`` frame of the spill's size. Raises ValueError otherwise."""
@@ -78,24 +83,36 @@ class FrameSpill:
                              f"{frame.format.name} {frame.width}x{frame.height}")
         if not self.tags:
             self.tags = {k: int(getattr(frame, k)) for k in self._TAGS}
-        self._file.write(frame.to_ndarray().tobytes())
+        planes = frame.to_ndarray()
+        if self.count < self.in_memory:
+            self._held.append(planes)
+        else:
+            if self._file is None:
+                self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+            self._file.write(planes.tobytes())
         self.count += 1
 
     def frame(self, i: int) -> av.VideoFrame:
         """Frame ``i`` (0-based, in the order appended) as a tagged ``yuv420p`` frame."""
         if not 0 <= i < self.count:
             raise IndexError(f"frame {i} of {self.count}")
-        if not self._file.closed:
-            self._file.flush()
-        planes = np.fromfile(self.path, dtype=np.uint8, count=self.frame_bytes, offset=i * self.frame_bytes)
-        frame = av.VideoFrame.from_ndarray(planes.reshape(self.height * 3 // 2, self.width), format="yuv420p")
+        if i < self.in_memory:
+            planes = self._held[i]
+        else:
+            if self._file is not None and not self._file.closed:
+                self._file.flush()
+            planes = np.fromfile(self.path, dtype=np.uint8, count=self.frame_bytes,
+                                 offset=(i - self.in_memory) * self.frame_bytes)
+            planes = planes.reshape(self.height * 3 // 2, self.width)
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         for k, v in self.tags.items():
             setattr(frame, k, v)
         return frame
 
     def close(self) -> None:
         """Close the file for writing (reads still work)."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def spill_mb(split: SplitStage, extract: ExtractStage, task: SourceTask) -> float:
@@ -198,7 +215,7 @@ def run_one_pass(job: OnePassJob) -> OnePassJob:
     start = time.perf_counter()
     size = job.extract.clip_size(job.task.source)
     with tempfile.TemporaryDirectory(prefix="vidcurate-onepass-") as scratch:
-        spill = FrameSpill(os.path.join(scratch, "frames.yuv"), *size)
+        spill = FrameSpill(os.path.join(scratch, "frames.yuv"), *size, memory_mb=job.extract.spill_memory_mb)
         detector, times, reset, failed = _decode(job, spill)
         job.task = job.split.finish(job.task, detector, times, reset, failed)
         job.task.timings[job.split.name] = time.perf_counter() - start

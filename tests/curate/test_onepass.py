@@ -44,7 +44,8 @@ def _digest(work, clip):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def test_one_pass_gives_the_per_span_clips_byte_for_byte(cut_video, tmp_path, monkeypatch):
+@pytest.mark.parametrize("memory_mb", [256.0, 0.0])  # frames held in memory, or all on scratch disk
+def test_one_pass_gives_the_per_span_clips_byte_for_byte(cut_video, tmp_path, monkeypatch, memory_mb):
     path, _ = cut_video
     calls = []
     real = decode_module.iter_frames
@@ -55,7 +56,7 @@ def test_one_pass_gives_the_per_span_clips_byte_for_byte(cut_video, tmp_path, mo
 
     for module in ("curate.onepass", "curate.extract", "curate.split.stage"):
         monkeypatch.setattr(f"{module}.iter_frames", counting)
-    one = _run(path, tmp_path / "one", *_stages())
+    one = _run(path, tmp_path / "one", *_stages(spill_memory_mb=memory_mb))
     assert calls == [None]  # a single decode from the start fed the split and every clip
     calls.clear()
     spans = _run(path, tmp_path / "spans", *_stages(one_pass=False))
@@ -107,8 +108,9 @@ def test_a_source_with_no_shot_is_one_reject_row_from_split(tmp_path):
     assert not os.path.exists(tmp_path / "work")  # nothing was written for it
 
 
-def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path):
-    spill = FrameSpill(str(tmp_path / "f.yuv"), 64, 48)
+@pytest.mark.parametrize("memory_mb", [0.0, 0.01, 1.0])  # all on disk, 2 of 3 in memory, all in memory
+def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path, memory_mb):
+    spill = FrameSpill(str(tmp_path / "f.yuv"), 64, 48, memory_mb=memory_mb)
     rng = np.random.default_rng(0)
     planes = [rng.integers(0, 256, (72, 64), dtype=np.uint8) for _ in range(3)]
     for p in planes:
@@ -116,9 +118,12 @@ def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path):
         frame.colorspace, frame.color_range = 1, 1  # BT.709, limited
         spill.append(frame)
     spill.close()
-    back = spill.frame(2)
-    np.testing.assert_array_equal(back.to_ndarray(), planes[2])
-    assert (int(back.colorspace), int(back.color_range)) == (1, 1)
+    for i in range(3):
+        back = spill.frame(i)
+        np.testing.assert_array_equal(back.to_ndarray(), planes[i])
+        assert (int(back.colorspace), int(back.color_range)) == (1, 1)
+    on_disk = os.path.getsize(spill.path) if os.path.exists(spill.path) else 0
+    assert on_disk == {0.0: 3, 0.01: 1, 1.0: 0}[memory_mb] * 64 * 72
     with pytest.raises(IndexError):
         spill.frame(3)
     with pytest.raises(ValueError, match="expected yuv420p 64x48"):
