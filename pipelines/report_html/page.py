@@ -21,7 +21,7 @@ from typing import Callable
 import jinja2
 
 from curate import store
-from pipelines.report_html import plots, thumbs
+from pipelines.report_html import thumbs
 from pipelines.report_html.data import (SCORES, RunData, funnel, load_run, quantiles, score_values,
                                         texts, thresholds)
 from pipelines.report_html.tiles import Tile, dropped_tiles, kept_tiles
@@ -81,6 +81,8 @@ def _settings(m: dict) -> list[dict]:
 def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kept: int = MAX_KEPT,
                   max_per_reason: int = MAX_PER_REASON) -> dict:
     """Everything the template shows (charts rendered, thumbnails decoded)."""
+    from pipelines.report_html import plots  # matplotlib: here, not where Ray workers import this module
+
     m = run.manifest
     rows = funnel(run)
     limits = thresholds(m)
