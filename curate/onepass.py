@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -143,13 +144,21 @@ def limits_for(split: SplitStage, extract: ExtractStage, duration_s: float) -> L
 @dataclass
 class OnePassJob:
     """One source's pass: the probed ``task`` and the configured stages.
-    ``settings``: the extract stage's clip settings (part of every clip id)."""
+
+    ``settings``: the extract stage's clip settings (part of every clip id). ``out_dir``:
+    a folder on this node where each finished clip task is written as a pickle, so a
+    source of hundreds of clips never holds all their samples (about 3 MB a clip) in
+    memory or in one message; its files are listed in ``clip_files``, in span order. None:
+    the tasks are kept in ``clips``.
+    """
 
     task: SourceTask
     split: SplitStage
     extract: ExtractStage
     settings: dict
+    out_dir: str | None = None
     clips: list[ClipTask] = field(default_factory=list)
+    clip_files: list[str] = field(default_factory=list)
 
 
 def _decode(job: OnePassJob, spill: FrameSpill):
@@ -181,9 +190,18 @@ def _span_frames(spill: FrameSpill, times: list[float], span):
         yield DecodedFrame(k, times[i], spill.frame(i))
 
 
-def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str) -> list[ClipTask]:
+def _keep(job: OnePassJob, clip: ClipTask) -> None:
+    if job.out_dir is None:
+        job.clips.append(clip)
+        return
+    path = os.path.join(job.out_dir, f"{len(job.clip_files):06d}.pkl")
+    with open(path, "wb") as f:
+        pickle.dump(clip, f, protocol=pickle.HIGHEST_PROTOCOL)
+    job.clip_files.append(path)
+
+
+def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str) -> None:
     task, extract = job.task, job.extract
-    clips = []
     for span in task.spans:
         clip = ClipTask(source=task.source, span=span, work_dir=task.work_dir, source_path=task.path,
                         clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame, job.settings),
@@ -197,18 +215,18 @@ def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: st
         except Exception as exc:  # noqa: BLE001 - this clip's reject row; the others go on
             reject_for(clip, extract.name, exc)
         clip.timings[extract.name] = time.perf_counter() - start
-        clips.append(clip)
-    return clips
+        _keep(job, clip)
 
 
 def run_one_pass(job: OnePassJob) -> OnePassJob:
     """Split and extract one probed source from a single decode (module docstring).
 
     Returns ``job`` with ``job.task`` split (spans, reject rows, decoded frame count,
-    ``timings["split"]``: seconds of decoding and detection) and ``job.clips``: one
-    :class:`ClipTask` per span, extracted and uploaded (``record``, frame and motion
-    samples, ``timings["extract"]``: seconds of encoding), or with its reject row when
-    that span failed. Raises :class:`curate.stage.RejectError` or
+    ``timings["split"]``: seconds of decoding and detection) and one :class:`ClipTask`
+    per span in ``job.clips`` (or pickled in ``job.out_dir``, listed in
+    ``job.clip_files``), extracted and uploaded (``record``, frame and motion samples,
+    ``timings["extract"]``: seconds of encoding), or with its reject row when that span
+    failed. Raises :class:`curate.stage.RejectError` or
     :class:`curate.codec.CodecError` when the source itself fails (``truncated``,
     ``no_shots``, ``decode_error``, ...).
     """
@@ -219,5 +237,5 @@ def run_one_pass(job: OnePassJob) -> OnePassJob:
         detector, times, reset, failed = _decode(job, spill)
         job.task = job.split.finish(job.task, detector, times, reset, failed)
         job.task.timings[job.split.name] = time.perf_counter() - start
-        job.clips = _extract(job, spill, times, scratch)
+        _extract(job, spill, times, scratch)
     return job

@@ -18,8 +18,12 @@ pool (``resources.concurrency`` actors with ``resources.gpus`` GPUs each) and
 
 from __future__ import annotations
 
+import os
 import pickle
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import ray.data
@@ -117,24 +121,38 @@ class SplitExtract(FanOut):
         super().__init__(clip_settings)
         self.split, self.extract = split, extract
 
-    def __call__(self, row: dict) -> list[dict]:
+    def __call__(self, row: dict) -> Iterator[dict]:
+        """Rows of the source's clip tasks, read one at a time from the pass's node-local
+        folder (a generator: Ray Data cuts its output into blocks as it goes)."""
         from curate import onepass
         from curate.guard import run_limited
         from curate.stage import reject_for
 
         src: SourceTask = loads(row["task"])
         if src.rejected or not onepass.fits_one_pass(self.split, self.extract, src):
-            return super().__call__({"task": dumps(src if src.rejected else self.split(src))})
-        job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings)
-        limits = onepass.limits_for(self.split, self.extract, src.source.duration_s)
-        start = time.perf_counter()
+            yield from super().__call__({"task": dumps(src if src.rejected else self.split(src))})
+            return
+        out_dir = tempfile.mkdtemp(prefix="vidcurate-clips-")
         try:
-            job = run_limited(onepass.run_one_pass, job, limits) if limits else onepass.run_one_pass(job)
-        except Exception as exc:  # noqa: BLE001 - the source's reject row, never dropped
-            reject_for(src, self.split.name, exc)
-            src.timings[self.split.name] = time.perf_counter() - start
-            return super().__call__({"task": dumps(src)})
-        return [{"task": dumps(t)} for t in finish_fan_out(job.task, job.clips)]
+            job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir)
+            limits = onepass.limits_for(self.split, self.extract, src.source.duration_s)
+            start = time.perf_counter()
+            try:
+                job = run_limited(onepass.run_one_pass, job, limits) if limits else onepass.run_one_pass(job)
+            except Exception as exc:  # noqa: BLE001 - the source's reject row, never dropped
+                reject_for(src, self.split.name, exc)
+                src.timings[self.split.name] = time.perf_counter() - start
+                yield from super().__call__({"task": dumps(src)})
+                return
+            for i, path in enumerate(job.clip_files):
+                with open(path, "rb") as f:
+                    blob = f.read()
+                os.remove(path)
+                yield {"task": dumps(finish_fan_out(job.task, [loads(blob)])[0]) if i == 0 else blob}
+            if not job.clip_files:
+                yield {"task": dumps(finish_fan_out(job.task, [])[0])}
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def _strip(row: dict) -> dict:

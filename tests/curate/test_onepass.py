@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import tempfile
 
 import av
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import curate.codec.decode as decode_module
 from curate.extract import ExtractStage, clip_path
 from curate.guard import Limits
+from curate import onepass
 from curate.onepass import FrameSpill, limits_for
 from curate.probe import ProbeStage
 from curate.split import SplitStage
@@ -56,8 +58,15 @@ def test_one_pass_gives_the_per_span_clips_byte_for_byte(cut_video, tmp_path, mo
 
     for module in ("curate.onepass", "curate.extract", "curate.split.stage"):
         monkeypatch.setattr(f"{module}.iter_frames", counting)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    written = []
+    real_keep = onepass._keep
+    monkeypatch.setattr(onepass, "_keep", lambda job, clip: (real_keep(job, clip), written.append(job.clip_files[-1])))
     one = _run(path, tmp_path / "one", *_stages(spill_memory_mb=memory_mb))
     assert calls == [None]  # a single decode from the start fed the split and every clip
+    assert len(written) == 3 and os.listdir(scratch) == []  # clip tasks went through files, all removed
     calls.clear()
     spans = _run(path, tmp_path / "spans", *_stages(one_pass=False))
     assert len(calls) == 1 + len(spans)  # the detection pass, then one decode per span
