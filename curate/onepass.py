@@ -161,24 +161,35 @@ class OnePassJob:
     clip_files: list[str] = field(default_factory=list)
 
 
-def _decode(job: OnePassJob, spill: FrameSpill):
-    task, split = job.task, job.split
-    src = task.source
+def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill | None = None):
+    """The one decode of a probed source (:class:`schemas.SourceInfo`): every frame at the
+    clip size (``extract.clip_size``), shrunk to the detection size (never upscaled) and
+    fed to ``split``'s shot detector; each clip frame is appended to ``spill`` when given.
+
+    Returns ``(detector, times, reset, failed)`` for :meth:`curate.split.SplitStage.finish`:
+    the fed :class:`curate.split.shots.ShotDetector`, frame times (seconds), whether
+    timestamps were shifted, and ``(error, t_s)`` of a decode that failed part-way.
+    ``bench/split_accuracy.py`` scores this same pass. Raises
+    :class:`curate.codec.CodecError` when no frame decodes.
+    """
+    width, height = extract.clip_size(src)
     dw, dh = split.detect_size(src)
-    dw, dh = min(dw, spill.width), min(dh, spill.height)  # detection frames are never upscaled
+    dw, dh = min(dw, width), min(dh, height)
     detector = split.shot_detector(src.fps)
     times: list[float] = []
     reset, failed = False, []
     shrink = VideoReformatter()  # one swscale context for the pass (curate.codec.decode._Converter)
-    for frame in iter_frames(src.path, size=(spill.width, spill.height), fmt="yuv420p", rotation=src.rotation,
+    for frame in iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
                              stream_index=src.stream_index, field_order=src.field_order,
-                             decoder=job.extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t))):
-        spill.append(frame.image)
+                             decoder=extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t))):
+        if spill is not None:
+            spill.append(frame.image)
         small = shrink.reformat(frame.image, width=dw, height=dh, format="bgr24", interpolation="AREA")
         detector.feed(small.to_ndarray())
         times.append(frame.t_s)
         reset |= frame.shifted
-    spill.close()
+    if spill is not None:
+        spill.close()
     return detector, times, reset, failed
 
 
@@ -234,7 +245,7 @@ def run_one_pass(job: OnePassJob) -> OnePassJob:
     size = job.extract.clip_size(job.task.source)
     with tempfile.TemporaryDirectory(prefix="vidcurate-onepass-") as scratch:
         spill = FrameSpill(os.path.join(scratch, "frames.yuv"), *size, memory_mb=job.extract.spill_memory_mb)
-        detector, times, reset, failed = _decode(job, spill)
+        detector, times, reset, failed = detect_pass(job.task.source, job.split, job.extract, spill)
         job.task = job.split.finish(job.task, detector, times, reset, failed)
         job.task.timings[job.split.name] = time.perf_counter() - start
         _extract(job, spill, times, scratch)
