@@ -112,7 +112,10 @@ class ExtractStage(Stage):
     spill_memory_mb: float = Field(128.0, ge=0, description="one_pass: clip-size frames held in "
                                    "memory (MB) before the rest go to scratch disk")
 
-    RUN_ONLY: ClassVar[frozenset] = frozenset({"one_pass", "spill_max_mb", "spill_memory_mb",
+    encode_threads: int = Field(2, ge=1, le=64, description="one_pass: clips of one source encoded at "
+                                "once (each encoder single-threaded: the bytes do not change)")
+
+    RUN_ONLY: ClassVar[frozenset] = frozenset({"one_pass", "spill_max_mb", "spill_memory_mb", "encode_threads",
                                                "decoder", "encoder"})  # how, not what
 
     def settings(self) -> dict:

@@ -37,6 +37,7 @@ import os
 import pickle
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import av
@@ -211,22 +212,31 @@ def _keep(job: OnePassJob, clip: ClipTask) -> None:
     job.clip_files.append(path)
 
 
-def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str) -> None:
+def _extract_one(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str, span) -> ClipTask:
     task, extract = job.task, job.extract
-    for span in task.spans:
-        clip = ClipTask(source=task.source, span=span, work_dir=task.work_dir, source_path=task.path,
-                        clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame, job.settings),
-                        n_in_source=len(task.spans))
-        start = time.perf_counter()
-        try:
-            with tempfile.TemporaryDirectory(dir=scratch) as out:
-                clip = extract.encode_span(clip, _span_frames(spill, times, span), out)
-                store.upload(os.path.join(out, "clip.mp4"), clip_path(clip.work_dir, clip.clip_id))
-                store.upload(os.path.join(out, "frames.npz"), frames_path(clip.work_dir, clip.clip_id))
-        except Exception as exc:  # noqa: BLE001 - this clip's reject row; the others go on
-            reject_for(clip, extract.name, exc)
-        clip.timings[extract.name] = time.perf_counter() - start
-        _keep(job, clip)
+    clip = ClipTask(source=task.source, span=span, work_dir=task.work_dir, source_path=task.path,
+                    clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame, job.settings),
+                    n_in_source=len(task.spans))
+    start = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(dir=scratch) as out:
+            clip = extract.encode_span(clip, _span_frames(spill, times, span), out)
+            store.upload(os.path.join(out, "clip.mp4"), clip_path(clip.work_dir, clip.clip_id))
+            store.upload(os.path.join(out, "frames.npz"), frames_path(clip.work_dir, clip.clip_id))
+    except Exception as exc:  # noqa: BLE001 - this clip's reject row; the others go on
+        reject_for(clip, extract.name, exc)
+    clip.timings[extract.name] = time.perf_counter() - start
+    return clip
+
+
+def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str) -> None:
+    """Encode every span, ``extract.encode_threads`` at a time (PyAV releases the GIL while
+    x264 works; each encoder is single-threaded, so bytes do not depend on this), keeping
+    the clip tasks in span order."""
+    spans = job.task.spans
+    with ThreadPoolExecutor(max_workers=max(1, min(job.extract.encode_threads, len(spans) or 1))) as pool:
+        for clip in pool.map(lambda span: _extract_one(job, spill, times, scratch, span), spans):
+            _keep(job, clip)
 
 
 def run_one_pass(job: OnePassJob) -> OnePassJob:
