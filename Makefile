@@ -26,7 +26,9 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python bench/throughput.py
+	# imageio-ffmpeg: the ffmpeg binary PySceneDetect's split-video baseline needs
+	$(BIN)/python -m pip install --quiet 'imageio-ffmpeg>=0.5'
+	$(BIN)/python bench/throughput.py $(if $(wildcard ../shared/footage),--footage ../shared/footage)
 
 clean:
 	rm -rf out samples
