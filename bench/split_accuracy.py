@@ -137,7 +137,8 @@ def main() -> None:
         labelled = []
         for seed in args.seeds:
             os.makedirs(os.path.join(tmp, str(seed)))
-            labelled += build_set(os.path.join(tmp, str(seed)), args.footage, args.videos, seed, args.rounds, args.split)
+            labelled += build_set(os.path.join(tmp, str(seed)), args.footage, args.videos, seed,
+                                  args.rounds, args.split)
         n_frames = sum(probe(p).num_frames or 0 for p, _ in labelled)
         counts: dict[str, int] = {}
         for _, edits in labelled:

@@ -131,8 +131,8 @@ class BlendTest:
     """
 
     def __init__(self, min_change: float = 12.0, min_spread: float = 0.5, max_residual: float = 0.4,
-                 min_dip: float = 0.5, max_dip: float = 1.6, lo: float = 0.04, hi: float = 0.96, flat_std: float = 6.0,
-                 min_coherence: float = 0.8, max_bend: float = 0.12):
+                 min_dip: float = 0.5, max_dip: float = 1.6, lo: float = 0.04, hi: float = 0.96,
+                 flat_std: float = 6.0, min_coherence: float = 0.8, max_bend: float = 0.12):
         self.min_coherence, self.max_bend = min_coherence, max_bend
         self.min_change, self.min_spread = min_change, min_spread
         self.max_residual, self.min_dip, self.max_dip = max_residual, min_dip, max_dip
@@ -164,8 +164,8 @@ class BlendTest:
     def _mix_without_gain(self, thumbs: np.ndarray, a: int, b: int) -> bool:
         """Whether frames ``a .. b``, each divided by its own mean level over the pixels that
         no frame of the window clips (all pixels when fewer than a quarter are left), still
-        pass the variance dip (step 3). A mix of two pictures stays an exact mix of the two divided
-        ends (with other weights); a change of gain or exposure vanishes, so what is left
+        pass the variance dip (step 3). A mix of two pictures stays an exact mix of the two
+        divided ends (with other weights); a change of gain or exposure vanishes, so what is left
         of a brightness ramp over moving footage is motion, which gives sharp frames."""
         x = thumbs[a:b + 1].astype(np.float32)
         keep = ((x > 4) & (x < 251)).all(axis=(0, 3))  # pixels no frame clips: gain is exact there
@@ -191,8 +191,9 @@ class BlendTest:
         """Fraction of pixels that change by more than 10 levels between two ``(h, w, 3) uint8``
         thumbnails. Unless one end is flat (a fade), what a gain and offset of the other end
         explains (:func:`tone_residual`, both ways round, the larger share counts; each
-        pixel's change is the mean over the channels that neither end clips) is taken out first, so an exposure change, a gain ramp that clips, or a white-balance drift
-        does not count as a change of picture."""
+        pixel's change is the mean over the channels that neither end clips) is taken out
+        first, so an exposure change, a gain ramp that clips, or a white-balance drift does
+        not count as a change of picture."""
         if min(var_a, var_b) <= self.flat_std ** 2:
             d = end_b.astype(np.float32) - end_a.astype(np.float32)
             return float((np.abs(d).mean(axis=2) > 10.0).mean())
