@@ -165,14 +165,17 @@ class ShotDetector:
     def _network(self, thumbs: np.ndarray) -> list[tuple[int, int]]:
         """Run TransNetV2 over the collected inputs: its cuts go to ``_found`` (unless only the
         steep part of a brightness dip or rise), its gaps are returned (the legs of one dip or
-        fade merged first; flashes and brightness excursions dropped)."""
+        fade merged first; flashes and brightness excursions dropped, also where the gap
+        covers only one leg of the excursion: spans widened by 3, 6 or 12 frames are tried)."""
         single, many = transnet.predict(np.stack(self._net), self.device, self.batch)
         self._net, self.net_scores = [], (single, many)
         found, net_gaps = net_boundaries(single, many, self.threshold or 0.5)
         self._found.extend(c for c in found
                            if not any(is_excursion(thumbs, c - k, c + k) for k in (3, 6, 12)))
         net_gaps = merge_intervals(net_gaps, gap=self.min_len)
-        return [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len) or is_excursion(thumbs, *g))]
+        # a gap over one leg of a brightness dip or rise: the excursion shows on a wider span
+        return [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len)
+                                            or any(is_excursion(thumbs, g[0] - k, g[1] + k) for k in (0, 3, 6, 12)))]
 
 
 def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0) -> Boundaries:

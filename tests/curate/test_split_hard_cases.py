@@ -12,7 +12,9 @@ stage uses (:func:`curate.codec.iter_frames` at the detection size):
 - fixed-camera traffic: a large vehicle covering most of the frame height crosses it while
   the light slowly brightens (truth: no boundary, no gap);
 - a brightness rise to a gain of 1.6 and back over 1 s, clipping a bright wall to white,
-  while the scene moves (truth: no boundary, no gap).
+  while the scene moves (truth: no boundary, no gap);
+- TransNetV2's gaps (scores stubbed, so the truth is exact): one over the way back up of a
+  brightness dip is dropped, one over a dissolve is kept.
 """
 
 import numpy as np
@@ -180,3 +182,44 @@ def test_spike_needs_frames_on_both_sides():
     change = np.full(30, 0.2, np.float32)
     change[1] = change[15] = 3.0
     assert spike_cuts(change) == [15]
+
+
+def _fake_net(monkeypatch, start: int, end: int) -> None:
+    """Make TransNetV2 report one transition over frames ``[start, end)`` (no network run)."""
+    from curate.split import shots
+
+    def predict(frames, device="auto", batch=8):
+        single, many = np.zeros(len(frames), np.float32), np.zeros(len(frames), np.float32)
+        single[start:end], many[start:end] = 0.9, 0.9
+        return single, many
+    monkeypatch.setattr(shots.transnet, "predict", predict)
+
+
+def _net_boundaries(frames: list[np.ndarray]):
+    det = SplitStage(detector="transnetv2", device="cpu").shot_detector(FPS)
+    for f in frames:
+        det.feed(np.ascontiguousarray(f[..., ::-1]))
+    return det.boundaries()
+
+
+def test_transnetv2_gap_over_one_leg_of_a_brightness_dip_is_dropped(monkeypatch):
+    """The network marks frames 44-51, the way back up of a dip over frames 30-55."""
+    _fake_net(monkeypatch, 44, 52)
+    scene = render(81, 0.0, W, H, drift=0.0).astype(np.float32)
+    frames = []
+    for i in range(90):
+        k = i - 30
+        g = 1 - 0.55 * 0.5 * (1 - np.cos(2 * np.pi * (k + 1) / 26)) if 0 <= k < 25 else 1.0
+        frames.append(np.clip(scene * g, 0, 255).astype(np.uint8))
+    b = _net_boundaries(frames)
+    assert b.cuts == [] and b.gaps == []
+
+
+def test_transnetv2_gap_over_a_dissolve_is_kept(monkeypatch):
+    _fake_net(monkeypatch, 44, 52)
+    a, b = render(82, 0.0, W, H, drift=0.0), render(83, 0.0, W, H, drift=0.0)
+    frames = [a if i < 44 else b if i >= 52 else
+              np.rint(a * (1 - (i - 43) / 9) + b * ((i - 43) / 9)).astype(np.uint8) for i in range(90)]
+    bounds = _net_boundaries(frames)
+    assert bounds.cuts == [] and len(bounds.gaps) == 1
+    assert abs(bounds.gaps[0][0] - 44) <= 2 and abs(bounds.gaps[0][1] - 52) <= 2, bounds.gaps
