@@ -174,8 +174,8 @@ class ShotDetector:
                            if not any(is_excursion(thumbs, c - k, c + k) for k in (3, 6, 12)))
         net_gaps = merge_intervals(net_gaps, gap=self.min_len)
         # a gap over one leg of a brightness dip or rise: the excursion shows on a wider span
-        return [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len)
-                                            or any(is_excursion(thumbs, g[0] - k, g[1] + k) for k in (0, 3, 6, 12)))]
+        return [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len) or any(
+            is_excursion(thumbs, g[0] - k, g[1] + k) for k in (0, 3, 6, 12)))]
 
 
 def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0) -> Boundaries:
