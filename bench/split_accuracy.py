@@ -13,8 +13,9 @@ Prints precision, recall and F1 of boundaries, recall per transition kind, false
 positives per distractor kind and detection speed (frames per second on this machine) for
 
 - ``split/adaptive``, ``split/content``, ``split/transnetv2``: the split stage's detection
-  path (``SplitStage(detector=...).shot_detector`` fed by the same reduced-size PyAV decode
-  as :meth:`curate.split.SplitStage.process`); each hard cut is one boundary, each gap
+  path (``SplitStage(detector=...).shot_detector`` fed by the one decode a run makes,
+  :func:`curate.onepass.detect_pass`: clip-size frames at local.yaml's 256 px short side,
+  shrunk to ``detect_width``; the speed includes that decode); each hard cut is one boundary, each gap
   (transition left out of the clips) one boundary at its middle frame;
 - ``transnetv2 alone``: the network's detections without our flash and blank handling
   (scored from the ``split/transnetv2`` pass, so it has that pass's speed);
@@ -41,9 +42,13 @@ import time
 import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector, detect
 
-from curate.codec import iter_frames, probe, scaled_size
+from curate.codec import probe
+from curate.extract import ExtractStage
+from curate.onepass import detect_pass
+from curate.probe import ProbeStage
 from curate.split import SplitStage
 from curate.split.shots import Boundaries, net_boundaries
+from curate.tasks import SourceTask
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from labelled_edits import Edit, build_set  # noqa: E402
@@ -55,13 +60,11 @@ NET_SCORES: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # path -> TransNetV2 
 
 
 def ours(path: str, stage: SplitStage) -> list[int]:
-    """Boundary frames of the split stage's detection path on ``path``."""
-    src = probe(path)
-    w = min(stage.detect_width, src.width)
-    size = scaled_size(w, max(2, round(src.height * w / src.width)), None)
-    detector = stage.shot_detector(src.fps)
-    for frame in iter_frames(path, size=size, fmt="bgr24", rotation=src.rotation):
-        detector.feed(frame.image)
+    """Boundary frames of the split stage's detection path on ``path``: the one decode a
+    run makes (:func:`curate.onepass.detect_pass`: frames at local.yaml's clip size,
+    256 px short side, shrunk to ``detect_width`` for the detector)."""
+    src = ProbeStage(limits=None)(SourceTask(path=path, work_dir="")).source
+    detector, *_ = detect_pass(src, stage, ExtractStage(short_side=256, limits=None))
     points = detector.boundaries().points()
     if detector.net_scores is not None:
         NET_SCORES[path] = detector.net_scores

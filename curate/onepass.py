@@ -179,14 +179,16 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     detector = split.shot_detector(src.fps)
     times: list[float] = []
     reset, failed = False, []
-    shrink = VideoReformatter()  # one swscale context for the pass (curate.codec.decode._Converter)
+    shrink, to_bgr = VideoReformatter(), VideoReformatter()  # one swscale context each for the pass
     for frame in iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
                              stream_index=src.stream_index, field_order=src.field_order,
                              decoder=extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t))):
         if spill is not None:
             spill.append(frame.image)
-        small = shrink.reformat(frame.image, width=dw, height=dh, format="bgr24", interpolation="AREA")
-        detector.feed(small.to_ndarray())
+        # Scaled in YUV, then converted: the two steps of the split stage's own decode
+        # (curate.codec.iter_frames with fmt="bgr24"), so both paths feed the same pixels.
+        small = shrink.reformat(frame.image, width=dw, height=dh, interpolation="AREA")
+        detector.feed(to_bgr.reformat(small, format="bgr24").to_ndarray())
         times.append(frame.t_s)
         reset |= frame.shifted
     if spill is not None:
