@@ -18,8 +18,9 @@ Shots are only known once the whole source has been seen (dissolves, flashes and
 minimum shot length look both ways), so encoding waits for the end of the pass: then
 the split stage plans the spans (:meth:`curate.split.SplitStage.finish`) and each span's
 frames are read back from the spill and encoded by
-:meth:`curate.extract.ExtractStage.encode_span`, with the frame and motion samples taken
-on the way. The clips are byte-identical to those of the per-span path (same frames,
+:meth:`curate.extract.ExtractStage.encode_span` (``extract.encode_threads`` spans at a
+time), with the frame and motion samples taken on the way; each finished clip task is
+pickled to a node-local folder (:class:`OnePassJob`) for the plan to hand on one by one. The clips are byte-identical to those of the per-span path (same frames,
 same encoder settings), so clip ids, sample keys and shards do not change.
 
 Bounds: the pass runs in one sandbox call per source (:mod:`curate.guard`) with the split
