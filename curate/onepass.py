@@ -78,6 +78,7 @@ class FrameSpill:
         self.tags: dict[str, int] = {}
         self._held: list[np.ndarray] = []
         self._file = None
+        self._fd: int | None = None  # read side, opened once; os.pread is safe across threads
 
     def append(self, frame: av.VideoFrame) -> None:
         """Store one ``yuv420p`` frame of the spill's size. Raises ValueError otherwise."""
@@ -102,11 +103,12 @@ class FrameSpill:
         if i < self.in_memory:
             planes = self._held[i]
         else:
-            if self._file is not None and not self._file.closed:
+            if not self._file.closed:
                 self._file.flush()
-            planes = np.fromfile(self.path, dtype=np.uint8, count=self.frame_bytes,
-                                 offset=(i - self.in_memory) * self.frame_bytes)
-            planes = planes.reshape(self.height * 3 // 2, self.width)
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            data = os.pread(self._fd, self.frame_bytes, (i - self.in_memory) * self.frame_bytes)
+            planes = np.frombuffer(data, np.uint8).reshape(self.height * 3 // 2, self.width)
         frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         for k, v in self.tags.items():
             setattr(frame, k, v)
@@ -117,17 +119,24 @@ class FrameSpill:
         if self._file is not None:
             self._file.close()
 
+    def release(self) -> None:
+        """Close the read side and drop the held frames (the file goes with its folder)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._held.clear()
 
-def spill_mb(split: SplitStage, extract: ExtractStage, task: SourceTask) -> float:
+
+def spill_mb(extract: ExtractStage, task: SourceTask) -> float:
     """Megabytes the spill of a probed source will take (probe's frame count x frame size)."""
     w, h = extract.clip_size(task.source)
     return task.source.num_frames * w * h * 1.5 / 2**20
 
 
-def fits_one_pass(split: SplitStage, extract: ExtractStage, task: SourceTask) -> bool:
+def fits_one_pass(extract: ExtractStage, task: SourceTask) -> bool:
     """True when ``task``'s source takes the one-decode path: ``extract.one_pass`` is on
     and its spill stays under ``extract.spill_max_mb``."""
-    return extract.one_pass and spill_mb(split, extract, task) <= extract.spill_max_mb
+    return extract.one_pass and spill_mb(extract, task) <= extract.spill_max_mb
 
 
 def limits_for(split: SplitStage, extract: ExtractStage, duration_s: float) -> Limits | None:
@@ -261,5 +270,8 @@ def run_one_pass(job: OnePassJob) -> OnePassJob:
         detector, times, reset, failed = detect_pass(job.task.source, job.split, job.extract, spill)
         job.task = job.split.finish(job.task, detector, times, reset, failed)
         job.task.timings[job.split.name] = time.perf_counter() - start
-        _extract(job, spill, times, scratch)
+        try:
+            _extract(job, spill, times, scratch)
+        finally:
+            spill.release()
     return job

@@ -129,7 +129,7 @@ class SplitExtract(FanOut):
         from curate.stage import reject_for
 
         src: SourceTask = loads(row["task"])
-        if src.rejected or not onepass.fits_one_pass(self.split, self.extract, src):
+        if src.rejected or not onepass.fits_one_pass(self.extract, src):
             yield from super().__call__({"task": dumps(src if src.rejected else self.split(src))})
             return
         out_dir = tempfile.mkdtemp(prefix="vidcurate-clips-")
@@ -181,8 +181,6 @@ def largest_first(sources: list[str]) -> list[str]:
     """Local files in decreasing size (a long source started last would run alone at the
     end: longest-processing-time-first scheduling), then object-store URLs in their order
     (their sizes would cost a request each)."""
-    import os
-
     def size(path: str) -> int:
         try:
             return os.path.getsize(path)
