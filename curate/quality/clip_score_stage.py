@@ -15,42 +15,25 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field
 
 from curate.quality import clip
-from curate.quality.weights import WeightsMissing
+from curate.quality.clip_stage import ClipModelStage
 from curate.shards import caption_text
-from curate.stage import RejectError, Resources, Stage, reject_for, run_batch
+from curate.stage import RejectError, Resources, reject_for, run_batch
 from curate.tasks import ClipTask
 
 
-class ClipScoreStage(Stage):
-    """See module docstring. Config: ``model``, ``pretrained``, ``clip_config``, ``device``
-    (as ``clip_embed``: use the same model), ``variant`` (caption text to score),
-    ``min_clip_score`` (cosine, -1..1; null = keep all)."""
+class ClipScoreStage(ClipModelStage):
+    """See module docstring. Config: the model's (:class:`~curate.quality.clip_stage.ClipModelStage`;
+    use ``clip_embed``'s model), ``variant`` (caption text to score), ``min_clip_score``
+    (cosine, -1..1; null = keep all)."""
 
     name = "clip_score"
     stage: Literal["clip_score"] = "clip_score"
-    uses_model = True
     resources: Resources = Field(default_factory=lambda: Resources(batch_size=64, concurrency=1))
-    model: str = "ViT-B-32"
-    pretrained: str | None = "laion2b_s34b_b79k"
-    clip_config: str | None = None
-    device: str | None = None
     variant: Literal["short", "long", "signals", "text"] = "short"
     min_clip_score: float | None = Field(None, ge=-1, le=1)
-    _clip: object = PrivateAttr(None)
-
-    @model_validator(mode="after")
-    def _weights(self) -> "ClipScoreStage":
-        try:
-            clip.check(self.model, self.pretrained, self.clip_config)
-        except WeightsMissing as exc:
-            raise ValueError(str(exc)) from None
-        return self
-
-    def setup(self) -> None:
-        self._clip = clip.ClipEmbedder(self.model, self.pretrained, self.clip_config, self.device)
 
     def process_batch(self, tasks: list[ClipTask]) -> list[ClipTask]:
         """Score every live clip that has an embedding and a caption, one text pass."""
@@ -68,6 +51,3 @@ class ClipScoreStage(Stage):
             if self.min_clip_score is not None and s < self.min_clip_score:
                 reject_for(t, self.name, RejectError(
                     "caption_mismatch", f"clip_score={s:.4g} < min_clip_score={self.min_clip_score}"))
-
-    def process(self, task: ClipTask) -> ClipTask:
-        return self.process_batch([task])[0]

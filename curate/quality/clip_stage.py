@@ -23,32 +23,55 @@ from curate.stage import RejectError, Resources, Stage, reject_for, run_batch
 from curate.tasks import ClipTask
 
 
-class ClipEmbedStage(Stage):
-    """See module docstring. Config: ``model`` (open_clip name), ``pretrained`` (tag, local
-    checkpoint path, or null for random weights), ``clip_config`` (open_clip JSON config
-    file or folder to register first), ``device`` (null: CUDA when available), ``frames``
-    per clip, ``aesthetic_head`` (state-dict path), ``min_aesthetic``."""
+class ClipModelStage(Stage):
+    """Base of the stages that run an open_clip model (``clip_embed``, ``clip_score``).
 
-    name = "clip_embed"
-    stage: Literal["clip_embed"] = "clip_embed"
+    Config: ``model`` (open_clip name), ``pretrained`` (tag, local checkpoint path, or
+    null for random weights), ``clip_config`` (open_clip JSON config file or folder to
+    register first), ``device`` (null: CUDA when available). Missing weights are a
+    ValueError when the pipeline file is read; ``setup()`` loads the model once per actor
+    and ``process`` runs a batch of one.
+    """
+
     uses_model = True
-    resources: Resources = Field(default_factory=lambda: Resources(batch_size=16, concurrency=1))
     model: str = "ViT-B-32"
     pretrained: str | None = "laion2b_s34b_b79k"
     clip_config: str | None = None
     device: str | None = None
+    _clip: object = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _clip_weights(self) -> "ClipModelStage":
+        try:
+            clip.check(self.model, self.pretrained, self.clip_config)
+        except WeightsMissing as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def setup(self) -> None:
+        self._clip = clip.ClipEmbedder(self.model, self.pretrained, self.clip_config, self.device)
+
+    def process(self, task: ClipTask) -> ClipTask:
+        return self.process_batch([task])[0]
+
+
+class ClipEmbedStage(ClipModelStage):
+    """See module docstring. Config: the model's (:class:`ClipModelStage`), ``frames``
+    per clip, ``aesthetic_head`` (state-dict path), ``min_aesthetic``."""
+
+    name = "clip_embed"
+    stage: Literal["clip_embed"] = "clip_embed"
+    resources: Resources = Field(default_factory=lambda: Resources(batch_size=16, concurrency=1))
     frames: int = Field(4, ge=1, le=64)
     aesthetic_head: str | None = None
     min_aesthetic: float | None = None
-    _clip: object = PrivateAttr(None)
     _head: object = PrivateAttr(None)
 
     @model_validator(mode="after")
-    def _weights(self) -> "ClipEmbedStage":
+    def _head_weights(self) -> "ClipEmbedStage":
         if self.min_aesthetic is not None and self.aesthetic_head is None:
             raise ValueError("min_aesthetic needs aesthetic_head")
         try:
-            clip.check(self.model, self.pretrained, self.clip_config)
             if self.aesthetic_head is not None:
                 aesthetic.load_head(self.aesthetic_head)
         except WeightsMissing as exc:
@@ -56,7 +79,7 @@ class ClipEmbedStage(Stage):
         return self
 
     def setup(self) -> None:
-        self._clip = clip.ClipEmbedder(self.model, self.pretrained, self.clip_config, self.device)
+        super().setup()
         self._head = aesthetic.load_head(self.aesthetic_head) if self.aesthetic_head else None
 
     def process_batch(self, tasks: list[ClipTask]) -> list[ClipTask]:
@@ -79,6 +102,3 @@ class ClipEmbedStage(Stage):
                 if self.min_aesthetic is not None and a < self.min_aesthetic:
                     reject_for(t, self.name, RejectError(
                         "low_aesthetic", f"aesthetic={a:.4g} < min_aesthetic={self.min_aesthetic}"))
-
-    def process(self, task: ClipTask) -> ClipTask:
-        return self.process_batch([task])[0]
