@@ -125,30 +125,30 @@ def _open_nvenc() -> None:
     ctx.encode(None)
 
 
+def _verdict(built: bool, absent: str, opener, failed: str) -> str | None:
+    """None when ``built`` and ``opener()`` works, else why not (``absent``, or ``failed``
+    with the error)."""
+    if not built:
+        return absent
+    try:
+        opener()
+    except Exception as exc:  # noqa: BLE001 - any failure means the GPU path is out here
+        return f"{failed} ({type(exc).__name__}: {exc})"
+    return None
+
+
 @functools.cache
 def cuda_verdict() -> str | None:
     """None when FFmpeg's ``cuda`` hwaccel is built in and a CUDA device context opens in
     this process, else the reason why not (probed once per process)."""
-    if not _cuda_built():
-        return "this FFmpeg build has no cuda hwaccel"
-    try:
-        _open_cuda()
-    except Exception as exc:  # noqa: BLE001 - any failure means no NVDEC here
-        return f"no CUDA device opens ({type(exc).__name__}: {exc})"
-    return None
+    return _verdict(_cuda_built(), "this FFmpeg build has no cuda hwaccel", _open_cuda, "no CUDA device opens")
 
 
 @functools.cache
 def nvenc_verdict() -> str | None:
     """None when this FFmpeg build has ``h264_nvenc`` and it opens and encodes a 256x256
     frame in this process, else the reason why not (probed once per process)."""
-    if not _nvenc_built():
-        return "this FFmpeg build has no h264_nvenc"
-    try:
-        _open_nvenc()
-    except Exception as exc:  # noqa: BLE001 - any failure means no NVENC here
-        return f"h264_nvenc does not open ({type(exc).__name__}: {exc})"
-    return None
+    return _verdict(_nvenc_built(), "this FFmpeg build has no h264_nvenc", _open_nvenc, "h264_nvenc does not open")
 
 
 def reset() -> None:
