@@ -108,10 +108,8 @@ class ExtractStage(Stage):
                            "(curate.onepass); false: the split pass, then one decode per span")
     spill_max_mb: int = Field(16384, ge=0, description="one_pass: sources whose clip-size frames "
                               "would take more scratch disk than this (MB) take the per-span path")
-
     spill_memory_mb: float = Field(128.0, ge=0, description="one_pass: clip-size frames held in "
                                    "memory (MB) before the rest go to scratch disk")
-
     encode_threads: int = Field(2, ge=1, le=64, description="one_pass: clips of one source encoded at "
                                 "once (each encoder single-threaded: the bytes do not change)")
 
@@ -120,8 +118,8 @@ class ExtractStage(Stage):
 
     def settings(self) -> dict:
         """The configuration that shapes the output (see :meth:`curate.stage.Stage.settings`);
-        ``one_pass`` and ``spill_max_mb`` change only how the work is done, not its result
-        (``decoder`` too; the resolved encoder enters through :meth:`clip_settings`)."""
+        the :data:`RUN_ONLY` fields (one-decode settings, ``decoder``) change only how the
+        work is done, not its result; the resolved encoder enters through :meth:`clip_settings`."""
         return {k: v for k, v in super().settings().items() if k not in self.RUN_ONLY} | self.clip_settings()
 
     def __call__(self, task: ClipTask) -> ClipTask:
@@ -159,10 +157,7 @@ class ExtractStage(Stage):
         """Extract into node-local scratch (deleted after), then upload the clip and its
         frame sample to the output store (:func:`clip_path`, :func:`frames_path`)."""
         with tempfile.TemporaryDirectory(prefix="vidcurate-extract-") as scratch:
-            task = self._extract(task, scratch)
-            store.upload(os.path.join(scratch, "clip.mp4"), clip_path(task.work_dir, task.clip_id))
-            store.upload(os.path.join(scratch, "frames.npz"), frames_path(task.work_dir, task.clip_id))
-        return task
+            return publish(self._extract(task, scratch), scratch)
 
     def clip_size(self, src) -> tuple[int, int]:
         """``(width, height)`` in pixels of the clips of a probed source (:class:`schemas.SourceInfo`):
@@ -218,6 +213,14 @@ class ExtractStage(Stage):
                           duration_s=round(writer.num_frames / fps, 6), size_bytes=os.path.getsize(path))
         task.record = ClipRecord(clip_id=task.clip_id, source=src, span=span, clip=video)
         return task
+
+
+def publish(task: ClipTask, scratch: str) -> ClipTask:
+    """Upload ``<scratch>/clip.mp4`` and ``<scratch>/frames.npz`` of an extracted clip to
+    the output store (:func:`clip_path`, :func:`frames_path`). Returns ``task``."""
+    store.upload(os.path.join(scratch, "clip.mp4"), clip_path(task.work_dir, task.clip_id))
+    store.upload(os.path.join(scratch, "frames.npz"), frames_path(task.work_dir, task.clip_id))
+    return task
 
 
 def clip_path(work_dir: str, clip_id: str) -> str:

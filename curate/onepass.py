@@ -45,9 +45,8 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from curate import store
 from curate.codec import DecodedFrame, iter_frames
-from curate.extract import ExtractStage, clip_path, frames_path
+from curate.extract import ExtractStage, publish
 from curate.guard import Limits
 from curate.ids import clip_id
 from curate.split import SplitStage
@@ -232,9 +231,7 @@ def _extract_one(job: OnePassJob, spill: FrameSpill, times: list[float], scratch
     start = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(dir=scratch) as out:
-            clip = extract.encode_span(clip, _span_frames(spill, times, span), out)
-            store.upload(os.path.join(out, "clip.mp4"), clip_path(clip.work_dir, clip.clip_id))
-            store.upload(os.path.join(out, "frames.npz"), frames_path(clip.work_dir, clip.clip_id))
+            clip = publish(extract.encode_span(clip, _span_frames(spill, times, span), out), out)
     except Exception as exc:  # noqa: BLE001 - this clip's reject row; the others go on
         reject_for(clip, extract.name, exc)
     clip.timings[extract.name] = time.perf_counter() - start
