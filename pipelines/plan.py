@@ -11,9 +11,9 @@ shard. The streaming plan of the per-source phase::
 A source's clips are encoded by the worker that decoded it, from the same decode
 (:mod:`curate.onepass`); consecutive task-based maps are fused by Ray Data, and clips are
 re-blocked one per block so the later per-clip stages of one long source spread over all
-workers (as do the spans of a source too large for the one-decode path). Stages with ``uses_model`` run as an actor
-pool (``resources.concurrency`` actors with ``resources.gpus`` GPUs each) and
-``setup()`` loads the model once per actor.
+workers (as do the spans of a source too large for the one-decode path). Stages with
+``uses_model`` run as an actor pool (``resources.concurrency`` actors with
+``resources.gpus`` GPUs each) and ``setup()`` loads the model once per actor.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class SplitExtract(FanOut):
 
         src: SourceTask = loads(row["task"])
         if src.rejected or not onepass.fits_one_pass(self.extract, src):
-            yield from super().__call__({"task": dumps(src if src.rejected else self.split(src))})
+            yield from ({"task": dumps(t)} for t in self.tasks(src if src.rejected else self.split(src)))
             return
         out_dir = tempfile.mkdtemp(prefix="vidcurate-clips-")
         try:
@@ -142,7 +142,7 @@ class SplitExtract(FanOut):
             except Exception as exc:  # noqa: BLE001 - the source's reject row, never dropped
                 reject_for(src, self.split.name, exc)
                 src.timings[self.split.name] = time.perf_counter() - start
-                yield from super().__call__({"task": dumps(src)})
+                yield from ({"task": dumps(t)} for t in self.tasks(src))
                 return
             for i, path in enumerate(job.clip_files):
                 with open(path, "rb") as f:
