@@ -35,11 +35,13 @@ import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector, ThresholdDetector
 from scenedetect.common import FrameTimecode
 
-from curate.split import transnet
+from curate.split import fastscore, transnet
 from curate.split.flashes import drop_flashes, is_excursion, is_flash
-from curate.split.transitions import find_blank, find_gradual, merge_intervals, thumbnail
+from curate.split.gradual import GradualScan, ThumbBuffer
+from curate.split.transitions import find_blank, merge_intervals, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
+fastscore.install()  # the same content scores, less CPU
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,10 @@ class ShotDetector:
         self.gradual, self.max_transition_s, self.blank_std = gradual, max_transition_s, blank_std
         self.flash_len = int(round(flash_s * self.fps))
         self.kind, self.threshold, self.device, self.batch = detector, threshold, device, batch
-        self._thumbs: list[np.ndarray] = []
+        self._thumbs = ThumbBuffer()
+        top = max(3, int(round(max_transition_s * self.fps)))
+        # dissolves and fades are judged as frames arrive (same result as find_gradual at the end)
+        self._gradual = GradualScan(sorted({max(3, top >> k) for k in range(4)})) if gradual else None
         self._net: list[np.ndarray] = []  # transnetv2: (27, 48, 3) RGB inputs
         self.net_scores: tuple[np.ndarray, np.ndarray] | None = None  # transnetv2: (single, many)
         self._final: Boundaries | None = None
@@ -118,6 +123,8 @@ class ShotDetector:
         self._found: list[int] = []
         self.num_frames = 0
 
+    SCAN_EVERY = 32  # frames between two incremental dissolve scans
+
     def _tc(self, index: int) -> FrameTimecode:
         return FrameTimecode(index, self.fps)
 
@@ -130,6 +137,8 @@ class ShotDetector:
             self._net.append(transnet.input_frame(frame_bgr))
         self._thumbs.append(thumbnail(frame_bgr))
         self.num_frames += 1
+        if self._gradual is not None and self.num_frames % self.SCAN_EVERY == 0:
+            self._gradual.scan(self._thumbs.view())
 
     def cuts(self) -> list[int]:
         """Finish detection and return the hard-cut shot starts (see :class:`Boundaries`)."""
@@ -146,21 +155,47 @@ class ShotDetector:
         end = self._tc(max(self.num_frames - 1, 0))
         for det in self.detectors:
             self._found.extend(c.frame_num for c in det.post_process(end))
-        if not self._thumbs:
+        if not len(self._thumbs):
             return Boundaries([], [])
-        thumbs = np.stack(self._thumbs)
+        thumbs = self._thumbs.view()
         gaps = self._network(thumbs) if self.kind == "transnetv2" else []
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in self._found + spike_cuts(strength) if 0 < c < self.num_frames})
         cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.min_len,
                           strength=strength)
-        if self.gradual:
-            top = max(3, int(round(self.max_transition_s * self.fps)))
-            lengths = sorted({max(3, top >> k) for k in range(4)})
-            gaps += find_gradual(thumbs, lengths)
+        if self._gradual is not None:
+            gaps += self._gradual.result(thumbs)
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
         return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
+
+    @property
+    def can_preview(self) -> bool:
+        """Whether :meth:`preview` works: not for ``transnetv2``, which scores at the end."""
+        return self.kind != "transnetv2"
+
+    def preview(self, lo: int) -> Boundaries:
+        """Boundaries of the frames fed so far from frame ``lo`` on (absolute frame indices),
+        by the rules of the final result but from what is known now: the cuts the
+        PySceneDetect detectors have reported, jump-cut spikes, flashes, merged cuts, the
+        dissolves and fades judged so far and blank runs of ``[lo, num_frames)``. Near
+        ``lo`` and near the newest frame it may differ from :meth:`boundaries` (no context
+        yet); :mod:`curate.speculate` only trusts it far from both and checks what it
+        did against the final boundaries. Raises RuntimeError for ``transnetv2``."""
+        if not self.can_preview:
+            raise RuntimeError("transnetv2 boundaries are known only at the end")
+        n = self.num_frames
+        thumbs = self._thumbs.view()[lo:n]
+        if len(thumbs) < 2:
+            return Boundaries([], [])
+        strength = jumps(thumbs)
+        raw = sorted({c - lo for c in self._found if lo < c < n} | set(spike_cuts(strength)))
+        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), len(thumbs), self.min_len, strength=strength)
+        gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
+        if self.blank_std is not None:
+            gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
+        b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
+        return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
 
     def _network(self, thumbs: np.ndarray) -> list[tuple[int, int]]:
         """Run TransNetV2 over the collected inputs: its cuts go to ``_found`` (unless only the
