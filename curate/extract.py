@@ -112,9 +112,12 @@ class ExtractStage(Stage):
                                    "memory (MB) before the rest go to scratch disk")
     encode_threads: int = Field(2, ge=1, le=64, description="one_pass: clips of one source encoded at "
                                 "once (each encoder single-threaded: the bytes do not change)")
+    encode_ahead: bool = Field(True, description="one_pass: encode the shots whose boundaries have "
+                               "settled while the decode goes on, checked against the final spans "
+                               "(curate.speculate); the clips do not change")
 
     RUN_ONLY: ClassVar[frozenset] = frozenset({"one_pass", "spill_max_mb", "spill_memory_mb", "encode_threads",
-                                               "decoder", "encoder"})  # how, not what
+                                               "encode_ahead", "decoder", "encoder"})  # how, not what
 
     def settings(self) -> dict:
         """The configuration that shapes the output (see :meth:`curate.stage.Stage.settings`);

@@ -36,9 +36,11 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import queue
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import av
@@ -49,6 +51,7 @@ from curate.codec import DecodedFrame, iter_frames
 from curate.extract import ExtractStage, publish
 from curate.guard import Limits
 from curate.ids import clip_id
+from curate.speculate import Speculator, dump_clip, load_clip
 from curate.split import SplitStage
 from curate.stage import reject_for
 from curate.tasks import ClipTask, SourceTask
@@ -76,7 +79,7 @@ class FrameSpill:
         self.count = 0
         self.tags: dict[str, int] = {}
         self._held: list[np.ndarray] = []
-        self._file = None
+        self._wfd: int | None = None  # write side: unbuffered os.write, so readers see each frame at once
         self._fd: int | None = None  # read side, opened once; os.pread is safe across threads
 
     def append(self, frame: av.VideoFrame) -> None:
@@ -90,9 +93,11 @@ class FrameSpill:
         if self.count < self.in_memory:
             self._held.append(planes)
         else:
-            if self._file is None:
-                self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
-            self._file.write(planes.tobytes())
+            if self._wfd is None:
+                self._wfd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            view = memoryview(np.ascontiguousarray(planes)).cast("B")
+            while view:  # unbuffered: a frame is readable (os.pread) once append returns
+                view = view[os.write(self._wfd, view):]
         self.count += 1
 
     def frame(self, i: int) -> av.VideoFrame:
@@ -102,8 +107,6 @@ class FrameSpill:
         if i < self.in_memory:
             planes = self._held[i]
         else:
-            if not self._file.closed:
-                self._file.flush()
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDONLY)
             data = os.pread(self._fd, self.frame_bytes, (i - self.in_memory) * self.frame_bytes)
@@ -115,8 +118,9 @@ class FrameSpill:
 
     def close(self) -> None:
         """Close the file for writing (reads still work)."""
-        if self._file is not None:
-            self._file.close()
+        if self._wfd is not None:
+            os.close(self._wfd)
+            self._wfd = None
 
     def release(self) -> None:
         """Close the read side and drop the held frames (the file goes with its folder)."""
@@ -159,7 +163,8 @@ class OnePassJob:
     a folder on this node where each finished clip task is written as a pickle, so a
     source of hundreds of clips never holds all their samples (about 3 MB a clip) in
     memory or in one message; its files are listed in ``clip_files``, in span order. None:
-    the tasks are kept in ``clips``.
+    the tasks are kept in ``clips``. ``then``: clip stages run on each clip right after
+    its encode, on the encoder threads (:func:`pipelines.plan.fusable`: e.g. score).
     """
 
     task: SourceTask
@@ -167,11 +172,12 @@ class OnePassJob:
     extract: ExtractStage
     settings: dict
     out_dir: str | None = None
+    then: list = field(default_factory=list)  # fused clip stages run on each clip (pipelines.plan.fusable)
     clips: list[ClipTask] = field(default_factory=list)
     clip_files: list[str] = field(default_factory=list)
 
 
-def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill | None = None):
+def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill | None = None, tick=None):
     """The one decode of a probed source (:class:`schemas.SourceInfo`): every frame at the
     clip size (``extract.clip_size``), shrunk to the detection size (never upscaled) and
     fed to ``split``'s shot detector; each clip frame is appended to ``spill`` when given.
@@ -179,6 +185,8 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     Returns ``(detector, times, reset, failed)`` for :meth:`curate.split.SplitStage.finish`:
     the fed :class:`curate.split.shots.ShotDetector`, frame times (seconds), whether
     timestamps were shifted, and ``(error, t_s)`` of a decode that failed part-way.
+    ``tick(detector, times)``, when given, is called after each frame is fed (the
+    speculative encodes of :class:`curate.speculate.Speculator`).
     ``bench/split_accuracy.py`` scores this same pass. Raises
     :class:`curate.codec.CodecError` when no frame decodes.
     """
@@ -189,20 +197,76 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     times: list[float] = []
     reset, failed = False, []
     shrink, to_bgr = VideoReformatter(), VideoReformatter()  # one swscale context each for the pass
-    for frame in iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
-                             stream_index=src.stream_index, field_order=src.field_order,
-                             decoder=extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t))):
-        if spill is not None:
-            spill.append(frame.image)
+    frames = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
+                         stream_index=src.stream_index, field_order=src.field_order,
+                         decoder=extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t)))
+    for frame in read_ahead(frames, spill):
         # Scaled in YUV, then converted: the two steps of the split stage's own decode
         # (curate.codec.iter_frames with fmt="bgr24"), so both paths feed the same pixels.
         small = shrink.reformat(frame.image, width=dw, height=dh, interpolation="AREA")
         detector.feed(to_bgr.reformat(small, format="bgr24").to_ndarray())
         times.append(frame.t_s)
         reset |= frame.shifted
-    if spill is not None:
-        spill.close()
+        if tick is not None:
+            tick(detector, times)
     return detector, times, reset, failed
+
+
+_DONE = object()
+
+
+def read_ahead(frames, spill: FrameSpill | None = None, depth: int = 32):
+    """Iterate ``frames`` (decoded clip frames) on a thread of their own, appending each to
+    ``spill`` there, while the caller works on the frames before: decoding and scaling
+    (FFmpeg, no GIL) overlap the caller's shot detection (NumPy and Python). At most
+    ``depth`` frames wait in between. Yields the frames in order; re-raises what the
+    iteration raised; stops the thread when the caller stops early. The spill is closed
+    for writing at the end."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for frame in frames:
+                if spill is not None:
+                    spill.append(frame.image)
+                while not stop.is_set():
+                    try:
+                        box.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item = _DONE
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+            item = exc
+        finally:
+            if spill is not None:
+                spill.close()
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=produce, name="onepass-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 def _span_frames(spill: FrameSpill, times: list[float], span):
@@ -223,11 +287,15 @@ def _keep(job: OnePassJob, clip: ClipTask) -> None:
     job.clip_files.append(path)
 
 
-def _extract_one(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str, span) -> ClipTask:
-    task, extract = job.task, job.extract
-    clip = ClipTask(source=task.source, span=span, work_dir=task.work_dir, source_path=task.path,
+def _clip_task(job: OnePassJob, source, span) -> ClipTask:
+    task = job.task
+    return ClipTask(source=source, span=span, work_dir=task.work_dir, source_path=task.path,
                     clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame, job.settings),
                     n_in_source=len(task.spans))
+
+
+def _extract_one(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str, span) -> ClipTask:
+    clip, extract = _clip_task(job, job.task.source, span), job.extract
     start = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(dir=scratch) as out:
@@ -235,17 +303,48 @@ def _extract_one(job: OnePassJob, spill: FrameSpill, times: list[float], scratch
     except Exception as exc:  # noqa: BLE001 - this clip's reject row; the others go on
         reject_for(clip, extract.name, exc)
     clip.timings[extract.name] = time.perf_counter() - start
+    return _then(job, clip)
+
+
+def _then(job: OnePassJob, clip: ClipTask) -> ClipTask:
+    """Run the job's fused clip stages (``then``, e.g. score) on a fresh clip."""
+    for stage in job.then:
+        clip = stage(clip)
     return clip
 
 
-def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str) -> None:
-    """Encode every span, ``extract.encode_threads`` at a time (PyAV releases the GIL while
-    x264 works; each encoder is single-threaded, so bytes do not depend on this), keeping
-    the clip tasks in span order."""
-    spans = job.task.spans
-    with ThreadPoolExecutor(max_workers=max(1, min(job.extract.encode_threads, len(spans) or 1))) as pool:
-        for clip in pool.map(lambda span: _extract_one(job, spill, times, scratch, span), spans):
-            _keep(job, clip)
+def _encode_ahead(job: OnePassJob, spill: FrameSpill, scratch: str, span, times: list[float], fps: float) -> str:
+    """A speculative encode (:mod:`curate.speculate`) of ``span`` at output rate ``fps`` into
+    its own folder under ``scratch``; returns the pickled clip task's path. Raises what
+    encoding raises."""
+    start = time.perf_counter()
+    out = tempfile.mkdtemp(dir=scratch, prefix="ahead-")
+    source = job.task.source.model_copy(update={"fps": fps})  # the rate so far; checked at the end
+    clip = job.extract.encode_span(_clip_task(job, source, span), _span_frames(spill, times, span), out)
+    clip.timings[job.extract.name] = time.perf_counter() - start
+    return dump_clip(_then(job, clip), out)
+
+
+def _final_one(job: OnePassJob, spill, times, scratch, spec: Speculator, span):
+    """The clip task of a final span: the speculative encode when one matches (published
+    now), else a future of a new encode on the pass's encoder threads."""
+    fps = min(job.task.source.fps, job.extract.max_fps)
+    path = spec.take(span, fps)
+    if path is None:
+        return spec.pool.submit(_extract_one, job, spill, times, scratch, span)
+    clip = load_clip(path, job.task.source, span, len(job.task.spans))
+    if clip.clip_id != _clip_task(job, job.task.source, span).clip_id:
+        raise RuntimeError(f"speculative clip {clip.clip_id} does not match its span")
+    return publish(clip, os.path.dirname(path))
+
+
+def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str, spec: Speculator) -> None:
+    """Encode every final span not already encoded ahead (:mod:`curate.speculate`) on the
+    pass's encoder threads (PyAV releases the GIL while x264 works; each encoder is
+    single-threaded, so bytes do not depend on this), keeping the clip tasks in span order."""
+    pending = [_final_one(job, spill, times, scratch, spec, span) for span in job.task.spans]
+    for item in pending:
+        _keep(job, item.result() if isinstance(item, Future) else item)
 
 
 def run_one_pass(job: OnePassJob) -> OnePassJob:
@@ -261,14 +360,22 @@ def run_one_pass(job: OnePassJob) -> OnePassJob:
     ``no_shots``, ``decode_error``, ...).
     """
     start = time.perf_counter()
-    size = job.extract.clip_size(job.task.source)
-    with tempfile.TemporaryDirectory(prefix="vidcurate-onepass-") as scratch:
-        spill = FrameSpill(os.path.join(scratch, "frames.yuv"), *size, memory_mb=job.extract.spill_memory_mb)
-        detector, times, reset, failed = detect_pass(job.task.source, job.split, job.extract, spill)
-        job.task = job.split.finish(job.task, detector, times, reset, failed)
-        job.task.timings[job.split.name] = time.perf_counter() - start
+    src, extract = job.task.source, job.extract
+    with tempfile.TemporaryDirectory(prefix="vidcurate-onepass-") as scratch, \
+            ThreadPoolExecutor(max_workers=extract.encode_threads) as pool:
+        spill = FrameSpill(os.path.join(scratch, "frames.yuv"), *extract.clip_size(src),
+                           memory_mb=extract.spill_memory_mb)
+        spec = Speculator(lambda span, times, fps: _encode_ahead(job, spill, scratch, span, times, fps),
+                          job.split, src.fps, extract.max_fps, pool)
         try:
-            _extract(job, spill, times, scratch)
+            detector, times, reset, failed = detect_pass(src, job.split, extract, spill,
+                                                         tick=spec.advance if extract.encode_ahead else None)
+            job.task = job.split.finish(job.task, detector, times, reset, failed)
+            job.task.timings[job.split.name] = time.perf_counter() - start
+            _extract(job, spill, times, scratch, spec)
         finally:
+            for _, future in spec.jobs.values():
+                future.cancel()
+            pool.shutdown(wait=True)
             spill.release()
     return job

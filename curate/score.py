@@ -98,6 +98,7 @@ class ScoreStage(Stage):
     """
 
     name = "score"
+    fusable = True  # pure function of the clip's samples: run by the one-decode pass as clips are encoded
     stage: Literal["score"] = "score"
     flow: Literal["farneback", "dis"] = "dis"
     camera_fit: Literal["ransac", "least_squares"] = "ransac"

@@ -74,6 +74,7 @@ class Stage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: ClassVar[str] = "stage"
     uses_model: ClassVar[bool] = False
+    fusable: ClassVar[bool] = False  # may run inside the one-decode pass (pipelines.plan.fusable)
     resources: Resources = Field(default_factory=Resources)
     limits: Limits | None = None
 

@@ -5,13 +5,14 @@ the project's own dataclasses produced inside the same run, never data read from
 shard. The streaming plan of the per-source phase::
 
     sources -> map(probe) -> flat_map(split + extract from one decode, fan out clips)
-            -> repartition(1 row per block) -> map(extract: only clips not yet extracted)
-            -> map(score) -> ...
+            -> repartition(rows_per_block) -> map(extract: only clips not yet extracted)
+            -> map(score: only clips not yet scored) -> ...
 
 A source's clips are encoded by the worker that decoded it, from the same decode
-(:mod:`curate.onepass`); consecutive task-based maps are fused by Ray Data, and clips are
-re-blocked one per block so the later per-clip stages of one long source spread over all
-workers (as do the spans of a source too large for the one-decode path). Stages with
+(:mod:`curate.onepass`), which also scores each clip as it is encoded (the plain CPU
+stages right after extract, :func:`fusable`; the later maps pass such clips on); consecutive task-based maps are fused by Ray Data, and clips are
+re-blocked (:func:`rows_per_block`) so the later per-clip stages of one long source spread
+over all workers (as do the spans of a source too large for the one-decode path). Stages with
 ``uses_model`` run as an actor pool (``resources.concurrency`` actors with
 ``resources.gpus`` GPUs each) and ``setup()`` loads the model once per actor.
 """
@@ -51,10 +52,25 @@ class _Apply:
         self.ready = False
 
     def __call__(self, row: dict) -> dict:
+        task = loads(row["task"])
+        if self.stage.name in task.timings:  # already run inside the one-decode pass (fusable)
+            return row
         if not self.ready:
             self.stage.setup()
             self.ready = True
-        return {"task": dumps(self.stage(loads(row["task"])))}
+        return {"task": dumps(self.stage(task))}
+
+
+def fusable(stages: list[Stage]) -> list[Stage]:
+    """The leading clip stages after extract that the one-decode pass runs on each clip as
+    it is encoded (:class:`SplitExtract`): plain CPU stages (no model, no GPU share, no
+    sandbox limits of their own), e.g. ``score``. Their result is the same wherever they run."""
+    out = []
+    for stage in stages:
+        if stage.uses_model or stage.resources.gpus or stage.limits is not None or not stage.fusable:
+            break
+        out.append(stage)
+    return out
 
 
 class _ActorStage:
@@ -117,9 +133,9 @@ class SplitExtract(FanOut):
     pass (time limit, crash, a source verdict) is the source's reject row, from ``split``.
     """
 
-    def __init__(self, split: Stage, extract: Stage, clip_settings: dict):
+    def __init__(self, split: Stage, extract: Stage, clip_settings: dict, then: list[Stage] = ()):
         super().__init__(clip_settings)
-        self.split, self.extract = split, extract
+        self.split, self.extract, self.then = split, extract, list(then)
 
     def __call__(self, row: dict) -> Iterator[dict]:
         """Rows of the source's clip tasks, read one at a time from the pass's node-local
@@ -134,7 +150,8 @@ class SplitExtract(FanOut):
             return
         out_dir = tempfile.mkdtemp(prefix="vidcurate-clips-")
         try:
-            job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir)
+            job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir,
+                                     then=self.then)
             limits = onepass.limits_for(self.split, self.extract, src.source.duration_s)
             start = time.perf_counter()
             try:
@@ -191,17 +208,27 @@ def largest_first(sources: list[str]) -> list[str]:
     return sorted(local, key=lambda p: (-size(p), p)) + [p for p in sources if "://" in p]
 
 
+def rows_per_block(extract: Stage) -> int:
+    """Clip tasks per block after the split fan-out: 1 when spans are extracted by the
+    later map (``one_pass`` off: every span its own task, spread over the workers); 16 on
+    the one-decode path, where the clips arrive encoded and scored and what is left per
+    clip is light: a Ray task per clip cost 4-6 s on a 114-clip 1080p source on 2 cores,
+    16 a block under 1 s. A source too large for the one-decode path still spreads its
+    spans over the workers 16 at a time."""
+    return 16 if getattr(extract, "one_pass", False) else 1
+
+
 def source_plan(sources: list[str], work_dir: str, probe: Stage, split: Stage,
                 clip_stages: list[Stage], clip_settings: dict) -> ray.data.Dataset:
     """The streaming per-source plan (module docstring), sources in :func:`largest_first`
     order; rows come back without samples."""
     items = [{"task": dumps(SourceTask(path=p, work_dir=work_dir))} for p in largest_first(sources)]
     ds = _rows(items)
-    one_pass = SplitExtract(split, clip_stages[0], clip_settings)
+    one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fusable(clip_stages[1:]))
     cpus = max(split.resources.cpus, clip_stages[0].resources.cpus)  # the pass does both stages' work
     gpus = max(split.resources.gpus, clip_stages[0].resources.gpus)
     ds = add_stage(ds, probe).flat_map(one_pass, num_cpus=cpus, num_gpus=gpus or None)
-    ds = ds.repartition(target_num_rows_per_block=1)
+    ds = ds.repartition(target_num_rows_per_block=rows_per_block(clip_stages[0]))
     for stage in clip_stages:
         ds = add_stage(ds, stage)
     return ds.map(_strip)
