@@ -1,4 +1,5 @@
-"""Near-duplicate groups: connected components of the near-pair graph (scipy.sparse.csgraph)."""
+"""Near-duplicate groups: connected components of the near-pair graph (scipy.sparse.csgraph),
+and a union-find that tells which pairs are already in one group while edges are added."""
 
 from __future__ import annotations
 
@@ -24,3 +25,31 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
     nodes = nodes[np.argsort(labels[nodes], kind="stable")]
     cuts = np.flatnonzero(np.diff(labels[nodes])) + 1
     return sorted(np.split(nodes, cuts), key=lambda g: int(g[0]))
+
+
+class Joined:
+    """Union-find (disjoint sets with path halving) over nodes ``0..n-1``.
+
+    ``together(a, b)``: whether edges added so far (:meth:`join`) connect ``a`` and ``b``.
+    Dedup uses it to skip verifying a candidate pair whose clips are already in one group:
+    the pair's verdict could not change the groups (:func:`components`)."""
+
+    def __init__(self, n: int, i=(), j=()):
+        self.parent = list(range(n))
+        for a, b in zip(i, j):
+            self.join(int(a), int(b))
+
+    def find(self, a: int) -> int:
+        parent = self.parent
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def together(self, a: int, b: int) -> bool:
+        return self.find(a) == self.find(b)

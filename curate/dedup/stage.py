@@ -121,7 +121,7 @@ class DedupStage(Stage):
         i, j = np.r_[first[i], np.arange(n)], np.r_[first[j], first[same]]
         if self.edit_distance is not None:
             ei, ej, _ = edit_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
-                                   self.min_gist_cos, workers=self.workers)
+                                   self.min_gist_cos, workers=self.workers, joined=(i, j))
             i, j = np.r_[i, ei], np.r_[j, ej]
         if self.semantic_min_cos is not None:
             si, sj = semantic_pairs([records[k].clip_embedding for k in idx], self.semantic_min_cos)

@@ -116,15 +116,25 @@ def upsample(sig: Signature) -> Signature:
     return Signature(out, sig.step_s / 2)
 
 
-def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_level: float = 0.5) -> float:
+def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_level: float = 0.5,
+             limit: float | None = None) -> float:
     """Edit distance of two signatures (see module docstring): 0 for identical clips, about
     0.02-0.06 for edited copies, more for distinct clips. Raises ValueError when the
-    thumbnail sizes differ."""
+    thumbnail sizes differ.
+
+    ``limit``: the caller only asks whether the distance is at most ``limit``; once a
+    lower bound of it is over ``limit`` that bound is returned (the alignment mean is at
+    most the best frame correlation, and the motion term is never negative), so the
+    answer to ``distance <= limit`` is the same and distinct clips cost less."""
     if a.thumbs.shape[1:] != b.thumbs.shape[1:]:
         raise ValueError(f"signature sizes differ: {a.thumbs.shape[1:]} vs {b.thumbs.shape[1:]}")
     a, b = upsample(a), upsample(b)
     app, mot, move_a, move_b = similarities(a, b)
+    if limit is not None and 1.0 - float(app.max()) > limit:
+        return 1.0 - float(app.max())
     d = 1.0 - max(best_alignment(app, a.step_s, b.step_s), best_alignment(app.T, b.step_s, a.step_s))
+    if limit is not None and d > limit:
+        return d
     if max(move_a, move_b) > motion_level:
         d += motion_weight * (1.0 - max(best_alignment(mot, a.step_s, b.step_s),
                                         best_alignment(mot.T, b.step_s, a.step_s)))

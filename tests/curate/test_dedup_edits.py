@@ -155,3 +155,34 @@ def test_ray_verification_finds_the_same_pairs(ray_session, monkeypatch):
     there = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, workers=2)
     assert [a.tolist() for a in here[:2]] == [a.tolist() for a in there[:2]]
     assert set(zip(*(a.tolist() for a in here[:2]))) == {(0, 1), (0, 3), (1, 3)}
+
+
+def test_a_limit_gives_the_same_verdict_and_the_exact_distance_under_it():
+    orig = _sig(_clip(2.0))
+    for other in (_sig(_clip(2.0, edit=crop_bright)), _sig(_clip(12.0)), _sig(_clip(2.0, seed=8)),
+                  _sig(_wall(1))):
+        full = distance(orig, other)
+        bounded = distance(orig, other, limit=EDIT_LIMIT)
+        assert (bounded <= EDIT_LIMIT) == (full <= EDIT_LIMIT)
+        assert bounded == full if full <= EDIT_LIMIT else EDIT_LIMIT < bounded <= full
+
+
+def test_pairs_already_in_one_group_are_not_verified():
+    import curate.dedup.edits as edits
+    from curate.dedup.groups import Joined
+    from curate.dedup.signature import encode as enc
+
+    # 0, 1, 3: one scene and two edited copies; 2: the camera later; 4: a shifted copy of 2
+    sigs = [enc(_sig(c)) for c in (_clip(2.0), _clip(2.0, edit=crop_bright), _clip(12.0),
+                                   _clip(2.2, edit=gamma), _clip(12.3))]
+    full_stats, some_stats = {}, {}
+    full = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, stats=full_stats)
+    assert set(zip(*(a.tolist() for a in full[:2]))) == {(0, 1), (0, 3), (1, 3), (2, 4)}
+    some = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, stats=some_stats, joined=(np.array([0]), np.array([1])))
+    assert some_stats["verified"] < full_stats["verified"] == full_stats["candidates"]
+    found = set(zip(*(a.tolist() for a in some[:2])))
+    assert (0, 1) not in found and (2, 4) in found  # 0~1 was given; the groups are the same
+    union = Joined(5, [0], [1])
+    for a, b in found:
+        union.join(a, b)
+    assert union.together(1, 3) and union.together(2, 4) and not union.together(0, 2)
