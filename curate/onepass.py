@@ -4,31 +4,45 @@ The split stage needs every frame of a source (shot boundaries), and the extract
 needs every frame of every span (the clip). Decoding the source once for detection and
 again, span by span, for extraction doubles the most expensive work of the per-source
 phase and seeks once per clip. Here one sequential PyAV pass decodes each frame once,
-deinterlaces it when the source is interlaced, and scales and converts it once
-(swscale) to the clip's size, range and matrix (:func:`curate.codec.iter_frames` with
+deinterlaces it when the source is interlaced, and scales and converts it once (swscale)
+to the clip's size, range and matrix (:func:`curate.codec.iter_frames` with
 ``fmt="yuv420p"``). Each such clip frame
 
 - is shrunk to the split stage's detection size (``detect_width``, BGR) and fed to the
   shot detector (:class:`curate.split.shots.ShotDetector`), and
 - is kept, as its raw ``yuv420p`` planes, in memory up to ``extract.spill_memory_mb``
-  and beyond that in a spill file on node-local scratch disk (:class:`FrameSpill`;
-  ``W * H * 1.5`` bytes a frame, about 175 KB at 456x256).
+  and beyond that in a spill file on node-local scratch disk
+  (:class:`curate.spill.FrameSpill`; ``W * H * 1.5`` bytes a frame, about 175 KB at
+  456x256).
 
-Shots are only known once the whole source has been seen (dissolves, flashes and the
-minimum shot length look both ways), so encoding waits for the end of the pass: then
-the split stage plans the spans (:meth:`curate.split.SplitStage.finish`) and each span's
-frames are read back from the spill and encoded by
-:meth:`curate.extract.ExtractStage.encode_span` (``extract.encode_threads`` spans at a
-time), with the frame and motion samples taken on the way; each finished clip task is
-pickled to a node-local folder (:class:`OnePassJob`) for the plan to hand on one by one. The clips are byte-identical to those of the per-span path (same frames,
-same encoder settings), so clip ids, sample keys and shards do not change.
+Threads: the decode, deinterlace, scaling and the spill run on a thread of their own
+(:func:`curate.spill.read_ahead`; FFmpeg releases the GIL) while the caller's thread
+shrinks each frame and runs the shot detector; ``extract.encode_threads`` encoder
+threads work beside them (x264 releases the GIL too).
 
-Bounds: the pass runs in one sandbox call per source (:mod:`curate.guard`) with the split
-and extract limits added (time scaled by the source's length, see :func:`limits_for`),
-so a hung or crashing decoder or encoder costs its own source only. Memory stays at one
-decoded frame, the detector's thumbnails and ``spill_memory_mb`` of held frames; the rest
-of the spill is on disk and deleted with the scratch folder. A source whose spill would
-exceed ``extract.spill_max_mb`` takes the per-span path instead (:func:`fits_one_pass`).
+Shots are final only once the whole source has been seen (dissolves, flashes and the
+minimum shot length look both ways). With ``extract.encode_ahead`` (the default) the
+shots whose boundaries have settled are planned and encoded while the decode goes on
+(:mod:`curate.speculate`); at the end the split stage plans the final spans
+(:meth:`curate.split.SplitStage.finish`), an encode made ahead serves a final span only
+when its frames, times and rate are the same, and every other span's frames are read
+back from the spill and encoded then by :meth:`curate.extract.ExtractStage.encode_span`,
+with the frame and motion samples taken on the way. The plain CPU clip stages that
+follow extract (``score``: :func:`pipelines.plan.fusable`, passed as
+``OnePassJob.then``) run on each clip right after its encode, on the encoder threads, so
+a long source's clips leave the pass scored. Each finished clip task is pickled to a
+node-local folder (:class:`OnePassJob`) for the plan to hand on one by one. The clips
+are byte-identical to those of the per-span path (same frames, same encoder settings),
+so clip ids, sample keys and shards do not change.
+
+Bounds: the pass runs in one sandbox call per source (:mod:`curate.guard`) with the
+split and extract limits added (time scaled by the source's length, see
+:func:`limits_for`), so a hung or crashing decoder or encoder costs its own source only.
+Memory stays at the decoded frames queued between the threads (32 clip frames), the
+detector's thumbnails, the encoders' clips and ``spill_memory_mb`` of held frames; the
+rest of the spill is on disk and deleted with the scratch folder. A source whose spill
+would exceed ``extract.spill_max_mb`` takes the per-span path instead
+(:func:`fits_one_pass`).
 """
 
 from __future__ import annotations
@@ -36,14 +50,11 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import queue
 import tempfile
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -52,82 +63,12 @@ from curate.extract import ExtractStage, publish
 from curate.guard import Limits
 from curate.ids import clip_id
 from curate.speculate import Speculator, dump_clip, load_clip
+from curate.spill import FrameSpill, read_ahead
 from curate.split import SplitStage
 from curate.stage import reject_for
 from curate.tasks import ClipTask, SourceTask
 
 _EPS = 1e-4  # seconds; the same tolerance as iter_frames' start_s/end_s window
-
-
-class FrameSpill:
-    """Raw ``yuv420p`` frames of one size, kept in memory up to a budget, then in a file.
-
-    ``width`` x ``height`` (even) clip frames are stored as their ``(H * 3 / 2, W) uint8``
-    plane layout (``VideoFrame.to_ndarray()``): the first ``memory_mb`` megabytes of
-    frames stay in RAM (most sources: no disk traffic at all), the rest are appended to
-    the file at ``path``, on node-local scratch. Colour tags (range, matrix, primaries,
-    transfer) are taken from the first frame and put back on every frame read, so a frame
-    read back converts and encodes exactly like the one written.
-    """
-
-    _TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
-
-    def __init__(self, path: str, width: int, height: int, memory_mb: float = 128.0):
-        self.path, self.width, self.height = path, width, height
-        self.frame_bytes = width * height * 3 // 2
-        self.in_memory = max(0, int(memory_mb * 2**20) // self.frame_bytes)  # frames kept in RAM
-        self.count = 0
-        self.tags: dict[str, int] = {}
-        self._held: list[np.ndarray] = []
-        self._wfd: int | None = None  # write side: unbuffered os.write, so readers see each frame at once
-        self._fd: int | None = None  # read side, opened once; os.pread is safe across threads
-
-    def append(self, frame: av.VideoFrame) -> None:
-        """Store one ``yuv420p`` frame of the spill's size. Raises ValueError otherwise."""
-        if frame.format.name != "yuv420p" or (frame.width, frame.height) != (self.width, self.height):
-            raise ValueError(f"expected yuv420p {self.width}x{self.height}, got "
-                             f"{frame.format.name} {frame.width}x{frame.height}")
-        if not self.tags:
-            self.tags = {k: int(getattr(frame, k)) for k in self._TAGS}
-        planes = frame.to_ndarray()
-        if self.count < self.in_memory:
-            self._held.append(planes)
-        else:
-            if self._wfd is None:
-                self._wfd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            view = memoryview(np.ascontiguousarray(planes)).cast("B")
-            while view:  # unbuffered: a frame is readable (os.pread) once append returns
-                view = view[os.write(self._wfd, view):]
-        self.count += 1
-
-    def frame(self, i: int) -> av.VideoFrame:
-        """Frame ``i`` (0-based, in the order appended) as a tagged ``yuv420p`` frame."""
-        if not 0 <= i < self.count:
-            raise IndexError(f"frame {i} of {self.count}")
-        if i < self.in_memory:
-            planes = self._held[i]
-        else:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDONLY)
-            data = os.pread(self._fd, self.frame_bytes, (i - self.in_memory) * self.frame_bytes)
-            planes = np.frombuffer(data, np.uint8).reshape(self.height * 3 // 2, self.width)
-        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-        for k, v in self.tags.items():
-            setattr(frame, k, v)
-        return frame
-
-    def close(self) -> None:
-        """Close the file for writing (reads still work)."""
-        if self._wfd is not None:
-            os.close(self._wfd)
-            self._wfd = None
-
-    def release(self) -> None:
-        """Close the read side and drop the held frames (the file goes with its folder)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        self._held.clear()
 
 
 def spill_mb(extract: ExtractStage, task: SourceTask) -> float:
@@ -212,63 +153,6 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     return detector, times, reset, failed
 
 
-_DONE = object()
-
-
-def read_ahead(frames, spill: FrameSpill | None = None, depth: int = 32):
-    """Iterate ``frames`` (decoded clip frames) on a thread of their own, appending each to
-    ``spill`` there, while the caller works on the frames before: decoding and scaling
-    (FFmpeg, no GIL) overlap the caller's shot detection (NumPy and Python). At most
-    ``depth`` frames wait in between. Yields the frames in order; re-raises what the
-    iteration raised; stops the thread when the caller stops early. The spill is closed
-    for writing at the end."""
-    box: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for frame in frames:
-                if spill is not None:
-                    spill.append(frame.image)
-                while not stop.is_set():
-                    try:
-                        box.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            item = _DONE
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
-            item = exc
-        finally:
-            if spill is not None:
-                spill.close()
-        while not stop.is_set():
-            try:
-                box.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    thread = threading.Thread(target=produce, name="onepass-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = box.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
-
-
 def _span_frames(spill: FrameSpill, times: list[float], span):
     """The spill's frames with ``span.start_s <= t < span.end_s`` as :class:`DecodedFrame`s."""
     lo = int(np.searchsorted(times, span.start_s - _EPS, side="left"))
@@ -313,7 +197,8 @@ def _then(job: OnePassJob, clip: ClipTask) -> ClipTask:
     return clip
 
 
-def _encode_ahead(job: OnePassJob, spill: FrameSpill, scratch: str, span, times: list[float], fps: float) -> str:
+def _encode_ahead(job: OnePassJob, spill: FrameSpill, scratch: str, span, times: list[float],
+                  fps: float) -> str:
     """A speculative encode (:mod:`curate.speculate`) of ``span`` at output rate ``fps`` into
     its own folder under ``scratch``; returns the pickled clip task's path. Raises what
     encoding raises."""

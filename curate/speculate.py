@@ -58,7 +58,8 @@ class Speculator:
         every_s: seconds of video between two previews while shots are short.
     """
 
-    def __init__(self, encode, split, fps: float, max_fps: float, pool: ThreadPoolExecutor, every_s: float = 2.0):
+    def __init__(self, encode, split, fps: float, max_fps: float, pool: ThreadPoolExecutor,
+                 every_s: float = 2.0):
         self.encode, self.split, self.max_fps, self.pool = encode, split, max_fps, pool
         self.horizon = int(math.ceil((2 * split.max_transition_s + split.min_shot_s + 0.5) * fps))
         self.every = max(16, int(round(every_s * fps)))
@@ -101,7 +102,8 @@ class Speculator:
         for span in kept:
             if span.start_frame < a - a0 or span.end_frame > z - a0:
                 continue
-            span = span.model_copy(update={"start_frame": span.start_frame + a0, "end_frame": span.end_frame + a0})
+            span = span.model_copy(update={"start_frame": span.start_frame + a0,
+                                           "end_frame": span.end_frame + a0})
             key = span_key(span)
             if key not in self.jobs:
                 self.jobs[key] = (fps, self.pool.submit(self.encode, span, snapshot, fps))

@@ -12,7 +12,8 @@ import curate.codec.decode as decode_module
 from curate.extract import ExtractStage, clip_path
 from curate.guard import Limits
 from curate import onepass
-from curate.onepass import FrameSpill, limits_for
+from curate.onepass import limits_for
+from curate.spill import FrameSpill
 from curate.probe import ProbeStage
 from curate.split import SplitStage
 from curate.tasks import SourceTask

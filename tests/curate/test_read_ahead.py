@@ -10,7 +10,7 @@ from curate.codec import DecodedFrame
 from curate.embed import EmbedStage
 from curate.extract import ExtractStage
 from curate.filter import FilterStage
-from curate.onepass import FrameSpill, read_ahead
+from curate.spill import FrameSpill, read_ahead
 from curate.score import ScoreStage
 from curate.tasks import ClipTask
 from schemas import Span

@@ -1,0 +1,148 @@
+"""Frames of one decode held for the encoders, and the thread that decodes them.
+
+:class:`FrameSpill` keeps a source's clip-size ``yuv420p`` frames for the one-decode pass
+(:mod:`curate.onepass`): in memory up to a budget, then in a file on node-local scratch
+disk. :func:`read_ahead` runs the decode (and the spill's appends) on a thread of its own
+so FFmpeg's decoding and scaling, which release the GIL, overlap the shot detection of
+the caller's thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+
+import av
+import numpy as np
+
+
+class FrameSpill:
+    """Raw ``yuv420p`` frames of one size, kept in memory up to a budget, then in a file.
+
+    One thread appends while others read frames already appended (the file is written
+    unbuffered and read with ``os.pread``; the in-memory list only grows).
+
+    ``width`` x ``height`` (even) clip frames are stored as their ``(H * 3 / 2, W) uint8``
+    plane layout (``VideoFrame.to_ndarray()``): the first ``memory_mb`` megabytes of
+    frames stay in RAM (most sources: no disk traffic at all), the rest are appended to
+    the file at ``path``, on node-local scratch. Colour tags (range, matrix, primaries,
+    transfer) are taken from the first frame and put back on every frame read, so a frame
+    read back converts and encodes exactly like the one written.
+    """
+
+    _TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
+
+    def __init__(self, path: str, width: int, height: int, memory_mb: float = 128.0):
+        self.path, self.width, self.height = path, width, height
+        self.frame_bytes = width * height * 3 // 2
+        self.in_memory = max(0, int(memory_mb * 2**20) // self.frame_bytes)  # frames kept in RAM
+        self.count = 0
+        self.tags: dict[str, int] = {}
+        self._held: list[np.ndarray] = []
+        self._wfd: int | None = None  # write side: unbuffered os.write, so readers see each frame at once
+        self._fd: int | None = None  # read side, opened once; os.pread is safe across threads
+
+    def append(self, frame: av.VideoFrame) -> None:
+        """Store one ``yuv420p`` frame of the spill's size. Raises ValueError otherwise."""
+        if frame.format.name != "yuv420p" or (frame.width, frame.height) != (self.width, self.height):
+            raise ValueError(f"expected yuv420p {self.width}x{self.height}, got "
+                             f"{frame.format.name} {frame.width}x{frame.height}")
+        if not self.tags:
+            self.tags = {k: int(getattr(frame, k)) for k in self._TAGS}
+        planes = frame.to_ndarray()
+        if self.count < self.in_memory:
+            self._held.append(planes)
+        else:
+            if self._wfd is None:
+                self._wfd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            view = memoryview(np.ascontiguousarray(planes)).cast("B")
+            while view:  # unbuffered: a frame is readable (os.pread) once append returns
+                view = view[os.write(self._wfd, view):]
+        self.count += 1
+
+    def frame(self, i: int) -> av.VideoFrame:
+        """Frame ``i`` (0-based, in the order appended) as a tagged ``yuv420p`` frame."""
+        if not 0 <= i < self.count:
+            raise IndexError(f"frame {i} of {self.count}")
+        if i < self.in_memory:
+            planes = self._held[i]
+        else:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            data = os.pread(self._fd, self.frame_bytes, (i - self.in_memory) * self.frame_bytes)
+            planes = np.frombuffer(data, np.uint8).reshape(self.height * 3 // 2, self.width)
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        for k, v in self.tags.items():
+            setattr(frame, k, v)
+        return frame
+
+    def close(self) -> None:
+        """Close the file for writing (reads still work)."""
+        if self._wfd is not None:
+            os.close(self._wfd)
+            self._wfd = None
+
+    def release(self) -> None:
+        """Close the read side and drop the held frames (the file goes with its folder)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._held.clear()
+
+
+_DONE = object()
+
+
+def read_ahead(frames, spill: FrameSpill | None = None, depth: int = 32):
+    """Iterate ``frames`` (decoded clip frames) on a thread of their own, appending each to
+    ``spill`` there, while the caller works on the frames before: decoding and scaling
+    (FFmpeg, no GIL) overlap the caller's shot detection (NumPy and Python). At most
+    ``depth`` frames wait in between. Yields the frames in order; re-raises what the
+    iteration raised; stops the thread when the caller stops early. The spill is closed
+    for writing at the end."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for frame in frames:
+                if spill is not None:
+                    spill.append(frame.image)
+                while not stop.is_set():
+                    try:
+                        box.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item = _DONE
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+            item = exc
+        finally:
+            if spill is not None:
+                spill.close()
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=produce, name="onepass-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
