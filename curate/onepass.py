@@ -210,13 +210,15 @@ def _encode_ahead(job: OnePassJob, spill: FrameSpill, scratch: str, span, times:
     return dump_clip(_then(job, clip), out)
 
 
-def _final_one(job: OnePassJob, spill, times, scratch, spec: Speculator, span):
-    """The clip task of a final span: the speculative encode when one matches (published
-    now), else a future of a new encode on the pass's encoder threads."""
-    fps = min(job.task.source.fps, job.extract.max_fps)
-    path = spec.take(span, fps)
-    if path is None:
-        return spec.pool.submit(_extract_one, job, spill, times, scratch, span)
+def _start_final(job: OnePassJob, spill, times, scratch, spec: Speculator, span):
+    """For a final span: the path of the matching clip task encoded ahead, else a future
+    of a new encode on the pass's encoder threads."""
+    path = spec.take(span, min(job.task.source.fps, job.extract.max_fps))
+    return path if path is not None else spec.pool.submit(_extract_one, job, spill, times, scratch, span)
+
+
+def _ahead_clip(job: OnePassJob, path: str, span) -> ClipTask:
+    """The clip task encoded ahead at ``path``, given the final record and span, uploaded."""
     clip = load_clip(path, job.task.source, span, len(job.task.spans))
     if clip.clip_id != _clip_task(job, job.task.source, span).clip_id:
         raise RuntimeError(f"speculative clip {clip.clip_id} does not match its span")
@@ -226,10 +228,13 @@ def _final_one(job: OnePassJob, spill, times, scratch, spec: Speculator, span):
 def _extract(job: OnePassJob, spill: FrameSpill, times: list[float], scratch: str, spec: Speculator) -> None:
     """Encode every final span not already encoded ahead (:mod:`curate.speculate`) on the
     pass's encoder threads (PyAV releases the GIL while x264 works; each encoder is
-    single-threaded, so bytes do not depend on this), keeping the clip tasks in span order."""
-    pending = [_final_one(job, spill, times, scratch, spec, span) for span in job.task.spans]
-    for item in pending:
-        _keep(job, item.result() if isinstance(item, Future) else item)
+    single-threaded, so bytes do not depend on this), keeping the clip tasks in span order.
+    One finished clip task (about 3 MB of samples) is in memory at a time, besides those
+    the encoders are making."""
+    pending = [(span, _start_final(job, spill, times, scratch, spec, span)) for span in job.task.spans]
+    for k, (span, item) in enumerate(pending):
+        pending[k] = None  # let the clip task go once it is kept
+        _keep(job, item.result() if isinstance(item, Future) else _ahead_clip(job, item, span))
 
 
 def run_one_pass(job: OnePassJob) -> OnePassJob:
