@@ -32,6 +32,7 @@ class EmbedStage(Stage):
     most ``signature_frames``; ``signature: false`` leaves it empty)."""
 
     name = "embed"
+    fusable = True  # pure function of the clip task: run by the one-decode pass (pipelines.plan.fusable)
     stage: Literal["embed"] = "embed"
     hash_frames: int = Field(4, ge=1, le=16)
     signature: bool = True

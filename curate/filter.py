@@ -35,6 +35,7 @@ class FilterStage(Stage):
     """
 
     name = "filter"
+    fusable = True  # pure function of the clip task: run by the one-decode pass (pipelines.plan.fusable)
     stage: Literal["filter"] = "filter"
     min_motion: float | None = Field(None, ge=0)
     max_motion: float | None = Field(None, ge=0)

@@ -129,6 +129,8 @@ def load_clip(path: str, source, span, n_in_source: int):
         clip = pickle.load(f)
     clip.source, clip.span, clip.n_in_source = source, span, n_in_source
     clip.record = clip.record.model_copy(update={"source": source, "span": span})
+    if clip.reject_row is not None:  # a fused stage (e.g. filter) dropped it: the final span too
+        clip.reject_row = clip.reject_row.model_copy(update={"span": span})
     return clip
 
 

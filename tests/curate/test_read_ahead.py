@@ -11,6 +11,7 @@ from curate.embed import EmbedStage
 from curate.extract import ExtractStage
 from curate.filter import FilterStage
 from curate.spill import FrameSpill, read_ahead
+from curate.quality.stage import QualityStage
 from curate.score import ScoreStage
 from curate.tasks import ClipTask
 from schemas import Span
@@ -52,7 +53,8 @@ def test_read_ahead_stops_its_thread_when_the_consumer_stops():
 
 def test_only_plain_cpu_stages_right_after_extract_are_fused():
     score, embed, flt = ScoreStage(), EmbedStage(), FilterStage()
-    assert fusable([score, embed, flt]) == [score]  # embed is not marked fusable: the chain stops there
+    assert fusable([score, embed, flt]) == [score, embed, flt]
+    assert fusable([score, QualityStage(nsfw=False), flt]) == [score]  # a model stage ends the chain
     assert fusable([ScoreStage(resources={"gpus": 1})]) == []
     assert fusable([ScoreStage(limits={"timeout_s": 10})]) == []
     assert rows_per_block(ExtractStage()) == 16 and rows_per_block(ExtractStage(one_pass=False)) == 1

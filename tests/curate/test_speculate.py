@@ -8,6 +8,8 @@ import pytest
 from curate import onepass, speculate
 from curate.extract import ExtractStage, clip_path
 from curate.probe import ProbeStage
+from curate.embed import EmbedStage
+from curate.filter import FilterStage
 from curate.score import ScoreStage
 from curate.split import SplitStage
 from curate.split.shots import Boundaries, ShotDetector
@@ -37,7 +39,9 @@ def _pass(path, work, monkeypatch, ahead: bool, preview=None):
     monkeypatch.setattr(speculate.Speculator, "take",
                         lambda self, span, fps: taken.append(real_take(self, span, fps)) or taken[-1])
     task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=str(work)))
-    job = onepass.OnePassJob(task, split, extract, extract.clip_settings(), then=[ScoreStage()])
+    # fused as in a run: score, embed, and a filter that drops the panning shot
+    then = [ScoreStage(), EmbedStage(), FilterStage(max_motion=0.05, min_sharpness=None)]
+    job = onepass.OnePassJob(task, split, extract, extract.clip_settings(), then=then)
     onepass.run_one_pass(job)
     return job.clips, sum(t is not None for t in taken)
 
@@ -50,7 +54,8 @@ def _digest(work, clip):
 def _same(a_work, a, b_work, b):
     assert [c.clip_id for c in a] == [c.clip_id for c in b]
     assert [c.span for c in a] == [c.span for c in b]
-    assert [c.record for c in a] == [c.record for c in b]  # source record, span, clip, scores, motion track
+    assert [c.record for c in a] == [c.record for c in b]  # source record, span, clip, scores, hashes
+    assert [c.reject_row for c in a] == [c.reject_row for c in b]
     assert [_digest(a_work, c) for c in a] == [_digest(b_work, c) for c in b]
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x.frames, y.frames)
@@ -68,7 +73,9 @@ def test_clips_encoded_ahead_are_the_clips_of_a_pass_that_waits(long_video, tmp_
     assert [(c.span.start_frame, c.span.end_frame) for c in after] == [
         (0, 60), (60, 135), (135, 225), (225, 375), (375, 525), (533, 603), (603, 803)]
     _same(tmp_path / "ahead", ahead, tmp_path / "after", after)
-    assert all(c.record.scores is not None and "score" in c.timings for c in ahead)
+    assert all(c.record.scores is not None and {"score", "embed", "filter"} <= set(c.timings) for c in ahead)
+    dropped = [(c.span.start_frame, c.reject_row.reason) for c in ahead if c.reject_row is not None]
+    assert dropped == [(60, "high_motion")] and ahead[1].reject_row.span == after[1].span
     # every span but the last shot's was encoded ahead (that shot ends with the source)
     assert used == 6
 
