@@ -63,8 +63,12 @@ class _Sandbox:
 
     def __init__(self, memory_mb: int):
         parent, child = socket.socketpair()
+        # MALLOC_ARENA_MAX: every glibc malloc arena reserves 64 MB of address space, which
+        # RLIMIT_AS counts; threads (the one-decode pass runs four) would each get one and,
+        # over a child's calls, eat its memory bound (TransNetV2 then failed to allocate).
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
-                   OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+                   OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+                   MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", _SANDBOX_MODULE, str(child.fileno()), str(memory_mb)],
             pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)

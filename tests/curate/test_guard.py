@@ -50,3 +50,10 @@ def test_a_verdict_is_not_retried(tmp_path):
     with pytest.raises(CodecError) as err:
         run_limited(guarded.verdict, str(marker), Limits(retries=1))
     assert err.value.reason == "truncated" and _attempts(marker) == 1
+
+
+def test_many_threads_do_not_eat_the_memory_bound():
+    # Each glibc malloc arena reserves 64 MB of address space, which RLIMIT_AS counts; a
+    # child whose earlier calls ran threads (the one-decode pass runs four) would lose its
+    # bound to arenas without MALLOC_ARENA_MAX (TransNetV2 then failed to allocate).
+    assert run_limited(guarded.threads_then_block, 300, Limits(memory_mb=512, retries=0)) == 300

@@ -40,8 +40,11 @@ SOURCES = {
     "c.mp4": [Shot(67, 150, pan=(0.08, 0.0))],
 }
 N_KEPT = 5
-# The per-clip operator of the per-source plan (pipelines/plan.py): the stage maps from
-# extract on, fused by Ray Data with the final ``_strip`` map into one task per clip.
+# Where per-clip work runs in the per-source plan (pipelines/plan.py): inside the one-decode
+# pass, which extracts each clip and runs the fused CPU stages (score, embed, filter) on it,
+# and in the stage maps from extract on (fused by Ray Data with the final ``_strip`` map),
+# which pass such clips on and run what is left.
+PASS_TASK = "FlatMap(SplitExtract)"
 CLIP_TASK = "Map(_strip)"
 RUN_TIMEOUT_S = 300
 
@@ -242,8 +245,11 @@ def test_two_nodes_and_s3_give_the_local_output(cluster: LocalCluster, s3: S3Ser
     assert driver.local_files() == []  # nothing on the driver's disk but temp
     for node in cluster.nodes:  # per-clip work (extract ... filter) ran on both nodes
         names = _task_names(node)
-        clip_tasks = [n for n in names if n.endswith(CLIP_TASK) and "Map(_Apply)" in n]
-        assert clip_tasks, f"no per-clip task ran on {node.name}; its tasks: {sorted(set(names))}"
+        passes = [n for n in names if n.endswith(PASS_TASK)]
+        assert passes, f"no one-decode pass ran on {node.name}; its tasks: {sorted(set(names))}"
+    clip_maps = [n for node in cluster.nodes for n in _task_names(node)
+                 if n.endswith(CLIP_TASK) and "Map(_Apply)" in n]
+    assert clip_maps  # the clip maps ran too (on whichever node held the blocks)
 
 
 def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(  # last: it kills a node

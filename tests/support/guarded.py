@@ -37,3 +37,27 @@ def verdict(path):
 
 def square(x):
     return x * x
+
+
+def threads_then_block(mb):
+    """Run 16 threads that allocate small buffers at once (glibc gives contending threads
+    arenas of their own, each a 64 MB address-space reservation), then allocate ``mb`` MB
+    in one block. Returns the block's size in MB."""
+    import threading
+
+    import numpy as np
+
+    start = threading.Barrier(16)
+
+    def churn():
+        start.wait()
+        for _ in range(200):
+            keep = [np.ones(10_000) for _ in range(8)]  # 80 KB each: below the mmap threshold
+            del keep
+
+    threads = [threading.Thread(target=churn) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(bytearray(mb * 1024 * 1024)) // (1024 * 1024)
