@@ -47,7 +47,7 @@ def threads_then_block(mb):
 
     import numpy as np
 
-    start = threading.Barrier(16)
+    start = threading.Barrier(16, timeout=10)  # never waits for a thread that did not start
 
     def churn():
         start.wait()
@@ -55,7 +55,7 @@ def threads_then_block(mb):
             keep = [np.ones(10_000) for _ in range(8)]  # 80 KB each: below the mmap threshold
             del keep
 
-    threads = [threading.Thread(target=churn) for _ in range(16)]
+    threads = [threading.Thread(target=churn, daemon=True) for _ in range(16)]
     for t in threads:
         t.start()
     for t in threads:
