@@ -104,18 +104,21 @@ def read_ahead(frames, spill: FrameSpill | None = None, depth: int = 32):
     box: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(item) -> bool:  # False once the consumer has stopped
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce():
         try:
             for frame in frames:
                 if spill is not None:
                     spill.append(frame.image)
-                while not stop.is_set():
-                    try:
-                        box.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(frame):
                     return
             item = _DONE
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
@@ -123,12 +126,7 @@ def read_ahead(frames, spill: FrameSpill | None = None, depth: int = 32):
         finally:
             if spill is not None:
                 spill.close()
-        while not stop.is_set():
-            try:
-                box.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put(item)
 
     thread = threading.Thread(target=produce, name="onepass-decode", daemon=True)
     thread.start()
