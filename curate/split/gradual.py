@@ -1,12 +1,12 @@
 """Streaming shot analysis: a growing thumbnail buffer and the dissolve/fade scan done as frames arrive.
 
-:func:`curate.split.transitions.find_gradual` scans every window ``(a, a + L)`` of a whole
-thumbnail sequence once the source has been decoded: on a 10-minute 1080p source that is
-about 10 s of one core after the decode, with nothing else to do meanwhile. Each window's
-verdict depends only on the frames ``a .. a + L``, so the same windows can be judged as
-soon as their last frame is in. :class:`GradualScan` does that, in batches of new frames,
-and gives exactly ``find_gradual``'s result at the end (same windows, same order of the
-arithmetic per frame; tested). It also tells the intervals found so far, which the
+Scanning every window ``(a, a + L)`` of a whole thumbnail sequence once the source has
+been decoded (:func:`curate.split.transitions.find_gradual`) took about 10 s of one core
+after the decode of a 10-minute 1080p source, with nothing else to do meanwhile. Each
+window's verdict depends only on the frames ``a .. a + L``, so :class:`GradualScan`
+judges the windows as soon as their last frame is in, in batches of new frames, and
+gives the same result at the end whatever the batches (``find_gradual`` is this scan run
+once over a whole sequence; tested). It also tells the intervals found so far, which the
 one-decode pass uses to plan clips before the source ends (:mod:`curate.speculate`).
 
 :class:`ThumbBuffer` keeps the thumbnails in one growing ``(n, h, w, 3) uint8`` array

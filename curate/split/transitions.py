@@ -256,25 +256,12 @@ def find_gradual(thumbs: np.ndarray, lengths: list[int], test: BlendTest | None 
 
     ``lengths``: window lengths to scan (frames, each >= 3). Returns merged half-open
     intervals of the windows that pass steps 1-3, sorted, keeping those that hold at least
-    one window passing step 4 too (coherence)."""
-    test = test or BlendTest()
-    var = spatial_var(thumbs)
-    found: list[tuple[int, int]] = []
-    sure: list[tuple[int, int]] = []
-    for length in sorted(set(lengths)):
-        if length < 3 or length >= len(thumbs):
-            continue
-        change = window_change(thumbs, length)
-        mid = var[length // 2:length // 2 + len(change)]
-        # Cheap screen before the full fit: ends differ, the middle frame is not sharper.
-        ends = 0.5 * (var[:len(change)] + var[length:length + len(change)])
-        for a in np.flatnonzero((change >= test.min_change) & (mid <= ends)):
-            hit = test.check(thumbs, var, int(a), int(a) + length)
-            if hit is not None:
-                found.append(hit[0])
-                if hit[1]:
-                    sure.append(hit[0])
-    return [g for g in merge_intervals(found, gap=1) if any(g[0] <= s < g[1] for s, _ in sure)]
+    one window passing step 4 too (coherence). The same windows are judged as frames
+    arrive by :class:`curate.split.gradual.GradualScan`; this is that scan over a whole
+    sequence at once."""
+    from curate.split.gradual import GradualScan  # the scan itself; it imports this module
+
+    return GradualScan(lengths, test).result(thumbs)
 
 
 def find_blank(thumbs: np.ndarray, max_std: float, min_len: int) -> list[tuple[int, int]]:
