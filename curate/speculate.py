@@ -12,7 +12,7 @@ behind the newest frame (twice the longest transition plus the minimum shot leng
 half a second: every rule of the detector reaches less far) are taken as settled; each
 shot closed by them is planned into spans by the split stage's own rules
 (:func:`curate.split.spans.plan_spans`) and its spans are encoded at once, on the pass's
-encoder threads, from the frames already held (:class:`curate.onepass.FrameSpill`).
+encoder threads, from the frames already held (:class:`curate.spill.FrameSpill`).
 
 Nothing is trusted: at the end the split stage plans the final spans from the final
 boundaries as before, and a speculative encode is used only for a final span with the
@@ -126,7 +126,7 @@ def load_clip(path: str, source, span, n_in_source: int):
     """The speculative clip task pickled at ``path``, given the final ``source`` record
     (:class:`schemas.SourceInfo`), ``span`` and clip count of its source."""
     with open(path, "rb") as f:
-        clip = pickle.load(f)
+        clip = pickle.load(f)  # noqa: S301 - written by dump_clip in this pass's own scratch folder
     clip.source, clip.span, clip.n_in_source = source, span, n_in_source
     clip.record = clip.record.model_copy(update={"source": source, "span": span})
     if clip.reject_row is not None:  # a fused stage (e.g. filter) dropped it: the final span too

@@ -26,17 +26,13 @@ from curate.dedup.verify import distance
 CHUNK = 2000  # candidate pairs per Ray task
 
 
-def _measure(a: Signature, b: Signature, motion_weight: float, limit: float) -> float:
-    """:func:`curate.dedup.verify.distance`, exact at or under ``limit`` (a lower bound over it)."""
-    return distance(a, b, motion_weight, limit=limit)
-
-
 def _verify(texts: dict[int, str], pairs: list[tuple[int, int]], max_distance: float,
-            motion_weight: float, joined: Joined | None = None, measure=None) -> list[tuple[int, int, float]]:
+            motion_weight: float, joined: Joined | None = None,
+            checked: list[int] | None = None) -> list[tuple[int, int, float]]:
     """Verified pairs among ``pairs`` (positions into ``texts``, the signature strings);
     each signature is decoded once. With ``joined``, pairs already in one group are
-    skipped and each verified pair joins its group. ``measure(a, b, motion_weight,
-    max_distance)``: the distance (default :func:`_measure`)."""
+    skipped and each verified pair joins its group. ``checked[0]`` counts the pairs
+    measured."""
     sigs: dict[int, Signature] = {}
     out = []
     for i, j in pairs:
@@ -45,7 +41,9 @@ def _verify(texts: dict[int, str], pairs: list[tuple[int, int]], max_distance: f
         for k in (i, j):
             if k not in sigs:
                 sigs[k] = decode(texts[k])
-        d = (measure or _measure)(sigs[i], sigs[j], motion_weight, max_distance)
+        if checked is not None:
+            checked[0] += 1
+        d = distance(sigs[i], sigs[j], motion_weight, limit=max_distance)  # exact when <= the limit
         if d <= max_distance:
             out.append((i, j, d))
             if joined is not None:
@@ -75,7 +73,7 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     for rows, gists in by_size.values():
         i, j, cos = bucket_pairs(np.stack(gists), min_cos)
         scored += [(-c, rows[a], rows[b]) for a, b, c in zip(i.tolist(), j.tolist(), cos.tolist())]
-    cand = [(a, b) for _, a, b in sorted(scored)] if joined is not None else sorted((a, b) for _, a, b in scored)
+    cand = [(a, b) for _, a, b in sorted(scored)]  # most alike first: groups form early
     union = Joined(len(signatures), *joined) if joined is not None else None
     if stats is not None:
         stats["candidates"] = len(cand)
@@ -106,10 +104,5 @@ def _run(signatures, cand, max_distance, motion_weight, workers, union: Joined |
             parts = ray.get([task.remote(texts(c), c, max_distance, motion_weight) for c in chunks])
             return [p for part in parts for p in part], len(cand)
     checked = [0]
-
-    def counted(*args):
-        checked[0] += 1
-        return _measure(*args)
-
-    found = [p for c in chunks for p in _verify(texts(c), c, max_distance, motion_weight, union, counted)]
+    found = [p for c in chunks for p in _verify(texts(c), c, max_distance, motion_weight, union, checked)]
     return found, checked[0]
