@@ -11,10 +11,10 @@ shard. The streaming plan of the per-source phase::
 A source's clips are encoded by the worker that decoded it, from the same decode
 (:mod:`curate.onepass`), which also scores, hashes and filters each clip as it is
 encoded (the plain CPU stages right after extract, :func:`fusable`; the later maps pass
-such clips on); consecutive task-based maps are fused by Ray Data, and clips are re-
-blocked (:func:`rows_per_block`) so the later per-clip stages of one long source spread
-over all workers (as do the spans of a source too large for the one-decode path). Stages
-with ``uses_model`` run as an actor pool (``resources.concurrency`` actors with
+such clips on); consecutive task-based maps are fused by Ray Data, and clips are
+re-blocked (:func:`rows_per_block`) so the later per-clip stages of one long source
+spread over all workers (as do the spans of a source too large for the one-decode path).
+Stages with ``uses_model`` run as an actor pool (``resources.concurrency`` actors with
 ``resources.gpus`` GPUs each) and ``setup()`` loads the model once per actor.
 """
 
