@@ -72,7 +72,10 @@ class FrameSpill:
                 self._fd = os.open(self.path, os.O_RDONLY)
             data = os.pread(self._fd, self.frame_bytes, (i - self.in_memory) * self.frame_bytes)
             planes = np.frombuffer(data, np.uint8).reshape(self.height * 3 // 2, self.width)
-        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        if self.height % 4 == 0:  # no copy: the frame wraps the planes (never written to)
+            frame = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
+        else:  # a chroma plane starts mid-row of the array: only from_ndarray reads that
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         for k, v in self.tags.items():
             setattr(frame, k, v)
         return frame

@@ -141,6 +141,19 @@ def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path, memory_mb):
         spill.append(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24"))
 
 
+@pytest.mark.parametrize("height", [48, 50])  # 50: each chroma plane ends mid-row of the array
+@pytest.mark.parametrize("memory_mb", [0.0, 1.0])
+def test_frame_spill_reads_back_every_pixel_whatever_the_height(tmp_path, height, memory_mb):
+    spill = FrameSpill(str(tmp_path / "f.yuv"), 64, height, memory_mb=memory_mb)
+    planes = np.random.default_rng(1).integers(0, 256, (height * 3 // 2, 64), dtype=np.uint8)
+    spill.append(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
+    back = spill.frame(0)
+    assert (back.width, back.height) == (64, height)
+    np.testing.assert_array_equal(back.to_ndarray(), planes)
+    want = av.VideoFrame.from_ndarray(planes, format="yuv420p").to_ndarray(format="rgb24")
+    np.testing.assert_array_equal(back.to_ndarray(format="rgb24"), want)  # chroma read where it is
+
+
 def test_limits_add_split_and_extract_and_grow_with_length():
     split, extract = SplitStage(), ExtractStage()
     short = limits_for(split, extract, 60.0)
