@@ -35,7 +35,7 @@ from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
-from pipelines.terminal import WORKER_SETUP_HOOK
+from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
 
@@ -69,14 +69,13 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
     ctx.target_max_block_size = 32 * 2**20
     if ray.is_initialized():
         return False
-    # Workers never own the user's terminal (pipelines/terminal.py): stdin is /dev/null.
-    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
-              "runtime_env": {"worker_process_setup_hook": WORKER_SETUP_HOOK}}
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=num_cpus, **kwargs)
+        if address:  # workers on nodes started elsewhere (maybe from a terminal): the hook
+            ray.init(address=address, runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK}, **kwargs)
+        else:  # the raylet, and every worker it starts, inherit /dev/null as stdin
+            with stdin_detached():
+                ray.init(num_cpus=num_cpus, **kwargs)
     except ConnectionError as exc:  # e.g. --address auto with no cluster running here
         raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
     return True

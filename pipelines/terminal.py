@@ -4,14 +4,17 @@ A Ray worker runs in a process group of its own. If it inherits the terminal as
 standard input and anything in it reads from there, the kernel stops it (SIGTTIN) and
 the run hangs with no message. PySceneDetect does exactly that at import time: it runs
 ``ffmpeg -v quiet`` to see whether FFmpeg is on PATH, and that child inherits the
-worker's stdin. Two guards, both needed:
+worker's stdin. Two guards:
 
 - :func:`detach_stdin` points the ``vidcurate`` process's own fd 0 at ``/dev/null``
-  before Ray starts, so the raylet and every worker it forks inherit ``/dev/null``
-  (the command itself never reads stdin; Ctrl-C still arrives as a signal).
-- :func:`worker_setup` is Ray's ``worker_process_setup_hook``: each worker points its
-  own fd 0 at ``/dev/null`` before it runs any stage, which also covers library use
-  from an interactive Python and clusters whose nodes were started from a terminal.
+  before Ray starts, and :func:`stdin_detached` does so for the moment a local Ray is
+  started (also from an interactive Python, whose terminal is given back afterwards),
+  so the raylet and every worker it forks inherit ``/dev/null``.
+- :func:`worker_setup` is Ray's ``worker_process_setup_hook`` when a run joins a
+  cluster (``--address``), whose nodes may have been started from a terminal: each
+  worker points its own fd 0 at ``/dev/null`` before it runs any stage. A local Ray does
+  without it: a ``runtime_env`` keeps the workers Ray starts with the node from serving
+  the run, and new ones cost about a second to start.
 
 Child processes the project starts itself (:mod:`curate.guard`) get
 ``stdin=subprocess.DEVNULL`` explicitly.
@@ -20,8 +23,10 @@ Child processes the project starts itself (:mod:`curate.guard`) get
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-#: Ray ``runtime_env`` entry that runs :func:`worker_setup` in every worker process.
+#: Ray ``runtime_env`` entry that runs :func:`worker_setup` in every worker process (clusters).
 WORKER_SETUP_HOOK = "pipelines.terminal.worker_setup"
 
 
@@ -48,6 +53,20 @@ def detach_stdin() -> bool:
     finally:
         os.close(null)
     return True
+
+
+@contextmanager
+def stdin_detached() -> Iterator[None]:
+    """Within the block fd 0 of this process is ``/dev/null``; afterwards it is what it
+    was. Processes started inside the block (a local Ray's raylet, and so every worker it
+    forks later) keep ``/dev/null``; an interactive caller keeps its terminal."""
+    saved = os.dup(0)
+    try:
+        detach_stdin()
+        yield
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
 
 
 def worker_setup() -> None:

@@ -79,3 +79,50 @@ def test_run_under_a_terminal_finishes_and_no_child_reads_it(tmp_path):
     probes = log.read_text().split()
     assert probes, "the fake ffmpeg never ran: PySceneDetect's probe was not exercised"
     assert set(probes) == {"/dev/null"}, probes
+
+
+# Like FAKE_FFMPEG, but a process in the terminal's foreground group (the interactive
+# caller itself) may use the terminal: only a background process that touches it is
+# stopped (SIGTTIN/SIGTTOU), so only those block here. Each line: stdin, fg or bg.
+FAKE_FFMPEG_FG_OK = """#!/bin/sh
+set -- $(cat /proc/$$/stat | sed 's/.*) //')
+where=bg; [ "$3" = "$6" ] && where=fg
+echo "$(readlink /proc/$$/fd/0) $where" >> "{log}"
+[ "$where" = bg ] && read line
+exit 0
+"""
+
+LIBRARY_RUN = """
+import os, sys
+from pipelines.config import load_pipeline
+from pipelines.runner import run_pipeline
+before = os.readlink("/proc/self/fd/0")
+run_pipeline(load_pipeline({yaml!r}), [{src!r}], {out!r}, progress=False)
+print("stdin before", before, "after", os.readlink("/proc/self/fd/0"))
+"""
+
+
+def test_library_run_from_a_terminal_starts_ray_off_it_and_gives_the_terminal_back(tmp_path):
+    """``run_pipeline`` from an interactive Python (no CLI to detach stdin): the local Ray
+    it starts must not inherit the terminal, and the caller keeps its terminal."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "a.mp4"), [Shot(41, 40), Shot(42, 40)], 160, 120)
+    bindir, log = tmp_path / "bin", tmp_path / "ffmpeg-stdin.log"
+    bindir.mkdir()
+    (bindir / "ffmpeg").write_text(FAKE_FFMPEG_FG_OK.format(log=log))
+    (bindir / "ffmpeg").chmod(0o755)
+    script = tmp_path / "run.py"
+    script.write_text(LIBRARY_RUN.format(yaml=LOCAL_YAML, src=str(src), out=str(tmp_path / "out")))
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", RAY_USAGE_STATS_ENABLED="0",
+               TERM="xterm", PYTHONPATH=os.pathsep.join(sys.path))
+    code, text = _run_in_pty([sys.executable, str(script)], env, deadline_s=180)
+    assert code is not None, f"run_pipeline hung under a terminal; it printed:\n{text[-3000:]}"
+    assert code == 0, text[-3000:]
+    assert pq.read_table(tmp_path / "out" / "index.parquet").num_rows == 2
+    line = [ln for ln in text.splitlines() if ln.startswith("stdin before")][-1].split()
+    assert line[2].startswith("/dev/pts/") and line[4] == line[2], line  # its terminal, before and after
+    probes = [ln.split() for ln in log.read_text().splitlines()]
+    workers = [stdin for stdin, where in probes if where == "bg"]
+    assert workers, f"no Ray worker ran the fake ffmpeg: {probes}"
+    assert set(workers) == {"/dev/null"}, probes
