@@ -245,3 +245,27 @@ def test_frame_samples_are_needed_for_vlm_caption_cache_misses_only(tmp_path):
     assert frames_needed([CaptionStage(), vlm.model_copy(update={"cache": False})], work, records) == {
         "a" * 24, "b" * 24, "c" * 24}
     assert frames_needed([CaptionStage()], work, records) == set()
+
+
+def test_write_shard_writes_the_tar_webdataset_writes_and_webdataset_reads_it(tmp_path):
+    """The shard is byte for byte what ``webdataset.TarWriter`` (fixed user, mode and
+    mtime) makes of the same samples, and webdataset reads the samples back."""
+    import webdataset as wds
+
+    from curate.shards import ShardJob, write_shard
+
+    samples = []
+    for i in range(3):
+        cid = f"{i:024x}"
+        (tmp_path / f"{cid}.src").write_bytes(bytes([i + 1]) * (3000 + 517 * i))
+        samples.append((str(tmp_path / f"{cid}.src"), cid, b'{"n": %d}' % i, f"caption {i}".encode()))
+    info = write_shard(ShardJob("ours.tar", str(tmp_path / "ours.tar"), samples))
+    with wds.TarWriter(str(tmp_path / "wds.tar"), user="vidcurate", group="vidcurate", mode=0o644,
+                       encoder=False, mtime=0) as sink:
+        for src, key, meta, txt in samples:
+            sink.write({"__key__": key, "mp4": open(src, "rb").read(), "json": meta, "txt": txt})
+    assert (tmp_path / "ours.tar").read_bytes() == (tmp_path / "wds.tar").read_bytes()
+    assert (info.samples, info.bytes) == (3, (tmp_path / "ours.tar").stat().st_size)
+    back = list(wds.WebDataset(str(tmp_path / "ours.tar"), shardshuffle=False))
+    assert [(s["__key__"], s["txt"], len(s["mp4"])) for s in back] == [
+        (f"{i:024x}", f"caption {i}".encode(), 3000 + 517 * i) for i in range(3)]
