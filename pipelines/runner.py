@@ -47,7 +47,7 @@ def _frames_from_store(root: str, tile):
     return frames_from_store(root, tile)
 
 
-_thumbnail_task = ray.remote(num_cpus=0.5, max_retries=1)(_frames_from_store)
+_thumbnail_task = ray.remote(num_cpus=1, max_retries=1)(_frames_from_store)
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> bool:
