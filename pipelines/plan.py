@@ -132,11 +132,14 @@ class SplitExtract(FanOut):
     over ``extract.spill_max_mb``) is split as usual and fanned out unextracted; the
     extract stage later in the plan decodes its spans one by one. A failure of the whole
     pass (time limit, crash, a source verdict) is the source's reject row, from ``split``.
+    ``then`` and ``drop_samples``: :class:`curate.onepass.OnePassJob`'s.
     """
 
-    def __init__(self, split: Stage, extract: Stage, clip_settings: dict, then: list[Stage] = ()):
+    def __init__(self, split: Stage, extract: Stage, clip_settings: dict, then: list[Stage] = (),
+                 drop_samples: bool = False):
         super().__init__(clip_settings)
         self.split, self.extract, self.then = split, extract, list(then)
+        self.drop_samples = drop_samples
 
     def __call__(self, row: dict) -> Iterator[dict]:
         """Rows of the source's clip tasks, read one at a time from the pass's node-local
@@ -152,7 +155,7 @@ class SplitExtract(FanOut):
         out_dir = tempfile.mkdtemp(prefix="vidcurate-clips-")
         try:
             job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir,
-                                     then=self.then)
+                                     then=self.then, drop_samples=self.drop_samples)
             limits = onepass.limits_for(self.split, self.extract, src.source.duration_s)
             start = time.perf_counter()
             try:
@@ -225,7 +228,9 @@ def source_plan(sources: list[str], work_dir: str, probe: Stage, split: Stage,
     order; rows come back without samples."""
     items = [{"task": dumps(SourceTask(path=p, work_dir=work_dir))} for p in largest_first(sources)]
     ds = _rows(items)
-    one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fusable(clip_stages[1:]))
+    fused = fusable(clip_stages[1:])
+    one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fused,
+                            drop_samples=len(fused) == len(clip_stages) - 1)  # no stage left needs them
     cpus = max(split.resources.cpus, clip_stages[0].resources.cpus)  # the pass does both stages' work
     gpus = max(split.resources.gpus, clip_stages[0].resources.gpus)
     ds = add_stage(ds, probe).flat_map(one_pass, num_cpus=cpus, num_gpus=gpus or None)

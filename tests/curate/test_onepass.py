@@ -195,3 +195,27 @@ def test_one_pass_equals_the_per_span_path_on_awkward_sources(tmp_path, kind):
         assert [(c.span.start_frame, c.span.end_frame) for c in one] == [(0, 40), (40, 80)]
     for a, b in zip(one, spans):
         assert a.record.clip.num_frames == b.record.clip.num_frames
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_clips_leave_the_pass_without_samples_only_when_no_stage_after_it_needs_them(cut_video, tmp_path, drop):
+    """With every clip stage fused into the pass, the clip rows carry metadata only (the
+    samples are in the store already); otherwise the frame and motion samples go on."""
+    from curate.embed import EmbedStage
+    from curate.filter import FilterStage
+    from curate.extract import frames_path
+    from curate.frames_io import load_frames
+    from curate.score import ScoreStage
+
+    path, _ = cut_video
+    split, extract = _stages()
+    task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=str(tmp_path)))
+    then = [ScoreStage(), EmbedStage(), FilterStage()]
+    rows = [loads(r["task"]) for r in SplitExtract(split, extract, extract.clip_settings(), then=then,
+                                                     drop_samples=drop)({"task": dumps(task)})]
+    assert len(rows) == 3 and all(r.record.scores.sharpness is not None and r.record.phash for r in rows)
+    assert all({"score", "embed", "filter"} <= set(r.timings) for r in rows)
+    assert all((r.frames is None and r.motion is None) == drop for r in rows)
+    for r in rows:  # the frame sample itself is in the store either way
+        frames, times = load_frames(frames_path(str(tmp_path), r.clip_id))
+        assert frames.shape[0] == len(times) == 8
