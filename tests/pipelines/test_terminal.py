@@ -59,16 +59,23 @@ def _run_in_pty(argv: list[str], env: dict, deadline_s: float) -> tuple[int | No
     return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
 
 
-def test_run_under_a_terminal_finishes_and_no_child_reads_it(tmp_path):
+def _two_shot_input_and_fake_ffmpeg(tmp_path, fake: str) -> tuple:
+    """A folder with one two-shot video, and an environment whose PATH starts with the
+    ``fake`` ffmpeg script (it logs to the returned file). Returns (folder, log, env)."""
     src = tmp_path / "in"
     src.mkdir()
     shots_video(str(src / "a.mp4"), [Shot(41, 40), Shot(42, 40)], 160, 120)
     bindir, log = tmp_path / "bin", tmp_path / "ffmpeg-stdin.log"
     bindir.mkdir()
-    (bindir / "ffmpeg").write_text(FAKE_FFMPEG.format(log=log))
+    (bindir / "ffmpeg").write_text(fake.format(log=log))
     (bindir / "ffmpeg").chmod(0o755)
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", RAY_USAGE_STATS_ENABLED="0",
                TERM="xterm")
+    return src, log, env
+
+
+def test_run_under_a_terminal_finishes_and_no_child_reads_it(tmp_path):
+    src, log, env = _two_shot_input_and_fake_ffmpeg(tmp_path, FAKE_FFMPEG)
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input", str(src),
             "--output", str(out)]
@@ -105,17 +112,10 @@ print("stdin before", before, "after", os.readlink("/proc/self/fd/0"))
 def test_library_run_from_a_terminal_starts_ray_off_it_and_gives_the_terminal_back(tmp_path):
     """``run_pipeline`` from an interactive Python (no CLI to detach stdin): the local Ray
     it starts must not inherit the terminal, and the caller keeps its terminal."""
-    src = tmp_path / "in"
-    src.mkdir()
-    shots_video(str(src / "a.mp4"), [Shot(41, 40), Shot(42, 40)], 160, 120)
-    bindir, log = tmp_path / "bin", tmp_path / "ffmpeg-stdin.log"
-    bindir.mkdir()
-    (bindir / "ffmpeg").write_text(FAKE_FFMPEG_FG_OK.format(log=log))
-    (bindir / "ffmpeg").chmod(0o755)
+    src, log, env = _two_shot_input_and_fake_ffmpeg(tmp_path, FAKE_FFMPEG_FG_OK)
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
     script = tmp_path / "run.py"
     script.write_text(LIBRARY_RUN.format(yaml=LOCAL_YAML, src=str(src), out=str(tmp_path / "out")))
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", RAY_USAGE_STATS_ENABLED="0",
-               TERM="xterm", PYTHONPATH=os.pathsep.join(sys.path))
     code, text = _run_in_pty([sys.executable, str(script)], env, deadline_s=180)
     assert code is not None, f"run_pipeline hung under a terminal; it printed:\n{text[-3000:]}"
     assert code == 0, text[-3000:]
