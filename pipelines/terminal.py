@@ -48,25 +48,31 @@ def detach_stdin() -> bool:
     if _is_devnull(0):
         return False
     null = os.open(os.devnull, os.O_RDONLY)
-    try:
-        os.dup2(null, 0)
-    finally:
-        os.close(null)
+    if null != 0:  # 0 when fd 0 was closed: /dev/null is in place already
+        try:
+            os.dup2(null, 0)
+        finally:
+            os.close(null)
     return True
 
 
 @contextmanager
 def stdin_detached() -> Iterator[None]:
     """Within the block fd 0 of this process is ``/dev/null``; afterwards it is what it
-    was. Processes started inside the block (a local Ray's raylet, and so every worker it
-    forks later) keep ``/dev/null``; an interactive caller keeps its terminal."""
-    saved = os.dup(0)
+    was (``/dev/null`` stays when fd 0 was closed). Processes started inside the block (a
+    local Ray's raylet, and so every worker it forks later) keep ``/dev/null``; an
+    interactive caller keeps its terminal."""
+    try:
+        saved = os.dup(0)
+    except OSError:  # fd 0 closed (e.g. a daemon's): nothing to give back
+        saved = None
     try:
         detach_stdin()
         yield
     finally:
-        os.dup2(saved, 0)
-        os.close(saved)
+        if saved is not None:
+            os.dup2(saved, 0)
+            os.close(saved)
 
 
 def worker_setup() -> None:

@@ -126,3 +126,17 @@ def test_library_run_from_a_terminal_starts_ray_off_it_and_gives_the_terminal_ba
     workers = [stdin for stdin, where in probes if where == "bg"]
     assert workers, f"no Ray worker ran the fake ffmpeg: {probes}"
     assert set(workers) == {"/dev/null"}, probes
+
+
+def test_stdin_guards_work_when_stdin_is_closed():
+    """A caller started with fd 0 closed (``<&-``, some daemons) gets ``/dev/null`` there
+    inside the block and keeps it after; neither guard fails."""
+    import subprocess
+
+    code = ("import os; from pipelines.terminal import detach_stdin, stdin_detached, stdin_is_detached\n"
+            "with stdin_detached(): inside = stdin_is_detached()\n"
+            "print(inside, stdin_is_detached(), detach_stdin(), stdin_is_detached())")
+    out = subprocess.run(["bash", "-c", f'exec "{sys.executable}" -c "$0" <&-', code], capture_output=True,
+                         text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "False", "True"]
