@@ -48,11 +48,13 @@ def detach_stdin() -> bool:
     if _is_devnull(0):
         return False
     null = os.open(os.devnull, os.O_RDONLY)
-    if null != 0:  # 0 when fd 0 was closed: /dev/null is in place already
-        try:
-            os.dup2(null, 0)
-        finally:
-            os.close(null)
+    if null == 0:  # fd 0 was closed: /dev/null is in place, but (PEP 446) not inherited
+        os.set_inheritable(0, True)  # else every child starts with fd 0 closed and reuses it
+        return True
+    try:
+        os.dup2(null, 0)  # inheritable
+    finally:
+        os.close(null)
     return True
 
 

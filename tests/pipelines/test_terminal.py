@@ -130,13 +130,18 @@ def test_library_run_from_a_terminal_starts_ray_off_it_and_gives_the_terminal_ba
 
 def test_stdin_guards_work_when_stdin_is_closed():
     """A caller started with fd 0 closed (``<&-``, some daemons) gets ``/dev/null`` there
-    inside the block and keeps it after; neither guard fails."""
+    inside the block and keeps it after, and so do the processes it starts (a raylet, its
+    workers): before, they started with fd 0 closed and took it for their first eventfd.
+    Neither guard fails."""
     import subprocess
 
-    code = ("import os; from pipelines.terminal import detach_stdin, stdin_detached, stdin_is_detached\n"
+    child = "import os; print(os.readlink('/proc/self/fd/0') if os.path.exists('/proc/self/fd/0') else 'closed')"
+    code = ("import os, subprocess, sys; from pipelines.terminal import detach_stdin, stdin_detached, stdin_is_detached\n"
             "with stdin_detached(): inside = stdin_is_detached()\n"
-            "print(inside, stdin_is_detached(), detach_stdin(), stdin_is_detached())")
-    out = subprocess.run(["bash", "-c", f'exec "{sys.executable}" -c "$0" <&-', code], capture_output=True,
-                         text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "True", "False", "True"]
+            f"started = subprocess.run([sys.executable, '-c', {child!r}], capture_output=True, text=True).stdout.strip()\n"
+            "print(inside, stdin_is_detached(), detach_stdin(), stdin_is_detached(), started)")
+    for guard in ("", "from pipelines.terminal import detach_stdin; detach_stdin()\n"):
+        out = subprocess.run(["bash", "-c", f'exec "{sys.executable}" -c "$0" <&-', guard + code], capture_output=True,
+                             text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["True", "True", "False", "True", os.devnull]
