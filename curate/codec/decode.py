@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import av
 import numpy as np
@@ -136,9 +137,11 @@ def iter_frames(
         t0 = float(stream.start_time * tb) if stream.start_time is not None else None
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         if seek and start_s is not None and start_s > 0:
-            base = t0 or 0.0
-            container.seek(int((base + start_s) / tb), stream=stream, backward=True)
-        frames = _decode(container, stream, on_error, lambda: last_t)
+            # an interlaced frame is deinterlaced with its neighbours: one frame of pre-roll
+            pre = 1.0 / rate if is_interlaced(field_order) else 0.0
+            frames = _seek(container, stream, start_s - pre, t0 or 0.0, on_error, lambda: last_t)
+        else:
+            frames = _decode(container, stream, on_error, lambda: last_t)
         if is_interlaced(field_order):
             frames = deinterlace(frames, field_order, stream.time_base)
         index, last_t, offset, shifted = 0, None, 0.0, False
@@ -160,6 +163,27 @@ def iter_frames(
                 break
             yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation), shifted)
             index += 1
+
+
+def _seek(container, stream, target_s: float, base_s: float, on_error=None,
+          last_t=lambda: None) -> Iterator[av.VideoFrame]:
+    """Frames decoded from a seek to the keyframe at or before ``target_s`` (seconds from
+    the stream start ``base_s``). A seek by timestamp can land after the target (MPEG-TS
+    and MPEG-PS are searched by byte position): when the first frame is later than the
+    target, it seeks again 1, 2, 4, ... seconds earlier, and from the start at the last,
+    so every frame from the target on is decoded (before, the gap was filled with the
+    first frame). A frame without a timestamp is taken as on time."""
+    tb = float(stream.time_base)
+    back = 0.0
+    while True:
+        at = max(0.0, target_s - back)
+        container.seek(int((base_s + at) / tb), stream=stream, backward=True)
+        frames = _decode(container, stream, on_error, last_t)
+        first = next(frames, None)
+        if first is None or at <= 0.0 or first.pts is None or first.pts * tb - base_s <= target_s + 1e-4:
+            return frames if first is None else chain([first], frames)
+        frames.close()
+        back = max(1.0, 2 * back)
 
 
 def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[av.VideoFrame]:

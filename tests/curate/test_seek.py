@@ -1,0 +1,47 @@
+"""A span decoded after a seek has the frames of a decode from the start (the per-span
+extract path and the one-decode pass must give the same clip bytes)."""
+
+import hashlib
+
+import pytest
+
+from curate.codec import iter_frames, probe
+from support.synth import encode, render
+
+
+def _digests(frames):
+    return [(round(f.t_s, 4), hashlib.sha256(f.image.to_ndarray().tobytes()).hexdigest()) for f in frames]
+
+
+def _ts_source(path):
+    """12 s of a panning picture, H.264 in MPEG-TS, a keyframe every 48 frames (1.92 s):
+    FFmpeg's seek in a TS file (by byte position) lands after the keyframe it was asked for."""
+    frames = (render(107, i / 25, 320, 180, (0.15, 0.02), 0.0, 0.05) for i in range(300))
+    encode(path, frames, fps=25, fmt="mpegts",
+           options={"crf": "18", "preset": "ultrafast", "x264-params": "mbtree=0:keyint=48:scenecut=0"})
+
+
+def _interlaced_source(path):
+    """24 s of a panning picture coded interlaced (top field first) in H.264, a keyframe
+    every 50 frames: a span that starts on a keyframe needs the frame before it for the
+    deinterlacer (bwdif), as the decode from the start has it."""
+    frames = (render(101, i / 25, 320, 256, (0.15, 0.02), 0.0, 0.05) for i in range(600))
+    encode(path, frames, fps=25, options={
+        "crf": "18", "preset": "ultrafast", "flags": "+ildct+ilme",
+        "x264-params": "mbtree=0:interlaced=1:tff=1:keyint=50:min-keyint=50:scenecut=0"})
+
+
+@pytest.mark.parametrize("make,ext,first,last", [(_ts_source, "ts", 150, 300), (_ts_source, "ts", 60, 200),
+                                                  (_interlaced_source, "mp4", 200, 400)])
+def test_a_span_after_a_seek_has_the_frames_of_a_full_decode(tmp_path, make, ext, first, last):
+    path = str(tmp_path / f"src.{ext}")
+    make(path)
+    src = probe(path)
+    kw = dict(size=(256, 144) if ext == "ts" else (320, 256), fmt="yuv420p", stream_index=src.stream_index,
+              field_order=src.field_order)
+    full = list(iter_frames(path, **kw))
+    assert (ext == "mp4") == (src.field_order != "progressive")
+    start, end = full[first].t_s, full[last].t_s if last < len(full) else None
+    span = list(iter_frames(path, start_s=start, end_s=end, **kw))
+    assert len(span) == last - first
+    assert _digests(span) == _digests(full[first:last])
