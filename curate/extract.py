@@ -37,7 +37,7 @@ from pydantic import Field, PrivateAttr
 
 from curate import store
 from curate.codec import ClipWriter, DecodedFrame, iter_frames, scaled_size
-from curate.codec.hwaccel import EncoderChoice, nvenc_verdict, pick_encoder
+from curate.codec.hwaccel import EncoderChoice, nvenc_verdict, pick_decoder, pick_encoder
 from curate.frames_io import save_frames
 from curate.guard import Limits
 from curate.stage import RejectError, Stage
@@ -139,8 +139,19 @@ class ExtractStage(Stage):
         return out
 
     def decoder_setting(self) -> str:
-        """The ``decoder`` for :func:`curate.codec.iter_frames`: ``cpu`` without a GPU share."""
-        return self.decoder if self.resources.gpus else "cpu"
+        """The ``decoder`` for :func:`curate.codec.iter_frames`: ``cpu`` without a GPU share
+        (an explicit ``nvdec`` then logs the fallback and its reason, once per process, as
+        the encoder's does); with one, the setting, resolved where frames are decoded."""
+        if self.resources.gpus:
+            return self.decoder
+        return pick_decoder(self.decoder, self.gpu_ruled_out()).name if self.decoder == "nvdec" else "cpu"
+
+    def codecs(self) -> dict[str, str]:
+        """What a run records of its codecs (``manifest.json``): the encoder every clip is
+        written with (pinned here, with the reason) and the decoder setting the workers
+        resolve (``cpu`` without a GPU share)."""
+        choice = self.encoder_choice()
+        return {"encoder": choice.name, "encoder_reason": choice.reason, "decoder": self.decoder_setting()}
 
     def gpu_ruled_out(self) -> str | None:
         """Why the GPU codec paths are not considered (no GPU share), or None."""

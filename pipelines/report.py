@@ -89,11 +89,14 @@ def summarise(output: str, sources: list[str], source_info: dict[str, float], ke
     )
 
 
-def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[str]) -> None:
-    """Write ``manifest.json`` at ``path`` (local path or store URL) in one atomic put."""
+def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[str],
+                   codecs: dict | None = None) -> None:
+    """Write ``manifest.json`` at ``path`` (local path or store URL) in one atomic put.
+    ``codecs``: the resolved encoder and decoder setting (``ExtractStage.codecs``)."""
     data = {
         "schema_version": SCHEMA_VERSION,
         "pipeline": config,
+        "codecs": codecs or {},
         "inputs": inputs,
         "versions": versions(),
         "counts": {

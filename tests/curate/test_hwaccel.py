@@ -195,3 +195,19 @@ def test_clip_id_names_the_resolved_nvenc_and_workers_must_match(fake_gpu, monke
     monkeypatch.setattr(hwaccel, "_open_nvenc", lambda: (_ for _ in ()).throw(RuntimeError("no device")))
     with pytest.raises(RuntimeError, match="clip ids name nvenc"):
         stage.encoder_choice()
+
+
+def test_explicit_nvdec_without_a_gpu_share_is_said_and_the_run_records_its_codecs(real_gpu_absent, caplog):
+    """An explicit ``nvdec`` in a stage with no GPU share decodes on the CPU, as ``auto``
+    does, but says so (before, silently); the codecs a run records are the resolved ones."""
+    stage = ExtractStage(decoder="nvdec", encoder="nvenc")
+    with caplog.at_level(logging.INFO, logger="curate.codec.hwaccel"):
+        assert stage.decoder_setting() == "cpu"
+        codecs = stage.codecs()
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith("decoder: nvdec requested, using the CPU path: the extract stage has no GPU share")
+               for m in warned), warned
+    assert codecs["encoder"] == "libx264" and codecs["decoder"] == "cpu"
+    assert codecs["encoder_reason"].startswith("encoder nvenc -> libx264: the extract stage has no GPU share")
+    assert ExtractStage(decoder="auto").codecs()["decoder"] == "cpu"
+    assert ExtractStage(decoder="nvdec", resources={"gpus": 0.5}).decoder_setting() == "nvdec"  # resolved per worker

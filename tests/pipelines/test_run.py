@@ -98,6 +98,7 @@ def test_manifest_counts_and_checksums(curated_run):
     assert m["counts"]["rejects"] == {"dedup:duplicate": 1}
     assert m["hours_in"] == pytest.approx((175 + 90 + 250) / 25 / 3600, rel=1e-3)
     assert set(m["timings"]["stage_s"]) >= {"probe", "split", "extract", "score", "embed", "filter"}
+    assert m["codecs"] == {"encoder": "libx264", "encoder_reason": "encoder: libx264 (configured)", "decoder": "cpu"}
     for shard in m["shards"]:
         data = (curated_run / "shards" / shard["name"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == shard["sha256"]
