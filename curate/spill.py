@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+from bisect import bisect_right
 import threading
 
 import av
@@ -26,9 +27,10 @@ class FrameSpill:
     ``width`` x ``height`` (even) clip frames are stored as their ``(H * 3 / 2, W) uint8``
     plane layout (``VideoFrame.to_ndarray()``): the first ``memory_mb`` megabytes of
     frames stay in RAM (most sources: no disk traffic at all), the rest are appended to
-    the file at ``path``, on node-local scratch. Colour tags (range, matrix, primaries,
-    transfer) are taken from the first frame and put back on every frame read, so a frame
-    read back converts and encodes exactly like the one written.
+    the file at ``path``, on node-local scratch. Each frame's colour tags (range, matrix,
+    primaries, transfer) are kept, as runs of frames with the same tags (a stream can change
+    them part-way, e.g. joined recordings), and put back on the frame read, so a frame read
+    back converts and encodes exactly like the one written.
     """
 
     _TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
@@ -38,7 +40,8 @@ class FrameSpill:
         self.frame_bytes = width * height * 3 // 2
         self.in_memory = max(0, int(memory_mb * 2**20) // self.frame_bytes)  # frames kept in RAM
         self.count = 0
-        self.tags: dict[str, int] = {}
+        self._tag_starts: list[int] = []  # first frame of each run of frames with the same tags
+        self._tag_runs: list[tuple[int, ...]] = []  # those tags, in _TAGS order
         self._held: list[np.ndarray] = []
         self._wfd: int | None = None  # write side: unbuffered os.write, so readers see each frame at once
         self._fd: int | None = None  # read side, opened once; os.pread is safe across threads
@@ -48,8 +51,10 @@ class FrameSpill:
         if frame.format.name != "yuv420p" or (frame.width, frame.height) != (self.width, self.height):
             raise ValueError(f"expected yuv420p {self.width}x{self.height}, got "
                              f"{frame.format.name} {frame.width}x{frame.height}")
-        if not self.tags:
-            self.tags = {k: int(getattr(frame, k)) for k in self._TAGS}
+        tags = tuple(int(getattr(frame, k)) for k in self._TAGS)
+        if not self._tag_runs or self._tag_runs[-1] != tags:
+            self._tag_starts.append(self.count)
+            self._tag_runs.append(tags)
         planes = frame.to_ndarray()
         if self.count < self.in_memory:
             self._held.append(planes)
@@ -76,7 +81,7 @@ class FrameSpill:
             frame = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
         else:  # a chroma plane starts mid-row of the array: only from_ndarray reads that
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-        for k, v in self.tags.items():
+        for k, v in zip(self._TAGS, self._tag_runs[bisect_right(self._tag_starts, i) - 1]):
             setattr(frame, k, v)
         return frame
 

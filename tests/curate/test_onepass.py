@@ -124,15 +124,16 @@ def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path, memory_mb):
     spill = FrameSpill(str(tmp_path / "f.yuv"), 64, 48, memory_mb=memory_mb)
     rng = np.random.default_rng(0)
     planes = [rng.integers(0, 256, (72, 64), dtype=np.uint8) for _ in range(3)]
-    for p in planes:
+    tags = [(1, 1), (1, 1), (6, 2)]  # BT.709 limited twice, then (joined files) BT.601 full range
+    for p, (matrix, rng_) in zip(planes, tags):
         frame = av.VideoFrame.from_ndarray(p, format="yuv420p")
-        frame.colorspace, frame.color_range = 1, 1  # BT.709, limited
+        frame.colorspace, frame.color_range = matrix, rng_
         spill.append(frame)
     spill.close()
-    for i in range(3):
+    for i in (2, 0, 1):
         back = spill.frame(i)
         np.testing.assert_array_equal(back.to_ndarray(), planes[i])
-        assert (int(back.colorspace), int(back.color_range)) == (1, 1)
+        assert (int(back.colorspace), int(back.color_range)) == tags[i]
     on_disk = os.path.getsize(spill.path) if os.path.exists(spill.path) else 0
     assert on_disk == {0.0: 3, 0.01: 1, 1.0: 0}[memory_mb] * 64 * 72
     with pytest.raises(IndexError):
