@@ -99,7 +99,9 @@ def iter_frames(
             (a source with non-square pixels) gives square pixels at that size.
         rotation: display rotation to apply (from :func:`curate.codec.probe.probe`).
         start_s, end_s: decode only frames with ``start_s <= t < end_s`` (seconds);
-            ``start_s`` seeks to the keyframe before it first, unless ``seek`` is false
+            ``start_s`` seeks to the keyframe before it first (one frame earlier for an
+            interlaced source; again earlier when the seek lands late: :func:`_seek`), so
+            the frames are those of a decode from the start, unless ``seek`` is false
             (needed when timestamps were shifted: shifted times exist only in a pass
             from the start).
         stream_index: ``container.streams[i]`` to decode (the probe's
