@@ -138,7 +138,9 @@ def iter_frames(
         tb = float(stream.time_base)
         t0 = float(stream.start_time * tb) if stream.start_time is not None else None
         rate = float(stream.average_rate or stream.guessed_rate or 25)
-        if seek and start_s is not None and start_s > 0:
+        # a stream without a start time (a raw elementary stream) has no timestamps to seek
+        # by: its times count from the first frame decoded, so it is decoded from the start
+        if seek and start_s is not None and start_s > 0 and stream.start_time is not None:
             # an interlaced frame is deinterlaced with its neighbours: one frame of pre-roll
             pre = 1.0 / rate if is_interlaced(field_order) else 0.0
             frames = _seek(container, stream, start_s - pre, t0 or 0.0, on_error, lambda: last_t)
@@ -170,22 +172,39 @@ def iter_frames(
 def _seek(container, stream, target_s: float, base_s: float, on_error=None,
           last_t=lambda: None) -> Iterator[av.VideoFrame]:
     """Frames decoded from a seek to the keyframe at or before ``target_s`` (seconds from
-    the stream start ``base_s``). A seek by timestamp can land after the target (MPEG-TS
-    and MPEG-PS are searched by byte position): when the first frame is later than the
-    target, it seeks again 1, 2, 4, ... seconds earlier, and from the start at the last,
-    so every frame from the target on is decoded (before, the gap was filled with the
-    first frame). A frame without a timestamp is taken as on time."""
+    the stream start ``base_s``). A seek by timestamp can land after the target, or after
+    the last keyframe before the end (MPEG-TS and MPEG-PS are searched by byte position,
+    landing on the packet nearest in decode time): when the first frame is later than the
+    target, or none decodes, it seeks again 1, 2, 4, ... seconds earlier, and at the last to
+    the file's start (:func:`_rewind`), so every frame from the target on is decoded
+    (before, the gap was filled with the first frame). A frame without a timestamp is taken
+    as on time."""
     tb = float(stream.time_base)
     back = 0.0
     while True:
-        at = max(0.0, target_s - back)
-        container.seek(int((base_s + at) / tb), stream=stream, backward=True)
+        at = target_s - back if back < target_s else -1.0
+        if at < 0.0:
+            _rewind(container, stream, base_s)
+        else:
+            container.seek(int((base_s + at) / tb), stream=stream, backward=True)
         frames = _decode(container, stream, on_error, last_t)
         first = next(frames, None)
-        if first is None or at <= 0.0 or first.pts is None or first.pts * tb - base_s <= target_s + 1e-4:
+        if at < 0.0 or (first is not None and (first.pts is None or first.pts * tb - base_s <= target_s + 1e-4)):
             return frames if first is None else chain([first], frames)
         frames.close()
         back = max(1.0, 2 * back)
+
+
+def _rewind(container, stream, base_s: float) -> None:
+    """Seek to the start of the video stream: to a second before its start time (a seek to
+    the start time itself lands after a first keyframe that decodes before it shows, as
+    with B-frames in MPEG-TS; time 0 of the whole file can be inside a stream whose clock
+    wraps), else, where the demuxer refuses a time before the start (AVI), to the start."""
+    tb = float(stream.time_base)
+    try:
+        container.seek(int((base_s - 1.0) / tb), stream=stream, backward=True)
+    except av.error.FFmpegError:
+        container.seek(int(base_s / tb), stream=stream, backward=True)
 
 
 def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[av.VideoFrame]:

@@ -21,6 +21,22 @@ def _ts_source(path):
            options={"crf": "18", "preset": "ultrafast", "x264-params": "mbtree=0:keyint=48:scenecut=0"})
 
 
+def _ts_b_frames_source(path):
+    """12 s of H.264 with B-frames in MPEG-TS: the first keyframe decodes before it shows,
+    so a seek to the stream's start time lands after it (a span in the first GOP must be
+    decoded from a second before the start)."""
+    frames = (render(107, i / 25, 320, 180, (0.15, 0.02), 0.0, 0.05) for i in range(300))
+    encode(path, frames, fps=25, fmt="mpegts", options={
+        "crf": "23", "preset": "fast",
+        "x264-params": "mbtree=0:keyint=50:min-keyint=50:scenecut=0:bframes=3:b-pyramid=normal"})
+
+
+def _raw_mpeg2_source(path):
+    """8 s raw MPEG-2 elementary stream: no start time, no timestamps to seek by."""
+    frames = (render(107, i / 25, 320, 180, (0.15, 0.02), 0.0, 0.05) for i in range(200))
+    encode(path, frames, fps=25, codec="mpeg2video", fmt="mpeg2video", options={"g": "50", "bf": "2", "b": "2M"})
+
+
 def _interlaced_source(path):
     """24 s of a panning picture coded interlaced (top field first) in H.264, a keyframe
     every 50 frames: a span that starts on a keyframe needs the frame before it for the
@@ -31,13 +47,17 @@ def _interlaced_source(path):
         "x264-params": "mbtree=0:interlaced=1:tff=1:keyint=50:min-keyint=50:scenecut=0"})
 
 
-@pytest.mark.parametrize("make,ext,first,last", [(_ts_source, "ts", 150, 300), (_ts_source, "ts", 60, 200),
-                                                  (_interlaced_source, "mp4", 200, 400)])
+@pytest.mark.parametrize("make,ext,first,last", [
+    (_ts_source, "ts", 150, 300), (_ts_source, "ts", 60, 200),
+    (_ts_source, "ts", 299, 300),  # the last frame: the seek lands past the last keyframe
+    (_ts_b_frames_source, "ts", 1, 20), (_ts_b_frames_source, "ts", 47, 60),
+    (_raw_mpeg2_source, "m2v", 100, 130),
+    (_interlaced_source, "mp4", 200, 400)])
 def test_a_span_after_a_seek_has_the_frames_of_a_full_decode(tmp_path, make, ext, first, last):
     path = str(tmp_path / f"src.{ext}")
     make(path)
     src = probe(path)
-    kw = dict(size=(256, 144) if ext == "ts" else (320, 256), fmt="yuv420p", stream_index=src.stream_index,
+    kw = dict(size=(320, 256) if ext == "mp4" else (256, 144), fmt="yuv420p", stream_index=src.stream_index,
               field_order=src.field_order)
     full = list(iter_frames(path, **kw))
     assert (ext == "mp4") == (src.field_order != "progressive")
