@@ -38,13 +38,32 @@ def _raw_mpeg2_source(path):
 
 
 def _interlaced_source(path):
-    """24 s of a panning picture coded interlaced (top field first) in H.264, a keyframe
+    """10 s of a panning picture coded interlaced (top field first) in H.264, a keyframe
     every 50 frames: a span that starts on a keyframe needs the frame before it for the
     deinterlacer (bwdif), as the decode from the start has it."""
-    frames = (render(101, i / 25, 320, 256, (0.15, 0.02), 0.0, 0.05) for i in range(600))
+    frames = (render(101, i / 25, 320, 256, (0.15, 0.02), 0.0, 0.05) for i in range(250))
     encode(path, frames, fps=25, options={
         "crf": "18", "preset": "ultrafast", "flags": "+ildct+ilme",
         "x264-params": "mbtree=0:interlaced=1:tff=1:keyint=50:min-keyint=50:scenecut=0"})
+
+
+@pytest.fixture(scope="module")
+def decoded(tmp_path_factory):
+    """``decoded(make, ext)``: a source made once per module, its decode settings and the
+    frames of its full decode."""
+    made = {}
+
+    def get(make, ext):
+        if make not in made:
+            path = str(tmp_path_factory.mktemp("seek") / f"src.{ext}")
+            make(path)
+            src = probe(path)
+            assert (ext == "mp4") == (src.field_order != "progressive")
+            kw = dict(size=(320, 256) if ext == "mp4" else (256, 144), fmt="yuv420p",
+                      stream_index=src.stream_index, field_order=src.field_order)
+            made[make] = path, kw, list(iter_frames(path, **kw))
+        return made[make]
+    return get
 
 
 @pytest.mark.parametrize("make,ext,first,last", [
@@ -52,15 +71,9 @@ def _interlaced_source(path):
     (_ts_source, "ts", 299, 300),  # the last frame: the seek lands past the last keyframe
     (_ts_b_frames_source, "ts", 1, 20), (_ts_b_frames_source, "ts", 47, 60),
     (_raw_mpeg2_source, "m2v", 100, 130),
-    (_interlaced_source, "mp4", 200, 400)])
-def test_a_span_after_a_seek_has_the_frames_of_a_full_decode(tmp_path, make, ext, first, last):
-    path = str(tmp_path / f"src.{ext}")
-    make(path)
-    src = probe(path)
-    kw = dict(size=(320, 256) if ext == "mp4" else (256, 144), fmt="yuv420p", stream_index=src.stream_index,
-              field_order=src.field_order)
-    full = list(iter_frames(path, **kw))
-    assert (ext == "mp4") == (src.field_order != "progressive")
+    (_interlaced_source, "mp4", 200, 250)])
+def test_a_span_after_a_seek_has_the_frames_of_a_full_decode(decoded, make, ext, first, last):
+    path, kw, full = decoded(make, ext)
     start, end = full[first].t_s, full[last].t_s if last < len(full) else None
     span = list(iter_frames(path, start_s=start, end_s=end, **kw))
     assert len(span) == last - first
