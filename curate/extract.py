@@ -144,7 +144,9 @@ class ExtractStage(Stage):
         the encoder's does); with one, the setting, resolved where frames are decoded."""
         if self.resources.gpus:
             return self.decoder
-        return pick_decoder(self.decoder, self.gpu_ruled_out()).name if self.decoder == "nvdec" else "cpu"
+        if self.decoder == "nvdec":
+            pick_decoder(self.decoder, self.gpu_ruled_out())  # logs the fallback; always the CPU here
+        return "cpu"
 
     def codecs(self) -> dict[str, str]:
         """What a run records of its codecs (``manifest.json``): the encoder every clip is

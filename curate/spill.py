@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import queue
-from bisect import bisect_right
 import threading
+from bisect import bisect_right
 
 import av
 import numpy as np

@@ -144,7 +144,7 @@ class Runner:
             raise UsageError("--dedup-against needs a dedup stage in the pipeline")
         extract = pipeline.stages[2]
         self.settings = extract.clip_settings()
-        extract.decoder_setting()  # an explicit nvdec that cannot be used is said now, here
+        self.codecs = extract.codecs()  # resolved once, here: a GPU codec that cannot be used is said now
         per_source = pipeline.stages[:2] + pipeline.clip_stages()
         self.store = WorkStore(self.output, {s.name: s.settings() for s in per_source})
 
@@ -266,7 +266,7 @@ class Runner:
         summary = summarise(self.output, sources, durations, kept, rejects, time.perf_counter() - t0,
                             walls, stage_s, shards, self.skipped)
         write_manifest(store.join(self.output, "manifest.json"), summary,
-                       self.pipeline.model_dump(mode="json"), sources, self.pipeline.stages[2].codecs())
+                       self.pipeline.model_dump(mode="json"), sources, self.codecs)
         with self.progress.step("writing report.html"):
             write_report_safely(self.output, frames=thumbnail_frames_on_workers)
         if not self.pipeline.keep_work:  # everything is written: work/clips is a second copy
