@@ -6,10 +6,24 @@
 - :mod:`curate.dedup.groups`: connected components of the pair graph,
 - :mod:`curate.dedup.against`: earlier runs' indexes (``--dedup-against``),
 - :mod:`curate.dedup.codes`: hex hashes as bit codes, band layout and keys.
+
+The names below load their module on first use (PEP 562): the embed stage needs only
+:mod:`curate.dedup.signature`, and a Ray worker or sandbox child that unpickles it should
+not import SciPy's graph code and PyArrow's dataset reader (with pandas) for nothing.
 """
 
-from curate.dedup.against import EarlierIndex, load_earlier, locate_index
-from curate.dedup.search import near_pairs
-from curate.dedup.stage import DedupStage, keep_key
+from __future__ import annotations
 
-__all__ = ["DedupStage", "EarlierIndex", "keep_key", "load_earlier", "locate_index", "near_pairs"]
+import importlib
+
+_EXPORTS = {"DedupStage": "stage", "keep_key": "stage", "near_pairs": "search",
+            "EarlierIndex": "against", "load_earlier": "against", "locate_index": "against"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Import the module that defines ``name`` (one of ``__all__``). Raises AttributeError otherwise."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import fsspec
 import numpy as np
-import pyarrow.dataset as pads
 
 from curate.dedup.codes import hex_codes
 
@@ -59,6 +58,8 @@ def locate_index(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
 
 def _read_one(path: str) -> dict[int, tuple[list[str], list[str]]]:
     """{hash length: (clip ids, hashes)} of one earlier index, empty hashes skipped."""
+    import pyarrow.dataset as pads  # here: it imports pandas (0.2 s), and only --dedup-against reads
+
     fs, p = locate_index(path)
     ds = pads.dataset(p, filesystem=fs, format="parquet")
     missing = {"clip_id", "phash"} - set(ds.schema.names)
