@@ -59,6 +59,7 @@ from curate.codec import probe, scaled_size  # noqa: E402
 from curate.codec.hwaccel import x264_options  # noqa: E402
 from pipelines.samples import copy_samples  # noqa: E402
 from pipelines.sources import expand_inputs  # noqa: E402
+from cpu_account import CpuAccount  # noqa: E402
 from throughput_long import long_source  # noqa: E402
 
 
@@ -94,13 +95,14 @@ def _transcode(job: tuple[str, str]) -> int:
     return n
 
 
-def transcode_floor(files: list[str], tmp: str) -> float:
-    """Wall seconds of decode + scale + x264 (clip settings) of every file, one process per CPU."""
+def transcode_floor(files: list[str], tmp: str) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of decode + scale + x264 (clip settings) of every file,
+    one process per CPU."""
     jobs = [(p, os.path.join(tmp, f"t{i}.mp4")) for i, p in enumerate(files)]
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with CpuAccount() as cpu, ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(_transcode, jobs))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, sum(cpu.seconds().values())
 
 
 def _ffmpeg_env(tmp: str) -> dict:
@@ -202,7 +204,7 @@ def vidcurate_run(files: list[str], pipeline: str, out: str) -> dict:
     """Run the CLI; its wall seconds, the manifest's timings and the worker memory peak."""
     exe = os.path.join(os.path.dirname(sys.executable), "vidcurate")
     start = time.perf_counter()
-    with WorkerMemory() as mem:
+    with WorkerMemory() as mem, CpuAccount() as cpu:
         subprocess.run([exe, "run", pipeline, "--input", *files, "--output", out, "--quiet"], check=True,
                        capture_output=True, stdin=subprocess.DEVNULL,
                        env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
@@ -210,7 +212,8 @@ def vidcurate_run(files: list[str], pipeline: str, out: str) -> dict:
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         timings = json.load(f)["timings"]
     return {"command": wall, "pipeline": timings["wall_s"], "per_source": timings["phase_wall_s"]["per_source"],
-            "stage_s": timings["stage_s"], "peak_rss": mem.worst_rss(), "peak_private": mem.worst_private()}
+            "stage_s": timings["stage_s"], "peak_rss": mem.worst_rss(), "peak_private": mem.worst_private(),
+            "cpu": cpu.seconds()}
 
 
 def measure(files: list[str], pipeline: str, tmp: str, label: str, repeat: int = 1) -> None:
@@ -220,9 +223,11 @@ def measure(files: list[str], pipeline: str, tmp: str, label: str, repeat: int =
     video_s = sum(probe(p).duration_s for p in files)
     floor = decode_floor(files)
     sd = scenedetect_cli(files, os.path.join(tmp, "sd"))
-    trans_all, runs = [], []
+    trans_all, trans_cpu, runs = [], [], []
     for k in range(repeat):
-        trans_all.append(transcode_floor(files, os.path.join(tmp, "transcode")))
+        wall, cpu = transcode_floor(files, os.path.join(tmp, "transcode"))
+        trans_all.append(wall)
+        trans_cpu.append(cpu)
         runs.append(vidcurate_run(files, pipeline, os.path.join(tmp, f"out{k}")))
         shutil.rmtree(os.path.join(tmp, f"out{k}"), ignore_errors=True)
     med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731 - the median of an odd count
@@ -250,6 +255,9 @@ def measure(files: list[str], pipeline: str, tmp: str, label: str, repeat: int =
               f"(per-source phase: {sd / run['per_source']:.2f}; target >= 3)")
     else:
         print("scenedetect split-video skipped: no ffmpeg (pip install -e '.[bench]')")
+    kinds = sorted(run["cpu"].items(), key=lambda kv: -kv[1])
+    print(f"CPU seconds: transcode floor {med(trans_cpu):.1f}; vidcurate run {sum(run['cpu'].values()):.1f} = "
+          + " + ".join(f"{k} {v:.1f}" for k, v in kinds) + " (bench/cpu_account.py)")
     worst = max(runs, key=lambda r: r["peak_private"])
     print(f"peak memory per worker (worker + sandbox child, worst run): {worst['peak_private'] / 2**30:.2f} GiB "
           f"private (target < 1.5 on 1080p); {worst['peak_rss'] / 2**30:.2f} GiB resident, shared "
