@@ -25,6 +25,8 @@ seconds of video per wall second, and ratios for
   encode, score; no start-up, dedup or shards), with per-stage seconds (each clip's
   stage time summed: threads and workers overlap, so not CPU seconds); ``--repeat N``
   runs the floor and the pipeline N times and reports medians and ranges;
+- CPU seconds of the floor and of ``vidcurate run``, the latter by kind of process
+  (one-decode passes, Ray workers, driver, Ray's own processes; :mod:`cpu_account`);
 - peak memory per worker: the largest private memory (USS) of a Ray worker plus its
   sandbox child at one instant, sampled every 0.2 s during the run (object-store pages
   that only this worker has mapped count as private too), and the looser sum of their
