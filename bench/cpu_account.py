@@ -21,7 +21,8 @@ the default 0.1 s on short-lived processes).
 from __future__ import annotations
 
 import os
-import threading
+
+from sampler import Sampler
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -50,7 +51,7 @@ def kind_of(cmdline: str, is_driver: bool) -> str:
     return "other"
 
 
-class CpuAccount:
+class CpuAccount(Sampler):
     """Context manager: CPU seconds per kind of process below ``root`` (default: this
     process; processes started inside the block, so all their CPU counts) while the block runs;
     ``driver_name``: the program name (first or second word of its command line, after the
@@ -58,13 +59,13 @@ class CpuAccount:
     ``{kind: CPU seconds}``."""
 
     def __init__(self, root: int | None = None, driver_name: str = "vidcurate", period_s: float = 0.1):
-        self.root, self.driver_name, self.period_s = root or os.getpid(), driver_name, period_s
+        super().__init__(period_s)
+        self.root, self.driver_name = root or os.getpid(), driver_name
         self._cpu: dict[int, float] = {}
         self._kind: dict[int, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _sample(self) -> None:
+    def tick(self) -> None:
+        """Read every process's CPU seconds; note the new ones below ``root``."""
         stats = {}
         for name in os.listdir("/proc"):
             if name.isdigit() and (st := _stat(int(name))) is not None:
@@ -92,21 +93,9 @@ class CpuAccount:
                 return True
         return False
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.period_s):
-            self._sample()
-
     def seconds(self) -> dict[str, float]:
         """CPU seconds per kind, summed over the processes seen."""
         out: dict[str, float] = {}
         for pid, kind in self._kind.items():
             out[kind] = out.get(kind, 0.0) + self._cpu[pid]
         return out
-
-    def __enter__(self) -> "CpuAccount":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()

@@ -46,7 +46,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -62,6 +61,7 @@ from curate.codec.hwaccel import x264_options  # noqa: E402
 from pipelines.samples import copy_samples  # noqa: E402
 from pipelines.sources import expand_inputs  # noqa: E402
 from cpu_account import CpuAccount  # noqa: E402
+from sampler import Sampler  # noqa: E402
 from throughput_long import long_source  # noqa: E402
 
 
@@ -136,7 +136,7 @@ def scenedetect_cli(files: list[str], tmp: str) -> float | None:
     return time.perf_counter() - start
 
 
-class WorkerMemory:
+class WorkerMemory(Sampler):
     """Peak memory of Ray workers with their sandbox children, sampled every ``period_s``.
 
     Two figures, bytes: ``worst_rss()``, the largest ``VmHWM`` (peak resident size) of a
@@ -147,22 +147,21 @@ class WorkerMemory:
     """
 
     def __init__(self, period_s: float = 0.2):
-        self.period_s, self.hwm, self.parent = period_s, {}, {}
+        super().__init__(period_s)
+        self.hwm, self.parent = {}, {}
         self.private_peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.period_s):
-            private = {}
-            for pid in os.listdir("/proc"):
-                if pid.isdigit() and (uss := self._sample(int(pid))) is not None:
-                    private[int(pid)] = uss
-            family = {pid: v for pid, v in private.items() if self.parent.get(pid) not in private}
-            for pid, v in private.items():
-                if self.parent.get(pid) in family:
-                    family[self.parent[pid]] += v
-            self.private_peak = max([self.private_peak, *family.values()])
+    def tick(self) -> None:
+        """One sample of every worker and sandbox child; keeps the worst family sum."""
+        private = {}
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and (uss := self._sample(int(pid))) is not None:
+                private[int(pid)] = uss
+        family = {pid: v for pid, v in private.items() if self.parent.get(pid) not in private}
+        for pid, v in private.items():
+            if self.parent.get(pid) in family:
+                family[self.parent[pid]] += v
+        self.private_peak = max([self.private_peak, *family.values()])
 
     def _sample(self, pid: int) -> int | None:
         try:
@@ -192,14 +191,6 @@ class WorkerMemory:
     def worst_private(self) -> int:
         """Largest private memory of a worker and its children at one sample, bytes."""
         return self.private_peak
-
-    def __enter__(self) -> "WorkerMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def vidcurate_run(files: list[str], pipeline: str, out: str) -> dict:
