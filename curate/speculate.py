@@ -35,6 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from curate.codec.timestamps import frame_rate
 from curate.split.spans import plan_spans
 
 Key = tuple[int, int, float, float]  # first frame, end frame, start_s, end_s of a span
@@ -93,7 +94,8 @@ class Speculator:
         encodes of its spans."""
         n = len(times)
         step = float(np.median(np.diff(times[-min(n, 256):]))) if n > 1 else 0.0
-        fps = min(round(n / (times[-1] + step), 6) if times[-1] + step > 0 else self.max_fps, self.max_fps)
+        rate = frame_rate(times)  # the split stage's rule (SplitStage.finish), on the frames so far
+        fps = min(round(rate, 6) if rate else self.max_fps, self.max_fps)
         a0 = a - 1 if a > 0 else 0  # one frame before keeps the cut at a (trimmed like a cut)
         sub = times[a0:z + 1]
         kept, _ = plan_spans([a - a0, z - a0], sub, sub[-1] + step, min_clip_s=self.split.min_clip_s,

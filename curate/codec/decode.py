@@ -31,6 +31,7 @@ from curate.codec.errors import CodecError, classify, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, is_interlaced
 from curate.codec.probe import video_stream_index
+from curate.codec.timestamps import best_effort
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ def iter_frames(
             H.264/HEVC (bit-exact decoding by the standard) the pixels should match, not
             verified on a GPU here (bench/gpu_check.sh compares them).
 
-    Times always increase: a frame whose timestamp is not after the previous one's is
+    A frame's timestamp is FFmpeg's best effort (:func:`curate.codec.timestamps.best_effort`:
+    the packets' decode times where the container's presentation times come out of order,
+    as in AVI with B-frames). Times always increase: a frame whose timestamp is not after the previous one's is
     moved to the previous time plus one average frame interval (``shifted``).
 
     Raises :class:`CodecError` (``decode_error``/``truncated``/...) when decoding
@@ -145,7 +148,7 @@ def iter_frames(
             pre = 1.0 / rate if is_interlaced(field_order) else 0.0
             frames = _seek(container, stream, start_s - pre, t0 or 0.0, on_error, lambda: last_t)
         else:
-            frames = _decode(container, stream, on_error, lambda: last_t)
+            frames = best_effort(_decode(container, stream, on_error, lambda: last_t))
         if is_interlaced(field_order):
             frames = deinterlace(frames, field_order, stream.time_base)
         index, last_t, offset, shifted = 0, None, 0.0, False
@@ -187,7 +190,7 @@ def _seek(container, stream, target_s: float, base_s: float, on_error=None,
             _rewind(container, stream, base_s)
         else:
             container.seek(int((base_s + at) / tb), stream=stream, backward=True)
-        frames = _decode(container, stream, on_error, last_t)
+        frames = best_effort(_decode(container, stream, on_error, last_t))
         first = next(frames, None)
         if at < 0.0 or (first is not None and (first.pts is None or first.pts * tb - base_s <= target_s + 1e-4)):
             return frames if first is None else chain([first], frames)

@@ -21,6 +21,7 @@ import numpy as np
 from curate.codec.colour import primaries_name, range_name, transfer_name
 from curate.codec.errors import CodecError, open_container
 from curate.codec.interlace import field_order_name
+from curate.codec.timestamps import frame_rate
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def probe(path: str) -> ProbeResult:
     gaps = np.diff(times)
     last = float(np.median(gaps)) if len(gaps) else 0.0
     duration = float(times[-1] - times[0] + last) if len(times) > 1 else 0.0
-    fps = len(times) / duration if duration > 0 else float(stream.average_rate or 0)
+    fps = frame_rate(times) or float(stream.average_rate or 0)
     width = max(1, round(width * sar))  # display width: square pixels
     if rotation in (90, 270):
         width, height = height, width

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from curate.codec import iter_frames, scaled_size
+from curate.codec.timestamps import frame_rate
 from curate.split.shots import ShotDetector
 from curate.split.spans import plan_spans
 from curate.guard import Limits
@@ -115,10 +116,11 @@ class SplitStage(Stage):
         bounds = detector.boundaries()
         gaps = np.diff(times)
         end = times[-1] + (float(np.median(gaps)) if len(gaps) else 1.0 / src.fps)
+        rate = frame_rate(times)  # not frames / end: a late first frame or lost frames lowered that
         task.source = src.model_copy(update={"num_frames": len(times), "duration_s": round(end, 6),
                                              "timestamps_reset": reset,
                                              "partial": bool(failed) and len(times) < src.num_frames,
-                                             "fps": round(len(times) / end, 6) if end > 0 else src.fps})
+                                             "fps": round(rate, 6) if rate else src.fps})
         kept, short = plan_spans(bounds.cuts, times, end, min_clip_s=self.min_clip_s,
                                  max_clip_s=self.max_clip_s, trim_s=self.trim_s, gaps=bounds.gaps)
         if not kept and not short:

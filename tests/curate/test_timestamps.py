@@ -1,0 +1,101 @@
+"""Frame times as FFmpeg guesses them, and the frame rate of a decode (curate/codec/timestamps.py).
+
+Inputs with known truth: H.264 with B-frames stored in AVI (its packets carry times in
+storage order, so decoded frames' pts come out of order while dts count up), and a
+constant-rate transport stream cut in the middle of a GOP (its first decodable frame is
+late), each with frames numbered so the clip's content can be checked frame by frame.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from curate.codec import iter_frames, probe
+from curate.codec.timestamps import PtsGuess, frame_rate
+from curate.ids import clip_id
+from curate.tasks import ClipTask, SourceTask
+from support.numbered import numbered_frames, read_numbers
+from support.pipelines import make_pipeline
+from support.synth import encode
+
+PIPELINE = make_pipeline({"split": {"min_clip_s": 0.5}})
+
+
+def run_source(path: str, work: str):
+    """Probe, split and the per-clip stages in this process: (source task, clip tasks)."""
+    task = SourceTask(path=path, work_dir=work)
+    for stage in PIPELINE.stages[:2]:
+        task = stage(task)
+    clips = []
+    for span in task.spans:
+        ct = ClipTask(source=task.source, span=span, work_dir=work, source_path=path,
+                      clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame,
+                                      PIPELINE.stages[2].clip_settings()))
+        for stage in PIPELINE.clip_stages():
+            ct = stage(ct)
+        clips.append(ct)
+    return task, clips
+
+
+def test_pts_guess_takes_dts_when_pts_fail_more_often():
+    g = PtsGuess()
+    pairs = [(1, 2), (4, 3), (3, 4), (5, 5), (2, 6)]  # AVI with B-frames: pts reordered, dts count up
+    for pts, dts in pairs:
+        g.observe(pts, dts)
+    assert (g.faulty_pts, g.faulty_dts) == (2, 0)
+    assert [g.choose(p, d) for p, d in pairs] == [2, 3, 4, 5, 6]
+    assert g.choose(9, None) is None  # untrusted pts and no dts: the caller steps one frame on
+    ok = PtsGuess()
+    for pts, dts in [(0, -2), (3, -1), (1, 0), (2, 1)]:  # MP4 with B-frames: pts true, dts in decode order
+        ok.observe(pts, dts)
+    assert ok.faulty_pts == 1 and ok.faulty_dts == 0  # the reordering looks like one fault...
+    clean = PtsGuess()
+    for pts, dts in [(0, -2), (1, -1), (2, 0), (3, 1)]:  # ...but decoded frames come out in order
+        clean.observe(pts, dts)
+    assert clean.choose(4, 2) == 4
+
+
+def test_frame_rate_of_constant_variable_and_gappy_times():
+    assert frame_rate([]) is None and frame_rate([0.5]) is None
+    late = [0.44 + k / 25 for k in range(100)]  # a TS cut mid-GOP: first frame 0.44 s in
+    assert frame_rate(late) == pytest.approx(25.0)
+    gappy = [k / 30 for k in range(120) if k % 20 != 7]  # 6 frames lost in 4 s
+    assert frame_rate(gappy) == pytest.approx(30.0)
+    vfr = list(np.cumsum([0.0] + [0.02, 0.05] * 50))  # alternating intervals: no steady rate
+    assert frame_rate(vfr) == pytest.approx(101 / (vfr[-1] + 0.035))
+
+
+def test_avi_with_b_frames_times_every_frame_once(tmp_path):
+    path = str(tmp_path / "bframes.avi")
+    n = encode(path, numbered_frames(72), fps=25, options={"bf": "3", "crf": "16"})
+    times = [f.t_s for f in iter_frames(path, fmt="gray")]
+    assert len(times) == n == 72
+    assert np.allclose(np.diff(times), 0.04)  # before: jumps back and forth read as clock resets
+    assert not any(f.shifted for f in iter_frames(path, fmt="gray"))
+    assert probe(path).fps == pytest.approx(25.0)
+    task, clips = run_source(path, str(tmp_path))
+    assert task.source.fps == pytest.approx(25.0) and not task.source.timestamps_reset
+    assert task.source.duration_s == pytest.approx(0.08 + 72 * 0.04)  # the first dts is 2 ticks in
+    (clip,) = clips
+    rec = clip.record
+    assert rec.clip.fps == pytest.approx(25.0)
+    shown = read_numbers(os.path.join(tmp_path, "clips", f"{rec.clip_id}.mp4"))
+    # every source frame once, in order (before: 7 s at 10 fps, each frame shown 3 times, every other one lost)
+    assert len(shown) > 60 and shown == list(range(shown[0], shown[0] + len(shown)))
+
+
+def test_transport_stream_cut_mid_gop_keeps_its_rate(tmp_path):
+    whole = str(tmp_path / "whole.ts")
+    encode(whole, numbered_frames(150), fmt="mpegts", fps=25, options={"g": "50", "crf": "16"})
+    data = open(whole, "rb").read()
+    cut = str(tmp_path / "cut.ts")
+    with open(cut, "wb") as f:
+        f.write(data[len(data) // 4 // 188 * 188:])  # whole TS packets, from the middle of a GOP
+    task, clips = run_source(cut, str(tmp_path))
+    assert task.source.fps == pytest.approx(25.0)  # before: 22.5 (frames over time from the stream start)
+    assert task.spans[0].start_s > 0.1  # the first frame that decodes is late
+    (clip,) = clips
+    shown = read_numbers(os.path.join(tmp_path, "clips", f"{clip.record.clip_id}.mp4"))
+    assert clip.record.clip.fps == pytest.approx(25.0)
+    assert len(shown) > 80 and shown == list(range(shown[0], shown[0] + len(shown)))  # none skipped
