@@ -111,9 +111,18 @@ def _streams_detail(container) -> str:
 
 
 def _packet_times(container: av.container.InputContainer, stream) -> np.ndarray:
-    """Sorted presentation times (seconds, float64) of the stream's packets."""
+    """Sorted presentation times (seconds, float64) of the stream's packets. A stream whose
+    packets carry no timestamp at all (a raw H.264 or HEVC elementary stream) gets one
+    time per packet at its nominal rate, as its decode will (:func:`curate.codec.iter_frames`)."""
     tb = float(stream.time_base)
-    pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
+    pts, count = [], 0
+    for p in container.demux(stream):
+        if p.size > 0:
+            count += 1
+            if p.pts is not None:
+                pts.append(p.pts)
+    if count and not pts:
+        return np.arange(count, dtype=np.float64) / float(stream.average_rate or stream.guessed_rate or 25)
     return np.sort(np.asarray(pts, dtype=np.float64) * tb)
 
 

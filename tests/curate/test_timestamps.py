@@ -99,3 +99,15 @@ def test_transport_stream_cut_mid_gop_keeps_its_rate(tmp_path):
     shown = read_numbers(os.path.join(tmp_path, "clips", f"{clip.record.clip_id}.mp4"))
     assert clip.record.clip.fps == pytest.approx(25.0)
     assert len(shown) > 80 and shown == list(range(shown[0], shown[0] + len(shown)))  # none skipped
+
+
+def test_raw_h264_elementary_stream_is_timed_at_its_nominal_rate(tmp_path):
+    path = str(tmp_path / "raw.h264")  # listed by --input-list: no container, no timestamps
+    encode(path, numbered_frames(60), fmt="h264", fps=25, options={"bf": "0", "crf": "16"})
+    p = probe(path)  # before: rejected as truncated ("no video packets": none had a pts)
+    assert (p.num_frames, p.fps) == (60, pytest.approx(25.0))
+    task, clips = run_source(path, str(tmp_path))
+    assert task.rejects == [] and task.source.duration_s == pytest.approx(2.4)
+    (clip,) = clips
+    shown = read_numbers(os.path.join(tmp_path, "clips", f"{clip.record.clip_id}.mp4"))
+    assert len(shown) > 50 and shown == list(range(shown[0], shown[0] + len(shown)))
