@@ -29,7 +29,7 @@ from av.video.reformatter import VideoReformatter
 from curate.codec.colour import rgb_to_clip_yuv, to_clip_yuv
 from curate.codec.errors import CodecError, classify, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
-from curate.codec.interlace import deinterlace, is_interlaced
+from curate.codec.interlace import deinterlace, deinterlace_flagged, is_interlaced
 from curate.codec.probe import video_stream_index
 from curate.codec.timestamps import best_effort
 
@@ -85,7 +85,7 @@ def iter_frames(
     seek: bool = True,
     stream_index: int | None = None,
     on_error: Callable[[CodecError, float | None], None] | None = None,
-    field_order: str = "progressive",
+    field_order: str | None = None,
     decoder: str | DecoderChoice = "cpu",
 ) -> Iterator[DecodedFrame]:
     """Decode the source's video stream of ``path`` in presentation order.
@@ -111,7 +111,10 @@ def iter_frames(
             produced (``t_s``: seconds, the time of the last good frame), before the
             iteration ends; how callers learn that a source was only partly decoded.
         field_order: the source's field order (:func:`curate.codec.interlace.field_order_name`);
-            an interlaced one is deinterlaced (``bwdif``) before any scaling.
+            an interlaced one is deinterlaced (``bwdif``) before any scaling; with any other
+            name, frames flagged interlaced are (a progressive start joined to interlaced
+            footage: :func:`curate.codec.interlace.deinterlace_flagged`); None (default)
+            deinterlaces nothing (the split stage's small detection frames).
         decoder: ``cpu`` (default), ``auto`` or ``nvdec``, resolved by
             :func:`curate.codec.hwaccel.pick_decoder` (NVDEC only where a CUDA device
             opens; else the CPU decoder, reason logged), or a resolved
@@ -145,12 +148,14 @@ def iter_frames(
         # by: its times count from the first frame decoded, so it is decoded from the start
         if seek and start_s is not None and start_s > 0 and stream.start_time is not None:
             # an interlaced frame is deinterlaced with its neighbours: one frame of pre-roll
-            pre = 1.0 / rate if is_interlaced(field_order) else 0.0
+            pre = 1.0 / rate if field_order is not None and is_interlaced(field_order) else 0.0
             frames = _seek(container, stream, start_s - pre, t0 or 0.0, on_error, lambda: last_t)
         else:
             frames = best_effort(_decode(container, stream, on_error, lambda: last_t))
-        if is_interlaced(field_order):
+        if field_order is not None and is_interlaced(field_order):
             frames = deinterlace(frames, field_order, stream.time_base)
+        elif field_order is not None:
+            frames = deinterlace_flagged(frames, stream.time_base)
         index, last_t, offset, shifted = 0, None, 0.0, False
         convert = _Converter()
         for frame in frames:

@@ -17,6 +17,7 @@ scaling (scaling first would blur the two fields into ghosts).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
 import av
 import av.filter
@@ -49,14 +50,15 @@ def is_interlaced(field_order: str) -> bool:
     return field_order in INTERLACED
 
 
-def deinterlace(frames: Iterator[av.VideoFrame], field_order: str,
-                time_base) -> Iterator[av.VideoFrame]:
+def deinterlace(frames: Iterator[av.VideoFrame], field_order: str, time_base,
+                only_flagged: bool = False) -> Iterator[av.VideoFrame]:
     """Deinterlace decoded frames with ``bwdif`` (one frame out per frame in).
 
     Args:
         frames: decoded frames of one stream, in presentation order.
         field_order: a name from :func:`field_order_name`; it sets the filter's parity.
         time_base: the stream's time base (timestamps pass through unchanged).
+        only_flagged: deinterlace only frames flagged interlaced (``deint=interlaced``).
 
     Yields frames of the input's size and pixel format, each with its input's ``pts``
     (in ``time_base``).
@@ -65,7 +67,7 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str,
     graph = sink = src = None
     for frame in frames:
         if graph is None:
-            graph, src, sink = _graph(frame, field_order, time_base)
+            graph, src, sink = _graph(frame, field_order, time_base, only_flagged)
         src.push(frame)
         yield from _drain(sink, time_base)
     if graph is not None:
@@ -73,13 +75,29 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str,
         yield from _drain(sink, time_base)
 
 
-def _graph(frame: av.VideoFrame, field_order: str, time_base):
+def deinterlace_flagged(frames: Iterator[av.VideoFrame], time_base) -> Iterator[av.VideoFrame]:
+    """Frames of a source whose first frame is progressive, passed on untouched until one
+    is flagged interlaced (``interlaced_frame``); from that frame on they go through
+    ``bwdif`` with ``deint=interlaced``, which deinterlaces the flagged frames only, each
+    by its own field order, as FFmpeg's ``-deint interlaced`` does. Broadcast captures and
+    joined camcorder files turn interlaced part-way; judged by the first frame alone, their
+    interlaced part kept its combs. Same arguments and timestamps as :func:`deinterlace`."""
+    frames = iter(frames)
+    for frame in frames:
+        if frame.interlaced_frame:
+            yield from deinterlace(chain([frame], frames), "interlaced", time_base, only_flagged=True)
+            return
+        yield frame
+
+
+def _graph(frame: av.VideoFrame, field_order: str, time_base, only_flagged: bool = False):
     graph = av.filter.Graph()
     src = graph.add("buffer", video_size=f"{frame.width}x{frame.height}",
                     pix_fmt=str(int(av.VideoFormat(frame.format.name))),
                     time_base=str(time_base), pixel_aspect="1/1",
                     range=str(int(frame.color_range)), colorspace=str(int(frame.colorspace)))
-    bwdif = graph.add("bwdif", mode="send_frame", parity=_PARITY.get(field_order, "auto"), deint="all")
+    bwdif = graph.add("bwdif", mode="send_frame", parity=_PARITY.get(field_order, "auto"),
+                      deint="interlaced" if only_flagged else "all")
     sink = graph.add("buffersink")
     src.link_to(bwdif)
     bwdif.link_to(sink)

@@ -122,6 +122,27 @@ def test_interlaced_source_is_deinterlaced(tmp_path, top_first, order):
     assert abs(left - (20 + 8 * 10)) <= 4
 
 
+def test_source_that_turns_interlaced_part_way_is_deinterlaced_there(tmp_path):
+    prog, inter, src = (str(tmp_path / n) for n in ("p.ts", "i.ts", "joined.ts"))
+    bar = [np.full((240, 320, 3), 40, np.uint8) for _ in range(25)]
+    for i, img in enumerate(bar):
+        img[:, 300 - 8 * i:360 - 8 * i] = 220  # a bar moving left, both fields alike
+    write(prog, bar, options={"crf": "12"})
+    write(inter, field_frames(30), interlaced=True, options={"crf": "12"})
+    with open(src, "wb") as out:  # a capture that starts progressive (a joined recording)
+        out.write(open(prog, "rb").read() + open(inter, "rb").read())
+    task = SplitStage(min_clip_s=0.5)(ProbeStage()(SourceTask(path=src, work_dir="")))
+    assert task.source.field_order == "progressive"  # the first frame says so
+    span = task.spans[-1]
+    assert span.start_frame >= 25  # the interlaced part
+    stage = ExtractStage(short_side=240, max_fps=30)
+    cid = clip_id(task.source.source_id, span.start_frame, span.end_frame, stage.clip_settings())
+    t = stage(ClipTask(source=task.source, span=span, clip_id=cid, work_dir=str(tmp_path)))
+    combed = np.mean([combing(g) for g in _decode(inter, "gray")])
+    clean = np.mean([combing(g) for g in _decode(clip_path(str(tmp_path), t.clip_id), "gray")])
+    assert combed > 2.0 and clean < 0.2 * combed  # before: the part kept its combs (judged by frame 0)
+
+
 def test_progressive_source_is_left_alone(tmp_path):
     src = str(tmp_path / "p.mp4")
     write(src, [chart()] * 25)
