@@ -182,7 +182,7 @@ class ExtractStage(Stage):
 
     def _extract(self, task: ClipTask, scratch: str) -> ClipTask:
         src, span = task.source, task.span
-        decoded = iter_frames(src.path, size=self.clip_size(src), fmt="yuv420p", rotation=src.rotation,
+        decoded = iter_frames(src.path, size=self.clip_size(src), fmt="yuv420p", rotation=src.rotation, hflip=src.hflip,
                               decoder=self.decoder_setting(),
                               start_s=span.start_s, end_s=span.end_s, seek=not src.timestamps_reset,
                               stream_index=src.stream_index, field_order=src.field_order)

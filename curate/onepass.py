@@ -142,7 +142,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     times: list[float] = []
     reset, failed = False, []
     shrink, to_bgr = VideoReformatter(), VideoReformatter()  # one swscale context each for the pass
-    frames = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation,
+    frames = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation, hflip=src.hflip,
                          stream_index=src.stream_index, field_order=src.field_order,
                          decoder=extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t)))
     for frame in read_ahead(frames, spill):

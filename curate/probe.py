@@ -41,7 +41,7 @@ class ProbeStage(Stage):
         task.source = SourceInfo(
             path=task.path, source_id=fingerprint, size_bytes=_size(task.path),
             duration_s=round(p.duration_s, 6), fps=round(p.fps, 6), vfr=p.vfr,
-            num_frames=p.num_frames, width=p.width, height=p.height, rotation=p.rotation,
+            num_frames=p.num_frames, width=p.width, height=p.height, rotation=p.rotation, hflip=p.hflip,
             codec=p.codec, pix_fmt=p.pix_fmt, has_audio=p.has_audio,
             stream_index=p.stream_index, probed_frames=p.num_frames,
             sar=p.sar, color_range=p.color_range, color_primaries=p.color_primaries,

@@ -34,8 +34,9 @@ class SourceInfo(_Model):
     ``duration_s`` is the video stream's duration from its timestamps (audio tracks
     that run longer do not count). ``fps`` is the average rate; ``vfr`` is true when
     frame intervals vary by more than a few percent. ``rotation`` is the display
-    rotation in degrees counter-clockwise (0, 90, 180, 270) that upright output applies;
-    ``width``/``height`` are as displayed (after that rotation). ``timestamps_reset``:
+    rotation in degrees counter-clockwise (0, 90, 180, 270) that upright output applies,
+    followed by a left-right mirror when ``hflip`` (a display matrix with a mirror, read
+    as FFmpeg's autorotate does); ``width``/``height`` are as displayed (after that rotation). ``timestamps_reset``:
     the timestamps went backwards or repeated (joined files), so times are shifted to
     keep increasing and spans are extracted by a pass from the start, not a seek.
     ``stream_index``: the container stream decoded (cover art and still-image tracks are
@@ -61,6 +62,7 @@ class SourceInfo(_Model):
     width: int
     height: int
     rotation: int = 0
+    hflip: bool = False
     codec: str
     pix_fmt: str = ""
     has_audio: bool = False

@@ -67,11 +67,16 @@ def scaled_size(width: int, height: int, short_side: int | None, even: bool = Tr
 _ROT_K = {0: 0, 90: 1, 180: 2, 270: 3}
 
 
-def upright(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Apply a display rotation: ``rotation`` degrees counter-clockwise, as the display
-    matrix states it (FFmpeg ``av_display_rotation_get``, PyAV ``VideoFrame.rotation``)."""
+def upright(image: np.ndarray, rotation: int, hflip: bool = False) -> np.ndarray:
+    """Apply a display orientation (:func:`curate.codec.probe.orientation`): ``rotation``
+    degrees counter-clockwise, then a left-right mirror when ``hflip``. ``image``:
+    ``(H, W)`` or ``(H, W, C)``; returns a contiguous array (``image`` itself when nothing
+    is applied)."""
     k = _ROT_K.get(rotation % 360, 0)
-    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+    if not k and not hflip:
+        return image
+    out = np.rot90(image, k) if k else image
+    return np.ascontiguousarray(out[:, ::-1] if hflip else out)
 
 
 def iter_frames(
@@ -80,6 +85,7 @@ def iter_frames(
     size: tuple[int, int] | None = None,
     fmt: str = "rgb24",
     rotation: int = 0,
+    hflip: bool = False,
     start_s: float | None = None,
     end_s: float | None = None,
     seek: bool = True,
@@ -98,7 +104,8 @@ def iter_frames(
             colour (limited range, the source's matrix: :mod:`curate.codec.colour`)
             whatever the source's range. A ``size`` of another aspect than the coded one
             (a source with non-square pixels) gives square pixels at that size.
-        rotation: display rotation to apply (from :func:`curate.codec.probe.probe`).
+        rotation, hflip: display orientation to apply (from :func:`curate.codec.probe.probe`:
+            ``rotation`` degrees counter-clockwise, then a left-right mirror).
         start_s, end_s: decode only frames with ``start_s <= t < end_s`` (seconds);
             ``start_s`` seeks to the keyframe before it first (one frame earlier for an
             interlaced source; again earlier when the seek lands late: :func:`_seek`), so
@@ -173,7 +180,7 @@ def iter_frames(
                 continue
             if end_s is not None and t >= end_s - eps:
                 break
-            yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation), shifted)
+            yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation, hflip), shifted)
             index += 1
 
 
@@ -243,19 +250,20 @@ class _Converter:
     def __init__(self) -> None:
         self.scale, self.convert, self.back = VideoReformatter(), VideoReformatter(), VideoReformatter()
 
-    def __call__(self, frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int):
-        if fmt == "yuv420p" and rotation % 360 == 0:
+    def __call__(self, frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int,
+                 hflip: bool = False):
+        if fmt == "yuv420p" and rotation % 360 == 0 and not hflip:
             # Straight to the clip's format, range and matrix in one swscale pass.
             w, h = coded or (frame.width, frame.height)
             return to_clip_yuv(frame, w, h, self.scale)
         if coded is not None and (frame.width, frame.height) != coded:
             frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA")
-        if fmt == "yuv420p":  # rotated: turn upright in NumPy, then back to a frame
-            img = upright(self._array(frame, "rgb24"), rotation)
+        if fmt == "yuv420p":  # rotated or mirrored: turn upright in NumPy, then back to a frame
+            img = upright(self._array(frame, "rgb24"), rotation, hflip)
             return rgb_to_clip_yuv(img, frame.colorspace, self.back)
         if fmt not in ("gray", "rgb24", "bgr24"):
             raise CodecError("decode_error", f"unsupported output format {fmt}")
-        return upright(self._array(frame, fmt), rotation)
+        return upright(self._array(frame, fmt), rotation, hflip)
 
     def _array(self, frame: av.VideoFrame, fmt: str) -> np.ndarray:
         if frame.format.name == fmt:

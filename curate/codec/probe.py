@@ -30,6 +30,8 @@ class ProbeResult:
     are as displayed (after rotation); ``stream_index`` is that stream's index in the
     container (``container.streams[i]``), which every later decode of the source uses.
 
+    ``rotation`` and ``hflip``: :func:`orientation`.
+
     ``duration_s`` and ``fps`` come from packet timestamps; ``num_frames`` counts
     video packets with a timestamp (the split pass later replaces it with the
     number of frames that actually decode).
@@ -53,6 +55,7 @@ class ProbeResult:
     pix_fmt: str
     has_audio: bool
     stream_index: int = 0
+    hflip: bool = False
     sar: str = "1:1"
     color_range: str = "unknown"
     color_primaries: str = "unknown"
@@ -170,7 +173,7 @@ def probe(path: str) -> ProbeResult:
     frame = _first_frame(path, index)
     if frame is None:
         raise CodecError("truncated", "no frame decodes")
-    rotation = int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0)) * 90 % 360
+    rotation, hflip = orientation(frame)
     gaps = np.diff(times)
     last = float(np.median(gaps)) if len(gaps) else 0.0
     duration = float(times[-1] - times[0] + last) if len(times) > 1 else 0.0
@@ -180,9 +183,39 @@ def probe(path: str) -> ProbeResult:
         width, height = height, width
     return ProbeResult(**picture_facts(frame, sar, stream_field_order),
         duration_s=duration, fps=fps, vfr=_is_vfr(times), num_frames=len(times),
-        width=width, height=height, rotation=rotation, codec=codec, pix_fmt=pix_fmt,
+        width=width, height=height, rotation=rotation, hflip=hflip, codec=codec, pix_fmt=pix_fmt,
         has_audio=has_audio, stream_index=index,
     )
+
+
+def orientation(frame: av.VideoFrame) -> tuple[int, bool]:
+    """How to turn a decoded frame upright: ``(rotation, hflip)``, ``rotation`` degrees
+    counter-clockwise (0, 90, 180, 270), then a left-right mirror when ``hflip``.
+
+    From the frame's display matrix (``DISPLAYMATRIX`` side data: MP4 ``tkhd``, Matroska
+    projection, H.264 SEI), decided as FFmpeg's autorotate does (fftools ``ffmpeg_filter.c``):
+    the angle ``theta = atan2(m[1], m[0])`` picks a quarter turn, and the signs of ``m[0]``,
+    ``m[3]`` and ``m[4]`` pick the mirror that goes with it (``transpose`` with a flip,
+    ``hflip``, ``vflip``). The angle alone (``av_display_rotation_get``) misses mirrors: a
+    matrix that only mirrored left-right read as a half turn, and its clip came out upside
+    down. Angles between quarter turns are rounded to the nearest one (FFmpeg rotates by
+    the exact angle). No matrix: ``(0, False)``.
+    """
+    matrix = next((sd for sd in frame.side_data if sd.type.name == "DISPLAYMATRIX"), None)
+    if matrix is None or len(bytes(matrix)) < 36:
+        return 0, False
+    m = np.frombuffer(bytes(matrix)[:36], np.int32).astype(np.float64)
+    if not np.hypot(m[0], m[3]) or not np.hypot(m[1], m[4]):
+        return 0, False  # a degenerate matrix: FFmpeg's rotation is NaN, nothing applied
+    theta = int(round(float(np.degrees(np.arctan2(m[1], m[0]))) / 90.0)) * 90 % 360
+    if theta == 90:  # FFmpeg: transpose=cclock_flip when m[3] > 0, else clock
+        return (270, True) if m[3] > 0 else (270, False)
+    if theta == 270:  # FFmpeg: transpose=clock_flip when m[3] < 0, else cclock
+        return (90, True) if m[3] < 0 else (90, False)
+    if theta == 180:  # FFmpeg: hflip when m[0] < 0, vflip when m[4] < 0 (both: a half turn)
+        h, v = m[0] < 0, m[4] < 0
+        return (180, False) if h and v else (0, True) if h else (180, True) if v else (0, False)
+    return (180, True) if m[4] < 0 else (0, False)  # FFmpeg: vflip when m[4] < 0
 
 
 def sample_aspect(stream) -> Fraction:

@@ -92,7 +92,7 @@ class SplitStage(Stage):
         times: list[float] = []
         reset = False
         failed: list[tuple[Exception, float | None]] = []
-        for frame in iter_frames(src.path, size=self.detect_size(src), fmt="bgr24", rotation=src.rotation,
+        for frame in iter_frames(src.path, size=self.detect_size(src), fmt="bgr24", rotation=src.rotation, hflip=src.hflip,
                                  stream_index=src.stream_index, on_error=lambda e, t: failed.append((e, t))):
             detector.feed(frame.image)
             times.append(frame.t_s)

@@ -42,6 +42,41 @@ def test_rotation_gives_upright_frames(tmp_path, rotation, top, left):
         assert red(img[p.height // 2, -5]) == (left == "blue")
 
 
+@pytest.mark.parametrize("angle,hflip,vflip", [(0, True, False), (0, False, True), (90, True, False),
+                                               (90, False, True), (180, True, False), (270, True, False)])
+def test_mirrored_display_matrix_is_applied(tmp_path, angle, hflip, vflip):
+    """A display matrix maps coded (x, y) to displayed (a x + c y, b x + d y) (entries 0, 1,
+    3, 4): the decoded block must land where the file's own matrix puts it. Before, only
+    the matrix's angle was applied, so a left-right mirror came out upside down."""
+    h, w = 120, 160
+    img = np.zeros((h, w, 3), np.uint8)
+    img[10:40, 10:50, 0] = 255  # a red block near the top-left corner
+    path = str(tmp_path / "m.mp4")
+    with av.open(path, "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.set_display_rotation(angle, hflip=hflip, vflip=vflip)
+        for _ in range(3):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+    with av.open(path) as c:
+        frame = next(c.decode(video=0))
+        raw = next(sd for sd in frame.side_data if sd.type.name == "DISPLAYMATRIX")
+    a, b, _, cc, d = np.frombuffer(bytes(raw)[:20], np.int32) / 65536.0
+    x, y = 29.5 - (w - 1) / 2, 24.5 - (h - 1) / 2  # the block's centre, from the frame's centre
+    want = (a * x + cc * y, b * x + d * y)
+    p = probe(path)
+    for fmt in ("rgb24", "yuv420p"):  # the clip path converts to yuv420p
+        out = next(iter_frames(path, rotation=p.rotation, hflip=p.hflip, fmt=fmt)).image
+        out = out.to_ndarray(format="rgb24") if fmt == "yuv420p" else out
+        assert out.shape[:2] == (p.height, p.width)
+        ys, xs = np.nonzero(out[..., 0] > 128)
+        got = (xs.mean() - (out.shape[1] - 1) / 2, ys.mean() - (out.shape[0] - 1) / 2)
+        assert got == pytest.approx(want, abs=2.0), (fmt, p.rotation, p.hflip)
+
+
 def test_audio_only_file_is_no_video_stream(tmp_path):
     path = str(tmp_path / "audio.mp4")
     with av.open(path, "w") as c:
