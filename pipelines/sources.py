@@ -120,7 +120,7 @@ def _expand_one(arg: str, found: Inputs) -> None:
     fs = fsspec.filesystem(protocol)
     bare = arg if protocol == "file" else arg.split("://", 1)[1]
     if isinstance(arg, InputList):
-        if protocol == "file" and not os.path.isfile(bare):
+        if not (os.path.isfile(bare) if protocol == "file" else fs.isfile(bare)):
             raise InputNotFound(f"--input-list {arg}: no such file")
         found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
         return
@@ -128,7 +128,7 @@ def _expand_one(arg: str, found: Inputs) -> None:
         paths = _files(fs, os.path.abspath(bare), False)  # an existing name wins over glob syntax
     elif any(ch in bare for ch in "*?["):
         paths = [p for match in fs.glob(bare) for p in _files(fs, match, True)]
-    elif protocol == "file":
+    elif protocol == "file" or not fs.exists(bare):  # a store URL is checked like a local path
         raise InputNotFound(f"--input {arg}: no such file or folder")
     else:
         paths = _files(fs, bare, False)

@@ -113,3 +113,16 @@ def test_a_mistyped_path_is_an_error_not_an_empty_run(tmp_path):
 def test_no_inputs_at_all_is_an_error():
     with pytest.raises(ValueError, match="--input PATH ... and/or --input-list FILE"):
         scan_inputs([])
+
+
+def test_a_missing_store_url_is_an_error_like_a_local_path():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/vc-src/in/a.mp4", b"x")
+    assert expand_inputs(["memory://vc-src/in/a.mp4"]) == ["memory://vc-src/in/a.mp4"]
+    for missing in ("memory://vc-src/in/nothere.mp4", "memory://vc-src/nodir/"):
+        with pytest.raises(FileNotFoundError, match="no such file or folder"):  # before: a run of
+            expand_inputs([missing])  # not_found rows (exit 4), or a 'no file extension' skip
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        expand_inputs([InputList("memory://vc-src/lists/none.txt")])
