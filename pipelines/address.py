@@ -5,6 +5,10 @@ minutes while printing Ray's own warnings. Before Ray is touched, :func:`check_a
 opens a TCP connection to the cluster's GCS port (``HOST:PORT`` or ``ray://HOST:PORT``),
 retrying for at most ``timeout_s`` seconds (a cluster that is still starting gets that
 long), and raises :class:`~pipelines.exits.ClusterUnreachable` (exit code 6) otherwise.
+A port that accepts but is not Ray's (a web server, an S3 endpoint) made ``ray.init``
+retry forever, holding the output's lease: the GCS speaks gRPC, so the check also sends
+the HTTP/2 connection preface (RFC 9113, section 3.4) and requires the server's SETTINGS
+frame in reply.
 ``auto`` is resolved by Ray itself from the local node's address file; when none is
 running, :func:`pipelines.runner.init_ray` turns Ray's ConnectionError into the same error.
 """
@@ -32,8 +36,29 @@ def parse_address(address: str) -> tuple[str, int] | None:
     return host, int(port)
 
 
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + empty SETTINGS
+
+
+def speaks_http2(conn: socket.socket) -> bool:
+    """Whether the server on ``conn`` (connected, with a timeout set) answers the HTTP/2
+    client preface with a SETTINGS frame (a 9-byte frame header of type 4), as every gRPC
+    server does first; False on any other reply, a close or a timeout."""
+    try:
+        conn.sendall(_PREFACE)
+        head = b""
+        while len(head) < 9:
+            chunk = conn.recv(9 - len(head))
+            if not chunk:
+                return False
+            head += chunk
+    except OSError:
+        return False
+    return head[3] == 4 and head[4] & 1 == 0  # SETTINGS, not an ACK
+
+
 def check_address(address: str | None, timeout_s: float = 30.0) -> None:
-    """Return once ``address``'s port accepts a TCP connection (no-op for None and ``auto``).
+    """Return once ``address``'s port accepts a TCP connection and answers as a gRPC server
+    (no-op for None and ``auto``).
 
     Raises :class:`~pipelines.exits.ClusterUnreachable` after ``timeout_s`` seconds of
     refused or timed-out connections, :class:`~pipelines.exits.UsageError` for a
@@ -46,10 +71,17 @@ def check_address(address: str | None, timeout_s: float = 30.0) -> None:
     while True:
         left = deadline - time.monotonic()
         try:
-            with socket.create_connection(target, timeout=max(0.1, min(5.0, left))):
-                return
+            with socket.create_connection(target, timeout=max(0.1, min(5.0, left))) as conn:
+                grpc = speaks_http2(conn)
         except OSError as exc:
             last = exc
+        else:
+            if grpc:
+                return
+            raise ClusterUnreachable(
+                f"--address {address}: {target[0]}:{target[1]} accepts connections but is not a Ray "
+                "cluster (no gRPC reply); give the head node's GCS port (6379 by default, printed "
+                "by ray start --head)")
         if time.monotonic() + 1.0 > deadline:
             break
         time.sleep(1.0)

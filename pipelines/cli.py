@@ -115,7 +115,7 @@ def _internal_error(exc: BaseException) -> int:
     fd, path = tempfile.mkstemp(prefix="vidcurate-error-", suffix=".txt")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("".join(traceback.format_exception(exc)))
-    print(f"error: internal error: {type(exc).__name__}: {exc} (traceback in {path}; "
+    print(f"error: internal error: {exits.one_line(exc)} (traceback in {path}; "
           "please report it)", file=sys.stderr)
     return exits.INTERNAL
 
@@ -141,11 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: committed sources are kept; run the same command again to resume",
               file=sys.stderr)
         return exits.INTERRUPTED
+    except BrokenPipeError:  # e.g. `vidcurate stats OUT | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return exits.PIPE_CLOSED
     except Exception as exc:  # noqa: BLE001 - every failure ends in one line and its code
         for kinds, code, hint in expected:
             if isinstance(exc, kinds):
                 print(f"error: {exc}{hint}", file=sys.stderr)
                 return code
+        if exits.store_problem(exc):
+            print(f"error: storage: {exits.one_line(exc)} (check the path or URL, the bucket, "
+                  "credentials and endpoint; every node needs them)", file=sys.stderr)
+            return exits.USAGE
         return _internal_error(exc)
 
 

@@ -7,13 +7,16 @@ code  meaning
 ====  =====================================================================
 0     success: clips kept, stage errors within the pipeline's budget
 1     internal error: a bug in vidcurate (the traceback is saved to a file)
-2     bad arguments, input paths or pipeline file (:class:`UsageError`)
+2     bad arguments, input paths or pipeline file (:class:`UsageError`), or a store the
+      command cannot use (no bucket, no permission, no credentials, endpoint down:
+      :func:`store_problem`)
 3     output in use by another run, or holding work made with other settings
 4     nothing kept: every source or clip was rejected (outputs are written)
 5     stage errors above ``max_stage_error_share`` of the pipeline (outputs are written)
 6     the Ray cluster of ``--address`` cannot be reached (:class:`ClusterUnreachable`)
 7     the cluster cannot give what the pipeline asks for, e.g. GPUs (:class:`InsufficientResources`)
 130   interrupted (Ctrl-C); the same command resumes
+141   the reader of the output went away (``vidcurate stats ... | head``): nothing printed
 ====  =====================================================================
 """
 
@@ -22,7 +25,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 OK, INTERNAL, USAGE, OUTPUT_IN_USE, NOTHING_KEPT, STAGE_ERRORS = 0, 1, 2, 3, 4, 5
-CLUSTER_UNREACHABLE, RESOURCES, INTERRUPTED = 6, 7, 130
+CLUSTER_UNREACHABLE, RESOURCES, INTERRUPTED, PIPE_CLOSED = 6, 7, 130, 141
+
+# Exceptions from these packages are a store's answer (credentials, endpoint, bucket), not a bug.
+_STORE_PACKAGES = {"botocore", "aiobotocore", "s3fs", "gcsfs", "google", "adlfs", "azure", "aiohttp"}
 
 
 class UsageError(ValueError):
@@ -39,6 +45,30 @@ class ClusterUnreachable(ConnectionError):
 
 class InsufficientResources(RuntimeError):
     """A stage asks for more than any node or the whole cluster has (exit code 7)."""
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The worker's own exception inside a Ray task error (``RayTaskError.cause``), else ``exc``."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) and cause is not exc else exc
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` of :func:`root_cause` (a Ray task error's text
+    carries the worker's whole traceback)."""
+    exc = root_cause(exc)
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def store_problem(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the worker exception in it) is a file system or object store
+    refusing: a missing bucket or folder, no permission, no or wrong credentials, an
+    endpoint that does not answer. Such a run fails with exit code 2 and one line."""
+    exc = root_cause(exc)
+    if isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+        return True
+    return type(exc).__module__.split(".")[0] in _STORE_PACKAGES
 
 
 def run_outcome(clips_kept: int, rejects_by_reason: Mapping[str, int], max_stage_error_share: float

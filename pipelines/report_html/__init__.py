@@ -26,11 +26,13 @@ def write_report_safely(output: str, **kwargs) -> str | None:
     import sys
     import traceback
 
+    from pipelines.exits import one_line
+
     try:
         return write_report(output, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the curated output is complete without the page
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        print(f"warning: report.html not written ({type(exc).__name__}: {exc}, at {last.filename}:"
+        print(f"warning: report.html not written ({one_line(exc)}, at {last.filename}:"
               f"{last.lineno}); rebuild it with: vidcurate report {output}", file=sys.stderr)
         return None
 

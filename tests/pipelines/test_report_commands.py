@@ -128,3 +128,15 @@ def test_a_source_span_decodes_to_the_clip_frames(curated_run, footage):
     elsewhere = thumbs.span_frames(path, other["span"]["start_s"], other["span"]["end_s"])[0]
     diffs = [np.abs(first - f.astype(np.float64)).mean() for f in (*from_span, elsewhere)]
     assert max(diffs[:3]) < 12 < diffs[3]  # shot 1 is still: its 3 frames match, shot 2 does not
+
+
+def test_shard_spec_of_a_store_run_and_of_its_shards_folder():
+    import fsspec
+
+    from pipelines.report_html.inspect import shard_spec
+
+    fsspec.filesystem("memory").pipe("/spec-run/shards/shard-000000.tar", b"x")
+    assert shard_spec("memory://spec-run") == "memory://spec-run/shards/*.tar"
+    # the shards folder itself, as a local folder works (before: .../shards/shards/*.tar, exit 2)
+    assert shard_spec("memory://spec-run/shards") == "memory://spec-run/shards/*.tar"
+    assert shard_spec("memory://spec-run/shards/") == "memory://spec-run/shards/*.tar"

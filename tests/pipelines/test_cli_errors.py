@@ -1,0 +1,97 @@
+"""Exit codes and one-line messages when the environment, not vidcurate, is at fault: a store
+that refuses, a port that is not Ray, Ray Client without its extra, a reader that closes
+the pipe (the real command in a subprocess, or ``main`` where no Ray starts)."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.exits import one_line, store_problem
+from support.pipelines import LOCAL_YAML
+from support.s3 import s3  # noqa: F401 - the module-scoped S3 server fixture
+from support.synth import Shot, shots_video
+
+
+def _serve(reply: bytes):
+    """A loopback TCP server that answers every connection with ``reply`` after reading
+    what the client sent; returns its port (a daemon thread serves it)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def loop():
+        while True:
+            conn, _ = srv.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(reply)
+
+    threading.Thread(target=loop, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+@pytest.fixture
+def video(tmp_path):
+    path = tmp_path / "v.mp4"
+    shots_video(str(path), [Shot(3, 30)], 96, 64)
+    return str(path)
+
+
+def test_a_missing_bucket_is_exit_2_in_one_line(s3, video, tmp_path):  # noqa: F811
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **s3.env)
+    res = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input", video,
+                          "--output", "s3://no-such-bucket-here/run", "--quiet"],
+                         capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2, res.stderr[-2000:]  # before: 1, "internal error ... please report it"
+    assert lines[-1].startswith("error: storage: FileNotFoundError") and "bucket" in lines[-1]
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_port_that_is_not_ray_is_exit_6_at_once(video, tmp_path, capsys):
+    port = _serve(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")  # a web server
+    code = main(["run", LOCAL_YAML, "--input", video, "--output", str(tmp_path / "out"),
+                 "--address", f"127.0.0.1:{port}", "--connect-timeout", "20"])
+    err = capsys.readouterr().err
+    assert code == 6 and "is not a Ray cluster" in err  # before: ray.init retried for ever
+    assert not (tmp_path / "out").exists()  # refused before the output's lease
+
+
+def test_ray_client_address_without_its_extra_is_exit_2(video, tmp_path, capsys):
+    try:
+        import grpc  # noqa: F401
+        pytest.skip("ray[client] is installed here")
+    except ImportError:
+        pass
+    port = _serve(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))  # an HTTP/2 SETTINGS frame: answers as gRPC
+    code = main(["run", LOCAL_YAML, "--input", video, "--output", str(tmp_path / "out"),
+                 "--address", f"ray://127.0.0.1:{port}", "--connect-timeout", "5"])
+    err = capsys.readouterr().err
+    assert code == 2 and "vidcurate[client]" in err and "internal error" not in err
+
+
+def test_a_closed_pipe_ends_quietly_with_141(curated_run):
+    script = ("import os, sys\n"
+              "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"  # stdout: a pipe nobody reads
+              "from pipelines.cli import main\n"
+              f"sys.exit(main(['stats', {str(curated_run)!r}, '--json']))\n")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
+    assert res.returncode == 141 and res.stderr == ""  # before: 1, "internal error: BrokenPipeError"
+
+
+def test_a_ray_task_error_is_told_by_its_cause_in_one_line():
+    import ray.exceptions
+
+    try:
+        raise PermissionError("Forbidden")
+    except PermissionError as cause:
+        err = ray.exceptions.RayTaskError("write_shard", "Traceback (most recent call last):\n  ...\n",
+                                          cause).as_instanceof_cause()
+    assert one_line(err) == "PermissionError: Forbidden"
+    assert store_problem(err) and not store_problem(ValueError("x"))
