@@ -6,13 +6,19 @@ keys either way; :mod:`curate.store`)::
     lease.json                 the live run's lease (pipelines/lease.py)
     settings.json              fingerprint of the settings that shape committed work
     sources/<id>.json          one per finished source: its clip records and reject rows
+    sources/<id>.retry.json    the same for a source with a stage_error row: kept for this
+                               run's outputs, redone by the next run
     clips/<clip_id>.mp4        encoded clips (+ .frames.npz frame samples), written by workers
     captions/<key>/<clip_id>.json   the vlm_caption cache (curate/captioning/cache.py)
 
 A source is committed with one whole-object put of its JSON (atomic on S3/GCS; a
 write-then-rename on a local folder) only after all of its clips went through the
 per-clip stages; a source is done when its commit object exists, so a run killed at
-any point restarts with exactly the unfinished sources. A second run on the same
+any point restarts with exactly the unfinished sources. A source with a ``stage_error``
+row (an unexpected exception, often the node's: no store credentials on a worker, a
+missing library) is committed as ``<id>.retry.json``: this run's outputs list its rows,
+and the same command run again (the environment fixed) redoes it instead of keeping the
+error for ever. A second run on the same
 output while the first lives is refused by the lease; a run whose per-source settings
 differ from those that produced the committed work fails with
 :class:`OutputInUseError` instead of mixing outputs.
@@ -57,6 +63,9 @@ from pipelines.lease import DEFAULT_TTL_S, Lease, OutputInUseError
 from schemas import ClipRecord, RejectRecord
 
 __all__ = ["OutputInUseError", "WorkStore", "extract_again", "frames_needed"]
+
+RETRY_REASON = "stage_error"
+"""A source with a reject row of this reason is redone by the next run (module docstring)."""
 
 #: ``run(fn, calls)``: ``[fn(*args) for args in calls]``, in order (e.g. one Ray task each)
 MapFn = Callable[[Callable, list[tuple]], list]
@@ -143,33 +152,41 @@ class WorkStore:
                 "use a new --output folder")
 
     @staticmethod
-    def _name(source_path: str) -> str:
-        return f"{text_id(source_path)}.json"
+    def _name(source_path: str, retry: bool = False) -> str:
+        return f"{text_id(source_path)}{'.retry' if retry else ''}.json"
 
-    def _path(self, source_path: str) -> str:
-        return store.join(self.sources_dir, self._name(source_path))
+    def _path(self, source_path: str, retry: bool = False) -> str:
+        return store.join(self.sources_dir, self._name(source_path, retry))
 
     def done(self, source_path: str) -> bool:
         """True when ``source_path`` was committed by this or an earlier run (its commit
-        object was listed when the lease was taken, or this run wrote it)."""
+        object was listed when the lease was taken, or this run wrote it), without a
+        ``stage_error`` row (module docstring)."""
         return self._name(source_path) in self._committed
 
     def commit(self, source_path: str, records: list[ClipRecord], rejects: list[RejectRecord],
                timings: dict[str, float], duration_s: float = 0.0) -> None:
-        """Atomically record a finished source (``duration_s``: its video length, seconds)."""
-        store.write_bytes(self._path(source_path), json.dumps({
+        """Atomically record a finished source (``duration_s``: its video length, seconds);
+        one with a ``stage_error`` row is recorded to be redone by the next run."""
+        retry = any(r.reason == RETRY_REASON for r in rejects)
+        store.write_bytes(self._path(source_path, retry), json.dumps({
             "path": source_path,
             "duration_s": duration_s,
             "records": [r.model_dump(mode="json") for r in sorted(records, key=lambda r: r.clip_id)],
             "rejects": [r.model_dump(mode="json") for r in rejects],
             "timings": timings,
         }).encode())
-        self._committed.add(self._name(source_path))
+        self._committed.add(self._name(source_path, retry))
+        stale = self._name(source_path, not retry)
+        if stale in self._committed:  # an earlier run's commit of the other kind
+            store.remove(self._path(source_path, not retry))
+            self._committed.discard(stale)
 
     def load(self, source_paths: list[str]) -> tuple[list[ClipRecord], list[RejectRecord], dict[str, float], dict[str, float]]:
         """Records, reject rows, summed stage timings and source durations (s) of ``source_paths``."""
         records, rejects, timings, durations = [], [], {}, {}
-        blobs = store.read_many([self._path(p) for p in source_paths])
+        blobs = store.read_many([self._path(p, retry=self._name(p) not in self._committed)
+                                 for p in source_paths])
         for path, blob in zip(source_paths, blobs):
             data = json.loads(blob)
             durations[path] = data.get("duration_s", 0.0)

@@ -93,6 +93,26 @@ def test_commits_resume_and_settings_guard_on_a_store_url(tmp_path, kind):
         assert os.path.isdir(tmp_path / "out" / "work" / "sources") and not os.path.exists("file:")
 
 
+def test_a_source_with_a_stage_error_is_redone_by_the_next_run(tmp_path):
+    """A worker without the store's credentials fails the probe with stage_error: the run's
+    outputs list the row, and the next run (credentials fixed) redoes the source instead of
+    calling it done (before: 'already done by an earlier run', the error kept for ever)."""
+    out, src = str(tmp_path / "out"), "s3://in/a.mp4"
+    failed = RejectRecord(source_path=src, source_id="s", stage="probe", reason="stage_error",
+                          detail="NoCredentialsError: Unable to locate credentials")
+    with WorkStore(out, SETTINGS) as ws:
+        ws.commit(src, [], [failed], {"probe": 0.1})
+        assert not ws.done(src)
+        assert [r.reason for r in ws.load([src])[1]] == ["stage_error"]  # in this run's outputs
+    with WorkStore(out, SETTINGS) as again:
+        assert not again.done(src)
+        again.commit(src, [], [_reject(src)], {"probe": 1.0})  # fixed: an ordinary outcome
+        assert again.done(src) and [r.reason for r in again.load([src])[1]] == ["not_found"]
+    with WorkStore(out, SETTINGS) as third:
+        assert third.done(src)
+    assert len(os.listdir(tmp_path / "out" / "work" / "sources")) == 1  # the retry commit is gone
+
+
 def test_file_url_output_and_the_driver_reads_no_clip_bytes(ray_session, footage, tmp_path, monkeypatch):
     """The driver opens no clip or frame sample (audit hook on ``open``) and receives rows
     without samples; workers put every clip, frame sample and shard into the store, and
