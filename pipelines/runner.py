@@ -35,6 +35,7 @@ from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
+from pipelines.visibility import check_output_seen
 from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
@@ -51,7 +52,8 @@ _thumbnail_task = ray.remote(num_cpus=1, max_retries=1)(_frames_from_store)
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> bool:
-    """Start a local Ray (``address`` None) or join a cluster; returns True if we started it."""
+    """Start a local Ray (``address`` None) or join a cluster; returns True when this call
+    started or joined Ray (False: this process was already connected), so it disconnects."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
@@ -216,6 +218,8 @@ class Runner:
                 walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
                 for line in fit_to_cluster(self.pipeline.stages, ray.nodes()):  # before any work
                     print(f"warning: {line}", file=sys.stderr)
+                if address:  # joined a cluster: every node must see a local output folder
+                    check_output_seen(self.output, self.store.lease.location)
                 todo = [s for s in sources if not self.store.done(s)]
                 if todo:
                     t = time.perf_counter()

@@ -249,6 +249,19 @@ def test_two_nodes_and_s3_give_the_local_output(cluster: LocalCluster, s3: S3Ser
         assert clip_work, f"no per-clip task ran on {node.name}; its tasks: {sorted(set(names))}"
 
 
+def test_a_local_output_folder_the_other_node_cannot_see_is_refused(
+        cluster: LocalCluster, s3: S3Server, inputs: str, pipeline_file: Path, tmp_path):
+    driver = Driver(tmp_path / "driver", cluster.root / "d3", {**s3.env, **cluster.client_env})
+    proc = driver.start(pipeline_file, inputs, str(tmp_path / "out"), cluster.address)
+    out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+    # before: the per-source phase ran, then write_shard failed on the other node (exit 1,
+    # an internal error with a remote traceback)
+    assert proc.returncode == 2, out[-3000:]
+    assert "is a local folder that 1 of 2 cluster nodes cannot see" in out and "Traceback" not in out
+    assert not (tmp_path / "out" / "work" / "sources").exists() or \
+        not os.listdir(tmp_path / "out" / "work" / "sources")  # refused before any source ran
+
+
 def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(  # last: it kills a node
         cluster: LocalCluster, s3: S3Server, inputs: str, pipeline_file: Path, reference: dict, tmp_path):
     driver = Driver(tmp_path / "driver", cluster.root / "d2", {**s3.env, **cluster.client_env})
