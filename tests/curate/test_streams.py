@@ -7,11 +7,9 @@ import pytest
 
 from curate.codec import CodecError, iter_frames, probe
 from curate.codec.probe import pick_video_stream
-from curate.ids import clip_id
-from curate.tasks import ClipTask, SourceTask
 from pipelines.report import summarise
 from support.hostile import _frames
-from support.pipelines import make_pipeline
+from support.pipelines import make_pipeline, run_source as support_run_source
 from support.streams import corrupt_middle, cover_art_audio, still_then_video
 from support.synth import encode
 
@@ -20,18 +18,7 @@ PIPELINE = make_pipeline({"split": {"min_clip_s": 0.5}})
 
 def run_source(path: str, work: str):
     """Probe, split and the per-clip stages in this process: (source task, clip tasks)."""
-    task = SourceTask(path=path, work_dir=work)
-    for stage in PIPELINE.stages[:2]:
-        task = stage(task)
-    clips = []
-    for span in [] if task.rejected else task.spans:
-        ct = ClipTask(source=task.source, span=span, work_dir=work, source_path=path,
-                      clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame,
-                                      PIPELINE.stages[2].clip_settings()))
-        for stage in PIPELINE.clip_stages():
-            ct = stage(ct)
-        clips.append(ct)
-    return task, clips
+    return support_run_source(PIPELINE, path, work)
 
 
 def _count(path: str, **kw) -> int:

@@ -13,10 +13,8 @@ import pytest
 
 from curate.codec import iter_frames, probe
 from curate.codec.timestamps import PtsGuess, frame_rate
-from curate.ids import clip_id
-from curate.tasks import ClipTask, SourceTask
 from support.numbered import numbered_frames, read_numbers
-from support.pipelines import make_pipeline
+from support.pipelines import make_pipeline, run_source as support_run_source
 from support.synth import encode
 
 PIPELINE = make_pipeline({"split": {"min_clip_s": 0.5}})
@@ -24,18 +22,7 @@ PIPELINE = make_pipeline({"split": {"min_clip_s": 0.5}})
 
 def run_source(path: str, work: str):
     """Probe, split and the per-clip stages in this process: (source task, clip tasks)."""
-    task = SourceTask(path=path, work_dir=work)
-    for stage in PIPELINE.stages[:2]:
-        task = stage(task)
-    clips = []
-    for span in task.spans:
-        ct = ClipTask(source=task.source, span=span, work_dir=work, source_path=path,
-                      clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame,
-                                      PIPELINE.stages[2].clip_settings()))
-        for stage in PIPELINE.clip_stages():
-            ct = stage(ct)
-        clips.append(ct)
-    return task, clips
+    return support_run_source(PIPELINE, path, work)
 
 
 def test_pts_guess_takes_dts_when_pts_fail_more_often():

@@ -32,3 +32,23 @@ def make_pipeline(overrides: dict | None = None, drop: tuple[str, ...] = ()) -> 
     for stage in data["stages"]:
         stage.update((overrides or {}).get(stage["stage"], {}))
     return parse_pipeline(data, "test")
+
+
+def run_source(pipeline: Pipeline, path: str, work: str):
+    """Probe, split and every per-clip stage of ``pipeline`` on one source, in this process:
+    ``(source task, clip tasks)`` (no clip tasks for a rejected source)."""
+    from curate.ids import clip_id
+    from curate.tasks import ClipTask, SourceTask
+
+    task = SourceTask(path=path, work_dir=work)
+    for stage in pipeline.stages[:2]:
+        task = stage(task)
+    clips = []
+    for span in [] if task.rejected else task.spans:
+        ct = ClipTask(source=task.source, span=span, work_dir=work, source_path=path,
+                      clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame,
+                                      pipeline.stages[2].clip_settings()))
+        for stage in pipeline.clip_stages():
+            ct = stage(ct)
+        clips.append(ct)
+    return task, clips
