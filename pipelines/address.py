@@ -62,11 +62,17 @@ def check_address(address: str | None, timeout_s: float = 30.0) -> None:
 
     Raises :class:`~pipelines.exits.ClusterUnreachable` after ``timeout_s`` seconds of
     refused or timed-out connections, :class:`~pipelines.exits.UsageError` for a
-    malformed address.
+    malformed address, or a ``ray://`` one without Ray Client's ``grpc`` installed.
     """
     target = parse_address(address) if address else None
     if target is None:
         return
+    if address.startswith("ray://"):
+        try:
+            import grpc  # noqa: F401 - what ray[client] adds
+        except ImportError:
+            raise UsageError(f"--address {address}: Ray Client needs its extra (pip install "
+                             "'vidcurate[client]'); or give the head's GCS address HOST:6379") from None
     deadline = time.monotonic() + timeout_s
     while True:
         left = deadline - time.monotonic()

@@ -72,12 +72,6 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
     if ray.is_initialized():
         return False
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-    if address and address.startswith("ray://"):
-        try:
-            import grpc  # noqa: F401 - what ray[client] adds
-        except ImportError:
-            raise UsageError(f"--address {address}: Ray Client needs its extra (pip install "
-                             "'vidcurate[client]'); or give the head's GCS address HOST:6379") from None
     try:
         if address:  # workers on nodes started elsewhere (maybe from a terminal): the hook
             ray.init(address=address, runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK}, **kwargs)

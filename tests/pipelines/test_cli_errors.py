@@ -68,11 +68,11 @@ def test_ray_client_address_without_its_extra_is_exit_2(video, tmp_path, capsys)
         pytest.skip("ray[client] is installed here")
     except ImportError:
         pass
-    port = _serve(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))  # an HTTP/2 SETTINGS frame: answers as gRPC
     code = main(["run", LOCAL_YAML, "--input", video, "--output", str(tmp_path / "out"),
-                 "--address", f"ray://127.0.0.1:{port}", "--connect-timeout", "5"])
+                 "--address", "ray://127.0.0.1:10001", "--connect-timeout", "5"])
     err = capsys.readouterr().err
     assert code == 2 and "vidcurate[client]" in err and "internal error" not in err
+    assert not (tmp_path / "out").exists()  # told before the lease and before Ray
 
 
 def test_a_closed_pipe_ends_quietly_with_141(curated_run):
