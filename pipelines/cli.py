@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `vidcurate stats OUT | head -1`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return exits.PIPE_CLOSED
+    except SystemExit as exc:  # rich's Console turns a broken pipe into SystemExit(1)
+        if isinstance(exc.__context__, BrokenPipeError):
+            return exits.PIPE_CLOSED
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure ends in one line and its code
         for kinds, code, hint in expected:
             if isinstance(exc, kinds):

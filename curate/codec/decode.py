@@ -31,7 +31,7 @@ from curate.codec.errors import CodecError, classify, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, deinterlace_flagged, is_interlaced
 from curate.codec.probe import video_stream_index
-from curate.codec.timestamps import best_effort
+from curate.codec.timestamps import best_effort, untimed_rate
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def iter_frames(
         stream.thread_type = "AUTO"
         tb = float(stream.time_base)
         t0 = float(stream.start_time * tb) if stream.start_time is not None else None
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        rate = float(stream.average_rate or stream.guessed_rate or 25) if t0 is not None else untimed_rate(stream)
         # a stream without a start time (a raw elementary stream) has no timestamps to seek
         # by: its times count from the first frame decoded, so it is decoded from the start
         if seek and start_s is not None and start_s > 0 and stream.start_time is not None:

@@ -58,7 +58,10 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str, time_base,
         frames: decoded frames of one stream, in presentation order.
         field_order: a name from :func:`field_order_name`; it sets the filter's parity.
         time_base: the stream's time base (timestamps pass through unchanged).
-        only_flagged: deinterlace only frames flagged interlaced (``deint=interlaced``).
+        only_flagged: deinterlace only frames flagged interlaced (``deint=interlaced``); also
+            the mode whenever the first frame is flagged (its flags can be trusted), so the
+            progressive part of an interlaced-then-progressive file stays untouched. A stream
+            that declares a field order but flags no frame is deinterlaced whole.
 
     Yields frames of the input's size and pixel format, each with its input's ``pts``
     (in ``time_base``).
@@ -67,7 +70,8 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str, time_base,
     graph = sink = src = None
     for frame in frames:
         if graph is None:
-            graph, src, sink = _graph(frame, field_order, time_base, only_flagged)
+            # a flagged first frame: flags are trusted frame by frame (a part may be progressive)
+            graph, src, sink = _graph(frame, field_order, time_base, only_flagged or bool(frame.interlaced_frame))
         src.push(frame)
         yield from _drain(sink, time_base)
     if graph is not None:

@@ -21,7 +21,7 @@ import numpy as np
 from curate.codec.colour import primaries_name, range_name, transfer_name
 from curate.codec.errors import CodecError, open_container
 from curate.codec.interlace import field_order_name
-from curate.codec.timestamps import frame_rate
+from curate.codec.timestamps import frame_rate, untimed_rate
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def _packet_times(container: av.container.InputContainer, stream) -> np.ndarray:
             if p.pts is not None:
                 pts.append(p.pts)
     if count and not pts:
-        return np.arange(count, dtype=np.float64) / float(stream.average_rate or stream.guessed_rate or 25)
+        return np.arange(count, dtype=np.float64) / untimed_rate(stream)
     return np.sort(np.asarray(pts, dtype=np.float64) * tb)
 
 

@@ -89,20 +89,45 @@ def best_effort(frames: Iterator[av.VideoFrame], lookahead: int = LOOKAHEAD) -> 
 def frame_rate(times, steady: float = 0.8, tolerance: float = 0.1) -> float | None:
     """Frames per second of a decode's frame times (seconds, increasing).
 
-    1 / the median frame interval when at least ``steady`` of the intervals are within
-    ``tolerance`` of it: a constant-rate source, also one whose first frame comes late (a
-    transport stream cut mid-GOP starts at its first keyframe) or that lost a few frames
-    (a cut at the tail drops B-frames); counting frames over the time from the stream's
-    start there gave 22.5 fps for a 25 fps file, and clips that skipped every tenth frame.
-    Otherwise (variable rate) the frames per second from the first frame to the end of the
-    last, which is one median interval long. None for fewer than two frames.
+    When at least ``steady`` of the intervals are within ``tolerance`` of the median one (a
+    constant-rate source, also one whose first frame comes late, as a transport stream cut
+    mid-GOP, or that lost a few frames, as a cut tail's B-frames): 1 / the mean of those
+    intervals, snapped to a whole, half or NTSC (x 1000/1001) rate within 0.1 % (so
+    millisecond timestamps, 41 and 42 ms for 24 fps, give 24, and every prefix of a source
+    gives the same rate). Counting frames over the time from the stream's start gave 22.5
+    fps for a 25 fps file there, and clips that skipped every tenth frame; the median
+    interval alone gave 23.81 for 24 fps in Matroska. Otherwise (variable rate): intervals
+    per second. Intervals that are not positive (times that repeat) do not count. None
+    without a positive interval.
     """
     if len(times) < 2:
         return None
     gaps = np.diff(np.asarray(times, np.float64))
-    med = float(np.median(gaps))
-    if med <= 0:
+    gaps = gaps[gaps > 0]  # repeated times (joined files' clocks restarting, sorted packet times)
+    if not len(gaps):
         return None
-    if float(np.mean(np.abs(gaps - med) <= tolerance * med)) >= steady:
-        return 1.0 / med
-    return len(times) / (float(times[-1]) - float(times[0]) + med)
+    med = float(np.median(gaps))
+    near = np.abs(gaps - med) <= tolerance * med
+    if float(np.mean(near)) >= steady:
+        return snap_rate(1.0 / float(gaps[near].mean()))
+    return len(gaps) / float(gaps.sum())
+
+
+def snap_rate(rate: float, within: float = 1e-3) -> float:
+    """``rate`` (fps) replaced by the nearest whole, half or NTSC rate (``n * 1000 / 1001``)
+    when one is within ``within`` of it (relative), else unchanged."""
+    for cand in (round(rate), round(rate * 2) / 2, round(rate * 1.001) / 1.001):
+        if cand > 0 and abs(cand - rate) <= within * rate:
+            return float(cand)
+    return rate
+
+
+def untimed_rate(stream) -> float:
+    """Frames per second to time a stream whose packets carry no timestamps (a raw H.264 or
+    HEVC elementary stream): the rate its bitstream states (the SPS timing, PyAV's
+    ``codec_context.framerate``), else the demuxer's guess, else 25 (the raw demuxers'
+    own default, which ``average_rate`` reports even when the SPS says 30)."""
+    for value in (stream.codec_context.framerate, stream.guessed_rate, stream.average_rate):
+        if value is not None and value.numerator > 0 and value.denominator > 0:
+            return float(value)
+    return 25.0

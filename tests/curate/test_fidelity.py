@@ -143,6 +143,31 @@ def test_source_that_turns_interlaced_part_way_is_deinterlaced_there(tmp_path):
     assert combed > 2.0 and clean < 0.2 * combed  # before: the part kept its combs (judged by frame 0)
 
 
+def test_progressive_part_after_an_interlaced_start_is_left_alone(tmp_path):
+    inter, prog, src = (str(tmp_path / n) for n in ("i.ts", "p.ts", "joined.ts"))
+    write(inter, field_frames(30), interlaced=True, options={"crf": "12"})
+    frames = []
+    for i in range(30):  # a band of one-row stripes moving down: what a deinterlacer smooths away
+        img = chart(320, 240)
+        y = 40 + 5 * i
+        img[y:y + 40:2], img[y + 1:y + 40:2] = 220, 40
+        frames.append(img)
+    write(prog, frames, options={"crf": "12"})
+    with open(src, "wb") as out:
+        out.write(open(inter, "rb").read() + open(prog, "rb").read())
+    task = SplitStage(min_clip_s=0.5)(ProbeStage()(SourceTask(path=src, work_dir="")))
+    assert task.rejects == [], task.rejects
+    assert task.source.field_order == "tt" and task.spans[-1].start_frame >= 30
+    span = task.spans[-1]
+    stage = ExtractStage(short_side=240, max_fps=30)
+    cid = clip_id(task.source.source_id, span.start_frame, span.end_frame, stage.clip_settings())
+    t = stage(ClipTask(source=task.source, span=span, clip_id=cid, work_dir=str(tmp_path)))
+    clip = _decode(clip_path(str(tmp_path), t.clip_id), "gray")
+    kept = np.mean([combing(g) for g in clip])
+    truth = np.mean([combing(g) for g in _decode(prog, "gray")[-len(clip):]])  # the span's frames
+    assert kept > 0.9 * truth  # before: deinterlaced as a whole (bwdif deint=all), stripes smoothed
+
+
 def test_progressive_source_is_left_alone(tmp_path):
     src = str(tmp_path / "p.mp4")
     write(src, [chart()] * 25)

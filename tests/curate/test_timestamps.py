@@ -50,7 +50,12 @@ def test_frame_rate_of_constant_variable_and_gappy_times():
     gappy = [k / 30 for k in range(120) if k % 20 != 7]  # 6 frames lost in 4 s
     assert frame_rate(gappy) == pytest.approx(30.0)
     vfr = list(np.cumsum([0.0] + [0.02, 0.05] * 50))  # alternating intervals: no steady rate
-    assert frame_rate(vfr) == pytest.approx(101 / (vfr[-1] + 0.035))
+    assert frame_rate(vfr) == pytest.approx(100 / vfr[-1])
+    # Matroska/WebM/FLV time frames in whole milliseconds: 41, 42, 42 ms for 24 fps
+    assert frame_rate([round(k / 24, 3) for k in range(240)]) == 24.0  # median alone: 23.81
+    assert frame_rate([round(k * 1001 / 24000, 3) for k in range(150)]) == pytest.approx(24000 / 1001)
+    assert frame_rate([round(k / 30, 3) for k in range(90)]) == 30.0  # median alone: 30.303
+    assert frame_rate([round(k / 30, 3) for k in range(40)]) == frame_rate([round(k / 30, 3) for k in range(90)])
 
 
 def test_avi_with_b_frames_times_every_frame_once(tmp_path):
@@ -90,11 +95,11 @@ def test_transport_stream_cut_mid_gop_keeps_its_rate(tmp_path):
 
 def test_raw_h264_elementary_stream_is_timed_at_its_nominal_rate(tmp_path):
     path = str(tmp_path / "raw.h264")  # listed by --input-list: no container, no timestamps
-    encode(path, numbered_frames(60), fmt="h264", fps=25, options={"bf": "0", "crf": "16"})
+    encode(path, numbered_frames(60), fmt="h264", fps=30, options={"bf": "0", "crf": "16"})
     p = probe(path)  # before: rejected as truncated ("no video packets": none had a pts)
-    assert (p.num_frames, p.fps) == (60, pytest.approx(25.0))
+    assert (p.num_frames, p.fps) == (60, pytest.approx(30.0))  # the SPS's rate, not the demuxer's 25
     task, clips = run_source(path, str(tmp_path))
-    assert task.rejects == [] and task.source.duration_s == pytest.approx(2.4)
+    assert task.rejects == [] and task.source.duration_s == pytest.approx(2.0)
     (clip,) = clips
     shown = read_numbers(os.path.join(tmp_path, "clips", f"{clip.record.clip_id}.mp4"))
     assert len(shown) > 50 and shown == list(range(shown[0], shown[0] + len(shown)))
