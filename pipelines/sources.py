@@ -120,7 +120,7 @@ def _expand_one(arg: str, found: Inputs) -> None:
     fs = fsspec.filesystem(protocol)
     bare = arg if protocol == "file" else arg.split("://", 1)[1]
     if isinstance(arg, InputList):
-        if not (os.path.isfile(bare) if protocol == "file" else fs.isfile(bare)):
+        if not fs.isfile(bare):
             raise InputNotFound(f"--input-list {arg}: no such file")
         found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
         return

@@ -50,18 +50,19 @@ def is_interlaced(field_order: str) -> bool:
     return field_order in INTERLACED
 
 
-def deinterlace(frames: Iterator[av.VideoFrame], field_order: str, time_base,
-                only_flagged: bool = False) -> Iterator[av.VideoFrame]:
+def deinterlace(frames: Iterator[av.VideoFrame], field_order: str,
+                time_base) -> Iterator[av.VideoFrame]:
     """Deinterlace decoded frames with ``bwdif`` (one frame out per frame in).
 
     Args:
         frames: decoded frames of one stream, in presentation order.
         field_order: a name from :func:`field_order_name`; it sets the filter's parity.
         time_base: the stream's time base (timestamps pass through unchanged).
-        only_flagged: deinterlace only frames flagged interlaced (``deint=interlaced``); also
-            the mode whenever the first frame is flagged (its flags can be trusted), so the
-            progressive part of an interlaced-then-progressive file stays untouched. A stream
-            that declares a field order but flags no frame is deinterlaced whole.
+
+    When the first frame is flagged interlaced, the flags are trusted frame by frame
+    (``deint=interlaced``: the progressive part of an interlaced-then-progressive file is
+    left untouched); a stream that declares a field order but does not flag its first
+    frame is deinterlaced whole (``deint=all``).
 
     Yields frames of the input's size and pixel format, each with its input's ``pts``
     (in ``time_base``).
@@ -70,8 +71,7 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str, time_base,
     graph = sink = src = None
     for frame in frames:
         if graph is None:
-            # a flagged first frame: flags are trusted frame by frame (a part may be progressive)
-            graph, src, sink = _graph(frame, field_order, time_base, only_flagged or bool(frame.interlaced_frame))
+            graph, src, sink = _graph(frame, field_order, time_base, bool(frame.interlaced_frame))
         src.push(frame)
         yield from _drain(sink, time_base)
     if graph is not None:
@@ -89,12 +89,12 @@ def deinterlace_flagged(frames: Iterator[av.VideoFrame], time_base) -> Iterator[
     frames = iter(frames)
     for frame in frames:
         if frame.interlaced_frame:
-            yield from deinterlace(chain([frame], frames), "interlaced", time_base, only_flagged=True)
+            yield from deinterlace(chain([frame], frames), "interlaced", time_base)  # flags trusted
             return
         yield frame
 
 
-def _graph(frame: av.VideoFrame, field_order: str, time_base, only_flagged: bool = False):
+def _graph(frame: av.VideoFrame, field_order: str, time_base, only_flagged: bool):
     graph = av.filter.Graph()
     src = graph.add("buffer", video_size=f"{frame.width}x{frame.height}",
                     pix_fmt=str(int(av.VideoFormat(frame.format.name))),
