@@ -1,8 +1,8 @@
-"""Edit-robust clip signatures: small luma thumbnails over time, black borders cropped.
+"""Edit-robust clip signatures: small luma thumbnails over time, pads cropped.
 
 A clip's signature is its motion sample (luma frames at about 4 fps, see
-:mod:`curate.extract`) with the black borders of letterboxed or pillarboxed copies cut
-off (:func:`content_box`), each frame resized to ``size x size`` pixels (48 by default),
+:mod:`curate.extract`) with the pads of letterboxed or pillarboxed copies (black bars, or
+bars of any flat colour) cut off (:func:`content_box`), each frame resized to ``size x size`` pixels (48 by default),
 at most ``max_frames`` frames evenly thinned in time. :mod:`curate.dedup.verify` compares
 two signatures with a search over crop scale, position and time offset.
 
@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 BLACK_LEVEL = 24.0  # luma of bars; rows/columns whose bright pixels stay under it are border
+FLAT_RANGE = 8.0  # luma levels: rows/columns whose values (2nd-98th percentile) stay this close are a pad
 MAX_BORDER = 0.4  # at most this share of the height (width) is cut from each side
 
 
@@ -40,9 +41,11 @@ class Signature:
     step_s: float
 
 
-def _span(profile: np.ndarray, level: float) -> tuple[int, int]:
-    on = np.flatnonzero(profile > level)
-    n = len(profile)
+def _span(content: np.ndarray) -> tuple[int, int]:
+    """First and one past the last True of a row (column) mask, at most ``MAX_BORDER`` of
+    it cut from each side; the whole range when nothing is True."""
+    on = np.flatnonzero(content)
+    n = len(content)
     if len(on) == 0:
         return 0, n
     lo, hi = int(on[0]), int(on[-1]) + 1
@@ -50,16 +53,29 @@ def _span(profile: np.ndarray, level: float) -> tuple[int, int]:
     return min(lo, limit), max(hi, n - limit)
 
 
-def content_box(luma: np.ndarray, level: float = BLACK_LEVEL) -> tuple[int, int, int, int]:
-    """``(y0, y1, x0, x1)`` of the picture inside black bars of ``(T, H, W) uint8`` luma frames.
+def _content(luma: np.ndarray, axis: int, level: float, flat: float) -> np.ndarray:
+    """Which rows (``axis`` 1) or columns (``axis`` 2) of ``(T, H, W)`` luma hold picture:
+    not black (the 90th percentile of their brightest value over time over ``level``) and
+    not flat (their values over time spread over more than ``flat`` levels, 2nd to 98th
+    percentile, so codec ringing at a pad's edge does not count)."""
+    peak = np.percentile(luma.max(axis=0), 90, axis=2 - axis)
+    lines = np.moveaxis(luma, axis, 0).reshape(luma.shape[axis], -1)
+    lo, hi = np.percentile(lines, [2, 98], axis=1)
+    return (peak > level) & (hi - lo > flat)
 
-    A row (column) is border when the 90th percentile of its brightest value over time
-    stays at or below ``level``; only rows (columns) at the edges are cut, at most 40 %
-    of each side. A blank clip keeps its whole frame.
+
+def content_box(luma: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE) -> tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)`` of the picture inside the pads of ``(T, H, W)`` (or ``(H, W)``)
+    ``uint8`` luma frames.
+
+    A row (column) is pad when it is black (the 90th percentile of its brightest value
+    over time at or below ``level``) or flat (its values over time within ``flat`` luma
+    levels: grey, white or coloured bars); only rows (columns) at the edges are cut, at
+    most 40 % of each side. A blank or flat clip keeps its whole frame.
     """
-    peak = luma.max(axis=0) if luma.ndim == 3 else luma
-    y0, y1 = _span(np.percentile(peak, 90, axis=1), level)
-    x0, x1 = _span(np.percentile(peak, 90, axis=0), level)
+    luma = luma[None] if luma.ndim == 2 else luma
+    y0, y1 = _span(_content(luma, 1, level, flat))
+    x0, x1 = _span(_content(luma, 2, level, flat))
     return y0, y1, x0, x1
 
 

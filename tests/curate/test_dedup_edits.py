@@ -38,6 +38,13 @@ def letterbox(frames, bar=18):
     return np.pad(frames, ((0, 0), (bar, bar), (0, 0), (0, 0)))
 
 
+def grey_pillarbox(frames, bar=40, level=128):
+    """Grey side bars with a little codec-like noise (+-2 levels), as re-uploads are padded."""
+    noise = np.random.default_rng(1).integers(-2, 3, size=frames.shape[:2] + (bar, 3))
+    pad = np.clip(level + noise, 0, 255).astype(np.uint8)
+    return np.concatenate([pad, frames, pad[:, :, ::-1]], axis=2)
+
+
 def gamma(frames, g=1.5):
     return (255 * (frames / 255.0) ** g).astype(np.uint8)
 
@@ -55,6 +62,13 @@ def test_content_box_finds_letterbox_and_pillarbox_bars():
     assert content_box(np.zeros((3, 40, 50), np.uint8)) == (0, 40, 0, 50)  # blank: whole frame
 
 
+@pytest.mark.parametrize("level", [60, 128, 235])
+def test_content_box_finds_flat_bars_of_any_grey(level):
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in grey_pillarbox(_clip(2.0), 40, level)])
+    assert content_box(luma) == (0, 144, 40, 40 + 256)
+    assert content_box(np.full((3, 40, 50), level, np.uint8)) == (0, 40, 0, 50)  # flat clip: whole frame
+
+
 def test_signature_round_trips_through_its_record_string():
     sig = _sig(_clip(2.0))
     back = decode(encode(sig))
@@ -66,7 +80,7 @@ def test_signature_round_trips_through_its_record_string():
         decode("v1:250:32:not-base64!")
 
 
-@pytest.mark.parametrize("edit", [crop_bright, letterbox, gamma, half])
+@pytest.mark.parametrize("edit", [crop_bright, letterbox, grey_pillarbox, gamma, half])
 def test_edited_copy_is_within_the_edit_distance(edit):
     assert distance(_sig(_clip(2.0)), _sig(_clip(2.0, edit=edit))) <= EDIT_LIMIT
 
