@@ -253,20 +253,41 @@ def jumps(thumbs: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], d]).astype(np.float32)
 
 
+REPEAT_LEVEL = 0.25  # levels: a frame changing less than this from the last repeats it
+
+
+def _neighbours(change: np.ndarray, c: int, half: int, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """The changes of the ``half`` frames before and after ``c``, each side taken further
+    (up to ``reach`` frames) until it holds at least two that are not repeats
+    (``change >= REPEAT_LEVEL``) when there are two to find."""
+    sides = []
+    for idx in (np.arange(c - 1, max(0, c - reach), -1), np.arange(c + 1, min(len(change), c + 1 + reach))):
+        moving = np.flatnonzero(change[idx] >= REPEAT_LEVEL)
+        k = max(half, int(moving[1]) + 1) if len(moving) >= 2 else half
+        sides.append(change[idx[:k]])
+    return sides[0], sides[1]
+
+
 def spike_cuts(change: np.ndarray, min_level: float = 2.0, ratio: float = 6.0,
-               isolation: float = 3.0, half: int = 5) -> list[int]:
+               isolation: float = 3.0, half: int = 5, reach: int = 15) -> list[int]:
     """Weak hard cuts (a jump cut inside one camera or room) as isolated spikes of the
     frame-to-frame change: frames ``c`` with ``change[c]`` (from :func:`jumps`, 0-255
     levels) at least ``min_level``, ``ratio`` times the median and ``isolation`` times the
     largest change of the ``half`` frames on each side. Motion, pans and exposure ramps
     change every frame alike; a flash gives two spikes close together (and
     :func:`curate.split.flashes.drop_flashes` runs after). A spike needs at least two
-    changes on each side to be judged."""
+    changes on each side to be judged.
+
+    A side whose ``half`` frames hold fewer than two new pictures (a 10 fps camera stored
+    at 60 fps shows each picture 6 times: its repeats change under :data:`REPEAT_LEVEL`)
+    reaches further, up to ``reach`` frames, until it holds two, so that each new picture
+    of such footage is judged against the pictures around it and not against its own
+    repeats alone (which made every motion step a spike)."""
     out = []
     for c in np.flatnonzero(change >= min_level):
-        left, right = change[max(1, c - half):c], change[c + 1:c + 1 + half]
-        if len(left) < 2 or len(right) < 2:
+        if c < 3 or c > len(change) - 3:
             continue  # too near an end to tell a spike (the first frames of an encode jump too)
+        left, right = _neighbours(change, int(c), half, reach)
         near = np.concatenate([left, right])
         if change[c] >= ratio * max(float(np.median(near)), 0.3) \
                 and change[c] >= isolation * float(near.max()):

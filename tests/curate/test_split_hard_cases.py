@@ -184,6 +184,15 @@ def test_spike_needs_frames_on_both_sides():
     assert spike_cuts(change) == [15]
 
 
+def test_repeated_frames_make_no_spikes_but_a_cut_among_them_is_one():
+    # a 10 fps camera stored at 60 fps: each picture shown 6 times (repeats change ~0.03)
+    change = np.full(240, 0.03, np.float32)
+    change[6::6] = 3.0  # the motion between pictures: every new picture alike
+    assert spike_cuts(change) == []
+    change[120] = 25.0  # a jump cut on a picture change
+    assert spike_cuts(change) == [120]
+
+
 def _fake_net(monkeypatch, start: int, end: int) -> None:
     """Make TransNetV2 report one transition over frames ``[start, end)`` (no network run)."""
     from curate.split import shots
