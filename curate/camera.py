@@ -10,8 +10,12 @@ residual object motion: the mean flow magnitude). A step whose camera fit has a
 ``confidence`` below ``min_confidence`` (the camera model explains too little of the
 frame: a cut, a flash, a frame filled by one moving object) is ``unknown``: no camera
 label is better than a wrong one. Labels are smoothed with a 3-step majority filter,
-runs of equal labels become segments, and segments shorter than ``min_segment_s`` merge
-into their neighbour, so one jittery step does not split a pan.
+runs of equal labels become segments. Consecutive segments shorter than ``min_segment_s``
+that together last at least that long (a hand-held camera shaking: pan left, tilt up,
+static, pan right, one step each) become one segment labelled by their mean motion, so
+shake with no net move is static and not the label of whichever step came first; a
+segment still shorter than ``min_segment_s`` merges into its neighbour, so one jittery
+step does not split a pan.
 
 Subject motion of a segment: the mean share of the frame moving against the camera
 (``subject_share``); under ``subject_min_share`` it is ``none``. Its direction is that
@@ -95,7 +99,7 @@ def camera_segments(track: list[MotionStep], duration_s: float,
             runs[-1][1], runs[-1][5] = bounds[i + 1], i
         else:
             runs.append([bounds[i], bounds[i + 1], cam, inten, i, i])
-    runs = _merge_short(runs, th.min_segment_s)
+    runs = _merge_short(_settle_jitter(runs, track, th), th.min_segment_s)
     return [CameraSegment(start_s=round(r[0], 3), end_s=round(r[1], 3), camera=r[2], intensity=r[3],
                           brightness=_brightness(track[r[4]:r[5] + 1], th.brightness_delta),
                           **subject(track[r[4]:r[5] + 1], th))
@@ -119,6 +123,42 @@ def subject(steps: list[MotionStep], th: CameraThresholds) -> dict:
     else:
         way = "down" if mean_vel[1] > 0 else "up"
     return {"subject": way, "subject_share": round(mean_share, 4)}
+
+
+def _net_labels(steps: list[MotionStep], th: CameraThresholds) -> tuple[str, str]:
+    """(camera, intensity) of the mean motion of ``steps`` (those not ``unknown``; all unknown:
+    ``unknown``)."""
+    known = [s for s in steps if step_label(s, th) != "unknown"] or steps
+    mean = known[0].model_copy(update={
+        "pan_x": float(np.mean([s.pan_x for s in known])), "pan_y": float(np.mean([s.pan_y for s in known])),
+        "zoom": float(np.mean([s.zoom for s in known])), "magnitude": float(np.mean([s.magnitude for s in known])),
+        "confidence": min((s.confidence for s in known if s.confidence is not None), default=None)})
+    return step_label(mean, th), intensity(mean, th)
+
+
+def _settle_jitter(runs: list[list], track: list[MotionStep], th: CameraThresholds) -> list[list]:
+    """Each block of consecutive runs shorter than ``th.min_segment_s`` that lasts at least
+    that long together becomes one run with the labels of its steps' mean motion
+    (:func:`_net_labels`); equal neighbours are then joined."""
+    out: list[list] = []
+    i = 0
+    while i < len(runs):
+        j = i
+        while j < len(runs) and runs[j][1] - runs[j][0] < th.min_segment_s:
+            j += 1
+        if j - i >= 2 and runs[j - 1][1] - runs[i][0] >= th.min_segment_s:
+            first, last = runs[i][4], runs[j - 1][5]
+            out.append([runs[i][0], runs[j - 1][1], *_net_labels(track[first:last + 1], th), first, last])
+        else:
+            out.extend(runs[i:max(j, i + 1)])
+        i = max(j, i + 1)
+    joined: list[list] = []
+    for r in out:
+        if joined and joined[-1][2:4] == r[2:4]:
+            joined[-1][1], joined[-1][5] = r[1], r[5]
+        else:
+            joined.append(r)
+    return joined
 
 
 def _merge_short(runs: list[list], min_s: float) -> list[list]:

@@ -162,3 +162,25 @@ def test_old_records_without_fit_fields_parse_and_label():
     assert step.confidence is None and step.subject_share == 0.0
     segs = camera_segments([step] * 4, 1.0)
     assert [s.camera for s in segs] == ["pan_right"] and segs[0].subject == "none"
+
+
+def _step(i, pan_x=0.0, pan_y=0.0):
+    return MotionStep(t_s=(i + 0.5) / FPS, pan_x=pan_x, pan_y=pan_y, zoom=0.0, residual=0.0,
+                      magnitude=abs(pan_x) + abs(pan_y), luma=100.0, confidence=0.9)
+
+
+def test_hand_held_shake_with_no_net_move_is_static():
+    # one step each: content right, down, still, left, up, ... (0.25 s steps, 0.08 widths/s)
+    moves = [(0.08, 0), (0, 0.08), (0, 0), (-0.08, 0), (0, -0.08), (0, 0)] * 3
+    track = [_step(i, *m) for i, m in enumerate(moves)]
+    segs = camera_segments(track, len(track) / FPS)
+    assert [s.camera for s in segs] == ["static"]
+    assert (segs[0].start_s, segs[0].end_s) == (0.0, 4.5)
+
+
+def test_shake_over_a_pan_keeps_the_pan_and_a_steady_pan_keeps_its_segments():
+    shaky = [_step(i, 0.1 + d, e) for i, (d, e) in enumerate([(0.08, 0), (-0.08, 0.08), (0, -0.08)] * 4)]
+    assert [s.camera for s in camera_segments(shaky, len(shaky) / FPS)] == ["pan_left"]
+    steady = [_step(i, 0.1 if i < 6 else 0.0) for i in range(12)]  # pans 1.5 s, then holds 1.5 s
+    segs = camera_segments(steady, len(steady) / FPS)
+    assert [s.camera for s in segs] == ["pan_left", "static"] and segs[0].end_s == 1.5
