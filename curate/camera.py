@@ -11,11 +11,12 @@ residual object motion: the mean flow magnitude). A step whose camera fit has a
 frame: a cut, a flash, a frame filled by one moving object) is ``unknown``: no camera
 label is better than a wrong one. Labels are smoothed with a 3-step majority filter,
 runs of equal labels become segments. Consecutive segments shorter than ``min_segment_s``
-that together last at least that long (a hand-held camera shaking: pan left, tilt up,
-static, pan right, one step each) become one segment labelled by their mean motion, so
-shake with no net move is static and not the label of whichever step came first; a
-segment still shorter than ``min_segment_s`` merges into its neighbour, so one jittery
-step does not split a pan.
+that together last at least that long become one segment when their mean motion says
+what they are: its move when at least half their steps show it, or static when the mean
+does not move although the steps move both ways along one axis (a hand-held camera
+shaking: pan left, tilt up, static, pan right, one step each, had taken the label of
+whichever step came first). Any segment still shorter than ``min_segment_s`` merges into
+its neighbour, so one jittery step does not split a pan.
 
 Subject motion of a segment: the mean share of the frame moving against the camera
 (``subject_share``); under ``subject_min_share`` it is ``none``. Its direction is that
@@ -136,19 +137,39 @@ def _net_labels(steps: list[MotionStep], th: CameraThresholds) -> tuple[str, str
     return step_label(mean, th), intensity(mean, th)
 
 
+_OPPOSITE = {"pan_left": "pan_right", "pan_right": "pan_left", "tilt_up": "tilt_down",
+             "tilt_down": "tilt_up", "zoom_in": "zoom_out", "zoom_out": "zoom_in"}
+
+
+def _block_label(steps: list[MotionStep], th: CameraThresholds) -> tuple[str, str] | None:
+    """(camera, intensity) for a block of short runs, or None to leave its runs to
+    :func:`_merge_short`: the mean motion's move when at least half the steps show it, or
+    static when the mean does not move and the steps move both ways along one axis
+    (shake)."""
+    cam, inten = _net_labels(steps, th)
+    labels = [step_label(s, th) for s in steps]
+    if cam not in ("static", "unknown") and labels.count(cam) * 2 >= len(labels):
+        return cam, inten
+    if cam == "static" and any(_OPPOSITE.get(a) in labels for a in labels):
+        return cam, inten
+    return None
+
+
 def _settle_jitter(runs: list[list], track: list[MotionStep], th: CameraThresholds) -> list[list]:
     """Each block of consecutive runs shorter than ``th.min_segment_s`` that lasts at least
-    that long together becomes one run with the labels of its steps' mean motion
-    (:func:`_net_labels`); equal neighbours are then joined."""
+    that long together becomes one run when :func:`_block_label` names its labels; equal
+    neighbours are then joined."""
     out: list[list] = []
     i = 0
     while i < len(runs):
         j = i
         while j < len(runs) and runs[j][1] - runs[j][0] < th.min_segment_s:
             j += 1
-        if j - i >= 2 and runs[j - 1][1] - runs[i][0] >= th.min_segment_s:
-            first, last = runs[i][4], runs[j - 1][5]
-            out.append([runs[i][0], runs[j - 1][1], *_net_labels(track[first:last + 1], th), first, last])
+        first, last = runs[i][4], runs[max(j, i + 1) - 1][5]
+        labels = _block_label(track[first:last + 1], th) \
+            if j - i >= 2 and runs[j - 1][1] - runs[i][0] >= th.min_segment_s else None
+        if labels is not None:
+            out.append([runs[i][0], runs[j - 1][1], *labels, first, last])
         else:
             out.extend(runs[i:max(j, i + 1)])
         i = max(j, i + 1)
