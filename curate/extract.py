@@ -37,6 +37,7 @@ from pydantic import Field, PrivateAttr
 
 from curate import store
 from curate.codec import ClipWriter, DecodedFrame, iter_frames, scaled_size
+from curate.codec.colour import sws_threads
 from curate.codec.hwaccel import EncoderChoice, nvenc_verdict, pick_decoder, pick_encoder
 from curate.frames_io import save_frames
 from curate.guard import Limits
@@ -213,7 +214,7 @@ class ExtractStage(Stage):
                 writer.write(frame)
                 if k not in sample_idx and k % motion_step:
                     continue
-                img = to_rgb.reformat(frame, format="rgb24").to_ndarray()  # only sampled frames leave YUV
+                img = to_rgb.reformat(frame, format="rgb24", threads=sws_threads(frame)).to_ndarray()  # only sampled frames leave YUV
                 if k in sample_idx:
                     frames.append(_small(img, self.sample_short_side))
                     frame_times.append(round(k / fps, 6))

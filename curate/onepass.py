@@ -59,6 +59,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from curate.codec import DecodedFrame, iter_frames
+from curate.codec.colour import sws_threads
 from curate.extract import ExtractStage, publish
 from curate.guard import Limits
 from curate.ids import clip_id
@@ -148,8 +149,8 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     for frame in read_ahead(frames, spill):
         # Scaled in YUV, then converted: the two steps of the split stage's own decode
         # (curate.codec.iter_frames with fmt="bgr24"), so both paths feed the same pixels.
-        small = shrink.reformat(frame.image, width=dw, height=dh, interpolation="AREA")
-        detector.feed(to_bgr.reformat(small, format="bgr24").to_ndarray())
+        small = shrink.reformat(frame.image, width=dw, height=dh, interpolation="AREA", threads=sws_threads(frame.image))
+        detector.feed(to_bgr.reformat(small, format="bgr24", threads=sws_threads(small)).to_ndarray())
         times.append(frame.t_s)
         reset |= frame.shifted
         if tick is not None:

@@ -26,7 +26,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from curate.codec.colour import rgb_to_clip_yuv, to_clip_yuv
+from curate.codec.colour import rgb_to_clip_yuv, sws_threads, to_clip_yuv
 from curate.codec.errors import CodecError, classify, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, deinterlace_flagged, is_interlaced
@@ -257,7 +257,8 @@ class _Converter:
             w, h = coded or (frame.width, frame.height)
             return to_clip_yuv(frame, w, h, self.scale)
         if coded is not None and (frame.width, frame.height) != coded:
-            frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA")
+            frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA",
+                                        threads=sws_threads(frame))
         if fmt == "yuv420p":  # rotated or mirrored: turn upright in NumPy, then back to a frame
             img = upright(self._array(frame, "rgb24"), rotation, hflip)
             return rgb_to_clip_yuv(img, frame.colorspace, self.back)
@@ -268,4 +269,4 @@ class _Converter:
     def _array(self, frame: av.VideoFrame, fmt: str) -> np.ndarray:
         if frame.format.name == fmt:
             return frame.to_ndarray()
-        return self.convert.reformat(frame, format=fmt).to_ndarray()
+        return self.convert.reformat(frame, format=fmt, threads=sws_threads(frame)).to_ndarray()

@@ -157,3 +157,20 @@ def test_encoding_is_reproducible_across_processes(tmp_path):
     runs = [subprocess.run([sys.executable, "-c", script, src, "{}"], capture_output=True, text=True,
                            check=True).stdout.split() for _ in range(2)]
     assert len(set(runs[0] + runs[1])) == 1
+
+
+@pytest.mark.parametrize("size", [(768, 432), (1920, 1080)])
+def test_clip_conversion_is_the_same_with_and_without_slice_threads(size):
+    from av.video.reformatter import VideoReformatter
+
+    from curate.codec.colour import sws_threads, to_clip_yuv
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+    assert sws_threads(frame) == (0 if size == (1920, 1080) else 1)
+    ours = to_clip_yuv(frame, 456, 256).to_ndarray()  # threads chosen by sws_threads
+    for threads in (0, 1, 2):
+        other = VideoReformatter().reformat(frame, width=456, height=256, format="yuv420p", interpolation="AREA",
+                                            dst_color_range=av.video.reformatter.ColorRange.MPEG, threads=threads)
+        assert np.array_equal(other.to_ndarray(), ours)
