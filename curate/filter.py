@@ -22,6 +22,7 @@ CHECKS = (
     ("min_luma", "luma_mean", "min", "too_dark"),
     ("max_luma", "luma_mean", "max", "too_bright"),
     ("max_black_fraction", "black_fraction", "max", "black_frames"),
+    ("max_clipped_fraction", "clipped_fraction", "max", "overexposed"),
 )
 
 
@@ -30,8 +31,8 @@ class FilterStage(Stage):
 
     Config: ``min_motion``/``max_motion`` (frame widths per second),
     ``min_sharpness`` (Laplacian variance), ``min_luma``/``max_luma`` (0..255),
-    ``max_black_fraction`` (0..1). Rejects with ``low_motion``, ``high_motion``,
-    ``blurry``, ``too_dark``, ``too_bright`` or ``black_frames``.
+    ``max_black_fraction`` and ``max_clipped_fraction`` (0..1). Rejects with ``low_motion``,
+    ``high_motion``, ``blurry``, ``too_dark``, ``too_bright``, ``black_frames`` or ``overexposed``.
     """
 
     name = "filter"
@@ -43,6 +44,7 @@ class FilterStage(Stage):
     min_luma: float | None = Field(None, ge=0, le=255)
     max_luma: float | None = Field(None, ge=0, le=255)
     max_black_fraction: float | None = Field(None, ge=0, le=1)
+    max_clipped_fraction: float | None = Field(None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _check_ranges(self) -> "FilterStage":

@@ -28,6 +28,7 @@ REASONS: dict[str, str] = {
     "too_dark": "mean luma below the minimum",
     "too_bright": "mean luma above the maximum",
     "black_frames": "share of near-black frames above the maximum",
+    "overexposed": "share of blown-out (luma >= 250) pixels above the maximum",
     "duplicate": "near-duplicate of another clip (see duplicate_of)",
     "low_resolution": "the source picture is smaller than the minimum width, height or short side",
     "bad_aspect_ratio": "the source picture's aspect ratio (width / height) is outside the limits",

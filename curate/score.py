@@ -6,6 +6,9 @@
   sample frame's luma at the sample size (short side <= 224), averaged.
 - ``luma_mean``: mean BT.601 luma of the frame sample, 0..255.
 - ``black_fraction``: share of motion-sample frames whose mean luma < ``black_luma``.
+- ``clipped_fraction``: share of the frame sample's pixels with luma >= ``CLIPPED_LUMA``
+  (250): blown-out highlights, which a mean luma under the filter's ``max_luma`` hides
+  (a picture 60 % white at 255 can average 240).
 
 Also fills ``record.motion_track`` (one :class:`schemas.MotionStep` per consecutive
 pair of motion-sample frames: camera motion from the robust fit of :mod:`curate.camfit`
@@ -33,6 +36,18 @@ def sharpness(frames: np.ndarray) -> float:
     vals = [cv2.meanStdDev(cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F))[1][0, 0] ** 2
             for f in frames]
     return float(np.mean(vals)) if vals else 0.0
+
+
+CLIPPED_LUMA = 250  # luma at or above which a pixel counts as blown out
+
+
+def clipped_fraction(frames: np.ndarray) -> float:
+    """Share of the pixels of ``(N, H, W, 3) uint8`` RGB frames whose BT.601 luma is at least
+    :data:`CLIPPED_LUMA`, 0..1 (0.0 for no frames)."""
+    if len(frames) == 0:
+        return 0.0
+    hot = sum(cv2.countNonZero(cv2.inRange(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), CLIPPED_LUMA, 255)) for f in frames)
+    return hot / float(frames.shape[0] * frames.shape[1] * frames.shape[2])
 
 
 def luma(frames: np.ndarray) -> np.ndarray:
@@ -116,6 +131,7 @@ class ScoreStage(Stage):
             sharpness=round(sharp, 3),
             luma_mean=round(float(luma(task.frames).mean()), 3),
             black_fraction=round(float((motion_luma < self.black_luma).mean()), 4),
+            clipped_fraction=round(clipped_fraction(task.frames), 4),
         )
         return task
 

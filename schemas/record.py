@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.3"  # 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
+SCHEMA_VERSION = "1.4"  # 1.4: Scores.clipped_fraction; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
 
 
 class _Model(BaseModel):
@@ -124,6 +124,8 @@ class Scores(_Model):
     - ``sharpness``: variance of the Laplacian of the frame sample (short side 224).
     - ``luma_mean``: mean BT.601 luma, 0..255.
     - ``black_fraction``: share of sampled frames whose mean luma is below the black level.
+    - ``clipped_fraction``: share of the frame sample's pixels whose luma is blown out
+      (at or above 250 of 255), 0..1.
     - ``text_area``: mean share of the picture covered by text boxes (PP-OCR detection), 0..1.
     - ``nsfw``: highest NSFW detector confidence over the sampled frames (NudeNet), 0..1.
     - ``aesthetic``: LAION-style aesthetic score (MLP over CLIP image embeddings), ~1..10.
@@ -134,6 +136,7 @@ class Scores(_Model):
     sharpness: float | None = None
     luma_mean: float | None = None
     black_fraction: float | None = None
+    clipped_fraction: float | None = None
     text_area: float | None = None
     nsfw: float | None = None
     aesthetic: float | None = None

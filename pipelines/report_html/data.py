@@ -24,6 +24,7 @@ from schemas import Scores
 SCORES = tuple(Scores.model_fields)  # motion, sharpness, luma_mean, black_fraction, text_area, ...
 SCORE_UNITS = {"motion": "frame widths / s", "sharpness": "Laplacian variance",
                "luma_mean": "luma 0..255", "black_fraction": "share of frames",
+               "clipped_fraction": "share of pixels",
                "text_area": "share of picture", "nsfw": "detector confidence 0..1",
                "aesthetic": "aesthetic score", "clip_score": "image-caption cosine"}
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
