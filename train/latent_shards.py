@@ -15,6 +15,7 @@ and encodes on the fly, counting ``latents_mismatch``). safetensors never unpick
 from __future__ import annotations
 
 import json
+import os
 import random
 import struct
 from pathlib import Path
@@ -117,26 +118,57 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
     return {"latents": picked, "caption": caption, "key": sample["__key__"]}
 
 
+def _targets(urls: list[str], folder: Path) -> list[Path]:
+    """The output path of each input shard: ``folder/<its file name>``. Raises
+    FileExistsError when one would overwrite an input shard (``--output`` is the input's
+    run folder) or two inputs share a name (shards of two runs)."""
+    targets = [folder / Path(url.split("://")[-1]).name for url in urls]
+    inputs = {os.path.realpath(u[len("file://"):] if u.startswith("file://") else u)
+              for u in urls if "://" not in u or u.startswith("file://")}
+    for url, target in zip(urls, targets):
+        if os.path.realpath(target) in inputs:
+            raise FileExistsError(f"{target} would overwrite the input shard {url}; give another --output")
+    names = [t.name for t in targets]
+    if len(set(names)) < len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise FileExistsError(f"input shards share the names {twice[:3]}: their copies would overwrite "
+                              "each other in one --output; write each run's latents to its own folder")
+    return targets
+
+
 def write_latent_shards(shards, output: str | Path, cfg: TrainConfig, codec: LatentCodec,
                         device: torch.device) -> dict[str, int]:
     """Copy every shard of ``shards`` to ``<output>/shards/<name>`` with a latents member
-    per sample; samples whose record or mp4 is bad are left out and counted. Returns
-    counts {"shards", "samples", "skipped"}."""
+    per sample; samples whose record or mp4 is bad are left out and counted, and so are
+    input shards that are truncated or corrupt (as the trainer's reader judges them:
+    :func:`train.shards.iter_samples`); a shard with no sample copied gives no copy. Each
+    copy is written to a temporary name and renamed when complete. Returns counts {"shards", "samples", "skipped",
+    "bad_shards"}. Raises FileExistsError (:func:`_targets`) before writing anything."""
     folder = Path(output) / "shards"
+    urls = expand_shards(shards)
+    targets = _targets(urls, folder)
     folder.mkdir(parents=True, exist_ok=True)
-    counts = {"shards": 0, "samples": 0, "skipped": 0}
-    for url in expand_shards(shards):
-        stats = SkipStats()
-        with wds.TarWriter(str(folder / Path(url.split("://")[-1]).name)) as sink:
-            for sample in iter_samples(url, stats):
-                try:
-                    member = encode_sample(sample, cfg, codec, device)
-                except (ValidationError, DecodeError) as err:
-                    stats.record("bad_sample", f"{url}:{sample['__key__']}: {err}")
-                    counts["skipped"] += 1
-                    continue
-                sink.write({"__key__": sample["__key__"], "mp4": sample["mp4"],
-                            "json": sample["json"], "txt": sample["txt"], LATENTS_EXT: member})
-                counts["samples"] += 1
-        counts["shards"] += 1
+    counts = {"shards": 0, "samples": 0, "skipped": 0, "bad_shards": 0}
+    for url, target in zip(urls, targets):
+        stats, written = SkipStats(), 0
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            with wds.TarWriter(str(tmp)) as sink:
+                for sample in iter_samples(url, stats):
+                    try:
+                        member = encode_sample(sample, cfg, codec, device)
+                    except (ValidationError, DecodeError) as err:
+                        stats.record("bad_sample", f"{url}:{sample['__key__']}: {err}")
+                        counts["skipped"] += 1
+                        continue
+                    sink.write({"__key__": sample["__key__"], "mp4": sample["mp4"],
+                                "json": sample["json"], "txt": sample["txt"], LATENTS_EXT: member})
+                    written += 1
+            counts["bad_shards"] += len(stats.bad_shards)
+            if written:
+                os.replace(tmp, target)
+                counts["shards"] += 1
+                counts["samples"] += written
+        finally:
+            tmp.unlink(missing_ok=True)
     return counts

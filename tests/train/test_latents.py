@@ -138,3 +138,35 @@ def test_latents_command_needs_a_vae_section(tiny_config, synthetic_shards, tmp_
     assert main(["latents", "--shards", str(synthetic_shards), "--config", str(config),
                  "--output", str(tmp_path / "o")]) == 2
     assert "has no vae section" in capsys.readouterr().err
+
+
+def test_latents_refuse_to_overwrite_their_input_and_skip_truncated_shards(latent_config, synthetic_shards,
+                                                                           tmp_path, capsys):
+    import json
+
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps(latent_config))
+    run = synthetic_shards  # a run folder: its shards are run/shards/*.tar
+    before = {p.name: p.read_bytes() for p in (run / "shards").glob("*.tar")}
+    args = ["latents", "--config", str(config), "--device", "cpu", "--shards", str(run)]
+    assert main(args + ["--output", str(run)]) == 2  # its copies would be the inputs themselves
+    assert "would overwrite the input shard" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (run / "shards").glob("*.tar")} == before  # untouched
+    # a truncated input shard is left out and counted; the good one is copied, exit 0
+    cut = tmp_path / "cut" / "shards"
+    cut.mkdir(parents=True)
+    data = before["shard-000000.tar"]
+    (cut / "shard-000000.tar").write_bytes(data[: len(data) * 2 // 3])
+    (cut / "shard-000001.tar").write_bytes(before["shard-000001.tar"])
+    assert main(["latents", "--config", str(config), "--device", "cpu", "--shards", str(cut.parent),
+                 "--output", str(tmp_path / "lat")]) == 0
+    out = capsys.readouterr().out
+    assert "1 truncated or corrupt input shards left out" in out
+    assert [p.name for p in (tmp_path / "lat" / "shards").iterdir()] == ["shard-000001.tar"]  # no .tmp left
+    copied = list(iter_samples(str(tmp_path / "lat" / "shards" / "shard-000001.tar"), SkipStats()))
+    assert len(copied) == 4 and out.startswith("wrote 4 samples")
+    # nothing readable at all: no copy, exit 4
+    (cut / "shard-000001.tar").unlink()
+    assert main(["latents", "--config", str(config), "--device", "cpu", "--shards", str(cut.parent),
+                 "--output", str(tmp_path / "lat2")]) == 4
+    assert not list((tmp_path / "lat2" / "shards").iterdir())
