@@ -45,6 +45,11 @@ from train.video_io import DecodeError, decode_frames
 MAX_CONSECUTIVE_SKIPS = 10_000
 
 
+class DataError(RuntimeError):
+    """The shards cannot feed training: every shard unusable or without a complete sample,
+    every clip read skipped, or too few shards for the ranks and loader workers."""
+
+
 @dataclass
 class LoaderState:
     """Replay position: batches consumed and, per loader worker, samples consumed."""
@@ -187,14 +192,18 @@ class ClipStream(IterableDataset):
         self.rank, self.world_size = rank, world_size
         self.state = state or LoaderState()
         self.exact_resume = exact_resume
+        feeds = world_size * max(1, cfg.num_workers)
+        if not cfg.resampled and len(self.urls) < feeds:
+            raise DataError(f"{len(self.urls)} shards cannot feed {world_size} ranks x "
+                            f"{max(1, cfg.num_workers)} loader workers; set data.resampled: true or add shards")
 
     def _my_shards(self, worker: int, workers: int) -> list[str]:
         if self.cfg.resampled:
             return self.urls
         mine = self.urls[self.rank :: self.world_size][worker::workers]
         if not mine:
-            raise ValueError(f"{len(self.urls)} shards cannot feed {self.world_size} ranks x "
-                             f"{workers} workers; set data.resampled: true or add shards")
+            raise DataError(f"{len(self.urls)} shards cannot feed {self.world_size} ranks x "
+                            f"{workers} workers; set data.resampled: true or add shards")
         return mine
 
     def _shard_urls(self, mine: list[str], seed: str) -> Iterator[str]:
@@ -242,8 +251,11 @@ class ClipStream(IterableDataset):
             if item is None:
                 misses += 1
                 if misses >= MAX_CONSECUTIVE_SKIPS:
-                    raise RuntimeError(f"{misses} samples in a row skipped ({dict(stats.counts)}): "
-                                       "are the clips shorter than data.frames at data.fps?")
+                    kinds = {k: n for k, n in stats.counts.items() if k != "ignored_member"}
+                    hint = (f" (each clip is shorter than data.frames = {self.cfg.frames} at "
+                            f"data.fps = {self.cfg.fps})" if max(kinds, key=kinds.get, default="") == "short_clip"
+                            else "")
+                    raise DataError(f"{misses} samples in a row skipped{hint}: {kinds}")
                 continue
             misses = 0
             buf.append(item)
@@ -253,11 +265,21 @@ class ClipStream(IterableDataset):
 
 
 def _samples(urls: Iterator[str], mine: list[str], stats: SkipStats) -> Iterator[dict]:
-    """Samples of each shard in turn; raises RuntimeError once every shard is bad."""
+    """Samples of each shard in turn. Raises :class:`DataError` once every shard is bad or
+    was read whole without one complete sample (an empty tar, samples lacking their mp4,
+    json or txt): the stream would otherwise go round them for ever."""
+    empty: set[str] = set()
     for url in urls:
-        yield from iter_samples(url, stats)
-        if stats.bad_shards >= set(mine):
-            raise RuntimeError(f"all {len(mine)} shards of this loader are unusable (see warnings)")
+        count = 0
+        for sample in iter_samples(url, stats):
+            count += 1
+            yield sample
+        if count == 0 and url not in stats.bad_shards:
+            empty.add(url)
+        if stats.bad_shards | empty >= set(mine):
+            kinds = {k: n for k, n in stats.counts.items() if k != "ignored_member"}
+            raise DataError(f"none of the {len(mine)} shards of this loader holds a complete "
+                            f"sample ({len(stats.bad_shards & set(mine))} unusable; skipped {kinds})")
 
 
 def collate(items: list[dict], worker: int, seen: int, stats: SkipStats) -> dict:

@@ -21,7 +21,7 @@ from schemas import SCHEMA_VERSION
 from train import video_io
 
 from train.config import DataConfig
-from train.data import ClipStream, LoaderState, SchemaVersionError, decode_sample, make_loader
+from train.data import ClipStream, DataError, LoaderState, SchemaVersionError, decode_sample, make_loader
 from train.shards import SkippedDataWarning, SkipStats, expand_shards
 
 from .synth_shards import CLIPS, make_mp4, make_record, ramp_level
@@ -163,7 +163,7 @@ def test_truncated_remote_shard_warns_then_all_bad_raises(synthetic_shards, wher
     cfg = CFG.model_copy(update={"resampled": False, "shuffle_buffer": 1})
     got = []
     with pytest.warns(SkippedDataWarning, match="shard-000001.tar: truncated"):
-        with pytest.raises(RuntimeError, match="all 1 shards of this loader are unusable"):
+        with pytest.raises(DataError, match="none of the 1 shards of this loader holds a complete sample .1 unusable"):
             for batch in ClipStream("memory://cut/shard-000001.tar", cfg, 1, seed=0):
                 got.append(batch)
     assert len(got) >= 1  # complete samples before the cut still arrive
@@ -241,3 +241,40 @@ def test_loader_workers_decode_with_the_configured_thread_count(synthetic_shards
         assert {(r[1], r[2]) for r in rows} == {(str(threads), kind)}
         assert len({r[0] for r in rows}) == 2 and str(os.getpid()) not in {r[0] for r in rows}
     assert DataConfig().decode_threads == 1  # the default: one thread per loader process
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> str:
+    with tarfile.open(path, "w") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("resampled", [True, False])
+@pytest.mark.parametrize("content", ["empty", "no_captions"])
+def test_shards_without_a_complete_sample_raise_instead_of_looping(synthetic_shards, tmp_path, resampled, content):
+    # an empty but valid tar (what an interrupted copy can leave), or samples without .txt
+    members = {} if content == "empty" else {
+        f"{k:04d}.{ext}": (synthetic_shards / "shards" / "shard-000000.tar").read_bytes()[:64]
+        for k in range(3) for ext in ("mp4", "json")}
+    url = _tar(tmp_path / "shard-000000.tar", members)
+    cfg = CFG.model_copy(update={"resampled": resampled})
+    with pytest.raises(DataError, match="none of the 1 shards of this loader holds a complete sample .0 unusable"):
+        next(iter(ClipStream(url, cfg, 1, seed=0)))
+
+
+def test_too_few_shards_for_the_loader_workers_is_told_at_once(synthetic_shards):
+    cfg = CFG.model_copy(update={"resampled": False, "num_workers": 3})
+    with pytest.raises(DataError, match="2 shards cannot feed 1 ranks x 3 loader workers"):
+        ClipStream(str(synthetic_shards / "shards"), cfg, 1, seed=0)
+
+
+def test_clips_all_shorter_than_the_window_are_named_as_the_cause(synthetic_shards, monkeypatch):
+    import train.data as data
+
+    monkeypatch.setattr(data, "MAX_CONSECUTIVE_SKIPS", 20)
+    cfg = CFG.model_copy(update={"frames": 500})
+    with pytest.raises(DataError, match="each clip is shorter than data.frames = 500 at data.fps = 8.0"):
+        next(iter(ClipStream(str(synthetic_shards / "shards"), cfg, 1, seed=0)))
