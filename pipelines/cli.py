@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted: committed sources are kept; run the same command again to resume",
-              file=sys.stderr)
+        print(getattr(args, "interrupted", None)
+              or "interrupted: committed sources are kept; run the same command again to resume", file=sys.stderr)
         return exits.INTERRUPTED
     except BrokenPipeError:  # e.g. `vidcurate stats OUT | head -1`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit

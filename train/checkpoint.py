@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import re
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -53,17 +56,45 @@ def save_checkpoint(output: str | Path, step: int, state: dict, keep: int) -> Pa
     return path
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read (truncated, not a checkpoint)."""
+
+
+def _read(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({str(err).splitlines()[0]})") from None
+
+
+def load_latest(output: str | Path) -> tuple[Path, dict] | None:
+    """``(path, state)`` of the newest readable checkpoint under ``output`` (a damaged newer
+    one, e.g. cut short by a full disk, is skipped with a warning), or None when there is
+    none. Raises :class:`CheckpointError` when checkpoints exist but none can be read."""
+    found = list_checkpoints(output)
+    for path in reversed(found):
+        try:
+            return path, _read(path)
+        except CheckpointError as err:
+            warnings.warn(f"{err}; trying an older one", stacklevel=2)
+    if found:
+        raise CheckpointError(f"none of the {len(found)} checkpoints under {checkpoint_dir(output)} can be read")
+    return None
+
+
 def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint on CPU with ``weights_only=True``. Raises FileNotFoundError."""
+    """Load a checkpoint on CPU with ``weights_only=True``: a file, or the newest readable
+    one of a run folder (or of its ``checkpoints`` folder). Raises FileNotFoundError and
+    :class:`CheckpointError`."""
     path = Path(path)
     if path.is_dir():
-        found = latest_checkpoint(path) or latest_checkpoint(path.parent)
-        if found is None:
+        latest = load_latest(path) or load_latest(path.parent)
+        if latest is None:
             raise FileNotFoundError(f"no checkpoints under {path}")
-        path = found
+        return latest[1]
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return _read(path)
 
 
 def local_rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:

@@ -14,10 +14,27 @@ import sys
 from train.config import ConfigError, load_config
 
 
+INTERRUPTED_TRAINING = ("interrupted: the checkpoints written so far are kept; add --resume to the "
+                        "same command to continue from the latest")
+
+
+def one_line(err: BaseException) -> str:
+    """The cause of ``err`` in one line: for an error re-raised from a DataLoader worker
+    (its message holds the worker's traceback) the last line, without the class name."""
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    if "Original Traceback" in str(err) and lines:
+        return lines[-1].split(": ", 1)[-1]
+    return lines[0] if lines else type(err).__name__
+
+
 def train_command(args: argparse.Namespace) -> int:
-    """Run training; 0 on success, 2 on a config or input error (message on stderr)."""
+    """Run training; 0 on success, 2 on a config or input error (message on stderr): a bad
+    config, shards that cannot feed training, an unreadable checkpoint, or an output folder
+    that already holds checkpoints without ``--resume`` (a fresh run there would mix its
+    checkpoints with the old run's)."""
     from train import distributed
-    from train.data import SchemaVersionError
+    from train.checkpoint import CheckpointError, list_checkpoints
+    from train.data import DataError, SchemaVersionError
     from train.loop import Trainer
 
     try:
@@ -25,14 +42,18 @@ def train_command(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    if not args.resume and (old := list_checkpoints(args.output)):
+        print(f"train: {args.output} already holds {len(old)} checkpoints (latest {old[-1].name}); add "
+              "--resume to continue that run, or give an empty --output", file=sys.stderr)
+        return 2
     info = distributed.setup()
     try:
         trainer = Trainer(cfg, args.shards, args.output, info)
         if args.resume and not trainer.resume():
             trainer.log({"event": "no checkpoint to resume, starting at step 0"})
         trainer.fit(args.max_steps)
-    except (ConfigError, FileNotFoundError, SchemaVersionError) as err:
-        print(f"train: {err}", file=sys.stderr)
+    except (ConfigError, FileNotFoundError, SchemaVersionError, DataError, CheckpointError) as err:
+        print(f"train: {one_line(err)}", file=sys.stderr)
         return 2
     finally:
         distributed.cleanup()
@@ -40,18 +61,20 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from train.checkpoint import CheckpointError
     from train.sample import sample_command
 
     try:
         return sample_command(args)
-    except FileNotFoundError as err:
-        print(f"sample: {err}", file=sys.stderr)
+    except (FileNotFoundError, CheckpointError) as err:
+        print(f"sample: {one_line(err)}", file=sys.stderr)
         return 2
 
 
 def latents_command(args: argparse.Namespace) -> int:
     """Write copies of the shards with VAE latents (:mod:`train.latent_shards`); 0 on
-    success, 2 on a config or input error (message on stderr)."""
+    success, 2 on a config or input error or an output that would overwrite an input
+    (message on stderr), 4 when no sample could be written."""
     import torch
 
     from train.latent_shards import write_latent_shards
@@ -64,12 +87,23 @@ def latents_command(args: argparse.Namespace) -> int:
         device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         codec = LatentCodec.from_config(cfg.vae).to(device)
         counts = write_latent_shards(args.shards, args.output, cfg, codec, device)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, FileExistsError) as err:
         print(f"latents: {err}", file=sys.stderr)
         return 2
     print(f"wrote {counts['samples']} samples with latents in {counts['shards']} shards to "
-          f"{args.output}/shards ({counts['skipped']} bad samples left out)")
-    return 0
+          f"{args.output}/shards ({counts['skipped']} bad samples and {counts['bad_shards']} "
+          "truncated or corrupt input shards left out)")
+    return 0 if counts["samples"] else 4  # nothing written is not success (exits.NOTHING_KEPT)
+
+
+def _at_least(low, kind=int):
+    """An argparse type: ``kind`` of the text, at least ``low``."""
+    def parse(text: str):
+        value = kind(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        return value
+    return parse
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -80,17 +114,18 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help="shard path, run folder, glob, brace range or fsspec URL")
     p.add_argument("--config", required=True, help="config YAML path or tiny/small/base")
     p.add_argument("--output", required=True, help="folder for checkpoints and log.jsonl")
-    p.add_argument("--max-steps", type=int, default=None,
+    p.add_argument("--max-steps", type=_at_least(1), default=None,
                    help="stop at this optimiser step (default: optim.max_steps)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    p.set_defaults(func=train_command)
+    p.set_defaults(func=train_command, interrupted=INTERRUPTED_TRAINING)
 
     s = subparsers.add_parser("sample", help="generate a video from a trained checkpoint")
     s.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
     s.add_argument("--prompt", required=True)
     s.add_argument("--output", required=True, help="output .mp4 path")
-    s.add_argument("--steps", type=int, default=None, help="DDIM steps")
-    s.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    s.add_argument("--steps", type=_at_least(1), default=None, help="DDIM steps")
+    s.add_argument("--guidance", type=_at_least(0.0, float), default=None,
+                   help="classifier-free guidance scale")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--gif", action="store_true", help="also write OUTPUT with .gif")
     s.set_defaults(func=_sample)

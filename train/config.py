@@ -70,6 +70,12 @@ class TextConfig(_Strict):
     max_length: int = Field(32, ge=2)
     caption_dropout: float = Field(0.1, ge=0.0, le=1.0)
 
+    @model_validator(mode="after")
+    def _check(self) -> "TextConfig":
+        if self.encoder == "open_clip" and not self.name:
+            raise ValueError("encoder open_clip needs name: an open_clip model name or a model-config JSON path")
+        return self
+
 
 class ModelConfig(_Strict):
     """3D U-Net sizes (Ho et al. 2022). Level ``i`` has ``base_channels *
@@ -78,7 +84,7 @@ class ModelConfig(_Strict):
 
     channels: int = Field(3, ge=1)
     base_channels: int = Field(32, ge=8)
-    channel_mults: list[int] = Field(default_factory=lambda: [1, 2])
+    channel_mults: list[int] = Field(default_factory=lambda: [1, 2], min_length=1)
     num_res_blocks: int = Field(1, ge=1)
     attention_levels: list[int] = Field(default_factory=lambda: [1])
     heads: int = Field(4, ge=1)
@@ -172,6 +178,12 @@ class OptimConfig(_Strict):
     grad_accum: int = Field(1, ge=1)
     grad_clip: float = Field(1.0, gt=0)
     ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "OptimConfig":
+        if self.min_lr > self.lr:
+            raise ValueError(f"min_lr ({self.min_lr}) above lr ({self.lr}): the decay would raise the rate")
+        return self
 
 
 class RunConfig(_Strict):

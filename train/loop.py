@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from train.checkpoint import (gather_rng, latest_checkpoint, load_checkpoint, local_rng_state,
+from train.checkpoint import (gather_rng, load_latest, local_rng_state,
                               restore_rng, save_checkpoint, saved_rng)
 from train.config import ConfigError, TrainConfig
 from train.data import ClipStream, LoaderState, make_loader
@@ -47,6 +47,11 @@ def set_determinism(enabled: bool) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+
+
+TRAINED_DIFFUSION = ("timesteps", "schedule", "cosine_s", "beta_start", "beta_end", "prediction")
+"""DiffusionConfig keys that define what the network learns (noise schedule and target): a
+resume must keep them; the DDIM sampling defaults may change."""
 
 
 class Trainer:
@@ -100,6 +105,11 @@ class Trainer:
         for section in ("model", "text", "data", "vae", "inflate"):
             if getattr(saved, section) != getattr(self.cfg, section):
                 raise ConfigError(f"checkpoint was trained with a different '{section}' section")
+        for key in TRAINED_DIFFUSION:  # the objective; sample_steps, guidance and eta may change
+            if getattr(saved.diffusion, key) != getattr(self.cfg.diffusion, key):
+                raise ConfigError(f"checkpoint was trained with diffusion.{key} = "
+                                  f"{getattr(saved.diffusion, key)!r}, this config has "
+                                  f"{getattr(self.cfg.diffusion, key)!r}")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -116,10 +126,11 @@ class Trainer:
 
     def resume(self) -> bool:
         """Load the latest checkpoint under ``output``; False when there is none."""
-        path = latest_checkpoint(self.output)
-        if path is None:
+        latest = load_latest(self.output)
+        if latest is None:
             return False
-        self.load_state_dict(load_checkpoint(path))
+        path, state = latest
+        self.load_state_dict(state)
         self.log({"event": "resumed", "checkpoint": str(path), "step": self.step})
         return True
 

@@ -50,8 +50,8 @@ def sample_videos(model: nn.Module, text: TextEncoder, cfg: TrainConfig, prompts
     """
     device = device or next(model.parameters()).device
     param = make_diffusion(cfg.diffusion)
-    sampler = DDIMSampler(param.schedule, steps or cfg.diffusion.sample_steps, cfg.diffusion.eta,
-                          param)
+    sampler = DDIMSampler(param.schedule, cfg.diffusion.sample_steps if steps is None else steps,
+                          cfg.diffusion.eta, param)
     cond = text.encode(prompts)
     null = text.encode([""] * len(prompts))
     shape = sample_shape(cfg, model, codec, len(prompts))
@@ -63,9 +63,12 @@ def sample_videos(model: nn.Module, text: TextEncoder, cfg: TrainConfig, prompts
 
 def write_video(video: torch.Tensor, path: str | Path, fps: float, gif: bool = False) -> list[Path]:
     """Write one (C, T, H, W) video in [-1, 1] to ``path`` (mp4) and, when ``gif``, to
-    the same name with ``.gif``. Returns the written paths."""
+    the same name with ``.gif`` (a ``path`` ending in ``.gif`` puts the mp4 beside it with
+    ``.mp4``). Returns the written paths."""
     frames = to_uint8_frames(video.detach().cpu().numpy())
     path = Path(path)
+    if gif and path.suffix.lower() == ".gif":
+        path = path.with_suffix(".mp4")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_mp4(path, frames, fps)
     written = [path]

@@ -24,6 +24,7 @@ which matters when the trainer shares a process with curation code).
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -107,13 +108,17 @@ def to_uint8_frames(video: "np.ndarray") -> np.ndarray:
 def write_mp4(path: str | Path, frames: np.ndarray, fps: float) -> None:
     """Write (T, H, W, 3) uint8 RGB frames as H.264 yuv420p mp4 at ``fps`` frames/s.
 
-    Raises ValueError for odd sizes (yuv420p needs even width and height).
+    The rate is exact for whole, half and NTSC rates (12.5, 29.97: ``fps`` as a fraction
+    with a denominator up to 1001). Raises ValueError for odd sizes (yuv420p needs even
+    width and height) and a rate that is not positive.
     """
     t, h, w, c = frames.shape
     if c != 3 or h % 2 or w % 2:
         raise ValueError(f"need (T, even H, even W, 3) uint8 frames, got {frames.shape}")
+    if not fps > 0:
+        raise ValueError(f"frame rate must be positive, got {fps}")
     with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=round(fps))
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": "18", "preset": "medium"}
         for i in range(t):

@@ -57,3 +57,13 @@ def test_bundled_latent_and_inflate_configs():
     assert sd.inflate.name == sd.vae.name == sd.text.name  # one pipeline: unet, vae, text
     assert (sd.text.encoder, sd.diffusion.schedule, sd.diffusion.prediction) == (
         "clip", "scaled_linear", "epsilon")
+
+
+@pytest.mark.parametrize("section, values, message", [
+    ("optim", {"lr": 1e-4, "min_lr": 1e-3}, "min_lr (0.001) above lr (0.0001)"),
+    ("text", {"encoder": "open_clip"}, "encoder open_clip needs name"),
+    ("model", {"channel_mults": [], "attention_levels": []}, "channel_mults"),
+])
+def test_settings_that_cannot_train_as_meant_are_refused(section, values, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config_from_dict({section: values})
