@@ -36,7 +36,8 @@ class DataConfig(_Strict):
     that many independent frames of the clip are appended to each video and the
     model's temporal attention is masked for them. ``decode_threads``: codec threads
     per decode in each loader process (fixed, so ``num_workers`` processes never
-    oversubscribe the cores).
+    oversubscribe the cores). ``caption``: ``window`` conditions each clip on the caption
+    events its frames overlap (:mod:`train.captions`), ``clip`` on the whole caption.
     """
 
     frames: int = Field(8, ge=1)
@@ -49,6 +50,7 @@ class DataConfig(_Strict):
     resampled: bool = True
     num_workers: int = Field(0, ge=0)
     decode_threads: int = Field(1, ge=1)
+    caption: Literal["window", "clip"] = "window"
 
 
 class TextConfig(_Strict):

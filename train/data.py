@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from schemas import SCHEMA_VERSION, ClipRecord
+from train.captions import window_caption
 from train.config import DataConfig
 from train.shards import SkipStats, expand_shards, iter_samples
 from train.video_io import DecodeError, decode_frames
@@ -168,6 +169,9 @@ def decode_sample(sample: dict, cfg: DataConfig, rng: random.Random,
     tensor = _to_tensor(frames)
     t = cfg.frames
     images = tensor[:, t:] if cfg.image_frames else None
+    if cfg.caption == "window":
+        fps = record.clip.fps
+        caption = window_caption(record, caption, video_idx[0] / fps, (video_idx[-1] + 1) / fps)
     return {"video": tensor[:, :t], "images": images, "caption": caption, "key": record.clip_id}
 
 

@@ -27,6 +27,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from schemas import ClipRecord
+from train.captions import window_caption
 from train.config import DataConfig, TrainConfig
 from train.latents import LatentCodec
 from train.shards import SkipStats, expand_shards, iter_samples
@@ -77,16 +78,17 @@ def encode_sample(sample: dict, cfg: TrainConfig, codec: LatentCodec,
 
 
 def pick_latents(latents: torch.Tensor, frames: int, image_frames: int,
-                 rng: random.Random) -> torch.Tensor | None:
-    """(C, N, h, w) stored latents -> (C, frames + image_frames, h, w): ``frames``
-    consecutive latent frames from a random start, then ``image_frames`` random ones
-    (joint image-video training); None when N < frames (clip too short)."""
+                 rng: random.Random) -> tuple[torch.Tensor, int] | None:
+    """(C, N, h, w) stored latents -> ((C, frames + image_frames, h, w), start): ``frames``
+    consecutive latent frames from a random ``start`` (a latent frame index), then
+    ``image_frames`` random ones (joint image-video training); None when N < frames
+    (clip too short)."""
     n = latents.shape[1]
     if n < frames:
         return None
     start = rng.randint(0, n - frames)
     images = sorted(rng.randrange(n) for _ in range(image_frames))
-    return latents[:, list(range(start, start + frames)) + images]
+    return latents[:, list(range(start, start + frames)) + images], start
 
 
 def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: random.Random,
@@ -108,13 +110,19 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
         return False
     try:
         caption = sample["txt"].decode("utf-8").strip()
-    except UnicodeDecodeError as err:
+        record = ClipRecord.model_validate_json(sample["json"]) if data.caption == "window" else None
+    except (UnicodeDecodeError, ValidationError) as err:
         stats.record("bad_sample", f"{where}: {err}")
         return None
     picked = pick_latents(latents, data.frames, data.image_frames, rng)
     if picked is None:
         stats.record("short_clip", f"{where}: {latents.shape[1]} latent frames")
         return None
+    picked, start = picked
+    if record is not None:  # latent frame i is clip frame i * stride: the pixel path's window
+        stride, fps = int(meta.get("stride", 1)), record.clip.fps
+        caption = window_caption(record, caption, start * stride / fps,
+                                 ((start + data.frames - 1) * stride + 1) / fps)
     return {"latents": picked, "caption": caption, "key": sample["__key__"]}
 
 
