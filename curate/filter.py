@@ -30,7 +30,10 @@ class FilterStage(Stage):
     """Threshold the scores of :class:`curate.score.ScoreStage`.
 
     Config: ``min_motion``/``max_motion`` (frame widths per second),
-    ``min_sharpness`` (Laplacian variance), ``min_luma``/``max_luma`` (0..255),
+    ``min_sharpness`` (Laplacian variance) and ``sharp_focus`` (a clip under
+    ``min_sharpness`` whose focus, the Laplacian variance over the picture's own variance x
+    1000 (:func:`curate.score.focus`), is at least this is sharp all the same: dark footage,
+    whose Laplacian variance falls with the square of its gain), ``min_luma``/``max_luma`` (0..255),
     ``max_black_fraction`` and ``max_clipped_fraction`` (0..1). Rejects with ``low_motion``,
     ``high_motion``, ``blurry``, ``too_dark``, ``too_bright``, ``black_frames`` or ``overexposed``.
     """
@@ -41,6 +44,7 @@ class FilterStage(Stage):
     min_motion: float | None = Field(None, ge=0)
     max_motion: float | None = Field(None, ge=0)
     min_sharpness: float | None = Field(None, ge=0)
+    sharp_focus: float | None = Field(None, ge=0)
     min_luma: float | None = Field(None, ge=0, le=255)
     max_luma: float | None = Field(None, ge=0, le=255)
     max_black_fraction: float | None = Field(None, ge=0, le=1)
@@ -61,6 +65,12 @@ class FilterStage(Stage):
             value = getattr(scores, score)
             if limit is None or value is None:
                 continue
+            if key == "min_sharpness" and self._sharp_in_the_dark(scores):
+                continue
             if (kind == "min" and value < limit) or (kind == "max" and value > limit):
                 raise RejectError(reason, f"{score}={value:.4g} {'<' if kind == 'min' else '>'} {key}={limit}")
         return task
+
+    def _sharp_in_the_dark(self, scores) -> bool:
+        """Whether ``scores.focus`` reaches ``sharp_focus`` (a low sharpness from low contrast)."""
+        return self.sharp_focus is not None and scores.focus is not None and scores.focus >= self.sharp_focus

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.4"  # 1.4: Scores.clipped_fraction; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
+SCHEMA_VERSION = "1.4"  # 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
 
 
 class _Model(BaseModel):
@@ -122,6 +122,8 @@ class Scores(_Model):
 
     - ``motion``: mean optical-flow magnitude, in frame widths per second.
     - ``sharpness``: variance of the Laplacian of the frame sample (short side 224).
+    - ``focus``: the same over the picture's own luma variance, x 1000: unchanged by gain
+      or exposure, so a dark but sharp clip scores as sharp.
     - ``luma_mean``: mean BT.601 luma, 0..255.
     - ``black_fraction``: share of sampled frames whose mean luma is below the black level.
     - ``clipped_fraction``: share of the frame sample's pixels whose luma is blown out
@@ -134,6 +136,7 @@ class Scores(_Model):
 
     motion: float | None = None
     sharpness: float | None = None
+    focus: float | None = None
     luma_mean: float | None = None
     black_fraction: float | None = None
     clipped_fraction: float | None = None

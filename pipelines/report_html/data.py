@@ -23,6 +23,7 @@ from schemas import Scores
 
 SCORES = tuple(Scores.model_fields)  # motion, sharpness, luma_mean, black_fraction, text_area, ...
 SCORE_UNITS = {"motion": "frame widths / s", "sharpness": "Laplacian variance",
+               "focus": "Laplacian / picture variance x 1000",
                "luma_mean": "luma 0..255", "black_fraction": "share of frames",
                "clipped_fraction": "share of pixels",
                "text_area": "share of picture", "nsfw": "detector confidence 0..1",

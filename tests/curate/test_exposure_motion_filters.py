@@ -47,3 +47,27 @@ def test_blown_out_picture_is_overexposed_though_its_mean_is_under_max_luma(tmp_
     assert scores.luma_mean < pipeline.stage("filter").max_luma  # the mean alone would keep it
     assert scores.clipped_fraction > 0.5
     assert blown.reject_row is not None and blown.reject_row.reason == "overexposed"
+
+
+def test_a_dark_sharp_clip_is_not_blurry_and_a_blurred_one_is(tmp_path):
+    import cv2
+
+    pipeline = make_pipeline()
+    flt = pipeline.stage("filter")
+    assert (flt.min_sharpness, flt.sharp_focus) == (5.0, 20.0)
+    # the scene with fine texture on it (gravel, leaves): sharp, and at a quarter of its exposure
+    grain = np.random.default_rng(0).integers(-4, 5, (240, 640, 1))
+    frames = [np.clip(render(5, k / FPS, 320, 240, drift=0.01) + grain[:, 2 * k:2 * k + 320], 0, 255).astype(np.uint8)
+              for k in range(int(3 * FPS))]
+    paths = {"sharp": frames, "dark": [(f * 0.25).astype(np.uint8) for f in frames],
+             "blurred": [cv2.GaussianBlur(f, (0, 0), 6) for f in frames]}
+    clips = {}
+    for name, video in paths.items():
+        write_video(str(tmp_path / f"{name}.mp4"), video, FPS)
+        clips[name] = run_source(pipeline, str(tmp_path / f"{name}.mp4"), str(tmp_path / name))[1][0]
+    sharp, dark, blur = (clips[k].record.scores for k in ("sharp", "dark", "blurred"))
+    assert dark.sharpness < flt.min_sharpness < sharp.sharpness  # falls with contrast squared
+    assert 0.5 < dark.focus / sharp.focus < 2 and dark.focus > flt.sharp_focus  # about gain-free (8-bit levels, codec)
+    assert clips["sharp"].reject_row is None and clips["dark"].reject_row is None
+    assert blur.sharpness < flt.min_sharpness and blur.focus < flt.sharp_focus
+    assert clips["blurred"].reject_row.reason == "blurry"
