@@ -71,12 +71,22 @@ def content_box(luma: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT
     A row (column) is pad when it is black (the 90th percentile of its brightest value
     over time at or below ``level``) or flat (its values over time within ``flat`` luma
     levels: grey, white or coloured bars); only rows (columns) at the edges are cut, at
-    most 40 % of each side. A blank or flat clip keeps its whole frame.
+    most 40 % of each side. Rows are judged inside the columns kept and columns inside the
+    rows kept, in turn until the box holds, so a flat sky is cut alike from a clip and
+    from its pillarboxed copy (whose sky rows hold the bars too). A blank or flat clip
+    keeps its whole frame.
     """
     luma = luma[None] if luma.ndim == 2 else luma
-    y0, y1 = _span(_content(luma, 1, level, flat))
-    x0, x1 = _span(_content(luma, 2, level, flat))
-    return y0, y1, x0, x1
+    h, w = luma.shape[1:]
+    box = (0, h, 0, w)
+    for _ in range(4):  # rows judged inside the columns kept and back, until nothing moves
+        y0, y1, x0, x1 = box
+        ys = _span(_content(luma[:, :, x0:x1], 1, level, flat))
+        xs = _span(_content(luma[:, ys[0]:ys[1]], 2, level, flat))
+        if (*ys, *xs) == box:
+            break
+        box = (*ys, *xs)
+    return box
 
 
 def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int = 12) -> Signature:

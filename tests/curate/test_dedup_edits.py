@@ -62,6 +62,15 @@ def test_content_box_finds_letterbox_and_pillarbox_bars():
     assert content_box(np.zeros((3, 40, 50), np.uint8)) == (0, 40, 0, 50)  # blank: whole frame
 
 
+def test_content_box_cuts_a_flat_sky_alike_from_a_clip_and_its_pillarboxed_copy():
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in _clip(2.0)])
+    luma[:, :50] = 200  # a clear sky over the top third of the picture
+    copy = np.pad(luma, ((0, 0), (0, 0), (40, 40)))  # black pillarbox
+    y0, y1, x0, x1 = content_box(luma)
+    assert (y0, y1, x0, x1) == (50, 144, 0, 256)
+    assert content_box(copy) == (y0, y1, x0 + 40, x1 + 40)
+
+
 @pytest.mark.parametrize("level", [60, 128, 235])
 def test_content_box_finds_flat_bars_of_any_grey(level):
     luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in grey_pillarbox(_clip(2.0), 40, level)])
