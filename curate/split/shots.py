@@ -258,12 +258,15 @@ REPEAT_LEVEL = 0.25  # levels: a frame changing less than this from the last rep
 
 def _neighbours(change: np.ndarray, c: int, half: int, reach: int) -> tuple[np.ndarray, np.ndarray]:
     """The changes of the ``half`` frames before and after ``c``, each side taken further
-    (up to ``reach`` frames) until it holds at least two that are not repeats
-    (``change >= REPEAT_LEVEL``) when there are two to find."""
+    (up to ``reach`` frames) until it holds two that are not repeats (``change >=
+    REPEAT_LEVEL``), or the one there is when it lies within ``2 * half`` frames (a lone
+    change further off is more likely another cut than the next picture)."""
     sides = []
     for idx in (np.arange(c - 1, max(0, c - reach), -1), np.arange(c + 1, min(len(change), c + 1 + reach))):
         moving = np.flatnonzero(change[idx] >= REPEAT_LEVEL)
-        k = max(half, int(moving[1]) + 1) if len(moving) >= 2 else half
+        if len(moving) == 1 and moving[0] >= 2 * half:
+            moving = moving[:0]  # one change far off: another cut, not the next picture of a repeat
+        k = max(half, int(moving[min(1, len(moving) - 1)]) + 1) if len(moving) else half
         sides.append(change[idx[:k]])
     return sides[0], sides[1]
 

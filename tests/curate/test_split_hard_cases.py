@@ -191,6 +191,9 @@ def test_repeated_frames_make_no_spikes_but_a_cut_among_them_is_one():
     assert spike_cuts(change) == []
     change[120] = 25.0  # a jump cut on a picture change
     assert spike_cuts(change) == [120]
+    slow = np.full(240, 0.03, np.float32)  # 7.5 fps at 60: each picture 8 times, one new in reach
+    slow[8::8] = 3.0
+    assert spike_cuts(slow) == []
 
 
 def _fake_net(monkeypatch, start: int, end: int) -> None:
