@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import re
 import warnings
-import zipfile
 from pathlib import Path
 
 import torch
@@ -62,9 +60,13 @@ class CheckpointError(ValueError):
 
 def _read(path: Path) -> dict:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        raise CheckpointError(f"checkpoint {path} cannot be read ({str(err).splitlines()[0]})") from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch's loaders raise many kinds on a damaged file
+        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CheckpointError(f"checkpoint {path} cannot be read ({why})") from None
+    if not isinstance(state, dict) or not {"config", "model", "ema", "step"} <= state.keys():
+        raise CheckpointError(f"{path} is not a vidcurate checkpoint (no config, model, ema and step)")
+    return state
 
 
 def load_latest(output: str | Path) -> tuple[Path, dict] | None:

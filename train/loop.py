@@ -49,9 +49,11 @@ def set_determinism(enabled: bool) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-TRAINED_DIFFUSION = ("timesteps", "schedule", "cosine_s", "beta_start", "beta_end", "prediction")
-"""DiffusionConfig keys that define what the network learns (noise schedule and target): a
-resume must keep them; the DDIM sampling defaults may change."""
+TRAINED_DIFFUSION = {"cosine": ("timesteps", "schedule", "cosine_s", "prediction"),
+                     "scaled_linear": ("timesteps", "schedule", "beta_start", "beta_end", "prediction")}
+"""DiffusionConfig keys that define what the network learns (noise schedule and target), per
+saved schedule: a resume must keep them; the DDIM sampling defaults, and the keys the saved
+schedule does not use, may change."""
 
 
 class Trainer:
@@ -105,7 +107,7 @@ class Trainer:
         for section in ("model", "text", "data", "vae", "inflate"):
             if getattr(saved, section) != getattr(self.cfg, section):
                 raise ConfigError(f"checkpoint was trained with a different '{section}' section")
-        for key in TRAINED_DIFFUSION:  # the objective; sample_steps, guidance and eta may change
+        for key in TRAINED_DIFFUSION[saved.diffusion.schedule]:  # the objective
             if getattr(saved.diffusion, key) != getattr(self.cfg.diffusion, key):
                 raise ConfigError(f"checkpoint was trained with diffusion.{key} = "
                                   f"{getattr(saved.diffusion, key)!r}, this config has "

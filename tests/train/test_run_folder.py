@@ -40,17 +40,21 @@ def test_resume_refuses_another_objective_but_takes_new_sampling_defaults(tiny_c
     eps = {**tiny_config, "diffusion": {**tiny_config["diffusion"], "prediction": "epsilon"}}
     assert _train(eps, train_shards, out, tmp_path, "--max-steps", "3", "--resume") == 2
     assert "diffusion.prediction = 'v', this config has 'epsilon'" in capsys.readouterr().err
-    more_steps = {**tiny_config, "diffusion": {**tiny_config["diffusion"], "sample_steps": 7, "guidance": 3.0}}
+    more_steps = {**tiny_config, "diffusion": {**tiny_config["diffusion"], "sample_steps": 7, "guidance": 3.0,
+                                                "beta_end": 0.02}}  # the cosine schedule has no betas
     assert _train(more_steps, train_shards, out, tmp_path, "--max-steps", "3", "--resume") == 0
     assert [p.name for p in list_checkpoints(out)][-1] == "ckpt-00000003.pt"
 
 
-def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tiny_config, train_shards, tmp_path, capsys):
+@pytest.mark.parametrize("damage", ["cut", "empty"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tiny_config, train_shards, tmp_path, capsys,
+                                                                   damage):
     config = {**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 1}}
     out = tmp_path / "run"
     assert _train(config, train_shards, out, tmp_path, "--max-steps", "2") == 0
     newest = list_checkpoints(out)[-1]
-    newest.write_bytes(newest.read_bytes()[:1000])  # a disk that filled up while it was written
+    # a disk that filled up while it was written, or a power cut before its bytes reached the disk
+    newest.write_bytes(newest.read_bytes()[:1000] if damage == "cut" else b"")
     with pytest.warns(UserWarning, match="ckpt-00000002.pt cannot be read"):
         assert _train(config, train_shards, out, tmp_path, "--max-steps", "3", "--resume") == 0
     log = (out / "log.jsonl").read_text()
