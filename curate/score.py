@@ -4,15 +4,16 @@
   second; :mod:`curate.flow`), as in Cosmos-Curate's motion filter.
 - ``sharpness``: variance of the Laplacian (Pech-Pacheco et al., ICPR 2000) of each
   sample frame's luma at the sample size (short side <= 224), averaged.
-- ``focus``: each frame's Laplacian variance divided by its luma variance (x 1000),
-  averaged. The Laplacian variance grows with the square of contrast: a sharp clip at a
-  quarter of its exposure scored 3.7 against the 5.0 a blur at 2 px scores, so dark
-  footage was rejected as blurry; the ratio is the same at any gain. It is low for smooth
-  pictures too (a sky's gradient has variance but no Laplacian), so the filter uses it
-  only to keep a clip under ``min_sharpness`` (``sharp_focus``). Measured on a held-out
-  set of real clips with known blur (Gaussian sigma at 224 px): sharp 33-1169 (real
-  footage at least 33), also at a quarter of the exposure; sigma 1 px 13-455, 5 px
-  1.4-11, 8 px 0.8-5.3.
+- ``focus``: each frame's Laplacian variance, taken after a Gaussian blur of sigma 1 px,
+  divided by its luma variance (x 1000), averaged. The Laplacian variance grows with the
+  square of contrast: a sharp clip at a quarter of its exposure scored 3.7 against the
+  5.0 a blur at 2 px scores, so dark footage was rejected as blurry; the ratio is the same
+  at any gain. The blur takes out 8-bit quantisation and codec noise, which make up most
+  of the Laplacian of a dark frame (without it a 4 px blur scored 1.7 at full exposure
+  and 15.6 at a fifth). It is low for smooth pictures too (a sky's gradient has variance
+  but no Laplacian), so the filter uses it only to keep a clip under ``min_sharpness``
+  (``sharp_focus``). Measured on held-out real clips: sharp 3.7-101 at every exposure
+  from a fifth to full; blurred by 4-8 px 0.1-2.8 at every exposure (5 px 0.2-4.2).
 - ``luma_mean``: mean BT.601 luma of the frame sample, 0..255.
 - ``black_fraction``: share of motion-sample frames whose mean luma < ``black_luma``.
 - ``clipped_fraction``: share of the frame sample's pixels with luma >= ``CLIPPED_LUMA``
@@ -60,12 +61,14 @@ def clipped_fraction(frames: np.ndarray) -> float:
 
 
 def focus(frames: np.ndarray) -> float:
-    """Mean over ``(N, H, W, 3) uint8`` RGB frames of ``1000 * var(Laplacian(luma)) /
-    max(var(luma), 1)`` (module docstring); 0.0 for no frames."""
+    """Mean over ``(N, H, W, 3) uint8`` RGB frames of ``1000 * var(Laplacian(G(luma))) /
+    max(var(luma), 1)``, ``G`` a Gaussian blur of sigma 1 px (module docstring); 0.0 for
+    no frames."""
     vals = []
     for f in frames:
         gray = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
-        lap = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_64F))[1][0, 0] ** 2
+        smooth = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
+        lap = cv2.meanStdDev(cv2.Laplacian(smooth, cv2.CV_32F))[1][0, 0] ** 2
         vals.append(1000.0 * lap / max(cv2.meanStdDev(gray)[1][0, 0] ** 2, 1.0))
     return float(np.mean(vals)) if vals else 0.0
 
