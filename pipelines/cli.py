@@ -1,14 +1,16 @@
 """The ``vidcurate`` command.
 
-    vidcurate run PIPELINE.yaml --input PATH [PATH ...] [--input-list FILE ...] --output DIR [--address ADDR] [--dedup-against PATH ...]
+    vidcurate run PIPELINE.yaml --input PATH [PATH ...] [--input-list FILE ...] --output DIR
+                  [--address ADDR] [--connect-timeout S] [--quiet] [--keep-work] [--dedup-against PATH ...]
     vidcurate validate PIPELINE.yaml
     vidcurate samples DIR
-    vidcurate train ... / vidcurate sample ...   (the bundled trainer, see train/)
+    vidcurate report|stats|inspect ...           (what a run did, see pipelines/report.py)
+    vidcurate train ... / sample ... / latents ...   (the bundled trainer, see train/)
 
 Exit codes (:mod:`pipelines.exits`): 0 success, 1 internal error, 2 bad arguments,
 inputs or pipeline file, 3 output in use, 4 nothing kept, 5 stage errors over the
 pipeline's budget, 6 cluster not reachable, 7 cluster lacks the resources a stage asks
-for, 130 interrupted (Ctrl-C; the same command resumes).
+for, 130 interrupted (Ctrl-C; the same command resumes), 141 output pipe closed.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     summary = run_pipeline(pipeline, inputs, args.output, address=args.address,
                            progress=not args.quiet, dedup_against=args.dedup_against,
                            started_at=process_started_at())  # wall time counts imports too
-    console = Console()
+    console = Console(soft_wrap=True)  # a summary line stays one line in pipes and logs (80 columns there)
     console.rule("vidcurate run: summary")
     for line in summary.lines():
         console.print(line)
@@ -73,10 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a curation pipeline")
     run.add_argument("pipeline", help="pipeline YAML file, e.g. pipelines/local.yaml")
-    run.add_argument("--input", nargs="+", default=[], metavar="PATH",
+    # action="extend": a flag given twice adds to the first (argparse's default kept only the last)
+    run.add_argument("--input", nargs="+", action="extend", default=[], metavar="PATH",
                      help="video files, folders (recursive) or globs, local or URL; files without "
                           "a video extension are skipped and listed in manifest.json")
-    run.add_argument("--input-list", nargs="+", default=[], metavar="FILE",
+    run.add_argument("--input-list", nargs="+", action="extend", default=[], metavar="FILE",
                      help="text files listing one source path or URL per line (# comments)")
     run.add_argument("--output", required=True,
                      help="output folder or fsspec URL (s3://bucket/prefix, gs://..., file:///path)")
@@ -88,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-work", action="store_true",
                      help="keep OUTPUT/work/clips (clip mp4s, frame samples) after the shards are "
                           "written (the pipeline's keep_work: true); by default they are removed")
-    run.add_argument("--dedup-against", nargs="+", default=None, metavar="PATH",
+    run.add_argument("--dedup-against", nargs="+", action="extend", default=None, metavar="PATH",
                      help="earlier run folders or index.parquet paths (local or URL): new clips "
                           "near one of their clips are rejected as duplicate")
     run.set_defaults(func=_cmd_run)

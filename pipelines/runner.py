@@ -155,17 +155,19 @@ class Runner:
         ds = source_plan(todo, self.store.root, p.stages[0], p.stages[1], p.clip_stages(), self.settings)
         pending: dict[str, _Pending] = {}
         self.progress.start("sources", len(todo))
-        for row in ds.iter_rows():
-            task: ClipTask = loads(row["task"])
-            entry = pending.setdefault(task.source_path, _Pending())
-            entry.add(task)
-            if entry.seen == task.n_in_source:
-                self.store.commit(task.source_path, entry.records, entry.rejects, entry.timings, entry.duration_s)
-                del pending[task.source_path]
-                n = len(entry.records)
-                self.progress.advance("sources", f"{os.path.basename(task.source_path)}: "
-                                      f"{n} clip{'s' if n != 1 else ''} kept, {len(entry.rejects)} dropped")
-        self.progress.stop("sources")
+        try:  # the bar stops (drawn for the last time) before any Ctrl-C or error message is printed
+            for row in ds.iter_rows():
+                task: ClipTask = loads(row["task"])
+                entry = pending.setdefault(task.source_path, _Pending())
+                entry.add(task)
+                if entry.seen == task.n_in_source:
+                    self.store.commit(task.source_path, entry.records, entry.rejects, entry.timings, entry.duration_s)
+                    del pending[task.source_path]
+                    n = len(entry.records)
+                    self.progress.advance("sources", f"{os.path.basename(task.source_path)}: "
+                                          f"{n} clip{'s' if n != 1 else ''} kept, {len(entry.rejects)} dropped")
+        finally:
+            self.progress.stop("sources")
 
     def _post_phase(self, kept: list[ClipRecord]) -> tuple[list[ClipRecord], list[RejectRecord]]:
         stages = self.pipeline.post_stages()
@@ -175,10 +177,12 @@ class Runner:
                           record=r, source_path=r.source.path) for r in kept]
         out_kept, rejects = [], []
         self.progress.start("captions", len(tasks))
-        for task in self._run_post(tasks, stages):
-            (rejects.append(task.reject_row) if task.reject_row else out_kept.append(task.record))
-            self.progress.advance("captions")
-        self.progress.stop("captions")
+        try:
+            for task in self._run_post(tasks, stages):
+                (rejects.append(task.reject_row) if task.reject_row else out_kept.append(task.record))
+                self.progress.advance("captions")
+        finally:
+            self.progress.stop("captions")
         return out_kept, rejects
 
     @staticmethod

@@ -112,7 +112,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="fit a video diffusion model on curated shards")
     p.add_argument("--shards", required=True,
                    help="shard path, run folder, glob, brace range or fsspec URL")
-    p.add_argument("--config", required=True, help="config YAML path or tiny/small/base")
+    p.add_argument("--config", required=True,
+                   help="config YAML path or a shipped name (train/configs: tiny, small, base, latent-small, inflate-sd15, ...)")
     p.add_argument("--output", required=True, help="folder for checkpoints and log.jsonl")
     p.add_argument("--max-steps", type=_at_least(1), default=None,
                    help="stop at this optimiser step (default: optim.max_steps)")

@@ -89,3 +89,14 @@ def test_identical_sources_keep_one_set_of_keys(ray_session, tmp_path):
     dups = pq.read_table(out / "rejects.parquet").to_pylist()
     assert sorted(os.path.basename(r["source_path"]) for r in dups) == ["b.mp4", "b.mp4", "c.mp4", "c.mp4"]
     assert {r["duplicate_of"] for r in dups} == set(keys)
+
+
+def test_repeated_input_flags_add_up():
+    from pipelines.cli import build_parser
+
+    args = build_parser().parse_args(["run", LOCAL_YAML, "--input", "a", "b", "--input", "c", "--output", "o",
+                                      "--input-list", "l1", "--input-list", "l2",
+                                      "--dedup-against", "r1", "--dedup-against", "r2", "r3"])
+    assert (args.input, args.input_list, args.dedup_against) == (["a", "b", "c"], ["l1", "l2"], ["r1", "r2", "r3"])
+    again = build_parser().parse_args(["run", LOCAL_YAML, "--input", "d", "--output", "o"])
+    assert (again.input, again.input_list, again.dedup_against) == (["d"], [], None)  # defaults not shared

@@ -11,7 +11,8 @@ from pipelines.samples import copy_samples, sample_path
 from support.pipelines import TEST_OVERRIDES, make_pipeline
 
 BIKES_CUTS = [30, 76, 137, 187, 242]
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "footage")
+# VIDCURATE_FOOTAGE: the footage folder when the checkout is not beside ../shared (a clone elsewhere)
+SHARED = os.environ.get("VIDCURATE_FOOTAGE") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "footage")
 
 
 def test_bikes_boundaries_within_two_frames(ray_session, tmp_path):
@@ -35,7 +36,7 @@ def test_samples_command_copies_real_footage(tmp_path):
 
 
 @pytest.mark.footage
-@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/footage is not present")
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/footage is not present (set VIDCURATE_FOOTAGE)")
 def test_city_footage_cut_at_frame_116(ray_session, tmp_path):
     out = tmp_path / "city"
     run_pipeline(make_pipeline(TEST_OVERRIDES), [os.path.join(SHARED, "cityCC0.mpg")], str(out), progress=False)
@@ -47,7 +48,7 @@ def test_city_footage_cut_at_frame_116(ray_session, tmp_path):
 
 
 @pytest.mark.footage
-@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/footage is not present")
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/footage is not present (set VIDCURATE_FOOTAGE)")
 def test_same_room_signers_are_distinct_but_a_reencoded_copy_is_not(ray_session, tmp_path):
     """20 ASL clips: same signer set-up, distinct signs; plus one rescaled, re-encoded copy."""
     from curate.codec import ClipWriter, iter_frames, probe
