@@ -28,7 +28,18 @@ def load_vae(cfg: VaeConfig):
         return AutoencoderKL.from_pretrained(cfg.name, subfolder=cfg.subfolder)
     except (OSError, ValueError) as err:
         raise FileNotFoundError(f"vae.name {cfg.name!r} (subfolder {cfg.subfolder!r}): "
-                                f"{err}") from None
+                                f"{str(err).strip()}{hub_hint(cfg.name)}") from None
+
+
+def hub_hint(name: str) -> str:
+    """For a model ``name`` that is no local folder: a hint that a hub id needs huggingface.co
+    (the hub client's own message, after its retries, reads as a missing file); else ""."""
+    import os
+
+    if os.path.isdir(name):
+        return ""
+    return (f" ({name!r} is no local folder, so it is a hub id: it needs huggingface.co, or a copy in the "
+            "hub cache with HF_HUB_OFFLINE=1; or give a local folder)")
 
 
 class LatentCodec(nn.Module):

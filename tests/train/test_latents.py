@@ -170,3 +170,12 @@ def test_latents_refuse_to_overwrite_their_input_and_skip_truncated_shards(laten
     assert main(["latents", "--config", str(config), "--device", "cpu", "--shards", str(cut.parent),
                  "--output", str(tmp_path / "lat2")]) == 4
     assert not list((tmp_path / "lat2" / "shards").iterdir())
+
+
+def test_a_vae_name_that_is_no_folder_is_told_to_need_the_hub(tmp_path, monkeypatch):
+    from train.config import VaeConfig
+    from train.latents import load_vae
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="is no local folder, so it is a hub id: it needs huggingface.co"):
+        load_vae(VaeConfig(name=str(tmp_path / "no-such-vae")))
