@@ -93,7 +93,7 @@ class ShotDetector:
     def __init__(self, fps: float, detector: str = "adaptive", threshold: float | None = None,
                  min_content_val: float = 15.0, fade_threshold: float | None = 12.0,
                  min_shot_s: float = 0.5, gradual: bool = True, max_transition_s: float = 2.0,
-                 flash_s: float = 0.25, blank_std: float | None = 4.0, device: str = "auto",
+                 flash_s: float = 0.25, blank_std: float | None = 2.0, device: str = "auto",
                  batch: int = 8):
         if detector not in DETECTORS:
             raise ValueError(f"unknown detector {detector!r} ({', '.join(DETECTORS)})")

@@ -235,3 +235,17 @@ def test_transnetv2_gap_over_a_dissolve_is_kept(monkeypatch):
     bounds = _net_boundaries(frames)
     assert bounds.cuts == [] and len(bounds.gaps) == 1
     assert abs(bounds.gaps[0][0] - 44) <= 2 and abs(bounds.gaps[0][1] - 52) <= 2, bounds.gaps
+
+
+def test_a_dim_scene_is_footage_and_a_black_hold_is_blank(tmp_path):
+    # a street at night: the scene at a tenth of its contrast (thumbnail luma std about 3)
+    dim = [np.clip(30 + 0.1 * (render(4, k / FPS, W, H, drift=0.2).astype(np.float32) - 128), 0, 255).astype(np.uint8)
+           for k in range(int(3 * FPS))]
+    black = [np.full((H, W, 3), 16, np.uint8)] * int(FPS)  # a second of black between two dim stretches
+    path = str(tmp_path / "night.mp4")
+    write_video(path, dim + black + dim, FPS)
+    luma_std = [float(np.std(thumbnail(np.ascontiguousarray(f[..., ::-1])).mean(axis=2))) for f in dim[::10]]
+    assert 2.0 < min(luma_std) < 4.0  # blank under the old 4.0, footage under 2.0
+    b = _boundaries(path)
+    n = len(dim)
+    assert len(b.gaps) == 1 and abs(b.gaps[0][0] - n) <= 2 and abs(b.gaps[0][1] - (n + int(FPS))) <= 2
