@@ -126,6 +126,23 @@ class _Pending:
         self.seen += 1
 
 
+def _stop_row_iteration(rows, timeout_s: float = 5.0) -> None:
+    """Close a Ray Data row generator and wait (up to ``timeout_s``) for its fetch threads.
+
+    Left to the garbage collector after a Ctrl-C, Ray Data's fetch threads (``iter_threaded``,
+    ``Prefetcher``) were still inside Ray calls when ``ray.shutdown`` ran, and Ray's core
+    worker then ended the whole process with exit 1 before the interrupt was reported."""
+    import threading
+
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+    deadline = time.monotonic() + timeout_s
+    for thread in threading.enumerate():
+        if thread.name in ("iter_threaded", "Prefetcher") and thread.is_alive():
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class Runner:
     """Runs one pipeline over inputs into an output folder (see module docstring)."""
 
@@ -155,8 +172,9 @@ class Runner:
         ds = source_plan(todo, self.store.root, p.stages[0], p.stages[1], p.clip_stages(), self.settings)
         pending: dict[str, _Pending] = {}
         self.progress.start("sources", len(todo))
+        rows = iter(ds.iter_rows())
         try:  # the bar stops (drawn for the last time) before any Ctrl-C or error message is printed
-            for row in ds.iter_rows():
+            for row in rows:
                 task: ClipTask = loads(row["task"])
                 entry = pending.setdefault(task.source_path, _Pending())
                 entry.add(task)
@@ -168,6 +186,7 @@ class Runner:
                                           f"{n} clip{'s' if n != 1 else ''} kept, {len(entry.rejects)} dropped")
         finally:
             self.progress.stop("sources")
+            _stop_row_iteration(rows)
 
     def _post_phase(self, kept: list[ClipRecord]) -> tuple[list[ClipRecord], list[RejectRecord]]:
         stages = self.pipeline.post_stages()

@@ -145,3 +145,44 @@ def test_stdin_guards_work_when_stdin_is_closed():
                              text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), timeout=60)
         assert out.returncode == 0, out.stderr
         assert out.stdout.split() == ["True", "True", "False", "True", os.devnull]
+
+
+def test_ctrl_c_under_a_terminal_ends_with_the_resume_advice(tmp_path):
+    """Ctrl-C typed at the terminal during the per-source phase: exit 130, and the advice
+    is the last thing on the screen (the progress bar had been drawn again after it)."""
+    import re
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(10):
+        shots_video(str(src / f"v{k}.mp4"), [Shot(50 + k, 100), Shot(60 + k, 100)], 160, 120)
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", TERM="xterm")
+    argv = [sys.executable, "-m", "pipelines.cli", "run", LOCAL_YAML, "--input", str(src), "--output",
+            str(tmp_path / "out")]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(argv[0], argv, env)
+    out, sent, end, status = bytearray(), False, time.monotonic() + 300, None
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+        if not sent and b"kept," in out:
+            os.write(fd, b"\x03")  # the terminal turns it into SIGINT for the foreground group
+            sent = True
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    if status is None or not done:
+        _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace")).replace("\r", "\n")
+    lines = [line for line in text.split("\n") if line.strip()]
+    assert sent, text[-2000:]
+    assert os.waitstatus_to_exitcode(status) == 130, text[-2000:]
+    assert lines[-1].startswith("interrupted: committed sources are kept"), lines[-3:]
