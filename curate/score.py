@@ -41,10 +41,16 @@ from curate.tasks import ClipTask
 from schemas import MotionStep, Scores
 
 
+def _grays(frames) -> list[np.ndarray]:
+    """BT.601 luma ``(H, W) uint8`` of each frame: ``(N, H, W, 3)`` RGB frames are converted,
+    frames already ``(N, H, W)`` luma are taken as they are (the score stage converts once
+    for all its sample scores)."""
+    return [f if f.ndim == 2 else cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+
+
 def sharpness(frames: np.ndarray) -> float:
-    """Mean variance of the Laplacian over ``(N, H, W, 3) uint8`` RGB frames."""
-    vals = [cv2.meanStdDev(cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F))[1][0, 0] ** 2
-            for f in frames]
+    """Mean variance of the Laplacian over ``(N, H, W, 3) uint8`` RGB (or ``(N, H, W)`` luma) frames."""
+    vals = [cv2.meanStdDev(cv2.Laplacian(g, cv2.CV_64F))[1][0, 0] ** 2 for g in _grays(frames)]
     return float(np.mean(vals)) if vals else 0.0
 
 
@@ -52,21 +58,20 @@ CLIPPED_LUMA = 250  # luma at or above which a pixel counts as blown out
 
 
 def clipped_fraction(frames: np.ndarray) -> float:
-    """Share of the pixels of ``(N, H, W, 3) uint8`` RGB frames whose BT.601 luma is at least
-    :data:`CLIPPED_LUMA`, 0..1 (0.0 for no frames)."""
+    """Share of the pixels of ``(N, H, W, 3) uint8`` RGB (or ``(N, H, W)`` luma) frames whose
+    BT.601 luma is at least :data:`CLIPPED_LUMA`, 0..1 (0.0 for no frames)."""
     if len(frames) == 0:
         return 0.0
-    hot = sum(cv2.countNonZero(cv2.inRange(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), CLIPPED_LUMA, 255)) for f in frames)
+    hot = sum(cv2.countNonZero(cv2.inRange(g, CLIPPED_LUMA, 255)) for g in _grays(frames))
     return hot / float(frames.shape[0] * frames.shape[1] * frames.shape[2])
 
 
 def focus(frames: np.ndarray) -> float:
-    """Mean over ``(N, H, W, 3) uint8`` RGB frames of ``1000 * var(Laplacian(G(luma))) /
-    max(var(luma), 1)``, ``G`` a Gaussian blur of sigma 1 px (module docstring); 0.0 for
-    no frames."""
+    """Mean over ``(N, H, W, 3) uint8`` RGB (or ``(N, H, W)`` luma) frames of ``1000 *
+    var(Laplacian(G(luma))) / max(var(luma), 1)``, ``G`` a Gaussian blur of sigma 1 px
+    (module docstring); 0.0 for no frames."""
     vals = []
-    for f in frames:
-        gray = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
+    for gray in _grays(frames):
         smooth = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
         lap = cv2.meanStdDev(cv2.Laplacian(smooth, cv2.CV_32F))[1][0, 0] ** 2
         vals.append(1000.0 * lap / max(cv2.meanStdDev(gray)[1][0, 0] ** 2, 1.0))
@@ -146,16 +151,17 @@ class ScoreStage(Stage):
         rec = task.record
         with one_cv_thread():
             track, mags = motion_track(task.motion, task.motion_times, self.flow, self.camera_fit)
-            sharp = sharpness(task.frames)
+            grays = np.stack(_grays(task.frames))  # one luma conversion for the three sample scores
+            sharp = sharpness(grays)
         motion_luma = task.motion.reshape(len(task.motion), -1).mean(axis=1)
         rec.motion_track = track
         rec.scores = Scores(
             motion=round(float(np.mean(mags)), 5) if mags else 0.0,
             sharpness=round(sharp, 3),
-            focus=round(focus(task.frames), 3),
+            focus=round(focus(grays), 3),
             luma_mean=round(float(luma(task.frames).mean()), 3),
             black_fraction=round(float((motion_luma < self.black_luma).mean()), 4),
-            clipped_fraction=round(clipped_fraction(task.frames), 4),
+            clipped_fraction=round(clipped_fraction(grays), 4),
         )
         return task
 
