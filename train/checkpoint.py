@@ -34,12 +34,6 @@ def list_checkpoints(output: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def latest_checkpoint(output: str | Path) -> Path | None:
-    """The checkpoint with the highest step, or None."""
-    found = list_checkpoints(output)
-    return found[-1] if found else None
-
-
 def save_checkpoint(output: str | Path, step: int, state: dict, keep: int) -> Path:
     """Write ``state`` (tensors/numbers/strings/lists/dicts only) as the checkpoint of
     ``step``; delete all but the newest ``keep``. Returns the file path."""

@@ -30,7 +30,7 @@ from schemas import ClipRecord
 from train.captions import window_caption
 from train.config import DataConfig, TrainConfig
 from train.latents import LatentCodec
-from train.shards import SkipStats, expand_shards, iter_samples
+from train.shards import SkipStats, _is_remote, _local, expand_shards, iter_samples
 from train.video_io import DecodeError, decode_frames
 
 LATENTS_EXT = "latents.safetensors"
@@ -131,8 +131,7 @@ def _targets(urls: list[str], folder: Path) -> list[Path]:
     FileExistsError when one would overwrite an input shard (``--output`` is the input's
     run folder) or two inputs share a name (shards of two runs)."""
     targets = [folder / Path(url.split("://")[-1]).name for url in urls]
-    inputs = {os.path.realpath(u[len("file://"):] if u.startswith("file://") else u)
-              for u in urls if "://" not in u or u.startswith("file://")}
+    inputs = {os.path.realpath(_local(u)) for u in urls if not _is_remote(u)}
     for url, target in zip(urls, targets):
         if os.path.realpath(target) in inputs:
             raise FileExistsError(f"{target} would overwrite the input shard {url}; give another --output")
