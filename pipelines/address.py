@@ -10,7 +10,7 @@ retry forever, holding the output's lease: the GCS speaks gRPC, so the check als
 the HTTP/2 connection preface (RFC 9113, section 3.4) and requires the server's SETTINGS
 frame in reply.
 ``auto`` is resolved by Ray itself from the local node's address file; when none is
-running, :func:`pipelines.runner.init_ray` turns Ray's ConnectionError into the same error.
+running, :func:`pipelines.session.init_ray` turns Ray's ConnectionError into the same error.
 """
 
 from __future__ import annotations

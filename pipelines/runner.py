@@ -14,7 +14,6 @@ restores what it needs from the shards (:mod:`pipelines.workstore`).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ from curate.shards import ShardInfo, ShardJob, caption_text, write_shard
 from curate.dedup.against import locate_index
 from curate.tasks import ClipTask
 from pipelines.config import Pipeline
-from pipelines.exits import ClusterUnreachable, InputNotFound, UsageError
+from pipelines.exits import InputNotFound, UsageError
 from pipelines.plan import clip_plan, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
@@ -36,7 +35,7 @@ from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
 from pipelines.visibility import check_output_seen
-from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
+from pipelines.session import init_ray, shutdown_ray, stop_row_iteration
 from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
 
@@ -49,38 +48,6 @@ def _frames_from_store(root: str, tile):
 
 
 _thumbnail_task = ray.remote(num_cpus=1, max_retries=1)(_frames_from_store)
-
-
-def init_ray(address: str | None, num_cpus: int | None) -> bool:
-    """Start a local Ray (``address`` None) or join a cluster; returns True when this call
-    started or joined Ray (False: this process was already connected), so it disconnects."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
-    # Ray's notice that token auth is on by default (it stays on) is noise in every run.
-    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    # Ray Data reserves a share of the CPUs for each operator; on a small node that halves
-    # the probe/split operator while extract waits for its output (measured: 38 s -> 26 s
-    # for ../shared/footage on 2 cores), so operators share the pool instead.
-    ctx.op_resource_reservation_enabled = False
-    # A clip row carries its frame and motion samples (about 3 MB): with Ray Data's default
-    # 128 MiB blocks the one-decode worker held ~40 finished clips before handing any on
-    # (a worker's private memory 1.27 GiB on a 10-minute 1080p source; 0.80 GiB at 32 MiB).
-    ctx.target_max_block_size = 32 * 2**20
-    if ray.is_initialized():
-        return False
-    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-    try:
-        if address:  # workers on nodes started elsewhere (maybe from a terminal): the hook
-            ray.init(address=address, runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK}, **kwargs)
-        else:  # the raylet, and every worker it starts, inherit /dev/null as stdin
-            with stdin_detached():
-                ray.init(num_cpus=num_cpus, **kwargs)
-    except ConnectionError as exc:  # e.g. --address auto with no cluster running here
-        raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
-    return True
 
 
 def thumbnail_frames_on_workers(root: str, tile) -> tuple[list, str]:
@@ -126,23 +93,6 @@ class _Pending:
         self.seen += 1
 
 
-def _stop_row_iteration(rows, timeout_s: float = 5.0) -> None:
-    """Close a Ray Data row generator and wait (up to ``timeout_s``) for its fetch threads.
-
-    Left to the garbage collector after a Ctrl-C, Ray Data's fetch threads (``iter_threaded``,
-    ``Prefetcher``) were still inside Ray calls when ``ray.shutdown`` ran, and Ray's core
-    worker then ended the whole process with exit 1 before the interrupt was reported."""
-    import threading
-
-    close = getattr(rows, "close", None)
-    if close is not None:
-        close()
-    deadline = time.monotonic() + timeout_s
-    for thread in threading.enumerate():
-        if thread.name in ("iter_threaded", "Prefetcher") and thread.is_alive():
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-
 class Runner:
     """Runs one pipeline over inputs into an output folder (see module docstring)."""
 
@@ -186,7 +136,7 @@ class Runner:
                                           f"{n} clip{'s' if n != 1 else ''} kept, {len(entry.rejects)} dropped")
         finally:
             self.progress.stop("sources")
-            _stop_row_iteration(rows)
+            stop_row_iteration(rows)
 
     def _post_phase(self, kept: list[ClipRecord]) -> tuple[list[ClipRecord], list[RejectRecord]]:
         stages = self.pipeline.post_stages()
@@ -247,7 +197,7 @@ class Runner:
                 summary.resumed = len(sources) - len(todo)
         finally:
             if started:
-                ray.shutdown()
+                shutdown_ray()
         return summary
 
     @staticmethod

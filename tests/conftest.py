@@ -22,12 +22,12 @@ def ray_session():
     """One local Ray for the whole test session (2 CPUs, no dashboard)."""
     import ray
 
-    from pipelines.runner import init_ray
+    from pipelines.session import init_ray, shutdown_ray
 
     started = init_ray(None, 2)
     yield ray
     if started:
-        ray.shutdown()
+        shutdown_ray()
 
 
 @pytest.fixture(scope="session")

@@ -232,6 +232,19 @@ def _task_names(node: RayNode) -> list[str]:
     return names
 
 
+def _monitor_alive(node: RayNode) -> bool:
+    """Whether the node's autoscaler monitor (``ray/autoscaler/.../monitor.py``) is running."""
+    for pid in node.pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b"/autoscaler/" in cmdline and b"monitor.py" in cmdline:
+            return True
+    return False
+
+
 def test_two_nodes_and_s3_give_the_local_output(cluster: LocalCluster, s3: S3Server, inputs: str,
                                                 pipeline_file: Path, reference: dict, tmp_path):
     driver = Driver(tmp_path / "driver", cluster.root / "d1", {**s3.env, **cluster.client_env})
@@ -247,6 +260,8 @@ def test_two_nodes_and_s3_give_the_local_output(cluster: LocalCluster, s3: S3Ser
         names = _task_names(node)
         clip_work = [n for n in names if n.endswith(PASS_TASK) or (n.endswith(CLIP_TASK) and "Map(_Apply)" in n)]
         assert clip_work, f"no per-clip task ran on {node.name}; its tasks: {sorted(set(names))}"
+    # a run that joined the cluster leaves it as it was (only a local Ray of its own is stopped)
+    assert _monitor_alive(cluster.nodes[0]), "the run stopped the cluster's autoscaler monitor"
 
 
 def test_a_local_output_folder_the_other_node_cannot_see_is_refused(

@@ -1,0 +1,65 @@
+"""The Ray session of a run (pipelines/session.py): a local Ray stops in the right order.
+
+Runs in a child interpreter: the test session's own Ray (tests/conftest.py) must stay up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Starts a local Ray like a run, records the state of the autoscaler monitor each time
+# Ray stops one of its processes, then reports which started processes outlive the shutdown.
+_SCRIPT = r"""
+import json, os, time
+import psutil, ray
+import ray._private.node as node_mod
+from pipelines.session import init_ray, shutdown_ray
+
+assert init_ray(None, 1) is True
+node = ray._private.worker._global_node
+monitor = node.all_processes["monitor"][0].process
+events, original = [], node_mod.Node._kill_process_type
+
+def spy(self, process_type, *args, **kwargs):
+    events.append([process_type, monitor.poll() is None])
+    return original(self, process_type, *args, **kwargs)
+
+node_mod.Node._kill_process_type = spy
+
+@ray.remote(num_cpus=1)
+def pid():
+    return os.getpid()
+
+worker = ray.get(pid.remote())
+started = [p.pid for p in psutil.Process().children(recursive=True)]
+shutdown_ray()
+deadline = time.time() + 15
+alive = started
+while alive and time.time() < deadline:
+    alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    time.sleep(0.1)
+print(json.dumps({"events": events, "alive": alive, "worker": worker in started,
+                  "connected": ray.is_initialized()}))
+"""
+
+
+def test_local_ray_stops_its_monitor_before_the_gcs_and_leaves_no_process(tmp_path):
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    stopped = dict((kind, alive) for kind, alive in got["events"])
+    # The monitor goes first: stopped after the GCS, its SIGTERM handler waits on the GCS
+    # that is gone and is killed a second later (ray.shutdown alone: 1.35 s, now 0.35 s).
+    assert got["events"][0] == ["monitor", True]
+    assert stopped["gcs_server"] is False and stopped["raylet"] is False
+    assert got["worker"], "the task ran in a worker this Ray started"
+    assert got["alive"] == [], f"processes left after shutdown_ray: {got['alive']}"
+    assert got["connected"] is False
