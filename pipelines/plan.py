@@ -183,8 +183,12 @@ def _strip(row: dict) -> dict:
 
 
 def _rows(items: list[dict]) -> ray.data.Dataset:
-    """A dataset of one row per block (at most 1024 input blocks, split while streaming)."""
+    """A dataset of one row per block: ``from_items`` blocks as they are up to 1024 items
+    (a ``repartition`` there cost a Ray task per row before any work, and let Ray Data
+    start the first, largest sources out of order); more are re-cut while streaming."""
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 1024)))
+    if len(items) <= 1024:
+        return ds
     return ds.repartition(target_num_rows_per_block=1)
 
 
