@@ -84,14 +84,18 @@ def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kep
     from pipelines.report_html import plots  # matplotlib: here, not where Ray workers import this module
 
     m = run.manifest
-    rows = funnel(run)
-    limits = thresholds(m)
-    values = {s: score_values(run, s) for s in SCORES}  # scores no stage computed get no chart
-    hists = [{"score": s, "svg": plots.histogram_svg(s, *v, limits.get(s, []))}
-             for s, v in values.items() if any(part.size for part in v)]
     kept = kept_tiles(run, max_kept)
     groups = dropped_tiles(run, max_per_reason)
-    fill_thumbnails(run.output, kept + [t for g in groups for t in g["tiles"]], frames)
+    # thumbnails (store reads, decodes: on Ray workers at the end of a run) go on while
+    # the charts are drawn here: 0.4-0.5 s of matplotlib no longer waits behind them
+    with ThreadPoolExecutor(max_workers=1) as side:
+        thumbnails = side.submit(fill_thumbnails, run.output, kept + [t for g in groups for t in g["tiles"]], frames)
+        rows = funnel(run)
+        limits = thresholds(m)
+        values = {s: score_values(run, s) for s in SCORES}  # scores no stage computed get no chart
+        hists = [{"score": s, "svg": plots.histogram_svg(s, *v, limits.get(s, []))}
+                 for s, v in values.items() if any(part.size for part in v)]
+        thumbnails.result()
     stage_s, phase_s, stages, phases = _timing_rows(run)
     timings = m.get("timings", {})
     skipped = m.get("skipped", [])
