@@ -10,7 +10,8 @@ one original. Rules, measured in the same run:
   sample, 1024-bit pHash, at most 5 % of bits apart;
 - ``phash 0.05, bars cut``: the same with black bars cut first (the embed stage now);
 - ``default``: what ``DedupStage()`` pairs: the pHash pairs plus edit pairs (gist buckets
-  then signature verification at ``edit_distance`` 0.06, :mod:`curate.dedup.edits`).
+  then signature verification at ``edit_distance`` 0.06, :mod:`curate.dedup.edits`),
+  left-right flipped copies included (``mirror``); ``default, no mirror`` without them.
 
 Pairs are judged directly (no transitive closure). Also printed: recall per edit kind
 and false pairs per hard-negative group for the default, candidates verified and
@@ -92,12 +93,15 @@ def run_split(clips: list[dict], split: str) -> None:
     stage = DedupStage()
     t = time.perf_counter()
     stats: dict = {}
-    ei, ej, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, stats=stats)
+    ei, ej, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, stats=stats,
+                           mirror=stage.mirror)
     verify_s = time.perf_counter() - t
+    ni, nj, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, mirror=False)
     rules = {
         "phash 0.05 (old)": hash_pairs(old, 0.05),
         "phash 0.05, bars cut": hash_pairs([h for h, _ in new], stage.max_distance),
     }
+    rules["default, no mirror"] = rules["phash 0.05, bars cut"] | set(zip(ni.tolist(), nj.tolist()))
     rules["default"] = rules["phash 0.05, bars cut"] | set(zip(ei.tolist(), ej.tolist()))
     n_pairs = len(clips) * (len(clips) - 1) // 2
     print(f"\n{split}: {len(clips)} clips, {n_pairs} pairs, {len(truth)} positive")

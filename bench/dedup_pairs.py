@@ -10,7 +10,8 @@ each a *positive* pair with it (and with its other copy); the edit kinds cycle t
   window starts 0.1-0.5 s later), ``bright`` (+-25..40 levels), ``contrast`` (x1.25..1.45
   around mid-grey), ``gamma`` (0.65 or 1.5), ``letterbox`` / ``pillarbox`` (black bars of
   10-15 % added top and bottom / left and right), ``speed`` (x0.85..1.2 by frame
-  resampling), ``crop_bright`` (8 % crop and +30 levels, the planted copy of the tests).
+  resampling), ``crop_bright`` (8 % crop and +30 levels, the planted copy of the tests),
+  ``hflip`` (mirrored left-right).
 
 Every other pair is a *negative*; the hard ones are windows of one fixed camera at other
 times (``car-detection``, ``one-by-one-person-detection``: other people at the same spot),
@@ -38,7 +39,7 @@ from curate.codec import ClipWriter, iter_frames
 from curate.extract import _small, resample
 
 EDITS = ("reencode", "rescale", "crop", "shift", "bright", "contrast", "gamma", "letterbox",
-         "pillarbox", "speed", "crop_bright")
+         "pillarbox", "speed", "crop_bright", "hflip")
 # The hardest known negative, two signs of one signer in one room that differ only in the
 # hand (same static background, other local motion), is tuned on; two other signs move to test.
 HARD_ASL = ("no.mkv", "yes.mkv")
@@ -145,6 +146,8 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         v = float(rng.choice([0.85, 0.9, 1.1, 1.2]))
         idx = np.minimum(np.round(np.arange(round(n / v)) * v).astype(int), len(frames) - 1)
         return [frames[i] for i in idx], crf, f"x{v}"
+    if kind == "hflip":
+        return [np.ascontiguousarray(f[:, ::-1]) for f in clip], crf, "mirrored left-right"
     raise ValueError(f"unknown edit {kind!r}")
 
 

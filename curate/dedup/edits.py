@@ -7,6 +7,10 @@ candidate is then checked with :func:`curate.dedup.verify.distance` (crop, scale
 photometric and time search), kept when at most ``max_distance``. With ``workers > 1``
 and Ray running, candidates are verified by Ray tasks in chunks.
 
+With ``mirror`` on, each clip's gist mirrored left-right is searched too, and a candidate
+found that way is verified against the other clip mirrored (:func:`curate.dedup.verify.mirrored`):
+a horizontally flipped copy (a common re-upload edit) is then a pair like any other edit.
+
 When the caller passes the pairs it already joined (``joined``: the pHash near-pairs),
 candidates are verified in decreasing gist cosine and a candidate whose clips are
 already in one group (:class:`curate.dedup.groups.Joined`) is skipped: its verdict could
@@ -21,21 +25,24 @@ import numpy as np
 from curate.dedup.clusters import bucket_pairs
 from curate.dedup.groups import Joined
 from curate.dedup.signature import Signature, decode, read_gist
-from curate.dedup.verify import distance
+from curate.dedup.verify import distance, mirrored
 
 CHUNK = 2000  # candidate pairs per Ray task
 
 
-def _verify(texts: dict[int, str], pairs: list[tuple[int, int]], max_distance: float,
+Candidate = tuple[int, int, bool]  # (i, j, whether j is compared mirrored)
+
+
+def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
             motion_weight: float, joined: Joined | None = None,
             checked: list[int] | None = None) -> list[tuple[int, int, float]]:
-    """Verified pairs among ``pairs`` (positions into ``texts``, the signature strings);
-    each signature is decoded once. With ``joined``, pairs already in one group are
-    skipped and each verified pair joins its group. ``checked[0]`` counts the pairs
-    measured."""
+    """Verified pairs among ``pairs`` (positions into ``texts``, the signature strings, and
+    whether the second clip is compared mirrored); each signature is decoded once. With
+    ``joined``, pairs already in one group are skipped and each verified pair joins its
+    group. ``checked[0]`` counts the pairs measured."""
     sigs: dict[int, Signature] = {}
     out = []
-    for i, j in pairs:
+    for i, j, flip in pairs:
         if joined is not None and joined.together(i, j):
             continue
         for k in (i, j):
@@ -43,7 +50,8 @@ def _verify(texts: dict[int, str], pairs: list[tuple[int, int]], max_distance: f
                 sigs[k] = decode(texts[k])
         if checked is not None:
             checked[0] += 1
-        d = distance(sigs[i], sigs[j], motion_weight, limit=max_distance)  # exact when <= the limit
+        other = mirrored(sigs[j]) if flip else sigs[j]
+        d = distance(sigs[i], other, motion_weight, limit=max_distance)  # exact when <= the limit
         if d <= max_distance:
             out.append((i, j, d))
             if joined is not None:
@@ -51,14 +59,37 @@ def _verify(texts: dict[int, str], pairs: list[tuple[int, int]], max_distance: f
     return out
 
 
+def _mirror_gists(gists: np.ndarray) -> np.ndarray:
+    """``(N, S*S)`` gists of the same clips mirrored left-right (each gist is an S x S image)."""
+    n, d = gists.shape
+    side = int(round(d ** 0.5))
+    return gists.reshape(n, side, side)[:, :, ::-1].reshape(n, d)
+
+
+def _candidates(gists: np.ndarray, rows: list[int], min_cos: float, mirror: bool) -> list[tuple[float, int, int, bool]]:
+    """``(-cosine, i, j, mirrored)`` of gist pairs with cosine >= ``min_cos`` (``i < j``,
+    positions ``rows``); with ``mirror``, also pairs of a gist and another clip's mirrored gist."""
+    n = len(gists)
+    both = np.concatenate([gists, _mirror_gists(gists)]) if mirror else gists
+    i, j, cos = bucket_pairs(both, min_cos)
+    out = []
+    for a, b, c in zip(i.tolist(), j.tolist(), cos.tolist()):
+        if b < n:  # a < b < n: two plain gists
+            out.append((-c, rows[a], rows[b], False))
+        elif a < n and b - n != a:  # a plain gist and another clip's mirrored one
+            lo, hi = sorted((a, b - n))
+            out.append((-c, rows[lo], rows[hi], True))
+    return out  # two mirrored gists are the plain pair again: left out
+
+
 def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
                motion_weight: float = 0.15, workers: int = 1, stats: dict | None = None,
-               joined: tuple[np.ndarray, np.ndarray] | None = None):
+               joined: tuple[np.ndarray, np.ndarray] | None = None, mirror: bool = False):
     """Pairs ``(i, j, distance)`` (``i < j``, arrays) of clips whose record signatures
     (strings of :func:`curate.dedup.signature.encode`; empty = none, never paired) are
     edited copies of each other. ``joined``: ``(i, j)`` arrays of pairs of positions the
     caller has joined already; then only pairs that join two groups are reported (module
-    docstring). ``stats`` receives ``candidates`` (pairs found by the gist buckets) and
+    docstring). ``mirror``: left-right flipped copies are pairs too. ``stats`` receives ``candidates`` (pairs found by the gist buckets) and
     ``verified`` (pairs checked).
     Memory: one gist (64 floats, read from the string's head) per clip; thumbnails are
     decoded only for candidates. Raises ValueError for a malformed signature."""
@@ -69,11 +100,10 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
             rows, gists = by_size.setdefault(size, ([], []))
             rows.append(k)
             gists.append(g)
-    scored: list[tuple[float, int, int]] = []
+    scored: list[tuple[float, int, int, bool]] = []
     for rows, gists in by_size.values():
-        i, j, cos = bucket_pairs(np.stack(gists), min_cos)
-        scored += [(-c, rows[a], rows[b]) for a, b, c in zip(i.tolist(), j.tolist(), cos.tolist())]
-    cand = [(a, b) for _, a, b in sorted(scored)]  # most alike first: groups form early
+        scored += _candidates(np.stack(gists), rows, min_cos, mirror)
+    cand = [(a, b, flip) for _, a, b, flip in sorted(scored)]  # most alike first: groups form early
     union = Joined(len(signatures), *joined) if joined is not None else None
     if stats is not None:
         stats["candidates"] = len(cand)
@@ -83,7 +113,10 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     if not found:
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0, np.float32)
-    i, j, d = (np.array(v) for v in zip(*sorted(found)))
+    best: dict[tuple[int, int], float] = {}
+    for a, b, d in found:  # a pair verified plain and mirrored: its smaller distance
+        best[(a, b)] = min(d, best.get((a, b), d))
+    i, j, d = (np.array(v) for v in zip(*sorted((a, b, d) for (a, b), d in best.items())))
     return i.astype(np.int64), j.astype(np.int64), d.astype(np.float32)
 
 
@@ -93,9 +126,9 @@ def _run(signatures, cand, max_distance, motion_weight, workers, union: Joined |
     its pairs use; pairs joined before are left out first) when ``workers > 1`` and Ray
     is running. Returns ``(found, number of pairs verified)``."""
     if union is not None and workers > 1:
-        cand = [(a, b) for a, b in cand if not union.together(a, b)]
+        cand = [(a, b, flip) for a, b, flip in cand if not union.together(a, b)]
     chunks = [cand[s:s + CHUNK] for s in range(0, len(cand), CHUNK)]
-    texts = lambda part: {k: signatures[k] for p in part for k in p}  # noqa: E731
+    texts = lambda part: {k: signatures[k] for a, b, _ in part for k in (a, b)}  # noqa: E731
     if workers > 1 and len(chunks) > 1:
         import ray
 

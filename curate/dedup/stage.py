@@ -6,7 +6,7 @@ the 1.7% of a rescaled re-encoded copy and the 8.2% of the closest distinct clip
 measured on real footage shot in one room). Pairs are found by multi-index hashing
 (:mod:`curate.dedup.search`, exact: the same pairs as comparing every pair). Groups are
 the connected components of that relation, so a chain of near-duplicates is one group.
-Edited copies (crops, pads, brightness, time shifts, speed changes) are found as well when
+Edited copies (crops, pads, brightness, time shifts, speed changes, left-right flips) are found as well when
 records carry an edit-robust signature (:mod:`curate.dedup.signature`, set by the embed
 stage): candidates from gist buckets are verified with a crop, photometric and time
 search (:mod:`curate.dedup.edits`), a pair when the distance is at most
@@ -68,7 +68,8 @@ class DedupStage(Stage):
     Config: ``max_distance`` (fraction of differing hash bits, 0..1); ``edit_distance``
     (signature distance of an edited copy, :func:`curate.dedup.verify.distance`; null
     turns the signature rule off); ``min_gist_cos`` (cosine of two clips' gists for
-    them to be verified at all); ``semantic_min_cos`` (cosine of two clips' open_clip
+    them to be verified at all); ``mirror`` (a left-right flipped copy is an edited copy
+    too: each gist is also searched mirrored); ``semantic_min_cos`` (cosine of two clips' open_clip
     embeddings for a semantic duplicate; null = off); ``workers`` (Ray tasks that search hash bands and
     verify candidates in parallel when Ray is running; 1 = in this process).
     This stage runs on the driver over every committed record, not per clip.
@@ -79,6 +80,7 @@ class DedupStage(Stage):
     max_distance: float = Field(0.05, ge=0, le=1)
     edit_distance: float | None = Field(0.06, ge=0, le=2)
     min_gist_cos: float = Field(0.7, ge=-1, le=1)
+    mirror: bool = True
     semantic_min_cos: float | None = Field(None, ge=-1, le=1)
     workers: int = Field(1, ge=1, le=256)
 
@@ -121,7 +123,8 @@ class DedupStage(Stage):
         i, j = np.r_[first[i], np.arange(n)], np.r_[first[j], first[same]]
         if self.edit_distance is not None:
             ei, ej, _ = edit_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
-                                   self.min_gist_cos, workers=self.workers, joined=(i, j))
+                                   self.min_gist_cos, workers=self.workers, joined=(i, j),
+                                   mirror=self.mirror)
             i, j = np.r_[i, ei], np.r_[j, ej]
         if self.semantic_min_cos is not None:
             si, sj = semantic_pairs([records[k].clip_embedding for k in idx], self.semantic_min_cos)

@@ -105,6 +105,11 @@ def best_alignment(sim: np.ndarray, step_a: float, step_b: float) -> float:
     return best
 
 
+def mirrored(sig: Signature) -> Signature:
+    """``sig`` of the clip flipped left-right (each ``(N, S, S)`` thumbnail mirrored)."""
+    return Signature(np.ascontiguousarray(sig.thumbs[:, :, ::-1]), sig.step_s)
+
+
 def upsample(sig: Signature) -> Signature:
     """``sig`` with a blended thumbnail between every two neighbours (twice the rate), so that
     alignment can meet a copy shifted by half a frame interval."""

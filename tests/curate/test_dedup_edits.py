@@ -209,3 +209,45 @@ def test_pairs_already_in_one_group_are_not_verified():
     for a, b in found:
         union.join(a, b)
     assert union.together(1, 3) and union.together(2, 4) and not union.together(0, 2)
+
+
+def hflip(frames):
+    return np.ascontiguousarray(frames[:, :, ::-1])
+
+
+def test_a_mirrored_copy_is_paired_only_when_mirror_is_on():
+    import curate.dedup.edits as edits
+    from curate.dedup.signature import encode as enc
+    from curate.dedup.verify import mirrored
+
+    orig, flipped = _sig(_clip(2.0)), _sig(_clip(2.0, edit=hflip))
+    assert distance(orig, flipped) > 0.3  # as it is, a flip looks like another clip
+    assert distance(orig, mirrored(flipped)) <= EDIT_LIMIT
+    # 0: a scene; 1: it flipped and brightened; 2: the camera later, flipped; 3: another scene flipped
+    sigs = [enc(_sig(c)) for c in (_clip(2.0), _clip(2.0, edit=lambda f: crop_bright(hflip(f))),
+                                   _clip(12.0, edit=hflip), _clip(2.0, seed=8, edit=hflip))]
+    on = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, mirror=True)
+    assert set(zip(*(a.tolist() for a in on[:2]))) == {(0, 1)}
+    off = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, mirror=False)
+    assert off[0].size == 0
+
+
+def test_a_clip_is_never_paired_with_its_own_mirror_image():
+    import curate.dedup.edits as edits
+    from curate.dedup.signature import encode as enc
+
+    symmetric = _clip(2.0)
+    symmetric = np.concatenate([symmetric[:, :, :128], symmetric[:, :, :128][:, :, ::-1]], axis=2)
+    stats: dict = {}
+    pairs = edits.edit_pairs([enc(_sig(symmetric))], EDIT_LIMIT, 0.5, mirror=True, stats=stats)
+    assert pairs[0].size == 0 and stats["candidates"] == 0
+
+
+def test_dedup_stage_drops_a_flipped_reupload():
+    recs = [_record("orig", _clip(2.0), size=(1280, 720)), _record("flip", _clip(2.0, edit=hflip), path="b.mp4"),
+            _record("later", _clip(12.0, edit=hflip), start=10.0, path="c.mp4")]
+    kept, dropped = DedupStage().run(recs)
+    assert [r.clip_id for r in kept] == ["orig", "later"]
+    assert [(r.clip_id, k) for r, k, _ in dropped] == [("flip", "orig")]
+    kept_off, _ = DedupStage(mirror=False).run(recs)
+    assert [r.clip_id for r in kept_off] == ["orig", "flip", "later"]
