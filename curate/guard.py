@@ -124,6 +124,13 @@ class _Sandbox:
 _SANDBOXES: dict[int, _Sandbox] = {}
 
 
+def close_all() -> None:
+    """Stop every sandbox child this process holds (the next call starts a new one)."""
+    while _SANDBOXES:
+        _, box = _SANDBOXES.popitem()
+        box.close()
+
+
 def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
     box = _SANDBOXES.get(limits.memory_mb)
     if box is None or box.proc.poll() is not None:  # none yet, or it died or was killed

@@ -226,20 +226,48 @@ def rows_per_block(extract: Stage) -> int:
     return 16 if getattr(extract, "one_pass", False) else 1
 
 
-def source_plan(sources: list[str], work_dir: str, probe: Stage, split: Stage,
-                clip_stages: list[Stage], clip_settings: dict) -> ray.data.Dataset:
-    """The streaming per-source plan (module docstring), sources in :func:`largest_first`
-    order; rows come back without samples."""
+class PassSteps:
+    """The row functions of the per-source plan (module docstring), built once: ``probe``,
+    ``one_pass`` (:class:`SplitExtract`, the fused clip stages inside) and ``clip`` (the
+    clip stages' maps, which pass on clips the one-decode pass already finished).
+    :func:`source_plan` chains them in Ray Data; :meth:`run_local` runs them on one source
+    in this process (:mod:`pipelines.headstart`), so both give the same rows."""
+
+    def __init__(self, probe: Stage, split: Stage, clip_stages: list[Stage], clip_settings: dict):
+        fused = fusable(clip_stages[1:])
+        self.probe, self.split, self.clip_stages = probe, split, list(clip_stages)
+        self.one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fused,
+                                     drop_samples=len(fused) == len(clip_stages) - 1)  # no stage left needs them
+
+    def local_ok(self) -> bool:
+        """Whether :meth:`run_local` can stand in for the plan: every step a plain CPU
+        task (no model, no GPU) and sources on the one-decode path."""
+        stages = [self.probe, self.split] + self.clip_stages
+        return getattr(self.clip_stages[0], "one_pass", False) and not any(
+            s.uses_model or s.resources.gpus for s in stages)
+
+    def run_local(self, path: str, work_dir: str) -> Iterator[dict]:
+        """The plan's output rows for source ``path``, computed here (probe and the pass in
+        this process's sandbox children, :mod:`curate.guard`)."""
+        row = _Apply(self.probe)({"task": dumps(SourceTask(path=path, work_dir=work_dir))})
+        stages = [_Apply(s) for s in self.clip_stages]
+        for out in self.one_pass(row):
+            for step in stages:
+                out = step(out)
+            yield _strip(out)
+
+
+def source_plan(sources: list[str], work_dir: str, steps: PassSteps) -> ray.data.Dataset:
+    """The streaming per-source plan (module docstring) of ``steps``, sources in
+    :func:`largest_first` order; rows come back without samples."""
     items = [{"task": dumps(SourceTask(path=p, work_dir=work_dir))} for p in largest_first(sources)]
     ds = _rows(items)
-    fused = fusable(clip_stages[1:])
-    one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fused,
-                            drop_samples=len(fused) == len(clip_stages) - 1)  # no stage left needs them
-    cpus = max(split.resources.cpus, clip_stages[0].resources.cpus)  # the pass does both stages' work
-    gpus = max(split.resources.gpus, clip_stages[0].resources.gpus)
-    ds = add_stage(ds, probe).flat_map(one_pass, num_cpus=cpus, num_gpus=gpus or None)
-    ds = ds.repartition(target_num_rows_per_block=rows_per_block(clip_stages[0]))
-    for stage in clip_stages:
+    extract = steps.clip_stages[0]
+    cpus = max(steps.split.resources.cpus, extract.resources.cpus)  # the pass does both stages' work
+    gpus = max(steps.split.resources.gpus, extract.resources.gpus)
+    ds = add_stage(ds, steps.probe).flat_map(steps.one_pass, num_cpus=cpus, num_gpus=gpus or None)
+    ds = ds.repartition(target_num_rows_per_block=rows_per_block(extract))
+    for stage in steps.clip_stages:
         ds = add_stage(ds, stage)
     return ds.map(_strip)
 

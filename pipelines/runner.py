@@ -14,10 +14,8 @@ restores what it needs from the shards (:mod:`pipelines.workstore`).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from dataclasses import dataclass, field
 from functools import partial
 
 import ray
@@ -26,9 +24,11 @@ from curate import store
 from curate.shards import ShardInfo, ShardJob, caption_text, write_shard
 from curate.dedup.against import locate_index
 from curate.tasks import ClipTask
+from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
 from pipelines.exits import InputNotFound, UsageError
-from pipelines.plan import clip_plan, loads, source_plan
+from pipelines.headstart import HeadStart
+from pipelines.plan import PassSteps, clip_plan, largest_first, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
@@ -72,27 +72,6 @@ def on_workers(fn, calls: list[tuple]) -> list:
     return ray.get([task.remote(*args) for args in calls])
 
 
-@dataclass
-class _Pending:
-    records: list[ClipRecord] = field(default_factory=list)
-    rejects: list[RejectRecord] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    seen: int = 0
-    duration_s: float = 0.0
-
-    def add(self, task: ClipTask) -> None:
-        self.rejects += task.source_rejects
-        if task.reject_row is not None:
-            self.rejects.append(task.reject_row)
-        elif task.record is not None:
-            self.records.append(task.record)
-        for k, v in task.timings.items():
-            self.timings[k] = self.timings.get(k, 0.0) + v
-        if task.source is not None:
-            self.duration_s = task.source.duration_s
-        self.seen += 1
-
-
 class Runner:
     """Runs one pipeline over inputs into an output folder (see module docstring)."""
 
@@ -116,27 +95,35 @@ class Runner:
         self.codecs = extract.codecs()  # resolved once, here: a GPU codec that cannot be used is said now
         per_source = pipeline.stages[:2] + pipeline.clip_stages()
         self.store = WorkStore(self.output, {s.name: s.settings() for s in per_source})
+        self.steps = PassSteps(pipeline.stages[0], pipeline.stages[1], pipeline.clip_stages(), self.settings)
+        self.commits = SourceCommits(self.store, self.progress)
+        self.head_taken = 0  # sources the head start took (pipelines/headstart.py)
 
-    def _source_phase(self, todo: list[str]) -> None:
-        p = self.pipeline
-        ds = source_plan(todo, self.store.root, p.stages[0], p.stages[1], p.clip_stages(), self.settings)
-        pending: dict[str, _Pending] = {}
-        self.progress.start("sources", len(todo))
-        rows = iter(ds.iter_rows())
+    def _source_phase(self, todo: list[str], head: HeadStart | None = None, total: int | None = None) -> None:
+        """Ray's share of the sources (``todo``), then the head start's last source;
+        ``total``: sources in the phase, the head start's included (default ``len(todo)``)."""
+        ds = source_plan(todo, self.store.root, self.steps) if todo else None
+        self.progress.start("sources", len(todo) if total is None else total)
+        rows = iter(ds.iter_rows()) if ds is not None else iter(())
         try:  # the bar stops (drawn for the last time) before any Ctrl-C or error message is printed
+            self.commits.report()
             for row in rows:
-                task: ClipTask = loads(row["task"])
-                entry = pending.setdefault(task.source_path, _Pending())
-                entry.add(task)
-                if entry.seen == task.n_in_source:
-                    self.store.commit(task.source_path, entry.records, entry.rejects, entry.timings, entry.duration_s)
-                    del pending[task.source_path]
-                    n = len(entry.records)
-                    self.progress.advance("sources", f"{os.path.basename(task.source_path)}: "
-                                          f"{n} clip{'s' if n != 1 else ''} kept, {len(entry.rejects)} dropped")
+                self.commits.add(loads(row["task"]))
+                self.commits.report()
+            if head is not None:
+                head.join()
+            self.commits.report()
         finally:
             self.progress.stop("sources")
             stop_row_iteration(rows)
+
+    def _head_start(self, todo: list[str], address: str | None) -> HeadStart | None:
+        """A started :class:`pipelines.headstart.HeadStart` when this run starts a local
+        Ray and its steps can run here; else None."""
+        if address or not todo or ray.is_initialized() or not self.pipeline.ray.head_start \
+                or not self.steps.local_ok():
+            return None
+        return HeadStart(self.steps, self.store.root, largest_first(todo), self.commits.deliver).start()
 
     def _post_phase(self, kept: list[ClipRecord]) -> tuple[list[ClipRecord], list[RejectRecord]]:
         stages = self.pipeline.post_stages()
@@ -179,18 +166,23 @@ class Runner:
         walls: dict[str, float] = {}
         started = False
         try:
-            with self.store:  # the lock first: a busy folder fails before Ray starts
-                with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
-                    started = init_ray(address, self.pipeline.ray.num_cpus)
+            with self.store, self.commits.closing():  # the lock first: a busy folder fails before Ray starts
+                todo = [s for s in sources if not self.store.done(s)]
+                head = self._head_start(todo, address)
+                try:
+                    with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
+                        started = init_ray(address, self.pipeline.ray.num_cpus)
+                finally:
+                    taken = set(head.stop()) if head is not None else set()
+                self.head_taken = len(taken)
                 walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
                 for line in fit_to_cluster(self.pipeline.stages, ray.nodes()):  # before any work
                     print(f"warning: {line}", file=sys.stderr)
                 if address:  # joined a cluster: every node must see a local output folder
                     check_output_seen(self.output, self.store.lease.location)
-                todo = [s for s in sources if not self.store.done(s)]
                 if todo:
                     t = time.perf_counter()
-                    self._source_phase(todo)
+                    self._source_phase([s for s in todo if s not in taken], head, len(todo))
                     walls["per_source"] = time.perf_counter() - t
                 records, rejects, stage_s, durations = self.store.load(sources)
                 summary = self._finish(sources, records, rejects, stage_s, durations, walls, t0)
@@ -242,6 +234,7 @@ class Runner:
         walls["shards"] = time.perf_counter() - t
         summary = summarise(self.output, sources, durations, kept, rejects, time.perf_counter() - t0,
                             walls, stage_s, shards, self.skipped)
+        summary.head_start_sources = self.head_taken
         write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources, self.codecs)
         with self.progress.step("writing report.html"):

@@ -1,0 +1,100 @@
+"""Per-source commits of the streaming phase: clip rows gathered per source, committed once.
+
+Rows come back from Ray one clip at a time, in no particular order across sources; a
+source is committed (:meth:`pipelines.workstore.WorkStore.commit`) when all its clip
+tasks are back (each knows how many its source produced). The head start
+(:mod:`pipelines.headstart`) hands over whole sources from its own thread, so commits
+take a lock, and progress lines are printed from the main thread (:meth:`SourceCommits.report`).
+After :meth:`SourceCommits.closing` nothing more is committed: a source still in hand
+when the run fails or is interrupted is not written once the output's lease is given back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from curate.tasks import ClipTask
+from pipelines.progress import Progress
+from pipelines.workstore import WorkStore
+from schemas import ClipRecord, RejectRecord
+
+
+@dataclass
+class Pending:
+    """What has come back of one source so far: records, reject rows, summed stage
+    timings (seconds), clip tasks seen and the source's duration (seconds)."""
+
+    records: list[ClipRecord] = field(default_factory=list)
+    rejects: list[RejectRecord] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    seen: int = 0
+    duration_s: float = 0.0
+
+    def add(self, task: ClipTask) -> None:
+        """Take one clip task (or a source's marker task) of this source."""
+        self.rejects += task.source_rejects
+        if task.reject_row is not None:
+            self.rejects.append(task.reject_row)
+        elif task.record is not None:
+            self.records.append(task.record)
+        for k, v in task.timings.items():
+            self.timings[k] = self.timings.get(k, 0.0) + v
+        if task.source is not None:
+            self.duration_s = task.source.duration_s
+        self.seen += 1
+
+
+class SourceCommits:
+    """Commits sources to ``store`` as their clip tasks arrive; ``progress`` gets one line
+    per committed source under the ``sources`` phase."""
+
+    def __init__(self, store: WorkStore, progress: Progress):
+        self.store, self.progress = store, progress
+        self._pending: dict[str, Pending] = {}
+        self._lock = threading.Lock()
+        self._lines: list[str] = []
+        self._closed = False
+
+    def add(self, task: ClipTask) -> None:
+        """One clip task from Ray (main thread); commits its source when it is the last."""
+        entry = self._pending.setdefault(task.source_path, Pending())
+        entry.add(task)
+        if entry.seen == task.n_in_source:
+            del self._pending[task.source_path]
+            self._commit(task.source_path, entry)
+
+    def deliver(self, path: str, tasks: list[ClipTask]) -> None:
+        """All clip tasks of source ``path`` at once (the head start's thread)."""
+        entry = Pending()
+        for task in tasks:
+            entry.add(task)
+        self._commit(path, entry)
+
+    def _commit(self, path: str, entry: Pending) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.duration_s)
+            n = len(entry.records)
+            self._lines.append(f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} kept, "
+                               f"{len(entry.rejects)} dropped")
+
+    def report(self) -> None:
+        """Show the progress lines of sources committed since the last call (main thread)."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+        for line in lines:
+            self.progress.advance("sources", line)
+
+    @contextlib.contextmanager
+    def closing(self) -> Iterator["SourceCommits"]:
+        """No commit after this block (module docstring)."""
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._closed = True

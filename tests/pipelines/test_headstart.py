@@ -1,0 +1,128 @@
+"""Head start (pipelines/headstart.py): the driver works on small sources while a local Ray starts.
+
+The end-to-end test runs the real CLI twice in child processes (each starts its own
+local Ray, so the head start happens; the test session's shared Ray would skip it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from curate.tasks import ClipTask
+from pipelines.headstart import HeadStart
+from pipelines.plan import dumps
+from support.pipelines import local_dict
+from support.synth import Shot, shots_video
+
+
+class _Steps:
+    """Stands in for PassSteps: each source gives one row after ``delay_s``; ``bad`` raises."""
+
+    def __init__(self, delay_s: float = 0.0, bad: str | None = None):
+        self.delay_s, self.bad = delay_s, bad
+        self.started: list[str] = []
+
+    def run_local(self, path: str, work_dir: str):
+        self.started.append(path)
+        if path == self.bad:
+            raise RuntimeError(f"bug on {path}")
+        time.sleep(self.delay_s)
+        yield {"task": dumps(ClipTask(source=None, span=None, clip_id=f"c-{path}", work_dir=work_dir,
+                                      source_path=path, n_in_source=1))}
+
+
+def test_takes_the_smallest_sources_first_and_stops_when_told():
+    got, first = [], threading.Event()
+
+    def deliver(path, tasks):
+        got.append((path, [t.clip_id for t in tasks]))
+        first.set()
+
+    steps = _Steps(delay_s=0.2)
+    head = HeadStart(steps, "/w", ["big", "mid", "small", "tiny"], deliver).start()
+    assert first.wait(10)
+    taken = head.stop()  # at most the source in hand is still running
+    head.join()
+    assert taken == steps.started == [p for p, _ in got]
+    assert taken[:2] == ["tiny", "small"][:len(taken)] and 1 <= len(taken) <= 2
+    assert got[0] == ("tiny", ["c-tiny"])
+
+
+def test_an_error_in_the_work_is_raised_by_join_and_ends_the_head_start():
+    delivered = []
+    head = HeadStart(_Steps(bad="small"), "/w", ["big", "small", "tiny"], lambda p, t: delivered.append(p)).start()
+    with pytest.raises(RuntimeError, match="bug on small"):
+        head.join()
+    assert delivered == ["tiny"] and head.stop() == ["tiny", "small"]  # "big" was never taken
+
+
+def _pipeline(tmp_path, head_start: bool) -> str:
+    data = local_dict()
+    data["ray"]["head_start"] = head_start
+    for stage in data["stages"]:
+        if stage["stage"] == "extract":
+            stage["short_side"] = 128
+    path = tmp_path / f"head_start_{head_start}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _run(pipeline: str, src, out) -> dict:
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", pipeline, "--input", str(src),
+                           "--output", str(out), "--quiet"], env=env, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    shards = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (out / "shards").glob("*.tar")}
+    return {"index": pq.read_table(out / "index.parquet").to_pylist(),
+            "rejects": sorted((r["source_path"], r["reason"], r["clip_id"] or "")
+                              for r in pq.read_table(out / "rejects.parquet").to_pylist()),
+            "shards": shards, "taken": manifest["timings"]["head_start_sources"],
+            "sources": manifest["counts"]["sources"]}
+
+
+def test_a_run_with_a_head_start_writes_what_a_run_without_it_writes(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):  # small sources for the head start, one larger one in front of Ray's queue
+        shots_video(str(src / f"s{i}.mp4"), [Shot(30 + i, 30), Shot(40 + i, 35)], 192, 144)
+    shots_video(str(src / "big.mp4"), [Shot(60, 90), Shot(61, 90), Shot(62, 80)], 320, 240)
+    (src / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 300)  # a reject row either way
+    with_head = _run(_pipeline(tmp_path, True), src, tmp_path / "with")
+    without = _run(_pipeline(tmp_path, False), src, tmp_path / "without")
+    assert without["taken"] == 0 and with_head["taken"] >= 1
+    assert with_head["sources"] == without["sources"] == 7
+    assert len(with_head["index"]) >= 10
+    assert with_head["index"] == without["index"]
+    assert with_head["rejects"] == without["rejects"] and any(r[0].endswith("broken.mp4") for r in without["rejects"])
+    assert with_head["shards"] == without["shards"]
+
+
+def test_a_source_handed_over_after_the_run_ended_is_not_committed(tmp_path):
+    from pipelines.commits import SourceCommits
+    from pipelines.progress import Progress
+    from pipelines.workstore import WorkStore
+
+    def task(path, k, n):
+        return ClipTask(source=None, span=None, clip_id=f"{path}-{k}", work_dir="", source_path=path, n_in_source=n)
+
+    with WorkStore(str(tmp_path), {"split": {}}) as ws:
+        commits = SourceCommits(ws, Progress(enabled=False))
+        with commits.closing():
+            commits.add(task("/in/a.mp4", 0, 2))
+            assert not ws.done("/in/a.mp4")  # one of its two clips is back
+            commits.add(task("/in/a.mp4", 1, 2))
+            commits.deliver("/in/b.mp4", [task("/in/b.mp4", 0, 1)])  # the head start's thread
+        commits.deliver("/in/c.mp4", [task("/in/c.mp4", 0, 1)])  # in hand when the run failed
+        assert ws.done("/in/a.mp4") and ws.done("/in/b.mp4") and not ws.done("/in/c.mp4")
