@@ -1,6 +1,7 @@
 """The Ray session of a run: start or join Ray, stop reading rows, and shut a local Ray down.
 
-:func:`init_ray` starts a local Ray (the laptop case) or joins a cluster (``--address``);
+:func:`init_ray` starts a local Ray (the laptop case) or joins a cluster (``--address``),
+with Ctrl-C held back until Ray is up (:func:`sigint_deferred`);
 :func:`stop_row_iteration` ends a Ray Data row stream cleanly before the session goes;
 :func:`shutdown_ray` stops what :func:`init_ray` started, without the second that Ray's
 own shutdown spends on its autoscaler monitor (measured on Ray 2.60: ``ray.shutdown``
@@ -9,10 +10,13 @@ own shutdown spends on its autoscaler monitor (measured on Ray 2.60: ``ray.shutd
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import ray
 
@@ -46,14 +50,49 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
         return False
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     try:
-        if address:  # workers on nodes started elsewhere (maybe from a terminal): the hook
-            ray.init(address=address, runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK}, **kwargs)
-        else:  # the raylet, and every worker it starts, inherit /dev/null as stdin
-            with stdin_detached():
-                ray.init(num_cpus=num_cpus, **kwargs)
+        with sigint_deferred() as interrupted:
+            _init(address, num_cpus, kwargs)
     except ConnectionError as exc:  # e.g. --address auto with no cluster running here
         raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
+    if interrupted:  # Ctrl-C while Ray started: stop it as a finished run would, then say so
+        shutdown_ray()
+        raise KeyboardInterrupt
     return True
+
+
+def _init(address: str | None, num_cpus: int | None, kwargs: dict) -> None:
+    if address:  # workers on nodes started elsewhere (maybe from a terminal): the hook
+        ray.init(address=address, runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK}, **kwargs)
+    else:  # the raylet, and every worker it starts, inherit /dev/null as stdin
+        with stdin_detached():
+            ray.init(num_cpus=num_cpus, **kwargs)
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[list[int]]:
+    """Hold a Ctrl-C (SIGINT) back while the block runs; the list it gives is not empty
+    afterwards when one came (the caller then cleans up and raises KeyboardInterrupt).
+
+    A Ctrl-C inside ``ray.init`` left it half done: the raylet (which dies with this
+    process) was gone but its dashboard and runtime-env agents lived on for about a
+    minute, and in some tries the process then ended with a segmentation fault (exit 139)
+    instead of 130. Deferred, the interrupt takes effect once Ray is up (a few seconds at
+    most) and Ray is stopped as after a finished run. Only on the main thread (signal
+    handlers live there); elsewhere nothing is held back."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    def defer(signum, frame):
+        if not got:
+            os.write(2, b"\ninterrupt: stopping once Ray has started (a few seconds)\n")
+        got.append(signum)
+
+    previous = signal.signal(signal.SIGINT, defer)
+    try:
+        yield got
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _local_head():

@@ -63,3 +63,58 @@ def test_local_ray_stops_its_monitor_before_the_gcs_and_leaves_no_process(tmp_pa
     assert got["worker"], "the task ran in a worker this Ray started"
     assert got["alive"] == [], f"processes left after shutdown_ray: {got['alive']}"
     assert got["connected"] is False
+
+
+def test_a_ctrl_c_while_ray_starts_is_held_back_until_the_block_ends():
+    import signal
+    import time
+
+    from pipelines.session import sigint_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    with sigint_deferred() as got:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # no KeyboardInterrupt in here
+        assert got == [signal.SIGINT]
+    assert signal.getsignal(signal.SIGINT) is before
+    with sigint_deferred() as quiet:
+        pass
+    assert quiet == []
+
+
+def test_ctrl_c_while_a_local_ray_starts_exits_130_and_leaves_no_process(tmp_path):
+    """The real CLI (its own process group, as a terminal's foreground job): Ctrl-C 1.5 s
+    into "starting Ray". Before, Ray's dashboard and runtime-env agents outlived the run
+    by about a minute and some tries ended in a segmentation fault (exit 139)."""
+    import signal
+    import time
+
+    import psutil
+
+    from support.synth import Shot, shots_video
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        shots_video(str(src / f"v{i}.mp4"), [Shot(20 + i, 40), Shot(30 + i, 40)], 192, 144)
+    log = tmp_path / "log.txt"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(REPO / "pipelines" / "local.yaml"),
+                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while "starting Ray" not in log.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)
+    started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(120) == 130, log.read_text()[-3000:]
+    text = log.read_text()
+    assert text.strip().splitlines()[-1].startswith("interrupted:") and "Traceback" not in text
+    deadline = time.time() + 15
+    alive = started
+    while alive and time.time() < deadline:
+        alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    assert started and not alive, f"left running: {[' '.join(psutil.Process(p).cmdline())[:80] for p in alive]}"
