@@ -20,11 +20,13 @@ work is a verdict, not an accident: it is passed on at once, without a retry.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -45,6 +47,10 @@ class Limits(BaseModel):
     timeout_s: float = Field(600.0, gt=0, le=86400)
     memory_mb: int = Field(4096, ge=64, le=1 << 20)
     retries: int = Field(1, ge=0, le=3)
+
+
+class Cancelled(Exception):
+    """The caller's process cancelled its sandboxed work (:func:`cancel_all`)."""
 
 
 class LimitExceeded(Exception):
@@ -122,6 +128,7 @@ class _Sandbox:
 
 
 _SANDBOXES: dict[int, _Sandbox] = {}
+_CANCELLED = threading.Event()
 
 
 def close_all() -> None:
@@ -131,10 +138,30 @@ def close_all() -> None:
         box.close()
 
 
+@contextlib.contextmanager
+def cancelled() -> Iterator[None]:
+    """Inside the block, sandboxed work of this process is cancelled: every sandbox child
+    is killed at once and a call in progress (on another thread) or a new one raises
+    :class:`Cancelled` instead of being retried. A run that stops early uses it so that
+    no child of its own outlives it or writes into its output afterwards."""
+    _CANCELLED.set()
+    try:
+        for box in list(_SANDBOXES.values()):
+            box.proc.kill()
+        yield
+    finally:
+        _CANCELLED.clear()
+
+
 def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
+    if _CANCELLED.is_set():
+        raise Cancelled("sandboxed work cancelled")
     box = _SANDBOXES.get(limits.memory_mb)
     if box is None or box.proc.poll() is not None:  # none yet, or it died or was killed
         box = _SANDBOXES[limits.memory_mb] = _Sandbox(limits.memory_mb)
+        if _CANCELLED.is_set():  # cancelled while it started: cancelled() may not have seen it
+            box.proc.kill()
+            raise Cancelled("sandboxed work cancelled")
     msg = box.run(fn, arg, limits.timeout_s)
     if msg[0] in ("timeout", "crash", "memory") or box.calls >= _CALLS_PER_CHILD:
         if msg[0] == "timeout":
@@ -156,7 +183,7 @@ def run_limited(fn: Callable[[Any], Any], arg: Any, limits: Limits) -> Any:
     """
     failures = []
     for _ in range(limits.retries + 1):
-        msg = _attempt(fn, arg, limits)
+        msg = _attempt(fn, arg, limits)  # raises Cancelled once the process cancels its work
         if msg[0] == "ok":
             return msg[1]
         if msg[0] == "reject":

@@ -12,6 +12,7 @@ and the child it started (``multiprocessing.connection``), never data from files
 from __future__ import annotations
 
 import resource
+import signal
 import sys
 import traceback
 from multiprocessing.connection import Connection
@@ -49,7 +50,9 @@ def call(fn, arg) -> tuple:
 
 
 def main(argv: list[str]) -> int:
-    """Serve calls until the parent closes the socket."""
+    """Serve calls until the parent closes the socket. A Ctrl-C at the terminal is the
+    parent's to act on (it kills this child when it stops early), so SIGINT is ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(int(argv[0]))
     limit_memory(int(argv[1]))
     conn.send(("ready",))

@@ -90,11 +90,15 @@ class SourceCommits:
         for line in lines:
             self.progress.advance("sources", line)
 
+    def close(self) -> None:
+        """Commit nothing from now on (module docstring)."""
+        with self._lock:
+            self._closed = True
+
     @contextlib.contextmanager
     def closing(self) -> Iterator["SourceCommits"]:
         """No commit after this block (module docstring)."""
         try:
             yield self
         finally:
-            with self._lock:
-                self._closed = True
+            self.close()

@@ -76,6 +76,15 @@ class HeadStart:
             self._stopped.set()
             return list(self._taken)
 
+    def cancel(self, timeout_s: float = 10.0) -> None:
+        """Stop now (the run is failing or interrupted): take no further source, kill this
+        process's sandbox children so the source in hand ends at once (its result is
+        not committed: :meth:`pipelines.commits.SourceCommits.closing`), and wait up to
+        ``timeout_s`` seconds for the thread. The work's own exception is not raised."""
+        self.stop()
+        with guard.cancelled():
+            self._thread.join(timeout_s)
+
     def join(self) -> None:
         """Wait for the source in hand; raise the work's exception, if there was one."""
         self._thread.join()

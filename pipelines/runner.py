@@ -172,24 +172,34 @@ class Runner:
                 try:
                     with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
                         started = init_ray(address, self.pipeline.ray.num_cpus)
-                finally:
                     taken = set(head.stop()) if head is not None else set()
-                self.head_taken = len(taken)
-                walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
-                for line in fit_to_cluster(self.pipeline.stages, ray.nodes()):  # before any work
-                    print(f"warning: {line}", file=sys.stderr)
-                if address:  # joined a cluster: every node must see a local output folder
-                    check_output_seen(self.output, self.store.lease.location)
-                if todo:
-                    t = time.perf_counter()
-                    self._source_phase([s for s in todo if s not in taken], head, len(todo))
-                    walls["per_source"] = time.perf_counter() - t
-                records, rejects, stage_s, durations = self.store.load(sources)
-                summary = self._finish(sources, records, rejects, stage_s, durations, walls, t0)
-                summary.resumed = len(sources) - len(todo)
+                    self.head_taken = len(taken)
+                    summary = self._phases(sources, todo, taken, head, address, walls, t0)
+                except BaseException:
+                    if head is not None:  # before the lease goes: nothing of it may land after
+                        self.commits.close()  # its source in hand ends in an error row: not kept
+                        head.cancel()
+                    raise
         finally:
             if started:
                 shutdown_ray()
+        return summary
+
+    def _phases(self, sources, todo, taken, head, address, walls, t0) -> RunSummary:
+        """Everything after Ray is up: the per-source phase (Ray's share of ``todo``, the
+        head start's in-hand source), then dedup, captions, shards and reports."""
+        walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
+        for line in fit_to_cluster(self.pipeline.stages, ray.nodes()):  # before any work
+            print(f"warning: {line}", file=sys.stderr)
+        if address:  # joined a cluster: every node must see a local output folder
+            check_output_seen(self.output, self.store.lease.location)
+        if todo:
+            t = time.perf_counter()
+            self._source_phase([s for s in todo if s not in taken], head, len(todo))
+            walls["per_source"] = time.perf_counter() - t
+        records, rejects, stage_s, durations = self.store.load(sources)
+        summary = self._finish(sources, records, rejects, stage_s, durations, walls, t0)
+        summary.resumed = len(sources) - len(todo)
         return summary
 
     @staticmethod

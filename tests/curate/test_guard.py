@@ -57,3 +57,51 @@ def test_many_threads_do_not_eat_the_memory_bound():
     # child whose earlier calls ran threads (the one-decode pass runs four) would lose its
     # bound to arenas without MALLOC_ARENA_MAX (TransNetV2 then failed to allocate).
     assert run_limited(guarded.threads_then_block, 300, Limits(memory_mb=512, retries=0)) == 300
+
+
+def test_cancelled_kills_the_child_and_the_call_in_progress_raises_without_a_retry(tmp_path):
+    import threading
+    import time
+
+    import curate.guard as guard
+
+    marker = tmp_path / "attempts"
+    outcome = {}
+
+    def call():
+        try:
+            run_limited(guarded.sleepy, str(marker), Limits(timeout_s=120, memory_mb=256, retries=1))
+        except BaseException as exc:  # noqa: BLE001 - inspected below
+            outcome["exc"] = exc
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    deadline = time.time() + 60
+    while _attempts(marker) < 1 and time.time() < deadline:  # the child is in the call
+        time.sleep(0.05)
+    child = guard._SANDBOXES[256].proc
+    t0 = time.time()
+    with guard.cancelled():
+        worker.join(30)
+        with pytest.raises(guard.Cancelled):  # no new child while cancelled
+            run_limited(guarded.square, 3, Limits())
+    assert not worker.is_alive() and time.time() - t0 < 20  # not the 60 s the call sleeps
+    assert isinstance(outcome["exc"], guard.Cancelled)
+    assert child.poll() is not None and _attempts(marker) == 1  # killed, and not retried
+    assert run_limited(guarded.square, 7, Limits()) == 49  # after the block, work goes on
+
+
+def test_a_ctrl_c_at_the_terminal_does_not_reach_the_sandbox():
+    import os
+    import signal
+    import time
+
+    import curate.guard as guard
+
+    assert run_limited(guarded.square, 2, Limits(memory_mb=512)) == 4
+    child = guard._SANDBOXES[512].proc
+    os.kill(child.pid, signal.SIGINT)  # what a Ctrl-C sends to the terminal's process group
+    time.sleep(0.5)
+    assert child.poll() is None
+    assert run_limited(guarded.square, 3, Limits(memory_mb=512)) == 9
+    assert guard._SANDBOXES[512].proc is child  # the same child answered

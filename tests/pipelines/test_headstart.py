@@ -126,3 +126,45 @@ def test_a_source_handed_over_after_the_run_ended_is_not_committed(tmp_path):
             commits.deliver("/in/b.mp4", [task("/in/b.mp4", 0, 1)])  # the head start's thread
         commits.deliver("/in/c.mp4", [task("/in/c.mp4", 0, 1)])  # in hand when the run failed
         assert ws.done("/in/a.mp4") and ws.done("/in/b.mp4") and not ws.done("/in/c.mp4")
+
+
+def test_a_run_that_fails_after_ray_starts_stops_the_head_start_work(tmp_path):
+    """A pipeline Ray cannot place (exit 7, found once Ray is up) while the head start is
+    inside a source: its sandbox child is killed with the run and nothing more is written."""
+    import psutil
+
+    from support.synth import render, write_video
+
+    src = tmp_path / "in"
+    src.mkdir()
+    loop = [render(49, k / 25, 320, 240, pan=(0.06, 0.0)) for k in range(100)]
+    write_video(str(src / "long.mp4"), (loop[k % 100] for k in range(5000)))  # 200 s: still in hand
+    data = local_dict()
+    for stage in data["stages"]:
+        if stage["stage"] == "filter":
+            stage["resources"] = {"cpus": 64}
+    pipeline = tmp_path / "too_big.yaml"
+    pipeline.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(pipeline), "--input", str(src),
+                             "--output", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True)
+    seen: set[int] = set()
+    while proc.poll() is None:
+        try:
+            seen |= {c.pid for c in psutil.Process(proc.pid).children(recursive=True)
+                     if "curate.sandbox" in " ".join(c.cmdline())}
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    text = proc.stdout.read()
+    assert proc.returncode == 7, text[-2000:]
+    assert seen, "the head start ran no sandbox"
+    alive = [p for p in seen if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive, "a sandbox child of the run outlived it"
+    files = lambda: sorted(p.name for p in (out / "work").rglob("*") if p.is_file())  # noqa: E731
+    now = files()
+    time.sleep(2)
+    assert files() == now
+    assert not list((out / "work" / "sources").glob("*.json"))  # in hand when the run failed: not committed
