@@ -10,7 +10,8 @@
 Exit codes (:mod:`pipelines.exits`): 0 success, 1 internal error, 2 bad arguments,
 inputs or pipeline file, 3 output in use, 4 nothing kept, 5 stage errors over the
 pipeline's budget, 6 cluster not reachable, 7 cluster lacks the resources a stage asks
-for, 130 interrupted (Ctrl-C; the same command resumes), 141 output pipe closed.
+for, 130 interrupted (Ctrl-C; the same command resumes), 141 output pipe closed, 143
+terminated (SIGTERM; the same command resumes).
 """
 
 from __future__ import annotations
@@ -140,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
                 (ImportError, exits.USAGE, " (install the fsspec backend for that URL, e.g. pip install gcsfs)")]
     try:
         return int(args.func(args) or 0)
+    except exits.Terminated:
+        print("terminated (SIGTERM): committed sources are kept; run the same command again to resume",
+              file=sys.stderr)
+        return exits.TERMINATED
     except KeyboardInterrupt:
         print(getattr(args, "interrupted", None)
               or "interrupted: committed sources are kept; run the same command again to resume", file=sys.stderr)

@@ -16,6 +16,8 @@ code  meaning
 6     the Ray cluster of ``--address`` cannot be reached (:class:`ClusterUnreachable`)
 7     the cluster cannot give what the pipeline asks for, e.g. GPUs (:class:`InsufficientResources`)
 130   interrupted (Ctrl-C); the same command resumes
+143   terminated (SIGTERM once Ray is up, e.g. ``kill PID`` or a container stopping);
+      the same command resumes
 141   the reader of the output went away (``vidcurate stats ... | head``): nothing printed
 ====  =====================================================================
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 OK, INTERNAL, USAGE, OUTPUT_IN_USE, NOTHING_KEPT, STAGE_ERRORS = 0, 1, 2, 3, 4, 5
-CLUSTER_UNREACHABLE, RESOURCES, INTERRUPTED, PIPE_CLOSED = 6, 7, 130, 141
+CLUSTER_UNREACHABLE, RESOURCES, INTERRUPTED, PIPE_CLOSED, TERMINATED = 6, 7, 130, 141, 143
 
 # Exceptions from these packages are a store's answer (credentials, endpoint, bucket), not a bug.
 _STORE_PACKAGES = {"botocore", "aiobotocore", "s3fs", "gcsfs", "google", "adlfs", "azure", "aiohttp"}
@@ -41,6 +43,11 @@ class InputNotFound(UsageError, FileNotFoundError):
 
 class ClusterUnreachable(ConnectionError):
     """``--address`` names no reachable Ray cluster within the time limit (exit code 6)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (exit code 143); a KeyboardInterrupt, so a run stops as after a
+    Ctrl-C: committed sources kept, Ray and the sandbox children stopped."""
 
 
 class InsufficientResources(RuntimeError):

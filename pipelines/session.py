@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import ray
 
-from pipelines.exits import ClusterUnreachable
+from pipelines.exits import ClusterUnreachable, Terminated
 from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 
 
@@ -57,7 +57,16 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
     if interrupted:  # Ctrl-C while Ray started: stop it as a finished run would, then say so
         shutdown_ray()
         raise KeyboardInterrupt
+    if threading.current_thread() is threading.main_thread():
+        # ray.init's own SIGTERM handler exits at once (sys.exit(15)): mid-run that had
+        # aborted Ray's core worker (exit 134 and a crash dump). Now a SIGTERM stops the
+        # run as a Ctrl-C does, and the command exits 143.
+        signal.signal(signal.SIGTERM, _terminated)
     return True
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated()
 
 
 def _init(address: str | None, num_cpus: int | None, kwargs: dict) -> None:

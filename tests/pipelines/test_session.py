@@ -118,3 +118,40 @@ def test_ctrl_c_while_a_local_ray_starts_exits_130_and_leaves_no_process(tmp_pat
         alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
         time.sleep(0.2)
     assert started and not alive, f"left running: {[' '.join(psutil.Process(p).cmdline())[:80] for p in alive]}"
+
+
+def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_path):
+    """``kill PID`` mid-run stops the run as a Ctrl-C does. Before, Ray's own handler
+    exited at once and its core worker aborted (exit 134, a crash dump)."""
+    import signal
+    import time
+
+    import psutil
+
+    from support.synth import render, write_video
+
+    src = tmp_path / "in"
+    src.mkdir()
+    loop = [render(49, k / 25, 320, 240, pan=(0.06, 0.0)) for k in range(100)]
+    for i in range(2):
+        write_video(str(src / f"long{i}.mp4"), (loop[(k + 7 * i) % 100] for k in range(4000)))
+    log = tmp_path / "log.txt"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(REPO / "pipelines" / "local.yaml"),
+                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while "sources: 0/" not in log.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(120) == 143, log.read_text()[-3000:]
+    assert log.read_text().strip().splitlines()[-1].startswith("terminated (SIGTERM)")
+    deadline = time.time() + 15
+    alive = started
+    while alive and time.time() < deadline:
+        alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    assert started and not alive, f"left running: {[' '.join(psutil.Process(p).cmdline())[:80] for p in alive]}"
