@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return exits.TERMINATED
     except KeyboardInterrupt:
+        # On a terminal the "^C" it echoed may sit at the start of the current line: the
+        # advice goes on a line of its own.
+        print("\n" if sys.stderr.isatty() else "", end="", file=sys.stderr)
         print(getattr(args, "interrupted", None)
               or "interrupted: committed sources are kept; run the same command again to resume", file=sys.stderr)
         return exits.INTERRUPTED
