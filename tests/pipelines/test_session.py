@@ -82,6 +82,29 @@ def test_a_ctrl_c_while_ray_starts_is_held_back_until_the_block_ends():
     assert quiet == []
 
 
+def _left_running(pids: list[int], wait_s: float = 15.0) -> list[str]:
+    """Command lines of ``pids`` still running (not zombies) after up to ``wait_s`` seconds."""
+    import time
+
+    import psutil
+
+    def running() -> dict[int, str]:
+        out = {}
+        for p in pids:
+            try:
+                proc = psutil.Process(p)
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    out[p] = " ".join(proc.cmdline())[:80]
+            except psutil.Error:  # gone meanwhile
+                continue
+        return out
+
+    deadline = time.time() + wait_s
+    while running() and time.time() < deadline:
+        time.sleep(0.2)
+    return list(running().values())
+
+
 def test_ctrl_c_while_a_local_ray_starts_exits_130_and_leaves_no_process(tmp_path):
     """The real CLI (its own process group, as a terminal's foreground job): Ctrl-C 1.5 s
     into "starting Ray". Before, Ray's dashboard and runtime-env agents outlived the run
@@ -112,12 +135,8 @@ def test_ctrl_c_while_a_local_ray_starts_exits_130_and_leaves_no_process(tmp_pat
     assert proc.wait(120) == 130, log.read_text()[-3000:]
     text = log.read_text()
     assert text.strip().splitlines()[-1].startswith("interrupted:") and "Traceback" not in text
-    deadline = time.time() + 15
-    alive = started
-    while alive and time.time() < deadline:
-        alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.2)
-    assert started and not alive, f"left running: {[' '.join(psutil.Process(p).cmdline())[:80] for p in alive]}"
+    alive = _left_running(started)
+    assert started and not alive, f"left running: {alive}"
 
 
 def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_path):
@@ -149,9 +168,5 @@ def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_pa
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(120) == 143, log.read_text()[-3000:]
     assert log.read_text().strip().splitlines()[-1].startswith("terminated (SIGTERM)")
-    deadline = time.time() + 15
-    alive = started
-    while alive and time.time() < deadline:
-        alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.2)
-    assert started and not alive, f"left running: {[' '.join(psutil.Process(p).cmdline())[:80] for p in alive]}"
+    alive = _left_running(started)
+    assert started and not alive, f"left running: {alive}"
