@@ -150,6 +150,8 @@ def _read_list(fs, protocol: str, path: str) -> list[str]:
                 continue
             if "://" not in line and not os.path.isabs(line):
                 line = os.path.join(base, line) if protocol == "file" else f"{base}/{line}"
+            if "://" not in line and protocol == "file":  # a/../a/x.mp4 is a/x.mp4: one source
+                line = os.path.normpath(line)
             out.append(line if "://" in line or protocol == "file" else _join(protocol, line))
     return out
 

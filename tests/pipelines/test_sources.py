@@ -126,3 +126,10 @@ def test_a_missing_store_url_is_an_error_like_a_local_path():
             expand_inputs([missing])  # not_found rows (exit 4), or a 'no file extension' skip
     with pytest.raises(FileNotFoundError, match="no such file"):
         expand_inputs([InputList("memory://vc-src/lists/none.txt")])
+
+
+def test_one_file_listed_under_two_spellings_is_one_source(tree):
+    lst = tree / "list.txt"
+    lst.write_text(f"a/one.mp4\na/b/../one.mp4\n./a/one.mp4\n{tree}/a//one.mp4\n")
+    got = expand_inputs([InputList(str(lst)), str(tree / "a" / "b" / ".." / "one.mp4")])
+    assert got == [str(tree / "a" / "one.mp4")]
