@@ -50,7 +50,7 @@ class Limits(BaseModel):
 
 
 class Cancelled(Exception):
-    """The caller's process cancelled its sandboxed work (:func:`cancel_all`)."""
+    """The caller's process cancelled its sandboxed work (:func:`cancelled`)."""
 
 
 class LimitExceeded(Exception):

@@ -227,17 +227,18 @@ def rows_per_block(extract: Stage) -> int:
 
 
 class PassSteps:
-    """The row functions of the per-source plan (module docstring), built once: ``probe``,
-    ``one_pass`` (:class:`SplitExtract`, the fused clip stages inside) and ``clip`` (the
-    clip stages' maps, which pass on clips the one-decode pass already finished).
-    :func:`source_plan` chains them in Ray Data; :meth:`run_local` runs them on one source
-    in this process (:mod:`pipelines.headstart`), so both give the same rows."""
+    """The per-source plan's stages (``probe``, ``split``, ``clip_stages``) and its pass
+    (``one_pass``: :class:`SplitExtract`, the fused clip stages inside), built once.
+    :func:`source_plan` chains them in Ray Data; :meth:`run_local` runs the same row
+    functions on one source in this process (:mod:`pipelines.headstart`), so both give
+    the same rows (the clip stages' maps pass on clips the pass already finished)."""
 
     def __init__(self, probe: Stage, split: Stage, clip_stages: list[Stage], clip_settings: dict):
         fused = fusable(clip_stages[1:])
         self.probe, self.split, self.clip_stages = probe, split, list(clip_stages)
         self.one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fused,
                                      drop_samples=len(fused) == len(clip_stages) - 1)  # no stage left needs them
+        self._local = None  # run_local's row functions, made on first use (each sets its stage up once)
 
     def local_ok(self) -> bool:
         """Whether :meth:`run_local` can stand in for the plan: every step a plain CPU
@@ -249,8 +250,10 @@ class PassSteps:
     def run_local(self, path: str, work_dir: str) -> Iterator[dict]:
         """The plan's output rows for source ``path``, computed here (probe and the pass in
         this process's sandbox children, :mod:`curate.guard`)."""
-        row = _Apply(self.probe)({"task": dumps(SourceTask(path=path, work_dir=work_dir))})
-        stages = [_Apply(s) for s in self.clip_stages]
+        if self._local is None:
+            self._local = (_Apply(self.probe), [_Apply(s) for s in self.clip_stages])
+        probe, stages = self._local
+        row = probe({"task": dumps(SourceTask(path=path, work_dir=work_dir))})
         for out in self.one_pass(row):
             for step in stages:
                 out = step(out)
