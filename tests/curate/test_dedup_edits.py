@@ -6,7 +6,7 @@ import pytest
 
 from curate.dedup import DedupStage
 from curate.dedup.clusters import bucket_pairs
-from curate.dedup.signature import content_box, decode, encode, gist, make, read_gist
+from curate.dedup.signature import content_box, decode, encode, gist, make, read_gist, row_percentiles
 from curate.dedup.verify import distance
 from curate.embed import EmbedStage
 from curate.tasks import ClipTask
@@ -51,6 +51,21 @@ def gamma(frames, g=1.5):
 
 def half(frames):
     return np.stack([cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+@pytest.mark.parametrize("kind", ["noise", "three_levels", "constant", "one_column"])
+def test_row_percentiles_are_numpys_bit_for_bit(kind):
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        rows, n = int(rng.integers(1, 30)), 1 if kind == "one_column" else int(rng.integers(2, 400))
+        lines = {"noise": rng.integers(0, 256, (rows, n)), "three_levels": rng.integers(0, 3, (rows, n)) * 127,
+                 "constant": np.full((rows, n), int(rng.integers(0, 256))),
+                 "one_column": rng.integers(0, 256, (rows, n))}[kind].astype(np.uint8)
+        for qs in [(90,), (2, 98), (0, 50, 100)]:
+            want = np.percentile(lines, list(qs), axis=1)
+            got = row_percentiles(lines, qs)
+            assert got.dtype == np.float64 and got.shape == (len(qs), rows)
+            assert np.array_equal(got.view(np.int64), want.view(np.int64)), (rows, n, qs)
 
 
 def test_content_box_finds_letterbox_and_pillarbox_bars():
