@@ -11,6 +11,7 @@ and the child it started (``multiprocessing.connection``), never data from files
 
 from __future__ import annotations
 
+import gc
 import resource
 import signal
 import sys
@@ -51,7 +52,10 @@ def call(fn, arg) -> tuple:
 
 def main(argv: list[str]) -> int:
     """Serve calls until the parent closes the socket. A Ctrl-C at the terminal is the
-    parent's to act on (it kills this child when it stops early), so SIGINT is ignored."""
+    parent's to act on (it kills this child when it stops early), so SIGINT is ignored.
+    At the end the imported modules' objects are frozen (:func:`gc.freeze`): Python's
+    shutdown would spend about 0.3 CPU-seconds collecting them, often while the run's
+    other work waits for a core."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(int(argv[0]))
     limit_memory(int(argv[1]))
@@ -60,6 +64,7 @@ def main(argv: list[str]) -> int:
         try:
             fn, arg = conn.recv()
         except EOFError:
+            gc.freeze()
             return 0
         except Exception as exc:  # noqa: BLE001 - a message that does not load is answered, not fatal
             conn.send(("error", f"cannot load the call: {type(exc).__name__}: {exc}"))
