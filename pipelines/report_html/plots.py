@@ -29,13 +29,15 @@ KEPT, DROPPED, LINE = "#2b7bba", "#d9822b", "#c0392b"
 STAGE_COLOURS = ("#7f8c8d", "#8e44ad", "#16a085", "#d35400", "#2c3e50", "#c0392b", "#27ae60", "#f39c12")
 
 
-def to_svg(fig: Figure, name: str) -> str:
+def to_svg(fig: Figure, name: str, tight: bool = True) -> str:
     """``fig`` as an ``<svg ...>...</svg>`` string (XML header and DOCTYPE removed).
 
-    ``name`` salts the SVG's element ids and becomes the root ``id``."""
+    ``name`` salts the SVG's element ids and becomes the root ``id``. ``tight``: the
+    canvas is cut to what is drawn (``bbox_inches="tight"``, which draws the figure
+    twice); False keeps the figure's own size and margins (one draw)."""
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name, "svg.id": f"chart-{name}"}):
-        fig.savefig(buf, format="svg", bbox_inches="tight")
+        fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None)
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -83,8 +85,11 @@ def _bins(values: np.ndarray, log: bool) -> np.ndarray:
 def histogram_svg(score: str, kept: np.ndarray, dropped: np.ndarray, limits: list[tuple[str, float, str]]) -> str:
     """Histogram of one score, kept and dropped clips stacked, each filter threshold a
     dashed vertical line labelled ``min``/``max`` with its value. ``kept``/``dropped``:
-    finite values (1-D float). Sharpness is binned on a log axis when all values are positive."""
+    finite values (1-D float). Sharpness is binned on a log axis when all values are positive.
+    The layout is fixed (the same labels on every chart: no tight cut, half the drawing time
+    of the report's six histograms)."""
     fig = Figure(figsize=(4.2, 2.8))
+    fig.subplots_adjust(left=0.16, right=0.96, bottom=0.33, top=0.9)
     ax = fig.add_subplot()
     both = np.concatenate([kept, dropped, [v for _, v, _ in limits]])
     log = score == "sharpness" and both.size > 0 and float(both.min()) > 0
@@ -108,7 +113,7 @@ def histogram_svg(score: str, kept: np.ndarray, dropped: np.ndarray, limits: lis
     else:
         ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center")
     ax.set_title(f"{score}", fontsize=9)
-    return to_svg(fig, f"hist-{re.sub('[^a-z_]', '', score)}")
+    return to_svg(fig, f"hist-{re.sub('[^a-z_]', '', score)}", tight=False)
 
 
 def stage_time_svg(stage_s: dict[str, float], phase_wall_s: dict[str, float]) -> str:
