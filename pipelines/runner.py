@@ -28,6 +28,7 @@ from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
 from pipelines.exits import InputNotFound, UsageError
 from pipelines.headstart import HeadStart
+from pipelines.lean import local_data_services
 from pipelines.plan import PassSteps, clip_plan, largest_first, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
@@ -174,7 +175,8 @@ class Runner:
                         started = init_ray(address, self.pipeline.ray.num_cpus)
                     taken = set(head.stop()) if head is not None else set()
                     self.head_taken = len(taken)
-                    summary = self._phases(sources, todo, taken, head, address, walls, t0)
+                    with local_data_services(enabled=started and not address):  # no dashboard, no autoscaler here
+                        summary = self._phases(sources, todo, taken, head, address, walls, t0)
                 except BaseException:
                     if head is not None:  # before the lease goes: nothing of it may land after
                         self.commits.close()  # its source in hand ends in an error row: not kept
