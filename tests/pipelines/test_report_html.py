@@ -107,8 +107,8 @@ def test_report_thumbnails_decode_and_are_not_blank(page, curated_run):
         img = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"), np.float64)
         assert img.shape[0] == 90 and img.shape[1] > 3 * 60
         assert img.std() > 10  # synthetic shots are textured: a blank frame would be flat
-    assert "frames: frame sample" in html  # the duplicate's saved frame sample
-    assert html.count("frames: clip mp4") == 7
+    # every tile from its clip's saved frame sample (7 kept, the duplicate), no mp4 decoded
+    assert html.count("frames: frame sample") == 8 and "frames: clip mp4" not in html
 
 
 def test_report_has_timing_skipped_versions_and_settings(page, curated_run):
@@ -160,12 +160,14 @@ def test_process_start_counts_time_before_the_import(tmp_path):
 
 def test_report_command_on_an_s3_bucket_reads_thumbnails_from_shards(curated_run, s3, tmp_path):  # noqa: F811
     """``vidcurate report s3://...`` on a real S3 endpoint (moto on loopback): an output whose
-    work folder lost the kept clips' mp4s still gets every thumbnail, from the shards."""
+    work folder lost the kept clips' mp4s and frame samples still gets every thumbnail, from
+    the shards."""
     fs = s3.fs()
+    kept = set(pq.read_table(curated_run / "index.parquet").column("clip_id").to_pylist())
     for path in curated_run.rglob("*"):
         rel = str(path.relative_to(curated_run))
-        if path.is_file() and path.name != "report.html" and not (rel.startswith("work/clips/")
-                                                                   and rel.endswith(".mp4")):
+        gone = rel.startswith("work/clips/") and (rel.endswith(".mp4") or path.name.split(".")[0] in kept)
+        if path.is_file() and path.name != "report.html" and not gone:
             fs.put_file(str(path), f"{s3.bucket}/runs/a/{rel}")
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **s3.env)
     res = subprocess.run([sys.executable, "-m", "pipelines.cli", "report", s3.url("runs", "a")],

@@ -81,7 +81,7 @@ def test_cleaned_run_drops_work_clips_and_writes_the_same_shards(kept, cleaned):
     m = json.loads((cleaned / "manifest.json").read_text())
     assert m["pipeline"]["keep_work"] is False
     html = (cleaned / "report.html").read_text()
-    assert html.count("frames: clip mp4") == 4  # the run's report was made before cleaning
+    assert html.count("frames: frame sample") == html.count("frames: ") == 4  # made before cleaning
 
 
 def test_a_run_that_fails_before_the_shards_are_written_keeps_work_clips(kept, videos, tmp_path, ray_session,
