@@ -33,6 +33,7 @@ from pipelines.plan import PassSteps, clip_plan, largest_first, loads, source_pl
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
+from pipelines.report_html.page import frames_from_store
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
 from pipelines.visibility import check_output_seen
@@ -41,14 +42,10 @@ from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
 
 
-def _frames_from_store(root: str, tile):
-    """:func:`pipelines.report_html.page.frames_from_store`, imported in the worker (matplotlib)."""
-    from pipelines.report_html.page import frames_from_store
-
-    return frames_from_store(root, tile)
-
-
-_thumbnail_task = ray.remote(num_cpus=1, max_retries=1)(_frames_from_store)
+# A remote function runs in a worker once its module is imported there: this one's module
+# is the light page module (its charts import matplotlib lazily), not this one, whose
+# imports had cost each worker 0.5 s before its first thumbnail.
+_thumbnail_task = ray.remote(num_cpus=1, max_retries=1)(frames_from_store)
 
 
 def thumbnail_frames_on_workers(root: str, tile) -> tuple[list, str]:
