@@ -140,12 +140,10 @@ def _try(fn, *args) -> list[np.ndarray]:
         return []
 
 
-def kept_frames(root: str, clip_id: str, shard: str | None) -> tuple[list[np.ndarray], str]:
-    """Frames of a kept clip and where they came from (``frame sample`` / ``clip mp4`` /
-    ``shard``), or ``([], why)`` when none reads. The frame sample saved beside the clip
-    comes first: three of its JPEG frames read in about 2 ms, where the mp4 is decoded
-    up to its last frame (about 30 ms a clip at 256 px; the report at the end of a run had
-    waited 0.9 s on its 24 kept clips). Once ``work/clips`` is gone, the shard's mp4."""
+def work_frames(root: str, clip_id: str) -> tuple[list[np.ndarray], str]:
+    """Frames of a clip from the run's ``work/clips``: its saved frame sample (three JPEG
+    frames, about 2 ms), else its mp4 (decoded up to its last frame, about 30 ms at
+    256 px), with that label; ``([], "")`` when neither is there or reads."""
     work = store.join(root, "work")
     for location, read, label in ((frames_path(work, clip_id), sample_frames, "frame sample"),
                                   (clip_path(work, clip_id), mp4_frames, "clip mp4")):
@@ -153,6 +151,17 @@ def kept_frames(root: str, clip_id: str, shard: str | None) -> tuple[list[np.nda
             frames = _try(lambda: read(store.read_bytes(location)))
             if frames:
                 return frames, label
+    return [], ""
+
+
+def kept_frames(root: str, clip_id: str, shard: str | None) -> tuple[list[np.ndarray], str]:
+    """Frames of a kept clip and where they came from (``frame sample`` / ``clip mp4`` /
+    ``shard``), or ``([], why)`` when none reads: :func:`work_frames` first (the report
+    at the end of a run had waited 0.9 s on decoding its 24 kept clips' mp4s before the
+    frame samples came first), the shard's mp4 once ``work/clips`` is gone."""
+    frames, label = work_frames(root, clip_id)
+    if frames:
+        return frames, label
     if shard:
         data = _try(lambda: [shard_member(store.join(root, "shards", shard), f"{clip_id}.mp4")])
         frames = _try(mp4_frames, data[0]) if data and data[0] else []
@@ -164,14 +173,10 @@ def kept_frames(root: str, clip_id: str, shard: str | None) -> tuple[list[np.nda
 def dropped_frames(root: str, clip_id: str | None, source: str, span: tuple[float, float] | None
                    ) -> tuple[list[np.ndarray], str]:
     """Frames of a dropped source or clip and where they came from, or ``([], why)``."""
-    work = store.join(root, "work")
     if clip_id:
-        for location, read, label in ((frames_path(work, clip_id), sample_frames, "frame sample"),
-                                      (clip_path(work, clip_id), mp4_frames, "clip mp4")):
-            if store.exists(location):
-                frames = _try(lambda: read(store.read_bytes(location)))
-                if frames:
-                    return frames, label
+        frames, label = work_frames(root, clip_id)
+        if frames:
+            return frames, label
     if span is not None and source:
         frames = _try(span_frames, source, *span)
         if frames:
