@@ -40,19 +40,26 @@ def test_kill_and_rerun_equals_uninterrupted(tmp_path):
     # A steady pan over a scene that does not repeat, so its windows are distinct clips
     # (a periodic texture would make them near-duplicates, which dedup rightly drops).
     write_video(str(src / "zlong.mp4"), (render(49, k / 25, 256, 192, pan=(0.06, 0.0)) for k in range(1000)))
-    killed, clean = tmp_path / "killed", tmp_path / "clean"
-    proc = subprocess.Popen(_cmd(src, killed), env=_env(), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sources = killed / "work" / "sources"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if sources.exists() and any(sources.glob("*.json")):
+    clean = tmp_path / "clean"
+    # The kill must land between the first commit and the last. Sources handed back by Ray
+    # come 16 clips to a block, so on a loaded machine all six can commit at once (seen
+    # once in CI: within 40 ms); such a trial proves nothing and is run again, 3 at most.
+    for attempt in range(3):
+        killed = tmp_path / f"killed{attempt}"
+        proc = subprocess.Popen(_cmd(src, killed), env=_env(), start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sources = killed / "work" / "sources"
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            if sources.exists() and any(sources.glob("*.json")):
+                break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        committed = {p.name: p.stat().st_mtime_ns for p in sources.glob("*.json")}
+        print(f"attempt {attempt}: committed at the kill: {len(committed)} of 6")
+        if len(committed) < 6:
             break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    committed = {p.name: p.stat().st_mtime_ns for p in sources.glob("*.json")}
-    print(f"committed at the kill: {len(committed)} of 6")
     assert 1 <= len(committed) < 6, "the kill should land mid-run"
     assert not (killed / "manifest.json").exists()
     if (killed / "shards").exists():
