@@ -37,7 +37,7 @@ from pipelines.report_html.page import frames_from_store
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster
 from pipelines.visibility import check_output_seen
-from pipelines.session import init_ray, shutdown_ray, stop_row_iteration
+from pipelines.session import init_ray, owns_local_ray, shutdown_ray, stop_row_iteration
 from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
 
@@ -172,7 +172,7 @@ class Runner:
                         started = init_ray(address, self.pipeline.ray.num_cpus)
                     taken = set(head.stop()) if head is not None else set()
                     self.head_taken = len(taken)
-                    with local_data_services(enabled=started and not address):  # no dashboard, no autoscaler here
+                    with local_data_services(enabled=owns_local_ray()):  # its own Ray: no dashboard, no autoscaler
                         summary = self._phases(sources, todo, taken, head, address, walls, t0)
                 except BaseException:
                     if head is not None:  # before the lease goes: nothing of it may land after

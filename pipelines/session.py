@@ -104,6 +104,13 @@ def sigint_deferred() -> Iterator[list[int]]:
         signal.signal(signal.SIGINT, previous)
 
 
+def owns_local_ray() -> bool:
+    """Whether this process started the Ray node it is connected to (a local head), not
+    joined one: ``ray.init()`` without an address also joins a cluster that ``ray start``
+    began on this machine."""
+    return _local_head() is not None
+
+
 def _local_head():
     """The Ray node this process started (a local head), or None (joined a cluster, or
     this Ray version keeps it elsewhere)."""

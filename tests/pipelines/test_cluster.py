@@ -222,13 +222,14 @@ def _namespace_view(node: RayNode) -> Path:
     return Path(f"/proc/{node.proc.pid}/root")
 
 
-def _task_names(node: RayNode) -> list[str]:
-    """Names of the Ray tasks this node's workers started (Ray logs ``:task_name:<name>``)."""
+def _task_names(node: RayNode, tag: str = ":task_name:") -> list[str]:
+    """Names of the Ray tasks this node's workers started (Ray logs ``:task_name:<name>``;
+    ``tag=":actor_name:"``: the actors' classes)."""
     root = str(_namespace_view(node)) if node.private else ""
     names = []
     for log in glob.glob(f"{root}{node.temp_dir}/session_2*/logs/worker-*.err"):
         with open(log, encoding="utf-8", errors="replace") as f:
-            names += [line.split(":task_name:", 1)[1].strip() for line in f if ":task_name:" in line]
+            names += [line.split(tag, 1)[1].strip() for line in f if tag in line]
     return names
 
 
@@ -262,6 +263,10 @@ def test_two_nodes_and_s3_give_the_local_output(cluster: LocalCluster, s3: S3Ser
         assert clip_work, f"no per-clip task ran on {node.name}; its tasks: {sorted(set(names))}"
     # a run that joined the cluster leaves it as it was (only a local Ray of its own is stopped)
     assert _monitor_alive(cluster.nodes[0]), "the run stopped the cluster's autoscaler monitor"
+    # and uses Ray Data's own services there (pipelines/lean.py swaps them out only on a
+    # local Ray the run starts itself)
+    actors = [a for node in cluster.nodes for a in _task_names(node, ":actor_name:")]
+    assert {"_StatsActor", "_AutoscalingCoordinatorActor"} <= set(actors), actors
 
 
 def test_a_local_output_folder_the_other_node_cannot_see_is_refused(

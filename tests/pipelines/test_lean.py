@@ -10,7 +10,7 @@ import sys
 SCRIPT = """
 import json, ray
 from pipelines.lean import local_data_services
-from pipelines.session import init_ray, shutdown_ray
+from pipelines.session import init_ray, owns_local_ray, shutdown_ray
 
 def run():
     ds = ray.data.from_items([{"x": i} for i in range(6)]).map(lambda r: {"x": r["x"] * 3})
@@ -20,13 +20,14 @@ def actors():
     return sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True))
 
 init_ray(None, 1)
+owns = owns_local_ray()
 with local_data_services() as swapped:
     lean_rows, lean_actors = run(), actors()
 off_rows, off_actors = run(), actors()
 with local_data_services(enabled=False) as disabled:
     pass
 shutdown_ray()
-print(json.dumps({"swapped": swapped, "disabled": disabled, "lean_rows": lean_rows, "lean_actors": lean_actors,
+print(json.dumps({"owns": owns, "swapped": swapped, "disabled": disabled, "lean_rows": lean_rows, "lean_actors": lean_actors,
                   "off_rows": off_rows, "off_actors": off_actors}))
 """
 
@@ -36,7 +37,7 @@ def test_a_local_ray_runs_datasets_without_ray_datas_cluster_actors():
                          env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"))
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["swapped"] is True and got["disabled"] is False
+    assert got["owns"] is True and got["swapped"] is True and got["disabled"] is False
     assert got["lean_rows"] == got["off_rows"] == [0, 3, 6, 9, 12, 15]
     assert got["lean_actors"] == []
     # Without the swap Ray Data starts both (if it stops doing so, pipelines/lean.py can go)
