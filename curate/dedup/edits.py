@@ -59,18 +59,32 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
     return out
 
 
-def _mirror_gists(gists: np.ndarray) -> np.ndarray:
+def mirror_gists(gists: np.ndarray) -> np.ndarray:
     """``(N, S*S)`` gists of the same clips mirrored left-right (each gist is an S x S image)."""
     n, d = gists.shape
     side = int(round(d ** 0.5))
     return gists.reshape(n, side, side)[:, :, ::-1].reshape(n, d)
 
 
+def gists_by_size(signatures: list[str]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``{thumbnail size: (positions (N,) int64, gists (N, 64) float32)}`` of the non-empty
+    record signature strings (:func:`curate.dedup.signature.read_gist`: no thumbnail is
+    decoded). Raises ValueError for a malformed signature."""
+    by_size: dict[int, tuple[list[int], list[np.ndarray]]] = {}
+    for k, text in enumerate(signatures):
+        if text:
+            size, g = read_gist(text)
+            rows, gists = by_size.setdefault(size, ([], []))
+            rows.append(k)
+            gists.append(g)
+    return {s: (np.array(r, np.int64), np.stack(g)) for s, (r, g) in by_size.items()}
+
+
 def _candidates(gists: np.ndarray, rows: list[int], min_cos: float, mirror: bool) -> list[tuple[float, int, int, bool]]:
     """``(-cosine, i, j, mirrored)`` of gist pairs with cosine >= ``min_cos`` (``i < j``,
     positions ``rows``); with ``mirror``, also pairs of a gist and another clip's mirrored gist."""
     n = len(gists)
-    both = np.concatenate([gists, _mirror_gists(gists)]) if mirror else gists
+    both = np.concatenate([gists, mirror_gists(gists)]) if mirror else gists
     i, j, cos = bucket_pairs(both, min_cos)
     out = []
     for a, b, c in zip(i.tolist(), j.tolist(), cos.tolist()):
@@ -93,16 +107,9 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     ``verified`` (pairs checked).
     Memory: one gist (64 floats, read from the string's head) per clip; thumbnails are
     decoded only for candidates. Raises ValueError for a malformed signature."""
-    by_size: dict[int, tuple[list[int], list[np.ndarray]]] = {}
-    for k, text in enumerate(signatures):
-        if text:
-            size, g = read_gist(text)
-            rows, gists = by_size.setdefault(size, ([], []))
-            rows.append(k)
-            gists.append(g)
     scored: list[tuple[float, int, int, bool]] = []
-    for rows, gists in by_size.values():
-        scored += _candidates(np.stack(gists), rows, min_cos, mirror)
+    for rows, gists in gists_by_size(signatures).values():
+        scored += _candidates(gists, rows.tolist(), min_cos, mirror)
     cand = [(a, b, flip) for _, a, b, flip in sorted(scored)]  # most alike first: groups form early
     union = Joined(len(signatures), *joined) if joined is not None else None
     if stats is not None:

@@ -33,7 +33,9 @@ with parallelism.
 Against earlier runs (``--dedup-against``, :mod:`curate.dedup.against`): a group that
 holds an earlier run's clip keeps that clip (the first earlier run given, then the
 smallest clip id) and drops every new clip in it; earlier clips are never dropped, and
-pairs among earlier clips are not searched. Earlier runs are matched by pHash only.
+pairs among earlier clips are not searched. With the signature rule on, an edited copy
+of an earlier clip (cropped, re-lit, flipped, ...) is matched too
+(:mod:`curate.dedup.against_edits`: the earlier indexes' signatures read in batches).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import numpy as np
 from pydantic import Field
 
 from curate.dedup.against import EarlierClips, EarlierIndex, load_earlier
+from curate.dedup.against_edits import earlier_edit_matches
 from curate.dedup.codes import hex_codes
 from curate.dedup.clusters import bucket_pairs
 from curate.dedup.edits import edit_pairs
@@ -132,8 +135,12 @@ class DedupStage(Stage):
         rows = np.zeros(0, dtype=np.int64)
         if earlier is not None and len(earlier.clip_ids):
             qi, bj, _ = near_pairs(codes, max_dist, base=earlier.codes, workers=self.workers)
+            qi = first[qi]
+            if self.edit_distance is not None:  # edited copies of earlier clips (signatures)
+                ei, ebj = self._earlier_edits(records, idx, earlier, paths, skip=set(qi.tolist()))
+                qi, bj = np.r_[qi, ei], np.r_[bj, ebj]
             rows, node = np.unique(bj, return_inverse=True)  # earlier rows in the graph
-            i, j = np.r_[i, first[qi]], np.r_[j, n + node]
+            i, j = np.r_[i, qi], np.r_[j, n + node]
         for group in components(n + len(rows), i, j):
             old = group[group >= n]
             if len(old):
@@ -148,6 +155,21 @@ class DedupStage(Stage):
             for m in members:
                 if m != best:
                     dropped[m] = (records[best].clip_id, f"near-duplicate of {records[best].clip_id}")
+
+    def _earlier_edits(self, records, idx: np.ndarray, earlier: EarlierClips, paths: list[str],
+                       skip: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions in idx, rows of earlier)`` of new clips that are edited copies of
+        earlier clips (:func:`curate.dedup.against_edits.earlier_edit_matches`); positions
+        in ``skip`` are matched already. An earlier clip without a hash of this length
+        has no row here and adds no pair."""
+        found = earlier_edit_matches([records[k].dedup_signature for k in idx], paths, self.edit_distance,
+                                     self.min_gist_cos, self.mirror, skip=skip)
+        row_of = {(int(run), str(cid)): r for r, (run, cid) in enumerate(zip(earlier.runs, earlier.clip_ids))}
+        pairs = [(g, row_of[(run, cid)]) for g, (run, cid, _) in sorted(found.items()) if (run, cid) in row_of]
+        if not pairs:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        g, r = zip(*pairs)
+        return np.array(g, np.int64), np.array(r, np.int64)
 
 
 def semantic_pairs(embeddings: list[str], min_cos: float) -> tuple[np.ndarray, np.ndarray]:

@@ -266,3 +266,35 @@ def test_dedup_stage_drops_a_flipped_reupload():
     assert [(r.clip_id, k) for r, k, _ in dropped] == [("flip", "orig")]
     kept_off, _ = DedupStage(mirror=False).run(recs)
     assert [r.clip_id for r in kept_off] == ["orig", "flip", "later"]
+
+
+def test_edited_and_flipped_copies_of_an_earlier_runs_clips_are_dropped(tmp_path):
+    """``--dedup-against`` with the signature rule: a cropped and re-lit copy, a letterboxed
+    one and a flipped one of a published clip are new duplicates of it; the same camera
+    later is not. pHash alone (black bars are cut before hashing), or an index without
+    signatures, finds only the letterboxed one."""
+    from schemas import ClipRecord, write_parquet
+
+    earlier = [_record("orig", _clip(2.0)), _record("other", _clip(2.0, seed=8), path="d.mp4")]
+    run1 = tmp_path / "run1"
+    run1.mkdir()
+    write_parquet(ClipRecord, earlier, str(run1 / "index.parquet"))
+    new = [_record("copy", _clip(2.0, edit=crop_bright), path="b.mp4", size=(1920, 1080)),
+           _record("boxed", _clip(2.2, edit=letterbox), path="c.mp4"),
+           _record("flipped", _clip(2.0, edit=lambda f: crop_bright(hflip(f))), path="e.mp4"),
+           _record("later", _clip(12.0), path="f.mp4", start=10.0)]
+    kept, dropped = DedupStage().run(new, against=[str(run1)])
+    assert [r.clip_id for r in kept] == ["later"]
+    assert [(r.clip_id, k) for r, k, _ in dropped] == [("copy", "orig"), ("boxed", "orig"), ("flipped", "orig")]
+    assert dropped[0][2] == f"near-duplicate of orig in earlier run {run1}"
+    kept, _ = DedupStage(mirror=False).run(new, against=[str(run1)])
+    assert [r.clip_id for r in kept] == ["flipped", "later"]
+    kept, _ = DedupStage(edit_distance=None).run(new, against=[str(run1)])
+    assert [r.clip_id for r in kept] == ["copy", "flipped", "later"]
+    bare = tmp_path / "bare"  # a run made with `signature: false`: its records carry none
+    bare.mkdir()
+    write_parquet(ClipRecord, [r.model_copy(update={"dedup_signature": ""}) for r in earlier],
+                  str(bare / "index.parquet"))
+    pair = [new[0], new[3]]  # (with boxed in the batch, pHash would join copy to orig through it)
+    assert [r.clip_id for r in DedupStage().run(pair, against=[str(bare)])[0]] == ["copy", "later"]
+    assert [r.clip_id for r in DedupStage().run(pair, against=[str(run1)])[0]] == ["later"]

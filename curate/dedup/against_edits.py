@@ -1,0 +1,79 @@
+"""Edited copies of earlier runs' clips (``--dedup-against`` with the signature rule).
+
+The pHash rule (:mod:`curate.dedup.against`) finds a new clip that is a re-encode or a
+rescale of a published one; a copy that was cropped, padded, re-lit, shifted in time or
+flipped left-right changes its pHash too much. When the dedup stage's signature rule is
+on (``edit_distance``), each earlier run's ``dedup_signature`` column is read here in
+batches of rows: a new clip and an earlier one whose gists
+(:func:`curate.dedup.signature.read_gist`) have cosine >= ``min_cos`` (with ``mirror``,
+also the new gist mirrored against the earlier one) are verified with
+:func:`curate.dedup.verify.distance`, exactly as two clips of one run are
+(:mod:`curate.dedup.edits`). Memory is one batch of earlier signatures (about 14 KB each)
+plus the new clips' gists; the gist comparison is a matrix product per batch, linear in
+the earlier runs' size. An index without the column (or with empty signatures: a run
+made with ``signature: false``) adds no pair.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curate.dedup.edits import gists_by_size, mirror_gists
+from curate.dedup.signature import Signature, decode
+from curate.dedup.verify import distance, mirrored
+
+Match = tuple[int, str, float]  # (earlier run position in paths, earlier clip id, distance)
+
+
+def _batches(path: str, rows: int):
+    """``(clip ids, signatures)`` of an earlier index, ``rows`` at a time; nothing when it
+    has no ``dedup_signature`` column."""
+    import pyarrow.dataset as pads  # here: it imports pandas, and only --dedup-against reads
+
+    from curate.dedup.against import locate_index
+
+    fs, p = locate_index(path)
+    ds = pads.dataset(p, filesystem=fs, format="parquet")
+    if "dedup_signature" not in ds.schema.names:
+        return
+    for batch in ds.to_batches(columns=["clip_id", "dedup_signature"], batch_size=rows):
+        yield batch.column("clip_id").to_pylist(), batch.column("dedup_signature").to_pylist()
+
+
+def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: float,
+                         min_cos: float, mirror: bool = True, motion_weight: float = 0.15,
+                         skip: set[int] | frozenset = frozenset(), batch_rows: int = 2048
+                         ) -> dict[int, Match]:
+    """``{position in signatures: (run, earlier clip id, distance)}`` for each new clip
+    (record signature strings; empty = none) that is an edited copy of a clip of the
+    earlier runs ``paths`` (output folders or index paths, local or fsspec URLs): the
+    first run in ``paths`` order with such a copy, and in it the smallest clip id.
+    Positions in ``skip`` (already matched by pHash) are not searched. Raises
+    FileNotFoundError for a path without an index and ValueError for a malformed signature."""
+    new = gists_by_size([s if k not in skip else "" for k, s in enumerate(signatures)])
+    found: dict[int, Match] = {}
+    decoded: dict[int, Signature] = {}
+    for run, path in enumerate(paths):
+        for ids, texts in _batches(path, batch_rows):
+            old, theirs = gists_by_size(texts), {}
+            for size, (rows, gists) in new.items():
+                if size not in old:
+                    continue
+                orows, ogists = old[size]
+                views = [(gists @ ogists.T, False)]
+                if mirror:
+                    views.append((mirror_gists(gists) @ ogists.T, True))
+                cand = sorted({(int(rows[a]), int(orows[b]), flip)
+                               for cos, flip in views for a, b in zip(*np.nonzero(cos >= min_cos))})
+                for k, b, flip in cand:
+                    if k in found and found[k][:2] <= (run, ids[b]):
+                        continue  # an earlier run, or a smaller clip id, already holds a copy of it
+                    if k not in decoded:
+                        decoded[k] = decode(signatures[k])
+                    mine = mirrored(decoded[k]) if flip else decoded[k]
+                    if b not in theirs:
+                        theirs[b] = decode(texts[b])
+                    d = distance(mine, theirs[b], motion_weight, limit=max_distance)
+                    if d <= max_distance:
+                        found[k] = (run, ids[b], d)
+    return found
