@@ -40,8 +40,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.keep_work:
         pipeline = pipeline.model_copy(update={"keep_work": True})
     inputs = args.input + [InputList(p) for p in args.input_list]
-    check_address(args.address, args.connect_timeout)  # before the lease and before Ray
-    summary = run_pipeline(pipeline, inputs, args.output, address=args.address,
+    # RAY_ADDRESS (set by `ray job submit` for its entrypoint) names a cluster as --address
+    # does; without either the run starts a Ray of its own, even beside a `ray start` one
+    env = os.environ.get("RAY_ADDRESS", "")
+    address = args.address or (env if env not in ("", "local") else None)
+    try:
+        check_address(address, args.connect_timeout)  # before the lease and before Ray
+    except (exits.ClusterUnreachable, exits.UsageError) as exc:
+        if args.address:
+            raise
+        raise type(exc)(f"RAY_ADDRESS is set (it counts as --address): {exc}") from None
+    summary = run_pipeline(pipeline, inputs, args.output, address=address,
                            progress=not args.quiet, dedup_against=args.dedup_against,
                            started_at=process_started_at())  # wall time counts imports too
     console = Console(soft_wrap=True)  # a summary line stays one line in pipes and logs (80 columns there)

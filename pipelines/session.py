@@ -25,9 +25,11 @@ from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> bool:
-    """Start a local Ray (``address`` None, ``num_cpus`` None: all cores) or join the
-    cluster at ``address``. Returns True when this call started or joined Ray (False:
-    this process was already connected), so the caller disconnects (:func:`shutdown_ray`).
+    """Start a local Ray of this process's own (``address`` None, ``num_cpus`` None: all
+    cores; also when ``ray start`` runs a Ray on this machine, which ``ray.init()`` alone
+    would join) or join the cluster at ``address``. Returns True when this call started or
+    joined Ray (False: this process was already connected), so the caller disconnects
+    (:func:`shutdown_ray`).
 
     Raises :class:`pipelines.exits.ClusterUnreachable` when no cluster answers at ``address``.
     """
@@ -73,8 +75,8 @@ def _init(address: str | None, num_cpus: int | None, kwargs: dict) -> None:
     if address:  # workers on nodes started elsewhere (maybe from a terminal): the hook
         ray.init(address=address, runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK}, **kwargs)
     else:  # the raylet, and every worker it starts, inherit /dev/null as stdin
-        with stdin_detached():
-            ray.init(num_cpus=num_cpus, **kwargs)
+        with stdin_detached():  # "local": a Ray of its own, never one `ray start` began here
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import cli, exits
-from pipelines.resources import fit_to_cluster
+from pipelines.resources import fit_to_cluster, leave_room_for_tasks
 from support.pipelines import LOCAL_YAML
 
 
@@ -56,6 +56,27 @@ def test_an_actor_pool_larger_than_the_gpus_is_scaled_down():
     assert fit_to_cluster([vlm], [_node(8, 2), _node(8, 4)]) == []  # now it fits
 
 
+def test_actor_pools_leave_a_cpu_for_the_plans_tasks():
+    """A pool that holds every CPU leaves the per-source tasks none: the run had waited
+    forever with no source done (found by a helper: quality at concurrency 2 on 2 CPUs,
+    or any pool with ray.num_cpus 1). Pools shrink, the largest first; each plan alone."""
+    quality = _Stage("quality", cpus=1, concurrency=2, uses_model=True)
+    clip = _Stage("clip_embed", cpus=0.5, concurrency=5, uses_model=True)
+    per_source = [_Stage("probe"), _Stage("split"), _Stage("extract"), quality, clip]
+    vlm = _Stage("vlm_caption", cpus=2, concurrency=1, uses_model=True)  # captioning: a plan of its own
+    # 2 + 2.5 + a 1-CPU task > 4 CPUs: clip_embed (2.5) gives one, then quality (2, the first of a tie)
+    warnings = leave_room_for_tasks([per_source, [vlm]], [_node(4)])
+    assert (quality.resources.concurrency, clip.resources.concurrency) == (1, 4)  # 1 + 2 + 1 <= 4
+    assert vlm.resources.concurrency == 1  # 2 + 1 <= 4
+    assert warnings == [
+        "stage quality: resources.concurrency 2 leaves no CPU for the pipeline's tasks on this 4-CPU cluster; using 1",
+        "stage clip_embed: resources.concurrency 5 leaves no CPU for the pipeline's tasks on this 4-CPU cluster; using 4"]
+    assert leave_room_for_tasks([per_source, [vlm]], [_node(4)]) == []  # now it fits
+    with pytest.raises(exits.InsufficientResources, match=r"pools of quality \(1 CPU at one actor each\).*need 2 "
+                                                           r"CPUs at once; the Ray cluster has 1"):
+        leave_room_for_tasks([[_Stage("probe"), _Stage("quality", cpus=1, uses_model=True)]], [_node(1)])
+
+
 def test_a_worker_larger_than_every_node_is_refused():
     with pytest.raises(exits.InsufficientResources, match="extract asks for 8 CPU.*at most 4 CPU"):
         fit_to_cluster([_Stage("extract", cpus=8)], [_node(4), _node(2)])
@@ -92,6 +113,34 @@ def test_unreachable_or_malformed_address_is_one_clear_line(tmp_path, capsys):
     assert cli.main(args + ["head-node"]) == exits.USAGE
     assert "expected HOST:PORT" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing written before the cluster answered
+
+
+def test_ray_address_in_the_environment_counts_as_address(tmp_path, capsys, monkeypatch):
+    """RAY_ADDRESS (what `ray job submit` sets) names the cluster to join, as --address
+    does; the flag wins over it; RAY_ADDRESS=local is a Ray of the run's own."""
+    port = _free_port()  # nothing listens there
+    args = ["run", LOCAL_YAML, "--input", str(tmp_path), "--output", str(tmp_path / "o"), "--connect-timeout", "1"]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    assert cli.main(args) == exits.CLUSTER_UNREACHABLE
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: RAY_ADDRESS is set (it counts as --address): --address 127.0.0.1:{port}: "
+                          f"no Ray cluster answers"), err
+    assert cli.main(args + ["--address", "head-node"]) == exits.USAGE  # the flag is checked, not the variable
+    assert capsys.readouterr().err.startswith("error: --address head-node: expected HOST:PORT")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_run_without_an_address_asks_for_a_ray_of_its_own(monkeypatch):
+    """Without an address ``ray.init()`` would join a Ray that `ray start` began on this
+    machine (and fail on ``ray.num_cpus``); the run asks for ``address="local"``."""
+    import pipelines.session as session
+
+    calls = []
+    monkeypatch.setattr(session.ray, "init", lambda **kw: calls.append(kw))
+    session._init(None, 1, {"include_dashboard": False})
+    session._init("10.0.0.5:6379", None, {})
+    assert calls[0]["address"] == "local" and calls[0]["num_cpus"] == 1
+    assert calls[1]["address"] == "10.0.0.5:6379" and "num_cpus" not in calls[1]
 
 
 def test_a_bug_deep_in_a_run_is_exit_1_with_a_saved_traceback(tmp_path, capsys, monkeypatch):
