@@ -9,7 +9,12 @@ the run silent after ``sources N/N``. :func:`fit_to_cluster` runs right after Ra
   asks for and what the largest node has;
 - an actor pool larger than the cluster can host at once (summed over nodes, each
   node hosting ``min(node GPUs / gpus, node CPUs / cpus)`` actors) is scaled down to
-  what fits, with a warning line.
+  what fits, with a warning line;
+- the actor pools of one streaming plan hold their CPUs for the whole plan, beside its
+  tasks (:func:`leave_room_for_tasks`): pools that would leave no CPU for the plan's
+  largest task (a model stage of ``concurrency`` 2 on a 2-CPU node, or any pool on a
+  ``ray.num_cpus: 1`` Ray, had left the run waiting forever with no source done) are
+  scaled down with a warning; exit code 7 when one actor per pool still leaves none.
 
 An autoscaling cluster can grow later; size ``resources.concurrency`` to the nodes it
 can reach and start the run when they are up (docs/cluster.md).
@@ -71,4 +76,39 @@ def fit_to_cluster(stages: list, nodes: Iterable[Mapping]) -> list[str]:
                             f"actors the cluster can host ({_describe(res.cpus, res.gpus)} each); "
                             f"using {fit}")
             stage.resources = res.model_copy(update={"concurrency": fit})
+    return warnings
+
+
+def leave_room_for_tasks(plans: list[list], nodes: Iterable[Mapping]) -> list[str]:
+    """Scale down, in place, the actor pools (stages with ``uses_model``) of each plan in
+    ``plans`` (the stages that stream through one Ray Data plan at once: the per-source
+    stages, the captioning stages) until the cluster's CPUs hold them and the plan's
+    largest task (1 CPU at least: the plan's own row maps) together. Returns warning
+    lines; raises :class:`~pipelines.exits.InsufficientResources` when one actor per
+    pool does not leave room (module docstring)."""
+    total = sum(c for c, _ in _capacity(nodes))
+    warnings = []
+    for stages in plans:
+        pools = [s for s in stages if s.uses_model]
+        if not pools:
+            continue
+        task = max([1.0] + [s.resources.cpus for s in stages if not s.uses_model])
+        size = {s.name: s.resources.concurrency or 1 for s in pools}
+        held = lambda: sum(size[s.name] * s.resources.cpus for s in pools)  # noqa: E731
+        while held() + task > total + 1e-9:
+            grown = [s for s in pools if size[s.name] > 1]
+            if not grown:
+                names = ", ".join(s.name for s in pools)
+                raise InsufficientResources(
+                    f"the actor pools of {names} ({held():g} CPU at one actor each) and the "
+                    f"pipeline's tasks ({task:g} CPU) need {held() + task:g} CPUs at once; the Ray "
+                    f"cluster has {total:g}: lower their resources.cpus or give Ray more CPUs (ray.num_cpus)")
+            biggest = max(grown, key=lambda s: size[s.name] * s.resources.cpus)
+            size[biggest.name] -= 1
+        for stage in pools:
+            if size[stage.name] != (stage.resources.concurrency or 1):
+                warnings.append(f"stage {stage.name}: resources.concurrency {stage.resources.concurrency} "
+                                f"leaves no CPU for the pipeline's tasks on this {total:g}-CPU cluster; "
+                                f"using {size[stage.name]}")
+                stage.resources = stage.resources.model_copy(update={"concurrency": size[stage.name]})
     return warnings

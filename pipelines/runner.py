@@ -35,7 +35,7 @@ from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.report_html.page import frames_from_store
 from pipelines.sources import scan_inputs
-from pipelines.resources import fit_to_cluster
+from pipelines.resources import fit_to_cluster, leave_room_for_tasks
 from pipelines.visibility import check_output_seen
 from pipelines.session import init_ray, owns_local_ray, shutdown_ray, stop_row_iteration
 from pipelines.workstore import WorkStore, frames_needed
@@ -188,8 +188,10 @@ class Runner:
         """Everything after Ray is up: the per-source phase (Ray's share of ``todo``, the
         head start's in-hand source), then dedup, captions, shards and reports."""
         walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
-        for line in fit_to_cluster(self.pipeline.stages, ray.nodes()):  # before any work
-            print(f"warning: {line}", file=sys.stderr)
+        nodes = ray.nodes()
+        plans = [self.pipeline.stages[:2] + self.pipeline.clip_stages(), self.pipeline.post_stages()]
+        for line in fit_to_cluster(self.pipeline.stages, nodes) + leave_room_for_tasks(plans, nodes):
+            print(f"warning: {line}", file=sys.stderr)  # before any work
         if address:  # joined a cluster: every node must see a local output folder
             check_output_seen(self.output, self.store.lease.location)
         if todo:
