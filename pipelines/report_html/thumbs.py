@@ -20,6 +20,7 @@ import base64
 import io
 import os
 import tarfile
+import zipfile
 
 import av
 import numpy as np
@@ -136,7 +137,8 @@ def span_frames(source: str, start_s: float, end_s: float) -> list[np.ndarray]:
 def _try(fn, *args) -> list[np.ndarray]:
     try:
         return fn(*args)
-    except (OSError, ValueError, av.FFmpegError, tarfile.TarError):  # unreadable: try the next place
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, av.FFmpegError,
+            tarfile.TarError):  # unreadable (e.g. a damaged frame sample): try the next place
         return []
 
 

@@ -140,3 +140,22 @@ def test_shard_spec_of_a_store_run_and_of_its_shards_folder():
     # the shards folder itself, as a local folder works (before: .../shards/shards/*.tar, exit 2)
     assert shard_spec("memory://spec-run/shards") == "memory://spec-run/shards/*.tar"
     assert shard_spec("memory://spec-run/shards/") == "memory://spec-run/shards/*.tar"
+
+
+def test_a_damaged_frame_sample_falls_back_to_the_clip_mp4(curated_run, tmp_path):
+    """A kept clip whose saved frame sample is cut short or empty gets its thumbnail from
+    its mp4 (found by a helper: a truncated .npz raised BadZipFile and the report failed)."""
+    import shutil
+
+    from pipelines.report_html import thumbs
+
+    clip_id = pq.read_table(curated_run / "index.parquet").column("clip_id")[0].as_py()
+    work = tmp_path / "out"
+    shutil.copytree(curated_run, work, ignore=shutil.ignore_patterns("shards"))
+    sample = next((work / "work" / "clips").rglob(f"{clip_id}.frames.npz"))
+    frames, note = thumbs.kept_frames(str(work), clip_id, None)
+    assert note == "frame sample" and len(frames) == 3
+    for damaged in (sample.read_bytes()[:3000], b""):
+        sample.write_bytes(damaged)
+        frames, note = thumbs.kept_frames(str(work), clip_id, None)
+        assert note == "clip mp4" and len(frames) == 3
