@@ -5,15 +5,18 @@ the project's own dataclasses produced inside the same run, never data read from
 shard. The streaming plan of the per-source phase::
 
     sources -> map(probe) -> flat_map(split + extract from one decode, fan out clips)
-            -> repartition(rows_per_block) -> map(extract: only clips not yet extracted)
+            [-> repartition(rows_per_block)] -> map(extract: only clips not yet extracted)
             -> map(score: only clips not yet scored) -> ...
 
 A source's clips are encoded by the worker that decoded it, from the same decode
 (:mod:`curate.onepass`), which also scores, hashes and filters each clip as it is
 encoded (the plain CPU stages right after extract, :func:`fusable`; the later maps pass
-such clips on); consecutive task-based maps are fused by Ray Data, and clips are
-re-blocked (:func:`rows_per_block`) so the later per-clip stages of one long source
-spread over all workers (as do the spans of a source too large for the one-decode path).
+such clips on); consecutive task-based maps are fused by Ray Data. When a clip stage is
+left after the pass (a model stage), clips are re-blocked (:func:`rows_per_block`) so
+the later per-clip stages of one long source spread over all workers (as do the spans of
+a source too large for the one-decode path); when none is, they are not: the
+repartition merged small blocks up to 16 clips, which held finished sources back from
+their commit (a helper's Ctrl-C at 11 s of a run on a joined cluster had kept 0 of 24).
 Stages with ``uses_model`` run as an actor pool (``resources.concurrency`` actors with
 ``resources.gpus`` GPUs each) and ``setup()`` loads the model once per actor.
 """
@@ -269,7 +272,8 @@ def source_plan(sources: list[str], work_dir: str, steps: PassSteps) -> ray.data
     cpus = max(steps.split.resources.cpus, extract.resources.cpus)  # the pass does both stages' work
     gpus = max(steps.split.resources.gpus, extract.resources.gpus)
     ds = add_stage(ds, steps.probe).flat_map(steps.one_pass, num_cpus=cpus, num_gpus=gpus or None)
-    ds = ds.repartition(target_num_rows_per_block=rows_per_block(extract))
+    if not steps.one_pass.drop_samples:  # a clip stage runs after the pass: spread its clips
+        ds = ds.repartition(target_num_rows_per_block=rows_per_block(extract))
     for stage in steps.clip_stages:
         ds = add_stage(ds, stage)
     return ds.map(_strip)
