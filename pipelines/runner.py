@@ -22,7 +22,7 @@ import ray
 
 from curate import store
 from curate.shards import ShardInfo, ShardJob, caption_text, write_shard
-from curate.dedup.against import locate_index
+from curate.dedup.against import check_earlier
 from curate.tasks import ClipTask
 from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
@@ -81,11 +81,12 @@ class Runner:
                              "Ray workers cannot write to it")
         self.progress = Progress(enabled=progress)
         self.dedup_against = list(dedup_against or [])
-        for path in self.dedup_against:
-            try:
-                locate_index(path)  # an error now, not after the per-source phase
-            except FileNotFoundError as exc:
-                raise InputNotFound(str(exc)) from None
+        try:
+            check_earlier(self.dedup_against, self.output)  # an error now, not after the per-source phase
+        except FileNotFoundError as exc:
+            raise InputNotFound(str(exc)) from None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if self.dedup_against and pipeline.stage("dedup") is None:
             raise UsageError("--dedup-against needs a dedup stage in the pipeline")
         extract = pipeline.stages[2]

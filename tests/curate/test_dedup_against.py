@@ -110,3 +110,27 @@ def test_cli_missing_earlier_index_exits_2_before_any_work(tmp_path, capsys):
     assert rc == 2
     assert f"--dedup-against {tmp_path / 'gone'}: no earlier run's index.parquet" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_unusable_earlier_runs_are_refused_before_any_work(tmp_path, capsys):
+    """The run's own output (every clip would be a duplicate of itself, and its published
+    index and shards were emptied: found by a helper), a file that is not Parquet and a
+    rejects table are exit 2 with one line, before the output is touched."""
+    from pipelines.cli import main
+
+    run1 = _earlier(tmp_path / "run1", [_rec("E1", random_hashes(1)[0])])
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "index.parquet").write_text("garbage\n")
+    pq.write_table(pa.table({"source_path": ["a.mp4"]}), tmp_path / "rejects.parquet")
+    before = (tmp_path / "run1" / "index.parquet").read_bytes()
+    base = ["run", "local", "--input", str(tmp_path / "nothing-needed"), "--quiet"]
+    cases = [([*base, "--output", run1, "--dedup-against", run1], "that is this run's own --output"),
+             ([*base, "--output", run1, "--dedup-against", run1 + "/index.parquet"], "own --output"),
+             ([*base, "--output", str(tmp_path / "o"), "--dedup-against", str(tmp_path / "junk")],
+              "is not a readable Parquet index"),
+             ([*base, "--output", str(tmp_path / "o"), "--dedup-against", str(tmp_path / "rejects.parquet")],
+              "index has no ['clip_id', 'phash'] column")]
+    for argv, want in cases:
+        assert main(argv) == 2, argv
+        assert want in capsys.readouterr().err
+    assert (tmp_path / "run1" / "index.parquet").read_bytes() == before and not (tmp_path / "o").exists()
