@@ -46,13 +46,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     address = args.address or (env if env not in ("", "local") else None)
     try:
         check_address(address, args.connect_timeout)  # before the lease and before Ray
+        summary = run_pipeline(pipeline, inputs, args.output, address=address,
+                               progress=not args.quiet, dedup_against=args.dedup_against,
+                               started_at=process_started_at())  # wall time counts imports too
     except (exits.ClusterUnreachable, exits.UsageError) as exc:
-        if args.address:
+        if args.address or not address or not str(exc).startswith("--address"):
             raise
         raise type(exc)(f"RAY_ADDRESS is set (it counts as --address): {exc}") from None
-    summary = run_pipeline(pipeline, inputs, args.output, address=address,
-                           progress=not args.quiet, dedup_against=args.dedup_against,
-                           started_at=process_started_at())  # wall time counts imports too
     console = Console(soft_wrap=True)  # a summary line stays one line in pipes and logs (80 columns there)
     console.rule("vidcurate run: summary")
     for line in summary.lines():

@@ -102,7 +102,8 @@ def leave_room_for_tasks(plans: list[list], nodes: Iterable[Mapping]) -> list[st
                 raise InsufficientResources(
                     f"the actor pools of {names} ({held():g} CPU at one actor each) and the "
                     f"pipeline's tasks ({task:g} CPU) need {held() + task:g} CPUs at once; the Ray "
-                    f"cluster has {total:g}: lower their resources.cpus or give Ray more CPUs (ray.num_cpus)")
+                    f"cluster has {total:g}: lower their resources.cpus, or run on more CPUs (ray.num_cpus "
+                    "sizes a local Ray)")
             biggest = max(grown, key=lambda s: size[s.name] * s.resources.cpus)
             size[biggest.name] -= 1
         for stage in pools:
