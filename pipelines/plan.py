@@ -199,8 +199,9 @@ def add_stage(ds: ray.data.Dataset, stage: Stage) -> ray.data.Dataset:
     """Append one stage to a plan: an actor pool for model stages, tasks otherwise."""
     res = stage.resources
     if stage.uses_model:
-        return ds.map_batches(_ActorStage, fn_constructor_kwargs={"stage": stage},
-                              batch_size=res.batch_size, concurrency=res.concurrency or 1,
+        return ds.map_batches(_ActorStage, fn_constructor_kwargs={"stage": stage},  # a fixed-size pool
+                              batch_size=res.batch_size,  # (``concurrency=`` is deprecated since Ray 2.51)
+                              compute=ray.data.ActorPoolStrategy(size=res.concurrency or 1),
                               num_cpus=res.cpus, num_gpus=res.gpus or None)
     return ds.map(_Apply(stage), num_cpus=res.cpus, num_gpus=res.gpus or None)
 
