@@ -56,40 +56,42 @@ def locate_index(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
     raise FileNotFoundError(f"--dedup-against {path}: no earlier run's index.parquet there")
 
 
-def check_earlier(paths: list[str], output: str) -> None:
-    """Refuse earlier runs that cannot be used, before any work: a path without an index
-    (FileNotFoundError), the run's own ``output`` folder or index (ValueError: every clip
-    would be a duplicate of itself and the output's index and shards emptied; found by a
-    helper), an index that is not Parquet or lacks ``clip_id``/``phash`` (ValueError)."""
-    import pyarrow.dataset as pads  # here: it imports pandas, and only --dedup-against reads
+def open_index(path: str):
+    """The ``pyarrow.dataset.Dataset`` of an earlier run's index (folder or index path).
+    Raises FileNotFoundError when there is none, ValueError when it is not readable
+    Parquet or lacks ``clip_id``/``phash``."""
+    import pyarrow.dataset as pads  # here: it imports pandas (0.2 s), and only --dedup-against reads
 
+    fs, p = locate_index(path)
+    try:
+        ds = pads.dataset(p, filesystem=fs, format="parquet")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--dedup-against {path}: {p} is not a readable Parquet index "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    missing = {"clip_id", "phash"} - set(ds.schema.names)
+    if missing:
+        raise ValueError(f"--dedup-against {path}: index has no {sorted(missing)} column "
+                         "(give a run's output folder or its index.parquet)")
+    return ds
+
+
+def check_earlier(paths: list[str], output: str) -> None:
+    """Refuse earlier runs that cannot be used, before any work: the errors of
+    :func:`open_index`, and the run's own ``output`` folder or index (ValueError: every
+    clip would be a duplicate of itself and the output's index and shards emptied; found
+    by a helper)."""
     own_fs, own = fsspec.core.url_to_fs(posixpath.join(output.rstrip("/"), "index.parquet"))
     for path in paths:
         fs, p = locate_index(path)
         if type(fs) is type(own_fs) and posixpath.normpath(p) == posixpath.normpath(own):
             raise ValueError(f"--dedup-against {path}: that is this run's own --output; name earlier runs only")
-        try:
-            names = pads.dataset(p, filesystem=fs, format="parquet").schema.names
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"--dedup-against {path}: {p} is not a readable Parquet index "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-        missing = {"clip_id", "phash"} - set(names)
-        if missing:
-            raise ValueError(f"--dedup-against {path}: index has no {sorted(missing)} column "
-                             "(give a run's output folder or its index.parquet)")
+        open_index(path)
 
 
 def _read_one(path: str) -> dict[int, tuple[list[str], list[str]]]:
     """{hash length: (clip ids, hashes)} of one earlier index, empty hashes skipped."""
-    import pyarrow.dataset as pads  # here: it imports pandas (0.2 s), and only --dedup-against reads
-
-    fs, p = locate_index(path)
-    ds = pads.dataset(p, filesystem=fs, format="parquet")
-    missing = {"clip_id", "phash"} - set(ds.schema.names)
-    if missing:
-        raise ValueError(f"--dedup-against {path}: index has no {sorted(missing)} column")
     out: dict[int, tuple[list[str], list[str]]] = {}
-    for batch in ds.to_batches(columns=["clip_id", "phash"]):
+    for batch in open_index(path).to_batches(columns=["clip_id", "phash"]):
         for cid, h in zip(batch.column("clip_id").to_pylist(), batch.column("phash").to_pylist()):
             if h:
                 ids, hashes = out.setdefault(len(h), ([], []))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate.dedup.against import open_index
 from curate.dedup.edits import gists_by_size, mirror_gists
 from curate.dedup.signature import Signature, decode
 from curate.dedup.verify import distance, mirrored
@@ -28,12 +29,7 @@ Match = tuple[int, str, float]  # (earlier run position in paths, earlier clip i
 def _batches(path: str, rows: int):
     """``(clip ids, signatures)`` of an earlier index, ``rows`` at a time; nothing when it
     has no ``dedup_signature`` column."""
-    import pyarrow.dataset as pads  # here: it imports pandas, and only --dedup-against reads
-
-    from curate.dedup.against import locate_index
-
-    fs, p = locate_index(path)
-    ds = pads.dataset(p, filesystem=fs, format="parquet")
+    ds = open_index(path)
     if "dedup_signature" not in ds.schema.names:
         return
     for batch in ds.to_batches(columns=["clip_id", "dedup_signature"], batch_size=rows):
