@@ -53,7 +53,7 @@ class FixedCluster(ClusterAutoscaler):
     execution's budget is the node's resources (CPU, GPU, memory, object store bytes)
     as Ray reports them when the executor starts."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs):  # create_cluster_autoscaler's arguments: not needed
         self._total = ExecutionResources.from_resource_dict(ray.cluster_resources())
 
     def try_trigger_scaling(self) -> None:
@@ -65,10 +65,6 @@ class FixedCluster(ClusterAutoscaler):
     def get_total_resources(self) -> ExecutionResources:
         """The node's resources (:class:`ExecutionResources`)."""
         return self._total
-
-
-def _fixed_cluster(*args, **kwargs) -> FixedCluster:
-    return FixedCluster()
 
 
 def _new_dataset_id() -> str:
@@ -88,7 +84,7 @@ def _swaps() -> list[tuple[object, str, object]]:
         return []
     calls = {name: staticmethod(_dropped) for name in _STATS_CALLS}
     calls["gen_dataset_id_from_stats_actor"] = staticmethod(_new_dataset_id)
-    return [(_executor, "create_cluster_autoscaler", _fixed_cluster)] + [
+    return [(_executor, "create_cluster_autoscaler", FixedCluster)] + [
         (manager, name, fn) for name, fn in calls.items()]
 
 
