@@ -155,6 +155,27 @@ def test_same_wall_other_local_motion_is_not_a_copy_but_its_edit_is():
     assert distance(right, _sig(crop_bright(_wall(1)))) <= EDIT_LIMIT  # 8 % crop, +30 levels
 
 
+def _passer_by(first: bool, n=24, w=256, h=144, side=60):
+    """6 s (4 fps) of the static wall of scene 3 with a dark figure (``side`` px) crossing it
+    left to right in the first (``first``) or the last 9 frames; the rest is the empty wall
+    (one fixed camera, two people taking the same path at other times)."""
+    wall = render(3, 0.0, w, h, drift=0.0)
+    out = np.repeat(wall[None], n, axis=0)
+    for k in range(9):
+        f = k if first else n - 9 + k
+        x = round((w - side) * k / 8)
+        out[f, h // 4:h // 4 + side, x:x + side] = 20 if first else 40
+    return out
+
+
+def test_two_windows_of_one_fixed_camera_sharing_an_empty_stretch_are_not_copies():
+    """Their empty stretches (15 of 24 frames each) align, but each has its own passer-by
+    outside them; a trimmed copy that keeps the passer-by is still a copy."""
+    a, b = _sig(_passer_by(True)), _sig(_passer_by(False))
+    assert distance(a, b) > EDIT_LIMIT
+    assert distance(a, _sig(crop_bright(_passer_by(True)[:18]))) <= EDIT_LIMIT
+
+
 @pytest.mark.parametrize("backend", ["faiss", "numpy"])
 def test_bucket_pairs_equal_brute_force_when_every_bucket_is_probed(backend, monkeypatch):
     import curate.dedup.clusters as clusters
