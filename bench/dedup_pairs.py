@@ -120,8 +120,9 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
     if kind == "rescale":
         h, w = clip[0].shape[:2]
         return [cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for f in clip], 28, "x0.5"
-    if kind in ("crop", "crop_bright"):
-        c = 0.08 if kind == "crop_bright" else float(rng.uniform(0.05, 0.10))
+    if kind in ("crop", "crop_bright", "crop_large"):
+        lo_hi = {"crop": (0.05, 0.10), "crop_large": (0.15, 0.30)}
+        c = float(rng.uniform(*lo_hi[kind])) if kind in lo_hi else 0.08
         h, w = clip[0].shape[:2]
         ch, cw = round(h * (1 - c)), round(w * (1 - c))
         y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
@@ -129,8 +130,8 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         if kind == "crop_bright":
             clip = _level(clip, lambda a: a + 30)
         return clip, crf, f"crop {c:.3f} at ({x},{y})"
-    if kind == "shift":
-        s = float(rng.uniform(0.1, 0.5))
+    if kind in ("shift", "shift_half"):
+        s = float(rng.uniform(0.1, 0.5)) if kind == "shift" else float(rng.uniform(0.4, 0.5)) * n / fps
         k = int(round(s * fps))
         return frames[k:k + n], crf, f"+{s:.2f} s"
     if kind == "bright":
@@ -153,12 +154,6 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         return [frames[i] for i in idx], crf, f"x{v}"
     if kind == "hflip":
         return [np.ascontiguousarray(f[:, ::-1]) for f in clip], crf, "mirrored left-right"
-    if kind == "crop_large":
-        c = float(rng.uniform(0.15, 0.30))
-        h, w = clip[0].shape[:2]
-        ch, cw = round(h * (1 - c)), round(w * (1 - c))
-        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        return [f[y:y + ch, x:x + cw] for f in clip], crf, f"crop {c:.3f} at ({x},{y})"
     if kind == "rotate":
         deg = float(rng.choice([-1, 1]) * rng.uniform(2, 8))
         h, w = clip[0].shape[:2]
@@ -168,10 +163,6 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         return [cv2.warpAffine(f, m, (w, h)) for f in clip], crf, f"{deg:+.1f} deg{' filled' if fill else ''}"
     if kind == "text":
         return [_news_bar(f, int(rng.integers(0, 3))) for f in clip], crf, "news bar and caption"
-    if kind == "shift_half":
-        s = float(rng.uniform(0.4, 0.5)) * n / fps
-        k = int(round(s * fps))
-        return frames[k:k + n], crf, f"+{s:.2f} s"
     raise ValueError(f"unknown edit {kind!r}")
 
 

@@ -31,9 +31,9 @@ angle search (before: crops to ~10 %, no rotation) were checked on that split wi
 15-30 % crops and 2-8 degree turns; they add no false pair there, on the held-out splits
 or on the footage run, and cost about 3x per candidate (``bench/dedup_accuracy.py``). A
 half overlap (instead of 60 %) found more half-window shifts but paired 10 s windows of
-the fixed indoor camera whose empty-room halves align, so it was not kept. Text bars over the picture are still missed:
-masking the pixels two clips disagree on made windows of one fixed camera (other people,
-same street) pairs.
+the fixed indoor camera whose empty-room halves align, so it was not kept. Text bars
+over the picture are still missed: masking the pixels two clips disagree on made
+windows of one fixed camera (other people, same street) pairs.
 """
 
 from __future__ import annotations
