@@ -5,7 +5,7 @@ Candidates come from :func:`curate.dedup.clusters.bucket_pairs` over each clip's
 cosine >= ``min_cos`` (linear in the number of clips for a fixed bucket size); each
 candidate is then checked with :func:`curate.dedup.verify.distance` (crop, scale,
 photometric and time search), kept when at most ``max_distance``. With ``workers > 1``
-and Ray running, candidates are verified by Ray tasks in chunks.
+and Ray running, candidates are dealt to Ray tasks (:func:`parts_of`).
 
 With ``mirror`` on, each clip's gist mirrored left-right is searched too, and a candidate
 found that way is verified against the other clip mirrored (:func:`curate.dedup.verify.mirrored`):
@@ -27,7 +27,8 @@ from curate.dedup.groups import Joined
 from curate.dedup.signature import Signature, decode, read_gist
 from curate.dedup.verify import distance, mirrored
 
-CHUNK = 2000  # candidate pairs per Ray task
+CHUNK = 2000  # most candidate pairs per Ray task
+MIN_PART = 32  # fewest candidate pairs per Ray task when spreading over workers
 
 
 Candidate = tuple[int, int, bool]  # (i, j, whether j is compared mirrored)
@@ -114,7 +115,7 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     union = Joined(len(signatures), *joined) if joined is not None else None
     if stats is not None:
         stats["candidates"] = len(cand)
-    found, verified = _run(signatures, cand, max_distance, motion_weight, workers, union)
+    found, verified = _run(signatures, cand, max_distance, motion_weight, workers, union, joined)
     if stats is not None:
         stats["verified"] = verified
     if not found:
@@ -127,22 +128,47 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     return i.astype(np.int64), j.astype(np.int64), d.astype(np.float32)
 
 
-def _run(signatures, cand, max_distance, motion_weight, workers, union: Joined | None = None):
+def parts_of(cand: list, workers: int) -> list[list]:
+    """``cand`` dealt round-robin into parts for Ray tasks: at least one part per
+    :data:`CHUNK` candidates, up to ``workers`` parts while each keeps :data:`MIN_PART`
+    candidates (a task costs a few tens of ms to start). Dealing keeps each part in the
+    order of ``cand`` (most alike first), so a part's own union-find skips as early."""
+    n = max(1, min(workers, len(cand) // MIN_PART), -(-len(cand) // CHUNK))
+    return [cand[k::n] for k in range(n)] if cand else []
+
+
+def _verify_part(texts: dict[int, str], part: list[Candidate], max_distance: float, motion_weight: float,
+                 n: int, joined: tuple[np.ndarray, np.ndarray] | None) -> tuple[list, int]:
+    """A Ray task: :func:`_verify` over ``part`` with its own union-find over ``n`` clips
+    seeded with the caller's ``joined`` pairs. Returns ``(found, pairs verified)``."""
+    union = Joined(n, *joined) if joined is not None else None
+    checked = [0]
+    return _verify(texts, part, max_distance, motion_weight, union, checked), checked[0]
+
+
+def _run(signatures, cand, max_distance, motion_weight, workers, union: Joined | None = None,
+         joined: tuple[np.ndarray, np.ndarray] | None = None):
     """Verify ``cand`` here (skipping pairs ``union`` already holds together, and joining
-    verified ones), or in Ray tasks of :data:`CHUNK` pairs (each sent only the signatures
-    its pairs use; pairs joined before are left out first) when ``workers > 1`` and Ray
-    is running. Returns ``(found, number of pairs verified)``."""
+    verified ones), or, when ``workers > 1``, Ray is running and :func:`parts_of` makes
+    several parts, in one Ray task per part (each sent only the signatures its pairs use,
+    each skipping with its own union-find seeded with ``joined``; pairs joined before are
+    left out first). The groups are the same either way: a skipped pair was already
+    connected. Returns ``(found, number of pairs verified)``."""
     if union is not None and workers > 1:
         cand = [(a, b, flip) for a, b, flip in cand if not union.together(a, b)]
-    chunks = [cand[s:s + CHUNK] for s in range(0, len(cand), CHUNK)]
     texts = lambda part: {k: signatures[k] for a, b, _ in part for k in (a, b)}  # noqa: E731
-    if workers > 1 and len(chunks) > 1:
+    parts = parts_of(cand, workers) if workers > 1 else [cand]
+    if len(parts) > 1:
         import ray
 
         if ray.is_initialized():
-            task = ray.remote(num_cpus=1)(_verify)
-            parts = ray.get([task.remote(texts(c), c, max_distance, motion_weight) for c in chunks])
-            return [p for part in parts for p in part], len(cand)
-    checked = [0]
-    found = [p for c in chunks for p in _verify(texts(c), c, max_distance, motion_weight, union, checked)]
+            task = ray.remote(num_cpus=1)(_verify_part)
+            ref = ray.put(joined) if joined is not None else None
+            done = ray.get([task.remote(texts(p), p, max_distance, motion_weight, len(signatures), ref)
+                            for p in parts])
+            return [f for found, _ in done for f in found], sum(k for _, k in done)
+    checked = [0]  # here: chunk by chunk, so decoded signatures are held for one chunk at a time
+    found = [p for s in range(0, len(cand), CHUNK)
+             for p in _verify(texts(cand[s:s + CHUNK]), cand[s:s + CHUNK], max_distance, motion_weight,
+                              union, checked)]
     return found, checked[0]

@@ -57,6 +57,7 @@ from curate.stage import Stage
 from schemas import ClipRecord
 
 Dropped = tuple[ClipRecord, str, str]  # (dropped record, kept clip id, detail)
+SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over Ray tasks
 
 
 def keep_key(rec: ClipRecord) -> tuple:
@@ -74,7 +75,8 @@ class DedupStage(Stage):
     them to be verified at all); ``mirror`` (a left-right flipped copy is an edited copy
     too: each gist is also searched mirrored); ``semantic_min_cos`` (cosine of two clips' open_clip
     embeddings for a semantic duplicate; null = off); ``workers`` (Ray tasks that search hash bands and
-    verify candidates in parallel when Ray is running; 1 = in this process).
+    verify candidates in parallel when Ray is running; 1 = in this process; null = as many
+    as the running Ray has CPUs, 1 without Ray: :meth:`n_workers`).
     This stage runs on the driver over every committed record, not per clip.
     """
 
@@ -85,7 +87,19 @@ class DedupStage(Stage):
     min_gist_cos: float = Field(0.7, ge=-1, le=1)
     mirror: bool = True
     semantic_min_cos: float | None = Field(None, ge=-1, le=1)
-    workers: int = Field(1, ge=1, le=256)
+    workers: int | None = Field(1, ge=1, le=256)
+
+    def n_workers(self) -> int:
+        """``workers``, or when null the CPUs of the Ray this process is connected to (1
+        without Ray): after the per-source phase they are free, and verifying a few hundred
+        candidate pairs takes seconds on one core."""
+        if self.workers is not None:
+            return self.workers
+        import ray
+
+        if not ray.is_initialized():
+            return 1
+        return max(1, min(256, int(ray.cluster_resources().get("CPU", 1))))
 
     def max_bits(self, hex_len: int) -> int:
         """Largest Hamming distance (bits) still a near-duplicate for ``hex_len``-char hashes."""
@@ -106,15 +120,16 @@ class DedupStage(Stage):
             if r.phash:
                 by_len.setdefault(len(r.phash), []).append(i)
         dropped: dict[int, tuple[str, str]] = {}
+        workers = self.n_workers()
         for length, idx in by_len.items():
             earlier = against.by_len.get(length) if against is not None else None
             paths = against.paths if against is not None else []
-            self._drop(records, np.array(idx), self.max_bits(length), earlier, paths, dropped)
+            self._drop(records, np.array(idx), self.max_bits(length), earlier, paths, dropped, workers)
         kept = [r for i, r in enumerate(records) if i not in dropped]
         return kept, [(records[i], *dropped[i]) for i in sorted(dropped)]
 
     def _drop(self, records, idx: np.ndarray, max_dist: int, earlier: EarlierClips | None,
-              paths: list[str], dropped: dict[int, tuple[str, str]]) -> None:
+              paths: list[str], dropped: dict[int, tuple[str, str]], workers: int = 1) -> None:
         """Mark the dropped members of each group among ``records[idx]`` (same hash length)."""
         codes = hex_codes([records[i].phash for i in idx])
         # Identical hashes are searched once (a bucket of many equal codes would cost
@@ -122,11 +137,12 @@ class DedupStage(Stage):
         _, first, same = np.unique(codes.view(f"V{codes.shape[1]}").ravel(), return_index=True,
                                    return_inverse=True)
         codes, n = codes[first], len(idx)
-        i, j, _ = near_pairs(codes, max_dist, workers=self.workers)
+        band_workers = workers if n >= SPREAD_HASHES else 1  # a few thousand codes take milliseconds here
+        i, j, _ = near_pairs(codes, max_dist, workers=band_workers)
         i, j = np.r_[first[i], np.arange(n)], np.r_[first[j], first[same]]
         if self.edit_distance is not None:
             ei, ej, _ = edit_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
-                                   self.min_gist_cos, workers=self.workers, joined=(i, j),
+                                   self.min_gist_cos, workers=workers, joined=(i, j),
                                    mirror=self.mirror)
             i, j = np.r_[i, ei], np.r_[j, ej]
         if self.semantic_min_cos is not None:
@@ -134,7 +150,8 @@ class DedupStage(Stage):
             i, j = np.r_[i, si], np.r_[j, sj]
         rows = np.zeros(0, dtype=np.int64)
         if earlier is not None and len(earlier.clip_ids):
-            qi, bj, _ = near_pairs(codes, max_dist, base=earlier.codes, workers=self.workers)
+            qi, bj, _ = near_pairs(codes, max_dist, base=earlier.codes,
+                                  workers=workers if n + len(earlier.codes) >= SPREAD_HASHES else 1)
             qi = first[qi]
             if self.edit_distance is not None:  # edited copies of earlier clips (signatures)
                 ei, ebj = self._earlier_edits(records, idx, earlier, paths, skip=set(qi.tolist()))

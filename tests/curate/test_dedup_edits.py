@@ -230,6 +230,38 @@ def test_ray_verification_finds_the_same_pairs(ray_session, monkeypatch):
     assert set(zip(*(a.tolist() for a in here[:2]))) == {(0, 1), (0, 3), (1, 3)}
 
 
+def test_candidates_are_dealt_to_at_most_one_part_per_worker_in_their_order(monkeypatch):
+    import curate.dedup.edits as edits
+
+    cand = [(k, k + 1, False) for k in range(100)]
+    parts = edits.parts_of(cand, 2)
+    assert parts == [cand[0::2], cand[1::2]]  # each part keeps the most-alike-first order
+    assert edits.parts_of(cand, 8) == [cand[k::3] for k in range(3)]  # 32+ candidates per part
+    assert edits.parts_of(cand[:40], 4) == [cand[:40]]  # too few to spread
+    monkeypatch.setattr(edits, "CHUNK", 10)
+    assert len(edits.parts_of(cand, 1)) == 10  # at most CHUNK per part, whatever the workers
+
+
+def test_stage_with_workers_null_verifies_on_the_rays_cpus_and_keeps_the_same_clips(ray_session, monkeypatch):
+    import curate.dedup.edits as edits
+
+    recs = [_record("orig", _clip(2.0), size=(1280, 720)), _record("later", _clip(12.0), start=10.0),
+            _record("copy", _clip(2.0, edit=crop_bright), path="b.mp4"),
+            _record("boxed", _clip(2.2, edit=letterbox), path="c.mp4"),
+            _record("other", _clip(2.0, seed=8), path="d.mp4")]
+    stage = DedupStage(workers=None)
+    assert stage.n_workers() == 2  # the session's Ray has 2 CPUs
+    parts, here = [], []
+    deal, verify = edits.parts_of, edits._verify
+    monkeypatch.setattr(edits, "MIN_PART", 1)  # a handful of candidates still spread
+    monkeypatch.setattr(edits, "parts_of", lambda c, w: parts.extend(deal(c, w)) or deal(c, w))
+    monkeypatch.setattr(edits, "_verify", lambda *a: here.append(1) or verify(*a))  # the driver's own calls
+    kept, dropped = stage.run(recs)
+    assert [r.clip_id for r in kept] == ["orig", "later", "other"]
+    assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
+    assert len(parts) == 2 and not here  # two Ray tasks verified every candidate, the driver none
+
+
 def test_a_limit_gives_the_same_verdict_and_the_exact_distance_under_it():
     orig = _sig(_clip(2.0))
     for other in (_sig(_clip(2.0, edit=crop_bright)), _sig(_clip(12.0)), _sig(_clip(2.0, seed=8)),
