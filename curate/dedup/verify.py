@@ -31,9 +31,11 @@ angle search (before: crops to ~10 %, no rotation) were checked on that split wi
 15-30 % crops and 2-8 degree turns; they add no false pair there, on the held-out splits
 or on the footage run, and cost about 3x per candidate (``bench/dedup_accuracy.py``). A
 half overlap (instead of 60 %) found more half-window shifts but paired 10 s windows of
-the fixed indoor camera whose empty-room halves align, so it was not kept. Text bars
-over the picture are still missed: masking the pixels two clips disagree on made
-windows of one fixed camera (other people, same street) pairs.
+the fixed indoor camera whose empty-room halves align, so it was not kept. A news bar,
+ticker or subtitles over one clip: step 2 then compares the rows outside the band
+(:mod:`curate.dedup.overlay`, which also says why only a band that passes its three
+tests: masking every pixel two clips disagree on made windows of one fixed camera, other
+people in the same street, pairs).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from curate.dedup.overlay import overlay_rows
 from curate.dedup.signature import Signature
 
 # 2 % steps up to a ~10 % crop, then coarser up to 1.43 (30 % of each side cut)
@@ -82,10 +85,12 @@ def _resized(x: np.ndarray, scale: float, angle: float) -> np.ndarray:
 Geometry = tuple[float, float, tuple[int, int], bool, float]
 
 
-def geometry(a: np.ndarray, b: np.ndarray) -> Geometry:
+def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None) -> Geometry:
     """Best ``(correlation, scale, (x, y), a_is_larger, angle)`` placing the trimmed mean of
     one ``(N, T, T) float32`` thumbnail stack inside the other's mean scaled by ``scale``
-    (:data:`SCALES`) and turned by ``angle`` degrees.
+    (:data:`SCALES`) and turned by ``angle`` degrees. ``rows``: only the rows ``r0:r1`` of the
+    trimmed mean are matched (the others hold an overlay band); ``(x, y)`` is still where
+    the whole trimmed mean goes.
 
     Scales are searched unturned first; then :data:`ANGLES` at the :data:`NEAR` scales on
     either side of the best one, then the best angle +-:data:`REFINE` degrees at the best
@@ -93,6 +98,8 @@ def geometry(a: np.ndarray, b: np.ndarray) -> Geometry:
     scale and angle move together; the two-stage search costs about a third of a full grid)."""
     t = a.shape[1]
     m = max(1, t // 16)
+    core = t - 2 * m
+    r0, r1 = rows or (0, core)
     means = a.mean(axis=0), b.mean(axis=0)
     best: Geometry = (-2.0, 1.0, (0, 0), True, 0.0)
 
@@ -101,7 +108,8 @@ def geometry(a: np.ndarray, b: np.ndarray) -> Geometry:
         for s in scales:
             for angle in angles:
                 for larger, (x, y) in ((True, means), (False, means[::-1])):
-                    r = cv2.matchTemplate(_resized(x, s, angle), y[m:t - m, m:t - m], cv2.TM_CCOEFF_NORMED)
+                    big = _resized(x, s, angle)  # rows where the part r0:r1 of a whole core fits:
+                    r = cv2.matchTemplate(big[r0:len(big) - core + r1], y[m + r0:m + r1, m:t - m], cv2.TM_CCOEFF_NORMED)
                     _, v, _, loc = cv2.minMaxLoc(r)
                     if v > best[0]:
                         best = (float(v), float(s), loc, larger, float(angle))
@@ -125,16 +133,27 @@ def _warp(thumbs: np.ndarray, scale: float, loc: tuple[int, int], core: int, ang
 def similarities(a: Signature, b: Signature):
     """``(appearance, motion, moving_a, moving_b)``: ``(Na, Nb)`` correlation matrices of
     the frames of ``a`` and ``b`` under their best geometry, and each clip's mean absolute
-    difference from its mean frame (luma levels)."""
+    difference from its mean frame (luma levels). When one clip carries an overlay band
+    (:func:`curate.dedup.overlay.overlay_rows`) and the rows outside it correlate better,
+    all four come from those rows."""
     ta, tb = a.thumbs.astype(np.float32), b.thumbs.astype(np.float32)
     t = ta.shape[1]
     m = max(1, t // 16)
-    _, scale, loc, a_larger, angle = geometry(ta, tb)
-    if a_larger:
-        xa, xb = _warp(ta, scale, loc, t - 2 * m, angle), tb[:, m:t - m, m:t - m]
-    else:
-        xa, xb = ta[:, m:t - m, m:t - m], _warp(tb, scale, loc, t - 2 * m, angle)
+    def placed(g: Geometry) -> tuple[np.ndarray, np.ndarray]:
+        _, scale, loc, a_larger, angle = g
+        if a_larger:
+            return _warp(ta, scale, loc, t - 2 * m, angle), tb[:, m:t - m, m:t - m]
+        return ta[:, m:t - m, m:t - m], _warp(tb, scale, loc, t - 2 * m, angle)
+
+    xa, xb = placed(geometry(ta, tb))
     appearance = _unit(xa) @ _unit(xb).T
+    keep = overlay_rows(xa, xb)  # a news bar or subtitles over one of them: compare the other rows
+    if keep is not None:  # the band also pulled the placement: place the rows outside it again
+        kept = np.flatnonzero(keep)
+        xa2, xb2 = placed(geometry(ta, tb, rows=(int(kept[0]), int(kept[-1]) + 1)))
+        outside = _unit(xa2[:, keep]) @ _unit(xb2[:, keep]).T
+        if outside.max() > appearance.max():
+            appearance, xa, xb = outside, xa2[:, keep], xb2[:, keep]
     ra, rb = xa - xa.mean(axis=0), xb - xb.mean(axis=0)
     motion = _unit(ra) @ _unit(rb).T
     return appearance, motion, float(np.abs(ra).mean()), float(np.abs(rb).mean())
