@@ -11,7 +11,8 @@ one original. Rules, measured in the same run:
 - ``phash 0.05, bars cut``: the same with black bars cut first (the embed stage now);
 - ``default``: what ``DedupStage()`` pairs: the pHash pairs plus edit pairs (gist buckets
   then signature verification at ``edit_distance`` 0.06, :mod:`curate.dedup.edits`),
-  left-right flipped copies included (``mirror``); ``default, no mirror`` without them.
+  left-right flipped copies included (``mirror``), gists from ``crop_gist_cos`` verified
+  as crops; ``default, no mirror`` without flipped copies.
 
 Pairs are judged directly (no transitive closure). Also printed: recall per edit kind
 and false pairs per hard-negative group for the default, candidates verified and
@@ -94,9 +95,10 @@ def run_split(clips: list[dict], split: str) -> None:
     t = time.perf_counter()
     stats: dict = {}
     ei, ej, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, stats=stats,
-                           mirror=stage.mirror)
+                           mirror=stage.mirror, crop_cos=stage.crop_gist_cos)
     verify_s = time.perf_counter() - t
-    ni, nj, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, mirror=False)
+    ni, nj, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, mirror=False,
+                           crop_cos=stage.crop_gist_cos)
     rules = {
         "phash 0.05 (old)": hash_pairs(old, 0.05),
         "phash 0.05, bars cut": hash_pairs([h for h, _ in new], stage.max_distance),

@@ -38,15 +38,18 @@ def _batches(path: str, rows: int):
 
 def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: float,
                          min_cos: float, mirror: bool = True, motion_weight: float = 0.15,
-                         skip: set[int] | frozenset = frozenset(), batch_rows: int = 2048
-                         ) -> dict[int, Match]:
+                         skip: set[int] | frozenset = frozenset(), batch_rows: int = 2048,
+                         crop_cos: float | None = None) -> dict[int, Match]:
     """``{position in signatures: (run, earlier clip id, distance)}`` for each new clip
     (record signature strings; empty = none) that is an edited copy of a clip of the
     earlier runs ``paths`` (output folders or index paths, local or fsspec URLs): the
     first run in ``paths`` order with such a copy, and in it the smallest clip id.
-    Positions in ``skip`` (already matched by pHash) are not searched. Raises
+    Positions in ``skip`` (already matched by pHash) are not searched. ``crop_cos``: pairs
+    whose gist cosine is under ``min_cos`` but at least this are verified as crops only
+    (:mod:`curate.dedup.edits`). Raises
     FileNotFoundError for a path without an index and ValueError for a malformed signature."""
     new = gists_by_size([s if k not in skip else "" for k, s in enumerate(signatures)])
+    low = min(min_cos, crop_cos) if crop_cos is not None else min_cos
     found: dict[int, Match] = {}
     decoded: dict[int, Signature] = {}
     for run, path in enumerate(paths):
@@ -59,9 +62,9 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                 views = [(gists @ ogists.T, False)]
                 if mirror:
                     views.append((mirror_gists(gists) @ ogists.T, True))
-                cand = sorted({(int(rows[a]), int(orows[b]), flip)
-                               for cos, flip in views for a, b in zip(*np.nonzero(cos >= min_cos))})
-                for k, b, flip in cand:
+                cand = sorted({(int(rows[a]), int(orows[b]), flip, bool(cos[a, b] < min_cos))
+                               for cos, flip in views for a, b in zip(*np.nonzero(cos >= low))})
+                for k, b, flip, crops in cand:
                     if k in found and found[k][:2] <= (run, ids[b]):
                         continue  # an earlier run, or a smaller clip id, already holds a copy of it
                     if k not in decoded:
@@ -69,7 +72,7 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                     mine = mirrored(decoded[k]) if flip else decoded[k]
                     if b not in theirs:
                         theirs[b] = decode(texts[b])
-                    d = distance(mine, theirs[b], motion_weight, limit=max_distance)
+                    d = distance(mine, theirs[b], motion_weight, limit=max_distance, crops_only=crops)
                     if d <= max_distance:
                         found[k] = (run, ids[b], d)
     return found

@@ -72,7 +72,8 @@ class DedupStage(Stage):
     Config: ``max_distance`` (fraction of differing hash bits, 0..1); ``edit_distance``
     (signature distance of an edited copy, :func:`curate.dedup.verify.distance`; null
     turns the signature rule off); ``min_gist_cos`` (cosine of two clips' gists for
-    them to be verified at all); ``mirror`` (a left-right flipped copy is an edited copy
+    them to be verified for every edit); ``crop_gist_cos`` (from this cosine up to
+    ``min_gist_cos`` they are verified as crops only, :mod:`curate.dedup.edits`; null: not at all); ``mirror`` (a left-right flipped copy is an edited copy
     too: each gist is also searched mirrored); ``semantic_min_cos`` (cosine of two clips' open_clip
     embeddings for a semantic duplicate; null = off); ``workers`` (Ray tasks that search hash bands and
     verify candidates in parallel when Ray is running; 1 = in this process; null = as many
@@ -85,6 +86,7 @@ class DedupStage(Stage):
     max_distance: float = Field(0.05, ge=0, le=1)
     edit_distance: float | None = Field(0.06, ge=0, le=2)
     min_gist_cos: float = Field(0.7, ge=-1, le=1)
+    crop_gist_cos: float | None = Field(0.5, ge=-1, le=1)
     mirror: bool = True
     semantic_min_cos: float | None = Field(None, ge=-1, le=1)
     workers: int | None = Field(1, ge=1, le=256)
@@ -143,7 +145,7 @@ class DedupStage(Stage):
         if self.edit_distance is not None:
             ei, ej, _ = edit_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
                                    self.min_gist_cos, workers=workers, joined=(i, j),
-                                   mirror=self.mirror)
+                                   mirror=self.mirror, crop_cos=self.crop_gist_cos)
             i, j = np.r_[i, ei], np.r_[j, ej]
         if self.semantic_min_cos is not None:
             si, sj = semantic_pairs([records[k].clip_embedding for k in idx], self.semantic_min_cos)
@@ -180,7 +182,8 @@ class DedupStage(Stage):
         in ``skip`` are matched already. An earlier clip without a hash of this length
         has no row here and adds no pair."""
         found = earlier_edit_matches([records[k].dedup_signature for k in idx], paths, self.edit_distance,
-                                     self.min_gist_cos, self.mirror, skip=skip)
+                                     self.min_gist_cos, self.mirror, skip=skip,
+                                     crop_cos=self.crop_gist_cos)
         row_of = {(int(run), str(cid)): r for r, (run, cid) in enumerate(zip(earlier.runs, earlier.clip_ids))}
         pairs = [(g, row_of[(run, cid)]) for g, (run, cid, _) in sorted(found.items()) if (run, cid) in row_of]
         if not pairs:

@@ -49,6 +49,7 @@ from curate.dedup.signature import Signature
 # 2 % steps up to a ~10 % crop, then coarser up to 1.43 (30 % of each side cut)
 SCALES = tuple(float(s) for s in np.round(np.arange(1.0, 1.13, 0.02), 2)) + (1.16, 1.2, 1.25, 1.3, 1.36, 1.43)
 ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # degrees, a turned re-upload or a tilted re-shoot
+CROP_SCALES = tuple(s for s in SCALES if s >= 1.1)  # crops of 5 % of each side or more, no turn: ``crops_only``
 NEAR = 2  # scales on either side of the unturned best at which ANGLES are tried
 REFINE = 1.5  # degrees either side of the best angle tried last
 SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.25)
@@ -85,12 +86,13 @@ def _resized(x: np.ndarray, scale: float, angle: float) -> np.ndarray:
 Geometry = tuple[float, float, tuple[int, int], bool, float]
 
 
-def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None) -> Geometry:
+def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
+             crops_only: bool = False) -> Geometry:
     """Best ``(correlation, scale, (x, y), a_is_larger, angle)`` placing the trimmed mean of
     one ``(N, T, T) float32`` thumbnail stack inside the other's mean scaled by ``scale``
     (:data:`SCALES`) and turned by ``angle`` degrees. ``rows``: only the rows ``r0:r1`` of the
     trimmed mean are matched (the others hold an overlay band); ``(x, y)`` is still where
-    the whole trimmed mean goes.
+    the whole trimmed mean goes. ``crops_only``: only :data:`CROP_SCALES`, unturned.
 
     Scales are searched unturned first; then :data:`ANGLES` at the :data:`NEAR` scales on
     either side of the best one, then the best angle +-:data:`REFINE` degrees at the best
@@ -118,7 +120,9 @@ def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None) 
         i = SCALES.index(scale)
         return SCALES[max(0, i - k):i + k + 1]
 
-    search(SCALES, (0.0,))
+    search(CROP_SCALES if crops_only else SCALES, (0.0,))
+    if crops_only:
+        return best
     search(near(best[1], NEAR), ANGLES)
     if best[4]:
         search(near(best[1], 1), (best[4] - REFINE, best[4] + REFINE))
@@ -130,12 +134,12 @@ def _warp(thumbs: np.ndarray, scale: float, loc: tuple[int, int], core: int, ang
     return np.stack([_resized(f, scale, angle)[y:y + core, x:x + core] for f in thumbs])
 
 
-def similarities(a: Signature, b: Signature):
+def similarities(a: Signature, b: Signature, crops_only: bool = False):
     """``(appearance, motion, moving_a, moving_b)``: ``(Na, Nb)`` correlation matrices of
     the frames of ``a`` and ``b`` under their best geometry, and each clip's mean absolute
     difference from its mean frame (luma levels). When one clip carries an overlay band
     (:func:`curate.dedup.overlay.overlay_rows`) and the rows outside it correlate better,
-    all four come from those rows."""
+    all four come from those rows. ``crops_only``: see :func:`geometry`."""
     ta, tb = a.thumbs.astype(np.float32), b.thumbs.astype(np.float32)
     t = ta.shape[1]
     m = max(1, t // 16)
@@ -145,12 +149,12 @@ def similarities(a: Signature, b: Signature):
             return _warp(ta, scale, loc, t - 2 * m, angle), tb[:, m:t - m, m:t - m]
         return ta[:, m:t - m, m:t - m], _warp(tb, scale, loc, t - 2 * m, angle)
 
-    xa, xb = placed(geometry(ta, tb))
+    xa, xb = placed(geometry(ta, tb, crops_only=crops_only))
     appearance = _unit(xa) @ _unit(xb).T
     keep = overlay_rows(xa, xb)  # a news bar or subtitles over one of them: compare the other rows
     if keep is not None:  # the band also pulled the placement: place the rows outside it again
         kept = np.flatnonzero(keep)
-        xa2, xb2 = placed(geometry(ta, tb, rows=(int(kept[0]), int(kept[-1]) + 1)))
+        xa2, xb2 = placed(geometry(ta, tb, rows=(int(kept[0]), int(kept[-1]) + 1), crops_only=crops_only))
         outside = _unit(xa2[:, keep]) @ _unit(xb2[:, keep]).T
         if outside.max() > appearance.max():
             appearance, xa, xb = outside, xa2[:, keep], xb2[:, keep]
@@ -224,7 +228,7 @@ def upsample(sig: Signature) -> Signature:
 
 
 def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_level: float = 0.5,
-             limit: float | None = None) -> float:
+             limit: float | None = None, crops_only: bool = False) -> float:
     """Edit distance of two signatures (see module docstring): 0 for identical clips, about
     0.02-0.06 for edited copies, more for distinct clips. Raises ValueError when the
     thumbnail sizes differ.
@@ -232,11 +236,14 @@ def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_lev
     ``limit``: the caller only asks whether the distance is at most ``limit``; once a
     lower bound of it is over ``limit`` that bound is returned (the alignment mean is at
     most the best frame correlation, and the motion term is never negative), so the
-    answer to ``distance <= limit`` is the same and distinct clips cost less."""
+    answer to ``distance <= limit`` is the same and distinct clips cost less.
+
+    ``crops_only``: the geometry search tries crops only (:func:`geometry`), a third of
+    its cost; for candidates whose gists are too far apart for any other edit."""
     if a.thumbs.shape[1:] != b.thumbs.shape[1:]:
         raise ValueError(f"signature sizes differ: {a.thumbs.shape[1:]} vs {b.thumbs.shape[1:]}")
     a, b = upsample(a), upsample(b)
-    app, mot, move_a, move_b = similarities(a, b)
+    app, mot, move_a, move_b = similarities(a, b, crops_only)
     if limit is not None and 1.0 - float(app.max()) > limit:
         return 1.0 - float(app.max())
     act = activity(a.thumbs), activity(b.thumbs)

@@ -6,64 +6,14 @@ import pytest
 
 from curate.dedup import DedupStage
 from curate.dedup.clusters import bucket_pairs
-from curate.dedup.signature import content_box, decode, encode, gist, make, read_gist, row_percentiles
+from curate.dedup.signature import content_box, decode, encode, gist, read_gist, row_percentiles
 from curate.dedup.verify import distance
-from curate.embed import EmbedStage
-from curate.tasks import ClipTask
-from support.dedup import clip_record
+from support.edited import EDIT_LIMIT, FPS, crop_bright, crop_quarter, gamma, grey_pillarbox, half, hflip, letterbox, turned
+from support.edited import clip as _clip
+from support.edited import wall as _wall
+from support.edited import record as _record
+from support.edited import sig as _sig
 from support.synth import render
-
-FPS = 4.0
-EDIT_LIMIT = 0.06  # DedupStage's default edit_distance
-
-
-def _clip(t0, dur=3.0, w=256, h=144, seed=7, edit=None):
-    """RGB frames of scene ``seed`` (fixed camera, blobs moving) from ``t0`` s, at 4 fps."""
-    frames = np.stack([render(seed, t0 + k / FPS, w, h, drift=0.15) for k in range(int(dur * FPS))])
-    return edit(frames) if edit else frames
-
-
-def _sig(frames):
-    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
-    return make(luma, [k / FPS for k in range(len(luma))])
-
-
-def crop_bright(frames, c=0.08, x=9, y=3):
-    h, w = frames.shape[1:3]
-    out = frames[:, y:y + round(h * (1 - c)), x:x + round(w * (1 - c))].astype(np.int16) + 30
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def letterbox(frames, bar=18):
-    return np.pad(frames, ((0, 0), (bar, bar), (0, 0), (0, 0)))
-
-
-def grey_pillarbox(frames, bar=40, level=128):
-    """Grey side bars with a little codec-like noise (+-2 levels), as re-uploads are padded."""
-    noise = np.random.default_rng(1).integers(-2, 3, size=frames.shape[:2] + (bar, 3))
-    pad = np.clip(level + noise, 0, 255).astype(np.uint8)
-    return np.concatenate([pad, frames, pad[:, :, ::-1]], axis=2)
-
-
-def gamma(frames, g=1.5):
-    return (255 * (frames / 255.0) ** g).astype(np.uint8)
-
-
-def crop_quarter(frames):
-    """A quarter of each side's length cut, off centre (the verifier's old reach was ~10 %)."""
-    return crop_bright(frames, c=0.25, x=40, y=12)  # and +30 levels
-
-
-def turned(frames, angle=6.0):
-    """Turned ``angle`` degrees and zoomed until no black corner shows, as a tilted re-upload."""
-    h, w = frames.shape[1:3]
-    r = np.radians(angle)
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, np.cos(r) + np.sin(r) * w / h)
-    return np.stack([cv2.warpAffine(f, m, (w, h)) for f in frames])
-
-
-def half(frames):
-    return np.stack([cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in frames])
 
 
 @pytest.mark.parametrize("kind", ["noise", "three_levels", "constant", "one_column"])
@@ -137,17 +87,6 @@ def test_same_camera_at_another_time_is_not_a_copy():
     assert distance(orig, _sig(_clip(2.0, seed=8))) > 0.3  # another scene
 
 
-def _wall(direction, n=12, w=256, h=144, side=14):
-    """A fixed camera on a static textured wall (scene 3, nothing drifting) with a small dark
-    square (``side`` px) crossing its middle, rightwards (``direction`` 1) or leftwards (-1)."""
-    wall = render(3, 0.0, w, h, drift=0.0)
-    out = np.repeat(wall[None], n, axis=0)
-    for k in range(n):
-        x = round(w * (0.5 + direction * (0.2 * (2 * k / (n - 1) - 1)))) - side // 2
-        out[k, h // 2 - side // 2:h // 2 + side // 2, x:x + side] = 25
-    return out
-
-
 def test_same_wall_other_local_motion_is_not_a_copy_but_its_edit_is():
     right, left = _sig(_wall(1)), _sig(_wall(-1))
     assert distance(right, left, motion_weight=0.0) <= EDIT_LIMIT  # the wall alone: a false pair
@@ -197,104 +136,19 @@ def test_bucket_pairs_equal_brute_force_when_every_bucket_is_probed(backend, mon
     assert {(k, k + 100) for k in range(50)} <= set(zip(i2.tolist(), j2.tolist()))
 
 
-def _record(cid, frames, start=0.0, path="a.mp4", size=(640, 360)):
-    task = ClipTask(source=None, span=None, clip_id=cid, work_dir="")
-    task.record = clip_record(cid, "", *size, path=path, start=start)
-    task.frames = frames[np.linspace(0, len(frames) - 1, 8).round().astype(int)]
-    task.motion = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
-    task.motion_times = [k / FPS for k in range(len(frames))]
-    return EmbedStage().process(task).record
-
-
-def test_dedup_stage_drops_the_planted_edited_copy_only():
-    recs = [_record("orig", _clip(2.0), size=(1280, 720)), _record("later", _clip(12.0), start=10.0),
-            _record("copy", _clip(2.0, edit=crop_bright), path="b.mp4"),
-            _record("boxed", _clip(2.2, edit=letterbox), path="c.mp4"),
-            _record("other", _clip(2.0, seed=8), path="d.mp4")]
-    kept, dropped = DedupStage().run(recs)
-    assert [r.clip_id for r in kept] == ["orig", "later", "other"]  # orig: the largest source
-    assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
-    kept_old, _ = DedupStage(edit_distance=None).run(recs)  # the pHash rule alone
-    assert "copy" in [r.clip_id for r in kept_old]
-
-
-def test_ray_verification_finds_the_same_pairs(ray_session, monkeypatch):
-    import curate.dedup.edits as edits
-    from curate.dedup.signature import encode as enc
-
-    sigs = [enc(_sig(c)) for c in (_clip(2.0), _clip(2.0, edit=crop_bright), _clip(12.0), _clip(2.2, edit=gamma))]
-    here = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5)
-    monkeypatch.setattr(edits, "CHUNK", 1)  # one candidate per Ray task
-    there = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, workers=2)
-    assert [a.tolist() for a in here[:2]] == [a.tolist() for a in there[:2]]
-    assert set(zip(*(a.tolist() for a in here[:2]))) == {(0, 1), (0, 3), (1, 3)}
-
-
-def test_candidates_are_dealt_to_at_most_one_part_per_worker_in_their_order(monkeypatch):
-    import curate.dedup.edits as edits
-
-    cand = [(k, k + 1, False) for k in range(100)]
-    parts = edits.parts_of(cand, 2)
-    assert parts == [cand[0::2], cand[1::2]]  # each part keeps the most-alike-first order
-    assert edits.parts_of(cand, 8) == [cand[k::3] for k in range(3)]  # 32+ candidates per part
-    assert edits.parts_of(cand[:40], 4) == [cand[:40]]  # too few to spread
-    monkeypatch.setattr(edits, "CHUNK", 10)
-    assert len(edits.parts_of(cand, 1)) == 10  # at most CHUNK per part, whatever the workers
-
-
-def test_stage_with_workers_null_verifies_on_the_rays_cpus_and_keeps_the_same_clips(ray_session, monkeypatch):
-    import curate.dedup.edits as edits
-
-    recs = [_record("orig", _clip(2.0), size=(1280, 720)), _record("later", _clip(12.0), start=10.0),
-            _record("copy", _clip(2.0, edit=crop_bright), path="b.mp4"),
-            _record("boxed", _clip(2.2, edit=letterbox), path="c.mp4"),
-            _record("other", _clip(2.0, seed=8), path="d.mp4")]
-    stage = DedupStage(workers=None)
-    assert stage.n_workers() == 2  # the session's Ray has 2 CPUs
-    parts, here = [], []
-    deal, verify = edits.parts_of, edits._verify
-    monkeypatch.setattr(edits, "MIN_PART", 1)  # a handful of candidates still spread
-    monkeypatch.setattr(edits, "parts_of", lambda c, w: parts.extend(deal(c, w)) or deal(c, w))
-    monkeypatch.setattr(edits, "_verify", lambda *a: here.append(1) or verify(*a))  # the driver's own calls
-    kept, dropped = stage.run(recs)
-    assert [r.clip_id for r in kept] == ["orig", "later", "other"]
-    assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
-    assert len(parts) == 2 and not here  # two Ray tasks verified every candidate, the driver none
-
-
-def test_a_limit_gives_the_same_verdict_and_the_exact_distance_under_it():
-    orig = _sig(_clip(2.0))
-    for other in (_sig(_clip(2.0, edit=crop_bright)), _sig(_clip(12.0)), _sig(_clip(2.0, seed=8)),
-                  _sig(_wall(1))):
-        full = distance(orig, other)
-        bounded = distance(orig, other, limit=EDIT_LIMIT)
-        assert (bounded <= EDIT_LIMIT) == (full <= EDIT_LIMIT)
-        assert bounded == full if full <= EDIT_LIMIT else EDIT_LIMIT < bounded <= full
-
-
-def test_pairs_already_in_one_group_are_not_verified():
-    import curate.dedup.edits as edits
-    from curate.dedup.groups import Joined
-    from curate.dedup.signature import encode as enc
-
-    # 0, 1, 3: one scene and two edited copies; 2: the camera later; 4: a shifted copy of 2
-    sigs = [enc(_sig(c)) for c in (_clip(2.0), _clip(2.0, edit=crop_bright), _clip(12.0),
-                                   _clip(2.2, edit=gamma), _clip(12.3))]
-    full_stats, some_stats = {}, {}
-    full = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, stats=full_stats)
-    assert set(zip(*(a.tolist() for a in full[:2]))) == {(0, 1), (0, 3), (1, 3), (2, 4)}
-    some = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, stats=some_stats, joined=(np.array([0]), np.array([1])))
-    assert some_stats["verified"] < full_stats["verified"] == full_stats["candidates"]
-    found = set(zip(*(a.tolist() for a in some[:2])))
-    assert (0, 1) not in found and (2, 4) in found  # 0~1 was given; the groups are the same
-    union = Joined(5, [0], [1])
-    for a, b in found:
-        union.join(a, b)
-    assert union.together(1, 3) and union.together(2, 4) and not union.together(0, 2)
-
-
-def hflip(frames):
-    return np.ascontiguousarray(frames[:, :, ::-1])
+def test_a_crop_whose_gist_moved_is_verified_as_a_crop_only():
+    """A 30 % crop moves the gist under min_gist_cos (0.7); from crop_gist_cos (0.5) such a
+    pair is verified with the crop scales only, which a turned copy does not pass."""
+    frames = _clip(2.0, seed=11)
+    cut = crop_bright(frames, c=0.3, x=60, y=30)
+    assert 0.5 <= float(gist(_sig(frames)) @ gist(_sig(cut))) < 0.7
+    recs = [_record("orig", frames, size=(1280, 720)), _record("crop", cut, path="b.mp4")]
+    _, dropped = DedupStage().run(recs)
+    assert [(r.clip_id, k) for r, k, _ in dropped] == [("crop", "orig")]
+    kept, _ = DedupStage(crop_gist_cos=None).run(recs)
+    assert len(kept) == 2
+    orig, turn = _sig(_clip(2.0)), _sig(turned(_clip(2.0)))
+    assert distance(orig, turn, crops_only=True) > EDIT_LIMIT >= distance(orig, turn)
 
 
 def test_a_mirrored_copy_is_paired_only_when_mirror_is_on():

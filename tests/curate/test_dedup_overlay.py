@@ -6,17 +6,10 @@ import numpy as np
 
 import curate.dedup.verify as verify
 from curate.dedup.overlay import overlay_rows
-from curate.dedup.signature import make
 from curate.dedup.verify import distance
+from support.edited import EDIT_LIMIT, FPS
+from support.edited import sig as _sig
 from support.synth import render
-
-FPS = 4.0
-EDIT_LIMIT = 0.06  # DedupStage's default edit_distance
-
-
-def _sig(frames):
-    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
-    return make(luma, [k / FPS for k in range(len(luma))])
 
 
 def _scene(t0=2.0, dur=4.0, w=256, h=144, seed=7):

@@ -1,0 +1,99 @@
+"""Dedup stage over edited copies: which pairs are verified, where (Ray tasks or the driver),
+and that the groups do not depend on it."""
+
+import numpy as np
+
+from curate.dedup import DedupStage
+from curate.dedup.verify import distance
+from support.edited import EDIT_LIMIT, crop_bright, gamma, letterbox
+from support.edited import clip as _clip
+from support.edited import record as _record
+from support.edited import sig as _sig
+from support.edited import wall as _wall
+
+
+def test_dedup_stage_drops_the_planted_edited_copy_only():
+    recs = [_record("orig", _clip(2.0), size=(1280, 720)), _record("later", _clip(12.0), start=10.0),
+            _record("copy", _clip(2.0, edit=crop_bright), path="b.mp4"),
+            _record("boxed", _clip(2.2, edit=letterbox), path="c.mp4"),
+            _record("other", _clip(2.0, seed=8), path="d.mp4")]
+    kept, dropped = DedupStage().run(recs)
+    assert [r.clip_id for r in kept] == ["orig", "later", "other"]  # orig: the largest source
+    assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
+    kept_old, _ = DedupStage(edit_distance=None).run(recs)  # the pHash rule alone
+    assert "copy" in [r.clip_id for r in kept_old]
+
+
+def test_ray_verification_finds_the_same_pairs(ray_session, monkeypatch):
+    import curate.dedup.edits as edits
+    from curate.dedup.signature import encode as enc
+
+    sigs = [enc(_sig(c)) for c in (_clip(2.0), _clip(2.0, edit=crop_bright), _clip(12.0), _clip(2.2, edit=gamma))]
+    here = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5)
+    monkeypatch.setattr(edits, "CHUNK", 1)  # one candidate per Ray task
+    there = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, workers=2)
+    assert [a.tolist() for a in here[:2]] == [a.tolist() for a in there[:2]]
+    assert set(zip(*(a.tolist() for a in here[:2]))) == {(0, 1), (0, 3), (1, 3)}
+
+
+def test_candidates_are_dealt_to_at_most_one_part_per_worker_in_their_order(monkeypatch):
+    import curate.dedup.edits as edits
+
+    cand = [(k, k + 1, False, False) for k in range(100)]
+    parts = edits.parts_of(cand, 2)
+    assert parts == [cand[0::2], cand[1::2]]  # each part keeps the most-alike-first order
+    assert edits.parts_of(cand, 8) == [cand[k::3] for k in range(3)]  # 32+ candidates per part
+    assert edits.parts_of(cand[:40], 4) == [cand[:40]]  # too few to spread
+    monkeypatch.setattr(edits, "CHUNK", 10)
+    assert len(edits.parts_of(cand, 1)) == 10  # at most CHUNK per part, whatever the workers
+
+
+def test_stage_with_workers_null_verifies_on_the_rays_cpus_and_keeps_the_same_clips(ray_session, monkeypatch):
+    import curate.dedup.edits as edits
+
+    recs = [_record("orig", _clip(2.0), size=(1280, 720)), _record("later", _clip(12.0), start=10.0),
+            _record("copy", _clip(2.0, edit=crop_bright), path="b.mp4"),
+            _record("boxed", _clip(2.2, edit=letterbox), path="c.mp4"),
+            _record("other", _clip(2.0, seed=8), path="d.mp4")]
+    stage = DedupStage(workers=None)
+    assert stage.n_workers() == 2  # the session's Ray has 2 CPUs
+    parts, here = [], []
+    deal, verify = edits.parts_of, edits._verify
+    monkeypatch.setattr(edits, "MIN_PART", 1)  # a handful of candidates still spread
+    monkeypatch.setattr(edits, "parts_of", lambda c, w: parts.extend(deal(c, w)) or deal(c, w))
+    monkeypatch.setattr(edits, "_verify", lambda *a: here.append(1) or verify(*a))  # the driver's own calls
+    kept, dropped = stage.run(recs)
+    assert [r.clip_id for r in kept] == ["orig", "later", "other"]
+    assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
+    assert len(parts) == 2 and not here  # two Ray tasks verified every candidate, the driver none
+
+
+def test_a_limit_gives_the_same_verdict_and_the_exact_distance_under_it():
+    orig = _sig(_clip(2.0))
+    for other in (_sig(_clip(2.0, edit=crop_bright)), _sig(_clip(12.0)), _sig(_clip(2.0, seed=8)),
+                  _sig(_wall(1))):
+        full = distance(orig, other)
+        bounded = distance(orig, other, limit=EDIT_LIMIT)
+        assert (bounded <= EDIT_LIMIT) == (full <= EDIT_LIMIT)
+        assert bounded == full if full <= EDIT_LIMIT else EDIT_LIMIT < bounded <= full
+
+
+def test_pairs_already_in_one_group_are_not_verified():
+    import curate.dedup.edits as edits
+    from curate.dedup.groups import Joined
+    from curate.dedup.signature import encode as enc
+
+    # 0, 1, 3: one scene and two edited copies; 2: the camera later; 4: a shifted copy of 2
+    sigs = [enc(_sig(c)) for c in (_clip(2.0), _clip(2.0, edit=crop_bright), _clip(12.0),
+                                   _clip(2.2, edit=gamma), _clip(12.3))]
+    full_stats, some_stats = {}, {}
+    full = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, stats=full_stats)
+    assert set(zip(*(a.tolist() for a in full[:2]))) == {(0, 1), (0, 3), (1, 3), (2, 4)}
+    some = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, stats=some_stats, joined=(np.array([0]), np.array([1])))
+    assert some_stats["verified"] < full_stats["verified"] == full_stats["candidates"]
+    found = set(zip(*(a.tolist() for a in some[:2])))
+    assert (0, 1) not in found and (2, 4) in found  # 0~1 was given; the groups are the same
+    union = Joined(5, [0], [1])
+    for a, b in found:
+        union.join(a, b)
+    assert union.together(1, 3) and union.together(2, 4) and not union.together(0, 2)
