@@ -97,3 +97,20 @@ def test_pairs_already_in_one_group_are_not_verified():
     for a, b in found:
         union.join(a, b)
     assert union.together(1, 3) and union.together(2, 4) and not union.together(0, 2)
+
+
+def test_a_crop_of_an_earlier_runs_clip_whose_gist_moved_is_dropped(tmp_path):
+    """``--dedup-against``: the crop-only candidates (gist cosine 0.5-0.7) are searched in
+    earlier indexes too."""
+    from curate.dedup.signature import gist
+    from schemas import ClipRecord, write_parquet
+
+    frames = _clip(2.0, seed=11)
+    cut = crop_bright(frames, c=0.3, x=60, y=30)
+    assert 0.5 <= float(gist(_sig(frames)) @ gist(_sig(cut))) < 0.7
+    write_parquet(ClipRecord, [_record("orig", frames)], str(tmp_path / "index.parquet"))
+    new = [_record("crop", cut, path="b.mp4"), _record("other", _clip(2.0, seed=8), path="d.mp4")]
+    kept, dropped = DedupStage().run(new, against=[str(tmp_path)])
+    assert [r.clip_id for r in kept] == ["other"] and [(r.clip_id, k) for r, k, _ in dropped] == [("crop", "orig")]
+    kept, _ = DedupStage(crop_gist_cos=None).run(new, against=[str(tmp_path)])
+    assert [r.clip_id for r in kept] == ["crop", "other"]
