@@ -14,8 +14,9 @@ a horizontally flipped copy (a common re-upload edit) is then a pair like any ot
 A crop of a fifth or more of each side moves the gist: the gists of such a copy and its
 original can be under ``min_cos`` (0.22-0.66 on the labelled sets). With ``crop_cos`` set,
 pairs between it and ``min_cos`` are verified too, after all others, with the geometry
-search limited to crops (``crops_only`` of :func:`curate.dedup.verify.distance`: scales
-1.1-1.43, no turn, about a third of the cost). On the tuning split of
+search limited to crops (``crops_only`` of :func:`curate.dedup.verify.distance`: scale 1
+and 1.1-1.43, no turn, about a third of the cost; scale 1 for copies under a bar of a
+quarter of the height, whose gists fall as far). On the tuning split of
 ``bench/dedup_pairs.py`` (``crop_cos`` 0.5) that found 3 more 15-30 % crops and no false
 pair, for 23 % more verification time (37 % on the footage run).
 

@@ -73,8 +73,9 @@ class DedupStage(Stage):
     (signature distance of an edited copy, :func:`curate.dedup.verify.distance`; null
     turns the signature rule off); ``min_gist_cos`` (cosine of two clips' gists for
     them to be verified for every edit); ``crop_gist_cos`` (from this cosine up to
-    ``min_gist_cos`` they are verified as crops only, :mod:`curate.dedup.edits`; null: not at all); ``mirror`` (a left-right flipped copy is an edited copy
-    too: each gist is also searched mirrored); ``semantic_min_cos`` (cosine of two clips' open_clip
+    ``min_gist_cos`` they are verified as crops only, :mod:`curate.dedup.edits`; null: not
+    at all); ``mirror`` (a left-right flipped copy is an edited copy too: each gist is also
+    searched mirrored); ``semantic_min_cos`` (cosine of two clips' open_clip
     embeddings for a semantic duplicate; null = off); ``workers`` (Ray tasks that search hash bands and
     verify candidates in parallel when Ray is running; 1 = in this process; null = as many
     as the running Ray has CPUs, 1 without Ray: :meth:`n_workers`).

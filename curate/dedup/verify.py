@@ -43,13 +43,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from curate.dedup import overlay
 from curate.dedup.overlay import overlay_rows
 from curate.dedup.signature import Signature
 
 # 2 % steps up to a ~10 % crop, then coarser up to 1.43 (30 % of each side cut)
 SCALES = tuple(float(s) for s in np.round(np.arange(1.0, 1.13, 0.02), 2)) + (1.16, 1.2, 1.25, 1.3, 1.36, 1.43)
 ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # degrees, a turned re-upload or a tilted re-shoot
-CROP_SCALES = tuple(s for s in SCALES if s >= 1.1)  # crops of 5 % of each side or more, no turn: ``crops_only``
+# ``crops_only``: unturned, scale 1 (a copy under a tall bar), then crops of 5 % of each side or more
+CROP_SCALES = (1.0,) + tuple(s for s in SCALES if s >= 1.1)
 NEAR = 2  # scales on either side of the unturned best at which ANGLES are tried
 REFINE = 1.5  # degrees either side of the best angle tried last
 SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.25)
@@ -138,8 +140,9 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False):
     """``(appearance, motion, moving_a, moving_b)``: ``(Na, Nb)`` correlation matrices of
     the frames of ``a`` and ``b`` under their best geometry, and each clip's mean absolute
     difference from its mean frame (luma levels). When one clip carries an overlay band
-    (:func:`curate.dedup.overlay.overlay_rows`) and the rows outside it correlate better,
-    all four come from those rows. ``crops_only``: see :func:`geometry`."""
+    (:func:`curate.dedup.overlay.overlay_rows`), the rows outside it correlate better and
+    something moves there (over :data:`curate.dedup.overlay.STILL`), all four come from
+    those rows. ``crops_only``: see :func:`geometry`."""
     ta, tb = a.thumbs.astype(np.float32), b.thumbs.astype(np.float32)
     t = ta.shape[1]
     m = max(1, t // 16)
@@ -152,11 +155,14 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False):
     xa, xb = placed(geometry(ta, tb, crops_only=crops_only))
     appearance = _unit(xa) @ _unit(xb).T
     keep = overlay_rows(xa, xb)  # a news bar or subtitles over one of them: compare the other rows
+    if keep is None:  # a strong bar can pull the placement off: look for it unmoved too
+        keep = overlay_rows(ta[:, m:t - m, m:t - m], tb[:, m:t - m, m:t - m])
     if keep is not None:  # the band also pulled the placement: place the rows outside it again
         kept = np.flatnonzero(keep)
         xa2, xb2 = placed(geometry(ta, tb, rows=(int(kept[0]), int(kept[-1]) + 1), crops_only=crops_only))
         outside = _unit(xa2[:, keep]) @ _unit(xb2[:, keep]).T
-        if outside.max() > appearance.max():
+        moving = max(float(np.abs(x - x.mean(axis=0)).mean()) for x in (xa2[:, keep], xb2[:, keep]))
+        if outside.max() > appearance.max() and moving > overlay.STILL:
             appearance, xa, xb = outside, xa2[:, keep], xb2[:, keep]
     ra, rb = xa - xa.mean(axis=0), xb - xb.mean(axis=0)
     motion = _unit(ra) @ _unit(rb).T
