@@ -56,13 +56,14 @@ def locate_index(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
     raise FileNotFoundError(f"--dedup-against {path}: no earlier run's index.parquet there")
 
 
-def open_index(path: str):
-    """The ``pyarrow.dataset.Dataset`` of an earlier run's index (folder or index path).
-    Raises FileNotFoundError when there is none, ValueError when it is not readable
-    Parquet or lacks ``clip_id``/``phash``."""
+def open_index(path: str, located: tuple[fsspec.AbstractFileSystem, str] | None = None):
+    """The ``pyarrow.dataset.Dataset`` of an earlier run's index (folder or index path;
+    ``located``: what :func:`locate_index` gave for it already). Raises FileNotFoundError
+    when there is none, ValueError when it is not readable Parquet or lacks
+    ``clip_id``/``phash``."""
     import pyarrow.dataset as pads  # here: it imports pandas (0.2 s), and only --dedup-against reads
 
-    fs, p = locate_index(path)
+    fs, p = located or locate_index(path)
     try:
         ds = pads.dataset(p, filesystem=fs, format="parquet")
     except (OSError, ValueError) as exc:
@@ -85,7 +86,7 @@ def check_earlier(paths: list[str], output: str) -> None:
         fs, p = locate_index(path)
         if type(fs) is type(own_fs) and posixpath.normpath(p) == posixpath.normpath(own):
             raise ValueError(f"--dedup-against {path}: that is this run's own --output; name earlier runs only")
-        open_index(path)
+        open_index(path, (fs, p))
 
 
 def _read_one(path: str) -> dict[int, tuple[list[str], list[str]]]:

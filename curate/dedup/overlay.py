@@ -22,8 +22,7 @@ bottom rows would make them copies):
    and a median frame holds the empty scene);
 3. **not where both clips move**: at most one of the two clips has more than
    :data:`CONCENTRATED` of its motion (squared difference from its mean frame) inside the
-   band (two crowds crossing the same bottom rows are the scene itself).
-
+   band (two crowds crossing the same bottom rows are the scene itself);
 4. **the rest moves** (checked by :func:`curate.dedup.verify.similarities`): the rows
    outside the band of at least one clip differ from their mean frame by more than
    :data:`STILL` luma levels. Where nothing moves outside it, the rows left say only

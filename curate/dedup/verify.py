@@ -33,8 +33,8 @@ or on the footage run, and cost about 3x per candidate (``bench/dedup_accuracy.p
 half overlap (instead of 60 %) found more half-window shifts but paired 10 s windows of
 the fixed indoor camera whose empty-room halves align, so it was not kept. A news bar,
 ticker or subtitles over one clip: step 2 then compares the rows outside the band
-(:mod:`curate.dedup.overlay`, which also says why only a band that passes its three
-tests: masking every pixel two clips disagree on made windows of one fixed camera, other
+(:mod:`curate.dedup.overlay`, which also says why only a band that passes its tests:
+masking every pixel two clips disagree on made windows of one fixed camera, other
 people in the same street, pairs).
 """
 
@@ -152,10 +152,12 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False):
             return _warp(ta, scale, loc, t - 2 * m, angle), tb[:, m:t - m, m:t - m]
         return ta[:, m:t - m, m:t - m], _warp(tb, scale, loc, t - 2 * m, angle)
 
-    xa, xb = placed(geometry(ta, tb, crops_only=crops_only))
+    first = geometry(ta, tb, crops_only=crops_only)
+    xa, xb = placed(first)
     appearance = _unit(xa) @ _unit(xb).T
     keep = overlay_rows(xa, xb)  # a news bar or subtitles over one of them: compare the other rows
-    if keep is None:  # a strong bar can pull the placement off: look for it unmoved too
+    unmoved = first[1] == 1.0 and first[4] == 0.0 and tuple(first[2]) == (m, m)
+    if keep is None and not unmoved:  # a strong bar can pull the placement off: look unmoved too
         keep = overlay_rows(ta[:, m:t - m, m:t - m], tb[:, m:t - m, m:t - m])
     if keep is not None:  # the band also pulled the placement: place the rows outside it again
         kept = np.flatnonzero(keep)

@@ -7,14 +7,14 @@ import numpy as np
 import curate.dedup.verify as verify
 from curate.dedup.overlay import overlay_rows
 from curate.dedup.verify import distance
-from support.edited import EDIT_LIMIT, FPS
+from support.edited import EDIT_LIMIT, clip
 from support.edited import sig as _sig
 from support.synth import render
 
 
-def _scene(t0=2.0, dur=4.0, w=256, h=144, seed=7):
-    """RGB frames of scene ``seed`` (fixed camera, blobs moving) from ``t0`` s, at 4 fps."""
-    return np.stack([render(seed, t0 + k / FPS, w, h, drift=0.15) for k in range(int(dur * FPS))])
+def _scene(t0=2.0):
+    """4 s of the rendered fixed-camera scene of :func:`support.edited.clip` from ``t0`` s."""
+    return clip(t0, dur=4.0)
 
 
 def news_bar(frames, top=0.78, bottom=0.95):
@@ -47,8 +47,8 @@ def _street(figures, n=16, w=256, h=144):
 
 
 def test_a_copy_under_a_news_bar_is_found_and_was_missed_without_the_band(monkeypatch):
-    clip = _scene()
-    orig, copy = _sig(clip), _sig(news_bar(clip))
+    frames = _scene()
+    orig, copy = _sig(frames), _sig(news_bar(frames))
     assert distance(orig, copy) <= EDIT_LIMIT
     assert distance(orig, _sig(news_bar(_scene(t0=9.0)))) > EDIT_LIMIT  # the bar alone makes no copy
     monkeypatch.setattr(verify, "overlay_rows", lambda xa, xb: None)
@@ -56,8 +56,8 @@ def test_a_copy_under_a_news_bar_is_found_and_was_missed_without_the_band(monkey
 
 
 def test_the_band_found_covers_the_bar_rows():
-    clip = _scene()
-    xa, xb = (_sig(f).thumbs.astype(np.float32)[:, 3:45, 3:45] for f in (clip, news_bar(clip)))  # one geometry
+    frames = _scene()
+    xa, xb = (_sig(f).thumbs.astype(np.float32)[:, 3:45, 3:45] for f in (frames, news_bar(frames)))  # one geometry
     keep = overlay_rows(xa, xb)
     assert keep is not None and keep[:28].all()  # the picture above the bar is compared
     band = np.flatnonzero(~keep)
