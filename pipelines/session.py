@@ -6,6 +6,9 @@ with Ctrl-C held back until Ray is up (:func:`sigint_deferred`);
 :func:`shutdown_ray` stops what :func:`init_ray` started, without the second that Ray's
 own shutdown spends on its autoscaler monitor (measured on Ray 2.60: ``ray.shutdown``
 1.35 s, of which 1.0 s waiting for that process to answer SIGTERM).
+
+A local Ray of the run's own starts without the head processes that nothing reads
+(:func:`pipelines.lean.lean_head`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 import ray
 
 from pipelines.exits import ClusterUnreachable, Terminated
+from pipelines.lean import lean_head
 from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 
 
@@ -75,8 +79,9 @@ def _init(address: str | None, num_cpus: int | None, kwargs: dict) -> None:
     if address:  # workers on nodes started elsewhere (maybe from a terminal): the hook
         ray.init(address=address, runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK}, **kwargs)
     else:  # the raylet, and every worker it starts, inherit /dev/null as stdin
-        with stdin_detached():  # "local": a Ray of its own, never one `ray start` began here
+        with stdin_detached(), lean_head():  # "local": a Ray of its own, never one `ray start` began here
             ray.init(address="local", num_cpus=num_cpus, **kwargs)
+
 
 
 @contextlib.contextmanager

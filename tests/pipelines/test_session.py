@@ -1,4 +1,5 @@
-"""The Ray session of a run (pipelines/session.py): a local Ray stops in the right order.
+"""The Ray session of a run (pipelines/session.py): a local Ray starts without the head
+processes nothing reads and stops in the right order.
 
 Runs in a child interpreter: the test session's own Ray (tests/conftest.py) must stay up.
 """
@@ -13,21 +14,26 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Starts a local Ray like a run, records the state of the autoscaler monitor each time
-# Ray stops one of its processes, then reports which started processes outlive the shutdown.
+# Starts a local Ray like a run (argv[1] "run") or with Ray's own defaults ("plain"),
+# records the state of the autoscaler monitor (if any) each time Ray stops one of its
+# processes, then reports which started processes outlive the shutdown.
 _SCRIPT = r"""
-import json, os, time
+import json, os, sys, time
 import psutil, ray
 import ray._private.node as node_mod
 from pipelines.session import init_ray, shutdown_ray
 
-assert init_ray(None, 1) is True
+if sys.argv[1] == "run":
+    assert init_ray(None, 1) is True
+else:
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
 node = ray._private.worker._global_node
-monitor = node.all_processes["monitor"][0].process
+kinds = sorted(kind for kind, procs in node.all_processes.items() if procs)
+monitor = node.all_processes["monitor"][0].process if "monitor" in kinds else None
 events, original = [], node_mod.Node._kill_process_type
 
 def spy(self, process_type, *args, **kwargs):
-    events.append([process_type, monitor.poll() is None])
+    events.append([process_type, monitor is not None and monitor.poll() is None])
     return original(self, process_type, *args, **kwargs)
 
 node_mod.Node._kill_process_type = spy
@@ -45,16 +51,33 @@ while alive and time.time() < deadline:
     alive = [p for p in started if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     time.sleep(0.1)
 print(json.dumps({"events": events, "alive": alive, "worker": worker in started,
-                  "connected": ray.is_initialized()}))
+                  "connected": ray.is_initialized(), "kinds": kinds}))
 """
 
 
-def test_local_ray_stops_its_monitor_before_the_gcs_and_leaves_no_process(tmp_path):
+def _session(tmp_path, mode: str) -> dict:
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", _SCRIPT, mode], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_runs_local_ray_has_no_monitors_runs_tasks_and_leaves_no_process(tmp_path):
+    got = _session(tmp_path, "run")
+    assert not {"monitor", "log_monitor", "dashboard"} & set(got["kinds"]), got["kinds"]
+    assert {"gcs_server", "raylet"} <= set(got["kinds"]), got["kinds"]
+    assert got["worker"], "the task ran in a worker this Ray started"
+    assert got["alive"] == [], f"processes left after shutdown_ray: {got['alive']}"
+    assert got["connected"] is False
+    # Ray's own start has both (if it stops starting them, lean_head can go)
+    plain = _session(tmp_path, "plain")
+    assert {"monitor", "log_monitor", "dashboard"} <= set(plain["kinds"]), plain["kinds"]
+
+
+def test_local_ray_stops_its_monitor_before_the_gcs_and_leaves_no_process(tmp_path):
+    """A local Ray with an autoscaler monitor (Ray's default; a run's own has none)."""
+    got = _session(tmp_path, "plain")
     stopped = dict((kind, alive) for kind, alive in got["events"])
     # The monitor goes first: stopped after the GCS, its SIGTERM handler waits on the GCS
     # that is gone and is killed a second later (ray.shutdown alone: 1.35 s, now 0.35 s).
@@ -170,3 +193,21 @@ def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_pa
     assert log.read_text().strip().splitlines()[-1].startswith("terminated (SIGTERM)")
     alive = _left_running(started)
     assert started and not alive, f"left running: {alive}"
+
+
+def test_lean_head_hooks_ray_init_only_inside_its_block():
+    import ray._private.node as node_mod
+
+    from pipelines.lean import lean_head
+
+    original = node_mod.Node.__init__, node_mod.Node.start_api_server
+    with lean_head() as hooked:
+        assert hooked is True and node_mod.Node.__init__ is not original[0]
+        assert node_mod.Node.start_api_server is not original[1]
+    assert (node_mod.Node.__init__, node_mod.Node.start_api_server) == original
+    try:
+        with lean_head():
+            raise KeyboardInterrupt  # a Ctrl-C inside ray.init
+    except KeyboardInterrupt:
+        pass
+    assert (node_mod.Node.__init__, node_mod.Node.start_api_server) == original
