@@ -138,6 +138,16 @@ def close_all() -> None:
         box.close()
 
 
+def prestart(memory_mb: int) -> None:
+    """Start this process's sandbox child for ``memory_mb`` now, unless one is alive, and
+    return at once: its imports (about 1 CPU-s) then overlap the caller's own start-up
+    (a run's driver imports Ray Data meanwhile, on one core). The first call for that
+    bound finds it ready; :func:`close_all` stops it when no call comes."""
+    box = _SANDBOXES.get(memory_mb)
+    if box is None or box.proc.poll() is not None:
+        _SANDBOXES[memory_mb] = _Sandbox(memory_mb)
+
+
 @contextlib.contextmanager
 def cancelled() -> Iterator[None]:
     """Inside the block, sandboxed work of this process is cancelled: every sandbox child

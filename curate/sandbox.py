@@ -59,11 +59,14 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(int(argv[0]))
     limit_memory(int(argv[1]))
-    conn.send(("ready",))
+    try:
+        conn.send(("ready",))
+    except ConnectionError:  # the parent closed already: a prestarted child it did not need
+        return 0
     while True:
         try:
             fn, arg = conn.recv()
-        except EOFError:
+        except (EOFError, ConnectionError):  # closed, or reset with our "ready" unread
             gc.freeze()
             return 0
         except Exception as exc:  # noqa: BLE001 - a message that does not load is answered, not fatal

@@ -30,21 +30,25 @@ from pipelines.terminal import detach_stdin
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from curate import guard
     from pipelines.config import load_pipeline
-    from pipelines.runner import run_pipeline
-    from pipelines.address import check_address
-    from pipelines.sources import InputList
-    from pipelines.progress import process_started_at
+    from pipelines.headstart import prestart_sandboxes
 
     pipeline = load_pipeline(args.pipeline)
     if args.keep_work:
         pipeline = pipeline.model_copy(update={"keep_work": True})
-    inputs = args.input + [InputList(p) for p in args.input_list]
     # RAY_ADDRESS (set by `ray job submit` for its entrypoint) names a cluster as --address
     # does; without either the run starts a Ray of its own, even beside a `ray start` one
     env = os.environ.get("RAY_ADDRESS", "")
     address = args.address or (env if env not in ("", "local") else None)
+    prestart_sandboxes(pipeline, address)  # before Ray Data's imports below (pipelines/headstart.py)
     try:
+        from pipelines.runner import run_pipeline
+        from pipelines.address import check_address
+        from pipelines.sources import InputList
+        from pipelines.progress import process_started_at
+
+        inputs = args.input + [InputList(p) for p in args.input_list]
         check_address(address, args.connect_timeout)  # before the lease and before Ray
         summary = run_pipeline(pipeline, inputs, args.output, address=address,
                                progress=not args.quiet, dedup_against=args.dedup_against,
@@ -53,6 +57,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.address or not address or not str(exc).startswith("--address"):
             raise
         raise type(exc)(f"RAY_ADDRESS is set (it counts as --address): {exc}") from None
+    finally:
+        guard.close_all()  # a prestarted child that no head start used
     console = Console(soft_wrap=True)  # a summary line stays one line in pipes and logs (80 columns there)
     console.rule("vidcurate run: summary")
     for line in summary.lines():

@@ -105,3 +105,20 @@ def test_a_ctrl_c_at_the_terminal_does_not_reach_the_sandbox():
     assert child.poll() is None
     assert run_limited(guarded.square, 3, Limits(memory_mb=512)) == 9
     assert guard._SANDBOXES[512].proc is child  # the same child answered
+
+
+def test_a_prestarted_child_runs_the_first_call_and_close_all_stops_an_unused_one(capfd):
+    import curate.guard as guard
+
+    guard.close_all()
+    guard.prestart(320)
+    box = guard._SANDBOXES[320]
+    guard.prestart(320)  # one child per bound: the second call keeps it
+    assert guard._SANDBOXES[320] is box
+    assert run_limited(guarded.pid, None, Limits(memory_mb=320, retries=0)) == box.proc.pid
+    guard.prestart(384)  # never called: closed with its "ready" unread (the socket is reset)
+    spare = guard._SANDBOXES[384]
+    assert spare.conn.poll(120)
+    guard.close_all()
+    assert spare.proc.returncode == 0 and box.proc.poll() is not None and guard._SANDBOXES == {}
+    assert "Traceback" not in capfd.readouterr().err  # it ends quietly (before: ConnectionResetError)

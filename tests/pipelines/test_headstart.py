@@ -168,3 +168,26 @@ def test_a_run_that_fails_after_ray_starts_stops_the_head_start_work(tmp_path):
     time.sleep(2)
     assert files() == now
     assert not list((out / "work" / "sources").glob("*.json"))  # in hand when the run failed: not committed
+
+
+def test_sandboxes_are_prestarted_only_where_a_head_start_can_follow():
+    """One child per memory bound (probe 1024 MB, the pass max(split, extract) = 2048 MB),
+    none with --address, with ray.head_start off or with extract off the one-decode path."""
+    from curate import guard
+    from pipelines.headstart import prestart_sandboxes
+    from support.pipelines import make_pipeline
+
+    limits = {"probe": {"limits": {"memory_mb": 1024}}, "split": {"limits": {"memory_mb": 2048}},
+              "extract": {"limits": {"memory_mb": 512}}}
+    guard.close_all()
+    try:
+        assert prestart_sandboxes(make_pipeline(limits), None) is True
+        assert sorted(guard._SANDBOXES) == [1024, 2048]
+        guard.close_all()
+        assert prestart_sandboxes(make_pipeline(limits), "ray://head:10001") is False
+        off = make_pipeline(limits).model_copy(update={"ray": make_pipeline().ray.model_copy(update={"head_start": False})})
+        assert prestart_sandboxes(off, None) is False
+        assert prestart_sandboxes(make_pipeline({"extract": {"one_pass": False}}), None) is False
+        assert guard._SANDBOXES == {}
+    finally:
+        guard.close_all()

@@ -35,6 +35,12 @@ def verdict(path):
     raise CodecError("truncated", "cut short")
 
 
+def pid(_):
+    import os
+
+    return os.getpid()
+
+
 def square(x):
     return x * x
 
