@@ -59,6 +59,32 @@ def test_fast_content_score_is_pyscenedetect_s_exactly():
     assert content_detector._mean_pixel_distance is fastscore.mean_pixel_distance  # installed by shots
 
 
+def test_fade_detector_reads_numpy_s_exact_frame_mean_and_finds_the_same_fades():
+    """FrameMean gives ThresholdDetector numpy.mean's value bit for bit, and a fade out to
+    black and back in (frames 20-29 dark) is cut at the same frame with and without it."""
+    from scenedetect import FrameTimecode, ThresholdDetector
+
+    rng = np.random.default_rng(6)
+    held = fastscore.FrameMean()
+    for shape in [(144, 256, 3), (1, 1, 3), (37, 53, 3), (9, 7, 4), (5, 5)]:
+        frame = rng.integers(0, 256, shape, dtype=np.uint8)
+        held.put(frame)
+        assert held.get_metrics(None, None) == [np.mean(frame)]
+    levels = [120] * 20 + [4] * 10 + [130] * 20
+    frames = [np.clip(rng.normal(v, 3, (72, 128, 3)), 0, 255).astype(np.uint8) for v in levels]
+    cuts = []
+    for fast in (False, True):
+        det = ThresholdDetector(threshold=12.0, min_scene_len=1, fade_bias=0.0, add_final_scene=False)
+        if fast:
+            det.stats_manager = held
+        found = []
+        for i, f in enumerate(frames):
+            held.put(f)
+            found += [c.frame_num for c in det.process_frame(FrameTimecode(i, 25.0), f)]
+        cuts.append(found)
+    assert cuts[0] == cuts[1] == [25]
+
+
 def _frames(n_shots: int = 4, length: int = 50):
     """(H, W, 3) uint8 BGR frames: textured shots with a slow drift, hard cuts every ``length``."""
     rng = np.random.default_rng(5)
