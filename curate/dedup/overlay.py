@@ -43,6 +43,8 @@ Bars found have 83-100 % of their columns standing out; subtitles without a bar 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 BOTTOM = (0.10, 0.35)  # shares of the rows a bottom band may cover
@@ -60,8 +62,16 @@ def _z(x: np.ndarray) -> np.ndarray:
     return x / (x.std(axis=(-2, -1), keepdims=True) + 1e-3)
 
 
-def bands(rows: int):
-    """``(R,) bool`` masks of the rows kept outside each band tried (module docstring)."""
+def bands(rows: int) -> tuple[np.ndarray, ...]:
+    """``(R,) bool`` masks of the rows kept outside each band tried (module docstring),
+    read-only and cached per row count."""
+    return _bands(rows)[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _bands(rows: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """:func:`bands` and the same masks as one ``(B, R) float64`` matrix of 0/1."""
+    out = []
     for (lo, hi), bottom in ((BOTTOM, True), (TOP, False)):
         for k in range(int(np.ceil(lo * rows)), int(hi * rows) + 1):
             keep = np.ones(rows, bool)
@@ -69,7 +79,25 @@ def bands(rows: int):
                 keep[rows - k:] = False
             else:
                 keep[:k] = False
-            yield keep
+            keep.flags.writeable = False
+            out.append(keep)
+    matrix = np.array(out, np.float64).reshape(len(out), rows)
+    matrix.flags.writeable = False
+    return tuple(out), matrix
+
+
+def _may_stand_out(err: np.ndarray) -> np.ndarray:
+    """``(B,) bool`` for the bands of :func:`bands`: False where the band surely does not
+    stand out (:func:`_stands_out` on the ``(R,)`` row disagreement ``err``). One matrix
+    product in float64 for all bands, with a margin of 1e-4 of the value far above the
+    rounding of NumPy's float32 means, so that every band it keeps is then tested exactly
+    as before and the result is the same; most pairs have no band and stop here."""
+    keeps, matrix = _bands(len(err))
+    e = err.astype(np.float64)
+    n_keep = matrix.sum(axis=1)
+    rest = (matrix @ e) / n_keep
+    band = (e.sum() - matrix @ e) / (len(e) - n_keep)
+    return band >= RATIO * rest * (1.0 - 1e-4) - 1e-12
 
 
 def _stands_out(per_row: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -85,7 +113,7 @@ def overlay_rows(xa: np.ndarray, xb: np.ndarray) -> np.ndarray | None:
     rows = xa.shape[1]
     diff = (_z(xa.mean(axis=0)) - _z(xb.mean(axis=0))) ** 2  # (R, C) between the mean frames
     err = diff.mean(axis=1)
-    strong = [keep for keep in bands(rows) if _stands_out(err, keep)
+    strong = [keep for keep, may in zip(bands(rows), _may_stand_out(err)) if may and _stands_out(err, keep)
               and (diff[~keep].mean(axis=0) >= RATIO * err[keep].mean()).mean() >= WIDE]
     if not strong:
         return None  # the usual case: the frames below are not computed

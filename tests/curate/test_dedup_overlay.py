@@ -108,3 +108,25 @@ def test_different_full_width_traffic_in_front_of_a_still_street_is_no_overlay(m
     assert distance(a, b) > EDIT_LIMIT
     monkeypatch.setattr(overlay, "STILL", -1.0)  # without the motion test outside the band
     assert distance(a, b) <= EDIT_LIMIT
+
+
+def test_the_band_screen_keeps_every_band_that_stands_out_and_drops_the_rest():
+    """overlay._may_stand_out (all bands in one product) never drops a band that the exact
+    per-band test takes, also at the threshold itself; a flat row error leaves none."""
+    from curate.dedup import overlay
+
+    rng = np.random.default_rng(11)
+    taken = 0
+    for rows in (30, 46, 57):
+        keeps = overlay.bands(rows)
+        for trial in range(200):
+            err = rng.gamma(1.0, 1.0, rows).astype(np.float32)
+            if trial % 2:  # a bottom band at exactly RATIO times the rest (float32 means)
+                k = int(rng.integers(int(np.ceil(overlay.BOTTOM[0] * rows)), int(overlay.BOTTOM[1] * rows) + 1))
+                err[rows - k:] = overlay.RATIO * err[:rows - k].mean()
+            may = overlay._may_stand_out(err)
+            exact = np.array([overlay._stands_out(err, keep) for keep in keeps])
+            assert not (exact & ~may).any()
+            taken += int(exact.sum())
+        assert not overlay._may_stand_out(np.ones(rows, np.float32)).any()
+    assert taken > 100  # the threshold cases were met (289 bands here)
