@@ -1,21 +1,17 @@
 """A local Ray, and Ray Data on it, without the services nobody reads (issue 10: start-up cost).
 
 A run's own local Ray (``include_dashboard=False``, ``log_to_driver=False``, one fixed
-node) has no dashboard, no autoscaler and no reader of workers' output. Ray still
-starts, and ``ray.init`` waits for, processes that serve only those:
-
-- the dashboard head (:func:`ray._private.services.start_api_server`): without the
-  dashboard it loads only its usage-stats module, which ``RAY_USAGE_STATS_ENABLED=0``
-  turns off, and ``ray.init`` polls until it has written its address;
-- the autoscaler monitor (a fixed node has nothing to scale);
-- the log monitor (it forwards workers' output to the driver).
-
-:func:`lean_head` starts such a head without them (Ray's own ``RayParams`` fields
-``no_monitor`` and ``include_log_monitor``, which ``ray start`` sets through
-``--no-monitor`` and which ``ray.init`` does not expose, and no API server when the
-dashboard is off). Measured on ``../shared/footage`` (2 cores): Ray's own processes
-5.5-5.9 -> 3.8-4.0 CPU-s a run without the monitors; ``ray.init`` alone 4.3-5.8 ->
-4.0-4.6 s and about 1 CPU-s less without the dashboard head.
+node) has no autoscaler and no reader of workers' output, yet Ray starts two processes
+that serve only those: the autoscaler monitor (a fixed node has nothing to scale) and
+the log monitor (it forwards workers' output to the driver). :func:`lean_head` starts
+such a head without them (Ray's own ``RayParams`` fields ``no_monitor`` and
+``include_log_monitor``, which ``ray start`` sets through ``--no-monitor`` and which
+``ray.init`` does not expose). Measured on ``../shared/footage`` (2 cores): Ray's own
+processes 5.5-5.9 -> 3.8-4.0 CPU-s a run. The dashboard head stays, although without the
+dashboard it loads only its usage-stats module (about 1 CPU-s, and ``ray.init`` waits
+about 0.3 s for it): it also answers Ray's state API, and without it a state query
+(Ray Data's hanging-task detector makes one for a task that runs long) blocked for 40 s
+instead of failing at once (measured).
 
 On its first dataset Ray Data (2.60) starts two detached actors, each in a worker process
 of its own:
@@ -128,35 +124,27 @@ def local_data_services(enabled: bool = True) -> Iterator[bool]:
 @contextlib.contextmanager
 def lean_head() -> Iterator[bool]:
     """Inside the block, a head node that ``ray.init`` starts for this process has no
-    autoscaler monitor, no log monitor and, when started with ``include_dashboard=False``,
-    no dashboard head (module docstring). Yields whether the hooks are in place: False
-    where this Ray's ``Node`` or ``RayParams`` lacks them (another version: the node
-    starts as Ray would start it). A node joined, or started by ``ray start``, is not
-    touched; the originals are back when the block ends, even on an error."""
+    autoscaler monitor and no log monitor (module docstring). Yields whether the hook is
+    in place: False where this Ray's ``Node`` or ``RayParams`` lacks it (another version:
+    the node starts as Ray would start it). A node joined, or started by ``ray start``, is
+    not touched; the original is back when the block ends, even on an error."""
     node_cls = getattr(getattr(ray._private, "node", None), "Node", None)  # noqa: SLF001
     params_cls = getattr(getattr(ray._private, "parameter", None), "RayParams", None)  # noqa: SLF001
-    fields = ("no_monitor", "include_log_monitor", "include_dashboard")
-    if node_cls is None or params_cls is None or "start_api_server" not in node_cls.__dict__ or not all(
+    fields = ("no_monitor", "include_log_monitor")
+    if node_cls is None or params_cls is None or not all(
             f in params_cls.__init__.__code__.co_varnames for f in fields):
         yield False
         return
-    start, api = node_cls.__dict__["__init__"], node_cls.__dict__["start_api_server"]
+    start = node_cls.__dict__["__init__"]
 
     @functools.wraps(start)
     def lean_start(self, ray_params, *args, **kwargs):
         if kwargs.get("head") and kwargs.get("ray_init_cluster"):  # ray.init's own new head
             ray_params.no_monitor, ray_params.include_log_monitor = True, False
-            self._vidcurate_lean = True
         return start(self, ray_params, *args, **kwargs)
 
-    @functools.wraps(api)
-    def lean_api(self, *args, include_dashboard=None, **kwargs):
-        if include_dashboard is False and getattr(self, "_vidcurate_lean", False):
-            return None  # nothing to serve: see the module docstring
-        return api(self, *args, include_dashboard=include_dashboard, **kwargs)
-
-    node_cls.__init__, node_cls.start_api_server = lean_start, lean_api
+    node_cls.__init__ = lean_start
     try:
         yield True
     finally:
-        node_cls.__init__, node_cls.start_api_server = start, api
+        node_cls.__init__ = start
