@@ -93,3 +93,15 @@ def test_identical_hashes_join_their_near_duplicates():
     kept, dropped = DedupStage().run(recs)
     assert [r.clip_id for r in kept] == ["big", "other"]  # 30 bits from five identical copies
     assert [(r.clip_id, k) for r, k, _ in dropped] == [(f"s{k}", "big") for k in range(5)]
+
+
+def test_the_verification_workers_module_does_not_import_scipy():
+    """Ray tasks that verify candidate pairs import curate.dedup.edits; SciPy (0.33 s a
+    worker) waits for curate.dedup.groups.components, which runs on the driver."""
+    import subprocess
+    import sys
+
+    code = "import sys, curate.dedup.edits; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
