@@ -34,7 +34,7 @@ import numpy as np
 from curate.dedup.clusters import bucket_pairs
 from curate.dedup.groups import Joined
 from curate.dedup.signature import Signature, decode, read_gist
-from curate.dedup.verify import distance, mirrored
+from curate.dedup.verify import MeanShapes, distance, mirrored
 
 CHUNK = 2000  # most candidate pairs per Ray task
 MIN_PART = 32  # fewest candidate pairs per Ray task when spreading over workers
@@ -51,6 +51,7 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
     ``joined``, pairs already in one group are skipped and each verified pair joins its
     group. ``checked[0]`` counts the pairs measured."""
     sigs: dict[int, Signature] = {}
+    shapes = MeanShapes()  # each clip's scaled means, reused by its other candidates
     out = []
     for i, j, flip, crops in pairs:
         if joined is not None and joined.together(i, j):
@@ -61,7 +62,8 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
         if checked is not None:
             checked[0] += 1
         other = mirrored(sigs[j]) if flip else sigs[j]
-        d = distance(sigs[i], other, motion_weight, limit=max_distance, crops_only=crops)  # exact when <= the limit
+        d = distance(sigs[i], other, motion_weight, limit=max_distance, crops_only=crops,
+                     shapes=(shapes, i, (j, flip)))  # exact when <= the limit
         if d <= max_distance:
             out.append((i, j, d))
             if joined is not None:

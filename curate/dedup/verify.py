@@ -40,6 +40,8 @@ people in the same street, pairs).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import cv2
 import numpy as np
 
@@ -88,13 +90,39 @@ def _resized(x: np.ndarray, scale: float, angle: float) -> np.ndarray:
 Geometry = tuple[float, float, tuple[int, int], bool, float]
 
 
+class MeanShapes:
+    """Each clip's mean thumbnail scaled and turned (:func:`_resized`), kept across the
+    candidate pairs one task verifies: a clip meets many candidates, and the geometry
+    search of each pair scales both means anew (a fifth of the verification's CPU on the
+    footage run). Keys name a clip as compared (its position, and whether mirrored);
+    at most ``max_items`` arrays (about 19 KB each for 48-pixel thumbnails), the least
+    recently used dropped first. The same arrays as without it, so the same distances."""
+
+    def __init__(self, max_items: int = 2048):
+        self.max_items = max_items
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key, x: np.ndarray, scale: float, angle: float) -> np.ndarray:
+        """``_resized(x, scale, angle)`` for the clip ``key`` whose mean thumbnail is ``x``."""
+        k = (key, scale, angle)
+        out = self._items.get(k)
+        if out is None:
+            out = self._items[k] = _resized(x, scale, angle)
+            if len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(k)
+        return out
+
+
 def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
-             crops_only: bool = False) -> Geometry:
+             crops_only: bool = False, shapes: tuple[MeanShapes, object, object] | None = None) -> Geometry:
     """Best ``(correlation, scale, (x, y), a_is_larger, angle)`` placing the trimmed mean of
     one ``(N, T, T) float32`` thumbnail stack inside the other's mean scaled by ``scale``
     (:data:`SCALES`) and turned by ``angle`` degrees. ``rows``: only the rows ``r0:r1`` of the
     trimmed mean are matched (the others hold an overlay band); ``(x, y)`` is still where
     the whole trimmed mean goes. ``crops_only``: only :data:`CROP_SCALES`, unturned.
+    ``shapes``: a :class:`MeanShapes` and the keys of ``a`` and ``b`` in it.
 
     Scales are searched unturned first; then :data:`ANGLES` at the :data:`NEAR` scales on
     either side of the best one, then the best angle +-:data:`REFINE` degrees at the best
@@ -106,13 +134,15 @@ def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
     r0, r1 = rows or (0, core)
     means = a.mean(axis=0), b.mean(axis=0)
     best: Geometry = (-2.0, 1.0, (0, 0), True, 0.0)
+    cache, keys = (shapes[0], shapes[1:]) if shapes is not None else (None, (None, None))
 
     def search(scales, angles) -> None:
         nonlocal best
         for s in scales:
             for angle in angles:
-                for larger, (x, y) in ((True, means), (False, means[::-1])):
-                    big = _resized(x, s, angle)  # rows where the part r0:r1 of a whole core fits:
+                for larger, (x, y), key in ((True, means, keys[0]), (False, means[::-1], keys[1])):
+                    big = cache.get(key, x, s, angle) if cache is not None else _resized(x, s, angle)
+                    # rows where the part r0:r1 of a whole core fits:
                     r = cv2.matchTemplate(big[r0:len(big) - core + r1], y[m + r0:m + r1, m:t - m], cv2.TM_CCOEFF_NORMED)
                     _, v, _, loc = cv2.minMaxLoc(r)
                     if v > best[0]:
@@ -136,13 +166,13 @@ def _warp(thumbs: np.ndarray, scale: float, loc: tuple[int, int], core: int, ang
     return np.stack([_resized(f, scale, angle)[y:y + core, x:x + core] for f in thumbs])
 
 
-def similarities(a: Signature, b: Signature, crops_only: bool = False):
+def similarities(a: Signature, b: Signature, crops_only: bool = False, shapes=None):
     """``(appearance, motion, moving_a, moving_b)``: ``(Na, Nb)`` correlation matrices of
     the frames of ``a`` and ``b`` under their best geometry, and each clip's mean absolute
     difference from its mean frame (luma levels). When one clip carries an overlay band
     (:func:`curate.dedup.overlay.overlay_rows`), the rows outside it correlate better and
     something moves there (over :data:`curate.dedup.overlay.STILL`), all four come from
-    those rows. ``crops_only``: see :func:`geometry`."""
+    those rows. ``crops_only`` and ``shapes``: see :func:`geometry`."""
     ta, tb = a.thumbs.astype(np.float32), b.thumbs.astype(np.float32)
     t = ta.shape[1]
     m = max(1, t // 16)
@@ -152,7 +182,7 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False):
             return _warp(ta, scale, loc, t - 2 * m, angle), tb[:, m:t - m, m:t - m]
         return ta[:, m:t - m, m:t - m], _warp(tb, scale, loc, t - 2 * m, angle)
 
-    first = geometry(ta, tb, crops_only=crops_only)
+    first = geometry(ta, tb, crops_only=crops_only, shapes=shapes)
     xa, xb = placed(first)
     appearance = _unit(xa) @ _unit(xb).T
     keep = overlay_rows(xa, xb)  # a news bar or subtitles over one of them: compare the other rows
@@ -161,7 +191,8 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False):
         keep = overlay_rows(ta[:, m:t - m, m:t - m], tb[:, m:t - m, m:t - m])
     if keep is not None:  # the band also pulled the placement: place the rows outside it again
         kept = np.flatnonzero(keep)
-        xa2, xb2 = placed(geometry(ta, tb, rows=(int(kept[0]), int(kept[-1]) + 1), crops_only=crops_only))
+        xa2, xb2 = placed(geometry(ta, tb, rows=(int(kept[0]), int(kept[-1]) + 1), crops_only=crops_only,
+                                  shapes=shapes))
         outside = _unit(xa2[:, keep]) @ _unit(xb2[:, keep]).T
         moving = max(float(np.abs(x - x.mean(axis=0)).mean()) for x in (xa2[:, keep], xb2[:, keep]))
         if outside.max() > appearance.max() and moving > overlay.STILL:
@@ -236,7 +267,8 @@ def upsample(sig: Signature) -> Signature:
 
 
 def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_level: float = 0.5,
-             limit: float | None = None, crops_only: bool = False) -> float:
+             limit: float | None = None, crops_only: bool = False,
+             shapes: tuple[MeanShapes, object, object] | None = None) -> float:
     """Edit distance of two signatures (see module docstring): 0 for identical clips, about
     0.02-0.06 for edited copies, more for distinct clips. Raises ValueError when the
     thumbnail sizes differ.
@@ -247,11 +279,13 @@ def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_lev
     answer to ``distance <= limit`` is the same and distinct clips cost less.
 
     ``crops_only``: the geometry search tries crops only (:func:`geometry`), a third of
-    its cost; for candidates whose gists are too far apart for any other edit."""
+    its cost; for candidates whose gists are too far apart for any other edit.
+    ``shapes``: a :class:`MeanShapes` shared by the pairs of one task and the keys of ``a``
+    and ``b`` in it (the same distance, less CPU)."""
     if a.thumbs.shape[1:] != b.thumbs.shape[1:]:
         raise ValueError(f"signature sizes differ: {a.thumbs.shape[1:]} vs {b.thumbs.shape[1:]}")
     a, b = upsample(a), upsample(b)
-    app, mot, move_a, move_b = similarities(a, b, crops_only)
+    app, mot, move_a, move_b = similarities(a, b, crops_only, shapes)
     if limit is not None and 1.0 - float(app.max()) > limit:
         return 1.0 - float(app.max())
     act = activity(a.thumbs), activity(b.thumbs)

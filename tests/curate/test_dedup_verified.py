@@ -78,6 +78,26 @@ def test_a_limit_gives_the_same_verdict_and_the_exact_distance_under_it():
         assert bounded == full if full <= EDIT_LIMIT else EDIT_LIMIT < bounded <= full
 
 
+def test_shared_scaled_means_give_the_same_distances_and_stay_bounded():
+    """verify.MeanShapes, shared by the pairs of one task (as edits._verify shares it):
+    every distance equal to the one without it, a mirrored clip under its own key, and no
+    more arrays kept than its bound."""
+    from curate.dedup.verify import MeanShapes, mirrored
+
+    clips = {"orig": _sig(_clip(2.0)), "copy": _sig(_clip(2.0, edit=crop_bright)),
+             "later": _sig(_clip(12.0)), "wall": _sig(_wall(1)), "boxed": _sig(_clip(2.2, edit=letterbox))}
+    shapes = MeanShapes(max_items=40)
+    names = list(clips)
+    for a in names:
+        for b in names:
+            if a < b:
+                for flip in (False, True):
+                    other = mirrored(clips[b]) if flip else clips[b]
+                    assert distance(clips[a], other, shapes=(shapes, a, (b, flip))) == distance(clips[a], other)
+    assert distance(clips["orig"], clips["copy"], shapes=(shapes, "orig", ("copy", False))) <= EDIT_LIMIT
+    assert len(shapes._items) == 40
+
+
 def test_pairs_already_in_one_group_are_not_verified():
     import curate.dedup.edits as edits
     from curate.dedup.groups import Joined
