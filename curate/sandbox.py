@@ -11,17 +11,23 @@ and the child it started (``multiprocessing.connection``), never data from files
 
 from __future__ import annotations
 
-import gc
-import resource
 import signal
-import sys
-import traceback
-from multiprocessing.connection import Connection
 
-import curate.codec  # noqa: F401 - preload: the first call should not pay for imports
-import curate.extract  # noqa: F401
-import curate.split  # noqa: F401
-from curate.codec.errors import CodecError
+# A Ctrl-C at the terminal is the parent's to act on (main's docstring), from the first
+# line: during the imports below (1-2 s) it had printed a KeyboardInterrupt traceback
+# from this child, which the driver starts before Ray (curate.guard.prestart).
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+import gc  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from multiprocessing.connection import Connection  # noqa: E402
+
+import curate.codec  # noqa: F401,E402 - preload: the first call should not pay for imports
+import curate.extract  # noqa: F401,E402
+import curate.split  # noqa: F401,E402
+from curate.codec.errors import CodecError  # noqa: E402
 
 
 def _vm_bytes() -> int:

@@ -145,8 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     # No command reads stdin: point it at /dev/null before anything imports PySceneDetect
     # (which runs ffmpeg) or starts Ray, so no child can block on the terminal.
     detach_stdin()
-    from pipelines.config import PipelineError
-    from pipelines.workstore import OutputInUseError
+    try:  # about a second of imports: a Ctrl-C here had ended in their traceback
+        from pipelines.config import PipelineError
+        from pipelines.workstore import OutputInUseError
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return exits.INTERRUPTED
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     args = build_parser().parse_args(argv)

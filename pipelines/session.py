@@ -56,12 +56,14 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
         return False
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     try:
-        with sigint_deferred() as interrupted:
+        with sigint_deferred() as interrupted, _own_sigterm_handler():
             _init(address, num_cpus, kwargs)
     except ConnectionError as exc:  # e.g. --address auto with no cluster running here
         raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
-    if interrupted:  # Ctrl-C while Ray started: stop it as a finished run would, then say so
+    if interrupted:  # Ctrl-C or SIGTERM while Ray started: stop it as a finished run would, then say so
         shutdown_ray()
+        if signal.SIGTERM in interrupted:
+            raise Terminated()
         raise KeyboardInterrupt
     if threading.current_thread() is threading.main_thread():
         # ray.init's own SIGTERM handler exits at once (sys.exit(15)): mid-run that had
@@ -85,9 +87,28 @@ def _init(address: str | None, num_cpus: int | None, kwargs: dict) -> None:
 
 
 @contextlib.contextmanager
+def _own_sigterm_handler() -> Iterator[None]:
+    """Inside the block ``ray.init`` leaves the SIGTERM handler alone: its own exits at once
+    (``sys.exit(15)``), which during start-up had ended the command with exit 15, no
+    message and Ray's agents orphaned for a minute; :func:`sigint_deferred` holds the
+    signal back instead (the handler is set again for the run once Ray is up)."""
+    utils = getattr(ray._private, "utils", None)  # noqa: SLF001 - Ray's own helper, where it has one
+    original = getattr(utils, "set_sigterm_handler", None)
+    if original is None:
+        yield
+        return
+    utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        utils.set_sigterm_handler = original
+
+
+@contextlib.contextmanager
 def sigint_deferred() -> Iterator[list[int]]:
-    """Hold a Ctrl-C (SIGINT) back while the block runs; the list it gives is not empty
-    afterwards when one came (the caller then cleans up and raises KeyboardInterrupt).
+    """Hold a Ctrl-C (SIGINT) and a SIGTERM back while the block runs; the list it gives
+    holds the signals that came (the caller then cleans up and raises KeyboardInterrupt,
+    or :class:`pipelines.exits.Terminated` for a SIGTERM).
 
     A Ctrl-C inside ``ray.init`` left it half done: the raylet (which dies with this
     process) was gone but its dashboard and runtime-env agents lived on for about a
@@ -101,14 +122,16 @@ def sigint_deferred() -> Iterator[list[int]]:
         return
     def defer(signum, frame):
         if not got:
-            os.write(2, b"\ninterrupt: stopping once Ray has started (a few seconds)\n")
+            word = b"terminated" if signum == signal.SIGTERM else b"interrupt"
+            os.write(2, b"\n" + word + b": stopping once Ray has started (a few seconds)\n")
         got.append(signum)
 
-    previous = signal.signal(signal.SIGINT, defer)
+    previous = {sig: signal.signal(sig, defer) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield got
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def owns_local_ray() -> bool:

@@ -122,3 +122,34 @@ def test_a_prestarted_child_runs_the_first_call_and_close_all_stops_an_unused_on
     guard.close_all()
     assert spare.proc.returncode == 0 and box.proc.poll() is not None and guard._SANDBOXES == {}
     assert "Traceback" not in capfd.readouterr().err  # it ends quietly (before: ConnectionResetError)
+
+
+def test_a_ctrl_c_while_the_sandbox_imports_does_not_reach_it(capfd):
+    """The child ignores SIGINT before its imports (cv2, PyAV: 1-2 s), not after them: a
+    Ctrl-C in that time had printed a KeyboardInterrupt traceback from a child the driver
+    starts before Ray. Seen through /proc: SIGINT is ignored while OpenCV is not yet
+    mapped; then SIGINTs every 20 ms until it is ready change nothing."""
+    import os
+    import signal
+    import time
+
+    import curate.guard as guard
+
+    guard.close_all()
+    guard.prestart(448)
+    box = guard._SANDBOXES[448]
+    pid, mapped_cv2 = box.proc.pid, None
+    deadline = time.time() + 60
+    while mapped_cv2 is None and time.time() < deadline:
+        with open(f"/proc/{pid}/status") as f:
+            ignored = int(next(line for line in f if line.startswith("SigIgn:")).split()[1], 16)
+        if ignored & (1 << (signal.SIGINT - 1)):
+            with open(f"/proc/{pid}/maps") as f:
+                mapped_cv2 = "cv2" in f.read()
+    assert mapped_cv2 is False, "SIGINT was ignored only after the imports"
+    while not box.conn.poll(0.02):
+        os.kill(pid, signal.SIGINT)
+    assert run_limited(guarded.pid, None, Limits(memory_mb=448, retries=0)) == pid
+    guard.close_all()
+    assert box.proc.returncode == 0
+    assert "Traceback" not in capfd.readouterr().err

@@ -174,3 +174,19 @@ def test_every_input_rejected_exits_4_and_keeps_the_outputs(tmp_path):
                                                    "rejected (see rejects.parquet)")
     assert "clips kept: 0" in res.stdout
     assert pq.read_table(out / "rejects.parquet").num_rows == 2
+
+
+def test_a_ctrl_c_during_the_commands_first_imports_is_exit_130_without_a_traceback(monkeypatch, capsys):
+    """main() imports the pipeline config (about a second) before its own try: a Ctrl-C
+    there had ended in the import's traceback. A module whose import is interrupted
+    stands in for it."""
+    import types
+
+    class Interrupted(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "pipelines.config", Interrupted("pipelines.config"))
+    assert cli.main(["run", LOCAL_YAML, "--input", "x", "--output", "y"]) == exits.INTERRUPTED == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "interrupted"

@@ -211,3 +211,37 @@ def test_lean_head_hooks_ray_init_only_inside_its_block():
     except KeyboardInterrupt:
         pass
     assert node_mod.Node.__init__ is original
+
+
+def test_sigterm_while_a_local_ray_starts_exits_143_and_leaves_no_process(tmp_path):
+    """``kill PID`` 1.5 s into "starting Ray": held back like a Ctrl-C, then the run stops
+    as after a SIGTERM mid-run. Before, ray.init's own handler exited at once: exit 15, no
+    message, and Ray's dashboard and runtime-env agents orphaned for about a minute."""
+    import signal
+    import time
+
+    import psutil
+
+    from support.synth import Shot, shots_video
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        shots_video(str(src / f"v{i}.mp4"), [Shot(20 + i, 40), Shot(30 + i, 40)], 192, 144)
+    log = tmp_path / "log.txt"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(REPO / "pipelines" / "local.yaml"),
+                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while "starting Ray" not in log.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)
+    started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(120) == 143, log.read_text()[-3000:]
+    text = log.read_text()
+    assert text.strip().splitlines()[-1].startswith("terminated (SIGTERM)") and "Traceback" not in text
+    alive = _left_running(started)
+    assert started and not alive, f"left running: {alive}"
