@@ -129,11 +129,11 @@ def _left_running(pids: list[int], wait_s: float = 15.0) -> list[str]:
     return list(running().values())
 
 
-def test_ctrl_c_while_a_local_ray_starts_exits_130_and_leaves_no_process(tmp_path):
-    """The real CLI (its own process group, as a terminal's foreground job): Ctrl-C 1.5 s
-    into "starting Ray". Before, Ray's dashboard and runtime-env agents outlived the run
-    by about a minute and some tries ended in a segmentation fault (exit 139)."""
-    import signal
+def _signal_while_ray_starts(tmp_path, sig: int, group: bool) -> tuple[int, str, list[int], list[str]]:
+    """The real CLI on four small sources, in its own session (a terminal's foreground job):
+    ``sig`` 1.5 s into "starting Ray", to its process group (a Ctrl-C) or to the command
+    alone (``kill PID``). Returns its exit code, its output, the processes it had started
+    and those of them still running afterwards."""
     import time
 
     import psutil
@@ -155,11 +155,19 @@ def test_ctrl_c_while_a_local_ray_starts_exits_130_and_leaves_no_process(tmp_pat
         time.sleep(0.05)
     time.sleep(1.5)
     started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-    os.killpg(proc.pid, signal.SIGINT)
-    assert proc.wait(120) == 130, log.read_text()[-3000:]
-    text = log.read_text()
+    (os.killpg if group else os.kill)(proc.pid, sig)
+    code = proc.wait(120)
+    return code, log.read_text(), started, _left_running(started)
+
+
+def test_ctrl_c_while_a_local_ray_starts_exits_130_and_leaves_no_process(tmp_path):
+    """Ctrl-C 1.5 s into "starting Ray". Before, Ray's dashboard and runtime-env agents
+    outlived the run by about a minute and some tries ended in a segmentation fault (exit 139)."""
+    import signal
+
+    code, text, started, alive = _signal_while_ray_starts(tmp_path, signal.SIGINT, group=True)
+    assert code == 130, text[-3000:]
     assert text.strip().splitlines()[-1].startswith("interrupted:") and "Traceback" not in text
-    alive = _left_running(started)
     assert started and not alive, f"left running: {alive}"
 
 
@@ -218,30 +226,8 @@ def test_sigterm_while_a_local_ray_starts_exits_143_and_leaves_no_process(tmp_pa
     as after a SIGTERM mid-run. Before, ray.init's own handler exited at once: exit 15, no
     message, and Ray's dashboard and runtime-env agents orphaned for about a minute."""
     import signal
-    import time
 
-    import psutil
-
-    from support.synth import Shot, shots_video
-
-    src = tmp_path / "in"
-    src.mkdir()
-    for i in range(4):
-        shots_video(str(src / f"v{i}.mp4"), [Shot(20 + i, 40), Shot(30 + i, 40)], 192, 144)
-    log = tmp_path / "log.txt"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(REPO / "pipelines" / "local.yaml"),
-                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while "starting Ray" not in log.read_text() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.5)
-    started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(120) == 143, log.read_text()[-3000:]
-    text = log.read_text()
+    code, text, started, alive = _signal_while_ray_starts(tmp_path, signal.SIGTERM, group=False)
+    assert code == 143, text[-3000:]
     assert text.strip().splitlines()[-1].startswith("terminated (SIGTERM)") and "Traceback" not in text
-    alive = _left_running(started)
     assert started and not alive, f"left running: {alive}"
