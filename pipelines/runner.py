@@ -20,7 +20,7 @@ from functools import partial
 
 import ray
 
-from curate import store
+from curate import guard, store
 from curate.shards import ShardInfo, ShardJob, caption_text, write_shard
 from curate.dedup.against import check_earlier
 from curate.tasks import ClipTask
@@ -168,6 +168,8 @@ class Runner:
             with self.store, self.commits.closing():  # the lock first: a busy folder fails before Ray starts
                 todo = [s for s in sources if not self.store.done(s)]
                 head = self._head_start(todo, address)
+                if head is None:  # a child the CLI prestarted for it would sit idle all run
+                    guard.close_all()
                 try:
                     with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
                         started = init_ray(address, self.pipeline.ray.num_cpus)

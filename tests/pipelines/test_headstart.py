@@ -191,3 +191,24 @@ def test_sandboxes_are_prestarted_only_where_a_head_start_can_follow():
         assert guard._SANDBOXES == {}
     finally:
         guard.close_all()
+
+
+def test_a_run_with_nothing_to_do_closes_the_prestarted_child_before_ray_starts(ray_session, tmp_path, monkeypatch):
+    """A resumed run (every source committed) makes no head start: the child the CLI
+    started for one is stopped then, not left idle for the whole run."""
+    from curate import guard
+    from pipelines import runner as runner_mod
+    from support.pipelines import make_pipeline
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "a.mp4"), [Shot(30, 30), Shot(40, 35)], 192, 144)
+    pipeline = make_pipeline()
+    out = tmp_path / "out"
+    runner_mod.run_pipeline(pipeline, [str(src)], str(out), progress=False)  # the shared Ray: no head start
+    guard.prestart(4096)
+    child = guard._SANDBOXES[4096].proc
+    seen = []
+    monkeypatch.setattr(runner_mod, "init_ray", lambda *a: seen.append(child.poll()) or False)
+    summary = runner_mod.run_pipeline(pipeline, [str(src)], str(out), progress=False)
+    assert summary.resumed == 1 and seen and seen[0] is not None  # stopped before Ray was asked for
