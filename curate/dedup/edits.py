@@ -63,7 +63,7 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
             checked[0] += 1
         other = mirrored(sigs[j]) if flip else sigs[j]
         d = distance(sigs[i], other, motion_weight, limit=max_distance, crops_only=crops,
-                     shapes=(shapes, i, (j, flip)))  # exact when <= the limit
+                     shapes=(shapes, (i, False), (j, flip)))  # exact when <= the limit
         if d <= max_distance:
             out.append((i, j, d))
             if joined is not None:

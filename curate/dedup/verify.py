@@ -122,7 +122,8 @@ def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
     (:data:`SCALES`) and turned by ``angle`` degrees. ``rows``: only the rows ``r0:r1`` of the
     trimmed mean are matched (the others hold an overlay band); ``(x, y)`` is still where
     the whole trimmed mean goes. ``crops_only``: only :data:`CROP_SCALES`, unturned.
-    ``shapes``: a :class:`MeanShapes` and the keys of ``a`` and ``b`` in it.
+    ``shapes``: a :class:`MeanShapes` and the keys of ``a`` and ``b`` in it (default: one
+    for this call alone).
 
     Scales are searched unturned first; then :data:`ANGLES` at the :data:`NEAR` scales on
     either side of the best one, then the best angle +-:data:`REFINE` degrees at the best
@@ -134,14 +135,14 @@ def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
     r0, r1 = rows or (0, core)
     means = a.mean(axis=0), b.mean(axis=0)
     best: Geometry = (-2.0, 1.0, (0, 0), True, 0.0)
-    cache, keys = (shapes[0], shapes[1:]) if shapes is not None else (None, (None, None))
+    cache, key_a, key_b = shapes if shapes is not None else (MeanShapes(), "a", "b")
 
     def search(scales, angles) -> None:
         nonlocal best
         for s in scales:
             for angle in angles:
-                for larger, (x, y), key in ((True, means, keys[0]), (False, means[::-1], keys[1])):
-                    big = cache.get(key, x, s, angle) if cache is not None else _resized(x, s, angle)
+                for larger, (x, y), key in ((True, means, key_a), (False, means[::-1], key_b)):
+                    big = cache.get(key, x, s, angle)
                     # rows where the part r0:r1 of a whole core fits:
                     r = cv2.matchTemplate(big[r0:len(big) - core + r1], y[m + r0:m + r1, m:t - m], cv2.TM_CCOEFF_NORMED)
                     _, v, _, loc = cv2.minMaxLoc(r)
