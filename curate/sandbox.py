@@ -58,11 +58,11 @@ def call(fn, arg) -> tuple:
 
 def main(argv: list[str]) -> int:
     """Serve calls until the parent closes the socket. A Ctrl-C at the terminal is the
-    parent's to act on (it kills this child when it stops early), so SIGINT is ignored.
+    parent's to act on (it kills this child when it stops early), so SIGINT is ignored
+    (from the module's first line, before its imports).
     At the end the imported modules' objects are frozen (:func:`gc.freeze`): Python's
     shutdown would spend about 0.3 CPU-seconds collecting them, often while the run's
     other work waits for a core."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(int(argv[0]))
     limit_memory(int(argv[1]))
     try:

@@ -92,11 +92,11 @@ def _may_stand_out(err: np.ndarray) -> np.ndarray:
     product in float64 for all bands, with a margin of 1e-4 of the value far above the
     rounding of NumPy's float32 means, so that every band it keeps is then tested exactly
     as before and the result is the same; most pairs have no band and stop here."""
-    keeps, matrix = _bands(len(err))
+    matrix = _bands(len(err))[1]
     e = err.astype(np.float64)
-    n_keep = matrix.sum(axis=1)
-    rest = (matrix @ e) / n_keep
-    band = (e.sum() - matrix @ e) / (len(e) - n_keep)
+    n_keep, kept = matrix.sum(axis=1), matrix @ e
+    rest = kept / n_keep
+    band = (e.sum() - kept) / (len(e) - n_keep)
     return band >= RATIO * rest * (1.0 - 1e-4) - 1e-12
 
 
