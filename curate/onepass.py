@@ -84,6 +84,13 @@ def fits_one_pass(extract: ExtractStage, task: SourceTask) -> bool:
     return extract.one_pass and spill_mb(extract, task) <= extract.spill_max_mb
 
 
+def plain_cpu_steps(stages: list) -> bool:
+    """Whether per-source ``stages`` (probe, split, extract, then the clip stages) can run
+    in any process's sandbox: extract on the one-decode path and no stage with a model or
+    a GPU (the driver's head start, :mod:`pipelines.headstart`)."""
+    return getattr(stages[2], "one_pass", False) and not any(s.uses_model or s.resources.gpus for s in stages)
+
+
 def limits_for(split: SplitStage, extract: ExtractStage, duration_s: float) -> Limits | None:
     """The sandbox limits of one source's pass: split's and extract's time limits added
     and scaled by each started 10 minutes of video, the larger memory bound and retry

@@ -109,11 +109,10 @@ def prestart_sandboxes(pipeline: "Pipeline", address: str | None) -> bool:
     (:func:`curate.guard.prestart`, one per memory bound) when a head start may follow: no
     ``address``, ``ray.head_start`` on, extract on the one-decode path. Returns whether
     any was started; :func:`curate.guard.close_all` stops them when no head start comes."""
-    from curate.onepass import limits_for  # noqa: PLC0415 - light: numpy and PyAV only
+    from curate.onepass import limits_for, plain_cpu_steps  # noqa: PLC0415 - light: numpy and PyAV only
 
     probe, split, extract = pipeline.stages[:3]
-    if address or not pipeline.ray.head_start or not getattr(extract, "one_pass", False) or any(
-            s.uses_model or s.resources.gpus for s in pipeline.stages[:2] + pipeline.clip_stages()):
+    if address or not pipeline.ray.head_start or not plain_cpu_steps(pipeline.stages[:2] + pipeline.clip_stages()):
         return False  # the cases where Runner makes no head start (PassSteps.local_ok)
     bounds = {lim.memory_mb for lim in (probe.limits, limits_for(split, extract, 0.0)) if lim is not None}
     for memory_mb in sorted(bounds):

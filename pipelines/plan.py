@@ -247,9 +247,9 @@ class PassSteps:
     def local_ok(self) -> bool:
         """Whether :meth:`run_local` can stand in for the plan: every step a plain CPU
         task (no model, no GPU) and sources on the one-decode path."""
-        stages = [self.probe, self.split] + self.clip_stages
-        return getattr(self.clip_stages[0], "one_pass", False) and not any(
-            s.uses_model or s.resources.gpus for s in stages)
+        from curate.onepass import plain_cpu_steps
+
+        return plain_cpu_steps([self.probe, self.split] + self.clip_stages)
 
     def run_local(self, path: str, work_dir: str) -> Iterator[dict]:
         """The plan's output rows for source ``path``, computed here (probe and the pass in
