@@ -4,8 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from curate.camfit import _IDENTITY, _cell_spread, _int_median, changed, vector_length
+from curate.camfit import _IDENTITY, _cell_spread, vector_length
 from curate.flow import dense_flow
+from curate.residual import _int_median, changed
 from curate.score import luma, motion_track, one_cv_thread, sharpness
 
 
