@@ -14,7 +14,7 @@ frame's presentation time.
   adds the dissolves and fades it misses.
 
 Whichever detector runs, isolated spikes of the thumbnail change add weak cuts (a jump cut
-inside one camera, :func:`spike_cuts`), :mod:`curate.split.flashes` drops cuts that are
+inside one camera, :mod:`curate.split.spikes`), :mod:`curate.split.flashes` drops cuts that are
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
 rise), runs of blank frames become gaps, the minimum shot length is applied after the
 flash filter (of cuts closer than ``min_shot_s`` the larger picture change wins, so a
@@ -38,6 +38,7 @@ from scenedetect.common import FrameTimecode
 from curate.split import fastscore, transnet
 from curate.split.flashes import drop_flashes, is_excursion, is_flash
 from curate.split.gradual import GradualScan, ThumbBuffer
+from curate.split.spikes import jumps, spike_cuts
 from curate.split.transitions import find_blank, merge_intervals, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
@@ -241,7 +242,7 @@ def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,
     """Sorted unique cuts inside ``(0, num_frames)`` with none closer than ``min_gap`` frames.
 
     Of cuts too close together the one with the larger ``strength[c]`` (the picture change
-    into frame ``c``, see :func:`jumps`) wins; without ``strength`` the earlier one wins."""
+    into frame ``c``, see :func:`curate.split.spikes.jumps`) wins; without ``strength`` the earlier one wins."""
     inside = sorted({int(c) for c in cuts if 0 < c < num_frames})
     order = sorted(inside, key=lambda c: -float(strength[c])) if strength is not None else inside
     kept: list[int] = []
@@ -249,58 +250,6 @@ def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,
         if all(abs(c - k) >= min_gap for k in kept):
             kept.append(c)
     return sorted(kept)
-
-
-def jumps(thumbs: np.ndarray) -> np.ndarray:
-    """Mean absolute thumbnail change into each frame: ``(n, h, w, 3) uint8`` -> ``(n,) float32``
-    (0-255 levels; frame 0 gets 0)."""
-    d = np.abs(np.diff(thumbs.astype(np.int16), axis=0)).reshape(len(thumbs) - 1, -1).mean(axis=1)
-    return np.concatenate([[0.0], d]).astype(np.float32)
-
-
-REPEAT_LEVEL = 0.25  # levels: a frame changing less than this from the last repeats it
-
-
-def _neighbours(change: np.ndarray, c: int, half: int, reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """The changes of the ``half`` frames before and after ``c``, each side taken further
-    (up to ``reach`` frames) until it holds two that are not repeats (``change >=
-    REPEAT_LEVEL``), or the one there is when it lies within ``2 * half`` frames (a lone
-    change further off is more likely another cut than the next picture)."""
-    sides = []
-    for idx in (np.arange(c - 1, max(0, c - reach), -1), np.arange(c + 1, min(len(change), c + 1 + reach))):
-        moving = np.flatnonzero(change[idx] >= REPEAT_LEVEL)
-        if len(moving) == 1 and moving[0] >= 2 * half:
-            moving = moving[:0]  # one change far off: another cut, not the next picture of a repeat
-        k = max(half, int(moving[min(1, len(moving) - 1)]) + 1) if len(moving) else half
-        sides.append(change[idx[:k]])
-    return sides[0], sides[1]
-
-
-def spike_cuts(change: np.ndarray, min_level: float = 2.0, ratio: float = 6.0,
-               isolation: float = 3.0, half: int = 5, reach: int = 15) -> list[int]:
-    """Weak hard cuts (a jump cut inside one camera or room) as isolated spikes of the
-    frame-to-frame change: frames ``c`` with ``change[c]`` (from :func:`jumps`, 0-255
-    levels) at least ``min_level``, ``ratio`` times the median and ``isolation`` times the
-    largest change of the ``half`` frames on each side. Motion, pans and exposure ramps
-    change every frame alike; a flash gives two spikes close together (and
-    :func:`curate.split.flashes.drop_flashes` runs after). A spike needs at least two
-    changes on each side to be judged.
-
-    A side whose ``half`` frames hold fewer than two new pictures (a 10 fps camera stored
-    at 60 fps shows each picture 6 times: its repeats change under :data:`REPEAT_LEVEL`)
-    reaches further, up to ``reach`` frames, until it holds two, so that each new picture
-    of such footage is judged against the pictures around it and not against its own
-    repeats alone (which made every motion step a spike)."""
-    out = []
-    for c in np.flatnonzero(change >= min_level):
-        if c < 3 or c > len(change) - 3:
-            continue  # too near an end to tell a spike (the first frames of an encode jump too)
-        left, right = _neighbours(change, int(c), half, reach)
-        near = np.concatenate([left, right])
-        if change[c] >= ratio * max(float(np.median(near)), 0.3) \
-                and change[c] >= isolation * float(near.max()):
-            out.append(int(c))
-    return out
 
 
 def net_boundaries(single: np.ndarray, many: np.ndarray, threshold: float = 0.5,

@@ -22,7 +22,7 @@ import pytest
 
 from curate.codec import iter_frames
 from curate.split import SplitStage
-from curate.split.shots import spike_cuts
+from curate.split.spikes import spike_cuts
 from curate.split.transitions import (BlendTest, blend_dip, find_gradual, fit_blend, spatial_var, thumbnail,
                                       tone_residual)
 from support.synth import render, write_video

@@ -1,0 +1,65 @@
+"""Weak hard cuts as isolated spikes of the frame-to-frame picture change.
+
+A jump cut inside one camera or room (the same background, a person shifted) changes the
+picture too little for PySceneDetect's content score to pass its threshold, yet far more
+than the frames around it change: motion, pans and exposure ramps change every frame
+alike. :func:`spike_cuts` finds such frames on the mean absolute change of the 32-pixel
+thumbnails (:func:`jumps`); :mod:`curate.split.shots` adds them to the detector's cuts
+before the flash filter and the minimum shot length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def jumps(thumbs: np.ndarray) -> np.ndarray:
+    """Mean absolute thumbnail change into each frame: ``(n, h, w, 3) uint8`` -> ``(n,) float32``
+    (0-255 levels; frame 0 gets 0)."""
+    d = np.abs(np.diff(thumbs.astype(np.int16), axis=0)).reshape(len(thumbs) - 1, -1).mean(axis=1)
+    return np.concatenate([[0.0], d]).astype(np.float32)
+
+
+REPEAT_LEVEL = 0.25  # levels: a frame changing less than this from the last repeats it
+
+
+def _neighbours(change: np.ndarray, c: int, half: int, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """The changes of the ``half`` frames before and after ``c``, each side taken further
+    (up to ``reach`` frames) until it holds two that are not repeats (``change >=
+    REPEAT_LEVEL``), or the one there is when it lies within ``2 * half`` frames (a lone
+    change further off is more likely another cut than the next picture)."""
+    sides = []
+    for idx in (np.arange(c - 1, max(0, c - reach), -1), np.arange(c + 1, min(len(change), c + 1 + reach))):
+        moving = np.flatnonzero(change[idx] >= REPEAT_LEVEL)
+        if len(moving) == 1 and moving[0] >= 2 * half:
+            moving = moving[:0]  # one change far off: another cut, not the next picture of a repeat
+        k = max(half, int(moving[min(1, len(moving) - 1)]) + 1) if len(moving) else half
+        sides.append(change[idx[:k]])
+    return sides[0], sides[1]
+
+
+def spike_cuts(change: np.ndarray, min_level: float = 2.0, ratio: float = 6.0,
+               isolation: float = 3.0, half: int = 5, reach: int = 15) -> list[int]:
+    """Weak hard cuts (a jump cut inside one camera or room) as isolated spikes of the
+    frame-to-frame change: frames ``c`` with ``change[c]`` (from :func:`jumps`, 0-255
+    levels) at least ``min_level``, ``ratio`` times the median and ``isolation`` times the
+    largest change of the ``half`` frames on each side. Motion, pans and exposure ramps
+    change every frame alike; a flash gives two spikes close together (and
+    :func:`curate.split.flashes.drop_flashes` runs after). A spike needs at least two
+    changes on each side to be judged.
+
+    A side whose ``half`` frames hold fewer than two new pictures (a 10 fps camera stored
+    at 60 fps shows each picture 6 times: its repeats change under :data:`REPEAT_LEVEL`)
+    reaches further, up to ``reach`` frames, until it holds two, so that each new picture
+    of such footage is judged against the pictures around it and not against its own
+    repeats alone (which made every motion step a spike)."""
+    out = []
+    for c in np.flatnonzero(change >= min_level):
+        if c < 3 or c > len(change) - 3:
+            continue  # too near an end to tell a spike (the first frames of an encode jump too)
+        left, right = _neighbours(change, int(c), half, reach)
+        near = np.concatenate([left, right])
+        if change[c] >= ratio * max(float(np.median(near)), 0.3) \
+                and change[c] >= isolation * float(near.max()):
+            out.append(int(c))
+    return out
