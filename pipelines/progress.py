@@ -109,10 +109,13 @@ class Progress:
                            f"{rate:.2f}/s{left}", highlight=False, soft_wrap=True)
 
     def stop(self, phase: str) -> None:
-        """Close the progress of ``phase`` (a plain mode prints its final line)."""
+        """Close the progress of ``phase`` (a plain mode prints its final line: ``done`` when
+        every step was, else ``stopped``, so the log of an interrupted run does not read as
+        finished)."""
         if phase in self._plain:
             state = self._plain.pop(phase)
-            self.console.print(f"{phase}: {state.done}/{state.total} done in {self.clock() - state.t0:.1f} s",
+            end = "done in" if state.done >= state.total else "stopped after"
+            self.console.print(f"{phase}: {state.done}/{state.total} {end} {self.clock() - state.t0:.1f} s",
                                highlight=False)
         if phase in self._bars:
             bar, _ = self._bars.pop(phase)

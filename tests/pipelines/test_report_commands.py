@@ -100,6 +100,20 @@ def test_progress_prints_plain_lines_when_not_a_terminal():
     ]
 
 
+def test_plain_progress_of_a_phase_stopped_early_says_stopped():
+    """A run interrupted half-way (Ctrl-C, SIGTERM) closes its phase with the steps done:
+    the log's last progress line must not read as a finished phase."""
+    now = [10.0]
+    progress, buf = _plain(lambda: now[0])
+    progress.start("sources", 24)
+    for name in ("a", "b", "c"):
+        now[0] += 1.0
+        progress.advance("sources", f"{name}.mp4: 1 clip kept, 0 dropped")
+    now[0] += 0.7
+    progress.stop("sources")
+    assert buf.getvalue().splitlines()[-1] == "sources: 3/24 stopped after 3.7 s"
+
+
 def test_quiet_progress_prints_nothing():
     buf = io.StringIO()
     progress = Progress(enabled=False, console=Console(file=buf, force_terminal=False))
