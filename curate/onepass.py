@@ -42,7 +42,8 @@ Memory stays at the decoded frames queued between the threads (32 clip frames), 
 detector's thumbnails, the encoders' clips and ``spill_memory_mb`` of held frames; the
 rest of the spill is on disk and deleted with the scratch folder. A source whose spill
 would exceed ``extract.spill_max_mb`` takes the per-span path instead
-(:func:`fits_one_pass`).
+(:func:`fits_one_pass`); its split still sees this pass's detection frames
+(:func:`split_only`), so its spans are the ones the one-decode path would plan.
 """
 
 from __future__ import annotations
@@ -163,6 +164,22 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
         if tick is not None:
             tick(detector, times)
     return detector, times, reset, failed
+
+
+def split_only(job: OnePassJob) -> OnePassJob:
+    """Split ``job.task`` without extracting: the per-span path of a source that does not
+    fit the one-decode path (:func:`fits_one_pass`). The detector gets the frames
+    :func:`detect_pass` gives the one-decode path (deinterlaced, scaled to the clip size,
+    then shrunk), so both paths find the same boundaries and plan the same spans; the
+    split stage's own decode (:meth:`curate.split.SplitStage.process`, straight to the
+    detection size) differs from them by a level or so, which moved a borderline cut.
+    Returns ``job`` with ``job.task`` split and ``timings["split"]`` (seconds). Raises as
+    :meth:`curate.split.SplitStage.finish` and :func:`detect_pass` do."""
+    start = time.perf_counter()
+    detector, times, reset, failed = detect_pass(job.task.source, job.split, job.extract)
+    job.task = job.split.finish(job.task, detector, times, reset, failed)
+    job.task.timings[job.split.name] = time.perf_counter() - start
+    return job
 
 
 def _span_frames(spill: FrameSpill, times: list[float], span):

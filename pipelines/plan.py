@@ -132,7 +132,8 @@ class SplitExtract(FanOut):
     split and extract limits' sandbox, and fan it out into its clip tasks.
 
     A source that does not fit the one-decode path (``extract.one_pass`` off, or a spill
-    over ``extract.spill_max_mb``) is split as usual and fanned out unextracted; the
+    over ``extract.spill_max_mb``) is only split, on the frames the one-decode path's
+    detection sees (:func:`curate.onepass.split_only`), and fanned out unextracted; the
     extract stage later in the plan decodes its spans one by one. A failure of the whole
     pass (time limit, crash, a source verdict) is the source's reject row, from ``split``.
     ``then`` and ``drop_samples``: :class:`curate.onepass.OnePassJob`'s.
@@ -144,6 +145,23 @@ class SplitExtract(FanOut):
         self.split, self.extract, self.then = split, extract, list(then)
         self.drop_samples = drop_samples
 
+    def _split_only(self, src: SourceTask) -> SourceTask:
+        """``src`` split for the per-span path (:func:`curate.onepass.split_only`: the
+        one-decode path's detection frames, so the same spans) in the split stage's
+        sandbox; a failure is the source's reject row, from ``split``."""
+        from curate import onepass
+        from curate.guard import run_limited
+        from curate.stage import reject_for
+
+        job, limits, start = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings), \
+            self.split.limits, time.perf_counter()
+        try:
+            return (run_limited(onepass.split_only, job, limits) if limits else onepass.split_only(job)).task
+        except Exception as exc:  # noqa: BLE001 - the source's reject row, never dropped
+            reject_for(src, self.split.name, exc)
+            src.timings[self.split.name] = time.perf_counter() - start
+            return src
+
     def __call__(self, row: dict) -> Iterator[dict]:
         """Rows of the source's clip tasks, read one at a time from the pass's node-local
         folder (a generator: Ray Data cuts its output into blocks as it goes)."""
@@ -153,7 +171,7 @@ class SplitExtract(FanOut):
 
         src: SourceTask = loads(row["task"])
         if src.rejected or not onepass.fits_one_pass(self.extract, src):
-            yield from ({"task": dumps(t)} for t in self.tasks(src if src.rejected else self.split(src)))
+            yield from ({"task": dumps(t)} for t in self.tasks(src if src.rejected else self._split_only(src)))
             return
         out_dir = tempfile.mkdtemp(prefix="vidcurate-clips-")
         try:

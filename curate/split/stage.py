@@ -87,13 +87,19 @@ class SplitStage(Stage):
         return scaled_size(w, max(2, round(src.height * w / src.width)), None)
 
     def process(self, task: SourceTask) -> SourceTask:
+        """Split a probed source on its own decode, straight to the detection size
+        (deinterlaced when the probe found it interlaced). A pipeline splits on the
+        one-decode path's frames instead (:mod:`curate.onepass`: ``detect_pass``,
+        ``split_only``), scaled to the clip size first: where a source is larger than the
+        clip, a borderline boundary can differ between the two. Raises as :meth:`finish`."""
         src = task.source
         detector = self.shot_detector(src.fps)
         times: list[float] = []
         reset = False
         failed: list[tuple[Exception, float | None]] = []
         for frame in iter_frames(src.path, size=self.detect_size(src), fmt="bgr24", rotation=src.rotation, hflip=src.hflip,
-                                 stream_index=src.stream_index, on_error=lambda e, t: failed.append((e, t))):
+                                 stream_index=src.stream_index, field_order=src.field_order,
+                                 on_error=lambda e, t: failed.append((e, t))):
             detector.feed(frame.image)
             times.append(frame.t_s)
             reset |= frame.shifted

@@ -198,6 +198,37 @@ def test_one_pass_equals_the_per_span_path_on_awkward_sources(tmp_path, kind):
         assert a.record.clip.num_frames == b.record.clip.num_frames
 
 
+@pytest.mark.parametrize("kind", ["larger_than_clip", "interlaced"])
+def test_the_per_span_path_detects_on_the_one_pass_frames(tmp_path, monkeypatch, kind):
+    """A source off the one-decode path (``one_pass`` off, or a spill over ``spill_max_mb``)
+    is split on the frames the one-decode path's detection sees. It had been split on its
+    own decode, straight to the detection size and not deinterlaced, which moved a
+    borderline dissolve between the paths (a helper's break test: 640x360 and interlaced
+    sources, different spans and clip ids with ``one_pass`` on and off)."""
+    from curate.split.shots import ShotDetector
+
+    path = str(tmp_path / "src.mp4")
+    if kind == "interlaced":
+        write(path, field_frames(80, 192, 144, step=1), interlaced=True)
+    else:
+        encode(path, _two_shots(w=640, h=360), fps=25)
+    fed: dict[str, list[str]] = {}
+    real = ShotDetector.feed
+
+    def recording(key):
+        def feed(self, frame_bgr):
+            fed.setdefault(key, []).append(hashlib.sha256(frame_bgr.tobytes()).hexdigest())
+            return real(self, frame_bgr)
+        return feed
+
+    clips = {}
+    for key, cfg in (("one", {}), ("spans", {"one_pass": False})):
+        monkeypatch.setattr(ShotDetector, "feed", recording(key))
+        clips[key] = _run(path, tmp_path / key, *_stages(**cfg))
+    assert len(fed["one"]) == 80 and fed["spans"] == fed["one"]
+    assert [c.clip_id for c in clips["one"]] == [c.clip_id for c in clips["spans"]]
+
+
 @pytest.mark.parametrize("drop", [False, True])
 def test_clips_leave_the_pass_without_samples_only_when_no_stage_after_it_needs_them(cut_video, tmp_path, drop):
     """With every clip stage fused into the pass, the clip rows carry metadata only (the
