@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -96,7 +97,7 @@ class _Sandbox:
         except (EOFError, OSError):
             pass
         self.proc.kill()
-        return ("crash", f"worker process did not start (exit code {self.proc.wait()})")
+        return ("crash", f"worker process did not start ({ended(self.proc.wait())})")
 
     def run(self, fn: Callable, arg: Any, timeout_s: float) -> tuple:
         """One call: the tagged tuple of :func:`curate.sandbox.call`, or timeout/crash."""
@@ -110,8 +111,8 @@ class _Sandbox:
             return self.conn.recv()
         except (EOFError, OSError) as exc:
             self.proc.kill()
-            code = self.proc.wait()
-            return ("crash", f"worker process died (exit code {code}): {exc}")
+            text = str(exc)  # an EOFError says nothing
+            return ("crash", f"worker process died ({ended(self.proc.wait())})" + (f": {text}" if text else ""))
         except BaseException:
             self.proc.kill()  # a late answer must never reach the next call
             self.proc.wait()
@@ -125,6 +126,17 @@ class _Sandbox:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def ended(code: int) -> str:
+    """How a child process ended, from its ``returncode``: ``killed by SIGSEGV`` for a
+    negative code (the signal), else ``exit code N``."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 _SANDBOXES: dict[int, _Sandbox] = {}

@@ -28,6 +28,8 @@ def test_failure_is_retried_once_then_rejected(tmp_path, fn, reason, timeout_s):
     assert _attempts(marker) == 2
     if fn is guarded.balloon:
         assert "memory bound" in err.value.detail
+    if fn is guarded.crash:  # the signal by name; an EOFError has no text to add after it
+        assert err.value.detail == "worker process died (killed by SIGSEGV) (2 attempts)"
 
 
 def test_time_limit_counts_from_a_ready_child_not_its_start_up(tmp_path, monkeypatch):
