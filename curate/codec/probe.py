@@ -21,6 +21,7 @@ import numpy as np
 from curate.codec.colour import primaries_name, range_name, transfer_name
 from curate.codec.errors import CodecError, open_container
 from curate.codec.interlace import field_order_name
+from curate.codec.isobmff import is_truncated_mp4
 from curate.codec.timestamps import frame_rate, untimed_rate
 
 
@@ -146,6 +147,23 @@ def _first_frame(path: str, index: int):
         for frame in container.decode(stream):
             return frame
     return None
+
+
+def index_claim(path: str, index: int) -> tuple[int, float | None] | None:
+    """What the index of an MP4/MOV cut short (:func:`curate.codec.isobmff.is_truncated_mp4`:
+    a complete ``moov`` at the front, the media data cut off) lists for video stream
+    ``index``: ``(frames, seconds)``, seconds None when it gives no duration. None for any
+    other file, or when the index lists no frames (fragmented MP4). Such a file decodes its
+    prefix without an error (FFmpeg's threaded decoders drop a last, partial packet
+    quietly), so only the index tells what is missing. Raises :class:`CodecError` when
+    the file cannot be opened."""
+    if not is_truncated_mp4(path):
+        return None
+    with open_container(path) as container:
+        stream = container.streams[index]
+        frames = int(stream.frames or 0)
+        seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+    return (frames, seconds) if frames > 0 else None
 
 
 def probe(path: str) -> ProbeResult:

@@ -16,7 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from curate.codec import iter_frames, scaled_size
+from curate.codec import CodecError, iter_frames, scaled_size
+from curate.codec.probe import index_claim
 from curate.codec.timestamps import frame_rate
 from curate.split.shots import ShotDetector
 from curate.split.spans import plan_spans
@@ -123,9 +124,10 @@ class SplitStage(Stage):
         gaps = np.diff(times)
         end = times[-1] + (float(np.median(gaps)) if len(gaps) else 1.0 / src.fps)
         rate = frame_rate(times)  # not frames / end: a late first frame or lost frames lowered that
+        expected, failed = _cut_short(task.path, src, times, end, failed)
         task.source = src.model_copy(update={"num_frames": len(times), "duration_s": round(end, 6),
                                              "timestamps_reset": reset,
-                                             "partial": bool(failed) and len(times) < src.num_frames,
+                                             "partial": bool(failed) and len(times) < expected.num_frames,
                                              "fps": round(rate, 6) if rate else src.fps})
         kept, short = plan_spans(bounds.cuts, times, end, min_clip_s=self.min_clip_s,
                                  max_clip_s=self.max_clip_s, trim_s=self.trim_s, gaps=bounds.gaps)
@@ -133,10 +135,29 @@ class SplitStage(Stage):
             raise RejectError("no_shots", "every frame is blank or inside a transition")
         task.spans, task.frame_times = kept, times
         if task.source.partial:
-            task.rejects.append(partial_row(task, src, failed[0][0], end))
+            task.rejects.append(partial_row(task, expected, failed[0][0], end))
         for span in short:
             task.rejects.append(_short_row(task, span, self.min_clip_s))
         return task
+
+
+def _cut_short(path: str, src, times: list[float], end_s: float, failed: list) -> tuple:
+    """``(expected, failed)`` for :meth:`SplitStage.finish`: the probed source and the
+    decode's failures as they are, unless the decode ended quietly inside an MP4/MOV cut
+    short whose index lists more frames than decoded (:func:`curate.codec.probe.index_claim`):
+    then the source as its index describes it and a ``truncated`` failure at ``end_s``, so
+    the lost part gets its ``partially_decoded`` row like a decode that failed part-way."""
+    if failed:
+        return src, failed
+    try:
+        claim = index_claim(path, src.stream_index)
+    except CodecError:
+        return src, failed
+    if claim is None or claim[0] <= len(times):
+        return src, failed
+    frames, seconds = claim
+    expected = src.model_copy(update={"num_frames": frames, "duration_s": seconds or src.duration_s})
+    return expected, [(CodecError("truncated", f"the file is cut short: its index lists {frames} frames"), end_s)]
 
 
 def partial_row(task: SourceTask, probed, error: Exception, end_s: float):

@@ -65,7 +65,15 @@ def _clip_frames(tmp_path, ct):
 ])
 def test_decodes_to_even_yuv420p_clips_with_true_length(hostile, tmp_path, case, frames, duration, width, height):
     task, clips = run_source(hostile[case], str(tmp_path))
-    assert task.rejects == [] and len(clips) == 1
+    assert len(clips) == 1
+    if case == "cut front moov":  # the prefix is kept; the part its index lists beyond is a row
+        assert [(r.stage, r.reason) for r in task.rejects] == [("split", "partially_decoded")]
+        row = task.rejects[0]
+        assert row.detail.startswith("decoded 55 of 120 frames (65 lost)") and "cut short" in row.detail
+        assert (row.span.start_frame, row.span.end_frame) == (55, 120)
+        assert row.span.end_s == pytest.approx(4.0, abs=0.01) and task.source.partial
+    else:
+        assert task.rejects == [] and not task.source.partial
     assert task.source.num_frames == frames
     assert task.source.duration_s == pytest.approx(duration, abs=0.02)
     ct = clips[0]
