@@ -145,29 +145,34 @@ class SplitExtract(FanOut):
         self.split, self.extract, self.then = split, extract, list(then)
         self.drop_samples = drop_samples
 
-    def _split_only(self, src: SourceTask) -> SourceTask:
-        """``src`` split for the per-span path (:func:`curate.onepass.split_only`: the
-        one-decode path's detection frames, so the same spans) in the split stage's
-        sandbox; a failure is the source's reject row, from ``split``."""
-        from curate import onepass
+    def _sandboxed(self, fn, job, limits):
+        """``fn(job)`` (a step of :mod:`curate.onepass`) in the sandbox of ``limits`` (None:
+        in this process); on failure (time limit, crash, a source verdict) the source task
+        ``fn`` was given gets its reject row from ``split`` and its time, and None is returned."""
         from curate.guard import run_limited
         from curate.stage import reject_for
 
-        job, limits, start = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings), \
-            self.split.limits, time.perf_counter()
+        task, start = job.task, time.perf_counter()
         try:
-            return (run_limited(onepass.split_only, job, limits) if limits else onepass.split_only(job)).task
+            return run_limited(fn, job, limits) if limits else fn(job)
         except Exception as exc:  # noqa: BLE001 - the source's reject row, never dropped
-            reject_for(src, self.split.name, exc)
-            src.timings[self.split.name] = time.perf_counter() - start
-            return src
+            reject_for(task, self.split.name, exc)
+            task.timings[self.split.name] = time.perf_counter() - start
+            return None
+
+    def _split_only(self, src: SourceTask) -> SourceTask:
+        """``src`` split for the per-span path (:func:`curate.onepass.split_only`: the
+        one-decode path's detection frames, so the same spans) in the split stage's sandbox."""
+        from curate import onepass
+
+        job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings)
+        done = self._sandboxed(onepass.split_only, job, self.split.limits)
+        return src if done is None else done.task
 
     def __call__(self, row: dict) -> Iterator[dict]:
         """Rows of the source's clip tasks, read one at a time from the pass's node-local
         folder (a generator: Ray Data cuts its output into blocks as it goes)."""
         from curate import onepass
-        from curate.guard import run_limited
-        from curate.stage import reject_for
 
         src: SourceTask = loads(row["task"])
         if src.rejected or not onepass.fits_one_pass(self.extract, src):
@@ -177,13 +182,9 @@ class SplitExtract(FanOut):
         try:
             job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir,
                                      then=self.then, drop_samples=self.drop_samples)
-            limits = onepass.limits_for(self.split, self.extract, src.source.duration_s)
-            start = time.perf_counter()
-            try:
-                job = run_limited(onepass.run_one_pass, job, limits) if limits else onepass.run_one_pass(job)
-            except Exception as exc:  # noqa: BLE001 - the source's reject row, never dropped
-                reject_for(src, self.split.name, exc)
-                src.timings[self.split.name] = time.perf_counter() - start
+            job = self._sandboxed(onepass.run_one_pass, job,
+                                  onepass.limits_for(self.split, self.extract, src.source.duration_s))
+            if job is None:
                 yield from ({"task": dumps(t)} for t in self.tasks(src))
                 return
             for i, path in enumerate(job.clip_files):
