@@ -193,7 +193,9 @@ def _seek(container, stream, target_s: float, base_s: float, on_error=None,
     target, or none decodes, it seeks again 1, 2, 4, ... seconds earlier, and at the last to
     the file's start (:func:`_rewind`), so every frame from the target on is decoded
     (before, the gap was filled with the first frame). A frame without a timestamp is taken
-    as on time."""
+    as on time. A landing whose first frame is not a keyframe is treated as late too: a
+    container index that marks every packet a keyframe (some MPEG-4 Part 2 AVIs) sends
+    the seek to a predicted frame, which FFmpeg decodes without its reference (garbage)."""
     tb = float(stream.time_base)
     back = 0.0
     while True:
@@ -204,7 +206,8 @@ def _seek(container, stream, target_s: float, base_s: float, on_error=None,
             container.seek(int((base_s + at) / tb), stream=stream, backward=True)
         frames = best_effort(_decode(container, stream, on_error, last_t))
         first = next(frames, None)
-        if at < 0.0 or (first is not None and (first.pts is None or first.pts * tb - base_s <= target_s + 1e-4)):
+        if at < 0.0 or (first is not None and first.key_frame
+                        and (first.pts is None or first.pts * tb - base_s <= target_s + 1e-4)):
             return frames if first is None else chain([first], frames)
         frames.close()
         back = max(1.0, 2 * back)

@@ -3,9 +3,11 @@ extract path and the one-decode pass must give the same clip bytes)."""
 
 import hashlib
 
+import av
 import pytest
 
 from curate.codec import iter_frames, probe
+from curate.codec.interlace import is_interlaced
 from support.synth import encode, render
 
 
@@ -47,6 +49,24 @@ def _interlaced_source(path):
         "x264-params": "mbtree=0:interlaced=1:tff=1:keyint=50:min-keyint=50:scenecut=0"})
 
 
+def _lying_index_source(path):
+    """10 s of MPEG-4 Part 2 in AVI, a keyframe every 100 frames, with every packet marked
+    a keyframe in the index (as some muxers write it): a seek lands on a predicted frame."""
+    with av.open(path, "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.pix_fmt, s.width, s.height = "yuv420p", 320, 180
+        s.codec_context.options = {"b": "2M", "g": "100", "bf": "0", "sc_threshold": "1000000000"}
+        for i in range(250):
+            frame = av.VideoFrame.from_ndarray(render(107, i / 25, 320, 180, (0.15, 0.02), 0.0, 0.05), format="rgb24")
+            frame.pts = i
+            for packet in s.encode(frame):
+                packet.is_keyframe = True
+                c.mux(packet)
+        for packet in s.encode(None):
+            packet.is_keyframe = True
+            c.mux(packet)
+
+
 @pytest.fixture(scope="module")
 def decoded(tmp_path_factory):
     """``decoded(make, ext)``: a source made once per module, its decode settings and the
@@ -58,7 +78,7 @@ def decoded(tmp_path_factory):
             path = str(tmp_path_factory.mktemp("seek") / f"src.{ext}")
             make(path)
             src = probe(path)
-            assert (ext == "mp4") == (src.field_order != "progressive")
+            assert (ext == "mp4") == is_interlaced(src.field_order)
             kw = dict(size=(320, 256) if ext == "mp4" else (256, 144), fmt="yuv420p",
                       stream_index=src.stream_index, field_order=src.field_order)
             made[make] = path, kw, list(iter_frames(path, **kw))
@@ -71,7 +91,8 @@ def decoded(tmp_path_factory):
     (_ts_source, "ts", 299, 300),  # the last frame: the seek lands past the last keyframe
     (_ts_b_frames_source, "ts", 1, 20), (_ts_b_frames_source, "ts", 47, 60),
     (_raw_mpeg2_source, "m2v", 100, 130),
-    (_interlaced_source, "mp4", 200, 250)])
+    (_interlaced_source, "mp4", 200, 250),
+    (_lying_index_source, "avi", 130, 160), (_lying_index_source, "avi", 230, 250)])
 def test_a_span_after_a_seek_has_the_frames_of_a_full_decode(decoded, make, ext, first, last):
     path, kw, full = decoded(make, ext)
     start, end = full[first].t_s, full[last].t_s if last < len(full) else None
