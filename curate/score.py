@@ -28,13 +28,13 @@ camera segments.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Literal
 
 import cv2
 import numpy as np
 from pydantic import Field
 
+from curate.cvthreads import one_cv_thread
 from curate.flow import global_motion
 from curate.stage import Stage
 from curate.tasks import ClipTask
@@ -86,22 +86,6 @@ def luma(frames: np.ndarray) -> np.ndarray:
     """
     sums = np.array([cv2.sumElems(f)[:3] for f in frames], np.float64).reshape(-1, 3)
     return sums @ np.array([0.299, 0.587, 0.114]) / (frames.shape[1] * frames.shape[2])
-
-
-@contextlib.contextmanager
-def one_cv_thread():
-    """Run OpenCV on one thread inside the block, restoring its thread count after.
-
-    The motion sample is small (short side 128): OpenCV's thread pool costs more than it
-    saves there (DIS and Lucas-Kanade took 1.5x the CPU time on two threads, results
-    identical), and a Ray worker runs each clip task on one CPU anyway.
-    """
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
 
 
 def _r(x: float | None, nd: int = 5) -> float | None:

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate.cvthreads import one_cv_thread
 from curate.dedup.clusters import bucket_pairs
 from curate.dedup.groups import Joined
 from curate.dedup.signature import Signature, decode, read_gist
 from curate.dedup.verify import MeanShapes, distance, mirrored
-from curate.score import one_cv_thread
 
 CHUNK = 2000  # most candidate pairs per Ray task
 MIN_PART = 32  # fewest candidate pairs per Ray task when spreading over workers
@@ -51,29 +51,25 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
     whether the second clip is compared mirrored); each signature is decoded once. With
     ``joined``, pairs already in one group are skipped and each verified pair joins its
     group. ``checked[0]`` counts the pairs measured."""
-    with one_cv_thread():  # 48-pixel thumbnails: OpenCV's thread pool costs more than it saves
-        return _verify_each(texts, pairs, max_distance, motion_weight, joined, checked)
-
-
-def _verify_each(texts, pairs, max_distance, motion_weight, joined, checked) -> list[tuple[int, int, float]]:
     sigs: dict[int, Signature] = {}
     shapes = MeanShapes()  # each clip's scaled means, reused by its other candidates
     out = []
-    for i, j, flip, crops in pairs:
-        if joined is not None and joined.together(i, j):
-            continue
-        for k in (i, j):
-            if k not in sigs:
-                sigs[k] = decode(texts[k])
-        if checked is not None:
-            checked[0] += 1
-        other = mirrored(sigs[j]) if flip else sigs[j]
-        d = distance(sigs[i], other, motion_weight, limit=max_distance, crops_only=crops,
-                     shapes=(shapes, (i, False), (j, flip)))  # exact when <= the limit
-        if d <= max_distance:
-            out.append((i, j, d))
-            if joined is not None:
-                joined.join(i, j)
+    with one_cv_thread():  # 48-pixel thumbnails: OpenCV's thread pool costs more than it saves
+        for i, j, flip, crops in pairs:
+            if joined is not None and joined.together(i, j):
+                continue
+            for k in (i, j):
+                if k not in sigs:
+                    sigs[k] = decode(texts[k])
+            if checked is not None:
+                checked[0] += 1
+            other = mirrored(sigs[j]) if flip else sigs[j]
+            d = distance(sigs[i], other, motion_weight, limit=max_distance, crops_only=crops,
+                         shapes=(shapes, (i, False), (j, flip)))  # exact when <= the limit
+            if d <= max_distance:
+                out.append((i, j, d))
+                if joined is not None:
+                    joined.join(i, j)
     return out
 
 

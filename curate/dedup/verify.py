@@ -5,8 +5,9 @@ Two signatures (:mod:`curate.dedup.signature`) are compared in three steps:
 1. **geometry**: the mean thumbnail of one clip, its border ``size/16`` trimmed, is
    located in the other's mean thumbnail scaled by 1.00 .. 1.43 and turned by up to
    +-10.5 degrees (normalised cross-correlation, ``cv2.matchTemplate``; :func:`geometry`),
-   both ways round (turns only the way round the unturned search chose): a crop of up to ~30 % of each side at any position, a rescale and a
-   small rotation become one scale, angle and offset;
+   both ways round (turns only the way round the unturned search chose): a crop of up
+   to ~30 % of each side at any position, a rescale and a small rotation become one
+   scale, angle and offset;
 2. **frame similarities** under that geometry: appearance, the normalised correlation
    of every frame pair (brightness, contrast and most of a gamma change cancel out),
    and motion, the correlation of each frame minus its clip's mean frame (what moves:
