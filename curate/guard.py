@@ -33,8 +33,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.codec.errors import CodecError
-
 _CALLS_PER_CHILD = 64
 _START_TIMEOUT_S = 300.0  # a child that has not imported its modules by then is broken
 _SANDBOX_MODULE = "curate.sandbox"  # run with ``python -m``; tests swap in a slow starter
@@ -66,9 +64,10 @@ class LimitExceeded(Exception):
 
 
 class _Sandbox:
-    """One child process running :mod:`curate.sandbox`, reached over a socket pair."""
+    """One child process running :mod:`curate.sandbox`, reached over a socket pair.
+    ``memory_mb`` None: a spare child, bound later (:meth:`bind`)."""
 
-    def __init__(self, memory_mb: int):
+    def __init__(self, memory_mb: int | None):
         parent, child = socket.socketpair()
         # MALLOC_ARENA_MAX: every glibc malloc arena reserves 64 MB of address space, which
         # RLIMIT_AS counts; threads (the one-decode pass runs four) would each get one and,
@@ -77,12 +76,18 @@ class _Sandbox:
                    OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
                    MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", _SANDBOX_MODULE, str(child.fileno()), str(memory_mb)],
+            [sys.executable, "-m", _SANDBOX_MODULE, str(child.fileno()),
+             "later" if memory_mb is None else str(memory_mb)],
             pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
         child.close()
         self.conn = Connection(parent.detach())
         self.calls = 0
         self.ready = False
+
+    def bind(self, memory_mb: int) -> "_Sandbox":
+        """Give a spare child its memory bound (sent now, applied once its imports are done)."""
+        self.conn.send(("limit", memory_mb))
+        return self
 
     def _wait_ready(self) -> tuple | None:
         """Wait for the child's start-up message (imports done, memory capped).
@@ -118,6 +123,12 @@ class _Sandbox:
             self.proc.wait()
             raise
 
+    def kill(self) -> None:
+        """Stop the child at once (a spare child may still be importing: nothing to wait for)."""
+        self.conn.close()
+        self.proc.kill()
+        self.proc.wait()
+
     def close(self) -> None:
         """Stop the child (killed if it does not exit at once)."""
         self.conn.close()
@@ -139,25 +150,46 @@ def ended(code: int) -> str:
         return f"killed by signal {-code}"
 
 
-_SANDBOXES: dict[int, _Sandbox] = {}
+_SANDBOXES: dict[int | None, _Sandbox] = {}  # by memory bound; None: the spare child
 _CANCELLED = threading.Event()
 
 
 def close_all() -> None:
     """Stop every sandbox child this process holds (the next call starts a new one)."""
     while _SANDBOXES:
-        _, box = _SANDBOXES.popitem()
-        box.close()
+        bound, box = _SANDBOXES.popitem()
+        if bound is None:  # a spare: no call in hand, and it may still be importing
+            box.kill()
+        else:
+            box.close()
 
 
-def prestart(memory_mb: int) -> None:
+def prestart(memory_mb: int | None = None) -> None:
     """Start this process's sandbox child for ``memory_mb`` now, unless one is alive, and
     return at once: its imports (about 1 CPU-s) then overlap the caller's own start-up
-    (a run's driver imports Ray Data meanwhile, on one core). The first call for that
-    bound finds it ready; :func:`close_all` stops it when no call comes."""
+    (a run's driver imports its modules meanwhile, on one core). The first call for that
+    bound finds it ready; :func:`close_all` stops it when no call comes.
+
+    ``memory_mb`` None: a spare child, started before the bound is known (a run's driver
+    starts one before it reads its pipeline file); the next :func:`prestart` or call for
+    any bound takes it over and gives it that bound, which counts from its size after its
+    imports, as for any child."""
     box = _SANDBOXES.get(memory_mb)
     if box is None or box.proc.poll() is not None:
-        _SANDBOXES[memory_mb] = _Sandbox(memory_mb)
+        _SANDBOXES[memory_mb] = _new_sandbox(memory_mb)
+
+
+def _new_sandbox(memory_mb: int | None) -> _Sandbox:
+    """A child for ``memory_mb``: the spare one (:func:`prestart`) when it is alive, else a new one."""
+    spare = _SANDBOXES.pop(None, None) if memory_mb is not None else None
+    if spare is not None:
+        try:
+            if spare.proc.poll() is None:
+                return spare.bind(memory_mb)
+        except OSError:  # it died just now
+            pass
+        spare.kill()
+    return _Sandbox(memory_mb)
 
 
 @contextlib.contextmanager
@@ -180,7 +212,7 @@ def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
         raise Cancelled("sandboxed work cancelled")
     box = _SANDBOXES.get(limits.memory_mb)
     if box is None or box.proc.poll() is not None:  # none yet, or it died or was killed
-        box = _SANDBOXES[limits.memory_mb] = _Sandbox(limits.memory_mb)
+        box = _SANDBOXES[limits.memory_mb] = _new_sandbox(limits.memory_mb)
         if _CANCELLED.is_set():  # cancelled while it started: cancelled() may not have seen it
             box.proc.kill()
             raise Cancelled("sandboxed work cancelled")
@@ -209,6 +241,8 @@ def run_limited(fn: Callable[[Any], Any], arg: Any, limits: Limits) -> Any:
         if msg[0] == "ok":
             return msg[1]
         if msg[0] == "reject":
+            from curate.codec.errors import CodecError  # noqa: PLC0415 - PyAV's import: not before a run needs it
+
             raise CodecError(msg[1], msg[2])
         if msg[0] == "error":
             raise RuntimeError(msg[1])

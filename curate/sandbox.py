@@ -1,6 +1,7 @@
 """The sandbox process of :mod:`curate.guard`: runs work sent over a socket, one call at a time.
 
-Started as ``python -m curate.sandbox FD MEMORY_MB`` with one end of a socket pair. It
+Started as ``python -m curate.sandbox FD MEMORY_MB`` (or ``FD later``: a spare child,
+sent ``("limit", MEMORY_MB)`` once the bound is known) with one end of a socket pair. It
 caps its own address space at its size after start-up plus ``MEMORY_MB``
 (``RLIMIT_AS``), says ``("ready",)``, then answers each ``(fn, arg)`` message with a tagged tuple:
 ``("ok", result)``, ``("reject", reason, detail)`` for a verdict of the work
@@ -57,14 +58,22 @@ def call(fn, arg) -> tuple:
 
 
 def main(argv: list[str]) -> int:
-    """Serve calls until the parent closes the socket. A Ctrl-C at the terminal is the
-    parent's to act on (it kills this child when it stops early), so SIGINT is ignored
-    (from the module's first line, before its imports).
+    """Serve calls until the parent closes the socket. ``argv``: the socket's file
+    descriptor and the memory bound in MB, or ``later``: then the first message,
+    ``("limit", MEMORY_MB)``, gives the bound, counted from the size after the imports as
+    always. A Ctrl-C at the terminal is the parent's to act on (it kills this child when
+    it stops early), so SIGINT is ignored (from the module's first line, before its imports).
     At the end the imported modules' objects are frozen (:func:`gc.freeze`): Python's
     shutdown would spend about 0.3 CPU-seconds collecting them, often while the run's
     other work waits for a core."""
     conn = Connection(int(argv[0]))
-    limit_memory(int(argv[1]))
+    bound = argv[1]
+    if bound == "later":  # a spare child (curate.guard.prestart): the bound comes once it is known
+        try:
+            _, bound = conn.recv()
+        except (EOFError, ConnectionError):  # closed unused
+            return 0
+    limit_memory(int(bound))
     try:
         conn.send(("ready",))
     except ConnectionError:  # the parent closed already: a prestarted child it did not need

@@ -31,18 +31,20 @@ from pipelines.terminal import detach_stdin
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from curate import guard
-    from pipelines.config import load_pipeline
-    from pipelines.headstart import prestart_sandboxes
 
-    pipeline = load_pipeline(args.pipeline)
-    if args.keep_work:
-        pipeline = pipeline.model_copy(update={"keep_work": True})
     # RAY_ADDRESS (set by `ray job submit` for its entrypoint) names a cluster as --address
     # does; without either the run starts a Ray of its own, even beside a `ray start` one
     env = os.environ.get("RAY_ADDRESS", "")
     address = args.address or (env if env not in ("", "local") else None)
-    prestart_sandboxes(pipeline, address)  # before Ray Data's imports below (pipelines/headstart.py)
     try:
+        from pipelines.config import load_pipeline
+        from pipelines.headstart import prestart_sandboxes
+
+        pipeline = load_pipeline(args.pipeline)
+        if args.keep_work:
+            pipeline = pipeline.model_copy(update={"keep_work": True})
+        if not prestart_sandboxes(pipeline, address):  # main's spare child takes the first bound
+            guard.close_all()  # no head start will come: the spare goes
         from pipelines.runner import run_pipeline
         from pipelines.address import check_address
         from pipelines.sources import InputList
@@ -140,11 +142,26 @@ def _internal_error(exc: BaseException) -> int:
     return exits.INTERNAL
 
 
+def _spare_sandbox(argv: list[str]) -> None:
+    """For ``vidcurate run`` on a Ray of its own (no ``--address``, no ``RAY_ADDRESS``), start
+    a spare sandbox child before this process's imports (about a second of Ray-free ones:
+    the pipeline's stage classes, NumPy, PyAV, pyarrow, pydantic): its own imports use the
+    other core, and the head start's first source (:mod:`pipelines.headstart`) begins as
+    soon as the pipeline file is read (:func:`curate.guard.prestart`: the spare takes that
+    run's memory bound). A guess from the raw arguments: when no head start follows after
+    all, ``run`` closes the spare at once; other commands never start one."""
+    if argv[:1] == ["run"] and not os.environ.get("RAY_ADDRESS") and not any(a.startswith("--ad") for a in argv):
+        from curate import guard  # noqa: PLC0415 - light: pydantic and the standard library
+
+        guard.prestart()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vidcurate`` command; returns the exit code (:mod:`pipelines.exits`)."""
     # No command reads stdin: point it at /dev/null before anything imports PySceneDetect
     # (which runs ffmpeg) or starts Ray, so no child can block on the terminal.
     detach_stdin()
+    _spare_sandbox(sys.argv[1:] if argv is None else argv)
     try:  # about a second of imports: a Ctrl-C here had ended in their traceback
         from pipelines.config import PipelineError
         from pipelines.workstore import OutputInUseError

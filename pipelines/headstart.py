@@ -3,9 +3,9 @@
 Starting a local Ray (GCS, raylet, agents) and its first workers takes 3-5 s on a small
 machine, mostly waiting, before the first source is decoded; for a run over a few
 minutes of video that is a third of the wall time (issue 10). Meanwhile the driver takes
-sources from the small end of the plan's order (:func:`pipelines.plan.largest_first`:
+sources from the small end of the plan's order (:func:`pipelines.rows.largest_first`:
 the large ones stay at the front of Ray's queue) and runs exactly the plan's row
-functions on them (:meth:`pipelines.plan.PassSteps.run_local`: probe and the one-decode
+functions on them (:meth:`pipelines.rows.PassSteps.run_local`: probe and the one-decode
 pass in this process's sandbox children, :mod:`curate.guard`, with the same time and
 memory limits), one source at a time. When Ray is ready it stops taking sources; the
 one in hand finishes alongside Ray's work, and Ray gets the rest. Output is the same
@@ -13,13 +13,15 @@ either way (same rows, committed per source the same way).
 
 Only for a local Ray this process starts (with ``--address`` the driver's machine may
 do no work at all) and only when every per-source step is a plain CPU step on the
-one-decode path (:meth:`~pipelines.plan.PassSteps.local_ok`); ``ray.head_start: false``
+one-decode path (:meth:`~pipelines.rows.PassSteps.local_ok`); ``ray.head_start: false``
 in the pipeline turns it off.
 
-:func:`prestart_sandboxes` starts the head start's sandbox children before the command
-has imported Ray Data (this module imports :mod:`pipelines.plan`, and with it Ray Data,
-only when a head start is made): their imports use the core that the driver's own
-imports leave idle, and the first source starts about a second sooner.
+:func:`prestart_sandboxes` starts the head start's sandbox children while the command
+is still importing its own modules, and the head start begins before the driver imports
+Ray and Ray Data (the row functions, :mod:`pipelines.rows`, import neither; the runner
+imports them once the head start has its first source): the child's imports and first
+source use the core that the driver's imports leave idle. On a 2-core machine the child
+had waited about a second for those imports before its first source.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from typing import TYPE_CHECKING
 
 from curate import guard
 from curate.tasks import ClipTask
+from pipelines.rows import PassSteps, loads
 
 if TYPE_CHECKING:
     from pipelines.config import Pipeline
-    from pipelines.plan import PassSteps
 
 Deliver = Callable[[str, list[ClipTask]], None]
 
@@ -47,9 +49,7 @@ class HeadStart:
     again by :meth:`join`.
     """
 
-    def __init__(self, steps: "PassSteps", work_dir: str, order: list[str], deliver: Deliver):
-        from pipelines.plan import loads  # noqa: PLC0415 - Ray Data: see the module docstring
-
+    def __init__(self, steps: PassSteps, work_dir: str, order: list[str], deliver: Deliver):
         self._loads = loads
         self.steps, self.work_dir, self.deliver = steps, work_dir, deliver
         self._queue = list(order)

@@ -1,8 +1,7 @@
 """Turn a stage list into Ray Data plans: tasks for plain stages, actor pools for model stages.
 
-Rows carry one task each, serialised by this module (``{"task": bytes}``): tasks are
-the project's own dataclasses produced inside the same run, never data read from a
-shard. The streaming plan of the per-source phase::
+Rows carry one task each (``{"task": bytes}``); the row functions live in
+:mod:`pipelines.rows`, which imports no Ray (the head start runs them first). The streaming plan of the per-source phase::
 
     sources -> map(probe) -> flat_map(split + extract from one decode, fan out clips)
             [-> repartition(rows_per_block)] -> map(extract: only clips not yet extracted)
@@ -23,58 +22,13 @@ Stages with ``uses_model`` run as an actor pool (``resources.concurrency`` actor
 
 from __future__ import annotations
 
-import os
-import pickle
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator
-from typing import Any
-
 import ray.data
 
-from curate.ids import clip_id
 from curate.stage import Stage
 from curate.tasks import ClipTask, SourceTask
-
-
-def dumps(task: Any) -> bytes:
-    """Serialise a task for a Ray Data row."""
-    return pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def loads(blob: bytes) -> Any:
-    """Deserialise a task produced by :func:`dumps` in this run."""
-    return pickle.loads(blob)  # noqa: S301 - our own rows, never shard data
-
-
-class _Apply:
-    """Row function for a task-based stage: set up lazily once per worker process."""
-
-    def __init__(self, stage: Stage):
-        self.stage = stage
-        self.ready = False
-
-    def __call__(self, row: dict) -> dict:
-        task = loads(row["task"])
-        if self.stage.name in task.timings:  # already run inside the one-decode pass (fusable)
-            return row
-        if not self.ready:
-            self.stage.setup()
-            self.ready = True
-        return {"task": dumps(self.stage(task))}
-
-
-def fusable(stages: list[Stage]) -> list[Stage]:
-    """The leading clip stages after extract that the one-decode pass runs on each clip as
-    it is encoded (:class:`SplitExtract`): plain CPU stages (no model, no GPU share, no
-    sandbox limits of their own), e.g. ``score``. Their result is the same wherever they run."""
-    out = []
-    for stage in stages:
-        if stage.uses_model or stage.resources.gpus or stage.limits is not None or not stage.fusable:
-            break
-        out.append(stage)
-    return out
+from pipelines.rows import (  # noqa: F401 - the row functions, re-exported for the plan's users
+    FanOut, PassSteps, SplitExtract, _Apply, _strip, dumps, finish_fan_out, fusable, largest_first, loads,
+    rows_per_block)
 
 
 class _ActorStage:
@@ -87,121 +41,6 @@ class _ActorStage:
     def __call__(self, batch: dict) -> dict:
         tasks = self.stage.process_batch([loads(b) for b in batch["task"]])
         return {"task": [dumps(t) for t in tasks]}
-
-
-class FanOut:
-    """Turn a split source into one :class:`ClipTask` per span (or one marker task).
-
-    The first task carries the source's reject rows and its probe/split timings;
-    every task knows how many tasks its source produced, so the driver can commit a
-    source once all of them are back.
-    """
-
-    def __init__(self, clip_settings: dict):
-        self.clip_settings = clip_settings
-
-    def clip_id_fn(self, source_id: str, span) -> str:
-        """The content-addressed id of a span's clip (:func:`curate.ids.clip_id`)."""
-        return clip_id(source_id, span.start_frame, span.end_frame, self.clip_settings)
-
-    def tasks(self, src: SourceTask) -> list[ClipTask]:
-        """The clip tasks of a split source (one marker task when it has none)."""
-        spans = [] if src.rejected else src.spans
-        tasks = [ClipTask(source=src.source, span=s, work_dir=src.work_dir, source_path=src.path,
-                          clip_id=self.clip_id_fn(src.source.source_id, s), n_in_source=len(spans))
-                 for s in spans]
-        return finish_fan_out(src, tasks)
-
-    def __call__(self, row: dict) -> list[dict]:
-        return [{"task": dumps(t)} for t in self.tasks(loads(row["task"]))]
-
-
-def finish_fan_out(src: SourceTask, tasks: list[ClipTask]) -> list[ClipTask]:
-    """Give a source's clip tasks (or one marker task when there are none) the source's
-    reject rows and probe/split timings on the first task."""
-    if not tasks:
-        tasks = [ClipTask(source=src.source, span=None, clip_id="", work_dir=src.work_dir,
-                          source_path=src.path, n_in_source=1)]
-    tasks[0].source_rejects = list(src.rejects)
-    tasks[0].timings = {**tasks[0].timings, **src.timings}
-    return tasks
-
-
-class SplitExtract(FanOut):
-    """Split and extract a probed source from one decode (:mod:`curate.onepass`), in the
-    split and extract limits' sandbox, and fan it out into its clip tasks.
-
-    A source that does not fit the one-decode path (``extract.one_pass`` off, or a spill
-    over ``extract.spill_max_mb``) is only split, on the frames the one-decode path's
-    detection sees (:func:`curate.onepass.split_only`), and fanned out unextracted; the
-    extract stage later in the plan decodes its spans one by one. A failure of the whole
-    pass (time limit, crash, a source verdict) is the source's reject row, from ``split``.
-    ``then`` and ``drop_samples``: :class:`curate.onepass.OnePassJob`'s.
-    """
-
-    def __init__(self, split: Stage, extract: Stage, clip_settings: dict, then: list[Stage] = (),
-                 drop_samples: bool = False):
-        super().__init__(clip_settings)
-        self.split, self.extract, self.then = split, extract, list(then)
-        self.drop_samples = drop_samples
-
-    def _sandboxed(self, fn, job, limits):
-        """``fn(job)`` (a step of :mod:`curate.onepass`) in the sandbox of ``limits`` (None:
-        in this process); on failure (time limit, crash, a source verdict) the source task
-        ``fn`` was given gets its reject row from ``split`` and its time, and None is returned."""
-        from curate.guard import run_limited
-        from curate.stage import reject_for
-
-        task, start = job.task, time.perf_counter()
-        try:
-            return run_limited(fn, job, limits) if limits else fn(job)
-        except Exception as exc:  # noqa: BLE001 - the source's reject row, never dropped
-            reject_for(task, self.split.name, exc)
-            task.timings[self.split.name] = time.perf_counter() - start
-            return None
-
-    def _split_only(self, src: SourceTask) -> SourceTask:
-        """``src`` split for the per-span path (:func:`curate.onepass.split_only`: the
-        one-decode path's detection frames, so the same spans) in the split stage's sandbox."""
-        from curate import onepass
-
-        job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings)
-        done = self._sandboxed(onepass.split_only, job, self.split.limits)
-        return src if done is None else done.task
-
-    def __call__(self, row: dict) -> Iterator[dict]:
-        """Rows of the source's clip tasks, read one at a time from the pass's node-local
-        folder (a generator: Ray Data cuts its output into blocks as it goes)."""
-        from curate import onepass
-
-        src: SourceTask = loads(row["task"])
-        if src.rejected or not onepass.fits_one_pass(self.extract, src):
-            yield from ({"task": dumps(t)} for t in self.tasks(src if src.rejected else self._split_only(src)))
-            return
-        out_dir = tempfile.mkdtemp(prefix="vidcurate-clips-")
-        try:
-            job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir,
-                                     then=self.then, drop_samples=self.drop_samples)
-            job = self._sandboxed(onepass.run_one_pass, job,
-                                  onepass.limits_for(self.split, self.extract, src.source.duration_s))
-            if job is None:
-                yield from ({"task": dumps(t)} for t in self.tasks(src))
-                return
-            for i, path in enumerate(job.clip_files):
-                with open(path, "rb") as f:
-                    blob = f.read()
-                os.remove(path)
-                yield {"task": dumps(finish_fan_out(job.task, [loads(blob)])[0]) if i == 0 else blob}
-            if not job.clip_files:
-                yield {"task": dumps(finish_fan_out(job.task, [])[0])}
-        finally:
-            shutil.rmtree(out_dir, ignore_errors=True)
-
-
-def _strip(row: dict) -> dict:
-    task: ClipTask = loads(row["task"])
-    task.drop_arrays()
-    return {"task": dumps(task)}
 
 
 def _rows(items: list[dict]) -> ray.data.Dataset:
@@ -223,64 +62,6 @@ def add_stage(ds: ray.data.Dataset, stage: Stage) -> ray.data.Dataset:
                               compute=ray.data.ActorPoolStrategy(size=res.concurrency or 1),
                               num_cpus=res.cpus, num_gpus=res.gpus or None)
     return ds.map(_Apply(stage), num_cpus=res.cpus, num_gpus=res.gpus or None)
-
-
-def largest_first(sources: list[str]) -> list[str]:
-    """Local files in decreasing size (a long source started last would run alone at the
-    end: longest-processing-time-first scheduling), then object-store URLs in their order
-    (their sizes would cost a request each)."""
-    def size(path: str) -> int:
-        try:
-            return os.path.getsize(path)
-        except OSError:
-            return -1
-
-    local = [p for p in sources if "://" not in p]
-    return sorted(local, key=lambda p: (-size(p), p)) + [p for p in sources if "://" in p]
-
-
-def rows_per_block(extract: Stage) -> int:
-    """Clip tasks per block after the split fan-out: 1 when spans are extracted by the
-    later map (``one_pass`` off: every span its own task, spread over the workers); 16 on
-    the one-decode path, where the clips arrive encoded and scored and what is left per
-    clip is light: a Ray task per clip cost 4-6 s on a 114-clip 1080p source on 2 cores,
-    16 a block under 1 s. A source too large for the one-decode path still spreads its
-    spans over the workers 16 at a time."""
-    return 16 if getattr(extract, "one_pass", False) else 1
-
-
-class PassSteps:
-    """The per-source plan's stages (``probe``, ``split``, ``clip_stages``) and its pass
-    (``one_pass``: :class:`SplitExtract`, the fused clip stages inside), built once.
-    :func:`source_plan` chains them in Ray Data; :meth:`run_local` runs the same row
-    functions on one source in this process (:mod:`pipelines.headstart`), so both give
-    the same rows (the clip stages' maps pass on clips the pass already finished)."""
-
-    def __init__(self, probe: Stage, split: Stage, clip_stages: list[Stage], clip_settings: dict):
-        fused = fusable(clip_stages[1:])
-        self.probe, self.split, self.clip_stages = probe, split, list(clip_stages)
-        self.one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fused,
-                                     drop_samples=len(fused) == len(clip_stages) - 1)  # no stage left needs them
-        self._local = None  # run_local's row functions, made on first use (each sets its stage up once)
-
-    def local_ok(self) -> bool:
-        """Whether :meth:`run_local` can stand in for the plan: every step a plain CPU
-        task (no model, no GPU) and sources on the one-decode path."""
-        from curate.onepass import plain_cpu_steps
-
-        return plain_cpu_steps([self.probe, self.split] + self.clip_stages)
-
-    def run_local(self, path: str, work_dir: str) -> Iterator[dict]:
-        """The plan's output rows for source ``path``, computed here (probe and the pass in
-        this process's sandbox children, :mod:`curate.guard`)."""
-        if self._local is None:
-            self._local = (_Apply(self.probe), [_Apply(s) for s in self.clip_stages])
-        probe, stages = self._local
-        row = probe({"task": dumps(SourceTask(path=path, work_dir=work_dir))})
-        for out in self.one_pass(row):
-            for step in stages:
-                out = step(out)
-            yield _strip(out)
 
 
 def source_plan(sources: list[str], work_dir: str, steps: PassSteps) -> ray.data.Dataset:

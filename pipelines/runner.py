@@ -14,11 +14,12 @@ restores what it needs from the shards (:mod:`pipelines.workstore`).
 
 from __future__ import annotations
 
+import functools
+import importlib
 import sys
+import threading
 import time
 from functools import partial
-
-import ray
 
 from curate import guard, store
 from curate.shards import ShardInfo, ShardJob, caption_text, write_shard
@@ -28,36 +29,66 @@ from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
 from pipelines.exits import InputNotFound, UsageError
 from pipelines.headstart import HeadStart
-from pipelines.lean import local_data_services
-from pipelines.plan import PassSteps, clip_plan, largest_first, loads, source_plan
 from pipelines.progress import Progress
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.report_html.page import frames_from_store
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster, leave_room_for_tasks
-from pipelines.visibility import check_output_seen
-from pipelines.session import init_ray, owns_local_ray, shutdown_ray, stop_row_iteration
+from pipelines.rows import PassSteps, largest_first, loads
 from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
 
+# Ray and Ray Data (1-2 s of imports on a 2-core machine) are imported by Runner.run once
+# the head start has begun (pipelines/headstart.py), not with this module: the head
+# start's sandbox child then decodes while the driver imports them.
 
-# A remote function runs in a worker once its module is imported there: this one's module
-# is the light page module (its charts import matplotlib lazily), not this one, whose
-# imports had cost each worker 0.5 s before its first thumbnail.
-_thumbnail_task = ray.remote(num_cpus=1, max_retries=1)(frames_from_store)
+
+@functools.cache
+def _thumbnail_task():
+    """The thumbnail Ray task. A remote function runs in a worker once its module is
+    imported there: this one's module is the light page module (its charts import
+    matplotlib lazily), not this one, whose imports had cost each worker 0.5 s before its
+    first thumbnail."""
+    import ray  # noqa: PLC0415 - see above
+
+    return ray.remote(num_cpus=1, max_retries=1)(frames_from_store)
+
+
+# Modules the driver needs only after Ray is up, imported while it starts (the driver
+# mostly waits then) rather than with the pipeline's config, which the head start waits for.
+_AFTER_START = ("scipy.sparse.csgraph",)  # curate.dedup.groups.components: 0.3 s on a 2-core machine
+
+
+def _preload() -> None:
+    """Import :data:`_AFTER_START` (a thread's target; a failure shows where the module is used)."""
+    for name in _AFTER_START:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+def _ray_running() -> bool:
+    """Whether this process is connected to a Ray (without importing Ray when it is not)."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
 
 
 def thumbnail_frames_on_workers(root: str, tile) -> tuple[list, str]:
     """report.html's frame source at the end of a run: a Ray task decodes the tile's clip
     (or source span) and returns its few small thumbnail frames, so the driver never
     reads clip bytes (:func:`pipelines.report_html.page.frames_from_store` does the work)."""
-    return ray.get(_thumbnail_task.remote(root, tile))
+    import ray  # noqa: PLC0415 - see the module's imports
+
+    return ray.get(_thumbnail_task().remote(root, tile))
 
 
 def pack_shards(jobs: list[ShardJob]) -> list[ShardInfo]:
     """Pack shards in parallel: one Ray task per shard, reading clips from the store and
     putting its tar there (:func:`curate.shards.write_shard`); infos in shard order."""
+    import ray  # noqa: PLC0415 - see the module's imports
+
     task = ray.remote(num_cpus=1, max_retries=3)(write_shard)
     return ray.get([task.remote(job) for job in jobs])
 
@@ -66,6 +97,8 @@ def on_workers(fn, calls: list[tuple]) -> list:
     """``[fn(*args) for args in calls]`` as one Ray task each (1 CPU), results in order."""
     if not calls:
         return []
+    import ray  # noqa: PLC0415 - see the module's imports
+
     task = ray.remote(num_cpus=1, max_retries=1)(fn)
     return ray.get([task.remote(*args) for args in calls])
 
@@ -101,6 +134,8 @@ class Runner:
     def _source_phase(self, todo: list[str], head: HeadStart | None = None, total: int | None = None) -> None:
         """Ray's share of the sources (``todo``), then the head start's last source;
         ``total``: sources in the phase, the head start's included (default ``len(todo)``)."""
+        from pipelines.plan import source_plan  # noqa: PLC0415 - Ray Data, imported by run()
+        from pipelines.session import stop_row_iteration  # noqa: PLC0415
         ds = source_plan(todo, self.store.root, self.steps) if todo else None
         self.progress.start("sources", len(todo) if total is None else total)
         rows = iter(ds.iter_rows()) if ds is not None else iter(())
@@ -119,7 +154,7 @@ class Runner:
     def _head_start(self, todo: list[str], address: str | None) -> HeadStart | None:
         """A started :class:`pipelines.headstart.HeadStart` when this run starts a local
         Ray and its steps can run here; else None."""
-        if address or not todo or ray.is_initialized() or not self.pipeline.ray.head_start \
+        if address or not todo or _ray_running() or not self.pipeline.ray.head_start \
                 or not self.steps.local_ok():
             return None
         return HeadStart(self.steps, self.store.root, largest_first(todo), self.commits.deliver).start()
@@ -144,6 +179,8 @@ class Runner:
     def _run_post(tasks: list[ClipTask], stages: list):
         """Model stages go to Ray (actor pools); cheap signal-only stages run here, in order."""
         if any(s.uses_model for s in stages):
+            from pipelines.plan import clip_plan  # noqa: PLC0415 - Ray Data, imported by run()
+
             for row in clip_plan(tasks, stages).iter_rows():
                 yield loads(row["task"])
             return
@@ -172,6 +209,13 @@ class Runner:
                     guard.close_all()
                 try:
                     with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
+                        # Ray and Ray Data are imported now, while the head start's child decodes
+                        import ray.data  # noqa: F401, PLC0415 - the plans' imports, before Ray is up
+
+                        from pipelines.lean import local_data_services  # noqa: PLC0415
+                        from pipelines.session import init_ray, owns_local_ray  # noqa: PLC0415
+
+                        threading.Thread(target=_preload, name="vidcurate-preload", daemon=True).start()
                         started = init_ray(address, self.pipeline.ray.num_cpus)
                     taken = set(head.stop()) if head is not None else set()
                     self.head_taken = len(taken)
@@ -184,12 +228,18 @@ class Runner:
                     raise
         finally:
             if started:
+                from pipelines.session import shutdown_ray  # noqa: PLC0415 - imported by the start
+
                 shutdown_ray()
         return summary
 
     def _phases(self, sources, todo, taken, head, address, walls, t0) -> RunSummary:
         """Everything after Ray is up: the per-source phase (Ray's share of ``todo``, the
         head start's in-hand source), then dedup, captions, shards and reports."""
+        import ray  # noqa: PLC0415 - imported by run()
+
+        from pipelines.visibility import check_output_seen  # noqa: PLC0415
+
         walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
         nodes = ray.nodes()
         plans = [self.pipeline.stages[:2] + self.pipeline.clip_stages(), self.pipeline.post_stages()]

@@ -44,7 +44,6 @@ import math
 from typing import Literal
 
 import numpy as np
-import scipy.sparse.csgraph  # noqa: F401 - for groups.components, loaded with the pipeline's config on the driver
 from pydantic import Field
 
 from curate.dedup.against import EarlierClips, EarlierIndex, load_earlier

@@ -155,3 +155,30 @@ def test_a_ctrl_c_while_the_sandbox_imports_does_not_reach_it(capfd):
     guard.close_all()
     assert box.proc.returncode == 0
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_spare_child_takes_the_first_bound_asked_for(tmp_path):
+    """``prestart()`` with no bound starts a spare child (a run's driver does before it has
+    read its pipeline); the first bound asked for takes it over, and that bound holds."""
+    import signal
+
+    import curate.guard as guard
+
+    guard.close_all()
+    guard.prestart()
+    spare = guard._SANDBOXES[None]
+    guard.prestart(288)
+    assert guard._SANDBOXES == {288: spare}
+    limits = Limits(memory_mb=288, retries=0)
+    assert run_limited(guarded.pid, None, limits) == spare.proc.pid
+    assert run_limited(guarded.address_space_limit, None, limits) > 0  # capped, not unlimited
+    with pytest.raises(LimitExceeded) as err:  # 4 GB in 64 MB blocks: over 288 MB
+        run_limited(guarded.balloon, str(tmp_path / "attempts"), limits)
+    assert "288 MB memory bound" in err.value.detail
+    guard.prestart()  # a call's own bound comes from the spare too, without a prestart of it
+    spare = guard._SANDBOXES[None]
+    assert run_limited(guarded.pid, None, Limits(memory_mb=320, retries=0)) == spare.proc.pid
+    guard.prestart()
+    unused = guard._SANDBOXES[None]
+    guard.close_all()  # an unused spare is killed, not waited for (it may still be importing)
+    assert unused.proc.returncode == -signal.SIGKILL and guard._SANDBOXES == {}

@@ -198,6 +198,7 @@ def test_a_run_with_nothing_to_do_closes_the_prestarted_child_before_ray_starts(
     started for one is stopped then, not left idle for the whole run."""
     from curate import guard
     from pipelines import runner as runner_mod
+    from pipelines import session
     from support.pipelines import make_pipeline
 
     src = tmp_path / "in"
@@ -209,6 +210,37 @@ def test_a_run_with_nothing_to_do_closes_the_prestarted_child_before_ray_starts(
     guard.prestart(4096)
     child = guard._SANDBOXES[4096].proc
     seen = []
-    monkeypatch.setattr(runner_mod, "init_ray", lambda *a: seen.append(child.poll()) or False)
+    monkeypatch.setattr(session, "init_ray", lambda *a: seen.append(child.poll()) or False)  # run() imports it
     summary = runner_mod.run_pipeline(pipeline, [str(src)], str(out), progress=False)
     assert summary.resumed == 1 and seen and seen[0] is not None  # stopped before Ray was asked for
+
+
+def test_the_head_start_needs_no_ray_import():
+    """The row functions, the head start and the runner's module import neither Ray nor
+    Ray Data (nor SciPy with the pipeline's config): the head start's first source begins
+    while the driver imports them (pipelines/rows.py)."""
+    code = ("import sys, pipelines.config, pipelines.rows, pipelines.headstart, pipelines.runner; "
+            "print(sorted(m for m in ('ray', 'ray.data', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv,env,spare", [
+    (["run", "pipelines/local.yaml", "--input", "in", "--output", "out"], "", True),
+    (["run", "p.yaml", "--input", "in", "--output", "out", "--address", "ray://h:10001"], "", False),
+    (["run", "p.yaml", "--input", "in", "--output", "out", "--addr=h:6379"], "", False),  # argparse's prefix
+    (["run", "p.yaml", "--input", "in", "--output", "out"], "ray://h:10001", False),
+    (["validate", "p.yaml"], "", False),
+])
+def test_a_spare_sandbox_is_started_only_for_a_run_on_its_own_ray(monkeypatch, argv, env, spare):
+    from curate import guard
+    from pipelines.cli import _spare_sandbox
+
+    monkeypatch.setenv("RAY_ADDRESS", env)
+    guard.close_all()
+    try:
+        _spare_sandbox(argv)
+        assert (None in guard._SANDBOXES) is spare
+    finally:
+        guard.close_all()

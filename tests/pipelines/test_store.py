@@ -231,10 +231,11 @@ class _Plan:
 def _source_phase_peak(out, n_sources: int, per_source: int, monkeypatch) -> int:
     import tracemalloc
 
+    import pipelines.plan as plan
     import pipelines.runner as runner
 
     sources = [f"s3://in/v{s:04d}.mp4" for s in range(n_sources)]
-    monkeypatch.setattr(runner, "source_plan", lambda todo, *a: _Plan(todo, per_source))
+    monkeypatch.setattr(plan, "source_plan", lambda todo, *a: _Plan(todo, per_source))  # _source_phase imports it
     run = runner.Runner(make_pipeline(TEST_OVERRIDES), sources, str(out), progress=False)
     with run.store:
         tracemalloc.start()

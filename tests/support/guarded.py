@@ -67,3 +67,10 @@ def threads_then_block(mb):
     for t in threads:
         t.join()
     return len(bytearray(mb * 1024 * 1024)) // (1024 * 1024)
+
+
+def address_space_limit(_):
+    """This process's ``RLIMIT_AS`` soft limit in bytes (-1: none)."""
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_AS)[0]
