@@ -178,12 +178,13 @@ def _warp(thumbs: np.ndarray, scale: float, loc: tuple[int, int], core: int, ang
 
 
 def similarities(a: Signature, b: Signature, crops_only: bool = False, shapes=None):
-    """``(appearance, motion, moving_a, moving_b)``: ``(Na, Nb)`` correlation matrices of
-    the frames of ``a`` and ``b`` under their best geometry, and each clip's mean absolute
-    difference from its mean frame (luma levels). When one clip carries an overlay band
-    (:func:`curate.dedup.overlay.overlay_rows`), the rows outside it correlate better and
-    something moves there (over :data:`curate.dedup.overlay.STILL`), all four come from
-    those rows. ``crops_only`` and ``shapes``: see :func:`geometry`."""
+    """``(appearance, xa, xb)``: the ``(Na, Nb)`` correlation matrix of the frames of ``a``
+    and ``b`` under their best geometry, and those placed frames, ``(Na, S, S)`` and
+    ``(Nb, S, S) float32`` (:func:`motion` takes them on). When one clip carries an overlay
+    band (:func:`curate.dedup.overlay.overlay_rows`), the rows outside it correlate better
+    and something moves there (over :data:`curate.dedup.overlay.STILL`), all three come
+    from those rows (the frames then ``(N, R, S)``). ``crops_only`` and ``shapes``: see
+    :func:`geometry`."""
     ta, tb = a.thumbs.astype(np.float32), b.thumbs.astype(np.float32)
     t = ta.shape[1]
     m = max(1, t // 16)
@@ -208,9 +209,16 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False, shapes=No
         moving = max(float(np.abs(x - x.mean(axis=0)).mean()) for x in (xa2[:, keep], xb2[:, keep]))
         if outside.max() > appearance.max() and moving > overlay.STILL:
             appearance, xa, xb = outside, xa2[:, keep], xb2[:, keep]
+    return appearance, xa, xb
+
+
+def motion(xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``(motion, moving_a, moving_b)`` of placed frames (:func:`similarities`): the
+    ``(Na, Nb)`` correlation matrix of each frame minus its clip's mean frame, and each
+    clip's mean absolute difference from its mean frame (luma levels). Computed only for
+    candidates whose appearance could pass (:func:`distance`)."""
     ra, rb = xa - xa.mean(axis=0), xb - xb.mean(axis=0)
-    motion = _unit(ra) @ _unit(rb).T
-    return appearance, motion, float(np.abs(ra).mean()), float(np.abs(rb).mean())
+    return _unit(ra) @ _unit(rb).T, float(np.abs(ra).mean()), float(np.abs(rb).mean())
 
 
 def activity(thumbs: np.ndarray) -> np.ndarray:
@@ -296,13 +304,14 @@ def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_lev
     if a.thumbs.shape[1:] != b.thumbs.shape[1:]:
         raise ValueError(f"signature sizes differ: {a.thumbs.shape[1:]} vs {b.thumbs.shape[1:]}")
     a, b = upsample(a), upsample(b)
-    app, mot, move_a, move_b = similarities(a, b, crops_only, shapes)
+    app, xa, xb = similarities(a, b, crops_only, shapes)
     if limit is not None and 1.0 - float(app.max()) > limit:
         return 1.0 - float(app.max())
     act = activity(a.thumbs), activity(b.thumbs)
     d = 1.0 - max(best_alignment(app, a.step_s, b.step_s, act), best_alignment(app.T, b.step_s, a.step_s, act[::-1]))
     if limit is not None and d > limit:
         return d
+    mot, move_a, move_b = motion(xa, xb)
     if max(move_a, move_b) > motion_level:
         d += motion_weight * (1.0 - max(best_alignment(mot, a.step_s, b.step_s, act),
                                         best_alignment(mot.T, b.step_s, a.step_s, act[::-1])))
