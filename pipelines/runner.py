@@ -208,13 +208,13 @@ class Runner:
                 if head is None:  # a child the CLI prestarted for it would sit idle all run
                     guard.close_all()
                 try:
+                    # Ray and Ray Data are imported now, while the head start's child decodes
+                    import ray.data  # noqa: F401, PLC0415 - the plans' imports, before Ray is up
+
+                    from pipelines.lean import local_data_services  # noqa: PLC0415
+                    from pipelines.session import init_ray, owns_local_ray  # noqa: PLC0415
+
                     with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
-                        # Ray and Ray Data are imported now, while the head start's child decodes
-                        import ray.data  # noqa: F401, PLC0415 - the plans' imports, before Ray is up
-
-                        from pipelines.lean import local_data_services  # noqa: PLC0415
-                        from pipelines.session import init_ray, owns_local_ray  # noqa: PLC0415
-
                         threading.Thread(target=_preload, name="vidcurate-preload", daemon=True).start()
                         started = init_ray(address, self.pipeline.ray.num_cpus)
                     taken = set(head.stop()) if head is not None else set()
