@@ -75,10 +75,17 @@ class _Sandbox:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
                    OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
                    MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", _SANDBOX_MODULE, str(child.fileno()),
-             "later" if memory_mb is None else str(memory_mb)],
-            pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
+        # SIGINT blocked while the child starts (it inherits this thread's mask): a Ctrl-C
+        # during its interpreter's start-up, before curate.sandbox ignores SIGINT, had
+        # printed a traceback from it. It unblocks SIGINT once it ignores it.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", _SANDBOX_MODULE, str(child.fileno()),
+                 "later" if memory_mb is None else str(memory_mb)],
+                pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         child.close()
         self.conn = Connection(parent.detach())
         self.calls = 0

@@ -16,8 +16,11 @@ import signal
 
 # A Ctrl-C at the terminal is the parent's to act on (main's docstring), from the first
 # line: during the imports below (1-2 s) it had printed a KeyboardInterrupt traceback
-# from this child, which the driver starts before Ray (curate.guard.prestart).
+# from this child, which the driver starts before Ray (curate.guard.prestart). The parent
+# starts it with SIGINT blocked (curate.guard), so one during the interpreter's own
+# start-up waits; ignored now, it is dropped when unblocked.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 import gc  # noqa: E402
 import resource  # noqa: E402
@@ -87,7 +90,11 @@ def main(argv: list[str]) -> int:
         except Exception as exc:  # noqa: BLE001 - a message that does not load is answered, not fatal
             conn.send(("error", f"cannot load the call: {type(exc).__name__}: {exc}"))
             continue
-        conn.send(call(fn, arg))
+        result = call(fn, arg)
+        try:
+            conn.send(result)
+        except (BrokenPipeError, ConnectionError):  # the parent is gone (killed): nobody to answer
+            return 0
 
 
 if __name__ == "__main__":

@@ -156,21 +156,33 @@ def _spare_sandbox(argv: list[str]) -> None:
         guard.prestart()
 
 
+def _close_sandboxes() -> None:
+    """Stop the sandbox children this process started (a spare one), if any."""
+    guard = sys.modules.get("curate.guard")
+    if guard is not None:
+        guard.close_all()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vidcurate`` command; returns the exit code (:mod:`pipelines.exits`)."""
     # No command reads stdin: point it at /dev/null before anything imports PySceneDetect
     # (which runs ffmpeg) or starts Ray, so no child can block on the terminal.
     detach_stdin()
-    _spare_sandbox(sys.argv[1:] if argv is None else argv)
     try:  # about a second of imports: a Ctrl-C here had ended in their traceback
+        _spare_sandbox(sys.argv[1:] if argv is None else argv)
         from pipelines.config import PipelineError
         from pipelines.workstore import OutputInUseError
     except KeyboardInterrupt:
+        _close_sandboxes()
         print("interrupted", file=sys.stderr)
         return exits.INTERRUPTED
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:  # --help, or bad arguments: a spare child goes now, not on its own later
+        _close_sandboxes()
+        raise
     expected = [((PipelineError, exits.UsageError), exits.USAGE, ""),
                 (OutputInUseError, exits.OUTPUT_IN_USE, ""),
                 (exits.ClusterUnreachable, exits.CLUSTER_UNREACHABLE, ""),

@@ -16,8 +16,8 @@ code  meaning
 6     the Ray cluster of ``--address`` cannot be reached (:class:`ClusterUnreachable`)
 7     the cluster cannot give what the pipeline asks for, e.g. GPUs (:class:`InsufficientResources`)
 130   interrupted (Ctrl-C); the same command resumes
-143   terminated (SIGTERM once Ray is up, e.g. ``kill PID`` or a container stopping);
-      the same command resumes
+143   terminated (SIGTERM once the run has read its pipeline and inputs, e.g. ``kill PID``
+      or a container stopping); the same command resumes
 141   the reader of the output went away (``vidcurate stats ... | head``): nothing printed
 ====  =====================================================================
 """
@@ -48,6 +48,12 @@ class ClusterUnreachable(ConnectionError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived (exit code 143); a KeyboardInterrupt, so a run stops as after a
     Ctrl-C: committed sources kept, Ray and the sandbox children stopped."""
+
+
+def on_sigterm(signum, frame) -> None:
+    """A SIGTERM handler: raise :class:`Terminated` (in the main thread), so the run stops
+    as after a Ctrl-C and the command exits 143."""
+    raise Terminated()
 
 
 class InsufficientResources(RuntimeError):

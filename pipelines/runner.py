@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import signal
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ from curate.dedup.against import check_earlier
 from curate.tasks import ClipTask
 from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
+from pipelines import exits
 from pipelines.exits import InputNotFound, UsageError
 from pipelines.headstart import HeadStart
 from pipelines.progress import Progress
@@ -196,6 +198,10 @@ class Runner:
         ``started_at``: ``time.time()`` when the command started (its start-up counts in
         the summary's wall time); default now."""
         t0 = time.perf_counter() - (time.time() - started_at if started_at else 0.0)
+        if threading.current_thread() is threading.main_thread():
+            # A SIGTERM stops the run as a Ctrl-C does (exit 143) from here on, before Ray is
+            # up too: the head start's children are stopped, not left to write on their own
+            signal.signal(signal.SIGTERM, exits.on_sigterm)
         with self.progress.step("scanning inputs"):
             scanned = scan_inputs(self.inputs)  # sources, and files skipped as not videos
         sources, self.skipped = scanned.sources, scanned.skipped

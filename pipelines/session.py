@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import ray
 
-from pipelines.exits import ClusterUnreachable, Terminated
+from pipelines.exits import ClusterUnreachable, Terminated, on_sigterm
 from pipelines.lean import lean_head
 from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 
@@ -69,12 +69,8 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
         # ray.init's own SIGTERM handler exits at once (sys.exit(15)): mid-run that had
         # aborted Ray's core worker (exit 134 and a crash dump). Now a SIGTERM stops the
         # run as a Ctrl-C does, and the command exits 143.
-        signal.signal(signal.SIGTERM, _terminated)
+        signal.signal(signal.SIGTERM, on_sigterm)
     return True
-
-
-def _terminated(signum, frame) -> None:
-    raise Terminated()
 
 
 def _init(address: str | None, num_cpus: int | None, kwargs: dict) -> None:

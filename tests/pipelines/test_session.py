@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Starts a local Ray like a run (argv[1] "run") or with Ray's own defaults ("plain"),
@@ -231,3 +233,57 @@ def test_sigterm_while_a_local_ray_starts_exits_143_and_leaves_no_process(tmp_pa
     assert code == 143, text[-3000:]
     assert text.strip().splitlines()[-1].startswith("terminated (SIGTERM)") and "Traceback" not in text
     assert started and not alive, f"left running: {alive}"
+
+
+def test_sigterm_while_the_head_start_runs_before_ray_exits_143_and_nothing_writes_after(tmp_path):
+    """``kill PID`` as soon as the inputs are scanned: the head start's sandbox child is
+    decoding while the driver still imports Ray. The run stops as after a Ctrl-C (exit
+    143, its message, no process left) and nothing lands in the output after the exit.
+    Before, the driver died at once (killed by the signal) and its orphaned child wrote a
+    clip into the output, then a BrokenPipeError traceback."""
+    import signal
+    import time
+
+    import psutil
+
+    from support.synth import Shot, shots_video
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        shots_video(str(src / f"v{i}.mp4"), [Shot(20 + i, 60), Shot(30 + i, 60)], 320, 240)
+    log, out_dir = tmp_path / "log.txt", tmp_path / "out"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    env.pop("RAY_ADDRESS", None)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(REPO / "pipelines" / "local.yaml"),
+                                 "--input", str(src), "--output", str(out_dir)], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while "scanning inputs: done" not in log.read_text() and time.time() < deadline:
+        time.sleep(0.01)
+    started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(120)
+    ended = time.time()
+    text = log.read_text()
+    assert code == 143, text[-3000:]
+    assert text.strip().splitlines()[-1].startswith("terminated") and "Traceback" not in text
+    assert started and not _left_running(started), "the head start's child was left running"
+    late = [p for p in out_dir.rglob("*") if p.is_file() and p.stat().st_mtime > ended]
+    assert not late, f"written after the command ended: {late}"
+    assert "Traceback" not in log.read_text()  # nothing from an orphan either
+
+
+def test_run_help_leaves_no_spare_sandbox(monkeypatch, capsys):
+    """``run --help`` (and bad arguments) end in argparse's exit: the spare sandbox child
+    started for a run goes with it, not later on its own."""
+    from curate import guard
+    from pipelines.cli import main
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    guard.close_all()
+    with pytest.raises(SystemExit) as done:
+        main(["run", "--help"])
+    assert done.value.code == 0 and "--output" in capsys.readouterr().out
+    assert guard._SANDBOXES == {}

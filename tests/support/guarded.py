@@ -74,3 +74,8 @@ def address_space_limit(_):
     import resource
 
     return resource.getrlimit(resource.RLIMIT_AS)[0]
+
+
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
