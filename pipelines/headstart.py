@@ -50,7 +50,6 @@ class HeadStart:
     """
 
     def __init__(self, steps: PassSteps, work_dir: str, order: list[str], deliver: Deliver):
-        self._loads = loads
         self.steps, self.work_dir, self.deliver = steps, work_dir, deliver
         self._queue = list(order)
         self._taken: list[str] = []
@@ -75,7 +74,7 @@ class HeadStart:
     def _run(self) -> None:
         try:
             while (path := self._next()) is not None:
-                tasks = [self._loads(row["task"]) for row in self.steps.run_local(path, self.work_dir)]
+                tasks = [loads(row["task"]) for row in self.steps.run_local(path, self.work_dir)]
                 self.deliver(path, tasks)
         except BaseException as exc:  # noqa: BLE001 - raised again on the main thread by join()
             self.error = exc

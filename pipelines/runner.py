@@ -57,20 +57,6 @@ def _thumbnail_task():
     return ray.remote(num_cpus=1, max_retries=1)(frames_from_store)
 
 
-# Modules the driver needs only after Ray is up, imported while it starts (the driver
-# mostly waits then) rather than with the pipeline's config, which the head start waits for.
-_AFTER_START = ("scipy.sparse.csgraph",)  # curate.dedup.groups.components: 0.3 s on a 2-core machine
-
-
-def _preload() -> None:
-    """Import :data:`_AFTER_START` (a thread's target; a failure shows where the module is used)."""
-    for name in _AFTER_START:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
-
-
 def _ray_running() -> bool:
     """Whether this process is connected to a Ray (without importing Ray when it is not)."""
     ray = sys.modules.get("ray")
@@ -221,7 +207,10 @@ class Runner:
                     from pipelines.session import init_ray, owns_local_ray  # noqa: PLC0415
 
                     with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
-                        threading.Thread(target=_preload, name="vidcurate-preload", daemon=True).start()
+                        # SciPy's graph code (curate.dedup.groups.components, 0.3 s on 2 cores) is
+                        # imported while Ray starts, not with the config the head start waits for
+                        threading.Thread(target=importlib.import_module, args=("scipy.sparse.csgraph",),
+                                         name="vidcurate-preload", daemon=True).start()
                         started = init_ray(address, self.pipeline.ray.num_cpus)
                     taken = set(head.stop()) if head is not None else set()
                     self.head_taken = len(taken)
