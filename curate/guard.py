@@ -3,9 +3,9 @@
 A decoder that hangs inside FFmpeg, crashes, or allocates without bound must cost only
 its own source (DESIGN.md: "a run with bad files finishes the good ones"). Threads
 cannot be interrupted inside C code, so the work runs in a sandbox process
-(:mod:`curate.sandbox`): one long-lived child per worker process and memory bound,
-started once with the curation modules imported, so a call costs a round trip of
-pickles, not a new interpreter. The child's address space is capped at its size at
+(:mod:`curate.sandbox`): one long-lived child per worker process and memory bound (per
+thread, for threads that ask: :func:`own_children`), started once with the curation
+modules imported, so a call costs a round trip of pickles, not a new interpreter. The child's address space is capped at its size at
 start plus ``memory_mb`` (``RLIMIT_AS``), so a ballooning decoder fails its own
 allocation instead of taking the node down. A child that overruns its time or dies is
 killed and replaced; a child is also replaced after ``_CALLS_PER_CHILD`` calls. The
@@ -159,16 +159,54 @@ def ended(code: int) -> str:
 
 _SANDBOXES: dict[int | None, _Sandbox] = {}  # by memory bound; None: the spare child
 _CANCELLED = threading.Event()
+_LOCAL = threading.local()  # .boxes: the children of a thread inside own_children()
+_OWN: dict[int, dict[int | None, _Sandbox]] = {}  # those threads' children, by thread id
+_OWN_LOCK = threading.Lock()
 
 
-def close_all() -> None:
-    """Stop every sandbox child this process holds (the next call starts a new one)."""
-    while _SANDBOXES:
-        bound, box = _SANDBOXES.popitem()
+def _boxes() -> dict[int | None, _Sandbox]:
+    """The children the calling thread uses: its own inside :func:`own_children`, else the
+    process's (``_SANDBOXES``)."""
+    return getattr(_LOCAL, "boxes", _SANDBOXES)
+
+
+def _close(boxes: dict[int | None, _Sandbox]) -> None:
+    while boxes:
+        bound, box = boxes.popitem()
         if bound is None:  # a spare: no call in hand, and it may still be importing
             box.kill()
         else:
             box.close()
+
+
+def close_all() -> None:
+    """Stop every sandbox child the calling thread uses (the process's, or its own inside
+    :func:`own_children`); the next call starts a new one."""
+    _close(_boxes())
+
+
+@contextlib.contextmanager
+def own_children(adopt: bool = False) -> Iterator[None]:
+    """Inside the block, the calling thread's sandboxed calls go to children of its own, so
+    that several threads of one process (a driver's local passes, :mod:`pipelines.headstart`)
+    each run a call at a time in parallel. ``adopt``: the thread takes over the process's
+    children first (those :func:`prestart` started). A spare child left in the process is
+    taken over by a thread's first call. The thread's children are stopped when the block
+    ends; :func:`cancelled` kills them too."""
+    boxes: dict[int | None, _Sandbox] = {}
+    with _OWN_LOCK:
+        if adopt:
+            boxes.update(_SANDBOXES)
+            _SANDBOXES.clear()
+        _OWN[threading.get_ident()] = boxes
+    _LOCAL.boxes = boxes
+    try:
+        yield
+    finally:
+        del _LOCAL.boxes
+        with _OWN_LOCK:
+            _OWN.pop(threading.get_ident(), None)
+        _close(boxes)
 
 
 def prestart(memory_mb: int | None = None) -> None:
@@ -181,14 +219,18 @@ def prestart(memory_mb: int | None = None) -> None:
     starts one before it reads its pipeline file); the next :func:`prestart` or call for
     any bound takes it over and gives it that bound, which counts from its size after its
     imports, as for any child."""
-    box = _SANDBOXES.get(memory_mb)
+    boxes = _boxes()
+    box = boxes.get(memory_mb)
     if box is None or box.proc.poll() is not None:
-        _SANDBOXES[memory_mb] = _new_sandbox(memory_mb)
+        boxes[memory_mb] = _new_sandbox(memory_mb)
 
 
 def _new_sandbox(memory_mb: int | None) -> _Sandbox:
     """A child for ``memory_mb``: the spare one (:func:`prestart`) when it is alive, else a new one."""
-    spare = _SANDBOXES.pop(None, None) if memory_mb is not None else None
+    spare = None
+    if memory_mb is not None:
+        with _OWN_LOCK:  # this thread's spare, else the process's
+            spare = _boxes().pop(None, None) or _SANDBOXES.pop(None, None)
     if spare is not None:
         try:
             if spare.proc.poll() is None:
@@ -207,7 +249,9 @@ def cancelled() -> Iterator[None]:
     no child of its own outlives it or writes into its output afterwards."""
     _CANCELLED.set()
     try:
-        for box in list(_SANDBOXES.values()):
+        with _OWN_LOCK:
+            boxes = [b for d in [_SANDBOXES, *_OWN.values()] for b in list(d.values())]
+        for box in boxes:
             box.proc.kill()
         yield
     finally:
@@ -217,9 +261,10 @@ def cancelled() -> Iterator[None]:
 def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
     if _CANCELLED.is_set():
         raise Cancelled("sandboxed work cancelled")
-    box = _SANDBOXES.get(limits.memory_mb)
+    boxes = _boxes()
+    box = boxes.get(limits.memory_mb)
     if box is None or box.proc.poll() is not None:  # none yet, or it died or was killed
-        box = _SANDBOXES[limits.memory_mb] = _new_sandbox(limits.memory_mb)
+        box = boxes[limits.memory_mb] = _new_sandbox(limits.memory_mb)
         if _CANCELLED.is_set():  # cancelled while it started: cancelled() may not have seen it
             box.proc.kill()
             raise Cancelled("sandboxed work cancelled")
@@ -228,7 +273,7 @@ def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
         if msg[0] == "timeout":
             box.proc.kill()
         box.close()
-        del _SANDBOXES[limits.memory_mb]
+        del boxes[limits.memory_mb]
     if msg[0] == "memory":
         return ("memory", f"over the {limits.memory_mb} MB memory bound")
     return msg

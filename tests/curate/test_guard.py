@@ -203,3 +203,62 @@ def test_a_child_whose_parent_is_gone_ends_quietly_after_its_call(capfd):
     box.conn.close()  # the parent end goes while the call runs
     assert box.proc.wait(60) == 0
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_threads_with_children_of_their_own_run_their_calls_at_once(tmp_path):
+    """Two threads inside own_children() each get a child: their calls meet (each waits
+    for the other's file), so neither waited for the other's call. The adopting thread's
+    call goes to the prestarted child; both children stop when the blocks end."""
+    import threading
+
+    import curate.guard as guard
+
+    guard.close_all()
+    guard.prestart(448)
+    prestarted = guard._SANDBOXES[448].proc
+    got, boxes = {}, {}
+
+    def call(name, other, adopt):
+        with guard.own_children(adopt=adopt):
+            got[name] = run_limited(guarded.rendezvous, (str(tmp_path), name, other),
+                                    Limits(timeout_s=120, memory_mb=448, retries=0))
+            boxes[name] = guard._boxes()[448].proc
+
+    threads = [threading.Thread(target=call, args=("a", "b", True)),
+               threading.Thread(target=call, args=("b", "a", False))]
+    for t in threads:  # "b" never takes the prestarted child: it is the process's, bound to 448
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert got["a"] == (prestarted.pid, True) and got["b"][1] is True
+    assert got["b"][0] not in (prestarted.pid, None)
+    assert guard._SANDBOXES == {} and guard._OWN == {}  # adopted, and the threads' sets are gone
+    assert boxes["a"].poll() is not None and boxes["b"].poll() is not None  # stopped with their blocks
+
+
+def test_cancelled_reaches_the_children_of_every_thread(tmp_path):
+    import threading
+    import time
+
+    import curate.guard as guard
+
+    marker = tmp_path / "attempts"
+    outcome = {}
+
+    def call():
+        with guard.own_children():
+            try:
+                run_limited(guarded.sleepy, str(marker), Limits(timeout_s=120, memory_mb=256, retries=1))
+            except BaseException as exc:  # noqa: BLE001 - inspected below
+                outcome["exc"] = exc
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    deadline = time.time() + 60
+    while _attempts(marker) < 1 and time.time() < deadline:  # the thread's own child is in the call
+        time.sleep(0.05)
+    assert 256 not in guard._SANDBOXES  # not the process's child
+    with guard.cancelled():
+        worker.join(30)
+    assert not worker.is_alive() and isinstance(outcome["exc"], guard.Cancelled)
+    assert _attempts(marker) == 1

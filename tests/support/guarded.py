@@ -79,3 +79,17 @@ def address_space_limit(_):
 def nap(seconds):
     time.sleep(seconds)
     return seconds
+
+
+def rendezvous(args):
+    """``args``: ``(folder, name, other)``. Leave a file ``name`` in ``folder`` and wait up
+    to 60 s for ``other``'s. Returns ``(pid, met)``: ``met`` is True only when a call for
+    ``other`` ran at the same time, in another process."""
+    folder, name, other = args
+    open(os.path.join(folder, name), "w").close()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if os.path.exists(os.path.join(folder, other)):
+            return os.getpid(), True
+        time.sleep(0.02)
+    return os.getpid(), False
