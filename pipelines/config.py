@@ -59,11 +59,14 @@ class PipelineError(ValueError):
 
 class RayOptions(BaseModel):
     """How to start a local Ray when no ``--address`` is given (``num_cpus`` None = all;
-    ``head_start``: the driver works on small sources while Ray starts, :mod:`pipelines.headstart`)."""
+    ``head_start``: the driver works on small sources while Ray starts; ``local_passes``
+    (with ``head_start``): the driver keeps every source, one pass per CPU of the Ray;
+    :mod:`pipelines.headstart`)."""
 
     model_config = ConfigDict(extra="forbid")
     num_cpus: int | None = Field(None, ge=1)
     head_start: bool = True
+    local_passes: bool = True
 
 
 class Pipeline(BaseModel):

@@ -1,20 +1,33 @@
-"""Head start: per-source work done by the driver while a local Ray starts.
+"""Head start and local passes: per-source work done by the driver on a local Ray.
 
 Starting a local Ray (GCS, raylet, agents) and its first workers takes 3-5 s on a small
 machine, mostly waiting, before the first source is decoded; for a run over a few
 minutes of video that is a third of the wall time (issue 10). Meanwhile the driver takes
-sources from the small end of the plan's order (:func:`pipelines.rows.largest_first`:
-the large ones stay at the front of Ray's queue) and runs exactly the plan's row
-functions on them (:meth:`pipelines.rows.PassSteps.run_local`: probe and the one-decode
-pass in this process's sandbox children, :mod:`curate.guard`, with the same time and
-memory limits), one source at a time. When Ray is ready it stops taking sources; the
-one in hand finishes alongside Ray's work, and Ray gets the rest. Output is the same
-either way (same rows, committed per source the same way).
+sources and runs exactly the plan's row functions on them
+(:meth:`pipelines.rows.PassSteps.run_local`: probe and the one-decode pass in this
+process's sandbox children, :mod:`curate.guard`, with the same time and memory limits),
+one source at a time. Output is the same either way (same rows, committed per source the
+same way). Two ways on from there, by ``ray.local_passes``:
+
+- **local passes** (the default): the driver keeps every source. It takes them largest
+  first (the last to finish is a small one), and once Ray is up it runs one pass per CPU
+  of the Ray, each thread with sandbox children of its own
+  (:func:`curate.guard.own_children`: the same isolation, time and memory bounds as a
+  Ray worker's child). Ray Data gets no per-source task; Ray runs what follows (dedup's
+  verification tasks, the report's thumbnails, model stages). On a single machine a
+  Ray Data task per source had cost each Ray worker its imports of Ray Data, pandas and
+  the stage modules, a sandbox child of its own and the map task's plumbing, and the
+  driver Ray Data's executor: about 4 CPU-s of a 2-core run over ``../shared/footage``
+  (README Benchmarks).
+- **head start** (``local_passes: false``): the driver takes sources from the small end
+  of the plan's order (:func:`pipelines.rows.largest_first`: the large ones stay at the
+  front of Ray's queue); when Ray is ready it stops taking sources, the one in hand
+  finishes alongside Ray's work, and Ray Data gets the rest.
 
 Only for a local Ray this process starts (with ``--address`` the driver's machine may
-do no work at all) and only when every per-source step is a plain CPU step on the
-one-decode path (:meth:`~pipelines.rows.PassSteps.local_ok`); ``ray.head_start: false``
-in the pipeline turns it off.
+do no work at all; a cluster's nodes each have their own workers) and only when every
+per-source step is a plain CPU step on the one-decode path
+(:meth:`~pipelines.rows.PassSteps.local_ok`); ``ray.head_start: false`` turns both off.
 
 :func:`prestart_sandboxes` starts the head start's sandbox children while the command
 is still importing its own modules, and the head start begins before the driver imports
@@ -47,20 +60,38 @@ class HeadStart:
     tasks (all of them: the source can be committed at once). An exception in the work
     (a bug: the steps turn bad input into reject rows) ends the head start and is raised
     again by :meth:`join`.
+
+    ``keep_all``: local passes (module docstring): every source is the driver's, taken
+    from the front of ``order`` (largest first: the last to finish is small), and
+    :meth:`grow` adds threads once Ray is up; :meth:`stop` is then only for a failing run.
     """
 
-    def __init__(self, steps: PassSteps, work_dir: str, order: list[str], deliver: Deliver):
+    def __init__(self, steps: PassSteps, work_dir: str, order: list[str], deliver: Deliver,
+                 keep_all: bool = False):
         self.steps, self.work_dir, self.deliver = steps, work_dir, deliver
-        self._queue = list(order)
+        self.keep_all = keep_all
+        self._queue = list(reversed(order)) if keep_all else list(order)  # taken from the end
         self._taken: list[str] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="vidcurate-head-start", daemon=True)
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> "HeadStart":
-        """Begin taking sources."""
-        self._thread.start()
+        """Begin taking sources, on one thread (it takes over the sandbox children this
+        process prestarted, :func:`prestart_sandboxes`)."""
+        return self.grow(1)
+
+    def grow(self, workers: int) -> "HeadStart":
+        """Run on ``workers`` threads in all (more than now: new threads, each with
+        sandbox children of its own, :func:`curate.guard.own_children`; fewer: no change)."""
+        with self._lock:
+            while len(self._threads) < workers and not self._stopped.is_set():
+                n = len(self._threads)
+                thread = threading.Thread(target=self._run, args=(n == 0,), daemon=True,
+                                          name=f"vidcurate-local-pass-{n}")
+                self._threads.append(thread)
+                thread.start()
         return self
 
     def _next(self) -> str | None:
@@ -71,15 +102,16 @@ class HeadStart:
             self._taken.append(path)
             return path
 
-    def _run(self) -> None:
-        try:
-            while (path := self._next()) is not None:
-                tasks = [loads(row["task"]) for row in self.steps.run_local(path, self.work_dir)]
-                self.deliver(path, tasks)
-        except BaseException as exc:  # noqa: BLE001 - raised again on the main thread by join()
-            self.error = exc
-        finally:
-            guard.close_all()  # this process's sandbox children: Ray's workers have their own
+    def _run(self, first: bool) -> None:
+        with guard.own_children(adopt=first):  # this thread's children; stopped when it ends
+            try:
+                while (path := self._next()) is not None:
+                    tasks = [loads(row["task"]) for row in self.steps.run_local(path, self.work_dir)]
+                    self.deliver(path, tasks)
+            except BaseException as exc:  # noqa: BLE001 - raised again on the main thread by join()
+                with self._lock:
+                    self.error = self.error or exc
+                    self._stopped.set()  # the other threads take no further source
 
     def stop(self) -> list[str]:
         """Take no further source; returns the sources taken (finished or in hand)."""
@@ -94,13 +126,20 @@ class HeadStart:
         ``timeout_s`` seconds for the thread. The work's own exception is not raised."""
         self.stop()
         with guard.cancelled():
-            self._thread.join(timeout_s)
+            for thread in self._threaded():
+                thread.join(timeout_s)
 
     def join(self) -> None:
-        """Wait for the source in hand; raise the work's exception, if there was one."""
-        self._thread.join()
+        """Wait for the sources in hand (with ``keep_all``: every source); raise the work's
+        first exception, if there was one."""
+        for thread in self._threaded():
+            thread.join()
         if self.error is not None:
             raise self.error
+
+    def _threaded(self) -> list[threading.Thread]:
+        with self._lock:
+            return list(self._threads)
 
 
 def prestart_sandboxes(pipeline: "Pipeline", address: str | None) -> bool:

@@ -145,7 +145,22 @@ class Runner:
         if address or not todo or _ray_running() or not self.pipeline.ray.head_start \
                 or not self.steps.local_ok():
             return None
-        return HeadStart(self.steps, self.store.root, largest_first(todo), self.commits.deliver).start()
+        return HeadStart(self.steps, self.store.root, largest_first(todo), self.commits.deliver,
+                         keep_all=self.pipeline.ray.local_passes).start()
+
+    @staticmethod
+    def _hand_over(head: HeadStart | None, todo: list[str]) -> set[str]:
+        """Once Ray is up: the sources the driver keeps (Ray Data gets the rest of ``todo``).
+        Local passes keep all of them, on one thread per CPU of the Ray; a head start
+        stops taking sources and keeps those it took."""
+        if head is None:
+            return set()
+        if head.keep_all:
+            import ray  # noqa: PLC0415 - imported by run()
+
+            head.grow(max(1, int(ray.cluster_resources().get("CPU", 1))))
+            return set(todo)
+        return set(head.stop())
 
     def _post_phase(self, kept: list[ClipRecord]) -> tuple[list[ClipRecord], list[RejectRecord]]:
         stages = self.pipeline.post_stages()
@@ -212,7 +227,7 @@ class Runner:
                         threading.Thread(target=importlib.import_module, args=("scipy.sparse.csgraph",),
                                          name="vidcurate-preload", daemon=True).start()
                         started = init_ray(address, self.pipeline.ray.num_cpus)
-                    taken = set(head.stop()) if head is not None else set()
+                    taken = self._hand_over(head, todo)
                     self.head_taken = len(taken)
                     with local_data_services(enabled=owns_local_ray()):  # its own Ray: no dashboard, no autoscaler
                         summary = self._phases(sources, todo, taken, head, address, walls, t0)

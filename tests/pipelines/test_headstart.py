@@ -1,4 +1,4 @@
-"""Head start (pipelines/headstart.py): the driver works on small sources while a local Ray starts.
+"""Head start and local passes (pipelines/headstart.py): the driver works on sources on a local Ray.
 
 The end-to-end test runs the real CLI twice in child processes (each starts its own
 local Ray, so the head start happens; the test session's shared Ray would skip it).
@@ -66,13 +66,47 @@ def test_an_error_in_the_work_is_raised_by_join_and_ends_the_head_start():
     assert delivered == ["tiny"] and head.stop() == ["tiny", "small"]  # "big" was never taken
 
 
-def _pipeline(tmp_path, head_start: bool) -> str:
+def test_local_passes_take_the_largest_sources_first_and_grow_to_run_sources_at_once():
+    """keep_all: largest first; after grow(2) two sources are in hand at once (each waits
+    at a barrier for the other), and every source is done by the driver."""
+    meet = threading.Barrier(2, timeout=30)
+
+    class Meeting(_Steps):
+        def run_local(self, path, work_dir):
+            if path in ("mid", "small"):  # the two taken once the head start has grown
+                meet.wait()
+            yield from super().run_local(path, work_dir)
+
+    got, first = [], threading.Event()
+    steps = Meeting()
+    head = HeadStart(steps, "/w", ["big", "mid", "small", "tiny"], lambda p, t: got.append(p) or first.set(),
+                     keep_all=True).start()
+    assert first.wait(10) and got == ["big"]  # one thread while Ray starts
+    head.grow(2)
+    head.join()
+    assert steps.started[0] == "big" and sorted(steps.started) == sorted(got) == ["big", "mid", "small", "tiny"]
+    assert not meet.broken
+
+
+def test_an_error_on_one_local_pass_stops_the_others_taking_sources():
+    delivered = []
+    steps = _Steps(delay_s=0.3, bad="b")
+    head = HeadStart(steps, "/w", ["a", "b", "c", "d", "e"], lambda p, t: delivered.append(p), keep_all=True)
+    head.grow(2)
+    with pytest.raises(RuntimeError, match="bug on b"):
+        head.join()
+    assert sorted(steps.started) == ["a", "b"]  # "a" was in hand and ran on; nothing was taken after "b"
+    assert sorted(head.stop()) == ["a", "b"] and delivered == ["a"]
+
+
+def _pipeline(tmp_path, head_start: bool, local_passes: bool = False) -> str:
     data = local_dict()
     data["ray"]["head_start"] = head_start
+    data["ray"]["local_passes"] = local_passes
     for stage in data["stages"]:
         if stage["stage"] == "extract":
             stage["short_side"] = 128
-    path = tmp_path / f"head_start_{head_start}.yaml"
+    path = tmp_path / f"head_start_{head_start}_{local_passes}.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
 
@@ -100,13 +134,15 @@ def test_a_run_with_a_head_start_writes_what_a_run_without_it_writes(tmp_path):
     shots_video(str(src / "big.mp4"), [Shot(60, 90), Shot(61, 90), Shot(62, 80)], 320, 240)
     (src / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 300)  # a reject row either way
     with_head = _run(_pipeline(tmp_path, True), src, tmp_path / "with")
-    without = _run(_pipeline(tmp_path, False), src, tmp_path / "without")
-    assert without["taken"] == 0 and with_head["taken"] >= 1
-    assert with_head["sources"] == without["sources"] == 7
+    local = _run(_pipeline(tmp_path, True, local_passes=True), src, tmp_path / "local")
+    without = _run(_pipeline(tmp_path, False, local_passes=True), src, tmp_path / "without")  # head_start off: both off
+    assert without["taken"] == 0 and with_head["taken"] >= 1 and local["taken"] == 7
+    assert with_head["sources"] == local["sources"] == without["sources"] == 7
     assert len(with_head["index"]) >= 10
-    assert with_head["index"] == without["index"]
-    assert with_head["rejects"] == without["rejects"] and any(r[0].endswith("broken.mp4") for r in without["rejects"])
-    assert with_head["shards"] == without["shards"]
+    for run in (with_head, local):
+        assert run["index"] == without["index"]
+        assert run["rejects"] == without["rejects"] and any(r[0].endswith("broken.mp4") for r in run["rejects"])
+        assert run["shards"] == without["shards"]
 
 
 def test_a_source_handed_over_after_the_run_ended_is_not_committed(tmp_path):
