@@ -28,7 +28,7 @@ seconds of video per wall second, and ratios for
 - CPU seconds of the floor and of ``vidcurate run``, the latter by kind of process
   (one-decode passes, Ray workers, driver, Ray's own processes; :mod:`cpu_account`);
 - peak memory per worker: the largest private memory (USS) of a Ray worker plus its
-  sandbox child at one instant, sampled every 0.2 s during the run (object-store pages
+  sandbox child, or of one of the driver's sandbox children (local passes), at one instant, sampled every 0.2 s during the run (object-store pages
   that only this worker has mapped count as private too), and the looser sum of their
   peak resident sizes (``VmHWM``, which also counts mapped object-store pages).
 
@@ -137,7 +137,9 @@ def scenedetect_cli(files: list[str], tmp: str) -> float | None:
 
 
 class WorkerMemory(Sampler):
-    """Peak memory of Ray workers with their sandbox children, sampled every ``period_s``.
+    """Peak memory of Ray workers with their sandbox children, sampled every ``period_s``
+    (the driver's own sandbox children, which run the local passes, count each on its own:
+    the driver is not sampled).
 
     Two figures, bytes: ``worst_rss()``, the largest ``VmHWM`` (peak resident size) of a
     worker plus those of its children, an upper bound that also counts the pages of Ray's
