@@ -94,8 +94,12 @@ class Lease:
             log.warning("taking over the lease of a run that stopped (host %s, pid %s): %s",
                         held.get("host"), held.get("pid"), self.location)
         self._write()
-        time.sleep(self.settle_s)
-        now = self.read()
+        try:
+            time.sleep(self.settle_s)
+            now = self.read()
+        except BaseException:  # e.g. a Ctrl-C while it settles: the lease just written goes too
+            self.release()
+            raise
         if now is None or now.get("owner") != self.owner:
             raise self._busy(now or {})
         self._thread = threading.Thread(target=self._heartbeat, name="vidcurate-lease", daemon=True)

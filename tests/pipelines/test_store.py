@@ -298,3 +298,23 @@ def test_heartbeat_never_takes_back_a_lease_another_run_took_over(tmp_path, capl
         lease.release()
     assert json.loads(store.read_bytes(_lease_file(tmp_path)))["owner"] == "someone"
     assert "was taken over" in caplog.text
+
+
+def test_a_ctrl_c_while_the_lease_settles_leaves_no_lease_behind(tmp_path):
+    """Interrupted between writing the lease and reading it back, the run takes it away
+    again: the next run finds the folder free (it had found a stale lease to take over)."""
+    lease = Lease(_lease_file(tmp_path), settle_s=0.0)
+    reads = []
+    real_read = lease.read
+
+    def read():
+        reads.append(store.exists(_lease_file(tmp_path)))
+        if len(reads) == 2:  # the read-back after writing: the Ctrl-C comes now
+            raise KeyboardInterrupt
+        return real_read()
+
+    lease.read = read
+    with pytest.raises(KeyboardInterrupt):
+        lease.acquire()
+    assert reads[:2] == [False, True]  # none before, ours written
+    assert not store.exists(_lease_file(tmp_path))
