@@ -23,8 +23,6 @@ import sys
 import tempfile
 import traceback
 
-from rich.console import Console
-
 from pipelines import exits
 from pipelines.terminal import detach_stdin
 
@@ -61,6 +59,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise type(exc)(f"RAY_ADDRESS is set (it counts as --address): {exc}") from None
     finally:
         guard.close_all()  # a prestarted child that no head start used
+    from rich.console import Console  # here: a Ctrl-C while the module loads had ended in a traceback
+
     console = Console(soft_wrap=True)  # a summary line stays one line in pipes and logs (80 columns there)
     console.rule("vidcurate run: summary")
     for line in summary.lines():
@@ -179,10 +179,14 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv)  # imports the report and trainer commands' modules
     except SystemExit:  # --help, or bad arguments: a spare child goes now, not on its own later
         _close_sandboxes()
         raise
+    except KeyboardInterrupt:
+        _close_sandboxes()
+        print("interrupted", file=sys.stderr)
+        return exits.INTERRUPTED
     expected = [((PipelineError, exits.UsageError), exits.USAGE, ""),
                 (OutputInUseError, exits.OUTPUT_IN_USE, ""),
                 (exits.ClusterUnreachable, exits.CLUSTER_UNREACHABLE, ""),

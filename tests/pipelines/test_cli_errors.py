@@ -107,3 +107,17 @@ def test_the_installed_command_returns_mains_code_and_leaves_its_objects_to_the_
     for yaml, want in ((LOCAL_YAML, "0 True"), ("no-such.yaml", "2 True")):
         out = subprocess.run([sys.executable, "-c", code, yaml], capture_output=True, text=True, timeout=120)
         assert out.stdout.splitlines()[-1] == want, out.stderr
+
+
+def test_a_ctrl_c_while_the_command_loads_its_subcommands_is_interrupted_not_a_traceback(monkeypatch, capsys):
+    """build_parser imports the report and trainer commands (pydantic models, about a
+    second on a busy machine): a Ctrl-C there ends in "interrupted" and 130."""
+    from pipelines import cli
+
+    def parser():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", parser)
+    assert main(["validate", LOCAL_YAML]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "interrupted" and "Traceback" not in err
