@@ -258,6 +258,17 @@ def cancelled() -> Iterator[None]:
         _CANCELLED.clear()
 
 
+def halt() -> None:
+    """Kill every sandbox child of this process and cancel its sandboxed work until a
+    :func:`cancelled` block ends (calls raise :class:`Cancelled`, no retry, no new child).
+    Takes no lock and does not wait: for a signal handler, whose process then stops its
+    work under :func:`cancelled`."""
+    _CANCELLED.set()
+    for boxes in [_SANDBOXES, *list(_OWN.values())]:
+        for box in list(boxes.values()):
+            box.proc.kill()
+
+
 def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
     if _CANCELLED.is_set():
         raise Cancelled("sandboxed work cancelled")

@@ -40,6 +40,7 @@ had waited about a second for those imports before its first source.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -119,6 +120,14 @@ class HeadStart:
             self._stopped.set()
             return list(self._taken)
 
+    def halt(self) -> None:
+        """Stop at once without waiting (safe in a signal handler: a Ctrl-C while Ray
+        starts): take no further source and kill this process's sandbox children
+        (:func:`curate.guard.halt`), so the source in hand ends now and Ray's start gets
+        the CPUs; :meth:`cancel` follows when the run ends."""
+        self._stopped.set()
+        guard.halt()
+
     def cancel(self, timeout_s: float = 10.0) -> None:
         """Stop now (the run is failing or interrupted): take no further source, kill this
         process's sandbox children so the source in hand ends at once (its result is
@@ -136,6 +145,14 @@ class HeadStart:
             thread.join()
         if self.error is not None:
             raise self.error
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` seconds for the threads to end (the caller shows the
+        sources committed meanwhile); True once every one has ended."""
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threaded():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threaded())
 
     def _threaded(self) -> list[threading.Thread]:
         with self._lock:

@@ -132,7 +132,9 @@ class Runner:
             for row in rows:
                 self.commits.add(loads(row["task"]))
                 self.commits.report()
-            if head is not None:
+            if head is not None:  # sources it commits show as they finish (the local passes: all of them)
+                while not head.wait(0.25):
+                    self.commits.report()
                 head.join()
             self.commits.report()
         finally:
@@ -147,6 +149,14 @@ class Runner:
             return None
         return HeadStart(self.steps, self.store.root, largest_first(todo), self.commits.deliver,
                          keep_all=self.pipeline.ray.local_passes).start()
+
+    def _halt(self, head: HeadStart):
+        """What a Ctrl-C or SIGTERM while Ray starts does at once (the run ends once Ray is
+        up): no commit from then on, and the head start's work stops, its children killed."""
+        def halt() -> None:
+            self.commits.close()  # first: the source in hand must not land as a reject row
+            head.halt()
+        return halt
 
     @staticmethod
     def _hand_over(head: HeadStart | None, todo: list[str]) -> set[str]:
@@ -226,7 +236,8 @@ class Runner:
                         # imported while Ray starts, not with the config the head start waits for
                         threading.Thread(target=importlib.import_module, args=("scipy.sparse.csgraph",),
                                          name="vidcurate-preload", daemon=True).start()
-                        started = init_ray(address, self.pipeline.ray.num_cpus)
+                        started = init_ray(address, self.pipeline.ray.num_cpus,
+                                           on_signal=self._halt(head) if head is not None else None)
                     taken = self._hand_over(head, todo)
                     self.head_taken = len(taken)
                     with local_data_services(enabled=owns_local_ray()):  # its own Ray: no dashboard, no autoscaler

@@ -28,12 +28,16 @@ from pipelines.lean import lean_head
 from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 
 
-def init_ray(address: str | None, num_cpus: int | None) -> bool:
+def init_ray(address: str | None, num_cpus: int | None, on_signal=None) -> bool:
     """Start a local Ray of this process's own (``address`` None, ``num_cpus`` None: all
     cores; also when ``ray start`` runs a Ray on this machine, which ``ray.init()`` alone
     would join) or join the cluster at ``address``. Returns True when this call started or
     joined Ray (False: this process was already connected), so the caller disconnects
     (:func:`shutdown_ray`).
+
+    A Ctrl-C or SIGTERM while Ray starts takes effect once it is up (:func:`sigint_deferred`);
+    ``on_signal()`` is called at once, from the signal handler (it must not block: the
+    runner stops the work in hand there, so Ray's start has the CPUs).
 
     Raises :class:`pipelines.exits.ClusterUnreachable` when no cluster answers at ``address``.
     """
@@ -56,7 +60,7 @@ def init_ray(address: str | None, num_cpus: int | None) -> bool:
         return False
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     try:
-        with sigint_deferred() as interrupted, _own_sigterm_handler():
+        with sigint_deferred(on_signal) as interrupted, _own_sigterm_handler():
             _init(address, num_cpus, kwargs)
     except ConnectionError as exc:  # e.g. --address auto with no cluster running here
         raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
@@ -101,7 +105,7 @@ def _own_sigterm_handler() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def sigint_deferred() -> Iterator[list[int]]:
+def sigint_deferred(on_signal=None) -> Iterator[list[int]]:
     """Hold a Ctrl-C (SIGINT) and a SIGTERM back while the block runs; the list it gives
     holds the signals that came (the caller then cleans up and raises KeyboardInterrupt,
     or :class:`pipelines.exits.Terminated` for a SIGTERM).
@@ -109,9 +113,10 @@ def sigint_deferred() -> Iterator[list[int]]:
     A Ctrl-C inside ``ray.init`` left it half done: the raylet (which dies with this
     process) was gone but its dashboard and runtime-env agents lived on for about a
     minute, and in some tries the process then ended with a segmentation fault (exit 139)
-    instead of 130. Deferred, the interrupt takes effect once Ray is up (a few seconds at
-    most) and Ray is stopped as after a finished run. Only on the main thread (signal
-    handlers live there); elsewhere nothing is held back."""
+    instead of 130. Deferred, the interrupt takes effect once Ray is up and Ray is stopped
+    as after a finished run. ``on_signal()``, if given, is called from the handler on the
+    first signal (it must not block). Only on the main thread (signal handlers live
+    there); elsewhere nothing is held back."""
     got: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield got
@@ -119,7 +124,9 @@ def sigint_deferred() -> Iterator[list[int]]:
     def defer(signum, frame):
         if not got:
             word = b"terminated" if signum == signal.SIGTERM else b"interrupt"
-            os.write(2, b"\n" + word + b": stopping once Ray has started (a few seconds)\n")
+            os.write(2, b"\n" + word + b": stopping once Ray has finished starting (it cannot be cut short safely)\n")
+            if on_signal is not None:
+                on_signal()
         got.append(signum)
 
     previous = {sig: signal.signal(sig, defer) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -99,6 +99,69 @@ def test_an_error_on_one_local_pass_stops_the_others_taking_sources():
     assert sorted(head.stop()) == ["a", "b"] and delivered == ["a"]
 
 
+def test_sources_of_the_local_passes_show_as_they_finish():
+    """The per-source phase reports each source the local passes commit while they run
+    (the progress bar had stood still until the last one): "b" starts only once the
+    runner has reported "a"."""
+    from types import SimpleNamespace
+
+    from pipelines.runner import Runner
+
+    delivered, reported = [], threading.Event()
+
+    class Commits:
+        def report(self):
+            if delivered == ["a"]:
+                reported.set()
+
+    class WaitForReport(_Steps):
+        def run_local(self, path, work_dir):
+            if path == "b" and not reported.wait(30):
+                raise RuntimeError("a was not reported while b waited")
+            yield from super().run_local(path, work_dir)
+
+    head = HeadStart(WaitForReport(delay_s=0.3), "/w", ["a", "b", "c"], lambda p, t: delivered.append(p), keep_all=True)
+    quiet = SimpleNamespace(start=lambda *a: None, stop=lambda *a: None)
+    Runner._source_phase(SimpleNamespace(progress=quiet, commits=Commits()), [], head.start(), 3)
+    assert delivered == ["a", "b", "c"] and reported.is_set()
+
+
+def test_a_signal_while_ray_starts_stops_the_source_in_hand_and_commits_nothing(tmp_path):
+    """What the runner does from the signal handler (Runner._halt): the local pass's child
+    is killed at once (no retry) and the source in hand, which the pass turns into a
+    reject row as it does any failure, is not committed: the next run does it again."""
+    from types import SimpleNamespace
+
+    from curate.guard import Limits, run_limited
+    from pipelines.commits import SourceCommits
+    from pipelines.progress import Progress
+    from pipelines.runner import Runner
+    from pipelines.workstore import WorkStore
+    from support import guarded
+
+    marker = tmp_path / "attempts"
+
+    class Sandboxed(_Steps):
+        def run_local(self, path, work_dir):  # as SplitExtract._sandboxed: a failure is the source's reject row
+            try:
+                run_limited(guarded.sleepy, str(marker), Limits(timeout_s=120, memory_mb=256, retries=1))
+            except Exception:  # noqa: BLE001
+                yield {"task": dumps(ClipTask(source=None, span=None, clip_id=f"rejected-{path}", work_dir=work_dir,
+                                              source_path=path, n_in_source=1))}
+
+    with WorkStore(str(tmp_path / "out"), {"split": {}}) as ws:
+        commits = SourceCommits(ws, Progress(enabled=False))
+        with commits.closing():
+            head = HeadStart(Sandboxed(), ws.root, ["/in/a.mp4"], commits.deliver, keep_all=True).start()
+            deadline = time.time() + 60
+            while not marker.exists() and time.time() < deadline:  # the child is in the call
+                time.sleep(0.05)
+            Runner._halt(SimpleNamespace(commits=commits), head)()
+            head.cancel()  # as the run does once Ray is up
+            assert head.wait(30)
+        assert not ws.done("/in/a.mp4") and len(marker.read_text()) == 1  # killed once, not retried
+
+
 def _pipeline(tmp_path, head_start: bool, local_passes: bool = False) -> str:
     data = local_dict()
     data["ray"]["head_start"] = head_start
@@ -246,7 +309,7 @@ def test_a_run_with_nothing_to_do_closes_the_prestarted_child_before_ray_starts(
     guard.prestart(4096)
     child = guard._SANDBOXES[4096].proc
     seen = []
-    monkeypatch.setattr(session, "init_ray", lambda *a: seen.append(child.poll()) or False)  # run() imports it
+    monkeypatch.setattr(session, "init_ray", lambda *a, **k: seen.append(child.poll()) or False)  # run() imports it
     summary = runner_mod.run_pipeline(pipeline, [str(src)], str(out), progress=False)
     assert summary.resumed == 1 and seen and seen[0] is not None  # stopped before Ray was asked for
 
