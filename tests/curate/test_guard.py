@@ -61,26 +61,39 @@ def test_many_threads_do_not_eat_the_memory_bound():
     assert run_limited(guarded.threads_then_block, 300, Limits(memory_mb=512, retries=0)) == 300
 
 
-def test_cancelled_kills_the_child_and_the_call_in_progress_raises_without_a_retry(tmp_path):
+def _sleeping_call(marker, own: bool = False):
+    """A thread whose sandboxed call sleeps 60 s (in a child of its own with ``own``),
+    returned once the child is in the call, with the dict its exception will land in."""
+    import contextlib
     import threading
     import time
 
     import curate.guard as guard
 
-    marker = tmp_path / "attempts"
     outcome = {}
 
     def call():
-        try:
-            run_limited(guarded.sleepy, str(marker), Limits(timeout_s=120, memory_mb=256, retries=1))
-        except BaseException as exc:  # noqa: BLE001 - inspected below
-            outcome["exc"] = exc
+        with guard.own_children() if own else contextlib.nullcontext():
+            try:
+                run_limited(guarded.sleepy, str(marker), Limits(timeout_s=120, memory_mb=256, retries=1))
+            except BaseException as exc:  # noqa: BLE001 - inspected by the test
+                outcome["exc"] = exc
 
     worker = threading.Thread(target=call)
     worker.start()
     deadline = time.time() + 60
-    while _attempts(marker) < 1 and time.time() < deadline:  # the child is in the call
+    while _attempts(marker) < 1 and time.time() < deadline:
         time.sleep(0.05)
+    return worker, outcome
+
+
+def test_cancelled_kills_the_child_and_the_call_in_progress_raises_without_a_retry(tmp_path):
+    import time
+
+    import curate.guard as guard
+
+    marker = tmp_path / "attempts"
+    worker, outcome = _sleeping_call(marker)
     child = guard._SANDBOXES[256].proc
     t0 = time.time()
     with guard.cancelled():
@@ -237,26 +250,10 @@ def test_threads_with_children_of_their_own_run_their_calls_at_once(tmp_path):
 
 
 def test_cancelled_reaches_the_children_of_every_thread(tmp_path):
-    import threading
-    import time
-
     import curate.guard as guard
 
     marker = tmp_path / "attempts"
-    outcome = {}
-
-    def call():
-        with guard.own_children():
-            try:
-                run_limited(guarded.sleepy, str(marker), Limits(timeout_s=120, memory_mb=256, retries=1))
-            except BaseException as exc:  # noqa: BLE001 - inspected below
-                outcome["exc"] = exc
-
-    worker = threading.Thread(target=call)
-    worker.start()
-    deadline = time.time() + 60
-    while _attempts(marker) < 1 and time.time() < deadline:  # the thread's own child is in the call
-        time.sleep(0.05)
+    worker, outcome = _sleeping_call(marker, own=True)
     assert 256 not in guard._SANDBOXES  # not the process's child
     with guard.cancelled():
         worker.join(30)
