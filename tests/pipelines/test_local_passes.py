@@ -1,0 +1,113 @@
+"""Local passes (pipelines/headstart.py, ``keep_all``): the driver keeps every source of a
+local Ray, one pass per CPU once Ray is up; the progress display and a signal while Ray
+starts. The CLI's end-to-end comparison of the modes is in test_headstart.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from curate.tasks import ClipTask
+from pipelines.headstart import HeadStart
+from pipelines.rows import dumps
+from support.headstart import StubSteps as _Steps
+
+
+def test_local_passes_take_the_largest_sources_first_and_grow_to_run_sources_at_once():
+    """keep_all: largest first; after grow(2) two sources are in hand at once (each waits
+    at a barrier for the other), and every source is done by the driver."""
+    meet = threading.Barrier(2, timeout=30)
+
+    class Meeting(_Steps):
+        def run_local(self, path, work_dir):
+            if path in ("mid", "small"):  # the two taken once the head start has grown
+                meet.wait()
+            yield from super().run_local(path, work_dir)
+
+    got, first = [], threading.Event()
+    steps = Meeting()
+    head = HeadStart(steps, "/w", ["big", "mid", "small", "tiny"], lambda p, t: got.append(p) or first.set(),
+                     keep_all=True).start()
+    assert first.wait(10) and got == ["big"]  # one thread while Ray starts
+    head.grow(2)
+    head.join()
+    assert steps.started[0] == "big" and sorted(steps.started) == sorted(got) == ["big", "mid", "small", "tiny"]
+    assert not meet.broken
+
+
+def test_an_error_on_one_local_pass_stops_the_others_taking_sources():
+    delivered = []
+    steps = _Steps(delay_s=0.3, bad="b")
+    head = HeadStart(steps, "/w", ["a", "b", "c", "d", "e"], lambda p, t: delivered.append(p), keep_all=True)
+    head.grow(2)
+    with pytest.raises(RuntimeError, match="bug on b"):
+        head.join()
+    assert sorted(steps.started) == ["a", "b"]  # "a" was in hand and ran on; nothing was taken after "b"
+    assert sorted(head.stop()) == ["a", "b"] and delivered == ["a"]
+
+
+def test_sources_of_the_local_passes_show_as_they_finish():
+    """The per-source phase reports each source the local passes commit while they run
+    (the progress bar had stood still until the last one): "b" starts only once the
+    runner has reported "a"."""
+    from types import SimpleNamespace
+
+    from pipelines.runner import Runner
+
+    delivered, reported = [], threading.Event()
+
+    class Commits:
+        def report(self):
+            if delivered == ["a"]:
+                reported.set()
+
+    class WaitForReport(_Steps):
+        def run_local(self, path, work_dir):
+            if path == "b" and not reported.wait(30):
+                raise RuntimeError("a was not reported while b waited")
+            yield from super().run_local(path, work_dir)
+
+    head = HeadStart(WaitForReport(delay_s=0.3), "/w", ["a", "b", "c"], lambda p, t: delivered.append(p), keep_all=True)
+    quiet = SimpleNamespace(start=lambda *a: None, stop=lambda *a: None)
+    Runner._source_phase(SimpleNamespace(progress=quiet, commits=Commits()), [], head.start(), 3)
+    assert delivered == ["a", "b", "c"] and reported.is_set()
+
+
+def test_a_signal_while_ray_starts_stops_the_source_in_hand_and_commits_nothing(tmp_path):
+    """What the runner does from the signal handler (Runner._halt): the local pass's child
+    is killed at once (no retry) and the source in hand, which the pass turns into a
+    reject row as it does any failure, is not committed: the next run does it again."""
+    from types import SimpleNamespace
+
+    from curate.guard import Limits, run_limited
+    from pipelines.commits import SourceCommits
+    from pipelines.progress import Progress
+    from pipelines.runner import Runner
+    from pipelines.workstore import WorkStore
+    from support import guarded
+
+    marker = tmp_path / "attempts"
+
+    class Sandboxed(_Steps):
+        def run_local(self, path, work_dir):  # as SplitExtract._sandboxed: a failure is the source's reject row
+            try:
+                run_limited(guarded.sleepy, str(marker), Limits(timeout_s=120, memory_mb=256, retries=1))
+            except Exception:  # noqa: BLE001
+                yield {"task": dumps(ClipTask(source=None, span=None, clip_id=f"rejected-{path}", work_dir=work_dir,
+                                              source_path=path, n_in_source=1))}
+
+    with WorkStore(str(tmp_path / "out"), {"split": {}}) as ws:
+        commits = SourceCommits(ws, Progress(enabled=False))
+        with commits.closing():
+            head = HeadStart(Sandboxed(), ws.root, ["/in/a.mp4"], commits.deliver, keep_all=True).start()
+            deadline = time.time() + 60
+            while not marker.exists() and time.time() < deadline:  # the child is in the call
+                time.sleep(0.05)
+            Runner._halt(SimpleNamespace(commits=commits), head)()
+            head.cancel()  # as the run does once Ray is up
+            assert head.wait(30)
+        assert not ws.done("/in/a.mp4") and len(marker.read_text()) == 1  # killed once, not retried
+
+
