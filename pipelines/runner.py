@@ -1,6 +1,7 @@
 """Run a pipeline: per-source streaming phase, dedup, captioning, shards, reports.
 
-Phases (DESIGN.md): per-source work (probe .. filter) streams through Ray Data and is
+Phases (DESIGN.md): per-source work (probe .. filter) streams through Ray Data (on a
+local Ray of the run's own: the driver's local passes, :mod:`pipelines.headstart`) and is
 committed per source as soon as all its clips are back (:mod:`pipelines.workstore`);
 dedup then sees every committed record of the run; captioning runs on kept clips only;
 shards (planned on the driver from metadata, packed by one Ray task each), then
