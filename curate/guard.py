@@ -5,8 +5,9 @@ its own source (DESIGN.md: "a run with bad files finishes the good ones"). Threa
 cannot be interrupted inside C code, so the work runs in a sandbox process
 (:mod:`curate.sandbox`): one long-lived child per worker process and memory bound (per
 thread, for threads that ask: :func:`own_children`), started once with the curation
-modules imported, so a call costs a round trip of pickles, not a new interpreter. The child's address space is capped at its size at
-start plus ``memory_mb`` (``RLIMIT_AS``), so a ballooning decoder fails its own
+modules imported, so a call costs a round trip of pickles, not a new interpreter. The
+child's address space is capped at its size at start plus ``memory_mb``
+(``RLIMIT_AS``), so a ballooning decoder fails its own
 allocation instead of taking the node down. A child that overruns its time or dies is
 killed and replaced; a child is also replaced after ``_CALLS_PER_CHILD`` calls. The
 time limit counts from the moment the child is ready (imports done), so it measures the
@@ -247,12 +248,8 @@ def cancelled() -> Iterator[None]:
     is killed at once and a call in progress (on another thread) or a new one raises
     :class:`Cancelled` instead of being retried. A run that stops early uses it so that
     no child of its own outlives it or writes into its output afterwards."""
-    _CANCELLED.set()
+    halt()
     try:
-        with _OWN_LOCK:
-            boxes = [b for d in [_SANDBOXES, *_OWN.values()] for b in list(d.values())]
-        for box in boxes:
-            box.proc.kill()
         yield
     finally:
         _CANCELLED.clear()
@@ -264,7 +261,7 @@ def halt() -> None:
     Takes no lock and does not wait: for a signal handler, whose process then stops its
     work under :func:`cancelled`."""
     _CANCELLED.set()
-    for boxes in [_SANDBOXES, *list(_OWN.values())]:
+    for boxes in [_SANDBOXES, *list(_OWN.values())]:  # list() copies: atomic, no lock needed
         for box in list(boxes.values()):
             box.proc.kill()
 

@@ -151,13 +151,11 @@ class Runner:
         return HeadStart(self.steps, self.store.root, largest_first(todo), self.commits.deliver,
                          keep_all=self.pipeline.ray.local_passes).start()
 
-    def _halt(self, head: HeadStart):
+    def _halt(self, head: HeadStart) -> None:
         """What a Ctrl-C or SIGTERM while Ray starts does at once (the run ends once Ray is
         up): no commit from then on, and the head start's work stops, its children killed."""
-        def halt() -> None:
-            self.commits.close()  # first: the source in hand must not land as a reject row
-            head.halt()
-        return halt
+        self.commits.close()  # first: the source in hand must not land as a reject row
+        head.halt()
 
     @staticmethod
     def _hand_over(head: HeadStart | None, todo: list[str]) -> set[str]:
@@ -238,7 +236,7 @@ class Runner:
                         threading.Thread(target=importlib.import_module, args=("scipy.sparse.csgraph",),
                                          name="vidcurate-preload", daemon=True).start()
                         started = init_ray(address, self.pipeline.ray.num_cpus,
-                                           on_signal=self._halt(head) if head is not None else None)
+                                           on_signal=partial(self._halt, head) if head is not None else None)
                     taken = self._hand_over(head, todo)
                     self.head_taken = len(taken)
                     with local_data_services(enabled=owns_local_ray()):  # its own Ray: no dashboard, no autoscaler

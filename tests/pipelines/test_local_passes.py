@@ -105,7 +105,7 @@ def test_a_signal_while_ray_starts_stops_the_source_in_hand_and_commits_nothing(
             deadline = time.time() + 60
             while not marker.exists() and time.time() < deadline:  # the child is in the call
                 time.sleep(0.05)
-            Runner._halt(SimpleNamespace(commits=commits), head)()
+            Runner._halt(SimpleNamespace(commits=commits), head)
             head.cancel()  # as the run does once Ray is up
             assert head.wait(30)
         assert not ws.done("/in/a.mp4") and len(marker.read_text()) == 1  # killed once, not retried
