@@ -11,7 +11,9 @@ child's address space is capped at its size at start plus ``memory_mb``
 allocation instead of taking the node down. A child that overruns its time or dies is
 killed and replaced; a child is also replaced after ``_CALLS_PER_CHILD`` calls. The
 time limit counts from the moment the child is ready (imports done), so it measures the
-work alone, not the start-up of a new child on a loaded machine.
+work alone, not the start-up of a new child on a loaded machine. Each child's temporary
+files (the pass's frame spill) are in a folder of its own, removed when the child ends,
+killed or not (:mod:`curate.child`).
 
 A call that times out, whose child dies (signal) or runs out of memory is retried
 ``retries`` times; then the task is rejected with ``timeout`` or ``decode_error``. A
@@ -22,21 +24,17 @@ work is a verdict, not an accident: it is passed on at once, without a retry.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from curate.child import SANDBOX_MODULE
+from curate.child import Child as _Sandbox
+
 _CALLS_PER_CHILD = 64
-_START_TIMEOUT_S = 300.0  # a child that has not imported its modules by then is broken
-_SANDBOX_MODULE = "curate.sandbox"  # run with ``python -m``; tests swap in a slow starter
+_SANDBOX_MODULE = SANDBOX_MODULE  # run with ``python -m``; tests swap in a slow starter
 
 
 class Limits(BaseModel):
@@ -62,100 +60,6 @@ class LimitExceeded(Exception):
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail = reason, detail
-
-
-class _Sandbox:
-    """One child process running :mod:`curate.sandbox`, reached over a socket pair.
-    ``memory_mb`` None: a spare child, bound later (:meth:`bind`)."""
-
-    def __init__(self, memory_mb: int | None):
-        parent, child = socket.socketpair()
-        # MALLOC_ARENA_MAX: every glibc malloc arena reserves 64 MB of address space, which
-        # RLIMIT_AS counts; threads (the one-decode pass runs four) would each get one and,
-        # over a child's calls, eat its memory bound (TransNetV2 then failed to allocate).
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
-                   OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
-                   MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"))
-        # SIGINT blocked while the child starts (it inherits this thread's mask): a Ctrl-C
-        # during its interpreter's start-up, before curate.sandbox ignores SIGINT, had
-        # printed a traceback from it. It unblocks SIGINT once it ignores it.
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", _SANDBOX_MODULE, str(child.fileno()),
-                 "later" if memory_mb is None else str(memory_mb)],
-                pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        child.close()
-        self.conn = Connection(parent.detach())
-        self.calls = 0
-        self.ready = False
-
-    def bind(self, memory_mb: int) -> "_Sandbox":
-        """Give a spare child its memory bound (sent now, applied once its imports are done)."""
-        self.conn.send(("limit", memory_mb))
-        return self
-
-    def _wait_ready(self) -> tuple | None:
-        """Wait for the child's start-up message (imports done, memory capped).
-
-        The call's time limit starts only after this, so a slow start on a loaded
-        machine is never mistaken for a hung decoder. None when ready, else a crash tuple.
-        """
-        try:
-            if self.conn.poll(_START_TIMEOUT_S) and self.conn.recv() == ("ready",):
-                self.ready = True
-                return None
-        except (EOFError, OSError):
-            pass
-        self.proc.kill()
-        return ("crash", f"worker process did not start ({ended(self.proc.wait())})")
-
-    def run(self, fn: Callable, arg: Any, timeout_s: float) -> tuple:
-        """One call: the tagged tuple of :func:`curate.sandbox.call`, or timeout/crash."""
-        self.calls += 1
-        if not self.ready and (failed := self._wait_ready()) is not None:
-            return failed
-        try:
-            self.conn.send((fn, arg))
-            if not self.conn.poll(timeout_s):
-                return ("timeout", f"no result within {timeout_s:g} s")
-            return self.conn.recv()
-        except (EOFError, OSError) as exc:
-            self.proc.kill()
-            text = str(exc)  # an EOFError says nothing
-            return ("crash", f"worker process died ({ended(self.proc.wait())})" + (f": {text}" if text else ""))
-        except BaseException:
-            self.proc.kill()  # a late answer must never reach the next call
-            self.proc.wait()
-            raise
-
-    def kill(self) -> None:
-        """Stop the child at once (a spare child may still be importing: nothing to wait for)."""
-        self.conn.close()
-        self.proc.kill()
-        self.proc.wait()
-
-    def close(self) -> None:
-        """Stop the child (killed if it does not exit at once)."""
-        self.conn.close()
-        try:
-            self.proc.wait(1)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def ended(code: int) -> str:
-    """How a child process ended, from its ``returncode``: ``killed by SIGSEGV`` for a
-    negative code (the signal), else ``exit code N``."""
-    if code >= 0:
-        return f"exit code {code}"
-    try:
-        return f"killed by {signal.Signals(-code).name}"
-    except ValueError:
-        return f"killed by signal {-code}"
 
 
 _SANDBOXES: dict[int | None, _Sandbox] = {}  # by memory bound; None: the spare child
@@ -239,7 +143,7 @@ def _new_sandbox(memory_mb: int | None) -> _Sandbox:
         except OSError:  # it died just now
             pass
         spare.kill()
-    return _Sandbox(memory_mb)
+    return _Sandbox(memory_mb, _SANDBOX_MODULE)
 
 
 @contextlib.contextmanager
@@ -272,6 +176,8 @@ def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
     boxes = _boxes()
     box = boxes.get(limits.memory_mb)
     if box is None or box.proc.poll() is not None:  # none yet, or it died or was killed
+        if box is not None:
+            box.close()  # its temporary folder goes with it
         box = boxes[limits.memory_mb] = _new_sandbox(limits.memory_mb)
         if _CANCELLED.is_set():  # cancelled while it started: cancelled() may not have seen it
             box.proc.kill()

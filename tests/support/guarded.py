@@ -93,3 +93,23 @@ def rendezvous(args):
             return os.getpid(), True
         time.sleep(0.02)
     return os.getpid(), False
+
+
+def temp_folder(_):
+    """The child's temporary folder (``tempfile.gettempdir()``)."""
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def spill_then_sleep(path):
+    """Write 1 MB into a new temporary folder as the one-decode pass spills frames, write
+    that file's path to ``path``, then sleep until killed."""
+    import tempfile
+
+    spill = os.path.join(tempfile.mkdtemp(prefix="vidcurate-onepass-"), "frames.yuv")
+    with open(spill, "wb") as f:
+        f.write(bytes(1 << 20))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(spill)
+    time.sleep(60)
