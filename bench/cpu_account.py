@@ -38,6 +38,15 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def _all_stats() -> dict[int, tuple[int, float]]:
+    """``{pid: (parent pid, CPU seconds)}`` of every process now."""
+    stats = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (st := _stat(int(name))) is not None:
+            stats[int(name)] = st
+    return stats
+
+
 def kind_of(cmdline: str, is_driver: bool) -> str:
     """The kind (module docstring) of a process with this command line."""
     if "curate.sandbox" in cmdline:
@@ -53,7 +62,8 @@ def kind_of(cmdline: str, is_driver: bool) -> str:
 
 class CpuAccount(Sampler):
     """Context manager: CPU seconds per kind of process below ``root`` (default: this
-    process; processes started inside the block, so all their CPU counts) while the block runs;
+    process) started inside the block (all their CPU counts; processes already below
+    ``root``, such as a Ray an earlier test started, are left out) while the block runs;
     ``driver_name``: the program name (first or second word of its command line, after the
     interpreter) of the command's own process, a child of ``root``. ``seconds()`` returns
     ``{kind: CPU seconds}``."""
@@ -63,15 +73,18 @@ class CpuAccount(Sampler):
         self.root, self.driver_name = root or os.getpid(), driver_name
         self._cpu: dict[int, float] = {}
         self._kind: dict[int, str] = {}
+        self._before: set[int] = set()  # below root before the block: not counted
+
+    def __enter__(self):
+        stats = _all_stats()
+        self._before = {pid for pid in stats if self._below(pid, stats)}
+        return super().__enter__()
 
     def tick(self) -> None:
         """Read every process's CPU seconds; note the new ones below ``root``."""
-        stats = {}
-        for name in os.listdir("/proc"):
-            if name.isdigit() and (st := _stat(int(name))) is not None:
-                stats[int(name)] = st
+        stats = _all_stats()
         for pid, (ppid, cpu) in stats.items():
-            if pid == self.root or pid not in self._kind and not self._below(pid, stats):
+            if pid == self.root or pid in self._before or pid not in self._kind and not self._below(pid, stats):
                 continue
             if pid not in self._kind:
                 try:

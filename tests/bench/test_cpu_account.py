@@ -39,3 +39,19 @@ def test_counts_a_child_and_a_grandchild_by_kind(tmp_path):
     assert 0.55 <= seconds["driver"] <= 1.0
     assert 0.35 <= seconds["other"] <= 0.8
     assert set(seconds) == {"driver", "other"}
+
+
+def test_processes_already_running_are_left_out(tmp_path):
+    # a Ray an earlier test started stays below the test process: a process that was
+    # there before the block burns 1.5 s during it and must not count
+    earlier = subprocess.Popen([sys.executable, "-c", "import time\ntime.sleep(0.3)\n" + _BURN.format(s=1.5)])
+    try:
+        script = tmp_path / "vidcurate"
+        script.write_text(_BURN.format(s=0.6))
+        with CpuAccount(period_s=0.05) as account:
+            subprocess.run([sys.executable, str(script)], check=True)
+            earlier.wait()
+        assert set(account.seconds()) == {"driver"} and 0.55 <= account.seconds()["driver"] <= 1.0
+    finally:
+        earlier.kill()
+        earlier.wait()
