@@ -94,15 +94,15 @@ def sws_threads(frame: av.VideoFrame) -> int:
 
 
 def to_clip_yuv(frame: av.VideoFrame, width: int, height: int,
-                reformatter: VideoReformatter | None = None) -> av.VideoFrame:
+                reformatter: VideoReformatter | None = None, threads: int | None = None) -> av.VideoFrame:
     """A decoded frame as a clip frame: ``yuv420p``, ``width`` x ``height`` (swscale
     area filter), limited range, the source's matrix; the source's range and matrix
     come from the frame's own tags (untagged: limited range, BT.601, as FFmpeg decodes).
     ``reformatter``: one kept for a pass of like frames (its swscale context is reused);
-    None makes a new one."""
+    None makes a new one. ``threads``: swscale's (None: :func:`sws_threads`)."""
     return (reformatter or VideoReformatter()).reformat(
         frame, width=width, height=height, format="yuv420p", interpolation="AREA", dst_color_range=ColorRange.MPEG,
-        threads=sws_threads(frame))
+        threads=sws_threads(frame) if threads is None else threads)
 
 
 def rgb_to_clip_yuv(image: np.ndarray, colorspace: int | None = None,

@@ -93,6 +93,7 @@ def iter_frames(
     on_error: Callable[[CodecError, float | None], None] | None = None,
     field_order: str | None = None,
     decoder: str | DecoderChoice = "cpu",
+    threads: int = 0,
 ) -> Iterator[DecodedFrame]:
     """Decode the source's video stream of ``path`` in presentation order.
 
@@ -129,6 +130,13 @@ def iter_frames(
             memory (``nv12``/``p010le``) and take the same conversions as CPU frames; for
             H.264/HEVC (bit-exact decoding by the standard) the pixels should match, not
             verified on a GPU here (bench/gpu_check.sh compares them).
+        threads: decoder threads: 0 (default) lets FFmpeg choose (frame and slice
+            threads, one per CPU); ``n`` >= 1 uses ``n``; 1 also scales on one thread
+            (swscale's threads otherwise start at 1280x720,
+            :func:`curate.codec.colour.sws_threads`). The frames are the same either way;
+            threading buys speed with CPU (about 30 % more decode CPU on
+            ``../shared/footage``), worth it only where cores would idle
+            (:meth:`curate.extract.ExtractStage.pass_decode_threads`).
 
     A frame's timestamp is FFmpeg's best effort (:func:`curate.codec.timestamps.best_effort`:
     the packets' decode times where the container's presentation times come out of order,
@@ -148,6 +156,8 @@ def iter_frames(
     with open_container(path, hwaccel=choice.hwaccel) as container:
         stream = container.streams[stream_index]
         stream.thread_type = "AUTO"
+        if threads:
+            stream.codec_context.thread_count = threads
         tb = float(stream.time_base)
         t0 = float(stream.start_time * tb) if stream.start_time is not None else None
         rate = float(stream.average_rate or stream.guessed_rate or 25) if t0 is not None else untimed_rate(stream)
@@ -164,7 +174,7 @@ def iter_frames(
         elif field_order is not None:
             frames = deinterlace_flagged(frames, stream.time_base)
         index, last_t, offset, shifted = 0, None, 0.0, False
-        convert = _Converter()
+        convert = _Converter(single=threads == 1)
         for frame in frames:
             if frame.pts is None:
                 t = (last_t + 1.0 / rate) if last_t is not None else 0.0
@@ -250,18 +260,19 @@ class _Converter:
     here: 1.9 ms -> 0.15 ms a frame for a 456x256 -> 256x144 BGR conversion.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, single: bool = False) -> None:
         self.scale, self.convert, self.back = VideoReformatter(), VideoReformatter(), VideoReformatter()
+        self.threads = (lambda _frame: 1) if single else sws_threads  # swscale's, per frame
 
     def __call__(self, frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int,
                  hflip: bool = False):
         if fmt == "yuv420p" and rotation % 360 == 0 and not hflip:
             # Straight to the clip's format, range and matrix in one swscale pass.
             w, h = coded or (frame.width, frame.height)
-            return to_clip_yuv(frame, w, h, self.scale)
+            return to_clip_yuv(frame, w, h, self.scale, self.threads(frame))
         if coded is not None and (frame.width, frame.height) != coded:
             frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA",
-                                        threads=sws_threads(frame))
+                                        threads=self.threads(frame))
         if fmt == "yuv420p":  # rotated or mirrored: turn upright in NumPy, then back to a frame
             img = upright(self._array(frame, "rgb24"), rotation, hflip)
             return rgb_to_clip_yuv(img, frame.colorspace, self.back)
@@ -272,4 +283,4 @@ class _Converter:
     def _array(self, frame: av.VideoFrame, fmt: str) -> np.ndarray:
         if frame.format.name == fmt:
             return frame.to_ndarray()
-        return self.convert.reformat(frame, format=fmt, threads=sws_threads(frame)).to_ndarray()
+        return self.convert.reformat(frame, format=fmt, threads=self.threads(frame)).to_ndarray()
