@@ -9,8 +9,10 @@ folder once the child has ended, however it ended. A child killed for its time l
 its memory bound or a cancelled run cannot clean up after itself: before, each such kill
 left its scratch folder behind (on the development machine 47 pass folders, 1.2 GB of
 spilled frames, collected in a day of tests and interrupted runs). The folder also goes
-when the parent's interpreter exits (:func:`weakref.finalize`); only a parent killed by
-SIGKILL leaves it.
+when the parent's interpreter exits (:func:`weakref.finalize`). A parent that ends
+without that clean-up (SIGKILL, ``os._exit``: Ray workers at shutdown had left empty
+folders) leaves it to the child, which removes it as it exits on finding the socket
+closed (:func:`curate.sandbox.main`); only both killed at once leave it behind.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class Child:
         # over a child's calls, eat its memory bound (TransNetV2 then failed to allocate).
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
                    OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
-                   MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"), TMPDIR=self.tmp)
+                   MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"), TMPDIR=self.tmp,
+                   VIDCURATE_CHILD_TMP=self.tmp)
         # SIGINT blocked while the child starts (it inherits this thread's mask): a Ctrl-C
         # during its interpreter's start-up, before curate.sandbox ignores SIGINT, had
         # printed a traceback from it. It unblocks SIGINT once it ignores it.

@@ -23,7 +23,9 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 import gc  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 from multiprocessing.connection import Connection  # noqa: E402
@@ -60,7 +62,24 @@ def call(fn, arg) -> tuple:
         return ("error", traceback.format_exception_only(type(exc), exc)[-1].strip())
 
 
+def _remove_own_tmp() -> None:
+    """Remove this child's temporary folder (:mod:`curate.child`) as it exits: a parent that
+    ends without its own clean-up (a Ray worker killed at shutdown, ``os._exit``) leaves
+    the child to find the socket closed, and the folder would stay behind."""
+    folder = os.environ.get("VIDCURATE_CHILD_TMP")
+    if folder and folder == os.environ.get("TMPDIR"):  # only the folder the parent made for it
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
+    """Serve calls (:func:`serve`), then remove this child's temporary folder."""
+    try:
+        return serve(argv)
+    finally:
+        _remove_own_tmp()
+
+
+def serve(argv: list[str]) -> int:
     """Serve calls until the parent closes the socket. ``argv``: the socket's file
     descriptor and the memory bound in MB, or ``later``: then the first message,
     ``("limit", MEMORY_MB)``, gives the bound, counted from the size after the imports as

@@ -57,3 +57,24 @@ def test_a_cancelled_run_leaves_no_spill_behind(tmp_path):
         thread.join(30)
     assert not thread.is_alive() and len(raised) == 1
     assert not os.path.exists(os.path.dirname(os.path.dirname(spill)))
+
+
+def test_a_parent_gone_without_clean_up_leaves_the_folder_to_its_child(tmp_path):
+    """A Ray worker killed at shutdown never runs its exit handlers: its sandbox child
+    finds the socket closed and removes its own folder as it exits."""
+    import subprocess
+    import sys
+
+    script = ("import os, sys\n"
+              "from curate.guard import Limits, run_limited\n"
+              "from support import guarded\n"
+              "print(run_limited(guarded.temp_folder, None, Limits(memory_mb=296)), flush=True)\n"
+              "os._exit(0)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    folder = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                            check=True, timeout=120).stdout.strip()
+    assert os.path.basename(folder).startswith("vidcurate-sandbox-")
+    deadline = time.monotonic() + 30
+    while os.path.exists(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(folder)
