@@ -15,7 +15,6 @@ restores what it needs from the shards (:mod:`pipelines.workstore`).
 
 from __future__ import annotations
 
-import functools
 import importlib
 import signal
 import sys
@@ -24,7 +23,7 @@ import time
 from functools import partial
 
 from curate import guard, store
-from curate.shards import ShardInfo, ShardJob, caption_text, write_shard
+from curate.shards import caption_text
 from curate.dedup.against import check_earlier
 from curate.tasks import ClipTask
 from pipelines.commits import SourceCommits
@@ -33,9 +32,9 @@ from pipelines import exits
 from pipelines.exits import InputNotFound, UsageError
 from pipelines.headstart import HeadStart
 from pipelines.progress import Progress
+from pipelines.raytasks import on_workers, pack_shards, thumbnail_frames_on_workers
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
-from pipelines.report_html.page import frames_from_store
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster, leave_room_for_tasks
 from pipelines.rows import PassSteps, largest_first, loads
@@ -47,49 +46,10 @@ from schemas import ClipRecord, RejectRecord, write_parquet
 # start's sandbox child then decodes while the driver imports them.
 
 
-@functools.cache
-def _thumbnail_task():
-    """The thumbnail Ray task. A remote function runs in a worker once its module is
-    imported there: this one's module is the light page module (its charts import
-    matplotlib lazily), not this one, whose imports had cost each worker 0.5 s before its
-    first thumbnail."""
-    import ray  # noqa: PLC0415 - see above
-
-    return ray.remote(num_cpus=1, max_retries=1)(frames_from_store)
-
-
 def _ray_running() -> bool:
     """Whether this process is connected to a Ray (without importing Ray when it is not)."""
     ray = sys.modules.get("ray")
     return ray is not None and ray.is_initialized()
-
-
-def thumbnail_frames_on_workers(root: str, tile) -> tuple[list, str]:
-    """report.html's frame source at the end of a run: a Ray task decodes the tile's clip
-    (or source span) and returns its few small thumbnail frames, so the driver never
-    reads clip bytes (:func:`pipelines.report_html.page.frames_from_store` does the work)."""
-    import ray  # noqa: PLC0415 - see the module's imports
-
-    return ray.get(_thumbnail_task().remote(root, tile))
-
-
-def pack_shards(jobs: list[ShardJob]) -> list[ShardInfo]:
-    """Pack shards in parallel: one Ray task per shard, reading clips from the store and
-    putting its tar there (:func:`curate.shards.write_shard`); infos in shard order."""
-    import ray  # noqa: PLC0415 - see the module's imports
-
-    task = ray.remote(num_cpus=1, max_retries=3)(write_shard)
-    return ray.get([task.remote(job) for job in jobs])
-
-
-def on_workers(fn, calls: list[tuple]) -> list:
-    """``[fn(*args) for args in calls]`` as one Ray task each (1 CPU), results in order."""
-    if not calls:
-        return []
-    import ray  # noqa: PLC0415 - see the module's imports
-
-    task = ray.remote(num_cpus=1, max_retries=1)(fn)
-    return ray.get([task.remote(*args) for args in calls])
 
 
 class Runner:
