@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -113,9 +113,9 @@ class ExtractStage(Stage):
                                    "memory (MB) before the rest go to scratch disk")
     encode_threads: int = Field(2, ge=1, le=64, description="one_pass: clips of one source encoded at "
                                 "once (each encoder single-threaded: the bytes do not change)")
-    decode_threads: Literal["auto"] | Annotated[int, Field(ge=0, le=64)] = Field(
-        "auto", description="one_pass: FFmpeg decoder threads per pass (0: FFmpeg's own count; "
-        "auto: pass_decode_threads); the frames do not change")
+    decode_threads: int = Field(0, ge=0, le=64, description="one_pass: FFmpeg decoder threads per pass "
+                                "(0: FFmpeg's own count, one per CPU; 1: no decoder thread and "
+                                "single-threaded scaling: less CPU where every core is busy)")
     encode_ahead: bool = Field(True, description="one_pass: encode the shots whose boundaries have "
                                "settled while the decode goes on, checked against the final spans "
                                "(curate.speculate); the clips do not change")
@@ -151,24 +151,6 @@ class ExtractStage(Stage):
         if self.decoder == "nvdec":
             pick_decoder(self.decoder, self.gpu_ruled_out())  # logs the fallback; always the CPU here
         return "cpu"
-
-    def pass_decode_threads(self, sources: int, cpus: int | None = None) -> int:
-        """Decoder threads (:func:`curate.codec.iter_frames`' ``threads``) of each one-decode
-        pass of a phase of ``sources`` sources on a machine running one pass per CPU
-        (``cpus``; None: this machine's CPUs): ``decode_threads`` when it is a number; with
-        ``auto``, 1 when the passes alone fill every CPU (as many sources as CPUs), else 0
-        (FFmpeg's own count). A pass already runs its decode, its shot detector and its
-        encoders on threads of their own; FFmpeg's threads cost about 30 % more decode CPU
-        (measured on ``../shared/footage``: 4.9 against 3.8 CPU-s, the same frames), and 4 %
-        of a whole run's CPU, where no core is idle, but a lone 1080p source decoded on one
-        thread took 22 % longer (its decode is the pass's slowest step). Raises ValueError
-        for fewer than 1 CPU."""
-        if self.decode_threads != "auto":
-            return int(self.decode_threads)
-        cpus = cpus or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-        if cpus < 1:
-            raise ValueError(f"cpus must be at least 1, got {cpus}")
-        return 1 if sources >= cpus else 0
 
     def codecs(self) -> dict[str, str]:
         """What a run records of its codecs (``manifest.json``): the encoder every clip is

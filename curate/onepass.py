@@ -118,8 +118,8 @@ class OnePassJob:
     ``drop_samples``: ``then`` ends the source's clip stages, so after it each clip's frame
     and motion samples (already in the store) are dropped and only metadata leaves the
     pass (about 3 MB less per clip through the pickles and Ray's object store).
-    ``decode_threads``: the source's decoder threads (0: FFmpeg's own count;
-    :meth:`curate.extract.ExtractStage.pass_decode_threads`).
+    ``decode_threads``: the source's decoder threads (``extract.decode_threads``; 0:
+    FFmpeg's own count).
     """
 
     task: SourceTask

@@ -112,10 +112,8 @@ class SplitExtract(FanOut):
     detection sees (:func:`curate.onepass.split_only`), and fanned out unextracted; the
     extract stage later in the plan decodes its spans one by one. A failure of the whole
     pass (time limit, crash, a source verdict) is the source's reject row, from ``split``.
-    ``then`` and ``drop_samples``: :class:`curate.onepass.OnePassJob`'s. ``sources`` and
-    ``cpus``: the phase's source count and the CPUs of the machine its passes run on
-    (None: each machine's own), which set each pass's decoder threads
-    (:meth:`curate.extract.ExtractStage.pass_decode_threads`).
+    ``then`` and ``drop_samples``: :class:`curate.onepass.OnePassJob`'s; the decoder
+    threads are ``extract.decode_threads``.
     """
 
     def __init__(self, split: Stage, extract: Stage, clip_settings: dict, then: list[Stage] = (),
@@ -123,7 +121,6 @@ class SplitExtract(FanOut):
         super().__init__(clip_settings)
         self.split, self.extract, self.then = split, extract, list(then)
         self.drop_samples = drop_samples
-        self.sources, self.cpus = 1, None
 
     def _sandboxed(self, fn, job, limits):
         """``fn(job)`` (a step of :mod:`curate.onepass`) in the sandbox of ``limits`` (None:
@@ -146,7 +143,7 @@ class SplitExtract(FanOut):
         from curate import onepass
 
         job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings,
-                                 decode_threads=self.extract.pass_decode_threads(self.sources, self.cpus))
+                                 decode_threads=self.extract.decode_threads)
         done = self._sandboxed(onepass.split_only, job, self.split.limits)
         return src if done is None else done.task
 
@@ -163,7 +160,7 @@ class SplitExtract(FanOut):
         try:
             job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir,
                                      then=self.then, drop_samples=self.drop_samples,
-                                     decode_threads=self.extract.pass_decode_threads(self.sources, self.cpus))
+                                     decode_threads=self.extract.decode_threads)
             job = self._sandboxed(onepass.run_one_pass, job,
                                   onepass.limits_for(self.split, self.extract, src.source.duration_s))
             if job is None:
@@ -223,12 +220,6 @@ class PassSteps:
         self.one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fused,
                                      drop_samples=len(fused) == len(clip_stages) - 1)  # no stage left needs them
         self._local = None  # run_local's row functions, made on first use (each sets its stage up once)
-
-    def expect(self, sources: int, cpus: int | None = None) -> None:
-        """Tell the pass how many sources the per-source phase has and, for a Ray this run
-        starts, its CPUs (None: each machine's own): they set the decoder threads of
-        every pass (:class:`SplitExtract`). Call before the plan or :meth:`run_local`."""
-        self.one_pass.sources, self.one_pass.cpus = max(1, sources), cpus
 
     def local_ok(self) -> bool:
         """Whether :meth:`run_local` can stand in for the plan: every step a plain CPU

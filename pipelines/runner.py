@@ -180,7 +180,6 @@ class Runner:
         try:
             with self.store, self.commits.closing():  # the lock first: a busy folder fails before Ray starts
                 todo = [s for s in sources if not self.store.done(s)]
-                self.steps.expect(len(todo), None if address else self.pipeline.ray.num_cpus)
                 head = self._head_start(todo, address)
                 if head is None:  # a child the CLI prestarted for it would sit idle all run
                     guard.close_all()

@@ -1,4 +1,4 @@
-"""Decoder threads of the one-decode pass: one when the passes fill the CPUs, the same frames and clips."""
+"""Decoder threads of the one-decode pass (``extract.decode_threads``): the same frames and clips of an intact source."""
 
 import contextlib
 import hashlib
@@ -13,7 +13,7 @@ from curate.extract import ExtractStage, clip_path
 from curate.probe import ProbeStage
 from curate.split import SplitStage
 from curate.tasks import SourceTask
-from pipelines.rows import PassSteps, SplitExtract, dumps, loads
+from pipelines.rows import SplitExtract, dumps, loads
 from support.synth import Shot, shots_video
 
 
@@ -39,19 +39,11 @@ def opened(monkeypatch):
     return counts
 
 
-@pytest.mark.parametrize("sources, cpus, want", [(2, 2, 1), (24, 2, 1), (16, 16, 1), (1, 2, 0), (3, 16, 0)])
-def test_auto_decodes_on_one_thread_only_when_the_passes_fill_the_cpus(sources, cpus, want):
-    assert ExtractStage().pass_decode_threads(sources, cpus) == want
-
-
-def test_a_set_count_is_used_as_it_is_and_bad_values_are_refused():
-    assert ExtractStage(decode_threads=3).pass_decode_threads(100, 2) == 3
-    assert ExtractStage(decode_threads=0).pass_decode_threads(100, 2) == 0
-    for bad in (-1, 65, "fast"):
+def test_the_setting_is_a_thread_count_and_changes_no_clip_id():
+    assert ExtractStage().decode_threads == 0  # FFmpeg's own count, as before the setting
+    for bad in (-1, 65, "fast", "auto", 1.5):
         with pytest.raises(pydantic.ValidationError):
             ExtractStage(decode_threads=bad)
-    with pytest.raises(ValueError, match="at least 1"):
-        ExtractStage().pass_decode_threads(4, -2)
     assert "decode_threads" not in ExtractStage(decode_threads=1).settings()  # how, not what: no new clip ids
 
 
@@ -74,27 +66,17 @@ def test_one_decoder_thread_gives_the_same_frames_and_times(cut_video, hd_video,
         assert np.array_equal(a.image.to_ndarray(), b.image.to_ndarray())  # the yuv420p planes
 
 
-def _pass(path, work, sources, cpus):
+def _pass(path, work, threads):
     split = SplitStage(min_clip_s=0.5, max_clip_s=10.0, min_shot_s=0.2, limits=None)
-    extract = ExtractStage(short_side=96, limits=None)
+    extract = ExtractStage(short_side=96, limits=None, decode_threads=threads)
     steps = SplitExtract(split, extract, extract.clip_settings())
-    steps.sources, steps.cpus = sources, cpus
     task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=str(work)))
     clips = [loads(r["task"]) for r in steps({"task": dumps(task)})]
     return {c.clip_id: hashlib.sha256(open(clip_path(str(work), c.clip_id), "rb").read()).hexdigest() for c in clips}
 
 
-def test_a_pass_among_as_many_as_cpus_decodes_on_one_thread_into_the_same_clips(cut_video, tmp_path, opened):
-    alone = _pass(cut_video, tmp_path / "alone", 1, 2)
-    crowded = _pass(cut_video, tmp_path / "crowded", 2, 2)
+def test_a_pass_on_one_decoder_thread_makes_the_same_clips(cut_video, tmp_path, opened):
+    threaded = _pass(cut_video, tmp_path / "threaded", 0)
+    single = _pass(cut_video, tmp_path / "single", 1)
     assert opened[0] > 1 and opened[-1] == 1
-    assert len(alone) == 3 and crowded == alone  # same clip ids, same bytes
-
-
-def test_the_steps_tell_the_pass_the_phase_size():
-    split, extract = SplitStage(limits=None), ExtractStage(limits=None)
-    steps = PassSteps(ProbeStage(limits=None), split, [extract], extract.clip_settings())
-    steps.expect(0, 4)
-    assert (steps.one_pass.sources, steps.one_pass.cpus) == (1, 4)
-    steps.expect(30)
-    assert (steps.one_pass.sources, steps.one_pass.cpus) == (30, None)
+    assert len(threaded) == 3 and single == threaded  # same clip ids, same bytes
