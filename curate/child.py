@@ -2,7 +2,7 @@
 
 :class:`Child` starts ``python -m curate.sandbox`` with one end of a socket pair, sends it
 calls one at a time and stops it. Each child gets a temporary folder of its own (its
-``TMPDIR``, made in the parent's temporary folder): the one-decode pass's frame spill
+``TMPDIR``, ``vidcurate-sandbox-<host>-<parent pid>-*`` in the parent's temporary folder): the one-decode pass's frame spill
 (:mod:`curate.spill`, up to ``extract.spill_max_mb`` per source), its speculative encodes
 and every other temporary file of the child's work go there, and the parent removes the
 folder once the child has ended, however it ended. A child killed for its time limit,
@@ -12,7 +12,8 @@ spilled frames, collected in a day of tests and interrupted runs). The folder al
 when the parent's interpreter exits (:func:`weakref.finalize`). A parent that ends
 without that clean-up (SIGKILL, ``os._exit``: Ray workers at shutdown had left empty
 folders) leaves it to the child, which removes it as it exits on finding the socket
-closed (:func:`curate.sandbox.main`); only both killed at once leave it behind.
+closed (:func:`curate.sandbox.main`); what both killed at once leave behind, the next
+process to start a sandbox child on the node removes (:mod:`curate.scratch`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import weakref
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from curate.scratch import owned_dir, sweep
+
 START_TIMEOUT_S = 300.0  # a child that has not imported its modules by then is broken
+_SWEPT = threading.Event()
 SANDBOX_MODULE = "curate.sandbox"  # run with ``python -m``
 
 
@@ -40,7 +44,8 @@ class Child:
     Raises OSError when the process or its folder cannot be made."""
 
     def __init__(self, memory_mb: int | None, module: str = SANDBOX_MODULE):
-        self.tmp = tempfile.mkdtemp(prefix="vidcurate-sandbox-")
+        _sweep_once()
+        self.tmp = owned_dir("sandbox")
         self._remove_tmp = weakref.finalize(self, shutil.rmtree, self.tmp, True)
         parent, child = socket.socketpair()
         # MALLOC_ARENA_MAX: every glibc malloc arena reserves 64 MB of address space, which
@@ -126,6 +131,13 @@ class Child:
             self.proc.kill()
             self.proc.wait()
         self._remove_tmp()
+
+
+def _sweep_once() -> None:
+    """Remove dead processes' scratch folders (:func:`curate.scratch.sweep`), once per process."""
+    if not _SWEPT.is_set():
+        _SWEPT.set()
+        sweep()
 
 
 def ended(code: int) -> str:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from curate.ids import clip_id
+from curate.scratch import owned_dir
 from curate.stage import Stage
 from curate.tasks import ClipTask, SourceTask
 
@@ -156,7 +156,7 @@ class SplitExtract(FanOut):
         if src.rejected or not onepass.fits_one_pass(self.extract, src):
             yield from ({"task": dumps(t)} for t in self.tasks(src if src.rejected else self._split_only(src)))
             return
-        out_dir = tempfile.mkdtemp(prefix="vidcurate-clips-")
+        out_dir = owned_dir("clips")  # swept by a later process if this one dies (curate.scratch)
         try:
             job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir,
                                      then=self.then, drop_samples=self.drop_samples,
