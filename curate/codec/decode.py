@@ -133,10 +133,11 @@ def iter_frames(
         threads: decoder threads: 0 (default) lets FFmpeg choose (frame and slice
             threads, one per CPU); ``n`` >= 1 uses ``n``; 1 also scales on one thread
             (swscale's threads otherwise start at 1280x720,
-            :func:`curate.codec.colour.sws_threads`). The frames are the same either way;
-            threading buys speed with CPU (about 30 % more decode CPU on
-            ``../shared/footage``), worth it only where cores would idle
-            (:meth:`curate.extract.ExtractStage.pass_decode_threads`).
+            :func:`curate.codec.colour.sws_threads`). An intact stream's frames are the
+            same either way; around damage in a broken one, FFmpeg's frame-threaded error
+            concealment gives other pixels. Threading buys speed with CPU (about 30 %
+            more decode CPU on ``../shared/footage``), worth it only where cores would
+            idle (``extract.decode_threads``).
 
     A frame's timestamp is FFmpeg's best effort (:func:`curate.codec.timestamps.best_effort`:
     the packets' decode times where the container's presentation times come out of order,
