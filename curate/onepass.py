@@ -118,8 +118,6 @@ class OnePassJob:
     ``drop_samples``: ``then`` ends the source's clip stages, so after it each clip's frame
     and motion samples (already in the store) are dropped and only metadata leaves the
     pass (about 3 MB less per clip through the pickles and Ray's object store).
-    ``decode_threads``: the source's decoder threads (``extract.decode_threads``; 0:
-    FFmpeg's own count).
     """
 
     task: SourceTask
@@ -129,13 +127,11 @@ class OnePassJob:
     out_dir: str | None = None
     then: list = field(default_factory=list)  # fused clip stages run on each clip (pipelines.plan.fusable)
     drop_samples: bool = False  # no clip stage after ``then``: drop frame and motion samples
-    decode_threads: int = 0
     clips: list[ClipTask] = field(default_factory=list)
     clip_files: list[str] = field(default_factory=list)
 
 
-def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill | None = None, tick=None,
-                threads: int = 0):
+def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill | None = None, tick=None):
     """The one decode of a probed source (:class:`schemas.SourceInfo`): every frame at the
     clip size (``extract.clip_size``), shrunk to the detection size (never upscaled) and
     fed to ``split``'s shot detector; each clip frame is appended to ``spill`` when given.
@@ -144,8 +140,8 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     the fed :class:`curate.split.shots.ShotDetector`, frame times (seconds), whether
     timestamps were shifted, and ``(error, t_s)`` of a decode that failed part-way.
     ``tick(detector, times)``, when given, is called after each frame is fed (the
-    speculative encodes of :class:`curate.speculate.Speculator`). ``threads``: the
-    decoder's (:func:`curate.codec.iter_frames`; 0: FFmpeg's own count).
+    speculative encodes of :class:`curate.speculate.Speculator`). The decoder runs on
+    ``extract.decode_threads`` threads (0: FFmpeg's own count).
     ``bench/split_accuracy.py`` scores this same pass. Raises
     :class:`curate.codec.CodecError` when no frame decodes.
     """
@@ -159,7 +155,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     frames = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation, hflip=src.hflip,
                          stream_index=src.stream_index, field_order=src.field_order,
                          decoder=extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t)),
-                         threads=threads)
+                         threads=extract.decode_threads)
     for frame in read_ahead(frames, spill):
         # Scaled in YUV, then converted: the two steps of the split stage's own decode
         # (curate.codec.iter_frames with fmt="bgr24"), so both paths feed the same pixels.
@@ -182,8 +178,7 @@ def split_only(job: OnePassJob) -> OnePassJob:
     Returns ``job`` with ``job.task`` split and ``timings["split"]`` (seconds). Raises as
     :meth:`curate.split.SplitStage.finish` and :func:`detect_pass` do."""
     start = time.perf_counter()
-    detector, times, reset, failed = detect_pass(job.task.source, job.split, job.extract,
-                                                 threads=job.decode_threads)
+    detector, times, reset, failed = detect_pass(job.task.source, job.split, job.extract)
     job.task = job.split.finish(job.task, detector, times, reset, failed)
     job.task.timings[job.split.name] = time.perf_counter() - start
     return job
@@ -297,8 +292,7 @@ def run_one_pass(job: OnePassJob) -> OnePassJob:
                           job.split, src.fps, extract.max_fps, pool)
         try:
             detector, times, reset, failed = detect_pass(src, job.split, extract, spill,
-                                                         tick=spec.advance if extract.encode_ahead else None,
-                                                         threads=job.decode_threads)
+                                                         tick=spec.advance if extract.encode_ahead else None)
             job.task = job.split.finish(job.task, detector, times, reset, failed)
             job.task.timings[job.split.name] = time.perf_counter() - start
             _extract(job, spill, times, scratch, spec)

@@ -112,8 +112,7 @@ class SplitExtract(FanOut):
     detection sees (:func:`curate.onepass.split_only`), and fanned out unextracted; the
     extract stage later in the plan decodes its spans one by one. A failure of the whole
     pass (time limit, crash, a source verdict) is the source's reject row, from ``split``.
-    ``then`` and ``drop_samples``: :class:`curate.onepass.OnePassJob`'s; the decoder
-    threads are ``extract.decode_threads``.
+    ``then`` and ``drop_samples``: :class:`curate.onepass.OnePassJob`'s.
     """
 
     def __init__(self, split: Stage, extract: Stage, clip_settings: dict, then: list[Stage] = (),
@@ -142,8 +141,7 @@ class SplitExtract(FanOut):
         one-decode path's detection frames, so the same spans) in the split stage's sandbox."""
         from curate import onepass
 
-        job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings,
-                                 decode_threads=self.extract.decode_threads)
+        job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings)
         done = self._sandboxed(onepass.split_only, job, self.split.limits)
         return src if done is None else done.task
 
@@ -159,8 +157,7 @@ class SplitExtract(FanOut):
         out_dir = owned_dir("clips")  # swept by a later process if this one dies (curate.scratch)
         try:
             job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir,
-                                     then=self.then, drop_samples=self.drop_samples,
-                                     decode_threads=self.extract.decode_threads)
+                                     then=self.then, drop_samples=self.drop_samples)
             job = self._sandboxed(onepass.run_one_pass, job,
                                   onepass.limits_for(self.split, self.extract, src.source.duration_s))
             if job is None:
