@@ -40,7 +40,8 @@ def owned_dir(kind: str, parent: str | None = None) -> str:
     return tempfile.mkdtemp(prefix=f"vidcurate-{kind}-{host_tag()}-{os.getpid()}-", dir=parent)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -64,7 +65,7 @@ def sweep(parent: str | None = None) -> list[str]:
         m = _NAME.match(entry.name)
         if m is None or m["kind"] not in KINDS or m["host"] != host or int(m["pid"]) == os.getpid():
             continue
-        if not _alive(int(m["pid"])) and entry.is_dir(follow_symlinks=False):
+        if not pid_alive(int(m["pid"])) and entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.path)
     return removed

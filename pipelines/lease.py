@@ -26,6 +26,7 @@ import time
 import uuid
 
 from curate import store
+from curate.scratch import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,9 @@ def _alive_here(info: dict) -> bool:
     if info.get("host") != socket.gethostname():
         return True
     try:
-        os.kill(int(info.get("pid", 0)), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
+        return pid_alive(int(info.get("pid", 0)))
+    except ValueError:
         return True
-    return True
 
 
 class Lease:
