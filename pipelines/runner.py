@@ -46,6 +46,19 @@ from schemas import ClipRecord, RejectRecord, write_parquet
 # start's sandbox child then decodes while the driver imports them.
 
 
+def _import_quietly(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - the import where the module is used says what is wrong
+        pass
+
+
+def preload(module: str) -> None:
+    """Import ``module`` on a daemon thread: its import costs the driver's waiting time
+    (Ray starting, sources running), not the end of the run, where nothing else overlaps."""
+    threading.Thread(target=_import_quietly, args=(module,), name="vidcurate-preload", daemon=True).start()
+
+
 def _ray_running() -> bool:
     """Whether this process is connected to a Ray (without importing Ray when it is not)."""
     ray = sys.modules.get("ray")
@@ -193,8 +206,7 @@ class Runner:
                     with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
                         # SciPy's graph code (curate.dedup.groups.components, 0.3 s on 2 cores) is
                         # imported while Ray starts, not with the config the head start waits for
-                        threading.Thread(target=importlib.import_module, args=("scipy.sparse.csgraph",),
-                                         name="vidcurate-preload", daemon=True).start()
+                        preload("scipy.sparse.csgraph")
                         started = init_ray(address, self.pipeline.ray.num_cpus,
                                            on_signal=partial(self._halt, head) if head is not None else None)
                     taken = self._hand_over(head, todo)
@@ -227,7 +239,8 @@ class Runner:
             print(f"warning: {line}", file=sys.stderr)  # before any work
         if address:  # joined a cluster: every node must see a local output folder
             check_output_seen(self.output, self.store.lease.location)
-        if todo:
+        if todo:  # report.html's charts: matplotlib (about 1 s of imports) while the sources run
+            preload("pipelines.report_html.plots")
             t = time.perf_counter()
             self._source_phase([s for s in todo if s not in taken], head, len(todo))
             walls["per_source"] = time.perf_counter() - t
