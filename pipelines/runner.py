@@ -53,10 +53,14 @@ def _import_quietly(module: str) -> None:
         pass
 
 
-def preload(module: str) -> None:
-    """Import ``module`` on a daemon thread: its import costs the driver's waiting time
-    (Ray starting, sources running), not the end of the run, where nothing else overlaps."""
-    threading.Thread(target=_import_quietly, args=(module,), name="vidcurate-preload", daemon=True).start()
+def preload(module: str) -> threading.Thread:
+    """Import ``module`` on a daemon thread (returned, started): its import costs the
+    driver's waiting time (Ray starting, sources running), not the end of the run, where
+    nothing else overlaps it. A module that fails to import is passed over quietly: the
+    import where it is used raises."""
+    thread = threading.Thread(target=_import_quietly, args=(module,), name="vidcurate-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def _ray_running() -> bool:
