@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate.cvthreads import one_blas_thread, one_cv_thread
 from curate.dedup.against import open_index
 from curate.dedup.edits import gists_by_size, mirror_gists
 from curate.dedup.signature import Signature, decode
@@ -52,27 +53,28 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
     low = min(min_cos, crop_cos) if crop_cos is not None else min_cos
     found: dict[int, Match] = {}
     decoded: dict[int, Signature] = {}
-    for run, path in enumerate(paths):
-        for ids, texts in _batches(path, batch_rows):
-            old, theirs = gists_by_size(texts), {}
-            for size, (rows, gists) in new.items():
-                if size not in old:
-                    continue
-                orows, ogists = old[size]
-                views = [(gists @ ogists.T, False)]
-                if mirror:
-                    views.append((mirror_gists(gists) @ ogists.T, True))
-                cand = sorted({(int(rows[a]), int(orows[b]), flip, bool(cos[a, b] < min_cos))
-                               for cos, flip in views for a, b in zip(*np.nonzero(cos >= low))})
-                for k, b, flip, crops in cand:
-                    if k in found and found[k][:2] <= (run, ids[b]):
-                        continue  # an earlier run, or a smaller clip id, already holds a copy of it
-                    if k not in decoded:
-                        decoded[k] = decode(signatures[k])
-                    mine = mirrored(decoded[k]) if flip else decoded[k]
-                    if b not in theirs:
-                        theirs[b] = decode(texts[b])
-                    d = distance(mine, theirs[b], motion_weight, limit=max_distance, crops_only=crops)
-                    if d <= max_distance:
-                        found[k] = (run, ids[b], d)
+    with one_cv_thread(), one_blas_thread():  # small thumbnails: see curate/cvthreads.py
+        for run, path in enumerate(paths):
+            for ids, texts in _batches(path, batch_rows):
+                old, theirs = gists_by_size(texts), {}
+                for size, (rows, gists) in new.items():
+                    if size not in old:
+                        continue
+                    orows, ogists = old[size]
+                    views = [(gists @ ogists.T, False)]
+                    if mirror:
+                        views.append((mirror_gists(gists) @ ogists.T, True))
+                    cand = sorted({(int(rows[a]), int(orows[b]), flip, bool(cos[a, b] < min_cos))
+                                   for cos, flip in views for a, b in zip(*np.nonzero(cos >= low))})
+                    for k, b, flip, crops in cand:
+                        if k in found and found[k][:2] <= (run, ids[b]):
+                            continue  # an earlier run, or a smaller clip id, already holds a copy of it
+                        if k not in decoded:
+                            decoded[k] = decode(signatures[k])
+                        mine = mirrored(decoded[k]) if flip else decoded[k]
+                        if b not in theirs:
+                            theirs[b] = decode(texts[b])
+                        d = distance(mine, theirs[b], motion_weight, limit=max_distance, crops_only=crops)
+                        if d <= max_distance:
+                            found[k] = (run, ids[b], d)
     return found

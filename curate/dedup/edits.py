@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.cvthreads import one_cv_thread
+from curate.cvthreads import one_blas_thread, one_cv_thread
 from curate.dedup.clusters import bucket_pairs
 from curate.dedup.groups import Joined
 from curate.dedup.signature import Signature, decode, read_gist
@@ -54,7 +54,8 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
     sigs: dict[int, Signature] = {}
     shapes = MeanShapes()  # each clip's scaled means, reused by its other candidates
     out = []
-    with one_cv_thread():  # 48-pixel thumbnails: OpenCV's thread pool costs more than it saves
+    # 48-pixel thumbnails: OpenCV's and OpenBLAS's thread pools cost more than they save
+    with one_cv_thread(), one_blas_thread():
         for i, j, flip, crops in pairs:
             if joined is not None and joined.together(i, j):
                 continue

@@ -66,6 +66,21 @@ def test_one_cv_thread_restores_the_thread_count():
     assert cv2.getNumThreads() == before
 
 
+def test_one_blas_thread_holds_numpys_blas_to_one_thread_and_restores_it():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from curate.cvthreads import one_blas_thread
+
+    def blas() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    with threadpool_limits(limits=2, user_api="blas"):  # two threads before, whatever the machine
+        assert blas() and set(blas()) == {2}  # NumPy's OpenBLAS is loaded
+        with one_blas_thread():
+            assert set(blas()) == {1}
+        assert set(blas()) == {2}
+
+
 def test_dis_flow_does_not_depend_on_earlier_calls():
     rng = np.random.default_rng(3)
     a = cv2.GaussianBlur(rng.integers(0, 256, (96, 128), dtype=np.uint8), (5, 5), 0)
