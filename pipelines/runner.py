@@ -25,6 +25,7 @@ from functools import partial
 from curate import guard, store
 from curate.shards import caption_text
 from curate.dedup.against import check_earlier
+from curate.dedup.stage import drop_duplicates
 from curate.tasks import ClipTask
 from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
@@ -253,32 +254,10 @@ class Runner:
         summary.resumed = len(sources) - len(todo)
         return summary
 
-    @staticmethod
-    def _duplicate_row(rec: ClipRecord, of: str, detail: str) -> RejectRecord:
-        task = ClipTask(source=rec.source, span=rec.span, clip_id=rec.clip_id, work_dir="", record=rec)
-        task.reject("dedup", "duplicate", detail, duplicate_of=of)
-        return task.reject_row
-
-    def _identical(self, records: list[ClipRecord], rejects: list[RejectRecord]) -> list[ClipRecord]:
-        """Byte-identical sources (copies, links) give the same clip ids: the first source
-        in path order keeps its clips; the others' become ``duplicate`` reject rows."""
-        seen: dict[str, str] = {}
-        kept = []
-        for rec in records:
-            first = seen.setdefault(rec.clip_id, rec.source.path)
-            if first == rec.source.path:
-                kept.append(rec)
-                continue
-            rejects.append(self._duplicate_row(rec, rec.clip_id, f"identical source: same clip as in {first}"))
-        return kept
-
     def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
         t = time.perf_counter()
-        dedup = self.pipeline.stage("dedup")
-        kept = records = self._identical(records, rejects)
-        if dedup is not None:
-            kept, dropped = dedup.run(records, against=self.dedup_against)
-            rejects += [self._duplicate_row(rec, winner, detail) for rec, winner, detail in dropped]
+        kept, duplicates = drop_duplicates(records, self.pipeline.stage("dedup"), against=self.dedup_against)
+        rejects += duplicates
         walls["dedup"] = time.perf_counter() - t
         kept = self._restore_work(kept, rejects, walls)
         t = time.perf_counter()

@@ -54,7 +54,8 @@ from curate.dedup.edits import edit_pairs
 from curate.dedup.groups import components
 from curate.dedup.search import near_pairs
 from curate.stage import Stage
-from schemas import ClipRecord
+from curate.tasks import ClipTask
+from schemas import ClipRecord, RejectRecord
 
 Dropped = tuple[ClipRecord, str, str]  # (dropped record, kept clip id, detail)
 SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over Ray tasks
@@ -191,6 +192,35 @@ class DedupStage(Stage):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         g, r = zip(*pairs)
         return np.array(g, np.int64), np.array(r, np.int64)
+
+
+def duplicate_row(rec: ClipRecord, of: str, detail: str) -> RejectRecord:
+    """The ``dedup`` ``duplicate`` reject row of ``rec``, a copy of clip ``of``."""
+    task = ClipTask(source=rec.source, span=rec.span, clip_id=rec.clip_id, work_dir="", record=rec)
+    task.reject("dedup", "duplicate", detail, duplicate_of=of)
+    return task.reject_row
+
+
+def drop_duplicates(records: list[ClipRecord], stage: DedupStage | None,
+                    against: EarlierIndex | list[str] | None = None) -> tuple[list[ClipRecord], list[RejectRecord]]:
+    """A run's dedup phase: ``(kept records, duplicate reject rows)``.
+
+    Byte-identical sources (copies, links) give the same clip ids: the first source in
+    ``records``' order keeps its clips, the others' become rows ("identical source").
+    Then ``stage`` (None: no dedup stage) groups the rest (:meth:`DedupStage.run`,
+    ``against``: earlier runs) and each dropped clip becomes a row naming the clip kept."""
+    seen: dict[str, str] = {}
+    kept, rows = [], []
+    for rec in records:
+        first = seen.setdefault(rec.clip_id, rec.source.path)
+        if first == rec.source.path:
+            kept.append(rec)
+        else:
+            rows.append(duplicate_row(rec, rec.clip_id, f"identical source: same clip as in {first}"))
+    if stage is not None:
+        kept, dropped = stage.run(kept, against=against)
+        rows += [duplicate_row(rec, winner, detail) for rec, winner, detail in dropped]
+    return kept, rows
 
 
 def semantic_pairs(embeddings: list[str], min_cos: float) -> tuple[np.ndarray, np.ndarray]:

@@ -105,3 +105,23 @@ def test_the_verification_workers_module_does_not_import_scipy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"
+
+
+def test_drop_duplicates_rows_identical_sources_then_near_duplicates():
+    """The dedup phase's rows (curate.dedup.stage.drop_duplicates): a byte-identical copy of
+    a source gives the same clip ids, the first path keeps them; a near-duplicate of another
+    clip is dropped for the one the keep rule picks."""
+    from curate.dedup.stage import drop_duplicates
+
+    h = random_hashes(2, seed=5)
+    recs = [_rec("c1", h[0], path="a.mp4"), _rec("c2", h[1], path="a.mp4"),
+            _rec("c1", h[0], path="copy-of-a.mp4"), _rec("c2", h[1], path="copy-of-a.mp4"),
+            _rec("c3", _flip(h[0], [0, 1]), path="b.mp4", width=160, height=120)]
+    kept, rows = drop_duplicates(recs, None)
+    assert [(r.clip_id, r.source.path) for r in kept] == [("c1", "a.mp4"), ("c2", "a.mp4"), ("c3", "b.mp4")]
+    assert [(r.clip_id, r.source_path, r.reason, r.duplicate_of) for r in rows] == [
+        ("c1", "copy-of-a.mp4", "duplicate", "c1"), ("c2", "copy-of-a.mp4", "duplicate", "c2")]
+    assert "identical source: same clip as in a.mp4" in rows[0].detail
+    kept, rows = drop_duplicates(recs, DedupStage(edit_distance=None))
+    assert [r.clip_id for r in kept] == ["c1", "c2"]  # c3: 2 bits from c1, a smaller picture
+    assert [(r.clip_id, r.stage, r.duplicate_of) for r in rows[2:]] == [("c3", "dedup", "c1")]
