@@ -244,7 +244,7 @@ class Runner:
             print(f"warning: {line}", file=sys.stderr)  # before any work
         if address:  # joined a cluster: every node must see a local output folder
             check_output_seen(self.output, self.store.lease.location)
-        if todo:  # report.html's charts: matplotlib (about 1 s of imports) while the sources run
+        if todo:  # report.html's charts: matplotlib (0.5-1 s of imports) while the sources run
             preload("pipelines.report_html.plots")
             t = time.perf_counter()
             self._source_phase([s for s in todo if s not in taken], head, len(todo))
