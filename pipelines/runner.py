@@ -3,7 +3,8 @@
 Phases (DESIGN.md): per-source work (probe .. filter) streams through Ray Data (on a
 local Ray of the run's own: the driver's local passes, :mod:`pipelines.headstart`) and is
 committed per source as soon as all its clips are back (:mod:`pipelines.workstore`);
-dedup then sees every committed record of the run; captioning runs on kept clips only;
+dedup then sees every committed record of the run; captioning runs on kept clips only
+(:mod:`pipelines.postphase`);
 shards (planned on the driver from metadata, packed by one Ray task each), then
 ``index.parquet``, ``rejects.parquet`` and ``manifest.json`` come last. The output is a
 local folder or an fsspec URL (:mod:`curate.store`); workers write clips, frame samples
@@ -26,20 +27,20 @@ from curate import guard, store
 from curate.shards import caption_text
 from curate.dedup.against import check_earlier
 from curate.dedup.stage import drop_duplicates
-from curate.tasks import ClipTask
 from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
 from pipelines import exits
 from pipelines.exits import InputNotFound, UsageError
 from pipelines.headstart import HeadStart
 from pipelines.progress import Progress
-from pipelines.raytasks import on_workers, pack_shards, thumbnail_frames_on_workers
+from pipelines.postphase import post_phase, restore_work
+from pipelines.raytasks import pack_shards, thumbnail_frames_on_workers
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster, leave_room_for_tasks
 from pipelines.rows import PassSteps, largest_first, loads
-from pipelines.workstore import WorkStore, frames_needed
+from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord, write_parquet
 
 # Ray and Ray Data (1-2 s of imports on a 2-core machine) are imported by Runner.run once
@@ -149,38 +150,6 @@ class Runner:
             return set(todo)
         return set(head.stop())
 
-    def _post_phase(self, kept: list[ClipRecord]) -> tuple[list[ClipRecord], list[RejectRecord]]:
-        stages = self.pipeline.post_stages()
-        if not stages or not kept:
-            return kept, []
-        tasks = [ClipTask(source=r.source, span=r.span, clip_id=r.clip_id, work_dir=self.store.root,
-                          record=r, source_path=r.source.path) for r in kept]
-        out_kept, rejects = [], []
-        self.progress.start("captions", len(tasks))
-        try:
-            for task in self._run_post(tasks, stages):
-                (rejects.append(task.reject_row) if task.reject_row else out_kept.append(task.record))
-                self.progress.advance("captions")
-        finally:
-            self.progress.stop("captions")
-        return out_kept, rejects
-
-    @staticmethod
-    def _run_post(tasks: list[ClipTask], stages: list):
-        """Model stages go to Ray (actor pools); cheap signal-only stages run here, in order."""
-        if any(s.uses_model for s in stages):
-            from pipelines.plan import clip_plan  # noqa: PLC0415 - Ray Data, imported by run()
-
-            for row in clip_plan(tasks, stages).iter_rows():
-                yield loads(row["task"])
-            return
-        for stage in stages:
-            stage.setup()
-        for task in tasks:
-            for stage in stages:
-                task = stage(task)
-            yield task
-
     def run(self, address: str | None = None, started_at: float | None = None) -> RunSummary:
         """Execute all phases and write the output folder. Returns the run summary.
         ``started_at``: ``time.time()`` when the command started (its start-up counts in
@@ -259,9 +228,9 @@ class Runner:
         kept, duplicates = drop_duplicates(records, self.pipeline.stage("dedup"), against=self.dedup_against)
         rejects += duplicates
         walls["dedup"] = time.perf_counter() - t
-        kept = self._restore_work(kept, rejects, walls)
+        kept = restore_work(self.pipeline, self.store, self.progress, kept, rejects, walls)
         t = time.perf_counter()
-        kept, post_rejects = self._post_phase(kept)
+        kept, post_rejects = post_phase(self.pipeline, self.store.root, self.progress, kept)
         rejects += post_rejects
         walls["caption"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -283,22 +252,6 @@ class Runner:
             with self.progress.step("removing work/clips (keep_work: false)"):
                 self.store.drop_clips()
         return summary
-
-    def _restore_work(self, kept: list[ClipRecord], rejects: list[RejectRecord], walls: dict) -> list[ClipRecord]:
-        """Bring back the work/clips files of kept clips that an earlier run's cleaning
-        removed (:meth:`pipelines.workstore.WorkStore.restore`), before captioning and
-        packing; a clip that cannot be brought back becomes its reject row."""
-        need = frames_needed(self.pipeline.post_stages(), self.store.root, kept)
-        no_mp4, no_frames = self.store.missing(kept, need)
-        if not no_mp4 and not no_frames:
-            return kept
-        t = time.perf_counter()
-        with self.progress.step(f"restoring {len(no_mp4 | no_frames)} clips removed from work/clips"):
-            lost = self.store.restore(kept, need, self.pipeline.stages[2], run=on_workers)
-        walls["restore"] = time.perf_counter() - t
-        rejects += lost
-        gone = {row.clip_id for row in lost}
-        return [r for r in kept if r.clip_id not in gone]
 
 
 def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: str | None = None,
