@@ -160,7 +160,7 @@ class Runner:
             # up too: the head start's children are stopped, not left to write on their own
             signal.signal(signal.SIGTERM, exits.on_sigterm)
         with self.progress.step("scanning inputs"):
-            scanned = scan_inputs(self.inputs)  # sources, and files skipped as not videos
+            scanned = scan_inputs(self.inputs, exclude=self.output)  # sources, files skipped as not videos
         sources, self.skipped = scanned.sources, scanned.skipped
         walls: dict[str, float] = {}
         started = False

@@ -19,7 +19,9 @@ The input rule (README, "Inputs"):
   and becomes a ``not_found`` reject row instead of vanishing.
 
 A path given directly (file, folder or list) that does not exist is an error before
-any work starts (a typo).
+any work starts (a typo). Files inside the run's own output folder (``exclude``: an
+``--output`` inside an input folder) are never inputs, neither sources nor skipped:
+otherwise a rerun of the same command would curate its own clips.
 """
 
 from __future__ import annotations
@@ -156,9 +158,21 @@ def _read_list(fs, protocol: str, path: str) -> list[str]:
     return out
 
 
-def scan_inputs(args: list[str]) -> Inputs:
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` (a local path or URL) is ``folder`` or below it; local paths are
+    compared with their links resolved."""
+    if "://" in path or "://" in folder:
+        folder = folder.rstrip("/")
+        return path == folder or path.startswith(folder + "/")
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def scan_inputs(args: list[str], exclude: str | None = None) -> Inputs:
     """Source videos and skipped files for ``--input`` arguments (module docstring);
-    :class:`InputList` arguments are read as list files.
+    :class:`InputList` arguments are read as list files. ``exclude``: the run's output
+    folder (local path or URL, as :func:`curate.store.resolve` gives it), whose files are
+    left out.
 
     Raises ValueError when no source at all is found (naming what was skipped) and
     FileNotFoundError for a path given directly that does not exist.
@@ -168,6 +182,9 @@ def scan_inputs(args: list[str]) -> Inputs:
     found = Inputs()
     for arg in args:
         _expand_one(arg, found)
+    if exclude:
+        found.sources = [p for p in found.sources if not _inside(p, exclude)]
+        found.skipped = [s for s in found.skipped if not _inside(s.path, exclude)]
     sources = sorted(set(found.sources))
     taken = set(sources)
     skipped = sorted({s for s in found.skipped if s.path not in taken}, key=lambda s: s.path)

@@ -133,3 +133,19 @@ def test_one_file_listed_under_two_spellings_is_one_source(tree):
     lst.write_text(f"a/one.mp4\na/b/../one.mp4\n./a/one.mp4\n{tree}/a//one.mp4\n")
     got = expand_inputs([InputList(str(lst)), str(tree / "a" / "b" / ".." / "one.mp4")])
     assert got == [str(tree / "a" / "one.mp4")]
+
+
+def test_files_inside_the_runs_output_are_not_inputs(tmp_path):
+    # --input data --output data/out: the rerun must not curate its own clips or list its files
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    clips = tmp_path / "out" / "work" / "clips"
+    clips.mkdir(parents=True)
+    (clips / "c1.mp4").write_bytes(b"x")
+    (tmp_path / "out" / "index.parquet").write_bytes(b"x")
+    (tmp_path / "outside.mp4").write_bytes(b"x")  # a name that starts like the output folder
+    assert len(scan_inputs([str(tmp_path)]).sources) == 3
+    found = scan_inputs([str(tmp_path)], exclude=str(tmp_path / "out"))
+    assert found.sources == [str(tmp_path / "clip.mp4"), str(tmp_path / "outside.mp4")]
+    assert found.skipped == []
+    with pytest.raises(ValueError, match="no video files found"):
+        scan_inputs([str(clips)], exclude=str(tmp_path / "out"))
