@@ -55,27 +55,30 @@ def fit_to_cluster(stages: list, nodes: Iterable[Mapping]) -> list[str]:
     ``nodes`` (``ray.nodes()``); scale actor pools down in place where needed.
 
     Returns warning lines (one per scaled pool). Raises
-    :class:`~pipelines.exits.InsufficientResources` when some stage's worker fits on no node.
+    :class:`~pipelines.exits.InsufficientResources` when some stage's worker fits on no
+    node, naming every such stage.
     """
     capacity = _capacity(nodes)
     largest = (max((c for c, _ in capacity), default=0.0), max((g for _, g in capacity), default=0.0))
-    warnings = []
+    warnings, homeless = [], []
     for stage in stages:
         res = stage.resources
         hosts = [_per_node(res.cpus, res.gpus, node) for node in capacity]
         if not any(hosts):
             have = "has no GPU" if res.gpus and largest[1] == 0 else \
                 f"has at most {_describe(*largest)} on one node"
-            raise InsufficientResources(
-                f"stage {stage.name} asks for {_describe(res.cpus, res.gpus)} per worker, but the "
-                f"Ray cluster {have}; lower its resources in the pipeline file or run on a cluster "
-                "with such nodes (docs/cluster.md)")
+            homeless.append(f"stage {stage.name} asks for {_describe(res.cpus, res.gpus)} per worker, "
+                            f"but the Ray cluster {have}")
+            continue
         fit = sum(hosts)
         if stage.uses_model and res.concurrency and res.concurrency > fit:
             warnings.append(f"stage {stage.name}: resources.concurrency {res.concurrency} > {fit} "
                             f"actors the cluster can host ({_describe(res.cpus, res.gpus)} each); "
                             f"using {fit}")
             stage.resources = res.model_copy(update={"concurrency": fit})
+    if homeless:  # every such stage at once: fixing one at a time costs a run each
+        raise InsufficientResources("; ".join(homeless) + "; lower their resources in the pipeline file or "
+                                    "run on a cluster with such nodes (docs/cluster.md)")
     return warnings
 
 

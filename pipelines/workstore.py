@@ -122,6 +122,7 @@ class WorkStore:
         self.fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         self.lease = Lease(store.join(self.root, "lease.json"), ttl_s=lease_ttl_s)
         self._committed: set[str] = set()
+        self._made_settings = False  # this run wrote settings.json (the folder had no work)
 
     def __enter__(self) -> "WorkStore":
         self.lease.acquire()
@@ -133,8 +134,17 @@ class WorkStore:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.lease.release()
+    def __exit__(self, exc_type, *exc) -> None:
+        """Release the lease; a run that fails before committing any source into a folder
+        that held no work (exit 6 or 7: no cluster, no node for a stage) removes the
+        settings guard it wrote, so another pipeline can use the folder (exit 3 otherwise)."""
+        try:
+            if exc_type is not None and self._made_settings and not self._committed:
+                store.remove(store.join(self.root, "settings.json"))
+        except OSError:  # the store is gone or refuses: the guard stays, as before
+            pass
+        finally:
+            self.lease.release()
 
     def _check_settings(self) -> None:
         path = store.join(self.root, "settings.json")
@@ -143,6 +153,7 @@ class WorkStore:
         except FileNotFoundError:
             guard = {"fingerprint": self.fingerprint, "settings": self.settings}
             store.write_bytes(path, json.dumps(guard).encode())
+            self._made_settings = True
             return
         if old.get("fingerprint") != self.fingerprint:
             changed = sorted(k for k in set(old.get("settings", {})) | set(self.settings)

@@ -82,6 +82,16 @@ def test_a_worker_larger_than_every_node_is_refused():
         fit_to_cluster([_Stage("extract", cpus=8)], [_node(4), _node(2)])
 
 
+def test_every_stage_that_fits_no_node_is_named_at_once():
+    stages = [_Stage("extract", cpus=8), _Stage("probe"), _Stage("vlm_caption", cpus=2, gpus=1, uses_model=True)]
+    with pytest.raises(exits.InsufficientResources) as err:
+        fit_to_cluster(stages, [_node(4)])
+    assert str(err.value) == ("stage extract asks for 8 CPU per worker, but the Ray cluster has at most 4 CPU on "
+                              "one node; stage vlm_caption asks for 2 CPU and 1 GPU per worker, but the Ray "
+                              "cluster has no GPU; lower their resources in the pipeline file or run on a "
+                              "cluster with such nodes (docs/cluster.md)")
+
+
 def test_gpu_pipeline_on_this_cpu_machine_stops_with_exit_7(ray_session, tmp_path, capsys):
     from support.synth import Shot, shots_video
 
@@ -90,10 +100,12 @@ def test_gpu_pipeline_on_this_cpu_machine_stops_with_exit_7(ray_session, tmp_pat
     code = cli.main(["run", "gpu", "--input", str(tmp_path / "a.mp4"), "--output", str(out), "--quiet"])
     err = capsys.readouterr().err
     assert code == exits.RESOURCES, err
-    # The first stage that asks for a GPU (clip_embed in gpu.yaml) stops the run.
-    assert re.search(r"error: stage \w+ asks for [\d.]+ CPU and [\d.]+ GPU per worker, but the Ray "
-                     r"cluster has no GPU", err), err
+    # Every stage that asks for a GPU (clip_embed and vlm_caption in gpu.yaml) is named at once
+    for name in ("clip_embed", "vlm_caption"):
+        assert re.search(rf"stage {name} asks for [\d.]+ CPU and [\d.]+ GPU per worker, but the Ray "
+                         r"cluster has no GPU", err), err
     assert not (out / "index.parquet").exists() and not list(out.rglob("*.mp4"))  # no work done
+    assert not (out / "work" / "settings.json").exists()  # another pipeline may use the folder
 
 
 def _free_port() -> int:

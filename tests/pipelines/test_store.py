@@ -93,6 +93,28 @@ def test_commits_resume_and_settings_guard_on_a_store_url(tmp_path, kind):
         assert os.path.isdir(tmp_path / "out" / "work" / "sources") and not os.path.exists("file:")
 
 
+def test_a_run_that_fails_before_any_commit_leaves_no_settings_guard(tmp_path):
+    """exit 6 or 7 (no cluster, no node for a stage) left work/settings.json in a new
+    folder, and the next run with another pipeline got exit 3 for a folder without work."""
+    out = str(tmp_path / "out")
+    guard = tmp_path / "out" / "work" / "settings.json"
+    with pytest.raises(RuntimeError):
+        with WorkStore(out, SETTINGS):
+            assert guard.exists()  # written when the run starts
+            raise RuntimeError("exit 7: no node can host clip_embed")
+    assert not guard.exists()
+    with WorkStore(out, {"probe": {"min_duration_s": 1.0}}):  # another pipeline takes the folder
+        pass
+    # a failure after a commit keeps the guard: the folder holds work of those settings
+    with pytest.raises(RuntimeError):
+        with WorkStore(out, {"probe": {"min_duration_s": 1.0}}) as ws:
+            ws.commit("a.mp4", [], [_reject("a.mp4")], {"probe": 1.0})
+            raise RuntimeError("later failure")
+    with pytest.raises(OutputInUseError, match="other settings"):
+        with WorkStore(out, SETTINGS):
+            pass
+
+
 def test_a_source_with_a_stage_error_is_redone_by_the_next_run(tmp_path):
     """A worker without the store's credentials fails the probe with stage_error: the run's
     outputs list the row, and the next run (credentials fixed) redoes the source instead of
