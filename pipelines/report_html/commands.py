@@ -11,8 +11,9 @@ Heavy imports (matplotlib, PyAV) happen inside the handlers.
 from __future__ import annotations
 
 import argparse
+import os
 
-from pipelines.exits import InputNotFound
+from pipelines.exits import InputNotFound, UsageError
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -38,9 +39,24 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """``--sample``'s value: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from pipelines.report_html import inspect
 
+    if args.contact_sheet:  # a typo in the sheet's folder: said before the samples are read and printed
+        folder = os.path.dirname(os.path.abspath(args.contact_sheet))
+        if not os.path.isdir(folder):
+            raise UsageError(f"--contact-sheet {args.contact_sheet}: no such folder {folder}")
     try:
         chosen = inspect.select(args.shards, key=args.key, sample=args.sample, seed=args.seed)
     except FileNotFoundError as exc:
@@ -53,7 +69,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         if not chosen:
             raise InputNotFound(f"no samples in {args.shards} for a contact sheet")
         w, h = inspect.contact_sheet(chosen, args.contact_sheet)
-        print(f"contact sheet: {args.contact_sheet} ({len(chosen)} clips, {w}x{h} px)")
+        clips = f"{len(chosen)} clip{'s' if len(chosen) != 1 else ''}"
+        print(f"contact sheet: {args.contact_sheet} ({clips}, {w}x{h} px)")
     return 0
 
 
@@ -69,10 +86,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     ins = sub.add_parser("inspect", help="print shard samples' records and captions")
     ins.add_argument("shards", help="output folder, shard tar, glob, brace range or URL")
     ins.add_argument("--key", default=None, help="only the sample with this key (clip id)")
-    ins.add_argument("--sample", type=int, default=None, metavar="N",
+    ins.add_argument("--sample", type=_positive, default=None, metavar="N",
                      help="N samples drawn at random (reads every shard; default: the first 10)")
     ins.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     ins.add_argument("--json", action="store_true", help="one JSON line per sample")
     ins.add_argument("--contact-sheet", default=None, metavar="PNG",
-                     help="also write a PNG of 3 frames per sample with its key and caption")
+                     help="also write a picture of 3 frames per sample with its key and caption "
+                          "(PNG; JPEG when the name ends in .jpg or .jpeg)")
     ins.set_defaults(func=_cmd_inspect)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import store
+from pipelines.exits import UsageError
 from curate.filter import CHECKS
 from schemas import Scores
 
@@ -72,7 +73,9 @@ def load_run(output: str) -> RunData:
     """Read a run's output (local folder, ``file://`` or fsspec URL).
 
     Raises FileNotFoundError naming the missing file when ``manifest.json``,
-    ``index.parquet`` or ``rejects.parquet`` is absent (the run did not finish).
+    ``index.parquet`` or ``rejects.parquet`` is absent (the run did not finish), and
+    :class:`pipelines.exits.UsageError` naming the file when one is there but cannot be
+    read as what it should be (cut short, overwritten).
     """
     root = store.resolve(output)
     parts = {}
@@ -81,9 +84,19 @@ def load_run(output: str) -> RunData:
         if not store.exists(location):
             raise FileNotFoundError(f"{location} not found: is {output} the output of a finished run?")
         parts[name] = location
-    manifest = json.loads(store.read_bytes(parts["manifest.json"]))
-    return RunData(root, manifest, _read_table(parts["index.parquet"], KEPT_COLUMNS),
-                   _read_table(parts["rejects.parquet"]))
+    name = "manifest.json"
+    try:
+        manifest = json.loads(store.read_bytes(parts[name]))
+        if not isinstance(manifest, dict):
+            raise ValueError(f"a JSON {type(manifest).__name__}, not an object")
+        name = "index.parquet"
+        kept = _read_table(parts[name], KEPT_COLUMNS)
+        name = "rejects.parquet"
+        return RunData(root, manifest, kept, _read_table(parts[name]))
+    except (ValueError, pa.ArrowException) as exc:  # JSONDecodeError and ArrowInvalid among them
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UsageError(f"{parts[name]} is damaged ({type(exc).__name__}: {first}); the command that "
+                         f"made {output}, run again, writes it anew") from None
 
 
 def column(table: pa.Table, name: str) -> np.ndarray:

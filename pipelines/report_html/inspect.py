@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import io
 import json
+import os
 import random
 from typing import Iterator
 
@@ -88,10 +89,11 @@ def describe(s: dict) -> list[str]:
 
 
 def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
-    """Write a PNG at ``path`` (local): one tile per sample, 3 frames of its mp4 (first,
-    middle, last; decoded with PyAV, ``thumbs.THUMB_H`` px high) above its key and the
-    start of its caption, ``SHEET_COLUMNS`` tiles per row. Returns the sheet's (width,
-    height) in pixels. Raises ValueError when ``chosen`` is empty."""
+    """Write a PNG (JPEG when ``path`` ends in ``.jpg``/``.jpeg``) at ``path`` (local): one
+    tile per sample, 3 frames of its mp4 (first, middle, last; decoded with PyAV,
+    ``thumbs.THUMB_H`` px high) above its key and the start of its caption (cut at a
+    word), ``SHEET_COLUMNS`` tiles per row. Returns the sheet's (width, height) in
+    pixels. Raises ValueError when ``chosen`` is empty."""
     if not chosen:
         raise ValueError("no samples for a contact sheet")
     tiles = []
@@ -106,15 +108,27 @@ def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
         tile.paste(strip, (4, 4))
         draw = ImageDraw.Draw(tile)
         draw.text((4, thumbs.THUMB_H + 8), s["__key__"], fill="black")
-        draw.text((4, thumbs.THUMB_H + 22), s["txt"].decode("utf-8", "replace")[:70], fill=(60, 60, 60))
+        draw.text((4, thumbs.THUMB_H + 22), _shorten(s["txt"].decode("utf-8", "replace"), 70), fill=(60, 60, 60))
         tiles.append(tile)
     w, h = tiles[0].size
     cols = min(SHEET_COLUMNS, len(tiles))
     sheet = Image.new("RGB", (cols * w, -(-len(tiles) // cols) * h), "white")
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % cols) * w, (i // cols) * h))
-    sheet.save(path, format="PNG")
+    jpeg = os.path.splitext(path)[1].lower() in (".jpg", ".jpeg")
+    sheet.save(path, format="JPEG" if jpeg else "PNG", **({"quality": 90} if jpeg else {}))
     return sheet.size
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` on one line, cut at the last word boundary within ``width`` characters with
+    an ellipsis when longer (a word longer than ``width`` is cut inside)."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return head.rstrip(" ,;:") + "\u2026"
 
 
 def record_json(s: dict) -> str:

@@ -68,6 +68,43 @@ def test_inspect_sample_json_and_contact_sheet(curated_run, capsys, tmp_path):
     assert strip.std() > 10  # decoded picture, not a grey placeholder
 
 
+def test_inspect_refuses_a_bad_sample_count_or_sheet_folder_before_reading(curated_run, capsys, tmp_path):
+    for n in ("0", "-1", "x"):
+        with pytest.raises(SystemExit) as err:  # argparse: exit 2 with the option's message
+            main(["inspect", str(curated_run), "--sample", n])
+        assert err.value.code == 2
+    assert "--sample: " in capsys.readouterr().err
+    missing = tmp_path / "no-such-dir" / "x.png"
+    assert main(["inspect", str(curated_run), "--contact-sheet", str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # nothing printed before the error
+    assert err.strip() == f"error: --contact-sheet {missing}: no such folder {missing.parent}"
+
+
+def test_contact_sheet_named_jpg_is_a_jpeg_and_captions_are_cut_at_a_word(curated_run, capsys, tmp_path):
+    from pipelines.report_html.inspect import _shorten
+
+    sheet = tmp_path / "sheet.jpg"
+    assert main(["inspect", str(curated_run), "--sample", "1", "--contact-sheet", str(sheet)]) == 0
+    assert sheet.read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG's start-of-image marker
+    assert "(1 clip, " in capsys.readouterr().out
+    assert _shorten("0.0-3.0 s: static camera,  almost no motion", 30) == "0.0-3.0 s: static camera\u2026"
+    assert _shorten("short", 30) == "short"
+    assert _shorten("x" * 40, 10) == "x" * 9 + "\u2026"
+
+
+def test_stats_and_report_of_a_damaged_manifest_are_usage_errors(curated_run, capsys, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(curated_run, broken, ignore=shutil.ignore_patterns("*.tar", "work"))
+    (broken / "manifest.json").write_text('{"sources": ')  # cut short
+    for cmd in ("stats", "report"):
+        assert main([cmd, str(broken)]) == 2
+        err = capsys.readouterr().err
+        assert f"{broken / 'manifest.json'} is damaged (JSONDecodeError" in err and "internal error" not in err
+
+
 def _plain(clock) -> tuple[Progress, io.StringIO]:
     buf = io.StringIO()
     return Progress(console=Console(file=buf, force_terminal=False, width=200), interval_s=10.0,
