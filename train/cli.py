@@ -43,7 +43,8 @@ def train_command(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 2
     if not args.resume and (old := list_checkpoints(args.output)):
-        print(f"train: {args.output} already holds {len(old)} checkpoints (latest {old[-1].name}); add "
+        many = f"{len(old)} checkpoint{'s' if len(old) != 1 else ''}"
+        print(f"train: {args.output} already holds {many} (latest {old[-1].name}); add "
               "--resume to continue that run, or give an empty --output", file=sys.stderr)
         return 2
     info = distributed.setup()
@@ -51,12 +52,17 @@ def train_command(args: argparse.Namespace) -> int:
         trainer = Trainer(cfg, args.shards, args.output, info)
         if args.resume and not trainer.resume():
             trainer.log({"event": "no checkpoint to resume, starting at step 0"})
+            if info.is_main:
+                print(f"train: --resume: no checkpoint in {args.output}; starting at step 0", file=sys.stderr)
         trainer.fit(args.max_steps)
     except (ConfigError, FileNotFoundError, SchemaVersionError, DataError, CheckpointError) as err:
         print(f"train: {one_line(err)}", file=sys.stderr)
         return 2
     finally:
         distributed.cleanup()
+    if info.is_main and (done := list_checkpoints(args.output)):  # what to do next, for a person
+        print(f"train: done at step {trainer.step}; latest checkpoint {done[-1]}; sample from it with "
+              f"vidcurate sample --checkpoint {args.output} --prompt '...' --output sample.mp4", file=sys.stderr)
     return 0
 
 

@@ -22,6 +22,17 @@ def _train(config: dict, shards, out, tmp_path, *extra) -> int:
                  "--output", str(out), *extra])
 
 
+def test_resume_without_a_checkpoint_says_so_and_the_end_names_the_checkpoint(tiny_config, train_shards,
+                                                                              tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2", "--resume") == 0
+    err = capsys.readouterr().err
+    assert f"train: --resume: no checkpoint in {out}; starting at step 0" in err
+    latest = list_checkpoints(out)[-1]
+    assert f"train: done at step 2; latest checkpoint {latest}; sample from it with vidcurate sample " \
+           f"--checkpoint {out}" in err
+
+
 def test_fresh_run_into_a_folder_with_checkpoints_is_refused(tiny_config, train_shards, tmp_path, capsys):
     out = tmp_path / "run"
     assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 0
@@ -29,7 +40,7 @@ def test_fresh_run_into_a_folder_with_checkpoints_is_refused(tiny_config, train_
     capsys.readouterr()
     assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 2
     err = capsys.readouterr().err
-    assert "already holds 1 checkpoints (latest ckpt-00000002.pt); add --resume" in err
+    assert "already holds 1 checkpoint (latest ckpt-00000002.pt); add --resume" in err
     assert {p.name: p.read_bytes() for p in list_checkpoints(out)} == first
 
 
