@@ -77,10 +77,12 @@ class HeadStart:
         self._stopped = threading.Event()
         self.error: BaseException | None = None
         self._threads: list[threading.Thread] = []
+        self.started_at: float | None = None  # time.monotonic() of start()
 
     def start(self) -> "HeadStart":
         """Begin taking sources, on one thread (it takes over the sandbox children this
         process prestarted, :func:`prestart_sandboxes`)."""
+        self.started_at = time.monotonic()
         return self.grow(1)
 
     def grow(self, workers: int) -> "HeadStart":

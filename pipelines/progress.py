@@ -62,13 +62,16 @@ class Progress:
                 yield
         self.console.print(f"{message}: done in {self.clock() - t0:.1f} s", highlight=False)
 
-    def start(self, phase: str, total: int) -> None:
-        """Show progress of ``phase`` with ``total`` steps."""
+    def start(self, phase: str, total: int, since: float | None = None) -> None:
+        """Show progress of ``phase`` with ``total`` steps; ``since``: when its work began
+        (a ``clock()`` time, e.g. sources taken while Ray started), default now. Its
+        rate and time use it, so steps done before the display start do not read as
+        done in no time."""
         if not self.enabled:
             return
         if self.plain:
             now = self.clock()
-            self._plain[phase] = _Plain(total, now, last_print=now)
+            self._plain[phase] = _Plain(total, now if since is None else min(since, now), last_print=now)
             self.console.print(f"{phase}: 0/{total}", highlight=False)
             return
         bar = rich.progress.Progress(
@@ -76,7 +79,12 @@ class Progress:
             rich.progress.MofNCompleteColumn(), rich.progress.TimeElapsedColumn(),
             console=self.console, transient=False)
         bar.start()
-        self._bars[phase] = (bar, bar.add_task(phase, total=total))
+        task = bar.add_task(phase, total=total)
+        if since is not None:  # the elapsed column counts from when the work began
+            for t in bar.tasks:
+                if t.id == task and t.start_time is not None:
+                    t.start_time = min(t.start_time, since)
+        self._bars[phase] = (bar, task)
 
     def advance(self, phase: str, message: str | None = None) -> None:
         """One step of ``phase`` done; ``message`` is printed (above the bar on a terminal)."""

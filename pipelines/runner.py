@@ -105,7 +105,8 @@ class Runner:
         from pipelines.plan import source_plan  # noqa: PLC0415 - Ray Data, imported by run()
         from pipelines.session import stop_row_iteration  # noqa: PLC0415
         ds = source_plan(todo, self.store.root, self.steps) if todo else None
-        self.progress.start("sources", len(todo) if total is None else total)
+        self.progress.start("sources", len(todo) if total is None else total,
+                            since=head.started_at if head is not None else None)
         rows = iter(ds.iter_rows()) if ds is not None else iter(())
         try:  # the bar stops (drawn for the last time) before any Ctrl-C or error message is printed
             self.commits.report()

@@ -70,7 +70,7 @@ def test_sources_of_the_local_passes_show_as_they_finish():
             yield from super().run_local(path, work_dir)
 
     head = HeadStart(WaitForReport(delay_s=0.3), "/w", ["a", "b", "c"], lambda p, t: delivered.append(p), keep_all=True)
-    quiet = SimpleNamespace(start=lambda *a: None, stop=lambda *a: None)
+    quiet = SimpleNamespace(start=lambda *a, **k: None, stop=lambda *a: None)
     Runner._source_phase(SimpleNamespace(progress=quiet, commits=Commits()), [], head.start(), 3)
     assert delivered == ["a", "b", "c"] and reported.is_set()
 

@@ -137,6 +137,18 @@ def test_progress_prints_plain_lines_when_not_a_terminal():
     ]
 
 
+def test_progress_of_work_begun_before_the_display_counts_from_its_start():
+    """Sources a local run's head start finished while Ray started: 'sources: 2/2 done in
+    0.0 s' (found by a new-user test) must read as the time they took."""
+    now = [50.0]
+    progress, buf = _plain(lambda: now[0])
+    progress.start("sources", 2, since=43.0)  # the head start began 7 s before the display
+    progress.advance("sources", "a.mp4: 3 clips kept, 0 dropped")
+    progress.advance("sources", "b.mp4: 1 clip kept, 0 dropped")
+    progress.stop("sources")
+    assert buf.getvalue().splitlines()[-1] == "sources: 2/2 done in 7.0 s"
+
+
 def test_plain_progress_of_a_phase_stopped_early_says_stopped():
     """A run interrupted half-way (Ctrl-C, SIGTERM) closes its phase with the steps done:
     the log's last progress line must not read as a finished phase."""
