@@ -152,11 +152,20 @@ def _where(loc: tuple, stages: list) -> str:
 
 
 def _suggest(loc: tuple, msg: str) -> str:
-    """`` (did you mean X?)`` for an unknown stage key close to a real one."""
-    if "Extra inputs" not in msg or len(loc) != 4 or loc[0] != "stages":
+    """`` (did you mean X?)`` for an unknown key (of a stage, of ``ray:`` or at the top)
+    close to a real one."""
+    if "Extra inputs" not in msg:
         return ""
-    cls = next((c for c in STAGES if c.model_fields["stage"].default == loc[2]), None)
-    close = difflib.get_close_matches(str(loc[3]), list(cls.model_fields) if cls else [], n=1)
+    if len(loc) == 4 and loc[0] == "stages":
+        cls = next((c for c in STAGES if c.model_fields["stage"].default == loc[2]), None)
+        known, key = list(cls.model_fields) if cls else [], loc[3]
+    elif len(loc) == 2 and loc[0] == "ray":
+        known, key = list(RayOptions.model_fields), loc[1]
+    elif len(loc) == 1:
+        known, key = list(Pipeline.model_fields), loc[0]
+    else:
+        return ""
+    close = difflib.get_close_matches(str(key), known, n=1)
     return f" (did you mean {close[0]}?)" if close else ""
 
 

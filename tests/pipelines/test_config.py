@@ -32,6 +32,18 @@ def test_unknown_key_is_named():
             "(did you mean max_clip_s?)") in _error(data)
 
 
+def test_unknown_top_level_and_ray_keys_get_a_suggestion():
+    data = local_dict()
+    data["keepwork"] = True
+    assert "p.yaml: keepwork: Extra inputs are not permitted (did you mean keep_work?)" in _error(data)
+    data = local_dict()
+    data["ray"]["num_cpu"] = 2
+    assert "p.yaml: ray.num_cpu: Extra inputs are not permitted (did you mean num_cpus?)" in _error(data)
+    data = local_dict()
+    data["zzzz"] = 1  # nothing close: no suggestion
+    assert _error(data).endswith("zzzz: Extra inputs are not permitted")
+
+
 def test_shipped_pipelines_load_by_name_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_pipeline("local").name == "local"
