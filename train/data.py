@@ -282,8 +282,13 @@ def _samples(urls: Iterator[str], mine: list[str], stats: SkipStats) -> Iterator
             empty.add(url)
         if stats.bad_shards | empty >= set(mine):
             kinds = {k: n for k, n in stats.counts.items() if k != "ignored_member"}
-            raise DataError(f"none of the {len(mine)} shards of this loader holds a complete "
-                            f"sample ({len(stats.bad_shards & set(mine))} unusable; skipped {kinds})")
+            bad, hollow = len(stats.bad_shards & set(mine)), len(empty & set(mine))
+            what = [f"{bad} unreadable"] if bad else []
+            what += [f"{hollow} read whole without one"] if hollow else []
+            what += [f"samples skipped: {', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}"] if kinds else []
+            shards = f"{len(mine)} shard{'s' if len(mine) != 1 else ''}"
+            raise DataError(f"none of the {shards} of this loader holds a complete sample (an mp4, json "
+                            f"and txt under one key): {'; '.join(what)}")
 
 
 def collate(items: list[dict], worker: int, seen: int, stats: SkipStats) -> dict:

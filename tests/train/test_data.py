@@ -163,7 +163,8 @@ def test_truncated_remote_shard_warns_then_all_bad_raises(synthetic_shards, wher
     cfg = CFG.model_copy(update={"resampled": False, "shuffle_buffer": 1})
     got = []
     with pytest.warns(SkippedDataWarning, match="shard-000001.tar: truncated"):
-        with pytest.raises(DataError, match="none of the 1 shards of this loader holds a complete sample .1 unusable"):
+        with pytest.raises(DataError, match=r"none of the 1 shard of this loader holds a complete sample "
+                                            r"\(an mp4, json and txt under one key\): 1 unreadable"):
             for batch in ClipStream("memory://cut/shard-000001.tar", cfg, 1, seed=0):
                 got.append(batch)
     assert len(got) >= 1  # complete samples before the cut still arrive
@@ -261,8 +262,10 @@ def test_shards_without_a_complete_sample_raise_instead_of_looping(synthetic_sha
         for k in range(3) for ext in ("mp4", "json")}
     url = _tar(tmp_path / "shard-000000.tar", members)
     cfg = CFG.model_copy(update={"resampled": resampled})
-    with pytest.raises(DataError, match="none of the 1 shards of this loader holds a complete sample .0 unusable"):
+    with pytest.raises(DataError, match=r"none of the 1 shard of this loader holds a complete sample "
+                                        r"\(an mp4, json and txt under one key\): 1 read whole without one") as err:
         next(iter(ClipStream(url, cfg, 1, seed=0)))
+    assert ("samples skipped: " in str(err.value)) == (content == "no_captions")
 
 
 def test_too_few_shards_for_the_loader_workers_is_told_at_once(synthetic_shards):
