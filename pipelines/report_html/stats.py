@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.report_html.data import QUANTILES, RunData, funnel, quantiles, thresholds
+from pipelines.report_html.data import QUANTILES, RESIDUAL, RunData, funnel, quantiles, thresholds
 
 QUANTILE_KEYS = tuple(f"p{round(q * 100)}" for q in QUANTILES)
 
@@ -64,8 +64,11 @@ def print_stats(run: RunData, as_json: bool = False, console: Console | None = N
     for name in ("stage", "reason", "rows", "hours", "hours left", "share of input"):
         table.add_column(name, justify="left" if name in ("stage", "reason") else "right")
     for r in data["funnel"]:
-        table.add_row(r["stage"], r["reason"], str(r["count"]), f"{r['hours']:.4f}",
+        rows = "-" if r["reason"] == RESIDUAL else str(r["count"])  # video time, not reject rows
+        table.add_row(r["stage"], r["reason"], rows, f"{r['hours']:.4f}",
                       f"{r['remaining_hours']:.4f}", f"{100 * r['share']:.1f}%")
+    table.caption = (f"rows: sources in, reject rows (a source, a shot or a clip), clips kept; \"{RESIDUAL}\": video left out between "
+                     "clips (transitions, trims at cuts, blank runs, remainders of long shots)")
     console.print(table)
     scores = Table(title="scores (quantiles)", box=box.SIMPLE_HEAD)
     for name in ("score", "group", "n", *QUANTILE_KEYS):

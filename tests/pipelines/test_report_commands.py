@@ -37,7 +37,8 @@ def test_stats_json_funnel_and_quantiles_match_the_output(curated_run, capsys):
 def test_stats_table_names_each_step(curated_run, capsys):
     assert main(["stats", str(curated_run)]) == 0
     out = capsys.readouterr().out
-    for text in ("source video", "duplicate", "kept", "sharpness", "threshold sharpness: min 5 (blurry)"):
+    for text in ("source video", "duplicate", "kept", "sharpness", "threshold sharpness: min 5 (blurry)",
+                 "rows: sources in, reject rows"):
         assert text in out
 
 
