@@ -77,6 +77,7 @@ class HeadStart:
         self._stopped = threading.Event()
         self.error: BaseException | None = None
         self._threads: list[threading.Thread] = []
+        self._ended: list[threading.Event] = []  # one per thread, set as its work ends (see wait)
         self.started_at: float | None = None  # time.monotonic() of start()
 
     def start(self) -> "HeadStart":
@@ -91,9 +92,11 @@ class HeadStart:
         with self._lock:
             while len(self._threads) < workers and not self._stopped.is_set():
                 n = len(self._threads)
-                thread = threading.Thread(target=self._run, args=(n == 0,), daemon=True,
+                ended = threading.Event()
+                thread = threading.Thread(target=self._run, args=(n == 0, ended), daemon=True,
                                           name=f"vidcurate-local-pass-{n}")
                 self._threads.append(thread)
+                self._ended.append(ended)
                 thread.start()
         return self
 
@@ -105,16 +108,19 @@ class HeadStart:
             self._taken.append(path)
             return path
 
-    def _run(self, first: bool) -> None:
-        with guard.own_children(adopt=first):  # this thread's children; stopped when it ends
-            try:
-                while (path := self._next()) is not None:
-                    tasks = [loads(row["task"]) for row in self.steps.run_local(path, self.work_dir)]
-                    self.deliver(path, tasks)
-            except BaseException as exc:  # noqa: BLE001 - raised again on the main thread by join()
-                with self._lock:
-                    self.error = self.error or exc
-                    self._stopped.set()  # the other threads take no further source
+    def _run(self, first: bool, ended: threading.Event) -> None:
+        try:
+            with guard.own_children(adopt=first):  # this thread's children; stopped when it ends
+                try:
+                    while (path := self._next()) is not None:
+                        tasks = [loads(row["task"]) for row in self.steps.run_local(path, self.work_dir)]
+                        self.deliver(path, tasks)
+                except BaseException as exc:  # noqa: BLE001 - raised again on the main thread by join()
+                    with self._lock:
+                        self.error = self.error or exc
+                        self._stopped.set()  # the other threads take no further source
+        finally:
+            ended.set()
 
     def stop(self) -> list[str]:
         """Take no further source; returns the sources taken (finished or in hand)."""
@@ -136,29 +142,37 @@ class HeadStart:
         not committed: :meth:`pipelines.commits.SourceCommits.closing`), and wait up to
         ``timeout_s`` seconds for the thread. The work's own exception is not raised."""
         self.stop()
-        with guard.cancelled():
-            for thread in self._threaded():
-                thread.join(timeout_s)
+        with guard.cancelled():  # in force until the threads' work has ended: no retry, no new child
+            self.wait(timeout_s)
 
     def join(self) -> None:
         """Wait for the sources in hand (with ``keep_all``: every source); raise the work's
         first exception, if there was one."""
-        for thread in self._threaded():
-            thread.join()
+        while not self.wait(3600.0):
+            pass
         if self.error is not None:
             raise self.error
 
     def wait(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` seconds for the threads to end (the caller shows the
-        sources committed meanwhile); True once every one has ended."""
-        deadline = time.monotonic() + timeout_s
-        for thread in self._threaded():
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(thread.is_alive() for thread in self._threaded())
+        """Wait up to ``timeout_s`` seconds for the threads' work to end (the caller shows
+        the sources committed meanwhile); True once every one has ended.
 
-    def _threaded(self) -> list[threading.Thread]:
+        Each thread sets an event of its own as its work ends; ``Thread.join`` is not
+        used: in CPython 3.11 a signal handler that raises (Ctrl-C, SIGTERM) while the
+        main thread is in ``join(timeout)`` marks the joined thread as stopped though it
+        runs on (``is_alive()`` False, later joins return at once), so :meth:`cancel`
+        had stopped waiting and ended the cancellation while a pass still ran, which
+        then retried its killed child in a new one and wrote into the output after the
+        lease was released (found by a break test)."""
+        deadline = time.monotonic() + timeout_s
+        for ended in self._events():
+            if not ended.wait(max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    def _events(self) -> list[threading.Event]:
         with self._lock:
-            return list(self._threads)
+            return list(self._ended)
 
 
 def prestart_sandboxes(pipeline: "Pipeline", address: str | None) -> bool:

@@ -111,3 +111,45 @@ def test_a_signal_while_ray_starts_stops_the_source_in_hand_and_commits_nothing(
         assert not ws.done("/in/a.mp4") and len(marker.read_text()) == 1  # killed once, not retried
 
 
+
+
+def test_cancel_after_a_signal_in_wait_waits_for_the_pass_in_hand():
+    """A signal whose handler raises while the main thread waits (the runner's per-source
+    loop, ``head.wait(0.25)``): in CPython 3.11 an interrupted ``Thread.join`` marks the
+    joined thread stopped though it runs on, and cancel() had returned at once, ending the
+    cancellation while the pass still ran (a break test saw it retry its killed child in a
+    new one and write clips after the lease was released). cancel() must wait until the
+    pass in hand has ended."""
+    import os
+    import signal
+
+    class Stop(Exception):
+        pass
+
+    ended = threading.Event()
+
+    class Slow(_Steps):
+        def run_local(self, path, work_dir):
+            try:
+                yield from super().run_local(path, work_dir)
+            finally:
+                ended.set()
+
+    def raise_stop(signum, frame):
+        raise Stop()
+
+    old = signal.signal(signal.SIGUSR1, raise_stop)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        head = HeadStart(Slow(delay_s=1.5), "/w", ["a"], lambda p, t: None, keep_all=True).start()
+        timer.start()
+        with pytest.raises(Stop):
+            while not head.wait(0.25):
+                pass
+        assert not ended.is_set()  # the signal came while "a" was in hand
+        head.cancel(timeout_s=10)
+        assert ended.is_set()  # cancel returned only once the pass had ended
+        assert head.wait(0)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, old)
