@@ -64,7 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     console = Console(soft_wrap=True)  # a summary line stays one line in pipes and logs (80 columns there)
     console.rule("vidcurate run: summary")
     for line in summary.lines():
-        console.print(line)
+        console.print(line, highlight=False, markup=False)  # a path or reason is text, not markup (probe:decode_error read as IPv6)
     code, message = exits.run_outcome(summary.clips_kept, summary.rejects_by_reason,
                                       pipeline.max_stage_error_share)
     if message:
