@@ -54,7 +54,6 @@ def test_blown_out_picture_is_overexposed_though_its_mean_is_under_max_luma(tmp_
 def test_a_dark_sharp_clip_is_not_blurry_and_a_dark_blurred_one_is():
     import cv2
 
-    from curate.filter import FilterStage
     from curate.score import focus, sharpness
     from curate.stage import RejectError
     from schemas import Scores

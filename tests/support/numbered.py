@@ -9,7 +9,6 @@ frames a clip holds, in which order, and which were skipped or repeated.
 
 from __future__ import annotations
 
-import numpy as np
 
 from curate.codec import iter_frames
 from support.synth import render
