@@ -205,15 +205,16 @@ class Runner:
         head start's in-hand source), then dedup, captions, shards and reports."""
         import ray  # noqa: PLC0415 - imported by run()
 
-        from pipelines.visibility import check_output_seen  # noqa: PLC0415
+        from pipelines.visibility import check_inputs_seen, check_output_seen  # noqa: PLC0415
 
         walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
         nodes = ray.nodes()
         plans = [self.pipeline.stages[:2] + self.pipeline.clip_stages(), self.pipeline.post_stages()]
         for line in fit_to_cluster(self.pipeline.stages, nodes) + leave_room_for_tasks(plans, nodes):
             print(f"warning: {line}", file=sys.stderr)  # before any work
-        if address:  # joined a cluster: every node must see a local output folder
+        if address:  # joined a cluster: every node must see a local output folder and local sources
             check_output_seen(self.output, self.store.lease.location)
+            check_inputs_seen(todo)
         if todo:  # report.html's charts: matplotlib (0.5-1 s of imports) while the sources run
             preload("pipelines.report_html.plots")
             t = time.perf_counter()

@@ -282,6 +282,24 @@ def test_a_local_output_folder_the_other_node_cannot_see_is_refused(
         not os.listdir(tmp_path / "out" / "work" / "sources")  # refused before any source ran
 
 
+def test_local_sources_the_nodes_cannot_see_are_refused(cluster: LocalCluster, s3: S3Server, pipeline_file: Path,
+                                                        tmp_path):
+    """Local source files on the driver's disk only: the nodes' probe had made each a
+    committed not_found row, which a rerun took as done, and the run exited 0 (break test)."""
+    folder = tmp_path / "in"  # a node hides this test's temporary folders
+    folder.mkdir()
+    name, shots = next(iter(SOURCES.items()))
+    shots_video(str(folder / name), shots, 192, 144)
+    driver = Driver(tmp_path / "driver", cluster.root / "d4", {**s3.env, **cluster.client_env})
+    out = s3.url("out-local-inputs")
+    proc = driver.start(pipeline_file, str(folder), out, cluster.address)
+    text, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 2, text[-3000:]
+    # the node that cannot see the folder (as for a local --output, the other one does)
+    assert f"local source files such as {folder / name} are not visible to 1 of 2 cluster nodes" in text
+    assert not s3.fs().exists(f"{s3.bucket}/out-local-inputs/work/sources")  # refused before any source ran
+
+
 def test_second_node_killed_mid_run_then_rerun_gives_the_same_output(  # last: it kills a node
         cluster: LocalCluster, s3: S3Server, inputs: str, pipeline_file: Path, reference: dict, tmp_path):
     driver = Driver(tmp_path / "driver", cluster.root / "d2", {**s3.env, **cluster.client_env})
