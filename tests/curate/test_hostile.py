@@ -51,6 +51,28 @@ def test_rejected_once_with_reason(hostile, tmp_path, case, reason):
     assert clips == []
 
 
+def test_a_cut_mp4_read_from_a_store_url_is_truncated_too(hostile, tmp_path):
+    """The moov check read local paths only: the same cut file from s3:// was a
+    decode_error (found by a break test). A memory:// URL goes through the same fsspec path."""
+    import fsspec
+
+    from curate.codec import CodecError
+    from curate.codec.isobmff import is_truncated_mp4
+
+    fs = fsspec.filesystem("memory")
+    with open(hostile["cut back moov"], "rb") as f:
+        fs.pipe(f"/{tmp_path.name}/cut.mp4", f.read())
+    with open(hostile["single"], "rb") as f:  # a whole mp4: not cut
+        fs.pipe(f"/{tmp_path.name}/whole.mp4", f.read())
+    url = f"memory://{tmp_path.name}/cut.mp4"
+    assert is_truncated_mp4(url) and is_truncated_mp4(hostile["cut back moov"])
+    assert not is_truncated_mp4(f"memory://{tmp_path.name}/whole.mp4")
+    assert not is_truncated_mp4(f"memory://{tmp_path.name}/gone.mp4")
+    with pytest.raises(CodecError) as err:
+        probe(url)
+    assert err.value.reason == "truncated"
+
+
 def _clip_frames(tmp_path, ct):
     return sum(1 for _ in iter_frames(os.path.join(tmp_path, "clips", f"{ct.clip_id}.mp4")))
 
