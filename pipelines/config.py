@@ -183,14 +183,16 @@ def parse_pipeline(data: dict, source: str = "<pipeline>") -> Pipeline:
 
 
 def resolve_pipeline(path: str) -> str:
-    """``path`` if it exists, else the shipped pipeline of that name (``local``, ``gpu``,
-    ``pipelines/local.yaml`` from any folder). Raises FileNotFoundError."""
+    """``path`` if it exists, else the shipped pipeline of that name: ``local``, ``gpu``,
+    ``local.yaml`` or ``pipelines/local.yaml`` (the README's spelling) from any folder.
+    A missing file anywhere else (``~/conf/local.yaml``) is an error, not the shipped
+    file of the same name. Raises FileNotFoundError."""
     if os.path.exists(path):
         return path
-    name = os.path.basename(path)
+    folder, name = os.path.split(os.path.normpath(path))
     shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
-    if os.path.exists(shipped):
+    if folder in ("", "pipelines") and os.path.exists(shipped):
         return shipped
     raise InputNotFound(f"no pipeline file {path!r} (shipped: local, gpu)")
 

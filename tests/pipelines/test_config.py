@@ -50,6 +50,10 @@ def test_shipped_pipelines_load_by_name_from_any_folder(tmp_path, monkeypatch):
     assert load_pipeline("pipelines/gpu.yaml").name == "gpu"
     with pytest.raises(FileNotFoundError):
         load_pipeline("nonesuch")
+    # a missing file elsewhere is not the shipped one of the same name (a user's edited copy)
+    with pytest.raises(FileNotFoundError, match="no pipeline file"):
+        load_pipeline(str(tmp_path / "conf" / "local.yaml"))
+    assert load_pipeline("local.yaml").name == "local"
 
 
 def test_bad_value_is_named():
