@@ -34,13 +34,6 @@ CHECK_TIMEOUT_S = 120.0
 run goes on with a warning."""
 
 
-def _sees(path: str) -> bool:
-    return os.path.exists(path)
-
-
-_sees_task = ray.remote(num_cpus=0, max_retries=0)(_sees)
-
-
 def _missing(paths: list[str]) -> list[str]:
     return [p for p in paths if not os.path.exists(p)]
 
@@ -66,11 +59,11 @@ def check_output_seen(output: str, marker: str, timeout_s: float = CHECK_TIMEOUT
         return
     nodes = working_nodes(ray.nodes())
     try:
-        seen = ray.get(_pinned(_sees_task, nodes, marker), timeout=timeout_s)
+        missing = ray.get(_pinned(_missing_task, nodes, [marker]), timeout=timeout_s)
     except ray.exceptions.GetTimeoutError:
         log.warning("could not check within %g s that every node sees %s", timeout_s, output)
         return
-    blind = [n.get("NodeManagerAddress", n["NodeID"]) for n, ok in zip(nodes, seen) if not ok]
+    blind = [n.get("NodeManagerAddress", n["NodeID"]) for n, m in zip(nodes, missing) if m]
     if blind:
         raise UsageError(
             f"--output {output} is a local folder that {len(blind)} of {len(nodes)} cluster nodes "

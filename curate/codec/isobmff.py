@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 
+from curate import store
+
 _LEADING = {b"ftyp", b"wide", b"free", b"mdat", b"skip"}
 
 
@@ -20,7 +22,7 @@ def top_level_boxes(path: str, limit: int = 64) -> tuple[list[bytes], bool]:
     local path or an fsspec URL (``s3://``, ``gs://``, ``file://``: a ranged read per
     header). Returns ``([], False)`` for a file that does not start like ISO BMFF.
     """
-    fs, where = _filesystem(path)
+    fs, where = store.filesystem(path)
     size = fs.size(where)
     types: list[bytes] = []
     with fs.open(where, "rb") as f:
@@ -43,26 +45,12 @@ def top_level_boxes(path: str, limit: int = 64) -> tuple[list[bytes], bool]:
     return types, False
 
 
-def _filesystem(path: str):
-    """``(fs, path within it)`` for a local path or an fsspec URL."""
-    if "://" not in path:
-        import fsspec  # noqa: PLC0415 - light, and local files need only its local filesystem
-
-        return fsspec.filesystem("file"), path
-    from fsspec.core import url_to_fs  # noqa: PLC0415
-
-    return url_to_fs(path)
-
-
 def is_truncated_mp4(path: str) -> bool:
     """True when ``path`` (a local path or an fsspec URL: a source read from ``s3://`` was
     called ``decode_error`` instead, found by a break test) looks like an MP4/MOV that
     was cut short (see module docstring); False when it cannot be read."""
     try:
-        fs, where = _filesystem(path)
-        if not fs.isfile(where):
-            return False
         types, overrun = top_level_boxes(path)
-    except (OSError, ValueError, ImportError, struct.error):  # gone, refused, no backend: not ours to judge
+    except (OSError, ValueError, ImportError, struct.error):  # gone, a folder, refused, no backend: not ours to judge
         return False
     return bool(types) and (overrun or b"moov" not in types)

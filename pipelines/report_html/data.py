@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import store
-from pipelines.exits import UsageError
 from curate.filter import CHECKS
+from pipelines.exits import UsageError
 from schemas import Scores
 
 SCORES = tuple(Scores.model_fields)  # motion, sharpness, luma_mean, black_fraction, text_area, ...
