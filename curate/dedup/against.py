@@ -9,6 +9,7 @@ plus the ids.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass, field
 
@@ -76,6 +77,22 @@ def open_index(path: str, located: tuple[fsspec.AbstractFileSystem, str] | None 
     return ds
 
 
+def _same_file(fs, a: str, b: str) -> bool:
+    """Whether the store paths ``a`` and ``b`` of ``fs`` name one file: the same normalised
+    path, or on a local disk the same file through a symlink or another spelling of a
+    folder (``os.path.realpath``, then ``os.path.samefile`` when both exist)."""
+    if posixpath.normpath(a) == posixpath.normpath(b):
+        return True
+    if "file" not in fs.protocol and "local" not in fs.protocol:
+        return False
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
 def check_earlier(paths: list[str], output: str) -> None:
     """Refuse earlier runs that cannot be used, before any work: the errors of
     :func:`open_index`, and the run's own ``output`` folder or index (ValueError: every
@@ -84,7 +101,7 @@ def check_earlier(paths: list[str], output: str) -> None:
     own_fs, own = fsspec.core.url_to_fs(posixpath.join(output.rstrip("/"), "index.parquet"))
     for path in paths:
         fs, p = locate_index(path)
-        if type(fs) is type(own_fs) and posixpath.normpath(p) == posixpath.normpath(own):
+        if type(fs) is type(own_fs) and _same_file(fs, p, own):
             raise ValueError(f"--dedup-against {path}: that is this run's own --output; name earlier runs only")
         open_index(path, (fs, p))
 

@@ -114,7 +114,7 @@ def test_cli_missing_earlier_index_exits_2_before_any_work(tmp_path, capsys):
 
 def test_unusable_earlier_runs_are_refused_before_any_work(tmp_path, capsys):
     """The run's own output (every clip would be a duplicate of itself, and its published
-    index and shards were emptied: found by a helper), a file that is not Parquet and a
+    index and shards were emptied: found by a helper), also through a symlink, a file that is not Parquet and a
     rejects table are exit 2 with one line, before the output is touched."""
     from pipelines.cli import main
 
@@ -123,9 +123,12 @@ def test_unusable_earlier_runs_are_refused_before_any_work(tmp_path, capsys):
     (tmp_path / "junk" / "index.parquet").write_text("garbage\n")
     pq.write_table(pa.table({"source_path": ["a.mp4"]}), tmp_path / "rejects.parquet")
     before = (tmp_path / "run1" / "index.parquet").read_bytes()
+    (tmp_path / "link").symlink_to(tmp_path / "run1")  # another name of the same folder (found by a helper)
     base = ["run", "local", "--input", str(tmp_path / "nothing-needed"), "--quiet"]
     cases = [([*base, "--output", run1, "--dedup-against", run1], "that is this run's own --output"),
              ([*base, "--output", run1, "--dedup-against", run1 + "/index.parquet"], "own --output"),
+             ([*base, "--output", run1, "--dedup-against", str(tmp_path / "link")], "own --output"),
+             ([*base, "--output", str(tmp_path / "link"), "--dedup-against", run1 + "/"], "own --output"),
              ([*base, "--output", str(tmp_path / "o"), "--dedup-against", str(tmp_path / "junk")],
               "is not a readable Parquet index"),
              ([*base, "--output", str(tmp_path / "o"), "--dedup-against", str(tmp_path / "rejects.parquet")],
