@@ -122,9 +122,16 @@ def _expand_one(arg: str, found: Inputs) -> None:
     fs = fsspec.filesystem(protocol)
     bare = arg if protocol == "file" else arg.split("://", 1)[1]
     if isinstance(arg, InputList):
+        if fs.isdir(bare):
+            raise UsageError(f"--input-list {arg}: is a folder; --input-list takes a text file "
+                             "listing one source per line (a folder of videos goes to --input)")
         if not fs.isfile(bare):
             raise InputNotFound(f"--input-list {arg}: no such file")
-        found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
+        try:
+            found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
+        except UnicodeDecodeError:  # a video given to the wrong flag: found by a new-user walk-through
+            raise UsageError(f"--input-list {arg}: not a text file listing one source per line "
+                             "(a video file goes to --input)") from None
         return
     if protocol == "file" and os.path.exists(bare):
         paths = _files(fs, os.path.abspath(bare), False)  # an existing name wins over glob syntax

@@ -48,6 +48,19 @@ def test_a_missing_list_file_is_an_error(tmp_path):
         scan_inputs([InputList(str(tmp_path / "nope.txt"))])
 
 
+def test_a_video_or_a_folder_given_as_a_list_is_a_usage_error(tmp_path):
+    """Found by a new-user walk-through: ``--input-list clip.mp4`` was an internal error
+    (UnicodeDecodeError, exit 1) and ``--input-list folder`` said "no such file"."""
+    from pipelines.exits import UsageError
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42\xb8\xff\xfe" * 8)
+    with pytest.raises(UsageError, match="clip.mp4: not a text file listing one source per line"):
+        scan_inputs([InputList(str(video))])
+    with pytest.raises(UsageError, match="is a folder; --input-list takes a text file"):
+        scan_inputs([InputList(str(tmp_path))])
+
+
 def test_every_file_in_a_folder_or_glob_is_a_source_or_skipped_with_its_rule(tmp_path):
     import numpy as np
     from PIL import Image
