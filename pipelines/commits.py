@@ -47,6 +47,14 @@ class Pending:
             self.duration_s = task.source.duration_s
         self.seen += 1
 
+    @property
+    def length_s(self) -> float:
+        """The source's length (seconds) for "hours in": what decoded plus the part a
+        ``partially_decoded`` row records as lost, so the funnel's rows add up to it (with
+        the decoded part alone, a file cut short lost over 1000 % of its input)."""
+        lost = sum(r.duration_s or 0.0 for r in self.rejects if r.reason == "partially_decoded")
+        return self.duration_s + lost
+
 
 class SourceCommits:
     """Commits sources to ``store`` as their clip tasks arrive; ``progress`` gets one line
@@ -78,7 +86,7 @@ class SourceCommits:
         with self._lock:
             if self._closed:
                 return
-            self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.duration_s)
+            self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.length_s)
             n = len(entry.records)
             self._lines.append(f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} kept, "
                                f"{len(entry.rejects)} dropped")
