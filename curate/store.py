@@ -56,7 +56,8 @@ def filesystem(location: str):
     return url_to_fs(location)
 
 
-def _is_local(fs) -> bool:
+def is_local(fs) -> bool:
+    """Whether the fsspec filesystem ``fs`` is this machine's disk."""
     return bool(getattr(fs, "local_file", False))
 
 
@@ -88,7 +89,7 @@ def read_many(locations: list[str]) -> list[bytes]:
 def write_bytes(location: str, data: bytes) -> None:
     """Put ``data`` at ``location`` atomically (module docstring); parents are created."""
     fs, path = filesystem(location)
-    if not _is_local(fs):
+    if not is_local(fs):
         fs.pipe_file(path, data)
         return
     fs.makedirs(fs._parent(path), exist_ok=True)
@@ -100,7 +101,7 @@ def write_bytes(location: str, data: bytes) -> None:
 def upload(local_path: str, location: str) -> None:
     """Copy a local (node scratch) file to ``location`` atomically; parents are created."""
     fs, path = filesystem(location)
-    if not _is_local(fs):
+    if not is_local(fs):
         fs.put_file(local_path, path)
         return
     fs.makedirs(fs._parent(path), exist_ok=True)

@@ -80,6 +80,10 @@ class Runner:
         if self.output.startswith("memory://"):
             raise UsageError(f"--output {output}: a memory:// store lives in one process; "
                              "Ray workers cannot write to it")
+        fs, bare = store.filesystem(self.output)
+        if store.is_local(fs) and fs.isfile(bare):  # said before its name is excluded from the inputs
+            raise UsageError(f"--output {output}: is a file; --output names a folder (a new one, "
+                             "or an earlier run's output to resume)")
         self.progress = Progress(enabled=progress)
         self.dedup_against = list(dedup_against or [])
         try:

@@ -57,6 +57,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         folder = os.path.dirname(os.path.abspath(args.contact_sheet))
         if not os.path.isdir(folder):
             raise UsageError(f"--contact-sheet {args.contact_sheet}: no such folder {folder}")
+        if os.path.isdir(args.contact_sheet):
+            raise UsageError(f"--contact-sheet {args.contact_sheet}: is a folder; name the image "
+                             "file to write (.png, or .jpg for JPEG)")
     try:
         chosen = inspect.select(args.shards, key=args.key, sample=args.sample, seed=args.seed)
     except FileNotFoundError as exc:

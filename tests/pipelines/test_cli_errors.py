@@ -121,3 +121,16 @@ def test_a_ctrl_c_while_the_command_loads_its_subcommands_is_interrupted_not_a_t
     assert main(["validate", LOCAL_YAML]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "interrupted" and "Traceback" not in err
+
+
+def test_an_output_that_is_a_file_is_exit_2_naming_it(video, tmp_path, capsys):
+    """Found by a new-user walk-through: a file as --output was a storage error blaming
+    credentials, and the input file itself as --output 'no video files found'."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine\n")
+    for out in (str(taken), video):
+        assert main(["run", LOCAL_YAML, "--input", video, "--output", out, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.strip() == (f"error: --output {out}: is a file; --output names a folder "
+                               "(a new one, or an earlier run's output to resume)")
+    assert taken.read_text() == "mine\n"

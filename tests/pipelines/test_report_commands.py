@@ -80,6 +80,9 @@ def test_inspect_refuses_a_bad_sample_count_or_sheet_folder_before_reading(curat
     out, err = capsys.readouterr()
     assert out == ""  # nothing printed before the error
     assert err.strip() == f"error: --contact-sheet {missing}: no such folder {missing.parent}"
+    assert main(["inspect", str(curated_run), "--contact-sheet", str(tmp_path)]) == 2  # a folder
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().startswith(f"error: --contact-sheet {tmp_path}: is a folder;")
 
 
 def test_contact_sheet_named_jpg_is_a_jpeg_and_captions_are_cut_at_a_word(curated_run, capsys, tmp_path):
