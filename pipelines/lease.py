@@ -10,8 +10,11 @@ finds the lease taken over); the lease object is deleted on exit.
 
 Taking the lease is write-then-read-back: after a short settle time the run reads
 the lease again and gives up if another owner's write landed last. Two runs started
-within the same fraction of a second on a store without conditional writes could
-both pass; everything else (a run started while another is live) is refused with
+within the same fraction of a second on a store without conditional writes (or on a
+machine so loaded that the gap between one run's read and write outlasts the settle
+time) could both pass; :meth:`Lease.check` before the run's final writes then stops
+the one whose lease was overwritten (exit 3), so at most one of them writes the output.
+Everything else (a run started while another is live) is refused with
 :class:`OutputInUseError`.
 """
 
@@ -60,6 +63,7 @@ class Lease:
         self.owner = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lost: dict | None = None  # the other owner's lease, once the heartbeat found one
 
     def read(self) -> dict | None:
         """The current lease, or None when there is none (or it is unreadable)."""
@@ -111,10 +115,26 @@ class Lease:
                     log.error("the lease %s was taken over by host %s, pid %s (this run stopped renewing "
                               "for over %g s); not renewing it", self.location, held.get("host"),
                               held.get("pid"), self.ttl_s)
+                    self.lost = held
                     return
                 self._write()
             except Exception as exc:  # noqa: BLE001 - a failed renewal is retried next beat
                 log.warning("could not renew the lease %s: %s", self.location, exc)
+
+    def check(self) -> None:
+        """Raise :class:`OutputInUseError` unless the lease is still this run's: before a run
+        writes what others read (index, shards, manifest). Catches the take-over the
+        heartbeat saw, and one since (the write race in the module docstring, or a run that
+        took a lease this one failed to renew): of two runs that both got past
+        :meth:`acquire`, at most one writes the output."""
+        held = self.lost or self.read()
+        if held is None or held.get("owner") != self.owner:
+            raise OutputInUseError(
+                f"{os.path.dirname(os.path.dirname(self.location))}: another vidcurate run took over "
+                f"this output's lease {self.location} (host {(held or {}).get('host')}, pid "
+                f"{(held or {}).get('pid')}; none left when absent); nothing of this run's index or "
+                "shards was written, and its committed sources are kept: run the command again once "
+                "that run has finished")
 
     def release(self) -> None:
         """Stop the heartbeat and delete the lease if it is still ours."""

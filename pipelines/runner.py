@@ -240,6 +240,7 @@ class Runner:
         rejects += post_rejects
         walls["caption"] = time.perf_counter() - t
         t = time.perf_counter()
+        self.store.lease.check()  # another run took the output over: it writes the index, not this one
         text = partial(caption_text, variant=self.pipeline.caption_variant())
         shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output, text=text,
                                                 pack=pack_shards)

@@ -322,6 +322,50 @@ def test_heartbeat_never_takes_back_a_lease_another_run_took_over(tmp_path, capl
     assert "was taken over" in caplog.text
 
 
+def test_check_stops_a_run_whose_lease_another_run_overwrote(tmp_path):
+    """Two runs that both pass acquire (the read-write race): the one whose lease was
+    overwritten learns it from check(), by a fresh read or from its heartbeat."""
+    lease = Lease(_lease_file(tmp_path), ttl_s=600, settle_s=0.0)
+    lease.acquire()
+    lease.check()  # still ours: nothing raised
+    _plant_lease(_lease_file(tmp_path), "another-node", 4242, time.time() + 600)
+    with pytest.raises(OutputInUseError, match="another vidcurate run took over .* pid 4242"):
+        lease.check()
+    store.remove(_lease_file(tmp_path))  # that run finished and removed it: still not ours
+    with pytest.raises(OutputInUseError, match="took over"):
+        lease.check()
+    lease.lost = {"owner": "someone", "host": "h", "pid": 1}  # what the heartbeat records
+    lease._write()
+    with pytest.raises(OutputInUseError, match="pid 1;"):
+        lease.check()
+    lease.release()
+
+
+def test_a_run_whose_output_was_taken_over_writes_no_index_and_exits_3(ray_session, tmp_path, monkeypatch, capsys):
+    """The lease overwritten while the sources ran (as a second run that raced past
+    acquire does): the run stops before its index, shards and manifest, exit 3, and
+    its committed sources stay for the next run."""
+    import pipelines.runner as runner
+    from pipelines.cli import main
+
+    src = tmp_path / "v.mp4"
+    shots_video(str(src), [Shot(3, 45)], 96, 64)
+    out = tmp_path / "out"
+    real = runner.drop_duplicates
+
+    def overwritten(*args, **kwargs):
+        _plant_lease(_lease_file(out), socket.gethostname(), os.getppid(), time.time() + 600)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "drop_duplicates", overwritten)
+    assert main(["run", LOCAL_YAML, "--input", str(src), "--output", str(out), "--quiet"]) == 3
+    assert "another vidcurate run took over" in capsys.readouterr().err
+    assert not (out / "index.parquet").exists() and not (out / "shards").exists()
+    assert not (out / "manifest.json").exists()
+    assert len(os.listdir(out / "work" / "sources")) == 1  # the committed source is kept
+    assert json.loads(store.read_bytes(_lease_file(out)))["owner"] == "someone"  # not removed
+
+
 def test_a_ctrl_c_while_the_lease_settles_leaves_no_lease_behind(tmp_path):
     """Interrupted between writing the lease and reading it back, the run takes it away
     again: the next run finds the folder free (it had found a stale lease to take over)."""
