@@ -129,7 +129,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     s = subparsers.add_parser("sample", help="generate a video from a trained checkpoint")
     s.add_argument("--checkpoint", required=True, help="checkpoint file or run folder")
     s.add_argument("--prompt", required=True)
-    s.add_argument("--output", required=True, help="output .mp4 path")
+    s.add_argument("--output", required=True, help="output .mp4 path (a .gif name writes a GIF)")
     s.add_argument("--steps", type=_at_least(1), default=None, help="DDIM steps")
     s.add_argument("--guidance", type=_at_least(0.0, float), default=None,
                    help="classifier-free guidance scale")

@@ -64,9 +64,15 @@ def sample_videos(model: nn.Module, text: TextEncoder, cfg: TrainConfig, prompts
 def write_video(video: torch.Tensor, path: str | Path, fps: float, gif: bool = False) -> list[Path]:
     """Write one (C, T, H, W) video in [-1, 1] to ``path`` (mp4) and, when ``gif``, to
     the same name with ``.gif`` (a ``path`` ending in ``.gif`` puts the mp4 beside it with
-    ``.mp4``). Returns the written paths."""
+    ``.mp4``). A ``path`` ending in ``.gif`` without ``gif`` is a GIF alone (it had been
+    MP4 bytes under a ``.gif`` name: found by a new-user walk-through). Returns the
+    written paths."""
     frames = to_uint8_frames(video.detach().cpu().numpy())
     path = Path(path)
+    if path.suffix.lower() == ".gif" and not gif:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_gif(path, frames, fps)
+        return [path]
     if gif and path.suffix.lower() == ".gif":
         path = path.with_suffix(".mp4")
     path.parent.mkdir(parents=True, exist_ok=True)

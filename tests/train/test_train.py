@@ -149,3 +149,16 @@ def test_shards_of_a_newer_schema_stop_training_with_exit_2(tiny_config, tmp_pat
     assert main(["train", "--shards", str(tmp_path), "--config", str(config), "--output",
                  str(tmp_path / "o"), "--max-steps", "1"]) == 2
     assert f"schema_version {record['schema_version']} is newer" in capsys.readouterr().err
+
+
+def test_a_gif_name_is_written_as_a_gif(tmp_path):
+    """``sample --output x.gif`` without --gif wrote MP4 bytes under the .gif name
+    (found by a new-user walk-through): a .gif name is a GIF of every frame."""
+    from train.sample import write_video
+
+    video = torch.linspace(-1, 1, 3 * 5 * 16 * 16).reshape(3, 5, 16, 16)
+    [path] = write_video(video, tmp_path / "s.gif", fps=8)
+    assert path == tmp_path / "s.gif" and path.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    with Image.open(path) as gif:
+        assert gif.n_frames == 5
+    assert not (tmp_path / "s.mp4").exists()
