@@ -66,11 +66,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         raise InputNotFound(str(exc)) from None
     if args.key is not None and not chosen:
         raise InputNotFound(f"no sample with key {args.key!r} in {args.shards}")
+    if not chosen:  # e.g. every shard damaged: a warning each, and nothing shown is no success
+        raise InputNotFound(f"no complete sample in {args.shards} (damaged shards are skipped, "
+                            "each with a warning)")
     for s in chosen:
         print(inspect.record_json(s) if args.json else "\n".join(inspect.describe(s)))
     if args.contact_sheet:
-        if not chosen:
-            raise InputNotFound(f"no samples in {args.shards} for a contact sheet")
         w, h = inspect.contact_sheet(chosen, args.contact_sheet)
         clips = f"{len(chosen)} clip{'s' if len(chosen) != 1 else ''}"
         print(f"contact sheet: {args.contact_sheet} ({clips}, {w}x{h} px)")
@@ -88,8 +89,9 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     stats.set_defaults(func=_cmd_stats)
     ins = sub.add_parser("inspect", help="print shard samples' records and captions")
     ins.add_argument("shards", help="output folder, shard tar, glob, brace range or URL")
-    ins.add_argument("--key", default=None, help="only the sample with this key (clip id)")
-    ins.add_argument("--sample", type=_positive, default=None, metavar="N",
+    which = ins.add_mutually_exclusive_group()  # --key with --sample had ignored --sample
+    which.add_argument("--key", default=None, help="only the sample with this key (clip id)")
+    which.add_argument("--sample", type=_positive, default=None, metavar="N",
                      help="N samples drawn at random (reads every shard; default: the first 10)")
     ins.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     ins.add_argument("--json", action="store_true", help="one JSON line per sample")

@@ -226,3 +226,20 @@ def test_a_damaged_frame_sample_falls_back_to_the_clip_mp4(curated_run, tmp_path
         sample.write_bytes(damaged)
         frames, note = thumbs.kept_frames(str(work), clip_id, None)
         assert note == "clip mp4" and len(frames) == 3
+
+
+def test_inspect_of_damaged_shards_only_is_exit_2_and_key_excludes_sample(curated_run, capsys, tmp_path):
+    """Found by a new-user walk-through: a shard cut short showed nothing and exited 0, and
+    ``--key K --sample N`` ignored ``--sample``."""
+    [shard] = sorted((curated_run / "shards").glob("*.tar"))[:1]
+    cut = tmp_path / "cut.tar"
+    data = shard.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.warns(UserWarning, match="truncated"):
+        assert main(["inspect", str(cut)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == (f"error: no complete sample in {cut} (damaged shards are "
+                                         "skipped, each with a warning)")
+    with pytest.raises(SystemExit) as exc:
+        main(["inspect", str(curated_run), "--key", "abc", "--sample", "2"])
+    assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
