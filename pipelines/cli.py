@@ -88,6 +88,17 @@ def _cmd_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+
+def _seconds(text: str) -> float:
+    """``--connect-timeout``'s value: seconds, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``vidcurate`` command."""
     parser = argparse.ArgumentParser(prog="vidcurate", description="Video-data curation for video diffusion.")
@@ -104,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output folder or fsspec URL (s3://bucket/prefix, gs://..., file:///path)")
     run.add_argument("--address", default=None,
                      help="Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto (default: start a local Ray)")
-    run.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
+    run.add_argument("--connect-timeout", type=_seconds, default=30.0, metavar="SECONDS",
                      help="how long to wait for --address to answer before exit code 6 (default 30)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--keep-work", action="store_true",

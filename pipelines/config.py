@@ -151,9 +151,14 @@ def _where(loc: tuple, stages: list) -> str:
     return ".".join(parts)
 
 
-def _suggest(loc: tuple, msg: str) -> str:
+def _suggest(error: dict) -> str:
     """`` (did you mean X?)`` for an unknown key (of a stage, of ``ray:`` or at the top)
-    close to a real one."""
+    or an unknown ``stage:`` name close to a real one (``error``: one of pydantic's)."""
+    loc, msg = tuple(error["loc"]), error["msg"]
+    if error.get("type") == "union_tag_invalid":  # stage: splt
+        tags = [c.model_fields["stage"].default for c in STAGES]
+        close = difflib.get_close_matches(str(error.get("ctx", {}).get("tag", "")), tags, n=1)
+        return f" (did you mean {close[0]}?)" if close else ""
     if "Extra inputs" not in msg:
         return ""
     if len(loc) == 4 and loc[0] == "stages":
@@ -178,7 +183,7 @@ def parse_pipeline(data: dict, source: str = "<pipeline>") -> Pipeline:
     except ValidationError as exc:
         stages = data.get("stages") if isinstance(data.get("stages"), list) else []
         lines = [f"{source}: {_where(tuple(e['loc']), stages) or '(top level)'}: {e['msg']}"
-                 f"{_suggest(tuple(e['loc']), e['msg'])}" for e in exc.errors()]
+                 f"{_suggest(e)}" for e in exc.errors()]
         raise PipelineError("\n".join(lines)) from None
 
 
@@ -205,5 +210,5 @@ def load_pipeline(path: str) -> Pipeline:
         try:
             data = yaml.safe_load(f)
         except yaml.YAMLError as exc:
-            raise PipelineError(f"{path}: not valid YAML: {exc}") from None
+            raise PipelineError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     return parse_pipeline(data, path)

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pyarrow.parquet as pq
+import pytest
 
 from support.pipelines import LOCAL_YAML
 from support.synth import Shot, shots_video
@@ -100,3 +101,16 @@ def test_repeated_input_flags_add_up():
     assert (args.input, args.input_list, args.dedup_against) == (["a", "b", "c"], ["l1", "l2"], ["r1", "r2", "r3"])
     again = build_parser().parse_args(["run", LOCAL_YAML, "--input", "d", "--output", "o"])
     assert (again.input, again.input_list, again.dedup_against) == (["d"], [], None)  # defaults not shared
+
+
+def test_connect_timeout_must_be_positive_seconds(capsys):
+    """``--connect-timeout -1`` was taken silently (found by a new-user walk-through)."""
+    from pipelines.cli import build_parser
+
+    base = ["run", LOCAL_YAML, "--input", "a", "--output", "o", "--connect-timeout"]
+    assert build_parser().parse_args([*base, "2.5"]).connect_timeout == 2.5
+    for bad, why in (("-1", "must be more than 0 seconds, got -1"), ("0", "more than 0"),
+                     ("soon", "not a number of seconds: 'soon'")):
+        with pytest.raises(SystemExit) as exc:
+            build_parser().parse_args([*base, bad])
+        assert exc.value.code == 2 and why in capsys.readouterr().err

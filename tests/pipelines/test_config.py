@@ -42,6 +42,17 @@ def test_unknown_top_level_and_ray_keys_get_a_suggestion():
     data = local_dict()
     data["zzzz"] = 1  # nothing close: no suggestion
     assert _error(data).endswith("zzzz: Extra inputs are not permitted")
+    data = local_dict()
+    data["stages"][1]["stage"] = "splt"  # a stage's name mistyped (found by a new-user walk-through)
+    assert _error(data).endswith("'clip_score', 'shards' (did you mean split?)")
+
+
+def test_a_yaml_syntax_error_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstages: [\n  - a: b\n")
+    with pytest.raises(PipelineError) as err:
+        load_pipeline(str(bad))
+    assert "\n" not in str(err.value) and str(err.value).endswith("line 3, column 3")
 
 
 def test_shipped_pipelines_load_by_name_from_any_folder(tmp_path, monkeypatch):
