@@ -114,3 +114,20 @@ def test_connect_timeout_must_be_positive_seconds(capsys):
         with pytest.raises(SystemExit) as exc:
             build_parser().parse_args([*base, bad])
         assert exc.value.code == 2 and why in capsys.readouterr().err
+
+
+def test_the_commands_own_warnings_are_one_line(monkeypatch):
+    """A train run over short clips printed each skipped-data warning as two lines (its
+    message, then the source line of the warn call): found by a new-user walk-through."""
+    import warnings
+
+    from pipelines.cli import _one_line_warnings
+    from train.shards import SkippedDataWarning
+
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # undone after the test
+    _one_line_warnings()
+    text = warnings.formatwarning(SkippedDataWarning("skipped shard (1 so far): x.tar: truncated"),
+                                  SkippedDataWarning, "/x/train/shards.py", 60, "warnings.warn(...)")
+    assert text == "warning: skipped shard (1 so far): x.tar: truncated\n"
+    other = warnings.formatwarning(DeprecationWarning("old"), DeprecationWarning, "/y/ray/a.py", 5, "z")
+    assert other.startswith("/y/ray/a.py:5: DeprecationWarning: old")  # others as Python prints them
