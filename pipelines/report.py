@@ -64,7 +64,7 @@ class RunSummary:
             f"wall time: {self.wall_s:.1f} s",
         ]
         if self.skipped:
-            out.append(f"skipped: {len(self.skipped)} input file(s) that are not videos "
+            out.append(f"skipped: {len(self.skipped)} input file(s) that are not videos or are hidden "
                        "(manifest.json lists each with its rule)")
         if self.rejects_by_reason:
             out.append("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())))
