@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 
 import pyarrow.parquet as pq
@@ -123,8 +124,11 @@ class WorkStore:
         self.lease = Lease(store.join(self.root, "lease.json"), ttl_s=lease_ttl_s)
         self._committed: set[str] = set()
         self._made_settings = False  # this run wrote settings.json (the folder had no work)
+        self._new_folder = False  # a local output folder this run made
 
     def __enter__(self) -> "WorkStore":
+        fs, path = store.filesystem(self.output)
+        self._new_folder = store.is_local(fs) and not fs.exists(path)  # this run makes the folder
         self.lease.acquire()
         try:
             self._check_settings()
@@ -137,14 +141,22 @@ class WorkStore:
     def __exit__(self, exc_type, *exc) -> None:
         """Release the lease; a run that fails before committing any source into a folder
         that held no work (exit 6 or 7: no cluster, no node for a stage) removes the
-        settings guard it wrote, so another pipeline can use the folder (exit 3 otherwise)."""
+        settings guard it wrote, so another pipeline can use the folder (exit 3 otherwise),
+        and the local output folder it made, left empty (found by a walk-through)."""
+        unused = exc_type is not None and self._made_settings and not self._committed
         try:
-            if exc_type is not None and self._made_settings and not self._committed:
+            if unused:
                 store.remove(store.join(self.root, "settings.json"))
         except OSError:  # the store is gone or refuses: the guard stays, as before
             pass
         finally:
             self.lease.release()
+        if unused and self._new_folder:
+            for folder in (self.sources_dir, self.root, self.output):  # only if empty: rmdir
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    pass
 
     def _check_settings(self) -> None:
         path = store.join(self.root, "settings.json")

@@ -103,6 +103,12 @@ def test_a_run_that_fails_before_any_commit_leaves_no_settings_guard(tmp_path):
             assert guard.exists()  # written when the run starts
             raise RuntimeError("exit 7: no node can host clip_embed")
     assert not guard.exists()
+    assert not (tmp_path / "out").exists()  # the folder it made, empty, goes too
+    (tmp_path / "out").mkdir()  # a folder the user made stays
+    with pytest.raises(RuntimeError):
+        with WorkStore(out, SETTINGS):
+            raise RuntimeError("exit 6")
+    assert (tmp_path / "out").is_dir() and not guard.exists()
     with WorkStore(out, {"probe": {"min_duration_s": 1.0}}):  # another pipeline takes the folder
         pass
     # a failure after a commit keeps the guard: the folder holds work of those settings
