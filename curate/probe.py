@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Literal
 
@@ -21,7 +22,8 @@ class ProbeStage(Stage):
 
     Config: ``min_duration_s`` (shorter sources are ``too_short``) and
     ``max_duration_s`` (longer ones are ``too_long``; None = no limit), in seconds.
-    Rejects: ``not_found``, ``no_video_stream``, ``unsupported_codec``, ``truncated``,
+    Rejects: ``not_found`` (missing, a folder, a symlink loop; the next run looks again),
+    ``no_video_stream``, ``unsupported_codec``, ``truncated``,
     ``decode_error`` (see :func:`curate.codec.probe.probe`), ``hdr_unsupported`` (PQ or
     HLG transfer: :mod:`curate.codec.colour`).
     """
@@ -35,7 +37,11 @@ class ProbeStage(Stage):
     def process(self, task: SourceTask) -> SourceTask:
         try:
             fingerprint = source_fingerprint(task.path)
-        except OSError as exc:  # missing, a folder, no permission, a symlink loop
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:  # missing, a folder
+            raise RejectError("not_found", f"{type(exc).__name__}: {exc}") from exc
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:  # no permission, a store that refuses (403) or cannot be
+                raise  # reached: stage_error, redone by the next run (docs/cluster.md)
             raise RejectError("not_found", f"{type(exc).__name__}: {exc}") from exc
         p = probe(task.path)
         task.source = SourceInfo(

@@ -7,7 +7,7 @@ that failed). Adding a reason is fine; renaming one breaks users' queries.
 from __future__ import annotations
 
 REASONS: dict[str, str] = {
-    "not_found": "the input path does not exist or cannot be read",
+    "not_found": "the input path does not exist (or is a folder): the next run looks again",
     "no_video_stream": "the file has no video stream (audio-only, data, image list)",
     "unsupported_codec": "the video stream's codec cannot be decoded by this build",
     "truncated": "the file ends early and too little of it decodes",

@@ -23,6 +23,20 @@ from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord
 
 
+def unseen_on_node(row: RejectRecord) -> RejectRecord:
+    """``row``, or for a ``not_found`` row of a local source that this machine (the
+    driver's, which listed it) sees, a ``stage_error`` row saying a node could not see it:
+    a node that joined after the start-up check (:mod:`pipelines.visibility`) or a folder
+    only partly shared, an error of the cluster that counts towards exit 5, not a missing
+    file (found by a break test: such runs exited 0 with the sources lost)."""
+    if row.reason != "not_found" or "://" in row.source_path or not os.path.isfile(row.source_path):
+        return row
+    return row.model_copy(update={
+        "reason": "stage_error",
+        "detail": f"a node of the cluster cannot see {row.source_path}, which this machine sees; "
+                  f"every node must see local sources at the same path ({row.detail})"})
+
+
 @dataclass
 class Pending:
     """What has come back of one source so far: records, reject rows, summed stage
@@ -83,6 +97,7 @@ class SourceCommits:
         self._commit(path, entry)
 
     def _commit(self, path: str, entry: Pending) -> None:
+        entry.rejects = [unseen_on_node(r) for r in entry.rejects]
         with self._lock:
             if self._closed:
                 return

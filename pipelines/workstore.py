@@ -6,8 +6,8 @@ keys either way; :mod:`curate.store`)::
     lease.json                 the live run's lease (pipelines/lease.py)
     settings.json              fingerprint of the settings that shape committed work
     sources/<id>.json          one per finished source: its clip records and reject rows
-    sources/<id>.retry.json    the same for a source with a stage_error row: kept for this
-                               run's outputs, redone by the next run
+    sources/<id>.retry.json    the same for a source with a stage_error or not_found row:
+                               kept for this run's outputs, redone by the next run
     clips/<clip_id>.mp4        encoded clips (+ .frames.npz frame samples), written by workers
     captions/<key>/<clip_id>.json   the vlm_caption cache (curate/captioning/cache.py)
 
@@ -16,7 +16,8 @@ write-then-rename on a local folder) only after all of its clips went through th
 per-clip stages; a source is done when its commit object exists, so a run killed at
 any point restarts with exactly the unfinished sources. A source with a ``stage_error``
 row (an unexpected exception, often the node's: no store credentials on a worker, a
-missing library) is committed as ``<id>.retry.json``: this run's outputs list its rows,
+missing library), or a ``not_found`` row (a listed file not made yet, a node that cannot
+see a local source) is committed as ``<id>.retry.json``: this run's outputs list its rows,
 and the same command run again (the environment fixed) redoes it instead of keeping the
 error for ever. A second run on the same
 output while the first lives is refused by the lease; a run whose per-source settings
@@ -65,8 +66,11 @@ from schemas import ClipRecord, RejectRecord
 
 __all__ = ["OutputInUseError", "WorkStore", "extract_again", "frames_needed"]
 
-RETRY_REASON = "stage_error"
-"""A source with a reject row of this reason is redone by the next run (module docstring)."""
+RETRY_REASONS = frozenset({"stage_error", "not_found"})
+"""A source with a reject row of one of these reasons is redone by the next run (module
+docstring): an error of the node or the environment, or a file that was not there (a
+listed file made later, a node that could not see it: found by a break test, where such
+sources stayed ``not_found`` for good)."""
 
 #: ``run(fn, calls)``: ``[fn(*args) for args in calls]``, in order (e.g. one Ray task each)
 MapFn = Callable[[Callable, list[tuple]], list]
@@ -184,14 +188,14 @@ class WorkStore:
     def done(self, source_path: str) -> bool:
         """True when ``source_path`` was committed by this or an earlier run (its commit
         object was listed when the lease was taken, or this run wrote it), without a
-        ``stage_error`` row (module docstring)."""
+        ``stage_error`` or ``not_found`` row (module docstring)."""
         return self._name(source_path) in self._committed
 
     def commit(self, source_path: str, records: list[ClipRecord], rejects: list[RejectRecord],
                timings: dict[str, float], duration_s: float = 0.0) -> None:
         """Atomically record a finished source (``duration_s``: its video length, seconds);
         one with a ``stage_error`` row is recorded to be redone by the next run."""
-        retry = any(r.reason == RETRY_REASON for r in rejects)
+        retry = any(r.reason in RETRY_REASONS for r in rejects)
         store.write_bytes(self._path(source_path, retry), json.dumps({
             "path": source_path,
             "duration_s": duration_s,

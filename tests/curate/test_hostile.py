@@ -51,6 +51,26 @@ def test_rejected_once_with_reason(hostile, tmp_path, case, reason):
     assert clips == []
 
 
+def test_a_source_the_store_refuses_is_a_stage_error_a_missing_one_not_found(tmp_path, monkeypatch):
+    """Access denied (s3fs raises PermissionError for a 403) was ``not_found`` and stayed
+    so after the permission was fixed (break test); it is the worker's environment, a
+    ``stage_error`` as docs/cluster.md says. A missing file or a folder stays ``not_found``."""
+    import curate.probe as probe_mod
+    from curate.probe import ProbeStage
+
+    def refused(path):
+        raise PermissionError("Forbidden")
+
+    (tmp_path / "dir.mp4").mkdir()
+    for path, reason in ((str(tmp_path / "gone.mp4"), "not_found"), (str(tmp_path / "dir.mp4"), "not_found")):
+        task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=""))
+        assert [r.reason for r in task.rejects] == [reason], path
+    monkeypatch.setattr(probe_mod, "source_fingerprint", refused)
+    (tmp_path / "deny.mkv").write_bytes(b"x")
+    task = ProbeStage(limits=None)(SourceTask(path=str(tmp_path / "deny.mkv"), work_dir=""))  # in this process
+    assert [(r.reason, r.detail) for r in task.rejects] == [("stage_error", "PermissionError: Forbidden")]
+
+
 def test_a_cut_mp4_read_from_a_store_url_is_truncated_too(hostile, tmp_path):
     """The moov check read local paths only: the same cut file from s3:// was a
     decode_error (found by a break test). A memory:// URL goes through the same fsspec path."""

@@ -70,7 +70,7 @@ def test_heartbeat_renews_the_lease(tmp_path):
 
 
 def _reject(path: str) -> RejectRecord:
-    return RejectRecord(source_path=path, source_id="s", stage="probe", reason="not_found")
+    return RejectRecord(source_path=path, source_id="s", stage="probe", reason="too_short")
 
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
@@ -83,7 +83,7 @@ def test_commits_resume_and_settings_guard_on_a_store_url(tmp_path, kind):
         assert again.done("s3://in/a.mp4") and not again.done("s3://in/b.mp4")
         records, rejects, timings, durations = again.load(["s3://in/a.mp4"])
         assert (records, timings, durations) == ([], {"probe": 1.5}, {"s3://in/a.mp4": 2.0})
-        assert [r.reason for r in rejects] == ["not_found"]
+        assert [r.reason for r in rejects] == ["too_short"]
     names = store.listdir(store.join(store.resolve(out), "work"))
     assert names == ["settings.json", "sources"]  # no lease left, no temporary names
     with pytest.raises(OutputInUseError, match=r"other settings \(changed: probe\)"):
@@ -135,10 +135,39 @@ def test_a_source_with_a_stage_error_is_redone_by_the_next_run(tmp_path):
     with WorkStore(out, SETTINGS) as again:
         assert not again.done(src)
         again.commit(src, [], [_reject(src)], {"probe": 1.0})  # fixed: an ordinary outcome
-        assert again.done(src) and [r.reason for r in again.load([src])[1]] == ["not_found"]
+        assert again.done(src) and [r.reason for r in again.load([src])[1]] == ["too_short"]
     with WorkStore(out, SETTINGS) as third:
         assert third.done(src)
     assert len(os.listdir(tmp_path / "out" / "work" / "sources")) == 1  # the retry commit is gone
+
+
+def test_a_source_not_found_is_looked_for_again_by_the_next_run(tmp_path):
+    """Found by a break test: a listed file made after the run, or one a late node could not
+    see, stayed ``not_found`` for good ('already done by an earlier run')."""
+    out, src = str(tmp_path / "out"), str(tmp_path / "later.mp4")
+    missing = RejectRecord(source_path=src, source_id="s", stage="probe", reason="not_found",
+                           detail="FileNotFoundError: no such file")
+    with WorkStore(out, SETTINGS) as ws:
+        ws.commit(src, [], [missing], {"probe": 0.1})
+        assert not ws.done(src) and [r.reason for r in ws.load([src])[1]] == ["not_found"]
+    with WorkStore(out, SETTINGS) as again:
+        assert not again.done(src)
+
+
+def test_a_node_that_cannot_see_a_source_this_machine_sees_is_a_stage_error(tmp_path):
+    from pipelines.commits import unseen_on_node
+
+    here = tmp_path / "a.mp4"
+    here.write_bytes(b"x")
+    row = RejectRecord(source_path=str(here), source_id="s", stage="probe", reason="not_found",
+                       detail=f"FileNotFoundError: {here}")
+    seen = unseen_on_node(row)
+    assert seen.reason == "stage_error" and seen.stage == "probe"
+    assert seen.detail.startswith(f"a node of the cluster cannot see {here}, which this machine sees")
+    gone = row.model_copy(update={"source_path": str(tmp_path / "gone.mp4")})
+    url = row.model_copy(update={"source_path": "s3://b/a.mp4"})
+    other = row.model_copy(update={"reason": "too_short"})
+    assert [unseen_on_node(r) for r in (gone, url, other)] == [gone, url, other]  # unchanged
 
 
 def test_file_url_output_and_the_driver_reads_no_clip_bytes(ray_session, footage, tmp_path, monkeypatch):
