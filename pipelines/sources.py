@@ -27,6 +27,7 @@ otherwise a rerun of the same command would curate its own clips.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 
 import fsspec
@@ -112,6 +113,8 @@ def _files(fs, root: str, matched: bool) -> list[tuple[str, bool]]:
     prefix = root.rstrip("/") + "/"
     out = []
     for path in fs.find(root):
+        if path.endswith("/"):  # an S3 "folder" marker (an empty key ending in /): no file
+            continue
         rel = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
         out.append((path, hidden or any(part.startswith(".") for part in rel.split("/"))))
     return out
@@ -159,8 +162,8 @@ def _read_list(fs, protocol: str, path: str) -> list[str]:
                 continue
             if "://" not in line and not os.path.isabs(line):
                 line = os.path.join(base, line) if protocol == "file" else f"{base}/{line}"
-            if "://" not in line and protocol == "file":  # a/../a/x.mp4 is a/x.mp4: one source
-                line = os.path.normpath(line)
+            if "://" not in line:  # a/../a/x.mp4 is a/x.mp4: one source (store keys too: break test)
+                line = os.path.normpath(line) if protocol == "file" else posixpath.normpath(line)
             out.append(line if "://" in line or protocol == "file" else _join(protocol, line))
     return out
 

@@ -141,6 +141,17 @@ def test_a_missing_store_url_is_an_error_like_a_local_path():
         expand_inputs([InputList("memory://vc-src/lists/none.txt")])
 
 
+def test_a_store_list_with_dot_dot_paths_names_the_files_it_means():
+    """``../big/a.mkv`` in ``s3://bkt/lists/l.txt`` stayed ``s3://bkt/lists/../big/a.mkv``, a
+    not_found row (break test); as in a local list it is ``s3://bkt/big/a.mkv``."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/vc-dots/lists/l.txt", b"../big/a.mkv\nsub/../../big/b.mkv\nc.mkv\n")
+    assert expand_inputs([InputList("memory://vc-dots/lists/l.txt")]) == [
+        "memory://vc-dots/big/a.mkv", "memory://vc-dots/big/b.mkv", "memory://vc-dots/lists/c.mkv"]
+
+
 def test_one_file_listed_under_two_spellings_is_one_source(tree):
     lst = tree / "list.txt"
     lst.write_text(f"a/one.mp4\na/b/../one.mp4\n./a/one.mp4\n{tree}/a//one.mp4\n")
@@ -162,3 +173,18 @@ def test_files_inside_the_runs_output_are_not_inputs(tmp_path):
     assert found.skipped == []
     with pytest.raises(ValueError, match="no video files found"):
         scan_inputs([str(clips)], exclude=str(tmp_path / "out"))
+
+
+def test_store_folder_markers_are_no_input_files():
+    """s3fs lists the empty ``sub/`` keys some tools make for folders; they were counted as
+    skipped files with an empty name (break test)."""
+    from pipelines.sources import _files
+
+    class Listing:  # what s3fs's find gives for a prefix with folder markers
+        def isdir(self, path):
+            return True
+
+        def find(self, root):
+            return ["bkt/in/a.mp4", "bkt/in/sub/", "bkt/in/dir.mp4/", "bkt/in/sub/b.mkv"]
+
+    assert _files(Listing(), "bkt/in", False) == [("bkt/in/a.mp4", False), ("bkt/in/sub/b.mkv", False)]
