@@ -9,8 +9,9 @@ Ray workers left empty sandbox folders after a run that restored work files. So 
 folder is made by :func:`owned_dir` as ``vidcurate-<kind>-<host>-<pid>-<random>`` in
 the temporary folder (``TMPDIR``), and :func:`sweep`, run once per process when its
 first sandbox child starts (:mod:`curate.child`), removes the folders of this host
-whose process is gone. Folders of other hosts (a ``TMPDIR`` shared between nodes) and of
-live processes are left alone; a reused process id only delays a removal.
+whose process is gone. Folders of other hosts (a ``TMPDIR`` shared between nodes), of
+other PID namespaces (containers sharing a ``/tmp``) and of live processes are left
+alone; a reused process id only delays a removal.
 """
 
 from __future__ import annotations
@@ -25,10 +26,24 @@ KINDS = ("sandbox", "clips")
 _NAME = re.compile(r"^vidcurate-(?P<kind>[a-z]+)-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
 
 
+def pid_namespace() -> str:
+    """This process's PID namespace (the inode of ``/proc/self/ns/pid``; "" where there is
+    none to read): two containers on one host name (host networking) number their
+    processes apart, so a process id says whether a process lives only inside one
+    namespace (found by a break test: a run in another namespace swept a live run's
+    sandbox folders and took its lease)."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
 def host_tag() -> str:
     """This host's name as it appears in folder names: letters and digits only, at most
-    24 (``host`` when nothing is left)."""
-    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24] or "host"
+    24 (``host`` when nothing is left), then ``n`` and the :func:`pid_namespace` when
+    there is one."""
+    ns = pid_namespace()
+    return (re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24] or "host") + (f"n{ns}" if ns else "")
 
 
 def owned_dir(kind: str, parent: str | None = None) -> str:

@@ -1,10 +1,10 @@
 """The run lease: one run at a time per output, on any store (no ``fcntl``, no rename).
 
-``<output>/work/lease.json`` holds ``{"owner", "host", "pid", "expiry", "ttl_s"}``
+``<output>/work/lease.json`` holds ``{"owner", "host", "pidns", "pid", "expiry", "ttl_s"}``
 (``expiry``: Unix time, seconds). A run takes the lease when there is none, when it is
 past its expiry (a run killed without cleaning up; taken over with a warning), or when
-it names a process on this very host that no longer exists (so a killed local run is
-resumed at once). A heartbeat thread pushes the expiry ``ttl_s`` ahead every
+it names a process on this very host and PID namespace that no longer exists (so a
+killed local run is resumed at once). A heartbeat thread pushes the expiry ``ttl_s`` ahead every
 ``ttl_s / 3`` seconds while the run lives (and stops, with an error in the log, if it
 finds the lease taken over); the lease object is deleted on exit.
 
@@ -29,7 +29,7 @@ import time
 import uuid
 
 from curate import store
-from curate.scratch import pid_alive
+from curate.scratch import pid_alive, pid_namespace
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ class OutputInUseError(RuntimeError):
 
 
 def _alive_here(info: dict) -> bool:
-    """False when ``info`` names a process of this host that is gone; True otherwise."""
-    if info.get("host") != socket.gethostname():
+    """False when ``info`` names a process of this host and PID namespace
+    (:func:`curate.scratch.pid_namespace`) that is gone; True otherwise (its expiry decides)."""
+    if info.get("host") != socket.gethostname() or info.get("pidns") != pid_namespace():
         return True
     try:
         return pid_alive(int(info.get("pid", 0)))
@@ -76,7 +77,7 @@ class Lease:
             return None
 
     def _write(self) -> None:
-        info = {"owner": self.owner, "host": socket.gethostname(), "pid": os.getpid(),
+        info = {"owner": self.owner, "host": socket.gethostname(), "pidns": pid_namespace(), "pid": os.getpid(),
                 "expiry": time.time() + self.ttl_s, "ttl_s": self.ttl_s}
         store.write_bytes(self.location, json.dumps(info).encode())
 

@@ -41,6 +41,9 @@ def test_sweep_removes_only_dead_processes_folders_of_this_host(tmp_path):
     try:
         others = [tmp_path / f"vidcurate-clips-{scratch.host_tag()}-{live.pid}-abc",  # a live owner
                   tmp_path / "vidcurate-clips-otherhost-999999-abc",  # another node's (shared TMPDIR)
+                  # this host name in another PID namespace (a container sharing /tmp): 999999
+                  # is no process here, but may be one there (break test: a live run's folder went)
+                  tmp_path / f"vidcurate-clips-{scratch.host_tag().removesuffix('n' + scratch.pid_namespace())}n1-999999-abc",
                   tmp_path / "vidcurate-onepass-abc", tmp_path / "unrelated"]
         for p in others:
             p.mkdir()

@@ -27,8 +27,11 @@ def _lease_file(out) -> str:
     return store.join(store.resolve(str(out)), "work", "lease.json")
 
 
-def _plant_lease(location: str, host: str, pid: int, expiry: float) -> None:
+def _plant_lease(location: str, host: str, pid: int, expiry: float, pidns: str | None = None) -> None:
+    from curate.scratch import pid_namespace
+
     store.write_bytes(location, json.dumps({"owner": "someone", "host": host, "pid": pid,
+                                            "pidns": pid_namespace() if pidns is None else pidns,
                                             "expiry": expiry, "ttl_s": 60}).encode())
 
 
@@ -38,6 +41,17 @@ def test_live_lease_of_another_run_is_refused(tmp_path):
         with WorkStore(str(tmp_path), SETTINGS):
             pass
     assert json.loads(store.read_bytes(_lease_file(tmp_path)))["owner"] == "someone"  # left alone
+
+
+def test_a_live_lease_from_another_pid_namespace_of_this_host_is_refused(tmp_path):
+    """Two containers with one host name: the other's pid means nothing here, so its lease
+    stands until it expires (found by a break test: it was taken over at once)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+    child.wait()  # a pid that is gone in this namespace
+    _plant_lease(_lease_file(tmp_path), socket.gethostname(), child.pid, time.time() + 600, pidns="1")
+    with pytest.raises(OutputInUseError, match="in use by another vidcurate run"):
+        with WorkStore(str(tmp_path), SETTINGS):
+            pass
 
 
 @pytest.mark.parametrize("host_pid", [("another-node", 4242), ("same-host-dead-pid", None)])
