@@ -47,6 +47,7 @@ class RunSummary:
     hours_out: float
     wall_s: float
     resumed: int = 0
+    earlier: int = 0  # sources of earlier runs on the output that this run did not name
     head_start_sources: int = 0
     phase_wall_s: dict[str, float] = field(default_factory=dict)
     stage_s: dict[str, float] = field(default_factory=dict)
@@ -63,6 +64,9 @@ class RunSummary:
             f"hours in: {self.hours_in:.4f}  hours out: {self.hours_out:.4f}",
             f"wall time: {self.wall_s:.1f} s",
         ]
+        if self.earlier:
+            out.append(f"kept from earlier runs: {self.earlier} source(s) on this output not among "
+                       "this run's inputs (a new --output starts an empty dataset)")
         if self.skipped:
             out.append(f"skipped: {len(self.skipped)} input file(s) that are not videos or are hidden "
                        "(manifest.json lists each with its rule)")

@@ -224,9 +224,10 @@ class Runner:
             t = time.perf_counter()
             self._source_phase([s for s in todo if s not in taken], head, len(todo))
             walls["per_source"] = time.perf_counter() - t
-        records, rejects, stage_s, durations = self.store.load(sources)
-        summary = self._finish(sources, records, rejects, stage_s, durations, walls, t0)
-        summary.resumed = len(sources) - len(todo)
+        earlier = self.store.earlier_sources(sources)  # committed before, not named this time: kept
+        records, rejects, stage_s, durations = self.store.load(sources + earlier)
+        summary = self._finish(sources + earlier, records, rejects, stage_s, durations, walls, t0)
+        summary.resumed, summary.earlier = len(sources) - len(todo), len(earlier)
         return summary
 
     def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:

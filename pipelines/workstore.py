@@ -209,6 +209,16 @@ class WorkStore:
             store.remove(self._path(source_path, not retry))
             self._committed.discard(stale)
 
+    def earlier_sources(self, source_paths: list[str]) -> list[str]:
+        """Paths of the sources committed here (by earlier runs) that are not in
+        ``source_paths``, in commit-name order: their clips stay in the output when a run
+        names fewer inputs (found by a break test: a rerun on a subset emptied the index and
+        shards of the rest, which ``work/clips`` no longer held)."""
+        mine = {self._name(p, retry) for p in source_paths for retry in (False, True)}
+        names = sorted(n for n in self._committed if n not in mine)
+        blobs = store.read_many([store.join(self.sources_dir, n) for n in names])
+        return [json.loads(b)["path"] for b in blobs]
+
     def load(self, source_paths: list[str]) -> tuple[list[ClipRecord], list[RejectRecord], dict[str, float], dict[str, float]]:
         """Records, reject rows, summed stage timings and source durations (s) of ``source_paths``."""
         records, rejects, timings, durations = [], [], {}, {}

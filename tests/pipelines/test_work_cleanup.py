@@ -269,3 +269,19 @@ def test_write_shard_writes_the_tar_webdataset_writes_and_webdataset_reads_it(tm
     back = list(wds.WebDataset(str(tmp_path / "ours.tar"), shardshuffle=False))
     assert [(s["__key__"], s["txt"], len(s["mp4"])) for s in back] == [
         (f"{i:024x}", f"caption {i}".encode(), 3000 + 517 * i) for i in range(3)]
+
+
+def test_a_run_naming_fewer_inputs_keeps_the_earlier_sources_clips(kept, cleaned, videos, tmp_path, ray_session):
+    """Found by a break test: a rerun on a subset of the inputs rewrote index and shards
+    with that subset only, and the other clips (not in work/clips any more) were gone.
+    Now the output keeps every committed source: the same shards as the run over both."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(cleaned, out)
+    summary = run_pipeline(_pipeline(False), [videos["a"]], str(out), progress=False)
+    assert (summary.resumed, summary.earlier, summary.sources, summary.clips_kept) == (1, 1, 2, 4)
+    assert "kept from earlier runs: 1 source(s) on this output not among this run's inputs " \
+           "(a new --output starts an empty dataset)" in summary.lines()
+    assert _shards(out) == _shards(kept)
+    assert pq.read_table(out / "index.parquet").equals(pq.read_table(kept / "index.parquet"))
