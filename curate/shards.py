@@ -23,7 +23,7 @@ import os
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import Field
@@ -68,6 +68,9 @@ def caption_text(rec: ClipRecord, variant: str = "text") -> str:
         return "; ".join(f"{e.start_s:.1f}-{e.end_s:.1f} s: {e.text}" for e in cap.events)
     chosen = {"short": cap.short, "long": cap.long, "signals": cap.signals}.get(variant)
     return chosen or cap.text
+
+
+STAGING = "shards-next"  # under <output>/work/: shards packed, not yet moved into shards/
 
 
 @dataclass(frozen=True)
@@ -193,11 +196,24 @@ class ShardStage(Stage):
         """Write shards for ``records`` and return their infos, in shard order.
 
         ``pack`` runs the jobs (e.g. one Ray task each); by default they run here, one
-        after another. Removes stale shards of an earlier run that had more shards.
-        Raises FileNotFoundError when a clip is missing from the store.
+        after another. Every shard is packed under ``<out_dir>/work/shards-next/`` first
+        and moved into ``shards/`` once all are packed, so a run that stops while packing
+        (the long part) leaves the earlier run's shards and index as they were (found by a
+        break test: a run killed between rewriting one shard and writing the index left
+        index rows without samples and samples in no index); what is left is the short
+        window of the moves and the index's put, which the same command repairs. Removes
+        stale shards of an earlier run that had more shards. Raises FileNotFoundError when
+        a clip is missing from the store.
         """
         jobs = self.jobs(records, clip_file, out_dir, text)
-        infos = pack(jobs) if pack is not None else [write_shard(j) for j in jobs]
+        staging = store.join(out_dir, "work", STAGING)
+        for leftover in store.listdir(staging):  # of a run that stopped while packing
+            store.remove(store.join(staging, leftover))
+        staged = [replace(j, location=store.join(staging, j.name)) for j in jobs]
+        infos = pack(staged) if pack is not None else [write_shard(j) for j in staged]
+        for job in jobs:  # all packed: now the quick part, while readers may look
+            store.move(store.join(staging, job.name), job.location)
+        store.remove_empty_folder(staging)
         remove_stale(store.join(out_dir, "shards"), len(infos))
         return infos
 

@@ -116,6 +116,30 @@ def download(location: str, local_path: str) -> None:
     fs.get_file(path, local_path)
 
 
+def move(src: str, dst: str) -> None:
+    """Move the object at ``src`` to ``dst`` (one store): a rename on a local disk (atomic),
+    a server-side copy then delete on an object store (``dst`` appears whole). Parents of a
+    local ``dst`` are created."""
+    fs, src_path = filesystem(src)
+    _, dst_path = filesystem(dst)
+    if is_local(fs):
+        fs.makedirs(fs._parent(dst_path), exist_ok=True)
+        os.replace(src_path, dst_path)
+    else:
+        fs.mv(src_path, dst_path)
+
+
+def remove_empty_folder(location: str) -> None:
+    """Remove the local folder ``location`` if it exists and is empty (object stores have
+    no folders: nothing to do)."""
+    fs, path = filesystem(location)
+    if is_local(fs):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
 def listdir(location: str) -> list[str]:
     """Base names of the entries directly under ``location`` ([] when it does not exist)."""
     fs, path = filesystem(location)

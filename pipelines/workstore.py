@@ -10,6 +10,7 @@ keys either way; :mod:`curate.store`)::
                                kept for this run's outputs, redone by the next run
     clips/<clip_id>.mp4        encoded clips (+ .frames.npz frame samples), written by workers
     captions/<key>/<clip_id>.json   the vlm_caption cache (curate/captioning/cache.py)
+    shards-next/shard-NNNNNN.tar    shards being packed (curate/shards.py), moved into shards/
 
 A source is committed with one whole-object put of its JSON (atomic on S3/GCS; a
 write-then-rename on a local folder) only after all of its clips went through the

@@ -285,3 +285,31 @@ def test_a_run_naming_fewer_inputs_keeps_the_earlier_sources_clips(kept, cleaned
            "(a new --output starts an empty dataset)" in summary.lines()
     assert _shards(out) == _shards(kept)
     assert pq.read_table(out / "index.parquet").equals(pq.read_table(kept / "index.parquet"))
+
+
+def test_a_run_stopped_while_packing_leaves_the_earlier_shards_and_index(kept, videos, tmp_path, ray_session,
+                                                                         monkeypatch):
+    """Found by a break test: a run killed after rewriting a shard and before writing the
+    index left index rows without samples and samples in no index. Shards are packed
+    aside (work/shards-next) and moved in only when all are packed: a stop while packing
+    leaves the earlier dataset whole, and the same command then finishes it."""
+    import pipelines.runner as runner
+
+    out = tmp_path / "out"
+    run_pipeline(_pipeline(False), [videos["a"]], str(out), progress=False)
+    before = _shards(out), (out / "index.parquet").read_bytes()
+    real = runner.pack_shards
+
+    def packed_then_killed(jobs):
+        real(jobs)  # every new shard written...
+        raise KeyboardInterrupt  # ...and the run stopped before any was moved in
+
+    monkeypatch.setattr(runner, "pack_shards", packed_then_killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
+    assert (_shards(out), (out / "index.parquet").read_bytes()) == before
+    assert list((out / "work" / "shards-next").glob("shard-*.tar"))  # packed, not in shards/
+    monkeypatch.setattr(runner, "pack_shards", real)
+    run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
+    assert _shards(out) == _shards(kept) and not (out / "work" / "shards-next").exists()
+    assert pq.read_table(out / "index.parquet").equals(pq.read_table(kept / "index.parquet"))
