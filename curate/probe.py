@@ -57,6 +57,10 @@ class ProbeStage(Stage):
             raise RejectError("hdr_unsupported", f"transfer {p.color_transfer}, primaries "
                               f"{p.color_primaries}: no tone mapping in this build")
         if p.duration_s < self.min_duration_s:
+            claim = _claim(task.path, p.stream_index)
+            if claim is not None and claim[1] and claim[1] >= self.min_duration_s:  # a long file cut short
+                raise RejectError("truncated", f"the file is cut short: {p.duration_s:.3f} s of the "
+                                  f"{claim[1]:.3f} s its header states decode")
             raise RejectError("too_short", f"{p.duration_s:.3f} s < {self.min_duration_s} s")
         if self.max_duration_s is not None and p.duration_s > self.max_duration_s:
             raise RejectError("too_long", f"{p.duration_s:.1f} s > {self.max_duration_s} s")
@@ -70,3 +74,14 @@ def _size(path: str) -> int:
 
     fs, _, (p,) = fsspec.get_fs_token_paths(path)
     return int(fs.size(p))
+
+
+def _claim(path: str, stream_index: int):
+    """:func:`curate.codec.probe.index_claim`, None when the file cannot say."""
+    from curate.codec.errors import CodecError
+    from curate.codec.probe import index_claim
+
+    try:
+        return index_claim(path, stream_index)
+    except CodecError:
+        return None

@@ -22,6 +22,7 @@ from curate.codec.colour import primaries_name, range_name, transfer_name
 from curate.codec.errors import CodecError, open_container
 from curate.codec.interlace import field_order_name
 from curate.codec.isobmff import is_truncated_mp4
+from curate.codec.matroska import segment_overrun
 from curate.codec.timestamps import frame_rate, untimed_rate
 
 
@@ -152,11 +153,21 @@ def _first_frame(path: str, index: int):
 def index_claim(path: str, index: int) -> tuple[int, float | None] | None:
     """What the index of an MP4/MOV cut short (:func:`curate.codec.isobmff.is_truncated_mp4`:
     a complete ``moov`` at the front, the media data cut off) lists for video stream
-    ``index``: ``(frames, seconds)``, seconds None when it gives no duration. None for any
+    ``index``: ``(frames, seconds)``, seconds None when it gives no duration; for a
+    Matroska/WebM file cut short (:func:`curate.codec.matroska.segment_overrun`) the
+    header's duration and the frames it holds at the stream's rate. None for any
     other file, or when the index lists no frames (fragmented MP4). Such a file decodes its
     prefix without an error (FFmpeg's threaded decoders drop a last, partial packet
     quietly), so only the index tells what is missing. Raises :class:`CodecError` when
     the file cannot be opened."""
+    if segment_overrun(path):  # Matroska/WebM cut short: its header's duration is the claim
+        with open_container(path) as container:
+            stream = container.streams[index]
+            rate = stream.average_rate or stream.guessed_rate
+            seconds = container.duration / av.time_base if container.duration else None
+        if not seconds or not rate:
+            return None
+        return max(1, round(seconds * float(rate))), seconds
     if not is_truncated_mp4(path):
         return None
     with open_container(path) as container:

@@ -157,7 +157,7 @@ def _cut_short(path: str, src, times: list[float], end_s: float, failed: list) -
         return src, failed
     frames, seconds = claim
     expected = src.model_copy(update={"num_frames": frames, "duration_s": seconds or src.duration_s})
-    return expected, [(CodecError("truncated", f"the file is cut short: its index lists {frames} frames"), end_s)]
+    return expected, [(CodecError("truncated", f"the file is cut short: its container states {frames} frames"), end_s)]
 
 
 def partial_row(task: SourceTask, probed, error: Exception, end_s: float):

@@ -85,6 +85,9 @@ def make_all(root: str) -> dict[str, str]:
     encode(p("back.mp4"), _frames(120))
     truncate(p("back.mp4"), p("cut back moov.mp4"), 0.6)
     webm_pipe(p("pipe.webm"))
+    encode(p("whole.mkv"), _frames(120))  # 4 s; the Segment's size is in its header
+    truncate(p("whole.mkv"), p("cut mkv.mkv"), 0.6)
+    truncate(p("whole.mkv"), p("cut mkv tiny.mkv"), 0.22)  # a few frames: under probe min_duration_s
     encode(p("av1.mkv"), _frames(60), codec="libsvtav1", options={"preset": "12"})
     encode(p("hevc10.mkv"), _frames(60), codec="libx265", pix_fmt="yuv420p10le",
            options={"preset": "ultrafast", "x265-params": "log-level=error"})

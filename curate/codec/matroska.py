@@ -1,0 +1,62 @@
+"""Tell a Matroska/WebM file cut short from its EBML header.
+
+A Matroska file is one EBML header element and one ``Segment`` element holding everything
+else; muxers that can seek (FFmpeg, mkvmerge) write the Segment's size once the file is
+complete. A file cut short (an interrupted download or copy) keeps that size in its
+header while the bytes behind it are missing, and FFmpeg then decodes the prefix without
+an error: the tail went missing with no row (found by a break test, an MKV cut in half
+that lost 18 s silently). A Segment of unknown size (live or piped WebM) says nothing.
+
+EBML variable-length integers (RFC 8794, section 4): the number of leading zero bits of
+the first byte gives the length (1 to 8 bytes); an element ID keeps its marker bit, a
+size drops it, and a size with every value bit set means unknown.
+"""
+
+from __future__ import annotations
+
+from curate import store
+
+EBML_ID = 0x1A45DFA3
+SEGMENT_ID = 0x18538067
+
+
+def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int | None, int]:
+    """``(value, next offset)`` of the variable-length integer at ``data[at:]``; value None
+    for an unknown size. Raises ValueError when the bytes do not hold one."""
+    if at >= len(data) or data[at] == 0:
+        raise ValueError("not an EBML variable-length integer")
+    first = data[at]
+    length = 8 - first.bit_length() + 1
+    if at + length > len(data):
+        raise ValueError("EBML integer runs past the bytes read")
+    value = first if keep_marker else first & ((1 << (8 - length)) - 1)
+    for byte in data[at + 1:at + length]:
+        value = (value << 8) | byte
+    if not keep_marker and value == (1 << (7 * length)) - 1:
+        return None, at + length
+    return value, at + length
+
+
+def segment_overrun(path: str) -> bool:
+    """True when ``path`` (local path or fsspec URL) starts like Matroska/WebM and its
+    Segment's declared size runs past the end of the file: the file was cut short.
+    False for any other file, a Segment of unknown size, or a file that cannot be read."""
+    try:
+        fs, where = store.filesystem(path)
+        size = fs.size(where)
+        with fs.open(where, "rb") as f:
+            head = f.read(64)
+        ident, at = _vint(head, 0, keep_marker=True)
+        if ident != EBML_ID:
+            return False
+        header_size, at = _vint(head, at, keep_marker=False)
+        if header_size is None:
+            return False
+        at += header_size
+        ident, at = _vint(head, at, keep_marker=True)
+        if ident != SEGMENT_ID:
+            return False
+        segment_size, at = _vint(head, at, keep_marker=False)
+    except (OSError, ValueError, ImportError):  # gone, a folder, refused, not EBML: not ours to judge
+        return False
+    return segment_size is not None and at + segment_size > size
