@@ -43,9 +43,12 @@ class ProbeStage(Stage):
             if exc.errno != errno.ELOOP:  # no permission, a store that refuses (403) or cannot be
                 raise  # reached: stage_error, redone by the next run (docs/cluster.md)
             raise RejectError("not_found", f"{type(exc).__name__}: {exc}") from exc
+        size = _size(task.path)
+        if size == 0:  # its decode_error named no file: '<none>' for a store URL (break test)
+            raise RejectError("truncated", "the file is empty (0 bytes)")
         p = probe(task.path)
         task.source = SourceInfo(
-            path=task.path, source_id=fingerprint, size_bytes=_size(task.path),
+            path=task.path, source_id=fingerprint, size_bytes=size,
             duration_s=round(p.duration_s, 6), fps=round(p.fps, 6), vfr=p.vfr,
             num_frames=p.num_frames, width=p.width, height=p.height, rotation=p.rotation, hflip=p.hflip,
             codec=p.codec, pix_fmt=p.pix_fmt, has_audio=p.has_audio,

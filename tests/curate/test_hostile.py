@@ -66,6 +66,9 @@ def test_a_source_the_store_refuses_is_a_stage_error_a_missing_one_not_found(tmp
     for path, reason in ((str(tmp_path / "gone.mp4"), "not_found"), (str(tmp_path / "dir.mp4"), "not_found")):
         task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=""))
         assert [r.reason for r in task.rejects] == [reason], path
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    task = ProbeStage(limits=None)(SourceTask(path=str(tmp_path / "empty.mp4"), work_dir=""))
+    assert [(r.reason, r.detail) for r in task.rejects] == [("truncated", "the file is empty (0 bytes)")]
     monkeypatch.setattr(probe_mod, "source_fingerprint", refused)
     (tmp_path / "deny.mkv").write_bytes(b"x")
     task = ProbeStage(limits=None)(SourceTask(path=str(tmp_path / "deny.mkv"), work_dir=""))  # in this process
