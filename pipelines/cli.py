@@ -181,12 +181,15 @@ def _one_line_warnings() -> None:
     ``warnings.warn`` call on a second line, the source text of this package (found by a
     new-user walk-through: 28 lines for 14 warnings of one train run)."""
     default = warnings.formatwarning
+    if getattr(default, "vidcurate", False):  # set by an earlier main() in this process
+        return
 
     def fmt(message, category, filename, lineno, line=None):
         if (category.__module__ or "").split(".")[0] in ("train", "pipelines", "curate"):
             return f"warning: {message}\n"
         return default(message, category, filename, lineno, line)
 
+    fmt.vidcurate = True
     warnings.formatwarning = fmt
 
 

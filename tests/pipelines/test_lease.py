@@ -1,0 +1,146 @@
+"""The run lease (pipelines/lease.py): one live run per output, take-overs of stopped
+runs, the heartbeat, and what a run does when another took its output over."""
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from curate import store
+from pipelines.lease import Lease
+from pipelines.workstore import OutputInUseError, WorkStore
+from support.pipelines import LOCAL_YAML
+from support.synth import Shot, shots_video
+from support.workstores import SETTINGS, lease_file, plant_lease
+
+
+def test_live_lease_of_another_run_is_refused(tmp_path):
+    plant_lease(lease_file(tmp_path), "another-node", 4242, time.time() + 600)
+    with pytest.raises(OutputInUseError, match="in use by another vidcurate run"):
+        with WorkStore(str(tmp_path), SETTINGS):
+            pass
+    assert json.loads(store.read_bytes(lease_file(tmp_path)))["owner"] == "someone"  # left alone
+
+
+def test_a_live_lease_from_another_pid_namespace_of_this_host_is_refused(tmp_path):
+    """Two containers with one host name: the other's pid means nothing here, so its lease
+    stands until it expires (found by a break test: it was taken over at once)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+    child.wait()  # a pid that is gone in this namespace
+    plant_lease(lease_file(tmp_path), socket.gethostname(), child.pid, time.time() + 600, pidns="1")
+    with pytest.raises(OutputInUseError, match="in use by another vidcurate run"):
+        with WorkStore(str(tmp_path), SETTINGS):
+            pass
+
+
+@pytest.mark.parametrize("host_pid", [("another-node", 4242), ("same-host-dead-pid", None)])
+def test_stale_lease_is_taken_over_with_a_warning_and_released(tmp_path, caplog, host_pid):
+    host, pid = host_pid
+    if pid is None:  # a killed run on this host: its pid is gone, the expiry still ahead
+        child = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+        child.wait()
+        host, pid, expiry = socket.gethostname(), child.pid, time.time() + 600
+    else:  # a run on another node that stopped renewing
+        expiry = time.time() - 1
+    plant_lease(lease_file(tmp_path), host, pid, expiry)
+    with caplog.at_level(logging.WARNING, logger="pipelines.lease"):
+        with WorkStore(str(tmp_path), SETTINGS) as ws:
+            held = json.loads(store.read_bytes(lease_file(tmp_path)))
+            assert held["owner"] == ws.lease.owner and held["pid"] == os.getpid()
+    assert "taking over the lease" in caplog.text
+    assert not store.exists(lease_file(tmp_path))  # given back on exit
+
+
+def test_heartbeat_renews_the_lease(tmp_path):
+    lease = Lease(lease_file(tmp_path), ttl_s=0.6, settle_s=0.0)
+    with lease:
+        first = lease.read()["expiry"]
+        deadline = time.time() + 30
+        while lease.read()["expiry"] == first and time.time() < deadline:
+            time.sleep(0.05)
+        assert lease.read()["expiry"] > first
+        assert lease.read()["owner"] == lease.owner
+
+
+def test_heartbeat_never_takes_back_a_lease_another_run_took_over(tmp_path, caplog):
+    lease = Lease(lease_file(tmp_path), ttl_s=0.3, settle_s=0.0)
+    with caplog.at_level(logging.ERROR, logger="pipelines.lease"):
+        lease.acquire()
+        deadline = time.time() + 60
+        while lease._thread.is_alive() and time.time() < deadline:  # until the heartbeat sees it
+            if lease.read()["owner"] != "someone":  # (re)plant: a beat may have been mid-write
+                plant_lease(lease_file(tmp_path), "another-node", 4242, time.time() + 600)
+            lease._thread.join(timeout=0.05)
+        assert not lease._thread.is_alive()
+        lease.release()
+    assert json.loads(store.read_bytes(lease_file(tmp_path)))["owner"] == "someone"
+    assert "was taken over" in caplog.text
+
+
+def test_check_stops_a_run_whose_lease_another_run_overwrote(tmp_path):
+    """Two runs that both pass acquire (the read-write race): the one whose lease was
+    overwritten learns it from check(), by a fresh read or from its heartbeat."""
+    lease = Lease(lease_file(tmp_path), ttl_s=600, settle_s=0.0)
+    lease.acquire()
+    lease.check()  # still ours: nothing raised
+    plant_lease(lease_file(tmp_path), "another-node", 4242, time.time() + 600)
+    with pytest.raises(OutputInUseError, match="another vidcurate run took over .* pid 4242"):
+        lease.check()
+    store.remove(lease_file(tmp_path))  # that run finished and removed it: still not ours
+    with pytest.raises(OutputInUseError, match="took over"):
+        lease.check()
+    lease.lost = {"owner": "someone", "host": "h", "pid": 1}  # what the heartbeat records
+    lease._write()
+    with pytest.raises(OutputInUseError, match="pid 1;"):
+        lease.check()
+    lease.release()
+
+
+def test_a_run_whose_output_was_taken_over_writes_no_index_and_exits_3(ray_session, tmp_path, monkeypatch, capsys):
+    """The lease overwritten while the sources ran (as a second run that raced past
+    acquire does): the run stops before its index, shards and manifest, exit 3, and
+    its committed sources stay for the next run."""
+    import pipelines.runner as runner
+    from pipelines.cli import main
+
+    src = tmp_path / "v.mp4"
+    shots_video(str(src), [Shot(3, 45)], 96, 64)
+    out = tmp_path / "out"
+    real = runner.drop_duplicates
+
+    def overwritten(*args, **kwargs):
+        plant_lease(lease_file(out), socket.gethostname(), os.getppid(), time.time() + 600)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "drop_duplicates", overwritten)
+    assert main(["run", LOCAL_YAML, "--input", str(src), "--output", str(out), "--quiet"]) == 3
+    assert "another vidcurate run took over" in capsys.readouterr().err
+    assert not (out / "index.parquet").exists() and not (out / "shards").exists()
+    assert not (out / "manifest.json").exists()
+    assert len(os.listdir(out / "work" / "sources")) == 1  # the committed source is kept
+    assert json.loads(store.read_bytes(lease_file(out)))["owner"] == "someone"  # not removed
+
+
+def test_a_ctrl_c_while_the_lease_settles_leaves_no_lease_behind(tmp_path):
+    """Interrupted between writing the lease and reading it back, the run takes it away
+    again: the next run finds the folder free (it had found a stale lease to take over)."""
+    lease = Lease(lease_file(tmp_path), settle_s=0.0)
+    reads = []
+    real_read = lease.read
+
+    def read():
+        reads.append(store.exists(lease_file(tmp_path)))
+        if len(reads) == 2:  # the read-back after writing: the Ctrl-C comes now
+            raise KeyboardInterrupt
+        return real_read()
+
+    lease.read = read
+    with pytest.raises(KeyboardInterrupt):
+        lease.acquire()
+    assert reads[:2] == [False, True]  # none before, ours written
+    assert not store.exists(lease_file(tmp_path))
