@@ -192,7 +192,8 @@ class ShardStage(Stage):
 
     def write(self, records: list[ClipRecord], clip_file: Callable[[str], str], out_dir: str,
               text: Callable[[ClipRecord], str] = caption_text,
-              pack: Callable[[list[ShardJob]], list[ShardInfo]] | None = None) -> list[ShardInfo]:
+              pack: Callable[[list[ShardJob]], list[ShardInfo]] | None = None, staging: str = "run",
+              before_moves: Callable[[], None] | None = None) -> list[ShardInfo]:
         """Write shards for ``records`` and return their infos, in shard order.
 
         ``pack`` runs the jobs (e.g. one Ray task each); by default they run here, one
@@ -202,18 +203,25 @@ class ShardStage(Stage):
         break test: a run killed between rewriting one shard and writing the index left
         index rows without samples and samples in no index); what is left is the short
         window of the moves and the index's put, which the same command repairs. Removes
-        stale shards of an earlier run that had more shards. Raises FileNotFoundError when
-        a clip is missing from the store.
+        stale shards of an earlier run that had more shards. ``staging``: this run's own
+        folder under ``shards-next/`` (its lease owner: a run that took the output over
+        never moves another's shards); ``before_moves()`` is called once all are packed
+        and may raise to stop before any move (the lease check). Raises FileNotFoundError
+        when a clip is missing from the store.
         """
         jobs = self.jobs(records, clip_file, out_dir, text)
-        staging = store.join(out_dir, "work", STAGING)
-        for leftover in store.listdir(staging):  # of a run that stopped while packing
-            store.remove(store.join(staging, leftover))
+        root = store.join(out_dir, "work", STAGING)
+        for leftover in store.listdir(root):  # of runs that stopped while packing
+            store.remove_tree(store.join(root, leftover))
+        staging = store.join(root, staging)
         staged = [replace(j, location=store.join(staging, j.name)) for j in jobs]
         infos = pack(staged) if pack is not None else [write_shard(j) for j in staged]
+        if before_moves is not None:
+            before_moves()
         for job in jobs:  # all packed: now the quick part, while readers may look
             store.move(store.join(staging, job.name), job.location)
         store.remove_empty_folder(staging)
+        store.remove_empty_folder(root)
         remove_stale(store.join(out_dir, "shards"), len(infos))
         return infos
 

@@ -129,6 +129,16 @@ def move(src: str, dst: str) -> None:
         fs.mv(src_path, dst_path)
 
 
+def remove_tree(location: str) -> None:
+    """Delete the object or folder (prefix) at ``location`` with everything under it;
+    nothing when it is gone."""
+    fs, path = filesystem(location)
+    try:
+        fs.rm(path, recursive=True)
+    except FileNotFoundError:
+        pass
+
+
 def remove_empty_folder(location: str) -> None:
     """Remove the local folder ``location`` if it exists and is empty (object stores have
     no folders: nothing to do)."""

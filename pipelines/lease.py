@@ -122,6 +122,15 @@ class Lease:
             except Exception as exc:  # noqa: BLE001 - a failed renewal is retried next beat
                 log.warning("could not renew the lease %s: %s", self.location, exc)
 
+    def held(self) -> bool:
+        """Whether the lease is still this run's (no take-over seen, and a fresh read names
+        this run); False when it cannot be read."""
+        try:
+            held = self.lost or self.read()
+        except OSError:
+            return False
+        return held is not None and held.get("owner") == self.owner
+
     def check(self) -> None:
         """Raise :class:`OutputInUseError` unless the lease is still this run's: before a run
         writes what others read (index, shards, manifest). Catches the take-over the

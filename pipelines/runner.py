@@ -241,10 +241,18 @@ class Runner:
         rejects += post_rejects
         walls["caption"] = time.perf_counter() - t
         t = time.perf_counter()
-        self.store.lease.check()  # another run took the output over: it writes the index, not this one
+        lease = self.store.lease
+        lease.check()  # another run took the output over: it writes the index, not this one
         text = partial(caption_text, variant=self.pipeline.caption_variant())
-        shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output, text=text,
-                                                pack=pack_shards)
+        try:
+            shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output, text=text,
+                                                    pack=pack_shards, staging=lease.owner,
+                                                    before_moves=lease.check)
+        except OSError as exc:  # its clips or staged shards gone: a run that took over cleaned them
+            if not lease.held():
+                lease.check()
+            raise exc
+        lease.check()  # again: the packing is long, the moves and the index's put are not
         kept = sorted(kept, key=lambda r: r.clip_id)
         write_parquet(ClipRecord, kept, store.join(self.output, "index.parquet"))
         write_parquet(RejectRecord, rejects, store.join(self.output, "rejects.parquet"))

@@ -290,3 +290,29 @@ def test_shards_are_the_same_bytes_packed_in_parallel_or_one_by_one(curated_run,
         members = [r for r in shuffled if r.shard == info.name]
         assert len(members) == info.samples
         assert len(members) == 1 or sum(r.clip.size_bytes for r in members) <= stage.target_mb * 1e6
+
+
+def test_no_shard_moves_in_when_the_check_before_the_moves_fails(curated_run, tmp_path):
+    """Found by a break test: a run that lost its lease while packing still moved its
+    shards in (and both runs' staged shards shared one folder). Each run stages under its
+    own name and checks before moving; a failed check moves nothing."""
+    from curate.shards import ShardStage
+    from schemas import ClipRecord, read_records
+
+    records = read_records(ClipRecord, str(curated_run / "index.parquet"))
+
+    def clip_file(clip_id: str) -> str:
+        return store.join(str(curated_run), "work", "clips", f"{clip_id}.mp4")
+
+    def taken_over():
+        raise OutputInUseError("another vidcurate run took over")
+
+    out = tmp_path / "out"
+    (out / "work" / "shards-next" / "other-run").mkdir(parents=True)  # a stopped run's leftovers
+    (out / "work" / "shards-next" / "other-run" / "shard-000000.tar").write_bytes(b"old")
+    with pytest.raises(OutputInUseError):
+        ShardStage().write(records, clip_file, str(out), staging="me", before_moves=taken_over)
+    assert not (out / "shards").exists()
+    assert [p.name for p in (out / "work" / "shards-next").iterdir()] == ["me"]  # leftovers swept
+    assert ShardStage().write(records, clip_file, str(out), staging="me")[0].samples == len(records)
+    assert not (out / "work" / "shards-next").exists() and (out / "shards" / "shard-000000.tar").exists()

@@ -308,7 +308,7 @@ def test_a_run_stopped_while_packing_leaves_the_earlier_shards_and_index(kept, v
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
     assert (_shards(out), (out / "index.parquet").read_bytes()) == before
-    assert list((out / "work" / "shards-next").glob("shard-*.tar"))  # packed, not in shards/
+    assert list((out / "work" / "shards-next").glob("*/shard-*.tar"))  # packed, not in shards/
     monkeypatch.setattr(runner, "pack_shards", real)
     run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
     assert _shards(out) == _shards(kept) and not (out / "work" / "shards-next").exists()
