@@ -22,7 +22,7 @@ class ProbeStage(Stage):
 
     Config: ``min_duration_s`` (shorter sources are ``too_short``) and
     ``max_duration_s`` (longer ones are ``too_long``; None = no limit), in seconds.
-    Rejects: ``not_found`` (missing, a folder, a symlink loop; the next run looks again),
+    Rejects: ``not_found`` (missing, a folder, a symlink loop, a name too long; the next run looks again),
     ``no_video_stream``, ``unsupported_codec``, ``truncated``,
     ``decode_error`` (see :func:`curate.codec.probe.probe`), ``hdr_unsupported`` (PQ or
     HLG transfer: :mod:`curate.codec.colour`).
@@ -40,7 +40,7 @@ class ProbeStage(Stage):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:  # missing, a folder
             raise RejectError("not_found", f"{type(exc).__name__}: {exc}") from exc
         except OSError as exc:
-            if exc.errno != errno.ELOOP:  # no permission, a store that refuses (403) or cannot be
+            if exc.errno not in (errno.ELOOP, errno.ENAMETOOLONG):  # no permission, a store that refuses (403) or cannot be
                 raise  # reached: stage_error, redone by the next run (docs/cluster.md)
             raise RejectError("not_found", f"{type(exc).__name__}: {exc}") from exc
         size = _size(task.path)

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable
 
@@ -64,6 +65,8 @@ from curate.stage import Stage
 from curate.tasks import ClipTask
 from pipelines.lease import DEFAULT_TTL_S, Lease, OutputInUseError
 from schemas import ClipRecord, RejectRecord
+
+log = logging.getLogger(__name__)
 
 __all__ = ["OutputInUseError", "WorkStore", "extract_again", "frames_needed"]
 
@@ -216,9 +219,16 @@ class WorkStore:
         names fewer inputs (found by a break test: a rerun on a subset emptied the index and
         shards of the rest, which ``work/clips`` no longer held)."""
         mine = {self._name(p, retry) for p in source_paths for retry in (False, True)}
-        names = sorted(n for n in self._committed if n not in mine)
-        blobs = store.read_many([store.join(self.sources_dir, n) for n in names])
-        return [json.loads(b)["path"] for b in blobs]
+        # finished ones only: a .retry commit (stage_error, not_found) of a source not named
+        # again had counted towards exit 5 on every later run, never redone (break test)
+        names = sorted(n for n in self._committed if n not in mine and not n.endswith(".retry.json"))
+        out = []
+        for name, blob in zip(names, store.read_many([store.join(self.sources_dir, n) for n in names])):
+            try:
+                out.append(json.loads(blob)["path"])
+            except (ValueError, KeyError):  # damaged: that source is not kept, the run goes on
+                log.warning("ignoring an unreadable commit %s", store.join(self.sources_dir, name))
+        return out
 
     def load(self, source_paths: list[str]) -> tuple[list[ClipRecord], list[RejectRecord], dict[str, float], dict[str, float]]:
         """Records, reject rows, summed stage timings and source durations (s) of ``source_paths``."""

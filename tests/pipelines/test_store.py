@@ -316,3 +316,21 @@ def test_no_shard_moves_in_when_the_check_before_the_moves_fails(curated_run, tm
     assert [p.name for p in (out / "work" / "shards-next").iterdir()] == ["me"]  # leftovers swept
     assert ShardStage().write(records, clip_file, str(out), staging="me")[0].samples == len(records)
     assert not (out / "work" / "shards-next").exists() and (out / "shards" / "shard-000000.tar").exists()
+
+
+def test_earlier_sources_are_finished_ones_and_a_damaged_commit_is_passed_over(tmp_path, caplog):
+    """Found by a break test: an earlier run's stage_error source, not named again, made
+    every later run exit 5 without ever being redone; a 0-byte commit made every run
+    an internal error."""
+    out = str(tmp_path / "out")
+    failed = RejectRecord(source_path="/in/bad.mp4", source_id="s", stage="probe", reason="stage_error")
+    with WorkStore(out, SETTINGS) as ws:
+        ws.commit("/in/good.mp4", [], [_reject("/in/good.mp4")], {})
+        ws.commit("/in/bad.mp4", [], [failed], {})
+        ws.commit("/in/broken.mp4", [], [], {})
+    from curate.ids import text_id
+
+    (tmp_path / "out" / "work" / "sources" / f"{text_id('/in/broken.mp4')}.json").write_bytes(b"")
+    with WorkStore(out, SETTINGS) as again:
+        assert again.earlier_sources(["/in/new.mp4"]) == ["/in/good.mp4"]
+    assert "ignoring an unreadable commit" in caplog.text
