@@ -165,6 +165,8 @@ def index_claim(path: str, index: int) -> tuple[int, float | None] | None:
             stream = container.streams[index]
             rate = stream.average_rate or stream.guessed_rate
             seconds = container.duration / av.time_base if container.duration else None
+            if seconds and rate and len(container.streams) > 1 and _video_ended_first(container, index):
+                return None  # the cut is in a longer audio track: every video frame is there
         if not seconds or not rate:
             return None
         return max(1, round(seconds * float(rate))), seconds
@@ -175,6 +177,20 @@ def index_claim(path: str, index: int) -> tuple[int, float | None] | None:
         frames = int(stream.frames or 0)
         seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
     return (frames, seconds) if frames > 0 else None
+
+
+def _video_ended_first(container, index: int, margin_s: float = 1.0) -> bool:
+    """Whether stream ``index``'s last packet ends more than ``margin_s`` seconds before
+    the last packet of the file: streams are interleaved, so in a file cut short every
+    stream ends near the cut, and a video ending well before it was complete (audio longer
+    than video: the header's duration is the audio's; found by a break test)."""
+    ends: dict[int, float] = {}
+    for packet in container.demux():
+        if packet.pts is not None and packet.time_base is not None:
+            t = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            ends[packet.stream.index] = max(ends.get(packet.stream.index, t), t)
+    video = ends.get(index)
+    return video is not None and max(ends.values()) - video > margin_s
 
 
 def probe(path: str) -> ProbeResult:

@@ -88,6 +88,8 @@ def make_all(root: str) -> dict[str, str]:
     encode(p("whole.mkv"), _frames(120))  # 4 s; the Segment's size is in its header
     truncate(p("whole.mkv"), p("cut mkv.mkv"), 0.6)
     truncate(p("whole.mkv"), p("cut mkv tiny.mkv"), 0.22)  # a few frames: under probe min_duration_s
+    with_audio(p("audio 14s.mkv"), 2.0, 14.0)  # the header's duration is the audio's
+    truncate(p("audio 14s.mkv"), p("cut in audio mkv.mkv"), 0.9)  # every video frame still there
     encode(p("av1.mkv"), _frames(60), codec="libsvtav1", options={"preset": "12"})
     encode(p("hevc10.mkv"), _frames(60), codec="libx265", pix_fmt="yuv420p10le",
            options={"preset": "ultrafast", "x265-params": "log-level=error"})
