@@ -65,6 +65,16 @@ def preload(module: str) -> threading.Thread:
     return thread
 
 
+def _is_file(location: str) -> bool:
+    """Whether ``location`` (the --output) is an existing file or store object; False when
+    the store cannot say (it is asked again, with a clear error, when the lease is taken)."""
+    try:
+        fs, bare = store.filesystem(location)
+        return bool(fs.isfile(bare))
+    except Exception:  # noqa: BLE001 - no backend, no credentials, no endpoint
+        return False
+
+
 def _ray_running() -> bool:
     """Whether this process is connected to a Ray (without importing Ray when it is not)."""
     ray = sys.modules.get("ray")
@@ -80,8 +90,7 @@ class Runner:
         if self.output.startswith("memory://"):
             raise UsageError(f"--output {output}: a memory:// store lives in one process; "
                              "Ray workers cannot write to it")
-        fs, bare = store.filesystem(self.output)
-        if store.is_local(fs) and fs.isfile(bare):  # said before its name is excluded from the inputs
+        if _is_file(self.output):  # said before its name is excluded from the inputs
             raise UsageError(f"--output {output}: is a file; --output names a folder (a new one, "
                              "or an earlier run's output to resume)")
         self.progress = Progress(enabled=progress)

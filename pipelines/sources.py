@@ -123,7 +123,7 @@ def _files(fs, root: str, matched: bool) -> list[tuple[str, bool]]:
 def _expand_one(arg: str, found: Inputs) -> None:
     protocol = _protocol(arg)
     fs = fsspec.filesystem(protocol)
-    bare = arg if protocol == "file" else arg.split("://", 1)[1]
+    bare = arg.removeprefix("file://") if protocol == "file" else arg.split("://", 1)[1]  # file:///a is /a
     if isinstance(arg, InputList):
         if fs.isdir(bare):
             raise UsageError(f"--input-list {arg}: is a folder; --input-list takes a text file "

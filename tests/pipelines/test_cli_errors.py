@@ -134,3 +134,15 @@ def test_an_output_that_is_a_file_is_exit_2_naming_it(video, tmp_path, capsys):
         assert err.strip() == (f"error: --output {out}: is a file; --output names a folder "
                                "(a new one, or an earlier run's output to resume)")
     assert taken.read_text() == "mine\n"
+
+
+def test_an_output_that_is_a_store_object_is_exit_2(s3, video, monkeypatch, capsys):  # noqa: F811
+    """Found by a break test: an S3 --output naming an existing object (a video) was taken
+    as a prefix, and the video then stopped being an input."""
+    for key, value in s3.env.items():
+        monkeypatch.setenv(key, value)
+    s3.fs().pipe(s3.url("raw", "eat.mp4").split("://", 1)[1], b"video bytes")
+    out = s3.url("raw", "eat.mp4")
+    assert main(["run", LOCAL_YAML, "--input", video, "--output", out, "--quiet"]) == 2
+    assert f"error: --output {out}: is a file;" in capsys.readouterr().err
+    assert s3.files("raw") == {"raw/eat.mp4": len(b"video bytes")}

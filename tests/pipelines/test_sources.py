@@ -188,3 +188,9 @@ def test_store_folder_markers_are_no_input_files():
             return ["bkt/in/a.mp4", "bkt/in/sub/", "bkt/in/dir.mp4/", "bkt/in/sub/b.mkv"]
 
     assert _files(Listing(), "bkt/in", False) == [("bkt/in/a.mp4", False), ("bkt/in/sub/b.mkv", False)]
+
+
+def test_a_file_url_input_is_the_local_path(tree):
+    """``--input file:///abs/one.mp4`` was 'no such file or folder' (break test)."""
+    path = str(tree / "a" / "one.mp4")
+    assert expand_inputs([f"file://{path}"]) == [path]
