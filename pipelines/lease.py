@@ -137,14 +137,15 @@ class Lease:
         heartbeat saw, and one since (the write race in the module docstring, or a run that
         took a lease this one failed to renew): of two runs that both got past
         :meth:`acquire`, at most one writes the output."""
+        if self.held():
+            return
         held = self.lost or self.read()
-        if held is None or held.get("owner") != self.owner:
-            raise OutputInUseError(
-                f"{os.path.dirname(os.path.dirname(self.location))}: another vidcurate run took over "
-                f"this output's lease {self.location} (host {(held or {}).get('host')}, pid "
-                f"{(held or {}).get('pid')}; none left when absent); nothing of this run's index or "
-                "shards was written, and its committed sources are kept: run the command again once "
-                "that run has finished")
+        raise OutputInUseError(
+            f"{os.path.dirname(os.path.dirname(self.location))}: another vidcurate run took over "
+            f"this output's lease {self.location} (host {(held or {}).get('host')}, pid "
+            f"{(held or {}).get('pid')}; none left when absent); nothing of this run's index or "
+            "shards was written, and its committed sources are kept: run the command again once "
+            "that run has finished")
 
     def release(self) -> None:
         """Stop the heartbeat and delete the lease if it is still ours."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import fsspec
 import numpy as np
 
+from curate import store
 from curate.dedup.codes import hex_codes
 
 
@@ -83,7 +84,7 @@ def _same_file(fs, a: str, b: str) -> bool:
     folder (``os.path.realpath``, then ``os.path.samefile`` when both exist)."""
     if posixpath.normpath(a) == posixpath.normpath(b):
         return True
-    if "file" not in fs.protocol and "local" not in fs.protocol:
+    if not store.is_local(fs):
         return False
     if os.path.realpath(a) == os.path.realpath(b):
         return True
