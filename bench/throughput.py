@@ -1,6 +1,6 @@
 """Throughput of ``vidcurate run`` against baselines measured in the same run (issue 10).
 
-    python bench/throughput.py [--footage DIR] [--pipeline pipelines/local.yaml]
+    python bench/throughput.py [--footage DIR] [--pipeline pipelines/local.yaml] [--also-ray]
                                [--long-minutes 10] [--cache ~/.cache/vidcurate-bench]
                                [--sets footage,long] [--repeat 1]
 
@@ -24,7 +24,9 @@ seconds of video per wall second, and ratios for
   pipeline's wall time from manifest.json, and its per-source phase (decode, detect,
   encode, score; no start-up, dedup or shards), with per-stage seconds (each clip's
   stage time summed: threads and workers overlap, so not CPU seconds); ``--repeat N``
-  runs the floor and the pipeline N times and reports medians and ranges;
+  runs the floor and the pipeline N times and reports medians and ranges; with
+  ``--also-ray`` it also runs with ``ray.start: always`` (a local Ray of its own; the
+  shipped pipelines start none for plain CPU steps) and gives that wall time beside it;
 - CPU seconds of the floor and of ``vidcurate run``, the latter by kind of process
   (one-decode passes, Ray workers, driver, Ray's own processes; :mod:`cpu_account`);
 - peak memory per worker: the largest private memory (USS) of a Ray worker plus its
@@ -211,20 +213,40 @@ def vidcurate_run(files: list[str], pipeline: str, out: str) -> dict:
             "cpu": cpu.seconds()}
 
 
-def measure(files: list[str], pipeline: str, tmp: str, label: str, repeat: int = 1) -> None:
+def with_ray(pipeline: str, tmp: str) -> str:
+    """A copy of ``pipeline`` with ``ray.start: always`` (a local Ray of the run's own)."""
+    import yaml  # noqa: PLC0415
+
+    with open(pipeline, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    data.setdefault("ray", {})["start"] = "always"
+    path = os.path.join(tmp, "with_ray.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(data, f, sort_keys=False)
+    return path
+
+
+def measure(files: list[str], pipeline: str, tmp: str, label: str, repeat: int = 1,
+            also_ray: bool = False) -> None:
     """Run every method on ``files`` and print one table (module docstring). With
     ``repeat`` > 1 the transcode floor and the pipeline run ``repeat`` times, one after
-    the other, and the table gives their medians (the ratios are of medians) and ranges."""
+    the other, and the table gives their medians (the ratios are of medians) and ranges.
+    ``also_ray``: the pipeline also runs with ``ray.start: always`` each time, and its
+    wall time is given beside the run without Ray."""
     video_s = sum(probe(p).duration_s for p in files)
     floor = decode_floor(files)
     sd = scenedetect_cli(files, os.path.join(tmp, "sd"))
-    trans_all, trans_cpu, runs = [], [], []
+    trans_all, trans_cpu, runs, ray_runs = [], [], [], []
+    ray_pipeline = with_ray(pipeline, tmp) if also_ray else None
     for k in range(repeat):
         wall, cpu = transcode_floor(files, os.path.join(tmp, "transcode"))
         trans_all.append(wall)
         trans_cpu.append(cpu)
         runs.append(vidcurate_run(files, pipeline, os.path.join(tmp, f"out{k}")))
         shutil.rmtree(os.path.join(tmp, f"out{k}"), ignore_errors=True)
+        if ray_pipeline:
+            ray_runs.append(vidcurate_run(files, ray_pipeline, os.path.join(tmp, f"ray{k}")))
+            shutil.rmtree(os.path.join(tmp, f"ray{k}"), ignore_errors=True)
     med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731 - the median of an odd count
     trans = med(trans_all)
     run = min(runs, key=lambda r: abs(r["pipeline"] - med([x["pipeline"] for x in runs])))
@@ -241,6 +263,14 @@ def measure(files: list[str], pipeline: str, tmp: str, label: str, repeat: int =
     print(f"{'method':46s} {'wall s':>8s} {'video s / s':>12s}")
     for name, secs, rng in rows:
         print(f"{name:46s} {secs:8.2f} {video_s / secs:12.2f}{rng}")
+    if ray_runs:
+        walls = [r["pipeline"] for r in ray_runs]
+        print(f"{'vidcurate run, ray.start: always (pipeline)':46s} {med(walls):8.2f} {video_s / med(walls):12.2f}"
+              f"{spread(walls)}: {med(walls) / trans:.2f}x the floor; without Ray {run['pipeline'] / med(walls):.2f}x "
+              "its time")
+        ray_cpu = min(ray_runs, key=lambda r: abs(r["pipeline"] - med(walls)))["cpu"]
+        print(f"CPU seconds with Ray: {sum(ray_cpu.values()):.1f} = "
+              + " + ".join(f"{k} {v:.1f}" for k, v in sorted(ray_cpu.items(), key=lambda kv: -kv[1])))
     stages = ", ".join(f"{k} {v:.1f}" for k, v in sorted(run["stage_s"].items(), key=lambda kv: -kv[1]))
     print(f"stage seconds (summed over clips and workers): {stages}")
     print(f"ratio pipeline wall / transcode floor: {run['pipeline'] / trans:.2f} "
@@ -267,6 +297,8 @@ def main() -> None:
     parser.add_argument("--sets", default="footage,long", help="which sets to run: footage, long or both")
     parser.add_argument("--repeat", type=int, default=1, help="runs of the floor and the pipeline per set "
                         "(odd; medians reported): wall times move by a few seconds between runs")
+    parser.add_argument("--also-ray", action="store_true", help="also run the pipeline with ray.start: always "
+                        "(a local Ray of its own) and give its wall time beside the run without Ray")
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/vidcurate-bench"),
                         help="where the long source is kept between runs")
     args = parser.parse_args()
@@ -275,11 +307,11 @@ def main() -> None:
         for sub in ("short", "long"):
             os.makedirs(os.path.join(tmp, sub, "transcode"), exist_ok=True)
         if "footage" in args.sets:
-            measure(files, args.pipeline, os.path.join(tmp, "short"), "footage", args.repeat)
+            measure(files, args.pipeline, os.path.join(tmp, "short"), "footage", args.repeat, args.also_ray)
         if args.long_minutes > 0 and "long" in args.sets:
             path = long_source(files, args.long_minutes * 60.0, args.cache)
             measure([path], args.pipeline, os.path.join(tmp, "long"), f"one {args.long_minutes:g}-minute 1080p source",
-                    args.repeat)
+                    args.repeat, args.also_ray)
 
 
 if __name__ == "__main__":

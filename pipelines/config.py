@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -58,15 +58,20 @@ class PipelineError(ValueError):
 
 
 class RayOptions(BaseModel):
-    """How to start a local Ray when no ``--address`` is given (``num_cpus`` None = all;
+    """How a run without ``--address`` uses this machine (``num_cpus`` None = all;
     ``head_start``: the driver works on small sources while Ray starts; ``local_passes``
-    (with ``head_start``): the driver keeps every source, one pass per CPU of the Ray;
-    :mod:`pipelines.headstart`)."""
+    (with ``head_start``): the driver keeps every source, one pass per CPU;
+    :mod:`pipelines.headstart`). ``start``: ``when_needed`` (a run whose steps are all
+    plain CPU steps, with local passes, starts no Ray: its sources, dedup's parallel
+    calls, shard packing and report thumbnails run on the local passes' sandbox
+    children) or ``always`` (it starts a local Ray of its own, which runs what follows
+    the sources)."""
 
     model_config = ConfigDict(extra="forbid")
     num_cpus: int | None = Field(None, ge=1)
     head_start: bool = True
     local_passes: bool = True
+    start: Literal["when_needed", "always"] = "when_needed"
 
 
 class Pipeline(BaseModel):

@@ -39,12 +39,16 @@ had waited about a second for those imports before its first source.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from curate import guard
+from curate.guard import Limits
+from curate.parallel import apply_call
 from curate.tasks import ClipTask
 from pipelines.rows import PassSteps, loads
 
@@ -68,13 +72,16 @@ class HeadStart:
     """
 
     def __init__(self, steps: PassSteps, work_dir: str, order: list[str], deliver: Deliver,
-                 keep_all: bool = False):
+                 keep_all: bool = False, serve: Limits | None = None):
         self.steps, self.work_dir, self.deliver = steps, work_dir, deliver
         self.keep_all = keep_all
+        self.serve = serve  # a local run without Ray: threads then serve calls (see calls)
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
         self._queue = list(reversed(order)) if keep_all else list(order)  # taken from the end
         self._taken: list[str] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._closed = threading.Event()
         self.error: BaseException | None = None
         self._threads: list[threading.Thread] = []
         self._ended: list[threading.Event] = []  # one per thread, set as its work ends (see wait)
@@ -119,8 +126,51 @@ class HeadStart:
                     with self._lock:
                         self.error = self.error or exc
                         self._stopped.set()  # the other threads take no further source
+                ended.set()
+                if self.serve is not None:
+                    self._serve_calls()
         finally:
             ended.set()
+
+    def _serve_calls(self) -> None:
+        """Run calls (:meth:`calls`) in this thread's sandbox children until :meth:`close`."""
+        while (item := self._calls.get()) is not None:
+            job, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                ok, value = guard.run_limited(apply_call, job, self.serve)
+            except BaseException as exc:  # noqa: BLE001 - the caller's to raise
+                future.set_exception(exc)
+                continue
+            (future.set_result if ok else future.set_exception)(value)
+
+    def calls(self, fn: Callable, calls: list[tuple], shared: tuple = ()) -> list:
+        """``[fn(*shared, *args) for args in calls]`` (:data:`curate.parallel.Calls`), each in
+        the sandbox child of a thread that has finished its sources (``serve`` limits: a
+        call that runs over them, or whose child dies, is retried, then raises
+        :class:`curate.guard.LimitExceeded`); results in order. The work's own exception is
+        raised here. Needs ``serve``; raises RuntimeError without it or after :meth:`close`."""
+        if self.serve is None or self._closed.is_set():
+            raise RuntimeError("this head start serves no calls")
+        futures = []
+        for args in calls:
+            future: Future = Future()
+            self._calls.put(((fn, tuple(shared) + tuple(args)), future))
+            futures.append(future)
+        return [f.result() for f in futures]
+
+    @property
+    def cpus(self) -> int:
+        """Threads that serve calls (one sandbox child each at a time)."""
+        return len(self._events())
+
+    def close(self) -> None:
+        """End the threads that serve calls (their sandbox children stop with them) once
+        the calls given before have run; returns at once."""
+        self._closed.set()
+        for _ in self._events():
+            self._calls.put(None)
 
     def stop(self) -> list[str]:
         """Take no further source; returns the sources taken (finished or in hand)."""
@@ -144,6 +194,7 @@ class HeadStart:
         self.stop()
         with guard.cancelled():  # in force until the threads' work has ended: no retry, no new child
             self.wait(timeout_s)
+            self.close()
 
     def join(self) -> None:
         """Wait for the sources in hand (with ``keep_all``: every source); raise the work's

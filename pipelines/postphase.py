@@ -12,23 +12,23 @@ once Ray is up; Ray Data is imported only when a model stage runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from curate.stage import Stage
 from curate.tasks import ClipTask
 from pipelines.config import Pipeline
 from pipelines.progress import Progress
-from pipelines.raytasks import on_workers
 from pipelines.rows import loads
 from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord
 
 
 def restore_work(pipeline: Pipeline, work: WorkStore, progress: Progress, kept: list[ClipRecord],
-                 rejects: list[RejectRecord], walls: dict[str, float]) -> list[ClipRecord]:
+                 rejects: list[RejectRecord], walls: dict[str, float],
+                 run: Callable[[Callable, list[tuple]], list]) -> list[ClipRecord]:
     """The kept clips whose ``work/clips`` files are there or could be brought back
-    (:meth:`pipelines.workstore.WorkStore.restore`, re-encoded on Ray's workers with the
-    run's extract stage); a clip that cannot be brought back becomes its reject row,
+    (:meth:`pipelines.workstore.WorkStore.restore`, re-encoded with the run's extract
+    stage by ``run(fn, calls)``: the run's workers, :class:`pipelines.raytasks.Workers`); a clip that cannot be brought back becomes its reject row,
     appended to ``rejects``. ``walls["restore"]``: seconds spent, set only when something
     was missing."""
     need = frames_needed(pipeline.post_stages(), work.root, kept)
@@ -37,7 +37,7 @@ def restore_work(pipeline: Pipeline, work: WorkStore, progress: Progress, kept: 
         return kept
     t = time.perf_counter()
     with progress.step(f"restoring {len(no_mp4 | no_frames)} clips removed from work/clips"):
-        lost = work.restore(kept, need, pipeline.stages[2], run=on_workers)
+        lost = work.restore(kept, need, pipeline.stages[2], run=run)
     walls["restore"] = time.perf_counter() - t
     rejects += lost
     gone = {row.clip_id for row in lost}

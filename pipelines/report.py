@@ -49,6 +49,7 @@ class RunSummary:
     resumed: int = 0
     earlier: int = 0  # sources of earlier runs on the output that this run did not name
     head_start_sources: int = 0
+    ray: bool = True  # whether the run started or joined Ray (ray.start: when_needed)
     phase_wall_s: dict[str, float] = field(default_factory=dict)
     stage_s: dict[str, float] = field(default_factory=dict)
     shards: list[ShardInfo] = field(default_factory=list)
@@ -112,7 +113,8 @@ def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[st
         "skipped": [{"path": s.path, "rule": s.rule} for s in summary.skipped],
         "hours_in": summary.hours_in, "hours_out": summary.hours_out,
         "timings": {"wall_s": summary.wall_s, "phase_wall_s": summary.phase_wall_s,
-                    "stage_s": summary.stage_s, "head_start_sources": summary.head_start_sources},
+                    "stage_s": summary.stage_s, "head_start_sources": summary.head_start_sources,
+                    "ray": summary.ray},
         "shards": [vars(s) for s in summary.shards],
     }
     store.write_bytes(path, json.dumps(data, indent=2, sort_keys=True).encode())

@@ -38,6 +38,12 @@ def _capacity(nodes: Iterable[Mapping]) -> list[tuple[float, float]]:
     return out
 
 
+def this_machine(cpus: int) -> list[dict]:
+    """``ray.nodes()``-like entries for a run without Ray: one node of ``cpus`` CPUs, no GPU
+    (a run whose stages ask for a GPU starts Ray)."""
+    return [{"Alive": True, "Resources": {"CPU": float(cpus)}}]
+
+
 def _per_node(cpus: float, gpus: float, node: tuple[float, float]) -> int:
     """How many workers asking for ``cpus``/``gpus`` one node can host at once."""
     fits = [math.floor(have / want + 1e-9) for have, want in zip(node, (cpus, gpus)) if want > 0]
@@ -50,9 +56,10 @@ def _describe(cpus: float, gpus: float) -> str:
     return " and ".join(parts) or "nothing"
 
 
-def fit_to_cluster(stages: list, nodes: Iterable[Mapping]) -> list[str]:
+def fit_to_cluster(stages: list, nodes: Iterable[Mapping], where: str = "the Ray cluster") -> list[str]:
     """Check ``stages`` (pipeline stage objects with ``.name`` and ``.resources``) against
-    ``nodes`` (``ray.nodes()``); scale actor pools down in place where needed.
+    ``nodes`` (``ray.nodes()``, or :func:`this_machine`); scale actor pools down in place
+    where needed. ``where`` names the nodes in messages.
 
     Returns warning lines (one per scaled pool). Raises
     :class:`~pipelines.exits.InsufficientResources` when some stage's worker fits on no
@@ -68,7 +75,7 @@ def fit_to_cluster(stages: list, nodes: Iterable[Mapping]) -> list[str]:
             have = "has no GPU" if res.gpus and largest[1] == 0 else \
                 f"has at most {_describe(*largest)} on one node"
             homeless.append(f"stage {stage.name} asks for {_describe(res.cpus, res.gpus)} per worker, "
-                            f"but the Ray cluster {have}")
+                            f"but {where} {have}")
             continue
         fit = sum(hosts)
         if stage.uses_model and res.concurrency and res.concurrency > fit:

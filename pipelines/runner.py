@@ -23,7 +23,7 @@ import threading
 import time
 from functools import partial
 
-from curate import guard, store
+from curate import guard, parallel, store
 from curate.shards import caption_text
 from curate.dedup.against import check_earlier
 from curate.dedup.stage import drop_duplicates
@@ -32,9 +32,10 @@ from pipelines.config import Pipeline
 from pipelines import exits
 from pipelines.exits import InputNotFound, UsageError
 from pipelines.headstart import HeadStart
+from pipelines.localrun import runs_without_ray, start_local_pool
 from pipelines.progress import Progress
 from pipelines.postphase import post_phase, restore_work
-from pipelines.raytasks import pack_shards, thumbnail_frames_on_workers
+from pipelines.raytasks import Workers, ray_workers
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
@@ -63,6 +64,12 @@ def preload(module: str) -> threading.Thread:
     thread = threading.Thread(target=_import_quietly, args=(module,), name="vidcurate-preload", daemon=True)
     thread.start()
     return thread
+
+
+def pack_shards(jobs: list, workers: Workers) -> list:
+    """Pack the planned shards (``ShardJob`` each) on the run's ``workers``, one call per
+    shard (:meth:`pipelines.raytasks.Workers.pack_shards`); infos in shard order."""
+    return workers.pack_shards(jobs)
 
 
 def _is_file(location: str) -> bool:
@@ -111,13 +118,16 @@ class Runner:
         self.steps = PassSteps(pipeline.stages[0], pipeline.stages[1], pipeline.clip_stages(), self.settings)
         self.commits = SourceCommits(self.store, self.progress)
         self.head_taken = 0  # sources the head start took (pipelines/headstart.py)
+        self.workers: Workers | None = None  # where the driver's calls run, once known (run)
 
     def _source_phase(self, todo: list[str], head: HeadStart | None = None, total: int | None = None) -> None:
         """Ray's share of the sources (``todo``), then the head start's last source;
         ``total``: sources in the phase, the head start's included (default ``len(todo)``)."""
-        from pipelines.plan import source_plan  # noqa: PLC0415 - Ray Data, imported by run()
-        from pipelines.session import stop_row_iteration  # noqa: PLC0415
-        ds = source_plan(todo, self.store.root, self.steps) if todo else None
+        ds = None
+        if todo:  # Ray Data's share: none with local passes (a run without Ray imports no Ray)
+            from pipelines.plan import source_plan  # noqa: PLC0415 - Ray Data, imported by run()
+
+            ds = source_plan(todo, self.store.root, self.steps)
         self.progress.start("sources", len(todo) if total is None else total,
                             since=head.started_at if head is not None else None)
         rows = iter(ds.iter_rows()) if ds is not None else iter(())
@@ -133,7 +143,10 @@ class Runner:
             self.commits.report()
         finally:
             self.progress.stop("sources")
-            stop_row_iteration(rows)
+            if ds is not None:
+                from pipelines.session import stop_row_iteration  # noqa: PLC0415
+
+                stop_row_iteration(rows)
 
     def _head_start(self, todo: list[str], address: str | None) -> HeadStart | None:
         """A started :class:`pipelines.headstart.HeadStart` when this run starts a local
@@ -181,6 +194,8 @@ class Runner:
         try:
             with self.store, self.commits.closing():  # the lock first: a busy folder fails before Ray starts
                 todo = [s for s in sources if not self.store.done(s)]
+                if runs_without_ray(self.pipeline, self.steps, address, _ray_running()):
+                    return self._run_here(sources, todo, walls, t0)
                 head = self._head_start(todo, address)
                 if head is None:  # a child the CLI prestarted for it would sit idle all run
                     guard.close_all()
@@ -199,6 +214,7 @@ class Runner:
                                            on_signal=partial(self._halt, head) if head is not None else None)
                     taken = self._hand_over(head, todo)
                     self.head_taken = len(taken)
+                    self.workers = ray_workers()
                     with local_data_services(enabled=owns_local_ray()):  # its own Ray: no dashboard, no autoscaler
                         summary = self._phases(sources, todo, taken, head, address, walls, t0)
                 except BaseException:
@@ -213,21 +229,37 @@ class Runner:
                 shutdown_ray()
         return summary
 
+    def _run_here(self, sources: list[str], todo: list[str], walls: dict[str, float], t0: float) -> RunSummary:
+        """The whole run without Ray (:mod:`pipelines.localrun`): local passes on one thread
+        per CPU, whose sandbox children then run the driver's calls (dedup, shard packing,
+        report thumbnails, restoring work files)."""
+        head, self.workers = start_local_pool(self.pipeline, self.steps, self.store.root, todo, self.commits.deliver)
+        self.head_taken = len(todo)
+        try:
+            return self._phases(sources, todo, set(todo), head, None, walls, t0)
+        except BaseException:
+            self.commits.close()  # before the lease goes: the source in hand is not committed
+            head.cancel()
+            raise
+        finally:
+            head.close()
+
     def _phases(self, sources, todo, taken, head, address, walls, t0) -> RunSummary:
-        """Everything after Ray is up: the per-source phase (Ray's share of ``todo``, the
-        head start's in-hand source), then dedup, captions, shards and reports."""
-        import ray  # noqa: PLC0415 - imported by run()
+        """Everything after Ray is up (or at once, without Ray): the per-source phase (Ray's
+        share of ``todo``, the head start's sources), then dedup, captions, shards and reports."""
+        walls["startup"] = time.perf_counter() - t0  # command start to Ray ready (without Ray: the passes' start)
+        if self.workers.ray:
+            import ray  # noqa: PLC0415 - imported by run()
 
-        from pipelines.visibility import check_inputs_seen, check_output_seen  # noqa: PLC0415
+            from pipelines.visibility import check_inputs_seen, check_output_seen  # noqa: PLC0415
 
-        walls["startup"] = time.perf_counter() - t0  # command start to Ray ready
-        nodes = ray.nodes()
-        plans = [self.pipeline.stages[:2] + self.pipeline.clip_stages(), self.pipeline.post_stages()]
-        for line in fit_to_cluster(self.pipeline.stages, nodes) + leave_room_for_tasks(plans, nodes):
-            print(f"warning: {line}", file=sys.stderr)  # before any work
-        if address:  # joined a cluster: every node must see a local output folder and local sources
-            check_output_seen(self.output, self.store.lease.location)
-            check_inputs_seen(todo)
+            nodes = ray.nodes()
+            plans = [self.pipeline.stages[:2] + self.pipeline.clip_stages(), self.pipeline.post_stages()]
+            for line in fit_to_cluster(self.pipeline.stages, nodes) + leave_room_for_tasks(plans, nodes):
+                print(f"warning: {line}", file=sys.stderr)  # before any work
+            if address:  # joined a cluster: every node must see a local output folder and local sources
+                check_output_seen(self.output, self.store.lease.location)
+                check_inputs_seen(todo)
         if todo:  # report.html's charts: matplotlib (0.5-1 s of imports) while the sources run
             preload("pipelines.report_html.plots")
             t = time.perf_counter()
@@ -241,10 +273,12 @@ class Runner:
 
     def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
         t = time.perf_counter()
-        kept, duplicates = drop_duplicates(records, self.pipeline.stage("dedup"), against=self.dedup_against)
+        with parallel.workers(self.workers.calls, self.workers.cpus):  # dedup's band search and verification
+            kept, duplicates = drop_duplicates(records, self.pipeline.stage("dedup"), against=self.dedup_against)
         rejects += duplicates
         walls["dedup"] = time.perf_counter() - t
-        kept = restore_work(self.pipeline, self.store, self.progress, kept, rejects, walls)
+        kept = restore_work(self.pipeline, self.store, self.progress, kept, rejects, walls,
+                            run=self.workers.on_workers)
         t = time.perf_counter()
         kept, post_rejects = post_phase(self.pipeline, self.store.root, self.progress, kept)
         rejects += post_rejects
@@ -255,7 +289,7 @@ class Runner:
         text = partial(caption_text, variant=self.pipeline.caption_variant())
         try:
             shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output, text=text,
-                                                    pack=pack_shards, staging=lease.owner,
+                                                    pack=partial(pack_shards, workers=self.workers), staging=lease.owner,
                                                     before_moves=lease.check)
         except OSError as exc:  # its clips or staged shards gone: a run that took over cleaned them
             if not lease.held():
@@ -268,11 +302,11 @@ class Runner:
         walls["shards"] = time.perf_counter() - t
         summary = summarise(self.output, sources, durations, kept, rejects, time.perf_counter() - t0,
                             walls, stage_s, shards, self.skipped)
-        summary.head_start_sources = self.head_taken
+        summary.head_start_sources, summary.ray = self.head_taken, self.workers.ray
         write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources, self.codecs)
         with self.progress.step("writing report.html"):
-            write_report_safely(self.output, frames=thumbnail_frames_on_workers)
+            write_report_safely(self.output, frames=self.workers.thumbnail_frames)
         if not self.pipeline.keep_work:  # everything is written: work/clips is a second copy
             with self.progress.step("removing work/clips (keep_work: false)"):
                 self.store.drop_clips()

@@ -53,3 +53,23 @@ def curated_run(ray_session, footage, tmp_path_factory):
     pipeline = make_pipeline(TEST_OVERRIDES).model_copy(update={"keep_work": True})
     run_pipeline(pipeline, [folder], str(out), progress=False)
     return out
+
+
+@pytest.fixture(params=["ray", "local"])
+def call_workers(request):
+    """Parallel calls for the driver's steps (:mod:`curate.parallel`), installed for the
+    test, 2 CPUs: Ray tasks on the session's Ray, or the sandbox children of a local run
+    without Ray (:meth:`pipelines.headstart.HeadStart.calls`, no sources). Yields the kind."""
+    from curate import parallel
+
+    if request.param == "ray":
+        from pipelines.raytasks import ray_calls
+
+        request.getfixturevalue("ray_session")
+        with parallel.workers(ray_calls, 2):
+            yield "ray"
+        return
+    from support.headstart import serving_pool
+
+    with serving_pool(2) as head, parallel.workers(head.calls, 2):
+        yield "local"

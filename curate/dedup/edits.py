@@ -5,7 +5,7 @@ Candidates come from :func:`curate.dedup.clusters.bucket_pairs` over each clip's
 cosine >= ``min_cos`` (linear in the number of clips for a fixed bucket size); each
 candidate is then checked with :func:`curate.dedup.verify.distance` (crop, scale,
 photometric and time search), kept when at most ``max_distance``. With ``workers > 1``
-and Ray running, candidates are dealt to Ray tasks (:func:`parts_of`).
+and parallel calls installed (:mod:`curate.parallel`), candidates are dealt to them (:func:`parts_of`).
 
 With ``mirror`` on, each clip's gist mirrored left-right is searched too, and a candidate
 found that way is verified against the other clip mirrored (:func:`curate.dedup.verify.mirrored`):
@@ -31,14 +31,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate import parallel
 from curate.cvthreads import one_blas_thread, one_cv_thread
 from curate.dedup.clusters import bucket_pairs
 from curate.dedup.groups import Joined
 from curate.dedup.signature import Signature, decode, read_gist
 from curate.dedup.verify import MeanShapes, distance, mirrored
 
-CHUNK = 2000  # most candidate pairs per Ray task
-MIN_PART = 32  # fewest candidate pairs per Ray task when spreading over workers
+CHUNK = 2000  # most candidate pairs per parallel call
+MIN_PART = 32  # fewest candidate pairs per parallel call when spreading over workers
 
 
 Candidate = tuple[int, int, bool, bool]  # (i, j, whether j is compared mirrored, crops only)
@@ -148,7 +149,7 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
 
 
 def parts_of(cand: list, workers: int) -> list[list]:
-    """``cand`` dealt round-robin into parts for Ray tasks: at least one part per
+    """``cand`` dealt round-robin into parts for parallel calls: at least one part per
     :data:`CHUNK` candidates, up to ``workers`` parts while each keeps :data:`MIN_PART`
     candidates (a task costs a few tens of ms to start). Dealing keeps each part in the
     order of ``cand`` (most alike first), so a part's own union-find skips as early."""
@@ -156,10 +157,11 @@ def parts_of(cand: list, workers: int) -> list[list]:
     return [cand[k::n] for k in range(n)] if cand else []
 
 
-def _verify_part(texts: dict[int, str], part: list[Candidate], max_distance: float, motion_weight: float,
-                 n: int, joined: tuple[np.ndarray, np.ndarray] | None) -> tuple[list, int]:
-    """A Ray task: :func:`_verify` over ``part`` with its own union-find over ``n`` clips
-    seeded with the caller's ``joined`` pairs. Returns ``(found, pairs verified)``."""
+def _verify_shared(joined: tuple[np.ndarray, np.ndarray] | None, max_distance: float, motion_weight: float,
+                   n: int, texts: dict[int, str], part: list[Candidate]) -> tuple[list, int]:
+    """One parallel call (:mod:`curate.parallel`; the arguments every part shares first):
+    :func:`_verify` over ``part`` with its own union-find over ``n`` clips seeded with the
+    caller's ``joined`` pairs. Returns ``(found, pairs verified)``."""
     union = Joined(n, *joined) if joined is not None else None
     checked = [0]
     return _verify(texts, part, max_distance, motion_weight, union, checked), checked[0]
@@ -168,8 +170,8 @@ def _verify_part(texts: dict[int, str], part: list[Candidate], max_distance: flo
 def _run(signatures, cand, max_distance, motion_weight, workers, union: Joined | None = None,
          joined: tuple[np.ndarray, np.ndarray] | None = None):
     """Verify ``cand`` here (skipping pairs ``union`` already holds together, and joining
-    verified ones), or, when ``workers > 1``, Ray is running and :func:`parts_of` makes
-    several parts, in one Ray task per part (each sent only the signatures its pairs use,
+    verified ones), or, when ``workers > 1``, the runner installed parallel calls
+    (:mod:`curate.parallel`) and :func:`parts_of` makes several parts, in one call per part (each sent only the signatures its pairs use,
     each skipping with its own union-find seeded with ``joined``; pairs joined before are
     left out first). The groups are the same either way: a skipped pair was already
     connected. Returns ``(found, number of pairs verified)``."""
@@ -177,15 +179,10 @@ def _run(signatures, cand, max_distance, motion_weight, workers, union: Joined |
         cand = [c for c in cand if not union.together(c[0], c[1])]
     texts = lambda part: {k: signatures[k] for a, b, *_ in part for k in (a, b)}  # noqa: E731
     parts = parts_of(cand, workers) if workers > 1 else [cand]
-    if len(parts) > 1:
-        import ray
-
-        if ray.is_initialized():
-            task = ray.remote(num_cpus=1)(_verify_part)
-            ref = ray.put(joined) if joined is not None else None
-            done = ray.get([task.remote(texts(p), p, max_distance, motion_weight, len(signatures), ref)
-                            for p in parts])
-            return [f for found, _ in done for f in found], sum(k for _, k in done)
+    if len(parts) > 1 and parallel.available():
+        done = parallel.run_calls(_verify_shared, [(texts(p), p) for p in parts],
+                                  shared=(joined, max_distance, motion_weight, len(signatures)))
+        return [f for found, _ in done for f in found], sum(k for _, k in done)
     checked = [0]  # here: chunk by chunk, so decoded signatures are held for one chunk at a time
     found = [p for s in range(0, len(cand), CHUNK)
              for p in _verify(texts(cand[s:s + CHUNK]), cand[s:s + CHUNK], max_distance, motion_weight,

@@ -10,8 +10,9 @@ not approximate). Work is ``O(N log N)`` per band plus the candidates, which for
 unrelated codes number about ``N^2 m / 2^(w+1)`` (``w`` the band width: ~20 bits for
 1024-bit hashes at ``d = 51``); near-identical footage in bulk raises it.
 
-Bands are independent: with ``workers > 1`` and Ray initialised they are searched by
-Ray tasks (the codes go once to the object store), otherwise in this process, one band
+Bands are independent: with ``workers > 1`` and parallel calls installed
+(:mod:`curate.parallel`: Ray tasks, the codes sent once to the object store, or a local
+run's sandbox children) they are searched in parallel, otherwise in this process, one band
 at a time (memory: the codes, one band's keys and ``budget`` candidate pairs).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate import parallel
 from curate.dedup.codes import band_edges, band_keys, words_t
 
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -134,13 +136,6 @@ def near_pairs(query: np.ndarray, max_dist: int, base: np.ndarray | None = None,
 
 
 def _run_groups(query, base, max_dist, groups):
-    """``search_bands`` over each group of bands: Ray tasks when Ray is up and there are
-    several groups, else in this process."""
-    if len(groups) > 1:
-        import ray
-
-        if ray.is_initialized():
-            task = ray.remote(num_cpus=1)(search_bands)
-            q, b = ray.put(query), (None if base is None else ray.put(base))
-            return ray.get([task.remote(q, b, max_dist, g) for g in groups])
-    return [search_bands(query, base, max_dist, g) for g in groups]
+    """``search_bands`` over each group of bands: parallel calls (:mod:`curate.parallel`)
+    when the runner installed them and there are several groups, else in this process."""
+    return parallel.run_calls(search_bands, [(g,) for g in groups], shared=(query, base, max_dist))

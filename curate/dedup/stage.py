@@ -46,6 +46,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from curate import parallel
 from curate.dedup.against import EarlierClips, EarlierIndex, load_earlier
 from curate.dedup.against_edits import earlier_edit_matches
 from curate.dedup.codes import hex_codes
@@ -58,7 +59,7 @@ from curate.tasks import ClipTask
 from schemas import ClipRecord, RejectRecord
 
 Dropped = tuple[ClipRecord, str, str]  # (dropped record, kept clip id, detail)
-SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over Ray tasks
+SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over parallel calls
 
 
 def keep_key(rec: ClipRecord) -> tuple:
@@ -77,9 +78,9 @@ class DedupStage(Stage):
     ``min_gist_cos`` they are verified as crops only, :mod:`curate.dedup.edits`; null: not
     at all); ``mirror`` (a left-right flipped copy is an edited copy too: each gist is also
     searched mirrored); ``semantic_min_cos`` (cosine of two clips' open_clip
-    embeddings for a semantic duplicate; null = off); ``workers`` (Ray tasks that search hash bands and
-    verify candidates in parallel when Ray is running; 1 = in this process; null = as many
-    as the running Ray has CPUs, 1 without Ray: :meth:`n_workers`).
+    embeddings for a semantic duplicate; null = off); ``workers`` (parallel calls that search hash
+    bands and verify candidates, :mod:`curate.parallel`: Ray tasks, or a local run's sandbox
+    children; 1 = in this process; null = as many as the run has CPUs: :meth:`n_workers`).
     This stage runs on the driver over every committed record, not per clip.
     """
 
@@ -94,16 +95,12 @@ class DedupStage(Stage):
     workers: int | None = Field(1, ge=1, le=256)
 
     def n_workers(self) -> int:
-        """``workers``, or when null the CPUs of the Ray this process is connected to (1
-        without Ray): after the per-source phase they are free, and verifying a few hundred
-        candidate pairs takes seconds on one core."""
+        """``workers``, or when null the CPUs the runner's parallel calls have
+        (:func:`curate.parallel.cpus`; 1 when none are installed): after the per-source phase
+        they are free, and verifying a few hundred candidate pairs takes seconds on one core."""
         if self.workers is not None:
             return self.workers
-        import ray
-
-        if not ray.is_initialized():
-            return 1
-        return max(1, min(256, int(ray.cluster_resources().get("CPU", 1))))
+        return max(1, min(256, parallel.cpus()))
 
     def max_bits(self, hex_len: int) -> int:
         """Largest Hamming distance (bits) still a near-duplicate for ``hex_len``-char hashes."""

@@ -102,7 +102,7 @@ def test_components_join_chains_and_drop_singletons():
     assert components(3, np.arange(3), np.arange(3)) == []  # self-loops only
 
 
-def test_ray_tasks_over_bands_give_the_same_pairs(ray_session):
+def test_parallel_calls_over_bands_give_the_same_pairs(call_workers):
     codes, _ = _planted(3000, 500, 60, seed=9)
     _same(near_pairs(codes, 51, workers=2), near_pairs(codes, 51))
     query, base = codes[:1000], codes[1000:]

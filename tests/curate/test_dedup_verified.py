@@ -1,5 +1,5 @@
-"""Dedup stage over edited copies: which pairs are verified, where (Ray tasks or the driver),
-and that the groups do not depend on it."""
+"""Dedup stage over edited copies: which pairs are verified, where (parallel calls: Ray
+tasks or a local run's sandbox children; or the driver), and that the groups do not depend on it."""
 
 import numpy as np
 
@@ -24,13 +24,13 @@ def test_dedup_stage_drops_the_planted_edited_copy_only():
     assert "copy" in [r.clip_id for r in kept_old]
 
 
-def test_ray_verification_finds_the_same_pairs(ray_session, monkeypatch):
+def test_parallel_verification_finds_the_same_pairs(call_workers, monkeypatch):
     import curate.dedup.edits as edits
     from curate.dedup.signature import encode as enc
 
     sigs = [enc(_sig(c)) for c in (_clip(2.0), _clip(2.0, edit=crop_bright), _clip(12.0), _clip(2.2, edit=gamma))]
     here = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5)
-    monkeypatch.setattr(edits, "CHUNK", 1)  # one candidate per Ray task
+    monkeypatch.setattr(edits, "CHUNK", 1)  # one candidate per call
     there = edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, workers=2)
     assert [a.tolist() for a in here[:2]] == [a.tolist() for a in there[:2]]
     assert set(zip(*(a.tolist() for a in here[:2]))) == {(0, 1), (0, 3), (1, 3)}
@@ -48,7 +48,7 @@ def test_candidates_are_dealt_to_at_most_one_part_per_worker_in_their_order(monk
     assert len(edits.parts_of(cand, 1)) == 10  # at most CHUNK per part, whatever the workers
 
 
-def test_stage_with_workers_null_verifies_on_the_rays_cpus_and_keeps_the_same_clips(ray_session, monkeypatch):
+def test_stage_with_workers_null_verifies_on_the_runs_cpus_and_keeps_the_same_clips(call_workers, monkeypatch):
     import curate.dedup.edits as edits
 
     recs = [_record("orig", _clip(2.0), size=(1280, 720)), _record("later", _clip(12.0), start=10.0),
@@ -56,7 +56,7 @@ def test_stage_with_workers_null_verifies_on_the_rays_cpus_and_keeps_the_same_cl
             _record("boxed", _clip(2.2, edit=letterbox), path="c.mp4"),
             _record("other", _clip(2.0, seed=8), path="d.mp4")]
     stage = DedupStage(workers=None)
-    assert stage.n_workers() == 2  # the session's Ray has 2 CPUs
+    assert stage.n_workers() == 2  # the installed calls have 2 CPUs
     parts, here = [], []
     deal, verify = edits.parts_of, edits._verify
     monkeypatch.setattr(edits, "MIN_PART", 1)  # a handful of candidates still spread
@@ -65,7 +65,7 @@ def test_stage_with_workers_null_verifies_on_the_rays_cpus_and_keeps_the_same_cl
     kept, dropped = stage.run(recs)
     assert [r.clip_id for r in kept] == ["orig", "later", "other"]
     assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
-    assert len(parts) == 2 and not here  # two Ray tasks verified every candidate, the driver none
+    assert len(parts) == 2 and not here  # two calls (other processes) verified every candidate, the driver none
 
 
 def test_a_limit_gives_the_same_verdict_and_the_exact_distance_under_it():
@@ -134,3 +134,11 @@ def test_a_crop_of_an_earlier_runs_clip_whose_gist_moved_is_dropped(tmp_path):
     assert [r.clip_id for r in kept] == ["other"] and [(r.clip_id, k) for r, k, _ in dropped] == [("crop", "orig")]
     kept, _ = DedupStage(crop_gist_cos=None).run(new, against=[str(tmp_path)])
     assert [r.clip_id for r in kept] == ["crop", "other"]
+
+
+def test_without_parallel_calls_the_stage_verifies_here():
+    """No executor installed (a script calling the stage): ``workers: null`` is one
+    worker, and every candidate is verified in this process."""
+    from curate import parallel
+
+    assert not parallel.available() and DedupStage(workers=None).n_workers() == 1

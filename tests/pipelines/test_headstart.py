@@ -1,7 +1,8 @@
-"""Head start and local passes (pipelines/headstart.py): the driver works on sources on a local Ray.
+"""Head start and local passes (pipelines/headstart.py): the driver works on sources while a
+local Ray starts, or on a local run without Ray.
 
-The end-to-end test runs the real CLI twice in child processes (each starts its own
-local Ray, so the head start happens; the test session's shared Ray would skip it).
+The end-to-end tests run the real CLI in child processes (each starts its own local Ray
+or none, so the head start happens; the test session's shared Ray would skip it).
 """
 
 from __future__ import annotations
@@ -50,14 +51,15 @@ def test_an_error_in_the_work_is_raised_by_join_and_ends_the_head_start():
     assert delivered == ["tiny"] and head.stop() == ["tiny", "small"]  # "big" was never taken
 
 
-def _pipeline(tmp_path, head_start: bool, local_passes: bool = False) -> str:
+def _pipeline(tmp_path, head_start: bool, local_passes: bool = False, start: str = "when_needed") -> str:
     data = local_dict()
     data["ray"]["head_start"] = head_start
     data["ray"]["local_passes"] = local_passes
+    data["ray"]["start"] = start
     for stage in data["stages"]:
         if stage["stage"] == "extract":
             stage["short_side"] = 128
-    path = tmp_path / f"head_start_{head_start}_{local_passes}.yaml"
+    path = tmp_path / f"head_start_{head_start}_{local_passes}_{start}.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
 
@@ -73,7 +75,7 @@ def _run(pipeline: str, src, out) -> dict:
     return {"index": pq.read_table(out / "index.parquet").to_pylist(),
             "rejects": sorted((r["source_path"], r["reason"], r["clip_id"] or "")
                               for r in pq.read_table(out / "rejects.parquet").to_pylist()),
-            "shards": shards, "taken": manifest["timings"]["head_start_sources"],
+            "shards": shards, "taken": manifest["timings"]["head_start_sources"], "ray": manifest["timings"]["ray"],
             "sources": manifest["counts"]["sources"]}
 
 
@@ -85,12 +87,14 @@ def test_a_run_with_a_head_start_writes_what_a_run_without_it_writes(tmp_path):
     shots_video(str(src / "big.mp4"), [Shot(60, 90), Shot(61, 90), Shot(62, 80)], 320, 240)
     (src / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 300)  # a reject row either way
     with_head = _run(_pipeline(tmp_path, True), src, tmp_path / "with")
-    local = _run(_pipeline(tmp_path, True, local_passes=True), src, tmp_path / "local")
+    local = _run(_pipeline(tmp_path, True, local_passes=True, start="always"), src, tmp_path / "local")
+    no_ray = _run(_pipeline(tmp_path, True, local_passes=True), src, tmp_path / "no_ray")  # ray.start: when_needed
     without = _run(_pipeline(tmp_path, False, local_passes=True), src, tmp_path / "without")  # head_start off: both off
-    assert without["taken"] == 0 and with_head["taken"] >= 1 and local["taken"] == 7
-    assert with_head["sources"] == local["sources"] == without["sources"] == 7
+    assert without["taken"] == 0 and with_head["taken"] >= 1 and local["taken"] == no_ray["taken"] == 7
+    assert with_head["ray"] and local["ray"] and without["ray"] and not no_ray["ray"]
+    assert with_head["sources"] == local["sources"] == no_ray["sources"] == without["sources"] == 7
     assert len(with_head["index"]) >= 10
-    for run in (with_head, local):
+    for run in (with_head, local, no_ray):
         assert run["index"] == without["index"]
         assert run["rejects"] == without["rejects"] and any(r[0].endswith("broken.mp4") for r in run["rejects"])
         assert run["shards"] == without["shards"]
@@ -127,6 +131,7 @@ def test_a_run_that_fails_after_ray_starts_stops_the_head_start_work(tmp_path):
     loop = [render(49, k / 25, 320, 240, pan=(0.06, 0.0)) for k in range(100)]
     write_video(str(src / "long.mp4"), (loop[k % 100] for k in range(5000)))  # 200 s: still in hand
     data = local_dict()
+    data["ray"]["start"] = "always"  # a local Ray: the check comes once it is up (without Ray: before any work)
     for stage in data["stages"]:
         if stage["stage"] == "filter":
             stage["resources"] = {"cpus": 64}
@@ -211,6 +216,38 @@ def test_the_head_start_needs_no_ray_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_a_local_run_of_plain_cpu_steps_starts_no_ray(tmp_path):
+    """``ray.start: when_needed`` (the shipped pipelines): a local run whose steps are all
+    plain CPU steps imports no Ray at all and writes its output (the same bytes as with Ray:
+    test_a_run_with_a_head_start_writes_what_a_run_without_it_writes); a stage asking for
+    more CPUs than this machine has is exit 7 before any source is done."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "a.mp4"), [Shot(30, 30), Shot(31, 35)], 192, 144)
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    code = ("import sys; from pipelines.cli import main; "
+            f"code = main(['run', {_pipeline(tmp_path, True, local_passes=True)!r}, '--input', {str(src)!r}, "
+            f"'--output', {str(tmp_path / 'out')!r}, '--quiet']); "
+            "print('RESULT', code, sorted(m for m in ('ray', 'ray.data') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RESULT 0 []" in proc.stdout, proc.stdout[-2000:]
+    assert pq.read_table(tmp_path / "out" / "index.parquet").num_rows == 2
+    data = local_dict()
+    for stage in data["stages"]:
+        if stage["stage"] == "filter":
+            stage["resources"] = {"cpus": 64}
+    big = tmp_path / "too_big.yaml"
+    big.write_text(yaml.safe_dump(data))
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", str(big), "--input", str(src),
+                           "--output", str(tmp_path / "out2")], env=env, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 7, proc.stderr[-2000:]
+    assert "stage filter asks for 64 CPU per worker, but this machine has at most" in proc.stderr
+    assert not list((tmp_path / "out2").glob("work/sources/*.json"))
 
 
 @pytest.mark.parametrize("argv,env,spare", [

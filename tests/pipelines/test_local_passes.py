@@ -153,3 +153,35 @@ def test_cancel_after_a_signal_in_wait_waits_for_the_pass_in_hand():
     finally:
         timer.cancel()
         signal.signal(signal.SIGUSR1, old)
+
+
+def test_a_local_run_without_ray_serves_calls_on_its_passes_sandbox_children(tmp_path):
+    """Once its sources are done, each thread of a local run's pool runs calls in its own
+    sandbox child (not in this process): results in order, the shared arguments before
+    each call's own, two children at work; the work's own exception type comes back (an
+    OSError is told from a bug, as a Ray task error is); close() ends the threads and
+    their children."""
+    import os
+
+    import psutil
+
+    from support import guarded
+    from support.headstart import serving_pool
+
+    with serving_pool(2) as head:
+        out = head.calls(guarded.scaled, [(k,) for k in range(12)], shared=(3,))
+        assert [v for v, _ in out] == [3 * k for k in range(12)]
+        pids = {p for _, p in out}
+        assert os.getpid() not in pids and 1 <= len(pids) <= 2 and head.cpus == 2
+        children = {c.pid for c in psutil.Process().children() if "curate.sandbox" in " ".join(c.cmdline())}
+        assert pids <= children
+        with pytest.raises(FileNotFoundError):
+            head.calls(guarded.missing_file, [(str(tmp_path / "none"),), (str(tmp_path / "none2"),)])
+        assert head.calls(guarded.scaled, [(1,)], shared=(2,))[0][0] == 2  # the pool serves on after it
+    deadline = time.time() + 10
+    while time.time() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                                         for p in pids):
+        time.sleep(0.1)
+    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    with pytest.raises(RuntimeError, match="serves no calls"):
+        head.calls(guarded.scaled, [(1,)], shared=(2,))

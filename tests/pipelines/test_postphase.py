@@ -41,5 +41,8 @@ def test_restore_work_leaves_clips_whose_files_are_there(tmp_path):
     clips.mkdir(parents=True)
     (clips / "c1.mp4").write_bytes(b"x")
     rejects, walls = [], {}
-    assert restore_work(load_pipeline("local"), work, Progress(enabled=False), [rec], rejects, walls) == [rec]
+    def never(fn, calls):
+        raise AssertionError("nothing to restore: no call")
+
+    assert restore_work(load_pipeline("local"), work, Progress(enabled=False), [rec], rejects, walls, never) == [rec]
     assert rejects == [] and walls == {}

@@ -134,6 +134,18 @@ def _left_running(pids: list[int], wait_s: float = 15.0) -> list[str]:
     return list(running().values())
 
 
+def _pipeline(tmp_path, start: str) -> str:
+    """pipelines/local.yaml with ``ray.start: start`` (``always``: a local Ray of the run's
+    own; ``when_needed``, the shipped setting: none for its plain CPU steps)."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "pipelines" / "local.yaml").read_text())
+    data["ray"]["start"] = start
+    path = tmp_path / f"local_{start}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
 def _signal_while_ray_starts(tmp_path, sig: int, group: bool) -> tuple[int, str, list[int], list[str]]:
     """The real CLI on four small sources, in its own session (a terminal's foreground job):
     ``sig`` 1.5 s into "starting Ray", to its process group (a Ctrl-C) or to the command
@@ -152,7 +164,7 @@ def _signal_while_ray_starts(tmp_path, sig: int, group: bool) -> tuple[int, str,
     log = tmp_path / "log.txt"
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(REPO / "pipelines" / "local.yaml"),
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, "always"),
                                  "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
@@ -176,9 +188,12 @@ def test_ctrl_c_while_a_local_ray_starts_exits_130_and_leaves_no_process(tmp_pat
     assert started and not alive, f"left running: {alive}"
 
 
-def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_path):
-    """``kill PID`` mid-run stops the run as a Ctrl-C does. Before, Ray's own handler
-    exited at once and its core worker aborted (exit 134, a crash dump)."""
+@pytest.mark.parametrize("start,group", [("always", False), ("when_needed", False), ("when_needed", True)])
+def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_path, start, group):
+    """``kill PID`` mid-run stops the run as a Ctrl-C does, on a local Ray or without one
+    (``ray.start``); a Ctrl-C (SIGINT to the process group) mid-run without Ray exits 130
+    the same way. Before, Ray's own handler exited at once and its core worker aborted
+    (exit 134, a crash dump)."""
     import signal
     import time
 
@@ -194,17 +209,22 @@ def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_pa
     log = tmp_path / "log.txt"
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(REPO / "pipelines" / "local.yaml"),
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, start),
                                  "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=group)
     deadline = time.time() + 120
     while "sources: 0/" not in log.read_text() and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
     started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(120) == 143, log.read_text()[-3000:]
-    assert log.read_text().strip().splitlines()[-1].startswith("terminated (SIGTERM)")
+    if group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    assert proc.wait(120) == (130 if group else 143), log.read_text()[-3000:]
+    last = log.read_text().strip().splitlines()[-1]
+    assert last.startswith("interrupted:" if group else "terminated (SIGTERM)"), last
+    assert not list((tmp_path / "out").glob("work/sources/*.json"))  # both sources were in hand
     alive = _left_running(started)
     assert started and not alive, f"left running: {alive}"
 
@@ -238,9 +258,11 @@ def test_sigterm_while_a_local_ray_starts_exits_143_and_leaves_no_process(tmp_pa
     assert started and not alive, f"left running: {alive}"
 
 
-def test_sigterm_while_the_head_start_runs_before_ray_exits_143_and_nothing_writes_after(tmp_path):
+@pytest.mark.parametrize("start", ["always", "when_needed"])
+def test_sigterm_while_the_head_start_runs_before_ray_exits_143_and_nothing_writes_after(tmp_path, start):
     """``kill PID`` as soon as the inputs are scanned: the head start's sandbox child is
-    decoding while the driver still imports Ray. The run stops as after a Ctrl-C (exit
+    decoding while the driver still imports Ray (``always``; without Ray, while the local
+    passes begin). The run stops as after a Ctrl-C (exit
     143, its message, no process left) and nothing lands in the output after the exit.
     Before, the driver died at once (killed by the signal) and its orphaned child wrote a
     clip into the output, then a BrokenPipeError traceback."""
@@ -259,7 +281,7 @@ def test_sigterm_while_the_head_start_runs_before_ray_exits_143_and_nothing_writ
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
     env.pop("RAY_ADDRESS", None)
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", str(REPO / "pipelines" / "local.yaml"),
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, start),
                                  "--input", str(src), "--output", str(out_dir)], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120

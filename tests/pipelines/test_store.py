@@ -269,7 +269,7 @@ def test_shards_are_the_same_bytes_packed_in_parallel_or_one_by_one(curated_run,
     """The clip-to-shard plan comes from the records alone (any input order); one Ray task
     per shard gives the same bytes as packing one shard after another in this process."""
     from curate.shards import ShardStage
-    from pipelines.runner import pack_shards
+    from pipelines.raytasks import ray_workers
     from schemas import ClipRecord, read_records
 
     records = read_records(ClipRecord, str(curated_run / "index.parquet"))
@@ -281,7 +281,7 @@ def test_shards_are_the_same_bytes_packed_in_parallel_or_one_by_one(curated_run,
 
     serial = stage.write([r.model_copy(deep=True) for r in records], clip_file, str(tmp_path / "serial"))
     shuffled = [r.model_copy(deep=True) for r in reversed(records)]
-    parallel = stage.write(shuffled, clip_file, str(tmp_path / "parallel"), pack=pack_shards)
+    parallel = stage.write(shuffled, clip_file, str(tmp_path / "parallel"), pack=ray_workers().pack_shards)
     assert len(serial) >= 3 and parallel == serial
     assert sum(s.samples for s in serial) == len(records)
     for info in serial:

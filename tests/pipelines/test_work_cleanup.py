@@ -93,7 +93,7 @@ def test_a_run_that_fails_before_the_shards_are_written_keeps_work_clips(kept, v
     out = tmp_path / "out"
     real = runner.pack_shards
 
-    def broken(jobs):
+    def broken(jobs, workers):
         raise RuntimeError("packing failed")
 
     monkeypatch.setattr(runner, "pack_shards", broken)
@@ -300,8 +300,8 @@ def test_a_run_stopped_while_packing_leaves_the_earlier_shards_and_index(kept, v
     before = _shards(out), (out / "index.parquet").read_bytes()
     real = runner.pack_shards
 
-    def packed_then_killed(jobs):
-        real(jobs)  # every new shard written...
+    def packed_then_killed(jobs, workers):
+        real(jobs, workers)  # every new shard written...
         raise KeyboardInterrupt  # ...and the run stopped before any was moved in
 
     monkeypatch.setattr(runner, "pack_shards", packed_then_killed)

@@ -113,3 +113,14 @@ def spill_then_sleep(path):
     with open(path, "w", encoding="utf-8") as f:
         f.write(spill)
     time.sleep(60)
+
+
+def scaled(factor, x):
+    """A call of the local pool's tests: ``(factor * x, the process id)``."""
+    return factor * x, os.getpid()
+
+
+def missing_file(path):
+    """Raises the FileNotFoundError of opening ``path`` (an OSError)."""
+    with open(path, "rb") as f:
+        return f.read()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 from curate.tasks import ClipTask
 from pipelines.rows import dumps
@@ -24,3 +26,19 @@ class StubSteps:
                                       source_path=path, n_in_source=1))}
 
 
+
+
+@contextlib.contextmanager
+def serving_pool(threads: int, memory_mb: int = 1024) -> Iterator:
+    """A local run's pool without sources: a :class:`pipelines.headstart.HeadStart` whose
+    ``threads`` threads serve calls at once, each in a sandbox child of its own; closed
+    (its children stopped) when the block ends."""
+    from curate.guard import Limits
+    from pipelines.headstart import HeadStart
+
+    head = HeadStart(StubSteps(), "/w", [], lambda p, t: None, keep_all=True,
+                     serve=Limits(timeout_s=300, memory_mb=memory_mb, retries=1)).start().grow(threads)
+    try:
+        yield head
+    finally:
+        head.close()
