@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True,
                      help="output folder or fsspec URL (s3://bucket/prefix, gs://..., file:///path)")
     run.add_argument("--address", default=None,
-                     help="Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto (default: start a local Ray)")
+                     help="Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto (default: run on this machine, starting a local Ray only when a step needs one: the pipeline's ray.start)")
     run.add_argument("--connect-timeout", type=_seconds, default=30.0, metavar="SECONDS",
                      help="how long to wait for --address to answer before exit code 6 (default 30)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
