@@ -42,8 +42,14 @@ def _vm_bytes() -> int:
 
 
 def limit_memory(memory_mb: int) -> None:
-    """Cap this process's address space at its current size plus ``memory_mb``."""
+    """Cap this process's address space at its current size plus ``memory_mb``, or at the
+    cap it inherited when that is lower: a sandbox child started by work that itself runs
+    in one (a local run's restore call re-encodes a clip with the extract stage, which
+    sandboxes its decode) cannot raise its parent's cap, and had failed to start."""
     limit = _vm_bytes() + memory_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 

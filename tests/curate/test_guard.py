@@ -1,5 +1,7 @@
 """The child-process guard: time limit, crash and memory bound cost one task, with one retry."""
 
+import os
+
 import pytest
 
 from curate.codec import CodecError
@@ -259,3 +261,14 @@ def test_cancelled_reaches_the_children_of_every_thread(tmp_path):
         worker.join(30)
     assert not worker.is_alive() and isinstance(outcome["exc"], guard.Cancelled)
     assert _attempts(marker) == 1
+
+
+def test_work_in_a_sandbox_can_sandbox_work_of_its_own():
+    """A sandboxed call whose work makes sandboxed calls of its own (a local run's restore
+    re-encodes a clip on the pool's child, and the extract stage sandboxes its decode):
+    the inner child cannot raise the cap it inherits, and had failed to start ("not allowed
+    to raise maximum limit"), so the clip was lost. It starts within that cap now, under
+    a bound of its own. Here the inner bound is the larger; in a run both are 4096 MB, and
+    the inner cap, counted from the inner child's own size, came out above the inherited one."""
+    outer, inner, got = run_limited(guarded.nested, 1024, Limits(timeout_s=120, memory_mb=512, retries=0))
+    assert outer != inner and os.getpid() not in (outer, inner) and got == 64

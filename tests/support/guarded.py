@@ -124,3 +124,20 @@ def missing_file(path):
     """Raises the FileNotFoundError of opening ``path`` (an OSError)."""
     with open(path, "rb") as f:
         return f.read()
+
+
+def nested(memory_mb):
+    """Work that sandboxes work of its own (a local run's restore call re-encodes a clip
+    with the extract stage, whose decode is sandboxed): ``(this pid, the inner call's pid,
+    the inner call's result)``."""
+    from curate.guard import Limits, run_limited
+
+    inner = run_limited(pid, None, Limits(timeout_s=120, memory_mb=memory_mb, retries=0))
+    return os.getpid(), inner, run_limited(balloon_mb, 64, Limits(timeout_s=120, memory_mb=memory_mb, retries=0))
+
+
+def balloon_mb(mb):
+    """Allocate and touch ``mb`` MB; returns ``mb``."""
+    block = bytearray(mb * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])
+    return mb
