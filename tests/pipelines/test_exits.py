@@ -86,10 +86,14 @@ def test_every_stage_that_fits_no_node_is_named_at_once():
     stages = [_Stage("extract", cpus=8), _Stage("probe"), _Stage("vlm_caption", cpus=2, gpus=1, uses_model=True)]
     with pytest.raises(exits.InsufficientResources) as err:
         fit_to_cluster(stages, [_node(4)])
-    assert str(err.value) == ("stage extract asks for 8 CPU per worker, but the Ray cluster has at most 4 CPU on "
-                              "one node; stage vlm_caption asks for 2 CPU and 1 GPU per worker, but the Ray "
+    assert str(err.value) == ("stage extract asks for 8 CPU per worker, but the Ray cluster has 4 CPU; "
+                              "stage vlm_caption asks for 2 CPU and 1 GPU per worker, but the Ray "
                               "cluster has no GPU; lower their resources in the pipeline file or run on a "
                               "cluster with such nodes (docs/cluster.md)")
+    with pytest.raises(exits.InsufficientResources) as err:  # several nodes: the largest one counts
+        fit_to_cluster(stages[:1], [_node(4), _node(6)], where="the cluster")
+    assert str(err.value).startswith("stage extract asks for 8 CPU per worker, but the cluster has at most 6 CPU "
+                                     "on one node;")
 
 
 def test_gpu_pipeline_on_this_cpu_machine_stops_with_exit_7(ray_session, tmp_path, capsys):
