@@ -1,4 +1,4 @@
-"""Head start and local passes: per-source work done by the driver on a local Ray.
+"""Head start and local passes: per-source work done by the driver, beside a local Ray or without one.
 
 Starting a local Ray (GCS, raylet, agents) and its first workers takes 3-5 s on a small
 machine, mostly waiting, before the first source is decoded; for a run over a few
@@ -24,7 +24,13 @@ same way). Two ways on from there, by ``ray.local_passes``:
   front of Ray's queue); when Ray is ready it stops taking sources, the one in hand
   finishes alongside Ray's work, and Ray Data gets the rest.
 
-Only for a local Ray this process starts (with ``--address`` the driver's machine may
+- **no Ray** (``ray.start: when_needed``, :mod:`pipelines.localrun`): local passes on one
+  thread per CPU from the start, and no Ray at all: once a thread's sources are done it
+  serves the driver's calls (``serve``: :meth:`HeadStart.calls`) in its sandbox child,
+  the calls a local Ray's workers would run (dedup's parallel calls, shard packing, the
+  report's thumbnails, restoring work files), until :meth:`HeadStart.close`.
+
+Only for a local Ray this process starts, or none (with ``--address`` the driver's machine may
 do no work at all; a cluster's nodes each have their own workers) and only when every
 per-source step is a plain CPU step on the one-decode path
 (:meth:`~pipelines.rows.PassSteps.local_ok`); ``ray.head_start: false`` turns both off.
