@@ -88,9 +88,11 @@ class HeadStart:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._closed = threading.Event()
+        self._cancelling = threading.Event()  # cancel(): queued calls are cancelled, not run
         self.error: BaseException | None = None
         self._threads: list[threading.Thread] = []
         self._ended: list[threading.Event] = []  # one per thread, set as its work ends (see wait)
+        self._exited: list[threading.Event] = []  # one per thread, set as it ends (calls served too)
         self.started_at: float | None = None  # time.monotonic() of start()
 
     def start(self) -> "HeadStart":
@@ -105,11 +107,12 @@ class HeadStart:
         with self._lock:
             while len(self._threads) < workers and not self._stopped.is_set():
                 n = len(self._threads)
-                ended = threading.Event()
-                thread = threading.Thread(target=self._run, args=(n == 0, ended), daemon=True,
+                ended, exited = threading.Event(), threading.Event()
+                thread = threading.Thread(target=self._run, args=(n == 0, ended, exited), daemon=True,
                                           name=f"vidcurate-local-pass-{n}")
                 self._threads.append(thread)
                 self._ended.append(ended)
+                self._exited.append(exited)
                 thread.start()
         return self
 
@@ -121,7 +124,7 @@ class HeadStart:
             self._taken.append(path)
             return path
 
-    def _run(self, first: bool, ended: threading.Event) -> None:
+    def _run(self, first: bool, ended: threading.Event, exited: threading.Event) -> None:
         try:
             with guard.own_children(adopt=first):  # this thread's children; stopped when it ends
                 try:
@@ -137,11 +140,14 @@ class HeadStart:
                     self._serve_calls()
         finally:
             ended.set()
+            exited.set()  # after own_children stopped this thread's children
 
     def _serve_calls(self) -> None:
         """Run calls (:meth:`calls`) in this thread's sandbox children until :meth:`close`."""
         while (item := self._calls.get()) is not None:
             job, future = item
+            if self._cancelling.is_set():
+                future.cancel()
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -164,19 +170,42 @@ class HeadStart:
             future: Future = Future()
             self._calls.put(((fn, tuple(shared) + tuple(args)), future))
             futures.append(future)
-        return [f.result() for f in futures]
+        if self._closed.is_set():  # closed meanwhile: what no thread will take is cancelled
+            self._drain()
+        return [f.result() for f in futures]  # a cancelled call raises CancelledError
+
+    def _drain(self) -> None:
+        """Cancel the calls still queued (the end-of-queue marks stay queued)."""
+        marks = 0
+        while True:
+            try:
+                item = self._calls.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                marks += 1
+            else:
+                item[1].cancel()
+        for _ in range(marks):
+            self._calls.put(None)
 
     @property
     def cpus(self) -> int:
         """Threads that serve calls (one sandbox child each at a time)."""
         return len(self._events())
 
-    def close(self) -> None:
-        """End the threads that serve calls (their sandbox children stop with them) once
-        the calls given before have run; returns at once."""
-        self._closed.set()
-        for _ in self._events():
-            self._calls.put(None)
+    def close(self, timeout_s: float = 10.0) -> None:
+        """End the threads that serve calls once the calls given before have run, and wait
+        up to ``timeout_s`` seconds for them to end (their sandbox children stop with them)."""
+        if not self._closed.is_set():
+            self._closed.set()
+            for _ in self._events():
+                self._calls.put(None)
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            exited = list(self._exited)
+        for done in exited:
+            done.wait(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> list[str]:
         """Take no further source; returns the sources taken (finished or in hand)."""
@@ -195,12 +224,17 @@ class HeadStart:
     def cancel(self, timeout_s: float = 10.0) -> None:
         """Stop now (the run is failing or interrupted): take no further source, kill this
         process's sandbox children so the source in hand ends at once (its result is
-        not committed: :meth:`pipelines.commits.SourceCommits.closing`), and wait up to
-        ``timeout_s`` seconds for the thread. The work's own exception is not raised."""
+        not committed: :meth:`pipelines.commits.SourceCommits.closing`), cancel the calls
+        not yet run (a call in hand fails with its child), and wait up to ``timeout_s``
+        seconds for the threads to end, calls served included: nothing of theirs runs
+        after this returns. The work's own exception is not raised."""
         self.stop()
-        with guard.cancelled():  # in force until the threads' work has ended: no retry, no new child
+        self._cancelling.set()  # queued calls are not run; the one in hand loses its child
+        with guard.cancelled():  # in force until the threads have ended: no retry, no new child
+            deadline = time.monotonic() + timeout_s
             self.wait(timeout_s)
-            self.close()
+            self._drain()
+            self.close(max(0.0, deadline - time.monotonic()))
 
     def join(self) -> None:
         """Wait for the sources in hand (with ``keep_all``: every source); raise the work's

@@ -185,3 +185,42 @@ def test_a_local_run_without_ray_serves_calls_on_its_passes_sandbox_children(tmp
     assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     with pytest.raises(RuntimeError, match="serves no calls"):
         head.calls(guarded.scaled, [(1,)], shared=(2,))
+
+
+def test_cancel_stops_the_calls_in_hand_and_queued_and_nothing_runs_after_it(tmp_path):
+    """A Ctrl-C while the pool runs the driver's calls (a break test saw staged shards go on
+    growing from 58 to 200 after the lease was released, and a retried call in a new child
+    outlive the command): cancel() kills the calls in hand without a retry, cancels the
+    queued ones, and returns only once the threads and their children have ended."""
+    import os
+
+    import psutil
+
+    from support import guarded
+    from support.headstart import serving_pool
+
+    outcome = {}
+    with serving_pool(2) as head:
+        def caller():
+            try:
+                head.calls(guarded.touch_later, [(str(tmp_path / f"f{k}"), 0.4) for k in range(40)])
+                outcome["ok"] = True
+            except BaseException as exc:  # noqa: BLE001 - the test looks at it
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=caller)
+        thread.start()
+        deadline = time.time() + 30
+        while not list(tmp_path.glob("f*")) and time.time() < deadline:  # the calls are running
+            time.sleep(0.05)
+        children = [c.pid for c in psutil.Process().children() if "curate.sandbox" in " ".join(c.cmdline())]
+        head.cancel()
+        thread.join(30)
+        made = sorted(p.name for p in tmp_path.glob("f*"))
+        assert "error" in outcome and not thread.is_alive()
+        time.sleep(1.5)  # what a retried or queued call would write meanwhile
+        assert sorted(p.name for p in tmp_path.glob("f*")) == made and len(made) < 10
+        alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        assert children and not alive
+        assert not [c for c in psutil.Process().children() if "curate.sandbox" in " ".join(c.cmdline())
+                    and c.status() != psutil.STATUS_ZOMBIE]

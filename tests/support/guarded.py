@@ -141,3 +141,11 @@ def balloon_mb(mb):
     block = bytearray(mb * 1024 * 1024)
     block[::4096] = b"x" * len(block[::4096])
     return mb
+
+
+def touch_later(path, seconds):
+    """Sleep ``seconds``, then create ``path`` (a call whose effect shows if it ran)."""
+    time.sleep(seconds)
+    with open(path, "w", encoding="ascii") as f:
+        f.write(str(os.getpid()))
+    return path
