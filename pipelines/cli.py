@@ -76,8 +76,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pipelines.config import load_pipeline
 
+    from pipelines.localrun import why_local_ray
+
     pipeline = load_pipeline(args.pipeline)
     print(f"{args.pipeline}: ok ({' -> '.join(s.name for s in pipeline.stages)})")
+    reason = why_local_ray(pipeline)
+    print("without --address: " + (f"starts a local Ray ({reason})" if reason else
+                                   "runs without Ray (plain CPU steps: ray.start: when_needed)"))
     return 0
 
 

@@ -27,16 +27,29 @@ from pipelines.rows import PassSteps, largest_first
 CALL_LIMITS = Limits(timeout_s=86400, memory_mb=4096, retries=1)
 
 
-def runs_without_ray(pipeline: Pipeline, steps: PassSteps, address: str | None, ray_running: bool) -> bool:
-    """Whether a run starts no Ray: ``ray.start: when_needed``, no ``address``, no Ray this
-    process is connected to (``ray_running``), local passes on (``ray.head_start`` and
-    ``ray.local_passes``), every per-source step a plain CPU step
-    (:meth:`pipelines.rows.PassSteps.local_ok`) and no post stage with a model or a GPU
-    share (those run on Ray Data's actor pools)."""
+def why_local_ray(pipeline: Pipeline) -> str | None:
+    """Why a run of ``pipeline`` without ``--address`` starts a local Ray (a short reason
+    naming the setting or stage), or None when it runs without Ray: ``ray.start:
+    when_needed``, local passes on (``ray.head_start`` and ``ray.local_passes``), extract on
+    the one-decode path and no stage with a model or a GPU share (per-source stages run in
+    the passes' sandboxes; post stages with a model run on Ray Data's actor pools)."""
     opts = pipeline.ray
-    return (address is None and opts.start == "when_needed" and opts.head_start and opts.local_passes
-            and not ray_running and steps.local_ok()
-            and not any(s.uses_model or s.resources.gpus for s in pipeline.post_stages()))
+    if opts.start == "always":
+        return "ray.start: always"
+    if not opts.head_start or not opts.local_passes:
+        return "ray.head_start: false" if not opts.head_start else "ray.local_passes: false"
+    if not getattr(pipeline.stages[2], "one_pass", False):
+        return "extract.one_pass: false"
+    for stage in pipeline.stages:
+        if stage.resources.gpus or stage.uses_model:
+            return f"stage {stage.name} " + ("has a GPU share" if stage.resources.gpus else "uses a model")
+    return None
+
+
+def runs_without_ray(pipeline: Pipeline, address: str | None, ray_running: bool) -> bool:
+    """Whether a run starts no Ray: no ``address``, no Ray this process is connected to
+    (``ray_running``) and nothing in the pipeline that needs one (:func:`why_local_ray`)."""
+    return address is None and not ray_running and why_local_ray(pipeline) is None
 
 
 def local_cpus(pipeline: Pipeline) -> int:

@@ -194,7 +194,7 @@ class Runner:
         try:
             with self.store, self.commits.closing():  # the lock first: a busy folder fails before Ray starts
                 todo = [s for s in sources if not self.store.done(s)]
-                if runs_without_ray(self.pipeline, self.steps, address, _ray_running()):
+                if runs_without_ray(self.pipeline, address, _ray_running()):
                     return self._run_here(sources, todo, walls, t0)
                 head = self._head_start(todo, address)
                 if head is None:  # a child the CLI prestarted for it would sit idle all run

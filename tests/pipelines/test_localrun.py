@@ -1,0 +1,48 @@
+"""When a run without --address starts no Ray (pipelines/localrun.py), and what
+``vidcurate validate`` says of it."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from pipelines.cli import main
+from pipelines.config import load_pipeline
+from pipelines.localrun import runs_without_ray, why_local_ray
+from support.pipelines import local_dict
+
+
+def _pipeline(tmp_path, edit) -> str:
+    data = local_dict()
+    edit(data)
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _stage(data, name) -> dict:
+    return next(s for s in data["stages"] if s["stage"] == name)
+
+
+@pytest.mark.parametrize("edit,reason", [
+    (lambda d: None, None),
+    (lambda d: d["ray"].update(start="always"), "ray.start: always"),
+    (lambda d: d["ray"].update(local_passes=False), "ray.local_passes: false"),
+    (lambda d: d["ray"].update(head_start=False), "ray.head_start: false"),
+    (lambda d: _stage(d, "extract").update(one_pass=False), "extract.one_pass: false"),
+    (lambda d: _stage(d, "score").update(resources={"gpus": 1}), "stage score has a GPU share"),
+])
+def test_a_local_run_starts_ray_only_when_something_needs_it(tmp_path, capsys, edit, reason):
+    path = _pipeline(tmp_path, edit)
+    pipeline = load_pipeline(path)
+    assert why_local_ray(pipeline) == reason
+    assert runs_without_ray(pipeline, None, False) == (reason is None)
+    assert not runs_without_ray(pipeline, "auto", False) and not runs_without_ray(pipeline, None, True)
+    assert main(["validate", path]) == 0
+    said = capsys.readouterr().out.strip().splitlines()[-1]
+    assert said == ("without --address: runs without Ray (plain CPU steps: ray.start: when_needed)" if reason is None
+                    else f"without --address: starts a local Ray ({reason})")
+
+
+def test_the_gpu_pipeline_starts_a_local_ray_for_its_models():
+    assert why_local_ray(load_pipeline("gpu")) == "stage quality uses a model"
