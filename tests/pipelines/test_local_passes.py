@@ -192,8 +192,6 @@ def test_cancel_stops_the_calls_in_hand_and_queued_and_nothing_runs_after_it(tmp
     growing from 58 to 200 after the lease was released, and a retried call in a new child
     outlive the command): cancel() kills the calls in hand without a retry, cancels the
     queued ones, and returns only once the threads and their children have ended."""
-    import os
-
     import psutil
 
     from support import guarded
