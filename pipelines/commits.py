@@ -78,7 +78,7 @@ class SourceCommits:
         self.store, self.progress = store, progress
         self._pending: dict[str, Pending] = {}
         self._lock = threading.Lock()
-        self._lines: list[str] = []
+        self._lines: list[tuple[str, str]] = []  # (progress line, source path)
         self._closed = False
 
     def add(self, task: ClipTask) -> None:
@@ -103,15 +103,15 @@ class SourceCommits:
                 return
             self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.length_s)
             n = len(entry.records)
-            self._lines.append(f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} kept, "
-                               f"{len(entry.rejects)} dropped")
+            self._lines.append((f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} kept, "
+                                f"{len(entry.rejects)} dropped", path))
 
     def report(self) -> None:
         """Show the progress lines of sources committed since the last call (main thread)."""
         with self._lock:
             lines, self._lines = self._lines, []
-        for line in lines:
-            self.progress.advance("sources", line)
+        for line, path in lines:
+            self.progress.advance("sources", line, key=path)
 
     def close(self) -> None:
         """Commit nothing from now on (module docstring)."""

@@ -27,6 +27,8 @@ class _Plain:
     t0: float
     done: int = 0
     last_print: float = 0.0
+    weights: dict[str, float] | None = None  # step key -> its share of the work (see start)
+    done_weight: float = 0.0
 
 
 class Progress:
@@ -62,16 +64,21 @@ class Progress:
                 yield
         self.console.print(f"{message}: done in {self.clock() - t0:.1f} s", highlight=False)
 
-    def start(self, phase: str, total: int, since: float | None = None) -> None:
+    def start(self, phase: str, total: int, since: float | None = None,
+              weights: dict[str, float] | None = None) -> None:
         """Show progress of ``phase`` with ``total`` steps; ``since``: when its work began
         (a ``clock()`` time, e.g. sources taken while Ray started), default now. Its
         rate and time use it, so steps done before the display start do not read as
-        done in no time."""
+        done in no time. ``weights``: each step's share of the work by the key
+        :meth:`advance` is given (e.g. a source's file size): the time left is then the
+        weight left at the rate weight has been done, not the steps left at the step rate
+        (sources run largest first, so early step rates had put it several times too high)."""
         if not self.enabled:
             return
         if self.plain:
             now = self.clock()
-            self._plain[phase] = _Plain(total, now if since is None else min(since, now), last_print=now)
+            self._plain[phase] = _Plain(total, now if since is None else min(since, now), last_print=now,
+                                        weights=dict(weights) if weights else None)
             self.console.print(f"{phase}: 0/{total}", highlight=False)
             return
         bar = rich.progress.Progress(
@@ -86,13 +93,16 @@ class Progress:
                     t.start_time = min(t.start_time, since)
         self._bars[phase] = (bar, task)
 
-    def advance(self, phase: str, message: str | None = None) -> None:
-        """One step of ``phase`` done; ``message`` is printed (above the bar on a terminal)."""
+    def advance(self, phase: str, message: str | None = None, key: str | None = None) -> None:
+        """One step of ``phase`` done; ``message`` is printed (above the bar on a terminal);
+        ``key``: the step's key in the ``weights`` given to :meth:`start`."""
         if not self.enabled:
             return
         if phase in self._plain:
             state = self._plain[phase]
             state.done += 1
+            if state.weights is not None:
+                state.done_weight += state.weights.get(key, 0.0)
             if message:
                 self.console.print(f"  {message}", highlight=False, soft_wrap=True)
             if self.clock() - state.last_print >= self.interval_s:
@@ -111,7 +121,12 @@ class Progress:
         elapsed = now - state.t0
         rate = state.done / elapsed if elapsed > 0 else 0.0
         todo = state.total - state.done
-        left = f", about {todo / rate:.0f} s left" if rate > 0 and todo > 0 else ""
+        left = ""
+        if state.weights is not None and state.done_weight > 0 and elapsed > 0 and todo > 0:
+            rest = max(0.0, sum(state.weights.values()) - state.done_weight)
+            left = f", about {rest / (state.done_weight / elapsed):.0f} s left"
+        elif rate > 0 and todo > 0:
+            left = f", about {todo / rate:.0f} s left"
         pct = 100 * state.done / state.total if state.total else 100.0
         self.console.print(f"{phase}: {state.done}/{state.total} ({pct:.0f}%) in {elapsed:.0f} s, "
                            f"{rate:.2f}/s{left}", highlight=False, soft_wrap=True)

@@ -180,18 +180,32 @@ def _strip(row: dict) -> dict:
     return {"task": dumps(task)}
 
 
+def _size(path: str) -> int:
+    """Bytes of a local file; -1 for an object-store URL (a request each) or a missing file."""
+    if "://" in path:
+        return -1
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return -1
+
+
 def largest_first(sources: list[str]) -> list[str]:
     """Local files in decreasing size (a long source started last would run alone at the
     end: longest-processing-time-first scheduling), then object-store URLs in their order
     (their sizes would cost a request each)."""
-    def size(path: str) -> int:
-        try:
-            return os.path.getsize(path)
-        except OSError:
-            return -1
-
     local = [p for p in sources if "://" not in p]
-    return sorted(local, key=lambda p: (-size(p), p)) + [p for p in sources if "://" in p]
+    return sorted(local, key=lambda p: (-_size(p), p)) + [p for p in sources if "://" in p]
+
+
+def source_weights(sources: list[str]) -> dict[str, float]:
+    """Each source's share of the per-source work for the progress display's time left:
+    its file size in bytes, or for an object-store URL or a file it cannot size the mean
+    of the others (1 each when none can be sized)."""
+    sizes = {p: _size(p) for p in sources}
+    known = [v for v in sizes.values() if v > 0]
+    mean = sum(known) / len(known) if known else 1.0
+    return {p: float(v) if v > 0 else mean for p, v in sizes.items()}
 
 
 def rows_per_block(extract: Stage) -> int:

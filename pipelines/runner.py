@@ -40,7 +40,7 @@ from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
 from pipelines.resources import fit_to_cluster, leave_room_for_tasks
-from pipelines.rows import PassSteps, largest_first, loads
+from pipelines.rows import PassSteps, largest_first, loads, source_weights
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord, write_parquet
 
@@ -120,16 +120,18 @@ class Runner:
         self.head_taken = 0  # sources the head start took (pipelines/headstart.py)
         self.workers: Workers | None = None  # where the driver's calls run, once known (run)
 
-    def _source_phase(self, todo: list[str], head: HeadStart | None = None, total: int | None = None) -> None:
+    def _source_phase(self, todo: list[str], head: HeadStart | None = None, total: int | None = None,
+                      weights: dict[str, float] | None = None) -> None:
         """Ray's share of the sources (``todo``), then the head start's last source;
-        ``total``: sources in the phase, the head start's included (default ``len(todo)``)."""
+        ``total``: sources in the phase, the head start's included (default ``len(todo)``);
+        ``weights``: each source's share of the work, for the time left shown."""
         ds = None
         if todo:  # Ray Data's share: none with local passes (a run without Ray imports no Ray)
             from pipelines.plan import source_plan  # noqa: PLC0415 - Ray Data, imported by run()
 
             ds = source_plan(todo, self.store.root, self.steps)
         self.progress.start("sources", len(todo) if total is None else total,
-                            since=head.started_at if head is not None else None)
+                            since=head.started_at if head is not None else None, weights=weights)
         rows = iter(ds.iter_rows()) if ds is not None else iter(())
         try:  # the bar stops (drawn for the last time) before any Ctrl-C or error message is printed
             self.commits.report()
@@ -263,7 +265,7 @@ class Runner:
         if todo:  # report.html's charts: matplotlib (0.5-1 s of imports) while the sources run
             preload("pipelines.report_html.plots")
             t = time.perf_counter()
-            self._source_phase([s for s in todo if s not in taken], head, len(todo))
+            self._source_phase([s for s in todo if s not in taken], head, len(todo), source_weights(todo))
             walls["per_source"] = time.perf_counter() - t
         earlier = self.store.earlier_sources(sources)  # committed before, not named this time: kept
         records, rejects, stage_s, durations = self.store.load(sources + earlier)

@@ -243,3 +243,16 @@ def test_inspect_of_damaged_shards_only_is_exit_2_and_key_excludes_sample(curate
     with pytest.raises(SystemExit) as exc:
         main(["inspect", str(curated_run), "--key", "abc", "--sample", "2"])
     assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_time_left_follows_the_sources_weights_not_their_count():
+    """Sources run largest first: after the one large source (8 of 10 units in 10 s) the two
+    small ones are 2 units at 0.8 units/s, about 2 s, where the count rate (1 source in
+    10 s) had said 20 s (a new-user test saw 123 s left of a run that ended 13 s later)."""
+    now = [0.0]
+    progress, buf = _plain(lambda: now[0])
+    progress.start("sources", 3, weights={"/in/big.mp4": 8.0, "/in/a.mp4": 1.0, "/in/b.mp4": 1.0})
+    now[0] = 10.0
+    progress.advance("sources", "big.mp4: 4 clips kept, 0 dropped", key="/in/big.mp4")
+    assert buf.getvalue().splitlines()[-1] == "sources: 1/3 (33%) in 10 s, 0.10/s, about 2 s left"
+    progress.stop("sources")
