@@ -21,6 +21,7 @@ import gc
 import os
 import sys
 import tempfile
+import signal
 import traceback
 import warnings
 
@@ -82,7 +83,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.pipeline}: ok ({' -> '.join(s.name for s in pipeline.stages)})")
     reason = why_local_ray(pipeline)
     print("without --address: " + (f"starts a local Ray ({reason})" if reason else
-                                   "runs without Ray (plain CPU steps: ray.start: when_needed)"))
+                                   "runs without Ray (no step needs one: ray.start: when_needed)"))
     return 0
 
 
@@ -231,15 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except exits.Terminated:
-        print("terminated (SIGTERM): committed sources are kept; run the same command again to resume",
-              file=sys.stderr)
+        with exits.signals_held():  # a second signal while it is said: no traceback
+            print("terminated (SIGTERM): committed sources are kept; run the same command again to resume",
+                  file=sys.stderr)
         return exits.TERMINATED
     except KeyboardInterrupt:
-        # On a terminal the "^C" it echoed may sit at the start of the current line: the
-        # advice goes on a line of its own.
-        print("\n" if sys.stderr.isatty() else "", end="", file=sys.stderr)
-        print(getattr(args, "interrupted", None)
-              or "interrupted: committed sources are kept; run the same command again to resume", file=sys.stderr)
+        with exits.signals_held():  # a second Ctrl-C while it is said: no traceback
+            # On a terminal the "^C" it echoed may sit at the start of the current line: the
+            # advice goes on a line of its own.
+            print("\n" if sys.stderr.isatty() else "", end="", file=sys.stderr)
+            print(getattr(args, "interrupted", None)
+                  or "interrupted: committed sources are kept; run the same command again to resume", file=sys.stderr)
         return exits.INTERRUPTED
     except BrokenPipeError:  # e.g. `vidcurate stats OUT | head -1`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
@@ -270,6 +273,7 @@ def command() -> int:
     process's memory. Only for the process that exits: tests and callers use :func:`main`.
     """
     code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is over: a late Ctrl-C is no traceback
     sys.stdout.flush()
     sys.stderr.flush()
     gc.freeze()

@@ -24,7 +24,10 @@ code  meaning
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 
 OK, INTERNAL, USAGE, OUTPUT_IN_USE, NOTHING_KEPT, STAGE_ERRORS = 0, 1, 2, 3, 4, 5
 CLUSTER_UNREACHABLE, RESOURCES, INTERRUPTED, PIPE_CLOSED, TERMINATED = 6, 7, 130, 141, 143
@@ -54,6 +57,25 @@ def on_sigterm(signum, frame) -> None:
     """A SIGTERM handler: raise :class:`Terminated` (in the main thread), so the run stops
     as after a Ctrl-C and the command exits 143."""
     raise Terminated()
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[list[int]]:
+    """Inside the block, a Ctrl-C (SIGINT) or SIGTERM is only recorded (in the list it
+    gives), not raised: for a run that is already stopping (its clean-up must not be cut
+    short by a second Ctrl-C, which had let a cancelled call be retried in a new sandbox
+    child). Only on the main thread (signal handlers live there); elsewhere nothing is held."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    previous = {sig: signal.signal(sig, lambda signum, frame: got.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield got
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class InsufficientResources(RuntimeError):

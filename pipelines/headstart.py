@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING
 from curate import guard
 from curate.guard import Limits
 from curate.parallel import apply_call
+from pipelines.exits import signals_held
 from curate.tasks import ClipTask
 from pipelines.rows import PassSteps, loads
 
@@ -230,7 +231,9 @@ class HeadStart:
         after this returns. The work's own exception is not raised."""
         self.stop()
         self._cancelling.set()  # queued calls are not run; the one in hand loses its child
-        with guard.cancelled():  # in force until the threads have ended: no retry, no new child
+        # A second Ctrl-C or SIGTERM meanwhile must not end the block early: its end lets a
+        # killed call be retried in a new child (found by a break test: a double Ctrl-C)
+        with signals_held(), guard.cancelled():  # in force until the threads have ended
             deadline = time.monotonic() + timeout_s
             self.wait(timeout_s)
             self._drain()

@@ -30,7 +30,7 @@ from curate.dedup.stage import drop_duplicates
 from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
 from pipelines import exits
-from pipelines.exits import InputNotFound, UsageError
+from pipelines.exits import InputNotFound, UsageError, signals_held
 from pipelines.headstart import HeadStart
 from pipelines.localrun import runs_without_ray, start_local_pool
 from pipelines.progress import Progress
@@ -237,13 +237,16 @@ class Runner:
         report thumbnails, restoring work files)."""
         head, self.workers = start_local_pool(self.pipeline, self.steps, self.store.root, todo, self.commits.deliver)
         self.head_taken = len(todo)
+        finished = False
         try:
-            return self._phases(sources, todo, set(todo), head, None, walls, t0)
-        except BaseException:
-            self.commits.close()  # before the lease goes: the source in hand is not committed
-            head.cancel()
-            raise
+            summary = self._phases(sources, todo, set(todo), head, None, walls, t0)
+            finished = True
+            return summary
         finally:
+            if not finished:  # failing or interrupted: a second Ctrl-C must not skip the cancel
+                with signals_held():
+                    self.commits.close()  # before the lease goes: the source in hand is not committed
+                    head.cancel()
             head.close()
 
     def _phases(self, sources, todo, taken, head, address, walls, t0) -> RunSummary:

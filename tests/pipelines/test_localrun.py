@@ -40,7 +40,7 @@ def test_a_local_run_starts_ray_only_when_something_needs_it(tmp_path, capsys, e
     assert not runs_without_ray(pipeline, "auto", False) and not runs_without_ray(pipeline, None, True)
     assert main(["validate", path]) == 0
     said = capsys.readouterr().out.strip().splitlines()[-1]
-    assert said == ("without --address: runs without Ray (plain CPU steps: ray.start: when_needed)" if reason is None
+    assert said == ("without --address: runs without Ray (no step needs one: ray.start: when_needed)" if reason is None
                     else f"without --address: starts a local Ray ({reason})")
 
 
