@@ -85,11 +85,23 @@ def fits_one_pass(extract: ExtractStage, task: SourceTask) -> bool:
     return extract.one_pass and spill_mb(extract, task) <= extract.spill_max_mb
 
 
+def not_plain(stages: list) -> str | None:
+    """Why ``stages`` (probe, split, extract, then later stages) cannot all run in any
+    process's sandbox, naming the setting or stage (extract off the one-decode path, a
+    stage with a GPU share or a model); None when they can."""
+    if not getattr(stages[2], "one_pass", False):
+        return "extract.one_pass: false"
+    for stage in stages:
+        if stage.resources.gpus or stage.uses_model:
+            return f"stage {stage.name} " + ("has a GPU share" if stage.resources.gpus else "uses a model")
+    return None
+
+
 def plain_cpu_steps(stages: list) -> bool:
     """Whether per-source ``stages`` (probe, split, extract, then the clip stages) can run
     in any process's sandbox: extract on the one-decode path and no stage with a model or
-    a GPU (the driver's head start, :mod:`pipelines.headstart`)."""
-    return getattr(stages[2], "one_pass", False) and not any(s.uses_model or s.resources.gpus for s in stages)
+    a GPU (the driver's head start, :mod:`pipelines.headstart`; :func:`not_plain`)."""
+    return not_plain(stages) is None
 
 
 def limits_for(split: SplitStage, extract: ExtractStage, duration_s: float) -> Limits | None:

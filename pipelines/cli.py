@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import signal
 import sys
 import tempfile
-import signal
 import traceback
 import warnings
 
@@ -76,7 +76,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pipelines.config import load_pipeline
-
     from pipelines.localrun import why_local_ray
 
     pipeline = load_pipeline(args.pipeline)

@@ -55,8 +55,8 @@ from typing import TYPE_CHECKING
 from curate import guard
 from curate.guard import Limits
 from curate.parallel import apply_call
-from pipelines.exits import signals_held
 from curate.tasks import ClipTask
+from pipelines.exits import signals_held
 from pipelines.rows import PassSteps, loads
 
 if TYPE_CHECKING:

@@ -33,17 +33,14 @@ def why_local_ray(pipeline: Pipeline) -> str | None:
     when_needed``, local passes on (``ray.head_start`` and ``ray.local_passes``), extract on
     the one-decode path and no stage with a model or a GPU share (per-source stages run in
     the passes' sandboxes; post stages with a model run on Ray Data's actor pools)."""
+    from curate.onepass import not_plain  # noqa: PLC0415 - light: numpy and PyAV only
+
     opts = pipeline.ray
     if opts.start == "always":
         return "ray.start: always"
     if not opts.head_start or not opts.local_passes:
         return "ray.head_start: false" if not opts.head_start else "ray.local_passes: false"
-    if not getattr(pipeline.stages[2], "one_pass", False):
-        return "extract.one_pass: false"
-    for stage in pipeline.stages:
-        if stage.resources.gpus or stage.uses_model:
-            return f"stage {stage.name} " + ("has a GPU share" if stage.resources.gpus else "uses a model")
-    return None
+    return not_plain(pipeline.stages)  # every stage: a post stage with a model runs on Ray Data
 
 
 def runs_without_ray(pipeline: Pipeline, address: str | None, ray_running: bool) -> bool:
