@@ -54,7 +54,9 @@ def test_read_ahead_stops_its_thread_when_the_consumer_stops():
 def test_only_plain_cpu_stages_right_after_extract_are_fused():
     score, embed, flt = ScoreStage(), EmbedStage(), FilterStage()
     assert fusable([score, embed, flt]) == [score, embed, flt]
-    assert fusable([score, QualityStage(nsfw=False), flt]) == [score]  # a model stage ends the chain
+    assert fusable([score, QualityStage(nsfw=True), flt]) == [score]  # a model stage ends the chain
+    limits = QualityStage(min_short_side=144)  # picture limits alone: no model
+    assert fusable([score, limits, flt]) == [score, limits, flt]
     assert fusable([ScoreStage(resources={"gpus": 1})]) == []
     assert fusable([ScoreStage(limits={"timeout_s": 10})]) == []
     assert rows_per_block(ExtractStage()) == 16 and rows_per_block(ExtractStage(one_pass=False)) == 1

@@ -31,6 +31,8 @@ def _stage(data, name) -> dict:
     (lambda d: d["ray"].update(head_start=False), "ray.head_start: false"),
     (lambda d: _stage(d, "extract").update(one_pass=False), "extract.one_pass: false"),
     (lambda d: _stage(d, "score").update(resources={"gpus": 1}), "stage score has a GPU share"),
+    (lambda d: d["stages"].insert(5, {"stage": "quality", "min_short_side": 144}), None),  # no model
+    (lambda d: d["stages"].insert(5, {"stage": "quality", "nsfw": True}), "stage quality uses a model"),
 ])
 def test_a_local_run_starts_ray_only_when_something_needs_it(tmp_path, capsys, edit, reason):
     path = _pipeline(tmp_path, edit)

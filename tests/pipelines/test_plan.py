@@ -44,7 +44,7 @@ def test_clips_are_not_re_blocked_when_every_clip_stage_ran_in_the_pass(ray_sess
     steps = PassSteps(p.stages[0], p.stages[1], p.clip_stages(), p.stages[2].clip_settings())
     assert steps.one_pass.drop_samples
     assert "Repartition" not in repr(source_plan(["a.mp4"], "/tmp", steps))
-    later = PassSteps(p.stages[0], p.stages[1], p.clip_stages() + [QualityStage(nsfw=False)],
+    later = PassSteps(p.stages[0], p.stages[1], p.clip_stages() + [QualityStage(nsfw=True)],
                       p.stages[2].clip_settings())
     assert not later.one_pass.drop_samples
     assert "Repartition" in repr(source_plan(["a.mp4"], "/tmp", later))
