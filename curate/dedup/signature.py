@@ -72,7 +72,9 @@ def row_percentiles(lines: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     on a clip's motion sample (the pad search of :func:`content_box` had spent 0.5 s of
     the footage run's CPU in numpy's partial sort)."""
     rows, n = lines.shape
-    below = np.stack([np.bincount(row, minlength=256) for row in lines]).cumsum(axis=1)
+    # one bincount over (row, level) codes: a call per row had cost 5 % of a short clip's pass
+    codes = (np.arange(rows, dtype=np.intp)[:, None] << 8) | lines
+    below = np.bincount(codes.ravel(), minlength=rows * 256).reshape(rows, 256).cumsum(axis=1)
     out = np.empty((len(qs), rows), np.float64)
     for i, q in enumerate(qs):
         virtual = (n - 1) * np.true_divide(q, 100)  # numpy's linear method, step by step
