@@ -97,11 +97,9 @@ class Pipeline(BaseModel):
             raise ValueError(f"stages must start with probe, split, extract; got {names[:3]}")
         if names.count("shards") != 1 or names[-1] != "shards":
             raise ValueError("stages must end with exactly one shards stage")
-        if names.count("dedup") > 1:
-            raise ValueError("at most one dedup stage")
-        for name in ("probe", "split", "extract", "score", "embed", "caption", "vlm_caption"):
+        for name in dict.fromkeys(names):  # a stage's result is found by its name: a second one had been skipped
             if names.count(name) > 1:
-                raise ValueError(f"stage {name} appears more than once")
+                raise ValueError(f"stage {name} appears more than once: give one {name} stage all its settings")
         middle = names[3:-1]
         cut = middle.index("dedup") if "dedup" in middle else next(
             (i for i, n in enumerate(middle) if n in POST_STAGES), len(middle))

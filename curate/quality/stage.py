@@ -134,7 +134,7 @@ class QualityStage(Stage):
                 reject_for(t, self.name, exc)
         if not self._ready:
             self.setup()
-        picks = {id(t): self._pick(t) for t in live}
+        picks = {id(t): self._pick(t) for t in live} if self.uses_model else {}  # limits need no frames
         for model, field in ((self._text, "text_area"), (self._nsfw, "nsfw")):
             if model is not None and live:
                 live = self._score(live, picks, model, field)

@@ -74,6 +74,31 @@ def test_resolution_and_aspect_limits_reject_before_models_run():
     assert ok.reject_row is None and ok.record.scores.nsfw is not None
 
 
+def test_picture_limits_alone_need_no_frames_and_time_the_clip_once(monkeypatch):
+    """Without a model the stage judges the source's displayed size only: a clip without a
+    frame sample is judged too (a break test's direct call had made it a stage_error), and
+    Stage.__call__ (the one-decode pass, Ray tasks) adds the stage's time once: clocks
+    that tick 0.25 s (the call) and 100 s (the batch timing) show which counted."""
+    import itertools
+    from types import SimpleNamespace
+
+    import curate.quality.stage as quality_mod
+    import curate.stage as stage_mod
+
+    ticks, batch = itertools.count(0, 0.25), itertools.count(0, 100)
+    monkeypatch.setattr(stage_mod, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    monkeypatch.setattr(quality_mod, "time", SimpleNamespace(perf_counter=lambda: next(batch)))
+    stage = QualityStage(min_short_side=360, max_aspect=2.0)
+    assert not stage.uses_model and stage.fusable and QualityStage(text=False, nsfw=True).uses_model
+    small, wide, ok = (_task(c, [_smooth(1)], w, h) for c, w, h in (("s", 320, 240), ("w", 2560, 720), ("k", 1280, 720)))
+    for t in (small, wide, ok):
+        t.frames = None
+        t.timings["quality"] = 1.0  # an earlier second: __call__ adds this call's time to it
+    assert [stage(t) for t in (small, wide, ok)] == [small, wide, ok]
+    assert small.reject_row.reason == "low_resolution" and wide.reject_row.reason == "bad_aspect_ratio"
+    assert ok.reject_row is None and [t.timings["quality"] for t in (small, wide, ok)] == [1.25] * 3
+
+
 def test_missing_weights_fail_when_the_stage_is_configured(tmp_path):
     with pytest.raises(ValidationError, match="not found"):
         QualityStage(nsfw=True, nsfw_model=str(tmp_path / "absent.onnx"))

@@ -85,11 +85,23 @@ def test_unknown_stage_and_top_level_key():
     assert "workers: Extra inputs are not permitted" in _error(data)
 
 
+def _insert(stages: list, *at: tuple[int, dict]) -> None:
+    for k, stage in at:
+        stages.insert(k, stage)
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda s: s.pop(0), "must start with probe, split, extract"),
     (lambda s: s.pop(), "must end with exactly one shards stage"),
     (lambda s: s.insert(3, s.pop(7)), "caption cannot run before dedup"),
     (lambda s: s.insert(3, s.pop(5)), "filter must come after score"),
+    # a second stage of one name had been skipped (each clip records a stage's result by
+    # its name): a break test's second filter and second quality stage dropped nothing
+    (lambda s: s.insert(6, {"stage": "filter", "max_luma": 1.0}),
+     "stage filter appears more than once: give one filter stage all its settings"),
+    (lambda s: _insert(s, (5, {"stage": "quality", "nsfw": True}), (7, {"stage": "quality", "min_short_side": 150})),
+     "stage quality appears more than once"),
+    (lambda s: s.insert(7, dict(s[6])), "stage dedup appears more than once"),
 ])
 def test_stage_order_rules(mutate, message):
     data = copy.deepcopy(local_dict())
