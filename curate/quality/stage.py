@@ -65,7 +65,7 @@ class QualityStage(Stage):
         """Whether this stage loads a model: ``text`` or ``nsfw`` on. Picture limits alone
         use none, so the stage then runs inside the one-decode pass like ``score``
         (:attr:`fusable`) and a local run starts no Ray for it (it had started one, with an
-        actor pool, for a resolution check: the footage run took 35 s instead of 16)."""
+        actor pool, for a resolution check: the footage run took 35 s instead of 17)."""
         return self.text or self.nsfw
 
     @property
