@@ -81,6 +81,10 @@ class QualityStage(Stage):
             raise ValueError("max_text_area needs text: true")
         if self.max_nsfw is not None and not self.nsfw:
             raise ValueError("max_nsfw needs nsfw: true")
+        limits = (self.min_short_side, self.min_width, self.min_height, self.min_aspect, self.max_aspect)
+        if not (self.text or self.nsfw or any(v is not None for v in limits)):
+            raise ValueError("the quality stage has nothing to do: set a picture limit (min_short_side, min_width, "
+                             "min_height, min_aspect, max_aspect), text: true or nsfw: true")
         try:
             if self.text:
                 require(self.text_model, text_mod.PACKAGE, text_mod.RELPATH, text_mod.HINT)

@@ -104,6 +104,8 @@ def test_missing_weights_fail_when_the_stage_is_configured(tmp_path):
         QualityStage(nsfw=True, nsfw_model=str(tmp_path / "absent.onnx"))
     with pytest.raises(ValidationError, match="max_text_area needs text: true"):
         QualityStage(max_text_area=0.1)
+    with pytest.raises(ValidationError, match="nothing to do"):  # a stage that could never drop a clip
+        QualityStage(frames=8)
 
 
 def test_a_pipeline_file_with_missing_weights_is_refused_before_any_work(tmp_path):
