@@ -107,7 +107,8 @@ class Pipeline(BaseModel):
             if i < cut and n not in CLIP_STAGES:
                 raise ValueError(f"stage {n} cannot run before dedup")
             if i > cut and n not in POST_STAGES:
-                raise ValueError(f"stage {n} cannot run after dedup (only {sorted(POST_STAGES)})")
+                raise ValueError(f"stage {n} cannot run after dedup: put it between extract and dedup "
+                                 f"(after dedup: {', '.join(sorted(POST_STAGES))})")
         if "filter" in names and "score" not in names:
             raise ValueError("filter needs a score stage before it")
         if "filter" in names and names.index("filter") < names.index("score"):

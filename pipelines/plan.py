@@ -72,7 +72,9 @@ def source_plan(sources: list[str], work_dir: str, steps: PassSteps) -> ray.data
     extract = steps.clip_stages[0]
     cpus = max(steps.split.resources.cpus, extract.resources.cpus)  # the pass does both stages' work
     gpus = max(steps.split.resources.gpus, extract.resources.gpus)
-    ds = add_stage(ds, steps.probe).flat_map(steps.one_pass, num_cpus=cpus, num_gpus=gpus or None)
+    probe = steps.probe.resources  # the probe, then the source gates of later stages (quality's picture limits)
+    ds = ds.map(steps.probe_row, num_cpus=probe.cpus, num_gpus=probe.gpus or None)
+    ds = ds.flat_map(steps.one_pass, num_cpus=cpus, num_gpus=gpus or None)
     if not steps.one_pass.drop_samples:  # a clip stage runs after the pass: spread its clips
         ds = ds.repartition(target_num_rows_per_block=rows_per_block(extract))
     for stage in steps.clip_stages:

@@ -23,7 +23,7 @@ from typing import Any
 
 from curate.ids import clip_id
 from curate.scratch import owned_dir
-from curate.stage import Stage
+from curate.stage import RejectError, Stage, reject_for
 from curate.tasks import ClipTask, SourceTask
 
 def dumps(task: Any) -> bytes:
@@ -51,6 +51,32 @@ class _Apply:
             self.stage.setup()
             self.ready = True
         return {"task": dumps(self.stage(task))}
+
+
+class _Probe(_Apply):
+    """The probe's row function, then the source gates of later stages: a stage with a
+    ``source_gate(source)`` method (``quality``'s picture limits) judges the probed source
+    once, and a :class:`curate.stage.RejectError` rejects the whole source under that
+    stage's name before it is split, decoded or encoded."""
+
+    def __init__(self, probe: Stage, gates: list[Stage]):
+        super().__init__(probe)
+        self.gates = gates
+
+    def __call__(self, row: dict) -> dict:
+        out = super().__call__(row)
+        if not self.gates:
+            return out
+        task = loads(out["task"])
+        if task.rejected or task.source is None:
+            return out
+        for stage in self.gates:
+            try:
+                stage.source_gate(task.source)
+            except RejectError as exc:
+                reject_for(task, stage.name, exc)
+                break
+        return {"task": dumps(task)}
 
 
 def fusable(stages: list[Stage]) -> list[Stage]:
@@ -228,6 +254,7 @@ class PassSteps:
     def __init__(self, probe: Stage, split: Stage, clip_stages: list[Stage], clip_settings: dict):
         fused = fusable(clip_stages[1:])
         self.probe, self.split, self.clip_stages = probe, split, list(clip_stages)
+        self.probe_row = _Probe(probe, [s for s in clip_stages if callable(getattr(s, "source_gate", None))])
         self.one_pass = SplitExtract(split, clip_stages[0], clip_settings, then=fused,
                                      drop_samples=len(fused) == len(clip_stages) - 1)  # no stage left needs them
         self._local = None  # run_local's row functions, made on first use (each sets its stage up once)
@@ -243,7 +270,7 @@ class PassSteps:
         """The plan's output rows for source ``path``, computed here (probe and the pass in
         this process's sandbox children, :mod:`curate.guard`)."""
         if self._local is None:
-            self._local = (_Apply(self.probe), [_Apply(s) for s in self.clip_stages])
+            self._local = (self.probe_row, [_Apply(s) for s in self.clip_stages])
         probe, stages = self._local
         row = probe({"task": dumps(SourceTask(path=path, work_dir=work_dir))})
         for out in self.one_pass(row):

@@ -4,7 +4,10 @@ Per clip, in this order:
 
 1. resolution and aspect limits on the source picture as displayed (``min_short_side``,
    ``min_width``, ``min_height``; ``min_aspect``/``max_aspect`` of width / height):
-   rejects ``low_resolution`` / ``bad_aspect_ratio`` before any model runs;
+   rejects ``low_resolution`` / ``bad_aspect_ratio`` before any model runs. They depend
+   on the source alone, so the per-source step applies them to the probed source first
+   (:meth:`QualityStage.source_gate`): a source under them is rejected whole, before it
+   is split, decoded or encoded;
 2. ``text: true``: ``scores.text_area``, the mean share of the picture covered by text
    boxes over ``frames`` frames of the frame sample (:mod:`curate.quality.text`);
 3. ``nsfw: true``: ``scores.nsfw``, the highest NSFW confidence over those frames
@@ -30,6 +33,7 @@ from curate.quality import text as text_mod
 from curate.quality.weights import WeightsMissing, require
 from curate.stage import RejectError, Resources, Stage, reject_for
 from curate.tasks import ClipTask
+from schemas import SourceInfo
 
 
 class QualityStage(Stage):
@@ -99,8 +103,19 @@ class QualityStage(Stage):
         self._nsfw = nsfw_mod.NsfwDetector(self.nsfw_model) if self.nsfw else None
         self._ready = True
 
+    def source_gate(self, source: SourceInfo) -> None:
+        """The picture limits on a probed source (``source.width`` x ``source.height``, as
+        displayed): they depend on the source alone, so the per-source step
+        (:class:`pipelines.rows.PassSteps`) applies them right after the probe and a source
+        under them is rejected whole (stage ``quality``: ``low_resolution`` or
+        ``bad_aspect_ratio``) before it is split, decoded or encoded (it had been decoded,
+        encoded and scored, then dropped clip by clip). Raises :class:`RejectError`."""
+        self._check_size(source.width, source.height)
+
     def _limits(self, task: ClipTask) -> None:
-        w, h = task.record.source.width, task.record.source.height
+        self._check_size(task.record.source.width, task.record.source.height)
+
+    def _check_size(self, w: int, h: int) -> None:
         for key, value in (("min_short_side", min(w, h)), ("min_width", w), ("min_height", h)):
             limit = getattr(self, key)
             if limit is not None and value < limit:

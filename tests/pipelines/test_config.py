@@ -95,6 +95,8 @@ def _insert(stages: list, *at: tuple[int, dict]) -> None:
     (lambda s: s.pop(), "must end with exactly one shards stage"),
     (lambda s: s.insert(3, s.pop(7)), "caption cannot run before dedup"),
     (lambda s: s.insert(3, s.pop(5)), "filter must come after score"),
+    (lambda s: s.insert(7, {"stage": "quality", "min_short_side": 150}),
+     "stage quality cannot run after dedup: put it between extract and dedup (after dedup: caption, clip_score"),
     # a second stage of one name had been skipped (each clip records a stage's result by
     # its name): a break test's second filter and second quality stage dropped nothing
     (lambda s: s.insert(6, {"stage": "filter", "max_luma": 1.0}),
