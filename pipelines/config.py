@@ -186,8 +186,10 @@ def parse_pipeline(data: dict, source: str = "<pipeline>") -> Pipeline:
         return Pipeline.model_validate(data)
     except ValidationError as exc:
         stages = data.get("stages") if isinstance(data.get("stages"), list) else []
-        lines = [f"{source}: {_where(tuple(e['loc']), stages) or '(top level)'}: {e['msg']}"
-                 f"{_suggest(e)}" for e in exc.errors()]
+        # the file's own rules read as sentences (pydantic prefixes them "Value error, "); the
+        # one top-level rule (Pipeline._check_order) is about the stages list
+        lines = [f"{source}: {_where(tuple(e['loc']), stages) or 'stages'}: "
+                 f"{e['msg'].removeprefix('Value error, ')}{_suggest(e)}" for e in exc.errors()]
         raise PipelineError("\n".join(lines)) from None
 
 
