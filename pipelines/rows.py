@@ -50,7 +50,10 @@ class _Apply:
         if not self.ready:
             self.stage.setup()
             self.ready = True
-        return {"task": dumps(self.stage(task))}
+        return {"task": dumps(self._run(task))}
+
+    def _run(self, task: Any) -> Any:
+        return self.stage(task)
 
 
 class _Probe(_Apply):
@@ -63,20 +66,17 @@ class _Probe(_Apply):
         super().__init__(probe)
         self.gates = gates
 
-    def __call__(self, row: dict) -> dict:
-        out = super().__call__(row)
-        if not self.gates:
-            return out
-        task = loads(out["task"])
+    def _run(self, task: SourceTask) -> SourceTask:
+        task = self.stage(task)
         if task.rejected or task.source is None:
-            return out
+            return task
         for stage in self.gates:
             try:
                 stage.source_gate(task.source)
             except RejectError as exc:
                 reject_for(task, stage.name, exc)
                 break
-        return {"task": dumps(task)}
+        return task
 
 
 def fusable(stages: list[Stage]) -> list[Stage]:
