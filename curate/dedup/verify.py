@@ -4,7 +4,8 @@ Two signatures (:mod:`curate.dedup.signature`) are compared in three steps:
 
 1. **geometry**: the mean thumbnail of one clip, its border ``size/16`` trimmed, is
    located in the other's mean thumbnail scaled by 1.00 .. 1.43 and turned by up to
-   +-10.5 degrees (normalised cross-correlation, ``cv2.matchTemplate``; :func:`geometry`),
+   +-10.5 degrees (normalised cross-correlation, OpenCV's ``TM_CCOEFF_NORMED``, by FFT with each clip's
+   placements transformed once per task, :mod:`curate.dedup.ncc`; :func:`geometry`),
    both ways round (turns only the way round the unturned search chose): a crop of up
    to ~30 % of each side at any position, a rescale and a small rotation become one
    scale, angle and offset;
@@ -41,12 +42,11 @@ people in the same street, pairs).
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import cv2
 import numpy as np
 
 from curate.dedup import overlay
+from curate.dedup.ncc import MAX_SCALE, MeanShapes, best_matches, fft_side
 from curate.dedup.overlay import overlay_rows
 from curate.dedup.signature import Signature
 
@@ -55,10 +55,14 @@ SCALES = tuple(float(s) for s in np.round(np.arange(1.0, 1.13, 0.02), 2)) + (1.1
 ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # degrees, a turned re-upload or a tilted re-shoot
 # ``crops_only``: unturned, scale 1 (a copy under a tall bar), then crops of 5 % of each side or more
 CROP_SCALES = (1.0,) + tuple(s for s in SCALES if s >= 1.1)
+assert max(SCALES) <= MAX_SCALE  # every placed mean fits the transforms' square
 NEAR = 2  # scales on either side of the unturned best at which ANGLES are tried
 REFINE = 1.5  # degrees either side of the best angle tried last
 SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.25)
 MIN_OVERLAP = 0.6
+# a placement replaces the best so far only when its correlation is higher by more than
+# this (single-precision rounding; at scale 1, unturned, both ways round are one comparison)
+TIE = 1e-5
 ACTIVE_LEVEL = 3.0  # luma levels from the clip's median thumbnail: a frame where something moves
 
 
@@ -91,31 +95,6 @@ def _resized(x: np.ndarray, scale: float, angle: float) -> np.ndarray:
 Geometry = tuple[float, float, tuple[int, int], bool, float]
 
 
-class MeanShapes:
-    """Each clip's mean thumbnail scaled and turned (:func:`_resized`), kept across the
-    candidate pairs one task verifies: a clip meets many candidates, and the geometry
-    search of each pair scales both means anew (a fifth of the verification's CPU on the
-    footage run). Keys name a clip as compared (its position, and whether mirrored);
-    at most ``max_items`` arrays (about 19 KB each for 48-pixel thumbnails), the least
-    recently used dropped first. The same arrays as without it, so the same distances."""
-
-    def __init__(self, max_items: int = 2048):
-        self.max_items = max_items
-        self._items: OrderedDict = OrderedDict()
-
-    def get(self, key, x: np.ndarray, scale: float, angle: float) -> np.ndarray:
-        """``_resized(x, scale, angle)`` for the clip ``key`` whose mean thumbnail is ``x``."""
-        k = (key, scale, angle)
-        out = self._items.get(k)
-        if out is None:
-            out = self._items[k] = _resized(x, scale, angle)
-            if len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(k)
-        return out
-
-
 def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
              crops_only: bool = False, shapes: tuple[MeanShapes, object, object] | None = None) -> Geometry:
     """Best ``(correlation, scale, (x, y), a_is_larger, angle)`` placing the trimmed mean of
@@ -142,20 +121,34 @@ def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
     means = a.mean(axis=0), b.mean(axis=0)
     best: Geometry = (-2.0, 1.0, (0, 0), True, 0.0)
     cache, key_a, key_b = shapes if shapes is not None else (MeanShapes(), "a", "b")
+    fft_n = fft_side(t)
 
     sides = ((True, means, key_a), (False, means[::-1], key_b))
 
     def search(scales, angles, sides=sides) -> None:
         nonlocal best
-        for s in scales:
-            for angle in angles:
-                for larger, (x, y), key in sides:
-                    big = cache.get(key, x, s, angle)
-                    # rows where the part r0:r1 of a whole core fits:
-                    r = cv2.matchTemplate(big[r0:len(big) - core + r1], y[m + r0:m + r1, m:t - m], cv2.TM_CCOEFF_NORMED)
+        found = {}
+        for larger, (x, y), key in sides:
+            other = key_b if larger else key_a
+            placements = tuple((s, angle) for s in scales for angle in angles)
+            if rows is None:  # all placements of this side at once (curate.dedup.ncc)
+                batch = cache.batch(key, x, placements, _resized, core)
+                matches = best_matches(batch, cache.template(other, y, m), fft_n)
+            else:  # rows where the part r0:r1 of a whole core fits:
+                matches = []
+                for s, angle in placements:
+                    big = _resized(x, s, angle)
+                    r = cv2.matchTemplate(big[r0:len(big) - core + r1], y[m + r0:m + r1, m:t - m],
+                                          cv2.TM_CCOEFF_NORMED)
                     _, v, _, loc = cv2.minMaxLoc(r)
-                    if v > best[0]:
-                        best = (float(v), float(s), loc, larger, float(angle))
+                    matches.append((v, loc))
+            found.update(((s, angle, larger), match) for (s, angle), match in zip(placements, matches))
+        for s in scales:  # the order of the search: the first of equal correlations wins
+            for angle in angles:
+                for larger, *_ in sides:
+                    v, loc = found[(s, angle, larger)]
+                    if v > best[0] + TIE:
+                        best = (float(v), float(s), tuple(loc), larger, float(angle))
 
     def near(scale: float, k: int) -> tuple[float, ...]:
         i = SCALES.index(scale)

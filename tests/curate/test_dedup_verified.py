@@ -86,16 +86,19 @@ def test_shared_scaled_means_give_the_same_distances_and_stay_bounded():
 
     clips = {"orig": _sig(_clip(2.0)), "copy": _sig(_clip(2.0, edit=crop_bright)),
              "later": _sig(_clip(12.0)), "wall": _sig(_wall(1)), "boxed": _sig(_clip(2.2, edit=letterbox))}
-    shapes = MeanShapes(max_items=40)
+    shapes, whole = MeanShapes(max_bytes=1 << 20), MeanShapes()
     names = list(clips)
     for a in names:
         for b in names:
             if a < b:
                 for flip in (False, True):
                     other = mirrored(clips[b]) if flip else clips[b]
-                    assert distance(clips[a], other, shapes=(shapes, a, (b, flip))) == distance(clips[a], other)
+                    alone = distance(clips[a], other)
+                    assert distance(clips[a], other, shapes=(shapes, a, (b, flip))) == alone
+                    assert distance(clips[a], other, shapes=(whole, a, (b, flip))) == alone
     assert distance(clips["orig"], clips["copy"], shapes=(shapes, "orig", ("copy", False))) <= EDIT_LIMIT
-    assert len(shapes._items) == 40
+    assert 0 < shapes.nbytes <= 1 << 20 < whole.nbytes  # the bound held: the least recently used went
+    assert len(shapes._items) < len(whole._items)
 
 
 def test_pairs_already_in_one_group_are_not_verified():
