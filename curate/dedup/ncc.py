@@ -4,12 +4,13 @@ The geometry search of :mod:`curate.dedup.verify` slides the trimmed mean thumbn
 one clip over the other's mean scaled by each of 13 factors and turned by a few angles,
 and keeps the best normalised correlation (``cv2.TM_CCOEFF_NORMED``). One
 ``cv2.matchTemplate`` call per placement cost 40-60 microseconds for 48-pixel
-thumbnails, more than half of a candidate pair's verification. Here every placement of a
-clip is transformed once (its real FFT, zero-padded to a common square, and the sum of
-squares under each window from an integral image), cached per clip in
-:class:`MeanShapes`, so a candidate pair costs one spectrum product and one inverse
-transform per placement, all placements of a side in one batch (about 10 microseconds
-each). The correlation at each position is that of OpenCV's ``TM_CCOEFF_NORMED``:
+thumbnails, more than half of a candidate pair's verification. Here the placements one
+search step tries for a clip are transformed once (:class:`Batch`: each zero-padded to
+the square of the largest, its FFT, and the sums under each window from integral
+images) and kept for the clip's other candidates (:class:`MeanShapes`), so a candidate
+pair costs one spectrum product and one inverse transform per placement, all of a step
+at once (about 10 microseconds each). The correlation at each position is that of
+OpenCV's ``TM_CCOEFF_NORMED``:
 
     R(x, y) = sum(T' * I_xy) / (|T'| * sqrt(sum(I_xy^2) - sum(I_xy)^2 / n))
 
@@ -28,15 +29,6 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
-# 1.43: the largest scale of verify.SCALES, so every placed mean fits one square
-MAX_SCALE = 1.43
-
-
-def fft_side(t: int) -> int:
-    """Side of the zero-padded square transform for ``t``-pixel thumbnails: at least the
-    largest placed mean (``round(t * MAX_SCALE)``), a size the FFT does fast."""
-    return cv2.getOptimalDFTSize(round(t * MAX_SCALE))
-
 
 def spectrum(image: np.ndarray) -> np.ndarray:
     """``(P, P // 2 + 1) complex64`` half spectrum of a ``(P, P) float32`` image (what
@@ -51,34 +43,39 @@ _local = threading.local()
 
 def _scratch(n: int, side: int, most: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """This thread's work arrays for a :class:`Batch` of ``n`` placements: ``(n, side, side)
-    float32`` and twice ``(n, most + 1, most + 1) float64`` (views of buffers kept between calls)."""
-    have = getattr(_local, "arrays", None)
-    if have is None or len(have[0]) < n or have[0].shape[1] != side or have[1].shape[1] != most + 1:
-        have = _local.arrays = (np.empty((n, side, side), np.float32), np.empty((n, most + 1, most + 1)),
-                                np.empty((n, most + 1, most + 1)))
-    return have[0][:n], have[1][:n], have[2][:n]
+    float32`` and twice ``(n, most + 1, most + 1) float64``, views of buffers kept between
+    calls and grown as needed (fresh pages cost more than the sums)."""
+    size = getattr(_local, "size", (0, 0, 0))
+    if n > size[0] or side > size[1] or most + 1 > size[2]:
+        size = _local.size = (max(n, size[0]), max(side, size[1]), max(most + 1, size[2]))
+        _local.arrays = (np.empty(size[:2] + size[1:2], np.float32), np.empty(size[:1] + size[2:] * 2),
+                         np.empty(size[:1] + size[2:] * 2))
+    a, b, c = _local.arrays
+    return a[:n, :side, :side], b[:n, :most + 1, :most + 1], c[:n, :most + 1, :most + 1]
 
 
 class Batch:
-    """The placed means one search step tries for one clip, transformed together:
-    ``spectra`` ``(n, P, P // 2 + 1) complex64`` (each ``(B, B) float32`` image
-    zero-padded to ``P x P``, :func:`fft_side`); ``scale`` ``(n, R, R) float32``, one over
-    the root of each ``k x k`` window's centred sum of squares (0 where the window is flat),
-    and ``mask``, ``-inf`` where a window would leave its image (``B - k + 1`` valid
-    positions along each axis, ``R = reach(t, k)`` at most)."""
+    """Placed means (``(B_i, B_i) float32``, each at least ``k`` pixels) transformed together
+    for ``k``-pixel templates: ``side`` (``P``, a fast FFT size of at least the largest
+    ``B_i``); ``spectra`` ``(n, P, P // 2 + 1) complex64`` of the zero-padded images;
+    ``scale`` ``(n, R, R) float32``, one over the root of each window's centred sum of
+    squares (0 where the window is flat), and ``mask``, ``-inf`` where a window would leave
+    its image (``R = max B_i - k + 1`` positions along each axis at most)."""
 
-    __slots__ = ("mask", "nbytes", "scale", "spectra")
+    __slots__ = ("mask", "nbytes", "scale", "side", "spectra")
 
-    def __init__(self, images: list[np.ndarray], k: int, side: int, r: int):
-        n, most = len(images), r + k - 1
-        stack, s1, s2 = _scratch(n, side, most)  # reused: fresh pages cost more than the sums
+    def __init__(self, images: list[np.ndarray], k: int):
+        n, biggest = len(images), max(len(im) for im in images)
+        side, r = cv2.getOptimalDFTSize(biggest), biggest - k + 1
+        stack, s1, s2 = _scratch(n, side, biggest)
         stack[:] = 0
+        self.side = side
         self.spectra = np.empty((n, side, side // 2 + 1), np.complex64)
         for i, im in enumerate(images):
             stack[i, :len(im), :len(im)] = im
             self.spectra[i] = spectrum(stack[i])
-            # window sums from the zero-padded integral images (float64)
-            cv2.integral2(stack[i, :most, :most], s1[i], s2[i], sdepth=cv2.CV_64F)
+            # window sums from the integral images (float64; copied in: OpenCV writes only to whole arrays)
+            s1[i], s2[i] = cv2.integral2(stack[i, :biggest, :biggest], sdepth=cv2.CV_64F)
 
         def windows(s):
             return s[:, k:, k:] - s[:, :-k, k:] - s[:, k:, :-k] + s[:, :-k, :-k]
@@ -106,43 +103,42 @@ def _valid(sizes: tuple[int, ...], k: int, r: int) -> tuple[np.ndarray, np.ndarr
 
 
 class Template:
-    """A template ``(k, k) float32`` minus its mean: the conjugate of its spectrum,
-    ``(P, P // 2 + 1) complex64``, and its norm ``|T'|`` (float)."""
+    """A ``(k, k) float32`` template minus its mean, zero-padded to ``side x side``: the
+    conjugate of its spectrum, ``(side, side // 2 + 1) complex64``, and its norm ``|T'|``."""
 
-    __slots__ = ("nbytes", "norm", "spectrum")
+    __slots__ = ("nbytes", "norm", "side", "spectrum")
 
     def __init__(self, template: np.ndarray, side: int):
         centred = template.astype(np.float64) - float(template.mean())
         self.norm = float(np.sqrt((centred * centred).sum()))
         padded = np.zeros((side, side), np.float32)
         padded[:len(centred), :len(centred)] = centred
+        self.side = side
         self.spectrum = np.conj(spectrum(padded))
         self.nbytes = self.spectrum.nbytes
 
 
-def reach(t: int, k: int) -> int:
-    """Most positions along each axis of a ``k``-pixel template over a placed ``t``-pixel mean."""
-    return round(t * MAX_SCALE) - k + 1
-
-
-def best_matches(batch: Batch, template: Template, side: int) -> list[tuple[float, tuple[int, int]]]:
-    """``(best correlation, (x, y))`` of ``template`` over each placed mean of ``batch``
-    (each at least as large as the template): what ``cv2.minMaxLoc`` gives for the maximum
-    of ``cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED)`` (the first position in
-    row-major order on a tie; see the module docstring). ``side``: :func:`fft_side`."""
+def best_matches(batch: Batch, template: Template) -> list[tuple[float, tuple[int, int]]]:
+    """``(best correlation, (x, y))`` of ``template`` (of ``batch.side``) over each placed
+    mean of ``batch``: what ``cv2.minMaxLoc`` gives for the maximum of
+    ``cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED)`` (the first position in
+    row-major order on a tie; see the module docstring). Raises ValueError when the
+    template was padded to another side."""
+    if template.side != batch.side:
+        raise ValueError(f"template padded to {template.side}, placements to {batch.side}")
     n, r = batch.scale.shape[:2]
     if template.norm < np.finfo(np.float32).eps:
         return [(1.0, (0, 0))] * n  # OpenCV: a flat template matches everywhere
     rows = np.fft.ifft(batch.spectra * template.spectrum, axis=1)[:, :r]  # only the rows of valid positions
-    ratio = np.fft.irfft(rows, n=side, axis=2)[:, :, :r] * batch.scale
+    ratio = np.fft.irfft(rows, n=batch.side, axis=2)[:, :, :r] * batch.scale
     ratio *= np.float32(1.0 / template.norm)
-    big = np.abs(ratio)
-    if big.max() >= 1:  # OpenCV's rule where rounding or a flat window leaves |ratio| >= 1
+    if ratio.max() >= 1 or ratio.min() <= -1:  # OpenCV's rule where rounding or a flat window leaves |ratio| >= 1
+        big = np.abs(ratio)
         ratio = np.where(big < 1, ratio, np.where(big < 1.125, np.sign(ratio), 0.0)).astype(np.float32)
     ratio += batch.mask
     flat = ratio.reshape(n, -1)
     at = flat.argmax(axis=1)
-    return [(float(flat[k, a]), (int(a % r), int(a // r))) for k, a in enumerate(at.tolist())]
+    return [(float(flat[i, a]), (int(a % r), int(a // r))) for i, a in enumerate(at.tolist())]
 
 
 class MeanShapes:
@@ -175,11 +171,10 @@ class MeanShapes:
         """The :class:`Batch` of the clip ``key``'s mean ``x`` (``(T, T) float32``) placed by
         ``place(x, scale, angle)`` at each of ``placements`` ((scale, angle) pairs), for
         ``k``-pixel templates."""
-        t = len(x)
-        return self._cached((key, placements, k), lambda: Batch([place(x, s, a) for s, a in placements], k,
-                                                                fft_side(t), reach(t, k)))
+        return self._cached((key, placements, k), lambda: Batch([place(x, s, a) for s, a in placements], k))
 
-    def template(self, key, y: np.ndarray, m: int) -> Template:
-        """The clip ``key``'s mean ``y`` (``(T, T) float32``) with a border of ``m`` pixels trimmed."""
+    def template(self, key, y: np.ndarray, m: int, side: int) -> Template:
+        """The clip ``key``'s mean ``y`` (``(T, T) float32``) with a border of ``m`` pixels
+        trimmed, padded to ``side`` (a :class:`Batch`'s)."""
         t = len(y)
-        return self._cached((key, "template", m), lambda: Template(y[m:t - m, m:t - m], fft_side(t)))
+        return self._cached((key, "template", m, side), lambda: Template(y[m:t - m, m:t - m], side))

@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from curate.dedup import overlay
-from curate.dedup.ncc import MAX_SCALE, MeanShapes, best_matches, fft_side
+from curate.dedup.ncc import MeanShapes, best_matches
 from curate.dedup.overlay import overlay_rows
 from curate.dedup.signature import Signature
 
@@ -55,7 +55,6 @@ SCALES = tuple(float(s) for s in np.round(np.arange(1.0, 1.13, 0.02), 2)) + (1.1
 ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # degrees, a turned re-upload or a tilted re-shoot
 # ``crops_only``: unturned, scale 1 (a copy under a tall bar), then crops of 5 % of each side or more
 CROP_SCALES = (1.0,) + tuple(s for s in SCALES if s >= 1.1)
-assert max(SCALES) <= MAX_SCALE  # every placed mean fits the transforms' square
 NEAR = 2  # scales on either side of the unturned best at which ANGLES are tried
 REFINE = 1.5  # degrees either side of the best angle tried last
 SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.25)
@@ -121,7 +120,6 @@ def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
     means = a.mean(axis=0), b.mean(axis=0)
     best: Geometry = (-2.0, 1.0, (0, 0), True, 0.0)
     cache, key_a, key_b = shapes if shapes is not None else (MeanShapes(), "a", "b")
-    fft_n = fft_side(t)
 
     sides = ((True, means, key_a), (False, means[::-1], key_b))
 
@@ -133,7 +131,7 @@ def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
             placements = tuple((s, angle) for s in scales for angle in angles)
             if rows is None:  # all placements of this side at once (curate.dedup.ncc)
                 batch = cache.batch(key, x, placements, _resized, core)
-                matches = best_matches(batch, cache.template(other, y, m), fft_n)
+                matches = best_matches(batch, cache.template(other, y, m, batch.side))
             else:  # rows where the part r0:r1 of a whole core fits:
                 matches = []
                 for s, angle in placements:

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from curate.dedup.ncc import Batch, MeanShapes, Template, best_matches, fft_side, reach
+from curate.dedup.ncc import Batch, MeanShapes, Template, best_matches
 
 T, K = 48, 42  # thumbnail side and the trimmed template's (a border of 3 cut)
 
@@ -25,7 +25,9 @@ def test_best_matches_agree_with_opencv_over_every_placement_size():
     big[17:17 + K, 9:9 + K] = scene[3:45, 3:45]  # the template planted at x=9, y=17 of a 69 px image
     images = [cv2.resize(scene, (b, b)) for b in (48, 52, 58, 63)] + [big[:69, :69].copy()]
     template = scene[3:45, 3:45]
-    got = best_matches(Batch(images, K, fft_side(T), reach(T, K)), Template(template, fft_side(T)), fft_side(T))
+    batch = Batch(images, K)
+    assert batch.side >= 69 and batch.scale.shape == (5, 28, 28)
+    got = best_matches(batch, Template(template, batch.side))
     for image, (v, loc) in zip(images, got):
         want_v, want_loc = _opencv(image, template)
         assert loc == want_loc and v == pytest.approx(want_v, abs=1e-4)
@@ -37,12 +39,12 @@ def test_flat_windows_and_a_flat_template_follow_opencv():
     image = _scene(3)
     image[:, :30] = 100.0  # every window over the left part is flat...
     flat = np.full((K, K), 7.0, np.float32)
-    side = fft_side(T)
-    (v, loc), = best_matches(Batch([image], K, side, reach(T, K)), Template(flat, side), side)
+    side = Batch([image], K).side
+    (v, loc), = best_matches(Batch([image], K), Template(flat, side))
     assert (v, loc) == (1.0, (0, 0)) == (_opencv(image, flat)[0], (0, 0))  # a flat template: 1 everywhere
     template = _scene(4)[3:45, 3:45]
     left = np.full((T, T), 100.0, np.float32)
-    (v, loc), = best_matches(Batch([left], K, side, reach(T, K)), Template(template, side), side)
+    (v, loc), = best_matches(Batch([left], K), Template(template, side))
     assert (v, loc) == (0.0, (0, 0)) and _opencv(left, template) == (0.0, (0, 0))  # flat windows: 0
 
 
@@ -62,3 +64,18 @@ def test_mean_shapes_keep_what_was_made_and_drop_the_oldest_past_the_bound():
     for key in "abc":
         small.batch(key, scene, placements, place, K)
     assert small.nbytes == 2 * one and [k[0] for k in small._items] == ["b", "c"]
+
+
+def test_batches_of_other_sizes_in_turn_agree_and_a_template_of_another_side_is_refused():
+    """Each batch pads to its own largest placement (work arrays reused between batches)."""
+    scene = _scene(6)
+    template = scene[3:45, 3:45]
+    for sizes in ((69, 60), (48, 50), (72, 49), (48,)):
+        images = [cv2.resize(scene, (b, b)) for b in sizes]
+        batch = Batch(images, K)
+        got = best_matches(batch, Template(template, batch.side))
+        for image, (v, loc) in zip(images, got):
+            want_v, want_loc = _opencv(image, template)
+            assert loc == want_loc and v == pytest.approx(want_v, abs=1e-4)
+    with pytest.raises(ValueError, match="padded to"):
+        best_matches(Batch([scene], K), Template(template, Batch([cv2.resize(scene, (69, 69))], K).side))
