@@ -141,6 +141,17 @@ def best_matches(batch: Batch, template: Template) -> list[tuple[float, tuple[in
     return [(float(flat[i, a]), (int(a % r), int(a // r))) for i, a in enumerate(at.tolist())]
 
 
+class _Held:
+    """A value kept by :class:`MeanShapes`, with its size in bytes."""
+
+    __slots__ = ("nbytes", "value")
+
+    def __init__(self, value):
+        self.value = value
+        arr = getattr(value, "thumbs", value)
+        self.nbytes = int(getattr(arr, "nbytes", 64))
+
+
 class MeanShapes:
     """Each clip's mean thumbnail placed (scaled and turned) as each search step of
     :func:`curate.dedup.verify.geometry` tries it, transformed (a :class:`Batch`), and its
@@ -172,6 +183,11 @@ class MeanShapes:
         ``place(x, scale, angle)`` at each of ``placements`` ((scale, angle) pairs), for
         ``k``-pixel templates."""
         return self._cached((key, placements, k), lambda: Batch([place(x, s, a) for s, a in placements], k))
+
+    def per_clip(self, key, what: str, make):
+        """``make()``, an array or a :class:`curate.dedup.signature.Signature` that depends on
+        the clip ``key`` alone (``what`` names it), made once and kept like the placements."""
+        return self._cached((key, what), lambda: _Held(make())).value
 
     def template(self, key, y: np.ndarray, m: int, side: int) -> Template:
         """The clip ``key``'s mean ``y`` (``(T, T) float32``) with a border of ``m`` pixels

@@ -117,9 +117,9 @@ def geometry(a: np.ndarray, b: np.ndarray, rows: tuple[int, int] | None = None,
     m = max(1, t // 16)
     core = t - 2 * m
     r0, r1 = rows or (0, core)
-    means = a.mean(axis=0), b.mean(axis=0)
     best: Geometry = (-2.0, 1.0, (0, 0), True, 0.0)
     cache, key_a, key_b = shapes if shapes is not None else (MeanShapes(), "a", "b")
+    means = cache.per_clip(key_a, "mean", lambda: a.mean(axis=0)), cache.per_clip(key_b, "mean", lambda: b.mean(axis=0))
 
     sides = ((True, means, key_a), (False, means[::-1], key_b))
 
@@ -176,7 +176,7 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False, shapes=No
     and something moves there (over :data:`curate.dedup.overlay.STILL`), all three come
     from those rows (the frames then ``(N, R, S)``). ``crops_only`` and ``shapes``: see
     :func:`geometry`."""
-    ta, tb = a.thumbs.astype(np.float32), b.thumbs.astype(np.float32)
+    ta, tb = np.asarray(a.thumbs, np.float32), np.asarray(b.thumbs, np.float32)  # no copy once upsampled
     t = ta.shape[1]
     m = max(1, t // 16)
     def placed(g: Geometry) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +187,13 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False, shapes=No
 
     first = geometry(ta, tb, crops_only=crops_only, shapes=shapes)
     xa, xb = placed(first)
-    appearance = _unit(xa) @ _unit(xb).T
+    if shapes is not None:  # the clip left in place: its normalised frames are the same for every candidate
+        cache, key_a, key_b = shapes
+        unit_b = cache.per_clip(key_b, "unit", lambda: _unit(xb)) if first[3] else _unit(xb)
+        unit_a = _unit(xa) if first[3] else cache.per_clip(key_a, "unit", lambda: _unit(xa))
+        appearance = unit_a @ unit_b.T
+    else:
+        appearance = _unit(xa) @ _unit(xb).T
     keep = overlay_rows(xa, xb)  # a news bar or subtitles over one of them: compare the other rows
     unmoved = first[1] == 1.0 and first[4] == 0.0 and tuple(first[2]) == (m, m)
     if keep is None and not unmoved:  # a strong bar can pull the placement off: look unmoved too
@@ -294,11 +300,18 @@ def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_lev
     and ``b`` in it (the same distance, less CPU)."""
     if a.thumbs.shape[1:] != b.thumbs.shape[1:]:
         raise ValueError(f"signature sizes differ: {a.thumbs.shape[1:]} vs {b.thumbs.shape[1:]}")
-    a, b = upsample(a), upsample(b)
+    if shapes is not None:  # each clip's upsampled thumbnails and activity, once per task
+        cache, key_a, key_b = shapes
+        a, b = (cache.per_clip(key, "upsampled", lambda s=s: upsample(s)) for key, s in ((key_a, a), (key_b, b)))
+    else:
+        a, b = upsample(a), upsample(b)
     app, xa, xb = similarities(a, b, crops_only, shapes)
     if limit is not None and 1.0 - float(app.max()) > limit:
         return 1.0 - float(app.max())
-    act = activity(a.thumbs), activity(b.thumbs)
+    if shapes is not None:
+        act = tuple(cache.per_clip(key, "activity", lambda s=s: activity(s.thumbs)) for key, s in ((key_a, a), (key_b, b)))
+    else:
+        act = activity(a.thumbs), activity(b.thumbs)
     d = 1.0 - max(best_alignment(app, a.step_s, b.step_s, act), best_alignment(app.T, b.step_s, a.step_s, act[::-1]))
     if limit is not None and d > limit:
         return d
