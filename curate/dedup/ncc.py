@@ -15,9 +15,12 @@ OpenCV's ``TM_CCOEFF_NORMED``:
     R(x, y) = sum(T' * I_xy) / (|T'| * sqrt(sum(I_xy^2) - sum(I_xy)^2 / n))
 
 with ``T'`` the template minus its mean, ``I_xy`` the window at ``(x, y)`` and ``n`` its
-pixels, and OpenCV's rules where the window is flat (a ratio at least 1 is clipped to +-1
-up to 1.125, beyond that 0; a flat template gives 1 everywhere). Values agree with
-OpenCV's to about 1e-5 (both compute the products in single precision).
+pixels, and OpenCV's rules where the window is flat (correlation 0; a ratio at least 1 is
+clipped to +-1 up to 1.125, beyond that 0; a flat template gives 1 everywhere). Each
+placed mean is centred on its own mean first, so single-precision products stay within
+about 1e-6 of a float64 reference even for dim or low-contrast means (OpenCV's own were
+3e-3 off on a mean of 4 levels of contrast), and exactly flat windows, which integral
+sums leave a rounding residue in, are told apart (:data:`FLAT`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ def spectrum(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(full[:, :image.shape[1] // 2 + 1]).view(np.complex64)[..., 0]
 
 
+# a window whose centred sum of squares is at most this share of its sum of squares is
+# flat: float64 integral sums leave ~1e-16 of it behind where the true spread is 0
+FLAT = 1e-9
 _local = threading.local()
 
 
@@ -72,7 +78,9 @@ class Batch:
         self.side = side
         self.spectra = np.empty((n, side, side // 2 + 1), np.complex64)
         for i, im in enumerate(images):
-            stack[i, :len(im), :len(im)] = im
+            # centred on its own mean: the template's rounding residue then meets no large
+            # DC term, and flat windows are told apart from rounding (below)
+            stack[i, :len(im), :len(im)] = im - im.mean(dtype=np.float64)
             self.spectra[i] = spectrum(stack[i])
             # window sums from the integral images (float64; copied in: OpenCV writes only to whole arrays)
             s1[i], s2[i] = cv2.integral2(stack[i, :biggest, :biggest], sdepth=cv2.CV_64F)
@@ -80,10 +88,10 @@ class Batch:
         def windows(s):
             return s[:, k:, k:] - s[:, :-k, k:] - s[:, k:, :-k] + s[:, :-k, :-k]
 
-        w1 = windows(s1)
-        norms = windows(s2)
-        norms -= w1 * w1 / (k * k)
-        np.sqrt(np.maximum(norms, 0.0, out=norms), out=norms)
+        w1, squares = windows(s1), windows(s2)
+        norms = squares - w1 * w1 / (k * k)
+        norms[norms <= FLAT * squares] = 0.0  # a flat window (what is left is rounding): OpenCV's 0
+        np.sqrt(norms, out=norms)
         valid, self.mask = _valid(tuple(len(im) for im in images), k, r)
         inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         self.scale = (inv * valid).astype(np.float32)
@@ -109,7 +117,8 @@ class Template:
     __slots__ = ("nbytes", "norm", "side", "spectrum")
 
     def __init__(self, template: np.ndarray, side: int):
-        centred = template.astype(np.float64) - float(template.mean())
+        centred = template.astype(np.float64)
+        centred -= centred.mean()
         self.norm = float(np.sqrt((centred * centred).sum()))
         padded = np.zeros((side, side), np.float32)
         padded[:len(centred), :len(centred)] = centred
@@ -127,7 +136,7 @@ def best_matches(batch: Batch, template: Template) -> list[tuple[float, tuple[in
     if template.side != batch.side:
         raise ValueError(f"template padded to {template.side}, placements to {batch.side}")
     n, r = batch.scale.shape[:2]
-    if template.norm < np.finfo(np.float32).eps:
+    if template.norm < np.finfo(np.float64).eps:
         return [(1.0, (0, 0))] * n  # OpenCV: a flat template matches everywhere
     rows = np.fft.ifft(batch.spectra * template.spectrum, axis=1)[:, :r]  # only the rows of valid positions
     ratio = np.fft.irfft(rows, n=batch.side, axis=2)[:, :, :r] * batch.scale
@@ -159,7 +168,8 @@ class MeanShapes:
     verifies: a clip meets many candidates, and the geometry search of each pair would
     otherwise place and transform both means anew. Keys name a clip as compared (its
     position, and whether mirrored); at most ``max_bytes`` held (about 27 KB a placement
-    for 48-pixel thumbnails, some 50 placements a clip), the least recently used dropped
+    for 48-pixel thumbnails; the turn steps of a clip's candidates try other scales, so a
+    clip that meets many candidates holds a few MB), the least recently used dropped
     first. The same values as without it, so the same distances."""
 
     def __init__(self, max_bytes: int = 128 << 20):

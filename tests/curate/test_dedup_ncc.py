@@ -79,3 +79,23 @@ def test_batches_of_other_sizes_in_turn_agree_and_a_template_of_another_side_is_
             assert loc == want_loc and v == pytest.approx(want_v, abs=1e-4)
     with pytest.raises(ValueError, match="padded to"):
         best_matches(Batch([scene], K), Template(template, Batch([cv2.resize(scene, (69, 69))], K).side))
+
+
+def test_flat_windows_at_any_level_and_dim_means_are_exact():
+    """Found by a break test: a flat area at a level binary fractions cannot hold (16.3)
+    left a rounding residue in the windows' spread, which made a perfect 1.0 out of noise
+    (a cropped copy of a slide-like clip was then placed on its blank centre); and a
+    low-contrast mean far from 0 lost precision to its DC term."""
+    image = _scene(7, 69)
+    image[:, :50] = np.float32(16.3)
+    template = _scene(8)[3:45, 3:45]
+    batch = Batch([image], K)
+    (v, loc), = best_matches(batch, Template(template, batch.side))
+    want_v, want_loc = _opencv(image, template)
+    assert loc == want_loc and v == pytest.approx(want_v, abs=1e-4)
+    assert not batch.scale[0, :, :8].any()  # windows over the flat part: spread 0, correlation 0
+    dim = (128 + 2 * (_scene(9) / 255 - 0.5)).astype(np.float32)  # 2 levels of contrast on 128
+    part = dim[5:47, 4:46].copy()
+    batch = Batch([dim], K)
+    (v, loc), = best_matches(batch, Template(part, batch.side))
+    assert loc == (4, 5) and v == pytest.approx(1.0, abs=1e-5)
