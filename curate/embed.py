@@ -28,7 +28,8 @@ def _luma(frames: np.ndarray) -> np.ndarray:
 
 class EmbedStage(Stage):
     """Set ``record.phash`` (``hash_frames`` frames of the frame sample, 256 bits each, black
-    bars cut off) and ``record.dedup_signature`` (``signature_size`` square thumbnails, at
+    bars cut off), ``record.picture_share`` (the share of the frame inside those bars) and
+    ``record.dedup_signature`` (``signature_size`` square thumbnails, at
     most ``signature_frames``; ``signature: false`` leaves it empty)."""
 
     name = "embed"
@@ -41,6 +42,8 @@ class EmbedStage(Stage):
 
     def process(self, task: ClipTask) -> ClipTask:
         y0, y1, x0, x1 = signature.content_box(_luma(task.frames))
+        h, w = task.frames.shape[1:3]
+        task.record.picture_share = round((y1 - y0) * (x1 - x0) / (h * w), 4)
         task.record.phash = clip_phash(task.frames[:, y0:y1, x0:x1], self.hash_frames)
         if self.signature:
             if task.motion is not None and len(task.motion):

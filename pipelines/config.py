@@ -117,6 +117,12 @@ class Pipeline(BaseModel):
             raise ValueError("caption (signals) must come before vlm_caption")
         if "dedup" in names and "embed" not in names:
             raise ValueError("dedup needs an embed stage before it (the perceptual hash)")
+        dedup, embed = self.stage("dedup"), self.stage("embed")
+        if dedup is not None and dedup.edit_distance is not None and not embed.signature:
+            # found by a new-user walk-through: edited copies were silently not searched
+            raise ValueError("dedup.edit_distance finds edited copies by embed's signatures, but embed has "
+                             "signature: false: set dedup edit_distance: null (pHash pairs only) or embed "
+                             "signature: true")
         return self
 
     def stage(self, name: str):

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.4"  # 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
+SCHEMA_VERSION = "1.5"  # 1.5: ClipRecord.picture_share; 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
 
 
 class _Model(BaseModel):
@@ -241,6 +241,10 @@ class ClipRecord(_Model):
     edit-robust signature (:mod:`curate.dedup.signature`; empty when not computed);
     ``clip_embedding`` its open_clip image embedding, base64 float16
     (:func:`curate.quality.clip.pack`; empty without a ``clip_embed`` stage);
+    ``picture_share``: the share of the clip's frame that holds picture, 0..1, black or
+    flat bars (letterbox, pillarbox) cut off (:func:`curate.dedup.signature.content_box`
+    on the frame sample, set by the embed stage; None without one): dedup keeps the copy
+    that shows the most picture (:func:`curate.dedup.stage.keep_key`).
     ``duplicate_of`` names the kept clip of a near-duplicate group (set on dropped
     duplicates only).
     ``shard`` is the shard file name, set when the clip is written.
@@ -259,6 +263,7 @@ class ClipRecord(_Model):
     phash: str = ""
     dedup_signature: str = ""
     clip_embedding: str = ""
+    picture_share: float | None = None
     duplicate_of: str | None = None
     caption: Caption | None = None
     shard: str | None = None

@@ -11,9 +11,10 @@ records carry an edit-robust signature (:mod:`curate.dedup.signature`, set by th
 stage): candidates from gist buckets are verified with a crop, photometric and time
 search (:mod:`curate.dedup.edits`), a pair when the distance is at most
 ``edit_distance`` (0.06: on the labelled real-footage set of ``bench/dedup_pairs.py``,
-precision 1.0 and recall 0.96 on its tuning split, 1.0 and 1.0 on its test split; the
-closest distinct pairs are two ASL signs of one signer, 0.076 apart in the tuning
-split's 2.5 s windows and 0.063 as whole clips: a thin margin);
+with the pHash rule, precision 1.0 and recall 0.83 on its tuning split, 1.0 and 0.84 on
+its test split, ``bench/dedup_accuracy.py`` on 2026-12-03; the closest distinct pairs
+are two ASL signs of one signer, 0.085 apart in the tuning split's windows and more than
+0.06 as whole clips: a thin margin);
 those pairs join the same groups. With ``semantic_min_cos`` set, clips whose open_clip
 embeddings (``record.clip_embedding``, from a ``clip_embed`` stage) have at least that
 cosine join them too (SemDeDup-style: k-means buckets, then cosine inside each,
@@ -21,10 +22,16 @@ cosine join them too (SemDeDup-style: k-means buckets, then cosine inside each,
 
 The kept clip of a group is chosen by a fixed rule:
 
-1. highest source resolution (width x height),
-2. then longest clip,
-3. then the earliest (source path, start time),
-4. then the smallest clip id;
+1. the most picture pixels in the clip: its own pixels, or its source's when the source
+   is smaller, times ``picture_share`` (the share inside black or flat bars, set by the
+   embed stage; 1 when unknown), so a letterboxed or pillarboxed copy loses to the
+   clean one (found by a new-user walk-through: a 640x480 letterboxed copy had won over
+   its 640x360 original by counting its bars),
+2. then the most picture pixels in the source (a 1080p source over a 720p one that gives
+   the same clip size),
+3. then longest clip,
+4. then the earliest (source path, start time),
+5. then the smallest clip id;
 
 every other member is dropped with reason ``duplicate`` and ``duplicate_of`` naming it.
 The rule depends only on the records, not on their order, so results do not change
@@ -64,8 +71,10 @@ SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over paralle
 
 def keep_key(rec: ClipRecord) -> tuple:
     """Sort key of the keep rule (smallest wins; see module docstring)."""
-    return (-rec.source.width * rec.source.height, -rec.clip.duration_s, rec.source.path,
-            rec.span.start_s, rec.clip_id)
+    share = rec.picture_share if rec.picture_share is not None else 1.0
+    source = rec.source.width * rec.source.height
+    return (-min(rec.clip.width * rec.clip.height, source) * share, -source * share, -rec.clip.duration_s,
+            rec.source.path, rec.span.start_s, rec.clip_id)
 
 
 class DedupStage(Stage):
@@ -80,7 +89,8 @@ class DedupStage(Stage):
     searched mirrored); ``semantic_min_cos`` (cosine of two clips' open_clip
     embeddings for a semantic duplicate; null = off); ``workers`` (parallel calls that search hash
     bands and verify candidates, :mod:`curate.parallel`: Ray tasks, or a local run's sandbox
-    children; 1 = in this process; null = as many as the run has CPUs: :meth:`n_workers`).
+    children; 1 = in this process; null, the default = as many as the run has CPUs:
+    :meth:`n_workers`).
     This stage runs on the driver over every committed record, not per clip.
     """
 
@@ -92,7 +102,7 @@ class DedupStage(Stage):
     crop_gist_cos: float | None = Field(0.5, ge=-1, le=1)
     mirror: bool = True
     semantic_min_cos: float | None = Field(None, ge=-1, le=1)
-    workers: int | None = Field(1, ge=1, le=256)
+    workers: int | None = Field(None, ge=1, le=256)
 
     def n_workers(self) -> int:
         """``workers``, or when null the CPUs the runner's parallel calls have

@@ -2,6 +2,7 @@
 tasks or a local run's sandbox children; or the driver), and that the groups do not depend on it."""
 
 import numpy as np
+import pytest
 
 from curate.dedup import DedupStage
 from curate.dedup.verify import distance
@@ -145,3 +146,27 @@ def test_without_parallel_calls_the_stage_verifies_here():
     from curate import parallel
 
     assert not parallel.available() and DedupStage(workers=None).n_workers() == 1
+
+
+def test_the_clean_original_is_kept_over_its_letterboxed_and_pillarboxed_copies():
+    """Found by a new-user walk-through: the keep rule counted the bars, so a 640x480
+    letterboxed copy (picture 640x360 inside) won over its 640x360 original, and the
+    dataset kept a clip with bars. The embed stage now records the share of the frame
+    inside them and the rule ranks the picture pixels the clip shows."""
+    from support.edited import grey_pillarbox
+
+    boxed = _record("boxed", _clip(2.0, edit=lambda f: letterbox(f, bar=48)), path="a_boxed.mp4", size=(640, 480))
+    pillar = _record("pillar", _clip(2.0, edit=lambda f: grey_pillarbox(f, bar=85)), path="a_pillar.mp4",
+                     size=(1920, 1080))
+    orig = _record("orig", _clip(2.0), path="b.mp4", size=(640, 360))
+    assert orig.picture_share == 1.0
+    assert boxed.picture_share == pytest.approx(144 / 240, abs=0.02)  # 48-pixel bars over and under 144 rows
+    assert pillar.picture_share == pytest.approx(256 / 426, abs=0.02)
+    for rec, (w, h) in ((boxed, (342, 256)), (pillar, (456, 256)), (orig, (456, 256))):
+        rec.clip.width, rec.clip.height = w, h  # the clip sizes extract gives these sources
+    kept, dropped = DedupStage().run([boxed, pillar, orig])
+    assert [r.clip_id for r in kept] == ["orig"]
+    assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("pillar", "orig")]
+    orig.picture_share = None  # records without the embed stage's share count as all picture
+    kept, _ = DedupStage().run([boxed, orig])
+    assert [r.clip_id for r in kept] == ["orig"]

@@ -104,6 +104,9 @@ def _insert(stages: list, *at: tuple[int, dict]) -> None:
     (lambda s: _insert(s, (5, {"stage": "quality", "nsfw": True}), (7, {"stage": "quality", "min_short_side": 150})),
      "stage quality appears more than once"),
     (lambda s: s.insert(7, dict(s[6])), "stage dedup appears more than once"),
+    # found by a new-user walk-through: dedup searched no edited copy and said nothing
+    (lambda s: s[4].update(signature=False),
+     "dedup.edit_distance finds edited copies by embed's signatures, but embed has signature: false"),
 ])
 def test_stage_order_rules(mutate, message):
     data = copy.deepcopy(local_dict())
@@ -132,3 +135,17 @@ def test_contradictory_filter_and_missing_score_are_errors():
     data = local_dict()
     data["stages"] = [s for s in data["stages"] if s["stage"] != "score"]
     assert "filter needs a score stage before it" in _error(data)
+
+
+def test_dedup_without_signatures_needs_edit_distance_null_and_workers_default_to_the_run_cpus():
+    """edit_distance: null with signature: false is fine; a dedup block without a
+    workers key verifies on every CPU of the run, as the shipped files' null does (a missing
+    key had meant 1, found by a new-user walk-through)."""
+    data = copy.deepcopy(local_dict())
+    names = [st["stage"] for st in data["stages"]]
+    data["stages"][names.index("embed")]["signature"] = False
+    dedup = data["stages"][names.index("dedup")]
+    dedup["edit_distance"] = None
+    dedup.pop("workers")
+    stage = parse_pipeline(data).stage("dedup")
+    assert stage.edit_distance is None and stage.workers is None
