@@ -96,14 +96,16 @@ def summarise(output: str, sources: list[str], source_info: dict[str, float], ke
 
 
 def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[str],
-                   codecs: dict | None = None) -> None:
+                   codecs: dict | None = None, dedup_against: list[str] | None = None) -> None:
     """Write ``manifest.json`` at ``path`` (local path or store URL) in one atomic put.
-    ``codecs``: the resolved encoder and decoder setting (``ExtractStage.codecs``)."""
+    ``codecs``: the resolved encoder and decoder setting (``ExtractStage.codecs``);
+    ``dedup_against``: the earlier runs the dedup stage matched against (``--dedup-against``)."""
     data = {
         "schema_version": SCHEMA_VERSION,
         "pipeline": config,
         "codecs": codecs or {},
         "inputs": inputs,
+        "dedup_against": list(dedup_against or []),
         "versions": versions(),
         "counts": {
             "sources": summary.sources, "sources_rejected": summary.sources_rejected,

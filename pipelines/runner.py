@@ -72,6 +72,15 @@ def pack_shards(jobs: list, workers: Workers) -> list:
     return workers.pack_shards(jobs)
 
 
+def _resolved(location: str) -> str:
+    """``location`` as :func:`curate.store.resolve` gives it (a local path made absolute), or
+    as given when it cannot be resolved (:func:`curate.dedup.against.check_earlier` says why)."""
+    try:
+        return store.resolve(location)
+    except (ValueError, ImportError):
+        return location
+
+
 def _is_file(location: str) -> bool:
     """Whether ``location`` (the --output) is an existing file or store object; False when
     the store cannot say (it is asked again, with a clear error, when the lease is taken)."""
@@ -101,7 +110,7 @@ class Runner:
             raise UsageError(f"--output {output}: is a file; --output names a folder (a new one, "
                              "or an earlier run's output to resume)")
         self.progress = Progress(enabled=progress)
-        self.dedup_against = list(dedup_against or [])
+        self.dedup_against = [_resolved(p) for p in dedup_against or []]  # rows and manifest name them whole
         try:
             check_earlier(self.dedup_against, self.output)  # an error now, not after the per-source phase
         except FileNotFoundError as exc:
@@ -309,7 +318,7 @@ class Runner:
                             walls, stage_s, shards, self.skipped)
         summary.head_start_sources, summary.ray = self.head_taken, self.workers.ray
         write_manifest(store.join(self.output, "manifest.json"), summary,
-                       self.pipeline.model_dump(mode="json"), sources, self.codecs)
+                       self.pipeline.model_dump(mode="json"), sources, self.codecs, self.dedup_against)
         with self.progress.step("writing report.html"):
             write_report_safely(self.output, frames=self.workers.thumbnail_frames)
         if not self.pipeline.keep_work:  # everything is written: work/clips is a second copy

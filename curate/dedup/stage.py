@@ -51,7 +51,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from curate import parallel
 from curate.dedup.against import EarlierClips, EarlierIndex, load_earlier
@@ -103,6 +103,14 @@ class DedupStage(Stage):
     mirror: bool = True
     semantic_min_cos: float | None = Field(None, ge=-1, le=1)
     workers: int | None = Field(None, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _crop_range(self) -> DedupStage:
+        if self.crop_gist_cos is not None and self.crop_gist_cos >= self.min_gist_cos:
+            raise ValueError(f"crop_gist_cos ({self.crop_gist_cos}) must be under min_gist_cos "
+                             f"({self.min_gist_cos}): gists from crop_gist_cos up to min_gist_cos are "
+                             "verified as crops only (null: none)")
+        return self
 
     def n_workers(self) -> int:
         """``workers``, or when null the CPUs the runner's parallel calls have

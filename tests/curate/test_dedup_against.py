@@ -1,5 +1,7 @@
 """Dedup against earlier runs' index.parquet (``--dedup-against``)."""
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -58,7 +60,7 @@ def test_missing_or_hashless_indexes_are_clear_errors(tmp_path):
         load_earlier([str(tmp_path / "bad")])
 
 
-def test_run_pipeline_rejects_clips_already_in_an_earlier_run(ray_session, tmp_path):
+def test_run_pipeline_rejects_clips_already_in_an_earlier_run(ray_session, tmp_path, monkeypatch):
     from pipelines.runner import run_pipeline
     from support.pipelines import make_pipeline
 
@@ -77,8 +79,10 @@ def test_run_pipeline_rejects_clips_already_in_an_earlier_run(ray_session, tmp_p
     assert not second.exists()
     before = pq.read_table(first / "index.parquet").to_pylist()
     assert len(before) == 2
+    monkeypatch.chdir(tmp_path)  # named as typed, relative: rows and manifest name it whole (a walk-through)
     run_pipeline(make_pipeline(), [str(tmp_path / "in2")], str(second), progress=False,
-                 dedup_against=[str(first)])
+                 dedup_against=["first"])
+    assert json.loads((second / "manifest.json").read_text())["dedup_against"] == [str(first)]
     after = pq.read_table(second / "index.parquet").to_pylist()
     dups = [r for r in pq.read_table(second / "rejects.parquet").to_pylist() if r["reason"] == "duplicate"]
     assert len(after) == 1 and len(dups) == 1  # the higher-resolution copy of shot 34 is not re-added

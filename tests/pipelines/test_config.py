@@ -149,3 +149,11 @@ def test_dedup_without_signatures_needs_edit_distance_null_and_workers_default_t
     dedup.pop("workers")
     stage = parse_pipeline(data).stage("dedup")
     assert stage.edit_distance is None and stage.workers is None
+
+
+def test_a_crop_only_gist_range_that_is_empty_or_reversed_is_refused():
+    """Found by a new-user walk-through: crop_gist_cos 0.9 over min_gist_cos 0.7 passed."""
+    data = copy.deepcopy(local_dict())
+    names = [st["stage"] for st in data["stages"]]
+    data["stages"][names.index("dedup")]["crop_gist_cos"] = 0.9
+    assert "crop_gist_cos (0.9) must be under min_gist_cos (0.7)" in _error(data)
