@@ -26,6 +26,18 @@ def _luma(frames: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(y), 0, 255).astype(np.uint8)
 
 
+def picture_share(box: tuple[int, int, int, int], h: int, w: int) -> float:
+    """Share of an ``h x w`` frame (pixels) inside its letterbox and pillarbox bars, 0..1:
+    the content box ``(y0, y1, x0, x1)`` (:func:`curate.dedup.signature.content_box`) counted
+    along an axis only where its pads on the two sides are alike (within 2 % of the side,
+    at least 2 pixels), as bars are; a flat sky or a dark ground cut from one side only is
+    picture. Rounded to 4 decimals."""
+    y0, y1, x0, x1 = box
+    rows = y1 - y0 if abs(y0 - (h - y1)) <= max(2, 0.02 * h) else h
+    cols = x1 - x0 if abs(x0 - (w - x1)) <= max(2, 0.02 * w) else w
+    return round(rows * cols / (h * w), 4)
+
+
 class EmbedStage(Stage):
     """Set ``record.phash`` (``hash_frames`` frames of the frame sample, 256 bits each, black
     bars cut off), ``record.picture_share`` (the share of the frame inside those bars) and
@@ -42,8 +54,7 @@ class EmbedStage(Stage):
 
     def process(self, task: ClipTask) -> ClipTask:
         y0, y1, x0, x1 = signature.content_box(_luma(task.frames))
-        h, w = task.frames.shape[1:3]
-        task.record.picture_share = round((y1 - y0) * (x1 - x0) / (h * w), 4)
+        task.record.picture_share = picture_share((y0, y1, x0, x1), *task.frames.shape[1:3])
         task.record.phash = clip_phash(task.frames[:, y0:y1, x0:x1], self.hash_frames)
         if self.signature:
             if task.motion is not None and len(task.motion):

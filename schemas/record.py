@@ -241,8 +241,8 @@ class ClipRecord(_Model):
     edit-robust signature (:mod:`curate.dedup.signature`; empty when not computed);
     ``clip_embedding`` its open_clip image embedding, base64 float16
     (:func:`curate.quality.clip.pack`; empty without a ``clip_embed`` stage);
-    ``picture_share``: the share of the clip's frame that holds picture, 0..1, black or
-    flat bars (letterbox, pillarbox) cut off (:func:`curate.dedup.signature.content_box`
+    ``picture_share``: the share of the clip's frame inside letterbox and pillarbox bars
+    (black or flat pads alike on opposite sides), 0..1 (:func:`curate.embed.picture_share`
     on the frame sample, set by the embed stage; None without one): dedup keeps the copy
     that shows the most picture (:func:`curate.dedup.stage.keep_key`).
     ``duplicate_of`` names the kept clip of a near-duplicate group (set on dropped

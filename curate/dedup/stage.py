@@ -23,8 +23,8 @@ cosine join them too (SemDeDup-style: k-means buckets, then cosine inside each,
 The kept clip of a group is chosen by a fixed rule:
 
 1. the most picture pixels in the clip: its own pixels, or its source's when the source
-   is smaller, times ``picture_share`` (the share inside black or flat bars, set by the
-   embed stage; 1 when unknown), so a letterboxed or pillarboxed copy loses to the
+   is smaller, times ``picture_share`` (the share inside letterbox or pillarbox bars,
+   :func:`curate.embed.picture_share`, set by the embed stage; 1 when unknown), so a letterboxed or pillarboxed copy loses to the
    clean one (found by a new-user walk-through: a 640x480 letterboxed copy had won over
    its 640x360 original by counting its bars),
 2. then the most picture pixels in the source (a 1080p source over a 720p one that gives

@@ -170,3 +170,15 @@ def test_the_clean_original_is_kept_over_its_letterboxed_and_pillarboxed_copies(
     orig.picture_share = None  # records without the embed stage's share count as all picture
     kept, _ = DedupStage().run([boxed, orig])
     assert [r.clip_id for r in kept] == ["orig"]
+
+
+def test_picture_share_counts_bars_alike_on_both_sides_only():
+    """A flat sky cut from the top only is picture: a crop copy that cut less of it would
+    otherwise show 'more picture' than its original and be kept over it."""
+    from curate.embed import picture_share
+
+    assert picture_share((30, 210, 0, 320), 240, 320) == 0.75  # letterbox, 30 rows over and under
+    assert picture_share((0, 240, 40, 280), 240, 320) == 0.75  # pillarbox
+    assert picture_share((31, 210, 0, 320), 240, 320) == pytest.approx(179 / 240, abs=1e-4)  # one row off
+    assert picture_share((70, 240, 0, 320), 240, 320) == 1.0  # a flat sky, cut from the top only
+    assert picture_share((0, 240, 0, 320), 240, 320) == 1.0
