@@ -185,15 +185,14 @@ def similarities(a: Signature, b: Signature, crops_only: bool = False, shapes=No
             return _warp(ta, scale, loc, t - 2 * m, angle), tb[:, m:t - m, m:t - m]
         return ta[:, m:t - m, m:t - m], _warp(tb, scale, loc, t - 2 * m, angle)
 
+    shapes = shapes if shapes is not None else (MeanShapes(), "a", "b")
+    cache, key_a, key_b = shapes
     first = geometry(ta, tb, crops_only=crops_only, shapes=shapes)
     xa, xb = placed(first)
-    if shapes is not None:  # the clip left in place: its normalised frames are the same for every candidate
-        cache, key_a, key_b = shapes
-        unit_b = cache.per_clip(key_b, "unit", lambda: _unit(xb)) if first[3] else _unit(xb)
-        unit_a = _unit(xa) if first[3] else cache.per_clip(key_a, "unit", lambda: _unit(xa))
-        appearance = unit_a @ unit_b.T
-    else:
-        appearance = _unit(xa) @ _unit(xb).T
+    # the clip left in place: its normalised frames are the same for every candidate
+    unit_b = cache.per_clip(key_b, "unit", lambda: _unit(xb)) if first[3] else _unit(xb)
+    unit_a = _unit(xa) if first[3] else cache.per_clip(key_a, "unit", lambda: _unit(xa))
+    appearance = unit_a @ unit_b.T
     keep = overlay_rows(xa, xb)  # a news bar or subtitles over one of them: compare the other rows
     unmoved = first[1] == 1.0 and first[4] == 0.0 and tuple(first[2]) == (m, m)
     if keep is None and not unmoved:  # a strong bar can pull the placement off: look unmoved too
@@ -300,18 +299,16 @@ def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_lev
     and ``b`` in it (the same distance, less CPU)."""
     if a.thumbs.shape[1:] != b.thumbs.shape[1:]:
         raise ValueError(f"signature sizes differ: {a.thumbs.shape[1:]} vs {b.thumbs.shape[1:]}")
-    if shapes is not None:  # each clip's upsampled thumbnails and activity, once per task
-        cache, key_a, key_b = shapes
-        a, b = (cache.per_clip(key, "upsampled", lambda s=s: upsample(s)) for key, s in ((key_a, a), (key_b, b)))
-    else:
-        a, b = upsample(a), upsample(b)
+    shapes = shapes if shapes is not None else (MeanShapes(), "a", "b")
+    cache, key_a, key_b = shapes  # each clip's upsampled thumbnails and activity, once per task
+    sig_a, sig_b = a, b
+    a = cache.per_clip(key_a, "upsampled", lambda: upsample(sig_a))
+    b = cache.per_clip(key_b, "upsampled", lambda: upsample(sig_b))
     app, xa, xb = similarities(a, b, crops_only, shapes)
     if limit is not None and 1.0 - float(app.max()) > limit:
         return 1.0 - float(app.max())
-    if shapes is not None:
-        act = tuple(cache.per_clip(key, "activity", lambda s=s: activity(s.thumbs)) for key, s in ((key_a, a), (key_b, b)))
-    else:
-        act = activity(a.thumbs), activity(b.thumbs)
+    act = (cache.per_clip(key_a, "activity", lambda: activity(a.thumbs)),
+           cache.per_clip(key_b, "activity", lambda: activity(b.thumbs)))
     d = 1.0 - max(best_alignment(app, a.step_s, b.step_s, act), best_alignment(app.T, b.step_s, a.step_s, act[::-1]))
     if limit is not None and d > limit:
         return d
