@@ -157,15 +157,19 @@ def _cell_spread(diff: np.ndarray, grid: int) -> np.ndarray:
     that do not fill a cell are left out): ``(grid * grid,)`` or ``(K, grid * grid)``
     ``float32``. Removing each cell's mean difference ignores exposure and flicker changes,
     which shift a cell's brightness without moving it. Cell means are area resizes
-    (``cv2.INTER_AREA`` at a whole-number factor: plain block means)."""
+    (``cv2.INTER_AREA`` at a whole-number factor: plain block means); each pixel's
+    deviation is taken against its cell's mean by broadcasting over a
+    ``(grid, ch, grid, cw, K)`` view, not against a full-size copy of the means."""
     d = np.asarray(diff, np.float32)
     h, w = d.shape[:2]
     k = d.shape[2] if d.ndim == 3 else 1
     ch, cw = h // grid, w // grid
     d = np.ascontiguousarray(d[:ch * grid, :cw * grid])
     means = cv2.resize(d, (grid, grid), interpolation=cv2.INTER_AREA)
-    dev = cv2.absdiff(d, means.repeat(ch, axis=0).repeat(cw, axis=1))
-    out = cv2.resize(dev, (grid, grid), interpolation=cv2.INTER_AREA).reshape(grid * grid, k).T
+    dev = d.reshape(grid, ch, grid, cw, k) - means.reshape(grid, 1, grid, 1, k)
+    np.abs(dev, out=dev)
+    out = cv2.resize(dev.reshape(grid * ch, grid * cw, k), (grid, grid),
+                     interpolation=cv2.INTER_AREA).reshape(grid * grid, k).T
     return out[0] if d.ndim == 2 else out
 
 
@@ -224,8 +228,10 @@ def cell_errors(prev: np.ndarray, cur: np.ndarray, models: list[np.ndarray], cel
     y1 = my + (h - 2 * my) // cells * cells  # whole cells only (_cell_spread leaves the rest out)
     x1 = mx + (w - 2 * mx) // cells * cells
     a, b = prev.astype(np.float32), cur[my:y1, mx:x1].astype(np.float32)
-    diffs = [cv2.subtract(b, _warp(a, m)[my:y1, mx:x1]) for m in models]  # a channel per model
-    return _cell_spread(cv2.merge(diffs) if len(diffs) > 1 else diffs[0][..., None], cells)
+    diffs = np.empty((y1 - my, x1 - mx, len(models)), np.float32)  # a channel per model
+    for j, m in enumerate(models):
+        np.subtract(b, _warp(a, m)[my:y1, mx:x1], out=diffs[..., j])
+    return _cell_spread(diffs, cells)
 
 
 def _warp(img: np.ndarray, matrix: np.ndarray) -> np.ndarray:
