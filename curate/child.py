@@ -41,7 +41,8 @@ class Child:
     """One child process running ``module`` (default :mod:`curate.sandbox`), reached over a
     socket pair. ``memory_mb`` None: a spare child, bound later (:meth:`bind`). ``tmp``:
     its temporary folder (module docstring), removed by :meth:`kill` and :meth:`close`.
-    Raises OSError when the process or its folder cannot be made."""
+    ``calls``: calls sent so far. Raises OSError when the process or its folder cannot be
+    made."""
 
     def __init__(self, memory_mb: int | None, module: str = SANDBOX_MODULE):
         _sweep_once()
@@ -74,11 +75,33 @@ class Child:
         self.conn = Connection(parent.detach())
         self.calls = 0
         self.ready = False
+        self.memory_mb = memory_mb
+        self._ready_bytes: int | None = None  # address space when ready (its bound counts from there)
 
     def bind(self, memory_mb: int) -> "Child":
         """Give a spare child its memory bound (sent now, applied once its imports are done)."""
         self.conn.send(("limit", memory_mb))
+        self.memory_mb = memory_mb
         return self
+
+    def _address_space(self) -> int | None:
+        """The child's address space in bytes (``/proc/PID/statm``: what its ``RLIMIT_AS``
+        bound counts); None where there is no ``/proc`` or the child is gone."""
+        try:
+            with open(f"/proc/{self.proc.pid}/statm", encoding="ascii") as f:
+                return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def worn(self) -> bool:
+        """Whether the address space the child holds between calls has grown by more than
+        half its memory bound since it was ready (a leak, or freed memory its allocator
+        keeps): its next call would have less than half the bound to work in, so
+        :mod:`curate.guard` replaces it. False before it is ready or without ``/proc``."""
+        now = self._address_space()
+        if now is None or self._ready_bytes is None or self.memory_mb is None:
+            return False
+        return now - self._ready_bytes > self.memory_mb * 1024 * 1024 // 2
 
     def _wait_ready(self) -> tuple | None:
         """Wait for the child's start-up message (imports done, memory capped).
@@ -89,6 +112,7 @@ class Child:
         try:
             if self.conn.poll(START_TIMEOUT_S) and self.conn.recv() == ("ready",):
                 self.ready = True
+                self._ready_bytes = self._address_space()
                 return None
         except (EOFError, OSError):
             pass

@@ -9,7 +9,12 @@ modules imported, so a call costs a round trip of pickles, not a new interpreter
 child's address space is capped at its size at start plus ``memory_mb``
 (``RLIMIT_AS``), so a ballooning decoder fails its own
 allocation instead of taking the node down. A child that overruns its time or dies is
-killed and replaced; a child is also replaced after ``_CALLS_PER_CHILD`` calls. The
+killed and replaced. A child is also replaced when the address space it keeps between
+calls has grown by more than half its memory bound since it was ready
+(:meth:`curate.child.Child.worn`), and after ``_CALLS_PER_CHILD`` calls whatever its
+size: a new child costs its imports, about 0.7 CPU-s (an earlier rule of 64 calls
+started 8 extra children in a run over 300 one-second files, whose children stayed at
+150-160 MB resident over 150 calls each without it; README Benchmarks). The
 time limit counts from the moment the child is ready (imports done), so it measures the
 work alone, not the start-up of a new child on a loaded machine. Each child's temporary
 files (the pass's frame spill) are in a folder of its own, removed when the child ends,
@@ -33,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curate.child import SANDBOX_MODULE
 from curate.child import Child as _Sandbox
 
-_CALLS_PER_CHILD = 64
+_CALLS_PER_CHILD = 1024
 _SANDBOX_MODULE = SANDBOX_MODULE  # run with ``python -m``; tests swap in a slow starter
 
 
@@ -183,7 +188,7 @@ def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
             box.proc.kill()
             raise Cancelled("sandboxed work cancelled")
     msg = box.run(fn, arg, limits.timeout_s)
-    if msg[0] in ("timeout", "crash", "memory") or box.calls >= _CALLS_PER_CHILD:
+    if msg[0] in ("timeout", "crash", "memory") or box.calls >= _CALLS_PER_CHILD or box.worn():
         if msg[0] == "timeout":
             box.proc.kill()
         box.close()

@@ -272,3 +272,24 @@ def test_work_in_a_sandbox_can_sandbox_work_of_its_own():
     the inner cap, counted from the inner child's own size, came out above the inherited one."""
     outer, inner, got = run_limited(guarded.nested, 1024, Limits(timeout_s=120, memory_mb=512, retries=0))
     assert outer != inner and os.getpid() not in (outer, inner) and got == 64
+
+
+def test_a_child_serves_many_calls_and_is_replaced_once_it_keeps_half_its_bound():
+    """Starting a child costs its imports, so one whose memory stays is kept over many calls
+    (an earlier rule replaced it after 64, 8 extra children in a run over 300 short
+    files); one that keeps memory between calls (here 48 MB more each call, a leak) is
+    replaced once it holds more than half its bound, before a call could run out of it."""
+    import curate.guard as guard
+
+    limits = Limits(timeout_s=120, memory_mb=256, retries=0)
+    with guard.own_children():
+        pids = {run_limited(guarded.pid, None, limits) for _ in range(100)}
+        assert len(pids) == 1
+        first = guard._boxes()[256]
+        assert first.calls == 100 and not first.worn()
+
+        leaky = Limits(timeout_s=120, memory_mb=320, retries=0)  # a child of its own (another bound)
+        seen = [run_limited(guarded.hoard, 48, leaky) for _ in range(5)]
+        # kept 48, 96, 144 MB: under half of 320; 192 MB after the 4th call: replaced
+        assert seen[:4] == [seen[0]] * 4 and seen[4] != seen[0]
+        assert first.proc.poll() is None and guard._boxes()[256] is first  # the other bound's child stays

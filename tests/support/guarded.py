@@ -149,3 +149,13 @@ def touch_later(path, seconds):
     with open(path, "w", encoding="ascii") as f:
         f.write(str(os.getpid()))
     return path
+
+
+_HOARD: list = []
+
+
+def hoard(mb):
+    """Keep ``mb`` MB more of this process's memory after the call returns (a leak).
+    Returns the process id."""
+    _HOARD.append(bytearray(mb * 1024 * 1024))
+    return os.getpid()
