@@ -37,16 +37,54 @@ def test_parallel_verification_finds_the_same_pairs(call_workers, monkeypatch):
     assert set(zip(*(a.tolist() for a in here[:2]))) == {(0, 1), (0, 3), (1, 3)}
 
 
-def test_candidates_are_dealt_to_at_most_one_part_per_worker_in_their_order(monkeypatch):
+def test_candidates_are_cut_into_parts_by_blocks_of_clips_each_in_their_order(monkeypatch):
+    """Each part holds the candidates between two groups of clips (so a call prepares
+    fewer clips), keeps the most-alike-first order, and is no larger than a round-robin
+    part would be; every candidate is in exactly one part."""
     import curate.dedup.edits as edits
 
-    cand = [(k, k + 1, False, False) for k in range(100)]
-    parts = edits.parts_of(cand, 2)
-    assert parts == [cand[0::2], cand[1::2]]  # each part keeps the most-alike-first order
-    assert edits.parts_of(cand, 8) == [cand[k::3] for k in range(3)]  # 32+ candidates per part
+    rng = np.random.default_rng(0)
+    pairs = sorted({tuple(sorted(p)) for p in rng.integers(0, 60, (400, 2)).tolist() if p[0] != p[1]})
+    cand = [(a, b, False, False) for a, b in rng.permutation(pairs).tolist()]  # "most alike first"
+    order = {c: k for k, c in enumerate(cand)}
+    parts = edits.parts_of(cand, 8)  # 8 parts at least: the clips in 4 groups of 15
+    assert sorted(c for p in parts for c in p) == sorted(cand)
+    assert len(parts) >= 8 and max(map(len, parts)) <= -(-len(cand) // 8)
+    for p in parts:
+        assert [order[c] for c in p] == sorted(order[c] for c in p)
+        assert len({k for c in p for k in c[:2]}) <= 30  # one or two groups of 15 clips, not all 60
+    assert min(len({k for c in cand[s::8] for k in c[:2]}) for s in range(8)) > 40  # round-robin parts: most clips
+    assert [len(p) for p in parts] == sorted((len(p) for p in parts), reverse=True)  # largest first
     assert edits.parts_of(cand[:40], 4) == [cand[:40]]  # too few to spread
     monkeypatch.setattr(edits, "CHUNK", 10)
-    assert len(edits.parts_of(cand, 1)) == 10  # at most CHUNK per part, whatever the workers
+    cut = edits.parts_of(cand, 1)
+    assert max(map(len, cut)) <= 10 and sum(map(len, cut)) == len(cand)  # at most CHUNK per part, whatever the workers
+
+
+def test_verification_part_by_part_finds_the_same_groups(monkeypatch):
+    """Parts of a few candidates each (one after another here, sharing one union-find; or
+    each with its own, as parallel calls are) join the clips into the same groups."""
+    import curate.dedup.edits as edits
+    from curate.dedup.groups import components
+    from curate.dedup.signature import encode as enc
+
+    clips = [_clip(2.0), _clip(2.0, edit=crop_bright), _clip(12.0), _clip(2.2, edit=gamma),
+             _clip(2.0, seed=8), _clip(2.0, seed=8, edit=letterbox), _clip(2.2, edit=letterbox)]
+    sigs = [enc(_sig(c)) for c in clips]
+
+    def groups(i, j):
+        return sorted(sorted(map(int, g)) for g in components(len(sigs), i, j) if len(g) > 1)
+
+    whole = groups(*edits.edit_pairs(sigs, EDIT_LIMIT, 0.5)[:2])
+    assert whole == [[0, 1, 3, 6], [4, 5]]
+    monkeypatch.setattr(edits, "CHUNK", 2)
+    monkeypatch.setattr(edits, "MIN_PART", 1)
+    assert groups(*edits.edit_pairs(sigs, EDIT_LIMIT, 0.5)[:2]) == whole
+    cand_parts = []
+    deal = edits.parts_of
+    monkeypatch.setattr(edits, "parts_of", lambda c, w: cand_parts.append(deal(c, w)) or cand_parts[-1])
+    assert groups(*edits.edit_pairs(sigs, EDIT_LIMIT, 0.5, workers=3)[:2]) == whole
+    assert len(cand_parts[-1]) > 2
 
 
 def test_stage_with_workers_null_verifies_on_the_runs_cpus_and_keeps_the_same_clips(call_workers, monkeypatch):
@@ -66,7 +104,7 @@ def test_stage_with_workers_null_verifies_on_the_runs_cpus_and_keeps_the_same_cl
     kept, dropped = stage.run(recs)
     assert [r.clip_id for r in kept] == ["orig", "later", "other"]
     assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("boxed", "orig"), ("copy", "orig")]
-    assert len(parts) == 2 and not here  # two calls (other processes) verified every candidate, the driver none
+    assert len(parts) >= 2 and not here  # calls (other processes) verified every candidate, the driver none
 
 
 def test_a_limit_gives_the_same_verdict_and_the_exact_distance_under_it():
