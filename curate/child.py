@@ -76,7 +76,7 @@ class Child:
         self.calls = 0
         self.ready = False
         self.memory_mb = memory_mb
-        self._ready_bytes: int | None = None  # address space when ready (its bound counts from there)
+        self._first_bytes: int | None = None  # address space after the first call (pools and caches set up)
 
     def bind(self, memory_mb: int) -> "Child":
         """Give a spare child its memory bound (sent now, applied once its imports are done)."""
@@ -95,13 +95,19 @@ class Child:
 
     def worn(self) -> bool:
         """Whether the address space the child holds between calls has grown by more than
-        half its memory bound since it was ready (a leak, or freed memory its allocator
-        keeps): its next call would have less than half the bound to work in, so
-        :mod:`curate.guard` replaces it. False before it is ready or without ``/proc``."""
+        half its memory bound since its first call (a leak, or freed memory its allocator
+        keeps): later calls would have less than half the bound to work in, so
+        :mod:`curate.guard` replaces it. Counted from after the first call, not from
+        start-up: what that call sets up for good (OpenCV's and FFmpeg's thread pools,
+        8 MB of stack each on a many-core node) is no leak, and a new child would set it
+        up again. False before a call has finished or without ``/proc``."""
         now = self._address_space()
-        if now is None or self._ready_bytes is None or self.memory_mb is None:
+        if now is None or self.memory_mb is None:
             return False
-        return now - self._ready_bytes > self.memory_mb * 1024 * 1024 // 2
+        if self._first_bytes is None:
+            self._first_bytes = now
+            return False
+        return now - self._first_bytes > self.memory_mb * 1024 * 1024 // 2
 
     def _wait_ready(self) -> tuple | None:
         """Wait for the child's start-up message (imports done, memory capped).
@@ -112,7 +118,6 @@ class Child:
         try:
             if self.conn.poll(START_TIMEOUT_S) and self.conn.recv() == ("ready",):
                 self.ready = True
-                self._ready_bytes = self._address_space()
                 return None
         except (EOFError, OSError):
             pass

@@ -10,7 +10,7 @@ child's address space is capped at its size at start plus ``memory_mb``
 (``RLIMIT_AS``), so a ballooning decoder fails its own
 allocation instead of taking the node down. A child that overruns its time or dies is
 killed and replaced. A child is also replaced when the address space it keeps between
-calls has grown by more than half its memory bound since it was ready
+calls has grown by more than half its memory bound since its first call
 (:meth:`curate.child.Child.worn`), and after ``_CALLS_PER_CHILD`` calls whatever its
 size: a new child costs its imports, about 0.7 CPU-s (an earlier rule of 64 calls
 started 8 extra children in a run over 300 one-second files, whose children stayed at
