@@ -103,7 +103,7 @@ class SourceCommits:
                 return
             self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.length_s)
             n = len(entry.records)
-            self._lines.append((f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} kept, "
+            self._lines.append((f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} made, "
                                 f"{len(entry.rejects)} dropped", path))
 
     def report(self) -> None:

@@ -26,7 +26,7 @@ def test_run_accounts_for_every_input_and_prints_a_summary(tmp_path):
                           "--output", str(out)], capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "sources: 3 (2 rejected)" in res.stdout
-    assert "good clip é.mp4: 2 clips kept, 0 dropped" in res.stderr
+    assert "good clip é.mp4: 2 clips made, 0 dropped" in res.stderr
     assert "clips kept: 2" in res.stdout
     rejects = {os.path.basename(r["source_path"]): r["reason"]
                for r in pq.read_table(out / "rejects.parquet").to_pylist()}
