@@ -5,7 +5,7 @@ Candidates come from :func:`curate.dedup.clusters.bucket_pairs` over each clip's
 cosine >= ``min_cos`` (linear in the number of clips for a fixed bucket size); each
 candidate is then checked with :func:`curate.dedup.verify.distance` (crop, scale,
 photometric and time search), kept when at most ``max_distance``. With ``workers > 1``
-and parallel calls installed (:mod:`curate.parallel`), candidates are dealt to them (:func:`parts_of`).
+and parallel calls installed (:mod:`curate.parallel`), candidates are cut into parts by blocks of clips, one call each (:func:`parts_of`).
 
 With ``mirror`` on, each clip's gist mirrored left-right is searched too, and a candidate
 found that way is verified against the other clip mirrored (:func:`curate.dedup.verify.mirrored`):
