@@ -77,6 +77,7 @@ class Child:
         self.ready = False
         self.memory_mb = memory_mb
         self._first_bytes: int | None = None  # address space after the first call (pools and caches set up)
+        self._room = 0  # bytes it could still take then (worn)
 
     def bind(self, memory_mb: int) -> "Child":
         """Give a spare child its memory bound (sent now, applied once its imports are done)."""
@@ -93,21 +94,41 @@ class Child:
         except (OSError, ValueError, IndexError):
             return None
 
+    def _address_limit(self) -> int | None:
+        """The child's own ``RLIMIT_AS`` in bytes (``/proc/PID/limits``): its start-up size
+        plus its bound, or less when it inherited a lower cap (a child started by work that
+        itself runs in a sandbox child); None when unlimited, unknown or gone."""
+        try:
+            with open(f"/proc/{self.proc.pid}/limits", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("Max address space"):
+                        soft = line[len("Max address space"):].split()[0]
+                        return None if soft == "unlimited" else int(soft)
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
     def worn(self) -> bool:
-        """Whether the address space the child holds between calls has grown by more than
-        half its memory bound since its first call (a leak, or freed memory its allocator
-        keeps): later calls would have less than half the bound to work in, so
-        :mod:`curate.guard` replaces it. Counted from after the first call, not from
-        start-up: what that call sets up for good (OpenCV's and FFmpeg's thread pools,
-        8 MB of stack each on a many-core node) is no leak, and a new child would set it
-        up again. False before a call has finished or without ``/proc``."""
+        """Whether the child has used up, in memory it keeps between calls, more than half
+        the room it had after its first call (a leak, or freed memory its allocator keeps):
+        later calls would have less than half of it to work in, so :mod:`curate.guard`
+        replaces it. The room is its address-space cap (``RLIMIT_AS``, which counts a
+        lower cap it inherited) less its size after the first call, or ``memory_mb`` where
+        the cap cannot be read. Counted from after the first call, not from start-up: what
+        that call sets up for good (OpenCV's and FFmpeg's thread pools, 8 MB of stack each
+        on a many-core node) is no leak, and a new child would set it up again. False
+        before a call has finished or without ``/proc``."""
         now = self._address_space()
         if now is None or self.memory_mb is None:
             return False
         if self._first_bytes is None:
             self._first_bytes = now
+            self._room = self.memory_mb * 1024 * 1024
+            limit = self._address_limit()
+            if limit is not None:
+                self._room = max(0, limit - now)
             return False
-        return now - self._first_bytes > self.memory_mb * 1024 * 1024 // 2
+        return now - self._first_bytes > self._room // 2
 
     def _wait_ready(self) -> tuple | None:
         """Wait for the child's start-up message (imports done, memory capped).

@@ -9,9 +9,10 @@ modules imported, so a call costs a round trip of pickles, not a new interpreter
 child's address space is capped at its size at start plus ``memory_mb``
 (``RLIMIT_AS``), so a ballooning decoder fails its own
 allocation instead of taking the node down. A child that overruns its time or dies is
-killed and replaced. A child is also replaced when the address space it keeps between
-calls has grown by more than half its memory bound since its first call
-(:meth:`curate.child.Child.worn`), and after ``_CALLS_PER_CHILD`` calls whatever its
+killed and replaced, and so is one whose call raised an unexpected exception. A child
+is also replaced when the memory it keeps between calls has taken more than half the
+room it had after its first call (:meth:`curate.child.Child.worn`), and after
+``_CALLS_PER_CHILD`` calls whatever its
 size: a new child costs its imports, about 0.7 CPU-s (an earlier rule of 64 calls
 started 8 extra children in a run over 300 one-second files, whose children stayed at
 150-160 MB resident over 150 calls each without it; README Benchmarks). The
@@ -188,7 +189,9 @@ def _attempt(fn: Callable, arg: Any, limits: Limits) -> tuple:
             box.proc.kill()
             raise Cancelled("sandboxed work cancelled")
     msg = box.run(fn, arg, limits.timeout_s)
-    if msg[0] in ("timeout", "crash", "memory") or box.calls >= _CALLS_PER_CHILD or box.worn():
+    # an unexpected exception ("error") may have left the child short of memory (OpenCV
+    # reports a failed allocation as its own error) or in a bad state: the next call gets a new one
+    if msg[0] in ("timeout", "crash", "memory", "error") or box.calls >= _CALLS_PER_CHILD or box.worn():
         if msg[0] == "timeout":
             box.proc.kill()
         box.close()

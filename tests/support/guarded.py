@@ -159,3 +159,23 @@ def hoard(mb):
     Returns the process id."""
     _HOARD.append(bytearray(mb * 1024 * 1024))
     return os.getpid()
+
+
+def hoard_inside(args):
+    """Work that runs in a sandbox child itself: ``rounds`` inner sandboxed calls of bound
+    ``inner_mb`` that each keep ``mb`` MB (:func:`hoard`). Returns their outcomes: a pid,
+    or the failure's text."""
+    from curate.guard import LimitExceeded, Limits, run_limited
+
+    inner_mb, mb, rounds = args
+    out = []
+    for _ in range(rounds):
+        try:
+            out.append(run_limited(hoard, mb, Limits(timeout_s=120, memory_mb=inner_mb, retries=0)))
+        except (LimitExceeded, RuntimeError) as exc:
+            out.append(str(exc))
+    return out
+
+
+def fail(_):
+    raise ValueError("boom")
