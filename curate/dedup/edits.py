@@ -149,9 +149,10 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
 
 
 def parts_of(cand: list, workers: int) -> list[list]:
-    """``cand`` split into parts for parallel calls (or for calls one after another): as
-    many parts as before at least (one per :data:`CHUNK` candidates, up to ``workers``
-    while each keeps :data:`MIN_PART`: a task costs a few tens of ms to start), but cut by
+    """``cand`` split into parts for parallel calls (or for calls one after another): about
+    as many parts as round-robin dealing made (one per :data:`CHUNK` candidates, up to
+    ``workers`` while each keeps :data:`MIN_PART`: a task costs a few tens of ms to
+    start; a little fewer where a block fills its parts unevenly), but cut by
     blocks of clips, not dealt round-robin. The clips are split into ``g`` groups by
     position and each part holds the candidates between two groups, so a part touches at
     most ``2/g`` of the clips: each call prepares every clip it touches once (decoded
@@ -161,7 +162,9 @@ def parts_of(cand: list, workers: int) -> list[list]:
     parts: 146 CPU-s against 95 in one part). A block larger than a round-robin part
     would be is dealt round-robin into parts of that size, so the work still spreads.
     Each part keeps the order of ``cand`` (most alike first), so its own union-find skips
-    as early; parts come largest first (they are taken as workers free up)."""
+    as early; parts come largest first (they are taken as workers free up). Calls one
+    after another share a union-find, but most-alike-first then holds within each part
+    only: a few more pairs may be verified, the groups are the same."""
     if not cand:
         return []
     n = max(1, min(workers, len(cand) // MIN_PART), -(-len(cand) // CHUNK))
