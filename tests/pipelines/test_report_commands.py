@@ -124,18 +124,18 @@ def test_progress_prints_plain_lines_when_not_a_terminal():
     progress.start("sources", 5)
     for t, name in ((101, "a"), (105, "b"), (115, "c"), (118, "d"), (126, "e")):
         now[0] = t + 3.0
-        progress.advance("sources", f"{name}.mp4: 1 clip kept, 0 dropped")
+        progress.advance("sources", f"{name}.mp4: 1 clip made, 0 dropped")
     progress.stop("sources")
     assert buf.getvalue().splitlines() == [
         "starting Ray ...",
         "starting Ray: done in 3.0 s",
         "sources: 0/5",
-        "  a.mp4: 1 clip kept, 0 dropped",
-        "  b.mp4: 1 clip kept, 0 dropped",
-        "  c.mp4: 1 clip kept, 0 dropped",
+        "  a.mp4: 1 clip made, 0 dropped",
+        "  b.mp4: 1 clip made, 0 dropped",
+        "  c.mp4: 1 clip made, 0 dropped",
         "sources: 3/5 (60%) in 15 s, 0.20/s, about 10 s left",
-        "  d.mp4: 1 clip kept, 0 dropped",
-        "  e.mp4: 1 clip kept, 0 dropped",
+        "  d.mp4: 1 clip made, 0 dropped",
+        "  e.mp4: 1 clip made, 0 dropped",
         "sources: 5/5 (100%) in 26 s, 0.19/s",
         "sources: 5/5 done in 26.0 s",
     ]
@@ -147,8 +147,8 @@ def test_progress_of_work_begun_before_the_display_counts_from_its_start():
     now = [50.0]
     progress, buf = _plain(lambda: now[0])
     progress.start("sources", 2, since=43.0)  # the head start began 7 s before the display
-    progress.advance("sources", "a.mp4: 3 clips kept, 0 dropped")
-    progress.advance("sources", "b.mp4: 1 clip kept, 0 dropped")
+    progress.advance("sources", "a.mp4: 3 clips made, 0 dropped")
+    progress.advance("sources", "b.mp4: 1 clip made, 0 dropped")
     progress.stop("sources")
     assert buf.getvalue().splitlines()[-1] == "sources: 2/2 done in 7.0 s"
 
@@ -161,7 +161,7 @@ def test_plain_progress_of_a_phase_stopped_early_says_stopped():
     progress.start("sources", 24)
     for name in ("a", "b", "c"):
         now[0] += 1.0
-        progress.advance("sources", f"{name}.mp4: 1 clip kept, 0 dropped")
+        progress.advance("sources", f"{name}.mp4: 1 clip made, 0 dropped")
     now[0] += 0.7
     progress.stop("sources")
     assert buf.getvalue().splitlines()[-1] == "sources: 3/24 stopped after 3.7 s"
@@ -253,6 +253,6 @@ def test_time_left_follows_the_sources_weights_not_their_count():
     progress, buf = _plain(lambda: now[0])
     progress.start("sources", 3, weights={"/in/big.mp4": 8.0, "/in/a.mp4": 1.0, "/in/b.mp4": 1.0})
     now[0] = 10.0
-    progress.advance("sources", "big.mp4: 4 clips kept, 0 dropped", key="/in/big.mp4")
+    progress.advance("sources", "big.mp4: 4 clips made, 0 dropped", key="/in/big.mp4")
     assert buf.getvalue().splitlines()[-1] == "sources: 1/3 (33%) in 10 s, 0.10/s, about 2 s left"
     progress.stop("sources")
