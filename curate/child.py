@@ -19,6 +19,7 @@ process to start a sandbox child on the node removes (:mod:`curate.scratch`).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -35,6 +36,14 @@ from curate.scratch import owned_dir, sweep
 START_TIMEOUT_S = 300.0  # a child that has not imported its modules by then is broken
 _SWEPT = threading.Event()
 SANDBOX_MODULE = "curate.sandbox"  # run with ``python -m``
+
+
+def address_space(pid: int | str = "self") -> int:
+    """Address space in bytes of process ``pid`` (``/proc/PID/statm``: what ``RLIMIT_AS``
+    counts), of this process by default. Raises OSError where there is no ``/proc`` or no
+    such process."""
+    with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
 
 
 class Child:
@@ -86,27 +95,22 @@ class Child:
         return self
 
     def _address_space(self) -> int | None:
-        """The child's address space in bytes (``/proc/PID/statm``: what its ``RLIMIT_AS``
-        bound counts); None where there is no ``/proc`` or the child is gone."""
+        """The child's address space in bytes (:func:`address_space`); None where there is
+        no ``/proc`` or the child is gone."""
         try:
-            with open(f"/proc/{self.proc.pid}/statm", encoding="ascii") as f:
-                return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            return address_space(self.proc.pid)
         except (OSError, ValueError, IndexError):
             return None
 
     def _address_limit(self) -> int | None:
-        """The child's own ``RLIMIT_AS`` in bytes (``/proc/PID/limits``): its start-up size
-        plus its bound, or less when it inherited a lower cap (a child started by work that
-        itself runs in a sandbox child); None when unlimited, unknown or gone."""
+        """The child's own ``RLIMIT_AS`` in bytes: its start-up size plus its bound, or less
+        when it inherited a lower cap (a child started by work that itself runs in a sandbox
+        child); None when unlimited, unknown or gone."""
         try:
-            with open(f"/proc/{self.proc.pid}/limits", encoding="ascii") as f:
-                for line in f:
-                    if line.startswith("Max address space"):
-                        soft = line[len("Max address space"):].split()[0]
-                        return None if soft == "unlimited" else int(soft)
-        except (OSError, ValueError, IndexError):
-            pass
-        return None
+            soft, _ = resource.prlimit(self.proc.pid, resource.RLIMIT_AS)
+        except (OSError, AttributeError):  # gone, not allowed, or no prlimit (not Linux)
+            return None
+        return None if soft == resource.RLIM_INFINITY else soft
 
     def worn(self) -> bool:
         """Whether the child has used up, in memory it keeps between calls, more than half

@@ -33,12 +33,8 @@ from multiprocessing.connection import Connection  # noqa: E402
 import curate.codec  # noqa: F401,E402 - preload: the first call should not pay for imports
 import curate.extract  # noqa: F401,E402
 import curate.split  # noqa: F401,E402
+from curate.child import address_space  # noqa: E402
 from curate.codec.errors import CodecError  # noqa: E402
-
-
-def _vm_bytes() -> int:
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[0]) * resource.getpagesize()
 
 
 def limit_memory(memory_mb: int) -> None:
@@ -46,7 +42,7 @@ def limit_memory(memory_mb: int) -> None:
     cap it inherited when that is lower: a sandbox child started by work that itself runs
     in one (a local run's restore call re-encodes a clip with the extract stage, which
     sandboxes its decode) cannot raise its parent's cap, and had failed to start."""
-    limit = _vm_bytes() + memory_mb * 1024 * 1024
+    limit = address_space() + memory_mb * 1024 * 1024
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
