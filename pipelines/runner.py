@@ -48,6 +48,13 @@ from schemas import ClipRecord, RejectRecord, write_parquet
 # the head start has begun (pipelines/headstart.py), not with this module: the head
 # start's sandbox child then decodes while the driver imports them.
 
+# Imported on a thread while the sources run (:func:`preload`), not at the end of the run
+# where nothing overlaps them (on 2 cores, measured on ../shared/footage): matplotlib for
+# report.html's charts (0.5-1 s); pandas, which pyarrow imports on the first table it
+# builds (the index: 0.2 s of the shards phase). SciPy's graph code for dedup's groups
+# (:func:`curate.dedup.groups.components`, 0.15 s) joins them when the pipeline dedups.
+_END_IMPORTS = ("pipelines.report_html.plots", "pandas")
+
 
 def _import_quietly(module: str) -> None:
     try:
@@ -56,12 +63,13 @@ def _import_quietly(module: str) -> None:
         pass
 
 
-def preload(module: str) -> threading.Thread:
-    """Import ``module`` on a daemon thread (returned, started): its import costs the
-    driver's waiting time (Ray starting, sources running), not the end of the run, where
-    nothing else overlaps it. A module that fails to import is passed over quietly: the
-    import where it is used raises."""
-    thread = threading.Thread(target=_import_quietly, args=(module,), name="vidcurate-preload", daemon=True)
+def preload(*modules: str) -> threading.Thread:
+    """Import ``modules``, one after another, on a daemon thread (returned, started): their
+    imports cost the driver's waiting time (Ray starting, sources running), not the end of
+    the run, where nothing else overlaps them. A module that fails to import is passed over
+    quietly (the import where it is used raises) and the next one is still imported."""
+    thread = threading.Thread(target=lambda: [_import_quietly(m) for m in modules],
+                              name="vidcurate-preload", daemon=True)
     thread.start()
     return thread
 
@@ -274,8 +282,8 @@ class Runner:
             if address:  # joined a cluster: every node must see a local output folder and local sources
                 check_output_seen(self.output, self.store.lease.location)
                 check_inputs_seen(todo)
-        if todo:  # report.html's charts: matplotlib (0.5-1 s of imports) while the sources run
-            preload("pipelines.report_html.plots")
+        if todo:  # imports the end of the run needs, while the sources run (module docstring)
+            preload(*_END_IMPORTS, *(["scipy.sparse.csgraph"] if self.pipeline.stage("dedup") else []))
             t = time.perf_counter()
             self._source_phase([s for s in todo if s not in taken], head, len(todo), source_weights(todo))
             walls["per_source"] = time.perf_counter() - t
