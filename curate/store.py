@@ -98,6 +98,31 @@ def write_bytes(location: str, data: bytes) -> None:
     fs.mv(tmp, path)  # a rename within one folder
 
 
+def create_new(location: str, data: bytes) -> bool | None:
+    """Put ``data`` at ``location`` only if nothing is there, in one step no other writer
+    can split: True when this call created it, False when something was there already,
+    None where the store cannot tell (an object store: the caller must check another way).
+    On a local filesystem the whole file is written under a unique name first and
+    hard-linked to ``location`` (``link`` fails when the name exists), so a reader never
+    sees it half written; a filesystem without hard links also gives None. Parents are
+    created."""
+    fs, path = filesystem(location)
+    if not is_local(fs):
+        return None
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
+    fs.pipe_file(tmp, data)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links here (some network and FAT filesystems)
+        return None
+    finally:
+        os.remove(tmp)
+
+
 def upload(local_path: str, location: str) -> None:
     """Copy a local (node scratch) file to ``location`` atomically; parents are created."""
     fs, path = filesystem(location)

@@ -8,8 +8,12 @@ killed local run is resumed at once). A heartbeat thread pushes the expiry ``ttl
 ``ttl_s / 3`` seconds while the run lives (and stops, with an error in the log, if it
 finds the lease taken over); the lease object is deleted on exit.
 
-Taking the lease is write-then-read-back: after a short settle time the run reads
-the lease again and gives up if another owner's write landed last. Two runs started
+Where there is no lease yet and the store can create a file only if none is there (a
+local folder: :func:`curate.store.create_new`), the run takes it in that one step: of
+two runs, exactly one creates it and the other finds it, with no wait. Otherwise (an
+object store, or a lease to take over) taking the lease is write-then-read-back: after a
+short settle time (0.2 s, which every local run had waited before its first source
+started) the run reads the lease again and gives up if another owner's write landed last. Two runs started
 within the same fraction of a second on a store without conditional writes (or on a
 machine so loaded that the gap between one run's read and write outlasts the settle
 time) could both pass; :meth:`Lease.check` before the run's final writes then stops
@@ -76,10 +80,13 @@ class Lease:
             log.warning("ignoring an unreadable lease %s", self.location)
             return None
 
-    def _write(self) -> None:
+    def _info(self) -> bytes:
         info = {"owner": self.owner, "host": socket.gethostname(), "pidns": pid_namespace(), "pid": os.getpid(),
                 "expiry": time.time() + self.ttl_s, "ttl_s": self.ttl_s}
-        store.write_bytes(self.location, json.dumps(info).encode())
+        return json.dumps(info).encode()
+
+    def _write(self) -> None:
+        store.write_bytes(self.location, self._info())
 
     def _busy(self, held: dict) -> OutputInUseError:
         left = held.get("expiry", 0) - time.time()
@@ -91,6 +98,13 @@ class Lease:
     def acquire(self) -> None:
         """Take the lease (module docstring) and start the heartbeat."""
         held = self.read()
+        if held is None and not store.exists(self.location):  # none: created in one step where the store can
+            made = store.create_new(self.location, self._info())
+            if made:
+                self._start_heartbeat()
+                return
+            if made is False:  # another run created it just now
+                held = self.read()
         if held is not None and held.get("owner") != self.owner:
             if held.get("expiry", 0) > time.time() and _alive_here(held):
                 raise self._busy(held)
@@ -105,6 +119,9 @@ class Lease:
             raise
         if now is None or now.get("owner") != self.owner:
             raise self._busy(now or {})
+        self._start_heartbeat()
+
+    def _start_heartbeat(self) -> None:
         self._thread = threading.Thread(target=self._heartbeat, name="vidcurate-lease", daemon=True)
         self._thread.start()
 

@@ -129,6 +129,7 @@ def test_a_run_whose_output_was_taken_over_writes_no_index_and_exits_3(ray_sessi
 def test_a_ctrl_c_while_the_lease_settles_leaves_no_lease_behind(tmp_path):
     """Interrupted between writing the lease and reading it back, the run takes it away
     again: the next run finds the folder free (it had found a stale lease to take over)."""
+    plant_lease(lease_file(tmp_path), "another-node", 4242, time.time() - 1)  # stale: taken over, with the settle
     lease = Lease(lease_file(tmp_path), settle_s=0.0)
     reads = []
     real_read = lease.read
@@ -142,5 +143,36 @@ def test_a_ctrl_c_while_the_lease_settles_leaves_no_lease_behind(tmp_path):
     lease.read = read
     with pytest.raises(KeyboardInterrupt):
         lease.acquire()
-    assert reads[:2] == [False, True]  # none before, ours written
+    assert reads[:2] == [True, True]  # the stale one before, ours written
     assert not store.exists(lease_file(tmp_path))
+
+
+def test_a_new_local_lease_is_taken_in_one_step_and_a_second_run_is_refused(tmp_path, monkeypatch):
+    """No lease yet on a local folder: the run creates it in one step (no settle wait: the
+    0.2 s every run had waited before its first source), complete when it appears; a
+    second lease on the same output then finds it and is refused, also without waiting."""
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    first = Lease(lease_file(tmp_path), settle_s=5.0)
+    first.acquire()
+    try:
+        held = json.loads(store.read_bytes(lease_file(tmp_path)))
+        assert held["owner"] == first.owner and held["pid"] == os.getpid()
+        with pytest.raises(OutputInUseError, match="in use by another vidcurate run"):
+            Lease(lease_file(tmp_path), settle_s=5.0).acquire()
+        assert slept == []
+        assert sorted(os.listdir(tmp_path / "work")) == ["lease.json"]  # no .part file left behind
+    finally:
+        first.release()
+    assert not store.exists(lease_file(tmp_path))
+
+
+def test_create_new_creates_once_and_says_none_where_the_store_cannot_tell(tmp_path):
+    """:func:`curate.store.create_new`: True once, then False with the first bytes kept; an
+    object store (fsspec's memory filesystem here) gives None and writes nothing."""
+    where = str(tmp_path / "a" / "lease.json")
+    assert store.create_new(where, b"first") is True
+    assert store.create_new(where, b"second") is False
+    assert store.read_bytes(where) == b"first" and os.listdir(tmp_path / "a") == ["lease.json"]
+    assert store.create_new("memory://vidcurate-create-new/lease.json", b"x") is None
+    assert not store.exists("memory://vidcurate-create-new/lease.json")
