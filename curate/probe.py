@@ -61,9 +61,9 @@ class ProbeStage(Stage):
                               f"{p.color_primaries}: no tone mapping in this build")
         if p.duration_s < self.min_duration_s:
             claim = _claim(task.path, p.stream_index)
-            if claim is not None and claim[1] and claim[1] >= self.min_duration_s:  # a long file cut short
-                raise RejectError("truncated", f"the file is cut short: {p.duration_s:.3f} s of the "
-                                  f"{claim[1]:.3f} s its header states decode")
+            if claim is not None and claim.seconds and claim.seconds >= self.min_duration_s:  # a long file cut short
+                raise RejectError("truncated", f"the file is cut short: {p.duration_s:.3f} s decode; "
+                                  f"{claim.said}")
             raise RejectError("too_short", f"{p.duration_s:.3f} s < {self.min_duration_s} s")
         if self.max_duration_s is not None and p.duration_s > self.max_duration_s:
             raise RejectError("too_long", f"{p.duration_s:.1f} s > {self.max_duration_s} s")

@@ -41,6 +41,14 @@ def segment_overrun(path: str) -> bool:
     """True when ``path`` (local path or fsspec URL) starts like Matroska/WebM and its
     Segment's declared size runs past the end of the file: the file was cut short.
     False for any other file, a Segment of unknown size, or a file that cannot be read."""
+    extent = segment_extent(path)
+    return extent is not None and extent[0] > extent[1]
+
+
+def segment_extent(path: str) -> tuple[int, int] | None:
+    """``(declared_end, size)`` in bytes for a Matroska/WebM file whose Segment has a known
+    size: where its header says the file ends, and where it does end. None for any other
+    file, a Segment of unknown size, or a file that cannot be read."""
     try:
         fs, where = store.filesystem(path)
         size = fs.size(where)
@@ -48,15 +56,15 @@ def segment_overrun(path: str) -> bool:
             head = f.read(64)
         ident, at = _vint(head, 0, keep_marker=True)
         if ident != EBML_ID:
-            return False
+            return None
         header_size, at = _vint(head, at, keep_marker=False)
         if header_size is None:
-            return False
+            return None
         at += header_size
         ident, at = _vint(head, at, keep_marker=True)
         if ident != SEGMENT_ID:
-            return False
+            return None
         segment_size, at = _vint(head, at, keep_marker=False)
     except (OSError, ValueError, ImportError):  # gone, a folder, refused, not EBML: not ours to judge
-        return False
-    return segment_size is not None and at + segment_size > size
+        return None
+    return None if segment_size is None else (at + segment_size, size)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -22,7 +23,7 @@ from curate.codec.colour import primaries_name, range_name, transfer_name
 from curate.codec.errors import CodecError, open_container
 from curate.codec.interlace import field_order_name
 from curate.codec.isobmff import is_truncated_mp4
-from curate.codec.matroska import segment_overrun
+from curate.codec.matroska import segment_extent
 from curate.codec.timestamps import frame_rate, untimed_rate
 
 
@@ -150,47 +151,73 @@ def _first_frame(path: str, index: int):
     return None
 
 
-def index_claim(path: str, index: int) -> tuple[int, float | None] | None:
+class Claim(NamedTuple):
+    """What the index or header of a file cut short says of its video stream: ``frames``,
+    ``seconds`` (None when it gives no duration) and ``said``, how it says so (for a reject
+    row's detail)."""
+
+    frames: int
+    seconds: float | None
+    said: str
+
+
+def index_claim(path: str, index: int) -> Claim | None:
     """What the index of an MP4/MOV cut short (:func:`curate.codec.isobmff.is_truncated_mp4`:
     a complete ``moov`` at the front, the media data cut off) lists for video stream
-    ``index``: ``(frames, seconds)``, seconds None when it gives no duration; for a
-    Matroska/WebM file cut short (:func:`curate.codec.matroska.segment_overrun`) the
-    header's duration and the frames it holds at the stream's rate. None for any
-    other file, or when the index lists no frames (fragmented MP4). Such a file decodes its
-    prefix without an error (FFmpeg's threaded decoders drop a last, partial packet
-    quietly), so only the index tells what is missing. Raises :class:`CodecError` when
-    the file cannot be opened."""
-    if segment_overrun(path):  # Matroska/WebM cut short: its header's duration is the claim
+    ``index``; for a Matroska/WebM file cut short (its Segment's declared size runs past the
+    file's end: :func:`curate.codec.matroska.segment_extent`) the header's duration and the
+    frames it holds at the stream's rate, or, when the header has no duration (a muxer that
+    wrote the Segment's size but no ``Duration``: such a cut had kept its prefix without a
+    row), an estimate: the video the file holds, scaled by the bytes declared over the bytes
+    there. None for any other file, or when the index lists no frames (fragmented MP4).
+    Such a file decodes its prefix without an error (FFmpeg's threaded decoders drop a last,
+    partial packet quietly), so only the index tells what is missing. Raises
+    :class:`CodecError` when the file cannot be opened."""
+    extent = segment_extent(path)
+    if extent is not None and extent[0] > extent[1]:  # Matroska/WebM cut short
         with open_container(path) as container:
             stream = container.streams[index]
             rate = stream.average_rate or stream.guessed_rate
             seconds = container.duration / av.time_base if container.duration else None
-            if seconds and rate and len(container.streams) > 1 and _video_ended_first(container, index):
-                return None  # the cut is in a longer audio track: every video frame is there
-        if not seconds or not rate:
+            ends = _stream_ends(container) if len(container.streams) > 1 or not seconds else {}
+        if not rate:
             return None
-        return max(1, round(seconds * float(rate))), seconds
+        if seconds and ends.get(index) is not None and max(ends.values()) - ends[index] > _AUDIO_MARGIN_S:
+            return None  # the cut is in a longer audio track: every video frame is there
+        if seconds:
+            said = f"its header states {seconds:.3f} s"
+        else:
+            held = ends.get(index)
+            if not held:
+                return None
+            seconds = held * extent[0] / extent[1]
+            said = (f"its header declares {extent[0]} bytes and {extent[1]} are there, so about "
+                    f"{seconds:.3f} s (no duration in its header: the {held:.3f} s held, scaled by the bytes)")
+        return Claim(max(1, round(seconds * float(rate))), seconds, said)
     if not is_truncated_mp4(path):
         return None
     with open_container(path) as container:
         stream = container.streams[index]
         frames = int(stream.frames or 0)
         seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
-    return (frames, seconds) if frames > 0 else None
+    return Claim(frames, seconds, f"its index lists {frames} frames") if frames > 0 else None
 
 
-def _video_ended_first(container, index: int, margin_s: float = 1.0) -> bool:
-    """Whether stream ``index``'s last packet ends more than ``margin_s`` seconds before
-    the last packet of the file: streams are interleaved, so in a file cut short every
-    stream ends near the cut, and a video ending well before it was complete (audio longer
-    than video: the header's duration is the audio's; found by a break test)."""
+_AUDIO_MARGIN_S = 1.0
+
+
+def _stream_ends(container) -> dict[int, float]:
+    """Each stream's end in seconds (its last packet's time plus duration), by stream index,
+    from one demux of ``container``. Streams are interleaved, so in a file cut short every
+    stream ends near the cut, and a video ending more than ``_AUDIO_MARGIN_S`` before the
+    last stream was complete (audio longer than video: the header's duration is the audio's;
+    found by a break test)."""
     ends: dict[int, float] = {}
     for packet in container.demux():
         if packet.pts is not None and packet.time_base is not None:
             t = float((packet.pts + (packet.duration or 0)) * packet.time_base)
             ends[packet.stream.index] = max(ends.get(packet.stream.index, t), t)
-    video = ends.get(index)
-    return video is not None and max(ends.values()) - video > margin_s
+    return ends
 
 
 def probe(path: str) -> ProbeResult:

@@ -153,11 +153,10 @@ def _cut_short(path: str, src, times: list[float], end_s: float, failed: list) -
         claim = index_claim(path, src.stream_index)
     except CodecError:
         return src, failed
-    if claim is None or claim[0] <= len(times):
+    if claim is None or claim.frames <= len(times):
         return src, failed
-    frames, seconds = claim
-    expected = src.model_copy(update={"num_frames": frames, "duration_s": seconds or src.duration_s})
-    return expected, [(CodecError("truncated", f"the file is cut short: its container states {frames} frames"), end_s)]
+    expected = src.model_copy(update={"num_frames": claim.frames, "duration_s": claim.seconds or src.duration_s})
+    return expected, [(CodecError("truncated", f"the file is cut short: {claim.said}"), end_s)]
 
 
 def partial_row(task: SourceTask, probed, error: Exception, end_s: float):

@@ -97,6 +97,24 @@ def test_a_cut_mp4_read_from_a_store_url_is_truncated_too(hostile, tmp_path):
     assert err.value.reason == "truncated"
 
 
+def test_a_cut_mkv_without_a_duration_gets_its_row_from_the_bytes(hostile, tmp_path):
+    """A Matroska file whose header gives the Segment's size but no Duration (4 s, 120
+    frames), cut at 60 % of its bytes: its 65 frames are kept as before, and the lost part
+    is now a ``partially_decoded`` row, its length estimated from the bytes the header
+    declares beyond the file's end (it had kept the prefix with no row). The same file
+    whole gives no row."""
+    task, clips = run_source(hostile["cut mkv no duration"], str(tmp_path / "cut"))
+    assert len(clips) == 1 and task.source.partial and task.source.num_frames == 65
+    [row] = task.rejects
+    assert (row.stage, row.reason) == ("split", "partially_decoded")
+    assert "cut short" in row.detail and "no duration in its header" in row.detail
+    assert row.span.start_frame == 65 and 100 <= row.span.end_frame <= 140  # 120 in truth: an estimate
+    assert row.span.end_s == pytest.approx(4.0, rel=0.2)
+    whole, clips = run_source(hostile["whole no duration"], str(tmp_path / "whole"))
+    assert len(clips) == 1 and whole.rejects == [] and not whole.source.partial
+    assert whole.source.num_frames == 120
+
+
 def _clip_frames(tmp_path, ct):
     return sum(1 for _ in iter_frames(os.path.join(tmp_path, "clips", f"{ct.clip_id}.mp4")))
 

@@ -76,6 +76,21 @@ def truncate(src: str, dst: str, keep: float) -> None:
         f.write(data[: int(len(data) * keep)])
 
 
+def drop_duration(src: str, dst: str) -> None:
+    """Copy the Matroska file ``src`` to ``dst`` with its ``Duration`` element (ID 0x4489, in
+    the Segment's ``Info``) overwritten by a ``Void`` element of the same length: a file whose
+    header gives the Segment's size but no duration, as some muxers write it."""
+    data = bytearray(open(src, "rb").read())
+    at = data.find(b"\x44\x89", 0, 4096)
+    size = data[at + 2]
+    if at < 0 or not size & 0x80:
+        raise ValueError(f"{src}: no one-byte-size Duration element in its header")
+    total = 3 + (size & 0x7F)  # ID (2), size (1), value
+    data[at:at + total] = bytes([0xEC, 0x80 | (total - 2)]) + bytes(total - 2)
+    with open(dst, "wb") as f:
+        f.write(bytes(data))
+
+
 def make_all(root: str) -> dict[str, str]:
     """Write every hostile case into ``root``; returns {case: path}."""
     os.makedirs(root, exist_ok=True)
@@ -88,6 +103,8 @@ def make_all(root: str) -> dict[str, str]:
     encode(p("whole.mkv"), _frames(120))  # 4 s; the Segment's size is in its header
     truncate(p("whole.mkv"), p("cut mkv.mkv"), 0.6)
     truncate(p("whole.mkv"), p("cut mkv tiny.mkv"), 0.22)  # a few frames: under probe min_duration_s
+    drop_duration(p("whole.mkv"), p("whole no duration.mkv"))
+    truncate(p("whole no duration.mkv"), p("cut mkv no duration.mkv"), 0.6)  # only the bytes tell
     with_audio(p("audio 14s.mkv"), 2.0, 14.0)  # the header's duration is the audio's
     truncate(p("audio 14s.mkv"), p("cut in audio mkv.mkv"), 0.9)  # every video frame still there
     encode(p("av1.mkv"), _frames(60), codec="libsvtav1", options={"preset": "12"})
