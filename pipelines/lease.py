@@ -38,6 +38,7 @@ from curate.scratch import pid_alive, pid_namespace
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S = 60.0
+_CREATE_TRIES = 3  # reads and one-step creates before an unreadable lease is taken over
 
 
 class OutputInUseError(RuntimeError):
@@ -97,14 +98,17 @@ class Lease:
 
     def acquire(self) -> None:
         """Take the lease (module docstring) and start the heartbeat."""
-        held = self.read()
-        if held is None and not store.exists(self.location):  # none: created in one step where the store can
+        for _ in range(_CREATE_TRIES):  # none readable: created in one step where the store can
+            held = self.read()
+            if held is not None:
+                break
             made = store.create_new(self.location, self._info())
             if made:
                 self._start_heartbeat()
                 return
-            if made is False:  # another run created it just now
-                held = self.read()
+            if made is None:  # an object store, or no hard links: write, settle, read back
+                break
+            # False: another run created it just now (read it), or it is unreadable (taken over below)
         if held is not None and held.get("owner") != self.owner:
             if held.get("expiry", 0) > time.time() and _alive_here(held):
                 raise self._busy(held)

@@ -176,3 +176,76 @@ def test_create_new_creates_once_and_says_none_where_the_store_cannot_tell(tmp_p
     assert store.read_bytes(where) == b"first" and os.listdir(tmp_path / "a") == ["lease.json"]
     assert store.create_new("memory://vidcurate-create-new/lease.json", b"x") is None
     assert not store.exists("memory://vidcurate-create-new/lease.json")
+
+
+def test_one_run_holds_the_lease_whatever_comes_between_its_steps(tmp_path, monkeypatch):
+    """Interleavings a break test found, each of which had let two runs pass ``acquire``:
+    (a) run B reads no lease, then A creates it in one step before B goes on: B had gone on
+    to write over A's (A never reads back); now B's own one-step create fails and B is
+    refused. (b) P's create loses to H, whose run ends before P reads again; P had then
+    written its lease over whatever was there, and Q, created in one step just before that
+    write, held it too; now P tries the one-step create again, and exactly one holds."""
+    loc = lease_file(tmp_path)
+    a, b = Lease(loc, settle_s=0.0), Lease(loc, settle_s=0.0)
+    real_read = b.read
+
+    def b_read():  # A arrives right after B's first read
+        b.read = real_read
+        found = real_read()
+        a.acquire()
+        return found
+
+    b.read = b_read
+    with pytest.raises(OutputInUseError, match="in use by another vidcurate run"):
+        b.acquire()
+    assert a.held() and not b.held()
+    a.release()
+
+    h, p, q = (Lease(loc, settle_s=0.0) for _ in range(3))
+    real_create, real_write = store.create_new, store.write_bytes
+    passed = {}
+
+    def take(name, lease):
+        try:
+            lease.acquire()
+            passed[name] = True
+        except OutputInUseError:
+            passed[name] = False
+
+    def h_comes_and_goes(location, data):
+        monkeypatch.setattr(store, "create_new", real_create)
+        h.acquire()
+        made = real_create(location, data)
+        h.release()
+        return made
+
+    def q_first(location, data):  # Q starts just before a write of P's lands
+        monkeypatch.setattr(store, "write_bytes", real_write)
+        take("q", q)
+        return real_write(location, data)
+
+    monkeypatch.setattr(store, "create_new", h_comes_and_goes)
+    monkeypatch.setattr(store, "write_bytes", q_first)
+    take("p", p)
+    if "q" not in passed:  # P wrote nothing over a lease: Q starts after P
+        take("q", q)
+    assert sorted(passed.values()) == [False, True]
+    assert [p.held(), q.held()].count(True) == 1
+    p.release()
+    q.release()
+    assert not store.exists(loc)
+
+
+def test_an_unreadable_lease_is_taken_over_after_the_one_step_creates_fail(tmp_path, caplog):
+    """A lease file that is there but unreadable (cut, or not JSON): the one-step create
+    fails each time, so the run takes it over by writing it, as before."""
+    os.makedirs(tmp_path / "work")
+    (tmp_path / "work" / "lease.json").write_text("{not json")
+    lease = Lease(lease_file(tmp_path), settle_s=0.0)
+    with caplog.at_level(logging.WARNING, logger="pipelines.lease"):
+        lease.acquire()
+    try:
+        assert lease.held() and "unreadable lease" in caplog.text
+        assert sorted(os.listdir(tmp_path / "work")) == ["lease.json"]
+    finally:
+        lease.release()
