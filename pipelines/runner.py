@@ -67,7 +67,9 @@ def preload(*modules: str) -> threading.Thread:
     """Import ``modules``, one after another, on a daemon thread (returned, started): their
     imports cost the driver's waiting time (Ray starting, sources running), not the end of
     the run, where nothing else overlaps them. A module that fails to import is passed over
-    quietly (the import where it is used raises) and the next one is still imported."""
+    quietly (the import where it is used raises) and the next one is still imported. Join
+    the thread before using them: an import of a module another thread is still importing
+    can return it half made."""
     thread = threading.Thread(target=lambda: [_import_quietly(m) for m in modules],
                               name="vidcurate-preload", daemon=True)
     thread.start()
@@ -134,6 +136,7 @@ class Runner:
         self.store = WorkStore(self.output, {s.name: s.settings() for s in per_source})
         self.steps = PassSteps(pipeline.stages[0], pipeline.stages[1], pipeline.clip_stages(), self.settings)
         self.commits = SourceCommits(self.store, self.progress)
+        self._preloads: list[threading.Thread] = []  # joined before the run's end uses what they import
         self.head_taken = 0  # sources the head start took (pipelines/headstart.py)
         self.workers: Workers | None = None  # where the driver's calls run, once known (run)
 
@@ -228,7 +231,7 @@ class Runner:
                     with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
                         # SciPy's graph code (curate.dedup.groups.components, 0.3 s on 2 cores) is
                         # imported while Ray starts, not with the config the head start waits for
-                        preload("scipy.sparse.csgraph")
+                        self._preloads.append(preload("scipy.sparse.csgraph"))
                         started = init_ray(address, self.pipeline.ray.num_cpus,
                                            on_signal=partial(self._halt, head) if head is not None else None)
                     taken = self._hand_over(head, todo)
@@ -283,7 +286,8 @@ class Runner:
                 check_output_seen(self.output, self.store.lease.location)
                 check_inputs_seen(todo)
         if todo:  # imports the end of the run needs, while the sources run (module docstring)
-            preload(*_END_IMPORTS, *(["scipy.sparse.csgraph"] if self.pipeline.stage("dedup") else []))
+            self._preloads.append(
+                preload(*_END_IMPORTS, *(["scipy.sparse.csgraph"] if self.pipeline.stage("dedup") else [])))
             t = time.perf_counter()
             self._source_phase([s for s in todo if s not in taken], head, len(todo), source_weights(todo))
             walls["per_source"] = time.perf_counter() - t
@@ -295,6 +299,11 @@ class Runner:
 
     def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
         t = time.perf_counter()
+        # a module still importing on a preload thread would be half made for an import
+        # here, and one that fails there must fail here too (a break test: a pandas that
+        # failed slowly became an AttributeError at the index's write)
+        for thread in self._preloads:
+            thread.join()
         with parallel.workers(self.workers.calls, self.workers.cpus):  # dedup's band search and verification
             kept, duplicates = drop_duplicates(records, self.pipeline.stage("dedup"), against=self.dedup_against)
         rejects += duplicates
