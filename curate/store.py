@@ -18,6 +18,7 @@ Credentials and endpoints come from the usual places of each backend (for S3: th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -94,8 +95,13 @@ def write_bytes(location: str, data: bytes) -> None:
         return
     fs.makedirs(fs._parent(path), exist_ok=True)
     tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
-    fs.pipe_file(tmp, data)
-    fs.mv(tmp, path)  # a rename within one folder
+    try:
+        fs.pipe_file(tmp, data)
+        fs.mv(tmp, path)  # a rename within one folder
+    except BaseException:  # a full disk, a Ctrl-C: no part file left beside the name
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def create_new(location: str, data: bytes) -> bool | None:
@@ -111,16 +117,18 @@ def create_new(location: str, data: bytes) -> bool | None:
         return None
     fs.makedirs(fs._parent(path), exist_ok=True)
     tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
-    fs.pipe_file(tmp, data)
     try:
-        os.link(tmp, path)
+        fs.pipe_file(tmp, data)  # a failed write (a full disk) raises, as write_bytes does
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here (some network and FAT filesystems)
+            return None
         return True
-    except FileExistsError:
-        return False
-    except OSError:  # no hard links here (some network and FAT filesystems)
-        return None
     finally:
-        os.remove(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)  # also a part written short
 
 
 def upload(local_path: str, location: str) -> None:

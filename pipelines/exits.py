@@ -25,6 +25,7 @@ code  meaning
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
 import threading
 from collections.abc import Iterator, Mapping
@@ -98,12 +99,18 @@ def one_line(exc: BaseException) -> str:
 
 def store_problem(exc: BaseException) -> bool:
     """Whether ``exc`` (or the worker exception in it) is a file system or object store
-    refusing: a missing bucket or folder, no permission, no or wrong credentials, an
-    endpoint that does not answer. Such a run fails with exit code 2 and one line."""
+    refusing: a missing bucket or folder, no permission, a read-only or full file system, no
+    or wrong credentials, an endpoint that does not answer. Such a run fails with exit code
+    2 and one line."""
     exc = root_cause(exc)
     if isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError)):
         return True
+    if isinstance(exc, OSError) and exc.errno in _FULL_OR_READ_ONLY:  # a break test: "internal error" before
+        return True
     return type(exc).__module__.split(".")[0] in _STORE_PACKAGES
+
+
+_FULL_OR_READ_ONLY = {errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 def run_outcome(clips_kept: int, rejects_by_reason: Mapping[str, int], max_stage_error_share: float

@@ -334,3 +334,29 @@ def test_earlier_sources_are_finished_ones_and_a_damaged_commit_is_passed_over(t
     with WorkStore(out, SETTINGS) as again:
         assert again.earlier_sources(["/in/new.mp4"]) == ["/in/good.mp4"]
     assert "ignoring an unreadable commit" in caplog.text
+
+
+def test_a_full_disk_leaves_no_part_file_and_is_a_storage_error(tmp_path, monkeypatch):
+    """A write that fails part-way (a full disk: some bytes written, then ENOSPC) raises
+    the store's own error from :func:`curate.store.write_bytes` and
+    :func:`curate.store.create_new` and leaves no ``.part`` file beside the name (a break
+    test found a 0-byte lease part left in ``work/``); the command then says "storage" with
+    exit code 2 (read-only and full file systems had been internal errors, exit 1)."""
+    import errno
+
+    from fsspec.implementations.local import LocalFileSystem
+
+    from pipelines.exits import store_problem
+
+    def short_write(self, path, value, **kwargs):
+        with open(path, "wb") as f:
+            f.write(value[:3])
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(LocalFileSystem, "pipe_file", short_write)
+    for put in (store.write_bytes, store.create_new):
+        with pytest.raises(OSError) as err:
+            put(str(tmp_path / "work" / "lease.json"), b"0123456789")
+        assert err.value.errno == errno.ENOSPC and store_problem(err.value)
+        assert os.listdir(tmp_path / "work") == []
+    assert store_problem(OSError(errno.EROFS, "Read-only file system")) and not store_problem(OSError(5, "EIO"))
