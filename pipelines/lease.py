@@ -8,12 +8,14 @@ killed local run is resumed at once). A heartbeat thread pushes the expiry ``ttl
 ``ttl_s / 3`` seconds while the run lives (and stops, with an error in the log, if it
 finds the lease taken over); the lease object is deleted on exit.
 
-Where there is no lease yet and the store can create a file only if none is there (a
-local folder: :func:`curate.store.create_new`), the run takes it in that one step: of
-two runs, exactly one creates it and the other finds it, with no wait. Otherwise (an
-object store, or a lease to take over) taking the lease is write-then-read-back: after a
-short settle time (0.2 s, which every local run had waited before its first source
-started) the run reads the lease again and gives up if another owner's write landed last. Two runs started
+Where there is no readable lease and the store can create a file only if none is there
+(a local folder: :func:`curate.store.create_new`), the run takes it in that one step: of
+two runs, exactly one creates it and the other finds it, with no wait; a run whose
+create fails reads again and tries again, so it writes only to take over a lease that is
+there. Otherwise (an object store, or a lease to take over) taking the lease is
+write-then-read-back: after a short settle time (0.2 s, which every local run had waited
+before its first source started) the run reads the lease again and gives up if another
+owner's write landed last. Two runs started
 within the same fraction of a second on a store without conditional writes (or on a
 machine so loaded that the gap between one run's read and write outlasts the settle
 time) could both pass; :meth:`Lease.check` before the run's final writes then stops
