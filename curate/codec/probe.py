@@ -169,7 +169,9 @@ def index_claim(path: str, index: int) -> Claim | None:
     frames it holds at the stream's rate, or, when the header has no duration (a muxer that
     wrote the Segment's size but no ``Duration``: such a cut had kept its prefix without a
     row), an estimate: the video the file holds, scaled by the bytes declared over the bytes
-    there. None for any other file, or when the index lists no frames (fragmented MP4).
+    there (off where the bitrate changes: a still half then a busy half, cut at a tenth,
+    gave 5.5 times the true length; x264's large first keyframe makes it short). None for
+    any other file, or when the index lists no frames (fragmented MP4).
     Such a file decodes its prefix without an error (FFmpeg's threaded decoders drop a last,
     partial packet quietly), so only the index tells what is missing. Raises
     :class:`CodecError` when the file cannot be opened."""
@@ -182,7 +184,7 @@ def index_claim(path: str, index: int) -> Claim | None:
             ends = _stream_ends(container) if len(container.streams) > 1 or not seconds else {}
         if not rate:
             return None
-        if seconds and ends.get(index) is not None and max(ends.values()) - ends[index] > _AUDIO_MARGIN_S:
+        if ends.get(index) is not None and max(ends.values()) - ends[index] > _AUDIO_MARGIN_S:
             return None  # the cut is in a longer audio track: every video frame is there
         if seconds:
             said = f"its header states {seconds:.3f} s"

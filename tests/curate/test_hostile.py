@@ -128,6 +128,7 @@ def _clip_frames(tmp_path, ct):
     ("cut front moov", 55, 55 / 30, 160, 120),  # container claims 120 frames; 55 decode
     ("cut mkv", 65, 65 / 30, 160, 120),  # Matroska cut short: its header says 4 s (break test)
     ("cut in audio mkv", 60, 2.0, 160, 120),  # cut where only the longer audio is: no row
+    ("cut in audio mkv no duration", 60, 2.0, 160, 120),  # the same without a duration in its header
 ])
 def test_decodes_to_even_yuv420p_clips_with_true_length(hostile, tmp_path, case, frames, duration, width, height):
     task, clips = run_source(hostile[case], str(tmp_path))

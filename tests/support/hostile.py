@@ -107,6 +107,8 @@ def make_all(root: str) -> dict[str, str]:
     truncate(p("whole no duration.mkv"), p("cut mkv no duration.mkv"), 0.6)  # only the bytes tell
     with_audio(p("audio 14s.mkv"), 2.0, 14.0)  # the header's duration is the audio's
     truncate(p("audio 14s.mkv"), p("cut in audio mkv.mkv"), 0.9)  # every video frame still there
+    drop_duration(p("audio 14s.mkv"), p("audio 14s no duration.mkv"))
+    truncate(p("audio 14s no duration.mkv"), p("cut in audio mkv no duration.mkv"), 0.9)  # the same (break test)
     encode(p("av1.mkv"), _frames(60), codec="libsvtav1", options={"preset": "12"})
     encode(p("hevc10.mkv"), _frames(60), codec="libx265", pix_fmt="yuv420p10le",
            options={"preset": "ultrafast", "x265-params": "log-level=error"})
