@@ -45,6 +45,7 @@ def run_source(path: str, work: str):
     ("noise", "decode_error"),
     ("single", "too_short"),
     ("cut mkv tiny", "truncated"),  # 4 s in its header, a few frames decode: not too_short
+    ("cut mkv header", "truncated"),  # cut inside its header: was decode_error (break test)
 ])
 def test_rejected_once_with_reason(hostile, tmp_path, case, reason):
     task, clips = run_source(hostile[case], str(tmp_path))

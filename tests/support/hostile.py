@@ -103,6 +103,7 @@ def make_all(root: str) -> dict[str, str]:
     encode(p("whole.mkv"), _frames(120))  # 4 s; the Segment's size is in its header
     truncate(p("whole.mkv"), p("cut mkv.mkv"), 0.6)
     truncate(p("whole.mkv"), p("cut mkv tiny.mkv"), 0.22)  # a few frames: under probe min_duration_s
+    truncate(p("whole.mkv"), p("cut mkv header.mkv"), 0.02)  # inside its header: FFmpeg cannot open it
     drop_duration(p("whole.mkv"), p("whole no duration.mkv"))
     truncate(p("whole no duration.mkv"), p("cut mkv no duration.mkv"), 0.6)  # only the bytes tell
     with_audio(p("audio 14s.mkv"), 2.0, 14.0)  # the header's duration is the audio's
