@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -93,15 +94,9 @@ def write_bytes(location: str, data: bytes) -> None:
     if not is_local(fs):
         fs.pipe_file(path, data)
         return
-    fs.makedirs(fs._parent(path), exist_ok=True)
-    tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
-    try:
+    with _part_file(fs, path) as tmp:
         fs.pipe_file(tmp, data)
         fs.mv(tmp, path)  # a rename within one folder
-    except BaseException:  # a full disk, a Ctrl-C: no part file left beside the name
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def create_new(location: str, data: bytes) -> bool | None:
@@ -115,9 +110,7 @@ def create_new(location: str, data: bytes) -> bool | None:
     fs, path = filesystem(location)
     if not is_local(fs):
         return None
-    fs.makedirs(fs._parent(path), exist_ok=True)
-    tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
-    try:
+    with _part_file(fs, path) as tmp:
         fs.pipe_file(tmp, data)  # a failed write (a full disk) raises, as write_bytes does
         try:
             os.link(tmp, path)
@@ -126,9 +119,20 @@ def create_new(location: str, data: bytes) -> bool | None:
         except OSError:  # no hard links here (some network and FAT filesystems)
             return None
         return True
+
+
+@contextlib.contextmanager
+def _part_file(fs, path: str) -> Iterator[str]:
+    """A unique ``<path>.<random>.part`` name beside the local ``path`` (its folder made),
+    removed when the block ends if still there: after a rename or link, or a write that
+    failed part-way (a full disk, a Ctrl-C), no part file stays beside the name."""
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
+    try:
+        yield tmp
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)  # also a part written short
+        with contextlib.suppress(OSError):  # gone already (renamed), or not ours to remove
+            os.remove(tmp)
 
 
 def upload(local_path: str, location: str) -> None:
