@@ -151,6 +151,9 @@ def _first_frame(path: str, index: int):
     return None
 
 
+_AUDIO_MARGIN_S = 1.0  # seconds a video may end before a file's last stream and still be whole
+
+
 class Claim(NamedTuple):
     """What the index or header of a file cut short says of its video stream: ``frames``,
     ``seconds`` (None when it gives no duration) and ``said``, how it says so (for a reject
@@ -203,9 +206,6 @@ def index_claim(path: str, index: int) -> Claim | None:
         frames = int(stream.frames or 0)
         seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
     return Claim(frames, seconds, f"its index lists {frames} frames") if frames > 0 else None
-
-
-_AUDIO_MARGIN_S = 1.0
 
 
 def _stream_ends(container) -> dict[int, float]:
