@@ -24,10 +24,13 @@ class FrameSpill:
     One thread appends while others read frames already appended (the file is written
     unbuffered and read with ``os.pread``; the in-memory list only grows).
 
-    ``width`` x ``height`` (even) clip frames are stored as their ``(H * 3 / 2, W) uint8``
-    plane layout (``VideoFrame.to_ndarray()``): the first ``memory_mb`` megabytes of
-    frames stay in RAM (most sources: no disk traffic at all), the rest are appended to
-    the file at ``path``, on node-local scratch. Each frame's colour tags (range, matrix,
+    ``width`` x ``height`` (even) clip frames: the first ``memory_mb`` megabytes of frames
+    stay in RAM as the appended frames themselves (no copy; counted by their buffers,
+    padded rows included; most sources: no disk traffic at all), the rest are appended to
+    the file at ``path``, on node-local scratch, as their ``(H * 3 / 2, W) uint8`` plane
+    layout (``VideoFrame.to_ndarray()``). A frame read back is a new ``av.VideoFrame`` on
+    the held buffers (``VideoFrame.from_dlpack``) or on the bytes read, so callers may set
+    its ``pts`` and two encoders may read the same frame at once. Each frame's colour tags (range, matrix,
     primaries, transfer) are kept, as runs of frames with the same tags (a stream can change
     them part-way, e.g. joined recordings), and put back on the frame read, so a frame read
     back converts and encodes exactly like the one written.
@@ -38,11 +41,12 @@ class FrameSpill:
     def __init__(self, path: str, width: int, height: int, memory_mb: float = 128.0):
         self.path, self.width, self.height = path, width, height
         self.frame_bytes = width * height * 3 // 2
-        self.in_memory = max(0, int(memory_mb * 2**20) // self.frame_bytes)  # frames kept in RAM
+        self.memory_bytes = max(0, int(memory_mb * 2**20))
+        self.in_memory = self.memory_bytes // self.frame_bytes  # frames kept in RAM (set again by the first)
         self.count = 0
         self._tag_starts: list[int] = []  # first frame of each run of frames with the same tags
         self._tag_runs: list[tuple[int, ...]] = []  # those tags, in _TAGS order
-        self._held: list[np.ndarray] = []
+        self._held: list[av.VideoFrame] = []
         self._wfd: int | None = None  # write side: unbuffered os.write, so readers see each frame at once
         self._fd: int | None = None  # read side, opened once; os.pread is safe across threads
 
@@ -55,10 +59,13 @@ class FrameSpill:
         if not self._tag_runs or self._tag_runs[-1] != tags:
             self._tag_starts.append(self.count)
             self._tag_runs.append(tags)
-        planes = frame.to_ndarray()
+        if self.count == 0:  # held frames keep their own buffers: padded rows, maybe a pool's slack
+            held = sum(p.buffer_size for p in frame.planes)
+            self.in_memory = self.memory_bytes // max(self.frame_bytes, held)
         if self.count < self.in_memory:
-            self._held.append(planes)
+            self._held.append(frame)  # the frame itself, no copy: its buffers are not written again
         else:
+            planes = frame.to_ndarray()
             if self._wfd is None:
                 self._wfd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             view = memoryview(np.ascontiguousarray(planes)).cast("B")
@@ -71,16 +78,19 @@ class FrameSpill:
         if not 0 <= i < self.count:
             raise IndexError(f"frame {i} of {self.count}")
         if i < self.in_memory:
-            planes = self._held[i]
+            # A new frame on the held frame's buffers (no copy; they stay alive while either
+            # frame does): each caller sets its own pts, and two encoders may read one frame.
+            frame = av.VideoFrame.from_dlpack(tuple(self._held[i].planes), format="yuv420p",
+                                              width=self.width, height=self.height)
         else:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDONLY)
             data = os.pread(self._fd, self.frame_bytes, (i - self.in_memory) * self.frame_bytes)
             planes = np.frombuffer(data, np.uint8).reshape(self.height * 3 // 2, self.width)
-        if self.height % 4 == 0:  # no copy: the frame wraps the planes (never written to)
-            frame = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
-        else:  # a chroma plane starts mid-row of the array: only from_ndarray reads that
-            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            if self.height % 4 == 0:  # no copy: the frame wraps the planes (never written to)
+                frame = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
+            else:  # a chroma plane starts mid-row of the array: only from_ndarray reads that
+                frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         for k, v in zip(self._TAGS, self._tag_runs[bisect_right(self._tag_starts, i) - 1]):
             setattr(frame, k, v)
         return frame

@@ -155,6 +155,24 @@ def test_frame_spill_reads_back_every_pixel_whatever_the_height(tmp_path, height
     np.testing.assert_array_equal(back.to_ndarray(format="rgb24"), want)  # chroma read where it is
 
 
+def test_frames_held_in_memory_share_pixels_not_timing_and_count_their_padding(tmp_path):
+    # 456 px rows are padded to 464 in the frame's buffers: 180224 bytes, not 175104, a frame
+    spill = FrameSpill(str(tmp_path / "f.yuv"), 456, 256, memory_mb=1.7)  # 10 frames unpadded, 9 padded
+    planes = np.random.default_rng(2).integers(0, 256, (384, 456), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+    frame.colorspace = 1
+    spill.append(frame)
+    del frame  # the spill keeps the pixels alive
+    assert spill.in_memory == 9
+    a, b = spill.frame(0), spill.frame(0)
+    a.pts, b.pts = 3, 7  # two encoders of one frame each set their own pts
+    assert (a.pts, b.pts) == (3, 7) and int(b.colorspace) == 1
+    assert a.planes[0].buffer_ptr == b.planes[0].buffer_ptr  # held, not copied
+    np.testing.assert_array_equal(b.to_ndarray(), planes)
+    spill.release()
+    np.testing.assert_array_equal(a.to_ndarray(), planes)  # a frame read back outlives the spill's hold
+
+
 def test_limits_add_split_and_extract_and_grow_with_length():
     split, extract = SplitStage(), ExtractStage()
     short = limits_for(split, extract, 60.0)
