@@ -153,7 +153,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     timestamps were shifted, and ``(error, t_s)`` of a decode that failed part-way.
     ``tick(detector, times)``, when given, is called after each frame is fed (the
     speculative encodes of :class:`curate.speculate.Speculator`). The decoder runs on
-    ``extract.decode_threads`` threads (0: FFmpeg's own count).
+    :meth:`curate.extract.ExtractStage.decode_threads_for` threads (0: FFmpeg's own count).
     ``bench/split_accuracy.py`` scores this same pass. Raises
     :class:`curate.codec.CodecError` when no frame decodes.
     """
@@ -167,7 +167,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     frames = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation, hflip=src.hflip,
                          stream_index=src.stream_index, field_order=src.field_order,
                          decoder=extract.decoder_setting(), on_error=lambda e, t: failed.append((e, t)),
-                         threads=extract.decode_threads)
+                         threads=extract.decode_threads_for(src))
     for frame in read_ahead(frames, spill):
         # Scaled in YUV, then converted: the two steps of the split stage's own decode
         # (curate.codec.iter_frames with fmt="bgr24"), so both paths feed the same pixels.

@@ -2,6 +2,7 @@
 
 import contextlib
 import hashlib
+from types import SimpleNamespace
 
 import numpy as np
 import pydantic
@@ -39,12 +40,23 @@ def opened(monkeypatch):
     return counts
 
 
-def test_the_setting_is_a_thread_count_and_changes_no_clip_id():
-    assert ExtractStage().decode_threads == 0  # FFmpeg's own count, as before the setting
-    for bad in (-1, 65, "fast", "auto", 1.5):
+def test_the_setting_is_a_thread_count_or_auto_and_changes_no_clip_id():
+    assert ExtractStage().decode_threads == "auto"
+    assert ExtractStage(decode_threads=3).decode_threads == 3
+    for bad in (-1, 65, "fast", "Auto", 1.5):
         with pytest.raises(pydantic.ValidationError):
             ExtractStage(decode_threads=bad)
-    assert "decode_threads" not in ExtractStage(decode_threads=1).settings()  # how, not what: no new clip ids
+    for threads in (1, "auto"):  # how, not what: no new clip ids
+        assert ExtractStage(decode_threads=threads).settings() == ExtractStage(decode_threads=0).settings()
+
+
+@pytest.mark.parametrize("size, auto", [((640, 480), 1), ((1278, 720), 1), ((1280, 720), 0), ((1920, 1080), 0),
+                                        ((720, 1280), 0)])  # a portrait 720p source: the same pixels
+def test_auto_decodes_sources_under_720p_on_one_thread(size, auto):
+    src = SimpleNamespace(width=size[0], height=size[1])
+    assert ExtractStage().decode_threads_for(src) == auto
+    assert ExtractStage(decode_threads=0).decode_threads_for(src) == 0  # a number is taken as it is
+    assert ExtractStage(decode_threads=2).decode_threads_for(src) == 2
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +85,14 @@ def _pass(path, work, threads):
     task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=str(work)))
     clips = [loads(r["task"]) for r in steps({"task": dumps(task)})]
     return {c.clip_id: hashlib.sha256(open(clip_path(str(work), c.clip_id), "rb").read()).hexdigest() for c in clips}
+
+
+@pytest.mark.parametrize("which, want", [("cuts", 1), ("hd", 0)])
+def test_the_pass_decodes_with_the_sources_auto_thread_count(cut_video, hd_video, tmp_path, opened, which, want):
+    split, extract = SplitStage(limits=None), ExtractStage(short_side=96, limits=None)  # decode_threads: auto
+    task = ProbeStage(limits=None)(SourceTask(path=cut_video if which == "cuts" else hd_video, work_dir=str(tmp_path)))
+    list(SplitExtract(split, extract, extract.clip_settings())({"task": dumps(task)}))
+    assert opened and (opened[-1] == 1 if want == 1 else opened[-1] > 1)  # 256x192 on one; 1280x720 FFmpeg's
 
 
 def test_a_pass_on_one_decoder_thread_makes_the_same_clips(cut_video, tmp_path, opened):
