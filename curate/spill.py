@@ -9,6 +9,7 @@ the caller's thread.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -16,6 +17,19 @@ from bisect import bisect_right
 
 import av
 import numpy as np
+
+
+@functools.lru_cache(maxsize=1)
+def shares_buffers() -> bool:
+    """Whether this PyAV makes a ``yuv420p`` frame on another frame's plane buffers
+    (``VideoFrame.from_dlpack`` with planar formats: PyAV 18 has it). Where it cannot,
+    :class:`FrameSpill` holds a copy of each frame's planes instead, as it did before."""
+    try:
+        probe = av.VideoFrame(16, 16, "yuv420p")
+        av.VideoFrame.from_dlpack(tuple(probe.planes), format="yuv420p", width=16, height=16)
+    except Exception:  # noqa: BLE001 - no such method, no planar import, no DLPack on planes
+        return False
+    return True
 
 
 class FrameSpill:
@@ -28,9 +42,10 @@ class FrameSpill:
     stay in RAM as the appended frames themselves (no copy; counted by their buffers,
     padded rows included; most sources: no disk traffic at all), the rest are appended to
     the file at ``path``, on node-local scratch, as their ``(H * 3 / 2, W) uint8`` plane
-    layout (``VideoFrame.to_ndarray()``). A frame read back is a new ``av.VideoFrame`` on
-    the held buffers (``VideoFrame.from_dlpack``) or on the bytes read, so callers may set
-    its ``pts`` and two encoders may read the same frame at once. Each frame's colour tags (range, matrix,
+    layout (``VideoFrame.to_ndarray()``; so are held frames where this PyAV cannot share
+    buffers, :func:`shares_buffers`). A frame read back is a new ``av.VideoFrame`` on the
+    held buffers (``VideoFrame.from_dlpack``) or on the bytes read, so callers may set its
+    ``pts`` and two encoders may read the same frame at once. Each frame's colour tags (range, matrix,
     primaries, transfer) are kept, as runs of frames with the same tags (a stream can change
     them part-way, e.g. joined recordings), and put back on the frame read, so a frame read
     back converts and encodes exactly like the one written.
@@ -46,7 +61,7 @@ class FrameSpill:
         self.count = 0
         self._tag_starts: list[int] = []  # first frame of each run of frames with the same tags
         self._tag_runs: list[tuple[int, ...]] = []  # those tags, in _TAGS order
-        self._held: list[av.VideoFrame] = []
+        self._held: list[av.VideoFrame | np.ndarray] = []
         self._wfd: int | None = None  # write side: unbuffered os.write, so readers see each frame at once
         self._fd: int | None = None  # read side, opened once; os.pread is safe across threads
 
@@ -59,11 +74,12 @@ class FrameSpill:
         if not self._tag_runs or self._tag_runs[-1] != tags:
             self._tag_starts.append(self.count)
             self._tag_runs.append(tags)
-        if self.count == 0:  # held frames keep their own buffers: padded rows, maybe a pool's slack
+        if self.count == 0 and shares_buffers():  # held frames keep their own buffers: padded rows
             held = sum(p.buffer_size for p in frame.planes)
             self.in_memory = self.memory_bytes // max(self.frame_bytes, held)
         if self.count < self.in_memory:
-            self._held.append(frame)  # the frame itself, no copy: its buffers are not written again
+            # the frame itself, no copy (its buffers are not written again); an older PyAV: its planes
+            self._held.append(frame if shares_buffers() else frame.to_ndarray())
         else:
             planes = frame.to_ndarray()
             if self._wfd is None:
@@ -77,16 +93,20 @@ class FrameSpill:
         """Frame ``i`` (0-based, in the order appended) as a tagged ``yuv420p`` frame."""
         if not 0 <= i < self.count:
             raise IndexError(f"frame {i} of {self.count}")
-        if i < self.in_memory:
+        held = self._held[i] if i < self.in_memory else None
+        if isinstance(held, av.VideoFrame):
             # A new frame on the held frame's buffers (no copy; they stay alive while either
             # frame does): each caller sets its own pts, and two encoders may read one frame.
-            frame = av.VideoFrame.from_dlpack(tuple(self._held[i].planes), format="yuv420p",
+            frame = av.VideoFrame.from_dlpack(tuple(held.planes), format="yuv420p",
                                               width=self.width, height=self.height)
         else:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDONLY)
-            data = os.pread(self._fd, self.frame_bytes, (i - self.in_memory) * self.frame_bytes)
-            planes = np.frombuffer(data, np.uint8).reshape(self.height * 3 // 2, self.width)
+            if held is not None:
+                planes = held
+            else:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_RDONLY)
+                data = os.pread(self._fd, self.frame_bytes, (i - self.in_memory) * self.frame_bytes)
+                planes = np.frombuffer(data, np.uint8).reshape(self.height * 3 // 2, self.width)
             if self.height % 4 == 0:  # no copy: the frame wraps the planes (never written to)
                 frame = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
             else:  # a chroma plane starts mid-row of the array: only from_ndarray reads that

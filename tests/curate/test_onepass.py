@@ -13,6 +13,7 @@ from curate.extract import ExtractStage, clip_path
 from curate.guard import Limits
 from curate import onepass
 from curate.onepass import limits_for
+import curate.spill as spill_module
 from curate.spill import FrameSpill
 from curate.probe import ProbeStage
 from curate.split import SplitStage
@@ -119,8 +120,10 @@ def test_a_source_with_no_shot_is_one_reject_row_from_split(tmp_path):
     assert not os.path.exists(tmp_path / "work")  # nothing was written for it
 
 
+@pytest.mark.parametrize("share", [True, False])  # False: a PyAV without planar from_dlpack, copies held
 @pytest.mark.parametrize("memory_mb", [0.0, 0.01, 1.0])  # all on disk, 2 of 3 in memory, all in memory
-def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path, memory_mb):
+def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path, monkeypatch, memory_mb, share):
+    monkeypatch.setattr(spill_module, "shares_buffers", lambda: share)
     spill = FrameSpill(str(tmp_path / "f.yuv"), 64, 48, memory_mb=memory_mb)
     rng = np.random.default_rng(0)
     planes = [rng.integers(0, 256, (72, 64), dtype=np.uint8) for _ in range(3)]
@@ -142,9 +145,11 @@ def test_frame_spill_reads_back_the_planes_and_colour_tags(tmp_path, memory_mb):
         spill.append(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24"))
 
 
+@pytest.mark.parametrize("share", [True, False])
 @pytest.mark.parametrize("height", [48, 50])  # 50: each chroma plane ends mid-row of the array
 @pytest.mark.parametrize("memory_mb", [0.0, 1.0])
-def test_frame_spill_reads_back_every_pixel_whatever_the_height(tmp_path, height, memory_mb):
+def test_frame_spill_reads_back_every_pixel_whatever_the_height(tmp_path, monkeypatch, height, memory_mb, share):
+    monkeypatch.setattr(spill_module, "shares_buffers", lambda: share)
     spill = FrameSpill(str(tmp_path / "f.yuv"), 64, height, memory_mb=memory_mb)
     planes = np.random.default_rng(1).integers(0, 256, (height * 3 // 2, 64), dtype=np.uint8)
     spill.append(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
@@ -157,6 +162,7 @@ def test_frame_spill_reads_back_every_pixel_whatever_the_height(tmp_path, height
 
 def test_frames_held_in_memory_share_pixels_not_timing_and_count_their_padding(tmp_path):
     # 456 px rows are padded to 464 in the frame's buffers: 180224 bytes, not 175104, a frame
+    assert spill_module.shares_buffers()  # this machine's PyAV (18) can
     spill = FrameSpill(str(tmp_path / "f.yuv"), 456, 256, memory_mb=1.7)  # 10 frames unpadded, 9 padded
     planes = np.random.default_rng(2).integers(0, 256, (384, 456), dtype=np.uint8)
     frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
