@@ -113,7 +113,7 @@ class ExtractStage(Stage):
                                    "memory (MB) before the rest go to scratch disk")
     encode_threads: int = Field(2, ge=1, le=64, description="one_pass: clips of one source encoded at "
                                 "once (each encoder single-threaded: the bytes do not change)")
-    decode_threads: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = Field(
+    decode_threads: Annotated[int, Field(ge=0, le=64, strict=True)] | Literal["auto"] = Field(
         "auto", description="one_pass: FFmpeg decoder threads per pass (0: FFmpeg's own count, one per "
         "CPU; 1: no decoder thread and single-threaded scaling, less CPU where every core is busy; "
         "auto: 1 for sources under 1280x720, else 0: decode_threads_for)")
@@ -145,15 +145,18 @@ class ExtractStage(Stage):
 
     def decode_threads_for(self, src) -> int:
         """FFmpeg decoder threads for the one-decode pass of a probed source
-        (:class:`schemas.SourceInfo`; ``width`` x ``height`` in pixels): ``decode_threads``
-        when it is a number; ``auto``: 1 for a source of fewer pixels than 1280x720
-        (:data:`curate.codec.colour.SWS_THREAD_PIXELS`, where swscale's threads start too),
-        else 0 (FFmpeg's own count). Frame threads cost CPU to buy decode speed: on the
-        footage (all under 720p) one thread each made the run 4 % faster with every core
-        busy, while a lone 1080p source needs the threads (its pass 22 % slower on one).
-        The choice depends on the source alone, never on the run, so a damaged source's
-        frames (FFmpeg's error concealment differs between threaded and single-threaded
-        decoding) and clip bytes are the same in any run."""
+        (:class:`schemas.SourceInfo`; ``width`` x ``height``: its display size in square
+        pixels): ``decode_threads`` when it is a number; ``auto``: 1 for a source of fewer
+        pixels than 1280x720 (:data:`curate.codec.colour.SWS_THREAD_PIXELS`, where
+        swscale's threads start too), else 0 (FFmpeg's own count). Frame threads cost CPU
+        to buy decode speed: on the footage (all under 720p) one thread each made the run
+        4 % faster with every core busy, while a lone 1080p source needs the threads (its
+        pass 22 % slower on one). The choice depends on the source alone, never on the
+        run. An intact source decodes to the same frames either way. Around damage in a
+        broken file, FFmpeg's frame-threaded error concealment differs from a single
+        thread's and can differ between two threaded decodes of the same file (a break
+        test: 6 decodes, 6 results), so only a source decoded on one thread (under 720p
+        with ``auto``, any source with ``1``) gets the same clip bytes from every run."""
         if self.decode_threads != "auto":
             return self.decode_threads
         return 1 if src.width * src.height < SWS_THREAD_PIXELS else 0

@@ -38,8 +38,10 @@ class FrameSpill:
     One thread appends while others read frames already appended (the file is written
     unbuffered and read with ``os.pread``; the in-memory list only grows).
 
-    ``width`` x ``height`` (even) clip frames: the first ``memory_mb`` megabytes of frames
-    stay in RAM as the appended frames themselves (no copy; counted by their buffers,
+    ``width`` x ``height`` (even) clip frames, each in buffers of its own (not a view into
+    a larger decoded picture: :func:`curate.codec.decode.own_copy`; a held frame keeps its
+    buffers alive): the first ``memory_mb`` megabytes of frames stay in RAM as the
+    appended frames themselves (no copy; counted by their buffers,
     padded rows included; most sources: no disk traffic at all), the rest are appended to
     the file at ``path``, on node-local scratch, as their ``(H * 3 / 2, W) uint8`` plane
     layout (``VideoFrame.to_ndarray()``; so are held frames where this PyAV cannot share
@@ -74,12 +76,14 @@ class FrameSpill:
         if not self._tag_runs or self._tag_runs[-1] != tags:
             self._tag_starts.append(self.count)
             self._tag_runs.append(tags)
-        if self.count == 0 and shares_buffers():  # held frames keep their own buffers: padded rows
+        share = shares_buffers() and all(p.line_size > 0 for p in frame.planes)
+        if self.count == 0 and share:  # held frames keep their own buffers: padded rows
             held = sum(p.buffer_size for p in frame.planes)
             self.in_memory = self.memory_bytes // max(self.frame_bytes, held)
         if self.count < self.in_memory:
-            # the frame itself, no copy (its buffers are not written again); an older PyAV: its planes
-            self._held.append(frame if shares_buffers() else frame.to_ndarray())
+            # The frame itself, no copy (its buffers are not written again); its planes where
+            # PyAV cannot share them or they run bottom-up (DLPack takes no negative stride).
+            self._held.append(frame if share else frame.to_ndarray())
         else:
             planes = frame.to_ndarray()
             if self._wfd is None:

@@ -104,7 +104,8 @@ def iter_frames(
             swscale pass (the extract stage's fast path) and converted to the clip's
             colour (limited range, the source's matrix: :mod:`curate.codec.colour`)
             whatever the source's range. A ``size`` of another aspect than the coded one
-            (a source with non-square pixels) gives square pixels at that size.
+            (a source with non-square pixels) gives square pixels at that size. Each is
+            a frame of its own, never the decoder's (:func:`own_copy`), so it may be held.
         rotation, hflip: display orientation to apply (from :func:`curate.codec.probe.probe`:
             ``rotation`` degrees counter-clockwise, then a left-right mirror).
         start_s, end_s: decode only frames with ``start_s <= t < end_s`` (seconds);
@@ -251,6 +252,23 @@ def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[a
         return
 
 
+_TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
+
+
+def own_copy(frame: av.VideoFrame) -> av.VideoFrame:
+    """A ``yuv420p`` frame's pixels and colour tags in buffers of their own (PyAV's:
+    positive line sizes, only the picture's rows). A frame that needs no conversion comes
+    out of swscale as the decoder's own frame, which may be a view into a larger picture
+    (a stream cropped in its header: 96x64 shown of 1920x1080 coded) or run bottom-up
+    (negative line sizes); the one-decode pass holds clip frames
+    (:class:`curate.spill.FrameSpill`), and a held view keeps the whole coded picture
+    alive (16x its counted size, found by a break test)."""
+    out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+    for k in _TAGS:
+        setattr(out, k, getattr(frame, k))
+    return out
+
+
 class _Converter:
     """Scaling and format conversion for one pass, with swscale contexts kept between frames.
 
@@ -270,7 +288,9 @@ class _Converter:
         if fmt == "yuv420p" and rotation % 360 == 0 and not hflip:
             # Straight to the clip's format, range and matrix in one swscale pass.
             w, h = coded or (frame.width, frame.height)
-            return to_clip_yuv(frame, w, h, self.scale, self.threads(frame))
+            out = to_clip_yuv(frame, w, h, self.scale, self.threads(frame))
+            return own_copy(out) if out is frame else out
+
         if coded is not None and (frame.width, frame.height) != coded:
             frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA",
                                         threads=self.threads(frame))

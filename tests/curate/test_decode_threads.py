@@ -43,7 +43,7 @@ def opened(monkeypatch):
 def test_the_setting_is_a_thread_count_or_auto_and_changes_no_clip_id():
     assert ExtractStage().decode_threads == "auto"
     assert ExtractStage(decode_threads=3).decode_threads == 3
-    for bad in (-1, 65, "fast", "Auto", 1.5):
+    for bad in (-1, 65, "fast", "Auto", 1.5, False, "1"):  # False: YAML's `off`, not FFmpeg's count
         with pytest.raises(pydantic.ValidationError):
             ExtractStage(decode_threads=bad)
     for threads in (1, "auto"):  # how, not what: no new clip ids
