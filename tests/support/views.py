@@ -31,6 +31,17 @@ def _pictures(n: int, width: int, height: int, patch: tuple[int, int]):
         yield planes
 
 
+def _encode(out, stream, pictures) -> None:
+    """Encode yuv420p ``pictures`` at 25 fps on ``stream`` and mux them into ``out``, then flush."""
+    for i, planes in enumerate(pictures):
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        frame.pts, frame.time_base = i, Fraction(1, 25)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+
+
 def header_cropped(path: str, frames: int = 40, coded: tuple[int, int] = (1920, 1080),
                    shown: tuple[int, int] = (96, 64)) -> None:
     """Write ``frames`` frames of H.264 coded at ``coded`` (w, h) and cropped by its header to
@@ -40,13 +51,7 @@ def header_cropped(path: str, frames: int = 40, coded: tuple[int, int] = (1920, 
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = coded[0], coded[1], "yuv420p"
         stream.codec_context.options = {"threads": "1", "preset": "ultrafast", "crf": "30", **_TAGS}
-        for i, planes in enumerate(_pictures(frames, *coded, shown)):
-            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        _encode(out, stream, _pictures(frames, *coded, shown))
     coded_h = (coded[1] + 15) // 16 * 16  # H.264 codes whole macroblocks; the header crops the rest too
     crop = f"h264_metadata=crop_right={coded[0] - shown[0]}:crop_bottom={coded_h - shown[1]}"
     with av.open(raw) as src, av.open(path, "w") as out:
@@ -71,10 +76,4 @@ def bottom_up(path: str, frames: int = 30, size: tuple[int, int] = (96, 64)) -> 
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.codec_context.options = dict(_TAGS)
         stream.codec_context.extradata = b"BottomUp\0"
-        for i, planes in enumerate(_pictures(frames, *size, size)):
-            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        _encode(out, stream, _pictures(frames, *size, size))
