@@ -133,6 +133,11 @@ def _expand_one(arg: str, found: Inputs) -> None:
         try:
             found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
         except UnicodeDecodeError:  # a video given to the wrong flag: found by a new-user walk-through
+            with fs.open(bare, "rb") as f:
+                binary = b"\0" in f.read(8192)
+            if not binary:  # text in another encoding (Latin-1, UTF-16 without its BOM, ...)
+                raise UsageError(f"--input-list {arg}: not UTF-8 text; save the list as UTF-8 "
+                                 "(a listed name that is not UTF-8 must be renamed)") from None
             raise UsageError(f"--input-list {arg}: not a text file listing one source per line "
                              "(a video file goes to --input)") from None
         return
@@ -145,11 +150,30 @@ def _expand_one(arg: str, found: Inputs) -> None:
     else:
         paths = _files(fs, bare, False)
     for path, hidden in paths:
-        rule = _HIDDEN if hidden else skip_rule(fs, path)
+        rule = _HIDDEN if hidden else _NOT_UTF8 if not_utf8(path) else skip_rule(fs, path)
         if rule is None:
             found.sources.append(_join(protocol, path))
         else:
-            found.skipped.append(Skipped(_join(protocol, path), rule))
+            found.skipped.append(Skipped(shown(_join(protocol, path)), rule))
+
+
+_NOT_UTF8 = "name is not UTF-8 (e.g. Latin-1 from an old archive): rename it to curate it"
+
+
+def not_utf8(path: str) -> bool:
+    """Whether ``path`` holds bytes that are not UTF-8 (Python gives them as lone
+    surrogates, ``os.fsdecode``): records, ids and shards need text, so such a file is
+    skipped with :data:`_NOT_UTF8` rather than stop the run (a break test: exit 1)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def shown(path: str) -> str:
+    """``path`` as text that can be written anywhere: bytes that are not UTF-8 as ``\\xNN``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _read_list(fs, protocol: str, path: str) -> list[str]:

@@ -194,3 +194,27 @@ def test_a_file_url_input_is_the_local_path(tree):
     """``--input file:///abs/one.mp4`` was 'no such file or folder' (break test)."""
     path = str(tree / "a" / "one.mp4")
     assert expand_inputs([f"file://{path}"]) == [path]
+
+
+def test_a_name_that_is_not_utf8_is_skipped_with_its_rule_not_a_crash(tmp_path):
+    """A break test: a video named in Latin-1 (``caf\\xe9.mov``, as an old archive unpacks)
+    stopped the whole run with an internal error (exit 1) when its id was made."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.mp4").write_bytes(b"x")
+    latin1 = os.path.join(os.fsencode(folder), b"caf\xe9.mov")
+    open(latin1, "wb").close()
+    found = scan_inputs([str(folder)])
+    assert found.sources == [str(folder / "good.mp4")]
+    assert found.skipped == [Skipped(f"{folder}/caf\\xe9.mov",
+                                     "name is not UTF-8 (e.g. Latin-1 from an old archive): rename it to curate it")]
+    found.skipped[0].path.encode("utf-8")  # writable to the manifest
+
+
+def test_a_list_in_another_encoding_is_told_to_be_saved_as_utf8(tmp_path):
+    from pipelines.exits import UsageError
+
+    listed = tmp_path / "list.txt"
+    listed.write_bytes("café.mp4\nother.mp4\n".encode("latin-1"))
+    with pytest.raises(UsageError, match="list.txt: not UTF-8 text; save the list as UTF-8"):
+        scan_inputs([InputList(str(listed))])
