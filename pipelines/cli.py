@@ -105,6 +105,14 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
     return value
 
+def _output(text: str) -> str:
+    """``--output``'s value: a folder or URL, not empty (``--output "$OUT"`` with ``OUT``
+    unset had written the run into the current folder; a break test)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset shell variable?); name the output folder")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``vidcurate`` command."""
     parser = argparse.ArgumentParser(prog="vidcurate", description="Video-data curation for video diffusion.")
@@ -117,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "a video extension are skipped and listed in manifest.json")
     run.add_argument("--input-list", nargs="+", action="extend", default=[], metavar="FILE",
                      help="text files listing one source path or URL per line (# comments)")
-    run.add_argument("--output", required=True,
+    run.add_argument("--output", required=True, type=_output,
                      help="output folder or fsspec URL (s3://bucket/prefix, gs://..., file:///path)")
     run.add_argument("--address", default=None,
                      help="Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto (default: run on this machine, starting a local Ray only when a step needs one: the pipeline's ray.start)")

@@ -358,6 +358,9 @@ def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: st
     URLs) whose clips new clips must not duplicate (:mod:`curate.dedup.against`); a path
     without an index raises FileNotFoundError before any work. ``started_at``:
     ``time.time()`` when the command started (default: now), so the summary's wall time
-    includes start-up (imports, Ray).
+    includes start-up (imports, Ray). An empty ``output`` raises
+    :class:`pipelines.exits.UsageError` (it would have meant the current folder).
     """
+    if not str(output).strip():
+        raise UsageError("--output: an empty path (an unset shell variable?); name the output folder")
     return Runner(pipeline, inputs, output, progress, dedup_against).run(address, started_at)

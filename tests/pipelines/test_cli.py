@@ -116,6 +116,23 @@ def test_connect_timeout_must_be_positive_seconds(capsys):
         assert exc.value.code == 2 and why in capsys.readouterr().err
 
 
+def test_an_empty_output_is_a_usage_error_not_the_current_folder(capsys):
+    """A break test: ``--output "$OUT"`` with OUT unset wrote the whole run (shards, work,
+    index, report) into the current folder and exited 0."""
+    from pipelines.cli import build_parser
+
+    for empty in ("", "  "):
+        with pytest.raises(SystemExit) as exc:
+            build_parser().parse_args(["run", LOCAL_YAML, "--input", "a", "--output", empty])
+        assert exc.value.code == 2 and "--output: an empty path" in capsys.readouterr().err
+    assert build_parser().parse_args(["run", LOCAL_YAML, "--input", "a", "--output", "o"]).output == "o"
+    from pipelines.exits import UsageError
+    from pipelines.runner import run_pipeline
+
+    with pytest.raises(UsageError, match="--output: an empty path"):  # the library API alike
+        run_pipeline(None, ["a"], "")
+
+
 def test_the_commands_own_warnings_are_one_line(monkeypatch):
     """A train run over short clips printed each skipped-data warning as two lines (its
     message, then the source line of the warn call): found by a new-user walk-through."""
