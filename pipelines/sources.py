@@ -4,7 +4,8 @@ The input rule (README, "Inputs"):
 
 - ``--input PATH``: PATH is a file, a folder (searched recursively), a glob
   (``footage/**/*.mp4``; a shell-expanded glob arrives as files and folders) or a URL
-  (``s3://``, ``gs://``, ... through fsspec; a URL ending in ``/`` is a folder). Every
+  (``s3://``, ``gs://``, ... through fsspec; a URL ending in ``/`` is a folder; an
+  ``http(s)://`` address is always one file). Every
   file named or matched is a **source video** when its extension is in
   :data:`VIDEO_EXTENSIONS` (case-insensitive; animated ``.gif``/``.webp``/``.apng`` count,
   and a ``.png`` that is an APNG); any other file is **skipped** with the rule that
@@ -140,6 +141,15 @@ def _expand_one(arg: str, found: Inputs) -> None:
                                  "(a listed name that is not UTF-8 must be renamed)") from None
             raise UsageError(f"--input-list {arg}: not a text file listing one source per line "
                              "(a video file goes to --input)") from None
+        return
+    if protocol in ("http", "https"):  # a web address is one file (a page is no folder): fsspec keeps the scheme
+        if not fs.exists(arg):
+            raise InputNotFound(f"--input {arg}: no such file (the server does not have it)")
+        rule = skip_rule(fs, arg.split("?", 1)[0])
+        if rule is None:
+            found.sources.append(arg)
+        else:
+            found.skipped.append(Skipped(arg, rule))
         return
     if protocol == "file" and os.path.exists(bare):
         paths = _files(fs, os.path.abspath(bare), False)  # an existing name wins over glob syntax

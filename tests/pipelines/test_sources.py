@@ -218,3 +218,30 @@ def test_a_list_in_another_encoding_is_told_to_be_saved_as_utf8(tmp_path):
     listed.write_bytes("café.mp4\nother.mp4\n".encode("latin-1"))
     with pytest.raises(UsageError, match="list.txt: not UTF-8 text; save the list as UTF-8"):
         scan_inputs([InputList(str(listed))])
+
+
+def test_a_web_address_is_one_source(tmp_path):
+    """A break test: ``--input http://host/clip.mp4`` said "no such file or folder" (the
+    scheme was cut off before asking the server) while ``--input-list`` took it."""
+    import functools
+    import http.server
+    import threading
+
+    from pipelines.exits import InputNotFound
+
+    (tmp_path / "clip.mp4").write_bytes(b"x" * 100)
+    (tmp_path / "notes.txt").write_text("hello")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        found = scan_inputs([f"{base}/clip.mp4", f"{base}/notes.txt"])
+        assert found.sources == [f"{base}/clip.mp4"]
+        assert [s.path for s in found.skipped] == [f"{base}/notes.txt"]
+        with pytest.raises(InputNotFound, match="no such file"):
+            scan_inputs([f"{base}/gone.mp4"])
+    finally:
+        server.shutdown()
+        server.server_close()
