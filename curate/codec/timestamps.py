@@ -115,11 +115,13 @@ def frame_rate(times, steady: float = 0.8, tolerance: float = 0.1) -> float | No
 
 def snap_rate(rate: float, within: float = 1e-3) -> float:
     """``rate`` (fps) replaced by the nearest whole, half or NTSC rate (``n * 1000 / 1001``)
-    when one is within ``within`` of it (relative), else unchanged."""
-    for cand in (round(rate), round(rate * 2) / 2, round(rate * 1.001) / 1.001):
-        if cand > 0 and abs(cand - rate) <= within * rate:
-            return float(cand)
-    return rate
+    when one is within ``within`` of it (relative), else unchanged. Of several within
+    reach the nearest wins (a whole rate on a tie): an NTSC rate lies exactly 0.1 % from
+    its whole one, so taking the first in reach had made 29.97, 23.976 and 59.94 fps
+    sources 30, 24 and 60 fps as floating-point rounding fell (a break test)."""
+    near = [c for c in (round(rate), round(rate * 2) / 2, round(rate * 1.001) / 1.001)
+            if c > 0 and abs(c - rate) <= within * rate]
+    return float(min(near, key=lambda c: abs(c - rate))) if near else rate
 
 
 def untimed_rate(stream) -> float:

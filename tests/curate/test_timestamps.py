@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from curate.codec import iter_frames, probe
-from curate.codec.timestamps import PtsGuess, frame_rate
+from curate.codec.timestamps import PtsGuess, frame_rate, snap_rate
 from support.numbered import numbered_frames, read_numbers
 from support.pipelines import make_pipeline, run_source as support_run_source
 from support.synth import encode
@@ -56,6 +56,17 @@ def test_frame_rate_of_constant_variable_and_gappy_times():
     assert frame_rate([round(k * 1001 / 24000, 3) for k in range(150)]) == pytest.approx(24000 / 1001)
     assert frame_rate([round(k / 30, 3) for k in range(90)]) == 30.0  # median alone: 30.303
     assert frame_rate([round(k / 30, 3) for k in range(40)]) == frame_rate([round(k / 30, 3) for k in range(90)])
+
+
+@pytest.mark.parametrize("n", [24, 30, 60])
+@pytest.mark.parametrize("tb", [1000, 24000, 90000])
+def test_ntsc_rates_stay_ntsc_at_any_time_base(n, tb):
+    """A break test: 29.97, 23.976 and 59.94 fps are 0.1 % from 30, 24 and 60, exactly the
+    snap's reach; whichever came first won (24.0 at 1/90000, 30.0 at 1/24000)."""
+    ntsc = n * 1000 / 1001
+    assert frame_rate([round(k * tb / ntsc) / tb for k in range(300)]) == pytest.approx(ntsc, rel=1e-6)
+    assert frame_rate([round(k * tb / n) / tb for k in range(300)]) == n  # a whole rate stays whole
+    assert snap_rate(ntsc) == pytest.approx(ntsc) and snap_rate(float(n)) == n and snap_rate(n + 0.01) == n
 
 
 def test_avi_with_b_frames_times_every_frame_once(tmp_path):
