@@ -244,7 +244,13 @@ def probe(path: str) -> ProbeResult:
         times = _packet_times(container, stream)
     if len(times) == 0:
         raise CodecError("truncated", "no video packets")
-    frame = _first_frame(path, index)
+    try:
+        frame = _first_frame(path, index)
+    except CodecError as exc:
+        if codec == "webp" and exc.reason == "decode_error":  # ANIM/ANMF chunks: FFmpeg decodes still WebP only
+            raise CodecError("unsupported_codec", "animated WebP: this FFmpeg's webp decoder reads still "
+                             "WebP only; convert it first (e.g. to APNG or MP4 with Pillow)") from exc
+        raise
     if frame is None:
         raise CodecError("truncated", "no frame decodes")
     rotation, hflip = orientation(frame)

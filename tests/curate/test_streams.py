@@ -106,3 +106,24 @@ def test_an_intact_source_is_not_partial(corrupt, tmp_path):
     task, clips = run_source(corrupt[0], str(tmp_path))
     assert task.rejects == [] and len(clips) == 1
     assert (task.source.partial, task.source.num_frames, task.source.probed_frames) == (False, 90, 90)
+
+
+def test_an_animated_webp_this_ffmpeg_cannot_decode_is_unsupported_codec(tmp_path):
+    """A break test: an animated WebP (an accepted extension) was a ``decode_error`` row
+    ("Invalid data found ...: avcodec_send_packet()"), as if the file were damaged."""
+    from PIL import Image
+
+    path = str(tmp_path / "anim.webp")
+    frames = [Image.fromarray(img) for img in _frames(12, 96, 64)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    try:
+        with av.open(path) as c:
+            decodes = next(c.decode(video=0), None) is not None
+    except av.error.FFmpegError:
+        decodes = False
+    if decodes:  # a later FFmpeg with an animated WebP decoder: the file probes as a video
+        assert probe(path).width == 96
+        return
+    with pytest.raises(CodecError) as exc:
+        probe(path)
+    assert exc.value.reason == "unsupported_codec" and "animated WebP" in str(exc.value)
