@@ -34,8 +34,9 @@ class _Clock:
 
     ``start(i)`` is frame ``i``'s presentation time (``end_time`` for ``i == n``).
     ``end(z)`` is when frame ``z - 1`` stops showing: the next frame's time, unless the
-    timestamps jump there (a hole longer than ``_HOLE`` frame intervals, or time going
-    backwards), where it is frame ``z - 1``'s time plus the median interval.
+    timestamps jump there (:func:`is_break`: a hole longer than ``_HOLE`` frame intervals
+    and :data:`HOLD_S` seconds, or time going backwards), where it is frame ``z - 1``'s
+    time plus the median interval.
     """
 
     def __init__(self, frame_times: list[float], end_time: float):
@@ -55,12 +56,18 @@ class _Clock:
 
 
 _HOLE = 10
+HOLD_S = 5.0  # seconds a frame may stay on screen (a still stretch of a screen recording) and not be a break
 
 
 def is_break(prev_t: float, t: float, step: float) -> bool:
     """True when the timestamps jump between two consecutive frames: backwards, or
-    forwards by more than ``_HOLE`` median frame intervals (``step``, seconds)."""
-    return t <= prev_t or (step > 0 and t - prev_t > _HOLE * step)
+    forwards by more than ``_HOLE`` median frame intervals (``step``, seconds) and more
+    than :data:`HOLD_S` seconds. A shorter hole is a hold: the frame before it stays on
+    screen until the next, as a variable-rate stream means (screen and phone recorders
+    send no frame while the picture stands still; a GIF's long frame). A break test had
+    cut a continuous 13 s screen recording with 2 s still stretches into five 0.5 s
+    pieces, all too short; the shot detector still cuts a hole where the picture changes."""
+    return t <= prev_t or (step > 0 and t - prev_t > max(_HOLE * step, HOLD_S))
 
 
 def timestamp_breaks(frame_times: list[float]) -> list[int]:
@@ -123,7 +130,8 @@ def plan_spans(cuts: list[int], frame_times: list[float], end_time: float, *, mi
     Args:
         cuts: frame indices where a new shot starts (from :class:`curate.split.shots.ShotDetector`).
         frame_times: presentation time of every decoded frame, seconds; a jump (a hole of
-            over 10 frame intervals, or time going backwards) splits shots like a cut.
+            over 10 frame intervals and over :data:`HOLD_S` seconds, or time going
+            backwards) splits shots like a cut (:func:`is_break`).
         end_time: end of the last frame, seconds.
         min_clip_s, max_clip_s, trim_s: see the module docstring (seconds).
         gaps: half-open frame intervals in no shot (see the module docstring).

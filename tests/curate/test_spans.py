@@ -2,7 +2,7 @@
 
 import pytest
 
-from curate.split.spans import plan_spans
+from curate.split.spans import HOLD_S, plan_spans, timestamp_breaks
 
 
 def _times(n, fps=25.0):
@@ -58,6 +58,21 @@ def test_a_hole_in_the_timestamps_splits_the_shot_and_ends_clips_at_the_hole():
     assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 59), (62, 120)]
     assert kept[0].end_s == pytest.approx(59 / 30) and kept[1].start_s == pytest.approx(100 + 2 / 30)
     assert short == []
+
+
+def test_a_still_stretch_of_a_variable_rate_recording_is_a_hold_not_a_break():
+    """A break test: a screen recorder sends no frame while the picture stands still; its
+    2 s holes had cut one continuous 13 s recording into five pieces, all too short."""
+    times, t = [], 0.0
+    for part in range(4):  # 1 s of frames at 30 fps, then the last one held for 2 s
+        times += [t + i / 30 for i in range(30)]
+        t += 29 / 30 + 2.0
+    kept, short = plan_spans([], times, times[-1] + 1 / 30, min_clip_s=1.0, max_clip_s=20.0)
+    assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 120)] and short == []
+    assert kept[0].duration_s == pytest.approx(times[-1] + 1 / 30)  # the holds count: 9.97 s
+    assert timestamp_breaks(times) == []
+    longer = [i / 30 for i in range(60)] + [2 + HOLD_S + i / 30 for i in range(60)]  # held past HOLD_S
+    assert timestamp_breaks(longer) == [60]
 
 
 def test_timestamps_that_restart_split_without_losing_the_first_part():
