@@ -22,6 +22,8 @@ REASONS: dict[str, str] = {
     "encode_error": "writing the clip failed",
     "hdr_unsupported": "the source is HDR (PQ or HLG transfer) and this build cannot tone-map it to SDR",
     "stage_error": "a stage raised an unexpected error (detail has the message)",
+    "no_space": "a disk filled while the source or clip was worked on (the node's scratch "
+                "folder, TMPDIR, or the output): free space; the next run redoes it",
     "low_motion": "motion score below the minimum",
     "high_motion": "motion score above the maximum",
     "blurry": "sharpness below the minimum",

@@ -20,6 +20,8 @@ No Ray import here: ``pipelines.runner`` turns stages into a Ray Data plan.
 
 from __future__ import annotations
 
+import errno
+import re
 import time
 import traceback
 from typing import Any, ClassVar
@@ -55,13 +57,21 @@ class RejectError(Exception):
         self.detail = detail
 
 
+_NO_SPACE = re.compile(rf"\[Errno ({errno.ENOSPC}|{errno.EDQUOT})\]")  # also in a sandbox child's error text
+
+
 def reject_for(task: Any, stage: str, exc: BaseException) -> None:
     """Record ``exc`` as ``task``'s reject row: a :class:`RejectError`, a codec verdict or
-    an exhausted limit keeps its reason; anything else is ``stage_error`` with its message."""
+    an exhausted limit keeps its reason; a full disk or quota (``ENOSPC``, ``EDQUOT``,
+    also as the message of an error raised in a sandbox child) is ``no_space``, which the
+    next run redoes (a break test: a full scratch disk had been ``stage_error``, exit 5,
+    the code for a bug); anything else is ``stage_error`` with its message."""
     if isinstance(exc, (RejectError, CodecError, LimitExceeded)):
         task.reject(stage, exc.reason, exc.detail)
-    else:
-        task.reject(stage, "stage_error", traceback.format_exception_only(type(exc), exc)[-1].strip())
+        return
+    detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or _NO_SPACE.search(str(exc))
+    task.reject(stage, "no_space" if full else "stage_error", detail)
 
 
 class Stage(BaseModel):

@@ -9,7 +9,8 @@ code  meaning
 1     internal error: a bug in vidcurate (the traceback is saved to a file)
 2     bad arguments, input paths or pipeline file (:class:`UsageError`), or a store the
       command cannot use (no bucket, no permission, no credentials, endpoint down:
-      :func:`store_problem`)
+      :func:`store_problem`), or a disk that filled during the run (``no_space`` rows:
+      outputs are written, the same command redoes those sources)
 3     output in use by another run, or holding work made with other settings
 4     nothing kept: every source or clip was rejected (outputs are written)
 5     stage errors above ``max_stage_error_share`` of the pipeline (outputs are written)
@@ -128,6 +129,11 @@ def run_outcome(clips_kept: int, rejects_by_reason: Mapping[str, int], max_stage
         return STAGE_ERRORS, (f"{errors} of {total} sources/clips failed with stage_error in "
                               f"{', '.join(where)} (over max_stage_error_share "
                               f"{max_stage_error_share:g}); see rejects.parquet for each message")
+    full = sum(n for key, n in rejects_by_reason.items() if key.endswith(":no_space"))
+    if full:  # the environment, not the sources: what was written stands, the same command redoes the rest
+        return USAGE, (f"storage: {full} sources/clips could not be worked on because a disk filled "
+                       "(no_space in rejects.parquet: the node's scratch folder, TMPDIR, or the "
+                       "output); free space and run the same command again")
     if clips_kept == 0:
         return NOTHING_KEPT, "no clip kept: every source or clip was rejected (see rejects.parquet)"
     return OK, None

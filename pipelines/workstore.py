@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["OutputInUseError", "WorkStore", "extract_again", "frames_needed"]
 
-RETRY_REASONS = frozenset({"stage_error", "not_found"})
+RETRY_REASONS = frozenset({"stage_error", "not_found", "no_space"})
 """A source with a reject row of one of these reasons is redone by the next run (module
 docstring): an error of the node or the environment, or a file that was not there (a
 listed file made later, a node that could not see it: found by a break test, where such

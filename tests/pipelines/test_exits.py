@@ -28,6 +28,27 @@ def test_outcome_counts_nothing_kept_and_stage_errors():
     assert exits.run_outcome(8, {"extract:stage_error": 1}, 0.1)[0] == exits.STAGE_ERRORS
 
 
+def test_a_full_disk_is_no_space_exit_2_and_redone_by_the_next_run():
+    """A break test: a long source whose frame spill filled TMPDIR was a stage_error row
+    (as the sandbox child's RuntimeError) and exit 5, the code for a vidcurate bug."""
+    import errno
+
+    from curate.stage import reject_for
+    from curate.tasks import SourceTask
+    from pipelines.workstore import RETRY_REASONS
+
+    for exc in (OSError(errno.ENOSPC, "No space left on device"), OSError(errno.EDQUOT, "Disk quota exceeded"),
+                RuntimeError("OSError: [Errno 28] No space left on device"), ValueError("no [Errno 2] here")):
+        task = SourceTask(path="a.mp4", work_dir="w")
+        reject_for(task, "split", exc)
+        want = "stage_error" if isinstance(exc, ValueError) else "no_space"
+        assert [r.reason for r in task.rejects] == [want], exc
+    assert "no_space" in RETRY_REASONS
+    code, msg = exits.run_outcome(5, {"split:no_space": 2}, 0.0)
+    assert code == exits.USAGE and msg.startswith("storage: 2 sources/clips") and "free space" in msg
+    assert exits.run_outcome(0, {"split:no_space": 1, "score:stage_error": 1}, 0.0)[0] == exits.STAGE_ERRORS
+
+
 class _Stage:
     def __init__(self, name, cpus=1.0, gpus=0.0, concurrency=None, uses_model=False):
         from curate.stage import Resources
