@@ -32,6 +32,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.exits import InputNotFound, UsageError
 
@@ -113,12 +114,27 @@ def _files(fs, root: str, matched: bool) -> list[tuple[str, bool]]:
         return [(root, hidden)]
     prefix = root.rstrip("/") + "/"
     out = []
-    for path in fs.find(root):
+    for path in (_local_find(root) if isinstance(fs, LocalFileSystem) else fs.find(root)):
         if path.endswith("/"):  # an S3 "folder" marker (an empty key ending in /): no file
             continue
         rel = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
         out.append((path, hidden or any(part.startswith(".") for part in rel.split("/"))))
     return out
+
+
+def _local_find(root: str) -> list[str]:
+    """Every file under the local folder ``root``, sorted, following links to folders (a
+    linked subfolder of footage: a break test found it listed as one file "with no
+    extension" and never searched), each real folder once (a link back up is no loop)."""
+    out, seen = [], set()
+    for folder, subdirs, files in os.walk(root, followlinks=True):
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen:
+            subdirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        out += [os.path.join(folder, name) for name in files]
+    return sorted(out)
 
 
 def _expand_one(arg: str, found: Inputs) -> None:

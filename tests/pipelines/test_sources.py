@@ -245,3 +245,19 @@ def test_a_web_address_is_one_source(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_linked_subfolder_is_searched_and_a_link_back_up_is_no_loop(tmp_path):
+    """A break test: a subfolder linked into an input folder was one skipped file "with no
+    file extension", its videos never searched."""
+    footage = tmp_path / "elsewhere"
+    footage.mkdir()
+    (footage / "far.mp4").write_bytes(b"x")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "near.mkv").write_bytes(b"x")
+    (folder / "linked").symlink_to(footage, target_is_directory=True)
+    (footage / "up").symlink_to(folder, target_is_directory=True)  # in -> linked -> up -> in ...
+    found = scan_inputs([str(folder)])
+    assert found.sources == [str(folder / "linked" / "far.mp4"), str(folder / "near.mkv")]
+    assert found.skipped == []
