@@ -151,8 +151,8 @@ def _expand_one(arg: str, found: Inputs) -> None:
             found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
         except UnicodeDecodeError:  # a video given to the wrong flag: found by a new-user walk-through
             with fs.open(bare, "rb") as f:
-                binary = b"\0" in f.read(8192)
-            if not binary:  # text in another encoding (Latin-1, UTF-16 without its BOM, ...)
+                head = f.read(8192)
+            if not _binary(head):  # text in another encoding (Latin-1, UTF-16, ...)
                 raise UsageError(f"--input-list {arg}: not UTF-8 text; save the list as UTF-8 "
                                  "(a listed name that is not UTF-8 must be renamed)") from None
             raise UsageError(f"--input-list {arg}: not a text file listing one source per line "
@@ -202,11 +202,23 @@ def shown(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def _binary(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is no text: it holds NUL bytes and is not
+    UTF-16 (a byte-order mark, or NULs in every other byte as UTF-16 gives ASCII)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    odd, even = head[1::2], head[0::2]
+    utf16 = len(head) >= 4 and (odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even))
+    return b"\0" in head and not utf16
+
+
 def _read_list(fs, protocol: str, path: str) -> list[str]:
     base = os.path.dirname(path)
     out = []
     with fs.open(path, "r", encoding="utf-8-sig") as f:
         for line in f:
+            if "\0" in line:  # UTF-16 without its byte-order mark reads as UTF-8 with NULs
+                raise UnicodeDecodeError("utf-8", b"\0", 0, 1, "a NUL byte in a list of paths")
             line = line.strip()
             if not line or line.startswith("#"):
                 continue

@@ -143,6 +143,17 @@ def _is_vfr(times: np.ndarray, tolerance: float = 0.1) -> bool:
     return float(np.mean(np.abs(gaps - med) > tolerance * med)) > 0.05
 
 
+def _animated_webp(path: str) -> bool:
+    """Whether ``path`` is a WebP with an animation (a ``VP8X`` header with its animation
+    flag, then ``ANIM``/``ANMF`` chunks); a still one that fails to decode is damaged."""
+    try:
+        with open(path.removeprefix("file://"), "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02)
+
+
 def _first_frame(path: str, index: int):
     with open_container(path) as container:
         stream = container.streams[index]
@@ -247,7 +258,7 @@ def probe(path: str) -> ProbeResult:
     try:
         frame = _first_frame(path, index)
     except CodecError as exc:
-        if codec == "webp" and exc.reason == "decode_error":  # ANIM/ANMF chunks: FFmpeg decodes still WebP only
+        if codec == "webp" and exc.reason == "decode_error" and _animated_webp(path):  # FFmpeg decodes still WebP only
             raise CodecError("unsupported_codec", "animated WebP: this FFmpeg's webp decoder reads still "
                              "WebP only; convert it first (e.g. to APNG or MP4 with Pillow)") from exc
         raise

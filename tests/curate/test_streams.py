@@ -127,3 +127,15 @@ def test_an_animated_webp_this_ffmpeg_cannot_decode_is_unsupported_codec(tmp_pat
     with pytest.raises(CodecError) as exc:
         probe(path)
     assert exc.value.reason == "unsupported_codec" and "animated WebP" in str(exc.value)
+
+
+def test_a_damaged_still_webp_is_not_called_animated(tmp_path):
+    from PIL import Image
+
+    path = str(tmp_path / "still.webp")
+    Image.fromarray(next(_frames(1, 96, 64))).save(path, lossless=True)
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:40] + bytes(len(data) - 40))  # its picture data zeroed
+    with pytest.raises(CodecError) as exc:
+        probe(path)
+    assert "animated WebP" not in str(exc.value)

@@ -261,3 +261,15 @@ def test_a_linked_subfolder_is_searched_and_a_link_back_up_is_no_loop(tmp_path):
     found = scan_inputs([str(folder)])
     assert found.sources == [str(folder / "linked" / "far.mp4"), str(folder / "near.mkv")]
     assert found.skipped == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])  # with a BOM (Notepad), without
+def test_a_utf16_list_is_told_to_be_saved_as_utf8(tmp_path, encoding):
+    """A break test: UTF-16 without a BOM read as UTF-8 with NUL bytes (internal error,
+    exit 1); with one it was called "not a text file"."""
+    from pipelines.exits import UsageError
+
+    listed = tmp_path / "list.txt"
+    listed.write_bytes("clip.mp4\nother.mp4\n".encode(encoding))
+    with pytest.raises(UsageError, match="not UTF-8 text; save the list as UTF-8"):
+        scan_inputs([InputList(str(listed))])
