@@ -97,8 +97,13 @@ def frame_rate(times, steady: float = 0.8, tolerance: float = 0.1) -> float | No
     gives the same rate). Counting frames over the time from the stream's start gave 22.5
     fps for a 25 fps file there, and clips that skipped every tenth frame; the median
     interval alone gave 23.81 for 24 fps in Matroska. Otherwise (variable rate): intervals
-    per second. Intervals that are not positive (times that repeat) do not count. None
-    without a positive interval.
+    per second, or the rate of the typical interval when that is higher (1 / the mean of
+    the intervals within 25 % of the median, rounded to a whole rate within 2 %: clips take
+    frames by time, so the grid's rate moves no frame in time; else 1 / the median): a screen or
+    phone recording with jittery times that sends no frame while the picture stands still
+    had been given its frames over its whole time, 7.5 fps for a 30 fps scroll, and its
+    clips dropped three frames in four (a break test). Intervals that are not positive
+    (times that repeat) do not count. None without a positive interval.
     """
     if len(times) < 2:
         return None
@@ -110,7 +115,11 @@ def frame_rate(times, steady: float = 0.8, tolerance: float = 0.1) -> float | No
     near = np.abs(gaps - med) <= tolerance * med
     if float(np.mean(near)) >= steady:
         return snap_rate(1.0 / float(gaps[near].mean()))
-    return len(gaps) / float(gaps.sum())
+    core = gaps[np.abs(gaps - med) <= 0.25 * med]
+    typical = 1.0 / (float(core.mean()) if len(core) else med)
+    if len(core) and abs(round(typical) - typical) <= 0.02 * typical:
+        typical = float(round(typical))
+    return max(len(gaps) / float(gaps.sum()), typical)
 
 
 def snap_rate(rate: float, within: float = 1e-3) -> float:

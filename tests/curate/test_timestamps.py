@@ -58,6 +58,21 @@ def test_frame_rate_of_constant_variable_and_gappy_times():
     assert frame_rate([round(k / 30, 3) for k in range(40)]) == frame_rate([round(k / 30, 3) for k in range(90)])
 
 
+def test_a_jittery_recording_that_holds_still_frames_keeps_its_motions_rate():
+    """A break test: a 30 fps screen recording with +-5 ms jitter and 2 s still stretches
+    (no frame sent) was given 7.5 fps, its frames over its whole time."""
+    rng = np.random.default_rng(4)
+    times, t = [], 0.0
+    for part in range(4):
+        for _ in range(30):
+            times.append(t)
+            t += 1 / 30 + rng.uniform(-0.005, 0.005)
+        t += 2.0
+    assert frame_rate(times) == 30.0
+    bursts = list(np.cumsum([0.0] + [0.1] * 60 + [1 / 60] * 30))  # mostly 10 fps, a 60 fps burst
+    assert frame_rate(bursts) == pytest.approx(90 / bursts[-1])  # intervals per second: higher than 10
+
+
 @pytest.mark.parametrize("n", [24, 30, 60])
 @pytest.mark.parametrize("tb", [1000, 24000, 90000])
 def test_ntsc_rates_stay_ntsc_at_any_time_base(n, tb):
