@@ -139,7 +139,13 @@ def _local_find(root: str) -> list[str]:
 
 def _expand_one(arg: str, found: Inputs) -> None:
     protocol = _protocol(arg)
-    fs = fsspec.filesystem(protocol)
+    if protocol != protocol.lower():  # HTTP://, S3://: schemes are case-insensitive (RFC 3986)
+        arg = type(arg)(protocol.lower() + arg[len(protocol):])
+        protocol = protocol.lower()
+    try:
+        fs = fsspec.filesystem(protocol)
+    except (ValueError, ImportError) as exc:  # an unknown scheme, or one whose package is missing
+        raise UsageError(f"--input {arg}: cannot read {protocol}:// URLs ({exc})") from None
     bare = arg.removeprefix("file://") if protocol == "file" else arg.split("://", 1)[1]  # file:///a is /a
     if isinstance(arg, InputList):
         if fs.isdir(bare):
@@ -160,7 +166,7 @@ def _expand_one(arg: str, found: Inputs) -> None:
         return
     if protocol in ("http", "https"):  # a web address is one file (a page is no folder): fsspec keeps the scheme
         if not fs.exists(arg):
-            raise InputNotFound(f"--input {arg}: no such file (the server does not have it)")
+            raise InputNotFound(f"--input {arg}: no such file, or the server cannot be reached")
         rule = skip_rule(fs, arg.split("?", 1)[0])
         if rule is None:
             found.sources.append(arg)

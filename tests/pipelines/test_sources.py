@@ -273,3 +273,16 @@ def test_a_utf16_list_is_told_to_be_saved_as_utf8(tmp_path, encoding):
     listed.write_bytes("clip.mp4\nother.mp4\n".encode(encoding))
     with pytest.raises(UsageError, match="not UTF-8 text; save the list as UTF-8"):
         scan_inputs([InputList(str(listed))])
+
+
+def test_an_upper_case_scheme_is_read_and_an_unknown_one_is_a_usage_error(tmp_path):
+    """A break test: ``HTTP://...`` and ``foo://...`` were internal errors (exit 1)."""
+    from pipelines.exits import InputNotFound, UsageError
+
+    with pytest.raises(UsageError, match="cannot read foo:// URLs"):
+        scan_inputs(["foo://bucket/clip.mp4"])
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"x")
+    assert scan_inputs([f"FILE://{video}"]).sources == [str(video)]
+    with pytest.raises(InputNotFound, match="http://127.0.0.1:9/clip.mp4: no such file, or the server cannot"):
+        scan_inputs(["HTTP://127.0.0.1:9/clip.mp4"])  # port 9 (discard): nothing listens
