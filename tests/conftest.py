@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+# A suite started in the background by a non-interactive shell (`make test &` in a script)
+# inherits SIGINT ignored, and so would every command the tests start: the Ctrl-C tests
+# then saw the runs ignore Ctrl-C and finish (exit 0, not 130), as POSIX asks of background
+# jobs. The tests' commands get the disposition of a terminal's foreground job instead.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest  # noqa: E402
 
