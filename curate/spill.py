@@ -18,6 +18,8 @@ from bisect import bisect_right
 import av
 import numpy as np
 
+from curate.codec.colour import COLOUR_TAGS
+
 
 @functools.lru_cache(maxsize=1)
 def shares_buffers() -> bool:
@@ -53,7 +55,7 @@ class FrameSpill:
     back converts and encodes exactly like the one written.
     """
 
-    _TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
+    _TAGS = COLOUR_TAGS
 
     def __init__(self, path: str, width: int, height: int, memory_mb: float = 128.0):
         self.path, self.width, self.height = path, width, height

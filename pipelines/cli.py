@@ -105,11 +105,12 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
     return value
 
+
 def _output(text: str) -> str:
     """``--output``'s value: a folder or URL, not empty (``--output "$OUT"`` with ``OUT``
     unset had written the run into the current folder; a break test)."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path (an unset shell variable?); name the output folder")
+        raise argparse.ArgumentTypeError(exits.EMPTY_OUTPUT)
     return text
 
 

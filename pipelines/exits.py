@@ -113,6 +113,9 @@ def store_problem(exc: BaseException) -> bool:
 
 _FULL_OR_READ_ONLY = {errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
+EMPTY_OUTPUT = "an empty path (an unset shell variable?); name the output folder"
+"""Why an empty ``--output`` is refused (it would have meant the current folder)."""
+
 
 def run_outcome(clips_kept: int, rejects_by_reason: Mapping[str, int], max_stage_error_share: float
                 ) -> tuple[int, str | None]:

@@ -362,5 +362,5 @@ def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: st
     :class:`pipelines.exits.UsageError` (it would have meant the current folder).
     """
     if not str(output).strip():
-        raise UsageError("--output: an empty path (an unset shell variable?); name the output folder")
+        raise UsageError(f"--output: {exits.EMPTY_OUTPUT}")
     return Runner(pipeline, inputs, output, progress, dedup_against).run(address, started_at)

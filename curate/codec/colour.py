@@ -30,6 +30,8 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace, VideoReformatter
 
 HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
+COLOUR_TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
+"""A frame's colour tags (``av.VideoFrame`` attributes) that a copy of it must keep."""
 """Transfer functions (FFmpeg names) of HDR video: PQ and HLG."""
 
 # AVColorSpace (frame tags) -> swscale matrix; anything else decodes as BT.601.

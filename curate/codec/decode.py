@@ -26,7 +26,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from curate.codec.colour import rgb_to_clip_yuv, sws_threads, to_clip_yuv
+from curate.codec.colour import COLOUR_TAGS, rgb_to_clip_yuv, sws_threads, to_clip_yuv
 from curate.codec.errors import CodecError, classify, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, deinterlace_flagged, is_interlaced
@@ -252,9 +252,6 @@ def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[a
         return
 
 
-_TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
-
-
 def own_copy(frame: av.VideoFrame) -> av.VideoFrame:
     """A ``yuv420p`` frame's pixels and colour tags in buffers of their own (PyAV's:
     positive line sizes, only the picture's rows). A frame that needs no conversion comes
@@ -264,7 +261,7 @@ def own_copy(frame: av.VideoFrame) -> av.VideoFrame:
     (:class:`curate.spill.FrameSpill`), and a held view keeps the whole coded picture
     alive (16x its counted size, found by a break test)."""
     out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
-    for k in _TAGS:
+    for k in COLOUR_TAGS:
         setattr(out, k, getattr(frame, k))
     return out
 
@@ -290,7 +287,6 @@ class _Converter:
             w, h = coded or (frame.width, frame.height)
             out = to_clip_yuv(frame, w, h, self.scale, self.threads(frame))
             return own_copy(out) if out is frame else out
-
         if coded is not None and (frame.width, frame.height) != coded:
             frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA",
                                         threads=self.threads(frame))
