@@ -40,13 +40,15 @@ def unseen_on_node(row: RejectRecord) -> RejectRecord:
 @dataclass
 class Pending:
     """What has come back of one source so far: records, reject rows, summed stage
-    timings (seconds), clip tasks seen and the source's duration (seconds)."""
+    timings (seconds), clip tasks seen, the source's duration (seconds) and its size when
+    probed (bytes; None when it was never probed)."""
 
     records: list[ClipRecord] = field(default_factory=list)
     rejects: list[RejectRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     seen: int = 0
     duration_s: float = 0.0
+    size_bytes: int | None = None
 
     def add(self, task: ClipTask) -> None:
         """Take one clip task (or a source's marker task) of this source."""
@@ -58,7 +60,7 @@ class Pending:
         for k, v in task.timings.items():
             self.timings[k] = self.timings.get(k, 0.0) + v
         if task.source is not None:
-            self.duration_s = task.source.duration_s
+            self.duration_s, self.size_bytes = task.source.duration_s, task.source.size_bytes
         self.seen += 1
 
     @property
@@ -101,7 +103,8 @@ class SourceCommits:
         with self._lock:
             if self._closed:
                 return
-            self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.length_s)
+            self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.length_s,
+                              entry.size_bytes)
             n = len(entry.records)
             self._lines.append((f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} made, "
                                 f"{len(entry.rejects)} dropped", path))

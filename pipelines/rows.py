@@ -189,6 +189,12 @@ class SplitExtract(FanOut):
             if job is None:
                 yield from ({"task": dumps(t)} for t in self.tasks(src))
                 return
+            now = _size(src.path)
+            if now >= 0 and now != src.source.size_bytes:  # still being copied, or rewritten: clips of a part
+                src.spans, src.rejects = [], []  # (the pass's own rows, when it ran in this process)
+                src.reject(self.split.name, "source_changed", changed_detail(src.source.size_bytes, now))
+                yield from ({"task": dumps(t)} for t in self.tasks(src))
+                return
             for i, path in enumerate(job.clip_files):
                 with open(path, "rb") as f:
                     blob = f.read()
@@ -198,6 +204,13 @@ class SplitExtract(FanOut):
                 yield {"task": dumps(finish_fan_out(job.task, [])[0])}
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def changed_detail(before: int, now: int) -> str:
+    """The ``source_changed`` row's detail: the file's size in bytes when it was probed (or
+    curated) and now."""
+    return (f"{before} bytes when it was read, {now} now (a file still being copied, or "
+            "rewritten): the next run curates it again")
 
 
 def _strip(row: dict) -> dict:

@@ -215,7 +215,11 @@ class Runner:
         started = False
         try:
             with self.store, self.commits.closing():  # the lock first: a busy folder fails before Ray starts
-                todo = [s for s in sources if not self.store.done(s)]
+                grown = self.store.changed(sources)  # curated while still being copied: again
+                for path, (before, now) in grown.items():
+                    print(f"warning: {path} is {now} bytes, {before} when it was curated: "
+                          "curating it again", file=sys.stderr)
+                todo = [s for s in sources if s in grown or not self.store.done(s)]
                 if runs_without_ray(self.pipeline, address, _ray_running()):
                     return self._run_here(sources, todo, walls, t0)
                 head = self._head_start(todo, address)

@@ -70,11 +70,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["OutputInUseError", "WorkStore", "extract_again", "frames_needed"]
 
-RETRY_REASONS = frozenset({"stage_error", "not_found", "no_space"})
+RETRY_REASONS = frozenset({"stage_error", "not_found", "no_space", "source_changed"})
 """A source with a reject row of one of these reasons is redone by the next run (module
-docstring): an error of the node or the environment, or a file that was not there (a
+docstring): an error of the node or the environment, a file that was not there (a
 listed file made later, a node that could not see it: found by a break test, where such
-sources stayed ``not_found`` for good)."""
+sources stayed ``not_found`` for good), or one that changed while it was read (a file
+still being copied)."""
 
 #: ``run(fn, calls)``: ``[fn(*args) for args in calls]``, in order (e.g. one Ray task each)
 MapFn = Callable[[Callable, list[tuple]], list]
@@ -131,6 +132,7 @@ class WorkStore:
         self.fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         self.lease = Lease(store.join(self.root, "lease.json"), ttl_s=lease_ttl_s)
         self._committed: set[str] = set()
+        self._blobs: dict[str, bytes] = {}  # commits read by changed(), by name, for load()
         self._made_settings = False  # this run wrote settings.json (the folder had no work)
         self._new_folder = False  # a local output folder this run made
 
@@ -196,13 +198,16 @@ class WorkStore:
         return self._name(source_path) in self._committed
 
     def commit(self, source_path: str, records: list[ClipRecord], rejects: list[RejectRecord],
-               timings: dict[str, float], duration_s: float = 0.0) -> None:
-        """Atomically record a finished source (``duration_s``: its video length, seconds);
-        one with a ``stage_error`` row is recorded to be redone by the next run."""
+               timings: dict[str, float], duration_s: float = 0.0, size_bytes: int | None = None) -> None:
+        """Atomically record a finished source (``duration_s``: its video length, seconds;
+        ``size_bytes``: the file's size when it was probed, for :meth:`changed`); one with a
+        row of :data:`RETRY_REASONS` is recorded to be redone by the next run."""
         retry = any(r.reason in RETRY_REASONS for r in rejects)
+        self._blobs.pop(self._name(source_path), None)
         store.write_bytes(self._path(source_path, retry), json.dumps({
             "path": source_path,
             "duration_s": duration_s,
+            "size_bytes": size_bytes,
             "records": [r.model_dump(mode="json") for r in sorted(records, key=lambda r: r.clip_id)],
             "rejects": [r.model_dump(mode="json") for r in rejects],
             "timings": timings,
@@ -212,6 +217,34 @@ class WorkStore:
         if stale in self._committed:  # an earlier run's commit of the other kind
             store.remove(self._path(source_path, not retry))
             self._committed.discard(stale)
+
+    def changed(self, source_paths: list[str]) -> dict[str, tuple[int, int]]:
+        """``{path: (bytes when curated, bytes now)}`` for the local files of ``source_paths``
+        committed as done whose size is not what their probe saw: a file caught while it
+        was still being copied was curated short, and a rerun kept that result for ever
+        (a break test). Their commits are read once here (and kept for :meth:`load`); a
+        file this machine cannot see (a node's own disk), an object-store URL (written
+        whole) or a commit without a size (older runs) counts as unchanged."""
+        sizes = {}
+        for path in source_paths:
+            if "://" in path or not self.done(path):
+                continue
+            try:
+                sizes[path] = os.path.getsize(path)
+            except OSError:
+                continue
+        paths = list(sizes)
+        for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
+            self._blobs[self._name(path)] = blob
+        out = {}
+        for path in paths:
+            try:
+                before = json.loads(self._blobs[self._name(path)]).get("size_bytes")
+            except ValueError:  # damaged: load() says so
+                continue
+            if isinstance(before, int) and before != sizes[path]:
+                out[path] = (before, sizes[path])
+        return out
 
     def earlier_sources(self, source_paths: list[str]) -> list[str]:
         """Paths of the sources committed here (by earlier runs) that are not in
@@ -233,8 +266,10 @@ class WorkStore:
     def load(self, source_paths: list[str]) -> tuple[list[ClipRecord], list[RejectRecord], dict[str, float], dict[str, float]]:
         """Records, reject rows, summed stage timings and source durations (s) of ``source_paths``."""
         records, rejects, timings, durations = [], [], {}, {}
-        blobs = store.read_many([self._path(p, retry=self._name(p) not in self._committed)
-                                 for p in source_paths])
+        unread = [p for p in source_paths if self._name(p) not in self._blobs]
+        got = dict(zip(unread, store.read_many([self._path(p, retry=self._name(p) not in self._committed)
+                                                for p in unread])))
+        blobs = [got[p] if p in got else self._blobs[self._name(p)] for p in source_paths]
         for path, blob in zip(source_paths, blobs):
             data = json.loads(blob)
             durations[path] = data.get("duration_s", 0.0)
