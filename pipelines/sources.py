@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 import fsspec
@@ -105,36 +106,67 @@ def _join(protocol: str, path: str) -> str:
 _HIDDEN = "hidden: a name starting with '.' inside a folder or glob"
 
 
-def _files(fs, root: str, matched: bool) -> list[tuple[str, bool]]:
-    """``(path, hidden)`` for ``root`` itself when it is a file, else for every file under
-    it (recursive). Hidden: a name starting with ``.`` below ``root`` (or ``root``'s own
-    name when a glob ``matched`` it); a file named directly is never hidden."""
+def _files(fs, root: str, matched: bool) -> list[tuple[str, str | None]]:
+    """``(path, rule)`` for ``root`` itself when it is a file, else for every file under it
+    (recursive), ``rule`` None or why the file is skipped whatever its name: hidden (a
+    name starting with ``.`` below ``root``, or ``root``'s own name when a glob
+    ``matched`` it; a file named directly is never hidden), or, for a local folder that
+    cannot be listed (no permission), :data:`_UNREADABLE` with its error, the folder
+    itself standing as the path."""
     hidden = matched and os.path.basename(root.rstrip("/")).startswith(".")
     if not fs.isdir(root):
-        return [(root, hidden)]
+        return [(root, _HIDDEN if hidden else None)]
     prefix = root.rstrip("/") + "/"
-    out = []
-    for path in (_local_find(root) if isinstance(fs, LocalFileSystem) else fs.find(root)):
+    def below_hidden(path: str) -> bool:
+        rel = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
+        return hidden or any(part.startswith(".") for part in rel.split("/"))
+
+    out: list[tuple[str, str | None]] = []
+    if isinstance(fs, LocalFileSystem):
+        found, unreadable = _local_find(root)
+        out += [(folder, _HIDDEN if below_hidden(folder) else f"{_UNREADABLE} ({why})")
+                for folder, why in unreadable]  # e.g. a locked .Trashes is just hidden
+    else:
+        found = fs.find(root)
+    for path in found:
         if path.endswith("/"):  # an S3 "folder" marker (an empty key ending in /): no file
             continue
-        rel = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
-        out.append((path, hidden or any(part.startswith(".") for part in rel.split("/"))))
+        out.append((path, _HIDDEN if below_hidden(path) else None))
     return out
 
 
-def _local_find(root: str) -> list[str]:
-    """Every file under the local folder ``root``, sorted, following links to folders (a
-    linked subfolder of footage: a break test found it listed as one file "with no
-    extension" and never searched), each real folder once (a link back up is no loop)."""
-    out, seen = [], set()
-    for folder, subdirs, files in os.walk(root, followlinks=True):
-        st = os.stat(folder)
-        if (st.st_dev, st.st_ino) in seen:
-            subdirs[:] = []
+_UNREADABLE = "folder cannot be read, its files were not searched"
+
+
+def _local_find(root: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Every file under the local folder ``root``, sorted, and the folders below it that
+    could not be listed, with the error's text (a break test: they were left out silently).
+
+    Links to folders are followed (a linked subfolder of footage: a break test found it
+    listed as one file "with no extension" and never searched), each real folder once (a
+    link back up is no loop). The walk keeps its own stack, so a tree of any depth is
+    walked (``os.walk`` recursed: 1100 levels were a RecursionError, exit 1). A link that
+    points nowhere is listed as a file (its probe says ``not_found``)."""
+    files, unreadable, seen, todo = [], [], set(), [root]
+    while todo:
+        folder = todo.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            unreadable.append((folder, exc.strerror or type(exc).__name__))
             continue
-        seen.add((st.st_dev, st.st_ino))
-        out += [os.path.join(folder, name) for name in files]
-    return sorted(out)
+        for entry in listed:
+            try:
+                is_dir = entry.is_dir()  # follows links
+            except OSError:
+                is_dir = False
+            (todo if is_dir else files).append(entry.path)
+    return sorted(files), sorted(unreadable)
 
 
 def _expand_one(arg: str, found: Inputs) -> None:
@@ -167,7 +199,7 @@ def _expand_one(arg: str, found: Inputs) -> None:
     if protocol in ("http", "https"):  # a web address is one file (a page is no folder): fsspec keeps the scheme
         if not fs.exists(arg):
             raise InputNotFound(f"--input {arg}: no such file, or the server cannot be reached")
-        rule = skip_rule(fs, arg.split("?", 1)[0])
+        rule = skip_rule(fs, re.split(r"[?#]", arg, maxsplit=1)[0])  # ?X-Amz-Signature=..., #t=2
         if rule is None:
             found.sources.append(arg)
         else:
@@ -181,8 +213,8 @@ def _expand_one(arg: str, found: Inputs) -> None:
         raise InputNotFound(f"--input {arg}: no such file or folder")
     else:
         paths = _files(fs, bare, False)
-    for path, hidden in paths:
-        rule = _HIDDEN if hidden else _NOT_UTF8 if not_utf8(path) else skip_rule(fs, path)
+    for path, rule in paths:
+        rule = rule or (_NOT_UTF8 if not_utf8(path) else skip_rule(fs, path))
         if rule is None:
             found.sources.append(_join(protocol, path))
         else:

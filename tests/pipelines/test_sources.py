@@ -187,7 +187,7 @@ def test_store_folder_markers_are_no_input_files():
         def find(self, root):
             return ["bkt/in/a.mp4", "bkt/in/sub/", "bkt/in/dir.mp4/", "bkt/in/sub/b.mkv"]
 
-    assert _files(Listing(), "bkt/in", False) == [("bkt/in/a.mp4", False), ("bkt/in/sub/b.mkv", False)]
+    assert _files(Listing(), "bkt/in", False) == [("bkt/in/a.mp4", None), ("bkt/in/sub/b.mkv", None)]
 
 
 def test_a_file_url_input_is_the_local_path(tree):
@@ -240,6 +240,9 @@ def test_a_web_address_is_one_source(tmp_path):
         found = scan_inputs([f"{base}/clip.mp4", f"{base}/notes.txt"])
         assert found.sources == [f"{base}/clip.mp4"]
         assert [s.path for s in found.skipped] == [f"{base}/notes.txt"]
+        # a query (a signed URL) or a fragment (a media fragment, #t=2) is no part of the name
+        tails = [f"{base}/clip.mp4?X-Amz-Signature=ab12", f"{base}/clip.mp4#t=2"]
+        assert scan_inputs(tails).sources == sorted(tails)
         with pytest.raises(InputNotFound, match="no such file"):
             scan_inputs([f"{base}/gone.mp4"])
     finally:
@@ -286,3 +289,59 @@ def test_an_upper_case_scheme_is_read_and_an_unknown_one_is_a_usage_error(tmp_pa
     assert scan_inputs([f"FILE://{video}"]).sources == [str(video)]
     with pytest.raises(InputNotFound, match="http://127.0.0.1:9/clip.mp4: no such file, or the server cannot"):
         scan_inputs(["HTTP://127.0.0.1:9/clip.mp4"])  # port 9 (discard): nothing listens
+
+
+def test_a_folder_that_cannot_be_read_is_a_skipped_entry(tmp_path, monkeypatch):
+    """A break test: a subfolder without read permission was left out silently; a hidden
+    one (a locked ``.Trashes``) stays a hidden entry. Root reads any folder: under root the
+    listing of a folder with mode 0 is refused as the kernel refuses anyone else."""
+    folder = tmp_path / "in"
+    (folder / "locked").mkdir(parents=True)
+    (folder / ".Trashes").mkdir()
+    (folder / "locked" / "inside.mp4").write_bytes(b"x")
+    (folder / "clip.mp4").write_bytes(b"x")
+    if os.geteuid() == 0:
+        real = os.scandir
+
+        def scandir(path):
+            if os.stat(path).st_mode & 0o777 == 0:
+                raise PermissionError(13, "Permission denied", path)
+            return real(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    for name in ("locked", ".Trashes"):
+        (folder / name).chmod(0)
+    try:
+        found = scan_inputs([str(folder)])
+    finally:
+        for name in ("locked", ".Trashes"):
+            (folder / name).chmod(0o755)
+    assert found.sources == [str(folder / "clip.mp4")]
+    assert [(s.path, s.rule) for s in found.skipped] == [
+        (str(folder / ".Trashes"), "hidden: a name starting with '.' inside a folder or glob"),
+        (str(folder / "locked"), "folder cannot be read, its files were not searched (Permission denied)")]
+
+
+def test_a_tree_of_any_depth_is_searched(tmp_path):
+    """A break test: a tree 1100 folders deep was a RecursionError (exit 1) in ``os.walk``."""
+    import subprocess
+    import sys
+
+    depth = sys.getrecursionlimit() + 100
+    deep = tmp_path / "in"
+    os.makedirs(deep)
+    here = os.open(deep, os.O_RDONLY)  # relative steps: the full path is over PATH_MAX
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=here)
+            nxt = os.open("d", os.O_RDONLY, dir_fd=here)
+            os.close(here)
+            here = nxt
+        os.close(os.open("clip.mp4", os.O_WRONLY | os.O_CREAT, dir_fd=here))
+    finally:
+        os.close(here)
+    try:
+        found = scan_inputs([str(deep)])
+    finally:  # pytest's own clean-up of old temp folders recurses and would fail on it
+        subprocess.run(["rm", "-rf", str(deep)], check=True)
+    assert found.sources == [str(deep) + "/d" * depth + "/clip.mp4"]
