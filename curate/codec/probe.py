@@ -253,6 +253,7 @@ def probe(path: str) -> ProbeResult:
         sar, stream_field_order = sample_aspect(stream), ctx.field_order
         has_audio = bool(container.streams.audio)
         times = _packet_times(container, stream)
+        declared = float(stream.average_rate or stream.guessed_rate or 0)  # read while open: 0 once closed
     if len(times) == 0:
         raise CodecError("truncated", "no video packets")
     try:
@@ -266,9 +267,11 @@ def probe(path: str) -> ProbeResult:
         raise CodecError("truncated", "no frame decodes")
     rotation, hflip = orientation(frame)
     gaps = np.diff(times)
-    last = float(np.median(gaps)) if len(gaps) else 0.0
-    duration = float(times[-1] - times[0] + last) if len(times) > 1 else 0.0
-    fps = frame_rate(times) or float(stream.average_rate or 0)
+    fps = frame_rate(times) or declared
+    # the last frame lasts a typical interval; a one-frame video's one frame lasts 1 / its
+    # declared rate (a break test: "0.000 s" and fps 0, the stream's rate read once closed)
+    last = float(np.median(gaps)) if len(gaps) else (1.0 / fps if fps > 0 else 0.0)
+    duration = float(times[-1] - times[0] + last)
     width = max(1, round(width * sar))  # display width: square pixels
     if rotation in (90, 270):
         width, height = height, width

@@ -25,6 +25,16 @@ def test_probe_reads_stream_facts(tmp_path):
     assert not p.vfr and not p.has_audio and p.rotation == 0
 
 
+def test_a_one_frame_video_lasts_one_frame_at_its_declared_rate(tmp_path):
+    """A break test: a one-frame video probed as 0 fps and 0.000 s (the stream's declared
+    rate was read after its file was closed), so its row said "0.000 s < 0.5 s"."""
+    path = str(tmp_path / "one.mp4")
+    write_video(path, [_halves()], fps=25)
+    p = probe(path)
+    assert (p.num_frames, p.fps) == (1, pytest.approx(25.0))
+    assert p.duration_s == pytest.approx(0.04)
+
+
 @pytest.mark.parametrize("rotation,top,left", [(90, None, "red"), (-90, None, "blue"), (180, "blue", None)])
 def test_rotation_gives_upright_frames(tmp_path, rotation, top, left):
     path = str(tmp_path / "r.mp4")
