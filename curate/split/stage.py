@@ -137,7 +137,7 @@ class SplitStage(Stage):
         if task.source.partial:
             task.rejects.append(partial_row(task, expected, failed[0][0], end))
         for span in short:
-            task.rejects.append(_short_row(task, span, self.min_clip_s))
+            task.rejects.append(_short_row(task, span, self.min_clip_s, self.trim_s))
         return task
 
 
@@ -180,9 +180,14 @@ def partial_row(task: SourceTask, probed, error: Exception, end_s: float):
                         duration_s=round(lost_end - end_s, 6))
 
 
-def _short_row(task: SourceTask, span, min_clip_s: float):
+def _short_row(task: SourceTask, span, min_clip_s: float, trim_s: float = 0.0):
+    """The ``too_short`` row of a dropped shot or remainder; a shot that trimming left empty
+    says so (a break test: its row had read "0.000 s < 2.0 s" on an empty span)."""
     from schemas import RejectRecord
 
+    detail = f"{span.duration_s:.3f} s < {min_clip_s} s"
+    if span.end_frame <= span.start_frame:
+        detail = (f"nothing is left of the shot once trim_s ({trim_s:g} s) is cut at its "
+                  f"boundaries (min_clip_s {min_clip_s:g} s)")
     return RejectRecord(source_path=task.path, source_id=task.source.source_id, stage="split",
-                        reason="too_short", detail=f"{span.duration_s:.3f} s < {min_clip_s} s",
-                        span=span, duration_s=span.duration_s)
+                        reason="too_short", detail=detail, span=span, duration_s=span.duration_s)

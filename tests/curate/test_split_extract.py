@@ -41,6 +41,18 @@ def test_split_finds_cuts_within_one_frame(cut_video, detector):
     assert task.source.num_frames == 143
 
 
+def test_a_shot_trimmed_to_nothing_says_so(cut_video):
+    """A break test: the 8-frame shot (85-93 at 25 fps, 0.32 s) trimmed by 0.2 s at both
+    cuts had a too_short row on an empty span reading "0.000 s < 1.0 s"."""
+    task = _split(cut_video[0], min_clip_s=1.0, max_clip_s=10.0, min_shot_s=0.2, trim_s=0.2)
+    (row,) = [r for r in task.rejects if abs(r.span.start_frame - 90) <= 1]
+    assert row.reason == "too_short" and row.span.end_frame == row.span.start_frame
+    assert row.detail == ("nothing is left of the shot once trim_s (0.2 s) is cut at its "
+                          "boundaries (min_clip_s 1 s)")
+    kept = [r for r in task.rejects if r is not row]
+    assert all(r.detail.endswith(" s < 1.0 s") for r in kept)
+
+
 def test_split_reports_frame_times_from_timestamps(cut_video):
     task = _split(cut_video[0], min_clip_s=1.0)
     assert len(task.frame_times) == 143
