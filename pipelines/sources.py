@@ -110,22 +110,22 @@ def _files(fs, root: str, matched: bool) -> list[tuple[str, str | None]]:
     """``(path, rule)`` for ``root`` itself when it is a file, else for every file under it
     (recursive), ``rule`` None or why the file is skipped whatever its name: hidden (a
     name starting with ``.`` below ``root``, or ``root``'s own name when a glob
-    ``matched`` it; a file named directly is never hidden), or, for a local folder that
-    cannot be listed (no permission), :data:`_UNREADABLE` with its error, the folder
-    itself standing as the path."""
+    ``matched`` it; a file named directly is never hidden), or, for a local folder passed
+    over (:func:`_local_find`), why, the folder itself standing as the path."""
     hidden = matched and os.path.basename(root.rstrip("/")).startswith(".")
     if not fs.isdir(root):
         return [(root, _HIDDEN if hidden else None)]
     prefix = root.rstrip("/") + "/"
+
     def below_hidden(path: str) -> bool:
         rel = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
         return hidden or any(part.startswith(".") for part in rel.split("/"))
 
     out: list[tuple[str, str | None]] = []
     if isinstance(fs, LocalFileSystem):
-        found, unreadable = _local_find(root)
-        out += [(folder, _HIDDEN if below_hidden(folder) else f"{_UNREADABLE} ({why})")
-                for folder, why in unreadable]  # e.g. a locked .Trashes is just hidden
+        found, passed = _local_find(root)
+        out += [(folder, _HIDDEN if below_hidden(folder) else rule)
+                for folder, rule in passed]  # e.g. a locked .Trashes is just hidden
     else:
         found = fs.find(root)
     for path in found:
@@ -135,19 +135,19 @@ def _files(fs, root: str, matched: bool) -> list[tuple[str, str | None]]:
     return out
 
 
-_UNREADABLE = "folder cannot be read, its files were not searched"
-
-
 def _local_find(root: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Every file under the local folder ``root``, sorted, and the folders below it that
-    could not be listed, with the error's text (a break test: they were left out silently).
+    """Every file under the local folder ``root``, sorted, and the folders below it passed
+    over, with why (sorted): one that could not be listed, with the error's text (a break
+    test: they were left out silently), and a link to a folder that holds ``root``.
 
     Links to folders are followed (a linked subfolder of footage: a break test found it
-    listed as one file "with no extension" and never searched), each real folder once (a
-    link back up is no loop). The walk keeps its own stack, so a tree of any depth is
+    listed as one file "with no extension" and never searched), each real folder once,
+    except a link back up to ``root`` or above it (a link to the input's parent brought in
+    every folder beside the input). The walk keeps its own stack, so a tree of any depth is
     walked (``os.walk`` recursed: 1100 levels were a RecursionError, exit 1). A link that
     points nowhere is listed as a file (its probe says ``not_found``)."""
-    files, unreadable, seen, todo = [], [], set(), [root]
+    files, passed, seen, todo = [], [], set(), [root]
+    top = os.path.realpath(root)
     while todo:
         folder = todo.pop()
         try:
@@ -158,15 +158,31 @@ def _local_find(root: str) -> tuple[list[str], list[tuple[str, str]]]:
             with os.scandir(folder) as entries:
                 listed = list(entries)
         except OSError as exc:
-            unreadable.append((folder, exc.strerror or type(exc).__name__))
+            passed.append((folder, f"{_UNREADABLE} ({exc.strerror or type(exc).__name__})"))
             continue
         for entry in listed:
             try:
                 is_dir = entry.is_dir()  # follows links
             except OSError:
                 is_dir = False
+            if is_dir and entry.is_symlink() and _above(os.path.realpath(entry.path), top):
+                passed.append((entry.path, _ABOVE))
+                continue
             (todo if is_dir else files).append(entry.path)
-    return sorted(files), sorted(unreadable)
+    return sorted(files), sorted(passed)
+
+
+_ABOVE = "a link to a folder that holds the input folder: not followed"
+
+
+def _above(target: str, top: str) -> bool:
+    """Whether the real folder ``target`` is ``top`` or holds it: a link to it would take
+    the walk back up (a break test: a link to the input's parent brought in every folder
+    beside the input)."""
+    return top == target or top.startswith(target.rstrip(os.sep) + os.sep)
+
+
+_UNREADABLE = "folder cannot be read, its files were not searched"
 
 
 def _expand_one(arg: str, found: Inputs) -> None:

@@ -252,7 +252,9 @@ def test_a_web_address_is_one_source(tmp_path):
 
 def test_a_linked_subfolder_is_searched_and_a_link_back_up_is_no_loop(tmp_path):
     """A break test: a subfolder linked into an input folder was one skipped file "with no
-    file extension", its videos never searched."""
+    file extension", its videos never searched. A link back up to the input or above it is
+    listed as passed over (a link to the input's parent had brought in the folders beside
+    the input)."""
     footage = tmp_path / "elsewhere"
     footage.mkdir()
     (footage / "far.mp4").write_bytes(b"x")
@@ -261,9 +263,14 @@ def test_a_linked_subfolder_is_searched_and_a_link_back_up_is_no_loop(tmp_path):
     (folder / "near.mkv").write_bytes(b"x")
     (folder / "linked").symlink_to(footage, target_is_directory=True)
     (footage / "up").symlink_to(folder, target_is_directory=True)  # in -> linked -> up -> in ...
+    (folder / "parent").symlink_to(tmp_path, target_is_directory=True)  # above the input
+    (tmp_path / "beside").mkdir()
+    (tmp_path / "beside" / "other.mp4").write_bytes(b"x")
     found = scan_inputs([str(folder)])
     assert found.sources == [str(folder / "linked" / "far.mp4"), str(folder / "near.mkv")]
-    assert found.skipped == []
+    above = "a link to a folder that holds the input folder: not followed"
+    assert [(s.path, s.rule) for s in found.skipped] == [
+        (str(folder / "linked" / "up"), above), (str(folder / "parent"), above)]
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])  # with a BOM (Notepad), without
