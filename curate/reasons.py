@@ -24,8 +24,8 @@ REASONS: dict[str, str] = {
     "stage_error": "a stage raised an unexpected error (detail has the message)",
     "no_space": "a disk filled while the source or clip was worked on (the node's scratch "
                 "folder, TMPDIR, or the output): free space; the next run redoes it",
-    "source_changed": "the source file changed size while it was read or since it was curated "
-                      "(a file still being copied, or rewritten): the next run curates it again",
+    "source_changed": "the local source file changed (size or mtime) while it was read (a file "
+                      "still being copied, or rewritten): the next run curates it again",
     "low_motion": "motion score below the minimum",
     "high_motion": "motion score above the maximum",
     "blurry": "sharpness below the minimum",

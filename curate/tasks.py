@@ -10,6 +10,7 @@ that extracted it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,9 @@ class SourceTask:
     """A source video on its way through probe and split.
 
     ``spans``: the clips the split stage found. ``rejects``: rows for the source
-    itself or for spans dropped at split (e.g. ``too_short``).
+    itself or for spans dropped at split (e.g. ``too_short``). ``stamp``: the local
+    file's ``(size in bytes, mtime in ns)`` as the probe found it before reading it
+    (:func:`file_stamp`; None for a URL), to tell a file that changed since.
     """
 
     path: str
@@ -33,6 +36,7 @@ class SourceTask:
     rejects: list[RejectRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     failed: bool = False
+    stamp: tuple[int, int] | None = None
 
     @property
     def rejected(self) -> bool:
@@ -57,8 +61,9 @@ class ClipTask:
     (seconds from clip start). ``motion``: the motion sample, ``(M, h, w) uint8``
     luma at a few fps with ``motion_times``. ``record`` is filled by extract.
     ``source_rejects`` carries the source's own reject rows on the first clip task
-    of a source so they reach the driver; ``n_in_source`` is how many clip tasks
-    the source produced (the driver commits a source when all have arrived).
+    of a source so they reach the driver, with the source's ``stamp``
+    (:attr:`SourceTask.stamp`); ``n_in_source`` is how many clip tasks the source
+    produced (the driver commits a source when all have arrived).
     """
 
     source: SourceInfo | None
@@ -76,6 +81,7 @@ class ClipTask:
     source_rejects: list[RejectRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     source_path: str = ""
+    stamp: tuple[int, int] | None = None
 
     @property
     def rejected(self) -> bool:
@@ -97,3 +103,15 @@ class ClipTask:
         """Free the frame and motion samples (after the last stage that needs them)."""
         self.frames = None
         self.motion = None
+
+
+def file_stamp(path: str) -> tuple[int, int] | None:
+    """``(size in bytes, modification time in ns)`` of the local file ``path``; None for a
+    URL (an object is written whole) or a file that cannot be seen here."""
+    if "://" in path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns

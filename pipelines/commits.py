@@ -17,8 +17,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from curate.tasks import ClipTask
+from curate.tasks import ClipTask, file_stamp
 from pipelines.progress import Progress
+from pipelines.rows import changed, changed_detail
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord
 
@@ -40,15 +41,16 @@ def unseen_on_node(row: RejectRecord) -> RejectRecord:
 @dataclass
 class Pending:
     """What has come back of one source so far: records, reject rows, summed stage
-    timings (seconds), clip tasks seen, the source's duration (seconds) and its size when
-    probed (bytes; None when it was never probed)."""
+    timings (seconds), clip tasks seen, the source's duration (seconds) and its file's
+    stamp before it was read (:func:`curate.tasks.file_stamp`; None for a URL)."""
 
     records: list[ClipRecord] = field(default_factory=list)
     rejects: list[RejectRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     seen: int = 0
     duration_s: float = 0.0
-    size_bytes: int | None = None
+    stamp: tuple[int, int] | None = None
+    source_id: str = ""
 
     def add(self, task: ClipTask) -> None:
         """Take one clip task (or a source's marker task) of this source."""
@@ -60,7 +62,9 @@ class Pending:
         for k, v in task.timings.items():
             self.timings[k] = self.timings.get(k, 0.0) + v
         if task.source is not None:
-            self.duration_s, self.size_bytes = task.source.duration_s, task.source.size_bytes
+            self.duration_s, self.source_id = task.source.duration_s, task.source.source_id
+        if task.stamp is not None:
+            self.stamp = tuple(task.stamp)
         self.seen += 1
 
     @property
@@ -100,11 +104,18 @@ class SourceCommits:
 
     def _commit(self, path: str, entry: Pending) -> None:
         entry.rejects = [unseen_on_node(r) for r in entry.rejects]
+        now = file_stamp(path)
+        if changed(entry.stamp, now) and not any(r.reason == "source_changed" for r in entry.rejects):
+            # changed while it was read, on a path the pass does not check (a source rejected
+            # at its probe, spans extracted one by one): what was made of it is a part's
+            entry.records, entry.rejects = [], [RejectRecord(
+                source_path=path, source_id=entry.source_id, stage="probe", reason="source_changed",
+                detail=changed_detail(entry.stamp, now), duration_s=entry.duration_s)]
         with self._lock:
             if self._closed:
                 return
             self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.length_s,
-                              entry.size_bytes)
+                              entry.stamp)
             n = len(entry.records)
             self._lines.append((f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} made, "
                                 f"{len(entry.rejects)} dropped", path))

@@ -11,7 +11,7 @@ code  meaning
       command cannot use (no bucket, no permission, no credentials, endpoint down:
       :func:`store_problem`), or a disk that filled during the run (``no_space`` rows:
       outputs are written, the same command redoes those sources), or sources that changed
-      size while they were read (``source_changed`` rows: a file still being copied)
+      while they were read (``source_changed`` rows: a file still being copied)
 3     output in use by another run, or holding work made with other settings
 4     nothing kept: every source or clip was rejected (outputs are written)
 5     stage errors above ``max_stage_error_share`` of the pipeline (outputs are written)
@@ -140,7 +140,7 @@ def run_outcome(clips_kept: int, rejects_by_reason: Mapping[str, int], max_stage
                        "output); free space and run the same command again")
     moved = sum(n for key, n in rejects_by_reason.items() if key.endswith(":source_changed"))
     if moved:  # the inputs were not ready: what was written stands, the same command redoes the rest
-        return USAGE, (f"inputs: {moved} sources changed size while they were read (a file still being "
+        return USAGE, (f"inputs: {moved} sources changed while they were read (a file still being "
                        "copied?; source_changed in rejects.parquet); run the same command again once "
                        "they are complete")
     if clips_kept == 0:

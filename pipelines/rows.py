@@ -24,7 +24,7 @@ from typing import Any
 from curate.ids import clip_id
 from curate.scratch import owned_dir
 from curate.stage import RejectError, Stage, reject_for
-from curate.tasks import ClipTask, SourceTask
+from curate.tasks import ClipTask, SourceTask, file_stamp
 
 def dumps(task: Any) -> bytes:
     """Serialise a task for a Ray Data row."""
@@ -67,6 +67,7 @@ class _Probe(_Apply):
         self.gates = gates
 
     def _run(self, task: SourceTask) -> SourceTask:
+        task.stamp = file_stamp(task.path)  # before anything reads it, here (a sandboxed probe's verdict keeps it)
         task = self.stage(task)
         if task.rejected or task.source is None:
             return task
@@ -126,6 +127,7 @@ def finish_fan_out(src: SourceTask, tasks: list[ClipTask]) -> list[ClipTask]:
                           source_path=src.path, n_in_source=1)]
     tasks[0].source_rejects = list(src.rejects)
     tasks[0].timings = {**tasks[0].timings, **src.timings}
+    tasks[0].stamp = src.stamp
     return tasks
 
 
@@ -189,10 +191,10 @@ class SplitExtract(FanOut):
             if job is None:
                 yield from ({"task": dumps(t)} for t in self.tasks(src))
                 return
-            now = _size(src.path)
-            if now >= 0 and now != src.source.size_bytes:  # still being copied, or rewritten: clips of a part
+            now = file_stamp(src.path)
+            if changed(src.stamp, now):  # still being copied, or rewritten: clips of a part
                 src.spans, src.rejects = [], []  # (the pass's own rows, when it ran in this process)
-                src.reject(self.split.name, "source_changed", changed_detail(src.source.size_bytes, now))
+                src.reject(self.split.name, "source_changed", changed_detail(src.stamp, now))
                 yield from ({"task": dumps(t)} for t in self.tasks(src))
                 return
             for i, path in enumerate(job.clip_files):
@@ -206,11 +208,17 @@ class SplitExtract(FanOut):
             shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def changed_detail(before: int, now: int) -> str:
-    """The ``source_changed`` row's detail: the file's size in bytes when it was probed (or
-    curated) and now."""
-    return (f"{before} bytes when it was read, {now} now (a file still being copied, or "
-            "rewritten): the next run curates it again")
+def changed(before: tuple[int, int] | None, now: tuple[int, int] | None) -> bool:
+    """Whether a local file's :func:`curate.tasks.file_stamp` went from ``before`` to
+    another ``now``; False when either is unknown (a URL, a file not seen here)."""
+    return before is not None and now is not None and tuple(before) != tuple(now)
+
+
+def changed_detail(before: tuple[int, int], now: tuple[int, int]) -> str:
+    """The ``source_changed`` row's detail from the file's stamps when it was read and now."""
+    what = (f"{before[0]} bytes when it was read, {now[0]} now" if before[0] != now[0]
+            else "the same size but modified since it was read")
+    return f"{what} (a file still being copied, or rewritten): the next run curates it again"
 
 
 def _strip(row: dict) -> dict:

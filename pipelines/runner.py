@@ -217,8 +217,9 @@ class Runner:
             with self.store, self.commits.closing():  # the lock first: a busy folder fails before Ray starts
                 grown = self.store.changed(sources)  # curated while still being copied: again
                 for path, (before, now) in grown.items():
-                    print(f"warning: {path} is {now} bytes, {before} when it was curated: "
-                          "curating it again", file=sys.stderr)
+                    what = (f"is {now[0]} bytes, {before[0]} when it was curated" if now[0] != before[0]
+                            else "was modified since it was curated")
+                    print(f"warning: {path} {what}: curating it again", file=sys.stderr)
                 todo = [s for s in sources if s in grown or not self.store.done(s)]
                 if runs_without_ray(self.pipeline, address, _ray_running()):
                     return self._run_here(sources, todo, walls, t0)

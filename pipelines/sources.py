@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from dataclasses import dataclass, field
 
 import fsspec
@@ -114,7 +115,10 @@ def _files(fs, root: str, matched: bool) -> list[tuple[str, str | None]]:
     over (:func:`_local_find`), why, the folder itself standing as the path."""
     hidden = matched and os.path.basename(root.rstrip("/")).startswith(".")
     if not fs.isdir(root):
-        return [(root, _HIDDEN if hidden else None)]
+        special = None
+        if isinstance(fs, LocalFileSystem) and os.path.exists(root) and not os.path.isfile(root):
+            special = _special(os.stat(root).st_mode)  # a FIFO named clip.mp4: no probe waits on it
+        return [(root, _HIDDEN if hidden else special)]
     prefix = root.rstrip("/") + "/"
 
     def below_hidden(path: str) -> bool:
@@ -136,40 +140,73 @@ def _files(fs, root: str, matched: bool) -> list[tuple[str, str | None]]:
 
 
 def _local_find(root: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Every file under the local folder ``root``, sorted, and the folders below it passed
-    over, with why (sorted): one that could not be listed, with the error's text (a break
-    test: they were left out silently), and a link to a folder that holds ``root``.
+    """Every file under the local folder ``root``, sorted, and what was passed over below
+    it, with why (sorted): a folder that could not be listed, with the error's text (a
+    break test: they were left out silently), a link to a folder that holds ``root``, a
+    link to a folder inside a hidden folder (or itself hidden), and a file that is no
+    regular file (a FIFO named ``.mp4`` had held its probe for 240 s).
 
     Links to folders are followed (a linked subfolder of footage: a break test found it
     listed as one file "with no extension" and never searched), each real folder once,
-    except a link back up to ``root`` or above it (a link to the input's parent brought in
-    every folder beside the input). The walk keeps its own stack, so a tree of any depth is
-    walked (``os.walk`` recursed: 1100 levels were a RecursionError, exit 1). A link that
-    points nowhere is listed as a file (its probe says ``not_found``)."""
-    files, passed, seen, todo = [], [], set(), [root]
+    under its own path where it has one: folders reached through no link are walked
+    first (a hidden link to a visible folder had listed its videos as hidden, under the
+    link's name). A link back up to ``root`` or above is not followed (a link to the
+    input's parent brought in every folder beside the input). The walk keeps its own
+    stacks, so a tree of any depth is walked (``os.walk`` recursed: 1100 levels were a
+    RecursionError, exit 1). A link that points nowhere is listed as a file (its probe
+    says ``not_found``)."""
+    files, passed, seen = [], [], set()
+    plain, linked = [(root, False)], []  # (folder, hidden): folders through no link first
     top = os.path.realpath(root)
-    while todo:
-        folder = todo.pop()
+    while plain or linked:
+        folder, hidden = plain.pop() if plain else linked.pop()
         try:
             st = os.stat(folder)
             if (st.st_dev, st.st_ino) in seen:
                 continue
             seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as entries:
-                listed = list(entries)
+                listed = sorted(entries, key=lambda e: e.name, reverse=True)  # popped in name order
         except OSError as exc:
             passed.append((folder, f"{_UNREADABLE} ({exc.strerror or type(exc).__name__})"))
             continue
         for entry in listed:
-            try:
-                is_dir = entry.is_dir()  # follows links
-            except OSError:
-                is_dir = False
-            if is_dir and entry.is_symlink() and _above(os.path.realpath(entry.path), top):
+            kind = _kind(entry)
+            below_hidden = hidden or entry.name.startswith(".")
+            if kind == "file":
+                files.append(entry.path)
+            elif kind != "folder":
+                passed.append((entry.path, kind))
+            elif not entry.is_symlink():
+                plain.append((entry.path, below_hidden))
+            elif below_hidden:
+                passed.append((entry.path, _HIDDEN))  # hidden anyway: not followed
+            elif _above(os.path.realpath(entry.path), top):
                 passed.append((entry.path, _ABOVE))
-                continue
-            (todo if is_dir else files).append(entry.path)
+            else:
+                linked.append((entry.path, False))
     return sorted(files), sorted(passed)
+
+
+def _kind(entry: os.DirEntry) -> str:
+    """``"folder"``, ``"file"`` (a regular file, or a link that points nowhere) or why
+    another kind of file is passed over."""
+    try:
+        if entry.is_dir():  # follows links
+            return "folder"
+        if entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path)):
+            return "file"
+        mode = entry.stat().st_mode
+    except OSError:
+        return "file"  # gone or unreadable: its probe says so
+    return _special(mode)
+
+
+def _special(mode: int) -> str:
+    """The rule for a file of ``mode`` that is neither a folder nor a regular file."""
+    what = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "another kind")
+    return f"not a regular file ({what}): nothing to read whole"
 
 
 _ABOVE = "a link to a folder that holds the input folder: not followed"

@@ -62,7 +62,7 @@ from curate.extract import clip_path
 from curate.ids import text_id
 from curate.shards import unpack_clips
 from curate.stage import Stage
-from curate.tasks import ClipTask
+from curate.tasks import ClipTask, file_stamp
 from pipelines.lease import DEFAULT_TTL_S, Lease, OutputInUseError
 from schemas import ClipRecord, RejectRecord
 
@@ -198,16 +198,20 @@ class WorkStore:
         return self._name(source_path) in self._committed
 
     def commit(self, source_path: str, records: list[ClipRecord], rejects: list[RejectRecord],
-               timings: dict[str, float], duration_s: float = 0.0, size_bytes: int | None = None) -> None:
+               timings: dict[str, float], duration_s: float = 0.0,
+               stamp: tuple[int, int] | None = None) -> None:
         """Atomically record a finished source (``duration_s``: its video length, seconds;
-        ``size_bytes``: the file's size when it was probed, for :meth:`changed`); one with a
-        row of :data:`RETRY_REASONS` is recorded to be redone by the next run."""
+        ``stamp``: the local file's size and mtime before it was read,
+        :func:`curate.tasks.file_stamp`, for :meth:`changed`); one with a row of
+        :data:`RETRY_REASONS` is recorded to be redone by the next run."""
         retry = any(r.reason in RETRY_REASONS for r in rejects)
         self._blobs.pop(self._name(source_path), None)
+        size, mtime_ns = stamp if stamp is not None else (None, None)
         store.write_bytes(self._path(source_path, retry), json.dumps({
             "path": source_path,
             "duration_s": duration_s,
-            "size_bytes": size_bytes,
+            "size_bytes": size,
+            "mtime_ns": mtime_ns,
             "records": [r.model_dump(mode="json") for r in sorted(records, key=lambda r: r.clip_id)],
             "rejects": [r.model_dump(mode="json") for r in rejects],
             "timings": timings,
@@ -218,32 +222,31 @@ class WorkStore:
             store.remove(self._path(source_path, not retry))
             self._committed.discard(stale)
 
-    def changed(self, source_paths: list[str]) -> dict[str, tuple[int, int]]:
-        """``{path: (bytes when curated, bytes now)}`` for the local files of ``source_paths``
-        committed as done whose size is not what their probe saw: a file caught while it
-        was still being copied was curated short, and a rerun kept that result for ever
-        (a break test). Their commits are read once here (and kept for :meth:`load`); a
-        file this machine cannot see (a node's own disk), an object-store URL (written
-        whole) or a commit without a size (older runs) counts as unchanged."""
-        sizes = {}
+    def changed(self, source_paths: list[str]) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
+        """``{path: (stamp when curated, stamp now)}`` (:func:`curate.tasks.file_stamp`:
+        size in bytes, mtime in ns) for the local files of ``source_paths`` committed as
+        done that changed since their probe: a file caught while it was still being copied
+        was curated short, and a rerun kept that result for ever (a break test), as it kept
+        the clips of a file replaced by another. Their commits are read once here (and kept
+        for :meth:`load`); a file this machine cannot see (a node's own disk), an
+        object-store URL (written whole) or a commit without a stamp (older runs) counts as
+        unchanged."""
+        stamps = {}
         for path in source_paths:
-            if "://" in path or not self.done(path):
-                continue
-            try:
-                sizes[path] = os.path.getsize(path)
-            except OSError:
-                continue
-        paths = list(sizes)
+            if self.done(path) and (now := file_stamp(path)) is not None:
+                stamps[path] = now
+        paths = list(stamps)
         for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
             self._blobs[self._name(path)] = blob
         out = {}
         for path in paths:
             try:
-                before = json.loads(self._blobs[self._name(path)]).get("size_bytes")
+                data = json.loads(self._blobs[self._name(path)])
             except ValueError:  # damaged: load() says so
                 continue
-            if isinstance(before, int) and before != sizes[path]:
-                out[path] = (before, sizes[path])
+            before = data.get("size_bytes"), data.get("mtime_ns")
+            if all(isinstance(v, int) for v in before) and before != stamps[path]:
+                out[path] = (before, stamps[path])
         return out
 
     def earlier_sources(self, source_paths: list[str]) -> list[str]:

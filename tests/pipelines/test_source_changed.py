@@ -2,6 +2,7 @@
 being copied into the input folder), is curated again, not kept short for ever."""
 
 import json
+import os
 
 import pyarrow.parquet as pq
 import pytest
@@ -53,7 +54,7 @@ def test_a_source_grown_since_it_was_curated_is_curated_again(long_ts, tmp_path,
     short = _ends(out)
     assert short and max(short) < 6.0  # about the first half of the 8 s
     commit = json.loads(next((out / "work" / "sources").glob("*.json")).read_text())
-    assert commit["size_bytes"] == part
+    assert (commit["size_bytes"], commit["mtime_ns"]) == (part, source.stat().st_mtime_ns)
 
     source.write_bytes(whole)  # the copy finished
     capsys.readouterr()
@@ -77,7 +78,8 @@ def test_a_source_that_changes_during_the_pass_is_a_retry_row(long_ts, tmp_path)
     row = steps.probe_row({"task": dumps(SourceTask(path=path, work_dir=str(tmp_path)))})
     src = loads(row["task"])
     assert not src.rejected and src.source.size_bytes == len(whole)
-    src.source.size_bytes -= 4096  # what the probe saw of a file that has grown since
+    assert src.stamp == (len(whole), os.stat(path).st_mtime_ns)
+    src.stamp = (len(whole) - 4096, src.stamp[1])  # what the probe saw of a file that has grown since
     rows = list(steps.one_pass({"task": dumps(src)}))
     assert len(rows) == 1  # the source's marker task, no clip
     task = loads(rows[0]["task"])
@@ -88,5 +90,74 @@ def test_a_source_that_changes_during_the_pass_is_a_retry_row(long_ts, tmp_path)
 
     assert "source_changed" in RETRY_REASONS  # committed to be redone by the next run
     code, message = run_outcome(5, {"split:source_changed": 1}, 0.1)
-    assert code == USAGE and "1 sources changed size while they were read" in message
+    assert code == USAGE and "1 sources changed while they were read" in message
 
+
+
+@pytest.mark.parametrize("start", [b"", 3000])
+def test_a_source_rejected_at_its_probe_while_copied_is_curated_once_complete(long_ts, tmp_path, capsys, start):
+    """A break test: a file caught at its first bytes (empty: ``truncated``; 3000 bytes:
+    ``too_short``) was committed without a size, so the rerun after the copy finished
+    kept the reject for ever."""
+    path, whole = long_ts
+    source = tmp_path / "in" / "clip.ts"
+    source.parent.mkdir()
+    source.write_bytes(whole[:start] if isinstance(start, int) else start)
+    out = tmp_path / "out"
+    pipeline = make_pipeline(TEST_OVERRIDES)
+    run_pipeline(pipeline, [str(source)], str(out), progress=False)
+    (row,) = pq.read_table(out / "rejects.parquet").to_pylist()
+    assert row["stage"] == "probe" and row["reason"] in ("truncated", "too_short")
+    source.write_bytes(whole)
+    summary = run_pipeline(pipeline, [str(source)], str(out), progress=False)
+    assert "when it was curated: curating it again" in capsys.readouterr().err
+    assert summary.clips_kept >= 2 and pq.read_table(out / "rejects.parquet").num_rows == 0
+
+
+def test_a_replaced_file_of_the_same_size_is_curated_again(long_ts, tmp_path, capsys):
+    """A break test: a curated file replaced by another of exactly its size kept the old
+    file's clips; the modification time tells them apart."""
+    path, whole = long_ts
+    source = tmp_path / "in" / "clip.ts"
+    source.parent.mkdir()
+    source.write_bytes(whole)
+    out = tmp_path / "out"
+    pipeline = make_pipeline(TEST_OVERRIDES)
+    run_pipeline(pipeline, [str(source)], str(out), progress=False)
+    first = {r["source"]["source_id"] for r in pq.read_table(out / "index.parquet").to_pylist()}
+    other = bytearray(whole)
+    other[len(other) // 2] ^= 0xFF  # another file, the same size
+    st = source.stat()
+    source.write_bytes(bytes(other))
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    capsys.readouterr()
+    run_pipeline(pipeline, [str(source)], str(out), progress=False)
+    assert f"{source} was modified since it was curated: curating it again" in capsys.readouterr().err
+    again = {r["source"]["source_id"] for r in pq.read_table(out / "index.parquet").to_pylist()}
+    assert len(again) == 1 and again != first  # the new file's fingerprint
+
+
+def test_a_source_that_changed_before_its_commit_keeps_nothing(long_ts, tmp_path):
+    """The driver's check at the commit covers the paths the pass does not (a source
+    rejected at its probe, spans extracted one by one, a break test's growing 2 MB source
+    with 5 clips kept and exit 0): a source whose file changed since its stamp commits one
+    ``source_changed`` row, no clip, and is redone by the next run."""
+    from curate.tasks import ClipTask, file_stamp
+    from pipelines.commits import SourceCommits
+    from pipelines.progress import Progress
+    from pipelines.workstore import WorkStore
+    from support.workstores import SETTINGS
+
+    path, whole = long_ts
+    p = make_pipeline(TEST_OVERRIDES)
+    steps = PassSteps(p.stages[0], p.stages[1], p.clip_stages(), p.stages[2].clip_settings())
+    with WorkStore(str(tmp_path / "out"), SETTINGS) as work:
+        tasks = [loads(r["task"]) for r in steps.run_local(path, work.root)]
+        assert len(tasks) >= 2 and all(t.record is not None for t in tasks)
+        size, mtime = file_stamp(path)
+        tasks[0].stamp = (size - 4096, mtime)  # what the probe saw
+        SourceCommits(work, Progress(enabled=False)).deliver(path, tasks)
+        assert not work.done(path)  # a .retry commit
+        records, rejects, _, _ = work.load([path])
+    assert records == [] and [(r.stage, r.reason) for r in rejects] == [("probe", "source_changed")]
+    assert f"{size - 4096} bytes when it was read, {size} now" in rejects[0].detail

@@ -352,3 +352,42 @@ def test_a_tree_of_any_depth_is_searched(tmp_path):
     finally:  # pytest's own clean-up of old temp folders recurses and would fail on it
         subprocess.run(["rm", "-rf", str(deep)], check=True)
     assert found.sources == [str(deep) + "/d" * depth + "/clip.mp4"]
+
+
+def test_a_hidden_link_never_hides_a_visible_folder(tmp_path):
+    """A break test: the walk visits each real folder once, under whichever name came
+    first; a hidden link (``.alias -> videos``) had listed the folder's videos as hidden and
+    never curated them. Folders reached through no link come first, and a hidden link or
+    one inside a hidden folder is not followed (listed once, as hidden)."""
+    folder = tmp_path / "in"
+    (folder / "videos").mkdir(parents=True)
+    (folder / "videos" / "eat.mkv").write_bytes(b"x")
+    (folder / ".alias").symlink_to("videos", target_is_directory=True)
+    (folder / ".hid").mkdir()
+    (folder / ".hid" / "elsewhere").symlink_to(folder / "videos", target_is_directory=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "far.mp4").write_bytes(b"x")
+    (folder / "a-link").symlink_to(outside, target_is_directory=True)
+    (folder / ".hid" / "far").symlink_to(outside, target_is_directory=True)
+    found = scan_inputs([str(folder)])
+    assert found.sources == [str(folder / "a-link" / "far.mp4"), str(folder / "videos" / "eat.mkv")]
+    hidden = "hidden: a name starting with '.' inside a folder or glob"
+    assert [(s.path, s.rule) for s in found.skipped] == [
+        (str(folder / ".alias"), hidden), (str(folder / ".hid" / "elsewhere"), hidden),
+        (str(folder / ".hid" / "far"), hidden)]
+
+
+def test_a_fifo_named_like_a_video_is_skipped_not_probed(tmp_path):
+    """A break test: ``mkfifo pipe.mp4`` in an input folder was a source whose probe waited
+    on it until its time limit (2 x 120 s)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "clip.mp4").write_bytes(b"x")
+    os.mkfifo(folder / "pipe.mp4")
+    rule = "not a regular file (a FIFO): nothing to read whole"
+    found = scan_inputs([str(folder)])
+    assert found.sources == [str(folder / "clip.mp4")]
+    assert [(s.path, s.rule) for s in found.skipped] == [(str(folder / "pipe.mp4"), rule)]
+    found = scan_inputs([str(folder / "pipe.mp4"), str(folder / "clip.mp4")])  # named directly
+    assert [(s.path, s.rule) for s in found.skipped] == [(str(folder / "pipe.mp4"), rule)]

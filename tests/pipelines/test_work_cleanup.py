@@ -143,16 +143,18 @@ def test_added_input_resumes_from_the_shards_and_matches_a_fresh_run(kept, video
     assert not (out / "work" / "clips").exists()
     commit = _commit(out, videos, "a")
     stamp = commit.stat().st_mtime_ns
-    original = open(videos["a"], "rb").read()
+    original, st = open(videos["a"], "rb").read(), os.stat(videos["a"])
     try:
         with open(videos["a"], "wb") as f:
-            # junk of the same size (a file of another size is curated again): re-encoding
-            # from here would reject every clip
+            # junk of the same size and mtime (a file that changed is curated again):
+            # re-encoding from here would reject every clip
             f.write(b"not a video any more".ljust(len(original), b"\0"))
+        os.utime(videos["a"], ns=(st.st_atime_ns, st.st_mtime_ns))
         summary = run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
     finally:
         with open(videos["a"], "wb") as f:
             f.write(original)
+        os.utime(videos["a"], ns=(st.st_atime_ns, st.st_mtime_ns))  # as the other tests' runs saw it
     assert summary.resumed == 1 and summary.clips_kept == 4
     assert commit.stat().st_mtime_ns == stamp
     phases = json.loads((out / "manifest.json").read_text())["timings"]["phase_wall_s"]
@@ -190,14 +192,16 @@ def test_a_clip_that_cannot_come_back_is_a_reject_row(cleaned, videos, tmp_path,
     index = pq.read_table(out / "index.parquet").to_pylist()
     lost = sorted(r["clip_id"] for r in index if r["source"]["path"] == videos["a"])
     (out / "index.parquet").unlink()
-    original = open(videos["a"], "rb").read()
+    original, st = open(videos["a"], "rb").read(), os.stat(videos["a"])
     try:
         with open(videos["a"], "wb") as f:
-            f.write(b"not a video any more".ljust(len(original), b"\0"))  # the same size: not redone
+            f.write(b"not a video any more".ljust(len(original), b"\0"))
+        os.utime(videos["a"], ns=(st.st_atime_ns, st.st_mtime_ns))  # the same stamp: not redone
         summary = run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
     finally:
         with open(videos["a"], "wb") as f:
             f.write(original)
+        os.utime(videos["a"], ns=(st.st_atime_ns, st.st_mtime_ns))  # as the other tests' runs saw it
     assert summary.clips_kept == 2 and len(lost) == 2
     rows = [r for r in pq.read_table(out / "rejects.parquet").to_pylist() if r["clip_id"] in lost]
     assert sorted(r["clip_id"] for r in rows) == lost
