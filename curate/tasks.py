@@ -11,6 +11,7 @@ that extracted it.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,8 +25,8 @@ class SourceTask:
 
     ``spans``: the clips the split stage found. ``rejects``: rows for the source
     itself or for spans dropped at split (e.g. ``too_short``). ``stamp``: the local
-    file's ``(size in bytes, mtime in ns)`` as the probe found it before reading it
-    (:func:`file_stamp`; None for a URL), to tell a file that changed since.
+    file's :func:`file_stamp` as the probe's node found it before reading it (None for a
+    URL), to tell a file that changed since (:func:`stamp_changed`).
     """
 
     path: str
@@ -36,7 +37,7 @@ class SourceTask:
     rejects: list[RejectRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     failed: bool = False
-    stamp: tuple[int, int] | None = None
+    stamp: tuple[int, int, str] | None = None
 
     @property
     def rejected(self) -> bool:
@@ -81,7 +82,7 @@ class ClipTask:
     source_rejects: list[RejectRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     source_path: str = ""
-    stamp: tuple[int, int] | None = None
+    stamp: tuple[int, int, str] | None = None
 
     @property
     def rejected(self) -> bool:
@@ -105,13 +106,24 @@ class ClipTask:
         self.motion = None
 
 
-def file_stamp(path: str) -> tuple[int, int] | None:
-    """``(size in bytes, modification time in ns)`` of the local file ``path``; None for a
-    URL (an object is written whole) or a file that cannot be seen here."""
+def file_stamp(path: str) -> tuple[int, int, str] | None:
+    """``(size in bytes, modification time in ns, host name)`` of the local file ``path``
+    as this machine sees it; None for a URL (an object is written whole) or a file that
+    cannot be seen here."""
     if "://" in path:
         return None
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns
+    return st.st_size, st.st_mtime_ns, socket.gethostname()
+
+
+def stamp_changed(before: tuple | None, now: tuple | None) -> bool:
+    """Whether the file of stamp ``before`` (:func:`file_stamp`) is another now: its size
+    differs, or, seen from the same machine, its mtime. Copies of a dataset on each node of
+    a cluster (no shared disk) have one size but each its own mtime, so mtimes of two
+    machines are never compared. False when either stamp is unknown."""
+    if before is None or now is None:
+        return False
+    return before[0] != now[0] or (before[2] == now[2] and before[1] != now[1])

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from curate.tasks import ClipTask, file_stamp
+from curate.tasks import ClipTask, file_stamp, stamp_changed
 from pipelines.progress import Progress
-from pipelines.rows import changed, changed_detail
+from pipelines.rows import changed_detail
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord
 
@@ -49,7 +49,7 @@ class Pending:
     timings: dict[str, float] = field(default_factory=dict)
     seen: int = 0
     duration_s: float = 0.0
-    stamp: tuple[int, int] | None = None
+    stamp: tuple[int, int, str] | None = None
     source_id: str = ""
 
     def add(self, task: ClipTask) -> None:
@@ -105,7 +105,7 @@ class SourceCommits:
     def _commit(self, path: str, entry: Pending) -> None:
         entry.rejects = [unseen_on_node(r) for r in entry.rejects]
         now = file_stamp(path)
-        if changed(entry.stamp, now) and not any(r.reason == "source_changed" for r in entry.rejects):
+        if stamp_changed(entry.stamp, now) and not any(r.reason == "source_changed" for r in entry.rejects):
             # changed while it was read, on a path the pass does not check (a source rejected
             # at its probe, spans extracted one by one): what was made of it is a part's
             entry.records, entry.rejects = [], [RejectRecord(

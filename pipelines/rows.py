@@ -24,7 +24,7 @@ from typing import Any
 from curate.ids import clip_id
 from curate.scratch import owned_dir
 from curate.stage import RejectError, Stage, reject_for
-from curate.tasks import ClipTask, SourceTask, file_stamp
+from curate.tasks import ClipTask, SourceTask, file_stamp, stamp_changed
 
 def dumps(task: Any) -> bytes:
     """Serialise a task for a Ray Data row."""
@@ -192,7 +192,7 @@ class SplitExtract(FanOut):
                 yield from ({"task": dumps(t)} for t in self.tasks(src))
                 return
             now = file_stamp(src.path)
-            if changed(src.stamp, now):  # still being copied, or rewritten: clips of a part
+            if stamp_changed(src.stamp, now):  # still being copied, or rewritten: clips of a part
                 src.spans, src.rejects = [], []  # (the pass's own rows, when it ran in this process)
                 src.reject(self.split.name, "source_changed", changed_detail(src.stamp, now))
                 yield from ({"task": dumps(t)} for t in self.tasks(src))
@@ -208,13 +208,7 @@ class SplitExtract(FanOut):
             shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def changed(before: tuple[int, int] | None, now: tuple[int, int] | None) -> bool:
-    """Whether a local file's :func:`curate.tasks.file_stamp` went from ``before`` to
-    another ``now``; False when either is unknown (a URL, a file not seen here)."""
-    return before is not None and now is not None and tuple(before) != tuple(now)
-
-
-def changed_detail(before: tuple[int, int], now: tuple[int, int]) -> str:
+def changed_detail(before: tuple, now: tuple) -> str:
     """The ``source_changed`` row's detail from the file's stamps when it was read and now."""
     what = (f"{before[0]} bytes when it was read, {now[0]} now" if before[0] != now[0]
             else "the same size but modified since it was read")

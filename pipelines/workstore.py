@@ -62,7 +62,7 @@ from curate.extract import clip_path
 from curate.ids import text_id
 from curate.shards import unpack_clips
 from curate.stage import Stage
-from curate.tasks import ClipTask, file_stamp
+from curate.tasks import ClipTask, file_stamp, stamp_changed
 from pipelines.lease import DEFAULT_TTL_S, Lease, OutputInUseError
 from schemas import ClipRecord, RejectRecord
 
@@ -199,19 +199,20 @@ class WorkStore:
 
     def commit(self, source_path: str, records: list[ClipRecord], rejects: list[RejectRecord],
                timings: dict[str, float], duration_s: float = 0.0,
-               stamp: tuple[int, int] | None = None) -> None:
+               stamp: tuple[int, int, str] | None = None) -> None:
         """Atomically record a finished source (``duration_s``: its video length, seconds;
-        ``stamp``: the local file's size and mtime before it was read,
+        ``stamp``: the local file's size, mtime and host before it was read,
         :func:`curate.tasks.file_stamp`, for :meth:`changed`); one with a row of
         :data:`RETRY_REASONS` is recorded to be redone by the next run."""
         retry = any(r.reason in RETRY_REASONS for r in rejects)
         self._blobs.pop(self._name(source_path), None)
-        size, mtime_ns = stamp if stamp is not None else (None, None)
+        size, mtime_ns, host = stamp if stamp is not None else (None, None, None)
         store.write_bytes(self._path(source_path, retry), json.dumps({
             "path": source_path,
             "duration_s": duration_s,
             "size_bytes": size,
             "mtime_ns": mtime_ns,
+            "host": host,
             "records": [r.model_dump(mode="json") for r in sorted(records, key=lambda r: r.clip_id)],
             "rejects": [r.model_dump(mode="json") for r in rejects],
             "timings": timings,
@@ -222,10 +223,10 @@ class WorkStore:
             store.remove(self._path(source_path, not retry))
             self._committed.discard(stale)
 
-    def changed(self, source_paths: list[str]) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
+    def changed(self, source_paths: list[str]) -> dict[str, tuple[tuple, tuple]]:
         """``{path: (stamp when curated, stamp now)}`` (:func:`curate.tasks.file_stamp`:
-        size in bytes, mtime in ns) for the local files of ``source_paths`` committed as
-        done that changed since their probe: a file caught while it was still being copied
+        size in bytes, mtime in ns, host) for the local files of ``source_paths`` committed
+        as done that changed since their probe (:func:`curate.tasks.stamp_changed`): a file caught while it was still being copied
         was curated short, and a rerun kept that result for ever (a break test), as it kept
         the clips of a file replaced by another. Their commits are read once here (and kept
         for :meth:`load`); a file this machine cannot see (a node's own disk), an
@@ -244,8 +245,8 @@ class WorkStore:
                 data = json.loads(self._blobs[self._name(path)])
             except ValueError:  # damaged: load() says so
                 continue
-            before = data.get("size_bytes"), data.get("mtime_ns")
-            if all(isinstance(v, int) for v in before) and before != stamps[path]:
+            before = data.get("size_bytes"), data.get("mtime_ns"), data.get("host")
+            if isinstance(before[0], int) and stamp_changed(before, stamps[path]):
                 out[path] = (before, stamps[path])
         return out
 

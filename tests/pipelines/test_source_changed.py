@@ -3,6 +3,7 @@ being copied into the input folder), is curated again, not kept short for ever."
 
 import json
 import os
+import socket
 
 import pyarrow.parquet as pq
 import pytest
@@ -54,7 +55,8 @@ def test_a_source_grown_since_it_was_curated_is_curated_again(long_ts, tmp_path,
     short = _ends(out)
     assert short and max(short) < 6.0  # about the first half of the 8 s
     commit = json.loads(next((out / "work" / "sources").glob("*.json")).read_text())
-    assert (commit["size_bytes"], commit["mtime_ns"]) == (part, source.stat().st_mtime_ns)
+    assert (commit["size_bytes"], commit["mtime_ns"], commit["host"]) == (
+        part, source.stat().st_mtime_ns, socket.gethostname())
 
     source.write_bytes(whole)  # the copy finished
     capsys.readouterr()
@@ -78,8 +80,8 @@ def test_a_source_that_changes_during_the_pass_is_a_retry_row(long_ts, tmp_path)
     row = steps.probe_row({"task": dumps(SourceTask(path=path, work_dir=str(tmp_path)))})
     src = loads(row["task"])
     assert not src.rejected and src.source.size_bytes == len(whole)
-    assert src.stamp == (len(whole), os.stat(path).st_mtime_ns)
-    src.stamp = (len(whole) - 4096, src.stamp[1])  # what the probe saw of a file that has grown since
+    assert src.stamp[:2] == (len(whole), os.stat(path).st_mtime_ns)
+    src.stamp = (len(whole) - 4096, *src.stamp[1:])  # what the probe saw of a file that has grown since
     rows = list(steps.one_pass({"task": dumps(src)}))
     assert len(rows) == 1  # the source's marker task, no clip
     task = loads(rows[0]["task"])
@@ -154,10 +156,22 @@ def test_a_source_that_changed_before_its_commit_keeps_nothing(long_ts, tmp_path
     with WorkStore(str(tmp_path / "out"), SETTINGS) as work:
         tasks = [loads(r["task"]) for r in steps.run_local(path, work.root)]
         assert len(tasks) >= 2 and all(t.record is not None for t in tasks)
-        size, mtime = file_stamp(path)
-        tasks[0].stamp = (size - 4096, mtime)  # what the probe saw
+        size, mtime, host = file_stamp(path)
+        tasks[0].stamp = (size - 4096, mtime, host)  # what the probe saw
         SourceCommits(work, Progress(enabled=False)).deliver(path, tasks)
         assert not work.done(path)  # a .retry commit
         records, rejects, _, _ = work.load([path])
     assert records == [] and [(r.stage, r.reason) for r in rejects] == [("probe", "source_changed")]
     assert f"{size - 4096} bytes when it was read, {size} now" in rejects[0].detail
+
+
+def test_stamps_of_two_machines_compare_by_size_only():
+    """Copies of a dataset on each node (no shared disk) have one size but their own mtimes:
+    a driver's stamp is compared with a worker's by size only, or every source would be
+    redone (or rejected as changed) on every run."""
+    from curate.tasks import stamp_changed
+
+    assert not stamp_changed((100, 5, "node-a"), (100, 9, "node-b"))
+    assert stamp_changed((100, 5, "node-a"), (100, 9, "node-a"))
+    assert stamp_changed((100, 5, "node-a"), (101, 5, "node-b"))
+    assert not stamp_changed(None, (100, 5, "node-a")) and not stamp_changed((100, 5, "node-a"), None)
