@@ -73,9 +73,15 @@ def print_stats(run: RunData, as_json: bool = False, console: Console | None = N
     scores = Table(title="scores (quantiles)", box=box.SIMPLE_HEAD)
     for name in ("score", "group", "n", *QUANTILE_KEYS):
         scores.add_column(name, justify="left" if name in ("score", "group") else "right")
+    hidden = []
     for score, groups in data["scores"].items():
-        for group, row in groups.items():
+        shown = {group: row for group, row in groups.items() if row["n"]}  # an empty group: no row
+        if not shown:  # no stage computed it (--json lists every score)
+            hidden.append(score)
+        for group, row in shown.items():
             scores.add_row(score, group, str(row["n"]), *(_fmt(row.get(k)) for k in QUANTILE_KEYS))
+    if hidden:
+        scores.caption = f"not computed by this run's stages: {', '.join(hidden)}"
     console.print(scores)
     for score, limits in data["thresholds"].items():
         console.print(f"threshold {score}: " + ", ".join(f"{t['kind']} {t['value']:g} ({t['reason']})" for t in limits))

@@ -40,6 +40,10 @@ def test_stats_table_names_each_step(curated_run, capsys):
     for text in ("source video", "duplicate", "kept", "sharpness", "threshold sharpness: min 5 (blurry)",
                  "rows: sources in, reject rows"):
         assert text in out
+    # a score no stage computed has no rows, only its name under the table (a new user's
+    # walk-through: four empty scores, eight rows of dashes)
+    assert "not computed by this run's stages: text_area, nsfw, aesthetic, clip_score" in out
+    assert not any(line.split()[:1] == ["nsfw"] for line in out.splitlines())
 
 
 def test_inspect_key_prints_record_and_caption(curated_run, capsys):
