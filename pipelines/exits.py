@@ -140,9 +140,9 @@ def run_outcome(clips_kept: int, rejects_by_reason: Mapping[str, int], max_stage
                        "output); free space and run the same command again")
     moved = sum(n for key, n in rejects_by_reason.items() if key.endswith(":source_changed"))
     if moved:  # the inputs were not ready: what was written stands, the same command redoes the rest
-        return USAGE, (f"inputs: {moved} sources changed while they were read (a file still being "
-                       "copied?; source_changed in rejects.parquet); run the same command again once "
-                       "they are complete")
+        return USAGE, (f"inputs: {moved} source{'s' if moved != 1 else ''} changed while being read "
+                       "(a file still being copied?; source_changed in rejects.parquet); run the same "
+                       "command again once the files are complete")
     if clips_kept == 0:
         return NOTHING_KEPT, "no clip kept: every source or clip was rejected (see rejects.parquet)"
     return OK, None

@@ -30,13 +30,13 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import stat
 from dataclasses import dataclass, field
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.exits import InputNotFound, UsageError
+from pipelines.walk import HIDDEN, LocalWalk, special_rule
 
 ANIMATED_IMAGE_EXTENSIONS = {".gif", ".webp", ".apng"}
 VIDEO_EXTENSIONS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".ts",
@@ -104,125 +104,38 @@ def _join(protocol: str, path: str) -> str:
     return path if protocol == "file" else f"{protocol}://{path}"
 
 
-_HIDDEN = "hidden: a name starting with '.' inside a folder or glob"
-
-
 def _files(fs, root: str, matched: bool) -> list[tuple[str, str | None]]:
-    """``(path, rule)`` for ``root`` itself when it is a file, else for every file under it
-    (recursive), ``rule`` None or why the file is skipped whatever its name: hidden (a
-    name starting with ``.`` below ``root``, or ``root``'s own name when a glob
-    ``matched`` it; a file named directly is never hidden), or, for a local folder passed
-    over (:func:`_local_find`), why, the folder itself standing as the path."""
+    """``(path, rule)`` for ``root`` itself when it is a file, else for every file under the
+    store folder ``root`` (local folders go to :class:`pipelines.walk.LocalWalk`), ``rule``
+    None or why the file is skipped whatever its name: hidden (a name starting with ``.``
+    below ``root``, or ``root``'s own name when a glob ``matched`` it; a file named
+    directly is never hidden), or not a regular file (a local FIFO named ``clip.mp4``)."""
     hidden = matched and os.path.basename(root.rstrip("/")).startswith(".")
     if not fs.isdir(root):
-        special = None
-        if isinstance(fs, LocalFileSystem) and os.path.exists(root) and not os.path.isfile(root):
-            special = _special(os.stat(root).st_mode)  # a FIFO named clip.mp4: no probe waits on it
-        return [(root, _HIDDEN if hidden else special)]
+        local = isinstance(fs, LocalFileSystem)
+        return [(root, HIDDEN if hidden else special_rule(root) if local else None)]
     prefix = root.rstrip("/") + "/"
-
-    def below_hidden(path: str) -> bool:
-        rel = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
-        return hidden or any(part.startswith(".") for part in rel.split("/"))
-
-    out: list[tuple[str, str | None]] = []
-    if isinstance(fs, LocalFileSystem):
-        found, passed = _local_find(root)
-        out += [(folder, _HIDDEN if below_hidden(folder) else rule)
-                for folder, rule in passed]  # e.g. a locked .Trashes is just hidden
-    else:
-        found = fs.find(root)
-    for path in found:
+    out = []
+    for path in fs.find(root):
         if path.endswith("/"):  # an S3 "folder" marker (an empty key ending in /): no file
             continue
-        out.append((path, _HIDDEN if below_hidden(path) else None))
+        rel = path[len(prefix):] if path.startswith(prefix) else os.path.basename(path)
+        out.append((path, HIDDEN if hidden or any(part.startswith(".") for part in rel.split("/")) else None))
     return out
 
 
-def _local_find(root: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Every file under the local folder ``root``, sorted, and what was passed over below
-    it, with why (sorted): a folder that could not be listed, with the error's text (a
-    break test: they were left out silently), a link to a folder that holds ``root``, a
-    link to a folder inside a hidden folder (or itself hidden), and a file that is no
-    regular file (a FIFO named ``.mp4`` had held its probe for 240 s).
-
-    Links to folders are followed (a linked subfolder of footage: a break test found it
-    listed as one file "with no extension" and never searched), each real folder once,
-    under its own path where it has one: folders reached through no link are walked
-    first (a hidden link to a visible folder had listed its videos as hidden, under the
-    link's name). A link back up to ``root`` or above is not followed (a link to the
-    input's parent brought in every folder beside the input). The walk keeps its own
-    stacks, so a tree of any depth is walked (``os.walk`` recursed: 1100 levels were a
-    RecursionError, exit 1). A link that points nowhere is listed as a file (its probe
-    says ``not_found``)."""
-    files, passed, seen = [], [], set()
-    plain, linked = [(root, False)], []  # (folder, hidden): folders through no link first
-    top = os.path.realpath(root)
-    while plain or linked:
-        folder, hidden = plain.pop() if plain else linked.pop()
-        try:
-            st = os.stat(folder)
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            with os.scandir(folder) as entries:
-                listed = sorted(entries, key=lambda e: e.name, reverse=True)  # popped in name order
-        except OSError as exc:
-            passed.append((folder, f"{_UNREADABLE} ({exc.strerror or type(exc).__name__})"))
-            continue
-        for entry in listed:
-            kind = _kind(entry)
-            below_hidden = hidden or entry.name.startswith(".")
-            if kind == "file":
-                files.append(entry.path)
-            elif kind != "folder":
-                passed.append((entry.path, kind))
-            elif not entry.is_symlink():
-                plain.append((entry.path, below_hidden))
-            elif below_hidden:
-                passed.append((entry.path, _HIDDEN))  # hidden anyway: not followed
-            elif _above(os.path.realpath(entry.path), top):
-                passed.append((entry.path, _ABOVE))
-            else:
-                linked.append((entry.path, False))
-    return sorted(files), sorted(passed)
+def _glob_base(pattern: str) -> str:
+    """The folder a local glob is matched in: its leading parts without ``*?[``."""
+    parts = pattern.split(os.sep)
+    fixed = []
+    for part in parts:
+        if any(ch in part for ch in "*?["):
+            break
+        fixed.append(part)
+    return os.path.abspath(os.sep.join(fixed) or ".")
 
 
-def _kind(entry: os.DirEntry) -> str:
-    """``"folder"``, ``"file"`` (a regular file, or a link that points nowhere) or why
-    another kind of file is passed over."""
-    try:
-        if entry.is_dir():  # follows links
-            return "folder"
-        if entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path)):
-            return "file"
-        mode = entry.stat().st_mode
-    except OSError:
-        return "file"  # gone or unreadable: its probe says so
-    return _special(mode)
-
-
-def _special(mode: int) -> str:
-    """The rule for a file of ``mode`` that is neither a folder nor a regular file."""
-    what = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "another kind")
-    return f"not a regular file ({what}): nothing to read whole"
-
-
-_ABOVE = "a link to a folder that holds the input folder: not followed"
-
-
-def _above(target: str, top: str) -> bool:
-    """Whether the real folder ``target`` is ``top`` or holds it: a link to it would take
-    the walk back up (a break test: a link to the input's parent brought in every folder
-    beside the input)."""
-    return top == target or top.startswith(target.rstrip(os.sep) + os.sep)
-
-
-_UNREADABLE = "folder cannot be read, its files were not searched"
-
-
-def _expand_one(arg: str, found: Inputs) -> None:
+def _expand_one(arg: str, found: Inputs, walk: LocalWalk) -> None:
     protocol = _protocol(arg)
     if protocol != protocol.lower():  # HTTP://, S3://: schemes are case-insensitive (RFC 3986)
         arg = type(arg)(protocol.lower() + arg[len(protocol):])
@@ -239,7 +152,12 @@ def _expand_one(arg: str, found: Inputs) -> None:
         if not fs.isfile(bare):
             raise InputNotFound(f"--input-list {arg}: no such file")
         try:
-            found.sources += _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare)
+            for path in _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare):
+                rule = special_rule(path) if "://" not in path else None  # a FIFO would hold its probe
+                if rule is None:
+                    found.sources.append(path)
+                else:
+                    found.skipped.append(Skipped(shown(path), rule))
         except UnicodeDecodeError:  # a video given to the wrong flag: found by a new-user walk-through
             with fs.open(bare, "rb") as f:
                 head = f.read(8192)
@@ -258,14 +176,29 @@ def _expand_one(arg: str, found: Inputs) -> None:
         else:
             found.skipped.append(Skipped(arg, rule))
         return
-    if protocol == "file" and os.path.exists(bare):
-        paths = _files(fs, os.path.abspath(bare), False)  # an existing name wins over glob syntax
+    local = protocol == "file"
+    if local and os.path.exists(bare):  # an existing name wins over glob syntax
+        root = os.path.abspath(bare)
+        paths = [] if os.path.isdir(root) else _files(fs, root, False)
+        if not paths:
+            walk.add(root)
     elif any(ch in bare for ch in "*?["):
-        paths = [p for match in fs.glob(bare) for p in _files(fs, match, True)]
-    elif protocol == "file" or not fs.exists(bare):  # a store URL is checked like a local path
+        paths = []
+        for match in fs.glob(bare):
+            if local and os.path.isdir(match):  # with the other local folders: each once
+                walk.add(match, os.path.basename(match).startswith("."), base=_glob_base(bare))
+            else:
+                paths += _files(fs, match, True)
+    elif local or not fs.exists(bare):  # a store URL is checked like a local path
         raise InputNotFound(f"--input {arg}: no such file or folder")
     else:
         paths = _files(fs, bare, False)
+    _take(fs, protocol, paths, found)
+
+
+def _take(fs, protocol: str, paths: list[tuple[str, str | None]], found: Inputs) -> None:
+    """Add ``(path, rule)`` pairs to ``found``: a source, or a skipped file with its rule
+    (the given one, else the name's: not UTF-8, not a video extension)."""
     for path, rule in paths:
         rule = rule or (_NOT_UTF8 if not_utf8(path) else skip_rule(fs, path))
         if rule is None:
@@ -342,9 +275,10 @@ def scan_inputs(args: list[str], exclude: str | None = None) -> Inputs:
     """
     if not args:
         raise UsageError("no inputs: give --input PATH ... and/or --input-list FILE ...")
-    found = Inputs()
+    found, walk = Inputs(), LocalWalk()
     for arg in args:
-        _expand_one(arg, found)
+        _expand_one(arg, found, walk)
+    _take(fsspec.filesystem("file"), "file", walk.run(), found)
     if exclude:
         found.sources = [p for p in found.sources if not _inside(p, exclude)]
         found.skipped = [s for s in found.skipped if not _inside(s.path, exclude)]

@@ -92,7 +92,7 @@ def test_a_source_that_changes_during_the_pass_is_a_retry_row(long_ts, tmp_path)
 
     assert "source_changed" in RETRY_REASONS  # committed to be redone by the next run
     code, message = run_outcome(5, {"split:source_changed": 1}, 0.1)
-    assert code == USAGE and "1 sources changed while they were read" in message
+    assert code == USAGE and "inputs: 1 source changed while being read" in message
 
 
 

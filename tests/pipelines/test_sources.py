@@ -391,3 +391,58 @@ def test_a_fifo_named_like_a_video_is_skipped_not_probed(tmp_path):
     assert [(s.path, s.rule) for s in found.skipped] == [(str(folder / "pipe.mp4"), rule)]
     found = scan_inputs([str(folder / "pipe.mp4"), str(folder / "clip.mp4")])  # named directly
     assert [(s.path, s.rule) for s in found.skipped] == [(str(folder / "pipe.mp4"), rule)]
+
+
+def _linked_tree(tmp_path):
+    """in/{a,b,.hid} with a video each, a sibling folder beside in/, and links inside in/:
+    to b (relative, absolute, through a chain), to .hid, to .., to . and to in/ itself."""
+    folder = tmp_path / "in"
+    for sub, name in (("a", "v1.mkv"), ("b", "v2.mkv"), (".hid", "v3.mkv")):
+        (folder / sub).mkdir(parents=True)
+        (folder / sub / name).write_bytes(b"x")
+    (tmp_path / "sibling").mkdir()
+    (tmp_path / "sibling" / "v4.mkv").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    for name, target in (("lb", "b"), ("lb_abs", str(folder / "b")), ("chain1", "chain2"), ("chain2", "b"),
+                         ("c", ".hid"), ("up", ".."), ("self", "."), ("rootabs", str(folder))):
+        (folder / name).symlink_to(target, target_is_directory=True)
+    return folder
+
+
+def test_a_glob_walks_its_matches_as_one_folder_walk(tmp_path):
+    """A break test: ``--input 'in/*'`` walked each match on its own: b's video came again
+    through lb, lb_abs and the chain, the whole input through self and rootabs, the folder
+    beside it through up, and the hidden folder's video through c (35 sources for 7)."""
+    folder = _linked_tree(tmp_path)
+    above = "a link to a folder that holds the input folder: not followed"
+    hidden = "hidden: a name starting with '.' inside a folder or glob"
+    want = [str(folder / "a" / "v1.mkv"), str(folder / "b" / "v2.mkv")]
+    walked = scan_inputs([str(folder)])
+    assert walked.sources == want
+    assert [(s.path, s.rule) for s in walked.skipped] == [
+        (str(folder / ".hid" / "v3.mkv"), hidden), (str(folder / "c"), hidden),
+        (str(folder / "rootabs"), above), (str(folder / "self"), above), (str(folder / "up"), above)]
+    globbed = scan_inputs([str(folder / "*")])  # fsspec's * matches .hid too
+    assert globbed.sources == want and globbed.skipped == walked.skipped
+
+
+def test_one_folder_named_twice_through_two_paths_is_searched_once(tmp_path):
+    """A break test: ``--input in/b --input in/lb`` gave b's video twice, once under each
+    path. The folder's own path wins, whatever the order."""
+    folder = _linked_tree(tmp_path)
+    for args in ([folder / "b", folder / "lb"], [folder / "lb", folder / "b"]):
+        assert scan_inputs([str(a) for a in args]).sources == [str(folder / "b" / "v2.mkv")]
+    assert scan_inputs([str(folder / "lb")]).sources == [str(folder / "lb" / "v2.mkv")]
+    assert len(scan_inputs([str(folder), str(folder / "self")]).sources) == 2
+
+
+def test_a_listed_fifo_is_skipped_not_probed(tmp_path):
+    """A break test: a FIFO named in --input-list held the run 4 minutes (its probe's two
+    120 s attempts); --input had skipped it."""
+    os.mkfifo(tmp_path / "f.mp4")
+    (tmp_path / "ok.mkv").write_bytes(b"x")
+    (tmp_path / "list.txt").write_text("f.mp4\nok.mkv\n")
+    found = scan_inputs([InputList(str(tmp_path / "list.txt"))])
+    assert found.sources == [str(tmp_path / "ok.mkv")]
+    assert [(s.path, s.rule) for s in found.skipped] == [
+        (str(tmp_path / "f.mp4"), "not a regular file (a FIFO): nothing to read whole")]
