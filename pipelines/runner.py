@@ -39,9 +39,10 @@ from pipelines.raytasks import Workers, ray_workers
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
+from pipelines.unchanged import earlier_manifest, kept_shards
 from pipelines.resources import fit_to_cluster, leave_room_for_tasks
 from pipelines.rows import PassSteps, largest_first, loads, source_weights
-from pipelines.workstore import WorkStore
+from pipelines.workstore import WorkStore, frames_needed
 from schemas import ClipRecord, RejectRecord, write_parquet
 
 # Ray and Ray Data (1-2 s of imports on a 2-core machine) are imported by Runner.run once
@@ -302,6 +303,32 @@ class Runner:
         summary.resumed, summary.earlier = len(sources) - len(todo), len(earlier)
         return summary
 
+    def _post(self, kept: list[ClipRecord], rejects: list[RejectRecord], walls: dict[str, float]):
+        """The clips restored into ``work/clips`` (:func:`restore_work`; lost ones become
+        rows in ``rejects``) and the post stages run on them: ``(kept, post stages' reject
+        rows, shard infos or None)``. When the post stages load no model and read no frame
+        sample, they run first, and a run whose records and shards would be the output's
+        own keeps those shards (:mod:`pipelines.unchanged`; the infos come back) and
+        restores nothing."""
+        post = self.pipeline.post_stages()
+        early = same = None
+        manifest = None if any(s.uses_model for s in post) else earlier_manifest(
+            self.output, self.pipeline.model_dump(mode="json"))
+        if manifest is not None and not frames_needed(post, self.store.root, kept):
+            t = time.perf_counter()
+            early = post_phase(self.pipeline, self.store.root, self.progress, kept)
+            walls["caption"] = time.perf_counter() - t
+            same = kept_shards(self.output, manifest, early[0], self.pipeline.stages[-1].target_mb)
+        if same is None:
+            n = len(kept)
+            kept = restore_work(self.pipeline, self.store, self.progress, kept, rejects, walls,
+                                run=self.workers.on_workers)
+            if early is None or len(kept) != n:  # (again without the clips the restore lost)
+                t = time.perf_counter()
+                early = post_phase(self.pipeline, self.store.root, self.progress, kept)
+                walls["caption"] = time.perf_counter() - t
+        return early[0], early[1], same
+
     def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
         t = time.perf_counter()
         # a module still importing on a preload thread would be half made for an import
@@ -313,20 +340,16 @@ class Runner:
             kept, duplicates = drop_duplicates(records, self.pipeline.stage("dedup"), against=self.dedup_against)
         rejects += duplicates
         walls["dedup"] = time.perf_counter() - t
-        kept = restore_work(self.pipeline, self.store, self.progress, kept, rejects, walls,
-                            run=self.workers.on_workers)
-        t = time.perf_counter()
-        kept, post_rejects = post_phase(self.pipeline, self.store.root, self.progress, kept)
+        kept, post_rejects, same = self._post(kept, rejects, walls)
         rejects += post_rejects
-        walls["caption"] = time.perf_counter() - t
         t = time.perf_counter()
         lease = self.store.lease
         lease.check()  # another run took the output over: it writes the index, not this one
         text = partial(caption_text, variant=self.pipeline.caption_variant())
         try:
-            shards = self.pipeline.stages[-1].write(kept, self.store.clip_file, self.output, text=text,
-                                                    pack=partial(pack_shards, workers=self.workers), staging=lease.owner,
-                                                    before_moves=lease.check)
+            shards = same if same is not None else self.pipeline.stages[-1].write(
+                kept, self.store.clip_file, self.output, text=text, pack=partial(pack_shards, workers=self.workers),
+                staging=lease.owner, before_moves=lease.check)
         except OSError as exc:  # its clips or staged shards gone: a run that took over cleaned them
             if not lease.held():
                 lease.check()

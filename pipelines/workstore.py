@@ -41,7 +41,8 @@ frame sample is needed. Restoring into ``clips/`` first, rather than packing str
 from the old tars, means packing never reads a shard that a new shard of the same name
 is replacing; the price is one extra write and read of each old clip per resumed run
 (3.3 s for the footage run's 42 clips), small beside repacking every shard, which a
-resumed run does anyway. Invariant: a clip the last finished run kept and that is
+resumed run does anyway, unless it would write the output's own records and shards
+(:mod:`pipelines.unchanged`: then neither). Invariant: a clip the last finished run kept and that is
 missing from ``clips/`` is in the shard ``index.parquet`` names, since ``clips/`` is
 only cleaned after that index is written.
 """

@@ -1,0 +1,66 @@
+"""A rerun that would write the very shards its output already holds keeps them.
+
+Without this, the same command run again on a finished output (a cron job over a folder
+where nothing new arrived) copied every kept clip back out of the shards
+(:meth:`pipelines.workstore.WorkStore.restore`) and packed every shard again, byte for
+byte the same: work in proportion to the whole dataset for no change (a new user's
+walk-through). A shard's bytes follow from its samples: each clip's mp4 (named by its
+content-addressed clip id), its record's ``.json`` and its caption text
+(:meth:`curate.shards.ShardWriter.jobs`). So when the records this run would write
+(``index.parquet``, shard names included) equal the earlier run's row for row, and the
+pipeline that turns them into samples is the same, the shards on disk are the ones this
+run would make, and their earlier infos stand. Anything else, including a missing or
+resized shard file, goes the usual way.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+
+from curate import store
+from curate.shards import ShardInfo, plan_shards
+from schemas import ClipRecord
+from schemas.arrow import to_table
+
+
+def earlier_manifest(output: str, pipeline: dict) -> dict | None:
+    """The output's ``manifest.json`` when it was written by this ``pipeline``
+    (``Pipeline.model_dump(mode="json")``); None when absent, unreadable or another's."""
+    try:
+        manifest = json.loads(store.read_bytes(store.join(output, "manifest.json")))
+    except (OSError, ValueError):
+        return None
+    same = manifest.get("pipeline") == json.loads(json.dumps(pipeline))
+    return manifest if same and isinstance(manifest.get("shards"), list) else None
+
+
+def kept_shards(output: str, manifest: dict, kept: list[ClipRecord], target_mb: float) -> list[ShardInfo] | None:
+    """The earlier run's shard infos (from ``manifest``, :func:`earlier_manifest`) when the
+    records ``kept`` (after dedup and the post stages; their ``shard`` is set here, by
+    :func:`curate.shards.plan_shards` at ``target_mb``) would be written as they are in
+    ``index.parquet`` and every shard file is there at its recorded size; else None."""
+    groups = plan_shards(kept, target_mb)
+    try:
+        infos = [ShardInfo(**s) for s in manifest["shards"]]
+    except TypeError:  # another manifest layout
+        return None
+    if [(i.name, i.samples) for i in infos] != [(g[0].shard, len(g)) for g in groups]:
+        return None
+    fs, path = store.filesystem(store.join(output, "index.parquet"))
+    try:
+        with fs.open(path, "rb") as f:
+            earlier = pq.read_table(f)
+    except (OSError, ValueError):
+        return None
+    if not earlier.equals(to_table(ClipRecord, sorted(kept, key=lambda r: r.clip_id))):
+        return None
+    for info in infos:
+        fs, path = store.filesystem(store.join(output, "shards", info.name))
+        try:
+            if fs.size(path) != info.bytes:
+                return None
+        except OSError:
+            return None
+    return infos
