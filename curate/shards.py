@@ -211,8 +211,7 @@ class ShardStage(Stage):
         """
         jobs = self.jobs(records, clip_file, out_dir, text)
         root = store.join(out_dir, "work", STAGING)
-        for leftover in store.listdir(root):  # of runs that stopped while packing
-            store.remove_tree(store.join(root, leftover))
+        remove_leftovers(out_dir)
         staging = store.join(root, staging)
         staged = [replace(j, location=store.join(staging, j.name)) for j in jobs]
         infos = pack(staged) if pack is not None else [write_shard(j) for j in staged]
@@ -224,6 +223,14 @@ class ShardStage(Stage):
         store.remove_empty_folder(root)
         remove_stale(store.join(out_dir, "shards"), len(infos))
         return infos
+
+
+def remove_leftovers(out_dir: str) -> None:
+    """Delete what runs that stopped while packing left under ``<out_dir>/work/shards-next/``."""
+    root = store.join(out_dir, "work", STAGING)
+    for leftover in store.listdir(root):
+        store.remove_tree(store.join(root, leftover))
+    store.remove_empty_folder(root)
 
 
 def remove_stale(shard_dir: str, count: int) -> None:

@@ -24,7 +24,7 @@ import time
 from functools import partial
 
 from curate import guard, parallel, store
-from curate.shards import caption_text
+from curate.shards import caption_text, remove_leftovers, remove_stale
 from curate.dedup.against import check_earlier
 from curate.dedup.stage import drop_duplicates
 from pipelines.commits import SourceCommits
@@ -39,7 +39,7 @@ from pipelines.raytasks import Workers, ray_workers
 from pipelines.report import RunSummary, summarise, write_manifest
 from pipelines.report_html import write_report_safely
 from pipelines.sources import scan_inputs
-from pipelines.unchanged import earlier_manifest, kept_shards
+from pipelines.unchanged import earlier_manifest, kept_shards, packed, packing
 from pipelines.resources import fit_to_cluster, leave_room_for_tasks
 from pipelines.rows import PassSteps, largest_first, loads, source_weights
 from pipelines.workstore import WorkStore, frames_needed
@@ -346,6 +346,11 @@ class Runner:
         lease = self.store.lease
         lease.check()  # another run took the output over: it writes the index, not this one
         text = partial(caption_text, variant=self.pipeline.caption_variant())
+        if same is None:
+            packing(self.store.root)  # cleared once the manifest is written (pipelines/unchanged.py)
+        else:  # kept as they are: only what stopped runs left beside them goes
+            remove_leftovers(self.output)
+            remove_stale(store.join(self.output, "shards"), len(same))
         try:
             shards = same if same is not None else self.pipeline.stages[-1].write(
                 kept, self.store.clip_file, self.output, text=text, pack=partial(pack_shards, workers=self.workers),
@@ -364,6 +369,7 @@ class Runner:
         summary.head_start_sources, summary.ray = self.head_taken, self.workers.ray
         write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources, self.codecs, self.dedup_against)
+        packed(self.store.root)
         with self.progress.step("writing report.html"):
             write_report_safely(self.output, frames=self.workers.thumbnail_frames)
         if not self.pipeline.keep_work:  # everything is written: work/clips is a second copy

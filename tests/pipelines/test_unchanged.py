@@ -1,5 +1,6 @@
 """A rerun that would write the output's own shards keeps them (pipelines/unchanged.py)."""
 
+import hashlib
 import json
 import os
 
@@ -70,3 +71,52 @@ def test_another_pipeline_writes_its_own_samples(source, tmp_path):
     run_pipeline(other, [source], str(out), progress=False)
     again = _manifest(out)
     assert "restore" in again["timings"]["phase_wall_s"] and again["pipeline"] != first["pipeline"]
+
+
+def test_a_run_stopped_while_writing_shards_is_never_kept(source, tmp_path, monkeypatch):
+    """A break test: a run with other captions killed after its shard moves, before its
+    index and manifest, left shards of its own captions (the same sizes: tar pads to
+    10 KiB) beside the earlier run's index and manifest, and the next run kept them. Its
+    mark stays until a manifest is written, so the next run packs again."""
+    import pipelines.runner as runner
+
+    out = tmp_path / "out"
+    first_pipe = make_pipeline(TEST_OVERRIDES)
+    run_pipeline(first_pipe, [source], str(out), progress=False)
+    first = _manifest(out)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # stands for the kill: the shards are moved, nothing after
+    monkeypatch.setattr(runner, "write_parquet", killed)
+    other = make_pipeline({**TEST_OVERRIDES, "caption": {"pan_threshold": 0.002, "zoom_threshold": 0.002}})
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(other, [source], str(out), progress=False)
+    monkeypatch.undo()
+    shard = out / "shards" / first["shards"][0]["name"]
+    assert hashlib.sha256(shard.read_bytes()).hexdigest() != first["shards"][0]["sha256"]  # other captions
+    assert shard.stat().st_size == first["shards"][0]["bytes"]  # at the same size
+    assert (out / "work" / "packing").exists()
+    assert earlier_manifest(str(out), first_pipe.model_dump(mode="json")) is None
+
+    run_pipeline(first_pipe, [source], str(out), progress=False)
+    assert _manifest(out)["shards"] == first["shards"] and not (out / "work" / "packing").exists()
+    assert hashlib.sha256(shard.read_bytes()).hexdigest() == first["shards"][0]["sha256"]
+
+
+def test_kept_shards_lose_what_stopped_runs_left_beside_them(source, tmp_path):
+    """A break test: keeping the shards skipped the writer's clean-up, so a stale
+    ``shard-000009.tar`` (duplicate samples for a ``shards/*.tar`` reader), a ``.part``
+    file and a stopped run's staged copies stayed for good."""
+    out = tmp_path / "out"
+    pipeline = make_pipeline(TEST_OVERRIDES)
+    run_pipeline(pipeline, [source], str(out), progress=False)
+    first = _manifest(out)["shards"]
+    shards = out / "shards"
+    (shards / "shard-000009.tar").write_bytes((shards / first[0]["name"]).read_bytes())
+    (shards / "shard-000000.tar.part").write_bytes(b"x")
+    (out / "work" / "shards-next" / "someone").mkdir(parents=True)
+    (out / "work" / "shards-next" / "someone" / "shard-000000.tar").write_bytes(b"x")
+    run_pipeline(pipeline, [source], str(out), progress=False)
+    assert "restore" not in _manifest(out)["timings"]["phase_wall_s"]
+    assert sorted(p.name for p in shards.iterdir()) == [s["name"] for s in first]
+    assert not (out / "work" / "shards-next").exists()
