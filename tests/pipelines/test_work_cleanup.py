@@ -230,6 +230,14 @@ def test_s3_output_is_cleaned_and_resumes_with_an_added_input(s3, kept, videos, 
     got = {k.rsplit("/", 1)[1]: fs.cat_file(f"{s3.bucket}/{k}") for k in s3.files("clean/shards")}
     assert got == _shards(kept)
     assert not [k for k in s3.files("clean") if k.startswith("clean/work/clips/")]
+    # the same command again: nothing new, the shards are kept (pipelines/unchanged.py)
+    modified = {k: fs.info(f"{s3.bucket}/{k}")["LastModified"] for k in s3.files("clean/shards")}
+    cli(videos["a"], videos["b"])
+    fs.invalidate_cache()
+    assert {k: fs.info(f"{s3.bucket}/{k}")["LastModified"] for k in s3.files("clean/shards")} == modified
+    manifest = json.loads(fs.cat_file(f"{s3.bucket}/clean/manifest.json"))
+    assert "restore" not in manifest["timings"]["phase_wall_s"]
+    assert "clean/work/packing" not in s3.files("clean/work")
 
 
 def test_frame_samples_are_needed_for_vlm_caption_cache_misses_only(tmp_path):
