@@ -51,3 +51,30 @@ def clip_id(source_id: str, start_frame: int, end_frame: int, settings: dict) ->
 def text_id(text: str) -> str:
     """Short stable hex id of a string (used for commit file names of source paths)."""
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+# Query parameters that sign a web address rather than name what it serves: S3 (and
+# Google's XML API) presigned URLs, whole prefixes; with a ``Signature``, those of S3's
+# older form, CloudFront and Google's; with a ``sig``, an Azure SAS token's.
+_SIGNING_PREFIXES = ("x-amz-", "x-goog-")
+_WITH_SIGNATURE = {"signature", "expires", "awsaccesskeyid", "googleaccessid", "key-pair-id", "policy"}
+_WITH_SIG = {"sig", "se", "st", "sp", "sv", "sr", "spr", "srt", "ss", "si", "sdd", "skoid", "sktid",
+             "skt", "ske", "sks", "skv", "saoid", "suoid", "scid"}
+
+
+def source_key(path: str) -> str:
+    """What names a source across runs: ``path`` itself, or for an ``http(s)://`` address
+    the address without its fragment and signing query parameters (the names above), so
+    a presigned URL signed again (a new ``X-Amz-Signature``) is the same source, not a new
+    one curated twice (a break test: its earlier clips became duplicates). Other
+    parameters (``?id=123``, ``versionId``) stay: they name what is served."""
+    if not path.lower().startswith(("http://", "https://")):
+        return path
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(path)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = {k.lower() for k, _ in query}
+    drop = (_WITH_SIGNATURE if "signature" in names else set()) | (_WITH_SIG if "sig" in names else set())
+    kept = [(k, v) for k, v in query if not k.lower().startswith(_SIGNING_PREFIXES) and k.lower() not in drop]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from curate.ids import source_key
 from pipelines.exits import InputNotFound, UsageError
 from pipelines.walk import HIDDEN, LocalWalk, special_rule
 
@@ -282,8 +283,11 @@ def scan_inputs(args: list[str], exclude: str | None = None) -> Inputs:
     if exclude:
         found.sources = [p for p in found.sources if not _inside(p, exclude)]
         found.skipped = [s for s in found.skipped if not _inside(s.path, exclude)]
-    sources = sorted(set(found.sources))
-    taken = set(sources)
+    by_key: dict[str, str] = {}
+    for path in sorted(set(found.sources)):  # one address signed twice is one source: the first
+        by_key.setdefault(source_key(path), path)
+    sources = sorted(by_key.values())
+    taken = set(found.sources)
     skipped = sorted({s for s in found.skipped if s.path not in taken}, key=lambda s: s.path)
     if not sources:
         why = "; ".join(f"{os.path.basename(s.path)}: {s.rule}" for s in skipped[:5])

@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 from curate import store
 from curate.captioning.cache import CaptionCache
 from curate.extract import clip_path
-from curate.ids import text_id
+from curate.ids import source_key, text_id
 from curate.shards import unpack_clips
 from curate.stage import Stage
 from curate.tasks import ClipTask, file_stamp, stamp_changed
@@ -187,7 +187,7 @@ class WorkStore:
 
     @staticmethod
     def _name(source_path: str, retry: bool = False) -> str:
-        return f"{text_id(source_path)}{'.retry' if retry else ''}.json"
+        return f"{text_id(source_key(source_path))}{'.retry' if retry else ''}.json"
 
     def _path(self, source_path: str, retry: bool = False) -> str:
         return store.join(self.sources_dir, self._name(source_path, retry))

@@ -175,3 +175,41 @@ def test_stamps_of_two_machines_compare_by_size_only():
     assert stamp_changed((100, 5, "node-a"), (100, 9, "node-a"))
     assert stamp_changed((100, 5, "node-a"), (101, 5, "node-b"))
     assert not stamp_changed(None, (100, 5, "node-a")) and not stamp_changed((100, 5, "node-a"), None)
+
+
+def test_a_presigned_address_signed_again_is_the_same_source(long_ts, tmp_path):
+    """A break test: the same object under a new ``X-Amz-Signature`` was a new source on the
+    same output, curated again, its earlier clips turned into duplicates. Signing
+    parameters are no part of a source's name (``curate.ids.source_key``); parameters
+    that name what is served stay."""
+    import functools
+    import http.server
+    import threading
+
+    from curate.ids import source_key
+
+    assert source_key("https://h/a.mp4?X-Amz-Signature=1&X-Amz-Expires=9&versionId=7#t=2") == \
+        "https://h/a.mp4?versionId=7"
+    assert source_key("https://h/a.mp4?sv=1&se=2&sp=r&sig=3") == "https://h/a.mp4"
+    assert source_key("https://h/watch?id=123&st=40") == "https://h/watch?id=123&st=40"  # no sig: st stays
+    assert source_key("/data/a.mp4?x=1") == "/data/a.mp4?x=1"
+
+    path, whole = long_ts
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "clip.ts").write_bytes(whole)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/clip.ts?X-Amz-Expires=600&X-Amz-Signature="
+    out, pipeline = tmp_path / "out", make_pipeline(TEST_OVERRIDES)
+    try:
+        first = run_pipeline(pipeline, [url + "aaa", url + "bbb"], str(out), progress=False)
+        assert first.sources == 1 and first.clips_kept >= 2
+        again = run_pipeline(pipeline, [url + "ccc"], str(out), progress=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert again.resumed == 1 and again.clips_kept == first.clips_kept
+    assert pq.read_table(out / "rejects.parquet").num_rows == 0  # no duplicate of itself
+    assert "per_source" not in json.loads((out / "manifest.json").read_text())["timings"]["phase_wall_s"]
