@@ -269,7 +269,11 @@ class WorkStore:
         return out
 
     def load(self, source_paths: list[str]) -> tuple[list[ClipRecord], list[RejectRecord], dict[str, float], dict[str, float]]:
-        """Records, reject rows, summed stage timings and source durations (s) of ``source_paths``."""
+        """Records, reject rows, summed stage timings and source durations (s) of
+        ``source_paths``. A source committed under another address of the same name (a
+        presigned URL signed again: :func:`curate.ids.source_key`) gets the address given
+        now in its records and rows: the earlier one may have expired, and a clip encoded
+        again from its source span reads this one."""
         records, rejects, timings, durations = [], [], {}, {}
         unread = [p for p in source_paths if self._name(p) not in self._blobs]
         got = dict(zip(unread, store.read_many([self._path(p, retry=self._name(p) not in self._committed)
@@ -278,8 +282,14 @@ class WorkStore:
         for path, blob in zip(source_paths, blobs):
             data = json.loads(blob)
             durations[path] = data.get("duration_s", 0.0)
-            records += [ClipRecord.model_validate(r) for r in data["records"]]
-            rejects += [RejectRecord.model_validate(r) for r in data["rejects"]]
+            recs = [ClipRecord.model_validate(r) for r in data["records"]]
+            rows = [RejectRecord.model_validate(r) for r in data["rejects"]]
+            if data.get("path", path) != path:
+                for rec in recs:
+                    rec.source.path = path
+                rows = [r.model_copy(update={"source_path": path}) for r in rows]
+            records += recs
+            rejects += rows
             for k, v in data["timings"].items():
                 timings[k] = timings.get(k, 0.0) + v
         return records, rejects, timings, durations

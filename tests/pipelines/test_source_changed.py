@@ -211,5 +211,7 @@ def test_a_presigned_address_signed_again_is_the_same_source(long_ts, tmp_path):
         server.shutdown()
         server.server_close()
     assert again.resumed == 1 and again.clips_kept == first.clips_kept
+    # the index names the address given now (the earlier signature may have expired)
+    assert {r["source"]["path"] for r in pq.read_table(out / "index.parquet").to_pylist()} == {url + "ccc"}
     assert pq.read_table(out / "rejects.parquet").num_rows == 0  # no duplicate of itself
     assert "per_source" not in json.loads((out / "manifest.json").read_text())["timings"]["phase_wall_s"]
