@@ -225,6 +225,16 @@ class ShardStage(Stage):
         return infos
 
 
+def keep_shards(out_dir: str, infos: list[ShardInfo]) -> list[ShardInfo]:
+    """Keep the shards ``infos`` already in ``<out_dir>/shards/`` as this run's (a rerun
+    that would write them again: :mod:`pipelines.unchanged`), with the clean-up
+    :meth:`ShardStage.write` does: what runs that stopped while packing left, and shards
+    past the last. Returns ``infos``."""
+    remove_leftovers(out_dir)
+    remove_stale(store.join(out_dir, "shards"), len(infos))
+    return infos
+
+
 def remove_leftovers(out_dir: str) -> None:
     """Delete what runs that stopped while packing left under ``<out_dir>/work/shards-next/``."""
     root = store.join(out_dir, "work", STAGING)

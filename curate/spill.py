@@ -55,8 +55,6 @@ class FrameSpill:
     back converts and encodes exactly like the one written.
     """
 
-    _TAGS = COLOUR_TAGS
-
     def __init__(self, path: str, width: int, height: int, memory_mb: float = 128.0):
         self.path, self.width, self.height = path, width, height
         self.frame_bytes = width * height * 3 // 2
@@ -64,7 +62,7 @@ class FrameSpill:
         self.in_memory = self.memory_bytes // self.frame_bytes  # frames kept in RAM (set again by the first)
         self.count = 0
         self._tag_starts: list[int] = []  # first frame of each run of frames with the same tags
-        self._tag_runs: list[tuple[int, ...]] = []  # those tags, in _TAGS order
+        self._tag_runs: list[tuple[int, ...]] = []  # those tags, in COLOUR_TAGS order
         self._held: list[av.VideoFrame | np.ndarray] = []
         self._wfd: int | None = None  # write side: unbuffered os.write, so readers see each frame at once
         self._fd: int | None = None  # read side, opened once; os.pread is safe across threads
@@ -74,7 +72,7 @@ class FrameSpill:
         if frame.format.name != "yuv420p" or (frame.width, frame.height) != (self.width, self.height):
             raise ValueError(f"expected yuv420p {self.width}x{self.height}, got "
                              f"{frame.format.name} {frame.width}x{frame.height}")
-        tags = tuple(int(getattr(frame, k)) for k in self._TAGS)
+        tags = tuple(int(getattr(frame, k)) for k in COLOUR_TAGS)
         if not self._tag_runs or self._tag_runs[-1] != tags:
             self._tag_starts.append(self.count)
             self._tag_runs.append(tags)
@@ -117,7 +115,7 @@ class FrameSpill:
                 frame = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
             else:  # a chroma plane starts mid-row of the array: only from_ndarray reads that
                 frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-        for k, v in zip(self._TAGS, self._tag_runs[bisect_right(self._tag_starts, i) - 1]):
+        for k, v in zip(COLOUR_TAGS, self._tag_runs[bisect_right(self._tag_starts, i) - 1]):
             setattr(frame, k, v)
         return frame
 

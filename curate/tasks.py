@@ -127,3 +127,11 @@ def stamp_changed(before: tuple | None, now: tuple | None) -> bool:
     if before is None or now is None:
         return False
     return before[0] != now[0] or (before[2] == now[2] and before[1] != now[1])
+
+
+def changed_detail(before: tuple, now: tuple) -> str:
+    """The ``source_changed`` row's detail from a file's stamps (:func:`file_stamp`) when
+    it was read and now."""
+    what = (f"{before[0]} bytes when it was read, {now[0]} now" if before[0] != now[0]
+            else "the same size but modified since it was read")
+    return f"{what} (a file still being copied, or rewritten): the next run curates it again"

@@ -17,9 +17,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from curate.tasks import ClipTask, file_stamp, stamp_changed
+from curate.tasks import ClipTask, changed_detail, file_stamp, stamp_changed
 from pipelines.progress import Progress
-from pipelines.rows import changed_detail
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord
 

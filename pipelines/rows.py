@@ -24,7 +24,7 @@ from typing import Any
 from curate.ids import clip_id
 from curate.scratch import owned_dir
 from curate.stage import RejectError, Stage, reject_for
-from curate.tasks import ClipTask, SourceTask, file_stamp, stamp_changed
+from curate.tasks import ClipTask, SourceTask, changed_detail, file_stamp, stamp_changed
 
 def dumps(task: Any) -> bytes:
     """Serialise a task for a Ray Data row."""
@@ -206,13 +206,6 @@ class SplitExtract(FanOut):
                 yield {"task": dumps(finish_fan_out(job.task, [])[0])}
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
-
-
-def changed_detail(before: tuple, now: tuple) -> str:
-    """The ``source_changed`` row's detail from the file's stamps when it was read and now."""
-    what = (f"{before[0]} bytes when it was read, {now[0]} now" if before[0] != now[0]
-            else "the same size but modified since it was read")
-    return f"{what} (a file still being copied, or rewritten): the next run curates it again"
 
 
 def _strip(row: dict) -> dict:

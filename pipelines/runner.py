@@ -24,7 +24,7 @@ import time
 from functools import partial
 
 from curate import guard, parallel, store
-from curate.shards import caption_text, remove_leftovers, remove_stale
+from curate.shards import caption_text, keep_shards
 from curate.dedup.against import check_earlier
 from curate.dedup.stage import drop_duplicates
 from pipelines.commits import SourceCommits
@@ -348,11 +348,8 @@ class Runner:
         text = partial(caption_text, variant=self.pipeline.caption_variant())
         if same is None:
             packing(self.store.root)  # cleared once the manifest is written (pipelines/unchanged.py)
-        else:  # kept as they are: only what stopped runs left beside them goes
-            remove_leftovers(self.output)
-            remove_stale(store.join(self.output, "shards"), len(same))
         try:
-            shards = same if same is not None else self.pipeline.stages[-1].write(
+            shards = keep_shards(self.output, same) if same is not None else self.pipeline.stages[-1].write(
                 kept, self.store.clip_file, self.output, text=text, pack=partial(pack_shards, workers=self.workers),
                 staging=lease.owner, before_moves=lease.check)
         except OSError as exc:  # its clips or staged shards gone: a run that took over cleaned them

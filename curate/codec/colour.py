@@ -30,9 +30,9 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace, VideoReformatter
 
 HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
+"""Transfer functions (FFmpeg names) of HDR video: PQ and HLG."""
 COLOUR_TAGS = ("color_range", "colorspace", "color_primaries", "color_trc")
 """A frame's colour tags (``av.VideoFrame`` attributes) that a copy of it must keep."""
-"""Transfer functions (FFmpeg names) of HDR video: PQ and HLG."""
 
 # AVColorSpace (frame tags) -> swscale matrix; anything else decodes as BT.601.
 _SWS_MATRIX = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601, 6: Colorspace.ITU601,
