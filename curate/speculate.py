@@ -28,6 +28,8 @@ is false): no speculation.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import os
 import pickle
@@ -124,11 +126,22 @@ class Speculator:
         return path
 
 
+_KEY = os.urandom(32)  # this process's: a clip file is read back by the pass that wrote it
+_DIGEST = hashlib.sha256().digest_size
+
+
 def load_clip(path: str, source, span, n_in_source: int):
-    """The speculative clip task pickled at ``path``, given the final ``source`` record
-    (:class:`schemas.SourceInfo`), ``span`` and clip count of its source."""
+    """The speculative clip task pickled at ``path`` by :func:`dump_clip` in this process,
+    given the final ``source`` record (:class:`schemas.SourceInfo`), ``span`` and clip
+    count of its source. The file is unpickled only when its HMAC-SHA256 under this
+    process's key holds: bytes that another process wrote or changed in the scratch folder
+    are never unpickled (ValueError)."""
     with open(path, "rb") as f:
-        clip = pickle.load(f)  # noqa: S301 - written by dump_clip in this pass's own scratch folder
+        blob = f.read()
+    mac, data = blob[:_DIGEST], blob[_DIGEST:]
+    if not hmac.compare_digest(mac, hmac.new(_KEY, data, hashlib.sha256).digest()):
+        raise ValueError(f"{path}: not a clip task this pass wrote")
+    clip = pickle.loads(data)  # noqa: S301 - authenticated above: this process's own bytes
     clip.source, clip.span, clip.n_in_source = source, span, n_in_source
     clip.record = clip.record.model_copy(update={"source": source, "span": span})
     if clip.reject_row is not None:  # a fused stage (e.g. filter) dropped it: the final span too
@@ -137,8 +150,10 @@ def load_clip(path: str, source, span, n_in_source: int):
 
 
 def dump_clip(clip, out: str) -> str:
-    """Pickle a speculative clip task into folder ``out``; returns the file's path."""
+    """Pickle a speculative clip task into folder ``out``, behind its HMAC under this
+    process's key (:func:`load_clip`); returns the file's path."""
+    data = pickle.dumps(clip, protocol=pickle.HIGHEST_PROTOCOL)
     path = os.path.join(out, "clip.pkl")
     with open(path, "wb") as f:
-        pickle.dump(clip, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.write(hmac.new(_KEY, data, hashlib.sha256).digest() + data)
     return path

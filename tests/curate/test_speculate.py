@@ -114,3 +114,26 @@ def test_no_preview_for_transnetv2():
     assert not det.can_preview
     with pytest.raises(RuntimeError, match="at the end"):
         det.preview(0)
+
+
+def test_a_clip_file_this_pass_did_not_write_is_never_unpickled(tmp_path):
+    """Encoded-ahead clip tasks go through the pass's scratch folder: one whose bytes
+    another process wrote or changed there is refused before unpickling."""
+    import pickle
+
+    from curate.speculate import dump_clip, load_clip
+
+    class Boom:
+        def __reduce__(self):  # would run at unpickling
+            return (exec, ("raise SystemExit('unpickled')",))
+
+    path = dump_clip({"clip": 1}, str(tmp_path))
+    blob = bytearray(open(path, "rb").read())
+    blob[-2] ^= 0xFF  # changed in place
+    open(path, "wb").write(bytes(blob))
+    with pytest.raises(ValueError, match="not a clip task this pass wrote"):
+        load_clip(path, None, None, 1)
+    with open(path, "wb") as f:  # written by someone else, without this process's key
+        f.write(bytes(32) + pickle.dumps(Boom()))
+    with pytest.raises(ValueError, match="not a clip task this pass wrote"):
+        load_clip(path, None, None, 1)
