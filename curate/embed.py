@@ -1,7 +1,7 @@
 """Embed stage: a perceptual hash and an edit-robust signature for every clip.
 
 Both feed near-duplicate detection (:mod:`curate.dedup`). Black bars (letterbox,
-pillarbox) are cut off first (:func:`curate.dedup.signature.content_box`), so a padded
+pillarbox) are cut off first (:func:`curate.dedup.pads.content_box`), so a padded
 re-upload hashes like its source. The pHash (:mod:`curate.phash`) comes from the frame
 sample; the signature (:mod:`curate.dedup.signature`) from the motion sample (luma at a
 few fps), or from the frame sample's luma when there is no motion sample.
@@ -15,20 +15,15 @@ import numpy as np
 from pydantic import Field
 
 from curate.dedup import signature
+from curate.dedup.pads import bt601_luma, content_box
 from curate.phash import clip_phash
 from curate.stage import Stage
 from curate.tasks import ClipTask
 
 
-def _luma(frames: np.ndarray) -> np.ndarray:
-    """BT.601 luma of ``(N, H, W, 3) uint8`` RGB frames as ``(N, H, W) uint8``."""
-    y = frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
-    return np.clip(np.rint(y), 0, 255).astype(np.uint8)
-
-
 def picture_share(box: tuple[int, int, int, int], h: int, w: int) -> float:
     """Share of an ``h x w`` frame (pixels) inside its letterbox and pillarbox bars, 0..1:
-    the content box ``(y0, y1, x0, x1)`` (:func:`curate.dedup.signature.content_box`) counted
+    the content box ``(y0, y1, x0, x1)`` (:func:`curate.dedup.pads.content_box`) counted
     along an axis only where its pads on the two sides are alike (within 2 % of the side,
     at least 2 pixels), as bars are; a flat sky or a dark ground cut from one side only is
     picture. Rounded to 4 decimals."""
@@ -53,14 +48,14 @@ class EmbedStage(Stage):
     signature_frames: int = Field(12, ge=1, le=64)
 
     def process(self, task: ClipTask) -> ClipTask:
-        y0, y1, x0, x1 = signature.content_box(_luma(task.frames))
+        y0, y1, x0, x1 = content_box(task.frames)
         task.record.picture_share = picture_share((y0, y1, x0, x1), *task.frames.shape[1:3])
         task.record.phash = clip_phash(task.frames[:, y0:y1, x0:x1], self.hash_frames)
         if self.signature:
             if task.motion is not None and len(task.motion):
                 luma, times = task.motion, task.motion_times
             else:
-                luma, times = _luma(task.frames), task.frame_times
+                luma, times = bt601_luma(task.frames), task.frame_times
             sig = signature.make(luma, list(times), self.signature_size, self.signature_frames)
             task.record.dedup_signature = signature.encode(sig)
         return task

@@ -2,7 +2,7 @@
 
 A clip's signature is its motion sample (luma frames at about 4 fps, see
 :mod:`curate.extract`) with the pads of letterboxed or pillarboxed copies (black bars, or
-bars of any flat colour) cut off (:func:`content_box`), each frame resized to ``size x size`` pixels (48 by default),
+bars of any flat colour) cut off (:func:`curate.dedup.pads.content_box`), each frame resized to ``size x size`` pixels (48 by default),
 at most ``max_frames`` frames evenly thinned in time. :mod:`curate.dedup.verify` compares
 two signatures with a search over crop scale, position and time offset.
 
@@ -28,10 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-BLACK_LEVEL = 24.0  # luma of bars; rows/columns whose bright pixels stay under it are border
-FLAT_RANGE = 8.0  # luma levels: rows/columns whose values (2nd-98th percentile) stay this close are a pad
-MAX_BORDER = 0.4  # at most this share of the height (width) is cut from each side
-
+from curate.dedup.pads import content_box
 
 @dataclass
 class Signature:
@@ -39,81 +36,6 @@ class Signature:
 
     thumbs: np.ndarray
     step_s: float
-
-
-def _span(content: np.ndarray) -> tuple[int, int]:
-    """First and one past the last True of a row (column) mask, at most ``MAX_BORDER`` of
-    it cut from each side; the whole range when nothing is True."""
-    on = np.flatnonzero(content)
-    n = len(content)
-    if len(on) == 0:
-        return 0, n
-    lo, hi = int(on[0]), int(on[-1]) + 1
-    limit = int(n * MAX_BORDER)
-    return min(lo, limit), max(hi, n - limit)
-
-
-def _content(luma: np.ndarray, axis: int, level: float, flat: float) -> np.ndarray:
-    """Which rows (``axis`` 1) or columns (``axis`` 2) of ``(T, H, W)`` luma hold picture:
-    not black (the 90th percentile of their brightest value over time over ``level``) and
-    not flat (their values over time spread over more than ``flat`` levels, 2nd to 98th
-    percentile, so codec ringing at a pad's edge does not count)."""
-    brightest = luma.max(axis=0)
-    (peak,) = row_percentiles(brightest if axis == 1 else brightest.T, (90,))
-    lines = np.moveaxis(luma, axis, 0).reshape(luma.shape[axis], -1)
-    lo, hi = row_percentiles(lines, (2, 98))
-    return (peak > level) & (hi - lo > flat)
-
-
-def row_percentiles(lines: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
-    """``np.percentile(lines, qs, axis=1)`` of ``(R, N) uint8`` rows (``N`` >= 1), the same
-    ``(len(qs), R) float64`` values bit for bit (numpy's default ``linear`` method), from
-    per-row counts of the 256 levels instead of a partial sort of each row: 4-5x faster
-    on a clip's motion sample (the pad search of :func:`content_box` had spent 0.5 s of
-    the footage run's CPU in numpy's partial sort). Raises ValueError for other dtypes or
-    an empty array."""
-    if lines.dtype != np.uint8 or lines.ndim != 2 or not lines.size:
-        raise ValueError(f"expected (R, N) uint8 rows with R, N >= 1, got {lines.shape} {lines.dtype}")
-    rows, n = lines.shape
-    # one bincount over (row, level) codes: a call per row had cost 5 % of a short clip's pass
-    codes = (np.arange(rows, dtype=np.intp)[:, None] << 8) | lines
-    below = np.bincount(codes.ravel(), minlength=rows * 256).reshape(rows, 256).cumsum(axis=1)
-    out = np.empty((len(qs), rows), np.float64)
-    for i, q in enumerate(qs):
-        virtual = (n - 1) * np.true_divide(q, 100)  # numpy's linear method, step by step
-        first = min(int(np.floor(virtual)), n - 1)
-        a = (below <= first).sum(axis=1).astype(np.uint8)  # order statistic `first` of each row
-        b = (below <= min(first + 1, n - 1)).sum(axis=1).astype(np.uint8)
-        gamma = virtual - np.floor(virtual)
-        diff = b - a
-        out[i] = a + diff * gamma
-        np.subtract(b, diff * (1 - gamma), out=out[i], where=gamma >= 0.5)
-    return out
-
-
-def content_box(luma: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE) -> tuple[int, int, int, int]:
-    """``(y0, y1, x0, x1)`` of the picture inside the pads of ``(T, H, W)`` (or ``(H, W)``)
-    ``uint8`` luma frames.
-
-    A row (column) is pad when it is black (the 90th percentile of its brightest value
-    over time at or below ``level``) or flat (its values over time within ``flat`` luma
-    levels: grey, white or coloured bars); only rows (columns) at the edges are cut, at
-    most 40 % of each side. Rows are judged inside the columns kept and columns inside the
-    rows kept, in turn until the box holds, so a flat sky is cut alike from a clip and
-    from its pillarboxed copy (whose sky rows hold the bars too). A blank or flat clip
-    keeps its whole frame.
-    """
-    luma = luma[None] if luma.ndim == 2 else luma
-    h, w = luma.shape[1:]
-    box = (0, h, 0, w)
-    for _ in range(4):  # rows judged inside the columns kept and back, until nothing moves
-        y0, y1, x0, x1 = box
-        ys = _span(_content(luma[:, :, x0:x1], 1, level, flat))
-        xs = _span(_content(luma[:, ys[0]:ys[1]], 2, level, flat))
-        if (*ys, *xs) == box:
-            break
-        box = (*ys, *xs)
-    return box
 
 
 def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int = 12) -> Signature:

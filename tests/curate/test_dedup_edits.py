@@ -6,7 +6,7 @@ import pytest
 
 from curate.dedup import DedupStage
 from curate.dedup.clusters import bucket_pairs
-from curate.dedup.signature import content_box, decode, encode, gist, read_gist, row_percentiles
+from curate.dedup.signature import decode, encode, gist, read_gist
 from curate.dedup.verify import distance
 from support.edited import EDIT_LIMIT, FPS, crop_bright, crop_quarter, gamma, grey_pillarbox, half, hflip, letterbox, turned
 from support.edited import clip as _clip
@@ -14,46 +14,6 @@ from support.edited import wall as _wall
 from support.edited import record as _record
 from support.edited import sig as _sig
 from support.synth import render
-
-
-@pytest.mark.parametrize("kind", ["noise", "three_levels", "constant", "one_column"])
-def test_row_percentiles_are_numpys_bit_for_bit(kind):
-    rng = np.random.default_rng(5)
-    for _ in range(60):
-        rows, n = int(rng.integers(1, 30)), 1 if kind == "one_column" else int(rng.integers(2, 400))
-        lines = {"noise": rng.integers(0, 256, (rows, n)), "three_levels": rng.integers(0, 3, (rows, n)) * 127,
-                 "constant": np.full((rows, n), int(rng.integers(0, 256))),
-                 "one_column": rng.integers(0, 256, (rows, n))}[kind].astype(np.uint8)
-        for qs in [(90,), (2, 98), (0, 50, 100)]:
-            want = np.percentile(lines, list(qs), axis=1)
-            got = row_percentiles(lines, qs)
-            assert got.dtype == np.float64 and got.shape == (len(qs), rows)
-            assert np.array_equal(got.view(np.int64), want.view(np.int64)), (rows, n, qs)
-
-
-def test_content_box_finds_letterbox_and_pillarbox_bars():
-    frames = _clip(2.0)
-    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in letterbox(frames, 18)])
-    assert content_box(luma) == (18, 18 + 144, 0, 256)
-    side = np.pad(luma, ((0, 0), (0, 0), (30, 30)))
-    assert content_box(side) == (18, 162, 30, 30 + 256)
-    assert content_box(np.zeros((3, 40, 50), np.uint8)) == (0, 40, 0, 50)  # blank: whole frame
-
-
-def test_content_box_cuts_a_flat_sky_alike_from_a_clip_and_its_pillarboxed_copy():
-    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in _clip(2.0)])
-    luma[:, :50] = 200  # a clear sky over the top third of the picture
-    copy = np.pad(luma, ((0, 0), (0, 0), (40, 40)))  # black pillarbox
-    y0, y1, x0, x1 = content_box(luma)
-    assert (y0, y1, x0, x1) == (50, 144, 0, 256)
-    assert content_box(copy) == (y0, y1, x0 + 40, x1 + 40)
-
-
-@pytest.mark.parametrize("level", [60, 128, 235])
-def test_content_box_finds_flat_bars_of_any_grey(level):
-    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in grey_pillarbox(_clip(2.0), 40, level)])
-    assert content_box(luma) == (0, 144, 40, 40 + 256)
-    assert content_box(np.full((3, 40, 50), level, np.uint8)) == (0, 40, 0, 50)  # flat clip: whole frame
 
 
 def test_signature_round_trips_through_its_record_string():

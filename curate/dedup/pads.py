@@ -1,0 +1,120 @@
+"""The pad search: the picture inside letterbox and pillarbox bars of a clip's frames.
+
+A row (column) of a clip is *pad* when it is black over the whole clip (the 90th
+percentile of its brightest value over time at or below a level) or flat (its values over
+time within a few luma levels, 2nd to 98th percentile, so codec ringing at a bar's edge
+does not count: grey, white or coloured bars). Only rows (columns) at the edges are cut,
+at most :data:`MAX_BORDER` of each side. Used by the dedup signature
+(:mod:`curate.dedup.signature`) and the pHash (:mod:`curate.embed`), so a padded
+re-upload hashes like its source.
+
+Only edge lines are judged until a picture line is found from each side (a line's
+verdict depends on that line's values alone): a clip without bars costs two rows and two
+columns, not every line of every frame. The box is the one judging every line gives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BLACK_LEVEL = 24.0  # luma of bars; rows/columns whose bright pixels stay under it are border
+FLAT_RANGE = 8.0  # luma levels: rows/columns whose values (2nd-98th percentile) stay this close are a pad
+MAX_BORDER = 0.4  # at most this share of the height (width) is cut from each side
+
+
+def bt601_luma(frames: np.ndarray) -> np.ndarray:
+    """BT.601 luma ``rint(0.299 R + 0.587 G + 0.114 B)`` of ``(..., 3) uint8`` RGB as
+    ``(...) uint8`` (float64 arithmetic, so the values do not depend on how much of a frame
+    is converted at once)."""
+    y = frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
+    return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+
+
+def row_percentiles(lines: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """``np.percentile(lines, qs, axis=1)`` of ``(R, N) uint8`` rows (``N`` >= 1), the same
+    ``(len(qs), R) float64`` values bit for bit (numpy's default ``linear`` method), from
+    per-row counts of the 256 levels instead of a partial sort of each row (4-5x faster on
+    a clip's motion sample). Raises ValueError for other dtypes or an empty array."""
+    if lines.dtype != np.uint8 or lines.ndim != 2 or not lines.size:
+        raise ValueError(f"expected (R, N) uint8 rows with R, N >= 1, got {lines.shape} {lines.dtype}")
+    rows, n = lines.shape
+    # one bincount over (row, level) codes: a call per row had cost 5 % of a short clip's pass
+    codes = (np.arange(rows, dtype=np.intp)[:, None] << 8) | lines
+    below = np.bincount(codes.ravel(), minlength=rows * 256).reshape(rows, 256).cumsum(axis=1)
+    out = np.empty((len(qs), rows), np.float64)
+    for i, q in enumerate(qs):
+        virtual = (n - 1) * np.true_divide(q, 100)  # numpy's linear method, step by step
+        first = min(int(np.floor(virtual)), n - 1)
+        a = (below <= first).sum(axis=1).astype(np.uint8)  # order statistic `first` of each row
+        b = (below <= min(first + 1, n - 1)).sum(axis=1).astype(np.uint8)
+        gamma = virtual - np.floor(virtual)
+        diff = b - a
+        out[i] = a + diff * gamma
+        np.subtract(b, diff * (1 - gamma), out=out[i], where=gamma >= 0.5)
+    return out
+
+
+def line_content(frames: np.ndarray, axis: int, idx: np.ndarray, level: float = BLACK_LEVEL,
+                 flat: float = FLAT_RANGE) -> np.ndarray:
+    """Which of the rows (``axis`` 1) or columns (``axis`` 2) ``idx`` of ``(T, H, W) uint8``
+    luma (or ``(T, H, W, 3) uint8`` RGB, converted by :func:`bt601_luma`) hold picture:
+    ``(len(idx),) bool``, True where the line is neither black nor flat (module docstring)."""
+    sub = np.take(frames, idx, axis=axis)
+    if sub.ndim == 4:
+        sub = bt601_luma(sub)
+    brightest = sub.max(axis=0)
+    (peak,) = row_percentiles(brightest if axis == 1 else np.ascontiguousarray(brightest.T), (90,))
+    lines = np.moveaxis(sub, axis, 0).reshape(len(idx), -1)
+    lo, hi = row_percentiles(lines, (2, 98))
+    return (peak > level) & (hi - lo > flat)
+
+
+def _first(judge, order: range) -> int | None:
+    """The first line of ``order`` that ``judge`` (lines -> bool mask) finds picture in, judging
+    2, 8, 32, ... lines at a time; None when there is none."""
+    lines, start, size = list(order), 0, 2
+    while start < len(lines):
+        chunk = lines[start:start + size]
+        hits = np.flatnonzero(judge(np.asarray(chunk, np.intp)))
+        if len(hits):
+            return chunk[hits[0]]
+        start, size = start + size, size * 4
+    return None
+
+
+def edge_span(n: int, judge) -> tuple[int, int]:
+    """``(first, one past the last)`` picture line of ``n`` lines, at most :data:`MAX_BORDER`
+    of them cut from each side; ``(0, n)`` when no line holds picture. ``judge``: line
+    indices ``(K,) intp`` -> ``(K,) bool``. Lines are judged from the edges inwards and only
+    until each side has its first picture line (the middle only when a side has none)."""
+    limit = int(n * MAX_BORDER)
+    top = _first(judge, range(0, limit))
+    bottom = _first(judge, range(n - 1, n - limit - 1, -1))
+    if top is None or bottom is None:
+        middle = np.arange(limit, n - limit, dtype=np.intp)
+        if top is None and bottom is None and not (len(middle) and judge(middle).any()):
+            return 0, n
+    return (limit if top is None else top), (n - limit if bottom is None else bottom + 1)
+
+
+def content_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE) -> tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)`` of the picture inside the pads of ``(T, H, W)`` (or ``(H, W)``)
+    ``uint8`` luma frames, or ``(T, H, W, 3) uint8`` RGB frames (module docstring).
+
+    Rows are judged inside the columns kept and columns inside the rows kept, in turn until
+    the box holds, so a flat sky is cut alike from a clip and from its pillarboxed copy
+    (whose sky rows hold the bars too). A blank or flat clip keeps its whole frame.
+    """
+    frames = frames[None] if frames.ndim == 2 else frames
+    h, w = frames.shape[1:3]
+    box = (0, h, 0, w)
+    for _ in range(4):  # rows judged inside the columns kept and back, until nothing moves
+        y0, y1, x0, x1 = box
+        cols = frames[:, :, x0:x1]
+        ys = edge_span(h, lambda idx: line_content(cols, 1, idx, level, flat))  # noqa: B023
+        rows = frames[:, ys[0]:ys[1]]
+        xs = edge_span(w, lambda idx: line_content(rows, 2, idx, level, flat))  # noqa: B023
+        if (*ys, *xs) == box:
+            break
+        box = (*ys, *xs)
+    return box

@@ -1,0 +1,106 @@
+"""The pad search (curate.dedup.pads): bars of known size are cut, and judging lines from the
+edges inwards gives the box that judging every line gives."""
+
+import cv2
+import numpy as np
+import pytest
+
+from curate.dedup.pads import MAX_BORDER, bt601_luma, content_box, line_content, row_percentiles
+from support.edited import clip as _clip
+from support.edited import grey_pillarbox, letterbox
+
+
+@pytest.mark.parametrize("kind", ["noise", "three_levels", "constant", "one_column"])
+def test_row_percentiles_are_numpys_bit_for_bit(kind):
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        rows, n = int(rng.integers(1, 30)), 1 if kind == "one_column" else int(rng.integers(2, 400))
+        lines = {"noise": rng.integers(0, 256, (rows, n)), "three_levels": rng.integers(0, 3, (rows, n)) * 127,
+                 "constant": np.full((rows, n), int(rng.integers(0, 256))),
+                 "one_column": rng.integers(0, 256, (rows, n))}[kind].astype(np.uint8)
+        for qs in [(90,), (2, 98), (0, 50, 100)]:
+            want = np.percentile(lines, list(qs), axis=1)
+            got = row_percentiles(lines, qs)
+            assert got.dtype == np.float64 and got.shape == (len(qs), rows)
+            assert np.array_equal(got.view(np.int64), want.view(np.int64)), (rows, n, qs)
+
+
+def test_content_box_finds_letterbox_and_pillarbox_bars():
+    frames = _clip(2.0)
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in letterbox(frames, 18)])
+    assert content_box(luma) == (18, 18 + 144, 0, 256)
+    side = np.pad(luma, ((0, 0), (0, 0), (30, 30)))
+    assert content_box(side) == (18, 162, 30, 30 + 256)
+    assert content_box(np.zeros((3, 40, 50), np.uint8)) == (0, 40, 0, 50)  # blank: whole frame
+
+
+def test_content_box_cuts_a_flat_sky_alike_from_a_clip_and_its_pillarboxed_copy():
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in _clip(2.0)])
+    luma[:, :50] = 200  # a clear sky over the top third of the picture
+    copy = np.pad(luma, ((0, 0), (0, 0), (40, 40)))  # black pillarbox
+    y0, y1, x0, x1 = content_box(luma)
+    assert (y0, y1, x0, x1) == (50, 144, 0, 256)
+    assert content_box(copy) == (y0, y1, x0 + 40, x1 + 40)
+
+
+@pytest.mark.parametrize("level", [60, 128, 235])
+def test_content_box_finds_flat_bars_of_any_grey(level):
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in grey_pillarbox(_clip(2.0), 40, level)])
+    assert content_box(luma) == (0, 144, 40, 40 + 256)
+    assert content_box(np.full((3, 40, 50), level, np.uint8)) == (0, 40, 0, 50)  # flat clip: whole frame
+
+
+def _every_line_box(luma: np.ndarray) -> tuple[int, int, int, int]:
+    """The box from judging every row and column each round (the search before lines were
+    judged from the edges inwards)."""
+    def span(mask):
+        on, n = np.flatnonzero(mask), len(mask)
+        if not len(on):
+            return 0, n
+        limit = int(n * MAX_BORDER)
+        return min(int(on[0]), limit), max(int(on[-1]) + 1, n - limit)
+
+    h, w = luma.shape[1:3]
+    box = (0, h, 0, w)
+    for _ in range(4):
+        y0, y1, x0, x1 = box
+        ys = span(line_content(luma[:, :, x0:x1], 1, np.arange(h)))
+        xs = span(line_content(luma[:, ys[0]:ys[1]], 2, np.arange(w)))
+        if (*ys, *xs) == box:
+            break
+        box = (*ys, *xs)
+    return box
+
+
+def test_edge_search_gives_the_box_of_judging_every_line():
+    """Bars of every size up to past the 40 % limit, on one side or both, black or grey,
+    stripes of picture inside them and blank frames: the same box as judging every line."""
+    rng = np.random.default_rng(11)
+    picture = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in _clip(1.0)])[:, :96, :128]
+    seen = set()
+    for _ in range(150):
+        luma = picture.copy()
+        h, w = luma.shape[1:]
+        for axis, n in ((1, h), (2, w)):
+            for side in (0, 1):
+                k = int(rng.integers(0, n // 2 + 4))  # past MAX_BORDER at times
+                bar = slice(0, k) if side == 0 else slice(n - k, n)
+                index = (slice(None), bar) if axis == 1 else (slice(None), slice(None), bar)
+                luma[index] = rng.choice([0, 16, 128, 235])
+        if rng.random() < 0.3:  # a picture stripe inside a bar or a flat band across the picture
+            y = int(rng.integers(0, h))
+            luma[:, y:y + 2] = rng.integers(0, 256, luma[:, y:y + 2].shape)
+        if rng.random() < 0.1:
+            luma[:] = int(rng.integers(0, 256))
+        want = _every_line_box(luma)
+        assert content_box(luma) == want
+        seen.add(want)
+    assert len(seen) > 60 and (0, h, 0, w) in seen  # many different boxes were tried
+
+
+def test_rgb_frames_give_the_box_of_their_luma():
+    rgb = letterbox(_clip(1.0), 22)
+    rgb[:, :, :30] = (40, 90, 200)  # a blue pillar on the left only
+    want = content_box(bt601_luma(rgb))
+    assert want == (22, 22 + 144, 30, rgb.shape[2])  # letterbox pads the 144-row picture
+    assert content_box(rgb) == want
