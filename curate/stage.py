@@ -91,6 +91,11 @@ class Stage(BaseModel):
     def setup(self) -> None:
         """Load models or other per-worker state. Called once per worker before use."""
 
+    def preflight(self) -> None:
+        """Check, before any work, what ``setup`` will need on this machine (a run without
+        ``--address`` works where it checks). Raises an error saying what is missing; the
+        default checks nothing."""
+
     def process(self, task: Any) -> Any:
         """Do the stage's work on one task; return the task. Raise RejectError to drop it."""
         raise NotImplementedError

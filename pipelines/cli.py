@@ -83,6 +83,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     reason = why_local_ray(pipeline)
     print("without --address: " + (f"starts a local Ray ({reason})" if reason else
                                    "runs without Ray (no step needs one: ray.start: when_needed)"))
+    for stage in pipeline.stages:  # what a run on this machine would stop on (not a cluster's nodes)
+        try:
+            stage.preflight()
+        except Exception as exc:  # noqa: BLE001 - said, not raised: the file itself is valid
+            print(f"warning: on this machine: {exits.model_problem(exc) or exits.one_line(exc)}", file=sys.stderr)
     return 0
 
 
@@ -264,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(exc, kinds):
                 print(f"error: {exc}{hint}", file=sys.stderr)
                 return code
+        if (problem := exits.model_problem(exc)) is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return exits.USAGE
         if exits.store_problem(exc):
             print(f"error: storage: {exits.one_line(exc)} (check the path or URL, the bucket, "
                   "credentials and endpoint; every node needs them)", file=sys.stderr)

@@ -11,7 +11,8 @@ code  meaning
       command cannot use (no bucket, no permission, no credentials, endpoint down:
       :func:`store_problem`), or a disk that filled during the run (``no_space`` rows:
       outputs are written, the same command redoes those sources), or sources that changed
-      while they were read (``source_changed`` rows: a file still being copied)
+      while they were read (``source_changed`` rows: a file still being copied), or a
+      stage's model that cannot be loaded (:func:`model_problem`)
 3     output in use by another run, or holding work made with other settings
 4     nothing kept: every source or clip was rejected (outputs are written)
 5     stage errors above ``max_stage_error_share`` of the pipeline (outputs are written)
@@ -113,6 +114,21 @@ def store_problem(exc: BaseException) -> bool:
 
 
 _FULL_OR_READ_ONLY = {errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def model_problem(exc: BaseException) -> str | None:
+    """What is wrong with a stage's model when ``exc`` is, or carries in its text, a
+    :class:`curate.captioning.check.ModelUnavailable` (a Ray actor that failed to load its
+    model passes on only the text of that error); None otherwise. Such a run fails with
+    exit code 2 and this line."""
+    from curate.captioning.check import MARKER, ModelUnavailable  # noqa: PLC0415 - a small module
+
+    cause = root_cause(exc)
+    if isinstance(cause, ModelUnavailable):
+        return str(cause)
+    text = str(exc)
+    at = text.find(MARKER)
+    return text[at + len(MARKER):].splitlines()[0].strip() if at >= 0 else None
 
 EMPTY_OUTPUT = "an empty path (an unset shell variable?); name the output folder"
 """Why an empty ``--output`` is refused (it would have meant the current folder)."""

@@ -17,6 +17,7 @@ restores what it needs from the shards (:mod:`pipelines.workstore`).
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -212,6 +213,9 @@ class Runner:
         with self.progress.step("scanning inputs"):
             scanned = scan_inputs(self.inputs, exclude=self.output)  # sources, files skipped as not videos
         sources, self.skipped = scanned.sources, scanned.skipped
+        if address is None and not os.environ.get("RAY_ADDRESS"):  # this machine does the work: check it
+            for stage in self.pipeline.stages:
+                stage.preflight()  # e.g. a caption model that cannot load: stop now, not after every source
         walls: dict[str, float] = {}
         started = False
         try:

@@ -24,6 +24,7 @@ caption).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -56,6 +57,8 @@ _SUMMARY = re.compile(r"(?:^|\n)[#>\s*_]*summary[\s*_]*[:\-\u2013]?[\s*_]*", re.
 _EVENTS = re.compile(r"(?:^|\n)[#>\s*_]*(?:events|timeline)[\s*_]*:?[\s*_]*(?=\n|$|\d|\[|-)", re.IGNORECASE)
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]*-{3,}[\s:|-]*$|^\s*\|\s*(?:time|timestamp)s?\s*\|.*$",
                          re.IGNORECASE | re.MULTILINE)
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")  # CSI, OSC, two-byte
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.DOTALL)
 _SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
 
@@ -80,7 +83,7 @@ def seconds(text: str) -> float:
     out = 0.0
     for p in parts:
         out = out * 60 + float(p)
-    return out
+    return out if math.isfinite(out) else math.nan  # a 400-digit "time" overflows to inf
 
 
 def first_sentence(text: str) -> str:
@@ -90,7 +93,11 @@ def first_sentence(text: str) -> str:
 
 
 def clean_sentence(text: str) -> str:
-    """Event or summary text without Markdown, list markers, quotes or openings; ends with a period."""
+    """Event or summary text without Markdown, list markers, quotes or openings; ends with a
+    period. Terminal escape sequences, control characters and bidirectional overrides are
+    taken out: a caption goes to ``<key>.txt``, report.html and terminals (``vidcurate
+    inspect``), where an answer's ``ESC[2J`` had cleared the screen."""
+    text = _CONTROLS.sub(" ", _ESCAPES.sub(" ", text))
     text = re.sub(r"\*\*|__|`", "", text)
     text = re.sub(r"\s*\|\s*", " ", text)
     text = " ".join(text.split()).strip(" ;,-\u2013\u2014:\"'")
@@ -99,10 +106,15 @@ def clean_sentence(text: str) -> str:
 
 
 def _event(a: float, b: float, text: str, window: Window, offset_s: float) -> CaptionEvent | None:
+    """The event of a time label or JSON item; None when its text has no words, a time is not
+    a finite number (JSON's ``NaN``), or it lies wholly outside the window (a time the model
+    made up: clamping it would give an empty event at the window's edge)."""
     body = clean_sentence(text)
-    if not words(body):
+    if not words(body) or not (math.isfinite(a) and math.isfinite(b)):
         return None
     a, b = sorted((a + offset_s, b + offset_s))
+    if (min(b, window.end_s) <= max(a, window.start_s)) if a < b else not window.start_s <= a <= window.end_s:
+        return None
     a, b = (min(max(x, window.start_s), window.end_s) for x in (a, b))
     return CaptionEvent(start_s=round(a, 3), end_s=round(max(a, b), 3), text=body)
 
@@ -160,15 +172,19 @@ def read_free_text(text: str, window: Window, offset_s: float = 0.0) -> WindowCa
 
 
 def _json_value(text: str):
-    """The first JSON object or array in ``text`` (fenced or bare), or None."""
+    """The first JSON object or array in ``text`` (fenced or bare), or None: whichever of
+    ``{`` and ``[`` opens first is tried first (a bare list of one event is the list, not
+    its object). Nesting deeper than the parser's recursion (``[[[[...``, a degenerate
+    answer) counts as no JSON."""
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
     for cand in candidates:
-        for open_, close in (("{", "}"), ("[", "]")):
+        pairs = sorted((("{", "}"), ("[", "]")), key=lambda p: (cand.find(p[0]) < 0, cand.find(p[0])))
+        for open_, close in pairs:
             i, j = cand.find(open_), cand.rfind(close)
             if 0 <= i < j:
                 try:
                     return json.loads(cand[i:j + 1])
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
     return None
 
@@ -179,7 +195,7 @@ def _pick(d: dict, keys: tuple[str, ...]):
 
 def _json_time(v) -> float | None:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v)
+        return float(v) if math.isfinite(v) else None  # json.loads reads NaN and Infinity
     if isinstance(v, str):
         m = re.fullmatch(rf"\s*({_T})\s*(?:s|secs?|seconds?)?\s*", v, re.IGNORECASE)
         return seconds(m.group(1)) if m else None

@@ -22,7 +22,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-DEGENERATE_KINDS = ("empty", "cut_off", "no_events", "repeated_ngram", "prompt_echo")
+DEGENERATE_KINDS = ("empty", "cut_off", "no_events", "repeated_ngram", "prompt_echo", "unreadable")
+"""What can be wrong with an answer; ``unreadable``: the answer reader itself failed on it
+(set by the stage, never by :func:`degenerate_kind`)."""
 
 _OPENINGS = re.compile(
     r"^\s*(?:(?:in|throughout)\s+(?:this|the)\s+(?:video|clip|footage|sequence)\s*,?\s*"

@@ -34,6 +34,7 @@ from curate.caption import CaptionStage
 from curate.captioning.answers import ANSWER_SCHEMA, WindowCaption, read_answer
 from curate.captioning.batching import FittingGenerator, pack
 from curate.captioning.cache import CachedCaption, CaptionCache
+from curate.captioning.check import DEVICE, ModelUnavailable, check_model
 from curate.captioning.generation import Generation, GenerationSettings
 from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
 from curate.captioning.merge import merge_windows
@@ -126,21 +127,38 @@ class VLMCaptionStage(Stage):
 
     @model_validator(mode="after")
     def _check_stride(self) -> "VLMCaptionStage":
+        if not self.model.strip():
+            raise ValueError("model is empty: name a hub id (org/name) or a folder saved with save_pretrained")
+        if not DEVICE.fullmatch(self.device):
+            raise ValueError(f"device {self.device!r}: use auto, cpu, cuda, cuda:N or mps")
         if self.stride_s > self.window_s:
             raise ValueError(f"stride_s ({self.stride_s}) must not exceed window_s ({self.window_s}): windows would leave gaps")
         return self
 
+    def preflight(self) -> None:
+        """Check that the model could be loaded on this machine, without loading it
+        (:func:`curate.captioning.check.check_model`). Raises :class:`ModelUnavailable`."""
+        check_model(self.model, "auto" if self.engine == "vllm" else self.device)
+
     def setup(self) -> None:
-        """Load the model once per worker (the engine named by ``engine``)."""
+        """Load the model once per worker (the engine named by ``engine``). Raises
+        :class:`ModelUnavailable` (exit code 2) when it cannot be loaded."""
         if self._vlm is None:
-            if self.engine == "vllm":
-                from curate.captioning.vllm_engine import VLLMEngine
+            try:
+                if self.engine == "vllm":
+                    from curate.captioning.vllm_engine import VLLMEngine
 
-                self._vlm = VLLMEngine(self.model, self.dtype, gpu_memory_utilization=self.gpu_memory_utilization)
-            else:
-                from curate.captioning.model import VisionLanguageModel
+                    self._vlm = VLLMEngine(self.model, self.dtype, gpu_memory_utilization=self.gpu_memory_utilization)
+                else:
+                    from curate.captioning.model import VisionLanguageModel
 
-                self._vlm = VisionLanguageModel(self.model, self.dtype, self.device, self.attn)
+                    self._vlm = VisionLanguageModel(self.model, self.dtype, self.device, self.attn)
+            except ImportError:
+                raise
+            except Exception as exc:
+                text = str(exc).strip().splitlines()
+                raise ModelUnavailable(f"caption model {self.model!r} cannot be loaded on {self.device}: "
+                                       f"{type(exc).__name__}: {text[0] if text else ''}") from exc
 
     @property
     def stats(self) -> dict:
@@ -188,13 +206,29 @@ class VLMCaptionStage(Stage):
                 jobs.append(job)
         try:
             self._run(jobs)
-        except Exception as exc:  # noqa: BLE001 - every clip of the failed batch gets a reject row
+        except ModelUnavailable:
+            raise  # no clip can be captioned: the run stops with one line (exit code 2)
+        except Exception as exc:  # noqa: BLE001 - each clip again alone: one bad clip costs only itself
             for job in jobs:
-                reject_for(job.task, self.name, exc)
+                self._alone(job, exc if len(jobs) == 1 else None)
         share = (time.perf_counter() - start) / max(1, len(live))
         for task in live:
             task.timings[self.name] = task.timings.get(self.name, 0.0) + share
         return tasks
+
+    def _alone(self, job: _Job, error: Exception | None) -> None:
+        """Caption ``job``'s clip by itself after its batch failed (``error`` given: it was
+        alone already, and that error becomes its reject row)."""
+        try:
+            if error is not None:
+                raise error
+            again = self._prepare(job.task)  # afresh: the failed batch left its answers half read
+            if again is not None:
+                self._run([again])
+        except ModelUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - becomes the clip's reject row
+            reject_for(job.task, self.name, exc)
 
     def _prepare(self, task: ClipTask) -> _Job | None:
         """Signals, then the cache; on a miss, the clip's windows and prompts. None on a hit."""
@@ -249,11 +283,14 @@ class VLMCaptionStage(Stage):
             job.errors[w], job.kinds[w] = gen.error, None
             return
         text = strip_boilerplate(gen.text)
-        cap = read_answer(text, job.windows[w], job.requests[w].offset_s)
-        pieces = [cap.summary] + [e.text for e in cap.events]
-        job.captions[w] = cap
-        job.kinds[w] = degenerate_kind(text, job.prompts[w], hit_limit=gen.hit_limit, pieces=pieces,
-                                       events=len(cap.events))
+        try:
+            cap = read_answer(text, job.windows[w], job.requests[w].offset_s)
+            pieces = [cap.summary] + [e.text for e in cap.events]
+            kind = degenerate_kind(text, job.prompts[w], hit_limit=gen.hit_limit, pieces=pieces,
+                                   events=len(cap.events))
+        except Exception:  # noqa: BLE001 - an answer the reader cannot take fails its window only
+            cap, kind = None, "unreadable"
+        job.captions[w], job.kinds[w] = cap, kind
 
     def _run(self, jobs: list[_Job]) -> None:
         """First attempt for every window, one retry for failed answers, then records and cache.

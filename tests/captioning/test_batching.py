@@ -9,7 +9,7 @@ from curate.captioning import VLMCaptionStage
 from curate.captioning.batching import FittingGenerator, pack
 from curate.captioning.cache import CaptionCache
 
-GOOD = '{"summary": "A ball rolls.", "events": [{"start_s": 0.0, "end_s": 1.0, "text": "The ball rolls left."}]}'
+GOOD = '{"summary": "A ball rolls.", "events": [{"start_s": 0.0, "end_s": 4.0, "text": "The ball rolls left."}]}'
 
 
 def test_pack_by_padded_tokens():

@@ -1,0 +1,111 @@
+"""Can the caption model be loaded here? Checks made before any work, and the error a failed load raises.
+
+A VLM caption stage runs after every source is split and encoded. A model folder that is
+missing, half-written or of another kind of model had surfaced only then, as an
+"internal error" with hundreds of lines of Ray tracebacks from the dead actors, after
+all the per-source work. :func:`check_model` looks at what a load needs without loading
+the weights (about a second: transformers' config classes), so a run on this machine
+stops before it starts (:meth:`curate.captioning.stage.VLMCaptionStage.preflight`), and
+:class:`ModelUnavailable` is what a failed load raises wherever it happens, so the
+command ends with exit code 2 and one line (:mod:`pipelines.exits`).
+
+Checked, for a saved folder (``save_pretrained`` of the model and its processor): the
+folder exists and holds ``config.json`` of a vision-language (image-text-to-text) model
+type, weights (``*.safetensors``, whose headers must fit in their files, or
+``pytorch_model*.bin``) and processor files. For a hub id: with ``HF_HUB_OFFLINE`` or
+``TRANSFORMERS_OFFLINE`` set, that its config is in the local Hugging Face cache. A CUDA
+``device`` needs a visible GPU.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+DEVICE = re.compile(r"auto|cpu|mps|cuda(?::\d+)?")
+"""The ``device`` values a caption stage accepts."""
+
+MARKER = "ModelUnavailable: "
+"""How a :class:`ModelUnavailable` starts in a Ray error's text (an actor that failed to
+start passes on only the text of its error), so the command can still tell it apart."""
+
+_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json")
+
+
+class ModelUnavailable(RuntimeError):
+    """The caption model cannot be loaded or run here (missing, damaged, not a
+    vision-language model, or a CUDA device without a GPU): exit code 2."""
+
+
+def looks_local(model: str) -> bool:
+    """Whether ``model`` names a folder rather than a hub id (``org/name``): an absolute,
+    ``./``, ``../`` or ``~`` path, or more than one ``/``."""
+    return model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model
+
+
+def _weights(folder: str) -> str | None:
+    """Why the weights of a saved folder cannot load (None when they look whole)."""
+    safetensors = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
+    if not safetensors:
+        return None if glob.glob(os.path.join(folder, "pytorch_model*.bin")) else "no weights (*.safetensors)"
+    for path in safetensors:
+        size = os.path.getsize(path)
+        try:
+            with open(path, "rb") as f:
+                n = int.from_bytes(f.read(8), "little")
+                if n <= 0 or 8 + n > size:
+                    return f"{os.path.basename(path)} is cut short ({size} bytes)"
+                header = json.loads(f.read(n))
+        except (OSError, ValueError) as exc:
+            return f"{os.path.basename(path)} cannot be read ({exc})"
+        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+                and "data_offsets" in v]
+        if 8 + n + max(ends, default=0) > size:
+            return f"{os.path.basename(path)} is cut short ({size} bytes)"
+    return None
+
+
+def _vlm_types() -> set[str]:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    return set(MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)
+
+
+def check_model(model: str, device: str = "auto") -> None:
+    """Check that the transformers engine could load ``model`` on ``device`` here (module
+    docstring). Raises :class:`ModelUnavailable` saying what is wrong."""
+    where = f"caption model {model!r}"
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ModelUnavailable(f"{where}: device {device!r} but no CUDA GPU is visible here")
+    folder = os.path.expanduser(model)
+    if os.path.isdir(folder):
+        if not os.path.isfile(os.path.join(folder, "config.json")):
+            raise ModelUnavailable(f"{where}: no config.json (a folder saved with save_pretrained?)")
+        if (why := _weights(folder)) is not None:
+            raise ModelUnavailable(f"{where}: {why}")
+        if not any(os.path.isfile(os.path.join(folder, f)) for f in _PROCESSOR_FILES):
+            raise ModelUnavailable(f"{where}: no processor files ({', '.join(_PROCESSOR_FILES[:2])}; "
+                                   "save the processor into the folder too)")
+    elif looks_local(model) or os.path.exists(folder):
+        raise ModelUnavailable(f"{where}: no such folder")
+    elif os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or os.environ.get("TRANSFORMERS_OFFLINE", "0") not in ("", "0"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(model, "config.json"), str):
+            raise ModelUnavailable(f"{where}: not in the local Hugging Face cache, and the hub is offline "
+                                   "(HF_HUB_OFFLINE)")
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelUnavailable(f"{where}: its config cannot be read ({type(exc).__name__}: "
+                               f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from exc
+    kind = getattr(config, "model_type", "")
+    if kind not in _vlm_types():
+        raise ModelUnavailable(f"{where}: a {kind or 'unknown'} model, not a vision-language (image-text-to-text) model")

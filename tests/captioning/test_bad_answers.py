@@ -1,0 +1,105 @@
+"""Answers a real model gives on a bad day: each fails its own window only, and nothing
+unprintable or impossible reaches a record."""
+
+import json
+
+import pytest
+
+from curate.captioning import VLMCaptionStage
+from curate.captioning.answers import clean_sentence, read_answer
+from curate.captioning.windows import Window
+
+GOOD = '{"summary": "A dog runs.", "events": [{"start_s": 0.0, "end_s": 2.0, "text": "A dog runs left."}]}'
+
+
+@pytest.mark.parametrize("answer", ["[" * 1200 + "]" * 1200, '{"a":' * 1500 + "1" + "}" * 1500])
+def test_deeply_nested_json_is_no_answer_not_an_error(answer):
+    cap = read_answer(answer, Window(0.0, 3.0))  # read as free text (no timed event in it)
+    assert cap.events == [] and not cap.structured
+
+
+@pytest.mark.parametrize("times", ['"start_s": NaN, "end_s": NaN', '"start_s": 0, "end_s": Infinity',
+                                   '"start_s": -Infinity, "end_s": 1'])
+def test_times_that_are_no_numbers_give_no_event(times):
+    answer = '{"summary": "A dog runs.", "events": [{%s, "text": "A dog runs left."}]}' % times
+    assert read_answer(answer, Window(0.0, 3.0)).events == []
+
+
+def test_a_400_digit_time_gives_no_event():
+    assert read_answer("1" + "0" * 400 + "-2" + "0" * 400 + " s: a dog runs.", Window(0.0, 3.0)).events == []
+
+
+def test_a_bare_list_of_one_event_is_read():
+    events = read_answer('[{"start_s": 0, "end_s": 2.5, "text": "A dog runs in."}]', Window(0.0, 3.0)).events
+    assert [(e.start_s, e.end_s, e.text) for e in events] == [(0.0, 2.5, "A dog runs in.")]
+
+
+def test_events_wholly_outside_the_window_are_dropped_not_squeezed_to_its_edge():
+    answer = "0.0-1.0 s: a dog runs in. 1000000-2000000 s: it flies away. 2.5-9.0 s: it sits down."
+    events = read_answer(answer, Window(2.0, 4.0)).events
+    assert [(e.start_s, e.end_s, e.text) for e in events] == [(2.5, 4.0, "It sits down.")]
+    point = read_answer('{"events": [{"start_s": 4, "end_s": 4, "text": "It stops."}]}', Window(2.0, 4.0)).events
+    assert [(e.start_s, e.end_s) for e in point] == [(4.0, 4.0)]  # a moment at the window's end stays
+
+
+def test_terminal_escapes_and_control_characters_are_taken_out():
+    text = "A dog\x1b[2J\x1b]0;owned\x07 runs\x00 \u202eleft\x1b]2;t\x1b\\ fast"
+    assert clean_sentence(text) == "A dog runs left fast."
+    answer = '{"summary": "A dog\\u001b[31m runs.", "events": [{"start_s": 0, "end_s": 1, "text": "It\\u0007 runs."}]}'
+    cap = read_answer(answer, Window(0.0, 3.0))
+    assert cap.summary == "A dog runs." and cap.events[0].text == "It runs."
+
+
+class _OneBadClip:
+    """Answers every request with GOOD, except that a batch holding a request of the clip
+    with 5 frames raises (as an engine does on an input it cannot take)."""
+
+    takes_video = False
+
+    def __init__(self):
+        self.sizes = []
+
+    def count_tokens(self, request):
+        return 100
+
+    def generate(self, requests, settings, schema=None):
+        from curate.captioning.generation import Generation
+
+        self.sizes.append(len(requests))
+        if any(len(r.images) == 5 for r in requests):
+            raise ValueError("cannot take this input")
+        return [Generation(text=GOOD, new_tokens=9, hit_limit=False) for _ in requests]
+
+
+def test_a_clip_that_breaks_its_batch_costs_only_itself(make_clip, scripted):
+    _, with_model = scripted
+    model = _OneBadClip()
+    stage = with_model(VLMCaptionStage(model="m", window_s=10.0, stride_s=8.0, resources={"batch_size": 8}), model)
+    tasks = [make_clip(clip_id=f"c{i}") for i in range(3)] + [make_clip(clip_id="bad", n_frames=5)]
+    stage.process_batch(tasks)
+    assert [t.reject_row is None for t in tasks] == [True, True, True, False]
+    assert all(t.record.caption.source == "model" for t in tasks[:3])
+    assert tasks[3].reject_row.reason == "stage_error" and "cannot take this input" in tasks[3].reject_row.detail
+    assert model.sizes[0] == 4 and sorted(model.sizes[1:]) == [1, 1, 1, 1]  # the batch, then each clip alone
+
+
+def test_an_answer_the_reader_fails_on_fails_its_window_only(make_clip, scripted, monkeypatch):
+    model_cls, with_model = scripted
+    import curate.captioning.stage as stage_mod
+
+    real = stage_mod.read_answer
+
+    def reader(text, window, offset_s=0.0):
+        if "boom" in text.lower():
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(text, window, offset_s)
+
+    monkeypatch.setattr(stage_mod, "read_answer", reader)
+    stage = with_model(VLMCaptionStage(model="m", window_s=10.0, stride_s=8.0, resources={"batch_size": 4}),
+                       model_cls(["boom", GOOD, "boom", "boom"]))  # clip a: boom, then its retry: boom
+    a, b = make_clip(clip_id="a"), make_clip(clip_id="b")
+    stage.process_batch([a, b])
+    assert a.reject_row is None and b.reject_row is None
+    assert b.record.caption.source == "model"
+    assert a.record.caption.source == "signals" and a.record.caption.degenerate_detail == "unreadable"
+    assert json.loads(a.record.caption.generation)  # the retry's settings are recorded

@@ -1,0 +1,95 @@
+"""A caption model that cannot load stops the run before any work, with one line and exit code 2."""
+
+import os
+import shutil
+
+import pytest
+import yaml
+
+from curate.captioning.check import MARKER, ModelUnavailable, check_model
+from pipelines import exits
+from pipelines.cli import main
+
+
+def test_a_saved_tiny_vlm_passes(random_vlm):
+    check_model(random_vlm, "cpu")
+
+
+def _copy(src: str, dst) -> str:
+    out = str(dst / "model")
+    shutil.copytree(src, out)
+    return out
+
+
+@pytest.mark.parametrize("damage,said", [
+    ("missing", "no such folder"),
+    ("no_config", "no config.json"),
+    ("truncated", "is cut short"),
+    ("no_weights", "no weights"),
+    ("no_processor", "no processor files"),
+    ("text_only", "a qwen2 model, not a vision-language"),
+])
+def test_what_keeps_a_model_from_loading_is_said(random_vlm, tmp_path, damage, said):
+    folder = _copy(random_vlm, tmp_path)
+    weights = os.path.join(folder, "model.safetensors")
+    if damage == "missing":
+        folder = str(tmp_path / "nowhere")
+    elif damage == "no_config":
+        os.remove(os.path.join(folder, "config.json"))
+    elif damage == "truncated":
+        with open(weights, "r+b") as f:
+            f.truncate(os.path.getsize(weights) // 2)
+    elif damage == "no_weights":
+        os.remove(weights)
+    elif damage == "no_processor":
+        for name in os.listdir(folder):
+            if "processor" in name:
+                os.remove(os.path.join(folder, name))
+    else:
+        from transformers import Qwen2Config
+
+        Qwen2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                    intermediate_size=64, vocab_size=100).save_pretrained(folder)
+    with pytest.raises(ModelUnavailable, match=said):
+        check_model(folder, "cpu")
+
+
+def test_a_hub_id_offline_and_not_cached_is_said(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(ModelUnavailable, match="not in the local Hugging Face cache"):
+        check_model("nobody/no-such-vlm", "cpu")
+
+
+def test_cuda_without_a_gpu_is_said():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    with pytest.raises(ModelUnavailable, match="no CUDA GPU"):
+        check_model("nobody/no-such-vlm", "cuda:0")
+
+
+def test_a_bad_device_is_a_pipeline_error(pipeline_with_vlm):
+    with pytest.raises(Exception, match="device 'banana'"):
+        pipeline_with_vlm("/models/tiny", device="banana")
+
+
+def test_a_ray_error_carrying_the_failed_load_is_read():
+    text = ("The actor died because of an error raised in its creation task, ray::_ActorStage.__init__() "
+            f"(pid=1)\n  File ...\n{MARKER}caption model '/m' cannot be loaded on cpu: OSError: no file\nmore")
+    assert exits.model_problem(RuntimeError(text)) == "caption model '/m' cannot be loaded on cpu: OSError: no file"
+    assert exits.model_problem(RuntimeError("something else")) is None
+
+
+def test_run_with_a_missing_model_stops_before_any_work(pipeline_with_vlm, tmp_path, capsys):
+    pipeline = pipeline_with_vlm(str(tmp_path / "no-model"), device="cpu")
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(pipeline.model_dump(mode="json"), sort_keys=False))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.mp4").write_bytes(b"\x00" * 64)
+    code = main(["run", str(path), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == exits.USAGE
+    assert err[-1] == f"error: caption model '{tmp_path / 'no-model'}': no such folder"
+    assert not os.path.exists(tmp_path / "out" / "work" / "sources")  # no source was worked on
