@@ -76,24 +76,26 @@ def _expand_one(spec: str) -> list[str]:
             return sorted(f"{protocol}://{p}" for p in paths)
         return [spec]
     path = _local(spec)
-    if os.path.isdir(path):
+    if os.path.isdir(path):  # its name is a name, not a pattern: out[1] is a folder called so
         sub = os.path.join(path, "shards")
-        path = os.path.join(sub if os.path.isdir(sub) else path, "*.tar")
-    return sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+        return sorted(glob.glob(os.path.join(glob.escape(sub if os.path.isdir(sub) else path), "*.tar")))
+    return sorted(glob.glob(path)) if glob.has_magic(path) and not os.path.exists(path) else [path]
 
 
 def expand_shards(spec: str | os.PathLike | list) -> list[str]:
     """Shard URLs from a path, run folder, glob, brace range or fsspec URL (or a list).
 
     A folder means its ``shards/*.tar`` (a run's output folder) or else its ``*.tar``.
-    Brace ranges (``shard-{000000..000009}.tar``) expand first, then globs.
+    Brace ranges (``shard-{000000..000009}.tar``) expand first, then globs; a local path
+    that exists is taken as it is named (a folder ``out[1]`` or ``run{a,b}``).
     Raises FileNotFoundError when nothing matches or a listed local file is missing.
     """
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     specs = [os.fspath(s) for s in specs]
     urls: list[str] = []
     for s in specs:
-        for part in braceexpand.braceexpand(s):
+        literal = not _is_remote(s) and os.path.exists(_local(s))  # an existing path is taken as named
+        for part in [s] if literal else braceexpand.braceexpand(s):
             urls.extend(_expand_one(part))
     if not urls:
         raise FileNotFoundError(f"no shards match {spec!r}")

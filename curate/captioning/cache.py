@@ -71,14 +71,16 @@ class CaptionCache:
         """The cached entry, or None. An unreadable entry is logged and treated as missing."""
         path = self.path(clip_id)
         try:
-            text = store.read_bytes(path).decode("utf-8")
+            data = store.read_bytes(path)
         except FileNotFoundError:
             return None
         try:
-            return CachedCaption.model_validate_json(text)
+            return CachedCaption.model_validate_json(data.decode("utf-8"))
         except ValidationError as exc:
             log.warning("ignoring unreadable caption cache entry %s: %s", path, exc.errors()[0]["msg"])
-            return None
+        except UnicodeDecodeError as exc:  # bytes that are no UTF-8 (had rejected the clip as stage_error)
+            log.warning("ignoring unreadable caption cache entry %s: %s", path, exc)
+        return None
 
     def put(self, clip_id: str, entry: CachedCaption) -> None:
         """Store ``entry`` for ``clip_id`` (atomic put; writes the folder's settings.json first)."""

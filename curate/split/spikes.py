@@ -16,6 +16,8 @@ import numpy as np
 def jumps(thumbs: np.ndarray) -> np.ndarray:
     """Mean absolute thumbnail change into each frame: ``(n, h, w, 3) uint8`` -> ``(n,) float32``
     (0-255 levels; frame 0 gets 0)."""
+    if len(thumbs) < 2:  # one frame (or none): nothing changes
+        return np.zeros(len(thumbs), np.float32)
     d = np.abs(np.diff(thumbs.astype(np.int16), axis=0)).reshape(len(thumbs) - 1, -1).mean(axis=1)
     return np.concatenate([[0.0], d]).astype(np.float32)
 

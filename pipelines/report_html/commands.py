@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from pipelines.exits import InputNotFound, UsageError
 
@@ -60,6 +61,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         if os.path.isdir(args.contact_sheet):
             raise UsageError(f"--contact-sheet {args.contact_sheet}: is a folder; name the image "
                              "file to write (.png, or .jpg for JPEG)")
+        try:
+            inspect.sheet_format(args.contact_sheet)
+        except ValueError as exc:
+            raise UsageError(f"--contact-sheet {args.contact_sheet}: {exc}") from None
     try:
         chosen = inspect.select(args.shards, key=args.key, sample=args.sample, seed=args.seed)
     except FileNotFoundError as exc:
@@ -74,7 +79,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if args.contact_sheet:
         w, h = inspect.contact_sheet(chosen, args.contact_sheet)
         clips = f"{len(chosen)} clip{'s' if len(chosen) != 1 else ''}"
-        print(f"contact sheet: {args.contact_sheet} ({clips}, {w}x{h} px)")
+        # on stderr under --json: stdout stays one JSON object per line
+        print(f"contact sheet: {args.contact_sheet} ({clips}, {w}x{h} px)", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -97,5 +103,5 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     ins.add_argument("--json", action="store_true", help="one JSON line per sample")
     ins.add_argument("--contact-sheet", default=None, metavar="PNG",
                      help="also write a picture of 3 frames per sample with its key and caption "
-                          "(PNG; JPEG when the name ends in .jpg or .jpeg)")
+                          "(its type by the name: .png, .jpg, .webp; PNG without one)")
     ins.set_defaults(func=_cmd_inspect)

@@ -69,6 +69,28 @@ def _read_table(location: str, columns: tuple[str, ...] | None = None) -> pa.Tab
     return flatten(pq.read_table(path, filesystem=fs, columns=wanted))
 
 
+_MANIFEST_FIELDS = {"counts": (dict, True), "hours_in": ((int, float), True), "hours_out": ((int, float), True),
+                    "pipeline": (dict, True), "timings": (dict, True), "skipped": (list, False),
+                    "inputs": (list, False), "versions": (dict, False), "shards": (list, False)}
+
+
+def check_manifest(manifest: dict) -> None:
+    """Check that a manifest has the fields the report and ``stats`` read, of their types
+    (a manifest of ``{"counts": null}`` had ended them with an internal error, and ``{}``
+    had been shown as a run of no source). Raises ValueError naming the first wrong field."""
+    for key, (kind, required) in _MANIFEST_FIELDS.items():
+        if key not in manifest:
+            if required:
+                raise ValueError(f"no {key!r}")
+            continue
+        value = manifest[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{key!r} is a JSON {type(value).__name__}")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in manifest["counts"].values()
+               if not isinstance(v, dict)):
+        raise ValueError("'counts' holds a value that is no whole number")
+
+
 def load_run(output: str) -> RunData:
     """Read a run's output (local folder, ``file://`` or fsspec URL).
 
@@ -89,6 +111,7 @@ def load_run(output: str) -> RunData:
         manifest = json.loads(store.read_bytes(parts[name]))
         if not isinstance(manifest, dict):
             raise ValueError(f"a JSON {type(manifest).__name__}, not an object")
+        check_manifest(manifest)
         name = "index.parquet"
         kept = _read_table(parts[name], KEPT_COLUMNS)
         name = "rejects.parquet"

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import random
+import sys
 from typing import Iterator
 
 from PIL import Image, ImageDraw
@@ -41,10 +42,21 @@ def shard_spec(spec: str) -> str:
 
 def samples(spec: str) -> Iterator[dict]:
     """Every complete sample ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes) of the
-    shards of ``spec``, in shard order. Raises FileNotFoundError when nothing matches."""
+    shards of ``spec``, in shard order, whose record reads as a :class:`ClipRecord`; one
+    whose record does not is skipped with a warning on stderr, as a damaged shard is (it
+    had ended the command with an internal error before the samples after it were shown).
+    Raises FileNotFoundError when nothing matches."""
     stats = SkipStats()
     for url in expand_shards(shard_spec(spec)):
-        yield from iter_samples(url, stats)
+        for s in iter_samples(url, stats):
+            try:
+                ClipRecord.model_validate_json(s["json"])
+            except ValueError as exc:  # pydantic's ValidationError, or bytes that are no JSON
+                why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                print(f"warning: {url}: sample {s['__key__']!r} skipped: its record does not read ({why})",
+                      file=sys.stderr)
+                continue
+            yield s
 
 
 def select(spec: str, key: str | None = None, sample: int | None = None, seed: int = 0,
@@ -76,7 +88,7 @@ def describe(s: dict) -> list[str]:
     rec = ClipRecord.model_validate_json(s["json"])
     sc = rec.scores
     lines = [f"{s['__key__']}  ({s['__url__'].rsplit('/', 1)[-1]})",
-             f"  source: {rec.source.path} @ {rec.span.start_s:.2f}-{rec.span.end_s:.2f} s",
+             f"  source: {_visible(rec.source.path)} @ {rec.span.start_s:.2f}-{rec.span.end_s:.2f} s",
              f"  clip: {rec.clip.width}x{rec.clip.height} {rec.clip.fps:g} fps {rec.clip.num_frames} frames "
              f"{rec.clip.duration_s:.2f} s, {len(s['mp4'])} bytes",
              "  scores: " + ", ".join(f"{k} {v:.4g}" for k, v in sc.model_dump().items() if v is not None),
@@ -89,7 +101,7 @@ def describe(s: dict) -> list[str]:
 
 
 def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
-    """Write a PNG (JPEG when ``path`` ends in ``.jpg``/``.jpeg``) at ``path`` (local): one
+    """Write an image at ``path`` (local; its type by the extension, :func:`sheet_format`): one
     tile per sample, 3 frames of its mp4 (first, middle, last; decoded with PyAV,
     ``thumbs.THUMB_H`` px high) above its key and the start of its caption (cut at a
     word), ``SHEET_COLUMNS`` tiles per row. Returns the sheet's (width, height) in
@@ -115,9 +127,31 @@ def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
     sheet = Image.new("RGB", (cols * w, -(-len(tiles) // cols) * h), "white")
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % cols) * w, (i // cols) * h))
-    jpeg = os.path.splitext(path)[1].lower() in (".jpg", ".jpeg")
-    sheet.save(path, format="JPEG" if jpeg else "PNG", **({"quality": 90} if jpeg else {}))
+    fmt = sheet_format(path)
+    sheet.save(path, format=fmt, **({"quality": 90} if fmt in ("JPEG", "WEBP") else {}))
     return sheet.size
+
+
+def sheet_format(path: str) -> str:
+    """The image format a contact sheet at ``path`` is written in, by its extension as
+    Pillow knows them (``.png`` PNG, ``.jpg`` JPEG, ``.webp``, ``.gif``, ...); PNG when the
+    name has none. Raises ValueError for an extension Pillow cannot write."""
+    ext = os.path.splitext(path)[1].lower()
+    if not ext:
+        return "PNG"
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        raise ValueError(f"no image type Pillow writes ends in {ext!r}; use .png, .jpg or .webp")
+    return fmt
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
+
+
+def _visible(text: str) -> str:
+    """``text`` with control characters written as ``\\xNN`` (a newline in a file name
+    had split a sample's lines)."""
+    return text.translate(_CONTROL)
 
 
 def _shorten(text: str, width: int) -> str:

@@ -103,3 +103,20 @@ def test_an_answer_the_reader_fails_on_fails_its_window_only(make_clip, scripted
     assert b.record.caption.source == "model"
     assert a.record.caption.source == "signals" and a.record.caption.degenerate_detail == "unreadable"
     assert json.loads(a.record.caption.generation)  # the retry's settings are recorded
+
+
+def test_a_cache_entry_that_is_no_utf8_is_a_miss_not_a_reject(make_clip, scripted):
+    from curate.captioning.cache import CaptionCache
+
+    model_cls, with_model = scripted
+    model = model_cls([GOOD])
+    stage = with_model(VLMCaptionStage(model="m", window_s=10.0, stride_s=8.0), model)
+    task = make_clip(clip_id="c")
+    cache = CaptionCache(task.work_dir, stage.cache_settings())
+    import os
+
+    os.makedirs(os.path.dirname(cache.path("c")), exist_ok=True)
+    with open(cache.path("c"), "wb") as f:
+        f.write(b"\xff\xfe not utf-8")
+    stage.process_batch([task])
+    assert task.reject_row is None and task.record.caption.source == "model" and len(model.calls) == 1

@@ -184,3 +184,17 @@ def test_clip_conversion_is_the_same_with_and_without_slice_threads(size):
         other = VideoReformatter().reformat(frame, width=456, height=256, format="yuv420p", interpolation="AREA",
                                             dst_color_range=av.video.reformatter.ColorRange.MPEG, threads=threads)
         assert np.array_equal(other.to_ndarray(), ours)
+
+
+def test_a_one_frame_video_splits_into_no_cut(tmp_path):
+    """A break test: with ``min_duration_s`` lowered, a one-frame source reached the shot
+    detector, whose spike search took the change between consecutive frames of one frame
+    (a reshape of size 0: stage_error, exit 5)."""
+    from curate.split.shots import ShotDetector
+
+    path = str(tmp_path / "one.mp4")
+    write_video(path, [_halves()], fps=25)
+    det = ShotDetector(25.0)
+    for frame in iter_frames(path, fmt="bgr24"):
+        det.feed(frame.image)
+    assert det.num_frames == 1 and det.cuts() == []

@@ -61,13 +61,14 @@ def test_inspect_sample_json_and_contact_sheet(curated_run, capsys, tmp_path):
     sheet = tmp_path / "sheet.png"
     assert main(["inspect", str(curated_run), "--sample", "3", "--seed", "1", "--json",
                  "--contact-sheet", str(sheet)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    records = [json.loads(line) for line in lines[:3]]
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    records = [json.loads(line) for line in lines]  # stdout is JSON lines only
     keys = {r["clip_id"] for r in pq.read_table(curated_run / "index.parquet").to_pylist()}
     assert len({r["key"] for r in records}) == 3 and {r["key"] for r in records} <= keys
     assert all(r["record"]["clip_id"] == r["key"] and r["txt"] for r in records)
     img = np.asarray(Image.open(sheet).convert("RGB"), np.float64)
-    assert lines[3] == f"contact sheet: {sheet} (3 clips, {img.shape[1]}x{img.shape[0]} px)"
+    assert len(records) == 3 and err.strip() == f"contact sheet: {sheet} (3 clips, {img.shape[1]}x{img.shape[0]} px)"
     assert img.shape[0] == 2 * (90 + 40)  # 2 rows of tiles: 3 frames, key and caption
     strip = img[4:94, 4:120]  # the first frame of the first tile
     assert strip.std() > 10  # decoded picture, not a grey placeholder

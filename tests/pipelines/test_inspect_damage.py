@@ -1,0 +1,94 @@
+"""``vidcurate inspect``, ``stats`` and ``report`` on outputs and shards that are not as a run
+left them: each bad part is skipped or refused with one line, the rest is shown. Found by
+a break test."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+
+import pytest
+from PIL import Image
+
+from pipelines.cli import main
+
+
+def _members(tar_path) -> list[tuple[tarfile.TarInfo, bytes]]:
+    with tarfile.open(tar_path) as tf:
+        return [(m, tf.extractfile(m).read()) for m in tf if m.isfile()]
+
+
+def _write(tar_path, members) -> None:
+    with tarfile.open(tar_path, "w") as tf:
+        for info, data in members:
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+
+
+def test_a_sample_whose_record_does_not_read_is_skipped_and_the_rest_shown(curated_run, capsys, tmp_path):
+    [shard] = sorted((curated_run / "shards").glob("*.tar"))[:1]
+    members = _members(shard)
+    jsons = [i for i, (m, _) in enumerate(members) if m.name.endswith(".json")]
+    assert len(jsons) >= 4
+    first, second, third = (members[i][0].name.split(".")[0] for i in jsons[:3])
+    members[jsons[0]] = (members[jsons[0]][0], b'{"clip_id": "x"}')  # valid JSON, not a record
+    members[jsons[1]] = (members[jsons[1]][0], b"not json")
+    rec = json.loads(members[jsons[2]][1])
+    rec["source"]["path"] = "/v/two\nlines.mp4"  # a newline in a file name
+    members[jsons[2]] = (members[jsons[2]][0], json.dumps(rec).encode())
+    bad = tmp_path / "bad.tar"
+    _write(bad, members)
+    assert main(["inspect", str(bad), "--sample", "100"]) == 0
+    out, err = capsys.readouterr()
+    assert f"sample '{first}' skipped: its record does not read" in err
+    assert f"sample '{second}' skipped: its record does not read" in err
+    shown = [line.split()[0] for line in out.splitlines() if not line.startswith(" ")]
+    assert first not in shown and second not in shown and third in shown
+    assert len(shown) == len(jsons) - 2
+    assert "  source: /v/two\\x0alines.mp4 @ " in out  # one line per field
+    assert main(["inspect", str(bad), "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(json.loads(line)["key"] not in (first, second) for line in lines)
+
+
+@pytest.mark.parametrize("name", ["out[1]", "out{a,b}", "out*"])
+def test_an_existing_folder_is_taken_by_its_name_not_as_a_pattern(curated_run, capsys, tmp_path, name):
+    copy = tmp_path / name
+    shutil.copytree(curated_run / "shards", copy / "shards")
+    assert main(["inspect", str(copy), "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) >= 1
+
+
+def test_contact_sheet_type_follows_its_name(curated_run, capsys, tmp_path):
+    sheet = tmp_path / "sheet.webp"
+    assert main(["inspect", str(curated_run), "--sample", "1", "--contact-sheet", str(sheet)]) == 0
+    assert Image.open(sheet).format == "WEBP"
+    capsys.readouterr()
+    odd = tmp_path / "sheet.xyz"
+    assert main(["inspect", str(curated_run), "--contact-sheet", str(odd)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "no image type Pillow writes ends in '.xyz'" in err and not odd.exists()
+
+
+@pytest.mark.parametrize("manifest,said", [
+    ({"counts": None}, "'counts' is a JSON NoneType"),
+    ({"hours_in": "abc"}, "'hours_in' is a JSON str"),
+    ({"pipeline": []}, "'pipeline' is a JSON list"),
+    ({"counts": {"sources": "many"}}, "'counts' holds a value that is no whole number"),
+    ("drop timings", "no 'timings'"),
+])
+def test_a_manifest_with_wrong_fields_is_damaged_not_an_internal_error(curated_run, capsys, tmp_path, manifest, said):
+    broken = tmp_path / "broken"
+    shutil.copytree(curated_run, broken, ignore=shutil.ignore_patterns("*.tar", "work"))
+    data = json.loads((broken / "manifest.json").read_text())
+    if manifest == "drop timings":
+        del data["timings"]
+    else:
+        data.update(manifest)
+    (broken / "manifest.json").write_text(json.dumps(data))
+    for cmd in ("stats", "report"):
+        assert main([cmd, str(broken)]) == 2
+        err = capsys.readouterr().err
+        assert f"manifest.json is damaged (ValueError: {said})" in err and "internal error" not in err
