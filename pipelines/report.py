@@ -34,6 +34,40 @@ def versions() -> dict[str, str]:
     return out
 
 
+FALLBACK_WARN_SHARE = 0.5
+"""Above this share of kept clips falling back from the caption model to the signal
+caption, the run summary warns: a model failing on every clip looked like success."""
+
+
+def caption_outcomes(captions) -> dict[str, int]:
+    """How the kept clips were captioned, for runs with a caption model: ``{"model": n,
+    "caption_degenerate": n, "caption_failed": n}`` (the fallback reasons, only those that
+    occur) from ``(source, degenerate_reason, model_id)`` of each kept clip's caption (None
+    for a clip without one); ``{}`` when no clip names a model (signal captions only)."""
+    rows = [c for c in captions if c is not None]
+    if not any(model_id for _, _, model_id in rows):
+        return {}
+    out = Counter("model" if source == "model" else (reason or "signals") for source, reason, _ in rows)
+    return {"model": out.pop("model", 0), **dict(sorted(out.items()))}
+
+
+def caption_lines(outcomes: dict[str, int]) -> list[str]:
+    """Summary lines for :func:`caption_outcomes`: how many captions came from the model, why
+    the others fell back, and a warning when most fell back."""
+    if not outcomes:
+        return []
+    total, model = sum(outcomes.values()), outcomes.get("model", 0)
+    fell = {k: v for k, v in outcomes.items() if k != "model"}
+    line = f"captions: {model} of {total} from the model"
+    if fell:
+        line += " (fell back to the signal caption: " + ", ".join(f"{k} {v}" for k, v in fell.items()) + ")"
+    out = [line]
+    if total and (total - model) / total > FALLBACK_WARN_SHARE:
+        out.append(f"warning: {total - model} of {total} model captions fell back to the signal caption; "
+                   "check the caption model (vidcurate inspect --json shows each clip's degenerate_detail)")
+    return out
+
+
 @dataclass
 class RunSummary:
     """What a run did: counts, durations (hours of video), timings and shards."""
@@ -54,6 +88,7 @@ class RunSummary:
     stage_s: dict[str, float] = field(default_factory=dict)
     shards: list[ShardInfo] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    captions: dict[str, int] = field(default_factory=dict)  # caption_outcomes of the kept clips
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -73,7 +108,7 @@ class RunSummary:
                        "(manifest.json lists each with its rule)")
         if self.rejects_by_reason:
             out.append("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())))
-        return out
+        return out + caption_lines(self.captions)
 
 
 def summarise(output: str, sources: list[str], source_info: dict[str, float], kept: list[ClipRecord],
@@ -92,6 +127,8 @@ def summarise(output: str, sources: list[str], source_info: dict[str, float], ke
         clips_kept=len(kept), rejects_by_reason=dict(reasons),
         hours_in=sum(source_info.values()) / 3600, hours_out=sum(r.clip.duration_s for r in kept) / 3600,
         wall_s=wall_s, phase_wall_s=phase_wall_s, stage_s=stage_s, shards=shards, skipped=list(skipped),
+        captions=caption_outcomes(None if r.caption is None else
+                                  (r.caption.source, r.caption.degenerate_reason, r.caption.model_id) for r in kept),
     )
 
 
@@ -110,7 +147,7 @@ def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[st
         "counts": {
             "sources": summary.sources, "sources_rejected": summary.sources_rejected,
             "clips_kept": summary.clips_kept, "rejects": summary.rejects_by_reason,
-            "skipped": len(summary.skipped),
+            "skipped": len(summary.skipped), "captions": summary.captions,
         },
         "skipped": [{"path": s.path, "rule": s.rule} for s in summary.skipped],
         "hours_in": summary.hours_in, "hours_out": summary.hours_out,

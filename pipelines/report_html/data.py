@@ -122,6 +122,15 @@ def load_run(output: str) -> RunData:
                          f"made {output}, run again, writes it anew") from None
 
 
+def run_captions(run: "RunData") -> dict[str, int]:
+    """:func:`pipelines.report.caption_outcomes` of the run's kept clips (from the index)."""
+    from pipelines.report import caption_outcomes  # noqa: PLC0415 - the summary's own count
+
+    t = run.kept
+    return caption_outcomes(zip(texts(t, "caption.source"), texts(t, "caption.degenerate_reason"),
+                                texts(t, "caption.model_id")))
+
+
 def column(table: pa.Table, name: str) -> np.ndarray:
     """A numeric column as float64 with NaN for nulls (all NaN when the column is absent)."""
     if name not in table.column_names:

@@ -22,7 +22,7 @@ import jinja2
 
 from curate import store
 from pipelines.report_html import thumbs
-from pipelines.report_html.data import (SCORES, RunData, funnel, load_run, quantiles, score_values,
+from pipelines.report_html.data import (SCORES, RunData, funnel, load_run, quantiles, run_captions, score_values,
                                         texts, thresholds)
 from pipelines.report_html.tiles import Tile, dropped_tiles, kept_tiles
 
@@ -110,7 +110,7 @@ def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kep
         "timing_svg": plots.stage_time_svg(stage_s, phase_s),
         "stages": stages, "phases": phases,
         "skipped": skipped[:MAX_SKIPPED], "skipped_total": len(skipped),
-        "versions": m.get("versions", {}), "settings": _settings(m),
+        "versions": m.get("versions", {}), "settings": _settings(m), "captions": run_captions(run),
         "inputs_total": len(m.get("inputs", [])), "sources": sorted(set(texts(run.kept, "source.path"))),
     }
 

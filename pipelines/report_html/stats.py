@@ -12,7 +12,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.report_html.data import QUANTILES, RESIDUAL, RunData, funnel, quantiles, thresholds
+from pipelines.report import caption_lines
+from pipelines.report_html.data import QUANTILES, RESIDUAL, RunData, funnel, quantiles, run_captions, thresholds
 
 QUANTILE_KEYS = tuple(f"p{round(q * 100)}" for q in QUANTILES)
 
@@ -22,6 +23,7 @@ def stats_dict(run: RunData) -> dict:
 
         {"output", "sources", "clips_kept", "hours_in", "hours_out", "wall_s",
          "funnel": [{"stage", "reason", "count", "hours", "remaining_hours", "share"}],
+         "captions": {"model": n, "caption_degenerate": n, ...} ({} without a caption model),
          "scores": {score: {"kept"|"dropped": {"n", "p0", ..., "p100"}}},
          "thresholds": {score: [{"kind", "value", "reason"}]}}
 
@@ -39,6 +41,7 @@ def stats_dict(run: RunData) -> dict:
         "funnel": [{"stage": r.stage, "reason": r.reason, "count": r.count, "hours": r.hours,
                     "remaining_hours": r.remaining_h, "share": r.hours / total if total else 0.0}
                    for r in rows],
+        "captions": run_captions(run),
         "scores": quantiles(run),
         "thresholds": {k: [{"kind": a, "value": b, "reason": c} for a, b, c in v]
                        for k, v in thresholds(m).items()},
@@ -70,6 +73,8 @@ def print_stats(run: RunData, as_json: bool = False, console: Console | None = N
     table.caption = (f"rows: sources in, reject rows (a source, a shot or a clip), clips kept; \"{RESIDUAL}\": video left out between "
                      "clips (transitions, trims at cuts, blank runs, remainders of long shots)")
     console.print(table)
+    for line in caption_lines(data["captions"]):
+        console.print(line, markup=False)
     scores = Table(title="scores (quantiles)", box=box.SIMPLE_HEAD)
     for name in ("score", "group", "n", *QUANTILE_KEYS):
         scores.add_column(name, justify="left" if name in ("score", "group") else "right")

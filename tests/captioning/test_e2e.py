@@ -52,6 +52,20 @@ def test_shards_carry_the_model_id_and_captions(vlm_run, answer_vlm):
     assert {r.caption.model_id for r in index} == {answer_vlm}
 
 
+def test_the_manifest_and_stats_count_the_model_captions(vlm_run, capsys):
+    import json
+
+    from pipelines.cli import main
+
+    out, _, _ = vlm_run
+    assert json.loads((out / "manifest.json").read_text())["counts"]["captions"] == {"model": 3}
+    assert main(["stats", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["captions"] == {"model": 3}
+    assert main(["stats", str(out)]) == 0
+    assert "captions: 3 of 3 from the model\n" in capsys.readouterr().out
+    assert "<th>captions from the model</th><td class=\"n\">3</td>" in (out / "report.html").read_text()
+
+
 def test_rerun_uses_the_cache(vlm_run):
     out, pipeline, inputs = vlm_run
     before = _cache_files(out)
