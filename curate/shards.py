@@ -58,14 +58,18 @@ def caption_text(rec: ClipRecord, variant: str = "text") -> str:
     """The text of ``<key>.txt``: the record's caption (empty when there is none).
 
     ``variant`` picks a model caption's ``short``, ``long``, ``events`` (one
-    ``"a-b s: text"`` per event, ``"; "``-joined) or ``signals``; ``text`` (or a variant
+    ``"a-b s: text"`` per event, joined by ``"; "``, or by a space after an event that
+    ends its sentence) or ``signals``; ``text`` (or a variant
     the caption lacks, e.g. after a degenerate model answer) gives ``caption.text``.
     """
     cap = rec.caption
     if cap is None:
         return ""
     if variant == "events" and cap.events:
-        return "; ".join(f"{e.start_s:.1f}-{e.end_s:.1f} s: {e.text}" for e in cap.events)
+        parts = [f"{e.start_s:.1f}-{e.end_s:.1f} s: {e.text}" for e in cap.events]
+        # "; " between events, a space after one that ends its sentence ("a hand.; 1.0-2.5 s" before)
+        return "".join(p + ("" if i == len(parts) - 1 else " " if p[-1:] in ".!?" else "; ")
+                       for i, p in enumerate(parts))
     chosen = {"short": cap.short, "long": cap.long, "signals": cap.signals}.get(variant)
     return chosen or cap.text
 

@@ -112,8 +112,8 @@ class VLMCaptionStage(Stage):
     prompt_version: Literal[PROMPT_VERSIONS] = "v2"  # type: ignore[valid-type]
     structured: bool = True
     video: Literal["auto", "off"] = "auto"
-    window_s: float = Field(10.0, gt=0)
-    stride_s: float = Field(8.0, gt=0)
+    window_s: float = Field(10.0, ge=0.5)  # shorter windows hold no frame of the sample (0.001 had made thousands)
+    stride_s: float = Field(8.0, ge=0.25)
     image_side: int = Field(224, ge=28)
     max_batch_tokens: int = Field(32768, ge=256)
     txt: Literal["short", "long", "events", "signals"] = "long"

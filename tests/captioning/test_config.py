@@ -64,7 +64,7 @@ def test_caption_text_variants():
     assert caption_text(rec) == "Long one. Two."
     assert caption_text(rec, "short") == "Short one."
     assert caption_text(rec, "long") == "Long one. Two."
-    assert caption_text(rec, "events") == "0.0-1.0 s: Long one.; 1.0-2.0 s: Two."
+    assert caption_text(rec, "events") == "0.0-1.0 s: Long one. 1.0-2.0 s: Two."
     assert caption_text(rec, "signals") == "0.0-2.0 s: static camera, low motion"
     fallback = _record_caption(Caption(text="0.0-2.0 s: static camera", signals="0.0-2.0 s: static camera",
                                        degenerate_reason="caption_degenerate"))
