@@ -172,6 +172,22 @@ class Runner:
 
                 stop_row_iteration(rows)
 
+    def _preflight(self) -> None:
+        """Each stage's :meth:`curate.stage.Stage.preflight` on this machine, before any work
+        (a caption model that cannot load stops the run now, not after every source). A
+        stage asking for more GPUs than this machine shows is left to Ray's resource check,
+        which names every such stage (exit code 7)."""
+        gpus = None
+        for stage in self.pipeline.stages:
+            if stage.resources.gpus:
+                if gpus is None:
+                    import torch  # noqa: PLC0415 - only for pipelines with GPU stages
+
+                    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+                if gpus < stage.resources.gpus:
+                    continue
+            stage.preflight()
+
     def _head_start(self, todo: list[str], address: str | None) -> HeadStart | None:
         """A started :class:`pipelines.headstart.HeadStart` when this run starts a local
         Ray and its steps can run here; else None."""
@@ -214,8 +230,7 @@ class Runner:
             scanned = scan_inputs(self.inputs, exclude=self.output)  # sources, files skipped as not videos
         sources, self.skipped = scanned.sources, scanned.skipped
         if address is None and not os.environ.get("RAY_ADDRESS"):  # this machine does the work: check it
-            for stage in self.pipeline.stages:
-                stage.preflight()  # e.g. a caption model that cannot load: stop now, not after every source
+            self._preflight()
         walls: dict[str, float] = {}
         started = False
         try:

@@ -13,7 +13,8 @@ Checked, for a saved folder (``save_pretrained`` of the model and its processor)
 folder exists and holds ``config.json`` of a vision-language (image-text-to-text) model
 type, weights (``*.safetensors``, whose headers must fit in their files, or
 ``pytorch_model*.bin``) and processor files. For a hub id: with ``HF_HUB_OFFLINE`` or
-``TRANSFORMERS_OFFLINE`` set, that its config is in the local Hugging Face cache. A CUDA
+``TRANSFORMERS_OFFLINE`` set, that its config is in the local Hugging Face cache and names
+a vision-language model; online, nothing (no file is fetched to check). A CUDA
 ``device`` needs a visible GPU.
 """
 
@@ -96,13 +97,17 @@ def check_model(model: str, device: str = "auto") -> None:
     elif os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or os.environ.get("TRANSFORMERS_OFFLINE", "0") not in ("", "0"):
         from huggingface_hub import try_to_load_from_cache
 
-        if not isinstance(try_to_load_from_cache(model, "config.json"), str):
+        cached = try_to_load_from_cache(model, "config.json")
+        if not isinstance(cached, str):
             raise ModelUnavailable(f"{where}: not in the local Hugging Face cache, and the hub is offline "
                                    "(HF_HUB_OFFLINE)")
+        folder = os.path.dirname(cached)
+    else:  # a hub id online: its files come at load time (nothing is fetched to check them)
+        return
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(model)
+        config = AutoConfig.from_pretrained(folder)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelUnavailable(f"{where}: its config cannot be read ({type(exc).__name__}: "
                                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from exc
