@@ -70,7 +70,7 @@ def _read_table(location: str, columns: tuple[str, ...] | None = None) -> pa.Tab
 
 
 _MANIFEST_FIELDS = {"counts": (dict, True), "hours_in": ((int, float), True), "hours_out": ((int, float), True),
-                    "pipeline": (dict, True), "timings": (dict, True), "skipped": (list, False),
+                    "pipeline": (dict, False), "timings": (dict, False), "skipped": (list, False),
                     "inputs": (list, False), "versions": (dict, False), "shards": (list, False)}
 
 

@@ -77,14 +77,14 @@ def test_contact_sheet_type_follows_its_name(curated_run, capsys, tmp_path):
     ({"hours_in": "abc"}, "'hours_in' is a JSON str"),
     ({"pipeline": []}, "'pipeline' is a JSON list"),
     ({"counts": {"sources": "many"}}, "'counts' holds a value that is no whole number"),
-    ("drop timings", "no 'timings'"),
+    ("drop counts", "no 'counts'"),
 ])
 def test_a_manifest_with_wrong_fields_is_damaged_not_an_internal_error(curated_run, capsys, tmp_path, manifest, said):
     broken = tmp_path / "broken"
     shutil.copytree(curated_run, broken, ignore=shutil.ignore_patterns("*.tar", "work"))
     data = json.loads((broken / "manifest.json").read_text())
-    if manifest == "drop timings":
-        del data["timings"]
+    if manifest == "drop counts":
+        del data["counts"]
     else:
         data.update(manifest)
     (broken / "manifest.json").write_text(json.dumps(data))
