@@ -105,13 +105,16 @@ class Span(_Model):
 
 
 class ClipVideo(_Model):
-    """The encoded clip file: H.264, yuv420p, upright, even width and height."""
+    """The encoded clip file: H.264, yuv420p, upright, even width and height. ``fps`` is
+    above 0 and ``duration_s`` at least 0, both finite: a record claiming 0, NaN or
+    infinite rates (a damaged or hand-edited shard) does not validate, so readers skip its
+    sample (the trainer had divided by it and stopped)."""
 
     num_frames: int
-    fps: float
+    fps: float = Field(gt=0, allow_inf_nan=False)
     width: int
     height: int
-    duration_s: float
+    duration_s: float = Field(ge=0, allow_inf_nan=False)
     codec: str = "h264"
     pix_fmt: str = "yuv420p"
     size_bytes: int = 0

@@ -41,11 +41,29 @@ def save_checkpoint(output: str | Path, step: int, state: dict, keep: int) -> Pa
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ckpt-{step:08d}.pt"
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException as err:  # a full disk, or a Ctrl-C mid-save: no half file is left
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) or "unexpected pos" in str(err) or "failed writing" in str(err):
+            why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise CheckpointError(f"checkpoint {path} could not be written ({why}; a full disk?); the "
+                                  "earlier checkpoints are kept") from None
+        raise
     for old in list_checkpoints(output)[:-keep]:
         old.unlink()
     return path
+
+
+def remove_partial(output: str | Path) -> list[Path]:
+    """Remove ``*.pt.tmp`` files a run that was killed mid-save left in ``output``'s
+    checkpoint folder (call only while no other run writes there); returns them."""
+    folder = checkpoint_dir(output)
+    gone = sorted(folder.glob("ckpt-*.pt.tmp")) if folder.is_dir() else []
+    for p in gone:
+        p.unlink(missing_ok=True)
+    return gone
 
 
 class CheckpointError(ValueError):

@@ -27,20 +27,66 @@ def one_line(err: BaseException) -> str:
     return lines[0] if lines else type(err).__name__
 
 
+def _lock(output: str):
+    """An exclusive lock on ``OUTPUT/train.lock`` (``fcntl.flock``, held while the returned
+    file stays open), or None when another training holds it: two runs into one folder
+    had interleaved their checkpoints and log and both ended "done"."""
+    import fcntl
+    import os
+
+    os.makedirs(output, exist_ok=True)
+    f = open(os.path.join(output, "train.lock"), "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def _stop_between_steps(trainer, world_size: int) -> dict:
+    """Make Ctrl-C and SIGTERM stop ``trainer`` after its current step, with a checkpoint of
+    it (one process; under DDP the ranks could stop at different steps, so the signal acts
+    at once as before). A second signal acts at once. Returns the previous handlers."""
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        if world_size > 1 or trainer.stop_signal:
+            raise KeyboardInterrupt
+        trainer.stop_signal.append(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
 def train_command(args: argparse.Namespace) -> int:
     """Run training; 0 on success, 2 on a config or input error (message on stderr): a bad
-    config, shards that cannot feed training, an unreadable checkpoint, or an output folder
-    that already holds checkpoints without ``--resume`` (a fresh run there would mix its
-    checkpoints with the old run's)."""
+    config, shards that cannot feed training, an unreadable checkpoint, a checkpoint that
+    cannot be written (a full disk), a loss that became NaN, or an output folder that
+    already holds checkpoints without ``--resume`` (a fresh run there would mix its
+    checkpoints with the old run's); 3 when another training writes to the output folder;
+    130 (Ctrl-C) or 143 (SIGTERM) after a checkpoint of the last finished step."""
+    import os
+    import signal
+
     from train import distributed
-    from train.checkpoint import CheckpointError, list_checkpoints
+    from train.checkpoint import CheckpointError, list_checkpoints, remove_partial
     from train.data import DataError, SchemaVersionError
-    from train.loop import Trainer
+    from train.loop import StopRequested, Trainer, TrainingDiverged
 
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
         print(err, file=sys.stderr)
+        return 2
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        print(f"train: --output {args.output} is a file; name a folder", file=sys.stderr)
         return 2
     if not args.resume and (old := list_checkpoints(args.output)):
         many = f"{len(old)} checkpoint{'s' if len(old) != 1 else ''}"
@@ -48,18 +94,38 @@ def train_command(args: argparse.Namespace) -> int:
               "--resume to continue that run, or give an empty --output", file=sys.stderr)
         return 2
     info = distributed.setup()
+    lock = _lock(args.output) if info.is_main else None
+    if info.is_main and lock is None:
+        distributed.cleanup()
+        print(f"train: {args.output} is in use by another training (train.lock); wait for it, or give "
+              "another --output", file=sys.stderr)
+        return 3
+    previous, trainer = {}, None
     try:
+        if info.is_main:
+            remove_partial(args.output)  # half-written checkpoints of a run killed mid-save
         trainer = Trainer(cfg, args.shards, args.output, info)
+        previous = _stop_between_steps(trainer, info.world_size)
         if args.resume and not trainer.resume():
             trainer.log({"event": "no checkpoint to resume, starting at step 0"})
             if info.is_main:
                 print(f"train: --resume: no checkpoint in {args.output}; starting at step 0", file=sys.stderr)
         trainer.fit(args.max_steps)
-    except (ConfigError, FileNotFoundError, SchemaVersionError, DataError, CheckpointError) as err:
+    except StopRequested as stop:
+        term = stop.signum == signal.SIGTERM
+        print(f"{'terminated (SIGTERM)' if term else 'interrupted'}: checkpoint of step {stop.step} kept; "
+              "add --resume to the same command to continue", file=sys.stderr)
+        return 143 if term else 130
+    except (ConfigError, FileNotFoundError, SchemaVersionError, DataError, CheckpointError,
+            TrainingDiverged) as err:
         print(f"train: {one_line(err)}", file=sys.stderr)
         return 2
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         distributed.cleanup()
+        if lock is not None:
+            lock.close()
     if info.is_main and (done := list_checkpoints(args.output)):  # what to do next, for a person
         print(f"train: done at step {trainer.step}; latest checkpoint {done[-1]}; sample from it with "
               f"vidcurate sample --checkpoint {args.output} --prompt '...' --output sample.mp4", file=sys.stderr)

@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # lr: .inf had trained to NaN
 
 
 class DataConfig(_Strict):
@@ -185,6 +185,8 @@ class OptimConfig(_Strict):
     def _check(self) -> "OptimConfig":
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr ({self.min_lr}) above lr ({self.lr}): the decay would raise the rate")
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas {list(self.betas)}: each must be at least 0 and below 1 (AdamW)")
         return self
 
 
@@ -268,6 +270,6 @@ def load_config(spec: str | Path) -> TrainConfig:
     path = resolve_config_path(spec)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"invalid trainer config {path}: {err}") from None
     return config_from_dict(data or {}, str(path))

@@ -56,6 +56,55 @@ saved schedule: a resume must keep them; the DDIM sampling defaults, and the key
 schedule does not use, may change."""
 
 
+RESUME_MAY_CHANGE = {"data": ("num_workers", "decode_threads"), "text": ("caption_dropout",)}
+"""Keys of the compared sections that a resume may change: how the loader runs on this
+machine (its worker processes, codec threads; a new core count must not block a resume)
+and the caption dropout, a training setting like the learning rate."""
+
+
+def check_same_section(section: str, saved, now) -> None:
+    """Raise ConfigError naming the first key of ``section`` whose value differs between the
+    checkpoint's config (``saved``) and this one (``now``), other than
+    :data:`RESUME_MAY_CHANGE`; a section present in one and not the other is named whole."""
+    if (saved is None) != (now is None):
+        had, has = ("a", "no") if saved is not None else ("no", "a")
+        raise ConfigError(f"checkpoint was trained with {had} '{section}' section, this config has {has} "
+                          f"'{section}' section")
+    if saved is None:
+        return
+    a, b = saved.model_dump(mode="json"), now.model_dump(mode="json")
+    free = RESUME_MAY_CHANGE.get(section, ())
+    for key in sorted(set(a) | set(b)):
+        if key not in free and a.get(key) != b.get(key):
+            raise ConfigError(f"checkpoint was trained with {section}.{key} = {a.get(key)!r}, this config has "
+                              f"{b.get(key)!r} (a resume may change only {', '.join(f'{section}.{k}' for k in free) or 'nothing of it'})")
+
+
+class StopRequested(Exception):
+    """A Ctrl-C or SIGTERM arrived and training stopped between steps, with a checkpoint of
+    the last step written: ``signum``, ``step``."""
+
+    def __init__(self, signum: int, step: int):
+        super().__init__(f"stopped by signal {signum} at step {step}")
+        self.signum, self.step = signum, step
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite (the command exits 2; no checkpoint of the
+    diverged state is written)."""
+
+
+def _json_safe(value):
+    """``value`` with non-finite floats (NaN, infinities) as None, recursively."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 class Trainer:
     """Owns model, EMA, optimiser, generator and loader state for one process.
 
@@ -77,6 +126,8 @@ class Trainer:
         self.generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 7919 + dist.rank)
         self.vpred = make_diffusion(cfg.diffusion)
         self.step, self.loader_state = 0, LoaderState()
+        self.saved_step = -1  # the step of the newest checkpoint written or resumed from
+        self.stop_signal: list[int] = []  # a signal number here: checkpoint after this step, then stop
         ids = [dist.device.index] if dist.device.type == "cuda" else None
         self.ddp = DDP(self.model, device_ids=ids) if dist.world_size > 1 else None
         net = self.ddp or self.model
@@ -105,8 +156,7 @@ class Trainer:
         """Restore from :meth:`state_dict` (this rank's generator and loader position)."""
         saved = TrainConfig.model_validate(state["config"])
         for section in ("model", "text", "data", "vae", "inflate"):
-            if getattr(saved, section) != getattr(self.cfg, section):
-                raise ConfigError(f"checkpoint was trained with a different '{section}' section")
+            check_same_section(section, getattr(saved, section), getattr(self.cfg, section))
         for key in TRAINED_DIFFUSION[saved.diffusion.schedule]:  # the objective
             if getattr(saved.diffusion, key) != getattr(self.cfg.diffusion, key):
                 raise ConfigError(f"checkpoint was trained with diffusion.{key} = "
@@ -133,6 +183,7 @@ class Trainer:
             return False
         path, state = latest
         self.load_state_dict(state)
+        self.saved_step = self.step
         self.log({"event": "resumed", "checkpoint": str(path), "step": self.step})
         return True
 
@@ -186,7 +237,7 @@ class Trainer:
         if not self.dist.is_main:
             return
         self.output.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record)
+        line = json.dumps(_json_safe(record))  # NaN/Infinity are no JSON: null
         print(line, flush=True)
         with open(self.output / "log.jsonl", "a", encoding="utf-8") as f:
             f.write(line + "\n")
@@ -197,6 +248,7 @@ class Trainer:
         if self.dist.is_main:
             path = save_checkpoint(self.output, self.step, state, self.cfg.train.keep_checkpoints)
             self.log({"event": "checkpoint", "step": self.step, "path": str(path)})
+        self.saved_step = self.step
 
     def _flops(self) -> float | None:
         if peak_flops(self.dist.device) is None:
@@ -227,11 +279,21 @@ class Trainer:
         meter, record = Throughput(self.dist.device), {}
         per_step = self.cfg.optim.batch_size * self.cfg.optim.grad_accum * self.dist.world_size
         loss_sum, n = torch.zeros((), device=self.dist.device), 0
+        bad = torch.zeros((), device=self.dist.device)  # steps whose loss was not finite (no sync per step)
         while self.step < stop:
-            loss_sum += self.train_step(batches)
+            loss = self.train_step(batches)
+            loss_sum += loss
+            bad += (~torch.isfinite(loss)).float()
             meter.add(per_step)
             n += 1
-            if self.step % self.cfg.train.log_every == 0 or self.step == stop:
+            logs = self.step % self.cfg.train.log_every == 0 or self.step == stop
+            if (logs or self.step % self.cfg.train.checkpoint_every == 0) and mean(bad, self.dist) > 0:
+                self.log({"event": "diverged", "step": self.step})
+                raise TrainingDiverged(
+                    f"the loss is not finite (NaN or infinite) by step {self.step}; the checkpoints "
+                    "written before it are kept and none of it is written: lower optim.lr (or raise "
+                    "optim.warmup_steps), then add --resume to continue from the latest")
+            if logs:
                 rate = meter.lap()
                 record = {"step": self.step, "loss": mean(loss_sum / n, self.dist),
                           "lr": self.optimizer.param_groups[0]["lr"], "samples_per_s": rate}
@@ -243,4 +305,8 @@ class Trainer:
                 loss_sum, n = torch.zeros((), device=self.dist.device), 0
             if self.step % self.cfg.train.checkpoint_every == 0 or self.step == stop:
                 self.checkpoint()
+            if self.stop_signal:  # a Ctrl-C or SIGTERM came during the step (one process only)
+                if self.saved_step != self.step:
+                    self.checkpoint()
+                raise StopRequested(self.stop_signal[0], self.step)
         return record

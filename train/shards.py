@@ -197,7 +197,10 @@ def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
     ``latents.safetensors`` where the shard has it) of one shard.
 
     Incomplete samples (a required member missing) are counted and skipped; bad
-    shards are skipped as the module docstring says. Errors opening the URL propagate.
+    shards are skipped as the module docstring says, and so is a remote shard that is not
+    there (404) or whose server does not answer: one of thousands drawn by a resampled
+    stream had ended the training. Other errors opening the URL (no permission, no
+    credentials) propagate.
     """
     if url in stats.bad_shards:
         return
@@ -206,7 +209,17 @@ def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
         if reason:
             stats.bad_shard(url, reason)
             return
-    with _open(url) as raw:
+    try:
+        raw = _open(url)
+    except (FileNotFoundError, ConnectionError, TimeoutError) as err:
+        stats.bad_shard(url, f"cannot be opened ({type(err).__name__}: {str(err).strip() or 'not found'})")
+        return
+    except OSError as err:
+        if type(err).__module__.split(".")[0] != "aiohttp":  # aiohttp's connection errors are OSErrors
+            raise
+        stats.bad_shard(url, f"cannot be opened ({type(err).__name__}: {err})")
+        return
+    with raw:
         reader, last = _TailReader(raw), {"end": 0}
         try:
             with tarfile.open(fileobj=reader, mode="r|") as tf:

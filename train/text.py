@@ -23,12 +23,13 @@ classifier-free guidance (Ho & Salimans 2022, "Classifier-Free Diffusion Guidanc
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from train.config import TextConfig
+from train.config import ConfigError, TextConfig
 
 
 def default_hf_path() -> str:
@@ -93,7 +94,14 @@ class TextEncoder(nn.Module):
         if name.endswith(".json"):
             open_clip.add_model_config(name)
             name = Path(name).stem
-        model = open_clip.create_model(name, pretrained=cfg.pretrained, device="cpu")
+        if not cfg.pretrained and not name.startswith("local-dir:"):
+            warnings.warn(f"text.pretrained is not set: the open_clip text tower {cfg.name!r} keeps random "
+                          "weights, so the captions condition the model on noise", stacklevel=2)
+        try:
+            model = open_clip.create_model(name, pretrained=cfg.pretrained, device="cpu")
+        except RuntimeError as err:  # e.g. a pretrained tag whose weights are not cached (no hub here)
+            raise ConfigError(f"text: open_clip model {cfg.name!r} with pretrained {cfg.pretrained!r} cannot "
+                              f"be made ({(str(err).strip().splitlines() or [''])[0]})") from None
         for attr in ("token_embedding", "positional_embedding", "transformer", "ln_final"):
             if not hasattr(model, attr):
                 raise ValueError(f"open_clip model {cfg.name!r} has no built-in text tower ({attr})")

@@ -1,0 +1,181 @@
+"""A training run's guards (found by a break test): one run per folder, a loss that goes NaN
+stops before it is saved, a stop between steps keeps a checkpoint, a checkpoint that cannot
+be written leaves no half file, and what a resume may change."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import tarfile
+import threading
+
+import pytest
+import yaml
+
+from train import checkpoint
+from train.checkpoint import list_checkpoints
+from train.cli import _lock, main
+
+
+def _train(config: dict, shards, out, tmp_path, *extra) -> int:
+    path = tmp_path / f"cfg-{len(list(tmp_path.glob('cfg-*')))}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    src = shards if isinstance(shards, str) else str(shards / "shards" / "*.tar")
+    return main(["train", "--shards", src, "--config", str(path), "--output", str(out), *extra])
+
+
+def test_a_second_training_into_a_folder_in_use_is_refused(tiny_config, train_shards, tmp_path, capsys):
+    out = tmp_path / "run"
+    held = _lock(str(out))  # another training holds the folder
+    try:
+        assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 3
+    finally:
+        held.close()
+    assert "is in use by another training (train.lock)" in capsys.readouterr().err
+    assert list_checkpoints(out) == []
+    assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 0  # free again
+
+
+def test_a_loss_that_goes_nan_stops_the_run_and_saves_none_of_it(tiny_config, train_shards, tmp_path, capsys,
+                                                                   monkeypatch):
+    from train import loop
+
+    cfg = {**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 2, "log_every": 1}}
+    out = tmp_path / "run"
+    real = loop.Trainer.train_step
+
+    def step(self, batches):
+        loss = real(self, batches)
+        return loss * float("nan") if self.step >= 3 else loss
+
+    monkeypatch.setattr(loop.Trainer, "train_step", step)
+    assert _train(cfg, train_shards, out, tmp_path, "--max-steps", "6") == 2
+    err = capsys.readouterr().err
+    assert "train: the loss is not finite (NaN or infinite) by step 3" in err
+    assert [p.name for p in list_checkpoints(out)] == ["ckpt-00000002.pt"]
+    for line in (out / "log.jsonl").read_text().splitlines():
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in log.jsonl"))
+
+
+@pytest.mark.parametrize("bad,said", [({"optim": {"lr": float("inf")}}, "optim.lr"),
+                                      ({"optim": {"betas": [2.0, 0.5]}}, "betas [2.0, 0.5]"),
+                                      ({"data": {"fps": float("inf")}}, "data.fps")])
+def test_config_values_that_cannot_train_are_refused(tiny_config, train_shards, tmp_path, capsys, bad, said):
+    cfg = {k: {**v, **bad.get(k, {})} if isinstance(v, dict) else v for k, v in tiny_config.items()}
+    assert _train(cfg, train_shards, tmp_path / "run", tmp_path, "--max-steps", "1") == 2
+    assert said in capsys.readouterr().err
+
+
+def test_a_config_that_is_no_utf8_is_refused(train_shards, tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"optim:\n  lr: 1e-4 \xff\xfe\n")
+    assert main(["train", "--shards", str(train_shards), "--config", str(path), "--output", str(tmp_path / "o")]) == 2
+    assert "invalid trainer config" in capsys.readouterr().err
+
+
+def test_an_output_that_is_a_file_is_refused_before_anything_is_built(tiny_config, train_shards, tmp_path, capsys):
+    out = tmp_path / "file"
+    out.write_text("x")
+    assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "1") == 2
+    assert f"--output {out} is a file" in capsys.readouterr().err
+
+
+def test_sigterm_stops_after_the_step_with_a_checkpoint(tiny_config, train_shards, tmp_path, capsys, monkeypatch):
+    from train import loop
+
+    cfg = {**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 100}}
+    out = tmp_path / "run"
+    real = loop.Trainer.train_step
+
+    def step(self, batches):
+        loss = real(self, batches)
+        if self.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-step, acted on after it
+        return loss
+
+    monkeypatch.setattr(loop.Trainer, "train_step", step)
+    assert threading.current_thread() is threading.main_thread()
+    assert _train(cfg, train_shards, out, tmp_path, "--max-steps", "50") == 143
+    assert "terminated (SIGTERM): checkpoint of step 3 kept; add --resume" in capsys.readouterr().err
+    assert [p.name for p in list_checkpoints(out)] == ["ckpt-00000003.pt"]
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None) or callable(signal.getsignal(signal.SIGTERM))
+    monkeypatch.setattr(loop.Trainer, "train_step", real)
+    assert _train(cfg, train_shards, out, tmp_path, "--max-steps", "4", "--resume") == 0
+    assert [p.name for p in list_checkpoints(out)][-1] == "ckpt-00000004.pt"
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_no_half_file(tiny_config, train_shards, tmp_path, capsys,
+                                                                  monkeypatch):
+    out = tmp_path / "run"
+    real = checkpoint.torch.save
+
+    def full(state, path):
+        real(state, path)  # the bytes land, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full)
+    assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 2
+    err = capsys.readouterr().err
+    assert "could not be written" in err and "No space left on device" in err
+    assert not list((out / "checkpoints").glob("*"))  # no .tmp left
+    monkeypatch.setattr(checkpoint.torch, "save", real)
+    (out / "checkpoints" / "ckpt-00000009.pt.tmp").write_bytes(b"half")  # a run killed mid-save
+    assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 0
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["ckpt-00000002.pt"]
+
+
+def test_a_resume_may_change_the_loader_and_caption_dropout_and_names_any_other_key(tiny_config, train_shards,
+                                                                                   tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 0
+    looser = {**tiny_config, "data": {**tiny_config["data"], "num_workers": 1, "decode_threads": 2},
+              "text": {**tiny_config["text"], "caption_dropout": 0.3}}
+    assert _train(looser, train_shards, out, tmp_path, "--max-steps", "3", "--resume") == 0
+    bigger = {**tiny_config, "data": {**tiny_config["data"], "height": 48}}
+    assert _train(bigger, train_shards, out, tmp_path, "--max-steps", "4", "--resume") == 2
+    assert "checkpoint was trained with data.height = 16, this config has 48 (a resume may change only " \
+           "data.num_workers, data.decode_threads)" in capsys.readouterr().err
+
+
+def test_a_record_with_an_impossible_rate_is_a_skipped_sample(tiny_config, train_shards, tmp_path, capsys):
+    [shard] = sorted((train_shards / "shards").glob("*.tar"))[:1]
+    with tarfile.open(shard) as tf:
+        members = [(m, tf.extractfile(m).read()) for m in tf if m.isfile()]
+    first = next(i for i, (m, _) in enumerate(members) if m.name.endswith(".json"))
+    rec = json.loads(members[first][1])
+    rec["clip"]["fps"] = 0.0
+    members[first] = (members[first][0], json.dumps(rec).encode())
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tf:
+        for info, data in members:
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    with pytest.warns(Warning, match="bad_sample"):
+        assert _train(tiny_config, str(bad), tmp_path / "run", tmp_path, "--max-steps", "2") == 0
+
+
+def test_a_remote_shard_that_is_not_there_is_skipped_with_its_reason(train_shards, tmp_path):
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from train.shards import SkipStats, SkippedDataWarning, iter_samples
+
+    [shard] = sorted((train_shards / "shards").glob("*.tar"))[:1]
+    (tmp_path / "a.tar").write_bytes(shard.read_bytes())
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        stats = SkipStats()
+        with pytest.warns(SkippedDataWarning, match=r"missing.tar: cannot be opened \(FileNotFoundError"):
+            assert list(iter_samples(f"{base}/missing.tar", stats)) == []
+        assert stats.counts["shard"] == 1
+        assert len(list(iter_samples(f"{base}/a.tar", stats))) >= 1  # the shard that is there still reads
+    finally:
+        server.shutdown()
+        server.server_close()
