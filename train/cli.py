@@ -136,6 +136,11 @@ def _sample(args: argparse.Namespace) -> int:
     from train.checkpoint import CheckpointError
     from train.sample import sample_command
 
+    import os
+
+    if os.path.isdir(args.output):
+        print(f"sample: --output {args.output} is a folder; name the video file to write (.mp4)", file=sys.stderr)
+        return 2
     try:
         return sample_command(args)
     except (FileNotFoundError, CheckpointError) as err:
@@ -172,8 +177,8 @@ def _at_least(low, kind=int):
     """An argparse type: ``kind`` of the text, at least ``low``."""
     def parse(text: str):
         value = kind(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        if not value >= low or value == float("inf"):  # NaN compares false: refused too
+            raise argparse.ArgumentTypeError(f"must be a finite number of at least {low}, got {text}")
         return value
     return parse
 

@@ -179,3 +179,11 @@ def test_a_remote_shard_that_is_not_there_is_skipped_with_its_reason(train_shard
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_sample_refuses_a_guidance_that_is_no_number_and_a_folder_as_output(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", "x.mp4", "--guidance", "nan"])
+    assert exc.value.code == 2 and "must be a finite number of at least 0.0, got nan" in capsys.readouterr().err
+    assert main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", str(tmp_path)]) == 2
+    assert f"--output {tmp_path} is a folder" in capsys.readouterr().err
