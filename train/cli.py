@@ -28,19 +28,24 @@ def one_line(err: BaseException) -> str:
 
 
 def _lock(output: str):
-    """An exclusive lock on ``OUTPUT/train.lock`` (``fcntl.flock``, held while the returned
+    """An exclusive lock on ``OUTPUT/train.lock`` (``fcntl.lockf``, held while the returned
     file stays open), or None when another training holds it: two runs into one folder
-    had interleaved their checkpoints and log and both ended "done"."""
+    had interleaved their checkpoints and log and both ended "done". A POSIX record lock
+    belongs to this process alone: loader workers forked from it do not hold it on after a
+    ``kill -9`` of the trainer (a ``flock`` had stayed held by them for seconds)."""
+    import errno
     import fcntl
     import os
 
     os.makedirs(output, exist_ok=True)
     f = open(os.path.join(output, "train.lock"), "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
     try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
         f.close()
-        return None
+        if err.errno in (errno.EACCES, errno.EAGAIN):
+            return None
+        raise
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")
@@ -85,8 +90,9 @@ def train_command(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    if os.path.exists(args.output) and not os.path.isdir(args.output):
-        print(f"train: --output {args.output} is a file; name a folder", file=sys.stderr)
+    if os.path.lexists(args.output) and not os.path.isdir(args.output):
+        what = "a file" if os.path.exists(args.output) else "a link to nothing"
+        print(f"train: --output {args.output} is {what}; name a folder", file=sys.stderr)
         return 2
     if not args.resume and (old := list_checkpoints(args.output)):
         many = f"{len(old)} checkpoint{'s' if len(old) != 1 else ''}"

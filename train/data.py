@@ -322,4 +322,16 @@ def make_loader(stream: ClipStream, pin_memory: bool = False) -> DataLoader:
                           stacklevel=2)
         stream.state.seen = [0] * max(1, workers)
     return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
-                      persistent_workers=workers > 0, prefetch_factor=2 if workers else None)
+                      persistent_workers=workers > 0, prefetch_factor=2 if workers else None,
+                      worker_init_fn=_leave_signals_to_the_trainer if workers else None)
+
+
+def _leave_signals_to_the_trainer(worker_id: int) -> None:
+    """In each loader process: ignore Ctrl-C and SIGTERM, which the training process acts
+    on (a checkpoint after the current step, then the loader is shut down). A SIGTERM to the
+    whole process group (systemd, Slurm's scancel, ``kill -- -PGID``) had killed the loader
+    workers first, and the run ended as an internal error with no checkpoint."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -127,6 +127,7 @@ class Trainer:
         self.vpred = make_diffusion(cfg.diffusion)
         self.step, self.loader_state = 0, LoaderState()
         self.saved_step = -1  # the step of the newest checkpoint written or resumed from
+        self._bad: torch.Tensor | None = None  # fit's count of steps whose loss was not finite
         self.stop_signal: list[int] = []  # a signal number here: checkpoint after this step, then stop
         ids = [dist.device.index] if dist.device.type == "cuda" else None
         self.ddp = DDP(self.model, device_ids=ids) if dist.world_size > 1 else None
@@ -244,6 +245,14 @@ class Trainer:
 
     def checkpoint(self) -> None:
         """Write a checkpoint of the current step (collective; rank 0 writes)."""
+        finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
+        if mean(finite.float(), self.dist) < 1 or (self._bad is not None and mean(self._bad, self.dist) > 0):
+            self.log({"event": "diverged", "step": self.step})
+            raise TrainingDiverged(
+                f"the loss or the weights are not finite (NaN or infinite) at step {self.step}; the "
+                "checkpoints written before are kept and none of this state is written: lower optim.lr "
+                "(or raise optim.warmup_steps), then add --resume to continue from the latest (if it "
+                "diverges again at once, that checkpoint's weights had already blown up: remove it)")
         state = self.state_dict()
         if self.dist.is_main:
             path = save_checkpoint(self.output, self.step, state, self.cfg.train.keep_checkpoints)
@@ -279,20 +288,21 @@ class Trainer:
         meter, record = Throughput(self.dist.device), {}
         per_step = self.cfg.optim.batch_size * self.cfg.optim.grad_accum * self.dist.world_size
         loss_sum, n = torch.zeros((), device=self.dist.device), 0
-        bad = torch.zeros((), device=self.dist.device)  # steps whose loss was not finite (no sync per step)
+        bad = self._bad = torch.zeros((), device=self.dist.device)  # steps whose loss was not finite
         while self.step < stop:
             loss = self.train_step(batches)
             loss_sum += loss
-            bad += (~torch.isfinite(loss)).float()
+            bad += (~torch.isfinite(loss)).float()  # no sync per step: read at log and checkpoint steps
             meter.add(per_step)
             n += 1
             logs = self.step % self.cfg.train.log_every == 0 or self.step == stop
-            if (logs or self.step % self.cfg.train.checkpoint_every == 0) and mean(bad, self.dist) > 0:
+            if logs and mean(bad, self.dist) > 0:
                 self.log({"event": "diverged", "step": self.step})
                 raise TrainingDiverged(
                     f"the loss is not finite (NaN or infinite) by step {self.step}; the checkpoints "
                     "written before it are kept and none of it is written: lower optim.lr (or raise "
-                    "optim.warmup_steps), then add --resume to continue from the latest")
+                    "optim.warmup_steps), then add --resume to continue from the latest (if it "
+                    "diverges again at once, that checkpoint's weights had already blown up: remove it)")
             if logs:
                 rate = meter.lap()
                 record = {"step": self.step, "loss": mean(loss_sum / n, self.dist),
@@ -307,6 +317,6 @@ class Trainer:
                 self.checkpoint()
             if self.stop_signal:  # a Ctrl-C or SIGTERM came during the step (one process only)
                 if self.saved_step != self.step:
-                    self.checkpoint()
+                    self.checkpoint()  # refused (TrainingDiverged) when the loss or weights are not finite
                 raise StopRequested(self.stop_signal[0], self.step)
         return record

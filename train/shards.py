@@ -227,6 +227,12 @@ def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
         except (tarfile.TarError, EOFError) as err:
             stats.bad_shard(url, f"truncated or corrupt tar: {err}")
             return
+        except Exception as err:  # a download cut short (aiohttp's payload error): the rest is skipped
+            if not _is_remote(url) or not (isinstance(err, (ConnectionError, TimeoutError))
+                                           or type(err).__module__.split(".")[0] == "aiohttp"):
+                raise
+            stats.bad_shard(url, f"download cut short ({type(err).__name__}: {str(err).strip()[:200]})")
+            return
         # a stream cut exactly between members reads as a clean end to tarfile
         if url not in stats.bad_shards and not reader.ends_with_eoa(last["end"]):
             stats.bad_shard(url, "truncated: no end-of-archive blocks after the last member")

@@ -58,7 +58,8 @@ _EVENTS = re.compile(r"(?:^|\n)[#>\s*_]*(?:events|timeline)[\s*_]*:?[\s*_]*(?=\n
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]*-{3,}[\s:|-]*$|^\s*\|\s*(?:time|timestamp)s?\s*\|.*$",
                          re.IGNORECASE | re.MULTILINE)
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")  # CSI, OSC, two-byte
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls: a space
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")  # marks, lone surrogates: nothing
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.DOTALL)
 _SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
 
@@ -94,10 +95,11 @@ def first_sentence(text: str) -> str:
 
 def clean_sentence(text: str) -> str:
     """Event or summary text without Markdown, list markers, quotes or openings; ends with a
-    period. Terminal escape sequences, control characters and bidirectional overrides are
+    period. Terminal escape sequences, control characters, bidirectional marks and overrides,
+    zero-width spaces and lone UTF-16 surrogates (half an emoji: no UTF-8 can hold it) are
     taken out: a caption goes to ``<key>.txt``, report.html and terminals (``vidcurate
     inspect``), where an answer's ``ESC[2J`` had cleared the screen."""
-    text = _CONTROLS.sub(" ", _ESCAPES.sub(" ", text))
+    text = _INVISIBLE.sub("", _CONTROLS.sub(" ", _ESCAPES.sub(" ", text)))
     text = re.sub(r"\*\*|__|`", "", text)
     text = re.sub(r"\s*\|\s*", " ", text)
     text = " ".join(text.split()).strip(" ;,-\u2013\u2014:\"'")

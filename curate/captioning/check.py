@@ -46,9 +46,23 @@ def looks_local(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model
 
 
+def _truthy(value: str | None) -> bool:
+    """An environment switch as huggingface_hub reads it (``1``, ``true``, ``yes``, ``on``)."""
+    return (value or "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
 def _weights(folder: str) -> str | None:
     """Why the weights of a saved folder cannot load (None when they look whole)."""
     safetensors = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.isfile(index):  # a sharded model: every shard its index names must be there
+        try:
+            with open(index, encoding="utf-8") as f:
+                named = set(json.load(f)["weight_map"].values())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            return f"model.safetensors.index.json cannot be read ({exc})"
+        if missing := sorted(n for n in named if not os.path.isfile(os.path.join(folder, n))):
+            return f"weight shards named by model.safetensors.index.json are missing: {', '.join(missing[:3])}"
     if not safetensors:
         return None if glob.glob(os.path.join(folder, "pytorch_model*.bin")) else "no weights (*.safetensors)"
     for path in safetensors:
@@ -78,10 +92,12 @@ def check_model(model: str, device: str = "auto") -> None:
     """Check that the transformers engine could load ``model`` on ``device`` here (module
     docstring). Raises :class:`ModelUnavailable` saying what is wrong."""
     where = f"caption model {model!r}"
-    if device.startswith("cuda"):
+    if device.startswith("cuda") or device == "mps":
         import torch
 
-        if not torch.cuda.is_available():
+        if device == "mps" and not torch.backends.mps.is_available():
+            raise ModelUnavailable(f"{where}: device 'mps' but this machine has no Apple GPU (Metal)")
+        if device.startswith("cuda") and not torch.cuda.is_available():
             raise ModelUnavailable(f"{where}: device {device!r} but no CUDA GPU is visible here")
     folder = os.path.expanduser(model)
     if os.path.isdir(folder):
@@ -92,9 +108,11 @@ def check_model(model: str, device: str = "auto") -> None:
         if not any(os.path.isfile(os.path.join(folder, f)) for f in _PROCESSOR_FILES):
             raise ModelUnavailable(f"{where}: no processor files ({', '.join(_PROCESSOR_FILES[:2])}; "
                                    "save the processor into the folder too)")
-    elif looks_local(model) or os.path.exists(folder):
+    elif os.path.exists(folder):
+        raise ModelUnavailable(f"{where}: a file, not a folder (one saved with save_pretrained)")
+    elif looks_local(model):
         raise ModelUnavailable(f"{where}: no such folder")
-    elif os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or os.environ.get("TRANSFORMERS_OFFLINE", "0") not in ("", "0"):
+    elif _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE")):
         from huggingface_hub import try_to_load_from_cache
 
         cached = try_to_load_from_cache(model, "config.json")

@@ -20,7 +20,9 @@ record that arrives without them gets them here with that stage's default thresh
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import os
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -138,6 +140,9 @@ class VLMCaptionStage(Stage):
     def preflight(self) -> None:
         """Check that the model could be loaded on this machine, without loading it
         (:func:`curate.captioning.check.check_model`). Raises :class:`ModelUnavailable`."""
+        if self.engine == "vllm" and importlib.util.find_spec("vllm") is None:
+            raise ModelUnavailable("engine vllm: vLLM is not installed (pip install 'vidcurate[vllm]' on the GPU "
+                                   "nodes), or use engine: transformers")
         check_model(self.model, "auto" if self.engine == "vllm" else self.device)
 
     def setup(self) -> None:
@@ -148,13 +153,12 @@ class VLMCaptionStage(Stage):
                 if self.engine == "vllm":
                     from curate.captioning.vllm_engine import VLLMEngine
 
-                    self._vlm = VLLMEngine(self.model, self.dtype, gpu_memory_utilization=self.gpu_memory_utilization)
+                    self._vlm = VLLMEngine(os.path.expanduser(self.model), self.dtype,
+                                           gpu_memory_utilization=self.gpu_memory_utilization)
                 else:
                     from curate.captioning.model import VisionLanguageModel
 
-                    self._vlm = VisionLanguageModel(self.model, self.dtype, self.device, self.attn)
-            except ImportError:
-                raise
+                    self._vlm = VisionLanguageModel(os.path.expanduser(self.model), self.dtype, self.device, self.attn)
             except Exception as exc:
                 text = str(exc).strip().splitlines()
                 raise ModelUnavailable(f"caption model {self.model!r} cannot be loaded on {self.device}: "

@@ -11,6 +11,7 @@ the filter thresholds of each score (:func:`thresholds`) and score quantiles
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +87,8 @@ def check_manifest(manifest: dict) -> None:
         value = manifest[key]
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ValueError(f"{key!r} is a JSON {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{key!r} is {value}")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in manifest["counts"].values()
                if not isinstance(v, dict)):
         raise ValueError("'counts' holds a value that is no whole number")

@@ -120,3 +120,10 @@ def test_a_cache_entry_that_is_no_utf8_is_a_miss_not_a_reject(make_clip, scripte
         f.write(b"\xff\xfe not utf-8")
     stage.process_batch([task])
     assert task.reject_row is None and task.record.caption.source == "model" and len(model.calls) == 1
+
+
+def test_half_an_emoji_and_invisible_marks_are_taken_out():
+    answer = json.loads('"A dog \\ud83d runs\\u200b \\u061cleft\\ufeff."')  # a lone surrogate, as json.loads gives it
+    assert clean_sentence(answer) == "A dog runs left."
+    assert clean_sentence("A dog \U0001F415 runs.") == "A dog \U0001F415 runs."  # a whole emoji stays
+    assert clean_sentence(answer).encode("utf-8")

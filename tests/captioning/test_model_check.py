@@ -1,5 +1,6 @@
 """A caption model that cannot load stops the run before any work, with one line and exit code 2."""
 
+import json
 import os
 import shutil
 
@@ -93,3 +94,31 @@ def test_run_with_a_missing_model_stops_before_any_work(pipeline_with_vlm, tmp_p
     assert code == exits.USAGE
     assert err[-1] == f"error: caption model '{tmp_path / 'no-model'}': no such folder"
     assert not os.path.exists(tmp_path / "out" / "work" / "sources")  # no source was worked on
+
+
+def test_a_sharded_model_missing_a_shard_or_a_file_for_a_folder_is_said(random_vlm, tmp_path):
+    folder = _copy(random_vlm, tmp_path)
+    (tmp_path / "model" / "model.safetensors.index.json").write_text(json.dumps(
+        {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model.safetensors"}}))
+    with pytest.raises(ModelUnavailable, match="model-00001-of-00002.safetensors"):
+        check_model(folder, "cpu")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ModelUnavailable, match="a file, not a folder"):
+        check_model(str(afile), "cpu")
+
+
+@pytest.mark.parametrize("value", ["false", "no", "off", "0", ""])
+def test_hf_hub_offline_switched_off_is_online(monkeypatch, value):
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    check_model("nobody/no-such-vlm", "cpu")  # online: nothing is fetched to check a hub id
+
+
+def test_mps_without_metal_is_said():
+    import torch
+
+    if torch.backends.mps.is_available():
+        pytest.skip("Metal is here")
+    with pytest.raises(ModelUnavailable, match="no Apple GPU"):
+        check_model("nobody/no-such-vlm", "mps")

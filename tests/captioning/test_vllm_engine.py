@@ -28,8 +28,12 @@ def test_vllm_engine_without_vllm_names_the_extra(pipeline_with_vlm):
     p = pipeline_with_vlm("/models/tiny", engine="vllm")  # the pipeline file validates without vLLM
     stage = p.stage("vlm_caption")
     assert stage.engine == "vllm"
-    with pytest.raises(ImportError, match=r"vidcurate\[vllm\]"):
+    from curate.captioning.check import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable, match=r"vidcurate\[vllm\]"):  # exit 2 with this line, at load
         stage.setup()
+    with pytest.raises(ModelUnavailable, match=r"vLLM is not installed"):  # and before any work, locally
+        stage.preflight()
     assert "vidcurate[vllm]" in INSTALL_HINT
 
 

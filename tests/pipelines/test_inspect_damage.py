@@ -77,6 +77,7 @@ def test_contact_sheet_type_follows_its_name(curated_run, capsys, tmp_path):
     ({"hours_in": "abc"}, "'hours_in' is a JSON str"),
     ({"pipeline": []}, "'pipeline' is a JSON list"),
     ({"counts": {"sources": "many"}}, "'counts' holds a value that is no whole number"),
+    ({"hours_in": float("nan")}, "'hours_in' is nan"),
     ("drop counts", "no 'counts'"),
 ])
 def test_a_manifest_with_wrong_fields_is_damaged_not_an_internal_error(curated_run, capsys, tmp_path, manifest, said):

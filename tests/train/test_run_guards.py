@@ -16,7 +16,7 @@ import yaml
 
 from train import checkpoint
 from train.checkpoint import list_checkpoints
-from train.cli import _lock, main
+from train.cli import main
 
 
 def _train(config: dict, shards, out, tmp_path, *extra) -> int:
@@ -27,12 +27,19 @@ def _train(config: dict, shards, out, tmp_path, *extra) -> int:
 
 
 def test_a_second_training_into_a_folder_in_use_is_refused(tiny_config, train_shards, tmp_path, capsys):
+    import subprocess
+    import sys
+
     out = tmp_path / "run"
-    held = _lock(str(out))  # another training holds the folder
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from train.cli import _lock; "
+                               "f = _lock(sys.argv[1]); print('held', flush=True); time.sleep(60)", str(out)],
+                              stdout=subprocess.PIPE, text=True)  # another training holds the folder
     try:
+        assert holder.stdout.readline().strip() == "held"
         assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 3
     finally:
-        held.close()
+        holder.kill()
+        holder.wait()
     assert "is in use by another training (train.lock)" in capsys.readouterr().err
     assert list_checkpoints(out) == []
     assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 0  # free again
@@ -80,6 +87,10 @@ def test_an_output_that_is_a_file_is_refused_before_anything_is_built(tiny_confi
     out.write_text("x")
     assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "1") == 2
     assert f"--output {out} is a file" in capsys.readouterr().err
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert _train(tiny_config, train_shards, dangling, tmp_path, "--max-steps", "1") == 2
+    assert f"--output {dangling} is a link to nothing" in capsys.readouterr().err
 
 
 def test_sigterm_stops_after_the_step_with_a_checkpoint(tiny_config, train_shards, tmp_path, capsys, monkeypatch):
@@ -187,3 +198,90 @@ def test_sample_refuses_a_guidance_that_is_no_number_and_a_folder_as_output(tmp_
     assert exc.value.code == 2 and "must be a finite number of at least 0.0, got nan" in capsys.readouterr().err
     assert main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", str(tmp_path)]) == 2
     assert f"--output {tmp_path} is a folder" in capsys.readouterr().err
+
+
+def test_a_stop_after_the_loss_went_nan_writes_no_checkpoint(tiny_config, train_shards, tmp_path, capsys,
+                                                             monkeypatch):
+    from train import loop
+
+    cfg = {**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 100, "log_every": 100}}
+    out = tmp_path / "run"
+    real = loop.Trainer.train_step
+
+    def step(self, batches):
+        loss = real(self, batches)
+        if self.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(loop.Trainer, "train_step", step)
+    assert _train(cfg, train_shards, out, tmp_path, "--max-steps", "50") == 2
+    assert "the loss or the weights are not finite (NaN or infinite) at step 2" in capsys.readouterr().err
+    assert list_checkpoints(out) == []
+
+
+def test_sigterm_to_the_process_group_with_loader_workers_stops_with_a_checkpoint(tiny_config, train_shards,
+                                                                                 tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    cfg = {**tiny_config, "data": {**tiny_config["data"], "num_workers": 1},
+           "train": {**tiny_config["train"], "checkpoint_every": 1000, "log_every": 1}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "train.cli", "train", "--shards", str(train_shards / "shards"),
+                             "--config", str(path), "--output", str(out), "--max-steps", "500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        for line in proc.stdout:  # the log's JSON lines
+            if '"step": 2' in line or time.time() > deadline:
+                break
+        os.killpg(proc.pid, signal.SIGTERM)  # as systemd and Slurm do: the trainer and its loader workers
+        code = proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    err = proc.stderr.read()
+    assert code == 143, err[-2000:]
+    assert "terminated (SIGTERM): checkpoint of step" in err and "internal error" not in err
+    assert len(list_checkpoints(out)) == 1
+
+
+def test_a_remote_shard_whose_download_is_cut_short_is_skipped(train_shards, tmp_path):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from train.shards import SkipStats, SkippedDataWarning, iter_samples
+
+    [shard] = sorted((train_shards / "shards").glob("*.tar"))[:1]
+    data = shard.read_bytes()
+
+    class Cut(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])  # then the connection drops
+            self.wfile.flush()
+            self.close_connection = True
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Cut)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        stats = SkipStats()
+        url = f"http://127.0.0.1:{server.server_address[1]}/cut.tar"
+        with pytest.warns(SkippedDataWarning):
+            list(iter_samples(url, stats))
+        assert stats.counts["shard"] == 1 and url in stats.bad_shards
+    finally:
+        server.shutdown()
+        server.server_close()
