@@ -243,16 +243,19 @@ class Trainer:
         with open(self.output / "log.jsonl", "a", encoding="utf-8") as f:
             f.write(line + "\n")
 
+    def _diverged(self, what: str) -> None:
+        """Log and raise :class:`TrainingDiverged` saying ``what`` and what to do."""
+        self.log({"event": "diverged", "step": self.step})
+        raise TrainingDiverged(
+            f"{what}; the checkpoints written before are kept and none of this state is written: lower "
+            "optim.lr (or raise optim.warmup_steps), then add --resume to continue from the latest (if it "
+            "diverges again at once, that checkpoint's weights had already blown up: remove it)")
+
     def checkpoint(self) -> None:
         """Write a checkpoint of the current step (collective; rank 0 writes)."""
         finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
         if mean(finite.float(), self.dist) < 1 or (self._bad is not None and mean(self._bad, self.dist) > 0):
-            self.log({"event": "diverged", "step": self.step})
-            raise TrainingDiverged(
-                f"the loss or the weights are not finite (NaN or infinite) at step {self.step}; the "
-                "checkpoints written before are kept and none of this state is written: lower optim.lr "
-                "(or raise optim.warmup_steps), then add --resume to continue from the latest (if it "
-                "diverges again at once, that checkpoint's weights had already blown up: remove it)")
+            self._diverged(f"the loss or the weights are not finite (NaN or infinite) at step {self.step}")
         state = self.state_dict()
         if self.dist.is_main:
             path = save_checkpoint(self.output, self.step, state, self.cfg.train.keep_checkpoints)
@@ -297,12 +300,7 @@ class Trainer:
             n += 1
             logs = self.step % self.cfg.train.log_every == 0 or self.step == stop
             if logs and mean(bad, self.dist) > 0:
-                self.log({"event": "diverged", "step": self.step})
-                raise TrainingDiverged(
-                    f"the loss is not finite (NaN or infinite) by step {self.step}; the checkpoints "
-                    "written before it are kept and none of it is written: lower optim.lr (or raise "
-                    "optim.warmup_steps), then add --resume to continue from the latest (if it "
-                    "diverges again at once, that checkpoint's weights had already blown up: remove it)")
+                self._diverged(f"the loss is not finite (NaN or infinite) by step {self.step}")
             if logs:
                 rate = meter.lap()
                 record = {"step": self.step, "loss": mean(loss_sum / n, self.dist),

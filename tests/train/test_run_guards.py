@@ -26,6 +26,15 @@ def _train(config: dict, shards, out, tmp_path, *extra) -> int:
     return main(["train", "--shards", src, "--config", str(path), "--output", str(out), *extra])
 
 
+def _on_step(monkeypatch, after):
+    """Make each training step return ``after(trainer, loss)`` of its loss; returns the real step."""
+    from train import loop
+
+    real = loop.Trainer.train_step
+    monkeypatch.setattr(loop.Trainer, "train_step", lambda self, batches: after(self, real(self, batches)))
+    return real
+
+
 def test_a_second_training_into_a_folder_in_use_is_refused(tiny_config, train_shards, tmp_path, capsys):
     import subprocess
     import sys
@@ -47,17 +56,9 @@ def test_a_second_training_into_a_folder_in_use_is_refused(tiny_config, train_sh
 
 def test_a_loss_that_goes_nan_stops_the_run_and_saves_none_of_it(tiny_config, train_shards, tmp_path, capsys,
                                                                    monkeypatch):
-    from train import loop
-
     cfg = {**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 2, "log_every": 1}}
     out = tmp_path / "run"
-    real = loop.Trainer.train_step
-
-    def step(self, batches):
-        loss = real(self, batches)
-        return loss * float("nan") if self.step >= 3 else loss
-
-    monkeypatch.setattr(loop.Trainer, "train_step", step)
+    _on_step(monkeypatch, lambda trainer, loss: loss * float("nan") if trainer.step >= 3 else loss)
     assert _train(cfg, train_shards, out, tmp_path, "--max-steps", "6") == 2
     err = capsys.readouterr().err
     assert "train: the loss is not finite (NaN or infinite) by step 3" in err
@@ -98,15 +99,13 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint(tiny_config, train_shard
 
     cfg = {**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 100}}
     out = tmp_path / "run"
-    real = loop.Trainer.train_step
 
-    def step(self, batches):
-        loss = real(self, batches)
-        if self.step == 3:
+    def after(trainer, loss):
+        if trainer.step == 3:
             os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-step, acted on after it
         return loss
 
-    monkeypatch.setattr(loop.Trainer, "train_step", step)
+    real = _on_step(monkeypatch, after)
     assert threading.current_thread() is threading.main_thread()
     assert _train(cfg, train_shards, out, tmp_path, "--max-steps", "50") == 143
     assert "terminated (SIGTERM): checkpoint of step 3 kept; add --resume" in capsys.readouterr().err
@@ -202,20 +201,16 @@ def test_sample_refuses_a_guidance_that_is_no_number_and_a_folder_as_output(tmp_
 
 def test_a_stop_after_the_loss_went_nan_writes_no_checkpoint(tiny_config, train_shards, tmp_path, capsys,
                                                              monkeypatch):
-    from train import loop
-
     cfg = {**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 100, "log_every": 100}}
     out = tmp_path / "run"
-    real = loop.Trainer.train_step
 
-    def step(self, batches):
-        loss = real(self, batches)
-        if self.step == 2:
+    def after(trainer, loss):
+        if trainer.step == 2:
             os.kill(os.getpid(), signal.SIGINT)
             return loss * float("nan")
         return loss
 
-    monkeypatch.setattr(loop.Trainer, "train_step", step)
+    _on_step(monkeypatch, after)
     assert _train(cfg, train_shards, out, tmp_path, "--max-steps", "50") == 2
     assert "the loss or the weights are not finite (NaN or infinite) at step 2" in capsys.readouterr().err
     assert list_checkpoints(out) == []
