@@ -313,7 +313,7 @@ class Trainer:
                 loss_sum, n = torch.zeros((), device=self.dist.device), 0
             if self.step % self.cfg.train.checkpoint_every == 0 or self.step == stop:
                 self.checkpoint()
-            if self.stop_signal:  # a Ctrl-C or SIGTERM came during the step (one process only)
+            if self.stop_signal and self.step < stop:  # a Ctrl-C or SIGTERM came during a step (one process only)
                 if self.saved_step != self.step:
                     self.checkpoint()  # refused (TrainingDiverged) when the loss or weights are not finite
                 raise StopRequested(self.stop_signal[0], self.step)

@@ -280,3 +280,16 @@ def test_a_remote_shard_whose_download_is_cut_short_is_skipped(train_shards, tmp
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_sigterm_during_the_last_step_lets_the_run_finish(tiny_config, train_shards, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+
+    def after(trainer, loss):
+        if trainer.step == 3:  # during the last step (train_step has counted it): the run is done
+            os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    _on_step(monkeypatch, after)
+    assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "3") == 0
+    assert [p.name for p in list_checkpoints(out)][-1] == "ckpt-00000003.pt"
