@@ -214,18 +214,18 @@ class VLMCaptionStage(Stage):
             raise  # no clip can be captioned: the run stops with one line (exit code 2)
         except Exception as exc:  # noqa: BLE001 - each clip again alone: one bad clip costs only itself
             for job in jobs:
-                self._alone(job, exc if len(jobs) == 1 else None)
+                if len(jobs) == 1:
+                    reject_for(job.task, self.name, exc)
+                else:
+                    self._alone(job)
         share = (time.perf_counter() - start) / max(1, len(live))
         for task in live:
             task.timings[self.name] = task.timings.get(self.name, 0.0) + share
         return tasks
 
-    def _alone(self, job: _Job, error: Exception | None) -> None:
-        """Caption ``job``'s clip by itself after its batch failed (``error`` given: it was
-        alone already, and that error becomes its reject row)."""
+    def _alone(self, job: _Job) -> None:
+        """Caption ``job``'s clip by itself after its batch failed; an error becomes its reject row."""
         try:
-            if error is not None:
-                raise error
             again = self._prepare(job.task)  # afresh: the failed batch left its answers half read
             if again is not None:
                 self._run([again])

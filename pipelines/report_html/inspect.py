@@ -41,8 +41,9 @@ def shard_spec(spec: str) -> str:
 
 
 def samples(spec: str) -> Iterator[dict]:
-    """Every complete sample ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes) of the
-    shards of ``spec``, in shard order, whose record reads as a :class:`ClipRecord`; one
+    """Every complete sample ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes, and
+    ``record``: the :class:`ClipRecord` read) of the shards of ``spec``, in shard order,
+    whose record reads as a :class:`ClipRecord`; one
     whose record does not is skipped with a warning on stderr, as a damaged shard is (it
     had ended the command with an internal error before the samples after it were shown).
     Raises FileNotFoundError when nothing matches."""
@@ -50,7 +51,7 @@ def samples(spec: str) -> Iterator[dict]:
     for url in expand_shards(shard_spec(spec)):
         for s in iter_samples(url, stats):
             try:
-                ClipRecord.model_validate_json(s["json"])
+                s["record"] = ClipRecord.model_validate_json(s["json"])  # read once: describe() uses it
             except ValueError as exc:  # pydantic's ValidationError, or bytes that are no JSON
                 why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 print(f"warning: {url}: sample {s['__key__']!r} skipped: its record does not read ({why})",
@@ -85,7 +86,7 @@ def select(spec: str, key: str | None = None, sample: int | None = None, seed: i
 def describe(s: dict) -> list[str]:
     """Lines for one sample: key, shard, source and span, clip format, scores, caption text
     (``<key>.txt``) and, for model captions, the short caption and timed events."""
-    rec = ClipRecord.model_validate_json(s["json"])
+    rec = s["record"] if "record" in s else ClipRecord.model_validate_json(s["json"])
     sc = rec.scores
     lines = [f"{s['__key__']}  ({s['__url__'].rsplit('/', 1)[-1]})",
              f"  source: {_visible(rec.source.path)} @ {rec.span.start_s:.2f}-{rec.span.end_s:.2f} s",
