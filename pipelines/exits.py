@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 
@@ -57,10 +58,57 @@ class Terminated(KeyboardInterrupt):
     Ctrl-C: committed sources kept, Ray and the sandbox children stopped."""
 
 
+_ARRIVED: list[type[KeyboardInterrupt]] = []
+"""The interrupts the handlers below raised and no :func:`raise_if_swallowed` has yet."""
+
+
 def on_sigterm(signum, frame) -> None:
     """A SIGTERM handler: raise :class:`Terminated` (in the main thread), so the run stops
-    as after a Ctrl-C and the command exits 143."""
+    as after a Ctrl-C and the command exits 143. The signal is also noted for
+    :func:`raise_if_swallowed`."""
+    _ARRIVED.append(Terminated)
     raise Terminated()
+
+
+def on_sigint(signum, frame) -> None:
+    """A Ctrl-C (SIGINT) handler: raise KeyboardInterrupt as Python's own does, noting it
+    for :func:`raise_if_swallowed`."""
+    _ARRIVED.append(KeyboardInterrupt)
+    raise KeyboardInterrupt
+
+
+def watch_interrupts() -> None:
+    """Install :func:`on_sigterm` and :func:`on_sigint` (main thread only; elsewhere
+    nothing) and forget interrupts noted before. An interrupt swallowed as "unraisable"
+    is not printed (its traceback had ended the log of a stopped run): it is raised again
+    by :func:`raise_if_swallowed`; other unraisable errors are printed as before."""
+    _ARRIVED.clear()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
+        signal.signal(signal.SIGINT, on_sigint)
+        if not getattr(sys.unraisablehook, "keeps_interrupts", False):
+            sys.unraisablehook = _quiet_about_interrupts(sys.unraisablehook)
+
+
+def _quiet_about_interrupts(hook):
+    def quiet(unraisable) -> None:
+        if not (isinstance(unraisable.exc_value, KeyboardInterrupt) and _ARRIVED):
+            hook(unraisable)
+    quiet.keeps_interrupts = True
+    return quiet
+
+
+def raise_if_swallowed() -> None:
+    """Raise again an interrupt that a handler raised and something swallowed: a signal
+    that lands while an extension module imports is raised inside its import hooks, and
+    Cython's type registration prints it as "Exception ignored" and carries on (a CI run:
+    a SIGTERM during Ray's import, and the run went on to the end, exit 0). Called where
+    a run goes on to its next piece of work; an interrupt that did propagate never
+    reaches such a call."""
+    if _ARRIVED:
+        kind = Terminated if Terminated in _ARRIVED else KeyboardInterrupt
+        _ARRIVED.clear()
+        raise kind()
 
 
 @contextlib.contextmanager

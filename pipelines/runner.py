@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import sys
 import threading
 import time
@@ -160,9 +159,11 @@ class Runner:
             for row in rows:
                 self.commits.add(loads(row["task"]))
                 self.commits.report()
+                exits.raise_if_swallowed()
             if head is not None:  # sources it commits show as they finish (the local passes: all of them)
                 while not head.wait(0.25):
                     self.commits.report()
+                    exits.raise_if_swallowed()
                 head.join()
             self.commits.report()
         finally:
@@ -222,15 +223,17 @@ class Runner:
         ``started_at``: ``time.time()`` when the command started (its start-up counts in
         the summary's wall time); default now."""
         t0 = time.perf_counter() - (time.time() - started_at if started_at else 0.0)
-        if threading.current_thread() is threading.main_thread():
-            # A SIGTERM stops the run as a Ctrl-C does (exit 143) from here on, before Ray is
-            # up too: the head start's children are stopped, not left to write on their own
-            signal.signal(signal.SIGTERM, exits.on_sigterm)
+        # A SIGTERM stops the run as a Ctrl-C does (exit 143) from here on, before Ray is up
+        # too: the head start's children are stopped, not left to write on their own. Between
+        # pieces of work, exits.raise_if_swallowed raises again one that an import swallowed.
+        exits.watch_interrupts()
         with self.progress.step("scanning inputs"):
             scanned = scan_inputs(self.inputs, exclude=self.output)  # sources, files skipped as not videos
+        exits.raise_if_swallowed()
         sources, self.skipped = scanned.sources, scanned.skipped
         if address is None and not os.environ.get("RAY_ADDRESS"):  # this machine does the work: check it
             self._preflight()
+            exits.raise_if_swallowed()
         walls: dict[str, float] = {}
         started = False
         try:
@@ -253,12 +256,15 @@ class Runner:
                     from pipelines.lean import local_data_services  # noqa: PLC0415
                     from pipelines.session import init_ray, owns_local_ray  # noqa: PLC0415
 
+                    exits.raise_if_swallowed()  # (one that came while Ray was imported)
+
                     with self.progress.step(f"joining Ray at {address}" if address else "starting Ray"):
                         # SciPy's graph code (curate.dedup.groups.components, 0.3 s on 2 cores) is
                         # imported while Ray starts, not with the config the head start waits for
                         self._preloads.append(preload("scipy.sparse.csgraph"))
                         started = init_ray(address, self.pipeline.ray.num_cpus,
                                            on_signal=partial(self._halt, head) if head is not None else None)
+                    exits.raise_if_swallowed()  # (one that came while Ray started)
                     taken = self._hand_over(head, todo)
                     self.head_taken = len(taken)
                     self.workers = ray_workers()
@@ -316,6 +322,7 @@ class Runner:
             t = time.perf_counter()
             self._source_phase([s for s in todo if s not in taken], head, len(todo), source_weights(todo))
             walls["per_source"] = time.perf_counter() - t
+        exits.raise_if_swallowed()
         earlier = self.store.earlier_sources(sources)  # committed before, not named this time: kept
         records, rejects, stage_s, durations = self.store.load(sources + earlier)
         summary = self._finish(sources + earlier, records, rejects, stage_s, durations, walls, t0)
@@ -361,6 +368,7 @@ class Runner:
         walls["dedup"] = time.perf_counter() - t
         kept, post_rejects, same = self._post(kept, rejects, walls)
         rejects += post_rejects
+        exits.raise_if_swallowed()  # the last chance: from here the run writes its outputs
         t = time.perf_counter()
         lease = self.store.lease
         lease.check()  # another run took the output over: it writes the index, not this one

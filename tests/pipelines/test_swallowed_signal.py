@@ -1,0 +1,122 @@
+"""A SIGTERM or Ctrl-C whose exception something swallowed still stops the run.
+
+A signal that lands while an extension module imports is raised inside its import hooks;
+Cython's type registration prints it as "Exception ignored" and carries on. A CI run saw a
+SIGTERM sent while Ray was imported end in a finished run and exit 0 instead of 143."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from pipelines import exits
+from pipelines.exits import Terminated
+from support.pipelines import TEST_OVERRIDES, make_pipeline
+from support.synth import Shot, shots_video
+
+
+@pytest.fixture
+def handlers():
+    """The process's SIGTERM and SIGINT handlers, put back after the test."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+    exits._ARRIVED.clear()
+
+
+def _swallowed(sig: int) -> None:
+    """Send ``sig`` to this process and swallow what its handler raises, as Cython's
+    import hook does."""
+    try:
+        os.kill(os.getpid(), sig)
+        time.sleep(1)  # the handler runs on the main thread's next bytecode
+        raise AssertionError("the handler did not raise")
+    except KeyboardInterrupt:  # (Terminated is one)
+        pass
+
+
+@pytest.mark.parametrize(("sig", "kind"), [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
+def test_a_swallowed_interrupt_is_raised_again_once(handlers, sig, kind):
+    exits.watch_interrupts()
+    exits.raise_if_swallowed()  # nothing came: nothing raised
+    _swallowed(sig)
+    with pytest.raises(kind) as raised:
+        exits.raise_if_swallowed()
+    assert type(raised.value) is kind
+    exits.raise_if_swallowed()  # raised once, then forgotten
+
+
+def test_an_interrupt_python_reports_as_unraisable_is_not_reported_and_raised_again(handlers):
+    """As in Cython's import hook or a ``__del__``: Python prints such an exception as
+    "Exception ignored in" with its traceback, which had ended the stopped run's log."""
+    import gc
+    import sys
+
+    before, reported = sys.unraisablehook, []
+    sys.unraisablehook = lambda unraisable: reported.append(unraisable.exc_value)
+    try:
+        exits.watch_interrupts()
+        exits.watch_interrupts()  # wrapped once, not twice
+
+        class Finalised:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)
+
+        Finalised()
+        gc.collect()
+        with pytest.raises(Terminated):
+            exits.raise_if_swallowed()
+        assert reported == []
+        other = ValueError("not an interrupt")
+        sys.unraisablehook(_Unraisable(other))  # others: reported as before
+        assert reported == [other]
+    finally:
+        sys.unraisablehook = before
+
+
+class _Unraisable:
+    def __init__(self, exc: BaseException):
+        self.exc_type, self.exc_value, self.exc_traceback = type(exc), exc, None
+        self.err_msg, self.object = None, None
+
+
+def test_a_sigterm_before_ctrl_c_is_still_a_termination(handlers):
+    exits.watch_interrupts()
+    _swallowed(signal.SIGINT)
+    _swallowed(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        exits.raise_if_swallowed()
+
+
+def test_watching_again_forgets_an_earlier_runs_interrupt(handlers):
+    exits.watch_interrupts()
+    _swallowed(signal.SIGTERM)
+    exits.watch_interrupts()  # the next run in this process
+    exits.raise_if_swallowed()
+
+
+def test_a_run_whose_sigterm_was_swallowed_stops_before_it_writes_outputs(handlers, tmp_path, monkeypatch):
+    """The SIGTERM comes while the inputs are scanned and is swallowed there: the run
+    stops (Terminated, the command's exit 143) and writes no index, manifest or shard."""
+    import pipelines.runner as runner
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "a.mp4"), [Shot(3, 30), Shot(4, 30)], 160, 120)
+    scan = runner.scan_inputs
+
+    def scan_then_signal(*args, **kwargs):
+        found = scan(*args, **kwargs)
+        _swallowed(signal.SIGTERM)
+        return found
+
+    monkeypatch.setattr(runner, "scan_inputs", scan_then_signal)
+    out = tmp_path / "out"
+    with pytest.raises(Terminated):
+        runner.run_pipeline(make_pipeline(TEST_OVERRIDES), [str(src)], str(out), progress=False)
+    written = {p.name for p in out.rglob("*") if p.is_file()} if out.exists() else set()
+    assert not written & {"index.parquet", "manifest.json", "rejects.parquet"}
+    assert not any(name.endswith(".tar") for name in written)
