@@ -69,6 +69,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         chosen = inspect.select(args.shards, key=args.key, sample=args.sample, seed=args.seed)
     except FileNotFoundError as exc:
         raise InputNotFound(str(exc)) from None
+    except inspect.DamagedSample as exc:
+        raise UsageError(str(exc)) from None
     if args.key is not None and not chosen:
         raise InputNotFound(f"no sample with key {args.key!r} in {args.shards}")
     if not chosen:  # e.g. every shard damaged: a warning each, and nothing shown is no success

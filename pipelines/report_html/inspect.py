@@ -40,13 +40,17 @@ def shard_spec(spec: str) -> str:
     return spec
 
 
-def samples(spec: str) -> Iterator[dict]:
+class DamagedSample(ValueError):
+    """The sample asked for by key is in the shards, but its record does not read."""
+
+
+def samples(spec: str, unread: list[str] | None = None) -> Iterator[dict]:
     """Every complete sample ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes, and
     ``record``: the :class:`ClipRecord` read) of the shards of ``spec``, in shard order,
     whose record reads as a :class:`ClipRecord`; one
     whose record does not is skipped with a warning on stderr, as a damaged shard is (it
-    had ended the command with an internal error before the samples after it were shown).
-    Raises FileNotFoundError when nothing matches."""
+    had ended the command with an internal error before the samples after it were shown);
+    its key is appended to ``unread`` when given. Raises FileNotFoundError when nothing matches."""
     stats = SkipStats()
     for url in expand_shards(shard_spec(spec)):
         for s in iter_samples(url, stats):
@@ -56,6 +60,8 @@ def samples(spec: str) -> Iterator[dict]:
                 why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 print(f"warning: {url}: sample {s['__key__']!r} skipped: its record does not read ({why})",
                       file=sys.stderr)
+                if unread is not None:
+                    unread.append(s["__key__"])
                 continue
             yield s
 
@@ -64,9 +70,18 @@ def select(spec: str, key: str | None = None, sample: int | None = None, seed: i
            limit: int = DEFAULT_LIMIT) -> list[dict]:
     """The samples to show: the one named ``key`` (stops reading when found; [] when absent),
     ``sample`` drawn uniformly at random (reservoir sampling with ``seed``: reads every
-    shard), or else the first ``limit`` in shard order."""
+    shard), or else the first ``limit`` in shard order. Raises :class:`DamagedSample` when
+    the sample named ``key`` is there but its record does not read (skipped with a warning)."""
     if key is not None:
-        return next(([s] for s in samples(spec) if s["__key__"] == key), [])
+        unread: list[str] = []
+        for s in samples(spec, unread):
+            if s["__key__"] == key:
+                return [s]
+            if key in unread:
+                break
+        if key in unread:
+            raise DamagedSample(f"the sample with key {key!r} in {spec} is damaged: its record does not read")
+        return []
     if sample is None:
         out = []
         for s in samples(spec):

@@ -51,6 +51,11 @@ def test_a_sample_whose_record_does_not_read_is_skipped_and_the_rest_shown(curat
     assert main(["inspect", str(bad), "--json"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert all(json.loads(line)["key"] not in (first, second) for line in lines)
+    assert main(["inspect", str(bad), "--key", first]) == 2  # asked for by key: damaged, not "no sample"
+    err = capsys.readouterr().err
+    assert f"the sample with key '{first}' in {bad} is damaged: its record does not read" in err
+    assert "no sample" not in err
+    assert main(["inspect", str(bad), "--key", third]) == 0 and third in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", ["out[1]", "out{a,b}", "out*"])
