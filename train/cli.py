@@ -122,8 +122,8 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"{'terminated (SIGTERM)' if term else 'interrupted'}: checkpoint of step {stop.step} kept; "
               "add --resume to the same command to continue", file=sys.stderr)
         return 143 if term else 130
-    except (ConfigError, FileNotFoundError, SchemaVersionError, DataError, CheckpointError,
-            TrainingDiverged) as err:
+    except (ConfigError, FileNotFoundError, PermissionError, SchemaVersionError, DataError, CheckpointError,
+            TrainingDiverged) as err:  # (PermissionError: e.g. a remote shard's HTTP 401 or 403)
         print(f"train: {one_line(err)}", file=sys.stderr)
         return 2
     finally:

@@ -139,9 +139,21 @@ def check_local_tar(path: str) -> str | None:
     return None
 
 
+REMOTE_TIMEOUT_S = 60.0
+"""Seconds an HTTP(S) shard server may stay silent (to connect, or between two reads)
+before the shard is skipped as not answering. aiohttp's own limit is the whole download
+(5 minutes), so a server that accepted and never answered had stalled the run that long."""
+
+
 def _open(url: str) -> IO[bytes]:
     if _is_remote(url):
-        return fsspec.open(url, "rb").open()
+        kwargs = {}
+        if url.split("://", 1)[0].lower() in ("http", "https"):
+            import aiohttp  # noqa: PLC0415 - fsspec's HTTP file system needs it; only for HTTP URLs
+
+            limit = aiohttp.ClientTimeout(total=None, sock_connect=REMOTE_TIMEOUT_S, sock_read=REMOTE_TIMEOUT_S)
+            kwargs["client_kwargs"] = {"timeout": limit}
+        return fsspec.open(url, "rb", **kwargs).open()
     return open(_local(url), "rb")
 
 
@@ -198,9 +210,10 @@ def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
 
     Incomplete samples (a required member missing) are counted and skipped; bad
     shards are skipped as the module docstring says, and so is a remote shard that is not
-    there (404) or whose server does not answer: one of thousands drawn by a resampled
-    stream had ended the training. Other errors opening the URL (no permission, no
-    credentials) propagate.
+    there (404), whose server fails (5xx) or does not answer (:data:`REMOTE_TIMEOUT_S`):
+    one of thousands drawn by a resampled stream had ended the training. Other errors
+    opening the URL (no permission, no credentials; HTTP 401 and 403 raise
+    PermissionError) propagate.
     """
     if url in stats.bad_shards:
         return
@@ -212,7 +225,10 @@ def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
     try:
         raw = _open(url)
     except (FileNotFoundError, ConnectionError, TimeoutError) as err:
-        stats.bad_shard(url, f"cannot be opened ({type(err).__name__}: {str(err).strip() or 'not found'})")
+        status = getattr(err.__cause__, "status", None)  # fsspec's HTTP reads every failure as "not found"
+        if status in (401, 403):
+            raise PermissionError(f"{url}: HTTP {status} {getattr(err.__cause__, 'message', '')}".strip()) from err
+        stats.bad_shard(url, f"cannot be opened ({_why(err)})")
         return
     except OSError as err:
         if type(err).__module__.split(".")[0] != "aiohttp":  # aiohttp's connection errors are OSErrors
@@ -236,6 +252,18 @@ def iter_samples(url: str, stats: SkipStats) -> Iterator[dict]:
         # a stream cut exactly between members reads as a clean end to tarfile
         if url not in stats.bad_shards and not reader.ends_with_eoa(last["end"]):
             stats.bad_shard(url, "truncated: no end-of-archive blocks after the last member")
+
+
+def _why(err: BaseException) -> str:
+    """What a failed open says: the HTTP status, the timeout or the connection error under
+    fsspec's FileNotFoundError, else the error itself."""
+    cause = err.__cause__ if isinstance(err, FileNotFoundError) and err.__cause__ is not None else err
+    status = getattr(cause, "status", None)
+    if isinstance(status, int):
+        return f"HTTP {status} {getattr(cause, 'message', '')}".strip()
+    if isinstance(cause, TimeoutError) or "Timeout" in type(cause).__name__:
+        return f"no answer within {REMOTE_TIMEOUT_S:g} s ({type(cause).__name__})"
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else 'not found'}"
 
 
 def _complete(samples: Iterator[dict], url: str, stats: SkipStats) -> Iterator[dict]:
