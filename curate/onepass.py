@@ -148,9 +148,10 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     clip size (``extract.clip_size``), shrunk to the detection size (never upscaled) and
     fed to ``split``'s shot detector; each clip frame is appended to ``spill`` when given.
 
-    Returns ``(detector, times, reset, failed)`` for :meth:`curate.split.SplitStage.finish`:
-    the fed :class:`curate.split.shots.ShotDetector`, frame times (seconds), whether
-    timestamps were shifted, and ``(error, t_s)`` of a decode that failed part-way.
+    Returns ``(detector, times, reset, failed, restarts)`` for
+    :meth:`curate.split.SplitStage.finish`: the fed :class:`curate.split.shots.ShotDetector`,
+    frame times (seconds), whether timestamps were shifted, ``(error, t_s)`` of a decode
+    that failed part-way, and the indices of frames whose clock went back (joined recordings).
     ``tick(detector, times)``, when given, is called after each frame is fed (the
     speculative encodes of :class:`curate.speculate.Speculator`). The decoder runs on
     :meth:`curate.extract.ExtractStage.decode_threads_for` threads (0: FFmpeg's own count).
@@ -162,7 +163,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     dw, dh = min(dw, width), min(dh, height)
     detector = split.shot_detector(src.fps)
     times: list[float] = []
-    reset, failed = False, []
+    reset, failed, restarts = False, [], []
     shrink, to_bgr = VideoReformatter(), VideoReformatter()  # one swscale context each for the pass
     frames = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation, hflip=src.hflip,
                          stream_index=src.stream_index, field_order=src.field_order,
@@ -173,11 +174,13 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
         # (curate.codec.iter_frames with fmt="bgr24"), so both paths feed the same pixels.
         small = shrink.reformat(frame.image, width=dw, height=dh, interpolation="AREA", threads=sws_threads(frame.image))
         detector.feed(to_bgr.reformat(small, format="bgr24", threads=sws_threads(small)).to_ndarray())
+        if frame.restart:
+            restarts.append(len(times))
         times.append(frame.t_s)
         reset |= frame.shifted
         if tick is not None:
             tick(detector, times)
-    return detector, times, reset, failed
+    return detector, times, reset, failed, restarts
 
 
 def split_only(job: OnePassJob) -> OnePassJob:
@@ -190,8 +193,8 @@ def split_only(job: OnePassJob) -> OnePassJob:
     Returns ``job`` with ``job.task`` split and ``timings["split"]`` (seconds). Raises as
     :meth:`curate.split.SplitStage.finish` and :func:`detect_pass` do."""
     start = time.perf_counter()
-    detector, times, reset, failed = detect_pass(job.task.source, job.split, job.extract)
-    job.task = job.split.finish(job.task, detector, times, reset, failed)
+    detector, times, reset, failed, restarts = detect_pass(job.task.source, job.split, job.extract)
+    job.task = job.split.finish(job.task, detector, times, reset, failed, restarts)
     job.task.timings[job.split.name] = time.perf_counter() - start
     return job
 
@@ -303,9 +306,9 @@ def run_one_pass(job: OnePassJob) -> OnePassJob:
         spec = Speculator(lambda span, times, fps: _encode_ahead(job, spill, scratch, span, times, fps),
                           job.split, src.fps, extract.max_fps, pool)
         try:
-            detector, times, reset, failed = detect_pass(src, job.split, extract, spill,
-                                                         tick=spec.advance if extract.encode_ahead else None)
-            job.task = job.split.finish(job.task, detector, times, reset, failed)
+            detector, times, reset, failed, restarts = detect_pass(
+                src, job.split, extract, spill, tick=spec.advance if extract.encode_ahead else None)
+            job.task = job.split.finish(job.task, detector, times, reset, failed, restarts)
             job.task.timings[job.split.name] = time.perf_counter() - start
             _extract(job, spill, times, scratch, spec)
         finally:

@@ -43,12 +43,21 @@ class DecodedFrame:
     ``index`` counts frames from where the pass started (0 after a seek). ``shifted``:
     the timestamps went backwards or repeated at or before this frame, and its time was
     moved forward to keep times increasing (joined files whose clocks restart).
+    ``restart``: this frame's own timestamp went back by more than :data:`RESTART_FRAMES`
+    frame intervals (a clock restart: joined recordings), which splits shots like a cut
+    (:func:`curate.split.spans.plan_spans`); a time that repeats or steps back a frame
+    (broken muxing) is shifted but no restart.
     """
 
     index: int
     t_s: float
     image: np.ndarray | av.VideoFrame
     shifted: bool = False
+    restart: bool = False
+
+
+RESTART_FRAMES = 1.5
+"""Frame intervals a timestamp must go back by to be a clock restart (:class:`DecodedFrame`)."""
 
 
 def scaled_size(width: int, height: int, short_side: int | None, even: bool = True) -> tuple[int, int]:
@@ -178,6 +187,7 @@ def iter_frames(
         index, last_t, offset, shifted = 0, None, 0.0, False
         convert = _Converter(single=threads == 1)
         for frame in frames:
+            restart = False
             if frame.pts is None:
                 t = (last_t + 1.0 / rate) if last_t is not None else 0.0
             else:
@@ -185,6 +195,7 @@ def iter_frames(
                     t0 = frame.pts * tb
                 t = frame.pts * tb - t0 + offset
                 if last_t is not None and t <= last_t:
+                    restart = t < last_t - RESTART_FRAMES / rate
                     offset += last_t + 1.0 / rate - t
                     t, shifted = last_t + 1.0 / rate, True
             last_t = t
@@ -192,7 +203,7 @@ def iter_frames(
                 continue
             if end_s is not None and t >= end_s - eps:
                 break
-            yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation, hflip), shifted)
+            yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation, hflip), shifted, restart)
             index += 1
 
 

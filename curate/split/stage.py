@@ -96,24 +96,28 @@ class SplitStage(Stage):
         src = task.source
         detector = self.shot_detector(src.fps)
         times: list[float] = []
-        reset = False
+        reset, restarts = False, []
         failed: list[tuple[Exception, float | None]] = []
         for frame in iter_frames(src.path, size=self.detect_size(src), fmt="bgr24", rotation=src.rotation, hflip=src.hflip,
                                  stream_index=src.stream_index, field_order=src.field_order,
                                  on_error=lambda e, t: failed.append((e, t))):
             detector.feed(frame.image)
+            if frame.restart:
+                restarts.append(len(times))
             times.append(frame.t_s)
             reset |= frame.shifted
-        return self.finish(task, detector, times, reset, failed)
+        return self.finish(task, detector, times, reset, failed, restarts)
 
     def finish(self, task: SourceTask, detector: ShotDetector, times: list[float], reset: bool,
-               failed: list) -> SourceTask:
+               failed: list, restarts: list[int] = ()) -> SourceTask:
         """Turn a finished detection pass into spans (shared by :meth:`process` and the
         one-decode path of :mod:`curate.onepass`).
 
         ``detector`` has been fed every decoded frame; ``times``: each frame's time
         (seconds); ``reset``: some timestamps were shifted; ``failed``: ``(error, t_s)``
-        of a decode that failed part-way (empty when it did not). Sets ``task.spans``,
+        of a decode that failed part-way (empty when it did not); ``restarts``: indices of
+        frames whose clock went back (:attr:`curate.codec.decode.DecodedFrame.restart`:
+        joined recordings), which split shots like cuts. Sets ``task.spans``,
         ``task.frame_times`` and the source's decoded ``num_frames``/``duration_s``/``fps``.
         Raises :class:`RejectError` (``truncated``, ``no_shots``).
         """
@@ -129,7 +133,7 @@ class SplitStage(Stage):
                                              "timestamps_reset": reset,
                                              "partial": bool(failed) and len(times) < expected.num_frames,
                                              "fps": round(rate, 6) if rate else src.fps})
-        kept, short = plan_spans(bounds.cuts, times, end, min_clip_s=self.min_clip_s,
+        kept, short = plan_spans(sorted({*bounds.cuts, *restarts}), times, end, min_clip_s=self.min_clip_s,
                                  max_clip_s=self.max_clip_s, trim_s=self.trim_s, gaps=bounds.gaps)
         if not kept and not short:
             raise RejectError("no_shots", "every frame is blank or inside a transition")

@@ -243,6 +243,31 @@ def test_joined_files_with_restarting_clocks_keep_both_parts(tmp_path):
         assert (first[..., 2].mean() > first[..., 0].mean()) == blue
 
 
+def test_a_recording_joined_to_itself_is_cut_where_its_clock_restarts(tmp_path):
+    """The same 2.4 s take twice in one transport stream: nothing in the pictures marks the
+    join, only the clock going back. It had been one clip across the join, the second
+    take's first frame following the first take's last (a break test); the decoder's
+    shifted times had hidden the restart from the span planner."""
+    from curate.codec.decode import iter_frames as frames_of
+    from support.hostile import encode
+    from support.synth import render
+
+    part = str(tmp_path / "take.ts")
+    encode(part, [render(7, j / 25, 160, 120) for j in range(60)], fmt="mpegts")
+    joined = str(tmp_path / "twice.ts")
+    with open(part, "rb") as f, open(joined, "wb") as out:
+        out.write(f.read() * 2)
+    decoded = list(frames_of(joined, size=(80, 60), fmt="gray"))
+    assert [f.index for f in decoded if f.restart] == [60]
+    assert all(b.t_s > a.t_s for a, b in zip(decoded, decoded[1:]))  # times still increase
+    task, clips = run_source(joined, str(tmp_path))
+    assert task.source.timestamps_reset and task.source.num_frames == 120
+    spans = [(c.span.start_frame, c.span.end_frame) for c in clips]
+    assert all(z <= 60 or a >= 60 for a, z in spans), spans  # no clip across the join
+    (a0, z0), (a1, z1) = spans  # one clip a take, each trimmed at the cut (trim_s)
+    assert a0 == 0 and 55 <= z0 <= 60 and 60 <= a1 <= 65 and z1 == 120, spans
+
+
 def test_a_thin_strip_video_is_scored(tmp_path):
     from support.hostile import encode
 
