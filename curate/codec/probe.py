@@ -102,11 +102,16 @@ def video_stream_index(path: str) -> int:
     """``stream.index`` of :func:`pick_video_stream` for ``path``.
 
     Raises :class:`CodecError` ``no_video_stream`` when there is none (audio only, or
-    only cover art).
+    only cover art), ``truncated`` when none is read from an MP4/MOV cut short
+    (:func:`curate.codec.isobmff.is_truncated_mp4`: a download stopped inside its index,
+    which FFmpeg reads as a file of no or only data streams).
     """
     with open_container(path) as container:
         stream = pick_video_stream(container)
         if stream is None:
+            if is_truncated_mp4(path):
+                raise CodecError("truncated", "the file is cut short inside its index (moov box): no video "
+                                 "stream can be read")
             raise CodecError("no_video_stream", _streams_detail(container))
         return stream.index
 

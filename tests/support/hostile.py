@@ -91,6 +91,17 @@ def drop_duration(src: str, dst: str) -> None:
         f.write(bytes(data))
 
 
+def cut_in_moov(src: str, dst: str, into: int) -> None:
+    """Copy the MP4 ``src`` to ``dst`` cut ``into`` bytes after the start of its ``moov``
+    box (a download stopped inside the index)."""
+    data = open(src, "rb").read()
+    at = data.find(b"moov")
+    if at < 0:
+        raise ValueError(f"{src}: no moov box")
+    with open(dst, "wb") as f:
+        f.write(data[:at + into])
+
+
 def make_all(root: str) -> dict[str, str]:
     """Write every hostile case into ``root``; returns {case: path}."""
     os.makedirs(root, exist_ok=True)
@@ -99,6 +110,8 @@ def make_all(root: str) -> dict[str, str]:
     truncate(p("front.mp4"), p("cut front moov.mp4"), 0.6)
     encode(p("back.mp4"), _frames(120))
     truncate(p("back.mp4"), p("cut back moov.mp4"), 0.6)
+    cut_in_moov(p("back.mp4"), p("cut inside back moov.mp4"), 50)  # FFmpeg reads no stream, or a data one
+    cut_in_moov(p("front.mp4"), p("cut inside front moov.mp4"), 200)
     webm_pipe(p("pipe.webm"))
     encode(p("whole.mkv"), _frames(120))  # 4 s; the Segment's size is in its header
     truncate(p("whole.mkv"), p("cut mkv.mkv"), 0.6)
