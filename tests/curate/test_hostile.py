@@ -158,6 +158,30 @@ def test_decodes_to_even_yuv420p_clips_with_true_length(hostile, tmp_path, case,
     assert (p.codec, p.pix_fmt) == ("h264", "yuv420p")
 
 
+def test_a_decode_that_fails_at_the_cut_of_an_mp4_cut_short_counts_what_its_index_lists(hostile, tmp_path):
+    """An interrupted download of an MP4 with its index at the front: where the decoder
+    fails on the last, partial packet (it did in the one-decode pass on real footage), the
+    lost part is what the index lists past the cut, not just the packets the probe found
+    before it (a break test: a row of 0.72-0.84 s for a 3 s file, and hours_in short)."""
+    from curate.codec import CodecError
+    from curate.probe import ProbeStage
+    from curate.split.stage import _cut_short
+    from support.hostile import truncate
+
+    cut = str(tmp_path / "cut.mp4")
+    truncate(hostile["front"], cut, 0.45)
+    src = ProbeStage(limits=None)(SourceTask(path=cut, work_dir=str(tmp_path))).source
+    assert src is not None and src.num_frames < 120
+    times = [i / 30 for i in range(src.num_frames - 3)]  # the decode failed three frames before the probe's count
+    failure = CodecError("decode_error", "Invalid data found when processing input")
+    expected, failed = _cut_short(cut, src, times, len(times) / 30, [(failure, times[-1])])
+    assert (expected.num_frames, expected.duration_s) == (120, pytest.approx(4.0, abs=0.01))
+    [(error, at)] = failed
+    assert error.reason == "truncated" and "its index lists 120 frames" in str(error) and at == times[-1]
+    whole = ProbeStage(limits=None)(SourceTask(path=hostile["front"], work_dir=str(tmp_path))).source
+    assert _cut_short(hostile["front"], whole, times, 1.0, [(failure, 1.0)]) == (whole, [(failure, 1.0)])
+
+
 def test_claimed_frame_count_is_not_trusted(hostile):
     import av
     with av.open(hostile["cut front moov"]) as c:
