@@ -151,7 +151,8 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     Returns ``(detector, times, reset, failed, restarts)`` for
     :meth:`curate.split.SplitStage.finish`: the fed :class:`curate.split.shots.ShotDetector`,
     frame times (seconds), whether timestamps were shifted, ``(error, t_s)`` of a decode
-    that failed part-way, and the indices of frames whose clock went back (joined recordings).
+    that failed part-way, and the indices of frames at a discontinuity (a clock restart, a
+    change of picture shape: :attr:`curate.codec.decode.DecodedFrame.discontinuity`).
     ``tick(detector, times)``, when given, is called after each frame is fed (the
     speculative encodes of :class:`curate.speculate.Speculator`). The decoder runs on
     :meth:`curate.extract.ExtractStage.decode_threads_for` threads (0: FFmpeg's own count).
@@ -174,7 +175,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
         # (curate.codec.iter_frames with fmt="bgr24"), so both paths feed the same pixels.
         small = shrink.reformat(frame.image, width=dw, height=dh, interpolation="AREA", threads=sws_threads(frame.image))
         detector.feed(to_bgr.reformat(small, format="bgr24", threads=sws_threads(small)).to_ndarray())
-        if frame.restart:
+        if frame.discontinuity:
             restarts.append(len(times))
         times.append(frame.t_s)
         reset |= frame.shifted

@@ -31,6 +31,7 @@ from curate.codec.errors import CodecError, classify, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, deinterlace_flagged, is_interlaced
 from curate.codec.probe import video_stream_index
+from curate.codec.reshape import PictureShape, pad_clip_frame, pad_image
 from curate.codec.timestamps import best_effort, untimed_rate
 
 
@@ -43,17 +44,18 @@ class DecodedFrame:
     ``index`` counts frames from where the pass started (0 after a seek). ``shifted``:
     the timestamps went backwards or repeated at or before this frame, and its time was
     moved forward to keep times increasing (joined files whose clocks restart).
-    ``restart``: this frame's own timestamp went back by more than :data:`RESTART_FRAMES`
-    frame intervals (a clock restart: joined recordings), which splits shots like a cut
-    (:func:`curate.split.spans.plan_spans`); a time that repeats or steps back a frame
-    (broken muxing) is shifted but no restart.
+    ``discontinuity``: at this frame the clock restarted (its own timestamp went back by
+    more than :data:`RESTART_FRAMES` frame intervals: joined recordings) or the picture's
+    display shape changed (:mod:`curate.codec.reshape`: a 16:9 to 4:3 switch); it splits
+    shots like a cut (:meth:`curate.split.SplitStage.finish`). A time that repeats or steps
+    back a frame (broken muxing) is shifted but no discontinuity.
     """
 
     index: int
     t_s: float
     image: np.ndarray | av.VideoFrame
     shifted: bool = False
-    restart: bool = False
+    discontinuity: bool = False
 
 
 RESTART_FRAMES = 1.5
@@ -152,7 +154,9 @@ def iter_frames(
     A frame's timestamp is FFmpeg's best effort (:func:`curate.codec.timestamps.best_effort`:
     the packets' decode times where the container's presentation times come out of order,
     as in AVI with B-frames). Times always increase: a frame whose timestamp is not after the previous one's is
-    moved to the previous time plus one average frame interval (``shifted``).
+    moved to the previous time plus one average frame interval (``shifted``). A frame
+    whose display shape differs from the stream's start (:mod:`curate.codec.reshape`) is
+    fitted inside ``size`` with its own shape and padded with black bars.
 
     Raises :class:`CodecError` (``decode_error``/``truncated``/...) when decoding
     fails before the first frame; a failure after frames were produced ends the
@@ -186,6 +190,7 @@ def iter_frames(
             frames = deinterlace_flagged(frames, stream.time_base)
         index, last_t, offset, shifted = 0, None, 0.0, False
         convert = _Converter(single=threads == 1)
+        shape = PictureShape(stream) if coded is not None else None
         for frame in frames:
             restart = False
             if frame.pts is None:
@@ -203,7 +208,9 @@ def iter_frames(
                 continue
             if end_s is not None and t >= end_s - eps:
                 break
-            yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation, hflip), shifted, restart)
+            box, reshaped = shape.observe(frame, coded) if shape is not None else (None, False)
+            yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation, hflip, box), shifted,
+                               restart or reshaped)
             index += 1
 
 
@@ -289,10 +296,16 @@ class _Converter:
 
     def __init__(self, single: bool = False) -> None:
         self.scale, self.convert, self.back = VideoReformatter(), VideoReformatter(), VideoReformatter()
+        self.fit = VideoReformatter()  # frames of another shape (curate.codec.reshape): their own context
         self.threads = (lambda _frame: 1) if single else sws_threads  # swscale's, per frame
 
     def __call__(self, frame: av.VideoFrame, coded: tuple[int, int] | None, fmt: str, rotation: int,
-                 hflip: bool = False):
+                 hflip: bool = False, box: tuple[int, int] | None = None):
+        """``frame`` as ``fmt`` at ``coded`` (width, height before rotation; None: its own
+        size), upright; ``box``: a smaller size to scale it to instead, then padded with
+        black to ``coded`` (:mod:`curate.codec.reshape`)."""
+        if box is not None and coded is not None:
+            return self._boxed(frame, coded, fmt, rotation, hflip, box)
         if fmt == "yuv420p" and rotation % 360 == 0 and not hflip:
             # Straight to the clip's format, range and matrix in one swscale pass.
             w, h = coded or (frame.width, frame.height)
@@ -307,6 +320,18 @@ class _Converter:
         if fmt not in ("gray", "rgb24", "bgr24"):
             raise CodecError("decode_error", f"unsupported output format {fmt}")
         return upright(self._array(frame, fmt), rotation, hflip)
+
+    def _boxed(self, frame, coded, fmt, rotation, hflip, box):
+        if fmt == "yuv420p" and rotation % 360 == 0 and not hflip:
+            return pad_clip_frame(to_clip_yuv(frame, *box, self.fit, self.threads(frame)), coded)
+        frame = self.fit.reformat(frame, width=box[0], height=box[1], interpolation="AREA",
+                                  threads=self.threads(frame))
+        if fmt == "yuv420p":
+            img = upright(pad_image(self._array(frame, "rgb24"), coded), rotation, hflip)
+            return rgb_to_clip_yuv(img, frame.colorspace, self.back)
+        if fmt not in ("gray", "rgb24", "bgr24"):
+            raise CodecError("decode_error", f"unsupported output format {fmt}")
+        return upright(pad_image(self._array(frame, fmt), coded), rotation, hflip)
 
     def _array(self, frame: av.VideoFrame, fmt: str) -> np.ndarray:
         if frame.format.name == fmt:

@@ -102,7 +102,7 @@ class SplitStage(Stage):
                                  stream_index=src.stream_index, field_order=src.field_order,
                                  on_error=lambda e, t: failed.append((e, t))):
             detector.feed(frame.image)
-            if frame.restart:
+            if frame.discontinuity:
                 restarts.append(len(times))
             times.append(frame.t_s)
             reset |= frame.shifted
@@ -116,8 +116,9 @@ class SplitStage(Stage):
         ``detector`` has been fed every decoded frame; ``times``: each frame's time
         (seconds); ``reset``: some timestamps were shifted; ``failed``: ``(error, t_s)``
         of a decode that failed part-way (empty when it did not); ``restarts``: indices of
-        frames whose clock went back (:attr:`curate.codec.decode.DecodedFrame.restart`:
-        joined recordings), which split shots like cuts. Sets ``task.spans``,
+        frames at a discontinuity (:attr:`curate.codec.decode.DecodedFrame.discontinuity`:
+        a clock that went back in joined recordings, a picture that changed shape), which
+        split shots like cuts. Sets ``task.spans``,
         ``task.frame_times`` and the source's decoded ``num_frames``/``duration_s``/``fps``.
         Raises :class:`RejectError` (``truncated``, ``no_shots``).
         """
