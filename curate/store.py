@@ -77,15 +77,14 @@ def read_bytes(location: str) -> bytes:
 
 def read_many(locations: list[str]) -> list[bytes]:
     """The bytes of several objects of one store, in order, fetched concurrently where the
-    backend allows (one ``fs.cat`` call). Raises FileNotFoundError when one is absent."""
+    backend allows (one ``fs.cat_ranges`` call: each path is taken as it is, where
+    ``fs.cat`` of a list reads ``[``, ``*`` and ``?`` in names as glob patterns, and an
+    output named ``out [1]`` had failed every run at its end). Raises FileNotFoundError
+    when one is absent."""
     if not locations:
         return []
     fs, _ = filesystem(locations[0])
-    paths = [filesystem(loc)[1] for loc in locations]
-    found = fs.cat(paths, on_error="raise")
-    if not isinstance(found, dict):  # a single path comes back as its bytes
-        found = {paths[0]: found}
-    return [found[p] for p in paths]
+    return fs.cat_ranges([filesystem(loc)[1] for loc in locations], None, None, on_error="raise")
 
 
 def write_bytes(location: str, data: bytes) -> None:
@@ -155,25 +154,39 @@ def download(location: str, local_path: str) -> None:
 
 def move(src: str, dst: str) -> None:
     """Move the object at ``src`` to ``dst`` (one store): a rename on a local disk (atomic),
-    a server-side copy then delete on an object store (``dst`` appears whole). Parents of a
-    local ``dst`` are created."""
+    a server-side copy then delete on an object store (``dst`` appears whole; one object's
+    calls, which take names as they are: ``fs.mv`` reads ``[`` in them as a pattern).
+    Parents of a local ``dst`` are created."""
     fs, src_path = filesystem(src)
     _, dst_path = filesystem(dst)
     if is_local(fs):
         fs.makedirs(fs._parent(dst_path), exist_ok=True)
         os.replace(src_path, dst_path)
     else:
-        fs.mv(src_path, dst_path)
+        fs.cp_file(src_path, dst_path)
+        fs.rm_file(src_path)
 
 
 def remove_tree(location: str) -> None:
     """Delete the object or folder (prefix) at ``location`` with everything under it;
-    nothing when it is gone."""
+    nothing when it is gone. In an object store, a name with ``*``, ``?`` or ``[`` (an
+    output ``s3://b/out [1]``) is deleted object by object as listed, since ``fs.rm``
+    would read it as a pattern (batched deletes otherwise)."""
     fs, path = filesystem(location)
     try:
-        fs.rm(path, recursive=True)
+        if is_local(fs) or not has_magic(path):
+            fs.rm(path, recursive=True)
+            return
+        for found in fs.find(path):
+            fs.rm_file(found)
     except FileNotFoundError:
         pass
+
+
+def has_magic(path: str) -> bool:
+    """Whether fsspec's list calls (``cat``, ``rm``, ``copy``) would read ``path`` as a glob
+    pattern (it holds ``*``, ``?`` or ``[``)."""
+    return any(ch in path for ch in "*?[")
 
 
 def remove_empty_folder(location: str) -> None:

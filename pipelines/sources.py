@@ -178,12 +178,15 @@ def _expand_one(arg: str, found: Inputs, walk: LocalWalk) -> None:
             found.skipped.append(Skipped(arg, rule))
         return
     local = protocol == "file"
-    if local and os.path.exists(bare):  # an existing name wins over glob syntax
+    magic = any(ch in bare for ch in "*?[")
+    # an existing name wins over glob syntax, in a store too (s3://b/Movie [1080p].mp4)
+    exists = os.path.exists(bare) if local else (magic and fs.exists(bare))
+    if local and exists:
         root = os.path.abspath(bare)
         paths = [] if os.path.isdir(root) else _files(fs, root, False)
         if not paths:
             walk.add(root)
-    elif any(ch in bare for ch in "*?["):
+    elif magic and not exists:
         paths = []
         for match in fs.glob(bare):
             if local and os.path.isdir(match):  # with the other local folders: each once

@@ -353,5 +353,5 @@ class WorkStore:
         except FileNotFoundError:
             found = {}
         if found:
-            fs.rm(path, recursive=True)  # on S3: batched deletes of the listed keys
+            store.remove_tree(self.clips_dir)  # on S3: batched deletes of the listed keys
         return len(found), sum(int(info.get("size") or 0) for info in found.values())

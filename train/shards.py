@@ -82,18 +82,36 @@ def _expand_one(spec: str) -> list[str]:
     return sorted(glob.glob(path)) if glob.has_magic(path) and not os.path.exists(path) else [path]
 
 
+def _remote_as_named(spec: str) -> list[str] | None:
+    """The shards of a store URL with glob or brace characters that exists as named (an
+    output ``s3://b/out [1]``): a folder's ``shards/*.tar`` or else its ``*.tar``, listed
+    (no pattern), or the object itself; None when nothing has that name."""
+    fs, path = fsspec.core.url_to_fs(spec)
+    protocol = spec.split("://", 1)[0]
+    if fs.isdir(path):
+        sub = path.rstrip("/") + "/shards"
+        folder = sub if fs.isdir(sub) else path
+        return sorted(f"{protocol}://{p}" for p in fs.ls(folder, detail=False) if p.endswith(".tar"))
+    return [spec] if fs.exists(path) else None
+
+
 def expand_shards(spec: str | os.PathLike | list) -> list[str]:
     """Shard URLs from a path, run folder, glob, brace range or fsspec URL (or a list).
 
     A folder means its ``shards/*.tar`` (a run's output folder) or else its ``*.tar``.
-    Brace ranges (``shard-{000000..000009}.tar``) expand first, then globs; a local path
-    that exists is taken as it is named (a folder ``out[1]`` or ``run{a,b}``).
+    Brace ranges (``shard-{000000..000009}.tar``) expand first, then globs; a path that
+    exists is taken as it is named (a folder ``out[1]`` or ``run{a,b}``; in a store too).
     Raises FileNotFoundError when nothing matches or a listed local file is missing.
     """
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     specs = [os.fspath(s) for s in specs]
     urls: list[str] = []
     for s in specs:
+        if _is_remote(s) and (glob.has_magic(s) or "{" in s):
+            named = _remote_as_named(s)
+            if named is not None:  # an existing name wins over glob and brace syntax
+                urls.extend(named)
+                continue
         literal = not _is_remote(s) and os.path.exists(_local(s))  # an existing path is taken as named
         for part in [s] if literal else braceexpand.braceexpand(s):
             urls.extend(_expand_one(part))

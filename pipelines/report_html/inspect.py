@@ -33,7 +33,8 @@ def shard_spec(spec: str) -> str:
     """A run's output URL (``s3://bucket/run``) means its ``shards/*.tar``, and a URL of a
     shards folder (``s3://bucket/run/shards``, no ``shards/`` inside) its ``*.tar``, as for a
     local folder; anything else (local folders included, :func:`train.shards.expand_shards`
-    handles them) is kept."""
+    handles them, and so a URL with glob or brace characters: one that exists is taken
+    as named there) is kept."""
     if store.is_url(spec) and not spec.endswith(".tar") and not glob.has_magic(spec) and "{" not in spec:
         inner = store.join(spec, "shards")
         return store.join(inner, "*.tar") if store.exists(inner) else store.join(spec, "*.tar")
