@@ -206,8 +206,11 @@ class ShardStage(Stage):
         (the long part) leaves the earlier run's shards and index as they were (found by a
         break test: a run killed between rewriting one shard and writing the index left
         index rows without samples and samples in no index); what is left is the short
-        window of the moves and the index's put, which the same command repairs. Removes
-        stale shards of an earlier run that had more shards. ``staging``: this run's own
+        window of the moves and the index's put, which the same command repairs. Shards of
+        an earlier run that had more are left: the caller removes them (:func:`remove_stale`)
+        once its index no longer names them (a break test: a rerun into fewer shards,
+        stopped between their removal and the index's put, left an index naming 9 missing
+        shards). ``staging``: this run's own
         folder under ``shards-next/`` (its lease owner: a run that took the output over
         never moves another's shards); ``before_moves()`` is called once all are packed
         and may raise to stop before any move (the lease check). Raises FileNotFoundError
@@ -225,17 +228,15 @@ class ShardStage(Stage):
             store.move(store.join(staging, job.name), job.location)
         store.remove_empty_folder(staging)
         store.remove_empty_folder(root)
-        remove_stale(store.join(out_dir, "shards"), len(infos))
         return infos
 
 
 def keep_shards(out_dir: str, infos: list[ShardInfo]) -> list[ShardInfo]:
     """Keep the shards ``infos`` already in ``<out_dir>/shards/`` as this run's (a rerun
     that would write them again: :mod:`pipelines.unchanged`), with the clean-up
-    :meth:`ShardStage.write` does: what runs that stopped while packing left, and shards
-    past the last. Returns ``infos``."""
+    :meth:`ShardStage.write` does: what runs that stopped while packing left (shards past
+    the last are the caller's, as there). Returns ``infos``."""
     remove_leftovers(out_dir)
-    remove_stale(store.join(out_dir, "shards"), len(infos))
     return infos
 
 
@@ -248,7 +249,8 @@ def remove_leftovers(out_dir: str) -> None:
 
 
 def remove_stale(shard_dir: str, count: int) -> None:
-    """Delete ``shard-NNNNNN.tar`` with NNNNNN >= ``count`` and leftover ``.part`` files."""
+    """Delete ``shard-NNNNNN.tar`` with NNNNNN >= ``count`` and leftover ``.part`` files
+    (call once the index that names ``count`` shards is written)."""
     for fname in store.listdir(shard_dir):
         stale = fname.endswith(".part") or (
             fname.startswith("shard-") and fname.endswith(".tar") and int(fname[6:12]) >= count)

@@ -24,7 +24,7 @@ import time
 from functools import partial
 
 from curate import guard, parallel, store
-from curate.shards import caption_text, keep_shards
+from curate.shards import caption_text, keep_shards, remove_stale
 from curate.dedup.against import check_earlier
 from curate.dedup.stage import drop_duplicates
 from pipelines.commits import SourceCommits
@@ -393,6 +393,8 @@ class Runner:
         summary.head_start_sources, summary.ray = self.head_taken, self.workers.ray
         write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources, self.codecs, self.dedup_against)
+        if lease.held():  # the index names none of them now (a run that took over: its own to clean)
+            remove_stale(store.join(self.output, "shards"), len(shards))
         packed(self.store.root)
         with self.progress.step("writing report.html"):
             write_report_safely(self.output, frames=self.workers.thumbnail_frames)
