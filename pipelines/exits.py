@@ -16,7 +16,8 @@ code  meaning
 3     output in use by another run, or holding work made with other settings
 4     nothing kept: every source or clip was rejected (outputs are written)
 5     stage errors above ``max_stage_error_share`` of the pipeline (outputs are written)
-6     the Ray cluster of ``--address`` cannot be reached (:class:`ClusterUnreachable`)
+6     the Ray cluster of ``--address`` cannot be reached, or refuses this driver (token
+      authentication: no token, or another cluster's) (:class:`ClusterUnreachable`)
 7     the cluster cannot give what the pipeline asks for, e.g. GPUs (:class:`InsufficientResources`)
 130   interrupted (Ctrl-C); the same command resumes
 143   terminated (SIGTERM once the run has read its pipeline and inputs, e.g. ``kill PID``

@@ -39,7 +39,8 @@ def init_ray(address: str | None, num_cpus: int | None, on_signal=None) -> bool:
     ``on_signal()`` is called at once, from the signal handler (it must not block: the
     runner stops the work in hand there, so Ray's start has the CPUs).
 
-    Raises :class:`pipelines.exits.ClusterUnreachable` when no cluster answers at ``address``.
+    Raises :class:`pipelines.exits.ClusterUnreachable` when no cluster answers at ``address``
+    or it refuses this driver (token authentication: no token, or another cluster's).
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -64,6 +65,10 @@ def init_ray(address: str | None, num_cpus: int | None, on_signal=None) -> bool:
             _init(address, num_cpus, kwargs)
     except ConnectionError as exc:  # e.g. --address auto with no cluster running here
         raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
+    except ray.exceptions.AuthenticationError as exc:  # token auth: no token, or another cluster's
+        raise ClusterUnreachable(f"--address {address}: the cluster refused this driver: "
+                                 f"{str(exc).strip().splitlines()[0]} (set RAY_AUTH_TOKEN, or the "
+                                 "token file, to the cluster's token)") from None
     if interrupted:  # Ctrl-C or SIGTERM while Ray started: stop it as a finished run would, then say so
         shutdown_ray()
         if signal.SIGTERM in interrupted:

@@ -227,3 +227,24 @@ def test_a_ctrl_c_during_the_commands_first_imports_is_exit_130_without_a_traceb
     assert cli.main(["run", LOCAL_YAML, "--input", "x", "--output", "y"]) == exits.INTERRUPTED == 130
     err = capsys.readouterr().err
     assert err.strip() == "interrupted"
+
+
+def test_a_cluster_that_refuses_the_driver_is_unreachable_not_an_internal_error(monkeypatch):
+    """Token authentication on the cluster and no token here (or another cluster's): Ray's
+    AuthenticationError had ended the run as "internal error" with a traceback file (a
+    break test); it is exit 6 with one line that says what to set."""
+    import ray
+
+    from pipelines import session
+
+    def refused(*args, **kwargs):
+        raise ray.exceptions.AuthenticationError("Token authentication is enabled but no authentication "
+                                                 "token was found.\nSet RAY_AUTH_TOKEN.")
+
+    monkeypatch.setattr(session, "_init", refused)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    with pytest.raises(exits.ClusterUnreachable) as raised:
+        session.init_ray("127.0.0.1:6379", None)
+    said = str(raised.value)
+    assert said.startswith("--address 127.0.0.1:6379: the cluster refused this driver: ") and "\n" not in said
+    assert "no authentication token was found" in said and "RAY_AUTH_TOKEN" in said
