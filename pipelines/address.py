@@ -8,7 +8,8 @@ long), and raises :class:`~pipelines.exits.ClusterUnreachable` (exit code 6) oth
 A port that accepts but is not Ray's (a web server, an S3 endpoint) made ``ray.init``
 retry forever, holding the output's lease: the GCS speaks gRPC, so the check also sends
 the HTTP/2 connection preface (RFC 9113, section 3.4) and requires the server's SETTINGS
-frame in reply.
+frame in reply. A port that accepts and stays silent (a head whose GCS is frozen or
+overloaded) is asked again until the time is up, then named as such.
 ``auto`` is resolved by Ray itself from the local node's address file; when none is
 running, :func:`pipelines.session.init_ray` turns Ray's ConnectionError into the same error.
 """
@@ -39,18 +40,21 @@ def parse_address(address: str) -> tuple[str, int] | None:
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + empty SETTINGS
 
 
-def speaks_http2(conn: socket.socket) -> bool:
+def speaks_http2(conn: socket.socket) -> bool | None:
     """Whether the server on ``conn`` (connected, with a timeout set) answers the HTTP/2
     client preface with a SETTINGS frame (a 9-byte frame header of type 4), as every gRPC
-    server does first; False on any other reply, a close or a timeout."""
+    server does first; False on any other reply or a close, None when it stays silent
+    until the timeout."""
+    head = b""
     try:
         conn.sendall(_PREFACE)
-        head = b""
         while len(head) < 9:
             chunk = conn.recv(9 - len(head))
             if not chunk:
                 return False
             head += chunk
+    except TimeoutError:
+        return None if not head else False
     except OSError:
         return False
     return head[3] == 4 and head[4] & 1 == 0  # SETTINGS, not an ACK
@@ -61,7 +65,8 @@ def check_address(address: str | None, timeout_s: float = 30.0) -> None:
     (no-op for None and ``auto``).
 
     Raises :class:`~pipelines.exits.ClusterUnreachable` after ``timeout_s`` seconds of
-    refused or timed-out connections, :class:`~pipelines.exits.UsageError` for a
+    refused, timed-out or silent connections, at once when the port answers but not as
+    gRPC, :class:`~pipelines.exits.UsageError` for a
     malformed address, or a ``ray://`` one without Ray Client's ``grpc`` installed.
     """
     target = parse_address(address) if address else None
@@ -74,16 +79,23 @@ def check_address(address: str | None, timeout_s: float = 30.0) -> None:
             raise UsageError(f"--address {address}: Ray Client needs its extra (pip install "
                              "'vidcurate[client]'); or give the head's GCS address HOST:6379") from None
     deadline = time.monotonic() + timeout_s
+    silent = False
     while True:
         left = deadline - time.monotonic()
         try:
             with socket.create_connection(target, timeout=max(0.1, min(5.0, left))) as conn:
                 grpc = speaks_http2(conn)
         except OSError as exc:
-            last = exc
+            last, silent = exc, False
         else:
             if grpc:
                 return
+            silent = grpc is None
+            if silent:  # a frozen or busy head: asked again while there is time
+                if time.monotonic() + 1.0 > deadline:
+                    break
+                time.sleep(1.0)
+                continue
             raise ClusterUnreachable(
                 f"--address {address}: {target[0]}:{target[1]} accepts connections but is not a Ray "
                 "cluster (no gRPC reply); give the head node's GCS port (6379 by default, printed "
@@ -91,6 +103,11 @@ def check_address(address: str | None, timeout_s: float = 30.0) -> None:
         if time.monotonic() + 1.0 > deadline:
             break
         time.sleep(1.0)
+    if silent:
+        raise ClusterUnreachable(
+            f"--address {address}: {target[0]}:{target[1]} accepts connections but gave no gRPC reply "
+            f"within {timeout_s:g} s: a head node that is frozen or overloaded (see its logs, or raise "
+            "--connect-timeout), or a service that is not Ray (give the head node's GCS port)")
     raise ClusterUnreachable(f"--address {address}: no Ray cluster answers at {target[0]}:{target[1]} "
                              f"within {timeout_s:g} s ({last.strerror or last}); is it started "
                              "(ray start --head) and is the port open?")

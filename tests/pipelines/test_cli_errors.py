@@ -62,6 +62,31 @@ def test_a_port_that_is_not_ray_is_exit_6_at_once(video, tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # refused before the output's lease
 
 
+def test_a_port_that_accepts_and_stays_silent_is_asked_until_the_timeout(video, tmp_path, capsys):
+    """A head whose GCS is frozen or overloaded (SIGSTOP in a break test): it had been told
+    apart from a web server after one 5 s try, whatever --connect-timeout said, and named
+    "not a Ray cluster"."""
+    import time
+
+    srv, held = socket.socket(), []
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    threading.Thread(target=lambda: [held.append(srv.accept()[0]) for _ in range(50)], daemon=True).start()
+    port = srv.getsockname()[1]
+    t0 = time.monotonic()
+    code = main(["run", LOCAL_YAML, "--input", video, "--output", str(tmp_path / "out"),
+                 "--address", f"127.0.0.1:{port}", "--connect-timeout", "3"])
+    waited = time.monotonic() - t0
+    err = capsys.readouterr().err
+    srv.close()
+    for conn in held:
+        conn.close()
+    assert code == 6 and "accepts connections but gave no gRPC reply within 3 s" in err, err
+    assert "frozen or overloaded" in err and "is not a Ray cluster" not in err
+    assert waited >= 2.5  # the whole --connect-timeout (not one try of 5 s, not at once)
+    assert not (tmp_path / "out").exists()
+
+
 def test_ray_client_address_without_its_extra_is_exit_2(video, tmp_path, capsys):
     try:
         import grpc  # noqa: F401
