@@ -148,7 +148,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     clip size (``extract.clip_size``), shrunk to the detection size (never upscaled) and
     fed to ``split``'s shot detector; each clip frame is appended to ``spill`` when given.
 
-    Returns ``(detector, times, reset, failed, restarts)`` for
+    Returns ``(detector, times, reset, failed, breaks)`` for
     :meth:`curate.split.SplitStage.finish`: the fed :class:`curate.split.shots.ShotDetector`,
     frame times (seconds), whether timestamps were shifted, ``(error, t_s)`` of a decode
     that failed part-way, and the indices of frames at a discontinuity (a clock restart, a
@@ -164,7 +164,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
     dw, dh = min(dw, width), min(dh, height)
     detector = split.shot_detector(src.fps)
     times: list[float] = []
-    reset, failed, restarts = False, [], []
+    reset, failed, breaks = False, [], []
     shrink, to_bgr = VideoReformatter(), VideoReformatter()  # one swscale context each for the pass
     frames = iter_frames(src.path, size=(width, height), fmt="yuv420p", rotation=src.rotation, hflip=src.hflip,
                          stream_index=src.stream_index, field_order=src.field_order,
@@ -176,12 +176,12 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
         small = shrink.reformat(frame.image, width=dw, height=dh, interpolation="AREA", threads=sws_threads(frame.image))
         detector.feed(to_bgr.reformat(small, format="bgr24", threads=sws_threads(small)).to_ndarray())
         if frame.discontinuity:
-            restarts.append(len(times))
+            breaks.append(len(times))
         times.append(frame.t_s)
         reset |= frame.shifted
         if tick is not None:
             tick(detector, times)
-    return detector, times, reset, failed, restarts
+    return detector, times, reset, failed, breaks
 
 
 def split_only(job: OnePassJob) -> OnePassJob:
@@ -194,8 +194,8 @@ def split_only(job: OnePassJob) -> OnePassJob:
     Returns ``job`` with ``job.task`` split and ``timings["split"]`` (seconds). Raises as
     :meth:`curate.split.SplitStage.finish` and :func:`detect_pass` do."""
     start = time.perf_counter()
-    detector, times, reset, failed, restarts = detect_pass(job.task.source, job.split, job.extract)
-    job.task = job.split.finish(job.task, detector, times, reset, failed, restarts)
+    detector, times, reset, failed, breaks = detect_pass(job.task.source, job.split, job.extract)
+    job.task = job.split.finish(job.task, detector, times, reset, failed, breaks)
     job.task.timings[job.split.name] = time.perf_counter() - start
     return job
 
@@ -307,9 +307,9 @@ def run_one_pass(job: OnePassJob) -> OnePassJob:
         spec = Speculator(lambda span, times, fps: _encode_ahead(job, spill, scratch, span, times, fps),
                           job.split, src.fps, extract.max_fps, pool)
         try:
-            detector, times, reset, failed, restarts = detect_pass(
+            detector, times, reset, failed, breaks = detect_pass(
                 src, job.split, extract, spill, tick=spec.advance if extract.encode_ahead else None)
-            job.task = job.split.finish(job.task, detector, times, reset, failed, restarts)
+            job.task = job.split.finish(job.task, detector, times, reset, failed, breaks)
             job.task.timings[job.split.name] = time.perf_counter() - start
             _extract(job, spill, times, scratch, spec)
         finally:

@@ -96,26 +96,26 @@ class SplitStage(Stage):
         src = task.source
         detector = self.shot_detector(src.fps)
         times: list[float] = []
-        reset, restarts = False, []
+        reset, breaks = False, []
         failed: list[tuple[Exception, float | None]] = []
         for frame in iter_frames(src.path, size=self.detect_size(src), fmt="bgr24", rotation=src.rotation, hflip=src.hflip,
                                  stream_index=src.stream_index, field_order=src.field_order,
                                  on_error=lambda e, t: failed.append((e, t))):
             detector.feed(frame.image)
             if frame.discontinuity:
-                restarts.append(len(times))
+                breaks.append(len(times))
             times.append(frame.t_s)
             reset |= frame.shifted
-        return self.finish(task, detector, times, reset, failed, restarts)
+        return self.finish(task, detector, times, reset, failed, breaks)
 
     def finish(self, task: SourceTask, detector: ShotDetector, times: list[float], reset: bool,
-               failed: list, restarts: list[int] = ()) -> SourceTask:
+               failed: list, breaks: list[int] = ()) -> SourceTask:
         """Turn a finished detection pass into spans (shared by :meth:`process` and the
         one-decode path of :mod:`curate.onepass`).
 
         ``detector`` has been fed every decoded frame; ``times``: each frame's time
         (seconds); ``reset``: some timestamps were shifted; ``failed``: ``(error, t_s)``
-        of a decode that failed part-way (empty when it did not); ``restarts``: indices of
+        of a decode that failed part-way (empty when it did not); ``breaks``: indices of
         frames at a discontinuity (:attr:`curate.codec.decode.DecodedFrame.discontinuity`:
         a clock that went back in joined recordings, a picture that changed shape), which
         split shots like cuts. Sets ``task.spans``,
@@ -134,7 +134,7 @@ class SplitStage(Stage):
                                              "timestamps_reset": reset,
                                              "partial": bool(failed) and len(times) < expected.num_frames,
                                              "fps": round(rate, 6) if rate else src.fps})
-        kept, short = plan_spans(sorted({*bounds.cuts, *restarts}), times, end, min_clip_s=self.min_clip_s,
+        kept, short = plan_spans(sorted({*bounds.cuts, *breaks}), times, end, min_clip_s=self.min_clip_s,
                                  max_clip_s=self.max_clip_s, trim_s=self.trim_s, gaps=bounds.gaps)
         if not kept and not short:
             raise RejectError("no_shots", "every frame is blank or inside a transition")
