@@ -185,9 +185,9 @@ def iter_frames(
         else:
             frames = best_effort(_decode(container, stream, on_error, lambda: last_t))
         if field_order is not None and is_interlaced(field_order):
-            frames = deinterlace(frames, field_order, stream.time_base)
+            frames = _ends_on_error(deinterlace(frames, field_order, stream.time_base), on_error, lambda: last_t)
         elif field_order is not None:
-            frames = deinterlace_flagged(frames, stream.time_base)
+            frames = _ends_on_error(deinterlace_flagged(frames, stream.time_base), on_error, lambda: last_t)
         index, last_t, offset, shifted = 0, None, 0.0, False
         convert = _Converter(single=threads == 1)
         shape = PictureShape(stream) if coded is not None else None
@@ -256,15 +256,21 @@ def _rewind(container, stream, base_s: float) -> None:
 
 
 def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[av.VideoFrame]:
+    return _ends_on_error(container.decode(stream), on_error, last_t)
+
+
+def _ends_on_error(frames, on_error=None, last_t=lambda: None) -> Iterator[av.VideoFrame]:
+    """``frames`` (a decode, or a filter graph over one) until FFmpeg fails: before the
+    first frame the failure is raised as a :class:`CodecError`; after it the frames
+    already produced stand (the pass ends early) and ``on_error(error, last_t())`` is told."""
     produced = False
     try:
-        for frame in container.decode(stream):
+        for frame in frames:
             produced = True
             yield frame
     except av.error.FFmpegError as exc:
         if not produced:
             raise classify(exc) from exc
-        # Frames already produced stand (the pass ends early); the caller is told.
         if on_error is not None:
             on_error(classify(exc), last_t())
         return

@@ -66,17 +66,35 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str,
 
     Yields frames of the input's size and pixel format, each with its input's ``pts``
     (in ``time_base``).
-    The filter looks one frame ahead, so the last frame comes out when the input ends.
+    The filter looks one frame ahead, so the last frame comes out when the input ends. A
+    frame whose size, pixel format or colour tags differ from the previous one's (a
+    broadcast capture switching from 16:9 to 4:3 by picture size) ends the filter graph
+    (its last frame drained) and starts a new one: the graph's input is fixed when it is
+    configured, and the new size had failed the whole source (a break test).
     """
     graph = sink = src = None
+    only_flagged = kind = None
     for frame in frames:
+        now = _kind(frame)
+        if graph is not None and now != kind:
+            src.push(None)
+            yield from _drain(sink, time_base)
+            graph = None
         if graph is None:
-            graph, src, sink = _graph(frame, field_order, time_base, bool(frame.interlaced_frame))
+            if only_flagged is None:  # decided by the first frame, for the whole stream
+                only_flagged = bool(frame.interlaced_frame)
+            graph, src, sink = _graph(frame, field_order, time_base, only_flagged)
+            kind = now
         src.push(frame)
         yield from _drain(sink, time_base)
     if graph is not None:
         src.push(None)
         yield from _drain(sink, time_base)
+
+
+def _kind(frame: av.VideoFrame) -> tuple:
+    """What a filter graph's input is configured for: size, pixel format, colour tags."""
+    return frame.width, frame.height, frame.format.name, int(frame.color_range), int(frame.colorspace)
 
 
 def deinterlace_flagged(frames: Iterator[av.VideoFrame], time_base) -> Iterator[av.VideoFrame]:

@@ -15,14 +15,15 @@ from support.synth import render
 W, H = 160, 90  # 16:9 at the start
 
 
-def _ts(path, parts) -> None:
+def _ts(path, parts, options: dict | None = None) -> None:
     """One MPEG-TS of ``parts`` joined byte for byte: ``(codec, width, height, sar, seed)``,
-    60 frames at 25 fps each (each part's clock starts again at its start)."""
+    60 frames at 25 fps each (each part's clock starts again at its start); ``options``:
+    the encoder's."""
     data = b""
     for k, (codec, w, h, sar, seed) in enumerate(parts):
         part = f"{path}.{k}"
         with av.open(part, "w", format="mpegts") as out:
-            stream = out.add_stream(codec, rate=25)
+            stream = out.add_stream(codec, rate=25, options=options or {})
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             stream.codec_context.sample_aspect_ratio = sar
             for j in range(60):
@@ -72,6 +73,21 @@ def test_a_part_of_another_shape_keeps_it_with_bars_and_is_cut_at_the_change(tmp
     assert changes[-1] == 60 and len(changes) <= 2 and 56 <= changes[0], changes  # pixel aspect: within a few frames
     assert _picture_columns(frames[10].image) == (0, W)  # the 16:9 part fills the clip
     left, right = _picture_columns(frames[100].image)  # the 4:3 part: 120 of 160 columns, centred
+    assert abs((right - left) - 120) <= 2 and abs(left - 20) <= 2, (left, right)
+
+
+def test_an_interlaced_stream_that_changes_size_is_deinterlaced_at_each_size(tmp_path):
+    """The deinterlacer's filter graph is configured for one picture size: a broadcast
+    capture switching size had failed the whole source (decode_error, a break test)."""
+    path = str(tmp_path / "interlaced.ts")
+    _ts(path, [("mpeg2video", W, H, Fraction(1), 3), ("mpeg2video", 120, 90, Fraction(1), 5)],
+        options={"flags": "+ilme+ildct", "top": "1"})
+    failed = []
+    frames = list(iter_frames(path, size=(W, H), fmt="rgb24", field_order="tt",
+                              on_error=lambda e, t: failed.append(e)))
+    assert failed == [] and len(frames) >= 119  # (FFmpeg's MPEG-2 decoder drops one frame at the join)
+    assert _picture_columns(frames[10].image) == (0, W)
+    left, right = _picture_columns(frames[100].image)
     assert abs((right - left) - 120) <= 2 and abs(left - 20) <= 2, (left, right)
 
 
