@@ -71,12 +71,14 @@ class ProbeStage(Stage):
 
 
 def _size(path: str) -> int:
+    """Bytes of the source at ``path`` (a local path or a store URL, taken as named:
+    ``get_fs_token_paths`` had expanded ``*`` and ``[`` in an S3 key as a pattern)."""
     if "://" not in path:
         return os.path.getsize(path)
-    import fsspec
+    from curate import store
 
-    fs, _, (p,) = fsspec.get_fs_token_paths(path)
-    return int(fs.size(p))
+    fs, where = store.filesystem(path)
+    return int(fs.size(where))
 
 
 def _claim(path: str, stream_index: int):

@@ -51,10 +51,10 @@ def test_a_local_output_named_with_brackets_finishes_and_resumes(tmp_path, env):
 
 def test_s3_names_with_brackets_and_braces_as_inputs_and_outputs(tmp_path, s3, env):  # noqa: F811
     fs = s3.fs()
-    for i, key in enumerate(["br/Movie [1080p].mp4", "raw [2024]/b.mp4", "raw [2024]/c.mp4"]):
+    for i, key in enumerate(["br/Movie [1080p].mp4", "raw [2024]{a,b}*?/b.mp4", "raw [2024]{a,b}*?/c.mp4"]):
         _video(tmp_path / "v.mp4", 40 + 3 * i)
         fs.put_file(str(tmp_path / "v.mp4"), f"{s3.bucket}/{key}")
-    movie, folder = s3.url("br", "Movie [1080p].mp4"), s3.url("raw [2024]") + "/"
+    movie, folder = s3.url("br", "Movie [1080p].mp4"), s3.url("raw [2024]{a,b}*?") + "/"
     for name in ("out [1]", "out{1}"):
         out = s3.url(name)
         for _ in range(2):
