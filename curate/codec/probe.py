@@ -35,7 +35,9 @@ class ProbeResult:
 
     ``rotation`` and ``hflip``: :func:`orientation`.
 
-    ``duration_s`` and ``fps`` come from packet timestamps; ``num_frames`` counts
+    ``duration_s`` and ``fps`` come from packet timestamps (the last frame lasts its
+    packet's declared duration where the container's durations are the frames' own, as a
+    GIF's delays are, else a typical interval: :func:`_last_frame_s`); ``num_frames`` counts
     video packets with a timestamp (the split pass later replaces it with the
     number of frames that actually decode).
 
@@ -121,20 +123,58 @@ def _streams_detail(container) -> str:
     return f"no video stream; streams: {kinds}"
 
 
-def _packet_times(container: av.container.InputContainer, stream) -> np.ndarray:
-    """Sorted presentation times (seconds, float64) of the stream's packets. A stream whose
-    packets carry no timestamp at all (a raw H.264 or HEVC elementary stream) gets one
-    time per packet at its nominal rate, as its decode will (:func:`curate.codec.iter_frames`)."""
+def _packet_times(container: av.container.InputContainer, stream) -> tuple[np.ndarray, float]:
+    """Sorted presentation times (seconds, float64) of the stream's packets, and the
+    duration (seconds) the container declares for the packet presented last, or 0 where
+    it declares none or its durations are not the frames' own: then some other packet's
+    declared duration differs from the interval to the next frame by more than a tick (a
+    muxer that gives every packet the nominal 1 / rate of variable-rate video). A stream
+    whose packets carry no timestamp at all (a raw H.264 or HEVC elementary stream) gets
+    one time per packet at its nominal rate, as its decode will
+    (:func:`curate.codec.iter_frames`), and no last duration."""
     tb = float(stream.time_base)
-    pts, count = [], 0
+    timed, count = [], 0
     for p in container.demux(stream):
         if p.size > 0:
             count += 1
             if p.pts is not None:
-                pts.append(p.pts)
-    if count and not pts:
-        return np.arange(count, dtype=np.float64) / untimed_rate(stream)
-    return np.sort(np.asarray(pts, dtype=np.float64) * tb)
+                timed.append((p.pts, p.duration or 0))
+    if count and not timed:
+        return np.arange(count, dtype=np.float64) / untimed_rate(stream), 0.0
+    timed.sort()
+    ticks = np.asarray(timed, dtype=np.float64).reshape(-1, 2)
+    own = len(ticks) > 1 and bool(np.all(np.abs(ticks[:-1, 1] - np.diff(ticks[:, 0])) <= 1))
+    return ticks[:, 0] * tb, float(ticks[-1, 1] * tb) if own else 0.0
+
+
+def _last_frame_s(times: np.ndarray, declared: float, header_end: float | None, fps: float) -> float:
+    """How long the last frame of a stream with packet ``times`` (seconds) is shown.
+
+    Its packet's ``declared`` duration (seconds, 0 for none) when it is no longer than the
+    longest interval between frames or agrees with the stream header's end ``header_end``
+    (seconds from the first frame, None when the header has none) within a typical
+    interval: a GIF's held last frame (its delay, 0.5 s where the others last 20 ms) or a
+    slideshow's. Otherwise (no duration, or one past both) a typical interval: the median
+    one, or for a one-frame video 1 / ``fps`` (0 when no rate is known).
+    """
+    gaps = np.diff(times)
+    typical = float(np.median(gaps)) if len(gaps) else (1.0 / fps if fps > 0 else 0.0)
+    if declared <= 0:
+        return typical
+    if len(gaps) and declared <= float(gaps.max()) * (1 + 1e-6):
+        return declared
+    if header_end is not None and abs(times[-1] - times[0] + declared - header_end) <= max(typical, 1e-3):
+        return declared
+    return typical
+
+
+def _header_end(stream, times: np.ndarray) -> float | None:
+    """The stream header's end (start time plus duration) in seconds from the first frame
+    of ``times``; None when the header gives no duration or there is no frame."""
+    if not stream.duration or not stream.time_base or not len(times):
+        return None
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else float(times[0])
+    return start + float(stream.duration * stream.time_base) - float(times[0])
 
 
 def _is_vfr(times: np.ndarray, tolerance: float = 0.1) -> bool:
@@ -257,8 +297,9 @@ def probe(path: str) -> ProbeResult:
         width, height = ctx.width, ctx.height
         sar, stream_field_order = sample_aspect(stream), ctx.field_order
         has_audio = bool(container.streams.audio)
-        times = _packet_times(container, stream)
+        times, last_declared = _packet_times(container, stream)
         declared = float(stream.average_rate or stream.guessed_rate or 0)  # read while open: 0 once closed
+        header_end = _header_end(stream, times)
     if len(times) == 0:
         raise CodecError("truncated", "no video packets")
     try:
@@ -271,12 +312,10 @@ def probe(path: str) -> ProbeResult:
     if frame is None:
         raise CodecError("truncated", "no frame decodes")
     rotation, hflip = orientation(frame)
-    gaps = np.diff(times)
     fps = frame_rate(times) or declared
-    # the last frame lasts a typical interval; a one-frame video's one frame lasts 1 / its
-    # declared rate (a break test: "0.000 s" and fps 0, the stream's rate read once closed)
-    last = float(np.median(gaps)) if len(gaps) else (1.0 / fps if fps > 0 else 0.0)
-    duration = float(times[-1] - times[0] + last)
+    # a one-frame video's one frame lasts 1 / its declared rate (a break test: "0.000 s"
+    # and fps 0, the stream's rate read once closed)
+    duration = float(times[-1] - times[0] + _last_frame_s(times, last_declared, header_end, fps))
     width = max(1, round(width * sar))  # display width: square pixels
     if rotation in (90, 270):
         width, height = height, width

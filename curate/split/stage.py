@@ -126,8 +126,7 @@ class SplitStage(Stage):
         if not times:
             raise RejectError("truncated", "no frame decodes")
         bounds = detector.boundaries()
-        gaps = np.diff(times)
-        end = times[-1] + (float(np.median(gaps)) if len(gaps) else 1.0 / src.fps)
+        end = _decoded_end(src, times, reset, failed)
         rate = frame_rate(times)  # not frames / end: a late first frame or lost frames lowered that
         expected, failed = _cut_short(task.path, src, times, end, failed)
         task.source = src.model_copy(update={"num_frames": len(times), "duration_s": round(end, 6),
@@ -144,6 +143,22 @@ class SplitStage(Stage):
         for span in short:
             task.rejects.append(_short_row(task, span, self.min_clip_s, self.trim_s))
         return task
+
+
+def _decoded_end(src, times: list[float], reset: bool, failed: list) -> float:
+    """End (seconds, on the axis of ``times``) of a source's decoded frames: the last
+    frame's time plus a typical interval (the median one; one frame: 1 / ``src.fps``), or
+    the probe's end (``times[0] + src.duration_s``) where that lies clearly later and the
+    decode is the probe's frames exactly (as many, no shifted timestamps, no failure): a
+    held last frame whose packet declares its own duration (:func:`curate.codec.probe`;
+    a GIF's last frame shown for 0.5 s where the others last 20 ms)."""
+    gaps = np.diff(times)
+    typical = float(np.median(gaps)) if len(gaps) else 1.0 / src.fps
+    end = times[-1] + typical
+    probed = times[0] + src.duration_s
+    if not failed and not reset and len(times) == src.num_frames and probed > end + typical / 2:
+        return probed
+    return end
 
 
 def _cut_short(path: str, src, times: list[float], end_s: float, failed: list) -> tuple:

@@ -58,3 +58,21 @@ def test_a_folder_with_a_gif_and_text_files(ray_session, tmp_path):
     assert summary.sources == 3 and summary.sources_rejected == 0
     assert "skipped: 2 input file(s) that are not videos or are hidden (manifest.json lists each with its rule)" \
         in summary.lines()
+
+
+def test_a_gif_whose_last_frame_is_held(ray_session, tmp_path):
+    """A GIF's last frame shown for 1 s (its delay) where the others last 40 ms: the source
+    lasts 9 x 0.04 + 1.0 = 1.36 s and its clip runs to that end, the hold included; the
+    last frame had lasted a typical interval (1.2 s), so the hold was lost (a break test)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    frames = [Image.fromarray(img) for img in _frames(10, 160, 120)]
+    frames[0].save(src / "held.gif", save_all=True, append_images=frames[1:], duration=[40] * 9 + [1000], loop=0)
+    out = tmp_path / "out"
+    run_pipeline(make_pipeline(TEST_OVERRIDES), [str(src)], str(out), progress=False)
+    kept = pq.read_table(out / "index.parquet").to_pylist()
+    assert len(kept) == 1
+    assert kept[0]["source"]["duration_s"] == pytest.approx(1.36, abs=1e-6)
+    assert kept[0]["span"]["end_s"] == pytest.approx(1.36, abs=1e-6)
+    fps = kept[0]["clip"]["fps"]
+    assert kept[0]["clip"]["num_frames"] == int(1.36 * fps + 1e-3)
