@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -36,7 +37,11 @@ def list_checkpoints(output: str | Path) -> list[Path]:
 
 def save_checkpoint(output: str | Path, step: int, state: dict, keep: int) -> Path:
     """Write ``state`` (tensors/numbers/strings/lists/dicts only) as the checkpoint of
-    ``step``; delete all but the newest ``keep``. Returns the file path."""
+    ``step``; delete all but the newest ``keep`` up to it, and any of a later step: a
+    resume takes the newest readable checkpoint, so one of a later step is one it skipped
+    as damaged (it had stayed the newest by name, named as the run's latest, and with
+    ``keep: 1`` the checkpoint just written was the one deleted). Returns the file path.
+    Raises :class:`CheckpointError` when the file cannot be written (a full disk)."""
     folder = checkpoint_dir(output)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ckpt-{step:08d}.pt"
@@ -45,15 +50,37 @@ def save_checkpoint(output: str | Path, step: int, state: dict, keep: int) -> Pa
         torch.save(state, tmp)
         os.replace(tmp, path)
     except BaseException as err:  # a full disk, or a Ctrl-C mid-save: no half file is left
+        failed_write = isinstance(err, OSError) or (isinstance(err, RuntimeError) and (
+            any(text in str(err) for text in _WRITE_FAILURES) or _nearly_full(folder)))
         tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError) or "unexpected pos" in str(err) or "failed writing" in str(err):
+        if failed_write:
             why = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise CheckpointError(f"checkpoint {path} could not be written ({why}; a full disk?); the "
                                   "earlier checkpoints are kept") from None
         raise
-    for old in list_checkpoints(output)[:-keep]:
-        old.unlink()
+    found = list_checkpoints(output)
+    upto = [p for p in found if _step(p) <= step]
+    for old in upto[:-keep] + [p for p in found if _step(p) > step]:
+        old.unlink(missing_ok=True)
     return path
+
+
+def _step(path: Path) -> int:
+    """The step in a checkpoint file's name (``ckpt-<step:08d>.pt``)."""
+    return int(_NAME.match(path.name).group(1))
+
+
+_WRITE_FAILURES = ("unexpected pos", "failed writing", "iostream error", "basic_ios")
+"""What torch's zip writer says when its file cannot be written (the disk filled at the
+file's start, inside a tensor, or at its end: ``basic_ios::clear: iostream error``)."""
+
+
+def _nearly_full(folder: Path, margin: int = 1 << 20) -> bool:
+    """Whether the file system of ``folder`` has under ``margin`` bytes (1 MiB) left."""
+    try:
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
+        return False
 
 
 def remove_partial(output: str | Path) -> list[Path]:
@@ -78,7 +105,36 @@ def _read(path: Path) -> dict:
         raise CheckpointError(f"checkpoint {path} cannot be read ({why})") from None
     if not isinstance(state, dict) or not {"config", "model", "ema", "step"} <= state.keys():
         raise CheckpointError(f"{path} is not a vidcurate checkpoint (no config, model, ema and step)")
+    from pydantic import ValidationError
+
+    from train.config import TrainConfig
+
+    try:
+        TrainConfig.model_validate(state["config"])
+    except ValidationError as err:  # a checkpoint of another vidcurate version, or edited
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise CheckpointError(f"checkpoint {path} holds a config this version does not take "
+                              f"({where}: {first['msg']})") from None
+    if "context_dim" not in state:
+        raise CheckpointError(f"{path} is not a complete vidcurate checkpoint (no context_dim)")
     return state
+
+
+RESUME_KEYS = ("optimizer", "loader")
+"""What a resume needs beyond what sampling does (with ``rng``, or the older
+``rank_generators``)."""
+
+
+def check_resumable(path: Path, state: dict) -> None:
+    """Raise :class:`CheckpointError` when a readable checkpoint cannot resume a run: it
+    lacks the optimiser, loader or RNG state (e.g. slimmed down for sampling)."""
+    missing = [k for k in RESUME_KEYS if k not in state]
+    if "rng" not in state and "rank_generators" not in state:
+        missing.append("rng")
+    if missing:
+        raise CheckpointError(f"checkpoint {path} cannot resume training: it holds no {', '.join(missing)} "
+                              "(a checkpoint for sampling only?)")
 
 
 def load_latest(output: str | Path) -> tuple[Path, dict] | None:

@@ -76,7 +76,8 @@ def train_command(args: argparse.Namespace) -> int:
     cannot be written (a full disk), a loss that became NaN, or an output folder that
     already holds checkpoints without ``--resume`` (a fresh run there would mix its
     checkpoints with the old run's); 3 when another training writes to the output folder;
-    130 (Ctrl-C) or 143 (SIGTERM) after a checkpoint of the last finished step."""
+    130 (Ctrl-C) or 143 (SIGTERM) after a checkpoint of the last finished step. A resumed
+    checkpoint already at or past the last step trains nothing and says so (0)."""
     import os
     import signal
 
@@ -116,6 +117,13 @@ def train_command(args: argparse.Namespace) -> int:
             trainer.log({"event": "no checkpoint to resume, starting at step 0"})
             if info.is_main:
                 print(f"train: --resume: no checkpoint in {args.output}; starting at step 0", file=sys.stderr)
+        stop = args.max_steps or cfg.optim.max_steps
+        if trainer.step >= stop:  # the loop would not run: say so instead of "done"
+            if info.is_main:
+                flag = f"--max-steps {args.max_steps}" if args.max_steps else f"optim.max_steps {stop}"
+                print(f"train: nothing to train: the checkpoint is at step {trainer.step}, at or past {flag}; "
+                      "raise it to train on", file=sys.stderr)
+            return 0
         trainer.fit(args.max_steps)
     except StopRequested as stop:
         term = stop.signum == signal.SIGTERM
@@ -133,9 +141,15 @@ def train_command(args: argparse.Namespace) -> int:
         if lock is not None:
             lock.close()
     if info.is_main and (done := list_checkpoints(args.output)):  # what to do next, for a person
-        print(f"train: done at step {trainer.step}; latest checkpoint {done[-1]}; sample from it with "
+        print(f"train: done at step {trainer.step}; latest checkpoint {_saved(done, trainer.saved_step)}; "
+              "sample from it with "
               f"vidcurate sample --checkpoint {args.output} --prompt '...' --output sample.mp4", file=sys.stderr)
     return 0
+
+
+def _saved(found: list, step: int | None):
+    """The checkpoint of ``step`` among ``found`` (paths, oldest first), else the newest."""
+    return next((p for p in found if p.name == f"ckpt-{step:08d}.pt"), found[-1]) if step is not None else found[-1]
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -147,9 +161,15 @@ def _sample(args: argparse.Namespace) -> int:
     if os.path.isdir(args.output):
         print(f"sample: --output {args.output} is a folder; name the video file to write (.mp4)", file=sys.stderr)
         return 2
+    parent = os.path.dirname(os.path.abspath(args.output))
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)  # the nearest existing folder above it (made when missing)
+    if not os.path.isdir(parent):  # checked before sampling, which can take minutes
+        print(f"sample: --output {args.output} cannot be written: {parent} is a file, not a folder", file=sys.stderr)
+        return 2
     try:
         return sample_command(args)
-    except (FileNotFoundError, CheckpointError) as err:
+    except (OSError, CheckpointError) as err:  # (a missing checkpoint; an output that cannot be written)
         print(f"sample: {one_line(err)}", file=sys.stderr)
         return 2
 

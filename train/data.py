@@ -53,10 +53,14 @@ class DataError(RuntimeError):
 
 @dataclass
 class LoaderState:
-    """Replay position: batches consumed and, per loader worker, samples consumed."""
+    """Replay position: batches consumed and, per loader worker, samples consumed since
+    the stream (re)started; ``restart``: the batch count at which it last restarted with
+    new seeds (None: it runs from the run's start), because the loader workers or the
+    ranks changed at a resume, or the run resumes without ``exact_resume``."""
 
     batches: int = 0
     seen: list[int] = field(default_factory=list)
+    restart: int | None = None
     skipped: dict[int, dict[str, int]] = field(default_factory=dict)  # per worker, not saved
 
     def update(self, batch: dict) -> None:
@@ -228,9 +232,10 @@ class ClipStream(IterableDataset):
         physical, workers = (info.id, info.num_workers) if info else (0, 1)
         logical = (physical + self.state.batches) % workers
         seed = f"{self.seed}:{self.rank}:{logical}"
-        if self.exact_resume and len(self.state.seen) == workers:
-            return logical, workers, self.state.seen[logical], seed
-        return logical, workers, 0, f"{seed}:restart{self.state.batches}"
+        if self.state.restart is not None:
+            seed += f":restart{self.state.restart}"
+        seen = self.state.seen[logical] if len(self.state.seen) == workers else 0
+        return logical, workers, seen, seed
 
     def __iter__(self) -> Iterator[dict]:
         worker, workers, skip, seed = self._worker()
@@ -314,13 +319,16 @@ def collate(items: list[dict], worker: int, seen: int, stats: SkipStats) -> dict
 def make_loader(stream: ClipStream, pin_memory: bool = False) -> DataLoader:
     """A DataLoader over ``stream`` with ``data.num_workers`` processes (batches are
     formed in the workers, so ``batch_size=None``); ``pin_memory`` for CUDA copies."""
-    workers = stream.cfg.num_workers
-    if len(stream.state.seen) != max(1, workers):
-        if stream.state.batches:
-            warnings.warn(f"loader workers changed ({len(stream.state.seen)} -> {workers}): "
-                          "the data stream restarts with a new seed instead of replaying",
-                          stacklevel=2)
-        stream.state.seen = [0] * max(1, workers)
+    workers, state = stream.cfg.num_workers, stream.state
+    replays = len(state.seen) == max(1, workers) and (stream.exact_resume or not state.batches)
+    if not replays:
+        if state.batches:  # a resumed run: new seeds, or it would train on the run's first batches again
+            if state.seen and len(state.seen) != max(1, workers):
+                warnings.warn(f"loader workers changed ({len(state.seen)} -> {max(1, workers)}): "
+                              "the data stream restarts with new seeds instead of replaying",
+                              stacklevel=2)
+            state.restart = state.batches
+        state.seen = [0] * max(1, workers)
     return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
                       persistent_workers=workers > 0, prefetch_factor=2 if workers else None,
                       worker_init_fn=_leave_signals_to_the_trainer if workers else None)

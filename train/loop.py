@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from train.checkpoint import (gather_rng, load_latest, local_rng_state,
+from train.checkpoint import (check_resumable, gather_rng, load_latest, local_rng_state,
                               restore_rng, save_checkpoint, saved_rng)
 from train.config import ConfigError, TrainConfig
 from train.data import ClipStream, LoaderState, make_loader
@@ -150,7 +150,8 @@ class Trainer:
             "model": self.model.state_dict(), "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": {"ranks": rngs},
-            "loader": {"batches": self.loader_state.batches, "seen": [s.tolist() for s in seen]},
+            "loader": {"batches": self.loader_state.batches, "seen": [s.tolist() for s in seen],
+                       "restart": self.loader_state.restart},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -175,7 +176,9 @@ class Trainer:
                       "now": self.dist.world_size,
                       "note": "each rank reseeded its RNG; the data stream restarts"})
         seen = state["loader"]["seen"][self.dist.rank] if same_world else []
-        self.loader_state = LoaderState(int(state["loader"]["batches"]), list(seen))
+        restart = state["loader"].get("restart")
+        self.loader_state = LoaderState(int(state["loader"]["batches"]), list(seen),
+                                        restart=None if restart is None else int(restart))
 
     def resume(self) -> bool:
         """Load the latest checkpoint under ``output``; False when there is none."""
@@ -183,6 +186,7 @@ class Trainer:
         if latest is None:
             return False
         path, state = latest
+        check_resumable(path, state)
         self.load_state_dict(state)
         self.saved_step = self.step
         self.log({"event": "resumed", "checkpoint": str(path), "step": self.step})

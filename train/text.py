@@ -55,6 +55,10 @@ class TextEncoder(nn.Module):
             self._init_clip(cfg)
         else:
             self._init_open_clip(cfg)
+        limit = getattr(getattr(self.backbone, "config", None), "max_position_embeddings", None)
+        if isinstance(limit, int) and cfg.max_length > limit:  # it had failed at the first step
+            raise ConfigError(f"text.max_length {cfg.max_length} is more than the {limit} positions "
+                              f"of the text encoder {cfg.name or default_hf_path()!r}; set it to {limit} or less")
         self.requires_grad_(False)
         self.eval()
 

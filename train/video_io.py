@@ -24,6 +24,8 @@ which matters when the trainer shares a process with curation code).
 from __future__ import annotations
 
 import io
+import os
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -117,7 +119,7 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float) -> None:
         raise ValueError(f"need (T, even H, even W, 3) uint8 frames, got {frames.shape}")
     if not fps > 0:
         raise ValueError(f"frame rate must be positive, got {fps}")
-    with av.open(str(path), mode="w", format="mp4") as container:
+    with _whole(path) as part, av.open(part, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": "18", "preset": "medium"}
@@ -127,11 +129,26 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float) -> None:
         container.mux(stream.encode(None))
 
 
+@contextmanager
+def _whole(path: str | Path):
+    """A temporary name beside ``path`` to write to, renamed to ``path`` when the block
+    ends without error and removed when it fails (a full disk): a failed write leaves no
+    unreadable file under the final name, nor removes one already there."""
+    part = f"{path}.part"
+    try:
+        yield part
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
+    os.replace(part, path)
+
+
 def write_gif(path: str | Path, frames: np.ndarray, fps: float) -> None:
     """Write (T, H, W, 3) uint8 RGB frames as a looping GIF at ``fps`` frames/s."""
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]
     duration_ms = max(20, round(1000 / fps))
-    images[0].save(str(path), save_all=True, append_images=images[1:], duration=duration_ms,
-                   loop=0)
+    with _whole(path) as part:
+        images[0].save(part, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms,
+                       loop=0)

@@ -199,6 +199,25 @@ def test_resumed_loader_continues_the_same_batches(synthetic_shards, workers, co
         assert a["key"] == b["key"] and torch.equal(a["video"], b["video"])
 
 
+def test_a_resume_with_other_loader_workers_restarts_on_new_seeds_and_then_replays(synthetic_shards):
+    """A checkpoint of a 2-worker run resumed with 1 worker cannot replay its stream: the
+    stream restarts on new seeds (it had restarted on the run's own, training on its first
+    batches again: a break test). A later resume of the restarted stream replays it."""
+    cfg1 = CFG.model_copy(update={"num_workers": 0})
+    fresh = batches(synthetic_shards, cfg1, n=4)
+    state = LoaderState(batches=40, seen=[41, 43])
+    with pytest.warns(UserWarning, match=r"loader workers changed \(2 -> 1\)"):
+        restarted = batches(synthetic_shards, cfg1, n=6, state=state)
+    assert [b["key"] for b in restarted[:4]] != [b["key"] for b in fresh]
+    assert state.restart == 40
+    later = LoaderState(batches=40, seen=[0], restart=40)
+    for b in restarted[:3]:
+        later.update(b)
+    resumed = batches(synthetic_shards, cfg1, n=3, state=later)
+    for a, b in zip(restarted[3:], resumed):
+        assert a["key"] == b["key"] and torch.equal(a["video"], b["video"])
+
+
 def test_newer_schema_version_is_a_clear_error_not_a_skipped_sample(tmp_path):
     key, mp4 = "00000000000000bb", make_mp4(24, 24.0)
     record = make_record(key, 24, 24.0, len(mp4)).model_dump(mode="json")

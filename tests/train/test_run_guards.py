@@ -116,19 +116,21 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint(tiny_config, train_shard
     assert [p.name for p in list_checkpoints(out)][-1] == "ckpt-00000004.pt"
 
 
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
+                                   RuntimeError("basic_ios::clear: iostream error")])  # full at the zip's end
 def test_a_checkpoint_that_cannot_be_written_leaves_no_half_file(tiny_config, train_shards, tmp_path, capsys,
-                                                                  monkeypatch):
+                                                                  monkeypatch, error):
     out = tmp_path / "run"
     real = checkpoint.torch.save
 
     def full(state, path):
         real(state, path)  # the bytes land, then the disk is full
-        raise OSError(28, "No space left on device")
+        raise error
 
     monkeypatch.setattr(checkpoint.torch, "save", full)
     assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 2
     err = capsys.readouterr().err
-    assert "could not be written" in err and "No space left on device" in err
+    assert "could not be written" in err and str(error).split("] ")[-1] in err
     assert not list((out / "checkpoints").glob("*"))  # no .tmp left
     monkeypatch.setattr(checkpoint.torch, "save", real)
     (out / "checkpoints" / "ckpt-00000009.pt.tmp").write_bytes(b"half")  # a run killed mid-save
