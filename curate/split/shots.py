@@ -14,7 +14,9 @@ frame's presentation time.
   adds the dissolves and fades it misses.
 
 Whichever detector runs, isolated spikes of the thumbnail change add weak cuts (a jump cut
-inside one camera, :mod:`curate.split.spikes`), :mod:`curate.split.flashes` drops cuts that are
+inside one camera, :mod:`curate.split.spikes`); those spikes and the content score's cuts
+are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitrate video
+that restores the detail its GOP smeared away is no cut); :mod:`curate.split.flashes` drops cuts that are
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
 rise), runs of blank frames become gaps, the minimum shot length is applied after the
 flash filter (of cuts closer than ``min_shot_s`` the larger picture change wins, so a
@@ -38,7 +40,7 @@ from scenedetect.common import FrameTimecode
 from curate.split import fastscore, transnet
 from curate.split.flashes import drop_flashes, is_excursion, is_flash
 from curate.split.gradual import GradualScan, ThumbBuffer
-from curate.split.spikes import jumps, spike_cuts
+from curate.split.spikes import jumps, moves_something, spike_cuts
 from curate.split.transitions import find_blank, merge_intervals, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
@@ -119,12 +121,15 @@ class ShotDetector:
         elif detector == "content":
             self.detectors.append(ContentDetector(threshold=threshold or 27.0, min_scene_len=1))
         self._mean: fastscore.FrameMean | None = None
+        self._fades = None
         if fade_threshold is not None and detector != "transnetv2":
             fades = ThresholdDetector(threshold=fade_threshold, min_scene_len=1, fade_bias=0.0,
                                       add_final_scene=False)
             fades.stats_manager = self._mean = fastscore.FrameMean()  # the same means, less CPU
             self.detectors.append(fades)
-        self._found: list[int] = []
+            self._fades = fades
+        self._found: list[int] = []  # cuts as found: fades to black (and TransNetV2's)
+        self._content: list[int] = []  # the content score's cuts: kept where something moves
         self.num_frames = 0
 
     SCAN_EVERY = 32  # frames between two incremental dissolve scans
@@ -138,7 +143,8 @@ class ShotDetector:
         if self._mean is not None:
             self._mean.put(frame_bgr)
         for det in self.detectors:
-            self._found.extend(c.frame_num for c in det.process_frame(tc, frame_bgr))
+            found = (c.frame_num for c in det.process_frame(tc, frame_bgr))
+            (self._found if det is self._fades else self._content).extend(found)
         if self.kind == "transnetv2":
             self._net.append(transnet.input_frame(frame_bgr))
         self._thumbs.append(thumbnail(frame_bgr))
@@ -160,13 +166,15 @@ class ShotDetector:
     def _finish(self) -> Boundaries:
         end = self._tc(max(self.num_frames - 1, 0))
         for det in self.detectors:
-            self._found.extend(c.frame_num for c in det.post_process(end))
+            found = (c.frame_num for c in det.post_process(end))
+            (self._found if det is self._fades else self._content).extend(found)
         if not len(self._thumbs):
             return Boundaries([], [])
         thumbs = self._thumbs.view()
         gaps = self._network(thumbs) if self.kind == "transnetv2" else []
         strength = jumps(thumbs)
-        raw = sorted({int(c) for c in self._found + spike_cuts(strength) if 0 < c < self.num_frames})
+        raw = sorted({int(c) for c in self._found if 0 < c < self.num_frames}
+                     | _moving(self._content + spike_cuts(strength), thumbs))
         cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.min_len,
                           strength=strength)
         if self._gradual is not None:
@@ -195,7 +203,8 @@ class ShotDetector:
         if len(thumbs) < 2:
             return Boundaries([], [])
         strength = jumps(thumbs)
-        raw = sorted({c - lo for c in self._found if lo < c < n} | set(spike_cuts(strength)))
+        raw = sorted({c - lo for c in self._found if lo < c < n}
+                     | _moving([c - lo for c in self._content] + spike_cuts(strength), thumbs))
         cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), len(thumbs), self.min_len, strength=strength)
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
         if self.blank_std is not None:
@@ -217,6 +226,14 @@ class ShotDetector:
         # a gap over one leg of a brightness dip or rise: the excursion shows on a wider span
         return [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len) or any(
             is_excursion(thumbs, g[0] - k, g[1] + k) for k in (0, 3, 6, 12)))]
+
+
+def _moving(cuts: Iterable[int], thumbs: np.ndarray) -> set[int]:
+    """The ``cuts`` (frame indices into ``thumbs``, ``(n, h, w, 3) uint8``) inside it where
+    something in the picture changes clearly (:func:`curate.split.spikes.moves_something`):
+    a keyframe that only restores the detail a low-bitrate GOP smeared away lifts the
+    content score and the thumbnail change alike, spread thin over the whole picture."""
+    return {int(c) for c in cuts if 0 < c < len(thumbs) and moves_something(thumbs, int(c))}
 
 
 def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0) -> Boundaries:

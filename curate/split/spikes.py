@@ -6,6 +6,12 @@ than the frames around it change: motion, pans and exposure ramps change every f
 alike. :func:`spike_cuts` finds such frames on the mean absolute change of the 32-pixel
 thumbnails (:func:`jumps`); :mod:`curate.split.shots` adds them to the detector's cuts
 before the flash filter and the minimum shot length.
+
+A spike whose change is spread thin over the whole picture, with no pixel of the
+thumbnails changing by :data:`PEAK_LEVEL` or more, is no jump cut but the encoder's: a
+keyframe that restores the detail a low-bitrate GOP had smeared away (old MPEG-4 at
+150-200 kbit/s steps its quality at every keyframe). A jump cut moves something, and the
+thumbnail pixels where it was or now is change by far more (:func:`moves_something`).
 """
 
 from __future__ import annotations
@@ -65,3 +71,13 @@ def spike_cuts(change: np.ndarray, min_level: float = 2.0, ratio: float = 6.0,
                 and change[c] >= isolation * float(near.max()):
             out.append(int(c))
     return out
+
+
+PEAK_LEVEL = 16.0  # levels: the least largest pixel change (mean over channels) of a jump cut
+
+
+def moves_something(thumbs: np.ndarray, c: int, level: float = PEAK_LEVEL) -> bool:
+    """Whether some pixel of the thumbnails ``(n, h, w, 3) uint8`` changes by ``level`` or
+    more (0-255, mean over channels) from frame ``c - 1`` to ``c`` (module docstring)."""
+    d = np.abs(thumbs[c].astype(np.int16) - thumbs[c - 1].astype(np.int16)).mean(axis=2)
+    return bool(d.max() >= level)

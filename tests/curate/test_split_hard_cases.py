@@ -249,3 +249,36 @@ def test_a_dim_scene_is_footage_and_a_black_hold_is_blank(tmp_path):
     b = _boundaries(path)
     n = len(dim)
     assert len(b.gaps) == 1 and abs(b.gaps[0][0] - n) <= 2 and abs(b.gaps[0][1] - (n + int(FPS))) <= 2
+
+
+def test_a_keyframes_quality_step_is_no_cut_but_a_jump_cut_over_it_is():
+    """Low-bitrate video re-quantised at each keyframe (every 25 frames): a faint block
+    pattern, a new one each GOP, shifts the whole picture by a few grey levels at once, a
+    spike of the thumbnail change that had been taken for a jump cut; no thumbnail pixel
+    changes by 16 levels (:func:`curate.split.spikes.moves_something`). An object that jumps
+    at a keyframe is still a cut."""
+    rng = np.random.default_rng(3)
+    scene = render(74, 0.0, W, H, drift=0.0).astype(np.float32)
+
+    def frames(jump_at: int | None) -> list[np.ndarray]:
+        out = []
+        for i in range(150):
+            gop = np.random.default_rng(100 + i // 25)  # the GOP's own quantisation error
+            blocks = gop.uniform(-7, 7, (H // 8, W // 8, 1)).repeat(8, 0).repeat(8, 1)
+            img = scene + blocks + rng.normal(0, 0.5, scene.shape)
+            if jump_at is not None:
+                x = 40 if i < jump_at else 180
+                img[60:84, x:x + 24] *= 0.4  # a small dark object
+            out.append(np.clip(img, 0, 255).astype(np.uint8)[..., ::-1].copy())
+        return out
+
+    detector = SplitStage().shot_detector(FPS)
+    for f in frames(None):
+        detector.feed(f)
+    strength = np.abs(np.diff(detector._thumbs.view().astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    assert set(spike_cuts(np.concatenate([[0.0], strength]))) >= {25, 50, 75, 100, 125}  # spikes all
+    assert detector.boundaries().cuts == []
+    detector = SplitStage().shot_detector(FPS)
+    for f in frames(75):
+        detector.feed(f)
+    assert detector.boundaries().cuts == [75]
