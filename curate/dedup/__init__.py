@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {"DedupStage": "stage", "keep_key": "stage", "near_pairs": "search",
+_EXPORTS = {"DedupStage": "stage", "keep_key": "stage", "keep_best": "stage", "near_pairs": "search",
             "EarlierIndex": "against", "load_earlier": "against", "locate_index": "against"}
 
 __all__ = sorted(_EXPORTS)

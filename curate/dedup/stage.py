@@ -24,14 +24,21 @@ The kept clip of a group is chosen by a fixed rule:
 
 1. the most picture pixels in the clip: its own pixels, or its source's when the source
    is smaller, times ``picture_share`` (the share inside letterbox or pillarbox bars,
-   :func:`curate.embed.picture_share`, set by the embed stage; 1 when unknown), so a letterboxed or pillarboxed copy loses to the
-   clean one (found by a new-user walk-through: a 640x480 letterboxed copy had won over
-   its 640x360 original by counting its bars),
-2. then the most picture pixels in the source (a 1080p source over a 720p one that gives
+   :func:`curate.embed.picture_share`, set by the embed stage; 1 when unknown), so a
+   letterboxed or pillarboxed copy loses to the clean one (found by a new-user
+   walk-through: a 640x480 letterboxed copy had won over its 640x360 original by counting
+   its bars); counts within :data:`PIXEL_TOLERANCE` (2 %) of the most are equal, as the
+   share is measured a few columns wide at the bars' edges and the clip sizes are rounded
+   (found by a break tester: a 852x360 pillarboxed copy, share 0.7547 of a true 0.751,
+   showed 457.3 x 256 pixels to its clean 640x360 original's 456 x 256 and was kept),
+2. of those, the least padding: ``picture_share`` within :data:`SHARE_TOLERANCE` (0.02)
+   of the highest,
+3. then the most picture pixels in the clip, exactly,
+4. then the most picture pixels in the source (a 1080p source over a 720p one that gives
    the same clip size),
-3. then longest clip,
-4. then the earliest (source path, start time),
-5. then the smallest clip id;
+5. then longest clip,
+6. then the earliest (source path, start time),
+7. then the smallest clip id;
 
 every other member is dropped with reason ``duplicate`` and ``duplicate_of`` naming it.
 The rule depends only on the records, not on their order, so results do not change
@@ -69,12 +76,35 @@ Dropped = tuple[ClipRecord, str, str]  # (dropped record, kept clip id, detail)
 SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over parallel calls
 
 
+PIXEL_TOLERANCE = 0.02  # picture pixels within this share of a group's most count as equal
+SHARE_TOLERANCE = 0.02  # picture shares within this of a group's highest count as equal
+
+
+def picture_pixels(rec: ClipRecord) -> float:
+    """Picture pixels of ``rec``'s clip: its pixels, or its source's when smaller, times
+    ``picture_share`` (1 when unknown)."""
+    share = rec.picture_share if rec.picture_share is not None else 1.0
+    return min(rec.clip.width * rec.clip.height, rec.source.width * rec.source.height) * share
+
+
 def keep_key(rec: ClipRecord) -> tuple:
-    """Sort key of the keep rule (smallest wins; see module docstring)."""
+    """Sort key of rules 3-7 of the keep rule (smallest wins; see module docstring), which
+    :func:`keep_best` applies after the tolerant rules 1 and 2."""
     share = rec.picture_share if rec.picture_share is not None else 1.0
     source = rec.source.width * rec.source.height
-    return (-min(rec.clip.width * rec.clip.height, source) * share, -source * share, -rec.clip.duration_s,
+    return (-picture_pixels(rec), -source * share, -rec.clip.duration_s,
             rec.source.path, rec.span.start_s, rec.clip_id)
+
+
+def keep_best(recs: list[ClipRecord]) -> int:
+    """Position in ``recs`` of a group's kept clip (the keep rule of the module docstring).
+    Depends only on the set of records, not their order: each tolerant rule compares with
+    the group's best value, not clip by clip."""
+    pixels = [picture_pixels(r) for r in recs]
+    pos = [k for k, p in enumerate(pixels) if p >= max(pixels) * (1 - PIXEL_TOLERANCE)]
+    shares = {k: recs[k].picture_share if recs[k].picture_share is not None else 1.0 for k in pos}
+    pos = [k for k in pos if shares[k] >= max(shares.values()) - SHARE_TOLERANCE]
+    return min(pos, key=lambda k: keep_key(recs[k]))
 
 
 class DedupStage(Stage):
@@ -187,7 +217,7 @@ class DedupStage(Stage):
                     dropped[int(idx[g])] = (winner, detail)
                 continue
             members = [int(idx[g]) for g in group]
-            best = min(members, key=lambda m: keep_key(records[m]))
+            best = members[keep_best([records[m] for m in members])]
             for m in members:
                 if m != best:
                     dropped[m] = (records[best].clip_id, f"near-duplicate of {records[best].clip_id}")

@@ -125,3 +125,23 @@ def test_drop_duplicates_rows_identical_sources_then_near_duplicates():
     kept, rows = drop_duplicates(recs, DedupStage(edit_distance=None))
     assert [r.clip_id for r in kept] == ["c1", "c2"]  # c3: 2 bits from c1, a smaller picture
     assert [(r.clip_id, r.stage, r.duplicate_of) for r in rows[2:]] == [("c3", "dedup", "c1")]
+
+
+def test_a_pillarboxed_copy_with_about_the_same_picture_loses_to_the_clean_clip():
+    """Found by a break tester: a 640x360 clip and the same with 106-pixel black side bars
+    (852x360). Extract gives clips 456x256 and 606x256; the embed stage measured the
+    padded copy's share as 0.7547 (true 0.751: a few columns of codec ringing at the bars'
+    edges), so it showed 457.3 x 256 picture pixels to the clean clip's 456 x 256 and was
+    kept. Picture pixels within 2 % are equal; then the copy with the least padding wins."""
+    h = clip_phash(_sample(5, 160, 120))
+    clean, padded = _rec("clean", h, 640, 360, path="b_clean.mp4"), _rec("padded", h, 852, 360, path="a_pad.mp4")
+    clean.clip.width, padded.clip.width, clean.clip.height, padded.clip.height = 456, 606, 256, 256
+    clean.picture_share, padded.picture_share = 1.0, 0.7547
+    for order in ([clean, padded], [padded, clean]):
+        kept, dropped = DedupStage().run(order)
+        assert [r.clip_id for r in kept] == ["clean"]
+        assert [(r.clip_id, k) for r, k, _ in dropped] == [("padded", "clean")]
+    padded.picture_share = 0.6  # clearly less picture: the more-picture rule decides alone
+    clean.clip.width = 342  # a 4:3 crop (342x256) of the padded copy's 455x256 of picture
+    kept, _ = DedupStage().run([clean, padded])
+    assert [r.clip_id for r in kept] == ["padded"]
