@@ -4,13 +4,16 @@ A path is a run's output folder (its ``index.parquet`` is used) or an ``index.pa
 itself, a single file or a dataset folder of several files; local paths and fsspec
 URLs (``s3://``, ``gs://``, ``file://``) alike. Only the ``clip_id`` and ``phash``
 columns are read, batch by batch, so memory is the codes (``phash`` bytes per clip)
-plus the ids.
+plus the ids. Before any work, :func:`check_earlier` reads every row's values too (ids,
+hex hashes, the signatures' fields), so a damaged index is refused then, not after the
+per-source phase (found by a break tester).
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 import fsspec
@@ -18,6 +21,9 @@ import numpy as np
 
 from curate import store
 from curate.dedup.codes import hex_codes
+
+HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")  # a phash: whole bytes of hex
+TEXT_COLUMNS = ("clip_id", "phash", "dedup_signature")  # read as strings when present
 
 
 @dataclass
@@ -96,22 +102,72 @@ def _same_file(fs, a: str, b: str) -> bool:
 
 def check_earlier(paths: list[str], output: str) -> None:
     """Refuse earlier runs that cannot be used, before any work: the errors of
-    :func:`open_index`, and the run's own ``output`` folder or index (ValueError: every
-    clip would be a duplicate of itself and the output's index and shards emptied; found
-    by a helper)."""
+    :func:`open_index` and :func:`check_values`, and the run's own ``output`` folder or
+    index (ValueError: every clip would be a duplicate of itself and the output's index
+    and shards emptied; found by a helper)."""
     own_fs, own = fsspec.core.url_to_fs(posixpath.join(output.rstrip("/"), "index.parquet"))
     for path in paths:
         fs, p = locate_index(path)
         if type(fs) is type(own_fs) and _same_file(fs, p, own):
             raise ValueError(f"--dedup-against {path}: that is this run's own --output; name earlier runs only")
-        open_index(path, (fs, p))
+        check_values(path, open_index(path, (fs, p)))
+
+
+def _bad(path: str, row: int, column: str, why: str) -> ValueError:
+    return ValueError(f"--dedup-against {path}: index row {row}, column {column}: {why} "
+                      "(give a vidcurate run's output folder or its index.parquet)")
+
+
+def check_rows(path: str, row0: int, ids: list, hashes: list) -> None:
+    """Raise ValueError (one line naming ``path``, the row and the column) unless every
+    clip id is a non-empty string and every hash is empty or whole bytes of hex
+    (``row0``: the index row of the first value)."""
+    for k, (cid, h) in enumerate(zip(ids, hashes)):
+        if not isinstance(cid, str) or not cid:
+            raise _bad(path, row0 + k, "clip_id", f"{cid!r} is not a clip id")
+        if h and not (isinstance(h, str) and HEX.fullmatch(h)):
+            raise _bad(path, row0 + k, "phash", f"{str(h)[:40]!r} is not a hex hash")
+
+
+def check_values(path: str, ds) -> None:
+    """Refuse (ValueError, one line naming the row and column) an earlier index ``ds``
+    (:func:`open_index` of ``path``) whose values cannot be used: a ``clip_id``,
+    ``phash`` or ``dedup_signature`` column that is not text, a row without a clip id, a
+    hash that is not hex, a signature that is not one the embed stage writes
+    (:func:`curate.dedup.signature.check`: its fields and gist, without inflating its
+    thumbnails). Every row is read: about 3 us a row."""
+    import pyarrow as pa
+
+    from curate.dedup.signature import check
+
+    cols = [c for c in TEXT_COLUMNS if c in ds.schema.names]
+    for c in cols:
+        t = ds.schema.field(c).type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+            raise ValueError(f"--dedup-against {path}: index column {c} holds {t}, not text "
+                             "(give a vidcurate run's output folder or its index.parquet)")
+    row = 0
+    for batch in ds.to_batches(columns=cols, batch_size=4096):
+        check_rows(path, row, batch.column("clip_id").to_pylist(), batch.column("phash").to_pylist())
+        if "dedup_signature" in cols:
+            for k, text in enumerate(batch.column("dedup_signature").to_pylist()):
+                if text:
+                    try:
+                        check(text)
+                    except ValueError as exc:
+                        raise _bad(path, row + k, "dedup_signature", str(exc)) from None
+        row += batch.num_rows
 
 
 def _read_one(path: str) -> dict[int, tuple[list[str], list[str]]]:
     """{hash length: (clip ids, hashes)} of one earlier index, empty hashes skipped."""
     out: dict[int, tuple[list[str], list[str]]] = {}
+    row = 0
     for batch in open_index(path).to_batches(columns=["clip_id", "phash"]):
-        for cid, h in zip(batch.column("clip_id").to_pylist(), batch.column("phash").to_pylist()):
+        ids, hashes = batch.column("clip_id").to_pylist(), batch.column("phash").to_pylist()
+        check_rows(path, row, ids, hashes)
+        row += batch.num_rows
+        for cid, h in zip(ids, hashes):
             if h:
                 ids, hashes = out.setdefault(len(h), ([], []))
                 ids.append(cid)
@@ -123,7 +179,7 @@ def load_earlier(paths: list[str]) -> EarlierIndex:
     """Read every earlier run in ``paths`` (in order) into an :class:`EarlierIndex`.
 
     Raises FileNotFoundError for a path with no index, ValueError for an index without
-    ``clip_id``/``phash`` columns or with a malformed hash.
+    ``clip_id``/``phash`` columns or with a malformed id or hash (:func:`check_rows`).
     """
     index = EarlierIndex(list(paths))
     parts: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}

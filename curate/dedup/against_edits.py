@@ -11,10 +11,15 @@ also the new gist mirrored against the earlier one) are verified with
 (:mod:`curate.dedup.edits`). Memory is one batch of earlier signatures (about 14 KB each)
 plus the new clips' gists; the gist comparison is a matrix product per batch, linear in
 the earlier runs' size. An index without the column (or with empty signatures: a run
-made with ``signature: false``) adds no pair.
+made with ``signature: false``) adds no pair. The run checked every earlier signature's
+fields before any work (:func:`curate.dedup.against.check_values`); one whose
+thumbnails are damaged past that check is left out with a warning, its clip still
+matched by pHash.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -37,6 +42,16 @@ def _batches(path: str, rows: int):
         yield batch.column("clip_id").to_pylist(), batch.column("dedup_signature").to_pylist()
 
 
+def _decoded(text: str, path: str, clip_id: str) -> Signature | None:
+    """The earlier clip's signature, or None (with a warning) when it does not decode."""
+    try:
+        return decode(text)
+    except ValueError as exc:
+        print(f"warning: --dedup-against {path}: clip {clip_id}: {exc}; matched by pHash only",
+              file=sys.stderr)
+        return None
+
+
 def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: float,
                          min_cos: float, mirror: bool = True, motion_weight: float = 0.15,
                          skip: set[int] | frozenset = frozenset(), batch_rows: int = 2048,
@@ -48,7 +63,8 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
     Positions in ``skip`` (already matched by pHash) are not searched. ``crop_cos``: pairs
     whose gist cosine is under ``min_cos`` but at least this are verified as crops only
     (:mod:`curate.dedup.edits`). Raises
-    FileNotFoundError for a path without an index and ValueError for a malformed signature."""
+    FileNotFoundError for a path without an index and ValueError for a malformed signature
+    (but for an earlier one whose thumbnails do not decode: left out, with a warning)."""
     new = gists_by_size([s if k not in skip else "" for k, s in enumerate(signatures)])
     low = min(min_cos, crop_cos) if crop_cos is not None else min_cos
     found: dict[int, Match] = {}
@@ -73,7 +89,9 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                             decoded[k] = decode(signatures[k])
                         mine = mirrored(decoded[k]) if flip else decoded[k]
                         if b not in theirs:
-                            theirs[b] = decode(texts[b])
+                            theirs[b] = _decoded(texts[b], path, ids[b])
+                        if theirs[b] is None:
+                            continue
                         d = distance(mine, theirs[b], motion_weight, limit=max_distance, crops_only=crops)
                         if d <= max_distance:
                             found[k] = (run, ids[b], d)

@@ -141,3 +141,54 @@ def test_unusable_earlier_runs_are_refused_before_any_work(tmp_path, capsys):
         assert main(argv) == 2, argv
         assert want in capsys.readouterr().err
     assert (tmp_path / "run1" / "index.parquet").read_bytes() == before and not (tmp_path / "o").exists()
+
+
+def test_earlier_indexes_with_unusable_values_are_refused_before_any_work(tmp_path, capsys):
+    """Found by a break tester: an index whose phash held integers or non-hex text, or
+    whose dedup_signature was garbage, passed the column-name check and the run died with
+    an internal error after the per-source phase. Every row's values are checked first."""
+    from pipelines.cli import main
+    from support.edited import clip, record
+
+    good = record("E", clip(0.0, 2.0))
+    sig = good.dedup_signature
+    tables = {
+        "intphash": (pa.table({"clip_id": ["x"], "phash": [7]}), "index column phash holds int64, not text"),
+        "nonhex": (pa.table({"clip_id": ["x", "y"], "phash": ["ab" * 128, "zz"]}),
+                   "index row 1, column phash: 'zz' is not a hex hash"),
+        "noid": (pa.table({"clip_id": ["x", None], "phash": ["ab", "cd"]}), "index row 1, column clip_id: None"),
+        "badsig": (pa.table({"clip_id": ["x"], "phash": ["ab" * 128], "dedup_signature": ["garbage"]}),
+                   "index row 0, column dedup_signature: bad dedup signature"),
+        "cutsig": (pa.table({"clip_id": ["x"], "phash": ["ab"], "dedup_signature": [sig[:-1]]}),
+                   "column dedup_signature: bad dedup signature: the thumbnails' base64 is cut short"),
+        "badgist": (pa.table({"clip_id": ["x"], "phash": ["ab"], "dedup_signature": ["v1:250:48:AAAAAA==:" + sig[-8:]]}),
+                    "a gist of 2 values, not 64"),
+    }
+    for name, (table, want) in tables.items():
+        (tmp_path / name).mkdir()
+        pq.write_table(table, tmp_path / name / "index.parquet")
+        out = tmp_path / f"out_{name}"
+        argv = ["run", "local", "--input", str(tmp_path / "nothing-needed"), "--quiet", "--output", str(out),
+                "--dedup-against", str(tmp_path / name)]
+        assert main(argv) == 2, name
+        err = capsys.readouterr().err
+        assert want in err and f"--dedup-against {tmp_path / name}: " in err, err
+        assert not out.exists()
+    _earlier(tmp_path / "fine", [good])
+    from curate.dedup.against import check_earlier
+
+    check_earlier([str(tmp_path / "fine")], str(tmp_path / "o"))  # a real index passes
+
+
+def test_an_earlier_signature_damaged_inside_its_thumbnails_is_left_out_with_a_warning(tmp_path, capsys):
+    """The check reads each signature's fields and gist, not its compressed thumbnails
+    (a hundred microseconds each); one damaged there is left out, not a crash."""
+    from curate.dedup.against_edits import earlier_edit_matches
+    from support.edited import clip, crop_bright, record
+
+    orig = record("E", clip(0.0, 2.0))
+    orig.dedup_signature = orig.dedup_signature.rsplit(":", 1)[0] + ":AAAA"  # inflates to nothing
+    _earlier(tmp_path / "run", [orig])
+    copy = record("N", clip(0.0, 2.0, edit=crop_bright), path="b.mp4")
+    assert earlier_edit_matches([copy.dedup_signature], [str(tmp_path / "run")], 0.06, 0.7) == {}
+    assert "clip E: bad dedup signature" in capsys.readouterr().err
