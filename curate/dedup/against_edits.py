@@ -11,10 +11,11 @@ also the new gist mirrored against the earlier one) are verified with
 (:mod:`curate.dedup.edits`). Memory is one batch of earlier signatures (about 14 KB each)
 plus the new clips' gists; the gist comparison is a matrix product per batch, linear in
 the earlier runs' size. An index without the column (or with empty signatures: a run
-made with ``signature: false``) adds no pair. The run checked every earlier signature's
-fields before any work (:func:`curate.dedup.against.check_values`); one whose
-thumbnails are damaged past that check is left out with a warning, its clip still
-matched by pHash.
+made with ``signature: false``) adds no pair; a signature of an older vidcurate, without
+the gist, gets its gist from its thumbnails (:func:`curate.dedup.signature.read_gist`).
+The run checked every earlier signature's fields before any work
+(:func:`curate.dedup.against.check_values`); one whose thumbnails are damaged past that
+check is left out with a warning, its clip still matched by pHash.
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ def _batches(path: str, rows: int):
         yield batch.column("clip_id").to_pylist(), batch.column("dedup_signature").to_pylist()
 
 
+def _warn(path: str, clip_id: str, exc: ValueError) -> None:
+    print(f"warning: --dedup-against {path}: clip {clip_id}: {exc}; matched by pHash only", file=sys.stderr)
+
+
 def _decoded(text: str, path: str, clip_id: str) -> Signature | None:
     """The earlier clip's signature, or None (with a warning) when it does not decode."""
     try:
         return decode(text)
     except ValueError as exc:
-        print(f"warning: --dedup-against {path}: clip {clip_id}: {exc}; matched by pHash only",
-              file=sys.stderr)
+        _warn(path, clip_id, exc)
         return None
 
 
@@ -72,7 +76,7 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
     with one_cv_thread(), one_blas_thread():  # small thumbnails: see curate/cvthreads.py
         for run, path in enumerate(paths):
             for ids, texts in _batches(path, batch_rows):
-                old, theirs = gists_by_size(texts), {}
+                old, theirs = gists_by_size(texts, lambda b, exc: _warn(path, ids[b], exc)), {}
                 for size, (rows, gists) in new.items():
                     if size not in old:
                         continue

@@ -82,14 +82,21 @@ def mirror_gists(gists: np.ndarray) -> np.ndarray:
     return gists.reshape(n, side, side)[:, :, ::-1].reshape(n, d)
 
 
-def gists_by_size(signatures: list[str]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def gists_by_size(signatures: list[str], on_error=None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """``{thumbnail size: (positions (N,) int64, gists (N, 64) float32)}`` of the non-empty
     record signature strings (:func:`curate.dedup.signature.read_gist`: no thumbnail is
-    decoded). Raises ValueError for a malformed signature."""
+    decoded, but for the older form without a gist). Raises ValueError for a malformed
+    signature; with ``on_error``, calls ``on_error(position, error)`` and leaves it out."""
     by_size: dict[int, tuple[list[int], list[np.ndarray]]] = {}
     for k, text in enumerate(signatures):
         if text:
-            size, g = read_gist(text)
+            try:
+                size, g = read_gist(text)
+            except ValueError as exc:
+                if on_error is None:
+                    raise
+                on_error(k, exc)
+                continue
             rows, gists = by_size.setdefault(size, ([], []))
             rows.append(k)
             gists.append(g)

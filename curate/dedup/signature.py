@@ -17,6 +17,9 @@ In records it is a string ``"v1:<step ms>:<size>:<base64 float16 gist>:<base64 o
 zlib(uint8 thumbnails)>"`` (:func:`encode`, :func:`decode`): about 14 KB (8-22 KB)
 for 12 frames of 48x48 of real footage. The gist (:func:`gist`) comes first so that
 candidate search reads it without decompressing the thumbnails (:func:`read_gist`).
+Older vidcurate releases wrote ``"v1:<step ms>:<size>:<thumbnails>"``, without the gist
+(and 32x32 thumbnails before 48): those are read too, their gist computed from the
+thumbnails (an earlier run's index for ``--dedup-against``).
 """
 
 from __future__ import annotations
@@ -63,9 +66,15 @@ GIST_LEN = 64  # values in a gist (8 x 8, :func:`gist`)
 
 
 def _fields(text: str) -> tuple[int, int, str, str]:
-    """``(step ms, thumbnail size, gist base64, thumbnails base64)`` of a record string.
-    Raises ValueError for another format."""
-    version, step_ms, size, g, blob = text.split(":", 4)
+    """``(step ms, thumbnail size, gist base64, thumbnails base64)`` of a record string;
+    the gist is ``""`` in the older form ``"v1:<step ms>:<size>:<thumbnails>"`` (vidcurate
+    before the gist joined it under the same tag). Raises ValueError for another format."""
+    parts = text.split(":", 4)
+    if len(parts) == 4:
+        parts.insert(3, "")
+    elif len(parts) != 5:
+        raise ValueError(f"{len(parts)} fields, not 5 (or 4 without the gist)")
+    version, step_ms, size, g, blob = parts
     if version != "v1":
         raise ValueError(f"unknown signature version {version!r}")
     step, size = int(step_ms), int(size)
@@ -76,23 +85,31 @@ def _fields(text: str) -> tuple[int, int, str, str]:
 
 def read_gist(text: str) -> tuple[int, np.ndarray]:
     """``(thumbnail size, (64,) float32 gist)`` of a record string, without decoding the
-    thumbnails. Raises ValueError for a damaged string."""
+    thumbnails (but for the older form without a gist: computed from them, :func:`gist`,
+    about 150 us where reading one takes 2). Raises ValueError for a damaged string."""
     try:
         _, size, g, _ = _fields(text)
-        out = np.frombuffer(base64.b64decode(g, validate=True), dtype=np.float16).astype(np.float32)
-        if len(out) != GIST_LEN or not np.isfinite(out).all():
-            raise ValueError(f"a gist of {len(out)} values, not {GIST_LEN} finite ones")
-        return size, out
+        if g:
+            out = np.frombuffer(base64.b64decode(g, validate=True), dtype=np.float16).astype(np.float32)
+            if len(out) != GIST_LEN or not np.isfinite(out).all():
+                raise ValueError(f"a gist of {len(out)} values, not {GIST_LEN} finite ones")
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"bad dedup signature: {exc}") from exc
+    return (size, out) if g else (size, gist(decode(text)))
 
 
 def check(text: str) -> None:
-    """Raise ValueError for a record string that is not one :func:`encode` writes, as far
-    as is seen without inflating its thumbnails (the fields, the gist, the thumbnails'
-    base64 length): microseconds a string, where :func:`decode` takes a hundred or more."""
-    read_gist(text)
-    if len(text.rsplit(":", 1)[1]) % 4:
+    """Raise ValueError for a record string that is not one :func:`encode` writes (or its
+    older form without the gist), as far as is seen without inflating its thumbnails
+    (the fields, the gist, the thumbnails' base64 length): microseconds a string, where
+    :func:`decode` takes a hundred or more."""
+    try:
+        _, _, g, blob = _fields(text)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"bad dedup signature: {exc}") from exc
+    if g:
+        read_gist(text)
+    if len(blob) % 4:
         raise ValueError("bad dedup signature: the thumbnails' base64 is cut short")
 
 

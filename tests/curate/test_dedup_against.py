@@ -192,3 +192,25 @@ def test_an_earlier_signature_damaged_inside_its_thumbnails_is_left_out_with_a_w
     copy = record("N", clip(0.0, 2.0, edit=crop_bright), path="b.mp4")
     assert earlier_edit_matches([copy.dedup_signature], [str(tmp_path / "run")], 0.06, 0.7) == {}
     assert "clip E: bad dedup signature" in capsys.readouterr().err
+
+
+def test_an_older_releases_signatures_without_the_gist_are_read(tmp_path):
+    """Found by a break tester: an index written by vidcurate before the gist joined the
+    signature string (``v1:<ms>:<size>:<thumbnails>``, same tag) passed the check, then
+    the run died with 'bad dedup signature: not enough values to unpack'. The old form is
+    read, its gist computed from the thumbnails, so its edited copies are still found."""
+    from curate.dedup.against import check_earlier
+    from curate.dedup.signature import read_gist
+    from support.edited import clip, crop_bright, record
+
+    orig = record("E", clip(0.0, 2.0))
+    fields = orig.dedup_signature.split(":")
+    old_form = ":".join(fields[:3] + fields[4:])  # the gist left out
+    size, gist = read_gist(old_form)
+    assert size == 48 and float(gist @ read_gist(orig.dedup_signature)[1]) > 0.999
+    orig.dedup_signature = old_form
+    run = _earlier(tmp_path / "old", [orig])
+    check_earlier([run], str(tmp_path / "o"))  # not refused
+    new = [record("N", clip(0.0, 2.0, edit=crop_bright), path="b.mp4"), record("X", clip(0.0, 2.0, seed=8))]
+    kept, dropped = DedupStage().run(new, against=[run])
+    assert [r.clip_id for r in kept] == ["X"] and [(r.clip_id, k) for r, k, _ in dropped] == [("N", "E")]
