@@ -49,7 +49,9 @@ holds an earlier run's clip keeps that clip (the first earlier run given, then t
 smallest clip id) and drops every new clip in it; earlier clips are never dropped, and
 pairs among earlier clips are not searched. With the signature rule on, an edited copy
 of an earlier clip (cropped, re-lit, flipped, ...) is matched too
-(:mod:`curate.dedup.against_edits`: the earlier indexes' signatures read in batches).
+(:mod:`curate.dedup.against_edits`: the earlier indexes' signatures read in batches), also
+when the earlier run's hashes have another length (``embed.hash_frames``): pHashes are
+compared only at one length, signatures whatever it.
 """
 
 from __future__ import annotations
@@ -179,7 +181,9 @@ class DedupStage(Stage):
 
     def _drop(self, records, idx: np.ndarray, max_dist: int, earlier: EarlierClips | None,
               paths: list[str], dropped: dict[int, tuple[str, str]], workers: int = 1) -> None:
-        """Mark the dropped members of each group among ``records[idx]`` (same hash length)."""
+        """Mark the dropped members of each group among ``records[idx]`` (same hash length):
+        ``earlier``, the earlier runs' clips of that length (pHash pairs); ``paths``, every
+        earlier run (signature pairs, whatever the hash length)."""
         codes = hex_codes([records[i].phash for i in idx])
         # Identical hashes are searched once (a bucket of many equal codes would cost
         # its square in candidates): each record is joined to the first with its code.
@@ -197,22 +201,23 @@ class DedupStage(Stage):
         if self.semantic_min_cos is not None:
             si, sj = semantic_pairs([records[k].clip_embedding for k in idx], self.semantic_min_cos)
             i, j = np.r_[i, si], np.r_[j, sj]
-        rows = np.zeros(0, dtype=np.int64)
+        qi, keys = np.zeros(0, np.int64), []  # new positions, (run, clip id) of earlier clips
         if earlier is not None and len(earlier.clip_ids):
             qi, bj, _ = near_pairs(codes, max_dist, base=earlier.codes,
                                   workers=workers if n + len(earlier.codes) >= SPREAD_HASHES else 1)
             qi = first[qi]
-            if self.edit_distance is not None:  # edited copies of earlier clips (signatures)
-                ei, ebj = self._earlier_edits(records, idx, earlier, paths, skip=set(qi.tolist()))
-                qi, bj = np.r_[qi, ei], np.r_[bj, ebj]
-            rows, node = np.unique(bj, return_inverse=True)  # earlier rows in the graph
-            i, j = np.r_[i, qi], np.r_[j, n + node]
-        for group in components(n + len(rows), i, j):
+            keys = list(zip(earlier.runs[bj].tolist(), earlier.clip_ids[bj].astype(str).tolist()))
+        if paths and self.edit_distance is not None:  # edited copies of earlier clips (signatures)
+            ei, ekeys = self._earlier_edits(records, idx, paths, skip=set(qi.tolist()))
+            qi, keys = np.r_[qi, ei], keys + ekeys
+        olds = sorted(set(keys))  # earlier clips in the graph, by (run, clip id)
+        node = {k: p for p, k in enumerate(olds)}
+        i, j = np.r_[i, qi], np.r_[j, n + np.array([node[k] for k in keys], np.int64)]
+        for group in components(n + len(olds), i, j):
             old = group[group >= n]
             if len(old):
-                row = int(rows[old - n].min())  # rows are sorted by (run, clip id)
-                winner = str(earlier.clip_ids[row])
-                detail = f"near-duplicate of {winner} in earlier run {paths[earlier.runs[row]]}"
+                run, winner = olds[int(old.min()) - n]
+                detail = f"near-duplicate of {winner} in earlier run {paths[run]}"
                 for g in group[group < n]:
                     dropped[int(idx[g])] = (winner, detail)
                 continue
@@ -222,21 +227,18 @@ class DedupStage(Stage):
                 if m != best:
                     dropped[m] = (records[best].clip_id, f"near-duplicate of {records[best].clip_id}")
 
-    def _earlier_edits(self, records, idx: np.ndarray, earlier: EarlierClips, paths: list[str],
-                       skip: set[int]) -> tuple[np.ndarray, np.ndarray]:
-        """``(positions in idx, rows of earlier)`` of new clips that are edited copies of
-        earlier clips (:func:`curate.dedup.against_edits.earlier_edit_matches`); positions
-        in ``skip`` are matched already. An earlier clip without a hash of this length
-        has no row here and adds no pair."""
+    def _earlier_edits(self, records, idx: np.ndarray, paths: list[str], skip: set[int]
+                       ) -> tuple[np.ndarray, list[tuple[int, str]]]:
+        """``(positions in idx, (run, clip id) of the earlier clip)`` of new clips that are
+        edited copies of earlier clips (:func:`curate.dedup.against_edits.earlier_edit_matches`);
+        positions in ``skip`` are matched already. Signatures do not depend on the hash
+        length, so an earlier clip is matched whatever its run's ``hash_frames`` (found by a
+        break tester: a run made with another one had never been matched)."""
         found = earlier_edit_matches([records[k].dedup_signature for k in idx], paths, self.edit_distance,
                                      self.min_gist_cos, self.mirror, skip=skip,
                                      crop_cos=self.crop_gist_cos)
-        row_of = {(int(run), str(cid)): r for r, (run, cid) in enumerate(zip(earlier.runs, earlier.clip_ids))}
-        pairs = [(g, row_of[(run, cid)]) for g, (run, cid, _) in sorted(found.items()) if (run, cid) in row_of]
-        if not pairs:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        g, r = zip(*pairs)
-        return np.array(g, np.int64), np.array(r, np.int64)
+        pos = sorted(found)
+        return np.array(pos, np.int64), [(int(found[g][0]), str(found[g][1])) for g in pos]
 
 
 def duplicate_row(rec: ClipRecord, of: str, detail: str) -> RejectRecord:

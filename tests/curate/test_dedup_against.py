@@ -214,3 +214,24 @@ def test_an_older_releases_signatures_without_the_gist_are_read(tmp_path):
     new = [record("N", clip(0.0, 2.0, edit=crop_bright), path="b.mp4"), record("X", clip(0.0, 2.0, seed=8))]
     kept, dropped = DedupStage().run(new, against=[run])
     assert [r.clip_id for r in kept] == ["X"] and [(r.clip_id, k) for r, k, _ in dropped] == [("N", "E")]
+
+
+def test_an_earlier_run_with_another_hash_length_is_still_matched_by_signature(tmp_path):
+    """Found by a break tester: an earlier run made with ``embed.hash_frames: 2`` (128-char
+    hashes) was never matched by a run with 4 (256), not even a plain re-encode by its
+    signature: signature matches were dropped when the earlier clip had no hash of the
+    new run's length."""
+    from support.edited import clip, crop_bright, record
+
+    frames = clip(0.0, 2.0)
+    orig = record("E", frames)
+    orig.phash = orig.phash[:128]  # the length of a 2-frame run's hash
+    run = _earlier(tmp_path / "h2", [orig])
+    new = [record("N", frames, path="b.mp4"), record("C", clip(0.0, 2.0, edit=crop_bright), path="c.mp4"),
+           record("X", clip(0.0, 2.0, seed=8), path="d.mp4")]
+    kept, dropped = DedupStage().run(new, against=[run])
+    assert [r.clip_id for r in kept] == ["X"]
+    assert [(r.clip_id, k, d) for r, k, d in dropped] == [
+        ("N", "E", f"near-duplicate of E in earlier run {run}"), ("C", "E", f"near-duplicate of E in earlier run {run}")]
+    kept, _ = DedupStage(edit_distance=None).run(new, against=[run])  # pHashes of other lengths: no pair
+    assert [r.clip_id for r in kept] == ["N", "C", "X"]
