@@ -78,7 +78,8 @@ _MANIFEST_FIELDS = {"counts": (dict, True), "hours_in": ((int, float), True), "h
 def check_manifest(manifest: dict) -> None:
     """Check that a manifest has the fields the report and ``stats`` read, of their types
     (a manifest of ``{"counts": null}`` had ended them with an internal error, and ``{}``
-    had been shown as a run of no source). Raises ValueError naming the first wrong field."""
+    had been shown as a run of no source), and the nested values they read
+    (:func:`_check_nested`). Raises ValueError naming the first wrong field."""
     for key, (kind, required) in _MANIFEST_FIELDS.items():
         if key not in manifest:
             if required:
@@ -92,6 +93,38 @@ def check_manifest(manifest: dict) -> None:
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in manifest["counts"].values()
                if not isinstance(v, dict)):
         raise ValueError("'counts' holds a value that is no whole number")
+    _check_nested(manifest)
+
+
+def _number(value, where: str, none: bool = False) -> None:
+    if value is None and none:
+        return
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"{where} is {json.dumps(value)[:40]}, not a number")
+
+
+def _check_nested(manifest: dict) -> None:
+    """The nested values the report and ``stats`` read (found by a break tester:
+    ``pipeline.stages: "abc"``, a filter threshold ``"abc"`` and ``timings.stage_s: 5``
+    had ended them with an internal error): the stages a list of objects with a text
+    ``stage``, the filter's thresholds numbers or null, the timings numbers."""
+    stages = manifest.get("pipeline", {}).get("stages", [])
+    if not isinstance(stages, list) or not all(isinstance(s, dict) for s in stages):
+        raise ValueError("'pipeline.stages' is not a list of objects")
+    for k, stage in enumerate(stages):
+        if not isinstance(stage.get("stage", ""), str):
+            raise ValueError(f"'pipeline.stages[{k}].stage' is not text")
+        if stage.get("stage") == "filter":
+            for key, *_ in CHECKS:
+                _number(stage.get(key), f"'pipeline.stages[{k}].{key}'", none=True)
+    timings = manifest.get("timings", {})
+    _number(timings.get("wall_s"), "'timings.wall_s'", none=True)
+    for part in ("stage_s", "phase_wall_s"):
+        values = timings.get(part, {})
+        if not isinstance(values, dict):
+            raise ValueError(f"'timings.{part}' is a JSON {type(values).__name__}")
+        for name, value in values.items():
+            _number(value, f"'timings.{part}.{name}'")
 
 
 def load_run(output: str) -> RunData:

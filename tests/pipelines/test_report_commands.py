@@ -112,6 +112,20 @@ def test_stats_and_report_of_a_damaged_manifest_are_usage_errors(curated_run, ca
         assert main([cmd, str(broken)]) == 2
         err = capsys.readouterr().err
         assert f"{broken / 'manifest.json'} is damaged (JSONDecodeError" in err and "internal error" not in err
+    # wrong types in nested fields (found by a break tester: exit 1 with a traceback)
+    base = '{"counts": {}, "hours_in": 0, "hours_out": 0, '
+    for nested, why in (('"pipeline": {"stages": "abc"}', "'pipeline.stages' is not a list of objects"),
+                        ('"pipeline": {"stages": [{"stage": "filter", "min_motion": "abc"}]}',
+                         "'pipeline.stages[0].min_motion' is \"abc\", not a number"),
+                        ('"pipeline": {"stages": [7]}', "'pipeline.stages' is not a list of objects"),
+                        ('"timings": {"stage_s": 5}', "'timings.stage_s' is a JSON int"),
+                        ('"timings": {"stage_s": {"embed": "1 s"}}', "'timings.stage_s.embed' is \"1 s\""),
+                        ('"timings": {"wall_s": []}', "'timings.wall_s' is [], not a number")):
+        (broken / "manifest.json").write_text(base + nested + "}")
+        for cmd in ("stats", "report"):
+            assert main([cmd, str(broken)]) == 2, (nested, cmd)
+            err = capsys.readouterr().err
+            assert f"manifest.json is damaged (ValueError: {why}" in err and "internal error" not in err, err
 
 
 def _plain(clock) -> tuple[Progress, io.StringIO]:
