@@ -9,7 +9,8 @@ shared POSIX filesystem.
 Atomic writes: a reader never sees a half object. On an object store one whole-object
 put (or a completed multipart upload) is atomic, so :func:`write_bytes` and
 :func:`upload` put the final key directly. On a local filesystem the bytes go to a
-unique ``<name>.<random>.part`` beside the final name and are renamed over it.
+unique ``<name>.<random>.part`` beside the final name and are renamed over it (a folder
+at that name is an error, IsADirectoryError, not a place to put the file).
 
 Credentials and endpoints come from the usual places of each backend (for S3: the
 ``AWS_*`` variables, ``~/.aws``, an instance role; ``FSSPEC_S3_ENDPOINT_URL`` or
@@ -19,6 +20,7 @@ Credentials and endpoints come from the usual places of each backend (for S3: th
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Iterator
@@ -88,14 +90,25 @@ def read_many(locations: list[str]) -> list[bytes]:
 
 
 def write_bytes(location: str, data: bytes) -> None:
-    """Put ``data`` at ``location`` atomically (module docstring); parents are created."""
+    """Put ``data`` at ``location`` atomically (module docstring); parents are created.
+    Raises IsADirectoryError naming ``location`` when it is a local folder."""
     fs, path = filesystem(location)
     if not is_local(fs):
         fs.pipe_file(path, data)
         return
     with _part_file(fs, path) as tmp:
         fs.pipe_file(tmp, data)
-        fs.mv(tmp, path)  # a rename within one folder
+        _rename_over(tmp, path)
+
+
+def folders_at(root: str, names: tuple[str, ...]) -> list[str]:
+    """The paths ``root/<name>`` of a local ``root`` that are folders where files should
+    go (:func:`write_bytes` refuses them), for a check before any work; [] on an object
+    store (no request made) or when none is."""
+    fs, path = filesystem(root)
+    if not is_local(fs):
+        return []
+    return [os.path.join(path, n) for n in names if os.path.isdir(os.path.join(path, n))]
 
 
 def create_new(location: str, data: bytes) -> bool | None:
@@ -135,15 +148,25 @@ def _part_file(fs, path: str) -> Iterator[str]:
 
 
 def upload(local_path: str, location: str) -> None:
-    """Copy a local (node scratch) file to ``location`` atomically; parents are created."""
+    """Copy a local (node scratch) file to ``location`` atomically; parents are created
+    (a local folder at ``location``: IsADirectoryError)."""
     fs, path = filesystem(location)
     if not is_local(fs):
         fs.put_file(local_path, path)
         return
-    fs.makedirs(fs._parent(path), exist_ok=True)
-    tmp = f"{path}.{uuid.uuid4().hex[:12]}.part"
-    fs.put_file(local_path, tmp)
-    fs.mv(tmp, path)
+    with _part_file(fs, path) as tmp:
+        fs.put_file(local_path, tmp)
+        _rename_over(tmp, path)
+
+
+def _rename_over(tmp: str, path: str) -> None:
+    """Rename the local file ``tmp`` to ``path`` (one folder: atomic), replacing a file
+    there. Raises IsADirectoryError naming ``path`` when a folder is there: ``fs.mv`` had
+    moved the file into it and the write passed for done (found by a break tester: an
+    ``index.parquet/`` folder left by another writer, a ``report.html/`` folder)."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "a folder is where this file goes; remove or rename it", path)
+    os.replace(tmp, path)  # also refuses a folder made since the check
 
 
 def download(location: str, local_path: str) -> None:

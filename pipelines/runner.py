@@ -55,6 +55,7 @@ from schemas import ClipRecord, RejectRecord, write_parquet
 # builds (the index: 0.2 s of the shards phase). SciPy's graph code for dedup's groups
 # (:func:`curate.dedup.groups.components`, 0.15 s) joins them when the pipeline dedups.
 _END_IMPORTS = ("pipelines.report_html.plots", "pandas")
+OUTPUT_FILES = ("index.parquet", "rejects.parquet", "manifest.json", "report.html")  # files the run writes
 
 
 def _import_quietly(module: str) -> None:
@@ -120,6 +121,9 @@ class Runner:
         if _is_file(self.output):  # said before its name is excluded from the inputs
             raise UsageError(f"--output {output}: is a file; --output names a folder (a new one, "
                              "or an earlier run's output to resume)")
+        for folder in store.folders_at(self.output, OUTPUT_FILES):  # the run would fail at its end
+            raise UsageError(f"--output {output}: {folder} is a folder where the run writes a file; "
+                             "remove or rename it")
         self.progress = Progress(enabled=progress)
         self.dedup_against = [_resolved(p) for p in dedup_against or []]  # rows and manifest name them whole
         try:

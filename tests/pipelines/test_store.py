@@ -360,3 +360,29 @@ def test_a_full_disk_leaves_no_part_file_and_is_a_storage_error(tmp_path, monkey
         assert err.value.errno == errno.ENOSPC and store_problem(err.value)
         assert os.listdir(tmp_path / "work") == []
     assert store_problem(OSError(errno.EROFS, "Read-only file system")) and not store_problem(OSError(5, "EIO"))
+
+
+def test_a_folder_where_an_output_file_goes_is_an_error_naming_it(tmp_path, capsys):
+    """Found by a break tester: ``fs.mv`` moved the finished file into a folder at its
+    name (an ``index.parquet/`` left by another writer, a ``report.html/``), and the run
+    and ``vidcurate report`` passed for done (exit 0). Now the write refuses, nothing goes
+    inside the folder, no part file stays, and a run says so before any work (exit 2)."""
+    from pipelines.cli import main
+    from pipelines.exits import store_problem
+
+    (tmp_path / "out" / "report.html").mkdir(parents=True)
+    (tmp_path / "scratch.bin").write_bytes(b"abc")
+    target = str(tmp_path / "out" / "report.html")
+    for put in (lambda: store.write_bytes(target, b"<html>"), lambda: store.upload(str(tmp_path / "scratch.bin"), target)):
+        with pytest.raises(IsADirectoryError) as err:
+            put()
+        assert err.value.filename == target and store_problem(err.value)
+        assert "a folder is where this file goes" in str(err.value)
+        assert os.listdir(target) == [] and os.listdir(tmp_path / "out") == ["report.html"]
+    (tmp_path / "out" / "report.html").rmdir()
+    (tmp_path / "out" / "index.parquet").mkdir()
+    argv = ["run", "local", "--input", str(tmp_path / "nothing-needed"), "--output", str(tmp_path / "out"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'out' / 'index.parquet'} is a folder where the run writes a file" in err
+    assert os.listdir(tmp_path / "out") == ["index.parquet"] and os.listdir(tmp_path / "out" / "index.parquet") == []
