@@ -123,6 +123,9 @@ class Pipeline(BaseModel):
             raise ValueError("dedup.edit_distance finds edited copies by embed's signatures, but embed has "
                              "signature: false: set dedup edit_distance: null (pHash pairs only) or embed "
                              "signature: true")
+        vlm, signals = self.stage("vlm_caption"), self.stage("caption")
+        if vlm is not None and signals is not None:  # its thresholds label the model's hints: in the cache key
+            vlm.use_signal_thresholds(signals.thresholds())
         return self
 
     def stage(self, name: str):

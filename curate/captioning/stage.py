@@ -12,7 +12,8 @@ answers are read (:mod:`.answers`) and checked (:mod:`.hygiene`); a failed answe
 answers are merged into a short caption, a long caption and events in time order
 (:mod:`.merge`). A clip whose answer stays failed keeps the signal description with
 ``caption_degenerate``; one that did not fit in GPU memory even alone keeps it with
-``caption_failed``. Results are cached by clip id and caption settings (:mod:`.cache`).
+``caption_failed``. Results are cached by clip id, caption settings, the model's files and
+the clip's hints (:mod:`.cache`).
 
 The signals caption stage normally runs first (its camera segments are the hints); a
 record that arrives without them gets them here with that stage's default thresholds.
@@ -20,8 +21,11 @@ record that arrives without them gets them here with that stage's default thresh
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib.util
 import io
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -35,7 +39,8 @@ from curate import store
 from curate.caption import CaptionStage
 from curate.captioning.answers import ANSWER_SCHEMA, WindowCaption, read_answer
 from curate.captioning.batching import FittingGenerator, pack
-from curate.captioning.cache import CachedCaption, CaptionCache
+from curate.camera import CameraThresholds
+from curate.captioning.cache import CachedCaption, CaptionCache, model_fingerprint
 from curate.captioning.check import DEVICE, ModelUnavailable, check_model
 from curate.captioning.generation import Generation, GenerationSettings
 from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
@@ -65,6 +70,7 @@ class _Job:
     captions: list[WindowCaption | None]
     kinds: list[str | None]
     errors: list[str | None]
+    inputs: str = ""
     new_tokens: int = 0
 
 
@@ -124,6 +130,8 @@ class VLMCaptionStage(Stage):
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     _vlm: object = PrivateAttr(None)
     _fit: FittingGenerator | None = PrivateAttr(None)
+    _signal_thresholds: dict | None = PrivateAttr(None)
+    _weights: tuple[str, str] | None = PrivateAttr(None)
     _stats: dict = PrivateAttr(default_factory=lambda: {"generate_calls": 0, "prompts": 0, "new_tokens": 0,
                                                         "oom_splits": 0, "failed": 0})
 
@@ -178,10 +186,23 @@ class VLMCaptionStage(Stage):
         """The JSON schema answers are constrained to (v2 with ``structured``), else None."""
         return ANSWER_SCHEMA if self.prompt_version == "v2" and self.structured else None
 
+    def use_signal_thresholds(self, thresholds: CameraThresholds) -> None:
+        """The thresholds of the pipeline's signal caption stage, which label the camera
+        hints of the prompts (set by :class:`pipelines.config.Pipeline`; default: that
+        stage's defaults, what :meth:`_prepare` uses when no caption stage ran)."""
+        self._signal_thresholds = dataclasses.asdict(thresholds)
+
     def cache_settings(self) -> dict:
-        """What keys the caption cache (see :mod:`curate.captioning.cache`)."""
+        """What keys the caption cache (see :mod:`curate.captioning.cache`): the settings of
+        :data:`CACHE_FIELDS`, the generation settings, the model's files
+        (:func:`~curate.captioning.cache.model_fingerprint`, taken once per worker) and the
+        signal thresholds of the hints."""
         out = {k: getattr(self, k) for k in CACHE_FIELDS}
         out["generation"] = self.generation().to_json()
+        if self._weights is None or self._weights[0] != self.model:
+            self._weights = (self.model, model_fingerprint(self.model))
+        out["weights"] = self._weights[1]
+        out["signals"] = self._signal_thresholds or dataclasses.asdict(CaptionStage().thresholds())
         return out
 
     def process(self, task: ClipTask) -> ClipTask:
@@ -240,8 +261,10 @@ class VLMCaptionStage(Stage):
         if rec.caption is None or not rec.camera_segments:
             CaptionStage().process(task)
         signals = rec.caption.signals or rec.caption.text
+        hints = hints_of(rec)
+        inputs = _inputs(hints, rec.clip.duration_s)
         cache = CaptionCache(task.work_dir, self.cache_settings()) if self.cache else None
-        hit = cache.get(task.clip_id) if cache else None
+        hit = cache.get(task.clip_id, inputs) if cache else None
         if hit is not None:
             rec.caption = self._caption(hit, signals, _signal_events(rec))
             return None
@@ -252,7 +275,6 @@ class VLMCaptionStage(Stage):
         frames, times = increasing(frames, times)
         duration = rec.clip.duration_s
         windows = make_windows(duration, self.window_s, self.stride_s)
-        hints = hints_of(rec)
         requests, prompts = [], []
         for w in windows:
             idx = frames_in(w, times, duration)
@@ -261,7 +283,7 @@ class VLMCaptionStage(Stage):
             requests.append(Request(images, p.messages, video=p.video, fps=p.fps, offset_s=p.offset_s))
             prompts.append(prompt_text(p.messages))
         n = len(windows)
-        return _Job(task, signals, windows, requests, prompts, [None] * n, [None] * n, [None] * n)
+        return _Job(task, signals, windows, requests, prompts, [None] * n, [None] * n, [None] * n, inputs)
 
     def _generate(self, items: list[tuple[_Job, int]], settings: GenerationSettings) -> None:
         """Generate the given windows in token-budget batches; read and check each answer."""
@@ -325,7 +347,8 @@ class VLMCaptionStage(Stage):
 
     def _entry(self, job: _Job, settings: GenerationSettings, attempts: int) -> CachedCaption:
         """The cacheable result of a finished job: merged captions, or the degenerate kinds."""
-        common = {"generation": settings.to_json(), "new_tokens": job.new_tokens, "attempts": attempts}
+        common = {"generation": settings.to_json(), "new_tokens": job.new_tokens, "attempts": attempts,
+                  "inputs": job.inputs}
         kinds = sorted({k for k in job.kinds if k})
         if kinds or any(e for e in job.errors):
             return CachedCaption(degenerate=kinds, **common)
@@ -353,6 +376,14 @@ class VLMCaptionStage(Stage):
         return Caption(text=signals, source="signals", degenerate_reason="caption_failed",
                        degenerate_detail=",".join(errors), events=signal_events,
                        **self._common(entry, signals))
+
+
+def _inputs(hints, duration_s: float) -> str:
+    """16 hex characters of a hash of a clip's own prompt inputs: its hints and duration
+    (not its frame times: the frame sample is read only on a miss)."""
+    data = {"segments": [s.model_dump(mode="json") for s in hints.segments], "motion": hints.motion,
+            "screen_text": hints.screen_text, "duration_s": duration_s}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _signal_events(record) -> list[CaptionEvent]:

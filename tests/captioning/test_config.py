@@ -70,3 +70,17 @@ def test_caption_text_variants():
                                        degenerate_reason="caption_degenerate"))
     assert caption_text(fallback, "short") == caption_text(fallback, "events") == "0.0-2.0 s: static camera"
     assert caption_text(_record_caption(None), "long") == ""
+
+
+def test_signal_thresholds_of_the_pipeline_are_in_the_cache_key():
+    import copy
+
+    from tests.captioning.conftest import vlm_pipeline  # noqa: F401 - the same pipeline as the fixture
+
+    def key(min_segment_s):
+        p = vlm_pipeline("/models/tiny")
+        data = copy.deepcopy(p.model_dump(mode="json"))
+        data["stages"][[s["stage"] for s in data["stages"]].index("caption")]["min_segment_s"] = min_segment_s
+        return parse_pipeline(data, "k").stage("vlm_caption").cache_settings()["signals"]
+
+    assert key(0.5)["min_segment_s"] == 0.5 and key(5.0)["min_segment_s"] == 5.0

@@ -98,3 +98,34 @@ def test_cached_fallback_is_not_retried(make_clip, scripted):
     stage(make_clip(clip_id="bad"))
     stage(make_clip(clip_id="bad"))
     assert len(model.calls) == 2  # first attempt + retry, once
+
+
+def test_new_weights_in_the_same_folder_are_a_cache_miss(tmp_path, make_clip, scripted):
+    model_cls, with_model = scripted
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "qwen2_5_vl"}')
+    (folder / "model.safetensors").write_bytes(b"old weights")
+    model = model_cls([GOOD])
+    with_model(VLMCaptionStage(model=str(folder)), model)(make_clip(clip_id="same"))
+    with_model(VLMCaptionStage(model=str(folder)), model)(make_clip(clip_id="same"))
+    assert len(model.calls) == 1  # same files: served from the cache
+    (folder / "model.safetensors").write_bytes(b"new weights")  # same size, fine-tuned in place
+    os.utime(folder / "model.safetensors", ns=(1, 10**18))
+    with_model(VLMCaptionStage(model=str(folder)), model)(make_clip(clip_id="same"))
+    assert len(model.calls) == 2
+
+
+def test_other_signal_hints_are_a_cache_miss(make_clip, scripted):
+    from curate.caption import CaptionStage
+
+    model_cls, with_model = scripted
+    model = model_cls([GOOD])
+    prompts = []
+    for pan_threshold in (0.04, 0.04, 0.5):  # the same hints twice, then a static camera
+        task = CaptionStage(pan_threshold=pan_threshold).process(make_clip(clip_id="same", pan_x=0.1))
+        with_model(_stage(None), model).process_batch([task])
+        prompts.append(model.calls[-1][0][0].messages if model.calls else None)
+    assert len(model.calls) == 2
+    text = " ".join(c["text"] for c in prompts[-1][0]["content"] if c["type"] == "text")
+    assert "camera 0.0-3.0 s: static camera" in text
