@@ -12,8 +12,10 @@ measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"
   so a subject named in several events does not count), a word ``n``-gram occurring
   ``max_repeats`` times or more or one word repeated ``max_run`` times in a row; or
   ``max_repeats`` events with the same text; or a 1-3 character unit repeated 10+ times;
-- ``prompt_echo``: the output copies the prompt (the format placeholders, or half of its
-  word ``echo_n``-grams appear in the prompt).
+- ``prompt_echo``: the output copies the prompt: the format placeholders, a phrase of the
+  prompt's own wording (``Measured signals``, ``labelled with its time``, ...), or half of the
+  word ``echo_n``-grams of the answer as read, or of any one sentence of a piece (so one
+  long event cannot dilute a copied summary), appear in the prompt.
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ _OPENINGS = re.compile(
 _WORD = re.compile(r"[a-z0-9']+")
 _TIMES = re.compile(r"\d+(?:\.\d+)?\s*[-\u2013\u2014]\s*\d+(?:\.\d+)?\s*s\b\s*:?")
 _UNIT_RUN = re.compile(r"(\S{1,3})\1{9,}")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _PLACEHOLDERS = ("<one sentence", "<start>-<end>", "answer in exactly this format", "<start, seconds>")
+_PROMPT_PHRASES = ("measured signals", "reliable for camera motion", "labelled with its time",
+                   "frame times in seconds", "do not describe the frames", "answer with json only",
+                   "one event per distinct action")  # the prompts' own wording: a caption never needs it
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,15 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
     if (_UNIT_RUN.search(text.replace(" ", "")) or any(is_repetitive(p, checks) for p in pieces)
             or (same and max(same.values()) >= checks.max_repeats)):
         return "repeated_ngram"
-    if prompt and (any(p in text.lower() for p in _PLACEHOLDERS) or echoes_prompt(" ".join(pieces), prompt, checks)):
+    if prompt and _echoes(text, pieces, prompt, checks):
         return "prompt_echo"
     return None
+
+
+def _echoes(text: str, pieces: list[str], prompt: str, checks: DegenerateChecks) -> bool:
+    """The ``prompt_echo`` check of :func:`degenerate_kind` (module docstring)."""
+    said, low = " ".join(pieces), prompt.lower()
+    if any(p in text.lower() for p in _PLACEHOLDERS) or any(p in said.lower() and p in low for p in _PROMPT_PHRASES):
+        return True
+    sentences = [x for p in pieces for x in _SENTENCE_END.split(p)]
+    return echoes_prompt(said, prompt, checks) or any(echoes_prompt(x, prompt, checks) for x in sentences)

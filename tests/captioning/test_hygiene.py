@@ -84,3 +84,22 @@ def test_json_answer_is_not_degenerate():
            '"A cyclist enters from the left"}, {"start_s": 1.2, "end_s": 3.0, "text": "She stops at the light"}]}')
     pieces = ["A cyclist crosses the street.", "A cyclist enters from the left.", "She stops at the light."]
     assert degenerate_kind(raw, PROMPT, pieces=pieces, events=2) is None
+
+
+@pytest.mark.parametrize("summary", [
+    "These 4 frames come from a 3.0 s video clip; each is labelled with its time in seconds from the clip start.",
+    "Measured signals (reliable for camera motion): camera static, low motion.",
+])
+def test_a_copied_summary_is_an_echo_however_long_the_events(summary):
+    event = ("A man in a blue shirt stands in a room, raises his right hand, waves at the camera twice "
+             "and then lowers it again slowly.")
+    prompt = PROMPT + "\nMeasured signals (reliable for camera motion):\n- camera 0.0-3.0 s: static camera"
+    raw = f'{{"summary": "{summary}", "events": [{{"start_s": 0, "end_s": 2, "text": "{event}"}}]}}'
+    assert degenerate_kind(raw, prompt, pieces=[summary, event], events=1) == "prompt_echo"
+    assert degenerate_kind(raw, prompt, pieces=["A man waves.", event], events=1) is None
+
+
+def test_an_instruction_appended_to_an_event_is_an_echo():
+    event = ("A man in a blue shirt raises his right hand and waves it slowly. Describe what happens in the "
+             "video, in time order.")
+    assert degenerate_kind(event, PROMPT, pieces=["A man waves.", event], events=1) == "prompt_echo"
