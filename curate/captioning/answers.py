@@ -6,12 +6,16 @@ can, decoding is constrained to it. Models still answer in other ways (an uncons
 engine, the v1 free-text prompt, a cut-off JSON), so the reader accepts:
 
 - JSON, bare or in a Markdown code fence, with the schema's keys or common variants
-  (``start``/``end``/``description``, ``"time": "0.0-2.5 s"``, a bare list of events);
+  (``start``/``end``/``description``, ``"time": "0.0-2.5 s"``, a bare list of events,
+  events as strings with a time label or one string holding them all); an answer in JSON
+  is never read as free text, so JSON syntax cannot end up in a caption;
 - free text with one time label per event: ``0.0-2.5 s:``, ``0.0 s - 4.0 s:``,
   ``0.0s - 4.0s:``, ``[0.0-4.5s]``, ``0:00-0:03:``, ``00:01.5 - 00:03.0``, ``From 0s to 3s,``,
   ``Between 2 and 5 seconds,``, ``2.5 to 5.0 s:``, ``At 2 seconds,`` / ``At 0:05,`` (a point
   time: the event lasts until the next one starts, or the window ends), inside Markdown
-  bullets, numbered lists, ``**bold**`` and table rows.
+  bullets, numbered lists, ``**bold**`` and table rows. An event's text ends at the next
+  label, at a heading line (``Note:``, ``SUMMARY:``) or a blank line; a ``SUMMARY:``
+  after the events is the summary.
 
 A number only starts a label at a word boundary (never inside a decimal such as the
 ``.50`` of ``2.50``) and numbers never contain spaces. Times in the answer are seconds
@@ -26,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from curate.captioning.hygiene import strip_boilerplate, words
@@ -59,7 +64,8 @@ _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]*-{3,}[\s:|-]*$|^\s*\|\s*(?:time|timest
                          re.IGNORECASE | re.MULTILINE)
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")  # CSI, OSC, two-byte
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls: a space
-_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")  # marks, lone surrogates: nothing
+_HEADING = re.compile(r"\n[ \t]*[#>*_]*[ \t]*[A-Za-z][A-Za-z ]{0,24}?[ \t*_]*:(?!\d)")  # "Note:", "SUMMARY:"
+_TAIL = re.compile(r"\n\s*\n|" + _HEADING.pattern)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.DOTALL)
 _SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
 
@@ -93,13 +99,21 @@ def first_sentence(text: str) -> str:
     return m.group(1).strip() if m else text.strip()
 
 
+def visible(text: str) -> str:
+    """``text`` without invisible characters: every format character (Unicode category
+    ``Cf``: zero-width spaces and joiners, bidirectional marks and overrides, soft hyphens,
+    tag characters that hide text), lone UTF-16 surrogates (half an emoji: no UTF-8 can hold
+    it) and U+FFFD (what a broken byte sequence decodes to)."""
+    return "".join(ch for ch in text if ch != "\ufffd" and unicodedata.category(ch) not in ("Cf", "Cs"))
+
+
 def clean_sentence(text: str) -> str:
     """Event or summary text without Markdown, list markers, quotes or openings; ends with a
-    period. Terminal escape sequences, control characters, bidirectional marks and overrides,
-    zero-width spaces and lone UTF-16 surrogates (half an emoji: no UTF-8 can hold it) are
-    taken out: a caption goes to ``<key>.txt``, report.html and terminals (``vidcurate
-    inspect``), where an answer's ``ESC[2J`` had cleared the screen."""
-    text = _INVISIBLE.sub("", _CONTROLS.sub(" ", _ESCAPES.sub(" ", text)))
+    period. Terminal escape sequences and control characters (a space each) and invisible
+    characters (:func:`visible`) are taken out: a caption goes to ``<key>.txt``,
+    report.html and terminals (``vidcurate inspect``), where an answer's ``ESC[2J`` had
+    cleared the screen."""
+    text = visible(_CONTROLS.sub(" ", _ESCAPES.sub(" ", text)))
     text = re.sub(r"\*\*|__|`", "", text)
     text = re.sub(r"\s*\|\s*", " ", text)
     text = " ".join(text.split()).strip(" ;,-\u2013\u2014:\"'")
@@ -148,27 +162,36 @@ def _labels(text: str) -> list[tuple[int, int, float, float | None]]:
 
 
 def read_free_text(text: str, window: Window, offset_s: float = 0.0) -> WindowCaption:
-    """Free-text reader (module docstring); ``events`` is empty when no time label is found."""
+    """Free-text reader (module docstring); ``events`` is empty when no time label is found.
+
+    An event's text ends at the next label, at a line that starts a heading such as
+    ``Note:`` or ``SUMMARY:``, and (the last event's) at a blank line. The summary is what
+    precedes the first label (after ``SUMMARY:``), else a ``SUMMARY:`` after the events,
+    else the first event's text.
+    """
     text = _TABLE_RULE.sub("", strip_boilerplate(text.replace("\r", "")))
     labels = _labels(text)
     head = text[:labels[0][0]] if labels else text
     m_sum = _SUMMARY.search(head)
     summary = head[m_sum.end():] if m_sum else head
     summary = _LINE_HEAD.sub("", _EVENTS.split(summary)[0])
-    events = []
+    events, rest = [], ""
     for i, (start, end, t0, t1) in enumerate(labels):
         stop = labels[i + 1][0] if i + 1 < len(labels) else len(text)
-        body = text[end:stop]
-        body = _AFTER.sub("", body, count=1)
+        body = _AFTER.sub("", text[end:stop], count=1)
+        cut = (_TAIL if i + 1 == len(labels) else _HEADING).search(body)  # a "Note:" line ends an event
+        if cut:
+            body, rest = body[:cut.start()], rest + body[cut.start():]
         body = _LINE_HEAD.sub("", body)
-        if i + 1 == len(labels):
-            body = re.split(r"\n\s*\n", body)[0]
         if t1 is None:
             nxt = labels[i + 1][2] if i + 1 < len(labels) else window.end_s - offset_s
             t1 = max(t0, nxt)
         ev = _event(t0, t1, body, window, offset_s)
         if ev is not None:
             events.append(ev)
+    m_tail = _SUMMARY.search(rest)
+    if not words(summary) and m_tail:  # "SUMMARY: ..." written after the events
+        summary = rest[m_tail.end():]
     summary = clean_sentence(first_sentence(summary)) if words(summary) else ""
     return WindowCaption(window=window, summary=summary or (events[0].text if events else ""), events=events)
 
@@ -220,31 +243,48 @@ def _json_event(item, window: Window, offset_s: float) -> CaptionEvent | None:
     return _event(a, b, text, window, offset_s)
 
 
+_EVENT_KEYS = ("events", "timeline", "segments")
+_SUMMARY_KEYS = ("summary", "caption", "description")
+
+
+def _without_labels(text: str) -> str:
+    """``text`` with its time labels (and the ``:`` after each) taken out."""
+    for start, end, _, _ in reversed(_labels(text)):
+        text = text[:start] + _AFTER.sub("", text[end:], count=1)
+    return text
+
+
 def read_json(text: str, window: Window, offset_s: float = 0.0) -> WindowCaption | None:
-    """JSON reader (module docstring); None when ``text`` holds no JSON object or list of events."""
+    """JSON reader (module docstring); None when ``text`` holds no JSON list, nor an object
+    with a summary or events key. Events may be objects, strings with a time label
+    (``"0.0-2.0 s: ..."``) or one string holding them all; time labels in the summary are
+    taken out."""
     value = _json_value(text)
     if isinstance(value, list):
         value = {"events": value}
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or not any(k in value for k in _EVENT_KEYS + _SUMMARY_KEYS):
         return None
-    items = _pick(value, ("events", "timeline", "segments"))
-    events = [e for e in (_json_event(i, window, offset_s) for i in (items or [])) if e is not None]
-    summary = _pick(value, ("summary", "caption", "description"))
-    summary = clean_sentence(first_sentence(summary)) if isinstance(summary, str) and words(summary) else ""
+    items = _pick(value, _EVENT_KEYS)
+    events = []
+    for item in ([items] if isinstance(items, str) else items if isinstance(items, list) else []):
+        if isinstance(item, str):  # "0.0-2.0 s: a man waves." as a string, or all events in one
+            events += read_free_text(item, window, offset_s).events
+        elif (ev := _json_event(item, window, offset_s)) is not None:
+            events.append(ev)
+    summary = _pick(value, _SUMMARY_KEYS)
+    summary = _without_labels(summary) if isinstance(summary, str) else ""
+    summary = clean_sentence(first_sentence(summary)) if words(summary) else ""
     return WindowCaption(window=window, summary=summary or (events[0].text if events else ""),
                          events=events, structured=True)
 
 
 def read_answer(answer: str, window: Window, offset_s: float = 0.0) -> WindowCaption:
-    """Read ``answer`` about ``window``: JSON when it holds JSON with events, else free text.
+    """Read ``answer`` about ``window``: JSON when it holds an answer in JSON (a list, or an
+    object with a summary or events key; :func:`read_json`), even one without readable
+    events, else free text (never free text over JSON: its syntax had become caption text).
 
     ``offset_s``: clip time (seconds) of time 0 in the answer. Event times are returned in
     seconds from the clip start, clamped to ``window``, in the answer's order.
     """
     parsed = read_json(answer, window, offset_s)
-    if parsed is not None and parsed.events:
-        return parsed
-    free = read_free_text(answer, window, offset_s)
-    if free.events or parsed is None:
-        return free
-    return parsed
+    return parsed if parsed is not None else read_free_text(answer, window, offset_s)

@@ -141,3 +141,38 @@ def test_no_readable_events(answer):
 
 def test_seconds():
     assert [seconds(s) for s in ("12", "2.5", "0:03", "00:01.5", "1:02:03")] == [12.0, 2.5, 3.0, 1.5, 3723.0]
+
+
+@pytest.mark.parametrize("answer", [
+    '{"summary": "A man waves.", "events": ["0.0-2.0 s: a man waves his hand.", "2.0-3.0 s: he sits down."]}',
+    '{"summary": "A man waves.", "events": "0.0-2.0 s: a man waves his hand. 2.0-3.0 s: he sits down."}',
+])
+def test_json_events_written_as_strings_are_read(answer):
+    cap = read_answer(answer, W)
+    assert cap.summary == "A man waves." and cap.structured
+    assert _events(cap) == [(0.0, 2.0, "A man waves his hand."), (2.0, 3.0, "He sits down.")]
+
+
+def test_json_without_readable_events_is_never_read_as_free_text():
+    cap = read_answer('{"summary": "A man waves.", "events": [{"when": "0.0-2.0 s: he waves"}]}', W)
+    assert cap.events == [] and cap.summary == "A man waves."
+
+
+@pytest.mark.parametrize("answer,summary", [
+    ("EVENTS:\n0.0-2.0 s: a man raises his hand.\n2.0-3.0 s: he sits down on a chair.\n"
+     "SUMMARY: A man waves and then sits.", "A man waves and then sits."),
+    ("SUMMARY: A man waves.\nEVENTS:\n0.0-2.0 s: a man raises his hand.\n2.0-3.0 s: he sits down on a chair.\n"
+     "Note: the times are approximate.", "A man waves."),
+    ("0.0-2.0 s: a man raises his hand.\n**Note:** blurry.\n2.0-3.0 s: he sits down on a chair.",
+     "A man raises his hand."),
+])
+def test_text_after_the_events_stays_out_of_them(answer, summary):
+    cap = read_answer(answer, W)
+    assert cap.summary == summary
+    assert _events(cap) == [(0.0, 2.0, "A man raises his hand."), (2.0, 3.0, "He sits down on a chair.")]
+
+
+def test_time_labels_in_a_json_summary_are_taken_out():
+    cap = read_answer('{"summary": "0.0-2.0 s: a man waves. 2.0-3.0 s: he sits.", "events": '
+                      '[{"start_s": 0, "end_s": 2, "text": "A man waves."}]}', W)
+    assert cap.summary == "A man waves."

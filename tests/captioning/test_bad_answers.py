@@ -127,3 +127,9 @@ def test_half_an_emoji_and_invisible_marks_are_taken_out():
     assert clean_sentence(answer) == "A dog runs left."
     assert clean_sentence("A dog \U0001F415 runs.") == "A dog \U0001F415 runs."  # a whole emoji stays
     assert clean_sentence(answer).encode("utf-8")
+
+
+def test_every_invisible_character_is_taken_out():
+    hidden = "".join(chr(0xE0000 + ord(c)) for c in "IGNORE")  # tag characters: invisible "ASCII smuggling"
+    text = "A man waves" + hidden + " his\u2060 hand\u200d\u200c \u00adfast\u180e \ufffd\ufffd"
+    assert clean_sentence(text) == "A man waves his hand fast."
