@@ -11,7 +11,9 @@ measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"
 - ``repeated_ngram``: within one piece of the answer (the summary or one event's text,
   so a subject named in several events does not count), a word ``n``-gram occurring
   ``max_repeats`` times or more or one word repeated ``max_run`` times in a row; or
-  ``max_repeats`` events with the same text; or a 1-3 character unit repeated 10+ times;
+  ``max_repeats`` events with the same text; or, within one piece, a 1-3 character unit
+  repeated 10+ times (numbers left out; never over the raw answer, whose Markdown table
+  rules ``|------|`` and long decimals ``1.3333333333333333`` are no loop);
 - ``prompt_echo``: the output copies the prompt: the format placeholders, a phrase of the
   prompt's own wording (``Measured signals``, ``labelled with its time``, ...), or half of the
   word ``echo_n``-grams of the answer as read, or of any one sentence of a piece (so one
@@ -38,6 +40,7 @@ _OPENINGS = re.compile(
 _WORD = re.compile(r"[a-z0-9']+")
 _TIMES = re.compile(r"\d+(?:\.\d+)?\s*[-\u2013\u2014]\s*\d+(?:\.\d+)?\s*s\b\s*:?")
 _UNIT_RUN = re.compile(r"(\S{1,3})\1{9,}")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # 1.3333333333333333 is a number, not a loop
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _PLACEHOLDERS = ("<one sentence", "<start>-<end>", "answer in exactly this format", "<start, seconds>")
 _PROMPT_PHRASES = ("measured signals", "reliable for camera motion", "labelled with its time",
@@ -77,10 +80,11 @@ def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
 
 
 def is_repetitive(text: str, checks: DegenerateChecks = DegenerateChecks()) -> bool:
-    """True when ``text`` repeats an n-gram, a word or a short unit (module docstring)."""
+    """True when ``text`` (one piece) repeats an n-gram, a word or a short unit other than a
+    digit (module docstring)."""
     text = _TIMES.sub(" ", text)
     toks = words(text)
-    if _UNIT_RUN.search(text.replace(" ", "")):
+    if _UNIT_RUN.search(_NUMBER.sub(" ", text).replace(" ", "")):
         return True
     run = 1
     for a, b in zip(toks[:-1], toks[1:]):
@@ -122,8 +126,7 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
         return "no_events"
     pieces = [p for p in (pieces if pieces is not None else [text]) if p]
     same = Counter(tuple(words(p)) for p in pieces[1:])
-    if (_UNIT_RUN.search(text.replace(" ", "")) or any(is_repetitive(p, checks) for p in pieces)
-            or (same and max(same.values()) >= checks.max_repeats)):
+    if any(is_repetitive(p, checks) for p in pieces) or (same and max(same.values()) >= checks.max_repeats):
         return "repeated_ngram"
     if prompt and _echoes(text, pieces, prompt, checks):
         return "prompt_echo"

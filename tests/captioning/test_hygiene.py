@@ -103,3 +103,21 @@ def test_an_instruction_appended_to_an_event_is_an_echo():
     event = ("A man in a blue shirt raises his right hand and waves it slowly. Describe what happens in the "
              "video, in time order.")
     assert degenerate_kind(event, PROMPT, pieces=["A man waves.", event], events=1) == "prompt_echo"
+
+
+@pytest.mark.parametrize("raw", [
+    "SUMMARY: A man waves at the camera.\n\n| Time | Event |\n|------------|------------------------------|\n"
+    "| 0.0-1.5 s | A man raises his right hand. |\n| 1.5-3.0 s | He waves and lowers it. |",
+    '{"summary": "A man waves.", "events": [{"start_s": 0.0, "end_s": 1.3333333333333333, "text": "A man raises '
+    'his hand."}, {"start_s": 1.3333333333333333, "end_s": 3.0, "text": "He waves and lowers it."}]}',
+])
+def test_table_rules_and_long_decimals_are_no_repetition(raw):
+    from curate.captioning.answers import read_answer
+    from curate.captioning.windows import Window
+
+    cap = read_answer(raw, Window(0.0, 3.0))
+    first = "A man raises his right hand." if "right" in raw else "A man raises his hand."
+    assert [e.text for e in cap.events] == [first, "He waves and lowers it."]
+    pieces = [cap.summary] + [e.text for e in cap.events]
+    assert degenerate_kind(raw, PROMPT, pieces=pieces, events=2) is None
+    assert degenerate_kind(raw, PROMPT, pieces=pieces[:1] + ["He waves " + "!" * 12], events=1) == "repeated_ngram"
