@@ -8,6 +8,11 @@ measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"
 - ``cut_off``: generation stopped at ``max_new_tokens`` without an end-of-sequence token
   (what the engine reports; a missing final period is not a sign of it);
 - ``no_events``: timed events were asked for and none could be read from the answer;
+- ``wrong_language``: the prompts ask for English, but a piece of the answer (the summary
+  or one event's text) is a quarter or more letters of another script than Latin (an
+  answer in Chinese, or one that switches to it mid-sentence; a short name on a sign in a
+  longer sentence stays), or the pieces hold ``english_min_words`` words or more and not
+  one common English word (``a``, ``the``, ``and``, ``is``, ``his``, ...: German or French);
 - ``repeated_ngram``: within one piece of the answer (the summary or one event's text,
   so a subject named in several events does not count), a word ``n``-gram occurring
   ``max_repeats`` times or more or one word repeated ``max_run`` times in a row; or
@@ -23,10 +28,12 @@ measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-DEGENERATE_KINDS = ("empty", "cut_off", "no_events", "repeated_ngram", "prompt_echo", "unreadable")
+DEGENERATE_KINDS = ("empty", "cut_off", "no_events", "wrong_language", "repeated_ngram", "prompt_echo",
+                    "unreadable")
 """What can be wrong with an answer; ``unreadable``: the answer reader itself failed on it
 (set by the stage, never by :func:`degenerate_kind`)."""
 
@@ -37,8 +44,11 @@ _OPENINGS = re.compile(
     r"|(?:these|the)\s+frames\s+(?:show|depict)\s*(?:that\s+|how\s+)?)",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[a-z0-9']+")
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"  # kana, Han, Hangul
+_WORD = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_]|')+")
 _TIMES = re.compile(r"\d+(?:\.\d+)?\s*[-\u2013\u2014]\s*\d+(?:\.\d+)?\s*s\b\s*:?")
+_ENGLISH = frozenset("a an the and or of in on at to into onto from with by for as is are was were be it its "
+                     "he she his her they them their this that then while there up down out over".split())
 _UNIT_RUN = re.compile(r"(\S{1,3})\1{9,}")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # 1.3333333333333333 is a number, not a loop
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
@@ -58,6 +68,8 @@ class DegenerateChecks:
     max_run: int = 4
     echo_n: int = 6
     echo_share: float = 0.5
+    foreign_share: float = 0.25
+    english_min_words: int = 8
 
 
 def strip_boilerplate(text: str) -> str:
@@ -71,8 +83,18 @@ def strip_boilerplate(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case word tokens of ``text`` (letters, digits, apostrophes)."""
+    """Lower-case word tokens of ``text``: runs of letters (of any script), digits and
+    apostrophes; each kana, Han or Hangul character is a word of its own (those scripts
+    put no spaces between words)."""
     return _WORD.findall(text.lower())
+
+
+def foreign_share(text: str) -> float:
+    """Share of the letters of ``text`` that are of another script than Latin (0 when it has none)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(not unicodedata.name(ch, "").startswith("LATIN") for ch in letters) / len(letters)
 
 
 def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
@@ -125,6 +147,10 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
     if events == 0:
         return "no_events"
     pieces = [p for p in (pieces if pieces is not None else [text]) if p]
+    said = [w for p in pieces for w in words(p)]
+    if any(foreign_share(p) >= checks.foreign_share for p in pieces) or (
+            len(said) >= checks.english_min_words and not _ENGLISH.intersection(said)):
+        return "wrong_language"
     same = Counter(tuple(words(p)) for p in pieces[1:])
     if any(is_repetitive(p, checks) for p in pieces) or (same and max(same.values()) >= checks.max_repeats):
         return "repeated_ngram"

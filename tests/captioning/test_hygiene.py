@@ -121,3 +121,25 @@ def test_table_rules_and_long_decimals_are_no_repetition(raw):
     pieces = [cap.summary] + [e.text for e in cap.events]
     assert degenerate_kind(raw, PROMPT, pieces=pieces, events=2) is None
     assert degenerate_kind(raw, PROMPT, pieces=pieces[:1] + ["He waves " + "!" * 12], events=1) == "repeated_ngram"
+
+
+def test_words_of_every_script():
+    from curate.captioning.hygiene import words
+
+    assert words("Ein Mann grüßt, then it's 2.5 s") == ["ein", "mann", "grüßt", "then", "it's", "2", "5", "s"]
+    assert words("一个男人挥手") == ["一", "个", "男", "人", "挥", "手"]
+
+
+@pytest.mark.parametrize("summary,event", [
+    ("A man waves.", "A man waves his hand, 然后他坐下来看着镜头。"),  # switches script mid-sentence
+    ("一个男人在挥手。", "一个男人举起右手挥了挥。"),
+    ("Ein Mann winkt.", "Ein Mann hebt die rechte Hand und winkt dann langsam."),  # Latin script, not English
+])
+def test_an_answer_not_in_english_is_wrong_language(summary, event):
+    raw = f'{{"summary": "{summary}", "events": [{{"start_s": 0, "end_s": 2, "text": "{event}"}}]}}'
+    assert degenerate_kind(raw, PROMPT, pieces=[summary, event], events=1) == "wrong_language"
+
+
+def test_a_foreign_name_in_an_english_caption_stays():
+    pieces = ["A tram passes.", "A tram with the sign 東京 passes a café on the left."]
+    assert degenerate_kind(" ".join(pieces), PROMPT, pieces=pieces, events=1) is None

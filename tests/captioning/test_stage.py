@@ -129,3 +129,11 @@ def test_other_signal_hints_are_a_cache_miss(make_clip, scripted):
     assert len(model.calls) == 2
     text = " ".join(c["text"] for c in prompts[-1][0]["content"] if c["type"] == "text")
     assert "camera 0.0-3.0 s: static camera" in text
+
+
+def test_an_answer_in_chinese_falls_back_as_wrong_language(make_clip, scripted):
+    model_cls, with_model = scripted
+    answer = '{"summary": "一个男人在挥手。", "events": [{"start_s": 0, "end_s": 2, "text": "一个男人举起右手挥了挥。"}]}'
+    task = with_model(_stage(None), model_cls([answer]))(make_clip())
+    cap = task.record.caption
+    assert cap.source == "signals" and cap.degenerate_detail == "wrong_language"
