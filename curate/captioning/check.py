@@ -12,16 +12,21 @@ command ends with exit code 2 and one line (:mod:`pipelines.exits`).
 Checked, for a saved folder (``save_pretrained`` of the model and its processor): the
 folder exists and holds ``config.json`` of a vision-language (image-text-to-text) model
 type, weights (``*.safetensors``, whose headers must fit in their files, or
-``pytorch_model*.bin``) and processor files. For a hub id: with ``HF_HUB_OFFLINE`` or
-``TRANSFORMERS_OFFLINE`` set, that its config is in the local Hugging Face cache and names
-a vision-language model; online, nothing (no file is fetched to check). A CUDA
-``device`` needs a visible GPU.
+``pytorch_model*.bin``), processor files and tokenizer files (``tokenizer_config.json``
+and a vocabulary: without them the processor loads a tokenizer that lacks the model's
+special tokens, and every clip had failed). For a hub id: that its config is in the local
+Hugging Face cache, or, online, can be fetched from the hub (``config.json`` alone; with
+``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` set nothing is fetched), and names a
+vision-language model. A CUDA ``device`` needs a visible GPU; ``attn:
+flash_attention_2`` needs the ``flash_attn`` package and a CUDA device.
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
+import logging
 import os
 import re
 
@@ -33,6 +38,7 @@ MARKER = "ModelUnavailable: "
 start passes on only the text of its error), so the command can still tell it apart."""
 
 _PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json")
+_VOCABULARY_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model")
 
 
 class ModelUnavailable(RuntimeError):
@@ -41,9 +47,11 @@ class ModelUnavailable(RuntimeError):
 
 
 def looks_local(model: str) -> bool:
-    """Whether ``model`` names a folder rather than a hub id (``org/name``): an absolute,
-    ``./``, ``../`` or ``~`` path, or more than one ``/``."""
-    return model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model
+    """Whether ``model`` names a folder rather than a hub id (``org/name``): an existing
+    folder (``models/tiny`` too), an absolute, ``./``, ``../`` or ``~`` path, or more than
+    one ``/``."""
+    return (os.path.isdir(os.path.expanduser(model)) or model.startswith(("/", ".", "~")) or model.count("/") > 1
+            or os.sep != "/" and os.sep in model)
 
 
 def _truthy(value: str | None) -> bool:
@@ -88,9 +96,64 @@ def _vlm_types() -> set[str]:
     return set(MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)
 
 
-def check_model(model: str, device: str = "auto") -> None:
-    """Check that the transformers engine could load ``model`` on ``device`` here (module
-    docstring). Raises :class:`ModelUnavailable` saying what is wrong."""
+def _tokenizer(folder: str) -> str | None:
+    """Why a saved folder's tokenizer cannot load as saved (None when its files are there)."""
+    if not os.path.isfile(os.path.join(folder, "tokenizer_config.json")):
+        return "no tokenizer_config.json"
+    if not any(os.path.isfile(os.path.join(folder, f)) for f in _VOCABULARY_FILES) \
+            and not glob.glob(os.path.join(folder, "*.tiktoken")):
+        return f"no tokenizer vocabulary ({', '.join(_VOCABULARY_FILES[:3])}, ...)"
+    return None
+
+
+def _check_attn(where: str, device: str, attn: str) -> None:
+    """``attn: flash_attention_2`` needs flash_attn and a CUDA device."""
+    if attn != "flash_attention_2":
+        return
+    if importlib.util.find_spec("flash_attn") is None:
+        raise ModelUnavailable(f"{where}: attn flash_attention_2 but the flash_attn package is not installed "
+                               "here (pip install flash-attn on the GPU nodes), or use attn: auto")
+    if device in ("cpu", "mps"):
+        raise ModelUnavailable(f"{where}: attn flash_attention_2 needs a CUDA device, not {device!r}")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ModelUnavailable(f"{where}: attn flash_attention_2 needs a CUDA GPU and none is visible here")
+
+
+def _hub_config(where: str, model: str) -> str:
+    """The local path of the hub id's ``config.json``: in the Hugging Face cache, or fetched."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(model, "config.json")
+    except Exception:  # noqa: BLE001 - a name no hub id can have: not cached
+        cached = None
+    if isinstance(cached, str):
+        return cached
+    if _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE")):
+        raise ModelUnavailable(f"{where}: not in the local Hugging Face cache, and the hub is offline "
+                               "(HF_HUB_OFFLINE), nor a folder here")
+    import huggingface_hub
+
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)  # its "Retrying in 2s" lines: the one line below says it
+    try:
+        return huggingface_hub.hf_hub_download(model, "config.json")
+    except Exception as exc:  # noqa: BLE001 - unreachable hub, no such repo, gated: said in one line
+        text = str(exc).strip().splitlines()
+        raise ModelUnavailable(f"{where}: no such folder here, not in the local Hugging Face cache, and its config "
+                               f"cannot be fetched from the hub ({type(exc).__name__}: {text[0] if text else ''})"
+                               ) from exc
+    finally:
+        hub_log.setLevel(level)
+
+
+def check_model(model: str, device: str = "auto", attn: str = "auto") -> None:
+    """Check that the transformers engine could load ``model`` on ``device`` with ``attn``
+    here (module docstring); a hub id's ``config.json`` may be fetched. Raises
+    :class:`ModelUnavailable` saying what is wrong."""
     where = f"caption model {model!r}"
     if device.startswith("cuda") or device == "mps":
         import torch
@@ -99,6 +162,7 @@ def check_model(model: str, device: str = "auto") -> None:
             raise ModelUnavailable(f"{where}: device 'mps' but this machine has no Apple GPU (Metal)")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ModelUnavailable(f"{where}: device {device!r} but no CUDA GPU is visible here")
+    _check_attn(where, device, attn)
     folder = os.path.expanduser(model)
     if os.path.isdir(folder):
         if not os.path.isfile(os.path.join(folder, "config.json")):
@@ -108,20 +172,14 @@ def check_model(model: str, device: str = "auto") -> None:
         if not any(os.path.isfile(os.path.join(folder, f)) for f in _PROCESSOR_FILES):
             raise ModelUnavailable(f"{where}: no processor files ({', '.join(_PROCESSOR_FILES[:2])}; "
                                    "save the processor into the folder too)")
+        if (why := _tokenizer(folder)) is not None:
+            raise ModelUnavailable(f"{where}: {why} (save the processor, tokenizer included, into the folder)")
     elif os.path.exists(folder):
         raise ModelUnavailable(f"{where}: a file, not a folder (one saved with save_pretrained)")
     elif looks_local(model):
         raise ModelUnavailable(f"{where}: no such folder")
-    elif _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE")):
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(model, "config.json")
-        if not isinstance(cached, str):
-            raise ModelUnavailable(f"{where}: not in the local Hugging Face cache, and the hub is offline "
-                                   "(HF_HUB_OFFLINE)")
-        folder = os.path.dirname(cached)
-    else:  # a hub id online: its files come at load time (nothing is fetched to check them)
-        return
+    else:  # a hub id (or a mistyped relative folder, which reads the same)
+        folder = os.path.dirname(_hub_config(where, model))
     from transformers import AutoConfig
 
     try:

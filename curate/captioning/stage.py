@@ -93,7 +93,8 @@ def increasing(frames: np.ndarray, times: list[float]) -> tuple[np.ndarray, list
 class VLMCaptionStage(Stage):
     """Caption kept clips with a vision-language model (module docstring).
 
-    Config: ``model`` (hub id or local path), ``engine`` (transformers | vllm), ``dtype``
+    Config: ``model`` (hub id or local path; a relative folder that exists is made
+    absolute), ``engine`` (transformers | vllm), ``dtype``
     (auto | float32 | bfloat16 | float16), ``device`` (auto | cpu | cuda | cuda:N; the
     transformers engine), ``attn`` (auto | sdpa | eager | flash_attention_2),
     ``max_new_tokens`` (per window), ``prompt_version`` (v2: JSON answers; v1: free text),
@@ -103,7 +104,7 @@ class VLMCaptionStage(Stage):
     pixels of frames given to the model), ``max_batch_tokens`` (token budget of one
     ``generate()`` call: rows x (longest prompt + max_new_tokens)), ``txt`` (the variant
     written to ``<key>.txt``: short | long | events | signals), ``seed`` (sampling seed of
-    the retry), ``cache`` (reuse captions under ``<work>/captions``),
+    the retry, 0 <= seed < 2**63 - 1), ``cache`` (reuse captions under ``<work>/captions``),
     ``gpu_memory_utilization`` (vllm engine). ``resources.batch_size`` is the clips per
     call and the most prompts per ``generate()``.
     """
@@ -125,7 +126,7 @@ class VLMCaptionStage(Stage):
     image_side: int = Field(224, ge=28)
     max_batch_tokens: int = Field(32768, ge=256)
     txt: Literal["short", "long", "events", "signals"] = "long"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63 - 1)  # the retry seeds with seed + 1, a signed 64-bit integer
     cache: bool = True
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     _vlm: object = PrivateAttr(None)
@@ -139,6 +140,9 @@ class VLMCaptionStage(Stage):
     def _check_stride(self) -> "VLMCaptionStage":
         if not self.model.strip():
             raise ValueError("model is empty: name a hub id (org/name) or a folder saved with save_pretrained")
+        folder = os.path.expanduser(self.model)
+        if not os.path.isabs(folder) and os.path.isdir(folder):  # a relative folder: workers start elsewhere
+            self.model = os.path.abspath(folder)
         if not DEVICE.fullmatch(self.device):
             raise ValueError(f"device {self.device!r}: use auto, cpu, cuda, cuda:N or mps")
         if self.stride_s > self.window_s:
@@ -147,11 +151,15 @@ class VLMCaptionStage(Stage):
 
     def preflight(self) -> None:
         """Check that the model could be loaded on this machine, without loading it
-        (:func:`curate.captioning.check.check_model`). Raises :class:`ModelUnavailable`."""
+        (:func:`curate.captioning.check.check_model`: its files, a hub id's config, the
+        device, ``attn``). Raises :class:`ModelUnavailable`."""
         if self.engine == "vllm" and importlib.util.find_spec("vllm") is None:
             raise ModelUnavailable("engine vllm: vLLM is not installed (pip install 'vidcurate[vllm]' on the GPU "
                                    "nodes), or use engine: transformers")
-        check_model(self.model, "auto" if self.engine == "vllm" else self.device)
+        if self.engine == "vllm":
+            check_model(self.model, "auto")
+        else:
+            check_model(self.model, self.device, self.attn)
 
     def setup(self) -> None:
         """Load the model once per worker (the engine named by ``engine``). Raises

@@ -23,6 +23,8 @@ def test_vlm_stage_validates_in_a_pipeline(pipeline_with_vlm):
     ({"engine": "tgi"}, "engine"),
     ({"max_batch_tokens": 10}, "max_batch_tokens"),
     ({"video": "always"}, "video"),
+    ({"seed": -1}, "seed"),
+    ({"seed": 2**63 - 1}, "seed"),  # the retry seeds with seed + 1, which no signed 64-bit integer holds
 ])
 def test_bad_settings_name_the_key(pipeline_with_vlm, bad, match):
     with pytest.raises(PipelineError, match=match):

@@ -28,6 +28,7 @@ def _copy(src: str, dst) -> str:
     ("truncated", "is cut short"),
     ("no_weights", "no weights"),
     ("no_processor", "no processor files"),
+    ("no_tokenizer", "no tokenizer_config.json"),
     ("text_only", "a qwen2 model, not a vision-language"),
 ])
 def test_what_keeps_a_model_from_loading_is_said(random_vlm, tmp_path, damage, said):
@@ -46,6 +47,9 @@ def test_what_keeps_a_model_from_loading_is_said(random_vlm, tmp_path, damage, s
         for name in os.listdir(folder):
             if "processor" in name:
                 os.remove(os.path.join(folder, name))
+    elif damage == "no_tokenizer":
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            os.remove(os.path.join(folder, name))
     else:
         from transformers import Qwen2Config
 
@@ -109,10 +113,56 @@ def test_a_sharded_model_missing_a_shard_or_a_file_for_a_folder_is_said(random_v
 
 
 @pytest.mark.parametrize("value", ["false", "no", "off", "0", ""])
-def test_hf_hub_offline_switched_off_is_online(monkeypatch, value):
+def test_hf_hub_offline_switched_off_is_online(monkeypatch, random_vlm, value):
+    import huggingface_hub
+
     monkeypatch.setenv("HF_HUB_OFFLINE", value)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    check_model("nobody/no-such-vlm", "cpu")  # online: nothing is fetched to check a hub id
+    fetched = []
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download",
+                        lambda repo, name: fetched.append((repo, name)) or os.path.join(random_vlm, name))
+    check_model("nobody/no-such-vlm", "cpu")  # online: its config alone is fetched to check it
+    assert fetched == [("nobody/no-such-vlm", "config.json")]
+
+
+def test_a_hub_id_not_cached_and_out_of_reach_is_said(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+    def unreachable(repo, name):
+        raise OSError("We couldn't connect to 'https://huggingface.co'\nmore")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    with pytest.raises(ModelUnavailable, match=r"models/tiny': no such folder here, not in the local Hugging Face "
+                                               r"cache, and its config cannot be fetched from the hub \(OSError: We "
+                                               r"couldn't connect to 'https://huggingface.co'\)$"):
+        check_model("models/tiny", "cpu")
+
+
+def test_a_relative_folder_with_one_slash_is_local(random_vlm, tmp_path, monkeypatch):
+    from curate.captioning import VLMCaptionStage
+    from curate.captioning.check import looks_local
+
+    shutil.copytree(random_vlm, tmp_path / "models" / "tiny")
+    monkeypatch.chdir(tmp_path)
+    assert looks_local("models/tiny") and not looks_local("models/other")
+    check_model("models/tiny", "cpu")
+    assert VLMCaptionStage(model="models/tiny").model == str(tmp_path / "models" / "tiny")  # as workers find it
+
+
+def test_flash_attention_without_flash_attn_or_cuda_is_said(random_vlm, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "flash_attn" else real(name, *a))
+    with pytest.raises(ModelUnavailable, match="flash_attn package is not installed"):
+        check_model(random_vlm, "cpu", "flash_attention_2")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "flash_attn" else real(name, *a))
+    with pytest.raises(ModelUnavailable, match="needs a CUDA device, not 'cpu'"):
+        check_model(random_vlm, "cpu", "flash_attention_2")
+    check_model(random_vlm, "cpu", "sdpa")
 
 
 def test_mps_without_metal_is_said():
