@@ -12,11 +12,17 @@ thumbnails changing by :data:`PEAK_LEVEL` or more, is no jump cut but the encode
 keyframe that restores the detail a low-bitrate GOP had smeared away (old MPEG-4 at
 150-200 kbit/s steps its quality at every keyframe). A jump cut moves something, and the
 thumbnail pixels where it was or now is change by far more (:func:`moves_something`).
+
+Nor is a light switched on or off in a fixed camera's view (or an exposure step): every
+pixel changes, but the picture before, mapped through a gain and offset per channel
+(clipped as the camera clips), is the picture after (:func:`relit`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from curate.split.transitions import tone_residual
 
 
 def jumps(thumbs: np.ndarray) -> np.ndarray:
@@ -78,6 +84,37 @@ PEAK_LEVEL = 16.0  # levels: the least largest pixel change (mean over channels)
 
 def moves_something(thumbs: np.ndarray, c: int, level: float = PEAK_LEVEL) -> bool:
     """Whether some pixel of the thumbnails ``(n, h, w, 3) uint8`` changes by ``level`` or
-    more (0-255, mean over channels) from frame ``c - 1`` to ``c`` (module docstring)."""
+    more (0-255, mean over channels) from frame ``c - 1`` to ``c``, and the change is not
+    a relight of the same view (:func:`relit`; module docstring)."""
     d = np.abs(thumbs[c].astype(np.int16) - thumbs[c - 1].astype(np.int16)).mean(axis=2)
-    return bool(d.max() >= level)
+    peak = float(d.max())
+    return peak >= level and not relit(thumbs[c - 1], thumbs[c], peak)
+
+
+RELIT_SHARE = 0.5  # a relight: a tone change leaves at most this share of the largest change...
+RELIT_LEVEL = 10.0  # ...and 95 % of the pixels within this many levels (both ways)
+RELIT_SEEN = 0.25  # ...judged on the pixels the predicting picture does not clip, at least this share
+
+
+def relit(a: np.ndarray, b: np.ndarray, peak: float) -> bool:
+    """Whether thumbnail ``b`` is thumbnail ``a`` (both ``(h, w, 3) uint8``) under another
+    light: predicted from each other by a per-channel gain and offset with clipping
+    (:func:`curate.split.transitions.tone_residual`, each way, so that a flat picture
+    cannot pass for a detailed one), 95 % of the pixels are within :data:`RELIT_LEVEL`
+    levels (mean over channels) and the largest residual is at most :data:`RELIT_SHARE`
+    of ``peak``, the largest change as it is. Each way counts only the pixels that the
+    predicting picture does not clip (levels 5-239 in every channel: a wall blown to white
+    tells nothing of how bright it was, and a thumbnail pixel over a clipped edge mixes
+    both), and they must be at least :data:`RELIT_SEEN` of
+    the picture. A jump cut keeps its change where something moved, light or not (its
+    residual peak stays above 80 % of its change on the labelled sets of
+    ``bench/split_accuracy.py``); two views share no tone curve."""
+    limit = RELIT_SHARE * peak
+    for x, y in ((a, b), (b, a)):
+        seen = ((x > 4) & (x < 240)).all(axis=2)
+        if seen.mean() < RELIT_SEEN:
+            return False
+        d = np.abs(tone_residual(x, y)).mean(axis=2)[seen]
+        if d.max() > limit or np.percentile(d, 95) >= RELIT_LEVEL:
+            return False
+    return True

@@ -1,0 +1,69 @@
+"""A light switched on or off in a fixed camera's view is no shot boundary.
+
+Every pixel changes at once, by over 100 grey levels where a gain of 1.8 clips a bright
+wall to white, so PySceneDetect's content score passes its threshold; but a gain and
+offset per channel map the picture before onto the picture after
+(:func:`curate.split.spikes.relit`). The frames are generated with exact truth: a textured
+room, a dark object crossing it (the scene moves throughout), sensor noise, and the light
+changed at frame 45; or, at that frame, a cut to another room under the new light.
+"""
+
+import numpy as np
+import pytest
+
+from curate.split import SplitStage
+from curate.split.spikes import relit
+from support.synth import render
+
+W, H, FPS = 256, 144, 25.0
+AT = 45
+
+
+def _frames(gain: float, offset: float, other_view: bool = False, n: int = 90) -> list[np.ndarray]:
+    """``n`` BGR ``(H, W, 3) uint8`` frames; from frame ``AT`` the light is ``gain`` x +
+    ``offset`` (clipped to 0-255), and the room another one when ``other_view``."""
+    rng = np.random.default_rng(11)
+    rooms = [render(80, 0.0, W, H, drift=0.0).astype(np.float32),
+             render(81, 0.0, W, H, drift=0.0).astype(np.float32)]
+    out = []
+    for i in range(n):
+        img = rooms[int(other_view and i >= AT)].copy()
+        x = 20 + 2 * i
+        img[70:100, x:x + 30] *= 0.4
+        if i >= AT:
+            img = img * gain + offset
+        img += rng.normal(0, 1.5, img.shape)
+        out.append(np.clip(img, 0, 255).astype(np.uint8)[..., ::-1].copy())
+    return out
+
+
+def _detect(frames: list[np.ndarray]):
+    detector = SplitStage().shot_detector(FPS)
+    for f in frames:
+        detector.feed(f)
+    return detector.boundaries(), detector._thumbs.view()
+
+
+@pytest.mark.parametrize("gain,offset", [(1.8, 0.0), (0.5, 10.0), (1.3, 40.0)])
+def test_a_light_switched_in_a_fixed_cameras_view_is_no_cut(gain, offset):
+    b, thumbs = _detect(_frames(gain, offset))
+    assert np.abs(thumbs[AT].astype(np.int16) - thumbs[AT - 1]).mean() > 15  # a strong change
+    assert b.cuts == [] and b.gaps == [], b
+
+
+@pytest.mark.parametrize("gain,offset", [(1.8, 0.0), (0.5, 10.0), (1.0, 0.0)])
+def test_a_cut_to_another_view_under_a_new_light_is_still_a_cut(gain, offset):
+    b, _ = _detect(_frames(gain, offset, other_view=True))
+    assert b.cuts == [AT] and b.gaps == [], b
+
+
+def test_a_flat_picture_does_not_pass_for_a_relit_detailed_one():
+    """Predicted from a flat grey frame, a detailed frame leaves its whole contrast; the way
+    from detailed to flat alone (a gain of 0) would explain everything."""
+    room = render(80, 0.0, 32, 18)
+    flat = np.full_like(room, 128)
+    peak = float(np.abs(room.astype(np.int16) - flat).mean(axis=2).max())
+    assert not relit(room, flat, peak) and not relit(flat, room, peak)
+    brighter = np.clip(room.astype(np.float32) * 1.5 + 5, 0, 255).astype(np.uint8)
+    peak = float(np.abs(room.astype(np.int16) - brighter).mean(axis=2).max())
+    assert relit(room, brighter, peak) and relit(brighter, room, peak)
