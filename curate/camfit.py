@@ -22,7 +22,11 @@ camera as the default that a moving model must clearly beat:
    it (a large object moving over a still, textured background loses to the background);
    of several such, the one with the most such cells (within ``tie`` of the most, the
    lowest total error: a high-contrast object must not outweigh a faint background). Flat cells (asphalt, sky)
-   cannot tell models apart and so never vote for motion.
+   cannot tell models apart and so never vote for motion. Nor does a moving model win where
+   the cells that clearly keep still hold ``still_band`` whole rows or columns of the grid:
+   a camera that moves moves every edge of the picture, so a still band across it from
+   edge to edge is the scene (a train or a bus passing close, filling the rest of the
+   view), not something moving with the camera.
 4. ``confidence`` = 1 - the share of cells that a *distinct* candidate (one moving some
    frame corner more than ``ransac_px`` away from the chosen model) clearly explains
    better than the chosen one: low when several motions split the frame and none
@@ -72,7 +76,8 @@ class FitParams:
     and corners per cell, the RANSAC reprojection threshold and forward-backward limit
     (pixels), the fewest tracked corners for their fit, the flow sampling step (pixels),
     error ``cells`` per side, the clear-win rule (``vote_ratio``, ``vote_tolerance`` grey
-    levels), ``min_exclusive`` (share of cells) and ``second_share`` (share of flow samples
+    levels), ``min_exclusive`` (share of cells), ``still_band`` (whole rows or columns of
+    still cells that keep the fixed camera) and ``second_share`` (share of flow samples
     left out before a second motion is fitted)."""
 
     grid: int = 4
@@ -85,6 +90,7 @@ class FitParams:
     vote_ratio: float = 1.2
     vote_tolerance: float = 0.3
     min_exclusive: float = 0.35
+    still_band: int = 3
     second_share: float = 0.1
     tie: float = 0.05
 
@@ -264,14 +270,17 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     clearly = err * params.vote_ratio + params.vote_tolerance  # a cell clearly prefers model j over i
     beats_static = (clearly < err[0]).mean(axis=1)
     static_beats = (clearly[0] < err).mean(axis=1)
-    moving = [j for j in range(1, len(models))
-              if beats_static[j] >= params.min_exclusive and beats_static[j] > static_beats[j]]
+    moving, banded = [], []
+    for j in range(1, len(models)):
+        if beats_static[j] >= params.min_exclusive and beats_static[j] > static_beats[j]:
+            (banded if _still_band(clearly[0] < err[j], clearly[j] < err[0], params) else moving).append(j)
     k = 0
     if moving:  # most clear wins over the fixed camera; near ties go to the lower total error
         top = max(beats_static[j] for j in moving)
         k = min((j for j in moving if beats_static[j] >= top - params.tie), key=lambda j: err[j].sum())
     matrix = models[k]
-    rivals = [j for j in range(len(models)) if _distinct(models[j], matrix, prev.shape, params.ransac_px)]
+    rivals = [j for j in range(len(models)) if _distinct(models[j], matrix, prev.shape, params.ransac_px)
+              and not (k == 0 and j in banded)]  # a model kept off by a still band moves an object
     against = (clearly[rivals] < err[k]).any(axis=0) if rivals else np.zeros(err.shape[1], bool)
     share = float((err[k] <= err.min(axis=0) * params.vote_ratio + params.vote_tolerance).mean())
     a, b = float(matrix[0, 0]), float(matrix[1, 0])
@@ -279,6 +288,19 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
                      rotation=float(np.arctan2(b, a)), matrix=matrix, points=points,
                      inlier_share=share, support=float(beats_static[k]),
                      confidence=1.0 - float(against.mean()), static=k == 0)
+
+
+def _still_band(still: np.ndarray, moves: np.ndarray, params: FitParams) -> bool:
+    """Whether the cells where the fixed camera clearly beats a moving model (``still``,
+    ``(cells * cells,) bool``, row by row) make ``params.still_band`` whole rows, or whole
+    columns, of the grid (module docstring, step 3): lines with no cell where the model
+    clearly beats the fixed camera (``moves``) and at least half of their cells still (the
+    rest flat: a white ceiling, sky)."""
+    n = params.cells
+    s, m = still.reshape(n, n), moves.reshape(n, n)
+    rows = (~m.any(axis=1)) & (s.sum(axis=1) * 2 >= n)
+    cols = (~m.any(axis=0)) & (s.sum(axis=0) * 2 >= n)
+    return max(int(rows.sum()), int(cols.sum())) >= params.still_band
 
 
 def _distinct(m1: np.ndarray, m2: np.ndarray, shape: tuple[int, int], px: float) -> bool:

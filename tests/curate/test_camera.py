@@ -184,3 +184,41 @@ def test_shake_over_a_pan_keeps_the_pan_and_a_steady_pan_keeps_its_segments():
     steady = [_step(i, 0.1 if i < 6 else 0.0) for i in range(12)]  # pans 1.5 s, then holds 1.5 s
     segs = camera_segments(steady, len(steady) / FPS)
     assert [s.camera for s in segs] == ["pan_left", "static"] and segs[0].end_s == 1.5
+
+
+def _band(frames, y0, h, vx, seed=98):
+    """Paste a textured band across the whole width, rows ``y0:y0 + h``, its texture moving
+    ``vx`` px per frame (a train or bus passing close to the camera)."""
+    tex = cv2.cvtColor(render(seed, 0, 4 * W, h), cv2.COLOR_RGB2GRAY)
+    tex = cv2.normalize(tex, None, 20, 235, cv2.NORM_MINMAX)
+    out = frames.copy()
+    for i, f in enumerate(out):
+        x = int(round(vx * i))
+        f[y0:y0 + h] = tex[:, x:x + W]
+    return out
+
+
+@pytest.mark.parametrize("y0", [10, 50])
+def test_a_train_passing_a_fixed_camera_is_no_pan(y0):
+    """A band across the whole width, 60 % of the inner cells, moves left by 8 px a frame: the
+    moving model clearly wins more cells than the fixed camera, but the still part holds
+    three whole rows of cells from edge to edge, which a moving camera would move
+    (:func:`curate.camfit._still_band`). The same band over a panning scene is a pan."""
+    frames = _band(_scene(36, 9), y0, 68, 8)
+    track = _track(frames)
+    assert all(s.pan_x == 0 and s.pan_y == 0 and s.zoom == 0 for s in track)
+    assert all(s.confidence >= 0.5 for s in track)
+    segs = camera_segments(track, 2.25)
+    assert {s.camera for s in segs} == {"static"} and {s.subject for s in segs} == {"left"}
+    assert _cameras(_track(_band(_scene(36, 9, pan=(0.12, 0.0)), y0, 68, 8))) == ["pan_right"]
+
+
+def test_a_pan_keeps_its_label_with_a_still_subject_or_a_full_width_caption_bar():
+    """A tracking shot (the subject still in the frame, the room panning behind it) and a pan
+    under a still bar across the bottom fifth (a broadcast lower third: two rows of cells
+    at most) are pans."""
+    pan = _scene(37, 9, pan=(0.12, 0.0))
+    assert _cameras(_track(_with_object(pan, 80, 35, 64, 56, 0, 0))) == ["pan_right"]
+    bar = pan.copy()
+    bar[:, H - 26:] = _scene(38, 1)[0][H - 26:]
+    assert _cameras(_track(bar)) == ["pan_right"]
