@@ -19,17 +19,19 @@ W, H, FPS = 256, 144, 25.0
 AT = 45
 
 
-def _frames(gain: float, offset: float, other_view: bool = False, n: int = 90) -> list[np.ndarray]:
+def _frames(gain: float, offset: float, other_view: bool = False, n: int = 90,
+            speed: int = 2, size: int = 30) -> list[np.ndarray]:
     """``n`` BGR ``(H, W, 3) uint8`` frames; from frame ``AT`` the light is ``gain`` x +
-    ``offset`` (clipped to 0-255), and the room another one when ``other_view``."""
+    ``offset`` (clipped to 0-255), and the room another one when ``other_view``; the
+    ``size`` px object moves ``speed`` px a frame, back and forth."""
     rng = np.random.default_rng(11)
     rooms = [render(80, 0.0, W, H, drift=0.0).astype(np.float32),
              render(81, 0.0, W, H, drift=0.0).astype(np.float32)]
     out = []
     for i in range(n):
         img = rooms[int(other_view and i >= AT)].copy()
-        x = 20 + 2 * i
-        img[70:100, x:x + 30] *= 0.4
+        x = abs((20 + speed * i) % (2 * (W - size)) - (W - size))  # back and forth, no jump
+        img[70:70 + size, x:x + size] *= 0.4
         if i >= AT:
             img = img * gain + offset
         img += rng.normal(0, 1.5, img.shape)
@@ -51,6 +53,14 @@ def test_a_light_switched_in_a_fixed_cameras_view_is_no_cut(gain, offset):
     assert b.cuts == [] and b.gaps == [], b
 
 
+def test_an_exposure_step_while_something_moves_fast_is_no_cut():
+    """A 60 px object crossing at 9 px a frame leaves more than the light explains on some
+    pixels (95 % of the residual is not under 10 levels), as it does on the frames around."""
+    b, thumbs = _detect(_frames(1.35, 0.0, speed=9, size=60))
+    assert np.abs(thumbs[AT].astype(np.int16) - thumbs[AT - 1]).mean() > 15
+    assert b.cuts == [] and b.gaps == [], b
+
+
 @pytest.mark.parametrize("gain,offset", [(1.8, 0.0), (0.5, 10.0), (1.0, 0.0)])
 def test_a_cut_to_another_view_under_a_new_light_is_still_a_cut(gain, offset):
     b, _ = _detect(_frames(gain, offset, other_view=True))
@@ -62,8 +72,6 @@ def test_a_flat_picture_does_not_pass_for_a_relit_detailed_one():
     from detailed to flat alone (a gain of 0) would explain everything."""
     room = render(80, 0.0, 32, 18)
     flat = np.full_like(room, 128)
-    peak = float(np.abs(room.astype(np.int16) - flat).mean(axis=2).max())
-    assert not relit(room, flat, peak) and not relit(flat, room, peak)
+    assert not relit(room, flat, 0.0) and not relit(flat, room, 0.0)
     brighter = np.clip(room.astype(np.float32) * 1.5 + 5, 0, 255).astype(np.uint8)
-    peak = float(np.abs(room.astype(np.int16) - brighter).mean(axis=2).max())
-    assert relit(room, brighter, peak) and relit(brighter, room, peak)
+    assert relit(room, brighter, 0.0) and relit(brighter, room, 0.0)
