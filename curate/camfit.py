@@ -22,11 +22,15 @@ camera as the default that a moving model must clearly beat:
    it (a large object moving over a still, textured background loses to the background);
    of several such, the one with the most such cells (within ``tie`` of the most, the
    lowest total error: a high-contrast object must not outweigh a faint background). Flat cells (asphalt, sky)
-   cannot tell models apart and so never vote for motion. Nor does a moving model win where
-   the cells that clearly keep still hold ``still_band`` whole rows or columns of the grid:
-   a camera that moves moves every edge of the picture, so a still band across it from
-   edge to edge is the scene (a train or a bus passing close, filling the rest of the
-   view), not something moving with the camera.
+   cannot tell models apart and so never vote for motion. Nor does a sliding model (a
+   translation: no frame corner more than ``ransac_px`` off) win where the cells that
+   clearly keep still make whole the first and the last row (or column) of the grid: a
+   camera that moves moves every edge of the picture, so the picture still above and
+   below a band sliding across it (or left and right of it) is the scene (a train or a
+   bus passing close), not something moving with the camera. Still lines at one edge
+   only may move with the camera (a dashboard, a broadcast's lower third), and a zoom
+   inside a still frame (a template around a video) is no passing vehicle: a moving
+   model keeps its win there.
 4. ``confidence`` = 1 - the share of cells that a *distinct* candidate (one moving some
    frame corner more than ``ransac_px`` away from the chosen model) clearly explains
    better than the chosen one: low when several motions split the frame and none
@@ -76,8 +80,7 @@ class FitParams:
     and corners per cell, the RANSAC reprojection threshold and forward-backward limit
     (pixels), the fewest tracked corners for their fit, the flow sampling step (pixels),
     error ``cells`` per side, the clear-win rule (``vote_ratio``, ``vote_tolerance`` grey
-    levels), ``min_exclusive`` (share of cells), ``still_band`` (whole rows or columns of
-    still cells that keep the fixed camera) and ``second_share`` (share of flow samples
+    levels), ``min_exclusive`` (share of cells) and ``second_share`` (share of flow samples
     left out before a second motion is fitted)."""
 
     grid: int = 4
@@ -90,7 +93,6 @@ class FitParams:
     vote_ratio: float = 1.2
     vote_tolerance: float = 0.3
     min_exclusive: float = 0.35
-    still_band: int = 3
     second_share: float = 0.1
     tie: float = 0.05
 
@@ -273,7 +275,9 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     moving, banded = [], []
     for j in range(1, len(models)):
         if beats_static[j] >= params.min_exclusive and beats_static[j] > static_beats[j]:
-            (banded if _still_band(clearly[0] < err[j], clearly[j] < err[0], params) else moving).append(j)
+            band = _slides(models[j], prev.shape, params.ransac_px) and _still_band(
+                clearly[0] < err[j], clearly[j] < err[0], params.cells)
+            (banded if band else moving).append(j)
     k = 0
     if moving:  # most clear wins over the fixed camera; near ties go to the lower total error
         top = max(beats_static[j] for j in moving)
@@ -290,17 +294,24 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
                      confidence=1.0 - float(against.mean()), static=k == 0)
 
 
-def _still_band(still: np.ndarray, moves: np.ndarray, params: FitParams) -> bool:
+def _still_band(still: np.ndarray, moves: np.ndarray, cells: int) -> bool:
     """Whether the cells where the fixed camera clearly beats a moving model (``still``,
-    ``(cells * cells,) bool``, row by row) make ``params.still_band`` whole rows, or whole
-    columns, of the grid (module docstring, step 3): lines with no cell where the model
-    clearly beats the fixed camera (``moves``) and at least half of their cells still (the
-    rest flat: a white ceiling, sky)."""
-    n = params.cells
-    s, m = still.reshape(n, n), moves.reshape(n, n)
-    rows = (~m.any(axis=1)) & (s.sum(axis=1) * 2 >= n)
-    cols = (~m.any(axis=0)) & (s.sum(axis=0) * 2 >= n)
-    return max(int(rows.sum()), int(cols.sum())) >= params.still_band
+    ``(cells * cells,) bool``, row by row) make whole the first and the last row of the
+    grid, or its first and last column (module docstring, step 3): lines with no cell
+    where the model clearly beats the fixed camera (``moves``) and at least half of their
+    cells still (the rest flat: a white ceiling, sky)."""
+    s, m = still.reshape(cells, cells), moves.reshape(cells, cells)
+    for axis in (1, 0):  # rows, then columns
+        lines = (~m.any(axis=axis)) & (s.sum(axis=axis) * 2 >= cells)
+        if lines[0] and lines[-1]:
+            return True
+    return False
+
+
+def _slides(matrix: np.ndarray, shape: tuple[int, int], px: float) -> bool:
+    """Whether a centred model is a translation: its scale and rotation move no frame
+    corner more than ``px`` (pixels)."""
+    return float(np.abs(_frame_corners(*shape)[:, :2] @ (matrix[:, :2] - np.eye(2)).T).max()) <= px
 
 
 def _distinct(m1: np.ndarray, m2: np.ndarray, shape: tuple[int, int], px: float) -> bool:

@@ -96,6 +96,7 @@ def moves_something(thumbs: np.ndarray, c: int, level: float = PEAK_LEVEL) -> bo
 
 
 RELIT_SHARE = 0.25  # a relight: a tone change leaves at most this share of the mean change...
+RELIT_DETAIL = 0.5  # ...and of the picture's own detail (mean deviation from its mean colour)...
 RELIT_LEVEL = 10.0  # ...and 95 % of the pixels within this many levels,
 RELIT_MOTION = 2.0  # or no more than this many times the change of the frames around it
 RELIT_FLOOR = 1.5  # (taken as at least this many levels: a still scene's noise)
@@ -108,7 +109,9 @@ def relit(a: np.ndarray, b: np.ndarray, around: float) -> bool:
     by a per-channel gain and offset with clipping
     (:func:`curate.split.transitions.tone_residual`, each way, so that a flat picture cannot
     pass for a detailed one), the mean residual is at most :data:`RELIT_SHARE` of the mean
-    change, and either 95 % of the residual is under :data:`RELIT_LEVEL` levels or its mean
+    change and :data:`RELIT_DETAIL` of the picture's own detail (its mean deviation from its
+    mean colour: in dim, flat night or fog pictures a gain and offset map any picture's
+    levels onto another's, and what they leave is as large as the detail), and either 95 % of the residual is under :data:`RELIT_LEVEL` levels or its mean
     is at most :data:`RELIT_MOTION` times ``around``, the larger mean change into the frame
     before and out of the frame after (levels; at least :data:`RELIT_FLOOR`). Each way counts only the pixels that the
     predicting picture does not clip (levels 5-239 in every channel: a wall blown to white
@@ -116,7 +119,8 @@ def relit(a: np.ndarray, b: np.ndarray, around: float) -> bool:
     both), and they must be at least :data:`RELIT_SEEN` of the picture. On the labelled
     sets of ``bench/split_accuracy.py`` a cut's residual is 42 % or more of its change, a
     jump cut's 66 % or more; a light switched on, 2 %; exposure steps while people walk
-    through, 3-17 %."""
+    through, 3-17 %. Against the detail: a cut between two dim low-contrast places,
+    80-95 %; exposure steps, 2-28 %."""
     limit = RELIT_MOTION * max(around, RELIT_FLOOR)
     for x, y in ((a, b), (b, a)):
         seen = ((x > 4) & (x < 240)).all(axis=2)
@@ -124,7 +128,9 @@ def relit(a: np.ndarray, b: np.ndarray, around: float) -> bool:
             return False
         left = np.abs(tone_residual(x, y)).mean(axis=2)[seen]
         change = float(np.abs(y.astype(np.int16) - x).mean(axis=2)[seen].mean())
-        if left.mean() > RELIT_SHARE * change:
+        yf = y.astype(np.float32)
+        detail = float(np.abs(yf - yf.reshape(-1, 3).mean(axis=0)).mean(axis=2)[seen].mean())
+        if left.mean() > RELIT_SHARE * change or left.mean() > RELIT_DETAIL * detail:
             return False
         if np.percentile(left, 95) >= RELIT_LEVEL and left.mean() > limit:
             return False

@@ -67,6 +67,24 @@ def test_a_cut_to_another_view_under_a_new_light_is_still_a_cut(gain, offset):
     assert b.cuts == [AT] and b.gaps == [], b
 
 
+@pytest.mark.parametrize("before,after", [(20.0, 60.0), (40.0, 90.0)])
+def test_a_cut_between_two_dim_flat_places_is_still_a_cut(before, after):
+    """At a tenth of their contrast (night, fog), a gain and offset map either room's levels
+    onto the other's to within a fifth of the change; what they leave is as large as the
+    pictures' own detail, which a relight would keep."""
+    rng = np.random.default_rng(12)
+    rooms = [render(80, 0.0, W, H, drift=0.0).astype(np.float32),
+             render(81, 0.0, W, H, drift=0.0).astype(np.float32)]
+    frames = []
+    for i in range(90):
+        room = rooms[int(i >= AT)]
+        img = (room - room.mean()) * 0.1 + (before if i < AT else after)
+        img = img + rng.normal(0, 0.5, img.shape)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8)[..., ::-1].copy())
+    b, _ = _detect(frames)
+    assert b.cuts == [AT] and b.gaps == [], b
+
+
 def test_a_flat_picture_does_not_pass_for_a_relit_detailed_one():
     """Predicted from a flat grey frame, a detailed frame leaves its whole contrast; the way
     from detailed to flat alone (a gain of 0) would explain everything."""
