@@ -12,7 +12,8 @@ one original. Rules, measured in the same run:
 - ``default``: what ``DedupStage()`` pairs: the pHash pairs plus edit pairs (gist buckets
   then signature verification at ``edit_distance`` 0.06, :mod:`curate.dedup.edits`),
   left-right flipped copies included (``mirror``), gists from ``crop_gist_cos`` verified
-  as crops; ``default, no mirror`` without flipped copies.
+  as crops, and reframed copies (:mod:`curate.dedup.reframe`); ``default, no mirror``
+  without flipped copies; ``default, no reframe`` without reframes.
 
 Pairs are judged directly (no transitive closure). Also printed: recall per edit kind
 and false pairs per hard-negative group for the default, candidates verified and
@@ -40,6 +41,7 @@ from dedup_pairs import build  # noqa: E402
 from curate.dedup import DedupStage, near_pairs  # noqa: E402
 from curate.dedup.codes import hex_codes  # noqa: E402
 from curate.dedup.edits import edit_pairs  # noqa: E402
+from curate.dedup.reframe import reframe_pairs  # noqa: E402
 from curate.embed import EmbedStage  # noqa: E402
 from curate.phash import clip_phash  # noqa: E402
 from curate.tasks import ClipTask  # noqa: E402
@@ -103,7 +105,10 @@ def run_split(clips: list[dict], split: str) -> None:
         "phash 0.05, bars cut": hash_pairs([h for h, _ in new], stage.max_distance),
     }
     rules["default, no mirror"] = rules["phash 0.05, bars cut"] | set(zip(ni.tolist(), nj.tolist()))
-    rules["default"] = rules["phash 0.05, bars cut"] | set(zip(ei.tolist(), ej.tolist()))
+    ri, rj, _ = reframe_pairs([s for _, s in new], stage.edit_distance,
+                              min(stage.min_gist_cos, stage.crop_gist_cos or 1.0))
+    rules["default, no reframe"] = rules["phash 0.05, bars cut"] | set(zip(ei.tolist(), ej.tolist()))
+    rules["default"] = rules["default, no reframe"] | set(zip(ri.tolist(), rj.tolist()))
     n_pairs = len(clips) * (len(clips) - 1) // 2
     print(f"\n{split}: {len(clips)} clips, {n_pairs} pairs, {len(truth)} positive")
     print(f"{'rule':24} {'precision':>9} {'recall':>7} {'TP':>5} {'FP':>5} {'FN':>5}")

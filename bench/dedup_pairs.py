@@ -15,7 +15,10 @@ each a *positive* pair with it (and with its other copies); the edit kinds cycle
   ``rotate`` (2-8 degrees either way, black corners or zoomed to fill), ``text`` (a dark
   news bar with a caption over the lower fifth and a channel name at the top, OpenCV's
   Hershey fonts), ``shift_half`` (the window starts 40-50 % of its length later: half
-  to 60 % of it overlaps).
+  to 60 % of it overlaps). Each landscape original (at least 1.3:1) gets one more copy,
+  ``portrait`` and ``square`` in turn: a window of 9:16 or 1:1 at its full height at a
+  random position, kept at that aspect (:mod:`curate.dedup.reframe`), its parameters drawn
+  from a random stream of their own so the other copies are the same as before.
 
 Every other pair is a *negative*; the hard ones are windows of one fixed camera at other
 times (``car-detection``, ``one-by-one-person-detection``: other people at the same spot),
@@ -49,6 +52,7 @@ EDITS = ("reencode", "rescale", "crop", "shift", "bright", "contrast", "gamma", 
 HARD_ASL = ("no.mkv", "yes.mkv")
 LATE_ASL = ("milk.mkv", "night.mkv")
 COPIES = 3  # edited copies per original
+REFRAMES = ("portrait", "square")  # one more copy of each landscape original, these in turn
 WORK_SHORT = 288  # sources are brought to this short side before editing (keeps the bench fast)
 
 
@@ -163,6 +167,11 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         return [cv2.warpAffine(f, m, (w, h)) for f in clip], crf, f"{deg:+.1f} deg{' filled' if fill else ''}"
     if kind == "text":
         return [_news_bar(f, int(rng.integers(0, 3))) for f in clip], crf, "news bar and caption"
+    if kind in ("portrait", "square"):
+        h, w = clip[0].shape[:2]
+        cw = min(w, round(h * (9 / 16 if kind == "portrait" else 1.0)) // 2 * 2)
+        x = int(rng.integers(0, w - cw + 1))
+        return [np.ascontiguousarray(f[:, x:x + cw]) for f in clip], crf, f"{cw}x{h} at x={x}"
     raise ValueError(f"unknown edit {kind!r}")
 
 
@@ -209,13 +218,19 @@ def build(footage: str, split: str, seed: int = 0) -> list[dict]:
     """The clips of ``split``: dicts with ``origin`` (index of the original), ``group``,
     ``edit`` ('' for an original), ``detail``, ``frames``, ``motion`` and ``motion_step_s``."""
     rng = np.random.default_rng(seed + (0 if split == "tuning" else 1000))
-    clips, k = [], 0
+    reframes = np.random.default_rng(seed + (7 if split == "tuning" else 1007))  # the other edits draw as before
+    clips, k, r = [], 0, 0
     with tempfile.TemporaryDirectory(prefix="vidcurate-dedup-set-") as tmp:
         for o, w in enumerate(originals(footage, split)):
             frames, fps = load(w)
             n = min(len(frames), int(round(w.dur_s * fps)))
-            for kind in ("",) + tuple(EDITS[(k + c) % len(EDITS)] for c in range(COPIES)):
-                out, crf, detail = (frames[:n], 23, "") if not kind else edit(frames, fps, n, kind, rng)
+            kinds = ("",) + tuple(EDITS[(k + c) % len(EDITS)] for c in range(COPIES))
+            if frames[0].shape[1] >= 1.3 * frames[0].shape[0]:  # landscape: one reframed copy too
+                kinds += (REFRAMES[r % len(REFRAMES)],)
+                r += 1
+            for kind in kinds:
+                out, crf, detail = (frames[:n], 23, "") if not kind else edit(
+                    frames, fps, n, kind, reframes if kind in REFRAMES else rng)
                 path = os.path.join(tmp, f"{len(clips)}.mp4")
                 encode(out, fps, crf, path)
                 fr, mo, step = samples(path)

@@ -13,8 +13,9 @@ thumbnail; at 32 their distance (0.044) was below that of edited copies, at 48 (
 motion term of :mod:`curate.dedup.verify` weighing 0.15) it is 0.063 for the whole clips
 against at most 0.052 for the edited copies of the labelled set that are found.
 
-In records it is a string ``"v1:<step ms>:<size>:<base64 float16 gist>:<base64 of
-zlib(uint8 thumbnails)>"`` (:func:`encode`, :func:`decode`): about 14 KB (8-22 KB)
+In records it is a string ``"v1:<step ms>:<size>:<base64 float16 gist>,<aspect>:<base64 of
+zlib(uint8 thumbnails)>"`` (aspect: the picture's width / height, for reframed copies,
+:mod:`curate.dedup.reframe`) (:func:`encode`, :func:`decode`): about 14 KB (8-22 KB)
 for 12 frames of 48x48 of real footage. The gist (:func:`gist`) comes first so that
 candidate search reads it without decompressing the thumbnails (:func:`read_gist`).
 Older vidcurate releases wrote ``"v1:<step ms>:<size>:<thumbnails>"``, without the gist
@@ -35,10 +36,13 @@ from curate.dedup.pads import content_box
 
 @dataclass
 class Signature:
-    """``thumbs``: ``(N, size, size) uint8`` luma thumbnails; ``step_s``: seconds between them."""
+    """``thumbs``: ``(N, size, size) uint8`` luma thumbnails; ``step_s``: seconds between them;
+    ``aspect``: width / height of the picture they were squeezed from (pads cut; None in
+    signatures of vidcurate before it was kept)."""
 
     thumbs: np.ndarray
     step_s: float
+    aspect: float | None = None
 
 
 def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int = 12) -> Signature:
@@ -51,7 +55,7 @@ def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int =
     stride = -(-len(luma) // max_frames)  # every stride-th frame: at most max_frames
     picked = luma[::stride, y0:y1, x0:x1]
     thumbs = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in picked])
-    return Signature(thumbs, round(step * stride, 4))
+    return Signature(thumbs, round(step * stride, 4), round((x1 - x0) / max(y1 - y0, 1), 3))
 
 
 def encode(sig: Signature) -> str:
@@ -59,6 +63,8 @@ def encode(sig: Signature) -> str:
     n, size, _ = sig.thumbs.shape
     blob = base64.b64encode(zlib.compress(np.ascontiguousarray(sig.thumbs, np.uint8).tobytes(), 6))
     g = base64.b64encode(gist(sig).astype(np.float16).tobytes()).decode("ascii")
+    if sig.aspect is not None:
+        g += f",{sig.aspect:.3f}"
     return f"v1:{round(sig.step_s * 1000)}:{size}:{g}:{blob.decode('ascii')}"
 
 
@@ -68,7 +74,8 @@ GIST_LEN = 64  # values in a gist (8 x 8, :func:`gist`)
 def _fields(text: str) -> tuple[int, int, str, str]:
     """``(step ms, thumbnail size, gist base64, thumbnails base64)`` of a record string;
     the gist is ``""`` in the older form ``"v1:<step ms>:<size>:<thumbnails>"`` (vidcurate
-    before the gist joined it under the same tag). Raises ValueError for another format."""
+    before the gist joined it under the same tag), and its field may end in ``,<aspect>``
+    (:func:`aspect_of`). Raises ValueError for another format."""
     parts = text.split(":", 4)
     if len(parts) == 4:
         parts.insert(3, "")
@@ -89,6 +96,7 @@ def read_gist(text: str) -> tuple[int, np.ndarray]:
     about 150 us where reading one takes 2). Raises ValueError for a damaged string."""
     try:
         _, size, g, _ = _fields(text)
+        g = g.partition(",")[0]
         if g:
             out = np.frombuffer(base64.b64decode(g, validate=True), dtype=np.float16).astype(np.float32)
             if len(out) != GIST_LEN or not np.isfinite(out).all():
@@ -109,6 +117,7 @@ def check(text: str) -> None:
         raise ValueError(f"bad dedup signature: {exc}") from exc
     if g:
         read_gist(text)
+        aspect_of(text)
     if len(blob) % 4:
         raise ValueError("bad dedup signature: the thumbnails' base64 is cut short")
 
@@ -116,17 +125,38 @@ def check(text: str) -> None:
 def decode(text: str) -> Signature:
     """Inverse of :func:`encode`. Raises ValueError for another format or a damaged string."""
     try:
-        step_ms, size, _, blob = _fields(text)
+        step_ms, size, g, blob = _fields(text)
         raw = np.frombuffer(zlib.decompress(base64.b64decode(blob)), dtype=np.uint8)
-        return Signature(raw.reshape(-1, size, size), step_ms / 1000)
+        return Signature(raw.reshape(-1, size, size), step_ms / 1000, aspect_of(text) if "," in g else None)
     except (ValueError, TypeError, AttributeError, zlib.error) as exc:
         raise ValueError(f"bad dedup signature: {exc}") from exc
+
+
+def aspect_of(text: str) -> float | None:
+    """The picture's width / height kept in a record string (:class:`Signature`), without
+    decoding its thumbnails; None for signatures written before it was kept. Raises
+    ValueError for a damaged string or aspect."""
+    try:
+        _, _, g, _ = _fields(text)
+        _, comma, value = g.partition(",")
+        if not comma:
+            return None
+        aspect = float(value)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"bad dedup signature: {exc}") from exc
+    if not (0.01 <= aspect <= 100):
+        raise ValueError(f"bad dedup signature: aspect {aspect}")
+    return aspect
 
 
 def gist(sig: Signature, size: int = 8) -> np.ndarray:
     """``(size*size,) float32`` unit vector of the mean thumbnail's central part, mean removed:
     what candidate clusters (:mod:`curate.dedup.clusters`) are formed on."""
-    mean = sig.thumbs.astype(np.float32).mean(axis=0)
+    return gist_of_mean(sig.thumbs.astype(np.float32).mean(axis=0), size)
+
+
+def gist_of_mean(mean: np.ndarray, size: int = 8) -> np.ndarray:
+    """:func:`gist` of a mean thumbnail ``(T, T) float32``."""
     m = mean.shape[0] // 10
     small = cv2.resize(mean[m:mean.shape[0] - m, m:mean.shape[1] - m], (size, size),
                        interpolation=cv2.INTER_AREA).ravel()

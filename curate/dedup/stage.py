@@ -68,6 +68,7 @@ from curate.dedup.against_edits import earlier_edit_matches
 from curate.dedup.codes import hex_codes
 from curate.dedup.clusters import bucket_pairs
 from curate.dedup.edits import edit_pairs
+from curate.dedup.reframe import reframe_pairs
 from curate.dedup.groups import components
 from curate.dedup.search import near_pairs
 from curate.stage import Stage
@@ -118,7 +119,8 @@ class DedupStage(Stage):
     them to be verified for every edit); ``crop_gist_cos`` (from this cosine up to
     ``min_gist_cos`` they are verified as crops only, :mod:`curate.dedup.edits`; null: not
     at all); ``mirror`` (a left-right flipped copy is an edited copy too: each gist is also
-    searched mirrored); ``semantic_min_cos`` (cosine of two clips' open_clip
+    searched mirrored); ``reframe`` (a portrait or square crop of a landscape clip is an
+    edited copy too, :mod:`curate.dedup.reframe`); ``semantic_min_cos`` (cosine of two clips' open_clip
     embeddings for a semantic duplicate; null = off); ``workers`` (parallel calls that search hash
     bands and verify candidates, :mod:`curate.parallel`: Ray tasks, or a local run's sandbox
     children; 1 = in this process; null, the default = as many as the run has CPUs:
@@ -133,6 +135,7 @@ class DedupStage(Stage):
     min_gist_cos: float = Field(0.7, ge=-1, le=1)
     crop_gist_cos: float | None = Field(0.5, ge=-1, le=1)
     mirror: bool = True
+    reframe: bool = True
     semantic_min_cos: float | None = Field(None, ge=-1, le=1)
     workers: int | None = Field(None, ge=1, le=256)
 
@@ -198,6 +201,10 @@ class DedupStage(Stage):
                                    self.min_gist_cos, workers=workers, joined=(i, j),
                                    mirror=self.mirror, crop_cos=self.crop_gist_cos)
             i, j = np.r_[i, ei], np.r_[j, ej]
+            if self.reframe:
+                ri, rj, _ = reframe_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
+                                          min(self.min_gist_cos, self.crop_gist_cos or 1.0), joined=(i, j))
+                i, j = np.r_[i, ri], np.r_[j, rj]
         if self.semantic_min_cos is not None:
             si, sj = semantic_pairs([records[k].clip_embedding for k in idx], self.semantic_min_cos)
             i, j = np.r_[i, si], np.r_[j, sj]

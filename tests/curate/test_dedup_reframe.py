@@ -1,0 +1,81 @@
+"""Reframed copies: a 9:16 or 1:1 window of a 16:9 clip, kept at its own aspect.
+
+The scenes are rendered (:mod:`support.synth`: a fixed camera, blobs drifting) at 16:9;
+the copies are full-height windows of the same frames, so the truth is exact: each is a
+reframe of the original, and the 9:16 one lies inside the 1:1 one; a window of another
+scene is no reframe, nor is either window of the same camera 10 s later. Signatures and records are made as the embed stage makes them.
+"""
+
+import numpy as np
+import pytest
+
+from curate.dedup import DedupStage
+from curate.dedup.edits import edit_pairs
+from curate.dedup.reframe import candidates, reframe_pairs
+from curate.dedup.signature import aspect_of, check, decode, encode
+from support.edited import EDIT_LIMIT
+from support.edited import clip as _clip
+from support.edited import record as _record
+from support.edited import sig as _sig
+
+W, H = 320, 180
+
+
+def _window(frames: np.ndarray, width: int, x: int) -> np.ndarray:
+    return np.ascontiguousarray(frames[:, :, x:x + width])
+
+
+def _set() -> list[np.ndarray]:
+    orig = _clip(2.0, w=W, h=H)
+    return [orig,
+            _window(orig, 100, 60),  # 9:16 (100 x 180), left of centre
+            _window(orig, 180, 20),  # 1:1 near the left edge (holding the 9:16 window)
+            _window(_clip(2.0, w=W, h=H, seed=8), 100, 110),  # another scene
+            _clip(12.0, w=W, h=H)]  # the same camera, 10 s later
+
+
+def test_the_aspect_is_kept_in_the_signature_and_read_back():
+    texts = [encode(_sig(f)) for f in _set()]
+    assert [aspect_of(t) for t in texts[:3]] == [pytest.approx(W / H, abs=0.01), pytest.approx(100 / H, abs=0.01),
+                                                   pytest.approx(1.0, abs=0.01)]
+    assert decode(texts[1]).aspect == pytest.approx(100 / H, abs=0.01)
+    old = texts[1].replace(f",{aspect_of(texts[1]):.3f}", "")  # vidcurate before the aspect was kept
+    check(old)
+    assert aspect_of(old) is None and decode(old).aspect is None
+    with pytest.raises(ValueError, match="bad dedup signature"):
+        check(texts[1].replace(f",{aspect_of(texts[1]):.3f}", ",wide"))
+
+
+def test_reframes_are_found_and_other_scenes_and_times_are_not():
+    texts = [encode(_sig(f)) for f in _set()]
+    plain = edit_pairs(texts, EDIT_LIMIT, 0.5, crop_cos=0.3)
+    assert not {(0, 1), (0, 2)} & set(zip(plain[0].tolist(), plain[1].tolist()))  # the crop search cannot
+    stats: dict = {}
+    i, j, d = reframe_pairs(texts, EDIT_LIMIT, 0.5, stats=stats)
+    assert set(zip(i.tolist(), j.tolist())) == {(0, 1), (0, 2), (1, 2)}, (i, j, d)
+    assert (d <= EDIT_LIMIT).all() and stats["verified"] >= 3
+    best = {(n, w): (frac, pos) for _, n, w, frac, pos in candidates(texts, 0.5)}
+    frac, pos = best[(1, 0)]
+    assert frac == pytest.approx(100 / W, abs=0.02)
+    assert pos * (W - 100) == pytest.approx(60, abs=(W - 100) / 8)  # the window found where it was cut
+
+
+def test_signatures_without_an_aspect_are_never_reframe_candidates():
+    texts = [encode(_sig(f)) for f in _set()]
+    old = [t.replace(f",{aspect_of(t):.3f}", "") for t in texts]
+    assert candidates(old, 0.5) == []
+    assert reframe_pairs(old, EDIT_LIMIT)[0].size == 0
+
+
+def test_dedup_stage_keeps_the_original_and_drops_its_reframes():
+    frames = _set()
+    recs = [_record("orig", frames[0], size=(1280, 720)),
+            _record("portrait", frames[1], path="b.mp4", size=(400, 720)),
+            _record("square", frames[2], path="c.mp4", size=(720, 720)),
+            _record("other", frames[3], path="d.mp4", size=(400, 720)),
+            _record("later", frames[4], start=10.0, path="e.mp4", size=(1280, 720))]
+    kept, dropped = DedupStage().run(recs)
+    assert [r.clip_id for r in kept] == ["orig", "other", "later"]
+    assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("portrait", "orig"), ("square", "orig")]
+    kept_off, _ = DedupStage(reframe=False).run(recs)
+    assert len(kept_off) == 5
