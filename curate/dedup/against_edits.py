@@ -13,6 +13,9 @@ plus the new clips' gists; the gist comparison is a matrix product per batch, li
 the earlier runs' size. An index without the column (or with empty signatures: a run
 made with ``signature: false``) adds no pair; a signature of an older vidcurate, without
 the gist, gets its gist from its thumbnails (:func:`curate.dedup.signature.read_gist`).
+With ``reframe``, reframed copies (:mod:`curate.dedup.reframe`) are looked for in each
+batch too; an earlier signature written before the picture's aspect was kept is never
+one's.
 The run checked every earlier signature's fields before any work
 (:func:`curate.dedup.against.check_values`); one whose thumbnails are damaged past that
 check is left out with a warning, its clip still matched by pHash.
@@ -25,6 +28,7 @@ import sys
 import numpy as np
 
 from curate.cvthreads import one_blas_thread, one_cv_thread
+from curate.dedup import reframe
 from curate.dedup.against import open_index
 from curate.dedup.edits import gists_by_size, mirror_gists
 from curate.dedup.signature import Signature, decode
@@ -59,14 +63,15 @@ def _decoded(text: str, path: str, clip_id: str) -> Signature | None:
 def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: float,
                          min_cos: float, mirror: bool = True, motion_weight: float = 0.15,
                          skip: set[int] | frozenset = frozenset(), batch_rows: int = 2048,
-                         crop_cos: float | None = None) -> dict[int, Match]:
+                         crop_cos: float | None = None, reframe: bool = False) -> dict[int, Match]:
     """``{position in signatures: (run, earlier clip id, distance)}`` for each new clip
     (record signature strings; empty = none) that is an edited copy of a clip of the
     earlier runs ``paths`` (output folders or index paths, local or fsspec URLs): the
     first run in ``paths`` order with such a copy, and in it the smallest clip id.
     Positions in ``skip`` (already matched by pHash) are not searched. ``crop_cos``: pairs
     whose gist cosine is under ``min_cos`` but at least this are verified as crops only
-    (:mod:`curate.dedup.edits`). Raises
+    (:mod:`curate.dedup.edits`). ``reframe``: a new clip that is a reframe of an earlier one,
+    or the other way round, is a copy too (:func:`_reframes`). Raises
     FileNotFoundError for a path without an index and ValueError for a malformed signature
     (but for an earlier one whose thumbnails do not decode: left out, with a warning)."""
     new = gists_by_size([s if k not in skip else "" for k, s in enumerate(signatures)])
@@ -99,4 +104,35 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                         d = distance(mine, theirs[b], motion_weight, limit=max_distance, crops_only=crops)
                         if d <= max_distance:
                             found[k] = (run, ids[b], d)
+                if reframe:
+                    _reframes(signatures, skip, run, path, ids, texts, theirs, decoded, found,
+                              max_distance, low, motion_weight)
     return found
+
+
+def _reframes(signatures: list[str], skip, run: int, path: str, ids: list[str], texts: list[str],
+              theirs: dict[int, Signature | None], decoded: dict[int, Signature], found: dict[int, Match],
+              max_distance: float, min_cos: float, motion_weight: float) -> None:
+    """Add to ``found`` the new clips that are reframes of a clip of this batch of an earlier
+    run, or whose reframe it is (:mod:`curate.dedup.reframe`, searched over the new clips'
+    and the batch's signatures together, pairs between the two kept): the same rule as
+    inside a run, the same first-run, smallest-id choice as the other matches."""
+    n = len(signatures)
+    mine = [s if k not in skip else "" for k, s in enumerate(signatures)]
+    limit = reframe.LIMIT_SHARE * max_distance
+    for _, a, b, frac, _pos in reframe.candidates(mine + list(texts), min_cos):
+        if (a < n) == (b < n):
+            continue  # two new clips (the run's own dedup) or two earlier ones
+        k, o = (a, b - n) if a < n else (b, a - n)
+        if k in found and found[k][:2] <= (run, ids[o]):
+            continue
+        if k not in decoded:
+            decoded[k] = decode(signatures[k])
+        if o not in theirs:
+            theirs[o] = _decoded(texts[o], path, ids[o])
+        if theirs[o] is None:
+            continue
+        narrow, wide = (decoded[k], theirs[o]) if a < n else (theirs[o], decoded[k])
+        d = reframe.reframe_distance(narrow, wide, frac, limit, motion_weight)
+        if d is not None and d <= limit:
+            found[k] = (run, ids[o], d)

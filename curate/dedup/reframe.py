@@ -144,6 +144,20 @@ def candidates(signatures: list[str], min_cos: float) -> list[tuple[float, int, 
     return sorted((-c, n, w, frac, pos) for (n, w), (c, frac, pos) in best.items())
 
 
+def reframe_distance(narrow: Signature, wide: Signature, frac: float, limit: float,
+                     motion_weight: float = 0.15) -> float | None:
+    """Distance of ``narrow`` to the window ``frac`` of ``wide``'s width where it fits best
+    (module docstring, step 2; exact when at most ``limit``, else a bound over it); None
+    when the two cannot be compared (other thumbnail sizes) or ``narrow`` does not move
+    (:func:`activity` under :data:`MIN_ACTIVITY`)."""
+    if narrow.thumbs.shape[1:] != wide.thumbs.shape[1:] or activity(narrow) < MIN_ACTIVITY:
+        return None
+    squeezed_narrow = squeezed(narrow, frac)
+    return min(distance(squeezed_narrow, Signature(window(wide.thumbs, frac, p), wide.step_s),
+                        motion_weight, limit=limit)
+               for p in placements(narrow, wide, frac))
+
+
 def reframe_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
                   motion_weight: float = 0.15, joined: tuple[np.ndarray, np.ndarray] | None = None,
                   stats: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -167,13 +181,10 @@ def reframe_pairs(signatures: list[str], max_distance: float, min_cos: float = 0
             for k in (n, w):
                 if k not in sigs:
                     sigs[k] = decode(signatures[k])
-            if sigs[n].thumbs.shape[1:] != sigs[w].thumbs.shape[1:] or activity(sigs[n]) < MIN_ACTIVITY:
+            d = reframe_distance(sigs[n], sigs[w], frac, limit, motion_weight)
+            if d is None:
                 continue
             verified += 1
-            narrow = squeezed(sigs[n], frac)
-            d = min(distance(narrow, Signature(window(sigs[w].thumbs, frac, p), sigs[w].step_s),
-                             motion_weight, limit=limit)
-                    for p in placements(sigs[n], sigs[w], frac))
             if d <= limit:
                 found.append((min(n, w), max(n, w), d))
                 if union is not None:

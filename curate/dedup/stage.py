@@ -243,7 +243,7 @@ class DedupStage(Stage):
         break tester: a run made with another one had never been matched)."""
         found = earlier_edit_matches([records[k].dedup_signature for k in idx], paths, self.edit_distance,
                                      self.min_gist_cos, self.mirror, skip=skip,
-                                     crop_cos=self.crop_gist_cos)
+                                     crop_cos=self.crop_gist_cos, reframe=self.reframe)
         pos = sorted(found)
         return np.array(pos, np.int64), [(int(found[g][0]), str(found[g][1])) for g in pos]
 

@@ -79,3 +79,28 @@ def test_dedup_stage_keeps_the_original_and_drops_its_reframes():
     assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("portrait", "orig"), ("square", "orig")]
     kept_off, _ = DedupStage(reframe=False).run(recs)
     assert len(kept_off) == 5
+
+
+def test_reframes_of_an_earlier_runs_clips_and_the_other_way_round_are_dropped(tmp_path):
+    """``--dedup-against``: a new 9:16 window of a published 16:9 clip is its duplicate, and a
+    new 16:9 clip whose 9:16 window was published is that window's; another scene's window
+    and the same camera 10 s later are not. Without ``reframe`` none is found."""
+    from schemas import ClipRecord, write_parquet
+
+    frames = _set()
+    orig = _record("orig", frames[0], size=(1280, 720))
+    published_window = _record("pub9x16", frames[1], path="p.mp4", size=(400, 720))
+    for earlier, new, copy, of in (([orig], [_record("portrait", frames[1], path="b.mp4", size=(400, 720))],
+                                    "portrait", "orig"),
+                                   ([published_window], [_record("full", frames[0], path="f.mp4", size=(1280, 720))],
+                                    "full", "pub9x16")):
+        run1 = tmp_path / of
+        run1.mkdir()
+        write_parquet(ClipRecord, earlier, str(run1 / "index.parquet"))
+        others = [_record("other", frames[3], path="d.mp4", size=(400, 720)),
+                  _record("later", frames[4], start=10.0, path="e.mp4", size=(1280, 720))]
+        kept, dropped = DedupStage().run(new + others, against=[str(run1)])
+        assert [r.clip_id for r in kept] == ["other", "later"]
+        assert [(r.clip_id, k) for r, k, _ in dropped] == [(copy, of)]
+        assert dropped[0][2] == f"near-duplicate of {of} in earlier run {run1}"
+        assert len(DedupStage(reframe=False).run(new + others, against=[str(run1)])[0]) == 3
