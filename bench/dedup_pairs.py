@@ -18,7 +18,9 @@ each a *positive* pair with it (and with its other copies); the edit kinds cycle
   to 60 % of it overlaps). Each landscape original (at least 1.3:1) gets one more copy,
   ``portrait`` and ``square`` in turn: a window of 9:16 or 1:1 at its full height at a
   random position, kept at that aspect (:mod:`curate.dedup.reframe`), its parameters drawn
-  from a random stream of their own so the other copies are the same as before.
+  from a random stream of their own so the other copies are the same as before; each 4:3
+  original also a ``widescreen`` one, a full-width 16:9 window at a random height (its own
+  stream too).
 
 Every other pair is a *negative*; the hard ones are windows of one fixed camera at other
 times (``car-detection``, ``one-by-one-person-detection``: other people at the same spot),
@@ -167,6 +169,11 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         return [cv2.warpAffine(f, m, (w, h)) for f in clip], crf, f"{deg:+.1f} deg{' filled' if fill else ''}"
     if kind == "text":
         return [_news_bar(f, int(rng.integers(0, 3))) for f in clip], crf, "news bar and caption"
+    if kind == "widescreen":
+        h, w = clip[0].shape[:2]
+        ch = min(h, round(w * 9 / 16) // 2 * 2)
+        y = int(rng.integers(0, h - ch + 1))
+        return [np.ascontiguousarray(f[y:y + ch]) for f in clip], crf, f"{w}x{ch} at y={y}"
     if kind in ("portrait", "square"):
         h, w = clip[0].shape[:2]
         cw = min(w, round(h * (9 / 16 if kind == "portrait" else 1.0)) // 2 * 2)
@@ -219,6 +226,7 @@ def build(footage: str, split: str, seed: int = 0) -> list[dict]:
     ``edit`` ('' for an original), ``detail``, ``frames``, ``motion`` and ``motion_step_s``."""
     rng = np.random.default_rng(seed + (0 if split == "tuning" else 1000))
     reframes = np.random.default_rng(seed + (7 if split == "tuning" else 1007))  # the other edits draw as before
+    widescreen = np.random.default_rng(seed + (9 if split == "tuning" else 1009))
     clips, k, r = [], 0, 0
     with tempfile.TemporaryDirectory(prefix="vidcurate-dedup-set-") as tmp:
         for o, w in enumerate(originals(footage, split)):
@@ -228,9 +236,12 @@ def build(footage: str, split: str, seed: int = 0) -> list[dict]:
             if frames[0].shape[1] >= 1.3 * frames[0].shape[0]:  # landscape: one reframed copy too
                 kinds += (REFRAMES[r % len(REFRAMES)],)
                 r += 1
+            if frames[0].shape[1] < 1.5 * frames[0].shape[0]:  # 4:3: and a 16:9 crop of it
+                kinds += ("widescreen",)
             for kind in kinds:
+                streams = {"widescreen": widescreen, **{k: reframes for k in REFRAMES}}
                 out, crf, detail = (frames[:n], 23, "") if not kind else edit(
-                    frames, fps, n, kind, reframes if kind in REFRAMES else rng)
+                    frames, fps, n, kind, streams.get(kind, rng))
                 path = os.path.join(tmp, f"{len(clips)}.mp4")
                 encode(out, fps, crf, path)
                 fr, mo, step = samples(path)

@@ -120,7 +120,7 @@ def _reframes(signatures: list[str], skip, run: int, path: str, ids: list[str], 
     n = len(signatures)
     mine = [s if k not in skip else "" for k, s in enumerate(signatures)]
     limit = reframe.LIMIT_SHARE * max_distance
-    for _, a, b, frac, _pos in reframe.candidates(mine + list(texts), min_cos):
+    for _, a, b, frac, _pos, across in reframe.candidates(mine + list(texts), min_cos):
         if (a < n) == (b < n):
             continue  # two new clips (the run's own dedup) or two earlier ones
         k, o = (a, b - n) if a < n else (b, a - n)
@@ -133,6 +133,6 @@ def _reframes(signatures: list[str], skip, run: int, path: str, ids: list[str], 
         if theirs[o] is None:
             continue
         narrow, wide = (decoded[k], theirs[o]) if a < n else (theirs[o], decoded[k])
-        d = reframe.reframe_distance(narrow, wide, frac, limit, motion_weight)
+        d = reframe.reframe_distance(narrow, wide, frac, limit, motion_weight, across)
         if d is not None and d <= limit:
             found[k] = (run, ids[o], d)

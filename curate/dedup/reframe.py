@@ -1,4 +1,5 @@
-"""Reframed copies: a portrait or square crop of a landscape clip, kept at its own aspect.
+"""Reframed copies: a portrait or square crop of a landscape clip (or a widescreen crop of a
+4:3 one), kept at its own aspect.
 
 A repost cut from 16:9 to 9:16 or 1:1 keeps a third to a half of the picture's width and
 all of its height. Signature thumbnails are squeezed to ``size x size`` whatever the
@@ -29,8 +30,11 @@ the indoor camera matched other windows of that camera (nothing moving in either
 0.055-0.059. So a reframe needs the narrower clip to move (:data:`MIN_ACTIVITY`; a still
 is left to the filter stage's ``min_motion``) and a distance of at most
 :data:`LIMIT_SHARE` of the edit distance (0.048 by default), where the labelled reframes
-of the original come to 0.001-0.047. A copy cut to a wider aspect (21:9 from 16:9, a crop
-of top and bottom) is not looked for.
+of the original come to 0.001-0.047.
+
+A copy cut to a wider aspect (16:9 from 4:3, 2.39:1 from 16:9: top and bottom cut) is a
+full-width window of its source: the same search on both clips' thumbnails transposed
+(rows for columns, the aspect inverted) finds it.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import numpy as np
 from curate.cvthreads import one_blas_thread, one_cv_thread
 from curate.dedup.clusters import bucket_pairs
 from curate.dedup.groups import Joined
-from curate.dedup.signature import Signature, aspect_of, decode, gist_of_mean, read_gist
+from curate.dedup.signature import GIST_LEN, Signature, aspect_of, decode, gist_of_mean, read_gist
 from curate.dedup.verify import distance
 
 RATIO = 0.8  # a narrower clip's aspect at most this share of the wider's: a reframe is looked for
@@ -55,6 +59,7 @@ GROUP = 1.05  # narrower clips are grouped by aspect in steps of this factor
 
 
 def _width(t: int, frac: float) -> int:
+    """Pixels of a window ``frac`` (0..1) of a ``t``-pixel side: 2 to ``t``."""
     return max(2, min(t, round(t * frac)))
 
 
@@ -96,22 +101,42 @@ def squeezed(sig: Signature, frac: float) -> Signature:
     """``sig`` with each thumbnail squeezed to ``frac`` of its width and stretched back: the
     horizontal detail a window of that width of a wider clip's thumbnails has."""
     t = sig.thumbs.shape[-1]
-    ww = max(2, min(t, round(t * frac)))
+    ww = _width(t, frac)
     out = np.stack([cv2.resize(cv2.resize(f, (ww, t), interpolation=cv2.INTER_AREA), (t, t),
                                interpolation=cv2.INTER_LINEAR) for f in sig.thumbs])
     return Signature(out, sig.step_s, sig.aspect)
 
 
-def candidates(signatures: list[str], min_cos: float) -> list[tuple[float, int, int, float, float]]:
-    """``(-cosine, narrower, wider, window fraction, window position)`` of clips whose
+Candidate = tuple[float, int, int, float, float, bool]
+
+
+def candidates(signatures: list[str], min_cos: float) -> list[Candidate]:
+    """``(-cosine, copy, source, window fraction, window position, across)`` of clips whose
     record signatures (empty or without an aspect: left out) may be a reframe of one
-    another, most alike first (module docstring, step 1). Raises ValueError for a
-    malformed signature."""
+    another, most alike first (module docstring, step 1): ``across`` False, the copy is
+    a full-height window of the source (a narrower picture); True, a full-width one (a
+    wider picture: 16:9 cut from 4:3), found as the same search on the transposed
+    thumbnails. Raises ValueError for a malformed signature."""
+    out: list[Candidate] = []
+    for across in (False, True):
+        out += [c + (across,) for c in _oriented_candidates(signatures, min_cos, across)]
+    return sorted(out)
+
+
+def _t(x: np.ndarray, across: bool) -> np.ndarray:
+    """``x`` (``(..., T, T)``) transposed in its last two axes when ``across``."""
+    return np.swapaxes(x, -1, -2) if across else x
+
+
+def _oriented_candidates(signatures: list[str], min_cos: float, across: bool
+                         ) -> list[tuple[float, int, int, float, float]]:
+    """:func:`candidates` of one orientation (``across``: on transposed thumbnails, whose
+    aspect is the inverse and whose gist is the gist transposed)."""
     aspects: dict[int, float] = {}
     for k, text in enumerate(signatures):
         a = aspect_of(text) if text else None
         if a is not None:
-            aspects[k] = a
+            aspects[k] = 1.0 / a if across else a
     if len(aspects) < 2 or min(aspects.values()) > RATIO * max(aspects.values()):
         return []
     groups: dict[int, list[int]] = defaultdict(list)
@@ -124,11 +149,12 @@ def candidates(signatures: list[str], min_cos: float) -> list[tuple[float, int, 
         wide = [k for k, a in aspects.items() if a_n <= RATIO * a]
         if not wide:
             continue
-        gists = [read_gist(signatures[k])[1] for k in members]
+        side = round(math.sqrt(GIST_LEN))
+        gists = [_t(read_gist(signatures[k])[1].reshape(side, side), across).ravel() for k in members]
         keys: list[tuple[int, float, float]] = [(k, 0.0, -1.0) for k in members]
         for w in wide:
             if w not in means:
-                means[w] = decode(signatures[w]).thumbs.astype(np.float32).mean(axis=0)
+                means[w] = _t(decode(signatures[w]).thumbs.astype(np.float32).mean(axis=0), across)
             frac = a_n / aspects[w]
             for p in range(POSITIONS):
                 pos = p / (POSITIONS - 1)
@@ -145,13 +171,17 @@ def candidates(signatures: list[str], min_cos: float) -> list[tuple[float, int, 
 
 
 def reframe_distance(narrow: Signature, wide: Signature, frac: float, limit: float,
-                     motion_weight: float = 0.15) -> float | None:
+                     motion_weight: float = 0.15, across: bool = False) -> float | None:
     """Distance of ``narrow`` to the window ``frac`` of ``wide``'s width where it fits best
     (module docstring, step 2; exact when at most ``limit``, else a bound over it); None
     when the two cannot be compared (other thumbnail sizes) or ``narrow`` does not move
-    (:func:`activity` under :data:`MIN_ACTIVITY`)."""
+    (:func:`activity` under :data:`MIN_ACTIVITY`). ``across``: of its height (``narrow``
+    is then the wider picture, a full-width window of ``wide``)."""
     if narrow.thumbs.shape[1:] != wide.thumbs.shape[1:] or activity(narrow) < MIN_ACTIVITY:
         return None
+    if across:
+        narrow = Signature(_t(narrow.thumbs, True), narrow.step_s)
+        wide = Signature(_t(wide.thumbs, True), wide.step_s)
     squeezed_narrow = squeezed(narrow, frac)
     return min(distance(squeezed_narrow, Signature(window(wide.thumbs, frac, p), wide.step_s),
                         motion_weight, limit=limit)
@@ -175,13 +205,13 @@ def reframe_pairs(signatures: list[str], max_distance: float, min_cos: float = 0
     sigs: dict[int, Signature] = {}
     found, verified = [], 0
     with one_cv_thread(), one_blas_thread():
-        for _, n, w, frac, _pos in cand:
+        for _, n, w, frac, _pos, across in cand:
             if union is not None and union.together(n, w):
                 continue
             for k in (n, w):
                 if k not in sigs:
                     sigs[k] = decode(signatures[k])
-            d = reframe_distance(sigs[n], sigs[w], frac, limit, motion_weight)
+            d = reframe_distance(sigs[n], sigs[w], frac, limit, motion_weight, across)
             if d is None:
                 continue
             verified += 1

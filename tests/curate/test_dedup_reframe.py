@@ -54,7 +54,7 @@ def test_reframes_are_found_and_other_scenes_and_times_are_not():
     i, j, d = reframe_pairs(texts, EDIT_LIMIT, 0.5, stats=stats)
     assert set(zip(i.tolist(), j.tolist())) == {(0, 1), (0, 2), (1, 2)}, (i, j, d)
     assert (d <= EDIT_LIMIT).all() and stats["verified"] >= 3
-    best = {(n, w): (frac, pos) for _, n, w, frac, pos in candidates(texts, 0.5)}
+    best = {(n, w): (frac, pos) for _, n, w, frac, pos, _ in candidates(texts, 0.5)}
     frac, pos = best[(1, 0)]
     assert frac == pytest.approx(100 / W, abs=0.02)
     assert pos * (W - 100) == pytest.approx(60, abs=(W - 100) / 8)  # the window found where it was cut
@@ -104,3 +104,20 @@ def test_reframes_of_an_earlier_runs_clips_and_the_other_way_round_are_dropped(t
         assert [(r.clip_id, k) for r, k, _ in dropped] == [(copy, of)]
         assert dropped[0][2] == f"near-duplicate of {of} in earlier run {run1}"
         assert len(DedupStage(reframe=False).run(new + others, against=[str(run1)])[0]) == 3
+
+
+def test_a_widescreen_crop_of_a_4_3_clip_is_found_the_other_way_round():
+    """16:9 cut from 4:3 keeps the whole width and three quarters of the height: the copy
+    is a full-width window of its source (found on the transposed thumbnails). Another
+    scene's crop, and the same camera 10 s later, are none."""
+    w, h = 240, 180
+    orig = _clip(2.0, w=w, h=h)
+    wide = np.ascontiguousarray(orig[:, 30:165])  # 240 x 135, 16:9
+    other = np.ascontiguousarray(_clip(2.0, w=w, h=h, seed=8)[:, 20:155])
+    later = _clip(12.0, w=w, h=h)
+    texts = [encode(_sig(f)) for f in (orig, wide, other, later)]
+    i, j, d = reframe_pairs(texts, EDIT_LIMIT, 0.5)
+    assert set(zip(i.tolist(), j.tolist())) == {(0, 1)}, (i, j, d)
+    (_, copy, source, frac, pos, across), = [c for c in candidates(texts, 0.5) if c[1:3] == (1, 0)]
+    assert across and frac == pytest.approx(135 / 180, abs=0.02)
+    assert pos * (h - 135) == pytest.approx(30, abs=(h - 135) / 8 + 1)
