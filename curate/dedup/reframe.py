@@ -14,11 +14,13 @@ another's is compared with windows of that other clip's thumbnails at its own as
    from left to right, each window stretched back to a square and turned into a gist
    (:func:`curate.dedup.signature.gist_of_mean`); gists of the group's clips and of the
    windows are paired by cosine in buckets (:func:`curate.dedup.clusters.bucket_pairs`),
-   and each (narrower, wider) pair keeps its best window;
+   and each (narrower, wider) pair keeps its best window, each narrower clip its
+   :data:`PER_COPY` most alike wider ones (so verification grows with the clips, not
+   their pairs);
 2. verification: the narrower clip's mean thumbnail, squeezed to the window's width, is
    located in the wider clip's by normalised cross-correlation at every pixel offset
-   (:func:`placements`); the wider clip's thumbnails are cut there (at the two best
-   offsets), stretched to squares, and compared with the narrower clip's by
+   (:func:`placements`); the wider clip's thumbnails are cut there (and at the second
+   best offset when the best came within twice the limit), stretched to squares, and compared with the narrower clip's by
    :func:`curate.dedup.verify.distance` (which still searches a further crop, time
    offset and speed); the narrower clip's thumbnails are first squeezed to the window's
    width and back, so both carry the same horizontal detail.
@@ -56,6 +58,7 @@ LIMIT_SHARE = 0.8  # a reframe's distance at most this share of the edit distanc
 MIN_ACTIVITY = 1.0  # luma levels: a narrower clip moving less (a still) is not matched
 POSITIONS = 9  # windows across the wider picture, left edge to right edge
 GROUP = 1.05  # narrower clips are grouped by aspect in steps of this factor
+PER_COPY = 20  # sources kept per copy (most alike gists): verification stays linear in the clips
 
 
 def _width(t: int, frac: float) -> int:
@@ -167,7 +170,10 @@ def _oriented_candidates(signatures: list[str], min_cos: float, across: bool
                 continue
             if c > best.get((n, w), (-2.0,))[0]:
                 best[(n, w)] = (c, frac, pos)
-    return sorted((-c, n, w, frac, pos) for (n, w), (c, frac, pos) in best.items())
+    per_copy: dict[int, list[tuple[float, int, int, float, float]]] = defaultdict(list)
+    for (n, w), (c, frac, pos) in best.items():
+        per_copy[n].append((-c, n, w, frac, pos))
+    return sorted(x for found in per_copy.values() for x in sorted(found)[:PER_COPY])
 
 
 def reframe_distance(narrow: Signature, wide: Signature, frac: float, limit: float,
@@ -183,9 +189,13 @@ def reframe_distance(narrow: Signature, wide: Signature, frac: float, limit: flo
         narrow = Signature(_t(narrow.thumbs, True), narrow.step_s)
         wide = Signature(_t(wide.thumbs, True), wide.step_s)
     squeezed_narrow = squeezed(narrow, frac)
-    return min(distance(squeezed_narrow, Signature(window(wide.thumbs, frac, p), wide.step_s),
-                        motion_weight, limit=limit)
-               for p in placements(narrow, wide, frac))
+    best = None
+    for p in placements(narrow, wide, frac):  # the runner-up only when the best came near
+        if best is not None and best > 2 * limit:
+            break
+        d = distance(squeezed_narrow, Signature(window(wide.thumbs, frac, p), wide.step_s), motion_weight, limit=limit)
+        best = d if best is None else min(best, d)
+    return best
 
 
 def reframe_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
