@@ -133,6 +133,6 @@ def _reframes(signatures: list[str], skip, run: int, path: str, ids: list[str], 
         if theirs[o] is None:
             continue
         narrow, wide = (decoded[k], theirs[o]) if a < n else (theirs[o], decoded[k])
-        d = reframe.reframe_distance(narrow, wide, frac, limit, motion_weight, across)
+        d = reframe.reframe_distance(narrow, wide, frac, limit, reframe.MOTION_WEIGHT, across)
         if d is not None and d <= limit:
             found[k] = (run, ids[o], d)

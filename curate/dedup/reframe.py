@@ -55,7 +55,8 @@ from curate.dedup.verify import distance
 
 RATIO = 0.8  # a narrower clip's aspect at most this share of the wider's: a reframe is looked for
 LIMIT_SHARE = 0.8  # a reframe's distance at most this share of the edit distance
-MIN_ACTIVITY = 1.0  # luma levels: a narrower clip moving less (a still) is not matched
+MIN_ACTIVITY = 1.5  # luma levels: a copy moving less (a still, an empty stretch of a fixed view) is not matched
+MOTION_WEIGHT = 0.4  # the distance's motion term weighs this (not 0.15): a window holds too few pixels across to tell two signs of one signer apart by their appearance
 POSITIONS = 9  # windows across the wider picture, left edge to right edge
 GROUP = 1.05  # narrower clips are grouped by aspect in steps of this factor
 PER_COPY = 20  # sources kept per copy (most alike gists): verification stays linear in the clips
@@ -177,7 +178,7 @@ def _oriented_candidates(signatures: list[str], min_cos: float, across: bool
 
 
 def reframe_distance(narrow: Signature, wide: Signature, frac: float, limit: float,
-                     motion_weight: float = 0.15, across: bool = False) -> float | None:
+                     motion_weight: float = MOTION_WEIGHT, across: bool = False) -> float | None:
     """Distance of ``narrow`` to the window ``frac`` of ``wide``'s width where it fits best
     (module docstring, step 2; exact when at most ``limit``, else a bound over it); None
     when the two cannot be compared (other thumbnail sizes) or ``narrow`` does not move
@@ -193,13 +194,14 @@ def reframe_distance(narrow: Signature, wide: Signature, frac: float, limit: flo
     for p in placements(narrow, wide, frac):  # the runner-up only when the best came near
         if best is not None and best > 2 * limit:
             break
-        d = distance(squeezed_narrow, Signature(window(wide.thumbs, frac, p), wide.step_s), motion_weight, limit=limit)
+        d = distance(squeezed_narrow, Signature(window(wide.thumbs, frac, p), wide.step_s), motion_weight,
+                     limit=limit, crops_only=True)
         best = d if best is None else min(best, d)
     return best
 
 
 def reframe_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
-                  motion_weight: float = 0.15, joined: tuple[np.ndarray, np.ndarray] | None = None,
+                  motion_weight: float = MOTION_WEIGHT, joined: tuple[np.ndarray, np.ndarray] | None = None,
                   stats: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs ``(i, j, distance)`` (``i < j``, arrays) of clips, by position in
     ``signatures`` (record strings; empty = none), one of which is a reframe of the other

@@ -121,3 +121,15 @@ def test_a_widescreen_crop_of_a_4_3_clip_is_found_the_other_way_round():
     (_, copy, source, frac, pos, across), = [c for c in candidates(texts, 0.5) if c[1:3] == (1, 0)]
     assert across and frac == pytest.approx(135 / 180, abs=0.02)
     assert pos * (h - 135) == pytest.approx(30, abs=(h - 135) / 8 + 1)
+
+
+def test_a_window_of_the_same_wall_with_another_motion_is_no_reframe():
+    """One fixed camera on one textured wall, a dark square crossing it rightwards in one
+    clip and leftwards in the other (the hard negative of the edit rule: two signs of one
+    signer). A 9:16 window of each is a reframe of its own clip only."""
+    from support.edited import wall
+
+    right, left = wall(1, side=24), wall(-1, side=24)
+    texts = [encode(_sig(f)) for f in (right, left, _window(right, 82, 88), _window(left, 82, 88))]
+    i, j, _ = reframe_pairs(texts, EDIT_LIMIT)
+    assert set(zip(i.tolist(), j.tolist())) == {(0, 2), (1, 3)}
