@@ -25,14 +25,16 @@ another's is compared with windows of that other clip's thumbnails at its own as
    offset and speed); the narrower clip's thumbnails are first squeezed to the window's
    width and back, so both carry the same horizontal detail.
 
-A window sees less of the scene than the whole picture, so two times of one fixed camera
-meet more easily in it: on ``bench/dedup_pairs.py`` a 9:16 window of an empty stretch of
-the indoor camera matched other windows of that camera (nothing moving in either, distance
-0.001-0.03), and two ASL signs of one signer and two windows of one animated shot came to
-0.055-0.059. So a reframe needs the narrower clip to move (:data:`MIN_ACTIVITY`; a still
-is left to the filter stage's ``min_motion``) and a distance of at most
-:data:`LIMIT_SHARE` of the edit distance (0.048 by default), where the labelled reframes
-of the original come to 0.001-0.047.
+A window sees less of the scene than the whole picture, and less of it sharply (a 9:16
+window of a 16:9 clip's 48-pixel thumbnails is 15 pixels across), so clips that differ in
+a small moving part meet more easily in it: on ``bench/dedup_pairs.py`` a 9:16 window of
+an empty stretch of the indoor camera matched other times of that camera (0.001-0.03),
+and in a break test 9:16 crops of the ASL signs ``yes`` and ``no`` (one signer, one room)
+came to 0.041-0.046 from the other sign at the edit rule's motion weight. So a reframe
+needs the copy to move (:data:`MIN_ACTIVITY`; a still is left to the filter stage's
+``min_motion``), weighs motion :data:`MOTION_WEIGHT` and must come within
+:data:`LIMIT_SHARE` of the edit distance (0.048 by default): the signs' own crops then
+pair at 0.002-0.019, the other sign at 0.069 or more.
 
 A copy cut to a wider aspect (16:9 from 4:3, 2.39:1 from 16:9: top and bottom cut) is a
 full-width window of its source: the same search on both clips' thumbnails transposed
