@@ -19,11 +19,11 @@ another's is compared with windows of that other clip's thumbnails at its own as
    their pairs);
 2. verification: the narrower clip's mean thumbnail, squeezed to the window's width, is
    located in the wider clip's by normalised cross-correlation at every pixel offset
-   (:func:`placements`); the wider clip's thumbnails are cut there (and at the second
-   best offset when the best came within twice the limit), stretched to squares, and compared with the narrower clip's by
-   :func:`curate.dedup.verify.distance` (which still searches a further crop, time
-   offset and speed); the narrower clip's thumbnails are first squeezed to the window's
-   width and back, so both carry the same horizontal detail.
+   (:func:`placements`); the wider clip's thumbnails are cut there (and at the second best
+   offset when the best came within twice the limit), stretched to squares, and compared
+   with the narrower clip's by :func:`curate.dedup.verify.distance` (which still searches
+   a further crop, time offset and speed); the narrower clip's thumbnails are first
+   squeezed to the window's width and back, so both carry the same horizontal detail.
 
 A window sees less of the scene than the whole picture, and less of it sharply (a 9:16
 window of a 16:9 clip's 48-pixel thumbnails is 15 pixels across), so clips that differ in
@@ -57,8 +57,9 @@ from curate.dedup.verify import distance
 
 RATIO = 0.8  # a narrower clip's aspect at most this share of the wider's: a reframe is looked for
 LIMIT_SHARE = 0.8  # a reframe's distance at most this share of the edit distance
-MIN_ACTIVITY = 1.5  # luma levels: a copy moving less (a still, an empty stretch of a fixed view) is not matched
-MOTION_WEIGHT = 0.4  # the distance's motion term weighs this (not 0.15): a window holds too few pixels across to tell two signs of one signer apart by their appearance
+MIN_ACTIVITY = 1.5  # luma levels: a copy moving less (a still, an empty stretch of a fixed view) is left alone
+MOTION_WEIGHT = 0.4  # the motion term's weight (the edit rule's 0.15): a window is too few pixels across
+#                      to tell two signs of one signer apart by appearance (module docstring)
 POSITIONS = 9  # windows across the wider picture, left edge to right edge
 GROUP = 1.05  # narrower clips are grouped by aspect in steps of this factor
 PER_COPY = 20  # sources kept per copy (most alike gists): verification stays linear in the clips

@@ -105,20 +105,22 @@ RELIT_SEEN = 0.25  # judged on the pixels the predicting picture does not clip, 
 
 def relit(a: np.ndarray, b: np.ndarray, around: float) -> bool:
     """Whether thumbnail ``b`` is thumbnail ``a`` (both ``(h, w, 3) uint8``) under another
-    light, with the scene still or moving as it does around them: predicted from each other
-    by a per-channel gain and offset with clipping
-    (:func:`curate.split.transitions.tone_residual`, each way, so that a flat picture cannot
-    pass for a detailed one), the mean residual is at most :data:`RELIT_SHARE` of the mean
-    change and :data:`RELIT_DETAIL` of the picture's own detail (its mean deviation from its
-    mean colour: in dim, flat night or fog pictures a gain and offset map any picture's
-    levels onto another's, and what they leave is as large as the detail), and either 95 % of the residual is under :data:`RELIT_LEVEL` levels or its mean
-    is at most :data:`RELIT_MOTION` times ``around``, the larger mean change into the frame
-    before and out of the frame after (levels; at least :data:`RELIT_FLOOR`). Each way counts only the pixels that the
-    predicting picture does not clip (levels 5-239 in every channel: a wall blown to white
-    tells nothing of how bright it was, and a thumbnail pixel over a clipped edge mixes
-    both), and they must be at least :data:`RELIT_SEEN` of the picture. On the labelled
-    sets of ``bench/split_accuracy.py`` a cut's residual is 42 % or more of its change, a
-    jump cut's 66 % or more; a light switched on, 2 %; exposure steps while people walk
+    light, with the scene still or moving as it does around them: predicted from each
+    other by a per-channel gain and offset with clipping
+    (:func:`curate.split.transitions.tone_residual`, each way, so that a flat picture
+    cannot pass for a detailed one), the mean residual is at most :data:`RELIT_SHARE` of
+    the mean change and :data:`RELIT_DETAIL` of the picture's own detail (its mean
+    deviation from its mean colour: in dim, flat night or fog pictures a gain and offset
+    map any picture's levels onto another's, and what they leave is as large as the
+    detail), and either 95 % of the residual is under :data:`RELIT_LEVEL` levels or its
+    mean is at most :data:`RELIT_MOTION` times ``around``, the larger mean change into
+    the frame before and out of the frame after (levels; at least :data:`RELIT_FLOOR`).
+    Each way counts only the pixels that the predicting picture does not clip (levels
+    5-239 in every channel: a wall blown to white tells nothing of how bright it was,
+    and a thumbnail pixel over a clipped edge mixes both), and they must be at least
+    :data:`RELIT_SEEN` of the picture. On the labelled sets of
+    ``bench/split_accuracy.py`` a cut's residual is 42 % or more of its change, a jump
+    cut's 66 % or more; a light switched on, 2 %; exposure steps while people walk
     through, 3-17 %. Against the detail: a cut between two dim low-contrast places,
     80-95 %; exposure steps, 2-28 %."""
     limit = RELIT_MOTION * max(around, RELIT_FLOOR)

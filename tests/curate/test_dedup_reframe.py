@@ -3,7 +3,8 @@
 The scenes are rendered (:mod:`support.synth`: a fixed camera, blobs drifting) at 16:9;
 the copies are full-height windows of the same frames, so the truth is exact: each is a
 reframe of the original, and the 9:16 one lies inside the 1:1 one; a window of another
-scene is no reframe, nor is either window of the same camera 10 s later. Signatures and records are made as the embed stage makes them.
+scene is no reframe, nor is either window of the same camera 10 s later. Signatures and
+records are made as the embed stage makes them.
 """
 
 import numpy as np
