@@ -106,23 +106,23 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                             found[k] = (run, ids[b], d)
                 if reframe:
                     _reframes(signatures, skip, run, path, ids, texts, theirs, decoded, found,
-                              max_distance, low, motion_weight)
+                              max_distance, low)
     return found
 
 
 def _reframes(signatures: list[str], skip, run: int, path: str, ids: list[str], texts: list[str],
               theirs: dict[int, Signature | None], decoded: dict[int, Signature], found: dict[int, Match],
-              max_distance: float, min_cos: float, motion_weight: float) -> None:
+              max_distance: float, min_cos: float) -> None:
     """Add to ``found`` the new clips that are reframes of a clip of this batch of an earlier
     run, or whose reframe it is (:mod:`curate.dedup.reframe`, searched over the new clips'
-    and the batch's signatures together, pairs between the two kept): the same rule as
-    inside a run, the same first-run, smallest-id choice as the other matches."""
+    and the batch's signatures together, only pairs between the two: new-new pairs, the
+    run's own dedup, would take a copy's places among its most alike sources): the same
+    rule and motion weight as inside a run, the same first-run, smallest-id choice as the
+    other matches."""
     n = len(signatures)
     mine = [s if k not in skip else "" for k, s in enumerate(signatures)]
     limit = reframe.LIMIT_SHARE * max_distance
-    for _, a, b, frac, _pos, across in reframe.candidates(mine + list(texts), min_cos):
-        if (a < n) == (b < n):
-            continue  # two new clips (the run's own dedup) or two earlier ones
+    for _, a, b, frac, _pos, across in reframe.candidates(mine + list(texts), min_cos, between=n):
         k, o = (a, b - n) if a < n else (b, a - n)
         if k in found and found[k][:2] <= (run, ids[o]):
             continue

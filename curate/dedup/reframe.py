@@ -117,16 +117,18 @@ def squeezed(sig: Signature, frac: float) -> Signature:
 Candidate = tuple[float, int, int, float, float, bool]
 
 
-def candidates(signatures: list[str], min_cos: float) -> list[Candidate]:
+def candidates(signatures: list[str], min_cos: float, between: int | None = None) -> list[Candidate]:
     """``(-cosine, copy, source, window fraction, window position, across)`` of clips whose
     record signatures (empty or without an aspect: left out) may be a reframe of one
     another, most alike first (module docstring, step 1): ``across`` False, the copy is
     a full-height window of the source (a narrower picture); True, a full-width one (a
     wider picture: 16:9 cut from 4:3), found as the same search on the transposed
-    thumbnails. Raises ValueError for a malformed signature."""
+    thumbnails. ``between``: only pairs of one clip before this position and one from it
+    on (new clips against an earlier run's), before each copy keeps its
+    :data:`PER_COPY`. Raises ValueError for a malformed signature."""
     out: list[Candidate] = []
     for across in (False, True):
-        out += [c + (across,) for c in _oriented_candidates(signatures, min_cos, across)]
+        out += [c + (across,) for c in _oriented_candidates(signatures, min_cos, across, between)]
     return sorted(out)
 
 
@@ -135,7 +137,7 @@ def _t(x: np.ndarray, across: bool) -> np.ndarray:
     return np.swapaxes(x, -1, -2) if across else x
 
 
-def _oriented_candidates(signatures: list[str], min_cos: float, across: bool
+def _oriented_candidates(signatures: list[str], min_cos: float, across: bool, between: int | None
                          ) -> list[tuple[float, int, int, float, float]]:
     """:func:`candidates` of one orientation (``across``: on transposed thumbnails, whose
     aspect is the inverse and whose gist is the gist transposed)."""
@@ -171,6 +173,8 @@ def _oriented_candidates(signatures: list[str], min_cos: float, across: bool
         for a, b, c in zip(i.tolist(), j.tolist(), cos.tolist()):
             (n, _, pn), (w, frac, pos) = keys[a], keys[b]
             if pn >= 0 or pos < 0 or n == w:  # a narrower clip (pos -1) and a window, a < b
+                continue
+            if between is not None and (n < between) == (w < between):
                 continue
             if c > best.get((n, w), (-2.0,))[0]:
                 best[(n, w)] = (c, frac, pos)

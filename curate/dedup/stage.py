@@ -119,10 +119,11 @@ class DedupStage(Stage):
     them to be verified for every edit); ``crop_gist_cos`` (from this cosine up to
     ``min_gist_cos`` they are verified as crops only, :mod:`curate.dedup.edits`; null: not
     at all); ``mirror`` (a left-right flipped copy is an edited copy too: each gist is also
-    searched mirrored); ``reframe`` (a portrait or square crop of a landscape clip is an
-    edited copy too, :mod:`curate.dedup.reframe`); ``semantic_min_cos`` (cosine of two clips' open_clip
-    embeddings for a semantic duplicate; null = off); ``workers`` (parallel calls that search hash
-    bands and verify candidates, :mod:`curate.parallel`: Ray tasks, or a local run's sandbox
+    searched mirrored); ``reframe`` (a portrait or square crop of a landscape clip, or a
+    widescreen crop of a 4:3 one, is an edited copy too, :mod:`curate.dedup.reframe`);
+    ``semantic_min_cos`` (cosine of two clips' open_clip embeddings for a semantic
+    duplicate; null = off); ``workers`` (parallel calls that search hash bands and verify
+    candidates, :mod:`curate.parallel`: Ray tasks, or a local run's sandbox
     children; 1 = in this process; null, the default = as many as the run has CPUs:
     :meth:`n_workers`).
     This stage runs on the driver over every committed record, not per clip.
