@@ -20,7 +20,10 @@ each a *positive* pair with it (and with its other copies); the edit kinds cycle
   random position, kept at that aspect (:mod:`curate.dedup.reframe`), its parameters drawn
   from a random stream of their own so the other copies are the same as before; each 4:3
   original also a ``widescreen`` one, a full-width 16:9 window at a random height (its own
-  stream too).
+  stream too). Every original also gets a ``blurfill`` copy: itself whole in a frame of
+  another aspect (9:16 for a landscape original, 16:9 for a 4:3 one) over its own picture
+  scaled to cover the frame, blurred and dimmed (:mod:`curate.dedup.blurfill`; a stream of
+  its own).
 
 Every other pair is a *negative*; the hard ones are windows of one fixed camera at other
 times (``car-detection``, ``one-by-one-person-detection``: other people at the same spot),
@@ -174,12 +177,40 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         ch = min(h, round(w * 9 / 16) // 2 * 2)
         y = int(rng.integers(0, h - ch + 1))
         return [np.ascontiguousarray(f[y:y + ch]) for f in clip], crf, f"{w}x{ch} at y={y}"
+    if kind == "blurfill":
+        return _blur_fill(clip, rng), crf, "in a blurred fill"
     if kind in ("portrait", "square"):
         h, w = clip[0].shape[:2]
         cw = min(w, round(h * (9 / 16 if kind == "portrait" else 1.0)) // 2 * 2)
         x = int(rng.integers(0, w - cw + 1))
         return [np.ascontiguousarray(f[:, x:x + cw]) for f in clip], crf, f"{cw}x{h} at x={x}"
     raise ValueError(f"unknown edit {kind!r}")
+
+
+def _blur_fill(clip: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """``clip`` whole, centred in a frame of another aspect whose rest is a blurred, dimmed
+    copy of itself scaled to cover it (what phone apps and broadcasters do): a landscape
+    clip in a 9:16 frame of its width, a 4:3 one in a 16:9 frame of its height. The blur
+    (sigma 4-8 % of the frame's short side) and dimming (0.5-0.9) are drawn per copy."""
+    h, w = clip[0].shape[:2]
+    if w >= 1.5 * h:
+        fh, fw = round(w * 16 / 9) // 2 * 2, w
+    else:
+        fh, fw = h, round(h * 16 / 9) // 2 * 2
+    sigma = float(rng.uniform(0.04, 0.08)) * min(fh, fw)
+    dim = float(rng.uniform(0.5, 0.9))
+    cover = max(fh / h, fw / w)
+    sh, sw = max(fh, round(h * cover)), max(fw, round(w * cover))
+    y, x = (fh - h) // 2, (fw - w) // 2
+    out = []
+    for f in clip:
+        big = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_LINEAR)
+        top, left = (sh - fh) // 2, (sw - fw) // 2
+        back = cv2.GaussianBlur(big[top:top + fh, left:left + fw], (0, 0), sigma)
+        frame = (back.astype(np.float32) * dim).astype(np.uint8)
+        frame[y:y + h, x:x + w] = f
+        out.append(frame)
+    return out
 
 
 CAPTIONS = ("LIVE: city council meeting", "WEATHER ALERT tonight", "Subscribe for more clips")
@@ -227,6 +258,7 @@ def build(footage: str, split: str, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed + (0 if split == "tuning" else 1000))
     reframes = np.random.default_rng(seed + (7 if split == "tuning" else 1007))  # the other edits draw as before
     widescreen = np.random.default_rng(seed + (9 if split == "tuning" else 1009))
+    blurfill = np.random.default_rng(seed + (11 if split == "tuning" else 1011))
     clips, k, r = [], 0, 0
     with tempfile.TemporaryDirectory(prefix="vidcurate-dedup-set-") as tmp:
         for o, w in enumerate(originals(footage, split)):
@@ -238,8 +270,9 @@ def build(footage: str, split: str, seed: int = 0) -> list[dict]:
                 r += 1
             if frames[0].shape[1] < 1.5 * frames[0].shape[0]:  # 4:3: and a 16:9 crop of it
                 kinds += ("widescreen",)
+            kinds += ("blurfill",)
             for kind in kinds:
-                streams = {"widescreen": widescreen, **{k: reframes for k in REFRAMES}}
+                streams = {"widescreen": widescreen, "blurfill": blurfill, **{k: reframes for k in REFRAMES}}
                 out, crf, detail = (frames[:n], 23, "") if not kind else edit(
                     frames, fps, n, kind, streams.get(kind, rng))
                 path = os.path.join(tmp, f"{len(clips)}.mp4")

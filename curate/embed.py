@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from curate.dedup import signature
-from curate.dedup.pads import bt601_luma, content_box
+from curate.dedup.pads import bt601_luma, content_box, paired
 from curate.phash import clip_phash
 from curate.stage import Stage
 from curate.tasks import ClipTask
@@ -27,9 +27,7 @@ def picture_share(box: tuple[int, int, int, int], h: int, w: int) -> float:
     along an axis only where its pads on the two sides are alike (within 2 % of the side,
     at least 2 pixels), as bars are; a flat sky or a dark ground cut from one side only is
     picture. Rounded to 4 decimals."""
-    y0, y1, x0, x1 = box
-    rows = y1 - y0 if abs(y0 - (h - y1)) <= max(2, 0.02 * h) else h
-    cols = x1 - x0 if abs(x0 - (w - x1)) <= max(2, 0.02 * w) else w
+    rows, cols = paired(box, h, w)
     return round(rows * cols / (h * w), 4)
 
 
