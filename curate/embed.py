@@ -15,19 +15,22 @@ import numpy as np
 from pydantic import Field
 
 from curate.dedup import signature
-from curate.dedup.pads import bt601_luma, content_box, paired
+from curate.dedup.pads import bt601_luma, paired, picture_box
 from curate.phash import clip_phash
 from curate.stage import Stage
 from curate.tasks import ClipTask
 
 
-def picture_share(box: tuple[int, int, int, int], h: int, w: int) -> float:
-    """Share of an ``h x w`` frame (pixels) inside its letterbox and pillarbox bars, 0..1:
-    the content box ``(y0, y1, x0, x1)`` (:func:`curate.dedup.pads.content_box`) counted
-    along an axis only where its pads on the two sides are alike (within 2 % of the side,
-    at least 2 pixels), as bars are; a flat sky or a dark ground cut from one side only is
-    picture. Rounded to 4 decimals."""
-    rows, cols = paired(box, h, w)
+def picture_share(box: tuple[int, int, int, int], h: int, w: int, fill: bool = False) -> float:
+    """Share of an ``h x w`` frame (pixels) inside its letterbox and pillarbox bars or its
+    blurred fill, 0..1: the content box ``(y0, y1, x0, x1)``
+    (:func:`curate.dedup.pads.content_box`) counted along an axis only where its pads on
+    the two sides are alike (within 2 % of the side, at least 2 pixels), as bars are; a
+    flat sky or a dark ground cut from one side only is picture. A box inside a blurred
+    fill (``fill``: :func:`curate.dedup.pads.picture_box`) counts whole, the picture
+    set off the middle too. Rounded to 4 decimals."""
+    y0, y1, x0, x1 = box
+    rows, cols = (y1 - y0, x1 - x0) if fill else paired(box, h, w)
     return round(rows * cols / (h * w), 4)
 
 
@@ -46,8 +49,8 @@ class EmbedStage(Stage):
     signature_frames: int = Field(12, ge=1, le=64)
 
     def process(self, task: ClipTask) -> ClipTask:
-        y0, y1, x0, x1 = content_box(task.frames)
-        task.record.picture_share = picture_share((y0, y1, x0, x1), *task.frames.shape[1:3])
+        (y0, y1, x0, x1), fill = picture_box(task.frames)
+        task.record.picture_share = picture_share((y0, y1, x0, x1), *task.frames.shape[1:3], fill=fill)
         task.record.phash = clip_phash(task.frames[:, y0:y1, x0:x1], self.hash_frames)
         if self.signature:
             if task.motion is not None and len(task.motion):

@@ -12,8 +12,8 @@ above and below) and, on the transposed frames, for the columns (left and right)
 
 1. Edges: for every line, the median over time of the mean absolute difference from the
    next line. The picture's edge is a line difference that stays high in every frame;
-   of the pairs of such edges whose bands (each 8 to 45 % of the side) are alike in size
-   (within 3 % of the side, at least 2 lines, as a centred picture gives), the pair with
+   of the pairs of such edges whose bands (each 8 to 40 % of the side) are alike in size
+   (within 10 % of the side: a picture centred, or set a little above the middle), the pair with
    the highest weaker edge is taken.
 2. Blur: the bands' detail (the mean absolute difference between neighbouring pixels
    along and across the lines, medians over time) is at most :data:`MAX_BLUR` of the
@@ -35,11 +35,13 @@ MAX_BAND = 0.4  # ...or thicker (the picture is at least a fifth of the side: 2.
 # width / height of the pictures put in a fill: 9:16, 3:4, 1:1, 4:3, 3:2, 16:9, 1.85, 2:1, 2.39:1
 ASPECTS = (9 / 16, 3 / 4, 1.0, 4 / 3, 3 / 2, 16 / 9, 1.85, 2.0, 2.39)
 ASPECT_TOLERANCE = 0.06  # relative: a picture's aspect within this of one of ASPECTS
-SYMMETRY = 0.03  # share of the side by which the two bands may differ (at least 2 lines)
+SYMMETRY = 0.1  # share of the side by which the two bands may differ (at least 2 lines): a layout
+# may set the picture above the middle, leaving room for captions below
 MAX_BLUR = 0.4  # the bands' detail, at most this share of the picture's
 MIN_EDGE = 1.0  # an edge, at least the picture's median line difference
+MAX_SHARP = 0.5  # the bands' sharpest edges (99th percentile gradient), at most this share of the picture's
 STEP_LEVELS, MIN_STRAIGHT = 3, 0.85  # an edge steps by this many grey levels along this share of it
-TRIES = 5  # pairs of edges judged, strongest first
+TRIES = 12  # pairs of edges judged, strongest first
 MIN_EDGE_LEVELS = 4.0  # ...and at least this many grey levels
 
 
@@ -94,7 +96,8 @@ def fill_rows(luma: np.ndarray, transposed: bool = False) -> tuple[int, int] | N
         if any(abs(y0 - a) <= 2 and abs(y1 - b) <= 2 for a, b in tried):
             continue  # the same edges a line off
         tried.append((y0, y1))
-        if _is_fill(across, along, y0, y1, float(edges[i, j]), w, transposed) and _straight(luma, y0, y1):
+        if (_is_fill(across, along, y0, y1, float(edges[i, j]), w, transposed) and _straight(luma, y0, y1)
+                and _no_sharp_edge(luma, y0, y1)):
             return y0 + 1, y1 - 1
     return None
 
@@ -128,10 +131,27 @@ def _straight(luma: np.ndarray, y0: int, y1: int) -> bool:
     return best >= MIN_STRAIGHT
 
 
+def _no_sharp_edge(luma: np.ndarray, y0: int, y1: int) -> bool:
+    """Whether neither band ``[0, y0 - 2)`` nor ``[y1 + 1, H)`` holds a sharp edge: the 99th
+    percentile of its pixels' gradient (the larger absolute difference to the next pixel
+    along or across the lines), the median over frames, is at most :data:`MAX_SHARP` of the
+    picture's. A blur leaves no sharp edge; a plain wall or a whiteboard beside a person
+    (a tight crop of someone signing or speaking), smooth on the whole, has its corners,
+    frames and the person's own arms."""
+    def p99(part: np.ndarray) -> float:
+        x = part.astype(np.int16)
+        grad = np.maximum(np.abs(np.diff(x, axis=1))[:, :, :-1], np.abs(np.diff(x, axis=2))[:, :-1, :])
+        return float(np.median(np.percentile(grad.reshape(len(grad), -1), 99, axis=1)))
+
+    picture = p99(luma[:, y0 + 1:y1 - 2])
+    return all(p99(band) <= MAX_SHARP * picture for band in (luma[:, :y0 - 2], luma[:, y1 + 1:]) if band.shape[1] > 2)
+
+
 def fill_box(luma: np.ndarray) -> tuple[int, int, int, int] | None:
     """``(y0, y1, x0, x1)`` of the picture inside a blurred fill of ``(T, H, W) uint8`` luma
     frames, above and below (:func:`fill_rows`) or left and right (the same on the
-    transposed frames), or None when there is neither."""
+    transposed frames), or None when there is neither. A picture smaller than the frame
+    both ways (a fill on four sides) is not found: no edge steps along most of its line."""
     h, w = luma.shape[1:]
     rows = fill_rows(luma)
     if rows is not None:

@@ -106,21 +106,30 @@ def content_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FL
 
     Rows are judged inside the columns kept and columns inside the rows kept, in turn until
     the box holds, so a flat sky is cut alike from a clip and from its pillarboxed copy
-    (whose sky rows hold the bars too). A blank or flat clip keeps its whole frame. Where
-    no bars alike on two sides were found, a blurred fill (:mod:`curate.dedup.blurfill`)
-    is looked for in the whole frame, and bars inside the picture it holds.
+    (whose sky rows hold the bars too). A blank or flat clip keeps its whole frame. A
+    blurred fill (:mod:`curate.dedup.blurfill`) is looked for inside the bars where there
+    are bars alike on two sides, else in the whole frame (a dim fill is cut as black on
+    one side only), and then bars inside the picture it holds (:func:`picture_box`).
     """
+    return picture_box(frames, level, flat)[0]
+
+
+def picture_box(frames: np.ndarray, level: float = BLACK_LEVEL,
+                flat: float = FLAT_RANGE) -> tuple[tuple[int, int, int, int], bool]:
+    """:func:`content_box` and whether its box is inside a blurred fill."""
     frames = frames[None] if frames.ndim == 2 else frames
     h, w = frames.shape[1:3]
-    box = _bars(frames, level, flat)
-    if paired(box, h, w) != (h, w):
-        return box
-    fill = fill_box(frames if frames.ndim == 3 else grey(frames))
+    box = bars_box(frames, level, flat)
+    if paired(box, h, w) == (h, w):  # no bars alike on two sides: the whole frame
+        oy, ox, region = 0, 0, frames
+    else:
+        oy, ox, region = box[0], box[2], frames[:, box[0]:box[1], box[2]:box[3]]
+    fill = fill_box(region if region.ndim == 3 else grey(region))
     if fill is None:
-        return box
-    y0, y1, x0, x1 = fill
-    inner = _bars(frames[:, y0:y1, x0:x1], level, flat)
-    return y0 + inner[0], y0 + inner[1], x0 + inner[2], x0 + inner[3]
+        return box, False
+    y0, y1, x0, x1 = fill[0] + oy, fill[1] + oy, fill[2] + ox, fill[3] + ox
+    inner = bars_box(frames[:, y0:y1, x0:x1], level, flat)
+    return (y0 + inner[0], y0 + inner[1], x0 + inner[2], x0 + inner[3]), True
 
 
 def paired(box: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int]:
@@ -141,8 +150,9 @@ def grey(frames: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(frames).reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(t, h, w)
 
 
-def _bars(frames: np.ndarray, level: float, flat: float) -> tuple[int, int, int, int]:
-    """The box of :func:`content_box` inside letterbox and pillarbox bars only."""
+def bars_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE) -> tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)`` inside the letterbox and pillarbox bars of ``(T, H, W)`` luma or
+    ``(T, H, W, 3)`` RGB ``uint8`` frames only: :func:`content_box` without the fill search."""
     h, w = frames.shape[1:3]
     box = (0, h, 0, w)
     for _ in range(4):  # rows judged inside the columns kept and back, until nothing moves

@@ -14,19 +14,21 @@ import pytest
 
 from curate.dedup import DedupStage
 from curate.dedup.blurfill import fill_box
-from curate.dedup.pads import content_box, grey
+from curate.dedup.pads import content_box, grey, picture_box
 from curate.embed import picture_share
 from support.edited import clip as _clip
 from support.edited import record as _record
 
 
-def blur_fill(frames: np.ndarray, fh: int, fw: int, sigma: float = 12.0, dim: float = 0.7) -> np.ndarray:
-    """``frames`` ``(T, h, w, 3)`` centred in ``fh x fw`` frames over themselves scaled to
-    cover the frame, blurred by ``sigma`` px and multiplied by ``dim``."""
+def blur_fill(frames: np.ndarray, fh: int, fw: int, sigma: float = 12.0, dim: float = 0.7,
+              up: int = 0) -> np.ndarray:
+    """``frames`` ``(T, h, w, 3)`` centred in ``fh x fw`` frames (``up`` pixels above the
+    middle) over themselves scaled to cover the frame, blurred by ``sigma`` px and
+    multiplied by ``dim``."""
     h, w = frames.shape[1:3]
     cover = max(fh / h, fw / w)
     sh, sw = max(fh, round(h * cover)), max(fw, round(w * cover))
-    top, left, y, x = (sh - fh) // 2, (sw - fw) // 2, (fh - h) // 2, (fw - w) // 2
+    top, left, y, x = (sh - fh) // 2, (sw - fw) // 2, (fh - h) // 2 - up, (fw - w) // 2
     out = []
     for f in frames:
         back = cv2.GaussianBlur(cv2.resize(f, (sw, sh))[top:top + fh, left:left + fw], (0, 0), sigma)
@@ -51,6 +53,23 @@ def speaker(n: int = 12, w: int = 256, h: int = 144) -> np.ndarray:
         person = head | shoulders
         frame = np.repeat((wall + rng.normal(0, 1.0, wall.shape))[..., None], 3, axis=2)
         frame[person] = body[k][person]
+        out.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def torso_between_walls(n: int = 12, w: int = 256, h: int = 256) -> np.ndarray:
+    """A tight crop of someone signing before a plain wall: a textured torso filling the
+    height with straight sides (a 3:4 picture's aspect between them), smooth walls either
+    side, and a door frame's sharp edge in the left one."""
+    rng = np.random.default_rng(4)
+    body = _clip(0.0, dur=n / 4.0, w=w, h=h, seed=6)
+    yy, xx = np.mgrid[0:h, 0:w]
+    wall = 120 + 25 * xx / w + 30 * yy / h  # no column is flat (a flat one is a pad anyway)
+    out = []
+    for k in range(n):
+        frame = np.repeat((wall + rng.normal(0, 1.0, wall.shape))[..., None], 3, axis=2)
+        frame[:, 20:26] = 60  # the door frame
+        frame[:, 32:224] = body[k][:, 32:224]  # 192 x 256: 3:4
         out.append(np.clip(frame, 0, 255).astype(np.uint8))
     return np.stack(out)
 
@@ -85,8 +104,8 @@ def test_the_picture_inside_a_pillar_fill_is_found():
     assert x0 == pytest.approx(32, abs=2) and x1 == pytest.approx(224, abs=2), (x0, x1)
 
 
-def test_a_speaker_before_a_smooth_wall_and_a_shallow_focus_keep_their_frame():
-    for frames in (speaker(), shallow_focus()):
+def test_a_speaker_before_a_smooth_wall_a_torso_between_walls_and_a_shallow_focus_keep_their_frame():
+    for frames in (speaker(), shallow_focus(), torso_between_walls()):
         assert fill_box(grey(frames)) is None
         assert content_box(frames) == (0, frames.shape[1], 0, frames.shape[2])
 
@@ -102,3 +121,23 @@ def test_dedup_keeps_the_original_and_drops_its_filled_copy():
     kept, dropped = DedupStage().run(recs)
     assert [r.clip_id for r in kept] == ["orig", "other"]
     assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("filled", "orig"), ("other-filled", "other")]
+
+
+def test_a_fill_off_the_middle_or_around_a_letterboxed_film_is_found():
+    orig = _clip(0.0, w=256, h=144)
+    up = blur_fill(orig, 456, 256, up=20)  # set above the middle, room for captions below
+    (y0, y1, x0, x1), fill = picture_box(up)
+    assert fill and (x0, x1) == (0, 256)
+    assert y0 == pytest.approx(136, abs=2) and y1 == pytest.approx(280, abs=2), (y0, y1)
+    assert picture_share((y0, y1, x0, x1), 456, 256, fill=True) == pytest.approx(144 / 456, abs=0.01)
+    film = np.pad(_clip(0.0, w=256, h=108, seed=5), ((0, 0), (18, 18), (0, 0), (0, 0)))  # 2.37:1 in 16:9 bars
+    y0, y1, x0, x1 = content_box(blur_fill(film, 456, 256))
+    assert y0 == pytest.approx(156 + 18, abs=2) and y1 == pytest.approx(300 - 18, abs=2), (y0, y1)
+
+
+def test_dedup_keeps_the_original_over_a_copy_filled_off_the_middle():
+    orig = _clip(0.0, w=256, h=144)
+    recs = [_record("filled", blur_fill(orig, 456, 256, up=20), path="b.mp4", size=(256, 456)),
+            _record("orig", orig, size=(456, 256))]
+    kept, dropped = DedupStage().run(recs)
+    assert [r.clip_id for r in kept] == ["orig"] and [(r.clip_id, k) for r, k, _ in dropped] == [("filled", "orig")]
