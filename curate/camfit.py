@@ -22,15 +22,16 @@ camera as the default that a moving model must clearly beat:
    it (a large object moving over a still, textured background loses to the background);
    of several such, the one with the most such cells (within ``tie`` of the most, the
    lowest total error: a high-contrast object must not outweigh a faint background). Flat cells (asphalt, sky)
-   cannot tell models apart and so never vote for motion. Nor does a sliding model (a
-   translation: no frame corner more than ``ransac_px`` off) win where the cells that
-   clearly keep still make whole the first and the last row (or column) of the grid: a
-   camera that moves moves every edge of the picture, so the picture still above and
-   below a band sliding across it (or left and right of it) is the scene (a train or a
-   bus passing close), not something moving with the camera. Still lines at one edge
-   only may move with the camera (a dashboard, a broadcast's lower third), and a zoom
-   inside a still frame (a template around a video) is no passing vehicle: a moving
-   model keeps its win there.
+   cannot tell models apart and so never vote for motion. The layout of the cells then
+   overrules the count (:mod:`curate.camrules`): a sliding model (a translation: no
+   frame corner more than ``ransac_px`` off) does not win where the cells that clearly
+   keep still make whole the first and the last row (or column) of the grid (a train or
+   a bus passing close; still lines at one edge only may move with the camera: a
+   dashboard, a broadcast's lower third), nor does any model where the first and the
+   last line of cells along its motion are flat (a textured object crossing a plain
+   wall); and a sliding model that wins in too few of all cells still wins where it wins
+   most of the cells that tell models apart, from the first line to the last along its
+   motion (a pan under a clear sky filling most of the frame).
 4. ``confidence`` = 1 - the share of cells that a *distinct* candidate (one moving some
    frame corner more than ``ransac_px`` away from the chosen model) clearly explains
    better than the chosen one: low when several motions split the frame and none
@@ -48,6 +49,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from curate.camrules import distinct, flat_ends, slides, spans, still_band
 
 
 @dataclass(frozen=True)
@@ -272,18 +275,26 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     clearly = err * params.vote_ratio + params.vote_tolerance  # a cell clearly prefers model j over i
     beats_static = (clearly < err[0]).mean(axis=1)
     static_beats = (clearly[0] < err).mean(axis=1)
+    telling = (clearly[:, None, :] < err[None, :, :]).any(axis=(0, 1))  # cells some model clearly wins
     moving, banded = [], []
     for j in range(1, len(models)):
-        if beats_static[j] >= params.min_exclusive and beats_static[j] > static_beats[j]:
-            band = _slides(models[j], prev.shape, params.ransac_px) and _still_band(
-                clearly[0] < err[j], clearly[j] < err[0], params.cells)
+        if beats_static[j] <= static_beats[j]:
+            continue
+        wins, sliding = clearly[j] < err[0], slides(models[j], prev.shape, params.ransac_px)
+        axis = 1 if abs(models[j][0, 2]) >= abs(models[j][1, 2]) else 0  # columns for a pan, rows for a tilt
+        if beats_static[j] >= params.min_exclusive:
+            band = (sliding and still_band(clearly[0] < err[j], wins, params.cells)
+                    or flat_ends(wins, telling, params.cells, axis))
             (banded if band else moving).append(j)
+        elif (sliding and not static_beats[j] and spans(wins, telling, params.cells, params.min_exclusive, axis)
+              and distinct(models[j], _IDENTITY, prev.shape, params.ransac_px)):
+            moving.append(j)
     k = 0
     if moving:  # most clear wins over the fixed camera; near ties go to the lower total error
         top = max(beats_static[j] for j in moving)
         k = min((j for j in moving if beats_static[j] >= top - params.tie), key=lambda j: err[j].sum())
     matrix = models[k]
-    rivals = [j for j in range(len(models)) if _distinct(models[j], matrix, prev.shape, params.ransac_px)
+    rivals = [j for j in range(len(models)) if distinct(models[j], matrix, prev.shape, params.ransac_px)
               and not (k == 0 and j in banded)]  # a model kept off by a still band moves an object
     against = (clearly[rivals] < err[k]).any(axis=0) if rivals else np.zeros(err.shape[1], bool)
     share = float((err[k] <= err.min(axis=0) * params.vote_ratio + params.vote_tolerance).mean())
@@ -292,37 +303,3 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
                      rotation=float(np.arctan2(b, a)), matrix=matrix, points=points,
                      inlier_share=share, support=float(beats_static[k]),
                      confidence=1.0 - float(against.mean()), static=k == 0)
-
-
-def _still_band(still: np.ndarray, moves: np.ndarray, cells: int) -> bool:
-    """Whether the cells where the fixed camera clearly beats a moving model (``still``,
-    ``(cells * cells,) bool``, row by row) make whole the first and the last row of the
-    grid, or its first and last column (module docstring, step 3): lines with no cell
-    where the model clearly beats the fixed camera (``moves``) and at least half of their
-    cells still (the rest flat: a white ceiling, sky)."""
-    s, m = still.reshape(cells, cells), moves.reshape(cells, cells)
-    for axis in (1, 0):  # rows, then columns
-        lines = (~m.any(axis=axis)) & (s.sum(axis=axis) * 2 >= cells)
-        if lines[0] and lines[-1]:
-            return True
-    return False
-
-
-def _slides(matrix: np.ndarray, shape: tuple[int, int], px: float) -> bool:
-    """Whether a centred model is a translation: its scale and rotation move no frame
-    corner more than ``px`` (pixels)."""
-    return float(np.abs(_frame_corners(*shape)[:, :2] @ (matrix[:, :2] - np.eye(2)).T).max()) <= px
-
-
-def _distinct(m1: np.ndarray, m2: np.ndarray, shape: tuple[int, int], px: float) -> bool:
-    """Whether two centred models move some frame corner more than ``px`` apart."""
-    return float(np.abs(_frame_corners(*shape) @ (m1 - m2).T).max()) > px
-
-
-@functools.lru_cache(maxsize=16)
-def _frame_corners(h: int, w: int) -> np.ndarray:
-    """Centred homogeneous coordinates of a frame's four corners, ``(4, 3) float64``."""
-    out = np.array([[-(w - 1) / 2, -(h - 1) / 2, 1], [(w - 1) / 2, (h - 1) / 2, 1],
-                    [-(w - 1) / 2, (h - 1) / 2, 1], [(w - 1) / 2, -(h - 1) / 2, 1]])
-    out.flags.writeable = False
-    return out
