@@ -1,4 +1,4 @@
-"""The pad search: the picture inside letterbox and pillarbox bars of a clip's frames.
+"""The pad search: the picture inside letterbox and pillarbox bars (or a blurred fill) of a clip's frames.
 
 A row (column) of a clip is *pad* when it is black over the whole clip (the 90th
 percentile of its brightest value over time at or below a level) or flat (its values over
@@ -11,6 +11,8 @@ re-upload hashes like its source.
 Only edge lines are judged until a picture line is found from each side (a line's
 verdict depends on that line's values alone): a clip without bars costs two rows and two
 columns, not every line of every frame. The box is the one judging every line gives.
+The picture may also sit in a blurred copy of itself, which is no flat pad
+(:mod:`curate.dedup.blurfill`): :func:`content_box` looks for that too.
 """
 
 from __future__ import annotations
