@@ -20,7 +20,10 @@ sample's size (228 x 128, 4 fps, 13 frames):
   at 0.08-0.2 window widths per second (as ``bench/camera_accuracy.py`` makes its moves).
 
 A clip is right when every segment of :func:`curate.camera.camera_segments` is ``static``
-(objects), or when the label covering most of it is the pan (sky pans). Splits:
+(objects), or when the label covering most of it is the pan (sky pans). An object over a
+featureless wall gives the pictures of a camera panning across it (a tower in a clear
+sky), so its count measures that ambiguity; no rule of :mod:`curate.camrules` decides
+it. Splits:
 ``tuning`` draws with seeds 0 and 1 (the rules were chosen on it), ``test`` with seeds 2
 and 3. Not a test: nothing is asserted.
 """

@@ -27,11 +27,10 @@ camera as the default that a moving model must clearly beat:
    frame corner more than ``ransac_px`` off) does not win where the cells that clearly
    keep still make whole the first and the last row (or column) of the grid (a train or
    a bus passing close; still lines at one edge only may move with the camera: a
-   dashboard, a broadcast's lower third), nor does any model where the first and the
-   last line of cells along its motion are flat (a textured object crossing a plain
-   wall); and a sliding model that wins in too few of all cells still wins where it wins
-   most of the cells that tell models apart, from the first line to the last along its
-   motion (a pan under a clear sky filling most of the frame).
+   dashboard, a broadcast's lower third); and a sliding model that wins in too few of
+   all cells still wins where it wins most of the cells that tell models apart, from the
+   first line to the last along its motion and along a whole edge across it (a pan under
+   a clear sky filling most of the frame).
 4. ``confidence`` = 1 - the share of cells that a *distinct* candidate (one moving some
    frame corner more than ``ransac_px`` away from the chosen model) clearly explains
    better than the chosen one: low when several motions split the frame and none
@@ -50,7 +49,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from curate.camrules import distinct, flat_ends, slides, spans, still_band
+from curate.camrules import distinct, slides, spans, still_band
 
 
 @dataclass(frozen=True)
@@ -283,8 +282,7 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
         wins, sliding = clearly[j] < err[0], slides(models[j], prev.shape, params.ransac_px)
         axis = 1 if abs(models[j][0, 2]) >= abs(models[j][1, 2]) else 0  # columns for a pan, rows for a tilt
         if beats_static[j] >= params.min_exclusive:
-            band = (sliding and still_band(clearly[0] < err[j], wins, params.cells)
-                    or flat_ends(wins, telling, params.cells, axis))
+            band = sliding and still_band(clearly[0] < err[j], wins, params.cells)
             (banded if band else moving).append(j)
         elif (sliding and not static_beats[j] and spans(wins, telling, params.cells, params.min_exclusive, axis)
               and distinct(models[j], _IDENTITY, prev.shape, params.ransac_px)):
