@@ -8,19 +8,27 @@ fill too; its picture share was 1, so a dedup group could keep the filled copy o
 its source.
 
 A fill is found on luma frames ``(T, H, W) uint8`` in two steps, for the rows (a band
-above and below) and, on the transposed frames, for the columns (left and right):
+above and below) and, on the transposed frames, for the columns (left and right); a clip
+whose outer lines are not smooth next to its middle is turned down first:
 
 1. Edges: for every line, the median over time of the mean absolute difference from the
    next line. The picture's edge is a line difference that stays high in every frame;
-   of the pairs of such edges whose bands (each 8 to 40 % of the side) are alike in size
-   (within 10 % of the side: a picture centred, or set a little above the middle), the pair with
-   the highest weaker edge is taken.
-2. Blur: the bands' detail (the mean absolute difference between neighbouring pixels
-   along and across the lines, medians over time) is at most :data:`MAX_BLUR` of the
-   picture's, and each edge is at least :data:`MIN_EDGE` times the picture's own line
-   differences and :data:`MIN_EDGE_LEVELS` grey levels. A shot whose top and bottom are
-   out of focus fades into its sharp middle with no straight edge at one line, so it
-   keeps its frame.
+   the pairs of such edges whose bands (each 8 to 40 % of the side) are alike in size
+   (within 10 % of the side: a picture centred, or set a little above the middle) are
+   judged strongest (weaker edge) first, at most :data:`TRIES` of them.
+2. A pair is a fill when all of these hold:
+
+   - the picture between the edges has one of the usual :data:`ASPECTS`;
+   - the bands' detail (the mean absolute difference between neighbouring pixels along
+     and across the lines, medians over time) is at most :data:`MAX_BLUR` of the
+     picture's, and the weaker edge at least :data:`MIN_EDGE` times the picture's median
+     line difference and :data:`MIN_EDGE_LEVELS` grey levels (a shot whose top and
+     bottom are out of focus fades into its sharp middle with no edge at one line);
+   - one edge steps along at least :data:`MIN_STRAIGHT` of its length (the side of a
+     picture is a whole straight line, the side of a person before a plain wall a part
+     of one);
+   - neither band holds a sharp edge (:data:`MAX_SHARP`: a blur leaves none; a wall or a
+     whiteboard beside a person has corners, frames and the person's arms).
 
 The line next to each edge is left out of the picture: a frame scaled to the sample's
 size mixes the fill and the picture on it.
@@ -39,10 +47,10 @@ SYMMETRY = 0.1  # share of the side by which the two bands may differ (at least 
 # may set the picture above the middle, leaving room for captions below
 MAX_BLUR = 0.4  # the bands' detail, at most this share of the picture's
 MIN_EDGE = 1.0  # an edge, at least the picture's median line difference
+MIN_EDGE_LEVELS = 4.0  # ...and at least this many grey levels
 MAX_SHARP = 0.5  # the bands' sharpest edges (99th percentile gradient), at most this share of the picture's
 STEP_LEVELS, MIN_STRAIGHT = 3, 0.85  # an edge steps by this many grey levels along this share of it
 TRIES = 12  # pairs of edges judged, strongest first
-MIN_EDGE_LEVELS = 4.0  # ...and at least this many grey levels
 
 
 def _profiles(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,9 +112,9 @@ def fill_rows(luma: np.ndarray, transposed: bool = False) -> tuple[int, int] | N
 
 def _is_fill(across: np.ndarray, along: np.ndarray, y0: int, y1: int, edge: float, w: int,
              transposed: bool) -> bool:
-    """Step 2 of the module docstring for bands ``[0, y0)`` and ``[y1, H)`` of the profiles
-    of :func:`_profiles` of frames ``w`` pixels wide, whose weaker edge is ``edge`` grey
-    levels; the picture between them must have one of :data:`ASPECTS`."""
+    """The aspect, detail and edge tests of step 2 of the module docstring for bands
+    ``[0, y0)`` and ``[y1, H)`` of the profiles of :func:`_profiles` of frames ``w`` pixels
+    wide, whose weaker edge is ``edge`` grey levels."""
     h = len(along)
     inner = slice(y0 + 1, y1 - 2)  # picture rows away from both edges (differences: y -> y + 1)
     aspect = w / (y1 - y0 - 2) if not transposed else (y1 - y0 - 2) / w
