@@ -53,8 +53,8 @@ def spans(wins: np.ndarray, telling: np.ndarray, cells: int, min_exclusive: floa
     for a pan): the textured ground slides in at one side of the picture and out at the
     other under a sky filling most of the frame. A band in the middle of the frame (a
     ticker or credits over a flat card, a train between sky and plain water) reaches no
-    such edge. One at the edge is left ambiguous: a ticker along the bottom of a flat
-    graphic gives the pictures of a pan under a sky."""
+    such edge. One along an edge is taken for the camera: a ticker along the bottom of a
+    flat graphic gives the pictures of a pan under a sky."""
     n = int(telling.sum())
     if n < min_exclusive * cells * cells / 2 or wins.sum() < min_exclusive * n:
         return False
