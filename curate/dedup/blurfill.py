@@ -30,8 +30,10 @@ whose outer lines are not smooth next to its middle is turned down first:
    - neither band holds a sharp edge (:data:`MAX_SHARP`: a blur leaves none; a wall or a
      whiteboard beside a person has corners, frames and the person's arms).
 
-The line next to each edge is left out of the picture: a frame scaled to the sample's
-size mixes the fill and the picture on it.
+The picture runs from the line after the top (left) edge to the line before the bottom
+(right) one. Leaving out the line next to each edge, which a frame scaled to the sample's
+size may mix with the fill, had cost more: on dark footage with point lights (a night
+street), a picture 2-3 lines short of its source's matched it at 0.18 instead of 0.012.
 """
 
 from __future__ import annotations
@@ -94,9 +96,11 @@ def fill_rows(luma: np.ndarray, transposed: bool = False) -> tuple[int, int] | N
     y0s = np.arange(lo, hi + 1)  # top band rows [0, y0): its edge lies between y0 - 1 and y0
     y1s = (h - y0s)[:, None] + np.arange(-tol, tol + 1)  # bottom band rows [y1, h)
     ok = (y1s >= h - hi) & (y1s <= h - lo)
-    edges = np.minimum(across[y0s - 1][:, None], np.where(ok, across[np.clip(y1s, 1, h - 1) - 1], -1.0))
+    top, bottom = across[y0s - 1][:, None], np.where(ok, across[np.clip(y1s, 1, h - 1) - 1], -1.0)
+    edges = np.minimum(top, bottom)
+    rank = edges + 1e-3 * (top + bottom)  # of pairs with the same weaker edge, the stronger other one
     tried: list[tuple[int, int]] = []
-    for flat in np.argsort(edges, axis=None)[::-1]:  # strongest pairs of edges first
+    for flat in np.argsort(rank, axis=None)[::-1]:  # strongest pairs of edges first
         i, j = np.unravel_index(int(flat), edges.shape)
         y0, y1 = int(y0s[i]), int(y1s[i, j])
         if edges[i, j] < MIN_EDGE_LEVELS or len(tried) == TRIES:
@@ -106,7 +110,7 @@ def fill_rows(luma: np.ndarray, transposed: bool = False) -> tuple[int, int] | N
         tried.append((y0, y1))
         if (_is_fill(across, along, y0, y1, float(edges[i, j]), w, transposed) and _straight(luma, y0, y1)
                 and _no_sharp_edge(luma, y0, y1)):
-            return y0 + 1, y1 - 1
+            return y0, y1
     return None
 
 

@@ -131,6 +131,8 @@ def picture_box(frames: np.ndarray, level: float = BLACK_LEVEL,
         return box, False
     y0, y1, x0, x1 = fill[0] + oy, fill[1] + oy, fill[2] + ox, fill[3] + ox
     inner = bars_box(frames[:, y0:y1, x0:x1], level, flat)
+    if paired(inner, y1 - y0, x1 - x0) == (y1 - y0, x1 - x0):  # no bars alike on two sides: a dark
+        return (y0, y1, x0, x1), True  # sky or ground of the smaller picture is no pad (night footage)
     return (y0 + inner[0], y0 + inner[1], x0 + inner[2], x0 + inner[3]), True
 
 
