@@ -15,7 +15,8 @@ whose outer lines are not smooth next to its middle is turned down first:
    next line. The picture's edge is a line difference that stays high in every frame;
    the pairs of such edges whose bands (each 8 to 40 % of the side) are alike in size
    (within 10 % of the side: a picture centred, or set a little above the middle) are
-   judged strongest (weaker edge) first, at most :data:`TRIES` of them.
+   judged strongest (weaker edge; of equals, the stronger other edge) first, at most
+   :data:`TRIES` of them.
 2. A pair is a fill when all of these hold:
 
    - the picture between the edges has one of the usual :data:`ASPECTS`;

@@ -111,7 +111,8 @@ def content_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FL
     (whose sky rows hold the bars too). A blank or flat clip keeps its whole frame. A
     blurred fill (:mod:`curate.dedup.blurfill`) is looked for inside the bars where there
     are bars alike on two sides, else in the whole frame (a dim fill is cut as black on
-    one side only), and then bars inside the picture it holds (:func:`picture_box`).
+    one side only), and then bars alike on two sides inside the picture it holds
+    (:func:`picture_box`).
     """
     return picture_box(frames, level, flat)[0]
 
