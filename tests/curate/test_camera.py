@@ -16,6 +16,7 @@ from curate.flow import dense_flow
 from curate.score import motion_track
 from curate.tasks import ClipTask
 from schemas import ClipRecord, ClipVideo, MotionStep, Scores, SourceInfo, Span
+from support.movers import with_band, with_object
 from support.synth import render
 
 FPS = 4.0
@@ -31,17 +32,6 @@ def _scene(seed, n, pan=(0.0, 0.0), zoom=0.0, exposure=0.0):
     return np.stack(frames)
 
 
-def _with_object(frames, x0, y0, w, h, vx, vy, seed=99):
-    """Paste an opaque textured ``w`` x ``h`` object at ``(x0 + vx i, y0 + vy i)`` (pixels) in frame i."""
-    tex = cv2.cvtColor(render(seed, 0, w, h), cv2.COLOR_RGB2GRAY)
-    tex = cv2.normalize(tex, None, 20, 235, cv2.NORM_MINMAX)
-    out = frames.copy()
-    for i, f in enumerate(out):
-        x, y = int(round(x0 + vx * i)), int(round(y0 + vy * i))
-        f[y:y + h, x:x + w] = tex
-    return out
-
-
 def _track(frames, fit="ransac"):
     return motion_track(frames, [i / FPS for i in range(len(frames))], "dis", fit)[0]
 
@@ -52,7 +42,7 @@ def _cameras(track):
 
 def test_static_camera_with_large_object_moving_right():
     # Object: 40% of the width, 60% of the height, 8 px per frame (0.14 frame widths/s) to the right.
-    frames = _with_object(_scene(31, 9), 10, 25, 90, 78, 8, 0)
+    frames = with_object(_scene(31, 9), 10, 25, 90, 78, 8, 0)
     track = _track(frames)
     assert all(s.pan_x == 0 and s.pan_y == 0 and s.zoom == 0 for s in track)
     segs = camera_segments(track, 2.25)
@@ -71,7 +61,7 @@ def test_static_camera_with_large_object_moving_right():
 def test_pan_with_object_in_front(pan, label):
     # The object moves against the pan so it is clearly another motion.
     vx = -6 if pan[0] > 0 else 6
-    frames = _with_object(_scene(32, 9, pan=pan), 70, 30, 60, 50, vx if pan[0] else 0, 0 if pan[0] else 5)
+    frames = with_object(_scene(32, 9, pan=pan), 70, 30, 60, 50, vx if pan[0] else 0, 0 if pan[0] else 5)
     track = _track(frames)
     assert _cameras(track) == [label]
     # camera moves pan * W px/s over the scene: content moves the other way, frame widths/s
@@ -83,7 +73,7 @@ def test_pan_with_object_in_front(pan, label):
 
 @pytest.mark.parametrize("zoom,label", [(0.25, "zoom_in"), (-0.25, "zoom_out")])
 def test_zoom_with_object_in_front(zoom, label):
-    frames = _with_object(_scene(33, 9, zoom=zoom), 20, 20, 50, 40, 5, 0)
+    frames = with_object(_scene(33, 9, zoom=zoom), 20, 20, 50, 40, 5, 0)
     track = _track(frames)
     assert _cameras(track) == [label]
     # scale changes by exp(zoom / FPS) per interval: (scale - 1) * FPS per second
@@ -92,7 +82,7 @@ def test_zoom_with_object_in_front(zoom, label):
 
 def test_exposure_change_is_not_camera_motion():
     # A fixed camera whose exposure drops 6 grey levels per frame while an object enters.
-    frames = _with_object(_scene(34, 9, exposure=-6.0), 0, 40, 70, 60, 6, 0)
+    frames = with_object(_scene(34, 9, exposure=-6.0), 0, 40, 70, 60, 6, 0)
     assert _cameras(_track(frames)) == ["static"]
 
 
@@ -145,7 +135,7 @@ def _task(track):
 
 
 def test_signal_caption_has_timed_events_and_subject_words():
-    static = _with_object(_scene(37, 9), 10, 25, 90, 78, 8, 0)
+    static = with_object(_scene(37, 9), 10, 25, 90, 78, 8, 0)
     cap = CaptionStage()(_task(_track(static))).record.caption
     assert cap.source == "signals"
     segs = camera_segments(_track(static), 2.25)
@@ -186,32 +176,20 @@ def test_shake_over_a_pan_keeps_the_pan_and_a_steady_pan_keeps_its_segments():
     assert [s.camera for s in segs] == ["pan_left", "static"] and segs[0].end_s == 1.5
 
 
-def _band(frames, y0, h, vx, seed=98):
-    """Paste a textured band across the whole width, rows ``y0:y0 + h``, its texture moving
-    ``vx`` px per frame (a train or bus passing close to the camera)."""
-    tex = cv2.cvtColor(render(seed, 0, 4 * W, h), cv2.COLOR_RGB2GRAY)
-    tex = cv2.normalize(tex, None, 20, 235, cv2.NORM_MINMAX)
-    out = frames.copy()
-    for i, f in enumerate(out):
-        x = int(round(vx * i))
-        f[y0:y0 + h] = tex[:, x:x + W]
-    return out
-
-
 @pytest.mark.parametrize("y0,h", [(30, 68), (24, 80)])
 def test_a_train_passing_a_fixed_camera_is_no_pan(y0, h):
     """A band across the whole width, 6 of the 8 rows of cells inside the border, moves left
     by 8 px a frame: the moving model clearly wins more cells than the fixed camera, but
     the first and the last row of cells keep still from edge to edge, which a moving camera
-    would move (:func:`curate.camfit._still_band`). The same band over a panning scene is
+    would move (:func:`curate.camrules.still_band`). The same band over a panning scene is
     a pan."""
-    frames = _band(_scene(36, 9), y0, h, 8)
+    frames = with_band(_scene(36, 9), y0, h, 8)
     track = _track(frames)
     assert all(s.pan_x == 0 and s.pan_y == 0 and s.zoom == 0 for s in track)
     assert all(s.confidence >= 0.5 for s in track)
     segs = camera_segments(track, 2.25)
     assert {s.camera for s in segs} == {"static"} and {s.subject for s in segs} == {"left"}
-    assert _cameras(_track(_band(_scene(36, 9, pan=(0.12, 0.0)), y0, h, 8))) == ["pan_right"]
+    assert _cameras(_track(with_band(_scene(36, 9, pan=(0.12, 0.0)), y0, h, 8))) == ["pan_right"]
 
 
 def test_a_pan_keeps_its_label_with_a_still_subject_or_a_still_bar_at_one_edge():
@@ -219,7 +197,7 @@ def test_a_pan_keeps_its_label_with_a_still_subject_or_a_still_bar_at_one_edge()
     and tilts under a still bar across the bottom 40 % (a broadcast lower third, a car's
     dashboard: three rows of cells, at one edge only) are camera moves."""
     pan = _scene(37, 9, pan=(0.12, 0.0))
-    assert _cameras(_track(_with_object(pan, 80, 35, 64, 56, 0, 0))) == ["pan_right"]
+    assert _cameras(_track(with_object(pan, 80, 35, 64, 56, 0, 0))) == ["pan_right"]
     for move, label in (((0.12, 0.0), "pan_right"), ((0.0, 0.1), "tilt_down")):
         bar = _scene(37, 9, pan=move)
         bar[:, H - 52:] = _scene(38, 1)[0][H - 52:]

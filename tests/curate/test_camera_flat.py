@@ -12,6 +12,7 @@ import numpy as np
 
 from curate.camera import camera_segments
 from curate.score import motion_track
+from support.movers import with_band, with_object
 from support.synth import render
 
 FPS = 4.0
@@ -23,16 +24,6 @@ def _wall(n: int, level: float = 140.0, seed: int = 0) -> np.ndarray:
     (sigma 1.2 levels, new in every frame)."""
     rng = np.random.default_rng(seed)
     return np.clip(level + rng.normal(0, 1.2, (n, H, W)), 0, 255).astype(np.uint8)
-
-
-def _object(frames: np.ndarray, x0: int, y0: int, w: int, h: int, vx: float) -> np.ndarray:
-    """An opaque textured ``w`` x ``h`` object at ``(x0 + vx * i, y0)`` in frame ``i``."""
-    tex = cv2.normalize(cv2.cvtColor(render(99, 0, w, h), cv2.COLOR_RGB2GRAY), None, 20, 235, cv2.NORM_MINMAX)
-    out = frames.copy()
-    for i, f in enumerate(out):
-        x = int(round(x0 + vx * i))
-        f[y0:y0 + h, x:x + w] = tex
-    return out
 
 
 def _panned_under_sky(n: int, pan: float, sky: float = 0.7) -> np.ndarray:
@@ -51,27 +42,16 @@ def _labels(frames: np.ndarray) -> list[str]:
     return [s.camera for s in camera_segments(track, len(track) / FPS + 1 / FPS)]
 
 
-def _band(n: int, y0: int, h: int, vx: float, level: float = 30.0) -> np.ndarray:
-    """A fixed camera on a flat card (one level with sensor noise) with a textured band of
-    rows ``y0:y0 + h`` across the whole width, its texture moving ``vx`` px a frame."""
-    tex = cv2.normalize(cv2.cvtColor(render(98, 0, 4 * W, h), cv2.COLOR_RGB2GRAY), None, 20, 235, cv2.NORM_MINMAX)
-    out = _wall(n, level)
-    for i, f in enumerate(out):
-        x = int(round(vx * i))
-        f[y0:y0 + h] = tex[:, x:x + W]
-    return out
-
-
 def test_a_band_crawling_across_the_middle_of_a_flat_card_is_no_pan():
     """A ticker across the whole width, two rows of cells in the middle of a flat card: the
     moving model wins most of the cells that tell models apart, from the first column to
     the last, but the band reaches neither the top nor the bottom edge, as the ground
     under a panned sky does."""
-    assert set(_labels(_band(9, 54, 20, 8))) == {"static"}
+    assert set(_labels(with_band(_wall(9), 54, 20, 8))) == {"static"}
 
 
 def test_a_small_object_on_a_plain_wall_and_a_textured_pan_keep_their_labels():
-    assert set(_labels(_object(_wall(9, level=90), 60, 40, 40, 40, 6))) == {"static"}
+    assert set(_labels(with_object(_wall(9, level=90), 60, 40, 40, 40, 6, 0))) == {"static"}
     assert set(_labels(_panned_under_sky(9, 0.12, sky=0.0))) == {"pan_right"}
 
 
