@@ -136,10 +136,9 @@ def _straight(luma: np.ndarray, y0: int, y1: int) -> bool:
     least :data:`STEP_LEVELS` along :data:`MIN_STRAIGHT` of its length: the side of a
     picture is a whole straight line, the side of a subject in front of a plain wall (a
     signer, a speaker) is a part of one."""
-    x = luma.astype(np.int16)
     best = 0.0
     for band, picture in ((y0 - 2, y0 + 1), (y1 + 1, y1 - 2)):
-        step = np.median(np.abs(x[:, band] - x[:, picture]), axis=0)
+        step = np.median(np.abs(luma[:, band].astype(np.int16) - luma[:, picture]), axis=0)
         best = max(best, float((step >= STEP_LEVELS).mean()))
     return best >= MIN_STRAIGHT
 
