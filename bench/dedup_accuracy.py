@@ -47,13 +47,14 @@ from curate.phash import clip_phash  # noqa: E402
 from curate.tasks import ClipTask  # noqa: E402
 
 
-def load_split(footage: str, split: str, cache: str | None) -> list[dict]:
-    """The clips of ``split`` (:func:`dedup_pairs.build`), from ``cache`` when it holds them."""
+def load_split(footage: str, split: str, cache: str | None, builder=build) -> list[dict]:
+    """The clips of ``split`` (``builder(footage, split)``, :func:`dedup_pairs.build` by
+    default), from ``cache`` when it holds them."""
     path = os.path.join(cache, f"{split}.pkl") if cache else None
     if path and os.path.exists(path):
         with open(path, "rb") as f:
             return pickle.load(f)
-    clips = build(footage, split)
+    clips = builder(footage, split)
     if path:
         os.makedirs(cache, exist_ok=True)
         with open(path, "wb") as f:
@@ -131,14 +132,16 @@ def run_split(clips: list[dict], split: str) -> None:
           f"{1000 * verify_s / max(stats['candidates'], 1):.1f} ms per candidate")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(builder=build, doc: str = __doc__) -> None:
+    """Score the splits of ``builder``'s labelled set (command line: ``--footage``,
+    ``--cache``, ``--splits``)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--footage", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "footage"))
     ap.add_argument("--cache", default=None, help="folder to keep the built clip set in (rebuilt when absent)")
     ap.add_argument("--splits", nargs="+", default=["tuning", "test"])
     args = ap.parse_args()
     for split in args.splits:
-        run_split(load_split(os.path.abspath(args.footage), split, args.cache), split)
+        run_split(load_split(os.path.abspath(args.footage), split, args.cache, builder), split)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,7 @@ rules and the default, recall per edit, false pairs per hard-negative group. Usa
 
 from __future__ import annotations
 
-import argparse
 import os
-import pickle
 import sys
 import tempfile
 
@@ -42,7 +40,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dedup_accuracy import run_split  # noqa: E402
+import dedup_accuracy  # noqa: E402
 from dedup_pairs import Window, _level, encode, load, samples  # noqa: E402
 
 EDITS = ("shift", "shift_crop_relit", "refps", "trim", "speed")
@@ -128,25 +126,5 @@ def build(footage: str, split: str) -> list[dict]:
     return clips
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--footage", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "footage"))
-    ap.add_argument("--cache", default=None, help="folder to keep the built clip set in (rebuilt when absent)")
-    ap.add_argument("--splits", nargs="+", default=["tuning", "test"])
-    args = ap.parse_args()
-    for split in args.splits:
-        path = os.path.join(args.cache, f"{split}.pkl") if args.cache else None
-        if path and os.path.exists(path):
-            with open(path, "rb") as f:
-                clips = pickle.load(f)
-        else:
-            clips = build(os.path.abspath(args.footage), split)
-            if path:
-                os.makedirs(args.cache, exist_ok=True)
-                with open(path, "wb") as f:
-                    pickle.dump(clips, f)
-        run_split(clips, split)
-
-
 if __name__ == "__main__":
-    main()
+    dedup_accuracy.main(build, __doc__)
