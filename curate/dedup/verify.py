@@ -22,9 +22,9 @@ Two signatures (:mod:`curate.dedup.signature`) are compared in three steps:
 
 The distance is ``(1 - appearance) + motion_weight * (1 - motion)`` (motion: the best
 aligned correlation of what moves, or, when larger, that correlation with each clip's
-mean frame taken over the stretch the best appearance map at speed 1 pairs,
-:func:`curate.dedup.align.overlap_motion`), the motion term counted when either clip
-moves (mean absolute difference from their mean frame over ``motion_level`` luma levels); 0 for identical clips. ``motion_weight`` 0.15 and the
+mean frame taken over the stretch the best appearance map pairs,
+:func:`curate.dedup.align.overlap_motion`), the motion term counted when either clip moves (mean absolute difference from their mean frame over
+``motion_level`` luma levels); 0 for identical clips. ``motion_weight`` 0.15 and the
 stage's ``edit_distance`` 0.06 were tuned on the ``tuning`` split of
 ``bench/dedup_pairs.py`` (real footage with planted edits; its hardest negative is two
 signs of one signer in one room, ``yes``/``no``, where only the hand differs: the static
