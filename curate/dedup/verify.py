@@ -18,12 +18,10 @@ Two signatures (:mod:`curate.dedup.signature`) are compared in three steps:
    of one clip meets the frame of the other nearest ``speed * t_i + offset``, for speeds 0.8 .. 1.25 and every offset leaving
    at least 60 % of the shorter clip overlapping, and 60 % of its activity (the frames
    where something moves in front of a still background, :func:`activity`); the best mean
-   wins (time shifts, trims and speed changes), both ways round (:mod:`curate.dedup.align`).
+   wins (time shifts, trims and speed changes), both ways round.
 
-The distance is ``(1 - appearance) + motion_weight * (1 - motion)`` (motion: the best
-aligned correlation of what moves, or, when larger, that correlation with each clip's
-mean frame taken over the stretch the best appearance map pairs,
-:func:`curate.dedup.align.overlap_motion`), the motion term counted when either clip moves (mean absolute difference from their mean frame over
+The distance is ``(1 - appearance) + motion_weight * (1 - motion)``, the motion term
+counted when either clip moves (mean absolute difference from their mean frame over
 ``motion_level`` luma levels); 0 for identical clips. ``motion_weight`` 0.15 and the
 stage's ``edit_distance`` 0.06 were tuned on the ``tuning`` split of
 ``bench/dedup_pairs.py`` (real footage with planted edits; its hardest negative is two
@@ -48,7 +46,6 @@ import cv2
 import numpy as np
 
 from curate.dedup import overlay
-from curate.dedup.align import activity, best_alignment, best_map, overlap_motion, upsample
 from curate.dedup.ncc import MeanShapes, best_matches
 from curate.dedup.overlay import overlay_rows
 from curate.dedup.signature import Signature
@@ -60,9 +57,12 @@ ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # degrees, a turned re-upload or a t
 CROP_SCALES = (1.0,) + tuple(s for s in SCALES if s >= 1.1)
 NEAR = 2  # scales on either side of the unturned best at which ANGLES are tried
 REFINE = 1.5  # degrees either side of the best angle tried last
+SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.25)
+MIN_OVERLAP = 0.6
 # a placement replaces the best so far only when its correlation is higher by more than
 # this (single-precision rounding; at scale 1, unturned, both ways round are one comparison)
 TIE = 1e-5
+ACTIVE_LEVEL = 3.0  # luma levels from the clip's median thumbnail: a frame where something moves
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -217,9 +217,68 @@ def motion(xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, float, float]:
     return _unit(ra) @ _unit(rb).T, float(np.abs(ra).mean()), float(np.abs(rb).mean())
 
 
+def activity(thumbs: np.ndarray) -> np.ndarray:
+    """``(N,) float64`` how much each of ``(N, S, S)`` thumbnails differs from its clip's
+    median thumbnail (mean absolute luma difference; 0 under :data:`ACTIVE_LEVEL`): where
+    something crosses a fixed camera's view, not its empty stretches."""
+    t = thumbs.astype(np.float32)
+    act = np.abs(t - np.median(t, axis=0)).mean(axis=(1, 2)).astype(np.float64)
+    return np.where(act > ACTIVE_LEVEL, act, 0.0)
+
+
+def best_alignment(sim: np.ndarray, step_a: float, step_b: float,
+                   active: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+    """Largest mean of ``sim[i, j(i)]`` over time maps ``t_b = speed * t_a + offset`` (see
+    module docstring); ``sim`` is ``(Na, Nb)``, steps in seconds. -1 when nothing overlaps.
+
+    ``active``: each clip's :func:`activity` (``(Na,)``, ``(Nb,)``); a map must then also
+    cover at least ``MIN_OVERLAP`` of the shorter clip's activity, so two windows of one
+    fixed camera whose empty-room stretches align, each with its own passer-by outside
+    them, are not an edited copy (a trimmed or shifted copy covers the moving part it kept)."""
+    n, m = sim.shape
+    ta = np.arange(n) * step_a
+    offsets = np.arange(-n * step_a, m * step_b, step_b / 2)
+    rows = np.arange(n)
+    if active is not None:
+        cum_a, cum_b = (np.concatenate([[0.0], np.cumsum(x)]) for x in active)
+        a_shorter = n * step_a <= m * step_b
+        moving = (cum_a if a_shorter else cum_b)[-1]
+    best = -1.0
+    for speed in SPEEDS:
+        need = max(2, MIN_OVERLAP * min(n, m / speed)) if min(n, m) > 1 else 1
+        j = np.rint((speed * ta[None, :] + offsets[:, None]) / step_b).astype(int)  # (O, Na)
+        ok = (j >= 0) & (j < m)
+        count = ok.sum(axis=1)
+        total = np.where(ok, sim[rows[None, :], np.clip(j, 0, m - 1)], 0.0).sum(axis=1)
+        good = count >= need
+        if active is not None and moving > 0:
+            lo, hi = ok.argmax(axis=1), n - 1 - ok[:, ::-1].argmax(axis=1)  # the rows a map covers
+            if a_shorter:
+                covered = cum_a[hi + 1] - cum_a[lo]
+            else:
+                o = np.arange(len(j))
+                jlo, jhi = np.clip(j[o, lo], 0, m - 1), np.clip(j[o, hi], 0, m - 1)
+                covered = cum_b[jhi + 1] - cum_b[jlo]
+            good &= covered >= MIN_OVERLAP * moving
+        if good.any():
+            best = max(best, float((total[good] / count[good]).max()))
+    return best
+
+
 def mirrored(sig: Signature) -> Signature:
     """``sig`` of the clip flipped left-right (each ``(N, S, S)`` thumbnail mirrored)."""
     return Signature(np.ascontiguousarray(sig.thumbs[:, :, ::-1]), sig.step_s)
+
+
+def upsample(sig: Signature) -> Signature:
+    """``sig`` with a blended thumbnail between every two neighbours (twice the rate), so that
+    alignment can meet a copy shifted by half a frame interval."""
+    t = sig.thumbs.astype(np.float32)
+    if len(t) < 2:
+        return Signature(t, sig.step_s)
+    out = np.empty((2 * len(t) - 1,) + t.shape[1:], np.float32)
+    out[0::2], out[1::2] = t, 0.5 * (t[:-1] + t[1:])
+    return Signature(out, sig.step_s / 2)
 
 
 def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_level: float = 0.5,
@@ -255,11 +314,6 @@ def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_lev
         return d
     mot, move_a, move_b = motion(xa, xb)
     if max(move_a, move_b) > motion_level:
-        moved = max(best_alignment(mot, a.step_s, b.step_s, act), best_alignment(mot.T, b.step_s, a.step_s, act[::-1]))
-        (ab, map_ab), (ba, map_ba) = (best_map(app, a.step_s, b.step_s, act, speeds=(1.0,)),
-                                      best_map(app.T, b.step_s, a.step_s, act[::-1], speeds=(1.0,)))
-        pairs = map_ab if ab >= ba else (map_ba[::-1] if map_ba is not None else None)
-        if pairs is not None:  # what moves, each clip's mean taken over the stretch the map pairs
-            moved = max(moved, overlap_motion(xa, xb, pairs))
-        d += motion_weight * (1.0 - moved)
+        d += motion_weight * (1.0 - max(best_alignment(mot, a.step_s, b.step_s, act),
+                                        best_alignment(mot.T, b.step_s, a.step_s, act[::-1])))
     return d
