@@ -46,7 +46,7 @@ class EmbedStage(Stage):
     hash_frames: int = Field(4, ge=1, le=16)
     signature: bool = True
     signature_size: int = Field(48, ge=8, le=64)
-    signature_frames: int = Field(24, ge=1, le=64)
+    signature_frames: int = Field(12, ge=1, le=64)
 
     def process(self, task: ClipTask) -> ClipTask:
         (y0, y1, x0, x1), fill = picture_box(task.frames)

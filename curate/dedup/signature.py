@@ -6,25 +6,16 @@ bars of any flat colour) cut off (:func:`curate.dedup.pads.content_box`), each f
 at most ``max_frames`` frames evenly thinned in time. :mod:`curate.dedup.verify` compares
 two signatures with a search over crop scale, position and time offset.
 
-Why at most 24 frames (12 before): thinned frames hold only some instants of the clip,
-and a copy that starts a fraction of their spacing later (trimmed, re-cut, re-timed to
-another frame rate) holds others, where anything fast has moved. At 12, an 8 s clip kept
-one frame in 3 (0.72 s apart) and a copy of a street camera 0.3 s later was 0.16-0.28
-from its source; at 24, clips up to 6 s keep every motion sample frame, so a copy
-trimmed by whole motion steps meets its source's frames exactly, and longer ones keep
-one in 2 or 3. On ``bench/dedup_long.py`` (3.5-8 s windows of the footage: shifted,
-re-timed, trimmed, sped-up copies) recall rose from 0.558 to 0.642 (tuning split) and
-0.674 to 0.748 (test), precision 1.000; ``bench/dedup_accuracy.py`` (2-2.5 s windows,
-already at every frame) is unchanged, and so are the footage run's verdicts. Means of
-neighbouring frames instead of every stride-th one (a box filter over time, from all
-clip frames or from the motion sample's) found more (0.83-0.86 on the same set) but
-blurred what tells windows of one fixed camera apart: 10 s windows of the indoor
-camera with other people passing, and the ASL ``yes`` and ``no``, paired on the footage
-run (0.051-0.057). 32 or 40 frames found little more on the long set (0.633-0.692 tuning)
-and brought two windows of the indoor camera to 0.062, a hair over the limit (0.077 at
-24), with records up to a third longer again. A copy
-that starts an odd number of motion steps later than a clip over 6 s, where things move
-fast, is still missed: its frames fall between the kept ones.
+Thinned frames hold only some instants of a clip, and a copy that starts a fraction of
+their spacing later (trimmed, re-cut, re-timed) holds others, where anything fast has
+moved: at 12 frames an 8 s street-camera clip keeps one motion frame in 3 (0.72 s apart),
+and its copy 0.3 s later is 0.16-0.28 from it (``bench/dedup_long.py``: recall 0.558
+tuning, 0.674 test). Tried and not kept: 24 frames (every motion frame of clips up to
+about 5-6 s) raised that to 0.642 and 0.748 with no false pair on the bench, but a break
+test's sliding 3-10 s windows of the indoor camera (people walking one path) gave 137
+false pairs among 15,973 with someone in view against 77 at 12, for 228 of 260 shifted
+copies found against 217; means of neighbouring frames (a box filter over time) found
+more (0.82-0.86) but paired the footage run's 10 s indoor windows and ASL ``yes``/``no``.
 
 Why 48 and not 32: two signs of one signer in one room (ASL ``yes`` and ``no``: same
 framing, the hand raised to a different height and shaped differently) differ in a hand
@@ -35,8 +26,8 @@ against at most 0.052 for the edited copies of the labelled set that are found.
 
 In records it is a string ``"v1:<step ms>:<size>:<base64 float16 gist>,<aspect>:<base64 of
 zlib(uint8 thumbnails)>"`` (aspect: the picture's width / height, for reframed copies,
-:mod:`curate.dedup.reframe`) (:func:`encode`, :func:`decode`): 13-53 K characters, 26 K
-typical, on the footage run's clips (up to 10 s; 13-29 K, 20 K typical, at 12 frames). The gist (:func:`gist`) comes first so that
+:mod:`curate.dedup.reframe`) (:func:`encode`, :func:`decode`): about 14 KB (8-22 KB)
+for 12 frames of 48x48 of real footage. The gist (:func:`gist`) comes first so that
 candidate search reads it without decompressing the thumbnails (:func:`read_gist`).
 Older vidcurate releases wrote ``"v1:<step ms>:<size>:<thumbnails>"``, without the gist
 (and 32x32 thumbnails before 48): those are read too, their gist computed from the
@@ -65,7 +56,7 @@ class Signature:
     aspect: float | None = None
 
 
-def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int = 24) -> Signature:
+def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int = 12) -> Signature:
     """The signature of a clip from its motion sample: ``(T, H, W) uint8`` luma at ``times``
     (seconds, evenly spaced). Raises ValueError when there is no frame."""
     if len(luma) == 0:
