@@ -16,7 +16,10 @@ thumbnail pixels where it was or now is change by far more (:func:`moves_somethi
 Nor is a light switched on or off in a fixed camera's view (or an exposure step): every
 pixel changes, but the picture before, mapped through a gain and offset per channel
 (clipped as the camera clips), is the picture after, but for what moved in the meantime
-(:func:`relit`).
+(:func:`relit`). Nor is a security camera switching to infrared at dusk (or back to colour
+at dawn): the colour goes at once, and the luma is the luma before under the infrared
+light's gain and offset, so a switch between a colour and a greyscale picture is judged
+on the luma of both.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ RELIT_LEVEL = 10.0  # ...and 95 % of the pixels within this many levels,
 RELIT_MOTION = 2.0  # or no more than this many times the change of the frames around it
 RELIT_FLOOR = 1.5  # (taken as at least this many levels: a still scene's noise)
 RELIT_SEEN = 0.25  # judged on the pixels the predicting picture does not clip, at least this share
+GREY_SPREAD = 2.0  # levels: a picture whose channels differ by less on average is greyscale
 
 
 def relit(a: np.ndarray, b: np.ndarray, around: float) -> bool:
@@ -122,8 +126,19 @@ def relit(a: np.ndarray, b: np.ndarray, around: float) -> bool:
     ``bench/split_accuracy.py`` a cut's residual is 42 % or more of its change, a jump
     cut's 66 % or more; a light switched on, 2 %; exposure steps while people walk
     through, 3-17 %. Against the detail: a cut between two dim low-contrast places,
-    80-95 %; exposure steps, 2-28 %."""
+    80-95 %; exposure steps, 2-28 %.
+
+    When one picture is greyscale and the other is not (:func:`_greyscale`: a camera's
+    infrared switch), both are judged on their luma (:func:`_luma3`), and a luma change no
+    larger than the motion limit above passes at once (the colour went or came, nothing
+    else): on a fixed room switched to greyscale at gains 0.7-1.4 the channels change by
+    23 levels on average and the luma by 0.5; a cut to another room in greyscale still
+    fails the tests."""
     limit = RELIT_MOTION * max(around, RELIT_FLOOR)
+    if _greyscale(a) != _greyscale(b):  # a camera switching to infrared or back: the luma alone
+        a, b = _luma3(a), _luma3(b)
+        if float(np.abs(a.astype(np.int16) - b).mean()) <= limit:
+            return True  # the luma changes no more than the frames around: the colour went, or came
     for x, y in ((a, b), (b, a)):
         seen = ((x > 4) & (x < 240)).all(axis=2)
         if seen.mean() < RELIT_SEEN:
@@ -137,3 +152,17 @@ def relit(a: np.ndarray, b: np.ndarray, around: float) -> bool:
         if np.percentile(left, 95) >= RELIT_LEVEL and left.mean() > limit:
             return False
     return True
+
+
+def _greyscale(x: np.ndarray) -> bool:
+    """Whether an ``(h, w, 3) uint8`` picture has no colour: its channels differ from their
+    mean by under :data:`GREY_SPREAD` levels on average."""
+    xf = x.astype(np.float32)
+    return float(np.abs(xf - xf.mean(axis=2, keepdims=True)).mean()) < GREY_SPREAD
+
+
+def _luma3(x: np.ndarray) -> np.ndarray:
+    """``(h, w, 3) uint8``: the BT.601 luma of a BGR picture (the detector's thumbnails are
+    BGR, as it is fed) in all three channels."""
+    y = x.astype(np.float32) @ np.array([0.114, 0.587, 0.299], np.float32)
+    return np.repeat(np.clip(np.rint(y), 0, 255).astype(np.uint8)[..., None], 3, axis=2)

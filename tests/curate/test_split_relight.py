@@ -5,9 +5,11 @@ wall to white, so PySceneDetect's content score passes its threshold; but a gain
 offset per channel map the picture before onto the picture after
 (:func:`curate.split.spikes.relit`). The frames are generated with exact truth: a textured
 room, a dark object crossing it (the scene moves throughout), sensor noise, and the light
-changed at frame 45; or, at that frame, a cut to another room under the new light.
+changed at frame 45; or, at that frame, a cut to another room under the new light. A
+camera switching to infrared (greyscale, its own gain) or back is judged on the luma.
 """
 
+import cv2
 import numpy as np
 import pytest
 
@@ -93,3 +95,32 @@ def test_a_flat_picture_does_not_pass_for_a_relit_detailed_one():
     assert not relit(room, flat, 0.0) and not relit(flat, room, 0.0)
     brighter = np.clip(room.astype(np.float32) * 1.5 + 5, 0, 255).astype(np.uint8)
     assert relit(room, brighter, 0.0) and relit(brighter, room, 0.0)
+
+
+def _infrared(frames: list[np.ndarray], gain: float, offset: float, back: bool = False) -> list[np.ndarray]:
+    """``frames`` from ``AT`` on (before ``AT`` with ``back``) in greyscale: their luma x
+    ``gain`` + ``offset``, as a security camera switching to infrared at dusk (or to
+    colour at dawn)."""
+    out = []
+    for i, f in enumerate(frames):
+        if (i < AT) if back else (i >= AT):
+            y = cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).astype(np.float32) * gain + offset
+            f = np.repeat(np.clip(y, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+        out.append(f)
+    return out
+
+
+@pytest.mark.parametrize("gain,offset,back", [(1.0, 0.0, False), (1.4, 10.0, False), (0.7, 30.0, False),
+                                              (1.4, 10.0, True)])
+def test_a_camera_switching_to_infrared_in_the_same_view_is_no_cut(gain, offset, back):
+    """Colour gone (or come) at frame 45: every thumbnail pixel's channels change, by 23
+    levels on average, but the luma is the luma before under a gain and offset."""
+    b, thumbs = _detect(_infrared(_frames(1.0, 0.0), gain, offset, back))
+    assert np.abs(thumbs[AT].astype(np.int16) - thumbs[AT - 1]).mean() > 10
+    assert b.cuts == [] and b.gaps == [], b
+
+
+@pytest.mark.parametrize("gain,offset", [(1.0, 0.0), (1.4, 10.0)])
+def test_a_cut_to_another_view_in_greyscale_is_still_a_cut(gain, offset):
+    b, _ = _detect(_infrared(_frames(1.0, 0.0, other_view=True), gain, offset))
+    assert b.cuts == [AT] and b.gaps == [], b
