@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from curate.split.transitions import thumb_luma
+
 
 def _dist(x: np.ndarray, y: np.ndarray) -> float:
     """Mean absolute difference of two ``(h, w, 3) uint8`` thumbnails (0-255 levels)."""
@@ -70,7 +72,7 @@ def is_excursion(thumbs: np.ndarray, start: int, end: int, ratio: float = 0.4, m
     p, r = start - 1, end
     if p < 0 or r >= len(thumbs) or end <= start:
         return False
-    luma = thumbs[start:end].reshape(end - start, -1, 3).astype(np.float32) @ np.float32([0.114, 0.587, 0.299])
+    luma = thumb_luma(thumbs[start:end])
     if float(luma.std(axis=1).min()) <= min_std:
         return False
     peak = max(_dist(thumbs[p], thumbs[j]) for j in range(start, end))

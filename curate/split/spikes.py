@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.split.transitions import tone_residual
+from curate.split.transitions import thumb_luma, tone_residual
 
 
 def jumps(thumbs: np.ndarray) -> np.ndarray:
@@ -172,7 +172,7 @@ def _greyscale(x: np.ndarray) -> bool:
 
 
 def _luma3(x: np.ndarray) -> np.ndarray:
-    """``(h, w, 3) uint8``: the BT.601 luma of a BGR picture (the detector's thumbnails are
-    BGR, as it is fed) in all three channels."""
-    y = x.astype(np.float32) @ np.array([0.114, 0.587, 0.299], np.float32)
+    """``(h, w, 3) uint8``: the luma of a BGR thumbnail (:func:`curate.split.transitions.thumb_luma`)
+    in all three channels."""
+    y = thumb_luma(x[None]).reshape(x.shape[:2])
     return np.repeat(np.clip(np.rint(y), 0, 255).astype(np.uint8)[..., None], 3, axis=2)

@@ -264,10 +264,16 @@ def find_gradual(thumbs: np.ndarray, lengths: list[int], test: BlendTest | None 
     return GradualScan(lengths, test).result(thumbs)
 
 
+def thumb_luma(thumbs: np.ndarray) -> np.ndarray:
+    """``(n, h * w) float32`` BT.601 luma of ``(n, h, w, 3) uint8`` BGR thumbnails (the
+    detector is fed BGR), 0-255."""
+    return thumbs.reshape(len(thumbs), -1, 3).astype(np.float32) @ np.float32([0.114, 0.587, 0.299])
+
+
 def find_blank(thumbs: np.ndarray, max_std: float, min_len: int) -> list[tuple[int, int]]:
     """Runs of at least ``min_len`` flat frames (luma std of the thumbnail <= ``max_std``,
     0-255 levels), as half-open intervals."""
-    luma = thumbs.reshape(len(thumbs), -1, 3).astype(np.float32) @ np.float32([0.114, 0.587, 0.299])
+    luma = thumb_luma(thumbs)
     flat = np.concatenate([[False], luma.std(axis=1) <= max_std, [False]])
     edges = np.flatnonzero(np.diff(flat.astype(np.int8)))
     runs = zip(edges[::2], edges[1::2])
