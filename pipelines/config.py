@@ -126,6 +126,9 @@ class Pipeline(BaseModel):
         vlm, signals = self.stage("vlm_caption"), self.stage("caption")
         if vlm is not None and signals is not None:  # its thresholds label the model's hints: in the cache key
             vlm.use_signal_thresholds(signals.thresholds())
+        if vlm is not None and self.stage("extract") is not None:  # its frames are the prompts' images
+            extract = self.stage("extract")
+            vlm.use_frame_sample(extract.sample_frames, extract.sample_short_side)
         return self
 
     def stage(self, name: str):

@@ -4,7 +4,8 @@ Layout: ``<work_dir>/captions/<settings key>/<clip_id>.json`` with
 ``<work_dir>/captions/<settings key>/settings.json`` naming the settings. The key is a
 hash of everything that changes what the model writes (model and :func:`model_fingerprint`
 of its files, dtype, prompt version, generation settings, windows, image size, and the
-thresholds the signal hints of the prompt are labelled with); batch size, device and which
+thresholds the signal hints of the prompt are labelled with, and the extract stage's frame
+sample the images come from); batch size, device and which
 variant goes into ``<key>.txt`` are left out. Each entry also holds ``inputs``, a hash of
 the clip's own prompt inputs (its hints and duration); an entry whose ``inputs`` differ
 from the clip's now (new motion measurements, say) is a miss. The work folder is in the output store

@@ -48,7 +48,7 @@ from curate.captioning.merge import merge_windows
 from curate.captioning.model import Request
 from curate.captioning.prompts import PROMPT_VERSIONS, build_prompt, hints_of, prompt_text
 from curate.captioning.windows import Window, frames_in, make_windows
-from curate.extract import frames_path
+from curate.extract import ExtractStage, frames_path
 from curate.frames_io import load_frames
 from curate.stage import Stage, reject_for
 from curate.tasks import ClipTask
@@ -132,6 +132,7 @@ class VLMCaptionStage(Stage):
     _vlm: object = PrivateAttr(None)
     _fit: FittingGenerator | None = PrivateAttr(None)
     _signal_thresholds: dict | None = PrivateAttr(None)
+    _frame_sample: dict | None = PrivateAttr(None)
     _weights: tuple[str, str] | None = PrivateAttr(None)
     _stats: dict = PrivateAttr(default_factory=lambda: {"generate_calls": 0, "prompts": 0, "new_tokens": 0,
                                                         "oom_splits": 0, "failed": 0})
@@ -200,17 +201,28 @@ class VLMCaptionStage(Stage):
         stage's defaults, what :meth:`_prepare` uses when no caption stage ran)."""
         self._signal_thresholds = dataclasses.asdict(thresholds)
 
+    def use_frame_sample(self, sample_frames: int, sample_short_side: int) -> None:
+        """The extract stage's frame sample (``sample_frames`` frames, short side at most
+        ``sample_short_side`` pixels), which the prompts' images are taken from (set by
+        :class:`pipelines.config.Pipeline`; default: that stage's defaults). In the cache
+        key: a run with more or larger sample frames captions its clips again."""
+        self._frame_sample = {"sample_frames": sample_frames, "sample_short_side": sample_short_side}
+
     def cache_settings(self) -> dict:
         """What keys the caption cache (see :mod:`curate.captioning.cache`): the settings of
         :data:`CACHE_FIELDS`, the generation settings, the model's files
-        (:func:`~curate.captioning.cache.model_fingerprint`, taken once per worker) and the
-        signal thresholds of the hints."""
+        (:func:`~curate.captioning.cache.model_fingerprint`, taken once per worker), the
+        signal thresholds of the hints and the frame sample (:meth:`use_frame_sample`)."""
         out = {k: getattr(self, k) for k in CACHE_FIELDS}
         out["generation"] = self.generation().to_json()
         if self._weights is None or self._weights[0] != self.model:
             self._weights = (self.model, model_fingerprint(self.model))
         out["weights"] = self._weights[1]
         out["signals"] = self._signal_thresholds or dataclasses.asdict(CaptionStage().thresholds())
+        if self._frame_sample is None:
+            defaults = ExtractStage()
+            self.use_frame_sample(defaults.sample_frames, defaults.sample_short_side)
+        out["frame_sample"] = self._frame_sample
         return out
 
     def process(self, task: ClipTask) -> ClipTask:

@@ -86,3 +86,24 @@ def test_signal_thresholds_of_the_pipeline_are_in_the_cache_key():
         return parse_pipeline(data, "k").stage("vlm_caption").cache_settings()["signals"]
 
     assert key(0.5)["min_segment_s"] == 0.5 and key(5.0)["min_segment_s"] == 5.0
+
+
+def test_frame_sample_of_the_pipeline_is_in_the_cache_key():
+    """More sample frames give the prompts other images: a new key, so clips are captioned
+    again instead of served the captions of the old sample."""
+    import copy
+
+    from tests.captioning.conftest import vlm_pipeline  # noqa: F401 - the same pipeline as the fixture
+
+    def settings(sample_frames):
+        p = vlm_pipeline("/models/tiny")
+        data = copy.deepcopy(p.model_dump(mode="json"))
+        data["stages"][[s["stage"] for s in data["stages"]].index("extract")]["sample_frames"] = sample_frames
+        return parse_pipeline(data, "k").stage("vlm_caption").cache_settings()
+
+    eight, sixteen = settings(8), settings(16)
+    assert eight["frame_sample"] == {"sample_frames": 8, "sample_short_side": 224}
+    assert sixteen["frame_sample"]["sample_frames"] == 16
+    from curate.captioning.cache import settings_key
+
+    assert settings_key(eight) != settings_key(sixteen)
