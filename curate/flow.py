@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from curate.camfit import fit_camera, vector_length
+from curate.camcand import vector_length
+from curate.camfit import fit_camera
 from curate.residual import centred_grid, changed, model_flow
 
 

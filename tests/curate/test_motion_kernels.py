@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from curate.camfit import _IDENTITY, _cell_spread, vector_length
+from curate.camcand import _IDENTITY, vector_length
+from curate.camfit import _cell_spread
 from curate.flow import dense_flow
 from curate.residual import _int_median, changed
 from curate.score import luma, motion_track, one_cv_thread, sharpness
