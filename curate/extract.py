@@ -46,13 +46,28 @@ from curate.tasks import ClipTask
 from schemas import ClipRecord, ClipVideo
 
 
+# Timestamps in milliseconds (Matroska, WebM, FLV) put a span's ends up to half a
+# millisecond off each: its duration can fall 1 ms short of a whole number of frames.
+TIME_ROUNDING_S = 1e-3
+
+
+def grid_frames(duration_s: float, fps: float) -> int:
+    """Frames of a clip at ``fps`` for a span of ``duration_s`` seconds: the whole frames
+    that fit, at least 1. A span within :data:`TIME_ROUNDING_S` of a whole number of
+    frames has that number (a Matroska span of 34 frames at 30 fps, 4.867-6.0 s, is
+    33.99 frames long by its times and keeps all 34: a break test found the last frame
+    of such spans lost), so a clip never runs past its span by more than 1 ms."""
+    return max(1, int(np.floor(duration_s * fps + 1e-3 + TIME_ROUNDING_S * fps)))
+
+
 def resample(frames: Iterator[DecodedFrame], start_s: float, end_s: float, fps: float) -> Iterator[tuple[int, np.ndarray]]:
-    """Map source frames onto a constant-rate grid ``start_s + k / fps`` for grid times < ``end_s``.
+    """Map source frames onto a constant-rate grid ``start_s + k / fps`` for the
+    :func:`grid_frames` grid times of the span ``[start_s, end_s)``.
 
     Yields ``(k, image)``; output time k takes the last source frame whose time is
     at or before it (a quarter-frame tolerance absorbs rounding in timestamps).
     """
-    n_out = max(1, int(np.floor((end_s - start_s) * fps + 1e-3)))
+    n_out = grid_frames(end_s - start_s, fps)
     tol = 0.25 / fps
     k, prev = 0, None
     for frame in frames:
@@ -225,7 +240,7 @@ class ExtractStage(Stage):
         src, span = task.source, task.span
         fps = min(src.fps, self.max_fps)
         width, height = self.clip_size(src)
-        n_out = max(1, int(np.floor(span.duration_s * fps + 1e-3)))  # never past max_clip_s
+        n_out = grid_frames(span.duration_s, fps)  # never past max_clip_s (by more than 1 ms)
         sample_idx = set(np.linspace(0, n_out - 1, min(self.sample_frames, n_out)).round().astype(int).tolist())
         motion_step = max(1, int(round(fps / self.motion_fps)))
         frames, frame_times, motion, motion_times = [], [], [], []

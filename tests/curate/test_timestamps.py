@@ -129,3 +129,22 @@ def test_raw_h264_elementary_stream_is_timed_at_its_nominal_rate(tmp_path):
     (clip,) = clips
     shown = read_numbers(os.path.join(tmp_path, "clips", f"{clip.record.clip_id}.mp4"))
     assert len(shown) > 50 and shown == list(range(shown[0], shown[0] + len(shown)))
+
+
+def test_matroska_millisecond_times_keep_the_spans_last_frame(tmp_path):
+    """Matroska stores times in milliseconds: the shot after a cut at frame 47 of 30 fps
+    starts at 1.567 s (1.5667 rounded up), so its span is 0.03 frames short of whole by its
+    times. Every frame of the span is in the clip (before: the last one was lost)."""
+    from support.synth import render
+
+    path = str(tmp_path / "cut.mkv")
+    first = (render(11, k / 30, 160, 120) for k in range(47))
+    encode(path, [*first, *numbered_frames(133)], fmt="matroska", fps=30, options={"crf": "16", "bf": "2"})
+    task, clips = run_source(path, str(tmp_path))
+    last = max(clips, key=lambda c: c.record.span.start_frame)
+    rec = last.record
+    assert rec.span.start_frame >= 47 and rec.span.end_frame == 180
+    assert round(rec.span.start_s * 1000) == round(rec.span.start_frame / 30 * 1000)  # the ms time
+    assert rec.clip.num_frames == rec.span.num_frames
+    shown = read_numbers(os.path.join(tmp_path, "clips", f"{rec.clip_id}.mp4"))
+    assert shown == list(range(rec.span.start_frame - 47, 133))  # to the source's last frame, each once
