@@ -273,8 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
             return exits.USAGE
         if exits.store_problem(exc):
-            print(f"error: storage: {exits.one_line(exc)} (check the path or URL, the bucket, "
-                  "credentials and endpoint; every node needs them)", file=sys.stderr)
+            print(f"error: storage: {exits.one_line(exc)} ({exits.store_hint(exc)})", file=sys.stderr)
             return exits.USAGE
         return _internal_error(exc)
 

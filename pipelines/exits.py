@@ -165,6 +165,18 @@ def store_problem(exc: BaseException) -> bool:
 _FULL_OR_READ_ONLY = {errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
+def store_hint(exc: BaseException) -> str:
+    """What to check after a :func:`store_problem`'s line: for a local file system error
+    (an ``OSError`` naming a path, not a URL) the path, its permissions and free space;
+    otherwise also the bucket, credentials and endpoint (a new-user trial: a folder where
+    ``report.html`` goes was told to check credentials)."""
+    cause = root_cause(exc)
+    name = getattr(cause, "filename", None)
+    if isinstance(cause, OSError) and isinstance(name, str) and "://" not in name:
+        return "check the path, its permissions and free space"
+    return "check the path or URL, the bucket, credentials and endpoint; every node needs them"
+
+
 def model_problem(exc: BaseException) -> str | None:
     """What is wrong with a stage's model when ``exc`` is, or carries in its text, a
     :class:`curate.captioning.check.ModelUnavailable` (a Ray actor that failed to load its

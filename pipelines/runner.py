@@ -103,6 +103,20 @@ def _is_file(location: str) -> bool:
         return False
 
 
+def _file_above(location: str) -> str | None:
+    """The nearest folder of a local ``location`` that is a file (no folder can be made
+    below it), or None (also for a store URL)."""
+    if "://" in location and not location.startswith("file://"):
+        return None
+    path = os.path.abspath(location.removeprefix("file://"))
+    parent = os.path.dirname(path)
+    while parent != path:
+        if os.path.isfile(parent):
+            return parent
+        path, parent = parent, os.path.dirname(parent)
+    return None
+
+
 def _ray_running() -> bool:
     """Whether this process is connected to a Ray (without importing Ray when it is not)."""
     ray = sys.modules.get("ray")
@@ -121,6 +135,8 @@ class Runner:
         if _is_file(self.output):  # said before its name is excluded from the inputs
             raise UsageError(f"--output {output}: is a file; --output names a folder (a new one, "
                              "or an earlier run's output to resume)")
+        if (above := _file_above(self.output)) is not None:  # a new-user trial: a storage error had said it
+            raise UsageError(f"--output {output}: {above} is a file, so no folder can be made below it")
         for folder in store.folders_at(self.output, OUTPUT_FILES):  # the run would fail at its end
             raise UsageError(f"--output {output}: {folder} is a folder where the run writes a file; "
                              "remove or rename it")

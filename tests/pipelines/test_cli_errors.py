@@ -161,6 +161,18 @@ def test_an_output_that_is_a_file_is_exit_2_naming_it(video, tmp_path, capsys):
     assert taken.read_text() == "mine\n"
 
 
+def test_an_output_below_a_file_is_exit_2_naming_the_file(video, tmp_path, capsys):
+    """Found by a new-user trial: an --output below a file was a storage error that
+    blamed the bucket and credentials, after the inputs were scanned."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine\n")
+    out = str(taken / "run" / "one")
+    assert main(["run", LOCAL_YAML, "--input", video, "--output", out, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: --output {out}: {taken} is a file, so no folder can be made below it"
+    assert taken.read_text() == "mine\n"
+
+
 def test_an_output_that_is_a_store_object_is_exit_2(s3, video, monkeypatch, capsys):  # noqa: F811
     """Found by a break test: an S3 --output naming an existing object (a video) was taken
     as a prefix, and the video then stopped being an input."""

@@ -128,6 +128,20 @@ def test_stats_and_report_of_a_damaged_manifest_are_usage_errors(curated_run, ca
             assert f"manifest.json is damaged (ValueError: {why}" in err and "internal error" not in err, err
 
 
+def test_report_where_a_folder_takes_its_place_names_the_path_not_credentials(curated_run, capsys, tmp_path):
+    """A new-user trial: a folder where report.html goes was told to check the bucket,
+    credentials and endpoint."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(curated_run, copy, ignore=shutil.ignore_patterns("report.html"))
+    (copy / "report.html").mkdir()
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "a folder is where this file goes" in err and str(copy / "report.html") in err
+    assert err.strip().endswith("(check the path, its permissions and free space)") and "credentials" not in err
+
+
 def _plain(clock) -> tuple[Progress, io.StringIO]:
     buf = io.StringIO()
     return Progress(console=Console(file=buf, force_terminal=False, width=200), interval_s=10.0,
