@@ -38,19 +38,46 @@ def _lock(output: str):
     import os
 
     os.makedirs(output, exist_ok=True)
-    f = open(os.path.join(output, "train.lock"), "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
-    try:
-        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as err:
+    path = os.path.join(output, "train.lock")
+    for _ in range(5):
+        f = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
+        try:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            f.close()
+            if err.errno in (errno.EACCES, errno.EAGAIN):
+                return None
+            raise
+        try:
+            same = os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # not a file a finishing run removed (_unlock) after this one opened it
+            break
         f.close()
-        if err.errno in (errno.EACCES, errno.EAGAIN):
-            return None
-        raise
+    else:
+        return None
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")
     f.flush()
     return f
+
+
+def _unlock(lock, output: str, made: bool) -> None:
+    """Release :func:`_lock`: ``train.lock`` is removed while still held (a run that opened
+    it meanwhile sees it gone and takes a new one), and ``output`` too when this run
+    ``made`` it and left nothing in it (a run that failed at once, e.g. on missing shards:
+    a new-user trial found such folders holding a stale lock alone)."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(output, "train.lock"))
+    lock.close()
+    if made:
+        with contextlib.suppress(OSError):  # not empty: the run wrote something
+            os.rmdir(output)
 
 
 def _stop_between_steps(trainer, world_size: int) -> dict:
@@ -101,6 +128,7 @@ def train_command(args: argparse.Namespace) -> int:
               "--resume to continue that run, or give an empty --output", file=sys.stderr)
         return 2
     info = distributed.setup()
+    made = not os.path.exists(args.output)
     lock = _lock(args.output) if info.is_main else None
     if info.is_main and lock is None:
         distributed.cleanup()
@@ -139,7 +167,7 @@ def train_command(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         distributed.cleanup()
         if lock is not None:
-            lock.close()
+            _unlock(lock, args.output, made)
     if info.is_main and (done := list_checkpoints(args.output)):  # what to do next, for a person
         print(f"train: done at step {trainer.step}; latest checkpoint {_saved(done, trainer.saved_step)}; "
               "sample from it with "
@@ -180,13 +208,14 @@ def latents_command(args: argparse.Namespace) -> int:
     (message on stderr), 4 when no sample could be written."""
     import torch
 
-    from train.latent_shards import write_latent_shards
+    from train.latent_shards import check_output, write_latent_shards
     from train.latents import LatentCodec
 
     try:
         cfg = load_config(args.config)
         if cfg.vae is None:
             raise ConfigError(f"config {args.config} has no vae section")
+        check_output(args.shards, args.output)  # before the VAE loads (a download, minutes)
         device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         codec = LatentCodec.from_config(cfg.vae).to(device)
         counts = write_latent_shards(args.shards, args.output, cfg, codec, device)

@@ -143,6 +143,14 @@ def _targets(urls: list[str], folder: Path) -> list[Path]:
     return targets
 
 
+def check_output(shards, output: str | Path) -> None:
+    """Raise what :func:`write_latent_shards` would raise for ``shards`` and ``output``
+    before any VAE is loaded: FileNotFoundError for shards that are not there,
+    FileExistsError (:func:`_targets`) for an output that would overwrite an input (a
+    new-user trial: that line came only after the VAE's download had failed)."""
+    _targets(expand_shards(shards), Path(output) / "shards")
+
+
 def write_latent_shards(shards, output: str | Path, cfg: TrainConfig, codec: LatentCodec,
                         device: torch.device) -> dict[str, int]:
     """Copy every shard of ``shards`` to ``<output>/shards/<name>`` with a latents member

@@ -152,6 +152,11 @@ def test_latents_refuse_to_overwrite_their_input_and_skip_truncated_shards(laten
     assert main(args + ["--output", str(run)]) == 2  # its copies would be the inputs themselves
     assert "would overwrite the input shard" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in (run / "shards").glob("*.tar")} == before  # untouched
+    unloadable = {**latent_config, "vae": {**latent_config["vae"], "name": str(tmp_path / "no-vae")}}
+    config.write_text(json.dumps(unloadable))  # said before the VAE loads (a new-user trial: after)
+    assert main(args + ["--output", str(run)]) == 2
+    assert "would overwrite the input shard" in capsys.readouterr().err
+    config.write_text(json.dumps(latent_config))
     # a truncated input shard is left out and counted; the good one is copied, exit 0
     cut = tmp_path / "cut" / "shards"
     cut.mkdir(parents=True)

@@ -54,6 +54,20 @@ def test_a_second_training_into_a_folder_in_use_is_refused(tiny_config, train_sh
     assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "2") == 0  # free again
 
 
+def test_a_run_leaves_no_lock_and_a_failed_start_no_folder(tiny_config, train_shards, tmp_path, capsys):
+    """A new-user trial: train.lock stayed after every run, and a run that failed at once
+    (shards not found) left a new folder holding that lock alone."""
+    out = tmp_path / "run"
+    assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "1") == 0
+    assert list_checkpoints(out) and not (out / "train.lock").exists()
+    fresh = tmp_path / "fresh"
+    assert _train(tiny_config, str(tmp_path / "nowhere" / "x.tar"), fresh, tmp_path) == 2
+    assert "shard files not found" in capsys.readouterr().err
+    assert not fresh.exists()
+    assert _train(tiny_config, str(tmp_path / "nowhere" / "x.tar"), out, tmp_path, "--resume") == 2
+    assert list_checkpoints(out) and not (out / "train.lock").exists()  # a folder it did not make stays
+
+
 def test_a_loss_that_goes_nan_stops_the_run_and_saves_none_of_it(tiny_config, train_shards, tmp_path, capsys,
                                                                    monkeypatch):
     cfg = {**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 2, "log_every": 1}}
