@@ -10,7 +10,7 @@ out-of-memory) by the transformers engine (:mod:`.model`) or vLLM (:mod:`.vllm_e
 answers are read (:mod:`.answers`) and checked (:mod:`.hygiene`); a failed answer
 (degenerate, cut off, or no timed events) is retried once with sampling. The windows'
 answers are merged into a short caption, a long caption and events in time order
-(:mod:`.merge`). A clip whose answer stays failed keeps the signal description with
+(:mod:`.merge`; a clip's windows and requests are a :class:`.jobs.Job`). A clip whose answer stays failed keeps the signal description with
 ``caption_degenerate``; one that did not fit in GPU memory even alone keeps it with
 ``caption_failed``. Results are cached by clip id, caption settings, the model's files and
 the clip's hints (:mod:`.cache`).
@@ -22,72 +22,30 @@ record that arrives without them gets them here with that stage's default thresh
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.util
-import io
-import json
 import os
 import time
-from dataclasses import dataclass
 from typing import Literal
 
-import cv2
-import numpy as np
 from pydantic import Field, PrivateAttr, model_validator
 
-from curate import store
 from curate.caption import CaptionStage
-from curate.captioning.answers import ANSWER_SCHEMA, WindowCaption, read_answer
+from curate.captioning.answers import ANSWER_SCHEMA, read_answer
 from curate.captioning.batching import FittingGenerator, pack
 from curate.camera import CameraThresholds
 from curate.captioning.cache import CachedCaption, CaptionCache, model_fingerprint
 from curate.captioning.check import DEVICE, ModelUnavailable, check_model
 from curate.captioning.generation import Generation, GenerationSettings
 from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
-from curate.captioning.merge import merge_windows
-from curate.captioning.model import Request
-from curate.captioning.prompts import PROMPT_VERSIONS, build_prompt, hints_of, prompt_text
-from curate.captioning.windows import Window, frames_in, make_windows
-from curate.extract import ExtractStage, frames_path
-from curate.frames_io import load_frames
+from curate.captioning.jobs import Job, entry_of, inputs_hash, make_job, signal_events
+from curate.captioning.prompts import PROMPT_VERSIONS, hints_of
+from curate.extract import ExtractStage
 from curate.stage import Stage, reject_for
 from curate.tasks import ClipTask
 from schemas import Caption, CaptionEvent
 
 CACHE_FIELDS = ("model", "engine", "dtype", "max_new_tokens", "prompt_version", "window_s", "stride_s",
                 "image_side", "seed", "video", "structured")
-
-
-@dataclass
-class _Job:
-    """One clip waiting for generation: its windows, requests, prompt texts and what came back."""
-
-    task: ClipTask
-    signals: str
-    windows: list[Window]
-    requests: list[Request]
-    prompts: list[str]
-    captions: list[WindowCaption | None]
-    kinds: list[str | None]
-    errors: list[str | None]
-    inputs: str = ""
-    new_tokens: int = 0
-
-
-def resize_short_side(img: np.ndarray, side: int) -> np.ndarray:
-    """Downscale ``(H, W, 3) uint8`` so its short side is at most ``side`` pixels (never upscales)."""
-    h, w = img.shape[:2]
-    scale = side / min(h, w)
-    if scale >= 1:
-        return img
-    return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-
-
-def increasing(frames: np.ndarray, times: list[float]) -> tuple[np.ndarray, list[float]]:
-    """The frame sample sorted by time, keeping the first of frames with equal times."""
-    order = sorted(range(len(times)), key=times.__getitem__)
-    keep = [i for k, i in enumerate(order) if k == 0 or times[i] > times[order[k - 1]]]
-    return frames[keep], [float(times[i]) for i in keep]
 
 
 class VLMCaptionStage(Stage):
@@ -264,7 +222,7 @@ class VLMCaptionStage(Stage):
             task.timings[self.name] = task.timings.get(self.name, 0.0) + share
         return tasks
 
-    def _alone(self, job: _Job) -> None:
+    def _alone(self, job: Job) -> None:
         """Caption ``job``'s clip by itself after its batch failed; an error becomes its reject row."""
         try:
             again = self._prepare(job.task)  # afresh: the failed batch left its answers half read
@@ -275,37 +233,25 @@ class VLMCaptionStage(Stage):
         except Exception as exc:  # noqa: BLE001 - becomes the clip's reject row
             reject_for(job.task, self.name, exc)
 
-    def _prepare(self, task: ClipTask) -> _Job | None:
+    def _prepare(self, task: ClipTask) -> Job | None:
         """Signals, then the cache; on a miss, the clip's windows and prompts. None on a hit."""
         rec = task.record
         if rec.caption is None or not rec.camera_segments:
             CaptionStage().process(task)
         signals = rec.caption.signals or rec.caption.text
         hints = hints_of(rec)
-        inputs = _inputs(hints, rec.clip.duration_s)
+        inputs = inputs_hash(hints, rec.clip.duration_s)
         cache = CaptionCache(task.work_dir, self.cache_settings()) if self.cache else None
         hit = cache.get(task.clip_id, inputs) if cache else None
         if hit is not None:
-            rec.caption = self._caption(hit, signals, _signal_events(rec))
+            rec.caption = self._caption(hit, signals, signal_events(rec))
             return None
         self.setup()
         video = self.video == "auto" and bool(getattr(self._vlm, "takes_video", False))
-        # The frame sample is in the output store (written by extract on whichever node).
-        frames, times = load_frames(io.BytesIO(store.read_bytes(frames_path(task.work_dir, task.clip_id))))
-        frames, times = increasing(frames, times)
-        duration = rec.clip.duration_s
-        windows = make_windows(duration, self.window_s, self.stride_s)
-        requests, prompts = [], []
-        for w in windows:
-            idx = frames_in(w, times, duration)
-            p = build_prompt([times[i] for i in idx], hints, w, duration, self.prompt_version, video)
-            images = [resize_short_side(frames[i], self.image_side) for i in idx]
-            requests.append(Request(images, p.messages, video=p.video, fps=p.fps, offset_s=p.offset_s))
-            prompts.append(prompt_text(p.messages))
-        n = len(windows)
-        return _Job(task, signals, windows, requests, prompts, [None] * n, [None] * n, [None] * n, inputs)
+        return make_job(task, signals, hints, inputs, window_s=self.window_s, stride_s=self.stride_s,
+                        prompt_version=self.prompt_version, video=video, image_side=self.image_side)
 
-    def _generate(self, items: list[tuple[_Job, int]], settings: GenerationSettings) -> None:
+    def _generate(self, items: list[tuple[Job, int]], settings: GenerationSettings) -> None:
         """Generate the given windows in token-budget batches; read and check each answer."""
         if self._fit is None:
             self._fit = FittingGenerator(self._vlm.generate)
@@ -321,7 +267,7 @@ class VLMCaptionStage(Stage):
                     self._answer(job, w, gen)
         self._stats.update(generate_calls=self._fit.calls, oom_splits=self._fit.splits, failed=self._fit.failed)
 
-    def _answer(self, job: _Job, w: int, gen: Generation) -> None:
+    def _answer(self, job: Job, w: int, gen: Generation) -> None:
         """Read one answer into the job: its window caption and degenerate kind, or its error."""
         job.new_tokens += gen.new_tokens
         self._stats["new_tokens"] += gen.new_tokens
@@ -338,7 +284,7 @@ class VLMCaptionStage(Stage):
             cap, kind = None, "unreadable"
         job.captions[w], job.kinds[w] = cap, kind
 
-    def _run(self, jobs: list[_Job]) -> None:
+    def _run(self, jobs: list[Job]) -> None:
         """First attempt for every window, one retry for failed answers, then records and cache.
 
         A clip with a window that did not fit in GPU memory even alone keeps its signal
@@ -355,25 +301,15 @@ class VLMCaptionStage(Stage):
         retried = {id(j) for j, _ in retry}
         for job in jobs:
             settings = first.retry() if id(job) in retried else first
-            entry = self._entry(job, settings, attempts=2 if id(job) in retried else 1)
+            entry = entry_of(job, settings, attempts=2 if id(job) in retried else 1)
             errors = sorted({e for e in job.errors if e})
-            signal_events = _signal_events(job.task.record)
+            prior = signal_events(job.task.record)
             if errors:
-                job.task.record.caption = self._failed(entry, job.signals, errors, signal_events)
+                job.task.record.caption = self._failed(entry, job.signals, errors, prior)
                 continue
             if self.cache:
                 CaptionCache(job.task.work_dir, self.cache_settings()).put(job.task.clip_id, entry)
-            job.task.record.caption = self._caption(entry, job.signals, signal_events)
-
-    def _entry(self, job: _Job, settings: GenerationSettings, attempts: int) -> CachedCaption:
-        """The cacheable result of a finished job: merged captions, or the degenerate kinds."""
-        common = {"generation": settings.to_json(), "new_tokens": job.new_tokens, "attempts": attempts,
-                  "inputs": job.inputs}
-        kinds = sorted({k for k in job.kinds if k})
-        if kinds or any(e for e in job.errors):
-            return CachedCaption(degenerate=kinds, **common)
-        short, long, events = merge_windows(list(job.captions))
-        return CachedCaption(short=short, long=long, events=events, **common)
+            job.task.record.caption = self._caption(entry, job.signals, prior)
 
     def _common(self, entry: CachedCaption, signals: str) -> dict:
         return {"model_id": self.model, "prompt_version": self.prompt_version,
@@ -396,17 +332,3 @@ class VLMCaptionStage(Stage):
         return Caption(text=signals, source="signals", degenerate_reason="caption_failed",
                        degenerate_detail=",".join(errors), events=signal_events,
                        **self._common(entry, signals))
-
-
-def _inputs(hints, duration_s: float) -> str:
-    """16 hex characters of a hash of a clip's own prompt inputs: its hints and duration
-    (not its frame times: the frame sample is read only on a miss)."""
-    data = {"segments": [s.model_dump(mode="json") for s in hints.segments], "motion": hints.motion,
-            "screen_text": hints.screen_text, "duration_s": duration_s}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _signal_events(record) -> list[CaptionEvent]:
-    """Timed events of the signal caption already on ``record`` (kept when the model falls back)."""
-    prior = getattr(record, "caption", None)
-    return list(prior.events) if prior is not None and prior.source == "signals" else []

@@ -1,0 +1,110 @@
+"""One clip's captioning job for :class:`curate.captioning.stage.VLMCaptionStage`.
+
+A :class:`Job` holds a clip's time windows (:mod:`.windows`), one model request per
+window built from the frame sample the extract stage wrote to the output store (no second
+decode; :mod:`.prompts`), and what generation gives back for each. :func:`entry_of` turns
+a finished job into the cacheable result (:class:`curate.captioning.cache.CachedCaption`),
+and :func:`inputs_hash` keys a cache entry to the clip's own prompt inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from curate import store
+from curate.captioning.answers import WindowCaption
+from curate.captioning.cache import CachedCaption
+from curate.captioning.generation import GenerationSettings
+from curate.captioning.merge import merge_windows
+from curate.captioning.model import Request
+from curate.captioning.prompts import build_prompt, prompt_text
+from curate.captioning.windows import Window, frames_in, make_windows
+from curate.extract import frames_path
+from curate.frames_io import load_frames
+from curate.tasks import ClipTask
+from schemas import CaptionEvent
+
+
+@dataclass
+class Job:
+    """One clip waiting for generation: its windows, requests, prompt texts and what came back."""
+
+    task: ClipTask
+    signals: str
+    windows: list[Window]
+    requests: list[Request]
+    prompts: list[str]
+    captions: list[WindowCaption | None]
+    kinds: list[str | None]
+    errors: list[str | None]
+    inputs: str = ""
+    new_tokens: int = 0
+
+
+def resize_short_side(img: np.ndarray, side: int) -> np.ndarray:
+    """Downscale ``(H, W, 3) uint8`` so its short side is at most ``side`` pixels (never upscales)."""
+    h, w = img.shape[:2]
+    scale = side / min(h, w)
+    if scale >= 1:
+        return img
+    return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def increasing(frames: np.ndarray, times: list[float]) -> tuple[np.ndarray, list[float]]:
+    """The frame sample sorted by time, keeping the first of frames with equal times."""
+    order = sorted(range(len(times)), key=times.__getitem__)
+    keep = [i for k, i in enumerate(order) if k == 0 or times[i] > times[order[k - 1]]]
+    return frames[keep], [float(times[i]) for i in keep]
+
+
+def make_job(task: ClipTask, signals: str, hints, inputs: str, *, window_s: float, stride_s: float,
+             prompt_version: str, video: bool, image_side: int) -> Job:
+    """The job of ``task``'s clip: its frame sample (``(N, H, W, 3) uint8`` and times in
+    seconds, read from the output store, where extract wrote it on whichever node) cut
+    into windows of ``window_s`` every ``stride_s`` seconds, each window's frames resized to
+    a short side of at most ``image_side`` pixels and put in a prompt with ``hints``
+    (as one video when ``video``). Raises what the store raises for a missing sample."""
+    frames, times = load_frames(io.BytesIO(store.read_bytes(frames_path(task.work_dir, task.clip_id))))
+    frames, times = increasing(frames, times)
+    duration = task.record.clip.duration_s
+    windows = make_windows(duration, window_s, stride_s)
+    requests, prompts = [], []
+    for w in windows:
+        idx = frames_in(w, times, duration)
+        p = build_prompt([times[i] for i in idx], hints, w, duration, prompt_version, video)
+        images = [resize_short_side(frames[i], image_side) for i in idx]
+        requests.append(Request(images, p.messages, video=p.video, fps=p.fps, offset_s=p.offset_s))
+        prompts.append(prompt_text(p.messages))
+    n = len(windows)
+    return Job(task, signals, windows, requests, prompts, [None] * n, [None] * n, [None] * n, inputs)
+
+
+def entry_of(job: Job, settings: GenerationSettings, attempts: int) -> CachedCaption:
+    """The cacheable result of a finished job: merged captions, or the degenerate kinds."""
+    common = {"generation": settings.to_json(), "new_tokens": job.new_tokens, "attempts": attempts,
+              "inputs": job.inputs}
+    kinds = sorted({k for k in job.kinds if k})
+    if kinds or any(e for e in job.errors):
+        return CachedCaption(degenerate=kinds, **common)
+    short, long, events = merge_windows(list(job.captions))
+    return CachedCaption(short=short, long=long, events=events, **common)
+
+
+def inputs_hash(hints, duration_s: float) -> str:
+    """16 hex characters of a hash of a clip's own prompt inputs: its hints and duration
+    (not its frame times: the frame sample is read only on a miss)."""
+    data = {"segments": [s.model_dump(mode="json") for s in hints.segments], "motion": hints.motion,
+            "screen_text": hints.screen_text, "duration_s": duration_s}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def signal_events(record) -> list[CaptionEvent]:
+    """Timed events of the signal caption already on ``record`` (kept when the model falls back)."""
+    prior = getattr(record, "caption", None)
+    return list(prior.events) if prior is not None and prior.source == "signals" else []
