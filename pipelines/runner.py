@@ -33,6 +33,7 @@ from pipelines import exits
 from pipelines.exits import InputNotFound, UsageError, signals_held
 from pipelines.headstart import HeadStart
 from pipelines.localrun import runs_without_ray, start_local_pool
+from pipelines.outputs import check_output, resolved
 from pipelines.progress import Progress
 from pipelines.postphase import post_phase, restore_work
 from pipelines.raytasks import Workers, ray_workers
@@ -55,7 +56,6 @@ from schemas import ClipRecord, RejectRecord, write_parquet
 # builds (the index: 0.2 s of the shards phase). SciPy's graph code for dedup's groups
 # (:func:`curate.dedup.groups.components`, 0.15 s) joins them when the pipeline dedups.
 _END_IMPORTS = ("pipelines.report_html.plots", "pandas")
-OUTPUT_FILES = ("index.parquet", "rejects.parquet", "manifest.json", "report.html")  # files the run writes
 
 
 def _import_quietly(module: str) -> None:
@@ -84,39 +84,6 @@ def pack_shards(jobs: list, workers: Workers) -> list:
     return workers.pack_shards(jobs)
 
 
-def _resolved(location: str) -> str:
-    """``location`` as :func:`curate.store.resolve` gives it (a local path made absolute), or
-    as given when it cannot be resolved (:func:`curate.dedup.against.check_earlier` says why)."""
-    try:
-        return store.resolve(location)
-    except (ValueError, ImportError):
-        return location
-
-
-def _is_file(location: str) -> bool:
-    """Whether ``location`` (the --output) is an existing file or store object; False when
-    the store cannot say (it is asked again, with a clear error, when the lease is taken)."""
-    try:
-        fs, bare = store.filesystem(location)
-        return bool(fs.isfile(bare))
-    except Exception:  # noqa: BLE001 - no backend, no credentials, no endpoint
-        return False
-
-
-def _file_above(location: str) -> str | None:
-    """The nearest folder of a local ``location`` that is a file (no folder can be made
-    below it), or None (also for a store URL)."""
-    if "://" in location and not location.startswith("file://"):
-        return None
-    path = os.path.abspath(location.removeprefix("file://"))
-    parent = os.path.dirname(path)
-    while parent != path:
-        if os.path.isfile(parent):
-            return parent
-        path, parent = parent, os.path.dirname(parent)
-    return None
-
-
 def _ray_running() -> bool:
     """Whether this process is connected to a Ray (without importing Ray when it is not)."""
     ray = sys.modules.get("ray")
@@ -128,20 +95,9 @@ class Runner:
 
     def __init__(self, pipeline: Pipeline, inputs: list[str], output: str, progress: bool = True,
                  dedup_against: list[str] | None = None):
-        self.pipeline, self.inputs, self.output = pipeline, inputs, store.resolve(output)
-        if self.output.startswith("memory://"):
-            raise UsageError(f"--output {output}: a memory:// store lives in one process; "
-                             "Ray workers cannot write to it")
-        if _is_file(self.output):  # said before its name is excluded from the inputs
-            raise UsageError(f"--output {output}: is a file; --output names a folder (a new one, "
-                             "or an earlier run's output to resume)")
-        if (above := _file_above(self.output)) is not None:  # a new-user trial: a storage error had said it
-            raise UsageError(f"--output {output}: {above} is a file, so no folder can be made below it")
-        for folder in store.folders_at(self.output, OUTPUT_FILES):  # the run would fail at its end
-            raise UsageError(f"--output {output}: {folder} is a folder where the run writes a file; "
-                             "remove or rename it")
+        self.pipeline, self.inputs, self.output = pipeline, inputs, check_output(output)
         self.progress = Progress(enabled=progress)
-        self.dedup_against = [_resolved(p) for p in dedup_against or []]  # rows and manifest name them whole
+        self.dedup_against = [resolved(p) for p in dedup_against or []]  # rows and manifest name them whole
         try:
             check_earlier(self.dedup_against, self.output)  # an error now, not after the per-source phase
         except FileNotFoundError as exc:

@@ -1,0 +1,69 @@
+"""The run's ``--output``: checked before any work, so a location the run cannot write is
+one clear line (exit 2) instead of a storage error at its end.
+
+Local folders and fsspec URLs alike (:mod:`curate.store`); what each check guards against
+was found by new-user trials and break tests (named at each).
+"""
+
+from __future__ import annotations
+
+import os
+
+from curate import store
+from pipelines.exits import UsageError
+
+OUTPUT_FILES = ("index.parquet", "rejects.parquet", "manifest.json", "report.html")  # files the run writes
+
+
+def check_output(output: str) -> str:
+    """``output`` resolved (:func:`curate.store.resolve`: a local path made absolute).
+    Raises :class:`pipelines.exits.UsageError` when it is a ``memory://`` store (Ray
+    workers cannot reach it), an existing file or store object (said before its name is
+    excluded from the inputs), below a local file, or holds a folder where the run writes
+    one of :data:`OUTPUT_FILES` (the run would fail at its end)."""
+    location = store.resolve(output)
+    if location.startswith("memory://"):
+        raise UsageError(f"--output {output}: a memory:// store lives in one process; "
+                         "Ray workers cannot write to it")
+    if _is_file(location):
+        raise UsageError(f"--output {output}: is a file; --output names a folder (a new one, "
+                         "or an earlier run's output to resume)")
+    if (above := _file_above(location)) is not None:  # a new-user trial: a storage error had said it
+        raise UsageError(f"--output {output}: {above} is a file, so no folder can be made below it")
+    for folder in store.folders_at(location, OUTPUT_FILES):
+        raise UsageError(f"--output {output}: {folder} is a folder where the run writes a file; "
+                         "remove or rename it")
+    return location
+
+
+def resolved(location: str) -> str:
+    """``location`` as :func:`curate.store.resolve` gives it (a local path made absolute), or
+    as given when it cannot be resolved (:func:`curate.dedup.against.check_earlier` says why)."""
+    try:
+        return store.resolve(location)
+    except (ValueError, ImportError):
+        return location
+
+
+def _is_file(location: str) -> bool:
+    """Whether ``location`` (the --output) is an existing file or store object; False when
+    the store cannot say (it is asked again, with a clear error, when the lease is taken)."""
+    try:
+        fs, bare = store.filesystem(location)
+        return bool(fs.isfile(bare))
+    except Exception:  # noqa: BLE001 - no backend, no credentials, no endpoint
+        return False
+
+
+def _file_above(location: str) -> str | None:
+    """The nearest folder of a local ``location`` that is a file (no folder can be made
+    below it), or None (also for a store URL)."""
+    if "://" in location and not location.startswith("file://"):
+        return None
+    path = os.path.abspath(location.removeprefix("file://"))
+    parent = os.path.dirname(path)
+    while parent != path:
+        if os.path.isfile(parent):
+            return parent
+        path, parent = parent, os.path.dirname(parent)
+    return None
