@@ -108,11 +108,17 @@ def to_clip_yuv(frame: av.VideoFrame, width: int, height: int,
 
 
 def rgb_to_clip_yuv(image: np.ndarray, colorspace: int | None = None,
-                    reformatter: VideoReformatter | None = None) -> av.VideoFrame:
+                    reformatter: VideoReformatter | None = None,
+                    like: av.VideoFrame | None = None) -> av.VideoFrame:
     """An ``(H, W, 3) uint8`` RGB image as a clip frame: ``yuv420p``, limited range,
     matrix :func:`clip_matrix` of ``colorspace`` (an ``AVColorSpace``; None: BT.601).
-    ``reformatter``: as in :func:`to_clip_yuv`."""
+    ``reformatter``: as in :func:`to_clip_yuv`. ``like``: the decoded frame the image was
+    made from (turned upright, mirrored), whose colour primaries and transfer the clip
+    frame keeps for :func:`tag_clip_stream` (a break test: rotated BT.2020 and BT.709
+    sources gave clips tagged with neither)."""
     frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+    if like is not None:
+        frame.color_primaries, frame.color_trc = like.color_primaries, like.color_trc
     matrix = _SWS_MATRIX[clip_matrix(colorspace)]
     return (reformatter or VideoReformatter()).reformat(
         frame, format="yuv420p", dst_colorspace=matrix, dst_color_range=ColorRange.MPEG, threads=sws_threads(frame))

@@ -322,7 +322,7 @@ class _Converter:
                                         threads=self.threads(frame))
         if fmt == "yuv420p":  # rotated or mirrored: turn upright in NumPy, then back to a frame
             img = upright(self._array(frame, "rgb24"), rotation, hflip)
-            return rgb_to_clip_yuv(img, frame.colorspace, self.back)
+            return rgb_to_clip_yuv(img, frame.colorspace, self.back, like=frame)
         if fmt not in ("gray", "rgb24", "bgr24"):
             raise CodecError("decode_error", f"unsupported output format {fmt}")
         return upright(self._array(frame, fmt), rotation, hflip)
@@ -334,7 +334,7 @@ class _Converter:
                                   threads=self.threads(frame))
         if fmt == "yuv420p":
             img = upright(pad_image(self._array(frame, "rgb24"), coded), rotation, hflip)
-            return rgb_to_clip_yuv(img, frame.colorspace, self.back)
+            return rgb_to_clip_yuv(img, frame.colorspace, self.back, like=frame)
         if fmt not in ("gray", "rgb24", "bgr24"):
             raise CodecError("decode_error", f"unsupported output format {fmt}")
         return upright(pad_image(self._array(frame, fmt), coded), rotation, hflip)

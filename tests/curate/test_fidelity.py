@@ -188,14 +188,20 @@ def test_hdr_source_is_rejected_with_a_reason(tmp_path, transfer, name):
     assert "bt2020" in task.rejects[0].detail
 
 
-def test_sdr_bt709_tags_are_recorded_and_kept(tmp_path):
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_sdr_bt709_tags_are_recorded_and_kept(tmp_path, rotation):
+    """Also from a phone video turned upright (a break test: its clip lost the primaries
+    and transfer, tagged unspecified)."""
     src = str(tmp_path / "709.mp4")
-    write(src, [chart()] * 25, context={"color_primaries": 1, "color_trc": 1, "colorspace": 1})
+    write(src, [chart()] * 25, context={"color_primaries": 1, "color_trc": 1, "colorspace": 1}, rotation=rotation)
     t = _clip(src, tmp_path, short_side=240)
     assert (t.source.color_primaries, t.source.color_transfer) == ("bt709", "bt709")
+    assert t.source.rotation == rotation  # turned upright: the rgb path (curate.codec.decode._Converter)
     with av.open(clip_path(str(tmp_path), t.clip_id)) as c:
         ctx = c.streams.video[0].codec_context
         assert (int(ctx.colorspace), int(ctx.color_primaries), int(ctx.color_trc)) == (1, 1, 1)
+    if rotation:
+        return  # the pixels of a turned picture: tests/curate/test_codec.py
     ref, out = _decode(src)[0].astype(np.int16), _decode(clip_path(str(tmp_path), t.clip_id))[0]
     assert np.abs(out.astype(np.int16) - ref).mean() < 1.5
     assert os.path.getsize(clip_path(str(tmp_path), t.clip_id)) > 0

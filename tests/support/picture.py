@@ -46,13 +46,14 @@ def patch_centres(img: np.ndarray) -> np.ndarray:
 
 def write(path: str, frames, *, codec: str = "libx264", pix_fmt: str = "yuv420p", fps: int = 25,
           full_range: bool = False, context: dict | None = None, options: dict | None = None,
-          interlaced: bool = False) -> int:
+          interlaced: bool = False, rotation: int = 0) -> int:
     """Encode ``(H, W, 3) uint8`` RGB frames; returns the count.
 
     ``full_range`` stores Y 0-255 and tags the stream ``pc``; ``context`` sets
     codec-context attributes (``sample_aspect_ratio``, ``color_trc``, ...);
     ``interlaced`` turns on interlaced coding (``+ildct+ilme``: libx264 then codes
-    field pictures and flags each frame interlaced).
+    field pictures and flags each frame interlaced); ``rotation`` (degrees,
+    counter-clockwise) is stored as display-matrix metadata.
     """
     frames = list(frames)
     rng = ColorRange.JPEG if full_range else ColorRange.MPEG
@@ -60,6 +61,8 @@ def write(path: str, frames, *, codec: str = "libx264", pix_fmt: str = "yuv420p"
         s = c.add_stream(codec, rate=Fraction(fps))
         s.height, s.width = frames[0].shape[:2]
         s.pix_fmt = pix_fmt
+        if rotation:
+            s.set_display_rotation(rotation)
         s.codec_context.color_range = int(rng)
         for key, value in (context or {}).items():
             setattr(s.codec_context, key, value)
