@@ -18,10 +18,12 @@ inside one camera, :mod:`curate.split.spikes`); those spikes and the content sco
 are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitrate video
 that restores the detail its GOP smeared away is no cut); :mod:`curate.split.flashes` drops cuts that are
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
-rise), runs of blank frames become gaps, the minimum shot length is applied after the
-flash filter (of cuts closer than ``min_shot_s`` the larger picture change wins, so a
-flash or a whip pan just before a real cut does not hide it), and gaps less than
-``min_shot_s`` apart merge (a fade out and in around a black hold is one gap). Flash and
+rise), runs of blank frames become gaps, cuts closer than ``flash_s`` (at least 2
+frames) are one event after the flash filter (the larger picture change wins), a shot
+between two cuts further apart is kept however short (as a piece of its own, which the
+split stage rejects as ``too_short`` under ``min_clip_s``: joined to a neighbour it
+would put two shots in one clip), and gaps less than ``min_shot_s`` apart merge (a fade
+out and in around a black hold is one gap). Flash and
 gap logic works on 32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
 
 References: PySceneDetect ``scenedetect/detectors/`` (Castellano, BSD-3); TransNetV2
@@ -78,7 +80,7 @@ class ShotDetector:
         min_content_val: adaptive only: minimum content score for a cut.
         fade_threshold: mean-intensity level (0-255) below which a frame is black for
             fade detection; None disables fade detection.
-        min_shot_s: minimum shot length (seconds) between two boundaries.
+        min_shot_s: gaps (gradual transitions, blank runs) closer than this (seconds) join.
         gradual: find dissolves and fades (:mod:`curate.split.transitions`) as gaps.
         max_transition_s: longest gradual transition (or fade leg) looked for, seconds.
         flash_s: longest flash (seconds) whose cuts are dropped; 0 keeps every cut.
@@ -102,8 +104,13 @@ class ShotDetector:
             raise ValueError(f"unknown detector {detector!r} ({', '.join(DETECTORS)})")
         self.fps = float(fps)
         self.min_len = max(1, int(round(min_shot_s * self.fps)))
-        self.gradual, self.max_transition_s, self.blank_std = gradual, max_transition_s, blank_std
         self.flash_len = int(round(flash_s * self.fps))
+        # Cuts this close are one event (two detectors, or a cut and its flash): the
+        # strongest stands for them. Cuts further apart stay, however short the shot
+        # between them: it becomes a too_short piece of its own, not part of a neighbour (a
+        # break test: a montage of 8-15-frame shots kept clips that crossed real cuts).
+        self.merge_len = max(2, self.flash_len)
+        self.gradual, self.max_transition_s, self.blank_std = gradual, max_transition_s, blank_std
         self.kind, self.threshold, self.device, self.batch = detector, threshold, device, batch
         self._thumbs = ThumbBuffer()
         top = max(3, int(round(max_transition_s * self.fps)))
@@ -113,7 +120,7 @@ class ShotDetector:
         self.net_scores: tuple[np.ndarray, np.ndarray] | None = None  # transnetv2: (single, many)
         self._final: Boundaries | None = None
         # No minimum scene length inside PySceneDetect: it would keep a flash's cut and
-        # suppress a real cut just after it; merge_cuts applies min_shot_s after the flash filter.
+        # suppress a real cut just after it; merge_cuts joins cuts of one event after the flash filter.
         self.detectors = []
         if detector == "adaptive":
             self.detectors.append(AdaptiveDetector(adaptive_threshold=threshold or 3.0, min_scene_len=1,
@@ -175,7 +182,7 @@ class ShotDetector:
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in self._found if 0 < c < self.num_frames}
                      | _moving(self._content + spike_cuts(strength), thumbs))
-        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.min_len,
+        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.merge_len,
                           strength=strength)
         if self._gradual is not None:
             gaps += self._gradual.result(thumbs)
@@ -205,7 +212,7 @@ class ShotDetector:
         strength = jumps(thumbs)
         raw = sorted({c - lo for c in self._found if lo < c < n}
                      | _moving([c - lo for c in self._content] + spike_cuts(strength), thumbs))
-        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), len(thumbs), self.min_len, strength=strength)
+        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), len(thumbs), self.merge_len, strength=strength)
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)

@@ -107,3 +107,22 @@ def test_extract_holds_no_frame_of_the_neighbouring_shot(cut_video, tmp_path):
     src = [f.image.astype(int) for f in iter_frames(cut_video[0])]
     last = list(iter_frames(clip))[-1].image.astype(int)
     assert np.abs(last - src[39]).mean() < np.abs(last - src[40]).mean() / 4
+
+
+def test_a_montage_of_short_shots_keeps_every_cut_and_no_clip_crosses_one(tmp_path):
+    """Shots of 8-11 frames (0.32-0.44 s, under the 0.5 s min_shot_s) between two long
+    ones: each cut stays, each short shot is a too_short piece of its own, and the long
+    shots' clips hold no frame of a neighbour (a break test: cuts closer than min_shot_s
+    had been merged, and kept clips crossed real cuts)."""
+    lengths = [50, 9, 11, 8, 10, 9, 50]
+    path = str(tmp_path / "montage.mp4")
+    cuts = shots_video(path, [Shot(20 + i, n) for i, n in enumerate(lengths)], 256, 192)
+    assert cuts == list(np.cumsum(lengths)[:-1])
+    task = _split(path, min_clip_s=1.0, max_clip_s=10.0)  # min_shot_s 0.5, as local.yaml
+    bounds = [0, *cuts, sum(lengths)]
+    shot_of = lambda f: next(i for i in range(len(lengths)) if bounds[i] <= f < bounds[i + 1])  # noqa: E731
+    assert len(task.spans) == 2
+    for span in task.spans:
+        assert shot_of(span.start_frame) == shot_of(span.end_frame - 1)
+    pieces = sorted((r.span.start_frame, r.span.end_frame) for r in task.rejects if r.reason == "too_short")
+    assert len(pieces) == 5 and all(shot_of(a) == shot_of(z - 1) for a, z in pieces)
