@@ -1,5 +1,4 @@
-"""Streaming shot analysis: a growing thumbnail buffer and the dissolve/fade (and wipe,
-:mod:`curate.split.wipes`) scan done as frames arrive.
+"""Streaming shot analysis: a growing thumbnail buffer and the dissolve/fade scan done as frames arrive.
 
 Scanning every window ``(a, a + L)`` of a whole thumbnail sequence once the source has
 been decoded (:func:`curate.split.transitions.find_gradual`) took about 10 s of one core
@@ -19,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from curate.split.transitions import BlendTest, merge_intervals, spatial_var, window_change
-from curate.split.wipes import WipeTest, screen
 
 
 class ThumbBuffer:
@@ -70,11 +68,9 @@ class GradualScan:
     :meth:`intervals` gives the intervals of the windows judged so far.
     """
 
-    def __init__(self, lengths: list[int], test: BlendTest | None = None, wipes: WipeTest | None = None):
+    def __init__(self, lengths: list[int], test: BlendTest | None = None):
         self.lengths = sorted({int(x) for x in lengths if x >= 3})
         self.test = test or BlendTest()
-        self.wipe_test = wipes or WipeTest()
-        self.wipes: list[tuple[int, int]] = []  # wipes found (:mod:`curate.split.wipes`)
         self._next = {x: 0 for x in self.lengths}  # first window start not judged yet
         self._var = np.empty(0, np.float32)
         self.found: list[tuple[int, int]] = []  # windows passing steps 1-3
@@ -100,12 +96,6 @@ class GradualScan:
                     self.found.append(hit[0])
                     if hit[1]:
                         self.sure.append(hit[0])
-            starts = np.flatnonzero(change >= self.test.min_change) + a0
-            for a in starts[screen(thumbs, length, starts)]:
-                a, b = int(a), int(a) + length
-                wipe = self.wipe_test(thumbs, a, b, lambda ea, eb: self.test.spread(ea, eb, var[a], var[b]))
-                if wipe is not None:
-                    self.wipes.append(wipe)
             self._next[length] = n - length
 
     def intervals(self, lo: int = 0) -> list[tuple[int, int]]:
@@ -113,12 +103,10 @@ class GradualScan:
         coherent window, like ``find_gradual``'s result; only those ending after ``lo``."""
         found = [g for g in self.found if g[1] > lo]
         sure = [s for s, e in self.sure if e > lo]
-        mixes = [g for g in merge_intervals(found, gap=1) if any(g[0] <= s < g[1] for s in sure)]
-        return merge_intervals(mixes + [w for w in self.wipes if w[1] > lo], gap=1)
+        return [g for g in merge_intervals(found, gap=1) if any(g[0] <= s < g[1] for s in sure)]
 
     def result(self, thumbs: np.ndarray) -> list[tuple[int, int]]:
         """Scan what is left of ``thumbs`` (every frame of the source) and return the
         intervals, as ``find_gradual(thumbs, lengths, test)`` would."""
         self.scan(thumbs)
-        mixes = [g for g in merge_intervals(self.found, gap=1) if any(g[0] <= s < g[1] for s, _ in self.sure)]
-        return merge_intervals(mixes + self.wipes, gap=1)
+        return [g for g in merge_intervals(self.found, gap=1) if any(g[0] <= s < g[1] for s, _ in self.sure)]
