@@ -105,10 +105,8 @@ class ShotDetector:
         self.fps = float(fps)
         self.min_len = max(1, int(round(min_shot_s * self.fps)))
         self.flash_len = int(round(flash_s * self.fps))
-        # Cuts this close are one event (two detectors, or a cut and its flash): the
-        # strongest stands for them. Cuts further apart stay, however short the shot
-        # between them: it becomes a too_short piece of its own, not part of a neighbour (a
-        # break test: a montage of 8-15-frame shots kept clips that crossed real cuts).
+        # cuts this close are one event; further apart, the shot between is its own piece (a
+        # break test: montage cuts under min_shot_s apart were merged, clips crossed cuts)
         self.merge_len = max(2, self.flash_len)
         self.gradual, self.max_transition_s, self.blank_std = gradual, max_transition_s, blank_std
         self.kind, self.threshold, self.device, self.batch = detector, threshold, device, batch
