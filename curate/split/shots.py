@@ -18,13 +18,12 @@ inside one camera, :mod:`curate.split.spikes`); those spikes and the content sco
 are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitrate video
 that restores the detail its GOP smeared away is no cut); :mod:`curate.split.flashes` drops cuts that are
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
-rise), runs of blank frames become gaps, cuts closer than ``flash_s`` (at least 2
-frames) are one event after the flash filter (the larger picture change wins), a shot
-between two cuts further apart is kept however short (as a piece of its own, which the
-split stage rejects as ``too_short`` under ``min_clip_s``: joined to a neighbour it
-would put two shots in one clip), and gaps less than ``min_shot_s`` apart merge (a fade
-out and in around a black hold is one gap). Flash and
-gap logic works on 32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
+rise), runs of blank frames become gaps, cuts closer than ``flash_s`` (at least 2 frames)
+are one event after the flash filter (the larger picture change wins), a shot between cuts
+further apart is its own piece however short (``too_short`` under ``min_clip_s``; joined to
+a neighbour it would put two shots in one clip), and gaps less than ``min_shot_s`` apart
+merge (a fade out and in around a black hold is one gap). Flash and gap logic works on
+32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
 
 References: PySceneDetect ``scenedetect/detectors/`` (Castellano, BSD-3); TransNetV2
 (Soucek & Lokoc 2020, see :mod:`curate.split.transnet`).
