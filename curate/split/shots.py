@@ -104,9 +104,7 @@ class ShotDetector:
         self.fps = float(fps)
         self.min_len = max(1, int(round(min_shot_s * self.fps)))
         self.flash_len = int(round(flash_s * self.fps))
-        # cuts this close are one event; further apart, the shot between is its own piece (a
-        # break test: montage cuts under min_shot_s apart were merged, clips crossed cuts)
-        self.merge_len = max(2, self.flash_len)
+        self.merge_len = max(2, self.flash_len)  # closer cuts are one event (module docstring)
         self.gradual, self.max_transition_s, self.blank_std = gradual, max_transition_s, blank_std
         self.kind, self.threshold, self.device, self.batch = detector, threshold, device, batch
         self._thumbs = ThumbBuffer()
