@@ -75,6 +75,26 @@ def intensity(step: MotionStep, th: CameraThresholds) -> str:
     return "still" if total < a else "low" if total < b else "moderate" if total < c else "strong"
 
 
+_AXIS = {"pan_left": ("pan_x", 1.0), "pan_right": ("pan_x", -1.0), "tilt_up": ("pan_y", 1.0),
+         "tilt_down": ("pan_y", -1.0)}
+
+
+def _steady_diagonal(labels: list[str], track: list[MotionStep], near: float = 0.75) -> list[str]:
+    """A pan step after a tilt step (or a tilt after a pan) keeps the previous step's label
+    while its motion along that label's axis, in that label's direction, is at least
+    ``near`` of its larger component: a diagonal move of about equal parts had flipped
+    between pan and tilt every 0.5-1 s on noise (a break test)."""
+    out = list(labels)
+    for i in range(1, len(out)):
+        prev, cur = out[i - 1], out[i]
+        if prev in _AXIS and cur in _AXIS and _AXIS[prev][0] != _AXIS[cur][0]:
+            axis, sign = _AXIS[prev]
+            step = track[i]
+            if sign * getattr(step, axis) >= near * max(abs(step.pan_x), abs(step.pan_y)):
+                out[i] = prev
+    return out
+
+
 def _majority(labels: list[str]) -> list[str]:
     out = list(labels)
     for i in range(1, len(labels) - 1):
@@ -91,7 +111,7 @@ def camera_segments(track: list[MotionStep], duration_s: float,
     """
     if not track:
         return [CameraSegment(start_s=0.0, end_s=round(duration_s, 3), camera="static", intensity="still")]
-    cams = _majority([step_label(s, th) for s in track])
+    cams = _majority(_steady_diagonal([step_label(s, th) for s in track], track))
     ints = _majority([intensity(s, th) for s in track])
     bounds = [0.0] + [(a.t_s + b.t_s) / 2 for a, b in zip(track[:-1], track[1:])] + [duration_s]
     runs: list[list] = []  # [start, end, camera, intensity, first step, last step]
@@ -144,13 +164,13 @@ _OPPOSITE = {"pan_left": "pan_right", "pan_right": "pan_left", "tilt_up": "tilt_
 def _block_label(steps: list[MotionStep], th: CameraThresholds) -> tuple[str, str] | None:
     """(camera, intensity) for a block of short runs, or None to leave its runs to
     :func:`_merge_short`: the mean motion's move when at least half the steps show it, or
-    static when the mean does not move and the steps move both ways along one axis
-    (shake)."""
+    static when the mean does not move and the steps move more than one way (shake)."""
     cam, inten = _net_labels(steps, th)
     labels = [step_label(s, th) for s in steps]
     if cam not in ("static", "unknown") and labels.count(cam) * 2 >= len(labels):
         return cam, inten
-    if cam == "static" and any(_OPPOSITE.get(a) in labels for a in labels):
+    moving = {a for a in labels if a in _OPPOSITE}
+    if cam == "static" and len(moving) >= 2:  # (a break test: shake on two axes had kept a tilt)
         return cam, inten
     return None
 

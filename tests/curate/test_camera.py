@@ -176,6 +176,25 @@ def test_shake_over_a_pan_keeps_the_pan_and_a_steady_pan_keeps_its_segments():
     assert [s.camera for s in segs] == ["pan_left", "static"] and segs[0].end_s == 1.5
 
 
+def test_shake_on_two_axes_with_no_net_move_is_static():
+    """A break test: steps right, then up, then a small step back (no step back along one
+    axis over the threshold) had kept pan and tilt segments; the block's mean does not move."""
+    moves = [(0.06, 0), (0, -0.06), (-0.03, 0.03)] * 4
+    track = [_step(i, *m) for i, m in enumerate(moves)]
+    assert [s.camera for s in camera_segments(track, len(track) / FPS)] == ["static"]
+
+
+def test_a_diagonal_move_keeps_one_label():
+    """A break test: a 45-degree move of equal parts flipped between pan and tilt on noise
+    every 0.5-1 s; it keeps the label it started with while the other part stays near."""
+    rng = np.random.default_rng(0)
+    track = [_step(i, 0.1 + rng.normal(0, 0.01), 0.1 + rng.normal(0, 0.01)) for i in range(13)]
+    labels = [s.camera for s in camera_segments(track, len(track) / FPS)]
+    assert len(labels) == 1 and labels[0] in ("pan_left", "tilt_up")
+    turn = [_step(i, 0.1, 0.0) for i in range(6)] + [_step(i, 0.02, 0.1) for i in range(6, 12)]
+    assert [s.camera for s in camera_segments(turn, len(turn) / FPS)] == ["pan_left", "tilt_up"]
+
+
 @pytest.mark.parametrize("y0,h", [(30, 68), (24, 80)])
 def test_a_train_passing_a_fixed_camera_is_no_pan(y0, h):
     """A band across the whole width, 6 of the 8 rows of cells inside the border, moves left
