@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 
 from curate.camcand import _IDENTITY, candidates
-from curate.camrules import distinct, slides, spans, still_band
+from curate.camrules import distinct, slides, spans, still_band, still_ring
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,8 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
         wins, sliding = clearly[j] < err[0], slides(models[j], prev.shape, params.ransac_px)
         axis = 1 if abs(models[j][0, 2]) >= abs(models[j][1, 2]) else 0  # columns for a pan, rows for a tilt
         if beats_static[j] >= params.min_exclusive:
-            band = sliding and still_band(clearly[0] < err[j], wins, params.cells)
+            band = (still_band(clearly[0] < err[j], wins, params.cells) if sliding
+                    else still_ring(clearly[0] < err[j], wins, telling, params.cells))
             (banded if band else moving).append(j)
         elif (sliding and not static_beats[j] and spans(wins, telling, params.cells, params.min_exclusive, axis)
               and distinct(models[j], _IDENTITY, prev.shape, params.ransac_px)):

@@ -44,6 +44,22 @@ def still_band(still: np.ndarray, moves: np.ndarray, cells: int) -> bool:
     return False
 
 
+def still_ring(still: np.ndarray, moves: np.ndarray, telling: np.ndarray, cells: int,
+               share: float = 0.5, least: int = 3) -> bool:
+    """Whether a model that does not slide (a zoom or a turn, whose motion is largest at the
+    picture's edges) is held still along the edges: of the outer ring's cells that tell
+    models apart (``telling``; flat asphalt or sky tells none), the fixed camera clearly
+    beats it (``still``, ``(cells * cells,) bool``) in at least ``share`` and ``least``,
+    and in at least as many as the model clearly beats the fixed camera (``moves``; a
+    camera's zoom moves every textured edge cell, so the fixed camera wins none there). An object coming towards a fixed camera grows in the middle of the
+    picture while its edges keep still (a break test read it as a zoom in)."""
+    ring = np.ones((cells, cells), bool)
+    ring[1:-1, 1:-1] = False
+    ring = ring.ravel()
+    held, moved = int((still & ring).sum()), int((moves & ring).sum())
+    return held >= max(least, share * int((telling & ring).sum())) and held >= moved
+
+
 def spans(wins: np.ndarray, telling: np.ndarray, cells: int, min_exclusive: float, axis: int) -> bool:
     """Whether a sliding model that wins in too few of all cells still wins the picture:
     in at least ``min_exclusive`` of the cells that tell models apart (a flat sky or a

@@ -80,6 +80,24 @@ def test_zoom_with_object_in_front(zoom, label):
     assert np.median([s.zoom for s in track]) == pytest.approx((np.exp(zoom / FPS) - 1) * FPS, rel=0.15)
 
 
+def test_an_object_coming_towards_a_fixed_camera_is_no_zoom():
+    """A break test: a textured object growing from a quarter to 40 % of a fixed view (it
+    comes closer) read as a zoom in; the picture's edges keep still."""
+    back = _scene(35, 13)
+    obj = cv2.cvtColor(render(7, 0.0, 200, 110, drift=0.0), cv2.COLOR_RGB2GRAY)
+    frames = []
+    for i, frame in enumerate(back):
+        w = int(round(W * (0.5 + 0.13 * i / 12)))  # width 50 -> 63 % (area 25 -> 40 %)
+        h = int(round(w * H / W))
+        x0, y0 = (W - w) // 2, (H - h) // 2
+        f = frame.copy()
+        f[y0:y0 + h, x0:x0 + w] = cv2.resize(obj, (w, h), interpolation=cv2.INTER_AREA)
+        frames.append(f)
+    track = _track(np.stack(frames))
+    assert np.median([s.zoom for s in track]) == 0.0
+    assert set(_cameras(track)) <= {"static", "unknown"}  # no zoom (unknown: a step it cannot tell)
+
+
 def test_exposure_change_is_not_camera_motion():
     # A fixed camera whose exposure drops 6 grey levels per frame while an object enters.
     frames = with_object(_scene(34, 9, exposure=-6.0), 0, 40, 70, 60, 6, 0)
