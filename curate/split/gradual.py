@@ -1,4 +1,5 @@
-"""Streaming shot analysis: a growing thumbnail buffer and the dissolve/fade scan done as frames arrive.
+"""Streaming shot analysis: a growing thumbnail buffer and the dissolve/fade (and wipe,
+:mod:`curate.split.wipes`) scan done as frames arrive.
 
 Scanning every window ``(a, a + L)`` of a whole thumbnail sequence once the source has
 been decoded (:func:`curate.split.transitions.find_gradual`) took about 10 s of one core
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.split.transitions import BlendTest, merge_intervals, spatial_var, window_change
+from curate.split.transitions import BlendTest, merge_intervals, spatial_var, thumb_luma, window_change
+from curate.split.spikes import relit
+from curate.split.wipes import WipeTest, comes_back, same_view, screen
 
 
 class ThumbBuffer:
@@ -68,11 +71,16 @@ class GradualScan:
     :meth:`intervals` gives the intervals of the windows judged so far.
     """
 
-    def __init__(self, lengths: list[int], test: BlendTest | None = None):
+    def __init__(self, lengths: list[int], test: BlendTest | None = None, wipes: WipeTest | None = None):
         self.lengths = sorted({int(x) for x in lengths if x >= 3})
         self.test = test or BlendTest()
+        self.wipe_test = wipes or WipeTest()
+        self.wipes: list[tuple[int, int]] = []  # wipes found (:mod:`curate.split.wipes`)
+        self._pending: list[tuple[tuple[int, int], int, int]] = []  # (interval, a, b) awaiting comes_back
+        self.horizon = 2 * max(self.lengths, default=0)  # frames after a wipe that must not bring its start back
         self._next = {x: 0 for x in self.lengths}  # first window start not judged yet
         self._var = np.empty(0, np.float32)
+        self._luma = np.empty((0, 0), np.float32)  # thumbnail luma, for the wipe screen
         self.found: list[tuple[int, int]] = []  # windows passing steps 1-3
         self.sure: list[tuple[int, int]] = []  # ... and step 4
 
@@ -80,7 +88,10 @@ class GradualScan:
         """Judge every window ``(a, a + L)`` with ``a + L < len(thumbs)`` not judged yet."""
         n = len(thumbs)
         if n > len(self._var):  # per-frame spatial variance of the new frames only
-            self._var = np.concatenate([self._var, spatial_var(thumbs[len(self._var):n])])
+            new = thumbs[len(self._var):n]
+            self._var = np.concatenate([self._var, spatial_var(new)])
+            luma = thumb_luma(new)
+            self._luma = np.concatenate([self._luma, luma]) if len(self._luma) else luma
         var = self._var
         for length in self.lengths:
             a0 = self._next[length]
@@ -96,17 +107,44 @@ class GradualScan:
                     self.found.append(hit[0])
                     if hit[1]:
                         self.sure.append(hit[0])
+            starts = np.flatnonzero(change >= self.test.min_change) + a0
+            for a in starts[screen(self._luma, length, starts)]:
+                a, b = int(a), int(a) + length
+                wipe = self.wipe_test(thumbs, a, b, lambda ea, eb: self.test.spread(ea, eb, var[a], var[b]))
+                if wipe is not None:
+                    self._pending.append((wipe, a, b))
             self._next[length] = n - length
+        self._settle(thumbs, final=False)
+
+    def _settle(self, thumbs: np.ndarray, final: bool) -> None:
+        """Judge the pending wipe windows, merged into runs, once ``horizon`` frames after a
+        run are in (every run when ``final``; no later window can join it by then): a run is
+        a wipe when the picture before it and the one after it do not come back
+        (:func:`curate.split.wipes.comes_back`, with the frames just outside the run as its
+        ends, so windows inside a passing object's crossing are judged by the whole)."""
+        n = len(thumbs)
+        runs = merge_intervals([w for w, _, _ in self._pending], gap=1)
+        done = [r for r in runs if final or r[1] + self.horizon < n]
+        for s, e in done:
+            a, b = max(s - 1, 0), min(e, n - 1)
+            around = float(np.abs(thumbs[a].astype(np.int16) - thumbs[max(a - 1, 0)]).mean())
+            if not (comes_back(thumbs, a, b, self.horizon, ratio=0.5) or same_view(thumbs[a], thumbs[b])
+                    or relit(thumbs[a], thumbs[b], around)):
+                self.wipes.append((s, e))  # (same view, relit: a light or a shadow swept across it)
+        self._pending = [p for p in self._pending if not any(s <= p[0][0] < e for s, e in done)]
 
     def intervals(self, lo: int = 0) -> list[tuple[int, int]]:
         """Merged half-open intervals (frames) of the windows judged so far that hold a
         coherent window, like ``find_gradual``'s result; only those ending after ``lo``."""
         found = [g for g in self.found if g[1] > lo]
         sure = [s for s, e in self.sure if e > lo]
-        return [g for g in merge_intervals(found, gap=1) if any(g[0] <= s < g[1] for s in sure)]
+        mixes = [g for g in merge_intervals(found, gap=1) if any(g[0] <= s < g[1] for s in sure)]
+        return merge_intervals(mixes + [w for w in self.wipes if w[1] > lo], gap=1)
 
     def result(self, thumbs: np.ndarray) -> list[tuple[int, int]]:
         """Scan what is left of ``thumbs`` (every frame of the source) and return the
         intervals, as ``find_gradual(thumbs, lengths, test)`` would."""
         self.scan(thumbs)
-        return [g for g in merge_intervals(self.found, gap=1) if any(g[0] <= s < g[1] for s, _ in self.sure)]
+        self._settle(thumbs, final=True)
+        mixes = [g for g in merge_intervals(self.found, gap=1) if any(g[0] <= s < g[1] for s, _ in self.sure)]
+        return merge_intervals(mixes + self.wipes, gap=1)

@@ -153,7 +153,7 @@ class BlendTest:
         steps = np.diff(np.concatenate([[0.0], t, [1.0]]))
         if between.sum() < 2 or resid.max() > self.max_residual or steps.min() < -0.1 or steps.max() > 0.5:
             return None  # too few mixed frames, off the mix line, going back, or a jump (a cut)
-        if self._spread(thumbs[a], thumbs[b], var[a], var[b]) < self.min_spread:
+        if self.spread(thumbs[a], thumbs[b], var[a], var[b]) < self.min_spread:
             return None
         if not self.min_dip <= blend_dip(thumbs, var, a, b, t) <= self.max_dip:
             return None  # as sharp as its ends (motion, exposure drift) or blurred (a shaking camera)
@@ -189,7 +189,7 @@ class BlendTest:
         end = min(b, int(np.ceil((self.hi - icpt) / slope)))
         return (start, end) if end > start else None
 
-    def _spread(self, end_a: np.ndarray, end_b: np.ndarray, var_a: float, var_b: float) -> float:
+    def spread(self, end_a: np.ndarray, end_b: np.ndarray, var_a: float, var_b: float) -> float:
         """Fraction of pixels that change by more than 10 levels between two ``(h, w, 3) uint8``
         thumbnails. Unless one end is flat (a fade), what a gain and offset of the other end
         explains (:func:`tone_residual`, both ways round, the larger share counts; each
@@ -256,7 +256,7 @@ def find_gradual(thumbs: np.ndarray, lengths: list[int], test: BlendTest | None 
 
     ``lengths``: window lengths to scan (frames, each >= 3). Returns merged half-open
     intervals of the windows that pass steps 1-3, sorted, keeping those that hold at least
-    one window passing step 4 too (coherence). The same windows are judged as frames
+    one window passing step 4 too (coherence), and the wipes of :mod:`curate.split.wipes`. The same windows are judged as frames
     arrive by :class:`curate.split.gradual.GradualScan`; this is that scan over a whole
     sequence at once."""
     from curate.split.gradual import GradualScan  # the scan itself; it imports this module

@@ -151,7 +151,7 @@ def test_tone_curve_explains_a_clipping_gain_but_not_another_picture():
     assert np.abs(tone_residual(a, bright)).mean() < 3.0
     assert np.abs(tone_residual(a, other)).mean() > 10.0
     var = spatial_var(np.stack([a, bright]))
-    assert BlendTest()._spread(a, bright, var[0], var[1]) < 0.1
+    assert BlendTest().spread(a, bright, var[0], var[1]) < 0.1
 
 
 def _bright_frames(n: int = 90, at: int = 30, length: int = 25) -> list[np.ndarray]:
