@@ -121,7 +121,9 @@ class GradualScan:
         run are in (every run when ``final``; no later window can join it by then): a run is
         a wipe when the picture before it and the one after it do not come back
         (:func:`curate.split.wipes.comes_back`, with the frames just outside the run as its
-        ends, so windows inside a passing object's crossing are judged by the whole)."""
+        ends, so windows inside a passing object's crossing are judged by the whole) and
+        are not one view under other light (:func:`curate.split.wipes.same_view`,
+        :func:`curate.split.spikes.relit`)."""
         n = len(thumbs)
         runs = merge_intervals([w for w, _, _ in self._pending], gap=1)
         done = [r for r in runs if final or r[1] + self.horizon < n]
