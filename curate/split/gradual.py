@@ -130,7 +130,7 @@ class GradualScan:
         for s, e in done:
             a, b = max(s - 1, 0), min(e, n - 1)
             around = float(np.abs(thumbs[a].astype(np.int16) - thumbs[max(a - 1, 0)]).mean())
-            if not (comes_back(thumbs, a, b, self.horizon, ratio=0.5) or same_view(thumbs[a], thumbs[b])
+            if not (comes_back(thumbs, a, b, self.horizon) or same_view(thumbs[a], thumbs[b])
                     or relit(thumbs[a], thumbs[b], around)):
                 self.wipes.append((s, e))  # (same view, relit: a light or a shadow swept across it)
         self._pending = [p for p in self._pending if not any(s <= p[0][0] < e for s, e in done)]

@@ -157,7 +157,7 @@ def _smooth(cross: np.ndarray, changed: np.ndarray, length: int) -> float:
     return float(pairs.mean()) if len(pairs) else 0.0
 
 
-def comes_back(thumbs: np.ndarray, a: int, b: int, horizon: int, ratio: float = 0.35) -> bool:
+def comes_back(thumbs: np.ndarray, a: int, b: int, horizon: int, ratio: float = 0.5) -> bool:
     """Whether the picture a wipe-like window ``(a, b)`` left comes back: frame ``b`` itself
     (its difference from ``a`` under ``ratio`` of the largest inside), a frame within
     ``horizon`` frames after ``b`` close to frame ``a`` (mean absolute difference under
