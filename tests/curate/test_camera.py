@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from curate.camera import CameraThresholds, camera_segments
+from curate.camcand import phase_shift
 from curate.camfit import fit_camera
 from curate.caption import CaptionStage
 from curate.flow import dense_flow
@@ -239,3 +240,40 @@ def test_a_pan_keeps_its_label_with_a_still_subject_or_a_still_bar_at_one_edge()
         bar = _scene(37, 9, pan=move)
         bar[:, H - 52:] = _scene(38, 1)[0][H - 52:]
         assert _cameras(_track(bar)) == [label]
+
+
+def test_a_pan_beyond_the_trackers_reach_is_a_pan():
+    """A break test: at 1 frame width a second (56 px between motion frames) the tracker
+    loses its corners and DIS its way, and whole steps read as the fixed camera; phase
+    correlation's translation is then a candidate (``curate.camcand.phase_shift``)."""
+    track = _track(_scene(41, 13, pan=(1.0, 0.0)))
+    assert _cameras(track) == ["pan_right"]
+    assert all(0.95 < -s.pan_x < 1.05 for s in track)
+
+
+def test_phase_shift_is_in_whole_pixels_and_finds_a_long_shift():
+    frames = _scene(42, 2, pan=(0.8, 0.3))
+    shift = phase_shift(frames[0], frames[1])
+    assert shift.shape == (2, 3) and list(shift[:, :2].ravel()) == [1.0, 0.0, 0.0, 1.0]
+    assert tuple(shift[:, 2]) == (-45.0, -10.0)  # 0.2 of 224 px, 0.075 of 128 px (render's units)
+
+
+def _jitter_track(positions):
+    """Steps of a hand-held camera at these (x, y) positions in pixels of a 228-px-wide frame."""
+    p = np.asarray(positions, float) / 228 * FPS
+    return [_step(i, *(p[i + 1] - p[i])) for i in range(len(p) - 1)]
+
+
+def test_hand_held_jitter_of_a_few_pixels_is_static():
+    """A break test: i.i.d. jitter of up to 4 px (the positions below) gave 0.5-1.25 s pan
+    and tilt segments and a clip-wide ``tilt_up``; every step that moves has steps moving
+    back on both sides and the camera goes nowhere."""
+    positions = [(0, 0), (3, -2), (0, 2), (-2, -1), (2, 0), (-1, 3), (1, -2), (-2, 1), (2, 2),
+                 (-1, -2), (2, 1), (-2, 0), (1, -3), (0, 1)]
+    assert {s.camera for s in camera_segments(_jitter_track(positions), 13 / FPS)} == {"static"}
+
+
+def test_a_pan_that_turns_back_keeps_both_moves():
+    track = [_step(i, 0.1) for i in range(6)] + [_step(i, -0.1) for i in range(6, 12)]
+    segs = camera_segments(track, len(track) / FPS)
+    assert [s.camera for s in segs] == ["pan_left", "pan_right"] and segs[0].end_s == 1.5
