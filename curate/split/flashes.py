@@ -10,7 +10,13 @@ frame ``p < c`` and some frame ``r >= c`` at most ``max_len + 1`` frames apart l
 (mean absolute thumbnail difference under ``ratio`` times the jump at the cut) while
 every frame between them differs from ``p`` mostly in brightness (the mean-luma change is
 at least half of the mean absolute change). A brief insert of *other* content is not a
-brightness excursion, so its cuts are kept. Thumbnails come from
+brightness excursion, so its cuts are kept. Where the cut is the way back (frame ``c``
+already looks like ``p``), the way out (``p`` to ``p + 1``) must be abrupt too, at least
+``onset`` times the jump:
+a flash or a dropped frame starts at once, while a white car driving into a fixed
+camera's view brightens it over several frames, and a jump cut to the same view that
+happened to look like the frame before the car came had been taken for a flash (a
+break test: a street camera cut to itself 10 s later). Thumbnails come from
 :func:`curate.split.transitions.thumbnail`; frame indices are 0-based, in decode order.
 """
 
@@ -37,9 +43,9 @@ def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
     return True
 
 
-def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4) -> bool:
+def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4, onset: float = 0.5) -> bool:
     """Whether the cut at frame ``cut`` (first frame of the would-be new shot) is a flash of at
-    most ``max_len`` frames inside one shot. ``thumbs``: ``(n, h, w, 3) uint8``."""
+    most ``max_len`` frames inside one shot (module docstring). ``thumbs``: ``(n, h, w, 3) uint8``."""
     n = len(thumbs)
     if cut <= 0 or cut >= n:
         return False
@@ -47,6 +53,9 @@ def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4) -> 
     if jump <= 0:
         return False
     for p in range(cut - 1, max(cut - 2 - max_len, -1), -1):
+        if p + 1 < cut and _dist(thumbs[p], thumbs[cut]) < ratio * jump \
+                and _dist(thumbs[p], thumbs[p + 1]) < onset * jump:
+            continue  # the cut is the way back, and the way out was no sudden step
         for r in range(max(cut, p + 2), min(p + max_len + 2, n)):
             if _dist(thumbs[p], thumbs[r]) < ratio * jump and _brightness_led(thumbs, p, r):
                 return True

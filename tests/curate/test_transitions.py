@@ -93,6 +93,23 @@ def test_insert_of_other_content_is_not_a_flash():
     assert drop_flashes([8, 10], _thumbs(white), max_len=6) == []
 
 
+def test_a_cut_back_to_the_view_before_a_white_car_drove_in_is_no_flash():
+    """A break test: a white car driving into a fixed view brightens it over frames 3-8;
+    the cut at 9 goes to the same view without it, like frame 2. That cut is the way back
+    of a brightness excursion whose way out was gradual: a jump cut, not a flash. The
+    same white patch appearing at once and going at 9 is a flash."""
+    scene = [render(41, i / FPS, 64, 48) for i in range(16)]
+
+    def car(frame, width):
+        out = frame.copy()
+        out[18:34, :width] = 250
+        return out
+    drive = [car(f, 5 * (k - 2)) if 3 <= k < 9 else f for k, f in enumerate(scene)]
+    assert not is_flash(_thumbs(drive), 9, max_len=6)
+    sudden = [car(f, 30) if 3 <= k < 9 else f for k, f in enumerate(scene)]
+    assert is_flash(_thumbs(sudden), 9, max_len=6)
+
+
 def test_camera_pan_and_exposure_drift_are_no_transition():
     pan = [render(43, i / FPS, 64, 48, pan=(0.3, 0.0)) for i in range(60)]
     gain = [np.clip(render(44, i / FPS, 64, 48) * (0.6 + i / 100), 0, 255).astype(np.uint8) for i in range(60)]
