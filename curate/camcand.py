@@ -5,11 +5,8 @@ rotation) fitted by RANSAC (Fischler and Bolles, CACM 1981;
 ``cv2.estimateAffinePartial2D``) to Shi-Tomasi corners (Shi and Tomasi, "Good Features
 to Track", CVPR 1994) found cell by cell and tracked by pyramidal Lucas-Kanade with a
 forward-backward check (Kalal et al., ICPR 2010); one fitted by RANSAC to the dense flow
-(DIS, :mod:`curate.flow`) on a grid; one fitted to the flow the previous one leaves
-out (a second motion); and the translation that phase correlation finds (Kuglin and
-Hines, 1975; ``cv2.phaseCorrelate``), which still holds when the picture moves further
-between frames than the tracker's pyramid and DIS reach (a pan of 0.75 frame widths a
-second or more at the motion sample's 4 fps had read as the fixed camera). Models are ``(2, 3) float64`` similarities in coordinates centred
+(DIS, :mod:`curate.flow`) on a grid; and one fitted to the flow the previous one leaves
+out (a second motion). Models are ``(2, 3) float64`` similarities in coordinates centred
 on the frame; pixel thresholds are at the motion sample's size (short side 128).
 """
 
@@ -52,26 +49,19 @@ def _cells(h: int, w: int, grid: int) -> tuple[list[tuple[slice, slice]], np.nda
     return [(slice(y0, y1), slice(x0, x1)) for y0, y1, x0, x1 in bounds], origins
 
 
-def track(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, fb_px: float,
-          shift: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Lucas-Kanade tracks of ``pts`` from ``prev`` to ``cur`` that pass the forward-backward check;
-    ``shift`` (x, y pixels), when given, is where each track starts looking (and the way
-    back starts from its opposite), for moves beyond the pyramid's reach.
+def track(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, fb_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lucas-Kanade tracks of ``pts`` from ``prev`` to ``cur`` that pass the forward-backward check.
 
     Returns ``(p0, p1)``, both ``(K, 2) float32``.
     """
     if len(pts) == 0:
         return pts, pts
-    guess, flags = None, 0
-    if shift is not None:
-        guess, flags = (pts + np.float32(shift)).reshape(-1, 1, 2), cv2.OPTFLOW_USE_INITIAL_FLOW
-    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts.reshape(-1, 1, 2), guess, flags=flags, **_LK)
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts.reshape(-1, 1, 2), None, **_LK)
     found = st.ravel() == 1  # each point is tracked on its own: lost ones need no way back
     pts, p1 = pts[found], p1[found]
     if len(pts) == 0:
         return pts, pts
-    guess = None if shift is None else (p1.reshape(-1, 2) - np.float32(shift)).reshape(-1, 1, 2)
-    back, st_b, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, guess, flags=flags, **_LK)
+    back, st_b, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **_LK)
     ok = (st_b.ravel() == 1) & (vector_length(back.reshape(-1, 2) - pts) < fb_px)
     return pts[ok], p1.reshape(-1, 2)[ok]
 
@@ -108,52 +98,14 @@ def _flow_samples(flow: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
     return c0, c0 + flow[step // 2:h:step, step // 2:w:step].reshape(-1, 2)
 
 
-@functools.lru_cache(maxsize=16)
-def _hanning(h: int, w: int) -> np.ndarray:
-    win = cv2.createHanningWindow((w, h), cv2.CV_32F)
-    win.flags.writeable = False
-    return win
-
-
-def _far(prev: np.ndarray, cur: np.ndarray, px: float) -> bool:
-    """Whether phase correlation on quarter-size copies (``cv2.INTER_AREA``, about 0.05 ms at
-    the motion sample's size) moves the picture ``px`` pixels or more (full-size pixels)
-    along an axis: a cheap look before :func:`phase_shift`."""
-    h, w = prev.shape
-    if min(h, w) < 64:
-        return True
-    size = (w // 4, h // 4)
-    a, b = (cv2.resize(x, size, interpolation=cv2.INTER_AREA).astype(np.float32) for x in (prev, cur))
-    (dx, dy), _ = cv2.phaseCorrelate(a, b, _hanning(size[1], size[0]))
-    return 4 * max(abs(dx), abs(dy)) >= px
-
-
-def phase_shift(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """The translation that moves ``prev`` onto ``cur`` (both ``(H, W) uint8``): a centred
-    ``(2, 3) float64`` model in whole pixels. Found by phase correlation under a Hann window
-    (``cv2.phaseCorrelate``), so its reach is about half the frame whatever the texture
-    (about 0.45 ms for the motion sample's 228x128; half-size copies missed a quarter-width
-    step now and then). Whole pixels: a fraction of a pixel would blur ``prev`` in the
-    warp and so fit sensor noise better than the fixed camera does (a break test: a dark,
-    noisy fixed view read as a tilt)."""
-    (dx, dy), _ = cv2.phaseCorrelate(prev.astype(np.float32), cur.astype(np.float32), _hanning(*prev.shape))
-    return np.array([[1.0, 0.0, float(round(dx))], [0.0, 1.0, float(round(dy))]])
-
-
 def candidates(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitParams) -> tuple[list[np.ndarray], int]:
     """The fixed camera, a RANSAC similarity on tracked corners, one on the flow field and,
-    when at least ``second_share`` of the flow is left out by it, one on that rest; then the
-    phase-correlation translation (:func:`phase_shift`) when it moves the picture
-    ``phase_px`` or more along an axis (below that the tracker and DIS follow the picture).
-    It is computed where the tracker kept under ``phase_lost`` of the corners or a look at
-    quarter size (:func:`_far`) finds a shift near ``phase_px`` (a grating can hold tracks at a
-    wrong, aliased shift).
+    when at least ``second_share`` of the flow is left out by it, one on that rest.
 
     Returns the centred ``(2, 3)`` models (fixed camera first) and the tracked point count.
     """
     centre = np.array([(prev.shape[1] - 1) / 2.0, (prev.shape[0] - 1) / 2.0], np.float32)
-    corners = grid_corners(prev, params.grid, params.per_cell)
-    p0, p1 = track(prev, cur, corners, params.fb_px)
+    p0, p1 = track(prev, cur, grid_corners(prev, params.grid, params.per_cell), params.fb_px)
     f0, f1 = _flow_samples(flow, params.flow_step)
     first = ransac_similarity(f0, f1, params.ransac_px)
     found = [first]
@@ -163,11 +115,4 @@ def candidates(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
             found.append(ransac_similarity(f0[rest], f1[rest], params.ransac_px))
     if len(p0) >= params.min_points:
         found.append(ransac_similarity(p0 - centre, p1 - centre, params.ransac_px))
-    if len(p0) < params.phase_lost * len(corners) or _far(prev, cur, params.phase_px - 2):
-        shift = phase_shift(prev, cur)
-        if np.abs(shift[:, 2]).max() >= params.phase_px:  # and the corners tracked from there
-            found.append(shift)
-            q0, q1 = track(prev, cur, corners, params.fb_px, tuple(shift[:, 2]))
-            if len(q0) >= params.min_points:
-                found.append(ransac_similarity(q0 - centre, q1 - centre, params.ransac_px))
     return [_IDENTITY] + [m for m in found if m is not None], len(p0)

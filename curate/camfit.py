@@ -12,8 +12,7 @@ camera as the default that a moving model must clearly beat:
    Lucas-Kanade with a forward-backward check (Kalal et al., ICPR 2010); one fitted by
    RANSAC to the dense flow (DIS, :mod:`curate.flow`) on a grid; and one fitted to the
    flow the previous one leaves out (a second motion: the background when an object
-   dominates the flow, or the object); and, for fast moves beyond the tracker's reach,
-   the translation phase correlation finds.
+   dominates the flow, or the object).
 2. Per-cell error: ``prev`` is warped by each model and compared with ``cur`` in an
    8x8 grid of cells (inside a border), each cell's mean difference removed first so an
    exposure change (a camera adapting to a white car) is no motion.
@@ -83,10 +82,8 @@ class FitParams:
     and corners per cell, the RANSAC reprojection threshold and forward-backward limit
     (pixels), the fewest tracked corners for their fit, the flow sampling step (pixels),
     error ``cells`` per side, the clear-win rule (``vote_ratio``, ``vote_tolerance`` grey
-    levels), ``min_exclusive`` (share of cells), ``second_share`` (share of flow samples
-    left out before a second motion is fitted), and where phase correlation's translation is
-    a candidate (:func:`curate.camcand.phase_shift`): when the tracker keeps under
-    ``phase_lost`` of the corners and the shift is ``phase_px`` pixels or more."""
+    levels), ``min_exclusive`` (share of cells) and ``second_share`` (share of flow samples
+    left out before a second motion is fitted)."""
 
     grid: int = 4
     per_cell: int = 12
@@ -100,8 +97,6 @@ class FitParams:
     min_exclusive: float = 0.35
     second_share: float = 0.1
     tie: float = 0.05
-    phase_px: float = 20.0
-    phase_lost: float = 0.5
 
 
 def _cell_spread(diff: np.ndarray, grid: int) -> np.ndarray:
@@ -152,34 +147,6 @@ def cell_errors(prev: np.ndarray, cur: np.ndarray, models: list[np.ndarray], cel
     return _cell_spread(diffs, cells)
 
 
-def _seen_share(wins: np.ndarray, models: list[np.ndarray], shape: tuple[int, int], cells: int,
-                margin: float) -> np.ndarray:
-    """Each model's share of ``wins`` ``(len(models), cells * cells) bool`` among the cells
-    it can judge: those whose picture it takes from inside ``prev`` (all four corners of the
-    cell, mapped back by the model, inside the frame). Within ``margin`` of a shift every
-    cell is judged; a fast pan's model (phase correlation, a quarter of the width a step)
-    brings the cells along one side in from outside, and had lost to an aliased model of
-    a grating that won those too. Returns ``(len(models),) float``."""
-    h, w = shape
-    my, mx = int(h * margin), int(w * margin)
-    ch, cw = (h - 2 * my) // cells, (w - 2 * mx) // cells
-    ys, xs = my + ch * np.arange(cells + 1), mx + cw * np.arange(cells + 1)
-    c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
-    gx, gy = np.meshgrid(xs - c[0], ys - c[1])
-    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)  # centred grid corners, (cells+1)^2
-    out = wins.mean(axis=1).astype(float)
-    reach = max(h, w) / 2.0
-    for j, m in enumerate(models):
-        if np.abs(m[:, 2]).max() + np.abs(m[:, :2] - np.eye(2)).sum() * reach < min(mx, my):
-            continue  # moves no point of the picture as far as the margin: every cell is judged
-        back = (pts - m[:, 2]) @ np.linalg.inv(m[:, :2]).T + c
-        inside = ((back[:, 0] >= 0) & (back[:, 0] <= w - 1) & (back[:, 1] >= 0) & (back[:, 1] <= h - 1))
-        inside = inside.reshape(cells + 1, cells + 1)
-        seen = (inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]).ravel()
-        out[j] = float(wins[j][seen].mean()) if seen.any() else 0.0
-    return out
-
-
 def _warp(img: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """``img`` ``(H, W)`` warped by a centred model (bilinear, edges replicated); the fixed camera
     returns ``img`` itself (the warp would copy it unchanged)."""
@@ -226,9 +193,8 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
             moving.append(j)
     k = 0
     if moving:  # most clear wins over the fixed camera; near ties go to the lower total error
-        won = _seen_share(clearly < err[0], models, prev.shape, params.cells, margin)
-        top = max(won[j] for j in moving)
-        k = min((j for j in moving if won[j] >= top - params.tie), key=lambda j: err[j].sum())
+        top = max(beats_static[j] for j in moving)
+        k = min((j for j in moving if beats_static[j] >= top - params.tie), key=lambda j: err[j].sum())
     matrix = models[k]
     rivals = [j for j in range(len(models)) if distinct(models[j], matrix, prev.shape, params.ransac_px)
               and not (k == 0 and j in banded)]  # a model kept off by a still band moves an object

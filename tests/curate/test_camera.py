@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from curate.camera import CameraThresholds, camera_segments
-from curate.camcand import phase_shift
 from curate.camfit import fit_camera
 from curate.caption import CaptionStage
 from curate.flow import dense_flow
@@ -240,22 +239,6 @@ def test_a_pan_keeps_its_label_with_a_still_subject_or_a_still_bar_at_one_edge()
         bar = _scene(37, 9, pan=move)
         bar[:, H - 52:] = _scene(38, 1)[0][H - 52:]
         assert _cameras(_track(bar)) == [label]
-
-
-def test_a_pan_beyond_the_trackers_reach_is_a_pan():
-    """A break test: at 1 frame width a second (56 px between motion frames) the tracker
-    loses its corners and DIS its way, and whole steps read as the fixed camera; phase
-    correlation's translation is then a candidate (``curate.camcand.phase_shift``)."""
-    track = _track(_scene(41, 13, pan=(1.0, 0.0)))
-    assert _cameras(track) == ["pan_right"]
-    assert all(0.95 < -s.pan_x < 1.05 for s in track)
-
-
-def test_phase_shift_is_in_whole_pixels_and_finds_a_long_shift():
-    frames = _scene(42, 2, pan=(0.8, 0.3))
-    shift = phase_shift(frames[0], frames[1])
-    assert shift.shape == (2, 3) and list(shift[:, :2].ravel()) == [1.0, 0.0, 0.0, 1.0]
-    assert tuple(shift[:, 2]) == (-45.0, -10.0)  # 0.2 of 224 px, 0.075 of 128 px (render's units)
 
 
 def _jitter_track(positions):
