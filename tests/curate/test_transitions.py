@@ -108,6 +108,11 @@ def test_a_cut_back_to_the_view_before_a_white_car_drove_in_is_no_flash():
     assert not is_flash(_thumbs(drive), 9, max_len=6)
     sudden = [car(f, 30) if 3 <= k < 9 else f for k, f in enumerate(scene)]
     assert is_flash(_thumbs(sudden), 9, max_len=6)
+    # a second break test: light over the whole view that rises over three frames (an
+    # exposure ramp, a rolling shutter's flash over two frames) and snaps back is a flash
+    ramp = [np.clip(f * (1 + 0.25 * (k - 3)) + 20 * (k - 3), 0, 255).astype(np.uint8) if 4 <= k < 7 else f
+            for k, f in enumerate(scene)]
+    assert is_flash(_thumbs(ramp), 7, max_len=6)
 
 
 def test_camera_pan_and_exposure_drift_are_no_transition():
