@@ -8,6 +8,7 @@ was found by new-user trials and break tests (named at each).
 from __future__ import annotations
 
 import os
+import sys
 
 from curate import store
 from pipelines.exits import UsageError
@@ -33,7 +34,28 @@ def check_output(output: str) -> str:
     for folder in store.folders_at(location, OUTPUT_FILES):
         raise UsageError(f"--output {output}: {folder} is a folder where the run writes a file; "
                          "remove or rename it")
+    if others := foreign(location):  # a new-user trial: a folder of notes took a run silently
+        print(f"warning: --output {output} holds files of no vidcurate run ({', '.join(others[:3])}"
+              f"{', ...' if len(others) > 3 else ''}); the run's files go beside them", file=sys.stderr)
     return location
+
+
+RUN_NAMES = OUTPUT_FILES + ("work", "shards")  # what a run's output folder holds
+
+
+def foreign(location: str) -> list[str]:
+    """Names in a local ``location`` (the --output) when it is a folder holding something but
+    nothing a run writes (:data:`RUN_NAMES`): another tool's files, which the run's would
+    join. [] for a new or empty folder (hidden names, ``.DS_Store``, do not count), an
+    earlier run's output, or a store URL."""
+    if "://" in location and not location.startswith("file://"):
+        return []
+    path = location.removeprefix("file://")
+    try:
+        names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+    except OSError:  # not there (a new output) or not a folder (said above)
+        return []
+    return [] if any(n in RUN_NAMES for n in names) else names
 
 
 def resolved(location: str) -> str:

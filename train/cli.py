@@ -116,7 +116,7 @@ def train_command(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
-        print(err, file=sys.stderr)
+        print(f"train: {err}", file=sys.stderr)
         return 2
     if os.path.lexists(args.output) and not os.path.isdir(args.output):
         what = "a file" if os.path.exists(args.output) else "a link to nothing"

@@ -74,8 +74,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if args.key is not None and not chosen:
         raise InputNotFound(f"no sample with key {args.key!r} in {args.shards}")
     if not chosen:  # e.g. every shard damaged: a warning each, and nothing shown is no success
-        raise InputNotFound(f"no complete sample in {args.shards} (damaged shards are skipped, "
-                            "each with a warning)")
+        raise InputNotFound(f"no complete sample in {args.shards} (damaged shards are skipped "
+                            "whole, each with a warning)")
     for s in chosen:
         print(inspect.record_json(s) if args.json else "\n".join(inspect.describe(s)))
     if args.contact_sheet:

@@ -173,6 +173,21 @@ def test_an_output_below_a_file_is_exit_2_naming_the_file(video, tmp_path, capsy
     assert taken.read_text() == "mine\n"
 
 
+def test_an_output_folder_of_other_files_is_warned_of(video, tmp_path, capsys):
+    """Found by a new-user trial: an --output folder holding only someone's notes took the
+    run's files beside them without a word."""
+    out = tmp_path / "exist"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    (out / ".DS_Store").write_text("")
+    assert main(["run", LOCAL_YAML, "--input", video, "--output", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: --output {out} holds files of no vidcurate run (notes.txt); the run's files go beside them" in err
+    assert (out / "notes.txt").read_text() == "mine\n" and (out / "index.parquet").exists()
+    assert main(["run", LOCAL_YAML, "--input", video, "--output", str(out), "--quiet"]) == 0
+    assert "holds files of no vidcurate run" not in capsys.readouterr().err  # its own output now
+
+
 def test_an_output_that_is_a_store_object_is_exit_2(s3, video, monkeypatch, capsys):  # noqa: F811
     """Found by a break test: an S3 --output naming an existing object (a video) was taken
     as a prefix, and the video then stopped being an input."""

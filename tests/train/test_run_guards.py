@@ -274,3 +274,12 @@ def test_a_sigterm_during_the_last_step_lets_the_run_finish(tiny_config, train_s
     _on_step(monkeypatch, after)
     assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "3") == 0
     assert [p.name for p in list_checkpoints(out)][-1] == "ckpt-00000003.pt"
+
+
+def test_a_trainer_config_not_found_is_one_train_line(train_shards, tmp_path, capsys):
+    """A new-user trial: this error alone had no ``train:`` in front, unlike the others."""
+    out = tmp_path / "run"
+    assert main(["train", "--shards", str(train_shards), "--config", "nosuch", "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("train: trainer config not found: nosuch") and "\n" not in err
+    assert not (tmp_path / "run").exists()
