@@ -10,14 +10,7 @@ frame ``p < c`` and some frame ``r >= c`` at most ``max_len + 1`` frames apart l
 (mean absolute thumbnail difference under ``ratio`` times the jump at the cut) while
 every frame between them differs from ``p`` mostly in brightness (the mean-luma change is
 at least half of the mean absolute change). A brief insert of *other* content is not a
-brightness excursion, so its cuts are kept. Where the cut is the way back (frame ``c``
-already looks like ``p``), the way out (``p`` to ``p + 1``) must be abrupt too, at least
-``onset`` times the jump, or the excursion must cover most of the picture (a rolling
-shutter's flash lit over two frames, a pre-flash, an exposure ramp then a snap back):
-a flash or a dropped frame starts at once, while a white car driving into a fixed
-camera's view brightens it over several frames, and a jump cut to the same view that
-happened to look like the frame before the car came had been taken for a flash (a
-break test: a street camera cut to itself 10 s later). Thumbnails come from
+brightness excursion, so its cuts are kept. Thumbnails come from
 :func:`curate.split.transitions.thumbnail`; frame indices are 0-based, in decode order.
 """
 
@@ -33,15 +26,6 @@ def _dist(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.abs(x.astype(np.float32) - y.astype(np.float32)).mean())
 
 
-def _broad(before: np.ndarray, during: np.ndarray, level: float = 4.0, share: float = 0.5) -> bool:
-    """Whether at least ``share`` of the picture changed from ``before`` to ``during`` (two
-    ``(h, w, 3) uint8`` thumbnails) by more than ``level`` luma levels the way its mean did:
-    a flash, an exposure step or a light lights (or darkens) most of the view, a car
-    driving in only its part of it."""
-    d = thumb_luma(during[None])[0].astype(np.float32) - thumb_luma(before[None])[0].astype(np.float32)
-    return float((np.sign(d.mean()) * d > level).mean()) >= share
-
-
 def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
     """True when every frame strictly between ``p`` and ``r`` differs from frame ``p`` mostly by
     a shift of mean brightness."""
@@ -53,9 +37,9 @@ def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
     return True
 
 
-def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4, onset: float = 0.5) -> bool:
+def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4) -> bool:
     """Whether the cut at frame ``cut`` (first frame of the would-be new shot) is a flash of at
-    most ``max_len`` frames inside one shot (module docstring). ``thumbs``: ``(n, h, w, 3) uint8``."""
+    most ``max_len`` frames inside one shot. ``thumbs``: ``(n, h, w, 3) uint8``."""
     n = len(thumbs)
     if cut <= 0 or cut >= n:
         return False
@@ -63,9 +47,6 @@ def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4, ons
     if jump <= 0:
         return False
     for p in range(cut - 1, max(cut - 2 - max_len, -1), -1):
-        if p + 1 < cut and _dist(thumbs[p], thumbs[cut]) < ratio * jump \
-                and _dist(thumbs[p], thumbs[p + 1]) < onset * jump and not _broad(thumbs[p], thumbs[cut - 1]):
-            continue  # the cut is the way back, and the way out was neither sudden nor the whole picture
         for r in range(max(cut, p + 2), min(p + max_len + 2, n)):
             if _dist(thumbs[p], thumbs[r]) < ratio * jump and _brightness_led(thumbs, p, r):
                 return True
