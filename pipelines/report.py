@@ -125,7 +125,7 @@ def summarise(output: str, sources: list[str], source_info: dict[str, float], ke
     return RunSummary(
         output=output, sources=len(sources), sources_rejected=len(source_level),
         clips_kept=len(kept), rejects_by_reason=dict(reasons),
-        hours_in=round(sum(source_info.values()) / 3600, 6), hours_out=round(sum(r.clip.duration_s for r in kept) / 3600, 6),
+        hours_in=sum(source_info.values()) / 3600, hours_out=sum(r.clip.duration_s for r in kept) / 3600,
         wall_s=wall_s, phase_wall_s=phase_wall_s, stage_s=stage_s, shards=shards, skipped=list(skipped),
         captions=caption_outcomes(None if r.caption is None else
                                   (r.caption.source, r.caption.degenerate_reason, r.caption.model_id) for r in kept),
