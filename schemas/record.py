@@ -40,7 +40,7 @@ class SourceInfo(_Model):
     the timestamps went backwards or repeated (joined files), so times are shifted to
     keep increasing and spans are extracted by a pass from the start, not a seek.
     ``stream_index``: the container stream decoded (cover art and still-image tracks are
-    skipped, :func:`curate.codec.probe.pick_video_stream`). ``partial``: decoding failed
+    skipped, :func:`curate.codec.streams.pick_video_stream`). ``partial``: decoding failed
     part-way, so only the first ``num_frames`` of ``probed_frames`` (the video packets the
     probe counted) were kept; ``rejects.parquet`` has a ``partially_decoded`` row for the rest.
     Picture facts: ``width`` is the display width, the coded width times ``sar`` (the

@@ -30,7 +30,7 @@ from curate.codec.colour import COLOUR_TAGS, rgb_to_clip_yuv, sws_threads, to_cl
 from curate.codec.errors import CodecError, classify, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, deinterlace_flagged, is_interlaced
-from curate.codec.probe import video_stream_index
+from curate.codec.streams import video_stream_index
 from curate.codec.reshape import PictureShape, pad_clip_frame, pad_image
 from curate.codec.timestamps import best_effort, untimed_rate
 
@@ -126,7 +126,7 @@ def iter_frames(
             (needed when timestamps were shifted: shifted times exist only in a pass
             from the start).
         stream_index: ``container.streams[i]`` to decode (the probe's
-            ``stream_index``); None picks it with :func:`curate.codec.probe.pick_video_stream`.
+            ``stream_index``); None picks it with :func:`curate.codec.streams.pick_video_stream`.
         on_error: called as ``on_error(error, t_s)`` when decoding fails after frames were
             produced (``t_s``: seconds, the time of the last good frame), before the
             iteration ends; how callers learn that a source was only partly decoded.

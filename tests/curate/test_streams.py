@@ -6,7 +6,7 @@ import av
 import pytest
 
 from curate.codec import CodecError, iter_frames, probe
-from curate.codec.probe import pick_video_stream
+from curate.codec.streams import pick_video_stream
 from pipelines.report import summarise
 from support.hostile import _frames
 from support.pipelines import make_pipeline, run_source as support_run_source
