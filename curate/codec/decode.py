@@ -20,18 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import chain
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from curate.codec.colour import COLOUR_TAGS, rgb_to_clip_yuv, sws_threads, to_clip_yuv
-from curate.codec.errors import CodecError, classify, open_container
+from curate.codec.errors import CodecError, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, deinterlace_flagged, is_interlaced
 from curate.codec.streams import video_stream_index
 from curate.codec.reshape import PictureShape, pad_clip_frame, pad_image
+from curate.codec.seek import decode_until_error, ends_on_error, seek_frames
 from curate.codec.timestamps import best_effort, untimed_rate
 
 
@@ -121,12 +121,13 @@ def iter_frames(
             ``rotation`` degrees counter-clockwise, then a left-right mirror).
         start_s, end_s: decode only frames with ``start_s <= t < end_s`` (seconds);
             ``start_s`` seeks to the keyframe before it first (one frame earlier for an
-            interlaced source; again earlier when the seek lands late: :func:`_seek`), so
-            the frames are those of a decode from the start, unless ``seek`` is false
-            (needed when timestamps were shifted: shifted times exist only in a pass
-            from the start).
+            interlaced source; again earlier when the seek lands late:
+            :func:`curate.codec.seek.seek_frames`), so the frames are those of a decode
+            from the start, unless ``seek`` is false (needed when timestamps were
+            shifted: shifted times exist only in a pass from the start).
         stream_index: ``container.streams[i]`` to decode (the probe's
-            ``stream_index``); None picks it with :func:`curate.codec.streams.pick_video_stream`.
+            ``stream_index``); None picks it with
+            :func:`curate.codec.streams.pick_video_stream`.
         on_error: called as ``on_error(error, t_s)`` when decoding fails after frames were
             produced (``t_s``: seconds, the time of the last good frame), before the
             iteration ends; how callers learn that a source was only partly decoded.
@@ -181,13 +182,13 @@ def iter_frames(
         if seek and start_s is not None and start_s > 0 and stream.start_time is not None:
             # an interlaced frame is deinterlaced with its neighbours: one frame of pre-roll
             pre = 1.0 / rate if field_order is not None and is_interlaced(field_order) else 0.0
-            frames = _seek(container, stream, start_s - pre, t0 or 0.0, on_error, lambda: last_t)
+            frames = seek_frames(container, stream, start_s - pre, t0 or 0.0, on_error, lambda: last_t)
         else:
-            frames = best_effort(_decode(container, stream, on_error, lambda: last_t))
+            frames = best_effort(decode_until_error(container, stream, on_error, lambda: last_t))
         if field_order is not None and is_interlaced(field_order):
-            frames = _ends_on_error(deinterlace(frames, field_order, stream.time_base), on_error, lambda: last_t)
+            frames = ends_on_error(deinterlace(frames, field_order, stream.time_base), on_error, lambda: last_t)
         elif field_order is not None:
-            frames = _ends_on_error(deinterlace_flagged(frames, stream.time_base), on_error, lambda: last_t)
+            frames = ends_on_error(deinterlace_flagged(frames, stream.time_base), on_error, lambda: last_t)
         index, last_t, offset, shifted = 0, None, 0.0, False
         convert = _Converter(single=threads == 1)
         shape = PictureShape(stream) if coded is not None else None
@@ -212,68 +213,6 @@ def iter_frames(
             yield DecodedFrame(index, t, convert(frame, coded, fmt, rotation, hflip, box), shifted,
                                restart or reshaped)
             index += 1
-
-
-def _seek(container, stream, target_s: float, base_s: float, on_error=None,
-          last_t=lambda: None) -> Iterator[av.VideoFrame]:
-    """Frames decoded from a seek to the keyframe at or before ``target_s`` (seconds from
-    the stream start ``base_s``). A seek by timestamp can land after the target, or after
-    the last keyframe before the end (MPEG-TS and MPEG-PS are searched by byte position,
-    landing on the packet nearest in decode time): when the first frame is later than the
-    target, or none decodes, it seeks again 1, 2, 4, ... seconds earlier, and at the last to
-    the file's start (:func:`_rewind`), so every frame from the target on is decoded
-    (before, the gap was filled with the first frame). A frame without a timestamp is taken
-    as on time. A landing whose first frame is not a keyframe is treated as late too: a
-    container index that marks every packet a keyframe (some MPEG-4 Part 2 AVIs) sends
-    the seek to a predicted frame, which FFmpeg decodes without its reference (garbage)."""
-    tb = float(stream.time_base)
-    back = 0.0
-    while True:
-        at = target_s - back if back < target_s else -1.0
-        if at < 0.0:
-            _rewind(container, stream, base_s)
-        else:
-            container.seek(int((base_s + at) / tb), stream=stream, backward=True)
-        frames = best_effort(_decode(container, stream, on_error, last_t))
-        first = next(frames, None)
-        if at < 0.0 or (first is not None and first.key_frame
-                        and (first.pts is None or first.pts * tb - base_s <= target_s + 1e-4)):
-            return frames if first is None else chain([first], frames)
-        frames.close()
-        back = max(1.0, 2 * back)
-
-
-def _rewind(container, stream, base_s: float) -> None:
-    """Seek to the start of the video stream: to a second before its start time (a seek to
-    the start time itself lands after a first keyframe that decodes before it shows, as
-    with B-frames in MPEG-TS; time 0 of the whole file can be inside a stream whose clock
-    wraps), else, where the demuxer refuses a time before the start (AVI), to the start."""
-    tb = float(stream.time_base)
-    try:
-        container.seek(int((base_s - 1.0) / tb), stream=stream, backward=True)
-    except av.error.FFmpegError:
-        container.seek(int(base_s / tb), stream=stream, backward=True)
-
-
-def _decode(container, stream, on_error=None, last_t=lambda: None) -> Iterator[av.VideoFrame]:
-    return _ends_on_error(container.decode(stream), on_error, last_t)
-
-
-def _ends_on_error(frames, on_error=None, last_t=lambda: None) -> Iterator[av.VideoFrame]:
-    """``frames`` (a decode, or a filter graph over one) until FFmpeg fails: before the
-    first frame the failure is raised as a :class:`CodecError`; after it the frames
-    already produced stand (the pass ends early) and ``on_error(error, last_t())`` is told."""
-    produced = False
-    try:
-        for frame in frames:
-            produced = True
-            yield frame
-    except av.error.FFmpegError as exc:
-        if not produced:
-            raise classify(exc) from exc
-        if on_error is not None:
-            on_error(classify(exc), last_t())
-        return
 
 
 def own_copy(frame: av.VideoFrame) -> av.VideoFrame:
