@@ -19,7 +19,8 @@ from curate.tasks import ClipTask
 from pipelines.config import Pipeline
 from pipelines.progress import Progress
 from pipelines.rows import loads
-from pipelines.workstore import WorkStore, frames_needed
+from pipelines.workclips import frames_needed
+from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord
 
 
@@ -27,7 +28,7 @@ def restore_work(pipeline: Pipeline, work: WorkStore, progress: Progress, kept: 
                  rejects: list[RejectRecord], walls: dict[str, float],
                  run: Callable[[Callable, list[tuple]], list]) -> list[ClipRecord]:
     """The kept clips whose ``work/clips`` files are there or could be brought back
-    (:meth:`pipelines.workstore.WorkStore.restore`, re-encoded with the run's extract
+    (:meth:`pipelines.workclips.WorkClips.restore`, re-encoded with the run's extract
     stage by ``run(fn, calls)``: the run's workers, :class:`pipelines.raytasks.Workers`); a clip that cannot be brought back becomes its reject row,
     appended to ``rejects``. ``walls["restore"]``: seconds spent, set only when something
     was missing."""

@@ -43,7 +43,8 @@ from pipelines.sources import scan_inputs
 from pipelines.unchanged import earlier_manifest, kept_shards, packed, packing
 from pipelines.resources import fit_to_cluster, leave_room_for_tasks
 from pipelines.rows import PassSteps, largest_first, loads, source_weights
-from pipelines.workstore import WorkStore, frames_needed
+from pipelines.workclips import frames_needed
+from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord, write_parquet
 
 # Ray and Ray Data (1-2 s of imports on a 2-core machine) are imported by Runner.run once

@@ -2,7 +2,7 @@
 
 Without this, the same command run again on a finished output (a cron job over a folder
 where nothing new arrived) copied every kept clip back out of the shards
-(:meth:`pipelines.workstore.WorkStore.restore`) and packed every shard again, byte for
+(:meth:`pipelines.workclips.WorkClips.restore`) and packed every shard again, byte for
 byte the same: work in proportion to the whole dataset for no change (a new user's
 walk-through). A shard's bytes follow from its samples: each clip's mp4 (named by its
 content-addressed clip id), its record's ``.json`` and its caption text

@@ -249,7 +249,7 @@ def test_frame_samples_are_needed_for_vlm_caption_cache_misses_only(tmp_path):
     from curate.caption import CaptionStage
     from curate.captioning import VLMCaptionStage
     from curate.captioning.cache import CaptionCache
-    from pipelines.workstore import frames_needed
+    from pipelines.workclips import frames_needed
 
     work = str(tmp_path / "work")
     records = [SimpleNamespace(clip_id=c) for c in ("a" * 24, "b" * 24, "c" * 24)]
