@@ -17,7 +17,7 @@ Two signatures (:mod:`curate.dedup.signature`) are compared in three steps:
    neighbours, so a shift of half a frame interval still meets a frame): frame ``i``
    of one clip meets the frame of the other nearest ``speed * t_i + offset``, for speeds 0.8 .. 1.25 and every offset leaving
    at least 60 % of the shorter clip overlapping, and 60 % of its activity (the frames
-   where something moves in front of a still background, :func:`activity`); the best mean
+   where something moves in front of a still background, :func:`curate.dedup.align.activity`); the best mean
    wins (time shifts, trims and speed changes), both ways round.
 
 The distance is ``(1 - appearance) + motion_weight * (1 - motion)``, the motion term
@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 
 from curate.dedup import overlay
+from curate.dedup.align import activity, best_alignment
 from curate.dedup.ncc import MeanShapes, best_matches
 from curate.dedup.overlay import overlay_rows
 from curate.dedup.signature import Signature
@@ -57,12 +58,9 @@ ANGLES = (-9.0, -6.0, -3.0, 3.0, 6.0, 9.0)  # degrees, a turned re-upload or a t
 CROP_SCALES = (1.0,) + tuple(s for s in SCALES if s >= 1.1)
 NEAR = 2  # scales on either side of the unturned best at which ANGLES are tried
 REFINE = 1.5  # degrees either side of the best angle tried last
-SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.25)
-MIN_OVERLAP = 0.6
 # a placement replaces the best so far only when its correlation is higher by more than
 # this (single-precision rounding; at scale 1, unturned, both ways round are one comparison)
 TIE = 1e-5
-ACTIVE_LEVEL = 3.0  # luma levels from the clip's median thumbnail: a frame where something moves
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -215,54 +213,6 @@ def motion(xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, float, float]:
     candidates whose appearance could pass (:func:`distance`)."""
     ra, rb = xa - xa.mean(axis=0), xb - xb.mean(axis=0)
     return _unit(ra) @ _unit(rb).T, float(np.abs(ra).mean()), float(np.abs(rb).mean())
-
-
-def activity(thumbs: np.ndarray) -> np.ndarray:
-    """``(N,) float64`` how much each of ``(N, S, S)`` thumbnails differs from its clip's
-    median thumbnail (mean absolute luma difference; 0 under :data:`ACTIVE_LEVEL`): where
-    something crosses a fixed camera's view, not its empty stretches."""
-    t = thumbs.astype(np.float32)
-    act = np.abs(t - np.median(t, axis=0)).mean(axis=(1, 2)).astype(np.float64)
-    return np.where(act > ACTIVE_LEVEL, act, 0.0)
-
-
-def best_alignment(sim: np.ndarray, step_a: float, step_b: float,
-                   active: tuple[np.ndarray, np.ndarray] | None = None) -> float:
-    """Largest mean of ``sim[i, j(i)]`` over time maps ``t_b = speed * t_a + offset`` (see
-    module docstring); ``sim`` is ``(Na, Nb)``, steps in seconds. -1 when nothing overlaps.
-
-    ``active``: each clip's :func:`activity` (``(Na,)``, ``(Nb,)``); a map must then also
-    cover at least ``MIN_OVERLAP`` of the shorter clip's activity, so two windows of one
-    fixed camera whose empty-room stretches align, each with its own passer-by outside
-    them, are not an edited copy (a trimmed or shifted copy covers the moving part it kept)."""
-    n, m = sim.shape
-    ta = np.arange(n) * step_a
-    offsets = np.arange(-n * step_a, m * step_b, step_b / 2)
-    rows = np.arange(n)
-    if active is not None:
-        cum_a, cum_b = (np.concatenate([[0.0], np.cumsum(x)]) for x in active)
-        a_shorter = n * step_a <= m * step_b
-        moving = (cum_a if a_shorter else cum_b)[-1]
-    best = -1.0
-    for speed in SPEEDS:
-        need = max(2, MIN_OVERLAP * min(n, m / speed)) if min(n, m) > 1 else 1
-        j = np.rint((speed * ta[None, :] + offsets[:, None]) / step_b).astype(int)  # (O, Na)
-        ok = (j >= 0) & (j < m)
-        count = ok.sum(axis=1)
-        total = np.where(ok, sim[rows[None, :], np.clip(j, 0, m - 1)], 0.0).sum(axis=1)
-        good = count >= need
-        if active is not None and moving > 0:
-            lo, hi = ok.argmax(axis=1), n - 1 - ok[:, ::-1].argmax(axis=1)  # the rows a map covers
-            if a_shorter:
-                covered = cum_a[hi + 1] - cum_a[lo]
-            else:
-                o = np.arange(len(j))
-                jlo, jhi = np.clip(j[o, lo], 0, m - 1), np.clip(j[o, hi], 0, m - 1)
-                covered = cum_b[jhi + 1] - cum_b[jlo]
-            good &= covered >= MIN_OVERLAP * moving
-        if good.any():
-            best = max(best, float((total[good] / count[good]).max()))
-    return best
 
 
 def mirrored(sig: Signature) -> Signature:
