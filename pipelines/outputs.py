@@ -44,15 +44,14 @@ RUN_NAMES = OUTPUT_FILES + ("work", "shards")  # what a run's output folder hold
 
 
 def foreign(location: str) -> list[str]:
-    """Names in a local ``location`` (the --output) when it is a folder holding something but
+    """Names in a local ``location`` (the --output, resolved) when it is a folder holding something but
     nothing a run writes (:data:`RUN_NAMES`): another tool's files, which the run's would
     join. [] for a new or empty folder (hidden names, ``.DS_Store``, do not count), an
     earlier run's output, or a store URL."""
-    if "://" in location and not location.startswith("file://"):
+    if store.is_url(location):
         return []
-    path = location.removeprefix("file://")
     try:
-        names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+        names = sorted(n for n in os.listdir(location) if not n.startswith("."))
     except OSError:  # not there (a new output) or not a folder (said above)
         return []
     return [] if any(n in RUN_NAMES for n in names) else names
@@ -78,11 +77,11 @@ def _is_file(location: str) -> bool:
 
 
 def _file_above(location: str) -> str | None:
-    """The nearest folder of a local ``location`` that is a file (no folder can be made
+    """The nearest folder of a local ``location`` (resolved) that is a file (no folder can be made
     below it), or None (also for a store URL)."""
-    if "://" in location and not location.startswith("file://"):
+    if store.is_url(location):
         return None
-    path = os.path.abspath(location.removeprefix("file://"))
+    path = os.path.abspath(location)
     parent = os.path.dirname(path)
     while parent != path:
         if os.path.isfile(parent):
