@@ -47,7 +47,8 @@ from curate.extract import ExtractStage
 from curate.onepass import detect_pass
 from curate.probe import ProbeStage
 from curate.split import SplitStage
-from curate.split.shots import Boundaries, net_boundaries
+from curate.split.shots import Boundaries
+from curate.split.transnet import net_boundaries
 from curate.tasks import SourceTask
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -80,3 +80,27 @@ def is_excursion(thumbs: np.ndarray, start: int, end: int, ratio: float = 0.4, m
         return False
     steps = np.diff(thumbs[p:r + 1].astype(np.float32), axis=0).reshape(r - p, -1)
     return float(np.abs(steps.mean(axis=1)).sum()) >= 0.5 * float(np.abs(steps).mean(axis=1).sum())
+
+
+def reaches_black(thumbs: np.ndarray, cut: int, threshold: float) -> bool:
+    """Whether the fade cut at frame ``cut`` (``ThresholdDetector``'s: the middle of a run of
+    frames whose mean is under ``threshold``, 0-255, or the end of such a run at the start of
+    the video) passes through black: some frame of the run has a thumbnail mean of at most
+    ``threshold / 2`` or a luma median of at most ``threshold / 4`` (black but for a title or
+    a logo). A dark shot whose mean only wavers about the threshold (night, a dim room: the
+    picture is all there) reaches neither, and its crossings are no boundary. A cut with no
+    such run beside it (it cannot be judged) is kept. ``thumbs``: ``(n, h, w, 3) uint8``."""
+    n = len(thumbs)
+    means = thumbs.reshape(n, -1).mean(axis=1)
+    slack = threshold + 0.5  # thumbnails average the frame's pixels: their mean is the frame's, rounded
+    start = next((i for i in (cut, cut - 1) if 0 <= i < n and means[i] < slack), None)
+    if start is None:
+        return True
+    lo = hi = start
+    while lo > 0 and means[lo - 1] < slack:
+        lo -= 1
+    while hi + 1 < n and means[hi + 1] < slack:
+        hi += 1
+    if float(means[lo:hi + 1].min()) <= threshold / 2:
+        return True
+    return float(np.median(thumb_luma(thumbs[lo:hi + 1]), axis=1).min()) <= threshold / 4

@@ -39,7 +39,8 @@ from scenedetect import AdaptiveDetector, ContentDetector, ThresholdDetector
 from scenedetect.common import FrameTimecode
 
 from curate.split import fastscore, transnet
-from curate.split.flashes import drop_flashes, is_excursion, is_flash
+from curate.split.transnet import net_boundaries
+from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.spikes import jumps, moves_something, spike_cuts
 from curate.split.transitions import find_blank, merge_intervals, thumbnail
@@ -175,7 +176,7 @@ class ShotDetector:
         thumbs = self._thumbs.view()
         gaps = self._network(thumbs) if self.kind == "transnetv2" else []
         strength = jumps(thumbs)
-        raw = sorted({int(c) for c in self._found if 0 < c < self.num_frames}
+        raw = sorted({int(c) for c in self._black(self._found, thumbs, 0) if 0 < c < self.num_frames}
                      | _moving(self._content + spike_cuts(strength), thumbs))
         cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.merge_len,
                           strength=strength)
@@ -205,7 +206,7 @@ class ShotDetector:
         if len(thumbs) < 2:
             return Boundaries([], [])
         strength = jumps(thumbs)
-        raw = sorted({c - lo for c in self._found if lo < c < n}
+        raw = sorted({c - lo for c in self._black(self._found, thumbs, lo) if lo < c < n}
                      | _moving([c - lo for c in self._content] + spike_cuts(strength), thumbs))
         cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), len(thumbs), self.merge_len, strength=strength)
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
@@ -213,6 +214,14 @@ class ShotDetector:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
         b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
+
+    def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:
+        """``found`` (absolute frame indices; ``thumbs`` start at frame ``lo``) without the
+        fade cuts whose dark run never reaches black (:func:`curate.split.flashes.reaches_black`)."""
+        if self._fades is None:  # TransNetV2's cuts: no fade detector
+            return found
+        level = self._fades.threshold
+        return [c for c in found if not 0 <= c - lo < len(thumbs) or reaches_black(thumbs, c - lo, level)]
 
     def _network(self, thumbs: np.ndarray) -> list[tuple[int, int]]:
         """Run TransNetV2 over the collected inputs: its cuts go to ``_found`` (unless only the
@@ -270,30 +279,3 @@ def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,
             kept.append(c)
     return sorted(kept)
 
-
-def net_boundaries(single: np.ndarray, many: np.ndarray, threshold: float = 0.5,
-                   max_cut_len: int = 2) -> tuple[list[int], list[tuple[int, int]]]:
-    """Hard cuts and gradual transitions from TransNetV2 scores (:func:`curate.split.transnet.predict`).
-
-    ``single``, ``many``: ``(n,) float32`` per-frame scores. Each run of frames with
-    ``single > threshold`` is one detection; its extent is the run joined with the run of
-    ``many > threshold`` around its peak. An extent of at most ``max_cut_len`` frames is a
-    hard cut, reported as the frame after the peak (the network marks the last frame of the
-    outgoing shot); a longer one is a gap, half-open ``(start, end)``. Frame indices 0-based."""
-    cuts: list[int] = []
-    gaps: list[tuple[int, int]] = []
-    hot = np.concatenate([[False], single > threshold, [False]])
-    edges = np.flatnonzero(np.diff(hot.astype(np.int8)))
-    for s, e in zip(edges[::2], edges[1::2]):
-        peak = int(s + np.argmax(single[s:e]))
-        lo, hi = int(s), int(e)
-        if many[peak] > threshold:
-            while lo > 0 and many[lo - 1] > threshold:
-                lo -= 1
-            while hi < len(many) and many[hi] > threshold:
-                hi += 1
-        if hi - lo <= max_cut_len:
-            cuts.append(peak + 1)
-        else:
-            gaps.append((lo, hi))
-    return cuts, merge_intervals(gaps)

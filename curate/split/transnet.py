@@ -18,6 +18,8 @@ import functools
 import cv2
 import numpy as np
 
+from curate.split.transitions import merge_intervals
+
 INPUT_W, INPUT_H = 48, 27
 WINDOW, STEP, CONTEXT = 100, 50, 25
 
@@ -117,3 +119,31 @@ def predict(frames: np.ndarray, device: str = "auto", batch: int = 8) -> tuple[n
             single.append(torch.sigmoid(one[:, CONTEXT:CONTEXT + STEP, 0]).float().cpu().numpy().ravel())
             many.append(torch.sigmoid(extra["many_hot"][:, CONTEXT:CONTEXT + STEP, 0]).float().cpu().numpy().ravel())
     return np.concatenate(single)[:n], np.concatenate(many)[:n]
+
+
+def net_boundaries(single: np.ndarray, many: np.ndarray, threshold: float = 0.5,
+                   max_cut_len: int = 2) -> tuple[list[int], list[tuple[int, int]]]:
+    """Hard cuts and gradual transitions from TransNetV2 scores (:func:`curate.split.transnet.predict`).
+
+    ``single``, ``many``: ``(n,) float32`` per-frame scores. Each run of frames with
+    ``single > threshold`` is one detection; its extent is the run joined with the run of
+    ``many > threshold`` around its peak. An extent of at most ``max_cut_len`` frames is a
+    hard cut, reported as the frame after the peak (the network marks the last frame of the
+    outgoing shot); a longer one is a gap, half-open ``(start, end)``. Frame indices 0-based."""
+    cuts: list[int] = []
+    gaps: list[tuple[int, int]] = []
+    hot = np.concatenate([[False], single > threshold, [False]])
+    edges = np.flatnonzero(np.diff(hot.astype(np.int8)))
+    for s, e in zip(edges[::2], edges[1::2]):
+        peak = int(s + np.argmax(single[s:e]))
+        lo, hi = int(s), int(e)
+        if many[peak] > threshold:
+            while lo > 0 and many[lo - 1] > threshold:
+                lo -= 1
+            while hi < len(many) and many[hi] > threshold:
+                hi += 1
+        if hi - lo <= max_cut_len:
+            cuts.append(peak + 1)
+        else:
+            gaps.append((lo, hi))
+    return cuts, merge_intervals(gaps)

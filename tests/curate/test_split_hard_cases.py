@@ -282,3 +282,4 @@ def test_a_keyframes_quality_step_is_no_cut_but_a_jump_cut_over_it_is():
     for f in frames(75):
         detector.feed(f)
     assert detector.boundaries().cuts == [75]
+

@@ -11,7 +11,8 @@ import pytest
 
 from curate.codec import iter_frames
 from curate.split import SplitStage
-from curate.split.shots import merge_cuts, net_boundaries
+from curate.split.shots import merge_cuts
+from curate.split.transnet import net_boundaries
 from curate.split.transnet import input_frame, predict, windows
 from support.synth import Shot, shots_video
 from support.transitions import fade_video, flash_then_cut_video, moving_object_video
