@@ -16,17 +16,14 @@ restores what it needs from the shards (:mod:`pipelines.workstore`).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import threading
 import time
 from functools import partial
 
-from curate import guard, parallel, store
-from curate.shards import caption_text, keep_shards, remove_stale
+from curate import guard
 from curate.dedup.against import check_earlier
-from curate.dedup.stage import drop_duplicates
 from pipelines.commits import SourceCommits
 from pipelines.config import Pipeline
 from pipelines import exits
@@ -34,56 +31,19 @@ from pipelines.exits import InputNotFound, UsageError, signals_held
 from pipelines.headstart import HeadStart
 from pipelines.localrun import runs_without_ray, start_local_pool
 from pipelines.outputs import check_output, resolved
+from pipelines.preload import END_IMPORTS, preload
 from pipelines.progress import Progress
-from pipelines.postphase import post_phase, restore_work
 from pipelines.raytasks import Workers, ray_workers
-from pipelines.report import RunSummary, summarise, write_manifest
-from pipelines.report_html import write_report_safely
+from pipelines.report import RunSummary
 from pipelines.sources import scan_inputs
-from pipelines.unchanged import earlier_manifest, kept_shards, packed, packing
 from pipelines.resources import fit_to_cluster, leave_room_for_tasks
+from pipelines.runend import RunEnd
 from pipelines.rows import PassSteps, largest_first, loads, source_weights
-from pipelines.workclips import frames_needed
 from pipelines.workstore import WorkStore
-from schemas import ClipRecord, RejectRecord, write_parquet
 
 # Ray and Ray Data (1-2 s of imports on a 2-core machine) are imported by Runner.run once
 # the head start has begun (pipelines/headstart.py), not with this module: the head
 # start's sandbox child then decodes while the driver imports them.
-
-# Imported on a thread while the sources run (:func:`preload`), not at the end of the run
-# where nothing overlaps them (on 2 cores, measured on ../shared/footage): matplotlib for
-# report.html's charts (0.5-1 s); pandas, which pyarrow imports on the first table it
-# builds (the index: 0.2 s of the shards phase). SciPy's graph code for dedup's groups
-# (:func:`curate.dedup.groups.components`, 0.15 s) joins them when the pipeline dedups.
-_END_IMPORTS = ("pipelines.report_html.plots", "pandas")
-
-
-def _import_quietly(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - the import where the module is used says what is wrong
-        pass
-
-
-def preload(*modules: str) -> threading.Thread:
-    """Import ``modules``, one after another, on a daemon thread (returned, started): their
-    imports cost the driver's waiting time (Ray starting, sources running), not the end of
-    the run, where nothing else overlaps them. A module that fails to import is passed over
-    quietly (the import where it is used raises) and the next one is still imported. Join
-    the thread before using them: an import of a module another thread is still importing
-    can return it half made."""
-    thread = threading.Thread(target=lambda: [_import_quietly(m) for m in modules],
-                              name="vidcurate-preload", daemon=True)
-    thread.start()
-    return thread
-
-
-def pack_shards(jobs: list, workers: Workers) -> list:
-    """Pack the planned shards (``ShardJob`` each) on the run's ``workers``, one call per
-    shard (:meth:`pipelines.raytasks.Workers.pack_shards`); infos in shard order."""
-    return workers.pack_shards(jobs)
-
 
 def _ray_running() -> bool:
     """Whether this process is connected to a Ray (without importing Ray when it is not)."""
@@ -91,8 +51,9 @@ def _ray_running() -> bool:
     return ray is not None and ray.is_initialized()
 
 
-class Runner:
-    """Runs one pipeline over inputs into an output folder (see module docstring)."""
+class Runner(RunEnd):
+    """Runs one pipeline over inputs into an output folder (see module docstring); the
+    run's end (dedup, post stages, shards, index, manifest, report) is :class:`pipelines.runend.RunEnd`."""
 
     def __init__(self, pipeline: Pipeline, inputs: list[str], output: str, progress: bool = True,
                  dedup_against: list[str] | None = None):
@@ -295,7 +256,7 @@ class Runner:
                 check_inputs_seen(todo)
         if todo:  # imports the end of the run needs, while the sources run (module docstring)
             self._preloads.append(
-                preload(*_END_IMPORTS, *(["scipy.sparse.csgraph"] if self.pipeline.stage("dedup") else [])))
+                preload(*END_IMPORTS, *(["scipy.sparse.csgraph"] if self.pipeline.stage("dedup") else [])))
             t = time.perf_counter()
             self._source_phase([s for s in todo if s not in taken], head, len(todo), source_weights(todo))
             walls["per_source"] = time.perf_counter() - t
@@ -304,80 +265,6 @@ class Runner:
         records, rejects, stage_s, durations = self.store.load(sources + earlier)
         summary = self._finish(sources + earlier, records, rejects, stage_s, durations, walls, t0)
         summary.resumed, summary.earlier = len(sources) - len(todo), len(earlier)
-        return summary
-
-    def _post(self, kept: list[ClipRecord], rejects: list[RejectRecord], walls: dict[str, float]):
-        """The clips restored into ``work/clips`` (:func:`restore_work`; lost ones become
-        rows in ``rejects``) and the post stages run on them: ``(kept, post stages' reject
-        rows, shard infos or None)``. When the post stages load no model and read no frame
-        sample, they run first, and a run whose records and shards would be the output's
-        own keeps those shards (:mod:`pipelines.unchanged`; the infos come back) and
-        restores nothing."""
-        post = self.pipeline.post_stages()
-        early = same = None
-        manifest = None if any(s.uses_model for s in post) else earlier_manifest(
-            self.output, self.pipeline.model_dump(mode="json"))
-        if manifest is not None and not frames_needed(post, self.store.root, kept):
-            t = time.perf_counter()
-            early = post_phase(self.pipeline, self.store.root, self.progress, kept)
-            walls["caption"] = time.perf_counter() - t
-            same = kept_shards(self.output, manifest, early[0], self.pipeline.stages[-1].target_mb)
-        if same is None:
-            n = len(kept)
-            kept = restore_work(self.pipeline, self.store, self.progress, kept, rejects, walls,
-                                run=self.workers.on_workers)
-            if early is None or len(kept) != n:  # (again without the clips the restore lost)
-                t = time.perf_counter()
-                early = post_phase(self.pipeline, self.store.root, self.progress, kept)
-                walls["caption"] = time.perf_counter() - t
-        return early[0], early[1], same
-
-    def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
-        t = time.perf_counter()
-        # a module still importing on a preload thread would be half made for an import
-        # here, and one that fails there must fail here too (a break test: a pandas that
-        # failed slowly became an AttributeError at the index's write)
-        for thread in self._preloads:
-            thread.join()
-        with parallel.workers(self.workers.calls, self.workers.cpus):  # dedup's band search and verification
-            kept, duplicates = drop_duplicates(records, self.pipeline.stage("dedup"), against=self.dedup_against)
-        rejects += duplicates
-        walls["dedup"] = time.perf_counter() - t
-        kept, post_rejects, same = self._post(kept, rejects, walls)
-        rejects += post_rejects
-        exits.raise_if_swallowed()  # the last chance: from here the run writes its outputs
-        t = time.perf_counter()
-        lease = self.store.lease
-        lease.check()  # another run took the output over: it writes the index, not this one
-        text = partial(caption_text, variant=self.pipeline.caption_variant())
-        if same is None:
-            packing(self.store.root)  # cleared once the manifest is written (pipelines/unchanged.py)
-        try:
-            shards = keep_shards(self.output, same) if same is not None else self.pipeline.stages[-1].write(
-                kept, self.store.clip_file, self.output, text=text, pack=partial(pack_shards, workers=self.workers),
-                staging=lease.owner, before_moves=lease.check)
-        except OSError as exc:  # its clips or staged shards gone: a run that took over cleaned them
-            if not lease.held():
-                lease.check()
-            raise exc
-        lease.check()  # again: the packing is long, the moves and the index's put are not
-        kept = sorted(kept, key=lambda r: r.clip_id)
-        write_parquet(ClipRecord, kept, store.join(self.output, "index.parquet"))
-        write_parquet(RejectRecord, rejects, store.join(self.output, "rejects.parquet"))
-        walls["shards"] = time.perf_counter() - t
-        summary = summarise(self.output, sources, durations, kept, rejects, time.perf_counter() - t0,
-                            walls, stage_s, shards, self.skipped)
-        summary.head_start_sources, summary.ray = self.head_taken, self.workers.ray
-        write_manifest(store.join(self.output, "manifest.json"), summary,
-                       self.pipeline.model_dump(mode="json"), sources, self.codecs, self.dedup_against)
-        if lease.held():  # the index names none of them now (a run that took over: its own to clean)
-            remove_stale(store.join(self.output, "shards"), len(shards))
-        packed(self.store.root)
-        with self.progress.step("writing report.html"):
-            write_report_safely(self.output, frames=self.workers.thumbnail_frames)
-        if not self.pipeline.keep_work:  # everything is written: work/clips is a second copy
-            with self.progress.step("removing work/clips (keep_work: false)"):
-                self.store.drop_clips()
         return summary
 
 

@@ -1,4 +1,4 @@
-"""The runner's preload (:func:`pipelines.runner.preload`): modules are imported one after
+"""The runner's preload (:func:`pipelines.preload.preload`): modules are imported one after
 another on a daemon thread, and one that fails to import is passed over without a
 traceback (the import where it is used raises) while the next is still imported."""
 
@@ -9,7 +9,7 @@ import threading
 
 import pyarrow.parquet as pq
 
-from pipelines.runner import preload
+from pipelines.preload import preload
 from support.pipelines import LOCAL_YAML
 from support.synth import Shot, shots_video
 

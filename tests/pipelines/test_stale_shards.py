@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-import pipelines.runner as runner
+import pipelines.runend as runner
 from pipelines.runner import run_pipeline
 from support.pipelines import TEST_OVERRIDES, make_pipeline
 from support.synth import Shot, shots_video

@@ -78,7 +78,7 @@ def test_a_run_stopped_while_writing_shards_is_never_kept(source, tmp_path, monk
     index and manifest, left shards of its own captions (the same sizes: tar pads to
     10 KiB) beside the earlier run's index and manifest, and the next run kept them. Its
     mark stays until a manifest is written, so the next run packs again."""
-    import pipelines.runner as runner
+    import pipelines.runend as runner
 
     out = tmp_path / "out"
     first_pipe = make_pipeline(TEST_OVERRIDES)

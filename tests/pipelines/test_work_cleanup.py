@@ -88,7 +88,7 @@ def test_a_run_that_fails_before_the_shards_are_written_keeps_work_clips(kept, v
                                                                           monkeypatch):
     """Packing fails (a stand-in for a crash there): nothing is deleted, and the same
     command then resumes without source work and cleans up."""
-    import pipelines.runner as runner
+    import pipelines.runend as runner
 
     out = tmp_path / "out"
     real = runner.pack_shards
@@ -307,7 +307,7 @@ def test_a_run_stopped_while_packing_leaves_the_earlier_shards_and_index(kept, v
     index left index rows without samples and samples in no index. Shards are packed
     aside (work/shards-next) and moved in only when all are packed: a stop while packing
     leaves the earlier dataset whole, and the same command then finishes it."""
-    import pipelines.runner as runner
+    import pipelines.runend as runner
 
     out = tmp_path / "out"
     run_pipeline(_pipeline(False), [videos["a"]], str(out), progress=False)
