@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from train.checkpoint import (check_resumable, gather_rng, load_latest, local_rng_state,
                               restore_rng, save_checkpoint, saved_rng)
-from train.config import ConfigError, TrainConfig
+from train.config import TrainConfig
 from train.data import ClipStream, LoaderState, make_loader
 from train.diffusion import make_diffusion
 from train.distributed import DistInfo, gather, mean
@@ -38,6 +38,7 @@ from train.build import build_codec, build_model, sample_shape
 from train.latent_shards import latent_meta
 from train.model import count_parameters
 from train.optim import EMA, lr_at, make_optimizer, set_lr
+from train.resumecheck import check_resume_config
 from train.text import TextEncoder, drop_captions
 
 
@@ -47,37 +48,6 @@ def set_determinism(enabled: bool) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
-
-
-TRAINED_DIFFUSION = {"cosine": ("timesteps", "schedule", "cosine_s", "prediction"),
-                     "scaled_linear": ("timesteps", "schedule", "beta_start", "beta_end", "prediction")}
-"""DiffusionConfig keys that define what the network learns (noise schedule and target), per
-saved schedule: a resume must keep them; the DDIM sampling defaults, and the keys the saved
-schedule does not use, may change."""
-
-
-RESUME_MAY_CHANGE = {"data": ("num_workers", "decode_threads"), "text": ("caption_dropout",)}
-"""Keys of the compared sections that a resume may change: how the loader runs on this
-machine (its worker processes, codec threads; a new core count must not block a resume)
-and the caption dropout, a training setting like the learning rate."""
-
-
-def check_same_section(section: str, saved, now) -> None:
-    """Raise ConfigError naming the first key of ``section`` whose value differs between the
-    checkpoint's config (``saved``) and this one (``now``), other than
-    :data:`RESUME_MAY_CHANGE`; a section present in one and not the other is named whole."""
-    if (saved is None) != (now is None):
-        had, has = ("a", "no") if saved is not None else ("no", "a")
-        raise ConfigError(f"checkpoint was trained with {had} '{section}' section, this config has {has} "
-                          f"'{section}' section")
-    if saved is None:
-        return
-    a, b = saved.model_dump(mode="json"), now.model_dump(mode="json")
-    free = RESUME_MAY_CHANGE.get(section, ())
-    for key in sorted(set(a) | set(b)):
-        if key not in free and a.get(key) != b.get(key):
-            raise ConfigError(f"checkpoint was trained with {section}.{key} = {a.get(key)!r}, this config has "
-                              f"{b.get(key)!r} (a resume may change only {', '.join(f'{section}.{k}' for k in free) or 'nothing of it'})")
 
 
 class StopRequested(Exception):
@@ -157,13 +127,7 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         """Restore from :meth:`state_dict` (this rank's generator and loader position)."""
         saved = TrainConfig.model_validate(state["config"])
-        for section in ("model", "text", "data", "vae", "inflate"):
-            check_same_section(section, getattr(saved, section), getattr(self.cfg, section))
-        for key in TRAINED_DIFFUSION[saved.diffusion.schedule]:  # the objective
-            if getattr(saved.diffusion, key) != getattr(self.cfg.diffusion, key):
-                raise ConfigError(f"checkpoint was trained with diffusion.{key} = "
-                                  f"{getattr(saved.diffusion, key)!r}, this config has "
-                                  f"{getattr(self.cfg.diffusion, key)!r}")
+        check_resume_config(saved, self.cfg)
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
