@@ -28,7 +28,6 @@ otherwise a rerun of the same command would curate its own clips.
 from __future__ import annotations
 
 import os
-import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -37,6 +36,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from curate.ids import source_key
 from pipelines.exits import InputNotFound, UsageError
+from pipelines.pathtext import NOT_UTF8, is_binary, join_protocol, not_utf8, protocol_of, read_list, shown
 from pipelines.walk import HIDDEN, LocalWalk, special_rule
 
 ANIMATED_IMAGE_EXTENSIONS = {".gif", ".webp", ".apng"}
@@ -97,14 +97,6 @@ def skip_rule(fs, path: str) -> str | None:
     return f"not a video extension ({ext}){hint}"
 
 
-def _protocol(path: str) -> str:
-    return path.split("://", 1)[0] if "://" in path else "file"
-
-
-def _join(protocol: str, path: str) -> str:
-    return path if protocol == "file" else f"{protocol}://{path}"
-
-
 def _files(fs, root: str, matched: bool) -> list[tuple[str, str | None]]:
     """``(path, rule)`` for ``root`` itself when it is a file, else for every file under the
     store folder ``root`` (local folders go to :class:`pipelines.walk.LocalWalk`), ``rule``
@@ -137,7 +129,7 @@ def _glob_base(pattern: str) -> str:
 
 
 def _expand_one(arg: str, found: Inputs, walk: LocalWalk) -> None:
-    protocol = _protocol(arg)
+    protocol = protocol_of(arg)
     if protocol != protocol.lower():  # HTTP://, S3://: schemes are case-insensitive (RFC 3986)
         arg = type(arg)(protocol.lower() + arg[len(protocol):])
         protocol = protocol.lower()
@@ -153,7 +145,7 @@ def _expand_one(arg: str, found: Inputs, walk: LocalWalk) -> None:
         if not fs.isfile(bare):
             raise InputNotFound(f"--input-list {arg}: no such file")
         try:
-            for path in _read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare):
+            for path in read_list(fs, protocol, os.path.abspath(bare) if protocol == "file" else bare):
                 rule = special_rule(path) if "://" not in path else None  # a FIFO would hold its probe
                 if rule is None:
                     found.sources.append(path)
@@ -162,7 +154,7 @@ def _expand_one(arg: str, found: Inputs, walk: LocalWalk) -> None:
         except UnicodeDecodeError:  # a video given to the wrong flag: found by a new-user walk-through
             with fs.open(bare, "rb") as f:
                 head = f.read(8192)
-            if not _binary(head):  # text in another encoding (Latin-1, UTF-16, ...)
+            if not is_binary(head):  # text in another encoding (Latin-1, UTF-16, ...)
                 raise UsageError(f"--input-list {arg}: not UTF-8 text; save the list as UTF-8 "
                                  "(a listed name that is not UTF-8 must be renamed)") from None
             raise UsageError(f"--input-list {arg}: not a text file listing one source per line "
@@ -204,58 +196,11 @@ def _take(fs, protocol: str, paths: list[tuple[str, str | None]], found: Inputs)
     """Add ``(path, rule)`` pairs to ``found``: a source, or a skipped file with its rule
     (the given one, else the name's: not UTF-8, not a video extension)."""
     for path, rule in paths:
-        rule = rule or (_NOT_UTF8 if not_utf8(path) else skip_rule(fs, path))
+        rule = rule or (NOT_UTF8 if not_utf8(path) else skip_rule(fs, path))
         if rule is None:
-            found.sources.append(_join(protocol, path))
+            found.sources.append(join_protocol(protocol, path))
         else:
-            found.skipped.append(Skipped(shown(_join(protocol, path)), rule))
-
-
-_NOT_UTF8 = "name is not UTF-8 (e.g. Latin-1 from an old archive): rename it to curate it"
-
-
-def not_utf8(path: str) -> bool:
-    """Whether ``path`` holds bytes that are not UTF-8 (Python gives them as lone
-    surrogates, ``os.fsdecode``): records, ids and shards need text, so such a file is
-    skipped with :data:`_NOT_UTF8` rather than stop the run (a break test: exit 1)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def shown(path: str) -> str:
-    """``path`` as text that can be written anywhere: bytes that are not UTF-8 as ``\\xNN``."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _binary(head: bytes) -> bool:
-    """Whether a file starting with ``head`` is no text: it holds NUL bytes and is not
-    UTF-16 (a byte-order mark, or NULs in every other byte as UTF-16 gives ASCII)."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return False
-    odd, even = head[1::2], head[0::2]
-    utf16 = len(head) >= 4 and (odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even))
-    return b"\0" in head and not utf16
-
-
-def _read_list(fs, protocol: str, path: str) -> list[str]:
-    base = os.path.dirname(path)
-    out = []
-    with fs.open(path, "r", encoding="utf-8-sig") as f:
-        for line in f:
-            if "\0" in line:  # UTF-16 without its byte-order mark reads as UTF-8 with NULs
-                raise UnicodeDecodeError("utf-8", b"\0", 0, 1, "a NUL byte in a list of paths")
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if "://" not in line and not os.path.isabs(line):
-                line = os.path.join(base, line) if protocol == "file" else f"{base}/{line}"
-            if "://" not in line:  # a/../a/x.mp4 is a/x.mp4: one source (store keys too: break test)
-                line = os.path.normpath(line) if protocol == "file" else posixpath.normpath(line)
-            out.append(line if "://" in line or protocol == "file" else _join(protocol, line))
-    return out
+            found.skipped.append(Skipped(shown(join_protocol(protocol, path)), rule))
 
 
 def _inside(path: str, folder: str) -> bool:
