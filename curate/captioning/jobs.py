@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 
 from curate import store
-from curate.captioning.answers import WindowCaption
+from curate.captioning.answers import WindowCaption, read_answer
 from curate.captioning.cache import CachedCaption
-from curate.captioning.generation import GenerationSettings
+from curate.captioning.generation import Generation, GenerationSettings
+from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
 from curate.captioning.merge import merge_windows
 from curate.captioning.model import Request
 from curate.captioning.prompts import build_prompt, prompt_text
@@ -28,7 +29,7 @@ from curate.captioning.windows import Window, frames_in, make_windows
 from curate.extract import frames_path
 from curate.frames_io import load_frames
 from curate.tasks import ClipTask
-from schemas import CaptionEvent
+from schemas import Caption, CaptionEvent
 
 
 @dataclass
@@ -45,6 +46,24 @@ class Job:
     errors: list[str | None]
     inputs: str = ""
     new_tokens: int = 0
+
+    def take(self, w: int, gen: Generation) -> None:
+        """Read the answer ``gen`` to window ``w``: its window caption and degenerate kind
+        (:func:`curate.captioning.hygiene.degenerate_kind`; ``unreadable`` for an answer the
+        reader cannot take), or its error; its new tokens are counted."""
+        self.new_tokens += gen.new_tokens
+        if gen.error:
+            self.errors[w], self.kinds[w] = gen.error, None
+            return
+        text = strip_boilerplate(gen.text)
+        try:
+            cap = read_answer(text, self.windows[w], self.requests[w].offset_s)
+            pieces = [cap.summary] + [e.text for e in cap.events]
+            kind = degenerate_kind(text, self.prompts[w], hit_limit=gen.hit_limit, pieces=pieces,
+                                   events=len(cap.events))
+        except Exception:  # noqa: BLE001 - an answer the reader cannot take fails its window only
+            cap, kind = None, "unreadable"
+        self.captions[w], self.kinds[w] = cap, kind
 
 
 def resize_short_side(img: np.ndarray, side: int) -> np.ndarray:
@@ -108,3 +127,29 @@ def signal_events(record) -> list[CaptionEvent]:
     """Timed events of the signal caption already on ``record`` (kept when the model falls back)."""
     prior = getattr(record, "caption", None)
     return list(prior.events) if prior is not None and prior.source == "signals" else []
+
+
+def _common(entry: CachedCaption, signals: str, model_id: str, prompt_version: str) -> dict:
+    return {"model_id": model_id, "prompt_version": prompt_version, "generation": entry.generation,
+            "signals": signals}
+
+
+def model_caption(entry: CachedCaption, signals: str, signal_events: list[CaptionEvent], model_id: str,
+                  prompt_version: str) -> Caption:
+    """The record's caption from a finished (or cached) ``entry``: the model's when usable,
+    else the ``signals`` text (with its timed events) and ``caption_degenerate``."""
+    if entry.ok:
+        return Caption(text=entry.long, source="model", short=entry.short, long=entry.long, events=entry.events,
+                       **_common(entry, signals, model_id, prompt_version))
+    return Caption(text=signals, source="signals", degenerate_reason="caption_degenerate",
+                   degenerate_detail=",".join(entry.degenerate), events=signal_events,
+                   **_common(entry, signals, model_id, prompt_version))
+
+
+def failed_caption(entry: CachedCaption, signals: str, errors: list[str], signal_events: list[CaptionEvent],
+                   model_id: str, prompt_version: str) -> Caption:
+    """The signal caption (and its timed events) of a clip the model could not run on,
+    with ``caption_failed`` and the ``errors`` as its detail."""
+    return Caption(text=signals, source="signals", degenerate_reason="caption_failed",
+                   degenerate_detail=",".join(errors), events=signal_events,
+                   **_common(entry, signals, model_id, prompt_version))

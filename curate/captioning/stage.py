@@ -30,19 +30,17 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from curate.caption import CaptionStage
-from curate.captioning.answers import ANSWER_SCHEMA, read_answer
+from curate.captioning.answers import ANSWER_SCHEMA
 from curate.captioning.batching import FittingGenerator, pack
 from curate.camera import CameraThresholds
-from curate.captioning.cache import CachedCaption, CaptionCache, model_fingerprint
+from curate.captioning.cache import CaptionCache, model_fingerprint
 from curate.captioning.check import DEVICE, ModelUnavailable, check_model
-from curate.captioning.generation import Generation, GenerationSettings
-from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
-from curate.captioning.jobs import Job, entry_of, inputs_hash, make_job, signal_events
+from curate.captioning.generation import GenerationSettings
+from curate.captioning.jobs import Job, entry_of, failed_caption, inputs_hash, make_job, model_caption, signal_events
 from curate.captioning.prompts import PROMPT_VERSIONS, hints_of
 from curate.extract import ExtractStage
 from curate.stage import Stage, reject_for
 from curate.tasks import ClipTask
-from schemas import Caption, CaptionEvent
 
 CACHE_FIELDS = ("model", "engine", "dtype", "max_new_tokens", "prompt_version", "window_s", "stride_s",
                 "image_side", "seed", "video", "structured")
@@ -244,7 +242,7 @@ class VLMCaptionStage(Stage):
         cache = CaptionCache(task.work_dir, self.cache_settings()) if self.cache else None
         hit = cache.get(task.clip_id, inputs) if cache else None
         if hit is not None:
-            rec.caption = self._caption(hit, signals, signal_events(rec))
+            rec.caption = model_caption(hit, signals, signal_events(rec), self.model, self.prompt_version)
             return None
         self.setup()
         video = self.video == "auto" and bool(getattr(self._vlm, "takes_video", False))
@@ -264,25 +262,9 @@ class VLMCaptionStage(Stage):
                 gens = self._fit([j.requests[w] for j, w in chunk], settings, self.schema())
                 self._stats["prompts"] += len(chunk)
                 for (job, w), gen in zip(chunk, gens):
-                    self._answer(job, w, gen)
+                    job.take(w, gen)
+                    self._stats["new_tokens"] += gen.new_tokens
         self._stats.update(generate_calls=self._fit.calls, oom_splits=self._fit.splits, failed=self._fit.failed)
-
-    def _answer(self, job: Job, w: int, gen: Generation) -> None:
-        """Read one answer into the job: its window caption and degenerate kind, or its error."""
-        job.new_tokens += gen.new_tokens
-        self._stats["new_tokens"] += gen.new_tokens
-        if gen.error:
-            job.errors[w], job.kinds[w] = gen.error, None
-            return
-        text = strip_boilerplate(gen.text)
-        try:
-            cap = read_answer(text, job.windows[w], job.requests[w].offset_s)
-            pieces = [cap.summary] + [e.text for e in cap.events]
-            kind = degenerate_kind(text, job.prompts[w], hit_limit=gen.hit_limit, pieces=pieces,
-                                   events=len(cap.events))
-        except Exception:  # noqa: BLE001 - an answer the reader cannot take fails its window only
-            cap, kind = None, "unreadable"
-        job.captions[w], job.kinds[w] = cap, kind
 
     def _run(self, jobs: list[Job]) -> None:
         """First attempt for every window, one retry for failed answers, then records and cache.
@@ -305,30 +287,9 @@ class VLMCaptionStage(Stage):
             errors = sorted({e for e in job.errors if e})
             prior = signal_events(job.task.record)
             if errors:
-                job.task.record.caption = self._failed(entry, job.signals, errors, prior)
+                job.task.record.caption = failed_caption(entry, job.signals, errors, prior, self.model,
+                                                         self.prompt_version)
                 continue
             if self.cache:
                 CaptionCache(job.task.work_dir, self.cache_settings()).put(job.task.clip_id, entry)
-            job.task.record.caption = self._caption(entry, job.signals, prior)
-
-    def _common(self, entry: CachedCaption, signals: str) -> dict:
-        return {"model_id": self.model, "prompt_version": self.prompt_version,
-                "generation": entry.generation, "signals": signals}
-
-    def _caption(self, entry: CachedCaption, signals: str, signal_events: list[CaptionEvent]) -> Caption:
-        """The record's caption: the model's when usable, else the signals (with their timed
-        events) and ``caption_degenerate``."""
-        if entry.ok:
-            return Caption(text=entry.long, source="model", short=entry.short, long=entry.long,
-                           events=entry.events, **self._common(entry, signals))
-        return Caption(text=signals, source="signals", degenerate_reason="caption_degenerate",
-                       degenerate_detail=",".join(entry.degenerate), events=signal_events,
-                       **self._common(entry, signals))
-
-    def _failed(self, entry: CachedCaption, signals: str, errors: list[str],
-                signal_events: list[CaptionEvent]) -> Caption:
-        """The signal caption (and its timed events) of a clip the model could not run on,
-        with ``caption_failed``."""
-        return Caption(text=signals, source="signals", degenerate_reason="caption_failed",
-                       degenerate_detail=",".join(errors), events=signal_events,
-                       **self._common(entry, signals))
+            job.task.record.caption = model_caption(entry, job.signals, prior, self.model, self.prompt_version)

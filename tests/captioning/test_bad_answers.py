@@ -85,16 +85,16 @@ def test_a_clip_that_breaks_its_batch_costs_only_itself(make_clip, scripted):
 
 def test_an_answer_the_reader_fails_on_fails_its_window_only(make_clip, scripted, monkeypatch):
     model_cls, with_model = scripted
-    import curate.captioning.stage as stage_mod
+    import curate.captioning.jobs as jobs_mod
 
-    real = stage_mod.read_answer
+    real = jobs_mod.read_answer
 
     def reader(text, window, offset_s=0.0):
         if "boom" in text.lower():
             raise RecursionError("maximum recursion depth exceeded")
         return real(text, window, offset_s)
 
-    monkeypatch.setattr(stage_mod, "read_answer", reader)
+    monkeypatch.setattr(jobs_mod, "read_answer", reader)
     stage = with_model(VLMCaptionStage(model="m", window_s=10.0, stride_s=8.0, resources={"batch_size": 4}),
                        model_cls(["boom", GOOD, "boom", "boom"]))  # clip a: boom, then its retry: boom
     a, b = make_clip(clip_id="a"), make_clip(clip_id="b")
