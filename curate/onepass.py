@@ -37,18 +37,17 @@ so clip ids, sample keys and shards do not change.
 
 Bounds: the pass runs in one sandbox call per source (:mod:`curate.guard`) with the
 split and extract limits added (time scaled by the source's length, see
-:func:`limits_for`), so a hung or crashing decoder or encoder costs its own source only.
+:func:`curate.passfit.limits_for`), so a hung or crashing decoder or encoder costs its own source only.
 Memory stays at the decoded frames queued between the threads (32 clip frames), the
 detector's thumbnails, the encoders' clips and ``spill_memory_mb`` of held frames; the
 rest of the spill is on disk and deleted with the scratch folder. A source whose spill
 would exceed ``extract.spill_max_mb`` takes the per-span path instead
-(:func:`fits_one_pass`); its split still sees this pass's detection frames
+(:func:`curate.passfit.fits_one_pass`); its split still sees this pass's detection frames
 (:func:`split_only`), so its spans are the ones the one-decode path would plan.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
 import tempfile
@@ -62,7 +61,6 @@ from av.video.reformatter import VideoReformatter
 from curate.codec import DecodedFrame, iter_frames
 from curate.codec.colour import sws_threads
 from curate.extract import ExtractStage, publish
-from curate.guard import Limits
 from curate.ids import clip_id
 from curate.speculate import Speculator, dump_clip, load_clip
 from curate.spill import FrameSpill, read_ahead
@@ -71,50 +69,6 @@ from curate.stage import reject_for
 from curate.tasks import ClipTask, SourceTask
 
 _EPS = 1e-4  # seconds; the same tolerance as iter_frames' start_s/end_s window
-
-
-def spill_mb(extract: ExtractStage, task: SourceTask) -> float:
-    """Megabytes the spill of a probed source will take (probe's frame count x frame size)."""
-    w, h = extract.clip_size(task.source)
-    return task.source.num_frames * w * h * 1.5 / 2**20
-
-
-def fits_one_pass(extract: ExtractStage, task: SourceTask) -> bool:
-    """True when ``task``'s source takes the one-decode path: ``extract.one_pass`` is on
-    and its spill stays under ``extract.spill_max_mb``."""
-    return extract.one_pass and spill_mb(extract, task) <= extract.spill_max_mb
-
-
-def not_plain(stages: list) -> str | None:
-    """Why ``stages`` (probe, split, extract, then later stages) cannot all run in any
-    process's sandbox, naming the setting or stage (extract off the one-decode path, a
-    stage with a GPU share or a model); None when they can."""
-    if not getattr(stages[2], "one_pass", False):
-        return "extract.one_pass: false"
-    for stage in stages:
-        if stage.resources.gpus or stage.uses_model:
-            return f"stage {stage.name} " + ("has a GPU share" if stage.resources.gpus else "uses a model")
-    return None
-
-
-def plain_cpu_steps(stages: list) -> bool:
-    """Whether per-source ``stages`` (probe, split, extract, then the clip stages) can run
-    in any process's sandbox: extract on the one-decode path and no stage with a model or
-    a GPU (the driver's head start, :mod:`pipelines.headstart`; :func:`not_plain`)."""
-    return not_plain(stages) is None
-
-
-def limits_for(split: SplitStage, extract: ExtractStage, duration_s: float) -> Limits | None:
-    """The sandbox limits of one source's pass: split's and extract's time limits added
-    and scaled by each started 10 minutes of video, the larger memory bound and retry
-    count. None when both stages run without limits."""
-    a, b = split.limits, extract.limits
-    if a is None and b is None:
-        return None
-    a, b = a or b, b or a
-    scale = max(1, math.ceil(duration_s / 600.0))
-    return Limits(timeout_s=min(86400.0, (a.timeout_s + b.timeout_s) * scale),
-                  memory_mb=max(a.memory_mb, b.memory_mb), retries=max(a.retries, b.retries))
 
 
 @dataclass
@@ -186,7 +140,7 @@ def detect_pass(src, split: SplitStage, extract: ExtractStage, spill: FrameSpill
 
 def split_only(job: OnePassJob) -> OnePassJob:
     """Split ``job.task`` without extracting: the per-span path of a source that does not
-    fit the one-decode path (:func:`fits_one_pass`). The detector gets the frames
+    fit the one-decode path (:func:`curate.passfit.fits_one_pass`). The detector gets the frames
     :func:`detect_pass` gives the one-decode path (deinterlaced, scaled to the clip size,
     then shrunk), so both paths find the same boundaries and plan the same spans; the
     split stage's own decode (:meth:`curate.split.SplitStage.process`, straight to the

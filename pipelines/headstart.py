@@ -274,7 +274,7 @@ def prestart_sandboxes(pipeline: "Pipeline", address: str | None) -> bool:
     (:func:`curate.guard.prestart`, one per memory bound) when a head start may follow: no
     ``address``, ``ray.head_start`` on, extract on the one-decode path. Returns whether
     any was started; :func:`curate.guard.close_all` stops them when no head start comes."""
-    from curate.onepass import limits_for, plain_cpu_steps  # noqa: PLC0415 - light: numpy and PyAV only
+    from curate.passfit import limits_for, plain_cpu_steps  # noqa: PLC0415 - light: numpy and PyAV only
 
     probe, split, extract = pipeline.stages[:3]
     if address or not pipeline.ray.head_start or not plain_cpu_steps(pipeline.stages[:2] + pipeline.clip_stages()):

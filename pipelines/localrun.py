@@ -33,7 +33,7 @@ def why_local_ray(pipeline: Pipeline) -> str | None:
     when_needed``, local passes on (``ray.head_start`` and ``ray.local_passes``), extract on
     the one-decode path and no stage with a model or a GPU share (per-source stages run in
     the passes' sandboxes; post stages with a model run on Ray Data's actor pools)."""
-    from curate.onepass import not_plain  # noqa: PLC0415 - light: numpy and PyAV only
+    from curate.passfit import not_plain  # noqa: PLC0415 - light: numpy and PyAV only
 
     opts = pipeline.ray
     if opts.start == "always":
@@ -63,7 +63,7 @@ def start_local_pool(pipeline: Pipeline, steps: PassSteps, work_dir: str, todo: 
 
     Raises :class:`pipelines.exits.InsufficientResources` (exit 7) when a stage asks for
     more CPUs than the machine has, before any source starts."""
-    from curate.onepass import limits_for  # noqa: PLC0415 - light: numpy and PyAV only
+    from curate.passfit import limits_for  # noqa: PLC0415 - light: numpy and PyAV only
 
     cpus = local_cpus(pipeline)
     where = "this run (ray.num_cpus)" if pipeline.ray.num_cpus else "this machine"

@@ -176,10 +176,10 @@ class SplitExtract(FanOut):
     def __call__(self, row: dict) -> Iterator[dict]:
         """Rows of the source's clip tasks, read one at a time from the pass's node-local
         folder (a generator: Ray Data cuts its output into blocks as it goes)."""
-        from curate import onepass
+        from curate import onepass, passfit
 
         src: SourceTask = loads(row["task"])
-        if src.rejected or not onepass.fits_one_pass(self.extract, src):
+        if src.rejected or not passfit.fits_one_pass(self.extract, src):
             yield from ({"task": dumps(t)} for t in self.tasks(src if src.rejected else self._split_only(src)))
             return
         out_dir = owned_dir("clips")  # swept by a later process if this one dies (curate.scratch)
@@ -187,7 +187,7 @@ class SplitExtract(FanOut):
             job = onepass.OnePassJob(src, self.split, self.extract, self.clip_settings, out_dir=out_dir,
                                      then=self.then, drop_samples=self.drop_samples)
             job = self._sandboxed(onepass.run_one_pass, job,
-                                  onepass.limits_for(self.split, self.extract, src.source.duration_s))
+                                  passfit.limits_for(self.split, self.extract, src.source.duration_s))
             if job is None:
                 yield from ({"task": dumps(t)} for t in self.tasks(src))
                 return
@@ -270,7 +270,7 @@ class PassSteps:
     def local_ok(self) -> bool:
         """Whether :meth:`run_local` can stand in for the plan: every step a plain CPU
         task (no model, no GPU) and sources on the one-decode path."""
-        from curate.onepass import plain_cpu_steps
+        from curate.passfit import plain_cpu_steps
 
         return plain_cpu_steps([self.probe, self.split] + self.clip_stages)
 

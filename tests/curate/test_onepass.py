@@ -12,7 +12,7 @@ import curate.codec.decode as decode_module
 from curate.extract import ExtractStage, clip_path
 from curate.guard import Limits
 from curate import onepass
-from curate.onepass import limits_for
+from curate.passfit import limits_for
 import curate.spill as spill_module
 from curate.spill import FrameSpill
 from curate.probe import ProbeStage
