@@ -79,7 +79,7 @@ _ROT_K = {0: 0, 90: 1, 180: 2, 270: 3}
 
 
 def upright(image: np.ndarray, rotation: int, hflip: bool = False) -> np.ndarray:
-    """Apply a display orientation (:func:`curate.codec.probe.orientation`): ``rotation``
+    """Apply a display orientation (:func:`curate.codec.picture.orientation`): ``rotation``
     degrees counter-clockwise, then a left-right mirror when ``hflip``. ``image``:
     ``(H, W)`` or ``(H, W, C)``; returns a contiguous array (``image`` itself when nothing
     is applied)."""

@@ -13,17 +13,15 @@ decord is kept for random access in the trainer's loader.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import NamedTuple
 
 import av
 import numpy as np
 
-from curate.codec.colour import primaries_name, range_name, transfer_name
 from curate.codec.errors import CodecError, open_container
-from curate.codec.interlace import field_order_name
 from curate.codec.isobmff import is_truncated_mp4
 from curate.codec.matroska import segment_extent
+from curate.codec.picture import orientation, picture_facts, sample_aspect
 from curate.codec.streams import video_stream_index
 from curate.codec.timestamps import frame_rate, untimed_rate
 
@@ -35,7 +33,7 @@ class ProbeResult:
     are as displayed (after rotation); ``stream_index`` is that stream's index in the
     container (``container.streams[i]``), which every later decode of the source uses.
 
-    ``rotation`` and ``hflip``: :func:`orientation`.
+    ``rotation`` and ``hflip``: :func:`curate.codec.picture.orientation`.
 
     ``duration_s`` and ``fps`` come from packet timestamps (the last frame lasts its
     packet's declared duration where the container's durations are the frames' own, as a
@@ -43,7 +41,7 @@ class ProbeResult:
     video packets with a timestamp (the split pass later replaces it with the
     number of frames that actually decode).
 
-    Picture facts (:func:`picture_facts`): ``sar`` is the coded pixels' sample aspect
+    Picture facts (:func:`curate.codec.picture.picture_facts`): ``sar`` is the coded pixels' sample aspect
     ratio (``num:den``; ``width`` is the coded width times it, so width x height is
     the display size in square pixels); ``color_range`` ``tv``/``pc``/``unknown``,
     ``color_primaries`` and ``color_transfer`` are FFmpeg's names
@@ -272,51 +270,3 @@ def probe(path: str) -> ProbeResult:
         width=width, height=height, rotation=rotation, hflip=hflip, codec=codec, pix_fmt=pix_fmt,
         has_audio=has_audio, stream_index=index,
     )
-
-
-def orientation(frame: av.VideoFrame) -> tuple[int, bool]:
-    """How to turn a decoded frame upright: ``(rotation, hflip)``, ``rotation`` degrees
-    counter-clockwise (0, 90, 180, 270), then a left-right mirror when ``hflip``.
-
-    From the frame's display matrix (``DISPLAYMATRIX`` side data: MP4 ``tkhd``, Matroska
-    projection, H.264 SEI), decided as FFmpeg's autorotate does (fftools ``ffmpeg_filter.c``):
-    the angle ``theta = atan2(m[1], m[0])`` picks a quarter turn, and the signs of ``m[0]``,
-    ``m[3]`` and ``m[4]`` pick the mirror that goes with it (``transpose`` with a flip,
-    ``hflip``, ``vflip``). The angle alone (``av_display_rotation_get``) misses mirrors: a
-    matrix that only mirrored left-right read as a half turn, and its clip came out upside
-    down. Angles between quarter turns are rounded to the nearest one (FFmpeg rotates by
-    the exact angle). No matrix: ``(0, False)``.
-    """
-    matrix = next((sd for sd in frame.side_data if sd.type.name == "DISPLAYMATRIX"), None)
-    if matrix is None or len(bytes(matrix)) < 36:
-        return 0, False
-    m = np.frombuffer(bytes(matrix)[:36], np.int32).astype(np.float64)
-    if not np.hypot(m[0], m[3]) or not np.hypot(m[1], m[4]):
-        return 0, False  # a degenerate matrix: FFmpeg's rotation is NaN, nothing applied
-    theta = int(round(float(np.degrees(np.arctan2(m[1], m[0]))) / 90.0)) * 90 % 360
-    if theta == 90:  # FFmpeg: transpose=cclock_flip when m[3] > 0, else clock
-        return (270, True) if m[3] > 0 else (270, False)
-    if theta == 270:  # FFmpeg: transpose=clock_flip when m[3] < 0, else cclock
-        return (90, True) if m[3] < 0 else (90, False)
-    if theta == 180:  # FFmpeg: hflip when m[0] < 0, vflip when m[4] < 0 (both: a half turn)
-        h, v = m[0] < 0, m[4] < 0
-        return (180, False) if h and v else (0, True) if h else (180, True) if v else (0, False)
-    return (180, True) if m[4] < 0 else (0, False)  # FFmpeg: vflip when m[4] < 0
-
-
-def sample_aspect(stream) -> Fraction:
-    """The stream's sample (pixel) aspect ratio as a Fraction; 1 when unset or invalid."""
-    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
-        if value is not None and value.numerator > 0 and value.denominator > 0:
-            return Fraction(value.numerator, value.denominator)
-    return Fraction(1)
-
-
-def picture_facts(frame: av.VideoFrame, sar: Fraction, stream_field_order: int | None) -> dict:
-    """ProbeResult's picture fields from the first decoded frame, the stream's sample
-    aspect ratio and its ``AVFieldOrder``: ``sar`` (``num:den``), ``color_range``,
-    ``color_primaries``, ``color_transfer`` and ``field_order``."""
-    return {"sar": f"{sar.numerator}:{sar.denominator}", "color_range": range_name(frame),
-            "color_primaries": primaries_name(frame.color_primaries),
-            "color_transfer": transfer_name(frame.color_trc),
-            "field_order": field_order_name(stream_field_order, bool(frame.interlaced_frame))}
