@@ -1,6 +1,7 @@
 """The versioned record contract shared by curation (``curate``) and training (``train``)."""
 
 from schemas.arrow import arrow_schema, read_records, to_table, write_parquet
+from schemas.rejects import RejectRecord
 from schemas.record import (
     SCHEMA_VERSION,
     CameraSegment,
@@ -9,7 +10,6 @@ from schemas.record import (
     ClipRecord,
     ClipVideo,
     MotionStep,
-    RejectRecord,
     Scores,
     SourceInfo,
     Span,

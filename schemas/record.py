@@ -280,24 +280,3 @@ class ClipRecord(_Model):
 
 #: Record fields kept out of shard samples: the dedup signature (~6 KB) and the embedding.
 VECTOR_FIELDS = frozenset({"dedup_signature", "clip_embedding"})
-
-
-class RejectRecord(_Model):
-    """A dropped source or clip: a row of ``rejects.parquet``.
-
-    ``stage`` names the stage that dropped it and ``reason`` is a stable code from
-    :data:`curate.reasons.REASONS`; ``detail`` is free text (an error message, the
-    threshold that failed). ``clip_id``/``span`` are empty for a source-level reject.
-    """
-
-    schema_version: str = SCHEMA_VERSION
-    source_path: str
-    source_id: str = ""
-    clip_id: str | None = None
-    stage: str
-    reason: str
-    detail: str = ""
-    span: Span | None = None
-    scores: Scores | None = None
-    duplicate_of: str | None = None
-    duration_s: float = 0.0
