@@ -43,7 +43,7 @@ from pipelines.config import load_pipeline  # noqa: E402
 from pipelines.rows import PassSteps  # noqa: E402
 from pipelines.samples import copy_samples  # noqa: E402
 from pipelines.sources import expand_inputs  # noqa: E402
-from throughput import _transcode  # noqa: E402
+from baselines import _transcode  # noqa: E402
 
 
 _INHERITED = object()  # the patched name was not in the owner's own __dict__
