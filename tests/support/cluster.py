@@ -15,10 +15,15 @@ to drivers, so nothing depends on a token file in the user's HOME.
 
 ``ray stop`` is never used: it stops every Ray process of the user, including the
 session Ray of ``tests/conftest.py``.
+
+A test looks inside a node with :func:`_namespace_view` (its files as its processes see
+them), :func:`_task_names` (the tasks and actors its workers ran) and
+:func:`_monitor_alive` (whether its autoscaler monitor still runs).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import secrets
@@ -230,3 +235,32 @@ def start_cluster(root: Path, env: dict[str, str], num_nodes: int = 2,
         cluster.stop()
         raise
     return cluster
+
+
+def _namespace_view(node: RayNode) -> Path:
+    """The filesystem as the node's processes see it (``/proc/<pid>/root``)."""
+    return Path(f"/proc/{node.proc.pid}/root")
+
+
+def _task_names(node: RayNode, tag: str = ":task_name:") -> list[str]:
+    """Names of the Ray tasks this node's workers started (Ray logs ``:task_name:<name>``;
+    ``tag=":actor_name:"``: the actors' classes)."""
+    root = str(_namespace_view(node)) if node.private else ""
+    names = []
+    for log in glob.glob(f"{root}{node.temp_dir}/session_2*/logs/worker-*.err"):
+        with open(log, encoding="utf-8", errors="replace") as f:
+            names += [line.split(tag, 1)[1].strip() for line in f if tag in line]
+    return names
+
+
+def _monitor_alive(node: RayNode) -> bool:
+    """Whether the node's autoscaler monitor (``ray/autoscaler/.../monitor.py``) is running."""
+    for pid in node.pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b"/autoscaler/" in cmdline and b"monitor.py" in cmdline:
+            return True
+    return False
