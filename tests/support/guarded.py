@@ -1,4 +1,5 @@
-"""Module-level work functions for the guard tests (they must pickle by reference)."""
+"""Module-level work functions for the guard tests (they must pickle by reference), and
+:func:`_attempts`: how many times the counting ones were called (a ``pathlib.Path``)."""
 
 import os
 import signal
@@ -10,6 +11,10 @@ from curate.codec import CodecError
 def _count(path):
     with open(path, "a", encoding="ascii") as f:
         f.write("x")
+
+
+def _attempts(path):
+    return len(path.read_text()) if path.exists() else 0
 
 
 def sleepy(path):
