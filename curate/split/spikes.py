@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.split.transitions import thumb_luma, tone_residual
+from curate.split.mixfit import tone_residual
+from curate.split.transitions import thumb_luma
 
 
 def jumps(thumbs: np.ndarray) -> np.ndarray:

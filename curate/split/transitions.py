@@ -28,9 +28,10 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
    the fall against the mix's own prediction rather than against the end variances keeps
    dissolves between pictures of similar contrast, or similar pictures (one room, one
    framing); camera motion and exposure drift give sharp frames and no fall, the motion
-   blur of a shaking camera a fall much larger than a mix's. Unless one end is flat, the
-   same holds for the frames each divided by its mean level: a mix stays a mix of the
-   divided ends, while a brightness ramp over moving footage leaves only sharp frames;
+   blur of a shaking camera a fall much larger than a mix's. Unless one end is a fade's
+   card (:meth:`BlendTest.flat_end`), the same holds for the frames each divided by its
+   mean level: a mix stays a mix of the divided ends, a brightness ramp over moving
+   footage leaves only sharp frames;
 4. coherence: in a mix every changed pixel is part-way at once. For the frames of the
    clear middle (``0.3 < t_j < 0.7``), each pixel whose colour changes by more than 20
    levels between the ends gets its own mix weight (projection of its change on its
@@ -49,6 +50,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from curate.split.mixfit import blend_dip, coherence, fit_blend, tone_residual
 
 THUMB_WIDTH = 32
 _CHUNK = 2048  # frames converted to float at once when scanning a window length
@@ -77,39 +80,6 @@ def window_change(thumbs: np.ndarray, length: int) -> np.ndarray:
         d = thumbs[s + length:e + length].astype(np.float32) - thumbs[s:e].astype(np.float32)
         out[s:e] = np.sqrt((d.reshape(e - s, -1) ** 2).mean(axis=1))
     return out
-
-
-def fit_blend(thumbs: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fit frames ``a+1 .. b-1`` as mixes of ``x[a]`` and ``x[b]``.
-
-    Returns ``(t, residual)``, each ``(b - a - 1,) float32``: the mix weight of each frame
-    (projection on ``B - A``) and its residual RMS divided by ``rms(B - A)``."""
-    ends = thumbs[[a, b]].reshape(2, -1).astype(np.float32)
-    d = ends[1] - ends[0]
-    y = thumbs[a + 1:b].reshape(b - a - 1, -1).astype(np.float32) - ends[0]
-    t = y @ d / max(float(d @ d), 1e-6)
-    resid = y - t[:, None] * d
-    scale = max(float(np.sqrt((d ** 2).mean())), 1e-6)
-    return t, np.sqrt((resid ** 2).mean(axis=1)) / scale
-
-
-def coherence(thumbs: np.ndarray, a: int, b: int, t: np.ndarray, level: float = 20.0) -> float:
-    """Share of changed pixels that are mixed as far as their frame (step 4 of the module
-    docstring), over frames ``a+1 .. b-1`` with ``0.3 < t_j < 0.7`` (the frame nearest 0.5
-    when none is). ``thumbs``: ``(n, h, w, 3) uint8``; ``t``: from :func:`fit_blend`.
-    Returns 1.0 when no pixel changes by more than ``level`` (0-255, colour distance)."""
-    ends = thumbs[[a, b]].astype(np.float32)
-    d = ends[1] - ends[0]
-    dd = (d * d).sum(axis=-1)
-    changed = dd > level ** 2
-    if not changed.any():
-        return 1.0
-    mid = np.flatnonzero((t > 0.3) & (t < 0.7))
-    if len(mid) == 0:
-        mid = np.array([int(np.argmin(np.abs(t - 0.5)))])
-    x = thumbs[a + 1 + mid].astype(np.float32) - ends[0]
-    own = (x * d).sum(axis=-1)[:, changed] / dd[changed]
-    return float((np.abs(own - t[mid, None]) < 0.25).mean())
 
 
 class BlendTest:
@@ -157,11 +127,22 @@ class BlendTest:
             return None
         if not self.min_dip <= blend_dip(thumbs, var, a, b, t) <= self.max_dip:
             return None  # as sharp as its ends (motion, exposure drift) or blurred (a shaking camera)
-        if min(var[a], var[b]) > self.flat_std ** 2 and not self._mix_without_gain(thumbs, a, b):
+        if not self.flat_end(thumbs[a], thumbs[b], var[a], var[b]) and not self._mix_without_gain(thumbs, a, b):
             return None  # a brightness ramp (with the camera or the scene moving), not a mix
         ramp = self._ramp(t[between], np.flatnonzero(between) + a + 1, a, b)
         # below min_coherence: pixels replaced one by one (an object moving), or a noisy window
         return None if ramp is None else (ramp, coherence(thumbs, a, b, t) >= self.min_coherence)
+
+    FLAT_ALWAYS, DARK_CARD = 3.0, 24.0  # std and mean levels of a card (flat_end)
+
+    def flat_end(self, end_a: np.ndarray, end_b: np.ndarray, var_a: float, var_b: float) -> bool:
+        """Whether the flatter end of a window (``(h, w, 3) uint8`` thumbnails, their spatial
+        variances) is a fade's card, exempt from the gain test: std at most ``FLAT_ALWAYS``,
+        or up to ``flat_std`` on black (mean at most ``DARK_CARD``; black divided by its level
+        is noise). A lit card passes that test anyway; a dim, plain picture (a road at dusk,
+        std 4-6) is no card: a car driving out of it as the exposure rose passed as a fade."""
+        end, lo = (end_a, var_a) if var_a <= var_b else (end_b, var_b)
+        return lo <= self.FLAT_ALWAYS ** 2 or (lo <= self.flat_std ** 2 and float(end.mean()) <= self.DARK_CARD)
 
     def _mix_without_gain(self, thumbs: np.ndarray, a: int, b: int) -> bool:
         """Whether frames ``a .. b``, each divided by its own mean level over the pixels that
@@ -209,46 +190,6 @@ class BlendTest:
         keep = counts > 0
         return max(float(((np.abs(tone_residual(x, y)) * valid).sum(axis=2)[keep] / counts[keep] > 10.0).mean())
                    for x, y in ((end_a, end_b), (end_b, end_a)))
-
-
-def tone_residual(end_a: np.ndarray, end_b: np.ndarray) -> np.ndarray:
-    """``end_b`` minus its prediction by a per-channel gain and offset of ``end_a``, clipped to
-    0-255 like the camera clips: the gain and offset are fitted (least squares) on the pixels
-    that neither end clips (levels 5-250). ``(h, w, 3) uint8`` twice -> ``(h, w, 3)
-    float32`` (0-255 levels). An exposure or gain change, also one that saturates the
-    highlights, leaves almost nothing; another picture leaves most of its own contrast (two
-    parameters per channel explain only the part linearly correlated with ``end_a``)."""
-    a = end_a.reshape(-1, 3).astype(np.float32)
-    b = end_b.reshape(-1, 3).astype(np.float32)
-    out = np.empty_like(b)
-    for c in range(3):
-        x, y = a[:, c], b[:, c]
-        ok = (y > 4) & (y < 251) & (x > 4) & (x < 251)
-        if ok.sum() < 8:
-            ok = np.ones_like(ok)
-        xo, yo = x[ok], y[ok]
-        sx = float(((xo - xo.mean()) ** 2).sum())
-        gain = float(((xo - xo.mean()) * (yo - yo.mean())).sum()) / sx if sx > 1e-6 else 0.0
-        offset = float(yo.mean()) - gain * float(xo.mean())
-        out[:, c] = y - np.clip(gain * x + offset, 0, 255)
-    return out.reshape(end_b.shape)
-
-
-def blend_dip(thumbs: np.ndarray, var: np.ndarray, a: int, b: int, t: np.ndarray) -> float:
-    """How far the spatial variance of the frame nearest ``t = 0.5`` falls below the straight
-    line between the end variances, as a share of the fall a true mix of the ends would give.
-
-    A mix ``(1 - t) A + t B`` has variance ``(1 - t) var A + t var B - t (1 - t) var(B - A)``
-    whatever the contrast of ``A`` and ``B``, so the share is about 1 for a dissolve or a
-    fade (also between two pictures of equal contrast) and about 0 or below for a sharp
-    frame (camera or object motion, exposure drift). ``thumbs``: ``(n, h, w, 3) uint8``;
-    ``var``: :func:`spatial_var`; ``t``: from :func:`fit_blend` for the window ``(a, b)``."""
-    m = int(np.argmin(np.abs(t - 0.5)))
-    tm = float(t[m])
-    line = (1 - tm) * float(var[a]) + tm * float(var[b])
-    d = thumbs[b].reshape(-1, 3).astype(np.float32) - thumbs[a].reshape(-1, 3).astype(np.float32)
-    fall = tm * (1 - tm) * float(d.var(axis=0).mean())
-    return (line - float(var[a + 1 + m])) / max(fall, 1e-6)
 
 
 def find_gradual(thumbs: np.ndarray, lengths: list[int], test: BlendTest | None = None) -> list[tuple[int, int]]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from curate.split import SplitStage
 from curate.split.flashes import reaches_black
-from curate.split.transitions import thumbnail
+from curate.split.transitions import BlendTest, spatial_var, thumbnail
 from support.synth import render
 
 W, H, FPS = 256, 144, 25.0
@@ -74,3 +74,44 @@ def test_black_is_reached_by_a_title_card_but_not_by_a_dim_room():
     assert reaches_black(thumbs, 5, 12.0)  # the middle of the card's run
     assert not reaches_black(thumbs, 17, 12.0)  # the middle of the dim room
     assert reaches_black(thumbs, 2, 12.0)  # in the bright shot: nothing to judge
+
+
+def _plain_road(seed: int, mean: float, std: float) -> np.ndarray:
+    """A dim, plain picture as float32 ``(H, W, 3)``: a scene squeezed to spatial ``std``
+    about ``mean`` (0-255 levels), like an empty road at dusk seen from above."""
+    img = render(seed, 0.0, W, H).astype(np.float32)
+    return (img - img.mean()) / img.std() * std + mean
+
+
+def test_a_dim_plain_picture_is_no_fade_card_but_a_dissolve_from_it_is_a_gap():
+    """:meth:`curate.split.transitions.BlendTest.flat_end`: the end of a window that skips
+    the gain test must be a card: flat (std at most 3) or black with grain left on the
+    thumbnail (std up to 6, mean at most 24). A dim, plain road (thumbnail std about 4.5, mean 36) is neither: on
+    the street camera at 0.4 brightness a car driving out while the exposure rose had
+    passed as a fade from it and became a gap. A dissolve from that road to another
+    picture is still one gap (it passes the gain test)."""
+    test = BlendTest()
+    road = _plain_road(21, 36.0, 4.5)
+    car = road.copy()
+    car[50:94, 100:140] = 150.0
+
+    def thumb(img):
+        return thumbnail(np.clip(np.rint(img), 0, 255).astype(np.uint8))
+
+    def var(t):
+        return float(spatial_var(t[None])[0])
+
+    ends = [thumb(car), thumb(road)]
+    assert 3.0 < var(ends[1]) ** 0.5 < 6.0 and ends[1].mean() > 24.0
+    assert not test.flat_end(ends[0], ends[1], var(ends[0]), var(ends[1]))
+    blotches = np.random.default_rng(5).normal(10.0, 5.0, (H // 16, W // 16, 3))  # black, blotchy grain
+    grain = thumb(blotches.repeat(16, 0).repeat(16, 1))
+    assert 3.0 < var(grain) ** 0.5 <= 6.0 and test.flat_end(ends[0], grain, var(ends[0]), var(grain))
+    grey = thumb(np.full_like(road, 120.0))
+    assert test.flat_end(grey, ends[0], var(grey), var(ends[0]))
+
+    other = [render(22, k / FPS, W, H, drift=0.3).astype(np.float32) for k in range(60)]
+    mix = [road * (1 - w) + o * w for w, o in zip(np.linspace(0, 1, 12)[1:-1], other)]
+    video = [road] * 40 + mix + other[10:]
+    b = _detect([np.clip(np.rint(f), 0, 255).astype(np.uint8)[..., ::-1].copy() for f in video]).boundaries()
+    assert len(b.gaps) == 1 and b.cuts == [] and 38 <= b.gaps[0][0] <= 42 and 48 <= b.gaps[0][1] <= 52, b
