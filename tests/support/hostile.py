@@ -1,7 +1,8 @@
 """Hostile inputs made on purpose, each with a known expected outcome.
 
 Built with PyAV's encoders (libx264, libx265, SVT-AV1, libvpx-vp9, AAC); every file is
-small (at most a few seconds at 160x120 unless the case needs more).
+small (at most a few seconds at 160x120 unless the case needs more). :func:`run_source`
+runs the stages of :data:`PIPELINE` on one of them in this process.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ import os
 import av
 import numpy as np
 
+from curate.ids import clip_id
+from curate.tasks import ClipTask, SourceTask
+from support.pipelines import make_pipeline
 from support.synth import encode, render
+
+PIPELINE = make_pipeline({"split": {"min_clip_s": 0.5}})
 
 
 def _frames(n: int, w: int = 160, h: int = 120, seed: int = 7):
@@ -140,3 +146,21 @@ def make_all(root: str) -> dict[str, str]:
 def _audio_only(path: str) -> None:
     with av.open(path, "w") as c:
         _silence(c, c.add_stream("aac", rate=16000), 1.28)
+
+
+def run_source(path: str, work: str):
+    """Probe, split and the per-clip stages in this process: (source task, clip tasks)."""
+    task = SourceTask(path=path, work_dir=work)
+    for stage in PIPELINE.stages[:2]:
+        task = stage(task)
+    clips = []
+    if not task.rejected:
+        ex = PIPELINE.stages[2]
+        for span in task.spans:
+            ct = ClipTask(source=task.source, span=span, work_dir=work, source_path=path,
+                          clip_id=clip_id(task.source.source_id, span.start_frame, span.end_frame,
+                                          ex.clip_settings()))
+            for stage in PIPELINE.clip_stages():
+                ct = stage(ct)
+            clips.append(ct)
+    return task, clips
