@@ -1,9 +1,11 @@
 """Synthetic shards with exact truth: PyAV-encoded grey ramps of known frame count,
-valid ``ClipRecord`` json and captions, written with ``webdataset.TarWriter``."""
+valid ``ClipRecord`` json and captions, written with ``webdataset.TarWriter``; the data
+tests' loader settings (``CFG``) and how they read batches and an epoch's keys."""
 
 from __future__ import annotations
 
 import io
+from itertools import islice
 from pathlib import Path
 
 import av
@@ -11,6 +13,8 @@ import numpy as np
 import webdataset as wds
 
 from schemas import ClipRecord, ClipVideo, SourceInfo, Span
+from train.config import DataConfig
+from train.data import ClipStream, make_loader
 
 # (frames, fps) per clip; (12, 24.0) is too short for 8 frames at 8 fps (needs 22).
 CLIPS = [(24, 24.0), (30, 24.0), (12, 24.0), (10, 8.0), (26, 24.0), (24, 24.0), (40, 30.0),
@@ -58,3 +62,22 @@ def write_shard(path: Path, clips: list[tuple[int, float]], first: int = 0) -> N
             rec = make_record(key, frames, fps, len(mp4))
             sink.write({"__key__": key, "mp4": mp4, "json": rec.model_dump_json().encode(),
                         "txt": f"a grey ramp number {first + j}".encode()})
+
+
+CFG = DataConfig(frames=8, fps=8.0, height=32, width=24, shuffle_buffer=4, shuffle_initial=2)
+
+
+def batches(shards, cfg=CFG, n=4, batch_size=2, **kw):
+    return list(islice(iter(make_loader(ClipStream(shards, cfg, batch_size, seed=0, **kw))), n))
+
+
+def keys_of_epoch(shards, cfg=CFG) -> set[str]:
+    """Keys of the first pass over non-resampled shards: one worker, batch size 1, no
+    shuffle buffer, so the first epoch ends before any key comes again."""
+    cfg = cfg.model_copy(update={"resampled": False, "shuffle_buffer": 1, "num_workers": 0})
+    keys: set[str] = set()
+    for batch in ClipStream(shards, cfg, 1, seed=0):
+        if batch["key"][0] in keys:
+            return keys
+        keys.add(batch["key"][0])
+    raise AssertionError("the stream ended")
