@@ -82,25 +82,36 @@ def is_excursion(thumbs: np.ndarray, start: int, end: int, ratio: float = 0.4, m
     return float(np.abs(steps.mean(axis=1)).sum()) >= 0.5 * float(np.abs(steps).mean(axis=1).sum())
 
 
+DIP_LEN, DIP_DEPTH, DIP_REACH = 6, 0.4, 12  # frames, share of the brightest mean around, frames
+
+
 def reaches_black(thumbs: np.ndarray, cut: int, threshold: float) -> bool:
     """Whether the fade cut at frame ``cut`` (``ThresholdDetector``'s: the middle of a run of
     frames whose mean is under ``threshold``, 0-255, or the end of such a run at the start of
     the video) passes through black: some frame of the run has a thumbnail mean of at most
     ``threshold / 2`` or a luma median of at most ``threshold / 4`` (black but for a title or
-    a logo). A dark shot whose mean only wavers about the threshold (night, a dim room: the
-    picture is all there) reaches neither, and its crossings are no boundary. A cut with no
-    such run beside it (it cannot be judged) is kept. ``thumbs``: ``(n, h, w, 3) uint8``."""
+    a logo), or the run is a short plunge (at most :data:`DIP_LEN` frames, its darkest mean
+    at most :data:`DIP_DEPTH` of the brightest within :data:`DIP_REACH` frames each side: a
+    dip to black of 2-3 frames a leg between dim shots, whose frames, sampled mid-fade, never
+    reach black). A dark shot whose mean only wavers about the threshold (night, a dim room:
+    the picture is all there) does none of these, and its crossings are no boundary. A cut
+    with no such run beside it (it cannot be judged) is kept. ``thumbs``: ``(n, h, w, 3)
+    uint8``."""
     n = len(thumbs)
     means = thumbs.reshape(n, -1).mean(axis=1)
     slack = threshold + 0.5  # thumbnails average the frame's pixels: their mean is the frame's, rounded
     start = next((i for i in (cut, cut - 1) if 0 <= i < n and means[i] < slack), None)
     if start is None:
         return True
-    lo = hi = start
-    while lo > 0 and means[lo - 1] < slack:
+    lo = hi = start  # the detector's run: frames under the level (not joined over 12-12.5 to a black nearby)
+    while lo > 0 and means[lo - 1] < threshold:
         lo -= 1
-    while hi + 1 < n and means[hi + 1] < slack:
+    while hi + 1 < n and means[hi + 1] < threshold:
         hi += 1
-    if float(means[lo:hi + 1].min()) <= threshold / 2:
+    low = float(means[lo:hi + 1].min())
+    if low <= threshold / 2:
         return True
+    around = np.concatenate([means[max(0, lo - DIP_REACH):lo], means[hi + 1:hi + 1 + DIP_REACH]])
+    if hi - lo < DIP_LEN and around.size and low <= DIP_DEPTH * float(around.max()):
+        return True  # a short plunge from the pictures around: an editor's dip, sampled mid-frame
     return float(np.median(thumb_luma(thumbs[lo:hi + 1]), axis=1).min()) <= threshold / 4

@@ -115,3 +115,20 @@ def test_a_dim_plain_picture_is_no_fade_card_but_a_dissolve_from_it_is_a_gap():
     video = [road] * 40 + mix + other[10:]
     b = _detect([np.clip(np.rint(f), 0, 255).astype(np.uint8)[..., ::-1].copy() for f in video]).boundaries()
     assert len(b.gaps) == 1 and b.cuts == [] and 38 <= b.gaps[0][0] <= 42 and 48 <= b.gaps[0][1] <= 52, b
+
+
+def test_a_short_dip_that_never_reaches_black_between_dim_shots_is_a_boundary():
+    """An editor's dip to black, two frames down and two up, sampled mid-fade (gains 0.75,
+    0.25, 0.25, 0.75) between two dim shots (frame mean 28): its darkest frames have a mean
+    of 7, over half the fade level, and the picture's median; only the fade cut finds it,
+    and it stays as a short plunge from the pictures around (a break test's case)."""
+    a, b = _dark_frames(40, 16, 28.0), _dark_frames(40, 17, 28.0)
+
+    def scaled(frames, gains):
+        return [np.clip(np.rint(f.astype(np.float32) * g), 0, 255).astype(np.uint8) for f, g in zip(frames, gains)]
+
+    video = a[:-2] + scaled(a[-2:], (0.75, 0.25)) + scaled(b[:2], (0.25, 0.75)) + b[2:]
+    detector = _detect(video)
+    dark = [float(thumbnail(f).mean()) for f in video[38:42]]
+    assert 6.0 < min(dark) < 8.0
+    assert detector.boundaries().points() == [40], detector.boundaries()
