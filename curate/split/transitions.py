@@ -171,15 +171,18 @@ class BlendTest:
         return (start, end) if end > start else None
 
     def spread(self, end_a: np.ndarray, end_b: np.ndarray, var_a: float, var_b: float) -> float:
-        """Fraction of pixels that change by more than 10 levels between two ``(h, w, 3) uint8``
-        thumbnails. Unless one end is flat (a fade), what a gain and offset of the other end
+        """Fraction of pixels that change by more than a level between two ``(h, w, 3) uint8``
+        thumbnails: half the livelier end's std, 4-10 (0-255; 10 from std 20 on: dim
+        pictures change less, and a dissolve between dim shots had too few pixels over a
+        fixed 10 and was missed). Unless one end is flat (a fade), what a gain and offset of the other end
         explains (:func:`tone_residual`, both ways round, the larger share counts; each
         pixel's change is the mean over the channels that neither end clips) is taken out
         first, so an exposure change, a gain ramp that clips, or a white-balance drift does
         not count as a change of picture."""
+        level = min(10.0, max(4.0, 0.5 * float(np.sqrt(max(var_a, var_b)))))
         if min(var_a, var_b) <= self.flat_std ** 2:
             d = end_b.astype(np.float32) - end_a.astype(np.float32)
-            return float((np.abs(d).mean(axis=2) > 10.0).mean())
+            return float((np.abs(d).mean(axis=2) > level).mean())
         # both ways: a low-contrast end is "explained" by a gain near 0 of the other; pixels
         # clipped in either end are left out (clipping cannot be undone)
         both = np.stack([end_a, end_b])
@@ -188,7 +191,7 @@ class BlendTest:
         if (counts > 0).mean() < 0.25:
             valid[:], counts[:] = 1.0, 3.0
         keep = counts > 0
-        return max(float(((np.abs(tone_residual(x, y)) * valid).sum(axis=2)[keep] / counts[keep] > 10.0).mean())
+        return max(float(((np.abs(tone_residual(x, y)) * valid).sum(axis=2)[keep] / counts[keep] > level).mean())
                    for x, y in ((end_a, end_b), (end_b, end_a)))
 
 

@@ -132,3 +132,37 @@ def test_a_short_dip_that_never_reaches_black_between_dim_shots_is_a_boundary():
     dark = [float(thumbnail(f).mean()) for f in video[38:42]]
     assert 6.0 < min(dark) < 8.0
     assert detector.boundaries().points() == [40], detector.boundaries()
+
+
+def test_a_dim_change_of_picture_counts_at_the_pictures_own_contrast():
+    """:meth:`curate.split.transitions.BlendTest.spread` (step 2): the share of pixels that
+    change, at a level of half the livelier end's std (4-10 levels). Between dim pictures
+    (a road of std 4.5 and the road with things 7 levels brighter over 60 % of it and 35
+    over 15 %), three quarters change: a change of picture, as a dissolve between dim
+    shots is (at the fixed 10 levels only 15 % counted, and such dissolves were missed,
+    leaving both shots in one clip). The same change over pictures of std 25 is small."""
+    test = BlendTest()
+    rng = np.random.default_rng(9)
+    cells = rng.random((H // 16, W // 16))
+    delta = np.where(cells < 0.15, 35.0, np.where(cells < 0.75, 7.0, 0.0)).repeat(16, 0).repeat(16, 1)[..., None]
+
+    def spread(base: np.ndarray) -> float:
+        ends = [thumbnail(np.clip(np.rint(x), 0, 255).astype(np.uint8)) for x in (base, base + delta)]
+        var = [float(spatial_var(e[None])[0]) for e in ends]
+        return test.spread(ends[0], ends[1], var[0], var[1])
+
+    assert spread(_plain_road(21, 36.0, 4.5)) >= 0.7
+    assert spread(_plain_road(21, 100.0, 25.0)) < 0.3
+
+
+def test_a_dissolve_between_two_dim_shots_is_a_gap():
+    """A 10-frame dissolve from a dim, plain road (std 4.5, mean 36) to a dim scene (std
+    15, the same mean), the scene moving: one gap over the mix, not a clip holding both
+    shots."""
+    road = _plain_road(21, 36.0, 4.5)
+    scene = [render(23, k / FPS, W, H, drift=0.3).astype(np.float32) for k in range(70)]
+    scene = [(f - f.mean()) / f.std() * 15.0 + 36.0 for f in scene]
+    mix = [road * (1 - w) + o * w for w, o in zip(np.linspace(0, 1, 12)[1:-1], scene)]
+    video = [road + 0.5 * np.sin(k) for k in range(40)] + mix + scene[10:]
+    b = _detect([np.clip(np.rint(f), 0, 255).astype(np.uint8)[..., ::-1].copy() for f in video]).boundaries()
+    assert b.cuts == [] and len(b.gaps) == 1 and 38 <= b.gaps[0][0] <= 42 and 48 <= b.gaps[0][1] <= 52, b
