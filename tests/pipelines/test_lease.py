@@ -105,7 +105,7 @@ def test_a_run_whose_output_was_taken_over_writes_no_index_and_exits_3(ray_sessi
     """The lease overwritten while the sources ran (as a second run that raced past
     acquire does): the run stops before its index, shards and manifest, exit 3, and
     its committed sources stay for the next run."""
-    import pipelines.runner as runner
+    import pipelines.runend as runner
     from pipelines.cli import main
 
     src = tmp_path / "v.mp4"
