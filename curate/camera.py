@@ -1,7 +1,7 @@
 """Camera-motion segments from a clip's motion track.
 
 Each :class:`schemas.MotionStep` is labelled by its dominant global motion, compared
-with thresholds: a pan/tilt when the translation exceeds ``pan_threshold`` (frame long sides
+with thresholds: a pan/tilt when the translation exceeds ``pan_threshold`` (frame widths
 per second), a zoom when the scale change exceeds ``zoom_threshold`` (per second),
 static otherwise. The camera moves against the content: content moving right (flow
 ``pan_x > 0``) means the camera pans left; content moving down means it tilts up;

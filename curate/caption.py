@@ -54,7 +54,7 @@ def events(segments: list[CameraSegment]) -> list[CaptionEvent]:
 class CaptionStage(Stage):
     """Fill ``record.camera_segments`` and a ``signals`` caption.
 
-    Config: ``captioner`` (``signals``), ``pan_threshold`` (frame long sides per second),
+    Config: ``captioner`` (``signals``), ``pan_threshold`` (frame widths per second),
     ``zoom_threshold`` (per second), ``min_segment_s`` (seconds).
     """
 

@@ -29,7 +29,7 @@ CHECKS = (
 class FilterStage(Stage):
     """Threshold the scores of :class:`curate.score.ScoreStage`.
 
-    Config: ``min_motion``/``max_motion`` (frame long sides per second),
+    Config: ``min_motion``/``max_motion`` (frame widths per second),
     ``min_sharpness`` (Laplacian variance) and ``sharp_focus`` (a clip under
     ``min_sharpness`` whose focus, the Laplacian variance over the picture's own variance x
     1000 (:func:`curate.score.focus`), is at least this is sharp all the same: dark footage,

@@ -17,12 +17,8 @@ Subject motion: the flow that the camera model does not explain, above
 ``subject_px`` pixels per frame interval, is the moving region (``subject_share`` of the
 frame inside the margin); ``subject_x``/``subject_y`` is its mean residual flow.
 
-Everything is returned per second and normalised by the frame's long side (its width,
-but its height for portrait video), so values compare across resolutions, frame rates and
-orientations: the same camera held upright or sideways moves the picture as many pixels
-for the same turn, and a portrait clip's values are no longer 16/9 times a landscape
-one's (on a 9:16 crop of the camera bench's footage: static clips 80/89 -> 81/89 labelled
-static, moves 507/534 -> 509/534; landscape values are unchanged).
+Everything is returned per second and normalised by frame width, so values compare
+across resolutions and frame rates.
 """
 
 from __future__ import annotations
@@ -41,7 +37,7 @@ from curate.residual import centred_grid, changed, model_flow
 @dataclass(frozen=True)
 class GlobalMotion:
     """Motion between two frames, per second: ``pan_x``/``pan_y``/``residual``/``magnitude``
-    and ``subject_x``/``subject_y`` in frame long sides per second; ``zoom`` in relative scale
+    and ``subject_x``/``subject_y`` in frame widths per second; ``zoom`` in relative scale
     per second; ``subject_share`` 0..1; ``inlier_share`` and ``confidence`` 0..1 from the
     robust fit (None for the least-squares fit)."""
 
@@ -168,7 +164,8 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "d
     if fit not in ("ransac", "least_squares"):
         raise ValueError(f"unknown camera fit {fit!r} (ransac, least_squares)")
     flow = dense_flow(prev, cur, method)
-    norm = float(max(prev.shape[:2])) * dt  # the long side: a frame width unless portrait
+    width = float(prev.shape[1])
+    norm = width * dt
     flow_length = vector_length(flow)
     mag = float(flow_length.mean())  # whole frame: objects at the edges count
     length = None

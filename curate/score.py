@@ -1,7 +1,7 @@
 """Score stage: motion, sharpness, exposure and black frames from the shared samples.
 
-- ``motion``: mean optical-flow magnitude over the motion sample (frame long sides
-  per second; :mod:`curate.flow`), as in Cosmos-Curate's motion filter.
+- ``motion``: mean optical-flow magnitude over the motion sample (frame widths per
+  second; :mod:`curate.flow`), as in Cosmos-Curate's motion filter.
 - ``sharpness``: variance of the Laplacian (Pech-Pacheco et al., ICPR 2000) of each
   sample frame's luma at the sample size (short side <= 224), averaged.
 - ``focus``: each frame's Laplacian variance, taken after a Gaussian blur of sigma 1 px,
@@ -98,7 +98,7 @@ def motion_track(motion: np.ndarray, times: list[float], method: str,
 
     ``fit``: ``ransac`` (robust, :mod:`curate.camfit`) or ``least_squares`` (the flow
     field's similarity fit, kept for comparison). Returns the steps and each pair's mean
-    flow magnitude (frame long sides per second). Raises ValueError on an unknown ``fit``.
+    flow magnitude (frame widths per second). Raises ValueError on an unknown ``fit``.
     """
     steps, mags = [], []
     with one_cv_thread():

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.6"  # 1.6: motion values in frame long sides per second (portrait clips had been in widths); 1.5: ClipRecord.picture_share; 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
+SCHEMA_VERSION = "1.5"  # 1.5: ClipRecord.picture_share; 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
 
 
 class _Model(BaseModel):
@@ -123,8 +123,7 @@ class ClipVideo(_Model):
 class Scores(_Model):
     """Per-clip quality scores; ``None`` where a scorer did not run.
 
-    - ``motion``: mean optical-flow magnitude, in frame long sides per second (the frame
-      width, or its height for portrait video; :mod:`curate.flow`).
+    - ``motion``: mean optical-flow magnitude, in frame widths per second.
     - ``sharpness``: variance of the Laplacian of the frame sample (short side 224).
     - ``focus``: the same over the picture's own luma variance, x 1000: unchanged by gain
       or exposure, so a dark but sharp clip scores as sharp.
@@ -153,16 +152,16 @@ class Scores(_Model):
 class MotionStep(_Model):
     """Global motion between two consecutive motion-sample frames, centred at ``t_s``.
 
-    ``pan_x``/``pan_y``: camera motion of the frame centre, frame long sides per second (positive =
+    ``pan_x``/``pan_y``: camera motion of the frame centre, frame widths per second (positive =
     content moves right/down). ``zoom``: relative scale change per second (positive =
     content grows, camera zooms in). ``residual``: mean magnitude of flow not explained
-    by the global model (object motion), frame long sides per second. ``magnitude``:
-    mean flow magnitude over the frame, frame long sides per second. ``luma``: mean luma 0..255.
+    by the global model (object motion), frame widths per second. ``magnitude``: mean
+    flow magnitude over the frame, frame widths per second. ``luma``: mean luma 0..255.
     ``t_s`` is relative to the clip start. From the robust camera fit
     (:mod:`curate.camfit`): ``inlier_share``, the share of the frame the camera model
     explains, and ``confidence`` 0..1 (None: not measured, a least-squares fit or an
     older record); ``subject_share``, the share of the frame moving against the camera,
-    and ``subject_x``/``subject_y``, its mean motion in frame long sides per second.
+    and ``subject_x``/``subject_y``, its mean motion in frame widths per second.
     """
 
     t_s: float

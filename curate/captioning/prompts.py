@@ -66,7 +66,7 @@ class Prompt:
 class Hints:
     """Measured signals of a clip: camera segments, overall motion score, on-screen text.
 
-    ``motion``: mean optical-flow magnitude in frame long sides per second (None when not
+    ``motion``: mean optical-flow magnitude in frame widths per second (None when not
     scored). ``screen_text``: a short note on text in the picture (None when unknown).
     """
 
@@ -89,7 +89,7 @@ def hints_of(rec: ClipRecord) -> Hints:
 
 
 def motion_label(motion: float, th: CameraThresholds = CameraThresholds()) -> str:
-    """Words for a motion score (frame long sides per second), on the camera module's intensity levels."""
+    """Words for a motion score (frame widths per second), on the camera module's intensity levels."""
     a, b, c = th.intensity_levels
     return ("almost no motion" if motion < a else "low motion" if motion < b
             else "moderate motion" if motion < c else "strong motion")

@@ -24,7 +24,7 @@ from pipelines.exits import UsageError
 from schemas import Scores
 
 SCORES = tuple(Scores.model_fields)  # motion, sharpness, luma_mean, black_fraction, text_area, ...
-SCORE_UNITS = {"motion": "long sides / s", "sharpness": "Laplacian variance",
+SCORE_UNITS = {"motion": "frame widths / s", "sharpness": "Laplacian variance",
                "focus": "Laplacian / picture variance x 1000",
                "luma_mean": "luma 0..255", "black_fraction": "share of frames",
                "clipped_fraction": "share of pixels",
