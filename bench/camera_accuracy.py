@@ -14,6 +14,9 @@ Labelled set, built from ``../shared/footage`` (real camera footage nobody on th
   0.25 per second (truth: that direction). The crop is resampled to the motion sample's
   size (short side 128 px) at 4 fps, as the extract stage makes it.
 
+``--portrait`` takes every clip from a centred 9:16 window of its source (full height),
+as phone footage held upright; the moves are then in that window's widths and heights.
+
 Splits: ``tuning`` (the fit's thresholds were chosen on it) is the first 69 s of
 ``one-by-one-person-detection.mp4``, the first 15 s of ``car-detection.mp4`` and the first
 ten ``asl/*.mkv`` in name order; ``test`` is the rest of those two files, the second shot
@@ -62,8 +65,9 @@ def splits(footage: str) -> dict[str, list[tuple[str, float, float | None]]]:
                      ("cityCC0.mpg", 116 / 25, None)] + [(a, 0.0, None) for a in asl[10:]]}
 
 
-def load(path: str) -> tuple[list[np.ndarray], list[float]]:
-    """Luma frames of ``path`` at about 4 fps, short side ``WORK``, and their times (s)."""
+def load(path: str, portrait: bool = False) -> tuple[list[np.ndarray], list[float]]:
+    """Luma frames of ``path`` at about 4 fps, short side ``WORK``, and their times (s);
+    with ``portrait``, a centred 9:16 window of each (full height), as phone footage."""
     src = probe(path)
     s = WORK / min(src.width, src.height)
     size = (round(src.width * s / 2) * 2, round(src.height * s / 2) * 2)
@@ -71,7 +75,12 @@ def load(path: str) -> tuple[list[np.ndarray], list[float]]:
     frames, times = [], []
     for k, f in enumerate(iter_frames(path, size=size, fmt="gray", rotation=src.rotation)):
         if k % step == 0:
-            frames.append(np.ascontiguousarray(f.image))
+            img = f.image
+            if portrait and img.shape[1] > img.shape[0] * 9 // 16:
+                pw = img.shape[0] * 9 // 16 // 2 * 2
+                x = (img.shape[1] - pw) // 2
+                img = img[:, x:x + pw]
+            frames.append(np.ascontiguousarray(img))
             times.append(f.t_s)
     return frames, times
 
@@ -135,14 +144,15 @@ def small(frames: list[np.ndarray]) -> list[np.ndarray]:
     return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
 
 
-def run_split(footage: str, parts: list[tuple[str, float, float | None]], clip_s: float, seed: int) -> dict:
+def run_split(footage: str, parts: list[tuple[str, float, float | None]], clip_s: float, seed: int,
+              portrait: bool = False) -> dict:
     """Every clip of one split through both fits: counts, labels and times."""
     rng = np.random.default_rng(seed)
     res = {f: {"static_ok": 0, "static_n": 0, "move_ok": 0, "move_n": 0, "secs": 0.0, "clips": 0,
                "static_labels": collections.Counter(), "move_wrong": collections.Counter(),
                "by_file": collections.defaultdict(lambda: [0, 0, 0, 0])} for f in FITS}
     for name, lo, hi in parts:
-        frames, times = load(os.path.join(footage, name))
+        frames, times = load(os.path.join(footage, name), portrait)
         for win in windows(times, lo, hi, clip_s):
             fr, ts = [frames[i] for i in win], [times[i] for i in win]
             cases = [("static", small(fr))]
@@ -200,10 +210,12 @@ def main() -> None:
     ap.add_argument("--split", choices=["test", "tuning", "both"], default="test")
     ap.add_argument("--clip-s", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--portrait", action="store_true",
+                    help="every clip a centred 9:16 window of its source (phone footage held upright)")
     args = ap.parse_args()
     sets = splits(args.footage)
     for split in (["tuning", "test"] if args.split == "both" else [args.split]):
-        report(split, sets[split], run_split(args.footage, sets[split], args.clip_s, args.seed))
+        report(split, sets[split], run_split(args.footage, sets[split], args.clip_s, args.seed, args.portrait))
 
 
 if __name__ == "__main__":
