@@ -172,14 +172,15 @@ class BlendTest:
 
     def spread(self, end_a: np.ndarray, end_b: np.ndarray, var_a: float, var_b: float) -> float:
         """Fraction of pixels that change by more than a level between two ``(h, w, 3) uint8``
-        thumbnails: half the livelier end's std, 4-10 (0-255; 10 from std 20 on: dim
-        pictures change less, and a dissolve between dim shots had too few pixels over a
-        fixed 10 and was missed). Unless one end is flat (a fade), what a gain and offset of the other end
+        thumbnails: 10 (0-255) times the brighter end's mean level over 100, 4-10 (a dim
+        picture is a lit one under a gain below 1, and its changes shrink with it: a
+        dissolve between dim shots had too few pixels over a fixed 10 and was missed; a
+        plain but lit picture keeps 10). Unless one end is flat (a fade), what a gain and offset of the other end
         explains (:func:`tone_residual`, both ways round, the larger share counts; each
         pixel's change is the mean over the channels that neither end clips) is taken out
         first, so an exposure change, a gain ramp that clips, or a white-balance drift does
         not count as a change of picture."""
-        level = min(10.0, max(4.0, 0.5 * float(np.sqrt(max(var_a, var_b)))))
+        level = 10.0 * min(1.0, max(0.4, max(float(end_a.mean()), float(end_b.mean())) / 100.0))
         if min(var_a, var_b) <= self.flat_std ** 2:
             d = end_b.astype(np.float32) - end_a.astype(np.float32)
             return float((np.abs(d).mean(axis=2) > level).mean())

@@ -134,13 +134,14 @@ def test_a_short_dip_that_never_reaches_black_between_dim_shots_is_a_boundary():
     assert detector.boundaries().points() == [40], detector.boundaries()
 
 
-def test_a_dim_change_of_picture_counts_at_the_pictures_own_contrast():
+def test_a_dim_change_of_picture_counts_at_the_pictures_own_level():
     """:meth:`curate.split.transitions.BlendTest.spread` (step 2): the share of pixels that
-    change, at a level of half the livelier end's std (4-10 levels). Between dim pictures
-    (a road of std 4.5 and the road with things 7 levels brighter over 60 % of it and 35
-    over 15 %), three quarters change: a change of picture, as a dissolve between dim
-    shots is (at the fixed 10 levels only 15 % counted, and such dissolves were missed,
-    leaving both shots in one clip). The same change over pictures of std 25 is small."""
+    change, at 10 levels times the brighter end's mean over 100 (4-10). Between dim
+    pictures (a road of mean 36 and the road with things 7 levels brighter over 60 % of
+    it and 35 over 15 %), three quarters change: a change of picture, as a dissolve
+    between dim shots is (at the fixed 10 levels only 15 % counted, and such dissolves
+    were missed, leaving both shots in one clip). The same change over a lit road (mean
+    100), whether plain or textured, is small."""
     test = BlendTest()
     rng = np.random.default_rng(9)
     cells = rng.random((H // 16, W // 16))
@@ -153,6 +154,7 @@ def test_a_dim_change_of_picture_counts_at_the_pictures_own_contrast():
 
     assert spread(_plain_road(21, 36.0, 4.5)) >= 0.7
     assert spread(_plain_road(21, 100.0, 25.0)) < 0.3
+    assert spread(_plain_road(21, 100.0, 9.0)) < 0.3  # plain but lit: a street seen through a narrow window
 
 
 def test_a_dissolve_between_two_dim_shots_is_a_gap():
