@@ -9,15 +9,6 @@ import pytest
 from pipelines.sources import InputList, Skipped, expand_inputs, scan_inputs
 
 
-@pytest.fixture
-def tree(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "b").mkdir()
-    for rel in ("a/one.mp4", "a/b/two.MKV", "a/b/notes.txt", "a/three.mov", "a/b/four name é.webm"):
-        (tmp_path / rel).write_bytes(b"x")
-    return tmp_path
-
-
 def test_folder_is_recursive_and_filters_extensions(tree):
     got = [os.path.relpath(p, tree) for p in expand_inputs([str(tree / "a")])]
     assert got == ["a/b/four name é.webm", "a/b/two.MKV", "a/one.mp4", "a/three.mov"]

@@ -6,15 +6,6 @@ import pytest
 from pipelines.sources import InputList, expand_inputs, scan_inputs
 
 
-@pytest.fixture
-def tree(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "b").mkdir()
-    for rel in ("a/one.mp4", "a/b/two.MKV", "a/b/notes.txt", "a/three.mov", "a/b/four name é.webm"):
-        (tmp_path / rel).write_bytes(b"x")
-    return tmp_path
-
-
 def test_a_missing_store_url_is_an_error_like_a_local_path():
     import fsspec
 

@@ -14,6 +14,27 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _run_until(tmp_path, src, log, start: str, group: bool, line: str, settle_s: float):
+    """``vidcurate run`` (the CLI, a child process; ``ray.start: start``; a session of its
+    own when ``group``) over ``src`` into ``tmp_path/out``, its output in ``log``, left to
+    run until ``line`` shows there (at most 120 s) and ``settle_s`` more. Returns the
+    process and the ids of the processes it has started by then."""
+    import time
+
+    import psutil
+
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, start),
+                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=group)
+    deadline = time.time() + 120
+    while line not in log.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(settle_s)
+    return proc, [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+
+
 def _left_running(pids: list[int], wait_s: float = 15.0) -> list[str]:
     """Command lines of ``pids`` still running (not zombies) after up to ``wait_s`` seconds."""
     import time
@@ -54,10 +75,6 @@ def _signal_while_ray_starts(tmp_path, sig: int, group: bool) -> tuple[int, str,
     ``sig`` 1.5 s into "starting Ray", to its process group (a Ctrl-C) or to the command
     alone (``kill PID``). Returns its exit code, its output, the processes it had started
     and those of them still running afterwards."""
-    import time
-
-    import psutil
-
     from support.synth import Shot, shots_video
 
     src = tmp_path / "in"
@@ -65,16 +82,7 @@ def _signal_while_ray_starts(tmp_path, sig: int, group: bool) -> tuple[int, str,
     for i in range(4):
         shots_video(str(src / f"v{i}.mp4"), [Shot(20 + i, 40), Shot(30 + i, 40)], 192, 144)
     log = tmp_path / "log.txt"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, "always"),
-                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while "starting Ray" not in log.read_text() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.5)
-    started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    proc, started = _run_until(tmp_path, src, log, "always", True, "starting Ray", 1.5)
     (os.killpg if group else os.kill)(proc.pid, sig)
     code = proc.wait(120)
     return code, log.read_text(), started, _left_running(started)
@@ -98,9 +106,6 @@ def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_pa
     the same way. Before, Ray's own handler exited at once and its core worker aborted
     (exit 134, a crash dump)."""
     import signal
-    import time
-
-    import psutil
 
     from support.synth import render, write_video
 
@@ -110,16 +115,7 @@ def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_pa
     for i in range(2):
         write_video(str(src / f"long{i}.mp4"), (loop[(k + 7 * i) % 100] for k in range(4000)))
     log = tmp_path / "log.txt"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, start),
-                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=group)
-    deadline = time.time() + 120
-    while "sources: 0/" not in log.read_text() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    started = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    proc, started = _run_until(tmp_path, src, log, start, group, "sources: 0/", 0.5)
     if group:
         os.killpg(proc.pid, signal.SIGINT)
     else:
