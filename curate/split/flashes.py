@@ -85,7 +85,7 @@ def is_excursion(thumbs: np.ndarray, start: int, end: int, ratio: float = 0.4, m
 DIP_LEN, DIP_DEPTH, DIP_REACH = 6, 0.4, 12  # frames, share of the brightest mean around, frames
 
 
-def reaches_black(thumbs: np.ndarray, cut: int, threshold: float) -> bool:
+def reaches_black(thumbs: np.ndarray, cut: int, threshold: float, means: np.ndarray | None = None) -> bool:
     """Whether the fade cut at frame ``cut`` (``ThresholdDetector``'s: the middle of a run of
     frames whose mean is under ``threshold``, 0-255, or the end of such a run at the start of
     the video) passes through black: some frame of the run has a thumbnail mean of at most
@@ -96,9 +96,11 @@ def reaches_black(thumbs: np.ndarray, cut: int, threshold: float) -> bool:
     reach black). A dark shot whose mean only wavers about the threshold (night, a dim room:
     the picture is all there) does none of these, and its crossings are no boundary. A cut
     with no such run beside it (it cannot be judged) is kept. ``thumbs``: ``(n, h, w, 3)
-    uint8``."""
+    uint8``; ``means``: their ``(n,)`` means when the caller has them (one pass for all
+    the cuts it judges)."""
     n = len(thumbs)
-    means = thumbs.reshape(n, -1).mean(axis=1)
+    if means is None:
+        means = thumbs.reshape(n, -1).mean(axis=1)
     slack = threshold + 0.5  # thumbnails average the frame's pixels: their mean is the frame's, rounded
     start = next((i for i in (cut, cut - 1) if 0 <= i < n and means[i] < slack), None)
     if start is None:

@@ -218,10 +218,11 @@ class ShotDetector:
     def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:
         """``found`` (absolute frame indices; ``thumbs`` start at frame ``lo``) without the
         fade cuts whose dark run never reaches black (:func:`curate.split.flashes.reaches_black`)."""
-        if self._fades is None:  # TransNetV2's cuts: no fade detector
+        inside = [c for c in found if 0 <= c - lo < len(thumbs)]
+        if self._fades is None or not inside:  # TransNetV2's cuts (no fade detector), or none to judge
             return found
-        level = self._fades.threshold
-        return [c for c in found if not 0 <= c - lo < len(thumbs) or reaches_black(thumbs, c - lo, level)]
+        level, means = self._fades.threshold, thumbs.reshape(len(thumbs), -1).mean(axis=1)
+        return [c for c in found if c not in inside or reaches_black(thumbs, c - lo, level, means)]
 
     def _network(self, thumbs: np.ndarray) -> list[tuple[int, int]]:
         """Run TransNetV2 over the collected inputs: its cuts go to ``_found`` (unless only the
