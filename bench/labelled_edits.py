@@ -15,7 +15,9 @@ editor does, with a linear mix in 8-bit RGB:
   (two white frames), ``whip_pan`` (a 1.5x crop window sweeping across the picture in
   8 frames, motion-blurred) and ``brightness`` (gain dipping to 0.45 or rising to 1.6
   and back over 1 s) in the middle of a segment, and a flash or whip pan ending half a
-  second before a hard cut.
+  second before a hard cut; with ``overlays``, a graphic shown over 1-2 s of a segment
+  (``overlay``: a lower third, a title, a news bar, a score box). The distractors are
+  drawn by :mod:`distractors`.
 
 Two disjoint splits (:func:`segment_list`): ``tuning``, the segments the split stage's
 thresholds were tuned on (and may be again), and ``test``, other stretches of the same
@@ -40,6 +42,7 @@ import cv2
 import numpy as np
 
 from curate.codec import iter_frames
+from distractors import brightness, flash, overlay, whip_pan
 
 SIZE = (320, 180)  # (width, height) of every labelled video
 FPS = 25
@@ -158,43 +161,6 @@ def join(video: list[np.ndarray], seg: list[np.ndarray], kind: str, rng: np.rand
     return Edit(kind, start - out_len, start + hold + in_len)
 
 
-def flash(seg: list[np.ndarray], at: int) -> int:
-    """Turn frames ``at, at + 1`` of ``seg`` white; returns the length (2)."""
-    seg[at] = seg[at + 1] = np.full_like(seg[at], 255)
-    return 2
-
-
-def whip_pan(seg: list[np.ndarray], at: int, length: int = 8) -> int:
-    """Reframe ``seg`` as a 1.5x crop that sits left, sweeps right over frames
-    ``[at, at + length)`` with motion blur (mean of 5 sub-positions), then sits right."""
-    h, w = seg[0].shape[:2]
-    cw, ch = int(w / 1.5), int(h / 1.5)
-    y = (h - ch) // 2
-
-    def view(img: np.ndarray, x: float) -> np.ndarray:
-        x = int(round(min(max(x, 0), w - cw)))
-        return cv2.resize(img[y:y + ch, x:x + cw], (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-
-    for i, img in enumerate(seg):
-        u = min(max((i - at) / length, 0.0), 1.0)
-        if 0.0 < u < 1.0 or i == at:
-            subs = [view(img, (w - cw) * min(max(u + (k - 2) / (5 * length), 0), 1)) for k in range(5)]
-            seg[i] = np.clip(np.mean(subs, axis=0), 0, 255).astype(np.uint8)
-        else:
-            seg[i] = view(img, (w - cw) * u).astype(np.uint8)
-    return length
-
-
-def brightness(seg: list[np.ndarray], at: int, length: int = 25, dark: bool = True) -> int:
-    """Scale frames ``[at, at + length)`` by a gain that dips to 0.45 (or rises to 1.6) and
-    comes back along a raised cosine (exposure change, a cloud, lights switched)."""
-    peak = 0.45 if dark else 1.6
-    for k in range(length):
-        g = 1 + (peak - 1) * 0.5 * (1 - np.cos(2 * np.pi * (k + 1) / (length + 1)))
-        seg[at + k] = np.clip(seg[at + k].astype(np.float32) * g, 0, 255).astype(np.uint8)
-    return length
-
-
 def write(path: str, frames: list[np.ndarray], vfr: bool = False) -> None:
     """Encode ``(H, W, 3) uint8`` RGB frames to H.264 MP4 at 25 fps (PyAV, libx264 crf 20);
     ``vfr``: frame durations alternate 30 and 50 ms with +-5 ms jitter (25 fps on average)."""
@@ -258,14 +224,18 @@ def distract(seg: list[np.ndarray], jumps: list[int], k: int, next_kind: str | N
 
 
 def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
-              rounds: int = 1, split: str = "tuning") -> list[tuple[str, list[Edit]]]:
+              rounds: int = 1, split: str = "tuning", overlays: bool = False) -> list[tuple[str, list[Edit]]]:
     """Write ``videos`` labelled videos of ``split`` into ``out_dir``; returns ``[(path, edits)]``.
 
     Each segment is used ``rounds`` times; segments are shuffled (seeded), dealt round-robin
     and reordered so neighbours come from different files; joins cycle through cut,
     dissolve, fade_black, cut, dissolve, fade_white; segments of 95+ frames get a distractor
-    (:func:`distract`). Video 1 has variable frame timing (:func:`write`)."""
+    (:func:`distract`). Video 1 has variable frame timing (:func:`write`). ``overlays``:
+    each such segment also shows a graphic overlay (:func:`distractors.overlay`, an
+    ``overlay`` distractor), drawn from a generator of its own so that the rest of the set
+    is the same as without."""
     rng = np.random.default_rng(seed)
+    graphics = np.random.default_rng(seed + 1000)
     specs = segment_list(footage, split)
     loaded = [load_pieces(spec) for spec in specs]
     keep = [i for i, (s, _) in enumerate(loaded) if len(s) >= 40]
@@ -281,8 +251,11 @@ def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
             seg, jumps = [f.copy() for f in loaded[keep[idx]][0]], loaded[keep[idx]][1]
             nxt = kinds[(k + 1 + v) % len(kinds)] if k + 1 < len(seq) else None
             inner = distract(seg, jumps, k + v, nxt) if len(seg) >= 95 else []
+            if overlays and len(seg) >= 95:
+                shown = overlay(seg, [(j, j) for j in jumps] + [(e.start, e.end) for e in inner], graphics)
+                inner += [Edit("overlay", shown[0], shown[1])] if shown else []
             if frames:
-                clean = max(e.end for e in edits) if edits else 0
+                clean = max((e.end for e in edits if e.kind != "overlay"), default=0)  # an overlay ends clear of it
                 room = len(frames) - clean - 20  # every shot keeps 0.8 s untouched
                 edits.append(join(frames, seg, kinds[(k + v) % len(kinds)], rng, room))
             else:
