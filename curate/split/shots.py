@@ -18,7 +18,8 @@ inside one camera, :mod:`curate.split.spikes`); those spikes and the content sco
 are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitrate video
 that restores the detail its GOP smeared away is no cut); :mod:`curate.split.flashes` drops cuts that are
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
-rise), runs of blank frames become gaps, cuts closer than ``flash_s`` (at least 2 frames)
+rise), :mod:`curate.split.overlays` the cuts of a graphic shown and taken away over one
+shot (a lower third, a title, a news bar), runs of blank frames become gaps, cuts closer than ``flash_s`` (at least 2 frames)
 are one event after the flash filter (the larger picture change wins), a shot between cuts
 further apart is its own piece however short (``too_short`` under ``min_clip_s``; joined to
 a neighbour it would put two shots in one clip), and gaps less than ``min_shot_s`` apart
@@ -42,6 +43,7 @@ from curate.split import fastscore, transnet
 from curate.split.transnet import net_boundaries
 from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
+from curate.split.overlays import drop_overlays
 from curate.split.spikes import jumps, moves_something, spike_cuts
 from curate.split.transitions import find_blank, merge_intervals, thumbnail
 
@@ -178,8 +180,8 @@ class ShotDetector:
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in self._black(self._found, thumbs, 0) if 0 < c < self.num_frames}
                      | _moving(self._content + spike_cuts(strength), thumbs))
-        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), self.num_frames, self.merge_len,
-                          strength=strength)
+        cuts = merge_cuts(drop_overlays(drop_flashes(raw, thumbs, self.flash_len), thumbs), self.num_frames,
+                          self.merge_len, strength=strength)
         if self._gradual is not None:
             gaps += self._gradual.result(thumbs)
         if self.blank_std is not None:
@@ -208,7 +210,8 @@ class ShotDetector:
         strength = jumps(thumbs)
         raw = sorted({c - lo for c in self._black(self._found, thumbs, lo) if lo < c < n}
                      | _moving([c - lo for c in self._content] + spike_cuts(strength), thumbs))
-        cuts = merge_cuts(drop_flashes(raw, thumbs, self.flash_len), len(thumbs), self.merge_len, strength=strength)
+        cuts = merge_cuts(drop_overlays(drop_flashes(raw, thumbs, self.flash_len), thumbs), len(thumbs),
+                          self.merge_len, strength=strength)
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)

@@ -1,0 +1,205 @@
+"""Graphic overlays inside one shot: a lower third, a title, a news bar, a score box shown
+and taken away.
+
+An overlay that appears over a shot changes part of the picture at once, as a cut does,
+and PySceneDetect's content score (and the jump-cut spikes of :mod:`curate.split.spikes`)
+fire when it appears and again when it goes. What tells it from a cut is what happens
+around it, on the 32-pixel thumbnails of :func:`curate.split.transitions.thumbnail`:
+
+- each of its two changes is local: the pixels changing by at least :data:`REGION_LEVEL`
+  levels and :data:`REGION_FACTOR` times their own largest change in the frames around
+  (other cuts left out) cover at most :data:`MAX_AREA` of the picture, and the rest of the
+  picture (but for the ring of pixels next to them; at least :data:`MIN_REST` of it)
+  changes at most :data:`OUTSIDE_RATIO` times as much as it does from frame to frame
+  around (the shot goes on: its motion, not a new picture). The picture is the pixels
+  that change somewhere in the video (:func:`picture`): the bars of letterboxed or phone
+  video, a branded frame or a slide template never do, and a cut inside them is a cut;
+- the two changes cover about the same region (:data:`MIN_OVERLAP`), and it is not a frame
+  around the picture (an iris or a shrinking picture is a transition);
+- the region holds still while the overlay shows: on average over up to
+  :data:`HELD_SAMPLES` of its frames, :data:`MIN_HELD` of the pixels both changes cover
+  stay within half their first change (graphics do not move; a car or a person that a
+  jump cut brought in does);
+- the shot comes back when it goes: on those pixels, the frame after it differs from the
+  frame before it appeared (under the light of the frame after: a gain and offset per
+  channel fitted outside the region, as the camera's exposure moves meanwhile) by at most
+  :data:`MAX_LEFT` of the first change, on average.
+
+A jump cut of one fixed camera, or another signer in the same room, is local too, but
+what it brings in moves, or the cut after it does not bring the first picture back, or
+the camera moved and the rest of the picture changed with it; a cut to another place
+changes most of the picture. One panel of a split screen, or a picture-in-picture inset,
+cutting away and back over a moving main picture is judged an overlay (it is one, in
+shape). When a detector fires at one end of an overlay only (a busy
+picture, an overlay that changes little of it), the frames between the neighbouring cuts
+whose change on the same region is large are tried as the other end. The cuts of an
+overlay are dropped: the shot goes on under it, so it is one clip. An overlay that stays
+until the shot ends, or that fades in, is not judged here. Frame indices are 0-based, in
+decode order. Judging a change by the picture coming back is :mod:`curate.split.flashes`'s
+idea, over seconds instead of frames, and on a part of the picture.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+REGION_LEVEL = 12.0  # levels: the least change (largest over channels) of an overlay's pixel
+REGION_FACTOR = 3.0  # ...and at least this many times its own largest change in the frames around
+MAX_AREA = 0.75  # share of the picture (:func:`picture`) an overlay covers at most
+OUTSIDE_RATIO = 2.0  # outside the region, the frame changes at most this many times as usual
+MIN_HELD = 0.6  # share of the region's pixels held still while the overlay shows (mean over...)
+HELD_SAMPLES = 16  # ...this many of its frames at most, evenly spaced)
+MAX_LEFT = 0.5  # what the shot coming back leaves of the overlay's change, on average, at most
+PAD_RANGE = 8  # levels: a pixel changing no more than this in the whole video is no picture
+MIN_REST = 0.15  # share of the picture that must lie outside an overlay (and its ring)
+MIN_OVERLAP = 0.5  # the regions of an overlay's two ends: intersection over union at least
+MAX_REACH = 1500  # frames: how far the other end of an overlay is looked for (a minute at 25 fps)
+MAX_TRIES = 64  # frames tried as that other end at most
+
+
+def _change(thumbs: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Per-pixel change from frame ``a`` to ``b``: the largest over channels, ``(h, w) float32``."""
+    return np.abs(thumbs[b].astype(np.float32) - thumbs[a].astype(np.float32)).max(axis=2)
+
+
+def _usual(thumbs: np.ndarray, c: int, skip: frozenset[int] = frozenset(), half: int = 3) -> list[np.ndarray]:
+    """The per-pixel changes into the ``half`` frames before ``c`` and out of it after (the
+    frames around a cut, not the cut itself), but for the frames in ``skip`` (other cuts: an
+    overlay shown a few frames after a cut is judged against the shot, not the cut)."""
+    idx = [i for i in range(c - half, c + half + 1) if i != c and i not in skip and 1 <= i < len(thumbs)]
+    return [_change(thumbs, i - 1, i) for i in idx]
+
+
+def picture(thumbs: np.ndarray) -> np.ndarray:
+    """The pixels ``(h, w) bool`` of ``thumbs`` ``(n, h, w, 3) uint8`` that change by more
+    than :data:`PAD_RANGE` levels somewhere in them: the picture, without the bars of
+    letterboxed, pillarboxed or phone video, a branded frame around it or a station logo,
+    which never change. A cut inside such a box changes the picture only, so judged
+    against the whole frame it would look local, like an overlay."""
+    lo, hi = thumbs.min(axis=0), thumbs.max(axis=0)
+    return ((hi.astype(np.int16) - lo) > PAD_RANGE).any(axis=2)
+
+
+def _region(thumbs: np.ndarray, c: int, live: np.ndarray, skip: frozenset[int] = frozenset()) -> np.ndarray | None:
+    """The pixels ``(h, w) bool`` that change into frame ``c`` by at least
+    :data:`REGION_LEVEL` and :data:`REGION_FACTOR` times their own largest change in the
+    frames around (footage stored at a higher rate than it was shot repeats each picture,
+    and only every few frames move), or None when there are none or they cover more than
+    :data:`MAX_AREA` of the ``live`` picture (:func:`picture`: a cut, or too little of the
+    shot left to judge); ``skip``: as for :func:`_usual`."""
+    if c < 1 or c >= len(thumbs):
+        return None
+    around = _usual(thumbs, c, skip)
+    if not around:
+        return None
+    region = _change(thumbs, c - 1, c) >= np.maximum(REGION_LEVEL, REGION_FACTOR * np.max(around, axis=0))
+    return region if region.any() and region.sum() <= MAX_AREA * live.sum() else None
+
+
+def _rest_goes_on(thumbs: np.ndarray, c: int, region: np.ndarray, live: np.ndarray,
+                  skip: frozenset[int] = frozenset()) -> bool:
+    """Whether, on the ``live`` picture outside ``region`` and the ring of pixels next to
+    it (a thumbnail pixel on an overlay's edge mixes both), which must be at least
+    :data:`MIN_REST` of the live picture, frame ``c`` changes no more than
+    :data:`OUTSIDE_RATIO` times the largest change of the frames around it (at least one
+    level: a still shot)."""
+    outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & live
+    around = _usual(thumbs, c, skip)
+    if outside.sum() < MIN_REST * live.sum() or not around:
+        return False
+    usual = max(float(d[outside].mean()) for d in around)
+    return float(_change(thumbs, c - 1, c)[outside].mean()) <= OUTSIDE_RATIO * max(usual, 1.0)
+
+
+def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = None,
+               skip: frozenset[int] = frozenset()) -> bool:
+    """Whether the cuts at frames ``on < off`` (no other cut between them) are an overlay
+    shown over one shot from ``on`` to ``off`` (module docstring): each change is local,
+    their regions overlap by at least :data:`MIN_OVERLAP` (intersection over union), the
+    rest of the picture goes on at both, and on the pixels both changed the overlay holds
+    still and the shot comes back. ``thumbs``: ``(n, h, w, 3) uint8``; ``live``: their
+    :func:`picture` (computed when not given); ``skip``: the other cuts (:func:`_usual`)."""
+    if not 1 <= on < off < len(thumbs) or off - on < 2:
+        return False
+    live = picture(thumbs) if live is None else live
+    first, last = _region(thumbs, on, live, skip), _region(thumbs, off, live, skip)
+    if first is None or last is None:
+        return False
+    both, either = first & last, first | last
+    if either[0].any() and either[-1].any() and either[:, 0].any() and either[:, -1].any():
+        return False  # a frame around the picture: an iris or a shrinking picture, a transition
+    if both.sum() < MIN_OVERLAP * either.sum():
+        return False
+    if not (_rest_goes_on(thumbs, on, either, live, skip) and _rest_goes_on(thumbs, off, either, live, skip)):
+        return False
+    jump = _change(thumbs, on - 1, on)[both]
+    shown = np.unique(np.linspace(on + 1, off - 1, HELD_SAMPLES).round().astype(int))
+    if float(np.mean([(_change(thumbs, on, t)[both] < 0.5 * jump).mean() for t in shown])) < MIN_HELD:
+        return False
+    after = thumbs[off].astype(np.float32)
+    left = np.abs(after - _relit(thumbs[on - 1], thumbs[off], ~either)).max(axis=2)[both]
+    return float(left.mean()) <= MAX_LEFT * float(jump.mean())
+
+
+def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """``before`` ``(h, w, 3) uint8`` under the light of ``after``: a gain and offset per
+    channel fitted (least squares) on the ``seen`` pixels ``(h, w) bool`` that neither
+    picture clips (levels 5-250), as a camera's exposure moves while an overlay shows;
+    ``(h, w, 3) float32``, clipped to 0-255."""
+    x, y = before[seen].astype(np.float32), after[seen].astype(np.float32)
+    out = before.astype(np.float32)
+    for c in range(3):
+        ok = (x[:, c] > 4) & (x[:, c] < 251) & (y[:, c] > 4) & (y[:, c] < 251)
+        if ok.sum() < 8:
+            continue
+        xo, yo = x[ok, c], y[ok, c]
+        sx = float(((xo - xo.mean()) ** 2).sum())
+        gain = float(((xo - xo.mean()) * (yo - yo.mean())).sum()) / sx if sx > 1e-6 else 1.0
+        gain = min(max(gain, 0.5), 2.0)
+        out[..., c] = np.clip(gain * out[..., c] + float(yo.mean()) - gain * float(xo.mean()), 0, 255)
+    return out
+
+
+def _region_steps(thumbs: np.ndarray, region: np.ndarray, lo: int, hi: int, chunk: int = 256) -> np.ndarray:
+    """Mean change on ``region`` ``(h, w) bool`` into each frame ``lo + 1 .. hi - 1`` (the
+    largest over channels, levels): ``(hi - lo - 1,) float32``, in chunks of frames."""
+    out = [np.zeros(0, np.float32)]
+    for a in range(lo, hi - 1, chunk):
+        part = thumbs[a:min(hi, a + chunk + 1)][:, region].astype(np.int16)  # (k, pixels, 3)
+        out.append(np.abs(np.diff(part, axis=0)).max(axis=2).mean(axis=1).astype(np.float32))
+    return np.concatenate(out)
+
+
+def _partner(thumbs: np.ndarray, c: int, lo: int, hi: int, live: np.ndarray, skip: frozenset[int]) -> bool:
+    """Whether the cut at ``c`` is one end of an overlay whose other end is a frame of
+    ``(lo, hi)``, at most :data:`MAX_REACH` frames away, that no detector marked: the frames
+    there whose change on the region of ``c``'s change is at least half of ``c``'s are tried
+    as the other end, nearest first, at most :data:`MAX_TRIES` of them."""
+    region = _region(thumbs, c, live, skip)
+    if region is None or not _rest_goes_on(thumbs, c, region, live, skip):
+        return False  # the change at c is not local: a cut (an overlay's end needs this too)
+    lo, hi = max(lo, c - MAX_REACH), min(hi, c + MAX_REACH + 1)
+    jump = float(_change(thumbs, c - 1, c)[region].mean())
+    frames = lo + 1 + np.flatnonzero(_region_steps(thumbs, region, lo, hi) >= 0.5 * jump)
+    tries = sorted((int(f) for f in frames if f != c), key=lambda f: abs(f - c))[:MAX_TRIES]
+    return any(is_overlay(thumbs, min(c, f), max(c, f), live, skip) for f in tries)
+
+
+def drop_overlays(cuts: list[int], thumbs: np.ndarray) -> list[int]:
+    """``cuts`` (sorted frame indices into ``thumbs``) without each pair of neighbouring
+    cuts that :func:`is_overlay` explains, and without each cut left whose other end is an
+    unmarked frame between its neighbouring cuts (:func:`_partner`); a cut belongs to one
+    pair at most."""
+    out, i = [], 0
+    live, skip = picture(thumbs) if len(cuts) else None, frozenset(int(c) for c in cuts)
+    while i < len(cuts):
+        if i + 1 < len(cuts) and is_overlay(thumbs, cuts[i], cuts[i + 1], live, skip):
+            i += 2
+            continue
+        lo = cuts[i - 1] if i > 0 else 0
+        hi = cuts[i + 1] if i + 1 < len(cuts) else len(thumbs)
+        if not _partner(thumbs, cuts[i], lo, hi, live, skip):
+            out.append(cuts[i])
+        i += 1
+    return out

@@ -1,0 +1,146 @@
+"""Graphic overlays shown over a shot are no shot boundaries (:mod:`curate.split.overlays`).
+
+A lower third, a title or a darkened score box appearing over a shot makes PySceneDetect's
+content score (or a jump-cut spike) fire when it appears and again when it goes. Frames
+are rendered with known truth (cuts between scenes at known frames, overlays shown over
+known frames) and fed to the split stage's own shot detector, BGR at the detection size.
+Each test also checks what the detector gives without the overlay rule, so that it shows
+the rule at work and not a case the other rules already settle.
+"""
+
+import cv2
+import numpy as np
+import pytest
+
+import curate.split.shots as shots
+from curate.split import SplitStage
+from curate.split.overlays import drop_overlays, is_overlay
+from curate.split.transitions import thumbnail
+from support.synth import render
+
+W, H, FPS = 256, 144, 25.0
+
+
+def _shot(seed: int, n: int) -> list[np.ndarray]:
+    """``n`` frames of scene ``seed``, its blobs drifting a tenth of the picture a second (a
+    moving shot), BGR ``(H, W, 3) uint8``."""
+    return [render(seed, k / FPS, W, H, drift=0.1)[..., ::-1].copy() for k in range(n)]
+
+
+def _lower_third(f: np.ndarray) -> np.ndarray:
+    o = f.copy()
+    o[100:130, 8:200] = (120, 40, 20)
+    cv2.putText(o, "JANE DOE - REPORTER", (14, 121), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return o
+
+
+def _title(f: np.ndarray) -> np.ndarray:
+    o = f.copy()
+    cv2.putText(o, "BREAKING", (16, 80), cv2.FONT_HERSHEY_DUPLEX, 1.5, (255, 255, 255), 4, cv2.LINE_AA)
+    return o
+
+
+def _score_box(f: np.ndarray) -> np.ndarray:
+    o = f.copy()
+    o[12:110, 20:230] = (o[12:110, 20:230] * 0.35).astype(np.uint8)
+    cv2.putText(o, "SCORE 2 - 1", (40, 70), cv2.FONT_HERSHEY_DUPLEX, 0.9, (255, 255, 255), 2, cv2.LINE_AA)
+    return o
+
+
+def _show(frames: list[np.ndarray], draw, on: int, off: int) -> list[np.ndarray]:
+    return [draw(f) if on <= k < off else f for k, f in enumerate(frames)]
+
+
+def _points(frames: list[np.ndarray]) -> list[int]:
+    detector = SplitStage().shot_detector(FPS)
+    for f in frames:
+        detector.feed(f)
+    return detector.boundaries().points()
+
+
+def _without_rule(monkeypatch, frames: list[np.ndarray]) -> list[int]:
+    with monkeypatch.context() as m:
+        m.setattr(shots, "drop_overlays", lambda cuts, thumbs: list(cuts))
+        return _points(frames)
+
+
+@pytest.mark.parametrize("draw", [_lower_third, _title, _score_box], ids=["lower_third", "title", "score_box"])
+def test_an_overlay_shown_and_taken_away_inside_a_shot_is_one_shot(monkeypatch, draw):
+    """Three shots cut at frames 50 and 130; over the middle one an overlay shows from
+    frame 70 to 110. Without the rule the overlay's ends are cuts (70 and 110, or one of
+    them); with it, the boundaries are the two cuts alone."""
+    video = _shot(1, 50) + _show(_shot(2, 80), draw, 20, 60) + _shot(3, 50)
+    assert set(_without_rule(monkeypatch, video)) - {50, 130}, "the detector alone sees no overlay"
+    assert _points(video) == [50, 130]
+
+
+def test_an_overlay_over_a_shot_whose_exposure_moves_is_one_shot(monkeypatch):
+    """The shot under the lower third brightens by a fifth while it shows (a camera's
+    exposure): the picture that comes back is judged under the new light."""
+    base = _shot(4, 90)
+    gains = np.concatenate([np.ones(30), np.linspace(1.0, 1.2, 40), np.full(20, 1.2)])
+    lit = [np.clip(np.rint(f.astype(np.float32) * g), 0, 255).astype(np.uint8) for f, g in zip(base, gains)]
+    video = _show(lit, _lower_third, 25, 75)
+    assert set(_without_rule(monkeypatch, video)) & {25, 75}
+    assert _points(video) == []
+
+
+def _with_object(frames: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """``frames`` with a textured square (scene ``seed``) at one place."""
+    patch = render(seed, 0.0, 60, 60)[..., ::-1]
+    out = []
+    for f in frames:
+        o = f.copy()
+        o[40:100, 90:150] = patch
+        out.append(o)
+    return out
+
+
+def test_jump_cuts_that_bring_in_other_things_at_one_place_are_kept():
+    """One fixed view (a still scene) with a different object at one place in each of three
+    stretches: each change is local and the objects hold still, but the third is not the
+    first (the picture does not come back), so both cuts stay."""
+    still = [render(5, 0.0, W, H)[..., ::-1].copy()] * 40
+    video = _with_object(still, 11) + _with_object(still, 12) + _with_object(still, 13)
+    assert _points(video) == [40, 80]
+
+
+def test_what_does_not_hold_still_is_no_overlay():
+    """On thumbnails (:func:`curate.split.overlays.is_overlay`): a still view (cut to another
+    at frame 40) where a box at one place shows from frame 10 to 30 and the view comes back. A box that holds still is
+    an overlay; a screen there showing another flat colour every 5 frames (the first colour
+    again over its last 4) is not: it does not hold still while it shows."""
+    other = thumbnail(render(6, 0.0, W, H)[..., ::-1].copy())  # a cut to it at frame 40: the picture's pixels change
+    still = np.stack([thumbnail(render(5, 0.0, W, H)[..., ::-1].copy())] * 40 + [other] * 10)
+    boxed, screen = still.copy(), still.copy()
+    colours = np.array([(200, 40, 40), (40, 200, 40), (40, 40, 200), (220, 220, 40)], np.uint8)
+    for k in range(10, 30):
+        boxed[k, 5:12, 10:22] = colours[0]
+        screen[k, 5:12, 10:22] = colours[0 if k >= 26 else (k - 10) // 5 % 4]
+    assert is_overlay(boxed, 10, 30)
+    assert not is_overlay(screen, 10, 30)
+
+
+def test_a_frame_closing_around_the_picture_is_no_overlay():
+    """The picture framed by black on all four sides for 10 frames, then whole again (an
+    iris or a shrinking picture, a transition's shape): local and restored, but not judged
+    an overlay (:func:`curate.split.overlays.is_overlay`)."""
+    frames = _shot(6, 40)
+    for k in range(15, 25):
+        o = frames[k].copy()
+        o[:24], o[-24:], o[:, :40], o[:, -40:] = 0, 0, 0, 0
+        frames[k] = o
+    thumbs = np.stack([thumbnail(f) for f in frames])
+    assert not is_overlay(thumbs, 15, 25)
+    boxed = np.stack([thumbnail(f) for f in _show(_shot(6, 40), _lower_third, 15, 25)])
+    assert is_overlay(boxed, 15, 25)  # the same timing with a lower third
+
+
+def test_an_overlay_end_no_detector_marked_is_found_between_the_cuts():
+    """Only the overlay's end at frame 60 is given as a cut (a detector missed its start at
+    20): the frame it started on is found between the neighbouring cuts and the cut dropped
+    (:func:`curate.split.overlays.drop_overlays`); a true cut at 90 stays."""
+    frames = _show(_shot(7, 90), _title, 20, 60) + _shot(8, 40)
+    thumbs = np.stack([thumbnail(f) for f in frames])
+    assert drop_overlays([60, 90], thumbs) == [90]
+    assert drop_overlays([20, 60, 90], thumbs) == [90]
