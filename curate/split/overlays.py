@@ -13,7 +13,11 @@ around it, on the 32-pixel thumbnails of :func:`curate.split.transitions.thumbna
   changes at most :data:`OUTSIDE_RATIO` times as much as it does from frame to frame
   around (the shot goes on: its motion, not a new picture). The picture is the pixels
   that change somewhere in the video (:func:`picture`): the bars of letterboxed or phone
-  video, a branded frame or a slide template never do, and a cut inside them is a cut;
+  video, a branded frame or a slide template never do, and a cut inside them is a cut.
+  A title shown over the shot dimmed (or brightened) behind it changes every pixel: the
+  change left after the picture before is brought to the new light by a gain per channel
+  (a mean gain of at least :data:`MIN_TONE`, or at most its inverse: no exposure drift)
+  is judged instead;
 - the two changes cover about the same region (:data:`MIN_OVERLAP`), and it is not a frame
   around the picture (an iris or a shrinking picture is a transition);
 - the region holds still while the overlay shows: on average over up to
@@ -52,6 +56,9 @@ MIN_HELD = 0.6  # share of the region's pixels held still while the overlay show
 HELD_SAMPLES = 16  # ...this many of its frames at most, evenly spaced)
 MAX_LEFT = 0.5  # what the shot coming back leaves of the overlay's change, on average, at most
 PAD_RANGE = 8  # levels: a pixel changing no more than this in the whole video is no picture
+TONE_GAINS = (0.2, 5.0)  # the gains a picture dimmed or brightened behind an overlay may take
+MIN_TONE = 1.3  # ...and at least (or its inverse at most), not an exposure drift
+TONE_FLOOR = 2.0  # levels: the least usual change the rest of such a picture is judged against
 MIN_REST = 0.15  # share of the picture that must lie outside an overlay (and its ring)
 MIN_OVERLAP = 0.5  # the regions of an overlay's two ends: intersection over union at least
 MAX_REACH = 1500  # frames: how far the other end of an overlay is looked for (a minute at 25 fps)
@@ -81,35 +88,70 @@ def picture(thumbs: np.ndarray) -> np.ndarray:
     return ((hi.astype(np.int16) - lo) > PAD_RANGE).any(axis=2)
 
 
-def _region(thumbs: np.ndarray, c: int, live: np.ndarray, skip: frozenset[int] = frozenset()) -> np.ndarray | None:
-    """The pixels ``(h, w) bool`` that change into frame ``c`` by at least
-    :data:`REGION_LEVEL` and :data:`REGION_FACTOR` times their own largest change in the
-    frames around (footage stored at a higher rate than it was shot repeats each picture,
-    and only every few frames move), or None when there are none or they cover more than
-    :data:`MAX_AREA` of the ``live`` picture (:func:`picture`: a cut, or too little of the
-    shot left to judge); ``skip``: as for :func:`_usual`."""
+def _region(thumbs: np.ndarray, c: int, live: np.ndarray,
+            skip: frozenset[int] = frozenset()) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """``(region, step, floor)``: the pixels ``(h, w) bool`` that change into frame ``c`` by at
+    least :data:`REGION_LEVEL` and :data:`REGION_FACTOR` times their own largest change in
+    the frames around (footage stored at a higher rate than it was shot repeats each
+    picture, and only every few frames move), and the change ``(h, w) float32`` they were
+    judged on, and the least usual change (levels) to judge the rest of the picture against
+    (:func:`_rest_goes_on`); None when there are none or they cover more than :data:`MAX_AREA` of the
+    ``live`` picture (:func:`picture`: a cut, or too little of the shot left to judge).
+    When the plain change covers too much, the change left after the picture before is
+    brought to the light of frame ``c`` (:func:`_toned`) is judged instead: a title over
+    the shot dimmed behind it (judged against :data:`TONE_FLOOR`: levels rounded in the
+    dim picture come back larger). ``skip``: as for :func:`_usual`."""
     if c < 1 or c >= len(thumbs):
         return None
     around = _usual(thumbs, c, skip)
     if not around:
         return None
-    region = _change(thumbs, c - 1, c) >= np.maximum(REGION_LEVEL, REGION_FACTOR * np.max(around, axis=0))
-    return region if region.any() and region.sum() <= MAX_AREA * live.sum() else None
+    level = np.maximum(REGION_LEVEL, REGION_FACTOR * np.max(around, axis=0))
+    step, floor = _change(thumbs, c - 1, c), 1.0
+    region = step >= level
+    if region.sum() > MAX_AREA * live.sum():
+        step, floor = _toned(thumbs, c, live), TONE_FLOOR
+        if step is None:
+            return None
+        region = step >= level
+    return (region, step, floor) if region.any() and region.sum() <= MAX_AREA * live.sum() else None
 
 
-def _rest_goes_on(thumbs: np.ndarray, c: int, region: np.ndarray, live: np.ndarray,
-                  skip: frozenset[int] = frozenset()) -> bool:
+def _toned(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
+    """The change into frame ``c`` left after frame ``c - 1`` is brought to its light by a
+    gain (the median ratio of their levels, within :data:`TONE_GAINS`) and an offset (the
+    median difference left) per channel, over the ``live`` pixels neither frame clips:
+    medians, so that an overlay's pixels (a fifth or a quarter of the picture) do not pull
+    the fit. ``(h, w) float32``, the largest over channels; None unless the picture was
+    dimmed or brightened on purpose (the mean gain at least :data:`MIN_TONE` or at most its
+    inverse), not a camera's exposure drifting across a jump cut."""
+    x, y = thumbs[c - 1].astype(np.float32), thumbs[c].astype(np.float32)
+    out, gains = np.zeros(x.shape[:2], np.float32), []
+    for ch in range(3):
+        a, b = x[..., ch], y[..., ch]
+        ok = live & (a > 8) & (a < 251) & (b > 4) & (b < 251)
+        if ok.sum() < 8:  # a black or blown-out picture: nothing to fit
+            return None
+        gains.append(float(np.clip(np.median(b[ok] / a[ok]), *TONE_GAINS)))
+        offset = float(np.median(b[ok] - gains[-1] * a[ok]))
+        out = np.maximum(out, np.abs(b - np.clip(gains[-1] * a + offset, 0, 255)))
+    gain = float(np.mean(gains))
+    return out if gain >= MIN_TONE or gain <= 1 / MIN_TONE else None
+
+
+def _rest_goes_on(thumbs: np.ndarray, c: int, region: np.ndarray, step: np.ndarray, floor: float,
+                  live: np.ndarray, skip: frozenset[int] = frozenset()) -> bool:
     """Whether, on the ``live`` picture outside ``region`` and the ring of pixels next to
     it (a thumbnail pixel on an overlay's edge mixes both), which must be at least
-    :data:`MIN_REST` of the live picture, frame ``c`` changes no more than
-    :data:`OUTSIDE_RATIO` times the largest change of the frames around it (at least one
-    level: a still shot)."""
+    :data:`MIN_REST` of the live picture, the change ``step`` into frame ``c``
+    (:func:`_region`) is no more than :data:`OUTSIDE_RATIO` times the largest change of the
+    frames around it (at least ``floor`` levels: a still shot)."""
     outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & live
     around = _usual(thumbs, c, skip)
     if outside.sum() < MIN_REST * live.sum() or not around:
         return False
     usual = max(float(d[outside].mean()) for d in around)
-    return float(_change(thumbs, c - 1, c)[outside].mean()) <= OUTSIDE_RATIO * max(usual, 1.0)
+    return float(step[outside].mean()) <= OUTSIDE_RATIO * max(usual, floor)
 
 
 def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = None,
@@ -123,17 +165,19 @@ def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = 
     if not 1 <= on < off < len(thumbs) or off - on < 2:
         return False
     live = picture(thumbs) if live is None else live
-    first, last = _region(thumbs, on, live, skip), _region(thumbs, off, live, skip)
-    if first is None or last is None:
+    ends = _region(thumbs, on, live, skip), _region(thumbs, off, live, skip)
+    if ends[0] is None or ends[1] is None:
         return False
+    (first, step_on, floor_on), (last, step_off, floor_off) = ends
     both, either = first & last, first | last
     if either[0].any() and either[-1].any() and either[:, 0].any() and either[:, -1].any():
         return False  # a frame around the picture: an iris or a shrinking picture, a transition
     if both.sum() < MIN_OVERLAP * either.sum():
         return False
-    if not (_rest_goes_on(thumbs, on, either, live, skip) and _rest_goes_on(thumbs, off, either, live, skip)):
+    if not (_rest_goes_on(thumbs, on, either, step_on, floor_on, live, skip)
+            and _rest_goes_on(thumbs, off, either, step_off, floor_off, live, skip)):
         return False
-    jump = _change(thumbs, on - 1, on)[both]
+    jump = step_on[both]
     shown = np.unique(np.linspace(on + 1, off - 1, HELD_SAMPLES).round().astype(int))
     if float(np.mean([(_change(thumbs, on, t)[both] < 0.5 * jump).mean() for t in shown])) < MIN_HELD:
         return False
@@ -142,11 +186,12 @@ def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = 
     return float(left.mean()) <= MAX_LEFT * float(jump.mean())
 
 
-def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray) -> np.ndarray:
+def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray,
+           gains: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
     """``before`` ``(h, w, 3) uint8`` under the light of ``after``: a gain and offset per
     channel fitted (least squares) on the ``seen`` pixels ``(h, w) bool`` that neither
-    picture clips (levels 5-250), as a camera's exposure moves while an overlay shows;
-    ``(h, w, 3) float32``, clipped to 0-255."""
+    picture clips (levels 5-250), as a camera's exposure moves while an overlay shows, the
+    gain kept within ``gains``; ``(h, w, 3) float32``, clipped to 0-255."""
     x, y = before[seen].astype(np.float32), after[seen].astype(np.float32)
     out = before.astype(np.float32)
     for c in range(3):
@@ -156,7 +201,7 @@ def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray) -> np.ndarra
         xo, yo = x[ok, c], y[ok, c]
         sx = float(((xo - xo.mean()) ** 2).sum())
         gain = float(((xo - xo.mean()) * (yo - yo.mean())).sum()) / sx if sx > 1e-6 else 1.0
-        gain = min(max(gain, 0.5), 2.0)
+        gain = min(max(gain, gains[0]), gains[1])
         out[..., c] = np.clip(gain * out[..., c] + float(yo.mean()) - gain * float(xo.mean()), 0, 255)
     return out
 
@@ -176,11 +221,11 @@ def _partner(thumbs: np.ndarray, c: int, lo: int, hi: int, live: np.ndarray, ski
     ``(lo, hi)``, at most :data:`MAX_REACH` frames away, that no detector marked: the frames
     there whose change on the region of ``c``'s change is at least half of ``c``'s are tried
     as the other end, nearest first, at most :data:`MAX_TRIES` of them."""
-    region = _region(thumbs, c, live, skip)
-    if region is None or not _rest_goes_on(thumbs, c, region, live, skip):
+    judged = _region(thumbs, c, live, skip)
+    if judged is None or not _rest_goes_on(thumbs, c, *judged, live, skip):
         return False  # the change at c is not local: a cut (an overlay's end needs this too)
-    lo, hi = max(lo, c - MAX_REACH), min(hi, c + MAX_REACH + 1)
-    jump = float(_change(thumbs, c - 1, c)[region].mean())
+    region, lo, hi = judged[0], max(lo, c - MAX_REACH), min(hi, c + MAX_REACH + 1)
+    jump = float(judged[1][region].mean())
     frames = lo + 1 + np.flatnonzero(_region_steps(thumbs, region, lo, hi) >= 0.5 * jump)
     tries = sorted((int(f) for f in frames if f != c), key=lambda f: abs(f - c))[:MAX_TRIES]
     return any(is_overlay(thumbs, min(c, f), max(c, f), live, skip) for f in tries)

@@ -47,6 +47,11 @@ def _score_box(f: np.ndarray) -> np.ndarray:
     return o
 
 
+def _dimmed_title(f: np.ndarray) -> np.ndarray:
+    """The shot dimmed to 45 % behind a title (every pixel changes, the title's most)."""
+    return _title(np.rint(f.astype(np.float32) * 0.45).astype(np.uint8))
+
+
 def _show(frames: list[np.ndarray], draw, on: int, off: int) -> list[np.ndarray]:
     return [draw(f) if on <= k < off else f for k, f in enumerate(frames)]
 
@@ -64,7 +69,8 @@ def _without_rule(monkeypatch, frames: list[np.ndarray]) -> list[int]:
         return _points(frames)
 
 
-@pytest.mark.parametrize("draw", [_lower_third, _title, _score_box], ids=["lower_third", "title", "score_box"])
+@pytest.mark.parametrize("draw", [_lower_third, _title, _score_box, _dimmed_title],
+                         ids=["lower_third", "title", "score_box", "dimmed_title"])
 def test_an_overlay_shown_and_taken_away_inside_a_shot_is_one_shot(monkeypatch, draw):
     """Three shots cut at frames 50 and 130; over the middle one an overlay shows from
     frame 70 to 110. Without the rule the overlay's ends are cuts (70 and 110, or one of
