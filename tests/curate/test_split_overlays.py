@@ -14,7 +14,7 @@ import pytest
 
 import curate.split.shots as shots
 from curate.split import SplitStage
-from curate.split.overlays import drop_overlays, is_overlay
+from curate.split.overlays import drop_overlays, is_overlay, picture
 from curate.split.transitions import thumbnail
 from support.synth import render
 
@@ -150,3 +150,23 @@ def test_an_overlay_end_no_detector_marked_is_found_between_the_cuts():
     thumbs = np.stack([thumbnail(f) for f in frames])
     assert drop_overlays([60, 90], thumbs) == [90]
     assert drop_overlays([20, 60, 90], thumbs) == [90]
+
+
+def test_a_cut_away_and_back_inside_pillarbox_bars_is_kept():
+    """A 4:3 picture between black bars cuts to another shot at frame 40 and back to the
+    first shot's next moment at frame 70: against the whole frame the change is local (the
+    bars never change), held and restored, like an overlay. The bars are no picture
+    (:func:`curate.split.overlays.picture`), so both cuts stay."""
+    def boxed(frames):
+        out = []
+        for f in frames:
+            o = np.zeros_like(f)
+            o[:, 64:192] = cv2.resize(f, (128, H), interpolation=cv2.INTER_AREA)
+            out.append(o)
+        return out
+
+    first = _shot(9, 100)
+    video = boxed(first[:40] + _shot(10, 30) + first[70:])
+    thumbs = np.stack([thumbnail(f) for f in video])
+    assert not picture(thumbs)[:, :6].any() and picture(thumbs)[:, 10:22].all()
+    assert _points(video) == [40, 70]
