@@ -27,7 +27,11 @@ around it, on the 32-pixel thumbnails of :func:`curate.split.transitions.thumbna
 - the shot comes back when it goes: on those pixels, the frame after it differs from the
   frame before it appeared (under the light of the frame after: a gain and offset per
   channel fitted outside the region, as the camera's exposure moves meanwhile) by at most
-  :data:`MAX_LEFT` of the first change, on average.
+  :data:`MAX_LEFT` of the first change, on average;
+- the shot moves outside the region, before it shows and after it goes
+  (:func:`_shot_moves_outside`): an overlay leaves part of a moving shot in view, while a
+  cut inside a box whose bars flicker or drift, or whose first shot filled the frame,
+  changes everything that moves. Over a still shot an overlay is not judged.
 
 A jump cut of one fixed camera, or another signer in the same room, is local too, but
 what it brings in moves, or the cut after it does not bring the first picture back, or
@@ -53,6 +57,11 @@ REGION_FACTOR = 3.0  # ...and at least this many times its own largest change in
 MAX_AREA = 0.75  # share of the picture (:func:`picture`) an overlay covers at most
 OUTSIDE_RATIO = 2.0  # outside the region, the frame changes at most this many times as usual
 MIN_HELD = 0.6  # share of the region's pixels held still while the overlay shows (mean over...)
+MOVING_LEVEL = 6.0  # levels: a pixel changing this much moves...
+MOVING_REACH = 25  # ...within this many frames out from an overlay's ends...
+MIN_MOVING = 0.25  # ...and this share of the moving pixels must lie outside it
+MIN_MOVED = 0.05  # share of the picture that must move (more than an encoder's noise on edges)
+DETAIL_LEVEL = 4.0  # levels from the 3x3 mean: a pixel with detail
 HELD_SAMPLES = 16  # ...this many of its frames at most, evenly spaced)
 MAX_LEFT = 0.5  # what the shot coming back leaves of the overlay's change, on average, at most
 PAD_RANGE = 8  # levels: a pixel changing no more than this in the whole video is no picture
@@ -177,6 +186,8 @@ def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = 
     if not (_rest_goes_on(thumbs, on, either, step_on, floor_on, live, skip)
             and _rest_goes_on(thumbs, off, either, step_off, floor_off, live, skip)):
         return False
+    if not _shot_moves_outside(thumbs, on, off, either, live, skip):
+        return False
     jump = step_on[both]
     shown = np.unique(np.linspace(on + 1, off - 1, HELD_SAMPLES).round().astype(int))
     if float(np.mean([(_change(thumbs, on, t)[both] < 0.5 * jump).mean() for t in shown])) < MIN_HELD:
@@ -184,6 +195,38 @@ def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = 
     after = thumbs[off].astype(np.float32)
     left = np.abs(after - _relit(thumbs[on - 1], thumbs[off], ~either)).max(axis=2)[both]
     return float(left.mean()) <= MAX_LEFT * float(jump.mean())
+
+
+def _shot_moves_outside(thumbs: np.ndarray, on: int, off: int, region: np.ndarray, live: np.ndarray,
+                        skip: frozenset[int]) -> bool:
+    """Whether the shot moves outside ``region`` (and its ring) before the overlay shows
+    and after it goes: of the ``live`` pixels that change by :data:`MOVING_LEVEL` levels or
+    more from frame ``on - 1`` (or ``off``) to a frame up to :data:`MOVING_REACH` frames
+    further out (every 5th, not across another cut in ``skip``), at least
+    :data:`MIN_MOVING` lie outside. An overlay leaves part of a moving shot in view; a cut
+    inside a box (letterboxed, pillarboxed or phone video whose bars flicker, or whose
+    first shot filled the frame, so that the bars count as picture) changes all the
+    pixels that move, and so does a slide. Only pixels with detail count (:func:`_detail`):
+    flat bars or a flat frame that flicker or cycle their colour do not move. Over a still
+    shot nothing moves (under :data:`MIN_MOVED` of the picture): not judged."""
+    moved = np.zeros(region.shape, bool)
+    for start, step in ((on - 1, -1), (off, 1)):
+        t = start + step
+        while 0 <= t < len(thumbs) and abs(t - start) <= MOVING_REACH and (t if step > 0 else t + 1) not in skip:
+            if abs(t - start) % 5 == 0:
+                moved |= _change(thumbs, start, t) >= MOVING_LEVEL
+            t += step
+    moved &= live & (_detail(thumbs[on - 1]) | _detail(thumbs[off]))
+    outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & moved
+    return moved.sum() >= MIN_MOVED * live.sum() and outside.sum() >= MIN_MOVING * moved.sum()
+
+
+def _detail(thumb: np.ndarray) -> np.ndarray:
+    """Pixels ``(h, w) bool`` of a thumbnail ``(h, w, 3) uint8`` that differ from the mean of
+    their 3x3 neighbourhood by :data:`DETAIL_LEVEL` levels or more in some channel (an edge,
+    a texture: no flat bar or card)."""
+    x = thumb.astype(np.float32)
+    return (np.abs(x - cv2.blur(x, (3, 3), borderType=cv2.BORDER_REFLECT)).max(axis=2)) >= DETAIL_LEVEL
 
 
 def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray,

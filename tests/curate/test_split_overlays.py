@@ -112,19 +112,19 @@ def test_jump_cuts_that_bring_in_other_things_at_one_place_are_kept():
 
 
 def test_what_does_not_hold_still_is_no_overlay():
-    """On thumbnails (:func:`curate.split.overlays.is_overlay`): a still view (cut to another
-    at frame 40) where a box at one place shows from frame 10 to 30 and the view comes back. A box that holds still is
-    an overlay; a screen there showing another flat colour every 5 frames (the first colour
-    again over its last 4) is not: it does not hold still while it shows."""
-    other = thumbnail(render(6, 0.0, W, H)[..., ::-1].copy())  # a cut to it at frame 40: the picture's pixels change
-    still = np.stack([thumbnail(render(5, 0.0, W, H)[..., ::-1].copy())] * 40 + [other] * 10)
-    boxed, screen = still.copy(), still.copy()
+    """On thumbnails (:func:`curate.split.overlays.is_overlay`): a moving shot (cut to another
+    at frame 40) where a box at one place shows from frame 10 to 30. A box that holds still
+    is an overlay; a screen there showing another flat colour every 5 frames (the first
+    colour again over its last 4) is not: it does not hold still while it shows."""
+    other = thumbnail(render(6, 0.0, W, H)[..., ::-1].copy())
+    shot = np.stack([thumbnail(f) for f in _shot(5, 40)] + [other] * 10)
+    boxed, screen = shot.copy(), shot.copy()
     colours = np.array([(200, 40, 40), (40, 200, 40), (40, 40, 200), (220, 220, 40)], np.uint8)
     for k in range(10, 30):
         boxed[k, 5:12, 10:22] = colours[0]
         screen[k, 5:12, 10:22] = colours[0 if k >= 26 else (k - 10) // 5 % 4]
-    assert is_overlay(boxed, 10, 30)
-    assert not is_overlay(screen, 10, 30)
+    assert is_overlay(boxed, 10, 30, skip=frozenset({10, 30, 40}))
+    assert not is_overlay(screen, 10, 30, skip=frozenset({10, 30, 40}))
 
 
 def test_a_frame_closing_around_the_picture_is_no_overlay():
@@ -156,7 +156,9 @@ def test_a_cut_away_and_back_inside_pillarbox_bars_is_kept():
     """A 4:3 picture between black bars cuts to another shot at frame 40 and back to the
     first shot's next moment at frame 70: against the whole frame the change is local (the
     bars never change), held and restored, like an overlay. The bars are no picture
-    (:func:`curate.split.overlays.picture`), so both cuts stay."""
+    (:func:`curate.split.overlays.picture`), so both cuts stay. With a full-frame shot
+    before, the bars count as picture, but nothing moves in them
+    (:func:`curate.split.overlays._shot_moves_outside`): the cuts stay too."""
     def boxed(frames):
         out = []
         for f in frames:
@@ -170,3 +172,9 @@ def test_a_cut_away_and_back_inside_pillarbox_bars_is_kept():
     thumbs = np.stack([thumbnail(f) for f in video])
     assert not picture(thumbs)[:, :6].any() and picture(thumbs)[:, 10:22].all()
     assert _points(video) == [40, 70]
+    # a full-frame shot first: the bars change once, so they count as picture; the shot
+    # moves inside the box only, all of it under the cut, so both cuts still stay
+    opening = _shot(11, 30)
+    video = opening + boxed(first[:40] + _shot(10, 30) + first[70:])
+    assert picture(np.stack([thumbnail(f) for f in video]))[:, :6].all()
+    assert _points(video) == [30, 70, 100]
