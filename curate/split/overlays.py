@@ -38,13 +38,14 @@ what it brings in moves, or the cut after it does not bring the first picture ba
 the camera moved and the rest of the picture changed with it; a cut to another place
 changes most of the picture. One panel of a split screen, or a picture-in-picture inset,
 cutting away and back over a moving main picture is judged an overlay (it is one, in
-shape). When a detector fires at one end of an overlay only (a busy
-picture, an overlay that changes little of it), the frames between the neighbouring cuts
-whose change on the same region is large are tried as the other end. The cuts of an
-overlay are dropped: the shot goes on under it, so it is one clip. An overlay that stays
-until the shot ends, or that fades in, is not judged here. Frame indices are 0-based, in
-decode order. Judging a change by the picture coming back is :mod:`curate.split.flashes`'s
-idea, over seconds instead of frames, and on a part of the picture.
+shape). Both ends must be cuts: when a detector fires at one end only, that cut stays
+(a first version looked for the other end among the frames between the neighbouring
+cuts, and a break test found it dropping the one detected end of a cut away and back
+whose other end the detector had missed). The cuts of an overlay are dropped: the shot
+goes on under it, so it is one clip. An overlay that stays until the shot ends, or that
+fades in, is not judged here. Frame indices are 0-based, in decode order. Judging a
+change by the picture coming back is :mod:`curate.split.flashes`'s idea, over seconds
+instead of frames, and on a part of the picture.
 """
 
 from __future__ import annotations
@@ -70,8 +71,6 @@ MIN_TONE = 1.3  # ...and at least (or its inverse at most), not an exposure drif
 TONE_FLOOR = 2.0  # levels: the least usual change the rest of such a picture is judged against
 MIN_REST = 0.15  # share of the picture that must lie outside an overlay (and its ring)
 MIN_OVERLAP = 0.5  # the regions of an overlay's two ends: intersection over union at least
-MAX_REACH = 1500  # frames: how far the other end of an overlay is looked for (a minute at 25 fps)
-MAX_TRIES = 64  # frames tried as that other end at most
 
 
 def _change(thumbs: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -249,45 +248,17 @@ def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray,
     return out
 
 
-def _region_steps(thumbs: np.ndarray, region: np.ndarray, lo: int, hi: int, chunk: int = 256) -> np.ndarray:
-    """Mean change on ``region`` ``(h, w) bool`` into each frame ``lo + 1 .. hi - 1`` (the
-    largest over channels, levels): ``(hi - lo - 1,) float32``, in chunks of frames."""
-    out = [np.zeros(0, np.float32)]
-    for a in range(lo, hi - 1, chunk):
-        part = thumbs[a:min(hi, a + chunk + 1)][:, region].astype(np.int16)  # (k, pixels, 3)
-        out.append(np.abs(np.diff(part, axis=0)).max(axis=2).mean(axis=1).astype(np.float32))
-    return np.concatenate(out)
-
-
-def _partner(thumbs: np.ndarray, c: int, lo: int, hi: int, live: np.ndarray, skip: frozenset[int]) -> bool:
-    """Whether the cut at ``c`` is one end of an overlay whose other end is a frame of
-    ``(lo, hi)``, at most :data:`MAX_REACH` frames away, that no detector marked: the frames
-    there whose change on the region of ``c``'s change is at least half of ``c``'s are tried
-    as the other end, nearest first, at most :data:`MAX_TRIES` of them."""
-    judged = _region(thumbs, c, live, skip)
-    if judged is None or not _rest_goes_on(thumbs, c, *judged, live, skip):
-        return False  # the change at c is not local: a cut (an overlay's end needs this too)
-    region, lo, hi = judged[0], max(lo, c - MAX_REACH), min(hi, c + MAX_REACH + 1)
-    jump = float(judged[1][region].mean())
-    frames = lo + 1 + np.flatnonzero(_region_steps(thumbs, region, lo, hi) >= 0.5 * jump)
-    tries = sorted((int(f) for f in frames if f != c), key=lambda f: abs(f - c))[:MAX_TRIES]
-    return any(is_overlay(thumbs, min(c, f), max(c, f), live, skip) for f in tries)
-
-
 def drop_overlays(cuts: list[int], thumbs: np.ndarray) -> list[int]:
     """``cuts`` (sorted frame indices into ``thumbs``) without each pair of neighbouring
-    cuts that :func:`is_overlay` explains, and without each cut left whose other end is an
-    unmarked frame between its neighbouring cuts (:func:`_partner`); a cut belongs to one
-    pair at most."""
+    cuts that :func:`is_overlay` explains; a cut belongs to one pair at most. A lone cut is
+    kept even when a frame no detector marked could be the other end: detectors miss jump
+    cuts of one camera, and one end of a cut away and back is a boundary still."""
     out, i = [], 0
-    live, skip = picture(thumbs) if len(cuts) else None, frozenset(int(c) for c in cuts)
+    live, skip = picture(thumbs) if len(cuts) > 1 else None, frozenset(int(c) for c in cuts)
     while i < len(cuts):
         if i + 1 < len(cuts) and is_overlay(thumbs, cuts[i], cuts[i + 1], live, skip):
             i += 2
             continue
-        lo = cuts[i - 1] if i > 0 else 0
-        hi = cuts[i + 1] if i + 1 < len(cuts) else len(thumbs)
-        if not _partner(thumbs, cuts[i], lo, hi, live, skip):
-            out.append(cuts[i])
+        out.append(cuts[i])
         i += 1
     return out

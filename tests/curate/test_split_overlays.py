@@ -142,13 +142,13 @@ def test_a_frame_closing_around_the_picture_is_no_overlay():
     assert is_overlay(boxed, 15, 25)  # the same timing with a lower third
 
 
-def test_an_overlay_end_no_detector_marked_is_found_between_the_cuts():
+def test_a_lone_cut_stays_even_when_an_unmarked_frame_could_be_its_other_end():
     """Only the overlay's end at frame 60 is given as a cut (a detector missed its start at
-    20): the frame it started on is found between the neighbouring cuts and the cut dropped
-    (:func:`curate.split.overlays.drop_overlays`); a true cut at 90 stays."""
+    20): it stays (:func:`curate.split.overlays.drop_overlays`), as the one detected end of a
+    cut away and back whose other end was missed must; with both ends given, both go."""
     frames = _show(_shot(7, 90), _title, 20, 60) + _shot(8, 40)
     thumbs = np.stack([thumbnail(f) for f in frames])
-    assert drop_overlays([60, 90], thumbs) == [90]
+    assert drop_overlays([60, 90], thumbs) == [60, 90]
     assert drop_overlays([20, 60, 90], thumbs) == [90]
 
 
