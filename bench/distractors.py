@@ -89,9 +89,10 @@ def draw(frame: np.ndarray, s: dict) -> np.ndarray:
     if k in ("lower_third", "translucent_band"):
         top, rows = int((0.64 + s["y"] / 3) * h), int((0.18 if k == "lower_third" else 0.22) * h)
         right = w if k == "translucent_band" else min(w, x0 + int(0.75 * w))
-        box = o[top:top + rows, x0 if k == "lower_third" else 0:right].astype(np.float32)
+        left = x0 if k == "lower_third" else 0
+        box = o[top:top + rows, left:right].astype(np.float32)
         a = 1.0 if k == "lower_third" else s["alpha"]
-        o[top:top + rows, x0 if k == "lower_third" else 0:right] = (box * (1 - a) + np.float32(s["fill"]) * a).astype(np.uint8)
+        o[top:top + rows, left:right] = (box * (1 - a) + np.float32(s["fill"]) * a).astype(np.uint8)
         text(s["words"], (x0 + int(0.02 * w), top + int(0.68 * rows)), 0.6, s["ink"], 2 * thin if a < 1 else thin)
     elif k in ("title", "outlined_title"):
         org = (int(0.03 * w + x0 / 2), int((0.33 + s["y"]) * h))
@@ -124,8 +125,9 @@ def overlay(seg: list[np.ndarray], busy: list[tuple[int, int]], rng: np.random.G
             head: int = 32, tail: int = 32, margin: int = 8) -> tuple[int, int, str] | None:
     """Show one overlay (:func:`style` from ``rng``) over 25-50 frames of ``seg`` (in place),
     at least ``head`` frames from its start and ``tail`` from its end (clear of the
-    transitions into and out of it: :func:`labelled_edits.join` mixes up to 30 frames) and ``margin`` frames from every ``busy`` interval (jump cuts as
-    ``(c, c)``, other distractors); returns ``(start, end, kind)`` (half-open frames of
+    transitions into and out of it: :func:`labelled_edits.join` mixes up to 30 frames) and
+    ``margin`` frames from every ``busy`` interval (jump cuts as ``(c, c)``, other
+    distractors); returns ``(start, end, kind)`` (half-open frames of
     ``seg``), or None when no stretch is free."""
     n = int(rng.integers(25, 51))
     free = [a for a in range(head, len(seg) - tail - n)

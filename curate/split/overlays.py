@@ -58,12 +58,12 @@ REGION_FACTOR = 3.0  # ...and at least this many times its own largest change in
 MAX_AREA = 0.75  # share of the picture (:func:`picture`) an overlay covers at most
 OUTSIDE_RATIO = 2.0  # outside the region, the frame changes at most this many times as usual
 MIN_HELD = 0.6  # share of the region's pixels held still while the overlay shows (mean over...)
+HELD_SAMPLES = 16  # ...this many of its frames at most, evenly spaced)
 MOVING_LEVEL = 6.0  # levels: a pixel changing this much moves...
 MOVING_REACH = 25  # ...within this many frames out from an overlay's ends...
 MIN_MOVING = 0.25  # ...and this share of the moving pixels must lie outside it
 MIN_MOVED = 0.05  # share of the picture that must move (more than an encoder's noise on edges)
 DETAIL_LEVEL = 4.0  # levels from the 3x3 mean: a pixel with detail
-HELD_SAMPLES = 16  # ...this many of its frames at most, evenly spaced)
 MAX_LEFT = 0.5  # what the shot coming back leaves of the overlay's change, on average, at most
 PAD_RANGE = 8  # levels: a pixel changing no more than this in the whole video is no picture
 TONE_GAINS = (0.2, 5.0)  # the gains a picture dimmed or brightened behind an overlay may take
@@ -102,9 +102,10 @@ def _region(thumbs: np.ndarray, c: int, live: np.ndarray,
     least :data:`REGION_LEVEL` and :data:`REGION_FACTOR` times their own largest change in
     the frames around (footage stored at a higher rate than it was shot repeats each
     picture, and only every few frames move), and the change ``(h, w) float32`` they were
-    judged on, and the least usual change (levels) to judge the rest of the picture against
-    (:func:`_rest_goes_on`); None when there are none or they cover more than :data:`MAX_AREA` of the
-    ``live`` picture (:func:`picture`: a cut, or too little of the shot left to judge).
+    judged on, and the least usual change (levels) to judge the rest of the picture
+    against (:func:`_rest_goes_on`); None when there are none or they cover more than
+    :data:`MAX_AREA` of the ``live`` picture (:func:`picture`: a cut, or too little of the
+    shot left to judge).
     When the plain change covers too much, the change left after the picture before is
     brought to the light of frame ``c`` (:func:`_toned`) is judged instead: a title over
     the shot dimmed behind it (judged against :data:`TONE_FLOOR`: levels rounded in the
@@ -167,8 +168,8 @@ def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = 
     """Whether the cuts at frames ``on < off`` (no other cut between them) are an overlay
     shown over one shot from ``on`` to ``off`` (module docstring): each change is local,
     their regions overlap by at least :data:`MIN_OVERLAP` (intersection over union), the
-    rest of the picture goes on at both, and on the pixels both changed the overlay holds
-    still and the shot comes back. ``thumbs``: ``(n, h, w, 3) uint8``; ``live``: their
+    rest of the picture goes on at both, the shot moves outside it, and on the pixels both
+    changed the overlay holds still and the shot comes back. ``thumbs``: ``(n, h, w, 3) uint8``; ``live``: their
     :func:`picture` (computed when not given); ``skip``: the other cuts (:func:`_usual`)."""
     if not 1 <= on < off < len(thumbs) or off - on < 2:
         return False
@@ -228,12 +229,11 @@ def _detail(thumb: np.ndarray) -> np.ndarray:
     return (np.abs(x - cv2.blur(x, (3, 3), borderType=cv2.BORDER_REFLECT)).max(axis=2)) >= DETAIL_LEVEL
 
 
-def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray,
-           gains: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
+def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """``before`` ``(h, w, 3) uint8`` under the light of ``after``: a gain and offset per
     channel fitted (least squares) on the ``seen`` pixels ``(h, w) bool`` that neither
     picture clips (levels 5-250), as a camera's exposure moves while an overlay shows, the
-    gain kept within ``gains``; ``(h, w, 3) float32``, clipped to 0-255."""
+    gain kept within 0.5-2; ``(h, w, 3) float32``, clipped to 0-255."""
     x, y = before[seen].astype(np.float32), after[seen].astype(np.float32)
     out = before.astype(np.float32)
     for c in range(3):
@@ -243,7 +243,7 @@ def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray,
         xo, yo = x[ok, c], y[ok, c]
         sx = float(((xo - xo.mean()) ** 2).sum())
         gain = float(((xo - xo.mean()) * (yo - yo.mean())).sum()) / sx if sx > 1e-6 else 1.0
-        gain = min(max(gain, gains[0]), gains[1])
+        gain = min(max(gain, 0.5), 2.0)
         out[..., c] = np.clip(gain * out[..., c] + float(yo.mean()) - gain * float(xo.mean()), 0, 255)
     return out
 
