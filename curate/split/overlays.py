@@ -50,6 +50,8 @@ instead of frames, and on a part of the picture.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -96,14 +98,21 @@ def picture(thumbs: np.ndarray) -> np.ndarray:
     return ((hi.astype(np.int16) - lo) > PAD_RANGE).any(axis=2)
 
 
-def _region(thumbs: np.ndarray, c: int, live: np.ndarray,
-            skip: frozenset[int] = frozenset()) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """``(region, step, floor)``: the pixels ``(h, w) bool`` that change into frame ``c`` by at
-    least :data:`REGION_LEVEL` and :data:`REGION_FACTOR` times their own largest change in
-    the frames around (footage stored at a higher rate than it was shot repeats each
-    picture, and only every few frames move), and the change ``(h, w) float32`` they were
-    judged on, and the least usual change (levels) to judge the rest of the picture
-    against (:func:`_rest_goes_on`); None when there are none or they cover more than
+class _End(NamedTuple):
+    """One end of a would-be overlay: what the cut into its frame changes (:func:`_region`)."""
+
+    region: np.ndarray  # (h, w) bool: the pixels the change covers
+    step: np.ndarray  # (h, w) float32: the change they were judged on (levels)
+    floor: float  # levels: the least usual change to judge the rest of the picture against
+    around: list[np.ndarray]  # the per-pixel changes of the frames around (:func:`_usual`)
+
+
+def _region(thumbs: np.ndarray, c: int, live: np.ndarray, skip: frozenset[int] = frozenset()) -> _End | None:
+    """The end at frame ``c``: the pixels that change into it by at least
+    :data:`REGION_LEVEL` and :data:`REGION_FACTOR` times their own largest change in the
+    frames around (footage stored at a higher rate than it was shot repeats each picture,
+    and only every few frames move), with the change they were judged on and the floor
+    for :func:`_rest_goes_on`; None when there are none or they cover more than
     :data:`MAX_AREA` of the ``live`` picture (:func:`picture`: a cut, or too little of the
     shot left to judge).
     When the plain change covers too much, the change left after the picture before is
@@ -123,7 +132,7 @@ def _region(thumbs: np.ndarray, c: int, live: np.ndarray,
         if step is None:
             return None
         region = step >= level
-    return (region, step, floor) if region.any() and region.sum() <= MAX_AREA * live.sum() else None
+    return _End(region, step, floor, around) if region.any() and region.sum() <= MAX_AREA * live.sum() else None
 
 
 def _toned(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
@@ -148,19 +157,17 @@ def _toned(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
     return out if gain >= MIN_TONE or gain <= 1 / MIN_TONE else None
 
 
-def _rest_goes_on(thumbs: np.ndarray, c: int, region: np.ndarray, step: np.ndarray, floor: float,
-                  live: np.ndarray, skip: frozenset[int] = frozenset()) -> bool:
+def _rest_goes_on(end: _End, region: np.ndarray, live: np.ndarray) -> bool:
     """Whether, on the ``live`` picture outside ``region`` and the ring of pixels next to
     it (a thumbnail pixel on an overlay's edge mixes both), which must be at least
-    :data:`MIN_REST` of the live picture, the change ``step`` into frame ``c``
-    (:func:`_region`) is no more than :data:`OUTSIDE_RATIO` times the largest change of the
-    frames around it (at least ``floor`` levels: a still shot)."""
+    :data:`MIN_REST` of the live picture, the change at ``end`` is no more than
+    :data:`OUTSIDE_RATIO` times the largest change of the frames around it (at least its
+    floor in levels: a still shot)."""
     outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & live
-    around = _usual(thumbs, c, skip)
-    if outside.sum() < MIN_REST * live.sum() or not around:
+    if outside.sum() < MIN_REST * live.sum():
         return False
-    usual = max(float(d[outside].mean()) for d in around)
-    return float(step[outside].mean()) <= OUTSIDE_RATIO * max(usual, floor)
+    usual = max(float(d[outside].mean()) for d in end.around)
+    return float(end.step[outside].mean()) <= OUTSIDE_RATIO * max(usual, end.floor)
 
 
 def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = None,
@@ -174,21 +181,19 @@ def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = 
     if not 1 <= on < off < len(thumbs) or off - on < 2:
         return False
     live = picture(thumbs) if live is None else live
-    ends = _region(thumbs, on, live, skip), _region(thumbs, off, live, skip)
-    if ends[0] is None or ends[1] is None:
+    first, last = _region(thumbs, on, live, skip), _region(thumbs, off, live, skip)
+    if first is None or last is None:
         return False
-    (first, step_on, floor_on), (last, step_off, floor_off) = ends
-    both, either = first & last, first | last
+    both, either = first.region & last.region, first.region | last.region
     if either[0].any() and either[-1].any() and either[:, 0].any() and either[:, -1].any():
         return False  # a frame around the picture: an iris or a shrinking picture, a transition
     if both.sum() < MIN_OVERLAP * either.sum():
         return False
-    if not (_rest_goes_on(thumbs, on, either, step_on, floor_on, live, skip)
-            and _rest_goes_on(thumbs, off, either, step_off, floor_off, live, skip)):
+    if not (_rest_goes_on(first, either, live) and _rest_goes_on(last, either, live)):
         return False
     if not _shot_moves_outside(thumbs, on, off, either, live, skip):
         return False
-    jump = step_on[both]
+    jump = first.step[both]
     shown = np.unique(np.linspace(on + 1, off - 1, HELD_SAMPLES).round().astype(int))
     if float(np.mean([(_change(thumbs, on, t)[both] < 0.5 * jump).mean() for t in shown])) < MIN_HELD:
         return False

@@ -19,8 +19,8 @@ are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitr
 that restores the detail its GOP smeared away is no cut); :mod:`curate.split.flashes` drops cuts that are
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
 rise), :mod:`curate.split.overlays` the cuts of a graphic shown and taken away over one
-shot (a lower third, a title, a news bar), runs of blank frames become gaps, cuts closer than ``flash_s`` (at least 2 frames)
-are one event after the flash filter (the larger picture change wins), a shot between cuts
+shot (a lower third, a title, a news bar), runs of blank frames become gaps, cuts closer
+than ``flash_s`` (at least 2 frames) are one event after the flash filter (the larger picture change wins), a shot between cuts
 further apart is its own piece however short (``too_short`` under ``min_clip_s``; joined to
 a neighbour it would put two shots in one clip), and gaps less than ``min_shot_s`` apart
 merge (a fade out and in around a black hold is one gap). Flash and gap logic works on
@@ -177,11 +177,7 @@ class ShotDetector:
             return Boundaries([], [])
         thumbs = self._thumbs.view()
         gaps = self._network(thumbs) if self.kind == "transnetv2" else []
-        strength = jumps(thumbs)
-        raw = sorted({int(c) for c in self._black(self._found, thumbs, 0) if 0 < c < self.num_frames}
-                     | _moving(self._content + spike_cuts(strength), thumbs))
-        cuts = merge_cuts(drop_overlays(drop_flashes(raw, thumbs, self.flash_len), thumbs), self.num_frames,
-                          self.merge_len, strength=strength)
+        cuts = self._hard_cuts(self._black(self._found, thumbs, 0), self._content, thumbs)
         if self._gradual is not None:
             gaps += self._gradual.result(thumbs)
         if self.blank_std is not None:
@@ -207,16 +203,23 @@ class ShotDetector:
         thumbs = self._thumbs.view()[lo:n]
         if len(thumbs) < 2:
             return Boundaries([], [])
-        strength = jumps(thumbs)
-        raw = sorted({c - lo for c in self._black(self._found, thumbs, lo) if lo < c < n}
-                     | _moving([c - lo for c in self._content] + spike_cuts(strength), thumbs))
-        cuts = merge_cuts(drop_overlays(drop_flashes(raw, thumbs, self.flash_len), thumbs), len(thumbs),
-                          self.merge_len, strength=strength)
+        cuts = self._hard_cuts([c - lo for c in self._black(self._found, thumbs, lo)],
+                               [c - lo for c in self._content], thumbs)
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
         b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
+
+    def _hard_cuts(self, fades: list[int], content: list[int], thumbs: np.ndarray) -> list[int]:
+        """The hard cuts of ``thumbs`` (frame indices into them, sorted), for the final result
+        and previews alike: the ``fades`` cuts (already judged by :meth:`_black`), the
+        ``content`` cuts and jump-cut spikes where something moves, without flashes and
+        overlays, cuts closer than ``merge_len`` merged."""
+        strength = jumps(thumbs)
+        raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | _moving(content + spike_cuts(strength), thumbs))
+        cuts = drop_overlays(drop_flashes(raw, thumbs, self.flash_len), thumbs)
+        return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength)
 
     def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:
         """``found`` (absolute frame indices; ``thumbs`` start at frame ``lo``) without the
