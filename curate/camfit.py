@@ -27,12 +27,7 @@ camera as the default that a moving model must clearly beat:
    frame corner more than ``ransac_px`` off) does not win where the cells that clearly
    keep still make whole the first and the last row (or column) of the grid (a train or
    a bus passing close; still lines at one edge only may move with the camera: a
-   dashboard, a broadcast's lower third); no moving model wins where the fixed camera
-   clearly wins at least half of the outer ring's telling cells and at least as many as
-   the model there (an object coming closer, or a large one sliding through, covers part
-   of the ring; a camera moves all of it), unless for a sliding model those cells lie
-   along one edge or two adjacent ones (a lower third, an L-shaped news bar, a
-   dashboard); and a sliding model that wins in too few of
+   dashboard, a broadcast's lower third); and a sliding model that wins in too few of
    all cells still wins where it wins most of the cells that tell models apart, from the
    first line to the last along its motion and along a whole edge across it (a pan under
    a clear sky filling most of the frame).
@@ -54,7 +49,7 @@ import cv2
 import numpy as np
 
 from curate.camcand import _IDENTITY, candidates
-from curate.camrules import distinct, edge_band, slides, spans, still_band, still_ring
+from curate.camrules import distinct, slides, spans, still_band, still_ring
 
 
 @dataclass(frozen=True)
@@ -190,10 +185,8 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
         wins, sliding = clearly[j] < err[0], slides(models[j], prev.shape, params.ransac_px)
         axis = 1 if abs(models[j][0, 2]) >= abs(models[j][1, 2]) else 0  # columns for a pan, rows for a tilt
         if beats_static[j] >= params.min_exclusive:
-            still = clearly[0] < err[j]
-            band = ((still_band(still, wins, params.cells)
-                     or (not edge_band(still, params.cells) and still_ring(still, wins, telling, params.cells)))
-                    if sliding else still_ring(still, wins, telling, params.cells))
+            band = (still_band(clearly[0] < err[j], wins, params.cells) if sliding
+                    else still_ring(clearly[0] < err[j], wins, telling, params.cells))
             (banded if band else moving).append(j)
         elif (sliding and not static_beats[j] and spans(wins, telling, params.cells, params.min_exclusive, axis)
               and distinct(models[j], _IDENTITY, prev.shape, params.ransac_px)):

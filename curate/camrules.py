@@ -9,10 +9,6 @@ of the picture while an object moves a part of it:
 
 - :func:`still_band`: a band sliding across the whole picture between still lines at two
   opposite edges is something passing close (a train, a bus), not the camera.
-- :func:`still_ring`: a model that the fixed camera beats over at least half of the
-  textured outer ring of cells moves an object, not the camera, unless (for a pan or a
-  tilt) those still cells lie along one edge or two adjacent ones (:func:`edge_band`: a
-  graphic the camera pans under).
 - :func:`spans`: a sliding model that wins most of the telling cells from one edge of the
   picture to the other, along a third edge, is the camera, even where those are few (a
   sky over most of it).
@@ -50,36 +46,18 @@ def still_band(still: np.ndarray, moves: np.ndarray, cells: int) -> bool:
 
 def still_ring(still: np.ndarray, moves: np.ndarray, telling: np.ndarray, cells: int,
                share: float = 0.5, least: int = 3) -> bool:
-    """Whether a moving model is held still along the picture's edges: of the outer ring's
-    cells that tell models apart (``telling``; flat asphalt or sky tells none), the fixed
-    camera clearly beats it (``still``, ``(cells * cells,) bool``) in at least ``share``
-    and ``least``, and in at least as many as the model clearly beats the fixed camera
-    (``moves``). A camera's pan or zoom moves every textured edge cell, so the fixed camera
-    wins none there but under a graphic. An object coming towards a fixed camera grows in
-    the middle of the picture while its edges keep still (a break test read it as a zoom
-    in); a bus or someone close to the lens sliding through the view covers part of the
-    ring while the rest holds still (read as a pan before). :func:`curate.camfit.fit_camera`
-    lets a pan or tilt win anyway where those still cells are a graphic along one or two
-    edges (:func:`edge_band`)."""
+    """Whether a model that does not slide (a zoom or a turn, whose motion is largest at the
+    picture's edges) is held still along the edges: of the outer ring's cells that tell
+    models apart (``telling``; flat asphalt or sky tells none), the fixed camera clearly
+    beats it (``still``, ``(cells * cells,) bool``) in at least ``share`` and ``least``,
+    and in at least as many as the model clearly beats the fixed camera (``moves``; a
+    camera's zoom moves every textured edge cell, so the fixed camera wins none there). An object coming towards a fixed camera grows in the middle of the
+    picture while its edges keep still (a break test read it as a zoom in)."""
     ring = np.ones((cells, cells), bool)
     ring[1:-1, 1:-1] = False
     ring = ring.ravel()
     held, moved = int((still & ring).sum()), int((moves & ring).sum())
     return held >= max(least, share * int((telling & ring).sum())) and held >= moved
-
-
-def edge_band(still: np.ndarray, cells: int, depth: int = 3, stray: int = 2) -> bool:
-    """Whether all but ``stray`` cells of ``still`` (``(cells * cells,) bool``, row by row)
-    lie within ``depth`` lines of one edge of the grid or of two adjacent edges: a bar along
-    the bottom or top (a lower third, a ticker, a dashboard), a panel down one side, or
-    both (an L-shaped news bar, a dashboard and a pillar, a screen recording's header and
-    sidebar), which a camera may pan under or a page scroll under. A few cells of a sparse
-    scene may keep still by chance. A large object in a corner of a fixed view leaves the
-    same layout, so it is taken for such a graphic."""
-    s = still.reshape(cells, cells)
-    every = slice(None)
-    outside = (slice(None, -depth), slice(depth, None), every)  # of a band at the end, at the start, of none
-    return any(s[r, c].sum() <= stray for r in outside for c in outside if (r, c) != (every, every))
 
 
 def spans(wins: np.ndarray, telling: np.ndarray, cells: int, min_exclusive: float, axis: int) -> bool:

@@ -229,17 +229,6 @@ def test_a_train_passing_a_fixed_camera_is_no_pan(y0, h):
     assert _cameras(_track(with_band(_scene(36, 9, pan=(0.12, 0.0)), y0, h, 8))) == ["pan_right"]
 
 
-@pytest.mark.parametrize("x0,y0,w,h,vx,vy", [(8, 24, 162, 78, 6, 0), (46, 7, 142, 58, 0, 7.5)])
-def test_a_large_object_passing_a_fixed_camera_is_no_pan(x0, y0, w, h, vx, vy):
-    """An object covering 30-45 % of a textured fixed view slides across it (6 px a frame
-    right; 7.5 down): its model clearly wins more cells than the fixed camera, but the fixed
-    camera clearly wins at least half of the outer ring's textured cells, and at least as
-    many as the model there (:func:`curate.camrules.still_ring`), and those cells are not
-    a bar along one edge or two (:func:`curate.camrules.edge_band`). A moving camera would
-    move them. Each read as a pan or a tilt before."""
-    assert _cameras(_track(with_object(_scene(39, 9), x0, y0, w, h, vx, vy))) == ["static"]
-
-
 def test_a_pan_keeps_its_label_with_a_still_subject_or_a_still_bar_at_one_edge():
     """A tracking shot (the subject still in the frame, the room panning behind it) and pans
     and tilts under a still bar across the bottom 40 % (a broadcast lower third, a car's
@@ -250,21 +239,6 @@ def test_a_pan_keeps_its_label_with_a_still_subject_or_a_still_bar_at_one_edge()
         bar = _scene(37, 9, pan=move)
         bar[:, H - 52:] = _scene(38, 1)[0][H - 52:]
         assert _cameras(_track(bar)) == [label]
-
-
-def test_a_pan_keeps_its_label_under_an_l_shaped_graphic():
-    """A still bar along the bottom (40 of 128 rows) and a panel down the left side (50 of 224
-    columns: a news L-bar, a dashboard and a pillar, a screen recording's header and
-    sidebar) hold about half of the outer ring of cells, as a large object's fixed view
-    does; lying along two adjacent edges (:func:`curate.camrules.edge_band`), they leave
-    the pan or tilt under them a camera move. A helper's break test: scrolling screen
-    recordings 24/24 -> 10/24 without that check."""
-    still = _scene(38, 1)[0]
-    for move, label in (((0.12, 0.0), "pan_right"), ((0.0, 0.1), "tilt_down")):
-        frames = _scene(37, 9, pan=move)
-        frames[:, H - 40:] = still[H - 40:]
-        frames[:, :, :50] = still[:, :50]
-        assert _cameras(_track(frames)) == [label]
 
 
 def _jitter_track(positions):
