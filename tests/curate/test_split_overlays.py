@@ -16,41 +16,8 @@ import curate.split.shots as shots
 from curate.split import SplitStage
 from curate.split.overlays import drop_overlays, is_overlay, picture
 from curate.split.transitions import thumbnail
+from support.graphics import FPS, H, W, dimmed_title, lower_third, moving_shot, score_box, title
 from support.synth import render
-
-W, H, FPS = 256, 144, 25.0
-
-
-def _shot(seed: int, n: int) -> list[np.ndarray]:
-    """``n`` frames of scene ``seed``, its blobs drifting a tenth of the picture a second (a
-    moving shot), BGR ``(H, W, 3) uint8``."""
-    return [render(seed, k / FPS, W, H, drift=0.1)[..., ::-1].copy() for k in range(n)]
-
-
-def _lower_third(f: np.ndarray) -> np.ndarray:
-    o = f.copy()
-    o[100:130, 8:200] = (120, 40, 20)
-    cv2.putText(o, "JANE DOE - REPORTER", (14, 121), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-    return o
-
-
-def _title(f: np.ndarray) -> np.ndarray:
-    o = f.copy()
-    cv2.putText(o, "BREAKING", (16, 80), cv2.FONT_HERSHEY_DUPLEX, 1.5, (255, 255, 255), 4, cv2.LINE_AA)
-    return o
-
-
-def _score_box(f: np.ndarray) -> np.ndarray:
-    o = f.copy()
-    o[12:110, 20:230] = (o[12:110, 20:230] * 0.35).astype(np.uint8)
-    cv2.putText(o, "SCORE 2 - 1", (40, 70), cv2.FONT_HERSHEY_DUPLEX, 0.9, (255, 255, 255), 2, cv2.LINE_AA)
-    return o
-
-
-def _dimmed_title(f: np.ndarray) -> np.ndarray:
-    """The shot dimmed to 45 % behind a title (every pixel changes, the title's most)."""
-    return _title(np.rint(f.astype(np.float32) * 0.45).astype(np.uint8))
-
 
 def _show(frames: list[np.ndarray], draw, on: int, off: int) -> list[np.ndarray]:
     return [draw(f) if on <= k < off else f for k, f in enumerate(frames)]
@@ -69,13 +36,13 @@ def _without_rule(monkeypatch, frames: list[np.ndarray]) -> list[int]:
         return _points(frames)
 
 
-@pytest.mark.parametrize("draw", [_lower_third, _title, _score_box, _dimmed_title],
+@pytest.mark.parametrize("draw", [lower_third, title, score_box, dimmed_title],
                          ids=["lower_third", "title", "score_box", "dimmed_title"])
 def test_an_overlay_shown_and_taken_away_inside_a_shot_is_one_shot(monkeypatch, draw):
     """Three shots cut at frames 50 and 130; over the middle one an overlay shows from
     frame 70 to 110. Without the rule the overlay's ends are cuts (70 and 110, or one of
     them); with it, the boundaries are the two cuts alone."""
-    video = _shot(1, 50) + _show(_shot(2, 80), draw, 20, 60) + _shot(3, 50)
+    video = moving_shot(1, 50) + _show(moving_shot(2, 80), draw, 20, 60) + moving_shot(3, 50)
     assert set(_without_rule(monkeypatch, video)) - {50, 130}, "the detector alone sees no overlay"
     assert _points(video) == [50, 130]
 
@@ -83,10 +50,10 @@ def test_an_overlay_shown_and_taken_away_inside_a_shot_is_one_shot(monkeypatch, 
 def test_an_overlay_over_a_shot_whose_exposure_moves_is_one_shot(monkeypatch):
     """The shot under the lower third brightens by a fifth while it shows (a camera's
     exposure): the picture that comes back is judged under the new light."""
-    base = _shot(4, 90)
+    base = moving_shot(4, 90)
     gains = np.concatenate([np.ones(30), np.linspace(1.0, 1.2, 40), np.full(20, 1.2)])
     lit = [np.clip(np.rint(f.astype(np.float32) * g), 0, 255).astype(np.uint8) for f, g in zip(base, gains)]
-    video = _show(lit, _lower_third, 25, 75)
+    video = _show(lit, lower_third, 25, 75)
     assert set(_without_rule(monkeypatch, video)) & {25, 75}
     assert _points(video) == []
 
@@ -117,7 +84,7 @@ def test_what_does_not_hold_still_is_no_overlay():
     is an overlay; a screen there showing another flat colour every 5 frames (the first
     colour again over its last 4) is not: it does not hold still while it shows."""
     other = thumbnail(render(6, 0.0, W, H)[..., ::-1].copy())
-    shot = np.stack([thumbnail(f) for f in _shot(5, 40)] + [other] * 10)
+    shot = np.stack([thumbnail(f) for f in moving_shot(5, 40)] + [other] * 10)
     boxed, screen = shot.copy(), shot.copy()
     colours = np.array([(200, 40, 40), (40, 200, 40), (40, 40, 200), (220, 220, 40)], np.uint8)
     for k in range(10, 30):
@@ -131,14 +98,14 @@ def test_a_frame_closing_around_the_picture_is_no_overlay():
     """The picture framed by black on all four sides for 10 frames, then whole again (an
     iris or a shrinking picture, a transition's shape): local and restored, but not judged
     an overlay (:func:`curate.split.overlays.is_overlay`)."""
-    frames = _shot(6, 40)
+    frames = moving_shot(6, 40)
     for k in range(15, 25):
         o = frames[k].copy()
         o[:24], o[-24:], o[:, :40], o[:, -40:] = 0, 0, 0, 0
         frames[k] = o
     thumbs = np.stack([thumbnail(f) for f in frames])
     assert not is_overlay(thumbs, 15, 25)
-    boxed = np.stack([thumbnail(f) for f in _show(_shot(6, 40), _lower_third, 15, 25)])
+    boxed = np.stack([thumbnail(f) for f in _show(moving_shot(6, 40), lower_third, 15, 25)])
     assert is_overlay(boxed, 15, 25)  # the same timing with a lower third
 
 
@@ -146,7 +113,7 @@ def test_a_lone_cut_stays_even_when_an_unmarked_frame_could_be_its_other_end():
     """Only the overlay's end at frame 60 is given as a cut (a detector missed its start at
     20): it stays (:func:`curate.split.overlays.drop_overlays`), as the one detected end of a
     cut away and back whose other end was missed must; with both ends given, both go."""
-    frames = _show(_shot(7, 90), _title, 20, 60) + _shot(8, 40)
+    frames = _show(moving_shot(7, 90), title, 20, 60) + moving_shot(8, 40)
     thumbs = np.stack([thumbnail(f) for f in frames])
     assert drop_overlays([60, 90], thumbs) == [60, 90]
     assert drop_overlays([20, 60, 90], thumbs) == [90]
@@ -167,14 +134,14 @@ def test_a_cut_away_and_back_inside_pillarbox_bars_is_kept():
             out.append(o)
         return out
 
-    first = _shot(9, 100)
-    video = boxed(first[:40] + _shot(10, 30) + first[70:])
+    first = moving_shot(9, 100)
+    video = boxed(first[:40] + moving_shot(10, 30) + first[70:])
     thumbs = np.stack([thumbnail(f) for f in video])
     assert not picture(thumbs)[:, :6].any() and picture(thumbs)[:, 10:22].all()
     assert _points(video) == [40, 70]
     # a full-frame shot first: the bars change once, so they count as picture; the shot
     # moves inside the box only, all of it under the cut, so both cuts still stay
-    opening = _shot(11, 30)
-    video = opening + boxed(first[:40] + _shot(10, 30) + first[70:])
+    opening = moving_shot(11, 30)
+    video = opening + boxed(first[:40] + moving_shot(10, 30) + first[70:])
     assert picture(np.stack([thumbnail(f) for f in video]))[:, :6].all()
     assert _points(video) == [30, 70, 100]
