@@ -19,7 +19,8 @@ around it, on the 32-pixel thumbnails of :func:`curate.split.transitions.thumbna
   (a mean gain of at least :data:`MIN_TONE`, or at most its inverse: no exposure drift)
   is judged instead;
 - the two changes cover about the same region (:data:`MIN_OVERLAP`), and it is not a frame
-  around the picture (an iris or a shrinking picture is a transition);
+  around the picture (half of each edge or more: an iris or a shrinking picture is a
+  transition);
 - the region holds still while the overlay shows: on average over up to
   :data:`HELD_SAMPLES` of its frames, :data:`MIN_HELD` of the pixels both changes cover
   stay within half their first change (graphics do not move; a car or a person that a
@@ -28,10 +29,12 @@ around it, on the 32-pixel thumbnails of :func:`curate.split.transitions.thumbna
   frame before it appeared (under the light of the frame after: a gain and offset per
   channel fitted outside the region, as the camera's exposure moves meanwhile) by at most
   :data:`MAX_LEFT` of the first change, on average;
-- the shot moves outside the region, before it shows and after it goes
-  (:func:`_shot_moves_outside`): an overlay leaves part of a moving shot in view, while a
-  cut inside a box whose bars flicker or drift, or whose first shot filled the frame,
-  changes everything that moves. Over a still shot an overlay is not judged.
+- the shot moves outside the region, and under it, before it shows and after it goes
+  (:func:`_shot_moves_outside`): an overlay leaves part of a moving shot in view and
+  covers live picture, while a cut inside a box whose bars flicker or drift, or whose
+  first shot filled the frame, changes everything that moves, and a slide deck going back
+  to a slide beside a moving inset changes a region that held still. Over a still shot,
+  or a still part of one, an overlay is not judged.
 
 A jump cut of one fixed camera, or another signer in the same room, is local too, but
 what it brings in moves, or the cut after it does not bring the first picture back, or
@@ -42,10 +45,12 @@ shape). Both ends must be cuts: when a detector fires at one end only, that cut 
 (a first version looked for the other end among the frames between the neighbouring
 cuts, and a break test found it dropping the one detected end of a cut away and back
 whose other end the detector had missed). The cuts of an overlay are dropped: the shot
-goes on under it, so it is one clip. An overlay that stays until the shot ends, or that
-fades in, is not judged here. Frame indices are 0-based, in decode order. Judging a
-change by the picture coming back is :mod:`curate.split.flashes`'s idea, over seconds
-instead of frames, and on a part of the picture.
+goes on under it, so it is one clip. An overlay that stays until the shot ends is not
+judged; one that fades in or out is judged by :mod:`curate.split.overlay_fades` with the
+same tests, its ends the frames either side of each fade. Frame indices are 0-based, in
+decode order. Judging a change by the picture coming back is
+:mod:`curate.split.flashes`'s idea, over seconds instead of frames, and on a part of the
+picture.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ MOVING_LEVEL = 6.0  # levels: a pixel changing this much moves...
 MOVING_REACH = 25  # ...within this many frames out from an overlay's ends...
 MIN_MOVING = 0.25  # ...and this share of the moving pixels must lie outside it
 MIN_MOVED = 0.05  # share of the picture that must move (more than an encoder's noise on edges)
+MIN_UNDER = 0.05  # share of the overlay's region that must move before it shows or after it goes
 DETAIL_LEVEL = 4.0  # levels from the 3x3 mean: a pixel with detail
 MAX_LEFT = 0.5  # what the shot coming back leaves of the overlay's change, on average, at most
 PAD_RANGE = 8  # levels: a pixel changing no more than this in the whole video is no picture
@@ -80,12 +86,19 @@ def _change(thumbs: np.ndarray, a: int, b: int) -> np.ndarray:
     return np.abs(thumbs[b].astype(np.float32) - thumbs[a].astype(np.float32)).max(axis=2)
 
 
-def _usual(thumbs: np.ndarray, c: int, skip: frozenset[int] = frozenset(), half: int = 3) -> list[np.ndarray]:
-    """The per-pixel changes into the ``half`` frames before ``c`` and out of it after (the
-    frames around a cut, not the cut itself), but for the frames in ``skip`` (other cuts: an
-    overlay shown a few frames after a cut is judged against the shot, not the cut)."""
-    idx = [i for i in range(c - half, c + half + 1) if i != c and i not in skip and 1 <= i < len(thumbs)]
-    return [_change(thumbs, i - 1, i) for i in idx]
+def _usual(thumbs: np.ndarray, end: tuple[int, int], skip: frozenset[int] = frozenset(),
+           half: int = 3) -> list[np.ndarray]:
+    """The per-pixel changes over as many frames as the change ``end`` (from frame ``end[0]``
+    to ``end[1]``) spans, into the ``half`` frames up to ``end[0]`` and out of ``end[1]``
+    into the ``half`` after (the shot around a cut or a fade: over a fade's length a moving
+    shot changes more than from frame to frame), but for those crossing the frames in
+    ``skip`` (other cuts: an overlay shown a few frames after a cut is judged against the
+    shot, not the cut)."""
+    p, q = end
+    k = q - p
+    ends = (*range(p - half + 1, p + 1), *range(q + k, q + k + half))
+    return [_change(thumbs, i - k, i) for i in ends
+            if k <= i < len(thumbs) and not any(j in skip for j in range(i - k + 1, i + 1))]
 
 
 def picture(thumbs: np.ndarray) -> np.ndarray:
@@ -107,8 +120,10 @@ class _End(NamedTuple):
     around: list[np.ndarray]  # the per-pixel changes of the frames around (:func:`_usual`)
 
 
-def _region(thumbs: np.ndarray, c: int, live: np.ndarray, skip: frozenset[int] = frozenset()) -> _End | None:
-    """The end at frame ``c``: the pixels that change into it by at least
+def _region(thumbs: np.ndarray, end: tuple[int, int], live: np.ndarray,
+            skip: frozenset[int] = frozenset()) -> _End | None:
+    """The end ``(p, q)``, a change from frame ``p`` to frame ``q`` (``(c - 1, c)`` for a
+    cut into frame ``c``; the frames either side of a fade): the pixels that change by at least
     :data:`REGION_LEVEL` and :data:`REGION_FACTOR` times their own largest change in the
     frames around (footage stored at a higher rate than it was shot repeats each picture,
     and only every few frames move), with the change they were judged on and the floor
@@ -116,34 +131,36 @@ def _region(thumbs: np.ndarray, c: int, live: np.ndarray, skip: frozenset[int] =
     :data:`MAX_AREA` of the ``live`` picture (:func:`picture`: a cut, or too little of the
     shot left to judge).
     When the plain change covers too much, the change left after the picture before is
-    brought to the light of frame ``c`` (:func:`_toned`) is judged instead: a title over
+    brought to the light of frame ``q`` (:func:`_toned`) is judged instead: a title over
     the shot dimmed behind it (judged against :data:`TONE_FLOOR`: levels rounded in the
     dim picture come back larger). ``skip``: as for :func:`_usual`."""
-    if c < 1 or c >= len(thumbs):
+    p, q = end
+    if not 0 <= p < q < len(thumbs):
         return None
-    around = _usual(thumbs, c, skip)
+    around = _usual(thumbs, end, skip)
     if not around:
         return None
     level = np.maximum(REGION_LEVEL, REGION_FACTOR * np.max(around, axis=0))
-    step, floor = _change(thumbs, c - 1, c), 1.0
+    step, floor = _change(thumbs, p, q), 1.0
     region = step >= level
-    if region.sum() > MAX_AREA * live.sum():
-        step, floor = _toned(thumbs, c, live), TONE_FLOOR
+    if region.sum() > MAX_AREA * live.sum() and q - p == 1:  # a cut: the toned change (not over a fade)
+        step, floor = _toned(thumbs, end, live), TONE_FLOOR
         if step is None:
             return None
         region = step >= level
     return _End(region, step, floor, around) if region.any() and region.sum() <= MAX_AREA * live.sum() else None
 
 
-def _toned(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
-    """The change into frame ``c`` left after frame ``c - 1`` is brought to its light by a
-    gain (the median ratio of their levels, within :data:`TONE_GAINS`) and an offset (the
+def _toned(thumbs: np.ndarray, end: tuple[int, int], live: np.ndarray) -> np.ndarray | None:
+    """The change from frame ``p`` to ``q`` (``end``) left after ``p`` is brought to the
+    light of ``q`` by a gain (the median ratio of their levels, within :data:`TONE_GAINS`)
+    and an offset (the
     median difference left) per channel, over the ``live`` pixels neither frame clips:
     medians, so that an overlay's pixels (a fifth or a quarter of the picture) do not pull
     the fit. ``(h, w) float32``, the largest over channels; None unless the picture was
     dimmed or brightened on purpose (the mean gain at least :data:`MIN_TONE` or at most its
     inverse), not a camera's exposure drifting across a jump cut."""
-    x, y = thumbs[c - 1].astype(np.float32), thumbs[c].astype(np.float32)
+    x, y = thumbs[end[0]].astype(np.float32), thumbs[end[1]].astype(np.float32)
     out, gains = np.zeros(x.shape[:2], np.float32), []
     for ch in range(3):
         a, b = x[..., ch], y[..., ch]
@@ -173,57 +190,73 @@ def _rest_goes_on(end: _End, region: np.ndarray, live: np.ndarray) -> bool:
 def is_overlay(thumbs: np.ndarray, on: int, off: int, live: np.ndarray | None = None,
                skip: frozenset[int] = frozenset()) -> bool:
     """Whether the cuts at frames ``on < off`` (no other cut between them) are an overlay
-    shown over one shot from ``on`` to ``off`` (module docstring): each change is local,
+    shown over one shot from ``on`` to ``off``: :func:`shown_between` with the ends
+    ``(on - 1, on)`` and ``(off - 1, off)``."""
+    return shown_between(thumbs, (on - 1, on), (off - 1, off), live, skip)
+
+
+def shown_between(thumbs: np.ndarray, first: tuple[int, int], last: tuple[int, int],
+                  live: np.ndarray | None = None, skip: frozenset[int] = frozenset()) -> bool:
+    """Whether the change ``first`` (from frame ``first[0]`` to ``first[1]``: a cut, or the
+    frames either side of a fade) and the change ``last`` after it, nothing else between
+    them, are an overlay shown over one shot (module docstring): each change is local,
     their regions overlap by at least :data:`MIN_OVERLAP` (intersection over union), the
     rest of the picture goes on at both, the shot moves outside it, and on the pixels both
-    changed the overlay holds still and the shot comes back. ``thumbs``: ``(n, h, w, 3) uint8``; ``live``: their
-    :func:`picture` (computed when not given); ``skip``: the other cuts (:func:`_usual`)."""
-    if not 1 <= on < off < len(thumbs) or off - on < 2:
+    changed the overlay holds still and the shot comes back. ``thumbs``: ``(n, h, w, 3)
+    uint8``; ``live``: their :func:`picture` (computed when not given); ``skip``: the frames
+    of other cuts and transitions (:func:`_usual`)."""
+    (p1, q1), (p2, q2) = first, last
+    if not 0 <= p1 < q1 < p2 < q2 < len(thumbs) or p2 - q1 < 1:
         return False
     live = picture(thumbs) if live is None else live
-    first, last = _region(thumbs, on, live, skip), _region(thumbs, off, live, skip)
-    if first is None or last is None:
+    head, tail = _region(thumbs, first, live, skip), _region(thumbs, last, live, skip)
+    if head is None or tail is None:
         return False
-    both, either = first.region & last.region, first.region | last.region
-    if either[0].any() and either[-1].any() and either[:, 0].any() and either[:, -1].any():
+    both, either = head.region & tail.region, head.region | tail.region
+    if min(either[0].mean(), either[-1].mean(), either[:, 0].mean(), either[:, -1].mean()) >= 0.5:
         return False  # a frame around the picture: an iris or a shrinking picture, a transition
     if both.sum() < MIN_OVERLAP * either.sum():
         return False
-    if not (_rest_goes_on(first, either, live) and _rest_goes_on(last, either, live)):
+    if not (_rest_goes_on(head, either, live) and _rest_goes_on(tail, either, live)):
         return False
-    if not _shot_moves_outside(thumbs, on, off, either, live, skip):
+    if not _shot_moves_outside(thumbs, p1, q2, either, live, skip):
         return False
-    jump = first.step[both]
-    shown = np.unique(np.linspace(on + 1, off - 1, HELD_SAMPLES).round().astype(int))
-    if float(np.mean([(_change(thumbs, on, t)[both] < 0.5 * jump).mean() for t in shown])) < MIN_HELD:
+    jump = head.step[both]
+    shown = np.unique(np.linspace(q1 + 1, p2, HELD_SAMPLES).round().astype(int))
+    if float(np.mean([(_change(thumbs, q1, t)[both] < 0.5 * jump).mean() for t in shown])) < MIN_HELD:
         return False
-    after = thumbs[off].astype(np.float32)
-    left = np.abs(after - _relit(thumbs[on - 1], thumbs[off], ~either)).max(axis=2)[both]
+    after = thumbs[q2].astype(np.float32)
+    left = np.abs(after - _relit(thumbs[p1], thumbs[q2], ~either)).max(axis=2)[both]
     return float(left.mean()) <= MAX_LEFT * float(jump.mean())
 
 
-def _shot_moves_outside(thumbs: np.ndarray, on: int, off: int, region: np.ndarray, live: np.ndarray,
+def _shot_moves_outside(thumbs: np.ndarray, before: int, after: int, region: np.ndarray, live: np.ndarray,
                         skip: frozenset[int]) -> bool:
     """Whether the shot moves outside ``region`` (and its ring) before the overlay shows
     and after it goes: of the ``live`` pixels that change by :data:`MOVING_LEVEL` levels or
-    more from frame ``on - 1`` (or ``off``) to a frame up to :data:`MOVING_REACH` frames
+    more from frame ``before`` (or ``after``) to a frame up to :data:`MOVING_REACH` frames
     further out (every 5th, not across another cut in ``skip``), at least
     :data:`MIN_MOVING` lie outside. An overlay leaves part of a moving shot in view; a cut
     inside a box (letterboxed, pillarboxed or phone video whose bars flicker, or whose
     first shot filled the frame, so that the bars count as picture) changes all the
-    pixels that move, and so does a slide. Only pixels with detail count (:func:`_detail`):
-    flat bars or a flat frame that flicker or cycle their colour do not move. Over a still
-    shot nothing moves (under :data:`MIN_MOVED` of the picture): not judged."""
+    pixels that move, and so does a slide. The shot also moves under the region (at least
+    :data:`MIN_UNDER` of it): a graphic covers live picture, while a slide deck going
+    back to a slide beside a speaker's moving inset changes a region that held still
+    before and after (a break test lost such decks' cuts and dissolves). Only pixels with
+    detail count (:func:`_detail`): flat bars or a flat frame that flicker or cycle their
+    colour do not move. Over a still shot nothing moves (under :data:`MIN_MOVED` of the
+    picture): not judged, nor over a still part of a shot."""
     moved = np.zeros(region.shape, bool)
-    for start, step in ((on - 1, -1), (off, 1)):
+    for start, step in ((before, -1), (after, 1)):
         t = start + step
         while 0 <= t < len(thumbs) and abs(t - start) <= MOVING_REACH and (t if step > 0 else t + 1) not in skip:
             if abs(t - start) % 5 == 0:
                 moved |= _change(thumbs, start, t) >= MOVING_LEVEL
             t += step
-    moved &= live & (_detail(thumbs[on - 1]) | _detail(thumbs[off]))
+    moved &= live & (_detail(thumbs[before]) | _detail(thumbs[after]))
     outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & moved
-    return moved.sum() >= MIN_MOVED * live.sum() and outside.sum() >= MIN_MOVING * moved.sum()
+    return (moved.sum() >= MIN_MOVED * live.sum() and outside.sum() >= MIN_MOVING * moved.sum()
+            and (moved & region).sum() >= MIN_UNDER * region.sum())
 
 
 def _detail(thumb: np.ndarray) -> np.ndarray:

@@ -43,6 +43,7 @@ from curate.split import fastscore, transnet
 from curate.split.transnet import net_boundaries
 from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
+from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays
 from curate.split.spikes import jumps, moves_something, spike_cuts
 from curate.split.transitions import find_blank, merge_intervals, thumbnail
@@ -182,6 +183,7 @@ class ShotDetector:
             gaps += self._gradual.result(thumbs)
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
+        cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs)
         return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
 
     @property
@@ -208,6 +210,7 @@ class ShotDetector:
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
+        cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs)
         b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
 
