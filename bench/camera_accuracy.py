@@ -204,6 +204,24 @@ def report(split: str, parts: list[tuple[str, float, float | None]], res: dict) 
     print(f"time ransac / least_squares: {ratio:.2f}")
 
 
+def seeded_main(doc: str, files: tuple[str, ...], run, kinds: tuple[str, ...], clips: int, clips_help: str) -> None:
+    """The command line of the seeded synthetic camera benches (``camera_flat``,
+    ``camera_large``): ``--footage``, ``--split tuning|test|both`` (seeds 0-1 and 2-3) and
+    ``--clips``; loads ``files`` from the footage, calls ``run(sources, seeds, clips)`` (a
+    Counter of ``(kind, "ok")`` and ``(kind, "n")``) and prints each of ``kinds``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--footage", default=os.path.join(ROOT, "..", "shared", "footage"))
+    ap.add_argument("--split", choices=["tuning", "test", "both"], default="both")
+    ap.add_argument("--clips", type=int, default=clips, help=clips_help)
+    args = ap.parse_args()
+    sources = {name: load(os.path.join(args.footage, name))[0] for name in files}
+    seeds = {"tuning": (0, 1), "test": (2, 3)}
+    for split in (["tuning", "test"] if args.split == "both" else [args.split]):
+        res = run(sources, seeds[split], args.clips)
+        print(f"{split} (seeds {seeds[split]}): " + ", ".join(
+            f"{k} {res[k, 'ok']}/{res[k, 'n']}" for k in kinds), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--footage", default=os.path.join(ROOT, "..", "shared", "footage"))

@@ -30,7 +30,6 @@ and 3. Not a test: nothing is asserted.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import sys
@@ -38,11 +37,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from camera_accuracy import FPS, ROOT, crop, label_of, load  # noqa: E402
+from camera_accuracy import FPS, crop, label_of, seeded_main  # noqa: E402
 
 W, H, N = 228, 128, 13
 FILES = ("car-detection.mp4", "bottle-detection.mp4", "one-by-one-person-detection.mp4")
-SEEDS = {"tuning": (0, 1), "test": (2, 3)}
 
 
 def wall(rng: np.random.Generator, kind: str) -> list[np.ndarray]:
@@ -129,16 +127,7 @@ def run(sources: dict, seeds: tuple[int, ...], clips: int) -> collections.Counte
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--footage", default=os.path.join(ROOT, "..", "shared", "footage"))
-    ap.add_argument("--split", choices=["tuning", "test", "both"], default="both")
-    ap.add_argument("--clips", type=int, default=40, help="objects and sky pans per seed")
-    args = ap.parse_args()
-    sources = {name: load(os.path.join(args.footage, name))[0] for name in FILES}
-    for split in (["tuning", "test"] if args.split == "both" else [args.split]):
-        res = run(sources, SEEDS[split], args.clips)
-        print(f"{split} (seeds {SEEDS[split]}): " + ", ".join(
-            f"{k} {res[k, 'ok']}/{res[k, 'n']}" for k in ("object, inside", "object, edge", "sky pan")))
+    seeded_main(__doc__, FILES, run, ("object, inside", "object, edge", "sky pan"), 40, "objects and sky pans per seed")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ with seeds 0 and 1, ``test`` with seeds 2 and 3. Not a test: nothing is asserted
 
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import sys
@@ -36,12 +35,11 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from camera_accuracy import FPS, ROOT, crop, label_of, load  # noqa: E402
+from camera_accuracy import FPS, crop, label_of, seeded_main  # noqa: E402
 
 W, H, N = 228, 128, 13
 FIXED = ("car-detection.mp4", "bottle-detection.mp4", "one-by-one-person-detection.mp4")
 TEXTURES = FIXED + ("cityCC0.mpg",)
-SEEDS = {"tuning": (0, 1), "test": (2, 3)}
 GRAPHICS = ("lower bar", "side panel", "L-bar", "tracked subject")
 
 
@@ -126,16 +124,7 @@ def run(sources: dict, seeds: tuple[int, ...], clips: int) -> collections.Counte
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--footage", default=os.path.join(ROOT, "..", "shared", "footage"))
-    ap.add_argument("--split", choices=["tuning", "test", "both"], default="both")
-    ap.add_argument("--clips", type=int, default=20, help="clips of each kind per seed")
-    args = ap.parse_args()
-    sources = {name: load(os.path.join(args.footage, name))[0] for name in TEXTURES}
-    for split in (["tuning", "test"] if args.split == "both" else [args.split]):
-        res = run(sources, SEEDS[split], args.clips)
-        print(f"{split} (seeds {SEEDS[split]}): " + ", ".join(
-            f"{k} {res[k, 'ok']}/{res[k, 'n']}" for k in ("large object",) + GRAPHICS), flush=True)
+    seeded_main(__doc__, TEXTURES, run, ("large object",) + GRAPHICS, 20, "clips of each kind per seed")
 
 
 if __name__ == "__main__":
