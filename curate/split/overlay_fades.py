@@ -30,15 +30,19 @@ def drop_faded_overlays(cuts: list[int], gaps: list[tuple[int, int]],
     """``cuts`` (frame indices into ``thumbs`` ``(n, h, w, 3) uint8``) and ``gaps``
     (half-open frame intervals of gradual transitions) without each neighbouring pair
     (at least one a gap) that is an overlay fading in or out (module docstring); each
-    cut or gap belongs to one pair at most. Returns the cuts and gaps left, sorted."""
-    if not gaps:
+    cut or gap belongs to one pair at most. Returns the cuts and gaps left. The picture
+    (:func:`curate.split.overlays.picture`) is measured only where a pair is judged: the
+    previews of :mod:`curate.speculate` call this every few seconds of video."""
+    if not gaps or len(cuts) + len(gaps) < 2:
         return cuts, gaps
     events = sorted([(c - 1, c, None) for c in cuts] + [(s - 1, e, (s, e)) for s, e in gaps], key=lambda x: x[:2])
     skip = frozenset(cuts) | frozenset(i for s, e in gaps for i in range(s, e + 1))
-    live, keep, i = picture(thumbs), [], 0
+    live, keep, i = None, [], 0
     while i < len(events):
-        if i + 1 < len(events) and (events[i][2] or events[i + 1][2]) and shown_between(
-                thumbs, events[i][:2], events[i + 1][:2], live, skip):
+        pair = i + 1 < len(events) and (events[i][2] or events[i + 1][2])
+        if pair and live is None:
+            live = picture(thumbs)  # once, and only where a pair is judged
+        if pair and shown_between(thumbs, events[i][:2], events[i + 1][:2], live, skip):
             i += 2
             continue
         keep.append(events[i])
