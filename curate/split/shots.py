@@ -19,7 +19,8 @@ are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitr
 that restores the detail its GOP smeared away is no cut); :mod:`curate.split.flashes` drops cuts that are
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
 rise), :mod:`curate.split.overlays` the cuts of a graphic shown and taken away over one
-shot (a lower third, a title, a news bar), runs of blank frames become gaps, cuts closer
+shot (a lower third, a title, a news bar) and :mod:`curate.split.overlay_fades` the gaps
+of one faded in and out, runs of blank frames become gaps, cuts closer
 than ``flash_s`` (at least 2 frames) are one event after the flash filter (the larger picture change wins), a shot between cuts
 further apart is its own piece however short (``too_short`` under ``min_clip_s``; joined to
 a neighbour it would put two shots in one clip), and gaps less than ``min_shot_s`` apart
