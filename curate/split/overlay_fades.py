@@ -20,29 +20,30 @@ not bring the first picture back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from curate.split.overlays import picture, shown_between
+from curate.split.overlays import lazy_picture, shown_between
 
 
-def drop_faded_overlays(cuts: list[int], gaps: list[tuple[int, int]],
-                        thumbs: np.ndarray) -> tuple[list[int], list[tuple[int, int]]]:
+def drop_faded_overlays(cuts: list[int], gaps: list[tuple[int, int]], thumbs: np.ndarray,
+                        live: Callable[[], np.ndarray] | None = None) -> tuple[list[int], list[tuple[int, int]]]:
     """``cuts`` (frame indices into ``thumbs`` ``(n, h, w, 3) uint8``) and ``gaps``
     (half-open frame intervals of gradual transitions) without each neighbouring pair
     (at least one a gap) that is an overlay fading in or out (module docstring); each
-    cut or gap belongs to one pair at most. Returns the cuts and gaps left. The picture
-    (:func:`curate.split.overlays.picture`) is measured only where a pair is judged: the
-    previews of :mod:`curate.speculate` call this every few seconds of video."""
+    cut or gap belongs to one pair at most. Returns the cuts and gaps left. ``live``: as
+    for :func:`curate.split.overlays.drop_overlays` (the picture, measured only where a
+    pair is judged: the previews of :mod:`curate.speculate` call this every few seconds of
+    video)."""
     if not gaps or len(cuts) + len(gaps) < 2:
         return cuts, gaps
     events = sorted([(c - 1, c, None) for c in cuts] + [(s - 1, e, (s, e)) for s, e in gaps], key=lambda x: x[:2])
     skip = frozenset(cuts) | frozenset(i for s, e in gaps for i in range(s, e + 1))
-    live, keep, i = None, [], 0
+    live, keep, i = live or lazy_picture(thumbs), [], 0
     while i < len(events):
-        pair = i + 1 < len(events) and (events[i][2] or events[i + 1][2])
-        if pair and live is None:
-            live = picture(thumbs)  # once, and only where a pair is judged
-        if pair and shown_between(thumbs, events[i][:2], events[i + 1][:2], live, skip):
+        if (i + 1 < len(events) and (events[i][2] or events[i + 1][2])
+                and shown_between(thumbs, events[i][:2], events[i + 1][:2], live(), skip)):
             i += 2
             continue
         keep.append(events[i])

@@ -55,6 +55,8 @@ picture.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import cv2
@@ -286,17 +288,25 @@ def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray) -> np.ndarra
     return out
 
 
-def drop_overlays(cuts: list[int], thumbs: np.ndarray) -> list[int]:
+def drop_overlays(cuts: list[int], thumbs: np.ndarray,
+                  live: Callable[[], np.ndarray] | None = None) -> list[int]:
     """``cuts`` (sorted frame indices into ``thumbs``) without each pair of neighbouring
     cuts that :func:`is_overlay` explains; a cut belongs to one pair at most. A lone cut is
     kept even when a frame no detector marked could be the other end: detectors miss jump
-    cuts of one camera, and one end of a cut away and back is a boundary still."""
+    cuts of one camera, and one end of a cut away and back is a boundary still. ``live``:
+    :func:`lazy_picture` of ``thumbs``, shared with the fading-overlay pass."""
     out, i = [], 0
-    live, skip = picture(thumbs) if len(cuts) > 1 else None, frozenset(int(c) for c in cuts)
+    live, skip = live or lazy_picture(thumbs), frozenset(int(c) for c in cuts)
     while i < len(cuts):
-        if i + 1 < len(cuts) and is_overlay(thumbs, cuts[i], cuts[i + 1], live, skip):
+        if i + 1 < len(cuts) and is_overlay(thumbs, cuts[i], cuts[i + 1], live(), skip):
             i += 2
             continue
         out.append(cuts[i])
         i += 1
     return out
+
+
+def lazy_picture(thumbs: np.ndarray) -> Callable[[], np.ndarray]:
+    """A function giving the :func:`picture` of ``thumbs``, measured on its first call (only
+    where a pair of boundaries is judged) and kept for the rest of the detection pass."""
+    return functools.cache(lambda: picture(thumbs))

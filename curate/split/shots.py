@@ -20,9 +20,9 @@ that restores the detail its GOP smeared away is no cut); :mod:`curate.split.fla
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
 rise), :mod:`curate.split.overlays` the cuts of a graphic shown and taken away over one
 shot (a lower third, a title, a news bar) and :mod:`curate.split.overlay_fades` the gaps
-of one faded in and out, runs of blank frames become gaps, cuts closer
-than ``flash_s`` (at least 2 frames) are one event after the flash filter (the larger picture change wins), a shot between cuts
-further apart is its own piece however short (``too_short`` under ``min_clip_s``; joined to
+of one faded in and out, runs of blank frames become gaps, cuts closer than ``flash_s``
+(at least 2 frames) are one event after the flash filter (the larger picture change
+wins), a shot between cuts further apart is its own piece however short (``too_short`` under ``min_clip_s``; joined to
 a neighbour it would put two shots in one clip), and gaps less than ``min_shot_s`` apart
 merge (a fade out and in around a black hold is one gap). Flash and gap logic works on
 32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
@@ -33,7 +33,7 @@ References: PySceneDetect ``scenedetect/detectors/`` (Castellano, BSD-3); TransN
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +45,7 @@ from curate.split.transnet import net_boundaries
 from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
-from curate.split.overlays import drop_overlays
+from curate.split.overlays import drop_overlays, lazy_picture
 from curate.split.spikes import jumps, moves_something, spike_cuts
 from curate.split.transitions import find_blank, merge_intervals, thumbnail
 
@@ -179,12 +179,13 @@ class ShotDetector:
             return Boundaries([], [])
         thumbs = self._thumbs.view()
         gaps = self._network(thumbs) if self.kind == "transnetv2" else []
-        cuts = self._hard_cuts(self._black(self._found, thumbs, 0), self._content, thumbs)
+        live = lazy_picture(thumbs)
+        cuts = self._hard_cuts(self._black(self._found, thumbs, 0), self._content, thumbs, live)
         if self._gradual is not None:
             gaps += self._gradual.result(thumbs)
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
-        cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs)
+        cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
         return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
 
     @property
@@ -206,23 +207,26 @@ class ShotDetector:
         thumbs = self._thumbs.view()[lo:n]
         if len(thumbs) < 2:
             return Boundaries([], [])
+        live = lazy_picture(thumbs)
         cuts = self._hard_cuts([c - lo for c in self._black(self._found, thumbs, lo)],
-                               [c - lo for c in self._content], thumbs)
+                               [c - lo for c in self._content], thumbs, live)
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
         if self.blank_std is not None:
             gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
-        cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs)
+        cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
         b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
 
-    def _hard_cuts(self, fades: list[int], content: list[int], thumbs: np.ndarray) -> list[int]:
+    def _hard_cuts(self, fades: list[int], content: list[int], thumbs: np.ndarray,
+                   live: Callable[[], np.ndarray]) -> list[int]:
         """The hard cuts of ``thumbs`` (frame indices into them, sorted), for the final result
         and previews alike: the ``fades`` cuts (already judged by :meth:`_black`), the
         ``content`` cuts and jump-cut spikes where something moves, without flashes and
-        overlays, cuts closer than ``merge_len`` merged."""
+        overlays, cuts closer than ``merge_len`` merged. ``live``: the thumbnails' picture,
+        measured on demand (:func:`curate.split.overlays.lazy_picture`)."""
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | _moving(content + spike_cuts(strength), thumbs))
-        cuts = drop_overlays(drop_flashes(raw, thumbs, self.flash_len), thumbs)
+        cuts = drop_overlays(drop_flashes(raw, thumbs, self.flash_len), thumbs, live=live)
         return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength)
 
     def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:

@@ -37,7 +37,7 @@ def _boundaries(frames: list[np.ndarray]):
 
 def _without_rule(monkeypatch, frames: list[np.ndarray]):
     with monkeypatch.context() as m:
-        m.setattr(shots, "drop_faded_overlays", lambda cuts, gaps, thumbs: (cuts, gaps))
+        m.setattr(shots, "drop_faded_overlays", lambda cuts, gaps, thumbs, live=None: (cuts, gaps))
         return _boundaries(frames)
 
 

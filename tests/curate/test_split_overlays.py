@@ -32,7 +32,7 @@ def _points(frames: list[np.ndarray]) -> list[int]:
 
 def _without_rule(monkeypatch, frames: list[np.ndarray]) -> list[int]:
     with monkeypatch.context() as m:
-        m.setattr(shots, "drop_overlays", lambda cuts, thumbs: list(cuts))
+        m.setattr(shots, "drop_overlays", lambda cuts, thumbs, live=None: list(cuts))
         return _points(frames)
 
 
