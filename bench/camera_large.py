@@ -3,8 +3,8 @@
     python bench/camera_large.py [--footage ../shared/footage] [--split tuning|test|both] [--clips 20]
 
 A moving model and the fixed camera each explain a large part of the picture in both
-kinds below; which one is the camera is what :func:`curate.camrules.still_ring` and
-:func:`curate.camrules.still_band` decide. Made from real footage at the motion sample's
+kinds below; which one is the camera is what :func:`curate.camrules.still_band` and,
+over the clip's steps, :func:`curate.passing.passing_steps` decide. Made from real footage at the motion sample's
 size (228 x 128, 4 fps, 13 frames):
 
 - *large object* (truth: static): a patch of another frame of the footage (``cityCC0``

@@ -30,7 +30,10 @@ camera as the default that a moving model must clearly beat:
    dashboard, a broadcast's lower third); and a sliding model that wins in too few of
    all cells still wins where it wins most of the cells that tell models apart, from the
    first line to the last along its motion and along a whole edge across it (a pan under
-   a clear sky filling most of the frame).
+   a clear sky filling most of the frame). Over the steps of a clip, :mod:`curate.passing`
+   tells a large object passing the fixed camera from a pan under a still graphic by
+   whether the still cells' border moves with the moving ones; steps it finds are fitted
+   again with ``hold`` (the fixed camera is the camera).
 4. ``confidence`` = 1 - the share of cells that a *distinct* candidate (one moving some
    frame corner more than ``ransac_px`` away from the chosen model) clearly explains
    better than the chosen one: low when several motions split the frame and none
@@ -50,6 +53,7 @@ import numpy as np
 
 from curate.camcand import _IDENTITY, candidates
 from curate.camrules import distinct, slides, spans, still_band, still_ring
+from curate.passing import StepCells
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,10 @@ class CameraFit:
     ``rotation`` in radians; ``matrix``: ``(2, 3) float64`` similarity mapping centred
     ``prev`` coordinates to ``cur``; ``points``: tracked corners; ``inlier_share`` and
     ``confidence`` 0..1 (module docstring); ``support``: share of cells where the chosen
-    model clearly beats the fixed camera (0 for it); ``static``: the fixed camera won.
+    model clearly beats the fixed camera (0 for it); ``static``: the fixed camera won;
+    ``cells``: the cells of the strongest sliding candidate (the chosen model, or where the
+    fixed camera won the sliding candidate that clearly beats it in the most cells), for
+    :func:`curate.passing.passing_steps`; None where there is none, or a zoom was chosen.
     """
 
     tx: float
@@ -74,6 +81,7 @@ class CameraFit:
     support: float
     confidence: float
     static: bool
+    cells: StepCells | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,26 @@ def _cell_spread(diff: np.ndarray, grid: int) -> np.ndarray:
     return out[0] if d.ndim == 2 else out
 
 
+def _sliding_cells(models: list[np.ndarray], k: int, err: np.ndarray, clearly: np.ndarray,
+                   beats_static: np.ndarray, shape: tuple[int, int], params: FitParams) -> StepCells | None:
+    """The cells of the chosen model where it slides, or where the fixed camera was chosen
+    of the sliding candidate with the most clear wins over it (near ties: the lowest total
+    error); None when there is none or the chosen model does not slide."""
+    if k == 0:
+        pool = [j for j in range(1, len(models)) if beats_static[j] > 0 and slides(models[j], shape, params.ransac_px)]
+        if not pool:
+            return None
+        top = max(beats_static[j] for j in pool)
+        k = min((j for j in pool if beats_static[j] >= top - params.tie), key=lambda j: err[j].sum())
+        moving = False
+    elif not slides(models[k], shape, params.ransac_px):
+        return None
+    else:
+        moving = True
+    return StepCells(moves=clearly[k] < err[0], held=clearly[0] < err[k], tx=float(models[k][0, 2]),
+                     ty=float(models[k][1, 2]), moving=moving)
+
+
 def _uncentred(matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     c = np.array([(shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0])
     out = matrix.copy()
@@ -158,14 +186,16 @@ def _warp(img: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitParams = FitParams(),
-               margin: float = 0.08) -> CameraFit:
+               margin: float = 0.08, hold: bool = False) -> CameraFit:
     """Camera motion from ``prev`` to ``cur`` (both ``(H, W) uint8``), per the module docstring.
 
     ``flow``: the dense flow ``(H, W, 2) float32`` from ``prev`` to ``cur`` in pixels
     (:func:`curate.flow.dense_flow`), one source of candidate models. Cells inside a
     border of ``margin`` (content entering or leaving) vote. Frames whose inside is
     smaller than ``params.cells`` pixels on a side give the fixed camera with confidence
-    0 (no camera label). Raises ValueError when the shapes differ.
+    0 (no camera label). ``hold``: the fixed camera is the camera, and the moving models
+    that would have won move objects (:mod:`curate.passing` found one passing). Raises
+    ValueError when the shapes differ.
     """
     if prev.shape != cur.shape or flow.shape[:2] != prev.shape:
         raise ValueError(f"shapes differ: {prev.shape}, {cur.shape}, flow {flow.shape}")
@@ -191,6 +221,8 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
         elif (sliding and not static_beats[j] and spans(wins, telling, params.cells, params.min_exclusive, axis)
               and distinct(models[j], _IDENTITY, prev.shape, params.ransac_px)):
             moving.append(j)
+    if hold:  # an object passing the fixed camera, seen over the steps around this one
+        banded, moving = banded + moving, []
     k = 0
     if moving:  # most clear wins over the fixed camera; near ties go to the lower total error
         top = max(beats_static[j] for j in moving)
@@ -201,7 +233,8 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     against = (clearly[rivals] < err[k]).any(axis=0) if rivals else np.zeros(err.shape[1], bool)
     share = float((err[k] <= err.min(axis=0) * params.vote_ratio + params.vote_tolerance).mean())
     a, b = float(matrix[0, 0]), float(matrix[1, 0])
-    return CameraFit(tx=float(matrix[0, 2]), ty=float(matrix[1, 2]), scale=float(np.hypot(a, b)),
+    return CameraFit(cells=_sliding_cells(models, k, err, clearly, beats_static, prev.shape, params),
+                     tx=float(matrix[0, 2]), ty=float(matrix[1, 2]), scale=float(np.hypot(a, b)),
                      rotation=float(np.arctan2(b, a)), matrix=matrix, points=points,
                      inlier_share=share, support=float(beats_static[k]),
                      confidence=1.0 - float(against.mean()), static=k == 0)

@@ -31,6 +31,7 @@ import numpy as np
 
 from curate.camcand import vector_length
 from curate.camfit import fit_camera
+from curate.passing import StepCells
 from curate.residual import centred_grid, changed, model_flow
 
 
@@ -39,7 +40,8 @@ class GlobalMotion:
     """Motion between two frames, per second: ``pan_x``/``pan_y``/``residual``/``magnitude``
     and ``subject_x``/``subject_y`` in frame widths per second; ``zoom`` in relative scale
     per second; ``subject_share`` 0..1; ``inlier_share`` and ``confidence`` 0..1 from the
-    robust fit (None for the least-squares fit)."""
+    robust fit (None for the least-squares fit); ``cells``: the robust fit's cells of its
+    strongest sliding candidate (:class:`curate.passing.StepCells`, None where none)."""
 
     pan_x: float
     pan_y: float
@@ -51,6 +53,7 @@ class GlobalMotion:
     subject_share: float = 0.0
     subject_x: float = 0.0
     subject_y: float = 0.0
+    cells: StepCells | None = None
 
 
 _MIN_SIDE = 32  # DIS needs a pyramid level of at least this size
@@ -150,11 +153,13 @@ def _subject(residual: np.ndarray, length: np.ndarray, subject_px: float,
 
 
 def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "dis",
-                  fit: str = "ransac", subject_px: float = 1.0, margin: float = 0.08) -> GlobalMotion:
+                  fit: str = "ransac", subject_px: float = 1.0, margin: float = 0.08,
+                  hold: bool = False) -> GlobalMotion:
     """Camera, subject and total motion between two luma frames ``dt`` seconds apart.
 
     ``fit``: ``ransac`` (default, :func:`curate.camfit.fit_camera`) or ``least_squares``
-    (:func:`fit_global` on the flow field). Raises ValueError when ``dt <= 0``, the
+    (:func:`fit_global` on the flow field). ``hold``: the robust fit takes the fixed camera
+    (:func:`curate.camfit.fit_camera`). Raises ValueError when ``dt <= 0``, the
     frames differ in shape or ``fit`` is unknown.
     """
     if dt <= 0:
@@ -171,10 +176,11 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "d
     length = None
     if fit == "least_squares":  # the earlier fit, kept as it was (no change mask) for comparison
         tx, ty, s, _r, res = fit_global(flow, margin)
-        inl = conf = change = None
+        inl = conf = change = cells = None
     else:
-        cam = fit_camera(prev, cur, flow, margin=margin)
+        cam = fit_camera(prev, cur, flow, margin=margin, hold=hold)
         tx, ty, s, inl, conf = cam.tx, cam.ty, cam.scale - 1.0, cam.inlier_share, cam.confidence
+        cells = cam.cells
         res = _margin(flow, margin)
         if cam.static:  # the fixed camera's model flow is zero: the residual is the flow
             length = np.ascontiguousarray(_margin(flow_length, margin))
@@ -187,4 +193,4 @@ def global_motion(prev: np.ndarray, cur: np.ndarray, dt: float, method: str = "d
     resid = float(length.mean()) if res.size else 0.0
     return GlobalMotion(pan_x=tx / norm, pan_y=ty / norm, zoom=s / dt, residual=resid / norm,
                         magnitude=mag / norm, inlier_share=inl, confidence=conf,
-                        subject_share=share, subject_x=sx / norm, subject_y=sy / norm)
+                        subject_share=share, subject_x=sx / norm, subject_y=sy / norm, cells=cells)

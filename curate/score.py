@@ -34,8 +34,10 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from curate.camfit import FitParams
 from curate.cvthreads import one_cv_thread
 from curate.flow import global_motion
+from curate.passing import passing_steps
 from curate.stage import Stage
 from curate.tasks import ClipTask
 from schemas import MotionStep, Scores
@@ -100,20 +102,25 @@ def motion_track(motion: np.ndarray, times: list[float], method: str,
     field's similarity fit, kept for comparison). Returns the steps and each pair's mean
     flow magnitude (frame widths per second). Raises ValueError on an unknown ``fit``.
     """
-    steps, mags = [], []
+    motions = []
     with one_cv_thread():
         for i in range(1, len(motion)):
-            dt = times[i] - times[i - 1]
-            gm = global_motion(motion[i - 1], motion[i], dt, method, fit=fit)
-            mags.append(gm.magnitude)
-            steps.append(MotionStep(
-                t_s=round((times[i] + times[i - 1]) / 2, 4), pan_x=round(gm.pan_x, 5),
-                pan_y=round(gm.pan_y, 5), zoom=round(gm.zoom, 5), residual=round(gm.residual, 5),
-                magnitude=round(gm.magnitude, 5), luma=round(cv2.sumElems(motion[i])[0] / motion[i].size, 3),
-                inlier_share=_r(gm.inlier_share, 3), confidence=_r(gm.confidence, 3),
-                subject_share=round(gm.subject_share, 4), subject_x=round(gm.subject_x, 5),
-                subject_y=round(gm.subject_y, 5),
-            ))
+            motions.append(global_motion(motion[i - 1], motion[i], times[i] - times[i - 1], method, fit=fit))
+        if fit == "ransac":  # objects passing the fixed camera, judged over the steps (curate.passing)
+            for i in sorted(passing_steps([m.cells for m in motions], FitParams().cells)):
+                motions[i] = global_motion(motion[i], motion[i + 1], times[i + 1] - times[i], method,
+                                           fit=fit, hold=True)
+    steps, mags = [], []
+    for i, gm in enumerate(motions, start=1):
+        mags.append(gm.magnitude)
+        steps.append(MotionStep(
+            t_s=round((times[i] + times[i - 1]) / 2, 4), pan_x=round(gm.pan_x, 5),
+            pan_y=round(gm.pan_y, 5), zoom=round(gm.zoom, 5), residual=round(gm.residual, 5),
+            magnitude=round(gm.magnitude, 5), luma=round(cv2.sumElems(motion[i])[0] / motion[i].size, 3),
+            inlier_share=_r(gm.inlier_share, 3), confidence=_r(gm.confidence, 3),
+            subject_share=round(gm.subject_share, 4), subject_x=round(gm.subject_x, 5),
+            subject_y=round(gm.subject_y, 5),
+        ))
     return steps, mags
 
 

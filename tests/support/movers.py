@@ -17,12 +17,16 @@ def _texture(seed: int, w: int, h: int) -> np.ndarray:
 
 def with_object(frames: np.ndarray, x0, y0, w: int, h: int, vx, vy, seed: int = 99) -> np.ndarray:
     """``(N, H, W) uint8`` frames with an opaque textured ``w`` x ``h`` object at
-    ``(x0 + vx i, y0 + vy i)`` (pixels, rounded) in frame ``i``."""
+    ``(x0 + vx i, y0 + vy i)`` (pixels, rounded) in frame ``i``; the part outside the
+    frame is cut off (an object entering or leaving the view)."""
     tex = _texture(seed, w, h)
     out = frames.copy()
+    height, width = out.shape[1:3]
     for i, f in enumerate(out):
         x, y = int(round(x0 + vx * i)), int(round(y0 + vy * i))
-        f[y:y + h, x:x + w] = tex
+        xa, xb, ya, yb = max(0, x), min(width, x + w), max(0, y), min(height, y + h)
+        if xb > xa and yb > ya:
+            f[ya:yb, xa:xb] = tex[ya - y:yb - y, xa - x:xb - x]
     return out
 
 

@@ -1,0 +1,132 @@
+"""Objects passing a fixed camera: the still part of the picture moves with the moving one.
+
+One pair of frames cannot tell a large object sliding across a fixed camera's textured
+view from a pan under a still graphic (a lower third, a side panel, a subject the camera
+follows): in both, one model explains part of the cells and the fixed camera the rest
+(:mod:`curate.camfit`). Over several steps they differ. A graphic, or a followed subject,
+holds its place in the frame, so the border between the still cells and the moving ones
+stays put while the scene slides under it. An object carries its border along: cells
+that kept still turn to moving where its front arrives, and moving cells turn still
+where its back has passed. This is the occlusion order of layered motion (Wang and
+Adelson, "Representing Moving Images with Layers", IEEE TIP 1994) read on the fit's
+grid of cells.
+
+:func:`passing_steps` takes, for every step of a motion track, the cells where the
+strongest sliding candidate clearly beats the fixed camera (``moves``) and where the
+fixed camera clearly beats it (``held``), with that candidate's translation. Runs of
+steps whose candidate slides the same way at a like speed (within a factor of
+``speed_ratio``) are judged as a whole: the cells held at the run's start and moving at
+its end (the majority over its first and last third), and the reverse, are counted per
+line along the motion. One is *carried* when, along its line, moving cells lay only
+behind it (upstream of the motion) at the start, for a cell taken over, or only ahead of
+it at the end, for a cell let go: an object's front and back. Where at least
+``min_carried`` cells are carried on at least ``min_lines`` lines, at most half as many
+changed otherwise, and the border moved by more than one cell along some lines
+(``per_line``: carried cells over the lines that carried any), the run's moving steps are
+the fixed camera's, and the candidate moved an object. The last two conditions are for a
+graphic's edge that cuts a line of cells in two: as the scene's texture slides under the
+part of such a cell left open, the cut column goes from moving to still and back on every
+line at once (one cell a line), and a band's cut rows (two lines) follow the texture's
+own edges along them.
+
+Measured on ``bench/camera_large.py``: README, "Large objects passing a fixed camera".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StepCells:
+    """One step's cells for :func:`passing_steps`: ``moves`` and ``held``, ``(cells * cells,)
+    bool`` row by row (the strongest sliding candidate clearly beats the fixed camera;
+    the fixed camera clearly beats it), the candidate's translation ``tx``, ``ty`` in
+    pixels per step, and whether a moving model was chosen for the step (``moving``)."""
+
+    moves: np.ndarray
+    held: np.ndarray
+    tx: float
+    ty: float
+    moving: bool
+
+
+def _key(step: StepCells | None, min_px: float) -> tuple[int, int, float] | None:
+    """(axis, sign, speed) of a step's candidate: axis 1 for a pan (along rows), 0 for a tilt."""
+    if step is None or not step.moves.any():
+        return None
+    axis = 1 if abs(step.tx) >= abs(step.ty) else 0
+    v = step.tx if axis == 1 else step.ty
+    if abs(v) < min_px:
+        return None
+    return axis, 1 if v > 0 else -1, abs(v)
+
+
+def runs(steps: list[StepCells | None], min_px: float = 1.0, speed_ratio: float = 2.0) -> list[list[int]]:
+    """Indices of maximal runs of consecutive steps whose candidate slides along one axis, one
+    way, at a speed within ``speed_ratio`` of the step before (``min_px`` pixels a step at least)."""
+    out: list[list[int]] = []
+    cur: list[int] = []
+    last = None
+    for i, step in enumerate(steps):
+        key = _key(step, min_px)
+        if (cur and key and last and key[:2] == last[:2]
+                and 1 / speed_ratio <= key[2] / last[2] <= speed_ratio):
+            cur.append(i)
+        else:
+            if cur:
+                out.append(cur)
+            cur = [i] if key else []
+        last = key
+    if cur:
+        out.append(cur)
+    return out
+
+
+def carried(steps: list[StepCells], cells: int) -> tuple[int, int, int]:
+    """For one run (module docstring): ``(carried, other, lines)``, the cells whose change
+    between the run's first and last third an object's front or back explains, the rest
+    that changed between held and moving, and the lines along the motion with a carried cell."""
+    first = steps[0]
+    axis = 1 if abs(first.tx) >= abs(first.ty) else 0
+    forward = (first.tx if axis == 1 else first.ty) > 0
+    moves = np.array([s.moves.reshape(cells, cells) for s in steps])
+    held = np.array([s.held.reshape(cells, cells) for s in steps])
+    if axis == 0:  # a tilt: lines along the motion are columns
+        moves, held = moves.transpose(0, 2, 1), held.transpose(0, 2, 1)
+    if not forward:  # the motion now runs towards higher indices along each line
+        moves, held = moves[:, :, ::-1], held[:, :, ::-1]
+    k = max(1, math.ceil(len(steps) / 3))
+    h0, m0 = held[:k].mean(0) > 0.5, moves[:k].mean(0) > 0.5
+    h1, m1 = held[-k:].mean(0) > 0.5, moves[-k:].mean(0) > 0.5
+    good = other = 0
+    lines = set()
+    for r, c in zip(*np.nonzero((h0 & m1) | (m0 & h1))):
+        if h0[r, c]:  # taken over: the moving part came from behind
+            ok = m0[r, :c].any() and not m0[r, c + 1:].any()
+        else:  # let go: the moving part went on ahead
+            ok = m1[r, c + 1:].any() and not m1[r, :c].any()
+        good += int(ok)
+        other += int(not ok)
+        if ok:
+            lines.add(int(r))
+    return good, other, len(lines)
+
+
+def passing_steps(steps: list[StepCells | None], cells: int, min_carried: int = 5,
+                  min_lines: int = 3, per_line: float = 1.2) -> set[int]:
+    """Indices of the steps whose chosen moving model is an object passing a fixed camera
+    (module docstring). ``steps``: one per motion step, None where no sliding candidate
+    was measured. Returns an empty set when none."""
+    out: set[int] = set()
+    for run in runs(steps):
+        moving = [i for i in run if steps[i].moving]
+        if not moving or len(run) < 2:
+            continue
+        good, other, lines = carried([steps[i] for i in run], cells)
+        if good >= min_carried and lines >= min_lines and 2 * other <= good and good >= per_line * lines:
+            out.update(moving)
+    return out

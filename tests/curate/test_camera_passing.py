@@ -1,0 +1,140 @@
+"""Objects passing a fixed camera against pans under still graphics (curate.passing).
+
+Two kinds of input with known truth: grids of cells written by hand (where the moving
+model and the fixed camera win, step by step), and frames made here, a textured fixed
+view with a large opaque object sliding across it at a known speed, or a textured scene
+panned under a still panel. The object's border moves with it; the panel's stays.
+"""
+
+import cv2
+import numpy as np
+import pytest
+
+import curate.score as score
+from curate.camera import camera_segments
+from curate.passing import StepCells, carried, passing_steps, runs
+from curate.score import motion_track
+from support.movers import with_object
+from support.synth import render
+
+FPS = 4.0
+W, H = 228, 128
+CELLS = 8
+
+
+def _cells(moving_cols, held_cols, tx=6.0, ty=0.0, moving=True, rows=range(CELLS)):
+    """A step whose candidate wins the given columns of ``rows`` and the fixed camera the others given."""
+    m, h = np.zeros((CELLS, CELLS), bool), np.zeros((CELLS, CELLS), bool)
+    for r in rows:
+        m[r, list(moving_cols)] = True
+        h[r, list(held_cols)] = True
+    return StepCells(moves=m.ravel(), held=h.ravel(), tx=tx, ty=ty, moving=moving)
+
+
+def _object_steps(n=9, width=3, speed=0.5, tx=6.0):
+    """An object ``width`` columns wide entering from the left at ``speed`` columns a step."""
+    out = []
+    for i in range(n):
+        lo = int(i * speed) - width + 1
+        cols = [c for c in range(lo, lo + width) if 0 <= c < CELLS]
+        out.append(_cells(cols, [c for c in range(CELLS) if c not in cols], tx=tx))
+    return out
+
+
+def test_a_border_moving_with_the_model_is_an_object_and_a_fixed_one_a_graphic():
+    obj = _object_steps()
+    good, other, lines = carried(obj, CELLS)
+    assert other == 0 and lines == CELLS and good >= 2 * CELLS  # each row: taken over at the front, let go at the back
+    assert passing_steps(obj, CELLS) == set(range(len(obj)))
+    panel = [_cells(range(0, 6), range(6, 8)) for _ in range(9)]  # a pan under a still side panel
+    assert carried(panel, CELLS) == (0, 0, 0) and passing_steps(panel, CELLS) == set()
+
+
+def test_a_graphic_edge_cutting_a_column_of_cells_is_no_object():
+    """A panel's edge halfway across column 6: the scene sliding under the open half makes
+    that column still for the first steps and moving for the last, on every row at once.
+    The border moved by one cell only, so no object; two columns would be one."""
+    cut = [_cells(range(0, 6 if i < 5 else 7), range(6 if i < 5 else 7, 8)) for i in range(9)]
+    assert carried(cut, CELLS) == (CELLS, 0, CELLS) and passing_steps(cut, CELLS) == set()
+    two = [_cells(range(0, 5 if i < 5 else 7), range(5 if i < 5 else 7, 8)) for i in range(9)]
+    assert carried(two, CELLS) == (2 * CELLS, 0, CELLS) and passing_steps(two, CELLS) == set(range(9))
+
+
+def test_a_band_whose_cut_rows_follow_the_scene_is_no_object():
+    """A still band over rows 2-5 whose top and bottom rows are cut by its edges: along those
+    two rows the scene's textured part advances into the band's held cells as it slides.
+    Seven cells carried on two lines only; on three lines it would be an object."""
+    def band(i, rows):
+        m, h = np.zeros((CELLS, CELLS), bool), np.zeros((CELLS, CELLS), bool)
+        m[[0, 1, 6, 7]] = True
+        h[3:5] = True
+        for r in rows:
+            m[r, :2 + i // 2] = True
+            h[r, 2 + i // 2:] = True
+        return StepCells(moves=m.ravel(), held=h.ravel(), tx=6.0, ty=0.0, moving=True)
+    cut = [band(i, (2, 5)) for i in range(9)]
+    good, other, lines = carried(cut, CELLS)
+    assert lines == 2 and good >= 5 and other == 0 and passing_steps(cut, CELLS) == set()
+    assert passing_steps([band(i, (2, 3, 5)) for i in range(9)], CELLS) == set(range(9))
+
+
+def test_a_border_moving_against_the_model_or_too_little_is_no_object():
+    # the still part grows towards the motion's source: a subject the camera follows drifting back
+    back = [_cells(range(0, 6 - i // 3), range(6 - i // 3, 8)) for i in range(9)]
+    good, other, _ = carried(back, CELLS)
+    assert good == 0 and other > 0 and passing_steps(back, CELLS) == set()
+    # one row's border moving: fewer carried cells than the least
+    one_row = [_cells(range(0, 6), range(6, 8), rows=range(1, 8)) for _ in range(9)]
+    one_row = [StepCells(moves=np.concatenate([o.moves[:8] | (np.arange(8) < 2 + i // 2), o.moves[8:]]),
+                         held=np.concatenate([o.held[:8] | (np.arange(8) >= 2 + i // 2), o.held[8:]]),
+                         tx=o.tx, ty=o.ty, moving=True) for i, o in enumerate(one_row)]
+    assert 0 < carried(one_row, CELLS)[0] < 5 and passing_steps(one_row, CELLS) == set()
+
+
+def test_runs_follow_one_direction_at_a_like_speed_and_only_chosen_steps_are_held():
+    steps = _object_steps(tx=-6.0)[::-1]  # the same object moving left, seen from the right
+    steps = [StepCells(moves=s.moves.reshape(8, 8)[:, ::-1].ravel(), held=s.held.reshape(8, 8)[:, ::-1].ravel(),
+                       tx=s.tx, ty=s.ty, moving=i % 2 == 0) for i, s in enumerate(_object_steps(tx=-6.0))]
+    assert passing_steps(steps, CELLS) == {0, 2, 4, 6, 8}  # steps where the fixed camera already won stay
+    mixed = _object_steps()[:4] + [None] + _object_steps()[4:]
+    assert runs(mixed) == [[0, 1, 2, 3], [5, 6, 7, 8, 9]]
+    fast = _object_steps()
+    fast[5] = StepCells(fast[5].moves, fast[5].held, tx=20.0, ty=0.0, moving=True)
+    assert runs(fast) == [[0, 1, 2, 3, 4], [5], [6, 7, 8]]
+    tilt = [StepCells(s.moves.reshape(8, 8).T.ravel(), s.held.reshape(8, 8).T.ravel(), 0.0, 6.0, True)
+            for s in _object_steps()]
+    assert passing_steps(tilt, CELLS) == set(range(9))
+
+
+def _view(seed, n, pan=0.0):
+    """Luma frames ``(n, H, W) uint8`` of a textured scene, panned by ``pan`` scene widths a second."""
+    return np.stack([cv2.cvtColor(render(seed, i / FPS, W, H, (pan, 0.0), 0.0, drift=0.0), cv2.COLOR_RGB2GRAY)
+                     for i in range(n)])
+
+
+def _labels(frames):
+    track, _ = motion_track(frames, [i / FPS for i in range(len(frames))], "dis")
+    return [s.camera for s in camera_segments(track, len(frames) / FPS)], track
+
+
+@pytest.mark.parametrize("vx", [12, -12])
+def test_a_large_object_crossing_a_fixed_view_is_no_pan(vx, monkeypatch):
+    """An object 60 % of the width and 80 % of the height crosses a fixed textured view at 12
+    px a frame (0.21 widths a second): the still cells move with it, so it is no pan. Without
+    the rule the object wins more cells than the fixed camera and reads as one."""
+    x0 = -60 if vx > 0 else W - 77
+    frames = with_object(_view(41, 13), x0, 12, 137, 102, vx, 0)
+    labels, track = _labels(frames)
+    assert set(labels) == {"static"} and all(s.pan_x == 0 for s in track)
+    monkeypatch.setattr(score, "passing_steps", lambda steps, cells: set())
+    assert set(_labels(frames)[0]) != {"static"}
+
+
+def test_a_pan_under_a_still_panel_and_a_lower_bar_is_a_pan():
+    """An L-shaped graphic (a side panel 30 % wide and a bar over the bottom 30 %) holds still
+    while the scene pans under it: its border stays put, so the pan stays."""
+    frames = _view(42, 13, pan=0.15)
+    still = _view(43, 1)[0]
+    frames[:, :, :68] = still[:, :68]
+    frames[:, H - 38:] = still[H - 38:]
+    assert _labels(frames)[0] == ["pan_right"]
