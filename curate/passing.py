@@ -65,22 +65,28 @@ def _key(step: StepCells | None, min_px: float) -> tuple[int, int, float] | None
     return axis, 1 if v > 0 else -1, abs(v)
 
 
-def runs(steps: list[StepCells | None], min_px: float = 1.0, speed_ratio: float = 2.0) -> list[list[int]]:
-    """Indices of maximal runs of consecutive steps whose candidate slides along one axis, one
-    way, at a speed within ``speed_ratio`` of the step before (``min_px`` pixels a step at least)."""
+def runs(steps: list[StepCells | None], min_px: float = 1.0, speed_ratio: float = 2.0,
+         gap: int = 0) -> list[list[int]]:
+    """Indices of maximal runs of steps whose candidate slides along one axis, one way, at a
+    speed within ``speed_ratio`` of the run's step before (``min_px`` pixels a step at least).
+    Up to ``gap`` steps in a row with no such candidate (None, a zoom, a still step) are
+    passed over and left out of the run; a candidate moving otherwise ends it."""
     out: list[list[int]] = []
     cur: list[int] = []
-    last = None
+    last, missed = None, 0
     for i, step in enumerate(steps):
         key = _key(step, min_px)
-        if (cur and key and last and key[:2] == last[:2]
+        if key is None and cur and missed < gap:
+            missed += 1
+            continue
+        if (cur and key and key[:2] == last[:2]
                 and 1 / speed_ratio <= key[2] / last[2] <= speed_ratio):
             cur.append(i)
         else:
             if cur:
                 out.append(cur)
             cur = [i] if key else []
-        last = key
+        last, missed = key, 0
     if cur:
         out.append(cur)
     return out
@@ -117,16 +123,19 @@ def carried(steps: list[StepCells], cells: int) -> tuple[int, int, int]:
 
 
 def passing_steps(steps: list[StepCells | None], cells: int, min_carried: int = 5,
-                  min_lines: int = 3, per_line: float = 1.2) -> set[int]:
+                  min_lines: int = 3, per_line: float = 1.2, other_share: float = 0.5,
+                  gap: int = 0) -> set[int]:
     """Indices of the steps whose chosen moving model is an object passing a fixed camera
     (module docstring). ``steps``: one per motion step, None where no sliding candidate
-    was measured. Returns an empty set when none."""
+    was measured; ``other_share``: the most other changed cells per carried one; ``gap``:
+    steps with no sliding candidate a run passes over (:func:`runs`). Returns an empty set
+    when none."""
     out: set[int] = set()
-    for run in runs(steps):
+    for run in runs(steps, gap=gap):
         moving = [i for i in run if steps[i].moving]
         if not moving or len(run) < 2:
             continue
         good, other, lines = carried([steps[i] for i in run], cells)
-        if good >= min_carried and lines >= min_lines and 2 * other <= good and good >= per_line * lines:
+        if good >= min_carried and lines >= min_lines and other <= other_share * good and good >= per_line * lines:
             out.update(moving)
     return out

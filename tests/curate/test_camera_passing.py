@@ -98,6 +98,8 @@ def test_runs_follow_one_direction_at_a_like_speed_and_only_chosen_steps_are_hel
     assert passing_steps(steps, CELLS) == {0, 2, 4, 6, 8}  # steps where the fixed camera already won stay
     mixed = _object_steps()[:4] + [None] + _object_steps()[4:]
     assert runs(mixed) == [[0, 1, 2, 3], [5, 6, 7, 8, 9]]
+    assert runs(mixed, gap=1) == [[0, 1, 2, 3, 5, 6, 7, 8, 9]]  # a step with no candidate passed over
+    assert runs(_object_steps()[:4] + [None, None] + _object_steps()[4:], gap=1) == [[0, 1, 2, 3], [6, 7, 8, 9, 10]]
     fast = _object_steps()
     fast[5] = StepCells(fast[5].moves, fast[5].held, tx=20.0, ty=0.0, moving=True)
     assert runs(fast) == [[0, 1, 2, 3, 4], [5], [6, 7, 8]]
