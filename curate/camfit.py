@@ -130,7 +130,8 @@ def _cell_spread(diff: np.ndarray, grid: int) -> np.ndarray:
 
 
 def _sliding_cells(models: list[np.ndarray], k: int, err: np.ndarray, clearly: np.ndarray,
-                   beats_static: np.ndarray, shape: tuple[int, int], params: FitParams) -> StepCells | None:
+                   beats_static: np.ndarray, shape: tuple[int, int], params: FitParams,
+                   margin: float) -> StepCells | None:
     """The cells of the chosen model where it slides, or where the fixed camera was chosen
     of the sliding candidate with the most clear wins over it (near ties: the lowest total
     error); None when there is none or the chosen model does not slide."""
@@ -145,8 +146,10 @@ def _sliding_cells(models: list[np.ndarray], k: int, err: np.ndarray, clearly: n
         return None
     else:
         moving = True
+    h, w = shape
+    cell = ((w - 2 * int(w * margin)) // params.cells, (h - 2 * int(h * margin)) // params.cells)  # as cell_errors
     return StepCells(moves=clearly[k] < err[0], held=clearly[0] < err[k], tx=float(models[k][0, 2]),
-                     ty=float(models[k][1, 2]), moving=moving)
+                     ty=float(models[k][1, 2]), moving=moving, cell=(float(cell[0]), float(cell[1])))
 
 
 def _uncentred(matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -233,7 +236,7 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     against = (clearly[rivals] < err[k]).any(axis=0) if rivals else np.zeros(err.shape[1], bool)
     share = float((err[k] <= err.min(axis=0) * params.vote_ratio + params.vote_tolerance).mean())
     a, b = float(matrix[0, 0]), float(matrix[1, 0])
-    return CameraFit(cells=_sliding_cells(models, k, err, clearly, beats_static, prev.shape, params),
+    return CameraFit(cells=_sliding_cells(models, k, err, clearly, beats_static, prev.shape, params, margin),
                      tx=float(matrix[0, 2]), ty=float(matrix[1, 2]), scale=float(np.hypot(a, b)),
                      rotation=float(np.arctan2(b, a)), matrix=matrix, points=points,
                      inlier_share=share, support=float(beats_static[k]),

@@ -27,7 +27,11 @@ the fixed camera's, and the candidate moved an object. The last two conditions a
 graphic's edge that cuts a line of cells in two: as the scene's texture slides under the
 part of such a cell left open, the cut column goes from moving to still and back on every
 line at once (one cell a line), and a band's cut rows (two lines) follow the texture's
-own edges along them.
+own edges along them. Last, an object's edge moves with it: where a line carried two cells
+or more of one edge, the steps between their changes give the border's pace against the
+candidate's speed, which must lie within ``pace`` (0.5-2). A graphic cut or faded on or
+off over the side the scene comes from or goes to changes the same cells, but all at one
+step (pace 0), and one that wipes on or slides in keeps a pace of its own.
 
 Measured on ``bench/camera_large.py``: README, "Large objects passing a fixed camera".
 """
@@ -45,13 +49,15 @@ class StepCells:
     """One step's cells for :func:`passing_steps`: ``moves`` and ``held``, ``(cells * cells,)
     bool`` row by row (the strongest sliding candidate clearly beats the fixed camera;
     the fixed camera clearly beats it), the candidate's translation ``tx``, ``ty`` in
-    pixels per step, and whether a moving model was chosen for the step (``moving``)."""
+    pixels per step, whether a moving model was chosen for the step (``moving``), and the
+    ``cell`` size, (width, height) in pixels."""
 
     moves: np.ndarray
     held: np.ndarray
     tx: float
     ty: float
     moving: bool
+    cell: tuple[float, float]
 
 
 def _key(step: StepCells | None, min_px: float) -> tuple[int, int, float] | None:
@@ -92,10 +98,31 @@ def runs(steps: list[StepCells | None], min_px: float = 1.0, speed_ratio: float 
     return out
 
 
-def carried(steps: list[StepCells], cells: int) -> tuple[int, int, int]:
-    """For one run (module docstring): ``(carried, other, lines)``, the cells whose change
-    between the run's first and last third an object's front or back explains, the rest
-    that changed between held and moving, and the lines along the motion with a carried cell."""
+@dataclass(frozen=True)
+class Carried:
+    """What one run's cells did (:func:`carried`): ``cells`` carried by an object's front or
+    back, ``other`` cells that changed between held and moving otherwise, the ``lines``
+    along the motion with a carried cell, and ``pace``, the border's speed over the
+    candidate's as the steps at which neighbouring carried cells changed give it (1 for an
+    object's edge, which moves with it; 0 for a graphic cut or faded on or off at once,
+    whose cells all change at one step; None where no line carried two cells of one edge)."""
+
+    cells: int
+    other: int
+    lines: int
+    pace: float | None
+
+
+def _switch(before: np.ndarray, after: np.ndarray) -> float:
+    """The step at which a cell's sequence best turns from ``before`` to ``after`` (``(n,)
+    bool`` each): the mean of the best split points 1..n-1."""
+    score = np.cumsum(before)[:-1] + (after.sum() - np.cumsum(after)[:-1])
+    return float(np.flatnonzero(score == score.max()).mean() + 1)
+
+
+def carried(steps: list[StepCells], cells: int) -> Carried:
+    """For one run (module docstring): the cells whose change between the run's first and
+    last third an object's front or back explains, the rest, and the border's pace."""
     first = steps[0]
     axis = 1 if abs(first.tx) >= abs(first.ty) else 0
     forward = (first.tx if axis == 1 else first.ty) > 0
@@ -109,33 +136,59 @@ def carried(steps: list[StepCells], cells: int) -> tuple[int, int, int]:
     h0, m0 = held[:k].mean(0) > 0.5, moves[:k].mean(0) > 0.5
     h1, m1 = held[-k:].mean(0) > 0.5, moves[-k:].mean(0) > 0.5
     good = other = 0
-    lines = set()
+    edges: dict[tuple[int, bool], list[tuple[int, float]]] = {}
     for r, c in zip(*np.nonzero((h0 & m1) | (m0 & h1))):
-        if h0[r, c]:  # taken over: the moving part came from behind
+        front = bool(h0[r, c])
+        if front:  # taken over: the moving part came from behind
             ok = m0[r, :c].any() and not m0[r, c + 1:].any()
         else:  # let go: the moving part went on ahead
             ok = m1[r, c + 1:].any() and not m1[r, :c].any()
         good += int(ok)
         other += int(not ok)
         if ok:
-            lines.add(int(r))
-    return good, other, len(lines)
+            seq = (held[:, r, c], moves[:, r, c]) if front else (moves[:, r, c], held[:, r, c])
+            edges.setdefault((int(r), front), []).append((int(c), _switch(*seq)))
+    return Carried(good, other, len({r for r, _ in edges}), _pace(edges, steps, axis))
+
+
+def _pace(edges: dict, steps: list[StepCells], axis: int) -> float | None:
+    """Border speed over candidate speed: the steps between the changes of neighbouring
+    carried cells along one line and edge, pooled over lines, against the cell length over
+    the candidate's median speed (pixels a step)."""
+    cov = var = 0.0
+    for found in edges.values():
+        if len(found) < 2:
+            continue
+        c, t = np.array(found, float).T
+        cov += float(((c - c.mean()) * (t - t.mean())).sum())
+        var += float(((c - c.mean()) ** 2).sum())
+    if var == 0:
+        return None
+    cell = steps[0].cell[0] if axis == 1 else steps[0].cell[1]
+    speed = float(np.median([abs(s.tx) if axis == 1 else abs(s.ty) for s in steps]))
+    steps_per_cell = cov / var
+    if steps_per_cell <= 0:
+        return 0.0 if steps_per_cell == 0 else -1.0
+    return cell / speed / steps_per_cell
 
 
 def passing_steps(steps: list[StepCells | None], cells: int, min_carried: int = 5,
                   min_lines: int = 3, per_line: float = 1.2, other_share: float = 0.5,
-                  gap: int = 0) -> set[int]:
+                  gap: int = 0, pace: tuple[float, float] = (0.5, 2.0)) -> set[int]:
     """Indices of the steps whose chosen moving model is an object passing a fixed camera
     (module docstring). ``steps``: one per motion step, None where no sliding candidate
     was measured; ``other_share``: the most other changed cells per carried one; ``gap``:
-    steps with no sliding candidate a run passes over (:func:`runs`). Returns an empty set
-    when none."""
+    steps with no sliding candidate a run passes over (:func:`runs`); ``pace``: the
+    border's speed over the candidate's must lie in this range where it is measured
+    (:class:`Carried`). Returns an empty set when none."""
     out: set[int] = set()
     for run in runs(steps, gap=gap):
         moving = [i for i in run if steps[i].moving]
         if not moving or len(run) < 2:
             continue
-        good, other, lines = carried([steps[i] for i in run], cells)
-        if good >= min_carried and lines >= min_lines and other <= other_share * good and good >= per_line * lines:
+        got = carried([steps[i] for i in run], cells)
+        if (got.cells >= min_carried and got.lines >= min_lines and got.other <= other_share * got.cells
+                and got.cells >= per_line * got.lines
+                and (got.pace is None or pace[0] <= got.pace <= pace[1])):
             out.update(moving)
     return out
