@@ -105,7 +105,8 @@ class Carried:
     along the motion with a carried cell, and ``pace``, the border's speed over the
     candidate's as the steps at which neighbouring carried cells changed give it (1 for an
     object's edge, which moves with it; 0 for a graphic cut or faded on or off at once,
-    whose cells all change at one step; None where no line carried two cells of one edge)."""
+    whose cells all change at one step; -1 for a border that went against the motion; None
+    where no line carried two cells of one edge)."""
 
     cells: int
     other: int
