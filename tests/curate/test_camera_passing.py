@@ -154,6 +154,16 @@ def test_a_large_object_crossing_a_fixed_view_is_no_pan(vx, monkeypatch):
     assert set(_labels(frames)[0]) != {"static"}
 
 
+def test_a_large_object_rising_or_falling_across_a_fixed_view_is_no_tilt(monkeypatch):
+    """A lift or something falling: an object 83 % of the width and 70 % of the height moves
+    down 8 px a frame across a fixed textured view. Its top and bottom edges carry the still
+    cells' border along the columns, so it is no tilt; without the rule it reads as one."""
+    frames = with_object(_view(46, 13), 20, -70, 190, 90, 0, 8)
+    assert set(_labels(frames)[0]) == {"static"}
+    monkeypatch.setattr(score, "passing_steps", lambda steps, cells: set())
+    assert "tilt_up" in _labels(frames)[0]
+
+
 def test_a_pan_under_a_still_panel_and_a_lower_bar_is_a_pan():
     """An L-shaped graphic (a side panel 30 % wide and a bar over the bottom 30 %) holds still
     while the scene pans under it: its border stays put, so the pan stays."""
