@@ -18,7 +18,10 @@ size (228 x 128, 4 fps, 13 frames):
   moves) under a still patch of another frame: a bar along the bottom 15-35 % of the
   rows (a lower third, a dashboard), a panel along one side 15-35 % wide, both (an
   L-shaped news bar), or a subject held still in the frame by the camera (25-50 % wide,
-  40-75 % high, standing on the bottom edge: a tracking shot).
+  40-75 % high, standing on the bottom edge: a tracking shot); or a graphic that comes on
+  during the pan: a side panel 15-35 % wide cut on at a random frame of the middle half,
+  on either side, or a bar over the bottom 15-35 % sliding in from one side at 0.5-3 times
+  the pan's speed (the steps around such changes once read as an object passing).
 
 A clip is right when every segment of :func:`curate.camera.camera_segments` is ``static``
 (objects), or when the label covering most of it is the pan. Splits: ``tuning`` draws
@@ -41,6 +44,7 @@ W, H, N = 228, 128, 13
 FIXED = ("car-detection.mp4", "bottle-detection.mp4", "one-by-one-person-detection.mp4")
 TEXTURES = FIXED + ("cityCC0.mpg",)
 GRAPHICS = ("lower bar", "side panel", "L-bar", "tracked subject")
+COMING = ("panel cut on", "bar slides in")  # drawn from a second generator: the kinds above keep their clips
 
 
 def texture(rng: np.random.Generator, sources: dict, w: int, h: int) -> np.ndarray:
@@ -98,6 +102,20 @@ def pan_under(rng: np.random.Generator, sources: dict, kind: str) -> tuple[list[
         x0 = 0 if left else W - side
         for f in out:
             f[:, x0:x0 + side] = tex
+    if kind == "panel cut on":
+        tex, left, k0 = texture(rng, sources, side, H), rng.random() < 0.5, int(rng.integers(N // 4, 3 * N // 4))
+        x0 = 0 if left else W - side
+        for f in out[k0:]:
+            f[:, x0:x0 + side] = tex
+    if kind == "bar slides in":
+        tex, step = texture(rng, sources, W, bar), rng.uniform(0.5, 3.0) * speed * W / FPS  # pixels a frame
+        from_left, k0 = rng.random() < 0.5, int(rng.integers(0, N // 2))
+        for k, f in enumerate(out[k0:]):
+            reach = min(W, int(round(step * (k + 1))))
+            if from_left:
+                f[H - bar:, :reach] = tex[:, W - reach:]
+            else:
+                f[H - bar:, W - reach:] = tex[:, :reach]
     if kind == "tracked subject":
         ow, oh = int(W * rng.uniform(0.25, 0.5)), int(H * rng.uniform(0.4, 0.75))
         tex, x0 = texture(rng, sources, ow, oh), int(rng.uniform(0, W - ow))
@@ -110,7 +128,7 @@ def run(sources: dict, seeds: tuple[int, ...], clips: int) -> collections.Counte
     """Counts of right labels per kind over ``clips`` clips of each kind per seed."""
     res, times = collections.Counter(), [k / FPS for k in range(N)]
     for seed in seeds:
-        rng = np.random.default_rng(seed)
+        rng, later = np.random.default_rng(seed), np.random.default_rng((seed, 1))
         for _ in range(clips):
             labels, _, _ = label_of(large_object(rng, sources), times, "ransac")
             res["large object", "n"] += 1
@@ -120,11 +138,16 @@ def run(sources: dict, seeds: tuple[int, ...], clips: int) -> collections.Counte
                 _, main, _ = label_of(frames, times, "ransac")
                 res[kind, "n"] += 1
                 res[kind, "ok"] += main == truth
+            for kind in COMING:
+                frames, truth = pan_under(later, sources, kind)
+                _, main, _ = label_of(frames, times, "ransac")
+                res[kind, "n"] += 1
+                res[kind, "ok"] += main == truth
     return res
 
 
 def main() -> None:
-    seeded_main(__doc__, TEXTURES, run, ("large object",) + GRAPHICS, 20, "clips of each kind per seed")
+    seeded_main(__doc__, TEXTURES, run, ("large object",) + GRAPHICS + COMING, 20, "clips of each kind per seed")
 
 
 if __name__ == "__main__":
