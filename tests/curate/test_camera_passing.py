@@ -150,6 +150,9 @@ def test_a_large_object_crossing_a_fixed_view_is_no_pan(vx, monkeypatch):
     frames = with_object(_view(41, 13), x0, 12, 137, 102, vx, 0)
     labels, track = _labels(frames)
     assert set(labels) == {"static"} and all(s.pan_x == 0 for s in track)
+    # the held steps are fitted again with the fixed camera: the object is the subject motion
+    segs = camera_segments(track, len(frames) / FPS)
+    assert {s.subject for s in segs} == {"right" if vx > 0 else "left"}
     monkeypatch.setattr(score, "passing_steps", lambda steps, cells: set())
     assert set(_labels(frames)[0]) != {"static"}
 
