@@ -16,8 +16,8 @@ around it, on the 32-pixel thumbnails of :func:`curate.split.transitions.thumbna
   video, a branded frame or a slide template never do, and a cut inside them is a cut.
   A title shown over the shot dimmed (or brightened) behind it changes every pixel: the
   change left after the picture before is brought to the new light by a gain per channel
-  (a mean gain of at least :data:`MIN_TONE`, or at most its inverse: no exposure drift)
-  is judged instead;
+  (a mean gain of at least :data:`curate.split.overlay_light.MIN_TONE`, or at most its
+  inverse: no exposure drift) is judged instead;
 - the two changes cover about the same region (:data:`MIN_OVERLAP`), and it is not a frame
   around the picture (half of each edge or more: an iris or a shrinking picture is a
   transition);
@@ -62,6 +62,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from curate.split.overlay_light import detail, relit, toned
+
 REGION_LEVEL = 12.0  # levels: the least change (largest over channels) of an overlay's pixel
 REGION_FACTOR = 3.0  # ...and at least this many times its own largest change in the frames around
 MAX_AREA = 0.75  # share of the picture (:func:`picture`) an overlay covers at most
@@ -73,11 +75,8 @@ MOVING_REACH = 25  # ...within this many frames out from an overlay's ends...
 MIN_MOVING = 0.25  # ...and this share of the moving pixels must lie outside it
 MIN_MOVED = 0.05  # share of the picture that must move (more than an encoder's noise on edges)
 MIN_UNDER = 0.05  # share of the overlay's region that must move before it shows or after it goes
-DETAIL_LEVEL = 4.0  # levels from the 3x3 mean: a pixel with detail
 MAX_LEFT = 0.5  # what the shot coming back leaves of the overlay's change, on average, at most
 PAD_RANGE = 8  # levels: a pixel changing no more than this in the whole video is no picture
-TONE_GAINS = (0.2, 5.0)  # the gains a picture dimmed or brightened behind an overlay may take
-MIN_TONE = 1.3  # ...and at least (or its inverse at most), not an exposure drift
 TONE_FLOOR = 2.0  # levels: the least usual change the rest of such a picture is judged against
 MIN_REST = 0.15  # share of the picture that must lie outside an overlay (and its ring)
 MIN_OVERLAP = 0.5  # the regions of an overlay's two ends: intersection over union at least
@@ -133,7 +132,7 @@ def _region(thumbs: np.ndarray, end: tuple[int, int], live: np.ndarray,
     :data:`MAX_AREA` of the ``live`` picture (:func:`picture`: a cut, or too little of the
     shot left to judge).
     When the plain change covers too much, the change left after the picture before is
-    brought to the light of frame ``q`` (:func:`_toned`) is judged instead: a title over
+    brought to the light of frame ``q`` (:func:`curate.split.overlay_light.toned`) is judged instead: a title over
     the shot dimmed behind it (judged against :data:`TONE_FLOOR`: levels rounded in the
     dim picture come back larger). ``skip``: as for :func:`_usual`."""
     p, q = end
@@ -146,34 +145,11 @@ def _region(thumbs: np.ndarray, end: tuple[int, int], live: np.ndarray,
     step, floor = _change(thumbs, p, q), 1.0
     region = step >= level
     if region.sum() > MAX_AREA * live.sum() and q - p == 1:  # a cut: the toned change (not over a fade)
-        step, floor = _toned(thumbs, end, live), TONE_FLOOR
+        step, floor = toned(thumbs, end, live), TONE_FLOOR
         if step is None:
             return None
         region = step >= level
     return _End(region, step, floor, around) if region.any() and region.sum() <= MAX_AREA * live.sum() else None
-
-
-def _toned(thumbs: np.ndarray, end: tuple[int, int], live: np.ndarray) -> np.ndarray | None:
-    """The change from frame ``p`` to ``q`` (``end``) left after ``p`` is brought to the
-    light of ``q`` by a gain (the median ratio of their levels, within :data:`TONE_GAINS`)
-    and an offset (the
-    median difference left) per channel, over the ``live`` pixels neither frame clips:
-    medians, so that an overlay's pixels (a fifth or a quarter of the picture) do not pull
-    the fit. ``(h, w) float32``, the largest over channels; None unless the picture was
-    dimmed or brightened on purpose (the mean gain at least :data:`MIN_TONE` or at most its
-    inverse), not a camera's exposure drifting across a jump cut."""
-    x, y = thumbs[end[0]].astype(np.float32), thumbs[end[1]].astype(np.float32)
-    out, gains = np.zeros(x.shape[:2], np.float32), []
-    for ch in range(3):
-        a, b = x[..., ch], y[..., ch]
-        ok = live & (a > 8) & (a < 251) & (b > 4) & (b < 251)
-        if ok.sum() < 8:  # a black or blown-out picture: nothing to fit
-            return None
-        gains.append(float(np.clip(np.median(b[ok] / a[ok]), *TONE_GAINS)))
-        offset = float(np.median(b[ok] - gains[-1] * a[ok]))
-        out = np.maximum(out, np.abs(b - np.clip(gains[-1] * a + offset, 0, 255)))
-    gain = float(np.mean(gains))
-    return out if gain >= MIN_TONE or gain <= 1 / MIN_TONE else None
 
 
 def _rest_goes_on(end: _End, region: np.ndarray, live: np.ndarray) -> bool:
@@ -228,7 +204,7 @@ def shown_between(thumbs: np.ndarray, first: tuple[int, int], last: tuple[int, i
     if float(np.mean([(_change(thumbs, q1, t)[both] < 0.5 * jump).mean() for t in shown])) < MIN_HELD:
         return False
     after = thumbs[q2].astype(np.float32)
-    left = np.abs(after - _relit(thumbs[p1], thumbs[q2], ~either)).max(axis=2)[both]
+    left = np.abs(after - relit(thumbs[p1], thumbs[q2], ~either)).max(axis=2)[both]
     return float(left.mean()) <= MAX_LEFT * float(jump.mean())
 
 
@@ -245,7 +221,7 @@ def _shot_moves_outside(thumbs: np.ndarray, before: int, after: int, region: np.
     :data:`MIN_UNDER` of it): a graphic covers live picture, while a slide deck going
     back to a slide beside a speaker's moving inset changes a region that held still
     before and after (a break test lost such decks' cuts and dissolves). Only pixels with
-    detail count (:func:`_detail`): flat bars or a flat frame that flicker or cycle their
+    detail count (:func:`curate.split.overlay_light.detail`): flat bars or a flat frame that flicker or cycle their
     colour do not move. Over a still shot nothing moves (under :data:`MIN_MOVED` of the
     picture): not judged, nor over a still part of a shot."""
     moved = np.zeros(region.shape, bool)
@@ -255,37 +231,10 @@ def _shot_moves_outside(thumbs: np.ndarray, before: int, after: int, region: np.
             if abs(t - start) % 5 == 0:
                 moved |= _change(thumbs, start, t) >= MOVING_LEVEL
             t += step
-    moved &= live & (_detail(thumbs[before]) | _detail(thumbs[after]))
+    moved &= live & (detail(thumbs[before]) | detail(thumbs[after]))
     outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & moved
     return (moved.sum() >= MIN_MOVED * live.sum() and outside.sum() >= MIN_MOVING * moved.sum()
             and (moved & region).sum() >= MIN_UNDER * region.sum())
-
-
-def _detail(thumb: np.ndarray) -> np.ndarray:
-    """Pixels ``(h, w) bool`` of a thumbnail ``(h, w, 3) uint8`` that differ from the mean of
-    their 3x3 neighbourhood by :data:`DETAIL_LEVEL` levels or more in some channel (an edge,
-    a texture: no flat bar or card)."""
-    x = thumb.astype(np.float32)
-    return (np.abs(x - cv2.blur(x, (3, 3), borderType=cv2.BORDER_REFLECT)).max(axis=2)) >= DETAIL_LEVEL
-
-
-def _relit(before: np.ndarray, after: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """``before`` ``(h, w, 3) uint8`` under the light of ``after``: a gain and offset per
-    channel fitted (least squares) on the ``seen`` pixels ``(h, w) bool`` that neither
-    picture clips (levels 5-250), as a camera's exposure moves while an overlay shows, the
-    gain kept within 0.5-2; ``(h, w, 3) float32``, clipped to 0-255."""
-    x, y = before[seen].astype(np.float32), after[seen].astype(np.float32)
-    out = before.astype(np.float32)
-    for c in range(3):
-        ok = (x[:, c] > 4) & (x[:, c] < 251) & (y[:, c] > 4) & (y[:, c] < 251)
-        if ok.sum() < 8:
-            continue
-        xo, yo = x[ok, c], y[ok, c]
-        sx = float(((xo - xo.mean()) ** 2).sum())
-        gain = float(((xo - xo.mean()) * (yo - yo.mean())).sum()) / sx if sx > 1e-6 else 1.0
-        gain = min(max(gain, 0.5), 2.0)
-        out[..., c] = np.clip(gain * out[..., c] + float(yo.mean()) - gain * float(xo.mean()), 0, 255)
-    return out
 
 
 def drop_overlays(cuts: list[int], thumbs: np.ndarray,
