@@ -129,20 +129,21 @@ def _cell_spread(diff: np.ndarray, grid: int) -> np.ndarray:
     return out[0] if d.ndim == 2 else out
 
 
-def _sliding_cells(models: list[np.ndarray], k: int, err: np.ndarray, clearly: np.ndarray,
+def _sliding_cells(models: list[np.ndarray], slide: list[bool], k: int, err: np.ndarray, clearly: np.ndarray,
                    beats_static: np.ndarray, shape: tuple[int, int], params: FitParams,
                    margin: float) -> StepCells | None:
-    """The cells of the chosen model where it slides, or where the fixed camera was chosen
-    of the sliding candidate with the most clear wins over it (near ties: the lowest total
-    error); None when there is none or the chosen model does not slide."""
+    """The cells of the chosen model where it slides (``slide``: each model's
+    :func:`curate.camrules.slides`), or where the fixed camera was chosen of the sliding
+    candidate with the most clear wins over it (near ties: the lowest total error); None
+    when there is none or the chosen model does not slide."""
     if k == 0:
-        pool = [j for j in range(1, len(models)) if beats_static[j] > 0 and slides(models[j], shape, params.ransac_px)]
+        pool = [j for j in range(1, len(models)) if beats_static[j] > 0 and slide[j]]
         if not pool:
             return None
         top = max(beats_static[j] for j in pool)
         k = min((j for j in pool if beats_static[j] >= top - params.tie), key=lambda j: err[j].sum())
         moving = False
-    elif not slides(models[k], shape, params.ransac_px):
+    elif not slide[k]:
         return None
     else:
         moving = True
@@ -212,10 +213,11 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     static_beats = (clearly[0] < err).mean(axis=1)
     telling = (clearly[:, None, :] < err[None, :, :]).any(axis=(0, 1))  # cells some model clearly wins
     moving, banded = [], []
+    slide = [slides(m, prev.shape, params.ransac_px) for m in models]  # translations only
     for j in range(1, len(models)):
         if beats_static[j] <= static_beats[j]:
             continue
-        wins, sliding = clearly[j] < err[0], slides(models[j], prev.shape, params.ransac_px)
+        wins, sliding = clearly[j] < err[0], slide[j]
         axis = 1 if abs(models[j][0, 2]) >= abs(models[j][1, 2]) else 0  # columns for a pan, rows for a tilt
         if beats_static[j] >= params.min_exclusive:
             band = (still_band(clearly[0] < err[j], wins, params.cells) if sliding
@@ -236,7 +238,7 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     against = (clearly[rivals] < err[k]).any(axis=0) if rivals else np.zeros(err.shape[1], bool)
     share = float((err[k] <= err.min(axis=0) * params.vote_ratio + params.vote_tolerance).mean())
     a, b = float(matrix[0, 0]), float(matrix[1, 0])
-    return CameraFit(cells=_sliding_cells(models, k, err, clearly, beats_static, prev.shape, params, margin),
+    return CameraFit(cells=_sliding_cells(models, slide, k, err, clearly, beats_static, prev.shape, params, margin),
                      tx=float(matrix[0, 2]), ty=float(matrix[1, 2]), scale=float(np.hypot(a, b)),
                      rotation=float(np.arctan2(b, a)), matrix=matrix, points=points,
                      inlier_share=share, support=float(beats_static[k]),

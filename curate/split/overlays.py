@@ -221,9 +221,9 @@ def _shot_moves_outside(thumbs: np.ndarray, before: int, after: int, region: np.
     :data:`MIN_UNDER` of it): a graphic covers live picture, while a slide deck going
     back to a slide beside a speaker's moving inset changes a region that held still
     before and after (a break test lost such decks' cuts and dissolves). Only pixels with
-    detail count (:func:`curate.split.overlay_light.detail`): flat bars or a flat frame that flicker or cycle their
-    colour do not move. Over a still shot nothing moves (under :data:`MIN_MOVED` of the
-    picture): not judged, nor over a still part of a shot."""
+    detail count (:func:`curate.split.overlay_light.detail`): flat bars or a flat frame
+    that flicker or cycle their colour do not move. Over a still shot nothing moves (under
+    :data:`MIN_MOVED` of the picture): not judged, nor over a still part of a shot."""
     moved = np.zeros(region.shape, bool)
     for start, step in ((before, -1), (after, 1)):
         t = start + step
