@@ -20,7 +20,7 @@ import numpy as np
 
 from curate.split.transitions import BlendTest, merge_intervals, spatial_var, thumb_luma, window_change
 from curate.split.spikes import relit
-from curate.split.wipes import WipeTest, comes_back, same_view, screen
+from curate.split.wipes import WipeTest, comes_back, same_view, screen, slides
 
 
 class ThumbBuffer:
@@ -123,7 +123,8 @@ class GradualScan:
         (:func:`curate.split.wipes.comes_back`, with the frames just outside the run as its
         ends, so windows inside a passing object's crossing are judged by the whole) and
         are not one view under other light (:func:`curate.split.wipes.same_view`,
-        :func:`curate.split.spikes.relit`)."""
+        :func:`curate.split.spikes.relit`), and the picture does not move as a whole
+        (:func:`curate.split.wipes.slides`)."""
         n = len(thumbs)
         runs = merge_intervals([w for w, _, _ in self._pending], gap=1)
         done = [r for r in runs if final or r[1] + self.horizon < n]
@@ -131,7 +132,7 @@ class GradualScan:
             a, b = max(s - 1, 0), min(e, n - 1)
             around = float(np.abs(thumbs[a].astype(np.int16) - thumbs[max(a - 1, 0)]).mean())
             if not (comes_back(thumbs, a, b, self.horizon) or same_view(thumbs[a], thumbs[b])
-                    or relit(thumbs[a], thumbs[b], around)):
+                    or relit(thumbs[a], thumbs[b], around) or slides(thumbs, s, e)):
                 self.wipes.append((s, e))  # (same view, relit: a light or a shadow swept across it)
         self._pending = [p for p in self._pending if not any(s <= p[0][0] < e for s, e in done)]
 

@@ -5,6 +5,7 @@ joined by hard-edged wipes of known frames, left to right and an iris; and the s
 scenes cut by a large object that crosses a fixed view without covering it (no wipe).
 """
 
+import cv2
 import numpy as np
 import pytest
 
@@ -13,6 +14,7 @@ from curate.probe import ProbeStage
 from curate.split import SplitStage
 from curate.split.gradual import GradualScan
 from curate.split.transitions import thumbnail
+from curate.split.wipes import _densest, slides
 from curate.tasks import SourceTask
 from support.synth import render, write_video
 
@@ -107,3 +109,51 @@ def test_a_shadow_sweeping_across_one_view_is_no_wipe():
         frames.append(img.astype(np.uint8))
     scan = GradualScan([6, 12, 25, 50])
     assert scan.result(_thumbs(frames)) == [] and scan.wipes == []
+
+
+def _soft_wiped(length: int, soft: float = 0.4, shot: int = 40) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """Two moving scenes joined by a wipe whose edge is a ramp ``soft`` of the width wide
+    (FFmpeg's ``smoothleft``): each pixel mixes over several frames, so it is near neither
+    end's picture for a while."""
+    frames, xx = [], (np.arange(W)[None, :, None] + 0.5) / W
+    for i in range(2 * shot + length):
+        a = render(3, i / FPS, W, H, pan=(0.02, 0.0))
+        b = render(8, i / FPS, W, H, pan=(0.0, 0.02))
+        p = (i - shot + 1) / (length + 1)
+        m = np.clip((p * (1 + soft) - xx) / soft, 0, 1)
+        frames.append((b * m + a * (1 - m)).astype(np.uint8))
+    return frames, (shot, shot + length)
+
+
+@pytest.mark.parametrize("length", [10, 20])
+def test_a_soft_edged_wipe_is_found_where_each_pixel_mixes_for_a_while(length):
+    """A break test: FFmpeg's soft-edged wipes (smoothleft, 40 % ramps here) were missed
+    whole by a rule that wanted each pixel at one end's picture or the other's; the pixel's
+    own largest change, at times moving smoothly across the picture, finds them."""
+    frames, (start, end) = _soft_wiped(length)
+    scan = GradualScan([6, 12, 25, 50])
+    gaps = scan.result(_thumbs(frames))
+    assert len(gaps) == 1 and scan.wipes == gaps
+    s, e = gaps[0]
+    assert start - 2 <= s <= start + 3 and end - 4 <= e <= end + 2
+
+
+def test_a_picture_sliding_by_is_no_wipe_but_a_still_one_wiped_is():
+    """``slides``: a tilt from a wall to a table carries the surfaces' edge across the frame
+    with the picture (every frame the last one shifted by 1.5 thumbnail pixels); a wipe's
+    edge moves over two still pictures."""
+    tall = np.concatenate([render(3, 0, 32, 18), render(8, 0, 32, 18)], axis=0)[..., ::-1]
+    tilt = np.stack([cv2.warpAffine(np.ascontiguousarray(tall), np.float32([[1, 0, 0], [0, 1, -1.5 * i]]),
+                                    (32, 18), borderMode=cv2.BORDER_REFLECT) for i in range(12)])
+    a, b = tall[:18], tall[18:]
+    wipe = np.stack([np.where((np.arange(32) < 3 * i)[None, :, None], b, a) for i in range(12)])
+    assert slides(tilt, 1, 11)
+    assert not slides(wipe, 1, 11)
+
+
+def test_the_wipe_frames_leave_out_stragglers_of_moving_content():
+    """``_densest``: the edge's crossings fill frames 10-20; a few pixels of a car moving in
+    the long window cross at 2 and 40. The wipe is the shortest range holding 90 % of
+    them, not the 5th-95th percentiles, which the stragglers pull out."""
+    times = np.array([2, 40, 41] + list(range(10, 21)) * 3)
+    assert _densest(times, 0.9) == (10, 20)
