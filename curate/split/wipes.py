@@ -101,7 +101,7 @@ class WipeTest:
     """
 
     def __init__(self, min_jump: float = 0.6, max_rest: float = 0.6, min_switched: float = 0.8,
-                 max_at_once: float = 0.35, min_smooth: float = 0.9, min_spread: float = 0.5,
+                 max_at_once: float = 0.35, min_smooth: float = 0.93, min_spread: float = 0.5,
                  stretch: float = 8.0, max_edge: float = 0.1, cover: float = 0.9):
         self.max_edge, self.cover = max_edge, cover
         self.min_jump, self.max_rest, self.min_switched = min_jump, max_rest, min_switched
