@@ -20,7 +20,7 @@ import numpy as np
 
 from curate.split.transitions import BlendTest, merge_intervals, spatial_var, thumb_luma, window_change
 from curate.split.spikes import relit
-from curate.split.wipes import WipeTest, comes_back, same_view, screen, slides
+from curate.split.wipes import FrameChanges, WipeTest, comes_back, same_view, screen, slides
 
 
 class ThumbBuffer:
@@ -81,6 +81,7 @@ class GradualScan:
         self._next = {x: 0 for x in self.lengths}  # first window start not judged yet
         self._var = np.empty(0, np.float32)
         self._luma = np.empty((0, 0), np.float32)  # thumbnail luma, for the wipe screen
+        self._changes = FrameChanges()  # distances between frames, shared by the overlapping wipe windows
         self.found: list[tuple[int, int]] = []  # windows passing steps 1-3
         self.sure: list[tuple[int, int]] = []  # ... and step 4
 
@@ -93,6 +94,7 @@ class GradualScan:
             luma = thumb_luma(new)
             self._luma = np.concatenate([self._luma, luma]) if len(self._luma) else luma
         var = self._var
+        self._changes.update(thumbs, {1} | {self.wipe_test.stretch_of(x) for x in self.lengths})
         for length in self.lengths:
             a0 = self._next[length]
             if n - length <= a0:
@@ -110,10 +112,12 @@ class GradualScan:
             starts = np.flatnonzero(change >= self.test.min_change) + a0
             for a in starts[screen(self._luma, length, starts)]:
                 a, b = int(a), int(a) + length
-                wipe = self.wipe_test(thumbs, a, b, lambda ea, eb: self.test.spread(ea, eb, var[a], var[b]))
+                wipe = self.wipe_test(thumbs, a, b, lambda ea, eb: self.test.spread(ea, eb, var[a], var[b]),
+                                      self._changes)
                 if wipe is not None:
                     self._pending.append((wipe, a, b))
             self._next[length] = n - length
+        self._changes.drop(min(self._next.values(), default=n))  # no window starts before these again
         self._settle(thumbs, final=False)
 
     def _settle(self, thumbs: np.ndarray, final: bool) -> None:

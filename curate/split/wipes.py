@@ -89,6 +89,46 @@ def screen(luma: np.ndarray, length: int, starts: np.ndarray, min_share: float =
     return out
 
 
+class FrameChanges:
+    """Colour distances between the thumbnails of one source 1 and ``k`` frames apart,
+    measured once as frames arrive: the wipe scan's windows overlap, and each would measure
+    them again. Row ``t`` of ``k`` is ``(P,) float32``, each pixel's distance between
+    frames ``t`` and ``t + k``. Rows before ``offset`` are never measured, and
+    :meth:`drop` forgets those no window will read, so a long source keeps only the
+    scan's trailing frames."""
+
+    def __init__(self, offset: int = 0):
+        self._first: dict[int, int] = {}  # k -> frame of its first kept row
+        self._rows: dict[int, np.ndarray] = {}
+        self.offset = offset
+
+    def update(self, thumbs: np.ndarray, ks) -> None:
+        """Measure the rows the new frames of ``thumbs`` (``(n, h, w, 3) uint8``, the same
+        frames as before and more) complete, for each ``k`` in ``ks``."""
+        n = len(thumbs)
+        for k in ks:
+            first = self._first.setdefault(k, self.offset)
+            old = self._rows.get(k)
+            start = first + (0 if old is None else len(old))
+            if n - k <= start:
+                continue
+            x = thumbs[start:n].reshape(n - start, -1, 3).astype(np.float32)
+            new = np.sqrt(((x[k:] - x[:-k]) ** 2).sum(axis=-1))
+            self._rows[k] = new if old is None else np.concatenate([old, new])
+
+    def rows(self, k: int, start: int, end: int) -> np.ndarray:
+        """Rows ``start .. end - 1`` of ``k``: ``(end - start, P) float32``."""
+        first = self._first[k]
+        return self._rows[k][start - first:end - first]
+
+    def drop(self, before: int) -> None:
+        """Forget the rows of frames before ``before``."""
+        for k, first in self._first.items():
+            if before > first and k in self._rows:
+                self._rows[k] = self._rows[k][before - first:]
+                self._first[k] = before
+
+
 class WipeTest:
     """Decides whether a window is a wipe (module docstring, steps 1 and 3-5).
 
@@ -107,9 +147,17 @@ class WipeTest:
         self.min_jump, self.max_rest, self.min_switched = min_jump, max_rest, min_switched
         self.max_at_once, self.min_smooth, self.min_spread, self.stretch = max_at_once, min_smooth, min_spread, stretch
 
-    def __call__(self, thumbs: np.ndarray, a: int, b: int, spread) -> tuple[int, int] | None:
+    def stretch_of(self, length: int) -> int:
+        """Frames ``k`` of one pixel's stretch in a window of ``length`` frames (step 3)."""
+        return max(1, int(round(length / self.stretch)))
+
+    def __call__(self, thumbs: np.ndarray, a: int, b: int, spread,
+                 changes: FrameChanges | None = None) -> tuple[int, int] | None:
         """The wipe's frames ``(start, end)`` (half-open, frame indices) inside window
-        ``(a, b)`` of ``thumbs`` (``(n, h, w, 3) uint8``), or None."""
+        ``(a, b)`` of ``thumbs`` (``(n, h, w, 3) uint8``), or None. ``changes``: the
+        distances between frames 1 and ``k`` apart kept over a scan, which measures each
+        once for all the windows that overlap there (:class:`FrameChanges`); measured for
+        this window alone when None."""
         length = b - a
         x = thumbs[a:b + 1].reshape(length + 1, -1, 3).astype(np.float32)
         total = np.sqrt(((x[-1] - x[0]) ** 2).sum(axis=-1))
@@ -117,8 +165,11 @@ class WipeTest:
         if changed.mean() < 0.7:
             return None
         xc, total = x[:, changed], total[changed]
-        k = max(1, int(round(length / self.stretch)))
-        jumps = np.sqrt(((xc[k:] - xc[:-k]) ** 2).sum(axis=-1))  # (L + 1 - k, P): change over k frames from each
+        k = self.stretch_of(length)
+        if changes is None:
+            changes = FrameChanges(offset=a)
+            changes.update(thumbs[:b + 1], (1, k))
+        jumps = changes.rows(k, a, b + 1 - k)[:, changed]  # (L + 1 - k, P): change over k frames from each
         at = jumps.argmax(axis=0)
         cols = np.arange(xc.shape[1])
         before = np.sqrt(((xc[at, cols] - xc[0]) ** 2).sum(axis=-1))
@@ -126,7 +177,7 @@ class WipeTest:
         switched = (jumps[at, cols] >= self.min_jump * total) & (before + after <= self.max_rest * total)
         if switched.mean() < self.min_switched:
             return None
-        steps = np.sqrt(((xc[1:] - xc[:-1]) ** 2).sum(axis=-1))  # (L, P) change from each frame to the next
+        steps = changes.rows(1, a, b)[:, changed]  # (L, P) change from each frame to the next
         inside = at[None, :] + np.arange(k)[:, None]  # the k steps of each pixel's stretch
         cross = inside[steps[inside, cols].argmax(axis=0), cols]  # its largest step: first frame showing B, from a + 1
         counts = np.bincount(cross, minlength=length)
