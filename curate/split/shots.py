@@ -43,11 +43,12 @@ from scenedetect.common import FrameTimecode
 from curate.split import fastscore, transnet
 from curate.split.transnet import net_boundaries
 from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
+from curate.split.blanks import FlatFrames
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays, lazy_picture
 from curate.split.spikes import jumps, moves_something, spike_cuts
-from curate.split.transitions import find_blank, merge_intervals, thumbnail
+from curate.split.transitions import merge_intervals, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
 fastscore.install()  # the same content scores, less CPU
@@ -88,8 +89,9 @@ class ShotDetector:
         gradual: find dissolves and fades (:mod:`curate.split.transitions`) as gaps.
         max_transition_s: longest gradual transition (or fade leg) looked for, seconds.
         flash_s: longest flash (seconds) whose cuts are dropped; 0 keeps every cut.
-        blank_std: thumbnail luma std (0-255) at or below which a frame is blank; runs of
-            blank frames longer than ``flash_s`` become gaps. None disables.
+        blank_std: thumbnail luma std (0-255) at or below which a frame is flat; runs of
+            blank frames (flat, and no dim picture that persists from frame to frame:
+            :mod:`curate.split.blanks`) longer than ``flash_s`` become gaps. None disables.
         device: ``transnetv2`` only: ``auto`` (GPU when present), ``cpu`` or ``cuda[:i]``.
         batch: ``transnetv2`` only: 100-frame windows per forward pass.
 
@@ -180,11 +182,13 @@ class ShotDetector:
         thumbs = self._thumbs.view()
         gaps = self._network(thumbs) if self.kind == "transnetv2" else []
         live = lazy_picture(thumbs)
-        cuts = self._hard_cuts(self._black(self._found, thumbs, 0), self._content, thumbs, live)
+        flats = FlatFrames(thumbs, self.blank_std) if self.blank_std is not None else None
+        cuts = self._hard_cuts(self._black(self._found, thumbs, 0) + (flats.cuts() if flats else []),
+                               self._content, thumbs, live)
         if self._gradual is not None:
             gaps += self._gradual.result(thumbs)
-        if self.blank_std is not None:
-            gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
+        if flats is not None:
+            gaps += flats.holds(self.flash_len + 1)
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
         return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
 
@@ -208,11 +212,12 @@ class ShotDetector:
         if len(thumbs) < 2:
             return Boundaries([], [])
         live = lazy_picture(thumbs)
-        cuts = self._hard_cuts([c - lo for c in self._black(self._found, thumbs, lo)],
+        flats = FlatFrames(thumbs, self.blank_std) if self.blank_std is not None else None
+        cuts = self._hard_cuts([c - lo for c in self._black(self._found, thumbs, lo)] + (flats.cuts() if flats else []),
                                [c - lo for c in self._content], thumbs, live)
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
-        if self.blank_std is not None:
-            gaps += find_blank(thumbs, self.blank_std, self.flash_len + 1)
+        if flats is not None:
+            gaps += flats.holds(self.flash_len + 1)
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
         b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])

@@ -61,7 +61,8 @@ class SplitStage(Stage):
     max_transition_s: float = Field(2.0, gt=0, description="longest dissolve or fade leg looked for, seconds")
     flash_s: float = Field(0.25, ge=0, description="a brightness flash up to this long (seconds) inside "
                            "one shot is no boundary (curate.split.flashes); 0 keeps every cut")
-    blank_std: float | None = Field(2.0, ge=0, description="luma std (0-255) of a blank frame; blank runs "
+    blank_std: float | None = Field(2.0, ge=0, description="thumbnail luma std (0-255) of a flat frame; runs of "
+                                    "blank ones (flat, no dim picture persisting: curate.split.blanks) "
                                     "longer than flash_s go to no clip; null disables")
     detect_width: int = Field(256, ge=32)
     min_clip_s: float = Field(2.0, gt=0)

@@ -41,8 +41,8 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
 
 The transition frames of a passing window are those where a straight line fitted to the
 clear part of the ramp (``0.15 < t_j < 0.85``) lies in ``(lo, hi)``; overlapping ones
-merge into intervals. Runs of flat frames (thumbnail luma std below ``blank_std``; the
-black or white hold of a fade) of at least ``min_blank`` frames are intervals too.
+merge into intervals. Blank holds (a fade's black or white hold) are intervals too
+(:mod:`curate.split.blanks`).
 Intervals are half-open ``(start, end)`` frame ranges, 0-based in decode order.
 """
 
@@ -213,16 +213,6 @@ def thumb_luma(thumbs: np.ndarray) -> np.ndarray:
     """``(n, h * w) float32`` BT.601 luma of ``(n, h, w, 3) uint8`` BGR thumbnails (the
     detector is fed BGR), 0-255."""
     return thumbs.reshape(len(thumbs), -1, 3).astype(np.float32) @ np.float32([0.114, 0.587, 0.299])
-
-
-def find_blank(thumbs: np.ndarray, max_std: float, min_len: int) -> list[tuple[int, int]]:
-    """Runs of at least ``min_len`` flat frames (luma std of the thumbnail <= ``max_std``,
-    0-255 levels), as half-open intervals."""
-    luma = thumb_luma(thumbs)
-    flat = np.concatenate([[False], luma.std(axis=1) <= max_std, [False]])
-    edges = np.flatnonzero(np.diff(flat.astype(np.int8)))
-    runs = zip(edges[::2], edges[1::2])
-    return [(int(s), int(e)) for s, e in runs if e - s >= min_len]
 
 
 def merge_intervals(intervals, gap: int = 0) -> list[tuple[int, int]]:
