@@ -9,8 +9,12 @@ cut is dropped when the picture *comes back*: the cut at ``c`` is a flash when s
 frame ``p < c`` and some frame ``r >= c`` at most ``max_len + 1`` frames apart look alike
 (mean absolute thumbnail difference under ``ratio`` times the jump at the cut) while
 every frame between them differs from ``p`` mostly in brightness (the mean-luma change is
-at least half of the mean absolute change). A brief insert of *other* content is not a
-brightness excursion, so its cuts are kept. Thumbnails come from
+at least half of the mean absolute change), and ``p`` and ``r`` are one picture as the shot's
+own pace goes (:func:`same_picture`). A brief insert of *other* content is not a
+brightness excursion, so its cuts are kept. Nor is a black or white frame between two
+shots: the jump into it is so large that two different pictures around it passed the
+ratio alone (a street and a hand-held shot 38 levels apart, the jump to black 114), and
+the cut between them was lost. Thumbnails come from
 :func:`curate.split.transitions.thumbnail`; frame indices are 0-based, in decode order.
 """
 
@@ -37,6 +41,34 @@ def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
     return True
 
 
+SAME_FLOOR, SAME_STEPS, PACE_STEPS = 6.0, 3.0, 4  # levels; times the pace per frame apart; steps each side
+
+
+def _relit_dist(x: np.ndarray, y: np.ndarray) -> float:
+    """Mean absolute difference of ``(h, w, 3) uint8`` thumbnails once ``x`` is fitted to ``y``
+    by a gain and offset per channel (least squares): what an exposure change leaves."""
+    a, b = x.reshape(-1, 3).astype(np.float64), y.reshape(-1, 3).astype(np.float64)
+    am, bm = a.mean(axis=0), b.mean(axis=0)
+    da, db = a - am, b - bm
+    gain = (da * db).sum(axis=0) / np.maximum((da * da).sum(axis=0), 1e-9)
+    return float(np.abs(db - gain * da).mean())
+
+
+def same_picture(thumbs: np.ndarray, p: int, r: int) -> bool:
+    """Whether frames ``p < r`` of ``(n, h, w, 3) uint8`` thumbnails show one picture: as they
+    are or after a gain and offset per channel (a flash's exposure settling), they differ by
+    at most :data:`SAME_FLOOR` levels or :data:`SAME_STEPS` times ``r - p`` times the shot's
+    pace (the mean change between neighbouring frames over :data:`PACE_STEPS` steps before
+    ``p`` and after ``r``; a mean, as a source of half the stream's rate repeats every
+    other frame). True where no such step exists (nothing to judge by)."""
+    steps = [_dist(thumbs[j], thumbs[j + 1]) for j in range(max(p - PACE_STEPS, 0), p)]
+    steps += [_dist(thumbs[j], thumbs[j + 1]) for j in range(r, min(r + PACE_STEPS, len(thumbs) - 1))]
+    if not steps:
+        return True
+    apart = min(_dist(thumbs[p], thumbs[r]), _relit_dist(thumbs[p], thumbs[r]))
+    return apart <= max(SAME_FLOOR, SAME_STEPS * (r - p) * float(np.mean(steps)))
+
+
 def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4) -> bool:
     """Whether the cut at frame ``cut`` (first frame of the would-be new shot) is a flash of at
     most ``max_len`` frames inside one shot. ``thumbs``: ``(n, h, w, 3) uint8``."""
@@ -48,7 +80,8 @@ def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4) -> 
         return False
     for p in range(cut - 1, max(cut - 2 - max_len, -1), -1):
         for r in range(max(cut, p + 2), min(p + max_len + 2, n)):
-            if _dist(thumbs[p], thumbs[r]) < ratio * jump and _brightness_led(thumbs, p, r):
+            if (_dist(thumbs[p], thumbs[r]) < ratio * jump and _brightness_led(thumbs, p, r)
+                    and same_picture(thumbs, p, r)):
                 return True
     return False
 

@@ -123,3 +123,20 @@ def test_gaps_absorb_nearby_cuts_and_split_shots():
     kept, short = plan_spans([], times, 4.8, min_clip_s=1.0, max_clip_s=10.0, trim_s=0.08, gaps=[(50, 70)])
     assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 48), (72, 120)]
     assert short == []
+
+
+def test_one_black_or_white_frame_between_two_shots_is_no_flash():
+    """A single black (or white) frame between two different shots: the jump into it is so
+    large that the pictures either side (38 levels apart on a break test's street and
+    hand-held shots) passed the flash ratio, and the cut was lost. The two are not one
+    picture at the shots' own pace (:func:`curate.split.flashes.same_picture`), so the cut
+    stays; the same frame inside one moving shot is still a flash."""
+    a = [render(43, i / FPS, 64, 48) for i in range(12)]
+    b = [render(44, i / FPS, 64, 48) for i in range(12)]
+    for level in (0, 255):
+        card = [np.full_like(a[0], level)]
+        thumbs = _thumbs(a[:8] + card + b[:8])
+        assert not is_flash(thumbs, 8, max_len=6) and not is_flash(thumbs, 9, max_len=6)
+        assert drop_flashes([8, 9], thumbs, max_len=6) == [8, 9]
+        inside = _thumbs(a[:8] + card + a[9:])
+        assert drop_flashes([8, 9], inside, max_len=6) == []
