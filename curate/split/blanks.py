@@ -81,7 +81,7 @@ class FlatFrames:
         dev = (luma - luma.mean(axis=1, keepdims=True)).astype(np.float64)
         norm = np.sqrt((dev * dev).sum(axis=1))
         side = {d: np.full(n, np.nan) for d in (-1, 1)}  # correlation with the nearest non-repeat
-        for k in range(1, min(REACH, n - 1) + 1):  # (n > 1)
+        for k in range(1, min(REACH, n - 1) + 1):
             diff = np.abs(luma[k:] - luma[:-k]).mean(axis=1)  # frames i and i + k
             corr = (dev[k:] * dev[:-k]).sum(axis=1) / np.maximum(norm[k:] * norm[:-k], 1e-6)
             if k == 1:
@@ -93,7 +93,8 @@ class FlatFrames:
             take = np.isnan(left) & new
             left[take] = corr[take]
         idx, reach = np.arange(n), min(REACH, n - 1)
-        still = (np.isnan(side[1]) & (idx + reach <= n - 1)) | (np.isnan(side[-1]) & (idx >= reach))  # repeats all through
+        # a side still: every frame within reach repeats this one (none is no repeat)
+        still = (np.isnan(side[1]) & (idx + reach <= n - 1)) | (np.isnan(side[-1]) & (idx >= reach))
         self.persists = still | (np.nan_to_num(np.fmax(side[1], side[-1]), nan=-1.0) >= PERSIST)
 
     def holds(self, min_len: int) -> list[tuple[int, int]]:

@@ -89,8 +89,9 @@ def test_a_dim_street_is_one_shot_and_a_fade_through_black_between_two_is_still_
 
     c = _dim_scene(60, 6, 16.0, 1.5)
     ramp = np.linspace(1.0, 0.0, 10)[1:-1]
-    video = (a[:52] + [np.rint(f * g).astype(np.uint8) for f, g in zip(a[52:60], ramp)]
-             + [np.zeros_like(a[0])] * 10 + [np.rint(f * g).astype(np.uint8) for f, g in zip(c[:8], ramp[::-1])] + c[8:])
+    out = [np.rint(f * g).astype(np.uint8) for f, g in zip(a[52:60], ramp)]
+    back = [np.rint(f * g).astype(np.uint8) for f, g in zip(c[:8], ramp[::-1])]
+    video = a[:52] + out + [np.zeros_like(a[0])] * 10 + back + c[8:]
     detector = SplitStage().shot_detector(FPS)
     for f in video:
         detector.feed(f)
