@@ -20,6 +20,7 @@ the cut between them was lost. Thumbnails come from
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from curate.split.transitions import thumb_luma
@@ -54,19 +55,49 @@ def _relit_dist(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.abs(db - gain * da).mean())
 
 
+ZOOMS, MAX_SHIFT = (1.0, 0.92, 1.08), 0.15  # scales tried; largest shift, share of each side
+
+
+def _moved_dist(x: np.ndarray, y: np.ndarray) -> float:
+    """The least :func:`_dist` of ``(h, w, 3) uint8`` thumbnails over the inner part once ``y``
+    is scaled by one of :data:`ZOOMS` about the centre and shifted by the translation phase
+    correlation finds (at most :data:`MAX_SHIFT` of each side): a camera that jolts or zooms
+    while a flash hides it. Raw and after a gain and offset per channel (:func:`_relit_dist`)."""
+    h, w = x.shape[:2]
+    gx = thumb_luma(x[None])[0].reshape(h, w)
+    best = float("inf")
+    for zoom in ZOOMS:
+        m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), 0.0, zoom)
+        ys = cv2.warpAffine(y, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        (dx, dy), _ = cv2.phaseCorrelate(gx, thumb_luma(ys[None])[0].reshape(h, w))
+        if abs(dx) > MAX_SHIFT * w or abs(dy) > MAX_SHIFT * h:
+            continue
+        m[:, 2] -= (dx, dy)
+        ys = cv2.warpAffine(y, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        edge = int(np.ceil(max(abs(dx), abs(dy)) + abs(zoom - 1.0) * max(h, w) / 2)) + 1
+        if min(h, w) - 2 * edge < 4:
+            continue
+        inner = (slice(edge, h - edge), slice(edge, w - edge))
+        best = min(best, _dist(x[inner], ys[inner]), _relit_dist(x[inner], ys[inner]))
+    return best
+
+
 def same_picture(thumbs: np.ndarray, p: int, r: int) -> bool:
     """Whether frames ``p < r`` of ``(n, h, w, 3) uint8`` thumbnails show one picture: as they
     are or after a gain and offset per channel (a flash's exposure settling), they differ by
     at most :data:`SAME_FLOOR` levels or :data:`SAME_STEPS` times ``r - p`` times the shot's
     pace (the mean change between neighbouring frames over :data:`PACE_STEPS` steps before
     ``p`` and after ``r``; a mean, as a source of half the stream's rate repeats every
-    other frame). True where no such step exists (nothing to judge by)."""
+    other frame), also once the camera's jolt or zoom under the flash is undone
+    (:func:`_moved_dist`). True where no such step exists (nothing to judge by)."""
     steps = [_dist(thumbs[j], thumbs[j + 1]) for j in range(max(p - PACE_STEPS, 0), p)]
     steps += [_dist(thumbs[j], thumbs[j + 1]) for j in range(r, min(r + PACE_STEPS, len(thumbs) - 1))]
     if not steps:
         return True
-    apart = min(_dist(thumbs[p], thumbs[r]), _relit_dist(thumbs[p], thumbs[r]))
-    return apart <= max(SAME_FLOOR, SAME_STEPS * (r - p) * float(np.mean(steps)))
+    limit = max(SAME_FLOOR, SAME_STEPS * (r - p) * float(np.mean(steps)))
+    if min(_dist(thumbs[p], thumbs[r]), _relit_dist(thumbs[p], thumbs[r])) <= limit:
+        return True
+    return _moved_dist(thumbs[p], thumbs[r]) <= limit
 
 
 def is_flash(thumbs: np.ndarray, cut: int, max_len: int, ratio: float = 0.4) -> bool:

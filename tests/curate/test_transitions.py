@@ -8,6 +8,7 @@ handling switched off, to show the footage really fools PySceneDetect alone.
 import numpy as np
 import pytest
 
+from curate.split import flashes
 from curate.split.flashes import drop_flashes, is_flash
 from curate.probe import ProbeStage
 from curate.split.shots import resolve
@@ -140,3 +141,16 @@ def test_one_black_or_white_frame_between_two_shots_is_no_flash():
         assert drop_flashes([8, 9], thumbs, max_len=6) == [8, 9]
         inside = _thumbs(a[:8] + card + a[9:])
         assert drop_flashes([8, 9], inside, max_len=6) == []
+
+
+def test_a_flash_while_the_camera_jolts_is_still_a_flash():
+    """A still view that jolts sideways by 6 % of its width while one white frame hides it:
+    the frames either side are one picture once the shift is undone
+    (:func:`curate.split.flashes._moved_dist`), so the flash's cuts are dropped; as they
+    are, the two frames differ by far more than the still view's own pace."""
+    scene = render(45, 0.0, 128, 72)
+    moved = np.roll(scene, 8, axis=1)
+    frames = [scene] * 8 + [np.full_like(scene, 255)] + [moved] * 8
+    thumbs = _thumbs(frames)
+    assert flashes._dist(thumbs[7], thumbs[9]) > 3 * flashes.SAME_FLOOR
+    assert drop_flashes([8, 9], thumbs, max_len=6) == []
