@@ -45,6 +45,8 @@ from curate.stage import RejectError, Stage
 from curate.tasks import ClipTask
 from schemas import ClipRecord, ClipVideo
 
+MAX_CLIP_SIDE = 16384  # pixels: libx264 (and NVENC) refuse a wider or taller picture
+
 
 # Timestamps in milliseconds (Matroska, WebM, FLV) put a span's ends up to half a
 # millisecond off each: its duration can fall 1 ms short of a whole number of frames.
@@ -217,6 +219,17 @@ class ExtractStage(Stage):
         """``(width, height)`` in pixels of the clips of a probed source (:class:`schemas.SourceInfo`):
         short side ``short_side`` (never upscaled), display aspect, even numbers."""
         return scaled_size(src.width, src.height, self.short_side)
+
+    def size_problem(self, src) -> str | None:
+        """Why no clip of a probed source can be encoded, or None: a side of :meth:`clip_size`
+        over :data:`MAX_CLIP_SIDE`, which H.264 encoders refuse (a 320x180 picture with a
+        pixel aspect of 100:1 is 32000x180 at the clip size). The detail of a
+        ``bad_aspect_ratio`` reject row."""
+        w, h = self.clip_size(src)
+        if max(w, h) <= MAX_CLIP_SIDE:
+            return None
+        return (f"the clip would be {w}x{h} px (display aspect {w / h:.3g} from {src.width}x{src.height}); "
+                f"H.264 takes at most {MAX_CLIP_SIDE} px a side")
 
     def _extract(self, task: ClipTask, scratch: str) -> ClipTask:
         src, span = task.source, task.span

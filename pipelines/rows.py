@@ -179,6 +179,9 @@ class SplitExtract(FanOut):
         from curate import onepass, passfit
 
         src: SourceTask = loads(row["task"])
+        problem = None if src.rejected else self.extract.size_problem(src.source)
+        if problem is not None:  # no encoder takes it: one reject row, nothing decoded
+            src.reject(self.split.name, "bad_aspect_ratio", problem)
         if src.rejected or not passfit.fits_one_pass(self.extract, src):
             yield from ({"task": dumps(t)} for t in self.tasks(src if src.rejected else self._split_only(src)))
             return

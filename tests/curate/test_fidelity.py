@@ -205,3 +205,27 @@ def test_sdr_bt709_tags_are_recorded_and_kept(tmp_path, rotation):
     ref, out = _decode(src)[0].astype(np.int16), _decode(clip_path(str(tmp_path), t.clip_id))[0]
     assert np.abs(out.astype(np.int16) - ref).mean() < 1.5
     assert os.path.getsize(clip_path(str(tmp_path), t.clip_id)) > 0
+
+
+def test_a_pixel_aspect_no_encoder_takes_is_one_reject_row_with_the_size(tmp_path):
+    """320x180 coded at a pixel aspect of 100:1 displays 32000 px wide: libx264 refuses a
+    side over 16384 px, and the clip's encoder failed with "Generic error in an external
+    library" (a fuzz test). Now the pass gives the source one ``bad_aspect_ratio`` row naming
+    the clip size, before any decode; 1000x20 (50:1 displayed, 1000 px wide) is no problem."""
+    from pipelines.rows import PassSteps, dumps, loads
+    from support.pipelines import TEST_OVERRIDES, make_pipeline
+
+    src = str(tmp_path / "wide_pixels.mp4")
+    write(src, [chart()[:180]] * 25, context={"sample_aspect_ratio": Fraction(100, 1)})
+    p = make_pipeline(TEST_OVERRIDES)
+    steps = PassSteps(p.stages[0], p.stages[1], p.clip_stages(), p.stages[2].clip_settings())
+    row = steps.probe_row({"task": dumps(SourceTask(path=src, work_dir=str(tmp_path)))})
+    assert (loads(row["task"]).source.width, loads(row["task"]).source.height) == (32000, 180)
+    (out,) = list(steps.one_pass(row))
+    (reject,) = loads(out["task"]).source_rejects
+    assert reject.reason == "bad_aspect_ratio" and reject.reason in REASONS
+    assert "x128 px" in reject.detail and "16384" in reject.detail  # (short side 128 in the tests' pipeline)
+    stage = ExtractStage()
+    assert "32000x180 px" in stage.size_problem(loads(row["task"]).source)
+    narrow = loads(row["task"]).source.model_copy(update={"width": 1000, "height": 20})
+    assert stage.size_problem(narrow) is None
