@@ -69,23 +69,28 @@ class FlatFrames:
         self.plain = self.std <= CUT_STD * max_std
         self.persists = np.ones(n, bool)
         self.step = np.ones(max(n - 1, 0))  # correlation of frames i and i + 1
-        if self.plain.any() and n > 1:
-            self._measure(luma)
+        near = np.convolve(self.plain, np.ones(2 * REACH + 1), mode="same") > 0 if n > 1 else self.plain[:0]
+        for s, e in _runs(near):  # only around plain frames: a long lit source keeps no second copy
+            if e - s > 1:
+                self.persists[s:e], self.step[s:e - 1] = self._measure(luma[s:e])
         sure = self.flat & ((self.std <= HARD_STD) | (self.mean <= BLACK_MEAN))
         self.blank = sure | (self.flat & ~self.persists)
 
-    def _measure(self, luma: np.ndarray) -> None:
-        """``persists`` and ``step`` from the luma ``(n, p)``: for each frame the correlation
-        with its nearest non-repeat on each side (none within reach: a still picture)."""
+    @staticmethod
+    def _measure(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(persists, step)`` of a run of ``(n, p) float32`` luma frames (``n >= 2``): for
+        each frame the correlation with its nearest non-repeat on each side (none within
+        reach: a still picture), and each two neighbours' correlation."""
         n = len(luma)
-        dev = (luma - luma.mean(axis=1, keepdims=True)).astype(np.float64)
-        norm = np.sqrt((dev * dev).sum(axis=1))
+        dev = luma - luma.mean(axis=1, keepdims=True)
+        norm = np.sqrt((dev * dev).sum(axis=1, dtype=np.float64))
         side = {d: np.full(n, np.nan) for d in (-1, 1)}  # correlation with the nearest non-repeat
+        step = np.ones(n - 1)
         for k in range(1, min(REACH, n - 1) + 1):
             diff = np.abs(luma[k:] - luma[:-k]).mean(axis=1)  # frames i and i + k
-            corr = (dev[k:] * dev[:-k]).sum(axis=1) / np.maximum(norm[k:] * norm[:-k], 1e-6)
+            corr = (dev[k:] * dev[:-k]).sum(axis=1, dtype=np.float64) / np.maximum(norm[k:] * norm[:-k], 1e-6)
             if k == 1:
-                self.step = corr
+                step = corr
             new = diff > REPEAT
             right, left = side[1][:-k], side[-1][k:]  # views: frame i looking to i + k, frame i + k to i
             take = np.isnan(right) & new
@@ -95,7 +100,7 @@ class FlatFrames:
         idx, reach = np.arange(n), min(REACH, n - 1)
         # a side still: every frame within reach repeats this one (none is no repeat)
         still = (np.isnan(side[1]) & (idx + reach <= n - 1)) | (np.isnan(side[-1]) & (idx >= reach))
-        self.persists = still | (np.nan_to_num(np.fmax(side[1], side[-1]), nan=-1.0) >= PERSIST)
+        return still | (np.nan_to_num(np.fmax(side[1], side[-1]), nan=-1.0) >= PERSIST), step
 
     def holds(self, min_len: int) -> list[tuple[int, int]]:
         """Blank holds: runs of at least ``min_len`` blank frames, as half-open frame intervals."""
