@@ -64,8 +64,10 @@ def _moved_dist(x: np.ndarray, y: np.ndarray) -> float:
     correlation finds (at most :data:`MAX_SHIFT` of each side): a camera that jolts or zooms
     while a flash hides it. Raw and after a gain and offset per channel (:func:`_relit_dist`)."""
     h, w = x.shape[:2]
-    gx = thumb_luma(x[None])[0].reshape(h, w)
     best = float("inf")
+    if min(h, w) < 8:  # a strip (a 1000x20 source's thumbnail is 32x1): nothing to align
+        return best
+    gx = thumb_luma(x[None])[0].reshape(h, w)
     for zoom in ZOOMS:
         m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), 0.0, zoom)
         ys = cv2.warpAffine(y, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
