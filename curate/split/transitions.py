@@ -15,7 +15,10 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
    ``min_spread`` of the thumbnail's pixels changed by more than 10 levels beyond what a
    per-channel tone curve of ``A`` predicts (unless one end is flat; :func:`tone_residual`)
    -- the whole picture changes, not an object moving through a fixed frame or the
-   exposure, gain or white balance drifting;
+   exposure, gain or white balance drifting. Where one end is a fade's card
+   (:meth:`BlendTest.flat_end`), ``card_spread`` (0.3) is enough: a fade from a grey card
+   into a picture mostly of its shade had under half its pixels change, was missed, and
+   the card shared that picture's clip;
 2. blend: every frame between is close to the straight mix ``A + t_j (B - A)``
    (relative residual at most ``max_residual``), with ``t_j`` non-decreasing, no step of
    ``t`` over 0.5 between neighbours, and at least two frames clearly in between
@@ -88,7 +91,7 @@ class BlendTest:
     Args:
         min_change: least ``rms(B - A)`` of the window ends, 0-255 levels.
         min_spread: least fraction of thumbnail pixels whose mean absolute change exceeds
-            10 levels.
+            10 levels (``card_spread``, 0.3, where one end is a fade's card).
         max_residual: largest residual of a frame off the mix line, relative to ``rms(B - A)``.
         min_dip, max_dip: least and largest fall of variance at mid-transition, as a share
             of a true mix's (:func:`blend_dip`, about 1 for a mix; 0 = no fall required).
@@ -105,6 +108,7 @@ class BlendTest:
                  flat_std: float = 6.0, min_coherence: float = 0.8, max_bend: float = 0.12):
         self.min_coherence, self.max_bend = min_coherence, max_bend
         self.min_change, self.min_spread = min_change, min_spread
+        self.card_spread = 0.3  # (a fade from a card into a picture mostly of the card's shade)
         self.max_residual, self.min_dip, self.max_dip = max_residual, min_dip, max_dip
         self.lo, self.hi, self.flat_std = lo, hi, flat_std
 
@@ -123,11 +127,12 @@ class BlendTest:
         steps = np.diff(np.concatenate([[0.0], t, [1.0]]))
         if between.sum() < 2 or resid.max() > self.max_residual or steps.min() < -0.1 or steps.max() > 0.5:
             return None  # too few mixed frames, off the mix line, going back, or a jump (a cut)
-        if self.spread(thumbs[a], thumbs[b], var[a], var[b]) < self.min_spread:
+        card = self.flat_end(thumbs[a], thumbs[b], var[a], var[b])
+        if self.spread(thumbs[a], thumbs[b], var[a], var[b]) < (self.card_spread if card else self.min_spread):
             return None
         if not self.min_dip <= blend_dip(thumbs, var, a, b, t) <= self.max_dip:
             return None  # as sharp as its ends (motion, exposure drift) or blurred (a shaking camera)
-        if not self.flat_end(thumbs[a], thumbs[b], var[a], var[b]) and not self._mix_without_gain(thumbs, a, b):
+        if not card and not self._mix_without_gain(thumbs, a, b):
             return None  # a brightness ramp (with the camera or the scene moving), not a mix
         ramp = self._ramp(t[between], np.flatnonzero(between) + a + 1, a, b)
         # below min_coherence: pixels replaced one by one (an object moving), or a noisy window

@@ -118,3 +118,28 @@ def test_cuts_between_fogged_shots_at_one_level_are_found():
     b = detector.boundaries()
     assert b.gaps == [] and len(b.cuts) == 4, b
     assert all(abs(c - t) <= 1 for c, t in zip(b.cuts, (40, 80, 120, 160))), b
+
+
+def test_a_fade_from_a_grey_card_into_a_picture_mostly_of_its_shade_is_a_gap():
+    """A still, vignetted grey card (a picture of its own since cards are judged by
+    persistence) fades over 8 frames into a moving scene mostly within 10 levels of the
+    card's grey: under half the pixels changed by more than 10 levels, the gradual test's
+    spread for a change of picture, so the fade was missed and the card shared the scene's
+    clip. From a card it needs 30 %: the fade is one gap."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    card = np.clip(128.0 - 4.0 * (((xx - W / 2) / W) ** 2 + ((yy - H / 2) / H) ** 2) * 4, 0, 255)
+    card = np.rint(card).astype(np.uint8)[..., None].repeat(3, 2)
+    scene = []
+    for k in range(60):
+        img = render(30, k / FPS, W, H, drift=0.3).astype(np.float32)
+        scene.append(np.clip(np.rint((img - img.mean()) / img.std() * 14.0 + 128.0), 0, 255).astype(np.uint8))
+    fade = [np.rint(card * (1 - w) + s * w).astype(np.uint8) for w, s in zip(np.linspace(0, 1, 10)[1:-1], scene)]
+    video = [card] * 50 + fade + scene[8:]
+    ends = _thumbs([card, scene[8]]).astype(np.float32)
+    changed = np.abs(ends[1] - ends[0]).mean(axis=2) > 10
+    assert 0.3 < changed.mean() < 0.5  # what the change-of-picture spread (0.5) turned down
+    detector = SplitStage().shot_detector(FPS)
+    for f in video:
+        detector.feed(np.ascontiguousarray(f[..., ::-1]))
+    b = detector.boundaries()
+    assert b.cuts == [] and len(b.gaps) == 1 and 46 <= b.gaps[0][0] <= 50 and 58 <= b.gaps[0][1] <= 62, b
