@@ -23,6 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from curate.split.mixfit import tone_residual
 from curate.split.transitions import thumb_luma
 
 
@@ -46,13 +47,10 @@ SAME_FLOOR, SAME_STEPS, PACE_STEPS = 6.0, 3.0, 4  # levels; times the pace per f
 
 
 def _relit_dist(x: np.ndarray, y: np.ndarray) -> float:
-    """Mean absolute difference of ``(h, w, 3) uint8`` thumbnails once ``x`` is fitted to ``y``
-    by a gain and offset per channel (least squares): what an exposure change leaves."""
-    a, b = x.reshape(-1, 3).astype(np.float64), y.reshape(-1, 3).astype(np.float64)
-    am, bm = a.mean(axis=0), b.mean(axis=0)
-    da, db = a - am, b - bm
-    gain = (da * db).sum(axis=0) / np.maximum((da * da).sum(axis=0), 1e-9)
-    return float(np.abs(db - gain * da).mean())
+    """Mean absolute difference of ``(h, w, 3) uint8`` thumbnails once ``y`` is predicted from
+    ``x`` by a gain and offset per channel (:func:`curate.split.mixfit.tone_residual`): what
+    an exposure change leaves."""
+    return float(np.abs(tone_residual(x, y)).mean())
 
 
 ZOOMS, MAX_SHIFT = (1.0, 0.92, 1.08), 0.15  # scales tried; largest shift, share of each side
