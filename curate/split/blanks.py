@@ -56,13 +56,14 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 class FlatFrames:
     """Flat, blank and persisting frames of ``(n, h, w, 3) uint8`` BGR thumbnails, measured
-    once (module docstring). ``max_std``: the flat level (0-255). Attributes, all ``(n,)``:
+    once (module docstring). ``max_std``: the flat level (0-255); ``luma``: their
+    :func:`curate.split.transitions.thumb_luma` where the caller has it. Attributes, all ``(n,)``:
     ``std`` and ``mean`` (float32), ``flat``, ``plain`` (std at most :data:`CUT_STD` times
     ``max_std``), ``persists`` and ``blank`` (bool); ``step``, ``(n - 1,) float64``: the
     correlation of each two neighbouring frames' patterns."""
 
-    def __init__(self, thumbs: np.ndarray, max_std: float):
-        luma = thumb_luma(thumbs)
+    def __init__(self, thumbs: np.ndarray, max_std: float, luma: np.ndarray | None = None):
+        luma = thumb_luma(thumbs) if luma is None else luma
         n = len(luma)
         self.std, self.mean = luma.std(axis=1), luma.mean(axis=1)
         self.flat = self.std <= max_std

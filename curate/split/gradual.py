@@ -85,6 +85,12 @@ class GradualScan:
         self.found: list[tuple[int, int]] = []  # windows passing steps 1-3
         self.sure: list[tuple[int, int]] = []  # ... and step 4
 
+    def luma(self, lo: int, hi: int) -> np.ndarray | None:
+        """The thumbnail luma the scan keeps for frames ``lo .. hi - 1`` (``(hi - lo, p)
+        float32``, :func:`curate.split.transitions.thumb_luma`), or None where it has not
+        scanned that far."""
+        return self._luma[lo:hi] if hi <= len(self._luma) else None
+
     def scan(self, thumbs: np.ndarray) -> None:
         """Judge every window ``(a, a + L)`` with ``a + L < len(thumbs)`` not judged yet."""
         n = len(thumbs)

@@ -182,11 +182,11 @@ class ShotDetector:
         thumbs = self._thumbs.view()
         gaps = self._network(thumbs) if self.kind == "transnetv2" else []
         live = lazy_picture(thumbs)
-        flats = FlatFrames(thumbs, self.blank_std) if self.blank_std is not None else None
-        cuts = self._hard_cuts(self._black(self._found, thumbs, 0) + (flats.cuts() if flats else []),
-                               self._content, thumbs, live)
         if self._gradual is not None:
             gaps += self._gradual.result(thumbs)
+        flats = self._flats(thumbs, 0)
+        cuts = self._hard_cuts(self._black(self._found, thumbs, 0) + (flats.cuts() if flats else []),
+                               self._content, thumbs, live)
         if flats is not None:
             gaps += flats.holds(self.flash_len + 1)
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
@@ -212,7 +212,7 @@ class ShotDetector:
         if len(thumbs) < 2:
             return Boundaries([], [])
         live = lazy_picture(thumbs)
-        flats = FlatFrames(thumbs, self.blank_std) if self.blank_std is not None else None
+        flats = self._flats(thumbs, lo)
         cuts = self._hard_cuts([c - lo for c in self._black(self._found, thumbs, lo)] + (flats.cuts() if flats else []),
                                [c - lo for c in self._content], thumbs, live)
         gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
@@ -221,6 +221,14 @@ class ShotDetector:
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
         b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
+
+    def _flats(self, thumbs: np.ndarray, lo: int) -> FlatFrames | None:
+        """Flat and blank frames of ``thumbs`` (frames ``lo`` on; None without ``blank_std``),
+        on the luma the gradual scan already keeps where it has scanned them."""
+        if self.blank_std is None:
+            return None
+        luma = self._gradual.luma(lo, lo + len(thumbs)) if self._gradual is not None else None
+        return FlatFrames(thumbs, self.blank_std, luma=luma)
 
     def _hard_cuts(self, fades: list[int], content: list[int], thumbs: np.ndarray,
                    live: Callable[[], np.ndarray]) -> list[int]:
