@@ -94,7 +94,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_samples(args: argparse.Namespace) -> int:
     from pipelines.samples import copy_samples
 
-    for path in copy_samples(args.dir):
+    if os.path.exists(args.dir) and not os.path.isdir(args.dir):
+        raise exits.UsageError(f"{args.dir} is a file, not a folder to copy the samples into")
+    try:
+        paths = copy_samples(args.dir)
+    except (NotADirectoryError, FileExistsError, PermissionError) as exc:  # a user's path, not a bug
+        raise exits.UsageError(f"cannot copy the samples into {args.dir}: {exc.strerror or exc}") from None
+    for path in paths:
         print(path)
     return 0
 

@@ -209,7 +209,9 @@ def resolve_pipeline(path: str) -> str:
     """``path`` if it exists, else the shipped pipeline of that name: ``local``, ``gpu``,
     ``local.yaml`` or ``pipelines/local.yaml`` (the README's spelling) from any folder.
     A missing file anywhere else (``~/conf/local.yaml``) is an error, not the shipped
-    file of the same name. Raises FileNotFoundError."""
+    file of the same name. Raises FileNotFoundError, and :class:`PipelineError` for a folder."""
+    if os.path.isdir(path):
+        raise PipelineError(f"{path}: is a folder; give a pipeline YAML file in it (shipped: local, gpu)")
     if os.path.exists(path):
         return path
     folder, name = os.path.split(os.path.normpath(path))

@@ -228,8 +228,11 @@ def scan_inputs(args: list[str], exclude: str | None = None) -> Inputs:
     for arg in args:
         _expand_one(arg, found, walk)
     _take(fsspec.filesystem("file"), "file", walk.run(), found)
+    inside_output = 0
     if exclude:
-        found.sources = [p for p in found.sources if not _inside(p, exclude)]
+        kept = [p for p in found.sources if not _inside(p, exclude)]
+        inside_output = len(found.sources) - len(kept)
+        found.sources = kept
         found.skipped = [s for s in found.skipped if not _inside(s.path, exclude)]
     by_key: dict[str, str] = {}
     for path in sorted(set(found.sources)):  # one address signed twice is one source: the first
@@ -240,7 +243,9 @@ def scan_inputs(args: list[str], exclude: str | None = None) -> Inputs:
     if not sources:
         why = "; ".join(f"{os.path.basename(s.path)}: {s.rule}" for s in skipped[:5])
         raise UsageError(f"no video files found in {list(args)}"
-                         + (f" (skipped {len(skipped)}: {why})" if why else ""))
+                         + (f" (skipped {len(skipped)}: {why})" if why else "")
+                         + (f"; {inside_output} more lie inside --output {exclude}, and nothing"
+                            " inside the output folder is read as input" if inside_output else ""))
     return Inputs(sources, skipped)
 
 

@@ -105,6 +105,7 @@ def train_command(args: argparse.Namespace) -> int:
     checkpoints with the old run's); 3 when another training writes to the output folder;
     130 (Ctrl-C) or 143 (SIGTERM) after a checkpoint of the last finished step. A resumed
     checkpoint already at or past the last step trains nothing and says so (0)."""
+    import contextlib
     import os
     import signal
 
@@ -161,6 +162,9 @@ def train_command(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, PermissionError, SchemaVersionError, DataError, CheckpointError,
             TrainingDiverged) as err:  # (PermissionError: e.g. a remote shard's HTTP 401 or 403)
         print(f"train: {one_line(err)}", file=sys.stderr)
+        if made and info.is_main and (trainer is None or trainer.step == 0):  # failed at once: its
+            with contextlib.suppress(FileNotFoundError):  # log alone would keep the folder it made
+                os.unlink(os.path.join(args.output, "log.jsonl"))
         return 2
     finally:
         for sig, handler in previous.items():

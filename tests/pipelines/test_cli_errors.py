@@ -188,6 +188,30 @@ def test_an_output_folder_of_other_files_is_warned_of(video, tmp_path, capsys):
     assert "holds files of no vidcurate run" not in capsys.readouterr().err  # its own output now
 
 
+def test_an_input_folder_given_as_the_output_too_says_why_its_videos_are_not_read(video, tmp_path, capsys):
+    """Found by a new-user trial: the input folder given as --output too was 'no video files
+    found' in a folder that holds videos (those inside the output are never inputs)."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    os.link(video, folder / "a.mp4")
+    assert main(["run", LOCAL_YAML, "--input", str(folder), "--output", str(folder), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert (f"error: no video files found in [{str(folder)!r}]; 1 more lie inside --output {folder}, "
+            "and nothing inside the output folder is read as input") in err
+    assert sorted(p.name for p in folder.iterdir()) == ["a.mp4"]
+
+
+def test_samples_into_a_file_is_exit_2_not_an_internal_error(tmp_path, capsys):
+    """Found by a new-user trial: ``vidcurate samples FILE`` was an internal error (exit 1)."""
+    taken = tmp_path / "afile"
+    taken.write_text("mine\n")
+    assert main(["samples", str(taken)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {taken} is a file, not a folder to copy the samples into"
+    assert main(["samples", str(taken / "sub")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: cannot copy the samples into {taken / 'sub'}: Not a directory"
+    assert taken.read_text() == "mine\n"
+
+
 def test_an_output_that_is_a_store_object_is_exit_2(s3, video, monkeypatch, capsys):  # noqa: F811
     """Found by a break test: an S3 --output naming an existing object (a video) was taken
     as a prefix, and the video then stopped being an input."""

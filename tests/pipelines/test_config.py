@@ -65,6 +65,10 @@ def test_shipped_pipelines_load_by_name_from_any_folder(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="no pipeline file"):
         load_pipeline(str(tmp_path / "conf" / "local.yaml"))
     assert load_pipeline("local.yaml").name == "local"
+    # a new-user trial: a folder was a storage error that blamed permissions and free space
+    (tmp_path / "pipelines").mkdir()
+    with pytest.raises(PipelineError, match="pipelines: is a folder; give a pipeline YAML file in it"):
+        load_pipeline("pipelines")
 
 
 def test_bad_value_is_named():

@@ -56,7 +56,8 @@ def test_a_second_training_into_a_folder_in_use_is_refused(tiny_config, train_sh
 
 def test_a_run_leaves_no_lock_and_a_failed_start_no_folder(tiny_config, train_shards, tmp_path, capsys):
     """A new-user trial: train.lock stayed after every run, and a run that failed at once
-    (shards not found) left a new folder holding that lock alone."""
+    (shards not found) left a new folder holding that lock alone; a later one: a run on
+    shards with no sample left its log of the start alone."""
     out = tmp_path / "run"
     assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "1") == 0
     assert list_checkpoints(out) and not (out / "train.lock").exists()
@@ -64,6 +65,11 @@ def test_a_run_leaves_no_lock_and_a_failed_start_no_folder(tiny_config, train_sh
     assert _train(tiny_config, str(tmp_path / "nowhere" / "x.tar"), fresh, tmp_path) == 2
     assert "shard files not found" in capsys.readouterr().err
     assert not fresh.exists()
+    empty = tmp_path / "empty.tar"  # found, but no sample in it: fails after the run's start is logged
+    empty.write_bytes(b"")
+    assert _train(tiny_config, str(empty), fresh, tmp_path, "--max-steps", "2") == 2
+    assert "holds a complete sample" in capsys.readouterr().err
+    assert not fresh.exists()  # a second helper's trial: its log.jsonl alone had kept the folder
     assert _train(tiny_config, str(tmp_path / "nowhere" / "x.tar"), out, tmp_path, "--resume") == 2
     assert list_checkpoints(out) and not (out / "train.lock").exists()  # a folder it did not make stays
 
