@@ -232,6 +232,17 @@ def listdir(location: str) -> list[str]:
         return []
 
 
+def sizes(location: str) -> dict[str, int]:
+    """``{base name: size in bytes}`` of the files directly under ``location`` ({} when it
+    does not exist)."""
+    fs, path = filesystem(location)
+    try:
+        found = fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return {}
+    return {os.path.basename(f["name"].rstrip("/")): int(f.get("size") or 0) for f in found if f.get("type") != "directory"}
+
+
 def remove(location: str) -> None:
     """Delete the object at ``location`` (nothing when it is already gone)."""
     fs, path = filesystem(location)

@@ -37,7 +37,7 @@ def restore_work(pipeline: Pipeline, work: WorkStore, progress: Progress, kept: 
     if not no_mp4 and not no_frames:
         return kept
     t = time.perf_counter()
-    with progress.step(f"restoring {len(no_mp4 | no_frames)} clips removed from work/clips"):
+    with progress.step(f"restoring {len(no_mp4 | no_frames)} clips missing or cut short in work/clips"):
         lost = work.restore(kept, need, pipeline.stages[2], run=run)
     walls["restore"] = time.perf_counter() - t
     rejects += lost

@@ -176,6 +176,9 @@ class Runner(RunEnd):
         started = False
         try:
             with self.store, self.commits.closing():  # the lock first: a busy folder fails before Ray starts
+                for commit in self.store.drop_damaged(sources):  # cut short or emptied: curated again
+                    print(f"warning: {commit} is damaged (cut short or not a commit): curating its source again",
+                          file=sys.stderr)
                 grown = self.store.changed(sources)  # curated while still being copied: again
                 for path, (before, now) in grown.items():
                     what = (f"is {now[0]} bytes, {before[0]} when it was curated" if now[0] != before[0]

@@ -95,9 +95,12 @@ class WorkClips:
 
     def missing(self, records: list[ClipRecord], need_frames: set[str]) -> tuple[set[str], set[str]]:
         """``(ids without an mp4, ids of need_frames without a frame sample)`` in ``clips/``
-        (one listing): what :meth:`restore` has to bring back."""
-        present = set(store.listdir(self.clips_dir))
-        no_mp4 = {r.clip_id for r in records if f"{r.clip_id}.mp4" not in present}
+        (one listing): what :meth:`restore` has to bring back. An mp4 whose size is not the
+        record's ``clip.size_bytes`` counts as missing (a break test: a clip cut short under
+        ``work/clips`` went into the shards of a run that exited 0)."""
+        present = store.sizes(self.clips_dir)
+        no_mp4 = {r.clip_id for r in records if present.get(f"{r.clip_id}.mp4") is None
+                  or 0 < r.clip.size_bytes != present[f"{r.clip_id}.mp4"]}
         return no_mp4, {i for i in need_frames if f"{i}.frames.npz" not in present}
 
     def shard_of(self) -> dict[str, str]:

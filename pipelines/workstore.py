@@ -78,8 +78,8 @@ class WorkStore(WorkClips):
         self._new_folder = store.is_local(fs) and not fs.exists(path)  # this run makes the folder
         self.lease.acquire()
         try:
-            self._check_settings()
             self._committed = set(store.listdir(self.sources_dir))  # one listing, not one request per source
+            self._check_settings()
         except BaseException:
             self.lease.release()
             raise
@@ -106,10 +106,22 @@ class WorkStore(WorkClips):
                     pass
 
     def _check_settings(self) -> None:
+        """Write the settings guard, or refuse work made with other settings. A guard that is
+        gone or damaged (cut short, emptied) beside committed work is refused too: the
+        settings that made that work are unknown (a break test: a run without the file took
+        other settings, kept the old clips and wrote the new settings into the manifest)."""
         path = store.join(self.root, "settings.json")
         try:
             old = json.loads(store.read_bytes(path))
-        except FileNotFoundError:
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
+        except (FileNotFoundError, ValueError) as exc:
+            if self._committed:
+                what = "is missing" if isinstance(exc, FileNotFoundError) else "is damaged"
+                raise OutputInUseError(
+                    f"{path} {what}, so the settings that made the {len(self._committed)} sources committed "
+                    f"in {self.sources_dir} are unknown; use a new --output folder, or delete {self.root} "
+                    "to curate every source again") from None
             guard = {"fingerprint": self.fingerprint, "settings": self.settings}
             store.write_bytes(path, json.dumps(guard).encode())
             self._made_settings = True
@@ -186,6 +198,30 @@ class WorkStore(WorkClips):
             if isinstance(before[0], int) and stamp_changed(before, stamps[path]):
                 out[path] = (before, stamps[path])
         return out
+
+    def drop_damaged(self, source_paths: list[str]) -> list[str]:
+        """Commits of ``source_paths`` done here that cannot be read (cut short, emptied, not a
+        commit): each is removed, so its source is curated again, and its location returned
+        for a warning (a break test: one emptied commit stopped every later run with an
+        internal error that named no file). Their commits are read once (kept for :meth:`load`)."""
+        paths = [p for p in source_paths if self.done(p) and self._name(p) not in self._blobs]
+        for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
+            self._blobs[self._name(path)] = blob
+        damaged = []
+        for path in source_paths:
+            if not self.done(path):
+                continue
+            try:
+                data = json.loads(self._blobs[self._name(path)])
+                ok = isinstance(data, dict) and all(k in data for k in ("records", "rejects", "timings"))
+            except ValueError:
+                ok = False
+            if not ok:
+                damaged.append(self._path(path))
+                store.remove(self._path(path))
+                self._committed.discard(self._name(path))
+                self._blobs.pop(self._name(path), None)
+        return damaged
 
     def earlier_sources(self, source_paths: list[str]) -> list[str]:
         """Paths of the sources committed here (by earlier runs) that are not in
