@@ -251,11 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except exits.Terminated:
+        _show_cursor()
         with exits.signals_held():  # a second signal while it is said: no traceback
             print("terminated (SIGTERM): committed sources are kept; run the same command again to resume",
                   file=sys.stderr)
         return exits.TERMINATED
     except KeyboardInterrupt:
+        _show_cursor()
         with exits.signals_held():  # a second Ctrl-C while it is said: no traceback
             # On a terminal the "^C" it echoed may sit at the start of the current line: the
             # advice goes on a line of its own.
@@ -282,6 +284,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: storage: {exits.one_line(exc)} ({exits.store_hint(exc)})", file=sys.stderr)
             return exits.USAGE
         return _internal_error(exc)
+
+
+def _show_cursor() -> None:
+    """Show the terminal's cursor again (stderr a terminal): a progress spinner hides it
+    while it runs, and a signal that comes while one starts leaves it hidden (a break test:
+    Ctrl-C as "writing report.html" began). Harmless when it shows already."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\x1b[?25h")
+        sys.stderr.flush()
 
 
 def command() -> int:

@@ -191,3 +191,36 @@ def test_ctrl_c_under_a_terminal_ends_with_the_resume_advice(tmp_path):
     assert sent, text[-2000:]
     assert os.waitstatus_to_exitcode(status) == 130, text[-2000:]
     assert lines[-1].startswith("interrupted: committed sources are kept"), lines[-3:]
+
+
+def test_an_interrupt_while_a_spinner_starts_leaves_the_cursor_shown(monkeypatch):
+    """A break test: Ctrl-C just as a progress step began ("writing report.html") left the
+    terminal's cursor hidden (the spinner had hidden it, and its exit never ran). Whatever
+    hid it, an interrupted or terminated command shows it again."""
+    import pipelines.cli as cli
+    from pipelines import exits
+
+    for raised, code in ((KeyboardInterrupt, exits.INTERRUPTED), (exits.Terminated, exits.TERMINATED)):
+        master, slave = pty.openpty()
+        term = os.fdopen(slave, "w")
+
+        def spinner_starts(args, raised=raised):
+            term.write("\x1b[?25l")  # what rich's Live writes as it starts
+            term.flush()
+            raise raised()
+
+        monkeypatch.setattr(cli, "_cmd_samples", spinner_starts)
+        monkeypatch.setattr(sys, "stderr", term)
+        try:
+            assert cli.main(["samples", "anywhere"]) == code
+        finally:
+            monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+            term.close()
+        out = b""
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                out += os.read(master, 4096)
+            except OSError:
+                break
+        os.close(master)
+        assert out.rfind(b"\x1b[?25h") > out.rfind(b"\x1b[?25l") >= 0, out
