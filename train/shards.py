@@ -95,6 +95,24 @@ def _remote_as_named(spec: str) -> list[str] | None:
     return [spec] if fs.exists(path) else None
 
 
+def _kept_none(specs: list[str]) -> str:
+    """``" (... kept no clips)"`` when one of ``specs`` is a local run's output folder whose
+    ``manifest.json`` says it kept none (a new-user trial: "no shards match" alone did not
+    say why), else ``""``."""
+    import json
+
+    for s in specs:
+        manifest = os.path.join(_local(s), "manifest.json")
+        try:
+            with open(manifest, encoding="utf-8") as f:
+                kept = json.load(f).get("counts", {}).get("clips_kept")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if kept == 0:
+            return f" ({s} is a run that kept no clips: see its manifest.json and rejects.parquet)"
+    return ""
+
+
 def expand_shards(spec: str | os.PathLike | list) -> list[str]:
     """Shard URLs from a path, run folder, glob, brace range or fsspec URL (or a list).
 
@@ -116,7 +134,7 @@ def expand_shards(spec: str | os.PathLike | list) -> list[str]:
         for part in [s] if literal else braceexpand.braceexpand(s):
             urls.extend(_expand_one(part))
     if not urls:
-        raise FileNotFoundError(f"no shards match {spec!r}")
+        raise FileNotFoundError(f"no shards match {spec!r}" + _kept_none(specs))
     missing = [u for u in urls if not _is_remote(u) and not os.path.isfile(_local(u))]
     if missing:
         raise FileNotFoundError(f"shard files not found: {missing[:5]}")

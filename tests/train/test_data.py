@@ -65,6 +65,20 @@ def test_shard_specs_braces_globs_and_fsspec(synthetic_shards):
     assert keys_of_epoch("memory://wds/shard-{000000..000001}.tar") == keys_of_epoch(folder)
 
 
+def test_a_run_that_kept_no_clips_is_named_when_no_shard_matches(tmp_path):
+    """A new-user trial: ``vidcurate inspect OUT`` on a run that kept nothing said only
+    "no shards match"; the output's manifest says why."""
+    import json
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"counts": {"clips_kept": 0, "sources": 3}}))
+    with pytest.raises(FileNotFoundError, match=r"is a run that kept no clips: see its manifest.json"):
+        expand_shards(str(tmp_path))
+    (tmp_path / "manifest.json").write_text(json.dumps({"counts": {"clips_kept": 5}}))  # shards gone: no such word
+    with pytest.raises(FileNotFoundError) as err:
+        expand_shards(str(tmp_path))
+    assert "kept no clips" not in str(err.value)
+
+
 def test_loader_workers_split_the_shards(synthetic_shards):
     cfg = CFG.model_copy(update={"num_workers": 2, "resampled": False})
     got = batches(synthetic_shards, cfg, n=6)
