@@ -168,3 +168,38 @@ def test_a_dissolve_between_two_dim_shots_is_a_gap():
     video = [road + 0.5 * np.sin(k) for k in range(40)] + mix + scene[10:]
     b = _detect([np.clip(np.rint(f), 0, 255).astype(np.uint8)[..., ::-1].copy() for f in video]).boundaries()
     assert b.cuts == [] and len(b.gaps) == 1 and 38 <= b.gaps[0][0] <= 42 and 48 <= b.gaps[0][1] <= 52, b
+
+
+def test_a_cut_between_two_night_shots_is_found():
+    """Two moving scenes at about a twentieth of daylight (frame mean 10-12), cut together:
+    the content score marks the cut, but no thumbnail pixel changes by the 16 levels the
+    split stage asked of a cut in a lit picture (13.7 and 14.3 here), so the night edit was
+    one clip. The level now follows the pictures' own spread where it is small, and the
+    two patterns do not correlate (:func:`curate.split.spikes.dim_change`)."""
+    for (sa, sb), mean in (((35, 36), 10.0), ((41, 42), 12.0)):
+        video = _dark_frames(40, sa, mean) + _dark_frames(40, sb, mean)
+        detector = _detect(video)
+        thumbs = detector._thumbs.view()
+        assert np.abs(thumbs[40].astype(np.int16) - thumbs[39]).mean(axis=2).max() < 16
+        assert detector.boundaries().points() == [40], (sa, sb, detector.boundaries())
+
+
+def test_a_keyframes_quality_step_in_a_night_shot_is_no_cut():
+    """A still night scene (mean 20, a smooth pattern of +-12 levels) re-quantised at each
+    keyframe: a new block pattern of up to 7 levels every 25 frames changes thumbnail pixels
+    by 13-14 levels, over a quarter of the picture's spread, and the thumbnail change
+    spikes; but the scene's pattern stays where it was (its 2 x 2 means correlate over 0.8
+    across the step), so no keyframe is a cut. Without that test every one is."""
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    scene = (20 + 12 * np.cos(2 * np.pi * x / 96) * np.cos(2 * np.pi * y / 72))[..., None].repeat(3, axis=2)
+    noise = np.random.default_rng(3)
+    video = []
+    for i in range(150):
+        gop = np.random.default_rng(100 + i // 25)  # the GOP's own quantisation error
+        blocks = gop.uniform(-7, 7, (H // 8, W // 8, 1)).repeat(8, 0).repeat(8, 1)
+        video.append(np.clip(scene + blocks + noise.normal(0, 0.5, scene.shape), 0, 255).astype(np.uint8)[..., ::-1].copy())
+    detector = _detect(video)
+    thumbs = detector._thumbs.view()
+    steps = [float(np.abs(thumbs[c].astype(np.int16) - thumbs[c - 1]).mean(axis=2).max()) for c in (25, 50, 75)]
+    assert all(12.0 <= s < 16.0 for s in steps), steps
+    assert detector.boundaries().cuts == []
