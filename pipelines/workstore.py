@@ -186,7 +186,8 @@ class WorkStore(WorkClips):
             if self.done(path) and (now := file_stamp(path)) is not None:
                 stamps[path] = now
         paths = list(stamps)
-        for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
+        unread = [p for p in paths if self._name(p) not in self._blobs]  # drop_damaged read most
+        for path, blob in zip(unread, store.read_many([self._path(p) for p in unread])):
             self._blobs[self._name(path)] = blob
         out = {}
         for path in paths:
