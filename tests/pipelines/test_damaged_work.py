@@ -15,7 +15,7 @@ import pytest
 from pipelines.lease import OutputInUseError
 from pipelines.runner import run_pipeline
 from support.pipelines import TEST_OVERRIDES, make_pipeline
-from support.synth import Shot, shots_video
+from support.synth import Shot, shot_sources
 
 SHOTS = {"a": [Shot(31, 40), Shot(32, 45, pan=(0.08, 0.0))], "b": [Shot(33, 50), Shot(34, 42)]}
 
@@ -31,12 +31,7 @@ def _shards(out) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("damaged-footage")
-    out = {}
-    for name, shots in SHOTS.items():
-        out[name] = str(root / f"{name}.mp4")
-        shots_video(out[name], shots, 160, 120)
-    return out
+    return shot_sources(tmp_path_factory.mktemp("damaged-footage"), SHOTS)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import yaml
 from pipelines.runner import run_pipeline
 from support.pipelines import TEST_OVERRIDES, make_pipeline
 from support.s3 import s3  # noqa: F401 - the module-scoped S3 server fixture
-from support.synth import Shot, shots_video
+from support.synth import Shot, shot_sources
 
 # Two shots per source (25 fps): every shot becomes one kept clip of 1.6-2.0 s.
 SHOTS = {"a": [Shot(21, 40), Shot(22, 45, pan=(0.08, 0.0))], "b": [Shot(23, 50), Shot(24, 42)]}
@@ -40,12 +40,7 @@ def _commit(out, videos, name: str):
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("cleanup-footage")
-    out = {}
-    for name, shots in SHOTS.items():
-        out[name] = str(root / f"{name}.mp4")
-        shots_video(out[name], shots, 160, 120)
-    return out
+    return shot_sources(tmp_path_factory.mktemp("cleanup-footage"), SHOTS)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -106,3 +107,13 @@ def shots_video(path: str, shots: list[Shot], width: int = 320, height: int = 24
                 yield render(shot.seed, i / fps, width, height, shot.pan, shot.zoom, shot.drift)
     write_video(path, frames(), fps, rotation)
     return [int(c) for c in np.cumsum([s.frames for s in shots])[:-1]]
+
+
+def shot_sources(folder, shots: dict[str, list[Shot]], width: int = 160, height: int = 120) -> dict[str, str]:
+    """Write one source video per entry of ``shots`` (``{name: its shots}``) as
+    ``<folder>/<name>.mp4`` (:func:`shots_video`); returns ``{name: path}``."""
+    out = {}
+    for name, parts in shots.items():
+        out[name] = str(Path(folder) / f"{name}.mp4")
+        shots_video(out[name], parts, width, height)
+    return out
