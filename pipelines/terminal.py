@@ -23,6 +23,7 @@ Child processes the project starts itself (:mod:`curate.guard`) get
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -85,3 +86,12 @@ def worker_setup() -> None:
 def stdin_is_detached() -> bool:
     """True when fd 0 of this process is ``/dev/null`` (used by tests)."""
     return _is_devnull(0)
+
+
+def show_cursor() -> None:
+    """Show the terminal's cursor again (stderr a terminal): a progress spinner hides it
+    while it runs, and a signal that comes while one starts leaves it hidden (a break test:
+    Ctrl-C as "writing report.html" began). Harmless when it shows already."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\x1b[?25h")
+        sys.stderr.flush()

@@ -96,20 +96,17 @@ def _remote_as_named(spec: str) -> list[str] | None:
 
 
 def _kept_none(specs: list[str]) -> str:
-    """``" (... kept no clips)"`` when one of ``specs`` is a local run's output folder whose
-    ``manifest.json`` says it kept none (a new-user trial: "no shards match" alone did not
-    say why), else ``""``."""
+    """Why a local run folder of ``specs`` has no shards, where its ``manifest.json`` says it
+    kept no clip (a new-user trial: "no shards match" alone did not say), else ``""``."""
     import json
 
     for s in specs:
-        manifest = os.path.join(_local(s), "manifest.json")
         try:
-            with open(manifest, encoding="utf-8") as f:
-                kept = json.load(f).get("counts", {}).get("clips_kept")
+            with open(os.path.join(_local(s), "manifest.json"), encoding="utf-8") as f:
+                if json.load(f).get("counts", {}).get("clips_kept") == 0:
+                    return f" ({s} is a run that kept no clips: see its manifest.json and rejects.parquet)"
         except (OSError, ValueError, AttributeError):
             continue
-        if kept == 0:
-            return f" ({s} is a run that kept no clips: see its manifest.json and rejects.parquet)"
     return ""
 
 
