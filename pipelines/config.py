@@ -210,15 +210,17 @@ def resolve_pipeline(path: str) -> str:
     ``local.yaml`` or ``pipelines/local.yaml`` (the README's spelling) from any folder.
     A missing file anywhere else (``~/conf/local.yaml``) is an error, not the shipped
     file of the same name. Raises FileNotFoundError, and :class:`PipelineError` for a folder."""
-    if os.path.isdir(path):
-        raise PipelineError(f"{path}: is a folder; give a pipeline YAML file in it (shipped: local, gpu)")
-    if os.path.exists(path):
+    if os.path.isfile(path):
         return path
     folder, name = os.path.split(os.path.normpath(path))
     shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
     if folder in ("", "pipelines") and os.path.exists(shipped):
-        return shipped
+        return shipped  # also beside a folder of that name (``local/``)
+    if os.path.isdir(path):
+        raise PipelineError(f"{path}: is a folder; give a pipeline YAML file in it (shipped: local, gpu)")
+    if os.path.exists(path):
+        return path  # not a regular file (a FIFO): open() says what is wrong
     raise InputNotFound(f"no pipeline file {path!r} (shipped: local, gpu)")
 
 

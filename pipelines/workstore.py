@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
+import sys
 
 from curate import store
 from curate.ids import source_key, text_id
@@ -41,8 +41,6 @@ from curate.tasks import file_stamp, stamp_changed
 from pipelines.lease import DEFAULT_TTL_S, Lease, OutputInUseError
 from pipelines.workclips import WorkClips
 from schemas import ClipRecord, RejectRecord
-
-log = logging.getLogger(__name__)
 
 __all__ = ["OutputInUseError", "WorkStore"]
 
@@ -52,6 +50,20 @@ docstring): an error of the node or the environment, a file that was not there (
 listed file made later, a node that could not see it: found by a break test, where such
 sources stayed ``not_found`` for good), or one that changed while it was read (a file
 still being copied)."""
+
+def _commit_data(blob: bytes) -> dict | None:
+    """A commit's JSON object when it has the shape of one (``records`` and ``rejects``
+    lists of objects, ``timings`` an object), else None: emptied, cut short, or not a commit."""
+    try:
+        data = json.loads(blob)
+    except ValueError:
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("timings"), dict)
+            and all(isinstance(data.get(k), list) and all(isinstance(x, dict) for x in data[k])
+                    for k in ("records", "rejects"))):
+        return None
+    return data
+
 
 class WorkStore(WorkClips):
     """Per-source commits for one output. Use as a context manager (takes the lease);
@@ -116,10 +128,11 @@ class WorkStore(WorkClips):
             if not isinstance(old, dict):
                 raise ValueError("not a JSON object")
         except (FileNotFoundError, ValueError) as exc:
-            if self._committed:
+            commits = [n for n in self._committed if n.endswith(".json")]  # not a write's leftover .part
+            if commits:
                 what = "is missing" if isinstance(exc, FileNotFoundError) else "is damaged"
                 raise OutputInUseError(
-                    f"{path} {what}, so the settings that made the {len(self._committed)} sources committed "
+                    f"{path} {what}, so the settings that made the {len(commits)} sources committed "
                     f"in {self.sources_dir} are unknown; use a new --output folder, or delete {self.root} "
                     "to curate every source again") from None
             guard = {"fingerprint": self.fingerprint, "settings": self.settings}
@@ -186,8 +199,7 @@ class WorkStore(WorkClips):
             if self.done(path) and (now := file_stamp(path)) is not None:
                 stamps[path] = now
         paths = list(stamps)
-        unread = [p for p in paths if self._name(p) not in self._blobs]  # drop_damaged read most
-        for path, blob in zip(unread, store.read_many([self._path(p) for p in unread])):
+        for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
             self._blobs[self._name(path)] = blob
         out = {}
         for path in paths:
@@ -204,25 +216,24 @@ class WorkStore(WorkClips):
         """Commits of ``source_paths`` done here that cannot be read (cut short, emptied, not a
         commit): each is removed, so its source is curated again, and its location returned
         for a warning (a break test: one emptied commit stopped every later run with an
-        internal error that named no file). Their commits are read once (kept for :meth:`load`)."""
-        paths = [p for p in source_paths if self.done(p) and self._name(p) not in self._blobs]
-        for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
-            self._blobs[self._name(path)] = blob
+        internal error that named no file). Each is read and parsed here once more than
+        before (about 0.2 ms a commit), and not kept: a large output's commits are not held
+        in memory for the whole run. A commit of the right shape whose records do not
+        validate is found by :meth:`load`."""
+        paths = [p for p in source_paths if self.done(p)]
         damaged = []
-        for path in source_paths:
-            if not self.done(path):
-                continue
-            try:
-                data = json.loads(self._blobs[self._name(path)])
-                ok = isinstance(data, dict) and all(k in data for k in ("records", "rejects", "timings"))
-            except ValueError:
-                ok = False
-            if not ok:
-                damaged.append(self._path(path))
-                store.remove(self._path(path))
-                self._committed.discard(self._name(path))
-                self._blobs.pop(self._name(path), None)
+        for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
+            if _commit_data(blob) is None:
+                damaged.append(self._forget(path))
         return damaged
+
+    def _forget(self, source_path: str, retry: bool = False) -> str:
+        """Remove the commit of ``source_path`` (its source is curated again); returns its location."""
+        location = self._path(source_path, retry)
+        store.remove(location)
+        self._committed.discard(self._name(source_path, retry))
+        self._blobs.pop(self._name(source_path), None)
+        return location
 
     def earlier_sources(self, source_paths: list[str]) -> list[str]:
         """Paths of the sources committed here (by earlier runs) that are not in
@@ -235,10 +246,12 @@ class WorkStore(WorkClips):
         names = sorted(n for n in self._committed if n not in mine and not n.endswith(".retry.json"))
         out = []
         for name, blob in zip(names, store.read_many([store.join(self.sources_dir, n) for n in names])):
-            try:
-                out.append(json.loads(blob)["path"])
-            except (ValueError, KeyError):  # damaged: that source is not kept, the run goes on
-                log.warning("ignoring an unreadable commit %s", store.join(self.sources_dir, name))
+            data = _commit_data(blob)
+            if data is None or not isinstance(data.get("path"), str):  # damaged: not kept, the run goes on
+                print(f"warning: {store.join(self.sources_dir, name)} is damaged (cut short or not a commit): "
+                      "its source's clips are left out", file=sys.stderr)
+                continue
+            out.append(data["path"])
         return out
 
     def load(self, source_paths: list[str]) -> tuple[list[ClipRecord], list[RejectRecord], dict[str, float], dict[str, float]]:
@@ -253,16 +266,23 @@ class WorkStore(WorkClips):
                                                 for p in unread])))
         blobs = [got[p] if p in got else self._blobs[self._name(p)] for p in source_paths]
         for path, blob in zip(source_paths, blobs):
-            data = json.loads(blob)
+            data = _commit_data(blob)
+            try:
+                recs = [ClipRecord.model_validate(r) for r in data["records"]]
+                rows = [RejectRecord.model_validate(r) for r in data["rejects"]]
+                stage_s = {str(k): float(v) for k, v in data["timings"].items()}
+            except (TypeError, ValueError):  # no commit, or records that do not validate
+                where = self._forget(path, retry=self._name(path) not in self._committed)
+                print(f"warning: {where} does not hold valid records: its source is left out of this "
+                      "run's outputs, and the next run curates it again", file=sys.stderr)
+                continue
             durations[path] = data.get("duration_s", 0.0)
-            recs = [ClipRecord.model_validate(r) for r in data["records"]]
-            rows = [RejectRecord.model_validate(r) for r in data["rejects"]]
             if data.get("path", path) != path:
                 for rec in recs:
                     rec.source.path = path
                 rows = [r.model_copy(update={"source_path": path}) for r in rows]
             records += recs
             rejects += rows
-            for k, v in data["timings"].items():
+            for k, v in stage_s.items():
                 timings[k] = timings.get(k, 0.0) + v
         return records, rejects, timings, durations

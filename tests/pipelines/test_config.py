@@ -69,6 +69,8 @@ def test_shipped_pipelines_load_by_name_from_any_folder(tmp_path, monkeypatch):
     (tmp_path / "pipelines").mkdir()
     with pytest.raises(PipelineError, match="pipelines: is a folder; give a pipeline YAML file in it"):
         load_pipeline("pipelines")
+    (tmp_path / "local").mkdir()  # a folder named as a shipped pipeline: the shipped one (a review)
+    assert load_pipeline("local").name == "local"
 
 
 def test_bad_value_is_named():

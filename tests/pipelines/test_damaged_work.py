@@ -85,3 +85,51 @@ def test_committed_work_without_a_readable_settings_guard_is_refused(reference, 
     what = "is missing" if damage == "missing" else "is damaged"
     assert str(err.value).startswith(f"{guard} {what}, so the settings that made the 2 sources committed")
     assert _shards(out) == _shards(reference)
+
+
+def test_a_commit_of_the_wrong_shape_or_records_is_no_internal_error(reference, videos, tmp_path, capsys):
+    """A review: a commit of the right keys but not the right values passed the first check
+    and failed where the records were read (exit 1). One of the wrong shape is curated again
+    at once; one whose records do not validate is left out of that run's outputs, said, and
+    curated again by the next run."""
+    import json
+
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    commits = sorted((out / "work" / "sources").glob("*.json"))
+    commits[0].write_text(json.dumps({"records": "x", "rejects": [], "timings": {}}))
+    assert _run(out, videos).resumed == 1
+    assert "is damaged (cut short or not a commit)" in capsys.readouterr().err
+    data = json.loads(commits[1].read_text())
+    data["records"][0]["clip_id"] = 7  # not a clip id: ClipRecord does not validate it
+    commits[1].write_text(json.dumps(data))
+    summary = _run(out, videos)
+    assert f"warning: {commits[1]} does not hold valid records" in capsys.readouterr().err
+    assert summary.clips_kept == 2 and not commits[1].exists()
+    assert _run(out, videos).clips_kept == 4
+    assert _shards(out) == _shards(reference)
+
+
+def test_a_damaged_commit_of_a_source_not_named_is_left_out_with_a_warning(reference, videos, tmp_path, capsys):
+    """A review: on a run naming fewer inputs, a damaged commit of one not named was an
+    internal error (``[]``: TypeError) or kept silently for ever."""
+    from curate.ids import text_id
+
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    other = out / "work" / "sources" / f"{text_id(videos['b'])}.json"
+    other.write_text("[]")
+    pipeline = make_pipeline(TEST_OVERRIDES).model_copy(update={"keep_work": True})
+    summary = run_pipeline(pipeline, [videos["a"]], str(out), progress=False)
+    assert f"warning: {other} is damaged (cut short or not a commit): its source's clips are left out" \
+        in capsys.readouterr().err
+    assert summary.clips_kept == 2
+
+
+def test_a_leftover_part_file_is_no_committed_work(reference, videos, tmp_path):
+    """A review: a write's leftover ``.part`` beside no commit and no settings guard counted
+    as committed work, and the run was refused."""
+    out = tmp_path / "out"
+    (out / "work" / "sources").mkdir(parents=True)
+    (out / "work" / "sources" / "0123.json.abcdef.part").write_text("{")
+    assert _run(out, videos).clips_kept == 4
