@@ -114,7 +114,7 @@ def test_a_node_that_cannot_see_a_source_this_machine_sees_is_a_stage_error(tmp_
     assert [unseen_on_node(r) for r in (gone, url, other)] == [gone, url, other]  # unchanged
 
 
-def test_earlier_sources_are_finished_ones_and_a_damaged_commit_is_passed_over(tmp_path, caplog):
+def test_earlier_sources_are_finished_ones_and_a_damaged_commit_is_passed_over(tmp_path, capsys):
     """Found by a break test: an earlier run's stage_error source, not named again, made
     every later run exit 5 without ever being redone; a 0-byte commit made every run
     an internal error."""
@@ -129,7 +129,7 @@ def test_earlier_sources_are_finished_ones_and_a_damaged_commit_is_passed_over(t
     (tmp_path / "out" / "work" / "sources" / f"{text_id('/in/broken.mp4')}.json").write_bytes(b"")
     with WorkStore(out, SETTINGS) as again:
         assert again.earlier_sources(["/in/new.mp4"]) == ["/in/good.mp4"]
-    assert "ignoring an unreadable commit" in caplog.text
+    assert "is damaged (cut short or not a commit): its source's clips are left out" in capsys.readouterr().err
 
 
 def test_a_full_disk_leaves_no_part_file_and_is_a_storage_error(tmp_path, monkeypatch):
