@@ -81,7 +81,7 @@ class WorkStore(WorkClips):
         self.fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         self.lease = Lease(store.join(self.root, "lease.json"), ttl_s=lease_ttl_s)
         self._committed: set[str] = set()
-        self._blobs: dict[str, bytes] = {}  # commits read by changed(), by name, for load()
+        self._blobs: dict[str, bytes] = {}  # local sources' commits read at the start, by name, for load()
         self._made_settings = False  # this run wrote settings.json (the folder had no work)
         self._new_folder = False  # a local output folder this run made
 
@@ -199,7 +199,8 @@ class WorkStore(WorkClips):
             if self.done(path) and (now := file_stamp(path)) is not None:
                 stamps[path] = now
         paths = list(stamps)
-        for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
+        unread = [p for p in paths if self._name(p) not in self._blobs]  # drop_damaged read the rest
+        for path, blob in zip(unread, store.read_many([self._path(p) for p in unread])):
             self._blobs[self._name(path)] = blob
         out = {}
         for path in paths:
@@ -216,15 +217,18 @@ class WorkStore(WorkClips):
         """Commits of ``source_paths`` done here that cannot be read (cut short, emptied, not a
         commit): each is removed, so its source is curated again, and its location returned
         for a warning (a break test: one emptied commit stopped every later run with an
-        internal error that named no file). Each is read and parsed here once more than
-        before (about 0.2 ms a commit), and not kept: a large output's commits are not held
-        in memory for the whole run. A commit of the right shape whose records do not
-        validate is found by :meth:`load`."""
+        internal error that named no file). Each is parsed here once more than before (about
+        0.2 ms a commit). Those of local source files are kept for :meth:`changed`, which
+        reads them anyway, and :meth:`load`; the others are not: a large output's commits of
+        remote sources are not held in memory for the whole run. A commit of the right shape
+        whose records do not validate is found by :meth:`load`."""
         paths = [p for p in source_paths if self.done(p)]
         damaged = []
         for path, blob in zip(paths, store.read_many([self._path(p) for p in paths])):
             if _commit_data(blob) is None:
                 damaged.append(self._forget(path))
+            elif not store.is_url(path):
+                self._blobs[self._name(path)] = blob
         return damaged
 
     def _forget(self, source_path: str, retry: bool = False) -> str:
