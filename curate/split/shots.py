@@ -18,7 +18,8 @@ inside one camera, :mod:`curate.split.spikes`); those spikes and the content sco
 are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitrate video
 that restores the detail its GOP smeared away is no cut); :mod:`curate.split.flashes` drops cuts that are
 only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
-rise), :mod:`curate.split.overlays` the cuts of a graphic shown and taken away over one
+rise), :mod:`curate.split.blinks` the switches of a light blinking in one shot (a neon
+sign), :mod:`curate.split.overlays` the cuts of a graphic shown and taken away over one
 shot (a lower third, a title, a news bar) and :mod:`curate.split.overlay_fades` the gaps
 of one faded in and out, runs of blank frames become gaps, cuts closer than ``flash_s``
 (at least 2 frames) are one event after the flash filter (the larger picture change
@@ -44,6 +45,7 @@ from curate.split import fastscore, transnet
 from curate.split.transnet import net_boundaries
 from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.blanks import FlatFrames
+from curate.split.blinks import drop_blinks
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays, lazy_picture
@@ -234,12 +236,13 @@ class ShotDetector:
                    live: Callable[[], np.ndarray]) -> list[int]:
         """The hard cuts of ``thumbs`` (frame indices into them, sorted), for the final result
         and previews alike: the ``fades`` cuts (already judged by :meth:`_black`), the
-        ``content`` cuts and jump-cut spikes where something moves, without flashes and
-        overlays, cuts closer than ``merge_len`` merged. ``live``: the thumbnails' picture,
+        ``content`` cuts and jump-cut spikes where something moves, without flashes,
+        blinking lights (:mod:`curate.split.blinks`) and overlays, cuts closer than ``merge_len`` merged. ``live``: the thumbnails' picture,
         measured on demand (:func:`curate.split.overlays.lazy_picture`)."""
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | _moving(content + spike_cuts(strength), thumbs))
-        cuts = drop_overlays(drop_flashes(raw, thumbs, self.flash_len), thumbs, live=live)
+        cuts = drop_blinks(drop_flashes(raw, thumbs, self.flash_len), thumbs, self.fps, live)
+        cuts = drop_overlays(cuts, thumbs, live=live)
         return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength)
 
     def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:
