@@ -16,17 +16,17 @@ frame's presentation time.
 Whichever detector runs, isolated spikes of the thumbnail change add weak cuts (a jump cut
 inside one camera, :mod:`curate.split.spikes`); those spikes and the content score's cuts
 are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitrate video
-that restores the detail its GOP smeared away is no cut); :mod:`curate.split.flashes` drops cuts that are
-only a brief flash inside one shot (and TransNetV2 gaps that are only a brightness dip or
-rise), :mod:`curate.split.blinks` the switches of a light blinking in one shot (a neon
-sign), :mod:`curate.split.overlays` the cuts of a graphic shown and taken away over one
-shot (a lower third, a title, a news bar) and :mod:`curate.split.overlay_fades` the gaps
-of one faded in and out, runs of blank frames become gaps, cuts closer than ``flash_s``
-(at least 2 frames) are one event after the flash filter (the larger picture change
-wins), a shot between cuts further apart is its own piece however short (``too_short`` under ``min_clip_s``; joined to
-a neighbour it would put two shots in one clip), and gaps less than ``min_shot_s`` apart
-merge (a fade out and in around a black hold is one gap). Flash and gap logic works on
-32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
+that restores the detail its GOP smeared away is no cut). Dropped: cuts that are only a
+brief flash inside one shot, and TransNetV2 gaps that are only a brightness dip or rise
+(:mod:`curate.split.flashes`); the switches of a light blinking in one shot
+(:mod:`curate.split.blinks`); the cuts of a graphic shown and taken away over one shot,
+or the gaps of one faded in and out (:mod:`curate.split.overlays`,
+:mod:`curate.split.overlay_fades`). Runs of blank frames become gaps; cuts closer than
+``flash_s`` (at least 2 frames) are one event (the larger picture change wins); a shot
+between cuts further apart is its own piece however short (``too_short`` under
+``min_clip_s``: joined to a neighbour it would put two shots in one clip); gaps less than
+``min_shot_s`` apart merge (a fade out and in around a black hold). Flash and gap logic
+works on 32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
 
 References: PySceneDetect ``scenedetect/detectors/`` (Castellano, BSD-3); TransNetV2
 (Soucek & Lokoc 2020, see :mod:`curate.split.transnet`).
@@ -42,14 +42,13 @@ from scenedetect import AdaptiveDetector, ContentDetector, ThresholdDetector
 from scenedetect.common import FrameTimecode
 
 from curate.split import fastscore, transnet
-from curate.split.transnet import net_boundaries
-from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.blanks import FlatFrames
 from curate.split.blinks import drop_blinks
+from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays, lazy_picture
-from curate.split.spikes import jumps, moves_something, spike_cuts
+from curate.split.spikes import jumps, moving, spike_cuts
 from curate.split.transitions import merge_intervals, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
@@ -200,13 +199,10 @@ class ShotDetector:
         return self.kind != "transnetv2"
 
     def preview(self, lo: int) -> Boundaries:
-        """Boundaries of the frames fed so far from frame ``lo`` on (absolute frame indices),
-        by the rules of the final result but from what is known now: the cuts the
-        PySceneDetect detectors have reported, jump-cut spikes, flashes, merged cuts, the
-        dissolves and fades judged so far and blank runs of ``[lo, num_frames)``. Near
-        ``lo`` and near the newest frame it may differ from :meth:`boundaries` (no context
-        yet); :mod:`curate.speculate` only trusts it far from both and checks what it
-        did against the final boundaries. Raises RuntimeError for ``transnetv2``."""
+        """Boundaries of frames ``[lo, num_frames)`` (absolute indices) by the final rules,
+        from what is known now. Near ``lo`` and the newest frame it may differ from
+        :meth:`boundaries` (no context yet); :mod:`curate.speculate` trusts it only far
+        from both, and checks. Raises RuntimeError for ``transnetv2``."""
         if not self.can_preview:
             raise RuntimeError("transnetv2 boundaries are known only at the end")
         n = self.num_frames
@@ -240,7 +236,7 @@ class ShotDetector:
         blinking lights (:mod:`curate.split.blinks`) and overlays, cuts closer than ``merge_len`` merged. ``live``: the thumbnails' picture,
         measured on demand (:func:`curate.split.overlays.lazy_picture`)."""
         strength = jumps(thumbs)
-        raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | _moving(content + spike_cuts(strength), thumbs))
+        raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | moving(content + spike_cuts(strength), thumbs))
         cuts = drop_blinks(drop_flashes(raw, thumbs, self.flash_len), thumbs, self.fps, live)
         cuts = drop_overlays(cuts, thumbs, live=live)
         return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength)
@@ -261,21 +257,13 @@ class ShotDetector:
         covers only one leg of the excursion: spans widened by 3, 6 or 12 frames are tried)."""
         single, many = transnet.predict(np.stack(self._net), self.device, self.batch)
         self._net, self.net_scores = [], (single, many)
-        found, net_gaps = net_boundaries(single, many, self.threshold or 0.5)
+        found, net_gaps = transnet.net_boundaries(single, many, self.threshold or 0.5)
         self._found.extend(c for c in found
                            if not any(is_excursion(thumbs, c - k, c + k) for k in (3, 6, 12)))
         net_gaps = merge_intervals(net_gaps, gap=self.min_len)
         # a gap over one leg of a brightness dip or rise: the excursion shows on a wider span
         return [g for g in net_gaps if not (is_flash(thumbs, g[0], self.flash_len) or any(
             is_excursion(thumbs, g[0] - k, g[1] + k) for k in (0, 3, 6, 12)))]
-
-
-def _moving(cuts: Iterable[int], thumbs: np.ndarray) -> set[int]:
-    """The ``cuts`` (frame indices into ``thumbs``, ``(n, h, w, 3) uint8``) inside it where
-    something in the picture changes clearly (:func:`curate.split.spikes.moves_something`):
-    a keyframe that only restores the detail a low-bitrate GOP smeared away lifts the
-    content score and the thumbnail change alike, spread thin over the whole picture."""
-    return {int(c) for c in cuts if 0 < c < len(thumbs) and moves_something(thumbs, int(c))}
 
 
 def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0) -> Boundaries:

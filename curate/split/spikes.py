@@ -30,6 +30,8 @@ on the luma of both.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from curate.split.mixfit import tone_residual
@@ -137,6 +139,14 @@ def moves_something(thumbs: np.ndarray, c: int, level: float = PEAK_LEVEL) -> bo
     around = [float(np.abs(thumbs[i].astype(np.int16) - thumbs[i - 1]).mean())
               for i in (c - 1, c + 1) if 1 <= i < len(thumbs)]
     return not relit(thumbs[c - 1], thumbs[c], max(around, default=0.0))
+
+
+def moving(cuts: Iterable[int], thumbs: np.ndarray) -> set[int]:
+    """The ``cuts`` (frame indices into ``thumbs``, ``(n, h, w, 3) uint8``) inside it where
+    something in the picture changes clearly (:func:`moves_something`):
+    a keyframe that only restores the detail a low-bitrate GOP smeared away lifts the
+    content score and the thumbnail change alike, spread thin over the whole picture."""
+    return {int(c) for c in cuts if 0 < c < len(thumbs) and moves_something(thumbs, int(c))}
 
 
 RELIT_SHARE = 0.25  # a relight: a tone change leaves at most this share of the mean change...
