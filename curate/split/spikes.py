@@ -34,6 +34,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from curate.split.local_light import lit_in_place
 from curate.split.mixfit import tone_residual
 from curate.split.transitions import thumb_luma
 
@@ -131,14 +132,17 @@ def moves_something(thumbs: np.ndarray, c: int, level: float = PEAK_LEVEL) -> bo
     """Whether some pixel of the thumbnails ``(n, h, w, 3) uint8`` changes by ``level`` or
     more (0-255, mean over channels) from frame ``c - 1`` to ``c``, or the two are dim
     pictures with a cut between them (:func:`dim_change`), and the change is not a relight
-    of the same view (:func:`relit`; module docstring)."""
+    of the same view (:func:`relit`; module docstring) nor light switched on or off in part
+    of it (:func:`curate.split.local_light.lit_in_place`)."""
     d = np.abs(thumbs[c].astype(np.int16) - thumbs[c - 1].astype(np.int16)).mean(axis=2)
     peak = float(d.max())
     if peak < level and not dim_change(thumbs[c - 1], thumbs[c], peak, level):
         return False
     around = [float(np.abs(thumbs[i].astype(np.int16) - thumbs[i - 1]).mean())
               for i in (c - 1, c + 1) if 1 <= i < len(thumbs)]
-    return not relit(thumbs[c - 1], thumbs[c], max(around, default=0.0))
+    around_level = max(around, default=0.0)
+    return not (relit(thumbs[c - 1], thumbs[c], around_level)
+                or lit_in_place(thumbs[c - 1], thumbs[c], around_level))
 
 
 def moving(cuts: Iterable[int], thumbs: np.ndarray) -> set[int]:
