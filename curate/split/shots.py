@@ -19,14 +19,13 @@ are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitr
 that restores the detail its GOP smeared away is no cut). Dropped: cuts that are only a
 brief flash inside one shot, and TransNetV2 gaps that are only a brightness dip or rise
 (:mod:`curate.split.flashes`); the switches of a light blinking in one shot
-(:mod:`curate.split.blinks`); the cuts of a graphic shown and taken away over one shot,
+(:mod:`curate.split.lights`); the cuts of a graphic shown and taken away over one shot,
 or the gaps of one faded in and out (:mod:`curate.split.overlays`,
 :mod:`curate.split.overlay_fades`). Runs of blank frames become gaps; cuts closer than
 ``flash_s`` (at least 2 frames) are one event (the larger picture change wins); a shot
 between cuts further apart is its own piece however short (``too_short`` under
 ``min_clip_s``: joined to a neighbour it would put two shots in one clip); gaps less than
-``min_shot_s`` apart merge (a fade out and in around a black hold). Flash and gap logic
-works on 32-pixel thumbnails kept for every frame (about 1.7 KB a frame).
+``min_shot_s`` apart merge (a fade out and in around a black hold). 32-px thumbnails, 1.7 KB a frame.
 
 References: PySceneDetect ``scenedetect/detectors/`` (Castellano, BSD-3); TransNetV2
 (Soucek & Lokoc 2020, see :mod:`curate.split.transnet`).
@@ -43,7 +42,7 @@ from scenedetect.common import FrameTimecode
 
 from curate.split import fastscore, transnet
 from curate.split.blanks import FlatFrames
-from curate.split.blinks import drop_blinks
+from curate.split.lights import drop_blinks
 from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
@@ -233,8 +232,9 @@ class ShotDetector:
         """The hard cuts of ``thumbs`` (frame indices into them, sorted), for the final result
         and previews alike: the ``fades`` cuts (already judged by :meth:`_black`), the
         ``content`` cuts and jump-cut spikes where something moves, without flashes,
-        blinking lights (:mod:`curate.split.blinks`) and overlays, cuts closer than ``merge_len`` merged. ``live``: the thumbnails' picture,
-        measured on demand (:func:`curate.split.overlays.lazy_picture`)."""
+        blinking lights (:mod:`curate.split.lights`) and overlays, cuts closer than
+        ``merge_len`` merged. ``live``: the thumbnails' picture, measured on demand
+        (:func:`curate.split.overlays.lazy_picture`)."""
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | moving(content + spike_cuts(strength), thumbs))
         cuts = drop_blinks(drop_flashes(raw, thumbs, self.flash_len), thumbs, self.fps, live)

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from curate.split.local_light import lit_in_place
+from curate.split.lights import lit_in_place
 from curate.split.mixfit import tone_residual
 from curate.split.transitions import thumb_luma
 
@@ -133,7 +133,7 @@ def moves_something(thumbs: np.ndarray, c: int, level: float = PEAK_LEVEL) -> bo
     more (0-255, mean over channels) from frame ``c - 1`` to ``c``, or the two are dim
     pictures with a cut between them (:func:`dim_change`), and the change is not a relight
     of the same view (:func:`relit`; module docstring) nor light switched on or off in part
-    of it (:func:`curate.split.local_light.lit_in_place`)."""
+    of it (:func:`curate.split.lights.lit_in_place`)."""
     d = np.abs(thumbs[c].astype(np.int16) - thumbs[c - 1].astype(np.int16)).mean(axis=2)
     peak = float(d.max())
     if peak < level and not dim_change(thumbs[c - 1], thumbs[c], peak, level):

@@ -1,4 +1,4 @@
-"""A light blinking in a fixed camera's view is no shot boundary (:mod:`curate.split.blinks`).
+"""A light blinking in a fixed camera's view is no shot boundary (:mod:`curate.split.lights`).
 
 The frames are generated with exact truth: a still textured wall, a dark object crossing
 it (the scene moves throughout), sensor noise, and a neon sign (a coloured box with a
@@ -15,7 +15,7 @@ import pytest
 
 import curate.split.shots as shots
 from curate.split import SplitStage
-from curate.split.blinks import blinks
+from curate.split.lights import blinks
 from curate.split.overlays import picture
 from support.synth import render
 

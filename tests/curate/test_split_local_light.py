@@ -1,5 +1,5 @@
 """A light switched on or off over part of a fixed camera's view is no shot boundary
-(:func:`curate.split.local_light.lit_in_place`).
+(:func:`curate.split.lights.lit_in_place`).
 
 The frames are generated with exact truth: a textured wall, a dark object crossing it
 (the scene moves throughout), sensor noise, and from frame ``AT`` a pool of light (the
@@ -15,7 +15,7 @@ import pytest
 
 import curate.split.spikes as spikes
 from curate.split import SplitStage
-from curate.split.local_light import lit_in_place
+from curate.split.lights import lit_in_place
 from curate.split.spikes import relit
 from support.synth import render
 
