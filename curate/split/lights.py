@@ -23,6 +23,17 @@ by :func:`curate.split.transitions.thumb_luma`. A cut between two times of one f
 camera under other light, where the change goes one way, is judged the same view, as by
 :func:`curate.split.spikes.relit`.
 
+**Swept in over a few frames** (:func:`swept`): headlights or a torch beam sweeping into
+the view, a door letting light in. Its glare grows and fades over a few frames as a mix of
+the picture and the picture under the glare, so the dissolve scan
+(:mod:`curate.split.gradual`) takes each leg for a dissolve. The two ends of such a gap
+show one view: light only added or only taken away (:data:`ONE_WAY` of the change), and
+the fine structure of the whole picture (on the pixels neither end clips) correlating by
+:data:`VIEW_CORR` or more, with at least :data:`VIEW_DETAIL` levels of it in each end. The
+two ends of a dissolve between shots correlate at most 0.14 on the labelled night sets.
+A dissolve between two times of one fixed camera whose light only grows or only fades is
+judged the same view too.
+
 **Blinking** (a neon sign, a shop window, a warning or police light: :func:`blinks`).
 A light that switches on and off in a fixed camera's view changes part of the picture at
 once, as a jump cut does, and PySceneDetect's content score (or a spike of the thumbnail
@@ -39,12 +50,17 @@ side: at least :data:`MIN_RUNS` runs of frames alternate between the two states 
 on, off, on: three switches or more), while the rest of the picture goes on as the shot
 does (its change at the cut no more than :data:`OUTSIDE_RATIO` times its change around).
 A frame is in one state when its region lies within :data:`STATE_SHARE` of the jump
-(mean over the region's pixels) of that state and nearer to it than to the other. A jump
-cut of one fixed camera brings in a person or a car that moves on, so its region never
-returns to both states; a cut between two cameras changes most of the picture (the region
-may cover at most :data:`MAX_AREA` of the changing picture,
-:func:`curate.split.overlays.picture`). Shot/reverse-shot cutting between two insets of
-a split screen, or of a picture-in-picture, is judged a blink (it is one, in shape).
+(mean over the region's pixels) of that state and nearer to it than to the other. The
+switch adds light to the region or takes it away: :data:`BLINK_ONE_WAY` of its luma
+change there has one sign. The region covers :data:`MIN_AREA` thumbnail pixels or more
+and at most :data:`MAX_AREA` of the changing picture (:func:`curate.split.overlays.picture`):
+a cut between two cameras changes most of it. A jump cut of one fixed camera brings in a
+person or a car that moves on, so its region never returns to both states. Cutting back
+and forth between two people or two framings against one wall, or between the pictures
+of an inset, does return, but a person is no light: the change goes both ways (on a
+helper's break test, 50-88 % one way, against 99-100 % for signs; the first version of
+this rule, without the test, lost 54 such cuts of 365). A cut onto a strobe flash whose
+region is a few pixels is not judged either.
 
 Thumbnails are ``(n, h, w, 3) uint8`` (:func:`curate.split.transitions.thumbnail`), frame
 indices 0-based in decode order. Judging a change by the picture coming back is the idea
@@ -67,6 +83,8 @@ REGION_SHARE = 0.25  # the region judged: pixels changing by this share of the l
 MIN_CORR = 0.7  # fine structure before and after, on the region, correlates at least this
 MIN_DETAIL = 2.0  # levels: mean fine structure of each picture on the region, at least
 MIN_PIXELS = 4  # changing pixels needed to judge at all
+VIEW_CORR = 0.6  # a gap's two ends: fine structure of the whole picture correlates at least this
+VIEW_DETAIL = 1.5  # levels: mean fine structure of each end (unclipped pixels), at least
 
 
 def _luma(x: np.ndarray) -> np.ndarray:
@@ -86,24 +104,60 @@ def lit_in_place(a: np.ndarray, b: np.ndarray, around: float) -> bool:
     when it moves by more than :data:`NOISE_LEVEL` and twice ``around``."""
     la, lb = _luma(a), _luma(b)
     d = lb - la
-    changing = np.abs(d) > max(NOISE_LEVEL, 2.0 * around)
+    if not _one_way(d, max(NOISE_LEVEL, 2.0 * around)):
+        return False
+    region = np.abs(d) >= REGION_SHARE * float(np.abs(d).max())
+    return _correlate(fine(la)[region], fine(lb)[region], MIN_DETAIL, MIN_CORR)
+
+
+def _one_way(d: np.ndarray, level: float, share: float = ONE_WAY) -> bool:
+    """Whether ``share`` of the luma change ``d`` ``(h, w) float32``, summed over the pixels
+    changing by more than ``level``, has one sign (at least :data:`MIN_PIXELS` of them)."""
+    changing = np.abs(d) > level
     if changing.sum() < MIN_PIXELS:
         return False
     up, down = float(d[changing].clip(0, None).sum()), float((-d[changing]).clip(0, None).sum())
-    if max(up, down) < ONE_WAY * (up + down):
-        return False
-    region = np.abs(d) >= REGION_SHARE * float(np.abs(d).max())
-    fa, fb = fine(la)[region], fine(lb)[region]
-    if min(float(np.abs(fa).mean()), float(np.abs(fb).mean())) < MIN_DETAIL:
+    return max(up, down) >= share * (up + down)
+
+
+def _correlate(fa: np.ndarray, fb: np.ndarray, detail: float, limit: float) -> bool:
+    """Whether fine structures ``fa`` and ``fb`` (1-D, levels) each have a mean magnitude of
+    ``detail`` or more and correlate by ``limit`` or more."""
+    if not fa.size or min(float(np.abs(fa).mean()), float(np.abs(fb).mean())) < detail:
         return False
     fa, fb = fa - fa.mean(), fb - fb.mean()
     norm = float(np.sqrt((fa @ fa) * (fb @ fb)))
-    return norm > 0 and float(fa @ fb) >= MIN_CORR * norm
+    return norm > 0 and float(fa @ fb) >= limit * norm
+
+
+def swept(thumbs: np.ndarray, start: int, end: int) -> bool:
+    """Whether the would-be gradual transition ``[start, end)`` of ``thumbs`` ``(n, h, w, 3)
+    uint8`` is light swept into or out of one view (module docstring): frames ``start - 1``
+    and ``end`` are one view with light only added or only taken away."""
+    if start < 1 or end >= len(thumbs) or end <= start:
+        return False
+    la, lb = _luma(thumbs[start - 1]), _luma(thumbs[end])
+    if not _one_way(lb - la, NOISE_LEVEL):
+        return False
+    seen = (la > 4) & (la < 251) & (lb > 4) & (lb < 251)
+    return _correlate(fine(la)[seen], fine(lb)[seen], VIEW_DETAIL, VIEW_CORR)
+
+
+def drop_swept(gaps: list[tuple[int, int]], thumbs: np.ndarray,
+               scanned: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``gaps`` (half-open frame intervals into ``thumbs``) without those of the dissolve
+    scan (``scanned``: blank holds and other gaps are not judged) that :func:`swept`
+    explains. Called after :mod:`curate.split.overlay_fades` has paired the fades of an
+    overlay, which may each look swept in alone."""
+    judged = {tuple(g) for g in scanned}
+    return [g for g in gaps if tuple(g) not in judged or not swept(thumbs, g[0], g[1])]
 
 
 REGION_LEVEL = 12.0  # levels: the least change (largest over channels) of a blinking pixel
 REGION_FACTOR = 3.0  # ...and at least this many times its largest change in the frames around
 MAX_AREA = 0.5  # share of the changing picture the region covers at most
+MIN_AREA = 12  # thumbnail pixels the region covers at least
+BLINK_ONE_WAY = 0.95  # share of the region's luma change of one sign: light added or taken away
 OUTSIDE_RATIO = 2.0  # outside the region, the frame changes at most this many times as usual
 OUTSIDE_FLOOR = 1.5  # levels: the least usual change (a still scene's noise)
 STATE_SHARE = 0.35  # a frame is in a state when its region lies this close to it (share of the jump)
@@ -125,7 +179,7 @@ def _region(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
         return None
     usual = np.max(around, axis=0)
     region = step >= np.maximum(REGION_LEVEL, REGION_FACTOR * usual)
-    if not region.any() or region.sum() > MAX_AREA * max(int(live.sum()), 1):
+    if region.sum() < MIN_AREA or region.sum() > MAX_AREA * max(int(live.sum()), 1):
         return None
     outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & live
     if not outside.any():
@@ -145,7 +199,8 @@ def blinks(thumbs: np.ndarray, c: int, fps: float, live: np.ndarray) -> bool:
     if not 0 < c < len(thumbs):
         return False
     region = _region(thumbs, c, live)
-    if region is None:
+    if region is None or not _one_way(np.where(region, _luma(thumbs[c]) - _luma(thumbs[c - 1]), 0.0),
+                                      NOISE_LEVEL, BLINK_ONE_WAY):
         return False
     reach = max(2, int(round(WINDOW_S * fps)))
     lo, hi = max(0, c - reach), min(len(thumbs), c + reach + 1)

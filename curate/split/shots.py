@@ -42,7 +42,7 @@ from scenedetect.common import FrameTimecode
 
 from curate.split import fastscore, transnet
 from curate.split.blanks import FlatFrames
-from curate.split.lights import drop_blinks
+from curate.split.lights import drop_blinks, drop_swept
 from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
@@ -51,6 +51,7 @@ from curate.split.spikes import jumps, moving, spike_cuts
 from curate.split.transitions import merge_intervals, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
+SCAN_EVERY = 32  # frames between two incremental dissolve scans
 fastscore.install()  # the same content scores, less CPU
 
 
@@ -141,8 +142,6 @@ class ShotDetector:
         self._content: list[int] = []  # the content score's cuts: kept where something moves
         self.num_frames = 0
 
-    SCAN_EVERY = 32  # frames between two incremental dissolve scans
-
     def _tc(self, index: int) -> FrameTimecode:
         return FrameTimecode(index, self.fps)
 
@@ -158,7 +157,7 @@ class ShotDetector:
             self._net.append(transnet.input_frame(frame_bgr))
         self._thumbs.append(thumbnail(frame_bgr))
         self.num_frames += 1
-        if self._gradual is not None and self.num_frames % self.SCAN_EVERY == 0:
+        if self._gradual is not None and self.num_frames % SCAN_EVERY == 0:
             self._gradual.scan(self._thumbs.view())
 
     def cuts(self) -> list[int]:
@@ -182,14 +181,15 @@ class ShotDetector:
         thumbs = self._thumbs.view()
         gaps = self._network(thumbs) if self.kind == "transnetv2" else []
         live = lazy_picture(thumbs)
-        if self._gradual is not None:
-            gaps += self._gradual.result(thumbs)
+        scanned = self._gradual.result(thumbs) if self._gradual is not None else []
+        gaps += scanned
         flats = self._flats(thumbs, 0)
         cuts = self._hard_cuts(self._black(self._found, thumbs, 0) + (flats.cuts() if flats else []),
                                self._content, thumbs, live)
         if flats is not None:
             gaps += flats.holds(self.flash_len + 1)
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
+        gaps = drop_swept(gaps, thumbs, scanned)
         return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
 
     @property
@@ -212,10 +212,10 @@ class ShotDetector:
         flats = self._flats(thumbs, lo)
         cuts = self._hard_cuts([c - lo for c in self._black(self._found, thumbs, lo)] + (flats.cuts() if flats else []),
                                [c - lo for c in self._content], thumbs, live)
-        gaps = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
-        if flats is not None:
-            gaps += flats.holds(self.flash_len + 1)
+        scanned = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
+        gaps = list(scanned) + (flats.holds(self.flash_len + 1) if flats is not None else [])
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
+        gaps = drop_swept(gaps, thumbs, scanned)
         b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
 

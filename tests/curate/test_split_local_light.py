@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 import curate.split.spikes as spikes
-from curate.split import SplitStage
 from curate.split.lights import lit_in_place
 from curate.split.spikes import relit
-from support.synth import render
+from support.synth import detect_frames, render
 
 W, H, FPS = 256, 144, 25.0
 AT = 45
@@ -50,10 +49,7 @@ def _frames(gain: float = 2.0, centre=(60, 40), sigma: float = 45.0, off: bool =
 
 
 def _detect(frames: list[np.ndarray]):
-    detector = SplitStage().shot_detector(FPS)
-    for f in frames:
-        detector.feed(f)
-    return detector.boundaries(), detector._thumbs.view()
+    return detect_frames(frames, FPS)
 
 
 @pytest.mark.parametrize("gain,centre,sigma,off", [

@@ -36,8 +36,11 @@ def _boundaries(frames: list[np.ndarray]):
 
 
 def _without_rule(monkeypatch, frames: list[np.ndarray]):
+    """Boundaries without this rule, nor :func:`curate.split.lights.drop_swept` (a white
+    title fading in over a still part of the shot is light added to one view, too)."""
     with monkeypatch.context() as m:
         m.setattr(shots, "drop_faded_overlays", lambda cuts, gaps, thumbs, live=None: (cuts, gaps))
+        m.setattr(shots, "drop_swept", lambda gaps, thumbs, scanned: gaps)
         return _boundaries(frames)
 
 

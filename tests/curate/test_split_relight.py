@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from curate.split import SplitStage
 from curate.split.spikes import relit
-from support.synth import render
+from support.synth import detect_frames, render
 
 W, H, FPS = 256, 144, 25.0
 AT = 45
@@ -42,10 +41,7 @@ def _frames(gain: float, offset: float, other_view: bool = False, n: int = 90,
 
 
 def _detect(frames: list[np.ndarray]):
-    detector = SplitStage().shot_detector(FPS)
-    for f in frames:
-        detector.feed(f)
-    return detector.boundaries(), detector._thumbs.view()
+    return detect_frames(frames, FPS)
 
 
 @pytest.mark.parametrize("gain,offset", [(1.8, 0.0), (0.5, 10.0), (1.3, 40.0)])

@@ -117,3 +117,15 @@ def shot_sources(folder, shots: dict[str, list[Shot]], width: int = 160, height:
         out[name] = str(Path(folder) / f"{name}.mp4")
         shots_video(out[name], parts, width, height)
     return out
+
+
+def detect_frames(frames, fps: float = 25.0):
+    """Feed ``frames`` (BGR ``(H, W, 3) uint8``) one by one to the split stage's shot
+    detector at ``fps``; return its :class:`curate.split.shots.Boundaries` and the
+    ``(n, h, 32, 3) uint8`` thumbnails it kept."""
+    from curate.split import SplitStage
+
+    detector = SplitStage().shot_detector(fps)
+    for f in frames:
+        detector.feed(f)
+    return detector.boundaries(), detector._thumbs.view()
