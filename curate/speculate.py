@@ -8,8 +8,9 @@ Here the pass asks the shot detector, every ``every_s`` seconds of video (less o
 while a shot goes on: the interval grows with the open shot, so the previews cost
 linear time overall), for a preview of its boundaries
 (:meth:`curate.split.shots.ShotDetector.preview`). Boundaries more than ``horizon`` frames
-behind the newest frame (twice the longest transition plus the minimum shot length, plus
-half a second: every rule of the detector reaches less far) are taken as settled; each
+behind the newest frame (twice the longest transition plus the minimum shot length, or
+the blink window of :mod:`curate.split.lights` if longer, plus half a second: every rule
+of the detector reaches less far) are taken as settled; each
 shot closed by them is planned into spans by the split stage's own rules
 (:func:`curate.split.spans.plan_spans`) and its spans are encoded at once, on the pass's
 encoder threads, from the frames already held (:class:`curate.spill.FrameSpill`).
@@ -38,6 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from curate.codec.timestamps import frame_rate
+from curate.split import lights
 from curate.split.spans import plan_spans
 
 Key = tuple[int, int, float, float]  # first frame, end frame, start_s, end_s of a span
@@ -64,7 +66,8 @@ class Speculator:
     def __init__(self, encode, split, fps: float, max_fps: float, pool: ThreadPoolExecutor,
                  every_s: float = 2.0):
         self.encode, self.split, self.max_fps, self.pool = encode, split, max_fps, pool
-        self.horizon = int(math.ceil((2 * split.max_transition_s + split.min_shot_s + 0.5) * fps))
+        reach = max(2 * split.max_transition_s + split.min_shot_s, lights.WINDOW_S)  # blinks look 3 s out
+        self.horizon = int(math.ceil((reach + 0.5) * fps))
         self.every = max(16, int(round(every_s * fps)))
         self.pos = 0  # end of the last settled boundary: the open shot starts here
         self._last = 0  # frame count at the last preview

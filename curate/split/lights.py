@@ -146,8 +146,8 @@ def swept(thumbs: np.ndarray, start: int, end: int) -> bool:
 def drop_swept(gaps: list[tuple[int, int]], thumbs: np.ndarray,
                scanned: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """``gaps`` (half-open frame intervals into ``thumbs``) without those of the dissolve
-    scan (``scanned``: blank holds and other gaps are not judged) that :func:`swept`
-    explains. Called after :mod:`curate.split.overlay_fades` has paired the fades of an
+    and wipe scan (``scanned``, :mod:`curate.split.gradual`: blank holds and other gaps are
+    not judged) that :func:`swept` explains. Called after :mod:`curate.split.overlay_fades` has paired the fades of an
     overlay, which may each look swept in alone."""
     judged = {tuple(g) for g in scanned}
     return [g for g in gaps if tuple(g) not in judged or not swept(thumbs, g[0], g[1])]
@@ -156,6 +156,7 @@ def drop_swept(gaps: list[tuple[int, int]], thumbs: np.ndarray,
 REGION_LEVEL = 12.0  # levels: the least change (largest over channels) of a blinking pixel
 REGION_FACTOR = 3.0  # ...and at least this many times its largest change in the frames around
 MAX_AREA = 0.5  # share of the changing picture the region covers at most
+MIN_PICTURE = 0.25  # ...taken as at least this share of the frame (a still view changes nowhere else)
 MIN_AREA = 12  # thumbnail pixels the region covers at least
 BLINK_ONE_WAY = 0.95  # share of the region's luma change of one sign: light added or taken away
 OUTSIDE_RATIO = 2.0  # outside the region, the frame changes at most this many times as usual
@@ -168,8 +169,10 @@ AROUND = 3  # frames either side whose change sets the usual change
 
 def _region(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
     """The pixels ``(h, w) bool`` the cut into frame ``c`` changes (module docstring), or
-    None when there are none, they cover more than :data:`MAX_AREA` of the ``live``
-    picture, or the rest of the picture changes more than the shot does around the cut."""
+    None when they are fewer than :data:`MIN_AREA`, they cover more than :data:`MAX_AREA`
+    of the ``live`` picture (taken as at least :data:`MIN_PICTURE` of the frame: in a still
+    view only the light itself changes), or the rest of the frame (still bars and walls
+    included) changes more than it does around the cut."""
     lo = max(0, c - AROUND - 1)
     x = thumbs[lo:c + AROUND + 1].astype(np.float32)
     k = c - lo
@@ -179,9 +182,10 @@ def _region(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
         return None
     usual = np.max(around, axis=0)
     region = step >= np.maximum(REGION_LEVEL, REGION_FACTOR * usual)
-    if region.sum() < MIN_AREA or region.sum() > MAX_AREA * max(int(live.sum()), 1):
+    picture_area = max(int(live.sum()), int(MIN_PICTURE * live.size))
+    if region.sum() < MIN_AREA or region.sum() > MAX_AREA * picture_area:
         return None
-    outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & live
+    outside = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
     if not outside.any():
         return None
     usual_out = max(float(d[outside].mean()) for d in around)

@@ -18,8 +18,8 @@ inside one camera, :mod:`curate.split.spikes`); those spikes and the content sco
 are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitrate video
 that restores the detail its GOP smeared away is no cut). Dropped: cuts that are only a
 brief flash inside one shot, and TransNetV2 gaps that are only a brightness dip or rise
-(:mod:`curate.split.flashes`); the switches of a light blinking in one shot
-(:mod:`curate.split.lights`); the cuts of a graphic shown and taken away over one shot,
+(:mod:`curate.split.flashes`); lights blinking, switched or swept in over one view (cuts
+and dissolve-scan gaps, :mod:`curate.split.lights`); a graphic shown and taken away,
 or the gaps of one faded in and out (:mod:`curate.split.overlays`,
 :mod:`curate.split.overlay_fades`). Runs of blank frames become gaps; cuts closer than
 ``flash_s`` (at least 2 frames) are one event (the larger picture change wins); a shot

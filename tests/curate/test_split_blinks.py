@@ -23,12 +23,12 @@ W, H, FPS = 256, 144, 25.0
 
 
 def _frames(n: int = 150, period: int = 10, sign: bool = True, jump_at: int | None = None,
-            seed: int = 80, lit_from: int | None = None) -> list[np.ndarray]:
+            seed: int = 80, lit_from: int | None = None, still: bool = False) -> list[np.ndarray]:
     """``n`` BGR ``(H, W, 3) uint8`` frames of one wall (``render(seed)``): an object
     crossing at 2 px a frame, a magenta sign 48 x 16 px at (150, 20) lit for ``period``
     frames out of every ``2 * period`` (when ``sign``; from frame ``lit_from`` on instead,
     when given), and from frame ``jump_at`` a grey box 40 x 40 px at (40, 90) that stays
-    (a jump cut)."""
+    (a jump cut). With ``still``, no object crosses."""
     rng = np.random.default_rng(3)
     wall = render(seed, 0.0, W, H, drift=0.0).astype(np.float32) * 0.6
     box = np.zeros((H, W), np.float32)
@@ -39,7 +39,8 @@ def _frames(n: int = 150, period: int = 10, sign: bool = True, jump_at: int | No
     for i in range(n):
         img = wall.copy()
         x = abs((20 + 2 * i) % (2 * (W - 30)) - (W - 30))
-        img[100:130, x:x + 30] *= 0.4
+        if not still:
+            img[100:130, x:x + 30] *= 0.4
         if jump_at is not None and i >= jump_at:
             img[90:130, 40:80] = 150.0
         on = i >= lit_from if lit_from is not None else (i // period) % 2 == 1
@@ -118,3 +119,12 @@ def test_two_people_cut_back_and_forth_against_one_wall_are_no_blink(monkeypatch
     # without the one-way test they are: the test can fail
     monkeypatch.setattr(lights, "_one_way", lambda *args: True)
     assert all(blinks(thumbs, c, FPS, live) for c in switches)
+
+
+def test_a_sign_blinking_in_a_still_view_is_no_cut():
+    """Nothing moves but the sign (a tripod on a still street): the changing picture is the
+    sign alone, so its region is judged against a quarter of the frame (from a review)."""
+    frames = _frames(period=17, still=True)
+    b, thumbs = _detect(frames)
+    assert b.cuts == [] and b.gaps == [], b
+    assert blinks(thumbs, 34, FPS, picture(thumbs))
