@@ -75,6 +75,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from curate.split.overlays import OUTSIDE_RATIO, REGION_FACTOR, REGION_LEVEL
 from curate.split.transitions import thumb_luma
 
 ONE_WAY = 0.9  # share of the change (levels summed over changing pixels) of one sign
@@ -147,19 +148,20 @@ def drop_swept(gaps: list[tuple[int, int]], thumbs: np.ndarray,
                scanned: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """``gaps`` (half-open frame intervals into ``thumbs``) without those of the dissolve
     and wipe scan (``scanned``, :mod:`curate.split.gradual`: blank holds and other gaps are
-    not judged) that :func:`swept` explains. Called after :mod:`curate.split.overlay_fades` has paired the fades of an
-    overlay, which may each look swept in alone."""
+    not judged) that :func:`swept` explains. Called after
+    :mod:`curate.split.overlay_fades` has paired the fades of an overlay, which may each
+    look swept in alone."""
     judged = {tuple(g) for g in scanned}
     return [g for g in gaps if tuple(g) not in judged or not swept(thumbs, g[0], g[1])]
 
 
-REGION_LEVEL = 12.0  # levels: the least change (largest over channels) of a blinking pixel
-REGION_FACTOR = 3.0  # ...and at least this many times its largest change in the frames around
+# A switch's region is found as an overlay's is (:mod:`curate.split.overlays`): pixels changing
+# by REGION_LEVEL levels (largest over channels) and REGION_FACTOR times their largest change
+# in the frames around, the rest changing at most OUTSIDE_RATIO times as usual.
 MAX_AREA = 0.5  # share of the changing picture the region covers at most
 MIN_PICTURE = 0.25  # ...taken as at least this share of the frame (a still view changes nowhere else)
 MIN_AREA = 12  # thumbnail pixels the region covers at least
 BLINK_ONE_WAY = 0.95  # share of the region's luma change of one sign: light added or taken away
-OUTSIDE_RATIO = 2.0  # outside the region, the frame changes at most this many times as usual
 OUTSIDE_FLOOR = 1.5  # levels: the least usual change (a still scene's noise)
 STATE_SHARE = 0.35  # a frame is in a state when its region lies this close to it (share of the jump)
 MIN_RUNS = 4  # alternating runs of the two states: off, on, off, on

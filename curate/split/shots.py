@@ -25,7 +25,7 @@ or the gaps of one faded in and out (:mod:`curate.split.overlays`,
 ``flash_s`` (at least 2 frames) are one event (the larger picture change wins); a shot
 between cuts further apart is its own piece however short (``too_short`` under
 ``min_clip_s``: joined to a neighbour it would put two shots in one clip); gaps less than
-``min_shot_s`` apart merge (a fade out and in around a black hold). 32-px thumbnails, 1.7 KB a frame.
+``min_shot_s`` apart merge (a fade out and in around a black hold). Thumbnails: 1.7 KB a frame.
 
 References: PySceneDetect ``scenedetect/detectors/`` (Castellano, BSD-3); TransNetV2
 (Soucek & Lokoc 2020, see :mod:`curate.split.transnet`).
