@@ -48,7 +48,7 @@ from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays, lazy_picture
 from curate.split.spikes import jumps, moving, spike_cuts
-from curate.split.transitions import merge_intervals, thumbnail
+from curate.split.transitions import merge_intervals, resolve_gaps, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
 SCAN_EVERY = 32  # frames between two incremental dissolve scans
@@ -267,21 +267,8 @@ class ShotDetector:
 
 
 def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0) -> Boundaries:
-    """Reconcile hard cuts with gaps (frames): a cut inside a gap, or within ``snap`` frames
-    of one (a detector reacting to the start or end of a fade), is absorbed by widening the
-    gap to it, so no few-frame sliver of a transition is left as a shot. Gaps less than
-    ``join`` frames apart (the two legs of a fade around a short black hold; no shot is
-    that short) become one."""
-    gaps = [list(g) for g in merge_intervals(gaps, gap=join)]
-    kept: list[int] = []
-    for c in cuts:
-        near = [g for g in gaps if g[0] - snap <= c <= g[1] + snap]
-        if not near:
-            kept.append(c)
-            continue
-        g = near[0]
-        g[0], g[1] = min(g[0], c), max(g[1], c)
-    return Boundaries(kept, merge_intervals(gaps, gap=join))
+    """:func:`curate.split.transitions.resolve_gaps` as :class:`Boundaries`."""
+    return Boundaries(*resolve_gaps(cuts, gaps, snap, join))
 
 
 def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,

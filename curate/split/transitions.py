@@ -229,3 +229,22 @@ def merge_intervals(intervals, gap: int = 0) -> list[tuple[int, int]]:
         else:
             out.append([s, e])
     return [(s, e) for s, e in out]
+
+
+def resolve_gaps(cuts: list[int], gaps: list[tuple[int, int]], snap: int,
+                 join: int = 0) -> tuple[list[int], list[tuple[int, int]]]:
+    """Reconcile hard cuts with gaps (frames): a cut inside a gap, or within ``snap`` frames
+    of one (a detector reacting to the start or end of a fade), is absorbed by widening the
+    gap to it, so no few-frame sliver of a transition is left as a shot. Gaps less than
+    ``join`` frames apart (the two legs of a fade around a short black hold; no shot is
+    that short) become one. Returns the cuts kept and the gaps."""
+    gaps = [list(g) for g in merge_intervals(gaps, gap=join)]
+    kept: list[int] = []
+    for c in cuts:
+        near = [g for g in gaps if g[0] - snap <= c <= g[1] + snap]
+        if not near:
+            kept.append(c)
+            continue
+        g = near[0]
+        g[0], g[1] = min(g[0], c), max(g[1], c)
+    return kept, merge_intervals(gaps, gap=join)
