@@ -13,6 +13,9 @@ frame's presentation time.
   or rise (:func:`curate.split.flashes.is_excursion`); :mod:`curate.split.transitions`
   adds the dissolves and fades it misses.
 
+Covers and reveals (one shot drawn in over the other, or off it, behind a straight seam
+crossing the picture) are gaps too, whichever detector runs (:mod:`curate.split.slides`).
+
 Whichever detector runs, isolated spikes of the thumbnail change add weak cuts (a jump cut
 inside one camera, :mod:`curate.split.spikes`); those spikes and the content score's cuts
 are kept only where some thumbnail pixel changes clearly (a keyframe of low-bitrate video
@@ -47,6 +50,8 @@ from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_b
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays, lazy_picture
+from curate.split.seams import SeamProfiles
+from curate.split.slides import slide_gaps
 from curate.split.spikes import jumps, moving, spike_cuts
 from curate.split.transitions import merge_intervals, resolve_gaps, thumbnail
 
@@ -119,6 +124,7 @@ class ShotDetector:
         top = max(3, int(round(max_transition_s * self.fps)))
         # dissolves and fades are judged as frames arrive (same result as find_gradual at the end)
         self._gradual = GradualScan(sorted({max(3, top >> k) for k in range(4)})) if gradual else None
+        self._top, self._seams = top, SeamProfiles() if gradual else None  # covers and reveals
         self._net: list[np.ndarray] = []  # transnetv2: (27, 48, 3) RGB inputs
         self.net_scores: tuple[np.ndarray, np.ndarray] | None = None  # transnetv2: (single, many)
         self._final: Boundaries | None = None
@@ -156,6 +162,8 @@ class ShotDetector:
         if self.kind == "transnetv2":
             self._net.append(transnet.input_frame(frame_bgr))
         self._thumbs.append(thumbnail(frame_bgr))
+        if self._seams is not None:
+            self._seams.append(frame_bgr)
         self.num_frames += 1
         if self._gradual is not None and self.num_frames % SCAN_EVERY == 0:
             self._gradual.scan(self._thumbs.view())
@@ -189,7 +197,7 @@ class ShotDetector:
         if flats is not None:
             gaps += flats.holds(self.flash_len + 1)
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
-        gaps = drop_swept(gaps, thumbs, scanned)
+        gaps = drop_swept(gaps, thumbs, scanned) + slide_gaps(self._seams, thumbs, 0, self._top, self.fps)
         return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
 
     @property
@@ -215,7 +223,7 @@ class ShotDetector:
         scanned = [(max(s - lo, 0), e - lo) for s, e in self._gradual.intervals(lo)] if self._gradual else []
         gaps = list(scanned) + (flats.holds(self.flash_len + 1) if flats is not None else [])
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
-        gaps = drop_swept(gaps, thumbs, scanned)
+        gaps = drop_swept(gaps, thumbs, scanned) + slide_gaps(self._seams, thumbs, lo, self._top, self.fps)
         b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
 

@@ -1,0 +1,153 @@
+"""Covers and reveals: one shot drawn in over another, or off it, behind a straight seam
+that crosses the picture (FFmpeg's ``xfade`` ``cover*`` and ``reveal*``, an editor's
+slide-in or slide-out), and what is left alone: the push slide (``slide*``).
+
+One of the two shots moves as a whole while the seam crosses (the incoming one in a cover,
+the outgoing one in a reveal), so no pixel makes the one large change a wipe gives it
+(:mod:`curate.split.wipes` turns down a picture that slides as a whole, as a camera's tilt
+does), no frame differs much from the one before (no hard cut), and no pixel mixes the
+two shots (no dissolve): of 60 slides, covers and reveals of 0.5-1.5 s between shots of
+the footage, 6 were found, and the other clips held both shots.
+
+A seam track (:mod:`curate.split.seams`) is a gap, its frames in no clip, when all hold:
+
+- the view it leaves does not come back soon after, and its two ends are not one view under
+  other light (:func:`curate.split.wipes.comes_back`: a bus or a panel passing close to a
+  fixed camera; :func:`curate.split.wipes.same_view`: a shadow's edge sweeping across);
+- in at least :data:`HALF` of its steps the picture on one side of the seam moves with it
+  and in as many the picture on the other side stays (:func:`sides_move`); a flat part (a
+  sky, a plain wall) is neither, as moving it changes nothing;
+- the seam is a splice: on average over the track at least :data:`SPLICE` of the lines
+  step at it (a door frame or a wall's edge against the sky rarely steps on all of them);
+- it takes :data:`MIN_S` or longer (a pole passing close to a train window crosses faster);
+- the whole picture does not move at the seam's pace just before the seam comes in, nor
+  just after it has left (:func:`pans`): a pan past an edge was under way before the edge
+  showed, or goes on after it.
+
+A push slide moves both pictures with the seam, as a camera panning or tilting past a
+straight edge does (a door frame, a building against the sky, a horizon); a first version
+took such tracks when the seam was a strong splice, and a break test's pans past edges
+then got 33 new false gaps in 190 single shots, so they are left to the cut rules (a pan
+over one photograph: 3 in 30). Measured on xfade sets between shots of the footage and on
+that break test (``README.md``, "Covers and reveals").
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from curate.split.seams import MIN_FRAMES, SeamProfiles, strength, tracks
+from curate.split.wipes import comes_back, same_view
+
+WITH = 0.6  # a part moves with the seam when moving it explains a step this well (of unmoved)
+MIN_SHIFT = 0.75  # thumbnail pixels: a slower seam's sides are judged over as many frames as it takes
+HALF = 0.5  # share of the track's steps in which a part moves with the seam (or stays)
+SPLICE = 0.93  # mean strength of a transition's seam (share of the lines stepping at it)
+MIN_S = 0.2  # seconds: a seam crossing the frame faster is a thin thing passing (a pole), no transition
+AROUND = 3  # steps judged before a seam comes in and after it leaves
+PACE = 0.5  # the picture moves at the seam's pace: its shift within this share of the seam's step
+
+
+def _luma(thumb: np.ndarray, axis: int) -> np.ndarray:
+    """Luma of an ``(h, w, 3) uint8`` BGR thumbnail as float32, transposed for rows (``axis`` 0)."""
+    luma = cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return luma if axis == 1 else np.ascontiguousarray(luma.T)
+
+
+def sides_move(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int,
+               axis: int) -> tuple[float, float, float, float]:
+    """How the picture either side of a seam track moves: ``(ahead_with, ahead_still,
+    behind_with, behind_still)``, the shares of the track's steps in which the part of the
+    picture ahead of the seam (where it goes) or behind it moves with the seam, or stays.
+
+    ``thumbs``: ``(n, h, w, 3) uint8`` thumbnails; ``track``: ``(first, last, start, end)``
+    from :func:`curate.split.seams.tracks`, positions in pixels of an axis ``side`` long
+    (``axis`` 1: columns, 0: rows). From each frame to the one a stride later (as many
+    frames as the seam takes to move :data:`MIN_SHIFT` thumbnail pixels), a part moves with
+    the seam when the earlier frame moved as far as the seam explains it (mean absolute luma
+    difference) at most :data:`WITH` of what the unmoved one does, and stays when the
+    unmoved one explains it at most :data:`WITH` of what the moved one does (a flat part
+    does neither)."""
+    first, last, start, end = track
+    scale = thumbs.shape[2 if axis == 1 else 1] / side
+    per_frame = (end - start) / max(last - first, 1) * scale
+    stride = max(1, int(np.ceil(MIN_SHIFT / max(abs(per_frame), 1e-6))))  # frames a judged step spans
+    step = per_frame * stride
+    counts, steps = np.zeros(4), 0
+    margin = int(np.ceil(abs(step))) + 1  # lines the shift brings in from the border
+    for t in range(first, max(last - stride + 1, first + 1)):
+        p, q = _luma(thumbs[t], axis), _luma(thumbs[min(t + stride, last)], axis)
+        h, w = p.shape
+        moved = cv2.warpAffine(p, np.float32([[1, 0, step], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
+        here = (start + (end - start) * (t - first) / max(last - first, 1)) * scale
+        lo, hi = int(np.floor(min(here, here + step))) - 1, int(np.ceil(max(here, here + step))) + 1
+        if step > 0:
+            ahead, behind = slice(min(hi, w), w), slice(margin, max(lo, margin))
+        else:
+            ahead, behind = slice(0, max(lo, 0)), slice(min(hi, w - margin), w - margin)
+        steps += 1
+        for k, part in enumerate((ahead, behind)):
+            if part.stop - part.start < 2:
+                continue
+            still = float(np.abs(q[:, part] - p[:, part]).mean())
+            shifted = float(np.abs(q[:, part] - moved[:, part]).mean())
+            counts[2 * k] += shifted <= WITH * still
+            counts[2 * k + 1] += still <= WITH * shifted
+    return tuple(float(c) for c in counts / max(steps, 1))
+
+
+def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
+    """Whether the whole picture moves at the seam's pace in most of the :data:`AROUND` steps
+    before the seam came in at its edge, or in most of those after it left at the other
+    (times extrapolated from its track): a camera panning or tilting past a straight edge.
+    Shifts by phase correlation (Kuglin and Hines 1975, ``cv2.phaseCorrelate`` with a Hann
+    window) of the ``(n, h, w, 3) uint8`` thumbnails; ``track``, ``side``, ``axis`` as in
+    :func:`sides_move`."""
+    first, last, start, end = track
+    step = (end - start) / max(last - first, 1)
+    came = first - int(np.ceil((side - start if step < 0 else start) / abs(step)))
+    left = last + int(np.ceil((end if step < 0 else side - end) / abs(step)))
+    want = step * thumbs.shape[2 if axis == 1 else 1] / side
+    h, w = thumbs.shape[1:3]
+    window = cv2.createHanningWindow((w, h), cv2.CV_32F)
+
+    def moving(pairs: range) -> bool:
+        votes = []
+        for i in pairs:
+            if 0 <= i and i + 1 < len(thumbs):
+                p, q = (cv2.cvtColor(thumbs[j], cv2.COLOR_BGR2GRAY).astype(np.float32) for j in (i, i + 1))
+                shift = cv2.phaseCorrelate(p, q, window)[0][1 - axis]
+                votes.append(np.sign(shift) == np.sign(want) and abs(shift - want) <= PACE * abs(want))
+        return bool(votes) and float(np.mean(votes)) >= 0.5
+
+    return moving(range(came - 1 - AROUND, came - 1)) or moving(range(left + 1, left + 1 + AROUND))
+
+
+def slide_gaps(profiles: SeamProfiles | None, thumbs: np.ndarray, lo: int, max_len: int,
+               fps: float = 25.0) -> list[tuple[int, int]]:
+    """Gaps ``(start, end)`` (half-open frame indices into ``thumbs``) of the covers and
+    reveals (module docstring) among frames ``[lo, lo + len(thumbs))``
+    of ``profiles`` (None: no gaps), each at most ``max_len`` frames and at least
+    :data:`MIN_S` seconds at ``fps``; ``thumbs``: the shot detector's ``(n, h, 32, 3) uint8``
+    thumbnails of those frames, sorted."""
+    if profiles is None or profiles.sides is None or len(thumbs) < MIN_FRAMES + 2:
+        return []
+    hi = min(len(profiles), lo + len(thumbs))
+    gaps = []
+    for axis, positions, shares, side in ((1, profiles.cols[lo:hi], profiles.col_shares[lo:hi], profiles.sides[0]),
+                                          (0, profiles.rows[lo:hi], profiles.row_shares[lo:hi], profiles.sides[1])):
+        for track in tracks(positions, side, max_len, max(MIN_FRAMES, int(round(MIN_S * fps)))):
+            first, last = track[:2]
+            if any(s <= first and last < e for s, e in gaps):
+                continue  # judged already, as a part of a longer track
+            a, b = max(first - 1, 0), min(last + 1, len(thumbs) - 1)
+            if comes_back(thumbs, a, b, max_len) or same_view(thumbs[a], thumbs[b]):
+                continue
+            ahead_with, ahead_still, behind_with, behind_still = sides_move(thumbs, track, side, axis)
+            one_way = min(ahead_with, behind_still) >= HALF or min(ahead_still, behind_with) >= HALF
+            if not one_way or strength(positions, shares, *track) < SPLICE:
+                continue
+            if not pans(thumbs, track, side, axis):
+                gaps.append((first, last + 1))
+    return sorted(gaps)

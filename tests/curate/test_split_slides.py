@@ -1,0 +1,147 @@
+"""Covers and reveals between two shots are gaps (``curate/split/slides.py``); a camera
+panning past a straight edge, or a panel passing in front of a fixed camera, is none.
+Made-up shots at the detector's 256x144, 25 fps: 40 frames of shot A, a transition of
+``L`` frames (``[40, 40 + L)``), 40 frames of shot B."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from curate.split import seams, slides
+from curate.split.shots import Boundaries
+from support.synth import detect_frames
+
+W, H, FPS, AT = 256, 144, 25.0, 40
+
+
+def _scene(seed: int, colour: tuple[int, int, int]) -> np.ndarray:
+    """A scene twice the frame's size: smooth random texture (+-30 levels) around ``colour``
+    (BGR), ``(2H, 2W, 3) uint8``."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.resize(rng.normal(0, 1, (2 * H // 16, 2 * W // 16, 3)).astype(np.float32), (2 * W, 2 * H),
+                       interpolation=cv2.INTER_CUBIC)
+    return np.clip(np.float32(colour) + 30 * noise, 0, 255).astype(np.uint8)
+
+
+SCENES = {3: _scene(3, (150, 90, 60)), 8: _scene(8, (120, 200, 190))}  # a dusky street, a sunlit wall
+
+
+def _shot(seed: int, k: int) -> np.ndarray:
+    """Frame ``k`` of shot ``seed``: its scene under a fixed camera, with three dark discs
+    crossing it (people, cars) fast enough that the wipe rule cannot tell the cover's
+    one change per pixel from theirs."""
+    frame = SCENES[seed][H // 2:H // 2 + H, W // 2:W // 2 + W].copy()
+    for i, (x, y, vx, vy) in enumerate(((20, 40, 5, 1), (200, 100, -6, -1), (120, 20, 3, 4))):
+        cv2.circle(frame, ((x + vx * k + 37 * seed) % W, (y + vy * k) % H), 16 + 4 * i, (25, 20, 30), -1)
+    return frame
+
+
+def _transition(kind: str, axis: int, length: int, k: int) -> np.ndarray:
+    """Frame ``k`` of the transition (0-based, ``length`` frames) from shot 3 to shot 8,
+    the seam moving towards position 0 of ``axis`` (1: leftwards, 0: upwards)."""
+    a, b = _shot(3, AT + k), _shot(8, AT + k)
+    if axis == 0:
+        a, b = a.transpose(1, 0, 2), b.transpose(1, 0, 2)
+    side = a.shape[1]
+    off = int(round((k + 1) / (length + 1) * side))
+    if kind == "slide":  # both move: A out to the left, B in from the right
+        out = np.concatenate([a[:, off:], b[:, :off]], axis=1)
+    elif kind == "cover":  # B moves in over A, which stays
+        out = np.concatenate([a[:, :side - off], b[:, :off]], axis=1)
+    else:  # reveal: A moves out to the left over B, which stays
+        out = np.concatenate([a[:, off:], b[:, side - off:]], axis=1)
+    return np.ascontiguousarray(out.transpose(1, 0, 2) if axis == 0 else out)
+
+
+def _video(kind: str, axis: int, length: int) -> list[np.ndarray]:
+    return ([_shot(3, k) for k in range(AT)] + [_transition(kind, axis, length, k) for k in range(length)]
+            + [_shot(8, AT + length + k) for k in range(40)])
+
+
+@pytest.mark.parametrize("kind,axis,length", [("cover", 1, 12), ("cover", 0, 25), ("cover", 1, 30),
+                                              ("reveal", 1, 20), ("reveal", 0, 12), ("reveal", 0, 40)])
+def test_a_cover_or_reveal_is_one_gap_over_its_frames(kind, axis, length):
+    """Each was one clip holding both shots before (no cut, no gap)."""
+    bounds, _ = detect_frames(_video(kind, axis, length), FPS)
+    assert bounds.cuts == []
+    assert len(bounds.gaps) == 1, bounds
+    start, end = bounds.gaps[0]
+    assert AT - 1 <= start <= AT + 2 and AT + length - 2 <= end <= AT + length + 1, (bounds, length)
+
+
+def _pan_past_edge(pan_frames: range) -> list[np.ndarray]:
+    """A camera panning right, 6 pixels a frame during ``pan_frames``, over a wide picture of
+    two scenes side by side: a straight edge from top to bottom between them, 512 pixels
+    from the left."""
+    wide = np.concatenate([SCENES[3][:H], SCENES[8][:H]], axis=1)
+    out, x = [], 0
+    for k in range(130):
+        if k in pan_frames:
+            x += 6
+        out.append(np.ascontiguousarray(wide[:, x:x + W]))
+    return out
+
+
+def test_a_pan_past_a_straight_edge_is_no_gap(monkeypatch):
+    """The edge crosses the whole frame at a steady pace, as a seam does. Both sides move
+    with it (a push slide would too: left alone); and were it taken for a cover, the pan
+    was under way before it came in and goes on after it left, which
+    :func:`curate.split.slides.pans` tells."""
+    frames = _pan_past_edge(range(10, 115))
+    assert detect_frames(frames, FPS)[0] == Boundaries([], [])
+    monkeypatch.setattr(slides, "sides_move", lambda *args: (1.0, 0.0, 0.0, 1.0))  # as in a cover
+    assert detect_frames(frames, FPS)[0] == Boundaries([], [])
+    monkeypatch.setattr(slides, "pans", lambda *args: False)
+    assert len(detect_frames(frames, FPS)[0].gaps) == 1  # each rule alone keeps it a shot
+
+
+def test_a_push_slide_is_left_to_the_cut_rules():
+    """Both pictures move with the seam, as in a pan: no gap from this rule (a known limit)."""
+    bounds, _ = detect_frames(_video("slide", 1, 15), FPS)
+    assert not any(AT - 1 <= s and e <= AT + 16 and e - s >= 10 for s, e in bounds.gaps), bounds
+
+
+def test_a_panel_passing_a_fixed_camera_is_no_gap():
+    """A flat panel slides in from the right until it covers the view, and out again to the
+    left: a cover's seam, then a reveal's, but the view it covered comes back."""
+    view = SCENES[3][:H, :W].copy()
+    panel = np.zeros_like(view)
+    panel[:] = (40, 160, 200)
+    panel[::12] = (20, 80, 100)  # slats
+    frames = []
+    for k in range(110):
+        f = view.copy()
+        if 30 <= k < 46:  # in from the right, 16 pixels a frame
+            f[:, W - (k - 29) * 16:] = panel[:, W - (k - 29) * 16:]
+        elif 46 <= k < 61:
+            f = panel.copy()
+        elif 61 <= k < 76:  # out to the left
+            f[:, :W - (k - 60) * 16] = panel[:, :W - (k - 60) * 16]
+        frames.append(f)
+    bounds, _ = detect_frames(frames, FPS)
+    assert bounds.gaps == [], bounds
+
+
+def test_tracks_follow_a_seam_across_and_leave_still_edges_alone():
+    """Per-frame seam positions at 64 px: a seam from 61 to 3 at 4 px a frame is one track;
+    a still edge beside it, a seam that stops half way and an edge that stood before it
+    moved are none."""
+    moving = [np.float32([20.0, 61.0 - 4 * k]) for k in range(15)]
+    assert seams.tracks([np.float32([20.0])] * 3 + moving + [np.float32([20.0])] * 3, 64, 50) == [(3, 17, 61.0, 5.0)]
+    half = [np.float32([61.0 - 4 * k]) for k in range(8)]  # stops at 33
+    assert seams.tracks(half + [np.float32([33.0])] * 5, 64, 50) == []
+    stood = [np.float32([61.0])] * 4 + [np.float32([61.0 - 4 * k]) for k in range(1, 15)]
+    assert seams.tracks(stood, 64, 50) == []
+
+
+def test_ragged_rows_keep_every_row_as_appended():
+    """The seams' store: rows of 0 to 600 values come back as they went in, past regrowth."""
+    rows = [np.arange(k, dtype=np.float32) + k for k in (0, 3, 1, 0, 600, 2)]
+    store = seams.Ragged()
+    for row in rows:
+        store.append(row)
+    assert len(store) == 6
+    assert all(np.array_equal(store[i], rows[i]) for i in range(6))
+    assert [len(r) for r in store[1:5]] == [3, 1, 0, 600]
