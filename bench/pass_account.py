@@ -17,9 +17,10 @@ Components are exclusive thread CPU (``time.thread_time``) of the functions that
 step, a nested component's time counted as its own: x264 (``ClipWriter.write``),
 decoding and scaling to the clip size on the pass's decode thread, the frame spill,
 detection (frame scores, dissolve and fade scans, previews for encoding ahead, the shrink
-to the detection size), the frame and motion samples, and the clip stages (score, embed,
-filter). FFmpeg's own decoder threads run no Python, so their CPU is in ``rest`` with
-thread start-up and hand-offs. Not a test: nothing is asserted.
+to the detection size, the seams of slides and their tracks), the frame and motion
+samples, and the clip stages (score, embed, filter). FFmpeg's own decoder threads run no
+Python, so their CPU is in ``rest`` with thread start-up and hand-offs. Not a test:
+nothing is asserted.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curate import extract, onepass, spill  # noqa: E402
 from curate.codec import encode  # noqa: E402
-from curate.split import gradual, shots  # noqa: E402
+from curate.split import gradual, seams, shots  # noqa: E402
 from pipelines.config import load_pipeline  # noqa: E402
 from pipelines.rows import PassSteps  # noqa: E402
 from pipelines.samples import copy_samples  # noqa: E402
@@ -135,6 +136,8 @@ def instrument(clock: Clock) -> None:
     clock.patch(gradual.GradualScan, "scan", "detection: dissolves, fades")
     clock.patch(shots.ShotDetector, "_finish", "detection: dissolves, fades")
     clock.patch(shots.ShotDetector, "preview", "detection: previews (encode ahead)")
+    clock.patch(seams.SeamProfiles, "append", "detection: seams (covers, reveals)")
+    clock.patch(shots, "slide_gaps", "detection: seam tracks")
     clock.patch(onepass, "detect_pass", "detection: shrink to detection size")
     clock.patch(extract.ExtractStage, "encode_span", "frame and motion samples")
     clock.patch(ProbeStage, "__call__", "probe")

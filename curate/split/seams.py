@@ -56,6 +56,9 @@ class Ragged:
 
     def append(self, row: np.ndarray) -> None:
         start = self._ends[-1] if self._ends else 0
+        if not len(row):
+            self._ends.append(start)
+            return
         if start + len(row) > len(self._values):
             self._values = np.concatenate([self._values, np.zeros(max(len(self._values), len(row)), np.float32)])
         self._values[start:start + len(row)] = row
@@ -75,11 +78,12 @@ class SeamProfiles:
     the positions of frame ``i``'s seam columns and rows (pixels at :data:`WIDTH`, float32),
     ``col_shares[i]`` and ``row_shares[i]`` their strengths (0..1, float32), each a
     :class:`Ragged`; ``sides`` is ``(width, height)`` of the scaled frame once a frame was
-    fed. About 50 bytes a frame."""
+    fed; ``cache`` keeps :func:`tracks` that later frames cannot change. About 50 bytes a frame."""
 
     def __init__(self):
         self.cols, self.rows, self.col_shares, self.row_shares = Ragged(), Ragged(), Ragged(), Ragged()
         self.sides: tuple[int, int] | None = None
+        self.cache: dict[tuple, dict] = {}  # tracks(cache=...) of each axis and track lengths
 
     def __len__(self) -> int:
         return len(self.cols)
@@ -90,13 +94,26 @@ class SeamProfiles:
             h, w = frame_bgr.shape[:2]
             self.sides = (WIDTH, max(8, int(round(h * WIDTH / max(w, 1)))))
         luma = cv2.resize(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), self.sides, interpolation=cv2.INTER_AREA)
-        across = cv2.absdiff(luma[:, 2:], luma[:, :-2]) >= LEVEL  # (h, w - 2): column x + 1 steps
-        down = cv2.absdiff(luma[2:, :], luma[:-2, :]) >= LEVEL
-        for share, centres, shares in ((np.count_nonzero(across, axis=0) / across.shape[0], self.cols, self.col_shares),
-                                       (np.count_nonzero(down, axis=1) / down.shape[1], self.rows, self.row_shares)):
-            at, peak = _centres(share)
-            centres.append(at)
-            shares.append(peak)
+        _add(cv2.absdiff(luma[:, 2:], luma[:, :-2]), 0, self.cols, self.col_shares)  # column x + 1 steps
+        _add(cv2.absdiff(luma[2:, :], luma[:-2, :]), 1, self.rows, self.row_shares)
+
+
+def _add(steps: np.ndarray, axis: int, centres: Ragged, shares: Ragged) -> None:
+    """Append the seams of one frame's ``steps`` (``uint8`` absolute differences two pixels
+    apart) along ``axis`` (0: columns, summed over the rows; 1: rows) to ``centres`` and ``shares``."""
+    lines = steps.shape[axis]
+    counts = cv2.reduce(cv2.threshold(steps, LEVEL - 1, 1, cv2.THRESH_BINARY)[1], axis, cv2.REDUCE_SUM,
+                        dtype=cv2.CV_32S).ravel()
+    if counts.max() < MIN_SHARE * lines:  # no seam: most frames
+        centres.append(_NONE)
+        shares.append(_NONE)
+        return
+    at, peak = _centres(counts / lines)
+    centres.append(at)
+    shares.append(peak)
+
+
+_NONE = np.zeros(0, np.float32)
 
 
 def _centres(share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,19 +142,29 @@ def strength(positions: list[np.ndarray], shares: list[np.ndarray], first: int, 
     return float(np.mean(out))
 
 
-def tracks(positions: list[np.ndarray], side: int, max_len: int,
-           min_len: int = MIN_FRAMES) -> list[tuple[int, int, float, float]]:
+def tracks(positions, side: int, max_len: int, min_len: int = MIN_FRAMES, begin: int = 0,
+           cache: dict | None = None) -> list[tuple[int, int, float, float]]:
     """Seam tracks (module docstring) among per-frame seam positions on an axis ``side``
-    pixels long, each ``min_len`` to ``max_len`` frames: ``(first, last, start, end)``, the first
-    and last frame where the seam shows (inclusive, indices into ``positions``) and its
+    pixels long (``positions[i]``: frame ``i``'s, a list or a :class:`Ragged`), first seen
+    at frame ``begin`` or later, each ``min_len`` to ``max_len`` frames: ``(first, last,
+    start, end)``, the first and last frame where the seam shows (inclusive) and its
     positions there (pixels), by first frame. Tracks may overlap: an edge of the outgoing
-    picture that moves with a slide makes one beside the slide's seam."""
+    picture that moves with a slide makes one beside the slide's seam. ``cache`` (a dict
+    kept with the positions) holds the tracks of each first frame once no later frame can
+    change them, so calls over growing positions cost the new frames only."""
     found = []
-    for t in range(len(positions) - 1):
-        for start in positions[t]:
-            span = _follow(positions, t, float(start), side, max_len, min_len)
-            if span is not None:
-                found.append((t, span[0], float(start), span[1]))
+    n = len(positions)
+    for t in range(begin, n - 1):
+        spans = cache.get(t) if cache is not None else None
+        if spans is None:
+            spans = []
+            for start in positions[t]:
+                span = _follow(positions, t, float(start), side, max_len, min_len)
+                if span is not None:
+                    spans.append((t, span[0], float(start), span[1]))
+            if cache is not None and t + max_len + MAX_MISSED + 3 <= n:
+                cache[t] = spans
+        found.extend(spans)
     return found
 
 

@@ -133,21 +133,25 @@ def slide_gaps(profiles: SeamProfiles | None, thumbs: np.ndarray, lo: int, max_l
     thumbnails of those frames, sorted."""
     if profiles is None or profiles.sides is None or len(thumbs) < MIN_FRAMES + 2:
         return []
-    hi = min(len(profiles), lo + len(thumbs))
+    min_len = max(MIN_FRAMES, int(round(MIN_S * fps)))
     gaps = []
-    for axis, positions, shares, side in ((1, profiles.cols[lo:hi], profiles.col_shares[lo:hi], profiles.sides[0]),
-                                          (0, profiles.rows[lo:hi], profiles.row_shares[lo:hi], profiles.sides[1])):
-        for track in tracks(positions, side, max_len, max(MIN_FRAMES, int(round(MIN_S * fps)))):
-            first, last = track[:2]
+    for axis, positions, shares, side in ((1, profiles.cols, profiles.col_shares, profiles.sides[0]),
+                                          (0, profiles.rows, profiles.row_shares, profiles.sides[1])):
+        cache = profiles.cache.setdefault((axis, max_len, min_len), {})
+        for track in tracks(positions, side, max_len, min_len, begin=lo, cache=cache):
+            if track[1] >= lo + len(thumbs):
+                continue
+            first, last = track[0] - lo, track[1] - lo  # into thumbs
             if any(s <= first and last < e for s, e in gaps):
                 continue  # judged already, as a part of a longer track
             a, b = max(first - 1, 0), min(last + 1, len(thumbs) - 1)
             if comes_back(thumbs, a, b, max_len) or same_view(thumbs[a], thumbs[b]):
                 continue
-            ahead_with, ahead_still, behind_with, behind_still = sides_move(thumbs, track, side, axis)
+            here = (first, last, track[2], track[3])
+            ahead_with, ahead_still, behind_with, behind_still = sides_move(thumbs, here, side, axis)
             one_way = min(ahead_with, behind_still) >= HALF or min(ahead_still, behind_with) >= HALF
             if not one_way or strength(positions, shares, *track) < SPLICE:
                 continue
-            if not pans(thumbs, track, side, axis):
+            if not pans(thumbs, here, side, axis):
                 gaps.append((first, last + 1))
     return sorted(gaps)
