@@ -40,12 +40,14 @@ MAX_MISSED = 2  # frames in a row where a track's seam may go unseen
 NEAR_PX = 2.0  # a track is seen within (MAX_MISSED + 1) steps and this many pixels of either edge...
 EDGE_ZONE = 0.3  # ...and at most this share of the side from it
 MIN_FRAMES = 3  # frames a track spans at least, by default
+MIN_SIDE = 16  # pixels: frames with a side under this have no seams
+MAX_ROWS = 256  # rows of the scaled frame at most (a tall strip is not scaled up past this)
 
 
 class Ragged:
     """Rows of varying length (float32) appended one by one, kept in one growing array:
-    ``r[i]`` is row ``i`` (a view, valid until the next :meth:`append`), ``r[a:b]`` a list
-    of them. About 8 bytes a row besides its values (a list of small arrays took 100 or more)."""
+    ``r[i]`` is row ``i`` (a view; IndexError outside ``0..len - 1``), ``r[a:b]`` a list of
+    them. About 8 bytes a row besides its values (a list of small arrays took 100 or more)."""
 
     def __init__(self):
         self._values = np.zeros(256, np.float32)
@@ -67,6 +69,8 @@ class Ragged:
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self._ends):
+            raise IndexError(f"row {index} of {len(self._ends)}")
         start = self._ends[index - 1] if index > 0 else 0
         return self._values[start:self._ends[index]]
 
@@ -78,12 +82,15 @@ class SeamProfiles:
     the positions of frame ``i``'s seam columns and rows (pixels at :data:`WIDTH`, float32),
     ``col_shares[i]`` and ``row_shares[i]`` their strengths (0..1, float32), each a
     :class:`Ragged`; ``sides`` is ``(width, height)`` of the scaled frame once a frame was
-    fed; ``cache`` keeps :func:`tracks` that later frames cannot change. About 50 bytes a frame."""
+    fed (at most :data:`MAX_ROWS` rows); frames with a side under :data:`MIN_SIDE` pixels
+    have no seams. ``cache`` keeps :func:`tracks` that later frames cannot change. About
+    40 bytes a frame, and a cached track a few hundred."""
 
     def __init__(self):
         self.cols, self.rows, self.col_shares, self.row_shares = Ragged(), Ragged(), Ragged(), Ragged()
         self.sides: tuple[int, int] | None = None
         self.cache: dict[tuple, dict] = {}  # tracks(cache=...) of each axis and track lengths
+        self.thin = False
 
     def __len__(self) -> int:
         return len(self.cols)
@@ -92,7 +99,12 @@ class SeamProfiles:
         """Add the seams of the next frame, ``(H, W, 3) uint8`` BGR."""
         if self.sides is None:
             h, w = frame_bgr.shape[:2]
-            self.sides = (WIDTH, max(8, int(round(h * WIDTH / max(w, 1)))))
+            self.sides = (WIDTH, min(MAX_ROWS, max(8, int(round(h * WIDTH / max(w, 1))))))
+            self.thin = min(h, w) < MIN_SIDE
+        if self.thin:  # a strip of a few lines: every edge spans all of them
+            for store in (self.cols, self.rows, self.col_shares, self.row_shares):
+                store.append(_NONE)
+            return
         luma = cv2.resize(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), self.sides, interpolation=cv2.INTER_AREA)
         _add(cv2.absdiff(luma[:, 2:], luma[:, :-2]), 0, self.cols, self.col_shares)  # column x + 1 steps
         _add(cv2.absdiff(luma[2:, :], luma[:-2, :]), 1, self.rows, self.row_shares)
@@ -146,23 +158,30 @@ def tracks(positions, side: int, max_len: int, min_len: int = MIN_FRAMES, begin:
            cache: dict | None = None) -> list[tuple[int, int, float, float]]:
     """Seam tracks (module docstring) among per-frame seam positions on an axis ``side``
     pixels long (``positions[i]``: frame ``i``'s, a list or a :class:`Ragged`), first seen
-    at frame ``begin`` or later, each ``min_len`` to ``max_len`` frames: ``(first, last,
+    at frame ``begin`` or later, each ``min_len`` to ``max_len + MAX_MISSED`` frames (the
+    last look past a missed seam may reach that far): ``(first, last,
     start, end)``, the first and last frame where the seam shows (inclusive) and its
     positions there (pixels), by first frame. Tracks may overlap: an edge of the outgoing
     picture that moves with a slide makes one beside the slide's seam. ``cache`` (a dict
     kept with the positions) holds the tracks of each first frame once no later frame can
-    change them, so calls over growing positions cost the new frames only."""
+    change them (the tracks found, and up to which first frame all are known), so calls
+    over growing positions cost the new frames only."""
     found = []
     n = len(positions)
+    upto = cache.get("upto", 0) if cache is not None else 0  # first frames before this: all cached
     for t in range(begin, n - 1):
-        spans = cache.get(t) if cache is not None else None
-        if spans is None:
-            spans = []
-            for start in positions[t]:
-                span = _follow(positions, t, float(start), side, max_len, min_len)
-                if span is not None:
-                    spans.append((t, span[0], float(start), span[1]))
-            if cache is not None and t + max_len + MAX_MISSED + 3 <= n:
+        if t < upto:
+            found.extend(cache.get(t, ()))
+            continue
+        spans = []
+        for start in positions[t]:
+            span = _follow(positions, t, float(start), side, max_len, min_len)
+            if span is not None:
+                spans.append((t, span[0], float(start), span[1]))
+        if cache is not None and t == upto and t + max_len + MAX_MISSED + 3 <= n:  # final now
+            upto += 1
+            cache["upto"] = upto
+            if spans:
                 cache[t] = spans
         found.extend(spans)
     return found

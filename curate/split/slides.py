@@ -7,7 +7,8 @@ the outgoing one in a reveal), so no pixel makes the one large change a wipe giv
 (:mod:`curate.split.wipes` turns down a picture that slides as a whole, as a camera's tilt
 does), no frame differs much from the one before (no hard cut), and no pixel mixes the
 two shots (no dissolve): of 60 slides, covers and reveals of 0.5-1.5 s between shots of
-the footage, 6 were found, and the other clips held both shots.
+the footage, 6 were found (all of them covers or reveals, 6 of 40), and the other clips
+held both shots.
 
 A seam track (:mod:`curate.split.seams`) is a gap, its frames in no clip, when all hold:
 
@@ -15,7 +16,7 @@ A seam track (:mod:`curate.split.seams`) is a gap, its frames in no clip, when a
   other light (:func:`curate.split.wipes.comes_back`: a bus or a panel passing close to a
   fixed camera; :func:`curate.split.wipes.same_view`: a shadow's edge sweeping across);
 - in at least :data:`HALF` of its steps the picture on one side of the seam moves with it
-  and in as many the picture on the other side stays (:func:`sides_move`); a flat part (a
+  and in at least as large a share the picture on the other side stays (:func:`sides_move`); a flat part (a
   sky, a plain wall) is neither, as moving it changes nothing;
 - the seam is a splice: on average over the track at least :data:`SPLICE` of the lines
   step at it (a door frame or a wall's edge against the sky rarely steps on all of them);
@@ -27,7 +28,7 @@ A seam track (:mod:`curate.split.seams`) is a gap, its frames in no clip, when a
 A push slide moves both pictures with the seam, as a camera panning or tilting past a
 straight edge does (a door frame, a building against the sky, a horizon); a first version
 took such tracks when the seam was a strong splice, and a break test's pans past edges
-then got 33 new false gaps in 190 single shots, so they are left to the cut rules (a pan
+then gave 33 more of 190 single shots a false gap, so they are left to the cut rules (a pan
 over one photograph: 3 in 30). Measured on xfade sets between shots of the footage and on
 that break test (``README.md``, "Covers and reveals").
 """
@@ -98,14 +99,17 @@ def sides_move(thumbs: np.ndarray, track: tuple[int, int, float, float], side: i
 
 
 def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
-    """Whether the whole picture moves at the seam's pace in most of the :data:`AROUND` steps
-    before the seam came in at its edge, or in most of those after it left at the other
+    """Whether the whole picture moves at the seam's pace in at least half of the :data:`AROUND`
+    steps before the seam came in at its edge, or of those after it left at the other (of
+    those inside the video)
     (times extrapolated from its track): a camera panning or tilting past a straight edge.
     Shifts by phase correlation (Kuglin and Hines 1975, ``cv2.phaseCorrelate`` with a Hann
     window) of the ``(n, h, w, 3) uint8`` thumbnails; ``track``, ``side``, ``axis`` as in
     :func:`sides_move`."""
     first, last, start, end = track
     step = (end - start) / max(last - first, 1)
+    if step == 0:
+        return False
     came = first - int(np.ceil((side - start if step < 0 else start) / abs(step)))
     left = last + int(np.ceil((end if step < 0 else side - end) / abs(step)))
     want = step * thumbs.shape[2 if axis == 1 else 1] / side
@@ -128,9 +132,11 @@ def slide_gaps(profiles: SeamProfiles | None, thumbs: np.ndarray, lo: int, max_l
                fps: float = 25.0) -> list[tuple[int, int]]:
     """Gaps ``(start, end)`` (half-open frame indices into ``thumbs``) of the covers and
     reveals (module docstring) among frames ``[lo, lo + len(thumbs))``
-    of ``profiles`` (None: no gaps), each at most ``max_len`` frames and at least
-    :data:`MIN_S` seconds at ``fps``; ``thumbs``: the shot detector's ``(n, h, 32, 3) uint8``
-    thumbnails of those frames, sorted."""
+    of ``profiles`` (None: no gaps), each at least :data:`MIN_S` seconds at ``fps`` and at
+    most ``max_len`` frames (and a missed seam's look-ahead, 2 frames); ``thumbs``: the
+    shot detector's ``(n, h, 32, 3) uint8`` thumbnails of those frames. Sorted.
+    ``axis`` here and in :func:`sides_move` and :func:`pans` is 1 for columns and 0 for
+    rows (the image axis a column seam moves along)."""
     if profiles is None or profiles.sides is None or len(thumbs) < MIN_FRAMES + 2:
         return []
     min_len = max(MIN_FRAMES, int(round(MIN_S * fps)))

@@ -145,3 +145,29 @@ def test_ragged_rows_keep_every_row_as_appended():
     assert len(store) == 6
     assert all(np.array_equal(store[i], rows[i]) for i in range(6))
     assert [len(r) for r in store[1:5]] == [3, 1, 0, 600]
+
+
+def test_previews_while_feeding_leave_the_gaps_as_they_are():
+    """Encode-ahead previews (every 7 frames, over the last 60) fill the tracks' cache as
+    frames arrive; the final gaps are those of a detector that was never previewed, and a
+    preview from a frame inside the cover's stretch sees no cover."""
+    from curate.split import SplitStage
+
+    frames = _video("reveal", 1, 20) + [_shot(8, AT + 60 + k) for k in range(60)]  # B goes on 4 s
+    plain, previewed = SplitStage().shot_detector(FPS), SplitStage().shot_detector(FPS)
+    for i, frame in enumerate(frames):
+        plain.feed(frame)
+        previewed.feed(frame)
+        if i % 7 == 6:
+            previewed.preview(max(0, i - 60))
+    assert plain.boundaries() == Boundaries([], [(AT, AT + 20)])
+    assert previewed.boundaries() == plain.boundaries()
+    assert plain.preview(AT + 5).gaps == []
+
+
+def test_a_strip_a_few_lines_high_has_no_seams():
+    """Every edge spans all the lines of a 256 x 6 strip: none is taken for a seam."""
+    profiles = seams.SeamProfiles()
+    for k in range(10):
+        profiles.append(np.ascontiguousarray(_shot(3, k)[:6]))
+    assert profiles.thin and all(len(profiles.cols[i]) == 0 and len(profiles.rows[i]) == 0 for i in range(10))
