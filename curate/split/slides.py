@@ -56,6 +56,11 @@ def _luma(thumb: np.ndarray, axis: int) -> np.ndarray:
     return luma if axis == 1 else np.ascontiguousarray(luma.T)
 
 
+def _scale(thumbs: np.ndarray, side: int, axis: int) -> float:
+    """Thumbnail pixels per seam-profile pixel along ``axis`` (1: columns, 0: rows)."""
+    return thumbs.shape[2 if axis == 1 else 1] / side
+
+
 def sides_move(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int,
                axis: int) -> tuple[float, float, float, float]:
     """How the picture either side of a seam track moves: ``(ahead_with, ahead_still,
@@ -71,7 +76,7 @@ def sides_move(thumbs: np.ndarray, track: tuple[int, int, float, float], side: i
     unmoved one explains it at most :data:`WITH` of what the moved one does (a flat part
     does neither)."""
     first, last, start, end = track
-    scale = thumbs.shape[2 if axis == 1 else 1] / side
+    scale = _scale(thumbs, side, axis)
     per_frame = (end - start) / max(last - first, 1) * scale
     stride = max(1, int(np.ceil(MIN_SHIFT / max(abs(per_frame), 1e-6))))  # frames a judged step spans
     step = per_frame * stride
@@ -100,29 +105,25 @@ def sides_move(thumbs: np.ndarray, track: tuple[int, int, float, float], side: i
 
 def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
     """Whether the whole picture moves at the seam's pace in at least half of the :data:`AROUND`
-    steps before the seam came in at its edge, or of those after it left at the other (of
-    those inside the video)
-    (times extrapolated from its track): a camera panning or tilting past a straight edge.
-    Shifts by phase correlation (Kuglin and Hines 1975, ``cv2.phaseCorrelate`` with a Hann
-    window) of the ``(n, h, w, 3) uint8`` thumbnails; ``track``, ``side``, ``axis`` as in
-    :func:`sides_move`."""
+    steps (those inside the video) before the seam came in at its edge, or after it left at
+    the other, times extrapolated from its track: a camera panning or tilting past a
+    straight edge. Shifts by phase correlation (Kuglin and Hines 1975, ``cv2.phaseCorrelate``
+    with a Hann window) of the ``(n, h, w, 3) uint8`` thumbnails' luma, each frame converted
+    once; ``track``, ``side``, ``axis`` as in :func:`sides_move`."""
     first, last, start, end = track
     step = (end - start) / max(last - first, 1)
     if step == 0:
         return False
     came = first - int(np.ceil((side - start if step < 0 else start) / abs(step)))
     left = last + int(np.ceil((end if step < 0 else side - end) / abs(step)))
-    want = step * thumbs.shape[2 if axis == 1 else 1] / side
-    h, w = thumbs.shape[1:3]
-    window = cv2.createHanningWindow((w, h), cv2.CV_32F)
+    want = step * _scale(thumbs, side, axis)
+    window = cv2.createHanningWindow(thumbs.shape[2:0:-1], cv2.CV_32F)
 
     def moving(pairs: range) -> bool:
-        votes = []
-        for i in pairs:
-            if 0 <= i and i + 1 < len(thumbs):
-                p, q = (cv2.cvtColor(thumbs[j], cv2.COLOR_BGR2GRAY).astype(np.float32) for j in (i, i + 1))
-                shift = cv2.phaseCorrelate(p, q, window)[0][1 - axis]
-                votes.append(np.sign(shift) == np.sign(want) and abs(shift - want) <= PACE * abs(want))
+        frames = [i for i in range(pairs.start, pairs.stop + 1) if 0 <= i < len(thumbs)]
+        luma = {i: _luma(thumbs[i], 1) for i in frames}
+        shifts = [cv2.phaseCorrelate(luma[i], luma[i + 1], window)[0][1 - axis] for i in pairs if i in luma and i + 1 in luma]
+        votes = [np.sign(x) == np.sign(want) and abs(x - want) <= PACE * abs(want) for x in shifts]
         return bool(votes) and float(np.mean(votes)) >= 0.5
 
     return moving(range(came - 1 - AROUND, came - 1)) or moving(range(left + 1, left + 1 + AROUND))
