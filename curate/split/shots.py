@@ -24,7 +24,8 @@ brief flash inside one shot, and TransNetV2 gaps that are only a brightness dip 
 (:mod:`curate.split.flashes`); lights blinking, switched or swept in over one view (cuts
 and dissolve-scan gaps, :mod:`curate.split.lights`); a graphic shown and taken away,
 or the gaps of one faded in and out (:mod:`curate.split.overlays`,
-:mod:`curate.split.overlay_fades`). Runs of blank frames become gaps; cuts closer than
+:mod:`curate.split.overlay_fades`); a screen in view (a TV, a monitor) cutting between its
+own shots (:mod:`curate.split.screens`). Runs of blank frames become gaps; cuts closer than
 ``flash_s`` (at least 2 frames) are one event (the larger picture change wins); a shot
 between cuts further apart is its own piece however short (``too_short`` under
 ``min_clip_s``: joined to a neighbour it would put two shots in one clip); gaps less than
@@ -50,6 +51,7 @@ from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_b
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays, lazy_picture
+from curate.split.screens import drop_screen_cuts
 from curate.split.seams import SeamProfiles
 from curate.split.slides import slide_gaps
 from curate.split.spikes import jumps, moving, spike_cuts
@@ -246,7 +248,7 @@ class ShotDetector:
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | moving(content + spike_cuts(strength), thumbs))
         cuts = drop_blinks(drop_flashes(raw, thumbs, self.flash_len), thumbs, self.fps, live)
-        cuts = drop_overlays(cuts, thumbs, live=live)
+        cuts = drop_screen_cuts(drop_overlays(cuts, thumbs, live=live), thumbs, live)
         return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength)
 
     def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:

@@ -1,0 +1,138 @@
+"""Cuts on a screen in view: a TV, a monitor, a laptop or a video wall showing other
+footage inside one camera shot.
+
+A screen in a fixed or slowly moving camera's view that cuts between its own shots changes
+part of the picture at once, as a jump cut does, and PySceneDetect's content score (and the
+jump-cut spikes of :mod:`curate.split.spikes`) fire. The camera's shot goes on: no boundary.
+Unlike a graphic (:mod:`curate.split.overlays`) the screen's picture neither holds still nor
+comes back, so what tells it from a jump cut of one camera (a person or a car moved, a
+signer replaced) is the shape of the change, on the 32-pixel thumbnails of
+:func:`curate.split.transitions.thumbnail`:
+
+- the pixels changing by at least :data:`LEVEL` levels (largest over channels) fill a
+  rectangle: the rectangle that best fits them (:func:`best_rectangle`, the maximum-sum
+  sub-rectangle of +1 for a changed pixel and -1 for another) matches them with an
+  intersection over union of at least :data:`MIN_IOU`. A person, a car or a signer that
+  moved changes a ragged region: a head above shoulders, legs, the union of two places;
+  and the rectangle's corners change as its edges predict (:func:`_corners`, at least
+  :data:`MIN_CORNERS`): the best rectangle of a round thing that appeared (a ball, a clock
+  face, a plate) fits it well (its rim mixes with the room below :data:`LEVEL`), but its
+  corners stay as they were while the middles of its edges change;
+- the rectangle is a screen's: at least :data:`MIN_ROWS` by :data:`MIN_COLS` thumbnail
+  pixels, wider than tall by :data:`ASPECT` (a standing person who moved is a tall, thin
+  rectangle; a square box brought in is no screen either), at most :data:`MAX_SHARE` of
+  the picture (:func:`curate.split.overlays.picture`), and touching at most one edge of
+  the frame (a region from top to bottom or side to side, or a corner, is a person walking
+  or a lamp pool);
+- it shows a picture on both sides of the cut: inside it (but for its edge pixels) the
+  thumbnail's spread is at least :data:`MIN_DETAIL` levels in the frame before and the
+  frame after. A flat box, a plain door or a sheet brought into view has none, and nor
+  has a screen switched off (a light change, left to :mod:`curate.split.lights`);
+- the rest of the picture goes on: outside the rectangle and the ring of pixels next to it
+  the frame changes at most :data:`OUTSIDE_RATIO` times as much as it does from frame to
+  frame around the cut (at least 1 level; the light a screen throws on the room moves with
+  its picture).
+
+Measured on labelled sets built for it (fixed-camera rooms with a screen cutting 1-5 times,
+and 1091 true cuts of jump cuts, relit rooms, dim rooms, split screens and clubs), see the
+README. Known limits: a portrait phone screen, a screen cutting between two pictures of
+like colour in part of it (the change is patchy), a screen filling more than half the view
+(then it is the shot), and a rectangular region of a fixed camera's view changing at a jump
+cut (a poster replaced, a window opened) when nothing else moved. Frame indices are
+0-based, in decode order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from curate.split.overlays import _change, _usual
+
+LEVEL = 12.0  # levels: a pixel the cut changes (the overlays' REGION_LEVEL)
+MIN_IOU = 0.8  # changed pixels against their best rectangle: intersection over union at least
+MAX_SHARE = 0.5  # share of the picture the rectangle covers at most
+ASPECT = (1.2, 2.6)  # the rectangle's width over height, in thumbnail pixels (landscape screens)
+MIN_DETAIL = 5.0  # levels: the std of the rectangle's inside (largest over channels), before and after
+MIN_ROWS, MIN_COLS = 4, 5  # thumbnail pixels: the smallest screen judged
+MIN_CORNERS = 0.4  # the corners' change over what the edges predict (:func:`_corners`), at least
+OUTSIDE_RATIO = 3.0  # outside it the cut changes at most this many times the usual change
+MAX_EDGES = 1  # frame edges the rectangle may touch
+
+
+def best_rectangle(mask: np.ndarray) -> tuple[tuple[int, int, int, int], float]:
+    """The axis-aligned rectangle that best fits ``mask`` ``(h, w) bool``: the one maximising
+    (changed pixels inside) - (other pixels inside), i.e. the maximum-sum sub-rectangle of
+    +1/-1 (Kadane's algorithm over every pair of rows, vectorised). Returns ``((y0, y1, x0,
+    x1), iou)`` with half-open bounds and the intersection over union of ``mask`` and the
+    rectangle. Raises ValueError for an empty ``mask``."""
+    if not mask.any():
+        raise ValueError("no pixel set")
+    h, w = mask.shape
+    rows = np.vstack([np.zeros((1, w)), np.cumsum(np.where(mask, 1.0, -1.0), axis=0)])
+    y0, y1 = np.triu_indices(h + 1, k=1)
+    cols = rows[y1] - rows[y0]  # (pairs, w): column sums of rows y0..y1-1
+    prefix = np.hstack([np.zeros((len(cols), 1)), np.cumsum(cols, axis=1)])
+    gain = prefix[:, 1:] - np.minimum.accumulate(prefix[:, :-1], axis=1)
+    pair, x1 = np.unravel_index(int(np.argmax(gain)), gain.shape)
+    x0 = int(np.argmin(prefix[pair, :x1 + 1]))
+    box = (int(y0[pair]), int(y1[pair]), x0, int(x1) + 1)
+    inside = np.zeros_like(mask)
+    inside[box[0]:box[1], box[2]:box[3]] = True
+    return box, float((mask & inside).sum() / (mask | inside).sum())
+
+
+def _corners(step: np.ndarray) -> float:
+    """How much a rectangle's corners change against what its edges predict: ``step`` ``(h,
+    w) float32`` (the change over the rectangle, at least 3 x 3). A thumbnail pixel on a
+    screen's edge is partly bezel or wall, so it changes by the share of it the screen
+    covers, and a corner pixel by the product of the shares of its row and its column: the
+    sum of the four corners over the sum of (edge row mean x edge column mean / interior
+    mean) is about 1. A round thing's corners lie outside it while its edges' middles do not:
+    near 0."""
+    inner = max(float(step[1:-1, 1:-1].mean()), 1e-6)
+    rows = (float(step[0, 1:-1].mean()), float(step[-1, 1:-1].mean()))
+    cols = (float(step[1:-1, 0].mean()), float(step[1:-1, -1].mean()))
+    expected = sum(r * c for r in rows for c in cols) / inner
+    return float(step[0, 0] + step[0, -1] + step[-1, 0] + step[-1, -1]) / max(expected, 1e-6)
+
+
+def on_screen(thumbs: np.ndarray, cut: int, live: np.ndarray, skip: frozenset[int] = frozenset()) -> bool:
+    """Whether the cut into frame ``cut`` of ``thumbs`` ``(n, h, w, 3) uint8`` changes only a
+    screen in view (module docstring). ``live``: the :func:`curate.split.overlays.picture`
+    of ``thumbs``; ``skip``: the frames of other cuts, left out of the usual change around."""
+    if not 0 < cut < len(thumbs):
+        return False
+    step = _change(thumbs, cut - 1, cut)
+    changed = (step >= LEVEL) & live
+    if changed.sum() < MIN_ROWS * MIN_COLS:
+        return False
+    (y0, y1, x0, x1), iou = best_rectangle(changed)
+    rows, cols = y1 - y0, x1 - x0
+    h, w = changed.shape
+    edges = (y0 == 0) + (x0 == 0) + (y1 == h) + (x1 == w)
+    if (iou < MIN_IOU or rows < MIN_ROWS or cols < MIN_COLS or not ASPECT[0] <= cols / rows <= ASPECT[1]
+            or rows * cols > MAX_SHARE * live.sum() or edges > MAX_EDGES):
+        return False
+    if _corners(step[y0:y1, x0:x1]) < MIN_CORNERS:
+        return False
+    inner = thumbs[cut - 1:cut + 1, y0 + 1:y1 - 1, x0 + 1:x1 - 1].reshape(2, -1, 3).astype(np.float32)
+    if float(inner.std(axis=1).max(axis=1).min()) < MIN_DETAIL:
+        return False
+    box = np.zeros((h, w), np.uint8)
+    box[y0:y1, x0:x1] = 1
+    outside = (cv2.dilate(box, np.ones((3, 3), np.uint8)) == 0) & live
+    around = _usual(thumbs, (cut - 1, cut), skip)
+    if not outside.any() or not around:
+        return False
+    usual = max(float(d[outside].mean()) for d in around)
+    return float(step[outside].mean()) <= OUTSIDE_RATIO * max(usual, 1.0)
+
+
+def drop_screen_cuts(cuts: list[int], thumbs: np.ndarray, live: Callable[[], np.ndarray]) -> list[int]:
+    """``cuts`` (sorted frame indices into ``thumbs``) without those on a screen in view
+    (:func:`on_screen`). ``live``: :func:`curate.split.overlays.lazy_picture` of ``thumbs``."""
+    skip = frozenset(int(c) for c in cuts)
+    return [c for c in cuts if not on_screen(thumbs, c, live(), skip)]
