@@ -16,7 +16,7 @@ from curate.split import SplitStage
 from curate.split.overlays import picture
 from curate.split.screens import best_rectangle, on_screen
 from curate.split.transitions import thumbnail
-from support.graphics import FPS, H, W, moving_shot
+from support.graphics import FPS, moving_shot
 from support.synth import render
 
 
