@@ -12,7 +12,9 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
 - the pixels changing by at least :data:`LEVEL` levels (largest over channels) fill a
   rectangle: the rectangle that best fits them (:func:`best_rectangle`, the maximum-sum
   sub-rectangle of +1 for a changed pixel and -1 for another) matches them with an
-  intersection over union of at least :data:`MIN_IOU`. A person, a car or a signer that
+  intersection over union of at least :data:`MIN_IOU`; in a rectangle of at least
+  :data:`TOLERANCE` pixels, those within a pixel of its edge (inside or out) are left out
+  (a screen seen at an angle, or off the thumbnail's grid). A person, a car or a signer that
   moved changes a ragged region: a head above shoulders, legs, the union of two places;
   and the rectangle's corners change as its edges predict (:func:`_corners`, at least
   :data:`MIN_CORNERS`): the best rectangle of a round thing that appeared (a ball, a clock
@@ -28,10 +30,11 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
   thumbnail's spread is at least :data:`MIN_DETAIL` levels in the frame before and the
   frame after. A flat box, a plain door or a sheet brought into view has none, and nor
   has a screen switched off (a light change, left to :mod:`curate.split.lights`);
-- the rest of the picture goes on: outside the rectangle and the ring of pixels next to it
-  the frame changes at most :data:`OUTSIDE_RATIO` times as much as it does from frame to
-  frame around the cut (at least 1 level; the light a screen throws on the room moves with
-  its picture).
+- the rest of the picture goes on: outside the rectangle and the ring of pixels next to it,
+  the frame after differs from the frame before, brought to its light (a gain and offset
+  per channel fitted there, :func:`curate.split.overlay_light.relit`: the light a screen
+  throws on the room moves with its picture), at most :data:`OUTSIDE_RATIO` times as much
+  as the frame changes from frame to frame around the cut (at least 1 level).
 
 Measured on labelled sets built for it (fixed-camera rooms with a screen cutting 1-5 times,
 and 1091 true cuts of jump cuts, relit rooms, dim rooms, split screens and clubs), see the
@@ -49,12 +52,14 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from curate.split.overlay_light import relit
 from curate.split.overlays import _change, _usual
 
 LEVEL = 12.0  # levels: a pixel the cut changes (the overlays' REGION_LEVEL)
 MIN_IOU = 0.8  # changed pixels against their best rectangle: intersection over union at least
+TOLERANCE = (5, 6)  # rows, cols from which pixels a pixel from the rectangle's edge are left out of it
 MAX_SHARE = 0.5  # share of the picture the rectangle covers at most
-ASPECT = (1.2, 2.6)  # the rectangle's width over height, in thumbnail pixels (landscape screens)
+ASPECT = (1.1, 3.2)  # the rectangle's width over height, in thumbnail pixels (landscape screens)
 MIN_DETAIL = 5.0  # levels: the std of the rectangle's inside (largest over channels), before and after
 MIN_ROWS, MIN_COLS = 4, 5  # thumbnail pixels: the smallest screen judged
 MIN_CORNERS = 0.4  # the corners' change over what the edges predict (:func:`_corners`), at least
@@ -112,6 +117,13 @@ def on_screen(thumbs: np.ndarray, cut: int, live: np.ndarray, skip: frozenset[in
     (y0, y1, x0, x1), iou = best_rectangle(changed)
     rows, cols = y1 - y0, x1 - x0
     h, w = changed.shape
+    if rows >= TOLERANCE[0] and cols >= TOLERANCE[1]:
+        box = np.zeros((h, w), bool)
+        box[y0:y1, x0:x1] = True
+        rim = np.zeros((h, w), bool)
+        rim[max(y0 - 1, 0):y1 + 1, max(x0 - 1, 0):x1 + 1] = True
+        rim[y0 + 1:y1 - 1, x0 + 1:x1 - 1] = False
+        iou = float((changed & box & ~rim).sum() / max(((changed | box) & ~rim).sum(), 1))
     edges = (y0 == 0) + (x0 == 0) + (y1 == h) + (x1 == w)
     if (iou < MIN_IOU or rows < MIN_ROWS or cols < MIN_COLS or not ASPECT[0] <= cols / rows <= ASPECT[1]
             or rows * cols > MAX_SHARE * live.sum() or edges > MAX_EDGES):
@@ -128,7 +140,8 @@ def on_screen(thumbs: np.ndarray, cut: int, live: np.ndarray, skip: frozenset[in
     if not outside.any() or not around:
         return False
     usual = max(float(d[outside].mean()) for d in around)
-    return float(step[outside].mean()) <= OUTSIDE_RATIO * max(usual, 1.0)
+    left = np.abs(thumbs[cut].astype(np.float32) - relit(thumbs[cut - 1], thumbs[cut], outside)).max(axis=2)
+    return float(left[outside].mean()) <= OUTSIDE_RATIO * max(usual, 1.0)
 
 
 def drop_screen_cuts(cuts: list[int], thumbs: np.ndarray, live: Callable[[], np.ndarray]) -> list[int]:
