@@ -21,28 +21,31 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
   face, a plate) fits it well (its rim mixes with the room below :data:`LEVEL`), but its
   corners stay as they were while the middles of its edges change;
 - the rectangle is a screen's: at least :data:`MIN_ROWS` by :data:`MIN_COLS` thumbnail
-  pixels, wider than tall by :data:`ASPECT` (a standing person who moved is a tall, thin
-  rectangle; a square box brought in is no screen either), at most :data:`MAX_SHARE` of
-  the picture (:func:`curate.split.overlays.picture`), and touching at most one edge of
-  the frame (a region from top to bottom or side to side, or a corner, is a person walking
-  or a lamp pool);
+  pixels, its width over its height within :data:`ASPECT` (landscape: a standing person
+  who moved is a tall, thin rectangle; a square box brought in is no screen either), at
+  most :data:`MAX_SHARE` of the picture (the frame without letterbox or pillarbox bars,
+  :func:`_picture_box`),
+  and touching at most :data:`MAX_EDGES` of the picture's edges (a region from top to
+  bottom or side to side, or a corner, is a person walking or a lamp pool);
 - it shows a picture on both sides of the cut: inside it (but for its edge pixels) the
   thumbnail's spread is at least :data:`MIN_DETAIL` levels in the frame before and the
   frame after. A flat box, a plain door or a sheet brought into view has none, and nor
   has a screen switched off (a light change, left to :mod:`curate.split.lights`);
-- the rest of the picture goes on: outside the rectangle and the ring of pixels next to it,
-  the frame after differs from the frame before, brought to its light (a gain and offset
-  per channel fitted there, :func:`curate.split.overlay_light.relit`: the light a screen
-  throws on the room moves with its picture), at most :data:`OUTSIDE_RATIO` times as much
-  as the frame changes from frame to frame around the cut (at least 1 level).
+- the rest of the picture goes on: outside the rectangle and the ring of pixels next to it
+  (at least :data:`MIN_REST` of the picture; a still room counts), the frame after differs
+  from the frame before, brought to its light (a gain and offset per channel fitted there,
+  :func:`curate.split.overlay_light.relit`: the light a screen throws on the room moves
+  with its picture), at most :data:`OUTSIDE_RATIO` times as much as the frame changes from
+  frame to frame around the cut (at least 1 level).
 
-Measured on labelled sets built for it (fixed-camera rooms with a screen cutting 1-5 times,
-and 1091 true cuts of jump cuts, relit rooms, dim rooms, split screens and clubs), see the
-README. Known limits: a portrait phone screen, a screen cutting between two pictures of
-like colour in part of it (the change is patchy), a screen filling more than half the view
-(then it is the shot), and a rectangular region of a fixed camera's view changing at a jump
-cut (a poster replaced, a window opened) when nothing else moved. Frame indices are
-0-based, in decode order.
+Tuned on two sets of composited rooms with screens cutting, measured on a third built apart
+(README, "Screens in view"). Known limits: a portrait phone screen, a video wall's thin
+panels, a screen seen at a steep angle or cutting between pictures of like colour in part
+of it (the change is no rectangle), a screen filling more than half the picture (then it
+is nearly the shot), strong light thrown unevenly on the room, and a rectangular region
+of a fixed camera's view changing at a jump cut when nothing else moved (a poster or a
+painting replaced, a window opened onto a street). Frame indices are 0-based, in decode
+order.
 """
 
 from __future__ import annotations
@@ -57,14 +60,16 @@ from curate.split.overlays import _change, _usual
 
 LEVEL = 12.0  # levels: a pixel the cut changes (the overlays' REGION_LEVEL)
 MIN_IOU = 0.8  # changed pixels against their best rectangle: intersection over union at least
-TOLERANCE = (5, 6)  # rows, cols from which pixels a pixel from the rectangle's edge are left out of it
+TOLERANCE = (5, 6)  # rows, cols of a rectangle from which its IoU leaves out pixels within one of its edge
 MAX_SHARE = 0.5  # share of the picture the rectangle covers at most
 ASPECT = (1.1, 3.2)  # the rectangle's width over height, in thumbnail pixels (landscape screens)
 MIN_DETAIL = 5.0  # levels: the std of the rectangle's inside (largest over channels), before and after
 MIN_ROWS, MIN_COLS = 4, 5  # thumbnail pixels: the smallest screen judged
 MIN_CORNERS = 0.4  # the corners' change over what the edges predict (:func:`_corners`), at least
 OUTSIDE_RATIO = 3.0  # outside it the cut changes at most this many times the usual change
-MAX_EDGES = 1  # frame edges the rectangle may touch
+MAX_EDGES = 1  # edges of the picture the rectangle may touch
+MIN_REST = 0.15  # share of the picture outside the rectangle and its ring, at least
+BAR_FLAT = 4.0  # levels: the most spread along a row or column of a letterbox or pillarbox bar
 
 
 def best_rectangle(mask: np.ndarray) -> tuple[tuple[int, int, int, int], float]:
@@ -72,7 +77,8 @@ def best_rectangle(mask: np.ndarray) -> tuple[tuple[int, int, int, int], float]:
     (changed pixels inside) - (other pixels inside), i.e. the maximum-sum sub-rectangle of
     +1/-1 (Kadane's algorithm over every pair of rows, vectorised). Returns ``((y0, y1, x0,
     x1), iou)`` with half-open bounds and the intersection over union of ``mask`` and the
-    rectangle. Raises ValueError for an empty ``mask``."""
+    rectangle; of tied rectangles the first found (topmost rows, then leftmost end column)
+    wins. Raises ValueError for an empty ``mask``."""
     if not mask.any():
         raise ValueError("no pixel set")
     h, w = mask.shape
@@ -96,7 +102,7 @@ def _corners(step: np.ndarray) -> float:
     covers, and a corner pixel by the product of the shares of its row and its column: the
     sum of the four corners over the sum of (edge row mean x edge column mean / interior
     mean) is about 1. A round thing's corners lie outside it while its edges' middles do not:
-    near 0."""
+    near 0. Large when the edges and inside hardly change (nothing to predict from)."""
     inner = max(float(step[1:-1, 1:-1].mean()), 1e-6)
     rows = (float(step[0, 1:-1].mean()), float(step[-1, 1:-1].mean()))
     cols = (float(step[1:-1, 0].mean()), float(step[1:-1, -1].mean()))
@@ -104,48 +110,76 @@ def _corners(step: np.ndarray) -> float:
     return float(step[0, 0] + step[0, -1] + step[-1, 0] + step[-1, -1]) / max(expected, 1e-6)
 
 
+def _picture_box(pair: np.ndarray, live: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The picture inside the frame ``(y0, y1, x0, x1)`` (half-open): the thumbnails ``pair``
+    ``(2, h, w, 3) uint8`` (the frames either side of a cut) without the bars of
+    letterboxed or pillarboxed video, the rows and columns at the frame's edges that are
+    flat in both (a spread of at most :data:`BAR_FLAT` levels along them) and never
+    change (not ``live``, ``(h, w) bool``). A still room is no bar: it has detail. None
+    when every row is such a bar."""
+    spread = pair.astype(np.float32)
+    rows = (spread.std(axis=2).max(axis=(0, 2)) > BAR_FLAT) | live.any(axis=1)
+    cols = (spread.std(axis=1).max(axis=(0, 2)) > BAR_FLAT) | live.any(axis=0)
+    ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
+    if not len(ys) or not len(xs):
+        return None
+    return int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+
+
 def on_screen(thumbs: np.ndarray, cut: int, live: np.ndarray, skip: frozenset[int] = frozenset()) -> bool:
     """Whether the cut into frame ``cut`` of ``thumbs`` ``(n, h, w, 3) uint8`` changes only a
     screen in view (module docstring). ``live``: the :func:`curate.split.overlays.picture`
-    of ``thumbs``; ``skip``: the frames of other cuts, left out of the usual change around."""
+    of ``thumbs``, ``(h, w) bool``, which with the frames either side of the cut gives the
+    picture without bars (:func:`_picture_box`; a still room inside it counts: it is what
+    goes on);
+    ``skip``: the frames of the other detected cuts, left out of the usual change around.
+    False (the cut stays) also when ``cut`` is not inside ``thumbs``, when no frame around
+    it is left to judge the usual change on (other cuts or the video's ends within 3
+    frames), or when less than :data:`MIN_REST` of the picture lies outside the rectangle."""
     if not 0 < cut < len(thumbs):
         return False
+    frame = _picture_box(thumbs[cut - 1:cut + 1], live)
+    if frame is None:
+        return False
+    fy0, fy1, fx0, fx1 = frame
+    picture = np.zeros(live.shape, bool)
+    picture[fy0:fy1, fx0:fx1] = True
     step = _change(thumbs, cut - 1, cut)
-    changed = (step >= LEVEL) & live
+    changed = (step >= LEVEL) & picture
     if changed.sum() < MIN_ROWS * MIN_COLS:
         return False
     (y0, y1, x0, x1), iou = best_rectangle(changed)
     rows, cols = y1 - y0, x1 - x0
-    h, w = changed.shape
-    if rows >= TOLERANCE[0] and cols >= TOLERANCE[1]:
-        box = np.zeros((h, w), bool)
-        box[y0:y1, x0:x1] = True
-        rim = np.zeros((h, w), bool)
+    box = np.zeros(live.shape, bool)
+    box[y0:y1, x0:x1] = True
+    if rows >= TOLERANCE[0] and cols >= TOLERANCE[1]:  # pixels within one of its edge left out
+        rim = np.zeros(live.shape, bool)
         rim[max(y0 - 1, 0):y1 + 1, max(x0 - 1, 0):x1 + 1] = True
         rim[y0 + 1:y1 - 1, x0 + 1:x1 - 1] = False
         iou = float((changed & box & ~rim).sum() / max(((changed | box) & ~rim).sum(), 1))
-    edges = (y0 == 0) + (x0 == 0) + (y1 == h) + (x1 == w)
+    edges = (y0 == fy0) + (x0 == fx0) + (y1 == fy1) + (x1 == fx1)
     if (iou < MIN_IOU or rows < MIN_ROWS or cols < MIN_COLS or not ASPECT[0] <= cols / rows <= ASPECT[1]
-            or rows * cols > MAX_SHARE * live.sum() or edges > MAX_EDGES):
+            or rows * cols > MAX_SHARE * picture.sum() or edges > MAX_EDGES):
         return False
     if _corners(step[y0:y1, x0:x1]) < MIN_CORNERS:
         return False
     inner = thumbs[cut - 1:cut + 1, y0 + 1:y1 - 1, x0 + 1:x1 - 1].reshape(2, -1, 3).astype(np.float32)
     if float(inner.std(axis=1).max(axis=1).min()) < MIN_DETAIL:
         return False
-    box = np.zeros((h, w), np.uint8)
-    box[y0:y1, x0:x1] = 1
-    outside = (cv2.dilate(box, np.ones((3, 3), np.uint8)) == 0) & live
+    outside = (cv2.dilate(box.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & picture
     around = _usual(thumbs, (cut - 1, cut), skip)
-    if not outside.any() or not around:
+    if outside.sum() < MIN_REST * picture.sum() or not around:
         return False
     usual = max(float(d[outside].mean()) for d in around)
     left = np.abs(thumbs[cut].astype(np.float32) - relit(thumbs[cut - 1], thumbs[cut], outside)).max(axis=2)
     return float(left[outside].mean()) <= OUTSIDE_RATIO * max(usual, 1.0)
 
 
-def drop_screen_cuts(cuts: list[int], thumbs: np.ndarray, live: Callable[[], np.ndarray]) -> list[int]:
+def drop_screen_cuts(cuts: list[int], thumbs: np.ndarray, live: Callable[[], np.ndarray],
+                     skip: frozenset[int] | None = None) -> list[int]:
     """``cuts`` (sorted frame indices into ``thumbs``) without those on a screen in view
-    (:func:`on_screen`). ``live``: :func:`curate.split.overlays.lazy_picture` of ``thumbs``."""
-    skip = frozenset(int(c) for c in cuts)
+    (:func:`on_screen`). ``live``: :func:`curate.split.overlays.lazy_picture` of ``thumbs``;
+    ``skip``: every cut detected before flashes, blinks and overlays were dropped (their
+    changes are no usual motion; default: ``cuts``)."""
+    skip = frozenset(int(c) for c in cuts) if skip is None else skip
     return [c for c in cuts if not on_screen(thumbs, c, live(), skip)]

@@ -242,13 +242,14 @@ class ShotDetector:
         """The hard cuts of ``thumbs`` (frame indices into them, sorted), for the final result
         and previews alike: the ``fades`` cuts (already judged by :meth:`_black`), the
         ``content`` cuts and jump-cut spikes where something moves, without flashes,
-        blinking lights (:mod:`curate.split.lights`) and overlays, cuts closer than
+        blinking lights (:mod:`curate.split.lights`), overlays and screens in view
+        (:mod:`curate.split.screens`), cuts closer than
         ``merge_len`` merged. ``live``: the thumbnails' picture, measured on demand
         (:func:`curate.split.overlays.lazy_picture`)."""
         strength = jumps(thumbs)
         raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | moving(content + spike_cuts(strength), thumbs))
         cuts = drop_blinks(drop_flashes(raw, thumbs, self.flash_len), thumbs, self.fps, live)
-        cuts = drop_screen_cuts(drop_overlays(cuts, thumbs, live=live), thumbs, live)
+        cuts = drop_screen_cuts(drop_overlays(cuts, thumbs, live=live), thumbs, live, frozenset(raw))
         return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength)
 
     def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:
