@@ -70,6 +70,9 @@ OUTSIDE_RATIO = 3.0  # outside it the cut changes at most this many times the us
 MAX_EDGES = 1  # edges of the picture the rectangle may touch
 MIN_REST = 0.15  # share of the picture outside the rectangle and its ring, at least
 BAR_FLAT = 4.0  # levels: the most spread along a row or column of a letterbox or pillarbox bar
+MOVING_LEVEL = 6.0  # levels: a pixel changing this much moves (the overlays' MOVING_LEVEL)...
+MOVING_REACH = 10  # ...within this many frames of the cut, either side...
+MIN_MOVING = 0.02  # ...and at least this share of the picture moves
 
 
 def best_rectangle(mask: np.ndarray) -> tuple[tuple[int, int, int, int], float]:
@@ -126,6 +129,22 @@ def _picture_box(pair: np.ndarray, live: np.ndarray) -> tuple[int, int, int, int
     return int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
 
 
+def _moves(thumbs: np.ndarray, cut: int, picture: np.ndarray, skip: frozenset[int]) -> bool:
+    """Whether something moves in the shot around the cut into frame ``cut``: at least
+    :data:`MIN_MOVING` of the ``picture`` pixels ``(h, w) bool`` change by
+    :data:`MOVING_LEVEL` levels from frame ``cut - 1`` back to a frame up to
+    :data:`MOVING_REACH` frames before it, or from ``cut`` on to one after it, not across
+    another cut in ``skip``. A slideshow of still photographs on a still template changes
+    only at its cuts."""
+    moved = np.zeros(picture.shape, bool)
+    for start, step in ((cut - 1, -1), (cut, 1)):
+        t = start + step
+        while 0 <= t < len(thumbs) and abs(t - start) <= MOVING_REACH and (t if step > 0 else t + 1) not in skip:
+            moved |= _change(thumbs, start, t) >= MOVING_LEVEL
+            t += step
+    return bool((moved & picture).sum() >= MIN_MOVING * picture.sum())
+
+
 def on_screen(thumbs: np.ndarray, cut: int, live: np.ndarray, skip: frozenset[int] = frozenset()) -> bool:
     """Whether the cut into frame ``cut`` of ``thumbs`` ``(n, h, w, 3) uint8`` changes only a
     screen in view (module docstring). ``live``: the :func:`curate.split.overlays.picture`
@@ -165,6 +184,8 @@ def on_screen(thumbs: np.ndarray, cut: int, live: np.ndarray, skip: frozenset[in
         return False
     inner = thumbs[cut - 1:cut + 1, y0 + 1:y1 - 1, x0 + 1:x1 - 1].reshape(2, -1, 3).astype(np.float32)
     if float(inner.std(axis=1).max(axis=1).min()) < MIN_DETAIL:
+        return False
+    if not _moves(thumbs, cut, picture, skip):
         return False
     outside = (cv2.dilate(box.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & picture
     around = _usual(thumbs, (cut - 1, cut), skip)
