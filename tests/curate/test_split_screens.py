@@ -217,6 +217,26 @@ def test_an_oval_thing_appearing_is_no_screen(monkeypatch):
     assert _judge(frames, 30)
 
 
+def test_a_slideshow_of_stills_on_a_template_stays(monkeypatch):
+    """Photographs shown one after another in a box on a still template (a diagonal colour
+    ramp, a title): the box is screen-shaped and the template goes on, but nothing moves
+    between the changes, so each change stays a cut (a slideshow's shot boundary). Without
+    the motion test it would pass as a screen."""
+    yy, xx = np.mgrid[0:144, 0:256].astype(np.float32)
+    template = np.stack([60 + 0.3 * xx + 0.2 * yy, 90 + 0.2 * xx, 120 - 0.2 * yy], axis=2).astype(np.uint8)
+    cv2.putText(template, "MY HOLIDAY", (20, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
+    template = template.astype(np.float32)
+    rng = np.random.default_rng(4)
+    room = [np.clip(template + rng.normal(0, 1, template.shape), 0, 255).astype(np.uint8) for _ in range(60)]
+    photos = [render(seed, 0.0, 256, 144, drift=0.0)[..., ::-1] for seed in (41, 42)]
+    frames = _changed((48, 120, 40, 168), lambda k: photos[1], room=room)
+    for f in frames[:30]:
+        f[48:120, 40:168] = photos[0][48:120, 40:168]
+    assert not _judge(frames, 30)
+    monkeypatch.setattr(screens, "MIN_MOVING", 0.0)
+    assert _judge(frames, 30)
+
+
 def test_best_rectangle_finds_the_box_under_noise():
     """A 6x10 rectangle at rows 4-9, columns 12-21 of an 18x32 mask, with 10 stray pixels
     outside it and 3 holes inside: the box is found exactly, IoU = 57 / 70."""
