@@ -24,13 +24,16 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
   pixels, its width over its height within :data:`ASPECT` (landscape: a standing person
   who moved is a tall, thin rectangle; a square box brought in is no screen either), at
   most :data:`MAX_SHARE` of the picture (the frame without letterbox or pillarbox bars,
-  :func:`_picture_box`),
-  and touching at most :data:`MAX_EDGES` of the picture's edges (a region from top to
-  bottom or side to side, or a corner, is a person walking or a lamp pool);
+  :func:`_picture_box`), and touching no edge of the picture (:data:`MAX_EDGES`: a region
+  from top to bottom or side to side, or a corner, is a person walking or a lamp pool, and
+  one from an edge a person's head coming into view; a TV cut off by the frame is lost);
 - it shows a picture on both sides of the cut: inside it (but for its edge pixels) the
   thumbnail's spread is at least :data:`MIN_DETAIL` levels in the frame before and the
   frame after. A flat box, a plain door or a sheet brought into view has none, and nor
   has a screen switched off (a light change, left to :mod:`curate.split.lights`);
+- something moves around the cut (:func:`_moves`, at least :data:`MIN_MOVING` of the
+  picture): a screen plays moving pictures, or the room moves; a slideshow of still photographs on a still template changes only at its
+  cuts, and those are its shots' boundaries;
 - the rest of the picture goes on: outside the rectangle and the ring of pixels next to it
   (at least :data:`MIN_REST` of the picture; a still room counts), the frame after differs
   from the frame before, brought to its light (a gain and offset per channel fitted there,
@@ -39,10 +42,12 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
   frame to frame around the cut (at least 1 level).
 
 Tuned on two sets of composited rooms with screens cutting, measured on a third built apart
-(README, "Screens in view"). Known limits: a portrait phone screen, a video wall's thin
+(README, "Screens in view"). Known limits: a screen touching the frame's edge, a portrait
+phone screen, a video wall's thin
 panels, a screen seen at a steep angle or cutting between pictures of like colour in part
 of it (the change is no rectangle), a screen filling more than half the picture (then it
-is nearly the shot), strong light thrown unevenly on the room, and a rectangular region
+is nearly the shot), strong light thrown unevenly on the room, a slideshow whose photos
+slowly zoom (Ken Burns) on a still template (taken for a screen), and a rectangular region
 of a fixed camera's view changing at a jump cut when nothing else moved (a poster or a
 painting replaced, a window opened onto a street). Frame indices are 0-based, in decode
 order.
@@ -67,7 +72,7 @@ MIN_DETAIL = 5.0  # levels: the std of the rectangle's inside (largest over chan
 MIN_ROWS, MIN_COLS = 4, 5  # thumbnail pixels: the smallest screen judged
 MIN_CORNERS = 0.4  # the corners' change over what the edges predict (:func:`_corners`), at least
 OUTSIDE_RATIO = 3.0  # outside it the cut changes at most this many times the usual change
-MAX_EDGES = 1  # edges of the picture the rectangle may touch
+MAX_EDGES = 0  # edges of the picture the rectangle may touch
 MIN_REST = 0.15  # share of the picture outside the rectangle and its ring, at least
 BAR_FLAT = 4.0  # levels: the most spread along a row or column of a letterbox or pillarbox bar
 MOVING_LEVEL = 6.0  # levels: a pixel changing this much moves (the overlays' MOVING_LEVEL)...
