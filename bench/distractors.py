@@ -11,6 +11,10 @@ are no shot boundary, yet change the picture as much as one.
   yet it changes part of the picture at once when it appears and again when it goes, as
   a cut does. Its style is drawn from an ``rng`` (:func:`style`); ``bench/split_accuracy.py
   --overlays`` adds one to each long segment (a boundary within 2 frames of its stretch
+  is false);
+- :func:`screen`: a TV in view (a bezelled quadrilateral, 6-30 % of the picture, seen at a
+  slight angle) playing other footage that cuts 1-3 times while the camera's shot goes
+  on (``bench/split_accuracy.py --screens``; a boundary within 2 frames of a screen's cut
   is false).
 
 Frames are ``(H, W, 3) uint8`` RGB at :data:`labelled_edits.SIZE` or any size (an
@@ -138,3 +142,49 @@ def overlay(seg: list[np.ndarray], busy: list[tuple[int, int]], rng: np.random.G
     for i in range(a, a + n):
         seg[i] = draw(seg[i], s)
     return a, a + n, s["kind"]
+
+
+def screen(seg: list[np.ndarray], busy: list[tuple[int, int]], rng: np.random.Generator,
+           sources: list[list[np.ndarray]], head: int = 32, tail: int = 32, margin: int = 8) -> list[int]:
+    """Put a TV into every frame of ``seg`` (in place): a quadrilateral of 6-30 % of the
+    picture, 16:9 or 4:3, its corners moved by up to 6 % of its size (seen at an angle),
+    in a dark bezel, at 70-110 % brightness, playing pieces of ``sources`` (frame lists of
+    other footage, ``(h, w, 3) uint8`` RGB) that cut 1-3 times, at least ``head`` frames
+    from the start, ``tail`` from the end, ``margin`` from every ``busy`` interval and 15
+    frames from each other. Every frame of ``seg`` has one size; ``sources`` may differ.
+    Returns the frames of ``seg`` where the screen cuts ([] when no frame is free: the TV
+    then plays one piece; [] and no TV when ``sources`` is empty)."""
+    sources = [p for p in sources if len(p)]
+    if not sources:
+        return []
+    h, w = seg[0].shape[:2]
+    aspect = 16 / 9 if rng.random() < 0.6 else 4 / 3
+    area = rng.uniform(0.06, 0.30) * w * h
+    sw, sh = min(np.sqrt(area * aspect), 0.8 * w), min(np.sqrt(area / aspect), 0.8 * h)
+    x0, y0 = rng.uniform(0.04 * w, 0.96 * w - sw), rng.uniform(0.04 * h, 0.96 * h - sh)
+    quad = np.float32([[x0, y0], [x0 + sw, y0], [x0 + sw, y0 + sh], [x0, y0 + sh]])
+    quad += (rng.uniform(-0.06, 0.06, (4, 2)) * [sw, sh]).astype(np.float32)
+    pw, ph = int(round(sw)), int(round(sh))
+    warp = cv2.getPerspectiveTransform(np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]]), quad)
+    mask = cv2.warpPerspective(np.ones((ph, pw), np.float32), warp, (w, h))[..., None]
+    bezel = int(rng.integers(2, 6))
+    rim = np.clip(cv2.dilate(mask, np.ones((2 * bezel + 1, 2 * bezel + 1), np.uint8))[..., None] - mask, 0, 1)
+    free = [a for a in range(head, len(seg) - tail) if all(a + margin <= s or e + margin <= a for s, e in busy)]
+    cuts: list[int] = []
+    for _ in range(int(rng.integers(1, 4))):
+        left = [a for a in free if all(abs(a - c) >= 15 for c in cuts)]
+        if left:
+            cuts.append(int(left[int(rng.integers(len(left)))]))
+    cuts.sort()
+    pieces = [sources[int(i)] for i in rng.choice(len(sources), size=len(cuts) + 1, replace=len(sources) <= len(cuts))]
+    starts = [int(rng.integers(0, max(1, len(p) // 2))) for p in pieces]
+    gain = float(rng.uniform(0.7, 1.1))
+    for i in range(len(seg)):
+        k = sum(i >= c for c in cuts)
+        begin = ([0] + cuts)[k]
+        piece = pieces[k]
+        shown = cv2.resize(piece[min(starts[k] + i - begin, len(piece) - 1)], (pw, ph), interpolation=cv2.INTER_AREA)
+        tv = cv2.warpPerspective(shown.astype(np.float32) * gain, warp, (w, h))
+        out = seg[i].astype(np.float32) * (1 - mask) * (1 - rim * 0.85) + tv * mask
+        seg[i] = np.clip(out, 0, 255).astype(np.uint8)
+    return cuts

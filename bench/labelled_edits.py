@@ -16,8 +16,9 @@ editor does, with a linear mix in 8-bit RGB:
   8 frames, motion-blurred) and ``brightness`` (gain dipping to 0.45 or rising to 1.6
   and back over 1 s) in the middle of a segment, and a flash or whip pan ending half a
   second before a hard cut; with ``overlays``, a graphic shown over 1-2 s of a segment
-  (``overlay``: a lower third, a title, a news bar, a score box). The distractors are
-  drawn by :mod:`distractors`.
+  (``overlay``: a lower third, a title, a news bar, a score box); with ``screens``, a TV
+  in view of a segment playing other footage that cuts (``screen``, one per cut on it).
+  The distractors are drawn by :mod:`distractors`.
 
 Two disjoint splits (:func:`segment_list`): ``tuning``, the segments the split stage's
 thresholds were tuned on (and may be again), and ``test``, other stretches of the same
@@ -42,7 +43,7 @@ import cv2
 import numpy as np
 
 from curate.codec import iter_frames
-from distractors import brightness, flash, overlay, whip_pan
+from distractors import brightness, flash, overlay, screen, whip_pan
 
 SIZE = (320, 180)  # (width, height) of every labelled video
 FPS = 25
@@ -224,7 +225,8 @@ def distract(seg: list[np.ndarray], jumps: list[int], k: int, next_kind: str | N
 
 
 def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
-              rounds: int = 1, split: str = "tuning", overlays: bool = False) -> list[tuple[str, list[Edit]]]:
+              rounds: int = 1, split: str = "tuning", overlays: bool = False,
+              screens: bool = False) -> list[tuple[str, list[Edit]]]:
     """Write ``videos`` labelled videos of ``split`` into ``out_dir``; returns ``[(path, edits)]``.
 
     Each segment is used ``rounds`` times; segments are shuffled (seeded), dealt round-robin
@@ -233,9 +235,13 @@ def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
     (:func:`distract`). Video 1 has variable frame timing (:func:`write`). ``overlays``:
     each such segment also shows a graphic overlay (:func:`distractors.overlay`, an
     ``overlay`` distractor), drawn from a generator of its own so that the rest of the set
-    is the same as without."""
+    is the same as without. ``screens``: each such segment also has a TV in view playing
+    other segments' footage that cuts (:func:`distractors.screen`, a ``screen``
+    distractor per cut, like a jump cut ``(c, c)``), from a generator of its own too,
+    painted before the other distractors (a flash whitens it, a whip pan sweeps over it);
+    with ``overlays`` too, the overlay keeps clear of the screen's cuts."""
     rng = np.random.default_rng(seed)
-    graphics = np.random.default_rng(seed + 1000)
+    graphics, tvs = np.random.default_rng(seed + 1000), np.random.default_rng(seed + 2000)
     specs = segment_list(footage, split)
     loaded = [load_pieces(spec) for spec in specs]
     keep = [i for i, (s, _) in enumerate(loaded) if len(s) >= 40]
@@ -250,12 +256,19 @@ def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
         for k, idx in enumerate(seq):
             seg, jumps = [f.copy() for f in loaded[keep[idx]][0]], loaded[keep[idx]][1]
             nxt = kinds[(k + 1 + v) % len(kinds)] if k + 1 < len(seq) else None
-            inner = distract(seg, jumps, k + v, nxt) if len(seg) >= 95 else []
-            if overlays and len(seg) >= 95:
-                shown = overlay(seg, [(j, j) for j in jumps] + [(e.start, e.end) for e in inner], graphics)
+            long, tv_cuts = len(seg) >= 95, []
+            if screens and long:  # the TV is part of the scene: painted before the distractors
+                plan = distract(list(seg), jumps, k + v, nxt)  # where they will be (no rng)
+                others = [loaded[i][0] for i in keep if specs[i][0][0] != specs[keep[idx]][0][0]]
+                tv_cuts = screen(seg, [(j, j) for j in jumps] + [(e.start, e.end) for e in plan], tvs, others)
+            inner = distract(seg, jumps, k + v, nxt) if long else []
+            if overlays and long:
+                busy = [(j, j) for j in jumps] + [(e.start, e.end) for e in inner] + [(c, c) for c in tv_cuts]
+                shown = overlay(seg, busy, graphics)
                 inner += [Edit("overlay", shown[0], shown[1])] if shown else []
+            inner += [Edit("screen", c, c) for c in tv_cuts]
             if frames:
-                clean = max((e.end for e in edits if e.kind != "overlay"), default=0)  # an overlay ends clear of it
+                clean = max((e.end for e in edits if e.kind not in ("overlay", "screen")), default=0)  # these end clear of it
                 room = len(frames) - clean - 20  # every shot keeps 0.8 s untouched
                 edits.append(join(frames, seg, kinds[(k + v) % len(kinds)], rng, room))
             else:

@@ -6,7 +6,8 @@ Builds a labelled set by editing real footage (:mod:`labelled_edits`): hard cuts
 cuts within one camera or room, dissolves, fades to black and white, and distractors that
 are no boundary (2-frame white flashes, whip pans, brightness dips and rises, some within
 half a second before a cut; with ``--overlays`` also a graphic overlay shown over 1-2 s of
-each long segment, :mod:`distractors`); one video has variable frame timing. ``--split tuning`` uses
+each long segment, with ``--screens`` a TV in view of each long segment whose own
+footage cuts 1-3 times, :mod:`distractors`); one video has variable frame timing. ``--split tuning`` uses
 the segments the thresholds were tuned on, ``--split test`` (default) segments that none
 were. Each seed of ``--seeds`` builds another set from the same segments (other order,
 joins, transition lengths and distractor kinds); their videos are scored together.
@@ -57,7 +58,7 @@ from labelled_edits import Edit, build_set  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOL = 2  # frames
-NEGATIVE = ("flash", "whip_pan", "brightness", "overlay")
+NEGATIVE = ("flash", "whip_pan", "brightness", "overlay", "screen")
 NET_SCORES: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # path -> TransNetV2 scores of the last pass
 
 
@@ -138,6 +139,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="names of the detectors to run (default: all)")
     ap.add_argument("--overlays", action="store_true",
                     help="show a graphic overlay over 1-2 s of each long segment (a distractor)")
+    ap.add_argument("--screens", action="store_true",
+                    help="put a TV playing other footage that cuts into each long segment (a distractor)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="split-accuracy-") as tmp:
         start = time.perf_counter()
@@ -145,7 +148,7 @@ def main() -> None:
         for seed in args.seeds:
             os.makedirs(os.path.join(tmp, str(seed)))
             labelled += build_set(os.path.join(tmp, str(seed)), args.footage, args.videos, seed,
-                                  args.rounds, args.split, args.overlays)
+                                  args.rounds, args.split, args.overlays, args.screens)
         n_frames = sum(probe(p).num_frames or 0 for p, _ in labelled)
         counts: dict[str, int] = {}
         for _, edits in labelled:
