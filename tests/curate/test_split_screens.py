@@ -13,12 +13,11 @@ import pytest
 
 import curate.split.screens as screens
 import curate.split.shots as shots
-from curate.split import SplitStage
 from curate.split.overlays import picture
 from curate.split.screens import best_rectangle, on_screen
 from curate.split.transitions import thumbnail
 from support.graphics import FPS, moving_shot
-from support.synth import render
+from support.synth import detect_frames, render
 
 
 def _screen(room: list[np.ndarray], box: tuple[int, int, int, int], cuts: list[int], seeds: list[int]):
@@ -36,10 +35,7 @@ def _screen(room: list[np.ndarray], box: tuple[int, int, int, int], cuts: list[i
 
 
 def _points(frames: list[np.ndarray]) -> list[int]:
-    detector = SplitStage().shot_detector(FPS)
-    for f in frames:
-        detector.feed(f)
-    return detector.boundaries().points()
+    return detect_frames(frames, FPS)[0].points()
 
 
 def _without_rule(monkeypatch, frames: list[np.ndarray]) -> list[int]:
