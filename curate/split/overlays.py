@@ -224,17 +224,27 @@ def _shot_moves_outside(thumbs: np.ndarray, before: int, after: int, region: np.
     detail count (:func:`curate.split.overlay_light.detail`): flat bars or a flat frame
     that flicker or cycle their colour do not move. Over a still shot nothing moves (under
     :data:`MIN_MOVED` of the picture): not judged, nor over a still part of a shot."""
-    moved = np.zeros(region.shape, bool)
-    for start, step in ((before, -1), (after, 1)):
-        t = start + step
-        while 0 <= t < len(thumbs) and abs(t - start) <= MOVING_REACH and (t if step > 0 else t + 1) not in skip:
-            if abs(t - start) % 5 == 0:
-                moved |= _change(thumbs, start, t) >= MOVING_LEVEL
-            t += step
+    moved = moved_around(thumbs, before, after, MOVING_REACH, skip, every=5)
     moved &= live & (detail(thumbs[before]) | detail(thumbs[after]))
     outside = (cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0) & moved
     return (moved.sum() >= MIN_MOVED * live.sum() and outside.sum() >= MIN_MOVING * moved.sum()
             and (moved & region).sum() >= MIN_UNDER * region.sum())
+
+
+def moved_around(thumbs: np.ndarray, before: int, after: int, reach: int, skip: frozenset[int],
+                 every: int = 1) -> np.ndarray:
+    """The pixels ``(h, w) bool`` of ``thumbs`` ``(n, h, w, 3) uint8`` that change by
+    :data:`MOVING_LEVEL` levels or more from frame ``before`` to a frame up to ``reach``
+    frames before it, or from frame ``after`` to one up to ``reach`` frames after it (every
+    ``every``-th frame out), not across a cut into a frame in ``skip``."""
+    moved = np.zeros(thumbs.shape[1:3], bool)
+    for start, step in ((before, -1), (after, 1)):
+        t = start + step
+        while 0 <= t < len(thumbs) and abs(t - start) <= reach and (t if step > 0 else t + 1) not in skip:
+            if abs(t - start) % every == 0:
+                moved |= _change(thumbs, start, t) >= MOVING_LEVEL
+            t += step
+    return moved
 
 
 def drop_overlays(cuts: list[int], thumbs: np.ndarray,

@@ -32,8 +32,9 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
   frame after. A flat box, a plain door or a sheet brought into view has none, and nor
   has a screen switched off (a light change, left to :mod:`curate.split.lights`);
 - something moves around the cut (:func:`_moves`, at least :data:`MIN_MOVING` of the
-  picture): a screen plays moving pictures, or the room moves; a slideshow of still photographs on a still template changes only at its
-  cuts, and those are its shots' boundaries;
+  picture): a screen plays moving pictures, or the room moves; a slideshow of still
+  photographs on a still template changes only at its cuts, and those are its shots'
+  boundaries;
 - the rest of the picture goes on: outside the rectangle and the ring of pixels next to it
   (at least :data:`MIN_REST` of the picture; a still room counts), the frame after differs
   from the frame before, brought to its light (a gain and offset per channel fitted there,
@@ -43,14 +44,13 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
 
 Tuned on two sets of composited rooms with screens cutting, measured on a third built apart
 (README, "Screens in view"). Known limits: a screen touching the frame's edge, a portrait
-phone screen, a video wall's thin
-panels, a screen seen at a steep angle or cutting between pictures of like colour in part
-of it (the change is no rectangle), a screen filling more than half the picture (then it
-is nearly the shot), strong light thrown unevenly on the room, a slideshow whose photos
-slowly zoom (Ken Burns) on a still template (taken for a screen), and a rectangular region
-of a fixed camera's view changing at a jump cut when nothing else moved (a poster or a
-painting replaced, a window opened onto a street). Frame indices are 0-based, in decode
-order.
+phone screen, a video wall's thin panels, a screen seen at a steep angle or cutting
+between pictures of like colour in part of it (the change is no rectangle), a screen
+filling more than half the picture (then it is nearly the shot), strong light thrown
+unevenly on the room, a slideshow whose photos slowly zoom (Ken Burns) on a still template
+(taken for a screen), and a rectangular region of a fixed camera's view changing at a jump
+cut while something moves (a poster or a painting replaced, a window opened onto a
+street). Frame indices are 0-based, in decode order.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ import cv2
 import numpy as np
 
 from curate.split.overlay_light import relit
-from curate.split.overlays import _change, _usual
+from curate.split.overlays import _change, _usual, moved_around
 
 LEVEL = 12.0  # levels: a pixel the cut changes (the overlays' REGION_LEVEL)
 MIN_IOU = 0.8  # changed pixels against their best rectangle: intersection over union at least
@@ -75,8 +75,7 @@ OUTSIDE_RATIO = 3.0  # outside it the cut changes at most this many times the us
 MAX_EDGES = 0  # edges of the picture the rectangle may touch
 MIN_REST = 0.15  # share of the picture outside the rectangle and its ring, at least
 BAR_FLAT = 4.0  # levels: the most spread along a row or column of a letterbox or pillarbox bar
-MOVING_LEVEL = 6.0  # levels: a pixel changing this much moves (the overlays' MOVING_LEVEL)...
-MOVING_REACH = 10  # ...within this many frames of the cut, either side...
+MOVING_REACH = 10  # frames either side of the cut in which the picture moves...
 MIN_MOVING = 0.02  # ...and at least this share of the picture moves
 
 
@@ -137,16 +136,11 @@ def _picture_box(pair: np.ndarray, live: np.ndarray) -> tuple[int, int, int, int
 def _moves(thumbs: np.ndarray, cut: int, picture: np.ndarray, skip: frozenset[int]) -> bool:
     """Whether something moves in the shot around the cut into frame ``cut``: at least
     :data:`MIN_MOVING` of the ``picture`` pixels ``(h, w) bool`` change by
-    :data:`MOVING_LEVEL` levels from frame ``cut - 1`` back to a frame up to
-    :data:`MOVING_REACH` frames before it, or from ``cut`` on to one after it, not across
-    another cut in ``skip``. A slideshow of still photographs on a still template changes
-    only at its cuts."""
-    moved = np.zeros(picture.shape, bool)
-    for start, step in ((cut - 1, -1), (cut, 1)):
-        t = start + step
-        while 0 <= t < len(thumbs) and abs(t - start) <= MOVING_REACH and (t if step > 0 else t + 1) not in skip:
-            moved |= _change(thumbs, start, t) >= MOVING_LEVEL
-            t += step
+    :data:`curate.split.overlays.MOVING_LEVEL` levels from frame ``cut - 1`` back to a frame
+    up to :data:`MOVING_REACH` frames before it, or from ``cut`` on to one after it, not
+    across another cut in ``skip`` (:func:`curate.split.overlays.moved_around`). A
+    slideshow of still photographs on a still template changes only at its cuts."""
+    moved = moved_around(thumbs, cut - 1, cut, MOVING_REACH, skip)
     return bool((moved & picture).sum() >= MIN_MOVING * picture.sum())
 
 
