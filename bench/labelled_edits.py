@@ -203,25 +203,39 @@ def load_pieces(pieces: list[tuple[str, int, int]]) -> tuple[list[np.ndarray], l
     return frames, jumps
 
 
-def distract(seg: list[np.ndarray], jumps: list[int], k: int, next_kind: str | None) -> list[Edit]:
-    """Put the ``k``-th distractor of the cycle into ``seg`` (in place) where it is at least 35
-    frames from its ends and 8 from a jump cut, plus a flash or whip pan ending 12 frames
-    before the end when the next join is a hard cut. Edits are relative to ``seg[0]``."""
+LENGTHS = {"flash": 2, "whip_pan": 8, "brightness": 25}  # frames each distractor takes
+
+
+def plan_distractors(n: int, jumps: list[int], k: int, next_kind: str | None) -> list[Edit]:
+    """Where :func:`distract` puts the ``k``-th distractor of the cycle in a segment of ``n``
+    frames: at least 35 frames from its ends and 8 from a jump cut, plus a flash or whip pan
+    ending 12 frames before the end when the next join is a hard cut. Edits are relative to
+    the segment's first frame; nothing is drawn (no generator is used)."""
     out = []
     # the whole distractor (at most 25 frames) stays more than 8 frames from every jump cut
-    free = [a for a in range(35, len(seg) - 35 - 25) if all(j < a - 8 or j > a + 25 + 8 for j in jumps)]
+    free = [a for a in range(35, n - 35 - 25) if all(j < a - 8 or j > a + 25 + 8 for j in jumps)]
     if free:
         kind = ["flash", "whip_pan", "brightness", "flash", "brightness"][k % 5]
         at = free[len(free) // 2]
-        n = {"flash": lambda: flash(seg, at), "whip_pan": lambda: whip_pan(seg, at),
-             "brightness": lambda: brightness(seg, at, dark=k % 2 == 0)}[kind]()
-        out.append(Edit(kind, at, at + n))
-    if next_kind == "cut" and len(seg) >= 80 and all(len(seg) - 22 - j > 8 for j in jumps):
+        out.append(Edit(kind, at, at + LENGTHS[kind]))
+    if next_kind == "cut" and n >= 80 and all(n - 22 - j > 8 for j in jumps):
         kind = "flash" if k % 2 else "whip_pan"
-        at = len(seg) - 12 - (2 if kind == "flash" else 8)
-        n = flash(seg, at) if kind == "flash" else whip_pan(seg, at)
-        out.append(Edit(kind, at, at + n))
+        at = n - 12 - LENGTHS[kind]
+        out.append(Edit(kind, at, at + LENGTHS[kind]))
     return out
+
+
+def distract(seg: list[np.ndarray], jumps: list[int], k: int, next_kind: str | None) -> list[Edit]:
+    """Put the distractors of :func:`plan_distractors` into ``seg`` (in place); returns them."""
+    edits = plan_distractors(len(seg), jumps, k, next_kind)
+    for e in edits:
+        if e.kind == "flash":
+            flash(seg, e.start)
+        elif e.kind == "whip_pan":
+            whip_pan(seg, e.start, LENGTHS["whip_pan"])
+        else:
+            brightness(seg, e.start, LENGTHS["brightness"], dark=k % 2 == 0)
+    return edits
 
 
 def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
@@ -258,7 +272,7 @@ def build_set(out_dir: str, footage: str | None, videos: int = 3, seed: int = 0,
             nxt = kinds[(k + 1 + v) % len(kinds)] if k + 1 < len(seq) else None
             long, tv_cuts = len(seg) >= 95, []
             if screens and long:  # the TV is part of the scene: painted before the distractors
-                plan = distract(list(seg), jumps, k + v, nxt)  # where they will be (no rng)
+                plan = plan_distractors(len(seg), jumps, k + v, nxt)  # where they will be
                 others = [loaded[i][0] for i in keep if specs[i][0][0] != specs[keep[idx]][0][0]]
                 tv_cuts = screen(seg, [(j, j) for j in jumps] + [(e.start, e.end) for e in plan], tvs, others)
             inner = distract(seg, jumps, k + v, nxt) if long else []
