@@ -1,9 +1,9 @@
-"""Covers and reveals: one shot drawn in over another, or off it, behind a straight seam
-that crosses the picture (FFmpeg's ``xfade`` ``cover*`` and ``reveal*``, an editor's
-slide-in or slide-out), and what is left alone: the push slide (``slide*``).
+"""Covers, reveals and push slides: one shot drawn in over another, or off it, or pushing
+it out, behind a straight seam that crosses the picture (FFmpeg's ``xfade`` ``cover*``,
+``reveal*`` and ``slide*``, an editor's slide-in, slide-out or push).
 
 One of the two shots moves as a whole while the seam crosses (the incoming one in a cover,
-the outgoing one in a reveal), so no pixel makes the one large change a wipe gives it
+the outgoing one in a reveal, both in a push), so no pixel makes the one large change a wipe gives it
 (:mod:`curate.split.wipes` turns down a picture that slides as a whole, as a camera's tilt
 does), no frame differs much from the one before (no hard cut), and no pixel mixes the
 two shots (no dissolve): of 60 slides, covers and reveals of 0.5-1.5 s between shots of
@@ -16,21 +16,27 @@ A seam track (:mod:`curate.split.seams`) is a gap, its frames in no clip, when a
   other light (:func:`curate.split.wipes.comes_back`: a bus or a panel passing close to a
   fixed camera; :func:`curate.split.wipes.same_view`: a shadow's edge sweeping across);
 - in at least :data:`HALF` of its steps the picture on one side of the seam moves with it
-  and in at least as large a share the picture on the other side stays (:func:`sides_move`); a flat part (a
-  sky, a plain wall) is neither, as moving it changes nothing;
+  and in at least as large a share the picture on the other side stays, or (a push) both
+  move with it in at least that share (:func:`sides_move`); a flat part (a sky, a plain
+  wall) is neither, as moving it changes nothing;
 - the seam is a splice: on average over the track at least :data:`SPLICE` of the lines
   step at it (a door frame or a wall's edge against the sky rarely steps on all of them);
 - it takes :data:`MIN_S` or longer (a pole passing close to a train window crosses faster);
 - the whole picture does not move at the seam's pace just before the seam comes in, nor
   just after it has left (:func:`pans`): a pan past an edge was under way before the edge
-  showed, or goes on after it.
+  showed, or goes on after it;
+- for a push, the whole picture does not drift the seam's way there either, at a fifth of
+  its pace or more (:func:`stands`): a camera easing into and out of a pan past an edge does.
 
 A push slide moves both pictures with the seam, as a camera panning or tilting past a
-straight edge does (a door frame, a building against the sky, a horizon); a first version
-took such tracks when the seam was a strong splice, and a break test's pans past edges
-then gave 33 more of 190 single shots a false gap, so they are left to the cut rules (a pan
-over one photograph: 3 in 30). Measured on xfade sets between shots of the footage and on
-that break test (``README.md``, "Covers and reveals").
+straight edge does (a door frame, a building against the sky, a horizon): the last two
+rules are what tell them apart, so a pan or tilt that starts as such an edge comes in at
+one side of the frame and stops as it leaves at the other is taken for a push (a known
+limit). A first version (a session before) took pushes whenever the seam was a strong
+splice and gave 33 more of a break test's 190 single shots a false gap; under the rules
+above as they stand, the same test has 3 more (``README.md``, "Push slides"). Measured on
+xfade sets between shots of the footage and on that break test (``README.md``, "Covers and
+reveals").
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ SPLICE = 0.93  # mean strength of a transition's seam (share of the lines steppi
 MIN_S = 0.2  # seconds: a seam crossing the frame faster is a thin thing passing (a pole), no transition
 AROUND = 3  # steps judged before a seam comes in and after it leaves
 PACE = 0.5  # the picture moves at the seam's pace: its shift within this share of the seam's step
+STILL = 0.2  # around a push the picture stays put: its drift the seam's way at most this share of the seam's step
 
 
 def _luma(thumb: np.ndarray, axis: int) -> np.ndarray:
@@ -103,30 +110,54 @@ def sides_move(thumbs: np.ndarray, track: tuple[int, int, float, float], side: i
     return tuple(float(c) for c in counts / max(steps, 1))
 
 
-def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
-    """Whether the whole picture moves at the seam's pace in at least half of the :data:`AROUND`
-    steps (those inside the video) before the seam came in at its edge, or after it left at
-    the other, times extrapolated from its track: a camera panning or tilting past a
-    straight edge. Shifts by phase correlation (Kuglin and Hines 1975, ``cv2.phaseCorrelate``
-    with a Hann window) of the ``(n, h, w, 3) uint8`` thumbnails' luma, each frame converted
-    once; ``track``, ``side``, ``axis`` as in :func:`sides_move`."""
+def _around(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int,
+            axis: int) -> tuple[list[float], list[float], float]:
+    """The whole picture's shifts along the seam's axis (thumbnail pixels) in the
+    :data:`AROUND` steps (those inside the video) before the seam came in at its edge and
+    after it left at the other, times extrapolated from its track, and the seam's own step
+    (thumbnail pixels a frame; 0 with no shifts for a track that does not move). Shifts by
+    phase correlation (Kuglin and Hines 1975, ``cv2.phaseCorrelate`` with a Hann window) of
+    the ``(n, h, w, 3) uint8`` thumbnails' luma, each frame converted once; ``track``,
+    ``side``, ``axis`` as in :func:`sides_move`."""
     first, last, start, end = track
     step = (end - start) / max(last - first, 1)
     if step == 0:
-        return False
+        return [], [], 0.0
     came = first - int(np.ceil((side - start if step < 0 else start) / abs(step)))
     left = last + int(np.ceil((end if step < 0 else side - end) / abs(step)))
-    want = step * _scale(thumbs, side, axis)
     window = cv2.createHanningWindow(thumbs.shape[2:0:-1], cv2.CV_32F)
 
-    def moving(pairs: range) -> bool:
+    def shifts(pairs: range) -> list[float]:
         frames = [i for i in range(pairs.start, pairs.stop + 1) if 0 <= i < len(thumbs)]
         luma = {i: _luma(thumbs[i], 1) for i in frames}
-        shifts = [cv2.phaseCorrelate(luma[i], luma[i + 1], window)[0][1 - axis] for i in pairs if i in luma and i + 1 in luma]
+        return [cv2.phaseCorrelate(luma[i], luma[i + 1], window)[0][1 - axis] for i in pairs if i in luma and i + 1 in luma]
+
+    return (shifts(range(came - 1 - AROUND, came - 1)), shifts(range(left + 1, left + 1 + AROUND)),
+            step * _scale(thumbs, side, axis))
+
+
+def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
+    """Whether the whole picture moves at the seam's pace (its shift within :data:`PACE` of
+    the seam's step) in at least half of the steps before the seam came in, or after it
+    left (:func:`_around`): a camera panning or tilting past a straight edge."""
+    before, after, want = _around(thumbs, track, side, axis)
+
+    def moving(shifts: list[float]) -> bool:
         votes = [np.sign(x) == np.sign(want) and abs(x - want) <= PACE * abs(want) for x in shifts]
         return bool(votes) and float(np.mean(votes)) >= 0.5
 
-    return moving(range(came - 1 - AROUND, came - 1)) or moving(range(left + 1, left + 1 + AROUND))
+    return moving(before) or moving(after)
+
+
+def stands(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
+    """Whether the whole picture stays put along the seam's way before the seam came in and
+    after it left (:func:`_around`): the median of its shifts in the seam's direction at most
+    :data:`STILL` of the seam's step on each side (a side without steps in the video counts
+    as still). So do a push slide's shots, whatever moves inside them; a camera easing into
+    and out of a pan past an edge drifts the edge's way, slower than the edge but not that
+    slowly."""
+    before, after, want = _around(thumbs, track, side, axis)
+    return all(not shifts or float(np.median(shifts)) / want <= STILL for shifts in (before, after))
 
 
 def slide_gaps(profiles: SeamProfiles | None, thumbs: np.ndarray, lo: int, max_len: int,
@@ -157,8 +188,9 @@ def slide_gaps(profiles: SeamProfiles | None, thumbs: np.ndarray, lo: int, max_l
             here = (first, last, track[2], track[3])
             ahead_with, ahead_still, behind_with, behind_still = sides_move(thumbs, here, side, axis)
             one_way = min(ahead_with, behind_still) >= HALF or min(ahead_still, behind_with) >= HALF
-            if not one_way or strength(positions, shares, *track) < SPLICE:
+            push = min(ahead_with, behind_with) >= HALF  # both pictures move with the seam
+            if not (one_way or push) or strength(positions, shares, *track) < SPLICE:
                 continue
-            if not pans(thumbs, here, side, axis):
+            if not pans(thumbs, here, side, axis) and (one_way or stands(thumbs, here, side, axis)):
                 gaps.append((first, last + 1))
     return sorted(gaps)

@@ -1,5 +1,5 @@
-"""Covers and reveals between two shots are gaps (``curate/split/slides.py``); a camera
-panning past a straight edge, or a panel passing in front of a fixed camera, is none.
+"""Covers, reveals and push slides between two shots are gaps (``curate/split/slides.py``);
+a camera panning past a straight edge, or a panel passing in front of a fixed camera, is none.
 Made-up shots at the detector's 256x144, 25 fps: 40 frames of shot A, a transition of
 ``L`` frames (``[40, 40 + L)``), 40 frames of shot B."""
 
@@ -61,8 +61,9 @@ def _video(kind: str, axis: int, length: int) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("kind,axis,length", [("cover", 1, 12), ("cover", 0, 25), ("cover", 1, 30),
-                                              ("reveal", 1, 20), ("reveal", 0, 12), ("reveal", 0, 40)])
-def test_a_cover_or_reveal_is_one_gap_over_its_frames(kind, axis, length):
+                                              ("reveal", 1, 20), ("reveal", 0, 12), ("reveal", 0, 40),
+                                              ("slide", 1, 15), ("slide", 0, 20), ("slide", 1, 30)])
+def test_a_cover_reveal_or_push_is_one_gap_over_its_frames(kind, axis, length):
     """Each was one clip holding both shots before (no cut, no gap)."""
     bounds, _ = detect_frames(_video(kind, axis, length), FPS)
     assert bounds.cuts == []
@@ -71,24 +72,27 @@ def test_a_cover_or_reveal_is_one_gap_over_its_frames(kind, axis, length):
     assert AT - 1 <= start <= AT + 2 and AT + length - 2 <= end <= AT + length + 1, (bounds, length)
 
 
-def _pan_past_edge(pan_frames: range) -> list[np.ndarray]:
-    """A camera panning right, 6 pixels a frame during ``pan_frames``, over a wide picture of
-    two scenes side by side: a straight edge from top to bottom between them, 512 pixels
-    from the left."""
+def _pan_past_edge(pan_frames: range, x0: int = 0, ease: int = 0) -> list[np.ndarray]:
+    """A camera panning right, 6 pixels a frame during ``pan_frames`` (2 pixels a frame in the
+    ``ease`` frames either side), over a wide picture of two scenes side by side: a straight
+    edge from top to bottom between them, 512 pixels from the left, in view while the
+    view's left edge ``x`` (``x0`` at first) is between 256 and 512."""
     wide = np.concatenate([SCENES[3][:H], SCENES[8][:H]], axis=1)
-    out, x = [], 0
+    out, x = [], x0
     for k in range(130):
         if k in pan_frames:
             x += 6
+        elif pan_frames.start - ease <= k < pan_frames.start or pan_frames.stop <= k < pan_frames.stop + ease:
+            x += 2
         out.append(np.ascontiguousarray(wide[:, x:x + W]))
     return out
 
 
 def test_a_pan_past_a_straight_edge_is_no_gap(monkeypatch):
-    """The edge crosses the whole frame at a steady pace, as a seam does. Both sides move
-    with it (a push slide would too: left alone); and were it taken for a cover, the pan
-    was under way before it came in and goes on after it left, which
-    :func:`curate.split.slides.pans` tells."""
+    """The edge crosses the whole frame at a steady pace, as a seam does, and both sides
+    move with it, as in a push slide; but the pan was under way before it came in and goes
+    on after it left, which :func:`curate.split.slides.pans` tells. Taken for a cover, it
+    is no gap either."""
     frames = _pan_past_edge(range(10, 115))
     assert detect_frames(frames, FPS)[0] == Boundaries([], [])
     monkeypatch.setattr(slides, "sides_move", lambda *args: (1.0, 0.0, 0.0, 1.0))  # as in a cover
@@ -97,8 +101,32 @@ def test_a_pan_past_a_straight_edge_is_no_gap(monkeypatch):
     assert len(detect_frames(frames, FPS)[0].gaps) == 1  # each rule alone keeps it a shot
 
 
-def test_a_push_slide_is_left_to_the_cut_rules():
-    """Both pictures move with the seam, as in a pan: no gap from this rule (a known limit)."""
+@pytest.mark.parametrize("pan_frames,x0", [(range(40, 125), 250), (range(10, 96), 0)])
+def test_a_pan_that_starts_as_the_edge_comes_in_or_stops_as_it_leaves_is_no_gap(monkeypatch, pan_frames, x0):
+    """One side of the edge's crossing is enough: the pan goes on after the edge left (it
+    started as the edge came in), or was under way before it came (it stops as the edge
+    leaves). A pan that does both at once looks like a push slide (a known limit)."""
+    frames = _pan_past_edge(pan_frames, x0)
+    assert detect_frames(frames, FPS)[0] == Boundaries([], [])
+    monkeypatch.setattr(slides, "pans", lambda *args: False)
+    monkeypatch.setattr(slides, "stands", lambda *args: True)
+    assert len(detect_frames(frames, FPS)[0].gaps) == 1
+
+
+def test_a_pan_easing_in_and_out_around_the_edge_is_no_gap(monkeypatch):
+    """The pan is at full pace from the frame the edge comes in to the one it leaves, and at
+    a third of it for 8 frames either side: not at the edge's pace there
+    (:func:`curate.split.slides.pans`), but drifting its way (:func:`curate.split.slides.stands`)."""
+    frames = _pan_past_edge(range(40, 84), x0=234, ease=8)
+    assert detect_frames(frames, FPS)[0] == Boundaries([], [])
+    monkeypatch.setattr(slides, "stands", lambda *args: True)
+    assert len(detect_frames(frames, FPS)[0].gaps) == 1
+
+
+def test_a_push_slide_needs_both_pictures_to_move_with_the_seam(monkeypatch):
+    """Taken as moving on one side only (ahead with the seam, behind neither with it nor
+    still, as a flat or busy picture reads), a push slide is no gap."""
+    monkeypatch.setattr(slides, "sides_move", lambda *args: (1.0, 0.0, 0.4, 0.0))
     bounds, _ = detect_frames(_video("slide", 1, 15), FPS)
     assert not any(AT - 1 <= s and e <= AT + 16 and e - s >= 10 for s, e in bounds.gaps), bounds
 
