@@ -2,13 +2,13 @@
 it out, behind a straight seam that crosses the picture (FFmpeg's ``xfade`` ``cover*``,
 ``reveal*`` and ``slide*``, an editor's slide-in, slide-out or push).
 
-One of the two shots moves as a whole while the seam crosses (the incoming one in a cover,
-the outgoing one in a reveal, both in a push), so no pixel makes the one large change a wipe gives it
-(:mod:`curate.split.wipes` turns down a picture that slides as a whole, as a camera's tilt
-does), no frame differs much from the one before (no hard cut), and no pixel mixes the
-two shots (no dissolve): of 60 slides, covers and reveals of 0.5-1.5 s between shots of
-the footage, 6 were found (all of them covers or reveals, 6 of 40), and the other clips
-held both shots.
+One shot moves as a whole while the seam crosses (the incoming one in a cover, the
+outgoing one in a reveal; both in a push), so no pixel makes the one large change a wipe
+gives it (:mod:`curate.split.wipes` turns down a picture that slides as a whole, as a
+camera's tilt does), no frame differs much from the one before (no hard cut), and no
+pixel mixes the two shots (no dissolve): before this module, of 60 slides, covers and
+reveals of 0.5-1.5 s between shots of the footage, 6 were found (all of them covers or
+reveals, 6 of 40), and the other clips held both shots.
 
 A seam track (:mod:`curate.split.seams`) is a gap, its frames in no clip, when all hold:
 
@@ -54,7 +54,8 @@ SPLICE = 0.93  # mean strength of a transition's seam (share of the lines steppi
 MIN_S = 0.2  # seconds: a seam crossing the frame faster is a thin thing passing (a pole), no transition
 AROUND = 3  # steps judged before a seam comes in and after it leaves
 PACE = 0.5  # the picture moves at the seam's pace: its shift within this share of the seam's step
-STILL = 0.2  # around a push the picture stays put: its drift the seam's way at most this share of the seam's step
+STILL = 0.2  # around a push the picture stays put: its drift the seam's way under this share of the seam's step
+MIN_RESPONSE = 0.05  # a phase correlation peak this weak (black or flat frames) measures no shift
 
 
 def _luma(thumb: np.ndarray, axis: int) -> np.ndarray:
@@ -111,14 +112,15 @@ def sides_move(thumbs: np.ndarray, track: tuple[int, int, float, float], side: i
 
 
 def _around(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int,
-            axis: int) -> tuple[list[float], list[float], float]:
-    """The whole picture's shifts along the seam's axis (thumbnail pixels) in the
-    :data:`AROUND` steps (those inside the video) before the seam came in at its edge and
-    after it left at the other, times extrapolated from its track, and the seam's own step
-    (thumbnail pixels a frame; 0 with no shifts for a track that does not move). Shifts by
-    phase correlation (Kuglin and Hines 1975, ``cv2.phaseCorrelate`` with a Hann window) of
-    the ``(n, h, w, 3) uint8`` thumbnails' luma, each frame converted once; ``track``,
-    ``side``, ``axis`` as in :func:`sides_move`."""
+            axis: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float]:
+    """The whole picture's shifts along the seam's axis in the :data:`AROUND` steps (those
+    inside the video) before the seam came in at its edge and after it left at the other,
+    times extrapolated from its track, each with its peak's response (0..1), and the seam's
+    own step. Shifts and step are in thumbnail pixels a frame, positive towards higher
+    columns (rows), as the seam's step is; the step is 0, with no shifts, for a track that
+    does not move. Shifts by phase correlation (Kuglin and Hines 1975, ``cv2.phaseCorrelate``
+    with a Hann window) of the ``(n, h, w, 3) uint8`` thumbnails' luma, each frame converted
+    once; ``track``, ``side``, ``axis`` as in :func:`sides_move`."""
     first, last, start, end = track
     step = (end - start) / max(last - first, 1)
     if step == 0:
@@ -127,10 +129,11 @@ def _around(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int,
     left = last + int(np.ceil((end if step < 0 else side - end) / abs(step)))
     window = cv2.createHanningWindow(thumbs.shape[2:0:-1], cv2.CV_32F)
 
-    def shifts(pairs: range) -> list[float]:
+    def shifts(pairs: range) -> list[tuple[float, float]]:
         frames = [i for i in range(pairs.start, pairs.stop + 1) if 0 <= i < len(thumbs)]
         luma = {i: _luma(thumbs[i], 1) for i in frames}
-        return [cv2.phaseCorrelate(luma[i], luma[i + 1], window)[0][1 - axis] for i in pairs if i in luma and i + 1 in luma]
+        found = [cv2.phaseCorrelate(luma[i], luma[i + 1], window) for i in pairs if i in luma and i + 1 in luma]
+        return [(shift[1 - axis], response) for shift, response in found]
 
     return (shifts(range(came - 1 - AROUND, came - 1)), shifts(range(left + 1, left + 1 + AROUND)),
             step * _scale(thumbs, side, axis))
@@ -142,8 +145,8 @@ def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, ax
     left (:func:`_around`): a camera panning or tilting past a straight edge."""
     before, after, want = _around(thumbs, track, side, axis)
 
-    def moving(shifts: list[float]) -> bool:
-        votes = [np.sign(x) == np.sign(want) and abs(x - want) <= PACE * abs(want) for x in shifts]
+    def moving(shifts: list[tuple[float, float]]) -> bool:
+        votes = [np.sign(x) == np.sign(want) and abs(x - want) <= PACE * abs(want) for x, _ in shifts]
         return bool(votes) and float(np.mean(votes)) >= 0.5
 
     return moving(before) or moving(after)
@@ -151,24 +154,28 @@ def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, ax
 
 def stands(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
     """Whether the whole picture stays put along the seam's way before the seam came in and
-    after it left (:func:`_around`): the median of its shifts in the seam's direction at most
-    :data:`STILL` of the seam's step on each side (a side without steps in the video counts
-    as still). So do a push slide's shots, whatever moves inside them; a camera easing into
-    and out of a pan past an edge drifts the edge's way, slower than the edge but not that
-    slowly."""
+    after it left (:func:`_around`): the median of its shifts in the seam's direction under
+    :data:`STILL` of the seam's step on each side. Shifts whose peak responds under
+    :data:`MIN_RESPONSE` (black or flat frames, whose phase correlation peaks anywhere) are
+    left out; a side without any counts as still, but not both (a pan past an edge that
+    fills the video, or a track with no frames around it to judge). A push slide's shots
+    stay put; a camera easing into and out of a pan past an edge drifts the edge's way,
+    slower than the edge but not that slowly. Large things moving the seam's way across a
+    plain picture pull the shift too, so a push between such shots can be missed."""
     before, after, want = _around(thumbs, track, side, axis)
-    return all(not shifts or float(np.median(shifts)) / want <= STILL for shifts in (before, after))
+    sides = [[x for x, response in shifts if response >= MIN_RESPONSE] for shifts in (before, after)]
+    return any(sides) and all(not shifts or float(np.median(shifts)) / want < STILL for shifts in sides)
 
 
 def slide_gaps(profiles: SeamProfiles | None, thumbs: np.ndarray, lo: int, max_len: int,
                fps: float = 25.0) -> list[tuple[int, int]]:
-    """Gaps ``(start, end)`` (half-open frame indices into ``thumbs``) of the covers and
-    reveals (module docstring) among frames ``[lo, lo + len(thumbs))``
+    """Gaps ``(start, end)`` (half-open frame indices into ``thumbs``) of the covers,
+    reveals and push slides (module docstring) among frames ``[lo, lo + len(thumbs))``
     of ``profiles`` (None: no gaps), each at least :data:`MIN_S` seconds at ``fps`` and at
     most ``max_len`` frames (and a missed seam's look-ahead, 2 frames); ``thumbs``: the
     shot detector's ``(n, h, 32, 3) uint8`` thumbnails of those frames. Sorted.
-    ``axis`` here and in :func:`sides_move` and :func:`pans` is 1 for columns and 0 for
-    rows (the image axis a column seam moves along)."""
+    ``axis`` here and in :func:`sides_move`, :func:`_around`, :func:`pans` and :func:`stands`
+    is 1 for columns and 0 for rows (the image axis a column seam moves along)."""
     if profiles is None or profiles.sides is None or len(thumbs) < MIN_FRAMES + 2:
         return []
     min_len = max(MIN_FRAMES, int(round(MIN_S * fps)))

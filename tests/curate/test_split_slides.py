@@ -55,17 +55,21 @@ def _transition(kind: str, axis: int, length: int, k: int) -> np.ndarray:
     return np.ascontiguousarray(out.transpose(1, 0, 2) if axis == 0 else out)
 
 
-def _video(kind: str, axis: int, length: int) -> list[np.ndarray]:
-    return ([_shot(3, k) for k in range(AT)] + [_transition(kind, axis, length, k) for k in range(length)]
-            + [_shot(8, AT + length + k) for k in range(40)])
+def _video(kind: str, axis: int, length: int, flip: bool = False) -> list[np.ndarray]:
+    """Shot A, the transition, shot B; ``flip``: mirrored along ``axis``, so the seam moves
+    towards the far side (rightwards, downwards)."""
+    frames = ([_shot(3, k) for k in range(AT)] + [_transition(kind, axis, length, k) for k in range(length)]
+              + [_shot(8, AT + length + k) for k in range(40)])
+    return [np.ascontiguousarray(f[:, ::-1] if axis == 1 else f[::-1]) for f in frames] if flip else frames
 
 
 @pytest.mark.parametrize("kind,axis,length", [("cover", 1, 12), ("cover", 0, 25), ("cover", 1, 30),
                                               ("reveal", 1, 20), ("reveal", 0, 12), ("reveal", 0, 40),
                                               ("slide", 1, 15), ("slide", 0, 20), ("slide", 1, 30)])
-def test_a_cover_reveal_or_push_is_one_gap_over_its_frames(kind, axis, length):
-    """Each was one clip holding both shots before (no cut, no gap)."""
-    bounds, _ = detect_frames(_video(kind, axis, length), FPS)
+@pytest.mark.parametrize("flip", [False, True])
+def test_a_cover_reveal_or_push_is_one_gap_over_its_frames(kind, axis, length, flip):
+    """Each was one clip holding both shots before (no cut, no gap), whichever way it goes."""
+    bounds, _ = detect_frames(_video(kind, axis, length, flip), FPS)
     assert bounds.cuts == []
     assert len(bounds.gaps) == 1, bounds
     start, end = bounds.gaps[0]
@@ -121,6 +125,23 @@ def test_a_pan_easing_in_and_out_around_the_edge_is_no_gap(monkeypatch):
     assert detect_frames(frames, FPS)[0] == Boundaries([], [])
     monkeypatch.setattr(slides, "stands", lambda *args: True)
     assert len(detect_frames(frames, FPS)[0].gaps) == 1
+
+
+def _still_around(n: int, black: range) -> np.ndarray:
+    """``(n, 18, 32, 3) uint8`` thumbnails of one still textured picture, black at ``black``."""
+    thumbs = np.repeat(cv2.resize(SCENES[3][:H, :W], (32, 18), interpolation=cv2.INTER_AREA)[None], n, axis=0)
+    thumbs[black.start:black.stop] = 0
+    return thumbs
+
+
+def test_black_frames_around_a_push_measure_no_drift():
+    """Phase correlation of two black frames peaks at half the frame (16 pixels here), with
+    no response: it is left out, and the side with still frames decides. A track with no
+    frame around it to judge stands nowhere."""
+    track = (10, 20, 1.0, 31.0)  # a seam moving right, 3 thumbnail pixels a frame, from frame 10 to 20
+    assert slides.stands(_still_around(30, range(0, 9)), track, 32, 1)  # black before it, still after
+    assert not slides.stands(_still_around(30, range(0, 30)), track, 32, 1)  # black all round
+    assert not slides.stands(_still_around(21, range(0, 0))[9:], (1, 11, 1.0, 31.0), 32, 1)  # no frames around
 
 
 def test_a_push_slide_needs_both_pictures_to_move_with_the_seam(monkeypatch):
