@@ -153,12 +153,12 @@ class InflatedUNet(nn.Module):
 
         from diffusers import UNet2DConditionModel
 
-        from train.latents import hub_hint
+        from train.hub import from_pretrained, hub_hint
 
         if not pretrained:
             return cls(UNet2DConditionModel.from_config(json.loads(unet_config)), cfg)
         try:
-            unet = UNet2DConditionModel.from_pretrained(cfg.name, subfolder=cfg.subfolder or None)
+            unet = from_pretrained(UNet2DConditionModel, cfg.name, subfolder=cfg.subfolder or None)
         except (OSError, ValueError) as err:
             raise FileNotFoundError(f"inflate.name {cfg.name!r} (subfolder {cfg.subfolder!r}): "
                                     f"{str(err).strip()}{hub_hint(cfg.name)}") from None

@@ -20,26 +20,18 @@ from train.config import VaeConfig
 
 
 def load_vae(cfg: VaeConfig):
-    """The ``AutoencoderKL`` of ``cfg`` (hub id or local folder). Raises
+    """The ``AutoencoderKL`` of ``cfg`` (hub id or local folder; a hub id from the local hub
+    cache alone while the hub cannot be reached, :mod:`train.hub`). Raises
     FileNotFoundError naming ``vae.name`` when it cannot be found or read."""
     from diffusers import AutoencoderKL
 
+    from train.hub import from_pretrained, hub_hint
+
     try:
-        return AutoencoderKL.from_pretrained(cfg.name, subfolder=cfg.subfolder)
+        return from_pretrained(AutoencoderKL, cfg.name, subfolder=cfg.subfolder)
     except (OSError, ValueError) as err:
         raise FileNotFoundError(f"vae.name {cfg.name!r} (subfolder {cfg.subfolder!r}): "
                                 f"{str(err).strip()}{hub_hint(cfg.name)}") from None
-
-
-def hub_hint(name: str) -> str:
-    """For a model ``name`` that is no local folder: a hint that a hub id needs huggingface.co
-    (the hub client's own message, after its retries, reads as a missing file); else ""."""
-    import os
-
-    if os.path.isdir(name):
-        return ""
-    return (f" ({name!r} is no local folder, so it is a hub id: it needs huggingface.co, or a copy in the "
-            "hub cache with HF_HUB_OFFLINE=1; or give a local folder)")
 
 
 class LatentCodec(nn.Module):

@@ -81,12 +81,13 @@ class TextEncoder(nn.Module):
         if not cfg.name:
             raise ValueError("text.name (or inflate.name) must name a CLIP text model "
                              "when text.encoder=clip")
-        try:
-            self.tokenizer = CLIPTokenizer.from_pretrained(
-                cfg.name, subfolder=cfg.tokenizer_subfolder or "")
-            self.backbone = CLIPTextModel.from_pretrained(cfg.name, subfolder=cfg.subfolder or "")
+        from train.hub import from_pretrained, hub_hint
+
+        try:  # a hub id from the local cache alone while the hub is out of reach (train.hub)
+            self.tokenizer = from_pretrained(CLIPTokenizer, cfg.name, subfolder=cfg.tokenizer_subfolder or "")
+            self.backbone = from_pretrained(CLIPTextModel, cfg.name, subfolder=cfg.subfolder or "")
         except OSError as err:
-            raise FileNotFoundError(f"text.name {cfg.name!r}: {err}") from None
+            raise FileNotFoundError(f"text.name {cfg.name!r}: {str(err).strip()}{hub_hint(cfg.name)}") from None
         self.dim = int(self.backbone.config.hidden_size)
 
     def _init_open_clip(self, cfg: TextConfig) -> None:
