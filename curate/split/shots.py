@@ -14,7 +14,8 @@ frame's presentation time.
   adds the dissolves and fades it misses.
 
 Covers, reveals and push slides (one shot drawn in over the other, or off it, or pushing
-it out, behind a straight seam crossing the picture) are gaps too, whichever detector runs (:mod:`curate.split.slides`).
+it out, behind a straight seam crossing the picture) are gaps too, whichever detector
+runs (:mod:`curate.split.slides`).
 
 Whichever detector runs, isolated spikes of the thumbnail change add weak cuts (a jump cut
 inside one camera, :mod:`curate.split.spikes`); those spikes and the content score's cuts

@@ -111,8 +111,12 @@ def sides_move(thumbs: np.ndarray, track: tuple[int, int, float, float], side: i
     return tuple(float(c) for c in counts / max(steps, 1))
 
 
-def _around(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int,
-            axis: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float]:
+Around = tuple[list[tuple[float, float]], list[tuple[float, float]], float]
+"""What :func:`shifts_around` measures: ``(before, after, step)``, the shifts with their
+responses before the seam came in and after it left, and the seam's step."""
+
+
+def shifts_around(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> Around:
     """The whole picture's shifts along the seam's axis in the :data:`AROUND` steps (those
     inside the video) before the seam came in at its edge and after it left at the other,
     times extrapolated from its track, each with its peak's response (0..1), and the seam's
@@ -139,11 +143,12 @@ def _around(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int,
             step * _scale(thumbs, side, axis))
 
 
-def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
+def pans(around: Around) -> bool:
     """Whether the whole picture moves at the seam's pace (its shift within :data:`PACE` of
     the seam's step) in at least half of the steps before the seam came in, or after it
-    left (:func:`_around`): a camera panning or tilting past a straight edge."""
-    before, after, want = _around(thumbs, track, side, axis)
+    left (``around``: :func:`shifts_around` of the track): a camera panning or tilting
+    past a straight edge."""
+    before, after, want = around
 
     def moving(shifts: list[tuple[float, float]]) -> bool:
         votes = [np.sign(x) == np.sign(want) and abs(x - want) <= PACE * abs(want) for x, _ in shifts]
@@ -152,17 +157,17 @@ def pans(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, ax
     return moving(before) or moving(after)
 
 
-def stands(thumbs: np.ndarray, track: tuple[int, int, float, float], side: int, axis: int) -> bool:
+def stands(around: Around) -> bool:
     """Whether the whole picture stays put along the seam's way before the seam came in and
-    after it left (:func:`_around`): the median of its shifts in the seam's direction under
-    :data:`STILL` of the seam's step on each side. Shifts whose peak responds under
+    after it left (``around``: :func:`shifts_around` of the track): the median of its
+    shifts in the seam's direction under :data:`STILL` of the seam's step on each side. Shifts whose peak responds under
     :data:`MIN_RESPONSE` (black or flat frames, whose phase correlation peaks anywhere) are
     left out; a side without any counts as still, but not both (a pan past an edge that
     fills the video, or a track with no frames around it to judge). A push slide's shots
     stay put; a camera easing into and out of a pan past an edge drifts the edge's way,
     slower than the edge but not that slowly. Large things moving the seam's way across a
     plain picture pull the shift too, so a push between such shots can be missed."""
-    before, after, want = _around(thumbs, track, side, axis)
+    before, after, want = around
     sides = [[x for x, response in shifts if response >= MIN_RESPONSE] for shifts in (before, after)]
     return any(sides) and all(not shifts or float(np.median(shifts)) / want < STILL for shifts in sides)
 
@@ -174,8 +179,8 @@ def slide_gaps(profiles: SeamProfiles | None, thumbs: np.ndarray, lo: int, max_l
     of ``profiles`` (None: no gaps), each at least :data:`MIN_S` seconds at ``fps`` and at
     most ``max_len`` frames (and a missed seam's look-ahead, 2 frames); ``thumbs``: the
     shot detector's ``(n, h, 32, 3) uint8`` thumbnails of those frames. Sorted.
-    ``axis`` here and in :func:`sides_move`, :func:`_around`, :func:`pans` and :func:`stands`
-    is 1 for columns and 0 for rows (the image axis a column seam moves along)."""
+    ``axis`` here and in :func:`sides_move` and :func:`shifts_around` is 1 for columns
+    and 0 for rows (the image axis a column seam moves along)."""
     if profiles is None or profiles.sides is None or len(thumbs) < MIN_FRAMES + 2:
         return []
     min_len = max(MIN_FRAMES, int(round(MIN_S * fps)))
@@ -198,6 +203,7 @@ def slide_gaps(profiles: SeamProfiles | None, thumbs: np.ndarray, lo: int, max_l
             push = min(ahead_with, behind_with) >= HALF  # both pictures move with the seam
             if not (one_way or push) or strength(positions, shares, *track) < SPLICE:
                 continue
-            if not pans(thumbs, here, side, axis) and (one_way or stands(thumbs, here, side, axis)):
+            around = shifts_around(thumbs, here, side, axis)  # once, for both rules
+            if not pans(around) and (one_way or stands(around)):
                 gaps.append((first, last + 1))
     return sorted(gaps)

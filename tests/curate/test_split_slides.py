@@ -139,9 +139,10 @@ def test_black_frames_around_a_push_measure_no_drift():
     no response: it is left out, and the side with still frames decides. A track with no
     frame around it to judge stands nowhere."""
     track = (10, 20, 1.0, 31.0)  # a seam moving right, 3 thumbnail pixels a frame, from frame 10 to 20
-    assert slides.stands(_still_around(30, range(0, 9)), track, 32, 1)  # black before it, still after
-    assert not slides.stands(_still_around(30, range(0, 30)), track, 32, 1)  # black all round
-    assert not slides.stands(_still_around(21, range(0, 0))[9:], (1, 11, 1.0, 31.0), 32, 1)  # no frames around
+    around = slides.shifts_around
+    assert slides.stands(around(_still_around(30, range(0, 9)), track, 32, 1))  # black before it, still after
+    assert not slides.stands(around(_still_around(30, range(0, 30)), track, 32, 1))  # black all round
+    assert not slides.stands(around(_still_around(21, range(0, 0))[9:], (1, 11, 1.0, 31.0), 32, 1))  # no frames around
 
 
 def test_a_push_slide_needs_both_pictures_to_move_with_the_seam(monkeypatch):
