@@ -71,7 +71,9 @@ def hub_hint(name: str) -> str:
     a missing file), and whether the hub could be reached from here; "" for a folder."""
     if is_local(name):
         return ""
-    reach = ("" if hub_reachable() else
+    from huggingface_hub import constants
+
+    reach = ("" if hub_reachable() else "; HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else
              "; huggingface.co cannot be reached from here, so only the local hub cache was read")
     return (f" ({name!r} is no local folder, so it is a hub id: it needs huggingface.co, or a copy in the "
             f"hub cache (HF_HUB_OFFLINE=1 reads only that); or give a local folder{reach})")
