@@ -153,7 +153,7 @@ class InflatedUNet(nn.Module):
 
         from diffusers import UNet2DConditionModel
 
-        from train.hub import from_pretrained, hub_hint
+        from curate.hub import from_pretrained, hub_hint
 
         if not pretrained:
             return cls(UNet2DConditionModel.from_config(json.loads(unet_config)), cfg)

@@ -21,11 +21,11 @@ from train.config import VaeConfig
 
 def load_vae(cfg: VaeConfig):
     """The ``AutoencoderKL`` of ``cfg`` (hub id or local folder; a hub id from the local hub
-    cache alone while the hub cannot be reached, :mod:`train.hub`). Raises
+    cache alone while the hub cannot be reached, :mod:`curate.hub`). Raises
     FileNotFoundError naming ``vae.name`` when it cannot be found or read."""
     from diffusers import AutoencoderKL
 
-    from train.hub import from_pretrained, hub_hint
+    from curate.hub import from_pretrained, hub_hint
 
     try:
         return from_pretrained(AutoencoderKL, cfg.name, subfolder=cfg.subfolder)

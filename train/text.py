@@ -81,9 +81,9 @@ class TextEncoder(nn.Module):
         if not cfg.name:
             raise ValueError("text.name (or inflate.name) must name a CLIP text model "
                              "when text.encoder=clip")
-        from train.hub import from_pretrained, hub_hint
+        from curate.hub import from_pretrained, hub_hint
 
-        try:  # a hub id from the local cache alone while the hub is out of reach (train.hub)
+        try:  # a hub id from the local cache alone while the hub is out of reach (curate.hub)
             self.tokenizer = from_pretrained(CLIPTokenizer, cfg.name, subfolder=cfg.tokenizer_subfolder or "")
             self.backbone = from_pretrained(CLIPTextModel, cfg.name, subfolder=cfg.subfolder or "")
         except OSError as err:

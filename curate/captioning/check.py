@@ -16,7 +16,8 @@ type, weights (``*.safetensors``, whose headers must fit in their files, or
 and a vocabulary: without them the processor loads a tokenizer that lacks the model's
 special tokens, and every clip had failed). For a hub id: that its config is in the local
 Hugging Face cache, or, online, can be fetched from the hub (``config.json`` alone; with
-``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` set nothing is fetched), and names a
+``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` set, or when huggingface.co takes no
+connection within 3 s, nothing is fetched: :mod:`curate.hub`), and names a
 vision-language model. A CUDA ``device`` needs a visible GPU; ``attn:
 flash_attention_2`` needs the ``flash_attn`` package and a CUDA device.
 """
@@ -122,7 +123,9 @@ def _check_attn(where: str, device: str, attn: str) -> None:
 
 
 def _hub_config(where: str, model: str) -> str:
-    """The local path of the hub id's ``config.json``: in the Hugging Face cache, or fetched."""
+    """The local path of the hub id's ``config.json``: in the Hugging Face cache, or fetched
+    when the hub takes a connection (:func:`curate.hub.hub_reachable`, at most 3 s). Raises
+    :class:`ModelUnavailable` when neither gives it."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
@@ -134,6 +137,11 @@ def _hub_config(where: str, model: str) -> str:
     if _truthy(os.environ.get("HF_HUB_OFFLINE")) or _truthy(os.environ.get("TRANSFORMERS_OFFLINE")):
         raise ModelUnavailable(f"{where}: not in the local Hugging Face cache, and the hub is offline "
                                "(HF_HUB_OFFLINE), nor a folder here")
+    from curate.hub import hub_reachable
+
+    if not hub_reachable():  # the hub client would retry for about 30 s before it says so
+        raise ModelUnavailable(f"{where}: no such folder here, not in the local Hugging Face cache, and "
+                               "huggingface.co cannot be reached from here to fetch its config")
     import huggingface_hub
 
     hub_log = logging.getLogger("huggingface_hub")

@@ -126,8 +126,9 @@ class VisionLanguageModel:
 
     ``model_id``: hub id or local folder (saved with ``save_pretrained``, processor included).
     ``attn``: ``auto`` (see :func:`attention_implementation`), ``sdpa``, ``eager``,
-    ``flash_attention_2``. Raises OSError when the weights cannot be found (e.g. a hub id
-    under ``HF_HUB_OFFLINE=1``).
+    ``flash_attention_2``. A hub id is read from the local hub cache alone, without the hub
+    client's retries, while huggingface.co takes no connection (:mod:`curate.hub`). Raises
+    OSError when the weights cannot be found (e.g. a hub id under ``HF_HUB_OFFLINE=1``).
     """
 
     engine = "transformers"
@@ -135,14 +136,17 @@ class VisionLanguageModel:
     def __init__(self, model_id: str, dtype: str = "auto", device: str = "auto", attn: str = "auto"):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        from curate.hub import pretrained_kwargs
+
         self.model_id = model_id
         self.device = resolve_device(device)
-        self.processor = AutoProcessor.from_pretrained(model_id)
+        offline = pretrained_kwargs(model_id)  # a hub id from the local cache alone while the hub is out of reach
+        self.processor = AutoProcessor.from_pretrained(model_id, **offline)
         self.processor.tokenizer.padding_side = "left"
         self.attn = attention_implementation(self.device, attn)
         self.model = AutoModelForImageTextToText.from_pretrained(
             model_id, dtype=resolve_dtype(dtype, self.device), device_map=self.device,
-            attn_implementation=self.attn).eval()
+            attn_implementation=self.attn, **offline).eval()
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
         tok = self.processor.tokenizer

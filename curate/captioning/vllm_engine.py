@@ -77,10 +77,13 @@ class VLLMEngine:
         self._vllm = import_vllm()
         from transformers import AutoConfig, AutoProcessor
 
+        from curate.hub import pretrained_kwargs
+
         self.model_id = model_id
         self.device = "cuda"
-        self.processor = AutoProcessor.from_pretrained(model_id)
-        self.model_type = AutoConfig.from_pretrained(model_id).model_type
+        offline = pretrained_kwargs(model_id)  # a hub id from the local cache alone while the hub is out of reach
+        self.processor = AutoProcessor.from_pretrained(model_id, **offline)
+        self.model_type = AutoConfig.from_pretrained(model_id, **offline).model_type
         self.takes_video = self.model_type in VIDEO_MODELS
         self.llm = self._vllm.LLM(model=model_id, dtype=dtype, max_model_len=max_model_len,
                                   gpu_memory_utilization=gpu_memory_utilization,

@@ -3,11 +3,14 @@
 import json
 import os
 import shutil
+import time
 
 import pytest
 import yaml
 
 from curate.captioning.check import MARKER, ModelUnavailable, check_model
+from support.hub import hub_endpoint, listening, no_waiting  # noqa: F401
+from support.s3 import free_port
 from pipelines import exits
 from pipelines.cli import main
 
@@ -113,7 +116,7 @@ def test_a_sharded_model_missing_a_shard_or_a_file_for_a_folder_is_said(random_v
 
 
 @pytest.mark.parametrize("value", ["false", "no", "off", "0", ""])
-def test_hf_hub_offline_switched_off_is_online(monkeypatch, random_vlm, value):
+def test_hf_hub_offline_switched_off_is_online(monkeypatch, hub_endpoint, random_vlm, value):
     import huggingface_hub
 
     monkeypatch.setenv("HF_HUB_OFFLINE", value)
@@ -121,11 +124,13 @@ def test_hf_hub_offline_switched_off_is_online(monkeypatch, random_vlm, value):
     fetched = []
     monkeypatch.setattr(huggingface_hub, "hf_hub_download",
                         lambda repo, name: fetched.append((repo, name)) or os.path.join(random_vlm, name))
-    check_model("nobody/no-such-vlm", "cpu")  # online: its config alone is fetched to check it
+    with listening() as port:
+        hub_endpoint(port)
+        check_model("nobody/no-such-vlm", "cpu")  # online: its config alone is fetched to check it
     assert fetched == [("nobody/no-such-vlm", "config.json")]
 
 
-def test_a_hub_id_not_cached_and_out_of_reach_is_said(monkeypatch, tmp_path):
+def test_a_hub_id_not_cached_whose_config_cannot_be_fetched_is_said(monkeypatch, hub_endpoint, tmp_path):
     import huggingface_hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -135,10 +140,52 @@ def test_a_hub_id_not_cached_and_out_of_reach_is_said(monkeypatch, tmp_path):
     def unreachable(repo, name):
         raise OSError("We couldn't connect to 'https://huggingface.co'\nmore")
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
-    with pytest.raises(ModelUnavailable, match=r"models/tiny': no such folder here, not in the local Hugging Face "
-                                               r"cache, and its config cannot be fetched from the hub \(OSError: We "
-                                               r"couldn't connect to 'https://huggingface.co'\)$"):
+    with listening() as port, pytest.raises(
+            ModelUnavailable, match=r"models/tiny': no such folder here, not in the local Hugging Face cache, and "
+                                    r"its config cannot be fetched from the hub \(OSError: We couldn't connect to "
+                                    r"'https://huggingface.co'\)$"):
+        hub_endpoint(port)
         check_model("models/tiny", "cpu")
+
+
+def test_a_hub_id_not_cached_with_the_hub_out_of_reach_is_said_at_once(monkeypatch, hub_endpoint, tmp_path):
+    """Offline, the hub client retried for about 30 s before the check could say it; now
+    nothing is asked of it (a retry's sleep or a download fails the test)."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # not told it is offline: it finds out
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(time, "sleep", no_waiting)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: pytest.fail("asked the hub"))
+    hub_endpoint(free_port())
+    with pytest.raises(ModelUnavailable, match=r"'someone/tiny-vlm': no such folder here, not in the local Hugging "
+                                               r"Face cache, and huggingface.co cannot be reached from here"):
+        check_model("someone/tiny-vlm", "cpu")
+
+
+def test_a_cached_hub_id_is_checked_and_loaded_with_the_hub_out_of_reach(monkeypatch, hub_endpoint, random_vlm,
+                                                                         tmp_path):
+    """A VLM in the hub cache's layout (``models--org--name/snapshots/<rev>``, ``refs/main``)
+    passes the check and loads by its hub id without a request or a retry."""
+    from huggingface_hub import constants
+
+    from curate.captioning.model import VisionLanguageModel
+
+    repo = tmp_path / "models--someone--tiny-vlm"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(random_vlm, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(time, "sleep", no_waiting)
+    hub_endpoint(free_port())
+    check_model("someone/tiny-vlm", "cpu")
+    vlm = VisionLanguageModel("someone/tiny-vlm", dtype="float32", device="cpu")
+    assert vlm.model_type == "qwen2_5_vl" and vlm.model.config.vision_config.depth >= 1
 
 
 def test_a_relative_folder_with_one_slash_is_local(random_vlm, tmp_path, monkeypatch):

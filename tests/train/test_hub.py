@@ -1,72 +1,42 @@
-"""A model named by hub id while the Hugging Face Hub cannot be reached (``train/hub.py``):
+"""A model named by hub id while the Hugging Face Hub cannot be reached (``curate/hub.py``):
 read from the local hub cache alone, at once, instead of after the hub client's retries.
 The hub is a loopback port: one nobody listens on (out of reach), or a listening socket."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 
-from train import hub
+from curate import hub
+from support.hub import hub_endpoint, listening, no_waiting  # noqa: F401
+from support.s3 import free_port
 from train.config import VaeConfig
 from train.latents import load_vae
 from tests.train.tiny_sd import vae_config
 
 
-@pytest.fixture
-def endpoint(monkeypatch):
-    """Point the hub client at ``http://127.0.0.1:PORT`` (no proxy, not offline); gives a
-    function taking the port. :func:`train.hub.hub_reachable` is asked afresh."""
-    from huggingface_hub import constants
-
-    for name in hub._PROXIES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    hub.hub_reachable.cache_clear()
-
-    def point(port: int) -> None:
-        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
-        hub.hub_reachable.cache_clear()
-
-    yield point
-    hub.hub_reachable.cache_clear()
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:  # bound, then closed: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_the_hub_is_out_of_reach_when_nothing_listens(endpoint, tmp_path):
-    endpoint(_closed_port())
+def test_the_hub_is_out_of_reach_when_nothing_listens(hub_endpoint, tmp_path):
+    hub_endpoint(free_port())
     assert hub.hub_reachable() is False
     assert hub.pretrained_kwargs("stabilityai/sd-vae-ft-mse") == {"local_files_only": True}
     assert hub.pretrained_kwargs(str(tmp_path)) == {}  # a local folder is read as it is
 
 
-def test_a_listening_hub_is_reached_and_asked_as_usual(endpoint):
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        endpoint(server.getsockname()[1])
+def test_a_listening_hub_is_reached_and_asked_as_usual(hub_endpoint):
+    with listening() as port:
+        hub_endpoint(port)
         assert hub.hub_reachable() is True
         assert hub.pretrained_kwargs("stabilityai/sd-vae-ft-mse") == {}
 
 
-def test_a_proxy_is_left_to_reach_the_hub(endpoint, monkeypatch):
-    endpoint(_closed_port())
+def test_a_proxy_is_left_to_reach_the_hub(hub_endpoint, monkeypatch):
+    hub_endpoint(free_port())
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
     assert hub.hub_reachable() is True
 
 
-def _no_waiting(seconds):  # the hub client's retries sleep between tries
-    raise AssertionError(f"waited {seconds} s for the hub")
-
-
-def test_a_cached_vae_loads_from_the_cache_with_the_hub_out_of_reach(endpoint, monkeypatch, tmp_path):
+def test_a_cached_vae_loads_from_the_cache_with_the_hub_out_of_reach(hub_endpoint, monkeypatch, tmp_path):
     """The VAE saved into a hub cache's layout (``models--org--name/snapshots/<rev>``,
     ``refs/main``) loads by its hub id without a single request or retry."""
     from diffusers import AutoencoderKL
@@ -78,17 +48,17 @@ def test_a_cached_vae_loads_from_the_cache_with_the_hub_out_of_reach(endpoint, m
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    monkeypatch.setattr(time, "sleep", _no_waiting)
-    endpoint(_closed_port())
+    monkeypatch.setattr(time, "sleep", no_waiting)
+    hub_endpoint(free_port())
     vae = load_vae(VaeConfig(name="someone/tiny-vae"))
     assert list(vae.config.block_out_channels) == list(vae_config()["block_out_channels"])
 
 
-def test_a_vae_neither_cached_nor_reachable_fails_at_once_saying_why(endpoint, monkeypatch, tmp_path):
+def test_a_vae_neither_cached_nor_reachable_fails_at_once_saying_why(hub_endpoint, monkeypatch, tmp_path):
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    monkeypatch.setattr(time, "sleep", _no_waiting)
-    endpoint(_closed_port())
+    monkeypatch.setattr(time, "sleep", no_waiting)
+    hub_endpoint(free_port())
     with pytest.raises(FileNotFoundError, match="vae.name 'someone/missing-vae'.*cannot be reached from here"):
         load_vae(VaeConfig(name="someone/missing-vae"))
