@@ -45,6 +45,12 @@ import numpy as np
 
 from curate.dedup.pads import content_box
 
+ASPECTS = (0.01, 100.0)
+"""The widths / heights a signature keeps: a picture beyond them (a 640x6 strip, which
+H.264 takes) is kept as the nearest end, so its record string stays readable
+(:func:`aspect_of`): a run with such a source had stopped at its dedup phase."""
+
+
 @dataclass
 class Signature:
     """``thumbs``: ``(N, size, size) uint8`` luma thumbnails; ``step_s``: seconds between them;
@@ -58,7 +64,8 @@ class Signature:
 
 def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int = 12) -> Signature:
     """The signature of a clip from its motion sample: ``(T, H, W) uint8`` luma at ``times``
-    (seconds, evenly spaced). Raises ValueError when there is no frame."""
+    (seconds, evenly spaced); its aspect is the content box's, kept within :data:`ASPECTS`.
+    Raises ValueError when there is no frame."""
     if len(luma) == 0:
         raise ValueError("no frames for a signature")
     y0, y1, x0, x1 = content_box(luma)
@@ -66,7 +73,8 @@ def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int =
     stride = -(-len(luma) // max_frames)  # every stride-th frame: at most max_frames
     picked = luma[::stride, y0:y1, x0:x1]
     thumbs = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in picked])
-    return Signature(thumbs, round(step * stride, 4), round((x1 - x0) / max(y1 - y0, 1), 3))
+    aspect = min(max((x1 - x0) / max(y1 - y0, 1), ASPECTS[0]), ASPECTS[1])  # a 640x6 strip: 100
+    return Signature(thumbs, round(step * stride, 4), round(aspect, 3))
 
 
 def encode(sig: Signature) -> str:
@@ -155,7 +163,7 @@ def aspect_of(text: str) -> float | None:
         aspect = float(value)
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"bad dedup signature: {exc}") from exc
-    if not (0.01 <= aspect <= 100):
+    if not (ASPECTS[0] <= aspect <= ASPECTS[1]):
         raise ValueError(f"bad dedup signature: aspect {aspect}")
     return aspect
 

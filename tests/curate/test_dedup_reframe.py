@@ -134,3 +134,18 @@ def test_a_window_of_the_same_wall_with_another_motion_is_no_reframe():
     texts = [encode(_sig(f)) for f in (right, left, _window(right, 82, 88), _window(left, 82, 88))]
     i, j, _ = reframe_pairs(texts, EDIT_LIMIT)
     assert set(zip(i.tolist(), j.tolist())) == {(0, 2), (1, 3)}
+
+
+@pytest.mark.parametrize("w,h,aspect", [(640, 6, 100.0), (4, 640, 0.01)])
+def test_a_strip_beyond_100_to_1_keeps_a_readable_signature_and_dedup_runs(w, h, aspect):
+    """A 640x6 strip (H.264 takes it) had a signature whose aspect its own reader refused:
+    the run stopped at its dedup phase with every source's clips lost. Its aspect is kept
+    as the nearest end of ``ASPECTS``; a copy of it is still found."""
+    strip = _clip(2.0, w=w, h=h)
+    text = encode(_sig(strip))
+    check(text)
+    assert aspect_of(text) == aspect
+    recs = [_record("a", strip, path="a.mp4", size=(w, h)), _record("b", strip.copy(), path="b.mp4", size=(w, h)),
+            _record("c", _clip(2.0, w=W, h=H), path="c.mp4")]
+    kept, dropped = DedupStage().run(recs)
+    assert sorted(r.clip_id for r in kept) == ["a", "c"] and [(d[0].clip_id, d[1]) for d in dropped] == [("b", "a")]
