@@ -56,13 +56,18 @@ def deinterlace(frames: Iterator[av.VideoFrame], field_order: str,
 
     Args:
         frames: decoded frames of one stream, in presentation order.
-        field_order: a name from :func:`field_order_name`; it sets the filter's parity.
+        field_order: a name from :func:`field_order_name`; it sets the filter's parity
+            when the frames are not flagged interlaced.
         time_base: the stream's time base (timestamps pass through unchanged).
 
     When the first frame is flagged interlaced, the flags are trusted frame by frame
     (``deint=interlaced``: the progressive part of an interlaced-then-progressive file is
-    left untouched); a stream that declares a field order but does not flag its first
-    frame is deinterlaced whole (``deint=all``).
+    left untouched), each frame's field order too (``parity=auto``): the stream's is not
+    read the same way by every tool (the ``ffmpeg`` command tags a top-field-first H.264
+    encode ``tb``, "bottom shown first" by FFmpeg's own definition, and Matroska stores
+    that as FieldOrder 9, so such files had been deinterlaced one field late, a break
+    test). A stream that declares a field order but does not flag its first frame is
+    deinterlaced whole (``deint=all``) in the order it declares.
 
     Yields frames of the input's size and pixel format, each with its input's ``pts``
     (in ``time_base``).
@@ -118,7 +123,9 @@ def _graph(frame: av.VideoFrame, field_order: str, time_base, only_flagged: bool
                     pix_fmt=str(int(av.VideoFormat(frame.format.name))),
                     time_base=str(time_base), pixel_aspect="1/1",
                     range=str(int(frame.color_range)), colorspace=str(int(frame.colorspace)))
-    bwdif = graph.add("bwdif", mode="send_frame", parity=_PARITY.get(field_order, "auto"),
+    # flagged frames carry their own field order from the bitstream: the filter reads it
+    parity = "auto" if only_flagged else _PARITY.get(field_order, "auto")
+    bwdif = graph.add("bwdif", mode="send_frame", parity=parity,
                       deint="interlaced" if only_flagged else "all")
     sink = graph.add("buffersink")
     src.link_to(bwdif)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+import av.filter
 import numpy as np
 from av.video.reformatter import ColorRange
 
@@ -46,13 +47,16 @@ def patch_centres(img: np.ndarray) -> np.ndarray:
 
 def write(path: str, frames, *, codec: str = "libx264", pix_fmt: str = "yuv420p", fps: int = 25,
           full_range: bool = False, context: dict | None = None, options: dict | None = None,
-          interlaced: bool = False, rotation: int = 0) -> int:
+          interlaced: bool = False, top_field_first: bool = True, rotation: int = 0) -> int:
     """Encode ``(H, W, 3) uint8`` RGB frames; returns the count.
 
     ``full_range`` stores Y 0-255 and tags the stream ``pc``; ``context`` sets
     codec-context attributes (``sample_aspect_ratio``, ``color_trc``, ...);
     ``interlaced`` turns on interlaced coding (``+ildct+ilme``: libx264 then codes
-    field pictures and flags each frame interlaced); ``rotation`` (degrees,
+    field pictures and flags each frame interlaced, top or bottom field first by
+    ``top_field_first``: the frames pass FFmpeg's ``setfield`` first, since libx264 takes
+    the order from each frame's flag, which a frame made from an array lacks, and had
+    coded bottom first whatever its options said); ``rotation`` (degrees,
     counter-clockwise) is stored as display-matrix metadata.
     """
     frames = list(frames)
@@ -71,15 +75,33 @@ def write(path: str, frames, *, codec: str = "libx264", pix_fmt: str = "yuv420p"
             s.codec_context.flags |= flags.interlaced_dct | flags.interlaced_me
         base = {"threads": "1", "x264-params": "mbtree=0"} if codec == "libx264" else {}
         s.codec_context.options = {**base, **(options or {})}
+        field = _setfield(frames[0], fps, pix_fmt, "tff" if top_field_first else "bff") if interlaced else None
         for i, img in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(
                 format=pix_fmt, dst_color_range=rng)
             frame.pts = i
+            if field is not None:
+                field[1].push(frame)
+                frame = field[2].pull()
             for p in s.encode(frame):
                 c.mux(p)
         for p in s.encode(None):
             c.mux(p)
     return len(frames)
+
+
+def _setfield(first: np.ndarray, fps: int, pix_fmt: str, mode: str):
+    """``(graph, source, sink)`` of a filter graph that flags frames interlaced, ``mode`` (``tff``
+    or ``bff``) first; frames of ``first``'s size in ``pix_fmt``."""
+    graph = av.filter.Graph()
+    h, w = first.shape[:2]
+    src = graph.add_buffer(width=w, height=h, format=pix_fmt, time_base=Fraction(1, fps))
+    flag = graph.add("setfield", mode=mode)
+    sink = graph.add("buffersink")
+    src.link_to(flag)
+    flag.link_to(sink)
+    graph.configure()
+    return graph, src, sink  # the graph is held: its filters die with it
 
 
 def field_frames(n: int, width: int = 320, height: int = 240, top_first: bool = True,
