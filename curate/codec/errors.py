@@ -9,6 +9,7 @@ import av
 
 from curate.codec.isobmff import is_truncated_mp4
 from curate.codec.matroska import segment_overrun
+from curate.codec.riff import riff_overrun
 
 
 class CodecError(Exception):
@@ -62,6 +63,8 @@ def open_container(path: str, hwaccel=None) -> Iterator[av.container.InputContai
             err = CodecError("truncated", f"MP4/MOV cut short (no complete moov box): {exc}")
         elif err.reason == "decode_error" and segment_overrun(path):  # cut inside its header (break test)
             err = CodecError("truncated", f"Matroska/WebM cut short (its Segment runs past the file's end): {exc}")
+        elif err.reason == "decode_error" and riff_overrun(path):
+            err = CodecError("truncated", f"AVI cut short (its RIFF chunk runs past the file's end): {exc}")
         raise err from exc
     try:
         yield container

@@ -22,6 +22,7 @@ from curate.codec.errors import CodecError, open_container
 from curate.codec.isobmff import is_truncated_mp4
 from curate.codec.matroska import segment_extent
 from curate.codec.picture import orientation, picture_facts, sample_aspect
+from curate.codec.riff import riff_extent
 from curate.codec.streams import video_stream_index
 from curate.codec.timestamps import frame_rate, untimed_rate
 
@@ -174,8 +175,10 @@ def index_claim(path: str, index: int) -> Claim | None:
     wrote the Segment's size but no ``Duration``: such a cut had kept its prefix without a
     row), an estimate: the video the file holds, scaled by the bytes declared over the bytes
     there (off where the bitrate changes: a still half then a busy half, cut at a tenth,
-    gave 5.5 times the true length; x264's large first keyframe makes it short). None for
-    any other file, or when the index lists no frames (fragmented MP4).
+    gave 5.5 times the true length; x264's large first keyframe makes it short); for an AVI
+    cut short (its ``RIFF`` chunk runs past the file's end: :func:`curate.codec.riff.riff_extent`)
+    the frame count and duration of its header. None for any other file, or when the
+    index lists no frames (fragmented MP4).
     Such a file decodes its prefix without an error (FFmpeg's threaded decoders drop a last,
     partial packet quietly), so only the index tells what is missing. Raises
     :class:`CodecError` when the file cannot be opened."""
@@ -200,13 +203,18 @@ def index_claim(path: str, index: int) -> Claim | None:
             said = (f"its header declares {extent[0]} bytes and {extent[1]} are there, so about "
                     f"{seconds:.3f} s (no duration in its header: the {held:.3f} s held, scaled by the bytes)")
         return Claim(max(1, round(seconds * float(rate))), seconds, said)
-    if not is_truncated_mp4(path):
+    riff = riff_extent(path)
+    avi = riff is not None and riff[0] > riff[1] + 1  # an AVI cut short: its header's frame count
+    if not avi and not is_truncated_mp4(path):
         return None
     with open_container(path) as container:
         stream = container.streams[index]
         frames = int(stream.frames or 0)
         seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
-    return Claim(frames, seconds, f"its index lists {frames} frames") if frames > 0 else None
+        if avi:  # FFmpeg's duration is what it found before the cut; the header's rate is the file's
+            seconds = frames / float(stream.average_rate) if stream.average_rate else None
+    said = f"its header lists {frames} frames" if avi else f"its index lists {frames} frames"
+    return Claim(frames, seconds, said) if frames > 0 else None
 
 
 def _stream_ends(container) -> dict[int, float]:

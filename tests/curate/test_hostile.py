@@ -23,6 +23,7 @@ def hostile(tmp_path_factory):
     ("single", "too_short"),
     ("cut mkv tiny", "truncated"),  # 4 s in its header, a few frames decode: not too_short
     ("cut mkv header", "truncated"),  # cut inside its header: was decode_error (break test)
+    ("cut avi header", "truncated"),
 ])
 def test_rejected_once_with_reason(hostile, tmp_path, case, reason):
     task, clips = run_source(hostile[case], str(tmp_path))
@@ -91,6 +92,27 @@ def test_a_cut_mkv_without_a_duration_gets_its_row_from_the_bytes(hostile, tmp_p
     whole, clips = run_source(hostile["whole no duration"], str(tmp_path / "whole"))
     assert len(clips) == 1 and whole.rejects == [] and not whole.source.partial
     assert whole.source.num_frames == 120
+
+
+def test_a_cut_avi_gets_a_row_for_what_its_header_counts(hostile, tmp_path):
+    """An AVI (4 s, 120 frames) cut at 60 % of its bytes decodes its prefix without an
+    error: it had been curated as a whole, shorter file, with no row (a break test). Its
+    RIFF chunk runs past the file's end, so the frames its header counts past the cut are
+    a ``partially_decoded`` row. The same file whole gives no row."""
+    from curate.codec.riff import riff_extent
+
+    declared, size = riff_extent(hostile["cut avi"])
+    assert declared > size and riff_extent(hostile["whole avi"])[0] == riff_extent(hostile["whole avi"])[1]
+    assert riff_extent(hostile["cut mkv"]) is None and riff_extent(hostile["back"]) is None
+    task, clips = run_source(hostile["cut avi"], str(tmp_path / "cut"))
+    assert clips and task.source.partial and 40 < task.source.num_frames < 80
+    [row] = [r for r in task.rejects if r.reason == "partially_decoded"]
+    assert row.stage == "split" and "cut short" in row.detail and "its header lists 120 frames" in row.detail
+    assert row.span.start_frame == task.source.num_frames and row.span.end_frame == 120
+    assert row.span.end_s == pytest.approx(4.0, abs=0.05)
+    whole, clips = run_source(hostile["whole avi"], str(tmp_path / "whole"))
+    assert clips and not whole.source.partial and whole.source.num_frames == 120
+    assert not [r for r in whole.rejects if r.reason == "partially_decoded"]
 
 
 def test_a_decode_that_fails_at_the_cut_of_an_mp4_cut_short_counts_what_its_index_lists(hostile, tmp_path):

@@ -129,6 +129,9 @@ def make_all(root: str) -> dict[str, str]:
     truncate(p("audio 14s.mkv"), p("cut in audio mkv.mkv"), 0.9)  # every video frame still there
     drop_duration(p("audio 14s.mkv"), p("audio 14s no duration.mkv"))
     truncate(p("audio 14s no duration.mkv"), p("cut in audio mkv no duration.mkv"), 0.9)  # the same (break test)
+    encode(p("whole avi.avi"), _frames(120), codec="mpeg4")  # 4 s; its header counts 120 frames
+    truncate(p("whole avi.avi"), p("cut avi.avi"), 0.6)
+    truncate(p("whole avi.avi"), p("cut avi header.avi"), 0.01)  # inside its header
     encode(p("av1.mkv"), _frames(60), codec="libsvtav1", options={"preset": "12"})
     encode(p("hevc10.mkv"), _frames(60), codec="libx265", pix_fmt="yuv420p10le",
            options={"preset": "ultrafast", "x265-params": "log-level=error"})
