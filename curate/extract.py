@@ -13,7 +13,8 @@ Picture: frames are deinterlaced first when the source is interlaced (``bwdif``,
 source's range, keeping its matrix (:mod:`curate.codec.colour`); samples are taken from
 those frames, so scores see the source's true colours.
 
-Frame rate: the output is constant-rate at ``min(source fps, max_fps)``; source frames
+Frame rate: the output is constant-rate at ``min(source fps, max_fps)`` (the span's own
+rate where it is clearly not the source's: :func:`clip_rate`); source frames
 are mapped onto that time grid like FFmpeg's ``fps`` filter (each output time takes the
 last source frame at or before it), which also turns variable-rate sources into CFR.
 
@@ -60,6 +61,33 @@ def grid_frames(duration_s: float, fps: float) -> int:
     33.99 frames long by its times and keeps all 34: a break test found the last frame
     of such spans lost), so a clip never runs past its span by more than 1 ms."""
     return max(1, int(np.floor(duration_s * fps + 1e-3 + TIME_ROUNDING_S * fps)))
+
+
+RATE_TOLERANCE = 0.05
+"""How far (a share) a span's own frame rate may be from its source's before the clip takes
+the span's: jitter and dropped frames of a variable-rate phone video stay under it."""
+
+
+def clip_rate(source_fps: float, span, max_fps: float) -> float:
+    """Frames per second of the clip of ``span`` (:class:`schemas.Span`): ``min(rate,
+    max_fps)``, where rate is the source's (``source_fps``, the average over the whole
+    source), or the span's own when that is more than :data:`RATE_TOLERANCE` away: a file
+    joining a 25 fps shot and a 30 fps one averages 27.3 fps, and both clips had been
+    retimed to it, the 30 fps shot losing frames and the 25 fps one repeating them (a break
+    test). The span's own rate is its frames over its seconds, which its ends put off a
+    little (timestamps to the millisecond; a source's last span ends one typical interval
+    of the whole source after its last frame: 30 fps measured 29.85 after a 25 fps shot),
+    so it is taken up to the highest whole, half or NTSC (x 1000/1001) rate within 1 %
+    (a rate a little high repeats a frame now and then; one a little low, 29.97 for 30,
+    had dropped one in 2.5 s), else to 3 decimals."""
+    rate = source_fps
+    n, seconds = span.end_frame - span.start_frame, span.end_s - span.start_s
+    if n >= 2 and seconds > 0 and rate > 0 and abs(n / seconds / rate - 1) > RATE_TOLERANCE:
+        own = n / seconds
+        near = [c for c in (round(own), round(own * 2) / 2, round(own * 1.001) / 1.001)
+                if c > 0 and abs(c - own) <= 0.01 * own]
+        rate = float(max(near)) if near else round(own, 3)
+    return min(rate, max_fps)
 
 
 def resample(frames: Iterator[DecodedFrame], start_s: float, end_s: float, fps: float) -> Iterator[tuple[int, np.ndarray]]:
@@ -251,7 +279,7 @@ class ExtractStage(Stage):
         comes and :class:`curate.codec.CodecError` (``encode_error``) when writing fails.
         """
         src, span = task.source, task.span
-        fps = min(src.fps, self.max_fps)
+        fps = clip_rate(src.fps, span, self.max_fps)
         width, height = self.clip_size(src)
         n_out = grid_frames(span.duration_s, fps)  # never past max_clip_s (by more than 1 ms)
         sample_idx = set(np.linspace(0, n_out - 1, min(self.sample_frames, n_out)).round().astype(int).tolist())

@@ -60,7 +60,7 @@ from av.video.reformatter import VideoReformatter
 
 from curate.codec import DecodedFrame, iter_frames
 from curate.codec.colour import sws_threads
-from curate.extract import ExtractStage, publish
+from curate.extract import ExtractStage, clip_rate, publish
 from curate.ids import clip_id
 from curate.speculate import Speculator, dump_clip, load_clip
 from curate.spill import FrameSpill, read_ahead
@@ -216,7 +216,7 @@ def _encode_ahead(job: OnePassJob, spill: FrameSpill, scratch: str, span, times:
 def _start_final(job: OnePassJob, spill, times, scratch, spec: Speculator, span):
     """For a final span: the path of the matching clip task encoded ahead, else a future
     of a new encode on the pass's encoder threads."""
-    path = spec.take(span, min(job.task.source.fps, job.extract.max_fps))
+    path = spec.take(span, clip_rate(job.task.source.fps, span, job.extract.max_fps))
     return path if path is not None else spec.pool.submit(_extract_one, job, spill, times, scratch, span)
 
 

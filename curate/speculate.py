@@ -39,6 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from curate.codec.timestamps import frame_rate
+from curate.extract import clip_rate
 from curate.split import lights
 from curate.split.spans import plan_spans
 
@@ -112,8 +113,8 @@ class Speculator:
             span = span.model_copy(update={"start_frame": span.start_frame + a0,
                                            "end_frame": span.end_frame + a0})
             key = span_key(span)
-            if key not in self.jobs:
-                self.jobs[key] = (fps, self.pool.submit(self.encode, span, snapshot, fps))
+            if key not in self.jobs:  # the rate its encode gives the clip (ExtractStage.encode_span)
+                self.jobs[key] = (clip_rate(fps, span, self.max_fps), self.pool.submit(self.encode, span, snapshot, fps))
 
     def take(self, span, fps: float):
         """The pickled clip task (its path) encoded for the final ``span`` at output rate
