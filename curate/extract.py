@@ -64,17 +64,20 @@ def grid_frames(duration_s: float, fps: float) -> int:
 
 
 RATE_TOLERANCE = 0.05
-"""How far (a share) a span's own frame rate may be from its source's before the clip takes
-the span's: jitter and dropped frames of a variable-rate phone video stay under it."""
+"""How far (a share) a span's own frame rate may be over its source's before the clip takes
+the span's: jitter of a variable-rate phone video stays under it."""
 
 
 def clip_rate(source_fps: float, span, max_fps: float) -> float:
     """Frames per second of the clip of ``span`` (:class:`schemas.Span`): ``min(rate,
-    max_fps)``, where rate is the source's (``source_fps``, the average over the whole
-    source), or the span's own when that is more than :data:`RATE_TOLERANCE` away: a file
-    joining a 25 fps shot and a 30 fps one averages 27.3 fps, and both clips had been
-    retimed to it, the 30 fps shot losing frames and the 25 fps one repeating them (a break
-    test). The span's own rate is its frames over its seconds, which its ends put off a
+    max_fps)``, where rate is the source's (``source_fps``, for the whole source), or the
+    span's own when that is more than :data:`RATE_TOLERANCE` higher: a file joining a
+    25 fps shot and a 30 fps one averages 27.3 fps, and its 30 fps clip had been retimed to
+    it, losing 3 frames in 40 (a break test). Never a lower rate: a span with fewer frames
+    than its time holds at the source's rate may be a screen recording that sent no frame
+    while its picture stood still (:func:`curate.codec.timestamps.frame_rate`), so the
+    25 fps shot of that file still repeats a frame in ten, as before. The span's own rate
+    is its frames over its seconds, which its ends put off a
     little (timestamps to the millisecond; a source's last span ends one typical interval
     of the whole source after its last frame: 30 fps measured 29.85 after a 25 fps shot),
     so it is taken up to the highest whole, half or NTSC (x 1000/1001) rate within 1 %
@@ -82,7 +85,7 @@ def clip_rate(source_fps: float, span, max_fps: float) -> float:
     had dropped one in 2.5 s), else to 3 decimals."""
     rate = source_fps
     n, seconds = span.end_frame - span.start_frame, span.end_s - span.start_s
-    if n >= 2 and seconds > 0 and rate > 0 and abs(n / seconds / rate - 1) > RATE_TOLERANCE:
+    if n >= 2 and seconds > 0 and rate > 0 and n / seconds > rate * (1 + RATE_TOLERANCE):
         own = n / seconds
         near = [c for c in (round(own), round(own * 2) / 2, round(own * 1.001) / 1.001)
                 if c > 0 and abs(c - own) <= 0.01 * own]
