@@ -66,12 +66,15 @@ def scaled_size(width: int, height: int, short_side: int | None, even: bool = Tr
     """Width and height scaled so the short side is ``short_side`` (never upscaled).
 
     Keeps the aspect ratio; rounds to even numbers when ``even`` (H.264 yuv420p needs
-    them). Returns the input size (made even) when ``short_side`` is None or larger.
+    them), never past the input's own side (an odd side is made even by dropping a pixel:
+    255x481 had become 256x480, a 1-pixel upscale found by a break test; a side of 1
+    becomes 2). Returns the input size (made even) when ``short_side`` is None or larger.
     """
     scale = 1.0 if not short_side else min(1.0, short_side / min(width, height))
     w, h = width * scale, height * scale
     if even:
-        return max(2, int(round(w / 2)) * 2), max(2, int(round(h / 2)) * 2)
+        return (max(2, min(int(round(w / 2)) * 2, width // 2 * 2)),
+                max(2, min(int(round(h / 2)) * 2, height // 2 * 2)))
     return max(1, int(round(w))), max(1, int(round(h)))
 
 

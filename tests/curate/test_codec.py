@@ -121,6 +121,8 @@ def test_decode_range_by_timestamps(tmp_path):
 
 def test_writer_frame_count_and_even_size(tmp_path):
     assert scaled_size(641, 361, 128) == (228, 128)
+    assert scaled_size(255, 481, 256) == (254, 480)  # never upscaled: was 256x480
+    assert scaled_size(1, 3, 256) == (2, 2) and scaled_size(1921, 1081, 256) == (454, 256)
     path = str(tmp_path / "o.mp4")
     with ClipWriter(path, 228, 128, 24.0) as w:
         for _ in range(17):
