@@ -231,6 +231,19 @@ def make_loader(stream: ClipStream, pin_memory: bool = False) -> DataLoader:
                       worker_init_fn=_leave_signals_to_the_trainer if workers else None)
 
 
+def close_loader(batches) -> None:
+    """Stop the worker processes of a DataLoader iterator (``iter(make_loader(...))``) now:
+    each is told to finish and joined, as the iterator does when it is collected. A
+    training that failed (a shard of a newer schema, no complete sample) held its iterator
+    in the error's traceback past Python's exit, where multiprocessing's exit handler sent
+    the workers SIGTERM, which they ignore (:func:`_leave_signals_to_the_trainer`), and
+    waited for them without end: the error was printed and the command never ended (a
+    break test). A no-op without workers."""
+    shutdown = getattr(batches, "_shutdown_workers", None)  # torch's own, run by its __del__
+    if shutdown is not None:
+        shutdown()
+
+
 def _leave_signals_to_the_trainer(worker_id: int) -> None:
     """In each loader process: ignore Ctrl-C and SIGTERM, which the training process acts
     on (a checkpoint after the current step, then the loader is shut down). A SIGTERM to the

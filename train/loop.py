@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from train.checkpoint import (check_resumable, gather_rng, load_latest, local_rng_state,
                               restore_rng, save_checkpoint, saved_rng)
 from train.config import TrainConfig
-from train.data import ClipStream, LoaderState, make_loader
+from train.data import ClipStream, LoaderState, close_loader, make_loader
 from train.diffusion import make_diffusion
 from train.distributed import DistInfo, gather, mean
 from train.metrics import Throughput, peak_flops, train_flops_per_sample
@@ -252,6 +252,13 @@ class Trainer:
                             self.cfg.train.seed, self.dist.rank, self.dist.world_size,
                             self.loader_state, self.cfg.train.exact_resume, stored)
         batches = iter(make_loader(stream, pin_memory=self.dist.device.type == "cuda"))
+        try:
+            return self._fit(batches, stream, stop)
+        finally:
+            close_loader(batches)  # also when the loader or a step fails: workers gone before the exit
+
+    def _fit(self, batches, stream: ClipStream, stop: int) -> dict:
+        """The training loop of :meth:`fit` over the loader iterator ``batches``."""
         self.loader_state = stream.state
         flops, peak = self._flops(), peak_flops(self.dist.device)
         self.log({"event": "start", "step": self.step, "parameters": count_parameters(self.model),

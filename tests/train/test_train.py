@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -128,7 +132,8 @@ def test_bad_config_exits_with_message(tmp_path, capsys, train_shards):
     assert code == 2 and "optim.learning_rate: unknown key" in capsys.readouterr().err
 
 
-def test_shards_of_a_newer_schema_stop_training_with_exit_2(tiny_config, tmp_path, capsys):
+def _newer_schema_shards(folder) -> str:
+    """A run folder whose one shard holds a sample of the next major schema version; returns it."""
     import json
 
     import webdataset as wds
@@ -140,15 +145,39 @@ def test_shards_of_a_newer_schema_stop_training_with_exit_2(tiny_config, tmp_pat
     key, mp4 = "00000000000000cc", make_mp4(24, 24.0)
     record = make_record(key, 24, 24.0, len(mp4)).model_dump(mode="json")
     record["schema_version"] = f"{int(SCHEMA_VERSION.split('.')[0]) + 1}.0"
-    (tmp_path / "shards").mkdir()
-    with wds.TarWriter(str(tmp_path / "shards" / "shard-000000.tar")) as sink:
+    (folder / "shards").mkdir()
+    with wds.TarWriter(str(folder / "shards" / "shard-000000.tar")) as sink:
         sink.write({"__key__": key, "mp4": mp4, "json": json.dumps(record).encode(),
                     "txt": b"caption"})
+    return record["schema_version"]
+
+
+def test_shards_of_a_newer_schema_stop_training_with_exit_2(tiny_config, tmp_path, capsys):
+    version = _newer_schema_shards(tmp_path)
     config = tmp_path / "cfg.yaml"
     config.write_text(yaml.safe_dump(tiny_config))
     assert main(["train", "--shards", str(tmp_path), "--config", str(config), "--output",
                  str(tmp_path / "o"), "--max-steps", "1"]) == 2
-    assert f"schema_version {record['schema_version']} is newer" in capsys.readouterr().err
+    assert f"schema_version {version} is newer" in capsys.readouterr().err
+
+
+def test_a_loader_error_with_loader_workers_ends_the_command(tiny_config, tmp_path):
+    """With loader workers (every shipped config but tiny), a training that failed on its
+    data printed its error and then never ended: Python's exit sent the workers SIGTERM,
+    which they ignore, and waited for them (a break test). The real command, to its exit."""
+    version = _newer_schema_shards(tmp_path)
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump({**tiny_config, "data": {**tiny_config.get("data", {}), "num_workers": 2}}))
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "train", "--shards", str(tmp_path), "--config",
+                             str(config), "--output", str(tmp_path / "o"), "--max-steps", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its loader workers
+        proc.communicate()
+        pytest.fail("the command did not end after its error")
+    assert proc.returncode == 2 and f"schema_version {version} is newer" in err
 
 
 def test_a_gif_name_is_written_as_a_gif(tmp_path):
