@@ -9,6 +9,8 @@ module also runs on its own: ``python -m train.cli train --shards RUN/shards/*.t
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 
 from train.config import ConfigError, load_config
@@ -80,6 +82,15 @@ def _unlock(lock, output: str, made: bool) -> None:
             os.rmdir(output)
 
 
+def _drop_log_at_step_0(trainer, output: str) -> None:
+    """A training that failed at once (no trainer, or at step 0) in a folder it made: its
+    ``log.jsonl`` alone would keep that folder (removed with the lock), and each retry
+    added a "start" line to it (a break test: a store's error, no credentials)."""
+    if trainer is None or trainer.step == 0:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(output, "log.jsonl"))
+
+
 def _stop_between_steps(trainer, world_size: int) -> dict:
     """Make Ctrl-C and SIGTERM stop ``trainer`` after its current step, with a checkpoint of
     it (one process; under DDP the ranks could stop at different steps, so the signal acts
@@ -105,8 +116,6 @@ def train_command(args: argparse.Namespace) -> int:
     checkpoints with the old run's); 3 when another training writes to the output folder;
     130 (Ctrl-C) or 143 (SIGTERM) after a checkpoint of the last finished step. A resumed
     checkpoint already at or past the last step trains nothing and says so (0)."""
-    import contextlib
-    import os
     import signal
 
     from train import distributed
@@ -162,10 +171,13 @@ def train_command(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, PermissionError, SchemaVersionError, DataError, CheckpointError,
             TrainingDiverged) as err:  # (PermissionError: e.g. a remote shard's HTTP 401 or 403)
         print(f"train: {one_line(err)}", file=sys.stderr)
-        if made and info.is_main and (trainer is None or trainer.step == 0):  # failed at once: its
-            with contextlib.suppress(FileNotFoundError):  # log alone would keep the folder it made
-                os.unlink(os.path.join(args.output, "log.jsonl"))
+        if made and info.is_main:
+            _drop_log_at_step_0(trainer, args.output)
         return 2
+    except Exception:  # a store's own error (no credentials, a refused endpoint): said by the command
+        if made and info.is_main:
+            _drop_log_at_step_0(trainer, args.output)
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

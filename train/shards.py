@@ -68,13 +68,35 @@ def _local(url: str) -> str:
     return url[len("file://"):] if url.startswith("file://") else url
 
 
+def _remote_fs(spec: str):
+    """``(filesystem, path)`` of a store URL (fsspec). Raises FileNotFoundError naming the
+    protocol when fsspec knows none of that name (``htps://``, ``s4://``: it had been an
+    internal error, a break test), or the package it needs (``gs://`` without gcsfs)."""
+    try:
+        return fsspec.core.url_to_fs(spec)
+    except ImportError as err:  # a known protocol whose package is missing (gs:// without gcsfs)
+        raise FileNotFoundError(f"{spec}: {err}") from err
+    except ValueError as err:
+        if "protocol not known" not in str(err).lower():
+            raise
+        protocol = spec.split("://", 1)[0]
+        raise FileNotFoundError(f"{spec}: no storage protocol {protocol!r} is known (s3://, gs://, http(s)://, "
+                                "file:// and the others fsspec has; a typo?)") from err
+
+
 def _expand_one(spec: str) -> list[str]:
     if _is_remote(spec):
+        fs, path = _remote_fs(spec)  # an unknown protocol is said here, before any training starts
         if glob.has_magic(spec):
-            fs, _, paths = fsspec.get_fs_token_paths(spec)
-            protocol = spec.split("://", 1)[0]
-            return sorted(f"{protocol}://{p}" for p in paths)
-        return [spec]
+            # fsspec lists store paths without their protocol, web paths as whole URLs
+            return sorted(fs.unstrip_protocol(p) for p in fs.glob(path))
+        if spec.endswith(".tar") or spec.split("://", 1)[0] in ("http", "https"):
+            return [spec]  # a web address is one file (listing it would download it)
+        try:  # a run's folder URL means its shards/*.tar, as a local folder does
+            named = _listed(fs, path, spec)
+        except Exception:  # noqa: BLE001 - a store that cannot be listed from here: read as one shard, said there
+            named = None
+        return named or [spec]
     path = _local(spec)
     if os.path.isdir(path):  # its name is a name, not a pattern: out[1] is a folder called so
         sub = os.path.join(path, "shards")
@@ -86,12 +108,15 @@ def _remote_as_named(spec: str) -> list[str] | None:
     """The shards of a store URL with glob or brace characters that exists as named (an
     output ``s3://b/out [1]``): a folder's ``shards/*.tar`` or else its ``*.tar``, listed
     (no pattern), or the object itself; None when nothing has that name."""
-    fs, path = fsspec.core.url_to_fs(spec)
-    protocol = spec.split("://", 1)[0]
+    return _listed(*_remote_fs(spec), spec)
+
+
+def _listed(fs, path: str, spec: str) -> list[str] | None:
+    """:func:`_remote_as_named` on the filesystem ``fs`` and ``path`` of ``spec``."""
     if fs.isdir(path):
         sub = path.rstrip("/") + "/shards"
         folder = sub if fs.isdir(sub) else path
-        return sorted(f"{protocol}://{p}" for p in fs.ls(folder, detail=False) if p.endswith(".tar"))
+        return sorted(fs.unstrip_protocol(p) for p in fs.ls(folder, detail=False) if p.endswith(".tar"))
     return [spec] if fs.exists(path) else None
 
 

@@ -37,7 +37,10 @@ def shard_spec(spec: str) -> str:
     as named there) is kept."""
     if store.is_url(spec) and not spec.endswith(".tar") and not glob.has_magic(spec) and "{" not in spec:
         inner = store.join(spec, "shards")
-        return store.join(inner, "*.tar") if store.exists(inner) else store.join(spec, "*.tar")
+        try:
+            return store.join(inner, "*.tar") if store.exists(inner) else store.join(spec, "*.tar")
+        except ValueError:  # no such protocol (``s4://``): expand_shards says so (exit 2)
+            return spec
     return spec
 
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from train.cli import main
+from support.s3 import s3  # noqa: F401 - the module-scoped S3 server fixture
 from train.shards import SkippedDataWarning, SkipStats, iter_samples
 
 
@@ -106,3 +107,75 @@ def test_no_permission_stops_the_training_with_one_line(server, status, tiny_con
     err = capsys.readouterr().err
     assert code == 2, err[-2000:]
     assert f"HTTP {status}" in err and "internal error" not in err and "Traceback" not in err
+
+
+def test_a_glob_over_a_web_folder_lists_whole_urls(train_shards):
+    """fsspec lists web paths as whole URLs: a glob over an HTTP folder had had its scheme
+    added again (``http://http://host/...``) and read no shard (a break test)."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler
+
+    from train.shards import expand_shards
+
+    folder = train_shards / "shards"
+    quiet = type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+    web = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(quiet, directory=str(folder)))
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{web.server_address[1]}"
+        urls = expand_shards(f"{base}/*.tar")
+        assert urls == [f"{base}/{p.name}" for p in sorted(folder.glob("*.tar"))] and urls
+        local = sum(1 for _ in iter_samples(str(sorted(folder.glob("*.tar"))[0]), SkipStats()))
+        assert sum(1 for _ in iter_samples(urls[0], SkipStats())) == local > 0
+    finally:
+        web.shutdown()
+        web.server_close()
+
+
+def test_a_store_url_of_a_run_folder_means_its_shards(s3, train_shards, monkeypatch):  # noqa: F811
+    """``s3://bucket/run`` means its ``shards/*.tar``, as a local run folder does (and as
+    ``inspect`` read it); training had read it as one tar, "empty file" (a break test)."""
+    import fsspec
+
+    from support.s3 import CREDENTIALS
+    from train.shards import expand_shards
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3.endpoint})
+    names = sorted(p.name for p in (train_shards / "shards").glob("*.tar"))
+    for name in names:
+        s3.fs().put(str(train_shards / "shards" / name), f"{s3.bucket}/run/shards/{name}")
+    want = [s3.url("run", "shards", n) for n in names]
+    assert expand_shards(s3.url("run")) == want and expand_shards(s3.url("run", "shards")) == want
+    assert expand_shards(s3.url("run", "shards", names[0])) == want[:1]
+
+
+@pytest.mark.parametrize("spec", ["htps://example.com/shard-000000.tar", "s4://bucket/run", "s4://bucket/*.tar"])
+def test_an_unknown_storage_protocol_is_said_before_training(spec, tiny_config, tmp_path, capsys):
+    """A mistyped scheme had been an internal error (exit 1) once training started."""
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(tiny_config))
+    assert main(["train", "--shards", spec, "--config", str(config), "--output", str(tmp_path / "o"),
+                 "--max-steps", "1"]) == 2
+    assert f"no storage protocol {spec.split(':')[0]!r} is known" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_store_error_at_once_leaves_no_folder(s3, tiny_config, tmp_path, monkeypatch):  # noqa: F811
+    """A store's own error (here: no credentials for the bucket) ends the training at step
+    0, said by the command; the folder it made had stayed with a log of one "start" line,
+    one more each retry (a break test)."""
+    import fsspec
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3.endpoint, "skip_instance_cache": True})
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(tiny_config))
+    with pytest.raises(Exception, match="credentials"):
+        main(["train", "--shards", s3.url("run", "shard-000000.tar"), "--config", str(config),
+              "--output", str(tmp_path / "o"), "--max-steps", "1"])
+    assert not (tmp_path / "o").exists()
