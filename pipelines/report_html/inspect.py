@@ -10,12 +10,14 @@ range or an fsspec URL.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import io
 import json
 import os
 import random
 import sys
+import tempfile
 from typing import Iterator
 
 from PIL import Image, ImageDraw
@@ -124,8 +126,9 @@ def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
     """Write an image at ``path`` (local; its type by the extension, :func:`sheet_format`): one
     tile per sample, 3 frames of its mp4 (first, middle, last; decoded with PyAV,
     ``thumbs.THUMB_H`` px high) above its key and the start of its caption (cut at a
-    word), ``SHEET_COLUMNS`` tiles per row. Returns the sheet's (width, height) in
-    pixels. Raises ValueError when ``chosen`` is empty."""
+    word), ``SHEET_COLUMNS`` tiles per row; the file is replaced whole or not at all.
+    Returns the sheet's (width, height) in pixels. Raises ValueError when ``chosen`` is
+    empty, OSError when it cannot be written."""
     if not chosen:
         raise ValueError("no samples for a contact sheet")
     tiles = []
@@ -148,7 +151,17 @@ def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % cols) * w, (i // cols) * h))
     fmt = sheet_format(path)
-    sheet.save(path, format=fmt, **({"quality": 90} if fmt in ("JPEG", "WEBP") else {}))
+    # written beside it, then renamed over it: a disk that fills mid-write had left a cut
+    # image in place of an earlier sheet, or an empty file (a break test)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".sheet-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            sheet.save(f, format=fmt, **({"quality": 90} if fmt in ("JPEG", "WEBP") else {}))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return sheet.size
 
 

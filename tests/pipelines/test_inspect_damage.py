@@ -77,6 +77,26 @@ def test_contact_sheet_type_follows_its_name(curated_run, capsys, tmp_path):
     assert out == "" and "no image type Pillow writes ends in '.xyz'" in err and not odd.exists()
 
 
+def test_a_contact_sheet_that_cannot_be_written_leaves_the_earlier_one(curated_run, capsys, tmp_path, monkeypatch):
+    """A disk that fills while the sheet is written (its encoder has written part of it):
+    the earlier sheet of that name had been replaced by a cut one (a break test)."""
+    import errno
+
+    sheet = tmp_path / "sheet.png"
+    assert main(["inspect", str(curated_run), "--sample", "1", "--contact-sheet", str(sheet)]) == 0
+    before = sheet.read_bytes()
+    real = Image.Image.save
+
+    def full(self, fp, *args, **kwargs):
+        real(self, fp, *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Image.Image, "save", full)
+    capsys.readouterr()
+    assert main(["inspect", str(curated_run), "--sample", "2", "--contact-sheet", str(sheet)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert sheet.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["sheet.png"]
+
+
 @pytest.mark.parametrize("manifest,said", [
     ({"counts": None}, "'counts' is a JSON NoneType"),
     ({"hours_in": "abc"}, "'hours_in' is a JSON str"),
