@@ -99,9 +99,22 @@ class CheckpointError(ValueError):
 
 def _read(path: Path) -> dict:
     try:
+        with open(path, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"  # torch.save's format: a zip archive
+    except OSError as err:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({err.strerror or err})") from None
+    if not zipped and Path(path).suffix in (".pt", ".pth", ".ckpt"):  # a full disk's empty or cut file
+        raise CheckpointError(f"checkpoint {path} cannot be read (not a whole file torch.save wrote: "
+                              "damaged or cut short)")
+    if not zipped:  # a manifest.json or a log named by mistake: torch's own message advised unsafe loading
+        raise CheckpointError(f"{path} is not a vidcurate checkpoint (not a file torch.save wrote; give the "
+                              "training's output folder, or one of its ckpt-*.pt)")
+    try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch's loaders raise many kinds on a damaged file
-        why = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        text = str(err).strip()
+        why = ("it holds objects other than tensors and plain values, which are not loaded: that could "
+               "run code" if "Weights only load failed" in text else (text.splitlines() or [type(err).__name__])[0])
         raise CheckpointError(f"checkpoint {path} cannot be read ({why})") from None
     if not isinstance(state, dict) or not {"config", "model", "ema", "step"} <= state.keys():
         raise CheckpointError(f"{path} is not a vidcurate checkpoint (no config, model, ema and step)")

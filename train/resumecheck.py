@@ -37,8 +37,10 @@ def check_same_section(section: str, saved, now) -> None:
     free = RESUME_MAY_CHANGE.get(section, ())
     for key in sorted(set(a) | set(b)):
         if key not in free and a.get(key) != b.get(key):
+            may = (f"a resume may change only {', '.join(f'{section}.{k}' for k in free)} of it" if free
+                   else f"a resume may change nothing in '{section}'")
             raise ConfigError(f"checkpoint was trained with {section}.{key} = {a.get(key)!r}, this config has "
-                              f"{b.get(key)!r} (a resume may change only {', '.join(f'{section}.{k}' for k in free) or 'nothing of it'})")
+                              f"{b.get(key)!r} ({may})")
 
 
 def check_resume_config(saved: TrainConfig, now: TrainConfig) -> None:

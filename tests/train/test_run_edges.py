@@ -50,6 +50,24 @@ def test_checkpoints_of_another_version_or_without_the_resume_state_are_refused(
     assert "none of the 1 checkpoints" in capsys.readouterr().err
 
 
+class _Odd:
+    """An object no weights-only load takes."""
+
+
+def test_a_file_that_is_no_checkpoint_is_named_so_without_torchs_advice(tmp_path, capsys):
+    """``sample --checkpoint run/manifest.json`` had passed on torch's advice to load it with
+    ``weights_only=False``, which can run code (a break test); a pickle of other objects is
+    refused without it too."""
+    (tmp_path / "manifest.json").write_text("{}")
+    torch.save({"config": _Odd()}, tmp_path / "odd.pt")
+    for name, said in (("manifest.json", "is not a vidcurate checkpoint (not a file torch.save wrote"),
+                       ("odd.pt", "holds objects other than tensors and plain values, which are not loaded")):
+        assert main(["sample", "--checkpoint", str(tmp_path / name), "--prompt", "x", "--output",
+                     str(tmp_path / "a.mp4")]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "weights_only" not in err
+
+
 def test_a_sample_output_under_a_file_is_refused_before_sampling(tiny_config, train_shards, tmp_path, capsys,
                                                                  monkeypatch):
     out = tmp_path / "run"

@@ -168,7 +168,11 @@ def test_a_resume_may_change_the_loader_and_caption_dropout_and_names_any_other_
     bigger = {**tiny_config, "data": {**tiny_config["data"], "height": 48}}
     assert _train(bigger, train_shards, out, tmp_path, "--max-steps", "4", "--resume") == 2
     assert "checkpoint was trained with data.height = 16, this config has 48 (a resume may change only " \
-           "data.num_workers, data.decode_threads)" in capsys.readouterr().err
+           "data.num_workers, data.decode_threads of it)" in capsys.readouterr().err
+    wider = {**tiny_config, "model": {**tiny_config["model"], "base_channels": 32}}
+    assert _train(wider, train_shards, out, tmp_path, "--max-steps", "4", "--resume") == 2
+    assert "model.base_channels = 16, this config has 32 (a resume may change nothing in 'model')" \
+           in capsys.readouterr().err  # it had read "may change only nothing of it" (a break test)
 
 
 def test_a_record_with_an_impossible_rate_is_a_skipped_sample(tiny_config, train_shards, tmp_path, capsys):
