@@ -166,6 +166,10 @@ class Claim(NamedTuple):
     said: str
 
 
+_AVI_UNWRITTEN = 1 << 30
+"""The frame count FFmpeg leaves in an AVI header it could not seek back to (a pipe)."""
+
+
 def index_claim(path: str, index: int) -> Claim | None:
     """What the index of an MP4/MOV cut short (:func:`curate.codec.isobmff.is_truncated_mp4`:
     a complete ``moov`` at the front, the media data cut off) lists for video stream
@@ -213,6 +217,8 @@ def index_claim(path: str, index: int) -> Claim | None:
         seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
         if avi:  # FFmpeg's duration is what it found before the cut; the header's rate is the file's
             seconds = frames / float(stream.average_rate) if stream.average_rate else None
+            if frames >= _AVI_UNWRITTEN:  # a count never written (a pipe): nothing to claim
+                return None
     said = f"its header lists {frames} frames" if avi else f"its index lists {frames} frames"
     return Claim(frames, seconds, said) if frames > 0 else None
 

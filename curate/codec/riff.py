@@ -15,13 +15,17 @@ from __future__ import annotations
 from curate import store
 
 _FORMS = (b"AVI ", b"AVIX")
+_UNKNOWN = 0xFFFFFFFF
+"""The RIFF size FFmpeg leaves where it could not seek back to write the real one (an AVI
+muxed to a pipe: whole, but its header also counts 2**30 frames)."""
 
 
 def riff_extent(path: str) -> tuple[int, int] | None:
     """``(declared_end, size)`` in bytes for an AVI file: where its ``RIFF`` chunks say the
     file ends (chunk after chunk, from the first), and where it does end. None for any
-    other file, a first chunk of size 0 (a capture that never wrote it), or a file that
-    cannot be read. ``path``: a local path or fsspec URL."""
+    other file, a first chunk whose size was never written (0, or FFmpeg's 0xFFFFFFFF of an
+    AVI muxed to a pipe: a whole file, a review found it read as cut short with 2**30
+    frames lost), or a file that cannot be read. ``path``: a local path or fsspec URL."""
     try:
         fs, where = store.filesystem(path)
         size = fs.size(where)
@@ -33,7 +37,7 @@ def riff_extent(path: str) -> tuple[int, int] | None:
                 if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] not in _FORMS:
                     break
                 length = int.from_bytes(head[4:8], "little")
-                if length == 0:
+                if length in (0, _UNKNOWN):  # never written: an AVI muxed to a pipe
                     return None if at == 0 else (at, size)
                 at += 8 + length + (length & 1)
     except (OSError, ValueError):

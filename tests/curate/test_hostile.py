@@ -98,7 +98,8 @@ def test_a_cut_avi_gets_a_row_for_what_its_header_counts(hostile, tmp_path):
     """An AVI (4 s, 120 frames) cut at 60 % of its bytes decodes its prefix without an
     error: it had been curated as a whole, shorter file, with no row (a break test). Its
     RIFF chunk runs past the file's end, so the frames its header counts past the cut are
-    a ``partially_decoded`` row. The same file whole gives no row."""
+    a ``partially_decoded`` row. The same file whole gives no row, nor one muxed to a pipe,
+    whose header's sizes and count FFmpeg never wrote."""
     from curate.codec.riff import riff_extent
 
     declared, size = riff_extent(hostile["cut avi"])
@@ -110,9 +111,11 @@ def test_a_cut_avi_gets_a_row_for_what_its_header_counts(hostile, tmp_path):
     assert row.stage == "split" and "cut short" in row.detail and "its header lists 120 frames" in row.detail
     assert row.span.start_frame == task.source.num_frames and row.span.end_frame == 120
     assert row.span.end_s == pytest.approx(4.0, abs=0.05)
-    whole, clips = run_source(hostile["whole avi"], str(tmp_path / "whole"))
-    assert clips and not whole.source.partial and whole.source.num_frames == 120
-    assert not [r for r in whole.rejects if r.reason == "partially_decoded"]
+    for name in ("whole avi", "pipe avi"):  # muxed to a pipe: RIFF size 0xFFFFFFFF, 2**30 frames (a review)
+        whole, clips = run_source(hostile[name], str(tmp_path / name))
+        assert clips and not whole.source.partial and whole.source.num_frames == 120
+        assert not [r for r in whole.rejects if r.reason == "partially_decoded"]
+    assert riff_extent(hostile["pipe avi"]) is None
 
 
 def test_a_decode_that_fails_at_the_cut_of_an_mp4_cut_short_counts_what_its_index_lists(hostile, tmp_path):

@@ -52,8 +52,10 @@ def _silence(container, stream, seconds: float) -> None:
         container.mux(p)
 
 
-def webm_pipe(path: str, seconds: float = 3.0, fps: int = 30) -> None:
-    """VP9 WebM written to a non-seekable stream: no duration, no cues, no frame count."""
+def webm_pipe(path: str, seconds: float = 3.0, fps: int = 30, fmt: str = "webm") -> None:
+    """VP9 WebM written to a non-seekable stream: no duration, no cues, no frame count;
+    ``fmt="avi"``: MPEG-4 in an AVI whose sizes and frame count were never written
+    (FFmpeg leaves 0xFFFFFFFF and 2**30 there)."""
     class Pipe(io.RawIOBase):
         def __init__(self):
             self.buf = bytearray()
@@ -69,8 +71,11 @@ def webm_pipe(path: str, seconds: float = 3.0, fps: int = 30) -> None:
             return len(b)
 
     pipe = Pipe()
-    encode(pipe, _frames(int(seconds * fps)), fmt="webm", codec="libvpx-vp9", fps=fps,
-           options={"deadline": "realtime", "cpu-used": "8"})
+    if fmt == "avi":
+        encode(pipe, _frames(int(seconds * fps)), fmt="avi", codec="mpeg4", fps=fps)
+    else:
+        encode(pipe, _frames(int(seconds * fps)), fmt="webm", codec="libvpx-vp9", fps=fps,
+               options={"deadline": "realtime", "cpu-used": "8"})
     with open(path, "wb") as f:
         f.write(bytes(pipe.buf))
 
@@ -132,6 +137,7 @@ def make_all(root: str) -> dict[str, str]:
     encode(p("whole avi.avi"), _frames(120), codec="mpeg4")  # 4 s; its header counts 120 frames
     truncate(p("whole avi.avi"), p("cut avi.avi"), 0.6)
     truncate(p("whole avi.avi"), p("cut avi header.avi"), 0.01)  # inside its header
+    webm_pipe(p("pipe avi.avi"), 4.0, fmt="avi")  # whole, its sizes never written
     encode(p("av1.mkv"), _frames(60), codec="libsvtav1", options={"preset": "12"})
     encode(p("hevc10.mkv"), _frames(60), codec="libx265", pix_fmt="yuv420p10le",
            options={"preset": "ultrafast", "x265-params": "log-level=error"})
