@@ -37,6 +37,7 @@ thumbnails (an earlier run's index for ``--dedup-against``).
 from __future__ import annotations
 
 import base64
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -153,8 +154,9 @@ def decode(text: str) -> Signature:
 
 def aspect_of(text: str) -> float | None:
     """The picture's width / height kept in a record string (:class:`Signature`), without
-    decoding its thumbnails; None for signatures written before it was kept. Raises
-    ValueError for a damaged string or aspect."""
+    decoding its thumbnails, within :data:`ASPECTS`; None for signatures written before it
+    was kept. Raises ValueError for a damaged string or an aspect that is no positive
+    number."""
     try:
         _, _, g, _ = _fields(text)
         _, comma, value = g.partition(",")
@@ -163,9 +165,11 @@ def aspect_of(text: str) -> float | None:
         aspect = float(value)
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"bad dedup signature: {exc}") from exc
-    if not (ASPECTS[0] <= aspect <= ASPECTS[1]):
+    if not (aspect > 0 and math.isfinite(aspect)):
         raise ValueError(f"bad dedup signature: aspect {aspect}")
-    return aspect
+    # a strip's aspect as vidcurate before the clamp wrote it (640x6: 106.667), in a
+    # resumed run's commits or an earlier run's index: read within ASPECTS, as now written
+    return min(max(aspect, ASPECTS[0]), ASPECTS[1])
 
 
 def gist(sig: Signature, size: int = 8) -> np.ndarray:

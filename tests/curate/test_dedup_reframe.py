@@ -149,3 +149,13 @@ def test_a_strip_beyond_100_to_1_keeps_a_readable_signature_and_dedup_runs(w, h,
             _record("c", _clip(2.0, w=W, h=H), path="c.mp4")]
     kept, dropped = DedupStage().run(recs)
     assert sorted(r.clip_id for r in kept) == ["a", "c"] and [(d[0].clip_id, d[1]) for d in dropped] == [("b", "a")]
+    # as vidcurate before the clamp wrote it, in a resumed run's commits (a review): read within the ends
+    old = text.replace(f",{aspect:.3f}", ",106.667" if aspect > 1 else ",0.003")
+    assert aspect_of(old) == aspect
+    for rec in recs[:2]:
+        rec.dedup_signature = old
+    kept, dropped = DedupStage().run(recs)
+    assert sorted(r.clip_id for r in kept) == ["a", "c"]
+    for damaged in (",-1.0", ",nan", ",inf", ",0"):
+        with pytest.raises(ValueError, match="bad dedup signature"):
+            check(text.replace(f",{aspect:.3f}", damaged))
