@@ -238,10 +238,16 @@ def close_loader(batches) -> None:
     in the error's traceback past Python's exit, where multiprocessing's exit handler sent
     the workers SIGTERM, which they ignore (:func:`_leave_signals_to_the_trainer`), and
     waited for them without end: the error was printed and the command never ended (a
-    break test). A no-op without workers."""
+    break test). A worker still busy after torch's shutdown (a read that hangs) is killed.
+    A no-op without workers."""
     shutdown = getattr(batches, "_shutdown_workers", None)  # torch's own, run by its __del__
-    if shutdown is not None:
-        shutdown()
+    if shutdown is None:
+        return
+    shutdown()  # each worker told to end and joined for a few seconds, then sent SIGTERM (ignored)
+    for worker in getattr(batches, "_workers", []):
+        if worker.is_alive():  # busy in a read that does not end: it would hold the exit
+            worker.kill()
+            worker.join(timeout=5)
 
 
 def _leave_signals_to_the_trainer(worker_id: int) -> None:

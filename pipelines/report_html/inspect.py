@@ -157,12 +157,20 @@ def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
     try:
         with os.fdopen(fd, "wb") as f:
             sheet.save(f, format=fmt, **({"quality": 90} if fmt in ("JPEG", "WEBP") else {}))
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would make it (mkstemp's file is 0600)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return sheet.size
+
+
+def _umask() -> int:
+    """This process's umask (read by setting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def sheet_format(path: str) -> str:

@@ -82,8 +82,15 @@ def test_a_contact_sheet_that_cannot_be_written_leaves_the_earlier_one(curated_r
     the earlier sheet of that name had been replaced by a cut one (a break test)."""
     import errno
 
+    import os
+
     sheet = tmp_path / "sheet.png"
-    assert main(["inspect", str(curated_run), "--sample", "1", "--contact-sheet", str(sheet)]) == 0
+    mask = os.umask(0o022)
+    try:
+        assert main(["inspect", str(curated_run), "--sample", "1", "--contact-sheet", str(sheet)]) == 0
+    finally:
+        os.umask(mask)
+    assert sheet.stat().st_mode & 0o777 == 0o644  # as open() makes it, not the temporary file's 0600 (a review)
     before = sheet.read_bytes()
     real = Image.Image.save
 

@@ -149,3 +149,30 @@ def test_loader_workers_decode_with_the_configured_thread_count(synthetic_shards
         assert {(r[1], r[2]) for r in rows} == {(str(threads), kind)}
         assert len({r[0] for r in rows}) == 2 and str(os.getpid()) not in {r[0] for r in rows}
     assert DataConfig().decode_threads == 1  # the default: one thread per loader process
+
+
+class _StuckAfterOne(torch.utils.data.IterableDataset):
+    """One item per loader worker, then a read that does not end."""
+
+    def __iter__(self):
+        import time
+
+        yield torch.zeros(1)
+        time.sleep(600)
+
+
+def test_close_loader_ends_workers_stuck_in_a_read(monkeypatch):
+    """Workers ignore SIGTERM (the trainer acts on it); one busy in a read that does not end
+    outlived torch's shutdown and held the command's exit (a review). Shutdown's joins
+    are shortened here (torch's MP_STATUS_CHECK_INTERVAL, 5 s)."""
+    from torch.utils.data import DataLoader, _utils
+
+    from train.data import _leave_signals_to_the_trainer, close_loader
+
+    monkeypatch.setattr(_utils, "MP_STATUS_CHECK_INTERVAL", 0.5)
+    batches = iter(DataLoader(_StuckAfterOne(), batch_size=None, num_workers=2,
+                              worker_init_fn=_leave_signals_to_the_trainer))
+    assert [next(batches).shape for _ in range(2)] == [torch.Size([1])] * 2
+    workers = list(batches._workers)
+    close_loader(batches)
+    assert workers and not any(w.is_alive() for w in workers)
