@@ -84,12 +84,28 @@ def _remote_fs(spec: str):
                                 "file:// and the others fsspec has; a typo?)") from err
 
 
+def _pattern(spec: str) -> bool:
+    """Whether a store URL holds glob characters; a web address's query (``?sig=...``) and
+    fragment are none (each such URL had been listed as a pattern first: two requests)."""
+    if spec.split("://", 1)[0] in ("http", "https"):
+        spec = spec.split("?", 1)[0].split("#", 1)[0]
+    return glob.has_magic(spec)
+
+
+def _as_url(spec: str, path: str) -> str:
+    """A path that fsspec listed for the URL ``spec`` as a URL again: store paths come
+    without their protocol, web paths as whole URLs; a chained URL's cache layer
+    (``simplecache::s3://...``) is kept, which ``unstrip_protocol`` drops (a review)."""
+    chain, _, last = spec.rpartition("::")
+    url = path if "://" in path else f"{last.split('://', 1)[0]}://{path}"
+    return f"{chain}::{url}" if chain else url
+
+
 def _expand_one(spec: str) -> list[str]:
     if _is_remote(spec):
         fs, path = _remote_fs(spec)  # an unknown protocol is said here, before any training starts
-        if glob.has_magic(spec):
-            # fsspec lists store paths without their protocol, web paths as whole URLs
-            return sorted(fs.unstrip_protocol(p) for p in fs.glob(path))
+        if _pattern(spec):
+            return sorted(_as_url(spec, p) for p in fs.glob(path))
         if spec.endswith(".tar") or spec.split("://", 1)[0] in ("http", "https"):
             return [spec]  # a web address is one file (listing it would download it)
         try:  # a run's folder URL means its shards/*.tar, as a local folder does
@@ -116,7 +132,7 @@ def _listed(fs, path: str, spec: str) -> list[str] | None:
     if fs.isdir(path):
         sub = path.rstrip("/") + "/shards"
         folder = sub if fs.isdir(sub) else path
-        return sorted(fs.unstrip_protocol(p) for p in fs.ls(folder, detail=False) if p.endswith(".tar"))
+        return sorted(_as_url(spec, p) for p in fs.ls(folder, detail=False) if p.endswith(".tar"))
     return [spec] if fs.exists(path) else None
 
 
@@ -147,7 +163,7 @@ def expand_shards(spec: str | os.PathLike | list) -> list[str]:
     specs = [os.fspath(s) for s in specs]
     urls: list[str] = []
     for s in specs:
-        if _is_remote(s) and (glob.has_magic(s) or "{" in s):
+        if _is_remote(s) and (_pattern(s) or "{" in s):
             named = _remote_as_named(s)
             if named is not None:  # an existing name wins over glob and brace syntax
                 urls.extend(named)

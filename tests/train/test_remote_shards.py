@@ -179,3 +179,21 @@ def test_a_store_error_at_once_leaves_no_folder(s3, tiny_config, tmp_path, monke
         main(["train", "--shards", s3.url("run", "shard-000000.tar"), "--config", str(config),
               "--output", str(tmp_path / "o"), "--max-steps", "1"])
     assert not (tmp_path / "o").exists()
+
+
+def test_a_chained_url_keeps_its_cache_layer_and_a_query_is_no_pattern(tmp_path):
+    """``simplecache::`` had been dropped from the listed shards (caching silently off), and
+    a signed web URL's ``?`` was taken for a glob character, so the URL was listed first
+    (a review). Port 1 refuses connections: any request would fail here."""
+    import fsspec
+
+    from train.shards import expand_shards
+
+    fs = fsspec.filesystem("memory")
+    for i in range(2):
+        fs.pipe(f"/{tmp_path.name}/shards/shard-00000{i}.tar", b"x")
+    want = [f"memory:///{tmp_path.name}/shards/shard-00000{i}.tar" for i in range(2)]
+    assert expand_shards(f"simplecache::memory://{tmp_path.name}/shards/*.tar") == [f"simplecache::{u}" for u in want]
+    assert expand_shards(f"memory://{tmp_path.name}") == want
+    signed = "https://127.0.0.1:1/shard-000000.tar?X-Amz-Signature=ab*c&X-Amz-Expires=60"
+    assert expand_shards(signed) == [signed]
