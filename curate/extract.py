@@ -14,7 +14,7 @@ source's range, keeping its matrix (:mod:`curate.codec.colour`); samples are tak
 those frames, so scores see the source's true colours.
 
 Frame rate: the output is constant-rate at ``min(source fps, max_fps)`` (the span's own
-rate where it is clearly not the source's: :func:`clip_rate`); source frames
+rate where it is clearly higher than the source's: :func:`clip_rate`); source frames
 are mapped onto that time grid like FFmpeg's ``fps`` filter (each output time takes the
 last source frame at or before it), which also turns variable-rate sources into CFR.
 

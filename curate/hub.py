@@ -55,6 +55,19 @@ def pretrained_kwargs(name: str) -> dict:
     return {} if is_local(name) or hub_reachable() else {"local_files_only": True}
 
 
+def model_path(name: str) -> str:
+    """What to give a loader that fetches from the hub by itself (vLLM's ``LLM(model=...)``,
+    which takes no ``local_files_only``): ``name`` as it is, or, for a hub id while the hub
+    cannot be reached (:func:`hub_reachable`), the folder of its snapshot in the local hub
+    cache. Raises FileNotFoundError (huggingface_hub's ``LocalEntryNotFoundError``) when
+    no snapshot is cached."""
+    if not pretrained_kwargs(name):
+        return name
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(name, local_files_only=True)
+
+
 def from_pretrained(cls, name: str, **kwargs):
     """``cls.from_pretrained(name, **kwargs)`` (a diffusers or transformers class) with
     :func:`pretrained_kwargs`, without the hub client's warning that diffusers passes it a

@@ -77,15 +77,15 @@ class VLLMEngine:
         self._vllm = import_vllm()
         from transformers import AutoConfig, AutoProcessor
 
-        from curate.hub import pretrained_kwargs
+        from curate.hub import model_path
 
         self.model_id = model_id
         self.device = "cuda"
-        offline = pretrained_kwargs(model_id)  # a hub id from the local cache alone while the hub is out of reach
-        self.processor = AutoProcessor.from_pretrained(model_id, **offline)
-        self.model_type = AutoConfig.from_pretrained(model_id, **offline).model_type
+        folder = model_path(model_id)  # a hub id's cached snapshot while the hub is out of reach
+        self.processor = AutoProcessor.from_pretrained(folder)
+        self.model_type = AutoConfig.from_pretrained(folder).model_type
         self.takes_video = self.model_type in VIDEO_MODELS
-        self.llm = self._vllm.LLM(model=model_id, dtype=dtype, max_model_len=max_model_len,
+        self.llm = self._vllm.LLM(model=folder, dtype=dtype, max_model_len=max_model_len,
                                   gpu_memory_utilization=gpu_memory_utilization,
                                   limit_mm_per_prompt={"video": 1, "image": max_frames})
 

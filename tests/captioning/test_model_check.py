@@ -172,6 +172,7 @@ def test_a_cached_hub_id_is_checked_and_loaded_with_the_hub_out_of_reach(monkeyp
     from huggingface_hub import constants
 
     from curate.captioning.model import VisionLanguageModel
+    from curate.hub import model_path
 
     repo = tmp_path / "models--someone--tiny-vlm"
     revision = "0123456789abcdef0123456789abcdef01234567"
@@ -184,6 +185,7 @@ def test_a_cached_hub_id_is_checked_and_loaded_with_the_hub_out_of_reach(monkeyp
     monkeypatch.setattr(time, "sleep", no_waiting)
     hub_endpoint(free_port())
     check_model("someone/tiny-vlm", "cpu")
+    assert model_path("someone/tiny-vlm") == str(repo / "snapshots" / revision)  # what vLLM is given
     vlm = VisionLanguageModel("someone/tiny-vlm", dtype="float32", device="cpu")
     assert vlm.model_type == "qwen2_5_vl" and vlm.model.config.vision_config.depth >= 1
 
