@@ -22,7 +22,7 @@ from curate.codec.errors import CodecError, open_container
 from curate.codec.isobmff import is_truncated_mp4
 from curate.codec.matroska import segment_extent
 from curate.codec.picture import orientation, picture_facts, sample_aspect
-from curate.codec.riff import riff_extent
+from curate.codec.riff import riff_overrun
 from curate.codec.streams import video_stream_index
 from curate.codec.timestamps import frame_rate, untimed_rate
 
@@ -180,7 +180,7 @@ def index_claim(path: str, index: int) -> Claim | None:
     row), an estimate: the video the file holds, scaled by the bytes declared over the bytes
     there (off where the bitrate changes: a still half then a busy half, cut at a tenth,
     gave 5.5 times the true length; x264's large first keyframe makes it short); for an AVI
-    cut short (its ``RIFF`` chunk runs past the file's end: :func:`curate.codec.riff.riff_extent`)
+    cut short (its ``RIFF`` chunk runs past the file's end: :func:`curate.codec.riff.riff_overrun`)
     the frame count and duration of its header. None for any other file, or when the
     index lists no frames (fragmented MP4).
     Such a file decodes its prefix without an error (FFmpeg's threaded decoders drop a last,
@@ -207,8 +207,7 @@ def index_claim(path: str, index: int) -> Claim | None:
             said = (f"its header declares {extent[0]} bytes and {extent[1]} are there, so about "
                     f"{seconds:.3f} s (no duration in its header: the {held:.3f} s held, scaled by the bytes)")
         return Claim(max(1, round(seconds * float(rate))), seconds, said)
-    riff = riff_extent(path)
-    avi = riff is not None and riff[0] > riff[1] + 1  # an AVI cut short: its header's frame count
+    avi = riff_overrun(path)  # an AVI cut short: its header's frame count
     if not avi and not is_truncated_mp4(path):
         return None
     with open_container(path) as container:

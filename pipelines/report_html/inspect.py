@@ -17,7 +17,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 from typing import Iterator
 
 from PIL import Image, ImageDraw
@@ -153,24 +152,16 @@ def contact_sheet(chosen: list[dict], path: str) -> tuple[int, int]:
     fmt = sheet_format(path)
     # written beside it, then renamed over it: a disk that fills mid-write had left a cut
     # image in place of an earlier sheet, or an empty file (a break test)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".sheet-", suffix=".part")
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.part")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:  # open's mode (0644 under umask 022), as the sheet itself had
             sheet.save(f, format=fmt, **({"quality": 90} if fmt in ("JPEG", "WEBP") else {}))
-        os.chmod(tmp, 0o666 & ~_umask())  # as open() would make it (mkstemp's file is 0600)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return sheet.size
-
-
-def _umask() -> int:
-    """This process's umask (read by setting it back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def sheet_format(path: str) -> str:
