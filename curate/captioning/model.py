@@ -136,17 +136,17 @@ class VisionLanguageModel:
     def __init__(self, model_id: str, dtype: str = "auto", device: str = "auto", attn: str = "auto"):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        from curate.hub import pretrained_kwargs
+        from curate.hub import from_pretrained
 
         self.model_id = model_id
         self.device = resolve_device(device)
-        offline = pretrained_kwargs(model_id)  # a hub id from the local cache alone while the hub is out of reach
-        self.processor = AutoProcessor.from_pretrained(model_id, **offline)
+        # a hub id from the local cache alone while the hub is out of reach (curate.hub)
+        self.processor = from_pretrained(AutoProcessor, model_id)
         self.processor.tokenizer.padding_side = "left"
         self.attn = attention_implementation(self.device, attn)
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            model_id, dtype=resolve_dtype(dtype, self.device), device_map=self.device,
-            attn_implementation=self.attn, **offline).eval()
+        self.model = from_pretrained(
+            AutoModelForImageTextToText, model_id, dtype=resolve_dtype(dtype, self.device), device_map=self.device,
+            attn_implementation=self.attn).eval()
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
         tok = self.processor.tokenizer
