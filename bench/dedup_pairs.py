@@ -48,7 +48,8 @@ import cv2
 import numpy as np
 
 from curate.codec import ClipWriter, iter_frames
-from curate.extract import _small, resample
+from curate.extract import _small
+from curate.timegrid import resample
 
 EDITS = ("reencode", "rescale", "crop", "shift", "bright", "contrast", "gamma", "letterbox",
          "pillarbox", "speed", "crop_bright", "hflip", "crop_large", "rotate", "text", "shift_half")

@@ -60,7 +60,8 @@ from av.video.reformatter import VideoReformatter
 
 from curate.codec import DecodedFrame, iter_frames
 from curate.codec.colour import sws_threads
-from curate.extract import ExtractStage, clip_rate, publish
+from curate.extract import ExtractStage, publish
+from curate.timegrid import clip_rate
 from curate.ids import clip_id
 from curate.speculate import Speculator, dump_clip, load_clip
 from curate.spill import FrameSpill, read_ahead

@@ -39,7 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from curate.codec.timestamps import frame_rate
-from curate.extract import clip_rate
+from curate.timegrid import clip_rate
 from curate.split import lights
 from curate.split.spans import plan_spans
 

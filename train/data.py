@@ -34,7 +34,8 @@ import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from train.config import DataConfig
-from train.shards import SkipStats, expand_shards, iter_samples
+from train.shardlist import expand_shards
+from train.shards import SkipStats, iter_samples
 from train.samples import SchemaVersionError, decode_sample
 
 __all__ = ["ClipStream", "DataError", "LoaderState", "SchemaVersionError", "decode_sample", "make_loader"]

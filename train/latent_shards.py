@@ -30,7 +30,8 @@ from schemas import ClipRecord
 from train.captions import window_caption
 from train.config import DataConfig, TrainConfig
 from train.latents import LatentCodec
-from train.shards import SkipStats, _is_remote, _local, expand_shards, iter_samples
+from train.shardlist import _is_remote, _local, expand_shards
+from train.shards import SkipStats, iter_samples
 from train.video_io import DecodeError, decode_frames
 
 LATENTS_EXT = "latents.safetensors"

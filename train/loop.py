@@ -78,7 +78,7 @@ def _json_safe(value):
 class Trainer:
     """Owns model, EMA, optimiser, generator and loader state for one process.
 
-    ``shards``: anything :func:`train.shards.expand_shards` accepts; ``output``: run
+    ``shards``: anything :func:`train.shardlist.expand_shards` accepts; ``output``: run
     folder for checkpoints and logs. Raises ConfigError on an incompatible resume.
     """
 

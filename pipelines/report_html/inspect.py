@@ -4,7 +4,7 @@ optionally write a contact sheet PNG of their frames.
 Shards are read with the trainer's safe reader (:mod:`train.shards`): only the ``.mp4``,
 ``.json`` and ``.txt`` members are read as bytes, nothing in a shard is unpickled, and
 truncated or scrambled tars are skipped with a warning. SHARDS is anything
-:func:`train.shards.expand_shards` takes: a run's output folder, a tar, a glob, a brace
+:func:`train.shardlist.expand_shards` takes: a run's output folder, a tar, a glob, a brace
 range or an fsspec URL.
 """
 
@@ -24,7 +24,8 @@ from PIL import Image, ImageDraw
 from curate import store
 from pipelines.report_html import thumbs
 from schemas import ClipRecord
-from train.shards import SkipStats, expand_shards, iter_samples
+from train.shardlist import expand_shards
+from train.shards import SkipStats, iter_samples
 
 DEFAULT_LIMIT = 10
 SHEET_COLUMNS = 2
@@ -33,7 +34,7 @@ SHEET_COLUMNS = 2
 def shard_spec(spec: str) -> str:
     """A run's output URL (``s3://bucket/run``) means its ``shards/*.tar``, and a URL of a
     shards folder (``s3://bucket/run/shards``, no ``shards/`` inside) its ``*.tar``, as for a
-    local folder; anything else (local folders included, :func:`train.shards.expand_shards`
+    local folder; anything else (local folders included, :func:`train.shardlist.expand_shards`
     handles them, and so a URL with glob or brace characters: one that exists is taken
     as named there) is kept."""
     if store.is_url(spec) and not spec.endswith(".tar") and not glob.has_magic(spec) and "{" not in spec:

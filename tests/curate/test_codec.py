@@ -153,7 +153,7 @@ def test_encoding_is_reproducible_across_processes(tmp_path):
     script = (
         "import hashlib, sys, numpy as np\n"
         "from curate.codec import ClipWriter, iter_frames\n"
-        "from curate.extract import resample\n"
+        "from curate.timegrid import resample\n"
         "dec = iter_frames(sys.argv[1], size=(170, 128), start_s=3.32, end_s=6.68)\n"
         "frames = [np.ascontiguousarray(f).copy() for _, f in resample(dec, 3.32, 6.68, 25.0)]\n"
         "out = []\n"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from curate.codec import iter_frames, probe
-from curate.extract import ExtractStage, resample
+from curate.extract import ExtractStage
+from curate.timegrid import resample
 from curate.frames_io import load_frames
 from curate.ids import clip_id
 from curate.probe import ProbeStage

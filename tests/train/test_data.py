@@ -13,7 +13,8 @@ from train import video_io
 
 from train.config import DataConfig
 from train.data import LoaderState
-from train.shards import SkippedDataWarning, expand_shards
+from train.shardlist import expand_shards
+from train.shards import SkippedDataWarning
 
 from .synth_shards import CFG, CLIPS, batches, keys_of_epoch, ramp_level
 

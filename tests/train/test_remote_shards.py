@@ -115,7 +115,7 @@ def test_a_glob_over_a_web_folder_lists_whole_urls(train_shards):
     import functools
     from http.server import SimpleHTTPRequestHandler
 
-    from train.shards import expand_shards
+    from train.shardlist import expand_shards
 
     folder = train_shards / "shards"
     quiet = type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
@@ -138,7 +138,7 @@ def test_a_store_url_of_a_run_folder_means_its_shards(s3, train_shards, monkeypa
     import fsspec
 
     from support.s3 import CREDENTIALS
-    from train.shards import expand_shards
+    from train.shardlist import expand_shards
 
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
@@ -187,7 +187,7 @@ def test_a_chained_url_keeps_its_cache_layer_and_a_query_is_no_pattern(tmp_path)
     (a review). Port 1 refuses connections: any request would fail here."""
     import fsspec
 
-    from train.shards import expand_shards
+    from train.shardlist import expand_shards
 
     fs = fsspec.filesystem("memory")
     for i in range(2):
