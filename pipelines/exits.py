@@ -80,13 +80,18 @@ def on_sigint(signum, frame) -> None:
 
 def watch_interrupts() -> None:
     """Install :func:`on_sigterm` and :func:`on_sigint` (main thread only; elsewhere
-    nothing) and forget interrupts noted before. An interrupt swallowed as "unraisable"
-    is not printed (its traceback had ended the log of a stopped run): it is raised again
-    by :func:`raise_if_swallowed`; other unraisable errors are printed as before."""
+    nothing) and forget interrupts noted before. A process that ignores SIGINT (``SIG_IGN``:
+    a background job of a non-interactive shell, ``cmd &`` in a script, inherits it) keeps
+    ignoring it, so a Ctrl-C meant for the script does not stop its background runs (the
+    handler had replaced it: a new-user trial); ``kill PID`` (SIGTERM) stops them. An
+    interrupt swallowed as "unraisable" is not printed (its traceback had ended the log of
+    a stopped run): it is raised again by :func:`raise_if_swallowed`; other unraisable
+    errors are printed as before."""
     _ARRIVED.clear()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_sigterm)
-        signal.signal(signal.SIGINT, on_sigint)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, on_sigint)
         if not getattr(sys.unraisablehook, "keeps_interrupts", False):
             sys.unraisablehook = _quiet_about_interrupts(sys.unraisablehook)
 
@@ -123,7 +128,7 @@ def signals_held() -> Iterator[list[int]]:
         yield got
         return
     previous = {sig: signal.signal(sig, lambda signum, frame: got.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+                for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield got
     finally:

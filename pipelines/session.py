@@ -134,7 +134,8 @@ def sigint_deferred(on_signal=None) -> Iterator[list[int]]:
                 on_signal()
         got.append(signum)
 
-    previous = {sig: signal.signal(sig, defer) for sig in (signal.SIGINT, signal.SIGTERM)}
+    held = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, defer) for sig in held}  # an ignored one stays ignored (a background job's Ctrl-C)
     try:
         yield got
     finally:

@@ -194,3 +194,33 @@ def test_run_help_leaves_no_spare_sandbox(monkeypatch, capsys):
         main(["run", "--help"])
     assert done.value.code == 0 and "--output" in capsys.readouterr().out
     assert guard._SANDBOXES == {}
+
+
+def test_a_run_that_inherits_an_ignored_ctrl_c_keeps_ignoring_it(tmp_path):
+    """A background job of a non-interactive shell (``vidcurate run ... &`` in a script)
+    starts with SIGINT ignored; a Ctrl-C to the script's process group must not stop it
+    (README, exit 130). Before, the run's own handler replaced the ignore: exit 130."""
+    import signal
+    import time
+
+    from support.synth import render, write_video
+
+    src = tmp_path / "in"
+    src.mkdir()
+    loop = [render(49, k / 25, 320, 240, pan=(0.06, 0.0)) for k in range(100)]
+    for i in range(2):
+        write_video(str(src / f"v{i}.mp4"), (loop[(k + 7 * i) % 100] for k in range(150)))
+    log = tmp_path / "log.txt"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, "when_needed"),
+                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.time() + 120
+    while "sources: 0/" not in log.read_text() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(300) == 0, log.read_text()[-3000:]
+    assert "interrupt" not in log.read_text()
+    assert len(list((tmp_path / "out").glob("work/sources/*.json"))) == 2
