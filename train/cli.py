@@ -94,7 +94,8 @@ def _drop_log_at_step_0(trainer, output: str) -> None:
 def _stop_between_steps(trainer, world_size: int) -> dict:
     """Make Ctrl-C and SIGTERM stop ``trainer`` after its current step, with a checkpoint of
     it (one process; under DDP the ranks could stop at different steps, so the signal acts
-    at once as before). A second signal acts at once. Returns the previous handlers."""
+    at once as before). A second signal acts at once. A signal the process ignores (a
+    background job of a script ignores Ctrl-C) stays ignored. Returns the previous handlers."""
     import signal
     import threading
 
@@ -105,7 +106,8 @@ def _stop_between_steps(trainer, world_size: int) -> dict:
 
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)
+            if signal.getsignal(sig) is not signal.SIG_IGN}  # a background job's ignored Ctrl-C stays ignored
 
 
 def train_command(args: argparse.Namespace) -> int:

@@ -293,3 +293,24 @@ def test_a_trainer_config_not_found_is_one_train_line(train_shards, tmp_path, ca
     err = capsys.readouterr().err.strip()
     assert err.startswith("train: trainer config not found: nosuch") and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_training_that_inherits_an_ignored_ctrl_c_keeps_ignoring_it(tiny_config, train_shards, tmp_path,
+                                                                      monkeypatch):
+    """``vidcurate train ... &`` in a script starts with SIGINT ignored: a Ctrl-C to the
+    script does not stop it (its handler had replaced the ignore: a stop after the step)."""
+    out = tmp_path / "run"
+
+    def after(trainer, loss):
+        if trainer.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    _on_step(monkeypatch, after)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert _train(tiny_config, train_shards, out, tmp_path, "--max-steps", "4") == 0
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert [p.name for p in list_checkpoints(out)][-1] == "ckpt-00000004.pt"
