@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/vidcurate run pipelines/local.yaml --input samples --output out/demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 bench: setup
 	# imageio-ffmpeg: the ffmpeg binary PySceneDetect's split-video baseline needs
