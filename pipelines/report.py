@@ -104,7 +104,7 @@ class RunSummary:
             out.append(f"kept from earlier runs: {self.earlier} source(s) on this output not among "
                        "this run's inputs (a new --output starts an empty dataset)")
         if self.skipped:
-            out.append(f"skipped: {len(self.skipped)} input file(s) that are not videos or are hidden "
+            out.append(f"skipped: {len(self.skipped)} input entries that are not videos or were passed over "
                        "(manifest.json lists each with its rule)")
         if self.rejects_by_reason:
             out.append("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())))

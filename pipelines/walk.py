@@ -5,15 +5,16 @@ Every folder given to ``--input`` and every folder a glob matched is walked in o
 break test: ``--input 'in/*'`` walked each match on its own and curated ``in/b`` again as
 ``in/lb``, ``in/self/b`` and ``in/up/in/b``, 35 sources for 7). Each file found is
 ``(path, rule)``: ``rule`` None, or why it is skipped whatever its name says
-(:data:`HIDDEN`, :data:`ABOVE`, :data:`UNREADABLE`, not a regular file).
+(:data:`HIDDEN`, :data:`INPUT`, :data:`ABOVE`, :data:`UNREADABLE`, not a regular file).
 
 - Links to folders are followed (a linked subfolder of footage), but only after every
   folder reached through no link, so a real folder is listed under its own path (a
   hidden link to a visible folder had listed its videos as hidden, never curated).
 - A hidden link, a link inside a hidden folder and a link to a hidden folder are
   listed as hidden, not followed (``c -> .hid`` had curated the hidden folder's videos).
-- A link to an input folder, to the folder a glob was matched in, or to any folder
-  above one, is listed (:data:`ABOVE`), not followed.
+- A link to an input folder or to the folder a glob was matched in is listed
+  (:data:`INPUT`: that folder is searched under its own path), as is a link to any folder
+  above one (:data:`ABOVE`); neither is followed.
 - A folder that cannot be listed is one entry with its error; a FIFO, socket or device
   is one entry (nothing to read whole; a FIFO named ``pipe.mp4`` had held its probe for
   240 s).
@@ -28,6 +29,7 @@ import stat
 
 HIDDEN = "hidden: a name starting with '.' inside a folder or glob"
 ABOVE = "a link to a folder that holds the input folder: not followed"
+INPUT = "a link to an input folder (searched under its own path): not followed"
 UNREADABLE = "folder cannot be read, its files were not searched"
 
 
@@ -47,6 +49,8 @@ class LocalWalk:
     def _link_rule(self, path: str) -> str | None:
         """Why the link to a folder at ``path`` is not followed, or None."""
         target = os.path.realpath(path)
+        if target in self._tops:  # (a new-user trial: it had been said to hold the input folder)
+            return INPUT
         if any(_holds(target, top) for top in self._tops):
             return ABOVE
         return HIDDEN if os.path.basename(target).startswith(".") else None

@@ -56,7 +56,7 @@ def test_a_folder_with_a_gif_and_text_files(ray_session, tmp_path):
     whole = {os.path.basename(r["source"]["path"]): r["source"]["duration_s"] for r in kept}
     assert manifest["hours_in"] * 3600 == pytest.approx(whole["anim.gif"] + whole["clip.mp4"] + 3.0, abs=0.02)
     assert summary.sources == 3 and summary.sources_rejected == 0
-    assert "skipped: 2 input file(s) that are not videos or are hidden (manifest.json lists each with its rule)" \
+    assert "skipped: 2 input entries that are not videos or were passed over (manifest.json lists each with its rule)" \
         in summary.lines()
 
 

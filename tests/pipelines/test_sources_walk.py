@@ -41,8 +41,9 @@ def test_a_linked_subfolder_is_searched_and_a_link_back_up_is_no_loop(tmp_path):
     found = scan_inputs([str(folder)])
     assert found.sources == [str(folder / "linked" / "far.mp4"), str(folder / "near.mkv")]
     above = "a link to a folder that holds the input folder: not followed"
+    itself = "a link to an input folder (searched under its own path): not followed"
     assert [(s.path, s.rule) for s in found.skipped] == [
-        (str(folder / "linked" / "up"), above), (str(folder / "parent"), above)]
+        (str(folder / "linked" / "up"), itself), (str(folder / "parent"), above)]
 
 
 def test_a_folder_that_cannot_be_read_is_a_skipped_entry(tmp_path, monkeypatch):
@@ -162,13 +163,14 @@ def test_a_glob_walks_its_matches_as_one_folder_walk(tmp_path):
     beside it through up, and the hidden folder's video through c (35 sources for 7)."""
     folder = _linked_tree(tmp_path)
     above = "a link to a folder that holds the input folder: not followed"
+    itself = "a link to an input folder (searched under its own path): not followed"
     hidden = "hidden: a name starting with '.' inside a folder or glob"
     want = [str(folder / "a" / "v1.mkv"), str(folder / "b" / "v2.mkv")]
     walked = scan_inputs([str(folder)])
     assert walked.sources == want
     assert [(s.path, s.rule) for s in walked.skipped] == [
         (str(folder / ".hid" / "v3.mkv"), hidden), (str(folder / "c"), hidden),
-        (str(folder / "rootabs"), above), (str(folder / "self"), above), (str(folder / "up"), above)]
+        (str(folder / "rootabs"), itself), (str(folder / "self"), itself), (str(folder / "up"), above)]
     globbed = scan_inputs([str(folder / "*")])  # fsspec's * matches .hid too
     assert globbed.sources == want and globbed.skipped == walked.skipped
 
