@@ -48,3 +48,16 @@ def test_a_local_run_starts_ray_only_when_something_needs_it(tmp_path, capsys, e
 
 def test_the_gpu_pipeline_starts_a_local_ray_for_its_models():
     assert why_local_ray(load_pipeline("gpu")) == "stage quality uses a model"
+
+
+def test_validate_says_that_ray_address_in_the_environment_counts_as_address(capsys, monkeypatch):
+    """A new-user trial: with RAY_ADDRESS set, validate said "runs without Ray" while run joined
+    (or failed to reach) that cluster."""
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    assert main(["validate", "local"]) == 0
+    said = capsys.readouterr().out.strip().splitlines()
+    assert said[-1] == ("but RAY_ADDRESS is set (127.0.0.1:1): it counts as --address, so a run in this "
+                        "environment joins that cluster")
+    monkeypatch.delenv("RAY_ADDRESS")
+    assert main(["validate", "local"]) == 0
+    assert "RAY_ADDRESS" not in capsys.readouterr().out
