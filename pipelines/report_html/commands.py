@@ -65,8 +65,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             inspect.sheet_format(args.contact_sheet)
         except ValueError as exc:
             raise UsageError(f"--contact-sheet {args.contact_sheet}: {exc}") from None
-    try:
-        chosen = inspect.select(args.shards, key=args.key, sample=args.sample, seed=args.seed)
+    from train.shards import SkipStats
+
+    skipped = SkipStats()
+    try:  # one more than shown by default: whether more follow is said
+        chosen = inspect.select(args.shards, key=args.key, sample=args.sample, seed=args.seed,
+                                limit=inspect.DEFAULT_LIMIT + 1, stats=skipped)
     except FileNotFoundError as exc:
         raise InputNotFound(str(exc)) from None
     except inspect.DamagedSample as exc:
@@ -74,8 +78,11 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if args.key is not None and not chosen:
         raise InputNotFound(f"no sample with key {args.key!r} in {args.shards}")
     if not chosen:  # e.g. every shard damaged: a warning each, and nothing shown is no success
-        raise InputNotFound(f"no complete sample in {args.shards} (damaged shards are skipped "
-                            "whole, each with a warning)")
+        why = ("damaged shards and samples are skipped, each with a warning above" if sum(skipped.counts.values())
+               else "a sample is a clip's .mp4, .json and .txt; these shards hold none")  # (an empty tar)
+        raise InputNotFound(f"no complete sample in {args.shards} ({why})")
+    more = args.key is None and args.sample is None and len(chosen) > inspect.DEFAULT_LIMIT
+    chosen = chosen[:inspect.DEFAULT_LIMIT] if more else chosen
     for s in chosen:
         print(inspect.record_json(s) if args.json else "\n".join(inspect.describe(s)))
     if args.contact_sheet:
@@ -83,6 +90,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         clips = f"{len(chosen)} clip{'s' if len(chosen) != 1 else ''}"
         # on stderr under --json: stdout stays one JSON object per line
         print(f"contact sheet: {args.contact_sheet} ({clips}, {w}x{h} px)", file=sys.stderr if args.json else sys.stdout)
+    if more:  # on stderr: under --json stdout stays one JSON object per line
+        print(f"(the first {inspect.DEFAULT_LIMIT} samples; more follow: --sample N draws N at random, "
+              "--key K shows one)", file=sys.stderr)
     return 0
 
 

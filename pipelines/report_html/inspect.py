@@ -50,14 +50,16 @@ class DamagedSample(ValueError):
     """The sample asked for by key is in the shards, but its record does not read."""
 
 
-def samples(spec: str, unread: list[str] | None = None) -> Iterator[dict]:
+def samples(spec: str, unread: list[str] | None = None, stats: SkipStats | None = None) -> Iterator[dict]:
     """Every complete sample ``{"__key__", "__url__", "mp4", "json", "txt"}`` (bytes, and
     ``record``: the :class:`ClipRecord` read) of the shards of ``spec``, in shard order,
     whose record reads as a :class:`ClipRecord`; one
     whose record does not is skipped with a warning on stderr, as a damaged shard is (it
     had ended the command with an internal error before the samples after it were shown);
-    its key is appended to ``unread`` when given. Raises FileNotFoundError when nothing matches."""
-    stats = SkipStats()
+    its key is appended to ``unread`` when given, and it counts in ``stats`` (a
+    :class:`train.shards.SkipStats`, with the damaged shards and samples; a new one when
+    None). Raises FileNotFoundError when nothing matches."""
+    stats = SkipStats() if stats is None else stats
     for url in expand_shards(shard_spec(spec)):
         for s in iter_samples(url, stats):
             try:
@@ -68,19 +70,21 @@ def samples(spec: str, unread: list[str] | None = None) -> Iterator[dict]:
                       file=sys.stderr)
                 if unread is not None:
                     unread.append(s["__key__"])
+                stats.counts["record"] += 1
                 continue
             yield s
 
 
 def select(spec: str, key: str | None = None, sample: int | None = None, seed: int = 0,
-           limit: int = DEFAULT_LIMIT) -> list[dict]:
+           limit: int = DEFAULT_LIMIT, stats: SkipStats | None = None) -> list[dict]:
     """The samples to show: the one named ``key`` (stops reading when found; [] when absent),
     ``sample`` drawn uniformly at random (reservoir sampling with ``seed``: reads every
-    shard), or else the first ``limit`` in shard order. Raises :class:`DamagedSample` when
-    the sample named ``key`` is there but its record does not read (skipped with a warning)."""
+    shard), or else the first ``limit`` in shard order. ``stats``: counts what was skipped
+    (:func:`samples`). Raises :class:`DamagedSample` when the sample named ``key`` is there
+    but its record does not read (skipped with a warning)."""
     if key is not None:
         unread: list[str] = []
-        for s in samples(spec, unread):
+        for s in samples(spec, unread, stats):
             if s["__key__"] == key:
                 return [s]
             if key in unread:
@@ -90,13 +94,13 @@ def select(spec: str, key: str | None = None, sample: int | None = None, seed: i
         return []
     if sample is None:
         out = []
-        for s in samples(spec):
+        for s in samples(spec, stats=stats):
             if len(out) >= limit:
                 break
             out.append(s)
         return out
     rng, reservoir = random.Random(seed), []
-    for i, s in enumerate(samples(spec)):
+    for i, s in enumerate(samples(spec, stats=stats)):
         if i < sample:
             reservoir.append(s)
         elif (j := rng.randint(0, i)) < sample:

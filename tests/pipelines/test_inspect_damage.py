@@ -126,3 +126,45 @@ def test_a_manifest_with_wrong_fields_is_damaged_not_an_internal_error(curated_r
         assert main([cmd, str(broken)]) == 2
         err = capsys.readouterr().err
         assert f"manifest.json is damaged (ValueError: {said})" in err and "internal error" not in err
+
+
+def _samples_tar(curated_run, path, n: int) -> None:
+    """A tar of ``n`` samples: the first shard's samples again under new keys, in turn."""
+    [shard] = sorted((curated_run / "shards").glob("*.tar"))[:1]
+    members = _members(shard)
+    keys = sorted({m.name.split(".")[0] for m, _ in members})
+    out = []
+    for i in range(n):
+        key = keys[i % len(keys)]
+        for m, data in members:
+            if m.name.split(".")[0] == key:
+                info = tarfile.TarInfo(f"s{i:03d}." + m.name.split(".", 1)[1])
+                out.append((info, data))
+    _write(path, out)
+
+
+def test_the_first_ten_samples_say_when_more_follow(curated_run, capsys, tmp_path):
+    """A new-user trial: the first 10 of 44 samples were shown with no word of the others."""
+    _samples_tar(curated_run, tmp_path / "many.tar", 11)
+    assert main(["inspect", str(tmp_path / "many.tar"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["key"] for line in out.splitlines()] == [f"s{i:03d}" for i in range(10)]
+    assert "(the first 10 samples; more follow: --sample N draws N at random, --key K shows one)" in err
+    _samples_tar(curated_run, tmp_path / "ten.tar", 10)
+    assert main(["inspect", str(tmp_path / "ten.tar")]) == 0
+    out, err = capsys.readouterr()
+    assert "s009  (ten.tar)" in out and "more follow" not in err
+
+
+def test_shards_with_no_sample_say_why(capsys, tmp_path):
+    """A new-user trial: an empty tar was said to be damaged shards 'each with a warning', and
+    none was printed."""
+    with tarfile.open(tmp_path / "empty.tar", "w"):
+        pass
+    assert main(["inspect", str(tmp_path / "empty.tar")]) == 2
+    err = capsys.readouterr().err
+    assert "a sample is a clip's .mp4, .json and .txt; these shards hold none" in err and "warning" not in err
+    (tmp_path / "cut.tar").write_bytes((tmp_path / "empty.tar").read_bytes()[:700] + b"x" * 100)
+    with pytest.warns(UserWarning):
+        assert main(["inspect", str(tmp_path / "cut.tar")]) == 2
+    assert "damaged shards and samples are skipped, each with a warning above" in capsys.readouterr().err

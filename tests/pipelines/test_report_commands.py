@@ -271,8 +271,8 @@ def test_inspect_of_damaged_shards_only_is_exit_2_and_key_excludes_sample(curate
     with pytest.warns(UserWarning, match="truncated"):
         assert main(["inspect", str(cut)]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.strip() == (f"error: no complete sample in {cut} (damaged shards are "
-                                         "skipped whole, each with a warning)")
+    assert out == "" and err.strip() == (f"error: no complete sample in {cut} (damaged shards and samples "
+                                         "are skipped, each with a warning above)")
     with pytest.raises(SystemExit) as exc:
         main(["inspect", str(curated_run), "--key", "abc", "--sample", "2"])
     assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
