@@ -90,3 +90,29 @@ def hub_hint(name: str) -> str:
              "; huggingface.co cannot be reached from here, so only the local hub cache was read")
     return (f" ({name!r} is no local folder, so it is a hub id: it needs huggingface.co, or a copy in the "
             f"hub cache (HF_HUB_OFFLINE=1 reads only that); or give a local folder{reach})")
+
+
+def _cached(name: str) -> bool:
+    """Whether the local hub cache holds a snapshot of the hub id ``name`` (no request)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(name, local_files_only=True)
+    except Exception:  # noqa: BLE001 - LocalEntryNotFoundError, or an id the client refuses
+        return False
+    return True
+
+
+def load_failure(name: str, err: BaseException) -> str:
+    """What a failed load of the model ``name`` means, in one line: for a hub id that the hub
+    cannot be asked for (:func:`hub_reachable` false) and the local hub cache does not hold,
+    just that (the hub client's own words, "does not appear to have a file named
+    config.json", read as a broken model: a new-user trial); else the error's text and
+    :func:`hub_hint`."""
+    if not is_local(name) and not hub_reachable() and not _cached(name):
+        from huggingface_hub import constants
+
+        why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "huggingface.co cannot be reached from here"
+        return (f"not in the local hub cache, and {why} ({name!r} is no local folder, so it is a hub id: it "
+                "needs huggingface.co or a copy in the hub cache; or give a local folder)")
+    return f"{str(err).strip()}{hub_hint(name)}"

@@ -153,15 +153,16 @@ class InflatedUNet(nn.Module):
 
         from diffusers import UNet2DConditionModel
 
-        from curate.hub import from_pretrained, hub_hint
+        from curate.hub import from_pretrained, load_failure
 
         if not pretrained:
             return cls(UNet2DConditionModel.from_config(json.loads(unet_config)), cfg)
         try:
             unet = from_pretrained(UNet2DConditionModel, cfg.name, subfolder=cfg.subfolder or None)
         except (OSError, ValueError) as err:
-            raise FileNotFoundError(f"inflate.name {cfg.name!r} (subfolder {cfg.subfolder!r}): "
-                                    f"{str(err).strip()}{hub_hint(cfg.name)}") from None
+            sub = f" (subfolder {cfg.subfolder!r})" if cfg.subfolder else ""
+            raise FileNotFoundError(f"inflate.name {cfg.name!r}{sub}: "
+                                    f"{load_failure(cfg.name, err)}") from None
         return cls(unet, cfg)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor,

@@ -25,13 +25,14 @@ def load_vae(cfg: VaeConfig):
     FileNotFoundError naming ``vae.name`` when it cannot be found or read."""
     from diffusers import AutoencoderKL
 
-    from curate.hub import from_pretrained, hub_hint
+    from curate.hub import from_pretrained, load_failure
 
     try:
         return from_pretrained(AutoencoderKL, cfg.name, subfolder=cfg.subfolder)
     except (OSError, ValueError) as err:
-        raise FileNotFoundError(f"vae.name {cfg.name!r} (subfolder {cfg.subfolder!r}): "
-                                f"{str(err).strip()}{hub_hint(cfg.name)}") from None
+        sub = f" (subfolder {cfg.subfolder!r})" if cfg.subfolder else ""
+        raise FileNotFoundError(f"vae.name {cfg.name!r}{sub}: "
+                                f"{load_failure(cfg.name, err)}") from None
 
 
 class LatentCodec(nn.Module):

@@ -81,13 +81,13 @@ class TextEncoder(nn.Module):
         if not cfg.name:
             raise ValueError("text.name (or inflate.name) must name a CLIP text model "
                              "when text.encoder=clip")
-        from curate.hub import from_pretrained, hub_hint
+        from curate.hub import from_pretrained, load_failure
 
         try:  # a hub id from the local cache alone while the hub is out of reach (curate.hub)
             self.tokenizer = from_pretrained(CLIPTokenizer, cfg.name, subfolder=cfg.tokenizer_subfolder or "")
             self.backbone = from_pretrained(CLIPTextModel, cfg.name, subfolder=cfg.subfolder or "")
         except OSError as err:
-            raise FileNotFoundError(f"text.name {cfg.name!r}: {str(err).strip()}{hub_hint(cfg.name)}") from None
+            raise FileNotFoundError(f"text.name {cfg.name!r}: {load_failure(cfg.name, err)}") from None
         self.dim = int(self.backbone.config.hidden_size)
 
     def _init_open_clip(self, cfg: TextConfig) -> None:

@@ -182,5 +182,9 @@ def test_a_vae_name_that_is_no_folder_is_told_to_need_the_hub(tmp_path, monkeypa
     from train.latents import load_vae
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(FileNotFoundError, match="is no local folder, so it is a hub id: it needs huggingface.co"):
+    with pytest.raises(FileNotFoundError, match="is no local folder, so it is a hub id: it needs huggingface.co") as err:
         load_vae(VaeConfig(name=str(tmp_path / "no-such-vae")))
+    # the cause alone: the hub client's "does not appear to have a file named config.json" read as a
+    # broken model (a new-user trial)
+    assert f"vae.name {str(tmp_path / 'no-such-vae')!r}: not in the local hub cache, and " in str(err.value)
+    assert "does not appear" not in str(err.value)
