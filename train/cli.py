@@ -215,7 +215,8 @@ def _sample(args: argparse.Namespace) -> int:
         return 2
     try:
         return sample_command(args)
-    except (OSError, CheckpointError) as err:  # (a missing checkpoint; an output that cannot be written)
+    except (OSError, CheckpointError, ConfigError) as err:  # (a missing checkpoint; an output that cannot
+        # be written; a model that its config's VAE no longer fits)
         print(f"sample: {one_line(err)}", file=sys.stderr)
         return 2
 

@@ -112,7 +112,7 @@ class VaeConfig(_Strict):
     local folder ``name`` (``subfolder``: e.g. ``vae`` in a Stable Diffusion pipeline
     folder). ``scaling_factor`` None = the VAE config's. ``encode_batch``: frames per
     VAE call. ``precomputed: auto`` uses latents stored in the shards (``vidcurate
-    latents``) when they were made with this VAE at this clip size and rate, and encodes
+    latents``) when they were made with this VAE (its weights) at this clip size and rate, and encodes
     the others on the fly; ``off`` always encodes. ``store_dtype``: dtype of stored
     latents."""
 

@@ -7,9 +7,12 @@ each shard with one more member per sample, ``<key>.latents.safetensors``: the t
 each frame resized to cover ``data.height`` x ``data.width`` and centre-cropped, as the
 loader does), in ``vae.store_dtype``. The safetensors header holds dtype and shape, and
 its metadata the record of how they were made (:func:`latent_meta`): format, VAE,
-subfolder, scaling and shift factors, fps, height, width, stride, frames. A trainer
-uses stored latents only when that record matches its config (else it decodes the mp4
-and encodes on the fly, counting ``latents_mismatch``). safetensors never unpickles.
+subfolder, the VAE's weights fingerprint, latent channels and factor, scaling and shift
+factors, fps, height, width, stride, frames. A trainer uses stored latents only when that
+record matches its config and VAE and the tensor has the shape they give (else it decodes
+the mp4 and encodes on the fly, counting ``latents_mismatch``); a member that does not
+read whole or holds values that are not finite is a bad sample. safetensors never
+unpickles.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import torch
 import webdataset as wds
 from pydantic import ValidationError
+from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
@@ -35,31 +39,41 @@ from train.shards import SkipStats, iter_samples
 from train.video_io import DecodeError, decode_frames
 
 LATENTS_EXT = "latents.safetensors"
-FORMAT = "vidcurate-latents/1"
-MATCH_KEYS = ("format", "vae", "subfolder", "scaling_factor", "shift_factor", "fps",
-              "height", "width")
+FORMAT = "vidcurate-latents/2"  # /2: the VAE's weights fingerprint, channels and factor in the record
+MATCH_KEYS = ("format", "vae", "subfolder", "vae_weights", "channels", "factor", "scaling_factor",
+              "shift_factor", "fps", "height", "width")
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
 def latent_meta(cfg: TrainConfig, codec: LatentCodec) -> dict[str, str]:
     """The part of a latents record that a trainer must match (strings, as safetensors
-    metadata): format, VAE name/subfolder, scaling and shift factors, fps, frame size."""
+    metadata): format, VAE name/subfolder, the VAE's weights (:attr:`LatentCodec.fingerprint`:
+    another VAE at the same path had passed as this one, a break test), its latent channels
+    and downsampling factor, scaling and shift factors, fps, frame size."""
     d = cfg.data
     return {"format": FORMAT, "vae": cfg.vae.name, "subfolder": str(cfg.vae.subfolder or ""),
+            "vae_weights": codec.fingerprint, "channels": str(codec.channels), "factor": str(codec.factor),
             "scaling_factor": repr(codec.scaling_factor), "shift_factor": repr(codec.shift_factor),
             "fps": repr(float(d.fps)), "height": str(d.height), "width": str(d.width)}
 
 
 def read_latents(raw: bytes) -> tuple[torch.Tensor, dict[str, str]]:
     """``<key>.latents.safetensors`` bytes -> (latents (C, N, h, w) float32, metadata).
-    Raises ValueError when the member is not a latents file."""
+    Raises ValueError when the member is not a whole latents file of 4 dimensions, or
+    holds NaN or infinite values."""
     try:
         (size,) = struct.unpack("<Q", raw[:8])
         meta = json.loads(raw[8 : 8 + size]).get("__metadata__") or {}
         tensor = st_load(raw)["latents"]
-    except (struct.error, ValueError, KeyError, RuntimeError) as err:
+    except (struct.error, ValueError, KeyError, RuntimeError, SafetensorError) as err:
+        # (SafetensorError, a member cut short, is no ValueError: it had ended the training, a break test)
         raise ValueError(f"not a latents member: {err}") from None
-    return tensor.float(), meta
+    if tensor.ndim != 4:
+        raise ValueError(f"not a latents member: shape {tuple(tensor.shape)}, want (C, N, h, w)")
+    tensor = tensor.float()
+    if not bool(torch.isfinite(tensor).all()):  # a NaN had stopped the training as a diverged loss
+        raise ValueError("latents that are not finite (NaN or infinite)")
+    return tensor, meta
 
 
 def encode_sample(sample: dict, cfg: TrainConfig, codec: LatentCodec,
@@ -106,8 +120,10 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
     except ValueError as err:
         stats.record("bad_sample", f"{where}: {err}")
         return None
-    if any(meta.get(k) != v for k, v in expect.items()):
-        stats.record("latents_mismatch", f"{where}: made with {meta}, want {expect}")
+    h, w = (int(expect[k]) // int(expect["factor"]) for k in ("height", "width")) if "factor" in expect else (0, 0)
+    if any(meta.get(k) != v for k, v in expect.items()) or (
+            "channels" in expect and (latents.shape[0], *latents.shape[2:]) != (int(expect["channels"]), h, w)):
+        stats.record("latents_mismatch", f"{where}: made with {meta} as {tuple(latents.shape)}, want {expect}")
         return False
     try:
         caption = sample["txt"].decode("utf-8").strip()

@@ -13,6 +13,9 @@ the fly and latents precomputed into the shards (:mod:`train.latent_shards`) agr
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 import torch
 from torch import nn
 
@@ -50,6 +53,19 @@ class LatentCodec(nn.Module):
         self.channels = int(conf.latent_channels)
         self.factor = 2 ** (len(conf.block_out_channels) - 1)
         self.encode_batch = encode_batch
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """16 hex digits of SHA-256 over the VAE's weights (every state-dict tensor's name,
+        dtype, shape and bytes, in name order): which VAE made stored latents, whatever its
+        folder is called (a VAE replaced at the same path had been taken for the old one: a
+        break test). About 0.3 s for Stable Diffusion's 84 M-parameter VAE; once per codec."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.vae.state_dict().items()):
+            t = tensor.detach().cpu().contiguous()
+            digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        return digest.hexdigest()[:16]
 
     @classmethod
     def from_config(cls, cfg: VaeConfig) -> "LatentCodec":

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from train.checkpoint import (check_resumable, gather_rng, load_latest, local_rng_state,
+from train.checkpoint import (check_resumable, check_same_vae, gather_rng, load_latest, local_rng_state,
                               restore_rng, save_checkpoint, saved_rng)
 from train.config import TrainConfig
 from train.data import ClipStream, LoaderState, close_loader, make_loader
@@ -117,6 +117,7 @@ class Trainer:
             "step": self.step, "config": self.cfg.model_dump(mode="json"),
             "context_dim": self.text.dim, "world_size": self.dist.world_size,
             "unet_config": getattr(self.model, "unet_config", None),
+            "vae_weights": self.codec.fingerprint if self.codec is not None else None,
             "model": self.model.state_dict(), "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": {"ranks": rngs},
@@ -128,6 +129,7 @@ class Trainer:
         """Restore from :meth:`state_dict` (this rank's generator and loader position)."""
         saved = TrainConfig.model_validate(state["config"])
         check_resume_config(saved, self.cfg)
+        check_same_vae(state, self.codec, self.cfg.vae.name if self.cfg.vae is not None else "")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from train.checkpoint import load_checkpoint
+from train.checkpoint import check_same_vae, load_checkpoint
 from train.config import TrainConfig
 from train.diffusion import DDIMSampler, make_diffusion
 from train.build import build_codec, build_model, sample_shape
@@ -28,11 +28,13 @@ def load_for_sampling(checkpoint: str | Path, device: torch.device, use_ema: boo
     """Rebuild (model in eval mode, text encoder, config, VAE codec or None) from a
     checkpoint file or run folder (its latest checkpoint). An inflated model is built
     from the image U-Net config saved in the checkpoint (no pretrained weights are
-    read). Raises FileNotFoundError."""
+    read). Raises FileNotFoundError, or CheckpointError when the VAE at ``vae.name`` is not
+    the one the model was trained with (:func:`train.checkpoint.check_same_vae`)."""
     state = load_checkpoint(checkpoint)
     cfg = TrainConfig.model_validate(state["config"])
     text = TextEncoder(cfg.text).to(device)
     codec = build_codec(cfg)
+    check_same_vae(state, codec, cfg.vae.name if cfg.vae is not None else "")
     model = build_model(cfg, int(state["context_dim"]), codec, pretrained=False,
                         unet_config=state.get("unet_config"))
     model.load_state_dict(state["ema"]["module"] if use_ema else state["model"])
