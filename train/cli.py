@@ -14,6 +14,8 @@ import os
 import sys
 
 from train.config import ConfigError, load_config
+from train.latents_cli import STOPPED, latents_command
+from train.lockfile import lock_output, unlock_output
 
 
 INTERRUPTED_TRAINING = ("interrupted: the checkpoints written so far are kept; add --resume to the "
@@ -27,59 +29,6 @@ def one_line(err: BaseException) -> str:
     if "Original Traceback" in str(err) and lines:
         return lines[-1].split(": ", 1)[-1]
     return lines[0] if lines else type(err).__name__
-
-
-def _lock(output: str):
-    """An exclusive lock on ``OUTPUT/train.lock`` (``fcntl.lockf``, held while the returned
-    file stays open), or None when another training holds it: two runs into one folder
-    had interleaved their checkpoints and log and both ended "done". A POSIX record lock
-    belongs to this process alone: loader workers forked from it do not hold it on after a
-    ``kill -9`` of the trainer (a ``flock`` had stayed held by them for seconds)."""
-    import errno
-    import fcntl
-    import os
-
-    os.makedirs(output, exist_ok=True)
-    path = os.path.join(output, "train.lock")
-    for _ in range(5):
-        f = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
-        try:
-            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            f.close()
-            if err.errno in (errno.EACCES, errno.EAGAIN):
-                return None
-            raise
-        try:
-            same = os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:  # not a file a finishing run removed (_unlock) after this one opened it
-            break
-        f.close()
-    else:
-        return None
-    f.seek(0)
-    f.truncate()
-    f.write(f"{os.getpid()}\n")
-    f.flush()
-    return f
-
-
-def _unlock(lock, output: str, made: bool) -> None:
-    """Release :func:`_lock`: ``train.lock`` is removed while still held (a run that opened
-    it meanwhile sees it gone and takes a new one), and ``output`` too when this run
-    ``made`` it and left nothing in it (a run that failed at once, e.g. on missing shards:
-    a new-user trial found such folders holding a stale lock alone)."""
-    import contextlib
-    import os
-
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(output, "train.lock"))
-    lock.close()
-    if made:
-        with contextlib.suppress(OSError):  # not empty: the run wrote something
-            os.rmdir(output)
 
 
 def _drop_log_at_step_0(trainer, output: str) -> None:
@@ -141,7 +90,7 @@ def train_command(args: argparse.Namespace) -> int:
         return 2
     info = distributed.setup()
     made = not os.path.exists(args.output)
-    lock = _lock(args.output) if info.is_main else None
+    lock = lock_output(args.output, "train.lock") if info.is_main else None
     if info.is_main and lock is None:
         distributed.cleanup()
         print(f"train: {args.output} is in use by another training (train.lock); wait for it, or give "
@@ -185,7 +134,7 @@ def train_command(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         distributed.cleanup()
         if lock is not None:
-            _unlock(lock, args.output, made)
+            unlock_output(lock, args.output, made)
     if info.is_main and (done := list_checkpoints(args.output)):  # what to do next, for a person
         print(f"train: done at step {trainer.step}; latest checkpoint {_saved(done, trainer.saved_step)}; "
               "sample from it with "
@@ -221,32 +170,6 @@ def _sample(args: argparse.Namespace) -> int:
         return 2
 
 
-def latents_command(args: argparse.Namespace) -> int:
-    """Write copies of the shards with VAE latents (:mod:`train.latent_shards`); 0 on
-    success, 2 on a config or input error or an output that would overwrite an input
-    (message on stderr), 4 when no sample could be written."""
-    import torch
-
-    from train.latent_shards import check_output, write_latent_shards
-    from train.latents import LatentCodec
-
-    try:
-        cfg = load_config(args.config)
-        if cfg.vae is None:
-            raise ConfigError(f"config {args.config} has no vae section")
-        check_output(args.shards, args.output)  # before the VAE loads (a download, minutes)
-        device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        codec = LatentCodec.from_config(cfg.vae).to(device)
-        counts = write_latent_shards(args.shards, args.output, cfg, codec, device)
-    except (ConfigError, FileNotFoundError, FileExistsError) as err:
-        print(f"latents: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {counts['samples']} samples with latents in {counts['shards']} shards to "
-          f"{args.output}/shards ({counts['skipped']} bad samples and {counts['bad_shards']} "
-          "truncated or corrupt input shards left out)")
-    return 0 if counts["samples"] else 4  # nothing written is not success (exits.NOTHING_KEPT)
-
-
 def _at_least(low, kind=int):
     """An argparse type: ``kind`` of the text, at least ``low``."""
     def parse(text: str):
@@ -280,7 +203,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help="classifier-free guidance scale")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--gif", action="store_true", help="also write OUTPUT with .gif")
-    s.set_defaults(func=_sample)
+    s.set_defaults(func=_sample, interrupted="interrupted: no video written")
 
     a = subparsers.add_parser("latents", help="copy shards with precomputed VAE latents")
     a.add_argument("--shards", required=True,
@@ -289,7 +212,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help="trainer config with a vae section (its data sizes and fps are used)")
     a.add_argument("--output", required=True, help="folder; shards go to OUTPUT/shards/")
     a.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    a.set_defaults(func=latents_command)
+    a.set_defaults(func=latents_command, interrupted=f"interrupted: {STOPPED}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,8 +40,8 @@ def test_a_second_training_into_a_folder_in_use_is_refused(tiny_config, train_sh
     import sys
 
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from train.cli import _lock; "
-                               "f = _lock(sys.argv[1]); print('held', flush=True); time.sleep(60)", str(out)],
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from train.lockfile import lock_output; "
+                               "f = lock_output(sys.argv[1], 'train.lock'); print('held', flush=True); time.sleep(60)", str(out)],
                               stdout=subprocess.PIPE, text=True)  # another training holds the folder
     try:
         assert holder.stdout.readline().strip() == "held"
