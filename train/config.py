@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 BUNDLED = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
@@ -122,6 +122,13 @@ class VaeConfig(_Strict):
     encode_batch: int = Field(16, ge=1)
     precomputed: Literal["auto", "off"] = "auto"
     store_dtype: Literal["float16", "bfloat16", "float32"] = "float16"
+
+    @field_validator("precomputed", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        """YAML 1.1 reads a bare ``off`` as false: it means ``off`` (it had been refused with
+        "should be 'auto' or 'off'", a break test)."""
+        return "off" if value is False else value
 
 
 class InflateConfig(_Strict):

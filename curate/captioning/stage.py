@@ -27,7 +27,7 @@ import os
 import time
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from curate.caption import CaptionStage
 from curate.captioning.answers import ANSWER_SCHEMA
@@ -92,6 +92,12 @@ class VLMCaptionStage(Stage):
     _weights: tuple[str, str] | None = PrivateAttr(None)
     _stats: dict = PrivateAttr(default_factory=lambda: {"generate_calls": 0, "prompts": 0, "new_tokens": 0,
                                                         "oom_splits": 0, "failed": 0})
+
+    @field_validator("video", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        """YAML 1.1 reads a bare ``off`` as false: it means ``off``."""
+        return "off" if value is False else value
 
     @model_validator(mode="after")
     def _check_stride(self) -> "VLMCaptionStage":

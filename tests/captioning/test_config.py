@@ -107,3 +107,8 @@ def test_frame_sample_of_the_pipeline_is_in_the_cache_key():
     from curate.captioning.cache import settings_key
 
     assert settings_key(eight) != settings_key(sixteen)
+
+
+def test_a_bare_yaml_off_is_off(pipeline_with_vlm):
+    """YAML 1.1 reads ``video: off`` as false; it had been refused as no 'auto' or 'off'."""
+    assert pipeline_with_vlm("/models/tiny", video=False).stage("vlm_caption").video == "off"

@@ -67,3 +67,16 @@ def test_bundled_latent_and_inflate_configs():
 def test_settings_that_cannot_train_as_meant_are_refused(section, values, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         config_from_dict({section: values})
+
+
+def test_vae_precomputed_off_written_bare_in_yaml_is_off(tmp_path):
+    """``precomputed: off`` (YAML 1.1 reads it as false) had been refused as no 'auto' or 'off'
+    (a break test); the documented value works as written."""
+    import yaml
+
+    cfg = yaml.safe_load((CONFIG_DIR / "latent-small.yaml").read_text())
+    path = tmp_path / "cfg.yaml"
+    cfg["vae"]["precomputed"] = "OFF_BARE"
+    path.write_text(yaml.safe_dump(cfg).replace("OFF_BARE", "off"))
+    assert "precomputed: off" in path.read_text()
+    assert load_config(str(path)).vae.precomputed == "off"
