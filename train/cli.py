@@ -156,6 +156,9 @@ def _sample(args: argparse.Namespace) -> int:
     if os.path.isdir(args.output):
         print(f"sample: --output {args.output} is a folder; name the video file to write (.mp4)", file=sys.stderr)
         return 2
+    if os.path.splitext(args.output)[1].lower() not in (".mp4", ".gif"):  # (MP4 bytes had gone under any name)
+        print(f"sample: --output {args.output}: name a .mp4 file (H.264), or a .gif", file=sys.stderr)
+        return 2
     parent = os.path.dirname(os.path.abspath(args.output))
     while not os.path.exists(parent) and os.path.dirname(parent) != parent:
         parent = os.path.dirname(parent)  # the nearest existing folder above it (made when missing)
@@ -170,14 +173,19 @@ def _sample(args: argparse.Namespace) -> int:
         return 2
 
 
-def _at_least(low, kind=int):
-    """An argparse type: ``kind`` of the text, at least ``low``."""
+def _at_least(low, kind=int, high=None):
+    """An argparse type: ``kind`` of the text, at least ``low`` (and at most ``high``)."""
     def parse(text: str):
         value = kind(text)
         if not value >= low or value == float("inf"):  # NaN compares false: refused too
             raise argparse.ArgumentTypeError(f"must be a finite number of at least {low}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {text}")
         return value
     return parse
+
+
+MAX_GUIDANCE = 100.0  # classifier-free guidance scales in use are 1-20; 1e39 overflowed float32 to a black video
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -199,8 +207,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--prompt", required=True)
     s.add_argument("--output", required=True, help="output .mp4 path (a .gif name writes a GIF)")
     s.add_argument("--steps", type=_at_least(1), default=None, help="DDIM steps")
-    s.add_argument("--guidance", type=_at_least(0.0, float), default=None,
-                   help="classifier-free guidance scale")
+    s.add_argument("--guidance", type=_at_least(0.0, float, MAX_GUIDANCE), default=None,
+                   help=f"classifier-free guidance scale (0 to {MAX_GUIDANCE:g})")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--gif", action="store_true", help="also write OUTPUT with .gif")
     s.set_defaults(func=_sample, interrupted="interrupted: no video written")

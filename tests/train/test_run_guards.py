@@ -223,6 +223,14 @@ def test_sample_refuses_a_guidance_that_is_no_number_and_a_folder_as_output(tmp_
     assert exc.value.code == 2 and "must be a finite number of at least 0.0, got nan" in capsys.readouterr().err
     assert main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", str(tmp_path)]) == 2
     assert f"--output {tmp_path} is a folder" in capsys.readouterr().err
+    # a break test: 1e39 passed as finite and overflowed float32 (a black video, exit 0); any other
+    # name than .mp4 or .gif got MP4 bytes
+    with pytest.raises(SystemExit) as exc:
+        main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", "x.mp4", "--guidance", "1e39"])
+    assert exc.value.code == 2 and "must be at most 100, got 1e39" in capsys.readouterr().err
+    for name in ("s.webm", "s.mkv", "s"):
+        assert main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", str(tmp_path / name)]) == 2
+        assert ": name a .mp4 file (H.264), or a .gif" in capsys.readouterr().err
 
 
 def test_a_stop_after_the_loss_went_nan_writes_no_checkpoint(tiny_config, train_shards, tmp_path, capsys,
