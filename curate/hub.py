@@ -92,6 +92,12 @@ def hub_hint(name: str) -> str:
             f"hub cache (HF_HUB_OFFLINE=1 reads only that); or give a local folder{reach})")
 
 
+def looks_like_path(name: str) -> bool:
+    """Whether ``name`` can only be a folder, no hub id (``org/name``): an absolute or home
+    path, one starting with ``./`` or ``../``, or one of more than two parts."""
+    return name.startswith(("/", "~", "./", "../")) or name.strip("/").count("/") > 1
+
+
 def _cached(name: str) -> bool:
     """Whether the local hub cache holds a snapshot of the hub id ``name`` (no request)."""
     from huggingface_hub import snapshot_download
@@ -109,6 +115,8 @@ def load_failure(name: str, err: BaseException) -> str:
     just that (the hub client's own words, "does not appear to have a file named
     config.json", read as a broken model: a new-user trial); else the error's text and
     :func:`hub_hint`."""
+    if not is_local(name) and looks_like_path(name):  # (a break test: said as the hub out of reach)
+        return f"no such folder: {os.path.abspath(os.path.expanduser(name))} (a hub id is org/name)"
     if not is_local(name) and not hub_reachable() and not _cached(name):
         from huggingface_hub import constants
 

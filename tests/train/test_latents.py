@@ -183,8 +183,12 @@ def test_a_vae_name_that_is_no_folder_is_told_to_need_the_hub(tmp_path, monkeypa
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="is no local folder, so it is a hub id: it needs huggingface.co") as err:
-        load_vae(VaeConfig(name=str(tmp_path / "no-such-vae")))
+        load_vae(VaeConfig(name="vidcurate-tests/no-such-vae"))
     # the cause alone: the hub client's "does not appear to have a file named config.json" read as a
     # broken model (a new-user trial)
-    assert f"vae.name {str(tmp_path / 'no-such-vae')!r}: not in the local hub cache, and " in str(err.value)
+    assert "vae.name 'vidcurate-tests/no-such-vae': not in the local hub cache, and " in str(err.value)
     assert "does not appear" not in str(err.value)
+    with pytest.raises(FileNotFoundError) as err:  # a path is no hub id (a break test: it was said as one)
+        load_vae(VaeConfig(name=str(tmp_path / "models" / "no-such-vae")))
+    assert str(err.value) == (f"vae.name {str(tmp_path / 'models' / 'no-such-vae')!r}: no such folder: "
+                              f"{tmp_path / 'models' / 'no-such-vae'} (a hub id is org/name)")
