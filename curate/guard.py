@@ -15,7 +15,7 @@ room it had after its first call (:meth:`curate.child.Child.worn`), and after
 ``_CALLS_PER_CHILD`` calls whatever its
 size: a new child costs its imports, about 0.7 CPU-s (an earlier rule of 64 calls
 started 8 extra children in a run over 300 one-second files, whose children stayed at
-150-160 MB resident over 150 calls each without it; README Benchmarks). The
+150-160 MB resident over 150 calls each without it; docs/benchmarks.md). The
 time limit counts from the moment the child is ready (imports done), so it measures the
 work alone, not the start-up of a new child on a loaded machine. Each child's temporary
 files (the pass's frame spill) are in a folder of its own, removed when the child ends,

@@ -33,7 +33,7 @@ candidate's speed, which must lie within ``pace`` (0.5-2). A graphic cut or fade
 off over the side the scene comes from or goes to changes the same cells, but all at one
 step (pace 0), and one that wipes on or slides in keeps a pace of its own.
 
-Measured on ``bench/camera_large.py``: README, "Large objects passing a fixed camera".
+Measured on ``bench/camera_large.py``: docs/benchmarks.md, "Large objects passing a fixed camera".
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ same way). Two ways on from there, by ``ray.local_passes``:
   Ray Data task per source had cost each Ray worker its imports of Ray Data, pandas and
   the stage modules, a sandbox child of its own and the map task's plumbing, and the
   driver Ray Data's executor: about 4 CPU-s of a 2-core run over ``../shared/footage``
-  (README Benchmarks).
+  (docs/benchmarks.md).
 - **head start** (``local_passes: false``): the driver takes sources from the small end
   of the plan's order (:func:`pipelines.rows.largest_first`: the large ones stay at the
   front of Ray's queue); when Ray is ready it stops taking sources, the one in hand

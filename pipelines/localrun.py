@@ -5,7 +5,7 @@ driver keeps anyway (local passes, :mod:`pipelines.headstart`), needs nothing of
 Ray but somewhere to run the calls that follow the sources: dedup's band search and pair
 verification, shard packing, the report's thumbnails, restoring removed work files.
 Starting Ray for those cost a 2-core machine about 7 of the footage run's 40 CPU-seconds
-(README Benchmarks) while the passes wanted both cores. Here the local passes' threads
+(docs/benchmarks.md) while the passes wanted both cores. Here the local passes' threads
 serve those calls once their sources are done, each in its sandbox child
 (:meth:`pipelines.headstart.HeadStart.calls`), and the run imports no Ray at all.
 """

@@ -43,7 +43,7 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
   frame to frame around the cut (at least 1 level).
 
 Tuned on two sets of composited rooms with screens cutting, measured on a third built apart
-(README, "Screens in view"). Known limits: a screen touching the frame's edge, a portrait
+(docs/benchmarks.md, "Screens in view"). Known limits: a screen touching the frame's edge, a portrait
 phone screen, a video wall's thin panels, a screen seen at a steep angle or cutting
 between pictures of like colour in part of it (the change is no rectangle), a screen
 filling more than half the picture (then it is nearly the shot), strong light thrown
