@@ -1,6 +1,6 @@
 """Expand ``--input`` and ``--input-list`` arguments into source videos and skipped files.
 
-The input rule (README, "Inputs"):
+The input rule (README, "Inputs and flags of vidcurate run"):
 
 - ``--input PATH``: PATH is a file, a folder (searched recursively), a glob
   (``footage/**/*.mp4``; a shell-expanded glob arrives as files and folders) or a URL
