@@ -14,11 +14,24 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _run_until(tmp_path, src, log, start: str, group: bool, line: str, settle_s: float):
+def _two_sources(tmp_path, frames: int):
+    """``tmp_path/in`` with two panning videos of ``frames`` frames (320x240, 25 fps)."""
+    from support.synth import render, write_video
+
+    src = tmp_path / "in"
+    src.mkdir()
+    loop = [render(49, k / 25, 320, 240, pan=(0.06, 0.0)) for k in range(100)]
+    for i in range(2):
+        write_video(str(src / f"long{i}.mp4"), (loop[(k + 7 * i) % 100] for k in range(frames)))
+    return src
+
+
+def _run_until(tmp_path, src, log, start: str, group: bool, line: str, settle_s: float, preexec=None):
     """``vidcurate run`` (the CLI, a child process; ``ray.start: start``; a session of its
-    own when ``group``) over ``src`` into ``tmp_path/out``, its output in ``log``, left to
-    run until ``line`` shows there (at most 120 s) and ``settle_s`` more. Returns the
-    process and the ids of the processes it has started by then."""
+    own when ``group``; ``preexec`` run in the child before it starts) over ``src`` into
+    ``tmp_path/out``, its output in ``log``, left to run until ``line`` shows there (at
+    most 120 s) and ``settle_s`` more. Returns the process and the ids of the processes it
+    has started by then."""
     import time
 
     import psutil
@@ -27,7 +40,8 @@ def _run_until(tmp_path, src, log, start: str, group: bool, line: str, settle_s:
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, start),
                                  "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=group)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=group,
+                                preexec_fn=preexec)
     deadline = time.time() + 120
     while line not in log.read_text() and time.time() < deadline:
         time.sleep(0.05)
@@ -107,13 +121,7 @@ def test_sigterm_during_the_sources_phase_exits_143_and_leaves_no_process(tmp_pa
     (exit 134, a crash dump)."""
     import signal
 
-    from support.synth import render, write_video
-
-    src = tmp_path / "in"
-    src.mkdir()
-    loop = [render(49, k / 25, 320, 240, pan=(0.06, 0.0)) for k in range(100)]
-    for i in range(2):
-        write_video(str(src / f"long{i}.mp4"), (loop[(k + 7 * i) % 100] for k in range(4000)))
+    src = _two_sources(tmp_path, 4000)
     log = tmp_path / "log.txt"
     proc, started = _run_until(tmp_path, src, log, start, group, "sources: 0/", 0.5)
     if group:
@@ -201,25 +209,10 @@ def test_a_run_that_inherits_an_ignored_ctrl_c_keeps_ignoring_it(tmp_path):
     starts with SIGINT ignored; a Ctrl-C to the script's process group must not stop it
     (README, exit 130). Before, the run's own handler replaced the ignore: exit 130."""
     import signal
-    import time
 
-    from support.synth import render, write_video
-
-    src = tmp_path / "in"
-    src.mkdir()
-    loop = [render(49, k / 25, 320, 240, pan=(0.06, 0.0)) for k in range(100)]
-    for i in range(2):
-        write_video(str(src / f"v{i}.mp4"), (loop[(k + 7 * i) % 100] for k in range(150)))
     log = tmp_path / "log.txt"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH=str(REPO))
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", _pipeline(tmp_path, "when_needed"),
-                                 "--input", str(src), "--output", str(tmp_path / "out")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    deadline = time.time() + 120
-    while "sources: 0/" not in log.read_text() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    proc, _ = _run_until(tmp_path, _two_sources(tmp_path, 150), log, "when_needed", True, "sources: 0/", 0.0,
+                         preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(300) == 0, log.read_text()[-3000:]
     assert "interrupt" not in log.read_text()
