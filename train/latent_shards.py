@@ -18,14 +18,10 @@ unpickles.
 from __future__ import annotations
 
 import json
-import os
 import random
 import struct
-import warnings
-from pathlib import Path
 
 import torch
-import webdataset as wds
 from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
@@ -35,9 +31,8 @@ from schemas import ClipRecord
 from train.captions import window_caption
 from train.config import DataConfig, TrainConfig
 from train.latents import LatentCodec
-from train.shardlist import _is_remote, _local, expand_shards
-from train.shards import SkipStats, iter_samples
-from train.video_io import DecodeError, decode_frames
+from train.shards import SkipStats
+from train.video_io import decode_frames
 
 LATENTS_EXT = "latents.safetensors"
 FORMAT = "vidcurate-latents/2"  # /2: the VAE's weights fingerprint, channels and factor in the record
@@ -142,105 +137,3 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
         caption = window_caption(record, caption, start * stride / fps,
                                  ((start + data.frames - 1) * stride + 1) / fps)
     return {"latents": picked, "caption": caption, "key": sample["__key__"]}
-
-
-def _targets(urls: list[str], folder: Path) -> list[Path]:
-    """The output path of each input shard: ``folder/<its file name>``. Raises
-    FileExistsError when one would overwrite an input shard (``--output`` is the input's
-    run folder) or two inputs share a name (shards of two runs)."""
-    targets = [folder / Path(url.split("://")[-1]).name for url in urls]
-    inputs = {os.path.realpath(_local(u)) for u in urls if not _is_remote(u)}
-    for url, target in zip(urls, targets):
-        if os.path.realpath(target) in inputs:
-            raise FileExistsError(f"{target} would overwrite the input shard {url}; give another --output")
-    names = [t.name for t in targets]
-    if len(set(names)) < len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise FileExistsError(f"input shards share the names {twice[:3]}: their copies would overwrite "
-                              "each other in one --output; write each run's latents to its own folder")
-    return targets
-
-
-def check_output(shards, output: str | Path) -> None:
-    """Raise what :func:`write_latent_shards` would raise for ``shards`` and ``output``
-    before any VAE is loaded: FileNotFoundError for shards that are not there,
-    FileExistsError (:func:`_targets`) for an output that would overwrite an input (a
-    new-user trial: that line came only after the VAE's download had failed)."""
-    _targets(expand_shards(shards), Path(output) / "shards")
-
-
-def _finished(url: str, target: Path, meta: dict[str, str]) -> bool:
-    """Whether ``target`` is a whole copy of the local input shard ``url`` that an earlier run
-    finished with these latents (``meta``, :func:`latent_meta`): it is newer than its input,
-    reads whole, and each of its samples holds latents made as ``meta`` says. A remote input
-    is never taken as finished (its change would go unseen)."""
-    if _is_remote(url) or not target.is_file():
-        return False
-    try:
-        if os.path.getmtime(target) < os.path.getmtime(_local(url)):
-            return False
-    except OSError:
-        return False
-    stats, n = SkipStats(), 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a damaged copy is made again, not warned about
-        for sample in iter_samples(str(target), stats):
-            raw = sample.get(LATENTS_EXT)
-            try:
-                _, made = read_latents(raw) if raw is not None else (None, {})
-            except ValueError:
-                return False
-            if any(made.get(k) != v for k, v in meta.items()):
-                return False
-            n += 1
-    return n > 0 and not sum(stats.counts.values())
-
-
-def write_latent_shards(shards, output: str | Path, cfg: TrainConfig, codec: LatentCodec,
-                        device: torch.device) -> dict[str, int]:
-    """Copy every shard of ``shards`` to ``<output>/shards/<name>`` with a latents member
-    per sample; samples whose record or mp4 is bad, or that lack a member, are left out and
-    counted, and so are input shards that are truncated or corrupt (as the trainer's reader
-    judges them: :func:`train.shards.iter_samples`); a shard with no sample copied gives no
-    copy (and an earlier run's copy of it there is removed: the trainer had read it on). A
-    copy an earlier run finished with these latents is kept, not encoded again
-    (:func:`_finished`). Each copy is written to a temporary name (one a run killed left
-    is removed) and renamed when complete. Returns counts {"shards", "samples", "kept",
-    "skipped", "bad_shards"}. Raises FileExistsError (:func:`_targets`) before writing
-    anything."""
-    folder = Path(output) / "shards"
-    urls = expand_shards(shards)
-    targets = _targets(urls, folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.tar.tmp"):  # the caller holds the output's lock: a killed run's
-        stale.unlink(missing_ok=True)
-    meta = latent_meta(cfg, codec)
-    counts = {"shards": 0, "samples": 0, "kept": 0, "skipped": 0, "bad_shards": 0}
-    for url, target in zip(urls, targets):
-        if _finished(url, target, meta):
-            counts["kept"] += 1
-            continue
-        stats, written = SkipStats(), 0
-        tmp = target.with_name(target.name + ".tmp")
-        try:
-            with wds.TarWriter(str(tmp)) as sink:
-                for sample in iter_samples(url, stats):
-                    try:
-                        member = encode_sample(sample, cfg, codec, device)
-                    except (ValidationError, DecodeError) as err:
-                        stats.record("bad_sample", f"{url}:{sample['__key__']}: {err}")
-                        continue
-                    sink.write({"__key__": sample["__key__"], "mp4": sample["mp4"],
-                                "json": sample["json"], "txt": sample["txt"], LATENTS_EXT: member})
-                    written += 1
-            counts["bad_shards"] += len(stats.bad_shards)
-            counts["skipped"] += sum(n for kind, n in stats.counts.items() if kind != "shard")
-            if written:
-                os.replace(tmp, target)
-                counts["shards"] += 1
-                counts["samples"] += written
-            else:
-                target.unlink(missing_ok=True)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return counts

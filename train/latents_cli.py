@@ -7,7 +7,7 @@ overwrite them or is a store URL (copies are written to a local folder), a ``--d
 that torch does not know or this machine does not have; a frame size the VAE cannot
 encode is said once it has loaded. A Ctrl-C (130) or SIGTERM (143) stops after removing the
 shard copy in hand; the copies finished by then are kept and the same command does not
-encode them again (:func:`train.latent_shards.write_latent_shards`).
+encode them again (:func:`train.latent_copies.write_latent_shards`).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def latents_command(args: argparse.Namespace) -> int:
     """Write copies of the shards with VAE latents (module docstring); 0 on success, 2 on a
     config or input error (message on stderr), 3 when another ``latents`` run writes to
     the output, 4 when no sample could be written, 130 or 143 when stopped."""
-    from train.latent_shards import check_output, write_latent_shards
+    from train.latent_copies import check_output, write_latent_shards
     from train.latents import LatentCodec
 
     if "://" in args.output:  # (s3:// had been an internal error, leaving a local folder 's3:')

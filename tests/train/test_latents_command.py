@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from train import latent_shards
+from train import latent_copies
 from train.cli import main
 
 
@@ -88,10 +88,18 @@ def test_a_rerun_keeps_finished_copies_and_drops_those_of_inputs_now_left_out(la
     said = capsys.readouterr().out
     assert "in 0 shards" in said and "1 finished by an earlier run kept" in said
     assert os.stat(first).st_mtime_ns == stamp and not second.exists()
+    # another run's shard under the same name, however old: made again (a review: its mtime alone had passed)
+    shutil.copy(synthetic_shards / "shards" / "shard-000001.tar", shards / "shard-000000.tar")
+    os.utime(shards / "shard-000000.tar", (1e9, 1e9))
+    (shards / "shard-000001.tar").unlink()
+    assert _latents(latent_config, shards, out, tmp_path, "--device", "cpu") == 0
+    assert os.stat(first).st_mtime_ns != stamp and "in 1 shards" in capsys.readouterr().out
+    stamp = os.stat(first).st_mtime_ns
     latent_config["data"]["fps"] = 4.0  # other latents: the copy is made again
-    with pytest.warns(UserWarning):
-        assert _latents(latent_config, shards, out, tmp_path, "--device", "cpu") == 0
+    assert _latents(latent_config, shards, out, tmp_path, "--device", "cpu") == 0
     assert os.stat(first).st_mtime_ns != stamp
+    assert json.loads((out / "latents.json").read_text())["shard-000000.tar"]["size"] == \
+        os.path.getsize(shards / "shard-000000.tar")
 
 
 def test_incomplete_samples_count_among_those_left_out(latent_config, synthetic_shards, tmp_path, capsys):
@@ -118,7 +126,7 @@ def test_a_stop_removes_the_copy_in_hand_and_says_what_a_rerun_does(latent_confi
                                                                    capsys, monkeypatch, stop, code, said):
     from train.latents_cli import _Terminated
 
-    real, calls = latent_shards.encode_sample, []
+    real, calls = latent_copies.encode_sample, []
 
     def encode(*args):
         calls.append(1)
@@ -126,7 +134,7 @@ def test_a_stop_removes_the_copy_in_hand_and_says_what_a_rerun_does(latent_confi
             raise _Terminated() if stop == "term" else KeyboardInterrupt()
         return real(*args)
 
-    monkeypatch.setattr(latent_shards, "encode_sample", encode)
+    monkeypatch.setattr(latent_copies, "encode_sample", encode)
     out = tmp_path / "lat"
     assert _latents(latent_config, synthetic_shards, out, tmp_path, "--device", "cpu") == code
     assert capsys.readouterr().err.strip() == (f"{said}the shard copies finished so far are kept; the same command "
