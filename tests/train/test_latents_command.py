@@ -88,7 +88,7 @@ def test_a_rerun_keeps_finished_copies_and_drops_those_of_inputs_now_left_out(la
     said = capsys.readouterr().out
     assert "in 0 shards" in said and "1 finished by an earlier run kept" in said
     assert os.stat(first).st_mtime_ns == stamp and not second.exists()
-    # another run's shard under the same name, however old: made again (a review: its mtime alone had passed)
+    # another run's shard under the same name, however old: made again (its mtime alone had passed)
     shutil.copy(synthetic_shards / "shards" / "shard-000001.tar", shards / "shard-000000.tar")
     os.utime(shards / "shard-000000.tar", (1e9, 1e9))
     (shards / "shard-000001.tar").unlink()
