@@ -83,7 +83,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     reason = why_local_ray(pipeline)
     print("without --address: " + (f"starts a local Ray ({reason})" if reason else
                                    "runs without Ray (no step needs one: ray.start: when_needed)"))
-    if os.environ.get("RAY_ADDRESS"):  # a run here would join it instead (a new-user trial)
+    if os.environ.get("RAY_ADDRESS", "") not in ("", "local"):  # a run here joins it instead (a new-user trial)
         print(f"but RAY_ADDRESS is set ({os.environ['RAY_ADDRESS']}): it counts as --address, so a run "
               "in this environment joins that cluster")
     for stage in pipeline.stages:  # what a run on this machine would stop on (not a cluster's nodes)

@@ -104,7 +104,9 @@ class RunSummary:
             out.append(f"kept from earlier runs: {self.earlier} source(s) on this output not among "
                        "this run's inputs (a new --output starts an empty dataset)")
         if self.skipped:
-            out.append(f"skipped: {len(self.skipped)} input entries that are not videos or were passed over "
+            entries = "input entry that is not a video or was" if len(self.skipped) == 1 else \
+                "input entries that are not videos or were"
+            out.append(f"skipped: {len(self.skipped)} {entries} passed over "
                        "(manifest.json lists each with its rule)")
         if self.rejects_by_reason:
             out.append("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())))

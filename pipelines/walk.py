@@ -5,16 +5,17 @@ Every folder given to ``--input`` and every folder a glob matched is walked in o
 break test: ``--input 'in/*'`` walked each match on its own and curated ``in/b`` again as
 ``in/lb``, ``in/self/b`` and ``in/up/in/b``, 35 sources for 7). Each file found is
 ``(path, rule)``: ``rule`` None, or why it is skipped whatever its name says
-(:data:`HIDDEN`, :data:`INPUT`, :data:`ABOVE`, :data:`UNREADABLE`, not a regular file).
+(:data:`HIDDEN`, :data:`INPUT`, :data:`GLOBBED`, :data:`ABOVE`, :data:`UNREADABLE`, not a regular file).
 
 - Links to folders are followed (a linked subfolder of footage), but only after every
   folder reached through no link, so a real folder is listed under its own path (a
   hidden link to a visible folder had listed its videos as hidden, never curated).
 - A hidden link, a link inside a hidden folder and a link to a hidden folder are
   listed as hidden, not followed (``c -> .hid`` had curated the hidden folder's videos).
-- A link to an input folder or to the folder a glob was matched in is listed
-  (:data:`INPUT`: that folder is searched under its own path), as is a link to any folder
-  above one (:data:`ABOVE`); neither is followed.
+- A link to an input folder named directly is listed (:data:`INPUT`: that folder is
+  searched under its own path), as are a link to the folder
+  a glob was matched in (:data:`GLOBBED`) and one to any folder above these
+  (:data:`ABOVE`); none is followed.
 - A folder that cannot be listed is one entry with its error; a FIFO, socket or device
   is one entry (nothing to read whole; a FIFO named ``pipe.mp4`` had held its probe for
   240 s).
@@ -30,6 +31,7 @@ import stat
 HIDDEN = "hidden: a name starting with '.' inside a folder or glob"
 ABOVE = "a link to a folder that holds the input folder: not followed"
 INPUT = "a link to an input folder (searched under its own path): not followed"
+GLOBBED = "a link to the folder a glob was matched in: not followed"
 UNREADABLE = "folder cannot be read, its files were not searched"
 
 
@@ -39,18 +41,23 @@ class LocalWalk:
     def __init__(self):
         self._roots: list[tuple[str, bool, bool]] = []  # (folder, hidden, matched by a glob)
         self._tops: set[str] = set()  # real paths of the input folders and glob folders
+        self._inputs: set[str] = set()  # real paths of the input folders named directly
 
     def add(self, root: str, hidden: bool = False, base: str | None = None) -> None:
         """Queue the folder ``root``; ``hidden``: all under it is hidden (a glob matched a
         hidden name); ``base``: the folder a glob matched ``root`` in (None: named directly)."""
         self._roots.append((root, hidden, base is not None))
         self._tops.add(os.path.realpath(base if base is not None else root))
+        if base is None and not os.path.islink(root):
+            self._inputs.add(os.path.realpath(root))
 
     def _link_rule(self, path: str) -> str | None:
         """Why the link to a folder at ``path`` is not followed, or None."""
         target = os.path.realpath(path)
-        if target in self._tops:  # (a new-user trial: it had been said to hold the input folder)
+        if target in self._inputs:  # (a new-user trial: it had been said to hold the input folder)
             return INPUT
+        if target in self._tops:  # a glob's folder: only the glob's matches in it are searched (a review)
+            return GLOBBED
         if any(_holds(target, top) for top in self._tops):
             return ABOVE
         return HIDDEN if os.path.basename(target).startswith(".") else None

@@ -169,7 +169,7 @@ class DiffusionConfig(_Strict):
     beta_end: float = Field(0.012, gt=0.0, lt=1.0)
     prediction: Literal["v", "epsilon"] = "v"
     sample_steps: int = Field(50, ge=1)
-    guidance: float = Field(5.0, ge=0.0)
+    guidance: float = Field(5.0, ge=0.0, le=100.0)  # 1e39 overflowed float32: a black video (a review)
     eta: float = Field(0.0, ge=0.0)
 
 

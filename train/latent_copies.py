@@ -123,7 +123,7 @@ def write_latent_shards(shards, output: str | Path, cfg: TrainConfig, codec: Lat
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.tar.tmp"):  # the caller holds the output's lock: a killed run's
         stale.unlink(missing_ok=True)
-    meta = latent_meta(cfg, codec)
+    meta = {**latent_meta(cfg, codec), "dtype": cfg.vae.store_dtype}  # (the dtype: a review)
     sources = _sources(Path(output))
     counts = {"shards": 0, "samples": 0, "kept": 0, "skipped": 0, "bad_shards": 0}
     for url, target in zip(urls, targets):

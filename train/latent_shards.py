@@ -119,7 +119,11 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
     h, w = (int(expect[k]) // int(expect["factor"]) for k in ("height", "width")) if "factor" in expect else (0, 0)
     if any(meta.get(k) != v for k, v in expect.items()) or (
             "channels" in expect and (latents.shape[0], *latents.shape[2:]) != (int(expect["channels"]), h, w)):
-        stats.record("latents_mismatch", f"{where}: made with {meta} as {tuple(latents.shape)}, want {expect}")
+        if meta.get("format") != expect.get("format", FORMAT):  # (a review: said with no advice)
+            stats.record("latents_mismatch", f"{where}: latents of an earlier format ({meta.get('format')}; "
+                         f"now {FORMAT}): encoded on the fly; run vidcurate latents again to store them")
+        else:
+            stats.record("latents_mismatch", f"{where}: made with {meta} as {tuple(latents.shape)}, want {expect}")
         return False
     try:
         caption = sample["txt"].decode("utf-8").strip()

@@ -7,7 +7,8 @@ overwrite them or is a store URL (copies are written to a local folder), a ``--d
 that torch does not know or this machine does not have; a frame size the VAE cannot
 encode is said once it has loaded. A Ctrl-C (130) or SIGTERM (143) stops after removing the
 shard copy in hand; the copies finished by then are kept and the same command does not
-encode them again (:func:`train.latent_copies.write_latent_shards`).
+encode them again where their input is a local shard that has not changed
+(:func:`train.latent_copies.write_latent_shards`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from train.lockfile import lock_output, unlock_output
 
 LOCK = "latents.lock"
 STOPPED = ("the shard copies finished so far are kept; the same command copies the rest "
-           "(finished copies are not encoded again)")
+           "(finished copies of local shards are not encoded again)")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -61,13 +62,33 @@ def _on_sigterm(signum, frame) -> None:
 def latents_command(args: argparse.Namespace) -> int:
     """Write copies of the shards with VAE latents (module docstring); 0 on success, 2 on a
     config or input error (message on stderr), 3 when another ``latents`` run writes to
-    the output, 4 when no sample could be written, 130 or 143 when stopped."""
+    the output, 4 when no sample could be written, 130 or 143 when stopped. SIGTERM is
+    taken from the start to the summary's line (a review: one at start-up had ended the
+    command without a word, one after the work with 143 after the success line)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try:
+        return _latents(args)
+    except KeyboardInterrupt as stop:
+        term = isinstance(stop, _Terminated)
+        print(f"{'terminated (SIGTERM)' if term else 'interrupted'}: {STOPPED}", file=sys.stderr)
+        return 143 if term else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _latents(args: argparse.Namespace) -> int:
+    """:func:`latents_command` without its signal handling."""
     from train.latent_copies import check_output, write_latent_shards
     from train.latents import LatentCodec
 
     if "://" in args.output:  # (s3:// had been an internal error, leaving a local folder 's3:')
         print(f"latents: --output {args.output}: give a local folder (copy the shards to the store "
               "afterwards); train reads them from there", file=sys.stderr)
+        return 2
+    if os.path.lexists(args.output) and not os.path.isdir(args.output):  # (an internal error, a review)
+        print(f"latents: --output {args.output} is a file or a link to nothing; name a folder", file=sys.stderr)
         return 2
     try:
         cfg = load_config(args.config)
@@ -79,13 +100,15 @@ def latents_command(args: argparse.Namespace) -> int:
         print(f"latents: {err}", file=sys.stderr)
         return 2
     made = not os.path.exists(args.output)
-    lock = lock_output(args.output, LOCK)
+    try:
+        lock = lock_output(args.output, LOCK)
+    except OSError as err:  # a folder that cannot be made or written (read-only, no permission)
+        print(f"latents: --output {args.output}: {err.strerror or err}", file=sys.stderr)
+        return 2
     if lock is None:
         print(f"latents: {args.output} is in use by another latents run ({LOCK}); wait for it, or give "
               "another --output", file=sys.stderr)
         return 3
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         codec = LatentCodec.from_config(cfg.vae).to(device)
         d = cfg.data
@@ -96,13 +119,7 @@ def latents_command(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, FileExistsError) as err:
         print(f"latents: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as stop:
-        term = isinstance(stop, _Terminated)
-        print(f"{'terminated (SIGTERM)' if term else 'interrupted'}: {STOPPED}", file=sys.stderr)
-        return 143 if term else 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
         unlock_output(lock, args.output, made)
     kept = f", {counts['kept']} finished by an earlier run kept" if counts["kept"] else ""
     print(f"wrote {counts['samples']} samples with latents in {counts['shards']} shards to "

@@ -43,7 +43,7 @@ def _run_until(tmp_path, src, log, start: str, group: bool, line: str, settle_s:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=group,
                                 preexec_fn=preexec)
     deadline = time.time() + 120
-    while line not in log.read_text() and time.time() < deadline:
+    while line not in log.read_text() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     time.sleep(settle_s)
     return proc, [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]

@@ -120,3 +120,25 @@ def test_a_run_whose_sigterm_was_swallowed_stops_before_it_writes_outputs(handle
     written = {p.name for p in out.rglob("*") if p.is_file()} if out.exists() else set()
     assert not written & {"index.parquet", "manifest.json", "rejects.parquet"}
     assert not any(name.endswith(".tar") for name in written)
+
+
+def test_an_ignored_ctrl_c_stays_ignored_while_ray_starts_and_while_a_stop_is_said(handlers):
+    """A background job of a script starts with SIGINT ignored (README, exit 130): the
+    deferral around Ray's start and the hold around the stop message leave it ignored, as
+    watch_interrupts does (a review: only that part was tested)."""
+    from pipelines.session import sigint_deferred
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exits.watch_interrupts()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) is exits.on_sigterm
+    with sigint_deferred() as got:
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+    assert got == []
+    with exits.signals_held() as got:
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+    assert got == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN

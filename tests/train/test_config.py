@@ -80,3 +80,13 @@ def test_vae_precomputed_off_written_bare_in_yaml_is_off(tmp_path):
     path.write_text(yaml.safe_dump(cfg).replace("OFF_BARE", "off"))
     assert "precomputed: off" in path.read_text()
     assert load_config(str(path)).vae.precomputed == "off"
+
+
+def test_a_guidance_scale_beyond_100_is_refused():
+    """1e39 passed, overflowed float32 in sampling and wrote a black video (a review)."""
+    import yaml
+
+    data = yaml.safe_load((CONFIG_DIR / "tiny.yaml").read_text())
+    data.setdefault("diffusion", {})["guidance"] = 1e39
+    with pytest.raises(ConfigError, match="guidance"):
+        config_from_dict(data)

@@ -102,3 +102,31 @@ def test_a_latents_member_cut_short_or_not_finite_is_a_bad_sample(latent_config,
         with pytest.warns(SkippedDataWarning, match="bad_sample"):
             assert latents_item(sample, cfg.data, {}, None, stats) is None
         assert stats.counts["bad_sample"] == 1
+
+
+def test_the_fingerprint_is_the_weights_whatever_their_names(tiny_sd):
+    """A review: new names of the same weights (diffusers has renamed VAE keys across
+    versions) would have made every stored latent a mismatch."""
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(str(tiny_sd), subfolder="vae")
+    full = LatentCodec(vae).fingerprint
+    assert LatentCodec(AutoencoderKL.from_pretrained(str(tiny_sd), subfolder="vae")).fingerprint == full
+
+    class Renamed(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.renamed = inner
+            self.config = inner.config
+
+    codec = LatentCodec(vae)
+    codec.vae = Renamed(vae)  # every key now starts with "renamed."
+    assert codec.fingerprint == full
+
+
+def test_latents_of_the_earlier_format_say_to_run_latents_again(latent_config, tmp_path):
+    raw = st_save({"latents": torch.zeros(4, 3, 8, 8)}, metadata={"format": "vidcurate-latents/1"})
+    sample = {"__url__": "u", "__key__": "k", LATENTS_EXT: raw, "txt": b"a", "json": b"{}"}
+    cfg = config_from_dict(latent_config)
+    with pytest.warns(SkippedDataWarning, match="an earlier format .*run vidcurate latents again"):
+        assert latents_item(sample, cfg.data, {"format": "vidcurate-latents/2"}, None, SkipStats()) is False

@@ -37,6 +37,9 @@ def test_a_store_url_or_a_frame_size_the_vae_cannot_take_is_refused(latent_confi
     assert _latents(latent_config, synthetic_shards, "s3://bucket/lat", tmp_path) == 2
     assert "--output s3://bucket/lat: give a local folder" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "s3:")  # (a folder 's3:' had been made here)
+    (tmp_path / "afile").write_text("x")  # (an internal error, a review)
+    assert _latents(latent_config, synthetic_shards, tmp_path / "afile", tmp_path) == 2
+    assert "--output " + str(tmp_path / "afile") + " is a file or a link to nothing" in capsys.readouterr().err
     from diffusers import AutoencoderKL
 
     from .tiny_sd import vae_config
@@ -98,6 +101,10 @@ def test_a_rerun_keeps_finished_copies_and_drops_those_of_inputs_now_left_out(la
     latent_config["data"]["fps"] = 4.0  # other latents: the copy is made again
     assert _latents(latent_config, shards, out, tmp_path, "--device", "cpu") == 0
     assert os.stat(first).st_mtime_ns != stamp
+    stamp = os.stat(first).st_mtime_ns
+    latent_config["vae"]["store_dtype"] = "float32"  # another dtype too (a review: it had been kept)
+    assert _latents(latent_config, shards, out, tmp_path, "--device", "cpu") == 0
+    assert os.stat(first).st_mtime_ns != stamp
     assert json.loads((out / "latents.json").read_text())["shard-000000.tar"]["size"] == \
         os.path.getsize(shards / "shard-000000.tar")
 
@@ -138,6 +145,6 @@ def test_a_stop_removes_the_copy_in_hand_and_says_what_a_rerun_does(latent_confi
     out = tmp_path / "lat"
     assert _latents(latent_config, synthetic_shards, out, tmp_path, "--device", "cpu") == code
     assert capsys.readouterr().err.strip() == (f"{said}the shard copies finished so far are kept; the same command "
-                                               "copies the rest (finished copies are not encoded again)")
+                                               "copies the rest (finished copies of local shards are not encoded again)")
     assert sorted(p.name for p in (out / "shards").iterdir()) == ["shard-000000.tar"]
     assert not (out / "latents.lock").exists()
