@@ -225,9 +225,10 @@ class DedupStage(Stage):
             old = group[group >= n]
             if len(old):
                 run, winner = olds[int(old.min()) - n]
-                detail = f"near-duplicate of {winner} in earlier run {paths[run]}"
-                for g in group[group < n]:
-                    dropped[int(idx[g])] = (winner, detail)
+                for g in group[group < n]:  # the very clip again (its id is its content): said so (a new-user trial)
+                    same = records[int(idx[g])].clip_id == winner
+                    what = f"the same clip as {winner}" if same else f"near-duplicate of {winner}"
+                    dropped[int(idx[g])] = (winner, f"{what} in earlier run {paths[run]}")
                 continue
             members = [int(idx[g]) for g in group]
             best = members[keep_best([records[m] for m in members])]

@@ -35,6 +35,7 @@ def test_new_clips_near_an_earlier_run_are_dropped_and_earlier_clips_win(tmp_pat
     assert [(r.clip_id, k) for r, k, _ in dropped] == [("N1", "E1"), ("N2", "E1"), ("E2", "E2"),
                                                        ("N5", "N4")]
     assert dropped[0][2] == f"near-duplicate of E1 in earlier run {run1}"
+    assert dropped[2][2] == f"the same clip as E2 in earlier run {run1}"  # (had read 'near-duplicate of' itself)
     assert dropped[3][2] == "near-duplicate of N4"
 
 
