@@ -58,9 +58,14 @@ def samples(spec: str, unread: list[str] | None = None, stats: SkipStats | None 
     had ended the command with an internal error before the samples after it were shown);
     its key is appended to ``unread`` when given, and it counts in ``stats`` (a
     :class:`train.shards.SkipStats`, with the damaged shards and samples; a new one when
-    None). Raises FileNotFoundError when nothing matches."""
+    None). Raises FileNotFoundError when nothing matches, or when a brace range names a
+    shard that is not there (in a store too)."""
     stats = SkipStats() if stats is None else stats
-    for url in expand_shards(shard_spec(spec)):
+    urls = expand_shards(shard_spec(spec))
+    if "{" in spec and (missing := [u for u in urls if store.is_url(u) and not store.exists(u)]):
+        # a store's brace range naming a shard that is not there: exit 2, as for local files (a break test)
+        raise FileNotFoundError(f"shard files not found: {missing[:5]}")
+    for url in urls:
         for s in iter_samples(url, stats):
             try:
                 s["record"] = ClipRecord.model_validate_json(s["json"])  # read once: describe() uses it

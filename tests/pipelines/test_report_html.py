@@ -182,3 +182,9 @@ def test_report_command_on_an_s3_bucket_reads_thumbnails_from_shards(curated_run
                          capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("(shard-000000.tar)") == 2 and res.stdout.count("  txt: ") == 2
+    # a brace range naming shards that are not there is exit 2, as for local files (a break test: 0)
+    res = subprocess.run([sys.executable, "-m", "pipelines.cli", "inspect",
+                          s3.url("runs", "a", "shards", "shard-{000000..000002}.tar")],
+                         capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
+    assert res.returncode == 2 and "shard files not found" in res.stderr and "shard-000001.tar" in res.stderr, \
+        res.stderr[-3000:]
