@@ -78,6 +78,12 @@ def on_sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def not_ignored(*signals: int) -> list[int]:
+    """``signals`` but those this process ignores (``SIG_IGN``, inherited: a background job
+    of a non-interactive shell ignores SIGINT), which every handler here leaves alone."""
+    return [sig for sig in signals if signal.getsignal(sig) is not signal.SIG_IGN]
+
+
 def watch_interrupts() -> None:
     """Install :func:`on_sigterm` and :func:`on_sigint` (main thread only; elsewhere
     nothing) and forget interrupts noted before. A process that ignores SIGINT (``SIG_IGN``:
@@ -90,8 +96,8 @@ def watch_interrupts() -> None:
     _ARRIVED.clear()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_sigterm)
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, on_sigint)
+        for sig in not_ignored(signal.SIGINT):
+            signal.signal(sig, on_sigint)
         if not getattr(sys.unraisablehook, "keeps_interrupts", False):
             sys.unraisablehook = _quiet_about_interrupts(sys.unraisablehook)
 
@@ -128,7 +134,7 @@ def signals_held() -> Iterator[list[int]]:
         yield got
         return
     previous = {sig: signal.signal(sig, lambda signum, frame: got.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN}
+                for sig in not_ignored(signal.SIGINT, signal.SIGTERM)}
     try:
         yield got
     finally:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import ray
 
-from pipelines.exits import ClusterUnreachable, Terminated, on_sigterm
+from pipelines.exits import ClusterUnreachable, Terminated, not_ignored, on_sigterm
 from pipelines.lean import lean_head
 from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 
@@ -134,8 +134,7 @@ def sigint_deferred(on_signal=None) -> Iterator[list[int]]:
                 on_signal()
         got.append(signum)
 
-    held = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
-    previous = {sig: signal.signal(sig, defer) for sig in held}  # an ignored one stays ignored (a background job's Ctrl-C)
+    previous = {sig: signal.signal(sig, defer) for sig in not_ignored(signal.SIGINT, signal.SIGTERM)}
     try:
         yield got
     finally:
