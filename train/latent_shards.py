@@ -102,6 +102,16 @@ def pick_latents(latents: torch.Tensor, frames: int, image_frames: int,
     return latents[:, list(range(start, start + frames)) + images], start
 
 
+def _shape_fits(latents: torch.Tensor, expect: dict[str, str]) -> bool:
+    """Whether (C, N, h, w) ``latents`` have the channels and the frame size over the factor
+    that the record ``expect`` gives (True when it gives no channels)."""
+    if "channels" not in expect:
+        return True
+    f = int(expect["factor"])
+    return (latents.shape[0], *latents.shape[2:]) == (int(expect["channels"]), int(expect["height"]) // f,
+                                                       int(expect["width"]) // f)
+
+
 def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: random.Random,
                  stats: SkipStats) -> dict | None | bool:
     """A training item {"latents": (C, T+K, h, w), ...} from a sample's stored latents;
@@ -116,9 +126,7 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
     except ValueError as err:
         stats.record("bad_sample", f"{where}: {err}")
         return None
-    h, w = (int(expect[k]) // int(expect["factor"]) for k in ("height", "width")) if "factor" in expect else (0, 0)
-    if any(meta.get(k) != v for k, v in expect.items()) or (
-            "channels" in expect and (latents.shape[0], *latents.shape[2:]) != (int(expect["channels"]), h, w)):
+    if any(meta.get(k) != v for k, v in expect.items()) or not _shape_fits(latents, expect):
         if meta.get("format") != expect.get("format", FORMAT):  # (a review: said with no advice)
             stats.record("latents_mismatch", f"{where}: latents of an earlier format ({meta.get('format')}; "
                          f"now {FORMAT}): encoded on the fly; run vidcurate latents again to store them")
