@@ -82,6 +82,7 @@ class RunSummary:
     wall_s: float
     resumed: int = 0
     earlier: int = 0  # sources of earlier runs on the output that this run did not name
+    video_s_run: float = 0.0  # seconds of source video this run curated (not those of earlier runs)
     head_start_sources: int = 0
     ray: bool = True  # whether the run started or joined Ray (ray.start: when_needed)
     phase_wall_s: dict[str, float] = field(default_factory=dict)
@@ -150,12 +151,13 @@ def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[st
             "sources": summary.sources, "sources_rejected": summary.sources_rejected,
             "clips_kept": summary.clips_kept, "rejects": summary.rejects_by_reason,
             "skipped": len(summary.skipped), "captions": summary.captions,
+            "resumed": summary.resumed, "earlier": summary.earlier,
         },
         "skipped": [{"path": s.path, "rule": s.rule} for s in summary.skipped],
         "hours_in": summary.hours_in, "hours_out": summary.hours_out,
         "timings": {"wall_s": summary.wall_s, "phase_wall_s": summary.phase_wall_s,
                     "stage_s": summary.stage_s, "head_start_sources": summary.head_start_sources,
-                    "ray": summary.ray},
+                    "ray": summary.ray, "video_s": summary.video_s_run},
         "shards": [vars(s) for s in summary.shards],
     }
     store.write_bytes(path, json.dumps(data, indent=2, sort_keys=True).encode())

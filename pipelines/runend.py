@@ -62,10 +62,12 @@ class RunEnd:
                 walls["caption"] = time.perf_counter() - t
         return early[0], early[1], same
 
-    def _finish(self, sources, records, rejects, stage_s, durations, walls, t0) -> RunSummary:
+    def _finish(self, sources, records, rejects, stage_s, durations, walls, t0,
+                done: tuple[int, int, list[str]] = (0, 0, [])) -> RunSummary:
         """Dedup ``records``, run the post stages, write shards, index, rejects, manifest
         and report; ``walls`` gets each phase's seconds; ``t0``: the command's start
-        (``time.perf_counter()``). Returns the run summary."""
+        (``time.perf_counter()``); ``done``: how many of ``sources`` earlier runs had done
+        (named this time, and not) and the paths this run curated. Returns the run summary."""
         t = time.perf_counter()
         # a module still importing on a preload thread would be half made for an import
         # here, and one that fails there must fail here too (a break test: a pandas that
@@ -101,6 +103,8 @@ class RunEnd:
         summary = summarise(self.output, sources, durations, kept, rejects, time.perf_counter() - t0,
                             walls, stage_s, shards, self.skipped)
         summary.head_start_sources, summary.ray = self.head_taken, self.workers.ray
+        summary.resumed, summary.earlier = done[0], done[1]
+        summary.video_s_run = sum(durations.get(path, 0.0) for path in done[2])
         write_manifest(store.join(self.output, "manifest.json"), summary,
                        self.pipeline.model_dump(mode="json"), sources, self.codecs, self.dedup_against)
         if lease.held():  # the index names none of them now (a run that took over: its own to clean)

@@ -266,9 +266,8 @@ class Runner(RunEnd):
         exits.raise_if_swallowed()
         earlier = self.store.earlier_sources(sources)  # committed before, not named this time: kept
         records, rejects, stage_s, durations = self.store.load(sources + earlier)
-        summary = self._finish(sources + earlier, records, rejects, stage_s, durations, walls, t0)
-        summary.resumed, summary.earlier = len(sources) - len(todo), len(earlier)
-        return summary
+        return self._finish(sources + earlier, records, rejects, stage_s, durations, walls, t0,
+                            done=(len(sources) - len(todo), len(earlier), todo))
 
 
 def run_pipeline(pipeline: Pipeline, inputs: list[str], output: str, address: str | None = None,

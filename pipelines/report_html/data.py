@@ -119,6 +119,7 @@ def _check_nested(manifest: dict) -> None:
                 _number(stage.get(key), f"'pipeline.stages[{k}].{key}'", none=True)
     timings = manifest.get("timings", {})
     _number(timings.get("wall_s"), "'timings.wall_s'", none=True)
+    _number(timings.get("video_s"), "'timings.video_s'", none=True)
     for part in ("stage_s", "phase_wall_s"):
         values = timings.get(part, {})
         if not isinstance(values, dict):

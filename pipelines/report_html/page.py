@@ -57,14 +57,26 @@ def _ordered(data: dict, order) -> dict:
     return dict(sorted(data.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
 
 
+def run_video_s(m: dict) -> float:
+    """Seconds of source video the run of manifest ``m`` curated itself: ``timings.video_s``
+    (sources that earlier runs on the output had done are left out: a resumed run's
+    throughput is its own), or all of ``hours_in`` for a manifest written before it."""
+    own = m.get("timings", {}).get("video_s")
+    return float(own) if own is not None else float(m.get("hours_in", 0.0)) * 3600
+
+
 def _timing_rows(run: RunData) -> tuple[dict, dict, list[dict], list[dict]]:
+    """Stage and phase seconds and their throughputs (video s per s). Stage seconds are
+    summed over every source on the output (earlier runs' too), so their rate is over all
+    of ``hours_in``; phase walls are this run's, so their rate is over :func:`run_video_s`."""
     m = run.manifest
     video_s = float(m.get("hours_in", 0.0)) * 3600
+    own_s = run_video_s(m)
     timings = m.get("timings", {})
     stage_s = _ordered(timings.get("stage_s", {}), run.stage_order)
     phase_s = _ordered(timings.get("phase_wall_s", {}), PHASES)
     stages = [{"name": k, "seconds": v, "rate": video_s / v if v > 0 else None} for k, v in stage_s.items()]
-    phases = [{"name": k, "seconds": v, "rate": video_s / v if v > 0 and k == "per_source" else None}
+    phases = [{"name": k, "seconds": v, "rate": own_s / v if v > 0 and own_s > 0 and k == "per_source" else None}
               for k, v in phase_s.items()]
     return stage_s, phase_s, stages, phases
 
@@ -102,7 +114,7 @@ def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kep
     unit, factor = plots.time_unit(rows[0].hours if rows else 0.0)
     return {
         "output": run.output, "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "m": m, "counts": m.get("counts", {}), "wall_s": timings.get("wall_s", 0.0),
+        "m": m, "counts": m.get("counts", {}), "wall_s": timings.get("wall_s", 0.0), "own_video_s": run_video_s(m),
         "funnel_svg": plots.funnel_svg(rows), "funnel": rows, "unit": unit, "factor": factor,
         "hists": hists, "quantiles": quantiles(run), "limits": limits,
         "kept_tiles": kept, "kept_total": run.kept.num_rows, "dropped_groups": groups,

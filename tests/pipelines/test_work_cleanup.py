@@ -8,6 +8,7 @@ run with an added input, or re-encoded from the sources when no shard holds a cl
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -30,6 +31,14 @@ def _pipeline(keep_work: bool):
 
 def _shards(out) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((out / "shards").glob("shard-*.tar"))}
+
+
+def _whole_run_rate(out) -> str:
+    """The 'video s per wall s' cell of the whole run in ``out``'s report.html."""
+    found = re.search(r'<td>whole run</td><td class="n">[^<]*</td><td class="n">([^<]*)</td>',
+                      (out / "report.html").read_text())
+    assert found, "no whole-run row in report.html"
+    return found.group(1).replace(",", "")
 
 
 def _commit(out, videos, name: str):
@@ -76,6 +85,7 @@ def test_cleaned_run_drops_work_clips_and_writes_the_same_shards(kept, cleaned):
     assert pq.read_table(cleaned / "index.parquet").equals(pq.read_table(kept / "index.parquet"))
     m = json.loads((cleaned / "manifest.json").read_text())
     assert m["pipeline"]["keep_work"] is False
+    assert m["timings"]["video_s"] == pytest.approx(m["hours_in"] * 3600) and m["counts"]["resumed"] == 0
     html = (cleaned / "report.html").read_text()
     assert html.count("frames: frame sample") == html.count("frames: ") == 4  # made before cleaning
 
@@ -101,8 +111,12 @@ def test_a_run_that_fails_before_the_shards_are_written_keeps_work_clips(kept, v
     monkeypatch.setattr(runner, "pack_shards", real)
     summary = run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
     assert summary.resumed == 2 and _shards(out) == _shards(kept)
-    phases = json.loads((out / "manifest.json").read_text())["timings"]["phase_wall_s"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    phases = manifest["timings"]["phase_wall_s"]
     assert "restore" not in phases and "per_source" not in phases
+    # this run curated no video: the report gives it no throughput (it had given all of hours_in / wall)
+    assert manifest["timings"]["video_s"] == 0.0 and manifest["counts"]["resumed"] == 2
+    assert _whole_run_rate(out) == "-"
     assert not (out / "work" / "clips").exists()
 
 
@@ -129,8 +143,15 @@ def test_added_input_resumes_from_the_shards_and_matches_a_fresh_run(kept, video
         os.utime(videos["a"], ns=(st.st_atime_ns, st.st_mtime_ns))  # as the other tests' runs saw it
     assert summary.resumed == 1 and summary.clips_kept == 4
     assert commit.stat().st_mtime_ns == stamp
-    phases = json.loads((out / "manifest.json").read_text())["timings"]["phase_wall_s"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    phases = manifest["timings"]["phase_wall_s"]
     assert "restore" in phases and "per_source" in phases
+    # throughput is over the video this run curated (b: 92 frames at 25 fps), not a + b
+    timings = manifest["timings"]
+    assert timings["video_s"] == pytest.approx(92 / 25, abs=0.05)
+    assert manifest["hours_in"] * 3600 == pytest.approx((85 + 92) / 25, abs=0.1)
+    assert float(_whole_run_rate(out)) == pytest.approx(timings["video_s"] / timings["wall_s"], rel=1e-3)
+    assert "1 source(s) on this output were done by earlier runs" in (out / "report.html").read_text()
     assert _shards(out) == _shards(kept)
     assert pq.read_table(out / "index.parquet").equals(pq.read_table(kept / "index.parquet"))
     assert not (out / "work" / "clips").exists()
