@@ -112,6 +112,7 @@ class RunEnd:
         packed(self.store.root)
         with self.progress.step("writing report.html"):
             write_report_safely(self.output, frames=self.workers.thumbnail_frames)
+        exits.raise_if_swallowed()  # an interrupt swallowed while the page was made (exit 130, not 0)
         if not self.pipeline.keep_work:  # everything is written: work/clips is a second copy
             with self.progress.step("removing work/clips (keep_work: false)"):
                 self.store.drop_clips()

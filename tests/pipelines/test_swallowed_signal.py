@@ -142,3 +142,27 @@ def test_an_ignored_ctrl_c_stays_ignored_while_ray_starts_and_while_a_stop_is_sa
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.2)
     assert got == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_an_interrupt_turned_into_another_error_while_the_report_is_made_is_raised(handlers, tmp_path, monkeypatch):
+    """A break test: a Ctrl-C while matplotlib drew the report's charts came out as its
+    ValueError ("Invalid affine transformation matrix"); the page was not written and the
+    run exited 0. The interrupt is raised again instead of the warning for a failed page;
+    a page that fails for its own reasons still only warns."""
+    import pipelines.report_html as report_html
+
+    exits.watch_interrupts()
+
+    def drawn_while_interrupted(output, **kwargs):
+        _swallowed(signal.SIGINT)
+        raise ValueError("Invalid affine transformation matrix")
+
+    monkeypatch.setattr(report_html, "write_report", drawn_while_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        report_html.write_report_safely(str(tmp_path))
+
+    def broken(output, **kwargs):
+        raise ValueError("a page that fails by itself")
+
+    monkeypatch.setattr(report_html, "write_report", broken)
+    assert report_html.write_report_safely(str(tmp_path)) is None
