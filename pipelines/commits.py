@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from curate.tasks import ClipTask, changed_detail, file_stamp, stamp_changed
+from pipelines.exits import signals_deferred
 from pipelines.progress import Progress
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord
@@ -120,11 +121,14 @@ class SourceCommits:
                                 f"{len(entry.rejects)} dropped", path))
 
     def report(self) -> None:
-        """Show the progress lines of sources committed since the last call (main thread)."""
+        """Show the progress lines of sources committed since the last call (main thread),
+        each line with its bar step: a Ctrl-C or SIGTERM meanwhile is raised once they are
+        shown (:func:`pipelines.exits.signals_deferred`)."""
         with self._lock:
             lines, self._lines = self._lines, []
-        for line, path in lines:
-            self.progress.advance("sources", line, key=path)
+        with signals_deferred():
+            for line, path in lines:
+                self.progress.advance("sources", line, key=path)
 
     def close(self) -> None:
         """Commit nothing from now on (module docstring)."""

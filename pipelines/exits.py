@@ -142,6 +142,18 @@ def signals_held() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Inside the block a Ctrl-C or SIGTERM waits (:func:`signals_held`); the first that came
+    is raised at the block's end, through the handler in force before it. For a short piece
+    of output that must not be cut in two: a Ctrl-C between a source's progress line and
+    its bar step had printed the line twice and left the bar one behind (a break test)."""
+    with signals_held() as got:
+        yield
+    if got:
+        signal.raise_signal(got[0])
+
+
 class InsufficientResources(RuntimeError):
     """A stage asks for more than any node or the whole cluster has (exit code 7)."""
 

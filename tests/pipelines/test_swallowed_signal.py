@@ -166,3 +166,29 @@ def test_an_interrupt_turned_into_another_error_while_the_report_is_made_is_rais
 
     monkeypatch.setattr(report_html, "write_report", broken)
     assert report_html.write_report_safely(str(tmp_path)) is None
+
+
+def test_a_ctrl_c_while_source_lines_show_waits_until_each_has_its_bar_step(handlers):
+    """A break test: a Ctrl-C between a source's progress line and its bar step printed the
+    line twice and left the bar one behind. Lines and steps go together; the interrupt is
+    raised once all are shown."""
+    from pipelines.commits import SourceCommits
+
+    shown = []
+
+    class Progress:
+        def advance(self, phase, message=None, key=None):
+            shown.append(("line", message))
+            if len(shown) == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)  # the handler would run here, before the bar step
+            shown.append(("step", key))
+
+    exits.watch_interrupts()
+    commits = SourceCommits(store=None, progress=Progress())
+    commits._lines = [("a.mp4: 1 clip made, 0 dropped", "/in/a.mp4"), ("b.mp4: 2 clips made, 0 dropped", "/in/b.mp4")]
+    with pytest.raises(KeyboardInterrupt):
+        commits.report()
+    assert shown == [("line", "a.mp4: 1 clip made, 0 dropped"), ("step", "/in/a.mp4"),
+                     ("line", "b.mp4: 2 clips made, 0 dropped"), ("step", "/in/b.mp4")]
+    assert signal.getsignal(signal.SIGINT) is exits.on_sigint  # the run's handler is back
