@@ -132,3 +132,22 @@ def test_report_of_a_run_that_kept_nothing(tmp_path):
     html = (tmp_path / "report.html").read_text() if write_report(str(tmp_path)) else ""
     assert "Showing 0 of 0 kept clips" in html and "probe: decode_error" in html
     assert "invalid data" in html and "the whole source was rejected" in html
+
+
+def test_a_duplicate_of_identical_content_says_so_not_that_it_duplicates_its_own_id(tmp_path):
+    """A break test: a byte copy of a source gives clips of the same (content-addressed)
+    ids, and its tile read "46ae... duplicate of 46ae..."."""
+    from pipelines.report_html import write_report
+    from schemas import Span, write_parquet
+
+    write_parquet(ClipRecord, [], str(tmp_path / "index.parquet"))
+    span = Span(shot_index=0, start_frame=0, end_frame=10, start_s=0.0, end_s=0.4)
+    rows = [RejectRecord(source_path="/x/copy.mkv", clip_id="46ae", span=span, stage="dedup", reason="duplicate",
+                         detail="identical source: same clip as in /x/book.mkv", duplicate_of="46ae"),
+            RejectRecord(source_path="/x/edit.mkv", clip_id="77bb", span=span, stage="dedup", reason="duplicate",
+                         detail="an edited copy", duplicate_of="46ae")]
+    write_parquet(RejectRecord, rows, str(tmp_path / "rejects.parquet"))
+    (tmp_path / "manifest.json").write_text(json.dumps({"hours_in": 0.0, "hours_out": 0.0, "counts": {"sources": 3}}))
+    html = (tmp_path / "report.html").read_text() if write_report(str(tmp_path)) else ""
+    assert html.count("the same content as the clip kept under this id") == 1
+    assert html.count("duplicate of <code>46ae</code>") == 1  # the edited copy's tile
