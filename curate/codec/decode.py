@@ -30,7 +30,7 @@ from curate.codec.errors import CodecError, open_container
 from curate.codec.hwaccel import DecoderChoice, pick_decoder
 from curate.codec.interlace import deinterlace, deinterlace_flagged, is_interlaced
 from curate.codec.streams import video_stream_index
-from curate.codec.reshape import PictureShape, pad_clip_frame, pad_image
+from curate.codec.reshape import PictureShape, pad_clip_frame, pad_image, turn_clip_frame
 from curate.codec.seek import decode_until_error, ends_on_error, seek_frames
 from curate.codec.timestamps import best_effort, untimed_rate
 
@@ -232,6 +232,10 @@ def own_copy(frame: av.VideoFrame) -> av.VideoFrame:
     return out
 
 
+def _even(size: tuple[int, int]) -> bool:
+    return size[0] % 2 == 0 and size[1] % 2 == 0
+
+
 class _Converter:
     """Scaling and format conversion for one pass, with swscale contexts kept between frames.
 
@@ -259,10 +263,15 @@ class _Converter:
             w, h = coded or (frame.width, frame.height)
             out = to_clip_yuv(frame, w, h, self.scale, self.threads(frame))
             return own_copy(out) if out is frame else out
+        if fmt == "yuv420p" and _even(coded or (frame.width, frame.height)):
+            # Rotated or mirrored: the clip frame as above, its planes turned upright.
+            w, h = coded or (frame.width, frame.height)
+            return turn_clip_frame(to_clip_yuv(frame, w, h, self.scale, self.threads(frame)),
+                                   lambda plane: upright(plane, rotation, hflip))
         if coded is not None and (frame.width, frame.height) != coded:
             frame = self.scale.reformat(frame, width=coded[0], height=coded[1], interpolation="AREA",
                                         threads=self.threads(frame))
-        if fmt == "yuv420p":  # rotated or mirrored: turn upright in NumPy, then back to a frame
+        if fmt == "yuv420p":  # odd sides: turn upright in NumPy as RGB, then back to a frame
             img = upright(self._array(frame, "rgb24"), rotation, hflip)
             return rgb_to_clip_yuv(img, frame.colorspace, self.back, like=frame)
         if fmt not in ("gray", "rgb24", "bgr24"):
@@ -272,6 +281,9 @@ class _Converter:
     def _boxed(self, frame, coded, fmt, rotation, hflip, box):
         if fmt == "yuv420p" and rotation % 360 == 0 and not hflip:
             return pad_clip_frame(to_clip_yuv(frame, *box, self.fit, self.threads(frame)), coded)
+        if fmt == "yuv420p" and _even(box):
+            return turn_clip_frame(pad_clip_frame(to_clip_yuv(frame, *box, self.fit, self.threads(frame)), coded),
+                                   lambda plane: upright(plane, rotation, hflip))
         frame = self.fit.reformat(frame, width=box[0], height=box[1], interpolation="AREA",
                                   threads=self.threads(frame))
         if fmt == "yuv420p":

@@ -121,6 +121,30 @@ def pad_clip_frame(frame: av.VideoFrame, size: tuple[int, int]) -> av.VideoFrame
     return out
 
 
+def turn_clip_frame(frame: av.VideoFrame, turn) -> av.VideoFrame:
+    """A ``yuv420p`` clip frame (even sides) with each plane put through ``turn`` (a
+    rotation by quarter turns and/or a mirror of a ``(H, W) uint8`` array, as
+    :func:`curate.codec.decode.upright`), with the frame's colour tags. A rotated or
+    mirrored source had been turned as RGB and converted back: swscale's 10-bit YUV to
+    RGB is off by up to 3 levels (a break test: a rotated 10-bit BT.709 source gave white
+    252 and grey 125 where the same source upright gave 255 and 128); turning the clip
+    frame's planes leaves its values as the upright path makes them. Raises ValueError
+    when the frame is not ``yuv420p`` or a side is odd."""
+    w, h = frame.width, frame.height
+    if frame.format.name != "yuv420p" or w % 2 or h % 2:
+        raise ValueError(f"cannot turn a {w}x{h} {frame.format.name} frame's planes")
+    src = frame.to_ndarray().ravel()  # Y, then U, then V, each contiguous
+    n, c = w * h, (w // 2) * (h // 2)
+    planes = [turn(src[:n].reshape(h, w)), turn(src[n:n + c].reshape(h // 2, w // 2)),
+              turn(src[n + c:n + 2 * c].reshape(h // 2, w // 2))]
+    th, tw = planes[0].shape
+    out = av.VideoFrame.from_ndarray(np.concatenate([p.ravel() for p in planes]).reshape(th * 3 // 2, tw),
+                                     format="yuv420p")
+    for tag in COLOUR_TAGS:
+        setattr(out, tag, getattr(frame, tag))
+    return out
+
+
 def pad_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """An ``(H, W)`` or ``(H, W, C) uint8`` image centred in a black (zero) one of ``size``
     (width, height, at least the image's)."""

@@ -213,7 +213,7 @@ def test_sdr_bt709_tags_are_recorded_and_kept(tmp_path, rotation):
     write(src, [chart()] * 25, context={"color_primaries": 1, "color_trc": 1, "colorspace": 1}, rotation=rotation)
     t = _clip(src, tmp_path, short_side=240)
     assert (t.source.color_primaries, t.source.color_transfer) == ("bt709", "bt709")
-    assert t.source.rotation == rotation  # turned upright: the rgb path (curate.codec.decode._Converter)
+    assert t.source.rotation == rotation  # turned upright: its planes (curate.codec.reshape.turn_clip_frame)
     with av.open(clip_path(str(tmp_path), t.clip_id)) as c:
         ctx = c.streams.video[0].codec_context
         assert (int(ctx.colorspace), int(ctx.color_primaries), int(ctx.color_trc)) == (1, 1, 1)
@@ -246,3 +246,19 @@ def test_a_pixel_aspect_no_encoder_takes_is_one_reject_row_with_the_size(tmp_pat
     assert "32000x180 px" in stage.size_problem(loads(row["task"]).source)
     narrow = loads(row["task"]).source.model_copy(update={"width": 1000, "height": 20})
     assert stage.size_problem(narrow) is None
+
+
+def test_a_turned_10_bit_source_keeps_the_colours_of_the_same_source_upright(tmp_path):
+    """A break test: a 10-bit BT.709 source stored upside down with a 180-degree display
+    matrix came out about 3 levels darker (white 252, grey 125) than the same picture
+    stored upright; its planes are now turned after the conversion the upright path makes."""
+    colours = {}
+    for rotation in (0, 180):
+        src = str(tmp_path / f"ten{rotation}.mp4")
+        frame = chart() if rotation == 0 else np.ascontiguousarray(chart()[::-1, ::-1])
+        write(src, [frame] * 25, pix_fmt="yuv420p10le", options={"crf": "4"},
+              context={"color_primaries": 1, "color_trc": 1, "colorspace": 1}, rotation=rotation)
+        t = _clip(src, tmp_path, short_side=240)
+        assert t.source.rotation == rotation
+        colours[rotation] = patch_centres(_decode(clip_path(str(tmp_path), t.clip_id))[10].astype(np.float64))
+    assert np.abs(colours[180] - colours[0]).max() <= 1.0  # was 3.7
