@@ -107,6 +107,45 @@ def to_clip_yuv(frame: av.VideoFrame, width: int, height: int,
         threads=sws_threads(frame) if threads is None else threads)
 
 
+# AVColorSpace -> (Kr, Kb) luma weights (ITU-R BT.601, BT.709, FCC, SMPTE 240M, BT.2020)
+_KRKB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114),
+         7: (0.212, 0.087), 9: (0.2627, 0.0593)}
+
+
+def _to_ypbpr(matrix: int) -> np.ndarray:
+    """``(3, 3)`` map of R'G'B' (0..1) to Y' (0..1), Pb, Pr (-0.5..0.5) for an ``AVColorSpace``."""
+    kr, kb = _KRKB.get(matrix, _KRKB[_SMPTE170M])
+    y = np.array([kr, 1.0 - kr - kb, kb])
+    return np.stack([y, (np.array([0.0, 0.0, 1.0]) - y) / (2 * (1 - kb)),
+                     (np.array([1.0, 0.0, 0.0]) - y) / (2 * (1 - kr))])
+
+
+def to_clip_matrix(frame: av.VideoFrame, matrix: int) -> av.VideoFrame:
+    """A clip frame (``yuv420p``, limited range, even sides) converted to the
+    ``AVColorSpace`` ``matrix`` (a :func:`clip_matrix` value), its primaries and transfer
+    kept. The change of matrix is linear in Y'CbCr: new chroma is a mix of the old chroma
+    planes alone (grey stays grey), computed at their own resolution; new luma is the old
+    plus a mix of the chroma, upsampled by repetition. Exact in flat areas, where swscale's
+    YUV-to-YUV path had left greys 2-5 levels off."""
+    w, h = frame.width, frame.height
+    if w % 2 or h % 2:  # not a clip frame's shape: swscale's conversion
+        return VideoReformatter().reformat(frame, format="yuv420p", dst_colorspace=_SWS_MATRIX[matrix],
+                                           dst_color_range=ColorRange.MPEG)
+    t = _to_ypbpr(matrix) @ np.linalg.inv(_to_ypbpr(clip_matrix(frame.colorspace)))
+    src = frame.to_ndarray().ravel().astype(np.float32)  # Y, then U, then V, each contiguous
+    n, c = w * h, (w // 2) * (h // 2)
+    y = (src[:n].reshape(h, w) - 16.0) / 219.0
+    pb, pr = ((src[n + k * c:n + (k + 1) * c].reshape(h // 2, w // 2) - 128.0) / 224.0 for k in (0, 1))
+    up = lambda p: np.repeat(np.repeat(p, 2, axis=0), 2, axis=1)  # noqa: E731
+    planes = [16.0 + 219.0 * (t[0, 0] * y + t[0, 1] * up(pb) + t[0, 2] * up(pr)),
+              128.0 + 224.0 * (t[1, 1] * pb + t[1, 2] * pr), 128.0 + 224.0 * (t[2, 1] * pb + t[2, 2] * pr)]
+    data = np.concatenate([np.clip(np.rint(p), 0, 255).astype(np.uint8).ravel() for p in planes])
+    out = av.VideoFrame.from_ndarray(data.reshape(h * 3 // 2, w), format="yuv420p")
+    out.color_range, out.colorspace = ColorRange.MPEG, matrix
+    out.color_primaries, out.color_trc = frame.color_primaries, frame.color_trc
+    return out
+
+
 def rgb_to_clip_yuv(image: np.ndarray, colorspace: int | None = None,
                     reformatter: VideoReformatter | None = None,
                     like: av.VideoFrame | None = None) -> av.VideoFrame:

@@ -29,7 +29,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from curate.codec.colour import rgb_to_clip_yuv, tag_clip_stream, to_clip_yuv
+from curate.codec.colour import clip_matrix, rgb_to_clip_yuv, tag_clip_stream, to_clip_matrix, to_clip_yuv
 from curate.codec.errors import CodecError
 from curate.codec.hwaccel import EncoderChoice, pick_encoder
 
@@ -66,6 +66,7 @@ class ClipWriter:
         self.choice = encoder if isinstance(encoder, EncoderChoice) else pick_encoder(encoder, crf, preset)
         self.options = dict(self.choice.options)
         self.num_frames = 0
+        self._matrix: int | None = None  # the stream's AVColorSpace, from its first frame
         self._container = None
         self._stream = None
 
@@ -87,7 +88,11 @@ class ClipWriter:
         """Encode one frame of the writer's size: ``(H, W, 3) uint8`` RGB, or an
         ``av.VideoFrame``: a ``yuv420p`` one is taken as a clip frame (limited range:
         :func:`curate.codec.colour.to_clip_yuv`), any other is converted so. The first
-        frame's colour tags become the stream's."""
+        frame's colour tags become the stream's; a later frame of another matrix (a
+        broadcast that switches from BT.601 to BT.709 inside a shot) is converted to the
+        stream's (:func:`curate.codec.colour.to_clip_matrix`): it had been written as it
+        was and shown with the first frame's matrix, 20-40 levels off in saturated colours
+        (a break test)."""
         if isinstance(image, av.VideoFrame):
             size = (image.height, image.width)
             frame = image if image.format.name == "yuv420p" else to_clip_yuv(image, image.width, image.height)
@@ -100,6 +105,9 @@ class ClipWriter:
             frame = rgb_to_clip_yuv(image)
         if self.num_frames == 0:
             tag_clip_stream(self._stream.codec_context, frame)
+            self._matrix = clip_matrix(frame.colorspace)
+        elif clip_matrix(frame.colorspace) != self._matrix:
+            frame = to_clip_matrix(frame, self._matrix)
         frame.pts = self.num_frames
         frame.time_base = 1 / self.rate
         # A decoded frame keeps its source's picture type (I/P/B), and libx264 obeys it:

@@ -262,3 +262,24 @@ def test_a_turned_10_bit_source_keeps_the_colours_of_the_same_source_upright(tmp
         assert t.source.rotation == rotation
         colours[rotation] = patch_centres(_decode(clip_path(str(tmp_path), t.clip_id))[10].astype(np.float64))
     assert np.abs(colours[180] - colours[0]).max() <= 1.0  # was 3.7
+
+
+def test_a_source_switching_matrix_inside_a_shot_keeps_its_colours(tmp_path):
+    """A break test: a broadcast whose frames switch from BT.601 to BT.709 (and back) inside
+    one shot gave a clip tagged with the first frame's matrix and the later frames written
+    as they were: shown 20-40 levels off in saturated colours. Later frames are converted
+    to the stream's matrix (curate.codec.colour.to_clip_matrix)."""
+    from curate.codec import ClipWriter
+    from curate.codec.colour import rgb_to_clip_yuv
+
+    picture = chart()
+    for first, later in ((6, 1), (1, 6)):
+        path = str(tmp_path / f"switch{first}.mp4")
+        with ClipWriter(path, picture.shape[1], picture.shape[0], 25.0, crf=4) as w:
+            for k in range(20):
+                w.write(rgb_to_clip_yuv(picture, first if k < 10 else later))
+        with av.open(path) as c:
+            assert int(c.streams.video[0].codec_context.colorspace) == first
+        frames = _decode(path)
+        for k in (5, 15):
+            assert np.abs(patch_centres(frames[k].astype(np.float64)) - np.asarray(CHART_COLOURS)).max() < 4.0, k
