@@ -33,12 +33,16 @@ The kept clip of a group is chosen by a fixed rule:
    showed 457.3 x 256 pixels to its clean 640x360 original's 456 x 256 and was kept),
 2. of those, the least padding: ``picture_share`` within :data:`SHARE_TOLERANCE` (0.02)
    of the highest,
-3. then the most picture pixels in the clip, exactly,
-4. then the most picture pixels in the source (a 1080p source over a 720p one that gives
+3. of those, the highest clip frame rate, within :data:`FPS_TOLERANCE` (1 %; clips are
+   capped at the extract stage's ``max_fps``, so a copy at twice the rate gains nothing):
+   a break test's copy at half the frame rate had been kept over its original, its last
+   frame lasting longer made its clip 0.04 s longer (rule 6),
+4. then the most picture pixels in the clip, exactly,
+5. then the most picture pixels in the source (a 1080p source over a 720p one that gives
    the same clip size),
-5. then longest clip,
-6. then the earliest (source path, start time),
-7. then the smallest clip id;
+6. then longest clip,
+7. then the earliest (source path, start time),
+8. then the smallest clip id;
 
 every other member is dropped with reason ``duplicate`` and ``duplicate_of`` naming it.
 The rule depends only on the records, not on their order, so results do not change
@@ -81,6 +85,7 @@ SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over paralle
 
 PIXEL_TOLERANCE = 0.02  # picture pixels within this share of a group's most count as equal
 SHARE_TOLERANCE = 0.02  # picture shares within this of a group's highest count as equal
+FPS_TOLERANCE = 0.01  # clip frame rates within this share of a group's highest count as equal
 
 
 def picture_pixels(rec: ClipRecord) -> float:
@@ -91,8 +96,8 @@ def picture_pixels(rec: ClipRecord) -> float:
 
 
 def keep_key(rec: ClipRecord) -> tuple:
-    """Sort key of rules 3-7 of the keep rule (smallest wins; see module docstring), which
-    :func:`keep_best` applies after the tolerant rules 1 and 2."""
+    """Sort key of rules 4-8 of the keep rule (smallest wins; see module docstring), which
+    :func:`keep_best` applies after the tolerant rules 1 to 3."""
     share = rec.picture_share if rec.picture_share is not None else 1.0
     source = rec.source.width * rec.source.height
     return (-picture_pixels(rec), -source * share, -rec.clip.duration_s,
@@ -107,6 +112,8 @@ def keep_best(recs: list[ClipRecord]) -> int:
     pos = [k for k, p in enumerate(pixels) if p >= max(pixels) * (1 - PIXEL_TOLERANCE)]
     shares = {k: recs[k].picture_share if recs[k].picture_share is not None else 1.0 for k in pos}
     pos = [k for k in pos if shares[k] >= max(shares.values()) - SHARE_TOLERANCE]
+    rates = {k: recs[k].clip.fps for k in pos}
+    pos = [k for k in pos if rates[k] >= max(rates.values()) * (1 - FPS_TOLERANCE)]
     return min(pos, key=lambda k: keep_key(recs[k]))
 
 

@@ -145,3 +145,17 @@ def test_a_pillarboxed_copy_with_about_the_same_picture_loses_to_the_clean_clip(
     clean.clip.width = 342  # a 4:3 crop (342x256) of the padded copy's 455x256 of picture
     kept, _ = DedupStage().run([clean, padded])
     assert [r.clip_id for r in kept] == ["padded"]
+
+
+def test_a_copy_at_half_the_frame_rate_loses_to_its_original():
+    """Found by a break test: a 25 fps clip (capped at 24) and its copy at 12.5 fps; the
+    copy's clip was 0.04 s longer (its last frame lasts longer), so the longest-clip rule
+    kept it. Frame rates within 1 % are equal (29.97 against 30): then the clip length decides."""
+    h = clip_phash(_sample(6, 160, 120))
+    orig, half = _rec("orig", h, 640, 360, path="b.mp4", dur=3.96), _rec("half", h, 640, 360, path="a.mp4", dur=4.0)
+    orig.clip.fps, half.clip.fps = 24.0, 12.5
+    for order in ([orig, half], [half, orig]):
+        kept, dropped = DedupStage().run(order)
+        assert [r.clip_id for r in kept] == ["orig"] and [(r.clip_id, k) for r, k, _ in dropped] == [("half", "orig")]
+    half.clip.fps = 23.976  # within 1 %: the longer clip wins, as before
+    assert [r.clip_id for r in DedupStage().run([orig, half])[0]] == ["half"]
