@@ -20,6 +20,10 @@ quarter of the height, whose gists fall as far). On the tuning split of
 ``bench/dedup_pairs.py`` (``crop_cos`` 0.5) that found 3 more 15-30 % crops and no false
 pair, for 23 % more verification time (37 % on the footage run).
 
+A copy under a news bar, ticker or subtitle strip has a gist far from its original's
+(the strip fills a quarter of it); pairs whose top or bottom six gist rows agree are
+candidates too (:func:`_band_candidates`), verified as crops, then for every edit.
+
 When the caller passes the pairs it already joined (``joined``: the pHash near-pairs),
 candidates are verified in decreasing gist cosine and a candidate whose clips are
 already in one group (:class:`curate.dedup.groups.Joined`) is skipped: its verdict could
@@ -42,7 +46,7 @@ CHUNK = 2000  # most candidate pairs per parallel call
 MIN_PART = 32  # fewest candidate pairs per parallel call when spreading over workers
 
 
-Candidate = tuple[int, int, bool, bool]  # (i, j, whether j is compared mirrored, crops only)
+Candidate = tuple[int, int, bool, bool | None]  # (i, j, j compared mirrored, crops only; None: crops, then all)
 
 
 def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
@@ -66,8 +70,10 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
             if checked is not None:
                 checked[0] += 1
             other = mirrored(sigs[j]) if flip else sigs[j]
-            d = distance(sigs[i], other, motion_weight, limit=max_distance, crops_only=crops,
+            d = distance(sigs[i], other, motion_weight, limit=max_distance, crops_only=crops is not False,
                          shapes=(shapes, (i, False), (j, flip)))  # exact when <= the limit
+            if crops is None and d > max_distance:  # a band candidate: every edit too
+                d = distance(sigs[i], other, motion_weight, limit=max_distance, shapes=(shapes, (i, False), (j, flip)))
             if d <= max_distance:
                 out.append((i, j, d))
                 if joined is not None:
@@ -119,6 +125,43 @@ def _candidates(gists: np.ndarray, rows: list[int], min_cos: float, mirror: bool
     return out  # two mirrored gists are the plain pair again: left out
 
 
+BAND_ROWS = 6  # of the gist's 8 rows, those a band candidate compares: the top or the bottom 6
+BAND_COS = 0.8  # cosine of two clips' band gists for a band candidate
+
+
+def band_gists(gists: np.ndarray, top: bool) -> np.ndarray:
+    """``(N, BAND_ROWS * 8)`` unit vectors, mean removed, of the top (or bottom)
+    :data:`BAND_ROWS` rows of each ``(N, 64)`` gist (an 8 x 8 image, row by row)."""
+    n, d = gists.shape
+    side = int(round(d ** 0.5))
+    rows = slice(0, BAND_ROWS) if top else slice(side - BAND_ROWS, side)
+    g = gists.reshape(n, side, side)[:, rows].reshape(n, -1).astype(np.float32)
+    g -= g.mean(axis=1, keepdims=True)
+    return g / (np.linalg.norm(g, axis=1, keepdims=True) + 1e-3)
+
+
+def _band_candidates(gists: np.ndarray, rows: list[int], known: set) -> list[tuple[float, int, int, bool]]:
+    """``(-cosine, i, j, False)`` of pairs whose top or bottom band gists
+    (:func:`band_gists`) have cosine >= :data:`BAND_COS` and that are not in ``known``
+    (``(i, j, mirrored)`` already candidates of every edit). A news bar, ticker or
+    subtitle strip over the lower quarter of one clip (or a channel strip along its top)
+    moves its whole gist: on the labelled sets such copies had gist cosines of -0.43 to
+    0.22 with their originals, never candidates, though verification
+    (:mod:`curate.dedup.overlay`) takes them at 0.001-0.03; the rows clear of the strip
+    still agree. They are verified as crops first (scale 1 is one: a bar over an
+    unmoved picture), then for every edit (:data:`Candidate`'s None): the wider search
+    can settle on a scale the bar pulls it to (a synthetic copy: 0.070 apart, 0.002 as a crop)."""
+    out, seen = [], set(known)
+    for top in (True, False):
+        i, j, cos = bucket_pairs(band_gists(gists, top), BAND_COS)
+        for a, b, c in zip(i.tolist(), j.tolist(), cos.tolist()):
+            key = (rows[a], rows[b], False)
+            if key not in seen:
+                seen.add(key)
+                out.append((-c, rows[a], rows[b], False))
+    return out
+
+
 def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
                motion_weight: float = 0.15, workers: int = 1, stats: dict | None = None,
                joined: tuple[np.ndarray, np.ndarray] | None = None, mirror: bool = False,
@@ -135,10 +178,15 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     decoded only for candidates. Raises ValueError for a malformed signature."""
     scored: list[tuple[float, int, int, bool]] = []
     low = min(min_cos, crop_cos) if crop_cos is not None else min_cos
+    band: set[tuple[int, int]] = set()
     for rows, gists in gists_by_size(signatures).values():
-        scored += _candidates(gists, rows.tolist(), low, mirror)
+        found = _candidates(gists, rows.tolist(), low, mirror)
+        full = {(a, b, f) for c, a, b, f in found if -c >= min_cos}
+        extra = _band_candidates(gists, rows.tolist(), full)
+        band |= {(a, b) for _, a, b, _ in extra}
+        scored += [x for x in found if (x[1], x[2]) not in band or x[3]] + extra
     # most alike first: groups form early (and crop-only candidates come last)
-    cand = [(a, b, flip, -c < min_cos) for c, a, b, flip in sorted(scored)]
+    cand = [(a, b, flip, None if (a, b) in band and not flip else -c < min_cos) for c, a, b, flip in sorted(scored)]
     union = Joined(len(signatures), *joined) if joined is not None else None
     if stats is not None:
         stats["candidates"] = len(cand)

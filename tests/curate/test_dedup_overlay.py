@@ -130,3 +130,21 @@ def test_the_band_screen_keeps_every_band_that_stands_out_and_drops_the_rest():
             taken += int(exact.sum())
         assert not overlay._may_stand_out(np.ones(rows, np.float32)).any()
     assert taken > 100  # the threshold cases were met (289 bands here)
+
+
+def test_a_news_bar_copy_whose_whole_gist_moved_is_a_candidate_by_its_clear_rows(monkeypatch):
+    """A bar over the lower 28 % moves the whole gist (cosine 0.39 with the original: under
+    ``crop_gist_cos``, never verified, though verification takes the pair at 0.002); the
+    top rows' gists agree (0.99), so the pair is a band candidate, verified as a crop (the
+    wider search settles 0.07 apart here) and found."""
+    import curate.dedup.edits as edits
+    from curate.dedup.signature import encode, read_gist
+
+    frames = _scene(2.0)
+    texts = [encode(_sig(frames)), encode(_sig(news_bar(frames, top=0.72, bottom=0.98)))]
+    gists = np.stack([read_gist(t)[1] for t in texts])
+    assert float(gists[0] @ gists[1]) < 0.5
+    i, j, d = edits.edit_pairs(texts, EDIT_LIMIT, 0.7, crop_cos=0.5)
+    assert (i.tolist(), j.tolist()) == ([0], [1]) and d[0] < 0.01
+    monkeypatch.setattr(edits, "BAND_COS", 1.01)  # no band candidate: the pair is not found
+    assert len(edits.edit_pairs(texts, EDIT_LIMIT, 0.7, crop_cos=0.5)[0]) == 0
