@@ -9,7 +9,9 @@ folder then loads through :class:`curate.captioning.model.VisionLanguageModel` l
 
 A random model writes gibberish, which exercises the degenerate path. ``wire_answer(folder,
 answer)`` sets its weights so that it answers every prompt with ``answer`` (then EOS),
-which exercises the path where the caption is kept. Nothing is downloaded.
+which exercises the path where the caption is kept. ``build_tiny_llava(folder)`` makes a
+tiny LLaVA, a model outside the Qwen-VL family (frames as images, a CLIP processor).
+Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -67,6 +69,40 @@ def build_tiny_vlm(folder: str, seed: int = 0, max_pixels: int = 112 * 112) -> s
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.bos_token_id = tok.cls_token_id
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_llava(folder: str, side: int = 56, seed: int = 0) -> str:
+    """Save a tiny random LLaVA (a CLIP vision tower of 2 layers at ``side`` x ``side``
+    pixels, 2 Llama layers of width 64) with a CLIP image processor (short side to
+    ``side``, centre crop) and the same tokenizer plus ``<image>``, to ``folder``; returns
+    ``folder``. A model outside the Qwen-VL family: frames go in as images through its
+    processor's own resize."""
+    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig,
+                              LlavaForConditionalGeneration, LlavaProcessor)
+
+    tok = _tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": SPECIAL + ["<image>"]})
+    tok.init_kwargs.pop("max_length", None)  # the sentence model's 128 would cut prompts short
+    tok.model_max_length = 1_000_000
+    image, end = tok.convert_tokens_to_ids("<image>"), tok.convert_tokens_to_ids("<|im_end|>")
+    template = CHAT_TEMPLATE.replace("<|vision_start|><|image_pad|><|vision_end|>", "<image>")
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": side}, crop_size={"height": side, "width": side}),
+        tokenizer=tok, patch_size=14, vision_feature_select_strategy="default", chat_template=template,
+        image_token="<image>", num_additional_image_tokens=1)
+    config = LlavaConfig(
+        text_config=LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                                bos_token_id=tok.cls_token_id, eos_token_id=end, pad_token_id=tok.pad_token_id),
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                       num_attention_heads=2, image_size=side, patch_size=14, projection_dim=32),
+        image_token_index=image, vision_feature_select_strategy="default", vision_feature_layer=-1)
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(config)
+    model.generation_config.eos_token_id, model.generation_config.pad_token_id = end, tok.pad_token_id
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder

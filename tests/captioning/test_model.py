@@ -122,3 +122,31 @@ def test_qwen_vision_token_formula():
     assert qwen_vision_tokens(16, 336, 448, video=True) == 8 * 192
     assert qwen_vision_tokens(16, 336, 448, video=False) == 16 * 192
     assert qwen_vision_tokens(5, 336, 448, video=True) == math.ceil(5 / 2) * 192
+
+
+@pytest.fixture(scope="module")
+def llava_model(tmp_path_factory):
+    from curate.captioning.tiny import build_tiny_llava
+
+    return VisionLanguageModel(build_tiny_llava(str(tmp_path_factory.mktemp("llava"))), dtype="float32", device="cpu")
+
+
+def test_a_model_outside_qwen_sees_frames_through_its_own_processor(llava_model):
+    """A break test: Qwen's pixel-count limits went to every processor, and LLaVA's CLIP
+    processor read them as a 3136 px short side, then cropped its 56 px centre: a flat 2 %
+    of each frame, 40 times slower. A gradient frame now reaches the model as the
+    processor alone makes it (its whole range)."""
+    h, w = 224, 398
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = np.linspace(0, 255, w)[None, :].astype(np.uint8)
+    img[..., 1] = np.linspace(0, 255, h)[:, None].astype(np.uint8)
+    p = build_prompt([0.5], Hints(()), Window(0.0, 3.0), 3.0, "v2", video=False)
+    req = Request([img], p.messages)
+    assert llava_model.takes_video is False and llava_model.image_kwargs() == {}
+    got = llava_model.encode([req])["pixel_values"][0]
+    own = llava_model.processor(text=[llava_model.chat_text(req)], images=[[img]], return_tensors="pt")["pixel_values"][0]
+    assert torch.equal(got, own)
+    assert float(got[1].max() - got[1].min()) > 3.0  # the frame's top-to-bottom gradient, not a flat patch
+    assert llava_model.count_tokens(req) == llava_model.encode([req])["input_ids"].shape[1]
+    gens = llava_model.generate([req, req], GenerationSettings(max_new_tokens=5))
+    assert all(g.new_tokens == 5 for g in gens)
