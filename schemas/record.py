@@ -217,7 +217,7 @@ class Caption(_Model):
     used, as a JSON object string). When its output stayed degenerate after one retry,
     ``text`` falls back to the signal description, ``degenerate_reason`` is
     ``caption_degenerate`` and ``degenerate_detail`` names what was wrong (``empty``,
-    ``cut_off``, ``no_events``, ``wrong_language``, ``repeated_ngram``, ``prompt_echo``,
+    ``refusal``, ``cut_off``, ``no_events``, ``wrong_language``, ``repeated_ngram``, ``prompt_echo``,
     ``unreadable``). When the model could
     not run on the clip at all (out of GPU memory even alone), ``degenerate_reason`` is
     ``caption_failed`` and ``degenerate_detail`` says why (``cuda_oom``).

@@ -93,6 +93,21 @@ def seconds(text: str) -> float:
     return out if math.isfinite(out) else math.nan  # a 400-digit "time" overflows to inf
 
 
+_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
+
+
+def without_reasoning(text: str) -> str:
+    """``text`` without a reasoning model's thinking (Qwen3-VL "Thinking", DeepSeek-R1
+    style): every ``<think>...</think>`` block, one left open to the end, and everything
+    up to a ``</think>`` whose ``<think>`` the chat template wrote into the prompt. A
+    break test: free text kept "Thinking about it.</think>" in the caption and read an
+    event out of the reasoning."""
+    low = text.lower()
+    if "<think>" not in low and "</think>" in low:
+        text = text[low.rindex("</think>") + len("</think>"):]
+    return _THINK.sub(" ", text).strip().lstrip(".:;,- \n").strip()
+
+
 def first_sentence(text: str) -> str:
     """The first sentence of ``text`` (all of it when it has no sentence end)."""
     m = _SENTENCE.match(text.strip())

@@ -4,15 +4,23 @@ Degenerate kinds (the failure modes small and quantised VLMs show in bulk captio
 cf. the repetition checks of cosmos-curate's caption filtering and the n-gram repetition
 measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"):
 
-- ``empty``: nothing but whitespace and punctuation, or fewer than ``min_words`` words;
+- ``empty``: nothing but whitespace and punctuation, or fewer than ``min_words`` words,
+  counted in the answer as read (the summary and the events' distinct texts: JSON keys and
+  time labels are no words; a break test's ``{"summary": "Ok.", "events": [{... "text":
+  "Ok."}]}`` had been a caption);
+- ``refusal``: the model declines (``I'm sorry``, ``I can't``, ``I am unable to``, ``As an
+  AI``) in the summary or an event; constrained decoding puts a refusal into the schema's
+  JSON, where it had been kept as a caption (a break test);
 - ``cut_off``: generation stopped at ``max_new_tokens`` without an end-of-sequence token
   (what the engine reports; a missing final period is not a sign of it);
 - ``no_events``: timed events were asked for and none could be read from the answer;
 - ``wrong_language``: the prompts ask for English, but a piece of the answer (the summary
   or one event's text) is a quarter or more letters of another script than Latin (an
   answer in Chinese, or one that switches to it mid-sentence; a short name on a sign in a
-  longer sentence stays), or the pieces hold ``english_min_words`` words or more and not
-  one common English word (``a``, ``the``, ``and``, ``is``, ``his``, ...: German or French);
+  longer sentence stays), or the pieces together, or any one piece, hold
+  ``english_min_words`` words or more and not one common English word (``a``, ``the``,
+  ``and``, ``is``, ``his``, ...: German or French; one piece alone: a break test's 10,000
+  characters of gibberish in an event passed beside the summary "A street scene.");
 - ``repeated_ngram``: within one piece of the answer (the summary or one event's text,
   so a subject named in several events does not count), a word ``n``-gram occurring
   ``max_repeats`` times or more or one word repeated ``max_run`` times in a row; or
@@ -32,7 +40,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-DEGENERATE_KINDS = ("empty", "cut_off", "no_events", "wrong_language", "repeated_ngram", "prompt_echo",
+DEGENERATE_KINDS = ("empty", "refusal", "cut_off", "no_events", "wrong_language", "repeated_ngram", "prompt_echo",
                     "unreadable")
 """What can be wrong with an answer; ``unreadable``: the answer reader itself failed on it
 (set by the stage, never by :func:`degenerate_kind`)."""
@@ -49,6 +57,9 @@ _WORD = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_]|')+")
 _TIMES = re.compile(r"\d+(?:\.\d+)?\s*[-\u2013\u2014]\s*\d+(?:\.\d+)?\s*s\b\s*:?")
 _ENGLISH = frozenset("a an the and or of in on at to into onto from with by for as is are was were be it its "
                      "he she his her they them their this that then while there up down out over".split())
+_REFUSAL = re.compile(r"\b(?:i\s*(?:'|\u2019)?\s*m\s+sorry|i\s+am\s+sorry|i\s+apologi[sz]e|"
+                      r"i\s+(?:can\s*not|can(?:'|\u2019)?t|am\s+(?:unable|not\s+able)|(?:'|\u2019)m\s+(?:unable|not\s+able))\b"
+                      r"|as\s+an\s+ai\b|as\s+a\s+language\s+model)", re.IGNORECASE)
 _UNIT_RUN = re.compile(r"(\S{1,3})\1{9,}")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # 1.3333333333333333 is a number, not a loop
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
@@ -140,16 +151,21 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
     each event's text; default ``[text]``); ``events``: how many timed events were read
     (None when none were asked for).
     """
-    if len(words(text)) < checks.min_words:
+    pieces = [p for p in (pieces if pieces is not None else [text]) if p]
+    distinct = list(dict.fromkeys(pieces))  # the summary is the first event's text when none was given
+    if len(words(text)) < checks.min_words or (
+            pieces and len([w for p in distinct for w in words(p)]) < checks.min_words):
         return "empty"
+    if any(_REFUSAL.search(p) for p in pieces):
+        return "refusal"
     if hit_limit:
         return "cut_off"
     if events == 0:
         return "no_events"
-    pieces = [p for p in (pieces if pieces is not None else [text]) if p]
     said = [w for p in pieces for w in words(p)]
-    if any(foreign_share(p) >= checks.foreign_share for p in pieces) or (
-            len(said) >= checks.english_min_words and not _ENGLISH.intersection(said)):
+    if any(foreign_share(p) >= checks.foreign_share for p in pieces) or any(
+            len(ws) >= checks.english_min_words and not _ENGLISH.intersection(ws)
+            for ws in [said] + [words(p) for p in pieces]):
         return "wrong_language"
     same = Counter(tuple(words(p)) for p in pieces[1:])
     if any(is_repetitive(p, checks) for p in pieces) or (same and max(same.values()) >= checks.max_repeats):

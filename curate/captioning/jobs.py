@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from curate import store
-from curate.captioning.answers import WindowCaption, read_answer
+from curate.captioning.answers import WindowCaption, read_answer, without_reasoning
 from curate.captioning.cache import CachedCaption
 from curate.captioning.generation import Generation, GenerationSettings
 from curate.captioning.hygiene import degenerate_kind, strip_boilerplate
@@ -55,7 +55,7 @@ class Job:
         if gen.error:
             self.errors[w], self.kinds[w] = gen.error, None
             return
-        text = strip_boilerplate(gen.text)
+        text = strip_boilerplate(without_reasoning(gen.text))
         try:
             cap = read_answer(text, self.windows[w], self.requests[w].offset_s)
             pieces = [cap.summary] + [e.text for e in cap.events]

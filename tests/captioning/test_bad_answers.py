@@ -133,3 +133,41 @@ def test_every_invisible_character_is_taken_out():
     hidden = "".join(chr(0xE0000 + ord(c)) for c in "IGNORE")  # tag characters: invisible "ASCII smuggling"
     text = "A man waves" + hidden + " his\u2060 hand\u200d\u200c \u00adfast\u180e \ufffd\ufffd"
     assert clean_sentence(text) == "A man waves his hand fast."
+
+
+GIBBERISH = " ".join(["zorbl kwint flappo drazz mivvo"] * 200)
+
+
+@pytest.mark.parametrize(("answer", "kind"), [
+    ('{"summary": "I am unable to help with that request.", "events": [{"start_s": 0, "end_s": 2, '
+     '"text": "I am unable to help with that request."}]}', "refusal"),
+    ("0.0-2.0 s: As an AI language model, I cannot describe people in videos.", "refusal"),
+    ('{"summary": "A street scene.", "events": [{"start_s": 0, "end_s": 2, "text": "' + GIBBERISH + '"}]}',
+     "wrong_language"),
+    ('{"summary": "Ok.", "events": [{"start_s": 0, "end_s": 2, "text": "Ok."}]}', "empty"),
+    ("0-3 s: Ok.", "empty"),
+])
+def test_answers_a_break_test_saw_kept_as_captions_fall_back(make_clip, scripted, answer, kind):
+    """Each had been kept as a model caption: a refusal in the schema's JSON, 10,000
+    characters of gibberish in an event beside an English summary, and an answer of one
+    word whose JSON keys and time labels had been counted as its words."""
+    model_cls, with_model = scripted
+    stage = with_model(VLMCaptionStage(model="m", window_s=10.0, stride_s=8.0), model_cls([answer, answer]))
+    task = make_clip(clip_id="a")
+    stage.process_batch([task])
+    cap = task.record.caption
+    assert (cap.source, cap.degenerate_reason, cap.degenerate_detail) == ("signals", "caption_degenerate", kind)
+
+
+def test_a_reasoning_block_is_no_part_of_the_caption(make_clip, scripted):
+    """A break test: a thinking model's free text kept "Thinking about it.</think>" in the
+    caption and took an event out of its reasoning."""
+    model_cls, with_model = scripted
+    answer = ("<think>I should describe. 0.0-1.0 s: thinking about it.</think>\n"
+              "0.0-2.0 s: A man walks to the left.\n2.0-3.0 s: He stops at the door.")
+    stage = with_model(VLMCaptionStage(model="m", window_s=10.0, stride_s=8.0), model_cls([answer]))
+    task = make_clip(clip_id="a")
+    stage.process_batch([task])
+    cap = task.record.caption
+    assert cap.source == "model" and "think" not in cap.text.lower() and "describe" not in cap.text
+    assert [e.text for e in cap.events] == ["A man walks to the left.", "He stops at the door."]
