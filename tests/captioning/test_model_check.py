@@ -33,6 +33,7 @@ def _copy(src: str, dst) -> str:
     ("no_processor", "no processor files"),
     ("no_tokenizer", "no tokenizer_config.json"),
     ("text_only", "a qwen2 model, not a vision-language"),
+    ("no_chat_template", "no chat template"),  # a break test: it passed, then every clip failed
 ])
 def test_what_keeps_a_model_from_loading_is_said(random_vlm, tmp_path, damage, said):
     folder = _copy(random_vlm, tmp_path)
@@ -53,6 +54,8 @@ def test_what_keeps_a_model_from_loading_is_said(random_vlm, tmp_path, damage, s
     elif damage == "no_tokenizer":
         for name in ("tokenizer.json", "tokenizer_config.json"):
             os.remove(os.path.join(folder, name))
+    elif damage == "no_chat_template":
+        os.remove(os.path.join(folder, "chat_template.jinja"))
     else:
         from transformers import Qwen2Config
 
