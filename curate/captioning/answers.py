@@ -139,9 +139,11 @@ def clean_sentence(text: str) -> str:
 def _event(a: float, b: float, text: str, window: Window, offset_s: float) -> CaptionEvent | None:
     """The event of a time label or JSON item; None when its text has no words, a time is not
     a finite number (JSON's ``NaN``), or it lies wholly outside the window (a time the model
-    made up: clamping it would give an empty event at the window's edge)."""
+    made up: clamping it would give an empty event at the window's edge), or it is JSON
+    itself (an object or list inside the item's string: a break test's caption read
+    ``{"start_s": 0, "text": "A man walks"}.``)."""
     body = clean_sentence(text)
-    if not words(body) or not (math.isfinite(a) and math.isfinite(b)):
+    if text.strip().startswith(("{", "[{", "[\"")) or not words(body) or not (math.isfinite(a) and math.isfinite(b)):
         return None
     a, b = sorted((a + offset_s, b + offset_s))
     if (min(b, window.end_s) <= max(a, window.start_s)) if a < b else not window.start_s <= a <= window.end_s:
@@ -255,7 +257,7 @@ def _json_event(item, window: Window, offset_s: float) -> CaptionEvent | None:
             a, b = labels[0][2], labels[0][3] if labels[0][3] is not None else labels[0][2]
     if a is None or b is None or not isinstance(text, str):
         return None
-    return _event(a, b, text, window, offset_s)
+    return _event(a, b, _without_labels(text), window, offset_s)  # its own time label repeated: on another clock
 
 
 _EVENT_KEYS = ("events", "timeline", "segments")
@@ -265,6 +267,7 @@ _SUMMARY_KEYS = ("summary", "caption", "description")
 def _without_labels(text: str) -> str:
     """``text`` with its time labels (and the ``:`` after each) taken out."""
     for start, end, _, _ in reversed(_labels(text)):
+        start -= start > 0 and text[start - 1] in "[(<"  # its bracket too: "[1.5-3.0s]"
         text = text[:start] + _AFTER.sub("", text[end:], count=1)
     return text
 

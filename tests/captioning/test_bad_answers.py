@@ -171,3 +171,16 @@ def test_a_reasoning_block_is_no_part_of_the_caption(make_clip, scripted):
     cap = task.record.caption
     assert cap.source == "model" and "think" not in cap.text.lower() and "describe" not in cap.text
     assert [e.text for e in cap.events] == ["A man walks to the left.", "He stops at the door."]
+
+
+def test_json_events_lose_their_repeated_time_labels_and_json_in_a_string_is_no_event():
+    """A break test: event texts kept "0.0-1.5 s:" and "[1.5-3.0s]" (times on the video's
+    clock, not the clip's) in the long caption, and an event whose text was itself a JSON
+    object became the caption '{"start_s": 0, "text": "A man walks"}.'."""
+    w = Window(0.0, 3.0)
+    cap = read_answer('{"summary": "A man.", "events": [{"start_s": 0, "end_s": 1.5, "text": "0.0-1.5 s: A man '
+                      'walks."}, {"start_s": 1.5, "end_s": 3, "text": "[1.5-3.0s] He stops."}]}', w)
+    assert [(e.start_s, e.end_s, e.text) for e in cap.events] == [(0.0, 1.5, "A man walks."), (1.5, 3.0, "He stops.")]
+    nested = json.dumps({"summary": "x", "events": [{"start_s": 0, "end_s": 2,
+                                                     "text": json.dumps({"start_s": 0, "text": "A man walks"})}]})
+    assert read_answer(nested, w).events == []
