@@ -15,7 +15,8 @@ type, weights (``*.safetensors``, whose headers must fit in their files, or
 ``pytorch_model*.bin``), processor files and tokenizer files (``tokenizer_config.json``
 and a vocabulary: without them the processor loads a tokenizer that lacks the model's
 special tokens, and every clip had failed) and a chat template (the prompts are chat
-messages: without one every clip had failed after all the per-source work). For a hub id: that its config is in the local
+messages: without one every clip had failed after all the per-source work), and its
+processor must load (tokenizer included). For a hub id: that its config is in the local
 Hugging Face cache, or, online, can be fetched from the hub (``config.json`` alone; with
 ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` set, or when huggingface.co takes no
 connection within 3 s, nothing is fetched: :mod:`curate.hub`), and names a
@@ -218,3 +219,18 @@ def check_model(model: str, device: str = "auto", attn: str = "auto") -> None:
     kind = getattr(config, "model_type", "")
     if kind not in _vlm_types():
         raise ModelUnavailable(f"{where}: a {kind or 'unknown'} model, not a vision-language (image-text-to-text) model")
+    if os.path.isdir(os.path.expanduser(model)):
+        _check_processor(where, folder)
+
+
+def _check_processor(where: str, folder: str) -> None:
+    """Load a saved folder's processor (tokenizer included; a second or two, no weights):
+    a tokenizer.json that is no JSON had passed the file checks and stopped the run only
+    when the actors loaded it, after all the per-source work (a break test)."""
+    from transformers import AutoProcessor
+
+    try:
+        AutoProcessor.from_pretrained(folder)
+    except Exception as exc:  # noqa: BLE001 - whatever the processor's loader raises, the run cannot caption
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelUnavailable(f"{where}: its processor does not load ({type(exc).__name__}: {first[:200]})") from exc
