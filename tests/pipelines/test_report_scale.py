@@ -132,6 +132,7 @@ def test_report_of_a_run_that_kept_nothing(tmp_path):
     html = (tmp_path / "report.html").read_text() if write_report(str(tmp_path)) else ""
     assert "Showing 0 of 0 kept clips" in html and "probe: decode_error" in html
     assert "invalid data" in html and "the whole source was rejected" in html
+    assert "the same content as the clip kept under this id" not in html  # no clip id, no duplicate: no such line
 
 
 def test_a_duplicate_of_identical_content_says_so_not_that_it_duplicates_its_own_id(tmp_path):
