@@ -14,9 +14,9 @@ folder exists and holds ``config.json`` of a vision-language (image-text-to-text
 type, weights (``*.safetensors``, whose headers must fit in their files, or
 ``pytorch_model*.bin``), processor files and tokenizer files (``tokenizer_config.json``
 and a vocabulary: without them the processor loads a tokenizer that lacks the model's
-special tokens, and every clip had failed) and a chat template (the prompts are chat
-messages: without one every clip had failed after all the per-source work), and its
-processor must load (tokenizer included). For a hub id: that its config is in the local
+special tokens, and every clip had failed); its processor must load (tokenizer
+included) and have a chat template (the prompts are chat messages: without one every clip
+had failed after all the per-source work). For a hub id: that its config is in the local
 Hugging Face cache, or, online, can be fetched from the hub (``config.json`` alone; with
 ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` set, or when huggingface.co takes no
 connection within 3 s, nothing is fetched: :mod:`curate.hub`), and names a
@@ -109,22 +109,6 @@ def _tokenizer(folder: str) -> str | None:
     return None
 
 
-def _has_chat_template(folder: str) -> bool:
-    """Whether a saved folder holds a chat template where transformers looks for one
-    (``chat_template.jinja``, ``chat_template.json``, or a ``chat_template`` key in
-    ``processor_config.json`` or ``tokenizer_config.json``)."""
-    if any(os.path.isfile(os.path.join(folder, f)) for f in ("chat_template.jinja", "chat_template.json")):
-        return True
-    for name in ("processor_config.json", "tokenizer_config.json"):
-        try:
-            with open(os.path.join(folder, name), encoding="utf-8") as f:
-                if json.load(f).get("chat_template"):
-                    return True
-        except (OSError, ValueError, AttributeError):
-            continue
-    return False
-
-
 def _check_attn(where: str, device: str, attn: str) -> None:
     """``attn: flash_attention_2`` needs flash_attn and a CUDA device."""
     if attn != "flash_attention_2":
@@ -200,9 +184,6 @@ def check_model(model: str, device: str = "auto", attn: str = "auto") -> None:
                                    "save the processor into the folder too)")
         if (why := _tokenizer(folder)) is not None:
             raise ModelUnavailable(f"{where}: {why} (save the processor, tokenizer included, into the folder)")
-        if not _has_chat_template(folder):  # a break test: every kept clip failed after all the per-source work
-            raise ModelUnavailable(f"{where}: no chat template (chat_template.jinja, or chat_template in "
-                                   "processor_config.json or tokenizer_config.json); the prompts are chat messages")
     elif os.path.exists(folder):
         raise ModelUnavailable(f"{where}: a file, not a folder (one saved with save_pretrained)")
     elif looks_local(model):
@@ -224,13 +205,18 @@ def check_model(model: str, device: str = "auto", attn: str = "auto") -> None:
 
 
 def _check_processor(where: str, folder: str) -> None:
-    """Load a saved folder's processor (tokenizer included; a second or two, no weights):
-    a tokenizer.json that is no JSON had passed the file checks and stopped the run only
-    when the actors loaded it, after all the per-source work (a break test)."""
+    """Load a saved folder's processor (tokenizer included; a second or two, no weights)
+    and check it has a chat template. A tokenizer.json that is no JSON had passed the file
+    checks and stopped the run only when the actors loaded it, and a folder without a chat
+    template failed every kept clip, both after all the per-source work (a break test); a
+    template kept only in ``tokenizer_config.json`` is not the processor's."""
     from transformers import AutoProcessor
 
     try:
-        AutoProcessor.from_pretrained(folder)
+        processor = AutoProcessor.from_pretrained(folder)
     except Exception as exc:  # noqa: BLE001 - whatever the processor's loader raises, the run cannot caption
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelUnavailable(f"{where}: its processor does not load ({type(exc).__name__}: {first[:200]})") from exc
+    if not getattr(processor, "chat_template", None):  # the prompts are chat messages (model.py: apply_chat_template)
+        raise ModelUnavailable(f"{where}: its processor has no chat template (save one with the processor: "
+                               "chat_template.jinja); the prompts are chat messages")

@@ -34,6 +34,7 @@ def _copy(src: str, dst) -> str:
     ("no_tokenizer", "no tokenizer_config.json"),
     ("text_only", "a qwen2 model, not a vision-language"),
     ("no_chat_template", "no chat template"),  # a break test: it passed, then every clip failed
+    ("template_in_tokenizer_only", "no chat template"),  # the processor does not take it from there
     ("tokenizer_not_json", "its processor does not load"),  # ... and this stopped the run after the sources
 ])
 def test_what_keeps_a_model_from_loading_is_said(random_vlm, tmp_path, damage, said):
@@ -57,6 +58,16 @@ def test_what_keeps_a_model_from_loading_is_said(random_vlm, tmp_path, damage, s
             os.remove(os.path.join(folder, name))
     elif damage == "no_chat_template":
         os.remove(os.path.join(folder, "chat_template.jinja"))
+    elif damage == "template_in_tokenizer_only":
+        path = os.path.join(folder, "chat_template.jinja")
+        with open(path) as f:
+            template = f.read()
+        os.remove(path)
+        conf = os.path.join(folder, "tokenizer_config.json")
+        with open(conf) as f:
+            data = json.load(f)
+        with open(conf, "w") as f:
+            json.dump({**data, "chat_template": template}, f)
     elif damage == "tokenizer_not_json":
         with open(os.path.join(folder, "tokenizer.json"), "w") as f:
             f.write("not json")
