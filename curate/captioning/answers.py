@@ -105,7 +105,9 @@ def without_reasoning(text: str) -> str:
     low = text.lower()
     if "<think>" not in low and "</think>" in low:
         text = text[low.rindex("</think>") + len("</think>"):]
-    return _THINK.sub(" ", text).strip().lstrip(".:;,- \n").strip()
+    elif "<think>" not in low:
+        return text
+    return _THINK.sub(" ", text).strip().lstrip(".:;,- \n").strip()  # "</think>. A man walks": its period
 
 
 def first_sentence(text: str) -> str:

@@ -8,19 +8,22 @@ measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"
   counted in the answer as read (the summary and the events' distinct texts: JSON keys and
   time labels are no words; a break test's ``{"summary": "Ok.", "events": [{... "text":
   "Ok."}]}`` had been a caption);
-- ``refusal``: the model declines (``I'm sorry``, ``I can't``, ``I am unable to``, ``As an
-  AI``) in the summary or an event; constrained decoding puts a refusal into the schema's
-  JSON, where it had been kept as a caption (a break test);
+- ``refusal``: a sentence of the summary or an event begins by declining (``I'm sorry``,
+  ``I can't``, ``I am unable to``, ``As an AI``); constrained decoding puts a refusal into
+  the schema's JSON, where it had been kept as a caption (a break test). Inside a sentence
+  such words are what a sign or a speaker says ("a sign reading I am sorry");
 - ``cut_off``: generation stopped at ``max_new_tokens`` without an end-of-sequence token
   (what the engine reports; a missing final period is not a sign of it);
 - ``no_events``: timed events were asked for and none could be read from the answer;
 - ``wrong_language``: the prompts ask for English, but a piece of the answer (the summary
   or one event's text) is a quarter or more letters of another script than Latin (an
   answer in Chinese, or one that switches to it mid-sentence; a short name on a sign in a
-  longer sentence stays), or the pieces together, or any one piece, hold
-  ``english_min_words`` words or more and not one common English word (``a``, ``the``,
-  ``and``, ``is``, ``his``, ...: German or French; one piece alone: a break test's 10,000
-  characters of gibberish in an event passed beside the summary "A street scene.");
+  longer sentence stays), or the pieces together hold ``english_min_words`` words or more
+  and not one common English word (``a``, ``the``, ``and``, ``is``, ``his``, ...: German or
+  French), or one piece alone holds ``english_piece_words`` (30) or more and not one (a
+  break test's 10,000 characters of gibberish in an event passed beside the summary "A
+  street scene."; a terse English event, "Camera slowly pans left revealing snowy
+  mountains under grey clouds.", has none in 10 words);
 - ``repeated_ngram``: within one piece of the answer (the summary or one event's text,
   so a subject named in several events does not count), a word ``n``-gram occurring
   ``max_repeats`` times or more or one word repeated ``max_run`` times in a row; or
@@ -81,6 +84,7 @@ class DegenerateChecks:
     echo_share: float = 0.5
     foreign_share: float = 0.25
     english_min_words: int = 8
+    english_piece_words: int = 30
 
 
 def strip_boilerplate(text: str) -> str:
@@ -156,16 +160,16 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
     if len(words(text)) < checks.min_words or (
             pieces and len([w for p in distinct for w in words(p)]) < checks.min_words):
         return "empty"
-    if any(_REFUSAL.search(p) for p in pieces):
+    if any(_REFUSAL.match(x.lstrip(" \"'*_-(")) for p in pieces for x in _SENTENCE_END.split(p)):
         return "refusal"
     if hit_limit:
         return "cut_off"
     if events == 0:
         return "no_events"
     said = [w for p in pieces for w in words(p)]
-    if any(foreign_share(p) >= checks.foreign_share for p in pieces) or any(
-            len(ws) >= checks.english_min_words and not _ENGLISH.intersection(ws)
-            for ws in [said] + [words(p) for p in pieces]):
+    if any(foreign_share(p) >= checks.foreign_share for p in pieces) or (
+            len(said) >= checks.english_min_words and not _ENGLISH.intersection(said)) or any(
+            len(ws) >= checks.english_piece_words and not _ENGLISH.intersection(ws) for ws in map(words, pieces)):
         return "wrong_language"
     same = Counter(tuple(words(p)) for p in pieces[1:])
     if any(is_repetitive(p, checks) for p in pieces) or (same and max(same.values()) >= checks.max_repeats):

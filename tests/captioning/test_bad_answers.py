@@ -135,7 +135,9 @@ def test_every_invisible_character_is_taken_out():
     assert clean_sentence(text) == "A man waves his hand fast."
 
 
-GIBBERISH = " ".join(["zorbl kwint flappo drazz mivvo"] * 200)
+_RNG = __import__("random").Random(3)
+GIBBERISH = " ".join("".join(_RNG.choice("bdfgkmnprstvz") + _RNG.choice("aeiou") for _ in range(3))
+                     for _ in range(1500))  # 1500 made-up words, no phrase repeated (no repeated_ngram)
 
 
 @pytest.mark.parametrize(("answer", "kind"), [

@@ -143,3 +143,15 @@ def test_an_answer_not_in_english_is_wrong_language(summary, event):
 def test_a_foreign_name_in_an_english_caption_stays():
     pieces = ["A tram passes.", "A tram with the sign 東京 passes a café on the left."]
     assert degenerate_kind(" ".join(pieces), PROMPT, pieces=pieces, events=1) is None
+
+
+@pytest.mark.parametrize("pieces", [
+    ["A street scene with people walking on the sidewalk.",
+     "Camera slowly pans left revealing snowy mountains under grey clouds."],  # terse English, no common word
+    ["A basketball game in a packed arena.", "Player 23 scores, crowd cheers loudly, scoreboard shows 45 42."],
+    ["A woman holds up a handwritten sign reading I am sorry in front of a building."],  # what a sign says
+    ["A protester carries a placard that says I cant breathe."],
+])
+def test_terse_english_and_quoted_words_are_no_degenerate_answer(pieces):
+    """A review: the per-piece English check and the refusal check had taken these."""
+    assert degenerate_kind(" ".join(pieces), PROMPT, pieces=pieces, events=1) is None
