@@ -112,6 +112,12 @@ _KRKB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.1
          7: (0.212, 0.087), 9: (0.2627, 0.0593)}
 
 
+def same_matrix(a: int, b: int) -> bool:
+    """Whether two :func:`clip_matrix` values are one conversion (``bt470bg`` and
+    ``smpte170m`` are both BT.601: no conversion between them)."""
+    return _KRKB.get(a, _KRKB[_SMPTE170M]) == _KRKB.get(b, _KRKB[_SMPTE170M])
+
+
 def _to_ypbpr(matrix: int) -> np.ndarray:
     """``(3, 3)`` map of R'G'B' (0..1) to Y' (0..1), Pb, Pr (-0.5..0.5) for an ``AVColorSpace``."""
     kr, kb = _KRKB.get(matrix, _KRKB[_SMPTE170M])

@@ -29,7 +29,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from curate.codec.colour import clip_matrix, rgb_to_clip_yuv, tag_clip_stream, to_clip_matrix, to_clip_yuv
+from curate.codec.colour import (clip_matrix, rgb_to_clip_yuv, same_matrix, tag_clip_stream, to_clip_matrix,
+                                 to_clip_yuv)
 from curate.codec.errors import CodecError
 from curate.codec.hwaccel import EncoderChoice, pick_encoder
 
@@ -106,7 +107,7 @@ class ClipWriter:
         if self.num_frames == 0:
             tag_clip_stream(self._stream.codec_context, frame)
             self._matrix = clip_matrix(frame.colorspace)
-        elif clip_matrix(frame.colorspace) != self._matrix:
+        elif not same_matrix(clip_matrix(frame.colorspace), self._matrix):
             frame = to_clip_matrix(frame, self._matrix)
         frame.pts = self.num_frames
         frame.time_base = 1 / self.rate

@@ -283,3 +283,11 @@ def test_a_source_switching_matrix_inside_a_shot_keeps_its_colours(tmp_path):
         frames = _decode(path)
         for k in (5, 15):
             assert np.abs(patch_centres(frames[k].astype(np.float64)) - np.asarray(CHART_COLOURS)).max() < 4.0, k
+
+
+def test_bt470bg_and_smpte170m_are_one_matrix_and_no_conversion():
+    """A review: frames switching between the two tags of BT.601 were converted frame by
+    frame (40 ms a 720p frame) for byte-identical output."""
+    from curate.codec.colour import same_matrix
+
+    assert same_matrix(5, 6) and same_matrix(6, 6) and not same_matrix(1, 6) and not same_matrix(9, 1)
