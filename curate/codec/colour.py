@@ -107,6 +107,27 @@ def to_clip_yuv(frame: av.VideoFrame, width: int, height: int,
         threads=sws_threads(frame) if threads is None else threads)
 
 
+def clip_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Y ``(H, W)``, U and V ``(H/2, W/2) uint8`` planes of a ``yuv420p`` frame (even
+    sides), as views of one copy of its pixels."""
+    w, h = frame.width, frame.height
+    src = frame.to_ndarray().ravel()  # Y, then U, then V, each contiguous
+    n, c = w * h, (w // 2) * (h // 2)
+    return (src[:n].reshape(h, w), src[n:n + c].reshape(h // 2, w // 2),
+            src[n + c:n + 2 * c].reshape(h // 2, w // 2))
+
+
+def frame_of_planes(planes, like: av.VideoFrame) -> av.VideoFrame:
+    """A ``yuv420p`` frame of the Y, U, V ``uint8`` planes (:func:`clip_planes`' shapes)
+    with the colour tags of ``like``."""
+    h, w = planes[0].shape
+    out = av.VideoFrame.from_ndarray(np.concatenate([p.ravel() for p in planes]).reshape(h * 3 // 2, w),
+                                     format="yuv420p")
+    for tag in COLOUR_TAGS:
+        setattr(out, tag, getattr(like, tag))
+    return out
+
+
 # AVColorSpace -> (Kr, Kb) luma weights (ITU-R BT.601, BT.709, FCC, SMPTE 240M, BT.2020)
 _KRKB = {1: (0.2126, 0.0722), 4: (0.30, 0.11), 5: (0.299, 0.114), 6: (0.299, 0.114),
          7: (0.212, 0.087), 9: (0.2627, 0.0593)}
@@ -138,17 +159,13 @@ def to_clip_matrix(frame: av.VideoFrame, matrix: int) -> av.VideoFrame:
         return VideoReformatter().reformat(frame, format="yuv420p", dst_colorspace=_SWS_MATRIX[matrix],
                                            dst_color_range=ColorRange.MPEG)
     t = _to_ypbpr(matrix) @ np.linalg.inv(_to_ypbpr(clip_matrix(frame.colorspace)))
-    src = frame.to_ndarray().ravel().astype(np.float32)  # Y, then U, then V, each contiguous
-    n, c = w * h, (w // 2) * (h // 2)
-    y = (src[:n].reshape(h, w) - 16.0) / 219.0
-    pb, pr = ((src[n + k * c:n + (k + 1) * c].reshape(h // 2, w // 2) - 128.0) / 224.0 for k in (0, 1))
+    y, pb, pr = (p.astype(np.float32) for p in clip_planes(frame))
+    y, pb, pr = (y - 16.0) / 219.0, (pb - 128.0) / 224.0, (pr - 128.0) / 224.0
     up = lambda p: np.repeat(np.repeat(p, 2, axis=0), 2, axis=1)  # noqa: E731
     planes = [16.0 + 219.0 * (t[0, 0] * y + t[0, 1] * up(pb) + t[0, 2] * up(pr)),
               128.0 + 224.0 * (t[1, 1] * pb + t[1, 2] * pr), 128.0 + 224.0 * (t[2, 1] * pb + t[2, 2] * pr)]
-    data = np.concatenate([np.clip(np.rint(p), 0, 255).astype(np.uint8).ravel() for p in planes])
-    out = av.VideoFrame.from_ndarray(data.reshape(h * 3 // 2, w), format="yuv420p")
+    out = frame_of_planes([np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in planes], frame)
     out.color_range, out.colorspace = ColorRange.MPEG, matrix
-    out.color_primaries, out.color_trc = frame.color_primaries, frame.color_trc
     return out
 
 

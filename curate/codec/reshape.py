@@ -30,7 +30,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from curate.codec.colour import COLOUR_TAGS
+from curate.codec.colour import clip_planes, frame_of_planes
 
 TOLERANCE = 0.02
 """Relative difference of display aspect under which two shapes are the same."""
@@ -105,20 +105,12 @@ def pad_clip_frame(frame: av.VideoFrame, size: tuple[int, int]) -> av.VideoFrame
     if frame.format.name != "yuv420p" or fw > w or fh > h:
         raise ValueError(f"cannot pad a {fw}x{fh} {frame.format.name} frame to {w}x{h} yuv420p")
     x, y = _offsets((fw, fh), size)
-    src = frame.to_ndarray().ravel()  # Y, then U, then V, each contiguous
     planes = [np.full((h, w), 16, np.uint8), np.full((h // 2, w // 2), 128, np.uint8),
               np.full((h // 2, w // 2), 128, np.uint8)]
-    at = 0
-    for k, plane in enumerate(planes):
+    for k, (plane, src) in enumerate(zip(planes, clip_planes(frame))):
         d = 1 if k == 0 else 2
-        pw, ph = fw // d, fh // d
-        plane[y // d:y // d + ph, x // d:x // d + pw] = src[at:at + pw * ph].reshape(ph, pw)
-        at += pw * ph
-    out = av.VideoFrame.from_ndarray(np.concatenate([p.ravel() for p in planes]).reshape(h * 3 // 2, w),
-                                     format="yuv420p")
-    for tag in COLOUR_TAGS:
-        setattr(out, tag, getattr(frame, tag))
-    return out
+        plane[y // d:y // d + src.shape[0], x // d:x // d + src.shape[1]] = src
+    return frame_of_planes(planes, frame)
 
 
 def turn_clip_frame(frame: av.VideoFrame, turn) -> av.VideoFrame:
@@ -133,16 +125,7 @@ def turn_clip_frame(frame: av.VideoFrame, turn) -> av.VideoFrame:
     w, h = frame.width, frame.height
     if frame.format.name != "yuv420p" or w % 2 or h % 2:
         raise ValueError(f"cannot turn a {w}x{h} {frame.format.name} frame's planes")
-    src = frame.to_ndarray().ravel()  # Y, then U, then V, each contiguous
-    n, c = w * h, (w // 2) * (h // 2)
-    planes = [turn(src[:n].reshape(h, w)), turn(src[n:n + c].reshape(h // 2, w // 2)),
-              turn(src[n + c:n + 2 * c].reshape(h // 2, w // 2))]
-    th, tw = planes[0].shape
-    out = av.VideoFrame.from_ndarray(np.concatenate([p.ravel() for p in planes]).reshape(th * 3 // 2, tw),
-                                     format="yuv420p")
-    for tag in COLOUR_TAGS:
-        setattr(out, tag, getattr(frame, tag))
-    return out
+    return frame_of_planes([turn(p) for p in clip_planes(frame)], frame)
 
 
 def pad_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
