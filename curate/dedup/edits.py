@@ -22,7 +22,7 @@ pair, for 23 % more verification time (37 % on the footage run).
 
 A copy under a news bar, ticker or subtitle strip has a gist far from its original's
 (the strip fills a quarter of it); pairs whose top or bottom six gist rows agree are
-candidates too (:func:`_band_candidates`), verified as crops, then for every edit.
+candidates too (:func:`_band_pairs`), verified as crops, then for every edit.
 
 When the caller passes the pairs it already joined (``joined``: the pHash near-pairs),
 candidates are verified in decreasing gist cosine and a candidate whose clips are
@@ -140,25 +140,22 @@ def band_gists(gists: np.ndarray, top: bool) -> np.ndarray:
     return g / (np.linalg.norm(g, axis=1, keepdims=True) + 1e-3)
 
 
-def _band_candidates(gists: np.ndarray, rows: list[int], known: set) -> list[tuple[float, int, int, bool]]:
-    """``(-cosine, i, j, False)`` of pairs whose top or bottom band gists
-    (:func:`band_gists`) have cosine >= :data:`BAND_COS` and that are not in ``known``
-    (``(i, j, mirrored)`` already candidates of every edit). A news bar, ticker or
-    subtitle strip over the lower quarter of one clip (or a channel strip along its top)
-    moves its whole gist: on the labelled sets such copies had gist cosines of -0.43 to
-    0.22 with their originals, never candidates, though verification
+def _band_pairs(gists: np.ndarray, rows: list[int]) -> dict[tuple[int, int], float]:
+    """``{(i, j): cosine}`` of the pairs whose top or bottom band gists (:func:`band_gists`)
+    have cosine >= :data:`BAND_COS` (the top band's cosine where both do). A news bar,
+    ticker or subtitle strip over the lower quarter of one clip (or a channel strip along
+    its top) moves its whole gist: on the labelled sets such copies had gist cosines of
+    -0.43 to 0.22 with their originals, never candidates, though verification
     (:mod:`curate.dedup.overlay`) takes them at 0.001-0.03; the rows clear of the strip
-    still agree. They are verified as crops first (scale 1 is one: a bar over an
-    unmoved picture), then for every edit (:data:`Candidate`'s None): the wider search
-    can settle on a scale the bar pulls it to (a synthetic copy: 0.070 apart, 0.002 as a crop)."""
-    out, seen = [], set(known)
+    still agree. :func:`edit_pairs` verifies them as crops first (scale 1 is one: a bar
+    over an unmoved picture), then for every edit (:data:`Candidate`'s None): the wider
+    search can settle on a scale the bar pulls it to (a synthetic copy: 0.070 apart,
+    0.002 as a crop)."""
+    out: dict[tuple[int, int], float] = {}
     for top in (True, False):
         i, j, cos = bucket_pairs(band_gists(gists, top), BAND_COS)
         for a, b, c in zip(i.tolist(), j.tolist(), cos.tolist()):
-            key = (rows[a], rows[b], False)
-            if key not in seen:
-                seen.add(key)
-                out.append((-c, rows[a], rows[b], False))
+            out.setdefault((rows[a], rows[b]), c)
     return out
 
 
@@ -181,10 +178,11 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     band: set[tuple[int, int]] = set()
     for rows, gists in gists_by_size(signatures).values():
         found = _candidates(gists, rows.tolist(), low, mirror)
-        full = {(a, b, f) for c, a, b, f in found if -c >= min_cos}
-        extra = _band_candidates(gists, rows.tolist(), full)
-        band |= {(a, b) for _, a, b, _ in extra}
-        scored += [x for x in found if (x[1], x[2]) not in band or x[3]] + extra
+        full = {(a, b) for c, a, b, f in found if -c >= min_cos and not f}  # verified for every edit anyway
+        extra = {k: c for k, c in _band_pairs(gists, rows.tolist()).items() if k not in full}
+        band |= extra.keys()
+        scored += [x for x in found if x[3] or (x[1], x[2]) not in band]
+        scored += [(-c, a, b, False) for (a, b), c in extra.items()]
     # most alike first: groups form early (and crop-only candidates come last)
     cand = [(a, b, flip, None if (a, b) in band and not flip else -c < min_cos) for c, a, b, flip in sorted(scored)]
     union = Joined(len(signatures), *joined) if joined is not None else None
