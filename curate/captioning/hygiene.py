@@ -23,7 +23,11 @@ measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"
   French), or one piece alone holds ``english_piece_words`` (30) or more and not one (a
   break test's 10,000 characters of gibberish in an event passed beside the summary "A
   street scene."; a terse English event, "Camera slowly pans left revealing snowy
-  mountains under grey clouds.", has none in 10 words);
+  mountains under grey clouds.", has none in 10 words), or a piece of ``english_min_words``
+  or more holds ``foreign_min_words`` (3) or more common words of German, French, Spanish,
+  Italian, Portuguese or Dutch that are no English words (``der``, ``und``, ``ist``, ``le``,
+  ``est``, ``el``, ``het``, ...) and more of them than common English words (German with
+  one "in" had passed; a sign's "Die Straße ist gesperrt" in an English sentence stays);
 - ``repeated_ngram``: within one piece of the answer (the summary or one event's text,
   so a subject named in several events does not count), a word ``n``-gram occurring
   ``max_repeats`` times or more or one word repeated ``max_run`` times in a row; or
@@ -60,6 +64,14 @@ _WORD = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_]|')+")
 _TIMES = re.compile(r"\d+(?:\.\d+)?\s*[-\u2013\u2014]\s*\d+(?:\.\d+)?\s*s\b\s*:?")
 _ENGLISH = frozenset("a an the and or of in on at to into onto from with by for as is are was were be it its "
                      "he she his her they them their this that then while there up down out over".split())
+_FOREIGN = frozenset(  # common words of other Latin-script languages that are no English words
+    "der das und ist ein eine einen einem einer den dem des mit auf im zu von sich nicht auch sind wird "
+    "über unter zwischen nach vor bei aus durch seine seinem ihre ihr dann "
+    "le la les et est une des du dans avec sur au aux ce cette qui que sont elle ils puis "
+    "el los las y es del por para al su sus una está están luego "
+    "il lo gli della delle di è nel nella sono poi "
+    "os uma da dos das em são "
+    "het een en op voor zijn niet ook bij naar".split())
 _REFUSAL = re.compile(r"\b(?:i\s*(?:'|\u2019)?\s*m\s+sorry|i\s+am\s+sorry|i\s+apologi[sz]e|"
                       r"i\s+(?:can\s*not|can(?:'|\u2019)?t|am\s+(?:unable|not\s+able)|(?:'|\u2019)m\s+(?:unable|not\s+able))\b"
                       r"|as\s+an\s+ai\b|as\s+a\s+language\s+model)", re.IGNORECASE)
@@ -85,6 +97,7 @@ class DegenerateChecks:
     foreign_share: float = 0.25
     english_min_words: int = 8
     english_piece_words: int = 30
+    foreign_min_words: int = 3
 
 
 def strip_boilerplate(text: str) -> str:
@@ -169,7 +182,8 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
     said = [w for p in pieces for w in words(p)]
     if any(foreign_share(p) >= checks.foreign_share for p in pieces) or (
             len(said) >= checks.english_min_words and not _ENGLISH.intersection(said)) or any(
-            len(ws) >= checks.english_piece_words and not _ENGLISH.intersection(ws) for ws in map(words, pieces)):
+            len(ws) >= checks.english_piece_words and not _ENGLISH.intersection(ws) for ws in map(words, pieces)) or any(
+            _mostly_foreign(ws, checks) for ws in map(words, pieces)):
         return "wrong_language"
     same = Counter(tuple(words(p)) for p in pieces[1:])
     if any(is_repetitive(p, checks) for p in pieces) or (same and max(same.values()) >= checks.max_repeats):
@@ -177,6 +191,13 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
     if prompt and _echoes(text, pieces, prompt, checks):
         return "prompt_echo"
     return None
+
+
+def _mostly_foreign(ws: list[str], checks: DegenerateChecks) -> bool:
+    """One piece's words (:func:`words`) read as another Latin-script language (module docstring)."""
+    foreign = sum(w in _FOREIGN for w in ws)
+    return (len(ws) >= checks.english_min_words and foreign >= checks.foreign_min_words
+            and foreign > sum(w in _ENGLISH for w in ws))
 
 
 def _echoes(text: str, pieces: list[str], prompt: str, checks: DegenerateChecks) -> bool:

@@ -134,6 +134,10 @@ def test_words_of_every_script():
     ("A man waves.", "A man waves his hand, 然后他坐下来看着镜头。"),  # switches script mid-sentence
     ("一个男人在挥手。", "一个男人举起右手挥了挥。"),
     ("Ein Mann winkt.", "Ein Mann hebt die rechte Hand und winkt dann langsam."),  # Latin script, not English
+    ("Ein Mann im Park.", "Ein Mann geht mit seinem Hund in den Park und setzt sich auf eine Bank."),  # one "in"
+    ("Une rue.", "Une femme marche dans la rue avec son chien, puis elle s'arrête devant un café."),  # "un"
+    ("Una calle.", "Un hombre camina por la calle con su perro y luego se sienta en un banco."),
+    ("Een park.", "Een man loopt met zijn hond in het park en gaat dan op een bank zitten."),
 ])
 def test_an_answer_not_in_english_is_wrong_language(summary, event):
     raw = f'{{"summary": "{summary}", "events": [{{"start_s": 0, "end_s": 2, "text": "{event}"}}]}}'
@@ -151,6 +155,9 @@ def test_a_foreign_name_in_an_english_caption_stays():
     ["A basketball game in a packed arena.", "Player 23 scores, crowd cheers loudly, scoreboard shows 45 42."],
     ["A woman holds up a handwritten sign reading I am sorry in front of a building."],  # what a sign says
     ["A protester carries a placard that says I cant breathe."],
+    ["A sign reading Die Straße ist gesperrt hangs on the fence next to a red car."],  # quoted German
+    ["A man walks across the Place de la Concorde and then stops near the fountain."],
+    ["A café with the words Le Petit Bistro et Boulangerie on its awning, people sit outside."],
 ])
 def test_terse_english_and_quoted_words_are_no_degenerate_answer(pieces):
     """A review: the per-piece English check and the refusal check had taken these."""
