@@ -14,7 +14,11 @@ folder exists and holds ``config.json`` of a vision-language (image-text-to-text
 type, weights (``*.safetensors``, whose headers must fit in their files, or
 ``pytorch_model*.bin``), processor files and tokenizer files (``tokenizer_config.json``
 and a vocabulary: without them the processor loads a tokenizer that lacks the model's
-special tokens, and every clip had failed); its processor must load (tokenizer
+special tokens, and every clip had failed); the weights must fit the config (the model
+built on the ``meta`` device from safetensors headers alone: no weight missing, none left
+over, no shape other than the config's; a ``config.json`` of another size had stopped
+the run only when the actors loaded it, and layers the weights lack would have captioned
+with random weights); its processor must load (tokenizer
 included) and have a chat template (the prompts are chat messages: without one every clip
 had failed after all the per-source work). For a hub id: that its config is in the local
 Hugging Face cache, or, online, can be fetched from the hub (``config.json`` alone; with
@@ -201,7 +205,38 @@ def check_model(model: str, device: str = "auto", attn: str = "auto") -> None:
     if kind not in _vlm_types():
         raise ModelUnavailable(f"{where}: a {kind or 'unknown'} model, not a vision-language (image-text-to-text) model")
     if os.path.isdir(os.path.expanduser(model)):
+        _check_fit(where, folder)
         _check_processor(where, folder)
+
+
+def _check_fit(where: str, folder: str) -> None:
+    """Build the saved folder's model on the ``meta`` device (no weight is read, a second
+    for a 7B model) and check its safetensors fit the config: the same tensor names and
+    shapes, after the renames transformers itself applies when it loads."""
+    if not glob.glob(os.path.join(folder, "*.safetensors")):
+        return  # pytorch_model*.bin: only a full read would tell
+    from transformers import AutoModelForImageTextToText
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its load report table: the one line below says it
+    try:
+        _, info = AutoModelForImageTextToText.from_pretrained(
+            folder, device_map="meta", output_loading_info=True, ignore_mismatched_sizes=True)
+    except Exception as exc:  # noqa: BLE001 - whatever the loader raises, the actors would raise it too
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelUnavailable(f"{where}: its weights do not load ({type(exc).__name__}: {first[:200]})") from exc
+    finally:
+        hf_logging.set_verbosity(level)
+    if info.get("mismatched_keys"):
+        name, saved, wanted = sorted(info["mismatched_keys"])[0]
+        raise ModelUnavailable(f"{where}: its weights do not fit config.json: {len(info['mismatched_keys'])} of "
+                               f"another shape, e.g. {name} {tuple(saved)} where the config makes {tuple(wanted)}")
+    for kind, what in (("missing_keys", "the config names weights the folder lacks"),
+                       ("unexpected_keys", "the folder holds weights the config has no place for")):
+        if keys := sorted(info.get(kind) or ()):
+            raise ModelUnavailable(f"{where}: its weights do not fit config.json: {what} ({len(keys)}, "
+                                   f"e.g. {keys[0]})")
 
 
 def _check_processor(where: str, folder: str) -> None:

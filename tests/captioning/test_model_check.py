@@ -121,6 +121,35 @@ def test_run_with_a_missing_model_stops_before_any_work(pipeline_with_vlm, tmp_p
     assert not os.path.exists(tmp_path / "out" / "work" / "sources")  # no source was worked on
 
 
+@pytest.mark.parametrize("edit,said", [
+    ({"intermediate_size": 96}, r"6 of another shape, e\.g\. model\.language_model\.layers\.0\.mlp\.down_proj\.weight "
+                                r"\(64, 128\) where the config makes \(64, 96\)"),
+    ({"num_hidden_layers": 3}, r"the config names weights the folder lacks \(12, e\.g\. model\.language_model\.layers\.2\."),
+    ({"num_hidden_layers": 1}, r"the folder holds weights the config has no place for \(12, e\.g\. "
+                               r"model\.language_model\.layers\.1\."),
+])
+def test_a_config_that_does_not_fit_the_weights_is_said(random_vlm, tmp_path, edit, said):
+    """A break test: a config.json of another size passed the checks and stopped the run
+    only when the actors loaded the model; layers the weights lack would have been random."""
+    folder = _copy(random_vlm, tmp_path)
+    path = os.path.join(folder, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    config["text_config"].pop("layer_types", None)  # it must list one type per layer
+    config["text_config"].update(edit)
+    with open(path, "w") as f:
+        json.dump(config, f)
+    with pytest.raises(ModelUnavailable, match="its weights do not fit config.json: " + said):
+        check_model(folder, "cpu")
+
+
+def test_a_saved_tiny_llava_passes(tmp_path):
+    """Its weights are saved under the older key names, which transformers renames on load."""
+    from curate.captioning.tiny import build_tiny_llava
+
+    check_model(build_tiny_llava(str(tmp_path / "llava")), "cpu")
+
+
 def test_a_sharded_model_missing_a_shard_or_a_file_for_a_folder_is_said(random_vlm, tmp_path):
     folder = _copy(random_vlm, tmp_path)
     (tmp_path / "model" / "model.safetensors.index.json").write_text(json.dumps(
