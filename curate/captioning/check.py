@@ -164,10 +164,13 @@ def _hub_config(where: str, model: str) -> str:
         hub_log.setLevel(level)
 
 
-def check_model(model: str, device: str = "auto", attn: str = "auto") -> None:
+def check_model(model: str, device: str = "auto", attn: str = "auto", fit: bool = True) -> None:
     """Check that the transformers engine could load ``model`` on ``device`` with ``attn``
-    here (module docstring); a hub id's ``config.json`` may be fetched. Raises
-    :class:`ModelUnavailable` saying what is wrong."""
+    here (module docstring); a hub id's ``config.json`` may be fetched. ``fit``: check that a
+    saved folder's weights fit its config through transformers (off for vLLM, which loads
+    kinds of model and quantised weights that transformers does not; a folder whose config
+    has a ``quantization_config`` is not checked either). Raises :class:`ModelUnavailable`
+    saying what is wrong."""
     where = f"caption model {model!r}"
     if device.startswith("cuda") or device == "mps":
         import torch
@@ -205,7 +208,8 @@ def check_model(model: str, device: str = "auto", attn: str = "auto") -> None:
     if kind not in _vlm_types():
         raise ModelUnavailable(f"{where}: a {kind or 'unknown'} model, not a vision-language (image-text-to-text) model")
     if os.path.isdir(os.path.expanduser(model)):
-        _check_fit(where, folder)
+        if fit and not getattr(config, "quantization_config", None):
+            _check_fit(where, folder)
         _check_processor(where, folder)
 
 

@@ -120,7 +120,7 @@ class VLMCaptionStage(Stage):
             raise ModelUnavailable("engine vllm: vLLM is not installed (pip install 'vidcurate[vllm]' on the GPU "
                                    "nodes), or use engine: transformers")
         if self.engine == "vllm":
-            check_model(self.model, "auto")
+            check_model(self.model, "auto", fit=False)
         else:
             check_model(self.model, self.device, self.attn)
 

@@ -143,6 +143,22 @@ def test_a_config_that_does_not_fit_the_weights_is_said(random_vlm, tmp_path, ed
         check_model(folder, "cpu")
 
 
+@pytest.mark.parametrize("quantised", [False, True])
+def test_the_fit_is_left_to_vllm_and_to_quantised_weights(random_vlm, tmp_path, quantised):
+    """vLLM loads kinds and quantised weights that transformers does not: a transformers
+    build of the config would refuse what vLLM loads (packed AWQ weights have other shapes)."""
+    folder = _copy(random_vlm, tmp_path)
+    path = os.path.join(folder, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    config["text_config"]["intermediate_size"] = 96
+    if quantised:
+        config["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128}
+    with open(path, "w") as f:
+        json.dump(config, f)
+    check_model(folder, "cpu", fit=quantised)
+
+
 def test_a_saved_tiny_llava_passes(tmp_path):
     """Its weights are saved under the older key names, which transformers renames on load."""
     from curate.captioning.tiny import build_tiny_llava
