@@ -253,7 +253,9 @@ class Trainer:
         stream = ClipStream(self.shards, self.cfg.data, self.cfg.optim.batch_size,
                             self.cfg.train.seed, self.dist.rank, self.dist.world_size,
                             self.loader_state, self.cfg.train.exact_resume, stored)
-        batches = iter(make_loader(stream, pin_memory=self.dist.device.type == "cuda"))
+        with torch.random.fork_rng(devices=[]):  # the loader's start draws a base seed from torch's global
+            # RNG: after a resume restored it, that had shifted dropout's stream by one draw (a break test)
+            batches = iter(make_loader(stream, pin_memory=self.dist.device.type == "cuda"))
         try:
             return self._fit(batches, stream, stop)
         finally:

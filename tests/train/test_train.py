@@ -58,11 +58,14 @@ def _assert_same_state(a: dict, b: dict, where: str = "") -> None:
             assert a[k] == b[k], f"{where}.{k}"
 
 
-@pytest.mark.parametrize(("workers", "accum"), [(0, 2), (2, 1)])
-def test_resume_equals_straight_run(tiny_config, train_shards, tmp_path, workers, accum):
-    # with 2 loader workers, 3 batches before the stop: the resumed loader must start at worker 1
+@pytest.mark.parametrize(("workers", "accum", "dropout"), [(0, 2, 0.0), (2, 1, 0.0), (0, 1, 0.1)])
+def test_resume_equals_straight_run(tiny_config, train_shards, tmp_path, workers, accum, dropout):
+    # with 2 loader workers, 3 batches before the stop: the resumed loader must start at worker 1;
+    # dropout draws from torch's global RNG, which the loader's start had drawn from after the
+    # resume restored it (a break test)
     tiny_config["data"]["num_workers"] = workers
     tiny_config["optim"]["grad_accum"] = accum
+    tiny_config["model"]["dropout"] = dropout
     cfg = config_from_dict(tiny_config)
     _train(cfg, train_shards, tmp_path / "split", 3)
     resumed = _train(cfg, train_shards, tmp_path / "split", 5, resume=True)
