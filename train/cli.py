@@ -48,9 +48,11 @@ def _stop_between_steps(trainer, world_size: int) -> dict:
     import signal
     import threading
 
+    from pipelines.exits import Terminated
+
     def handler(signum, frame):
-        if world_size > 1 or trainer.stop_signal:
-            raise KeyboardInterrupt
+        if world_size > 1 or trainer.stop_signal:  # a SIGTERM exits 143 then too (it had exited 130)
+            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt
         trainer.stop_signal.append(signum)
 
     if threading.current_thread() is not threading.main_thread():

@@ -136,6 +136,27 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint(tiny_config, train_shard
     assert [p.name for p in list_checkpoints(out)][-1] == "ckpt-00000004.pt"
 
 
+@pytest.mark.parametrize("sig,code,said", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
+                                           (signal.SIGINT, 130, "interrupted")])
+def test_a_second_signal_stops_at_once_with_its_own_exit_code(tiny_config, train_shards, tmp_path, capsys,
+                                                            monkeypatch, sig, code, said):
+    """A break test: a second SIGTERM had exited 130, as a Ctrl-C."""
+    def after(trainer, loss):
+        if trainer.step == 2:
+            os.kill(os.getpid(), sig)  # the first asks for a stop after this step
+            os.kill(os.getpid(), sig)  # the second stops at once
+        return loss
+
+    from pipelines.cli import main as vidcurate
+
+    _on_step(monkeypatch, after)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(tiny_config))
+    assert vidcurate(["train", "--shards", str(train_shards / "shards" / "*.tar"), "--config", str(path),
+                      "--output", str(tmp_path / "run"), "--max-steps", "50"]) == code
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(said)
+
+
 @pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
                                    RuntimeError("basic_ios::clear: iostream error")])  # full at the zip's end
 def test_a_checkpoint_that_cannot_be_written_leaves_no_half_file(tiny_config, train_shards, tmp_path, capsys,
