@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 
-from train.config import ConfigError, load_config
+from train.config import MAX_SEED, ConfigError, load_config
 from train.latents_cli import STOPPED, latents_command
 from train.lockfile import lock_output, unlock_output
 
@@ -182,7 +182,7 @@ def _at_least(low, kind=int, high=None):
         if not value >= low or value == float("inf"):  # NaN compares false: refused too
             raise argparse.ArgumentTypeError(f"must be a finite number of at least {low}, got {text}")
         if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {text}")
+            raise argparse.ArgumentTypeError(f"must be at most {high if kind is int else f'{high:g}'}, got {text}")
         return value
     return parse
 
@@ -211,7 +211,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--steps", type=_at_least(1), default=None, help="DDIM steps")
     s.add_argument("--guidance", type=_at_least(0.0, float, MAX_GUIDANCE), default=None,
                    help=f"classifier-free guidance scale (0 to {MAX_GUIDANCE:g})")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_at_least(0, int, MAX_SEED), default=0, help=f"0 to {MAX_SEED}")
     s.add_argument("--gif", action="store_true", help="also write OUTPUT with .gif")
     s.set_defaults(func=_sample, interrupted="interrupted: no video written")
 

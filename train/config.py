@@ -197,12 +197,16 @@ class OptimConfig(_Strict):
         return self
 
 
+MAX_SEED = 2**32 - 1  # the largest seed of a training run or a sample
+
+
 class RunConfig(_Strict):
     """Loop settings: seed, checkpoint and log intervals (optimiser steps), precision
     (``auto`` = bf16 autocast on CUDA, fp32 elsewhere), optional ``torch.compile``,
-    deterministic algorithms, checkpoints kept."""
+    deterministic algorithms, checkpoints kept. ``seed``: 0 to 2**32 - 1 (each rank's
+    generator is seeded from it; a seed past 64 bits had been an internal error)."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     checkpoint_every: int = Field(500, ge=1)
     log_every: int = Field(10, ge=1)
     precision: Literal["auto", "bf16", "fp32"] = "auto"

@@ -82,6 +82,19 @@ def test_vae_precomputed_off_written_bare_in_yaml_is_off(tmp_path):
     assert load_config(str(path)).vae.precomputed == "off"
 
 
+@pytest.mark.parametrize("seed", [-1, 2**32, 1234567890123456789])
+def test_a_seed_outside_32_bits_is_refused(seed):
+    """A break test: 1234567890123456789 passed and was an internal error at the generator's seeding."""
+    import yaml
+
+    data = yaml.safe_load((CONFIG_DIR / "tiny.yaml").read_text())
+    data["train"] = {**data.get("train", {}), "seed": seed}
+    with pytest.raises(ConfigError, match="train.seed"):
+        config_from_dict(data)
+    data["train"]["seed"] = 2**32 - 1
+    assert config_from_dict(data).train.seed == 2**32 - 1
+
+
 def test_a_guidance_scale_beyond_100_is_refused():
     """1e39 passed, overflowed float32 in sampling and wrote a black video (a review)."""
     import yaml

@@ -249,6 +249,10 @@ def test_sample_refuses_a_guidance_that_is_no_number_and_a_folder_as_output(tmp_
     with pytest.raises(SystemExit) as exc:
         main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", "x.mp4", "--guidance", "1e39"])
     assert exc.value.code == 2 and "must be at most 100, got 1e39" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # a break test: an internal error at the generator's seeding
+        main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", "x.mp4",
+              "--seed", "99999999999999999999"])
+    assert exc.value.code == 2 and "must be at most 4294967295" in capsys.readouterr().err
     for name in ("s.webm", "s.mkv", "s"):
         assert main(["sample", "--checkpoint", str(tmp_path), "--prompt", "a", "--output", str(tmp_path / name)]) == 2
         assert ": name a .mp4 file (H.264), or a .gif" in capsys.readouterr().err
