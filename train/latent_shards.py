@@ -136,7 +136,9 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
     try:
         caption = sample["txt"].decode("utf-8").strip()
         record = ClipRecord.model_validate_json(sample["json"]) if data.caption == "window" else None
-    except (UnicodeDecodeError, ValidationError) as err:
+        if (stride := int(meta.get("stride", 1))) < 1:  # "3.0" had been an internal error (a break test)
+            raise ValueError(f"latents stride {stride}")
+    except (UnicodeDecodeError, ValidationError, ValueError, TypeError) as err:
         stats.record("bad_sample", f"{where}: {err}")
         return None
     picked = pick_latents(latents, data.frames, data.image_frames, rng)
@@ -145,7 +147,7 @@ def latents_item(sample: dict, data: DataConfig, expect: dict[str, str], rng: ra
         return None
     picked, start = picked
     if record is not None:  # latent frame i is clip frame i * stride: the pixel path's window
-        stride, fps = int(meta.get("stride", 1)), record.clip.fps
+        fps = record.clip.fps
         caption = window_caption(record, caption, start * stride / fps,
                                  ((start + data.frames - 1) * stride + 1) / fps)
     return {"latents": picked, "caption": caption, "key": sample["__key__"]}

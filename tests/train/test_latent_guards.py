@@ -104,6 +104,26 @@ def test_a_latents_member_cut_short_or_not_finite_is_a_bad_sample(latent_config,
         assert stats.counts["bad_sample"] == 1
 
 
+@pytest.mark.parametrize("stride", ["3.0", "0", "x"])
+def test_a_latents_member_with_a_bad_stride_is_a_bad_sample(latent_config, stride):
+    """A break test: a stride of "3.0" in a member's metadata was an internal error."""
+    import random
+
+    from .synth_shards import make_record
+
+    raw = st_save({"latents": torch.zeros(4, 8, 8, 8, dtype=torch.float16)}, metadata={"stride": stride})
+    cfg = config_from_dict(latent_config)
+    assert cfg.data.caption == "window"  # the caption of the latent frames' window: the stride is read
+    stats = SkipStats()
+    sample = {"__url__": "u", "__key__": "k", LATENTS_EXT: raw, "txt": b"a",
+              "json": make_record("k", 16, 8.0, 64).model_dump_json().encode()}
+    with pytest.warns(SkippedDataWarning, match="bad_sample"):
+        assert latents_item(sample, cfg.data, {}, random.Random(0), stats) is None
+    assert stats.counts["bad_sample"] == 1
+    good = st_save({"latents": torch.zeros(4, 8, 8, 8, dtype=torch.float16)}, metadata={"stride": "2"})
+    assert latents_item({**sample, LATENTS_EXT: good}, cfg.data, {}, random.Random(0), stats)["key"] == "k"
+
+
 def test_the_fingerprint_is_the_weights_whatever_their_names(tiny_sd):
     """A review: new names of the same weights (diffusers has renamed VAE keys across
     versions) would have made every stored latent a mismatch."""
