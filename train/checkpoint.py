@@ -97,18 +97,6 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be read (truncated, not a checkpoint)."""
 
 
-def check_same_vae(state: dict, codec, name: str) -> None:
-    """Raise :class:`CheckpointError` when the checkpoint ``state`` was trained on latents of
-    another VAE than ``codec`` (a :class:`train.latents.LatentCodec` loaded from ``name``):
-    their weights' fingerprints differ (another VAE put at the same path had trained on or
-    decoded through silently, a break test). Checkpoints without a fingerprint (pixel
-    models, or written before it was kept) are not checked."""
-    saved = state.get("vae_weights")
-    if codec is not None and saved and saved != codec.fingerprint:
-        raise CheckpointError(f"the VAE at vae.name {name!r} is not the one this model was trained with "
-                              f"(weights {codec.fingerprint}, trained with {saved}): put that VAE back there")
-
-
 def _read(path: Path) -> dict:
     try:
         with open(path, "rb") as f:

@@ -14,12 +14,12 @@ the fly and latents precomputed into the shards (:mod:`train.latent_shards`) agr
 from __future__ import annotations
 
 import functools
-import hashlib
 
 import torch
 from torch import nn
 
 from train.config import VaeConfig
+from train.frozen import weights_fingerprint
 
 
 def load_vae(cfg: VaeConfig):
@@ -58,18 +58,10 @@ class LatentCodec(nn.Module):
     def fingerprint(self) -> str:
         """16 hex digits of SHA-256 over the VAE's weights: which VAE made stored latents,
         whatever its folder is called (a VAE replaced at the same path had been taken for
-        the old one: a break test). Each state-dict tensor is hashed on its own, by shape
-        and values (as loaded: :func:`load_vae` keeps the file's float32), and the sorted
-        digests are hashed again, so neither the tensors' names (which diffusers has
-        renamed across versions) nor their order counts. About 0.5 s for Stable
+        the old one: a break test): :func:`train.frozen.weights_fingerprint` of the VAE as
+        loaded (:func:`load_vae` keeps the file's float32). About 0.5 s for Stable
         Diffusion's 84 M-parameter VAE; once per codec."""
-        digests = []
-        for tensor in self.vae.state_dict().values():
-            t = tensor.detach().cpu().contiguous()
-            d = hashlib.sha256(f"{t.dtype}:{tuple(t.shape)};".encode())
-            d.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-            digests.append(d.digest())
-        return hashlib.sha256(b"".join(sorted(digests))).hexdigest()[:16]
+        return weights_fingerprint(self.vae)
 
     @classmethod
     def from_config(cls, cfg: VaeConfig) -> "LatentCodec":

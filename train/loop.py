@@ -27,12 +27,13 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from train.checkpoint import (check_resumable, check_same_vae, gather_rng, load_latest, local_rng_state,
+from train.checkpoint import (check_resumable, gather_rng, load_latest, local_rng_state,
                               restore_rng, save_checkpoint, saved_rng)
 from train.config import TrainConfig
 from train.data import ClipStream, LoaderState, close_loader, make_loader
 from train.diffusion import make_diffusion
 from train.distributed import DistInfo, gather, mean
+from train.frozen import check_same_text, check_same_vae, load_weights
 from train.metrics import Throughput, peak_flops, train_flops_per_sample
 from train.build import build_codec, build_model, sample_shape
 from train.latent_shards import latent_meta
@@ -118,6 +119,7 @@ class Trainer:
             "context_dim": self.text.dim, "world_size": self.dist.world_size,
             "unet_config": getattr(self.model, "unet_config", None),
             "vae_weights": self.codec.fingerprint if self.codec is not None else None,
+            "text_weights": self.text.fingerprint,
             "model": self.model.state_dict(), "ema": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": {"ranks": rngs},
@@ -130,8 +132,9 @@ class Trainer:
         saved = TrainConfig.model_validate(state["config"])
         check_resume_config(saved, self.cfg)
         check_same_vae(state, self.codec, self.cfg.vae.name if self.cfg.vae is not None else "")
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
+        check_same_text(state, self.text, self.cfg.text.name or "")
+        load_weights(self.model, state["model"], "model")
+        load_weights(self.ema, state["ema"], "EMA")
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
         same_world = restore_rng(saved_rng(state), self.generator, self.dist.rank,
@@ -253,8 +256,7 @@ class Trainer:
         stream = ClipStream(self.shards, self.cfg.data, self.cfg.optim.batch_size,
                             self.cfg.train.seed, self.dist.rank, self.dist.world_size,
                             self.loader_state, self.cfg.train.exact_resume, stored)
-        with torch.random.fork_rng(devices=[]):  # the loader's start draws a base seed from torch's global
-            # RNG: after a resume restored it, that had shifted dropout's stream by one draw (a break test)
+        with torch.random.fork_rng(devices=[]):  # its base seed's draw had shifted dropout's RNG on resume
             batches = iter(make_loader(stream, pin_memory=self.dist.device.type == "cuda"))
         try:
             return self._fit(batches, stream, stop)

@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from train.checkpoint import check_same_vae, load_checkpoint
+from train.build import build_codec, build_model, sample_shape
+from train.checkpoint import load_checkpoint
 from train.config import TrainConfig
 from train.diffusion import DDIMSampler, make_diffusion
-from train.build import build_codec, build_model, sample_shape
+from train.frozen import check_same_text, check_same_vae, load_weights
 from train.latents import LatentCodec
 from train.text import TextEncoder
 from train.video_io import to_uint8_frames, write_gif, write_mp4
@@ -28,16 +29,18 @@ def load_for_sampling(checkpoint: str | Path, device: torch.device, use_ema: boo
     """Rebuild (model in eval mode, text encoder, config, VAE codec or None) from a
     checkpoint file or run folder (its latest checkpoint). An inflated model is built
     from the image U-Net config saved in the checkpoint (no pretrained weights are
-    read). Raises FileNotFoundError, or CheckpointError when the VAE at ``vae.name`` is not
-    the one the model was trained with (:func:`train.checkpoint.check_same_vae`)."""
+    read). Raises FileNotFoundError, or CheckpointError when the VAE at ``vae.name`` or the
+    text encoder at ``text.name`` is not the one the model was trained with, or the weights
+    do not fit the model the stored config builds (:mod:`train.frozen`)."""
     state = load_checkpoint(checkpoint)
     cfg = TrainConfig.model_validate(state["config"])
     text = TextEncoder(cfg.text).to(device)
     codec = build_codec(cfg)
     check_same_vae(state, codec, cfg.vae.name if cfg.vae is not None else "")
+    check_same_text(state, text, cfg.text.name or "")
     model = build_model(cfg, int(state["context_dim"]), codec, pretrained=False,
                         unet_config=state.get("unet_config"))
-    model.load_state_dict(state["ema"]["module"] if use_ema else state["model"])
+    load_weights(model, state["ema"]["module"] if use_ema else state["model"], "EMA" if use_ema else "model")
     return model.to(device).eval(), text, cfg, codec.to(device) if codec is not None else None
 
 

@@ -23,6 +23,7 @@ classifier-free guidance (Ho & Salimans 2022, "Classifier-Free Diffusion Guidanc
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 
@@ -119,6 +120,14 @@ class TextEncoder(nn.Module):
     def train(self, mode: bool = True) -> "TextEncoder":
         """The encoder is frozen: it always stays in eval mode."""
         return super().train(False)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """16 hex digits over the encoder's weights (:func:`train.frozen.weights_fingerprint`):
+        which encoder a checkpoint was trained with, whatever its folder is called."""
+        from train.frozen import weights_fingerprint
+
+        return weights_fingerprint(self)
 
     @property
     def device(self) -> torch.device:
