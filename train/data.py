@@ -150,8 +150,10 @@ class ClipStream(IterableDataset):
                  stats: SkipStats) -> Iterator[dict]:
         buf: list[dict] = []
         misses = 0
+        stats.muted = skip > 0  # the replay re-reads what the run before counted (and would count only some)
         for pos, raw in enumerate(samples, start=1):
             if pos <= skip:
+                stats.muted = pos < skip  # what is read after the run before's last batch counts again
                 continue
             item = decode_sample(raw, self.cfg, random.Random(f"{seed}:{pos}"), stats,
                                  self.latents)

@@ -38,11 +38,14 @@ class SkippedDataWarning(UserWarning):
 
 class SkipStats:
     """Counts skipped data by kind and warns: once per bad shard, and at the 1st, 2nd,
-    4th, 8th, ... occurrence for more frequent kinds (samples, clips)."""
+    4th, 8th, ... occurrence for more frequent kinds (samples, clips). While ``muted`` (a
+    resumed loader replaying what the run before it read) nothing is counted or warned:
+    the counts are of data read since the run started or resumed."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.bad_shards: set[str] = set()
+        self.muted = False
 
     def bad_shard(self, url: str, reason: str) -> None:
         """Count and warn about a bad shard once; later visits skip it silently."""
@@ -52,6 +55,8 @@ class SkipStats:
 
     def record(self, kind: str, detail: str, always: bool = False) -> None:
         """Count one skipped item of ``kind`` (e.g. ``shard``, ``short_clip``)."""
+        if self.muted:
+            return
         self.counts[kind] += 1
         n = self.counts[kind]
         if always or n & (n - 1) == 0:

@@ -109,6 +109,35 @@ def test_resumed_loader_continues_the_same_batches(synthetic_shards, workers, co
         assert a["key"] == b["key"] and torch.equal(a["video"], b["video"])
 
 
+@pytest.mark.parametrize("consumed", [1, 3])
+def test_a_resumed_loader_counts_skipped_data_since_the_resume(tmp_path, consumed):
+    """A break test: the replay to the saved position counted again the incomplete samples
+    it re-read, but not the short clips it did not decode, so the counts mixed two scopes."""
+    import webdataset as wds
+
+    from .synth_shards import write_shard
+
+    write_shard(tmp_path / "a.tar", CLIPS[:4])
+    write_shard(tmp_path / "b.tar", CLIPS[4:], first=4)
+    with wds.TarWriter(str(tmp_path / "c.tar")) as sink:  # samples without their caption
+        for k in range(3):
+            sink.write({"__key__": f"{100 + k:016x}", "mp4": b"x", "json": b"{}"})
+    shards = str(tmp_path / "*.tar")
+    with pytest.warns(SkippedDataWarning):
+        straight = batches(shards, n=consumed + 4)
+    state = LoaderState(seen=[0])
+    for b in straight[:consumed]:
+        state.update(b)
+    with pytest.warns(SkippedDataWarning):
+        resumed = batches(shards, n=4, state=state)
+    before = straight[consumed - 1]["__skipped__"]
+    for a, b in zip(straight[consumed:], resumed):
+        assert a["key"] == b["key"]
+        assert b["__skipped__"] == {k: n - before.get(k, 0) for k, n in a["__skipped__"].items()
+                                    if n > before.get(k, 0)}
+    assert {"incomplete_sample", "short_clip"} <= set(straight[-1]["__skipped__"])  # both kinds were met
+
+
 def test_a_resume_with_other_loader_workers_restarts_on_new_seeds_and_then_replays(synthetic_shards):
     """A checkpoint of a 2-worker run resumed with 1 worker cannot replay its stream: the
     stream restarts on new seeds (it had restarted on the run's own, training on its first
