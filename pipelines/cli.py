@@ -26,6 +26,7 @@ import traceback
 import warnings
 
 from pipelines import exits
+from pipelines.cliargs import Parser, output, seconds
 from pipelines.terminal import detach_stdin, show_cursor
 
 
@@ -103,29 +104,10 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 
 
-def _seconds(text: str) -> float:
-    """``--connect-timeout``'s value: seconds, more than 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
-    return value
-
-
-def _output(text: str) -> str:
-    """``--output``'s value: a folder or URL, not empty (``--output "$OUT"`` with ``OUT``
-    unset had written the run into the current folder; a break test)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(exits.EMPTY_OUTPUT)
-    return text
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``vidcurate`` command."""
     parser = argparse.ArgumentParser(prog="vidcurate", description="Video-data curation for video diffusion.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     run = sub.add_parser("run", help="run a curation pipeline")
     run.add_argument("pipeline", help="pipeline YAML file (e.g. pipelines/local.yaml) or a shipped name: local, gpu")
     # action="extend": a flag given twice adds to the first (argparse's default kept only the last)
@@ -134,11 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "a video extension are skipped and listed in manifest.json")
     run.add_argument("--input-list", nargs="+", action="extend", default=[], metavar="FILE",
                      help="text files listing one source path or URL per line (# comments)")
-    run.add_argument("--output", required=True, type=_output,
+    run.add_argument("--output", required=True, type=output,
                      help="output folder or fsspec URL (s3://bucket/prefix, gs://..., file:///path)")
     run.add_argument("--address", default=None,
                      help="Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto (default: run on this machine, starting a local Ray only when a step needs one: the pipeline's ray.start)")
-    run.add_argument("--connect-timeout", type=_seconds, default=30.0, metavar="SECONDS",
+    run.add_argument("--connect-timeout", type=seconds, default=30.0, metavar="SECONDS",
                      help="how long to wait for --address to answer before exit code 6 (default 30)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--keep-work", action="store_true",
@@ -232,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     _one_line_warnings()
     try:
+        Parser.argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)  # imports the report and trainer commands' modules
     except SystemExit:  # --help, or bad arguments: a spare child goes now, not on its own later
         _close_sandboxes()

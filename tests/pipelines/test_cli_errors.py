@@ -242,3 +242,29 @@ def test_a_stopped_report_or_stats_says_what_it_left_not_the_runs_advice(monkeyp
     assert main([argv[0], str(tmp_path)]) == code
     err = capsys.readouterr().err.strip()
     assert err == (f"{word}: {said}" if said else word) and "resume" not in err
+
+
+@pytest.mark.parametrize("argv,late", [
+    (["run", "--output", "o", "--input", "clips", "local"], "'local'"),
+    (["run", "--dedup-against", "old", "--input", "clips", "my.yaml", "--output", "o"], "'my.yaml'"),
+    (["run", "--input-list", "list.txt", "gpu", "--output", "o"], "'gpu'"),
+])
+def test_a_pipeline_named_after_an_option_of_several_values_is_said(tmp_path, monkeypatch, capsys, argv, late):
+    """A new-user trial: argparse had said only that the pipeline is required, though it was typed."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exc.value.code == 2
+    assert err == (f"vidcurate run: error: the following arguments are required: pipeline ({late} was read as one "
+                   "more value of the option before it, which takes several: name the pipeline first, "
+                   f"vidcurate run {late[1:-1]} --input ...)")
+
+
+def test_a_missing_pipeline_is_said_plainly_when_no_option_took_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "local").mkdir()  # a folder named local is an input, not a pipeline
+    for argv in (["run", "--input", "clips", "--output", "o"], ["run", "--input", "local", "--output", "o"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert capsys.readouterr().err.strip().splitlines()[-1].endswith("required: pipeline")
