@@ -104,6 +104,11 @@ class Runner(RunEnd):
                     exits.raise_if_swallowed()
                 head.join()
             self.commits.report()
+        except BaseException:  # (a Ctrl-C, SIGTERM or error) no source lands after the stop line, which counts
+            with exits.signals_held():  # them all: sources finishing meanwhile had been kept but not counted
+                self.commits.close()
+                self.commits.report()
+            raise
         finally:
             self.progress.stop("sources")
             if ds is not None:
