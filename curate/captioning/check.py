@@ -3,8 +3,9 @@
 A VLM caption stage runs after every source is split and encoded. A model folder that is
 missing, half-written or of another kind of model had surfaced only then, as an
 "internal error" with hundreds of lines of Ray tracebacks from the dead actors, after
-all the per-source work. :func:`check_model` looks at what a load needs without loading
-the weights (about a second: transformers' config classes), so a run on this machine
+all the per-source work. :func:`check_model` looks at what a load needs without keeping
+the weights (about a second: transformers' config classes; a saved folder's weights are
+read once to check they fit its config), so a run on this machine
 stops before it starts (:meth:`curate.captioning.stage.VLMCaptionStage.preflight`), and
 :class:`ModelUnavailable` is what a failed load raises wherever it happens, so the
 command ends with exit code 2 and one line (:mod:`pipelines.exits`).
@@ -14,9 +15,9 @@ folder exists and holds ``config.json`` of a vision-language (image-text-to-text
 type, weights (``*.safetensors``, whose headers must fit in their files, or
 ``pytorch_model*.bin``), processor files and tokenizer files (``tokenizer_config.json``
 and a vocabulary: without them the processor loads a tokenizer that lacks the model's
-special tokens, and every clip had failed); the weights must fit the config (the model
-built on the ``meta`` device from safetensors headers alone: no weight missing, none left
-over, no shape other than the config's; a ``config.json`` of another size had stopped
+special tokens, and every clip had failed); the weights must fit the config (transformers
+loads them onto the ``meta`` device, so each is read once and none is kept: no weight
+missing, none left over, no shape other than the config's; a ``config.json`` of another size had stopped
 the run only when the actors loaded it, and layers the weights lack would have captioned
 with random weights); its processor must load (tokenizer
 included) and have a chat template (the prompts are chat messages: without one every clip
@@ -214,16 +215,20 @@ def check_model(model: str, device: str = "auto", attn: str = "auto", fit: bool 
 
 
 def _check_fit(where: str, folder: str) -> None:
-    """Build the saved folder's model on the ``meta`` device (no weight is read, a second
-    for a 7B model) and check its safetensors fit the config: the same tensor names and
-    shapes, after the renames transformers itself applies when it loads."""
+    """Load the saved folder's model onto the ``meta`` device and check its safetensors fit
+    the config: the same tensor names and shapes, after the renames transformers itself
+    applies when it loads. transformers 5 reads each tensor once before it moves it to
+    ``meta`` (a review: the disk reads of a load, about a load's time, none of its memory);
+    its own name and shape rules are what the actors meet, so nothing they load is refused
+    here (a check of the headers alone would have to copy them)."""
     if not glob.glob(os.path.join(folder, "*.safetensors")):
         return  # pytorch_model*.bin: only a full read would tell
     from transformers import AutoModelForImageTextToText
     from transformers.utils import logging as hf_logging
 
-    level = hf_logging.get_verbosity()
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # its load report table: the one line below says it
+    hf_logging.disable_progress_bar()  # its "Loading weights" bar (a review)
     try:
         _, info = AutoModelForImageTextToText.from_pretrained(
             folder, device_map="meta", output_loading_info=True, ignore_mismatched_sizes=True)
@@ -232,6 +237,8 @@ def _check_fit(where: str, folder: str) -> None:
         raise ModelUnavailable(f"{where}: its weights do not load ({type(exc).__name__}: {first[:200]})") from exc
     finally:
         hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
     if info.get("mismatched_keys"):
         name, saved, wanted = sorted(info["mismatched_keys"])[0]
         raise ModelUnavailable(f"{where}: its weights do not fit config.json: {len(info['mismatched_keys'])} of "

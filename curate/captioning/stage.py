@@ -113,9 +113,9 @@ class VLMCaptionStage(Stage):
         return self
 
     def preflight(self) -> None:
-        """Check that the model could be loaded on this machine, without loading it
-        (:func:`curate.captioning.check.check_model`: its files, a hub id's config, the
-        device, ``attn``). Raises :class:`ModelUnavailable`."""
+        """Check that the model could be loaded on this machine, without keeping it
+        (:func:`curate.captioning.check.check_model`: its files, that a saved folder's
+        weights fit its config, a hub id's config, the device, ``attn``). Raises :class:`ModelUnavailable`."""
         if self.engine == "vllm" and importlib.util.find_spec("vllm") is None:
             raise ModelUnavailable("engine vllm: vLLM is not installed (pip install 'vidcurate[vllm]' on the GPU "
                                    "nodes), or use engine: transformers")
