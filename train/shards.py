@@ -39,8 +39,8 @@ class SkippedDataWarning(UserWarning):
 class SkipStats:
     """Counts skipped data by kind and warns: once per bad shard, and at the 1st, 2nd,
     4th, 8th, ... occurrence for more frequent kinds (samples, clips). While ``muted`` (a
-    resumed loader replaying what the run before it read) nothing is counted or warned:
-    the counts are of data read since the run started or resumed."""
+    resumed loader replaying what the run before it read) nothing is counted or warned but
+    a bad shard: the counts are of data read since the run started or resumed."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
@@ -48,10 +48,15 @@ class SkipStats:
         self.muted = False
 
     def bad_shard(self, url: str, reason: str) -> None:
-        """Count and warn about a bad shard once; later visits skip it silently."""
+        """Count and warn about a bad shard once, also while ``muted`` (later visits skip it
+        silently: a shard gone bad before a resume had been dropped without a word, a review)."""
         if url not in self.bad_shards:
             self.bad_shards.add(url)
-            self.record("shard", f"{url}: {reason}", always=True)
+            muted, self.muted = self.muted, False
+            try:
+                self.record("shard", f"{url}: {reason}", always=True)
+            finally:
+                self.muted = muted
 
     def record(self, kind: str, detail: str, always: bool = False) -> None:
         """Count one skipped item of ``kind`` (e.g. ``shard``, ``short_clip``)."""

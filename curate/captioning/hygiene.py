@@ -27,7 +27,9 @@ measures of Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"
   or more holds ``foreign_min_words`` (3) or more common words of German, French, Spanish,
   Italian, Portuguese or Dutch that are no English words (``der``, ``und``, ``ist``, ``le``,
   ``est``, ``el``, ``het``, ...) and more of them than common English words (German with
-  one "in" had passed; a sign's "Die Straße ist gesperrt" in an English sentence stays);
+  one "in" had passed; a sign's "Die Straße ist gesperrt" in an English sentence stays),
+  counting only those in lower case and not between two capitalised words (names keep
+  theirs: "Los Angeles", "Marina del Rey", "Unter den Linden");
 - ``repeated_ngram``: within one piece of the answer (the summary or one event's text,
   so a subject named in several events does not count), a word ``n``-gram occurring
   ``max_repeats`` times or more or one word repeated ``max_run`` times in a row; or
@@ -63,7 +65,9 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"  # ka
 _WORD = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_]|')+")
 _TIMES = re.compile(r"\d+(?:\.\d+)?\s*[-\u2013\u2014]\s*\d+(?:\.\d+)?\s*s\b\s*:?")
 _ENGLISH = frozenset("a an the and or of in on at to into onto from with by for as is are was were be it its "
-                     "he she his her they them their this that then while there up down out over".split())
+                     "he she his her they them their this that then while there up down out over "
+                     "across toward towards near past through behind above below under beside along around "
+                     "between against after before during without within about".split())
 _FOREIGN = frozenset(  # common words of other Latin-script languages that are no English words
     "der das und ist ein eine einen einem einer den dem des mit auf im zu von sich nicht auch sind wird "
     "über unter zwischen nach vor bei aus durch seine seinem ihre ihr dann "
@@ -183,7 +187,7 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
     if any(foreign_share(p) >= checks.foreign_share for p in pieces) or (
             len(said) >= checks.english_min_words and not _ENGLISH.intersection(said)) or any(
             len(ws) >= checks.english_piece_words and not _ENGLISH.intersection(ws) for ws in map(words, pieces)) or any(
-            _mostly_foreign(ws, checks) for ws in map(words, pieces)):
+            _mostly_foreign(p, checks) for p in pieces):
         return "wrong_language"
     same = Counter(tuple(words(p)) for p in pieces[1:])
     if any(is_repetitive(p, checks) for p in pieces) or (same and max(same.values()) >= checks.max_repeats):
@@ -193,9 +197,16 @@ def degenerate_kind(text: str, prompt: str = "", checks: DegenerateChecks = Dege
     return None
 
 
-def _mostly_foreign(ws: list[str], checks: DegenerateChecks) -> bool:
-    """One piece's words (:func:`words`) read as another Latin-script language (module docstring)."""
-    foreign = sum(w in _FOREIGN for w in ws)
+def _mostly_foreign(piece: str, checks: DegenerateChecks) -> bool:
+    """One piece read as another Latin-script language (module docstring). A foreign word
+    counts only in lower case and not between two capitalised words: names and titles keep
+    theirs ("Los Angeles", "Marina del Rey", "Unter den Linden", "La Vie en Rose"; a review
+    found such English captions taken for another language)."""
+    tokens = _WORD.findall(piece)
+    ws = [t.lower() for t in tokens]
+    capital = [t[:1].isupper() for t in tokens] + [False]
+    foreign = sum(t in _FOREIGN and not capital[i] and not (i > 0 and capital[i - 1] and capital[i + 1])
+                  for i, t in enumerate(tokens))
     return (len(ws) >= checks.english_min_words and foreign >= checks.foreign_min_words
             and foreign > sum(w in _ENGLISH for w in ws))
 

@@ -158,6 +158,12 @@ def test_a_foreign_name_in_an_english_caption_stays():
     ["A sign reading Die Straße ist gesperrt hangs on the fence next to a red car."],  # quoted German
     ["A man walks across the Place de la Concorde and then stops near the fountain."],
     ["A café with the words Le Petit Bistro et Boulangerie on its awning, people sit outside."],
+    # a review: names and titles keep their articles, and a terse caption may hold no common word
+    ["Highway sign points to Los Angeles, Las Vegas and El Centro."],
+    ["Drone shot over Los Angeles: Marina del Rey, El Segundo, Playa Vista."],
+    ["Camera pans from Unter den Linden to the Haus der Kulturen der Welt."],
+    ["Dancers perform at El Museo del Barrio, La Casa del Habano sign behind."],
+    ["Camera pans across Plaza Mayor toward Puerta del Sol, Madrid."],
 ])
 def test_terse_english_and_quoted_words_are_no_degenerate_answer(pieces):
     """A review: the per-piece English check and the refusal check had taken these."""

@@ -138,6 +138,24 @@ def test_a_resumed_loader_counts_skipped_data_since_the_resume(tmp_path, consume
     assert {"incomplete_sample", "short_clip"} <= set(straight[-1]["__skipped__"])  # both kinds were met
 
 
+def test_a_shard_gone_bad_before_a_resume_is_still_said_and_counted(tmp_path):
+    """A review: the replay read it while the counts were muted, marked it bad, and then
+    skipped it in silence for the rest of the run."""
+    from .synth_shards import write_shard
+
+    write_shard(tmp_path / "a.tar", CLIPS[:4])
+    write_shard(tmp_path / "b.tar", CLIPS[4:], first=4)
+    straight = batches(str(tmp_path / "*.tar"), n=3)
+    state = LoaderState(seen=[0])
+    for b in straight:
+        state.update(b)
+    data = (tmp_path / "a.tar").read_bytes()
+    (tmp_path / "a.tar").write_bytes(data[: len(data) // 2])
+    with pytest.warns(SkippedDataWarning, match=r"skipped shard \(1 so far\): .*a\.tar"):
+        resumed = batches(str(tmp_path / "*.tar"), n=3, state=state)
+    assert resumed[-1]["__skipped__"]["shard"] == 1
+
+
 def test_a_resume_with_other_loader_workers_restarts_on_new_seeds_and_then_replays(synthetic_shards):
     """A checkpoint of a 2-worker run resumed with 1 worker cannot replay its stream: the
     stream restarts on new seeds (it had restarted on the run's own, training on its first
