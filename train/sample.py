@@ -34,7 +34,9 @@ def load_for_sampling(checkpoint: str | Path, device: torch.device, use_ema: boo
     do not fit the model the stored config builds (:mod:`train.frozen`)."""
     state = load_checkpoint(checkpoint)
     cfg = TrainConfig.model_validate(state["config"])
-    text = TextEncoder(cfg.text).to(device)
+    with torch.random.fork_rng(devices=[]):  # as training builds it: an open_clip tower without
+        torch.manual_seed(cfg.train.seed)  # pretrained weights is the same random one (a review)
+        text = TextEncoder(cfg.text).to(device)
     codec = build_codec(cfg)
     check_same_vae(state, codec, cfg.vae.name if cfg.vae is not None else "")
     check_same_text(state, text, cfg.text.name or "")

@@ -73,3 +73,24 @@ def test_weights_that_do_not_fit_the_stored_config_are_one_line(trained, tmp_pat
     assert _sample(run, tmp_path) == 2
     assert re.search(r"sample: the checkpoint's EMA weights do not fit the model its config builds: size mismatch",
                      capsys.readouterr().err)
+
+
+def test_a_model_trained_on_a_random_open_clip_tower_samples(tiny_config, synthetic_shards, tmp_path):
+    """A review: an open_clip text tower without pretrained weights is random; training
+    seeds it, sampling had not, so the fingerprint refused the checkpoint (and before the
+    fingerprint, samples were conditioned on another random tower than training's)."""
+    import json
+
+    tower = tmp_path / "tiny-clip-x.json"
+    tower.write_text(json.dumps({"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32,
+                                                                  "head_width": 16, "patch_size": 16},
+                                 "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2,
+                                              "layers": 1}}))
+    tiny_config["text"] = {"encoder": "open_clip", "name": str(tower), "max_length": 16}
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(tiny_config))
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning):  # no pretrained weights: said
+        assert main(["train", "--shards", str(synthetic_shards), "--config", str(config), "--output", str(run),
+                     "--max-steps", "1"]) == 0
+        assert _sample(run, tmp_path) == 0
