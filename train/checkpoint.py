@@ -35,12 +35,14 @@ def list_checkpoints(output: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def save_checkpoint(output: str | Path, step: int, state: dict, keep: int) -> Path:
+def save_checkpoint(output: str | Path, step: int, state: dict, keep: int, after: int = -1) -> Path:
     """Write ``state`` (tensors/numbers/strings/lists/dicts only) as the checkpoint of
-    ``step``; delete all but the newest ``keep`` up to it, and any of a later step: a
-    resume takes the newest readable checkpoint, so one of a later step is one it skipped
+    ``step``; delete all but the newest ``keep`` up to it, and any of a later step or of a
+    step between ``after`` (the run's last checkpoint, written or resumed from) and
+    ``step``: a resume takes the newest readable checkpoint, so such a one is one it skipped
     as damaged (it had stayed the newest by name, named as the run's latest, and with
-    ``keep: 1`` the checkpoint just written was the one deleted). Returns the file path.
+    ``keep: 1`` the checkpoint just written was the one deleted; one of an earlier step
+    than this had taken a place of ``keep``, a break test). Returns the file path.
     Raises :class:`CheckpointError` when the file cannot be written (a full disk)."""
     folder = checkpoint_dir(output)
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,8 +61,8 @@ def save_checkpoint(output: str | Path, step: int, state: dict, keep: int) -> Pa
                                   "earlier checkpoints are kept") from None
         raise
     found = list_checkpoints(output)
-    upto = [p for p in found if _step(p) <= step]
-    for old in upto[:-keep] + [p for p in found if _step(p) > step]:
+    upto = [p for p in found if _step(p) <= step and not after < _step(p) < step]
+    for old in upto[:-keep] + [p for p in found if _step(p) > step or after < _step(p) < step]:
         old.unlink(missing_ok=True)
     return path
 

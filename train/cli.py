@@ -127,7 +127,8 @@ def train_command(args: argparse.Namespace) -> int:
         if made and info.is_main:
             _drop_log_at_step_0(trainer, args.output)
         return 2
-    except Exception:  # a store's own error (no credentials, a refused endpoint): said by the command
+    except BaseException:  # a store's own error (no credentials, a refused endpoint): said by the command;
+        # also the SIGTERM torchrun sends the other ranks when one fails at once (a break test)
         if made and info.is_main:
             _drop_log_at_step_0(trainer, args.output)
         raise
@@ -226,11 +227,23 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point for ``python -m train.cli``."""
+    """Entry point for ``python -m train.cli`` (what torchrun starts on each rank): the exit
+    codes and stop lines of ``vidcurate train`` (a Ctrl-C or SIGTERM under DDP had ended
+    each rank in a traceback and exit 1, a break test)."""
+    from pipelines.exits import Terminated
+
     parser = argparse.ArgumentParser(prog="python -m train.cli")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    said = getattr(args, "interrupted", "interrupted")
+    try:
+        return args.func(args)
+    except Terminated:
+        print(f"terminated (SIGTERM){said[len('interrupted'):]}", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print(said, file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,18 +1,17 @@
 """The training loop: v-prediction diffusion training of a video U-Net on shards.
 
-The denoiser is the 3D U-Net of Ho et al. (pixels or VAE latents) or an image U-Net
-inflated with temporal layers (:mod:`train.build`). With a VAE, clips are encoded
-per frame on the training device unless the shards carry matching latents.
+The denoiser is the 3D U-Net of Ho et al. (pixels or VAE latents) or an image U-Net inflated with
+temporal layers (:mod:`train.build`). With a VAE, clips are encoded per frame on the training
+device unless the shards carry matching latents.
 
-One optimiser step = ``optim.grad_accum`` micro-batches of ``optim.batch_size`` clips
-per process: captions dropped to "" with ``text.caption_dropout`` (classifier-free
-guidance), encoded by the frozen text encoder, the v-prediction loss (Salimans & Ho
-2022) under bf16 autocast on CUDA, backward (gradients all-reduced by DDP on the last
-micro-batch only), gradient clipping, AdamW at the warmup-cosine learning rate, EMA
-update. Rank 0 logs loss, lr, samples/s (all ranks) and, on CUDA, MFU to stdout and
-``<output>/log.jsonl``, and writes checkpoints every ``train.checkpoint_every`` steps
-and at the end. All randomness comes from seeded generators whose states are saved,
-and the loader replays its stream on resume, so a resumed run follows the same
+One optimiser step = ``optim.grad_accum`` micro-batches of ``optim.batch_size`` clips per process:
+captions dropped to "" with ``text.caption_dropout`` (classifier-free guidance), encoded by the
+frozen text encoder, the v-prediction loss (Salimans & Ho 2022) under bf16 autocast on CUDA,
+backward (gradients all-reduced by DDP on the last micro-batch only), gradient clipping, AdamW at
+the warmup-cosine learning rate, EMA update. Rank 0 logs loss, lr, samples/s (all ranks) and, on
+CUDA, MFU to stdout and ``<output>/log.jsonl``, and writes checkpoints every
+``train.checkpoint_every`` steps and at the end. All randomness comes from seeded generators whose
+states are saved, and the loader replays its stream on resume, so a resumed run follows the same
 trajectory as a straight one (bit-exact on CPU with ``train.deterministic``).
 """
 
@@ -27,7 +26,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from train.checkpoint import (check_resumable, gather_rng, load_latest, local_rng_state,
+from train.checkpoint import (check_resumable, gather_rng, load_latest, local_rng_state, rank_seed,
                               restore_rng, save_checkpoint, saved_rng)
 from train.config import TrainConfig
 from train.data import ClipStream, LoaderState, close_loader, make_loader
@@ -95,6 +94,8 @@ class Trainer:
         self.ema = EMA(self.model, cfg.optim.ema_decay)
         self.optimizer = make_optimizer(self.model, cfg.optim)
         self.generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 7919 + dist.rank)
+        if dist.rank:  # same initial weights on every rank, then each its own dropout stream (had been shared)
+            torch.manual_seed(rank_seed(cfg.train.seed, dist.rank, dist.world_size, 0) ^ 0x5DEECE66D)
         self.vpred = make_diffusion(cfg.diffusion)
         self.step, self.loader_state = 0, LoaderState()
         self.saved_step = -1  # the step of the newest checkpoint written or resumed from
@@ -231,7 +232,7 @@ class Trainer:
             self._diverged(f"the loss or the weights are not finite (NaN or infinite) at step {self.step}")
         state = self.state_dict()
         if self.dist.is_main:
-            path = save_checkpoint(self.output, self.step, state, self.cfg.train.keep_checkpoints)
+            path = save_checkpoint(self.output, self.step, state, self.cfg.train.keep_checkpoints, self.saved_step)
             self.log({"event": "checkpoint", "step": self.step, "path": str(path)})
         self.saved_step = self.step
 

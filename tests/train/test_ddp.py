@@ -37,4 +37,6 @@ def test_two_gloo_processes_end_with_identical_weights(tiny_config, train_shards
     ckpt = torch.load(out / "checkpoints" / "ckpt-00000003.pt", weights_only=True)
     gens = [r["generator"] for r in ckpt["rng"]["ranks"]]
     assert len(gens) == 2 and not torch.equal(gens[0], gens[1])  # each rank's own stream
+    cpus = [r["torch"] for r in ckpt["rng"]["ranks"]]  # dropout's too (a break test: it was shared)
+    assert not torch.equal(cpus[0], cpus[1])
     assert json.loads((out / "log.jsonl").read_text().splitlines()[0])["world_size"] == 2

@@ -118,3 +118,9 @@ def test_a_resume_past_a_damaged_newest_checkpoint_names_and_keeps_the_new_one(t
     # keep_checkpoints 1: the new one is kept (it had been deleted as older than the damaged one)
     assert [p.name for p in list_checkpoints(out)] == ["ckpt-00000005.pt"]
     assert f"done at step 5; latest checkpoint {out / 'checkpoints' / 'ckpt-00000005.pt'}" in capsys.readouterr().err
+    # a damaged one of a step before the next checkpoint's (a break test: it took a place of keep)
+    config["train"].update(keep_checkpoints=2, checkpoint_every=4)
+    damaged.write_bytes(list_checkpoints(out)[0].read_bytes()[:5000])
+    with pytest.warns(UserWarning, match="ckpt-00000006.pt cannot be read"):
+        assert _train(config, train_shards, out, tmp_path, "--max-steps", "8", "--resume") == 0
+    assert [p.name for p in list_checkpoints(out)] == ["ckpt-00000005.pt", "ckpt-00000008.pt"]

@@ -136,11 +136,30 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint(tiny_config, train_shard
     assert [p.name for p in list_checkpoints(out)][-1] == "ckpt-00000004.pt"
 
 
+def test_a_signal_before_the_first_step_removes_the_folder_the_run_made(tiny_config, train_shards, tmp_path,
+                                                                        monkeypatch):
+    """A break test: under DDP, torchrun's SIGTERM to the other ranks when one failed at once
+    left the new folder with a log of the start (and each retry added a line)."""
+    from pipelines.exits import Terminated
+    from train import loop
+
+    def stopped(self, batches):
+        raise Terminated()  # as a signal acts under DDP: at once
+
+    monkeypatch.setattr(loop.Trainer, "train_step", stopped)
+    fresh = tmp_path / "fresh"
+    assert _train(tiny_config, train_shards, fresh, tmp_path, "--max-steps", "2") == 143
+    assert not fresh.exists()
+
+
+@pytest.mark.parametrize("entry", ["vidcurate", "python -m train.cli"])
 @pytest.mark.parametrize("sig,code,said", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
                                            (signal.SIGINT, 130, "interrupted")])
 def test_a_second_signal_stops_at_once_with_its_own_exit_code(tiny_config, train_shards, tmp_path, capsys,
-                                                            monkeypatch, sig, code, said):
-    """A break test: a second SIGTERM had exited 130, as a Ctrl-C."""
+                                                            monkeypatch, sig, code, said, entry):
+    """A break test: a second SIGTERM had exited 130, as a Ctrl-C; and ``python -m train.cli``
+    (what torchrun starts; a signal under DDP acts at once, as a second one does) had ended
+    in a traceback and exit 1."""
     def after(trainer, loss):
         if trainer.step == 2:
             os.kill(os.getpid(), sig)  # the first asks for a stop after this step
@@ -149,6 +168,7 @@ def test_a_second_signal_stops_at_once_with_its_own_exit_code(tiny_config, train
 
     from pipelines.cli import main as vidcurate
 
+    vidcurate = vidcurate if entry == "vidcurate" else main
     _on_step(monkeypatch, after)
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(tiny_config))
