@@ -68,3 +68,18 @@ def mean(value: torch.Tensor, info: DistInfo) -> float:
         dist.all_reduce(value)
         value /= info.world_size
     return float(value)
+
+
+def summed_counts(counts: dict[str, int], info: DistInfo) -> dict[str, int]:
+    """``counts`` (e.g. skipped data by kind) summed over ranks; a collective call: every
+    rank makes it, whether or not it counted anything (a break test: the log had shown
+    rank 0's skipped data alone)."""
+    if info.world_size == 1:
+        return dict(counts)
+    every: list[dict[str, int] | None] = [None] * info.world_size
+    dist.all_gather_object(every, dict(counts))
+    total: dict[str, int] = {}
+    for one in every:
+        for kind, n in (one or {}).items():
+            total[kind] = total.get(kind, 0) + n
+    return total

@@ -31,7 +31,7 @@ from train.checkpoint import (check_resumable, gather_rng, load_latest, local_rn
 from train.config import TrainConfig
 from train.data import ClipStream, LoaderState, close_loader, make_loader
 from train.diffusion import make_diffusion
-from train.distributed import DistInfo, gather, mean
+from train.distributed import DistInfo, gather, mean, summed_counts
 from train.frozen import check_same_text, check_same_vae, load_weights
 from train.metrics import Throughput, peak_flops, train_flops_per_sample
 from train.build import build_codec, build_model, sample_shape
@@ -289,7 +289,7 @@ class Trainer:
                           "lr": self.optimizer.param_groups[0]["lr"], "samples_per_s": rate}
                 if flops and peak:
                     record["mfu"] = flops * rate / (peak * self.dist.world_size)
-                if skipped := self.loader_state.total_skipped():
+                if skipped := summed_counts(self.loader_state.total_skipped(), self.dist):  # every rank calls it
                     record["skipped"] = skipped
                 self.log(record)
                 loss_sum, n = torch.zeros((), device=self.dist.device), 0
