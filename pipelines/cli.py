@@ -233,10 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except exits.Terminated:
         show_cursor()
         with exits.signals_held():  # a second signal while it is said: no traceback
-            own = getattr(args, "interrupted", None)  # another command's words after "interrupted"
-            print(f"terminated (SIGTERM){own[len('interrupted'):]}" if own and own.startswith("interrupted")
-                  else "terminated (SIGTERM): committed sources are kept; run the same command again to resume",
-                  file=sys.stderr)
+            print(exits.stop_line(getattr(args, "interrupted", None), terminated=True), file=sys.stderr)
         return exits.TERMINATED
     except KeyboardInterrupt:
         show_cursor()
@@ -244,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             # On a terminal the "^C" it echoed may sit at the start of the current line: the
             # advice goes on a line of its own.
             print("\n" if sys.stderr.isatty() else "", end="", file=sys.stderr)
-            print(getattr(args, "interrupted", None)
-                  or "interrupted: committed sources are kept; run the same command again to resume", file=sys.stderr)
+            print(exits.stop_line(getattr(args, "interrupted", None), terminated=False), file=sys.stderr)
         return exits.INTERRUPTED
     except BrokenPipeError:  # e.g. `vidcurate stats OUT | head -1`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit

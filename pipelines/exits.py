@@ -158,6 +158,14 @@ class InsufficientResources(RuntimeError):
     """A stage asks for more than any node or the whole cluster has (exit code 7)."""
 
 
+def stop_line(own: str | None, terminated: bool) -> str:
+    """What a command stopped by Ctrl-C (``terminated`` False) or SIGTERM says: ``own``, its
+    ``interrupted: ...`` line (a run's when None), with "terminated (SIGTERM)" for
+    "interrupted" after a SIGTERM."""
+    own = own or "interrupted: committed sources are kept; run the same command again to resume"
+    return f"terminated (SIGTERM){own[len('interrupted'):]}" if terminated and own.startswith("interrupted") else own
+
+
 def root_cause(exc: BaseException) -> BaseException:
     """The worker's own exception inside a Ray task error (``RayTaskError.cause``), else ``exc``."""
     cause = getattr(exc, "cause", None)

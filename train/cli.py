@@ -230,20 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python -m train.cli`` (what torchrun starts on each rank): the exit
     codes and stop lines of ``vidcurate train`` (a Ctrl-C or SIGTERM under DDP had ended
     each rank in a traceback and exit 1, a break test)."""
-    from pipelines.exits import Terminated
+    from pipelines.exits import INTERRUPTED, TERMINATED, Terminated, stop_line
 
     parser = argparse.ArgumentParser(prog="python -m train.cli")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    said = getattr(args, "interrupted", "interrupted")
     try:
         return args.func(args)
-    except Terminated:
-        print(f"terminated (SIGTERM){said[len('interrupted'):]}", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print(said, file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # (a Terminated is one)
+        terminated = isinstance(stop, Terminated)
+        print(stop_line(args.interrupted, terminated), file=sys.stderr)
+        return TERMINATED if terminated else INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -52,15 +52,11 @@ class SkipStats:
         silently: a shard gone bad before a resume had been dropped without a word, a review)."""
         if url not in self.bad_shards:
             self.bad_shards.add(url)
-            muted, self.muted = self.muted, False
-            try:
-                self.record("shard", f"{url}: {reason}", always=True)
-            finally:
-                self.muted = muted
+            self.record("shard", f"{url}: {reason}", always=True)
 
     def record(self, kind: str, detail: str, always: bool = False) -> None:
         """Count one skipped item of ``kind`` (e.g. ``shard``, ``short_clip``)."""
-        if self.muted:
+        if self.muted and not always:  # (always: a bad shard, said once whenever it is met)
             return
         self.counts[kind] += 1
         n = self.counts[kind]
