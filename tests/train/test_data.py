@@ -224,3 +224,48 @@ def test_close_loader_ends_workers_stuck_in_a_read(monkeypatch):
     workers = list(batches._workers)
     close_loader(batches)
     assert workers and not any(w.is_alive() for w in workers)
+
+
+class _Stopped(KeyboardInterrupt):
+    """What the trainer's DDP signal handler raises (pipelines.exits.Terminated's stand-in)."""
+
+
+def test_a_signal_while_the_loader_closes_is_delivered_after_its_workers_are_gone(monkeypatch):
+    """Under DDP a SIGTERM raises at once; one that came while close_loader joined the
+    workers ended it there, and the workers outlived the trainer until torchrun's SIGKILL
+    (a DDP break test, 1 stop in 6). The signal is now held until they are gone, then
+    raised through the trainer's own handler."""
+    import signal
+
+    from torch.utils.data import DataLoader, _utils
+
+    from train.data import _leave_signals_to_the_trainer, close_loader
+
+    def stop(signum, frame):
+        raise _Stopped()
+
+    monkeypatch.setattr(_utils, "MP_STATUS_CHECK_INTERVAL", 0.5)
+    batches = iter(DataLoader(_StuckAfterOne(), batch_size=None, num_workers=2,
+                              worker_init_fn=_leave_signals_to_the_trainer))
+    next(batches)
+    workers, shutdown = list(batches._workers), batches._shutdown_workers
+
+    def signalled_shutdown():
+        os.kill(os.getpid(), signal.SIGTERM)  # the signal lands as the shutdown starts
+        for _ in range(1000):  # Python runs a handler between bytecodes: give it many
+            pass
+        shutdown()
+
+    batches._shutdown_workers = signalled_shutdown
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(_Stopped):
+            close_loader(batches)
+        alive = [w.is_alive() for w in workers]
+        assert signal.getsignal(signal.SIGTERM) is stop  # the trainer's handler is back
+    finally:
+        del batches._shutdown_workers  # the iterator's __del__ calls it: no signal then
+        signal.signal(signal.SIGTERM, before)
+        for w in workers:
+            w.kill()
+    assert alive == [False, False]
