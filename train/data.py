@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import random
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -247,7 +246,12 @@ def close_loader(batches) -> None:
     shutdown = getattr(batches, "_shutdown_workers", None)  # torch's own, run by its __del__
     if shutdown is None:
         return
-    with _signals_held():  # a SIGTERM mid-shutdown (DDP acts at once) had left workers behind
+    from pipelines.exits import signals_deferred
+
+    # A Ctrl-C or SIGTERM meanwhile is raised once the workers are gone: under DDP the
+    # trainer's handler raises at once, and one mid-shutdown had left them to torchrun's
+    # SIGKILL 30 s later (1 stop in 6 of a 2-rank break test).
+    with signals_deferred():
         try:
             shutdown()  # each worker told to end and joined for a few seconds, then sent SIGTERM (ignored)
         finally:
@@ -255,34 +259,6 @@ def close_loader(batches) -> None:
                 if worker.is_alive():  # busy in a read that does not end: it would hold the exit
                     worker.kill()
                     worker.join(timeout=5)
-
-
-@contextmanager
-def _signals_held():
-    """Hold Ctrl-C and SIGTERM while the block runs, then deliver them (``signal.raise_signal``)
-    to the handlers they would have reached. Under DDP the trainer's handler raises at once;
-    one that came while :func:`close_loader` joined the workers (1 in 6 stops of a 2-rank
-    break test) ended it there and left the workers until torchrun's SIGKILL 30 s later.
-    Only Python handlers are held (an ignored or default signal keeps its disposition), and
-    only in the main thread, where Python runs them."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    previous = {sig: h for sig, h in previous.items() if callable(h)}
-    for sig in previous:
-        signal.signal(sig, lambda signum, frame: held.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for signum in dict.fromkeys(held):  # each kind once: the first of them raises
-            signal.raise_signal(signum)
 
 
 def _leave_signals_to_the_trainer(worker_id: int) -> None:
