@@ -36,11 +36,14 @@ from pydantic import Field
 
 from curate.camfit import FitParams
 from curate.cvthreads import one_cv_thread
+from curate.dedup.pads import bars_box, paired
 from curate.flow import global_motion
 from curate.passing import passing_steps
 from curate.stage import Stage
 from curate.tasks import ClipTask
 from schemas import MotionStep, Scores
+
+_MIN_PICTURE = 32  # px: a narrower picture inside bars keeps the whole frame
 
 
 def _grays(frames) -> list[np.ndarray]:
@@ -94,21 +97,46 @@ def _r(x: float | None, nd: int = 5) -> float | None:
     return None if x is None else round(x, nd)
 
 
+def inside_bars(motion: np.ndarray) -> tuple[int, int, int, int]:
+    """``(y0, y1, x0, x1)`` of the picture of ``(M, H, W) uint8`` luma frames inside
+    letterbox or pillarbox bars (black or flat pads alike on opposite sides,
+    :func:`curate.dedup.pads.bars_box`); the whole frame along an axis without such bars,
+    or where the picture left would be under 32 px."""
+    h, w = motion.shape[1:3]
+    y0, y1, x0, x1 = bars_box(motion)
+    rows, cols = paired((y0, y1, x0, x1), h, w)
+    if rows == h or rows < _MIN_PICTURE:
+        y0, y1 = 0, h
+    if cols == w or cols < _MIN_PICTURE:
+        x0, x1 = 0, w
+    return y0, y1, x0, x1
+
+
 def motion_track(motion: np.ndarray, times: list[float], method: str,
                  fit: str = "ransac") -> tuple[list[MotionStep], list[float]]:
     """Camera and subject motion between consecutive ``(M, H, W) uint8`` luma frames at ``times`` (s).
+
+    The flow and the camera fit see the picture inside letterbox or pillarbox bars only
+    (:func:`inside_bars`), and speeds are in widths of that picture: still bars at two
+    edges had read as the still lines of a fixed camera with something passing close
+    (:mod:`curate.camrules`), and their zero flow had pulled a zoom's fit to none, so
+    letterboxed zooms and pillarboxed pans were labelled static (a break test: 12 of 16).
+    Each step's ``luma`` is still the whole frame's.
 
     ``fit``: ``ransac`` (robust, :mod:`curate.camfit`) or ``least_squares`` (the flow
     field's similarity fit, kept for comparison). Returns the steps and each pair's mean
     flow magnitude (frame widths per second). Raises ValueError on an unknown ``fit``.
     """
-    motions = []
+    motions, frames = [], motion
     with one_cv_thread():
-        for i in range(1, len(motion)):
-            motions.append(global_motion(motion[i - 1], motion[i], times[i] - times[i - 1], method, fit=fit))
+        if len(motion) > 1:
+            picture = inside_bars(motion)
+            frames = motion[:, picture[0]:picture[1], picture[2]:picture[3]]
+        for i in range(1, len(frames)):
+            motions.append(global_motion(frames[i - 1], frames[i], times[i] - times[i - 1], method, fit=fit))
         if fit == "ransac":  # objects passing the fixed camera, judged over the steps (curate.passing)
             for i in sorted(passing_steps([m.cells for m in motions], FitParams().cells)):
-                motions[i] = global_motion(motion[i], motion[i + 1], times[i + 1] - times[i], method,
+                motions[i] = global_motion(frames[i], frames[i + 1], times[i + 1] - times[i], method,
                                            fit=fit, hold=True)
     steps, mags = [], []
     for i, gm in enumerate(motions, start=1):
