@@ -55,8 +55,8 @@ def test_a_move_inside_bars_is_labelled_as_without_them(name, top, left, pan, zo
 
 def test_the_picture_inside_bars():
     picture = _scene(5, 168, 96)
-    assert inside_bars(_padded(picture, 40, 0)) == (40, 136, 0, 168)
-    assert inside_bars(_padded(picture, 0, 48)) == (0, 96, 48, 216)
+    assert inside_bars(_padded(picture, 40, 0)) == (42, 134, 0, 168)  # (2 px off each bar's side)
+    assert inside_bars(_padded(picture, 0, 48)) == (0, 96, 50, 214)
     assert inside_bars(picture) == (0, 96, 0, 168)
     # a dark band at one edge only is picture (a night sky), not a bar
     sky = picture.copy()
@@ -64,3 +64,39 @@ def test_the_picture_inside_bars():
     assert inside_bars(sky) == (0, 96, 0, 168)
     # bars leaving under 32 px of picture keep the whole frame
     assert inside_bars(_padded(picture[:, 40:60], 40, 0)) == (0, 100, 0, 168)
+
+
+def _scored(frames_rgb, motion):
+    """The score stage's record scores for a clip of these samples (4 fps)."""
+    from curate.score import ScoreStage
+    from curate.tasks import ClipTask
+    from support.dedup import clip_record
+
+    rec = clip_record("c", "")
+    task = ClipTask(source=rec.source, span=rec.span, clip_id="c", work_dir="", record=rec,
+                    frames=frames_rgb, motion=motion, motion_times=[i / FPS for i in range(len(motion))])
+    return ScoreStage()(task).record.scores
+
+
+def _rgb(luma):
+    return np.repeat(luma[..., None], 3, axis=-1)
+
+
+@pytest.mark.parametrize("top,left", [(40, 0), (0, 48)])
+def test_scores_of_a_clip_between_bars_are_its_pictures(top, left):
+    """A break test: a bar's hard edge gave a blurred clip the Laplacian variance of a sharp
+    one (kept by the blur filter), and a letterboxed night shot's bars made its frames black."""
+    scene = _scene(5, 168, 96)
+    blurred = np.stack([cv2.GaussianBlur(f, (0, 0), 4) for f in scene])
+    night = (scene * 0.15).astype(np.uint8) + 10  # a dim picture: its mean luma over 20, with the bars' under
+    scores = {}
+    for name, picture in (("blurred", blurred), ("night", night)):
+        inner = picture[:, 2:-2] if top else picture[:, :, 2:-2]  # (2 px beside a bar are left out)
+        bare = _scored(_rgb(inner), inner)
+        boxed = _scored(_rgb(_padded(picture, top, left, level=2)), _padded(picture, top, left, level=2))
+        for score in ("sharpness", "focus", "luma_mean", "black_fraction", "clipped_fraction", "motion"):
+            assert getattr(boxed, score) == pytest.approx(getattr(bare, score), rel=0.02, abs=1e-3), (name, score)
+        scores[name] = boxed
+    assert scores["blurred"].sharpness < 5  # (min_sharpness of pipelines/local.yaml)
+    assert 20 < scores["night"].luma_mean < 30 and scores["night"].black_fraction == 0.0  # (black_luma 20)
+    assert _padded(night, top, left, level=2).mean() < 20  # what the whole frame's mean had been
