@@ -41,8 +41,11 @@ The kept clip of a group is chosen by a fixed rule:
 5. then the most picture pixels in the source (a 1080p source over a 720p one that gives
    the same clip size),
 6. then longest clip,
-7. then the earliest (source path, start time),
-8. then the smallest clip id;
+7. then the sharpest: the highest ``focus`` score (:func:`curate.score.focus`, which
+   grain and exposure leave nearly alone; a break test's blurred, grainy copy of the same
+   size, rate and length had been kept over its clean original by its file name),
+8. then the earliest (source path, start time),
+9. then the smallest clip id;
 
 every other member is dropped with reason ``duplicate`` and ``duplicate_of`` naming it.
 The rule depends only on the records, not on their order, so results do not change
@@ -96,11 +99,12 @@ def picture_pixels(rec: ClipRecord) -> float:
 
 
 def keep_key(rec: ClipRecord) -> tuple:
-    """Sort key of rules 4-8 of the keep rule (smallest wins; see module docstring), which
+    """Sort key of rules 4-9 of the keep rule (smallest wins; see module docstring), which
     :func:`keep_best` applies after the tolerant rules 1 to 3."""
     share = rec.picture_share if rec.picture_share is not None else 1.0
     source = rec.source.width * rec.source.height
-    return (-picture_pixels(rec), -source * share, -rec.clip.duration_s,
+    focus = rec.scores.focus if rec.scores is not None and rec.scores.focus is not None else 0.0
+    return (-picture_pixels(rec), -source * share, -rec.clip.duration_s, -focus,
             rec.source.path, rec.span.start_s, rec.clip_id)
 
 

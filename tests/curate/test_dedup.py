@@ -51,6 +51,20 @@ def test_keep_rule_is_order_independent_and_chains_group():
         assert sorted((r.clip_id, k) for r, k, _ in dropped) == [("b", "a"), ("c", "a")]
 
 
+def test_of_copies_alike_in_size_rate_and_length_the_sharpest_is_kept():
+    """A break test: a blurred, grainy copy (focus 0.44) was kept over its clean original
+    (focus 6.2) of the same size, frame rate and length because its file name came first."""
+    from schemas import Scores
+
+    h = clip_phash(_sample(5, 160, 120))
+    soft, clean = _rec("soft", h, path="a_soft.mp4"), _rec("clean", h, path="b_original.mp4")
+    soft.scores, clean.scores = Scores(focus=0.44), Scores(focus=6.2)
+    for order in ([soft, clean], [clean, soft]):
+        kept, dropped = DedupStage().run(order)
+        assert [r.clip_id for r in kept] == ["clean"]
+        assert [(r.clip_id, k) for r, k, _ in dropped] == [("soft", "clean")]
+
+
 def test_threshold_zero_only_groups_identical_hashes():
     a = clip_phash(_sample(1, 320, 240))
     b = a[:-1] + format(int(a[-1], 16) ^ 1, "x")  # one bit away
