@@ -17,6 +17,7 @@ from curate.tasks import ClipTask
 # (config field, score name, "min" or "max", reject reason)
 CHECKS = (
     ("min_motion", "motion", "min", "low_motion"),
+    ("min_change", "change", "min", "low_motion"),
     ("max_motion", "motion", "max", "high_motion"),
     ("min_sharpness", "sharpness", "min", "blurry"),
     ("min_luma", "luma_mean", "min", "too_dark"),
@@ -29,7 +30,10 @@ CHECKS = (
 class FilterStage(Stage):
     """Threshold the scores of :class:`curate.score.ScoreStage`.
 
-    Config: ``min_motion``/``max_motion`` (frame widths per second),
+    Config: ``min_motion``/``max_motion`` (frame widths per second), ``min_change`` (luma
+    levels: a clip whose picture never changes by more, :func:`curate.score.change`, is
+    ``low_motion`` too: a still held as video with grain, whose flow ``motion`` reads
+    as movement),
     ``min_sharpness`` (Laplacian variance) and ``sharp_focus`` (a clip under
     ``min_sharpness`` whose focus, the Laplacian variance over the picture's own variance x
     1000 (:func:`curate.score.focus`), is at least this is sharp all the same: dark footage,
@@ -42,6 +46,7 @@ class FilterStage(Stage):
     fusable = True  # pure function of the clip task: run by the one-decode pass (pipelines.plan.fusable)
     stage: Literal["filter"] = "filter"
     min_motion: float | None = Field(None, ge=0)
+    min_change: float | None = Field(None, ge=0, le=255)
     max_motion: float | None = Field(None, ge=0)
     min_sharpness: float | None = Field(None, ge=0)
     sharp_focus: float | None = Field(None, ge=0)

@@ -16,6 +16,8 @@
   from a fifth to full; blurred by 4-8 px 0.1-2.8 at every exposure (5 px 0.2-4.2).
 - ``luma_mean``: mean BT.601 luma of the frame sample, 0..255.
 - ``black_fraction``: share of motion-sample frames whose mean luma < ``black_luma``.
+- ``change``: :func:`change` of the motion sample: the largest change of the picture
+  from one motion-sample frame to the next.
 - ``clipped_fraction``: share of the frame sample's pixels with luma >= ``CLIPPED_LUMA``
   (250): blown-out highlights, which a mean luma under the filter's ``max_luma`` hides
   (a picture 60 % white at 255 can average 240).
@@ -96,6 +98,25 @@ def luma(frames: np.ndarray) -> np.ndarray:
     """
     sums = np.array([cv2.sumElems(f)[:3] for f in frames], np.float64).reshape(-1, 3)
     return sums @ np.array([0.299, 0.587, 0.114]) / (frames.shape[1] * frames.shape[2])
+
+
+CHANGE_BLUR = 1.5  # px (Gaussian sigma) at the motion sample's size: grain and codec noise out
+
+
+def change(motion: np.ndarray) -> float:
+    """How far the picture of ``(M, H, W) uint8`` luma frames moves from its first frame:
+    for each later frame the 99th percentile of the absolute difference from the first
+    after a Gaussian blur of :data:`CHANGE_BLUR` px, the largest of these, in luma levels
+    (0..255; 0 for fewer than two frames). Against the first frame, not the one before, so
+    a slow drift adds up (0.01 frame widths/s, 0.6 px a step at 4 fps, had changed 2 levels
+    a step). A still held as video scores 0-1, with film grain of 2-5 levels too, where the
+    optical flow (``motion``) reads grain on flat areas as movement (0.0016-0.0022 frame
+    widths/s, as much as a real fixed camera's quiet scene)."""
+    if len(motion) < 2:
+        return 0.0
+    first = cv2.GaussianBlur(motion[0], (0, 0), CHANGE_BLUR)
+    return float(max(np.percentile(cv2.absdiff(first, cv2.GaussianBlur(f, (0, 0), CHANGE_BLUR)), 99)
+                     for f in motion[1:]))
 
 
 def _r(x: float | None, nd: int = 5) -> float | None:
@@ -191,6 +212,8 @@ class ScoreStage(Stage):
         my0, my1, mx0, mx1 = inside_bars(task.motion)
         motion = task.motion[:, my0:my1, mx0:mx1]
         motion_luma = motion.reshape(len(motion), -1).mean(axis=1)
+        with one_cv_thread():
+            changed = change(np.ascontiguousarray(motion))
         rec.motion_track = track
         rec.scores = Scores(
             motion=round(float(np.mean(mags)), 5) if mags else 0.0,
@@ -199,6 +222,7 @@ class ScoreStage(Stage):
             luma_mean=round(float(luma(frames).mean()), 3),
             black_fraction=round(float((motion_luma < self.black_luma).mean()), 4),
             clipped_fraction=round(clipped_fraction(grays), 4),
+            change=round(changed, 2),
         )
         return task
 

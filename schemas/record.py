@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.5"  # 1.5: ClipRecord.picture_share; 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
+SCHEMA_VERSION = "1.6"  # 1.6: Scores.change; 1.5: ClipRecord.picture_share; 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
 
 
 class _Model(BaseModel):
@@ -131,6 +131,10 @@ class Scores(_Model):
     - ``black_fraction``: share of sampled frames whose mean luma is below the black level.
     - ``clipped_fraction``: share of the frame sample's pixels whose luma is blown out
       (at or above 250 of 255), 0..1.
+    - ``change``: the largest change of the picture between consecutive motion-sample
+      frames, luma levels 0..255 (99th percentile of the absolute difference after a blur;
+      :func:`curate.score.change`): about 1 for a still held as video even with grain,
+      which the optical flow of ``motion`` reads as movement.
     - ``text_area``: mean share of the picture covered by text boxes (PP-OCR detection), 0..1.
     - ``nsfw``: highest NSFW detector confidence over the sampled frames (NudeNet), 0..1.
     - ``aesthetic``: LAION-style aesthetic score (MLP over CLIP image embeddings), ~1..10.
@@ -143,6 +147,7 @@ class Scores(_Model):
     luma_mean: float | None = None
     black_fraction: float | None = None
     clipped_fraction: float | None = None
+    change: float | None = None
     text_area: float | None = None
     nsfw: float | None = None
     aesthetic: float | None = None

@@ -27,7 +27,7 @@ SCORES = tuple(Scores.model_fields)  # motion, sharpness, luma_mean, black_fract
 SCORE_UNITS = {"motion": "frame widths / s", "sharpness": "Laplacian variance",
                "focus": "Laplacian / picture variance x 1000",
                "luma_mean": "luma 0..255", "black_fraction": "share of frames",
-               "clipped_fraction": "share of pixels",
+               "clipped_fraction": "share of pixels", "change": "luma levels 0..255",
                "text_area": "share of picture", "nsfw": "detector confidence 0..1",
                "aesthetic": "aesthetic score", "clip_score": "image-caption cosine"}
 QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)

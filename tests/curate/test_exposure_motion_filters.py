@@ -39,6 +39,26 @@ def test_motion_floor_drops_a_frozen_picture_only(tmp_path, drift, kept):
         assert motion < 0.0001
 
 
+@pytest.mark.parametrize("drift, kept", [(0.0, False), (0.01, True)])
+def test_a_still_with_film_grain_is_low_motion_by_its_change_and_a_slow_drift_is_kept(tmp_path, drift, kept):
+    """A break test: grain of 3 levels on a still held as video made the optical flow move
+    (motion over min_motion), and the still was kept; its picture changes by about 1 level."""
+    rng = np.random.default_rng(1)
+    frames = [np.clip(render(5, k / FPS, 320, 240, drift=drift).astype(np.int16)
+                      + rng.normal(0, 3.0, (240, 320, 1)), 0, 255).astype(np.uint8) for k in range(int(3 * FPS))]
+    write_video(str(tmp_path / "v.mp4"), frames, FPS)
+    pipeline = make_pipeline()
+    assert pipeline.stage("filter").min_change == pytest.approx(2.0)
+    _, clips = run_source(pipeline, str(tmp_path / "v.mp4"), str(tmp_path / "work"))
+    assert len(clips) == 1
+    scores, row = clips[0].record.scores, clips[0].reject_row
+    if kept:
+        assert row is None and scores.change > 4
+    else:
+        assert scores.motion > 0.0002 and scores.change <= 1.5  # the flow moves; the picture does not
+        assert row is not None and row.reason == "low_motion" and "change=" in row.detail
+
+
 def test_blown_out_picture_is_overexposed_though_its_mean_is_under_max_luma(tmp_path):
     pipeline = make_pipeline()
     assert pipeline.stage("filter").max_clipped_fraction == pytest.approx(0.5)
