@@ -11,7 +11,8 @@ frame ``p < c`` and some frame ``r >= c`` at most ``max_len + 1`` frames apart l
 every frame between them differs from ``p`` mostly in brightness (the mean-luma change is
 at least half of the mean absolute change), and ``p`` and ``r`` are one picture as the shot's
 own pace goes (:func:`same_picture`). A brief insert of *other* content is not a
-brightness excursion, so its cuts are kept. Nor is a black or white frame between two
+brightness excursion, so its cuts are kept: even a darker one, whose change is mostly
+of mean brightness, is another picture (:func:`replaced`). Nor is a black or white frame between two
 shots: the jump into it is so large that two different pictures around it passed the
 ratio alone (a street and a hand-held shot 38 levels apart, the jump to black 114), and
 the cut between them was lost. Thumbnails come from
@@ -34,13 +35,59 @@ def _dist(x: np.ndarray, y: np.ndarray) -> float:
 
 def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
     """True when every frame strictly between ``p`` and ``r`` differs from frame ``p`` mostly by
-    a shift of mean brightness."""
+    a shift of mean brightness, and shows frame ``p``'s picture under other light
+    (:func:`replaced`)."""
     ref = thumbs[p].astype(np.float32)
     for j in range(p + 1, r):
         d = thumbs[j].astype(np.float32) - ref
         if abs(float(d.mean())) < 0.5 * float(np.abs(d).mean()):
             return False
-    return True
+    return all(replaced(thumbs[p], thumbs[j]) <= MAX_REPLACED for j in range(p + 1, r))
+
+
+CELLS, FLAT_CELL, MAX_REPLACED = (3, 4), 2.0, 0.7  # grid rows x columns; luma std; share
+
+
+def replaced(x: np.ndarray, y: np.ndarray, *more: np.ndarray) -> float:
+    """How much of ``(h, w, 3) uint8`` thumbnail ``y`` is another picture than ``x`` (and
+    ``more``): over a :data:`CELLS` grid, the rms residual of ``y``'s luma predicted from
+    ``x``'s (and ``more``'s, jointly: a mix of two pictures is no other picture) by gains
+    and an offset fitted in each cell, over ``y``'s own luma std there, averaged over the
+    cells (those where ``y`` is flat, std under :data:`FLAT_CELL`, are left out: a
+    washed-out or blacked-out part fits any light; 0 when every cell is). About 0.15-0.4
+    under a flash, lightning, a strobe or a lamp that lights a third of the view (the light
+    differs from cell to cell), 0.9-1 for frames of other footage: 2-6 frames of another
+    shot inserted into one shot, darker than it, had passed as a flash and both cuts were
+    lost (a break test: 10 of 10)."""
+    ly = y.astype(np.float32).mean(axis=2)
+    ls = [f.astype(np.float32).mean(axis=2) for f in (x, *more)]
+    h, w = ly.shape
+    ratios = []
+    for i in range(CELLS[0]):
+        for k in range(CELLS[1]):
+            cell = (slice(i * h // CELLS[0], (i + 1) * h // CELLS[0]), slice(k * w // CELLS[1], (k + 1) * w // CELLS[1]))
+            b = ly[cell].ravel()
+            spread = float(b.std())
+            if spread < FLAT_CELL:
+                continue
+            design = np.stack([f[cell].ravel() for f in ls] + [np.ones_like(b)], axis=1)
+            coef, *_ = np.linalg.lstsq(design, b, rcond=None)
+            ratios.append(float(np.sqrt(np.mean((design @ coef - b) ** 2))) / spread)
+    return float(np.mean(ratios)) if ratios else 0.0
+
+
+def is_insert(thumbs: np.ndarray, first: int, second: int) -> bool:
+    """Whether frames ``first .. second - 1`` of ``(n, h, w, 3) uint8`` thumbnails, between
+    two cuts a few frames apart (at least 2), are an insert of other footage: each is
+    another picture than the frames just before and just after them, even as a mix of the
+    two (:func:`replaced` of both jointly over :data:`MAX_REPLACED`). Such cuts are two
+    boundaries, not one event: a 2-6 frame insert had been merged into one cut and its
+    frames were left in a clip (a break test). A two-frame transition, a detector firing
+    twice on one cut, or a flash (the picture under other light) is none."""
+    if second - first < 2 or first < 1 or second >= len(thumbs):
+        return False
+    before, after = thumbs[first - 1], thumbs[second]
+    return all(replaced(before, thumbs[j], after) > MAX_REPLACED for j in range(first, second))
 
 
 SAME_FLOOR, SAME_STEPS, PACE_STEPS = 6.0, 3.0, 4  # levels; times the pace per frame apart; steps each side

@@ -48,7 +48,7 @@ from scenedetect.common import FrameTimecode
 from curate.split import fastscore, transnet
 from curate.split.blanks import FlatFrames
 from curate.split.lights import drop_blinks, drop_swept
-from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
+from curate.split.flashes import drop_flashes, is_excursion, is_flash, is_insert, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
 from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays, lazy_picture
@@ -251,7 +251,8 @@ class ShotDetector:
         raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | moving(content + spike_cuts(strength), thumbs))
         cuts = drop_blinks(drop_flashes(raw, thumbs, self.flash_len), thumbs, self.fps, live)
         cuts = drop_screen_cuts(drop_overlays(cuts, thumbs, live=live), thumbs, live, frozenset(raw))
-        return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength)
+        return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength,
+                          apart=lambda a, b: is_insert(thumbs, a, b))
 
     def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:
         """``found`` (absolute frame indices; ``thumbs`` start at frame ``lo``) without the
@@ -284,16 +285,19 @@ def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int =
 
 
 def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,
-               strength: np.ndarray | None = None) -> list[int]:
+               strength: np.ndarray | None = None,
+               apart: Callable[[int, int], bool] | None = None) -> list[int]:
     """Sorted unique cuts inside ``(0, num_frames)`` with none closer than ``min_gap`` frames.
 
     Of cuts too close together the one with the larger ``strength[c]`` (the picture change
-    into frame ``c``, see :func:`curate.split.spikes.jumps`) wins; without ``strength`` the earlier one wins."""
+    into frame ``c``, see :func:`curate.split.spikes.jumps`) wins; without ``strength`` the
+    earlier one wins. Two close cuts ``a < b`` both stay where ``apart(a, b)`` is true (an
+    insert of other footage between them, :func:`curate.split.flashes.is_insert`)."""
     inside = sorted({int(c) for c in cuts if 0 < c < num_frames})
     order = sorted(inside, key=lambda c: -float(strength[c])) if strength is not None else inside
     kept: list[int] = []
     for c in order:
-        if all(abs(c - k) >= min_gap for k in kept):
+        if all(abs(c - k) >= min_gap or (apart is not None and apart(min(c, k), max(c, k))) for k in kept):
             kept.append(c)
     return sorted(kept)
 
