@@ -147,11 +147,17 @@ def signals_deferred() -> Iterator[None]:
     """Inside the block a Ctrl-C or SIGTERM waits (:func:`signals_held`); the first that came
     is raised at the block's end, through the handler in force before it. For a short piece
     of output that must not be cut in two: a Ctrl-C between a source's progress line and
-    its bar step had printed the line twice and left the bar one behind (a break test)."""
-    with signals_held() as got:
-        yield
-    if got:
-        signal.raise_signal(got[0])
+    its bar step had printed the line twice and left the bar one behind (a break test).
+    Raised also when the block fails (the signal wins over its error): a SIGTERM held while
+    a training's loader failed to shut down had been lost, and the run ended as an internal
+    error, not 143 (a review)."""
+    got: list[int] = []
+    try:
+        with signals_held() as got:
+            yield
+    finally:
+        if got:
+            signal.raise_signal(got[0])
 
 
 class InsufficientResources(RuntimeError):

@@ -266,6 +266,7 @@ def test_a_signal_while_the_loader_closes_is_delivered_after_its_workers_are_gon
     finally:
         del batches._shutdown_workers  # the iterator's __del__ calls it: no signal then
         signal.signal(signal.SIGTERM, before)
+        shutdown()  # (torch's own, which also takes its SIGCHLD handler off: then no kill below is an error)
         for w in workers:
             w.kill()
     assert alive == [False, False]
