@@ -41,11 +41,14 @@ The kept clip of a group is chosen by a fixed rule:
 5. then the most picture pixels in the source (a 1080p source over a 720p one that gives
    the same clip size),
 6. then longest clip,
-7. then the sharpest: the highest ``focus`` score (:func:`curate.score.focus`, which
-   grain and exposure leave nearly alone; a break test's blurred, grainy copy of the same
-   size, rate and length had been kept over its clean original by its file name),
-8. then the earliest (source path, start time),
-9. then the smallest clip id;
+7. then the earliest (source path, start time),
+8. then the smallest clip id;
+
+but first, after rule 3, a copy far blurrier than the group's sharpest is out: ``focus``
+(:func:`curate.score.focus`) under the highest divided by :data:`FOCUS_TOLERANCE` (2; a
+break test's blurred, grainy copy, focus 0.44, had been kept over its clean original, 6.2,
+by its file name). Only a factor counts, as grain and blocking raise focus too (grain of
+3-6 levels by 1.03-1.5 times on the footage): a noisier copy must not win by it.
 
 every other member is dropped with reason ``duplicate`` and ``duplicate_of`` naming it.
 The rule depends only on the records, not on their order, so results do not change
@@ -89,6 +92,7 @@ SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over paralle
 PIXEL_TOLERANCE = 0.02  # picture pixels within this share of a group's most count as equal
 SHARE_TOLERANCE = 0.02  # picture shares within this of a group's highest count as equal
 FPS_TOLERANCE = 0.01  # clip frame rates within this share of a group's highest count as equal
+FOCUS_TOLERANCE = 2.0  # a copy whose focus is under the group's highest over this is too blurred to keep
 
 
 def picture_pixels(rec: ClipRecord) -> float:
@@ -99,12 +103,11 @@ def picture_pixels(rec: ClipRecord) -> float:
 
 
 def keep_key(rec: ClipRecord) -> tuple:
-    """Sort key of rules 4-9 of the keep rule (smallest wins; see module docstring), which
-    :func:`keep_best` applies after the tolerant rules 1 to 3."""
+    """Sort key of rules 4-8 of the keep rule (smallest wins; see module docstring), which
+    :func:`keep_best` applies after the tolerant rules 1 to 3 and the focus rule."""
     share = rec.picture_share if rec.picture_share is not None else 1.0
     source = rec.source.width * rec.source.height
-    focus = rec.scores.focus if rec.scores is not None and rec.scores.focus is not None else 0.0
-    return (-picture_pixels(rec), -source * share, -rec.clip.duration_s, -focus,
+    return (-picture_pixels(rec), -source * share, -rec.clip.duration_s,
             rec.source.path, rec.span.start_s, rec.clip_id)
 
 
@@ -118,6 +121,9 @@ def keep_best(recs: list[ClipRecord]) -> int:
     pos = [k for k in pos if shares[k] >= max(shares.values()) - SHARE_TOLERANCE]
     rates = {k: recs[k].clip.fps for k in pos}
     pos = [k for k in pos if rates[k] >= max(rates.values()) * (1 - FPS_TOLERANCE)]
+    focus = {k: recs[k].scores.focus for k in pos if recs[k].scores is not None and recs[k].scores.focus is not None}
+    if len(focus) == len(pos):  # (records without scores: a run without the score stage)
+        pos = [k for k in pos if focus[k] * FOCUS_TOLERANCE >= max(focus.values())]
     return min(pos, key=lambda k: keep_key(recs[k]))
 
 
