@@ -16,8 +16,8 @@
   from a fifth to full; blurred by 4-8 px 0.1-2.8 at every exposure (5 px 0.2-4.2).
 - ``luma_mean``: mean BT.601 luma of the frame sample, 0..255.
 - ``black_fraction``: share of motion-sample frames whose mean luma < ``black_luma``.
-- ``change``: :func:`change` of the motion sample: the largest change of the picture
-  from one motion-sample frame to the next.
+- ``change``: :func:`change` of the motion sample: the largest change of any later
+  motion-sample frame from the first, luma levels.
 - ``clipped_fraction``: share of the frame sample's pixels with luma >= ``CLIPPED_LUMA``
   (250): blown-out highlights, which a mean luma under the filter's ``max_luma`` hides
   (a picture 60 % white at 255 can average 240).
@@ -146,8 +146,8 @@ def inside_bars(motion: np.ndarray) -> tuple[int, int, int, int]:
     return y0, y1, x0, x1
 
 
-def motion_track(motion: np.ndarray, times: list[float], method: str,
-                 fit: str = "ransac") -> tuple[list[MotionStep], list[float]]:
+def motion_track(motion: np.ndarray, times: list[float], method: str, fit: str = "ransac",
+                 picture: tuple[int, int, int, int] | None = None) -> tuple[list[MotionStep], list[float]]:
     """Camera and subject motion between consecutive ``(M, H, W) uint8`` luma frames at ``times`` (s).
 
     The flow and the camera fit see the picture inside letterbox or pillarbox bars only
@@ -155,7 +155,8 @@ def motion_track(motion: np.ndarray, times: list[float], method: str,
     edges had read as the still lines of a fixed camera with something passing close
     (:mod:`curate.camrules`), and their zero flow had pulled a zoom's fit to none, so
     letterboxed zooms and pillarboxed pans were labelled static (a break test: 12 of 16).
-    Each step's ``luma`` is still the whole frame's.
+    Each step's ``luma`` is still the whole frame's. ``picture``: that box when the caller
+    has it (:func:`inside_bars` of ``motion``), else measured here.
 
     ``fit``: ``ransac`` (robust, :mod:`curate.camfit`) or ``least_squares`` (the flow
     field's similarity fit, kept for comparison). Returns the steps and each pair's mean
@@ -164,8 +165,8 @@ def motion_track(motion: np.ndarray, times: list[float], method: str,
     motions, frames = [], motion
     with one_cv_thread():
         if len(motion) > 1:
-            picture = inside_bars(motion)
-            frames = motion[:, picture[0]:picture[1], picture[2]:picture[3]]
+            y0, y1, x0, x1 = picture or inside_bars(motion)
+            frames = motion[:, y0:y1, x0:x1]
         for i in range(1, len(frames)):
             motions.append(global_motion(frames[i - 1], frames[i], times[i] - times[i - 1], method, fit=fit))
         if fit == "ransac":  # objects passing the fixed camera, judged over the steps (curate.passing)
@@ -202,14 +203,14 @@ class ScoreStage(Stage):
 
     def process(self, task: ClipTask) -> ClipTask:
         rec = task.record
+        my0, my1, mx0, mx1 = picture = inside_bars(task.motion)  # (once: the track and the scores)
         with one_cv_thread():
-            track, mags = motion_track(task.motion, task.motion_times, self.flow, self.camera_fit)
+            track, mags = motion_track(task.motion, task.motion_times, self.flow, self.camera_fit, picture)
             grays = np.stack(_grays(task.frames))  # one luma conversion for the three sample scores
             y0, y1, x0, x1 = inside_bars(grays)  # bars are no detail, light or dark of the picture
             grays = np.ascontiguousarray(grays[:, y0:y1, x0:x1])
             frames = np.ascontiguousarray(task.frames[:, y0:y1, x0:x1])
             sharp = sharpness(grays)
-        my0, my1, mx0, mx1 = inside_bars(task.motion)
         motion = task.motion[:, my0:my1, mx0:mx1]
         motion_luma = motion.reshape(len(motion), -1).mean(axis=1)
         with one_cv_thread():

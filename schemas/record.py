@@ -131,8 +131,8 @@ class Scores(_Model):
     - ``black_fraction``: share of sampled frames whose mean luma is below the black level.
     - ``clipped_fraction``: share of the frame sample's pixels whose luma is blown out
       (at or above 250 of 255), 0..1.
-    - ``change``: the largest change of the picture between consecutive motion-sample
-      frames, luma levels 0..255 (99th percentile of the absolute difference after a blur;
+    - ``change``: the largest change of any later motion-sample frame from the first,
+      luma levels 0..255 (99th percentile of the absolute difference after a blur;
       :func:`curate.score.change`): about 1 for a still held as video even with grain,
       which the optical flow of ``motion`` reads as movement.
     - ``text_area``: mean share of the picture covered by text boxes (PP-OCR detection), 0..1.

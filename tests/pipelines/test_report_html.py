@@ -88,8 +88,7 @@ def test_report_histograms_draw_each_filter_threshold(page, curated_run):
     hists = {score: (has_svg, text) for score, has_svg, text in facts["hists"]}
     assert set(hists) == {"motion", "sharpness", "focus", "luma_mean", "black_fraction", "clipped_fraction", "change"}
     assert all(has_svg for has_svg, _ in hists.values())
-    expected = {"min_motion": "motion", "min_change": "change", "min_sharpness": "sharpness",
-                "min_luma": "luma_mean", "max_luma": "luma_mean",
+    expected = {"min_motion": "motion", "min_sharpness": "sharpness", "min_luma": "luma_mean", "max_luma": "luma_mean",
                 "max_black_fraction": "black_fraction", "max_clipped_fraction": "clipped_fraction"}
     for key, score in expected.items():
         assert flt[key] is not None
