@@ -27,7 +27,9 @@ and dissolve-scan gaps, :mod:`curate.split.lights`); a graphic shown and taken a
 or the gaps of one faded in and out (:mod:`curate.split.overlays`,
 :mod:`curate.split.overlay_fades`); a screen in view (a TV, a monitor) cutting between its
 own shots (:mod:`curate.split.screens`). Runs of blank frames become gaps; cuts closer than
-``flash_s`` (at least 2 frames) are one event (the larger picture change wins); a shot
+``flash_s`` (at least 2 frames) are one event (the larger picture change wins), unless
+the frames between them are an insert of other footage (:func:`curate.split.flashes.is_insert`:
+both stay); a shot
 between cuts further apart is its own piece however short (``too_short`` under
 ``min_clip_s``: joined to a neighbour it would put two shots in one clip); gaps less than
 ``min_shot_s`` apart merge (a fade out and in around a black hold). Thumbnails: 1.7 KB a frame.
