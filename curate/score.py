@@ -105,18 +105,24 @@ CHANGE_BLUR = 1.5  # px (Gaussian sigma) at the motion sample's size: grain and 
 
 def change(motion: np.ndarray) -> float:
     """How far the picture of ``(M, H, W) uint8`` luma frames moves from its first frame:
-    for each later frame the 99th percentile of the absolute difference from the first
-    after a Gaussian blur of :data:`CHANGE_BLUR` px, the largest of these, in luma levels
-    (0..255; 0 for fewer than two frames). Against the first frame, not the one before, so
-    a slow drift adds up (0.01 frame widths/s, 0.6 px a step at 4 fps, had changed 2 levels
-    a step). A still held as video scores 0-1, with film grain of 2-5 levels too, where the
-    optical flow (``motion``) reads grain on flat areas as movement (0.0016-0.0022 frame
-    widths/s, as much as a real fixed camera's quiet scene)."""
+    for each later frame the 99th percentile (the least level at or above that of 99 % of
+    the pixels) of the absolute difference from the first after a Gaussian blur of
+    :data:`CHANGE_BLUR` px, the largest of these, in luma levels (0..255; 0 for fewer than
+    two frames). Against the first frame, not the one before, so a slow drift adds up
+    (0.01 frame widths/s, 0.6 px a step at 4 fps, had changed 2 levels a step). A still
+    held as video scores about 1 once encoded, with film grain too, where the optical flow
+    (``motion``) reads grain on flat areas as movement (0.0016-0.0022 frame widths/s, as
+    much as a real fixed camera's quiet scene). Levels are counted with ``cv2.calcHist``
+    (3 ms for 21 frames of 128 x 228; ``np.percentile`` took 8)."""
     if len(motion) < 2:
         return 0.0
-    first = cv2.GaussianBlur(motion[0], (0, 0), CHANGE_BLUR)
-    return float(max(np.percentile(cv2.absdiff(first, cv2.GaussianBlur(f, (0, 0), CHANGE_BLUR)), 99)
-                     for f in motion[1:]))
+    first = cv2.GaussianBlur(np.ascontiguousarray(motion[0]), (0, 0), CHANGE_BLUR)
+    most = 0
+    for frame in motion[1:]:
+        diff = cv2.absdiff(first, cv2.GaussianBlur(np.ascontiguousarray(frame), (0, 0), CHANGE_BLUR))
+        below = cv2.calcHist([diff], [0], None, [256], [0, 256]).ravel().cumsum()
+        most = max(most, int(np.searchsorted(below, 0.99 * diff.size)))
+    return float(most)
 
 
 def _r(x: float | None, nd: int = 5) -> float | None:

@@ -102,3 +102,16 @@ def test_a_dark_sharp_clip_is_not_blurry_and_a_dark_blurred_one_is():
     assert focus(dark_blurred) < flt.sharp_focus < focus(dark_sharp)  # quantisation noise does not count
     assert (verdict(clip(sharp, 1.0)), verdict(dark_sharp)) == ("kept", "kept")
     assert (verdict(clip(blurred, 1.0)), verdict(dark_blurred)) == ("blurry", "blurry")
+
+
+def test_change_is_the_largest_move_from_the_first_frame_in_luma_levels():
+    from curate.score import change
+
+    still = np.full((5, 100, 100), 90, np.uint8)
+    assert change(still) == 0.0 and change(still[:1]) == 0.0
+    moved = still.copy()
+    moved[3, 40:60, 40:60] = 140  # 4 % of the picture 50 levels brighter in one frame
+    assert 40 <= change(moved) <= 50
+    drift = still.copy()
+    drift[1:, :, :] += np.arange(1, 5, dtype=np.uint8)[:, None, None]  # a slow rise: 1 level a step
+    assert change(drift) == 4.0  # from the first frame, not the one before
