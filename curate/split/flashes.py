@@ -35,17 +35,22 @@ def _dist(x: np.ndarray, y: np.ndarray) -> float:
 
 def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
     """True when every frame strictly between ``p`` and ``r`` differs from frame ``p`` mostly by
-    a shift of mean brightness, and shows frame ``p``'s picture under other light
-    (:func:`replaced`)."""
+    a shift of mean brightness, and each one darker than ``p`` shows ``p``'s picture under
+    other light (:func:`replaced`). A brighter one is not judged so: a flash that blows most
+    of the view out leaves too little picture to match, and a camera that moves under it
+    even less (a break test: a white-out during a swing became a cut)."""
     ref = thumbs[p].astype(np.float32)
     for j in range(p + 1, r):
         d = thumbs[j].astype(np.float32) - ref
         if abs(float(d.mean())) < 0.5 * float(np.abs(d).mean()):
             return False
-    return all(replaced(thumbs[p], thumbs[j]) <= MAX_REPLACED for j in range(p + 1, r))
+    level = float(thumbs[p].mean())
+    return all(replaced(thumbs[p], thumbs[j]) <= MAX_REPLACED for j in range(p + 1, r)
+               if float(thumbs[j].mean()) < level)  # (a brighter frame: a flash may have blown its picture out)
 
 
 CELLS, FLAT_CELL, MAX_REPLACED = (3, 4), 2.0, 0.7  # grid rows x columns; luma std; share
+CLIPPED = (4.0, 250.0)  # luma at or beyond these is clipped: out of a cell's fit
 
 
 def replaced(x: np.ndarray, y: np.ndarray, *more: np.ndarray) -> float:
@@ -53,27 +58,55 @@ def replaced(x: np.ndarray, y: np.ndarray, *more: np.ndarray) -> float:
     ``more``): over a :data:`CELLS` grid, the rms residual of ``y``'s luma predicted from
     ``x``'s (and ``more``'s, jointly: a mix of two pictures is no other picture) by gains
     and an offset fitted in each cell, over ``y``'s own luma std there, averaged over the
-    cells (those where ``y`` is flat, std under :data:`FLAT_CELL`, are left out: a
-    washed-out or blacked-out part fits any light; 0 when every cell is). About 0.15-0.4
-    under a flash, lightning, a strobe or a lamp that lights a third of the view (the light
-    differs from cell to cell), 0.9-1 for frames of other footage: 2-6 frames of another
-    shot inserted into one shot, darker than it, had passed as a flash and both cuts were
-    lost (a break test: 10 of 10)."""
+    cells. ``y``'s clipped pixels (:data:`CLIPPED`) are out of the fits, and cells where
+    ``y`` is flat (std under :data:`FLAT_CELL`) or mostly clipped are left out: a part a
+    light has blown out or blacked out fits any light (0 when every cell is). Each of ``x``
+    and ``more`` is first shifted onto ``y`` (:func:`_onto`): a camera swinging 6 px a frame
+    under a flash had moved the picture enough to read as another one (a break test). About
+    0.15-0.4 under a flash, lightning, a strobe or a lamp that lights a third of the view
+    (the light differs from cell to cell), 0.9-1 for frames of other footage: 2-6 frames of
+    another shot inserted into one shot, darker than it, had passed as a flash and both
+    cuts were lost (a break test: 10 of 10)."""
     ly = y.astype(np.float32).mean(axis=2)
-    ls = [f.astype(np.float32).mean(axis=2) for f in (x, *more)]
+    shifted = [_onto(f.astype(np.float32).mean(axis=2), ly) for f in (x, *more)]
+    edge = max(e for _, e in shifted)
+    h, w = ly.shape
+    if min(h, w) - 2 * edge < 2 * max(CELLS):  # too little left inside: judge the frames as they are
+        shifted, edge = [(f.astype(np.float32).mean(axis=2), 0) for f in (x, *more)], 0
+    ly = ly[edge:h - edge, edge:w - edge]
+    ls = [f[edge:h - edge, edge:w - edge] for f, _ in shifted]
     h, w = ly.shape
     ratios = []
     for i in range(CELLS[0]):
         for k in range(CELLS[1]):
             cell = (slice(i * h // CELLS[0], (i + 1) * h // CELLS[0]), slice(k * w // CELLS[1], (k + 1) * w // CELLS[1]))
             b = ly[cell].ravel()
+            kept = (b > CLIPPED[0]) & (b < CLIPPED[1])  # pixels a light blew out (or blacked out) fit no gain
+            if kept.sum() < max(4, 0.25 * b.size):
+                continue
+            b = b[kept]
             spread = float(b.std())
             if spread < FLAT_CELL:
                 continue
-            design = np.stack([f[cell].ravel() for f in ls] + [np.ones_like(b)], axis=1)
+            design = np.stack([f[cell].ravel()[kept] for f in ls] + [np.ones_like(b)], axis=1)
             coef, *_ = np.linalg.lstsq(design, b, rcond=None)
             ratios.append(float(np.sqrt(np.mean((design @ coef - b) ** 2))) / spread)
     return float(np.mean(ratios)) if ratios else 0.0
+
+
+def _onto(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(h, w) float32`` luma ``x`` shifted onto ``y`` by the translation phase correlation
+    finds (none past :data:`MAX_SHIFT` of a side), and the border in pixels that the shift
+    leaves without ``x``'s own picture."""
+    h, w = x.shape
+    if min(h, w) < 8:
+        return x, 0
+    (dx, dy), _ = cv2.phaseCorrelate(y, x)
+    if abs(dx) > MAX_SHIFT * w or abs(dy) > MAX_SHIFT * h or max(abs(dx), abs(dy)) < 0.25:
+        return x, 0
+    m = np.float32([[1, 0, -dx], [0, 1, -dy]])
+    return (cv2.warpAffine(x, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+            int(np.ceil(max(abs(dx), abs(dy)))))
 
 
 def is_insert(thumbs: np.ndarray, first: int, second: int) -> bool:

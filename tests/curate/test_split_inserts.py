@@ -7,7 +7,7 @@ import pytest
 
 from curate.probe import ProbeStage
 from curate.split import SplitStage
-from curate.split.flashes import is_flash, is_insert, replaced
+from curate.split.flashes import drop_flashes, is_flash, is_insert, replaced
 from curate.split.transitions import thumbnail
 from curate.tasks import SourceTask
 from support.synth import render, write_video
@@ -52,3 +52,16 @@ def test_a_darker_insert_is_another_picture_and_a_flash_is_the_same_one():
     mixed = np.concatenate([a[:4], [(0.67 * a[4] + 0.33 * b[0]).astype(np.uint8),
                                     (0.33 * a[4] + 0.67 * b[0]).astype(np.uint8)], b[1:]])
     assert not is_insert(mixed, 4, 6)
+
+
+def test_a_white_out_while_the_camera_swings_is_still_a_flash():
+    """A break test: a flash that blew most of the view out for 2 frames while the camera
+    swung 6 px a frame became a cut once a flash had to show the picture under other light
+    (too little picture is left under a white-out to match); a brighter frame is not judged
+    so, a darker one is (an insert)."""
+    wide = render(48, 0.0, 640, 240)
+    frames = [wide[:, 8 * i:8 * i + 320] for i in range(30)]  # 8 px a frame of 320: the camera swings
+    frames = [np.clip(f.astype(np.float32) * 3 + 60, 0, 255).astype(np.uint8) if i in (15, 16) else f
+              for i, f in enumerate(frames)]
+    thumbs = _thumbs(frames)
+    assert drop_flashes([15, 17], thumbs, max_len=6) == []
