@@ -131,15 +131,17 @@ def _r(x: float | None, nd: int = 5) -> float | None:
 
 def inside_bars(motion: np.ndarray) -> tuple[int, int, int, int]:
     """``(y0, y1, x0, x1)`` of the picture of ``(M, H, W) uint8`` luma frames inside
-    letterbox or pillarbox bars (black or flat pads alike on opposite sides,
-    :func:`curate.dedup.pads.bars_box`), less :data:`_EDGE` px on each side with a bar
+    letterbox or pillarbox bars (black pads alike on opposite sides,
+    :func:`curate.dedup.pads.bars_box`; not flat pads of other levels, as dedup takes:
+    a sky and snow blown out to white above and below were cut off and the clip's clipped
+    share read 0, a break test), less :data:`_EDGE` px on each side with a bar
     (the line where a scaled bar meets the picture is a mix of the two, a hard step: it had
     given a blurred letterboxed clip the Laplacian variance of a sharp one); the whole frame
     along an axis without such bars, or where the picture left would be under 32 px."""
     h, w = motion.shape[1:3]
     if not len(motion):
         return 0, h, 0, w
-    y0, y1, x0, x1 = bars_box(motion)
+    y0, y1, x0, x1 = bars_box(motion, flat=-1.0)  # black pads only: a flat white band is a blown-out sky
     rows, cols = paired((y0, y1, x0, x1), h, w)
     if rows == h or rows < _MIN_PICTURE + 2 * _EDGE:
         y0, y1 = 0, h

@@ -61,6 +61,8 @@ def test_the_picture_inside_bars():
     sky = picture.copy()
     sky[:, :30] = 4
     assert inside_bars(sky) == (0, 96, 0, 168)
+    # white bands above and below are a blown-out sky and snow, picture, not bars
+    assert inside_bars(_padded(picture, 40, 0, level=255)) == (0, 176, 0, 168)
     # bars leaving under 32 px of picture keep the whole frame
     assert inside_bars(_padded(picture[:, 40:60], 40, 0)) == (0, 100, 0, 168)
 
