@@ -124,21 +124,39 @@ def render(url: str, expression: str = "null", width: int = 1280, timeout_s: flo
     binary = binary or find_chromium()
     if binary is None:
         raise RuntimeError("no chromium on PATH")
-    with tempfile.TemporaryDirectory(prefix="vidcurate-chromium-") as tmp:
+    # (its own process group: the renderer and helper processes it starts go with it; one
+    # still writing the profile as the folder was removed had failed a loaded test run)
+    with tempfile.TemporaryDirectory(prefix="vidcurate-chromium-", ignore_cleanup_errors=True) as tmp:
         log_path = os.path.join(tmp, "chromium.log")
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--no-first-run", "--remote-debugging-port=0", "--remote-allow-origins=*",
                  f"--user-data-dir={os.path.join(tmp, 'profile')}", "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         try:
             port = _devtools_port(proc, log_path, timeout_s)
             return asyncio.run(_drive(port, url, expression, width, timeout_s))
         finally:
-            proc.terminate()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """End Chromium and every process of its group (SIGTERM, then SIGKILL after 20 s)."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            continue
+        if sig == signal.SIGTERM:  # the group's other processes, if any outlived it
             try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return
