@@ -219,10 +219,9 @@ class ScoreStage(Stage):
             grays = np.ascontiguousarray(grays[:, y0:y1, x0:x1])
             frames = np.ascontiguousarray(task.frames[:, y0:y1, x0:x1])
             sharp = sharpness(grays)
-        motion = task.motion[:, my0:my1, mx0:mx1]
+            motion = task.motion[:, my0:my1, mx0:mx1]
+            changed = change(motion)
         motion_luma = motion.reshape(len(motion), -1).mean(axis=1)
-        with one_cv_thread():
-            changed = change(np.ascontiguousarray(motion))
         rec.motion_track = track
         rec.scores = Scores(
             motion=round(float(np.mean(mags)), 5) if mags else 0.0,

@@ -68,11 +68,12 @@ def replaced(x: np.ndarray, y: np.ndarray, *more: np.ndarray) -> float:
     another shot inserted into one shot, darker than it, had passed as a flash and both
     cuts were lost (a break test: 10 of 10)."""
     ly = y.astype(np.float32).mean(axis=2)
-    shifted = [_onto(f.astype(np.float32).mean(axis=2), ly) for f in (x, *more)]
+    lumas = [f.astype(np.float32).mean(axis=2) for f in (x, *more)]
+    shifted = [_onto(f, ly) for f in lumas]
     edge = max(e for _, e in shifted)
     h, w = ly.shape
     if min(h, w) - 2 * edge < 2 * max(CELLS):  # too little left inside: judge the frames as they are
-        shifted, edge = [(f.astype(np.float32).mean(axis=2), 0) for f in (x, *more)], 0
+        shifted, edge = [(f, 0) for f in lumas], 0
     ly = ly[edge:h - edge, edge:w - edge]
     ls = [f[edge:h - edge, edge:w - edge] for f, _ in shifted]
     h, w = ly.shape
