@@ -142,21 +142,17 @@ def render(url: str, expression: str = "null", width: int = 1280, timeout_s: flo
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
-    """End Chromium and every process of its group (SIGTERM, then SIGKILL after 20 s)."""
+    """End Chromium (SIGTERM, 20 s to exit), then whatever of its process group is left (SIGKILL)."""
     import signal
 
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            continue
-        if sig == signal.SIGTERM:  # the group's other processes, if any outlived it
+        except ProcessLookupError:  # the whole group is gone
+            break
+        if sig == signal.SIGTERM:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
                 pass
-        return
+    proc.wait()
