@@ -135,7 +135,8 @@ class Scores(_Model):
       luma levels 0..255 (99th percentile of the absolute difference after a blur;
       :func:`curate.score.change`): about 1 for a still held as video even with grain,
       which the optical flow of ``motion`` reads as movement.
-    - ``text_area``: mean share of the picture covered by text boxes (PP-OCR detection), 0..1.
+    - ``text_area``: mean share of the picture covered by text boxes (PP-OCR detection; by
+      default only boxes its recognition reads as text), 0..1.
     - ``nsfw``: highest NSFW detector confidence over the sampled frames (NudeNet), 0..1.
     - ``aesthetic``: LAION-style aesthetic score (MLP over CLIP image embeddings), ~1..10.
     - ``clip_score``: cosine of the clip's CLIP image embedding and its caption's text embedding.

@@ -9,7 +9,10 @@ Per clip, in this order:
    (:meth:`QualityStage.source_gate`): a source under them is rejected whole, before it
    is split, decoded or encoded;
 2. ``text: true``: ``scores.text_area``, the mean share of the picture covered by text
-   boxes over ``frames`` frames of the frame sample (:mod:`curate.quality.text`);
+   boxes over ``frames`` frames of the frame sample (:mod:`curate.quality.text`); with
+   ``text_read`` (the default) only boxes that PP-OCR's recognition model reads as text
+   count (:mod:`curate.quality.textread`: at least 2 letters or digits read with a mean
+   confidence of ``text_min_score``);
 3. ``nsfw: true``: ``scores.nsfw``, the highest NSFW confidence over those frames
    (:mod:`curate.quality.nsfw`);
 4. thresholds ``max_text_area`` (``text_overlay``) and ``max_nsfw`` (``nsfw``).
@@ -30,6 +33,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from curate.quality import nsfw as nsfw_mod
 from curate.quality import text as text_mod
+from curate.quality import textread
 from curate.quality.weights import WeightsMissing, require
 from curate.stage import RejectError, Resources, Stage, reject_for
 from curate.tasks import ClipTask
@@ -40,8 +44,9 @@ class QualityStage(Stage):
     """See module docstring. Config: ``min_short_side``, ``min_width``, ``min_height``
     (pixels), ``min_aspect``/``max_aspect`` (width / height), ``text`` and ``text_model``
     (``.onnx`` path; null = the rapidocr wheel's), ``text_side`` (detection short side, px),
-    ``max_text_area`` (0..1), ``nsfw`` and ``nsfw_model`` (null = the nudenet wheel's),
-    ``max_nsfw`` (0..1), ``frames`` (frames of the frame sample scored per clip).
+    ``text_read`` (boxes count only when recognised as text), ``text_rec_model`` (``.onnx``
+    path; null = the rapidocr wheel's), ``text_min_score`` (0..1), ``max_text_area``
+    (0..1), ``nsfw`` and ``nsfw_model`` (null = the nudenet wheel's), ``max_nsfw`` (0..1), ``frames`` (frames of the frame sample scored per clip).
     Every limit is optional (null = not applied)."""
 
     name = "quality"
@@ -55,6 +60,9 @@ class QualityStage(Stage):
     text: bool = False
     text_model: str | None = None
     text_side: int = Field(480, ge=32, le=2048)
+    text_read: bool = True
+    text_rec_model: str | None = None
+    text_min_score: float = Field(0.5, ge=0, le=1)
     max_text_area: float | None = Field(None, ge=0, le=1)
     nsfw: bool = False
     nsfw_model: str | None = None
@@ -92,6 +100,8 @@ class QualityStage(Stage):
         try:
             if self.text:
                 require(self.text_model, text_mod.PACKAGE, text_mod.RELPATH, text_mod.HINT)
+            if self.text and self.text_read:
+                require(self.text_rec_model, textread.PACKAGE, textread.RELPATH, textread.HINT)
             if self.nsfw:
                 require(self.nsfw_model, nsfw_mod.PACKAGE, nsfw_mod.RELPATH, nsfw_mod.HINT)
         except WeightsMissing as exc:  # a config error: the pipeline file names the stage
@@ -99,7 +109,9 @@ class QualityStage(Stage):
         return self
 
     def setup(self) -> None:
-        self._text = text_mod.TextDetector(self.text_model, self.text_side) if self.text else None
+        reader = textread.TextReader(self.text_rec_model) if self.text and self.text_read else None
+        self._text = text_mod.TextDetector(self.text_model, self.text_side, reader=reader,
+                                           min_score=self.text_min_score) if self.text else None
         self._nsfw = nsfw_mod.NsfwDetector(self.nsfw_model) if self.nsfw else None
         self._ready = True
 
