@@ -10,7 +10,9 @@ the same run (``x pHash``: time per clip over the pHash's):
 - ``embed``: the embed stage now (bars cut, pHash, edit-robust signature);
 - ``verify``: one signature distance (:func:`curate.dedup.verify.distance`) per clip;
 - ``text``: PP-OCR text detection on 4 frames at short side 480 (needs
-  ``pip install --no-deps rapidocr-onnxruntime``; skipped without);
+  ``pip install --no-deps rapidocr-onnxruntime``; skipped without), every box counted;
+- ``text+rd``: the same with each box read by PP-OCR's recognition model, only boxes read
+  as text counted (the quality stage's default, ``text_read``);
 - ``nsfw``: NudeNet's detector on 4 frames, batched per clip.
 
 The scores (text area share, NSFW score) are printed as quantiles over the clips: this
@@ -106,10 +108,13 @@ def main() -> None:
     scores = {}
     if importlib.util.find_spec("rapidocr_onnxruntime"):
         from curate.quality.text import TextDetector
+        from curate.quality.textread import TextReader
 
-        det = TextDetector()
+        det, reading = TextDetector(), TextDetector(reader=TextReader())
         _, v = timed("text", lambda c: det.area(c[0][::2]).mean(), clips, base)
         scores["text area"] = v
+        _, v = timed("text+rd", lambda c: reading.area(c[0][::2]).mean(), clips, base)
+        scores["text area, read"] = v
     else:
         print("text     skipped: pip install --no-deps rapidocr-onnxruntime")
     from curate.quality.nsfw import NsfwDetector
@@ -120,7 +125,7 @@ def main() -> None:
     print()
     for name, v in scores.items():
         q = np.quantile(v, [0.0, 0.5, 0.9, 1.0])
-        print(f"{name:10} min {q[0]:.4f}  median {q[1]:.4f}  p90 {q[2]:.4f}  max {q[3]:.4f}")
+        print(f"{name:16} min {q[0]:.4f}  median {q[1]:.4f}  p90 {q[2]:.4f}  max {q[3]:.4f}")
 
 
 if __name__ == "__main__":

