@@ -1,7 +1,5 @@
 """Quality stage: resolution and aspect limits, on-screen text (PP-OCR) and NSFW (NudeNet) with the shipped models."""
 
-import importlib.util
-
 import cv2
 import numpy as np
 import pytest
@@ -10,16 +8,8 @@ from pydantic import ValidationError
 from curate.quality.stage import QualityStage
 from curate.tasks import ClipTask
 from support.dedup import clip_record
-
-needs_ocr = pytest.mark.skipif(importlib.util.find_spec("rapidocr_onnxruntime") is None,
-                               reason="rapidocr-onnxruntime not installed (pip install --no-deps rapidocr-onnxruntime)")
-
-
-def _smooth(seed, h=224, w=398):
-    """A textless picture: smoothed noise, levels 20..220."""
-    rng = np.random.default_rng(seed)
-    f = cv2.GaussianBlur(rng.uniform(0, 255, (h, w, 3)).astype(np.float32), (0, 0), 12)
-    return ((f - f.min()) / (f.max() - f.min()) * 200 + 20).astype(np.uint8)
+from support.ocr import needs_ocr
+from support.ocr import smooth as _smooth
 
 
 def _subtitled(seed, h=224, w=398):

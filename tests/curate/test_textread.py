@@ -2,7 +2,6 @@
 pictures with known truth, a rendered line and shapes the detector alone takes for text."""
 
 import difflib
-import importlib.util
 
 import cv2
 import numpy as np
@@ -12,16 +11,10 @@ from pydantic import ValidationError
 from curate.quality.stage import QualityStage
 from curate.quality.text import TextDetector, db_boxes
 from curate.quality.textread import TextReader, reads_as_text
+from support.ocr import needs_ocr
+from support.ocr import smooth as _smooth
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("rapidocr_onnxruntime") is None,
-                                reason="rapidocr-onnxruntime not installed (pip install --no-deps rapidocr-onnxruntime)")
-
-
-def _smooth(seed, h=224, w=398):
-    """A textless picture: smoothed noise, levels 20..220."""
-    rng = np.random.default_rng(seed)
-    f = cv2.GaussianBlur(rng.uniform(0, 255, (h, w, 3)).astype(np.float32), (0, 0), 12)
-    return ((f - f.min()) / (f.max() - f.min()) * 200 + 20).astype(np.uint8)
+pytestmark = needs_ocr
 
 
 def _sign(seed=1):
