@@ -10,9 +10,11 @@ Per clip, in this order:
    is split, decoded or encoded;
 2. ``text: true``: ``scores.text_area``, the mean share of the picture covered by text
    boxes over ``frames`` frames of the frame sample (:mod:`curate.quality.text`); with
-   ``text_read`` (the default) only boxes that PP-OCR's recognition model reads as text
-   count (:mod:`curate.quality.textread`: at least 2 letters or digits read with a mean
-   confidence of ``text_min_score``);
+   ``text_read`` (the default) a region that is not line-shaped counts only when PP-OCR's
+   recognition model reads it as text (:mod:`curate.quality.textread`: at least 2 letters
+   or digits read with a mean confidence of ``text_min_score``), a line-shaped one (within
+   45 degrees of the horizontal, at least ``text_line_aspect`` times as long as high)
+   whatever it reads;
 3. ``nsfw: true``: ``scores.nsfw``, the highest NSFW confidence over those frames
    (:mod:`curate.quality.nsfw`);
 4. thresholds ``max_text_area`` (``text_overlay``) and ``max_nsfw`` (``nsfw``).
@@ -45,7 +47,8 @@ class QualityStage(Stage):
     (pixels), ``min_aspect``/``max_aspect`` (width / height), ``text`` and ``text_model``
     (``.onnx`` path; null = the rapidocr wheel's), ``text_side`` (detection short side, px),
     ``text_read`` (boxes count only when recognised as text), ``text_rec_model`` (``.onnx``
-    path; null = the rapidocr wheel's), ``text_min_score`` (0..1), ``max_text_area``
+    path; null = the rapidocr wheel's), ``text_min_score`` (0..1), ``text_line_aspect``
+    (length / height of a region that counts unread; null: none does), ``max_text_area``
     (0..1), ``nsfw`` and ``nsfw_model`` (null = the nudenet wheel's), ``max_nsfw`` (0..1), ``frames`` (frames of the frame sample scored per clip).
     Every limit is optional (null = not applied)."""
 
@@ -63,6 +66,7 @@ class QualityStage(Stage):
     text_read: bool = True
     text_rec_model: str | None = None
     text_min_score: float = Field(0.5, ge=0, le=1)
+    text_line_aspect: float | None = Field(3.0, gt=0)
     max_text_area: float | None = Field(None, ge=0, le=1)
     nsfw: bool = False
     nsfw_model: str | None = None
@@ -111,7 +115,8 @@ class QualityStage(Stage):
     def setup(self) -> None:
         reader = textread.TextReader(self.text_rec_model) if self.text and self.text_read else None
         self._text = text_mod.TextDetector(self.text_model, self.text_side, reader=reader,
-                                           min_score=self.text_min_score) if self.text else None
+                                           min_score=self.text_min_score,
+                                           line_aspect=self.text_line_aspect) if self.text else None
         self._nsfw = nsfw_mod.NsfwDetector(self.nsfw_model) if self.nsfw else None
         self._ready = True
 

@@ -5,13 +5,18 @@ Text Detection with Differentiable Binarization", AAAI 2020; PaddleOCR), the ONN
 that the ``rapidocr-onnxruntime`` wheel ships (``models/ch_PP-OCRv4_det_infer.onnx``),
 run here with ONNX Runtime directly: install the wheel with ``pip install --no-deps
 rapidocr-onnxruntime`` (its ``opencv-python`` requirement would replace the headless
-OpenCV this project uses). Post-processing follows DB's: the probability map over 0.3,
-connected regions whose mean probability is at least 0.5, each region's box grown by
-``area * 1.6 / perimeter`` (DB's unclip ratio). With a :class:`curate.quality.textread.TextReader`
-(the default of the quality stage), each box is then read by PP-OCR's recognition model
-and counts only when it reads as text (:func:`curate.quality.textread.reads_as_text`):
-the detector alone had marked cars, a table top and a signer as text on real footage.
-The score is the area of the union of the boxes that count over the frame area.
+OpenCV this project uses). Post-processing follows DB's (:mod:`curate.quality.textboxes`:
+turned rectangles around the map's regions). With a
+:class:`curate.quality.textread.TextReader` (the default of the quality stage), each
+region that is not line-shaped (within 45 degrees of the horizontal and at least
+``line_aspect`` times as long as high) is read by PP-OCR's recognition model and counts
+only when it reads as text (:func:`curate.quality.textread.reads_as_text`): the detector
+alone had marked cars, a table top and a signer as text on real footage, all of them
+regions about as tall as wide. A line-shaped region counts whatever it reads: the recognition model
+knows Chinese and Latin letters (Cyrillic, Greek and Armenian read as their Latin
+look-alikes), so a subtitle in Arabic or Georgian script reads as a few letters at a
+confidence of 0.2-0.3 (``bench/text_accuracy.py``). The score is the area of the union
+of the regions that count over the frame area.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from curate.quality.textboxes import TextRegion, db_regions, fill, upright_crop
 from curate.quality.textread import TextReader, reads_as_text
 from curate.quality.weights import require, session
 
 PACKAGE, RELPATH = "rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx"
 HINT = "install it with: pip install --no-deps rapidocr-onnxruntime (or set text_model to a .onnx path)"
-THRESH, BOX_THRESH, UNCLIP = 0.3, 0.5, 1.6
-MAX_BOXES = 32  # largest boxes read per frame (the rest count as not text)
+MAX_BOXES = 32  # largest regions read per frame (the rest count as not text)
+VERTICAL_CHARS = 3  # letters or digits a vertical region's reading needs
 
 
 class TextDetector:
@@ -33,19 +39,22 @@ class TextDetector:
 
     ``model``: a ``.onnx`` path or None for the packaged file; ``side``: the short side
     (pixels, rounded to a multiple of 32) frames are resized to; ``reader``: a
-    :class:`~curate.quality.textread.TextReader` that must read a box as text for it to
-    count (None: every detected box counts), with ``min_chars`` and ``min_score`` as in
-    :func:`~curate.quality.textread.reads_as_text`. Raises
+    :class:`~curate.quality.textread.TextReader` that must read a region as text for it to
+    count (None: every detected region counts), with ``min_chars`` and ``min_score`` as in
+    :func:`~curate.quality.textread.reads_as_text`, and ``line_aspect`` (width over height
+    of a region that counts unread; None: every region is read). Raises
     :class:`curate.quality.weights.WeightsMissing` when the model is not found.
     """
 
     def __init__(self, model: str | None = None, side: int = 480, threads: int = 1,
-                 reader: TextReader | None = None, min_chars: int = 2, min_score: float = 0.5):
+                 reader: TextReader | None = None, min_chars: int = 2, min_score: float = 0.5,
+                 line_aspect: float | None = 3.0):
         self.path = require(model, PACKAGE, RELPATH, HINT)
         self.side = max(32, side // 32 * 32)
         self.session = session(self.path, threads)
         self.input = self.session.get_inputs()[0].name
         self.reader, self.min_chars, self.min_score = reader, min_chars, min_score
+        self.line_aspect = line_aspect
 
     def _resized(self, frames: np.ndarray) -> np.ndarray:
         """``(N, h, w, 3) uint8`` BGR: RGB frames resized so the short side is ``side``, both
@@ -65,31 +74,33 @@ class TextDetector:
         return np.array([self._share(p, img) for p, img in zip(prob, images)])
 
     def _share(self, prob: np.ndarray, image: np.ndarray) -> float:
-        """Union area of the boxes that count over the map's area (``image``: the frame the
-        map was computed from, ``(h, w, 3) uint8`` BGR)."""
-        boxes = db_boxes(prob)
-        if self.reader is not None and boxes:
-            boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)[:MAX_BOXES]
-            readings = self.reader.read([image[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes])
-            boxes = [b for b, (text, conf) in zip(boxes, readings)
-                     if reads_as_text(text, conf, self.min_chars, self.min_score)]
-        covered = np.zeros(prob.shape, np.uint8)
-        for x0, y0, x1, y1 in boxes:
-            covered[y0:y1, x0:x1] = 1
-        return float(covered.mean())
+        """Area of the union of the regions that count over the map's area (``image``: the
+        frame the map was computed from, ``(h, w, 3) uint8`` BGR). A vertical region is read
+        turned either way (a line reading down or up) and counts when either reads
+        (:meth:`_chars`)."""
+        regions = db_regions(prob)
+        if self.reader is not None:
+            lines = [r for r in regions if self._line(r)]
+            rest = sorted((r for r in regions if not self._line(r)), key=lambda r: r.area, reverse=True)[:MAX_BOXES]
+            crops, owner = [], []
+            for k, region in enumerate(rest):
+                crop = upright_crop(image, region)
+                for c in [crop] if region.horizontal else [crop, crop[::-1, ::-1]]:
+                    crops.append(c)
+                    owner.append(k)
+            readings = self.reader.read(crops) if crops else []
+            read = {k for k, (text, conf) in zip(owner, readings)
+                    if reads_as_text(text, conf, self._chars(rest[k]), self.min_score)}
+            regions = lines + [r for k, r in enumerate(rest) if k in read]
+        return float(fill(prob.shape, regions).mean())
 
+    def _chars(self, region: TextRegion) -> int:
+        """Letters or digits a reading of ``region`` needs: :data:`VERTICAL_CHARS` at least for
+        a vertical one, read two ways (a car seen from above read as ``CD`` at 0.72 turned
+        upside down: a break test)."""
+        return self.min_chars if region.horizontal else max(self.min_chars, VERTICAL_CHARS)
 
-def db_boxes(prob: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """DB boxes ``(x0, y0, x1, y1)`` (pixels of the map, end exclusive, inside it) of one
-    ``(H, W) float`` probability map (module docstring)."""
-    mask = (prob > THRESH).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    h, w = prob.shape
-    out = []
-    for k in range(1, n):
-        x, y, bw, bh, area = stats[k]
-        if min(bw, bh) < 3 or prob[labels == k].mean() < BOX_THRESH:
-            continue
-        d = int(round(area * UNCLIP / max(2 * (bw + bh), 1)))
-        out.append((max(0, x - d), max(0, y - d), min(w, x + bw + d), min(h, y + bh + d)))
-    return out
+    def _line(self, region: TextRegion) -> bool:
+        """Whether ``region`` is line-shaped: within 45 degrees of the horizontal and at least
+        ``line_aspect`` times as long as it is high."""
+        return self.line_aspect is not None and region.horizontal and region.long >= self.line_aspect * region.short

@@ -85,7 +85,12 @@ def _normalised(crop: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+STROKES = frozenset("Il1i|!")  # what a row of posts, bars or slashes reads as
+
+
 def reads_as_text(text: str, confidence: float, min_chars: int = 2, min_score: float = 0.5) -> bool:
     """Whether a reading counts as text: at least ``min_chars`` letters or digits read with a
-    mean confidence of at least ``min_score``."""
-    return sum(ch.isalnum() for ch in text) >= min_chars and confidence >= min_score
+    mean confidence of at least ``min_score``, not all of them upright strokes (:data:`STROKES`:
+    four white posts read as ``II`` at 0.53)."""
+    chars = [ch for ch in text if ch.isalnum()]
+    return len(chars) >= min_chars and confidence >= min_score and not set(chars) <= STROKES

@@ -2,6 +2,7 @@
 pictures with known truth, a rendered line and shapes the detector alone takes for text."""
 
 import difflib
+import os
 
 import cv2
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from curate.quality.stage import QualityStage
-from curate.quality.text import TextDetector, db_boxes
+from curate.quality.text import TextDetector
+from curate.quality.textboxes import db_regions, upright_crop
 from curate.quality.textread import TextReader, reads_as_text
 from support.ocr import needs_ocr
 from support.ocr import smooth as _smooth
@@ -24,18 +26,27 @@ def _sign(seed=1):
 
 
 def _fence(seed=2):
-    """A row of 12 white posts: no text, but the detector's map marks it (13 % of the picture)."""
+    """A row of 12 white posts: no text, but one line-shaped box of the detector's (13 %)."""
     f = _smooth(seed)
     for i in range(12):
         cv2.rectangle(f, (20 + i * 30, 150), (35 + i * 30, 185), (250, 250, 250), -1)
     return f
 
 
-def _slashes(seed=4):
-    """Eight slanted white strokes in a row: read as 'I1III11' at a low confidence."""
+def _blobs(seed):
+    """Shapes the detector marks in boxes about as tall as wide (10-11 % of the picture
+    each), as it marks cars and table tops in real footage: a 3 x 3 grid of windows
+    (read as one Chinese character at 0.34), four posts ('II' at 0.53), a ring ('0', 0.68)."""
     f = _smooth(seed)
-    for i in range(8):
-        cv2.line(f, (40 + i * 40, 140), (60 + i * 40, 190), (255, 255, 255), 4)
+    if seed % 3 == 0:
+        for i in range(9):
+            cv2.rectangle(f, (150 + i % 3 * 30, 100 + i // 3 * 30), (165 + i % 3 * 30, 115 + i // 3 * 30),
+                          (250, 250, 250), -1)
+    elif seed % 3 == 1:
+        for i in range(4):
+            cv2.rectangle(f, (140 + i * 30, 110), (155 + i * 30, 170), (250, 250, 250), -1)
+    else:
+        cv2.circle(f, (200, 130), 40, (250, 250, 250), 6)
     return f
 
 
@@ -44,20 +55,24 @@ def reader():
     return TextReader()
 
 
+def _crops(det, picture):
+    image = det._resized(picture[None])[0]
+    prob = det.session.run(None, {det.input: ((image[None].astype(np.float32) / 255 - 0.5) / 0.5)
+                                  .transpose(0, 3, 1, 2)})[0][0, 0]
+    return [upright_crop(image, r) for r in db_regions(prob)]
+
+
 def test_reader_reads_a_rendered_line_and_nothing_from_shapes(reader):
     det = TextDetector(side=480)
-    crops = {}
-    for name, picture in (("sign", _sign()), ("fence", _fence()), ("slashes", _slashes())):
-        image = det._resized(picture[None])[0]
-        prob = det.session.run(None, {det.input: ((image[None].astype(np.float32) / 255 - 0.5) / 0.5)
-                                      .transpose(0, 3, 1, 2)})[0][0, 0]
-        crops[name] = [image[y0:y1, x0:x1] for x0, y0, x1, y1 in db_boxes(prob)]
-    assert len(crops["sign"]) == 1 and crops["fence"] and crops["slashes"]  # the detector marks all three
-    (text, conf), = reader.read(crops["sign"])
+    sign = _crops(det, _sign())
+    assert len(sign) == 1
+    (text, conf), = reader.read(sign)
     assert difflib.SequenceMatcher(None, text.replace(" ", "").upper().replace("0", "O"), "OPEN24HOURS").ratio() > 0.85
     assert conf > 0.8 and reads_as_text(text, conf)
-    for name in ("fence", "slashes"):
-        assert not any(reads_as_text(t, c) for t, c in reader.read(crops[name])), name
+    for seed in range(3):
+        crops = _crops(det, _blobs(seed))
+        assert crops, seed  # the detector marks each shape
+        assert not any(reads_as_text(t, c) for t, c in reader.read(crops)), seed
 
 
 def test_reader_keeps_the_order_of_crops_of_many_widths(reader):
@@ -75,18 +90,43 @@ def test_reads_as_text_needs_two_letters_or_digits_at_the_score():
     assert not reads_as_text("X", 0.9)  # a table top read as one letter
     assert not reads_as_text("I1III11", 0.34)  # strokes, read with little confidence
     assert not reads_as_text("*-+", 0.99) and not reads_as_text("35", 0.63, min_score=0.7)
+    assert not reads_as_text("II", 0.53) and not reads_as_text("1l1I", 0.9)  # posts and bars
+    assert reads_as_text("I1 Km", 0.9)
 
 
-def test_text_area_counts_only_boxes_read_as_text():
+def test_text_area_counts_boxes_read_as_text_and_lines():
     plain, reading = QualityStage(text=True, text_read=False), QualityStage(text=True)
     plain.setup()
     reading.setup()
-    frames = np.stack([_fence(2), _fence(3)])
-    assert plain._text.area(frames).min() > 0.05  # the detector alone: a fence is text
-    assert reading._text.area(frames).max() == 0.0
+    blobs = np.stack([_blobs(s) for s in range(3)])
+    assert plain._text.area(blobs).min() > 0.08  # the detector alone: each shape is text
+    assert reading._text.area(blobs).max() == 0.0
     signs = np.stack([_sign(s) for s in range(3)])
     assert np.allclose(reading._text.area(signs), plain._text.area(signs))  # a line of text counts whole
     assert reading._text.area(signs).min() > 0.02
+    fence = np.stack([_fence(2)])  # line-shaped: counts unread, as a line of a script the model cannot read
+    assert reading._text.area(fence)[0] == pytest.approx(plain._text.area(fence)[0]) and plain._text.area(fence)[0] > 0.1
+    reading._text.line_aspect = None
+    assert reading._text.area(fence)[0] == 0.0
+
+
+GEORGIAN = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+@pytest.mark.skipif(not os.path.isfile(GEORGIAN), reason="DejaVu Sans not installed")
+def test_a_subtitle_in_a_script_the_model_cannot_read_still_counts():
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.fromarray(_smooth(7))
+    ImageDraw.Draw(img).text((199, 208), "გამარჯობა ყველას დღეს", font=ImageFont.truetype(GEORGIAN, 15),
+                             fill=(255, 255, 255), anchor="md", stroke_width=1, stroke_fill=(0, 0, 0))
+    frames = np.asarray(img)[None]
+    stage = QualityStage(text=True)
+    stage.setup()
+    assert stage._text.area(frames)[0] > 0.02
+    unread = QualityStage(text=True, text_line_aspect=None)  # read only: Georgian letters are not the
+    unread.setup()                                           # model's (read as Latin letters at 0.36)
+    assert unread._text.area(frames)[0] < 0.005
 
 
 def test_a_missing_recognition_model_fails_when_the_stage_is_configured(tmp_path):
