@@ -13,15 +13,18 @@ and a laptop screen) and with each overlay drawn over it, its words drawn at ran
 
 - ``subtitle``: one line, white with a black outline, bottom centre (7 % of the height);
 - ``subtitle 2 lines``: two yellow lines (6 %);
+- ``subtitle, other script``: one line as ``subtitle`` in Cyrillic, Greek, Arabic, Hebrew,
+  Armenian or Georgian script (DejaVu Sans in both splits: Liberation has no Arabic);
 - ``lower third``: a name and a title on a dark band over the left of the lower picture;
 - ``title``: a large bold line in the middle (12 %), with a shadow;
 - ``watermark``: a small half-transparent handle in the top right corner (4.5 %);
 - ``ticker``: a dark band along the bottom with a line that scrolls from frame to frame.
 
 The PP-OCR detection map of each frame is computed once; then the text area is taken
-with every detected box counting (the quality stage before recognition) and with only
-boxes that PP-OCR's recognition reads as text (:func:`curate.quality.textread.reads_as_text`
-at each ``min_score`` below). Prints, per rule and kind, the median text area and the
+with every detected region counting (the quality stage before recognition) and with only
+regions that PP-OCR's recognition reads as text (:func:`curate.quality.textread.reads_as_text`
+at each ``min_score`` below), with and without the line rule (a region within 45 degrees
+of the horizontal and at least 3 times as long as high counts unread). Prints, per rule and kind, the median text area and the
 share of clips over each ``max_text_area``: for the footage as is, that share is the
 share of clean clips a text filter would drop. Not a test: nothing is asserted.
 """
@@ -40,7 +43,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curate.codec import iter_frames  # noqa: E402
 from curate.extract import _small  # noqa: E402
-from curate.quality.text import MAX_BOXES, TextDetector, db_boxes  # noqa: E402
+from curate.quality.text import MAX_BOXES, VERTICAL_CHARS, TextDetector  # noqa: E402
+from curate.quality.textboxes import db_regions, fill, upright_crop  # noqa: E402
 from curate.quality.textread import TextReader, reads_as_text  # noqa: E402
 
 FONT_DIRS = {"tuning": ("/usr/share/fonts/truetype/liberation", ("LiberationSans-Regular", "LiberationSans-Bold",
@@ -51,8 +55,11 @@ WORDS = ("the city council will meet again on monday to vote on the new budget w
          "today markets close higher breaking news live interview with the director record heat "
          "expected this weekend traffic delays on the bridge final score three to one").split()
 NAMES = ("Maria Gonzalez", "John Park", "Aisha Bello", "Lars Nilsson", "Chen Wei", "Dr. Ana Costa")
-KINDS = ("subtitle", "subtitle 2 lines", "lower third", "title", "watermark", "ticker")
-RULES = (("every box", None), ("read, score 0.5", 0.5), ("read, score 0.7", 0.7), ("read, score 0.8", 0.8))
+KINDS = ("subtitle", "subtitle 2 lines", "subtitle, other script", "lower third", "title", "watermark", "ticker")
+RULES = (("every box", None, None), ("read, score 0.5, no line rule", 0.5, None),
+         ("read 0.5 or line (default)", 0.5, 3.0), ("read 0.8 or line", 0.8, 3.0))
+SCRIPTS = ("Привет, как дела сегодня вечером", "Καλημέρα σε όλους τους φίλους", "مرحبا بكم في نشرة الأخبار",
+           "שלום לכולם ברוכים הבאים", "Բարեւ ձեզ բոլորին այսօր", "გამარჯობა ყველას დღეს")
 LIMITS = (0.005, 0.01, 0.02)
 
 
@@ -107,17 +114,18 @@ def overlaid(sample: np.ndarray, kind: str, split: str, rng: np.random.Generator
     n, h, w = sample.shape[:3]
     font_k = int(rng.integers(0, 4))
     text = {"subtitle": _line(rng, 4, 7), "subtitle 2 lines": _line(rng, 3, 5) + "\n" + _line(rng, 3, 5),
-            "lower third": str(rng.choice(NAMES)) + "\n" + _line(rng, 2, 4), "title": _line(rng, 2, 3).upper(),
+            "subtitle, other script": str(rng.choice(SCRIPTS)), "lower third": str(rng.choice(NAMES)) + "\n" + _line(rng, 2, 4), "title": _line(rng, 2, 3).upper(),
             "watermark": "@" + str(rng.choice(WORDS)) + "_tv", "ticker": _line(rng, 12, 16).upper()}[kind]
     out = []
     for i in range(n):
         img = Image.fromarray(sample[i]).convert("RGBA")
         layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
         draw = ImageDraw.Draw(layer)
-        if kind in ("subtitle", "subtitle 2 lines"):
-            size = int(h * (0.07 if kind == "subtitle" else 0.06))
-            fill = (255, 255, 255, 255) if kind == "subtitle" else (255, 230, 40, 255)
-            draw.multiline_text((w / 2, h * 0.93), text, font=_font(split, font_k, size), fill=fill, anchor="md",
+        if kind.startswith("subtitle"):
+            size = int(h * (0.06 if kind == "subtitle 2 lines" else 0.07))
+            fill = (255, 230, 40, 255) if kind == "subtitle 2 lines" else (255, 255, 255, 255)
+            font = _font("test", 0, size) if kind == "subtitle, other script" else _font(split, font_k, size)
+            draw.multiline_text((w / 2, h * 0.93), text, font=font, fill=fill, anchor="md",
                                 align="center", stroke_width=max(1, size // 10), stroke_fill=(0, 0, 0, 255))
         elif kind == "lower third":
             draw.rectangle((0, int(h * 0.72), int(w * 0.62), int(h * 0.9)), fill=(10, 30, 90, 190))
@@ -141,48 +149,55 @@ def overlaid(sample: np.ndarray, kind: str, split: str, rng: np.random.Generator
     return np.stack(out)
 
 
-def readings(det: TextDetector, reader: TextReader, sample: np.ndarray) -> list[tuple[np.ndarray, list]]:
-    """Per frame: the detection map's shape and its boxes with their readings."""
+def readings(det: TextDetector, reader: TextReader, sample: np.ndarray) -> list[tuple[tuple, list]]:
+    """Per frame: the detection map's shape and its regions, each with its best reading (a
+    vertical region read turned either way, as the quality stage reads it)."""
     images = det._resized(sample)
     batch = ((images.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)
     prob = det.session.run(None, {det.input: batch})[0][:, 0]
     out = []
     for p, img in zip(prob, images):
-        boxes = sorted(db_boxes(p), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)[:MAX_BOXES]
-        read = reader.read([img[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes]) if boxes else []
-        out.append((p.shape, list(zip(boxes, read))))
+        regions = sorted(db_regions(p), key=lambda r: r.area, reverse=True)[:MAX_BOXES]
+        read = []
+        for r in regions:
+            crop = upright_crop(img, r)
+            turns = reader.read([crop] if r.horizontal else [crop, crop[::-1, ::-1]])
+            need = 2 if r.horizontal else VERTICAL_CHARS
+            read.append(max(turns, key=lambda tc: (reads_as_text(*tc, min_chars=need), tc[1])))
+        out.append((p.shape, list(zip(regions, read))))
     return out
 
 
-def text_area(frames: list[tuple[tuple, list]], min_score: float | None) -> float:
-    """The quality stage's ``text_area`` (mean over frames) under one rule."""
+def text_area(frames: list[tuple[tuple, list]], min_score: float | None, line: float | None) -> float:
+    """The quality stage's ``text_area`` (mean over frames) under one rule: every region
+    (``min_score`` None), or regions read as text at ``min_score`` and, with ``line``,
+    regions within 45 degrees of the horizontal at least ``line`` times as long as high."""
     shares = []
-    for shape, boxes in frames:
-        covered = np.zeros(shape, np.uint8)
-        for (x0, y0, x1, y1), (text, conf) in boxes:
-            if min_score is None or reads_as_text(text, conf, 2, min_score):
-                covered[y0:y1, x0:x1] = 1
-        shares.append(covered.mean())
+    for shape, regions in frames:
+        kept = [r for r, (text, conf) in regions
+                if min_score is None or (line is not None and r.horizontal and r.long >= line * r.short)
+                or reads_as_text(text, conf, 2 if r.horizontal else VERTICAL_CHARS, min_score)]
+        shares.append(fill(shape, kept).mean())
     return float(np.mean(shares))
 
 
 def run_split(split: str, footage: str, per_file: int, det: TextDetector, reader: TextReader) -> None:
     rng = np.random.default_rng(0 if split == "tuning" else 1)
-    areas: dict[str, dict[str, list[float]]] = {r: {k: [] for k in ("as is",) + KINDS} for r, _ in RULES}
+    areas: dict[str, dict[str, list[float]]] = {r[0]: {k: [] for k in ("as is",) + KINDS} for r in RULES}
     examples: list[str] = []
     for path in split_files(footage, split):
         for sample in file_windows(path, per_file):
             for kind in ("as is",) + KINDS:
                 frames = readings(det, reader, sample if kind == "as is" else overlaid(sample, kind, split, rng))
-                for rule, score in RULES:
-                    areas[rule][kind].append(text_area(frames, score))
+                for rule, score, line in RULES:
+                    areas[rule][kind].append(text_area(frames, score, line))
                 if kind == "as is":
                     examples += [f"{t!r} {c:.2f}" for _, (t, c) in frames[0][1]][:3]
     n = len(areas[RULES[0][0]]["as is"])
     print(f"\n## split {split}: {n} windows x {1 + len(KINDS)} variants")
     print("| rule | variant | median area | " + " | ".join(f"> {lim}" for lim in LIMITS) + " |")
     print("|---|---|---|" + "---|" * len(LIMITS))
-    for rule, _ in RULES:
+    for rule, *_ in RULES:
         for kind, vals in areas[rule].items():
             v = np.array(vals)
             over = " | ".join(f"{int((v > lim).sum())}/{len(v)}" for lim in LIMITS)
