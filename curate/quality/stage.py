@@ -66,7 +66,7 @@ class QualityStage(Stage):
     text_read: bool = True
     text_rec_model: str | None = None
     text_min_score: float = Field(0.5, ge=0, le=1)
-    text_line_aspect: float | None = Field(3.0, gt=0)
+    text_line_aspect: float | None = Field(3.0, ge=1)
     max_text_area: float | None = Field(None, ge=0, le=1)
     nsfw: bool = False
     nsfw_model: str | None = None

@@ -19,13 +19,14 @@ import cv2
 import numpy as np
 
 THRESH, BOX_THRESH, UNCLIP = 0.3, 0.5, 1.6
+MIN_SIDE = 3  # px of the map: regions thinner than this are no text
 
 
 @dataclass(frozen=True)
 class TextRegion:
-    """One region: ``centre`` (x, y) and ``along`` (unit vector of the long side, pointing
-    right, or down when vertical) in map pixels, ``long`` and ``short`` side lengths in
-    pixels (``long >= short``)."""
+    """One region: ``centre`` (x, y) and ``along`` (unit vector of the long side, its x part
+    not negative: pointing right, or up or down when vertical) in map pixels, ``long`` and
+    ``short`` side lengths in pixels (``long >= short``)."""
 
     centre: tuple[float, float]
     along: tuple[float, float]
@@ -57,7 +58,7 @@ def db_regions(prob: np.ndarray) -> list[TextRegion]:
     out = []
     for k in range(1, n):
         x, y, bw, bh, count = stats[k]
-        if min(bw, bh) < 3:
+        if min(bw, bh) < 1:
             continue
         inside = labels[y:y + bh, x:x + bw] == k
         if prob[y:y + bh, x:x + bw][inside].mean() < BOX_THRESH:
@@ -65,6 +66,8 @@ def db_regions(prob: np.ndarray) -> list[TextRegion]:
         ys, xs = np.nonzero(inside)
         (cx, cy), (rw, rh), angle = cv2.minAreaRect(np.stack([xs + x, ys + y], axis=1).astype(np.float32))
         rw, rh = rw + 1.0, rh + 1.0  # pixel centres to pixel edges
+        if min(rw, rh) < MIN_SIDE:  # a thin stroke, straight or slanted (PaddleOCR's min_size)
+            continue
         d = count * UNCLIP / max(2 * (rw + rh), 1.0)
         theta = np.deg2rad(angle)
         along = np.array([np.cos(theta), np.sin(theta)])  # the direction of the side of length rw

@@ -9,8 +9,11 @@ wheel, its character list in the file's metadata) reads each box: a text line re
 several characters with high confidence, a car as one letter or nothing.
 
 Preprocessing and decoding follow PaddleOCR's: each crop (BGR) is resized to 48 pixels
-high at its own aspect, scaled to -1..1 and padded with zeros to the widest crop of its
-batch; CTC greedy decoding (Graves et al., ICML 2006) takes the most likely class per
+high at its own aspect, scaled to -1..1 and padded with zeros to 320 pixels wide, or to
+its own width when wider (PaddleOCR pads to the widest crop of its batch, at least 320;
+here crops of one padded width share a batch, so a reading never depends on the other
+crops of the frame: a ring had read as ``0`` at 0.82 alone and ``O`` at 0.62 beside a
+wide crop); CTC greedy decoding (Graves et al., ICML 2006) takes the most likely class per
 time step, joins repeats and drops the blank (class 0); the confidence is the mean of
 the kept steps' probabilities.
 """
@@ -27,7 +30,8 @@ from curate.quality.weights import require, session
 PACKAGE, RELPATH = "rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx"
 HINT = "install it with: pip install --no-deps rapidocr-onnxruntime (or set text_rec_model to a .onnx path)"
 HEIGHT = 48  # px: the recognition model's input height
-MAX_RATIO = 40.0  # widest crop read, in heights (a long ticker line is cut at its end)
+MIN_WIDTH = 320  # px: every crop is padded to at least this width (PaddleOCR's 320 x 48 input)
+MAX_RATIO = 40.0  # widest part of a crop read, in heights (a longer ticker line is read to there)
 BATCH = 16  # crops per model call
 
 
@@ -51,17 +55,19 @@ class TextReader:
 
     def read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """Text and confidence (0..1; 0.0 for nothing read) of each ``(h, w, 3) uint8`` BGR
-        crop, in the order given. Crops are batched by aspect (similar widths pad less)."""
+        crop, in the order given. Crops of one padded width (:func:`padded_width`) are
+        batched together."""
         out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
-        order = np.argsort(ratios, kind="stable")
-        for start in range(0, len(order), BATCH):
-            idx = order[start:start + BATCH]
-            width = int(math.ceil(HEIGHT * min(max(ratios[i] for i in idx), MAX_RATIO)))
-            batch = np.stack([_normalised(crops[i], width) for i in idx])
-            probs = self.session.run(None, {self.input: batch})[0]
-            for i, p in zip(idx, probs):
-                out[i] = self._decode(p)
+        by_width: dict[int, list[int]] = {}
+        for i, c in enumerate(crops):
+            by_width.setdefault(padded_width(c.shape[0], c.shape[1]), []).append(i)
+        for width, members in sorted(by_width.items()):
+            for start in range(0, len(members), BATCH):
+                idx = members[start:start + BATCH]
+                batch = np.stack([_normalised(crops[i], width) for i in idx])
+                probs = self.session.run(None, {self.input: batch})[0]
+                for i, p in zip(idx, probs):
+                    out[i] = self._decode(p)
         return out
 
     def _decode(self, probs: np.ndarray) -> tuple[str, float]:
@@ -74,9 +80,16 @@ class TextReader:
         return text, float(probs.max(axis=1)[keep].mean())
 
 
+def padded_width(h: int, w: int) -> int:
+    """Input width (px) for a crop of ``h`` x ``w`` pixels: its width at :data:`HEIGHT` rows
+    (at most :data:`MAX_RATIO` heights), at least :data:`MIN_WIDTH`."""
+    return max(MIN_WIDTH, int(math.ceil(HEIGHT * min(w / max(h, 1), MAX_RATIO))))
+
+
 def _normalised(crop: np.ndarray, width: int) -> np.ndarray:
-    """``(3, HEIGHT, width) float32`` in -1..1: ``crop`` resized to ``HEIGHT`` rows at its
-    aspect (at most ``width`` columns), padded with zeros on the right."""
+    """``(3, HEIGHT, width) float32`` in -1..1: ``crop`` (its first :data:`MAX_RATIO`
+    heights) resized to ``HEIGHT`` rows at its aspect, padded with zeros on the right."""
+    crop = crop[:, :max(1, int(MAX_RATIO * crop.shape[0]))]
     h, w = crop.shape[:2]
     cols = max(1, min(width, int(math.ceil(HEIGHT * w / max(h, 1)))))
     img = cv2.resize(crop, (cols, HEIGHT), interpolation=cv2.INTER_LINEAR).astype(np.float32)
@@ -91,6 +104,6 @@ STROKES = frozenset("Il1i|!")  # what a row of posts, bars or slashes reads as
 def reads_as_text(text: str, confidence: float, min_chars: int = 2, min_score: float = 0.5) -> bool:
     """Whether a reading counts as text: at least ``min_chars`` letters or digits read with a
     mean confidence of at least ``min_score``, not all of them upright strokes (:data:`STROKES`:
-    four white posts read as ``II`` at 0.53)."""
+    five white slashes read as ``II`` at 0.50)."""
     chars = [ch for ch in text if ch.isalnum()]
     return len(chars) >= min_chars and confidence >= min_score and not set(chars) <= STROKES
