@@ -106,6 +106,8 @@ class QualityStage(Stage):
                 require(self.text_model, text_mod.PACKAGE, text_mod.RELPATH, text_mod.HINT)
             if self.text and self.text_read:
                 require(self.text_rec_model, textread.PACKAGE, textread.RELPATH, textread.HINT)
+                if self.text_rec_model is not None:  # a file of the user's: one that can read
+                    textread.check_model(self.text_rec_model)
             if self.nsfw:
                 require(self.nsfw_model, nsfw_mod.PACKAGE, nsfw_mod.RELPATH, nsfw_mod.HINT)
         except WeightsMissing as exc:  # a config error: the pipeline file names the stage

@@ -48,10 +48,7 @@ class TextReader:
         self.path = require(model, PACKAGE, RELPATH, HINT)
         self.session = session(self.path, threads)
         self.input = self.session.get_inputs()[0].name
-        chars = self.session.get_modelmeta().custom_metadata_map.get("character")
-        if not chars:
-            raise ValueError(f"{self.path} has no 'character' metadata (a PaddleOCR recognition export)")
-        self.chars = [""] + chars.splitlines() + [" "]  # CTC blank first, PaddleOCR's space last
+        self.chars = characters(self.session, self.path)
 
     def read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """Text and confidence (0..1; 0.0 for nothing read) of each ``(h, w, 3) uint8`` BGR
@@ -78,6 +75,26 @@ class TextReader:
             return "", 0.0
         text = "".join(self.chars[k] if k < len(self.chars) else "" for k in best[keep])
         return text, float(probs.max(axis=1)[keep].mean())
+
+
+def characters(sess, path: str) -> list[str]:
+    """The CTC classes of a recognition model's ONNX Runtime session ``sess`` (of ``path``):
+    the blank, the ``character`` metadata's lines, PaddleOCR's space. Raises ValueError when
+    the model has no such metadata (not a PaddleOCR recognition export)."""
+    chars = sess.get_modelmeta().custom_metadata_map.get("character")
+    if not chars:
+        raise ValueError(f"{path} has no 'character' metadata (a PaddleOCR recognition export)")
+    return [""] + chars.splitlines() + [" "]
+
+
+def check_model(path: str) -> None:
+    """Open ``path`` and read its character list (:func:`characters`), so a pipeline file
+    naming a model that cannot read fails when it is read. Raises ValueError."""
+    try:
+        sess = session(path)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for a bad file
+        raise ValueError(f"{path} does not open as an ONNX model: {exc}") from None
+    characters(sess, path)
 
 
 def padded_width(h: int, w: int) -> int:

@@ -137,6 +137,12 @@ def test_a_missing_recognition_model_fails_when_the_stage_is_configured(tmp_path
     with pytest.raises(ValidationError, match="absent.onnx not found"):
         QualityStage(text=True, text_rec_model=str(tmp_path / "absent.onnx"))
     assert QualityStage(text=True, text_read=False, text_rec_model=str(tmp_path / "absent.onnx")).text
+    detection = TextDetector().path  # an ONNX model, but no recognition export: no character list
+    with pytest.raises(ValidationError, match="no 'character' metadata"):
+        QualityStage(text=True, text_rec_model=detection)
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    with pytest.raises(ValidationError, match="does not open as an ONNX model"):
+        QualityStage(text=True, text_rec_model=str(tmp_path / "junk.onnx"))
 
 
 def test_ctc_decoding_joins_repeats_and_drops_blanks(reader):
