@@ -20,11 +20,12 @@ and a laptop screen) and with each overlay drawn over it, its words drawn at ran
 - ``watermark``: a small half-transparent handle in the top right corner (4.5 %);
 - ``ticker``: a dark band along the bottom with a line that scrolls from frame to frame.
 
-The PP-OCR detection map of each frame is computed once; then the text area is taken
-with every detected region counting (the quality stage before recognition) and with only
-regions that PP-OCR's recognition reads as text (:func:`curate.quality.textread.reads_as_text`
-at each ``min_score`` below), with and without the line rule (a region within 45 degrees
-of the horizontal and at least 3 times as long as high counts unread). Prints, per rule and kind, the median text area and the
+The PP-OCR detection map of each frame is computed once; then each rule below scores it
+with the quality stage's own code (:meth:`curate.quality.text.TextDetector.share`): every
+detected region counting (the stage before recognition), and only regions that PP-OCR's
+recognition reads as text (:func:`curate.quality.textread.reads_as_text`) at each
+``min_score``, with and without the line rule (a region within 45 degrees of the
+horizontal and at least 3 times as long as high counts unread). Prints, per rule and kind, the median text area and the
 share of clips over each ``max_text_area``: for the footage as is, that share is the
 share of clean clips a text filter would drop. Not a test: nothing is asserted.
 """
@@ -32,6 +33,7 @@ share of clean clips a text filter would drop. Not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import os
 import sys
@@ -43,9 +45,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curate.codec import iter_frames  # noqa: E402
 from curate.extract import _small  # noqa: E402
-from curate.quality.text import MAX_BOXES, VERTICAL_CHARS, TextDetector  # noqa: E402
-from curate.quality.textboxes import db_regions, fill, upright_crop  # noqa: E402
-from curate.quality.textread import TextReader, reads_as_text  # noqa: E402
+from curate.quality.text import TextDetector  # noqa: E402
+from curate.quality.textboxes import db_regions, upright_crop  # noqa: E402
+from curate.quality.textread import TextReader  # noqa: E402
 
 FONT_DIRS = {"tuning": ("/usr/share/fonts/truetype/liberation", ("LiberationSans-Regular", "LiberationSans-Bold",
                                                                  "LiberationSerif-Regular", "LiberationSansNarrow-Bold")),
@@ -149,50 +151,31 @@ def overlaid(sample: np.ndarray, kind: str, split: str, rng: np.random.Generator
     return np.stack(out)
 
 
-def readings(det: TextDetector, reader: TextReader, sample: np.ndarray) -> list[tuple[tuple, list]]:
-    """Per frame: the detection map's shape and its regions, each with its best reading (a
-    vertical region read turned either way, as the quality stage reads it)."""
-    images = det._resized(sample)
-    batch = ((images.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)
-    prob = det.session.run(None, {det.input: batch})[0][:, 0]
-    out = []
-    for p, img in zip(prob, images):
-        regions = sorted(db_regions(p), key=lambda r: r.area, reverse=True)[:MAX_BOXES]
-        read = []
-        for r in regions:
-            crop = upright_crop(img, r)
-            turns = reader.read([crop] if r.horizontal else [crop, crop[::-1, ::-1]])
-            need = 2 if r.horizontal else VERTICAL_CHARS
-            read.append(max(turns, key=lambda tc: (reads_as_text(*tc, min_chars=need), tc[1])))
-        out.append((p.shape, list(zip(regions, read))))
+def rule_detectors(det: TextDetector, reader: TextReader) -> dict[str, TextDetector]:
+    """One :class:`TextDetector` per rule of :data:`RULES`, sharing ``det``'s model: each
+    scores a detection map with the quality stage's own rule (:meth:`TextDetector.share`)."""
+    out = {}
+    for name, score, line in RULES:
+        d = copy.copy(det)
+        d.reader, d.min_score, d.line_aspect = (None, 0.5, None) if score is None else (reader, score, line)
+        out[name] = d
     return out
-
-
-def text_area(frames: list[tuple[tuple, list]], min_score: float | None, line: float | None) -> float:
-    """The quality stage's ``text_area`` (mean over frames) under one rule: every region
-    (``min_score`` None), or regions read as text at ``min_score`` and, with ``line``,
-    regions within 45 degrees of the horizontal at least ``line`` times as long as high."""
-    shares = []
-    for shape, regions in frames:
-        kept = [r for r, (text, conf) in regions
-                if min_score is None or (line is not None and r.horizontal and r.long >= line * r.short)
-                or reads_as_text(text, conf, 2 if r.horizontal else VERTICAL_CHARS, min_score)]
-        shares.append(fill(shape, kept).mean())
-    return float(np.mean(shares))
 
 
 def run_split(split: str, footage: str, per_file: int, det: TextDetector, reader: TextReader) -> None:
     rng = np.random.default_rng(0 if split == "tuning" else 1)
+    rules = rule_detectors(det, reader)
     areas: dict[str, dict[str, list[float]]] = {r[0]: {k: [] for k in ("as is",) + KINDS} for r in RULES}
     examples: list[str] = []
     for path in split_files(footage, split):
         for sample in file_windows(path, per_file):
             for kind in ("as is",) + KINDS:
-                frames = readings(det, reader, sample if kind == "as is" else overlaid(sample, kind, split, rng))
-                for rule, score, line in RULES:
-                    areas[rule][kind].append(text_area(frames, score, line))
+                images, prob = det.detect(sample if kind == "as is" else overlaid(sample, kind, split, rng))
+                for rule, d in rules.items():
+                    areas[rule][kind].append(float(np.mean([d.share(p, img) for p, img in zip(prob, images)])))
                 if kind == "as is":
-                    examples += [f"{t!r} {c:.2f}" for _, (t, c) in frames[0][1]][:3]
+                    crops = [upright_crop(images[0], r) for r in db_regions(prob[0])[:3]]
+                    examples += [f"{t!r} {c:.2f}" for t, c in reader.read(crops)]
     n = len(areas[RULES[0][0]]["as is"])
     print(f"\n## split {split}: {n} windows x {1 + len(KINDS)} variants")
     print("| rule | variant | median area | " + " | ".join(f"> {lim}" for lim in LIMITS) + " |")

@@ -64,24 +64,31 @@ class TextDetector:
         size = (max(32, round(w * s / 32) * 32), max(32, round(h * s / 32) * 32))
         return np.stack([cv2.resize(f[..., ::-1], size, interpolation=cv2.INTER_LINEAR) for f in frames])
 
+    def detect(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The detector's input images ``(N, h, w, 3) uint8`` BGR (:meth:`_resized`) and its
+        probability maps ``(N, h, w) float32`` for ``(N, H, W, 3) uint8`` RGB frames of one size."""
+        images = self._resized(frames)
+        batch = ((images.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)
+        return images, self.session.run(None, {self.input: batch})[0][:, 0]
+
     def area(self, frames: np.ndarray) -> np.ndarray:
         """Text area share ``(N,) float`` (0..1) of ``(N, H, W, 3) uint8`` RGB frames of one size."""
         if len(frames) == 0:
             return np.zeros(0)
-        images = self._resized(frames)
-        batch = ((images.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)
-        prob = self.session.run(None, {self.input: batch})[0][:, 0]
-        return np.array([self._share(p, img) for p, img in zip(prob, images)])
+        images, prob = self.detect(frames)
+        return np.array([self.share(p, img) for p, img in zip(prob, images)])
 
-    def _share(self, prob: np.ndarray, image: np.ndarray) -> float:
+    def share(self, prob: np.ndarray, image: np.ndarray) -> float:
         """Area of the union of the regions that count over the map's area (``image``: the
         frame the map was computed from, ``(h, w, 3) uint8`` BGR). A vertical region is read
         turned either way (a line reading down or up) and counts when either reads
         (:meth:`_chars`)."""
         regions = db_regions(prob)
         if self.reader is not None:
-            lines = [r for r in regions if self._line(r)]
-            rest = sorted((r for r in regions if not self._line(r)), key=lambda r: r.area, reverse=True)[:MAX_BOXES]
+            lines, rest = [], []
+            for r in regions:
+                (lines if self._line(r) else rest).append(r)
+            rest = sorted(rest, key=lambda r: r.area, reverse=True)[:MAX_BOXES]
             crops, owner = [], []
             for k, region in enumerate(rest):
                 crop = upright_crop(image, region)

@@ -58,8 +58,6 @@ def db_regions(prob: np.ndarray) -> list[TextRegion]:
     out = []
     for k in range(1, n):
         x, y, bw, bh, count = stats[k]
-        if min(bw, bh) < 1:
-            continue
         inside = labels[y:y + bh, x:x + bw] == k
         if prob[y:y + bh, x:x + bw][inside].mean() < BOX_THRESH:
             continue

@@ -60,10 +60,8 @@ def reader():
 
 
 def _crops(det, picture):
-    image = det._resized(picture[None])[0]
-    prob = det.session.run(None, {det.input: ((image[None].astype(np.float32) / 255 - 0.5) / 0.5)
-                                  .transpose(0, 3, 1, 2)})[0][0, 0]
-    return [upright_crop(image, r) for r in db_regions(prob)]
+    images, prob = det.detect(picture[None])
+    return [upright_crop(images[0], r) for r in db_regions(prob[0])]
 
 
 def test_reader_reads_a_rendered_line_and_nothing_from_shapes(reader):
