@@ -12,7 +12,8 @@ every frame between them differs from ``p`` mostly in brightness (the mean-luma 
 at least half of the mean absolute change), and ``p`` and ``r`` are one picture as the shot's
 own pace goes (:func:`same_picture`). A brief insert of *other* content is not a
 brightness excursion, so its cuts are kept: even a darker one, whose change is mostly
-of mean brightness, is another picture (:func:`replaced`). Nor is a black or white frame between two
+of mean brightness, is another picture (:func:`replaced`), and a brighter one no relit
+copy of the shot (:func:`curate.split.inserts.relit_copy`). Nor is a black or white frame between two
 shots: the jump into it is so large that two different pictures around it passed the
 ratio alone (a street and a hand-held shot 38 levels apart, the jump to black 114), and
 the cut between them was lost. Thumbnails come from
@@ -36,17 +37,22 @@ def _dist(x: np.ndarray, y: np.ndarray) -> float:
 def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
     """True when every frame strictly between ``p`` and ``r`` differs from frame ``p`` mostly by
     a shift of mean brightness, and each one darker than ``p`` shows ``p``'s picture under
-    other light (:func:`replaced`). A brighter one is not judged so: a flash that blows most
-    of the view out leaves too little picture to match, and a camera that moves under it
-    even less (a break test: a white-out during a swing became a cut)."""
+    other light (:func:`replaced`), each brighter one is a relit copy of it
+    (:func:`curate.split.inserts.relit_copy`: the change one way and the fine structure
+    kept, or a picture blown out almost everywhere, which leaves too little to match: a
+    break test's white-out during a swing had become a cut when a brighter frame had to
+    match too). Before, a brighter frame was not judged, and a few frames of a brighter
+    shot cut into another and back (an intercut A B A) passed as a flash."""
     ref = thumbs[p].astype(np.float32)
     for j in range(p + 1, r):
         d = thumbs[j].astype(np.float32) - ref
         if abs(float(d.mean())) < 0.5 * float(np.abs(d).mean()):
             return False
+    from curate.split.inserts import relit_copy  # noqa: PLC0415 - inserts imports this module
+
     level = float(thumbs[p].mean())
-    return all(replaced(thumbs[p], thumbs[j]) <= MAX_REPLACED for j in range(p + 1, r)
-               if float(thumbs[j].mean()) < level)  # (a brighter frame: a flash may have blown its picture out)
+    return all(replaced(thumbs[p], thumbs[j]) <= MAX_REPLACED if float(thumbs[j].mean()) < level
+               else relit_copy(thumbs[p], thumbs[j]) for j in range(p + 1, r))
 
 
 CELLS, FLAT_CELL, MAX_REPLACED = (3, 4), 2.0, 0.7  # grid rows x columns; luma std; share

@@ -88,7 +88,9 @@ VIEW_CORR = 0.6  # a gap's two ends: fine structure of the whole picture correla
 VIEW_DETAIL = 1.5  # levels: mean fine structure of each end (unclipped pixels), at least
 
 
-def _luma(x: np.ndarray) -> np.ndarray:
+def luma_f32(x: np.ndarray) -> np.ndarray:
+    """Luma of one ``(h, w, 3) uint8`` thumbnail (:func:`curate.split.transitions.thumb_luma`),
+    ``(h, w) float32`` levels 0-255."""
     return thumb_luma(x[None]).reshape(x.shape[:2]).astype(np.float32)
 
 
@@ -103,15 +105,15 @@ def lit_in_place(a: np.ndarray, b: np.ndarray, around: float) -> bool:
     added to or taken from part of the view (module docstring). ``around``: the mean
     change (levels) of the frames around the pair, which sets the noise: a pixel changes
     when it moves by more than :data:`NOISE_LEVEL` and twice ``around``."""
-    la, lb = _luma(a), _luma(b)
+    la, lb = luma_f32(a), luma_f32(b)
     d = lb - la
-    if not _one_way(d, max(NOISE_LEVEL, 2.0 * around)):
+    if not one_way(d, max(NOISE_LEVEL, 2.0 * around)):
         return False
     region = np.abs(d) >= REGION_SHARE * float(np.abs(d).max())
     return _correlate(fine(la)[region], fine(lb)[region], MIN_DETAIL, MIN_CORR)
 
 
-def _one_way(d: np.ndarray, level: float, share: float = ONE_WAY) -> bool:
+def one_way(d: np.ndarray, level: float, share: float = ONE_WAY) -> bool:
     """Whether ``share`` of the luma change ``d`` ``(h, w) float32``, summed over the pixels
     changing by more than ``level``, has one sign (at least :data:`MIN_PIXELS` of them)."""
     changing = np.abs(d) > level
@@ -137,8 +139,8 @@ def swept(thumbs: np.ndarray, start: int, end: int) -> bool:
     and ``end`` are one view with light only added or only taken away."""
     if start < 1 or end >= len(thumbs) or end <= start:
         return False
-    la, lb = _luma(thumbs[start - 1]), _luma(thumbs[end])
-    if not _one_way(lb - la, NOISE_LEVEL):
+    la, lb = luma_f32(thumbs[start - 1]), luma_f32(thumbs[end])
+    if not one_way(lb - la, NOISE_LEVEL):
         return False
     seen = (la > 4) & (la < 251) & (lb > 4) & (lb < 251)
     return _correlate(fine(la)[seen], fine(lb)[seen], VIEW_DETAIL, VIEW_CORR)
@@ -169,6 +171,14 @@ WINDOW_S = 3.0  # seconds either side of the cut in which they are looked for
 AROUND = 3  # frames either side whose change sets the usual change
 
 
+def typical(steps: list[float]) -> float:
+    """The usual change outside a switch's region over the frames around it (levels): their
+    median. Not the largest: in fast-cut footage (a shot every 3-6 frames) the frames
+    around hold other cuts, whose whole-picture change had let a cut pass as one switch of
+    a light (``bench/montage_accuracy.py``)."""
+    return float(np.median(steps))
+
+
 def _region(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
     """The pixels ``(h, w) bool`` the cut into frame ``c`` changes (module docstring), or
     None when they are fewer than :data:`MIN_AREA`, they cover more than :data:`MAX_AREA`
@@ -190,7 +200,7 @@ def _region(thumbs: np.ndarray, c: int, live: np.ndarray) -> np.ndarray | None:
     outside = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
     if not outside.any():
         return None
-    usual_out = max(float(d[outside].mean()) for d in around)
+    usual_out = typical([float(d[outside].mean()) for d in around])
     if float(step[outside].mean()) > OUTSIDE_RATIO * max(usual_out, OUTSIDE_FLOOR):
         return None
     return region
@@ -205,7 +215,7 @@ def blinks(thumbs: np.ndarray, c: int, fps: float, live: np.ndarray) -> bool:
     if not 0 < c < len(thumbs):
         return False
     region = _region(thumbs, c, live)
-    if region is None or not _one_way(np.where(region, _luma(thumbs[c]) - _luma(thumbs[c - 1]), 0.0),
+    if region is None or not one_way(np.where(region, luma_f32(thumbs[c]) - luma_f32(thumbs[c - 1]), 0.0),
                                       NOISE_LEVEL, BLINK_ONE_WAY):
         return False
     reach = max(2, int(round(WINDOW_S * fps)))

@@ -28,8 +28,8 @@ or the gaps of one faded in and out (:mod:`curate.split.overlays`,
 :mod:`curate.split.overlay_fades`); a screen in view (a TV, a monitor) cutting between its
 own shots (:mod:`curate.split.screens`). Runs of blank frames become gaps; cuts closer than
 ``flash_s`` (at least 2 frames) are one event (the larger picture change wins), unless
-the frames between them are an insert of other footage (:func:`curate.split.flashes.is_insert`:
-both stay); a shot
+the frames between them are a shot of their own (:func:`curate.split.inserts.shot_between`:
+both stay; a cut beside a gap stays apart from it so too); a shot
 between cuts further apart is its own piece however short (``too_short`` under
 ``min_clip_s``: joined to a neighbour it would put two shots in one clip); gaps less than
 ``min_shot_s`` apart merge (a fade out and in around a black hold). Thumbnails: 1.7 KB a frame.
@@ -50,8 +50,9 @@ from scenedetect.common import FrameTimecode
 from curate.split import fastscore, transnet
 from curate.split.blanks import FlatFrames
 from curate.split.lights import drop_blinks, drop_swept
-from curate.split.flashes import drop_flashes, is_excursion, is_flash, is_insert, reaches_black
+from curate.split.flashes import drop_flashes, is_excursion, is_flash, reaches_black
 from curate.split.gradual import GradualScan, ThumbBuffer
+from curate.split.inserts import shot_between
 from curate.split.overlay_fades import drop_faded_overlays
 from curate.split.overlays import drop_overlays, lazy_picture
 from curate.split.screens import drop_screen_cuts
@@ -203,7 +204,7 @@ class ShotDetector:
             gaps += flats.holds(self.flash_len + 1)
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
         gaps = drop_swept(gaps, thumbs, scanned) + slide_gaps(self._seams, thumbs, 0, self._top, self.fps)
-        return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
+        return resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len, thumbs=thumbs)
 
     @property
     def can_preview(self) -> bool:
@@ -229,7 +230,7 @@ class ShotDetector:
         gaps = list(scanned) + (flats.holds(self.flash_len + 1) if flats is not None else [])
         cuts, gaps = drop_faded_overlays(cuts, gaps, thumbs, live=live)
         gaps = drop_swept(gaps, thumbs, scanned) + slide_gaps(self._seams, thumbs, lo, self._top, self.fps)
-        b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len)
+        b = resolve(cuts, gaps, snap=max(2, self.flash_len), join=self.min_len, thumbs=thumbs)
         return Boundaries([c + lo for c in b.cuts], [(s + lo, e + lo) for s, e in b.gaps])
 
     def _flats(self, thumbs: np.ndarray, lo: int) -> FlatFrames | None:
@@ -254,7 +255,7 @@ class ShotDetector:
         cuts = drop_blinks(drop_flashes(raw, thumbs, self.flash_len), thumbs, self.fps, live)
         cuts = drop_screen_cuts(drop_overlays(cuts, thumbs, live=live), thumbs, live, frozenset(raw))
         return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength,
-                          apart=lambda a, b: is_insert(thumbs, a, b))
+                          apart=lambda a, b: shot_between(thumbs, a, b))
 
     def _black(self, found: list[int], thumbs: np.ndarray, lo: int) -> list[int]:
         """``found`` (absolute frame indices; ``thumbs`` start at frame ``lo``) without the
@@ -281,9 +282,13 @@ class ShotDetector:
             is_excursion(thumbs, g[0] - k, g[1] + k) for k in (0, 3, 6, 12)))]
 
 
-def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0) -> Boundaries:
-    """:func:`curate.split.transitions.resolve_gaps` as :class:`Boundaries`."""
-    return Boundaries(*resolve_gaps(cuts, gaps, snap, join))
+def resolve(cuts: list[int], gaps: list[tuple[int, int]], snap: int, join: int = 0,
+            thumbs: np.ndarray | None = None) -> Boundaries:
+    """:func:`curate.split.transitions.resolve_gaps` as :class:`Boundaries`; with ``thumbs``
+    (``(n, h, w, 3) uint8``), a short shot between a cut and a gap, or between two gaps,
+    keeps them apart (:func:`curate.split.inserts.shot_between`)."""
+    apart = None if thumbs is None else (lambda a, b, *around: shot_between(thumbs, a, b, *around))
+    return Boundaries(*resolve_gaps(cuts, gaps, snap, join, apart))
 
 
 def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,
@@ -294,7 +299,7 @@ def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,
     Of cuts too close together the one with the larger ``strength[c]`` (the picture change
     into frame ``c``, see :func:`curate.split.spikes.jumps`) wins; without ``strength`` the
     earlier one wins. Two close cuts ``a < b`` both stay where ``apart(a, b)`` is true (an
-    insert of other footage between them, :func:`curate.split.flashes.is_insert`)."""
+    shot of its own between them, :func:`curate.split.inserts.shot_between`)."""
     inside = sorted({int(c) for c in cuts if 0 < c < num_frames})
     order = sorted(inside, key=lambda c: -float(strength[c])) if strength is not None else inside
     kept: list[int] = []

@@ -51,6 +51,8 @@ Intervals are half-open ``(start, end)`` frame ranges, 0-based in decode order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -232,19 +234,40 @@ def merge_intervals(intervals, gap: int = 0) -> list[tuple[int, int]]:
 
 
 def resolve_gaps(cuts: list[int], gaps: list[tuple[int, int]], snap: int,
-                 join: int = 0) -> tuple[list[int], list[tuple[int, int]]]:
+                 join: int = 0, apart: Callable[..., bool] | None = None
+                 ) -> tuple[list[int], list[tuple[int, int]]]:
     """Reconcile hard cuts with gaps (frames): a cut inside a gap, or within ``snap`` frames
     of one (a detector reacting to the start or end of a fade), is absorbed by widening the
     gap to it, so no few-frame sliver of a transition is left as a shot. Gaps less than
     ``join`` frames apart (the two legs of a fade around a short black hold; no shot is
-    that short) become one. Returns the cuts kept and the gaps."""
-    gaps = [list(g) for g in merge_intervals(gaps, gap=join)]
+    that short) become one. ``apart(first, second, before, after, cuts)``: whether frames
+    ``first .. second - 1`` between a cut and a gap, or between two gaps, are a shot of
+    their own, judged against the clean frames ``before`` and ``after`` outside them and
+    the gaps, ``cuts`` naming which of ``first`` and ``second`` is the cut (fast-cut
+    footage, :func:`curate.split.inserts.shot_between`); such a cut is kept and such gaps
+    stay apart. Returns the cuts kept and the gaps."""
+    sep = apart or (lambda *_: False)
+    gaps = [list(g) for g in _join(gaps, join, sep)]
     kept: list[int] = []
     for c in cuts:
-        near = [g for g in gaps if g[0] - snap <= c <= g[1] + snap]
+        near = [g for g in gaps if g[0] - snap <= c <= g[1] + snap
+                and not (c < g[0] and sep(c, g[0], c - 1, g[1], (c,)))
+                and not (c > g[1] and sep(g[1], c, g[0] - 1, c, (c,)))]
         if not near:
             kept.append(c)
             continue
         g = near[0]
         g[0], g[1] = min(g[0], c), max(g[1], c)
-    return kept, merge_intervals(gaps, gap=join)
+    return kept, _join(gaps, join, sep)
+
+
+def _join(intervals, gap: int, apart: Callable[..., bool]) -> list[tuple[int, int]]:
+    """:func:`merge_intervals`, but two intervals with a shot of their own between them
+    (``apart(end, start, first start - 1, second end, ())``, see :func:`resolve_gaps`) stay apart."""
+    out: list[list[int]] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1] + gap and not (s > out[-1][1] and apart(out[-1][1], s, out[-1][0] - 1, e, ())):
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]

@@ -117,7 +117,7 @@ def test_two_people_cut_back_and_forth_against_one_wall_are_no_blink(monkeypatch
     live, switches = picture(thumbs), range(24, 120, 12)
     assert not any(blinks(thumbs, c, FPS, live) for c in switches)
     # without the one-way test they are: the test can fail
-    monkeypatch.setattr(lights, "_one_way", lambda *args: True)
+    monkeypatch.setattr(lights, "one_way", lambda *args: True)
     assert all(blinks(thumbs, c, FPS, live) for c in switches)
 
 
