@@ -8,13 +8,15 @@ Each seed builds one video of ``--shots`` shots from the segments of ``--split``
 (:func:`labelled_edits.segment_list`: ``tuning`` or ``test``, the same disjoint stretches
 of the footage), each 3, 4, 5, 6, 8, 10, 12, 15, 20, 30 or 45 frames long (25 fps) from a
 random point of a segment of another file than the shot before, joined by hard cuts, or
-(about one join in eight, into a shot of 6 frames or more) by a 2-4 frame dissolve. A jump
-cut inside a segment's stretch is a true cut too. Distractors, no boundary: in about one
-shot in six, 1-3 frames of the new shot's start under a flash (a gain of 1.6-3 with an
-offset, over the whole view or rising across it); in about one in seven, 1-3 flashed
-frames inside the shot. Truth and matching are ``bench/split_accuracy.py``'s (a cut
-within 2 frames, a dissolve ``[s - 2, e + 1]``, one-to-one; a boundary within 2 frames
-of a flash is a false one there).
+(about one join in eleven: 12 % of joins into a shot of 6 frames or more, when the shot
+before keeps 3 frames of its own) by a 2-4 frame dissolve. A jump cut inside a segment's
+stretch, 3 frames or more from its ends, is a true cut too (a stretch with one nearer is
+drawn again). Distractors, no boundary: in about one shot in ten, 1-3 frames of the new
+shot's start under a flash (a gain of 1.6-3 with an offset, over the whole view or rising
+across it); in about one in fifteen, 1-3 flashed frames inside the shot. Truth and
+matching are ``bench/split_accuracy.py``'s (a cut within 2 frames, a dissolve
+``[s - 2, e + 1]``, one-to-one; a boundary within 2 frames of a flash is a false one
+there).
 
 Prints, per detection path: precision, recall and F1 of boundaries, recall of cuts and
 dissolves, false boundaries at flashes, and the recall of cuts by the length of the
@@ -71,21 +73,22 @@ def build(segments, seed: int, shots: int) -> tuple[list[np.ndarray], list[Edit]
     rng = np.random.default_rng(seed)
     frames: list[np.ndarray] = []
     edits: list[Edit] = []
-    prev = None
+    prev, last = None, 0
     for _ in range(shots):
         pool = [i for i, (seg, _, path) in enumerate(segments) if path != prev and len(seg) > 50]
         i = int(rng.choice(pool))
         seg_all, jumps, prev = segments[i]
         n = int(rng.choice(LENGTHS))
         start = int(rng.integers(0, len(seg_all) - n))
-        while any(start <= j < start + 5 for j in jumps):  # no jump cut among the first frames
+        while any(start <= j < start + 5 or start + n - 3 < j < start + n for j in jumps):  # none near an end
             start = int(rng.integers(0, len(seg_all) - n))
         seg = [f.copy() for f in seg_all[start:start + n]]
         inner = [j - start for j in jumps if start < j < start + n]
         event = rng.random()
         if frames:
-            if event < 0.12 and n >= 6:  # a 2-4 frame dissolve over the end of the shot before
-                k, at = int(rng.integers(2, 5)), len(frames)
+            k = int(rng.integers(2, 5))
+            if event < 0.12 and n >= 6 and last >= k + 3:  # a 2-4 frame dissolve over the shot before's end
+                at = len(frames)
                 head = frames[at - k:]
                 del frames[at - k:]
                 frames.extend(_mix(a, b, (m + 1) / (k + 1)) for m, (a, b) in enumerate(zip(head, seg[:k])))
@@ -104,6 +107,7 @@ def build(segments, seed: int, shots: int) -> tuple[list[np.ndarray], list[Edit]
         first = len(frames) - (n - len(seg))  # output frame of the stretch's first frame
         edits += [Edit("cut", first + j, first + j) for j in inner]
         frames.extend(seg)
+        last = len(seg)  # frames of this shot after the dissolve into it
     return frames, sorted(edits, key=lambda e: (e.start, e.end))
 
 
@@ -117,6 +121,19 @@ def shorter_side(edits: list[Edit], cut: Edit) -> int:
     return min(left, right)
 
 
+def matched(edits: list[Edit], found: list[int]) -> set[Edit]:
+    """The true edits (cuts, dissolves) that ``found`` matches one-to-one, as
+    ``bench/split_accuracy.py``'s :func:`match` does (shortest edits first)."""
+    left, hits = sorted(found), set()
+    for e in sorted((e for e in edits if e.kind in ("cut", "dissolve")), key=lambda e: e.end - e.start):
+        lo, hi = (e.start - 2, e.end + 2) if e.start == e.end else (e.start - 2, e.end + 1)
+        hit = next((f for f in left if lo <= f <= hi), None)
+        if hit is not None:
+            left.remove(hit)
+            hits.add(e)
+    return hits
+
+
 def score(name: str, results: list[tuple[list[Edit], list[int]]]) -> None:
     """Print one detection path's line and its cut recall by shot length."""
     tp = fp = 0
@@ -128,10 +145,11 @@ def score(name: str, results: list[tuple[list[Edit], list[int]]]) -> None:
         for k, (hit, total) in kinds.items():
             per[k][0] += hit
             per[k][1] += total
+        hits = matched(edits, found)
         for e in (e for e in edits if e.kind == "cut"):
             side = shorter_side(edits, e)
             key = "3-5" if side <= 5 else "6-12" if side <= 12 else "13+"
-            by_len[key][0] += any(e.start - 2 <= c <= e.start + 2 for c in found)
+            by_len[key][0] += e in hits
             by_len[key][1] += 1
     truth = sum(per[k][1] for k in ("cut", "dissolve"))
     p, r = tp / max(tp + fp, 1), tp / max(truth, 1)

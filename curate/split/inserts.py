@@ -25,7 +25,8 @@ a cut (the first frames of the new shot under a flash, the last of the old) scor
 as another shot there (0.4-0.8 for gains of 1.6-3), but its change from that side goes
 one way (light added or taken away, :data:`ONE_WAY` of it) and its fine structure (edges,
 texture) stays, correlating by :data:`MIN_CORR` or more where neither picture clips;
-another shot's correlates about 0 (90th percentile 0.5-0.6 between shots of one room). On
+another shot's correlates about 0 (90th percentile 0.5-0.6 between shots of one room,
+whose change from one to the other goes both ways: the one-way test tells those). On
 frames of the footage one to three frames apart, 97-99 % of copies under a gain of 0.5-3
 (whole, or a ramp across the view) are relit copies, and no pair of other files' frames
 is (``bench/montage_accuracy.py``). :mod:`curate.split.flashes` asks it of a flash's
@@ -60,7 +61,9 @@ def relit_copy(x: np.ndarray, y: np.ndarray) -> bool:
     """Whether thumbnail ``y`` is thumbnail ``x`` (both ``(h, w, 3) uint8``) under other
     light: :data:`ONE_WAY` of the luma change one way, and the fine structure of the
     pixels neither clips correlating by :data:`MIN_CORR` or more; a pair clipped over all
-    but :data:`MIN_SEEN` of the picture (a flash that blows the view out) counts as one."""
+    but :data:`MIN_SEEN` of the picture (a flash that blows the view out) counts as one.
+    A frame that hardly changes (fewer than 4 pixels by more than 4 levels) is none: no
+    light was added or taken away."""
     lx, ly = luma_f32(x), luma_f32(y)
     if not one_way(ly - lx, NOISE_LEVEL, ONE_WAY):
         return False
@@ -78,7 +81,10 @@ def stands_out(thumbs: np.ndarray, c: int, skip: tuple[int, ...] = ()) -> bool:
     mean absolute change of :func:`curate.split.spikes.jumps`) is at least
     :data:`STANDOUT` times that into each frame within :data:`STEP_REACH` of it (frames in
     ``skip``, the other cuts judged with it, left out): a cut, not a step of the motion
-    around it (a fast pan, footage of 12.5 fps shown at 25 whose every other frame moves)."""
+    around it (a fast pan, footage of 12.5 fps shown at 25 whose every other frame moves).
+    ``c`` must be a frame after the first (False otherwise)."""
+    if not 1 <= c < len(thumbs):
+        return False
     lo, hi = max(1, c - STEP_REACH), min(len(thumbs), c + STEP_REACH + 1)
     x = thumbs[lo - 1:hi].astype(np.int16)
     step = np.abs(np.diff(x, axis=0)).reshape(hi - lo, -1).mean(axis=1)  # change into lo .. hi - 1
@@ -94,9 +100,9 @@ def shot_between(thumbs: np.ndarray, first: int, second: int, before: int | None
     ``second``, the frames just outside; beside a dissolve, the clean frames outside it).
     ``cuts``: which of ``first`` and ``second`` are hard cuts (default: both; a gap's end
     is none). None of the frames between may be a relit copy of either (:func:`relit_copy`);
-    then, for two cuts, :func:`curate.split.flashes.is_insert` is enough, or each frame
-    between has detail and is not explained by the two jointly, and each cut
-    :func:`stands_out` of the motion around it."""
+    then, with the default neighbours (two cuts), :func:`curate.split.flashes.is_insert` is
+    enough, or else each frame between has detail and is not explained by the two jointly,
+    and each of ``cuts`` :func:`stands_out` of the motion around it."""
     plain = before is None and after is None
     before = first - 1 if before is None else before
     after = second if after is None else after

@@ -298,7 +298,7 @@ def merge_cuts(cuts: Iterable[int], num_frames: int, min_gap: int,
 
     Of cuts too close together the one with the larger ``strength[c]`` (the picture change
     into frame ``c``, see :func:`curate.split.spikes.jumps`) wins; without ``strength`` the
-    earlier one wins. Two close cuts ``a < b`` both stay where ``apart(a, b)`` is true (an
+    earlier one wins. Two close cuts ``a < b`` both stay where ``apart(a, b)`` is true (a
     shot of its own between them, :func:`curate.split.inserts.shot_between`)."""
     inside = sorted({int(c) for c in cuts if 0 < c < num_frames})
     order = sorted(inside, key=lambda c: -float(strength[c])) if strength is not None else inside

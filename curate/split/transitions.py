@@ -248,25 +248,30 @@ def resolve_gaps(cuts: list[int], gaps: list[tuple[int, int]], snap: int,
     stay apart. Returns the cuts kept and the gaps."""
     sep = apart or (lambda *_: False)
     gaps = [list(g) for g in _join(gaps, join, sep)]
-    kept: list[int] = []
-    for c in cuts:
-        near = [g for g in gaps if g[0] - snap <= c <= g[1] + snap
-                and not (c < g[0] and sep(c, g[0], c - 1, g[1], (c,)))
-                and not (c > g[1] and sep(g[1], c, g[0] - 1, c, (c,)))]
-        if not near:
-            kept.append(c)
-            continue
-        g = near[0]
-        g[0], g[1] = min(g[0], c), max(g[1], c)
-    return kept, _join(gaps, join, sep)
+    taken: set[int] = set()
+    for g in gaps:  # the cuts inside, then each side's nearest cut first, up to one kept apart
+        taken |= {c for c in cuts if g[0] <= c <= g[1]}
+        start = g[0]
+        for c in sorted((c for c in cuts if start - snap <= c < start and c not in taken), reverse=True):
+            if sep(c, g[0], c - 1, g[1], (c,)):
+                break
+            taken.add(c)
+            g[0] = c
+        for c in sorted(c for c in cuts if g[1] < c and c not in taken):
+            if c > g[1] + snap or sep(g[1], c, g[0] - 1, c, (c,)):
+                break
+            taken.add(c)
+            g[1] = c
+    return [c for c in cuts if c not in taken], _join(gaps, join, sep)
 
 
 def _join(intervals, gap: int, apart: Callable[..., bool]) -> list[tuple[int, int]]:
     """:func:`merge_intervals`, but two intervals with a shot of their own between them
-    (``apart(end, start, first start - 1, second end, ())``, see :func:`resolve_gaps`) stay apart."""
+    (``apart(end, start, first start - 1, second end, ())``, see :func:`resolve_gaps`; no
+    end is a cut, so no cut is asked to stand out) stay apart."""
     out: list[list[int]] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1] + gap and not (s > out[-1][1] and apart(out[-1][1], s, out[-1][0] - 1, e, ())):
+    for s, e in merge_intervals(intervals):  # overlapping ones first: "after" must lie outside every gap
+        if out and s <= out[-1][1] + gap and not apart(out[-1][1], s, out[-1][0] - 1, e, ()):
             out[-1][1] = max(out[-1][1], e)
         else:
             out.append([s, e])

@@ -39,7 +39,7 @@ def test_a_few_frames_of_another_shot_of_one_place_are_a_shot(k):
     assert shot_between(thumbs, 30, 30 + k) and not is_insert(thumbs, 30, 30 + k)
 
 
-@pytest.mark.parametrize("gain,offset,k", [(1.6, 20, 1), (1.8, 40, 2), (2.5, 0, 3), (3.0, 60, 2)])
+@pytest.mark.parametrize("gain,offset,k", [(1.6, 20, 2), (1.8, 40, 2), (2.5, 0, 3), (3.0, 60, 2)])
 def test_a_flash_beside_a_cut_is_one_boundary(gain, offset, k):
     """The new shot's first ``k`` frames under a flash, or the old shot's last: one cut, at
     the shot change. (A gain of 3 had read as a shot of its own before: two cuts.)"""
@@ -78,6 +78,55 @@ def test_a_short_shot_before_a_dissolve_keeps_its_cut():
     # a cut 3 frames after the dissolve, with the next shot's frames before it: absorbed
     apart = lambda a, z, *around: shot_between(thumbs, a, z, *around)  # noqa: E731
     assert resolve_gaps([46], [(35, 43)], snap=6, join=12, apart=apart) == ([], [(35, 46)])
+
+
+def test_cuts_beside_a_gap_are_judged_nearest_first_and_none_kept_inside_it():
+    """A kept cut stops the gap from reaching past it (a break of a review: cut 46 was
+    kept and 48 absorbed, which widened the gap over 46), and before a gap the nearest cut
+    is judged first, over frames without the other cut in them."""
+    asked = []
+
+    def apart(first, second, before, after, cuts):
+        asked.append((first, second))
+        return cuts == (46,) or cuts == (34,)
+
+    assert resolve_gaps([46, 48], [(35, 44)], snap=6, join=12, apart=apart) == ([46, 48], [(35, 44)])
+    asked.clear()
+    assert resolve_gaps([30, 34], [(36, 44)], snap=6, join=12, apart=apart) == ([30, 34], [(36, 44)])
+    assert asked == [(34, 36)]  # 30 is not judged over frames 30-35, which hold the cut at 34
+
+
+def test_two_gaps_with_a_shot_between_stay_apart_and_overlapping_ones_join():
+    never, always = (lambda *a: False), (lambda *a: True)
+    assert resolve_gaps([], [(10, 20), (25, 30)], snap=6, join=12, apart=never) == ([], [(10, 30)])
+    assert resolve_gaps([], [(10, 20), (25, 30)], snap=6, join=12, apart=always) == ([], [(10, 20), (25, 30)])
+    assert resolve_gaps([], [(10, 20), (22, 30), (25, 40)], snap=6, join=0, apart=always) == (
+        [], [(10, 20), (22, 40)])
+
+
+def test_a_quick_mix_between_two_cuts_is_one_event(monkeypatch):
+    """Two frames mixing the shots either side, a cut into each: neither cut changes the
+    picture 3 times as much as the frames beside it (:func:`curate.split.inserts.stands_out`),
+    so it is one event; the mixed frames alone read as another picture."""
+    import curate.split.inserts as inserts
+    a, c = _scene(41, 10), _scene(53, 10, pan=(-0.03, 0.0))
+    mixed = [(w * a[9].astype(np.float32) + (1 - w) * c[0].astype(np.float32)).astype(np.uint8) for w in (0.6, 0.3)]
+    thumbs = np.stack([thumbnail(f) for f in a + mixed + c])
+    assert not shot_between(thumbs, 10, 12)
+    monkeypatch.setattr(inserts, "stands_out", lambda *a: True)
+    assert shot_between(thumbs, 10, 12)
+
+
+def test_frames_repeating_the_shot_before_are_no_shot(monkeypatch):
+    """The frames between repeat the last frame before (a freeze the detector fired around):
+    explained by the frames either side, so no shot of their own whatever else holds."""
+    import curate.split.inserts as inserts
+    a, c = _scene(41, 10), _scene(53, 10, pan=(-0.03, 0.0))
+    thumbs = np.stack([thumbnail(f) for f in a + [a[9]] * 3 + c])
+    monkeypatch.setattr(inserts, "stands_out", lambda *a: True)
+    assert not shot_between(thumbs, 10, 13)
+    monkeypatch.setattr(inserts, "MIN_JOINT", -1.0)
+    assert shot_between(thumbs, 10, 13)
 
 
 def _stills(seed: int, n: int, gain: float, rng: np.random.Generator) -> list[np.ndarray]:
