@@ -21,7 +21,7 @@ there).
 Prints, per detection path: precision, recall and F1 of boundaries, recall of cuts and
 dissolves, false boundaries at flashes, and the recall of cuts by the length of the
 shorter shot beside them. Then the relit-copy check of
-:func:`curate.split.inserts.relit_copy` on frames of the split's segments: a frame against
+:func:`curate.split.lights.relit_copy` on frames of the split's segments: a frame against
 a copy of the frame 1-3 later under a gain of 0.5-3 (whole view or a ramp) must count as
 relit; against a frame of another file it must not. Not a test: nothing is asserted.
 """
@@ -43,7 +43,7 @@ from labelled_edits import Edit, _mix, load_pieces, segment_list, write  # noqa:
 from split_accuracy import match, ours, scenedetect_starts  # noqa: E402
 
 from curate.split import SplitStage  # noqa: E402
-from curate.split.inserts import relit_copy  # noqa: E402
+from curate.split.lights import relit_copy  # noqa: E402
 from curate.split.transitions import thumbnail  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,7 +160,7 @@ def score(name: str, results: list[tuple[list[Edit], list[int]]]) -> None:
 
 
 def relit_check(segments, seed: int, draws: int = 300) -> None:
-    """Print how often :func:`curate.split.inserts.relit_copy` takes a frame's relit copy
+    """Print how often :func:`curate.split.lights.relit_copy` takes a frame's relit copy
     for one (it should) and a frame of another file for one (it should not)."""
     rng = np.random.default_rng(seed)
     thumb = lambda rgb: thumbnail(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # noqa: E731

@@ -13,7 +13,7 @@ at least half of the mean absolute change), and ``p`` and ``r`` are one picture 
 own pace goes (:func:`same_picture`). A brief insert of *other* content is not a
 brightness excursion, so its cuts are kept: even a darker one, whose change is mostly
 of mean brightness, is another picture (:func:`replaced`), and a brighter one no relit
-copy of the shot (:func:`curate.split.inserts.relit_copy`). Nor is a black or white frame between two
+copy of the shot (:func:`curate.split.lights.relit_copy`). Nor is a black or white frame between two
 shots: the jump into it is so large that two different pictures around it passed the
 ratio alone (a street and a hand-held shot 38 levels apart, the jump to black 114), and
 the cut between them was lost. Thumbnails come from
@@ -25,6 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from curate.split.lights import relit_copy
 from curate.split.mixfit import tone_residual
 from curate.split.transitions import thumb_luma
 
@@ -38,7 +39,7 @@ def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
     """True when every frame strictly between ``p`` and ``r`` differs from frame ``p`` mostly by
     a shift of mean brightness, and each one darker than ``p`` shows ``p``'s picture under
     other light (:func:`replaced`), each brighter one is a relit copy of it
-    (:func:`curate.split.inserts.relit_copy`: the change one way and the fine structure
+    (:func:`curate.split.lights.relit_copy`: the change one way and the fine structure
     kept, or a picture blown out almost everywhere, which leaves too little to match: a
     break test's white-out during a swing had become a cut when a brighter frame had to
     match too). Before, a brighter frame was not judged, and a few frames of a brighter
@@ -48,8 +49,6 @@ def _brightness_led(thumbs: np.ndarray, p: int, r: int) -> bool:
         d = thumbs[j].astype(np.float32) - ref
         if abs(float(d.mean())) < 0.5 * float(np.abs(d).mean()):
             return False
-    from curate.split.inserts import relit_copy  # noqa: PLC0415 - inserts imports this module
-
     level = float(thumbs[p].mean())
     return all(replaced(thumbs[p], thumbs[j]) <= MAX_REPLACED if float(thumbs[j].mean()) < level
                else relit_copy(thumbs[p], thumbs[j]) for j in range(p + 1, r))

@@ -13,7 +13,7 @@ reacting to the transition's start or end and absorbed into it, though a short s
 between (:func:`curate.split.transitions.resolve_gaps`).
 
 :func:`shot_between` keeps them apart where no frame between is a relit copy of either
-side (:func:`relit_copy`), and then either is_insert's stricter test holds or each frame
+side (:func:`curate.split.lights.relit_copy`), and then either is_insert's stricter test holds or each frame
 between has detail of its own (not a dip to black or white) and is not explained by the
 frames either side jointly (:data:`MIN_JOINT`: a two-frame mix or a detector firing twice
 on one cut is), and each cut :func:`stands_out` of the change around it (a fast pan, or a
@@ -37,8 +37,9 @@ real cut (its change covers much of the picture's detail, as a new shot of one r
 does), and a crash zoom's blurred frames where they change little from frame to frame.
 
 Thumbnails are ``(n, h, w, 3) uint8`` BGR (:func:`curate.split.transitions.thumbnail`),
-frame indices 0-based in decode order. The fine structure and the one-way test are those
-of :mod:`curate.split.lights` (lamps switched inside one shot).
+frame indices 0-based in decode order. The relit test lives with the other light rules in
+:mod:`curate.split.lights` (lamps switched inside one shot), as do the fine structure and
+the one-way test it uses; the flash filter asks it too.
 """
 
 from __future__ import annotations
@@ -46,34 +47,12 @@ from __future__ import annotations
 import numpy as np
 
 from curate.split.flashes import is_insert, replaced
-from curate.split.lights import NOISE_LEVEL, fine, luma_f32, one_way
+from curate.split.lights import fine, luma_f32, relit_copy
+from curate.split.spikes import jumps
 
 MIN_JOINT = 0.3  # replaced() of a frame between, from the frames either side jointly, above this
 MIN_DETAIL = 2.0  # levels: mean fine structure of each frame between, at least
-ONE_WAY = 0.9  # share of a relit copy's change (summed over changing pixels) of one sign
-MIN_CORR = 0.4  # fine structure of a relit copy and its original correlates at least this
-MIN_SEEN = 0.25  # share of pixels neither picture clips, needed to compare structure
-CLIP = (4.0, 251.0)  # luma at or beyond these is clipped
 STANDOUT, STEP_REACH = 3.0, 2  # a cut changes the picture this many times more than the frames this near
-
-
-def relit_copy(x: np.ndarray, y: np.ndarray) -> bool:
-    """Whether thumbnail ``y`` is thumbnail ``x`` (both ``(h, w, 3) uint8``) under other
-    light: :data:`ONE_WAY` of the luma change one way, and the fine structure of the
-    pixels neither clips correlating by :data:`MIN_CORR` or more; a pair clipped over all
-    but :data:`MIN_SEEN` of the picture (a flash that blows the view out) counts as one.
-    A frame that hardly changes (fewer than 4 pixels by more than 4 levels) is none: no
-    light was added or taken away."""
-    lx, ly = luma_f32(x), luma_f32(y)
-    if not one_way(ly - lx, NOISE_LEVEL, ONE_WAY):
-        return False
-    seen = (lx > CLIP[0]) & (lx < CLIP[1]) & (ly > CLIP[0]) & (ly < CLIP[1])
-    if seen.sum() < MIN_SEEN * seen.size:
-        return True
-    fx, fy = fine(lx)[seen], fine(ly)[seen]
-    fx, fy = fx - fx.mean(), fy - fy.mean()
-    norm = float(np.sqrt((fx @ fx) * (fy @ fy)))
-    return norm == 0 or float(fx @ fy) >= MIN_CORR * norm
 
 
 def stands_out(thumbs: np.ndarray, c: int, skip: tuple[int, ...] = ()) -> bool:
@@ -86,8 +65,7 @@ def stands_out(thumbs: np.ndarray, c: int, skip: tuple[int, ...] = ()) -> bool:
     if not 1 <= c < len(thumbs):
         return False
     lo, hi = max(1, c - STEP_REACH), min(len(thumbs), c + STEP_REACH + 1)
-    x = thumbs[lo - 1:hi].astype(np.int16)
-    step = np.abs(np.diff(x, axis=0)).reshape(hi - lo, -1).mean(axis=1)  # change into lo .. hi - 1
+    step = jumps(thumbs[lo - 1:hi])[1:]  # change into lo .. hi - 1
     around = [float(step[k - lo]) for k in range(lo, hi) if k != c and k not in skip]
     return not around or float(step[c - lo]) >= STANDOUT * max(around)
 
@@ -99,7 +77,7 @@ def shot_between(thumbs: np.ndarray, first: int, second: int, before: int | None
     docstring), judged against frames ``before`` and ``after`` (default: ``first - 1`` and
     ``second``, the frames just outside; beside a dissolve, the clean frames outside it).
     ``cuts``: which of ``first`` and ``second`` are hard cuts (default: both; a gap's end
-    is none). None of the frames between may be a relit copy of either (:func:`relit_copy`);
+    is none). None of the frames between may be a relit copy of either (:func:`curate.split.lights.relit_copy`);
     then, with the default neighbours (two cuts), :func:`curate.split.flashes.is_insert` is
     enough, or else each frame between has detail and is not explained by the two jointly,
     and each of ``cuts`` :func:`stands_out` of the motion around it."""

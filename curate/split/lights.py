@@ -62,6 +62,10 @@ helper's break test, 50-88 % one way, against 99-100 % for signs; the first vers
 this rule, without the test, lost 54 such cuts of 365). A cut onto a strobe flash whose
 region is a few pixels is not judged either.
 
+**A relit copy** (:func:`relit_copy`): one frame is another under other light (a flash, a
+lamp) where the change goes one way and the fine structure stays; the short-shot rule
+(:mod:`curate.split.inserts`) and the flash filter (:mod:`curate.split.flashes`) ask it.
+
 Thumbnails are ``(n, h, w, 3) uint8`` (:func:`curate.split.transitions.thumbnail`), frame
 indices 0-based in decode order. Judging a change by the picture coming back is the idea
 of :mod:`curate.split.flashes` (over frames) and :mod:`curate.split.overlays` (once, over
@@ -86,6 +90,9 @@ MIN_DETAIL = 2.0  # levels: mean fine structure of each picture on the region, a
 MIN_PIXELS = 4  # changing pixels needed to judge at all
 VIEW_CORR = 0.6  # a gap's two ends: fine structure of the whole picture correlates at least this
 VIEW_DETAIL = 1.5  # levels: mean fine structure of each end (unclipped pixels), at least
+UNCLIPPED = (4.0, 251.0)  # luma levels: a pixel at or beyond these is clipped
+RELIT_CORR = 0.4  # relit_copy: fine structure of the copy and its original correlates at least this
+RELIT_SEEN = 0.25  # relit_copy: share of pixels neither picture clips, needed to compare structure
 
 
 def luma_f32(x: np.ndarray) -> np.ndarray:
@@ -142,8 +149,33 @@ def swept(thumbs: np.ndarray, start: int, end: int) -> bool:
     la, lb = luma_f32(thumbs[start - 1]), luma_f32(thumbs[end])
     if not one_way(lb - la, NOISE_LEVEL):
         return False
-    seen = (la > 4) & (la < 251) & (lb > 4) & (lb < 251)
+    seen = _unclipped(la) & _unclipped(lb)
     return _correlate(fine(la)[seen], fine(lb)[seen], VIEW_DETAIL, VIEW_CORR)
+
+
+def _unclipped(luma: np.ndarray) -> np.ndarray:
+    """``(h, w) bool``: pixels of a luma thumbnail strictly inside :data:`UNCLIPPED`."""
+    return (luma > UNCLIPPED[0]) & (luma < UNCLIPPED[1])
+
+
+def relit_copy(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether thumbnail ``y`` is thumbnail ``x`` (both ``(h, w, 3) uint8``) under other
+    light (a flash, a lamp; :mod:`curate.split.inserts`, :mod:`curate.split.flashes`):
+    :data:`ONE_WAY` of the luma change one way, and the fine structure of the
+    pixels neither clips correlating by :data:`RELIT_CORR` or more; a pair clipped over all
+    but :data:`RELIT_SEEN` of the picture (a flash that blows the view out) counts as one.
+    A frame that hardly changes (fewer than 4 pixels by more than 4 levels) is none: no
+    light was added or taken away."""
+    lx, ly = luma_f32(x), luma_f32(y)
+    if not one_way(ly - lx, NOISE_LEVEL, ONE_WAY):
+        return False
+    seen = _unclipped(lx) & _unclipped(ly)
+    if seen.sum() < RELIT_SEEN * seen.size:
+        return True
+    fx, fy = fine(lx)[seen], fine(ly)[seen]
+    fx, fy = fx - fx.mean(), fy - fy.mean()
+    norm = float(np.sqrt((fx @ fx) * (fy @ fy)))
+    return norm == 0 or float(fx @ fy) >= RELIT_CORR * norm
 
 
 def drop_swept(gaps: list[tuple[int, int]], thumbs: np.ndarray,

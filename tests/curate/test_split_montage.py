@@ -11,7 +11,8 @@ import pytest
 
 import curate.split.lights as lights
 from curate.split.flashes import is_insert
-from curate.split.inserts import relit_copy, shot_between
+from curate.split.inserts import shot_between
+from curate.split.lights import relit_copy
 from curate.split.lights import blinks
 from curate.split.overlays import picture
 from curate.split.transitions import resolve_gaps, thumbnail
@@ -160,7 +161,7 @@ def test_a_brighter_shot_intercut_for_a_few_frames_is_no_flash(monkeypatch):
     b = _lit(_scene(53, 3, pan=(-0.03, 0.0)), 1.0, 90)
     b_, thumbs = detect_frames(a[:30] + b + a[33:], FPS)
     assert b_.cuts == [30, 33], b_
-    import curate.split.inserts as inserts
-    monkeypatch.setattr(inserts, "relit_copy", lambda x, y: True)  # brighter frames not judged
+    import curate.split.flashes as flashes
+    monkeypatch.setattr(flashes, "relit_copy", lambda x, y: True)  # brighter frames not judged
     b_, _ = detect_frames(a[:30] + b + a[33:], FPS)
     assert b_.cuts == [], b_
