@@ -261,21 +261,21 @@ def same_view(end_a: np.ndarray, end_b: np.ndarray, level: float = 0.6) -> bool:
 def slides(thumbs: np.ndarray, s: int, e: int, max_shift: float = 0.3, explained: float = 0.95) -> bool:
     """Whether the picture moves as a whole over frames ``s .. e`` of ``(n, h, w, 3) uint8``
     thumbnails: in at least half of the steps from a frame to the next, the shift that
-    phase correlation finds (Kuglin and Hines 1975; ``cv2.phaseCorrelate`` of their luma
-    with a Hann window) is ``max_shift`` thumbnail pixels or more and explains the step:
-    the last frame moved by it differs from this one by at most ``explained`` of what the
-    unmoved one does (inside a 2-pixel border). A camera tilting from a wall to the floor,
+    phase correlation finds (Kuglin and Hines 1975; ``cv2.phaseCorrelate`` of their luma,
+    no window: over 32 x 18 thumbnails a Hann window measured a tilt's shift at a tenth of
+    it, :func:`curate.split.slides.shifts_around`) is ``max_shift`` thumbnail pixels or
+    more and explains the step: the last frame moved by it differs from this one by at
+    most ``explained`` of what the unmoved one does (inside a 2-pixel border). A camera tilting from a wall to the floor,
     or a bus side sliding in close to the lens, carries its edge across the frame with the
     picture; a wipe's edge moves over pictures that stay where they are (and the band it
     crosses can pull a phase correlation's peak off zero: no shift explains that band)."""
     if e - s < 2:
         return False
     h, w = thumbs.shape[1:3]
-    window = cv2.createHanningWindow((w, h), cv2.CV_32F)
     luma = [cv2.cvtColor(t, cv2.COLOR_BGR2GRAY).astype(np.float32) for t in thumbs[max(s - 1, 0):e + 1]]
     moved = []
     for p, q in zip(luma, luma[1:]):
-        (dx, dy), _ = cv2.phaseCorrelate(p, q, window)
+        (dx, dy), _ = cv2.phaseCorrelate(p, q)
         if np.hypot(dx, dy) < max_shift:
             moved.append(False)
             continue

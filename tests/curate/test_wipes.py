@@ -157,3 +157,14 @@ def test_the_wipe_frames_leave_out_stragglers_of_moving_content():
     them, not the 5th-95th percentiles, which the stragglers pull out."""
     times = np.array([2, 40, 41] + list(range(10, 21)) * 3)
     assert _densest(times, 0.9) == (10, 20)
+
+
+@pytest.mark.parametrize("seeds", [(1, 2), (5, 6)])
+def test_a_slow_tilt_slides_though_its_shift_is_under_a_thumbnail_row(seeds):
+    """A tilt of 0.7 thumbnail rows a frame: phase correlation under a Hann window, which
+    over 18 rows keeps little but the middle, measured most steps under ``max_shift`` (0.3)
+    and the tilt did not slide (so its edge could pass as a wipe); without one it does."""
+    tall = np.concatenate([render(seeds[0], 0, 32, 18), render(seeds[1], 0, 32, 18)], axis=0)[..., ::-1]
+    tilt = np.stack([cv2.warpAffine(np.ascontiguousarray(tall), np.float32([[1, 0, 0], [0, 1, -0.7 * i]]),
+                                    (32, 18), borderMode=cv2.BORDER_REFLECT) for i in range(12)])
+    assert slides(tilt, 1, 11)
