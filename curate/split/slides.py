@@ -23,7 +23,8 @@ A seam track (:mod:`curate.split.seams`) is a gap, its frames in no clip, when a
   step at it (a door frame or a wall's edge against the sky rarely steps on all of them;
   two unrelated shots seldom step on all of them either, where both are alike along a
   stretch of the seam: at 0.93 half of the `xfade` slides between footage shots were
-  missed, at 0.8 a few more pans past an edge are taken: ``docs/benchmarks.md``, "Splice strength");
+  missed, at 0.8 a few more pans past an edge are taken: ``docs/benchmarks.md``,
+  "Splice strength");
 - it takes :data:`MIN_S` or longer (a pole passing close to a train window crosses faster);
 - the whole picture does not move at the seam's pace just before the seam comes in, nor
   just after it has left (:func:`pans`): a pan past an edge was under way before the edge

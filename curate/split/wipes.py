@@ -265,10 +265,11 @@ def slides(thumbs: np.ndarray, s: int, e: int, max_shift: float = 0.3, explained
     no window: over 32 x 18 thumbnails a Hann window measured a tilt's shift at a tenth of
     it, :func:`curate.split.slides.shifts_around`) is ``max_shift`` thumbnail pixels or
     more and explains the step: the last frame moved by it differs from this one by at
-    most ``explained`` of what the unmoved one does (inside a 2-pixel border). A camera tilting from a wall to the floor,
-    or a bus side sliding in close to the lens, carries its edge across the frame with the
-    picture; a wipe's edge moves over pictures that stay where they are (and the band it
-    crosses can pull a phase correlation's peak off zero: no shift explains that band)."""
+    most ``explained`` of what the unmoved one does (inside a 2-pixel border). A camera
+    tilting from a wall to the floor, or a bus side sliding in close to the lens, carries
+    its edge across the frame with the picture; a wipe's edge moves over pictures that
+    stay where they are (and the band it crosses can pull a phase correlation's peak off
+    zero: no shift explains that band)."""
     if e - s < 2:
         return False
     h, w = thumbs.shape[1:3]
