@@ -135,9 +135,15 @@ def _correlate(fa: np.ndarray, fb: np.ndarray, detail: float, limit: float) -> b
     ``detail`` or more and correlate by ``limit`` or more."""
     if not fa.size or min(float(np.abs(fa).mean()), float(np.abs(fb).mean())) < detail:
         return False
+    dot, norm = _dot_norm(fa, fb)
+    return norm > 0 and dot >= limit * norm
+
+
+def _dot_norm(fa: np.ndarray, fb: np.ndarray) -> tuple[float, float]:
+    """Dot product of ``fa`` and ``fb`` (1-D, levels) less their means, and the product of
+    their norms: the correlation is the one over the other (the norm 0 for a flat one)."""
     fa, fb = fa - fa.mean(), fb - fb.mean()
-    norm = float(np.sqrt((fa @ fa) * (fb @ fb)))
-    return norm > 0 and float(fa @ fb) >= limit * norm
+    return float(fa @ fb), float(np.sqrt((fa @ fa) * (fb @ fb)))
 
 
 def swept(thumbs: np.ndarray, start: int, end: int) -> bool:
@@ -172,10 +178,8 @@ def relit_copy(x: np.ndarray, y: np.ndarray) -> bool:
     seen = _unclipped(lx) & _unclipped(ly)
     if seen.sum() < RELIT_SEEN * seen.size:
         return True
-    fx, fy = fine(lx)[seen], fine(ly)[seen]
-    fx, fy = fx - fx.mean(), fy - fy.mean()
-    norm = float(np.sqrt((fx @ fx) * (fy @ fy)))
-    return norm == 0 or float(fx @ fy) >= RELIT_CORR * norm
+    dot, norm = _dot_norm(fine(lx)[seen], fine(ly)[seen])
+    return norm == 0 or dot >= RELIT_CORR * norm
 
 
 def drop_swept(gaps: list[tuple[int, int]], thumbs: np.ndarray,
