@@ -24,9 +24,12 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
   pixels, its width over its height within :data:`ASPECT` (landscape: a standing person
   who moved is a tall, thin rectangle; a square box brought in is no screen either), at
   most :data:`MAX_SHARE` of the picture (the frame without letterbox or pillarbox bars,
-  :func:`_picture_box`), and touching no edge of the picture (:data:`MAX_EDGES`: a region
-  from top to bottom or side to side, or a corner, is a person walking or a lamp pool, and
-  one from an edge a person's head coming into view; a TV cut off by the frame is lost);
+  :func:`_picture_box`), and touching at most :data:`MAX_EDGES` edge of the picture (a
+  region from top to bottom or side to side, or in a corner, is a person walking or a lamp
+  pool). One the frame cuts off on one side (a TV at the edge of the view) must fit its
+  changed pixels with an IoU of at least :data:`EDGE_IOU`, and only its two corners away
+  from that side are judged: a head coming into view from the top changes the whole top
+  row, corners included, but not the corners beside its chin;
 - it shows a picture on both sides of the cut: inside it (but for its edge pixels) the
   thumbnail's spread is at least :data:`MIN_DETAIL` levels in the frame before and the
   frame after. A flat box, a plain door or a sheet brought into view has none, and nor
@@ -43,14 +46,15 @@ signer replaced) is the shape of the change, on the 32-pixel thumbnails of
   frame to frame around the cut (at least 1 level).
 
 Tuned on two sets of composited rooms with screens cutting, measured on a third built apart
-(docs/benchmarks.md, "Screens in view"). Known limits: a screen touching the frame's edge, a portrait
+(docs/benchmarks.md, "Screens in view"). Known limits: a screen in a corner of the frame, a portrait
 phone screen, a video wall's thin panels, a screen seen at a steep angle or cutting
 between pictures of like colour in part of it (the change is no rectangle), a screen
 filling more than half the picture (then it is nearly the shot), strong light thrown
 unevenly on the room, a slideshow whose photos slowly zoom (Ken Burns) on a still template
 (taken for a screen), and a rectangular region of a fixed camera's view changing at a jump
 cut while something moves (a poster or a painting replaced, a window opened onto a
-street). Frame indices are 0-based, in decode order.
+street; at one edge of the frame too, a door opened there). Frame indices are 0-based, in
+decode order.
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ MIN_DETAIL = 5.0  # levels: the std of the rectangle's inside (largest over chan
 MIN_ROWS, MIN_COLS = 4, 5  # thumbnail pixels: the smallest screen judged
 MIN_CORNERS = 0.4  # the corners' change over what the edges predict (:func:`_corners`), at least
 OUTSIDE_RATIO = 3.0  # outside it the cut changes at most this many times the usual change
-MAX_EDGES = 0  # edges of the picture the rectangle may touch
+MAX_EDGES = 1  # edges of the picture the rectangle may touch...
+EDGE_IOU = 0.93  # ...and then its IoU at least (a TV cut off by the frame fits its rectangle closely)
 MIN_REST = 0.15  # share of the picture outside the rectangle and its ring, at least
 BAR_FLAT = 4.0  # levels: the most spread along a row or column of a letterbox or pillarbox bar
 MOVING_REACH = 10  # frames either side of the cut in which the picture moves...
@@ -102,19 +107,25 @@ def best_rectangle(mask: np.ndarray) -> tuple[tuple[int, int, int, int], float]:
     return box, float((mask & inside).sum() / (mask | inside).sum())
 
 
-def _corners(step: np.ndarray) -> float:
+def _corners(step: np.ndarray, cut_off: tuple[str, ...] = ()) -> float:
     """How much a rectangle's corners change against what its edges predict: ``step`` ``(h,
     w) float32`` (the change over the rectangle, at least 3 x 3). A thumbnail pixel on a
     screen's edge is partly bezel or wall, so it changes by the share of it the screen
     covers, and a corner pixel by the product of the shares of its row and its column: the
     sum of the four corners over the sum of (edge row mean x edge column mean / interior
     mean) is about 1. A round thing's corners lie outside it while its edges' middles do not:
-    near 0. Large when the edges and inside hardly change (nothing to predict from)."""
+    near 0. Large when the edges and inside hardly change (nothing to predict from).
+    ``cut_off``: the sides (``top``, ``bottom``, ``left``, ``right``) where the frame cuts
+    the rectangle off; their corners are left out of both sums (the picture goes on past
+    them, and a head coming into view from the top changes the whole top row too)."""
     inner = max(float(step[1:-1, 1:-1].mean()), 1e-6)
-    rows = (float(step[0, 1:-1].mean()), float(step[-1, 1:-1].mean()))
-    cols = (float(step[1:-1, 0].mean()), float(step[1:-1, -1].mean()))
-    expected = sum(r * c for r in rows for c in cols) / inner
-    return float(step[0, 0] + step[0, -1] + step[-1, 0] + step[-1, -1]) / max(expected, 1e-6)
+    rows = {"top": float(step[0, 1:-1].mean()), "bottom": float(step[-1, 1:-1].mean())}
+    cols = {"left": float(step[1:-1, 0].mean()), "right": float(step[1:-1, -1].mean())}
+    pixels = {("top", "left"): step[0, 0], ("top", "right"): step[0, -1],
+              ("bottom", "left"): step[-1, 0], ("bottom", "right"): step[-1, -1]}
+    kept = [k for k in pixels if not set(k) & set(cut_off)]
+    expected = sum(rows[r] * cols[c] for r, c in kept) / inner
+    return float(sum(pixels[k] for k in kept)) / max(expected, 1e-6)
 
 
 def _picture_box(pair: np.ndarray, live: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -175,11 +186,12 @@ def on_screen(thumbs: np.ndarray, cut: int, live: np.ndarray, skip: frozenset[in
         rim[max(y0 - 1, 0):y1 + 1, max(x0 - 1, 0):x1 + 1] = True
         rim[y0 + 1:y1 - 1, x0 + 1:x1 - 1] = False
         iou = float((changed & box & ~rim).sum() / max(((changed | box) & ~rim).sum(), 1))
-    edges = (y0 == fy0) + (x0 == fx0) + (y1 == fy1) + (x1 == fx1)
+    cut_off = tuple(side for side, hit in (("top", y0 == fy0), ("bottom", y1 == fy1), ("left", x0 == fx0),
+                                           ("right", x1 == fx1)) if hit)
     if (iou < MIN_IOU or rows < MIN_ROWS or cols < MIN_COLS or not ASPECT[0] <= cols / rows <= ASPECT[1]
-            or rows * cols > MAX_SHARE * picture.sum() or edges > MAX_EDGES):
+            or rows * cols > MAX_SHARE * picture.sum() or len(cut_off) > MAX_EDGES or (cut_off and iou < EDGE_IOU)):
         return False
-    if _corners(step[y0:y1, x0:x1]) < MIN_CORNERS:
+    if _corners(step[y0:y1, x0:x1], cut_off) < MIN_CORNERS:
         return False
     inner = thumbs[cut - 1:cut + 1, y0 + 1:y1 - 1, x0 + 1:x1 - 1].reshape(2, -1, 3).astype(np.float32)
     if float(inner.std(axis=1).max(axis=1).min()) < MIN_DETAIL:

@@ -21,13 +21,14 @@ from support.synth import detect_frames, render
 
 
 def _screen(room: list[np.ndarray], box: tuple[int, int, int, int], cuts: list[int], seeds: list[int]):
-    """``room`` with a TV at ``box`` (y0, y1, x0, x1 pixels; a 3-pixel dark bezel around it)
+    """``room`` with a TV at ``box`` (y0, y1, x0, x1 pixels; a 3-pixel dark bezel around it
+    inside the frame)
     showing scene ``seeds[i]`` (moving) from ``cuts[i - 1]`` on."""
     y0, y1, x0, x1 = box
     out = []
     for k, f in enumerate(room):
         o = f.copy()
-        o[y0 - 3:y1 + 3, x0 - 3:x1 + 3] = (20, 20, 24)
+        o[max(y0 - 3, 0):y1 + 3, max(x0 - 3, 0):x1 + 3] = (20, 20, 24)
         seed = seeds[sum(k >= c for c in cuts)]
         o[y0:y1, x0:x1] = render(seed, k / FPS, x1 - x0, y1 - y0, drift=0.2)[..., ::-1]
         out.append(o)
@@ -176,12 +177,41 @@ def test_a_rectangle_that_is_no_screen_stays(monkeypatch, name, region, constant
     assert _judge(frames, 30)
 
 
-def test_a_tv_at_the_frame_edge_is_no_screen(monkeypatch):
-    """A TV cut off by the top of the frame is not judged (a person's head coming into
-    view from an edge changes a like region); allowed one edge, it is a screen."""
-    frames = _changed((0, 56, 80, 176), _other)
+@pytest.mark.parametrize("region", [(0, 56, 80, 176), (90, 144, 60, 170), (40, 96, 0, 80)],
+                         ids=["top", "bottom", "left"])
+def test_a_tv_cut_off_by_the_frame_is_a_screen(monkeypatch, region):
+    """A TV whose picture the top, bottom or left of the frame cuts off changes at frame 30:
+    a screen; kept off every edge as before (``MAX_EDGES`` 0), it is not judged."""
+    frames = _changed(region, _other)
+    assert _judge(frames, 30)
+    monkeypatch.setattr(screens, "MAX_EDGES", 0)
     assert not _judge(frames, 30)
-    monkeypatch.setattr(screens, "MAX_EDGES", 1)
+
+
+def test_a_tv_cut_off_by_the_top_cutting_in_a_room_is_one_shot(monkeypatch):
+    """A TV cut off by the top of the frame (rows 0-56, 14 % of the picture) cuts at frames 40
+    and 85 in a moving room: the detector alone gives a cut there; with the rule, none."""
+    video = _screen(moving_shot(5, 120), (0, 56, 80, 176), [40, 85], [11, 12, 13])
+    assert {40, 85} & set(_without_rule(monkeypatch, video))
+    assert _points(video) == []
+
+
+@pytest.mark.parametrize("shape", ["head_from_top", "round_from_bottom"])
+def test_a_round_thing_coming_in_from_an_edge_is_no_screen(monkeypatch, shape):
+    """At a jump cut a head comes into view from the top (an ellipse of 52 x 68 pixels whose
+    top the frame cuts off), or a round thing from the bottom: the changed pixels fill their
+    best rectangle within a pixel of its edge, but the two corners away from the frame's edge
+    do not change. Judged on all four corners (the two at the frame's edge change with the
+    row along it), each would pass as a screen."""
+    mask = np.zeros((144, 256), np.uint8)
+    if shape == "head_from_top":
+        cv2.ellipse(mask, (128, 10), (26, 34), 0, 0, 360, 1, -1)
+    else:
+        cv2.ellipse(mask, (128, 144), (60, 50), 0, 0, 360, 1, -1)
+    frames = _changed(mask.astype(bool), _other)
+    assert not _judge(frames, 30)
+    corners = screens._corners
+    monkeypatch.setattr(screens, "_corners", lambda step, cut_off=(): corners(step))
     assert _judge(frames, 30)
 
 
