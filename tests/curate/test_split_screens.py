@@ -21,9 +21,8 @@ from support.synth import detect_frames, render
 
 
 def _screen(room: list[np.ndarray], box: tuple[int, int, int, int], cuts: list[int], seeds: list[int]):
-    """``room`` with a TV at ``box`` (y0, y1, x0, x1 pixels; a 3-pixel dark bezel around it
-    inside the frame)
-    showing scene ``seeds[i]`` (moving) from ``cuts[i - 1]`` on."""
+    """``room`` with a TV at ``box`` (y0, y1, x0, x1 pixels; a 3-pixel dark bezel around it,
+    inside the frame) showing scene ``seeds[i]`` (moving) from ``cuts[i - 1]`` on."""
     y0, y1, x0, x1 = box
     out = []
     for k, f in enumerate(room):

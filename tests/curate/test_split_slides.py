@@ -117,6 +117,7 @@ def test_sides_are_judged_over_the_steps_where_they_are_two_lines_or_more(kind, 
               "reveal": (ahead_with, behind_still)}[kind]
     assert min(moving) >= 0.75, (ahead_with, ahead_still, behind_with, behind_still)
 
+
 def _pan_past_edge(pan_frames: range, x0: int = 0, ease: int = 0) -> list[np.ndarray]:
     """A camera panning right, 6 pixels a frame during ``pan_frames`` (2 pixels a frame in the
     ``ease`` frames either side), over a wide picture of two scenes side by side: a straight
