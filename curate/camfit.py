@@ -30,7 +30,11 @@ camera as the default that a moving model must clearly beat:
    dashboard, a broadcast's lower third); and a sliding model that wins in too few of
    all cells still wins where it wins most of the cells that tell models apart, from the
    first line to the last along its motion and along a whole edge across it (a pan under
-   a clear sky filling most of the frame). Over the steps of a clip, :mod:`curate.passing`
+   a clear sky filling most of the frame); and a sliding model that the fixed camera
+   clearly beats in more cells still wins where those cells are an island its wins
+   surround on three edges of the grid, when it clearly wins at least ``held_share`` of
+   all cells (a subject the camera follows, standing still in the frame:
+   :func:`curate.camrules.held_subject`). Over the steps of a clip, :mod:`curate.passing`
    tells a large object passing the fixed camera from a pan under a still graphic by
    whether the still cells' border moves with the moving ones; steps it finds are fitted
    again with ``hold`` (the fixed camera is the camera).
@@ -52,7 +56,7 @@ import cv2
 import numpy as np
 
 from curate.camcand import _IDENTITY, candidates
-from curate.camrules import distinct, slides, spans, still_band, still_ring
+from curate.camrules import distinct, held_subject, slides, spans, still_band, still_ring
 from curate.passing import StepCells
 
 
@@ -90,8 +94,9 @@ class FitParams:
     and corners per cell, the RANSAC reprojection threshold and forward-backward limit
     (pixels), the fewest tracked corners for their fit, the flow sampling step (pixels),
     error ``cells`` per side, the clear-win rule (``vote_ratio``, ``vote_tolerance`` grey
-    levels), ``min_exclusive`` (share of cells) and ``second_share`` (share of flow samples
-    left out before a second motion is fitted)."""
+    levels), ``min_exclusive`` (share of cells), ``second_share`` (share of flow samples
+    left out before a second motion is fitted) and ``held_share`` (share of cells a sliding
+    model must clearly win around a followed subject; None: that rule is off)."""
 
     grid: int = 4
     per_cell: int = 12
@@ -105,6 +110,7 @@ class FitParams:
     min_exclusive: float = 0.35
     second_share: float = 0.1
     tie: float = 0.05
+    held_share: float | None = 0.2
 
 
 def _cell_spread(diff: np.ndarray, grid: int) -> np.ndarray:
@@ -214,11 +220,17 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     telling = (clearly[:, None, :] < err[None, :, :]).any(axis=(0, 1))  # cells some model clearly wins
     moving, banded = [], []
     slide = [slides(m, prev.shape, params.ransac_px) for m in models]  # translations only
+    held = []  # sliding models that win around a subject the camera follows
     for j in range(1, len(models)):
-        if beats_static[j] <= static_beats[j]:
-            continue
         wins, sliding = clearly[j] < err[0], slide[j]
         axis = 1 if abs(models[j][0, 2]) >= abs(models[j][1, 2]) else 0  # columns for a pan, rows for a tilt
+        if beats_static[j] <= static_beats[j]:
+            if (sliding and params.held_share is not None and beats_static[j] >= params.held_share
+                    and held_subject(clearly[0] < err[j], wins, params.cells, axis)
+                    and distinct(models[j], _IDENTITY, prev.shape, params.ransac_px)):
+                moving.append(j)
+                held.append(j)
+            continue
         if beats_static[j] >= params.min_exclusive:
             band = (still_band(clearly[0] < err[j], wins, params.cells) if sliding
                     else still_ring(clearly[0] < err[j], wins, telling, params.cells))
@@ -234,7 +246,8 @@ def fit_camera(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
         k = min((j for j in moving if beats_static[j] >= top - params.tie), key=lambda j: err[j].sum())
     matrix = models[k]
     rivals = [j for j in range(len(models)) if distinct(models[j], matrix, prev.shape, params.ransac_px)
-              and not (k == 0 and j in banded)]  # a model kept off by a still band moves an object
+              and not (k == 0 and j in banded)  # a model kept off by a still band moves an object
+              and not (k in held and not distinct(models[j], _IDENTITY, prev.shape, params.ransac_px))]  # the subject
     against = (clearly[rivals] < err[k]).any(axis=0) if rivals else np.zeros(err.shape[1], bool)
     share = float((err[k] <= err.min(axis=0) * params.vote_ratio + params.vote_tolerance).mean())
     a, b = float(matrix[0, 0]), float(matrix[1, 0])

@@ -1,4 +1,4 @@
-"""Where the picture decides between camera models: still bands, a sliding scene under a sky.
+"""Where the picture decides between camera models: still bands, a sky, a followed subject.
 
 :func:`curate.camfit.fit_camera` judges each candidate model cell by cell on an
 ``cells x cells`` grid (row by row, inside a border): where it clearly beats the fixed
@@ -12,6 +12,10 @@ of the picture while an object moves a part of it:
 - :func:`spans`: a sliding model that wins most of the telling cells from one edge of the
   picture to the other, along a third edge, is the camera, even where those are few (a
   sky over most of it).
+- :func:`held_subject`: a sliding model that the fixed camera beats in more cells is the
+  camera where those cells are an island its wins surround on three edges: a subject the
+  camera follows (a tracking shot) holds still in the frame, larger than the textured
+  part of the background sliding past it.
 
 Not ruled on: a textured object crossing a fixed camera's view of a featureless background
 (a plain wall, a studio backdrop) is taken for a pan. A camera panning across a tower in a
@@ -58,6 +62,28 @@ def still_ring(still: np.ndarray, moves: np.ndarray, telling: np.ndarray, cells:
     ring = ring.ravel()
     held, moved = int((still & ring).sum()), int((moves & ring).sum())
     return held >= max(least, share * int((telling & ring).sum())) and held >= moved
+
+
+def held_subject(still: np.ndarray, moves: np.ndarray, cells: int, axis: int = 1) -> bool:
+    """Whether the cells where the fixed camera clearly beats a sliding model (``still``,
+    ``(cells * cells,) bool``, row by row) are a subject the camera follows: a block that
+    reaches neither both the first and the last column of the grid nor both its first and
+    last row (no band across the picture: a river, a ticker, the road under a passing
+    train), while the cells where the model clearly beats the fixed camera (``moves``)
+    reach at least three of the grid's four edges, among them each edge across the motion
+    that the block stands on (``axis`` 1: the top and bottom rows, for a pan; 0: the first
+    and last columns, for a tilt). A person walking or a car driven alongside holds still
+    in the frame while the background slides past on every side, beside it too where it
+    stands on the frame's edge; an object crossing a fixed camera's view leaves the
+    background around it still, and a train passing over the heads of people standing on a
+    featureless platform moves above them only."""
+    s, m = still.reshape(cells, cells), moves.reshape(cells, cells)
+    if not s.any() or (s[:, 0].any() and s[:, -1].any()) or (s[0].any() and s[-1].any()):
+        return False
+    across = ((s[0], m[0]), (s[-1], m[-1])) if axis == 1 else ((s[:, 0], m[:, 0]), (s[:, -1], m[:, -1]))
+    if any(held.any() and not moved.any() for held, moved in across):
+        return False
+    return int(m[0].any()) + int(m[-1].any()) + int(m[:, 0].any()) + int(m[:, -1].any()) >= 3
 
 
 def spans(wins: np.ndarray, telling: np.ndarray, cells: int, min_exclusive: float, axis: int) -> bool:

@@ -1,0 +1,108 @@
+"""A subject the camera follows: still in the frame, the background sliding past around it.
+
+:func:`curate.camrules.held_subject` lets a sliding model win where the fixed camera
+clearly wins more cells, when those cells are an island the model's wins surround on
+three edges (``FitParams.held_share``). Each case below is checked against the fit
+without the rule (``held_share=None``), which labels the tracking shots ``static``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import curate.camfit as camfit
+from curate.camera import camera_segments
+from curate.camrules import held_subject
+from curate.score import motion_track
+from support.movers import with_band, with_object
+from support.synth import render
+
+FPS = 4.0
+W, H = 224, 128
+
+
+def _scene(seed: int, n: int, move=(0.0, 0.0)) -> np.ndarray:
+    """Luma frames ``(n, H, W) uint8`` of a textured scene, the camera panning or tilting by
+    ``move`` (scene widths, heights a second)."""
+    return np.stack([cv2.cvtColor(render(seed, i / FPS, W, H, move, 0.0, drift=0.0), cv2.COLOR_RGB2GRAY)
+                     for i in range(n)])
+
+
+def _track(frames):
+    return motion_track(frames, [i / FPS for i in range(len(frames))], "dis")[0]
+
+
+def _cameras(track) -> list[str]:
+    return [s.camera for s in camera_segments(track, len(track) / FPS + 1 / FPS)]
+
+
+@pytest.fixture
+def rule_off(monkeypatch):
+    """Run the fit without the followed-subject rule."""
+    defaults = list(camfit.fit_camera.__defaults__)
+    defaults[0] = camfit.FitParams(held_share=None)
+    monkeypatch.setattr(camfit.fit_camera, "__defaults__", tuple(defaults))
+
+
+MOVES = [((0.12, 0.0), "pan_right"), ((-0.2, 0.0), "pan_left"), ((0.0, 0.1), "tilt_down")]
+
+
+@pytest.mark.parametrize("move,label", MOVES)
+def test_a_large_subject_the_camera_follows_leaves_the_move(move, label):
+    """A subject 110 x 96 px (37 % of the 224 x 128 frame) stands still on the bottom edge
+    while the scene pans or tilts behind it: the fixed camera clearly wins more cells (the
+    subject's and those its edges cross), but they touch the bottom edge only and the
+    background's wins reach the top and both sides."""
+    frames = with_object(_scene(37, 9, move), 60, 32, 110, 96, 0, 0)
+    track = _track(frames)
+    assert set(_cameras(track)) == {label}
+    got = np.median([s.pan_x for s in track]) if move[0] else np.median([s.pan_y for s in track])
+    assert got == pytest.approx(-(move[0] or move[1] * H / W), rel=0.15)  # frame widths/s
+    assert all(s.confidence >= 0.5 for s in track)  # the subject is explained, not a rival motion
+    assert all(s.subject_share > 0.2 for s in track)  # ...and moves against the camera's model
+
+
+@pytest.mark.usefixtures("rule_off")
+@pytest.mark.parametrize("move", [m for m, _ in MOVES])
+def test_without_the_rule_the_followed_subject_reads_as_a_fixed_camera(move):
+    frames = with_object(_scene(37, 9, move), 60, 32, 110, 96, 0, 0)
+    assert set(_cameras(_track(frames))) == {"static"}
+
+
+def test_a_band_passing_behind_a_still_person_is_no_pan():
+    """A fixed view: a textured band across the whole width (rows 30-98) moves left 8 px a
+    frame behind a still person on the bottom edge. The still cells above the band reach
+    both sides of the picture, so they are no followed subject."""
+    frames = with_object(with_band(_scene(36, 9), 30, 68, 8), 80, 60, 60, 68, 0, 0)
+    track = _track(frames)
+    assert all(s.pan_x == 0 and s.pan_y == 0 for s in track)
+    assert set(_cameras(track)) == {"static"}
+
+
+def _grid(rows: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``still`` and ``moves`` cells from rows of ``S`` (the fixed camera wins), ``W`` (the
+    model wins) and anything else (neither)."""
+    cells = np.array([list(r) for r in rows])
+    return (cells == "S").ravel(), (cells == "W").ravel()
+
+
+BLOCK = ["WWW  WWW", "WW    WW", "WW    WW", "WWSSSSWW", "WWSSSSWW", "W SSSS W", "W SSSSWW", "WWSSSSWW"]
+CORNER = ["  WWWWWW", "     WWW", "SSSS  WW", "SSSSSSWW", "SSSSSSWW", "SSSSSSWW", "SSSSSSWW", "SSSSSSWW"]
+BAND = ["SSSSSSSS", "SSSSSSSS", "WWWWWWWW", "WWWWWWWW", "WWWWWWWW", "WWSSSWWW", "WWSSSWWW", "WWSSSWWW"]
+SIDES = ["SWWWWWWS", "SWWWWWWS", "SWWWWWWS", "S      S", "S      S", "S      S", "S      S", "S      S"]
+TWO_EDGES = ["        ", "        ", "    WWWW", "SS  WWWW", "SS  WWWW", "SS  WWWW", "SS  WWWW", "SS  WWWW"]
+TRAIN = ["WWWWWWWW", "WWWWWWWW", "W WSSWWW", " SSSSSS ", " SSSSSS ", " SSSSSS ", " SSSSSS ", " SSSSSS "]
+
+
+@pytest.mark.parametrize("rows,expected", [(BLOCK, True), (CORNER, True), (BAND, False), (SIDES, False),
+                                           (TWO_EDGES, False), (TRAIN, False), (["WWWWWWWW"] * 8, False)])
+def test_held_subject_is_an_island_the_model_surrounds_on_three_edges(rows, expected):
+    """A block on the bottom edge or in a corner, the model's wins on three edges and beside
+    it on the bottom row, is a followed subject; still cells reaching both sides (a band of
+    background above a river, two still posts), wins on two edges only (a large object in
+    a corner), wins above the block but none beside it on the edge it stands on (a train
+    passing over people on a featureless platform), or no still cell at all, are not."""
+    still, moves = _grid(rows)
+    assert held_subject(still, moves, 8) is expected
