@@ -66,22 +66,26 @@ def still_ring(still: np.ndarray, moves: np.ndarray, telling: np.ndarray, cells:
 
 def held_subject(still: np.ndarray, moves: np.ndarray, cells: int, axis: int = 1) -> bool:
     """Whether the cells where the fixed camera clearly beats a sliding model (``still``,
-    ``(cells * cells,) bool``, row by row) are a subject the camera follows: a block that
-    reaches neither both the first and the last column of the grid nor both its first and
-    last row (no band across the picture: a river, a ticker, the road under a passing
-    train), while the cells where the model clearly beats the fixed camera (``moves``)
-    reach at least three of the grid's four edges, among them each edge across the motion
-    that the block stands on (``axis`` 1: the top and bottom rows, for a pan; 0: the first
-    and last columns, for a tilt). A person walking or a car driven alongside holds still
-    in the frame while the background slides past on every side, beside it too where it
-    stands on the frame's edge; an object crossing a fixed camera's view leaves the
-    background around it still, and a train passing over the heads of people standing on a
-    featureless platform moves above them only."""
+    ``(cells * cells,) bool``, row by row) are a subject the camera follows, judged along
+    the motion (``axis`` 1: a pan, from the first column of the grid to the last; 0: a
+    tilt, rows for columns). The still cells must not reach both ends along the motion (a
+    band there is the background: above a river, a ticker or the road under a passing
+    train); where they reach both edges across it (a person standing from the top of the
+    frame to the bottom), the model's clear wins (``moves``) must reach both ends along
+    it. The wins must reach at least three of the grid's four edges, among them each edge
+    across the motion that the still cells stand on. A person walking or a car driven
+    alongside holds still in the frame while the background slides past on every side,
+    beside it too where it stands on the frame's edge; an object crossing a fixed camera's
+    view leaves the background around it still, and a train passing over the heads of
+    people standing on a featureless platform moves above them only."""
     s, m = still.reshape(cells, cells), moves.reshape(cells, cells)
-    if not s.any() or (s[:, 0].any() and s[:, -1].any()) or (s[0].any() and s[-1].any()):
+    if axis == 0:  # a tilt: rows for columns
+        s, m = s.T, m.T
+    if not s.any() or (s[:, 0].any() and s[:, -1].any()):  # still from one end of the motion to the other
         return False
-    across = ((s[0], m[0]), (s[-1], m[-1])) if axis == 1 else ((s[:, 0], m[:, 0]), (s[:, -1], m[:, -1]))
-    if any(held.any() and not moved.any() for held, moved in across):
+    if s[0].any() and s[-1].any() and not (m[:, 0].any() and m[:, -1].any()):  # tall, with no motion on both sides
+        return False
+    if any(s[k].any() and not m[k].any() for k in (0, -1)):  # nothing moving beside it on an edge it stands on
         return False
     return int(m[0].any()) + int(m[-1].any()) + int(m[:, 0].any()) + int(m[:, -1].any()) >= 3
 

@@ -94,15 +94,23 @@ BAND = ["SSSSSSSS", "SSSSSSSS", "WWWWWWWW", "WWWWWWWW", "WWWWWWWW", "WWSSSWWW", 
 SIDES = ["SWWWWWWS", "SWWWWWWS", "SWWWWWWS", "S      S", "S      S", "S      S", "S      S", "S      S"]
 TWO_EDGES = ["        ", "        ", "    WWWW", "SS  WWWW", "SS  WWWW", "SS  WWWW", "SS  WWWW", "SS  WWWW"]
 TRAIN = ["WWWWWWWW", "WWWWWWWW", "W WSSWWW", " SSSSSS ", " SSSSSS ", " SSSSSS ", " SSSSSS ", " SSSSSS "]
+TALL = ["WW SS WW", "W  SS  W", "WW SSS W", "W  SSS W", "WW SSS W", "W  SSS W", "WW SSSWW", "WW SSSWW"]
+TALL_AT_SIDE = ["SSS WWWW", "SSS  WWW", "SSSS WWW", "SSSS  WW", "SSSS WWW", "SSS  WWW", "SSS WWWW", "SSSSWWWW"]
 
 
 @pytest.mark.parametrize("rows,expected", [(BLOCK, True), (CORNER, True), (BAND, False), (SIDES, False),
-                                           (TWO_EDGES, False), (TRAIN, False), (["WWWWWWWW"] * 8, False)])
+                                           (TWO_EDGES, False), (TRAIN, False), (TALL, True), (TALL_AT_SIDE, False),
+                                           (["WWWWWWWW"] * 8, False)])
 def test_held_subject_is_an_island_the_model_surrounds_on_three_edges(rows, expected):
     """A block on the bottom edge or in a corner, the model's wins on three edges and beside
     it on the bottom row, is a followed subject; still cells reaching both sides (a band of
     background above a river, two still posts), wins on two edges only (a large object in
     a corner), wins above the block but none beside it on the edge it stands on (a train
-    passing over people on a featureless platform), or no still cell at all, are not."""
+    passing over people on a featureless platform), or no still cell at all, are not. A
+    subject from the top of the frame to the bottom is one where the background slides past
+    on both sides of it, not where it stands at one side (a post before a passing train).
+    A tilt judges the same grids turned."""
     still, moves = _grid(rows)
     assert held_subject(still, moves, 8) is expected
+    turned = [cells.reshape(8, 8).T.ravel() for cells in _grid(rows)]
+    assert held_subject(*turned, 8, axis=0) is expected
