@@ -5,8 +5,10 @@ rotation) fitted by RANSAC (Fischler and Bolles, CACM 1981;
 ``cv2.estimateAffinePartial2D``) to Shi-Tomasi corners (Shi and Tomasi, "Good Features
 to Track", CVPR 1994) found cell by cell and tracked by pyramidal Lucas-Kanade with a
 forward-backward check (Kalal et al., ICPR 2010); one fitted by RANSAC to the dense flow
-(DIS, :mod:`curate.flow`) on a grid; and one fitted to the flow the previous one leaves
-out (a second motion). Models are ``(2, 3) float64`` similarities in coordinates centred
+(DIS, :mod:`curate.flow`) on a grid; one fitted to the flow the previous one leaves
+out (a second motion); and, where the corners' model keeps the frame still (a subject the
+camera follows holds most of the corners, or a fixed view), one fitted to the corners it
+leaves out: the flow blurs across a large subject's border, the tracked corners do not. Models are ``(2, 3) float64`` similarities in coordinates centred
 on the frame; pixel thresholds are at the motion sample's size (short side 128).
 """
 
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+from curate.camrules import distinct
 
 if TYPE_CHECKING:
     from curate.camfit import FitParams
@@ -99,8 +103,10 @@ def _flow_samples(flow: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def candidates(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitParams) -> tuple[list[np.ndarray], int]:
-    """The fixed camera, a RANSAC similarity on tracked corners, one on the flow field and,
-    when at least ``second_share`` of the flow is left out by it, one on that rest.
+    """The fixed camera, a RANSAC similarity on the flow field and, when at least
+    ``second_share`` of the flow is left out by it, one on that rest; one on tracked corners
+    and, when it moves no frame corner more than ``ransac_px`` and leaves out at least
+    ``min_points`` corners, one on those.
 
     Returns the centred ``(2, 3)`` models (fixed camera first) and the tracked point count.
     """
@@ -114,5 +120,13 @@ def candidates(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
         if rest.sum() >= params.second_share * len(f0):
             found.append(ransac_similarity(f0[rest], f1[rest], params.ransac_px))
     if len(p0) >= params.min_points:
-        found.append(ransac_similarity(p0 - centre, p1 - centre, params.ransac_px))
+        c0, c1 = p0 - centre, p1 - centre
+        corners = ransac_similarity(c0, c1, params.ransac_px)
+        found.append(corners)
+        if corners is not None and not distinct(corners, _IDENTITY, prev.shape, params.ransac_px):
+            # most corners keep still (a subject the camera follows, or a fixed view): a second
+            # motion among those left out, the background sliding past or an object
+            rest = vector_length(c0 @ corners[:, :2].T + corners[:, 2] - c1) > 2 * params.ransac_px
+            if rest.sum() >= params.min_points:
+                found.append(ransac_similarity(c0[rest], c1[rest], params.ransac_px))
     return [_IDENTITY] + [m for m in found if m is not None], len(p0)

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 import curate.camfit as camfit
+from curate.camcand import candidates
 from curate.camera import camera_segments
-from curate.camrules import held_subject
+from curate.camrules import distinct, held_subject
+from curate.flow import dense_flow
 from curate.score import motion_track
 from support.movers import with_band, with_object
 from support.synth import render
@@ -62,6 +64,20 @@ def test_a_large_subject_the_camera_follows_leaves_the_move(move, label):
     assert got == pytest.approx(-(move[0] or move[1] * H / W), rel=0.15)  # frame widths/s
     assert all(s.confidence >= 0.5 for s in track)  # the subject is explained, not a rival motion
     assert all(s.subject_share > 0.2 for s in track)  # ...and moves against the camera's model
+
+
+@pytest.mark.parametrize("seed", [37, 38, 39])
+def test_the_corners_a_followed_subject_leaves_out_give_the_background_pan(seed):
+    """A subject 150 x 108 px (57 % of the frame) holds most of the tracked corners still, so
+    the corners' RANSAC model is the fixed camera, and the flow's second motion is blurred
+    across the subject's border; a RANSAC fit to the corners that model leaves out is the
+    background's pan, 0.12 scene widths a second = 6.72 px between motion-sample frames."""
+    frames = with_object(_scene(seed, 2, (0.12, 0.0)), 40, 20, 150, 108, 0, 0)
+    models, _ = candidates(frames[0], frames[1], dense_flow(frames[0], frames[1]), camfit.FitParams())
+    corners, second = models[-2], models[-1]
+    assert not distinct(corners, np.eye(2, 3), frames[0].shape, 0.75)
+    assert second[0, 2] == pytest.approx(-0.12 * W / FPS, abs=0.15)
+    assert abs(second[1, 2]) < 0.15
 
 
 @pytest.mark.usefixtures("rule_off")
