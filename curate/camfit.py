@@ -10,9 +10,10 @@ camera as the default that a moving model must clearly beat:
    ``cv2.estimateAffinePartial2D``) to Shi-Tomasi corners (Shi and Tomasi, "Good
    Features to Track", CVPR 1994) found cell by cell and tracked by pyramidal
    Lucas-Kanade with a forward-backward check (Kalal et al., ICPR 2010); one fitted by
-   RANSAC to the dense flow (DIS, :mod:`curate.flow`) on a grid; and one fitted to the
-   flow the previous one leaves out (a second motion: the background when an object
-   dominates the flow, or the object).
+   RANSAC to the dense flow (DIS, :mod:`curate.flow`) on a grid; one fitted to the flow
+   the previous one leaves out (a second motion: the background when an object dominates
+   the flow, or the object); and, where the corners' model keeps the frame still, one
+   fitted to the corners it leaves out (a followed subject holding most of the corners).
 2. Per-cell error: ``prev`` is warped by each model and compared with ``cur`` in an
    8x8 grid of cells (inside a border), each cell's mean difference removed first so an
    exposure change (a camera adapting to a white car) is no motion.
