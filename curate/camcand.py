@@ -8,8 +8,9 @@ forward-backward check (Kalal et al., ICPR 2010); one fitted by RANSAC to the de
 (DIS, :mod:`curate.flow`) on a grid; one fitted to the flow the previous one leaves
 out (a second motion); and, where the corners' model keeps the frame still (a subject the
 camera follows holds most of the corners, or a fixed view), one fitted to the corners it
-leaves out: the flow blurs across a large subject's border, the tracked corners do not. Models are ``(2, 3) float64`` similarities in coordinates centred
-on the frame; pixel thresholds are at the motion sample's size (short side 128).
+leaves out: the flow blurs across a large subject's border, the tracked corners do not.
+Models are ``(2, 3) float64`` similarities in coordinates centred on the frame; pixel
+thresholds are at the motion sample's size (short side 128).
 """
 
 from __future__ import annotations
