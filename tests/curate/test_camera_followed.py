@@ -1,9 +1,11 @@
 """A subject the camera follows: still in the frame, the background sliding past around it.
 
 :func:`curate.camrules.held_subject` lets a sliding model win where the fixed camera
-clearly wins more cells, when those cells are an island the model's wins surround on
-three edges (``FitParams.held_share``). Each case below is checked against the fit
-without the rule (``held_share=None``), which labels the tracking shots ``static``.
+clearly wins more cells, when those cells are a subject its wins surround
+(``FitParams.held_share``); the tracking shots below are checked against the fit without
+the rule (``held_share=None``) too, which labels them ``static``. Where the subject holds
+most of the tracked corners, :func:`curate.camcand.candidates` fits the background's
+motion to the corners the still model leaves out.
 """
 
 from __future__ import annotations
