@@ -103,6 +103,13 @@ def _flow_samples(flow: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
     return c0, c0 + flow[step // 2:h:step, step // 2:w:step].reshape(-1, 2)
 
 
+def _left_out(c0: np.ndarray, c1: np.ndarray, model: np.ndarray, px: float, least: float) -> np.ndarray | None:
+    """A RANSAC similarity (:func:`ransac_similarity`) on the pairs ``c0 -> c1`` (``(K, 2)``)
+    that ``model`` maps more than ``2 * px`` pixels off, when at least ``least`` are; else None."""
+    rest = vector_length(c0 @ model[:, :2].T + model[:, 2] - c1) > 2 * px
+    return ransac_similarity(c0[rest], c1[rest], px) if rest.sum() >= least else None
+
+
 def candidates(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitParams) -> tuple[list[np.ndarray], int]:
     """The fixed camera, a RANSAC similarity on the flow field and, when at least
     ``second_share`` of the flow is left out by it, one on that rest; one on tracked corners
@@ -117,9 +124,7 @@ def candidates(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
     first = ransac_similarity(f0, f1, params.ransac_px)
     found = [first]
     if first is not None:  # a second motion: RANSAC again on what the first model leaves out
-        rest = vector_length(f0 @ first[:, :2].T + first[:, 2] - f1) > 2 * params.ransac_px
-        if rest.sum() >= params.second_share * len(f0):
-            found.append(ransac_similarity(f0[rest], f1[rest], params.ransac_px))
+        found.append(_left_out(f0, f1, first, params.ransac_px, params.second_share * len(f0)))
     if len(p0) >= params.min_points:
         c0, c1 = p0 - centre, p1 - centre
         corners = ransac_similarity(c0, c1, params.ransac_px)
@@ -127,7 +132,5 @@ def candidates(prev: np.ndarray, cur: np.ndarray, flow: np.ndarray, params: FitP
         if corners is not None and not distinct(corners, _IDENTITY, prev.shape, params.ransac_px):
             # most corners keep still (a subject the camera follows, or a fixed view): a second
             # motion among those left out, the background sliding past or an object
-            rest = vector_length(c0 @ corners[:, :2].T + corners[:, 2] - c1) > 2 * params.ransac_px
-            if rest.sum() >= params.min_points:
-                found.append(ransac_similarity(c0[rest], c1[rest], params.ransac_px))
+            found.append(_left_out(c0, c1, corners, params.ransac_px, params.min_points))
     return [_IDENTITY] + [m for m in found if m is not None], len(p0)
