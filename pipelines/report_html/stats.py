@@ -66,10 +66,11 @@ def print_stats(run: RunData, as_json: bool = False, console: Console | None = N
     table = Table(title="funnel: source video to kept clips")
     for name in ("stage", "reason", "rows", "hours", "hours left", "share of input"):
         table.add_column(name, justify="left" if name in ("stage", "reason") else "right")
+    no_input = not (data["funnel"] and data["funnel"][0]["hours"])  # no source time probed: no shares
     for r in data["funnel"]:
         rows = "-" if r["reason"] == RESIDUAL else str(r["count"])  # video time, not reject rows
         table.add_row(r["stage"], r["reason"], rows, f"{r['hours']:.4f}",
-                      f"{r['remaining_hours']:.4f}", f"{100 * r['share']:.1f}%")
+                      f"{r['remaining_hours']:.4f}", "-" if no_input else f"{100 * r['share']:.1f}%")
     table.caption = (f"rows: sources in, reject rows (a source, a shot or a clip), clips kept; \"{RESIDUAL}\": video left out between "
                      "clips (transitions, trims at cuts, blank runs, remainders of long shots)")
     console.print(table)

@@ -196,7 +196,7 @@ def test_a_bug_deep_in_a_run_is_exit_1_with_a_saved_traceback(tmp_path, capsys, 
     os.unlink(path)
 
 
-def test_every_input_rejected_exits_4_and_keeps_the_outputs(tmp_path):
+def test_every_input_rejected_exits_4_and_keeps_the_outputs(tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
     (src / "junk.mp4").write_bytes(b"\x00" * 5000)
@@ -211,6 +211,12 @@ def test_every_input_rejected_exits_4_and_keeps_the_outputs(tmp_path):
                                                    "rejected (see rejects.parquet)")
     assert "clips kept: 0" in res.stdout
     assert pq.read_table(out / "rejects.parquet").num_rows == 2
+    # its funnel has no source time to share out: the shares are dashes, not 0.0 % of nothing
+    # (a new user's walk-through: the "source video" row read 0.0 % of the input)
+    assert cli.main(["stats", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = [line for line in lines if line.startswith(("│ source video", "│ probe"))]
+    assert len(table) == 3 and all(line.rstrip(" │").endswith(" -") for line in table), lines  # 2 probe reasons
 
 
 def test_a_ctrl_c_during_the_commands_first_imports_is_exit_130_without_a_traceback(monkeypatch, capsys):
