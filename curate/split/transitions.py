@@ -40,15 +40,7 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
    levels between the ends gets its own mix weight (projection of its change on its
    ``B - A``); at least ``min_coherence`` of them must lie within 0.25 of the frame's
    ``t_j``. An object moving in a fixed frame (a car driving towards the camera, a bus
-   crossing) replaces pixels one by one, so they sit near 0 or 1 instead. The limit is
-   0.7: where both shots move during a dissolve (hand-held cameras, signing, traffic)
-   the ends are not the pictures mixed, and 9 of 420 dissolve and fade intervals of
-   ``bench/split_accuracy.py`` came to 0.60-0.80 (4 tuning dissolves were missed at 0.8);
-   windows passing steps 1-3 with no transition came to 0.46-0.51 on the footage (hands
-   reaching into a fixed view while its light changes). Where an end is flat (spatial
-   std at most ``flat_std``: a fade's card, or a wall, asphalt or sky filling the frame)
-   the pixels' weights are measured on changes near the noise, and 0.8 holds: a tilt over
-   grey asphalt (std 4-6 levels) came to 0.71-0.74.
+   crossing) replaces pixels one by one, so they sit near 0 or 1 instead.
 
 The transition frames of a passing window are those where a straight line fitted to the
 clear part of the ramp (``0.15 < t_j < 0.85``) lies in ``(lo, hi)``; overlapping ones
@@ -108,15 +100,14 @@ class BlendTest:
             Motion blur of a shaking camera lowers the variance far more than a mix would.
         lo, hi: mix weights that bound the frames reported as transition frames.
         flat_std: an end with spatial std at most this (0-255 levels) is a flat frame.
-        min_coherence: least share of changed pixels mixed as far as the whole frame (step 4);
-            :data:`FLAT_COHERENCE` where an end is flat (spatial std at most ``flat_std``).
+        min_coherence: least share of changed pixels mixed as far as the whole frame (step 4).
         max_bend: largest distance of a clear frame's ``t_j`` from the straight line fitted to
             the ramp; a window whose ramp bends (two movements in it) tells no extent.
     """
 
     def __init__(self, min_change: float = 12.0, min_spread: float = 0.5, max_residual: float = 0.4,
                  min_dip: float = 0.5, max_dip: float = 1.6, lo: float = 0.04, hi: float = 0.96,
-                 flat_std: float = 6.0, min_coherence: float = 0.7, max_bend: float = 0.12):
+                 flat_std: float = 6.0, min_coherence: float = 0.8, max_bend: float = 0.12):
         self.min_coherence, self.max_bend = min_coherence, max_bend
         self.min_change, self.min_spread = min_change, min_spread
         self.card_spread = 0.3  # (a fade from a card into a picture mostly of the card's shade)
@@ -147,12 +138,9 @@ class BlendTest:
             return None  # a brightness ramp (with the camera or the scene moving), not a mix
         ramp = self._ramp(t[between], np.flatnonzero(between) + a + 1, a, b)
         # below min_coherence: pixels replaced one by one (an object moving), or a noisy window
-        flat = min(var[a], var[b]) <= self.flat_std ** 2  # an end's weights are measured near the noise
-        least = max(self.min_coherence, self.FLAT_COHERENCE) if flat else self.min_coherence
-        return None if ramp is None else (ramp, coherence(thumbs, a, b, t) >= least)
+        return None if ramp is None else (ramp, coherence(thumbs, a, b, t) >= self.min_coherence)
 
     FLAT_ALWAYS, DARK_CARD = 3.0, 24.0  # std and mean levels of a card (flat_end)
-    FLAT_COHERENCE = 0.8  # step 4's least share where an end is flat (module docstring)
 
     def flat_end(self, end_a: np.ndarray, end_b: np.ndarray, var_a: float, var_b: float) -> bool:
         """Whether the flatter end of a window (``(h, w, 3) uint8`` thumbnails, their spatial
