@@ -40,7 +40,12 @@ frame is reduced to a 32-pixel-wide BGR thumbnail. For each window length ``L`` 
    levels between the ends gets its own mix weight (projection of its change on its
    ``B - A``); at least ``min_coherence`` of them must lie within 0.25 of the frame's
    ``t_j``. An object moving in a fixed frame (a car driving towards the camera, a bus
-   crossing) replaces pixels one by one, so they sit near 0 or 1 instead.
+   crossing) replaces pixels one by one, so they sit near 0 or 1 instead. A limit of
+   0.7 found dissolves between shots that both move (a signer's hands, traffic, a
+   hand-held camera: 9 of 420 labelled intervals came to 0.60-0.80) but also put gaps
+   into single shots (slow tilts over a plain room, white-balance drifts and light
+   sweeping across during camera moves: 30 of 1,490 in a break test, against 17 more of
+   250 moving dissolves found), so 0.8 stays (``docs/benchmarks.md``, 2026-12-07).
 
 The transition frames of a passing window are those where a straight line fitted to the
 clear part of the ramp (``0.15 < t_j < 0.85``) lies in ``(lo, hi)``; overlapping ones
