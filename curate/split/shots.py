@@ -58,7 +58,7 @@ from curate.split.overlays import drop_overlays, lazy_picture
 from curate.split.screens import drop_screen_cuts
 from curate.split.seams import SeamProfiles
 from curate.split.slides import slide_gaps
-from curate.split.spikes import jumps, moving, spike_cuts
+from curate.split.spikes import jumps, moving, spike_cuts, stepped
 from curate.split.transitions import merge_intervals, resolve_gaps, thumbnail
 
 DETECTORS = ("adaptive", "content", "transnetv2")
@@ -251,7 +251,9 @@ class ShotDetector:
         ``merge_len`` merged. ``live``: the thumbnails' picture, measured on demand
         (:func:`curate.split.overlays.lazy_picture`)."""
         strength = jumps(thumbs)
-        raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)} | moving(content + spike_cuts(strength), thumbs))
+        steps = stepped(content, strength, thumbs)  # a low-rate camera's new pictures, not cuts
+        raw = sorted({int(c) for c in fades if 0 < c < len(thumbs)}
+                     | moving([c for c in content if c not in steps] + spike_cuts(strength), thumbs))
         cuts = drop_blinks(drop_flashes(raw, thumbs, self.flash_len), thumbs, self.fps, live)
         cuts = drop_screen_cuts(drop_overlays(cuts, thumbs, live=live), thumbs, live, frozenset(raw))
         return merge_cuts(cuts, len(thumbs), self.merge_len, strength=strength,

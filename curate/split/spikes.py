@@ -93,6 +93,40 @@ def spike_cuts(change: np.ndarray, min_level: float = 2.0, ratio: float = 6.0,
     return out
 
 
+def stepped(cuts: Iterable[int], change: np.ndarray, thumbs: np.ndarray, isolation: float = 3.0,
+            half: int = 5, reach: int = 15, share: float = 0.5) -> set[int]:
+    """The content detector's ``cuts`` (frame indices into ``thumbs``, ``(n, h, w, 3) uint8``)
+    that are motion of a low-rate camera, not cuts: pictures held for several frames (a 10
+    fps camera stored at 25 fps) make every new picture a spike of the frame-to-frame
+    change, which a content score's rolling average (PySceneDetect's adaptive detector)
+    takes for a cut where something large moves close to the lens. A cut ``c`` is such a
+    step when at least two of the three frames on each side of it repeat the one before
+    (``change`` under :data:`REPEAT_LEVEL`; ``change`` from :func:`jumps`), it changes less
+    than ``isolation`` times the largest of the new pictures around it (the ``half``
+    frames on each side, taken further up to ``reach`` past repeats, as
+    :func:`spike_cuts` judges them), and under ``share`` of the thumbnail pixels change
+    by over 20 levels (colour distance): something moved in one view, where a cut to
+    another place changes almost every pixel (as step 2 of :mod:`curate.split.wipes`
+    counts them). A break test (a silhouette walking past a 10 fps camera, cropped close):
+    each new picture changed the thumbnails by 16-23 levels on average, 22-28 % of their
+    pixels by over 20, and four in six were cuts."""
+    out = set()
+    for c in cuts:
+        c = int(c)
+        if not 3 <= c <= len(change) - 4:
+            continue
+        if any(int((change[idx] < REPEAT_LEVEL).sum()) < 2 for idx in (slice(c - 3, c), slice(c + 1, c + 4))):
+            continue
+        left, right = _neighbours(change, c, half, reach)
+        near = np.concatenate([left, right])
+        if change[c] >= isolation * float(near.max()):
+            continue
+        step = thumbs[c].astype(np.float32) - thumbs[c - 1]
+        if float((np.sqrt((step * step).sum(axis=-1)) > 20.0).mean()) < share:
+            out.add(c)
+    return out
+
+
 PEAK_LEVEL = 16.0  # levels: the least largest pixel change (mean over channels) of a jump cut
 
 
