@@ -37,6 +37,7 @@ import numpy as np
 from curate.split.lights import lit_in_place
 from curate.split.mixfit import tone_residual
 from curate.split.transitions import thumb_luma
+from curate.split.wipes import LEVEL
 
 
 def jumps(thumbs: np.ndarray) -> np.ndarray:
@@ -105,9 +106,9 @@ def stepped(cuts: Iterable[int], change: np.ndarray, thumbs: np.ndarray, isolati
     than ``isolation`` times the largest of the new pictures around it (the ``half``
     frames on each side, taken further up to ``reach`` past repeats, as
     :func:`spike_cuts` judges them), and under ``share`` of the thumbnail pixels change
-    by over 20 levels (colour distance): something moved in one view, where a cut to
-    another place changes almost every pixel (as step 2 of :mod:`curate.split.wipes`
-    counts them). A break test (a silhouette walking past a 10 fps camera, cropped close):
+    by over :data:`curate.split.wipes.LEVEL` (20 levels of colour distance): something
+    moved in one view, where a cut to another place changes almost every pixel (as step 2
+    of :mod:`curate.split.wipes` counts them). A break test (a silhouette walking past a 10 fps camera, cropped close):
     each new picture changed the thumbnails by 16-23 levels on average, 22-28 % of their
     pixels by over 20, and four in six were cuts. A second one (cuts in footage of 5-10
     fps): ``isolation`` 2.5 drops 211 false cuts (the new pictures of screen recordings,
@@ -126,7 +127,7 @@ def stepped(cuts: Iterable[int], change: np.ndarray, thumbs: np.ndarray, isolati
         if change[c] >= isolation * float(near.max()):
             continue
         step = thumbs[c].astype(np.float32) - thumbs[c - 1]
-        if float((np.sqrt((step * step).sum(axis=-1)) > 20.0).mean()) < share:
+        if float((np.sqrt((step * step).sum(axis=-1)) > LEVEL).mean()) < share:
             out.add(c)
     return out
 
