@@ -20,6 +20,8 @@ from train.lockfile import lock_output, unlock_output
 
 INTERRUPTED_TRAINING = ("interrupted: the checkpoints written so far are kept; add --resume to the "
                         "same command to continue from the latest")
+INTERRUPTED_EARLY = ("interrupted before the first checkpoint: nothing to resume from; run the same "
+                     "command again to start over")  # (the line above had promised checkpoints)
 
 
 def one_line(err: BaseException) -> str:
@@ -127,10 +129,12 @@ def train_command(args: argparse.Namespace) -> int:
         if made and info.is_main:
             _drop_log_at_step_0(trainer, args.output)
         return 2
-    except BaseException:  # a store's own error (no credentials, a refused endpoint): said by the command;
+    except BaseException as err:  # a store's own error (no credentials, a refused endpoint): said by the command;
         # also the SIGTERM torchrun sends the other ranks when one fails at once (a break test)
         if made and info.is_main:
             _drop_log_at_step_0(trainer, args.output)
+        if isinstance(err, KeyboardInterrupt) and info.is_main and not list_checkpoints(args.output):
+            args.interrupted = INTERRUPTED_EARLY  # a second Ctrl-C, or one under DDP, before any checkpoint
         raise
     finally:
         for sig, handler in previous.items():

@@ -174,7 +174,30 @@ def test_a_second_signal_stops_at_once_with_its_own_exit_code(tiny_config, train
     path.write_text(yaml.safe_dump(tiny_config))
     assert vidcurate(["train", "--shards", str(train_shards / "shards" / "*.tar"), "--config", str(path),
                       "--output", str(tmp_path / "run"), "--max-steps", "50"]) == code
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(said)
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    # checkpoint_every 100: none was written, and the line says so (it had promised checkpoints)
+    assert last.startswith(said) and "before the first checkpoint: nothing to resume from" in last
+    assert not list((tmp_path / "run").glob("checkpoints/*.pt"))
+
+
+def test_a_second_signal_after_a_checkpoint_says_it_is_kept(tiny_config, train_shards, tmp_path, capsys,
+                                                           monkeypatch):
+    def after(trainer, loss):
+        if trainer.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    from pipelines.cli import main as vidcurate
+
+    _on_step(monkeypatch, after)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump({**tiny_config, "train": {**tiny_config["train"], "checkpoint_every": 1}}))
+    assert vidcurate(["train", "--shards", str(train_shards / "shards" / "*.tar"), "--config", str(path),
+                      "--output", str(tmp_path / "run"), "--max-steps", "50"]) == 130
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: the checkpoints written so far are kept; add --resume")
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").glob("*.pt")] == ["ckpt-00000001.pt"]
 
 
 @pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
