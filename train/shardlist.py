@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import tarfile
 
 import braceexpand
 import fsspec
@@ -111,7 +112,8 @@ def expand_shards(spec: str | os.PathLike | list) -> list[str]:
     A folder means its ``shards/*.tar`` (a run's output folder) or else its ``*.tar``.
     Brace ranges (``shard-{000000..000009}.tar``) expand first, then globs; a path that
     exists is taken as it is named (a folder ``out[1]`` or ``run{a,b}``; in a store too).
-    Raises FileNotFoundError when nothing matches or a listed local file is missing.
+    Raises FileNotFoundError when nothing matches, a listed local file is missing, or one
+    not named ``.tar`` is no tar archive (a run's ``index.parquet``).
     """
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     specs = [os.fspath(s) for s in specs]
@@ -130,4 +132,8 @@ def expand_shards(spec: str | os.PathLike | list) -> list[str]:
     missing = [u for u in urls if not _is_remote(u) and not os.path.isfile(_local(u))]
     if missing:
         raise FileNotFoundError(f"shard files not found: {missing[:5]}")
+    other = [u for u in urls if not _is_remote(u) and not u.endswith(".tar") and not tarfile.is_tarfile(_local(u))]
+    if other:  # a run's index.parquet given as shards had been "a truncated or corrupt tar" (a new-user trial)
+        raise FileNotFoundError(f"not a shard (a WebDataset .tar): {other[:5]}; give the run folder, "
+                                "its shards/*.tar or shard files")
     return urls

@@ -80,6 +80,20 @@ def test_a_run_that_kept_no_clips_is_named_when_no_shard_matches(tmp_path):
     assert "kept no clips" not in str(err.value)
 
 
+def test_a_file_that_is_no_tar_is_refused_by_name(synthetic_shards):
+    """A new-user trial: a run's ``index.parquet`` given as ``--shards`` had started the
+    training and then been skipped as "a truncated or corrupt tar"."""
+    index = synthetic_shards / "index.parquet"
+    index.write_bytes(b"PAR1" + bytes(64) + b"PAR1")
+    try:
+        with pytest.raises(FileNotFoundError, match=r"not a shard \(a WebDataset \.tar\).*index\.parquet"):
+            expand_shards(str(index))
+    finally:
+        index.unlink()
+    shard = expand_shards(str(synthetic_shards))[0]
+    assert expand_shards(shard) == [shard]  # a tar under its own name is taken as before
+
+
 def test_loader_workers_split_the_shards(synthetic_shards):
     cfg = CFG.model_copy(update={"num_workers": 2, "resampled": False})
     got = batches(synthetic_shards, cfg, n=6)
