@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 BUNDLED = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
@@ -71,6 +71,13 @@ class TextConfig(_Strict):
     tokenizer_subfolder: str | None = "tokenizer"
     max_length: int = Field(32, ge=2)
     caption_dropout: float = Field(0.1, ge=0.0, le=1.0)
+    _from_inflate: bool = PrivateAttr(False)  # name taken from inflate.name: errors name that key
+
+    @property
+    def key(self) -> str:
+        """The config key a user set for :attr:`name`: ``text.name``, or ``inflate.name`` when
+        the name was left empty and taken from there."""
+        return "inflate.name" if self._from_inflate else "text.name"
 
     @model_validator(mode="after")
     def _check(self) -> "TextConfig":
@@ -236,6 +243,7 @@ class TrainConfig(_Strict):
                              "U-Net sets the sizes); remove it")
         if self.text.encoder == "clip" and self.text.name is None and self.inflate is not None:
             self.text.name = self.inflate.name  # the image model's own CLIP text tower
+            self.text._from_inflate = True
         if self.vae is not None or self.inflate is not None:
             factor = 2  # VAE and pretrained U-Net sizes are checked when they are loaded
         else:

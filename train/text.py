@@ -88,7 +88,7 @@ class TextEncoder(nn.Module):
             self.tokenizer = from_pretrained(CLIPTokenizer, cfg.name, subfolder=cfg.tokenizer_subfolder or "")
             self.backbone = from_pretrained(CLIPTextModel, cfg.name, subfolder=cfg.subfolder or "")
         except OSError as err:
-            raise FileNotFoundError(f"text.name {cfg.name!r}: {load_failure(cfg.name, err)}") from None
+            raise FileNotFoundError(f"{cfg.key} {cfg.name!r}: {load_failure(cfg.name, err)}") from None
         self.dim = int(self.backbone.config.hidden_size)
 
     def _init_open_clip(self, cfg: TextConfig) -> None:

@@ -89,6 +89,11 @@ def test_clip_text_tower_of_the_image_model(tiny_sd):
 def test_config_rules(inflate_config, tiny_sd):
     cfg = config_from_dict(inflate_config)
     assert cfg.text.name == str(tiny_sd)  # the image model's own text tower by default
+    # a missing model is said under the key the user set (a walk-through: "text.name", left null)
+    missing = config_from_dict({**inflate_config, "inflate": {**inflate_config["inflate"],
+                                                              "name": str(tiny_sd / "missing")}})
+    with pytest.raises(FileNotFoundError, match=r"^inflate\.name '.*missing'"):
+        TextEncoder(missing.text)
     with pytest.raises(ConfigError, match="model section does not apply with inflate"):
         config_from_dict({**inflate_config, "model": {"base_channels": 16}})
     with pytest.raises(ConfigError, match="temporal_kernel must be odd"):
