@@ -21,13 +21,15 @@ QUANTILE_KEYS = tuple(f"p{round(q * 100)}" for q in QUANTILES)
 def stats_dict(run: RunData) -> dict:
     """The run's numbers as plain JSON-able data::
 
-        {"output", "sources", "clips_kept", "hours_in", "hours_out", "wall_s",
+        {"output", "sources", "clips_kept", "hours_in", "hours_out", "wall_s", "sources_resumed",
          "funnel": [{"stage", "reason", "count", "hours", "remaining_hours", "share"}],
          "captions": {"model": n, "caption_degenerate": n, ...} ({} without a caption model),
          "scores": {score: {"kept"|"dropped": {"n", "p0", ..., "p100"}}},
          "thresholds": {score: [{"kind", "value", "reason"}]}}
 
-    ``share``: the row's hours over the source hours (0 when there are none).
+    ``share``: the row's hours over the source hours (0 when there are none). ``wall_s``
+    (seconds) is the last run's: one that resumed the output ran only the sources not
+    done before (``sources_resumed`` were, by earlier runs).
     """
     m = run.manifest
     rows = funnel(run)
@@ -38,6 +40,7 @@ def stats_dict(run: RunData) -> dict:
         "clips_kept": run.kept.num_rows,
         "hours_in": m.get("hours_in", 0.0), "hours_out": m.get("hours_out", 0.0),
         "wall_s": m.get("timings", {}).get("wall_s"),
+        "sources_resumed": m.get("counts", {}).get("resumed", 0),
         "funnel": [{"stage": r.stage, "reason": r.reason, "count": r.count, "hours": r.hours,
                     "remaining_hours": r.remaining_h, "share": r.hours / total if total else 0.0}
                    for r in rows],
@@ -63,6 +66,10 @@ def print_stats(run: RunData, as_json: bool = False, console: Console | None = N
         console = Console(width=120)
     console.print(f"output: {data['output']}  sources: {data['sources']}  clips kept: {data['clips_kept']}  "
                   f"hours in: {data['hours_in']:.4f}  hours out: {data['hours_out']:.4f}")
+    if data["wall_s"] is not None:  # a walk-through read a resumed run's seconds as the curation's
+        done = data["sources_resumed"]
+        console.print(f"last run: {data['wall_s']:.1f} s wall" + (
+            f" ({done} of the sources were done by an earlier run on this output)" if done else ""), markup=False)
     table = Table(title="funnel: source video to kept clips")
     for name in ("stage", "reason", "rows", "hours", "hours left", "share of input"):
         table.add_column(name, justify="left" if name in ("stage", "reason") else "right")

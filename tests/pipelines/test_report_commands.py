@@ -32,6 +32,24 @@ def test_stats_json_funnel_and_quantiles_match_the_output(curated_run, capsys):
     assert data["scores"]["sharpness"]["kept"]["p50"] == pytest.approx(float(np.median(sharp)))
     assert data["scores"]["sharpness"]["kept"]["p100"] == pytest.approx(max(sharp))
     assert data["scores"]["sharpness"]["dropped"]["n"] == 1
+    assert data["wall_s"] == pytest.approx(manifest["timings"]["wall_s"])
+    assert data["sources_resumed"] == manifest["counts"]["resumed"] == 0
+
+
+def test_stats_of_a_resumed_run_says_whose_seconds_it_shows(curated_run, capsys, tmp_path):
+    """A walk-through read a resumed run's 3.5 s as the curation's time."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(curated_run, copy, ignore=shutil.ignore_patterns("work"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["counts"]["resumed"], manifest["timings"]["wall_s"] = 3, 1.25
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["stats", str(copy)]) == 0
+    assert "last run: 1.2 s wall (3 of the sources were done by an earlier run on this output)" in capsys.readouterr().out
+    assert main(["stats", str(curated_run)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("last run: "))
+    assert line.endswith(" s wall")
 
 
 def test_stats_table_names_each_step(curated_run, capsys):
