@@ -60,7 +60,7 @@ class ProbeStage(Stage):
             raise RejectError("hdr_unsupported", f"transfer {p.color_transfer}, primaries "
                               f"{p.color_primaries}: no tone mapping in this build")
         if p.duration_s < self.min_duration_s:
-            claim = _claim(task.path, p.stream_index)
+            claim = _claim(task.path, p.stream_index, p.duration_s)
             if claim is not None and claim.seconds and claim.seconds >= self.min_duration_s:  # a long file cut short
                 raise RejectError("truncated", f"the file is cut short: {p.duration_s:.3f} s decode; "
                                   f"{claim.said}")
@@ -81,12 +81,12 @@ def _size(path: str) -> int:
     return int(fs.size(where))
 
 
-def _claim(path: str, stream_index: int):
-    """:func:`curate.codec.probe.index_claim`, None when the file cannot say."""
+def _claim(path: str, stream_index: int, held_s: float):
+    """:func:`curate.codec.probe.index_claim` (``held_s``: the probed seconds), None when the file cannot say."""
     from curate.codec.errors import CodecError
     from curate.codec.probe import index_claim
 
     try:
-        return index_claim(path, stream_index)
+        return index_claim(path, stream_index, held_s)
     except CodecError:
         return None

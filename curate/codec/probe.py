@@ -170,7 +170,7 @@ _AVI_UNWRITTEN = 1 << 30
 """The frame count FFmpeg leaves in an AVI header it could not seek back to (a pipe)."""
 
 
-def index_claim(path: str, index: int) -> Claim | None:
+def index_claim(path: str, index: int, held_s: float | None = None) -> Claim | None:
     """What the index of an MP4/MOV cut short (:func:`curate.codec.isobmff.is_truncated_mp4`:
     a complete ``moov`` at the front, the media data cut off) lists for video stream
     ``index``; for a Matroska/WebM file cut short (its Segment's declared size runs past the
@@ -184,20 +184,32 @@ def index_claim(path: str, index: int) -> Claim | None:
     the frame count and duration of its header. None for any other file, or when the
     index lists no frames (fragmented MP4).
     Such a file decodes its prefix without an error (FFmpeg's threaded decoders drop a last,
-    partial packet quietly), so only the index tells what is missing. Raises
-    :class:`CodecError` when the file cannot be opened."""
+    partial packet quietly), so only the index tells what is missing.
+
+    ``held_s``: the seconds of video the caller found (probed or decoded). A whole-sized
+    Matroska/WebM file whose header states more than that (by over ``_AUDIO_MARGIN_S``),
+    where no audio or video stream reads further, is damaged inside: FFmpeg's demuxer stops
+    at a broken element ("exceeds containing master element") as at an end, and a break
+    test's 30 KB of garbage mid-file had kept the first 1.8 s of 4 with no row; its header's
+    duration is claimed too. Raises :class:`CodecError` when the file cannot be opened."""
     extent = segment_extent(path)
-    if extent is not None and extent[0] > extent[1]:  # Matroska/WebM cut short
+    if extent is not None and (extent[0] > extent[1] or held_s is not None):  # Matroska/WebM
+        cut = extent[0] > extent[1]
         with open_container(path) as container:
             stream = container.streams[index]
             rate = stream.average_rate or stream.guessed_rate
             seconds = container.duration / av.time_base if container.duration else None
+            if not cut and (not seconds or seconds <= held_s + _AUDIO_MARGIN_S):
+                return None  # whole: the video read reaches the header's duration
             ends = _stream_ends(container) if len(container.streams) > 1 or not seconds else {}
         if not rate:
             return None
         if ends.get(index) is not None and max(ends.values()) - ends[index] > _AUDIO_MARGIN_S:
             return None  # the cut is in a longer audio track: every video frame is there
-        if seconds:
+        if not cut:
+            said = (f"its header states {seconds:.3f} s, and reading stops at {max(ends.values(), default=held_s):.3f} s "
+                    "(a damaged element)")
+        elif seconds:
             said = f"its header states {seconds:.3f} s"
         else:
             held = ends.get(index)
@@ -223,13 +235,15 @@ def index_claim(path: str, index: int) -> Claim | None:
 
 
 def _stream_ends(container) -> dict[int, float]:
-    """Each stream's end in seconds (its last packet's time plus duration), by stream index,
-    from one demux of ``container``. Streams are interleaved, so in a file cut short every
+    """Each audio and video stream's end in seconds (its last packet's time plus duration),
+    by stream index, from one demux of ``container``. Streams are interleaved, so in a file cut short every
     stream ends near the cut, and a video ending more than ``_AUDIO_MARGIN_S`` before the
     last stream was complete (audio longer than video: the header's duration is the audio's;
     found by a break test)."""
     ends: dict[int, float] = {}
-    for packet in container.demux():
+    for packet in container.demux():  # audio and video: a subtitle's last cue can end early or late
+        if packet.stream.type not in ("audio", "video"):
+            continue
         if packet.pts is not None and packet.time_base is not None:
             t = float((packet.pts + (packet.duration or 0)) * packet.time_base)
             ends[packet.stream.index] = max(ends.get(packet.stream.index, t), t)

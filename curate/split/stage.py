@@ -165,21 +165,23 @@ def _decoded_end(src, times: list[float], reset: bool, failed: list) -> float:
 def _cut_short(path: str, src, times: list[float], end_s: float, failed: list) -> tuple:
     """``(expected, failed)`` for :meth:`SplitStage.finish`: the probed source and the
     decode's failures as they are, unless the decode ended quietly inside an MP4/MOV cut
-    short whose index lists more frames than decoded (:func:`curate.codec.probe.index_claim`):
+    short whose index lists more frames than decoded, or a Matroska/WebM file cut short or
+    damaged inside whose header states a longer duration (:func:`curate.codec.probe.index_claim`):
     then the source as its index describes it and a ``truncated`` failure at ``end_s``, so
     the lost part gets its ``partially_decoded`` row like a decode that failed part-way.
     A decode that failed part-way in such a file (its last packet cut in the middle) is the
     same cut: its row had covered only the packets the probe found before the cut, 0.72 to
     0.84 s of a 3 s file (a break test), so the index's count wins there too."""
     try:
-        claim = index_claim(path, src.stream_index)
+        claim = index_claim(path, src.stream_index, held_s=max(end_s, src.duration_s))
     except CodecError:
         return src, failed
     if claim is None or claim.frames <= max(len(times), src.num_frames if failed else 0):
         return src, failed
     expected = src.model_copy(update={"num_frames": claim.frames, "duration_s": claim.seconds or src.duration_s})
     at = failed[0][1] if failed and failed[0][1] is not None else end_s
-    return expected, [(CodecError("truncated", f"the file is cut short: {claim.said}"), at)]
+    how = "damaged inside" if claim.said.endswith("(a damaged element)") else "cut short"
+    return expected, [(CodecError("truncated", f"the file is {how}: {claim.said}"), at)]
 
 
 def partial_row(task: SourceTask, probed, error: Exception, end_s: float):

@@ -60,6 +60,21 @@ def test_decodes_to_even_yuv420p_clips_with_true_length(hostile, tmp_path, case,
     assert (p.codec, p.pix_fmt) == ("h264", "yuv420p")
 
 
+def test_a_matroska_file_damaged_inside_keeps_its_start_and_a_row_for_the_rest(hostile, tmp_path):
+    """A break test: 30 KB of garbage in the middle of a whole-sized MKV ended FFmpeg's demux
+    there, and the first 1.8 s of 4 were kept as the whole source, with no row."""
+    task, clips = run_source(hostile["damaged mkv"], str(tmp_path))
+    assert [(r.stage, r.reason) for r in task.rejects] == [("split", "partially_decoded")]
+    row, n = task.rejects[0], task.source.num_frames
+    assert 10 < n < 110 and task.source.partial
+    assert row.detail.startswith(f"decoded {n} of 120 frames ({120 - n} lost)")
+    assert "damaged inside: its header states 4.000 s, and reading stops at" in row.detail
+    assert (row.span.start_frame, row.span.end_frame) == (n, 120)
+    assert row.span.end_s == pytest.approx(4.0, abs=0.01)
+    assert row.duration_s == pytest.approx(4.0 - task.source.duration_s, abs=0.01)
+    assert sum(c.record.clip.duration_s for c in clips) == pytest.approx(task.source.duration_s, abs=0.04)
+
+
 def test_webm_from_a_pipe_is_counted(hostile):
     p = probe(hostile["pipe"])
     assert p.num_frames == 90 and p.duration_s == pytest.approx(3.0) and p.codec == "vp9"

@@ -87,6 +87,16 @@ def truncate(src: str, dst: str, keep: float) -> None:
         f.write(data[: int(len(data) * keep)])
 
 
+def damage(src: str, dst: str, at: float, length: int, seed: int = 1) -> None:
+    """Copy ``src`` to ``dst`` with ``length`` random bytes written over it from the ``at``
+    fraction of its size on: a damaged copy of the same size (a bad card, a bad transfer)."""
+    data = bytearray(open(src, "rb").read())
+    start = int(len(data) * at)
+    data[start:start + length] = np.random.default_rng(seed).integers(0, 256, length, dtype=np.uint8).tobytes()
+    with open(dst, "wb") as f:
+        f.write(bytes(data))
+
+
 def drop_duration(src: str, dst: str) -> None:
     """Copy the Matroska file ``src`` to ``dst`` with its ``Duration`` element (ID 0x4489, in
     the Segment's ``Info``) overwritten by a ``Void`` element of the same length: a file whose
@@ -128,6 +138,7 @@ def make_all(root: str) -> dict[str, str]:
     truncate(p("whole.mkv"), p("cut mkv.mkv"), 0.6)
     truncate(p("whole.mkv"), p("cut mkv tiny.mkv"), 0.22)  # a few frames: under probe min_duration_s
     truncate(p("whole.mkv"), p("cut mkv header.mkv"), 0.02)  # inside its header: FFmpeg cannot open it
+    damage(p("whole.mkv"), p("damaged mkv.mkv"), 0.5, 2000)  # FFmpeg's demuxer stops there (break test)
     drop_duration(p("whole.mkv"), p("whole no duration.mkv"))
     truncate(p("whole no duration.mkv"), p("cut mkv no duration.mkv"), 0.6)  # only the bytes tell
     with_audio(p("audio 14s.mkv"), 2.0, 14.0)  # the header's duration is the audio's
