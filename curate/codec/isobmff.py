@@ -48,9 +48,13 @@ def top_level_boxes(path: str, limit: int = 64) -> tuple[list[bytes], bool]:
 def is_truncated_mp4(path: str) -> bool:
     """True when ``path`` (a local path or an fsspec URL: a source read from ``s3://`` was
     called ``decode_error`` instead, found by a break test) looks like an MP4/MOV that
-    was cut short (see module docstring); False when it cannot be read."""
+    was cut short (see module docstring); False when it cannot be read, or when a top-level
+    box's type is not four printable ASCII characters (garbage written over the index of a
+    whole file had read as "cut short": a break test)."""
     try:
         types, overrun = top_level_boxes(path)
     except (OSError, ValueError, ImportError, struct.error):  # gone, a folder, refused, no backend: not ours to judge
         return False
+    if any(not all(0x20 <= c < 0x7F for c in t) for t in types):
+        return False  # a box type no muxer writes: bytes damaged in place, not a file cut short
     return bool(types) and (overrun or b"moov" not in types)

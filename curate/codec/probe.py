@@ -265,7 +265,8 @@ def probe(path: str) -> ProbeResult:
         stream = container.streams[index]
         ctx = stream.codec_context
         if ctx is None or not ctx.name:
-            raise CodecError("unsupported_codec", "no decoder for the video stream")
+            raise CodecError("unsupported_codec", "no decoder for the video stream: FFmpeg names no codec "
+                             "for it (a codec this build lacks, or a damaged header)")
         codec, pix_fmt = ctx.name, ctx.pix_fmt or ""
         width, height = ctx.width, ctx.height
         sar, stream_field_order = sample_aspect(stream), ctx.field_order

@@ -24,6 +24,7 @@ def hostile(tmp_path_factory):
     ("cut mkv tiny", "truncated"),  # 4 s in its header, a few frames decode: not too_short
     ("cut mkv header", "truncated"),  # cut inside its header: was decode_error (break test)
     ("cut avi header", "truncated"),
+    ("damaged front moov", "decode_error"),  # whole-sized, garbage over its index: had read as cut short
 ])
 def test_rejected_once_with_reason(hostile, tmp_path, case, reason):
     task, clips = run_source(hostile[case], str(tmp_path))

@@ -87,11 +87,12 @@ def truncate(src: str, dst: str, keep: float) -> None:
         f.write(data[: int(len(data) * keep)])
 
 
-def damage(src: str, dst: str, at: float, length: int, seed: int = 1) -> None:
-    """Copy ``src`` to ``dst`` with ``length`` random bytes written over it from the ``at``
-    fraction of its size on: a damaged copy of the same size (a bad card, a bad transfer)."""
+def damage(src: str, dst: str, at: float | int, length: int, seed: int = 1) -> None:
+    """Copy ``src`` to ``dst`` with ``length`` random bytes written over it from ``at`` on
+    (a fraction of its size, or an ``int`` byte offset): a damaged copy of the same size (a
+    bad card, a bad transfer)."""
     data = bytearray(open(src, "rb").read())
-    start = int(len(data) * at)
+    start = at if isinstance(at, int) else int(len(data) * at)
     data[start:start + length] = np.random.default_rng(seed).integers(0, 256, length, dtype=np.uint8).tobytes()
     with open(dst, "wb") as f:
         f.write(bytes(data))
@@ -129,6 +130,8 @@ def make_all(root: str) -> dict[str, str]:
     p = lambda name: os.path.join(root, name)  # noqa: E731
     encode(p("front.mp4"), _frames(120), container_options={"movflags": "+faststart"})
     truncate(p("front.mp4"), p("cut front moov.mp4"), 0.6)
+    moov = open(p("front.mp4"), "rb").read().find(b"moov") - 4
+    damage(p("front.mp4"), p("damaged front moov.mp4"), moov, 400)  # over the index of a whole file
     encode(p("back.mp4"), _frames(120))
     truncate(p("back.mp4"), p("cut back moov.mp4"), 0.6)
     cut_in_moov(p("back.mp4"), p("cut inside back moov.mp4"), 50)  # FFmpeg reads no stream, or a data one
