@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from typing import Literal
 
 from pydantic import Field
 
-from curate.codec import probe
+from curate.codec import CodecError, probe
 from curate.codec.colour import is_hdr
 from curate.ids import source_fingerprint
 from curate.guard import Limits
@@ -45,8 +46,13 @@ class ProbeStage(Stage):
             raise RejectError("not_found", f"{type(exc).__name__}: {exc}") from exc
         size = _size(task.path)
         if size == 0:  # its decode_error named no file: '<none>' for a store URL (break test)
-            raise RejectError("truncated", "the file is empty (0 bytes)")
-        p = probe(task.path)
+            raise RejectError("truncated", "the file is empty (0 bytes)" + _still_written(task.path))
+        try:
+            p = probe(task.path)
+        except CodecError as exc:
+            if exc.reason not in ("truncated", "decode_error") or not (hint := _still_written(task.path)):
+                raise
+            raise CodecError(exc.reason, exc.detail + hint) from exc
         task.source = SourceInfo(
             path=task.path, source_id=fingerprint, size_bytes=size,
             duration_s=round(p.duration_s, 6), fps=round(p.fps, 6), vfr=p.vfr,
@@ -68,6 +74,24 @@ class ProbeStage(Stage):
         if self.max_duration_s is not None and p.duration_s > self.max_duration_s:
             raise RejectError("too_long", f"{p.duration_s:.1f} s > {self.max_duration_s} s")
         return task
+
+
+RECENT_S = 30.0  # seconds: a damaged file written this recently may be a copy still under way
+
+
+def _still_written(path: str) -> str:
+    """A hint for the reject row of a local file cut short or unreadable that was modified
+    in the last :data:`RECENT_S` seconds (a copy still under way, whose probe fell in a
+    pause between writes: a break test read it as ``truncated``), else ``""``."""
+    if "://" in path:
+        return ""
+    try:
+        age = time.time() - os.path.getmtime(path)
+    except OSError:
+        return ""
+    if not 0 <= age < RECENT_S:
+        return ""
+    return f" (the file was written {age:.0f} s ago: if it is still being copied, run again once it is complete)"
 
 
 def _size(path: str) -> int:

@@ -2,6 +2,9 @@
 with the right reason, or the prefix that decodes and a ``partially_decoded`` row for the
 rest; a claimed frame count is not trusted (inputs that decode: test_hostile_decode.py)."""
 
+import os
+import time
+
 import pytest
 
 from curate.codec import probe
@@ -47,6 +50,12 @@ def test_a_source_the_store_refuses_is_a_stage_error_a_missing_one_not_found(tmp
         task = ProbeStage(limits=None)(SourceTask(path=path, work_dir=""))
         assert [r.reason for r in task.rejects] == [reason], path
     (tmp_path / "empty.mp4").write_bytes(b"")
+    task = ProbeStage(limits=None)(SourceTask(path=str(tmp_path / "empty.mp4"), work_dir=""))
+    # written just now: maybe a copy still under way (a break test's probe fell between its writes)
+    assert [(r.reason, r.detail) for r in task.rejects] == [(
+        "truncated", "the file is empty (0 bytes) (the file was written 0 s ago: if it is still being "
+        "copied, run again once it is complete)")]
+    os.utime(tmp_path / "empty.mp4", (time.time() - 60, time.time() - 60))
     task = ProbeStage(limits=None)(SourceTask(path=str(tmp_path / "empty.mp4"), work_dir=""))
     assert [(r.reason, r.detail) for r in task.rejects] == [("truncated", "the file is empty (0 bytes)")]
     monkeypatch.setattr(probe_mod, "source_fingerprint", refused)
