@@ -158,12 +158,13 @@ _AUDIO_MARGIN_S = 1.0  # seconds a video may end before a file's last stream and
 
 class Claim(NamedTuple):
     """What the index or header of a file cut short says of its video stream: ``frames``,
-    ``seconds`` (None when it gives no duration) and ``said``, how it says so (for a reject
-    row's detail)."""
+    ``seconds`` (None when it gives no duration), ``said``, how it says so (for a reject
+    row's detail), and ``damaged``: the file is whole-sized but damaged inside."""
 
     frames: int
     seconds: float | None
     said: str
+    damaged: bool = False
 
 
 _AVI_UNWRITTEN = 1 << 30
@@ -218,7 +219,7 @@ def index_claim(path: str, index: int, held_s: float | None = None) -> Claim | N
             seconds = held * extent[0] / extent[1]
             said = (f"its header declares {extent[0]} bytes and {extent[1]} are there, so about "
                     f"{seconds:.3f} s (no duration in its header: the {held:.3f} s held, scaled by the bytes)")
-        return Claim(max(1, round(seconds * float(rate))), seconds, said)
+        return Claim(max(1, round(seconds * float(rate))), seconds, said, damaged=not cut)
     avi = riff_overrun(path)  # an AVI cut short: its header's frame count
     if not avi and not is_truncated_mp4(path):
         return None

@@ -180,7 +180,7 @@ def _cut_short(path: str, src, times: list[float], end_s: float, failed: list) -
         return src, failed
     expected = src.model_copy(update={"num_frames": claim.frames, "duration_s": claim.seconds or src.duration_s})
     at = failed[0][1] if failed and failed[0][1] is not None else end_s
-    how = "damaged inside" if claim.said.endswith("(a damaged element)") else "cut short"
+    how = "damaged inside" if claim.damaged else "cut short"
     return expected, [(CodecError("truncated", f"the file is {how}: {claim.said}"), at)]
 
 
