@@ -14,10 +14,17 @@ size drops it, and a size with every value bit set means unknown.
 
 from __future__ import annotations
 
+import struct
+
 from curate import store
 
 EBML_ID = 0x1A45DFA3
 SEGMENT_ID = 0x18538067
+INFO_ID = 0x1549A966  # Segment > Info: TimestampScale and Duration
+SCALE_ID = 0x2AD7B1  # TimestampScale, nanoseconds per tick (default 1,000,000)
+DURATION_ID = 0x4489  # Duration, a float of ticks
+CLUSTER_ID = 0x1F43B675  # the media: Info comes before it
+HEAD_BYTES = 65536  # bytes read for the header's duration
 
 
 def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int | None, int]:
@@ -43,6 +50,54 @@ def segment_overrun(path: str) -> bool:
     False for any other file, a Segment of unknown size, or a file that cannot be read."""
     extent = segment_extent(path)
     return extent is not None and extent[0] > extent[1]
+
+
+def header_duration(path: str) -> float | None:
+    """Seconds of the ``Duration`` in the ``Info`` element of a Matroska/WebM file (local
+    path or fsspec URL), read from its first :data:`HEAD_BYTES` bytes (muxers write
+    ``Info`` before the first ``Cluster``); what FFmpeg's ``container.duration`` gives,
+    without opening the file with FFmpeg (which reads and decodes ahead: about 3 ms a
+    file). None for any other file, a header with no duration, or one past those bytes."""
+    try:
+        fs, where = store.filesystem(path)
+        with fs.open(where, "rb") as f:
+            head = f.read(HEAD_BYTES)
+        ident, at = _vint(head, 0, keep_marker=True)
+        if ident != EBML_ID:
+            return None
+        size, at = _vint(head, at, keep_marker=False)
+        ident, at = _vint(head, at + (size or 0), keep_marker=True)
+        if size is None or ident != SEGMENT_ID:
+            return None
+        _, at = _vint(head, at, keep_marker=False)  # the Segment's size (maybe unknown)
+        while at < len(head):  # the Segment's children up to Info
+            ident, at = _vint(head, at, keep_marker=True)
+            size, at = _vint(head, at, keep_marker=False)
+            if ident == CLUSTER_ID or size is None:
+                return None
+            if ident == INFO_ID:
+                return _info_seconds(head[at:at + size])
+            at += size
+    except (OSError, ValueError, ImportError, struct.error):  # gone, refused, not EBML, cut: not ours to judge
+        return None
+    return None
+
+
+def _info_seconds(info: bytes) -> float | None:
+    """Seconds of the ``Duration`` among the children of an ``Info`` element's bytes."""
+    scale, ticks, at = 1_000_000, None, 0
+    while at < len(info):
+        ident, at = _vint(info, at, keep_marker=True)
+        size, at = _vint(info, at, keep_marker=False)
+        if size is None or at + size > len(info):
+            return None
+        value = info[at:at + size]
+        if ident == SCALE_ID and 0 < size <= 8:
+            scale = int.from_bytes(value, "big")
+        elif ident == DURATION_ID and size in (4, 8):
+            ticks = struct.unpack(">f" if size == 4 else ">d", value)[0]
+        at += size
+    return ticks * scale / 1e9 if ticks and ticks > 0 and scale > 0 else None
 
 
 def segment_extent(path: str) -> tuple[int, int] | None:
