@@ -226,12 +226,14 @@ def _check_fit(where: str, folder: str) -> None:
     from transformers import AutoModelForImageTextToText
     from transformers.utils import logging as hf_logging
 
+    from curate.captioning.model import NO_HUB_KERNELS
+
     level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # its load report table: the one line below says it
     hf_logging.disable_progress_bar()  # its "Loading weights" bar (a review)
     try:
         _, info = AutoModelForImageTextToText.from_pretrained(
-            folder, device_map="meta", output_loading_info=True, ignore_mismatched_sizes=True)
+            folder, device_map="meta", output_loading_info=True, ignore_mismatched_sizes=True, **NO_HUB_KERNELS)
     except Exception as exc:  # noqa: BLE001 - whatever the loader raises, the actors would raise it too
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelUnavailable(f"{where}: its weights do not load ({type(exc).__name__}: {first[:200]})") from exc

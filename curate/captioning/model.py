@@ -38,6 +38,14 @@ from curate.captioning.generation import Generation, GenerationSettings
 
 DTYPES = ("float32", "bfloat16", "float16")
 VIDEO_MODELS = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe")
+NO_HUB_KERNELS = {"use_kernels": False}
+"""``from_pretrained`` keywords of every caption model load (here, the fit check's and
+:mod:`curate.captioning.tiny`'s): no hub kernels, the PyTorch layers. transformers 5.25
+turned Hugging Face hub kernels on by default where the ``kernels`` package is installed
+(it now comes with it), and they
+are fetched from the hub (unreachable on an offline node) and refuse the ``meta`` device
+of the fit check (:mod:`curate.captioning.check`), whose every model then read as "its
+weights do not load" (a fresh install's CI, 2026-12-07)."""
 MIN_PIXELS, MAX_PIXELS = 4 * 28 * 28, 16384 * 28 * 28  # the processor only rounds to its grid
 
 __all__ = ["Generation", "GenerationSettings", "Request", "VisionLanguageModel", "resolve_device", "resolve_dtype"]
@@ -146,7 +154,7 @@ class VisionLanguageModel:
         self.attn = attention_implementation(self.device, attn)
         self.model = from_pretrained(
             AutoModelForImageTextToText, model_id, dtype=resolve_dtype(dtype, self.device), device_map=self.device,
-            attn_implementation=self.attn).eval()
+            attn_implementation=self.attn, **NO_HUB_KERNELS).eval()
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
         tok = self.processor.tokenizer

@@ -134,8 +134,10 @@ def wire_answer(folder: str, answer: str, gain: float = 10.0) -> str:
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from curate.captioning.model import NO_HUB_KERNELS
+
     processor = AutoProcessor.from_pretrained(folder)
-    model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32)
+    model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32, **NO_HUB_KERNELS)
     chain = _chain(processor, answer)
     for name, param in model.named_parameters():
         if "visual" not in name and name.endswith(("o_proj.weight", "down_proj.weight")):
