@@ -6,7 +6,8 @@ past its expiry (a run killed without cleaning up; taken over with a warning), o
 it names a process on this very host and PID namespace that no longer exists (so a
 killed local run is resumed at once). A heartbeat thread pushes the expiry ``ttl_s`` ahead every
 ``ttl_s / 3`` seconds while the run lives (and stops, with an error in the log, if it
-finds the lease taken over); the lease object is deleted on exit.
+finds the lease taken over, or lapsed: no renewal landed before the last one's expiry,
+after which a take-over may have come and gone); the lease object is deleted on exit.
 
 Where there is no readable lease and the store can create a file only if none is there
 (a local folder: :func:`curate.store.create_new`), the run takes it in that one step: of
@@ -72,6 +73,7 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost: dict | None = None  # the other owner's lease, once the heartbeat found one
+        self.valid_until = 0.0  # the expiry (Unix time) of this run's last lease write that landed
 
     def read(self) -> dict | None:
         """The current lease, or None when there is none (or it is unreadable)."""
@@ -83,13 +85,24 @@ class Lease:
             log.warning("ignoring an unreadable lease %s", self.location)
             return None
 
-    def _info(self) -> bytes:
+    def _info(self, expiry: float) -> bytes:
         info = {"owner": self.owner, "host": socket.gethostname(), "pidns": pid_namespace(), "pid": os.getpid(),
-                "expiry": time.time() + self.ttl_s, "ttl_s": self.ttl_s}
+                "expiry": expiry, "ttl_s": self.ttl_s}
         return json.dumps(info).encode()
 
     def _write(self) -> None:
-        store.write_bytes(self.location, self._info())
+        expiry = time.time() + self.ttl_s
+        store.write_bytes(self.location, self._info(expiry))
+        self.valid_until = expiry
+
+    def lapsed(self) -> bool:
+        """Whether this run's lease has expired since its last write that landed: the store
+        did not take a renewal for ``ttl_s`` seconds (it did not answer, or the machine
+        slept), so another run may have taken the output over, and even finished and
+        removed its lease. A renewal that lands later proves nothing of that time (a break
+        test: a run whose store froze for 64 s wrote its lease back over the absence a
+        finished take-over had left, and then overwrote that run's index and manifest)."""
+        return time.time() > self.valid_until
 
     def _busy(self, held: dict) -> OutputInUseError:
         left = held.get("expiry", 0) - time.time()
@@ -104,8 +117,10 @@ class Lease:
             held = self.read()
             if held is not None:
                 break
-            made = store.create_new(self.location, self._info())
+            expiry = time.time() + self.ttl_s
+            made = store.create_new(self.location, self._info(expiry))
             if made:
+                self.valid_until = expiry
                 self._start_heartbeat()
                 return
             if made is None:  # an object store, or no hard links: write, settle, read back
@@ -141,13 +156,19 @@ class Lease:
                               held.get("pid"), self.ttl_s)
                     self.lost = held
                     return
+                if self.lapsed():  # (held or not now: another run may have come and gone meanwhile)
+                    log.error("the lease %s lapsed: the store took no renewal for over %g s, so another "
+                              "run may have taken this output over; not renewing it", self.location, self.ttl_s)
+                    return
                 self._write()
             except Exception as exc:  # noqa: BLE001 - a failed renewal is retried next beat
                 log.warning("could not renew the lease %s: %s", self.location, exc)
 
     def held(self) -> bool:
-        """Whether the lease is still this run's (no take-over seen, and a fresh read names
-        this run); False when it cannot be read."""
+        """Whether the lease is still this run's (it has not :meth:`lapsed`, no take-over
+        was seen, and a fresh read names this run); False when it cannot be read."""
+        if self.lapsed():
+            return False
         try:
             held = self.lost or self.read()
         except OSError:
@@ -162,6 +183,12 @@ class Lease:
         :meth:`acquire`, at most one writes the output."""
         if self.held():
             return
+        if self.lapsed() and not self.lost:
+            raise OutputInUseError(
+                f"{os.path.dirname(os.path.dirname(self.location))}: this run's lease {self.location} "
+                f"lapsed (the store took no renewal for over {self.ttl_s:g} s), so another vidcurate run "
+                "may have taken this output over; nothing of this run's index or shards was written, and "
+                "its committed sources are kept: run the command again")
         held = self.lost or self.read()
         raise OutputInUseError(
             f"{os.path.dirname(os.path.dirname(self.location))}: another vidcurate run took over "

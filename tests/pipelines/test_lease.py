@@ -101,6 +101,33 @@ def test_check_stops_a_run_whose_lease_another_run_overwrote(tmp_path):
     lease.release()
 
 
+def test_a_lease_that_lapsed_is_lost_even_when_the_take_over_is_gone(tmp_path, caplog):
+    """A break test: a run whose store froze for 64 s (its lease expired), while a second run
+    took the output over, finished and removed its lease, then wrote its own lease back and
+    overwrote that run's index and manifest, exit 0. A lease that lapsed is lost: the
+    heartbeat stops renewing it, and check() stops the run (exit 3) even where a renewal
+    landed late or the store holds no lease at all."""
+    lease = Lease(lease_file(tmp_path), ttl_s=0.6, settle_s=0.0)
+    lease.acquire()
+    lease.check()  # fresh: still ours
+    with caplog.at_level(logging.ERROR, logger="pipelines.lease"):
+        stalled = lease.valid_until
+        deadline = time.time() + 60
+        while lease._thread.is_alive() and time.time() < deadline:
+            lease.valid_until = time.time() - 1  # no renewal landed before the last one's expiry (again,
+            lease._thread.join(timeout=0.05)  # should a beat have been mid-write)
+        assert not lease._thread.is_alive()  # the heartbeat stopped renewing
+        store.remove(lease_file(tmp_path))  # a take-over that came and went
+    assert "lapsed" in caplog.text
+    with pytest.raises(OutputInUseError, match="lease .* lapsed .* may have taken this output over"):
+        lease.check()
+    store.write_bytes(lease_file(tmp_path), lease._info(stalled))  # a renewal sent before the freeze lands now
+    with pytest.raises(OutputInUseError, match="lapsed"):
+        lease.check()
+    lease.release()
+    assert not store.exists(lease_file(tmp_path))  # its own lease, gone with the run
+
+
 def test_a_run_whose_output_was_taken_over_writes_no_index_and_exits_3(ray_session, tmp_path, monkeypatch, capsys):
     """The lease overwritten while the sources ran (as a second run that raced past
     acquire does): the run stops before its index, shards and manifest, exit 3, and
