@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import rich.progress
+import rich.text
 from rich.console import Console
 
 
@@ -57,12 +58,12 @@ class Progress:
             return
         t0 = self.clock()
         if self.plain:
-            self.console.print(f"{message} ...", highlight=False)
+            self.console.print(f"{message} ...", highlight=False, markup=False)
             yield
         else:
-            with self.console.status(f"{message} ..."):
+            with self.console.status(rich.text.Text(f"{message} ...")):
                 yield
-        self.console.print(f"{message}: done in {self.clock() - t0:.1f} s", highlight=False)
+        self.console.print(f"{message}: done in {self.clock() - t0:.1f} s", highlight=False, markup=False)
 
     def start(self, phase: str, total: int, since: float | None = None,
               weights: dict[str, float] | None = None) -> None:
@@ -104,7 +105,7 @@ class Progress:
             if state.weights is not None:
                 state.done_weight += state.weights.get(key, 0.0)
             if message:
-                self.console.print(f"  {message}", highlight=False, soft_wrap=True)
+                self.console.print(f"  {message}", highlight=False, soft_wrap=True, markup=False)  # file names: [x] is no style
             if self.clock() - state.last_print >= self.interval_s:
                 self._plain_line(phase, state)
             return
@@ -112,7 +113,7 @@ class Progress:
             return
         bar, task = self._bars[phase]
         if message:
-            bar.console.print(f"  {message}")
+            bar.console.print(f"  {message}", highlight=False, markup=False)
         bar.advance(task)
 
     def _plain_line(self, phase: str, state: _Plain) -> None:

@@ -65,7 +65,7 @@ def print_stats(run: RunData, as_json: bool = False, console: Console | None = N
     if not console.is_terminal and console.width < 120:  # piped: no reason to squeeze columns
         console = Console(width=120)
     console.print(f"output: {data['output']}  sources: {data['sources']}  clips kept: {data['clips_kept']}  "
-                  f"hours in: {data['hours_in']:.4f}  hours out: {data['hours_out']:.4f}")
+                  f"hours in: {data['hours_in']:.4f}  hours out: {data['hours_out']:.4f}", markup=False)
     if data["wall_s"] is not None:  # a walk-through read a resumed run's seconds as the curation's
         done = data["sources_resumed"]
         console.print(f"last run: {data['wall_s']:.1f} s wall" + (

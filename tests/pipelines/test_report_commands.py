@@ -218,6 +218,25 @@ def test_plain_progress_of_a_phase_stopped_early_says_stopped():
     assert buf.getvalue().splitlines()[-1] == "sources: 3/24 stopped after 3.7 s"
 
 
+def test_progress_prints_file_names_as_they_are():
+    """A cluster break test: ``br[ack]et.mkv`` read as ``bret.mkv`` and ``[red]x.mkv`` as
+    ``x.mkv`` (Rich markup), plain and on a terminal alike."""
+    now = [0.0]
+    progress, buf = _plain(lambda: now[0])
+    progress.start("sources", 2)
+    progress.advance("sources", "br[ack]et.mkv: 1 clip made, 0 dropped")
+    progress.advance("sources", "[red]x.mkv: 1 clip made, 0 dropped")
+    assert buf.getvalue().splitlines()[1:] == ["  br[ack]et.mkv: 1 clip made, 0 dropped",
+                                               "  [red]x.mkv: 1 clip made, 0 dropped"]
+    buf = io.StringIO()
+    progress = Progress(console=Console(file=buf, force_terminal=True, width=200, color_system=None))
+    assert not progress.plain
+    progress.start("sources", 1)
+    progress.advance("sources", "[red]x.mkv: 1 clip made, 0 dropped")
+    progress.stop("sources")
+    assert "  [red]x.mkv: 1 clip made, 0 dropped" in buf.getvalue()
+
+
 def test_quiet_progress_prints_nothing():
     buf = io.StringIO()
     progress = Progress(enabled=False, console=Console(file=buf, force_terminal=False))
