@@ -28,6 +28,18 @@ from pipelines.lean import lean_head
 from pipelines.terminal import WORKER_SETUP_HOOK, stdin_detached
 
 
+def _auth_hint(address: str | None) -> str:
+    """What to add to a failed connection to a named cluster where this driver has no
+    ``RAY_AUTH_MODE=token``: Ray 2.60 reads a token (``RAY_AUTH_TOKEN``, ``~/.ray/auth_token``)
+    only then, and a cluster with token authentication answered such a driver with a
+    stream of ``InvalidAuthToken`` warnings and "Failed to connect to Ray cluster" (a
+    cluster break test), not with its refusal."""
+    if address in (None, "auto", "local") or os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return ""
+    return ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token here too, with its "
+            "token in RAY_AUTH_TOKEN or ~/.ray/auth_token")
+
+
 def init_ray(address: str | None, num_cpus: int | None, on_signal=None) -> bool:
     """Start a local Ray of this process's own (``address`` None, ``num_cpus`` None: all
     cores; also when ``ray start`` runs a Ray on this machine, which ``ray.init()`` alone
@@ -64,7 +76,8 @@ def init_ray(address: str | None, num_cpus: int | None, on_signal=None) -> bool:
         with sigint_deferred(on_signal) as interrupted, _own_sigterm_handler():
             _init(address, num_cpus, kwargs)
     except ConnectionError as exc:  # e.g. --address auto with no cluster running here
-        raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}") from None
+        raise ClusterUnreachable(f"--address {address}: {str(exc).strip().splitlines()[0]}"
+                                 + _auth_hint(address)) from None
     except ray.exceptions.AuthenticationError as exc:  # token auth: no token, or another cluster's
         raise ClusterUnreachable(f"--address {address}: the cluster refused this driver: "
                                  f"{str(exc).strip().splitlines()[0]} (set RAY_AUTH_TOKEN, or the "

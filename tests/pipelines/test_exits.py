@@ -254,3 +254,28 @@ def test_a_cluster_that_refuses_the_driver_is_unreachable_not_an_internal_error(
     said = str(raised.value)
     assert said.startswith("--address 127.0.0.1:6379: the cluster refused this driver: ") and "\n" not in said
     assert "no authentication token was found" in said and "RAY_AUTH_TOKEN" in said
+
+
+@pytest.mark.parametrize("address,mode,hint", [("127.0.0.1:6390", None, True), ("127.0.0.1:6390", "token", False),
+                                               ("auto", None, False)])
+def test_a_named_cluster_that_does_not_answer_says_how_token_auth_is_set(monkeypatch, address, mode, hint):
+    """A cluster break test: with the token file there but no RAY_AUTH_MODE=token, Ray 2.60
+    sent no token, and the driver ended in "Failed to connect to Ray cluster" (exit 6)."""
+    import ray
+
+    from pipelines import session
+
+    def unanswered(*args, **kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 192.0.2.2:6390.\nmore")
+
+    monkeypatch.setattr(session, "_init", unanswered)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    if mode is None:
+        monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    else:
+        monkeypatch.setenv("RAY_AUTH_MODE", mode)
+    with pytest.raises(exits.ClusterUnreachable) as raised:
+        session.init_ray(address, None)
+    said = str(raised.value)
+    assert said.startswith(f"--address {address}: Failed to connect to Ray cluster at 192.0.2.2:6390.")
+    assert ("set RAY_AUTH_MODE=token here too" in said) == hint and "\n" not in said
