@@ -44,6 +44,23 @@ def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int | None, int]:
     return value, at + length
 
 
+def _segment(head: bytes) -> tuple[int | None, int] | None:
+    """``(size, offset)`` of the Segment of a file starting with ``head``: its declared size
+    (None when unknown) and where its children start. None when ``head`` does not start
+    with an EBML header of known size and a Segment. Raises ValueError when the bytes end
+    inside those elements."""
+    ident, at = _vint(head, 0, keep_marker=True)
+    if ident != EBML_ID:
+        return None
+    header_size, at = _vint(head, at, keep_marker=False)
+    if header_size is None:
+        return None
+    ident, at = _vint(head, at + header_size, keep_marker=True)
+    if ident != SEGMENT_ID:
+        return None
+    return _vint(head, at, keep_marker=False)
+
+
 def segment_overrun(path: str) -> bool:
     """True when ``path`` (local path or fsspec URL) starts like Matroska/WebM and its
     Segment's declared size runs past the end of the file: the file was cut short.
@@ -62,14 +79,10 @@ def header_duration(path: str) -> float | None:
         fs, where = store.filesystem(path)
         with fs.open(where, "rb") as f:
             head = f.read(HEAD_BYTES)
-        ident, at = _vint(head, 0, keep_marker=True)
-        if ident != EBML_ID:
+        segment = _segment(head)
+        if segment is None:
             return None
-        size, at = _vint(head, at, keep_marker=False)
-        ident, at = _vint(head, at + (size or 0), keep_marker=True)
-        if size is None or ident != SEGMENT_ID:
-            return None
-        _, at = _vint(head, at, keep_marker=False)  # the Segment's size (maybe unknown)
+        at = segment[1]
         while at < len(head):  # the Segment's children up to Info
             ident, at = _vint(head, at, keep_marker=True)
             size, at = _vint(head, at, keep_marker=False)
@@ -109,17 +122,7 @@ def segment_extent(path: str) -> tuple[int, int] | None:
         size = fs.size(where)
         with fs.open(where, "rb") as f:
             head = f.read(64)
-        ident, at = _vint(head, 0, keep_marker=True)
-        if ident != EBML_ID:
-            return None
-        header_size, at = _vint(head, at, keep_marker=False)
-        if header_size is None:
-            return None
-        at += header_size
-        ident, at = _vint(head, at, keep_marker=True)
-        if ident != SEGMENT_ID:
-            return None
-        segment_size, at = _vint(head, at, keep_marker=False)
+        segment = _segment(head)
     except (OSError, ValueError, ImportError):  # gone, a folder, refused, not EBML: not ours to judge
         return None
-    return None if segment_size is None else (at + segment_size, size)
+    return None if segment is None or segment[0] is None else (segment[1] + segment[0], size)
