@@ -65,6 +65,7 @@ class Inputs:
 
     sources: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)  # --input patterns that matched no file or folder
 
 
 def is_apng(fs, path: str) -> bool:
@@ -179,8 +180,10 @@ def _expand_one(arg: str, found: Inputs, walk: LocalWalk) -> None:
         if not paths:
             walk.add(root)
     elif magic and not exists:
-        paths = []
-        for match in fs.glob(bare):
+        paths, matches = [], fs.glob(bare)
+        if not matches:
+            found.unmatched.append(arg)
+        for match in matches:
             if local and os.path.isdir(match):  # with the other local folders: each once
                 walk.add(match, os.path.basename(match).startswith("."), base=_glob_base(bare))
             else:
@@ -242,8 +245,11 @@ def scan_inputs(args: list[str], exclude: str | None = None) -> Inputs:
     skipped = sorted({s for s in found.skipped if s.path not in taken}, key=lambda s: s.path)
     if not sources:
         why = "; ".join(f"{os.path.basename(s.path)}: {s.rule}" for s in skipped[:5])
+        unmatched = ", ".join(found.unmatched)
         raise UsageError(f"no video files found in {list(args)}"
                          + (f" (skipped {len(skipped)}: {why})" if why else "")
+                         + (f"; no file or folder is named or matched by {unmatched} (a name with"
+                            " * ? or [ that does not exist is read as a pattern)" if unmatched else "")
                          + (f"; {inside_output} more lie inside --output {exclude}, and nothing"
                             " inside the output folder is read as input" if inside_output else ""))
     return Inputs(sources, skipped)

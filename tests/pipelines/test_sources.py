@@ -144,6 +144,18 @@ def test_files_inside_the_runs_output_are_not_inputs(tmp_path):
         scan_inputs([str(clips)], exclude=str(tmp_path / "out"))
 
 
+def test_a_pattern_that_matches_nothing_is_named(tmp_path):
+    """A break test: a mistyped glob, or a name with brackets that does not exist, said only
+    "no video files found", as if the files had been found and skipped."""
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"no file or folder is named or matched by .*clip\[1\]\.mp4"):
+        scan_inputs([str(tmp_path / "clip[1].mp4")])
+    with pytest.raises(ValueError) as err:
+        scan_inputs([str(tmp_path / "*.txt"), str(tmp_path / "*.mkv")])
+    assert "skipped 1: notes.txt" in str(err.value)
+    assert f"matched by {tmp_path / '*.mkv'} (" in str(err.value)  # the pattern that matched a file is not named
+
+
 def test_a_list_in_another_encoding_is_told_to_be_saved_as_utf8(tmp_path):
     from pipelines.exits import UsageError
 
