@@ -12,7 +12,8 @@ two samples go through :class:`curate.score.ScoreStage` and the filter stage of
 - kept (real footage a user wants): ``as is``; ``letterbox`` (a 2.39:1 picture in a 16:9
   frame, black bars above and below); ``pillarbox`` (a 4:3 picture in a 16:9 frame);
   ``night`` (levels scaled to a mean luma of 30, a dim but lit scene) and ``night
-  letterbox``;
+  letterbox``; ``dark night`` (scaled to a mean of 15: under the score stage's
+  ``black_luma`` 20, over the filter's ``min_luma`` 10, its lit parts over 20);
 - dropped: ``still + grain`` (the window's first frame held for the whole clip, with
   Gaussian grain of 3 levels that changes every frame: a still held as video);
   ``blurred`` (Gaussian blur of 3 px at the frame sample's size, 1.7 px at the motion
@@ -46,7 +47,7 @@ from curate.tasks import ClipTask  # noqa: E402
 from pipelines import load_pipeline  # noqa: E402
 from schemas import ClipRecord, ClipVideo, SourceInfo, Span  # noqa: E402
 
-KEEP = ("as is", "letterbox", "pillarbox", "night", "night letterbox")
+KEEP = ("as is", "letterbox", "pillarbox", "night", "night letterbox", "dark night")
 DROP = ("still + grain", "blurred", "blurred letterbox", "blurred pillarbox", "still + grain letterbox")
 
 
@@ -78,6 +79,8 @@ def edited(frames: np.ndarray, edit: str, blur_px: float, seed: int) -> np.ndarr
             g = cv2.GaussianBlur(g, (0, 0), blur_px)
         if edit.startswith("night"):
             g = g.astype(np.float32) * (30.0 / max(float(frames.mean()), 1.0))
+        if edit == "dark night":
+            g = g.astype(np.float32) * (15.0 / max(float(frames.mean()), 1.0))
         g = np.clip(g, 0, 255).astype(np.uint8)
         if edit.endswith("letterbox"):
             g = boxed(g, 2.39)

@@ -15,7 +15,13 @@
   (``sharp_focus``). Measured on held-out real clips: sharp 3.7-101 at every exposure
   from a fifth to full; blurred by 4-8 px 0.1-2.8 at every exposure (5 px 0.2-4.2).
 - ``luma_mean``: mean BT.601 luma of the frame sample, 0..255.
-- ``black_fraction``: share of motion-sample frames whose mean luma < ``black_luma``.
+- ``black_fraction``: share of motion-sample frames that are black: mean luma under
+  ``black_luma`` and at least ``BLACK_SHARE`` (98 %) of their pixels under it too, as
+  FFmpeg's ``blackdetect`` counts a picture black by the share of its pixels (its
+  ``picture_black_ratio_th``). A dim night shot whose mean is under ``black_luma`` but
+  whose lights and lit windows are not is no black frame: a break test's dark clip (mean
+  luma 10.7, the filter's ``min_luma`` 10) was dropped as ``black_frames``, and lowering
+  ``min_luma`` kept nothing.
 - ``change``: :func:`change` of the motion sample: the largest change of any later
   motion-sample frame from the first, luma levels.
 - ``clipped_fraction``: share of the frame sample's pixels with luma >= ``CLIPPED_LUMA``
@@ -125,6 +131,21 @@ def change(motion: np.ndarray) -> float:
     return float(most)
 
 
+BLACK_SHARE = 0.98  # share of a black frame's pixels under black_luma (FFmpeg blackdetect's default ratio)
+
+
+def black_frames(motion: np.ndarray, means: np.ndarray, black_luma: float) -> np.ndarray:
+    """Which frames of ``motion`` ``(M, H, W) uint8`` luma (``means``: their mean levels,
+    ``(M,)``) are black: mean under ``black_luma`` and at least :data:`BLACK_SHARE` of the
+    pixels under it (module docstring). Returns ``(M,) bool``."""
+    dark = means < black_luma
+    if not dark.any():
+        return dark
+    under = (motion[dark] < black_luma).reshape(int(dark.sum()), -1).mean(axis=1)
+    dark[dark] = under >= BLACK_SHARE
+    return dark
+
+
 def _r(x: float | None, nd: int = 5) -> float | None:
     return None if x is None else round(x, nd)
 
@@ -228,7 +249,7 @@ class ScoreStage(Stage):
             sharpness=round(sharp, 3),
             focus=round(focus(grays), 3),
             luma_mean=round(float(luma(frames).mean()), 3),
-            black_fraction=round(float((motion_luma < self.black_luma).mean()), 4),
+            black_fraction=round(float(black_frames(motion, motion_luma, self.black_luma).mean()), 4),
             clipped_fraction=round(clipped_fraction(grays), 4),
             change=round(changed, 2),
         )

@@ -106,3 +106,23 @@ def test_signals_caption_is_marked_as_signals():
     task = CaptionStage()(_task(Scores()))
     assert task.record.caption.source == "signals"
     assert task.record.caption.text == "0.0-3.0 s: static camera, almost no motion"
+
+
+def test_a_dim_night_shot_is_no_black_frame_and_a_fade_hold_is():
+    """A break test: a dark clip (mean luma 10.7, over the filter's min_luma 10) whose lit
+    parts were over black_luma was dropped as black_frames, whatever min_luma said."""
+    from curate.score import black_frames
+
+    frames, _ = _gray(26, 8)
+    night = (frames.astype(np.float32) * 0.06).astype(np.uint8)  # levels 0-15
+    night[:, 40:52, 30:40] = 200  # a lit window: 1.25 % of the picture
+    night[:, 90:100, 100:130] = 90  # a street light's pool: 1.6 %
+    assert all(f.mean() < 20 for f in night)
+    fade = night.copy()
+    fade[5:] = 16  # the fade's black hold in the last three frames
+    fade[4] = (night[4] * 0.3).astype(np.uint8) + 14  # mid-fade: dark, lights at about 74
+    assert black_frames(night, night.reshape(8, -1).mean(axis=1), 20).tolist() == [False] * 8
+    assert black_frames(fade, fade.reshape(8, -1).mean(axis=1), 20).tolist() == [False] * 5 + [True] * 3
+    moon = np.full((1, 120, 160), 12, np.uint8)
+    moon[0, :4, :] = 250  # 3.3 % at 250: a mean of 19.9, but lit; the mean alone had read it as black
+    assert moon.mean() < 20 and not black_frames(moon, moon.reshape(1, -1).mean(axis=1), 20)[0]
