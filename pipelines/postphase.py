@@ -37,7 +37,8 @@ def restore_work(pipeline: Pipeline, work: WorkStore, progress: Progress, kept: 
     if not no_mp4 and not no_frames:
         return kept
     t = time.perf_counter()
-    with progress.step(f"restoring {len(no_mp4 | no_frames)} clips missing or cut short in work/clips"):
+    with progress.step(f"bringing back {len(no_mp4 | no_frames)} earlier clips into work/clips (removed once "
+                       "their shards were written, or cut short; from the shards where they are)"):
         lost = work.restore(kept, need, pipeline.stages[2], run=run)
     walls["restore"] = time.perf_counter() - t
     rejects += lost

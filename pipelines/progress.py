@@ -65,6 +65,12 @@ class Progress:
                 yield
         self.console.print(f"{message}: done in {self.clock() - t0:.1f} s", highlight=False, markup=False)
 
+    def note(self, message: str) -> None:
+        """Print one line about the run (e.g. how many sources an earlier run did), as
+        written (no markup); nothing when the display is off (``--quiet``)."""
+        if self.enabled:
+            self.console.print(message, highlight=False, markup=False)
+
     def start(self, phase: str, total: int, since: float | None = None,
               weights: dict[str, float] | None = None) -> None:
         """Show progress of ``phase`` with ``total`` steps; ``since``: when its work began

@@ -190,6 +190,9 @@ class Runner(RunEnd):
                             else "was modified since it was curated")
                     print(f"warning: {path} {what}: curating it again", file=sys.stderr)
                 todo = [s for s in sources if s in grown or not self.store.done(s)]
+                if len(todo) < len(sources):  # the bar counts this run's sources only: say why
+                    self.progress.note(f"resuming: {len(sources) - len(todo)} of {len(sources)} sources were done "
+                                       f"by an earlier run; {len(todo)} to curate")
                 if runs_without_ray(self.pipeline, address, _ray_running()):
                     return self._run_here(sources, todo, walls, t0)
                 head = self._head_start(todo, address)

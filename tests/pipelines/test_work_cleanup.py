@@ -91,7 +91,7 @@ def test_cleaned_run_drops_work_clips_and_writes_the_same_shards(kept, cleaned):
 
 
 def test_a_run_that_fails_before_the_shards_are_written_keeps_work_clips(kept, videos, tmp_path, ray_session,
-                                                                          monkeypatch):
+                                                                          monkeypatch, capsys):
     """Packing fails (a stand-in for a crash there): nothing is deleted, and the same
     command then resumes without source work and cleans up."""
     import pipelines.runend as runner
@@ -109,8 +109,11 @@ def test_a_run_that_fails_before_the_shards_are_written_keeps_work_clips(kept, v
     names = {p.name for p in (out / "work" / "clips").iterdir()}
     assert {f"{r['clip_id']}.mp4" for r in index} | {f"{r['clip_id']}.frames.npz" for r in index} <= names
     monkeypatch.setattr(runner, "pack_shards", real)
-    summary = run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=False)
+    capsys.readouterr()
+    summary = run_pipeline(_pipeline(False), [videos["a"], videos["b"]], str(out), progress=True)
     assert summary.resumed == 2 and _shards(out) == _shards(kept)
+    # a new-user walk-through: the bar showed 0/0 sources with no word of the resume until the summary
+    assert "resuming: 2 of 2 sources were done by an earlier run; 0 to curate" in capsys.readouterr().err
     manifest = json.loads((out / "manifest.json").read_text())
     phases = manifest["timings"]["phase_wall_s"]
     assert "restore" not in phases and "per_source" not in phases
