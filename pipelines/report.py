@@ -90,12 +90,14 @@ class RunSummary:
     shards: list[ShardInfo] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     captions: dict[str, int] = field(default_factory=dict)  # caption_outcomes of the kept clips
+    sources_without_clips: int = 0  # sources not rejected whole whose every clip was dropped (or that gave none)
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         out = [
             f"output: {self.output}",
             f"sources: {self.sources} ({self.sources_rejected} rejected"
+            + (f", {self.sources_without_clips} more with no clip kept" if self.sources_without_clips else "")
             + (f", {self.resumed} already done by an earlier run)" if self.resumed else ")"),
             f"clips kept: {self.clips_kept} in {len(self.shards)} shard(s)",
             f"hours in: {self.hours_in:.4f}  hours out: {self.hours_out:.4f}",
@@ -124,6 +126,7 @@ def summarise(output: str, sources: list[str], source_info: dict[str, float], ke
     span rows (``too_short`` shots, the lost part of a ``partially_decoded`` source) do not.
     """
     source_level = {r.source_path for r in rejects if r.clip_id is None and r.span is None}
+    with_clips = {r.source.path for r in kept}
     reasons = Counter(f"{r.stage}:{r.reason}" for r in rejects)
     return RunSummary(
         output=output, sources=len(sources), sources_rejected=len(source_level),
@@ -132,6 +135,7 @@ def summarise(output: str, sources: list[str], source_info: dict[str, float], ke
         wall_s=wall_s, phase_wall_s=phase_wall_s, stage_s=stage_s, shards=shards, skipped=list(skipped),
         captions=caption_outcomes(None if r.caption is None else
                                   (r.caption.source, r.caption.degenerate_reason, r.caption.model_id) for r in kept),
+        sources_without_clips=sum(1 for s in set(sources) if s not in with_clips and s not in source_level),
     )
 
 
@@ -149,6 +153,7 @@ def write_manifest(path: str, summary: RunSummary, config: dict, inputs: list[st
         "versions": versions(),
         "counts": {
             "sources": summary.sources, "sources_rejected": summary.sources_rejected,
+            "sources_without_clips": summary.sources_without_clips,
             "clips_kept": summary.clips_kept, "rejects": summary.rejects_by_reason,
             "skipped": len(summary.skipped), "captions": summary.captions,
             "resumed": summary.resumed, "earlier": summary.earlier,

@@ -21,7 +21,8 @@ QUANTILE_KEYS = tuple(f"p{round(q * 100)}" for q in QUANTILES)
 def stats_dict(run: RunData) -> dict:
     """The run's numbers as plain JSON-able data::
 
-        {"output", "sources", "clips_kept", "hours_in", "hours_out", "wall_s", "sources_resumed",
+        {"output", "sources", "sources_rejected", "sources_without_clips", "sources_earlier", "skipped",
+         "clips_kept", "hours_in", "hours_out", "wall_s", "sources_resumed",
          "funnel": [{"stage", "reason", "count", "hours", "remaining_hours", "share"}],
          "captions": {"model": n, "caption_degenerate": n, ...} ({} without a caption model),
          "scores": {score: {"kept"|"dropped": {"n", "p0", ..., "p100"}}},
@@ -29,7 +30,10 @@ def stats_dict(run: RunData) -> dict:
 
     ``share``: the row's hours over the source hours (0 when there are none). ``wall_s``
     (seconds) is the last run's: one that resumed the output ran only the sources not
-    done before (``sources_resumed`` were, by earlier runs).
+    done before (``sources_resumed`` were, by earlier runs). ``sources``: the last run's
+    inputs, of which ``sources_rejected`` were rejected whole and ``sources_without_clips``
+    others kept no clip; ``sources_earlier``: sources of earlier runs on the output that the
+    last run did not name (their clips are in it too); ``skipped``: input files passed over.
     """
     m = run.manifest
     rows = funnel(run)
@@ -37,6 +41,10 @@ def stats_dict(run: RunData) -> dict:
     return {
         "output": run.output,
         "sources": m.get("counts", {}).get("sources", 0),
+        "sources_rejected": m.get("counts", {}).get("sources_rejected", 0),
+        "sources_without_clips": m.get("counts", {}).get("sources_without_clips", 0),
+        "sources_earlier": m.get("counts", {}).get("earlier", 0),
+        "skipped": m.get("counts", {}).get("skipped", 0),
         "clips_kept": run.kept.num_rows,
         "hours_in": m.get("hours_in", 0.0), "hours_out": m.get("hours_out", 0.0),
         "wall_s": m.get("timings", {}).get("wall_s"),
@@ -66,6 +74,11 @@ def print_stats(run: RunData, as_json: bool = False, console: Console | None = N
         console = Console(width=120)
     console.print(f"output: {data['output']}  sources: {data['sources']}  clips kept: {data['clips_kept']}  "
                   f"hours in: {data['hours_in']:.4f}  hours out: {data['hours_out']:.4f}", markup=False)
+    parts = [f"{data['sources_rejected']} rejected whole"] + (
+        [f"{data['sources_without_clips']} more with no clip kept"] if data["sources_without_clips"] else []) + (
+        [f"{data['sources_earlier']} more from earlier runs not named by the last run"] if data["sources_earlier"]
+        else []) + ([f"{data['skipped']} input files skipped"] if data["skipped"] else [])
+    console.print("sources: " + ", ".join(parts), markup=False, soft_wrap=True)
     if data["wall_s"] is not None:  # a walk-through read a resumed run's seconds as the curation's
         done = data["sources_resumed"]
         console.print(f"last run: {data['wall_s']:.1f} s wall" + (

@@ -44,9 +44,18 @@ def test_stats_of_a_resumed_run_says_whose_seconds_it_shows(curated_run, capsys,
     shutil.copytree(curated_run, copy, ignore=shutil.ignore_patterns("work"))
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["counts"]["resumed"], manifest["timings"]["wall_s"] = 3, 1.25
+    manifest["counts"].update(sources_rejected=1, sources_without_clips=2, earlier=12, skipped=1)
     (copy / "manifest.json").write_text(json.dumps(manifest))
     assert main(["stats", str(copy)]) == 0
-    assert "last run: 1.2 s wall (3 of the sources were done by an earlier run on this output)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "last run: 1.2 s wall (3 of the sources were done by an earlier run on this output)" in out
+    # a walk-through: the summary and the report told of 12 earlier sources and stats did not
+    assert ("sources: 1 rejected whole, 2 more with no clip kept, 12 more from earlier runs not named by the "
+            "last run, 1 input files skipped") in out
+    assert main(["stats", str(copy), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["sources_rejected"], data["sources_without_clips"], data["sources_earlier"], data["skipped"]) == \
+        (1, 2, 12, 1)
     assert main(["stats", str(curated_run)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("last run: "))
     assert line.endswith(" s wall")
