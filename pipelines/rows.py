@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from curate.ids import clip_id
+from curate.ids import clip_id, source_fingerprint
 from curate.scratch import owned_dir
 from curate.stage import RejectError, Stage, reject_for
 from curate.tasks import ClipTask, SourceTask, changed_detail, file_stamp, stamp_changed
@@ -69,6 +69,8 @@ class _Probe(_Apply):
     def _run(self, task: SourceTask) -> SourceTask:
         task.stamp = file_stamp(task.path)  # before anything reads it, here (a sandboxed probe's verdict keeps it)
         task = self.stage(task)
+        if task.rejected and task.source is None:  # rejected by its probe: still name it by its bytes
+            _fingerprint_rows(task)
         if task.rejected or task.source is None:
             return task
         for stage in self.gates:
@@ -78,6 +80,20 @@ class _Probe(_Apply):
                 reject_for(task, stage.name, exc)
                 break
         return task
+
+
+def _fingerprint_rows(task: SourceTask) -> None:
+    """Give the reject rows of a source its probe rejected (in a sandbox child, whose
+    fingerprint stays there) the source's :func:`curate.ids.source_fingerprint` as
+    ``source_id``, where its bytes can be read (a new-user walk-through found it empty);
+    a file that cannot be read keeps ``""``."""
+    try:
+        fingerprint = source_fingerprint(task.path)
+    except (OSError, ValueError):
+        return
+    for row in task.rejects:
+        if not row.source_id:
+            row.source_id = fingerprint
 
 
 def fusable(stages: list[Stage]) -> list[Stage]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import av
@@ -24,13 +25,23 @@ class CodecError(Exception):
         self.detail = detail
 
 
+_ERRNO = re.compile(r"^\[Errno -?\d+\] ")
+
+
+def message(exc: BaseException) -> str:
+    """``str(exc)`` without the ``[Errno N]`` an FFmpeg error begins with (its AVERROR
+    code, e.g. 1094995529 for "Invalid data found when processing input", which tells a
+    user nothing; a break test found it in reject rows)."""
+    return _ERRNO.sub("", str(exc))
+
+
 def classify(exc: BaseException) -> CodecError:
     """Map a PyAV/FFmpeg exception to a :class:`CodecError` with a stable reason."""
     if isinstance(exc, CodecError):
         return exc
     if isinstance(exc, FileNotFoundError):
         return CodecError("not_found", str(exc))
-    text = str(exc)
+    text = message(exc)
     low = text.lower()
     if isinstance(exc, av.error.DecoderNotFoundError) or "decoder not found" in low:
         return CodecError("unsupported_codec", text)
@@ -60,11 +71,11 @@ def open_container(path: str, hwaccel=None) -> Iterator[av.container.InputContai
             handle.close()
         err = classify(exc)
         if err.reason == "decode_error" and is_truncated_mp4(path):
-            err = CodecError("truncated", f"MP4/MOV cut short (no complete moov box): {exc}")
+            err = CodecError("truncated", f"MP4/MOV cut short (no complete moov box): {message(exc)}")
         elif err.reason == "decode_error" and segment_overrun(path):  # cut inside its header (break test)
-            err = CodecError("truncated", f"Matroska/WebM cut short (its Segment runs past the file's end): {exc}")
+            err = CodecError("truncated", f"Matroska/WebM cut short (its Segment runs past the file's end): {message(exc)}")
         elif err.reason == "decode_error" and riff_overrun(path):
-            err = CodecError("truncated", f"AVI cut short (its RIFF chunk runs past the file's end): {exc}")
+            err = CodecError("truncated", f"AVI cut short (its RIFF chunk runs past the file's end): {message(exc)}")
         raise err from exc
     try:
         yield container

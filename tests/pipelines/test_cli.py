@@ -31,6 +31,14 @@ def test_run_accounts_for_every_input_and_prints_a_summary(tmp_path):
     rejects = {os.path.basename(r["source_path"]): r["reason"]
                for r in pq.read_table(out / "rejects.parquet").to_pylist()}
     assert rejects == {"junk.mp4": "decode_error", "missing.mp4": "not_found"}
+    rows = {os.path.basename(r["source_path"]): r for r in pq.read_table(out / "rejects.parquet").to_pylist()}
+    # a walk-through: the row of a source its probe rejected had no id, and its detail began
+    # with FFmpeg's error code ('[Errno 1094995529] Invalid data found ...')
+    from curate.ids import source_fingerprint
+
+    assert rows["junk.mp4"]["source_id"] == source_fingerprint(str(src / "junk.mp4"))
+    assert rows["junk.mp4"]["detail"].startswith("Invalid data found when processing input")
+    assert rows["missing.mp4"]["source_id"] == ""  # nothing to read
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["rejects"] == {"probe:decode_error": 1, "probe:not_found": 1}
     # The same output while another live run holds its lease: a clear error, exit code 3.
