@@ -164,11 +164,23 @@ class InsufficientResources(RuntimeError):
     """A stage asks for more than any node or the whole cluster has (exit code 7)."""
 
 
+_STOP_NOTE: list[str] = []  # what a run stopped now should say instead of its usual line (stop_note)
+
+
+def stop_note(line: str | None) -> None:
+    """Set (or clear, with None) the ``interrupted: ...`` line a stop says from now on, for
+    steps after which the usual one misleads: a Ctrl-C while ``report.html`` was written
+    said "committed sources are kept; run the same command again to resume" when the
+    shards, index and manifest were complete (a new-user walk-through)."""
+    _STOP_NOTE[:] = [line] if line else []
+
+
 def stop_line(own: str | None, terminated: bool) -> str:
     """What a command stopped by Ctrl-C (``terminated`` False) or SIGTERM says: ``own``, its
-    ``interrupted: ...`` line (a run's when None), with "terminated (SIGTERM)" for
-    "interrupted" after a SIGTERM."""
-    own = own or "interrupted: committed sources are kept; run the same command again to resume"
+    ``interrupted: ...`` line (a run's when None: the :func:`stop_note` set, else the resume
+    advice), with "terminated (SIGTERM)" for "interrupted" after a SIGTERM."""
+    own = own or (_STOP_NOTE[0] if _STOP_NOTE else
+                  "interrupted: committed sources are kept; run the same command again to resume")
     return f"terminated (SIGTERM){own[len('interrupted'):]}" if terminated and own.startswith("interrupted") else own
 
 

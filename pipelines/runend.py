@@ -110,10 +110,16 @@ class RunEnd:
         if lease.held():  # the index names none of them now (a run that took over: its own to clean)
             remove_stale(store.join(self.output, "shards"), len(shards))
         packed(self.store.root)
+        exits.stop_note(f"interrupted: the shards, index.parquet, rejects.parquet and manifest.json are complete; "
+                        f"report.html is not: `vidcurate report {self.output}` writes it (the same command "
+                        "does too, and removes work/clips)")
         with self.progress.step("writing report.html"):
             write_report_safely(self.output, frames=self.workers.thumbnail_frames)
         exits.raise_if_swallowed()  # an interrupt swallowed while the page was made (exit 130, not 0)
         if not self.pipeline.keep_work:  # everything is written: work/clips is a second copy
+            exits.stop_note("interrupted: the run's outputs are complete, report.html too; work/clips was "
+                            "being removed (the same command removes the rest)")
             with self.progress.step("removing work/clips (keep_work: false)"):
                 self.store.drop_clips()
+        exits.stop_note(None)  # (on a stop the note stays set: the command's stop line says it)
         return summary

@@ -279,3 +279,28 @@ def test_a_named_cluster_that_does_not_answer_says_how_token_auth_is_set(monkeyp
     said = str(raised.value)
     assert said.startswith(f"--address {address}: Failed to connect to Ray cluster at 192.0.2.2:6390.")
     assert ("set RAY_AUTH_MODE=token here too" in said) == hint and "\n" not in said
+
+
+def test_a_ctrl_c_while_the_report_is_written_says_the_outputs_are_complete(tmp_path, capsys, monkeypatch):
+    """A new-user walk-through: a Ctrl-C as report.html was written said "committed sources
+    are kept; run the same command again to resume", when only the page was missing."""
+    import pipelines.runend
+    from support.synth import Shot, shots_video
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shots_video(str(src / "a.mp4"), [Shot(34, 40)], 160, 120)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipelines.runend, "write_report_safely", interrupted)
+    monkeypatch.setattr(exits, "_STOP_NOTE", [])  # the note this run leaves set goes with the test
+    out = tmp_path / "out"
+    assert cli.main(["run", LOCAL_YAML, "--input", str(src), "--output", str(out), "--quiet"]) == 130
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: the shards, index.parquet, rejects.parquet and manifest.json are complete; "
+                           f"report.html is not: `vidcurate report {out}` writes it"), last
+    assert (out / "manifest.json").exists() and not (out / "report.html").exists()
+    exits.stop_note(None)
+    assert exits.stop_line(None, terminated=False).startswith("interrupted: committed sources are kept")
