@@ -10,7 +10,8 @@ Rules (after PySceneDetect's ``split-video`` and Cosmos-Curate's fixed-stride sp
   The first and last frame of the source are not trimmed.
 - A shot shorter than ``min_clip_s`` after trimming is dropped (``too_short``).
 - A shot longer than ``max_clip_s`` is cut into ``k = ceil(d / max)`` consecutive
-  windows of equal frame count (so none exceeds ``max``). When equal windows would be
+  windows of equal frame count (so none exceeds ``max``), or of equal time where the
+  frame rate varies (:func:`_equal_pieces`). When equal windows would be
   shorter than ``min_clip_s``, windows of exactly ``max_clip_s`` are taken from the
   start instead and the remainder is dropped as ``too_short``.
 
@@ -84,12 +85,30 @@ def _span(shot: int, win: int, a: int, z: int, clock: _Clock) -> Span:
                 start_s=round(clock.start(a), 6), end_s=round(clock.end(z), 6))
 
 
+def _equal_pieces(a: int, z: int, k: int, clock: _Clock) -> list[tuple[int, int]]:
+    """``k`` consecutive windows ``(p, q)`` of frames ``a .. z - 1``: of equal frame count,
+    or, where those would differ in length by more than two frame intervals (a variable
+    frame rate: a break test's 11.93 s shot came out as 3.00 s and 8.93 s), each ending at
+    the frame whose start is nearest an equal share of the time. At a steady rate the two
+    are the same windows (at most a frame apart), and the first are kept."""
+    bounds = [a + round(j * (z - a) / k) for j in range(k + 1)]
+    lengths = [clock.end(q) - clock.start(p) for p, q in zip(bounds[:-1], bounds[1:])]
+    if max(lengths) - min(lengths) > 2 * clock.step:
+        starts = np.array([clock.start(i) for i in range(a, z + 1)])
+        t0, dur = clock.start(a), clock.end(z) - clock.start(a)
+        timed = [a]
+        for j in range(1, k):
+            i = a + int(np.argmin(np.abs(starts - (t0 + j * dur / k))))
+            timed.append(min(max(i, timed[-1] + 1), z - (k - j)))  # at least a frame each
+        bounds = timed + [z]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def _windows(a: int, z: int, clock: _Clock, min_s: float, max_s: float) -> list[tuple[int, int]]:
     dur = clock.end(z) - clock.start(a)
     k = max(1, math.ceil(dur / max_s - _EPS))
     while k <= z - a:
-        bounds = [a + round(j * (z - a) / k) for j in range(k + 1)]
-        pieces = list(zip(bounds[:-1], bounds[1:]))
+        pieces = _equal_pieces(a, z, k, clock)
         lengths = [clock.end(q) - clock.start(p) for p, q in pieces]
         if max(lengths) <= max_s + _EPS:
             if min(lengths) >= min_s - _EPS:

@@ -41,6 +41,16 @@ def test_long_shot_cut_into_equal_windows_no_longer_than_max():
     assert short == []
 
 
+def test_a_variable_rate_shot_is_cut_into_windows_of_equal_time():
+    """A break test: 90 frames at 30 fps then 90 at about 10 fps (11.93 s, max 10 s) came
+    out as 3.00 s and 8.93 s windows of 90 frames each."""
+    times = [i / 30 for i in range(90)] + [3.0 + i * (8.93 / 90) for i in range(90)]
+    kept, short = plan_spans([], times, 11.93, min_clip_s=1.0, max_clip_s=10.0)
+    assert len(kept) == 2 and short == []
+    assert [s.duration_s for s in kept] == pytest.approx([5.965, 5.965], abs=0.1)
+    assert kept[0].end_frame == kept[1].start_frame == 90 + round(2.965 / (8.93 / 90))
+
+
 def test_windows_fall_back_to_fixed_length_when_equal_ones_are_too_short():
     kept, short = plan_spans([], _times(80), 3.2, min_clip_s=2.0, max_clip_s=3.0)
     assert [(s.start_frame, s.end_frame) for s in kept] == [(0, 75)]
