@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from curate.tasks import ClipTask, changed_detail, file_stamp, stamp_changed
 from pipelines.exits import signals_deferred
+from pipelines.pathtext import short_names
 from pipelines.progress import Progress
 from pipelines.workstore import WorkStore
 from schemas import ClipRecord, RejectRecord
@@ -86,6 +87,7 @@ class SourceCommits:
         self._lock = threading.Lock()
         self._lines: list[tuple[str, str]] = []  # (progress line, source path)
         self._closed = False
+        self.names: dict[str, str] = {}  # source path -> its name in progress lines (pathtext.short_names)
 
     def add(self, task: ClipTask) -> None:
         """One clip task from Ray (main thread); commits its source when it is the last."""
@@ -117,7 +119,8 @@ class SourceCommits:
             self.store.commit(path, entry.records, entry.rejects, entry.timings, entry.length_s,
                               entry.stamp)
             n = len(entry.records)
-            self._lines.append((f"{os.path.basename(path)}: {n} clip{'s' if n != 1 else ''} made, "
+            name = self.names.get(path) or short_names([path])[path]
+            self._lines.append((f"{name}: {n} clip{'s' if n != 1 else ''} made, "
                                 f"{len(entry.rejects)} dropped", path))
 
     def report(self) -> None:

@@ -71,3 +71,31 @@ def read_list(fs, protocol: str, path: str) -> list[str]:
                 line = os.path.normpath(line) if protocol == "file" else posixpath.normpath(line)
             out.append(line if "://" in line or protocol == "file" else join_protocol(protocol, line))
     return out
+
+
+def short_names(paths: list[str]) -> dict[str, str]:
+    """A name for each of ``paths`` (local paths or URLs) to show in progress lines: its
+    file name, or, where two paths share one (``a/bird.mkv``, ``b/bird.mkv``), the path
+    below the folder all of those share; line breaks and tabs as ``\\n`` and ``\\t``
+    (a walk-through: a name with a newline broke its line, and two ``bird.mkv`` lines
+    from two folders read as one source twice)."""
+    base = {p: posixpath.basename(p.rstrip("/")) or p for p in paths}
+    counts: dict[str, int] = {}
+    for name in base.values():
+        counts[name] = counts.get(name, 0) + 1
+    twins = [p for p in paths if counts[base[p]] > 1]
+    parts = [p.split("/")[:-1] for p in twins]  # folders, a URL's scheme and host included
+    common = parts[0] if parts else []
+    for other in parts[1:]:
+        n = 0
+        while n < min(len(common), len(other)) and common[n] == other[n]:
+            n += 1
+        common = common[:n]
+    root = "/".join(common) + "/" if common else ""
+    out = {}
+    for p in paths:
+        name = base[p]
+        if counts[name] > 1:
+            name = p[len(root):] if root and p.startswith(root) else p
+        out[p] = name.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return out

@@ -31,6 +31,7 @@ from pipelines.exits import InputNotFound, UsageError, signals_held
 from pipelines.headstart import HeadStart
 from pipelines.localrun import runs_without_ray, start_local_pool
 from pipelines.outputs import check_output, resolved
+from pipelines.pathtext import short_names
 from pipelines.preload import END_IMPORTS, preload
 from pipelines.progress import Progress
 from pipelines.raytasks import Workers, ray_workers
@@ -190,6 +191,7 @@ class Runner(RunEnd):
                             else "was modified since it was curated")
                     print(f"warning: {path} {what}: curating it again", file=sys.stderr)
                 todo = [s for s in sources if s in grown or not self.store.done(s)]
+                self.commits.names = short_names(sources)
                 if len(todo) < len(sources):  # the bar counts this run's sources only: say why
                     self.progress.note(f"resuming: {len(sources) - len(todo)} of {len(sources)} sources were done "
                                        f"by an earlier run; {len(todo)} to curate")
