@@ -91,7 +91,8 @@ def short_names(paths: list[str]) -> dict[str, str]:
         while n < min(len(common), len(other)) and common[n] == other[n]:
             n += 1
         common = common[:n]
-    root = "/".join(common) + "/" if common else ""
+    named = [c for c in common if c and not c.endswith(":")]  # a folder, not "/" or "s3://" alone
+    root = "/".join(common) + "/" if named else ""
     out = {}
     for p in paths:
         name = base[p]

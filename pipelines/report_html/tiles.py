@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipelines.pathtext import short_names
 from pipelines.report_html.data import SCORES, RunData, column, texts
 
 
@@ -35,11 +36,12 @@ class Tile:
     duplicate_of: str | None = None
     image: str | None = None
     note: str = ""
+    name: str = ""  # the source's name on the page (source_names); its file name when empty
 
     @property
     def title(self) -> str:
         """``source name @ start-end s`` (or the source name alone)."""
-        name = os.path.basename(self.source.rstrip("/")) or self.source
+        name = self.name or os.path.basename(self.source.rstrip("/")) or self.source
         return f"{name} @ {self.span[0]:.2f}-{self.span[1]:.2f} s" if self.span else name
 
 
@@ -53,13 +55,24 @@ def _spans(table, rows: list[int]) -> list[tuple[float, float] | None]:
     return [(float(start[i]), float(end[i])) if math.isfinite(start[i]) else None for i in rows]
 
 
+def source_names(run: RunData) -> dict[str, str]:
+    """Each source's name on the page (:func:`pipelines.pathtext.short_names` over the run's
+    sources): its file name, or the folders below the common one where two sources share
+    it (a walk-through: a copy dropped as an identical source read as a file duplicating
+    itself, "bottle-detection.mp4 ... same clip as in /in/bottle-detection.mp4")."""
+    paths = {p for p in texts(run.kept, "source.path") + texts(run.rejects, "source_path") if p}
+    return short_names(sorted(paths))
+
+
 def kept_tiles(run: RunData, limit: int) -> list[Tile]:
     """Tiles of at most ``limit`` kept clips (the smallest clip ids)."""
     t = run.kept
     ids = texts(t, "clip_id")
     rows = sorted(range(len(ids)), key=ids.__getitem__)[:limit]
     captions, sources, shards = texts(t, "caption.text"), texts(t, "source.path"), texts(t, "shard")
-    return [Tile("kept", ids[i], sources[i] or "", span, captions[i] or "(no caption)", sc, shards[i])
+    names = source_names(run)
+    return [Tile("kept", ids[i], sources[i] or "", span, captions[i] or "(no caption)", sc, shards[i],
+                 name=names.get(sources[i] or "", ""))
             for i, span, sc in zip(rows, _spans(t, rows), _scores(t, rows))]
 
 
@@ -74,11 +87,12 @@ def dropped_tiles(run: RunData, limit: int) -> list[dict]:
     for i, key in enumerate(zip(stages, reasons)):
         groups.setdefault(key, []).append(i)
     order = {name: i for i, name in reversed(list(enumerate(run.stage_order)))}
-    out = []
+    out, names = [], source_names(run)
     for stage, reason in sorted(groups, key=lambda k: (order.get(k[0], len(order)), k[1])):
         members = groups[(stage, reason)]
         rows = sorted(members, key=lambda i: (ids[i] or "", sources[i] or ""))[:limit]
-        tiles = [Tile("dropped", ids[i], sources[i] or "", span, details[i] or reason, sc, None, dups[i])
+        tiles = [Tile("dropped", ids[i], sources[i] or "", span, details[i] or reason, sc, None, dups[i],
+                      name=names.get(sources[i] or "", ""))
                  for i, span, sc in zip(rows, _spans(t, rows), _scores(t, rows))]
         out.append({"stage": stage, "reason": reason, "total": len(members), "tiles": tiles,
                     "hours": float(np.nansum(column(t, "duration_s")[members])) / 3600})
