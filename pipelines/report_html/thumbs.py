@@ -183,5 +183,7 @@ def dropped_frames(root: str, clip_id: str | None, source: str, span: tuple[floa
         frames = _try(span_frames, source, *span)
         if frames:
             return frames, "source span, decoded at low resolution"
+        if "://" not in source and not os.path.exists(source):  # moved or deleted since the run (a walk-through)
+            return [], f"no frames: {os.path.basename(source)} is no longer at {source}"
         return [], f"no frames: {os.path.basename(source)} could not be read for this span"
     return [], "no frames: the whole source was rejected before any clip was made"
