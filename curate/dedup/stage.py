@@ -48,7 +48,11 @@ but first, after rule 3, a copy far blurrier than the group's sharpest is out: `
 (:func:`curate.score.focus`) under the highest divided by :data:`FOCUS_TOLERANCE` (2; a
 break test's blurred, grainy copy, focus 0.44, had been kept over its clean original, 6.2,
 by its file name). Only a factor counts, as grain and blocking raise focus too (grain of
-3-6 levels by 1.03-1.5 times on the footage): a noisier copy must not win by it.
+3-6 levels by 1.03-1.5 times on the footage): a noisier copy must not win by it. A copy
+whose focus reaches :data:`SHARP_FOCUS` (3.5, the shipped filter's ``sharp_focus``: sharp
+real clips score 3.7-101 at every exposure, blurred ones 0.1-2.8) is never out: a break
+test's watermarked copy (white text and a red block, focus 27.3) had put its clean
+original (5.86) out, and the watermarked copy was kept.
 
 every other member is dropped with reason ``duplicate`` and ``duplicate_of`` naming it.
 The rule depends only on the records, not on their order, so results do not change
@@ -92,7 +96,8 @@ SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over paralle
 PIXEL_TOLERANCE = 0.02  # picture pixels within this share of a group's most count as equal
 SHARE_TOLERANCE = 0.02  # picture shares within this of a group's highest count as equal
 FPS_TOLERANCE = 0.01  # clip frame rates within this share of a group's highest count as equal
-FOCUS_TOLERANCE = 2.0  # a copy whose focus is under the group's highest over this is too blurred to keep
+FOCUS_TOLERANCE = 2.0  # a copy whose focus is under the group's highest over this is too blurred to keep...
+SHARP_FOCUS = 3.5  # ...unless its focus reaches this: sharp (the shipped filter's sharp_focus)
 
 
 def picture_pixels(rec: ClipRecord) -> float:
@@ -123,7 +128,7 @@ def keep_best(recs: list[ClipRecord]) -> int:
     pos = [k for k in pos if rates[k] >= max(rates.values()) * (1 - FPS_TOLERANCE)]
     focus = {k: recs[k].scores.focus for k in pos if recs[k].scores is not None and recs[k].scores.focus is not None}
     if len(focus) == len(pos):  # (records without scores: a run without the score stage)
-        pos = [k for k in pos if focus[k] * FOCUS_TOLERANCE >= max(focus.values())]
+        pos = [k for k in pos if focus[k] * FOCUS_TOLERANCE >= max(focus.values()) or focus[k] >= SHARP_FOCUS]
     return min(pos, key=lambda k: keep_key(recs[k]))
 
 

@@ -71,6 +71,15 @@ def test_of_copies_alike_in_size_rate_and_length_the_sharpest_is_kept():
     clean.source = clean.source.model_copy(update={"path": "0_original.mp4"})
     kept, _ = DedupStage().run([grainy, clean])
     assert [r.clip_id for r in kept] == ["clean"]
+    # a break test: a watermark's sharp text (focus 27.3) put the clean original (5.86) out;
+    # a copy that is sharp by the filter's standard (3.5) stays in, and the path decides
+    marked = _rec("marked", h, path="a_watermarked.mp4")
+    marked.scores, clean.scores = Scores(focus=27.3), Scores(focus=5.86)
+    kept, _ = DedupStage().run([marked, clean])
+    assert [r.clip_id for r in kept] == ["clean"]  # 0_original.mp4 sorts first
+    soft.scores = Scores(focus=2.8)  # under half of 5.86 and not sharp: still out
+    kept, _ = DedupStage().run([soft, clean])
+    assert [r.clip_id for r in kept] == ["clean"]
 
 
 def test_threshold_zero_only_groups_identical_hashes():
