@@ -68,6 +68,14 @@ def caption_lines(outcomes: dict[str, int]) -> list[str]:
     return out
 
 
+def _readable(hours: float) -> str:
+    """`` (4.4 min)`` or `` (6.1 s)`` after an amount of video under an hour, as the report
+    gives it (a walk-through: "hours in: 0.0004" said little); ``""`` from an hour on."""
+    if hours >= 1 or hours <= 0:
+        return ""
+    return f" ({hours * 60:.1f} min)" if hours * 60 >= 1 else f" ({hours * 3600:.1f} s)"
+
+
 @dataclass
 class RunSummary:
     """What a run did: counts, durations (hours of video), timings and shards."""
@@ -100,7 +108,8 @@ class RunSummary:
             + (f", {self.sources_without_clips} more with no clip kept" if self.sources_without_clips else "")
             + (f", {self.resumed} already done by an earlier run)" if self.resumed else ")"),
             f"clips kept: {self.clips_kept} in {len(self.shards)} shard(s)",
-            f"hours in: {self.hours_in:.4f}  hours out: {self.hours_out:.4f}",
+            f"hours in: {self.hours_in:.4f}{_readable(self.hours_in)}  "
+            f"hours out: {self.hours_out:.4f}{_readable(self.hours_out)}",
             f"wall time: {self.wall_s:.1f} s",
         ]
         if self.earlier:

@@ -26,3 +26,10 @@ def test_sources_whose_every_clip_was_dropped_are_counted_apart():
                         [kept], rejects, 1.0, {}, {}, [])
     assert (summary.sources_rejected, summary.sources_without_clips) == (1, 2)
     assert "sources: 4 (1 rejected, 2 more with no clip kept)" in summary.lines()
+
+
+def test_hours_under_one_are_also_given_in_minutes_or_seconds():
+    summary = summarise("out", ["c.mp4"], {"c.mp4": 3.0}, [_clip("c.mp4", "c1")], [], 1.0, {}, {}, [])
+    assert "hours in: 0.0008 (3.0 s)  hours out: 0.0008 (3.0 s)" in summary.lines()
+    summary.hours_in, summary.hours_out = 0.0725, 2.5
+    assert "hours in: 0.0725 (4.3 min)  hours out: 2.5000" in summary.lines()
