@@ -38,6 +38,19 @@ def pid_namespace() -> str:
         return ""
 
 
+def boot_id() -> str:
+    """This machine's boot id (``/proc/sys/kernel/random/boot_id``: new at every boot,
+    shared by the containers of one kernel; "" where there is none to read). Two machines
+    with one host name (cloned VMs, "localhost") both have the root PID namespace's inode,
+    4026531836, so a host name and namespace do not tell them apart (a break test: a live
+    lease of the other machine was taken over as a stopped local run's)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def host_tag() -> str:
     """This host's name as it appears in folder names: letters and digits only, at most
     24 (``host`` when nothing is left), then ``n`` and the :func:`pid_namespace` when

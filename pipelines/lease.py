@@ -1,10 +1,10 @@
 """The run lease: one run at a time per output, on any store (no ``fcntl``, no rename).
 
-``<output>/work/lease.json`` holds ``{"owner", "host", "pidns", "pid", "expiry", "ttl_s"}``
+``<output>/work/lease.json`` holds ``{"owner", "host", "boot", "pidns", "pid", "expiry", "ttl_s"}``
 (``expiry``: Unix time, seconds). A run takes the lease when there is none, when it is
 past its expiry (a run killed without cleaning up; taken over with a warning), or when
-it names a process on this very host and PID namespace that no longer exists (so a
-killed local run is resumed at once). A heartbeat thread pushes the expiry ``ttl_s`` ahead every
+it names a process on this very machine (host name and boot id) and PID namespace that
+no longer exists (so a killed local run is resumed at once). A heartbeat thread pushes the expiry ``ttl_s`` ahead every
 ``ttl_s / 3`` seconds while the run lives (and stops, with an error in the log, if it
 finds the lease taken over, or lapsed: no renewal landed before the last one's expiry,
 after which a take-over may have come and gone); the lease object is deleted on exit.
@@ -36,7 +36,7 @@ import time
 import uuid
 
 from curate import store
-from curate.scratch import pid_alive, pid_namespace
+from curate.scratch import boot_id, pid_alive, pid_namespace
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,12 @@ class OutputInUseError(RuntimeError):
 
 
 def _alive_here(info: dict) -> bool:
-    """False when ``info`` names a process of this host and PID namespace
-    (:func:`curate.scratch.pid_namespace`) that is gone; True otherwise (its expiry decides)."""
-    if info.get("host") != socket.gethostname() or info.get("pidns") != pid_namespace():
+    """False when ``info`` names a process of this machine (host name and boot,
+    :func:`curate.scratch.boot_id`) and PID namespace (:func:`curate.scratch.pid_namespace`)
+    that is gone; True otherwise (its expiry decides): a lease without a boot id, or from
+    another boot, may be another machine's of the same name."""
+    if (info.get("host") != socket.gethostname() or info.get("pidns") != pid_namespace()
+            or not info.get("boot") or info.get("boot") != boot_id()):
         return True
     try:
         return pid_alive(int(info.get("pid", 0)))
@@ -86,7 +89,8 @@ class Lease:
             return None
 
     def _info(self, expiry: float) -> bytes:
-        info = {"owner": self.owner, "host": socket.gethostname(), "pidns": pid_namespace(), "pid": os.getpid(),
+        info = {"owner": self.owner, "host": socket.gethostname(), "boot": boot_id(), "pidns": pid_namespace(),
+                "pid": os.getpid(),
                 "expiry": expiry, "ttl_s": self.ttl_s}
         return json.dumps(info).encode()
 

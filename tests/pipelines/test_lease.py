@@ -38,6 +38,19 @@ def test_a_live_lease_from_another_pid_namespace_of_this_host_is_refused(tmp_pat
             pass
 
 
+def test_a_live_lease_of_another_machine_with_this_host_name_is_refused(tmp_path):
+    """A break test: two machines with one host name (cloned VMs) share the root PID
+    namespace's inode, so a live run's lease on the other one, naming a pid gone here, was
+    taken over as a stopped local run's. The boot id tells them apart."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+    child.wait()
+    for boot in ("0f0e0d0c-other-machine", ""):  # another machine's boot; a lease of before boot ids
+        plant_lease(lease_file(tmp_path), socket.gethostname(), child.pid, time.time() + 600, boot=boot)
+        with pytest.raises(OutputInUseError, match="in use by another vidcurate run"):
+            with WorkStore(str(tmp_path), SETTINGS):
+                pass
+
+
 @pytest.mark.parametrize("host_pid", [("another-node", 4242), ("same-host-dead-pid", None)])
 def test_stale_lease_is_taken_over_with_a_warning_and_released(tmp_path, caplog, host_pid):
     host, pid = host_pid

@@ -13,11 +13,13 @@ def lease_file(out) -> str:
     return store.join(store.resolve(str(out)), "work", "lease.json")
 
 
-def plant_lease(location: str, host: str, pid: int, expiry: float, pidns: str | None = None) -> None:
-    """A live-looking lease of another run ("someone") on ``location``: ``pidns`` None is
-    this process's PID namespace."""
-    from curate.scratch import pid_namespace
+def plant_lease(location: str, host: str, pid: int, expiry: float, pidns: str | None = None,
+                boot: str | None = None) -> None:
+    """A live-looking lease of another run ("someone") on ``location``: ``pidns`` and
+    ``boot`` None are this process's PID namespace and this machine's boot id."""
+    from curate.scratch import boot_id, pid_namespace
 
     store.write_bytes(location, json.dumps({"owner": "someone", "host": host, "pid": pid,
+                                            "boot": boot_id() if boot is None else boot,
                                             "pidns": pid_namespace() if pidns is None else pidns,
                                             "expiry": expiry, "ttl_s": 60}).encode())
