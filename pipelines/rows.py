@@ -82,11 +82,18 @@ class _Probe(_Apply):
         return task
 
 
+_READ_WHOLE = {"decode_error", "truncated", "no_video_stream", "unsupported_codec", "too_short", "too_long",
+               "hdr_unsupported"}  # probe verdicts on a local file's bytes: it was read to the end
+
+
 def _fingerprint_rows(task: SourceTask) -> None:
-    """Give the reject rows of a source its probe rejected (in a sandbox child, whose
-    fingerprint stays there) the source's :func:`curate.ids.source_fingerprint` as
-    ``source_id``, where its bytes can be read (a new-user walk-through found it empty);
-    a file that cannot be read keeps ``""``."""
+    """Give the reject rows of a local source its probe rejected for what its bytes hold
+    (:data:`_READ_WHOLE`; in a sandbox child, whose fingerprint stays there) the source's
+    :func:`curate.ids.source_fingerprint` as ``source_id`` (a new-user walk-through found it
+    empty). A URL, a file gone or unreadable, or a probe that failed or ran out of time,
+    keeps ``""``: this read has no time limit of its own."""
+    if "://" in task.path or not all(r.reason in _READ_WHOLE for r in task.rejects):
+        return
     try:
         fingerprint = source_fingerprint(task.path)
     except (OSError, ValueError):
