@@ -117,6 +117,8 @@ def test_large_run_without_video_says_where_no_frames_exist(big_run):
     assert 'src="data:image' not in html
     assert html.count("no clip file in work/clips or its shard") == 3
     assert html.count("no frames: the whole source was rejected before any clip was made") == 2
+    # the funnel's residual row is video time, not reject rows: a dash, as in `stats` (a walk-through: 0 here, - there)
+    assert re.search(r'<td>split: not in any clip</td><td class="n">-</td>', html), html[html.find("funnel"):][:3000]
     # too_short spans of sources that are not there (moved since: a walk-through read "could not be read")
     assert re.search(r"no frames: [^ ]+ is no longer at /", html)
 
