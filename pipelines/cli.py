@@ -53,6 +53,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         inputs = args.input + [InputList(p) for p in args.input_list]
         check_address(address, args.connect_timeout)  # before the lease and before Ray
+        if address:  # a driver on a cluster: Ray may end it without a word (pipelines/watcher.py)
+            from pipelines.watcher import watch_abrupt_end
+
+            watch_abrupt_end()
         summary = run_pipeline(pipeline, inputs, args.output, address=address,
                                progress=not args.quiet, dedup_against=args.dedup_against,
                                started_at=process_started_at())  # wall time counts imports too
