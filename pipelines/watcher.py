@@ -35,6 +35,8 @@ def watch_abrupt_end(message: str = ABRUPT) -> int:
     if pid == 0:  # the watcher: no Python clean-up of the parent's state, only read and write
         try:
             os.close(write)
+            for lo, hi in ((3, read), (read + 1, os.sysconf("SC_OPEN_MAX"))):  # the parent's pipes and sockets:
+                os.closerange(lo, hi)  # a child of the parent's waiting for their end must not wait on this one
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             got = b""
             while chunk := os.read(read, 64):
