@@ -13,7 +13,7 @@ from curate.codec import CodecError, probe
 from curate.codec.colour import is_hdr
 from curate.ids import source_fingerprint
 from curate.guard import Limits
-from curate.stage import RejectError, Stage
+from curate.stage import RejectError, Stage, reject_for
 from curate.tasks import SourceTask
 from schemas import SourceInfo
 
@@ -44,6 +44,17 @@ class ProbeStage(Stage):
             if exc.errno not in (errno.ELOOP, errno.ENAMETOOLONG):  # no permission, a store that refuses (403) or cannot be
                 raise  # reached: stage_error, redone by the next run (docs/cluster.md)
             raise RejectError("not_found", f"{type(exc).__name__}: {exc}") from exc
+        try:
+            return self._judge(task, fingerprint)
+        except (RejectError, CodecError) as exc:  # a verdict on the file's bytes: its row carries their id
+            reject_for(task, self.name, exc)  # (here, where the fingerprint is: a sandbox child's stays there)
+            for row in task.rejects:
+                row.source_id = row.source_id or fingerprint
+            return task
+
+    def _judge(self, task: SourceTask, fingerprint: str) -> SourceTask:
+        """The probe of a file whose bytes could be read (:meth:`process`): ``task.source``,
+        or a :class:`RejectError` / :class:`CodecError` with the verdict."""
         size = _size(task.path)
         if size == 0:  # its decode_error named no file: '<none>' for a store URL (break test)
             raise RejectError("truncated", "the file is empty (0 bytes)" + _still_written(task.path))

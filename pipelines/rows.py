@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from curate.ids import clip_id, source_fingerprint
+from curate.ids import clip_id
 from curate.scratch import owned_dir
 from curate.stage import RejectError, Stage, reject_for
 from curate.tasks import ClipTask, SourceTask, changed_detail, file_stamp, stamp_changed
@@ -69,8 +69,6 @@ class _Probe(_Apply):
     def _run(self, task: SourceTask) -> SourceTask:
         task.stamp = file_stamp(task.path)  # before anything reads it, here (a sandboxed probe's verdict keeps it)
         task = self.stage(task)
-        if task.rejected and task.source is None:  # rejected by its probe: still name it by its bytes
-            _fingerprint_rows(task)
         if task.rejected or task.source is None:
             return task
         for stage in self.gates:
@@ -80,27 +78,6 @@ class _Probe(_Apply):
                 reject_for(task, stage.name, exc)
                 break
         return task
-
-
-_READ_WHOLE = {"decode_error", "truncated", "no_video_stream", "unsupported_codec", "too_short", "too_long",
-               "hdr_unsupported"}  # probe verdicts on a local file's bytes: it was read to the end
-
-
-def _fingerprint_rows(task: SourceTask) -> None:
-    """Give the reject rows of a local source its probe rejected for what its bytes hold
-    (:data:`_READ_WHOLE`; in a sandbox child, whose fingerprint stays there) the source's
-    :func:`curate.ids.source_fingerprint` as ``source_id`` (a new-user walk-through found it
-    empty). A URL, a file gone or unreadable, or a probe that failed or ran out of time,
-    keeps ``""``: this read has no time limit of its own."""
-    if "://" in task.path or not all(r.reason in _READ_WHOLE for r in task.rejects):
-        return
-    try:
-        fingerprint = source_fingerprint(task.path)
-    except (OSError, ValueError):
-        return
-    for row in task.rejects:
-        if not row.source_id:
-            row.source_id = fingerprint
 
 
 def fusable(stages: list[Stage]) -> list[Stage]:
