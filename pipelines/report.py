@@ -69,11 +69,15 @@ def caption_lines(outcomes: dict[str, int]) -> list[str]:
 
 
 def _readable(hours: float) -> str:
-    """`` (4.4 min)`` or `` (6.1 s)`` after an amount of video under an hour, as the report
-    gives it (a walk-through: "hours in: 0.0004" said little); ``""`` from an hour on."""
+    """`` (4.4 min)`` or `` (6.1 s)`` after an amount of video under an hour, in the report's
+    unit (:func:`pipelines.report_html.data.time_unit`; a walk-through: "hours in: 0.0004"
+    said little); ``""`` from an hour on."""
     if hours >= 1 or hours <= 0:
         return ""
-    return f" ({hours * 60:.1f} min)" if hours * 60 >= 1 else f" ({hours * 3600:.1f} s)"
+    from pipelines.report_html.data import time_unit  # noqa: PLC0415 - pyarrow: at the summary, not at start-up
+
+    unit, factor = time_unit(hours)
+    return f" ({hours * factor:.1f} {unit})"
 
 
 @dataclass

@@ -182,6 +182,14 @@ def texts(table: pa.Table, name: str) -> list:
     return table.column(name).to_pylist()
 
 
+def time_unit(hours: float) -> tuple[str, float]:
+    """A readable unit for an amount of video: ``("h", 1)``, ``("min", 60)`` or ``("s", 3600)``
+    (the factor turns hours into that unit)."""
+    if hours >= 1:
+        return "h", 1.0
+    return ("min", 60.0) if hours * 60 >= 1 else ("s", 3600.0)
+
+
 @dataclass
 class FunnelRow:
     """One step of the funnel: ``hours`` of video (and ``count`` rows) dropped by

@@ -23,7 +23,7 @@ import jinja2
 from curate import store
 from pipelines.report_html import thumbs
 from pipelines.report_html.data import (SCORES, RunData, funnel, load_run, quantiles, run_captions, score_values,
-                                        texts, thresholds)
+                                        texts, thresholds, time_unit)
 from pipelines.report_html.tiles import Tile, dropped_tiles, kept_tiles
 
 MAX_KEPT, MAX_PER_REASON, MAX_SKIPPED = 24, 8, 200
@@ -111,7 +111,7 @@ def build_context(run: RunData, frames: FrameSource = frames_from_store, max_kep
     stage_s, phase_s, stages, phases = _timing_rows(run)
     timings = m.get("timings", {})
     skipped = m.get("skipped", [])
-    unit, factor = plots.time_unit(rows[0].hours if rows else 0.0)
+    unit, factor = time_unit(rows[0].hours if rows else 0.0)
     return {
         "output": run.output, "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "m": m, "counts": m.get("counts", {}), "wall_s": timings.get("wall_s", 0.0), "own_video_s": run_video_s(m),

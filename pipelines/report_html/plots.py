@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
-from pipelines.report_html.data import SCORE_UNITS, FunnelRow
+from pipelines.report_html.data import SCORE_UNITS, FunnelRow, time_unit
 
 KEPT, DROPPED, LINE = "#2b7bba", "#d9822b", "#c0392b"
 STAGE_COLOURS = ("#7f8c8d", "#8e44ad", "#16a085", "#d35400", "#2c3e50", "#c0392b", "#27ae60", "#f39c12")
@@ -40,14 +40,6 @@ def to_svg(fig: Figure, name: str, tight: bool = True) -> str:
         fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None)
     text = buf.getvalue()
     return text[text.index("<svg"):]
-
-
-def time_unit(hours: float) -> tuple[str, float]:
-    """A readable unit for an amount of video: ``("h", 1)``, ``("min", 60)`` or ``("s", 3600)``
-    (the factor turns hours into that unit)."""
-    if hours >= 1:
-        return "h", 1.0
-    return ("min", 60.0) if hours * 60 >= 1 else ("s", 3600.0)
 
 
 def funnel_svg(rows: list[FunnelRow]) -> str:
