@@ -28,7 +28,8 @@ def orientation(frame: av.VideoFrame) -> tuple[int, bool]:
     down. Angles between quarter turns are rounded to the nearest one (FFmpeg rotates by
     the exact angle). No matrix: ``(0, False)``.
     """
-    matrix = next((sd for sd in frame.side_data if sd.type.name == "DISPLAYMATRIX"), None)
+    # by key: iterating the side data gives the entries up to PyAV 18.1.0 and their types from 18.1.1 on
+    matrix = frame.side_data.get("DISPLAYMATRIX")
     if matrix is None or len(bytes(matrix)) < 36:
         return 0, False
     m = np.frombuffer(bytes(matrix)[:36], np.int32).astype(np.float64)

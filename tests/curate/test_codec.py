@@ -73,7 +73,7 @@ def test_mirrored_display_matrix_is_applied(tmp_path, angle, hflip, vflip):
             c.mux(pkt)
     with av.open(path) as c:
         frame = next(c.decode(video=0))
-        raw = next(sd for sd in frame.side_data if sd.type.name == "DISPLAYMATRIX")
+        raw = frame.side_data.get("DISPLAYMATRIX")  # by key: PyAV 18.1.1 iterates the types
     a, b, _, cc, d = np.frombuffer(bytes(raw)[:20], np.int32) / 65536.0
     x, y = 29.5 - (w - 1) / 2, 24.5 - (h - 1) / 2  # the block's centre, from the frame's centre
     want = (a * x + cc * y, b * x + d * y)
