@@ -23,7 +23,10 @@ each a *positive* pair with it (and with its other copies); the edit kinds cycle
   stream too). Every original also gets a ``blurfill`` copy: itself whole in a frame of
   another aspect (9:16 for a landscape original, 16:9 for a 4:3 one) over its own picture
   scaled to cover the frame, blurred and dimmed (:mod:`curate.dedup.blurfill`; a stream of
-  its own).
+  its own), a ``crop_corner`` copy (15-30 % of each side's length removed, the part kept
+  at a corner or an edge's middle, :mod:`curate.dedup.cropwin`) and a ``crop_side`` copy
+  (8-15 % of the width or of the height cut from one end, kept at that aspect: what a
+  shifted copy whose black strip is cut off shows), each from a stream of its own.
 
 Every other pair is a *negative*; the hard ones are windows of one fixed camera at other
 times (``car-detection``, ``one-by-one-person-detection``: other people at the same spot),
@@ -59,6 +62,7 @@ HARD_ASL = ("no.mkv", "yes.mkv")
 LATE_ASL = ("milk.mkv", "night.mkv")
 COPIES = 3  # edited copies per original
 REFRAMES = ("portrait", "square")  # one more copy of each landscape original, these in turn
+CORNERS = tuple((py, px) for py in (0.0, 0.5, 1.0) for px in (0.0, 0.5, 1.0) if (py, px) != (0.5, 0.5))
 WORK_SHORT = 288  # sources are brought to this short side before editing (keeps the bench fast)
 
 
@@ -180,6 +184,22 @@ def edit(frames: list[np.ndarray], fps: float, n: int, kind: str, rng: np.random
         return [np.ascontiguousarray(f[y:y + ch]) for f in clip], crf, f"{w}x{ch} at y={y}"
     if kind == "blurfill":
         return _blur_fill(clip, rng), crf, "in a blurred fill"
+    if kind == "crop_corner":
+        c = float(rng.uniform(0.15, 0.30))
+        h, w = clip[0].shape[:2]
+        ch, cw = round(h * (1 - c)), round(w * (1 - c))
+        py, px = CORNERS[int(rng.integers(0, len(CORNERS)))]
+        y, x = round((h - ch) * py), round((w - cw) * px)
+        return [f[y:y + ch, x:x + cw] for f in clip], crf, f"crop {c:.3f} at ({x},{y})"
+    if kind == "crop_side":
+        c = float(rng.uniform(0.08, 0.15))
+        h, w = clip[0].shape[:2]
+        across, end = bool(rng.integers(0, 2)), bool(rng.integers(0, 2))
+        if across:  # rows cut: top or bottom
+            k = round(h * c)
+            return [f[k:] if end else f[:h - k] for f in clip], crf, f"{'top' if end else 'bottom'} {c:.3f} cut"
+        k = round(w * c)
+        return [f[:, k:] if end else f[:, :w - k] for f in clip], crf, f"{'left' if end else 'right'} {c:.3f} cut"
     if kind in ("portrait", "square"):
         h, w = clip[0].shape[:2]
         cw = min(w, round(h * (9 / 16 if kind == "portrait" else 1.0)) // 2 * 2)
@@ -260,6 +280,8 @@ def build(footage: str, split: str, seed: int = 0) -> list[dict]:
     reframes = np.random.default_rng(seed + (7 if split == "tuning" else 1007))  # the other edits draw as before
     widescreen = np.random.default_rng(seed + (9 if split == "tuning" else 1009))
     blurfill = np.random.default_rng(seed + (11 if split == "tuning" else 1011))
+    corner = np.random.default_rng(seed + (13 if split == "tuning" else 1013))
+    side = np.random.default_rng(seed + (17 if split == "tuning" else 1017))
     clips, k, r = [], 0, 0
     with tempfile.TemporaryDirectory(prefix="vidcurate-dedup-set-") as tmp:
         for o, w in enumerate(originals(footage, split)):
@@ -271,9 +293,10 @@ def build(footage: str, split: str, seed: int = 0) -> list[dict]:
                 r += 1
             if frames[0].shape[1] < 1.5 * frames[0].shape[0]:  # 4:3: and a 16:9 crop of it
                 kinds += ("widescreen",)
-            kinds += ("blurfill",)
+            kinds += ("blurfill", "crop_corner", "crop_side")
             for kind in kinds:
-                streams = {"widescreen": widescreen, "blurfill": blurfill, **{k: reframes for k in REFRAMES}}
+                streams = {"widescreen": widescreen, "blurfill": blurfill, "crop_corner": corner,
+                           "crop_side": side, **{k: reframes for k in REFRAMES}}
                 out, crf, detail = (frames[:n], 23, "") if not kind else edit(
                     frames, fps, n, kind, streams.get(kind, rng))
                 path = os.path.join(tmp, f"{len(clips)}.mp4")

@@ -159,3 +159,22 @@ def test_a_strip_beyond_100_to_1_keeps_a_readable_signature_and_dedup_runs(w, h,
     for damaged in (",-1.0", ",nan", ",inf", ",0"):
         with pytest.raises(ValueError, match="bad dedup signature"):
             check(text.replace(f",{aspect:.3f}", damaged))
+
+
+@pytest.mark.parametrize("cut", [0.09, 0.14])
+def test_a_copy_cut_along_one_side_is_a_reframe(cut, monkeypatch):
+    """A copy with 9-14 % of its width cut from one side (a shifted copy with its black
+    strip cut off: aspect 0.86-0.91 of its original's) escapes the crop search, whose crops
+    keep the aspect; from RATIO 0.93 it is a reframe. The same camera 10 s later, cut the
+    same way, is not."""
+    import curate.dedup.reframe as reframe
+
+    orig = _clip(2.0, w=W, h=H)
+    k = round(W * cut)
+    texts = [encode(_sig(f)) for f in (orig, _window(orig, W - k, k), _window(_clip(12.0, w=W, h=H), W - k, k))]
+    plain = edit_pairs(texts, EDIT_LIMIT, 0.7, crop_cos=0.5)
+    assert (0, 1) not in set(zip(plain[0].tolist(), plain[1].tolist()))
+    i, j, d = reframe_pairs(texts, EDIT_LIMIT, 0.5)
+    assert set(zip(i.tolist(), j.tolist())) == {(0, 1)}, (i, j, d)
+    monkeypatch.setattr(reframe, "RATIO", 0.8)  # before: only a fifth or more of a side cut
+    assert len(reframe_pairs(texts, EDIT_LIMIT, 0.5)[0]) == 0
