@@ -30,6 +30,7 @@ import numpy as np
 from curate.cvthreads import one_blas_thread, one_cv_thread
 from curate.dedup import reframe
 from curate.dedup.against import open_index
+from curate.dedup.cropwin import crop_candidates
 from curate.dedup.edits import gists_by_size, mirror_gists
 from curate.dedup.signature import Signature, decode
 from curate.dedup.verify import distance, mirrored
@@ -63,7 +64,8 @@ def _decoded(text: str, path: str, clip_id: str) -> Signature | None:
 def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: float,
                          min_cos: float, mirror: bool = True, motion_weight: float = 0.15,
                          skip: set[int] | frozenset = frozenset(), batch_rows: int = 2048,
-                         crop_cos: float | None = None, reframe: bool = False) -> dict[int, Match]:
+                         crop_cos: float | None = None, reframe: bool = False,
+                         crop_windows: bool = False) -> dict[int, Match]:
     """``{position in signatures: (run, earlier clip id, distance)}`` for each new clip
     (record signature strings; empty = none) that is an edited copy of a clip of the
     earlier runs ``paths`` (output folders or index paths, local or fsspec URLs): the
@@ -71,13 +73,16 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
     Positions in ``skip`` (already matched by pHash) are not searched. ``crop_cos``: pairs
     whose gist cosine is under ``min_cos`` but at least this are verified as crops only
     (:mod:`curate.dedup.edits`). ``reframe``: a new clip that is a reframe of an earlier one,
-    or the other way round, is a copy too (:func:`_reframes`). Raises
+    or the other way round, is a copy too (:func:`_reframes`). ``crop_windows``: an
+    off-centre crop of an earlier clip, or an earlier crop of a new clip, too
+    (:func:`_window_crops`). Raises
     FileNotFoundError for a path without an index and ValueError for a malformed signature
     (but for an earlier one whose thumbnails do not decode: left out, with a warning)."""
     new = gists_by_size([s if k not in skip else "" for k, s in enumerate(signatures)])
     low = min(min_cos, crop_cos) if crop_cos is not None else min_cos
     found: dict[int, Match] = {}
     decoded: dict[int, Signature] = {}
+    windows: dict[int, np.ndarray] = {}  # the new clips' window gists, for every batch
     with one_cv_thread(), one_blas_thread():  # small thumbnails: see curate/cvthreads.py
         for run, path in enumerate(paths):
             for ids, texts in _batches(path, batch_rows):
@@ -107,7 +112,35 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                 if reframe:
                     _reframes(signatures, skip, run, path, ids, texts, theirs, decoded, found,
                               max_distance, low)
+                if crop_windows:
+                    _window_crops(signatures, skip, run, path, ids, texts, theirs, decoded, found,
+                                  max_distance, motion_weight, windows)
     return found
+
+
+def _window_crops(signatures: list[str], skip, run: int, path: str, ids: list[str], texts: list[str],
+                  theirs: dict[int, Signature | None], decoded: dict[int, Signature], found: dict[int, Match],
+                  max_distance: float, motion_weight: float, windows: dict[int, np.ndarray]) -> None:
+    """Add to ``found`` the new clips that are off-centre crops of a clip of this batch of an
+    earlier run, or whose crop it is (:mod:`curate.dedup.cropwin`, searched over the new
+    clips' and the batch's signatures together, only pairs between the two), verified as
+    crops only: the same rule as inside a run, the same first-run, smallest-id choice.
+    ``windows``: the new clips' window gists, computed once for all batches."""
+    n = len(signatures)
+    mine = [s if k not in skip else "" for k, s in enumerate(signatures)]
+    for _, a, b in crop_candidates(mine + list(texts), between=n, known=windows):
+        k, o = (a, b - n) if a < n else (b, a - n)
+        if k in found and found[k][:2] <= (run, ids[o]):
+            continue
+        if k not in decoded:
+            decoded[k] = decode(signatures[k])
+        if o not in theirs:
+            theirs[o] = _decoded(texts[o], path, ids[o])
+        if theirs[o] is None:
+            continue
+        d = distance(decoded[k], theirs[o], motion_weight, limit=max_distance, crops_only=True)
+        if d <= max_distance:
+            found[k] = (run, ids[o], d)
 
 
 def _reframes(signatures: list[str], skip, run: int, path: str, ids: list[str], texts: list[str],

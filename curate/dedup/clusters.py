@@ -105,3 +105,35 @@ def bucket_pairs(x: np.ndarray, min_cos: float, bucket: int = 512, probes: int =
     i, j = np.minimum(i, j), np.maximum(i, j)
     _, first = np.unique(i * n + j, return_index=True)
     return i[first], j[first], c[first].astype(np.float32)
+
+
+
+def bucket_blocks(q: np.ndarray, base: np.ndarray, bucket: int = 512, probes: int = 3, seed: int = 0):
+    """Yield ``(query rows, base rows, cosines)`` per bucket: ``(m,)`` and ``(b,)`` int64 rows
+    (each in increasing order) and their ``(m, b) float32`` cosine block, for ``(M, D)``
+    query rows and ``(N, D)`` base rows (unit rows): the base is clustered (:func:`kmeans`,
+    ``N / bucket`` centroids) and every row of both joins its ``probes`` nearest centroids'
+    buckets; only query-base pairs are compared (none within the base or within the
+    queries). A pair may meet in several buckets; one that shares none is missed, as in
+    :func:`bucket_pairs`."""
+    q = np.ascontiguousarray(q, dtype=np.float32)
+    base = np.ascontiguousarray(base, dtype=np.float32)
+    if len(q) == 0 or len(base) == 0:
+        return
+    cent = kmeans(base, max(1, len(base) // bucket), seed=seed)
+    probes = min(probes, len(cent))
+    members_b = _by_label(nearest(base, cent, probes), len(cent))
+    members_q = _by_label(nearest(q, cent, probes), len(cent))
+    for mq, mb in zip(members_q, members_b):
+        if len(mq) and len(mb):
+            yield mq, mb, q[mq] @ base[mb].T
+
+
+def _by_label(near: np.ndarray, k: int) -> list[np.ndarray]:
+    """Rows of each of ``k`` buckets, in increasing order, from each row's ``(N, probes)``
+    bucket labels."""
+    members = np.repeat(np.arange(len(near)), near.shape[1])
+    labels = near.ravel()
+    order = np.argsort(labels, kind="stable")
+    cuts = np.searchsorted(labels[order], np.arange(k + 1))
+    return [members[order[cuts[c]:cuts[c + 1]]] for c in range(k)]

@@ -20,6 +20,11 @@ quarter of the height, whose gists fall as far). On the tuning split of
 ``bench/dedup_pairs.py`` (``crop_cos`` 0.5) that found 3 more 15-30 % crops and no false
 pair, for 23 % more verification time (37 % on the footage run).
 
+A crop of that size kept at a corner or an edge moves the gist further still (0.16-0.42
+in a break test): with ``crop_windows``, pairs where one clip's gist meets a window of
+the other's mean thumbnail (:mod:`curate.dedup.cropwin`) are verified as crops only,
+after all other candidates.
+
 A copy under a news bar, ticker or subtitle strip has a gist far from its original's
 (the strip fills a quarter of it); pairs whose top or bottom six gist rows agree are
 candidates too (:func:`_band_pairs`), verified as crops, then for every edit.
@@ -38,6 +43,7 @@ import numpy as np
 from curate import parallel
 from curate.cvthreads import one_blas_thread, one_cv_thread
 from curate.dedup.clusters import bucket_pairs
+from curate.dedup.cropwin import crop_candidates
 from curate.dedup.groups import Joined
 from curate.dedup.signature import Signature, decode, read_gist
 from curate.dedup.verify import MeanShapes, distance, mirrored
@@ -162,15 +168,17 @@ def _band_pairs(gists: np.ndarray, rows: list[int]) -> dict[tuple[int, int], flo
 def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
                motion_weight: float = 0.15, workers: int = 1, stats: dict | None = None,
                joined: tuple[np.ndarray, np.ndarray] | None = None, mirror: bool = False,
-               crop_cos: float | None = None):
+               crop_cos: float | None = None, crop_windows: bool = False):
     """Pairs ``(i, j, distance)`` (``i < j``, arrays) of clips whose record signatures
     (strings of :func:`curate.dedup.signature.encode`; empty = none, never paired) are
     edited copies of each other. ``joined``: ``(i, j)`` arrays of pairs of positions the
     caller has joined already; then only pairs that join two groups are reported (module
     docstring). ``mirror``: left-right flipped copies are pairs too. ``crop_cos``: pairs
     whose gist cosine is under ``min_cos`` but at least this are verified too, as crops
-    only (module docstring). ``stats`` receives ``candidates`` (pairs found by the gist
-    buckets) and ``verified`` (pairs checked).
+    only (module docstring). ``crop_windows``: pairs where one clip's gist meets a window
+    of the other's (:mod:`curate.dedup.cropwin`: off-centre crops) are verified too, as
+    crops only, last. ``stats`` receives ``candidates`` (pairs found by the gist
+    buckets and windows) and ``verified`` (pairs checked).
     Memory: one gist (64 floats, read from the string's head) per clip; thumbnails are
     decoded only for candidates. Raises ValueError for a malformed signature."""
     scored: list[tuple[float, int, int, bool]] = []
@@ -185,6 +193,13 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
         scored += [(-c, a, b, False) for (a, b), c in extra.items()]
     # most alike first: groups form early (and crop-only candidates come last)
     cand = [(a, b, flip, None if (a, b) in band and not flip else -c < min_cos) for c, a, b, flip in sorted(scored)]
+    if crop_windows:  # after every other candidate: pairs no gist or band met
+        seen = {(a, b) for a, b, flip, _ in cand if not flip}
+        for _, copy, orig in crop_candidates(signatures, skip_cos=low):
+            key = (min(copy, orig), max(copy, orig))
+            if key not in seen:
+                seen.add(key)
+                cand.append((*key, False, True))
     union = Joined(len(signatures), *joined) if joined is not None else None
     if stats is not None:
         stats["candidates"] = len(cand)

@@ -157,6 +157,7 @@ class DedupStage(Stage):
     edit_distance: float | None = Field(0.06, ge=0, le=2)
     min_gist_cos: float = Field(0.7, ge=-1, le=1)
     crop_gist_cos: float | None = Field(0.5, ge=-1, le=1)
+    crop_windows: bool = True
     mirror: bool = True
     reframe: bool = True
     semantic_min_cos: float | None = Field(None, ge=-1, le=1)
@@ -222,7 +223,8 @@ class DedupStage(Stage):
         if self.edit_distance is not None:
             ei, ej, _ = edit_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
                                    self.min_gist_cos, workers=workers, joined=(i, j),
-                                   mirror=self.mirror, crop_cos=self.crop_gist_cos)
+                                   mirror=self.mirror, crop_cos=self.crop_gist_cos,
+                                   crop_windows=self.crop_windows)
             i, j = np.r_[i, ei], np.r_[j, ej]
             if self.reframe:
                 ri, rj, _ = reframe_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
@@ -267,7 +269,8 @@ class DedupStage(Stage):
         break tester: a run made with another one had never been matched)."""
         found = earlier_edit_matches([records[k].dedup_signature for k in idx], paths, self.edit_distance,
                                      self.min_gist_cos, self.mirror, skip=skip,
-                                     crop_cos=self.crop_gist_cos, reframe=self.reframe)
+                                     crop_cos=self.crop_gist_cos, reframe=self.reframe,
+                                     crop_windows=self.crop_windows)
         pos = sorted(found)
         return np.array(pos, np.int64), [(int(found[g][0]), str(found[g][1])) for g in pos]
 
