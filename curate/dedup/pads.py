@@ -1,7 +1,13 @@
 """The pad search: the picture inside letterbox and pillarbox bars (or a blurred fill) of a clip's frames.
 
 A row (column) of a clip is *pad* when it is black over the whole clip (the 90th
-percentile of its brightest value over time at or below a level) or flat (its values over
+percentile of its brightest value over time at or below a level; but a black line whose
+mean over time varies along it by more than :data:`BLACK_DETAIL` and whose next
+:data:`DARK_AHEAD` lines inwards are black too is picture: the dark sky of a night scene,
+darkened by a copy under the level, keeps its detail, where a bar's noise averages out,
+and a line at a bar's inner edge, where codec ringing echoes the picture, has the bright
+picture next to it; before, a copy 30 levels darker had lost 20 rows of sky to the cut,
+its original none, and the two were never paired) or flat (its values over
 time within a few luma levels, 2nd to 98th percentile, so codec ringing at a bar's edge
 does not count: grey, white or coloured bars). Only rows (columns) at the edges are cut,
 at most :data:`MAX_BORDER` of each side. Used by the dedup signature
@@ -9,7 +15,8 @@ at most :data:`MAX_BORDER` of each side. Used by the dedup signature
 re-upload hashes like its source.
 
 Only edge lines are judged until a picture line is found from each side (a line's
-verdict depends on that line's values alone): a clip without bars costs two rows and two
+verdict depends on that line's values alone, and for a black line with detail on the
+next lines' levels): a clip without bars costs two rows and two
 columns, not every line of every frame. The box is the one judging every line gives.
 The picture may also sit in a blurred copy of itself, which is no flat pad
 (:mod:`curate.dedup.blurfill`): :func:`content_box` looks for that too.
@@ -25,6 +32,8 @@ from curate.dedup.blurfill import fill_box
 BLACK_LEVEL = 24.0  # luma of bars; rows/columns whose bright pixels stay under it are border
 FLAT_RANGE = 8.0  # luma levels: rows/columns whose values (2nd-98th percentile) stay this close are a pad
 MAX_BORDER = 0.4  # at most this share of the height (width) is cut from each side
+BLACK_DETAIL = 5.0  # luma levels: a dark line whose mean over time varies more along it may be picture...
+DARK_AHEAD = 2  # ...where this many lines inwards of it are dark too (not a bar's edge, where ringing echoes the picture)
 
 
 def bt601_luma(frames: np.ndarray) -> np.ndarray:
@@ -64,6 +73,24 @@ def line_content(frames: np.ndarray, axis: int, idx: np.ndarray, level: float = 
     """Which of the rows (``axis`` 1) or columns (``axis`` 2) ``idx`` of ``(T, H, W) uint8``
     luma (or ``(T, H, W, 3) uint8`` RGB, converted by :func:`bt601_luma`) hold picture:
     ``(len(idx),) bool``, True where the line is neither black nor flat (module docstring)."""
+    peak, lo, hi, sub = _line_stats(frames, axis, idx)
+    picture = peak > level
+    dark = np.flatnonzero(~picture & (hi - lo > flat))
+    if len(dark):  # black but not flat: dark picture where it has detail and the picture goes on dark
+        n = frames.shape[axis]
+        step = np.where(idx[dark] < n / 2, 1, -1)  # inwards
+        ahead = np.clip(idx[dark][:, None] + step[:, None] * np.arange(1, DARK_AHEAD + 1), 0, n - 1)
+        still_dark = (_line_stats(frames, axis, ahead.ravel())[0] <= level).reshape(ahead.shape).all(axis=1)
+        mean = np.rint(np.take(sub, dark, axis=axis).mean(axis=0, dtype=np.float32)).astype(np.uint8)
+        m_lo, m_hi = row_percentiles(mean if axis == 1 else np.ascontiguousarray(mean.T), (2, 98))
+        picture[dark] = still_dark & (m_hi - m_lo > BLACK_DETAIL)
+    return picture & (hi - lo > flat)
+
+
+def _line_stats(frames: np.ndarray, axis: int, idx: np.ndarray):
+    """``(peak, 2nd, 98th percentile, lines)`` of lines ``idx`` (:func:`line_content`): the
+    90th percentile of each line's brightest values over time, the 2nd and 98th of all its
+    values, and the lines themselves as ``(T, ...)`` luma."""
     sub = np.take(frames, idx, axis=axis)
     if sub.ndim == 4:
         sub = bt601_luma(sub)
@@ -71,7 +98,7 @@ def line_content(frames: np.ndarray, axis: int, idx: np.ndarray, level: float = 
     (peak,) = row_percentiles(brightest if axis == 1 else np.ascontiguousarray(brightest.T), (90,))
     lines = np.moveaxis(sub, axis, 0).reshape(len(idx), -1)
     lo, hi = row_percentiles(lines, (2, 98))
-    return (peak > level) & (hi - lo > flat)
+    return peak, lo, hi, sub
 
 
 def _first(judge, order: range) -> int | None:

@@ -104,3 +104,44 @@ def test_rgb_frames_give_the_box_of_their_luma():
     want = content_box(bt601_luma(rgb))
     assert want == (22, 22 + 144, 30, rgb.shape[2])  # letterbox pads the 144-row picture
     assert content_box(rgb) == want
+
+
+def _night(dark_rows=24, seed=3):
+    """A night street's luma: a lit picture under ``dark_rows`` rows of sky whose levels stay
+    under the black level (a gradient across, 0-18, and a little noise over time)."""
+    rng = np.random.default_rng(seed)
+    luma = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in _clip(2.0)]).astype(np.int16)
+    sky = np.linspace(0, 18, luma.shape[2])[None, None, :] + rng.integers(-2, 3, (len(luma), dark_rows, luma.shape[2]))
+    luma[:, :dark_rows] = sky
+    return np.clip(luma, 0, 255).astype(np.uint8)
+
+
+def test_a_dark_sky_with_detail_at_the_frame_edge_is_picture_and_noisy_bars_are_pads(monkeypatch):
+    """A night scene (or a copy darkened under the black level: a break test's copy lost
+    its top 20 rows and right 17 columns to the cut, and was never paired with its
+    original) keeps its dark sky; noisy black bars (levels 0-6 changing every frame) are
+    still cut to the row."""
+    import curate.dedup.pads as pads
+
+    night = _night()
+    assert content_box(night) == (0, 144, 0, 256)
+    monkeypatch.setattr(pads, "BLACK_DETAIL", 1e9)  # by level alone, as before
+    assert content_box(night) == (24, 144, 0, 256)
+    monkeypatch.undo()
+    bars = np.random.default_rng(4).integers(0, 7, (len(night), 18, 256)).astype(np.uint8)
+    boxed = np.concatenate([bars, night, bars[:, ::-1]], axis=1)
+    assert content_box(boxed) == (18, 18 + 144, 0, 256)
+
+
+def test_a_darkened_night_copy_keeps_its_originals_signature_box():
+    from curate.dedup.signature import make
+    from curate.dedup.verify import distance
+
+    night = _night(dark_rows=30)
+    night[:, 30:] = np.clip(night[:, 30:].astype(np.int16) + 30, 0, 255)  # the original: sky 30-48
+    night[:, :30] += 30
+    dark = (night.astype(np.int16) - 30).clip(0, 255).astype(np.uint8)  # the copy: sky 0-18
+    times = [k / 4 for k in range(len(night))]
+    a, b = make(night, times), make(dark, times)
+    assert a.aspect == b.aspect == pytest.approx(256 / 144, abs=0.01)
+    assert distance(a, b) < 0.01
