@@ -11,7 +11,7 @@ one original. Rules, measured in the same run:
 - ``phash 0.05, bars cut``: the same with black bars cut first (the embed stage now);
 - ``default``: what ``DedupStage()`` pairs: the pHash pairs plus edit pairs (gist buckets
   then signature verification at ``edit_distance`` 0.06, :mod:`curate.dedup.edits`),
-  left-right flipped copies included (``mirror``), gists from ``crop_gist_cos`` verified
+  left-right flipped copies included (``mirror``), and turned ones (``turns``), gists from ``crop_gist_cos`` verified
   as crops, window gists (``crop_windows``) and reframed copies (:mod:`curate.dedup.reframe`); ``default, no mirror``
   without flipped copies; ``default, no reframe`` without reframes; ``default, no
   windows`` without the window gists of :mod:`curate.dedup.cropwin` (off-centre crops).
@@ -98,12 +98,13 @@ def run_split(clips: list[dict], split: str) -> None:
     t = time.perf_counter()
     stats: dict = {}
     ei, ej, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, stats=stats,
-                           mirror=stage.mirror, crop_cos=stage.crop_gist_cos, crop_windows=stage.crop_windows)
+                           mirror=stage.mirror, crop_cos=stage.crop_gist_cos, crop_windows=stage.crop_windows,
+                           turns=stage.turns)
     verify_s = time.perf_counter() - t
     ni, nj, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, mirror=False,
-                           crop_cos=stage.crop_gist_cos, crop_windows=stage.crop_windows)
+                           crop_cos=stage.crop_gist_cos, crop_windows=stage.crop_windows, turns=stage.turns)
     wi, wj, _ = edit_pairs([s for _, s in new], stage.edit_distance, stage.min_gist_cos, mirror=stage.mirror,
-                           crop_cos=stage.crop_gist_cos)
+                           crop_cos=stage.crop_gist_cos, turns=stage.turns)
     rules = {
         "phash 0.05 (old)": hash_pairs(old, 0.05),
         "phash 0.05, bars cut": hash_pairs([h for h, _ in new], stage.max_distance),

@@ -33,7 +33,8 @@ from curate.dedup.against import open_index
 from curate.dedup.cropwin import crop_candidates
 from curate.dedup.edits import gists_by_size, mirror_gists
 from curate.dedup.signature import Signature, decode
-from curate.dedup.verify import distance, mirrored
+from curate.dedup.verify import distance
+from curate.dedup.views import MIRROR, PLAIN, TURNS, view_gists, view_sig
 
 Match = tuple[int, str, float]  # (earlier run position in paths, earlier clip id, distance)
 
@@ -65,7 +66,7 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                          min_cos: float, mirror: bool = True, motion_weight: float = 0.15,
                          skip: set[int] | frozenset = frozenset(), batch_rows: int = 2048,
                          crop_cos: float | None = None, reframe: bool = False,
-                         crop_windows: bool = False) -> dict[int, Match]:
+                         crop_windows: bool = False, turns: bool = False) -> dict[int, Match]:
     """``{position in signatures: (run, earlier clip id, distance)}`` for each new clip
     (record signature strings; empty = none) that is an edited copy of a clip of the
     earlier runs ``paths`` (output folders or index paths, local or fsspec URLs): the
@@ -75,7 +76,8 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
     (:mod:`curate.dedup.edits`). ``reframe``: a new clip that is a reframe of an earlier one,
     or the other way round, is a copy too (:func:`_reframes`). ``crop_windows``: an
     off-centre crop of an earlier clip, or an earlier crop of a new clip, too
-    (:func:`_window_crops`). Raises
+    (:func:`_window_crops`). ``turns``: a new clip turned a quarter or a half from an
+    earlier one (:mod:`curate.dedup.views`). Raises
     FileNotFoundError for a path without an index and ValueError for a malformed signature
     (but for an earlier one whose thumbnails do not decode: left out, with a warning)."""
     new = gists_by_size([s if k not in skip else "" for k, s in enumerate(signatures)])
@@ -91,17 +93,19 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                     if size not in old:
                         continue
                     orows, ogists = old[size]
-                    views = [(gists @ ogists.T, False)]
+                    views = [(gists @ ogists.T, PLAIN, low)]
                     if mirror:
-                        views.append((mirror_gists(gists) @ ogists.T, True))
+                        views.append((mirror_gists(gists) @ ogists.T, MIRROR, low))
+                    for v in TURNS if turns else ():  # turned copies from min_cos (curate/dedup/edits.py)
+                        views.append((view_gists(gists, v) @ ogists.T, v, min_cos))
                     cand = sorted({(int(rows[a]), int(orows[b]), flip, bool(cos[a, b] < min_cos))
-                                   for cos, flip in views for a, b in zip(*np.nonzero(cos >= low))})
+                                   for cos, flip, least in views for a, b in zip(*np.nonzero(cos >= least))})
                     for k, b, flip, crops in cand:
                         if k in found and found[k][:2] <= (run, ids[b]):
                             continue  # an earlier run, or a smaller clip id, already holds a copy of it
                         if k not in decoded:
                             decoded[k] = decode(signatures[k])
-                        mine = mirrored(decoded[k]) if flip else decoded[k]
+                        mine = view_sig(decoded[k], flip)
                         if b not in theirs:
                             theirs[b] = _decoded(texts[b], path, ids[b])
                         if theirs[b] is None:

@@ -8,8 +8,10 @@ photometric and time search), kept when at most ``max_distance``. With ``workers
 and parallel calls installed (:mod:`curate.parallel`), candidates are cut into parts by blocks of clips, one call each (:func:`parts_of`).
 
 With ``mirror`` on, each clip's gist mirrored left-right is searched too, and a candidate
-found that way is verified against the other clip mirrored (:func:`curate.dedup.verify.mirrored`):
+found that way is verified against the other clip mirrored (:mod:`curate.dedup.views`):
 a horizontally flipped copy (a common re-upload edit) is then a pair like any other edit.
+With ``turns`` on, so are its gists turned a quarter, a half and three quarters (from
+``min_cos``, not the crop-only ``crop_cos``): a copy turned 90 or 180 degrees.
 
 A crop of a fifth or more of each side moves the gist: the gists of such a copy and its
 original can be under ``min_cos`` (0.22-0.66 on the labelled sets). With ``crop_cos`` set,
@@ -46,13 +48,14 @@ from curate.dedup.clusters import bucket_pairs
 from curate.dedup.cropwin import crop_candidates
 from curate.dedup.groups import Joined
 from curate.dedup.signature import Signature, decode, read_gist
-from curate.dedup.verify import MeanShapes, distance, mirrored
+from curate.dedup.verify import MeanShapes, distance
+from curate.dedup.views import MIRROR, PLAIN, TURNS, inverse, view_gists, view_sig
 
 CHUNK = 2000  # most candidate pairs per parallel call
 MIN_PART = 32  # fewest candidate pairs per parallel call when spreading over workers
 
 
-Candidate = tuple[int, int, bool, bool | None]  # (i, j, j compared mirrored, crops only; None: crops, then all)
+Candidate = tuple[int, int, int, bool | None]  # (i, j, view j is compared in, crops only; None: crops, then all)
 
 
 def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
@@ -75,7 +78,7 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
                     sigs[k] = decode(texts[k])
             if checked is not None:
                 checked[0] += 1
-            other = mirrored(sigs[j]) if flip else sigs[j]
+            other = view_sig(sigs[j], flip)
             d = distance(sigs[i], other, motion_weight, limit=max_distance, crops_only=crops is not False,
                          shapes=(shapes, (i, False), (j, flip)))  # exact when <= the limit
             if crops is None and d > max_distance:  # a band candidate: every edit too
@@ -89,9 +92,7 @@ def _verify(texts: dict[int, str], pairs: list[Candidate], max_distance: float,
 
 def mirror_gists(gists: np.ndarray) -> np.ndarray:
     """``(N, S*S)`` gists of the same clips mirrored left-right (each gist is an S x S image)."""
-    n, d = gists.shape
-    side = int(round(d ** 0.5))
-    return gists.reshape(n, side, side)[:, :, ::-1].reshape(n, d)
+    return view_gists(gists, MIRROR)
 
 
 def gists_by_size(signatures: list[str], on_error=None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -115,20 +116,29 @@ def gists_by_size(signatures: list[str], on_error=None) -> dict[int, tuple[np.nd
     return {s: (np.array(r, np.int64), np.stack(g)) for s, (r, g) in by_size.items()}
 
 
-def _candidates(gists: np.ndarray, rows: list[int], min_cos: float, mirror: bool) -> list[tuple[float, int, int, bool]]:
-    """``(-cosine, i, j, mirrored)`` of gist pairs with cosine >= ``min_cos`` (``i < j``,
-    positions ``rows``); with ``mirror``, also pairs of a gist and another clip's mirrored gist."""
+def _candidates(gists: np.ndarray, rows: list[int], min_cos: float, mirror: bool,
+                turns: bool = False, turn_cos: float = 1.0) -> list[tuple[float, int, int, int]]:
+    """``(-cosine, i, j, view)`` of gist pairs with cosine >= ``min_cos`` (``i < j``,
+    positions ``rows``; view :data:`curate.dedup.views.PLAIN`); with ``mirror``, also pairs of
+    a gist and another clip's mirrored gist (view ``MIRROR``: ``j`` is compared mirrored);
+    with ``turns``, pairs of a gist and another clip's gist turned a quarter, a half or
+    three quarters at cosine ``turn_cos`` or more (``j`` is compared turned so)."""
     n = len(gists)
-    both = np.concatenate([gists, mirror_gists(gists)]) if mirror else gists
+    views = [PLAIN] + ([MIRROR] if mirror else []) + (list(TURNS) if turns else [])
+    both = np.concatenate([view_gists(gists, v) for v in views])
     i, j, cos = bucket_pairs(both, min_cos)
     out = []
     for a, b, c in zip(i.tolist(), j.tolist(), cos.tolist()):
-        if b < n:  # a < b < n: two plain gists
-            out.append((-c, rows[a], rows[b], False))
-        elif a < n and b - n != a:  # a plain gist and another clip's mirrored one
-            lo, hi = sorted((a, b - n))
-            out.append((-c, rows[lo], rows[hi], True))
-    return out  # two mirrored gists are the plain pair again: left out
+        if a >= n:  # two seen in views: the pair of their views' difference, found plain-first too
+            continue
+        view = views[b // n]
+        b = b % n
+        if b == a or (view in TURNS and c < turn_cos):
+            continue
+        if view != PLAIN and b < a:  # ``view(b)`` against ``a`` is ``b`` against ``inverse(view)(a)``
+            a, b, view = b, a, inverse(view)
+        out.append((-c, rows[a], rows[b], view))
+    return out
 
 
 BAND_ROWS = 6  # of the gist's 8 rows, those a band candidate compares: the top or the bottom 6
@@ -168,12 +178,13 @@ def _band_pairs(gists: np.ndarray, rows: list[int]) -> dict[tuple[int, int], flo
 def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
                motion_weight: float = 0.15, workers: int = 1, stats: dict | None = None,
                joined: tuple[np.ndarray, np.ndarray] | None = None, mirror: bool = False,
-               crop_cos: float | None = None, crop_windows: bool = False):
+               crop_cos: float | None = None, crop_windows: bool = False, turns: bool = False):
     """Pairs ``(i, j, distance)`` (``i < j``, arrays) of clips whose record signatures
     (strings of :func:`curate.dedup.signature.encode`; empty = none, never paired) are
     edited copies of each other. ``joined``: ``(i, j)`` arrays of pairs of positions the
     caller has joined already; then only pairs that join two groups are reported (module
-    docstring). ``mirror``: left-right flipped copies are pairs too. ``crop_cos``: pairs
+    docstring). ``mirror``: left-right flipped copies are pairs too; ``turns``: copies
+    turned a quarter or a half (:mod:`curate.dedup.views`). ``crop_cos``: pairs
     whose gist cosine is under ``min_cos`` but at least this are verified too, as crops
     only (module docstring). ``crop_windows``: pairs where one clip's gist meets a window
     of the other's (:mod:`curate.dedup.cropwin`: off-centre crops) are verified too, as
@@ -185,7 +196,7 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     low = min(min_cos, crop_cos) if crop_cos is not None else min_cos
     band: set[tuple[int, int]] = set()
     for rows, gists in gists_by_size(signatures).values():
-        found = _candidates(gists, rows.tolist(), low, mirror)
+        found = _candidates(gists, rows.tolist(), low, mirror, turns, min_cos)
         full = {(a, b) for c, a, b, f in found if -c >= min_cos and not f}  # verified for every edit anyway
         extra = {k: c for k, c in _band_pairs(gists, rows.tolist()).items() if k not in full}
         band |= extra.keys()

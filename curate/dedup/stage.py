@@ -141,7 +141,8 @@ class DedupStage(Stage):
     them to be verified for every edit); ``crop_gist_cos`` (from this cosine up to
     ``min_gist_cos`` they are verified as crops only, :mod:`curate.dedup.edits`; null: not
     at all); ``mirror`` (a left-right flipped copy is an edited copy too: each gist is also
-    searched mirrored); ``reframe`` (a portrait or square crop of a landscape clip, or a
+    searched mirrored); ``turns`` (so is a copy turned 90, 180 or 270 degrees,
+    :mod:`curate.dedup.views`); ``reframe`` (a portrait or square crop of a landscape clip, or a
     widescreen crop of a 4:3 one, is an edited copy too, :mod:`curate.dedup.reframe`);
     ``semantic_min_cos`` (cosine of two clips' open_clip embeddings for a semantic
     duplicate; null = off); ``workers`` (parallel calls that search hash bands and verify
@@ -159,6 +160,7 @@ class DedupStage(Stage):
     crop_gist_cos: float | None = Field(0.5, ge=-1, le=1)
     crop_windows: bool = True
     mirror: bool = True
+    turns: bool = True
     reframe: bool = True
     semantic_min_cos: float | None = Field(None, ge=-1, le=1)
     workers: int | None = Field(None, ge=1, le=256)
@@ -224,7 +226,7 @@ class DedupStage(Stage):
             ei, ej, _ = edit_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
                                    self.min_gist_cos, workers=workers, joined=(i, j),
                                    mirror=self.mirror, crop_cos=self.crop_gist_cos,
-                                   crop_windows=self.crop_windows)
+                                   crop_windows=self.crop_windows, turns=self.turns)
             i, j = np.r_[i, ei], np.r_[j, ej]
             if self.reframe:
                 ri, rj, _ = reframe_pairs([records[k].dedup_signature for k in idx], self.edit_distance,
@@ -270,7 +272,7 @@ class DedupStage(Stage):
         found = earlier_edit_matches([records[k].dedup_signature for k in idx], paths, self.edit_distance,
                                      self.min_gist_cos, self.mirror, skip=skip,
                                      crop_cos=self.crop_gist_cos, reframe=self.reframe,
-                                     crop_windows=self.crop_windows)
+                                     crop_windows=self.crop_windows, turns=self.turns)
         pos = sorted(found)
         return np.array(pos, np.int64), [(int(found[g][0]), str(found[g][1])) for g in pos]
 
