@@ -118,21 +118,23 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
                               max_distance, low)
                 if crop_windows:
                     _window_crops(signatures, skip, run, path, ids, texts, theirs, decoded, found,
-                                  max_distance, motion_weight, windows)
+                                  max_distance, motion_weight, windows, mirror)
     return found
 
 
 def _window_crops(signatures: list[str], skip, run: int, path: str, ids: list[str], texts: list[str],
                   theirs: dict[int, Signature | None], decoded: dict[int, Signature], found: dict[int, Match],
-                  max_distance: float, motion_weight: float, windows: dict[int, np.ndarray]) -> None:
+                  max_distance: float, motion_weight: float, windows: dict[int, np.ndarray],
+                  mirror: bool) -> None:
     """Add to ``found`` the new clips that are off-centre crops of a clip of this batch of an
     earlier run, or whose crop it is (:mod:`curate.dedup.cropwin`, searched over the new
     clips' and the batch's signatures together, only pairs between the two), verified as
     crops only: the same rule as inside a run, the same first-run, smallest-id choice.
-    ``windows``: the new clips' window gists, computed once for all batches."""
+    ``windows``: the new clips' window gists, computed once for all batches; ``mirror``:
+    crops of flipped copies too."""
     n = len(signatures)
     mine = [s if k not in skip else "" for k, s in enumerate(signatures)]
-    for _, a, b in crop_candidates(mine + list(texts), between=n, known=windows):
+    for _, a, b, view in crop_candidates(mine + list(texts), between=n, known=windows, mirror=mirror):
         k, o = (a, b - n) if a < n else (b, a - n)
         if k in found and found[k][:2] <= (run, ids[o]):
             continue
@@ -142,7 +144,7 @@ def _window_crops(signatures: list[str], skip, run: int, path: str, ids: list[st
             theirs[o] = _decoded(texts[o], path, ids[o])
         if theirs[o] is None:
             continue
-        d = distance(decoded[k], theirs[o], motion_weight, limit=max_distance, crops_only=True)
+        d = distance(view_sig(decoded[k], view), theirs[o], motion_weight, limit=max_distance, crops_only=True)
         if d <= max_distance:
             found[k] = (run, ids[o], d)
 

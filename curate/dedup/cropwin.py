@@ -14,7 +14,8 @@ copies' gists). Clips' own gists are searched against the window gists of the ot
 pair whose own gists already meet at ``skip_cos`` is left out (the caller verifies it
 anyway), each (copy, original) pair keeps its best window and each copy its
 :data:`PER_COPY` most alike originals, so verification grows with the clips, not their
-pairs. The pairs are verified as crops only (:mod:`curate.dedup.edits`,
+pairs. With ``mirror``, each clip's gist mirrored left-right is searched too (a crop of a
+flipped copy). The pairs are verified as crops only (:mod:`curate.dedup.edits`,
 :mod:`curate.dedup.against_edits`). On ``bench/dedup_pairs.py``'s ``crop_corner`` copies
 (15-30 % of each side cut, kept at a corner or an edge's middle) 18/24 and 18/23 are
 found, 10/24 and 9/23 without windows, with no false pair.
@@ -35,6 +36,7 @@ import numpy as np
 
 from curate.dedup.clusters import bucket_blocks
 from curate.dedup.signature import decode, read_gist
+from curate.dedup.views import MIRROR, PLAIN, view_gists
 
 WINDOWS = tuple((f, py, px) for f in (0.8, 0.7) for py in (0.0, 0.5, 1.0) for px in (0.0, 0.5, 1.0))
 """``(side fraction, vertical position, horizontal position)`` of each window: positions 0
@@ -71,32 +73,34 @@ def window_gists(mean: np.ndarray) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def _best(copy: np.ndarray, orig: np.ndarray, cos: np.ndarray, k: int):
-    """Of ``(copy, original, cosine)`` pairs, each pair's highest cosine and then each copy's
-    ``k`` highest, as arrays."""
+def _best(copy: np.ndarray, orig: np.ndarray, cos: np.ndarray, view: np.ndarray, k: int):
+    """Of ``(copy, original, cosine, view)`` pairs, each pair's highest cosine (and its view)
+    and then each copy's ``k`` highest, as arrays."""
     order = np.lexsort((-cos, orig, copy))
-    copy, orig, cos = copy[order], orig[order], cos[order]
+    copy, orig, cos, view = copy[order], orig[order], cos[order], view[order]
     first = np.r_[True, (copy[1:] != copy[:-1]) | (orig[1:] != orig[:-1])]
-    copy, orig, cos = copy[first], orig[first], cos[first]
+    copy, orig, cos, view = copy[first], orig[first], cos[first], view[first]
     order = np.lexsort((-cos, copy))
-    copy, orig, cos = copy[order], orig[order], cos[order]
+    copy, orig, cos, view = copy[order], orig[order], cos[order], view[order]
     start = np.r_[0, np.flatnonzero(copy[1:] != copy[:-1]) + 1]
     rank = np.arange(len(copy)) - np.repeat(start, np.diff(np.r_[start, len(copy)]))
     keep = rank < k
-    return copy[keep], orig[keep], cos[keep]
+    return copy[keep], orig[keep], cos[keep], view[keep]
 
 
 def crop_candidates(signatures: list[str], between: int | None = None, min_cos: float = WINDOW_COS,
-                    known: dict[int, np.ndarray] | None = None,
-                    skip_cos: float | None = None) -> list[tuple[float, int, int]]:
-    """``(-cosine, copy, original)`` of clips (positions in ``signatures``, record strings;
-    empty = none) where the copy's gist meets a window of the original's mean thumbnail at
-    cosine ``min_cos`` or more (module docstring), most alike first; each copy keeps its
+                    known: dict[int, np.ndarray] | None = None, skip_cos: float | None = None,
+                    mirror: bool = False) -> list[tuple[float, int, int, int]]:
+    """``(-cosine, copy, original, view)`` of clips (positions in ``signatures``, record
+    strings; empty = none) where the copy's gist meets a window of the original's mean
+    thumbnail at cosine ``min_cos`` or more (module docstring), most alike first; ``view``
+    (:mod:`curate.dedup.views`) is ``MIRROR`` where it met it mirrored left-right (with
+    ``mirror``: a crop of a flipped copy), else ``PLAIN``; each copy keeps its
     :data:`PER_COPY` best originals. ``between``: only pairs of one clip before this
     position and one from it on (new clips against an earlier run's batch). ``known``:
     window gists by position, read and filled for the positions before ``between`` (the
     new clips, met again by every batch of an earlier run). ``skip_cos``: pairs whose own
-    gists have at least this cosine are left out. Clips are paired only with clips of the
+    gists (the copy's in its view) have at least this cosine are left out. Clips are paired only with clips of the
     same thumbnail size. Raises ValueError for a malformed signature."""
     by_size: dict[int, list[int]] = defaultdict(list)
     gists: dict[int, np.ndarray] = {}
@@ -104,7 +108,7 @@ def crop_candidates(signatures: list[str], between: int | None = None, min_cos: 
         if text:
             size, gists[k] = read_gist(text)
             by_size[size].append(k)
-    out: list[tuple[float, int, int]] = []
+    out: list[tuple[float, int, int, int]] = []
     for members in by_size.values():
         if len(members) < 2:
             continue
@@ -118,18 +122,20 @@ def crop_candidates(signatures: list[str], between: int | None = None, min_cos: 
             wins.append(w)
         pos = np.array(members, np.int64)
         full = np.stack([gists[k] for k in members]).astype(np.float32)
+        views = [PLAIN, MIRROR] if mirror else [PLAIN]
+        queries = np.concatenate([view_gists(full, v) for v in views])
         parts = []
-        for rows, cols, sim in bucket_blocks(full, np.concatenate(wins)):
+        for rows, cols, sim in bucket_blocks(queries, np.concatenate(wins)):
             # windows of one clip are neighbours in ``cols``: each clip's best window
             owners = cols // len(WINDOWS)
             starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1]
             best = np.maximum.reduceat(sim, starts, axis=1)
-            copy, orig = pos[rows][:, None], pos[owners[starts]][None, :]
+            copy, orig = pos[rows % len(pos)][:, None], pos[owners[starts]][None, :]
             keep = (best >= min_cos) & (copy != orig)
             if between is not None:
                 keep &= (copy < between) != (orig < between)
             if skip_cos is not None:
-                keep &= full[rows] @ full[owners[starts]].T < skip_cos
+                keep &= queries[rows] @ full[owners[starts]].T < skip_cos
             best = np.where(keep, best, -np.inf)
             if best.shape[1] > PER_COPY:  # each copy's most alike originals in this bucket
                 top = np.argpartition(-best, PER_COPY - 1, axis=1)[:, :PER_COPY]
@@ -138,8 +144,9 @@ def crop_candidates(signatures: list[str], between: int | None = None, min_cos: 
                 top = np.broadcast_to(np.arange(best.shape[1]), best.shape)
             a, k = np.nonzero(np.isfinite(best))
             if len(a):
-                parts.append((pos[rows][a], pos[owners[starts]][top[a, k]], best[a, k]))
+                view = np.array(views, np.int64)[rows[a] // len(pos)]
+                parts.append((pos[rows[a] % len(pos)], pos[owners[starts]][top[a, k]], best[a, k], view))
         if parts:
-            copy, orig, cos = _best(*(np.concatenate(p) for p in zip(*parts)), PER_COPY)
-            out += [(-float(c), int(a), int(b)) for a, b, c in zip(copy, orig, cos)]
+            copy, orig, cos, view = _best(*(np.concatenate(p) for p in zip(*parts)), PER_COPY)
+            out += [(-float(c), int(a), int(b), int(v)) for a, b, c, v in zip(copy, orig, cos, view)]
     return sorted(out)

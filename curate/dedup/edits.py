@@ -205,12 +205,12 @@ def edit_pairs(signatures: list[str], max_distance: float, min_cos: float = 0.5,
     # most alike first: groups form early (and crop-only candidates come last)
     cand = [(a, b, flip, None if (a, b) in band and not flip else -c < min_cos) for c, a, b, flip in sorted(scored)]
     if crop_windows:  # after every other candidate: pairs no gist or band met
-        seen = {(a, b) for a, b, flip, _ in cand if not flip}
-        for _, copy, orig in crop_candidates(signatures, skip_cos=low):
-            key = (min(copy, orig), max(copy, orig))
+        seen = {(a, b, flip) for a, b, flip, _ in cand}
+        for _, copy, orig, view in crop_candidates(signatures, skip_cos=low, mirror=mirror):
+            key = (min(copy, orig), max(copy, orig), view)  # a mirror view is the same either way round
             if key not in seen:
                 seen.add(key)
-                cand.append((*key, False, True))
+                cand.append((*key, True))
     union = Joined(len(signatures), *joined) if joined is not None else None
     if stats is not None:
         stats["candidates"] = len(cand)

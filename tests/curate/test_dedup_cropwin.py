@@ -33,7 +33,7 @@ def test_a_corner_crop_whose_gist_moved_away_is_found_through_a_window():
     orig_sig, cut_sig = _sig(frames), _sig(cut)
     assert float(gist(orig_sig) @ gist(cut_sig)) < 0.5
     found = crop_candidates([encode(orig_sig), encode(cut_sig)])
-    assert [(copy, orig) for _, copy, orig in found] == [(1, 0)]
+    assert [(copy, orig, view) for _, copy, orig, view in found] == [(1, 0, 0)]
     recs = [_record("orig", frames, size=(1280, 720)), _record("crop", cut, path="b.mp4")]
     _, dropped = DedupStage().run(recs)
     assert [(r.clip_id, k) for r, k, _ in dropped] == [("crop", "orig")]
@@ -57,7 +57,7 @@ def test_window_gists_of_new_clips_are_computed_once_for_every_batch():
     texts = [encode(_sig(frames)), encode(_sig(_corner(frames)))]  # new clip 0, an earlier crop of it
     known: dict = {}
     first = crop_candidates(texts, between=1, known=known)
-    assert list(known) == [0] and [(c, o) for _, c, o in first] == [(1, 0)]
+    assert list(known) == [0] and [(c, o) for _, c, o, _ in first] == [(1, 0)]
     known[0] = np.zeros_like(known[0])  # a cached entry is what is used
     assert crop_candidates(texts, between=1, known=known) == []
     assert decode(texts[0]).thumbs.shape[1:] == (48, 48)
@@ -92,3 +92,17 @@ def test_bucket_blocks_hold_every_query_base_pair_when_every_bucket_is_probed():
         a, b = np.nonzero(sim >= 0.9)
         got |= set(zip(rows[a].tolist(), cols[b].tolist()))
     assert got == {(int(a), int(b)) for a, b in truth} and {(k, k) for k in range(40)} <= got
+
+
+def test_a_corner_crop_of_a_flipped_copy_is_found_through_a_mirrored_gist():
+    """A break test's 25 % corner crop of a left-right flipped copy: no gist, mirrored gist
+    or window met it (cosines 0.18 / 0.61); its mirrored gist meets the original's window."""
+    frames = _clip(2.0, seed=11)
+    cut = _corner(np.ascontiguousarray(frames[:, :, ::-1]))
+    found = crop_candidates([encode(_sig(frames)), encode(_sig(cut))], mirror=True)
+    assert [(copy, orig, view) for _, copy, orig, view in found] == [(1, 0, 1)]
+    recs = [_record("orig", frames, size=(1280, 720)), _record("flipped crop", cut, path="b.mp4")]
+    _, dropped = DedupStage().run(recs)
+    assert [(r.clip_id, k) for r, k, _ in dropped] == [("flipped crop", "orig")]
+    kept, _ = DedupStage(crop_windows=False).run(recs)
+    assert len(kept) == 2
