@@ -122,6 +122,20 @@ def earlier_edit_matches(signatures: list[str], paths: list[str], max_distance: 
     return found
 
 
+def _open(k: int, o: int, signatures: list[str], run: int, path: str, ids: list[str], texts: list[str],
+          theirs: dict[int, Signature | None], decoded: dict[int, Signature], found: dict[int, Match]) -> bool:
+    """Whether new clip ``k`` and earlier clip ``o`` of this batch are to be compared: not
+    when ``k`` holds a match in an earlier run or with a smaller clip id already, nor when
+    ``o``'s signature does not decode (warned). Decodes both into ``decoded`` and ``theirs``."""
+    if k in found and found[k][:2] <= (run, ids[o]):
+        return False
+    if k not in decoded:
+        decoded[k] = decode(signatures[k])
+    if o not in theirs:
+        theirs[o] = _decoded(texts[o], path, ids[o])
+    return theirs[o] is not None
+
+
 def _window_crops(signatures: list[str], skip, run: int, path: str, ids: list[str], texts: list[str],
                   theirs: dict[int, Signature | None], decoded: dict[int, Signature], found: dict[int, Match],
                   max_distance: float, motion_weight: float, windows: dict[int, np.ndarray],
@@ -136,13 +150,7 @@ def _window_crops(signatures: list[str], skip, run: int, path: str, ids: list[st
     mine = [s if k not in skip else "" for k, s in enumerate(signatures)]
     for _, a, b, view in crop_candidates(mine + list(texts), between=n, known=windows, mirror=mirror):
         k, o = (a, b - n) if a < n else (b, a - n)
-        if k in found and found[k][:2] <= (run, ids[o]):
-            continue
-        if k not in decoded:
-            decoded[k] = decode(signatures[k])
-        if o not in theirs:
-            theirs[o] = _decoded(texts[o], path, ids[o])
-        if theirs[o] is None:
+        if not _open(k, o, signatures, run, path, ids, texts, theirs, decoded, found):
             continue
         d = distance(view_sig(decoded[k], view), theirs[o], motion_weight, limit=max_distance, crops_only=True)
         if d <= max_distance:
@@ -163,13 +171,7 @@ def _reframes(signatures: list[str], skip, run: int, path: str, ids: list[str], 
     limit = reframe.LIMIT_SHARE * max_distance
     for _, a, b, frac, _pos, across in reframe.candidates(mine + list(texts), min_cos, between=n):
         k, o = (a, b - n) if a < n else (b, a - n)
-        if k in found and found[k][:2] <= (run, ids[o]):
-            continue
-        if k not in decoded:
-            decoded[k] = decode(signatures[k])
-        if o not in theirs:
-            theirs[o] = _decoded(texts[o], path, ids[o])
-        if theirs[o] is None:
+        if not _open(k, o, signatures, run, path, ids, texts, theirs, decoded, found):
             continue
         narrow, wide = (decoded[k], theirs[o]) if a < n else (theirs[o], decoded[k])
         d = reframe.reframe_distance(narrow, wide, frac, limit, reframe.MOTION_WEIGHT, across)
