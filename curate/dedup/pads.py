@@ -2,12 +2,16 @@
 
 A row (column) of a clip is *pad* when it is black over the whole clip (the 90th
 percentile of its brightest value over time at or below a level; but a black line whose
-mean over time varies along it by more than :data:`BLACK_DETAIL` and whose next
+mean over time varies along it by more than :data:`BLACK_DETAIL` (plus what its noise
+over time leaves in a mean of that many frames) and whose next
 :data:`DARK_AHEAD` lines inwards are black too is picture: the dark sky of a night scene,
 darkened by a copy under the level, keeps its detail, where a bar's noise averages out,
 and a line at a bar's inner edge, where codec ringing echoes the picture, has the bright
 picture next to it; before, a copy 30 levels darker had lost 20 rows of sky to the cut,
-its original none, and the two were never paired) or flat (its values over
+its original none, and the two were never paired: this for the dedup signature only,
+``detail``; the picture share of the keep rule and the scores judge by level alone, as
+bars of coarse grain had counted as picture there, and a pillarboxed copy won the keep
+rule) or flat (its values over
 time within a few luma levels, 2nd to 98th percentile, so codec ringing at a bar's edge
 does not count: grey, white or coloured bars). Only rows (columns) at the edges are cut,
 at most :data:`MAX_BORDER` of each side. Used by the dedup signature
@@ -32,7 +36,8 @@ from curate.dedup.blurfill import fill_box
 BLACK_LEVEL = 24.0  # luma of bars; rows/columns whose bright pixels stay under it are border
 FLAT_RANGE = 8.0  # luma levels: rows/columns whose values (2nd-98th percentile) stay this close are a pad
 MAX_BORDER = 0.4  # at most this share of the height (width) is cut from each side
-BLACK_DETAIL = 5.0  # luma levels: a dark line whose mean over time varies more along it may be picture...
+BLACK_DETAIL = 5.0  # luma levels: a dark line whose mean over time varies more along it (over what its noise
+#                    leaves in a mean) may be picture...
 DARK_AHEAD = 2  # ...where this many lines inwards of it are dark too (not a bar's edge, where ringing echoes the picture)
 
 
@@ -69,21 +74,25 @@ def row_percentiles(lines: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
 
 
 def line_content(frames: np.ndarray, axis: int, idx: np.ndarray, level: float = BLACK_LEVEL,
-                 flat: float = FLAT_RANGE) -> np.ndarray:
+                 flat: float = FLAT_RANGE, detail: bool = False) -> np.ndarray:
     """Which of the rows (``axis`` 1) or columns (``axis`` 2) ``idx`` of ``(T, H, W) uint8``
     luma (or ``(T, H, W, 3) uint8`` RGB, converted by :func:`bt601_luma`) hold picture:
-    ``(len(idx),) bool``, True where the line is neither black nor flat (module docstring)."""
+    ``(len(idx),) bool``, True where the line is neither black nor flat (module docstring);
+    with ``detail``, a black line with detail over time may be picture too."""
     peak, lo, hi, sub = _line_stats(frames, axis, idx)
     picture = peak > level
-    dark = np.flatnonzero(~picture & (hi - lo > flat))
+    dark = np.flatnonzero(~picture & (hi - lo > flat)) if detail else []
     if len(dark):  # black but not flat: dark picture where it has detail and the picture goes on dark
         n = frames.shape[axis]
         step = np.where(idx[dark] < n / 2, 1, -1)  # inwards
         ahead = np.clip(idx[dark][:, None] + step[:, None] * np.arange(1, DARK_AHEAD + 1), 0, n - 1)
         still_dark = (_line_stats(frames, axis, ahead.ravel())[0] <= level).reshape(ahead.shape).all(axis=1)
-        mean = np.rint(np.take(sub, dark, axis=axis).mean(axis=0, dtype=np.float32)).astype(np.uint8)
+        lines = np.take(sub, dark, axis=axis).astype(np.float32)
+        mean = np.rint(lines.mean(axis=0)).astype(np.uint8)
         m_lo, m_hi = row_percentiles(mean if axis == 1 else np.ascontiguousarray(mean.T), (2, 98))
-        picture[dark] = still_dark & (m_hi - m_lo > BLACK_DETAIL)
+        # what noise alone leaves in a mean of T frames: about 4 of its standard deviations / sqrt(T)
+        noise = np.median(lines.std(axis=0), axis=1 if axis == 1 else 0) * 4 / np.sqrt(len(lines))
+        picture[dark] = still_dark & (m_hi - m_lo > BLACK_DETAIL + noise)
     return picture & (hi - lo > flat)
 
 
@@ -129,7 +138,8 @@ def edge_span(n: int, judge) -> tuple[int, int]:
     return (limit if top is None else top), (n - limit if bottom is None else bottom + 1)
 
 
-def content_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE) -> tuple[int, int, int, int]:
+def content_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE,
+                detail: bool = False) -> tuple[int, int, int, int]:
     """``(y0, y1, x0, x1)`` of the picture inside the pads of ``(T, H, W)`` (or ``(H, W)``)
     ``uint8`` luma frames, or ``(T, H, W, 3) uint8`` RGB frames (module docstring).
 
@@ -139,17 +149,18 @@ def content_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FL
     blurred fill (:mod:`curate.dedup.blurfill`) is looked for inside the bars where there
     are bars alike on two sides, else in the whole frame (a dim fill is cut as black on
     one side only), and then bars alike on two sides inside the picture it holds
-    (:func:`picture_box`).
+    (:func:`picture_box`). ``detail``: black lines with detail over time may be picture
+    (module docstring; the dedup signature's box).
     """
-    return picture_box(frames, level, flat)[0]
+    return picture_box(frames, level, flat, detail)[0]
 
 
-def picture_box(frames: np.ndarray, level: float = BLACK_LEVEL,
-                flat: float = FLAT_RANGE) -> tuple[tuple[int, int, int, int], bool]:
+def picture_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE,
+                detail: bool = False) -> tuple[tuple[int, int, int, int], bool]:
     """:func:`content_box` and whether its box is inside a blurred fill."""
     frames = frames[None] if frames.ndim == 2 else frames
     h, w = frames.shape[1:3]
-    box = bars_box(frames, level, flat)
+    box = bars_box(frames, level, flat, detail)
     if paired(box, h, w) == (h, w):  # no bars alike on two sides: the whole frame
         oy, ox, region = 0, 0, frames
     else:
@@ -158,7 +169,7 @@ def picture_box(frames: np.ndarray, level: float = BLACK_LEVEL,
     if fill is None:
         return box, False
     y0, y1, x0, x1 = fill[0] + oy, fill[1] + oy, fill[2] + ox, fill[3] + ox
-    inner = bars_box(frames[:, y0:y1, x0:x1], level, flat)
+    inner = bars_box(frames[:, y0:y1, x0:x1], level, flat, detail)
     if paired(inner, y1 - y0, x1 - x0) == (y1 - y0, x1 - x0):  # no bars alike on two sides: a dark
         return (y0, y1, x0, x1), True  # sky or ground of the smaller picture is no pad (night footage)
     return (y0 + inner[0], y0 + inner[1], x0 + inner[2], x0 + inner[3]), True
@@ -182,7 +193,8 @@ def grey(frames: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(frames).reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(t, h, w)
 
 
-def bars_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE) -> tuple[int, int, int, int]:
+def bars_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_RANGE,
+             detail: bool = False) -> tuple[int, int, int, int]:
     """``(y0, y1, x0, x1)`` inside the letterbox and pillarbox bars of ``(T, H, W)`` luma or
     ``(T, H, W, 3)`` RGB ``uint8`` frames only: :func:`content_box` without the fill search."""
     h, w = frames.shape[1:3]
@@ -190,9 +202,9 @@ def bars_box(frames: np.ndarray, level: float = BLACK_LEVEL, flat: float = FLAT_
     for _ in range(4):  # rows judged inside the columns kept and back, until nothing moves
         y0, y1, x0, x1 = box
         cols = frames[:, :, x0:x1]
-        ys = edge_span(h, lambda idx: line_content(cols, 1, idx, level, flat))  # noqa: B023
+        ys = edge_span(h, lambda idx: line_content(cols, 1, idx, level, flat, detail))  # noqa: B023
         rows = frames[:, ys[0]:ys[1]]
-        xs = edge_span(w, lambda idx: line_content(rows, 2, idx, level, flat))  # noqa: B023
+        xs = edge_span(w, lambda idx: line_content(rows, 2, idx, level, flat, detail))  # noqa: B023
         if (*ys, *xs) == box:
             break
         box = (*ys, *xs)

@@ -69,7 +69,7 @@ def make(luma: np.ndarray, times: list[float], size: int = 48, max_frames: int =
     Raises ValueError when there is no frame."""
     if len(luma) == 0:
         raise ValueError("no frames for a signature")
-    y0, y1, x0, x1 = content_box(luma)
+    y0, y1, x0, x1 = content_box(luma, detail=True)
     step = float(np.median(np.diff(times))) if len(times) > 1 else 0.25
     stride = -(-len(luma) // max_frames)  # every stride-th frame: at most max_frames
     picked = luma[::stride, y0:y1, x0:x1]

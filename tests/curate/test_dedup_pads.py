@@ -119,18 +119,38 @@ def _night(dark_rows=24, seed=3):
 def test_a_dark_sky_with_detail_at_the_frame_edge_is_picture_and_noisy_bars_are_pads(monkeypatch):
     """A night scene (or a copy darkened under the black level: a break test's copy lost
     its top 20 rows and right 17 columns to the cut, and was never paired with its
-    original) keeps its dark sky; noisy black bars (levels 0-6 changing every frame) are
-    still cut to the row."""
+    original) keeps its dark sky in the signature's box (``detail``); noisy black bars
+    (levels 0-6 changing every frame) are still cut to the row. Without ``detail`` (the
+    pHash, picture share and scores) the sky is cut as before."""
     import curate.dedup.pads as pads
 
     night = _night()
-    assert content_box(night) == (0, 144, 0, 256)
-    monkeypatch.setattr(pads, "BLACK_DETAIL", 1e9)  # by level alone, as before
+    assert content_box(night, detail=True) == (0, 144, 0, 256)
     assert content_box(night) == (24, 144, 0, 256)
+    monkeypatch.setattr(pads, "BLACK_DETAIL", 1e9)  # by level alone, as before
+    assert content_box(night, detail=True) == (24, 144, 0, 256)
     monkeypatch.undo()
     bars = np.random.default_rng(4).integers(0, 7, (len(night), 18, 256)).astype(np.uint8)
     boxed = np.concatenate([bars, night, bars[:, ::-1]], axis=1)
-    assert content_box(boxed) == (18, 18 + 144, 0, 256)
+    assert content_box(boxed, detail=True) == (18, 18 + 144, 0, 256)
+
+
+def test_bars_of_coarse_grain_over_eight_frames_are_cut_for_the_picture_share():
+    """A second break test: pillar bars at level 8 with grain in 8-pixel cells changing every
+    frame keep a mean that varies by 6 levels over the 8 frames of a frame sample; judged
+    for detail they were picture, the copy's picture share 1.0 (true 0.75), and the keep
+    rule kept it over its original. The frame sample's box (embed) is judged by level alone."""
+    from curate.embed import picture_share
+
+    rng = np.random.default_rng(6)
+    frames = _clip(2.0)[:8]  # (8, 144, 256, 3)
+    cells = rng.integers(-8, 9, (8, 18, 8, 1)).repeat(8, axis=1).repeat(8, axis=2)[:, :144, :64]
+    bar = np.clip(8 + cells, 0, 255).astype(np.uint8).repeat(3, axis=3)
+    boxed = np.concatenate([bar, frames, bar[:, :, ::-1]], axis=2)  # 384 wide, 256 of picture
+    box = content_box(boxed)
+    assert box == (0, 144, 64, 64 + 256)
+    assert picture_share(box, 144, 384) == pytest.approx(256 / 384, abs=0.01)
+    assert content_box(boxed, detail=True) == box  # the noise its mean keeps is allowed for
 
 
 def test_a_darkened_night_copy_keeps_its_originals_signature_box():
