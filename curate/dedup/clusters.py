@@ -107,7 +107,6 @@ def bucket_pairs(x: np.ndarray, min_cos: float, bucket: int = 512, probes: int =
     return i[first], j[first], c[first].astype(np.float32)
 
 
-
 def bucket_blocks(q: np.ndarray, base: np.ndarray, bucket: int = 512, probes: int = 3, seed: int = 0):
     """Yield ``(query rows, base rows, cosines)`` per bucket: ``(m,)`` and ``(b,)`` int64 rows
     (each in increasing order) and their ``(m, b) float32`` cosine block, for ``(M, D)``

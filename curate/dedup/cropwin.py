@@ -100,8 +100,9 @@ def crop_candidates(signatures: list[str], between: int | None = None, min_cos: 
     position and one from it on (new clips against an earlier run's batch). ``known``:
     window gists by position, read and filled for the positions before ``between`` (the
     new clips, met again by every batch of an earlier run). ``skip_cos``: pairs whose own
-    gists (the copy's in its view) have at least this cosine are left out. Clips are paired only with clips of the
-    same thumbnail size. Raises ValueError for a malformed signature."""
+    gists (the copy's in its view) have at least this cosine are left out. Clips are
+    paired only with clips of the same thumbnail size. Raises ValueError for a malformed
+    signature."""
     by_size: dict[int, list[int]] = defaultdict(list)
     gists: dict[int, np.ndarray] = {}
     for k, text in enumerate(signatures):

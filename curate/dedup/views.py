@@ -29,7 +29,8 @@ def inverse(view: int) -> int:
 
 
 def view_images(images: np.ndarray, view: int) -> np.ndarray:
-    """``(..., S, S)`` square images seen in ``view`` (a new contiguous array)."""
+    """``(..., S, S)`` square images seen in ``view`` (a new contiguous array; ``images``
+    itself for :data:`PLAIN`)."""
     if view == PLAIN:
         return images
     if view == MIRROR:
