@@ -38,7 +38,7 @@ FLAT_RANGE = 8.0  # luma levels: rows/columns whose values (2nd-98th percentile)
 MAX_BORDER = 0.4  # at most this share of the height (width) is cut from each side
 BLACK_DETAIL = 5.0  # luma levels: a dark line whose mean over time varies more along it (over what its noise
 #                    leaves in a mean) may be picture...
-DARK_AHEAD = 2  # ...where this many lines inwards of it are dark too (not a bar's edge, where ringing echoes the picture)
+DARK_AHEAD = 2  # ...where this many lines inwards of it are dark too (not a bar's edge: ringing echoes the picture)
 
 
 def bt601_luma(frames: np.ndarray) -> np.ndarray:
