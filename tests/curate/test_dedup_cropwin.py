@@ -17,6 +17,16 @@ def _corner(frames, c=0.25):
     return np.ascontiguousarray(frames[:, h - ch:, w - cw:])
 
 
+def _dropped_with_windows_only(frames, cut, name):
+    """The dedup stage drops ``cut`` (clip ``name``) as a copy of ``frames`` (clip "orig"),
+    and keeps both with ``crop_windows`` off."""
+    recs = [_record("orig", frames, size=(1280, 720)), _record(name, cut, path="b.mp4")]
+    _, dropped = DedupStage().run(recs)
+    assert [(r.clip_id, k) for r, k, _ in dropped] == [(name, "orig")]
+    kept, _ = DedupStage(crop_windows=False).run(recs)
+    assert len(kept) == 2
+
+
 def test_window_gists_are_the_gists_of_the_mean_thumbnails_windows():
     mean = np.random.default_rng(0).uniform(0, 255, (48, 48)).astype(np.float32)
     got = window_gists(mean)
@@ -34,11 +44,7 @@ def test_a_corner_crop_whose_gist_moved_away_is_found_through_a_window():
     assert float(gist(orig_sig) @ gist(cut_sig)) < 0.5
     found = crop_candidates([encode(orig_sig), encode(cut_sig)])
     assert [(copy, orig, view) for _, copy, orig, view in found] == [(1, 0, 0)]
-    recs = [_record("orig", frames, size=(1280, 720)), _record("crop", cut, path="b.mp4")]
-    _, dropped = DedupStage().run(recs)
-    assert [(r.clip_id, k) for r, k, _ in dropped] == [("crop", "orig")]
-    kept, _ = DedupStage(crop_windows=False).run(recs)
-    assert len(kept) == 2
+    _dropped_with_windows_only(frames, cut, "crop")
 
 
 def test_another_scene_and_another_time_of_the_camera_are_not_crops():
@@ -101,8 +107,4 @@ def test_a_corner_crop_of_a_flipped_copy_is_found_through_a_mirrored_gist():
     cut = _corner(np.ascontiguousarray(frames[:, :, ::-1]))
     found = crop_candidates([encode(_sig(frames)), encode(_sig(cut))], mirror=True)
     assert [(copy, orig, view) for _, copy, orig, view in found] == [(1, 0, 1)]
-    recs = [_record("orig", frames, size=(1280, 720)), _record("flipped crop", cut, path="b.mp4")]
-    _, dropped = DedupStage().run(recs)
-    assert [(r.clip_id, k) for r, k, _ in dropped] == [("flipped crop", "orig")]
-    kept, _ = DedupStage(crop_windows=False).run(recs)
-    assert len(kept) == 2
+    _dropped_with_windows_only(frames, cut, "flipped crop")
