@@ -3,7 +3,12 @@
 - ``motion``: mean optical-flow magnitude over the motion sample (frame widths per
   second; :mod:`curate.flow`), as in Cosmos-Curate's motion filter.
 - ``sharpness``: variance of the Laplacian (Pech-Pacheco et al., ICPR 2000) of each
-  sample frame's luma at the sample size (short side <= 224), averaged.
+  sample frame's luma at the sample size (short side <= 224), averaged. A sample whose
+  frame is smaller (a source under 224 px) is first scaled up to a short side of
+  :data:`SHARP_SIDE` (:func:`at_sharp_side`), for ``focus`` too: measured at its own size,
+  a low-resolution picture scored sharper the smaller it was (a break test: one footage
+  window 36 at 768x432, 273 at 128x72, 654 at 2x2; blurred by 8 px, 1.6 at full size,
+  under ``min_sharpness``, and 11.7 at 160x90, kept).
 - ``focus``: each frame's Laplacian variance, taken after a Gaussian blur of sigma 1 px,
   divided by its luma variance (x 1000), averaged. The Laplacian variance grows with the
   square of contrast: a sharp clip at a quarter of its exposure scored 3.7 against the
@@ -64,6 +69,21 @@ def _grays(frames) -> list[np.ndarray]:
     frames already ``(N, H, W)`` luma are taken as they are (the score stage converts once
     for all its sample scores)."""
     return [f if f.ndim == 2 else cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+
+
+SHARP_SIDE = 224  # px: short side sharpness and focus are judged at (the extract stage's sample_short_side default)
+
+
+def at_sharp_side(grays: np.ndarray, short_side: int) -> np.ndarray:
+    """``(N, H, W) uint8`` luma frames scaled up (bilinear) by ``SHARP_SIDE / short_side``
+    when ``short_side`` (px, the whole frame's, bars included) is under :data:`SHARP_SIDE`,
+    else as they are: a picture smaller than the size it is judged at is as soft there as
+    its pixels allow (module docstring)."""
+    if short_side >= SHARP_SIDE or not len(grays):
+        return grays
+    scale = SHARP_SIDE / max(short_side, 1)
+    size = (max(1, round(grays.shape[2] * scale)), max(1, round(grays.shape[1] * scale)))
+    return np.stack([cv2.resize(g, size, interpolation=cv2.INTER_LINEAR) for g in grays])
 
 
 def sharpness(frames: np.ndarray) -> float:
@@ -239,7 +259,8 @@ class ScoreStage(Stage):
             y0, y1, x0, x1 = inside_bars(grays)  # bars are no detail, light or dark of the picture
             grays = np.ascontiguousarray(grays[:, y0:y1, x0:x1])
             frames = np.ascontiguousarray(task.frames[:, y0:y1, x0:x1])
-            sharp = sharpness(grays)
+            judged = at_sharp_side(grays, min(task.frames.shape[1:3]))  # a small source: at 224 px
+            sharp = sharpness(judged)
             motion = task.motion[:, my0:my1, mx0:mx1]
             changed = change(motion)
         motion_luma = motion.reshape(len(motion), -1).mean(axis=1)
@@ -247,7 +268,7 @@ class ScoreStage(Stage):
         rec.scores = Scores(
             motion=round(float(np.mean(mags)), 5) if mags else 0.0,
             sharpness=round(sharp, 3),
-            focus=round(focus(grays), 3),
+            focus=round(focus(judged), 3),
             luma_mean=round(float(luma(frames).mean()), 3),
             black_fraction=round(float(black_frames(motion, motion_luma, self.black_luma).mean()), 4),
             clipped_fraction=round(clipped_fraction(grays), 4),

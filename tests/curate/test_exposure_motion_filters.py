@@ -115,3 +115,36 @@ def test_change_is_the_largest_move_from_the_first_frame_in_luma_levels():
     drift = still.copy()
     drift[1:, :, :] += np.arange(1, 5, dtype=np.uint8)[:, None, None]  # a slow rise: 1 level a step
     assert change(drift) == 4.0  # from the first frame, not the one before
+
+
+def _blurred_video(path, w, h, blur_px):
+    """3 s of scene 5 with hard-edged detail (12 px cells, as bricks or leaves) sliding 2 px
+    a frame, blurred by ``blur_px`` (Gaussian sigma) at 640x360, then scaled to ``w x h``:
+    one picture, in focus or not, at another resolution."""
+    import cv2
+
+    cells = np.random.default_rng(0).integers(-30, 31, (30, 70, 1)).repeat(12, axis=0).repeat(12, axis=1)
+    frames = []
+    for k in range(int(3 * FPS)):
+        img = np.clip(render(5, k / FPS, 640, 360, drift=0.0) + cells[:360, 2 * k:2 * k + 640], 0, 255).astype(np.uint8)
+        img = cv2.GaussianBlur(img, (0, 0), blur_px) if blur_px else img
+        frames.append(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA))
+    write_video(path, frames, FPS)
+    return path
+
+
+def test_a_blurred_picture_is_blurry_at_a_low_resolution_too(tmp_path):
+    """A break test: sharpness was the Laplacian at the sample's own size, and a source under
+    224 px is never scaled up, so a picture blurred by 8 px was blurry at 768x432 and kept
+    at 160x90 (11.7), and a smaller copy always scored sharper."""
+    pipeline = make_pipeline()
+    verdicts, sharp = {}, {}
+    for name, (w, h, blur) in {"blurred": (640, 360, 12), "blurred small": (160, 90, 12),
+                               "sharp": (640, 360, 0), "sharp small": (160, 90, 0), "sharp tiny": (48, 28, 0)}.items():
+        _, (clip,) = run_source(pipeline, _blurred_video(str(tmp_path / f"{name}.mp4"), w, h, blur),
+                                str(tmp_path / f"w {name}"))
+        verdicts[name] = clip.reject_row.reason if clip.reject_row else "kept"
+        sharp[name] = clip.record.scores.sharpness
+    assert verdicts == {"blurred": "blurry", "blurred small": "blurry", "sharp": "kept", "sharp small": "kept",
+                        "sharp tiny": "blurry"}, sharp
+    assert sharp["sharp tiny"] < sharp["sharp small"] < sharp["sharp"]  # less resolution: never sharper
