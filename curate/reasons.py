@@ -8,7 +8,7 @@ from __future__ import annotations
 
 REASONS: dict[str, str] = {
     "not_found": "the input path does not exist (or is a folder): the next run looks again",
-    "no_video_stream": "the file has no video stream (audio-only, data, image list)",
+    "no_video_stream": "the file has no video stream (audio-only, data, image list, a still photo)",
     "unsupported_codec": "the video stream's codec cannot be decoded by this build",
     "truncated": "the file ends early and too little of it decodes",
     "decode_error": "decoding failed",

@@ -7,6 +7,9 @@ top or bottom field first, ``tb``/``bt`` coded in one order and shown in the oth
 and, when the stream says nothing, from the decoded frame's ``interlaced_frame``
 flag (``interlaced``: the filter then reads each frame's own top-field-first flag).
 
+A stream that says nothing (``unknown``: MJPEG and MPEG-4 Part 2 AVIs of capture cards
+and webcams, raw streams) is looked at by FFmpeg's ``idet`` filter (:func:`detect_field_order`).
+
 Deinterlacing runs FFmpeg's ``bwdif`` filter (Bob Weaver Deinterlacing Filter, after
 Thomas Kubicki's w3fdif and yadif; libavfilter ``vf_bwdif``) through PyAV's filter
 graph (:class:`av.filter.Graph`), one output frame per input frame
@@ -21,6 +24,8 @@ from itertools import chain
 
 import av
 import av.filter
+
+from curate.codec.errors import CodecError, open_container
 
 FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 """``AVFieldOrder`` values (FFmpeg ``libavcodec/defs.h``) to the names FFmpeg prints."""
@@ -37,7 +42,8 @@ def field_order_name(stream_field_order: int | None, frame_interlaced: bool) -> 
 
     Returns ``tt``, ``bb``, ``tb``, ``bt`` (stream-declared), ``interlaced`` (the
     stream says progressive or nothing but frames are flagged interlaced),
-    ``progressive`` or ``unknown`` (no information; treated as progressive).
+    ``progressive`` or ``unknown`` (no information: :func:`detect_field_order` then
+    looks at the pictures; ``unknown`` is treated as progressive).
     """
     name = FIELD_ORDERS.get(int(stream_field_order or 0), "unknown")
     if name in INTERLACED:
@@ -146,3 +152,62 @@ def _drain(sink, time_base) -> Iterator[av.VideoFrame]:
             frame.pts = int(round(frame.pts * frame.time_base / time_base))
             frame.time_base = time_base
         yield frame
+
+
+IDET_FRAMES = 60  # decoded frames FFmpeg's idet judges for a source that says nothing of its fields
+IDET_MIN = 8  # fewest frames idet must call interlaced (a still interlaced picture is undetermined)
+IDET_SHARE = 0.8  # share of the frames idet decides (interlaced or progressive) it must call interlaced
+
+
+def detect_field_order(path: str, index: int) -> str:
+    """``tt`` or ``bb`` when FFmpeg's ``idet`` filter (libavfilter ``vf_idet``: each frame
+    compared with the lines of its neighbours, judged over several frames) calls at least
+    :data:`IDET_MIN` of the first :data:`IDET_FRAMES` decoded frames of stream ``index`` of
+    ``path`` interlaced, and at least :data:`IDET_SHARE` of those it decides, top or bottom
+    field first by the majority; else ``unknown``. For sources whose stream and first frame
+    say nothing of fields (:func:`field_order_name`): MJPEG and DV-in-AVI captures, raw
+    and MPEG-4 Part 2 files, whose combs had stayed in their clips (a break test). A
+    decode error or a mid-stream size change ends the look early; an empty look is
+    ``unknown``."""
+    counts: dict[str, float] = {}
+    graph = src = sink = kind = None
+    try:
+        with open_container(path) as container:
+            stream = container.streams[index]
+            for n, frame in enumerate(container.decode(stream)):
+                if graph is None:
+                    kind = _kind(frame)
+                    graph = av.filter.Graph()
+                    src = graph.add("buffer", video_size=f"{frame.width}x{frame.height}",
+                                    pix_fmt=str(int(av.VideoFormat(frame.format.name))),
+                                    time_base=str(stream.time_base), pixel_aspect="1/1")
+                    idet = graph.add("idet")
+                    sink = graph.add("buffersink")
+                    src.link_to(idet)
+                    idet.link_to(sink)
+                    graph.configure()
+                elif _kind(frame) != kind or n >= IDET_FRAMES:
+                    break
+                src.push(frame)
+                counts = _idet_counts(sink, counts)
+            if graph is not None:
+                src.push(None)
+                counts = _idet_counts(sink, counts)
+    except (CodecError, av.error.FFmpegError, ValueError, OSError):  # what decoded so far stands
+        pass
+    tff, bff, progressive = (counts.get(k, 0.0) for k in ("tff", "bff", "progressive"))
+    if tff + bff >= IDET_MIN and tff + bff >= IDET_SHARE * (tff + bff + progressive):
+        return "tt" if tff >= bff else "bb"
+    return "unknown"
+
+
+def _idet_counts(sink, counts: dict[str, float]) -> dict[str, float]:
+    """The running totals of ``idet``'s multi-frame verdicts on the last frame pulled from
+    ``sink`` (its ``lavfi.idet.multiple.*`` frame metadata), or ``counts`` when none is ready."""
+    while True:
+        try:
+            frame = sink.pull()
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return counts
+        meta = dict(frame.metadata)
+        counts = {k: float(meta.get(f"lavfi.idet.multiple.{k}", 0.0)) for k in ("tff", "bff", "progressive")}

@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from curate.codec.errors import CodecError, open_container
+from curate.codec.interlace import detect_field_order
 from curate.codec.isobmff import is_truncated_mp4
 from curate.codec.matroska import header_duration, segment_extent
 from curate.codec.picture import orientation, picture_facts, sample_aspect
@@ -272,6 +273,7 @@ def probe(path: str) -> ProbeResult:
         width, height = ctx.width, ctx.height
         sar, stream_field_order = sample_aspect(stream), ctx.field_order
         has_audio = bool(container.streams.audio)
+        demuxer = container.format.name
         times, last_declared = _packet_times(container, stream)
         declared = float(stream.average_rate or stream.guessed_rate or 0)  # read while open: 0 once closed
         header_end = _header_end(stream, times)
@@ -286,6 +288,8 @@ def probe(path: str) -> ProbeResult:
         raise
     if frame is None:
         raise CodecError("truncated", "no frame decodes")
+    if len(times) == 1 and (demuxer == "image2" or demuxer.endswith("_pipe")):  # a photo named .mp4 (a break test)
+        raise CodecError("no_video_stream", f"a still {codec} image ({demuxer} demuxer), not a video")
     rotation, hflip = orientation(frame)
     fps = frame_rate(times) or declared
     # a one-frame video's one frame lasts 1 / its declared rate (a break test: "0.000 s"
@@ -294,7 +298,10 @@ def probe(path: str) -> ProbeResult:
     width = max(1, round(width * sar))  # display width: square pixels
     if rotation in (90, 270):
         width, height = height, width
-    return ProbeResult(**picture_facts(frame, sar, stream_field_order),
+    facts = picture_facts(frame, sar, stream_field_order)
+    if facts["field_order"] == "unknown":  # the stream and the first frame say nothing: idet looks
+        facts["field_order"] = detect_field_order(path, index)
+    return ProbeResult(**facts,
         duration_s=duration, fps=fps, vfr=_is_vfr(times), num_frames=len(times),
         width=width, height=height, rotation=rotation, hflip=hflip, codec=codec, pix_fmt=pix_fmt,
         has_audio=has_audio, stream_index=index,

@@ -122,6 +122,34 @@ def test_interlaced_source_is_deinterlaced(tmp_path, top_first, order):
     assert abs(left - (20 + 8 * 10)) <= 2  # where the first field put it (a field late: 4 px on)
 
 
+@pytest.mark.parametrize("top_first,order", [(True, "tt"), (False, "bb")])
+def test_interlaced_source_that_says_nothing_of_its_fields_is_deinterlaced(tmp_path, top_first, order):
+    """A break test: woven fields in an MJPEG AVI (no field order in the stream, no flag on
+    the frames, as capture cards write them) were taken for progressive and kept their combs.
+    FFmpeg's idet now names the order."""
+    src = str(tmp_path / f"{order}.avi")
+    write(src, field_frames(30, top_first=top_first), codec="mjpeg", pix_fmt="yuvj420p", full_range=True)
+    t = _clip(src, tmp_path, short_side=240, max_fps=30)
+    assert t.source.field_order == order
+    combed = np.mean([combing(g) for g in _decode(src, "gray")])
+    clean = np.mean([combing(g) for g in _decode(clip_path(str(tmp_path), t.clip_id), "gray")])
+    assert combed > 2.0 and clean < 0.2 * combed
+
+
+def test_progressive_source_that_says_nothing_of_its_fields_is_left_alone(tmp_path):
+    src = str(tmp_path / "p.avi")
+    frames = []
+    for i in range(30):  # the bar of field_frames moving as fast, both fields of one instant
+        img = np.full((240, 320, 3), 40, np.uint8)
+        img[:, 20 + 8 * i:80 + 8 * i] = 220
+        frames.append(img)
+    write(src, frames, codec="mjpeg", pix_fmt="yuvj420p", full_range=True)
+    t = _clip(src, tmp_path, short_side=240, max_fps=30)
+    assert t.source.field_order == "unknown"
+    frame = _decode(clip_path(str(tmp_path), t.clip_id), "gray")[10]
+    assert int(np.nonzero(frame[120] > 130)[0].min()) == 20 + 8 * 10  # not smoothed or moved
+
+
 @pytest.mark.parametrize("top_first,declared", [(True, "tb"), (False, "bt")])
 def test_flagged_frames_are_deinterlaced_by_their_own_field_order(tmp_path, top_first, declared):
     """The ``ffmpeg`` command tags a top-field-first H.264 encode ``tb`` (Matroska

@@ -60,6 +60,26 @@ def test_cover_art_only_is_no_video_stream(tmp_path, name):
     assert clips == []
 
 
+@pytest.mark.parametrize("ext,codec", [(".jpg", "mjpeg"), (".png", "png")])
+def test_a_photo_named_mp4_is_no_video_stream(tmp_path, ext, codec):
+    """A break test: a JPEG or PNG photo saved under a .mp4 name was rejected as too_short
+    ("0.040 s < 0.5 s"), as if it were a video of one frame."""
+    import cv2
+    import numpy as np
+
+    path = str(tmp_path / "photo.mp4")
+    ok, data = cv2.imencode(ext, np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    assert ok
+    with open(path, "wb") as f:
+        f.write(data.tobytes())
+    with pytest.raises(CodecError) as err:
+        probe(path)
+    assert err.value.reason == "no_video_stream" and f"a still {codec} image" in err.value.detail
+    task, clips = run_source(path, str(tmp_path))
+    assert [(r.stage, r.reason) for r in task.rejects] == [("probe", "no_video_stream")]
+    assert clips == []
+
+
 @pytest.fixture(scope="module")
 def corrupt(tmp_path_factory):
     """A 90-frame 30 fps H.264 MP4 (keyframe every 30 frames) with its middle overwritten."""
