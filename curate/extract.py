@@ -42,6 +42,7 @@ from curate.codec.colour import SWS_THREAD_PIXELS, sws_threads
 from curate.codec.hwaccel import EncoderChoice, nvenc_verdict, pick_decoder, pick_encoder
 from curate.frames_io import save_frames
 from curate.guard import Limits
+from curate.repeats import DistinctFrames
 from curate.stage import RejectError, Stage
 from curate.tasks import ClipTask
 from curate.timegrid import clip_rate, grid_frames, resample
@@ -227,9 +228,11 @@ class ExtractStage(Stage):
         frames, frame_times, motion, motion_times = [], [], [], []
         path = os.path.join(scratch, "clip.mp4")
         to_rgb = VideoReformatter()  # one swscale context for the span's sampled frames
+        distinct = DistinctFrames()
         with ClipWriter(path, width, height, fps, self.crf, self.preset, encoder=self.encoder_choice()) as writer:
             for k, frame in resample(decoded, span.start_s, span.end_s, fps):
                 writer.write(frame)
+                distinct.add(frame)
                 if k not in sample_idx and k % motion_step:
                     continue
                 img = to_rgb.reformat(frame, format="rgb24", threads=sws_threads(frame)).to_ndarray()  # only sampled frames leave YUV
@@ -245,7 +248,8 @@ class ExtractStage(Stage):
         task.motion, task.motion_times = np.stack(motion), motion_times
         save_frames(os.path.join(scratch, "frames.npz"), task.frames, frame_times)
         video = ClipVideo(num_frames=writer.num_frames, fps=round(fps, 6), width=width, height=height,
-                          duration_s=round(writer.num_frames / fps, 6), size_bytes=os.path.getsize(path))
+                          duration_s=round(writer.num_frames / fps, 6), size_bytes=os.path.getsize(path),
+                          distinct_frames=distinct.count)
         task.record = ClipRecord(clip_id=task.clip_id, source=src, span=span, clip=video)
         return task
 

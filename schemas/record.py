@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.6"  # 1.6: Scores.change; 1.5: ClipRecord.picture_share; 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
+SCHEMA_VERSION = "1.7"  # 1.7: ClipVideo.distinct_frames; 1.6: Scores.change; 1.5: ClipRecord.picture_share; 1.4: Scores.clipped_fraction, Scores.focus; 1.1: SourceInfo picture facts (sar, colour, field order); 1.2: camera-fit confidence, subject motion; 1.3: ClipRecord.dedup_signature/clip_embedding, Scores.text_area/nsfw/aesthetic/clip_score
 
 
 class _Model(BaseModel):
@@ -118,6 +118,10 @@ class ClipVideo(_Model):
     codec: str = "h264"
     pix_fmt: str = "yuv420p"
     size_bytes: int = 0
+    distinct_frames: int | None = Field(None, ge=0, description=(
+        "frames that differ from the one before (the first counts): a mean luma change of at least "
+        "curate.extract.REPEAT_LEVEL at the clip's size; fewer than num_frames where a frame repeats, as in a "
+        "copy whose frame rate was raised by repeating frames; None in records made before it was counted"))
 
 
 class Scores(_Model):

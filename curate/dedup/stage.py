@@ -39,7 +39,10 @@ The kept clip of a group is chosen by a fixed rule:
 3. of those, the highest clip frame rate, within :data:`FPS_TOLERANCE` (1 %; clips are
    capped at the extract stage's ``max_fps``, so a copy at twice the rate gains nothing):
    a break test's copy at half the frame rate had been kept over its original, its last
-   frame lasting longer made its clip 0.04 s longer (rule 6),
+   frame lasting longer made its clip 0.04 s longer (rule 6); a clip whose rate was raised
+   by repeating frames counts at the lowest rate of the group's clips it was raised from
+   (:func:`converted`), and of clips alike in rate one whose rate was not raised wins (a break test of re-uploads: in
+   5 of 8 groups a 24, 30 or 60 fps copy of a 10 or 12.5 fps original was kept),
 4. then the most picture pixels in the clip, exactly,
 5. then the most picture pixels in the source (a 1080p source over a 720p one that gives
    the same clip size),
@@ -99,6 +102,7 @@ SPREAD_HASHES = 20_000  # fewest hashes whose band search is spread over paralle
 PIXEL_TOLERANCE = 0.02  # picture pixels within this share of a group's most count as equal
 SHARE_TOLERANCE = 0.02  # picture shares within this of a group's highest count as equal
 FPS_TOLERANCE = 0.01  # clip frame rates within this share of a group's highest count as equal
+RAISED_SLACK = 0.05  # share of frames a raised clip may repeat fewer than expected (:func:`converted`)
 FOCUS_TOLERANCE = 2.0  # a copy whose focus is under the group's highest over this is too blurred to keep...
 SHARP_FOCUS = 3.5  # ...unless its focus reaches this: sharp (the shipped filter's sharp_focus)
 
@@ -119,6 +123,28 @@ def keep_key(rec: ClipRecord) -> tuple:
             rec.source.path, rec.span.start_s, rec.clip_id)
 
 
+def repeat_share(rec: ClipRecord) -> float:
+    """Share of ``rec``'s clip frames that repeat the one before (``clip.distinct_frames``
+    left out, :mod:`curate.repeats`); 0 for a record without that count."""
+    clip = rec.clip
+    return 1 - clip.distinct_frames / clip.num_frames if clip.distinct_frames is not None and clip.num_frames else 0.0
+
+
+def converted(rec: ClipRecord, low: ClipRecord) -> bool:
+    """Whether ``rec``'s clip is ``low``'s (a clip of its group at a lower frame rate) with
+    its rate raised by repeating frames (FFmpeg's ``fps`` filter): it repeats at least
+    the frames ``low`` repeats plus those the raise adds, ``1 - (1 - r) * low.fps / fps``
+    of them for ``low``'s share ``r`` (:func:`repeat_share`), less :data:`RAISED_SLACK`.
+    Records without a count of new pictures are never converted. Measured on re-uploads
+    of the footage: 30 fps copies of 10, 12.5 and 25 fps originals repeat 0.90, 0.83 and
+    0.17 of their frames where 0.93, 0.85 and 0.17 are expected (their originals repeat
+    0.79, 0.63 and 0: a still scene repeats many, in the original as in its copies)."""
+    if rec.clip.distinct_frames is None or rec.clip.fps <= low.clip.fps * (1 + FPS_TOLERANCE):
+        return False
+    expected = 1 - (1 - repeat_share(low)) * low.clip.fps / rec.clip.fps
+    return repeat_share(rec) >= expected - RAISED_SLACK
+
+
 def keep_best(recs: list[ClipRecord]) -> int:
     """Position in ``recs`` of a group's kept clip (the keep rule of the module docstring).
     Depends only on the set of records, not their order: each tolerant rule compares with
@@ -127,8 +153,14 @@ def keep_best(recs: list[ClipRecord]) -> int:
     pos = [k for k, p in enumerate(pixels) if p >= max(pixels) * (1 - PIXEL_TOLERANCE)]
     shares = {k: recs[k].picture_share if recs[k].picture_share is not None else 1.0 for k in pos}
     pos = [k for k in pos if shares[k] >= max(shares.values()) - SHARE_TOLERANCE]
-    rates = {k: recs[k].clip.fps for k in pos}
+    lows: dict[float, ClipRecord] = {}  # of each rate, the clip repeating fewest (any raised from it qualifies)
+    for k in sorted(pos, key=lambda k: repeat_share(recs[k]), reverse=True):
+        lows[recs[k].clip.fps] = recs[k]
+    rates = {k: min([recs[k].clip.fps] + [fps for fps, low in lows.items() if converted(recs[k], low)])
+             for k in pos}  # a raised clip: the lowest rate it was raised from
+    raised = {k for k in pos if rates[k] < recs[k].clip.fps}
     pos = [k for k in pos if rates[k] >= max(rates.values()) * (1 - FPS_TOLERANCE)]
+    pos = [k for k in pos if k not in raised] or pos
     focus = {k: recs[k].scores.focus for k in pos if recs[k].scores is not None and recs[k].scores.focus is not None}
     if len(focus) == len(pos):  # (records without scores: a run without the score stage)
         pos = [k for k in pos if focus[k] * FOCUS_TOLERANCE >= max(focus.values()) or focus[k] >= SHARP_FOCUS]
