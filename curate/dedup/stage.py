@@ -15,7 +15,8 @@ search (:mod:`curate.dedup.edits`), a pair when the distance is at most
 with the pHash rule, precision 1.0 and recall 0.83 on its tuning split, 1.0 and 0.84 on
 its test split, ``bench/dedup_accuracy.py`` on 2026-12-03; with the reframed, filled,
 corner-cropped and one-side-cut copies added since, precision 1.0 and recall 0.699 and
-0.700 on 2026-12-07, every pair judged directly; the closest distinct pairs
+0.700 on 2026-12-07, 0.713 and 0.713 with the second look on softened thumbnails of
+:func:`curate.dedup.verify.distance`, every pair judged directly; the closest distinct pairs
 are two ASL signs of one signer, 0.085 apart in the tuning split's windows and more than
 0.06 as whole clips: a thin margin);
 those pairs join the same groups. With ``semantic_min_cos`` set, clips whose open_clip
