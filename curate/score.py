@@ -9,8 +9,8 @@
   at its own size, a picture scored sharper the smaller it was (a break test: one footage
   window 36 at 768x432, 273 at 128x72, 654 at 2x2; blurred by 8 px, 1.6 at full size and
   11.7 at 160x90, kept). From 112 to 224 px a picture is still judged at its own size, so
-  there a smaller copy scores sharper too: judged at 224, smooth synthetic scenes of 160
-  px that score 20-65 there fall to 3-7, with the same scenes' 224-px samples.
+  there a smaller copy scores sharper too (judging them at 224 made the tests' smooth
+  synthetic 160-px scenes, 20-65 at their own size, score 3-7, as their 224-px samples do).
 - ``focus``: each frame's Laplacian variance, taken after a Gaussian blur of sigma 1 px,
   divided by its luma variance (x 1000), averaged. The Laplacian variance grows with the
   square of contrast: a sharp clip at a quarter of its exposure scored 3.7 against the

@@ -119,9 +119,10 @@ class ClipVideo(_Model):
     pix_fmt: str = "yuv420p"
     size_bytes: int = 0
     distinct_frames: int | None = Field(None, ge=0, description=(
-        "frames that differ from the one before (the first counts): a mean luma change of at least "
-        "curate.extract.REPEAT_LEVEL at the clip's size; fewer than num_frames where a frame repeats, as in a "
-        "copy whose frame rate was raised by repeating frames; None in records made before it was counted"))
+        "frames whose picture differs from the one before (the first counts; curate.repeats: a mean luma "
+        "change at the clip's size of at least REPEAT_LEVEL and of a share of the clip's 90th percentile change); "
+        "fewer than num_frames where frames repeat, as in a copy whose frame rate was raised by repeating "
+        "frames or a still scene; None in records made before it was counted"))
 
 
 class Scores(_Model):

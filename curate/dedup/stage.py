@@ -42,8 +42,9 @@ The kept clip of a group is chosen by a fixed rule:
    a break test's copy at half the frame rate had been kept over its original, its last
    frame lasting longer made its clip 0.04 s longer (rule 6); a clip whose rate was raised
    by repeating frames counts at the lowest rate of the group's clips it was raised from
-   (:func:`converted`), and of clips alike in rate one whose rate was not raised wins (a break test of re-uploads: in
-   5 of 8 groups a 24, 30 or 60 fps copy of a 10 or 12.5 fps original was kept),
+   (:func:`converted`), and of clips alike in rate one whose rate was not raised wins (a
+   break test of re-uploads: in 5 of 8 groups a 24, 30 or 60 fps copy of a 10 or 12.5 fps
+   original was kept),
 4. then the most picture pixels in the clip, exactly,
 5. then the most picture pixels in the source (a 1080p source over a 720p one that gives
    the same clip size),
