@@ -260,7 +260,9 @@ def distance(a: Signature, b: Signature, motion_weight: float = 0.15, motion_lev
     if limit is None or d <= limit or d > SOFT_MAX:
         return d
     cache, key_a, key_b = shapes if shapes is not None else (MeanShapes(), "a", "b")
-    soft = plain_distance(softened(a), softened(b), motion_weight, motion_level, SOFT_SHARE * limit, crops_only,
+    soft_a = cache.per_clip(("soft", key_a), "softened", lambda: softened(a))  # once per clip and task
+    soft_b = cache.per_clip(("soft", key_b), "softened", lambda: softened(b))
+    soft = plain_distance(soft_a, soft_b, motion_weight, motion_level, SOFT_SHARE * limit, crops_only,
                           (cache, ("soft", key_a), ("soft", key_b)))
     return soft if soft <= SOFT_SHARE * limit else d
 
